@@ -1,0 +1,195 @@
+import Foundation
+
+/// Finds which of a fixed set of phrases occur in a text, reading each character once.
+///
+/// An Aho-Corasick automaton over Unicode scalars: building it is linear in the total length of the
+/// phrases, and matching is linear in the text plus the number of matches, whatever the input. There is
+/// no backtracking, so no hostile ticket can make classification slow. Texts and phrases are compared
+/// after ``normalize(_:)``.
+public struct PhraseMatcher: Sendable {
+    /// Transition table: open addressing over keys `node << 32 | symbol`, linear probing.
+    private var keys: [UInt64]
+    private var targets: [Int32]
+    private var mask: Int
+    /// Failure link of each node.
+    private var fail: [Int32]
+    /// Phrase ids recognised at each node (including those reached through failure links), flattened.
+    private var outputStart: [Int32]
+    private var outputs: [Int32]
+    /// Dense symbol for each scalar that occurs in some phrase; 0 for all others.
+    private var symbolOfBMP: [UInt16]
+    private var symbolOfAstral: [UInt32: UInt32]
+    public let phraseCount: Int
+
+    private static let empty: UInt64 = .max
+
+    /// Builds the automaton. `phrases` must already be normalized; duplicates are allowed and each keeps
+    /// its own id (its index in the array).
+    public init(phrases: [String]) {
+        phraseCount = phrases.count
+        var bmp = [UInt16](repeating: 0, count: 0x10000)
+        var astral: [UInt32: UInt32] = [:]
+        var nextSymbol: UInt32 = 1
+        func symbol(_ s: Unicode.Scalar) -> UInt32 {
+            let v = s.value
+            if v < 0x10000 {
+                if bmp[Int(v)] == 0 {
+                    precondition(nextSymbol < UInt32(UInt16.max), "too many distinct characters in phrases")
+                    bmp[Int(v)] = UInt16(nextSymbol)
+                    nextSymbol += 1
+                }
+                return UInt32(bmp[Int(v)])
+            }
+            if let s = astral[v] { return s }
+            astral[v] = nextSymbol
+            nextSymbol += 1
+            return nextSymbol - 1
+        }
+        // Trie with dictionary children while building.
+        var children: [[UInt32: Int32]] = [[:]]
+        var ends: [[Int32]] = [[]]
+        for (id, phrase) in phrases.enumerated() {
+            var node = 0
+            for scalar in phrase.unicodeScalars {
+                let sym = symbol(scalar)
+                if let next = children[node][sym] {
+                    node = Int(next)
+                } else {
+                    children.append([:])
+                    ends.append([])
+                    let next = Int32(children.count - 1)
+                    children[node][sym] = next
+                    node = Int(next)
+                }
+            }
+            ends[node].append(Int32(id))
+        }
+        symbolOfBMP = bmp
+        symbolOfAstral = astral
+        let nodeCount = children.count
+        // Breadth-first failure links.
+        var failLinks = [Int32](repeating: 0, count: nodeCount)
+        var order: [Int] = []
+        order.reserveCapacity(nodeCount)
+        for (_, child) in children[0] { order.append(Int(child)) }
+        var head = 0
+        while head < order.count {
+            let node = order[head]
+            head += 1
+            for (sym, child) in children[node] {
+                var f = Int(failLinks[node])
+                while f != 0 && children[f][sym] == nil { f = Int(failLinks[f]) }
+                let target = children[f][sym].map(Int.init) ?? 0
+                failLinks[Int(child)] = Int32(target == Int(child) ? 0 : target)
+                order.append(Int(child))
+            }
+        }
+        // Outputs merged along failure links (parents in BFS order are complete first).
+        var merged = ends
+        for node in order where failLinks[node] != 0 {
+            merged[node].append(contentsOf: merged[Int(failLinks[node])])
+        }
+        var starts = [Int32](repeating: 0, count: nodeCount + 1)
+        var flat: [Int32] = []
+        for node in 0..<nodeCount {
+            starts[node] = Int32(flat.count)
+            flat.append(contentsOf: merged[node])
+        }
+        starts[nodeCount] = Int32(flat.count)
+        outputStart = starts
+        outputs = flat
+        fail = failLinks
+        // Flatten transitions into the hash table at load factor <= 0.5.
+        let edgeCount = nodeCount - 1
+        var capacity = 16
+        while capacity < edgeCount * 2 { capacity <<= 1 }
+        keys = [UInt64](repeating: Self.empty, count: capacity)
+        targets = [Int32](repeating: 0, count: capacity)
+        mask = capacity - 1
+        for node in 0..<nodeCount {
+            for (sym, child) in children[node] {
+                let key = UInt64(node) << 32 | UInt64(sym)
+                var slot = Self.hash(key) & mask
+                while keys[slot] != Self.empty { slot = (slot + 1) & mask }
+                keys[slot] = key
+                targets[slot] = child
+            }
+        }
+    }
+
+    @inline(__always) private static func hash(_ key: UInt64) -> Int {
+        Int(truncatingIfNeeded: (key &* 0x9E37_79B9_7F4A_7C15) >> 20)
+    }
+
+    @inline(__always) private func next(_ node: Int, _ sym: UInt32) -> Int? {
+        let key = UInt64(node) << 32 | UInt64(sym)
+        var slot = Self.hash(key) & mask
+        while true {
+            let k = keys[slot]
+            if k == key { return Int(targets[slot]) }
+            if k == Self.empty { return nil }
+            slot = (slot + 1) & mask
+        }
+    }
+
+    @inline(__always) private func symbol(_ scalar: Unicode.Scalar) -> UInt32 {
+        let v = PhraseMatcher.fold(scalar.value)
+        if v < 0x10000 { return UInt32(symbolOfBMP[Int(v)]) }
+        return symbolOfAstral[v] ?? 0
+    }
+
+    /// Adds the ids of the phrases that occur in `text` to `found` (unsorted, possibly repeated).
+    public func scan(_ text: String, into found: inout [Int32]) {
+        if phraseCount == 0 { return }
+        var node = 0
+        for scalar in text.unicodeScalars {
+            let sym = symbol(scalar)
+            if sym == 0 {
+                node = 0
+                continue
+            }
+            while true {
+                if let n = next(node, sym) {
+                    node = n
+                    break
+                }
+                if node == 0 { break }
+                node = Int(fail[node])
+            }
+            let start = Int(outputStart[node]), end = Int(outputStart[node + 1])
+            if start < end { found.append(contentsOf: outputs[start..<end]) }
+        }
+    }
+
+    /// The sorted, distinct ids of the phrases that occur in any of `texts`.
+    public func matches(_ texts: String...) -> [Int32] {
+        var found: [Int32] = []
+        for t in texts { scan(t, into: &found) }
+        return Self.sortedUnique(found)
+    }
+
+    static func sortedUnique(_ ids: [Int32]) -> [Int32] {
+        if ids.count < 2 { return ids }
+        var sorted = ids
+        sorted.sort()
+        var out: [Int32] = [sorted[0]]
+        for id in sorted.dropFirst() where id != out[out.count - 1] { out.append(id) }
+        return out
+    }
+
+    /// Folds a scalar for comparison: full-width ASCII forms to ASCII, the ideographic space to a space,
+    /// Latin capitals to lowercase.
+    @inline(__always) static func fold(_ v: UInt32) -> UInt32 {
+        var v = v
+        if v >= 0xFF01 && v <= 0xFF5E { v -= 0xFEE0 } else if v == 0x3000 { v = 0x20 }
+        if v >= 0x41 && v <= 0x5A { v += 0x20 }
+        return v
+    }
+
+    /// The normalized form of a phrase: folded as in matching, with surrounding white space removed.
+    public static func normalize(_ text: String) -> String {
+        var scalars = String.UnicodeScalarView()
+        for s in text.unicodeScalars { scalars.append(Unicode.Scalar(fold(s.value)) ?? s) }
+        return String(scalars).trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+}

@@ -1,0 +1,474 @@
+import Foundation
+import Yams
+
+/// One rule file's name (as it should appear in diagnostics) and text.
+public struct RuleFile: Sendable, Hashable {
+    public let path: String
+    public let text: String
+    public init(path: String, text: String) {
+        self.path = path
+        self.text = text
+    }
+}
+
+/// Decodes rule files into the rule set as written, collecting every shape problem.
+///
+/// The decoder is strict: unknown keys, wrong types and malformed values are errors with positions;
+/// it never stops at the first problem. Cross-references are checked later by ``RuleSetCompiler``.
+struct RuleLoader {
+    static let sections = [
+        "regions", "units", "calendar", "sla_profiles", "categories", "classify", "emergency", "routes",
+        "escalation", "defaults",
+    ]
+
+    var diagnostics = DiagnosticBag()
+    var source = RuleSetSource()
+    private var r = YAMLReader(file: "")
+
+    mutating func load(_ files: [RuleFile]) -> RuleSetSource {
+        if files.isEmpty {
+            diagnostics.error(.emptyRuleSet, "no rule files (*.yaml) found", at: SourceLocation(file: ".", line: 1, column: 1))
+        }
+        for file in files {
+            r = YAMLReader(file: file.path)
+            defer { diagnostics.append(contentsOf: r.diagnostics) }
+            guard let root = r.compose(file.text) else { continue }
+            if case .scalar(let s) = root, s.string.isEmpty { continue }
+            guard let entries = r.mapping(root, what: "a rule file", allowed: Self.sections) else { continue }
+            for (name, value) in entries.values.sorted(by: { r.location($0.value) < r.location($1.value) }) {
+                let keyLoc = r.location(entries.keys[name]!)
+                if let earlier = source.sectionLocations[name] {
+                    r.diagnostics.error(.duplicateSection, "section '\(name)' is already defined at \(earlier)", at: keyLoc)
+                    continue
+                }
+                source.sectionLocations[name] = keyLoc
+                decodeSection(name, value, keyLoc)
+            }
+        }
+        return source
+    }
+
+    private mutating func decodeSection(_ name: String, _ node: Node, _ keyLoc: SourceLocation) {
+        switch name {
+        case "regions": source.regions = decodeRegion(node, level: .city)
+        case "units": source.units = list(node, what: "units") { $0.decodeUnit($1) }
+        case "calendar": source.calendar = decodeCalendar(node)
+        case "sla_profiles": source.profiles = named(node, what: "sla_profiles") { $0.decodeProfile($1, $2) }
+        case "categories": source.categories = decodeCategories(node, prefix: nil)
+        case "classify": source.classify = list(node, what: "classify") { $0.decodeClassify($1) }
+        case "emergency": source.emergency = list(node, what: "emergency") { $0.decodeEmergency($1) }
+        case "routes":
+            source.routesLocation = keyLoc
+            source.routes = list(node, what: "routes") { $0.decodeRoute($1) }
+        case "escalation": source.escalation = named(node, what: "escalation") { $0.decodeEscalation($1, $2) }
+        case "defaults": decodeDefaults(node)
+        default: break
+        }
+    }
+
+    private mutating func list<T>(_ node: Node, what: String, _ decode: (inout Self, Node) -> T?) -> [T] {
+        guard let items = r.sequence(node, what: what) else { return [] }
+        return items.compactMap { decode(&self, $0) }
+    }
+
+    private mutating func named<T>(_ node: Node, what: String, _ decode: (inout Self, Located<String>, Node) -> T?) -> [T] {
+        guard let pairs = r.namedMapping(node, what: what) else { return [] }
+        return pairs.compactMap { decode(&self, Located($0.key, r.location($0.keyNode)), $0.value) }
+    }
+
+    // MARK: Regions
+
+    private mutating func decodeRegion(_ node: Node, level: Level) -> RegionSpec? {
+        let childKey: String? = [Level.city: "districts", .district: "towns", .town: "villages"][level]
+        var allowed = ["name", "code", "aliases"]
+        if let childKey { allowed.append(childKey) }
+        guard let e = r.mapping(node, what: "a \(level) region", allowed: allowed, required: ["name"]) else { return nil }
+        guard let name = e["name"].flatMap({ r.nonEmptyString($0, what: "a region name") }) else { return nil }
+        if name.contains("/") {
+            r.diagnostics.error(.invalidValue, "region name '\(name)' must not contain '/'", at: r.location(e["name"]!))
+        }
+        var code: String?
+        if let c = e["code"], let s = r.string(c, what: "a region code") {
+            if s.isEmpty || s.count > 12 || !s.allSatisfy(\.isASCIIDigit) {
+                r.diagnostics.error(.invalidValue, "region code must be 1-12 digits, got '\(s)'", at: r.location(c))
+            } else {
+                code = s
+            }
+        }
+        let aliases = e["aliases"].flatMap { r.stringList($0, what: "aliases") }?.map(\.value) ?? []
+        var children: [RegionSpec] = []
+        if let childKey, let c = e[childKey], let next = Level(rawValue: level.rawValue + 1) {
+            children = list(c, what: childKey) { $0.decodeRegion($1, level: next) }
+        }
+        return RegionSpec(name: name, code: code, aliases: aliases, level: level, location: r.location(node), children: children)
+    }
+
+    // MARK: Units
+
+    static let idCharacters = Set("abcdefghijklmnopqrstuvwxyz0123456789._-")
+
+    private mutating func id(_ node: Node, what: String) -> Located<String>? {
+        guard let s = r.string(node, what: what) else { return nil }
+        if s.isEmpty || s.count > 64 || !s.allSatisfy({ Self.idCharacters.contains($0) }) {
+            r.diagnostics.error(
+                .invalidId, "\(what) '\(s)' must be 1-64 characters of lowercase letters, digits, '.', '_' and '-'",
+                at: r.location(node))
+            return nil
+        }
+        return Located(s, r.location(node))
+    }
+
+    private mutating func decodeUnit(_ node: Node) -> UnitSpec? {
+        guard let e = r.mapping(node, what: "a unit", allowed: ["id", "name", "level", "region", "function", "queue", "parent"],
+                                required: ["id", "name", "level", "function"]) else { return nil }
+        let unitID = e["id"].flatMap { id($0, what: "unit id") }
+        let name = e["name"].flatMap { r.nonEmptyString($0, what: "a unit name") }
+        let level = e["level"].flatMap { r.oneOf($0, what: "level", Level.allCases.map { ($0.name, $0) }) }
+        let function = e["function"].flatMap { id($0, what: "function") }
+        let region = e["region"].flatMap { n in r.nonEmptyString(n, what: "region").map { Located($0, r.location(n)) } }
+        var queue: String?
+        if let q = e["queue"], let s = r.string(q, what: "queue") {
+            if s.isEmpty || s.utf8.count > 200 || s.contains(where: { $0.isWhitespace }) {
+                r.diagnostics.error(.invalidValue, "queue must be 1-200 bytes without spaces, got '\(s)'", at: r.location(q))
+            } else {
+                queue = s
+            }
+        }
+        let parent = e["parent"].flatMap { id($0, what: "parent unit id") }
+        guard let unitID, let name, let level, let function else { return nil }
+        return UnitSpec(id: unitID, name: name, level: level, region: region, function: function, queue: queue,
+                        parent: parent, location: r.location(node))
+    }
+
+    // MARK: Calendar
+
+    static let weekdayNames: [(String, Weekday)] = [
+        ("mon", .monday), ("tue", .tuesday), ("wed", .wednesday), ("thu", .thursday), ("fri", .friday),
+        ("sat", .saturday), ("sun", .sunday),
+    ]
+
+    private mutating func date(_ node: Node, what: String) -> CivilDate? {
+        guard let s = r.string(node, what: what) else { return nil }
+        guard let d = CivilDate(iso: s) else {
+            r.diagnostics.error(.invalidDate, "\(what) must be a date YYYY-MM-DD, got '\(s)'", at: r.location(node))
+            return nil
+        }
+        return d
+    }
+
+    private mutating func decodeCalendar(_ node: Node) -> CalendarSpec? {
+        guard let e = r.mapping(node, what: "calendar", allowed: ["time_zone", "working_days", "working_hours", "years"])
+        else { return nil }
+        var tz = Located("Asia/Shanghai", r.location(node))
+        if let n = e["time_zone"], let s = r.string(n, what: "time_zone") { tz = Located(s, r.location(n)) }
+        var days: [Located<String>] = []
+        if let n = e["working_days"], let items = r.stringList(n, what: "working_days") {
+            for item in items {
+                if r.oneOf(item.node, what: "a working day", Self.weekdayNames) != nil { days.append(Located(item.value, r.location(item.node))) }
+            }
+        } else {
+            days = ["mon", "tue", "wed", "thu", "fri"].map { Located($0, r.location(node)) }
+        }
+        var hours: [WorkingInterval] = []
+        if let n = e["working_hours"], let items = r.stringList(n, what: "working_hours") {
+            for item in items {
+                if let w = WorkingInterval(parsing: item.value) {
+                    if let last = hours.last, last.endMinute > w.startMinute {
+                        r.diagnostics.error(.invalidValue, "working hours must be in order and must not overlap: '\(item.value)'", at: r.location(item.node))
+                    }
+                    hours.append(w)
+                } else {
+                    r.diagnostics.error(.invalidValue, "working hours must look like '08:30-12:00', got '\(item.value)'", at: r.location(item.node))
+                }
+            }
+        } else {
+            hours = [WorkingInterval(parsing: "09:00-12:00"), WorkingInterval(parsing: "14:00-18:00")].compactMap { $0 }
+        }
+        var spec = CalendarSpec(timeZone: tz, workingDays: days, workingHours: hours, holidays: [], workdays: [], years: [], location: r.location(node))
+        if let n = e["years"], let years = r.namedMapping(n, what: "years") {
+            for (key, keyNode, value) in years {
+                guard let year = Int(key), (1970...2200).contains(year) else {
+                    r.diagnostics.error(.invalidValue, "a year must be a number like 2026, got '\(key)'", at: r.location(keyNode))
+                    continue
+                }
+                spec.years.append(Located(year, r.location(keyNode)))
+                guard let y = r.mapping(value, what: "year \(year)", allowed: ["holidays", "workdays"]) else { continue }
+                if let h = y["holidays"], let items = r.sequence(h, what: "holidays") {
+                    for item in items {
+                        guard let he = r.mapping(item, what: "a holiday", allowed: ["from", "to", "name"], required: ["from", "to", "name"]),
+                              let from = he["from"].flatMap({ date($0, what: "from") }),
+                              let to = he["to"].flatMap({ date($0, what: "to") }),
+                              let name = he["name"].flatMap({ r.nonEmptyString($0, what: "holiday name") })
+                        else { continue }
+                        if to < from {
+                            r.diagnostics.error(.invalidDate, "holiday '\(name)' ends (\(to)) before it starts (\(from))", at: r.location(item))
+                            continue
+                        }
+                        if from.year != year || to.year != year {
+                            r.diagnostics.warning(.invalidDate, "holiday '\(name)' (\(from) to \(to)) is listed under year \(year)", at: r.location(item))
+                        }
+                        spec.holidays.append((Holiday(from: from, to: to, name: name), r.location(item)))
+                    }
+                }
+                if let w = y["workdays"], let items = r.stringList(w, what: "workdays") {
+                    for item in items {
+                        guard let d = date(item.node, what: "a make-up workday") else { continue }
+                        if d.year != year {
+                            r.diagnostics.warning(.invalidDate, "make-up workday \(d) is listed under year \(year)", at: r.location(item.node))
+                        }
+                        spec.workdays.append((d, r.location(item.node)))
+                    }
+                }
+            }
+        }
+        return spec
+    }
+
+    // MARK: SLA profiles
+
+    mutating func duration(_ node: Node, what: String) -> SLADuration? {
+        guard let s = r.string(node, what: what) else { return nil }
+        switch SLADuration.parse(s) {
+        case .success(let d): return d
+        case .failure(let error):
+            r.diagnostics.error(.invalidDuration, "\(what): \(error.message)", at: r.location(node))
+            return nil
+        }
+    }
+
+    private mutating func decodeProfile(_ name: Located<String>, _ node: Node) -> ProfileSpec? {
+        guard let e = r.mapping(node, what: "SLA profile '\(name.value)'", allowed: ["description", "clocks", "warn_at"], required: ["clocks"])
+        else { return nil }
+        var spec = ProfileSpec(name: name, description: e["description"].flatMap { r.string($0, what: "description") }, clocks: [], warn: .percent(75))
+        if let c = e["clocks"], let clocks = r.mapping(c, what: "clocks", allowed: Clock.allCases.map(\.rawValue)) {
+            for clock in Clock.allCases {
+                if let n = clocks[clock.rawValue], let d = duration(n, what: "clock '\(clock.rawValue)'") {
+                    spec.clocks.append((clock, d, r.location(n)))
+                }
+            }
+            if clocks["resolve"] == nil {
+                r.diagnostics.error(.missingResolveClock, "SLA profile '\(name.value)' must have a 'resolve' clock", at: r.location(c))
+            }
+        }
+        if let w = e["warn_at"], let s = r.string(w, what: "warn_at") {
+            if s.hasSuffix("%"), let p = Int(s.dropLast()) {
+                if (1...99).contains(p) { spec.warn = .percent(p) } else {
+                    r.diagnostics.error(.warnThreshold, "warn_at must be between 1% and 99%, got '\(s)'", at: r.location(w))
+                }
+            } else if let d = duration(w, what: "warn_at") {
+                spec.warn = .before(d)
+            }
+        }
+        return spec
+    }
+
+    // MARK: Categories
+
+    private mutating func decodeCategories(_ node: Node, prefix: String?) -> [CategorySpec] {
+        guard let pairs = r.namedMapping(node, what: prefix.map { "children of '\($0)'" } ?? "categories") else { return [] }
+        var out: [CategorySpec] = []
+        for (key, keyNode, value) in pairs {
+            let valid = !key.isEmpty && key.allSatisfy { ("a"..."z").contains($0) || $0.isASCIIDigit || $0 == "_" }
+            if !valid {
+                r.diagnostics.error(.invalidId, "category code '\(key)' must be lowercase letters, digits and '_'", at: r.location(keyNode))
+                continue
+            }
+            let code = prefix.map { "\($0).\(key)" } ?? key
+            var spec = CategorySpec(code: code, name: nil, location: r.location(keyNode), children: [])
+            if case .scalar(let s) = value, s.string.isEmpty {
+                out.append(spec)
+                continue
+            }
+            if let e = r.mapping(value, what: "category '\(code)'", allowed: ["name", "children"]) {
+                spec.name = e["name"].flatMap { r.string($0, what: "name") }
+                if let c = e["children"] { spec.children = decodeCategories(c, prefix: code) }
+            }
+            out.append(spec)
+        }
+        return out
+    }
+
+    // MARK: Text conditions and classification
+
+    private mutating func decodeText(_ node: Node) -> TextSpec? {
+        guard let e = r.mapping(node, what: "a text condition", allowed: ["any", "all", "none"]) else { return nil }
+        var spec = TextSpec(location: r.location(node))
+        func phrases(_ key: String, _ reader: inout YAMLReader) -> [Located<String>] {
+            guard let n = e[key], let items = reader.stringList(n, what: key) else { return [] }
+            var out: [Located<String>] = []
+            for item in items {
+                let normalized = PhraseMatcher.normalize(item.value)
+                if normalized.isEmpty {
+                    reader.diagnostics.error(.invalidPattern, "an empty phrase matches every text", at: reader.location(item.node))
+                } else if normalized.unicodeScalars.count > 200 {
+                    reader.diagnostics.error(.invalidPattern, "a phrase may be at most 200 characters", at: reader.location(item.node))
+                } else {
+                    out.append(Located(normalized, reader.location(item.node)))
+                }
+            }
+            return out
+        }
+        spec.any = phrases("any", &r)
+        spec.all = phrases("all", &r)
+        spec.none = phrases("none", &r)
+        if spec.any.isEmpty && spec.all.isEmpty {
+            r.diagnostics.error(.emptyCondition, "a text condition needs 'any' or 'all' phrases ('none' alone would match almost every ticket)", at: spec.location)
+            return nil
+        }
+        return spec
+    }
+
+    private mutating func decodeEmergency(_ node: Node) -> EmergencySpec? {
+        guard let e = r.mapping(node, what: "an emergency rule", allowed: ["id", "line", "text", "description"], required: ["id", "line", "text"])
+        else { return nil }
+        let ruleID = e["id"].flatMap { id($0, what: "rule id") }
+        let line = e["line"].flatMap { r.oneOf($0, what: "line", [("110", "110"), ("119", "119"), ("120", "120"), ("122", "122")]) }
+        let text = e["text"].flatMap { decodeText($0) }
+        guard let ruleID, let line, let text else { return nil }
+        return EmergencySpec(id: ruleID, line: line, text: text, location: r.location(node))
+    }
+
+    static let kinds = TicketKind.allCases.map { ($0.rawValue, $0) }
+    static let channels = Channel.allCases.map { ($0.rawValue, $0) }
+    static let urgencies = Urgency.allCases.map { ($0.rawValue, $0) }
+
+    private mutating func enumList<T>(_ node: Node?, what: String, _ values: [(String, T)]) -> [T] {
+        guard let node, let items = r.stringList(node, what: what) else { return [] }
+        return items.compactMap { r.oneOf($0.node, what: what, values) }
+    }
+
+    private mutating func decodeClassify(_ node: Node) -> ClassifySpec? {
+        guard let e = r.mapping(node, what: "a classify rule", allowed: ["id", "description", "text", "kind", "channel", "set", "override"],
+                                required: ["id", "text", "set"]) else { return nil }
+        let ruleID = e["id"].flatMap { id($0, what: "rule id") }
+        let text = e["text"].flatMap { decodeText($0) }
+        var category: Located<String>?
+        var urgency: Urgency?
+        if let s = e["set"], let set = r.mapping(s, what: "set", allowed: ["category", "urgency"]) {
+            if let c = set["category"], let v = r.string(c, what: "category") { category = Located(v, r.location(c)) }
+            if let u = set["urgency"] { urgency = r.oneOf(u, what: "urgency", Self.urgencies) }
+            if set["category"] == nil && set["urgency"] == nil {
+                r.diagnostics.error(.emptyCondition, "'set' must name a category or an urgency", at: r.location(s))
+            }
+        }
+        let override = e["override"].flatMap { r.bool($0, what: "override") } ?? false
+        guard let ruleID, let text else { return nil }
+        return ClassifySpec(id: ruleID, text: text, kinds: enumList(e["kind"], what: "kind", Self.kinds),
+                            channels: enumList(e["channel"], what: "channel", Self.channels),
+                            setCategory: category, setUrgency: urgency, override: override, location: r.location(node))
+    }
+
+    // MARK: Routes
+
+    private mutating func decodeDestination(_ node: Node, what: String) -> DestinationSpec? {
+        if case .scalar(let s) = node {
+            switch s.string {
+            case "platform": return .platform(r.location(node))
+            case "triage": return .triage(r.location(node))
+            default:
+                r.diagnostics.error(.invalidValue, "\(what) must be 'platform', 'triage', {unit: ID} or {level: L, function: F}; got '\(s.string)'", at: r.location(node))
+                return nil
+            }
+        }
+        guard let e = r.mapping(node, what: what, allowed: ["unit", "level", "function"]) else { return nil }
+        if let u = e["unit"] {
+            if e["level"] != nil || e["function"] != nil {
+                r.diagnostics.error(.conflictingDestination, "\(what) names a unit and a relative destination; give one", at: r.location(node))
+            }
+            return id(u, what: "unit id").map { .unit($0) }
+        }
+        guard let l = e["level"], let f = e["function"] else {
+            r.diagnostics.error(.missingKey, "\(what) needs 'unit', or both 'level' and 'function'", at: r.location(node))
+            return nil
+        }
+        guard let level = r.oneOf(l, what: "level", Level.allCases.map { ($0.name, $0) }), let function = id(f, what: "function") else { return nil }
+        return .relative(level: level, function: function, location: r.location(node))
+    }
+
+    private mutating func decodeSLASelection(_ node: Node) -> SLASelectionSpec {
+        var spec = SLASelectionSpec()
+        if case .scalar(let s) = node {
+            spec.byCase[.default] = Located(s.string, r.location(node))
+            return spec
+        }
+        guard let e = r.mapping(node, what: "sla", allowed: SLACase.allCases.map(\.rawValue)) else { return spec }
+        for c in SLACase.allCases {
+            if let n = e[c.rawValue], let s = r.string(n, what: "sla \(c.rawValue)") { spec.byCase[c] = Located(s, r.location(n)) }
+        }
+        return spec
+    }
+
+    private mutating func decodeRoute(_ node: Node) -> RouteSpec? {
+        guard let e = r.mapping(node, what: "a route", allowed: ["id", "description", "when", "to", "co_handlers", "sla", "priority", "escalation"],
+                                required: ["id", "to"]) else { return nil }
+        let ruleID = e["id"].flatMap { id($0, what: "route id") }
+        var when = WhenSpec()
+        if let w = e["when"], let we = r.mapping(w, what: "when", allowed: ["category", "kind", "region", "enterprise", "urgency", "channel", "text"]) {
+            if let c = we["category"], let items = r.stringList(c, what: "category") { when.categories = items.map { Located($0.value, r.location($0.node)) } }
+            if let c = we["region"], let items = r.stringList(c, what: "region") { when.regions = items.map { Located($0.value, r.location($0.node)) } }
+            when.kinds = enumList(we["kind"], what: "kind", Self.kinds)
+            when.channels = enumList(we["channel"], what: "channel", Self.channels)
+            when.urgencies = enumList(we["urgency"], what: "urgency", Self.urgencies)
+            when.enterprise = we["enterprise"].flatMap { r.bool($0, what: "enterprise") }
+            when.text = we["text"].flatMap { decodeText($0) }
+            for key in ["category", "kind", "region", "urgency", "channel"] {
+                if let n = we[key], case .sequence(let seq) = n, seq.isEmpty {
+                    r.diagnostics.error(.emptyCondition, "an empty '\(key)' list matches nothing; remove the key to match everything", at: r.location(n))
+                }
+            }
+        }
+        let to = e["to"].flatMap { decodeDestination($0, what: "to") }
+        var co: [DestinationSpec] = []
+        if let c = e["co_handlers"], let items = r.sequence(c, what: "co_handlers") {
+            for item in items {
+                if case .scalar(let s) = item {
+                    if let unitID = id(item, what: "co-handler unit id") { co.append(.unit(unitID)) }
+                    _ = s
+                } else if let d = decodeDestination(item, what: "a co-handler") {
+                    co.append(d)
+                }
+            }
+        }
+        let sla = e["sla"].map { decodeSLASelection($0) } ?? SLASelectionSpec()
+        let priority = e["priority"].flatMap { r.int($0, what: "priority", range: 1...9) }
+        let escalation = e["escalation"].flatMap { n in r.string(n, what: "escalation").map { Located($0, r.location(n)) } }
+        guard let ruleID, let to else { return nil }
+        return RouteSpec(id: ruleID, description: e["description"].flatMap { r.string($0, what: "description") }, when: when, to: to,
+                         coHandlers: co, sla: sla, priority: priority, escalation: escalation, location: r.location(node))
+    }
+
+    // MARK: Escalation and defaults
+
+    private mutating func decodeEscalation(_ name: Located<String>, _ node: Node) -> EscalationSpec? {
+        guard let e = r.mapping(node, what: "escalation policy '\(name.value)'",
+                                allowed: ["clocks", "to_parent", "at_top", "max_returns", "after_escalation_sla", "description"])
+        else { return nil }
+        var spec = EscalationSpec(name: name, clocks: [.resolve], toParent: true, topAction: "supervise", remindEvery: nil, maxReturns: 2, afterEscalationProfile: nil)
+        if let c = e["clocks"] { spec.clocks = enumList(c, what: "clocks", Clock.allCases.map { ($0.rawValue, $0) }) }
+        if let t = e["to_parent"], let b = r.bool(t, what: "to_parent") { spec.toParent = b }
+        if let m = e["max_returns"], let v = r.int(m, what: "max_returns", range: 0...20) { spec.maxReturns = v }
+        if let a = e["after_escalation_sla"], let s = r.string(a, what: "after_escalation_sla") { spec.afterEscalationProfile = Located(s, r.location(a)) }
+        if let t = e["at_top"], let te = r.mapping(t, what: "at_top", allowed: ["action", "remind_every"]) {
+            if let a = te["action"], let v = r.oneOf(a, what: "action", [("supervise", "supervise")]) { spec.topAction = v }
+            if let re = te["remind_every"] { spec.remindEvery = duration(re, what: "remind_every") }
+        }
+        return spec
+    }
+
+    private mutating func decodeDefaults(_ node: Node) {
+        guard let e = r.mapping(node, what: "defaults", allowed: ["platform", "triage", "supervision", "sla", "triage_sla", "priority"]) else { return }
+        var d = DefaultsSpec()
+        d.location = r.location(node)
+        d.platform = e["platform"].flatMap { id($0, what: "platform unit id") }
+        d.triage = e["triage"].flatMap { id($0, what: "triage unit id") }
+        d.supervision = e["supervision"].flatMap { id($0, what: "supervision unit id") }
+        if let s = e["sla"] { d.sla = decodeSLASelection(s) }
+        d.triageSLA = e["triage_sla"].flatMap { n in r.string(n, what: "triage_sla").map { Located($0, r.location(n)) } }
+        if let p = e["priority"], let v = r.int(p, what: "priority", range: 1...9) { d.priority = v }
+        source.defaults = d
+    }
+}
+
+extension Character {
+    var isASCIIDigit: Bool { isASCII && isNumber }
+}

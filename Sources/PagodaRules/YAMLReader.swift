@@ -1,0 +1,223 @@
+import Foundation
+import Yams
+
+/// Reads composed YAML nodes into typed values, reporting every problem with its file position.
+///
+/// Each accessor returns `nil` after recording a diagnostic when the node has the wrong shape, so a
+/// loader can keep going and collect all problems in one pass.
+struct YAMLReader {
+    let file: String
+    var diagnostics = DiagnosticBag()
+
+    init(file: String) { self.file = file }
+
+    func location(_ node: Node) -> SourceLocation {
+        let mark = node.mark
+        return SourceLocation(file: file, line: mark?.line ?? 1, column: mark?.column ?? 1)
+    }
+
+    /// Parses one file's text; syntax errors are reported with the position libyaml gives.
+    mutating func compose(_ text: String) -> Node? {
+        do {
+            return try Yams.compose(yaml: text)
+        } catch let error as YamlError {
+            switch error {
+            case let .scanner(context, problem, mark, _), let .parser(context, problem, mark, _),
+                let .composer(context, problem, mark, _):
+                let ctx = context.map { "\($0.text) " } ?? ""
+                diagnostics.error(.yamlSyntax, "YAML syntax: \(ctx)\(problem)", at: at(mark))
+            case let .duplicatedKeysInMapping(duplicates, context):
+                diagnostics.error(
+                    .duplicateKey, "duplicate key \(duplicates.map { "'\($0)'" }.joined(separator: ", ")) in one mapping",
+                    at: at(context.mark))
+            case let .reader(problem, offset, _, yaml):
+                let (line, column) = Self.lineColumn(ofUTF8Offset: offset ?? 0, in: yaml)
+                diagnostics.error(.yamlSyntax, "cannot read file: \(problem)", at: SourceLocation(file: file, line: line, column: column))
+            default:
+                diagnostics.error(.yamlSyntax, "YAML error: \(error)", at: SourceLocation(file: file, line: 1, column: 1))
+            }
+            return nil
+        } catch {
+            diagnostics.error(.yamlSyntax, "YAML error: \(error)", at: SourceLocation(file: file, line: 1, column: 1))
+            return nil
+        }
+    }
+
+    private func at(_ mark: Mark) -> SourceLocation { SourceLocation(file: file, line: max(mark.line, 1), column: max(mark.column, 1)) }
+
+    static func lineColumn(ofUTF8Offset offset: Int, in text: String) -> (Int, Int) {
+        var line = 1, column = 1, seen = 0
+        for scalar in text.unicodeScalars {
+            if seen >= offset { break }
+            seen += String(scalar).utf8.count
+            if scalar == "\n" { line += 1; column = 1 } else { column += 1 }
+        }
+        return (line, column)
+    }
+
+    // MARK: Shapes
+
+    /// A mapping's entries keyed by name, after checking that every key is allowed and every required
+    /// key is present. Unknown keys get a did-you-mean suggestion.
+    mutating func mapping(
+        _ node: Node, what: String, allowed: [String], required: [String] = []
+    ) -> Entries? {
+        guard case .mapping(let mapping) = node else {
+            diagnostics.error(.wrongType, "\(what) must be a mapping, got \(Self.describe(node))", at: location(node))
+            return nil
+        }
+        var entries = Entries(node: node)
+        for (keyNode, value) in mapping {
+            guard let key = keyNode.scalar?.string else {
+                diagnostics.error(.wrongType, "keys of \(what) must be plain names", at: location(keyNode))
+                continue
+            }
+            if !allowed.contains(key) {
+                let hint = Self.suggestion(for: key, among: allowed).map { " (did you mean '\($0)'?)" } ?? ""
+                diagnostics.error(.unknownKey, "unknown key '\(key)' in \(what)\(hint)", at: location(keyNode))
+                continue
+            }
+            entries.values[key] = value
+            entries.keys[key] = keyNode
+        }
+        for key in required where entries.values[key] == nil {
+            diagnostics.error(.missingKey, "\(what) is missing required key '\(key)'", at: location(node))
+        }
+        return entries
+    }
+
+    /// The pairs of a mapping whose keys are names chosen by the author (profiles, categories, years).
+    mutating func namedMapping(_ node: Node, what: String) -> [(key: String, keyNode: Node, value: Node)]? {
+        guard case .mapping(let mapping) = node else {
+            diagnostics.error(.wrongType, "\(what) must be a mapping, got \(Self.describe(node))", at: location(node))
+            return nil
+        }
+        var result: [(String, Node, Node)] = []
+        for (keyNode, value) in mapping {
+            guard let key = keyNode.scalar?.string else {
+                diagnostics.error(.wrongType, "keys of \(what) must be plain names", at: location(keyNode))
+                continue
+            }
+            result.append((key, keyNode, value))
+        }
+        return result.map { (key: $0.0, keyNode: $0.1, value: $0.2) }
+    }
+
+    mutating func sequence(_ node: Node, what: String) -> [Node]? {
+        switch node {
+        case .sequence(let seq): return Array(seq)
+        default:
+            diagnostics.error(.wrongType, "\(what) must be a list, got \(Self.describe(node))", at: location(node))
+            return nil
+        }
+    }
+
+    /// A list of scalars; a single scalar is accepted as a list of one.
+    mutating func stringList(_ node: Node, what: String) -> [(value: String, node: Node)]? {
+        if case .scalar(let scalar) = node { return [(scalar.string, node)] }
+        guard let items = sequence(node, what: what) else { return nil }
+        var out: [(String, Node)] = []
+        for item in items {
+            if let s = string(item, what: "an entry of \(what)") { out.append((s, item)) }
+        }
+        return out.map { (value: $0.0, node: $0.1) }
+    }
+
+    mutating func string(_ node: Node, what: String) -> String? {
+        guard case .scalar(let scalar) = node else {
+            diagnostics.error(.wrongType, "\(what) must be a single value, got \(Self.describe(node))", at: location(node))
+            return nil
+        }
+        return scalar.string
+    }
+
+    mutating func nonEmptyString(_ node: Node, what: String) -> String? {
+        guard let s = string(node, what: what) else { return nil }
+        if s.trimmingCharacters(in: .whitespaces).isEmpty {
+            diagnostics.error(.invalidValue, "\(what) must not be empty", at: location(node))
+            return nil
+        }
+        return s
+    }
+
+    mutating func bool(_ node: Node, what: String) -> Bool? {
+        guard let s = string(node, what: what) else { return nil }
+        switch s {
+        case "true": return true
+        case "false": return false
+        default:
+            diagnostics.error(.wrongType, "\(what) must be true or false, got '\(s)'", at: location(node))
+            return nil
+        }
+    }
+
+    mutating func int(_ node: Node, what: String, range: ClosedRange<Int>) -> Int? {
+        guard let s = string(node, what: what) else { return nil }
+        guard let v = Int(s), range.contains(v) else {
+            diagnostics.error(.invalidValue, "\(what) must be a whole number from \(range.lowerBound) to \(range.upperBound), got '\(s)'", at: location(node))
+            return nil
+        }
+        return v
+    }
+
+    /// A value from a closed set, with a did-you-mean when it is close to one of them.
+    mutating func oneOf<T>(_ node: Node, what: String, _ values: [(String, T)]) -> T? {
+        guard let s = string(node, what: what) else { return nil }
+        if let hit = values.first(where: { $0.0 == s }) { return hit.1 }
+        let names = values.map(\.0)
+        let hint = Self.suggestion(for: s, among: names).map { " (did you mean '\($0)'?)" } ?? ""
+        diagnostics.error(.invalidValue, "\(what) must be one of \(names.joined(separator: ", ")); got '\(s)'\(hint)", at: location(node))
+        return nil
+    }
+
+    static func describe(_ node: Node) -> String {
+        switch node {
+        case .scalar(let s): return s.string.isEmpty ? "an empty value" : "a single value"
+        case .mapping: return "a mapping"
+        case .sequence: return "a list"
+        case .alias: return "an alias"
+        }
+    }
+
+    // MARK: Did you mean
+
+    /// The closest candidate within a small edit distance, for "did you mean" hints.
+    static func suggestion(for word: String, among candidates: [String]) -> String? {
+        let limit = max(1, min(3, word.count / 3))
+        var best: (String, Int)?
+        for c in candidates {
+            let d = editDistance(word, c)
+            if d <= limit, best == nil || d < best!.1 { best = (c, d) }
+        }
+        return best?.0
+    }
+
+    static func editDistance(_ a: String, _ b: String) -> Int {
+        let a = Array(a.unicodeScalars), b = Array(b.unicodeScalars)
+        if a.isEmpty { return b.count }
+        if b.isEmpty { return a.count }
+        var prev = Array(0...b.count), cur = [Int](repeating: 0, count: b.count + 1)
+        for i in 1...a.count {
+            cur[0] = i
+            for j in 1...b.count {
+                let cost = a[i - 1] == b[j - 1] ? 0 : 1
+                cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + cost)
+                // Transposition of neighbours counts as one edit.
+                if i > 1, j > 1, a[i - 1] == b[j - 2], a[i - 2] == b[j - 1] { cur[j] = min(cur[j], prev[j - 1]) }
+            }
+            swap(&prev, &cur)
+        }
+        return prev[b.count]
+    }
+}
+
+/// The checked entries of a mapping node.
+struct Entries {
+    let node: Node
+    var values: [String: Node] = [:]
+    var keys: [String: Node] = [:]
+
+    init(node: Node) { self.node = node }
+
+    subscript(key: String) -> Node? { values[key] }
+}

@@ -1,0 +1,2 @@
+import PagodaRules
+print("pagoda")
