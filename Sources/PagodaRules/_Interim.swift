@@ -8,6 +8,7 @@ public struct CivilDate: Hashable, Comparable, Sendable, CustomStringConvertible
   public init?(iso: String) { return nil }
   public init(dayNumber: Int) { year = 0; month = 0; day = 0 }
   public var dayNumber: Int { 0 }
+  public var weekday: Weekday { .monday }
   public static func < (a: CivilDate, b: CivilDate) -> Bool { false }
   public var description: String { "" } }
 public struct WorkingInterval: Hashable, Sendable { public let startMinute: Int; public let endMinute: Int

@@ -1,0 +1,597 @@
+import Foundation
+
+/// Checks a rule set across its files and compiles it.
+///
+/// Validation happens in layers, as in Alertmanager but with positions everywhere: strict decoding
+/// (``RuleLoader``), then per-node checks, then cross-references over the whole set, then analyses
+/// (shadowed routes, coverage, calendar coverage). Compilation runs only when no error was found, so it
+/// cannot fail.
+public enum RuleSetCompiler {
+    /// The outcome of checking a rule set: its diagnostics, and the compiled set if there were no errors.
+    public struct Result: Sendable {
+        public let ruleSet: RuleSet?
+        public let diagnostics: [Diagnostic]
+    }
+
+    /// Loads, checks and compiles rule files.
+    ///
+    /// - Parameter today: the date used for the calendar-coverage warning; nil skips that check.
+    public static func compile(_ files: [RuleFile], today: Date? = nil) -> Result {
+        var loader = RuleLoader()
+        let source = loader.load(files)
+        var c = Checker(source: source, files: files, today: today)
+        c.diagnostics.append(contentsOf: loader.diagnostics)
+        let ruleSet = c.run()
+        return Result(ruleSet: c.diagnostics.hasErrors ? nil : ruleSet, diagnostics: c.diagnostics.sorted())
+    }
+
+    /// Reads every `*.yaml`/`*.yml` file directly inside `directory`, in name order.
+    public static func readFiles(in directory: String) throws -> [RuleFile] {
+        let fm = FileManager.default
+        let names = try fm.contentsOfDirectory(atPath: directory)
+            .filter { $0.hasSuffix(".yaml") || $0.hasSuffix(".yml") }
+            .sorted { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) }
+        let base = directory.hasSuffix("/") ? String(directory.dropLast()) : directory
+        return try names.map { name in
+            let path = base + "/" + name
+            guard let data = fm.contents(atPath: path) else {
+                throw CocoaError(.fileReadUnknown, userInfo: [NSFilePathErrorKey: path])
+            }
+            guard let text = String(data: data, encoding: .utf8) else {
+                throw RuleFileError(path: path, message: "is not valid UTF-8")
+            }
+            return RuleFile(path: path, text: text)
+        }
+    }
+}
+
+/// A rule file that could not be read at all.
+public struct RuleFileError: Error, CustomStringConvertible {
+    public let path: String
+    public let message: String
+    public var description: String { "\(path): \(message)" }
+}
+
+private struct Checker {
+    let source: RuleSetSource
+    let files: [RuleFile]
+    let today: Date?
+    var diagnostics = DiagnosticBag()
+
+    var regions: [Region] = []
+    var units: [Unit] = []
+    var categories: [Category] = []
+    var regionByPath: [String: Int] = [:]
+    var regionByCode: [String: Int] = [:]
+    var unitByID: [String: Int] = [:]
+    var categoryByCode: [String: Int] = [:]
+    var profiles: [String: SLAProfile] = [:]
+    var policies: [String: EscalationPolicy] = [:]
+    var phrases: [String] = []
+    var phraseIDs: [String: Int32] = [:]
+    var relativeKeys: [String: Int] = [:]
+    var relativeSpecs: [(level: Level, function: String, location: SourceLocation)] = []
+
+    init(source: RuleSetSource, files: [RuleFile], today: Date?) {
+        self.source = source
+        self.files = files
+        self.today = today
+    }
+
+    var firstLocation: SourceLocation { SourceLocation(file: files.first?.path ?? ".", line: 1, column: 1) }
+
+    mutating func run() -> RuleSet? {
+        buildRegions()
+        buildCategories()
+        let calendar = buildCalendar()
+        buildProfiles()
+        buildUnits()
+        buildPolicies()
+        let emergency = source.emergency.map { e in
+            EmergencyRule(reference: ref(e.id), line: e.line, text: compileText(e.text))
+        }
+        var classify: [ClassifyRule] = []
+        for spec in source.classify { if let rule = compileClassify(spec) { classify.append(rule) } }
+        checkRuleIDs()
+        let defaults = checkDefaults()
+        var routes: [Route] = []
+        for spec in source.routes {
+            if let route = compileRoute(spec, index: routes.count) { routes.append(route) }
+        }
+        let tables = buildRelativeTables()
+        guard !diagnostics.hasErrors, let calendar, let defaults else { return nil }
+        let index = RouteIndex(routes: routes, categories: categories, regions: regions)
+        checkShadowing(routes, index)
+        checkCoverage(routes, index)
+        var hasher = SHA256()
+        for f in files.sorted(by: { $0.path < $1.path }) {
+            hasher.update(Array((f.path as NSString).lastPathComponent.utf8) + [0])
+            hasher.update(Array(f.text.utf8) + [0])
+        }
+        let hash = hasher.finalize().map { String($0, radix: 16).leftPadded(to: 2) }.joined()
+        return RuleSet(
+            regions: regions, units: units, categories: categories, profiles: profiles, policies: policies,
+            emergencyRules: emergency, classifyRules: classify, routes: routes, calendar: calendar,
+            platformUnit: defaults.platform, triageUnit: defaults.triage, supervisionUnit: defaults.supervision,
+            defaultSLA: defaults.sla, triageSLA: defaults.triageSLA, defaultPriority: source.defaults.priority,
+            hash: hash, primaryFile: files.first?.path ?? ".", phrases: phrases, relativeTables: tables)
+    }
+
+    func ref(_ id: Located<String>) -> RuleReference {
+        RuleReference(id: id.value, file: id.location.file, line: id.location.line)
+    }
+
+    // MARK: Regions
+
+    mutating func buildRegions() {
+        guard let root = source.regions else {
+            diagnostics.error(.missingKey, "the rule set has no 'regions' section", at: firstLocation)
+            return
+        }
+        func add(_ spec: RegionSpec, parent: Int?, parentPath: String?) {
+            let path = parentPath.map { $0.isEmpty ? spec.name : "\($0)/\(spec.name)" } ?? spec.name
+            let index = regions.count
+            if let p = parent {
+                let siblings = regions[p].children.map { regions[$0] }
+                if let dup = siblings.first(where: { $0.name == spec.name || $0.aliases.contains(spec.name) }) {
+                    diagnostics.error(.duplicateId, "region '\(spec.name)' is already defined under '\(regions[p].name)' at \(dup.location)", at: spec.location)
+                    return
+                }
+            }
+            regions.append(Region(index: index, name: spec.name, code: spec.code, aliases: spec.aliases, level: spec.level,
+                                  parent: parent, children: [], path: path, location: spec.location))
+            if let p = parent { regions[p].children.append(index) }
+            regionByPath[path] = index
+            if let code = spec.code {
+                if let other = regionByCode[code] {
+                    diagnostics.error(.duplicateId, "region code \(code) is already used by '\(regions[other].path)'", at: spec.location)
+                } else {
+                    regionByCode[code] = index
+                }
+            }
+            // Below the city, paths start at the district.
+            let childPrefix = spec.level == .city ? "" : path
+            for child in spec.children { add(child, parent: index, parentPath: childPrefix) }
+        }
+        add(root, parent: nil, parentPath: nil)
+    }
+
+    /// Resolves a region reference: a name path from the district (names or aliases), the city's name,
+    /// or a code.
+    func resolveRegion(_ text: String) -> Int? {
+        if let i = regionByCode[text] { return i }
+        guard !regions.isEmpty else { return nil }
+        if text == regions[0].name || regions[0].aliases.contains(text) { return 0 }
+        var node = 0
+        for part in text.split(separator: "/", omittingEmptySubsequences: false) {
+            let name = String(part)
+            guard let next = regions[node].children.first(where: { regions[$0].name == name || regions[$0].aliases.contains(name) })
+            else { return nil }
+            node = next
+        }
+        return node
+    }
+
+    mutating func region(_ ref: Located<String>) -> Int? {
+        if let i = resolveRegion(ref.value) { return i }
+        let candidates = regions.map(\.path)
+        let hint = YAMLReader.suggestion(for: ref.value, among: candidates).map { " (did you mean '\($0)'?)" } ?? ""
+        diagnostics.error(.unknownRegion, "unknown region '\(ref.value)'\(hint); write a path from the district such as '\(regions.count > 1 ? regions[regions[0].children.first ?? 0].path : "区")/镇', or a code", at: ref.location)
+        return nil
+    }
+
+    // MARK: Categories
+
+    mutating func buildCategories() {
+        func add(_ spec: CategorySpec, parent: Int?) {
+            let index = categories.count
+            categories.append(Category(index: index, code: spec.code, name: spec.name, parent: parent, location: spec.location))
+            categoryByCode[spec.code] = index
+            for child in spec.children { add(child, parent: index) }
+        }
+        for spec in source.categories { add(spec, parent: nil) }
+        if source.sectionLocations["categories"] == nil {
+            diagnostics.error(.missingKey, "the rule set has no 'categories' section", at: firstLocation)
+        }
+    }
+
+    mutating func category(_ ref: Located<String>) -> Int? {
+        if let i = categoryByCode[ref.value] { return i }
+        let hint = YAMLReader.suggestion(for: ref.value, among: categories.map(\.code)).map { " (did you mean '\($0)'?)" } ?? ""
+        diagnostics.error(.unknownCategory, "unknown category '\(ref.value)'\(hint)", at: ref.location)
+        return nil
+    }
+
+    // MARK: Calendar
+
+    mutating func buildCalendar() -> BusinessCalendar? {
+        guard let spec = source.calendar else {
+            diagnostics.error(.missingKey, "the rule set has no 'calendar' section", at: firstLocation)
+            return nil
+        }
+        guard let tz = TimeZone(identifier: spec.timeZone.value) else {
+            diagnostics.error(.unknownTimeZone, "unknown time zone '\(spec.timeZone.value)' (use an IANA name such as Asia/Shanghai)", at: spec.timeZone.location)
+            return nil
+        }
+        // Overlaps and contradictions.
+        let holidays = spec.holidays.sorted { $0.holiday.from < $1.holiday.from }
+        for (a, b) in zip(holidays, holidays.dropFirst()) where b.holiday.from <= a.holiday.to {
+            diagnostics.error(.calendarOverlap, "holiday '\(b.holiday.name)' (\(b.holiday.from) to \(b.holiday.to)) overlaps '\(a.holiday.name)' at \(a.location)", at: b.location)
+        }
+        var seenWorkdays: [CivilDate: SourceLocation] = [:]
+        let weekdays = Set(spec.workingDays.compactMap { d in RuleLoader.weekdayNames.first { $0.0 == d.value }?.1 })
+        for w in spec.workdays {
+            if let earlier = seenWorkdays[w.date] {
+                diagnostics.error(.duplicateId, "make-up workday \(w.date) is already listed at \(earlier)", at: w.location)
+            }
+            seenWorkdays[w.date] = w.location
+            if let h = holidays.first(where: { $0.holiday.from <= w.date && w.date <= $0.holiday.to }) {
+                diagnostics.error(.calendarOverlap, "\(w.date) is both a make-up workday and part of holiday '\(h.holiday.name)'", at: w.location)
+            } else if weekdays.contains(w.date.weekday) {
+                diagnostics.warning(.calendarOverlap, "make-up workday \(w.date) is a \(w.date.weekday) and already a working day", at: w.location)
+            }
+        }
+        let years = spec.years.map(\.value)
+        let covered: ClosedRange<Int>? = years.isEmpty ? nil : years.min()!...years.max()!
+        if let covered {
+            let missing = Set(covered).subtracting(years).sorted()
+            if !missing.isEmpty {
+                diagnostics.error(.calendarCoverage, "calendar years must be contiguous: no data for \(missing.map(String.init).joined(separator: ", "))", at: spec.location)
+            }
+        }
+        let calendar = BusinessCalendar(timeZone: tz, workingWeekdays: weekdays, workingHours: spec.workingHours,
+                                        holidays: holidays.map(\.holiday), makeUpWorkdays: spec.workdays.map(\.date), coveredYears: covered)
+        if let today {
+            let now = calendar.civilDate(of: today)
+            let soon = calendar.civilDate(of: today.addingTimeInterval(60 * 86_400))
+            if covered == nil {
+                diagnostics.warning(.calendarCoverage, "the calendar lists no years: holidays and make-up workdays are unknown, deadlines count weekdays only", at: spec.location)
+            } else if !calendar.covers(now) {
+                diagnostics.warning(.calendarCoverage, "the calendar has no holiday data for today (\(now)); add the year \(now.year) from the State Council's notice", at: spec.location)
+            } else if !calendar.covers(soon) {
+                diagnostics.warning(.calendarCoverage, "the calendar's holiday data ends \(covered!.upperBound)-12-31, within 60 days; add \(soon.year) from the State Council's notice", at: spec.location)
+            }
+        }
+        return calendar
+    }
+
+    // MARK: Profiles, units, policies
+
+    mutating func buildProfiles() {
+        for spec in source.profiles {
+            var warning = SLAProfile.Warning.percent(75)
+            switch spec.warn {
+            case .percent(let p): warning = .percent(p)
+            case .before(let d):
+                if case .natural(let seconds) = d { warning = .before(seconds: seconds) } else {
+                    diagnostics.error(.warnThreshold, "warn_at as a duration must be natural time (s, m, h, d), got '\(d)'", at: spec.name.location)
+                }
+            }
+            profiles[spec.name.value] = SLAProfile(name: spec.name.value, description: spec.description,
+                                                   clocks: spec.clocks.map { .init(clock: $0.clock, duration: $0.duration) },
+                                                   warning: warning, location: spec.name.location)
+        }
+    }
+
+    mutating func profile(_ ref: Located<String>) -> String? {
+        if profiles[ref.value] != nil { return ref.value }
+        let hint = YAMLReader.suggestion(for: ref.value, among: Array(profiles.keys)).map { " (did you mean '\($0)'?)" } ?? ""
+        diagnostics.error(.unknownProfile, "unknown SLA profile '\(ref.value)'\(hint)", at: ref.location)
+        return nil
+    }
+
+    mutating func buildUnits() {
+        for spec in source.units {
+            if let other = unitByID[spec.id.value] {
+                diagnostics.error(.duplicateId, "unit id '\(spec.id.value)' is already defined at \(units[other].location)", at: spec.id.location)
+                continue
+            }
+            var regionIndex = 0
+            if let r = spec.region {
+                guard let i = region(r) else { continue }
+                regionIndex = i
+                if regions[i].level != spec.level {
+                    diagnostics.error(.levelMismatch, "unit '\(spec.id.value)' is at \(spec.level) level but region '\(r.value)' is a \(regions[i].level)", at: r.location)
+                }
+            } else if spec.level != .city {
+                diagnostics.error(.missingKey, "unit '\(spec.id.value)' at \(spec.level) level needs a 'region'", at: spec.location)
+                continue
+            }
+            let index = units.count
+            units.append(Unit(index: index, id: spec.id.value, name: spec.name, level: spec.level, region: regionIndex,
+                              function: spec.function.value, queue: spec.queue ?? "unit.\(spec.id.value)", parent: nil, location: spec.id.location))
+            unitByID[spec.id.value] = index
+        }
+        // Queue names must be distinct, or two units would share one queue.
+        var queues: [String: Int] = [:]
+        for u in units {
+            if let other = queues[u.queue] {
+                diagnostics.error(.duplicateId, "queue '\(u.queue)' of unit '\(u.id)' is already the queue of '\(units[other].id)'", at: u.location)
+            }
+            queues[u.queue] = u.index
+        }
+        // Parents: explicit, else derived from the region tree.
+        var byRegionFunction: [String: Int] = [:]
+        for u in units { byRegionFunction["\(u.region)|\(u.function)"] = byRegionFunction["\(u.region)|\(u.function)"] ?? u.index }
+        for spec in source.units {
+            guard let i = unitByID[spec.id.value], units[i].location == spec.id.location else { continue }
+            let u = units[i]
+            if let p = spec.parent {
+                guard let parent = unitByID[p.value] else {
+                    diagnostics.error(.unknownUnit, "unknown parent unit '\(p.value)'\(hint(unit: p.value))", at: p.location)
+                    continue
+                }
+                if units[parent].level >= u.level {
+                    diagnostics.error(.parentNotAbove, "parent '\(p.value)' (\(units[parent].level)) must be at a higher level than '\(u.id)' (\(u.level))", at: p.location)
+                }
+                units[i].parent = parent
+                continue
+            }
+            guard u.level != .city, let parentRegion = regions[u.region].parent else { continue }
+            if let same = byRegionFunction["\(parentRegion)|\(u.function)"] {
+                units[i].parent = same
+            } else if let general = byRegionFunction["\(parentRegion)|general"] {
+                units[i].parent = general
+            } else {
+                diagnostics.error(.noParent, "unit '\(u.id)' has no parent: no '\(u.function)' or 'general' unit serves '\(regions[parentRegion].path)'; add one or give 'parent'", at: u.location)
+            }
+        }
+        // Cycles (only explicit parents can make one).
+        for u in units {
+            var seen: Set<Int> = [u.index]
+            var cur = u.parent
+            while let c = cur {
+                if !seen.insert(c).inserted {
+                    diagnostics.error(.parentCycle, "the parent chain of unit '\(u.id)' loops back through '\(units[c].id)'", at: u.location)
+                    break
+                }
+                cur = units[c].parent
+            }
+        }
+    }
+
+    func hint(unit: String) -> String {
+        YAMLReader.suggestion(for: unit, among: units.map(\.id)).map { " (did you mean '\($0)'?)" } ?? ""
+    }
+
+    mutating func unit(_ ref: Located<String>) -> Int? {
+        if let i = unitByID[ref.value] { return i }
+        diagnostics.error(.unknownUnit, "unknown unit '\(ref.value)'\(hint(unit: ref.value))", at: ref.location)
+        return nil
+    }
+
+    mutating func buildPolicies() {
+        for spec in source.escalation {
+            var after: String?
+            if let a = spec.afterEscalationProfile { after = profile(a) }
+            policies[spec.name.value] = EscalationPolicy(name: spec.name.value, clocks: spec.clocks, toParent: spec.toParent,
+                                                         topAction: spec.topAction, remindEvery: spec.remindEvery,
+                                                         maxReturns: spec.maxReturns, afterEscalationProfile: after)
+        }
+        if policies["default"] == nil {
+            policies["default"] = EscalationPolicy(name: "default", clocks: [.sign, .resolve], toParent: true, topAction: "supervise",
+                                                   remindEvery: .natural(seconds: 4 * 3600), maxReturns: 2, afterEscalationProfile: nil)
+        }
+    }
+
+    // MARK: Rules
+
+    mutating func compileText(_ spec: TextSpec) -> TextCondition {
+        func ids(_ list: [Located<String>]) -> [Int32] {
+            list.map { p in
+                if let id = phraseIDs[p.value] { return id }
+                let id = Int32(phrases.count)
+                phrases.append(p.value)
+                phraseIDs[p.value] = id
+                return id
+            }.sorted()
+        }
+        let cond = TextCondition(any: ids(spec.any), all: ids(spec.all), none: ids(spec.none))
+        for p in spec.none where spec.any.contains(where: { $0.value == p.value }) || spec.all.contains(where: { $0.value == p.value }) {
+            diagnostics.error(.invalidPattern, "phrase '\(p.value)' is both required and excluded, so the condition can never hold", at: p.location)
+        }
+        return cond
+    }
+
+    mutating func compileClassify(_ spec: ClassifySpec) -> ClassifyRule? {
+        let text = compileText(spec.text)
+        var category: Int?
+        if let c = spec.setCategory {
+            guard let i = self.category(c) else { return nil }
+            category = i
+        }
+        return ClassifyRule(reference: ref(spec.id), text: text, kinds: Set(spec.kinds), channels: Set(spec.channels),
+                            setCategory: category, setUrgency: spec.setUrgency, override: spec.override)
+    }
+
+    mutating func checkRuleIDs() {
+        var seen: [String: SourceLocation] = [:]
+        let ids = source.emergency.map(\.id) + source.classify.map(\.id) + source.routes.map(\.id)
+        for id in ids {
+            if id.value == "fallback" {
+                diagnostics.error(.invalidId, "rule id 'fallback' is reserved for tickets no route matches", at: id.location)
+            }
+            if let earlier = seen[id.value] {
+                diagnostics.error(.duplicateId, "rule id '\(id.value)' is already used at \(earlier)", at: id.location)
+            } else {
+                seen[id.value] = id.location
+            }
+        }
+    }
+
+    struct Defaults {
+        var platform: Int?
+        var triage: Int
+        var supervision: Int?
+        var sla: [SLACase: String]
+        var triageSLA: String
+    }
+
+    mutating func checkDefaults() -> Defaults? {
+        let d = source.defaults
+        let at = d.location ?? firstLocation
+        func byFunction(_ f: String) -> Int? { units.first { $0.level == .city && $0.function == f }?.index }
+        let platform = d.platform.flatMap { unit($0) } ?? byFunction("platform")
+        var triage = d.triage.flatMap { unit($0) }
+        if d.triage == nil { triage = byFunction("triage") }
+        if triage == nil && d.triage == nil {
+            diagnostics.error(.missingKey, "no triage unit: set defaults.triage, or define a city-level unit with function 'triage'", at: at)
+        }
+        let supervision = d.supervision.flatMap { unit($0) }
+        var sla: [SLACase: String] = [:]
+        for (c, name) in d.sla.byCase { if let p = profile(name) { sla[c] = p } }
+        if d.sla.byCase[.default] == nil {
+            diagnostics.error(.missingKey, "defaults.sla needs a 'default' profile for routes that name none", at: at)
+        }
+        let triageSLA = d.triageSLA.flatMap { profile($0) } ?? sla[.default]
+        guard let triage, let triageSLA else { return nil }
+        return Defaults(platform: platform, triage: triage, supervision: supervision, sla: sla, triageSLA: triageSLA)
+    }
+
+    mutating func target(_ spec: DestinationSpec, routeID: String) -> Target? {
+        switch spec {
+        case .unit(let id): return unit(id).map { .unit($0) }
+        case .platform(let loc):
+            if units.allSatisfy({ !($0.level == .city && $0.function == "platform") }) && source.defaults.platform == nil {
+                diagnostics.error(.unknownUnit, "route '\(routeID)' answers at the platform but no platform unit is defined (defaults.platform, or a city unit with function 'platform')", at: loc)
+            }
+            return .platform
+        case .triage: return .triage
+        case .relative(let level, let function, let loc):
+            if !units.contains(where: { $0.function == function.value }) {
+                let hint = YAMLReader.suggestion(for: function.value, among: Array(Set(units.map(\.function)))).map { " (did you mean '\($0)'?)" } ?? ""
+                diagnostics.error(.noRelativeUnit, "no unit has function '\(function.value)'\(hint)", at: function.location)
+                return nil
+            }
+            let key = "\(level.rawValue)|\(function.value)"
+            let table: Int
+            if let t = relativeKeys[key] { table = t } else {
+                table = relativeSpecs.count
+                relativeKeys[key] = table
+                relativeSpecs.append((level, function.value, loc))
+            }
+            return .relative(level: level, function: function.value, table: table)
+        }
+    }
+
+    mutating func compileRoute(_ spec: RouteSpec, index: Int) -> Route? {
+        var ok = true
+        let cats = spec.when.categories.compactMap { c -> Int? in
+            let i = category(c)
+            if i == nil { ok = false }
+            return i
+        }
+        let regs = spec.when.regions.compactMap { r -> Int? in
+            let i = region(r)
+            if i == nil { ok = false }
+            return i
+        }
+        let text = spec.when.text.map { compileText($0) }
+        guard let to = target(spec.to, routeID: spec.id.value) else { return nil }
+        let co = spec.coHandlers.compactMap { target($0, routeID: spec.id.value) }
+        var sla: [SLACase: String] = [:]
+        for (c, name) in spec.sla.byCase {
+            if let p = profile(name) { sla[c] = p } else { ok = false }
+        }
+        let policy = spec.escalation?.value ?? "default"
+        if let e = spec.escalation, policies[e.value] == nil {
+            let hint = YAMLReader.suggestion(for: e.value, among: Array(policies.keys)).map { " (did you mean '\($0)'?)" } ?? ""
+            diagnostics.error(.unknownPolicy, "unknown escalation policy '\(e.value)'\(hint)", at: e.location)
+            ok = false
+        }
+        guard ok else { return nil }
+        return Route(index: index, reference: ref(spec.id), description: spec.description, categories: cats,
+                     kinds: Set(spec.when.kinds), regions: regs, enterprise: spec.when.enterprise,
+                     urgencies: Set(spec.when.urgencies), channels: Set(spec.when.channels), text: text, target: to,
+                     coHandlers: co, sla: sla, priority: spec.priority, escalation: policy)
+    }
+
+    /// For every relative destination and every region node, the unit it resolves to.
+    mutating func buildRelativeTables() -> [[Int32]] {
+        var byRegionFunction: [String: Int] = [:]
+        for u in units { byRegionFunction["\(u.region)|\(u.function)"] = byRegionFunction["\(u.region)|\(u.function)"] ?? u.index }
+        var tables: [[Int32]] = []
+        for spec in relativeSpecs {
+            var table = [Int32](repeating: -1, count: regions.count)
+            var failures: [String] = []
+            for r in regions {
+                // Start at the ticket's region, or its ancestor at the requested level.
+                var node = r.index
+                while regions[node].level > spec.level, let p = regions[node].parent { node = p }
+                var found: Int?
+                var cur: Int? = node
+                while let c = cur, found == nil {
+                    found = byRegionFunction["\(c)|\(spec.function)"]
+                    cur = regions[c].parent
+                }
+                if found == nil { found = byRegionFunction["\(node)|general"] }
+                if let found { table[r.index] = Int32(found) } else { failures.append(regions[node].path) }
+            }
+            if !failures.isEmpty {
+                let uniq = Array(Set(failures)).sorted()
+                diagnostics.error(.noRelativeUnit, "{level: \(spec.level), function: \(spec.function)} finds no unit for \(uniq.prefix(5).joined(separator: ", "))\(uniq.count > 5 ? " and \(uniq.count - 5) more" : ""): add a '\(spec.function)' or 'general' unit there", at: spec.location)
+            }
+            tables.append(table)
+        }
+        return tables
+    }
+
+    // MARK: Analyses
+
+    mutating func checkShadowing(_ routes: [Route], _ index: RouteIndex) {
+        for route in routes where route.index > 0 {
+            let cover = index.covering(route)
+            let limit = route.index
+            var hit: Int?
+            for w in 0..<index.words where w << 6 < limit {
+                var bits = cover[w]
+                let remaining = limit - (w << 6)
+                if remaining < 64 { bits &= (1 << UInt64(remaining)) - 1 }
+                if bits != 0 {
+                    hit = w << 6 | bits.trailingZeroBitCount
+                    break
+                }
+            }
+            if let hit {
+                let a = routes[hit].reference
+                diagnostics.error(.shadowedRoute, "route '\(route.reference.id)' can never match: route '\(a.id)' at \(a.file):\(a.line) comes first and matches every ticket it would; move it above or narrow '\(a.id)'",
+                                  at: SourceLocation(file: route.reference.file, line: route.reference.line, column: 1))
+            }
+        }
+    }
+
+    mutating func checkCoverage(_ routes: [Route], _ index: RouteIndex) {
+        guard let at = source.routesLocation, !regions.isEmpty else { return }
+        let topCategories = categories.filter { $0.parent == nil }
+        let normal = Urgency.allCases.firstIndex(of: .normal)!
+        // Routes that send somewhere other than triage and need no text or channel to match.
+        var structural = [UInt64](repeating: 0, count: index.words)
+        for r in routes where r.text == nil && r.channels.isEmpty && r.target != .triage {
+            structural[r.index >> 6] |= 1 << UInt64(r.index & 63)
+        }
+        for district in regions[0].children {
+            var uncovered: [String: [String]] = [:]
+            let towns = regions[district].children
+            for town in towns {
+                for cat in topCategories {
+                    var missingKinds: [String] = []
+                    for (k, kind) in TicketKind.allCases.enumerated() {
+                        var any = false
+                        for w in 0..<index.words {
+                            let bits = structural[w] & index.byRegion[town * index.words + w] & index.byCategory[cat.index * index.words + w]
+                                & index.byKind[k * index.words + w] & index.byUrgency[normal * index.words + w] & index.byEnterprise[w]
+                            if bits != 0 { any = true; break }
+                        }
+                        if !any { missingKinds.append(kind.rawValue) }
+                    }
+                    if !missingKinds.isEmpty { uncovered[cat.code, default: []].append(regions[town].name) }
+                }
+            }
+            for cat in topCategories {
+                guard let missing = uncovered[cat.code] else { continue }
+                let whereText = missing.count == towns.count ? "anywhere in \(regions[district].name)" : "in \(regions[district].name) \(missing.joined(separator: "、"))"
+                diagnostics.warning(.uncoveredCombination, "only the fallback routes some '\(cat.code)' tickets \(whereText) (no route without text or channel conditions covers every kind there)", at: at)
+            }
+        }
+    }
+}
