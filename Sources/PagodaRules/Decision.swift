@@ -1,0 +1,83 @@
+import Foundation
+
+/// What Pagoda decided for one ticket, with its provenance.
+///
+/// Every decision names the rule that made it (id, file, line), the rule-set hash, and a structured
+/// explanation of what matched, so a supervisor can always answer "why did this ticket go there?".
+public struct Decision: Sendable {
+    public enum DestinationType: String, Sendable, Hashable {
+        case unit, platform, triage, emergency
+    }
+
+    public let ticketID: String
+    public let type: DestinationType
+    /// The handling unit; nil for an emergency hand-off.
+    public let unit: Unit?
+    /// Queue name below the service's prefix: `unit.<id>`, `platform`, `triage` or `emergency`.
+    public let queue: String
+    /// The emergency line the ticket is handed to ("110", "119", "120", "122"), or nil.
+    public let emergencyLine: String?
+    public let enterprise: Bool
+    public let category: String?
+    public let urgency: Urgency
+    public let rule: RuleReference
+    public let slaProfile: String?
+    public let deadlines: [Deadline]
+    public let coHandlers: [Unit]
+    /// The units the ticket would climb to when nobody acts, the holding unit first.
+    public let escalationChain: [Unit]
+    public let escalationPolicy: String
+    public let priority: Int
+    public let rulesHash: String
+    /// The ticket's region as resolved (its path), or nil when it named none or could not be resolved.
+    public let region: String?
+    public let explanation: [Explanation]
+    public let warnings: [String]
+
+    /// One clock's deadline and its yellow-light time.
+    public struct Deadline: Sendable, Hashable {
+        public let clock: Clock
+        public let due: Date
+        public let warnAt: Date
+    }
+
+    /// The deadline of one clock, if the profile runs it.
+    public func deadline(_ clock: Clock) -> Date? { deadlines.first { $0.clock == clock }?.due }
+}
+
+/// One step of a decision's explanation; rendered to text only when shown.
+public enum Explanation: Sendable, Hashable, CustomStringConvertible {
+    case emergency(rule: String, line: String, phrases: [String])
+    case intakeEmergencyWithoutRule
+    case categoryFromIntake(String)
+    case categorySet(rule: String, category: String, phrases: [String], overriding: String?)
+    case urgencyRaised(rule: String, to: Urgency, phrases: [String])
+    case regionResolved(String)
+    case regionUnresolved(String)
+    case regionAbsent
+    case matched(route: String, conditions: [String])
+    case relative(level: Level, function: String, resolved: String)
+    case noRouteMatched
+    case slaChosen(profile: String, because: String)
+    case nearMiss(route: String, failed: [String])
+
+    public var description: String {
+        switch self {
+        case let .emergency(rule, line, phrases): "emergency rule \(rule) matched \(phrases.joined(separator: ", ")): handed off to \(line)"
+        case .intakeEmergencyWithoutRule: "intake marked the ticket an emergency but no emergency rule matched: dispatched as an urgent matter"
+        case let .categoryFromIntake(c): "category \(c) as given by intake"
+        case let .categorySet(rule, category, phrases, overriding):
+            "category \(category) set by \(rule) (matched \(phrases.joined(separator: ", ")))" + (overriding.map { ", replacing intake's \($0)" } ?? "")
+        case let .urgencyRaised(rule, to, phrases): "urgency raised to \(to.rawValue) by \(rule) (matched \(phrases.joined(separator: ", ")))"
+        case let .regionResolved(path): "region \(path)"
+        case let .regionUnresolved(why): "region not resolved: \(why)"
+        case .regionAbsent: "the ticket names no region"
+        case let .matched(route, conditions):
+            "route \(route) matched" + (conditions.isEmpty ? " (no conditions)" : ": " + conditions.joined(separator: "; "))
+        case let .relative(level, function, resolved): "the \(function) unit at \(level) level of the ticket's region is \(resolved)"
+        case .noRouteMatched: "no route matched: manual triage at the hotline centre"
+        case let .slaChosen(profile, because): "time limits: profile \(profile) (\(because))"
+        case let .nearMiss(route, failed): "route \(route) did not match: \(failed.joined(separator: "; "))"
+        }
+    }
+}
