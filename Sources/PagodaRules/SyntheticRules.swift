@@ -1,0 +1,95 @@
+import Foundation
+
+/// Generates large, valid rule sets for benchmarks and scale tests.
+///
+/// The region tree has 10 districts x 10 towns x 10 villages; there are 10 top-level categories with 10
+/// children each; every route matches a distinct (category, region) pair, so none shadows another, and
+/// every tenth route also has a text condition. Tickets are drawn from the same space with a fixed seed.
+public enum SyntheticRules {
+    public static func files(routes count: Int) -> [RuleFile] {
+        var regions = "regions:\n  name: 合成市\n  code: \"990000\"\n  districts:\n"
+        var units = "units:\n  - {id: platform, name: 平台, level: city, function: platform}\n  - {id: triage, name: 人工派单, level: city, function: triage}\n  - {id: city.general, name: 市督查室, level: city, function: general}\n"
+        for f in 0..<10 { units += "  - {id: city.f\(f), name: 市局\(f), level: city, function: f\(f)}\n" }
+        for d in 0..<10 {
+            regions += "    - name: 区\(d)\n      towns:\n"
+            units += "  - {id: d\(d), name: 区政府\(d), level: district, region: 区\(d), function: general}\n"
+            for f in 0..<10 { units += "  - {id: d\(d).f\(f), name: 区局\(d)-\(f), level: district, region: 区\(d), function: f\(f)}\n" }
+            for t in 0..<10 {
+                regions += "        - name: 镇\(d)-\(t)\n          villages: ["
+                regions += (0..<10).map { "村\(d)-\(t)-\($0)" }.joined(separator: ", ") + "]\n"
+                units += "  - {id: d\(d).t\(t), name: 镇\(d)-\(t)政府, level: town, region: 区\(d)/镇\(d)-\(t), function: general}\n"
+            }
+        }
+        var categories = "categories:\n"
+        for c in 0..<10 {
+            categories += "  c\(c):\n    children: {" + (0..<10).map { "s\($0): {}" }.joined(separator: ", ") + "}\n"
+        }
+        let common = """
+        calendar:
+          time_zone: Asia/Shanghai
+          years:
+            2026:
+              holidays:
+                - {from: 2026-02-15, to: 2026-02-23, name: 春节}
+              workdays: [2026-02-14, 2026-02-28]
+        sla_profiles:
+          standard: {clocks: {sign: 2h, resolve: 3wd}}
+          urgent: {clocks: {contact: 1h, resolve: 1wd}}
+        defaults:
+          sla: {default: standard, urgent: urgent}
+
+        """
+        var routes = "routes:\n"
+        for i in 0..<count {
+            let cat = i % 100, place = (i / 100) % 100
+            let region = "区\(place / 10)/镇\(place / 10)-\(place % 10)"
+            let generation = i / 10_000
+            var when = "{category: [c\(cat / 10).s\(cat % 10)], region: [\(region)]"
+            if generation > 0 { when += ", channel: [\(Channel.allCases[generation % Channel.allCases.count].rawValue)]" }
+            if i % 10 == 9 { when += ", text: {any: [\(phrase(i))]}" }
+            when += "}"
+            let to = i % 3 == 0 ? "{level: district, function: f\(cat % 10)}" : (i % 3 == 1 ? "{level: town, function: general}" : "{unit: city.f\(cat % 10)}")
+            routes += "  - {id: r\(i), when: \(when), to: \(to)}\n"
+        }
+        return [
+            RuleFile(path: "synthetic/rules.yaml", text: regions + units + categories + common),
+            RuleFile(path: "synthetic/routes.yaml", text: routes),
+        ]
+    }
+
+    /// A short Chinese phrase unique to route `i`.
+    static func phrase(_ i: Int) -> String {
+        var s = ""
+        var v = i + 1
+        for _ in 0..<3 {
+            s.unicodeScalars.append(Unicode.Scalar(0x4E00 + UInt32(v % 2000) * 7)!)
+            v /= 2000
+            v += 17
+        }
+        return s
+    }
+
+    /// Deterministic tickets spread over the synthetic set's regions, categories and phrases.
+    public static func tickets(count: Int, routes: Int, seed: UInt64 = 42) throws -> [Ticket] {
+        var rng = seed
+        func next() -> Int {
+            rng = rng &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return Int(truncatingIfNeeded: rng >> 33)
+        }
+        let filler = "小区附近最近一段时间一直存在这个问题，影响居民正常生活，多次反映没有解决，希望有关部门尽快处理。"
+        let start = Date(timeIntervalSince1970: 1_772_416_800)  // 2026-03-02T10:00:00+08:00
+        return try (0..<count).map { n in
+            let i = next() % max(routes, 1)
+            let cat = i % 100, place = (i / 100) % 100
+            let text = (n % 2 == 0 ? phrase(i) : "") + filler
+            let object = JSONObject([
+                ("id", .string("T\(n)")), ("received_at", .string(RFC3339.format(start.addingTimeInterval(Double(n % 5000) * 37), offsetSeconds: 28_800))),
+                ("channel", .string(n % 4 == 0 ? "web" : "hotline")), ("kind", .string(["complaint", "help", "report", "consultation"][n % 4])),
+                ("text", .string(text)), ("category", .string("c\(cat / 10).s\(cat % 10)")),
+                ("region", .object(JSONObject([("district", .string("区\(place / 10)")), ("town", .string("镇\(place / 10)-\(place % 10)")),
+                                                ("village", .string("村\(place / 10)-\(place % 10)-\(n % 10)"))]))),
+            ])
+            return try TicketContract.validate(.object(object)).get()
+        }
+    }
+}

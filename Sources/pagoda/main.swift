@@ -1,2 +1,0 @@
-import PagodaRules
-print("pagoda")
