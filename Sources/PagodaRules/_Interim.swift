@@ -1,32 +1,5 @@
 // Interim declarations matching the calendar and contract APIs; replaced at integration.
 import Foundation
-public enum Weekday: Int, Sendable, CaseIterable, Hashable { case monday = 1, tuesday, wednesday, thursday, friday, saturday, sunday
-  public init?(abbreviation: String) { return nil } }
-public struct CivilDate: Hashable, Comparable, Sendable, CustomStringConvertible {
-  public let year: Int, month: Int, day: Int
-  public init?(year: Int, month: Int, day: Int) { self.year = year; self.month = month; self.day = day }
-  public init?(iso: String) { return nil }
-  public init(dayNumber: Int) { year = 0; month = 0; day = 0 }
-  public var dayNumber: Int { 0 }
-  public var weekday: Weekday { .monday }
-  public static func < (a: CivilDate, b: CivilDate) -> Bool { false }
-  public var description: String { "" } }
-public struct WorkingInterval: Hashable, Sendable { public let startMinute: Int; public let endMinute: Int
-  public init?(parsing: String) { return nil } }
-public struct Holiday: Hashable, Sendable { public let from: CivilDate; public let to: CivilDate; public let name: String
-  public init(from: CivilDate, to: CivilDate, name: String) { self.from = from; self.to = to; self.name = name } }
-public struct BusinessCalendar: Sendable {
-  public init(timeZone: TimeZone, workingWeekdays: Set<Weekday>, workingHours: [WorkingInterval], holidays: [Holiday], makeUpWorkdays: [CivilDate], coveredYears: ClosedRange<Int>?) { self.timeZone = timeZone }
-  public let timeZone: TimeZone
-  public func civilDate(of instant: Date) -> CivilDate { CivilDate(dayNumber: 0) }
-  public func utcOffsetSeconds(at instant: Date) -> Int { 0 }
-  public func covers(_ date: CivilDate) -> Bool { true }
-  public func deadline(after duration: SLADuration, from instant: Date) -> Date { instant }
-}
-public enum SLADuration: Hashable, Sendable, CustomStringConvertible { case natural(seconds: Int), workingDays(Int), workingHours(minutes: Int)
-  public static func parse(_ text: String) -> Result<SLADuration, SLADurationError> { .success(.natural(seconds: 1)) }
-  public var description: String { "" } }
-public struct SLADurationError: Error, Hashable, Sendable { public let message: String }
 public enum Channel: String, Sendable, CaseIterable { case hotline, web, wechat, app, media, mailbox, messageBoard = "message_board" }
 public enum TicketKind: String, Sendable, CaseIterable { case consultation, help, complaint, report, suggestion }
 public enum Urgency: String, Sendable, CaseIterable, Comparable { case normal, urgent, emergency
