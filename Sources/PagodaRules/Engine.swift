@@ -152,8 +152,8 @@ extension RuleSet {
         case .platform: return (.platform, units[platformUnit ?? triageUnit])
         case .triage: return (.triage, units[triageUnit])
         case let .relative(level, function, table):
-            // Routes with relative targets only match tickets with a known region, and every region has
-            // an entry (checked when the rule set was compiled).
+            // A ticket that names no region resolves at the city; every region has an entry (checked
+            // when the rule set was compiled).
             let u = units[Int(relativeTables[table][region ?? 0])]
             explanation.append(.relative(level: level, function: function, resolved: u.id))
             return (.unit, u)

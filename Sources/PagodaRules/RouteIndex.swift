@@ -57,8 +57,7 @@ struct RouteIndex: Sendable {
                 }
             }
             if route.regions.isEmpty {
-                for row in 0..<regions.count { set(&byRegion, row: row, route: i) }
-                if !route.needsRegion { set(&byRegion, row: regions.count, route: i) }
+                for row in 0...regions.count { set(&byRegion, row: row, route: i) }
             } else {
                 for r in route.regions {
                     for n in subtree(r, { regions[$0].children }) { set(&byRegion, row: n, route: i) }
@@ -150,12 +149,7 @@ struct RouteIndex: Sendable {
         }
         if route.categories.isEmpty { and(byCategory, row: noCategoryRow) } else { for c in route.categories { and(byCategory, row: c) } }
         if route.regions.isEmpty {
-            if route.needsRegion {
-                // Matches every known region: covered by routes that match the root's whole tree.
-                and(byRegion, row: 0)
-            } else {
-                and(byRegion, row: noRegionRow)
-            }
+            and(byRegion, row: noRegionRow)
         } else {
             for r in route.regions { and(byRegion, row: r) }
         }

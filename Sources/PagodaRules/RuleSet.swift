@@ -149,12 +149,6 @@ public struct Route: Sendable, Hashable {
     public let priority: Int?
     public let escalation: String
 
-    /// Whether the route needs the ticket's region (a region condition or a relative destination).
-    public var needsRegion: Bool {
-        if !regions.isEmpty { return true }
-        if case .relative = target { return true }
-        return false
-    }
 }
 
 /// A validated, compiled rule set: immutable, shareable across threads, and fast to evaluate.
