@@ -211,7 +211,7 @@ extension RuleSet {
         let unit = units[triageUnit]
         return Decision(
             ticketID: ticket.id, type: .triage, unit: unit, queue: "triage", emergencyLine: nil, enterprise: ticket.enterprise != nil,
-            category: category.map { categories[$0].code }, urgency: urgency, rule: .fallback(file: primaryFile), slaProfile: triageSLA,
+            category: category.map { categories[$0].code }, urgency: urgency, rule: fallbackRule, slaProfile: triageSLA,
             deadlines: deadlines, coHandlers: [], escalationChain: escalationChain(from: unit.index), escalationPolicy: "default",
             priority: urgency >= .urgent ? 1 : defaultPriority, rulesHash: hash, region: nil, explanation: explanation, warnings: warnings)
     }
@@ -246,8 +246,13 @@ extension RuleSet {
 
     func matchedConditions(_ route: Route, rows: RouteIndex.Rows, found: [Int32]) -> [String] {
         var out: [String] = []
-        if !route.categories.isEmpty { out.append("category \(categories[rows.category].code) in \(route.categories.map { categories[$0].code }.joined(separator: ", "))") }
-        if !route.regions.isEmpty { out.append("region \(regions[rows.region].path) in \(route.regions.map { regions[$0].path }.joined(separator: ", "))") }
+        // Name the condition value that matched, not the whole list.
+        if let c = route.categories.first(where: { category(rows.category, isWithin: $0) }) {
+            out.append("category \(categories[rows.category].code) in \(categories[c].code)")
+        }
+        if let r = route.regions.first(where: { region(rows.region, isWithin: $0) }) {
+            out.append("region \(regions[rows.region].path) in \(regions[r].path)")
+        }
         if !route.kinds.isEmpty { out.append("kind \(TicketKind.allCases[rows.kind].rawValue)") }
         if !route.urgencies.isEmpty { out.append("urgency \(Urgency.allCases[rows.urgency].rawValue)") }
         if !route.channels.isEmpty { out.append("channel \(Channel.allCases[rows.channel].rawValue)") }

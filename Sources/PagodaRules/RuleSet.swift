@@ -103,7 +103,6 @@ public struct RuleReference: Sendable, Hashable {
     public let file: String
     public let line: Int
 
-    public static func fallback(file: String) -> RuleReference { RuleReference(id: "fallback", file: file, line: 1) }
 }
 
 public struct EmergencyRule: Sendable, Hashable {
@@ -172,8 +171,8 @@ public final class RuleSet: Sendable {
     public let defaultPriority: Int
     /// SHA-256 of the rule files (names and contents), in hex.
     public let hash: String
-    /// The first file, named in the provenance of fallback decisions.
-    public let primaryFile: String
+    /// The provenance of fallback (triage) decisions: the `routes` section.
+    public let fallbackRule: RuleReference
 
     let phrases: [String]
     let matcher: PhraseMatcher
@@ -188,7 +187,7 @@ public final class RuleSet: Sendable {
     init(regions: [Region], units: [Unit], categories: [Category], profiles: [String: SLAProfile],
          policies: [String: EscalationPolicy], emergencyRules: [EmergencyRule], classifyRules: [ClassifyRule],
          routes: [Route], calendar: BusinessCalendar, platformUnit: Int?, triageUnit: Int, supervisionUnit: Int?,
-         defaultSLA: [SLACase: String], triageSLA: String, defaultPriority: Int, hash: String, primaryFile: String,
+         defaultSLA: [SLACase: String], triageSLA: String, defaultPriority: Int, hash: String, fallbackRule: RuleReference,
          phrases: [String], relativeTables: [[Int32]]) {
         self.regions = regions
         self.units = units
@@ -206,7 +205,7 @@ public final class RuleSet: Sendable {
         self.triageSLA = triageSLA
         self.defaultPriority = defaultPriority
         self.hash = hash
-        self.primaryFile = primaryFile
+        self.fallbackRule = fallbackRule
         self.phrases = phrases
         self.matcher = PhraseMatcher(phrases: phrases)
         self.unitByID = Dictionary(units.map { ($0.id, $0.index) }, uniquingKeysWith: { a, _ in a })

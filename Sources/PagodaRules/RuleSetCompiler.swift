@@ -114,7 +114,8 @@ private struct Checker {
             emergencyRules: emergency, classifyRules: classify, routes: routes, calendar: calendar,
             platformUnit: defaults.platform, triageUnit: defaults.triage, supervisionUnit: defaults.supervision,
             defaultSLA: defaults.sla, triageSLA: defaults.triageSLA, defaultPriority: source.defaults.priority,
-            hash: hash, primaryFile: files.first?.path ?? ".", phrases: phrases, relativeTables: tables)
+            hash: hash, fallbackRule: RuleReference(id: "fallback", file: (source.routesLocation ?? firstLocation).file,
+                                                    line: (source.routesLocation ?? firstLocation).line), phrases: phrases, relativeTables: tables)
     }
 
     func ref(_ id: Located<String>) -> RuleReference {

@@ -1,0 +1,399 @@
+import Foundation
+
+/// Decoder and validator for the intake ticket contract v1 (docs/contract-intake.md).
+public enum TicketContract {
+    /// The contract version this validator implements.
+    public static let version = 1
+
+    /// Top-level fields defined by the contract, in contract (and issue-reporting) order.
+    public static let fields = [
+        "id", "received_at", "channel", "kind", "text", "category", "urgency",
+        "enterprise", "caller", "region", "address", "title", "attachments",
+    ]
+
+    /// Upper bound on issues reported for one ticket; further problems are not listed.
+    public static let maxIssues = 100
+
+    /// Parses `bytes` as JSON (with `limits`) and validates the result as a v1 ticket.
+    ///
+    /// A JSON parse failure yields exactly one issue at path "" whose code is the parse error code
+    /// (too_large, invalid_utf8, too_deep, empty, syntax, duplicate_key) and whose message is the parse
+    /// message (with byte offset). Otherwise behaves as `validate`. Never throws.
+    public static func decode(
+        _ bytes: [UInt8], limits: JSONLimits = .init(), isKnownCategory: (String) -> Bool = { _ in true }
+    ) -> Result<Ticket, TicketValidationError> {
+        let value: JSONValue
+        do {
+            value = try JSON.parse(bytes, limits: limits)
+        } catch {
+            return .failure(TicketValidationError(issues: [ValidationIssue(path: "", code: error.code, message: error.message)])!)
+        }
+        return validate(value, isKnownCategory: isKnownCategory)
+    }
+
+    /// Validates a parsed JSON value as a v1 ticket, collecting every problem.
+    ///
+    /// The root must be an object (else one `type` issue at path ""). Explicit null on an optional field
+    /// means absent; null or absence of a required field is `required`. Unknown top-level keys are kept
+    /// in `Ticket.extra` in received order; unknown keys inside enterprise/caller/region are
+    /// `unknown_field`. Issues are ordered by contract field order (see `fields`); inside an object the
+    /// "at least one member" check comes first, then members in contract order, then unknown keys in
+    /// received order; at most `maxIssues` are reported. `isKnownCategory` is only called for a
+    /// category that is well-formed.
+    public static func validate(
+        _ object: JSONValue, isKnownCategory: (String) -> Bool = { _ in true }
+    ) -> Result<Ticket, TicketValidationError> {
+        guard case .object(let root) = object else {
+            return .failure(TicketValidationError(issues: [
+                ValidationIssue(path: "", code: "type", message: "(root): expected an object, got \(object.typeDescription)")
+            ])!)
+        }
+        var idV: JSONValue?, receivedV: JSONValue?, channelV: JSONValue?, kindV: JSONValue?, textV: JSONValue?
+        var categoryV: JSONValue?, urgencyV: JSONValue?, enterpriseV: JSONValue?, callerV: JSONValue?
+        var regionV: JSONValue?, addressV: JSONValue?, titleV: JSONValue?, attachmentsV: JSONValue?
+        var extraKeys: [String] = []
+        var extraValues: [JSONValue] = []
+        let keys = root._keys
+        let values = root._values
+        for i in 0..<keys.count {
+            let v = values[i]
+            let k = keys[i]
+            // Dispatch on UTF-8 length first so each key costs at most three string comparisons.
+            switch k.utf8.count {
+            case 2 where k == "id": idV = v
+            case 4 where k == "kind": kindV = v
+            case 4 where k == "text": textV = v
+            case 5 where k == "title": titleV = v
+            case 6 where k == "caller": callerV = v
+            case 6 where k == "region": regionV = v
+            case 7 where k == "channel": channelV = v
+            case 7 where k == "urgency": urgencyV = v
+            case 7 where k == "address": addressV = v
+            case 8 where k == "category": categoryV = v
+            case 10 where k == "enterprise": enterpriseV = v
+            case 11 where k == "received_at": receivedV = v
+            case 11 where k == "attachments": attachmentsV = v
+            default:
+                extraKeys.append(k)
+                extraValues.append(v)
+            }
+        }
+
+        var c = IssueCollector()
+
+        // id
+        let id = c.string(idV, "id", required: true)
+        if let id {
+            if !id.utf8.allSatisfy(isIDByte) {
+                c.add("id", "format", "must contain only A-Z a-z 0-9 . _ : -, got \(JSON.quoted(id))")
+            } else if id.utf8.isEmpty || id.utf8.count > 64 {
+                c.add("id", "length", "must be 1-64 characters, got \(id.utf8.count)")
+            }
+        }
+
+        // received_at
+        var received: (date: Date, offsetSeconds: Int)?
+        if let s = c.string(receivedV, "received_at", required: true) {
+            received = RFC3339.parse(s)
+            if received == nil {
+                c.add(
+                    "received_at", "format",
+                    "expected an RFC 3339 timestamp with offset like 2026-03-02T09:53:00+08:00, got \(JSON.quoted(s))")
+            }
+        }
+
+        let channel: Channel? = c.enumValue(channelV, "channel", required: true)
+        let kind: TicketKind? = c.enumValue(kindV, "kind", required: true)
+
+        // text
+        let text = c.string(textV, "text", required: true)
+        if let text {
+            if c.length(text, "text", min: 1, max: 10_000) {
+                if !text.unicodeScalars.contains(where: { !$0.properties.isWhitespace }) {
+                    c.add("text", "format", "must not be only whitespace")
+                }
+            }
+        }
+
+        // category
+        let category = c.string(categoryV, "category", required: false)
+        if let category {
+            if !isCategoryPath(category) {
+                c.add(
+                    "category", "format",
+                    "expected lowercase segments of [a-z0-9_] joined by '.', got \(JSON.quoted(category))")
+            } else if !isKnownCategory(category) {
+                c.add("category", "unknown_category", "unknown category \(JSON.quoted(category))")
+            }
+        }
+
+        let urgency: Urgency? = c.enumValue(urgencyV, "urgency", required: false)
+
+        // enterprise
+        var enterprise: Enterprise?
+        if let o = c.object(enterpriseV, "enterprise") {
+            var nameV: JSONValue?, codeV: JSONValue?
+            var unknown: [String] = []
+            for (k, v) in o {
+                switch k {
+                case "name": nameV = v
+                case "credit_code": codeV = v
+                default: unknown.append(k)
+                }
+            }
+            let before = c.list.count
+            if isAbsent(nameV) && isAbsent(codeV) {
+                c.add("enterprise", "required", "needs at least one of name, credit_code")
+            }
+            let name = c.string(nameV, "enterprise.name", required: false)
+            if let name { _ = c.length(name, "enterprise.name", min: 1, max: 200) }
+            let code = c.string(codeV, "enterprise.credit_code", required: false)
+            if let code, !isCreditCode(code) {
+                c.add(
+                    "enterprise.credit_code", "format",
+                    "expected 18 characters of digits and uppercase letters except I, O, Z, S, V, got \(JSON.quoted(code))")
+            }
+            c.unknownFields(unknown, in: "enterprise", allowed: "name, credit_code")
+            if c.list.count == before { enterprise = Enterprise(name: name, creditCode: code) }
+        }
+
+        // caller
+        var caller: Caller?
+        if let o = c.object(callerV, "caller") {
+            var nameV: JSONValue?, phoneV: JSONValue?
+            var unknown: [String] = []
+            for (k, v) in o {
+                switch k {
+                case "name": nameV = v
+                case "phone": phoneV = v
+                default: unknown.append(k)
+                }
+            }
+            let before = c.list.count
+            let name = c.string(nameV, "caller.name", required: false)
+            if let name { _ = c.length(name, "caller.name", min: 0, max: 100) }
+            let phone = c.string(phoneV, "caller.phone", required: false)
+            if let phone {
+                switch phoneDigitCount(phone) {
+                case nil:
+                    c.add(
+                        "caller.phone", "format",
+                        "expected digits with an optional leading '+', spaces and hyphens, got \(JSON.quoted(phone))")
+                case let n? where n < 3 || n > 20:
+                    c.add("caller.phone", "length", "must have 3-20 digits, got \(n)")
+                default:
+                    break
+                }
+            }
+            c.unknownFields(unknown, in: "caller", allowed: "name, phone")
+            if c.list.count == before && (name != nil || phone != nil) { caller = Caller(name: name, phone: phone) }
+        }
+
+        // region
+        var region: RegionRef?
+        if let o = c.object(regionV, "region") {
+            var districtV: JSONValue?, townV: JSONValue?, villageV: JSONValue?, codeV: JSONValue?
+            var unknown: [String] = []
+            for (k, v) in o {
+                switch k {
+                case "district": districtV = v
+                case "town": townV = v
+                case "village": villageV = v
+                case "code": codeV = v
+                default: unknown.append(k)
+                }
+            }
+            let before = c.list.count
+            if isAbsent(districtV) && isAbsent(townV) && isAbsent(villageV) && isAbsent(codeV) {
+                c.add("region", "required", "needs at least one of district, town, village, code")
+            }
+            let district = c.string(districtV, "region.district", required: false)
+            if let district { _ = c.length(district, "region.district", min: 1, max: 100) }
+            let town = c.string(townV, "region.town", required: false)
+            if let town { _ = c.length(town, "region.town", min: 1, max: 100) }
+            let village = c.string(villageV, "region.village", required: false)
+            if let village { _ = c.length(village, "region.village", min: 1, max: 100) }
+            let code = c.string(codeV, "region.code", required: false)
+            if let code, !(code.utf8.count >= 6 && code.utf8.count <= 12 && code.utf8.allSatisfy(isDigit)) {
+                c.add("region.code", "format", "expected 6-12 digits, got \(JSON.quoted(code))")
+            }
+            c.unknownFields(unknown, in: "region", allowed: "district, town, village, code")
+            if c.list.count == before { region = RegionRef(district: district, town: town, village: village, code: code) }
+        }
+
+        // address, title
+        let address = c.string(addressV, "address", required: false)
+        if let address { _ = c.length(address, "address", min: 0, max: 500) }
+        let title = c.string(titleV, "title", required: false)
+        if let title { _ = c.length(title, "title", min: 0, max: 200) }
+
+        // attachments
+        var attachments: [String] = []
+        switch attachmentsV {
+        case nil, .null?:
+            break
+        case .array(let items)?:
+            if items.count > 50 {
+                c.add("attachments", "length", "must have at most 50 items, got \(items.count)")
+            }
+            attachments.reserveCapacity(items.count)
+            for (i, item) in items.enumerated() {
+                if c.isFull { break }
+                let path = "attachments[\(i)]"
+                guard case .string(let s) = item else {
+                    c.add(path, "type", "expected a string, got \(item.typeDescription)")
+                    continue
+                }
+                if c.length(s, path, min: 1, max: 2048) { attachments.append(s) }
+            }
+        case let other?:
+            c.add("attachments", "type", "expected an array, got \(other.typeDescription)")
+        }
+
+        guard c.list.isEmpty, let id, let received, let channel, let kind, let text else {
+            return .failure(TicketValidationError(issues: c.list)!)
+        }
+        return .success(
+            Ticket(
+                id: id, receivedAt: received.date, receivedAtOffsetSeconds: received.offsetSeconds,
+                channel: channel, kind: kind, text: text, category: category, urgency: urgency,
+                enterprise: enterprise, caller: caller, region: region, address: address, title: title,
+                attachments: attachments,
+                extra: JSONObject(uniqueKeys: extraKeys, values: extraValues, index: nil),
+                json: root))
+    }
+
+    /// True when `s` is lowercase segments of [a-z0-9_] joined by single dots ("living_environment.water").
+    public static func isCategoryPath(_ s: String) -> Bool {
+        var prevDot = true
+        for c in s.utf8 {
+            if c == 0x2E {
+                if prevDot { return false }
+                prevDot = true
+            } else if (c >= 0x61 && c <= 0x7A) || (c >= 0x30 && c <= 0x39) || c == 0x5F {
+                prevDot = false
+            } else {
+                return false
+            }
+        }
+        return !prevDot
+    }
+
+    /// True when `s` has the shape of a unified social credit code: 18 of [0-9A-HJ-NPQRTUWXY] (checksum not verified).
+    public static func isCreditCode(_ s: String) -> Bool {
+        guard s.utf8.count == 18 else { return false }
+        for c in s.utf8 {
+            switch c {
+            case 0x30...0x39: continue
+            case 0x41...0x5A:
+                // I O Z S V are not used in credit codes.
+                if c == 0x49 || c == 0x4F || c == 0x5A || c == 0x53 || c == 0x56 { return false }
+            default: return false
+            }
+        }
+        return true
+    }
+
+    /// Digit count of a phone made of ASCII digits, spaces and hyphens with an optional leading "+"; nil when other characters occur.
+    public static func phoneDigitCount(_ s: String) -> Int? {
+        var n = 0
+        var first = true
+        for c in s.utf8 {
+            defer { first = false }
+            if c >= 0x30 && c <= 0x39 {
+                n += 1
+            } else if c == 0x20 || c == 0x2D || (c == 0x2B && first) {
+                continue
+            } else {
+                return nil
+            }
+        }
+        return n
+    }
+}
+
+@inline(__always)
+private func isDigit(_ c: UInt8) -> Bool { c >= 0x30 && c <= 0x39 }
+
+@inline(__always)
+private func isIDByte(_ c: UInt8) -> Bool {
+    (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5A) || (c >= 0x61 && c <= 0x7A)
+        || c == 0x2E || c == 0x5F || c == 0x3A || c == 0x2D
+}
+
+@inline(__always)
+private func isAbsent(_ v: JSONValue?) -> Bool {
+    switch v {
+    case nil, .null?: return true
+    default: return false
+    }
+}
+
+/// Collects ticket issues, capped at `TicketContract.maxIssues`.
+private struct IssueCollector {
+    var list: [ValidationIssue] = []
+
+    var isFull: Bool { list.count >= TicketContract.maxIssues }
+
+    mutating func add(_ path: String, _ code: String, _ reason: String) {
+        guard !isFull else { return }
+        list.append(ValidationIssue(path: path, code: code, message: path.isEmpty ? "(root): \(reason)" : "\(path): \(reason)"))
+    }
+
+    /// The string in `v`; nil (with `required` or `type` reported as appropriate) otherwise.
+    mutating func string(_ v: JSONValue?, _ path: String, required: Bool) -> String? {
+        switch v {
+        case .string(let s)?:
+            return s
+        case nil:
+            if required { add(path, "required", "is required") }
+            return nil
+        case .null?:
+            if required { add(path, "required", "is required, got null") }
+            return nil
+        case let other?:
+            add(path, "type", "expected a string, got \(other.typeDescription)")
+            return nil
+        }
+    }
+
+    /// The object in `v` (nil for absent/null, or after reporting `type`).
+    mutating func object(_ v: JSONValue?, _ path: String) -> JSONObject? {
+        switch v {
+        case .object(let o)?: return o
+        case nil, .null?: return nil
+        case let other?:
+            add(path, "type", "expected an object, got \(other.typeDescription)")
+            return nil
+        }
+    }
+
+    /// The enum case named by the string in `v`; reports `required`, `type` or `enum` otherwise.
+    mutating func enumValue<E: RawRepresentable & CaseIterable>(_ v: JSONValue?, _ path: String, required: Bool) -> E?
+    where E.RawValue == String {
+        guard let s = string(v, path, required: required) else { return nil }
+        if let e = E(rawValue: s) { return e }
+        let allowed = E.allCases.map(\.rawValue).joined(separator: ", ")
+        add(path, "enum", "expected one of \(allowed); got \(JSON.quoted(s))")
+        return nil
+    }
+
+    /// Checks `min...max` Characters; reports `length` and returns false when outside.
+    mutating func length(_ s: String, _ path: String, min: Int, max: Int) -> Bool {
+        let bytes = s.utf8.count
+        // Characters <= bytes, and a non-empty string has >= 1 Character: skip counting when possible.
+        if bytes <= max && min <= 1 && (min == 0 || bytes > 0) { return true }
+        let n = s.count
+        if n >= min && n <= max { return true }
+        if min == 0 {
+            add(path, "length", "must be at most \(max) characters, got \(n)")
+        } else {
+            add(path, "length", "must be \(min)-\(max) characters, got \(n)")
+        }
+        return false
+    }
+
+    mutating func unknownFields(_ keys: [String], in parent: String, allowed: String) {
+        for k in keys { add("\(parent).\(k)", "unknown_field", "unknown field (allowed: \(allowed))") }
+    }
+}
