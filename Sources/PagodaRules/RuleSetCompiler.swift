@@ -210,10 +210,6 @@ private struct Checker {
             diagnostics.error(.missingKey, "the rule set has no 'calendar' section", at: firstLocation)
             return nil
         }
-        guard let tz = TimeZone(identifier: spec.timeZone.value) else {
-            diagnostics.error(.unknownTimeZone, "unknown time zone '\(spec.timeZone.value)' (use an IANA name such as Asia/Shanghai)", at: spec.timeZone.location)
-            return nil
-        }
         // Overlaps and contradictions.
         let holidays = spec.holidays.sorted { $0.holiday.from < $1.holiday.from }
         for (a, b) in zip(holidays, holidays.dropFirst()) where b.holiday.from <= a.holiday.to {
@@ -239,6 +235,10 @@ private struct Checker {
             if !missing.isEmpty {
                 diagnostics.error(.calendarCoverage, "calendar years must be contiguous: no data for \(missing.map(String.init).joined(separator: ", "))", at: spec.location)
             }
+        }
+        guard let tz = TimeZone(identifier: spec.timeZone.value) else {
+            diagnostics.error(.unknownTimeZone, "unknown time zone '\(spec.timeZone.value)' (use an IANA name such as Asia/Shanghai)", at: spec.timeZone.location)
+            return nil
         }
         let calendar = BusinessCalendar(timeZone: tz, workingWeekdays: weekdays, workingHours: spec.workingHours,
                                         holidays: holidays.map(\.holiday), makeUpWorkdays: spec.workdays.map(\.date), coveredYears: covered)
@@ -334,22 +334,26 @@ private struct Checker {
             } else if let general = byRegionFunction["\(parentRegion)|general"] {
                 units[i].parent = general
             } else {
-                diagnostics.error(.noParent, "unit '\(u.id)' has no parent: no '\(u.function)' or 'general' unit serves '\(regions[parentRegion].path)'; add one or give 'parent'", at: u.location)
+                diagnostics.error(.noParent, "unit '\(u.id)' has no parent: no \(Self.functions(u.function)) unit serves '\(regions[parentRegion].path)'; add one or give 'parent'", at: u.location)
             }
         }
         // Cycles (only explicit parents can make one).
+        // Report each loop once, at the member that comes first in the files.
         for u in units {
-            var seen: Set<Int> = [u.index]
+            var chain: [Int] = [u.index]
             var cur = u.parent
-            while let c = cur {
-                if !seen.insert(c).inserted {
-                    diagnostics.error(.parentCycle, "the parent chain of unit '\(u.id)' loops back through '\(units[c].id)'", at: u.location)
-                    break
-                }
+            while let c = cur, !chain.contains(c) {
+                chain.append(c)
                 cur = units[c].parent
+            }
+            if cur == u.index, chain.min() == u.index {
+                let names = (chain + [u.index]).map { "'\(units[$0].id)'" }.joined(separator: " -> ")
+                diagnostics.error(.parentCycle, "parent chain loops: \(names)", at: u.location)
             }
         }
     }
+
+    static func functions(_ f: String) -> String { f == "general" ? "'general'" : "'\(f)' or 'general'" }
 
     func hint(unit: String) -> String {
         YAMLReader.suggestion(for: unit, among: units.map(\.id)).map { " (did you mean '\($0)'?)" } ?? ""
@@ -530,7 +534,7 @@ private struct Checker {
             }
             if !failures.isEmpty {
                 let uniq = Array(Set(failures)).sorted()
-                diagnostics.error(.noRelativeUnit, "{level: \(spec.level), function: \(spec.function)} finds no unit for \(uniq.prefix(5).joined(separator: ", "))\(uniq.count > 5 ? " and \(uniq.count - 5) more" : ""): add a '\(spec.function)' or 'general' unit there", at: spec.location)
+                diagnostics.error(.noRelativeUnit, "{level: \(spec.level), function: \(spec.function)} finds no unit for \(uniq.prefix(5).joined(separator: ", "))\(uniq.count > 5 ? " and \(uniq.count - 5) more" : ""): add a \(Self.functions(spec.function)) unit there", at: spec.location)
             }
             tables.append(table)
         }
