@@ -10,11 +10,13 @@ public enum JSON {
     /// Rejects trailing commas, comments, NaN/Infinity, single quotes, leading zeros, a byte-order mark,
     /// unescaped control characters in strings and lone surrogate escapes (`syntax`); invalid UTF-8
     /// anywhere, including overlong forms, encoded surrogates, code points above U+10FFFF and truncated
-    /// sequences (`invalid_utf8`); input longer than `limits.maxBytes`, checked before parsing
+    /// sequences (`invalid_utf8`, checked over the whole input first, so it wins over any other error
+    /// except `too_large`); input longer than `limits.maxBytes`, checked before parsing
     /// (`too_large`); more than `limits.maxDepth` open containers (`too_deep`); a key repeated within
-    /// one object (`duplicate_key`); empty or whitespace-only input (`empty`). The first problem in
-    /// document order is reported, with its byte offset. The parser is iterative, so no input or
-    /// depth limit can overflow the stack.
+    /// one object, compared as Swift strings (`duplicate_key`); empty or whitespace-only input
+    /// (`empty`). Otherwise the first problem in document order is reported, with its byte offset. The parser
+    /// is iterative, so no input or depth limit can overflow its stack; note that `serialize` and the
+    /// release of a parsed value recurse once per nesting level, so keep `maxDepth` modest (default 32).
     public static func parse(_ bytes: [UInt8], limits: JSONLimits = .init()) throws(JSONParseError) -> JSONValue {
         if bytes.count > limits.maxBytes { throw tooLarge(bytes.count, limits) }
         let result = bytes.withUnsafeBufferPointer { buf in parseResult(buf, limits) }
@@ -100,12 +102,12 @@ fileprivate struct JSONParseFrame {
     /// Appends `key`; false when it is already present.
     mutating func addKey(_ key: String) -> Bool {
         if index != nil {
-            if index![key] != nil { return false }
-            index![key] = keys.count
+            // One hash lookup: on a duplicate the parse fails, so the overwritten slot does not matter.
+            if index!.updateValue(keys.count, forKey: key) != nil { return false }
         } else {
             if keys.contains(key) { return false }
             if keys.count >= JSONObject.indexThreshold {
-                var idx = [String: Int](minimumCapacity: keys.count * 2)
+                var idx = [String: Int](minimumCapacity: 64)
                 for (i, k) in keys.enumerated() { idx[k] = i }
                 idx[key] = keys.count
                 index = idx
@@ -137,7 +139,26 @@ fileprivate struct JSONByteParser {
         }
     }
 
+    /// Validates the whole input as UTF-8 (8 bytes at a time through ASCII runs).
+    func validateAllUTF8() throws(JSONParseError) {
+        guard let base = buf.baseAddress else { return }
+        let raw = UnsafeRawPointer(base)
+        var i = 0
+        while i < end {
+            if i + 8 <= end && raw.loadUnaligned(fromByteOffset: i, as: UInt64.self) & 0x8080_8080_8080_8080 == 0 {
+                i += 8
+            } else if buf[i] < 0x80 {
+                i += 1
+            } else {
+                i = try validateUTF8Sequence(at: i)
+            }
+        }
+    }
+
     mutating func parseDocument() throws(JSONParseError) -> JSONValue {
+        // Invalid UTF-8 anywhere wins over every other error (the body is not text at all); after this
+        // pass strings can be sliced without further checks.
+        try validateAllUTF8()
         skipWhitespace()
         if pos == end {
             throw JSONParseError(
@@ -321,22 +342,17 @@ fileprivate struct JSONByteParser {
         let open = pos
         let start = pos + 1
         var i = start
-        // Fast path: no escapes; non-ASCII content is validated strictly before String creation.
-        var ascii = true
+        // Fast path: no escapes (the input is already known to be valid UTF-8).
         while i < end {
             let c = buf[i]
             if c == kQuote {
                 pos = i + 1
-                if ascii { return makeString(start, i) }
-                _ = try validateRange(start, i)
                 return makeString(start, i)
             }
             if c == kBackslash { break }
             if c < 0x20 { throw controlInString(c, at: i) }
-            if c >= 0x80 { ascii = false }
             i += 1
         }
-        if !ascii { _ = try validateRange(start, i) }
         if i >= end { throw unterminated(open) }
 
         // Slow path: copy segments and decoded escapes into scratch.
@@ -353,25 +369,17 @@ fileprivate struct JSONByteParser {
                 continue
             }
             if c < 0x20 { throw controlInString(c, at: i) }
-            if c < 0x80 {
-                scratch.append(c)
-                i += 1
-            } else {
-                let j = try validateUTF8Sequence(at: i)
-                scratch.append(contentsOf: UnsafeBufferPointer(rebasing: buf[i..<j]))
-                i = j
+            // Copy the run up to the next quote, backslash or control byte in one go.
+            var j = i + 1
+            while j < end {
+                let d = buf[j]
+                if d == kQuote || d == kBackslash || d < 0x20 { break }
+                j += 1
             }
+            scratch.append(contentsOf: UnsafeBufferPointer(rebasing: buf[i..<j]))
+            i = j
         }
         throw unterminated(open)
-    }
-
-    /// Validates UTF-8 in `start..<stop` (sequences may run past `stop`); returns the index after the last sequence.
-    func validateRange(_ start: Int, _ stop: Int) throws(JSONParseError) -> Int {
-        var i = start
-        while i < stop {
-            if buf[i] < 0x80 { i += 1 } else { i = try validateUTF8Sequence(at: i) }
-        }
-        return i
     }
 
     func unterminated(_ open: Int) -> JSONParseError {

@@ -75,7 +75,9 @@ extension JSONValue: ExpressibleByStringLiteral, ExpressibleByIntegerLiteral, Ex
 /// An ordered JSON object: (key, value) pairs in insertion order with unique keys.
 ///
 /// Lookup is a linear scan for small objects and hashed once an object has more than
-/// `JSONObject.indexThreshold` members. Equality and hashing are order-sensitive:
+/// `JSONObject.indexThreshold` members. Keys are compared with Swift `String` equality (Unicode
+/// canonical equivalence), so "é" and "e\u{301}" are the same key (and `duplicate_key` when both
+/// occur in one parsed object). Equality and hashing are order-sensitive:
 /// `{"a":1,"b":2}` != `{"b":2,"a":1}` (they also serialize differently).
 public struct JSONObject: Hashable, Sendable, Sequence, ExpressibleByDictionaryLiteral {
     /// Objects with more members than this get a hash index for lookups.

@@ -80,6 +80,10 @@ struct RuleLoader {
 
     private mutating func decodeRegion(_ node: Node, level: Level) -> RegionSpec? {
         let childKey: String? = [Level.city: "districts", .district: "towns", .town: "villages"][level]
+        // A plain name is shorthand for {name: NAME}.
+        if case .scalar(let scalar) = node, !scalar.string.isEmpty, level != .city {
+            return RegionSpec(name: scalar.string, code: nil, aliases: [], level: level, location: r.location(node), children: [])
+        }
         var allowed = ["name", "code", "aliases"]
         if let childKey { allowed.append(childKey) }
         guard let e = r.mapping(node, what: "a \(level) region", allowed: allowed, required: ["name"]) else { return nil }

@@ -3,8 +3,8 @@ import Foundation
 /// Generates large, valid rule sets for benchmarks and scale tests.
 ///
 /// The region tree has 10 districts x 10 towns x 10 villages; there are 10 top-level categories with 10
-/// children each; every route matches a distinct (category, region) pair, so none shadows another, and
-/// every tenth route also has a text condition. Tickets are drawn from the same space with a fixed seed.
+/// children each; every route matches a distinct (category, village) pair (some through the
+/// village's town and one kind), so none shadows another, and every tenth route also has a text condition. Tickets are drawn from the same space with a fixed seed.
 public enum SyntheticRules {
     public static func files(routes count: Int) -> [RuleFile] {
         var regions = "regions:\n  name: 合成市\n  code: \"990000\"\n  districts:\n"
@@ -41,11 +41,13 @@ public enum SyntheticRules {
         """
         var routes = "routes:\n"
         for i in 0..<count {
-            let cat = i % 100, place = (i / 100) % 100
-            let region = "区\(place / 10)/镇\(place / 10)-\(place % 10)"
-            let generation = i / 10_000
+            let (cat, d, t, v) = coordinates(i)
+            // Half the routes name a village, half its town, so both kinds of region condition are
+            // exercised; (category, village) pairs are distinct, so no route shadows another.
+            let townLevel = i % 2 == 1 && v < 5
+            let region = townLevel ? "区\(d)/镇\(d)-\(t)" : "区\(d)/镇\(d)-\(t)/村\(d)-\(t)-\(v)"
             var when = "{category: [c\(cat / 10).s\(cat % 10)], region: [\(region)]"
-            if generation > 0 { when += ", channel: [\(Channel.allCases[generation % Channel.allCases.count].rawValue)]" }
+            if townLevel { when += ", kind: [\(["complaint", "help", "report", "consultation", "suggestion"][v % 5])]" }
             if i % 10 == 9 { when += ", text: {any: [\(phrase(i))]}" }
             when += "}"
             let to = i % 3 == 0 ? "{level: district, function: f\(cat % 10)}" : (i % 3 == 1 ? "{level: town, function: general}" : "{unit: city.f\(cat % 10)}")
@@ -55,6 +57,12 @@ public enum SyntheticRules {
             RuleFile(path: "synthetic/rules.yaml", text: regions + units + categories + common),
             RuleFile(path: "synthetic/routes.yaml", text: routes),
         ]
+    }
+
+    /// Route `i`'s category (0-99) and village (district, town, village), distinct for i < 100,000.
+    static func coordinates(_ i: Int) -> (Int, Int, Int, Int) {
+        let place = (i / 100) % 1000
+        return (i % 100, place / 100, (place / 10) % 10, place % 10)
     }
 
     /// A short Chinese phrase unique to route `i`.
@@ -80,14 +88,14 @@ public enum SyntheticRules {
         let start = Date(timeIntervalSince1970: 1_772_416_800)  // 2026-03-02T10:00:00+08:00
         return try (0..<count).map { n in
             let i = next() % max(routes, 1)
-            let cat = i % 100, place = (i / 100) % 100
+            let (cat, d, t, v) = coordinates(i)
             let text = (n % 2 == 0 ? phrase(i) : "") + filler
             let object = JSONObject([
                 ("id", .string("T\(n)")), ("received_at", .string(RFC3339.format(start.addingTimeInterval(Double(n % 5000) * 37), offsetSeconds: 28_800))),
-                ("channel", .string(n % 4 == 0 ? "web" : "hotline")), ("kind", .string(["complaint", "help", "report", "consultation"][n % 4])),
+                ("channel", .string(n % 4 == 0 ? "web" : "hotline")), ("kind", .string(["complaint", "help", "report", "consultation", "suggestion"][n % 5])),
                 ("text", .string(text)), ("category", .string("c\(cat / 10).s\(cat % 10)")),
-                ("region", .object(JSONObject([("district", .string("区\(place / 10)")), ("town", .string("镇\(place / 10)-\(place % 10)")),
-                                                ("village", .string("村\(place / 10)-\(place % 10)-\(n % 10)"))]))),
+                ("region", .object(JSONObject([("district", .string("区\(d)")), ("town", .string("镇\(d)-\(t)")),
+                                                ("village", .string("村\(d)-\(t)-\(n % 3 == 0 ? (v + 1) % 10 : v)"))]))),
             ])
             return try TicketContract.validate(.object(object)).get()
         }

@@ -28,7 +28,7 @@ enum Fixtures {
     static func compile(_ files: [RuleFile], sourceLocation: Testing.SourceLocation = #_sourceLocation) throws -> RuleSet {
         let result = RuleSetCompiler.compile(files)
         let errors = result.diagnostics.filter { $0.severity == .error }
-        #expect(errors.isEmpty, "unexpected errors:\n\(DiagnosticRenderer.text(errors))", sourceLocation: sourceLocation)
+        #expect(errors.isEmpty, "unexpected errors:\n\(DiagnosticRenderer.text(errors, limit: 10))", sourceLocation: sourceLocation)
         return try #require(result.ruleSet, sourceLocation: sourceLocation)
     }
 
