@@ -55,7 +55,7 @@ public enum Explanation: Sendable, Hashable, CustomStringConvertible {
     case regionResolved(String)
     case regionUnresolved(String)
     case regionAbsent
-    case matched(route: String, conditions: [String])
+    case matched(route: String, conditions: [MatchedCondition])
     case relative(level: Level, function: String, resolved: String)
     case noRouteMatched
     case slaChosen(profile: String, because: String)
@@ -73,11 +73,35 @@ public enum Explanation: Sendable, Hashable, CustomStringConvertible {
         case let .regionUnresolved(why): "region not resolved: \(why)"
         case .regionAbsent: "the ticket names no region"
         case let .matched(route, conditions):
-            "route \(route) matched" + (conditions.isEmpty ? " (no conditions)" : ": " + conditions.joined(separator: "; "))
+            "route \(route) matched" + (conditions.isEmpty ? " (no conditions)" : ": " + conditions.map(\.description).joined(separator: "; "))
         case let .relative(level, function, resolved): "the \(function) unit at \(level) level of the ticket's region is \(resolved)"
         case .noRouteMatched: "no route matched: manual triage at the hotline centre"
         case let .slaChosen(profile, because): "time limits: profile \(profile) (\(because))"
         case let .nearMiss(route, failed): "route \(route) did not match: \(failed.joined(separator: "; "))"
+        }
+    }
+}
+
+/// One condition of a matched route, holding the rule set's own strings so that recording it allocates
+/// nothing; it is rendered to text only when shown.
+public enum MatchedCondition: Sendable, Hashable, CustomStringConvertible {
+    case category(ticket: String, condition: String)
+    case region(ticket: String, condition: String)
+    case kind(String)
+    case urgency(String)
+    case channel(String)
+    case enterprise(Bool)
+    case text(phrases: [String])
+
+    public var description: String {
+        switch self {
+        case let .category(ticket, condition): "category \(ticket) in \(condition)"
+        case let .region(ticket, condition): "region \(ticket) in \(condition)"
+        case let .kind(k): "kind \(k)"
+        case let .urgency(u): "urgency \(u)"
+        case let .channel(c): "channel \(c)"
+        case let .enterprise(e): e ? "enterprise ticket" : "not an enterprise ticket"
+        case let .text(phrases): "text matched \(phrases.joined(separator: ", "))"
         }
     }
 }

@@ -85,7 +85,7 @@ extension RuleSet {
         return Decision(
             ticketID: ticket.id, type: type, unit: unit, queue: queue(type, unit), emergencyLine: nil, enterprise: enterprise,
             category: category.map { categories[$0].code }, urgency: urgency, rule: route.reference, slaProfile: profile,
-            deadlines: deadlines, coHandlers: co, escalationChain: escalationChain(from: unit.index),
+            deadlines: deadlines, coHandlers: co, escalationChain: chains[unit.index],
             escalationPolicy: route.escalation, priority: route.priority ?? defaultPriority, rulesHash: hash,
             region: regionIndex.map { regions[$0].path }, explanation: explanation, warnings: warnings)
     }
@@ -118,7 +118,7 @@ extension RuleSet {
             guard var name else { continue }
             if level == .district, name.hasPrefix(regions[0].name), name != regions[0].name { name = String(name.dropFirst(regions[0].name.count)) }
             if regions[node].level == level.up {
-                guard let child = regions[node].children.first(where: { regions[$0].name == name || regions[$0].aliases.contains(name) }) else {
+                guard let child = childByName[node][name] else {
                     return .unresolved("\(level) '\(name)' is not in \(regions[node].path)")
                 }
                 node = child
@@ -201,7 +201,7 @@ extension RuleSet {
             }
             out.append(.init(clock: limit.clock, due: due, warnAt: warnAt))
         }
-        return (out, Array(Set(warnings)).sorted())
+        return (out, warnings.count < 2 ? warnings : Array(Set(warnings)).sorted())
     }
 
     func triage(_ ticket: Ticket, category: Int?, urgency: Urgency, explanation: [Explanation]) -> Decision {
@@ -212,7 +212,7 @@ extension RuleSet {
         return Decision(
             ticketID: ticket.id, type: .triage, unit: unit, queue: "triage", emergencyLine: nil, enterprise: ticket.enterprise != nil,
             category: category.map { categories[$0].code }, urgency: urgency, rule: fallbackRule, slaProfile: triageSLA,
-            deadlines: deadlines, coHandlers: [], escalationChain: escalationChain(from: unit.index), escalationPolicy: "default",
+            deadlines: deadlines, coHandlers: [], escalationChain: chains[unit.index], escalationPolicy: "default",
             priority: urgency >= .urgent ? 1 : defaultPriority, rulesHash: hash, region: nil, explanation: explanation, warnings: warnings)
     }
 
@@ -244,20 +244,20 @@ extension RuleSet {
         return parts.joined(separator: ", ")
     }
 
-    func matchedConditions(_ route: Route, rows: RouteIndex.Rows, found: [Int32]) -> [String] {
-        var out: [String] = []
+    func matchedConditions(_ route: Route, rows: RouteIndex.Rows, found: [Int32]) -> [MatchedCondition] {
+        var out: [MatchedCondition] = []
         // Name the condition value that matched, not the whole list.
         if let c = route.categories.first(where: { category(rows.category, isWithin: $0) }) {
-            out.append("category \(categories[rows.category].code) in \(categories[c].code)")
+            out.append(.category(ticket: categories[rows.category].code, condition: categories[c].code))
         }
         if let r = route.regions.first(where: { region(rows.region, isWithin: $0) }) {
-            out.append("region \(regions[rows.region].path) in \(regions[r].path)")
+            out.append(.region(ticket: regions[rows.region].path, condition: regions[r].path))
         }
-        if !route.kinds.isEmpty { out.append("kind \(TicketKind.allCases[rows.kind].rawValue)") }
-        if !route.urgencies.isEmpty { out.append("urgency \(Urgency.allCases[rows.urgency].rawValue)") }
-        if !route.channels.isEmpty { out.append("channel \(Channel.allCases[rows.channel].rawValue)") }
-        if let e = route.enterprise { out.append(e ? "enterprise ticket" : "not an enterprise ticket") }
-        if let text = route.text { out.append("text matched \(phraseTexts(text, found).joined(separator: ", "))") }
+        if !route.kinds.isEmpty { out.append(.kind(TicketKind.allCases[rows.kind].rawValue)) }
+        if !route.urgencies.isEmpty { out.append(.urgency(Urgency.allCases[rows.urgency].rawValue)) }
+        if !route.channels.isEmpty { out.append(.channel(Channel.allCases[rows.channel].rawValue)) }
+        if let e = route.enterprise { out.append(.enterprise(e)) }
+        if let text = route.text { out.append(.text(phrases: phraseTexts(text, found))) }
         return out
     }
 

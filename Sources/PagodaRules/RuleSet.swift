@@ -183,6 +183,10 @@ public final class RuleSet: Sendable {
     /// For each relative destination spec, the unit for each region node.
     let relativeTables: [[Int32]]
     let index: RouteIndex
+    /// Each region's children by name and alias.
+    let childByName: [[String: Int]]
+    /// Each unit's escalation chain, computed once.
+    let chains: [[Unit]]
 
     init(regions: [Region], units: [Unit], categories: [Category], profiles: [String: SLAProfile],
          policies: [String: EscalationPolicy], emergencyRules: [EmergencyRule], classifyRules: [ClassifyRule],
@@ -214,6 +218,20 @@ public final class RuleSet: Sendable {
         self.regionByCode = Dictionary(regions.compactMap { r in r.code.map { ($0, r.index) } }, uniquingKeysWith: { a, _ in a })
         self.relativeTables = relativeTables
         self.index = RouteIndex(routes: routes, categories: categories, regions: regions)
+        self.childByName = regions.map { r in
+            var names: [String: Int] = [:]
+            for c in r.children {
+                for alias in regions[c].aliases where names[alias] == nil { names[alias] = c }
+                names[regions[c].name] = c
+            }
+            return names
+        }
+        self.chains = units.map { u in
+            var chain: [Unit] = [u]
+            var seen: Set<Int> = [u.index]
+            while let p = chain[chain.count - 1].parent, seen.insert(p).inserted { chain.append(units[p]) }
+            return chain
+        }
     }
 
     public func unit(id: String) -> Unit? { unitByID[id].map { units[$0] } }
@@ -221,12 +239,7 @@ public final class RuleSet: Sendable {
     public func isKnownCategory(_ code: String) -> Bool { categoryByCode[code] != nil }
 
     /// The units a ticket held by `unit` would climb to, the unit itself first, ending at the city level.
-    public func escalationChain(from unit: Int) -> [Unit] {
-        var chain: [Unit] = [units[unit]]
-        var seen: Set<Int> = [unit]
-        while let p = chain[chain.count - 1].parent, seen.insert(p).inserted { chain.append(units[p]) }
-        return chain
-    }
+    public func escalationChain(from unit: Int) -> [Unit] { chains[unit] }
 
     /// Whether `ancestor` is `node` or one of its ancestors in the region tree.
     @inline(__always) func region(_ node: Int, isWithin ancestor: Int) -> Bool {
