@@ -80,7 +80,6 @@ public enum DiagnosticCode: String, Sendable, Hashable, CaseIterable {
     case duplicateSection = "R004"
     case missingKey = "R005"
     case duplicateKey = "R006"
-    case unreadableFile = "R007"
     case emptyRuleSet = "R008"
     // Values
     case invalidValue = "R010"
@@ -95,7 +94,6 @@ public enum DiagnosticCode: String, Sendable, Hashable, CaseIterable {
     case unknownProfile = "R022"
     case unknownCategory = "R023"
     case unknownPolicy = "R024"
-    case ambiguousRegion = "R025"
     // The pagoda
     case levelMismatch = "R030"
     case noParent = "R031"

@@ -38,3 +38,12 @@ import Testing
         #expect(locations == locations.sorted())
     }
 }
+
+@Suite struct DocumentationTests {
+    @Test func everyDiagnosticCodeIsDocumented() throws {
+        let doc = try String(contentsOf: Fixtures.repositoryRoot.appendingPathComponent("docs/rules.md"), encoding: .utf8)
+        for code in DiagnosticCode.allCases {
+            #expect(doc.contains("| \(code.rawValue) |"), "docs/rules.md has no row for \(code.rawValue)")
+        }
+    }
+}
