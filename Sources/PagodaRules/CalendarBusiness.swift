@@ -475,3 +475,29 @@ public struct BusinessCalendar: Sendable {
         return upperBound(array, through) - lowerBound(array, from)
     }
 }
+
+extension BusinessCalendar {
+    /// Working time, in whole seconds, between two instants (0 when `end <= start`).
+    ///
+    /// Counts only time inside `workingHours` on working days. O(log n) like the other operations:
+    /// the whole working days in between are counted in closed form.
+    public func workingSeconds(from start: Date, to end: Date) -> Int {
+        guard end > start, secondsPerDay > 0 else { return 0 }
+        let a = zone.local(fromUTC: CalendarZone.split(start).0), b = zone.local(fromUTC: CalendarZone.split(end).0)
+        let dayA = CalendarMath.floorDiv(a, 86_400), dayB = CalendarMath.floorDiv(b, 86_400)
+        let secA = a - dayA * 86_400, secB = b - dayB * 86_400
+        func within(_ from: Int, _ to: Int) -> Int {
+            var total = 0
+            for i in intervalStart.indices {
+                let lo = max(intervalStart[i], from), hi = min(intervalEnd[i], to)
+                if hi > lo { total += hi - lo }
+            }
+            return total
+        }
+        if dayA == dayB { return isWorking(day: dayA) ? within(secA, secB) : 0 }
+        var total = isWorking(day: dayA) ? within(secA, 86_400) : 0
+        if dayB - dayA > 1 { total += count(from: dayA + 1, through: dayB - 1) * secondsPerDay }
+        if isWorking(day: dayB) { total += within(0, secB) }
+        return total
+    }
+}

@@ -193,7 +193,15 @@ extension RuleSet {
             let span = due.timeIntervalSince(start)
             let warnAt: Date
             switch profile.warning {
-            case .percent(let p): warnAt = start.addingTimeInterval((span * Double(p) / 100).rounded(.down))
+            case .percent(let p):
+                if case .natural = limit.duration {
+                    warnAt = start.addingTimeInterval((span * Double(p) / 100).rounded(.down))
+                } else {
+                    // Working-time clocks warn at that share of the working time, so the yellow light
+                    // comes on during working hours, not at night or on a holiday.
+                    let minutes = calendar.workingSeconds(from: start, to: due) * p / 100 / 60
+                    warnAt = calendar.addingWorkingMinutes(minutes, to: start)
+                }
             case .before(let s): warnAt = max(start, due.addingTimeInterval(-Double(s)))
             }
             if case .natural = limit.duration {} else if !calendar.covers(calendar.civilDate(of: due)) {
