@@ -3,7 +3,7 @@ import PackageDescription
 
 let package = Package(
     name: "Pagoda",
-    platforms: [.macOS(.v14)],
+    platforms: [.macOS(.v15)],
     products: [
         .executable(name: "pagoda", targets: ["pagoda"]),
         .library(name: "PagodaRules", targets: ["PagodaRules"]),
@@ -11,6 +11,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
     ],
     targets: [
         // The pure core: rule language, diagnostics, calendar, intake contract, engine. No I/O beyond
@@ -19,6 +20,16 @@ let package = Package(
             name: "PagodaRules",
             dependencies: [.product(name: "Yams", package: "Yams")]
         ),
+        // rabbitmq-c (Debian's librabbitmq-dev) and the few C wrappers Swift cannot do without (its
+        // login functions are variadic; some method ids are macros).
+        .systemLibrary(name: "CAMQP", pkgConfig: "librabbitmq", providers: [.apt(["librabbitmq-dev"])]),
+        .target(name: "CAMQPShim", dependencies: ["CAMQP"]),
+        // AMQP 0-9-1 transport: one dedicated thread owns each connection; publisher confirms, manual
+        // acks, reconnection with backoff, topology redeclared on every connect.
+        .target(
+            name: "PagodaTransport",
+            dependencies: ["CAMQP", "CAMQPShim", .product(name: "Logging", package: "swift-log")]
+        ),
         .executableTarget(
             name: "pagoda",
             dependencies: [
@@ -26,6 +37,10 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
-        .testTarget(name: "PagodaRulesTests", dependencies: ["PagodaRules"]),
+        .testTarget(name: "PagodaRulesTests", dependencies: ["PagodaRules"], exclude: ["Golden"]),
+        .testTarget(
+            name: "PagodaTransportTests",
+            dependencies: ["PagodaTransport", .product(name: "Logging", package: "swift-log")]
+        ),
     ]
 )

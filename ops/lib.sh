@@ -1,19 +1,27 @@
 # Shared helpers for the ops scripts.
 
-# Packages the build and the test suite need from Debian.
+# Packages the build and the test suite need from Debian: rabbitmq-c headers (the AMQP transport),
+# pkg-config (to find them), a RabbitMQ broker (started privately on loopback for tests and demos).
 PAGODA_APT_PACKAGES=(pkg-config librabbitmq-dev rabbitmq-server)
 
-# Installs the missing packages (runs apt-get update once, only when something is missing).
+# Installs the missing packages. Waits for the dpkg lock when another apt run holds it, and retries a
+# failed download a few times.
 ensure_packages() {
   local missing=()
   for p in "${PAGODA_APT_PACKAGES[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
   done
-  if [ ${#missing[@]} -gt 0 ]; then
-    echo "== installing ${missing[*]}"
-    local sudo=""
-    [ "$(id -u)" -eq 0 ] || sudo="sudo"
-    $sudo apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
-  fi
+  [ ${#missing[@]} -eq 0 ] && return 0
+  echo "== installing ${missing[*]}"
+  local sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  for attempt in 1 2 3 4 5; do
+    if $sudo apt-get -o DPkg::Lock::Timeout=120 update -qq &&
+       DEBIAN_FRONTEND=noninteractive $sudo apt-get -o DPkg::Lock::Timeout=300 install -y -qq "${missing[@]}" >/dev/null; then
+      return 0
+    fi
+    echo "apt-get failed (attempt $attempt), retrying in 10 s" >&2
+    sleep 10
+  done
+  return 1
 }

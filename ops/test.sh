@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Runs the whole test suite on a fresh Debian machine: installs what the build needs, builds, runs the
-# Swift tests and the example rule set's own test cases. Safe to run again.
+# Runs the whole test suite on a fresh Debian machine: installs what the build needs, starts a private
+# RabbitMQ on loopback (port 5673, state under .build/test-broker), builds, checks and tests the example
+# rule set, runs every Swift test, and stops the broker. Safe to run again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -8,12 +9,22 @@ cd "$(dirname "$0")/.."
 source ops/lib.sh
 ensure_packages
 
+port=${PAGODA_TEST_PORT:-5673}
+export PAGODA_TEST_BROKER_DIR=${PAGODA_TEST_BROKER_DIR:-$PWD/.build/test-broker}
+if [ -z "${PAGODA_TEST_AMQP_URL:-}" ]; then
+  export PAGODA_TEST_AMQP_URL="amqp://guest:guest@127.0.0.1:$port/"
+  echo "== starting a private RabbitMQ on 127.0.0.1:$port"
+  ops/broker.sh start "$PAGODA_TEST_BROKER_DIR" "$port"
+  trap 'ops/broker.sh stop "$PAGODA_TEST_BROKER_DIR" >/dev/null 2>&1 || true' EXIT
+fi
+
 echo "== build"
 swift build --build-tests
 
+bin=$(swift build --show-bin-path)
 echo "== rule set: check and test cases"
-"$(swift build --show-bin-path)/pagoda" check rules
-"$(swift build --show-bin-path)/pagoda" test rules
+"$bin/pagoda" check rules
+"$bin/pagoda" test rules
 
 echo "== swift test"
 swift test --skip-build

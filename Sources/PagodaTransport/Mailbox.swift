@@ -1,0 +1,164 @@
+import Foundation
+import Synchronization
+
+/// Lock-protected queue between async callers and one connection thread.
+///
+/// Thread safety: `@unchecked Sendable` because every mutable field below is read and written
+/// only while holding `condition` (an NSCondition, i.e. a mutex + condition variable).
+final class Mailbox<Item: Sendable>: @unchecked Sendable {
+    private let condition = NSCondition()
+    private var items: [Item] = []
+    private var head = 0
+    private var accepting = true
+    private var finished = false
+    private var closeDeadline: ContinuousClock.Instant?
+    private var closeWaiters: [CheckedContinuation<Void, Never>] = []
+
+    /// Enqueues unless close() has been requested. Returns false if rejected.
+    func post(_ item: Item) -> Bool {
+        condition.lock()
+        defer { condition.unlock() }
+        guard accepting else { return false }
+        items.append(item)
+        condition.signal()
+        return true
+    }
+
+    func pop() -> Item? {
+        condition.lock()
+        defer { condition.unlock() }
+        guard head < items.count else { return nil }
+        let item = items[head]
+        head += 1
+        compactLocked()
+        return item
+    }
+
+    func drainAll() -> [Item] {
+        condition.lock()
+        defer { condition.unlock() }
+        let out = Array(items[head...])
+        items.removeAll(keepingCapacity: true)
+        head = 0
+        return out
+    }
+
+    var isEmpty: Bool {
+        condition.lock()
+        defer { condition.unlock() }
+        return head >= items.count
+    }
+
+    private func compactLocked() {
+        if head == items.count {
+            items.removeAll(keepingCapacity: true)
+            head = 0
+        } else if head > 1024 && head * 2 > items.count {
+            items.removeFirst(head)
+            head = 0
+        }
+    }
+
+    /// Asks the connection thread to shut down; `waiter` resumes when it has finished.
+    func requestClose(timeout: Duration, waiter: CheckedContinuation<Void, Never>) {
+        condition.lock()
+        if finished {
+            condition.unlock()
+            waiter.resume()
+            return
+        }
+        accepting = false
+        let deadline = ContinuousClock.now + timeout
+        if let existing = closeDeadline {
+            closeDeadline = min(existing, deadline)
+        } else {
+            closeDeadline = deadline
+        }
+        closeWaiters.append(waiter)
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    /// Deadline for a graceful close, if one was requested.
+    var closeRequested: ContinuousClock.Instant? {
+        condition.lock()
+        defer { condition.unlock() }
+        return closeDeadline
+    }
+
+    /// Blocks the connection thread until `deadline` or until close() is requested.
+    func sleep(until deadline: ContinuousClock.Instant) {
+        condition.lock()
+        defer { condition.unlock() }
+        while closeDeadline == nil {
+            let remaining = ContinuousClock.now.duration(to: deadline)
+            if remaining <= .zero { return }
+            _ = condition.wait(until: Date().addingTimeInterval(remaining.seconds))
+        }
+    }
+
+    /// Marks the mailbox finished, hands the items never taken to `remaining`, then resumes close() waiters.
+    func finish(_ remaining: ([Item]) -> Void) {
+        condition.lock()
+        accepting = false
+        finished = true
+        let rest = Array(items[head...])
+        items.removeAll()
+        head = 0
+        let waiters = closeWaiters
+        closeWaiters.removeAll()
+        condition.unlock()
+        remaining(rest)
+        for w in waiters { w.resume() }
+    }
+}
+
+/// State readable from any thread, written by the connection thread.
+/// Sendable because all mutable state lives inside `Synchronization.Mutex`.
+final class EndpointShared: Sendable {
+    let countersBox = Mutex(TransportCounters())
+    let stateBox = Mutex(ConnectionState.connecting)
+
+    func count(_ body: (inout TransportCounters) -> Void) {
+        countersBox.withLock { body(&$0) }
+    }
+
+    var counters: TransportCounters { countersBox.withLock { $0 } }
+
+    var state: ConnectionState {
+        get { stateBox.withLock { $0 } }
+        set { stateBox.withLock { $0 = newValue } }
+    }
+
+    func waitUntilConnected(timeout: Duration) async throws {
+        let deadline = ContinuousClock.now + timeout
+        while true {
+            switch state {
+            case .connected: return
+            case .closed: throw AMQPError.closed
+            default: break
+            }
+            if ContinuousClock.now >= deadline { throw AMQPError.timedOut("not connected within \(timeout)") }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+    }
+}
+
+/// Computes reconnect delays; resets after a connection that stayed up for a while.
+struct BackoffState {
+    let policy: ReconnectBackoff
+    var failuresInARow = 0
+    var connectedAt: ContinuousClock.Instant?
+
+    mutating func nextDelay() -> Duration {
+        defer { failuresInARow += 1 }
+        return policy.delay(attempt: failuresInARow)
+    }
+
+    mutating func didConnect() { connectedAt = .now }
+
+    mutating func didDisconnect() {
+        if let at = connectedAt, at.duration(to: .now) >= .seconds(5) { failuresInARow = 0 }
+        connectedAt = nil
+    }
+}

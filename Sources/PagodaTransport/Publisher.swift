@@ -1,0 +1,341 @@
+import CAMQP
+import CAMQPShim
+import Foundation
+import Logging
+
+struct PendingPublish: Sendable {
+    let message: OutgoingMessage
+    let continuation: CheckedContinuation<PublishOutcome, any Error>
+}
+
+/// Publishes with publisher confirms on its own connection and its own thread.
+///
+/// Up to `window` publishes are outstanding (sent, not yet confirmed) at once; every
+/// `publish` call awaits its own outcome. On connection loss every unconfirmed publish
+/// resolves to `.outcomeUnknown`; publishes not yet sent stay queued and go out on the
+/// next connection. While the broker says connection.blocked, nothing new is sent.
+public final class AMQPPublisher: Sendable {
+    public let configuration: AMQPConfiguration
+    public let topology: Topology
+    public let window: Int
+    /// Lifecycle events (buffers the newest 1024 if nobody listens).
+    public let events: AsyncStream<ConnectionEvent>
+    private let mailbox = Mailbox<PendingPublish>()
+    private let shared = EndpointShared()
+
+    public init(
+        configuration: AMQPConfiguration, topology: Topology = .empty, window: Int = 256,
+        logger: Logger = Logger(label: "pagoda.transport.publisher")
+    ) {
+        self.configuration = configuration
+        self.topology = topology
+        self.window = max(1, window)
+        let (stream, continuation) = AsyncStream.makeStream(of: ConnectionEvent.self, bufferingPolicy: .bufferingNewest(1024))
+        self.events = stream
+        let mailbox = self.mailbox
+        let shared = self.shared
+        let window = self.window
+        let thread = Thread {
+            let worker = PublisherWorker(
+                configuration: configuration, topology: topology, window: window, mailbox: mailbox, shared: shared,
+                events: continuation, logger: logger)
+            worker.run()
+        }
+        thread.name = "pagoda-amqp-publisher"
+        thread.start()
+    }
+
+    /// Publishes one message and waits for the broker's verdict.
+    /// Throws `AMQPError.closed` if the publisher was closed before the message was sent.
+    public func publish(_ message: OutgoingMessage) async throws -> PublishOutcome {
+        try await withCheckedThrowingContinuation { continuation in
+            if !mailbox.post(PendingPublish(message: message, continuation: continuation)) {
+                continuation.resume(throwing: AMQPError.closed)
+            }
+        }
+    }
+
+    public var counters: TransportCounters { shared.counters }
+    public var state: ConnectionState { shared.state }
+
+    /// Polls until connected (with topology declared and confirms on) or the timeout passes.
+    public func waitUntilConnected(timeout: Duration = .seconds(30)) async throws {
+        try await shared.waitUntilConnected(timeout: timeout)
+    }
+
+    /// Stops accepting publishes (queued, unsent ones throw `AMQPError.closed`), waits up to
+    /// `timeout` for outstanding confirms, then closes channel and connection and ends the thread.
+    public func close(timeout: Duration = .seconds(5)) async {
+        await withCheckedContinuation { continuation in
+            mailbox.requestClose(timeout: timeout, waiter: continuation)
+        }
+    }
+}
+
+/// Runs on the publisher's own thread; owns the rabbitmq-c connection. Not shared.
+final class PublisherWorker {
+    struct Inflight {
+        let messageId: String
+        let mandatory: Bool
+        let continuation: CheckedContinuation<PublishOutcome, any Error>
+        var returned: (code: UInt16, text: String)?
+    }
+
+    let configuration: AMQPConfiguration
+    let topology: Topology
+    let window: Int
+    let mailbox: Mailbox<PendingPublish>
+    let shared: EndpointShared
+    let events: AsyncStream<ConnectionEvent>.Continuation
+    var logger: Logger
+
+    var session: AMQPSession?
+    var generation: UInt64 = 0
+    var nextTag: UInt64 = 1
+    var inflight: [UInt64: Inflight] = [:]
+    var blocked = false
+    var backoff: BackoffState
+    var attempt = 0
+    var delayBeforeConnect: Duration?
+
+    init(
+        configuration: AMQPConfiguration, topology: Topology, window: Int, mailbox: Mailbox<PendingPublish>,
+        shared: EndpointShared, events: AsyncStream<ConnectionEvent>.Continuation, logger: Logger
+    ) {
+        self.configuration = configuration
+        self.topology = topology
+        self.window = window
+        self.mailbox = mailbox
+        self.shared = shared
+        self.events = events
+        self.logger = logger
+        self.logger[metadataKey: "amqp.endpoint"] = .string(configuration.endpointDescription)
+        self.logger[metadataKey: "amqp.role"] = "publisher"
+        self.backoff = BackoffState(policy: configuration.reconnectBackoff)
+    }
+
+    func run() {
+        while true {
+            if session == nil {
+                if mailbox.closeRequested != nil { break }
+                if let delay = delayBeforeConnect {
+                    mailbox.sleep(until: .now + delay)
+                    if mailbox.closeRequested != nil { break }
+                }
+                connect()
+                continue
+            }
+            if let deadline = mailbox.closeRequested {
+                for p in mailbox.drainAll() { p.continuation.resume(throwing: AMQPError.closed) }
+                if inflight.isEmpty || ContinuousClock.now >= deadline {
+                    session?.closeGracefully()
+                    session = nil
+                    failInflight()
+                    break
+                }
+            } else {
+                sendQueued()
+            }
+            if session != nil { pumpFrames() }
+        }
+        finish()
+    }
+
+    // MARK: connection lifecycle
+
+    private func connect() {
+        attempt += 1
+        shared.count { $0.connectAttempts += 1 }
+        shared.state = .connecting
+        events.yield(.connecting(attempt: attempt))
+        do {
+            let s = try AMQPSession(configuration: configuration, role: "publisher", logger: logger)
+            try s.declare(topology)
+            _ = amqp_confirm_select(s.state, s.channel)
+            try s.check(amqp_get_rpc_reply(s.state), "confirm.select")
+            session = s
+            generation += 1
+            nextTag = 1
+            blocked = false
+            attempt = 0
+            backoff.didConnect()
+            delayBeforeConnect = nil
+            shared.count { $0.connects += 1 }
+            shared.state = .connected(generation: generation)
+            logger.info("publisher connected", metadata: ["generation": "\(generation)"])
+            events.yield(.connected(generation: generation))
+        } catch {
+            let delay = backoff.nextDelay()
+            delayBeforeConnect = delay
+            shared.count { $0.connectFailures += 1 }
+            shared.state = .disconnected
+            logger.warning("publisher connect failed", metadata: ["error": "\(error)", "retryIn": "\(delay)"])
+            events.yield(.connectFailed(attempt: attempt, error: error.description, retryIn: delay))
+        }
+    }
+
+    private func lost(_ error: AMQPError) {
+        session?.destroy()
+        session = nil
+        blocked = false
+        backoff.didDisconnect()
+        delayBeforeConnect = backoff.nextDelay()
+        shared.count {
+            $0.disconnects += 1
+            if error.isProtocolError { $0.protocolErrors += 1 }
+        }
+        if case .connectionClosed(let code, let text, _) = error, error.isProtocolError { events.yield(.protocolError(code: code, text: text)) }
+        if case .channelClosed(let code, let text, _) = error { events.yield(.protocolError(code: code, text: text)) }
+        let unknown = inflight.count
+        failInflight()
+        shared.state = .disconnected
+        logger.warning(
+            "publisher connection lost", metadata: ["generation": "\(generation)", "error": "\(error)", "unconfirmed": "\(unknown)"])
+        events.yield(.disconnected(generation: generation, reason: error.description))
+    }
+
+    private func failInflight() {
+        let all = inflight
+        inflight.removeAll()
+        if !all.isEmpty { shared.count { $0.outcomeUnknown += all.count } }
+        for (_, i) in all.sorted(by: { $0.key < $1.key }) { i.continuation.resume(returning: .outcomeUnknown) }
+    }
+
+    private func finish() {
+        session?.destroy()
+        session = nil
+        failInflight()
+        shared.state = .closed
+        logger.info("publisher closed")
+        events.yield(.closed)
+        events.finish()
+        mailbox.finish { rest in
+            for p in rest { p.continuation.resume(throwing: AMQPError.closed) }
+        }
+    }
+
+    // MARK: publishing
+
+    private func sendQueued() {
+        guard let session else { return }
+        while !blocked && inflight.count < window, let p = mailbox.pop() {
+            let tag = nextTag
+            nextTag += 1
+            inflight[tag] = Inflight(messageId: p.message.messageId, mandatory: p.message.mandatory, continuation: p.continuation)
+            let rc = send(p.message, on: session)
+            shared.count { $0.published += 1 }
+            if rc != AMQP_STATUS_OK.rawValue {
+                lost(.library(status: rc, message: libraryMessage(rc), context: "basic.publish"))
+                return
+            }
+        }
+    }
+
+    private func send(_ m: OutgoingMessage, on session: AMQPSession) -> Int32 {
+        let arena = CArena()
+        var props = arena.properties(m.properties)
+        let rc = m.body.withUnsafeBytes { raw -> Int32 in
+            let body = amqp_bytes_t(len: raw.count, bytes: raw.count == 0 ? nil : UnsafeMutableRawPointer(mutating: raw.baseAddress))
+            return amqp_basic_publish(
+                session.state, session.channel, arena.bytes(m.exchange), arena.bytes(m.routingKey), m.mandatory ? 1 : 0, 0, &props, body)
+        }
+        withExtendedLifetime(arena) {}
+        return rc
+    }
+
+    // MARK: frames
+
+    private func pumpFrames() {
+        var timeout = configuration.pollInterval
+        for _ in 0..<512 {
+            guard let session else { return }
+            let frame: amqp_frame_t?
+            do {
+                frame = try session.waitFrame(timeout: timeout)
+            } catch {
+                lost(error)
+                return
+            }
+            guard let frame else { return }
+            handle(frame, session)
+            self.session?.releaseBuffers()
+            timeout = .zero
+            // Make room for queued publishes promptly when acks free the window.
+            if !blocked && inflight.count < window / 2 && !mailbox.isEmpty { return }
+        }
+    }
+
+    private func handle(_ frame: amqp_frame_t, _ session: AMQPSession) {
+        guard frame.frame_type == FrameType.method, let decoded = frame.payload.method.decoded else { return }
+        if let error = session.closeError(for: frame) {
+            lost(error)
+            return
+        }
+        switch frame.payload.method.id {
+        case Method.basicAck:
+            let m = decoded.assumingMemoryBound(to: amqp_basic_ack_t.self).pointee
+            settle(tag: m.delivery_tag, multiple: m.multiple != 0, nacked: false)
+        case Method.basicNack:
+            let m = decoded.assumingMemoryBound(to: amqp_basic_nack_t.self).pointee
+            settle(tag: m.delivery_tag, multiple: m.multiple != 0, nacked: true)
+        case Method.basicReturn:
+            let m = decoded.assumingMemoryBound(to: amqp_basic_return_t.self).pointee
+            let code = m.reply_code
+            let text = Decode.string(m.reply_text)
+            do {
+                let (props, _) = try session.readContent(channel: frame.channel)
+                markReturned(messageId: props.messageId, code: code, text: text)
+            } catch {
+                lost(error)
+            }
+        case Method.connectionBlocked:
+            let m = decoded.assumingMemoryBound(to: amqp_connection_blocked_t.self).pointee
+            let reason = Decode.string(m.reason)
+            blocked = true
+            shared.count { $0.blockedNotifications += 1 }
+            logger.warning("broker blocked publishing", metadata: ["reason": "\(reason)"])
+            events.yield(.blocked(reason: reason))
+        case Method.connectionUnblocked:
+            blocked = false
+            logger.info("broker unblocked publishing")
+            events.yield(.unblocked)
+        default:
+            break
+        }
+    }
+
+    private func settle(tag: UInt64, multiple: Bool, nacked: Bool) {
+        let tags: [UInt64] = multiple ? inflight.keys.filter { $0 <= tag }.sorted() : [tag]
+        for t in tags {
+            guard let i = inflight.removeValue(forKey: t) else { continue }
+            let outcome: PublishOutcome
+            if nacked {
+                outcome = .nacked
+            } else if let r = i.returned {
+                outcome = .returned(code: r.code, text: r.text)
+            } else {
+                outcome = .confirmed
+            }
+            shared.count {
+                switch outcome {
+                case .confirmed: $0.confirmed += 1
+                case .returned: $0.returned += 1
+                case .nacked: $0.nacked += 1
+                case .outcomeUnknown: $0.outcomeUnknown += 1
+                }
+            }
+            i.continuation.resume(returning: outcome)
+        }
+    }
+
+    /// basic.return precedes the basic.ack for the same publish, so the returned message is the
+    /// oldest still-unconfirmed mandatory publish with that message id.
+    private func markReturned(messageId: String?, code: UInt16, text: String) {
+        let candidates = inflight.filter { $0.value.mandatory && $0.value.returned == nil && (messageId == nil || $0.value.messageId == messageId) }
+        guard let tag = candidates.keys.min() else {
+            logger.warning("basic.return for unknown message", metadata: ["messageId": "\(messageId ?? "-")"])
+            return
+        }
+        inflight[tag]?.returned = (code, text)
+    }
+}

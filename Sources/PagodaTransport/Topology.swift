@@ -1,0 +1,70 @@
+/// Exchanges, queues and bindings declared idempotently on every (re)connect,
+/// before consuming or publishing.
+public struct Topology: Sendable, Equatable {
+    public struct Exchange: Sendable, Equatable {
+        public var name: String
+        /// "direct", "topic", "fanout", "headers".
+        public var type: String
+        public var durable: Bool
+        public var autoDelete: Bool
+        public var arguments: [String: HeaderValue]
+
+        public init(name: String, type: String = "direct", durable: Bool = true, autoDelete: Bool = false, arguments: [String: HeaderValue] = [:]) {
+            self.name = name
+            self.type = type
+            self.durable = durable
+            self.autoDelete = autoDelete
+            self.arguments = arguments
+        }
+    }
+
+    public struct Queue: Sendable, Equatable {
+        public var name: String
+        public var durable: Bool
+        public var exclusive: Bool
+        public var autoDelete: Bool
+        /// e.g. ["x-queue-type": "quorum"], ["x-dead-letter-exchange": "dlx"].
+        public var arguments: [String: HeaderValue]
+
+        public init(name: String, durable: Bool = true, exclusive: Bool = false, autoDelete: Bool = false, arguments: [String: HeaderValue] = [:]) {
+            self.name = name
+            self.durable = durable
+            self.exclusive = exclusive
+            self.autoDelete = autoDelete
+            self.arguments = arguments
+        }
+
+        /// A durable quorum queue.
+        public static func quorum(_ name: String, arguments: [String: HeaderValue] = [:]) -> Queue {
+            var args = arguments
+            args["x-queue-type"] = .string("quorum")
+            return Queue(name: name, durable: true, arguments: args)
+        }
+    }
+
+    public struct Binding: Sendable, Equatable {
+        public var queue: String
+        public var exchange: String
+        public var routingKey: String
+        public var arguments: [String: HeaderValue]
+
+        public init(queue: String, exchange: String, routingKey: String, arguments: [String: HeaderValue] = [:]) {
+            self.queue = queue
+            self.exchange = exchange
+            self.routingKey = routingKey
+            self.arguments = arguments
+        }
+    }
+
+    public var exchanges: [Exchange]
+    public var queues: [Queue]
+    public var bindings: [Binding]
+
+    public init(exchanges: [Exchange] = [], queues: [Queue] = [], bindings: [Binding] = []) {
+        self.exchanges = exchanges
+        self.queues = queues
+        self.bindings = bindings
+    }
+
+    public static let empty = Topology()
+}

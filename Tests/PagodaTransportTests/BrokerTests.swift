@@ -1,0 +1,468 @@
+import Foundation
+import Synchronization
+import Testing
+@testable import PagodaTransport
+
+/// Tests against a real RabbitMQ. Serialized: the fault test closes every connection on the broker.
+@Suite(.serialized) struct BrokerTests {
+    init() async throws {
+        try await TestBroker.ensureRunning()
+    }
+
+    @Test func publishAndConsume2000WithConfirmWindow() async throws {
+        let config = try TestBroker.configuration
+        let queue = uniqueName("pagoda.test.bulk")
+        let exchange = uniqueName("pagoda.test.ex")
+        let topology = Topology(
+            exchanges: [.init(name: exchange, type: "direct")],
+            queues: [.quorum(queue)],
+            bindings: [.init(queue: queue, exchange: exchange, routingKey: "ticket")])
+        let publisher = AMQPPublisher(configuration: config, topology: topology, window: 256, logger: TestBroker.logger)
+        try await publisher.waitUntilConnected()
+
+        let n = 2000
+        let outcomes = try await withThrowingTaskGroup(of: PublishOutcome.self) { group in
+            for i in 0..<n {
+                group.addTask {
+                    let body = Array("{\"ticket\":\(i)}".utf8)
+                    let message = OutgoingMessage(
+                        exchange: exchange, routingKey: "ticket", body: body, messageId: "ticket-\(i)",
+                        headers: ["seq": .int(Int64(i)), "source": "12345", "urgent": .bool(i % 2 == 0)])
+                    return try await publisher.publish(message)
+                }
+            }
+            var all: [PublishOutcome] = []
+            for try await o in group { all.append(o) }
+            return all
+        }
+        #expect(outcomes.count == n)
+        #expect(outcomes.allSatisfy { $0 == .confirmed })
+        #expect(publisher.counters.confirmed == n)
+
+        let consumer = AMQPConsumer(configuration: config, queue: queue, topology: topology, prefetch: 200, logger: TestBroker.logger)
+        let collected = Collected()
+        let sample = Locked<Delivery?>(nil)
+        let task = Task {
+            for await d in consumer.deliveries {
+                if d.messageId == "ticket-7" { sample.withLock { $0 = d } }
+                collected.add(d)
+                consumer.ack(d)
+            }
+        }
+        #expect(await eventually(timeout: .seconds(60)) { collected.ids.count == n })
+        #expect(await eventually { consumer.counters.acksSent == n })
+        #expect(collected.count == n)
+        #expect(collected.ids == Set((0..<n).map { "ticket-\($0)" }))
+
+        let d = try #require(sample.withLock { $0 })
+        #expect(d.bodyString == "{\"ticket\":7}")
+        #expect(d.properties.contentType == "application/json")
+        #expect(d.properties.isPersistent)
+        #expect(d.properties.timestamp != nil)
+        #expect(d.headers["seq"] == .int(7))
+        #expect(d.headers["source"] == .string("12345"))
+        #expect(d.headers["urgent"] == .bool(false))
+        #expect(d.exchange == exchange)
+        #expect(d.routingKey == "ticket")
+        #expect(d.generation == 1)
+
+        await consumer.close()
+        await publisher.close()
+        task.cancel()
+        #expect(consumer.state == .closed)
+        #expect(publisher.state == .closed)
+        #expect(consumer.counters.protocolErrors == 0)
+        #expect(publisher.counters.protocolErrors == 0)
+        try await TestBroker.ctl("delete_queue", queue)
+    }
+
+    @Test func mandatoryPublishWithoutBindingIsReturned() async throws {
+        let config = try TestBroker.configuration
+        let exchange = uniqueName("pagoda.test.unbound")
+        let queue = uniqueName("pagoda.test.bound")
+        let topology = Topology(
+            exchanges: [.init(name: exchange, type: "direct", durable: false, autoDelete: false)],
+            queues: [.init(name: queue, durable: false, autoDelete: false)],
+            bindings: [.init(queue: queue, exchange: exchange, routingKey: "routed")])
+        let publisher = AMQPPublisher(configuration: config, topology: topology, logger: TestBroker.logger)
+
+        let returned = try await publisher.publish(OutgoingMessage(exchange: exchange, routingKey: "nowhere", body: [1, 2, 3]))
+        #expect(returned == .returned(code: 312, text: "NO_ROUTE"))
+
+        // Interleave routable and unroutable publishes: each caller gets its own verdict.
+        let results = try await withThrowingTaskGroup(of: (Bool, PublishOutcome).self) { group in
+            for i in 0..<100 {
+                group.addTask {
+                    let routable = i % 3 != 0
+                    let o = try await publisher.publish(
+                        OutgoingMessage(exchange: exchange, routingKey: routable ? "routed" : "nowhere", body: Array("\(i)".utf8)))
+                    return (routable, o)
+                }
+            }
+            var all: [(Bool, PublishOutcome)] = []
+            for try await r in group { all.append(r) }
+            return all
+        }
+        for (routable, outcome) in results {
+            if routable {
+                #expect(outcome == .confirmed)
+            } else {
+                #expect(outcome == .returned(code: 312, text: "NO_ROUTE"))
+            }
+        }
+        // Non-mandatory unroutable messages are confirmed (and dropped) by the broker.
+        let dropped = try await publisher.publish(OutgoingMessage(exchange: exchange, routingKey: "nowhere", body: [0], mandatory: false))
+        #expect(dropped == .confirmed)
+        #expect(publisher.counters.returned == 1 + 34)
+        await publisher.close()
+        await #expect(throws: AMQPError.closed) {
+            try await publisher.publish(OutgoingMessage(exchange: exchange, routingKey: "routed", body: [0]))
+        }
+        try await TestBroker.ctl("delete_queue", queue)
+    }
+
+    @Test func prefetchAndNackRequeueRedelivers() async throws {
+        let config = try TestBroker.configuration
+        let queue = uniqueName("pagoda.test.prefetch")
+        let topology = Topology(queues: [.init(name: queue)])
+        let publisher = AMQPPublisher(configuration: config, topology: topology, logger: TestBroker.logger)
+        for i in 0..<10 {
+            let o = try await publisher.publish(OutgoingMessage(exchange: "", routingKey: queue, body: [UInt8(i)], messageId: "m\(i)"))
+            #expect(o == .confirmed)
+        }
+        let consumer = AMQPConsumer(configuration: config, queue: queue, topology: topology, prefetch: 3, logger: TestBroker.logger)
+        let collected = Collected()
+        let task = Task {
+            for await d in consumer.deliveries { collected.add(d, keep: true) }
+        }
+        #expect(await eventually { collected.count == 3 })
+        // Prefetch 3 with nothing acked: the broker must not send a 4th. (A negative check needs a wait.)
+        try await Task.sleep(for: .milliseconds(300))
+        #expect(collected.count == 3)
+
+        let first = try #require(collected.deliveries.first)
+        #expect(!first.redelivered)
+        consumer.nack(first, requeue: true)
+        // The requeued message comes back with redelivered=true (quorum/classic put it at the head).
+        #expect(await eventually { collected.deliveries.contains { $0.redelivered && $0.messageId == first.messageId } })
+        let redelivery = try #require(collected.deliveries.first { $0.redelivered })
+        #expect(redelivery.body == first.body)
+        #expect(redelivery.deliveryTag != first.deliveryTag)
+
+        // Ack everything still outstanding, then the rest flows through.
+        let ackTask = Task {
+            var acked = Set<UInt64>()
+            while !Task.isCancelled {
+                for d in collected.deliveries where d.deliveryTag != first.deliveryTag && !acked.contains(d.deliveryTag) {
+                    acked.insert(d.deliveryTag)
+                    consumer.ack(d)
+                }
+                try? await Task.sleep(for: .milliseconds(5))
+            }
+        }
+        #expect(await eventually { consumer.counters.acksSent == 10 })
+        #expect(Set(collected.deliveries.compactMap(\.messageId)) == Set((0..<10).map { "m\($0)" }))
+        #expect(consumer.counters.nacksSent == 1)
+        #expect(consumer.counters.protocolErrors == 0)
+        ackTask.cancel()
+        await consumer.close()
+        await publisher.close()
+        task.cancel()
+        try await TestBroker.ctl("delete_queue", queue)
+    }
+
+    @Test func brokerCancelOnQueueDeleteResubscribes() async throws {
+        let config = try TestBroker.configuration
+        let queue = uniqueName("pagoda.test.cancel")
+        let topology = Topology(queues: [.init(name: queue)])
+        let consumer = AMQPConsumer(configuration: config, queue: queue, topology: topology, logger: TestBroker.logger)
+        let events = EventLog(consumer.events)
+        try await consumer.waitUntilConnected()
+        let collected = Collected()
+        let task = Task {
+            for await d in consumer.deliveries {
+                collected.add(d)
+                consumer.ack(d)
+            }
+        }
+        try await TestBroker.ctl("delete_queue", queue)
+        #expect(await eventually { consumer.counters.consumerCancels == 1 && consumer.state == .connected(generation: 2) })
+        #expect(await eventually { events.all.contains(.consumerCancelledByBroker(queue: queue)) })
+        let publisher = AMQPPublisher(configuration: config, topology: topology, logger: TestBroker.logger)
+        #expect(try await publisher.publish(OutgoingMessage(exchange: "", routingKey: queue, body: [42], messageId: "after")) == .confirmed)
+        #expect(await eventually { collected.ids.contains("after") })
+        await consumer.close()
+        await publisher.close()
+        task.cancel()
+        try await TestBroker.ctl("delete_queue", queue)
+    }
+
+    @Test func closeAllConnectionsWhilePublishingAndConsuming() async throws {
+        let config = try TestBroker.configuration
+        let queue = uniqueName("pagoda.test.faults")
+        let topology = Topology(queues: [.quorum(queue)])
+        let publisher = AMQPPublisher(configuration: config, topology: topology, window: 64, logger: TestBroker.logger)
+        let consumer = AMQPConsumer(configuration: config, queue: queue, topology: topology, prefetch: 20, logger: TestBroker.logger)
+        let publisherEvents = EventLog(publisher.events)
+        let consumerEvents = EventLog(consumer.events)
+        try await publisher.waitUntilConnected()
+        try await consumer.waitUntilConnected()
+
+        let collected = Collected()
+        // One delivery from generation 1 is held back and acked only after the reconnect:
+        // that ack must be dropped, not sent on the new connection.
+        let heldBack = Locked<Delivery?>(nil)
+        let consumeTask = Task {
+            for await d in consumer.deliveries {
+                collected.add(d, keep: true)
+                let hold = heldBack.withLock { h -> Bool in
+                    if h == nil && d.generation == 1 {
+                        h = d
+                        return true
+                    }
+                    return false
+                }
+                if !hold { consumer.ack(d) }
+            }
+        }
+
+        // 32 concurrent publishers keep publishing fresh ids until told to stop; an id whose outcome is
+        // .outcomeUnknown (connection lost before the confirm) is republished until confirmed.
+        let workers = 32
+        let stop = Locked(false)
+        let startedIds = Locked<Set<String>>([])
+        let confirmedIds = Locked<Set<String>>([])
+        let unknownRetries = Locked(0)
+        let publishTask = Task {
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for worker in 0..<workers {
+                    group.addTask {
+                        var i = worker
+                        while !stop.value {
+                            let id = "fault-\(i)"
+                            _ = startedIds.withLock { $0.insert(id) }
+                            while true {
+                                let outcome = try await publisher.publish(
+                                    OutgoingMessage(exchange: "", routingKey: queue, body: Array(id.utf8), messageId: id))
+                                if outcome == .confirmed {
+                                    _ = confirmedIds.withLock { $0.insert(id) }
+                                    break
+                                }
+                                #expect(outcome == .outcomeUnknown || outcome == .nacked)
+                                unknownRetries.withLock { $0 += 1 }
+                            }
+                            i += workers
+                        }
+                    }
+                }
+                try await group.waitForAll()
+            }
+        }
+
+        #expect(await eventually { confirmedIds.value.count >= 300 && heldBack.value != nil })
+        try await TestBroker.ctl("close_all_connections", "pagoda fault test")
+        #expect(await eventually { publisher.counters.disconnects >= 1 && consumer.counters.disconnects >= 1 })
+        #expect(await eventually { consumer.state == .connected(generation: 2) })
+
+        // Ack the generation-1 delivery on the generation-2 connection: must be dropped.
+        let stale = try #require(heldBack.value)
+        let droppedBefore = consumer.counters.staleAcksDropped
+        consumer.ack(stale)
+        #expect(await eventually { consumer.counters.staleAcksDropped > droppedBefore })
+
+        // Second fault while still publishing.
+        let before = confirmedIds.value.count
+        #expect(await eventually { confirmedIds.value.count >= before + 300 })
+        try await TestBroker.ctl("close_all_connections", "pagoda fault test 2")
+        #expect(await eventually { publisher.counters.disconnects >= 2 && consumer.counters.disconnects >= 2 })
+        #expect(await eventually { publisher.counters.connects >= 3 && consumer.counters.connects >= 3 })
+        let afterSecond = confirmedIds.value.count
+        #expect(await eventually { confirmedIds.value.count >= afterSecond + 300 })
+        stop.withLock { $0 = true }
+        try await publishTask.value
+
+        let confirmed = confirmedIds.value
+        // Every id a worker started was eventually confirmed (unknown outcomes were retried).
+        #expect(confirmed == startedIds.value)
+        // At-least-once: every confirmed id is eventually consumed (duplicates allowed).
+        #expect(await eventually(timeout: .seconds(60)) { collected.ids.isSuperset(of: confirmed) })
+        #expect(collected.ids.isSuperset(of: confirmed))
+        // The held-back message is redelivered on a later generation (it was never acked).
+        #expect(await eventually { collected.deliveries.contains { $0.messageId == stale.messageId && $0.generation > 1 && $0.redelivered } })
+        // With 32 publishes in flight at each fault, some outcomes were unknown and got retried.
+        #expect(unknownRetries.value > 0)
+        print("fault test: confirmed \(confirmed.count) ids, \(unknownRetries.value) unknown/nacked outcomes retried, "
+            + "\(collected.count) deliveries (\(collected.count - collected.ids.count) duplicates), "
+            + "\(consumer.counters.staleAcksDropped) stale settlements dropped")
+
+        #expect(publisher.counters.disconnects >= 2)
+        #expect(consumer.counters.disconnects >= 2)
+        #expect(publisher.counters.outcomeUnknown == unknownRetries.withLock { $0 } - publisher.counters.nacked)
+        // No ack from an old generation reached the broker: no PRECONDITION_FAILED / channel errors.
+        #expect(consumer.counters.protocolErrors == 0)
+        #expect(publisher.counters.protocolErrors == 0)
+
+        await consumer.close()
+        await publisher.close()
+        _ = await consumerEvents.drained()
+        _ = await publisherEvents.drained()
+        #expect(consumerEvents.protocolErrors.isEmpty)
+        #expect(publisherEvents.protocolErrors.isEmpty)
+        #expect(consumerEvents.disconnects >= 2)
+        #expect(publisherEvents.disconnects >= 2)
+        #expect(consumerEvents.all.last == .closed)
+        consumeTask.cancel()
+        try await TestBroker.ctl("delete_queue", queue)
+    }
+
+    @Test func connectionBlockedPausesPublishing() async throws {
+        let config = try TestBroker.configuration
+        let queue = uniqueName("pagoda.test.blocked")
+        let topology = Topology(queues: [.init(name: queue)])
+        let publisher = AMQPPublisher(configuration: config, topology: topology, logger: TestBroker.logger)
+        let events = EventLog(publisher.events)
+        #expect(try await publisher.publish(OutgoingMessage(exchange: "", routingKey: queue, body: [0])) == .confirmed)
+
+        try await TestBroker.ctl("set_vm_memory_high_watermark", "0.0000001")
+        do {
+            // The broker announces the alarm to connections that publish.
+            let first = Task { try await publisher.publish(OutgoingMessage(exchange: "", routingKey: queue, body: [1])) }
+            #expect(await eventually { publisher.counters.blockedNotifications >= 1 })
+            let sentBefore = publisher.counters.published
+            let second = Task { try await publisher.publish(OutgoingMessage(exchange: "", routingKey: queue, body: [2])) }
+            // Negative check: nothing is sent while blocked.
+            try await Task.sleep(for: .milliseconds(300))
+            #expect(publisher.counters.published == sentBefore)
+            try await TestBroker.ctl("set_vm_memory_high_watermark", "0.4")
+            #expect(try await first.value == .confirmed)
+            #expect(try await second.value == .confirmed)
+            #expect(await eventually { events.all.contains { if case .blocked = $0 { true } else { false } } })
+            #expect(await eventually { events.all.contains(.unblocked) })
+        } catch {
+            try await TestBroker.ctl("set_vm_memory_high_watermark", "0.4")
+            throw error
+        }
+        await publisher.close()
+        try await TestBroker.ctl("delete_queue", queue)
+    }
+
+    @Test(.enabled(if: TestBroker.isManaged, "needs the private broker from ops/broker.sh"))
+    func missedHeartbeatsAreDetected() async throws {
+        var config = try TestBroker.configuration
+        config.heartbeatSeconds = 1
+        config.rpcTimeout = .seconds(5)
+        let queue = uniqueName("pagoda.test.heartbeat")
+        let topology = Topology(queues: [.init(name: queue)])
+        let publisher = AMQPPublisher(configuration: config, topology: topology, logger: TestBroker.logger)
+        let consumer = AMQPConsumer(configuration: config, queue: queue, topology: topology, logger: TestBroker.logger)
+        let events = EventLog(publisher.events)
+        try await publisher.waitUntilConnected()
+        try await consumer.waitUntilConnected()
+        let pid = try #require(TestBroker.brokerPID)
+        // Freeze the broker: no frames, no heartbeats, socket stays open.
+        kill(pid, SIGSTOP)
+        let detected = await eventually(timeout: .seconds(20)) {
+            publisher.counters.disconnects >= 1 && consumer.counters.disconnects >= 1
+        }
+        kill(pid, SIGCONT)
+        #expect(detected)
+        #expect(await eventually {
+            events.all.contains { if case .disconnected(_, let reason) = $0 { reason.contains("heartbeat") } else { false } }
+        })
+        try await publisher.waitUntilConnected(timeout: .seconds(60))
+        #expect(try await publisher.publish(OutgoingMessage(exchange: "", routingKey: queue, body: [7])) == .confirmed)
+        #expect(await eventually(timeout: .seconds(60)) { consumer.counters.delivered == 1 })
+        await consumer.close(timeout: .milliseconds(200))
+        await publisher.close()
+        try await TestBroker.ctl("delete_queue", queue)
+    }
+
+    @Test(.enabled(if: TestBroker.isManaged, "needs the private broker from ops/broker.sh"))
+    func brokerRestartReconnectsAndKeepsDurableMessages() async throws {
+        let config = try TestBroker.configuration
+        let queue = uniqueName("pagoda.test.restart")
+        let topology = Topology(queues: [.quorum(queue)])
+        let publisher = AMQPPublisher(configuration: config, topology: topology, logger: TestBroker.logger)
+        try await publisher.waitUntilConnected()
+        // Published before the restart, consumed after it: persistence in a durable quorum queue.
+        for i in 0..<50 {
+            #expect(try await publisher.publish(OutgoingMessage(exchange: "", routingKey: queue, body: [1], messageId: "pre-\(i)")) == .confirmed)
+        }
+        try await TestBroker.stop()
+        #expect(await eventually { publisher.state == .disconnected || publisher.state == .connecting })
+        // Publishes made while the broker is down wait in the mailbox and go out after the reconnect.
+        let during = Task {
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for i in 0..<50 {
+                    group.addTask {
+                        while try await publisher.publish(
+                            OutgoingMessage(exchange: "", routingKey: queue, body: [2], messageId: "during-\(i)")) != .confirmed {}
+                    }
+                }
+                try await group.waitForAll()
+            }
+        }
+        try await TestBroker.start()
+        try await during.value
+        #expect(publisher.counters.connects >= 2)
+
+        let consumer = AMQPConsumer(configuration: config, queue: queue, topology: topology, logger: TestBroker.logger)
+        let collected = Collected()
+        let task = Task {
+            for await d in consumer.deliveries {
+                collected.add(d)
+                consumer.ack(d)
+            }
+        }
+        let expected = Set((0..<50).map { "pre-\($0)" } + (0..<50).map { "during-\($0)" })
+        #expect(await eventually(timeout: .seconds(60)) { collected.ids.isSuperset(of: expected) })
+        #expect(publisher.counters.protocolErrors == 0)
+        await consumer.close()
+        await publisher.close()
+        task.cancel()
+        try await TestBroker.ctl("delete_queue", queue)
+    }
+}
+
+/// The TLS path cannot be tested end to end against the plain test broker, but it must be wired:
+/// an amqps:// connection to the plain AMQP port fails in the TLS handshake (and keeps retrying),
+/// and a missing CA file fails in TLS setup — both reported as `.connectFailed`, never a crash.
+@Suite(.serialized) struct TLSWiringTests {
+    init() async throws {
+        try await TestBroker.ensureRunning()
+    }
+
+    private func firstFailure(_ url: String, tweak: (inout AMQPConfiguration) -> Void = { _ in }) async throws -> String {
+        var config = try AMQPConfiguration(url: url)
+        config.connectTimeout = .seconds(2)
+        config.rpcTimeout = .seconds(2)
+        tweak(&config)
+        let publisher = AMQPPublisher(configuration: config, logger: TestBroker.logger)
+        let events = EventLog(publisher.events)
+        #expect(await eventually { publisher.counters.connectFailures >= 1 })
+        await publisher.close()
+        let failure = await events.drained().compactMap { e -> String? in
+            if case .connectFailed(_, let error, _) = e { return error } else { return nil }
+        }.first
+        return try #require(failure)
+    }
+
+    @Test func tlsHandshakeAgainstPlainPortFails() async throws {
+        let plain = try AMQPConfiguration(url: TestBroker.url)
+        let error = try await firstFailure("amqps://guest:guest@127.0.0.1:\(plain.port)/?verify=verify_none")
+        #expect(error.lowercased().contains("ssl") || error.lowercased().contains("socket") || error.lowercased().contains("tls"))
+    }
+
+    @Test func missingCAFileIsATLSSetupError() async throws {
+        let plain = try AMQPConfiguration(url: TestBroker.url)
+        let error = try await firstFailure("amqps://guest:guest@127.0.0.1:\(plain.port)/?cacertfile=/nonexistent/ca.pem")
+        #expect(error.contains("TLS setup failed"))
+        #expect(error.contains("/nonexistent/ca.pem"))
+    }
+
+    @Test func certificateWithoutKeyIsRejected() async throws {
+        let plain = try AMQPConfiguration(url: TestBroker.url)
+        let error = try await firstFailure("amqps://guest:guest@127.0.0.1:\(plain.port)/?certfile=/tmp/c.pem&verify=verify_none")
+        #expect(error.contains("client certificate and key must be given together"))
+    }
+}
