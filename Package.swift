@@ -12,6 +12,7 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
     ],
     targets: [
         // The pure core: rule language, diagnostics, calendar, intake contract, engine. No I/O beyond
@@ -30,11 +31,21 @@ let package = Package(
             name: "PagodaTransport",
             dependencies: ["CAMQP", "CAMQPShim", .product(name: "Logging", package: "swift-log")]
         ),
+        // Service wiring: intake pipeline, outbox relay, the service group.
+        .target(
+            name: "PagodaService",
+            dependencies: [
+                "PagodaRules", "PagodaTransport",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
         .executableTarget(
             name: "pagoda",
             dependencies: [
-                "PagodaRules",
+                "PagodaRules", "PagodaService", "PagodaTransport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .testTarget(name: "PagodaRulesTests", dependencies: ["PagodaRules"], exclude: ["Golden"]),

@@ -1,0 +1,93 @@
+import Foundation
+import PagodaRules
+
+/// Turns one intake message into what must be stored and published: a dispatch, or a rejection.
+///
+/// Pure: no I/O, `now` is a parameter. Validation failures, and messages that failed processing too
+/// often (poison), become rejections carrying the original body byte for byte and the reason.
+public struct IntakeProcessor: Sendable {
+    public let ruleSet: RuleSet
+    public let names: Names
+
+    public init(ruleSet: RuleSet, names: Names) {
+        self.ruleSet = ruleSet
+        self.names = names
+    }
+
+    /// Processes one message body.
+    public func process(body: [UInt8], messageID: String?, now: Date) -> IntakeRecord {
+        switch TicketContract.decode(body, isKnownCategory: ruleSet.isKnownCategory) {
+        case .failure(let error):
+            return rejection(body: body, messageID: messageID, issues: error.issues, now: now)
+        case .success(let ticket):
+            return .dispatch(dispatch(ticket, body: body, messageID: messageID, now: now))
+        }
+    }
+
+    /// A rejection for a message that kept failing for reasons other than its content.
+    public func poison(body: [UInt8], messageID: String?, attempts: Int, error: String, now: Date) -> IntakeRecord {
+        rejection(body: body, messageID: messageID,
+                  issues: [ValidationIssue(path: "", code: "poison", message: "processing failed \(attempts) times: \(error)")], now: now)
+    }
+
+    func dispatch(_ ticket: Ticket, body: [UInt8], messageID: String?, now: Date) -> TicketDispatch {
+        let decision = ruleSet.route(ticket)
+        let offset = ruleSet.calendar.utcOffsetSeconds(at: ticket.receivedAt)
+        let decisionJSON = decision.json(queuePrefix: names.prefix, offsetSeconds: offset)
+        let decisionBytes = JSON.serialize(decisionJSON)
+        var deadlines: [String: Date] = [:]
+        for d in decision.deadlines { deadlines[d.clock.deadlineKey] = d.due }
+        let row = DecisionRow(
+            destinationType: decision.type.rawValue, unitID: decision.unit?.id, level: decision.unit?.level.name,
+            queue: names.queue(decision.queue), ruleID: decision.rule.id, ruleFile: decision.rule.file, ruleLine: decision.rule.line,
+            rulesHash: decision.rulesHash, slaProfile: decision.slaProfile, category: decision.category,
+            urgency: decision.urgency.rawValue, decisionJSON: decisionBytes, deadlines: deadlines)
+        let names = self.names
+        let ticketObject = JSONValue.object(ticket.json)
+        let at = RFC3339.format(now, offsetSeconds: offset)
+        let routingKey = decision.queue
+        let ticketID = ticket.id
+        let unit = decision.unit
+        let rulesHash = decision.rulesHash
+        let ruleID = decision.rule.id
+        let messages: @Sendable (Int64) -> [StoredMessage] = { seq in
+            let headers = ["x-pagoda-ticket-id": ticketID, "x-pagoda-dispatch-seq": String(seq), "x-pagoda-rules-hash": rulesHash,
+                           "x-pagoda-message-type": "ticket.dispatched"]
+            let dispatchBody = JSON.serialize(.object(JSONObject([
+                ("type", .string("ticket.dispatched")), ("version", .number("1")), ("dispatch_seq", .number(String(seq))),
+                ("at", .string(at)), ("ticket", ticketObject), ("decision", decisionJSON),
+            ])))
+            let eventBody = JSON.serialize(.object(JSONObject([
+                ("type", .string("ticket.dispatched")), ("version", .number("1")), ("at", .string(at)),
+                ("ticket_id", .string(ticketID)), ("dispatch_seq", .number(String(seq))),
+                ("unit", unit.map { .string($0.id) } ?? .null), ("level", unit.map { .string($0.level.name) } ?? .null),
+                ("queue", .string(names.queue(routingKey))), ("rule", .string(ruleID)), ("rules_hash", .string(rulesHash)),
+            ])))
+            return [
+                StoredMessage(exchange: names.dispatchExchange, routingKey: routingKey, messageID: "\(ticketID)/dispatch/\(seq)",
+                              contentType: "application/json", headers: headers, body: dispatchBody, mandatory: true),
+                StoredMessage(exchange: names.eventsExchange, routingKey: "ticket.dispatched", messageID: "\(ticketID)/event/dispatched/\(seq)",
+                              contentType: "application/json", headers: headers, body: eventBody, mandatory: true),
+            ]
+        }
+        return TicketDispatch(ticketID: ticket.id, receivedAt: ticket.receivedAt, ticketJSON: body, decision: row,
+                              messages: messages, amqpMessageID: messageID, at: now)
+    }
+
+    func rejection(body: [UInt8], messageID: String?, issues: [ValidationIssue], now: Date) -> IntakeRecord {
+        let first = issues[0]
+        let all = JSON.serializeToString(.array(issues.map {
+            .object(JSONObject([("path", .string($0.path)), ("code", .string($0.code)), ("message", .string($0.message))]))
+        }))
+        var headers = [
+            "x-pagoda-error-code": first.code, "x-pagoda-error-path": first.path, "x-pagoda-error-reason": first.message,
+            "x-pagoda-errors": all, "x-pagoda-rejected-at": RFC3339.format(now, offsetSeconds: 0),
+        ]
+        if let messageID { headers["x-pagoda-original-message-id"] = messageID }
+        let id = messageID.map { "rejected/\($0)" } ?? "rejected/\(UUID().uuidString)"
+        let message = StoredMessage(exchange: "", routingKey: names.rejectedQueue, messageID: id, contentType: "application/octet-stream",
+                                    headers: headers, body: body, mandatory: true)
+        return .rejection(Rejection(amqpMessageID: messageID, body: body, code: first.code,
+                                    reason: first.path.isEmpty ? first.message : "\(first.path): \(first.message)", at: now, message: message))
+    }
+}

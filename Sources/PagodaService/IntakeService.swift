@@ -1,0 +1,121 @@
+import Foundation
+import Logging
+import PagodaRules
+import PagodaTransport
+import ServiceLifecycle
+
+/// Consumes `pagoda.intake`, processes deliveries in batches, commits each batch in one SQLite
+/// transaction, and acknowledges a delivery only after its batch committed.
+///
+/// Batching is natural: while one batch is being written, new deliveries accumulate for the next. A batch
+/// that fails to commit is retried one delivery at a time, so one bad message cannot hold back the others;
+/// a delivery the broker has redelivered `maxAttempts` times (quorum queues count them) is stored as a
+/// poison rejection instead of being processed again.
+final class IntakeService: Service {
+    let consumer: AMQPConsumer
+    let store: DispatchStore
+    let storeQueue: BlockingQueue
+    let processor: @Sendable () -> IntakeProcessor
+    let relay: Signal
+    let logger: Logger
+    let maxBatch: Int
+    let maxAttempts: Int
+    let metrics: ServiceMetrics
+
+    init(consumer: AMQPConsumer, store: DispatchStore, storeQueue: BlockingQueue, processor: @escaping @Sendable () -> IntakeProcessor,
+         relay: Signal, metrics: ServiceMetrics, logger: Logger, maxBatch: Int = 256, maxAttempts: Int = 5) {
+        self.consumer = consumer
+        self.store = store
+        self.storeQueue = storeQueue
+        self.processor = processor
+        self.relay = relay
+        self.metrics = metrics
+        self.logger = logger
+        self.maxBatch = maxBatch
+        self.maxAttempts = maxAttempts
+    }
+
+    func run() async throws {
+        let buffer = Buffer<Delivery>()
+        let arrived = Signal()
+        let consumer = self.consumer
+        try await withGracefulShutdownHandler {
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask {
+                    for await delivery in consumer.deliveries {
+                        buffer.append(delivery)
+                        arrived.notify()
+                    }
+                    arrived.finish()
+                }
+                while true {
+                    while !buffer.isEmpty {
+                        await process(buffer.drain(max: maxBatch))
+                    }
+                    guard await arrived.wait() else { break }
+                }
+                // The stream ended (consumer closed): settle whatever arrived last.
+                while !buffer.isEmpty { await process(buffer.drain(max: maxBatch)) }
+                try await group.waitForAll()
+            }
+        } onGracefulShutdown: {
+            // Stop consuming; deliveries already received are still processed and acknowledged, and the
+            // consumer's close waits for them before the stream ends.
+            Task { await consumer.close(timeout: .seconds(30)) }
+        }
+        logger.info("intake stopped")
+    }
+
+    private func process(_ batch: [Delivery]) async {
+        guard !batch.isEmpty else { return }
+        let now = Date()
+        let p = processor()
+        let records = batch.map { d in record(for: d, processor: p, now: now, error: nil) }
+        do {
+            let outcomes = try await storeQueue.run { [store] in try store.recordDispatches(records) }
+            settle(batch, outcomes)
+        } catch {
+            logger.warning("batch commit failed; retrying one by one", metadata: ["batch.size": "\(batch.count)", "error": "\(error)"])
+            for d in batch {
+                do {
+                    let r = record(for: d, processor: p, now: now, error: nil)
+                    let outcomes = try await storeQueue.run { [store] in try store.recordDispatches([r]) }
+                    settle([d], outcomes)
+                } catch {
+                    metrics.processingFailures.increment()
+                    logger.error("delivery failed; returned to the queue", metadata: [
+                        "amqp.message_id": "\(d.messageId ?? "-")", "error": "\(error)",
+                    ])
+                    consumer.nack(d, requeue: true)
+                }
+            }
+        }
+        relay.notify()
+    }
+
+    private func record(for d: Delivery, processor: IntakeProcessor, now: Date, error: String?) -> IntakeRecord {
+        let attempts = Int(d.headers["x-delivery-count"]?.intValue ?? (d.redelivered ? 1 : 0))
+        if attempts >= maxAttempts {
+            return processor.poison(body: d.body, messageID: d.messageId, attempts: attempts, error: error ?? "earlier attempts did not complete", now: now)
+        }
+        return processor.process(body: d.body, messageID: d.messageId, now: now)
+    }
+
+    private func settle(_ batch: [Delivery], _ outcomes: [IntakeOutcome]) {
+        for (d, outcome) in zip(batch, outcomes) {
+            switch outcome {
+            case .recorded(let seq):
+                metrics.dispatched.increment()
+                logger.debug("dispatched", metadata: ["amqp.message_id": "\(d.messageId ?? "-")", "dispatch.seq": "\(seq)"])
+            case .duplicate(let seq):
+                metrics.duplicates.increment()
+                logger.info("duplicate ticket acknowledged without a second dispatch", metadata: [
+                    "amqp.message_id": "\(d.messageId ?? "-")", "dispatch.seq": "\(seq)",
+                ])
+            case .rejected, .duplicateRejection:
+                metrics.rejected.increment()
+            }
+            consumer.ack(d)
+        }
+    }
+}

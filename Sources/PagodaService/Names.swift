@@ -1,0 +1,54 @@
+import PagodaRules
+import PagodaTransport
+
+/// Exchange and queue names, all under one prefix (default `pagoda`).
+public struct Names: Sendable, Hashable {
+    public let prefix: String
+
+    public init(prefix: String = "pagoda") { self.prefix = prefix }
+
+    public var intakeExchange: String { "\(prefix).intake" }
+    public var intakeQueue: String { "\(prefix).intake" }
+    public var dispatchExchange: String { "\(prefix).dispatch" }
+    public var eventsExchange: String { "\(prefix).events" }
+    public var eventsQueue: String { "\(prefix).events" }
+    public var rejectedQueue: String { "\(prefix).rejected" }
+    public var commandsExchange: String { "\(prefix).commands" }
+    public var commandsQueue: String { "\(prefix).commands" }
+
+    /// The queue of a decision's destination: `pagoda.unit.<id>`, `pagoda.triage`, `pagoda.emergency`, `pagoda.platform`.
+    public func queue(_ suffix: String) -> String { "\(prefix).\(suffix)" }
+
+    /// The topology the service declares on every (re)connect: idempotent, so restarts and several
+    /// instances agree.
+    ///
+    /// Destination queues are bound to the dispatch exchange with their suffix as the routing key
+    /// (`unit.nanhai.shishan`), so the dispatch message's routing key is the decision's queue suffix.
+    public func topology(for ruleSet: RuleSet) -> Topology {
+        var suffixes = ["triage", "emergency", "platform"]
+        for u in ruleSet.units where !suffixes.contains(u.queue) { suffixes.append(u.queue) }
+        var queues: [Topology.Queue] = [
+            .quorum(intakeQueue),
+            Topology.Queue(name: rejectedQueue),
+            Topology.Queue(name: eventsQueue),
+            Topology.Queue(name: commandsQueue),
+        ]
+        var bindings: [Topology.Binding] = [
+            Topology.Binding(queue: intakeQueue, exchange: intakeExchange, routingKey: ""),
+            Topology.Binding(queue: eventsQueue, exchange: eventsExchange, routingKey: "#"),
+            Topology.Binding(queue: commandsQueue, exchange: commandsExchange, routingKey: "#"),
+        ]
+        for s in suffixes {
+            queues.append(Topology.Queue(name: queue(s)))
+            bindings.append(Topology.Binding(queue: queue(s), exchange: dispatchExchange, routingKey: s))
+        }
+        return Topology(
+            exchanges: [
+                Topology.Exchange(name: intakeExchange, type: "fanout"),
+                Topology.Exchange(name: dispatchExchange, type: "topic"),
+                Topology.Exchange(name: eventsExchange, type: "topic"),
+                Topology.Exchange(name: commandsExchange, type: "topic"),
+            ],
+            queues: queues, bindings: bindings)
+    }
+}

@@ -1,0 +1,158 @@
+import Foundation
+import Logging
+import PagodaTransport
+import ServiceLifecycle
+
+/// Publishes the outbox with publisher confirms and marks rows sent once the broker confirmed them.
+///
+/// Up to `window` messages are in flight at once. A message whose outcome is unknown (the connection
+/// dropped before its confirm) or that was nacked stays in the outbox and is published again; a worker
+/// recognises the repeat by its message id and dispatch sequence. A message the broker returned as
+/// unroutable is retried after a pause and logged, since it means a destination queue is missing.
+/// On graceful shutdown the relay keeps going until the outbox is empty, or `drainTimeout` passes.
+final class OutboxRelay: Service {
+    let publisher: AMQPPublisher
+    let store: DispatchStore
+    let storeQueue: BlockingQueue
+    let wake: Signal
+    let metrics: ServiceMetrics
+    let logger: Logger
+    let window: Int
+    let drainTimeout: Duration
+
+    init(publisher: AMQPPublisher, store: DispatchStore, storeQueue: BlockingQueue, wake: Signal, metrics: ServiceMetrics,
+         logger: Logger, window: Int = 256, drainTimeout: Duration = .seconds(20)) {
+        self.publisher = publisher
+        self.store = store
+        self.storeQueue = storeQueue
+        self.wake = wake
+        self.metrics = metrics
+        self.logger = logger
+        self.window = window
+        self.drainTimeout = drainTimeout
+    }
+
+    enum Event: Sendable {
+        case published(id: Int64, outcome: PublishOutcome)
+        case failed(id: Int64, error: String)
+        case tick
+    }
+
+    func run() async throws {
+        let shutdown = ShutdownFlag()
+        await withGracefulShutdownHandler {
+            await relay(shutdown)
+        } onGracefulShutdown: {
+            shutdown.request()
+            self.wake.notify()
+        }
+        await publisher.close(timeout: .seconds(5))
+        logger.info("outbox relay stopped")
+    }
+
+    private func relay(_ shutdown: ShutdownFlag) async {
+        var inFlight: Set<Int64> = []
+        var confirmed: [Int64] = []
+        var attempts: [Int64: Int] = [:]
+        var drainDeadline: ContinuousClock.Instant?
+        await withTaskGroup(of: Event.self) { group in
+            var tickerRunning = false
+            while true {
+                // Fill the window from the outbox.
+                if inFlight.count < window {
+                    let excluded = inFlight
+                    let room = window - inFlight.count
+                    let pending = (try? await storeQueue.run { [store] in try store.pendingOutbox(limit: room, excluding: excluded) }) ?? []
+                    for row in pending {
+                        inFlight.insert(row.id)
+                        let n = attempts[row.id, default: 0]
+                        attempts[row.id] = n + 1
+                        if n > 0 { metrics.republished.increment() }
+                        let message = Self.transportMessage(row.message)
+                        group.addTask { [publisher] in
+                            do {
+                                return .published(id: row.id, outcome: try await publisher.publish(message))
+                            } catch {
+                                return .failed(id: row.id, error: "\(error)")
+                            }
+                        }
+                    }
+                }
+                if shutdown.requested {
+                    if drainDeadline == nil { drainDeadline = .now + drainTimeout }
+                    let backlog = (try? await storeQueue.run { [store] in try store.outboxBacklog() }) ?? 0
+                    if inFlight.isEmpty && confirmed.isEmpty && backlog == 0 { break }
+                    if let d = drainDeadline, .now > d {
+                        logger.warning("shutting down with unsent outbox messages; they are sent at the next start",
+                                       metadata: ["outbox.backlog": "\(backlog)"])
+                        break
+                    }
+                }
+                if !tickerRunning {
+                    tickerRunning = true
+                    group.addTask { [wake] in
+                        // Wake on a new commit, or poll: unknown outcomes are retried from the outbox.
+                        await withTaskGroup(of: Void.self) { race in
+                            race.addTask { _ = await wake.wait() }
+                            race.addTask { try? await Task.sleep(for: .milliseconds(200)) }
+                            await race.next()
+                            race.cancelAll()
+                        }
+                        return .tick
+                    }
+                }
+                guard let event = await group.next() else { break }
+                switch event {
+                case .tick:
+                    tickerRunning = false
+                case let .published(id, outcome):
+                    switch outcome {
+                    case .confirmed:
+                        confirmed.append(id)
+                        metrics.published.increment()
+                    case let .returned(code, text):
+                        metrics.returned.increment()
+                        logger.error("broker returned a dispatch as unroutable; will retry", metadata: [
+                            "outbox.id": "\(id)", "amqp.reply_code": "\(code)", "amqp.reply_text": "\(text)",
+                        ])
+                        try? await Task.sleep(for: .milliseconds(500))
+                        inFlight.remove(id)
+                    case .nacked, .outcomeUnknown:
+                        inFlight.remove(id)
+                    }
+                case let .failed(id, error):
+                    logger.warning("publish failed; will retry", metadata: ["outbox.id": "\(id)", "error": "\(error)"])
+                    inFlight.remove(id)
+                }
+                if !confirmed.isEmpty {
+                    let ids = confirmed
+                    do {
+                        try await storeQueue.run { [store] in try store.markSent(ids, at: Date()) }
+                        for id in ids {
+                            inFlight.remove(id)
+                            attempts[id] = nil
+                        }
+                        confirmed.removeAll()
+                    } catch {
+                        logger.error("cannot mark outbox rows sent; retrying", metadata: ["error": "\(error)"])
+                    }
+                }
+            }
+            group.cancelAll()
+        }
+    }
+
+    static func transportMessage(_ m: StoredMessage) -> OutgoingMessage {
+        var headers: [String: HeaderValue] = [:]
+        for (k, v) in m.headers { headers[k] = .string(v) }
+        return OutgoingMessage(exchange: m.exchange, routingKey: m.routingKey, body: m.body, messageId: m.messageID,
+                               contentType: m.contentType, headers: headers, persistent: true, timestamp: Date(), mandatory: m.mandatory)
+    }
+}
+
+/// Set once when graceful shutdown begins.
+final class ShutdownFlag: Sendable {
+    private let flag = Counter()
+    func request() { flag.increment() }
+    var requested: Bool { flag.count > 0 }
+}

@@ -1,0 +1,75 @@
+import Foundation
+import Logging
+import PagodaRules
+import PagodaTransport
+import ServiceLifecycle
+
+/// Everything `pagoda serve` needs to know.
+public struct ServerConfiguration: Sendable {
+    public var rulesDirectory: String
+    public var amqp: AMQPConfiguration
+    public var databasePath: String
+    public var synchronousFull: Bool = true
+    public var names = Names()
+    public var prefetch: UInt16 = 512
+    public var publishWindow: Int = 256
+    public var maxBatch: Int = 256
+
+    public init(rulesDirectory: String, amqp: AMQPConfiguration, databasePath: String) {
+        self.rulesDirectory = rulesDirectory
+        self.amqp = amqp
+        self.databasePath = databasePath
+    }
+}
+
+/// The dispatch service: intake consumer, SQLite store, outbox relay, run as one service group with
+/// graceful shutdown on SIGTERM and SIGINT.
+///
+/// Shutdown order: intake stops consuming and settles what it received (every delivery acknowledged
+/// after its commit), then the relay publishes what is left in the outbox and waits for confirms, then
+/// the process exits 0. Whatever is still unsent is in the database and goes out at the next start.
+public struct PagodaServer: Sendable {
+    public let configuration: ServerConfiguration
+    public let ruleSet: RuleSet
+    public let metrics = ServiceMetrics()
+    let logger: Logger
+
+    public init(configuration: ServerConfiguration, ruleSet: RuleSet, logger: Logger) {
+        self.configuration = configuration
+        self.ruleSet = ruleSet
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        let c = configuration
+        let store = try DispatchStore(StoreConfiguration(path: c.databasePath, synchronous: c.synchronousFull ? .full : .normal))
+        let storeQueue = BlockingQueue(label: "pagoda.store")
+        let topology = c.names.topology(for: ruleSet)
+        var consumerLogger = logger
+        consumerLogger[metadataKey: "amqp.role"] = "consumer"
+        let consumer = AMQPConsumer(configuration: c.amqp, queue: c.names.intakeQueue, topology: topology, prefetch: c.prefetch, logger: consumerLogger)
+        let publisher = AMQPPublisher(configuration: c.amqp, topology: topology, window: c.publishWindow, logger: logger)
+        let wake = Signal()
+        let processor = IntakeProcessor(ruleSet: ruleSet, names: c.names)
+        let intake = IntakeService(consumer: consumer, store: store, storeQueue: storeQueue, processor: { processor }, relay: wake,
+                                   metrics: metrics, logger: logger, maxBatch: c.maxBatch)
+        let relay = OutboxRelay(publisher: publisher, store: store, storeQueue: storeQueue, wake: wake, metrics: metrics, logger: logger,
+                                window: c.publishWindow)
+        logger.info("serving", metadata: [
+            "amqp.endpoint": "\(c.amqp.endpointDescription)", "db.path": "\(c.databasePath)", "rules.hash": "\(ruleSet.hash.prefix(12))",
+            "intake.exchange": "\(c.names.intakeExchange)", "intake.queue": "\(c.names.intakeQueue)",
+            "units": "\(ruleSet.units.count)",
+        ])
+        // Services shut down in reverse order: intake first, then the relay drains the outbox.
+        let group = ServiceGroup(configuration: .init(
+            services: [
+                .init(service: relay),
+                .init(service: intake),
+            ],
+            gracefulShutdownSignals: [.sigterm, .sigint],
+            cancellationSignals: [],
+            logger: logger))
+        try await group.run()
+        logger.info("stopped", metadata: metrics.summary.reduce(into: Logger.Metadata()) { $0["count.\($1.key)"] = "\($1.value)" })
+    }
+}

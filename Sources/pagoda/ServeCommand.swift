@@ -1,0 +1,103 @@
+import ArgumentParser
+import Foundation
+import Logging
+import PagodaRules
+import PagodaService
+import PagodaTransport
+
+/// Options for reaching the broker; the URL may come from PAGODA_AMQP_URL.
+struct BrokerOptions: ParsableArguments {
+    @Option(help: "AMQP URL (amqp:// or amqps://; TLS options as query parameters). Default: $PAGODA_AMQP_URL, else amqp://guest:guest@127.0.0.1:5672/")
+    var amqpURL: String?
+
+    @Option(help: "Prefix of every exchange and queue name.")
+    var prefix: String = ProcessInfo.processInfo.environment["PAGODA_PREFIX"] ?? "pagoda"
+
+    func configuration(name: String) throws -> AMQPConfiguration {
+        let url = amqpURL ?? ProcessInfo.processInfo.environment["PAGODA_AMQP_URL"] ?? "amqp://guest:guest@127.0.0.1:5672/"
+        do {
+            var c = try AMQPConfiguration(url: url)
+            c.connectionName = name
+            return c
+        } catch {
+            throw ValidationError("--amqp-url: \(error)")
+        }
+    }
+}
+
+func bootstrapLogging(level: Logger.Level) {
+    LoggingSystem.bootstrap { label in
+        var handler = StreamLogHandler.standardError(label: label)
+        handler.logLevel = level
+        return handler
+    }
+}
+
+extension Logger.Level: @retroactive ExpressibleByArgument {}
+
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run the dispatch service: consume intake, route, record durably, publish to unit queues.",
+        discussion: "Stops gracefully on SIGTERM or SIGINT: stops consuming, finishes and acknowledges in-flight work, waits for publisher confirms, exits 0.")
+
+    @Option(help: "The rule directory. Default: $PAGODA_RULES, else rules.")
+    var rules: String = ProcessInfo.processInfo.environment["PAGODA_RULES"] ?? "rules"
+
+    @OptionGroup var broker: BrokerOptions
+
+    @Option(help: "The SQLite database file. Default: $PAGODA_DB, else pagoda.sqlite.")
+    var db: String = ProcessInfo.processInfo.environment["PAGODA_DB"] ?? "pagoda.sqlite"
+
+    @Option(help: "SQLite synchronous mode: full (every commit durable on power loss) or normal.")
+    var synchronous: String = "full"
+
+    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
+    var logLevel: Logger.Level = Logger.Level(rawValue: ProcessInfo.processInfo.environment["PAGODA_LOG_LEVEL"] ?? "info") ?? .info
+
+    func run() async throws {
+        bootstrapLogging(level: logLevel)
+        let logger = Logger(label: "pagoda")
+        guard ["full", "normal"].contains(synchronous) else { throw ValidationError("--synchronous must be full or normal") }
+        let ruleSet = try loadRuleSet(rules)
+        var config = ServerConfiguration(rulesDirectory: rules, amqp: try broker.configuration(name: "pagoda-serve"), databasePath: db)
+        config.names = Names(prefix: broker.prefix)
+        config.synchronousFull = synchronous == "full"
+        try await PagodaServer(configuration: config, ruleSet: ruleSet, logger: logger).run()
+    }
+}
+
+struct Publish: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Publish tickets (one JSON object per line) to the intake exchange, with publisher confirms.",
+        discussion: "Each line is sent as it is, byte for byte; its message id is the ticket's id when the line has one. Exit 1 if any publish was not confirmed.")
+
+    @OptionGroup var broker: BrokerOptions
+
+    @Argument(help: "A JSONL file, or - for standard input.")
+    var file: String = "-"
+
+    func run() async throws {
+        bootstrapLogging(level: .warning)
+        let data: Data
+        if file == "-" { data = FileHandle.standardInput.readDataToEndOfFile() } else {
+            guard let d = FileManager.default.contents(atPath: file) else { throw ValidationError("cannot read \(file)") }
+            data = d
+        }
+        let names = Names(prefix: broker.prefix)
+        let publisher = AMQPPublisher(configuration: try broker.configuration(name: "pagoda-publish"),
+                                      topology: Topology(exchanges: [.init(name: names.intakeExchange, type: "fanout")]), window: 256)
+        let lines = data.split(separator: UInt8(ascii: "\n")).map { Array($0) }.filter { !$0.allSatisfy { $0 == 32 || $0 == 13 || $0 == 9 } }
+        let outcomes = await withTaskGroup(of: PublishOutcome.self, returning: [PublishOutcome].self) { group in
+            for line in lines {
+                let id: String? = if case .object(let o)? = try? JSON.parse(line), case .string(let s)? = o["id"] { s } else { nil }
+                let message = OutgoingMessage(exchange: names.intakeExchange, routingKey: "", body: line, messageId: id, mandatory: true)
+                group.addTask { (try? await publisher.publish(message)) ?? .outcomeUnknown }
+            }
+            return await group.reduce(into: []) { $0.append($1) }
+        }
+        await publisher.close()
+        let confirmed = outcomes.count { $0 == .confirmed }
+        print("published \(lines.count) tickets to \(names.intakeExchange): \(confirmed) confirmed, \(lines.count - confirmed) not confirmed")
+        if confirmed != lines.count { throw ExitCode.failure }
+    }
+}
