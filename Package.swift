@@ -13,6 +13,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
     ],
     targets: [
         // The pure core: rule language, diagnostics, calendar, intake contract, engine. No I/O beyond
@@ -31,11 +32,13 @@ let package = Package(
             name: "PagodaTransport",
             dependencies: ["CAMQP", "CAMQPShim", .product(name: "Logging", package: "swift-log")]
         ),
+        // Durable state on SQLite (GRDB): inbox for deduplication, tickets, decisions, outbox, events.
+        .target(name: "PagodaStore", dependencies: [.product(name: "GRDB", package: "GRDB.swift")]),
         // Service wiring: intake pipeline, outbox relay, the service group.
         .target(
             name: "PagodaService",
             dependencies: [
-                "PagodaRules", "PagodaTransport",
+                "PagodaRules", "PagodaTransport", "PagodaStore",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
@@ -43,12 +46,19 @@ let package = Package(
         .executableTarget(
             name: "pagoda",
             dependencies: [
-                "PagodaRules", "PagodaService", "PagodaTransport",
+                "PagodaRules", "PagodaService", "PagodaTransport", "PagodaStore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .testTarget(name: "PagodaRulesTests", dependencies: ["PagodaRules"], exclude: ["Golden"]),
+        // Helpers shared by the integration suites (private broker, child processes, collectors).
+        .target(name: "PagodaTesting", dependencies: ["PagodaTransport"]),
+        .testTarget(
+            name: "PagodaServiceTests",
+            dependencies: ["PagodaService", "PagodaRules", "PagodaTransport", "PagodaTesting", "pagoda"]
+        ),
+        .testTarget(name: "PagodaStoreTests", dependencies: ["PagodaStore"]),
         .testTarget(
             name: "PagodaTransportTests",
             dependencies: ["PagodaTransport", .product(name: "Logging", package: "swift-log")]

@@ -1,5 +1,9 @@
 import Foundation
 import PagodaRules
+import PagodaStore
+
+/// A message as the store keeps it in the outbox (the transport has its own `OutgoingMessage`).
+public typealias StoredMessage = PagodaStore.OutgoingMessage
 
 /// Turns one intake message into what must be stored and published: a dispatch, or a rejection.
 ///
@@ -38,7 +42,7 @@ public struct IntakeProcessor: Sendable {
         var deadlines: [String: Date] = [:]
         for d in decision.deadlines { deadlines[d.clock.deadlineKey] = d.due }
         let row = DecisionRow(
-            destinationType: decision.type.rawValue, unitID: decision.unit?.id, level: decision.unit?.level.name,
+            destinationType: DecisionRow.DestinationType(rawValue: decision.type.rawValue) ?? .triage, unitID: decision.unit?.id, level: decision.unit?.level.name,
             queue: names.queue(decision.queue), ruleID: decision.rule.id, ruleFile: decision.rule.file, ruleLine: decision.rule.line,
             rulesHash: decision.rulesHash, slaProfile: decision.slaProfile, category: decision.category,
             urgency: decision.urgency.rawValue, decisionJSON: decisionBytes, deadlines: deadlines)
@@ -71,7 +75,7 @@ public struct IntakeProcessor: Sendable {
             ]
         }
         return TicketDispatch(ticketID: ticket.id, receivedAt: ticket.receivedAt, ticketJSON: body, decision: row,
-                              messages: messages, amqpMessageID: messageID, at: now)
+                              amqpMessageID: messageID, at: now, messages: messages)
     }
 
     func rejection(body: [UInt8], messageID: String?, issues: [ValidationIssue], now: Date) -> IntakeRecord {

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import PagodaStore
 import PagodaTransport
 import ServiceLifecycle
 
@@ -142,10 +143,10 @@ final class OutboxRelay: Service {
         }
     }
 
-    static func transportMessage(_ m: StoredMessage) -> OutgoingMessage {
+    static func transportMessage(_ m: StoredMessage) -> PagodaTransport.OutgoingMessage {
         var headers: [String: HeaderValue] = [:]
         for (k, v) in m.headers { headers[k] = .string(v) }
-        return OutgoingMessage(exchange: m.exchange, routingKey: m.routingKey, body: m.body, messageId: m.messageID,
+        return PagodaTransport.OutgoingMessage(exchange: m.exchange, routingKey: m.routingKey, body: m.body, messageId: m.messageID,
                                contentType: m.contentType, headers: headers, persistent: true, timestamp: Date(), mandatory: m.mandatory)
     }
 }

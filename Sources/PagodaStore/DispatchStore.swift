@@ -1,0 +1,443 @@
+import Foundation
+import GRDB
+
+/// The durable SQLite store of the dispatch pipeline: inbox, tickets,
+/// decisions, deadlines, events, rejections and the transactional outbox.
+///
+/// Every method is synchronous and may block on disk I/O and on the SQLite
+/// write lock (up to `busyTimeout`); call it from a thread that may block,
+/// never from a cooperative executor thread in a hot loop. Writes are
+/// serialized by the single writer connection of a `DatabasePool` (WAL mode)
+/// and, across processes, by SQLite's write lock: every write method runs
+/// exactly one `BEGIN IMMEDIATE` transaction, so either all of its rows are
+/// committed or none. Reads run on concurrent reader connections and see the
+/// last committed state. All errors are `StoreError`.
+public final class DispatchStore: Sendable {
+    private let pool: DatabasePool
+    /// The configuration the store was opened with.
+    public let configuration: StoreConfiguration
+
+    /// Opens (creating if needed) the database at `configuration.path` and
+    /// brings its schema up to date.
+    ///
+    /// Opens a `DatabasePool` in WAL mode with foreign keys enforced, applies
+    /// `PRAGMA synchronous` per configuration to every connection, and runs
+    /// the pending named migrations (each in its own transaction; already
+    /// applied ones are skipped, so reopening is cheap and a second store on
+    /// the same file is safe).
+    ///
+    /// Throws `.cannotOpen` if the file cannot be opened or created, `.corrupt`
+    /// if it is not a database, `.migrationFailed` if a migration fails or the
+    /// file was migrated by a newer version of this code, `.busy` if another
+    /// process holds the lock longer than `busyTimeout`.
+    public init(_ configuration: StoreConfiguration) throws(StoreError) {
+        self.configuration = configuration
+        var config = Configuration()
+        config.label = "PagodaStore"
+        config.foreignKeysEnabled = true
+        config.journalMode = .wal
+        let timeout = configuration.busyTimeout.components
+        config.busyMode = .timeout(Double(timeout.seconds) + Double(timeout.attoseconds) / 1e18)
+        let synchronous = configuration.synchronous.rawValue
+        config.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA synchronous = \(synchronous)")
+        }
+        pool = try storeOperation(fallback: .cannotOpen) {
+            let pool = try DatabasePool(path: configuration.path, configuration: config)
+            // GRDB's WAL setup runs after prepareDatabase and sets the writer to
+            // NORMAL; re-apply the configured level on the writer connection,
+            // the only one whose commits it affects.
+            try pool.writeWithoutTransaction { db in
+                try db.execute(sql: "PRAGMA synchronous = \(synchronous)")
+            }
+            return pool
+        }
+        try storeOperation(fallback: .migrationFailed) {
+            let migrator = Schema.migrator
+            if try pool.read({ try migrator.hasBeenSuperseded($0) }) {
+                throw StoreError(.migrationFailed,
+                                 "database at \(configuration.path) has migrations unknown to this version")
+            }
+            do {
+                try migrator.migrate(pool)
+            } catch {
+                let wrapped = StoreError.wrap(error, fallback: .migrationFailed)
+                // Keep busy/io/corrupt distinguishable; everything else is a migration failure.
+                switch wrapped.code {
+                case .busy, .io, .corrupt, .readOnly: throw wrapped
+                default: throw StoreError(.migrationFailed, wrapped.message)
+                }
+            }
+        }
+    }
+
+    /// Closes all connections. Later calls throw. Optional: deinit also closes.
+    ///
+    /// Throws `.busy` if a statement is still running.
+    public func close() throws(StoreError) {
+        try storeOperation { try pool.close() }
+    }
+
+    // MARK: - Intake
+
+    /// Records a batch of processed intake deliveries in ONE transaction.
+    ///
+    /// Returns one outcome per item, in order. For a dispatch whose ticket id
+    /// is already in the inbox (from an earlier batch or earlier in this one)
+    /// nothing is written and the outcome is `.duplicate` with the first
+    /// dispatch's sequence. Otherwise the next global dispatch sequence is
+    /// assigned (strictly increasing, no gaps among committed dispatches),
+    /// `messages(sequence)` is called to build the outgoing messages, and the
+    /// ticket, inbox, decision, deadlines, outbox and `ticket.dispatched` event
+    /// rows are inserted: `.recorded(dispatchSequence:)`.
+    ///
+    /// A rejection inserts a `rejections` row and its outbox message (no inbox
+    /// row): `.rejected(id:)`. A rejection whose AMQP message id is already
+    /// recorded is skipped: `.duplicateRejection`. Without an AMQP message id,
+    /// rejections are never deduplicated.
+    ///
+    /// The caller acks the deliveries only after this returns. On any error
+    /// the whole batch is rolled back (nothing written, no sequence consumed)
+    /// and the caller must not ack: `.constraint` for a schema violation (e.g.
+    /// an outbox message id already used, or used twice in the batch; an
+    /// empty ticket id), `.busy`, `.io`, `.corrupt`, `.readOnly`. Retrying a
+    /// batch after an error is safe: committed tickets come back `.duplicate`.
+    public func recordDispatches(_ items: [IntakeRecord]) throws(StoreError) -> [IntakeOutcome] {
+        if items.isEmpty { return [] }
+        return try storeOperation {
+            try pool.writeWithoutTransaction { db in
+                var outcomes: [IntakeOutcome] = []
+                try db.inTransaction(.immediate) {
+                    outcomes = try Self.insert(items, db)
+                    return .commit
+                }
+                return outcomes
+            }
+        }
+    }
+
+    private static func insert(_ items: [IntakeRecord], _ db: Database) throws -> [IntakeOutcome] {
+        guard let first = try Int64.fetchOne(
+            db, sql: "SELECT last_value FROM sequences WHERE name = 'dispatch'")
+        else {
+            throw StoreError(.corrupt, "dispatch sequence row is missing")
+        }
+        var sequence = first
+        var outcomes: [IntakeOutcome] = []
+        outcomes.reserveCapacity(items.count)
+        for item in items {
+            switch item {
+            case .dispatch(let dispatch):
+                if let seen = try Int64.fetchOne(
+                    db, InboxRecord.select(InboxRecord.Columns.dispatchSeq).filter(key: dispatch.ticketID))
+                {
+                    outcomes.append(.duplicate(dispatchSequence: seen))
+                    continue
+                }
+                sequence += 1
+                try insert(dispatch, sequence: sequence, db)
+                outcomes.append(.recorded(dispatchSequence: sequence))
+            case .rejection(let rejection):
+                if let messageID = rejection.amqpMessageID,
+                   try RejectionRecord.filter(RejectionRecord.Columns.amqpMessageID == messageID).fetchCount(db) > 0
+                {
+                    outcomes.append(.duplicateRejection)
+                    continue
+                }
+                let at = EpochMillis.from(rejection.at)
+                var row = RejectionRecord(
+                    id: nil, amqpMessageID: rejection.amqpMessageID, code: rejection.code,
+                    reason: rejection.reason, body: Data(rejection.body), createdAt: at)
+                try row.insert(db)
+                guard let id = row.id else { throw StoreError(.internal, "rejection insert returned no id") }
+                var outbox = try OutboxRecord(rejection.message, ticketID: nil, rejectionID: id, createdAt: at)
+                try outbox.insert(db)
+                outcomes.append(.rejected(id: id))
+            }
+        }
+        if sequence != first {
+            try db.execute(
+                sql: "UPDATE sequences SET last_value = ? WHERE name = 'dispatch'", arguments: [sequence])
+        }
+        return outcomes
+    }
+
+    private static func insert(_ dispatch: TicketDispatch, sequence: Int64, _ db: Database) throws {
+        let at = EpochMillis.from(dispatch.at)
+        let decision = dispatch.decision
+        try TicketRecord(
+            id: dispatch.ticketID, receivedAt: EpochMillis.from(dispatch.receivedAt),
+            body: Data(dispatch.ticketJSON), state: "dispatched", unitID: decision.unitID, createdAt: at
+        ).insert(db)
+        try InboxRecord(
+            ticketID: dispatch.ticketID, amqpMessageID: dispatch.amqpMessageID, dispatchSeq: sequence,
+            receivedAt: EpochMillis.from(dispatch.receivedAt)
+        ).insert(db)
+        var decisionRow = DecisionRecord(
+            id: nil, ticketID: dispatch.ticketID, dispatchSeq: sequence,
+            destinationType: decision.destinationType.rawValue, unitID: decision.unitID, level: decision.level,
+            queue: decision.queue, ruleID: decision.ruleID, ruleFile: decision.ruleFile,
+            ruleLine: decision.ruleLine, rulesHash: decision.rulesHash, slaProfile: decision.slaProfile,
+            category: decision.category, urgency: decision.urgency, decisionJSON: Data(decision.decisionJSON),
+            createdAt: at)
+        try decisionRow.insert(db)
+        for (clock, due) in decision.deadlines.sorted(by: { $0.key < $1.key }) {
+            try DeadlineRecord(ticketID: dispatch.ticketID, clock: clock, dueAt: EpochMillis.from(due)).insert(db)
+        }
+        let messages = dispatch.messages(sequence)
+        for message in messages {
+            var row = try OutboxRecord(message, ticketID: dispatch.ticketID, rejectionID: nil, createdAt: at)
+            try row.insert(db)
+        }
+        let payload = DispatchedEventPayload(
+            dispatchSeq: sequence, destinationType: decision.destinationType.rawValue, unitID: decision.unitID,
+            queue: decision.queue, ruleID: decision.ruleID, rulesHash: decision.rulesHash,
+            messageIDs: messages.map(\.messageID))
+        var event = EventRecord(
+            id: nil, ticketID: dispatch.ticketID, type: "ticket.dispatched", at: at,
+            payloadJSON: try JSONText.encode(payload))
+        try event.insert(db)
+    }
+
+    // MARK: - Outbox
+
+    /// Oldest unsent outbox messages first, at most `limit`, excluding ids in `inFlight`.
+    ///
+    /// Read-only: does not change `attempts` (see `claimOutbox`). A relay
+    /// passes the ids it has published but not yet seen confirmed as
+    /// `inFlight`; after a reconnect it passes an empty set, so unconfirmed
+    /// rows come back and are re-sent. Throws `.invalidArgument` for a
+    /// negative limit; `.busy`/`.io`/`.corrupt` from SQLite.
+    public func pendingOutbox(limit: Int, excluding inFlight: Set<Int64> = []) throws(StoreError) -> [OutboxMessage] {
+        guard limit >= 0 else { throw StoreError(.invalidArgument, "limit must be >= 0, got \(limit)") }
+        if limit == 0 { return [] }
+        return try storeOperation {
+            try pool.read { db in
+                try Self.pendingRows(limit: limit, excluding: inFlight, db).map { try $0.outboxMessage() }
+            }
+        }
+    }
+
+    /// Like `pendingOutbox`, and counts the hand-out: increments `attempts` of
+    /// the returned rows in ONE transaction.
+    ///
+    /// Use it from the relay right before publishing, so `attempts` tells how
+    /// often a message was published (re-sends after reconnects). The returned
+    /// messages carry the incremented count. Same failure modes as
+    /// `pendingOutbox`; on error no attempt is counted.
+    public func claimOutbox(limit: Int, excluding inFlight: Set<Int64> = []) throws(StoreError) -> [OutboxMessage] {
+        guard limit >= 0 else { throw StoreError(.invalidArgument, "limit must be >= 0, got \(limit)") }
+        if limit == 0 { return [] }
+        return try storeOperation {
+            try pool.writeWithoutTransaction { db in
+                var claimed: [OutboxMessage] = []
+                try db.inTransaction(.immediate) {
+                    var rows = try Self.pendingRows(limit: limit, excluding: inFlight, db)
+                    for chunk in Self.chunks(rows.compactMap(\.id)) {
+                        try OutboxRecord.filter(chunk.contains(OutboxRecord.Columns.id))
+                            .updateAll(db, OutboxRecord.Columns.attempts += 1)
+                    }
+                    for index in rows.indices { rows[index].attempts += 1 }
+                    claimed = try rows.map { try $0.outboxMessage() }
+                    return .commit
+                }
+                return claimed
+            }
+        }
+    }
+
+    private static func pendingRows(limit: Int, excluding inFlight: Set<Int64>, _ db: Database) throws -> [OutboxRecord] {
+        var request = OutboxRecord
+            .filter(OutboxRecord.Columns.sentAt == nil)
+            .order(OutboxRecord.Columns.id)
+            .limit(limit)
+        if !inFlight.isEmpty {
+            // One bound parameter per id: relays keep their in-flight window far
+            // below SQLite's 32766-parameter limit.
+            request = request.filter(!inFlight.contains(OutboxRecord.Columns.id))
+        }
+        return try request.fetchAll(db)
+    }
+
+    /// Marks outbox rows as confirmed by the broker, in ONE transaction.
+    ///
+    /// Sets `sent_at = at` on the given rows that are still unsent; rows
+    /// already sent keep their first `sent_at`, unknown ids are ignored, so
+    /// repeating a call (duplicate confirm) is harmless. Returns how many rows
+    /// changed from unsent to sent. Throws `.busy`/`.io`/`.readOnly`; on error
+    /// nothing is marked and the rows will be re-sent (consumers dedupe by
+    /// message id).
+    @discardableResult
+    public func markSent(_ ids: [Int64], at: Date) throws(StoreError) -> Int {
+        if ids.isEmpty { return 0 }
+        let sentAt = EpochMillis.from(at)
+        return try storeOperation {
+            try pool.writeWithoutTransaction { db in
+                var changed = 0
+                try db.inTransaction(.immediate) {
+                    for chunk in Self.chunks(ids) {
+                        changed += try OutboxRecord
+                            .filter(chunk.contains(OutboxRecord.Columns.id) && OutboxRecord.Columns.sentAt == nil)
+                            .updateAll(db, OutboxRecord.Columns.sentAt.set(to: sentAt))
+                    }
+                    return .commit
+                }
+                return changed
+            }
+        }
+    }
+
+    /// Number of outbox messages not yet confirmed sent.
+    public func outboxBacklog() throws(StoreError) -> Int {
+        try storeOperation {
+            try pool.read { db in try OutboxRecord.filter(OutboxRecord.Columns.sentAt == nil).fetchCount(db) }
+        }
+    }
+
+    private static func chunks(_ ids: [Int64], size: Int = 500) -> [[Int64]] {
+        stride(from: 0, to: ids.count, by: size).map { Array(ids[$0..<min($0 + size, ids.count)]) }
+    }
+
+    // MARK: - Queries
+
+    /// The ticket with its decisions, deadlines, outbox messages and events,
+    /// or nil if no such ticket was recorded.
+    ///
+    /// Read from one consistent snapshot. Throws `.corrupt` if stored values
+    /// cannot be decoded (unknown destination type, malformed headers JSON).
+    public func ticket(id: String) throws(StoreError) -> TicketHistory? {
+        try storeOperation {
+            try pool.read { db -> TicketHistory? in
+                guard let ticket = try TicketRecord.fetchOne(db, key: id) else { return nil }
+                let inbox = try InboxRecord.fetchOne(db, key: id)
+                let deadlines = try DeadlineRecord
+                    .filter(DeadlineRecord.Columns.ticketID == id)
+                    .order(DeadlineRecord.Columns.dueAt, DeadlineRecord.Columns.clock)
+                    .fetchAll(db)
+                let deadlineMap = Dictionary(
+                    deadlines.map { ($0.clock, EpochMillis.date($0.dueAt)) }, uniquingKeysWith: { a, _ in a })
+                let decisions = try DecisionRecord
+                    .filter(DecisionRecord.Columns.ticketID == id)
+                    .order(DecisionRecord.Columns.id)
+                    .fetchAll(db)
+                    .map { row -> TicketHistory.Decision in
+                        guard let type = DecisionRow.DestinationType(rawValue: row.destinationType) else {
+                            throw StoreError(.corrupt, "unknown destination type \(row.destinationType)")
+                        }
+                        return TicketHistory.Decision(
+                            id: row.id ?? 0, dispatchSequence: row.dispatchSeq,
+                            createdAt: EpochMillis.date(row.createdAt),
+                            row: DecisionRow(
+                                destinationType: type, unitID: row.unitID, level: row.level, queue: row.queue,
+                                ruleID: row.ruleID, ruleFile: row.ruleFile, ruleLine: row.ruleLine,
+                                rulesHash: row.rulesHash, slaProfile: row.slaProfile, category: row.category,
+                                urgency: row.urgency, decisionJSON: [UInt8](row.decisionJSON),
+                                deadlines: deadlineMap))
+                    }
+                let messages = try OutboxRecord
+                    .filter(OutboxRecord.Columns.ticketID == id)
+                    .order(OutboxRecord.Columns.id)
+                    .fetchAll(db)
+                    .map { row in
+                        do {
+                            return TicketHistory.Message(
+                                outbox: try row.outboxMessage(), sentAt: row.sentAt.map(EpochMillis.date))
+                        } catch is DecodingError {
+                            throw StoreError(.corrupt, "outbox row \(row.id ?? 0) has malformed headers_json")
+                        }
+                    }
+                let events = try EventRecord
+                    .filter(EventRecord.Columns.ticketID == id)
+                    .order(EventRecord.Columns.id)
+                    .fetchAll(db)
+                    .map {
+                        TicketHistory.Event(
+                            id: $0.id ?? 0, type: $0.type, at: EpochMillis.date($0.at),
+                            payloadJSON: Array($0.payloadJSON.utf8))
+                    }
+                return TicketHistory(
+                    ticket: TicketHistory.Ticket(
+                        id: ticket.id, receivedAt: EpochMillis.date(ticket.receivedAt), body: [UInt8](ticket.body),
+                        state: ticket.state, unitID: ticket.unitID, createdAt: EpochMillis.date(ticket.createdAt),
+                        dispatchSequence: inbox?.dispatchSeq ?? decisions.first?.dispatchSequence ?? 0,
+                        amqpMessageID: inbox?.amqpMessageID),
+                    decisions: decisions,
+                    deadlines: deadlines.map {
+                        TicketHistory.Deadline(clock: $0.clock, dueAt: EpochMillis.date($0.dueAt))
+                    },
+                    messages: messages,
+                    events: events)
+            }
+        }
+    }
+
+    /// Row counts of every table, from one consistent snapshot.
+    public func counts() throws(StoreError) -> StoreCounts {
+        try storeOperation {
+            try pool.read { db in
+                let row = try Row.fetchOne(db, sql: """
+                    SELECT
+                      (SELECT COUNT(*) FROM inbox) AS inbox,
+                      (SELECT COUNT(*) FROM tickets) AS tickets,
+                      (SELECT COUNT(*) FROM decisions) AS decisions,
+                      (SELECT COUNT(*) FROM deadlines) AS deadlines,
+                      (SELECT COUNT(*) FROM events) AS events,
+                      (SELECT COUNT(*) FROM rejections) AS rejections,
+                      (SELECT COUNT(*) FROM outbox WHERE sent_at IS NULL) AS pending,
+                      (SELECT COUNT(*) FROM outbox WHERE sent_at IS NOT NULL) AS sent,
+                      (SELECT last_value FROM sequences WHERE name = 'dispatch') AS last_seq
+                    """)!
+                return StoreCounts(
+                    inbox: row["inbox"], tickets: row["tickets"], decisions: row["decisions"],
+                    deadlines: row["deadlines"], events: row["events"], rejections: row["rejections"],
+                    outboxPending: row["pending"], outboxSent: row["sent"], lastDispatchSequence: row["last_seq"])
+            }
+        }
+    }
+
+    // MARK: - Diagnostics
+
+    /// The journal mode, synchronous level, foreign-key enforcement and busy
+    /// timeout in force on the writer connection, read back from SQLite.
+    ///
+    /// Waits for the writer connection (like a write) but writes nothing.
+    public func pragmas() throws(StoreError) -> StorePragmas {
+        try storeOperation {
+            try pool.writeWithoutTransaction { db in
+                StorePragmas(
+                    journalMode: try String.fetchOne(db, sql: "PRAGMA journal_mode") ?? "",
+                    synchronous: try Int.fetchOne(db, sql: "PRAGMA synchronous") ?? -1,
+                    foreignKeys: try Bool.fetchOne(db, sql: "PRAGMA foreign_keys") ?? false,
+                    busyTimeoutMilliseconds: try Int.fetchOne(db, sql: "PRAGMA busy_timeout") ?? -1)
+            }
+        }
+    }
+
+    /// Names of the migrations applied to the file, in order.
+    public func appliedMigrations() throws(StoreError) -> [String] {
+        try storeOperation {
+            try pool.read { db in try Schema.migrator.appliedMigrations(db) }
+        }
+    }
+
+    /// Names of all migrations this version knows, in order.
+    public static var knownMigrations: [String] { Schema.migrationNames }
+
+    /// Runs SQLite's `PRAGMA integrity_check` and foreign-key check.
+    ///
+    /// Throws `.corrupt` with SQLite's report if either finds a problem.
+    public func checkIntegrity() throws(StoreError) {
+        try storeOperation {
+            try pool.read { db in
+                let report = try String.fetchAll(db, sql: "PRAGMA integrity_check")
+                guard report == ["ok"] else {
+                    throw StoreError(.corrupt, report.prefix(10).joined(separator: "; "))
+                }
+                let violations = try Row.fetchAll(db, sql: "PRAGMA foreign_key_check")
+                guard violations.isEmpty else {
+                    throw StoreError(.corrupt, "\(violations.count) foreign key violation(s)")
+                }
+            }
+        }
+    }
+}

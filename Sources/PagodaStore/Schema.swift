@@ -1,0 +1,118 @@
+import GRDB
+
+/// The store's schema, as named, append-only migrations.
+///
+/// Rules: never edit or reorder a registered migration, only append new ones;
+/// migrations use raw SQL and no application types, so they keep meaning the
+/// same thing as the code evolves. `eraseDatabaseOnSchemaChange` is never set.
+///
+/// Timestamps are INTEGER milliseconds since the Unix epoch (see `EpochMillis`).
+enum Schema {
+    /// Names of all migrations, in order. Append only.
+    static let migrationNames = ["v1-intake"]
+
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1-intake") { db in
+            try db.execute(sql: v1Intake)
+        }
+        return migrator
+    }
+
+    static let v1Intake = """
+        -- Named counters. 'dispatch' is the global dispatch sequence; it lives
+        -- here (not as MAX(inbox.dispatch_seq)) so pruning the inbox can never
+        -- reuse a sequence number.
+        CREATE TABLE sequences (
+            name       TEXT    PRIMARY KEY NOT NULL,
+            last_value INTEGER NOT NULL CHECK (last_value >= 0)
+        ) STRICT;
+        INSERT INTO sequences (name, last_value) VALUES ('dispatch', 0);
+
+        CREATE TABLE tickets (
+            id          TEXT    PRIMARY KEY NOT NULL CHECK (length(id) > 0),
+            received_at INTEGER NOT NULL,
+            body        BLOB    NOT NULL,
+            state       TEXT    NOT NULL DEFAULT 'dispatched',
+            unit_id     TEXT,
+            created_at  INTEGER NOT NULL
+        ) STRICT;
+
+        -- Deduplication of intake deliveries, keyed by ticket id.
+        CREATE TABLE inbox (
+            ticket_id       TEXT    PRIMARY KEY NOT NULL REFERENCES tickets(id),
+            amqp_message_id TEXT,
+            dispatch_seq    INTEGER NOT NULL UNIQUE CHECK (dispatch_seq > 0),
+            received_at     INTEGER NOT NULL
+        ) STRICT;
+
+        CREATE TABLE decisions (
+            id               INTEGER PRIMARY KEY,
+            ticket_id        TEXT    NOT NULL REFERENCES tickets(id),
+            dispatch_seq     INTEGER NOT NULL CHECK (dispatch_seq > 0),
+            destination_type TEXT    NOT NULL
+                CHECK (destination_type IN ('unit', 'platform', 'triage', 'emergency')),
+            unit_id          TEXT,
+            level            TEXT,
+            queue            TEXT    NOT NULL,
+            rule_id          TEXT    NOT NULL,
+            rule_file        TEXT    NOT NULL,
+            rule_line        INTEGER NOT NULL,
+            rules_hash       TEXT    NOT NULL,
+            sla_profile      TEXT,
+            category         TEXT,
+            urgency          TEXT    NOT NULL,
+            decision_json    BLOB    NOT NULL,
+            created_at       INTEGER NOT NULL
+        ) STRICT;
+        CREATE INDEX decisions_ticket_id ON decisions(ticket_id);
+
+        CREATE TABLE deadlines (
+            ticket_id TEXT    NOT NULL REFERENCES tickets(id),
+            clock     TEXT    NOT NULL,
+            due_at    INTEGER NOT NULL,
+            PRIMARY KEY (ticket_id, clock)
+        ) STRICT, WITHOUT ROWID;
+        CREATE INDEX deadlines_due_at ON deadlines(due_at);
+
+        CREATE TABLE rejections (
+            id              INTEGER PRIMARY KEY,
+            amqp_message_id TEXT    UNIQUE,
+            code            TEXT    NOT NULL,
+            reason          TEXT    NOT NULL,
+            body            BLOB    NOT NULL,
+            created_at      INTEGER NOT NULL
+        ) STRICT;
+
+        -- Messages to publish. A row belongs to a ticket or a rejection (or,
+        -- for future producers, to neither). sent_at is NULL until the broker
+        -- confirmed the publish.
+        CREATE TABLE outbox (
+            id           INTEGER PRIMARY KEY AUTOINCREMENT,
+            message_id   TEXT    NOT NULL UNIQUE CHECK (length(message_id) > 0),
+            ticket_id    TEXT    REFERENCES tickets(id),
+            rejection_id INTEGER REFERENCES rejections(id),
+            exchange     TEXT    NOT NULL,
+            routing_key  TEXT    NOT NULL,
+            content_type TEXT    NOT NULL,
+            headers_json TEXT    NOT NULL,
+            body         BLOB    NOT NULL,
+            mandatory    INTEGER NOT NULL CHECK (mandatory IN (0, 1)),
+            created_at   INTEGER NOT NULL,
+            sent_at      INTEGER,
+            attempts     INTEGER NOT NULL DEFAULT 0 CHECK (attempts >= 0),
+            CHECK (ticket_id IS NULL OR rejection_id IS NULL)
+        ) STRICT;
+        CREATE INDEX outbox_unsent ON outbox(id) WHERE sent_at IS NULL;
+        CREATE INDEX outbox_ticket_id ON outbox(ticket_id) WHERE ticket_id IS NOT NULL;
+
+        CREATE TABLE events (
+            id           INTEGER PRIMARY KEY,
+            ticket_id    TEXT    NOT NULL REFERENCES tickets(id),
+            type         TEXT    NOT NULL,
+            at           INTEGER NOT NULL,
+            payload_json TEXT    NOT NULL
+        ) STRICT;
+        CREATE INDEX events_ticket_id ON events(ticket_id);
+        """
+}

@@ -1,0 +1,171 @@
+import Foundation
+import PagodaTransport
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Test helpers shared by the integration suites: a private broker, processes, polling, collectors.
+
+/// A lock-protected box closures can share. `@unchecked Sendable`: `storage` is only touched under `lock`.
+public final class Locked<Value: Sendable>: @unchecked Sendable {
+    private let lock = NSLock()
+    private var storage: Value
+    public init(_ value: Value) { storage = value }
+    public func withLock<R>(_ body: (inout Value) -> R) -> R {
+        lock.lock()
+        defer { lock.unlock() }
+        return body(&storage)
+    }
+    public var value: Value { withLock { $0 } }
+}
+
+/// The repository root, found from this file's location.
+public let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+/// Runs a process to completion without blocking a concurrency-pool thread; returns status and output.
+public func runProcess(_ argv: [String], environment: [String: String]? = nil) async throws -> (status: Int32, output: String) {
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    p.arguments = argv
+    if let environment { p.environment = environment }
+    let out = FileManager.default.temporaryDirectory.appendingPathComponent("pagoda-test-\(UUID().uuidString).log")
+    _ = FileManager.default.createFile(atPath: out.path, contents: nil)
+    let handle = try FileHandle(forWritingTo: out)
+    p.standardOutput = handle
+    p.standardError = handle
+    let status: Int32 = try await withCheckedThrowingContinuation { cont in
+        p.terminationHandler = { proc in cont.resume(returning: proc.terminationStatus) }
+        do { try p.run() } catch { cont.resume(throwing: error) }
+    }
+    try? handle.close()
+    let text = (try? String(contentsOf: out, encoding: .utf8)) ?? ""
+    try? FileManager.default.removeItem(at: out)
+    return (status, text)
+}
+
+/// Polls `condition` every 20 ms until it holds or the deadline passes; returns whether it held.
+public func eventually(timeout: Duration = .seconds(60), _ condition: () -> Bool) async -> Bool {
+    let deadline = ContinuousClock.now + timeout
+    while ContinuousClock.now < deadline {
+        if condition() { return true }
+        try? await Task.sleep(for: .milliseconds(20))
+    }
+    return condition()
+}
+
+/// A private RabbitMQ node on loopback managed with ops/broker.sh.
+public struct PrivateBroker: Sendable {
+    public let port: Int
+    public let directory: String
+    public var url: String { "amqp://guest:guest@127.0.0.1:\(port)/" }
+    var script: String { repositoryRoot.appendingPathComponent("ops/broker.sh").path }
+
+    public init(port: Int, directory: String? = nil) {
+        self.port = port
+        self.directory = directory ?? repositoryRoot.appendingPathComponent(".build/test-broker-\(port)").path
+    }
+
+    public func start() async throws {
+        let r = try await runProcess(["bash", script, "start", directory, String(port)])
+        guard r.status == 0 else { throw TestFailure("broker start failed: \(r.output)") }
+    }
+
+    public func stop() async throws {
+        let r = try await runProcess(["bash", script, "stop", directory])
+        guard r.status == 0 else { throw TestFailure("broker stop failed: \(r.output)") }
+    }
+
+    @discardableResult
+    public func ctl(_ args: String...) async throws -> String {
+        let r = try await runProcess(["bash", script, "ctl", directory] + args)
+        guard r.status == 0 else { throw TestFailure("rabbitmqctl \(args) failed: \(r.output)") }
+        return r.output
+    }
+
+    public var configuration: AMQPConfiguration {
+        get throws {
+            var c = try AMQPConfiguration(url: url)
+            c.connectionName = "pagoda-tests"
+            return c
+        }
+    }
+}
+
+public struct TestFailure: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}
+
+/// Consumes a queue in the background, acknowledging and keeping every delivery.
+public final class QueueCollector: Sendable {
+    public let consumer: AMQPConsumer
+    private let received = Locked<[Delivery]>([])
+    private let task: Task<Void, Never>
+
+    public init(configuration: AMQPConfiguration, queue: String, topology: Topology) {
+        let consumer = AMQPConsumer(configuration: configuration, queue: queue, topology: topology, prefetch: 500)
+        self.consumer = consumer
+        let received = self.received
+        task = Task {
+            for await d in consumer.deliveries {
+                received.withLock { $0.append(d) }
+                consumer.ack(d)
+            }
+        }
+    }
+
+    public var deliveries: [Delivery] { received.value }
+    public var count: Int { received.withLock { $0.count } }
+
+    public func close() async {
+        await consumer.close()
+        await task.value
+    }
+}
+
+/// A `pagoda serve` child process.
+public final class ServeProcess: Sendable {
+    let process: Locked<Process?>
+    public let arguments: [String]
+    public let logPath: String
+
+    public init(arguments: [String], logPath: String) {
+        self.arguments = arguments
+        self.logPath = logPath
+        process = Locked(nil)
+    }
+
+    /// The `pagoda` binary built beside the test bundle.
+    public static var binary: String {
+        if let b = ProcessInfo.processInfo.environment["PAGODA_BIN"] { return b }
+        let beside = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("pagoda").path
+        if FileManager.default.isExecutableFile(atPath: beside) { return beside }
+        return repositoryRoot.appendingPathComponent(".build/debug/pagoda").path
+    }
+
+    public func start() throws {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: Self.binary)
+        p.arguments = arguments
+        if !FileManager.default.fileExists(atPath: logPath) { _ = FileManager.default.createFile(atPath: logPath, contents: nil) }
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
+        handle.seekToEndOfFile()
+        p.standardOutput = handle
+        p.standardError = handle
+        try p.run()
+        process.withLock { $0 = p }
+    }
+
+    public func signal(_ sig: Int32) {
+        if let p = process.value, p.isRunning { kill(p.processIdentifier, sig) }
+    }
+
+    /// Waits for the process to exit; returns its status.
+    public func wait(timeout: Duration = .seconds(60)) async -> Int32? {
+        guard let p = process.value else { return nil }
+        let exited = await eventually(timeout: timeout) { !p.isRunning }
+        return exited ? p.terminationStatus : nil
+    }
+
+    public var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
+}
