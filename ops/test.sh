@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs the whole test suite on a fresh Debian machine: installs what the build needs, starts a private
 # RabbitMQ on loopback (port 5673, state under .build/test-broker), builds, checks and tests the example
-# rule set, runs every Swift test, and stops the broker. Safe to run again.
+# rule set, runs every Swift test (the service suite starts a second private broker on port 5674), and
+# stops the brokers. Safe to run again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -15,8 +16,11 @@ if [ -z "${PAGODA_TEST_AMQP_URL:-}" ]; then
   export PAGODA_TEST_AMQP_URL="amqp://guest:guest@127.0.0.1:$port/"
   echo "== starting a private RabbitMQ on 127.0.0.1:$port"
   ops/broker.sh start "$PAGODA_TEST_BROKER_DIR" "$port"
-  trap 'ops/broker.sh stop "$PAGODA_TEST_BROKER_DIR" >/dev/null 2>&1 || true' EXIT
+  trap 'ops/broker.sh stop "$PAGODA_TEST_BROKER_DIR" >/dev/null 2>&1 || true; stop_service_broker' EXIT
 fi
+# The service suite starts its own broker (port ${PAGODA_SERVICE_TEST_PORT:-5674}, state under .build) because
+# some of its tests restart it; stop it when the run ends.
+stop_service_broker() { [ -d .build/test-broker-${PAGODA_SERVICE_TEST_PORT:-5674} ] && ops/broker.sh stop .build/test-broker-${PAGODA_SERVICE_TEST_PORT:-5674} >/dev/null 2>&1 || true; }
 
 echo "== build"
 swift build --build-tests

@@ -52,3 +52,36 @@ public struct Names: Sendable, Hashable {
             queues: queues, bindings: bindings)
     }
 }
+
+extension Names {
+    /// The topology as a RabbitMQ definitions file (`rabbitmqctl import_definitions`), one item per line.
+    public func definitions(for ruleSet: RuleSet, vhost: String = "/") -> String {
+        let t = topology(for: ruleSet)
+        func args(_ a: [String: HeaderValue]) -> JSONValue {
+            .object(JSONObject(a.keys.sorted().map { k in
+                switch a[k]! {
+                case .string(let s): (k, .string(s))
+                case .int(let i): (k, .number(String(i)))
+                case .bool(let b): (k, .bool(b))
+                default: (k, .null)
+                }
+            }))
+        }
+        let exchanges: [JSONValue] = t.exchanges.map { e in
+            .object(JSONObject([("name", .string(e.name)), ("vhost", .string(vhost)), ("type", .string(e.type)), ("durable", .bool(e.durable)),
+                                ("auto_delete", .bool(e.autoDelete)), ("internal", .bool(false)), ("arguments", args(e.arguments))]))
+        }
+        let queues: [JSONValue] = t.queues.map { q in
+            .object(JSONObject([("name", .string(q.name)), ("vhost", .string(vhost)), ("durable", .bool(q.durable)),
+                                ("auto_delete", .bool(q.autoDelete)), ("arguments", args(q.arguments))]))
+        }
+        let bindings: [JSONValue] = t.bindings.map { b in
+            .object(JSONObject([("source", .string(b.exchange)), ("vhost", .string(vhost)), ("destination", .string(b.queue)),
+                                ("destination_type", .string("queue")), ("routing_key", .string(b.routingKey)), ("arguments", args(b.arguments))]))
+        }
+        func lines(_ items: [JSONValue]) -> String {
+            items.map { "    " + JSON.serializeToString($0) }.joined(separator: ",\n")
+        }
+        return "{\n  \"exchanges\": [\n\(lines(exchanges))\n  ],\n  \"queues\": [\n\(lines(queues))\n  ],\n  \"bindings\": [\n\(lines(bindings))\n  ]\n}"
+    }
+}

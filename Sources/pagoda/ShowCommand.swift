@@ -1,0 +1,68 @@
+import ArgumentParser
+import Foundation
+import PagodaRules
+import PagodaService
+import PagodaStore
+import PagodaTransport
+
+struct Show: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Print a ticket's decision and history from the database.")
+
+    @Argument(help: "The ticket id.")
+    var ticketID: String
+
+    @Option(help: "The SQLite database file. Default: $PAGODA_DB, else pagoda.sqlite.")
+    var db: String = ProcessInfo.processInfo.environment["PAGODA_DB"] ?? "pagoda.sqlite"
+
+    @Flag(help: "Print the stored decision as JSON.")
+    var json = false
+
+    func run() throws {
+        guard FileManager.default.fileExists(atPath: db) else {
+            printError("pagoda: no database at \(db)\n")
+            throw ExitCode(2)
+        }
+        let store = try DispatchStore(StoreConfiguration(path: db))
+        guard let h = try store.ticket(id: ticketID) else {
+            printError("pagoda: no ticket '\(ticketID)' in \(db)\n")
+            throw ExitCode.failure
+        }
+        if json, let d = h.decisions.last {
+            print(String(decoding: d.row.decisionJSON, as: UTF8.self))
+            return
+        }
+        let offset = 8 * 3600
+        func t(_ d: Date) -> String { RFC3339.format(d, offsetSeconds: offset) }
+        print("ticket \(h.ticket.id)  state \(h.ticket.state)  received \(t(h.ticket.receivedAt))  dispatch #\(h.ticket.dispatchSequence)")
+        for d in h.decisions {
+            let r = d.row
+            print("decision #\(d.dispatchSequence) at \(t(d.createdAt)): \(r.destinationType.rawValue) \(r.unitID ?? "-") (\(r.level ?? "-"))  queue \(r.queue)")
+            print("  rule \(r.ruleID) (\(r.ruleFile):\(r.ruleLine)), rules \(r.rulesHash.prefix(12)); category \(r.category ?? "none"), urgency \(r.urgency), sla \(r.slaProfile ?? "-")")
+        }
+        if !h.deadlines.isEmpty { print("deadlines: " + h.deadlines.map { "\($0.clock) \(t($0.dueAt))" }.joined(separator: ", ")) }
+        print("timeline:")
+        for e in h.events { print("  \(t(e.at))  \(e.type)") }
+        for m in h.messages {
+            print("  message \(m.outbox.message.messageID) -> \(m.outbox.message.exchange) [\(m.outbox.message.routingKey)]: " + (m.sentAt.map { "confirmed \(t($0))" } ?? "not yet confirmed"))
+        }
+    }
+}
+
+struct TopologyCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "topology",
+        abstract: "Print the exchanges, queues and bindings `pagoda serve` declares, as a RabbitMQ definitions file.")
+
+    @OptionGroup var rules: RulesOption
+
+    @Option(help: "Prefix of every exchange and queue name.")
+    var prefix: String = "pagoda"
+
+    @Option(help: "The virtual host named in the definitions.")
+    var vhost: String = "/"
+
+    func run() throws {
+        let ruleSet = try loadRuleSet(rules.rules)
+        print(Names(prefix: prefix).definitions(for: ruleSet, vhost: vhost))
+    }
+}

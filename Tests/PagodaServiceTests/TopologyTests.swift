@@ -1,0 +1,58 @@
+import Foundation
+import PagodaRules
+import PagodaService
+import PagodaStore
+import PagodaTesting
+import Testing
+
+@Suite struct TopologyTests {
+    static let rules = try! RuleSetCompiler.compile(RuleSetCompiler.readFiles(in: repositoryRoot.appendingPathComponent("rules").path)).ruleSet!
+
+    @Test func definitionsFileMatchesTheCode() throws {
+        let committed = try String(contentsOf: repositoryRoot.appendingPathComponent("ops/rabbitmq-definitions.json"), encoding: .utf8)
+        #expect(committed.trimmingCharacters(in: .whitespacesAndNewlines) == Names().definitions(for: Self.rules),
+                "regenerate with: pagoda topology --rules rules > ops/rabbitmq-definitions.json")
+    }
+
+    @Test func everyUnitHasAQueueBoundByItsSuffix() {
+        let t = Names().topology(for: Self.rules)
+        for u in Self.rules.units {
+            #expect(t.bindings.contains { $0.queue == "pagoda.\(u.queue)" && $0.exchange == "pagoda.dispatch" && $0.routingKey == u.queue })
+        }
+        for s in ["triage", "emergency", "platform"] { #expect(t.queues.contains { $0.name == "pagoda.\(s)" }) }
+        #expect(t.queues.first { $0.name == "pagoda.intake" }?.arguments["x-queue-type"]?.stringValue == "quorum")
+    }
+
+    @Test func processorRejectsWithTheFirstIssueAndKeepsTheBody() {
+        let p = IntakeProcessor(ruleSet: Self.rules, names: Names())
+        let body = Array(#"{"id":"X","channel":"fax"}"#.utf8)
+        guard case .rejection(let r) = p.process(body: body, messageID: "m-1", now: Date()) else {
+            Issue.record("expected a rejection")
+            return
+        }
+        #expect(r.body == body)
+        #expect(r.message.body == body)
+        #expect(r.message.routingKey == "pagoda.rejected")
+        #expect(r.message.headers["x-pagoda-original-message-id"] == "m-1")
+        #expect(r.message.headers["x-pagoda-errors"]?.contains("channel") == true)
+    }
+
+    @Test func dispatchMessagesCarryTheSequenceAndDecision() throws {
+        let p = IntakeProcessor(ruleSet: Self.rules, names: Names())
+        let body = Array(#"{"id":"FS-1","received_at":"2026-03-02T09:53:00+08:00","channel":"wechat","kind":"complaint","region":{"district":"南海区","town":"狮山镇","village":"务庄社区"},"text":"河涌受到污染","category":"living_environment"}"#.utf8)
+        guard case .dispatch(let d) = p.process(body: body, messageID: nil, now: Date()) else {
+            Issue.record("expected a dispatch")
+            return
+        }
+        let messages = d.messages(42)
+        #expect(messages.map(\.exchange) == ["pagoda.dispatch", "pagoda.events"])
+        #expect(messages[0].routingKey == "unit.nanhai.shishan")
+        #expect(messages[0].messageID == "FS-1/dispatch/42")
+        guard case .object(let o) = try JSON.parse(messages[0].body) else { Issue.record("not an object"); return }
+        #expect(o["dispatch_seq"] == .number("42"))
+        #expect(o["type"] == .string("ticket.dispatched"))
+        guard case .object(let decision)? = o["decision"], case .object(let dest)? = decision["destination"] else { Issue.record("no decision"); return }
+        #expect(dest["queue"] == .string("pagoda.unit.nanhai.shishan"))
+        #expect(d.decision.deadlines["resolve_by"] != nil)
+    }
+}

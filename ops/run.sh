@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Sets up a fresh Debian machine as far as needed, starts a private RabbitMQ on loopback, builds Pagoda
+# and runs `pagoda serve` on the Foshan rules with a local SQLite file. Ctrl-C stops the service
+# gracefully; the broker keeps running (stop it with: ops/broker.sh stop .build/broker).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# shellcheck source=ops/lib.sh
+source ops/lib.sh
+ensure_packages
+
+port=${PAGODA_PORT:-5672}
+broker_dir=${PAGODA_BROKER_DIR:-$PWD/.build/broker}
+echo "== starting a private RabbitMQ on 127.0.0.1:$port (state in $broker_dir)"
+ops/broker.sh start "$broker_dir" "$port"
+
+echo "== building (release)"
+swift build -c release --product pagoda
+bin=$(swift build -c release --show-bin-path)/pagoda
+
+export PAGODA_AMQP_URL=${PAGODA_AMQP_URL:-amqp://guest:guest@127.0.0.1:$port/}
+db=${PAGODA_DB:-$PWD/pagoda.sqlite}
+cat <<INFO
+
+Pagoda is starting.
+  publish tickets:   $bin publish ../shared/data/sample-tickets.jsonl
+                     (or any AMQP client: exchange pagoda.intake, or queue pagoda.intake; contract in docs/contract.md)
+  watch the queues:  ops/broker.sh ctl $broker_dir list_queues name messages
+                     pagoda.unit.<unit-id>, pagoda.triage, pagoda.emergency, pagoda.platform,
+                     pagoda.rejected, pagoda.events
+  look up a ticket:  $bin show FS-20260302-0001 --db $db
+  database:          $db
+
+INFO
+exec "$bin" serve --rules rules --db "$db"
