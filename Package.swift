@@ -52,6 +52,8 @@ let package = Package(
             ]
         ),
         .testTarget(name: "PagodaRulesTests", dependencies: ["PagodaRules"], exclude: ["Golden"]),
+        // The pipeline benchmark (ops/bench/pipeline.sh): bare transport pipe vs `pagoda serve`.
+        .executableTarget(name: "pagoda-bench", dependencies: ["PagodaTransport"]),
         // Helpers shared by the integration suites (private broker, child processes, collectors).
         .target(name: "PagodaTesting", dependencies: ["PagodaTransport"]),
         .testTarget(

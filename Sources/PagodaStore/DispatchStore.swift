@@ -29,9 +29,29 @@ public final class DispatchStore: Sendable {
     /// Throws `.cannotOpen` if the file cannot be opened or created, `.corrupt`
     /// if it is not a database, `.migrationFailed` if a migration fails or the
     /// file was migrated by a newer version of this code, `.busy` if another
-    /// process holds the lock longer than `busyTimeout`.
+    /// process holds the lock longer than `busyTimeout` (opening is retried
+    /// within that time, so concurrent first opens of a new file succeed).
+    /// Blocks the calling thread for up to `busyTimeout`.
     public init(_ configuration: StoreConfiguration) throws(StoreError) {
         self.configuration = configuration
+        // Opening and migrating take locks for which SQLite does not always
+        // wait (switching a new file to WAL, upgrading a read to a write
+        // while another connection migrates return SQLITE_BUSY at once).
+        // Several processes opening the same file at the same moment would
+        // fail spuriously, so retry the whole open while `busyTimeout` lasts.
+        let clock = ContinuousClock()
+        let deadline = clock.now.advanced(by: configuration.busyTimeout)
+        while true {
+            do {
+                pool = try Self.openAndMigrate(configuration)
+                return
+            } catch where error.code == .busy && clock.now < deadline {
+                Thread.sleep(forTimeInterval: 0.005 + Double.random(in: 0..<0.02))
+            }
+        }
+    }
+
+    private static func openAndMigrate(_ configuration: StoreConfiguration) throws(StoreError) -> DatabasePool {
         var config = Configuration()
         config.label = "PagodaStore"
         config.foreignKeysEnabled = true
@@ -42,7 +62,7 @@ public final class DispatchStore: Sendable {
         config.prepareDatabase { db in
             try db.execute(sql: "PRAGMA synchronous = \(synchronous)")
         }
-        pool = try storeOperation(fallback: .cannotOpen) {
+        let pool = try storeOperation(fallback: .cannotOpen) {
             let pool = try DatabasePool(path: configuration.path, configuration: config)
             // GRDB's WAL setup runs after prepareDatabase and sets the writer to
             // NORMAL; re-apply the configured level on the writer connection,
@@ -60,6 +80,10 @@ public final class DispatchStore: Sendable {
             }
             do {
                 try migrator.migrate(pool)
+            } catch where (try? pool.read({ try migrator.hasCompletedMigrations($0) })) == true {
+                // Another process opening the same new file migrated it first
+                // (GRDB checks applied migrations outside the migration's
+                // transaction, so our CREATE TABLE lost the race). Schema is fine.
             } catch {
                 let wrapped = StoreError.wrap(error, fallback: .migrationFailed)
                 // Keep busy/io/corrupt distinguishable; everything else is a migration failure.
@@ -69,6 +93,7 @@ public final class DispatchStore: Sendable {
                 }
             }
         }
+        return pool
     }
 
     /// Closes all connections. Later calls throw. Optional: deinit also closes.
@@ -128,9 +153,7 @@ public final class DispatchStore: Sendable {
         for item in items {
             switch item {
             case .dispatch(let dispatch):
-                if let seen = try Int64.fetchOne(
-                    db, InboxRecord.select(InboxRecord.Columns.dispatchSeq).filter(key: dispatch.ticketID))
-                {
+                if let seen = try InboxRecord.dispatchSequence(ticketID: dispatch.ticketID, db) {
                     outcomes.append(.duplicate(dispatchSequence: seen))
                     continue
                 }
@@ -139,7 +162,7 @@ public final class DispatchStore: Sendable {
                 outcomes.append(.recorded(dispatchSequence: sequence))
             case .rejection(let rejection):
                 if let messageID = rejection.amqpMessageID,
-                   try RejectionRecord.filter(RejectionRecord.Columns.amqpMessageID == messageID).fetchCount(db) > 0
+                   try RejectionRecord.exists(amqpMessageID: messageID, db)
                 {
                     outcomes.append(.duplicateRejection)
                     continue
@@ -148,10 +171,10 @@ public final class DispatchStore: Sendable {
                 var row = RejectionRecord(
                     id: nil, amqpMessageID: rejection.amqpMessageID, code: rejection.code,
                     reason: rejection.reason, body: Data(rejection.body), createdAt: at)
-                try row.insert(db)
+                try row.insertRow(db)
                 guard let id = row.id else { throw StoreError(.internal, "rejection insert returned no id") }
                 var outbox = try OutboxRecord(rejection.message, ticketID: nil, rejectionID: id, createdAt: at)
-                try outbox.insert(db)
+                try outbox.insertRow(db)
                 outcomes.append(.rejected(id: id))
             }
         }
@@ -168,11 +191,11 @@ public final class DispatchStore: Sendable {
         try TicketRecord(
             id: dispatch.ticketID, receivedAt: EpochMillis.from(dispatch.receivedAt),
             body: Data(dispatch.ticketJSON), state: "dispatched", unitID: decision.unitID, createdAt: at
-        ).insert(db)
+        ).insertRow(db)
         try InboxRecord(
             ticketID: dispatch.ticketID, amqpMessageID: dispatch.amqpMessageID, dispatchSeq: sequence,
             receivedAt: EpochMillis.from(dispatch.receivedAt)
-        ).insert(db)
+        ).insertRow(db)
         var decisionRow = DecisionRecord(
             id: nil, ticketID: dispatch.ticketID, dispatchSeq: sequence,
             destinationType: decision.destinationType.rawValue, unitID: decision.unitID, level: decision.level,
@@ -180,23 +203,20 @@ public final class DispatchStore: Sendable {
             ruleLine: decision.ruleLine, rulesHash: decision.rulesHash, slaProfile: decision.slaProfile,
             category: decision.category, urgency: decision.urgency, decisionJSON: Data(decision.decisionJSON),
             createdAt: at)
-        try decisionRow.insert(db)
+        try decisionRow.insertRow(db)
         for (clock, due) in decision.deadlines.sorted(by: { $0.key < $1.key }) {
-            try DeadlineRecord(ticketID: dispatch.ticketID, clock: clock, dueAt: EpochMillis.from(due)).insert(db)
+            try DeadlineRecord(ticketID: dispatch.ticketID, clock: clock, dueAt: EpochMillis.from(due)).insertRow(db)
         }
         let messages = dispatch.messages(sequence)
         for message in messages {
             var row = try OutboxRecord(message, ticketID: dispatch.ticketID, rejectionID: nil, createdAt: at)
-            try row.insert(db)
+            try row.insertRow(db)
         }
-        let payload = DispatchedEventPayload(
-            dispatchSeq: sequence, destinationType: decision.destinationType.rawValue, unitID: decision.unitID,
-            queue: decision.queue, ruleID: decision.ruleID, rulesHash: decision.rulesHash,
-            messageIDs: messages.map(\.messageID))
         var event = EventRecord(
             id: nil, ticketID: dispatch.ticketID, type: "ticket.dispatched", at: at,
-            payloadJSON: try JSONText.encode(payload))
-        try event.insert(db)
+            payloadJSON: DispatchedEventPayload.json(
+                sequence: sequence, decision: decision, messageIDs: messages.map(\.messageID)))
+        try event.insertRow(db)
     }
 
     // MARK: - Outbox

@@ -176,6 +176,20 @@ import PagodaStore
         #expect(try store.pendingOutbox(limit: 10).map(\.attempts) == [2, 2, 2])
     }
 
+    @Test func headersRoundTripWithCharactersThatNeedEscaping() throws {
+        let dir = try TempDir(); defer { dir.cleanup() }
+        let store = try openStore(dir)
+        let headers = [
+            "quote\"key": "a \"b\" c", "back\\slash": "C:\\dir", "lines": "1\n2\r3\t4",
+            "control": "\u{01}\u{1F}", "unicode": "佛山市12345热线 🚒", "empty": "", "": "empty key",
+        ]
+        let message = OutgoingMessage(exchange: "x", routingKey: "r", messageID: "m-1", headers: headers, body: [])
+        _ = try store.recordDispatches([.rejection(Rejection(
+            amqpMessageID: nil, body: [], code: "c", reason: "r", at: t0, message: message))])
+        let pending = try store.pendingOutbox(limit: 1)
+        #expect(pending.first?.message == message)
+    }
+
     @Test func negativeLimitIsRejected() throws {
         let dir = try TempDir(); defer { dir.cleanup() }
         let store = try openStore(dir)
@@ -303,6 +317,18 @@ import PagodaStore
         #expect(pending.count == 6)
         try a.markSent(pending.map(\.id), at: t0)
         #expect(try b.outboxBacklog() == 0)
+    }
+
+    @Test func concurrentOpensOfANewFileAllSucceed() async throws {
+        let dir = try TempDir(); defer { dir.cleanup() }
+        // Like several processes starting at once against a file that does not exist yet.
+        let stores = try await withThrowingTaskGroup(of: DispatchStore.self) { group in
+            for _ in 0..<4 { group.addTask { try openStore(dir) } }
+            var opened: [DispatchStore] = []
+            for try await store in group { opened.append(store) }
+            return opened
+        }
+        for store in stores { #expect(try store.appliedMigrations() == ["v1-intake"]) }
     }
 
     @Test func concurrentWritersNeverDoubleDispatch() async throws {

@@ -1,0 +1,216 @@
+// Pipeline benchmark: (a) a bare pipe built from the same transport (consume intake, republish with
+// confirms, ack after the confirm; no rules, no database) and (b) `pagoda serve` end to end, on the same
+// broker in one run; then publish-to-unit-queue latency at a fixed rate, and optionally a memory soak.
+import Foundation
+import PagodaTransport
+#if canImport(Glibc)
+import Glibc
+#endif
+
+struct Options {
+    var url = "amqp://guest:guest@127.0.0.1:5676/"
+    var pagoda = ".build/release/pagoda"
+    var rules = "rules"
+    var count = 20_000
+    var rate = 500
+    var latencySeconds = 20
+    var soakSeconds = 0
+    var synchronous = "full"
+
+    init(_ args: [String]) {
+        var it = args.dropFirst().makeIterator()
+        while let a = it.next() {
+            let v = it.next() ?? ""
+            switch a {
+            case "--amqp-url": url = v
+            case "--pagoda": pagoda = v
+            case "--rules": rules = v
+            case "--count": count = Int(v) ?? count
+            case "--rate": rate = Int(v) ?? rate
+            case "--latency-seconds": latencySeconds = Int(v) ?? latencySeconds
+            case "--soak-seconds": soakSeconds = Int(v) ?? soakSeconds
+            case "--synchronous": synchronous = v
+            default: FileHandle.standardError.write(Data("unknown option \(a)\n".utf8)); exit(2)
+            }
+        }
+    }
+}
+
+final class Box<T: Sendable>: @unchecked Sendable {
+    private let lock = NSLock()
+    private var v: T
+    init(_ v: T) { self.v = v }
+    func with<R>(_ f: (inout T) -> R) -> R { lock.lock(); defer { lock.unlock() }; return f(&v) }
+}
+
+func ticket(_ n: Int, sentNanos: UInt64? = nil) -> [UInt8] {
+    let districts = ["南海区", "顺德区", "禅城区", "三水区", "高明区"]
+    let towns = ["桂城街道", "大良街道", "祖庙街道", "西南街道", "荷城街道"]
+    let kinds = ["complaint", "help", "report", "consultation", "suggestion"]
+    let cats = ["city_management", "living_environment", "consumer_rights", "social_livelihood", "city_management.roads"]
+    let extra = sentNanos.map { #","bench_sent_ns":\#($0)"# } ?? ""
+    return Array(#"{"id":"B-\#(n)","received_at":"2026-03-02T09:00:00+08:00","channel":"hotline","kind":"\#(kinds[n % 5])","text":"小区门口的路灯坏了很久，晚上出行很不方便，多次反映没人处理，希望尽快维修。","category":"\#(cats[(n / 5) % 5])","region":{"district":"\#(districts[n % 5])","town":"\#(towns[n % 5])"}\#(extra)}"#.utf8)
+}
+
+func now() -> UInt64 { DispatchTime.now().uptimeNanoseconds }
+
+/// Publishes `bodies` to an exchange with confirms, `window` at a time, retrying unconfirmed ones.
+func preload(_ publisher: AMQPPublisher, exchange: String, routingKey: String, bodies: [[UInt8]]) async throws {
+    try await withThrowingTaskGroup(of: Void.self) { group in
+        var it = bodies.enumerated().makeIterator()
+        func add(_ g: inout ThrowingTaskGroup<Void, any Error>) {
+            guard let (i, body) = it.next() else { return }
+            g.addTask {
+                while try await publisher.publish(OutgoingMessage(exchange: exchange, routingKey: routingKey, body: body, messageId: "m-\(i)")) != .confirmed {}
+            }
+        }
+        for _ in 0..<512 { add(&group) }
+        while try await group.next() != nil { add(&group) }
+    }
+}
+
+func rssKiB(_ pid: pid_t) -> Int {
+    guard let s = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
+          let line = s.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") }) else { return -1 }
+    return Int(line.split(separator: " ").dropFirst().first ?? "") ?? -1
+}
+
+func percentile(_ sorted: [UInt64], _ p: Double) -> Double {
+    sorted.isEmpty ? .nan : Double(sorted[min(sorted.count - 1, Int(Double(sorted.count) * p))]) / 1e6
+}
+
+let options = Options(CommandLine.arguments)
+var config = try AMQPConfiguration(url: options.url)
+config.connectionName = "pagoda-bench"
+let run = "b\(UInt32.random(in: 0...UInt32.max))"
+let bodies = (0..<options.count).map { ticket($0) }
+print("pipeline benchmark: \(options.count) tickets of \(bodies[0].count) bytes, broker \(config.endpointDescription), synchronous=\(options.synchronous)")
+
+// (a) The bare pipe.
+do {
+    let inQ = "\(run).pipe.in", outQ = "\(run).pipe.out"
+    let topo = Topology(queues: [.quorum(inQ), .init(name: outQ)])
+    let loader = AMQPPublisher(configuration: config, topology: topo)
+    try await preload(loader, exchange: "", routingKey: inQ, bodies: bodies)
+    await loader.close()
+    let consumer = AMQPConsumer(configuration: config, queue: inQ, topology: topo, prefetch: 512)
+    let publisher = AMQPPublisher(configuration: config, topology: topo, window: 256)
+    let done = Box(0)
+    let start = now()
+    await withTaskGroup(of: Void.self) { group in
+        var inflight = 0
+        for await d in consumer.deliveries {
+            inflight += 1
+            group.addTask {
+                while (try? await publisher.publish(OutgoingMessage(exchange: "", routingKey: outQ, body: d.body, messageId: d.messageId))) != .confirmed {}
+                consumer.ack(d)
+                done.with { $0 += 1 }
+            }
+            if done.with({ $0 }) + inflight >= options.count * 2 { break }
+            if inflight >= 512 { await group.next(); inflight -= 1 }
+            if inflight + done.with({ $0 }) >= options.count { break }
+        }
+        await group.waitForAll()
+    }
+    let seconds = Double(now() - start) / 1e9
+    print(String(format: "(a) bare pipe:      %7.0f tickets/s  (%d in %.2f s)", Double(options.count) / seconds, options.count, seconds))
+    setenv("PAGODA_BENCH_PIPE_RATE", String(Double(options.count) / seconds), 1)
+    await consumer.close()
+    await publisher.close()
+}
+
+// (b) pagoda serve end to end.
+let prefix = "\(run)s"
+let dir = FileManager.default.temporaryDirectory.appendingPathComponent("pagoda-bench-\(run)").path
+try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+let catchAll = "\(prefix).bench.all"
+let seen = Box<(count: Int, latencies: [UInt64])>((0, []))
+let watcherTopology = Topology(
+    exchanges: [.init(name: "\(prefix).dispatch", type: "topic"), .init(name: "\(prefix).intake", type: "fanout")],
+    queues: [.init(name: catchAll), .quorum("\(prefix).intake")],
+    bindings: [.init(queue: catchAll, exchange: "\(prefix).dispatch", routingKey: "#"), .init(queue: "\(prefix).intake", exchange: "\(prefix).intake", routingKey: "")])
+let watcher = AMQPConsumer(configuration: config, queue: catchAll, topology: watcherTopology, prefetch: 1000)
+let watchTask = Task {
+    for await d in watcher.deliveries {
+        let t = now()
+        var latency: UInt64?
+        if let r = d.body.firstRange(of: Array("\"bench_sent_ns\":".utf8)) {
+            let digits = d.body[r.upperBound...].prefix { $0 >= 48 && $0 <= 57 }
+            if let sent = UInt64(String(decoding: digits, as: UTF8.self)) { latency = t - sent }
+        }
+        seen.with { s in
+            s.count += 1
+            if let latency { s.latencies.append(latency) }
+        }
+        watcher.ack(d)
+    }
+}
+try await watcher.waitUntilConnected()
+let loader = AMQPPublisher(configuration: config, topology: watcherTopology)
+try await preload(loader, exchange: "\(prefix).intake", routingKey: "", bodies: bodies)
+
+let serve = Process()
+serve.executableURL = URL(fileURLWithPath: options.pagoda)
+serve.arguments = ["serve", "--rules", options.rules, "--amqp-url", options.url, "--db", "\(dir)/pagoda.sqlite", "--prefix", prefix,
+                   "--log-level", "warning", "--synchronous", options.synchronous]
+serve.standardError = FileHandle(forWritingAtPath: "/dev/null")
+let startB = now()
+try serve.run()
+while seen.with({ $0.count }) < options.count { try await Task.sleep(for: .milliseconds(5)) }
+let secondsB = Double(now() - startB) / 1e9
+let rateB = Double(options.count) / secondsB
+let rateA = Double(ProcessInfo.processInfo.environment["PAGODA_BENCH_PIPE_RATE"] ?? "") ?? .nan
+print(String(format: "(b) pagoda serve:   %7.0f tickets/s  (%d in %.2f s, including start-up), %.0f%% of (a)", rateB, options.count, secondsB, 100 * rateB / rateA))
+print("    serve resident memory after (b): \(rssKiB(serve.processIdentifier) / 1024) MiB")
+
+// Latency at a fixed rate, then the soak.
+func paced(seconds: Int, base: Int, sample: ((Int) -> Void)? = nil) async throws {
+    let interval = 1e9 / Double(options.rate)
+    let start = now()
+    var n = 0
+    await withTaskGroup(of: Void.self) { group in
+        while true {
+            let due = start + UInt64(Double(n) * interval)
+            let t = now()
+            if due > t { try? await Task.sleep(for: .nanoseconds(Int(due - t))) }
+            if now() - start >= UInt64(seconds) * 1_000_000_000 { break }
+            let i = base + n
+            group.addTask { _ = try? await loader.publish(OutgoingMessage(exchange: "\(prefix).intake", routingKey: "", body: ticket(i, sentNanos: now()), messageId: "l-\(i)")) }
+            n += 1
+            if n % options.rate == 0 { sample?(n / options.rate) }
+        }
+        await group.waitForAll()
+    }
+    let target = options.count + base - options.count + n
+    _ = target
+}
+seen.with { $0.latencies.removeAll() }
+let before = seen.with { $0.count }
+try await paced(seconds: options.latencySeconds, base: options.count)
+let expected = before + options.latencySeconds * options.rate
+let deadline = now() + 30_000_000_000
+while seen.with({ $0.count }) < expected && now() < deadline { try await Task.sleep(for: .milliseconds(5)) }
+let lat = seen.with { $0.latencies }.sorted()
+print(String(format: "latency at %d tickets/s for %d s, publish -> unit queue: p50 %.1f ms, p99 %.1f ms, p99.9 %.1f ms, max %.1f ms (%d samples)",
+             options.rate, options.latencySeconds, percentile(lat, 0.5), percentile(lat, 0.99), percentile(lat, 0.999), percentile(lat, 1.0), lat.count))
+
+if options.soakSeconds > 0 {
+    print("soak at \(options.rate) tickets/s for \(options.soakSeconds) s; serve resident memory (MiB) every 30 s:")
+    var samples: [Int] = []
+    try await paced(seconds: options.soakSeconds, base: options.count * 10) { second in
+        if second % 30 == 0 {
+            let mib = rssKiB(serve.processIdentifier) / 1024
+            samples.append(mib)
+            print("  t=\(second)s rss=\(mib) MiB dispatched=\(seen.with { $0.count })")
+        }
+    }
+    if let first = samples.first, let last = samples.last { print("soak: first \(first) MiB, last \(last) MiB, max \(samples.max()!) MiB") }
+}
+
+serve.interrupt()
+serve.waitUntilExit()
+print("serve exited with \(serve.terminationStatus) after SIGINT")
+await loader.close()
+await watcher.close()
+watchTask.cancel()
+try? FileManager.default.removeItem(atPath: dir)

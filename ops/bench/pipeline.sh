@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Pipeline benchmark on a private broker (port 5676): bare transport pipe vs `pagoda serve`, latency at
+# 500 tickets/s, and with SOAK_SECONDS=600 a memory soak. Prints figures; see docs/performance.md.
+#   ops/bench/pipeline.sh [--count N] [--rate R] [--latency-seconds S] [--soak-seconds S] [--synchronous full|normal]
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+source ops/lib.sh
+ensure_packages
+dir=$PWD/.build/bench-broker
+ops/broker.sh start "$dir" 5676 >/dev/null
+trap 'ops/broker.sh stop "$dir" >/dev/null 2>&1 || true' EXIT
+swift build -c release --product pagoda --product pagoda-bench >/dev/null
+bin=$(swift build -c release --show-bin-path)
+"$bin/pagoda-bench" --amqp-url amqp://guest:guest@127.0.0.1:5676/ --pagoda "$bin/pagoda" --rules rules "$@"
