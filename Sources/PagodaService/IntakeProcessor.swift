@@ -51,9 +51,7 @@ public struct IntakeProcessor: Sendable {
         let at = RFC3339.format(now, offsetSeconds: offset)
         let routingKey = decision.queue
         let ticketID = ticket.id
-        let unit = decision.unit
         let rulesHash = decision.rulesHash
-        let ruleID = decision.rule.id
         let messages: @Sendable (Int64) -> [StoredMessage] = { seq in
             let headers = ["x-pagoda-ticket-id": ticketID, "x-pagoda-dispatch-seq": String(seq), "x-pagoda-rules-hash": rulesHash,
                            "x-pagoda-message-type": "ticket.dispatched"]
@@ -61,17 +59,9 @@ public struct IntakeProcessor: Sendable {
                 ("type", .string("ticket.dispatched")), ("version", .number("1")), ("dispatch_seq", .number(String(seq))),
                 ("at", .string(at)), ("ticket", ticketObject), ("decision", decisionJSON),
             ])))
-            let eventBody = JSON.serialize(.object(JSONObject([
-                ("type", .string("ticket.dispatched")), ("version", .number("1")), ("at", .string(at)),
-                ("ticket_id", .string(ticketID)), ("dispatch_seq", .number(String(seq))),
-                ("unit", unit.map { .string($0.id) } ?? .null), ("level", unit.map { .string($0.level.name) } ?? .null),
-                ("queue", .string(names.queue(routingKey))), ("rule", .string(ruleID)), ("rules_hash", .string(rulesHash)),
-            ])))
             return [
                 StoredMessage(exchange: names.dispatchExchange, routingKey: routingKey, messageID: "\(ticketID)/dispatch/\(seq)",
                               contentType: "application/json", headers: headers, body: dispatchBody, mandatory: true),
-                StoredMessage(exchange: names.eventsExchange, routingKey: "ticket.dispatched", messageID: "\(ticketID)/event/dispatched/\(seq)",
-                              contentType: "application/json", headers: headers, body: eventBody, mandatory: true),
             ]
         }
         return TicketDispatch(ticketID: ticket.id, receivedAt: ticket.receivedAt, ticketJSON: body, decision: row,

@@ -49,7 +49,10 @@ public struct Names: Sendable, Hashable {
                 Topology.Exchange(name: eventsExchange, type: "topic"),
                 Topology.Exchange(name: commandsExchange, type: "topic"),
             ],
-            queues: queues, bindings: bindings)
+            queues: queues, bindings: bindings,
+            // Every dispatch message is also an event: the broker copies it to the events exchange, so
+            // the service publishes each dispatch once.
+            exchangeBindings: [Topology.ExchangeBinding(destination: eventsExchange, source: dispatchExchange, routingKey: "#")])
     }
 }
 
@@ -75,7 +78,10 @@ extension Names {
             .object(JSONObject([("name", .string(q.name)), ("vhost", .string(vhost)), ("durable", .bool(q.durable)),
                                 ("auto_delete", .bool(q.autoDelete)), ("arguments", args(q.arguments))]))
         }
-        let bindings: [JSONValue] = t.bindings.map { b in
+        let bindings: [JSONValue] = t.exchangeBindings.map { b in
+            .object(JSONObject([("source", .string(b.source)), ("vhost", .string(vhost)), ("destination", .string(b.destination)),
+                                ("destination_type", .string("exchange")), ("routing_key", .string(b.routingKey)), ("arguments", .object(JSONObject([])))]))
+        } + t.bindings.map { b in
             .object(JSONObject([("source", .string(b.exchange)), ("vhost", .string(vhost)), ("destination", .string(b.queue)),
                                 ("destination_type", .string("queue")), ("routing_key", .string(b.routingKey)), ("arguments", args(b.arguments))]))
         }

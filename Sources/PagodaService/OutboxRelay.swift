@@ -58,9 +58,11 @@ final class OutboxRelay: Service {
         var drainDeadline: ContinuousClock.Instant?
         await withTaskGroup(of: Event.self) { group in
             var tickerRunning = false
+            var lastWasTick = true
             while true {
-                // Fill the window from the outbox.
-                if inFlight.count < window {
+                // Fill the window from the outbox, once a quarter of it is free (or on a tick), so the
+                // store is not queried for every single confirm.
+                if window - inFlight.count >= max(1, window / 4) || (lastWasTick && inFlight.count < window) {
                     let excluded = inFlight
                     let room = window - inFlight.count
                     let pending = (try? await storeQueue.run { [store] in try store.pendingOutbox(limit: room, excluding: excluded) }) ?? []
@@ -103,9 +105,11 @@ final class OutboxRelay: Service {
                     }
                 }
                 guard let event = await group.next() else { break }
+                lastWasTick = false
                 switch event {
                 case .tick:
                     tickerRunning = false
+                    lastWasTick = true
                 case let .published(id, outcome):
                     switch outcome {
                     case .confirmed:
@@ -125,7 +129,10 @@ final class OutboxRelay: Service {
                     logger.warning("publish failed; will retry", metadata: ["outbox.id": "\(id)", "error": "\(error)"])
                     inFlight.remove(id)
                 }
-                if !confirmed.isEmpty {
+                // Mark rows sent in batches: each commit is an fsync. A crash before the commit only means
+                // those messages are published again (same message id and dispatch sequence).
+                let flush = confirmed.count >= max(1, window / 2) || confirmed.count == inFlight.count || lastWasTick || shutdown.requested
+                if !confirmed.isEmpty && flush {
                     let ids = confirmed
                     do {
                         try await storeQueue.run { [store] in try store.markSent(ids, at: Date()) }

@@ -12,9 +12,9 @@ public struct ServerConfiguration: Sendable {
     public var databasePath: String
     public var synchronousFull: Bool = true
     public var names = Names()
-    public var prefetch: UInt16 = 512
-    public var publishWindow: Int = 256
-    public var maxBatch: Int = 256
+    public var prefetch: UInt16 = 2000
+    public var publishWindow: Int = 1024
+    public var maxBatch: Int = 500
 
     public init(rulesDirectory: String, amqp: AMQPConfiguration, databasePath: String) {
         self.rulesDirectory = rulesDirectory
@@ -54,7 +54,8 @@ public struct PagodaServer: Sendable {
         let processor = IntakeProcessor(ruleSet: ruleSet, names: c.names)
         let intake = IntakeService(consumer: consumer, store: store, storeQueue: storeQueue, processor: { processor }, relay: wake,
                                    metrics: metrics, logger: logger, maxBatch: c.maxBatch)
-        let relay = OutboxRelay(publisher: publisher, store: store, storeQueue: storeQueue, wake: wake, metrics: metrics, logger: logger,
+        // The relay has its own thread: its reads use SQLite's readers and need not wait behind intake commits.
+        let relay = OutboxRelay(publisher: publisher, store: store, storeQueue: BlockingQueue(label: "pagoda.outbox"), wake: wake, metrics: metrics, logger: logger,
                                 window: c.publishWindow)
         logger.info("serving", metadata: [
             "amqp.endpoint": "\(c.amqp.endpointDescription)", "db.path": "\(c.databasePath)", "rules.hash": "\(ruleSet.hash.prefix(12))",

@@ -163,6 +163,12 @@ final class AMQPSession {
             withExtendedLifetime(arena) {}
             try check(amqp_get_rpc_reply(state), "queue.declare '\(q.name)'")
         }
+        for b in topology.exchangeBindings {
+            let arena = CArena()
+            _ = amqp_exchange_bind(state, channel, arena.bytes(b.destination), arena.bytes(b.source), arena.bytes(b.routingKey), amqp_empty_table)
+            withExtendedLifetime(arena) {}
+            try check(amqp_get_rpc_reply(state), "exchange.bind '\(b.destination)' <- '\(b.source)' (\(b.routingKey))")
+        }
         for b in topology.bindings {
             let arena = CArena()
             _ = amqp_queue_bind(

@@ -42,6 +42,20 @@ public struct Topology: Sendable, Equatable {
         }
     }
 
+    /// An exchange-to-exchange binding (a RabbitMQ extension): messages routed by `source` with a
+    /// matching key are also routed by `destination`.
+    public struct ExchangeBinding: Sendable, Equatable {
+        public var destination: String
+        public var source: String
+        public var routingKey: String
+
+        public init(destination: String, source: String, routingKey: String) {
+            self.destination = destination
+            self.source = source
+            self.routingKey = routingKey
+        }
+    }
+
     public struct Binding: Sendable, Equatable {
         public var queue: String
         public var exchange: String
@@ -59,8 +73,11 @@ public struct Topology: Sendable, Equatable {
     public var exchanges: [Exchange]
     public var queues: [Queue]
     public var bindings: [Binding]
+    /// Declared after the exchanges, before the queue bindings.
+    public var exchangeBindings: [ExchangeBinding]
 
-    public init(exchanges: [Exchange] = [], queues: [Queue] = [], bindings: [Binding] = []) {
+    public init(exchanges: [Exchange] = [], queues: [Queue] = [], bindings: [Binding] = [], exchangeBindings: [ExchangeBinding] = []) {
+        self.exchangeBindings = exchangeBindings
         self.exchanges = exchanges
         self.queues = queues
         self.bindings = bindings
