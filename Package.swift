@@ -63,7 +63,7 @@ let package = Package(
         .testTarget(name: "PagodaStoreTests", dependencies: ["PagodaStore"]),
         .testTarget(
             name: "PagodaTransportTests",
-            dependencies: ["PagodaTransport", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["PagodaTransport", "PagodaTesting", .product(name: "Logging", package: "swift-log")]
         ),
     ]
 )

@@ -6,10 +6,11 @@ import ServiceLifecycle
 
 /// Publishes the outbox with publisher confirms and marks rows sent once the broker confirmed them.
 ///
-/// Up to `window` messages are in flight at once. A message whose outcome is unknown (the connection
-/// dropped before its confirm) or that was nacked stays in the outbox and is published again; a worker
-/// recognises the repeat by its message id and dispatch sequence. A message the broker returned as
-/// unroutable is retried after a pause and logged, since it means a destination queue is missing.
+/// Up to `window` messages are in flight at once. The relay reads only new rows (ids above the highest
+/// it has taken). A message whose outcome is unknown (the connection dropped before its confirm) or that
+/// was nacked stays in the outbox and is published again from memory; after a restart every unsent row
+/// is read again. A worker recognises a repeat by its message id and dispatch sequence. A message the broker returned as
+/// unroutable is retried at the next tick and logged, since it means a destination queue is missing.
 /// On graceful shutdown the relay keeps going until the outbox is empty, or `drainTimeout` passes.
 final class OutboxRelay: Service {
     let publisher: AMQPPublisher
@@ -52,9 +53,14 @@ final class OutboxRelay: Service {
     }
 
     private func relay(_ shutdown: ShutdownFlag) async {
-        var inFlight: Set<Int64> = []
+        var inFlight: [Int64: OutboxMessage] = [:]
         var confirmed: [Int64] = []
         var attempts: [Int64: Int] = [:]
+        // The highest outbox id taken so far; rows whose outcome was unknown are published again from
+        // `retry`, so the store is only asked for new rows.
+        var cursor: Int64 = 0
+        var retry: [OutboxMessage] = []
+        var parked: [OutboxMessage] = []
         var drainDeadline: ContinuousClock.Instant?
         await withTaskGroup(of: Event.self) { group in
             var tickerRunning = false
@@ -63,11 +69,17 @@ final class OutboxRelay: Service {
                 // Fill the window from the outbox, once a quarter of it is free (or on a tick), so the
                 // store is not queried for every single confirm.
                 if window - inFlight.count >= max(1, window / 4) || (lastWasTick && inFlight.count < window) {
-                    let excluded = inFlight
                     let room = window - inFlight.count
-                    let pending = (try? await storeQueue.run { [store] in try store.pendingOutbox(limit: room, excluding: excluded) }) ?? []
+                    var pending = Array(retry.prefix(room))
+                    retry.removeFirst(pending.count)
+                    if pending.count < room {
+                        let after = cursor, limit = room - pending.count
+                        let fresh = (try? await storeQueue.run { [store] in try store.pendingOutbox(after: after, limit: limit) }) ?? []
+                        if let last = fresh.last { cursor = last.id }
+                        pending += fresh
+                    }
                     for row in pending {
-                        inFlight.insert(row.id)
+                        inFlight[row.id] = row
                         let n = attempts[row.id, default: 0]
                         attempts[row.id] = n + 1
                         if n > 0 { metrics.republished.increment() }
@@ -84,7 +96,7 @@ final class OutboxRelay: Service {
                 if shutdown.requested {
                     if drainDeadline == nil { drainDeadline = .now + drainTimeout }
                     let backlog = (try? await storeQueue.run { [store] in try store.outboxBacklog() }) ?? 0
-                    if inFlight.isEmpty && confirmed.isEmpty && backlog == 0 { break }
+                    if inFlight.isEmpty && confirmed.isEmpty && retry.isEmpty && parked.isEmpty && backlog == 0 { break }
                     if let d = drainDeadline, .now > d {
                         logger.warning("shutting down with unsent outbox messages; they are sent at the next start",
                                        metadata: ["outbox.backlog": "\(backlog)"])
@@ -110,6 +122,8 @@ final class OutboxRelay: Service {
                 case .tick:
                     tickerRunning = false
                     lastWasTick = true
+                    retry += parked
+                    parked.removeAll()
                 case let .published(id, outcome):
                     switch outcome {
                     case .confirmed:
@@ -120,14 +134,14 @@ final class OutboxRelay: Service {
                         logger.error("broker returned a dispatch as unroutable; will retry", metadata: [
                             "outbox.id": "\(id)", "amqp.reply_code": "\(code)", "amqp.reply_text": "\(text)",
                         ])
-                        try? await Task.sleep(for: .milliseconds(500))
-                        inFlight.remove(id)
+                        // Wait for the next tick before trying again, without holding up other messages.
+                        if let row = inFlight.removeValue(forKey: id) { parked.append(row) }
                     case .nacked, .outcomeUnknown:
-                        inFlight.remove(id)
+                        if let row = inFlight.removeValue(forKey: id) { retry.append(row) }
                     }
                 case let .failed(id, error):
                     logger.warning("publish failed; will retry", metadata: ["outbox.id": "\(id)", "error": "\(error)"])
-                    inFlight.remove(id)
+                    if let row = inFlight.removeValue(forKey: id) { retry.append(row) }
                 }
                 // Mark rows sent in batches: each commit is an fsync. A crash before the commit only means
                 // those messages are published again (same message id and dispatch sequence).
@@ -137,7 +151,7 @@ final class OutboxRelay: Service {
                     do {
                         try await storeQueue.run { [store] in try store.markSent(ids, at: Date()) }
                         for id in ids {
-                            inFlight.remove(id)
+                            inFlight[id] = nil
                             attempts[id] = nil
                         }
                         confirmed.removeAll()

@@ -266,6 +266,26 @@ public final class DispatchStore: Sendable {
         }
     }
 
+    /// Unsent outbox messages with an id above `cursor`, oldest first, at most `limit`.
+    ///
+    /// Outbox ids grow in commit order (there is one writer at a time), so a relay that remembers the
+    /// highest id it has taken reads only new rows, through the primary key, however many are in flight.
+    /// A relay starting afresh passes 0 and gets every unsent row. Read-only.
+    public func pendingOutbox(after cursor: Int64, limit: Int) throws(StoreError) -> [OutboxMessage] {
+        guard limit >= 0 else { throw StoreError(.invalidArgument, "limit must be >= 0, got \(limit)") }
+        if limit == 0 { return [] }
+        return try storeOperation {
+            try pool.read { db in
+                try OutboxRecord
+                    .filter(OutboxRecord.Columns.sentAt == nil && OutboxRecord.Columns.id > cursor)
+                    .order(OutboxRecord.Columns.id)
+                    .limit(limit)
+                    .fetchAll(db)
+                    .map { try $0.outboxMessage() }
+            }
+        }
+    }
+
     private static func pendingRows(limit: Int, excluding inFlight: Set<Int64>, _ db: Database) throws -> [OutboxRecord] {
         var request = OutboxRecord
             .filter(OutboxRecord.Columns.sentAt == nil)

@@ -154,6 +154,22 @@ import PagodaStore
         #expect(history.messages.map(\.sentAt) == [t0.addingTimeInterval(1), t0.addingTimeInterval(1)])
     }
 
+    @Test func pendingAfterACursorReadsOnlyNewerUnsentRows() throws {
+        let dir = try TempDir(); defer { dir.cleanup() }
+        let store = try openStore(dir)
+        _ = try store.recordDispatches([dispatch("T1"), dispatch("T2")])
+        let first = try store.pendingOutbox(after: 0, limit: 3)
+        #expect(first.map(\.message.messageID) == ["T1/dispatch", "T1/event", "T2/dispatch"])
+        let cursor = try #require(first.last?.id)
+        _ = try store.recordDispatches([dispatch("T3")])
+        let next = try store.pendingOutbox(after: cursor, limit: 100)
+        #expect(next.map(\.message.messageID) == ["T2/event", "T3/dispatch", "T3/event"])
+        // Sent rows are skipped; a fresh relay (cursor 0) sees every unsent row again.
+        try store.markSent([first[0].id, next[1].id], at: t0)
+        #expect(try store.pendingOutbox(after: 0, limit: 100).map(\.message.messageID) == ["T1/event", "T2/dispatch", "T2/event", "T3/event"])
+        #expect(try store.pendingOutbox(after: next.last!.id, limit: 100).isEmpty)
+    }
+
     @Test func claimCountsAttemptsAndUnconfirmedRowsComeBackAfterReconnect() throws {
         let dir = try TempDir(); defer { dir.cleanup() }
         let store = try openStore(dir)

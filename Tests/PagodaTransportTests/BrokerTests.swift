@@ -1,5 +1,6 @@
 import Foundation
 import Synchronization
+import PagodaTesting
 import Testing
 @testable import PagodaTransport
 

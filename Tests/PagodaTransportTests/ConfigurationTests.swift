@@ -1,3 +1,4 @@
+import PagodaTesting
 import Testing
 @testable import PagodaTransport
 

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import PagodaTesting
 import Synchronization
 import Testing
 @testable import PagodaTransport
@@ -107,37 +108,12 @@ enum TestBroker {
 
     /// Runs a process without blocking a concurrency-pool thread.
     static func run(_ argv: [String]) async throws -> (status: Int32, output: String) {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        p.arguments = argv
-        let out = FileManager.default.temporaryDirectory.appendingPathComponent("pagoda-test-\(UUID().uuidString).log")
-        _ = FileManager.default.createFile(atPath: out.path, contents: nil)
-        let handle = try FileHandle(forWritingTo: out)
-        p.standardOutput = handle
-        p.standardError = handle
-        let status: Int32 = try await withCheckedThrowingContinuation { cont in
-            p.terminationHandler = { proc in cont.resume(returning: proc.terminationStatus) }
-            do { try p.run() } catch { cont.resume(throwing: error) }
-        }
-        try? handle.close()
-        let text = (try? String(contentsOf: out, encoding: .utf8)) ?? ""
-        try? FileManager.default.removeItem(at: out)
-        return (status, text)
+        try await runProcess(argv)
     }
 }
 
 func uniqueName(_ prefix: String) -> String {
     "\(prefix).\(UUID().uuidString.prefix(8).lowercased())"
-}
-
-/// Polls `condition` every 10 ms until it holds or the deadline passes.
-func eventually(timeout: Duration = .seconds(30), _ condition: () -> Bool) async -> Bool {
-    let deadline = ContinuousClock.now + timeout
-    while ContinuousClock.now < deadline {
-        if condition() { return true }
-        try? await Task.sleep(for: .milliseconds(10))
-    }
-    return condition()
 }
 
 /// Thread-safe collector used by consumer tasks in tests.
@@ -187,16 +163,3 @@ final class EventLog: Sendable {
     var protocolErrors: [ConnectionEvent] { all.filter { if case .protocolError = $0 { true } else { false } } }
 }
 
-/// A lock-protected box closures can share. `@unchecked Sendable`: `storage` is only touched under
-/// `lock` (NSLock, which ThreadSanitizer understands).
-final class Locked<Value: Sendable>: @unchecked Sendable {
-    private let lock = NSLock()
-    private var storage: Value
-    init(_ value: Value) { storage = value }
-    func withLock<R>(_ body: (inout Value) -> R) -> R {
-        lock.lock()
-        defer { lock.unlock() }
-        return body(&storage)
-    }
-    var value: Value { withLock { $0 } }
-}
