@@ -71,10 +71,17 @@ final class IntakeService: Service {
         guard !batch.isEmpty else { return }
         let now = Date()
         let p = processor()
+        let clock = ContinuousClock()
+        let started = clock.now
         let records = batch.map { d in record(for: d, processor: p, now: now, error: nil) }
+        let processed = clock.now
         do {
             let outcomes = try await storeQueue.run { [store] in try store.recordDispatches(records) }
+            let committed = clock.now
             settle(batch, outcomes)
+            logger.debug("batch committed", metadata: [
+                "batch.size": "\(batch.count)", "batch.process": "\(processed - started)", "batch.commit": "\(committed - processed)",
+            ])
         } catch {
             logger.warning("batch commit failed; retrying one by one", metadata: ["batch.size": "\(batch.count)", "error": "\(error)"])
             for d in batch {

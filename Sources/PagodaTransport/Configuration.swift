@@ -119,7 +119,8 @@ public struct AMQPConfiguration: Sendable, Equatable {
     public var connectTimeout: Duration
     /// Timeout for synchronous RPCs (login, declares, close).
     public var rpcTimeout: Duration
-    /// How long the connection thread waits for frames before looking at its mailbox again.
+    /// How long the connection thread waits for frames before looking at its mailbox again: the most a
+    /// publish or ack posted to an idle connection waits before it is sent (default 2 ms).
     public var pollInterval: Duration
     public var reconnectBackoff: ReconnectBackoff
 
@@ -129,7 +130,7 @@ public struct AMQPConfiguration: Sendable, Equatable {
         host: String = "127.0.0.1", port: Int? = nil, vhost: String = "/", user: String = "guest", password: String = "guest",
         tls: AMQPTLSConfiguration? = nil, heartbeatSeconds: Int = 10, frameMax: Int = 131_072, channelMax: Int = 0,
         connectionName: String = "pagoda", connectTimeout: Duration = .seconds(5), rpcTimeout: Duration = .seconds(15),
-        pollInterval: Duration = .milliseconds(10), reconnectBackoff: ReconnectBackoff = ReconnectBackoff()
+        pollInterval: Duration = .milliseconds(2), reconnectBackoff: ReconnectBackoff = ReconnectBackoff()
     ) {
         self.host = host
         self.port = port ?? (tls == nil ? 5672 : 5671)

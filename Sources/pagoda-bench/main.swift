@@ -115,8 +115,53 @@ do {
     let seconds = Double(now() - start) / 1e9
     print(String(format: "(a) bare pipe:      %7.0f tickets/s  (%d in %.2f s)", Double(options.count) / seconds, options.count, seconds))
     setenv("PAGODA_BENCH_PIPE_RATE", String(Double(options.count) / seconds), 1)
+
+    // The same pipe's latency at the fixed rate: the broker's share of the end-to-end figure below.
+    let latencies = Box<[UInt64]>([])
+    let outWatcher = AMQPConsumer(configuration: config, queue: outQ, topology: topo, prefetch: 1000)
+    let drainOut = Task {
+        for await d in outWatcher.deliveries {
+            let t = now()
+            if let r = d.body.firstRange(of: Array("\"bench_sent_ns\":".utf8)),
+               let sent = UInt64(String(decoding: d.body[r.upperBound...].prefix { $0 >= 48 && $0 <= 57 }, as: UTF8.self)) {
+                latencies.with { $0.append(t - sent) }
+            }
+            outWatcher.ack(d)
+        }
+    }
+    let pipeTask = Task {
+        await withTaskGroup(of: Void.self) { group in
+            for await d in consumer.deliveries {
+                group.addTask {
+                    while (try? await publisher.publish(OutgoingMessage(exchange: "", routingKey: outQ, body: d.body, messageId: d.messageId))) != .confirmed {}
+                    consumer.ack(d)
+                }
+            }
+        }
+    }
+    let pacer = AMQPPublisher(configuration: config, topology: topo)
+    let interval = 1e9 / Double(options.rate)
+    let t0 = now()
+    let total = options.rate * min(options.latencySeconds, 10)
+    await withTaskGroup(of: Void.self) { group in
+        for n in 0..<total {
+            let due = t0 + UInt64(Double(n) * interval)
+            let t = now()
+            if due > t { try? await Task.sleep(for: .nanoseconds(Int(due - t))) }
+            group.addTask { _ = try? await pacer.publish(OutgoingMessage(exchange: "", routingKey: inQ, body: ticket(n, sentNanos: now()), messageId: "p-\(n)")) }
+        }
+    }
+    let until = now() + 20_000_000_000
+    while latencies.with({ $0.count }) < total && now() < until { try await Task.sleep(for: .milliseconds(5)) }
+    let lat = latencies.with { $0 }.sorted()
+    print(String(format: "(a) bare pipe latency at %d tickets/s: p50 %.1f ms, p99 %.1f ms, max %.1f ms (%d samples)",
+                 options.rate, percentile(lat, 0.5), percentile(lat, 0.99), percentile(lat, 1.0), lat.count))
+    await pacer.close()
     await consumer.close()
+    pipeTask.cancel()
     await publisher.close()
+    await outWatcher.close()
+    drainOut.cancel()
 }
 
 // (b) pagoda serve end to end.
@@ -152,8 +197,8 @@ try await preload(loader, exchange: "\(prefix).intake", routingKey: "", bodies: 
 let serve = Process()
 serve.executableURL = URL(fileURLWithPath: options.pagoda)
 serve.arguments = ["serve", "--rules", options.rules, "--amqp-url", options.url, "--db", "\(dir)/pagoda.sqlite", "--prefix", prefix,
-                   "--log-level", "warning", "--synchronous", options.synchronous]
-serve.standardError = FileHandle(forWritingAtPath: "/dev/null")
+                   "--log-level", ProcessInfo.processInfo.environment["PAGODA_BENCH_SERVE_LOG"] ?? "warning", "--synchronous", options.synchronous]
+serve.standardError = FileHandle(forWritingAtPath: ProcessInfo.processInfo.environment["PAGODA_BENCH_SERVE_LOG_FILE"] ?? "/dev/null")
 let startB = now()
 try serve.run()
 while seen.with({ $0.count }) < options.count { try await Task.sleep(for: .milliseconds(5)) }

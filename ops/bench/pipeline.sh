@@ -7,8 +7,13 @@ cd "$(dirname "$0")/../.."
 source ops/lib.sh
 ensure_packages
 dir=$PWD/.build/bench-broker
+# A clean broker every run: queues left by earlier runs (a soak leaves hundreds of thousands of
+# messages) would slow it down and skew the figures.
+ops/broker.sh stop "$dir" >/dev/null 2>&1 || true
+rm -rf "$dir"
 ops/broker.sh start "$dir" 5676 >/dev/null
 trap 'ops/broker.sh stop "$dir" >/dev/null 2>&1 || true' EXIT
-swift build -c release --product pagoda --product pagoda-bench >/dev/null
+swift build -c release --product pagoda >/dev/null
+swift build -c release --product pagoda-bench >/dev/null
 bin=$(swift build -c release --show-bin-path)
 "$bin/pagoda-bench" --amqp-url amqp://guest:guest@127.0.0.1:5676/ --pagoda "$bin/pagoda" --rules rules "$@"
