@@ -47,7 +47,6 @@ public struct IntakeProcessor: Sendable {
             rulesHash: decision.rulesHash, slaProfile: decision.slaProfile, category: decision.category,
             urgency: decision.urgency.rawValue, decisionJSON: decisionBytes, deadlines: deadlines)
         let names = self.names
-        let ticketObject = JSONValue.object(ticket.json)
         let at = RFC3339.format(now, offsetSeconds: offset)
         let routingKey = decision.queue
         let ticketID = ticket.id
@@ -55,10 +54,19 @@ public struct IntakeProcessor: Sendable {
         let messages: @Sendable (Int64) -> [StoredMessage] = { seq in
             let headers = ["x-pagoda-ticket-id": ticketID, "x-pagoda-dispatch-seq": String(seq), "x-pagoda-rules-hash": rulesHash,
                            "x-pagoda-message-type": "ticket.dispatched"]
-            let dispatchBody = JSON.serialize(.object(JSONObject([
-                ("type", .string("ticket.dispatched")), ("version", .number("1")), ("dispatch_seq", .number(String(seq))),
-                ("at", .string(at)), ("ticket", ticketObject), ("decision", decisionJSON),
-            ])))
+            // The ticket goes out exactly as intake sent it, and the decision as it was serialized for the
+            // store: the body is put together from those bytes rather than encoded again.
+            var dispatchBody: [UInt8] = []
+            dispatchBody.reserveCapacity(body.count + decisionBytes.count + 128)
+            dispatchBody += Array(#"{"type":"ticket.dispatched","version":1,"dispatch_seq":"#.utf8)
+            dispatchBody += Array(String(seq).utf8)
+            dispatchBody += Array(#","at":""#.utf8)
+            dispatchBody += Array(at.utf8)
+            dispatchBody += Array(#"","ticket":"#.utf8)
+            dispatchBody += body
+            dispatchBody += Array(#","decision":"#.utf8)
+            dispatchBody += decisionBytes
+            dispatchBody.append(UInt8(ascii: "}"))
             return [
                 StoredMessage(exchange: names.dispatchExchange, routingKey: routingKey, messageID: "\(ticketID)/dispatch/\(seq)",
                               contentType: "application/json", headers: headers, body: dispatchBody, mandatory: true),

@@ -51,6 +51,8 @@ import Testing
         #expect(messages[0].messageID == "FS-1/dispatch/42")
         guard case .object(let o) = try JSON.parse(messages[0].body) else { Issue.record("not an object"); return }
         #expect(o["dispatch_seq"] == .number("42"))
+        #expect(o["ticket"] == (try JSON.parse(body)), "the ticket goes out as intake sent it")
+        #expect(messages[0].body.firstRange(of: body) != nil, "byte for byte")
         #expect(o["type"] == .string("ticket.dispatched"))
         guard case .object(let decision)? = o["decision"], case .object(let dest)? = decision["destination"] else { Issue.record("no decision"); return }
         #expect(dest["queue"] == .string("pagoda.unit.nanhai.shishan"))
