@@ -38,6 +38,36 @@ public struct RuleTestRunner {
     static let wantKeys = ["rule", "type", "unit", "level", "emergency", "category", "urgency", "enterprise", "sla",
                            "co_handlers", "escalation_chain", "deadlines", "queue"]
 
+    /// The valid tickets of the test cases in `files` (with each file's defaults applied), e.g. as a
+    /// benchmark's sample of realistic traffic. Malformed files and invalid tickets are skipped.
+    public func tickets(_ files: [RuleFile]) -> [Ticket] {
+        var out: [Ticket] = []
+        for file in files {
+            var r = YAMLReader(file: file.path)
+            guard let root = r.compose(file.text), case .mapping(let top) = root else { continue }
+            var defaults = JSONObject([])
+            var cases: [Node] = []
+            for (k, v) in top {
+                if k.scalar?.string == "defaults", case .mapping(let d) = v {
+                    for (dk, dv) in d where dk.scalar?.string == "ticket" {
+                        if case .object(let o)? = Self.json(dv, &r) { defaults = o }
+                    }
+                }
+                if k.scalar?.string == "cases", case .sequence(let seq) = v { cases = Array(seq) }
+            }
+            for (n, node) in cases.enumerated() {
+                guard case .mapping(let c) = node else { continue }
+                var object = defaults
+                for (k, v) in c where k.scalar?.string == "ticket" {
+                    if case .object(let o)? = Self.json(v, &r) { for key in o.keys { object.set(key, o[key]!) } }
+                }
+                if object["id"] == nil { object.set("id", .string("case-\(n + 1)")) }
+                if case .success(let t) = TicketContract.validate(.object(object), isKnownCategory: ruleSet.isKnownCategory) { out.append(t) }
+            }
+        }
+        return out
+    }
+
     public func run(_ files: [RuleFile]) -> Report {
         var results: [CaseResult] = []
         var diagnostics = DiagnosticBag()

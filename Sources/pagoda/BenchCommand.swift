@@ -15,7 +15,7 @@ struct BenchRules: ParsableCommand {
     @Option(help: "A rule directory to measure with its own test tickets and the sample tickets.")
     var rules: String?
 
-    @Option(help: "A JSONL file of tickets to route against --rules.")
+    @Option(help: "A JSONL file of tickets to route against --rules (default: the tickets of the rule set's test cases).")
     var tickets: String?
 
     @Option(parsing: .upToNextOption, help: "Sizes of generated rule sets to measure (e.g. 100 1000 10000).")
@@ -49,8 +49,13 @@ struct BenchRules: ParsableCommand {
                     if case .success(let t) = TicketContract.decode(Array(line), isKnownCategory: ruleSet.isKnownCategory) { sample.append(t) }
                 }
             }
+            if tickets == nil {
+                // Without a ticket file, the rule set's own test cases are the traffic.
+                let testDir = (dir.hasSuffix("/") ? String(dir.dropLast()) : dir) + "/tests"
+                sample = RuleTestRunner(ruleSet: ruleSet).tickets((try? RuleSetCompiler.readFiles(in: testDir)) ?? [])
+            }
             if sample.isEmpty {
-                printError("pagoda: no valid tickets to route: pass --tickets FILE.jsonl\n")
+                printError("pagoda: no valid tickets to route: pass --tickets FILE.jsonl, or add test cases to \(dir)/tests\n")
                 throw ExitCode.failure
             }
             measure(name: dir, ruleSet: ruleSet, tickets: sample, compileMilliseconds: nil)

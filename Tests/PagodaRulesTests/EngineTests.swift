@@ -205,6 +205,16 @@ import Testing
         #expect(report.unexercised.isEmpty, "unexercised: \(report.unexercised.map(\.id))")
     }
 
+    @Test func testCaseTicketsServeAsBenchmarkTraffic() throws {
+        let dir = Fixtures.repositoryRoot.appendingPathComponent("rules")
+        let rules = try #require(RuleSetCompiler.compile(try RuleSetCompiler.readFiles(in: dir.path)).ruleSet)
+        let files = try RuleSetCompiler.readFiles(in: dir.appendingPathComponent("tests").path)
+        let runner = RuleTestRunner(ruleSet: rules)
+        let tickets = runner.tickets(files)
+        #expect(tickets.count == runner.run(files).cases.count, "every case's ticket is valid and taken")
+        #expect(Set(tickets.map(\.id)).count == tickets.count)
+    }
+
     @Test func aFailingCaseIsReportedWithExpectedAndActual() throws {
         let rules = try Fixtures.baseRuleSet
         let file = RuleFile(path: "tests/t.yaml", text: """
