@@ -61,11 +61,16 @@ public struct RuleTestRunner {
                 for (k, v) in c where k.scalar?.string == "ticket" {
                     if case .object(let o)? = Self.json(v, &r) { for key in o.keys { object.set(key, o[key]!) } }
                 }
-                if object["id"] == nil { object.set("id", .string("case-\(n + 1)")) }
+                if object["id"] == nil { object.set("id", .string("\(Self.stem(file))-\(n + 1)")) }
                 if case .success(let t) = TicketContract.validate(.object(object), isKnownCategory: ruleSet.isKnownCategory) { out.append(t) }
             }
         }
         return out
+    }
+
+    /// A test file's name without directory or extension: the prefix of its cases' default ticket ids.
+    static func stem(_ file: RuleFile) -> String {
+        ((file.path as NSString).lastPathComponent as NSString).deletingPathExtension
     }
 
     public func run(_ files: [RuleFile]) -> Report {
@@ -82,7 +87,7 @@ public struct RuleTestRunner {
                 if case .object(let o)? = Self.json(t, &r) { defaults = o }
             }
             guard let cases = top["cases"].flatMap({ r.sequence($0, what: "cases") }) else { continue }
-            let stem = ((file.path as NSString).lastPathComponent as NSString).deletingPathExtension
+            let stem = Self.stem(file)
             for (n, node) in cases.enumerated() {
                 guard let c = r.mapping(node, what: "a test case", allowed: ["note", "ticket", "want"], required: ["ticket", "want"]) else { continue }
                 let note = c["note"].flatMap { r.string($0, what: "note") } ?? "case \(n + 1)"
