@@ -65,6 +65,7 @@ final class OutboxRelay: Service {
         await withTaskGroup(of: Event.self) { group in
             var tickerRunning = false
             var lastWasTick = true
+            var lastFlush = ContinuousClock.now
             while true {
                 // Fill the window from the outbox, once a quarter of it is free (or on a tick), so the
                 // store is not queried for every single confirm.
@@ -145,7 +146,9 @@ final class OutboxRelay: Service {
                 }
                 // Mark rows sent in batches: each commit is an fsync. A crash before the commit only means
                 // those messages are published again (same message id and dispatch sequence).
-                let flush = confirmed.count >= max(1, window / 2) || confirmed.count == inFlight.count || lastWasTick || shutdown.requested
+                // Flush when half a window is confirmed, or at most every 250 ms, so the relay does not take
+                // the SQLite writer for every intake commit.
+                let flush = confirmed.count >= max(1, window / 2) || ContinuousClock.now - lastFlush >= .milliseconds(250) || shutdown.requested
                 if !confirmed.isEmpty && flush {
                     let ids = confirmed
                     do {
@@ -155,6 +158,7 @@ final class OutboxRelay: Service {
                             attempts[id] = nil
                         }
                         confirmed.removeAll()
+                        lastFlush = .now
                     } catch {
                         logger.error("cannot mark outbox rows sent; retrying", metadata: ["error": "\(error)"])
                     }
