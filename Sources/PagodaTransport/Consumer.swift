@@ -112,13 +112,11 @@ final class ConsumerWorker {
     var logger: Logger
 
     var session: AMQPSession?
-    var generation: UInt64 = 0
     var unsettled: Set<UInt64> = []
     var cancelSent = false
     var cancelConfirmed = false
-    var backoff: BackoffState
-    var attempt = 0
-    var delayBeforeConnect: Duration?
+    var reconnection: Reconnection
+    var generation: UInt64 { reconnection.generation }
 
     init(
         configuration: AMQPConfiguration, queue: String, topology: Topology, prefetch: UInt16, consumerTag: String,
@@ -138,7 +136,7 @@ final class ConsumerWorker {
         self.logger[metadataKey: "amqp.endpoint"] = .string(configuration.endpointDescription)
         self.logger[metadataKey: "amqp.role"] = "consumer"
         self.logger[metadataKey: "amqp.queue"] = .string(queue)
-        self.backoff = BackoffState(policy: configuration.reconnectBackoff)
+        self.reconnection = Reconnection(policy: configuration.reconnectBackoff, shared: shared, events: events)
     }
 
     func run() {
@@ -146,7 +144,7 @@ final class ConsumerWorker {
             if session == nil {
                 dropAllSettlements(reason: "not connected")
                 if mailbox.closeRequested != nil { break }
-                if let delay = delayBeforeConnect {
+                if let delay = reconnection.delayBeforeConnect {
                     mailbox.sleep(until: .now + delay)
                     if mailbox.closeRequested != nil { break }
                 }
@@ -182,10 +180,7 @@ final class ConsumerWorker {
     // MARK: connection lifecycle
 
     private func connect() {
-        attempt += 1
-        shared.count { $0.connectAttempts += 1 }
-        shared.state = .connecting
-        events.yield(.connecting(attempt: attempt))
+        reconnection.willConnect()
         do {
             let s = try AMQPSession(configuration: configuration, role: "consumer", logger: logger)
             try s.declare(topology)
@@ -196,44 +191,24 @@ final class ConsumerWorker {
             withExtendedLifetime(arena) {}
             try s.check(amqp_get_rpc_reply(s.state), "basic.consume '\(queue)'")
             session = s
-            generation += 1
             unsettled.removeAll()
             cancelSent = false
             cancelConfirmed = false
-            attempt = 0
-            backoff.didConnect()
-            delayBeforeConnect = nil
-            shared.count { $0.connects += 1 }
-            shared.state = .connected(generation: generation)
-            logger.info("consumer subscribed", metadata: ["generation": "\(generation)"])
-            events.yield(.connected(generation: generation))
+            reconnection.didConnect(logger: logger, "consumer subscribed")
         } catch {
-            let delay = backoff.nextDelay()
-            delayBeforeConnect = delay
-            shared.count { $0.connectFailures += 1 }
-            shared.state = .disconnected
-            logger.warning("consumer connect failed", metadata: ["error": "\(error)", "retryIn": "\(delay)"])
-            events.yield(.connectFailed(attempt: attempt, error: error.description, retryIn: delay))
+            reconnection.connectFailed(error, logger: logger, "consumer connect failed")
         }
     }
 
     private func lost(_ error: AMQPError) {
         session?.destroy()
         session = nil
-        backoff.didDisconnect()
-        delayBeforeConnect = backoff.nextDelay()
-        shared.count {
-            $0.disconnects += 1
-            if error.isProtocolError { $0.protocolErrors += 1 }
-        }
-        if case .connectionClosed(let code, let text, _) = error, error.isProtocolError { events.yield(.protocolError(code: code, text: text)) }
-        if case .channelClosed(let code, let text, _) = error { events.yield(.protocolError(code: code, text: text)) }
-        shared.state = .disconnected
+        reconnection.lost(error)
         logger.warning(
             "consumer connection lost; unsettled deliveries will be redelivered",
             metadata: ["generation": "\(generation)", "error": "\(error)", "unsettled": "\(unsettled.count)"])
         unsettled.removeAll()
-        events.yield(.disconnected(generation: generation, reason: error.description))
+        reconnection.didDisconnect(error)
     }
 
     private func finish() {

@@ -90,13 +90,11 @@ final class PublisherWorker {
     var logger: Logger
 
     var session: AMQPSession?
-    var generation: UInt64 = 0
     var nextTag: UInt64 = 1
     var inflight: [UInt64: Inflight] = [:]
     var blocked = false
-    var backoff: BackoffState
-    var attempt = 0
-    var delayBeforeConnect: Duration?
+    var reconnection: Reconnection
+    var generation: UInt64 { reconnection.generation }
 
     init(
         configuration: AMQPConfiguration, topology: Topology, window: Int, mailbox: Mailbox<PendingPublish>,
@@ -111,14 +109,14 @@ final class PublisherWorker {
         self.logger = logger
         self.logger[metadataKey: "amqp.endpoint"] = .string(configuration.endpointDescription)
         self.logger[metadataKey: "amqp.role"] = "publisher"
-        self.backoff = BackoffState(policy: configuration.reconnectBackoff)
+        self.reconnection = Reconnection(policy: configuration.reconnectBackoff, shared: shared, events: events)
     }
 
     func run() {
         while true {
             if session == nil {
                 if mailbox.closeRequested != nil { break }
-                if let delay = delayBeforeConnect {
+                if let delay = reconnection.delayBeforeConnect {
                     mailbox.sleep(until: .now + delay)
                     if mailbox.closeRequested != nil { break }
                 }
@@ -144,33 +142,18 @@ final class PublisherWorker {
     // MARK: connection lifecycle
 
     private func connect() {
-        attempt += 1
-        shared.count { $0.connectAttempts += 1 }
-        shared.state = .connecting
-        events.yield(.connecting(attempt: attempt))
+        reconnection.willConnect()
         do {
             let s = try AMQPSession(configuration: configuration, role: "publisher", logger: logger)
             try s.declare(topology)
             _ = amqp_confirm_select(s.state, s.channel)
             try s.check(amqp_get_rpc_reply(s.state), "confirm.select")
             session = s
-            generation += 1
             nextTag = 1
             blocked = false
-            attempt = 0
-            backoff.didConnect()
-            delayBeforeConnect = nil
-            shared.count { $0.connects += 1 }
-            shared.state = .connected(generation: generation)
-            logger.info("publisher connected", metadata: ["generation": "\(generation)"])
-            events.yield(.connected(generation: generation))
+            reconnection.didConnect(logger: logger, "publisher connected")
         } catch {
-            let delay = backoff.nextDelay()
-            delayBeforeConnect = delay
-            shared.count { $0.connectFailures += 1 }
-            shared.state = .disconnected
-            logger.warning("publisher connect failed", metadata: ["error": "\(error)", "retryIn": "\(delay)"])
-            events.yield(.connectFailed(attempt: attempt, error: error.description, retryIn: delay))
+            reconnection.connectFailed(error, logger: logger, "publisher connect failed")
         }
     }
 
@@ -178,20 +161,12 @@ final class PublisherWorker {
         session?.destroy()
         session = nil
         blocked = false
-        backoff.didDisconnect()
-        delayBeforeConnect = backoff.nextDelay()
-        shared.count {
-            $0.disconnects += 1
-            if error.isProtocolError { $0.protocolErrors += 1 }
-        }
-        if case .connectionClosed(let code, let text, _) = error, error.isProtocolError { events.yield(.protocolError(code: code, text: text)) }
-        if case .channelClosed(let code, let text, _) = error { events.yield(.protocolError(code: code, text: text)) }
+        reconnection.lost(error)
         let unknown = inflight.count
         failInflight()
-        shared.state = .disconnected
         logger.warning(
             "publisher connection lost", metadata: ["generation": "\(generation)", "error": "\(error)", "unconfirmed": "\(unknown)"])
-        events.yield(.disconnected(generation: generation, reason: error.description))
+        reconnection.didDisconnect(error)
     }
 
     private func failInflight() {
