@@ -425,9 +425,8 @@ struct RuleLoader {
         var co: [DestinationSpec] = []
         if let c = e["co_handlers"], let items = r.sequence(c, what: "co_handlers") {
             for item in items {
-                if case .scalar(let s) = item {
+                if case .scalar = item {
                     if let unitID = id(item, what: "co-handler unit id") { co.append(.unit(unitID)) }
-                    _ = s
                 } else if let d = decodeDestination(item, what: "a co-handler") {
                     co.append(d)
                 }

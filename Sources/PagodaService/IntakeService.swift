@@ -16,14 +16,14 @@ final class IntakeService: Service {
     let consumer: AMQPConsumer
     let store: DispatchStore
     let storeQueue: BlockingQueue
-    let processor: @Sendable () -> IntakeProcessor
+    let processor: IntakeProcessor
     let relay: Signal
     let logger: Logger
     let maxBatch: Int
     let maxAttempts: Int
     let metrics: ServiceMetrics
 
-    init(consumer: AMQPConsumer, store: DispatchStore, storeQueue: BlockingQueue, processor: @escaping @Sendable () -> IntakeProcessor,
+    init(consumer: AMQPConsumer, store: DispatchStore, storeQueue: BlockingQueue, processor: IntakeProcessor,
          relay: Signal, metrics: ServiceMetrics, logger: Logger, maxBatch: Int = 256, maxAttempts: Int = 5) {
         self.consumer = consumer
         self.store = store
@@ -70,10 +70,9 @@ final class IntakeService: Service {
     private func process(_ batch: [Delivery]) async {
         guard !batch.isEmpty else { return }
         let now = Date()
-        let p = processor()
         let clock = ContinuousClock()
         let started = clock.now
-        let records = batch.map { d in record(for: d, processor: p, now: now, error: nil) }
+        let records = batch.map { record(for: $0, now: now) }
         let processed = clock.now
         do {
             let outcomes = try await storeQueue.run { [store] in try store.recordDispatches(records) }
@@ -84,9 +83,8 @@ final class IntakeService: Service {
             ])
         } catch {
             logger.warning("batch commit failed; retrying one by one", metadata: ["batch.size": "\(batch.count)", "error": "\(error)"])
-            for d in batch {
+            for (d, r) in zip(batch, records) {
                 do {
-                    let r = record(for: d, processor: p, now: now, error: nil)
                     let outcomes = try await storeQueue.run { [store] in try store.recordDispatches([r]) }
                     settle([d], outcomes)
                 } catch {
@@ -101,10 +99,10 @@ final class IntakeService: Service {
         relay.notify()
     }
 
-    private func record(for d: Delivery, processor: IntakeProcessor, now: Date, error: String?) -> IntakeRecord {
+    private func record(for d: Delivery, now: Date) -> IntakeRecord {
         let attempts = Int(d.headers["x-delivery-count"]?.intValue ?? (d.redelivered ? 1 : 0))
         if attempts >= maxAttempts {
-            return processor.poison(body: d.body, messageID: d.messageId, attempts: attempts, error: error ?? "earlier attempts did not complete", now: now)
+            return processor.poison(body: d.body, messageID: d.messageId, attempts: attempts, error: "earlier attempts did not complete", now: now)
         }
         return processor.process(body: d.body, messageID: d.messageId, now: now)
     }

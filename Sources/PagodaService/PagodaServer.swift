@@ -52,7 +52,7 @@ public struct PagodaServer: Sendable {
         let publisher = AMQPPublisher(configuration: c.amqp, topology: topology, window: c.publishWindow, logger: logger)
         let wake = Signal()
         let processor = IntakeProcessor(ruleSet: ruleSet, names: c.names)
-        let intake = IntakeService(consumer: consumer, store: store, storeQueue: storeQueue, processor: { processor }, relay: wake,
+        let intake = IntakeService(consumer: consumer, store: store, storeQueue: storeQueue, processor: processor, relay: wake,
                                    metrics: metrics, logger: logger, maxBatch: c.maxBatch)
         // The relay has its own thread: its reads use SQLite's readers and need not wait behind intake commits.
         let relay = OutboxRelay(publisher: publisher, store: store, storeQueue: BlockingQueue(label: "pagoda.outbox"), wake: wake, metrics: metrics, logger: logger,

@@ -106,7 +106,6 @@ do {
                 consumer.ack(d)
                 done.with { $0 += 1 }
             }
-            if done.with({ $0 }) + inflight >= options.count * 2 { break }
             if inflight >= 512 { await group.next(); inflight -= 1 }
             if inflight + done.with({ $0 }) >= options.count { break }
         }
@@ -226,8 +225,6 @@ func paced(seconds: Int, base: Int, sample: ((Int) -> Void)? = nil) async throws
         }
         await group.waitForAll()
     }
-    let target = options.count + base - options.count + n
-    _ = target
 }
 seen.with { $0.latencies.removeAll() }
 let before = seen.with { $0.count }
