@@ -22,6 +22,9 @@ let package = Package(
             name: "PagodaRules",
             dependencies: [.product(name: "Yams", package: "Yams")]
         ),
+        // The ticket lifecycle after dispatch as a pure state machine: worker commands, SLA clocks,
+        // escalation up the pagoda, callbacks. No I/O; `now` is always a parameter.
+        .target(name: "PagodaLifecycle", dependencies: ["PagodaRules"]),
         // rabbitmq-c (Debian's librabbitmq-dev) and the few C wrappers Swift cannot do without (its
         // login functions are variadic; some method ids are macros).
         .systemLibrary(name: "CAMQP", pkgConfig: "librabbitmq", providers: [.apt(["librabbitmq-dev"])]),
@@ -60,6 +63,7 @@ let package = Package(
             name: "PagodaServiceTests",
             dependencies: ["PagodaService", "PagodaRules", "PagodaTransport", "PagodaTesting", "pagoda"]
         ),
+        .testTarget(name: "PagodaLifecycleTests", dependencies: ["PagodaLifecycle", "PagodaRules"]),
         .testTarget(name: "PagodaStoreTests", dependencies: ["PagodaStore"]),
         .testTarget(
             name: "PagodaTransportTests",

@@ -7,7 +7,10 @@ extension RuleSet {
     /// one (emergency hand-off, a unit, the platform, or triage). Deadlines run from the ticket's
     /// `received_at` on the rule set's calendar. With `explainMisses`, the explanation also lists the
     /// routes that came closest to matching and the conditions they failed.
-    public func route(_ ticket: Ticket, explainMisses: Bool = false) -> Decision {
+    ///
+    /// `excluding` names units the ticket must not go to (a unit that returned it): routes that would
+    /// send it there are passed over, and triage takes it when no other route matches.
+    public func route(_ ticket: Ticket, explainMisses: Bool = false, excluding: Set<String> = []) -> Decision {
         var explanation: [Explanation] = []
         let found = matchedPhrases(ticket)
         let enterprise = ticket.enterprise != nil
@@ -64,7 +67,11 @@ extension RuleSet {
             category: category ?? index.noCategoryRow, region: regionIndex ?? index.noRegionRow,
             kind: Self.ordinal(ticket.kind), urgency: Self.ordinal(urgency), channel: Self.ordinal(ticket.channel),
             enterprise: enterprise ? 1 : 0)
-        guard let routeIndex = index.firstMatch(rows: rows, phrases: found, routes: routes) else {
+        let accept: ((Int) -> Bool)? = excluding.isEmpty ? nil : { i in
+            var ignored: [Explanation] = []
+            return !excluding.contains(self.resolve(self.routes[i].target, region: regionIndex, explanation: &ignored).1.id)
+        }
+        guard let routeIndex = index.firstMatch(rows: rows, phrases: found, routes: routes, accept: accept) else {
             explanation.append(.noRouteMatched)
             if explainMisses { explanation.append(contentsOf: nearMisses(rows: rows, found: found, before: routes.count)) }
             return triage(ticket, category: category, urgency: urgency, explanation: explanation)
@@ -160,6 +167,14 @@ extension RuleSet {
         }
     }
 
+    /// The queue (below the service's prefix) a ticket held by `unit` waits in: `triage` and `platform`
+    /// for those two units, the unit's own queue otherwise.
+    public func queueName(of unit: Unit) -> String {
+        if unit.index == triageUnit { return "triage" }
+        if unit.index == platformUnit { return "platform" }
+        return unit.queue
+    }
+
     func queue(_ type: Decision.DestinationType, _ unit: Unit) -> String {
         switch type {
         case .unit: unit.queue
@@ -189,25 +204,11 @@ extension RuleSet {
         out.reserveCapacity(profile.clocks.count)
         if !calendar.covers(calendar.civilDate(of: start)) { warnings.append("calendar_gap: no holiday data for \(calendar.civilDate(of: start).year)") }
         for limit in profile.clocks {
-            let due = calendar.deadline(after: limit.duration, from: start)
-            let span = due.timeIntervalSince(start)
-            let warnAt: Date
-            switch profile.warning {
-            case .percent(let p):
-                if case .natural = limit.duration {
-                    warnAt = start.addingTimeInterval((span * Double(p) / 100).rounded(.down))
-                } else {
-                    // Working-time clocks warn at that share of the working time, so the yellow light
-                    // comes on during working hours, not at night or on a holiday.
-                    let minutes = calendar.workingSeconds(from: start, to: due) * p / 100 / 60
-                    warnAt = calendar.addingWorkingMinutes(minutes, to: start)
-                }
-            case .before(let s): warnAt = max(start, due.addingTimeInterval(-Double(s)))
+            let d = calendar.clockDeadline(limit.duration, warning: profile.warning, from: start)
+            if case .natural = limit.duration {} else if !calendar.covers(calendar.civilDate(of: d.due)) {
+                warnings.append("calendar_gap: the \(limit.clock.rawValue) deadline falls in \(calendar.civilDate(of: d.due).year), which has no holiday data")
             }
-            if case .natural = limit.duration {} else if !calendar.covers(calendar.civilDate(of: due)) {
-                warnings.append("calendar_gap: the \(limit.clock.rawValue) deadline falls in \(calendar.civilDate(of: due).year), which has no holiday data")
-            }
-            out.append(.init(clock: limit.clock, due: due, warnAt: warnAt))
+            out.append(.init(clock: limit.clock, due: d.due, warnAt: d.warnAt))
         }
         return (out, warnings.count < 2 ? warnings : Array(Set(warnings)).sorted())
     }
@@ -307,5 +308,27 @@ extension RuleSet {
         case .mailbox: 5
         case .messageBoard: 6
         }
+    }
+}
+
+extension BusinessCalendar {
+    /// The deadline of a clock of `duration` started at `start`, and its yellow-light time.
+    ///
+    /// Working-time clocks warn at the given share of the working time, so the yellow light comes on
+    /// during working hours, not at night or on a holiday.
+    public func clockDeadline(_ duration: SLADuration, warning: SLAProfile.Warning, from start: Date) -> (due: Date, warnAt: Date) {
+        let due = deadline(after: duration, from: start)
+        let warnAt: Date
+        switch warning {
+        case .percent(let p):
+            if case .natural = duration {
+                warnAt = start.addingTimeInterval((due.timeIntervalSince(start) * Double(p) / 100).rounded(.down))
+            } else {
+                let minutes = workingSeconds(from: start, to: due) * p / 100 / 60
+                warnAt = addingWorkingMinutes(minutes, to: start)
+            }
+        case .before(let s): warnAt = max(start, due.addingTimeInterval(-Double(s)))
+        }
+        return (due, warnAt)
     }
 }

@@ -103,7 +103,7 @@ struct RouteIndex: Sendable {
     }
 
     /// The index of the first route whose conditions hold, or nil.
-    func firstMatch(rows: Rows, phrases: [Int32], routes: [Route]) -> Int? {
+    func firstMatch(rows: Rows, phrases: [Int32], routes: [Route], accept: ((Int) -> Bool)? = nil) -> Int? {
         withUnsafeTemporaryAllocation(of: UInt64.self, capacity: words) { cand in
             let c = rows.category * words, r = rows.region * words, k = rows.kind * words
             let u = rows.urgency * words, ch = rows.channel * words, e = rows.enterprise * words
@@ -128,11 +128,7 @@ struct RouteIndex: Sendable {
                 var bits = cand[w]
                 while bits != 0 {
                     let i = w << 6 | bits.trailingZeroBitCount
-                    if let text = routes[i].text {
-                        if text.holds(phrases) { return i }
-                    } else {
-                        return i
-                    }
+                    if routes[i].text?.holds(phrases) ?? true, accept?(i) ?? true { return i }
                     bits &= bits - 1
                 }
             }

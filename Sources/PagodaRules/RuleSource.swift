@@ -185,3 +185,22 @@ struct RuleSetSource: Sendable {
     var defaults = DefaultsSpec()
     var sectionLocations: [String: SourceLocation] = [:]
 }
+
+extension Clock: Codable {}
+
+extension Level: Codable {
+    /// Encoded by name (`"town"`), as it is written in rule files and messages.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.singleValueContainer()
+        let name = try c.decode(String.self)
+        guard let level = Level(name: name) else {
+            throw DecodingError.dataCorruptedError(in: c, debugDescription: "unknown level \(name)")
+        }
+        self = level
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.singleValueContainer()
+        try c.encode(name)
+    }
+}

@@ -1,0 +1,509 @@
+import Foundation
+import PagodaRules
+
+/// What a dispatch, command or timer did to a ticket: the new state and the events to emit.
+public struct Transition: Sendable {
+    /// The ticket's state after the input; nil for a command about a ticket the dispatcher does not know.
+    public var state: TicketState?
+    public var events: [LifecycleEvent]
+    /// Whether `state` differs from the state given (store it, with its timer, when it does).
+    public var changed: Bool
+    /// The input was refused (`command.rejected`) or ignored (a repeated command id, a stale timer).
+    public var outcome: Outcome
+
+    public enum Outcome: String, Sendable, Hashable {
+        case applied, refused, duplicate, staleTimer = "stale_timer"
+    }
+}
+
+/// A ticket entering the lifecycle: the engine's decision plus what the repeat check found.
+public struct DispatchInput: Sendable {
+    public var decision: Decision
+    public var receivedAt: Date
+    /// An earlier ticket of the same caller phone or enterprise with the same category within 7 days.
+    public var repeatOf: String?
+    /// The repeat is an enterprise's second complaint on the same matter: supervised at once.
+    public var enterpriseRepeat: Bool
+
+    public init(decision: Decision, receivedAt: Date, repeatOf: String? = nil, enterpriseRepeat: Bool = false) {
+        self.decision = decision
+        self.receivedAt = receivedAt
+        self.repeatOf = repeatOf
+        self.enterpriseRepeat = enterpriseRepeat
+    }
+}
+
+/// Why a command was refused: a stable code and a sentence.
+public struct Refusal: Sendable, Hashable {
+    public let code: String
+    public let reason: String
+}
+
+/// The ticket lifecycle as a pure state machine: `(state, input, now) -> (state, events)`.
+///
+/// No I/O and no clock of its own: the service applies a transition's events and state in one SQLite
+/// transaction, the simulator keeps them in memory. Timers are data: `TicketState.nextTimer` says when
+/// the ticket next needs `fire`, and `TicketState.version` is the token that makes a timer set before a
+/// later change do nothing.
+public struct Lifecycle: Sendable {
+    public let rules: RuleSet
+    /// An enterprise ticket still open this long after receipt goes to supervision (domain: 7 days).
+    public var enterpriseWatch: TimeInterval = 7 * 86_400
+    /// A command dated further ahead of the dispatcher's clock than this is refused.
+    public var allowedSkew: TimeInterval = 300
+    /// Reopened this many times (重办), a ticket goes to supervision; an enterprise ticket at the first.
+    public var reworksBeforeSupervision = 2
+    /// Command ids remembered per ticket for idempotency (the store also keeps a global ledger).
+    public var rememberedCommands = 256
+
+    let offset: Int
+    let centreUnits: Set<String>
+
+    public init(rules: RuleSet) {
+        self.rules = rules
+        self.offset = rules.calendar.utcOffsetSeconds(at: Date(timeIntervalSince1970: 1_767_225_600))
+        var centre: Set<String> = [rules.units[rules.triageUnit].id]
+        if let s = rules.supervisionUnit { centre.insert(rules.units[s].id) }
+        self.centreUnits = centre
+    }
+
+    /// The units that may decide returns and extensions, record callbacks, redispatch and merge.
+    public var centre: Set<String> { centreUnits }
+
+    /// The holder for a unit of the current rule set, with its escalation chain.
+    public func holder(unit id: String) -> Holder? {
+        guard let u = rules.unit(id: id) else { return nil }
+        return holder(u)
+    }
+
+    func holder(_ u: PagodaRules.Unit) -> Holder {
+        Holder(unit: u.id, level: u.level, queue: rules.queueName(of: u),
+               parents: rules.escalationChain(from: u.index).dropFirst().map {
+                   Holder.Link(unit: $0.id, level: $0.level, queue: rules.queueName(of: $0))
+               })
+    }
+
+    var triageHolder: Holder { holder(rules.units[rules.triageUnit]) as Holder }
+    var supervisionHolder: Holder? { rules.supervisionUnit.map { holder(rules.units[$0]) } }
+
+    // MARK: Dispatch
+
+    /// Starts a ticket's life from its routing decision; the clocks run from `received_at`.
+    public func dispatch(_ input: DispatchInput, now: Date) -> Transition {
+        let d = input.decision
+        let policy = rules.policies[d.escalationPolicy].map(PolicySnapshot.init)
+            ?? PolicySnapshot(name: d.escalationPolicy, clocks: [], toParent: false, remindEvery: nil, maxReturns: 0)
+        var s = TicketState(
+            ticketID: d.ticketID, receivedAt: input.receivedAt, enterprise: d.enterprise, category: d.category,
+            phase: d.unit == nil ? .handedOff : .assigned, holder: d.unit.map { holder($0) }, assignedAt: input.receivedAt,
+            profile: d.slaProfile.flatMap { rules.profiles[$0] }.map(ProfileSnapshot.init), policy: policy)
+        s.repeatOf = input.repeatOf
+        var out = Emitter(lifecycle: self, state: s, now: now)
+        if let h = out.state.holder {
+            out.state.clocks = d.deadlines.map { ClockState(clock: $0.clock, started: input.receivedAt, due: $0.due, warnAt: $0.warnAt) }
+            if d.enterprise { out.state.enterpriseWatchAt = input.receivedAt.addingTimeInterval(enterpriseWatch) }
+            var fields: [(String, JSONValue)] = [
+                ("destination", .string(d.type.rawValue)), ("rule", .string(d.rule.id)),
+                ("deadlines", deadlines(out.state.clocks)),
+            ]
+            if let r = input.repeatOf { fields.append(("repeat_of", .string(r))) }
+            out.emit(.dispatched, to: [h.queue], carriesTicket: true, fields)
+            if input.enterpriseRepeat { out.supervise(reason: "enterprise_repeat") }
+        } else {
+            out.emit(.dispatched, to: [], [("destination", .string("emergency")), ("emergency", d.emergencyLine.map { .string($0) } ?? .null),
+                                            ("rule", .string(d.rule.id))])
+        }
+        return out.finish(outcome: .applied)
+    }
+
+    // MARK: Timers
+
+    /// Runs everything due at `now` for the ticket: yellow lights, red lights, escalation one level at a
+    /// time, supervision reminders, the enterprise 7-day watch. A `token` other than the state's version
+    /// belongs to a timer made stale by a later change: nothing happens.
+    public func fire(_ state: TicketState, token: Int, now: Date) -> Transition {
+        guard token == state.version, !state.phase.isFinal else {
+            return Transition(state: state, events: [], changed: false, outcome: .staleTimer)
+        }
+        var out = Emitter(lifecycle: self, state: state, now: now)
+        // Each step handles the earliest due item; escalation restarts the clocks after `now`, so this ends.
+        for _ in 0..<64 {
+            guard let item = out.state.earliestDue(), item.at <= now else { break }
+            out.handle(item)
+        }
+        return out.finish(outcome: .applied)
+    }
+
+    // MARK: Commands
+
+    /// Applies a worker or centre command. `reroute` finds a unit for an approved return that names
+    /// none, passing over the given units (nil: triage takes it).
+    public func handle(_ command: Command, state: TicketState?, now: Date,
+                       reroute: (Set<String>) -> String? = { _ in nil }) -> Transition {
+        guard var s = state else {
+            let e = rejection(command, Refusal(code: "unknown_ticket", reason: "no ticket \(command.ticketID) was dispatched"), version: 0, now: now)
+            return Transition(state: nil, events: [e], changed: false, outcome: .refused)
+        }
+        if s.handledCommands.contains(command.id) {
+            return Transition(state: s, events: [], changed: false, outcome: .duplicate)
+        }
+        s.handledCommands.append(command.id)
+        if s.handledCommands.count > rememberedCommands { s.handledCommands.removeFirst(s.handledCommands.count - rememberedCommands) }
+        var out = Emitter(lifecycle: self, state: s, now: now)
+        if let refusal = out.apply(command, reroute: reroute) {
+            out.events = [rejection(command, refusal, version: out.state.version + 1, now: now)]
+            return out.finish(outcome: .refused)
+        }
+        return out.finish(outcome: .applied)
+    }
+
+    func rejection(_ c: Command, _ r: Refusal, version: Int, now: Date) -> LifecycleEvent {
+        LifecycleEvent(
+            type: .commandRejected, ticketID: c.ticketID, at: now, unit: c.unit, level: rules.unit(id: c.unit)?.level,
+            queues: [], replyTo: c.replyTo, carriesTicket: false, version: version, sequence: 0,
+            fields: JSONObject([
+                ("command_id", .string(c.id)), ("command_type", .string(c.action.type.rawValue)),
+                ("code", .string(r.code)), ("reason", .string(r.reason)),
+            ]))
+    }
+
+    func deadlines(_ clocks: [ClockState]) -> JSONValue {
+        .object(JSONObject(clocks.filter(\.isRunning).map { ($0.clock.deadlineKey, .string(format($0.due))) }))
+    }
+
+    func format(_ d: Date) -> String { RFC3339.format(d, offsetSeconds: offset) }
+
+    func next(after instant: Date, every: String?) -> Date? {
+        guard let every, case .success(let d) = SLADuration.parse(every) else { return nil }
+        let at = rules.calendar.deadline(after: d, from: instant)
+        return at > instant ? at : nil
+    }
+}
+
+// MARK: - Due items
+
+/// Something a ticket's timer fires for.
+enum DueItem {
+    case warn(Int), overdue(Int), remind, enterpriseWatch
+
+    var order: Int {
+        switch self {
+        case .warn: 0
+        case .overdue: 1
+        case .remind: 2
+        case .enterpriseWatch: 3
+        }
+    }
+}
+
+extension TicketState {
+    /// The earliest thing the ticket waits for, with its time.
+    func earliestDue() -> (at: Date, item: DueItem)? {
+        guard !phase.isFinal else { return nil }
+        var best: (at: Date, item: DueItem)?
+        func consider(_ at: Date, _ item: DueItem) {
+            if let b = best, b.at < at || (b.at == at && b.item.order <= item.order) { return }
+            best = (at, item)
+        }
+        for (i, c) in clocks.enumerated() where c.isRunning {
+            if !c.warned && c.warnAt < c.due { consider(c.warnAt, .warn(i)) }
+            if !c.overdue { consider(c.due, .overdue(i)) }
+        }
+        if let r = remindAt { consider(r, .remind) }
+        if let w = enterpriseWatchAt, !supervised { consider(w, .enterpriseWatch) }
+        return best
+    }
+
+    mutating func refreshTimer() { nextTimer = earliestDue()?.at }
+}
+
+// MARK: - Applying one input
+
+/// Accumulates one transition: the state being changed and the events it emits.
+struct Emitter {
+    let lifecycle: Lifecycle
+    var state: TicketState
+    let original: TicketState
+    let now: Date
+    var events: [LifecycleEvent] = []
+
+    init(lifecycle: Lifecycle, state: TicketState, now: Date) {
+        self.lifecycle = lifecycle
+        self.state = state
+        self.original = state
+        self.now = now
+    }
+
+    mutating func emit(_ type: EventType, to queues: [String], carriesTicket: Bool = false, _ fields: [(String, JSONValue)] = []) {
+        events.append(LifecycleEvent(
+            type: type, ticketID: state.ticketID, at: now, unit: state.holder?.unit, level: state.holder?.level,
+            queues: queues, replyTo: nil, carriesTicket: carriesTicket, version: 0, sequence: events.count,
+            fields: JSONObject(fields)))
+    }
+
+    mutating func finish(outcome: Transition.Outcome) -> Transition {
+        state.refreshTimer()
+        let changed = state != original
+        if changed { state.version = original.version + 1 }
+        for i in events.indices { events[i].version = state.version; events[i].sequence = i }
+        if changed { state.refreshTimer() }
+        return Transition(state: state, events: events, changed: changed, outcome: outcome)
+    }
+
+    var holderQueues: [String] { state.holder.map { [$0.queue] } ?? [] }
+
+    // MARK: Timers
+
+    mutating func handle(_ due: (at: Date, item: DueItem)) {
+        switch due.item {
+        case .warn(let i):
+            state.clocks[i].warned = true
+            let c = state.clocks[i]
+            emit(.reminder, to: holderQueues, [("light", "yellow"), ("clock", .string(c.clock.rawValue)), ("due", .string(lifecycle.format(c.due)))])
+        case .overdue(let i):
+            state.clocks[i].overdue = true
+            state.clocks[i].warned = true
+            let c = state.clocks[i]
+            emit(.overdue, to: holderQueues, [("light", "red"), ("clock", .string(c.clock.rawValue)), ("due", .string(lifecycle.format(c.due)))])
+            guard state.policy.toParent, state.policy.clocks.contains(c.clock), let h = state.holder else { return }
+            if let parent = h.parent {
+                escalate(to: parent, reason: [("clock", .string(c.clock.rawValue)), ("due", .string(lifecycle.format(c.due)))])
+            } else if !state.supervised {
+                supervise(reason: "overdue_at_top")
+                state.remindAt = lifecycle.next(after: now, every: state.policy.remindEvery)
+            }
+        case .remind:
+            let overdue = state.clocks.filter { $0.isRunning && $0.overdue && state.policy.clocks.contains($0.clock) }
+            guard !overdue.isEmpty else { state.remindAt = nil; return }
+            var queues = holderQueues
+            if let s = lifecycle.supervisionHolder, !queues.contains(s.queue) { queues.append(s.queue) }
+            emit(.reminder, to: queues, [("light", "red"), ("supervision", true),
+                                         ("clocks", .array(overdue.map { .string($0.clock.rawValue) }))])
+            state.remindAt = lifecycle.next(after: now, every: state.policy.remindEvery)
+        case .enterpriseWatch:
+            state.enterpriseWatchAt = nil
+            supervise(reason: "enterprise_open_7_days")
+        }
+    }
+
+    /// Re-queues the ticket to `parent` with that level's clocks; the unit that lost it stays a co-handler.
+    mutating func escalate(to parent: Holder, reason: [(String, JSONValue)]) {
+        guard let old = state.holder else { return }
+        if !state.coHandlers.contains(old.unit) { state.coHandlers.append(old.unit) }
+        assign(parent)
+        state.escalations += 1
+        emit(.escalated, to: [parent.queue, old.queue], carriesTicket: true, [
+            ("from_unit", .string(old.unit)), ("from_level", .string(old.level.name)),
+            ("reason", .object(JSONObject(reason))), ("deadlines", lifecycle.deadlines(state.clocks)),
+            ("co_handlers", .array(state.coHandlers.map { .string($0) })),
+        ])
+    }
+
+    /// Gives the ticket to `holder` with fresh clocks from now.
+    mutating func assign(_ holder: Holder) {
+        state.holder = holder
+        state.assignedAt = now
+        state.phase = .assigned
+        state.pendingReturn = nil
+        state.pendingExtension = nil
+        state.remindAt = nil
+        state.clocks = state.profile?.clocks(from: now, calendar: lifecycle.rules.calendar) ?? []
+    }
+
+    /// Puts the ticket under supervision (督办): the supervision office hears of it.
+    mutating func supervise(reason: String) {
+        guard !state.supervised else { return }
+        state.supervised = true
+        var queues = holderQueues
+        if let s = lifecycle.supervisionHolder, !queues.contains(s.queue) { queues.append(s.queue) }
+        emit(.supervised, to: queues, [("reason", .string(reason))])
+    }
+
+    mutating func stop(_ clock: Clock) {
+        if let i = state.clocks.firstIndex(where: { $0.clock == clock && $0.isRunning }) { state.clocks[i].stoppedAt = now }
+    }
+
+    // MARK: Commands
+
+    /// Applies `c` to the state, or says why it is refused (the state is then left as it was, apart from
+    /// remembering the command id).
+    mutating func apply(_ c: Command, reroute: (Set<String>) -> String?) -> Refusal? {
+        let type = c.action.type
+        if c.at > now.addingTimeInterval(lifecycle.allowedSkew) {
+            return Refusal(code: "future", reason: "at \(lifecycle.format(c.at)) is ahead of the dispatcher's clock (\(lifecycle.format(now)))")
+        }
+        switch state.phase {
+        case .closed: return Refusal(code: "ticket_closed", reason: "ticket \(state.ticketID) is closed" + (state.mergedInto.map { " (merged into \($0))" } ?? ""))
+        case .handedOff: return Refusal(code: "handed_off", reason: "ticket \(state.ticketID) was handed to an emergency line")
+        default: break
+        }
+        guard let holder = state.holder else { return Refusal(code: "invalid_state", reason: "ticket \(state.ticketID) has no holding unit") }
+        if type.isWorkerCommand {
+            guard c.unit == holder.unit else {
+                return Refusal(code: "not_holder", reason: "unit \(c.unit) does not hold ticket \(state.ticketID) (held by \(holder.unit))")
+            }
+            guard c.at >= state.assignedAt else {
+                return Refusal(code: "stale", reason: "issued at \(lifecycle.format(c.at)), before the ticket came to \(holder.unit) at \(lifecycle.format(state.assignedAt))")
+            }
+        } else if !lifecycle.centreUnits.contains(c.unit) {
+            return Refusal(code: "not_authorized", reason: "\(type.rawValue) is for the hotline centre (\(lifecycle.centreUnits.sorted().joined(separator: ", "))), not unit \(c.unit)")
+        }
+        let invalid = Refusal(code: "invalid_state", reason: "\(type.rawValue) is not possible while the ticket is \(state.phase.rawValue)")
+        let working = state.phase == .assigned || state.phase == .signed
+
+        switch c.action {
+        case .sign:
+            guard state.phase == .assigned else {
+                return state.phase == .signed ? Refusal(code: "already_signed", reason: "\(holder.unit) already signed for ticket \(state.ticketID)") : invalid
+            }
+            signImplicitly()
+            emit(.signed, to: [])
+        case .contact(let note):
+            guard working else { return invalid }
+            signImplicitly()
+            stop(.contact)
+            emit(.contacted, to: [], note.map { [("note", .string($0))] } ?? [])
+        case .progress(let note, let milestone):
+            guard working || state.phase == .returnRequested else { return invalid }
+            if state.phase == .assigned { signImplicitly() }
+            if let m = milestone { stop(m) }
+            var f: [(String, JSONValue)] = [("note", .string(note))]
+            if let m = milestone { f.append(("milestone", .string(m.rawValue))) }
+            emit(.progress, to: [], f)
+        case .requestReturn(let reason, let suggested, let text):
+            guard working else { return state.phase == .returnRequested ? Refusal(code: "already_pending", reason: "a return of ticket \(state.ticketID) is already waiting for the centre") : invalid }
+            state.pendingReturn = PendingReturn(reason: reason, suggestedUnit: suggested, at: c.at, previous: state.phase)
+            state.phase = .returnRequested
+            var f: [(String, JSONValue)] = [("reason", .string(reason.rawValue))]
+            if let s = suggested { f.append(("suggested_unit", .string(s))) }
+            if let t = text { f.append(("text", .string(t))) }
+            emit(.returnRequested, to: [lifecycle.triageHolder.queue], f)
+        case .requestExtension(let until, let reason):
+            guard working else { return invalid }
+            guard state.pendingExtension == nil else { return Refusal(code: "already_pending", reason: "an extension of ticket \(state.ticketID) is already waiting for the centre") }
+            guard let resolve = state.clock(.resolve), resolve.isRunning else { return Refusal(code: "invalid_extension", reason: "ticket \(state.ticketID) has no running resolution clock") }
+            guard until > resolve.due else { return Refusal(code: "invalid_extension", reason: "until \(lifecycle.format(until)) is not after the resolution deadline \(lifecycle.format(resolve.due))") }
+            state.pendingExtension = PendingExtension(until: until, reason: reason, at: c.at)
+            emit(.extensionRequested, to: [lifecycle.triageHolder.queue], [("until", .string(lifecycle.format(until))), ("reason", .string(reason))])
+        case .reply(let outcome, let text):
+            guard working else { return invalid }
+            signImplicitly()
+            for i in state.clocks.indices where state.clocks[i].isRunning { state.clocks[i].stoppedAt = now }
+            state.phase = .replied
+            state.pendingExtension = nil
+            state.remindAt = nil
+            emit(.replied, to: [], [("outcome", .string(outcome.rawValue)), ("text", .string(text))])
+            emit(.callbackRequested, to: ["callback"], [("outcome", .string(outcome.rawValue)), ("text", .string(text))])
+        case .approveReturn(let named, let note):
+            guard state.phase == .returnRequested, let pending = state.pendingReturn else { return invalid }
+            guard c.at >= pending.at else { return Refusal(code: "stale", reason: "issued before the return was requested at \(lifecycle.format(pending.at))") }
+            let target: Holder
+            if let named {
+                guard let h = lifecycle.holder(unit: named) else { return Refusal(code: "unknown_unit", reason: "no unit \(named) in the rule set") }
+                guard named != holder.unit else { return Refusal(code: "same_unit", reason: "ticket \(state.ticketID) is already held by \(named)") }
+                target = h
+            } else {
+                state.returns += 1
+                target = state.returns > state.policy.maxReturns
+                    ? (lifecycle.supervisionHolder ?? lifecycle.triageHolder)
+                    : (reroute(Set(state.returnedBy + [holder.unit])).flatMap { lifecycle.holder(unit: $0) } ?? lifecycle.triageHolder)
+                state.returns -= 1
+            }
+            state.returns += 1
+            if !state.returnedBy.contains(holder.unit) { state.returnedBy.append(holder.unit) }
+            let tooMany = state.returns > state.policy.maxReturns
+            let destination = tooMany ? (lifecycle.supervisionHolder ?? target) : target
+            var f: [(String, JSONValue)] = [("to_unit", .string(destination.unit)), ("returns", .integer(state.returns))]
+            if let note { f.append(("note", .string(note))) }
+            emit(.returnApproved, to: [holder.queue], f)
+            assign(destination)
+            emit(.dispatched, to: [destination.queue], carriesTicket: true, [
+                ("destination", "unit"), ("reason", "return"), ("from_unit", .string(holder.unit)),
+                ("deadlines", lifecycle.deadlines(state.clocks)),
+            ])
+            if tooMany { supervise(reason: "returned_\(state.returns)_times") }
+        case .rejectReturn(let note):
+            guard state.phase == .returnRequested, let pending = state.pendingReturn else { return invalid }
+            guard c.at >= pending.at else { return Refusal(code: "stale", reason: "issued before the return was requested at \(lifecycle.format(pending.at))") }
+            state.phase = pending.previous
+            state.pendingReturn = nil
+            emit(.returnRejected, to: holderQueues, note.map { [("note", .string($0))] } ?? [])
+        case .approveExtension(let until, let note):
+            guard let pending = state.pendingExtension else { return Refusal(code: "invalid_state", reason: "no extension of ticket \(state.ticketID) is waiting") }
+            guard c.at >= pending.at else { return Refusal(code: "stale", reason: "issued before the extension was requested at \(lifecycle.format(pending.at))") }
+            let newDue = until ?? pending.until
+            guard let i = state.clocks.firstIndex(where: { $0.clock == .resolve && $0.isRunning }) else { return invalid }
+            guard newDue > state.clocks[i].due else { return Refusal(code: "invalid_extension", reason: "until \(lifecycle.format(newDue)) is not after the resolution deadline \(lifecycle.format(state.clocks[i].due))") }
+            let lead = state.clocks[i].due.timeIntervalSince(state.clocks[i].warnAt)
+            state.clocks[i].due = newDue
+            state.clocks[i].warnAt = max(now, newDue.addingTimeInterval(-lead))
+            state.clocks[i].warned = state.clocks[i].warnAt <= now
+            state.clocks[i].overdue = false
+            state.pendingExtension = nil
+            var f: [(String, JSONValue)] = [("resolve_by", .string(lifecycle.format(newDue)))]
+            if let note { f.append(("note", .string(note))) }
+            emit(.extensionApproved, to: holderQueues, f)
+        case .rejectExtension(let note):
+            guard state.pendingExtension != nil else { return Refusal(code: "invalid_state", reason: "no extension of ticket \(state.ticketID) is waiting") }
+            state.pendingExtension = nil
+            emit(.extensionRejected, to: holderQueues, note.map { [("note", .string($0))] } ?? [])
+        case .callbackResult(let reached, let resolved, let satisfaction, let note):
+            guard state.phase == .replied else { return invalid }
+            var f: [(String, JSONValue)] = [("reached", .bool(reached))]
+            if let r = resolved { f.append(("resolved", .bool(r))) }
+            if let s = satisfaction { f.append(("satisfaction", .string(s.rawValue))) }
+            if let n = note { f.append(("note", .string(n))) }
+            guard reached, let satisfaction else {
+                emit(.callbackRecorded, to: [], f)
+                break
+            }
+            if satisfaction == .unsatisfied {
+                state.reworks += 1
+                state.phase = .signed
+                state.assignedAt = now
+                state.clocks.removeAll { $0.clock == .resolve }
+                state.clocks += state.profile?.clocks(from: now, calendar: lifecycle.rules.calendar, only: [.resolve]) ?? []
+                f.append(("reworks", .integer(state.reworks)))
+                f.append(("deadlines", lifecycle.deadlines(state.clocks)))
+                emit(.reopened, to: holderQueues, f)
+                if state.enterprise || state.reworks >= lifecycle.reworksBeforeSupervision {
+                    supervise(reason: state.enterprise ? "enterprise_unsatisfied" : "unsatisfied_\(state.reworks)_times")
+                }
+            } else {
+                state.phase = .closed
+                state.enterpriseWatchAt = nil
+                emit(.closed, to: holderQueues, [("reason", "callback")] + f)
+            }
+        case .redispatch(let unit, let note):
+            guard let target = lifecycle.holder(unit: unit) else { return Refusal(code: "unknown_unit", reason: "no unit \(unit) in the rule set") }
+            guard unit != holder.unit else { return Refusal(code: "same_unit", reason: "ticket \(state.ticketID) is already held by \(unit)") }
+            var f: [(String, JSONValue)] = [("to_unit", .string(unit))]
+            if let note { f.append(("note", .string(note))) }
+            emit(.redispatched, to: [holder.queue], f)
+            assign(target)
+            emit(.dispatched, to: [target.queue], carriesTicket: true, [
+                ("destination", "unit"), ("reason", "redispatch"), ("from_unit", .string(holder.unit)),
+                ("deadlines", lifecycle.deadlines(state.clocks)),
+            ])
+        case .merge(let into, let note):
+            guard into != state.ticketID else { return Refusal(code: "invalid_merge", reason: "a ticket cannot be merged into itself") }
+            for i in state.clocks.indices where state.clocks[i].isRunning { state.clocks[i].stoppedAt = now }
+            state.phase = .closed
+            state.mergedInto = into
+            state.pendingReturn = nil
+            state.pendingExtension = nil
+            state.remindAt = nil
+            var f: [(String, JSONValue)] = [("reason", "merged"), ("merged_into", .string(into))]
+            if let note { f.append(("note", .string(note))) }
+            emit(.closed, to: holderQueues, f)
+        }
+        return nil
+    }
+
+    /// A unit that contacts, reports progress or replies has taken the ticket even if its `sign` is late.
+    mutating func signImplicitly() {
+        guard state.phase == .assigned else { return }
+        state.phase = .signed
+        stop(.sign)
+    }
+}

@@ -1,0 +1,210 @@
+import Foundation
+import PagodaRules
+
+/// Where a ticket stands in its life after dispatch.
+public enum Phase: String, Sendable, Hashable, Codable, CaseIterable {
+    /// Dispatched to a unit, not signed for yet (待签收).
+    case assigned
+    /// Signed for; the unit is handling it (办理中).
+    case signed
+    /// The unit asked to return it; the centre decides (退单审核).
+    case returnRequested = "return_requested"
+    /// The unit replied; waiting for the centre's callback (待回访).
+    case replied
+    /// Closed after a satisfied callback, or merged into another ticket.
+    case closed
+    /// Handed to an emergency line (110/119/120/122); the dispatcher runs no clocks for it.
+    case handedOff = "handed_off"
+
+    /// Whether the ticket is finished (no commands change it any more).
+    public var isFinal: Bool { self == .closed || self == .handedOff }
+}
+
+/// A unit as the ticket's clocks see it: id, level, queue and the units above it at dispatch time.
+public struct Holder: Sendable, Hashable, Codable {
+    public var unit: String
+    public var level: Level
+    /// Queue name below the service's prefix (`unit.nanhai.shishan.cm`, `triage`, `platform`).
+    public var queue: String
+    /// The units the ticket climbs to when nobody acts, nearest first; empty at the city level.
+    public var parents: [Link]
+
+    public struct Link: Sendable, Hashable, Codable {
+        public var unit: String
+        public var level: Level
+        public var queue: String
+        public init(unit: String, level: Level, queue: String) {
+            self.unit = unit
+            self.level = level
+            self.queue = queue
+        }
+    }
+
+    public init(unit: String, level: Level, queue: String, parents: [Link]) {
+        self.unit = unit
+        self.level = level
+        self.queue = queue
+        self.parents = parents
+    }
+
+    /// The holder one level up, or nil at the top.
+    public var parent: Holder? {
+        guard let p = parents.first else { return nil }
+        return Holder(unit: p.unit, level: p.level, queue: p.queue, parents: Array(parents.dropFirst()))
+    }
+}
+
+/// The time-limit profile in force when the ticket was dispatched; later rule reloads do not change it.
+public struct ProfileSnapshot: Sendable, Hashable, Codable {
+    public var name: String
+    public var limits: [Limit]
+    /// The yellow light at this percentage of each clock, or `warnBeforeSeconds` before each deadline.
+    public var warnPercent: Int?
+    public var warnBeforeSeconds: Int?
+
+    public struct Limit: Sendable, Hashable, Codable {
+        public var clock: Clock
+        /// The duration as written (`3wd`, `30m`).
+        public var duration: String
+    }
+
+    public init(_ profile: SLAProfile) {
+        name = profile.name
+        limits = profile.clocks.map { Limit(clock: $0.clock, duration: $0.duration.description) }
+        switch profile.warning {
+        case .percent(let p): warnPercent = p
+        case .before(let s): warnBeforeSeconds = s
+        }
+    }
+
+    var warning: SLAProfile.Warning {
+        if let s = warnBeforeSeconds { return .before(seconds: s) }
+        return .percent(warnPercent ?? 80)
+    }
+
+    /// The clocks of this profile started at `start` on `calendar`.
+    func clocks(from start: Date, calendar: BusinessCalendar, only: Set<Clock>? = nil) -> [ClockState] {
+        limits.compactMap { limit in
+            if let only, !only.contains(limit.clock) { return nil }
+            guard case .success(let duration) = SLADuration.parse(limit.duration) else { return nil }
+            let d = calendar.clockDeadline(duration, warning: warning, from: start)
+            return ClockState(clock: limit.clock, started: start, due: d.due, warnAt: d.warnAt)
+        }
+    }
+}
+
+/// The escalation policy in force when the ticket was dispatched.
+public struct PolicySnapshot: Sendable, Hashable, Codable {
+    public var name: String
+    /// Clocks whose expiry re-queues the ticket to the parent unit.
+    public var clocks: [Clock]
+    public var toParent: Bool
+    /// How often a supervised ticket at the top is reminded (`4h`); nil: once.
+    public var remindEvery: String?
+    /// Approved returns (退单) before the ticket goes to supervision.
+    public var maxReturns: Int
+
+    public init(_ policy: EscalationPolicy) {
+        name = policy.name
+        clocks = policy.clocks
+        toParent = policy.toParent
+        remindEvery = policy.remindEvery?.description
+        maxReturns = policy.maxReturns
+    }
+
+    public init(name: String, clocks: [Clock], toParent: Bool, remindEvery: String?, maxReturns: Int) {
+        self.name = name
+        self.clocks = clocks
+        self.toParent = toParent
+        self.remindEvery = remindEvery
+        self.maxReturns = maxReturns
+    }
+}
+
+/// One running (or stopped) clock of the holding unit.
+public struct ClockState: Sendable, Hashable, Codable {
+    public var clock: Clock
+    public var started: Date
+    public var due: Date
+    public var warnAt: Date
+    public var stoppedAt: Date?
+    /// The yellow light was shown.
+    public var warned = false
+    /// The red light was shown.
+    public var overdue = false
+
+    public var isRunning: Bool { stoppedAt == nil }
+}
+
+/// A pending request of the holding unit, waiting for the centre.
+public struct PendingReturn: Sendable, Hashable, Codable {
+    public var reason: ReturnReason
+    public var suggestedUnit: String?
+    public var at: Date
+    /// The phase to go back to when the return is rejected.
+    public var previous: Phase
+}
+
+public struct PendingExtension: Sendable, Hashable, Codable {
+    public var until: Date
+    public var reason: String
+    public var at: Date
+}
+
+/// Everything the dispatcher remembers about an open ticket between inputs.
+///
+/// A plain value: the service stores it (one row per ticket) and the simulator keeps it in memory.
+public struct TicketState: Sendable, Hashable, Codable {
+    public var ticketID: String
+    public var receivedAt: Date
+    public var enterprise: Bool
+    public var category: String?
+    public var phase: Phase
+    /// The unit holding the ticket; nil once handed off to an emergency line.
+    public var holder: Holder?
+    /// When the current holder got the ticket; a worker command issued before that is stale.
+    public var assignedAt: Date
+    /// Units that held the ticket and lost it by escalation or return; they stay recorded (协办).
+    public var coHandlers: [String] = []
+    public var profile: ProfileSnapshot?
+    public var policy: PolicySnapshot
+    public var clocks: [ClockState] = []
+    public var supervised = false
+    /// The next supervision reminder at the top of the pagoda.
+    public var remindAt: Date?
+    /// An enterprise ticket still open at this time is put under supervision (7 days after receipt).
+    public var enterpriseWatchAt: Date?
+    public var returns = 0
+    /// Units that returned the ticket (not chosen again by re-routing).
+    public var returnedBy: [String] = []
+    /// Times the ticket was reopened after an unsatisfied callback (重办).
+    public var reworks = 0
+    public var escalations = 0
+    public var pendingReturn: PendingReturn?
+    public var pendingExtension: PendingExtension?
+    /// The earlier ticket this one repeats (重复件).
+    public var repeatOf: String?
+    public var mergedInto: String?
+    /// Command ids already handled (accepted or refused), most recent last.
+    public var handledCommands: [String] = []
+    /// Bumped by every change; a timer carries the version it was set for (its token).
+    public var version = 0
+    /// When the ticket's next timer falls due; nil when nothing is pending.
+    public var nextTimer: Date?
+
+    public init(ticketID: String, receivedAt: Date, enterprise: Bool, category: String?, phase: Phase, holder: Holder?,
+                assignedAt: Date, profile: ProfileSnapshot?, policy: PolicySnapshot) {
+        self.ticketID = ticketID
+        self.receivedAt = receivedAt
+        self.enterprise = enterprise
+        self.category = category
+        self.phase = phase
+        self.holder = holder
+        self.assignedAt = assignedAt
+        self.profile = profile
+        self.policy = policy
+    }
+
+    /// The clock of the given kind, if the profile runs it.
+    public func clock(_ c: Clock) -> ClockState? { clocks.first { $0.clock == c } }
+}
