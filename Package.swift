@@ -41,7 +41,7 @@ let package = Package(
         .target(
             name: "PagodaService",
             dependencies: [
-                "PagodaRules", "PagodaTransport", "PagodaStore",
+                "PagodaRules", "PagodaLifecycle", "PagodaTransport", "PagodaStore",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
@@ -49,7 +49,7 @@ let package = Package(
         .executableTarget(
             name: "pagoda",
             dependencies: [
-                "PagodaRules", "PagodaService", "PagodaTransport", "PagodaStore",
+                "PagodaRules", "PagodaLifecycle", "PagodaService", "PagodaTransport", "PagodaStore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]

@@ -140,16 +140,19 @@ public struct Lifecycle: Sendable {
     /// none, passing over the given units (nil: triage takes it).
     public func handle(_ command: Command, state: TicketState?, now: Date,
                        reroute: (Set<String>) -> String? = { _ in nil }) -> Transition {
-        guard var s = state else {
+        guard let s = state else {
             let e = rejection(command, Refusal(code: "unknown_ticket", reason: "no ticket \(command.ticketID) was dispatched"), version: 0, now: now)
             return Transition(state: nil, events: [e], changed: false, outcome: .refused)
         }
         if s.handledCommands.contains(command.id) {
             return Transition(state: s, events: [], changed: false, outcome: .duplicate)
         }
-        s.handledCommands.append(command.id)
-        if s.handledCommands.count > rememberedCommands { s.handledCommands.removeFirst(s.handledCommands.count - rememberedCommands) }
+        // Remembering the id is a change too (even of a refused or no-op command): the state must be stored.
         var out = Emitter(lifecycle: self, state: s, now: now)
+        out.state.handledCommands.append(command.id)
+        if out.state.handledCommands.count > rememberedCommands {
+            out.state.handledCommands.removeFirst(out.state.handledCommands.count - rememberedCommands)
+        }
         if let refusal = out.apply(command, reroute: reroute) {
             out.events = [rejection(command, refusal, version: out.state.version + 1, now: now)]
             return out.finish(outcome: .refused)
@@ -268,9 +271,10 @@ struct Emitter {
             guard state.policy.toParent, state.policy.clocks.contains(c.clock), let h = state.holder else { return }
             if let parent = h.parent {
                 escalate(to: parent, reason: [("clock", .string(c.clock.rawValue)), ("due", .string(lifecycle.format(c.due)))])
-            } else if !state.supervised {
+            } else {
+                // Already supervised for another reason (an enterprise repeat, reworks): still reminded at the top.
                 supervise(reason: "overdue_at_top")
-                state.remindAt = lifecycle.next(after: now, every: state.policy.remindEvery)
+                if state.remindAt == nil { state.remindAt = lifecycle.next(after: now, every: state.policy.remindEvery) }
             }
         case .remind:
             let overdue = state.clocks.filter { $0.isRunning && $0.overdue && state.policy.clocks.contains($0.clock) }
@@ -354,7 +358,9 @@ struct Emitter {
         switch c.action {
         case .sign:
             guard state.phase == .assigned else {
-                return state.phase == .signed ? Refusal(code: "already_signed", reason: "\(holder.unit) already signed for ticket \(state.ticketID)") : invalid
+                // Signed before, perhaps implicitly by a contact or reply that overtook this sign.
+                let signed = state.phase == .signed || state.phase == .replied || state.pendingReturn?.previous == .signed
+                return signed ? Refusal(code: "already_signed", reason: "\(holder.unit) already signed for ticket \(state.ticketID)") : invalid
             }
             signImplicitly()
             emit(.signed, to: [])

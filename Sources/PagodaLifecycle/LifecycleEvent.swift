@@ -49,6 +49,21 @@ public struct LifecycleEvent: Sendable, Hashable {
     /// Fields particular to the type, in order.
     public var fields: JSONObject
 
+    public init(type: EventType, ticketID: String, at: Date, unit: String?, level: Level?, queues: [String], replyTo: String?,
+                carriesTicket: Bool, version: Int, sequence: Int, fields: JSONObject) {
+        self.type = type
+        self.ticketID = ticketID
+        self.at = at
+        self.unit = unit
+        self.level = level
+        self.queues = queues
+        self.replyTo = replyTo
+        self.carriesTicket = carriesTicket
+        self.version = version
+        self.sequence = sequence
+        self.fields = fields
+    }
+
     /// Stable id for consumers that deduplicate (`<ticket>#<version>.<n>`).
     public var id: String { "\(ticketID)#\(version).\(sequence)" }
 

@@ -1,4 +1,5 @@
 import Foundation
+import PagodaLifecycle
 import PagodaRules
 import PagodaStore
 
@@ -12,10 +13,16 @@ public typealias StoredMessage = PagodaStore.OutgoingMessage
 public struct IntakeProcessor: Sendable {
     public let ruleSet: RuleSet
     public let names: Names
+    /// Starts each dispatched ticket's lifecycle (clocks, timers) in the dispatch transaction; nil: no
+    /// lifecycle rows (the pipeline benchmark's bare dispatch).
+    public let lifecycle: Lifecycle?
+    let codec: LifecycleCodec
 
-    public init(ruleSet: RuleSet, names: Names) {
+    public init(ruleSet: RuleSet, names: Names, lifecycle: Bool = true) {
         self.ruleSet = ruleSet
         self.names = names
+        self.lifecycle = lifecycle ? Lifecycle(rules: ruleSet) : nil
+        self.codec = LifecycleCodec(names: names, offsetSeconds: ruleSet.calendar.utcOffsetSeconds(at: Date(timeIntervalSince1970: 1_767_225_600)))
     }
 
     /// Processes one message body.
@@ -72,8 +79,28 @@ public struct IntakeProcessor: Sendable {
                               contentType: "application/json", headers: headers, body: dispatchBody, mandatory: true),
             ]
         }
-        return TicketDispatch(ticketID: ticket.id, receivedAt: ticket.receivedAt, ticketJSON: body, decision: row,
-                              amqpMessageID: messageID, at: now, messages: messages)
+        var dispatch = TicketDispatch(ticketID: ticket.id, receivedAt: ticket.receivedAt, ticketJSON: body, decision: row,
+                                      amqpMessageID: messageID, at: now, messages: messages)
+        if let lifecycle {
+            dispatch.repeatKeys = decision.type == .emergency ? [] : RepeatKeys.keys(for: ticket, category: decision.category)
+            let codec = self.codec
+            dispatch.lifecycle = { match in
+                let t = lifecycle.dispatch(DispatchInput(decision: decision, receivedAt: ticket.receivedAt, repeatOf: match?.ticketID,
+                                                         enterpriseRepeat: match?.key.hasPrefix("credit:") ?? false), now: now)
+                // The dispatch message itself is the ticket.dispatched event (written by the store with it);
+                // the rest (a repeat link, supervision of an enterprise's repeat) is added here.
+                let rest = t.events.filter { $0.type != .dispatched }
+                var rows = rest.map(codec.row)
+                if let match { rows.insert(EventWrite(type: "ticket.repeat_linked", at: now, payloadJSON: JSON.serializeToString(.object(JSONObject([
+                    ("ticket_id", .string(ticket.id)), ("repeat_of", .string(match.ticketID)), ("key", .string(String(match.key.prefix { $0 != ":" }))),
+                ])))), at: 0) }
+                // A state that cannot be encoded is a programming error; the start is then recorded without
+                // a lifecycle rather than losing the dispatch.
+                let state = (try? codec.encode(t.state!)) ?? StateWrite(version: 0, phase: "assigned", unitID: decision.unit?.id, state: Array("{}".utf8), timer: nil)
+                return LifecycleStart(state: state, events: rows, messages: rest.flatMap { codec.messages($0, ticket: body) })
+            }
+        }
+        return dispatch
     }
 
     func rejection(body: [UInt8], messageID: String?, issues: [ValidationIssue], now: Date) -> IntakeRecord {

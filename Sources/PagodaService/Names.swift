@@ -15,6 +15,8 @@ public struct Names: Sendable, Hashable {
     public var rejectedQueue: String { "\(prefix).rejected" }
     public var commandsExchange: String { "\(prefix).commands" }
     public var commandsQueue: String { "\(prefix).commands" }
+    /// The hotline centre's callback (回访) queue.
+    public var callbackQueue: String { "\(prefix).callback" }
 
     /// The queue of a decision's destination: `pagoda.unit.<id>`, `pagoda.triage`, `pagoda.emergency`, `pagoda.platform`.
     public func queue(_ suffix: String) -> String { "\(prefix).\(suffix)" }
@@ -25,13 +27,13 @@ public struct Names: Sendable, Hashable {
     /// Destination queues are bound to the dispatch exchange with their suffix as the routing key
     /// (`unit.nanhai.shishan`), so the dispatch message's routing key is the decision's queue suffix.
     public func topology(for ruleSet: RuleSet) -> Topology {
-        var suffixes = ["triage", "emergency", "platform"]
+        var suffixes = ["triage", "emergency", "platform", "callback"]
         for u in ruleSet.units where !suffixes.contains(u.queue) { suffixes.append(u.queue) }
         var queues: [Topology.Queue] = [
             .quorum(intakeQueue),
+            .quorum(commandsQueue),
             Topology.Queue(name: rejectedQueue),
             Topology.Queue(name: eventsQueue),
-            Topology.Queue(name: commandsQueue),
         ]
         var bindings: [Topology.Binding] = [
             Topology.Binding(queue: intakeQueue, exchange: intakeExchange, routingKey: ""),

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import PagodaLifecycle
 import PagodaRules
 import PagodaStore
 import PagodaTransport
@@ -15,6 +16,10 @@ public struct ServerConfiguration: Sendable {
     public var prefetch: UInt16 = 2000
     public var publishWindow: Int = 1024
     public var maxBatch: Int = 500
+    /// Run the lifecycle (worker commands, timers); off only for the bare dispatch benchmark.
+    public var lifecycle = true
+    /// How often the timer table is looked at when nothing else wakes the lifecycle loop.
+    public var timerPoll: Duration = .milliseconds(200)
 
     public init(rulesDirectory: String, amqp: AMQPConfiguration, databasePath: String) {
         self.rulesDirectory = rulesDirectory
@@ -51,23 +56,32 @@ public struct PagodaServer: Sendable {
         let consumer = AMQPConsumer(configuration: c.amqp, queue: c.names.intakeQueue, topology: topology, prefetch: c.prefetch, logger: consumerLogger)
         let publisher = AMQPPublisher(configuration: c.amqp, topology: topology, window: c.publishWindow, logger: logger)
         let wake = Signal()
-        let processor = IntakeProcessor(ruleSet: ruleSet, names: c.names)
+        let processor = IntakeProcessor(ruleSet: ruleSet, names: c.names, lifecycle: c.lifecycle)
         let intake = IntakeService(consumer: consumer, store: store, storeQueue: storeQueue, processor: processor, relay: wake,
                                    metrics: metrics, logger: logger, maxBatch: c.maxBatch)
         // The relay has its own thread: its reads use SQLite's readers and need not wait behind intake commits.
         let relay = OutboxRelay(publisher: publisher, store: store, storeQueue: BlockingQueue(label: "pagoda.outbox"), wake: wake, metrics: metrics, logger: logger,
                                 window: c.publishWindow)
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: relay)]
+        if c.lifecycle {
+            var commandLogger = logger
+            commandLogger[metadataKey: "amqp.role"] = "commands"
+            let commands = AMQPConsumer(configuration: c.amqp, queue: c.names.commandsQueue, topology: topology, prefetch: 500, logger: commandLogger)
+            let life = Lifecycle(rules: ruleSet)
+            services.append(.init(service: LifecycleService(
+                consumer: commands, store: store, storeQueue: BlockingQueue(label: "pagoda.lifecycle"), lifecycle: life,
+                codec: processor.codec, relay: wake, metrics: metrics, logger: logger, pollInterval: c.timerPoll)))
+        }
+        services.append(.init(service: intake))
         logger.info("serving", metadata: [
             "amqp.endpoint": "\(c.amqp.endpointDescription)", "db.path": "\(c.databasePath)", "rules.hash": "\(ruleSet.hash.prefix(12))",
             "intake.exchange": "\(c.names.intakeExchange)", "intake.queue": "\(c.names.intakeQueue)",
             "units": "\(ruleSet.units.count)",
         ])
-        // Services shut down in reverse order: intake first, then the relay drains the outbox.
+        // Services shut down in reverse order: intake first, then the lifecycle loop, then the relay drains
+        // the outbox.
         let group = ServiceGroup(configuration: .init(
-            services: [
-                .init(service: relay),
-                .init(service: intake),
-            ],
+            services: services,
             gracefulShutdownSignals: [.sigterm, .sigint],
             cancellationSignals: [],
             logger: logger))

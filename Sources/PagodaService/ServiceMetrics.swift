@@ -17,12 +17,40 @@ public final class ServiceMetrics: Sendable {
     public let published = Counter()
     public let republished = Counter()
     public let returned = Counter()
+    public let commandsApplied = Counter()
+    public let commandsRefused = Counter()
+    public let commandsDuplicate = Counter()
+    public let timersFired = Counter()
+    public let timersStale = Counter()
+    /// Timer lateness (fire time minus due time), the latest firings, for the timer benchmark.
+    public let timerLateness = LatenessLog()
 
     public init() {}
 
     public var summary: [String: Int] {
         ["dispatched": dispatched.count, "duplicates": duplicates.count, "rejected": rejected.count,
          "processing_failures": processingFailures.count, "published": published.count, "republished": republished.count,
-         "returned": returned.count]
+         "returned": returned.count, "commands_applied": commandsApplied.count, "commands_refused": commandsRefused.count,
+         "commands_duplicate": commandsDuplicate.count, "timers_fired": timersFired.count, "timers_stale": timersStale.count]
+    }
+}
+
+/// A bounded log of timer lateness in milliseconds (the most recent 1,000,000 firings).
+public final class LatenessLog: Sendable {
+    private let values = Mutex<[Int32]>([])
+    public init() {}
+
+    public func record(milliseconds: Int) {
+        values.withLock { v in
+            if v.count >= 1_000_000 { v.removeFirst(v.count / 2) }
+            v.append(Int32(clamping: milliseconds))
+        }
+    }
+
+    /// The given quantiles (0...1) of the recorded lateness, with the count; nil when empty.
+    public func quantiles(_ qs: [Double]) -> (count: Int, values: [Int])? {
+        let sorted = values.withLock { $0 }.sorted()
+        guard !sorted.isEmpty else { return nil }
+        return (sorted.count, qs.map { Int(sorted[min(sorted.count - 1, Int(Double(sorted.count) * $0))]) })
     }
 }

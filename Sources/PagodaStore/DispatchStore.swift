@@ -13,7 +13,7 @@ import GRDB
 /// committed or none. Reads run on concurrent reader connections and see the
 /// last committed state. All errors are `StoreError`.
 public final class DispatchStore: Sendable {
-    private let pool: DatabasePool
+    let pool: DatabasePool
     /// The configuration the store was opened with.
     public let configuration: StoreConfiguration
 
@@ -217,6 +217,20 @@ public final class DispatchStore: Sendable {
             payloadJSON: DispatchedEventPayload.json(
                 sequence: sequence, decision: decision, messageIDs: messages.map(\.messageID)))
         try event.insertRow(db)
+        if let start = dispatch.lifecycle {
+            let match = try matchRepeat(ticketID: dispatch.ticketID, keys: dispatch.repeatKeys, receivedAt: dispatch.receivedAt,
+                                        window: dispatch.repeatWindow, db)
+            let life = start(match)
+            try writeState(dispatch.ticketID, life.state, at: at, db)
+            for e in life.events {
+                try db.execute(sql: "INSERT INTO events (ticket_id, type, at, payload_json) VALUES (?, ?, ?, ?)",
+                               arguments: [dispatch.ticketID, e.type, EpochMillis.from(e.at), e.payloadJSON])
+            }
+            for m in life.messages {
+                var row = try OutboxRecord(m, ticketID: dispatch.ticketID, rejectionID: nil, createdAt: at)
+                try row.insertRow(db)
+            }
+        }
     }
 
     // MARK: - Outbox

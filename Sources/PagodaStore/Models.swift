@@ -34,6 +34,13 @@ public struct TicketDispatch: Sendable {
     public var amqpMessageID: String?
     /// Processing time (the caller's `now`); stamps rows and the event.
     public var at: Date
+    /// Repeat-complaint keys of the ticket (caller phone or credit code with category).
+    public var repeatKeys: [String] = []
+    /// How far back a repeat is looked for.
+    public var repeatWindow: TimeInterval = 7 * 86_400
+    /// Builds the ticket's first lifecycle state once the repeat check ran, inside the transaction
+    /// (same rules as `messages`); nil: the ticket gets no lifecycle row.
+    public var lifecycle: (@Sendable (_ repeatOf: RepeatMatch?) -> LifecycleStart)?
 
     public init(
         ticketID: String,

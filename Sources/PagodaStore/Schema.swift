@@ -9,12 +9,15 @@ import GRDB
 /// Timestamps are INTEGER milliseconds since the Unix epoch (see `EpochMillis`).
 enum Schema {
     /// Names of all migrations, in order. Append only.
-    static let migrationNames = ["v1-intake"]
+    static let migrationNames = ["v1-intake", "v2-lifecycle"]
 
     static var migrator: DatabaseMigrator {
         var migrator = DatabaseMigrator()
         migrator.registerMigration("v1-intake") { db in
             try db.execute(sql: v1Intake)
+        }
+        migrator.registerMigration("v2-lifecycle") { db in
+            try db.execute(sql: v2Lifecycle)
         }
         return migrator
     }
@@ -114,5 +117,48 @@ enum Schema {
             payload_json TEXT    NOT NULL
         ) STRICT;
         CREATE INDEX events_ticket_id ON events(ticket_id);
+        """
+
+    static let v2Lifecycle = """
+        -- Each dispatched ticket's lifecycle state (an opaque, versioned blob the
+        -- lifecycle engine reads and writes), with the phase and holder copied
+        -- out for queries.
+        CREATE TABLE lifecycle (
+            ticket_id  TEXT    PRIMARY KEY NOT NULL REFERENCES tickets(id),
+            version    INTEGER NOT NULL CHECK (version >= 0),
+            phase      TEXT    NOT NULL,
+            unit_id    TEXT,
+            state      BLOB    NOT NULL,
+            updated_at INTEGER NOT NULL
+        ) STRICT;
+        CREATE INDEX lifecycle_unit ON lifecycle(unit_id, phase);
+
+        -- At most one pending timer per ticket: when it next needs attention,
+        -- and the state version it was set for (a timer whose token no longer
+        -- matches does nothing).
+        CREATE TABLE timers (
+            ticket_id TEXT    PRIMARY KEY NOT NULL REFERENCES tickets(id),
+            due_at    INTEGER NOT NULL,
+            token     INTEGER NOT NULL
+        ) STRICT, WITHOUT ROWID;
+        CREATE INDEX timers_due_at ON timers(due_at, ticket_id);
+
+        -- Worker commands already handled, by idempotency key.
+        CREATE TABLE commands (
+            command_id TEXT    PRIMARY KEY NOT NULL CHECK (length(command_id) > 0),
+            ticket_id  TEXT    NOT NULL,
+            type       TEXT    NOT NULL,
+            outcome    TEXT    NOT NULL,
+            at         INTEGER NOT NULL
+        ) STRICT, WITHOUT ROWID;
+
+        -- Repeat-complaint keys (caller phone or enterprise credit code, with
+        -- the category) of recent tickets.
+        CREATE TABLE repeat_keys (
+            key         TEXT    NOT NULL,
+            received_at INTEGER NOT NULL,
+            ticket_id   TEXT    NOT NULL REFERENCES tickets(id),
+            PRIMARY KEY (key, received_at, ticket_id)
+        ) STRICT, WITHOUT ROWID;
         """
 }

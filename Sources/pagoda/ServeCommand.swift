@@ -76,6 +76,12 @@ struct Publish: AsyncParsableCommand {
     @Argument(help: "A JSONL file, or - for standard input.")
     var file: String = "-"
 
+    @Flag(help: "The lines are worker commands: publish them to the commands exchange (message id = command_id).")
+    var commands = false
+
+    @Option(help: "With --commands: the queue refusals are also sent to (AMQP reply_to).")
+    var replyTo: String?
+
     func run() async throws {
         bootstrapLogging(level: .warning)
         let data: Data
@@ -84,20 +90,24 @@ struct Publish: AsyncParsableCommand {
             data = d
         }
         let names = Names(prefix: broker.prefix)
+        let exchange = commands ? names.commandsExchange : names.intakeExchange
         let publisher = AMQPPublisher(configuration: try broker.configuration(name: "pagoda-publish"),
-                                      topology: Topology(exchanges: [.init(name: names.intakeExchange, type: "fanout")]), window: 256)
+                                      topology: Topology(exchanges: [.init(name: exchange, type: commands ? "topic" : "fanout")]), window: 256)
+        let idKey = commands ? "command_id" : "id"
+        let replyTo = self.replyTo
         let lines = data.split(separator: UInt8(ascii: "\n")).map { Array($0) }.filter { !$0.allSatisfy { $0 == 32 || $0 == 13 || $0 == 9 } }
         let outcomes = await withTaskGroup(of: PublishOutcome.self, returning: [PublishOutcome].self) { group in
             for line in lines {
-                let id: String? = if case .object(let o)? = try? JSON.parse(line), case .string(let s)? = o["id"] { s } else { nil }
-                let message = OutgoingMessage(exchange: names.intakeExchange, routingKey: "", body: line, messageId: id, mandatory: true)
+                let id: String? = if case .object(let o)? = try? JSON.parse(line), case .string(let s)? = o[idKey] { s } else { nil }
+                var message = OutgoingMessage(exchange: exchange, routingKey: commands ? "command" : "", body: line, messageId: id, mandatory: true)
+                message.properties.replyTo = replyTo
                 group.addTask { (try? await publisher.publish(message)) ?? .outcomeUnknown }
             }
             return await group.reduce(into: []) { $0.append($1) }
         }
         await publisher.close()
         let confirmed = outcomes.count { $0 == .confirmed }
-        print("published \(lines.count) tickets to \(names.intakeExchange): \(confirmed) confirmed, \(lines.count - confirmed) not confirmed")
+        print("published \(lines.count) \(commands ? "commands" : "tickets") to \(exchange): \(confirmed) confirmed, \(lines.count - confirmed) not confirmed")
         if confirmed != lines.count { throw ExitCode.failure }
     }
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import PagodaLifecycle
 import PagodaRules
 import PagodaService
 import PagodaStore
@@ -40,11 +41,47 @@ struct Show: ParsableCommand {
             print("  rule \(r.ruleID) (\(r.ruleFile):\(r.ruleLine)), rules \(r.rulesHash.prefix(12)); category \(r.category ?? "none"), urgency \(r.urgency), sla \(r.slaProfile ?? "-")")
         }
         if !h.deadlines.isEmpty { print("deadlines: " + h.deadlines.map { "\($0.clock) \(t($0.dueAt))" }.joined(separator: ", ")) }
+        if let life = try store.lifecycle([h.ticket.id])[h.ticket.id],
+           let state = try? LifecycleCodec(names: Names(), offsetSeconds: offset).decode(life.state) {
+            var line = "lifecycle: \(state.phase.rawValue)"
+            if let holder = state.holder { line += ", held by \(holder.unit) (\(holder.level.name))" }
+            if state.supervised { line += ", supervised" }
+            if !state.coHandlers.isEmpty { line += ", co-handlers \(state.coHandlers.joined(separator: ", "))" }
+            if state.reworks > 0 { line += ", reworks \(state.reworks)" }
+            if state.returns > 0 { line += ", returns \(state.returns)" }
+            if let r = state.repeatOf { line += ", repeats \(r)" }
+            print(line)
+            let running = state.clocks.filter(\.isRunning)
+            if !running.isEmpty {
+                print("clocks: " + running.map { "\($0.clock.rawValue) due \(t($0.due))" + ($0.overdue ? " (overdue)" : "") }.joined(separator: ", "))
+            }
+            if let next = state.nextTimer { print("next timer: \(t(next))") }
+        }
         print("timeline:")
-        for e in h.events { print("  \(t(e.at))  \(e.type)") }
+        for e in h.events { print("  \(t(e.at))  \(e.type)\(Self.summary(e.payloadJSON))") }
         for m in h.messages {
             print("  message \(m.outbox.message.messageID) -> \(m.outbox.message.exchange) [\(m.outbox.message.routingKey)]: " + (m.sentAt.map { "confirmed \(t($0))" } ?? "not yet confirmed"))
         }
+    }
+}
+
+extension Show {
+    /// The event's holder and particular fields, compactly (`  nanhai.shishan (town)  clock=sign`).
+    static func summary(_ payload: [UInt8]) -> String {
+        guard case .object(let o)? = try? JSON.parse(payload) else { return "" }
+        var out = ""
+        if let unit = o["unit"]?.stringValue { out += "  \(unit)" + (o["level"]?.stringValue.map { " (\($0))" } ?? "") }
+        let skip: Set<String> = ["event", "event_id", "at", "ticket_id", "unit", "level"]
+        for (k, v) in o where !skip.contains(k) {
+            switch v {
+            case .string(let s): out += "  \(k)=\(s.count > 60 ? String(s.prefix(60)) + "..." : s)"
+            case .number(let n): out += "  \(k)=\(n)"
+            case .bool(let b): out += "  \(k)=\(b)"
+            case .null: continue
+            default: out += "  \(k)=" + JSON.serializeToString(v)
+            }
+        }
+        return out
     }
 }
 

@@ -28,7 +28,7 @@ import Glibc
         let rejected: QueueCollector
         let publisher: AMQPPublisher
 
-        init() async throws {
+        init(rules: String = repositoryRoot.appendingPathComponent("rules").path) async throws {
             try await ServiceTests.started.value
             let prefix = "t\(UUID().uuidString.prefix(8).lowercased())"
             names = Names(prefix: prefix)
@@ -46,7 +46,7 @@ import Glibc
             publisher = AMQPPublisher(configuration: config, topology: Topology(exchanges: [.init(name: names.intakeExchange, type: "fanout")]))
             try await dispatches.consumer.waitUntilConnected()
             try await rejected.consumer.waitUntilConnected()
-            serve = ServeProcess(arguments: ["serve", "--rules", repositoryRoot.appendingPathComponent("rules").path,
+            serve = ServeProcess(arguments: ["serve", "--rules", rules,
                                              "--amqp-url", ServiceTests.broker.url, "--db", db, "--prefix", prefix, "--log-level", "info"],
                                  logPath: dir.appendingPathComponent("serve.log").path)
             try serve.start()
@@ -98,17 +98,23 @@ import Glibc
         }
     }
 
+    /// Load tickets are received now, so their clocks are running rather than long overdue.
+    static let now = RFC3339.format(Date(), offsetSeconds: 28800)
+
     static func ticket(_ n: Int, prefix: String = "LOAD") -> (String, [UInt8]) {
         let id = "\(prefix)-\(n)"
         let districts = ["南海区", "顺德区", "禅城区", "三水区", "高明区"]
-        let body = #"{"id":"\#(id)","received_at":"2026-03-02T09:00:00+08:00","channel":"hotline","kind":"complaint","text":"路灯坏了很久没人修","category":"city_management","region":{"district":"\#(districts[n % 5])"}}"#
+        let body = #"{"id":"\#(id)","received_at":"\#(now)","channel":"hotline","kind":"complaint","text":"路灯坏了很久没人修","category":"city_management","region":{"district":"\#(districts[n % 5])"}}"#
         return (id, Array(body.utf8))
     }
 
     static func samples() throws -> [(String, [UInt8])] {
         let data = try #require(FileManager.default.contents(atPath: repositoryRoot.deletingLastPathComponent().appendingPathComponent("shared/data/sample-tickets.jsonl").path))
+        // Received now: the samples' own dates are long past, and their clocks would have run out.
+        let now = RFC3339.format(Date(), offsetSeconds: 28800)
         return data.split(separator: UInt8(ascii: "\n")).map { line in
-            let bytes = Array(line)
+            let bytes = Array(String(decoding: line, as: UTF8.self).replacingOccurrences(
+                of: #""received_at": *"[^"]*""#, with: "\"received_at\":\"\(now)\"", options: .regularExpression).utf8)
             guard case .object(let o)? = try? JSON.parse(bytes), case .string(let id)? = o["id"] else { return ("?", bytes) }
             return (id, bytes)
         }

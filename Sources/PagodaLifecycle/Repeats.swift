@@ -1,0 +1,112 @@
+import Foundation
+import PagodaRules
+
+/// The keys under which a ticket is compared with earlier ones to find repeat complaints (重复件).
+///
+/// Two tickets repeat each other when they share a key: the same caller phone, or the same enterprise
+/// (unified social credit code), about the same category. A ticket without a category has no keys (there
+/// is no "same matter" to compare).
+public enum RepeatKeys {
+    /// Phones are compared on their last 11 digits, so "+86 138-0000-0000" and "13800000000" match.
+    public static let phoneDigits = 11
+
+    /// `phone:<digits, last 11>|<category>` for the caller's phone and `credit:<code>|<category>` for the
+    /// enterprise credit code, in that order; empty when `category` is nil. A phone with no digits gives
+    /// no key.
+    public static func keys(for ticket: Ticket, category: String?) -> [String] {
+        guard let category else { return [] }
+        var keys: [String] = []
+        if let phone = phoneKey(ticket.caller?.phone) { keys.append("phone:\(phone)|\(category)") }
+        if let code = ticket.enterprise?.creditCode, !code.isEmpty { keys.append(creditPrefix + code + "|" + category) }
+        return keys
+    }
+
+    static let creditPrefix = "credit:"
+
+    /// The digits of `phone`, the last `phoneDigits` of them; nil when there are none.
+    static func phoneKey(_ phone: String?) -> String? {
+        guard let phone else { return nil }
+        var digits: [UInt8] = []
+        digits.reserveCapacity(phone.utf8.count)
+        for c in phone.utf8 where c >= 0x30 && c <= 0x39 { digits.append(c) }
+        guard !digits.isEmpty else { return nil }
+        return String(decoding: digits.suffix(phoneDigits), as: UTF8.self)
+    }
+}
+
+/// An in-memory index of recent tickets by repeat key (`RepeatKeys`), for the simulator and tests.
+///
+/// `check` finds the most recent earlier ticket sharing a key within `window` of the new ticket's
+/// receipt, then records the new ticket under its keys. Memory stays bounded on long runs: entries older
+/// than `window` before the latest receipt seen are evicted in insertion order, amortised O(1) per check.
+/// Receipts may arrive slightly out of order; a ticket received *after* the one being checked is never
+/// reported as the earlier one, and eviction then waits for the out-of-order entry to age (it only delays
+/// freeing memory).
+public struct RepeatIndex: Sendable {
+    /// How far back a repeat is looked for (domain: 7 days, inclusive).
+    public var window: TimeInterval
+
+    struct Seen: Sendable {
+        var at: TimeInterval
+        var ticketID: String
+    }
+
+    /// The latest ticket per key.
+    private var latest: [String: Seen] = [:]
+    /// Keys in the order they were recorded, with the receipt time recorded, for eviction.
+    private var order: [(key: String, at: TimeInterval)] = []
+    private var head = 0
+    /// The latest receipt seen: eviction is relative to it.
+    private var horizon = -Double.infinity
+
+    public init(window: TimeInterval = 7 * 86_400) {
+        self.window = window
+    }
+
+    /// Number of keys held (for tests and memory accounting).
+    public var count: Int { latest.count }
+
+    /// Finds the most recent earlier ticket with a key of `ticket` received within `window` before
+    /// `receivedAt`, then records `ticketID` under those keys. `enterpriseRepeat` is true when that match
+    /// came through the enterprise credit code (on a tie between the phone and the credit key, the credit
+    /// key wins). A ticket without keys (no category) is neither matched nor recorded.
+    public mutating func check(ticket: Ticket, category: String?, receivedAt: Date, ticketID: String)
+        -> (repeatOf: String?, enterpriseRepeat: Bool)
+    {
+        let keys = RepeatKeys.keys(for: ticket, category: category)
+        guard !keys.isEmpty else { return (nil, false) }
+        let t = receivedAt.timeIntervalSince1970
+        var best: Seen?
+        var viaCredit = false
+        for key in keys {
+            guard let seen = latest[key], seen.ticketID != ticketID, seen.at <= t, t - seen.at <= window else { continue }
+            let credit = key.hasPrefix(RepeatKeys.creditPrefix)
+            if let b = best, b.at > seen.at || (b.at == seen.at && !credit) { continue }
+            best = seen
+            viaCredit = credit
+        }
+        for key in keys {
+            // Keep the latest receipt per key: an out-of-order older ticket does not hide a newer one.
+            if let seen = latest[key], seen.at > t { continue }
+            latest[key] = Seen(at: t, ticketID: ticketID)
+            order.append((key, t))
+        }
+        if t > horizon { horizon = t }
+        evict()
+        return (best?.ticketID, best != nil && viaCredit)
+    }
+
+    /// Drops entries recorded more than `window` before the horizon.
+    private mutating func evict() {
+        let limit = horizon - window
+        while head < order.count, order[head].at < limit {
+            let (key, at) = order[head]
+            if let seen = latest[key], seen.at == at { latest[key] = nil }
+            head += 1
+        }
+        if head > 4096, head * 2 > order.count {
+            order.removeFirst(head)
+            head = 0
+        }
+    }
+}

@@ -1,0 +1,585 @@
+import Foundation
+import PagodaRules
+
+/// One line of a simulation scenario: a ticket arriving or a command sent, at a virtual time.
+///
+/// Wire form (one JSON object per line): `{"at": TIME, "ticket": {...ticket contract v1...}}` or
+/// `{"at": TIME, "command": {...command contract v1...}}`, TIME in RFC 3339 with an offset.
+public struct ScenarioLine: Sendable {
+    public enum Payload: Sendable {
+        /// The ticket as written; validated against the contract when applied.
+        case ticket(JSONValue)
+        /// The command object as written; validated against the contract when applied.
+        case command(JSONObject)
+    }
+
+    public var at: Date
+    public var payload: Payload
+
+    public init(at: Date, payload: Payload) {
+        self.at = at
+        self.payload = payload
+    }
+
+    /// Parse limits for one scenario line: 1 MiB, a ticket's depth plus the wrapper.
+    public static let limits = JSONLimits(maxBytes: 1 << 20, maxDepth: 40)
+
+    /// Parses one line. Fails (with a sentence for `FILE:LINE: reason`) when the line is not JSON, not an
+    /// object, lacks a valid `at`, or does not have exactly one of `ticket` and `command` (an object).
+    /// The ticket or command itself is not validated here: an invalid one becomes a rejection event when
+    /// the simulation applies it.
+    public static func parse(_ bytes: UnsafeRawBufferPointer) -> Result<ScenarioLine, ScenarioLineError> {
+        let value: JSONValue
+        do {
+            value = try JSON.parse(bytes, limits: limits)
+        } catch {
+            return .failure(ScenarioLineError("not valid JSON: \(error.message)"))
+        }
+        return parse(value)
+    }
+
+    /// Parses one line from bytes; see `parse(_: UnsafeRawBufferPointer)`.
+    public static func parse(_ bytes: [UInt8]) -> Result<ScenarioLine, ScenarioLineError> {
+        bytes.withUnsafeBytes { parse($0) }
+    }
+
+    /// Checks an already parsed line; see `parse(_: UnsafeRawBufferPointer)`.
+    public static func parse(_ value: JSONValue) -> Result<ScenarioLine, ScenarioLineError> {
+        guard case .object(let o) = value else { return .failure(ScenarioLineError("expected a JSON object, got \(value.typeDescription)")) }
+        guard let atValue = o["at"] else { return .failure(ScenarioLineError("missing \"at\"")) }
+        guard case .string(let atText) = atValue, let at = RFC3339.parse(atText)?.date else {
+            return .failure(ScenarioLineError("\"at\" must be an RFC 3339 time with an offset, got \(JSON.serializeToString(atValue))"))
+        }
+        let ticket = o["ticket"], command = o["command"]
+        for key in o.keys where key != "at" && key != "ticket" && key != "command" {
+            return .failure(ScenarioLineError("unknown key \"\(key)\" (a line has \"at\" and one of \"ticket\", \"command\")"))
+        }
+        switch (ticket, command) {
+        case (nil, nil): return .failure(ScenarioLineError("needs one of \"ticket\" or \"command\""))
+        case (.some, .some): return .failure(ScenarioLineError("has both \"ticket\" and \"command\"; one per line"))
+        case (.some(let t), nil):
+            guard case .object = t else { return .failure(ScenarioLineError("\"ticket\" must be an object, got \(t.typeDescription)")) }
+            return .success(ScenarioLine(at: at, payload: .ticket(t)))
+        case (nil, .some(let c)):
+            guard case .object(let co) = c else { return .failure(ScenarioLineError("\"command\" must be an object, got \(c.typeDescription)")) }
+            return .success(ScenarioLine(at: at, payload: .command(co)))
+        }
+    }
+}
+
+/// Why a scenario line cannot be read.
+public struct ScenarioLineError: Error, Hashable, Sendable, CustomStringConvertible {
+    public let reason: String
+    public init(_ reason: String) { self.reason = reason }
+    public var description: String { reason }
+}
+
+/// One output record of a simulation: a lifecycle event, or the rejection of an invalid input line.
+public enum SimulationRecord: Sendable {
+    case event(LifecycleEvent)
+    /// `ticket.rejected` (a ticket failing the contract or already dispatched) or `command.rejected`
+    /// (a command failing the contract), as a JSON object.
+    case rejected(JSONObject)
+
+    /// The virtual time of the record.
+    public var at: Date {
+        switch self {
+        case .event(let e): e.at
+        case .rejected(let o): o["at"].flatMap { $0.stringValue }.flatMap { RFC3339.parse($0)?.date } ?? .distantPast
+        }
+    }
+}
+
+/// The ticket lifecycle on a virtual clock: replays a scenario of tickets and commands through the same
+/// rules, repeat check and state machine as the service, firing every timer at its due time.
+///
+/// Lines are applied in `at` order; lines with equal times keep their input order (`run` sorts stably, so
+/// a scenario need not be sorted). Before a line at time T, every timer due at or before T fires, in due
+/// order (ties in the order the tickets were dispatched). A timer whose due time is already past when it is set (a ticket dispatched
+/// late, `received_at` before its line's `at`) fires at the current virtual time, so the output is always
+/// in time order. A ticket's events come from `Lifecycle`; an invalid ticket gives a `ticket.rejected`
+/// record with the contract issues, an invalid command a `command.rejected` record with the code of the
+/// first issue; neither stops the run.
+///
+/// After the last line, timers keep firing up to `Options.until` (inclusive; lines dated after it are
+/// not applied) or, without `until`, until no ticket waits for anything but supervision reminders: a
+/// ticket supervised at the top of the pagoda is reminded at its policy interval for ever, so those
+/// reminders alone do not keep the simulation going (give `until` to run them up to a time).
+///
+/// Memory: one state per open ticket (closed and handed-off tickets are dropped, only their ids are kept
+/// to refuse later commands with `ticket_closed` / `handed_off`), one heap entry per pending timer, and
+/// the repeat index for the last 7 days. Records are handed to the caller as produced.
+public struct Simulation {
+    public struct Options: Sendable {
+        /// The end of virtual time; nil: run until only supervision reminders remain.
+        public var until: Date?
+        /// Add each event's `queues` to its JSON.
+        public var verbose: Bool
+        /// How far back repeat complaints are looked for.
+        public var repeatWindow: TimeInterval
+
+        public init(until: Date? = nil, verbose: Bool = false, repeatWindow: TimeInterval = 7 * 86_400) {
+            self.until = until
+            self.verbose = verbose
+            self.repeatWindow = repeatWindow
+        }
+    }
+
+    /// Counts of what the run did.
+    public struct Summary: Sendable, Hashable {
+        public var tickets = 0
+        public var rejectedTickets = 0
+        public var commands = 0
+        /// Commands refused by the contract or by the lifecycle (`command.rejected`).
+        public var rejectedCommands = 0
+        /// Records emitted (events and rejections).
+        public var events = 0
+        public var timersFired = 0
+        /// Lines dated after `until`, not applied.
+        public var skippedLines = 0
+        /// The first and last virtual instants the run reached.
+        public var firstAt: Date?
+        public var lastAt: Date?
+        /// Tickets open at the end; of them, tickets left with only supervision reminders pending.
+        public var openTickets = 0
+        public var remindingTickets = 0
+        /// Ids of closed and handed-off tickets remembered to refuse later commands.
+        public var finalTickets = 0
+
+        /// The virtual time covered, in seconds.
+        public var span: TimeInterval {
+            guard let a = firstAt, let b = lastAt else { return 0 }
+            return b.timeIntervalSince(a)
+        }
+    }
+
+    public let lifecycle: Lifecycle
+    public var options: Options
+    public private(set) var summary = Summary()
+    /// The UTC offset events are written with (the rules calendar's).
+    public var offsetSeconds: Int { lifecycle.offset }
+
+    struct Final {
+        var phase: Phase
+        var mergedInto: String?
+    }
+
+    // Open tickets live in slots (reused once a ticket is final): its state, its validated ticket (for
+    // re-routing), whether it waits for more than reminders, and a serial that tells a reused slot apart.
+    private var slotOf: [String: Int] = [:]
+    private var states: [TicketState?] = []
+    private var tickets: [Ticket?] = []
+    private var isActive: [Bool] = []
+    private var serials: [Int] = []
+    private var freeSlots: [Int] = []
+    private var nextSerial = 0
+    private var finals: [String: Final] = [:]
+    private var heap = TimerHeap()
+    private var repeats: RepeatIndex
+    /// Open tickets waiting for something other than supervision reminders.
+    private var active = 0
+    /// The current virtual time (never goes back).
+    private var clock = -Double.infinity
+    private var finished = false
+
+    public init(rules: RuleSet, options: Options = Options()) {
+        self.lifecycle = Lifecycle(rules: rules)
+        self.options = options
+        self.repeats = RepeatIndex(window: options.repeatWindow)
+    }
+
+    public init(lifecycle: Lifecycle, options: Options = Options()) {
+        self.lifecycle = lifecycle
+        self.options = options
+        self.repeats = RepeatIndex(window: options.repeatWindow)
+    }
+
+    // MARK: Running
+
+    /// Sorts `lines` stably by `at`, applies them, then finishes; returns the summary.
+    @discardableResult
+    public mutating func run(_ lines: [ScenarioLine], records: (SimulationRecord) -> Void) -> Summary {
+        for line in Self.sorted(lines) { apply(line, records: records) }
+        return finish(records: records)
+    }
+
+    /// `run` handing each record to `emit` as JSON (`LifecycleEvent.json`, plus `queues` when verbose).
+    @discardableResult
+    public mutating func run(_ lines: [ScenarioLine], emit: (JSONObject) -> Void) -> Summary {
+        let encoder = SimulationEncoder(offsetSeconds: offsetSeconds, verbose: options.verbose)
+        return run(lines) { emit(encoder.json($0)) }
+    }
+
+    /// `lines` in `at` order, equal times in input order.
+    public static func sorted(_ lines: [ScenarioLine]) -> [ScenarioLine] {
+        var sorted = true
+        for i in lines.indices.dropFirst() where lines[i].at < lines[i - 1].at {
+            sorted = false
+            break
+        }
+        if sorted { return lines }
+        return lines.enumerated().sorted { a, b in
+            a.element.at != b.element.at ? a.element.at < b.element.at : a.offset < b.offset
+        }.map(\.element)
+    }
+
+    /// Applies one line, first firing every timer due at or before its time. A line dated before the
+    /// current virtual time (the caller did not sort) is applied at the current time; one dated after
+    /// `until` is skipped.
+    public mutating func apply(_ line: ScenarioLine, records: (SimulationRecord) -> Void) {
+        precondition(!finished, "apply after finish")
+        let t = line.at.timeIntervalSince1970
+        if let until = options.until, line.at > until {
+            summary.skippedLines += 1
+            return
+        }
+        fireDue(through: t, records: records)
+        advance(to: t)
+        let now = Date(timeIntervalSince1970: clock)
+        switch line.payload {
+        case .ticket(let value): applyTicket(value, now: now, records: records)
+        case .command(let object): applyCommand(object, now: now, records: records)
+        }
+    }
+
+    /// Fires the remaining timers (to `until`, or until only supervision reminders are left) and returns
+    /// the summary; with `until` the virtual clock ends there. Nothing can be applied afterwards.
+    @discardableResult
+    public mutating func finish(records: (SimulationRecord) -> Void) -> Summary {
+        if !finished {
+            finished = true
+            if let until = options.until {
+                fireDue(through: until.timeIntervalSince1970, records: records)
+                advance(to: until.timeIntervalSince1970)
+            } else {
+                while active > 0, let top = heap.pop() { fire(top, records: records) }
+            }
+        }
+        summary.openTickets = slotOf.count
+        summary.remindingTickets = 0
+        for (slot, s) in states.enumerated() where s?.nextTimer != nil && !isActive[slot] { summary.remindingTickets += 1 }
+        summary.finalTickets = finals.count
+        return summary
+    }
+
+    // MARK: Timers
+
+    private mutating func advance(to t: Double) {
+        if t > clock { clock = t }
+        if summary.firstAt == nil { summary.firstAt = Date(timeIntervalSince1970: clock) }
+        summary.lastAt = Date(timeIntervalSince1970: clock)
+    }
+
+    private mutating func fireDue(through t: Double, records: (SimulationRecord) -> Void) {
+        while let top = heap.peek, top.due <= t {
+            heap.removeTop()
+            fire(top, records: records)
+        }
+    }
+
+    private mutating func fire(_ timer: TimerHeap.Item, records: (SimulationRecord) -> Void) {
+        let slot = timer.slot
+        guard serials[slot] == timer.serial, let state = states[slot], state.version == timer.token else { return }  // stale
+        advance(to: timer.due)
+        summary.timersFired += 1
+        let t = lifecycle.fire(state, token: timer.token, now: Date(timeIntervalSince1970: clock))
+        store(t, slot: slot, records: records)
+    }
+
+    // MARK: Inputs
+
+    private mutating func applyTicket(_ value: JSONValue, now: Date, records: (SimulationRecord) -> Void) {
+        let rules = lifecycle.rules
+        let ticket: Ticket
+        switch TicketContract.validate(value, isKnownCategory: rules.isKnownCategory) {
+        case .failure(let error):
+            summary.rejectedTickets += 1
+            let id = value.objectValue?["id"]?.stringValue
+            emit(.rejected(ticketRejection(id: id, issues: error.issues, now: now)), records)
+            return
+        case .success(let t): ticket = t
+        }
+        if slotOf[ticket.id] != nil || finals[ticket.id] != nil {
+            summary.rejectedTickets += 1
+            let issue = ValidationIssue(path: "id", code: "duplicate", message: "id: ticket \(ticket.id) was already dispatched")
+            emit(.rejected(ticketRejection(id: ticket.id, issues: [issue], now: now)), records)
+            return
+        }
+        summary.tickets += 1
+        let decision = rules.route(ticket)
+        let found = repeats.check(ticket: ticket, category: decision.category, receivedAt: ticket.receivedAt, ticketID: ticket.id)
+        let input = DispatchInput(decision: decision, receivedAt: ticket.receivedAt, repeatOf: found.repeatOf,
+                                  enterpriseRepeat: found.enterpriseRepeat)
+        let transition = lifecycle.dispatch(input, now: now)
+        // Keep what re-routing needs, not the ticket's JSON.
+        var kept = ticket
+        kept.json = JSONObject()
+        kept.extra = JSONObject()
+        let slot: Int
+        if let free = freeSlots.popLast() {
+            slot = free
+            tickets[slot] = kept
+        } else {
+            slot = states.count
+            states.append(nil)
+            tickets.append(kept)
+            isActive.append(false)
+            serials.append(0)
+        }
+        nextSerial += 1
+        serials[slot] = nextSerial
+        slotOf[ticket.id] = slot
+        store(transition, slot: slot, isNew: true, records: records)
+    }
+
+    private mutating func applyCommand(_ object: JSONObject, now: Date, records: (SimulationRecord) -> Void) {
+        summary.commands += 1
+        let command: Command
+        switch CommandContract.validate(object, replyTo: nil) {
+        case .failure(let error):
+            summary.rejectedCommands += 1
+            emit(.rejected(commandRejection(error, object: object, now: now)), records)
+            return
+        case .success(let c): command = c
+        }
+        let id = command.ticketID
+        guard let slot = slotOf[id], let state = states[slot], let ticket = tickets[slot] else {
+            // Unknown, or final and dropped: a stand-in in its final phase gets the lifecycle's refusal.
+            let stub = finals[id].map { f -> TicketState in
+                var s = TicketState(ticketID: id, receivedAt: now, enterprise: false, category: nil, phase: f.phase, holder: nil,
+                                    assignedAt: now, profile: nil,
+                                    policy: PolicySnapshot(name: "", clocks: [], toParent: false, remindEvery: nil, maxReturns: 0))
+                s.mergedInto = f.mergedInto
+                return s
+            }
+            let t = lifecycle.handle(command, state: stub, now: now)
+            if t.outcome == .refused { summary.rejectedCommands += 1 }
+            for e in t.events { emit(.event(e), records) }
+            return
+        }
+        let rules = lifecycle.rules
+        let t = lifecycle.handle(command, state: state, now: now) { excluded in
+            rules.route(ticket, excluding: excluded).unit?.id
+        }
+        if t.outcome == .refused { summary.rejectedCommands += 1 }
+        store(t, slot: slot, records: records)
+    }
+
+    /// Emits a transition's events and keeps its state: frees a final ticket's slot, schedules the next timer.
+    private mutating func store(_ t: Transition, slot: Int, isNew: Bool = false, records: (SimulationRecord) -> Void) {
+        for e in t.events { emit(.event(e), records) }
+        guard let s = t.state else { return }
+        let wasActive = isActive[slot]
+        if s.phase.isFinal {
+            if wasActive { active -= 1 }
+            finals[s.ticketID] = Final(phase: s.phase, mergedInto: s.mergedInto)
+            slotOf[s.ticketID] = nil
+            states[slot] = nil
+            tickets[slot] = nil
+            isActive[slot] = false
+            serials[slot] = 0
+            freeSlots.append(slot)
+            return
+        }
+        let nowActive = s.nextTimer != nil && !s.onlyRemindersPending
+        if nowActive != wasActive { active += nowActive ? 1 : -1 }
+        isActive[slot] = nowActive
+        states[slot] = s
+        if (t.changed || isNew), let next = s.nextTimer {
+            heap.push(.init(due: max(next.timeIntervalSince1970, clock), serial: serials[slot], token: s.version, slot: slot))
+        }
+    }
+
+    private mutating func emit(_ record: SimulationRecord, _ records: (SimulationRecord) -> Void) {
+        summary.events += 1
+        records(record)
+    }
+
+    // MARK: Rejections
+
+    private func ticketRejection(id: String?, issues: [ValidationIssue], now: Date) -> JSONObject {
+        JSONObject([
+            ("event", "ticket.rejected"),
+            ("at", .string(RFC3339.format(now, offsetSeconds: offsetSeconds))),
+            ("ticket_id", id.map { .string($0) } ?? .null),
+            ("issues", .array(issues.map(Self.issueJSON))),
+        ])
+    }
+
+    private func commandRejection(_ error: CommandValidationError, object: JSONObject, now: Date) -> JSONObject {
+        let unit = object["unit"]?.stringValue
+        let first = error.issues.first
+        return JSONObject([
+            ("event", "command.rejected"),
+            ("at", .string(RFC3339.format(now, offsetSeconds: offsetSeconds))),
+            ("ticket_id", error.ticketID.map { .string($0) } ?? .null),
+            ("unit", unit.map { .string($0) } ?? .null),
+            ("level", unit.flatMap { lifecycle.rules.unit(id: $0)?.level.name }.map { .string($0) } ?? .null),
+            ("command_id", error.commandID.map { .string($0) } ?? .null),
+            ("command_type", object["type"]?.stringValue.map { .string($0) } ?? .null),
+            ("code", .string(first?.code ?? "invalid")),
+            ("reason", .string(first?.message ?? "invalid command")),
+            ("issues", .array(error.issues.map(Self.issueJSON))),
+        ])
+    }
+
+    static func issueJSON(_ i: ValidationIssue) -> JSONValue {
+        .object(JSONObject([("path", .string(i.path)), ("code", .string(i.code)), ("message", .string(i.message))]))
+    }
+}
+
+extension TicketState {
+    /// Open, and waiting for nothing but supervision reminders: every running clock has shown its red
+    /// light and no enterprise watch is pending.
+    var onlyRemindersPending: Bool {
+        guard !phase.isFinal, remindAt != nil else { return false }
+        if enterpriseWatchAt != nil && !supervised { return false }
+        for c in clocks where c.isRunning && (!c.overdue || (!c.warned && c.warnAt < c.due)) { return false }
+        return true
+    }
+}
+
+// MARK: - Output
+
+/// Turns simulation records into JSON: objects for tests, bytes appended to a reused buffer for output.
+public struct SimulationEncoder: Sendable {
+    public let offsetSeconds: Int
+    public let verbose: Bool
+
+    public init(offsetSeconds: Int, verbose: Bool) {
+        self.offsetSeconds = offsetSeconds
+        self.verbose = verbose
+    }
+
+    /// The record as a JSON object: `LifecycleEvent.json(offsetSeconds:)`, plus `queues` when verbose.
+    public func json(_ record: SimulationRecord) -> JSONObject {
+        switch record {
+        case .event(let e):
+            var o = e.json(offsetSeconds: offsetSeconds)
+            if verbose { o.set("queues", .array(e.queues.map { .string($0) })) }
+            return o
+        case .rejected(let o): return o
+        }
+    }
+
+    /// Appends the record's compact JSON and a newline to `out`: the same bytes as serializing `json`,
+    /// written straight from the event (no intermediate object), the time text reused while it repeats.
+    public mutating func write(_ record: SimulationRecord, into out: inout [UInt8]) {
+        guard case .event(let e) = record, !e.fields.keys.contains(where: { Self.reserved.contains($0) }) else {
+            JSON.serialize(.object(json(record)), into: &out)
+            out.append(0x0A)
+            return
+        }
+        out.append(contentsOf: Self.eventPrefix)
+        out.append(contentsOf: e.type.rawValue.utf8)  // ASCII names: nothing to escape
+        out.append(contentsOf: Self.eventIDKey)
+        JSON.serializeString(e.ticketID, into: &out)
+        out.removeLast()  // the closing quote: the id goes on
+        out.append(0x23)
+        out.append(contentsOf: String(e.version).utf8)
+        out.append(0x2E)
+        out.append(contentsOf: String(e.sequence).utf8)
+        out.append(contentsOf: Self.atKey)
+        if e.at != lastAt {
+            lastAt = e.at
+            lastAtText = Array(RFC3339.format(e.at, offsetSeconds: offsetSeconds).utf8)
+        }
+        out.append(contentsOf: lastAtText)
+        out.append(contentsOf: Self.ticketIDKey)
+        JSON.serializeString(e.ticketID, into: &out)
+        out.append(contentsOf: Self.unitKey)
+        if let u = e.unit { JSON.serializeString(u, into: &out) } else { out.append(contentsOf: Self.null) }
+        out.append(contentsOf: Self.levelKey)
+        if let l = e.level { JSON.serializeString(l.name, into: &out) } else { out.append(contentsOf: Self.null) }
+        for (k, v) in e.fields {
+            out.append(0x2C)
+            JSON.serializeString(k, into: &out)
+            out.append(0x3A)
+            JSON.serialize(v, into: &out)
+        }
+        if verbose {
+            out.append(contentsOf: Self.queuesKey)
+            for (i, q) in e.queues.enumerated() {
+                if i > 0 { out.append(0x2C) }
+                JSON.serializeString(q, into: &out)
+            }
+            out.append(0x5D)
+        }
+        out.append(0x7D)
+        out.append(0x0A)
+    }
+
+    private var lastAt: Date?
+    private var lastAtText: [UInt8] = []
+
+    /// Keys of the event envelope: a field of the same name replaces it in `json`, so such an event takes
+    /// the general path.
+    static let reserved: Set<String> = ["event", "event_id", "at", "ticket_id", "unit", "level", "queues"]
+    static let eventPrefix = Array(#"{"event":""#.utf8)
+    static let eventIDKey = Array(#"","event_id":"#.utf8)
+    static let atKey = Array(#"","at":""#.utf8)
+    static let ticketIDKey = Array(#"","ticket_id":"#.utf8)
+    static let unitKey = Array(#","unit":"#.utf8)
+    static let levelKey = Array(#","level":"#.utf8)
+    static let queuesKey = Array(#","queues":["#.utf8)
+    static let null = Array("null".utf8)
+}
+
+// MARK: - Timer heap
+
+/// A binary min-heap of (due, ticket, token): the simulation's pending timers. Tickets are named by their
+/// dispatch serial, so equal due times fire in dispatch order; a plain value, no reference counting.
+struct TimerHeap {
+    /// A timer of the ticket with dispatch serial `serial` (in `slot`), set at its state version `token`.
+    struct Item {
+        var due: Double
+        var serial: Int
+        var token: Int
+        var slot: Int
+
+        @inline(__always) static func < (a: Item, b: Item) -> Bool {
+            if a.due != b.due { return a.due < b.due }
+            if a.serial != b.serial { return a.serial < b.serial }
+            return a.token < b.token
+        }
+    }
+
+    private(set) var items: [Item] = []
+
+    var count: Int { items.count }
+    var peek: Item? { items.first }
+
+    mutating func push(_ item: Item) {
+        items.append(item)
+        var i = items.count - 1
+        while i > 0 {
+            let p = (i - 1) / 2
+            guard items[i] < items[p] else { break }
+            items.swapAt(i, p)
+            i = p
+        }
+    }
+
+    mutating func pop() -> Item? {
+        guard let top = items.first else { return nil }
+        removeTop()
+        return top
+    }
+
+    mutating func removeTop() {
+        let last = items.removeLast()
+        guard !items.isEmpty else { return }
+        items[0] = last
+        var i = 0
+        let n = items.count
+        while true {
+            let l = 2 * i + 1, r = l + 1
+            var m = i
+            if l < n, items[l] < items[m] { m = l }
+            if r < n, items[r] < items[m] { m = r }
+            if m == i { break }
+            items.swapAt(i, m)
+            i = m
+        }
+    }
+}

@@ -1,0 +1,261 @@
+import Foundation
+import Logging
+import PagodaLifecycle
+import PagodaRules
+import PagodaStore
+import PagodaTransport
+import ServiceLifecycle
+
+/// Runs the ticket lifecycle: worker commands from `pagoda.commands` and the durable timers.
+///
+/// One loop owns every lifecycle change, so a command and a timer never race on a ticket: it applies the
+/// commands that arrived (a batch per transaction, each delivery acknowledged after its commit), then the
+/// timers that fell due (earliest first), then waits for the next delivery or the next due time. Timers
+/// live in SQLite; at start the ones that fell due while the service was down fire once, in due order.
+/// Each write checks the state version it was computed from, so a stale read can never overwrite a newer
+/// state; the engine's token check makes a timer set before a later change do nothing.
+final class LifecycleService: Service {
+    let consumer: AMQPConsumer
+    let store: DispatchStore
+    let storeQueue: BlockingQueue
+    let lifecycle: Lifecycle
+    let codec: LifecycleCodec
+    let relay: Signal
+    let metrics: ServiceMetrics
+    let logger: Logger
+    let maxBatch: Int
+    let maxAttempts = 5
+    /// The longest the loop sleeps before looking at the timer table again (timers set by intake do not
+    /// wake it), which bounds how late a timer fires.
+    let pollInterval: Duration
+    let clock: @Sendable () -> Date
+
+    init(consumer: AMQPConsumer, store: DispatchStore, storeQueue: BlockingQueue, lifecycle: Lifecycle, codec: LifecycleCodec,
+         relay: Signal, metrics: ServiceMetrics, logger: Logger, maxBatch: Int = 500, pollInterval: Duration = .milliseconds(200),
+         clock: @escaping @Sendable () -> Date = { Date() }) {
+        self.consumer = consumer
+        self.store = store
+        self.storeQueue = storeQueue
+        self.lifecycle = lifecycle
+        self.codec = codec
+        self.relay = relay
+        self.metrics = metrics
+        self.logger = logger
+        self.maxBatch = maxBatch
+        self.pollInterval = pollInterval
+        self.clock = clock
+    }
+
+    func run() async throws {
+        let buffer = Buffer<Delivery>()
+        let wake = Signal()
+        let consumer = self.consumer
+        try await withGracefulShutdownHandler {
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask {
+                    for await delivery in consumer.deliveries {
+                        buffer.append(delivery)
+                        wake.notify()
+                    }
+                    wake.finish()
+                }
+                var open = true
+                while open {
+                    while !buffer.isEmpty { await commands(buffer.drain(max: maxBatch)) }
+                    let more = await timers()
+                    if more || !buffer.isEmpty { continue }
+                    // Sleep until the next delivery, or the next due timer (at most `pollInterval`).
+                    let next = (try? await storeQueue.run { [store] in try store.nextTimerDue() }) ?? nil
+                    var wait = pollInterval
+                    if let next {
+                        let ms = Int64(max(0, next.timeIntervalSince(clock()) * 1000).rounded(.up))
+                        wait = min(wait, .milliseconds(ms))
+                    }
+                    if wait > .zero {
+                        let ticker = Task { try? await Task.sleep(for: wait); wake.notify() }
+                        open = await wake.wait()
+                        ticker.cancel()
+                    }
+                }
+                while !buffer.isEmpty { await commands(buffer.drain(max: maxBatch)) }
+                try await group.waitForAll()
+            }
+        } onGracefulShutdown: {
+            Task { await consumer.close(timeout: .seconds(30)) }
+        }
+        logger.info("lifecycle stopped")
+    }
+
+    // MARK: Commands
+
+    private func commands(_ batch: [Delivery]) async {
+        guard !batch.isEmpty else { return }
+        do {
+            try await apply(batch)
+        } catch {
+            logger.warning("command batch failed; retrying one by one", metadata: ["batch.size": "\(batch.count)", "error": "\(error)"])
+            for d in batch {
+                do {
+                    try await apply([d])
+                } catch {
+                    // A command that keeps failing is refused as poison after `maxAttempts` deliveries
+                    // (quorum queues count them), so it cannot block the queue.
+                    let attempts = Int(d.headers["x-delivery-count"]?.intValue ?? (d.redelivered ? 1 : 0))
+                    if attempts + 1 >= maxAttempts, (try? await poison(d, error: error)) != nil {
+                        metrics.commandsRefused.increment()
+                        consumer.ack(d)
+                    } else {
+                        metrics.processingFailures.increment()
+                        logger.error("command failed; returned to the queue", metadata: ["amqp.message_id": "\(d.messageId ?? "-")", "error": "\(error)"])
+                        consumer.nack(d, requeue: true)
+                    }
+                }
+            }
+        }
+        relay.notify()
+    }
+
+    /// Applies a batch of command deliveries in one transaction and settles them.
+    private func apply(_ batch: [Delivery]) async throws {
+        let now = clock()
+        let decoded: [(Delivery, Result<Command, CommandValidationError>)] = batch.map {
+            ($0, CommandContract.decode($0.body, replyTo: $0.properties.replyTo))
+        }
+        let ids = Array(Set(decoded.compactMap { try? $0.1.get().ticketID }))
+        let changes = try await storeQueue.run { [store, lifecycle, codec] in
+            let records = try store.lifecycle(ids)
+            var states: [String: (TicketState, Int, [UInt8])] = [:]
+            for (id, r) in records { states[id] = (try codec.decode(r.state), r.version, r.ticketBody) }
+            var changes: [LifecycleChange] = []
+            for (d, result) in decoded {
+                switch result {
+                case .failure(let error):
+                    changes.append(Self.refusal(error.issues, commandID: error.commandID, ticketID: error.ticketID, now: now, codec: codec,
+                                                replyTo: d.properties.replyTo))
+                case .success(let command):
+                    let current = states[command.ticketID]
+                    let t = lifecycle.handle(command, state: current?.0, now: now) { excluding in
+                        Self.reroute(current?.2, excluding: excluding, rules: lifecycle.rules)
+                    }
+                    if t.outcome == .duplicate {
+                        changes.append(LifecycleChange(ticketID: command.ticketID, expectedVersion: nil, state: nil, events: [], messages: [],
+                                                       command: nil, at: now))
+                        continue
+                    }
+                    var write: StateWrite?
+                    if t.changed, let s = t.state {
+                        write = try codec.encode(s)
+                        states[command.ticketID] = (s, s.version, current?.2 ?? [])
+                    }
+                    var messages = t.events.flatMap { codec.messages($0, ticket: current?.2) }
+                    if current == nil {
+                        // No state, no version to make the event id unique: the command id does.
+                        for i in messages.indices { messages[i].messageID = "command/\(command.id)/\(i)" }
+                    }
+                    changes.append(LifecycleChange(
+                        ticketID: command.ticketID, expectedVersion: current?.1, state: write,
+                        events: t.events.map(codec.row), messages: messages,
+                        command: (command.id, command.action.type.rawValue, t.outcome.rawValue), at: now))
+                }
+            }
+            return changes
+        }
+        let outcomes = try await storeQueue.run { [store] in try store.applyLifecycle(changes) }
+        for ((d, result), (change, outcome)) in zip(decoded, zip(changes, outcomes)) {
+            switch outcome {
+            case .applied where change.command == nil && change.messages.isEmpty: metrics.commandsDuplicate.increment()
+            case .applied:
+                if case .success = result, change.command?.outcome == "applied" { metrics.commandsApplied.increment() } else { metrics.commandsRefused.increment() }
+            case .duplicateCommand: metrics.commandsDuplicate.increment()
+            case .conflict:
+                // Only this loop writes lifecycle states; a conflict means another process does too.
+                logger.error("lifecycle state changed under the command; returned to the queue", metadata: ["ticket.id": "\(change.ticketID)"])
+                consumer.nack(d, requeue: true)
+                continue
+            }
+            consumer.ack(d)
+        }
+    }
+
+    private func poison(_ d: Delivery, error: any Error) async throws {
+        let now = clock()
+        var commandID: String?, ticketID: String?
+        if case .object(let o)? = try? JSON.parse(d.body) {
+            commandID = o["command_id"]?.stringValue
+            ticketID = o["ticket_id"]?.stringValue
+        }
+        let change = Self.refusal([ValidationIssue(path: "", code: "poison", message: "processing failed repeatedly: \(error)")],
+                                  commandID: commandID, ticketID: ticketID, now: now, codec: codec, replyTo: d.properties.replyTo)
+        _ = try await storeQueue.run { [store] in try store.applyLifecycle([change]) }
+        logger.error("command refused as poison", metadata: ["amqp.message_id": "\(d.messageId ?? "-")", "error": "\(error)"])
+    }
+
+    /// A `command.rejected` event for a command that could not be read (or kept failing).
+    static func refusal(_ issues: [ValidationIssue], commandID: String?, ticketID: String?, now: Date, codec: LifecycleCodec,
+                        replyTo: String? = nil) -> LifecycleChange {
+        let first = issues[0]
+        let event = LifecycleEvent(
+            type: .commandRejected, ticketID: ticketID ?? "", at: now, unit: nil, level: nil, queues: [], replyTo: replyTo,
+            carriesTicket: false, version: 0, sequence: 0,
+            fields: JSONObject([
+                ("command_id", commandID.map { .string($0) } ?? .null), ("command_type", .null),
+                ("code", .string(first.code)), ("path", .string(first.path)), ("reason", .string(first.message)),
+                ("errors", .array(issues.map { .object(JSONObject([("path", .string($0.path)), ("code", .string($0.code)), ("message", .string($0.message))])) })),
+            ]))
+        var messages = codec.messages(event, ticket: nil)
+        let unique = UUID().uuidString.lowercased()
+        for i in messages.indices { messages[i].messageID = "refused-command/\(unique)/\(i)" }
+        return LifecycleChange(ticketID: ticketID ?? "", expectedVersion: nil, state: nil, events: [], messages: messages, command: nil, at: now)
+    }
+
+    static func reroute(_ ticketBody: [UInt8]?, excluding: Set<String>, rules: RuleSet) -> String? {
+        guard let body = ticketBody, case .success(let ticket) = TicketContract.decode(body, isKnownCategory: rules.isKnownCategory) else { return nil }
+        let decision = rules.route(ticket, excluding: excluding)
+        return decision.type == .unit ? decision.unit?.id : nil
+    }
+
+    // MARK: Timers
+
+    /// Fires one batch of due timers; returns whether more may be due.
+    private func timers() async -> Bool {
+        let now = clock()
+        do {
+            let (changes, fired, stale) = try await storeQueue.run { [store, lifecycle, codec, maxBatch] in
+                let due = try store.dueTimers(until: now, limit: maxBatch)
+                if due.isEmpty { return ([LifecycleChange](), [DueTimer](), 0) }
+                let records = try store.lifecycle(due.map(\.ticketID))
+                var changes: [LifecycleChange] = []
+                var stale = 0
+                for timer in due {
+                    guard let r = records[timer.ticketID] else { continue }
+                    let state = try codec.decode(r.state)
+                    let t = lifecycle.fire(state, token: timer.token, now: now)
+                    guard let s = t.state else { continue }
+                    if t.outcome == .staleTimer {
+                        // The timer row was replaced since it was read or belongs to an old version:
+                        // rewrite the row from the state as it is.
+                        stale += 1
+                        changes.append(LifecycleChange(ticketID: timer.ticketID, expectedVersion: r.version, state: try codec.encode(s),
+                                                       events: [], messages: [], command: nil, at: now))
+                        continue
+                    }
+                    changes.append(LifecycleChange(
+                        ticketID: timer.ticketID, expectedVersion: r.version, state: try codec.encode(s),
+                        events: t.events.map(codec.row), messages: t.events.flatMap { codec.messages($0, ticket: r.ticketBody) },
+                        command: nil, at: now))
+                }
+                return (changes, due, stale)
+            }
+            if fired.isEmpty { return false }
+            _ = try await storeQueue.run { [store] in try store.applyLifecycle(changes) }
+            for t in fired { metrics.timerLateness.record(milliseconds: Int(now.timeIntervalSince(t.dueAt) * 1000)) }
+            metrics.timersFired.increment(by: fired.count - stale)
+            metrics.timersStale.increment(by: stale)
+            relay.notify()
+            return fired.count >= maxBatch
+        } catch {
+            logger.error("timer batch failed; retried shortly", metadata: ["error": "\(error)"])
+            return false
+        }
+    }
+}

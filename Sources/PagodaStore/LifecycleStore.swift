@@ -1,0 +1,250 @@
+import Foundation
+import GRDB
+
+/// A ticket's stored lifecycle state, with the ticket as received (for messages that carry it).
+public struct LifecycleRecord: Sendable, Hashable {
+    public var ticketID: String
+    public var version: Int
+    public var phase: String
+    public var unitID: String?
+    /// The lifecycle engine's encoding of its state; opaque to the store.
+    public var state: [UInt8]
+    public var ticketBody: [UInt8]
+}
+
+/// A new or changed lifecycle state and the ticket's next timer.
+public struct StateWrite: Sendable, Hashable {
+    public var version: Int
+    public var phase: String
+    public var unitID: String?
+    public var state: [UInt8]
+    /// When the ticket next needs attention, or nil for no timer; the timer's token is `version`.
+    public var timer: Date?
+
+    public init(version: Int, phase: String, unitID: String?, state: [UInt8], timer: Date?) {
+        self.version = version
+        self.phase = phase
+        self.unitID = unitID
+        self.state = state
+        self.timer = timer
+    }
+}
+
+/// One row of a ticket's timeline.
+public struct EventWrite: Sendable, Hashable {
+    public var type: String
+    public var at: Date
+    public var payloadJSON: String
+
+    public init(type: String, at: Date, payloadJSON: String) {
+        self.type = type
+        self.at = at
+        self.payloadJSON = payloadJSON
+    }
+}
+
+/// What one command or timer did to one ticket, written in one transaction with others.
+public struct LifecycleChange: Sendable {
+    public var ticketID: String
+    /// The state version the change was computed from; the change is refused as a conflict when the
+    /// stored version differs. Nil for a ticket without a state row (a command about an unknown ticket).
+    public var expectedVersion: Int?
+    /// The new state; nil leaves it as it is.
+    public var state: StateWrite?
+    /// Timeline rows (only for tickets the store knows).
+    public var events: [EventWrite]
+    public var messages: [OutgoingMessage]
+    /// The command's idempotency key: a key already recorded makes the whole change a no-op.
+    public var command: (id: String, type: String, outcome: String)?
+    public var at: Date
+
+    public init(ticketID: String, expectedVersion: Int?, state: StateWrite?, events: [EventWrite], messages: [OutgoingMessage],
+                command: (id: String, type: String, outcome: String)?, at: Date) {
+        self.ticketID = ticketID
+        self.expectedVersion = expectedVersion
+        self.state = state
+        self.events = events
+        self.messages = messages
+        self.command = command
+        self.at = at
+    }
+}
+
+/// How `applyLifecycle` treated one change.
+public enum LifecycleOutcome: Sendable, Hashable {
+    case applied
+    /// The command id was recorded before: nothing written.
+    case duplicateCommand
+    /// The stored state moved on since it was read: nothing written; read again and recompute.
+    case conflict
+}
+
+/// A timer that fell due.
+public struct DueTimer: Sendable, Hashable {
+    public var ticketID: String
+    public var dueAt: Date
+    public var token: Int
+}
+
+/// The first lifecycle state of a newly dispatched ticket, written with its dispatch.
+public struct LifecycleStart: Sendable {
+    public var state: StateWrite
+    public var events: [EventWrite]
+    public var messages: [OutgoingMessage]
+
+    public init(state: StateWrite, events: [EventWrite], messages: [OutgoingMessage]) {
+        self.state = state
+        self.events = events
+        self.messages = messages
+    }
+}
+
+/// An earlier ticket sharing a repeat key with a new one.
+public struct RepeatMatch: Sendable, Hashable {
+    public var ticketID: String
+    public var key: String
+}
+
+extension DispatchStore {
+    /// The lifecycle states of the given tickets (missing ids are absent from the result).
+    public func lifecycle(_ ticketIDs: [String]) throws(StoreError) -> [String: LifecycleRecord] {
+        if ticketIDs.isEmpty { return [:] }
+        return try storeOperation {
+            try pool.read { db in
+                var out: [String: LifecycleRecord] = [:]
+                for chunk in stride(from: 0, to: ticketIDs.count, by: 500).map({ Array(ticketIDs[$0..<min($0 + 500, ticketIDs.count)]) }) {
+                    let marks = Array(repeating: "?", count: chunk.count).joined(separator: ",")
+                    let rows = try Row.fetchAll(db, sql: """
+                        SELECT l.ticket_id, l.version, l.phase, l.unit_id, l.state, t.body
+                        FROM lifecycle l JOIN tickets t ON t.id = l.ticket_id WHERE l.ticket_id IN (\(marks))
+                        """, arguments: StatementArguments(chunk))
+                    for r in rows {
+                        let id: String = r[0]
+                        out[id] = LifecycleRecord(ticketID: id, version: r[1], phase: r[2], unitID: r[3],
+                                                  state: [UInt8](r[4] as Data), ticketBody: [UInt8](r[5] as Data))
+                    }
+                }
+                return out
+            }
+        }
+    }
+
+    /// Timers due at or before `until`, earliest first, at most `limit`.
+    public func dueTimers(until: Date, limit: Int) throws(StoreError) -> [DueTimer] {
+        try storeOperation {
+            try pool.read { db in
+                try Row.fetchAll(db, sql: "SELECT ticket_id, due_at, token FROM timers WHERE due_at <= ? ORDER BY due_at, ticket_id LIMIT ?",
+                                 arguments: [EpochMillis.from(until), limit])
+                    .map { DueTimer(ticketID: $0[0], dueAt: EpochMillis.date($0[1]), token: $0[2]) }
+            }
+        }
+    }
+
+    /// When the earliest timer falls due, or nil when none is pending.
+    public func nextTimerDue() throws(StoreError) -> Date? {
+        try storeOperation {
+            try pool.read { db in
+                try Int64.fetchOne(db, sql: "SELECT MIN(due_at) FROM timers").map(EpochMillis.date)
+            }
+        }
+    }
+
+    /// Number of pending timers and of tickets by lifecycle phase.
+    public func lifecycleCounts() throws(StoreError) -> (timers: Int, phases: [String: Int]) {
+        try storeOperation {
+            try pool.read { db in
+                let timers = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM timers") ?? 0
+                var phases: [String: Int] = [:]
+                for r in try Row.fetchAll(db, sql: "SELECT phase, COUNT(*) FROM lifecycle GROUP BY phase") { phases[r[0]] = r[1] }
+                return (timers, phases)
+            }
+        }
+    }
+
+    /// Writes the changes of a batch of commands and timers in ONE transaction.
+    ///
+    /// Per change: a command id recorded before gives `.duplicateCommand`; a stored state whose version
+    /// is not `expectedVersion` gives `.conflict`; both write nothing. Otherwise the command id, the new
+    /// state and its timer (replacing the previous one, removed when nil), the timeline rows and the
+    /// outgoing messages are written: `.applied`. On error nothing is written.
+    public func applyLifecycle(_ changes: [LifecycleChange]) throws(StoreError) -> [LifecycleOutcome] {
+        if changes.isEmpty { return [] }
+        return try storeOperation {
+            try pool.writeWithoutTransaction { db in
+                var outcomes: [LifecycleOutcome] = []
+                try db.inTransaction(.immediate) {
+                    outcomes = try changes.map { try Self.apply($0, db) }
+                    return .commit
+                }
+                return outcomes
+            }
+        }
+    }
+
+    static func apply(_ change: LifecycleChange, _ db: Database) throws -> LifecycleOutcome {
+        let at = EpochMillis.from(change.at)
+        if let c = change.command {
+            try db.execute(sql: "INSERT OR IGNORE INTO commands (command_id, ticket_id, type, outcome, at) VALUES (?, ?, ?, ?, ?)",
+                           arguments: [c.id, change.ticketID, c.type, c.outcome, at])
+            if db.changesCount == 0 { return .duplicateCommand }
+        }
+        if let expected = change.expectedVersion {
+            let stored = try Int.fetchOne(db, sql: "SELECT version FROM lifecycle WHERE ticket_id = ?", arguments: [change.ticketID])
+            guard stored == expected else {
+                if let c = change.command { try db.execute(sql: "DELETE FROM commands WHERE command_id = ?", arguments: [c.id]) }
+                return .conflict
+            }
+        }
+        if let s = change.state {
+            try writeState(change.ticketID, s, at: at, db)
+            try db.execute(sql: "UPDATE tickets SET state = ?, unit_id = ? WHERE id = ?", arguments: [s.phase, s.unitID, change.ticketID])
+        }
+        if change.expectedVersion != nil {
+            for e in change.events {
+                try db.execute(sql: "INSERT INTO events (ticket_id, type, at, payload_json) VALUES (?, ?, ?, ?)",
+                               arguments: [change.ticketID, e.type, EpochMillis.from(e.at), e.payloadJSON])
+            }
+        }
+        for m in change.messages {
+            var row = try OutboxRecord(m, ticketID: change.expectedVersion != nil ? change.ticketID : nil, rejectionID: nil, createdAt: at)
+            try row.insertRow(db)
+        }
+        return .applied
+    }
+
+    static func writeState(_ ticketID: String, _ s: StateWrite, at: Int64, _ db: Database) throws {
+        try db.execute(sql: """
+            INSERT INTO lifecycle (ticket_id, version, phase, unit_id, state, updated_at) VALUES (?, ?, ?, ?, ?, ?)
+            ON CONFLICT(ticket_id) DO UPDATE SET version = excluded.version, phase = excluded.phase, unit_id = excluded.unit_id,
+              state = excluded.state, updated_at = excluded.updated_at
+            """, arguments: [ticketID, s.version, s.phase, s.unitID, Data(s.state), at])
+        if let due = s.timer {
+            try db.execute(sql: "INSERT INTO timers (ticket_id, due_at, token) VALUES (?, ?, ?) ON CONFLICT(ticket_id) DO UPDATE SET due_at = excluded.due_at, token = excluded.token",
+                           arguments: [ticketID, EpochMillis.from(due), s.version])
+        } else {
+            try db.execute(sql: "DELETE FROM timers WHERE ticket_id = ?", arguments: [ticketID])
+        }
+    }
+
+    /// Within a dispatch transaction: the most recent earlier ticket sharing one of `keys` received in
+    /// `window` before `receivedAt`; then records the new ticket's keys.
+    static func matchRepeat(ticketID: String, keys: [String], receivedAt: Date, window: TimeInterval, _ db: Database) throws -> RepeatMatch? {
+        guard !keys.isEmpty else { return nil }
+        let at = EpochMillis.from(receivedAt)
+        let from = EpochMillis.from(receivedAt.addingTimeInterval(-window))
+        var best: (at: Int64, match: RepeatMatch)?
+        for key in keys {
+            if let r = try Row.fetchOne(db, sql: """
+                SELECT ticket_id, received_at FROM repeat_keys WHERE key = ? AND received_at BETWEEN ? AND ? AND ticket_id <> ?
+                ORDER BY received_at DESC LIMIT 1
+                """, arguments: [key, from, at, ticketID]) {
+                let t: Int64 = r[1]
+                if best == nil || t > best!.at { best = (t, RepeatMatch(ticketID: r[0], key: key)) }
+            }
+        }
+        for key in keys {
+            try db.execute(sql: "INSERT OR IGNORE INTO repeat_keys (key, received_at, ticket_id) VALUES (?, ?, ?)", arguments: [key, at, ticketID])
+        }
+        return best?.match
+    }
+}

@@ -1,0 +1,230 @@
+import ArgumentParser
+import Foundation
+import PagodaLifecycle
+import PagodaRules
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// `pagoda simulate`: replays a scenario of tickets and commands on a virtual clock.
+///
+/// The scenario is read twice: a first pass checks every line (`FILE:LINE: reason` on stderr and exit 1
+/// before anything is simulated), a second pass applies them. A scenario in time order is streamed from
+/// the file both times; one with lines out of time order is loaded whole and sorted stably by `at`.
+struct Simulate: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Replay a scenario of tickets and commands on a virtual clock; events as JSON lines on stdout.",
+        discussion: """
+            Each scenario line is {"at": TIME, "ticket": {...}} or {"at": TIME, "command": {...}} (RFC 3339 \
+            times). Lines are applied in time order (equal times in file order); timers fire at their due \
+            times in between. Without --until the run ends when no ticket waits for anything but \
+            supervision reminders, which would otherwise repeat for ever; --until runs them to that time \
+            and does not apply lines dated after it. A summary goes to stderr.
+            """)
+
+    @Option(name: .long, help: "The rule directory.")
+    var rules: String = "rules"
+
+    @Option(name: .long, help: "The scenario: JSON lines with \"at\" and \"ticket\" or \"command\".")
+    var scenario: String
+
+    @Option(name: .long, help: "End of virtual time (RFC 3339); reminders run until then.")
+    var until: String?
+
+    @Flag(name: .long, help: "Add each event's queues to its JSON.")
+    var verbose = false
+
+    func run() throws {
+        var untilDate: Date?
+        if let until {
+            guard let d = RFC3339.parse(until)?.date else {
+                printError("pagoda simulate: --until '\(until)' is not an RFC 3339 time with an offset\n")
+                throw ExitCode(2)
+            }
+            untilDate = d
+        }
+        let ruleSet = try loadRuleSet(rules)
+        let started = Date()
+
+        // Pass 1: check every line and index it.
+        var index: [IndexedLine] = []
+        var errors = 0
+        var inOrder = true
+        var lastAt = -Double.infinity
+        do {
+            try ScenarioReader.forEachLine(path: scenario) { number, offset, bytes in
+                switch ScenarioLine.parse(bytes) {
+                case .failure(let e):
+                    errors += 1
+                    if errors <= 20 { printError("\(scenario):\(number): \(e.reason)\n") }
+                case .success(let line):
+                    let t = line.at.timeIntervalSince1970
+                    if t < lastAt { inOrder = false }
+                    lastAt = max(lastAt, t)
+                    index.append(IndexedLine(at: t, offset: offset, length: bytes.count))
+                }
+            }
+        } catch {
+            printError("pagoda simulate: \(error)\n")
+            throw ExitCode(2)
+        }
+        if errors > 0 {
+            if errors > 20 { printError("\(scenario): \(errors - 20) more invalid lines\n") }
+            printError("pagoda simulate: \(errors) invalid line\(errors == 1 ? "" : "s") in \(scenario); nothing simulated\n")
+            throw ExitCode.failure
+        }
+
+        // Pass 2: simulate, streaming JSON lines to stdout.
+        var simulation = Simulation(rules: ruleSet, options: .init(until: untilDate, verbose: verbose))
+        var out = OutputBuffer(encoder: SimulationEncoder(offsetSeconds: simulation.offsetSeconds, verbose: verbose))
+        func apply(_ bytes: UnsafeRawBufferPointer) {
+            guard case .success(let line) = ScenarioLine.parse(bytes) else { return }  // checked in pass 1
+            simulation.apply(line) { out.write($0) }
+        }
+        do {
+            if inOrder {
+                try ScenarioReader.forEachLine(path: scenario) { _, _, bytes in apply(bytes) }
+            } else {
+                // Out of time order: load the file and apply its lines sorted stably by `at`.
+                let all = try ScenarioReader.readAll(path: scenario)
+                let order = index.indices.sorted { index[$0].at != index[$1].at ? index[$0].at < index[$1].at : $0 < $1 }
+                all.withUnsafeBytes { raw in
+                    for i in order {
+                        let l = index[i]
+                        apply(UnsafeRawBufferPointer(rebasing: raw[l.offset..<(l.offset + l.length)]))
+                    }
+                }
+            }
+        } catch {
+            printError("pagoda simulate: \(error)\n")
+            throw ExitCode(2)
+        }
+        let summary = simulation.finish { out.write($0) }
+        out.flush()
+
+        let wall = Date().timeIntervalSince(started)
+        var text = "simulated \(summary.tickets) tickets"
+        if summary.rejectedTickets > 0 { text += " (+\(summary.rejectedTickets) rejected)" }
+        text += ", \(summary.commands) commands (\(summary.rejectedCommands) refused), \(summary.events) events"
+        if let a = summary.firstAt, let b = summary.lastAt {
+            let offset = simulation.offsetSeconds
+            text += " over \(Self.duration(summary.span)) (\(RFC3339.format(a, offsetSeconds: offset)) .. \(RFC3339.format(b, offsetSeconds: offset)))"
+        }
+        text += String(format: " in %.2f s wall: %.0f tickets/s, %.0f events/s", wall,
+                       Double(summary.tickets) / max(wall, 1e-9), Double(summary.events) / max(wall, 1e-9))
+        if summary.skippedLines > 0 { text += "; \(summary.skippedLines) lines after --until not applied" }
+        text += "; open at end: \(summary.openTickets) (\(summary.remindingTickets) only awaiting supervision reminders)\n"
+        printError(text)
+    }
+}
+
+extension Simulate {
+    struct IndexedLine {
+        var at: Double
+        var offset: Int
+        var length: Int
+    }
+
+    static func duration(_ s: TimeInterval) -> String {
+        let total = Int(s)
+        let d = total / 86_400, h = total % 86_400 / 3600, m = total % 3600 / 60
+        return d > 0 ? "\(d)d\(h)h\(m)m" : "\(h)h\(m)m"
+    }
+}
+
+/// Reads a file line by line in large blocks (no per-line system call).
+enum ScenarioReader {
+    struct ReadError: Error, CustomStringConvertible {
+        let description: String
+    }
+
+    /// Calls `body(lineNumber, byteOffset, bytes)` for each line that is not blank; a final line without
+    /// a newline counts. `bytes` excludes the newline (and a carriage return before it).
+    static func forEachLine(path: String, _ body: (Int, Int, UnsafeRawBufferPointer) throws -> Void) throws {
+        let fd = open(path, O_RDONLY)
+        guard fd >= 0 else { throw ReadError(description: "cannot open '\(path)': \(String(cString: strerror(errno)))") }
+        defer { close(fd) }
+        var buffer = [UInt8](repeating: 0, count: 1 << 20)
+        var filled = 0  // bytes in buffer
+        var base = 0  // file offset of buffer[0]
+        var number = 0
+        var eof = false
+        while !eof || filled > 0 {
+            if !eof {
+                if filled == buffer.count { buffer.append(contentsOf: repeatElement(0, count: buffer.count)) }  // a very long line
+                let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress! + filled, $0.count - filled) }
+                if n < 0 { throw ReadError(description: "cannot read '\(path)': \(String(cString: strerror(errno)))") }
+                if n == 0 { eof = true } else { filled += n }
+            }
+            var consumed = 0
+            try buffer.withUnsafeBytes { raw in
+                var start = 0
+                while start < filled {
+                    guard let nl = raw[start..<filled].firstIndex(of: 0x0A) ?? (eof ? filled : nil) else { break }
+                    number += 1
+                    var end = nl
+                    if end > start, raw[end - 1] == 0x0D { end -= 1 }
+                    let line = UnsafeRawBufferPointer(rebasing: raw[start..<end])
+                    if !isBlank(line) { try body(number, base + start, line) }
+                    start = nl + 1
+                }
+                consumed = min(start, filled)
+            }
+            if consumed > 0 {
+                buffer.withUnsafeMutableBytes { b in
+                    if filled > consumed { b.baseAddress!.copyMemory(from: b.baseAddress! + consumed, byteCount: filled - consumed) }
+                }
+                filled -= consumed
+                base += consumed
+            }
+            if eof && consumed == 0 { break }
+        }
+    }
+
+    static func readAll(path: String) throws -> [UInt8] {
+        guard let data = FileManager.default.contents(atPath: path) else { throw ReadError(description: "cannot read '\(path)'") }
+        return [UInt8](data)
+    }
+
+    static func isBlank(_ b: UnsafeRawBufferPointer) -> Bool {
+        for c in b where c != 0x20 && c != 0x09 { return false }
+        return true
+    }
+}
+
+/// Standard output through a reused buffer, written in large blocks.
+struct OutputBuffer {
+    var encoder: SimulationEncoder
+    var bytes: [UInt8] = []
+    let threshold = 1 << 18
+
+    init(encoder: SimulationEncoder) {
+        self.encoder = encoder
+        bytes.reserveCapacity(threshold + 65_536)
+    }
+
+    mutating func write(_ record: SimulationRecord) {
+        encoder.write(record, into: &bytes)
+        if bytes.count >= threshold { flush() }
+    }
+
+    mutating func flush() {
+        var done = 0
+        bytes.withUnsafeBytes { b in
+            while done < b.count {
+                let n = writeStandardOutput(b.baseAddress! + done, b.count - done)
+                if n <= 0 {
+                    if n < 0 && errno == EINTR { continue }
+                    break
+                }
+                done += n
+            }
+        }
+        bytes.removeAll(keepingCapacity: true)
+    }
+}
+
+private func writeStandardOutput(_ p: UnsafeRawPointer, _ n: Int) -> Int { write(1, p, n) }

@@ -1,0 +1,185 @@
+import Foundation
+import PagodaRules
+import PagodaService
+import PagodaTesting
+import PagodaTransport
+import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The lifecycle on a real broker: the Foshan rules with every time limit cut to seconds, so a ticket
+/// climbs the pagoda while the test watches.
+extension ServiceTests {
+    /// The Foshan rules with clocks of seconds (sign 3 s, contact 30 s, resolve 60 s...) and supervision
+    /// reminders every 3 s.
+    static let shortRules: String = {
+        let source = repositoryRoot.appendingPathComponent("rules")
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("pagoda-short-rules-\(getpid())")
+        try? FileManager.default.removeItem(at: dir)
+        try! FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let seconds = ["sign": "3s", "contact": "30s", "onsite": "40s", "answer": "40s", "resolve": "60s"]
+        for name in try! FileManager.default.contentsOfDirectory(atPath: source.path) where name.hasSuffix(".yaml") {
+            var text = try! String(contentsOf: source.appendingPathComponent(name), encoding: .utf8)
+            if name == "sla.yaml" {
+                text = text.split(separator: "\n", omittingEmptySubsequences: false).map { line -> String in
+                    guard line.contains("clocks: {") else { return String(line) }
+                    var l = String(line)
+                    for (clock, value) in seconds {
+                        l = l.replacingOccurrences(of: #"\b\#(clock): [0-9]+[a-z]+"#, with: "\(clock): \(value)", options: .regularExpression)
+                    }
+                    return l
+                }.joined(separator: "\n")
+            }
+            if name == "escalation.yaml" {
+                text = text.replacingOccurrences(of: #"remind_every: [0-9]+[a-z]+"#, with: "remind_every: 3s", options: .regularExpression)
+            }
+            try! text.write(to: dir.appendingPathComponent(name), atomically: true, encoding: .utf8)
+        }
+        return dir.path
+    }()
+
+    /// Collects every event (the events queue) of a world.
+    static func events(_ w: World) throws -> QueueCollector {
+        QueueCollector(configuration: try broker.configuration, queue: w.names.eventsQueue,
+                       topology: Topology(queues: [.init(name: w.names.eventsQueue)]))
+    }
+
+    /// The events seen so far for one ticket, as JSON objects, in arrival order.
+    static func events(_ c: QueueCollector, ticket: String) -> [JSONObject] {
+        c.deliveries.compactMap { d in
+            guard case .object(let o)? = try? JSON.parse(d.body), o["ticket_id"] == .string(ticket) ?? o["ticket"]?.objectValue?["id"] else {
+                if case .object(let o)? = try? JSON.parse(d.body), case .object(let t)? = o["ticket"], t["id"] == .string(ticket), o["type"] == "ticket.dispatched" {
+                    return JSONObject([("event", "ticket.dispatched"), ("ticket_id", .string(ticket))])
+                }
+                return nil
+            }
+            return o
+        }
+    }
+
+    static func sample(_ id: String) throws -> [UInt8] {
+        try #require(try samples().first { $0.0 == id }?.1)
+    }
+
+    static func command(_ fields: [(String, JSONValue)]) -> [UInt8] {
+        JSON.serialize(.object(JSONObject(fields)))
+    }
+
+    @Test func nobodyActingClimbsThePagodaToSupervision() async throws {
+        let w = try await World(rules: Self.shortRules)
+        let events = try Self.events(w)
+        let town = QueueCollector(configuration: try Self.broker.configuration, queue: w.names.queue("unit.shunde.beijiao"),
+                                  topology: Topology(queues: [.init(name: w.names.queue("unit.shunde.beijiao"))]))
+        try await events.consumer.waitUntilConnected()
+        let id = "FS-20260302-0012"  // urgent help for a village committee: shunde.beijiao.bijiang
+        try await w.publish(try Self.sample(id), id: id)
+        let supervised = await eventually(timeout: .seconds(90)) {
+            Self.events(events, ticket: id).contains { $0["event"] == "ticket.supervised" }
+        }
+        #expect(supervised, "\(Self.events(events, ticket: id).map { $0["event"]?.stringValue ?? "?" })\n\(w.serve.log.suffix(3000))")
+        let escalated = Self.events(events, ticket: id).filter { $0["event"] == "ticket.escalated" }
+        #expect(escalated.map { $0["unit"]?.stringValue ?? "?" } == ["shunde.beijiao", "shunde", "city.supervision"])
+        #expect(escalated.map { $0["level"]?.stringValue ?? "?" } == ["town", "district", "city"])
+        #expect(escalated.map { $0["from_unit"]?.stringValue ?? "?" } == ["shunde.beijiao.bijiang", "shunde.beijiao", "shunde"])
+        // The town office got the ticket itself with the escalation.
+        #expect(await eventually { town.deliveries.contains { d in
+            guard case .object(let o)? = try? JSON.parse(d.body) else { return false }
+            return o["event"] == "ticket.escalated" && o["ticket"]?.objectValue?["id"] == .string(id)
+        } })
+        // At the top the reminders keep coming at the policy's interval.
+        #expect(await eventually(timeout: .seconds(30)) {
+            Self.events(events, ticket: id).contains { $0["event"] == "ticket.reminder" && $0["supervision"] == .bool(true) }
+        })
+        let show = try await runProcess([ServeProcess.binary, "show", id, "--db", w.db])
+        let timeline = show.output.split(separator: "\n").filter { !$0.contains(" message ") }
+        #expect(timeline.filter { $0.contains("  ticket.escalated  ") }.count == 3, "\(show.output)")
+        #expect(show.output.contains("supervised"))
+        await town.close()
+        await events.close()
+        await w.stop()
+    }
+
+    @Test func workerCommandsSignReplyAndCloseOnceEach() async throws {
+        let w = try await World(rules: Self.shortRules)
+        let events = try Self.events(w)
+        let callback = QueueCollector(configuration: try Self.broker.configuration, queue: w.names.callbackQueue,
+                                      topology: Topology(queues: [.init(name: w.names.callbackQueue)]))
+        let replies = "\(w.names.prefix).test.replies"
+        let refusals = QueueCollector(configuration: try Self.broker.configuration, queue: replies, topology: Topology(queues: [.init(name: replies)]))
+        let commands = AMQPPublisher(configuration: try Self.broker.configuration,
+                                     topology: Topology(exchanges: [.init(name: w.names.commandsExchange, type: "topic")]))
+        try await events.consumer.waitUntilConnected()
+        let id = "FS-20260302-0002"  // chancheng.zumiao (town)
+        try await w.publish(try Self.sample(id), id: id)
+        #expect(await eventually { w.dispatched()[id] != nil })
+        func send(_ fields: [(String, JSONValue)]) async throws {
+            var m = OutgoingMessage(exchange: w.names.commandsExchange, routingKey: "cmd", body: Self.command(fields), messageId: fields[0].1.stringValue)
+            m.properties.replyTo = replies
+            #expect(try await commands.publish(m) == .confirmed)
+        }
+        let at = JSONValue.string(RFC3339.format(Date(), offsetSeconds: 28800))
+        let sign: [(String, JSONValue)] = [("command_id", "c-sign"), ("ticket_id", .string(id)), ("unit", "chancheng.zumiao"), ("type", "sign"), ("at", at)]
+        try await send(sign)
+        try await send(sign)  // the same command id again: no second effect
+        try await send([("command_id", "c-foreign"), ("ticket_id", .string(id)), ("unit", "nanhai.shishan"), ("type", "sign"), ("at", at)])
+        try await send([("command_id", "c-bad"), ("ticket_id", .string(id)), ("unit", "chancheng.zumiao"), ("type", "teleport"), ("at", at)])
+        try await send([("command_id", "c-reply"), ("ticket_id", .string(id)), ("unit", "chancheng.zumiao"), ("type", "reply"), ("at", at),
+                        ("outcome", "resolved"), ("text", "已拆除违建鸽棚")])
+        #expect(await eventually { callback.deliveries.contains { d in
+            guard case .object(let o)? = try? JSON.parse(d.body) else { return false }
+            return o["event"] == "ticket.callback_requested" && o["ticket_id"] == .string(id)
+        } }, "\(w.serve.log.suffix(3000))")
+        try await send([("command_id", "c-callback"), ("ticket_id", .string(id)), ("unit", "triage"), ("type", "callback_result"), ("at", at),
+                        ("reached", true), ("resolved", true), ("satisfaction", "satisfied")])
+        #expect(await eventually { Self.events(events, ticket: id).contains { $0["event"] == "ticket.closed" } })
+        let seen = Self.events(events, ticket: id).map { $0["event"]?.stringValue ?? "?" }
+        #expect(seen.filter { $0 == "ticket.signed" }.count == 1, "\(seen)")
+        #expect(!seen.contains("ticket.escalated"), "\(seen)")
+        // The refusals went to the events and to the reply-to queue, each with its reason.
+        #expect(await eventually { refusals.count >= 2 })
+        let codes = refusals.deliveries.compactMap { d -> String? in
+            guard case .object(let o)? = try? JSON.parse(d.body), o["event"] == "command.rejected" else { return nil }
+            return o["code"]?.stringValue
+        }
+        #expect(codes.contains("not_holder"), "\(codes)")
+        #expect(codes.contains("enum"), "\(codes)")
+        let show = try await runProcess([ServeProcess.binary, "show", id, "--db", w.db])
+        #expect(show.output.contains("lifecycle: closed"), "\(show.output)")
+        await commands.close()
+        await refusals.close()
+        await callback.close()
+        await events.close()
+        await w.stop()
+    }
+
+    @Test func timersDueWhileStoppedFireOnceAtStart() async throws {
+        let w = try await World(rules: Self.shortRules)
+        let events = try Self.events(w)
+        try await events.consumer.waitUntilConnected()
+        let id = "FS-20260302-0001"  // nanhai.shishan (town), default policy: sign overdue climbs
+        try await w.publish(try Self.sample(id), id: id)
+        #expect(await eventually { w.dispatched()[id] != nil })
+        w.serve.signal(SIGTERM)
+        #expect(await w.serve.wait() == 0)
+        // The sign-in clock runs out while the service is down.
+        let signBy = try #require(w.dispatched()[id]?.body["decision"]?.objectValue?["sla"]?.objectValue?["deadlines"]?.objectValue?["sign_by"]?.stringValue)
+        let due = try #require(RFC3339.parse(signBy)).date
+        let stoppedUntil = due.addingTimeInterval(1.5)
+        #expect(await eventually { Date() > stoppedUntil })
+        let restarted = Date()
+        try w.serve.start()
+        #expect(await eventually { Self.events(events, ticket: id).contains { $0["event"] == "ticket.escalated" } }, "\(w.serve.log.suffix(3000))")
+        let first = try #require(Self.events(events, ticket: id).first { $0["event"] == "ticket.escalated" })
+        #expect(first["unit"] == "nanhai" && first["from_unit"] == "nanhai.shishan")
+        let firedAt = try #require(RFC3339.parse(first["at"]?.stringValue ?? "")).date
+        #expect(firedAt >= restarted.addingTimeInterval(-1))
+        // Exactly once: the next escalation (district -> city) comes from the district's fresh clock.
+        #expect(await eventually { Self.events(events, ticket: id).filter { $0["event"] == "ticket.escalated" }.count >= 2 })
+        let escalations = Self.events(events, ticket: id).filter { $0["event"] == "ticket.escalated" }
+        #expect(escalations.filter { $0["from_unit"] == "nanhai.shishan" }.count == 1)
+        #expect(escalations.map { $0["unit"]?.stringValue ?? "?" }.prefix(2) == ["nanhai", "city.supervision"])
+        await events.close()
+        await w.stop()
+    }
+}
