@@ -91,7 +91,7 @@ public struct Lifecycle: Sendable {
     /// Starts a ticket's life from its routing decision; the clocks run from `received_at`.
     public func dispatch(_ input: DispatchInput, now: Date) -> Transition {
         let d = input.decision
-        let policy = rules.policies[d.escalationPolicy].map(PolicySnapshot.init)
+        let policy = rules.policies[d.escalationPolicy].map { PolicySnapshot($0, profiles: rules.profiles) }
             ?? PolicySnapshot(name: d.escalationPolicy, clocks: [], toParent: false, remindEvery: nil, maxReturns: 0)
         var s = TicketState(
             ticketID: d.ticketID, receivedAt: input.receivedAt, enterprise: d.enterprise, category: d.category,
@@ -294,6 +294,7 @@ struct Emitter {
     mutating func escalate(to parent: Holder, reason: [(String, JSONValue)]) {
         guard let old = state.holder else { return }
         if !state.coHandlers.contains(old.unit) { state.coHandlers.append(old.unit) }
+        if let after = state.policy.afterEscalation { state.profile = after }
         assign(parent)
         state.escalations += 1
         emit(.escalated, to: [parent.queue, old.queue], carriesTicket: true, [

@@ -103,13 +103,16 @@ public struct PolicySnapshot: Sendable, Hashable, Codable {
     public var remindEvery: String?
     /// Approved returns (退单) before the ticket goes to supervision.
     public var maxReturns: Int
+    /// The profile whose clocks run after an escalation (`after_escalation_sla`); nil keeps the ticket's.
+    public var afterEscalation: ProfileSnapshot?
 
-    public init(_ policy: EscalationPolicy) {
+    public init(_ policy: EscalationPolicy, profiles: [String: SLAProfile]) {
         name = policy.name
         clocks = policy.clocks
         toParent = policy.toParent
         remindEvery = policy.remindEvery?.description
         maxReturns = policy.maxReturns
+        afterEscalation = policy.afterEscalationProfile.flatMap { profiles[$0] }.map(ProfileSnapshot.init)
     }
 
     public init(name: String, clocks: [Clock], toParent: Bool, remindEvery: String?, maxReturns: Int) {
@@ -164,7 +167,7 @@ public struct TicketState: Sendable, Hashable, Codable {
     public var holder: Holder?
     /// When the current holder got the ticket; a worker command issued before that is stale.
     public var assignedAt: Date
-    /// Units that held the ticket and lost it by escalation or return; they stay recorded (协办).
+    /// Units that held the ticket and lost it by escalation; they stay recorded (协办).
     public var coHandlers: [String] = []
     public var profile: ProfileSnapshot?
     public var policy: PolicySnapshot
