@@ -78,7 +78,7 @@ public enum CommandContract {
     /// key is reported as unknown. The error carries `command_id` and `ticket_id` whenever they are JSON
     /// strings, well-formed or not, so a rejection can name them.
     public static func validate(_ object: JSONObject, replyTo: String? = nil) -> Result<Command, CommandValidationError> {
-        var c = IssueCollector()
+        var c = ContractIssues(cap: maxIssues)
 
         let commandID = c.identifier(object["command_id"], "command_id", required: true, maxLength: 128, kind: .mixedCase)
         let ticketID = c.identifier(object["ticket_id"], "ticket_id", required: true, maxLength: 64, kind: .mixedCase)
@@ -106,7 +106,7 @@ public enum CommandContract {
 
     /// Checks the fields of `type` in contract order; the action is meaningful only when no issue was added.
     private static func validateFields(
-        of type: CommandType, in o: JSONObject, ticketID: String?, _ c: inout IssueCollector
+        of type: CommandType, in o: JSONObject, ticketID: String?, _ c: inout ContractIssues
     ) -> Command.Action? {
         switch type {
         case .sign:
@@ -295,67 +295,14 @@ private func isAbsent(_ v: JSONValue?) -> Bool {
     }
 }
 
-/// Collects command issues, capped at `CommandContract.maxIssues` (the same messages as the ticket contract's).
-private struct IssueCollector {
+/// The command contract's field kinds, on top of the shared checks.
+extension ContractIssues {
     /// The character set of an identifier field.
     enum IdentifierKind {
         /// Command and ticket ids: `A-Z a-z 0-9 . _ : -`.
         case mixedCase
         /// Unit ids: `a-z 0-9 . _ -`.
         case lowercase
-    }
-
-    var list: [ValidationIssue] = []
-
-    var isFull: Bool { list.count >= CommandContract.maxIssues }
-
-    mutating func add(_ path: String, _ code: String, _ reason: String) {
-        guard !isFull else { return }
-        list.append(ValidationIssue(path: path, code: code, message: path.isEmpty ? "(root): \(reason)" : "\(path): \(reason)"))
-    }
-
-    /// The string in `v`; nil (with `required` or `type` reported as appropriate) otherwise.
-    mutating func string(_ v: JSONValue?, _ path: String, required: Bool) -> String? {
-        switch v {
-        case .string(let s)?:
-            return s
-        case nil:
-            if required { add(path, "required", "is required") }
-            return nil
-        case .null?:
-            if required { add(path, "required", "is required, got null") }
-            return nil
-        case let other?:
-            add(path, "type", "expected a string, got \(other.typeDescription)")
-            return nil
-        }
-    }
-
-    /// The boolean in `v`; nil (with `required` or `type` reported as appropriate) otherwise.
-    mutating func bool(_ v: JSONValue?, _ path: String, required: Bool) -> Bool? {
-        switch v {
-        case .bool(let b)?:
-            return b
-        case nil:
-            if required { add(path, "required", "is required") }
-            return nil
-        case .null?:
-            if required { add(path, "required", "is required, got null") }
-            return nil
-        case let other?:
-            add(path, "type", "expected a boolean, got \(other.typeDescription)")
-            return nil
-        }
-    }
-
-    /// The enum case named by the string in `v`; reports `required`, `type` or `enum` otherwise.
-    mutating func enumValue<E: RawRepresentable & CaseIterable>(_ v: JSONValue?, _ path: String, required: Bool) -> E?
-    where E.RawValue == String {
-        guard let s = string(v, path, required: required) else { return nil }
-        if let e = E(rawValue: s) { return e }
-        let allowed = E.allCases.map(\.rawValue).joined(separator: ", ")
-        add(path, "enum", "expected one of \(allowed); got \(JSON.quoted(s))")
-        return nil
     }
 
     /// An id of 1-`maxLength` ASCII characters of `kind`; reports `format` (characters first) or `length`.
@@ -408,20 +355,5 @@ private struct IssueCollector {
     /// An optional `note`: at most 2000 characters (empty allowed).
     mutating func note(_ v: JSONValue?) -> String? {
         text(v, "note", required: false, min: 0, max: 2000)
-    }
-
-    /// Checks `min...max` Characters; reports `length` and returns false when outside.
-    mutating func length(_ s: String, _ path: String, min: Int, max: Int) -> Bool {
-        let bytes = s.utf8.count
-        // Characters <= bytes, and a non-empty string has >= 1 Character: skip counting when possible.
-        if bytes <= max && min <= 1 && (min == 0 || bytes > 0) { return true }
-        let n = s.count
-        if n >= min && n <= max { return true }
-        if min == 0 {
-            add(path, "length", "must be at most \(max) characters, got \(n)")
-        } else {
-            add(path, "length", "must be \(min)-\(max) characters, got \(n)")
-        }
-        return false
     }
 }

@@ -79,7 +79,7 @@ public enum TicketContract {
             }
         }
 
-        var c = IssueCollector()
+        var c = ContractIssues(cap: maxIssues)
 
         // id
         let id = c.string(idV, "id", required: true)
@@ -326,74 +326,5 @@ private func isAbsent(_ v: JSONValue?) -> Bool {
     switch v {
     case nil, .null?: return true
     default: return false
-    }
-}
-
-/// Collects ticket issues, capped at `TicketContract.maxIssues`.
-private struct IssueCollector {
-    var list: [ValidationIssue] = []
-
-    var isFull: Bool { list.count >= TicketContract.maxIssues }
-
-    mutating func add(_ path: String, _ code: String, _ reason: String) {
-        guard !isFull else { return }
-        list.append(ValidationIssue(path: path, code: code, message: path.isEmpty ? "(root): \(reason)" : "\(path): \(reason)"))
-    }
-
-    /// The string in `v`; nil (with `required` or `type` reported as appropriate) otherwise.
-    mutating func string(_ v: JSONValue?, _ path: String, required: Bool) -> String? {
-        switch v {
-        case .string(let s)?:
-            return s
-        case nil:
-            if required { add(path, "required", "is required") }
-            return nil
-        case .null?:
-            if required { add(path, "required", "is required, got null") }
-            return nil
-        case let other?:
-            add(path, "type", "expected a string, got \(other.typeDescription)")
-            return nil
-        }
-    }
-
-    /// The object in `v` (nil for absent/null, or after reporting `type`).
-    mutating func object(_ v: JSONValue?, _ path: String) -> JSONObject? {
-        switch v {
-        case .object(let o)?: return o
-        case nil, .null?: return nil
-        case let other?:
-            add(path, "type", "expected an object, got \(other.typeDescription)")
-            return nil
-        }
-    }
-
-    /// The enum case named by the string in `v`; reports `required`, `type` or `enum` otherwise.
-    mutating func enumValue<E: RawRepresentable & CaseIterable>(_ v: JSONValue?, _ path: String, required: Bool) -> E?
-    where E.RawValue == String {
-        guard let s = string(v, path, required: required) else { return nil }
-        if let e = E(rawValue: s) { return e }
-        let allowed = E.allCases.map(\.rawValue).joined(separator: ", ")
-        add(path, "enum", "expected one of \(allowed); got \(JSON.quoted(s))")
-        return nil
-    }
-
-    /// Checks `min...max` Characters; reports `length` and returns false when outside.
-    mutating func length(_ s: String, _ path: String, min: Int, max: Int) -> Bool {
-        let bytes = s.utf8.count
-        // Characters <= bytes, and a non-empty string has >= 1 Character: skip counting when possible.
-        if bytes <= max && min <= 1 && (min == 0 || bytes > 0) { return true }
-        let n = s.count
-        if n >= min && n <= max { return true }
-        if min == 0 {
-            add(path, "length", "must be at most \(max) characters, got \(n)")
-        } else {
-            add(path, "length", "must be \(min)-\(max) characters, got \(n)")
-        }
-        return false
-    }
-
-    mutating func unknownFields(_ keys: [String], in parent: String, allowed: String) {
-        for k in keys { add("\(parent).\(k)", "unknown_field", "unknown field (allowed: \(allowed))") }
     }
 }
