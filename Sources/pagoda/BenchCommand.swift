@@ -1,10 +1,12 @@
 import ArgumentParser
 import Foundation
+import PagodaLifecycle
 import PagodaRules
+import PagodaService
 
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Benchmarks that print figures.", subcommands: [BenchRules.self])
+        abstract: "Benchmarks that print figures.", subcommands: [BenchRules.self, BenchLifecycle.self])
 }
 
 struct BenchRules: ParsableCommand {
@@ -106,4 +108,50 @@ struct BenchRules: ParsableCommand {
 
 extension String {
     func leftPad(_ width: Int) -> String { count >= width ? self : String(repeating: " ", count: width - count) + self }
+}
+
+struct BenchLifecycle: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "lifecycle",
+        abstract: "CPU per ticket of the lifecycle steps the service runs: start (dispatch), state encoding and decoding, timer firing.")
+
+    @OptionGroup var rules: RulesOption
+
+    @Option(help: "Tickets per measurement.")
+    var iterations: Int = 100_000
+
+    func run() throws {
+        let ruleSet = try loadRuleSet(rules.rules)
+        let testDir = (rules.rules.hasSuffix("/") ? String(rules.rules.dropLast()) : rules.rules) + "/tests"
+        let tickets = RuleTestRunner(ruleSet: ruleSet).tickets((try? RuleSetCompiler.readFiles(in: testDir)) ?? [])
+        guard !tickets.isEmpty else { throw ValidationError("no test tickets under \(testDir)") }
+        let lifecycle = Lifecycle(rules: ruleSet)
+        let codec = LifecycleCodec(names: Names(), offsetSeconds: 8 * 3600)
+        let decisions = tickets.map { ruleSet.route($0) }
+        let now = Date(timeIntervalSince1970: 1_772_413_200)  // 2026-03-02T09:00:00+08:00
+        func time(_ name: String, _ body: (Int) throws -> Int) rethrows {
+            var sink = 0
+            for i in 0..<min(2000, iterations) { sink &+= try body(i) }
+            let start = ContinuousClock.now
+            for i in 0..<iterations { sink &+= try body(i) }
+            let d = ContinuousClock.now - start
+            let ns = (Double(d.components.seconds) * 1e9 + Double(d.components.attoseconds) / 1e9) / Double(iterations)
+            print(name.padding(toLength: 28, withPad: " ", startingAt: 0) + String(format: "%10.2f µs/ticket %12.0f /s", ns / 1000, 1e9 / ns) + (sink == 42 ? " " : ""))
+        }
+        let starts = decisions.map { lifecycle.dispatch(DispatchInput(decision: $0, receivedAt: now), now: now).state! }
+        let encoded = try starts.map { try codec.encode($0) }
+        print("lifecycle steps on \(rules.rules) (\(tickets.count) test tickets, \(iterations) iterations each)")
+        try time("route") { ruleSet.route(tickets[$0 % tickets.count]).priority }
+        try time("dispatch (start clocks)") { lifecycle.dispatch(DispatchInput(decision: decisions[$0 % decisions.count], receivedAt: now), now: now).events.count }
+        try time("encode state") { try codec.encode(starts[$0 % starts.count]).state.count }
+        try time("decode state") { try codec.decode(encoded[$0 % encoded.count].state).version }
+        try time("fire (all due)") { i in
+            let s = starts[i % starts.count]
+            return lifecycle.fire(s, token: s.version, now: now.addingTimeInterval(30 * 86_400)).events.count
+        }
+        try time("event to messages") { i in
+            let t = lifecycle.dispatch(DispatchInput(decision: decisions[i % decisions.count], receivedAt: now), now: now)
+            return t.events.reduce(0) { $0 + codec.messages($1, ticket: nil).count }
+        }
+    }
 }
