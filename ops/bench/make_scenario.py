@@ -61,7 +61,7 @@ def template_plans(tickets, dispatched_path):
     return plans
 
 
-def generate(templates_path, dispatched_path, n, days=3.0, handled=0.85, seed=12345):
+def generate(templates_path, dispatched_path, n, days=3.0, handled=0.98, seed=12345):
     rnd = random.Random(seed)
     tickets = load_jsonl(templates_path)
     plans = template_plans(tickets, dispatched_path)
@@ -107,7 +107,7 @@ def main(argv):
         templates(argv[2])
         return 0
     if len(argv) >= 5 and argv[1] == "generate":
-        opts = {"--days": 3.0, "--handled": 0.85, "--seed": 12345}
+        opts = {"--days": 3.0, "--handled": 0.98, "--seed": 12345}
         rest = argv[5:]
         while rest:
             key, value = rest[0], rest[1]
