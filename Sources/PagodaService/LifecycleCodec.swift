@@ -18,16 +18,12 @@ public struct LifecycleCodec: Sendable {
     }
 
     public func encode(_ state: TicketState) throws -> StateWrite {
-        let encoder = JSONEncoder()
-        encoder.dateEncodingStrategy = .millisecondsSince1970
-        return StateWrite(version: state.version, phase: state.phase.rawValue, unitID: state.holder?.unit,
-                          state: Array(try encoder.encode(state)), timer: state.nextTimer)
+        StateWrite(version: state.version, phase: state.phase.rawValue, unitID: state.holder?.unit,
+                   state: state.encoded(), timer: state.nextTimer)
     }
 
     public func decode(_ bytes: [UInt8]) throws -> TicketState {
-        let decoder = JSONDecoder()
-        decoder.dateDecodingStrategy = .millisecondsSince1970
-        return try decoder.decode(TicketState.self, from: Data(bytes))
+        try TicketState(encoded: bytes)
     }
 
     /// The event as a timeline row (without the ticket).

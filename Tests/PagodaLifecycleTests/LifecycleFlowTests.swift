@@ -433,6 +433,30 @@ import Testing
     }
 
     @Test(arguments: stored)
+    func ticketStateSurvivesTheStoredEncoding(_ name: String) throws {
+        let state = try Self.state(name)
+        let decoded = try TicketState(encoded: state.encoded())
+        #expect(decoded == state)
+        #expect(decoded.encoded() == state.encoded())
+        let lifecycle = try LC.lifecycle()
+        let later = LC.at("2026-03-20T09:00:00+08:00")
+        let a = lifecycle.fire(state, token: state.version, now: later)
+        let b = lifecycle.fire(decoded, token: decoded.version, now: later)
+        #expect(a.state == b.state && a.events == b.events)
+    }
+
+    @Test func aDamagedStoredStateNamesTheField() throws {
+        let state = try Self.state("escalated-supervised")
+        let text = String(decoding: state.encoded(), as: UTF8.self).replacingOccurrences(of: #""level":"[a-z]+""#, with: #""level":"hamlet""#, options: .regularExpression)
+        #expect(throws: StateDecodingError.self) { try TicketState(encoded: Array(text.utf8)) }
+        do {
+            _ = try TicketState(encoded: Array(text.utf8))
+        } catch let e as StateDecodingError {
+            #expect(e.reason == "unknown level hamlet" && e.field.hasSuffix("level"), "\(e)")
+        }
+    }
+
+    @Test(arguments: stored)
     func ticketStateSurvivesAJSONRoundTrip(_ name: String) throws {
         let state = try Self.state(name)
         let data = try JSONEncoder().encode(state)
