@@ -27,8 +27,12 @@ Pagoda is starting.
                      (or any AMQP client: exchange pagoda.intake, or queue pagoda.intake; contract in docs/contract.md)
   watch the queues:  ops/broker.sh ctl $broker_dir list_queues name messages
                      pagoda.unit.<unit-id>, pagoda.triage, pagoda.emergency, pagoda.platform,
-                     pagoda.rejected, pagoda.events
-  look up a ticket:  $bin show FS-20260302-0001 --db $db
+                     pagoda.callback, pagoda.rejected, pagoda.events
+  worker commands:   $bin publish --commands FILE.jsonl   (sign, contact, reply, callback_result...;
+                     exchange pagoda.commands; contract in docs/contract.md)
+  look up a ticket:  $bin show FS-20260302-0001 --db $db   (decision, clocks, timeline)
+  note:              the sample tickets were received on 2026-03-02; their clocks ran out long ago, so
+                     they climb the pagoda at once (use \`pagoda simulate\` to replay old traffic)
   database:          $db
 
 INFO
