@@ -223,8 +223,8 @@ public final class DispatchStore: Sendable {
             let life = start(match)
             try writeState(dispatch.ticketID, life.state, at: at, db)
             for e in life.events {
-                try db.execute(sql: "INSERT INTO events (ticket_id, type, at, payload_json) VALUES (?, ?, ?, ?)",
-                               arguments: [dispatch.ticketID, e.type, EpochMillis.from(e.at), e.payloadJSON])
+                try db.cachedStatement(sql: "INSERT INTO events (ticket_id, type, at, payload_json) VALUES (?, ?, ?, ?)")
+                    .execute(arguments: [dispatch.ticketID, e.type, EpochMillis.from(e.at), e.payloadJSON])
             }
             for m in life.messages {
                 var row = try OutboxRecord(m, ticketID: dispatch.ticketID, rejectionID: nil, createdAt: at)

@@ -103,6 +103,11 @@ public struct LifecycleStart: Sendable {
 public struct RepeatMatch: Sendable, Hashable {
     public var ticketID: String
     public var key: String
+
+    public init(ticketID: String, key: String) {
+        self.ticketID = ticketID
+        self.key = key
+    }
 }
 
 extension DispatchStore {
@@ -184,25 +189,25 @@ extension DispatchStore {
     static func apply(_ change: LifecycleChange, _ db: Database) throws -> LifecycleOutcome {
         let at = EpochMillis.from(change.at)
         if let c = change.command {
-            try db.execute(sql: "INSERT OR IGNORE INTO commands (command_id, ticket_id, type, outcome, at) VALUES (?, ?, ?, ?, ?)",
-                           arguments: [c.id, change.ticketID, c.type, c.outcome, at])
+            try db.cachedStatement(sql: "INSERT OR IGNORE INTO commands (command_id, ticket_id, type, outcome, at) VALUES (?, ?, ?, ?, ?)")
+                           .execute(arguments: [c.id, change.ticketID, c.type, c.outcome, at])
             if db.changesCount == 0 { return .duplicateCommand }
         }
         if let expected = change.expectedVersion {
-            let stored = try Int.fetchOne(db, sql: "SELECT version FROM lifecycle WHERE ticket_id = ?", arguments: [change.ticketID])
+            let stored = try Int.fetchOne(db.cachedStatement(sql: "SELECT version FROM lifecycle WHERE ticket_id = ?"), arguments: [change.ticketID])
             guard stored == expected else {
-                if let c = change.command { try db.execute(sql: "DELETE FROM commands WHERE command_id = ?", arguments: [c.id]) }
+                if let c = change.command { try db.cachedStatement(sql: "DELETE FROM commands WHERE command_id = ?").execute(arguments: [c.id]) }
                 return .conflict
             }
         }
         if let s = change.state {
             try writeState(change.ticketID, s, at: at, db)
-            try db.execute(sql: "UPDATE tickets SET state = ?, unit_id = ? WHERE id = ?", arguments: [s.phase, s.unitID, change.ticketID])
+            try db.cachedStatement(sql: "UPDATE tickets SET state = ?, unit_id = ? WHERE id = ?").execute(arguments: [s.phase, s.unitID, change.ticketID])
         }
         if change.expectedVersion != nil {
             for e in change.events {
-                try db.execute(sql: "INSERT INTO events (ticket_id, type, at, payload_json) VALUES (?, ?, ?, ?)",
-                               arguments: [change.ticketID, e.type, EpochMillis.from(e.at), e.payloadJSON])
+                try db.cachedStatement(sql: "INSERT INTO events (ticket_id, type, at, payload_json) VALUES (?, ?, ?, ?)")
+                               .execute(arguments: [change.ticketID, e.type, EpochMillis.from(e.at), e.payloadJSON])
             }
         }
         for m in change.messages {
@@ -213,16 +218,16 @@ extension DispatchStore {
     }
 
     static func writeState(_ ticketID: String, _ s: StateWrite, at: Int64, _ db: Database) throws {
-        try db.execute(sql: """
+        try db.cachedStatement(sql: """
             INSERT INTO lifecycle (ticket_id, version, phase, unit_id, state, updated_at) VALUES (?, ?, ?, ?, ?, ?)
             ON CONFLICT(ticket_id) DO UPDATE SET version = excluded.version, phase = excluded.phase, unit_id = excluded.unit_id,
               state = excluded.state, updated_at = excluded.updated_at
-            """, arguments: [ticketID, s.version, s.phase, s.unitID, Data(s.state), at])
+            """).execute(arguments: [ticketID, s.version, s.phase, s.unitID, Data(s.state), at])
         if let due = s.timer {
-            try db.execute(sql: "INSERT INTO timers (ticket_id, due_at, token) VALUES (?, ?, ?) ON CONFLICT(ticket_id) DO UPDATE SET due_at = excluded.due_at, token = excluded.token",
-                           arguments: [ticketID, EpochMillis.from(due), s.version])
+            try db.cachedStatement(sql: "INSERT INTO timers (ticket_id, due_at, token) VALUES (?, ?, ?) ON CONFLICT(ticket_id) DO UPDATE SET due_at = excluded.due_at, token = excluded.token")
+                           .execute(arguments: [ticketID, EpochMillis.from(due), s.version])
         } else {
-            try db.execute(sql: "DELETE FROM timers WHERE ticket_id = ?", arguments: [ticketID])
+            try db.cachedStatement(sql: "DELETE FROM timers WHERE ticket_id = ?").execute(arguments: [ticketID])
         }
     }
 
@@ -234,16 +239,16 @@ extension DispatchStore {
         let from = EpochMillis.from(receivedAt.addingTimeInterval(-window))
         var best: (at: Int64, match: RepeatMatch)?
         for key in keys {
-            if let r = try Row.fetchOne(db, sql: """
+            if let r = try Row.fetchOne(db.cachedStatement(sql: """
                 SELECT ticket_id, received_at FROM repeat_keys WHERE key = ? AND received_at BETWEEN ? AND ? AND ticket_id <> ?
                 ORDER BY received_at DESC LIMIT 1
-                """, arguments: [key, from, at, ticketID]) {
+                """), arguments: [key, from, at, ticketID]) {
                 let t: Int64 = r[1]
                 if best == nil || t > best!.at { best = (t, RepeatMatch(ticketID: r[0], key: key)) }
             }
         }
         for key in keys {
-            try db.execute(sql: "INSERT OR IGNORE INTO repeat_keys (key, received_at, ticket_id) VALUES (?, ?, ?)", arguments: [key, at, ticketID])
+            try db.cachedStatement(sql: "INSERT OR IGNORE INTO repeat_keys (key, received_at, ticket_id) VALUES (?, ?, ?)").execute(arguments: [key, at, ticketID])
         }
         return best?.match
     }

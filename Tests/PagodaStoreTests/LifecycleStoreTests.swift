@@ -1,0 +1,93 @@
+import Foundation
+import PagodaStore
+import Testing
+
+/// Lifecycle rows on a real SQLite file: states and timers written with the dispatch, version-checked
+/// changes, the command ledger, due timers in order, repeat matching.
+struct LifecycleStoreTests {
+    /// A dispatch that starts a lifecycle (state version 0, a timer at `timer`) with repeat keys.
+    func started(_ id: String, receivedAt: Date = t0, timer: Date?, keys: [String] = [], seen: Locked<RepeatMatch?>? = nil) throws -> IntakeRecord {
+        guard case .dispatch(var d) = dispatch(id, at: receivedAt) else { throw FixtureError() }
+        d.repeatKeys = keys
+        d.lifecycle = { match in
+            seen?.set(match)
+            return LifecycleStart(state: StateWrite(version: 0, phase: "assigned", unitID: "u1", state: bytes("{\"v\":0}"), timer: timer),
+                                  events: [], messages: [])
+        }
+        return .dispatch(d)
+    }
+
+    func change(_ id: String, from version: Int?, to newVersion: Int, timer: Date?, command: String? = nil) -> LifecycleChange {
+        LifecycleChange(
+            ticketID: id, expectedVersion: version,
+            state: StateWrite(version: newVersion, phase: "signed", unitID: "u1", state: bytes("{\"v\":\(newVersion)}"), timer: timer),
+            events: [EventWrite(type: "ticket.signed", at: t0, payloadJSON: "{}")],
+            messages: [OutgoingMessage(exchange: "pagoda.events", routingKey: "ticket.signed", messageID: "\(id)#\(newVersion)", body: bytes("{}"))],
+            command: command.map { ($0, "sign", "applied") }, at: t0)
+    }
+
+    @Test func dispatchWritesTheFirstStateAndTimer() throws {
+        let dir = try TempDir()
+        defer { dir.cleanup() }
+        let store = try openStore(dir)
+        _ = try store.recordDispatches([try started("A", timer: t0.addingTimeInterval(60)), try started("B", timer: t0.addingTimeInterval(30))])
+        let states = try store.lifecycle(["A", "B", "missing"])
+        #expect(Set(states.keys) == ["A", "B"])
+        #expect(states["A"]?.ticketBody == bytes(#"{"id":"A"}"#))
+        #expect(try store.nextTimerDue() == t0.addingTimeInterval(30))
+        let due = try store.dueTimers(until: t0.addingTimeInterval(60), limit: 10)
+        #expect(due.map(\.ticketID) == ["B", "A"])
+        #expect(try store.dueTimers(until: t0.addingTimeInterval(45), limit: 10).map(\.ticketID) == ["B"])
+    }
+
+    @Test func changesCheckTheVersionAndTheCommandLedger() throws {
+        let dir = try TempDir()
+        defer { dir.cleanup() }
+        let store = try openStore(dir)
+        _ = try store.recordDispatches([try started("A", timer: t0.addingTimeInterval(60))])
+        let outcomes = try store.applyLifecycle([
+            change("A", from: 0, to: 1, timer: nil, command: "c1"),
+            change("A", from: 0, to: 1, timer: nil, command: "c2"),  // computed from a stale read
+            change("A", from: 1, to: 2, timer: t0.addingTimeInterval(90), command: "c1"),  // the same command again
+        ])
+        #expect(outcomes == [.applied, .conflict, .duplicateCommand])
+        #expect(try store.lifecycle(["A"])["A"]?.version == 1)
+        // The refused change left no ledger entry: c2 can still be applied once recomputed.
+        #expect(try store.applyLifecycle([change("A", from: 1, to: 2, timer: t0.addingTimeInterval(90), command: "c2")]) == [.applied])
+        #expect(try store.dueTimers(until: t0.addingTimeInterval(90), limit: 10).map(\.token) == [2])
+        let history = try #require(try store.ticket(id: "A"))
+        #expect(history.ticket.state == "signed")
+        #expect(history.events.map(\.type).filter { $0 == "ticket.signed" }.count == 2)
+        #expect(history.messages.map(\.outbox.message.messageID).contains("A#2"))
+        // No timer: the row is gone.
+        #expect(try store.applyLifecycle([change("A", from: 2, to: 3, timer: nil)]) == [.applied])
+        #expect(try store.nextTimerDue() == nil)
+    }
+
+    @Test func repeatsMatchTheLatestEarlierTicketWithinTheWindow() throws {
+        let dir = try TempDir()
+        defer { dir.cleanup() }
+        let store = try openStore(dir)
+        let day = 86_400.0
+        let seen = Locked<RepeatMatch?>(nil)
+        _ = try store.recordDispatches([try started("A", receivedAt: t0, timer: nil, keys: ["phone:1|c"])])
+        _ = try store.recordDispatches([try started("B", receivedAt: t0.addingTimeInterval(2 * day), timer: nil, keys: ["phone:1|c"])])
+        _ = try store.recordDispatches([try started("C", receivedAt: t0.addingTimeInterval(3 * day), timer: nil, keys: ["credit:X|c", "phone:1|c"], seen: seen)])
+        #expect(seen.value == RepeatMatch(ticketID: "B", key: "phone:1|c"))
+        _ = try store.recordDispatches([try started("D", receivedAt: t0.addingTimeInterval(11 * day), timer: nil, keys: ["phone:1|c"], seen: seen)])
+        #expect(seen.value == nil)
+        _ = try store.recordDispatches([try started("E", receivedAt: t0.addingTimeInterval(12 * day), timer: nil, keys: ["credit:X|other"], seen: seen)])
+        #expect(seen.value == nil)
+    }
+}
+
+struct FixtureError: Error {}
+
+/// A value shared with a `@Sendable` closure.
+final class Locked<Value: Sendable>: @unchecked Sendable {
+    private let lock = NSLock()
+    private var storage: Value
+    init(_ value: Value) { storage = value }
+    var value: Value { lock.lock(); defer { lock.unlock() }; return storage }
+    func set(_ v: Value) { lock.lock(); storage = v; lock.unlock() }
+}
