@@ -56,7 +56,10 @@ let package = Package(
         ),
         .testTarget(name: "PagodaRulesTests", dependencies: ["PagodaRules"], exclude: ["Golden"]),
         // The pipeline benchmark (ops/bench/pipeline.sh): bare transport pipe vs `pagoda serve`.
-        .executableTarget(name: "pagoda-bench", dependencies: ["PagodaTransport"]),
+        // The timer benchmark (ops/bench/timers.sh) fills a database through the real intake path.
+        .executableTarget(name: "pagoda-bench", dependencies: [
+            "PagodaTransport", "PagodaStore", "PagodaLifecycle", "PagodaRules", "PagodaService", .product(name: "GRDB", package: "GRDB.swift"),
+        ]),
         // Helpers shared by the integration suites (private broker, child processes, collectors).
         .target(name: "PagodaTesting", dependencies: ["PagodaTransport"]),
         .testTarget(

@@ -87,5 +87,9 @@ public struct PagodaServer: Sendable {
             logger: logger))
         try await group.run()
         logger.info("stopped", metadata: metrics.summary.reduce(into: Logger.Metadata()) { $0["count.\($1.key)"] = "\($1.value)" })
+        if let q = metrics.timerLateness.quantiles([0.5, 0.99, 1.0]) {
+            logger.info("timer lateness", metadata: ["timers.count": "\(q.count)", "lateness.p50_ms": "\(q.values[0])",
+                                                     "lateness.p99_ms": "\(q.values[1])", "lateness.max_ms": "\(q.values[2])"])
+        }
     }
 }

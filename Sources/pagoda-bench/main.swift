@@ -87,6 +87,10 @@ func percentile(_ sorted: [UInt64], _ p: Double) -> Double {
     sorted.isEmpty ? .nan : Double(sorted[min(sorted.count - 1, Int(Double(sorted.count) * p))]) / 1e6
 }
 
+if CommandLine.arguments.count > 1, CommandLine.arguments[1].hasPrefix("timers-") {
+    try await timerBench(CommandLine.arguments)
+    exit(0)
+}
 let options = Options(CommandLine.arguments)
 var config = try AMQPConfiguration(url: options.url)
 config.connectionName = "pagoda-bench"
