@@ -90,14 +90,14 @@ public struct IntakeProcessor: Sendable {
                 // The dispatch message itself is the ticket.dispatched event (written by the store with it);
                 // the rest (a repeat link, supervision of an enterprise's repeat) is added here.
                 let rest = t.events.filter { $0.type != .dispatched }
-                var rows = rest.map(codec.row)
+                var (rows, messages) = codec.encode(rest, ticket: body)
                 if let match { rows.insert(EventWrite(type: "ticket.repeat_linked", at: now, payloadJSON: JSON.serializeToString(.object(JSONObject([
                     ("ticket_id", .string(ticket.id)), ("repeat_of", .string(match.ticketID)), ("key", .string(String(match.key.prefix { $0 != ":" }))),
                 ])))), at: 0) }
                 // A state that cannot be encoded is a programming error; the start is then recorded without
                 // a lifecycle rather than losing the dispatch.
                 let state = (try? codec.encode(t.state!)) ?? StateWrite(version: 0, phase: "assigned", unitID: decision.unit?.id, state: Array("{}".utf8), timer: nil)
-                return LifecycleStart(state: state, events: rows, messages: rest.flatMap { codec.messages($0, ticket: body) })
+                return LifecycleStart(state: state, events: rows, messages: messages)
             }
         }
         return dispatch

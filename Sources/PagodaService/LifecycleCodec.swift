@@ -26,14 +26,26 @@ public struct LifecycleCodec: Sendable {
         try TicketState(encoded: bytes)
     }
 
-    /// The event as a timeline row (without the ticket).
-    public func row(_ event: LifecycleEvent) -> EventWrite {
-        EventWrite(type: event.type.rawValue, at: event.at, payloadJSON: JSON.serializeToString(.object(event.json(offsetSeconds: offsetSeconds))))
+    /// The timeline rows and messages of a transition's events, each event serialized once.
+    public func encode(_ events: [LifecycleEvent], ticket: [UInt8]?) -> (rows: [EventWrite], messages: [StoredMessage]) {
+        var rows: [EventWrite] = []
+        var messages: [StoredMessage] = []
+        rows.reserveCapacity(events.count)
+        for e in events {
+            let json = JSON.serialize(.object(e.json(offsetSeconds: offsetSeconds)))
+            rows.append(EventWrite(type: e.type.rawValue, at: e.at, payloadJSON: String(decoding: json, as: UTF8.self)))
+            messages += self.messages(e, json: json, ticket: ticket)
+        }
+        return (rows, messages)
     }
 
     /// The messages of one event. `ticket` is the ticket as received, spliced in when the event carries it.
     public func messages(_ event: LifecycleEvent, ticket: [UInt8]?) -> [StoredMessage] {
-        var body = JSON.serialize(.object(event.json(offsetSeconds: offsetSeconds)))
+        messages(event, json: JSON.serialize(.object(event.json(offsetSeconds: offsetSeconds))), ticket: ticket)
+    }
+
+    func messages(_ event: LifecycleEvent, json: [UInt8], ticket: [UInt8]?) -> [StoredMessage] {
+        var body = json
         if event.carriesTicket, let ticket, body.last == UInt8(ascii: "}") {
             body.removeLast()
             body += Array(#","ticket":"#.utf8)

@@ -147,14 +147,14 @@ final class LifecycleService: Service {
                         write = try codec.encode(s)
                         states[command.ticketID] = (s, s.version, current?.2 ?? [])
                     }
-                    var messages = t.events.flatMap { codec.messages($0, ticket: current?.2) }
+                    var (rows, messages) = codec.encode(t.events, ticket: current?.2)
                     if current == nil {
                         // No state, no version to make the event id unique: the command id does.
                         for i in messages.indices { messages[i].messageID = "command/\(command.id)/\(i)" }
                     }
                     changes.append(LifecycleChange(
                         ticketID: command.ticketID, expectedVersion: current?.1, state: write,
-                        events: t.events.map(codec.row), messages: messages,
+                        events: rows, messages: messages,
                         command: (command.id, command.action.type.rawValue, t.outcome.rawValue), at: now))
                 }
             }
@@ -223,32 +223,36 @@ final class LifecycleService: Service {
             let (changes, fired, stale) = try await storeQueue.run { [store, lifecycle, codec, maxBatch] in
                 let due = try store.dueTimers(until: now, limit: maxBatch)
                 if due.isEmpty { return ([LifecycleChange](), [DueTimer](), 0) }
-                let records = try store.lifecycle(due.map(\.ticketID))
-                var changes: [LifecycleChange] = []
+                let records = try store.lifecycle(due.map(\.ticketID), withTicket: false)
+                var fired: [(DueTimer, LifecycleRecord, Transition)] = []
                 var stale = 0
                 for timer in due {
                     guard let r = records[timer.ticketID] else { continue }
-                    let state = try codec.decode(r.state)
-                    let t = lifecycle.fire(state, token: timer.token, now: now)
+                    let t = lifecycle.fire(try codec.decode(r.state), token: timer.token, now: now)
+                    if t.outcome == .staleTimer { stale += 1 }
+                    fired.append((timer, r, t))
+                }
+                // Only an escalation hands the ticket to a new unit, with the ticket itself: read those bodies.
+                let needing = fired.filter { $0.2.events.contains(where: \.carriesTicket) }.map(\.0.ticketID)
+                let bodies = needing.isEmpty ? [:] : try store.ticketBodies(needing)
+                var changes: [LifecycleChange] = []
+                for (timer, r, t) in fired {
                     guard let s = t.state else { continue }
-                    if t.outcome == .staleTimer {
-                        // The timer row was replaced since it was read or belongs to an old version:
-                        // rewrite the row from the state as it is.
-                        stale += 1
-                        changes.append(LifecycleChange(ticketID: timer.ticketID, expectedVersion: r.version, state: try codec.encode(s),
-                                                       events: [], messages: [], command: nil, at: now))
-                        continue
-                    }
+                    // A stale token (the row was replaced since it was read) rewrites the timer row from
+                    // the state as it is, with no events.
+                    let (rows, messages) = codec.encode(t.events, ticket: bodies[timer.ticketID])
                     changes.append(LifecycleChange(
                         ticketID: timer.ticketID, expectedVersion: r.version, state: try codec.encode(s),
-                        events: t.events.map(codec.row), messages: t.events.flatMap { codec.messages($0, ticket: r.ticketBody) },
-                        command: nil, at: now))
+                        events: rows, messages: messages, command: nil, at: now,
+                        updatesTicket: s.phase.rawValue != r.phase || s.holder?.unit != r.unitID))
                 }
                 return (changes, due, stale)
             }
             if fired.isEmpty { return false }
             _ = try await storeQueue.run { [store] in try store.applyLifecycle(changes) }
-            for t in fired { metrics.timerLateness.record(milliseconds: Int(now.timeIntervalSince(t.dueAt) * 1000)) }
+            // A timer has fired when its change is committed: lateness counts from then.
+            let committed = clock()
+            for t in fired { metrics.timerLateness.record(milliseconds: Int(committed.timeIntervalSince(t.dueAt) * 1000)) }
             metrics.timersFired.increment(by: fired.count - stale)
             metrics.timersStale.increment(by: stale)
             relay.notify()

@@ -57,9 +57,12 @@ public struct LifecycleChange: Sendable {
     /// The command's idempotency key: a key already recorded makes the whole change a no-op.
     public var command: (id: String, type: String, outcome: String)?
     public var at: Date
+    /// Copy the new phase and holder to the ticket's row (false when neither changed).
+    public var updatesTicket: Bool
 
     public init(ticketID: String, expectedVersion: Int?, state: StateWrite?, events: [EventWrite], messages: [OutgoingMessage],
-                command: (id: String, type: String, outcome: String)?, at: Date) {
+                command: (id: String, type: String, outcome: String)?, at: Date, updatesTicket: Bool = true) {
+        self.updatesTicket = updatesTicket
         self.ticketID = ticketID
         self.expectedVersion = expectedVersion
         self.state = state
@@ -111,22 +114,37 @@ public struct RepeatMatch: Sendable, Hashable {
 }
 
 extension DispatchStore {
-    /// The lifecycle states of the given tickets (missing ids are absent from the result).
-    public func lifecycle(_ ticketIDs: [String]) throws(StoreError) -> [String: LifecycleRecord] {
+    /// The tickets as received, by id (missing ids are absent).
+    public func ticketBodies(_ ticketIDs: [String]) throws(StoreError) -> [String: [UInt8]] {
+        try storeOperation {
+            try pool.read { db in
+                var out: [String: [UInt8]] = [:]
+                for id in ticketIDs {
+                    if let body = try Data.fetchOne(db.cachedStatement(sql: "SELECT body FROM tickets WHERE id = ?"), arguments: [id]) {
+                        out[id] = [UInt8](body)
+                    }
+                }
+                return out
+            }
+        }
+    }
+
+    /// The lifecycle states of the given tickets (missing ids are absent from the result); with
+    /// `withTicket: false` the records' `ticketBody` is empty.
+    public func lifecycle(_ ticketIDs: [String], withTicket: Bool = true) throws(StoreError) -> [String: LifecycleRecord] {
         if ticketIDs.isEmpty { return [:] }
         return try storeOperation {
             try pool.read { db in
                 var out: [String: LifecycleRecord] = [:]
                 for chunk in stride(from: 0, to: ticketIDs.count, by: 500).map({ Array(ticketIDs[$0..<min($0 + 500, ticketIDs.count)]) }) {
                     let marks = Array(repeating: "?", count: chunk.count).joined(separator: ",")
-                    let rows = try Row.fetchAll(db, sql: """
-                        SELECT l.ticket_id, l.version, l.phase, l.unit_id, l.state, t.body
-                        FROM lifecycle l JOIN tickets t ON t.id = l.ticket_id WHERE l.ticket_id IN (\(marks))
-                        """, arguments: StatementArguments(chunk))
-                    for r in rows {
+                    let sql = withTicket
+                        ? "SELECT l.ticket_id, l.version, l.phase, l.unit_id, l.state, t.body FROM lifecycle l JOIN tickets t ON t.id = l.ticket_id WHERE l.ticket_id IN (\(marks))"
+                        : "SELECT ticket_id, version, phase, unit_id, state FROM lifecycle WHERE ticket_id IN (\(marks))"
+                    for r in try Row.fetchAll(db, sql: sql, arguments: StatementArguments(chunk)) {
                         let id: String = r[0]
                         out[id] = LifecycleRecord(ticketID: id, version: r[1], phase: r[2], unitID: r[3],
-                                                  state: [UInt8](r[4] as Data), ticketBody: [UInt8](r[5] as Data))
+                                                  state: [UInt8](r[4] as Data), ticketBody: withTicket ? [UInt8](r[5] as Data) : [])
                     }
                 }
                 return out
@@ -202,7 +220,7 @@ extension DispatchStore {
         }
         if let s = change.state {
             try writeState(change.ticketID, s, at: at, db)
-            try db.cachedStatement(sql: "UPDATE tickets SET state = ?, unit_id = ? WHERE id = ?").execute(arguments: [s.phase, s.unitID, change.ticketID])
+            if change.updatesTicket { try db.cachedStatement(sql: "UPDATE tickets SET state = ?, unit_id = ? WHERE id = ?").execute(arguments: [s.phase, s.unitID, change.ticketID]) }
         }
         if change.expectedVersion != nil {
             for e in change.events {

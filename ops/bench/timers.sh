@@ -10,6 +10,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 source ops/lib.sh
 ensure_packages
+command -v sqlite3 >/dev/null || { apt-get update -qq && apt-get install -y -qq sqlite3 >/dev/null; }
 dir=${TIMERS_DIR:-/tmp/pagoda-timers}
 port=5677
 swift build -c release --product pagoda >/dev/null
