@@ -219,6 +219,7 @@ final class LifecycleService: Service {
     /// Fires one batch of due timers; returns whether more may be due.
     private func timers() async -> Bool {
         let now = clock()
+        let started = ContinuousClock.now
         do {
             let (changes, fired, stale) = try await storeQueue.run { [store, lifecycle, codec, maxBatch] in
                 let due = try store.dueTimers(until: now, limit: maxBatch)
@@ -249,9 +250,14 @@ final class LifecycleService: Service {
                 return (changes, due, stale)
             }
             if fired.isEmpty { return false }
+            let computed = ContinuousClock.now
             _ = try await storeQueue.run { [store] in try store.applyLifecycle(changes) }
             // A timer has fired when its change is committed: lateness counts from then.
             let committed = clock()
+            logger.debug("timers fired", metadata: [
+                "batch.size": "\(fired.count)", "batch.compute": "\(computed - started)", "batch.commit": "\(ContinuousClock.now - computed)",
+                "batch.lateness_ms": "\(Int(committed.timeIntervalSince(fired[0].dueAt) * 1000))",
+            ])
             for t in fired { metrics.timerLateness.record(milliseconds: Int(committed.timeIntervalSince(t.dueAt) * 1000)) }
             metrics.timersFired.increment(by: fired.count - stale)
             metrics.timersStale.increment(by: stale)
