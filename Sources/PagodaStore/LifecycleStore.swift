@@ -212,14 +212,27 @@ extension DispatchStore {
             if db.changesCount == 0 { return .duplicateCommand }
         }
         if let expected = change.expectedVersion {
-            let stored = try Int.fetchOne(db.cachedStatement(sql: "SELECT version FROM lifecycle WHERE ticket_id = ?"), arguments: [change.ticketID])
-            guard stored == expected else {
+            // The version check and the update are one statement: it changes the row only if the
+            // version is still the one the change was computed from.
+            let unchanged: Bool
+            if let s = change.state {
+                try db.cachedStatement(sql: """
+                    UPDATE lifecycle SET version = ?, phase = ?, unit_id = ?, state = ?, updated_at = ? WHERE ticket_id = ? AND version = ?
+                    """).execute(arguments: [s.version, s.phase, s.unitID, Data(s.state), at, change.ticketID, expected])
+                unchanged = db.changesCount == 1
+            } else {
+                unchanged = try Int.fetchOne(db.cachedStatement(sql: "SELECT version FROM lifecycle WHERE ticket_id = ?"),
+                                             arguments: [change.ticketID]) == expected
+            }
+            guard unchanged else {
                 if let c = change.command { try db.cachedStatement(sql: "DELETE FROM commands WHERE command_id = ?").execute(arguments: [c.id]) }
                 return .conflict
             }
+            if let s = change.state { try writeTimer(change.ticketID, s, db) }
+        } else if let s = change.state {
+            try writeState(change.ticketID, s, at: at, db)
         }
         if let s = change.state {
-            try writeState(change.ticketID, s, at: at, db)
             if change.updatesTicket { try db.cachedStatement(sql: "UPDATE tickets SET state = ?, unit_id = ? WHERE id = ?").execute(arguments: [s.phase, s.unitID, change.ticketID]) }
         }
         if change.expectedVersion != nil {
@@ -241,6 +254,11 @@ extension DispatchStore {
             ON CONFLICT(ticket_id) DO UPDATE SET version = excluded.version, phase = excluded.phase, unit_id = excluded.unit_id,
               state = excluded.state, updated_at = excluded.updated_at
             """).execute(arguments: [ticketID, s.version, s.phase, s.unitID, Data(s.state), at])
+        try writeTimer(ticketID, s, db)
+    }
+
+    /// Replaces the ticket's timer row (removes it when the state has no timer).
+    static func writeTimer(_ ticketID: String, _ s: StateWrite, _ db: Database) throws {
         if let due = s.timer {
             try db.cachedStatement(sql: "INSERT INTO timers (ticket_id, due_at, token) VALUES (?, ?, ?) ON CONFLICT(ticket_id) DO UPDATE SET due_at = excluded.due_at, token = excluded.token")
                            .execute(arguments: [ticketID, EpochMillis.from(due), s.version])
