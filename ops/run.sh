@@ -23,7 +23,7 @@ db=${PAGODA_DB:-$PWD/pagoda.sqlite}
 cat <<INFO
 
 Pagoda is starting.
-  publish tickets:   $bin publish ../shared/data/sample-tickets.jsonl
+  publish tickets:   $bin publish examples/sample-tickets.jsonl
                      (or any AMQP client: exchange pagoda.intake, or queue pagoda.intake; contract in docs/contract.md)
   watch the queues:  ops/broker.sh ctl $broker_dir list_queues name messages
                      pagoda.unit.<unit-id>, pagoda.triage, pagoda.emergency, pagoda.platform,

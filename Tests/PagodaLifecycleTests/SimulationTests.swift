@@ -84,7 +84,7 @@ private func isTimeOrdered(_ records: [JSONObject]) -> Bool {
     zip(records, records.dropFirst()).allSatisfy { $0.at <= $1.at }
 }
 
-/// The sixteen sample tickets of shared/data/sample-tickets.jsonl (Foshan, 2 March 2026).
+/// The sixteen sample tickets of examples/sample-tickets.jsonl (Foshan, 2 March 2026).
 private let sampleTickets = #"""
 {"id": "FS-20260302-0001", "received_at": "2026-03-02T09:53:00+08:00", "channel": "wechat", "kind": "complaint", "region": {"district": "南海区", "town": "狮山镇", "village": "务庄社区"}, "text": "务庄步林家村牌坊位置的河涌受到污染，希望有关部门前往核查。", "category": "living_environment"}
 {"id": "FS-20260302-0002", "received_at": "2026-03-02T10:46:00+08:00", "channel": "web", "kind": "complaint", "region": {"district": "禅城区", "town": "祖庙街道"}, "text": "小区有住户在楼顶违规加建铁皮房，存在安全隐患。", "category": "city_management"}

@@ -109,7 +109,7 @@ import Glibc
     }
 
     static func samples() throws -> [(String, [UInt8])] {
-        let data = try #require(FileManager.default.contents(atPath: repositoryRoot.deletingLastPathComponent().appendingPathComponent("shared/data/sample-tickets.jsonl").path))
+        let data = try #require(FileManager.default.contents(atPath: repositoryRoot.appendingPathComponent("examples/sample-tickets.jsonl").path))
         // Received now: the samples' own dates are long past, and their clocks would have run out.
         let now = RFC3339.format(Date(), offsetSeconds: 28800)
         return data.split(separator: UInt8(ascii: "\n")).map { line in

@@ -9,7 +9,7 @@
 # to OUT and prints tickets/s, events/s and peak RSS. The goal is >= 100,000 tickets/s.
 #
 # Environment: PAGODA (a binary to use instead of building), RULES (default rules), TEMPLATES (default
-# /work/shared/data/sample-tickets.jsonl), DAYS (3), HANDLED (0.98), OUT (/dev/null; a file to keep the
+# examples/sample-tickets.jsonl), DAYS (3), HANDLED (0.98), OUT (/dev/null; a file to keep the
 # events), WORK (a directory for the scenario; default a temporary one), JOBS (build jobs, 2).
 #
 # HANDLED is the share of unit tickets that the unit signs and answers. A city hotline's units sign for
@@ -22,7 +22,7 @@ set -euo pipefail
 N=${1:-200000}
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 RULES=${RULES:-$ROOT/rules}
-TEMPLATES=${TEMPLATES:-/work/shared/data/sample-tickets.jsonl}
+TEMPLATES=${TEMPLATES:-$ROOT/examples/sample-tickets.jsonl}
 DAYS=${DAYS:-3}
 HANDLED=${HANDLED:-0.98}
 OUT=${OUT:-/dev/null}
