@@ -249,7 +249,6 @@ struct Emitter {
         let changed = state != original
         if changed { state.version = original.version + 1 }
         for i in events.indices { events[i].version = state.version; events[i].sequence = i }
-        if changed { state.refreshTimer() }
         return Transition(state: state, events: events, changed: changed, outcome: outcome)
     }
 
@@ -404,22 +403,21 @@ struct Emitter {
         case .approveReturn(let named, let note):
             guard state.phase == .returnRequested, let pending = state.pendingReturn else { return invalid }
             guard c.at >= pending.at else { return Refusal(code: "stale", reason: "issued before the return was requested at \(lifecycle.format(pending.at))") }
-            let target: Holder
+            let tooMany = state.returns + 1 > state.policy.maxReturns
+            var destination: Holder
             if let named {
                 guard let h = lifecycle.holder(unit: named) else { return Refusal(code: "unknown_unit", reason: "no unit \(named) in the rule set") }
                 guard named != holder.unit else { return Refusal(code: "same_unit", reason: "ticket \(state.ticketID) is already held by \(named)") }
-                target = h
+                destination = h
+            } else if tooMany {
+                destination = lifecycle.triageHolder
             } else {
-                state.returns += 1
-                target = state.returns > state.policy.maxReturns
-                    ? (lifecycle.supervisionHolder ?? lifecycle.triageHolder)
-                    : (reroute(Set(state.returnedBy + [holder.unit])).flatMap { lifecycle.holder(unit: $0) } ?? lifecycle.triageHolder)
-                state.returns -= 1
+                destination = reroute(Set(state.returnedBy + [holder.unit])).flatMap { lifecycle.holder(unit: $0) } ?? lifecycle.triageHolder
             }
+            // Returned too often: the supervision office takes it, whatever the approval named.
+            if tooMany, let s = lifecycle.supervisionHolder { destination = s }
             state.returns += 1
             if !state.returnedBy.contains(holder.unit) { state.returnedBy.append(holder.unit) }
-            let tooMany = state.returns > state.policy.maxReturns
-            let destination = tooMany ? (lifecycle.supervisionHolder ?? target) : target
             var f: [(String, JSONValue)] = [("to_unit", .string(destination.unit)), ("returns", .integer(state.returns))]
             if let note { f.append(("note", .string(note))) }
             emit(.returnApproved, to: [holder.queue], f)

@@ -45,7 +45,7 @@ extension TicketState {
         guard case .object(let o) = try JSON.parse(bytes, limits: JSONLimits(maxBytes: 16 << 20, maxDepth: 16)) else {
             throw StateDecodingError(field: "", reason: "not an object")
         }
-        var r = Reader(o, path: "")
+        let r = Reader(o, path: "")
         self.init(ticketID: try r.string("id"), receivedAt: try r.time("received"), enterprise: try r.bool("enterprise"),
                   category: try r.optionalString("category"), phase: try r.enumValue("phase"),
                   holder: try r.optionalObject("holder").map(Holder.init(reader:)), assignedAt: try r.time("assigned"),
@@ -61,11 +61,11 @@ extension TicketState {
         returnedBy = try r.strings("returned_by")
         reworks = try r.optionalInt("reworks") ?? 0
         escalations = try r.optionalInt("escalations") ?? 0
-        if var p = try r.optionalObject("return") {
+        if let p = try r.optionalObject("return") {
             pendingReturn = PendingReturn(reason: try p.enumValue("reason"), suggestedUnit: try p.optionalString("suggested"),
                                           at: try p.time("at"), previous: try p.enumValue("previous"))
         }
-        if var p = try r.optionalObject("extension") {
+        if let p = try r.optionalObject("extension") {
             pendingExtension = PendingExtension(until: try p.time("until"), reason: try p.string("reason"), at: try p.time("at"))
         }
         repeatOf = try r.optionalString("repeat_of")
@@ -94,10 +94,8 @@ extension Holder {
     }
 
     init(reader r: Reader) throws {
-        var r = r
         self.init(unit: try r.string("unit"), level: try r.level("level"), queue: try r.string("queue"),
                   parents: try r.objects("parents").map { p in
-                      var p = p
                       return Link(unit: try p.string("unit"), level: try p.level("level"), queue: try p.string("queue"))
                   })
     }
@@ -115,10 +113,8 @@ extension ProfileSnapshot {
     }
 
     init(reader r: Reader) throws {
-        var r = r
         name = try r.string("name")
         limits = try r.objects("limits").map { l in
-            var l = l
             return Limit(clock: try l.enumValue("clock"), duration: try l.string("duration"))
         }
         warnPercent = try r.optionalInt("warn_percent")
@@ -138,7 +134,6 @@ extension PolicySnapshot {
     }
 
     init(reader r: Reader) throws {
-        var r = r
         self.init(name: try r.string("name"), clocks: try r.strings("clocks").map { c in
                       guard let clock = Clock(rawValue: c) else { throw StateDecodingError(field: r.path + "clocks", reason: "unknown clock \(c)") }
                       return clock
@@ -160,7 +155,6 @@ extension ClockState {
     }
 
     init(reader r: Reader) throws {
-        var r = r
         self.init(clock: try r.enumValue("clock"), started: try r.time("started"), due: try r.time("due"), warnAt: try r.time("warn"))
         stoppedAt = try r.optionalTime("stopped")
         warned = try r.optionalBool("warned") ?? false
@@ -185,63 +179,63 @@ struct Reader {
         return v
     }
 
-    mutating func optionalString(_ key: String) throws -> String? {
+    func optionalString(_ key: String) throws -> String? {
         guard let v = object[key], !v.isNull else { return nil }
         guard let s = v.stringValue else { throw fail(key, "expected a string") }
         return s
     }
 
-    mutating func string(_ key: String) throws -> String {
+    func string(_ key: String) throws -> String {
         guard let s = try optionalString(key) else { throw fail(key, "missing") }
         return s
     }
 
-    mutating func optionalBool(_ key: String) throws -> Bool? {
+    func optionalBool(_ key: String) throws -> Bool? {
         guard let v = object[key], !v.isNull else { return nil }
         guard let b = v.boolValue else { throw fail(key, "expected a boolean") }
         return b
     }
 
-    mutating func bool(_ key: String) throws -> Bool {
+    func bool(_ key: String) throws -> Bool {
         guard let b = try optionalBool(key) else { throw fail(key, "missing") }
         return b
     }
 
-    mutating func optionalInt(_ key: String) throws -> Int? {
+    func optionalInt(_ key: String) throws -> Int? {
         guard let v = object[key], !v.isNull else { return nil }
         guard let n = v.numberLexeme, let i = Int(n) else { throw fail(key, "expected an integer") }
         return i
     }
 
-    mutating func int(_ key: String) throws -> Int {
+    func int(_ key: String) throws -> Int {
         guard let i = try optionalInt(key) else { throw fail(key, "missing") }
         return i
     }
 
-    mutating func optionalTime(_ key: String) throws -> Date? {
+    func optionalTime(_ key: String) throws -> Date? {
         guard let v = object[key], !v.isNull else { return nil }
         guard let n = v.numberLexeme, let seconds = Double(n) else { throw fail(key, "expected seconds since 2001") }
         return Date(timeIntervalSinceReferenceDate: seconds)
     }
 
-    mutating func time(_ key: String) throws -> Date {
+    func time(_ key: String) throws -> Date {
         guard let t = try optionalTime(key) else { throw fail(key, "missing") }
         return t
     }
 
-    mutating func enumValue<E: RawRepresentable>(_ key: String) throws -> E where E.RawValue == String {
+    func enumValue<E: RawRepresentable>(_ key: String) throws -> E where E.RawValue == String {
         let s = try string(key)
         guard let e = E(rawValue: s) else { throw fail(key, "unknown value \(s)") }
         return e
     }
 
-    mutating func level(_ key: String) throws -> Level {
+    func level(_ key: String) throws -> Level {
         let s = try string(key)
         guard let l = Level(name: s) else { throw fail(key, "unknown level \(s)") }
         return l
     }
 
-    mutating func strings(_ key: String) throws -> [String] {
+    func strings(_ key: String) throws -> [String] {
         guard let v = object[key], !v.isNull else { return [] }
         guard let a = v.arrayValue else { throw fail(key, "expected an array") }
         return try a.map { e in
@@ -250,18 +244,18 @@ struct Reader {
         }
     }
 
-    mutating func optionalObject(_ key: String) throws -> Reader? {
+    func optionalObject(_ key: String) throws -> Reader? {
         guard let v = object[key], !v.isNull else { return nil }
         guard let o = v.objectValue else { throw fail(key, "expected an object") }
         return Reader(o, path: path + key + ".")
     }
 
-    mutating func object(_ key: String) throws -> Reader {
+    func object(_ key: String) throws -> Reader {
         guard let r = try optionalObject(key) else { throw fail(key, "missing") }
         return r
     }
 
-    mutating func objects(_ key: String) throws -> [Reader] {
+    func objects(_ key: String) throws -> [Reader] {
         guard let v = object[key], !v.isNull else { return [] }
         guard let a = v.arrayValue else { throw fail(key, "expected an array") }
         return try a.enumerated().map { i, e in

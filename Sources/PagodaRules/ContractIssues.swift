@@ -18,17 +18,27 @@ public struct ContractIssues: Sendable {
 
     /// The string in `v`; nil (with `required` or `type` reported as appropriate) otherwise.
     public mutating func string(_ v: JSONValue?, _ path: String, required: Bool) -> String? {
+        typed(v, path, required: required, "a string", \.stringValue)
+    }
+
+    /// The boolean in `v`; nil (with `required` or `type` reported as appropriate) otherwise.
+    public mutating func bool(_ v: JSONValue?, _ path: String, required: Bool) -> Bool? {
+        typed(v, path, required: required, "a boolean", \.boolValue)
+    }
+
+    /// The value `extract` finds in `v`: `required` when absent or null, `type` when it finds none.
+    private mutating func typed<T>(_ v: JSONValue?, _ path: String, required: Bool, _ expected: String,
+                                   _ extract: (JSONValue) -> T?) -> T? {
         switch v {
-        case .string(let s)?:
-            return s
         case nil:
             if required { add(path, "required", "is required") }
             return nil
         case .null?:
             if required { add(path, "required", "is required, got null") }
             return nil
-        case let other?:
-            add(path, "type", "expected a string, got \(other.typeDescription)")
+        case let value?:
+            if let t = extract(value) { return t }
+            add(path, "type", "expected \(expected), got \(value.typeDescription)")
             return nil
         }
     }
@@ -73,20 +83,4 @@ public struct ContractIssues: Sendable {
         for k in keys { add("\(parent).\(k)", "unknown_field", "unknown field (allowed: \(allowed))") }
     }
 
-    /// The boolean in `v`; nil (with `required` or `type` reported as appropriate) otherwise.
-    public mutating func bool(_ v: JSONValue?, _ path: String, required: Bool) -> Bool? {
-        switch v {
-        case .bool(let b)?:
-            return b
-        case nil:
-            if required { add(path, "required", "is required") }
-            return nil
-        case .null?:
-            if required { add(path, "required", "is required, got null") }
-            return nil
-        case let other?:
-            add(path, "type", "expected a boolean, got \(other.typeDescription)")
-            return nil
-        }
-    }
 }

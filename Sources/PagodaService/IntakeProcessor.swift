@@ -94,10 +94,7 @@ public struct IntakeProcessor: Sendable {
                 if let match { rows.insert(EventWrite(type: "ticket.repeat_linked", at: now, payloadJSON: JSON.serializeToString(.object(JSONObject([
                     ("ticket_id", .string(ticket.id)), ("repeat_of", .string(match.ticketID)), ("key", .string(String(match.key.prefix { $0 != ":" }))),
                 ])))), at: 0) }
-                // A state that cannot be encoded is a programming error; the start is then recorded without
-                // a lifecycle rather than losing the dispatch.
-                let state = (try? codec.encode(t.state!)) ?? StateWrite(version: 0, phase: "assigned", unitID: decision.unit?.id, state: Array("{}".utf8), timer: nil)
-                return LifecycleStart(state: state, events: rows, messages: messages)
+                return LifecycleStart(state: codec.encode(t.state!), events: rows, messages: messages)
             }
         }
         return dispatch

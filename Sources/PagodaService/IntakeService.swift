@@ -42,13 +42,7 @@ final class IntakeService: Service {
         let consumer = self.consumer
         try await withGracefulShutdownHandler {
             try await withThrowingTaskGroup(of: Void.self) { group in
-                group.addTask {
-                    for await delivery in consumer.deliveries {
-                        buffer.append(delivery)
-                        arrived.notify()
-                    }
-                    arrived.finish()
-                }
+                group.addTask { await buffer.fill(from: consumer, waking: arrived) }
                 while true {
                     while !buffer.isEmpty {
                         await process(buffer.drain(max: maxBatch))
@@ -100,7 +94,7 @@ final class IntakeService: Service {
     }
 
     private func record(for d: Delivery, now: Date) -> IntakeRecord {
-        let attempts = Int(d.headers["x-delivery-count"]?.intValue ?? (d.redelivered ? 1 : 0))
+        let attempts = d.earlierAttempts
         if attempts >= maxAttempts {
             return processor.poison(body: d.body, messageID: d.messageId, attempts: attempts, error: "earlier attempts did not complete", now: now)
         }

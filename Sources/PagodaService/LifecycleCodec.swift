@@ -17,7 +17,7 @@ public struct LifecycleCodec: Sendable {
         self.offsetSeconds = offsetSeconds
     }
 
-    public func encode(_ state: TicketState) throws -> StateWrite {
+    public func encode(_ state: TicketState) -> StateWrite {
         StateWrite(version: state.version, phase: state.phase.rawValue, unitID: state.holder?.unit,
                    state: state.encoded(), timer: state.nextTimer)
     }

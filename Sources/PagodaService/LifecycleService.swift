@@ -52,13 +52,7 @@ final class LifecycleService: Service {
         let consumer = self.consumer
         try await withGracefulShutdownHandler {
             try await withThrowingTaskGroup(of: Void.self) { group in
-                group.addTask {
-                    for await delivery in consumer.deliveries {
-                        buffer.append(delivery)
-                        wake.notify()
-                    }
-                    wake.finish()
-                }
+                group.addTask { await buffer.fill(from: consumer, waking: wake) }
                 var open = true
                 while open {
                     while !buffer.isEmpty { await commands(buffer.drain(max: maxBatch)) }
@@ -100,7 +94,7 @@ final class LifecycleService: Service {
                 } catch {
                     // A command that keeps failing is refused as poison after `maxAttempts` deliveries
                     // (quorum queues count them), so it cannot block the queue.
-                    let attempts = Int(d.headers["x-delivery-count"]?.intValue ?? (d.redelivered ? 1 : 0))
+                    let attempts = d.earlierAttempts
                     if attempts + 1 >= maxAttempts, (try? await poison(d, error: error)) != nil {
                         metrics.commandsRefused.increment()
                         consumer.ack(d)
@@ -144,7 +138,7 @@ final class LifecycleService: Service {
                     }
                     var write: StateWrite?
                     if t.changed, let s = t.state {
-                        write = try codec.encode(s)
+                        write = codec.encode(s)
                         states[command.ticketID] = (s, s.version, current?.2 ?? [])
                     }
                     var (rows, messages) = codec.encode(t.events, ticket: current?.2)
@@ -243,7 +237,7 @@ final class LifecycleService: Service {
                     // the state as it is, with no events.
                     let (rows, messages) = codec.encode(t.events, ticket: bodies[timer.ticketID])
                     changes.append(LifecycleChange(
-                        ticketID: timer.ticketID, expectedVersion: r.version, state: try codec.encode(s),
+                        ticketID: timer.ticketID, expectedVersion: r.version, state: codec.encode(s),
                         events: rows, messages: messages, command: nil, at: now,
                         updatesTicket: s.phase.rawValue != r.phase || s.holder?.unit != r.unitID))
                 }

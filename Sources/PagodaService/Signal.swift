@@ -1,3 +1,4 @@
+import PagodaTransport
 import Synchronization
 
 /// A level-triggered wake-up between tasks: any number of `notify()` calls wake the one waiting task
@@ -74,4 +75,22 @@ final class Buffer<Element: Sendable>: Sendable {
     }
 
     var isEmpty: Bool { items.withLock { $0.isEmpty } }
+}
+
+extension Buffer where Element == Delivery {
+    /// Moves a consumer's deliveries into the buffer as they arrive, waking `signal` for each; finishes
+    /// `signal` when the consumer's stream ends.
+    func fill(from consumer: AMQPConsumer, waking signal: Signal) async {
+        for await delivery in consumer.deliveries {
+            append(delivery)
+            signal.notify()
+        }
+        signal.finish()
+    }
+}
+
+extension Delivery {
+    /// How often the broker delivered this message before (quorum queues count it in `x-delivery-count`;
+    /// elsewhere a redelivery counts once).
+    var earlierAttempts: Int { Int(headers["x-delivery-count"]?.intValue ?? (redelivered ? 1 : 0)) }
 }

@@ -139,17 +139,17 @@ struct BenchLifecycle: ParsableCommand {
             print(name.padding(toLength: 28, withPad: " ", startingAt: 0) + String(format: "%10.2f µs/ticket %12.0f /s", ns / 1000, 1e9 / ns) + (sink == 42 ? " " : ""))
         }
         let starts = decisions.map { lifecycle.dispatch(DispatchInput(decision: $0, receivedAt: now), now: now).state! }
-        let encoded = try starts.map { try codec.encode($0) }
+        let encoded = starts.map { codec.encode($0) }
         print("lifecycle steps on \(rules.rules) (\(tickets.count) test tickets, \(iterations) iterations each)")
-        try time("route") { ruleSet.route(tickets[$0 % tickets.count]).priority }
-        try time("dispatch (start clocks)") { lifecycle.dispatch(DispatchInput(decision: decisions[$0 % decisions.count], receivedAt: now), now: now).events.count }
-        try time("encode state") { try codec.encode(starts[$0 % starts.count]).state.count }
+        time("route") { ruleSet.route(tickets[$0 % tickets.count]).priority }
+        time("dispatch (start clocks)") { lifecycle.dispatch(DispatchInput(decision: decisions[$0 % decisions.count], receivedAt: now), now: now).events.count }
+        time("encode state") { codec.encode(starts[$0 % starts.count]).state.count }
         try time("decode state") { try codec.decode(encoded[$0 % encoded.count].state).version }
-        try time("fire (all due)") { i in
+        time("fire (all due)") { i in
             let s = starts[i % starts.count]
             return lifecycle.fire(s, token: s.version, now: now.addingTimeInterval(30 * 86_400)).events.count
         }
-        try time("event to messages") { i in
+        time("event to messages") { i in
             let t = lifecycle.dispatch(DispatchInput(decision: decisions[i % decisions.count], receivedAt: now), now: now)
             return t.events.reduce(0) { $0 + codec.messages($1, ticket: nil).count }
         }

@@ -68,8 +68,8 @@ struct Serve: AsyncParsableCommand {
 
 struct Publish: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Publish tickets (one JSON object per line) to the intake exchange, with publisher confirms.",
-        discussion: "Each line is sent as it is, byte for byte; its message id is the ticket's id when the line has one. Exit 1 if any publish was not confirmed.")
+        abstract: "Publish tickets (or, with --commands, worker commands; one JSON object per line) with publisher confirms.",
+        discussion: "Each line is sent as it is, byte for byte, to the intake exchange (the commands exchange with --commands); its message id is the line's id (command_id) when it has one. Exit 1 if any publish was not confirmed.")
 
     @OptionGroup var broker: BrokerOptions
 
