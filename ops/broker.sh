@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Private RabbitMQ node for Pagoda's transport tests.
 #
-#   ops/broker.sh start DIR PORT   start (idempotent) and wait for boot
+#   ops/broker.sh start DIR PORT   start (idempotent) and wait for boot; AMQP on 127.0.0.1:PORT, and
+#                                  AMQP over TLS on 127.0.0.1:PORT+10 when openssl is installed
+#                                  (certificates under DIR/tls, see make_certificates)
 #   ops/broker.sh stop DIR         stop the node and wait for it to exit
 #   ops/broker.sh ctl DIR ARGS...  run rabbitmqctl against the node
 #
@@ -50,6 +52,34 @@ ctl() {
     "$RMQ_BIN/rabbitmqctl" -n "$RABBITMQ_NODENAME" "$@"
 }
 
+# Certificates for the TLS listener, made once per DIR (valid 10 years), under DIR/tls:
+#   ca.pem                    the CA that signed the others
+#   server.pem, server.key    the broker's, for DNS name "localhost" only (no IP address), so a client
+#                             connecting to 127.0.0.1 with hostname verification must fail
+#   client.pem, client.key    a client certificate (CN pagoda-test-client) for mutual TLS
+#   other-ca.pem              an unrelated CA, which must not verify the broker
+make_certificates() {
+    local t="$dir/tls"
+    [[ -s "$t/client.pem" ]] && return 0
+    mkdir -p "$t"
+    (
+        cd "$t"
+        openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=Pagoda test CA" \
+            -keyout ca.key -out ca.pem 2>/dev/null
+        openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=Unrelated CA" \
+            -keyout other-ca.key -out other-ca.pem 2>/dev/null
+        printf 'subjectAltName=DNS:localhost\nextendedKeyUsage=serverAuth\n' >server.ext
+        openssl req -newkey rsa:2048 -nodes -subj "/CN=localhost" -keyout server.key -out server.csr 2>/dev/null
+        openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 3650 \
+            -extfile server.ext -out server.pem 2>/dev/null
+        printf 'extendedKeyUsage=clientAuth\n' >client.ext
+        openssl req -newkey rsa:2048 -nodes -subj "/CN=pagoda-test-client" -keyout client.key -out client.csr 2>/dev/null
+        openssl x509 -req -in client.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 3650 \
+            -extfile client.ext -out client.pem 2>/dev/null
+        chmod 644 ./*.pem ./*.key
+    )
+}
+
 node_running() {
     ctl status >/dev/null 2>&1
 }
@@ -80,6 +110,19 @@ vm_memory_high_watermark.relative = 0.4
 log.console = false
 log.file.level = info
 EOF
+    if command -v openssl >/dev/null 2>&1; then
+        make_certificates
+        cat >>"$RABBITMQ_CONFIG_FILE" <<EOF
+listeners.ssl.default = 127.0.0.1:$((port + 10))
+ssl_options.cacertfile = $dir/tls/ca.pem
+ssl_options.certfile = $dir/tls/server.pem
+ssl_options.keyfile = $dir/tls/server.key
+ssl_options.verify = verify_peer
+ssl_options.fail_if_no_peer_cert = true
+ssl_options.versions.1 = tlsv1.3
+ssl_options.versions.2 = tlsv1.2
+EOF
+    fi
     if node_running; then
         echo "broker already running: $RABBITMQ_NODENAME on 127.0.0.1:$port"
         exit 0

@@ -84,7 +84,7 @@ public struct IntakeProcessor: Sendable {
         if let lifecycle {
             dispatch.repeatKeys = decision.type == .emergency ? [] : RepeatKeys.keys(for: ticket, category: decision.category)
             let codec = self.codec
-            dispatch.lifecycle = { match in
+            let start: @Sendable (RepeatMatch?) -> LifecycleStart = { match in
                 let t = lifecycle.dispatch(DispatchInput(decision: decision, receivedAt: ticket.receivedAt, repeatOf: match?.ticketID,
                                                          enterpriseRepeat: match?.key.hasPrefix("credit:") ?? false), now: now)
                 // The dispatch message itself is the ticket.dispatched event (written by the store with it);
@@ -96,6 +96,10 @@ public struct IntakeProcessor: Sendable {
                 ])))), at: 0) }
                 return LifecycleStart(state: codec.encode(t.state!), events: rows, messages: messages)
             }
+            // Most tickets repeat nothing: their first state is built here, outside the store's write
+            // transaction, and only a repeat is worked out again once the store found the earlier ticket.
+            let unrepeated = start(nil)
+            dispatch.lifecycle = { match in match == nil ? unrepeated : start(match) }
         }
         return dispatch
     }

@@ -8,8 +8,8 @@ import ServiceLifecycle
 /// Consumes `pagoda.intake`, processes deliveries in batches, commits each batch in one SQLite
 /// transaction, and acknowledges a delivery only after its batch committed.
 ///
-/// Batching is natural: while one batch is being written, new deliveries accumulate for the next. A batch
-/// that fails to commit is retried one delivery at a time, so one bad message cannot hold back the others;
+/// Batching is natural: while one batch is being written, the next is processed and new deliveries
+/// accumulate for it; the commits stay in delivery order, one at a time. A batch that fails to commit is retried one delivery at a time, so one bad message cannot hold back the others;
 /// a delivery the broker has redelivered `maxAttempts` times (quorum queues count them) is stored as a
 /// poison rejection instead of being processed again.
 final class IntakeService: Service {
@@ -43,14 +43,31 @@ final class IntakeService: Service {
         try await withGracefulShutdownHandler {
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask { await buffer.fill(from: consumer, waking: arrived) }
-                while true {
+                // One batch is committed while the next is processed: the commit (SQLite and its fsync,
+                // on the store's thread) and the processing (validation, routing, lifecycle start) overlap.
+                // Commits stay in order and at most one is in flight.
+                var committing: Task<Void, Never>?
+                func pipeline() async {
                     while !buffer.isEmpty {
-                        await process(buffer.drain(max: maxBatch))
+                        var batch = buffer.drain(max: maxBatch)
+                        var records = prepare(batch)
+                        await committing?.value
+                        // What arrived while the previous batch committed joins this one.
+                        while batch.count < maxBatch && !buffer.isEmpty {
+                            let more = buffer.drain(max: maxBatch - batch.count)
+                            batch += more
+                            records += prepare(more)
+                        }
+                        committing = Task { [batch, records] in await self.commit(batch, records) }
                     }
+                }
+                while true {
+                    await pipeline()
                     guard await arrived.wait() else { break }
                 }
                 // The stream ended (consumer closed): settle whatever arrived last.
-                while !buffer.isEmpty { await process(buffer.drain(max: maxBatch)) }
+                await pipeline()
+                await committing?.value
                 try await group.waitForAll()
             }
         } onGracefulShutdown: {
@@ -61,19 +78,21 @@ final class IntakeService: Service {
         logger.info("intake stopped")
     }
 
-    private func process(_ batch: [Delivery]) async {
-        guard !batch.isEmpty else { return }
+    private func prepare(_ batch: [Delivery]) -> [IntakeRecord] {
         let now = Date()
+        return batch.map { record(for: $0, now: now) }
+    }
+
+    private func commit(_ batch: [Delivery], _ records: [IntakeRecord]) async {
+        guard !batch.isEmpty else { return }
         let clock = ContinuousClock()
         let started = clock.now
-        let records = batch.map { record(for: $0, now: now) }
-        let processed = clock.now
         do {
             let outcomes = try await storeQueue.run { [store] in try store.recordDispatches(records) }
             let committed = clock.now
             settle(batch, outcomes)
             logger.debug("batch committed", metadata: [
-                "batch.size": "\(batch.count)", "batch.process": "\(processed - started)", "batch.commit": "\(committed - processed)",
+                "batch.size": "\(batch.count)", "batch.commit": "\(committed - started)",
             ])
         } catch {
             logger.warning("batch commit failed; retrying one by one", metadata: ["batch.size": "\(batch.count)", "error": "\(error)"])

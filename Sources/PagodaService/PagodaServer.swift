@@ -48,7 +48,8 @@ public struct PagodaServer: Sendable {
 
     public func run() async throws {
         let c = configuration
-        let store = try DispatchStore(StoreConfiguration(path: c.databasePath, synchronous: c.synchronousFull ? .full : .normal))
+        let store = try DispatchStore(StoreConfiguration(path: c.databasePath, synchronous: c.synchronousFull ? .full : .normal,
+                                                         backgroundCheckpoints: true))
         let storeQueue = BlockingQueue(label: "pagoda.store")
         let topology = c.names.topology(for: ruleSet)
         var consumerLogger = logger
@@ -62,7 +63,9 @@ public struct PagodaServer: Sendable {
         // The relay has its own thread: its reads use SQLite's readers and need not wait behind intake commits.
         let relay = OutboxRelay(publisher: publisher, store: store, storeQueue: BlockingQueue(label: "pagoda.outbox"), wake: wake, metrics: metrics, logger: logger,
                                 window: c.publishWindow)
-        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: relay)]
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
+            .init(service: Checkpointer(store: store, logger: logger)), .init(service: relay),
+        ]
         if c.lifecycle {
             var commandLogger = logger
             commandLogger[metadataKey: "amqp.role"] = "commands"

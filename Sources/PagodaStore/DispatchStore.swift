@@ -14,6 +14,8 @@ import GRDB
 /// last committed state. All errors are `StoreError`.
 public final class DispatchStore: Sendable {
     let pool: DatabasePool
+    /// The connection `checkpoint()` uses, when the configuration asks for background checkpoints.
+    private let checkpointer: DatabaseQueue?
     /// The configuration the store was opened with.
     public let configuration: StoreConfiguration
 
@@ -43,7 +45,9 @@ public final class DispatchStore: Sendable {
         let deadline = clock.now.advanced(by: configuration.busyTimeout)
         while true {
             do {
-                pool = try Self.openAndMigrate(configuration)
+                let opened = try Self.openAndMigrate(configuration)
+                checkpointer = configuration.backgroundCheckpoints ? try Self.openCheckpointer(configuration) : nil
+                pool = opened
                 return
             } catch where error.code == .busy && clock.now < deadline {
                 Thread.sleep(forTimeInterval: 0.005 + Double.random(in: 0..<0.02))
@@ -59,8 +63,13 @@ public final class DispatchStore: Sendable {
         let timeout = configuration.busyTimeout.components
         config.busyMode = .timeout(Double(timeout.seconds) + Double(timeout.attoseconds) / 1e18)
         let synchronous = configuration.synchronous.rawValue
+        let autocheckpoint = configuration.backgroundCheckpoints ? 65_536 : 1_000
         config.prepareDatabase { db in
             try db.execute(sql: "PRAGMA synchronous = \(synchronous)")
+            // A batch of intake touches several indexes at random places (text keys); SQLite's default
+            // 2 MiB page cache made the writer read most index pages back from the file every batch.
+            try db.execute(sql: "PRAGMA cache_size = -65536")
+            try db.execute(sql: "PRAGMA wal_autocheckpoint = \(autocheckpoint)")
         }
         let pool = try storeOperation(fallback: .cannotOpen) {
             let pool = try DatabasePool(path: configuration.path, configuration: config)
@@ -96,11 +105,42 @@ public final class DispatchStore: Sendable {
         return pool
     }
 
+    private static func openCheckpointer(_ configuration: StoreConfiguration) throws(StoreError) -> DatabaseQueue {
+        var config = Configuration()
+        config.label = "PagodaStore.checkpoint"
+        let timeout = configuration.busyTimeout.components
+        config.busyMode = .timeout(Double(timeout.seconds) + Double(timeout.attoseconds) / 1e18)
+        let synchronous = configuration.synchronous.rawValue
+        config.prepareDatabase { db in try db.execute(sql: "PRAGMA synchronous = \(synchronous)") }
+        return try storeOperation(fallback: .cannotOpen) { try DatabaseQueue(path: configuration.path, configuration: config) }
+    }
+
+    /// Copies committed WAL frames back into the database file (a passive checkpoint: it neither waits
+    /// for nor blocks the writer or the readers), on its own connection.
+    ///
+    /// For a store opened with `backgroundCheckpoints`; the owner calls it periodically from a thread that
+    /// may block (it writes and fsyncs the database file). Returns the WAL's size in frames and how many
+    /// of them are now in the database file. Throws `.invalidArgument` for a store without background
+    /// checkpoints.
+    @discardableResult
+    public func checkpoint() throws(StoreError) -> (walFrames: Int, checkpointed: Int) {
+        guard let checkpointer else { throw StoreError(.invalidArgument, "the store was opened without background checkpoints") }
+        return try storeOperation {
+            try checkpointer.inDatabase { db in
+                let row = try Row.fetchOne(db, sql: "PRAGMA wal_checkpoint(PASSIVE)")
+                return (walFrames: row?[1] ?? 0, checkpointed: row?[2] ?? 0)
+            }
+        }
+    }
+
     /// Closes all connections. Later calls throw. Optional: deinit also closes.
     ///
     /// Throws `.busy` if a statement is still running.
     public func close() throws(StoreError) {
-        try storeOperation { try pool.close() }
+        try storeOperation {
+            try checkpointer?.close()
+            try pool.close()
+        }
     }
 
     // MARK: - Intake
@@ -325,8 +365,14 @@ public final class DispatchStore: Sendable {
     public func markSent(_ ids: [Int64], at: Date) throws(StoreError) -> Int {
         if ids.isEmpty { return 0 }
         let sentAt = EpochMillis.from(at)
+        let full = configuration.synchronous == .full
         return try storeOperation {
             try pool.writeWithoutTransaction { db in
+                // No fsync of its own: the WAL is appended in order, so the next fully synchronous commit
+                // (the next intake batch) makes these marks durable too. Lost marks after a power loss
+                // only mean those messages are published again, which workers recognise.
+                if full { try db.execute(sql: "PRAGMA synchronous = NORMAL") }
+                defer { if full { try? db.execute(sql: "PRAGMA synchronous = FULL") } }
                 var changed = 0
                 try db.inTransaction(.immediate) {
                     for chunk in Self.chunks(ids) {

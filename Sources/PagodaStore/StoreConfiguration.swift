@@ -32,11 +32,17 @@ public struct StoreConfiguration: Sendable, Hashable {
     /// How long a connection waits for another process's lock before failing
     /// with `StoreError.Code.busy`.
     public var busyTimeout: Duration = .seconds(5)
+    /// Whether the owner runs `DispatchStore.checkpoint()` itself, off the commit path (the service does,
+    /// every few hundred milliseconds). Otherwise the commit that grows the WAL past 1,000 pages copies it
+    /// back into the database file, and that commit waits for the copy and its fsync. With background
+    /// checkpoints a commit only does so past 65,536 pages (256 MiB), a safety limit for a stalled owner.
+    public var backgroundCheckpoints: Bool = false
 
-    public init(path: String, synchronous: Synchronous = .full, busyTimeout: Duration = .seconds(5)) {
+    public init(path: String, synchronous: Synchronous = .full, busyTimeout: Duration = .seconds(5), backgroundCheckpoints: Bool = false) {
         self.path = path
         self.synchronous = synchronous
         self.busyTimeout = busyTimeout
+        self.backgroundCheckpoints = backgroundCheckpoints
     }
 }
 

@@ -234,6 +234,10 @@ final class ConsumerWorker {
     }
 
     private func drainSettlements() {
+        // Acks are coalesced: the acked tags below every delivery still unsettled go out as one
+        // basic.ack with `multiple` (the broker settles the whole range at once); nacks, rejects and acks
+        // above an unsettled delivery go out one by one, in order, before it.
+        var acked: [UInt64] = []
         for s in mailbox.drainAll() {
             guard let session else {
                 shared.count { $0.staleAcksDropped += 1 }
@@ -257,8 +261,9 @@ final class ConsumerWorker {
             let rc: Int32
             switch s.kind {
             case .ack:
-                rc = amqp_basic_ack(session.state, session.channel, s.deliveryTag, 0)
+                acked.append(s.deliveryTag)
                 shared.count { $0.acksSent += 1 }
+                continue
             case .nack(let requeue):
                 rc = amqp_basic_nack(session.state, session.channel, s.deliveryTag, 0, requeue ? 1 : 0)
                 shared.count { $0.nacksSent += 1 }
@@ -267,8 +272,27 @@ final class ConsumerWorker {
                 shared.count { $0.rejectsSent += 1 }
             }
             if rc != AMQP_STATUS_OK.rawValue {
-                lost(.library(status: rc, message: libraryMessage(rc), context: "basic.ack/nack/reject"))
+                lost(.library(status: rc, message: libraryMessage(rc), context: "basic.nack/reject"))
+                return
             }
+        }
+        guard let session, !acked.isEmpty else { return }
+        let floor = unsettled.min() ?? .max
+        var below: UInt64 = 0
+        for tag in acked {
+            if tag < floor {
+                below = max(below, tag)
+                continue
+            }
+            let rc = amqp_basic_ack(session.state, session.channel, tag, 0)
+            if rc != AMQP_STATUS_OK.rawValue {
+                lost(.library(status: rc, message: libraryMessage(rc), context: "basic.ack"))
+                return
+            }
+        }
+        if below > 0 {
+            let rc = amqp_basic_ack(session.state, session.channel, below, 1)
+            if rc != AMQP_STATUS_OK.rawValue { lost(.library(status: rc, message: libraryMessage(rc), context: "basic.ack")) }
         }
     }
 

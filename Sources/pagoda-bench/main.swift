@@ -83,12 +83,26 @@ func rssKiB(_ pid: pid_t) -> Int {
     return Int(line.split(separator: " ").dropFirst().first ?? "") ?? -1
 }
 
+/// User plus system CPU time a process has used so far (/proc/PID/stat).
+func cpuSeconds(_ pid: pid_t) -> Double {
+    guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+          let close = stat.lastIndex(of: ")") else { return .nan }
+    let fields = stat[stat.index(after: close)...].split(separator: " ")
+    // After the command name: state is field 3, utime field 14, stime field 15 (1-based, as in proc(5)).
+    guard fields.count > 12, let user = Double(fields[11]), let system = Double(fields[12]) else { return .nan }
+    return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
+}
+
 func percentile(_ sorted: [UInt64], _ p: Double) -> Double {
     sorted.isEmpty ? .nan : Double(sorted[min(sorted.count - 1, Int(Double(sorted.count) * p))]) / 1e6
 }
 
 if CommandLine.arguments.count > 1, CommandLine.arguments[1].hasPrefix("timers-") {
     try await timerBench(CommandLine.arguments)
+    exit(0)
+}
+if CommandLine.arguments.count > 1, CommandLine.arguments[1] == "store" {
+    try storeBench(CommandLine.arguments)
     exit(0)
 }
 let options = Options(CommandLine.arguments)
@@ -218,6 +232,7 @@ let rateB = Double(options.count) / secondsB
 let rateA = Double(ProcessInfo.processInfo.environment["PAGODA_BENCH_PIPE_RATE"] ?? "") ?? .nan
 print(String(format: "(b) pagoda serve:   %7.0f tickets/s  (%d in %.2f s, including start-up), %.0f%% of (a)", rateB, options.count, secondsB, 100 * rateB / rateA))
 print("    serve resident memory after (b): \(rssKiB(serve.processIdentifier) / 1024) MiB")
+print(String(format: "    serve CPU during (b): %.2f s, %.0f µs per ticket (start-up included)", cpuSeconds(serve.processIdentifier), 1e6 * cpuSeconds(serve.processIdentifier) / Double(options.count)))
 
 // Latency at a fixed rate, then the soak.
 func paced(seconds: Int, base: Int, sample: ((Int) -> Void)? = nil) async throws {

@@ -436,3 +436,45 @@ import PagodaStore
         #expect(pragmas.busyTimeoutMilliseconds == 1500)
     }
 }
+
+@Suite struct CheckpointTests {
+    /// With background checkpoints, commits leave the WAL alone (up to the safety limit) and
+    /// `checkpoint()` copies it into the database file; the data is all there after reopening.
+    @Test func backgroundCheckpointCopiesTheWALAndKeepsTheData() throws {
+        let dir = try TempDir(); defer { dir.cleanup() }
+        let store = try DispatchStore(StoreConfiguration(path: dir.dbPath, backgroundCheckpoints: true))
+        // Enough rows that the default autocheckpoint (1,000 pages) would have run during the commits.
+        for batch in 0..<80 {
+            let records = (0..<100).map { i in dispatch("CK-\(batch)-\(i)") }
+            _ = try store.recordDispatches(records)
+        }
+        let first = try store.checkpoint()
+        // Every frame since the start is still in the WAL: no commit copied it back at 1,000 pages.
+        #expect(first.walFrames > 1_000)
+        #expect(first.checkpointed == first.walFrames)
+        // Nothing new: a second checkpoint has nothing left to copy.
+        let second = try store.checkpoint()
+        #expect(second.checkpointed == second.walFrames)
+        #expect(try store.counts().tickets == 8_000)
+        try store.close()
+        let reopened = try DispatchStore(StoreConfiguration(path: dir.dbPath))
+        #expect(try reopened.counts().tickets == 8_000)
+    }
+
+    @Test func checkpointNeedsTheOption() throws {
+        let dir = try TempDir(); defer { dir.cleanup() }
+        let store = try DispatchStore(StoreConfiguration(path: dir.dbPath))
+        #expect(throws: StoreError.self) { try store.checkpoint() }
+    }
+
+    /// markSent commits without an fsync of its own and puts the configured level back.
+    @Test func markSentLeavesTheSynchronousLevelAsConfigured() throws {
+        let dir = try TempDir(); defer { dir.cleanup() }
+        let store = try DispatchStore(StoreConfiguration(path: dir.dbPath, synchronous: .full))
+        _ = try store.recordDispatches([dispatch("MS-1")])
+        let rows = try store.pendingOutbox(limit: 10)
+        #expect(try store.markSent(rows.map(\.id), at: t0) == rows.count)
+        #expect(try store.pragmas().synchronous == Synchronous.full.pragmaValue)
+        #expect(try store.pendingOutbox(limit: 10).isEmpty)
+    }
+}

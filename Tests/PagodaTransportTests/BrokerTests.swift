@@ -172,6 +172,48 @@ import Testing
         try await TestBroker.ctl("delete_queue", queue)
     }
 
+    /// Acks are coalesced into `multiple` acks only below the oldest unsettled delivery: acking out of
+    /// order, with one delivery held back and one nacked, settles exactly what was acked.
+    @Test func outOfOrderAcksSettleExactlyTheAckedDeliveries() async throws {
+        let config = try TestBroker.configuration
+        let queue = uniqueName("pagoda.test.acks")
+        let topology = Topology(queues: [.quorum(queue)])
+        let publisher = AMQPPublisher(configuration: config, topology: topology, logger: TestBroker.logger)
+        for i in 0..<20 {
+            let o = try await publisher.publish(OutgoingMessage(exchange: "", routingKey: queue, body: [UInt8(i)], messageId: "m\(i)"))
+            #expect(o == .confirmed)
+        }
+        let consumer = AMQPConsumer(configuration: config, queue: queue, topology: topology, prefetch: 50, logger: TestBroker.logger)
+        let collected = Collected()
+        let task = Task { for await d in consumer.deliveries { collected.add(d, keep: true) } }
+        #expect(await eventually { collected.count == 20 })
+        let byID = Dictionary(uniqueKeysWithValues: collected.deliveries.map { ($0.messageId ?? "", $0) })
+        // Hold back m5, nack m12 (back to the queue), ack the rest newest first.
+        consumer.nack(byID["m12"]!, requeue: true)
+        for i in (0..<20).reversed() where i != 5 && i != 12 { consumer.ack(byID["m\(i)"]!) }
+        #expect(await eventually { collected.deliveries.contains { $0.redelivered && $0.messageId == "m12" } })
+        #expect(await eventually { consumer.counters.acksSent == 18 })
+        // Acks above the held-back delivery must not have settled it: closing the channel returns m5 only
+        // (and the redelivered m12, still unsettled) to the queue.
+        await consumer.close()
+        task.cancel()
+        let second = AMQPConsumer(configuration: config, queue: queue, topology: topology, prefetch: 50, logger: TestBroker.logger)
+        let again = Collected()
+        let task2 = Task { for await d in second.deliveries { again.add(d, keep: true) } }
+        #expect(await eventually { again.count == 2 })
+        #expect(Set(again.deliveries.compactMap(\.messageId)) == ["m5", "m12"])
+        for d in again.deliveries { second.ack(d) }
+        #expect(await eventually { second.counters.acksSent == 2 })
+        // Nothing else comes back. (A negative check needs a wait.)
+        try await Task.sleep(for: .milliseconds(300))
+        #expect(again.count == 2)
+        #expect(consumer.counters.protocolErrors == 0 && second.counters.protocolErrors == 0)
+        await second.close()
+        task2.cancel()
+        await publisher.close()
+        try await TestBroker.ctl("delete_queue", queue)
+    }
+
     @Test func brokerCancelOnQueueDeleteResubscribes() async throws {
         let config = try TestBroker.configuration
         let queue = uniqueName("pagoda.test.cancel")
@@ -425,9 +467,10 @@ import Testing
     }
 }
 
-/// The TLS path cannot be tested end to end against the plain test broker, but it must be wired:
-/// an amqps:// connection to the plain AMQP port fails in the TLS handshake (and keeps retrying),
-/// and a missing CA file fails in TLS setup — both reported as `.connectFailed`, never a crash.
+/// TLS, end to end against the private broker's TLS listener (ops/broker.sh: port + 10, mutual TLS with
+/// certificates under the broker directory's tls/, the server's for DNS name localhost only), and the
+/// failures: a plain port, a missing CA file, an unrelated CA, a host name the certificate does not name,
+/// no client certificate. Failures are reported as `.connectFailed` and retried, never a crash.
 @Suite(.serialized) struct TLSWiringTests {
     init() async throws {
         try await TestBroker.ensureRunning()
@@ -459,6 +502,84 @@ import Testing
         let error = try await firstFailure("amqps://guest:guest@127.0.0.1:\(plain.port)/?cacertfile=/nonexistent/ca.pem")
         #expect(error.contains("TLS setup failed"))
         #expect(error.contains("/nonexistent/ca.pem"))
+    }
+
+    /// The TLS listener's port and certificate folder; nil when the broker was not started by
+    /// ops/broker.sh with openssl at hand.
+    private var tls: (port: Int, dir: String)? {
+        guard let plain = try? AMQPConfiguration(url: TestBroker.url) else { return nil }
+        let dir = TestBroker.directory + "/tls"
+        guard FileManager.default.fileExists(atPath: dir + "/client.pem"),
+              TestBroker.reachable(host: "127.0.0.1", port: plain.port + 10) else { return nil }
+        return (plain.port + 10, dir)
+    }
+
+    private func tlsURL(host: String = "localhost", ca: String = "ca.pem", client: Bool = true, extra: String = "") throws -> String {
+        let t = try #require(tls, "the private broker has no TLS listener (ops/broker.sh makes one when openssl is installed)")
+        var url = "amqps://guest:guest@\(host):\(t.port)/?cacertfile=\(t.dir)/\(ca)"
+        if client { url += "&certfile=\(t.dir)/client.pem&keyfile=\(t.dir)/client.key" }
+        return url + extra
+    }
+
+    @Test(.enabled(if: TestBroker.isManaged, "needs the private broker from ops/broker.sh"))
+    func mutualTLSWithPeerAndHostnameVerificationCarriesMessages() async throws {
+        var config = try AMQPConfiguration(url: try tlsURL())
+        #expect(config.tls?.verifyPeer == true && config.tls?.verifyHostname == true)
+        config.connectionName = "pagoda-tests-tls"
+        let queue = uniqueName("pagoda.test.tls")
+        let topology = Topology(queues: [.quorum(queue)])
+        let publisher = AMQPPublisher(configuration: config, topology: topology, logger: TestBroker.logger)
+        try await publisher.waitUntilConnected(timeout: .seconds(30))
+        for i in 0..<20 {
+            let outcome = try await publisher.publish(OutgoingMessage(exchange: "", routingKey: queue, body: Array("tls \(i)".utf8), messageId: "t\(i)"))
+            #expect(outcome == .confirmed)
+        }
+        let consumer = AMQPConsumer(configuration: config, queue: queue, topology: topology, prefetch: 50, logger: TestBroker.logger)
+        let collected = Collected()
+        let task = Task {
+            for await d in consumer.deliveries {
+                collected.add(d, keep: true)
+                consumer.ack(d)
+            }
+        }
+        #expect(await eventually { collected.count == 20 })
+        #expect(collected.ids == Set((0..<20).map { "t\($0)" }))
+        #expect(collected.deliveries.first { $0.messageId == "t7" }?.body == Array("tls 7".utf8))
+        #expect(publisher.counters.connectFailures == 0 && consumer.counters.connectFailures == 0)
+        // The broker sees the connection as TLS with our client certificate.
+        let connections = try await TestBroker.ctl("list_connections", "name", "ssl", "peer_cert_subject")
+        #expect(connections.contains("true") && connections.contains("pagoda-test-client"), "\(connections)")
+        await consumer.close()
+        task.cancel()
+        await publisher.close()
+        try await TestBroker.ctl("delete_queue", queue)
+    }
+
+    @Test(.enabled(if: TestBroker.isManaged, "needs the private broker from ops/broker.sh"))
+    func brokerCertificateFromAnUnrelatedCAIsRefused() async throws {
+        let error = try await firstFailure(try tlsURL(ca: "other-ca.pem"))
+        #expect(error.contains("peer cert verification failed"), "\(error)")
+    }
+
+    @Test(.enabled(if: TestBroker.isManaged, "needs the private broker from ops/broker.sh"))
+    func hostNameTheCertificateDoesNotNameIsRefusedUnlessVerificationIsOff() async throws {
+        // The certificate names localhost, not 127.0.0.1.
+        let error = try await firstFailure(try tlsURL(host: "127.0.0.1"))
+        #expect(error.contains("hostname verification failed"), "\(error)")
+        // The same address with host name verification off (the CA still verified) connects.
+        let config = try AMQPConfiguration(url: try tlsURL(host: "127.0.0.1", extra: "&verify_hostname=false"))
+        #expect(config.tls?.verifyPeer == true && config.tls?.verifyHostname == false)
+        let publisher = AMQPPublisher(configuration: config, logger: TestBroker.logger)
+        try await publisher.waitUntilConnected(timeout: .seconds(30))
+        #expect(publisher.counters.connectFailures == 0)
+        await publisher.close()
+    }
+
+    @Test(.enabled(if: TestBroker.isManaged, "needs the private broker from ops/broker.sh"))
+    func missingClientCertificateIsRefusedByTheBroker() async throws {
+        // The broker ends the handshake (fail_if_no_peer_cert); rabbitmq-c reports it at the login.
+        let error = try await firstFailure(try tlsURL(client: false))
+        #expect(error.contains("SSL error"), "\(error)")
     }
 
     @Test func certificateWithoutKeyIsRejected() async throws {

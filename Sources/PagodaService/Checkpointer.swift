@@ -1,0 +1,59 @@
+import Logging
+import PagodaStore
+import ServiceLifecycle
+
+/// Copies the SQLite WAL back into the database file every `interval`, on its own connection and thread,
+/// so that no intake commit, command or timer batch waits for that copy and its fsync.
+///
+/// The checkpoints are passive: they run beside the writer and the readers and take what is committed
+/// at the time. Stops at graceful shutdown.
+final class Checkpointer: Service {
+    let store: DispatchStore
+    let queue = BlockingQueue(label: "pagoda.checkpoint")
+    let interval: Duration
+    let logger: Logger
+
+    init(store: DispatchStore, interval: Duration = .milliseconds(250), logger: Logger) {
+        self.store = store
+        self.interval = interval
+        self.logger = logger
+    }
+
+    func run() async throws {
+        let stop = Signal()
+        await withGracefulShutdownHandler {
+            var failing = false
+            while true {
+                do {
+                    let r = try await queue.run { [store] in try store.checkpoint() }
+                    if failing { logger.info("checkpoints resumed") }
+                    failing = false
+                    if r.walFrames > 0 {
+                        logger.trace("checkpoint", metadata: ["wal.frames": "\(r.walFrames)", "wal.checkpointed": "\(r.checkpointed)"])
+                    }
+                } catch {
+                    // The commits' own safety limit still bounds the WAL; keep trying.
+                    if !failing { logger.warning("checkpoint failed; retrying", metadata: ["error": "\(error)"]) }
+                    failing = true
+                }
+                if await sleepOrStop(stop) { break }
+            }
+        } onGracefulShutdown: {
+            stop.finish()
+        }
+    }
+
+    /// Sleeps for `interval`; true when told to stop meanwhile.
+    private func sleepOrStop(_ stop: Signal) async -> Bool {
+        await withTaskGroup(of: Bool.self) { group in
+            group.addTask { !(await stop.wait()) }
+            group.addTask { [interval] in
+                try? await Task.sleep(for: interval)
+                return false
+            }
+            let first = await group.next() ?? true
+            group.cancelAll()
+            return first
+        }
+    }
+}
