@@ -82,6 +82,9 @@ struct Publish: AsyncParsableCommand {
     @Option(help: "With --commands: the queue refusals are also sent to (AMQP reply_to).")
     var replyTo: String?
 
+    @Option(help: "Give up (exit 1, nothing published) when the broker cannot be reached within this many seconds.")
+    var connectTimeout: Double = 30
+
     func run() async throws {
         bootstrapLogging(level: .warning)
         let data: Data
@@ -93,6 +96,13 @@ struct Publish: AsyncParsableCommand {
         let exchange = commands ? names.commandsExchange : names.intakeExchange
         let publisher = AMQPPublisher(configuration: try broker.configuration(name: "pagoda-publish"),
                                       topology: Topology(exchanges: [.init(name: exchange, type: commands ? "topic" : "fanout")]), window: 256)
+        do {
+            try await publisher.waitUntilConnected(timeout: .milliseconds(Int(connectTimeout * 1000)))
+        } catch {
+            await publisher.close(timeout: .zero)
+            printError("pagoda publish: cannot connect to \(try broker.configuration(name: "pagoda-publish").endpointDescription) within \(connectTimeout) s (see the warnings above); nothing was published\n")
+            throw ExitCode.failure
+        }
         let idKey = commands ? "command_id" : "id"
         let replyTo = self.replyTo
         let lines = data.split(separator: UInt8(ascii: "\n")).map { Array($0) }.filter { !$0.allSatisfy { $0 == 32 || $0 == 13 || $0 == 9 } }

@@ -244,3 +244,21 @@ import Glibc
         await w.stop()
     }
 }
+
+/// The tools without a broker.
+@Suite struct OfflineToolTests {
+    /// `pagoda publish` gives up after --connect-timeout with a message naming the broker, instead of
+    /// retrying forever, and publishes nothing.
+    @Test func publishGivesUpWhenTheBrokerCannotBeReached() async throws {
+        let clock = ContinuousClock()
+        let started = clock.now
+        let result = try await runProcess([
+            ServeProcess.binary, "publish", "--amqp-url", "amqp://guest:guest@127.0.0.1:1/", "--connect-timeout", "1",
+            repositoryRoot.appendingPathComponent("examples/sample-tickets.jsonl").path,
+        ])
+        #expect(result.status == 1)
+        #expect(result.output.contains("cannot connect to amqp://127.0.0.1:1/"), "\(result.output)")
+        #expect(result.output.contains("nothing was published"))
+        #expect(clock.now - started < .seconds(30))
+    }
+}
