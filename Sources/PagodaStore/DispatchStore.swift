@@ -115,20 +115,32 @@ public final class DispatchStore: Sendable {
         return try storeOperation(fallback: .cannotOpen) { try DatabaseQueue(path: configuration.path, configuration: config) }
     }
 
-    /// Copies committed WAL frames back into the database file (a passive checkpoint: it neither waits
-    /// for nor blocks the writer or the readers), on its own connection.
+    /// Copies committed WAL frames back into the database file, on its own connection, and keeps the
+    /// WAL from growing.
+    ///
+    /// A passive checkpoint first: it neither waits for nor blocks the writer or the readers and copies
+    /// what is committed. Under steady writes the WAL never finds a moment where everything is copied
+    /// before the next commit, so SQLite cannot start it over and it keeps growing; once it holds more
+    /// than `restartFrames` frames, all of them already copied, a restart checkpoint waits for the readers
+    /// to leave it (briefly holding off the writer, for very little is left to copy) so the next commit
+    /// writes from its start again.
     ///
     /// For a store opened with `backgroundCheckpoints`; the owner calls it periodically from a thread that
-    /// may block (it writes and fsyncs the database file). Returns the WAL's size in frames and how many
-    /// of them are now in the database file. Throws `.invalidArgument` for a store without background
-    /// checkpoints.
+    /// may block (it writes and fsyncs the database file). Returns the WAL's size in frames before the
+    /// call, how many of them are in the database file, and whether the WAL was started over. Throws
+    /// `.invalidArgument` for a store without background checkpoints.
     @discardableResult
-    public func checkpoint() throws(StoreError) -> (walFrames: Int, checkpointed: Int) {
+    public func checkpoint(restartFrames: Int = 4_096) throws(StoreError) -> (walFrames: Int, checkpointed: Int, restarted: Bool) {
         guard let checkpointer else { throw StoreError(.invalidArgument, "the store was opened without background checkpoints") }
         return try storeOperation {
             try checkpointer.inDatabase { db in
-                let row = try Row.fetchOne(db, sql: "PRAGMA wal_checkpoint(PASSIVE)")
-                return (walFrames: row?[1] ?? 0, checkpointed: row?[2] ?? 0)
+                let passive = try Row.fetchOne(db, sql: "PRAGMA wal_checkpoint(PASSIVE)")
+                let frames: Int = passive?[1] ?? 0
+                let copied: Int = passive?[2] ?? 0
+                guard frames > restartFrames, copied == frames else { return (frames, copied, false) }
+                let restart = try Row.fetchOne(db, sql: "PRAGMA wal_checkpoint(RESTART)")
+                let busy: Int = restart?[0] ?? 1
+                return (frames, copied, busy == 0)
             }
         }
     }

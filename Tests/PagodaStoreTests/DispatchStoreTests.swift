@@ -448,17 +448,21 @@ import PagodaStore
             let records = (0..<100).map { i in dispatch("CK-\(batch)-\(i)") }
             _ = try store.recordDispatches(records)
         }
-        let first = try store.checkpoint()
+        let first = try store.checkpoint(restartFrames: .max)
         // Every frame since the start is still in the WAL: no commit copied it back at 1,000 pages.
         #expect(first.walFrames > 1_000)
         #expect(first.checkpointed == first.walFrames)
-        // Nothing new: a second checkpoint has nothing left to copy.
-        let second = try store.checkpoint()
-        #expect(second.checkpointed == second.walFrames)
-        #expect(try store.counts().tickets == 8_000)
+        #expect(!first.restarted)
+        // All copied and over the limit: the WAL starts over, and the next commit writes at its start.
+        let second = try store.checkpoint(restartFrames: 100)
+        #expect(second.walFrames == first.walFrames && second.restarted)
+        _ = try store.recordDispatches([dispatch("CK-after")])
+        let third = try store.checkpoint(restartFrames: .max)
+        #expect(third.walFrames < 100, "the WAL did not start over: \(third.walFrames) frames")
+        #expect(try store.counts().tickets == 8_001)
         try store.close()
         let reopened = try DispatchStore(StoreConfiguration(path: dir.dbPath))
-        #expect(try reopened.counts().tickets == 8_000)
+        #expect(try reopened.counts().tickets == 8_001)
     }
 
     @Test func checkpointNeedsTheOption() throws {
