@@ -66,9 +66,6 @@ public final class DispatchStore: Sendable {
         let autocheckpoint = configuration.backgroundCheckpoints ? 65_536 : 1_000
         config.prepareDatabase { db in
             try db.execute(sql: "PRAGMA synchronous = \(synchronous)")
-            // A batch of intake touches several indexes at random places (text keys); SQLite's default
-            // 2 MiB page cache made the writer read most index pages back from the file every batch.
-            try db.execute(sql: "PRAGMA cache_size = -65536")
             try db.execute(sql: "PRAGMA wal_autocheckpoint = \(autocheckpoint)")
         }
         let pool = try storeOperation(fallback: .cannotOpen) {
@@ -78,6 +75,10 @@ public final class DispatchStore: Sendable {
             // the only one whose commits it affects.
             try pool.writeWithoutTransaction { db in
                 try db.execute(sql: "PRAGMA synchronous = \(synchronous)")
+                // A batch of intake touches several indexes at random places (text keys); with SQLite's
+                // default 2 MiB page cache the writer read most index pages back from the file every
+                // batch. The readers keep the default.
+                try db.execute(sql: "PRAGMA cache_size = -65536")
             }
             return pool
         }
