@@ -29,6 +29,8 @@ final class LifecycleService: Service {
     /// wake it), which bounds how late a timer fires.
     let pollInterval: Duration
     let clock: @Sendable () -> Date
+    /// Where timer batches are computed (reads and CPU), beside the commits on `storeQueue`.
+    let computeQueue = BlockingQueue(label: "pagoda.lifecycle.timers")
 
     init(consumer: AMQPConsumer, store: DispatchStore, storeQueue: BlockingQueue, lifecycle: Lifecycle, codec: LifecycleCodec,
          relay: Signal, metrics: ServiceMetrics, logger: Logger, maxBatch: Int = 500, pollInterval: Duration = .milliseconds(200),
@@ -56,7 +58,7 @@ final class LifecycleService: Service {
                 var open = true
                 while open {
                     while !buffer.isEmpty { await commands(buffer.drain(max: maxBatch)) }
-                    let more = await timers()
+                    let more = await timers(commandsWaiting: { !buffer.isEmpty })
                     if more || !buffer.isEmpty { continue }
                     // Sleep until the next delivery, or the next due timer (at most `pollInterval`).
                     let next = (try? await storeQueue.run { [store] in try store.nextTimerDue() }) ?? nil
@@ -210,56 +212,98 @@ final class LifecycleService: Service {
 
     // MARK: Timers
 
-    /// Fires one batch of due timers; returns whether more may be due.
-    private func timers() async -> Bool {
+    /// A computed batch of timer firings, ready to commit.
+    private struct TimerBatch: Sendable {
+        var due: [DueTimer]
+        var changes: [LifecycleChange]
+        var stale: Int
+        var now: Date
+        var computed: Duration
+    }
+
+    /// Fires the timers that are due, one batch per transaction, computing each batch while the previous
+    /// one commits. Returns whether more may be due; stops early (after the commit in flight) when
+    /// commands are waiting, so a burst of timers cannot hold them up.
+    private func timers(commandsWaiting: () -> Bool) async -> Bool {
+        var after: DueTimer?
+        var committing: Task<Bool, Never>?
+        var more = false
+        while true {
+            let batch: TimerBatch
+            do {
+                batch = try await compute(after: after)
+            } catch {
+                logger.error("timer batch failed; retried shortly", metadata: ["error": "\(error)"])
+                break
+            }
+            // The previous batch's tickets are not in this one (it starts after them), so computing it from
+            // states read before that commit is safe.
+            if let committing, await committing.value == false { break }
+            committing = nil
+            if batch.due.isEmpty { break }
+            after = batch.due.last
+            committing = Task { await self.commit(batch) }
+            more = batch.due.count >= maxBatch
+            if !more || commandsWaiting() { break }
+        }
+        if let committing { _ = await committing.value }
+        return more
+    }
+
+    /// Reads one batch of due timers (after `after`, in due order) and computes their transitions. Runs on
+    /// its own thread with SQLite's readers, beside a commit.
+    private func compute(after: DueTimer?) async throws -> TimerBatch {
         let now = clock()
         let started = ContinuousClock.now
-        do {
-            let (changes, fired, stale) = try await storeQueue.run { [store, lifecycle, codec, maxBatch] in
-                let due = try store.dueTimers(until: now, limit: maxBatch)
-                if due.isEmpty { return ([LifecycleChange](), [DueTimer](), 0) }
-                let records = try store.lifecycle(due.map(\.ticketID), withTicket: false)
-                var fired: [(DueTimer, LifecycleRecord, Transition)] = []
-                var stale = 0
-                for timer in due {
-                    guard let r = records[timer.ticketID] else { continue }
-                    let t = lifecycle.fire(try codec.decode(r.state), token: timer.token, now: now)
-                    if t.outcome == .staleTimer { stale += 1 }
-                    fired.append((timer, r, t))
-                }
-                // Only an escalation hands the ticket to a new unit, with the ticket itself: read those bodies.
-                let needing = fired.filter { $0.2.events.contains(where: \.carriesTicket) }.map(\.0.ticketID)
-                let bodies = needing.isEmpty ? [:] : try store.ticketBodies(needing)
-                var changes: [LifecycleChange] = []
-                for (timer, r, t) in fired {
-                    guard let s = t.state else { continue }
-                    // A stale token (the row was replaced since it was read) rewrites the timer row from
-                    // the state as it is, with no events.
-                    let (rows, messages) = codec.encode(t.events, ticket: bodies[timer.ticketID])
-                    changes.append(LifecycleChange(
-                        ticketID: timer.ticketID, expectedVersion: r.version, state: codec.encode(s),
-                        events: rows, messages: messages, command: nil, at: now,
-                        updatesTicket: s.phase.rawValue != r.phase || s.holder?.unit != r.unitID))
-                }
-                return (changes, due, stale)
+        return try await computeQueue.run { [store, lifecycle, codec, maxBatch] in
+            let due = try store.dueTimers(until: now, after: after, limit: maxBatch)
+            if due.isEmpty { return TimerBatch(due: [], changes: [], stale: 0, now: now, computed: .zero) }
+            let records = try store.lifecycle(due.map(\.ticketID), withTicket: false)
+            var fired: [(DueTimer, LifecycleRecord, Transition)] = []
+            var stale = 0
+            for timer in due {
+                guard let r = records[timer.ticketID] else { continue }
+                let t = lifecycle.fire(try codec.decode(r.state), token: timer.token, now: now)
+                if t.outcome == .staleTimer { stale += 1 }
+                fired.append((timer, r, t))
             }
-            if fired.isEmpty { return false }
-            let computed = ContinuousClock.now
-            _ = try await storeQueue.run { [store] in try store.applyLifecycle(changes) }
-            // A timer has fired when its change is committed: lateness counts from then.
-            let committed = clock()
-            logger.debug("timers fired", metadata: [
-                "batch.size": "\(fired.count)", "batch.compute": "\(computed - started)", "batch.commit": "\(ContinuousClock.now - computed)",
-                "batch.lateness_ms": "\(Int(committed.timeIntervalSince(fired[0].dueAt) * 1000))",
-            ])
-            for t in fired { metrics.timerLateness.record(milliseconds: Int(committed.timeIntervalSince(t.dueAt) * 1000)) }
-            metrics.timersFired.increment(by: fired.count - stale)
-            metrics.timersStale.increment(by: stale)
-            relay.notify()
-            return fired.count >= maxBatch
+            // Only an escalation hands the ticket to a new unit, with the ticket itself: read those bodies.
+            let needing = fired.filter { $0.2.events.contains(where: \.carriesTicket) }.map(\.0.ticketID)
+            let bodies = needing.isEmpty ? [:] : try store.ticketBodies(needing)
+            var changes: [LifecycleChange] = []
+            for (timer, r, t) in fired {
+                guard let s = t.state else { continue }
+                // A stale token (the row was replaced since it was read) rewrites the timer row from
+                // the state as it is, with no events.
+                let (rows, messages) = codec.encode(t.events, ticket: bodies[timer.ticketID])
+                changes.append(LifecycleChange(
+                    ticketID: timer.ticketID, expectedVersion: r.version, state: codec.encode(s),
+                    events: rows, messages: messages, command: nil, at: now,
+                    updatesTicket: s.phase.rawValue != r.phase || s.holder?.unit != r.unitID))
+            }
+            return TimerBatch(due: due, changes: changes, stale: stale, now: now, computed: ContinuousClock.now - started)
+        }
+    }
+
+    /// Commits a computed batch; false when it could not be written (the timers stay due and are retried).
+    private func commit(_ batch: TimerBatch) async -> Bool {
+        let started = ContinuousClock.now
+        do {
+            _ = try await storeQueue.run { [store] in try store.applyLifecycle(batch.changes) }
         } catch {
             logger.error("timer batch failed; retried shortly", metadata: ["error": "\(error)"])
             return false
         }
+        // A timer has fired when its change is committed: lateness counts from then.
+        let committed = clock()
+        logger.debug("timers fired", metadata: [
+            "batch.size": "\(batch.due.count)", "batch.compute": "\(batch.computed)", "batch.commit": "\(ContinuousClock.now - started)",
+            "batch.lateness_ms": "\(Int(committed.timeIntervalSince(batch.due[0].dueAt) * 1000))",
+        ])
+        for t in batch.due { metrics.timerLateness.record(milliseconds: Int(committed.timeIntervalSince(t.dueAt) * 1000)) }
+        metrics.timersFired.increment(by: batch.due.count - batch.stale)
+        metrics.timersStale.increment(by: batch.stale)
+        relay.notify()
+        return true
     }
 }

@@ -183,4 +183,46 @@ extension ServiceTests {
         await events.close()
         await w.stop()
     }
+
+    /// A burst larger than one timer batch (500), all due while the service was down: at start the
+    /// batches are computed while the previous one commits, and every ticket's first escalation is
+    /// published exactly once.
+    @Test func aBurstOfTimersLargerThanABatchFiresEachOnce() async throws {
+        let w = try await World(rules: Self.shortRules)
+        let events = try Self.events(w)
+        try await events.consumer.waitUntilConnected()
+        let template = String(decoding: try Self.sample("FS-20260302-0001"), as: UTF8.self)  // nanhai.shishan, town
+        let ids = (0..<600).map { String(format: "FS-BURST-%04d", $0) }
+        try await w.publishAll(ids.map { id in (id, Array(template.replacingOccurrences(of: "FS-20260302-0001", with: id).utf8)) })
+        #expect(await eventually { w.dispatches.count >= ids.count }, "\(w.dispatches.count) dispatched")
+        w.serve.signal(SIGTERM)
+        #expect(await w.serve.wait() == 0)
+        // Every sign-in clock runs out while the service is down.
+        let dispatched = w.dispatched()
+        let latest = try ids.map { id in
+            let signBy = try #require(dispatched[id]?.body["decision"]?.objectValue?["sla"]?.objectValue?["deadlines"]?.objectValue?["sign_by"]?.stringValue)
+            return try #require(RFC3339.parse(signBy)).date
+        }.max()!
+        #expect(await eventually { Date() > latest.addingTimeInterval(1) })
+        try w.serve.start()
+        // Read incrementally: the events keep coming (each ticket goes on climbing).
+        var counts: [String: Int] = [:]
+        var read = 0
+        func firstEscalations() -> [String: Int] {
+            let all = events.deliveries
+            for d in all[read...] {
+                guard case .object(let o)? = try? JSON.parse(d.body), o["event"] == "ticket.escalated", o["from_unit"] == "nanhai.shishan",
+                      case .string(let id)? = o["ticket_id"] else { continue }
+                counts[id, default: 0] += 1
+            }
+            read = all.count
+            return counts
+        }
+        #expect(await eventually { firstEscalations().count == ids.count }, "\(firstEscalations().count) of \(ids.count) escalated")
+        _ = firstEscalations()
+        #expect(Set(counts.keys) == Set(ids))
+        #expect(counts.values.allSatisfy { $0 == 1 }, "escalated more than once: \(counts.filter { $0.value > 1 }.keys.sorted().prefix(5))")
+        await events.close()
+        await w.stop()
+    }
 }

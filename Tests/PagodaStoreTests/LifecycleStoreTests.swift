@@ -40,6 +40,28 @@ struct LifecycleStoreTests {
         #expect(try store.dueTimers(until: t0.addingTimeInterval(45), limit: 10).map(\.ticketID) == ["B"])
     }
 
+    /// A burst read page by page: every due timer exactly once, in due order, ties broken by ticket id.
+    @Test func dueTimersPageThroughABurstInOrder() throws {
+        let dir = try TempDir()
+        defer { dir.cleanup() }
+        let store = try openStore(dir)
+        // 25 timers at the same second, 5 a second earlier, 3 not yet due.
+        var records = try (0..<25).map { try started(String(format: "S%02d", 24 - $0), timer: t0.addingTimeInterval(60)) }
+        records += try (0..<5).map { try started("E\($0)", timer: t0.addingTimeInterval(59)) }
+        records += try (0..<3).map { try started("L\($0)", timer: t0.addingTimeInterval(120)) }
+        _ = try store.recordDispatches(records)
+        var pages: [[String]] = []
+        var after: DueTimer?
+        while true {
+            let page = try store.dueTimers(until: t0.addingTimeInterval(60), after: after, limit: 7)
+            if page.isEmpty { break }
+            pages.append(page.map(\.ticketID))
+            after = page.last
+        }
+        #expect(pages.map(\.count) == [7, 7, 7, 7, 2])
+        #expect(pages.flatMap { $0 } == (0..<5).map { "E\($0)" } + (0..<25).map { String(format: "S%02d", $0) })
+    }
+
     @Test func changesCheckTheVersionAndTheCommandLedger() throws {
         let dir = try TempDir()
         defer { dir.cleanup() }
