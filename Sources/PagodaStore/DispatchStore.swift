@@ -109,8 +109,9 @@ public final class DispatchStore: Sendable {
     private static func openCheckpointer(_ configuration: StoreConfiguration) throws(StoreError) -> DatabaseQueue {
         var config = Configuration()
         config.label = "PagodaStore.checkpoint"
-        let timeout = configuration.busyTimeout.components
-        config.busyMode = .timeout(Double(timeout.seconds) + Double(timeout.attoseconds) / 1e18)
+        // A restart checkpoint holds the writer off while it waits for the readers to leave the WAL: wait
+        // briefly, and leave it for the next round when they are busy.
+        config.busyMode = .timeout(0.05)
         let synchronous = configuration.synchronous.rawValue
         config.prepareDatabase { db in try db.execute(sql: "PRAGMA synchronous = \(synchronous)") }
         return try storeOperation(fallback: .cannotOpen) { try DatabaseQueue(path: configuration.path, configuration: config) }
@@ -139,8 +140,9 @@ public final class DispatchStore: Sendable {
                 let frames: Int = passive?[1] ?? 0
                 let copied: Int = passive?[2] ?? 0
                 guard frames > restartFrames, copied == frames else { return (frames, copied, false) }
-                let restart = try Row.fetchOne(db, sql: "PRAGMA wal_checkpoint(RESTART)")
-                let busy: Int = restart?[0] ?? 1
+                // Busy (readers did not leave in time, or the writer held on): the next round tries again.
+                guard let restart = try? Row.fetchOne(db, sql: "PRAGMA wal_checkpoint(RESTART)") else { return (frames, copied, false) }
+                let busy: Int = restart[0] ?? 1
                 return (frames, copied, busy == 0)
             }
         }
