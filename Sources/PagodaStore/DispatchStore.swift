@@ -387,16 +387,21 @@ public final class DispatchStore: Sendable {
                 // (the next intake batch) makes these marks durable too. Lost marks after a power loss
                 // only mean those messages are published again, which workers recognise.
                 if full { try db.execute(sql: "PRAGMA synchronous = NORMAL") }
-                defer { if full { try? db.execute(sql: "PRAGMA synchronous = FULL") } }
                 var changed = 0
-                try db.inTransaction(.immediate) {
-                    for chunk in Self.chunks(ids) {
-                        changed += try OutboxRecord
-                            .filter(chunk.contains(OutboxRecord.Columns.id) && OutboxRecord.Columns.sentAt == nil)
-                            .updateAll(db, OutboxRecord.Columns.sentAt.set(to: sentAt))
+                let result = Result {
+                    try db.inTransaction(.immediate) {
+                        for chunk in Self.chunks(ids) {
+                            changed += try OutboxRecord
+                                .filter(chunk.contains(OutboxRecord.Columns.id) && OutboxRecord.Columns.sentAt == nil)
+                                .updateAll(db, OutboxRecord.Columns.sentAt.set(to: sentAt))
+                        }
+                        return .commit
                     }
-                    return .commit
                 }
+                // Back to the configured level before anything else commits on this connection; if that
+                // fails, the error is the caller's (intake must not go on committing without fsync).
+                if full { try db.execute(sql: "PRAGMA synchronous = FULL") }
+                try result.get()
                 return changed
             }
         }
