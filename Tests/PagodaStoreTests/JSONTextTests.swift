@@ -1,0 +1,26 @@
+import Testing
+@testable import PagodaStore
+
+/// The hand-written reader of `headers_json` against what `JSONDecoder` makes of the same text.
+struct JSONTextTests {
+    @Test(arguments: [
+        #"{}"#,
+        #" { "a" : "b" , "c":"" } "#,
+        #"{"esc":"\" \\ \/ \b \f \n \r \t","u":"\u4f5b\u5c71 \ud83d\ude92 \u0001"}"#,
+        #"{"dup":"first","dup":"second"}"#,
+        #"{"佛山":"12345热线 🚒"}"#,
+    ])
+    func readsWhatJSONDecoderReads(_ text: String) throws {
+        #expect(try JSONText.decodeStrings(text) == (try JSONText.decode([String: String].self, text)))
+    }
+
+    @Test(arguments: [#"{"n":1}"#, #"{"a":"b""#, #"["a"]"#, #"{"a":"b"} x"#, #"{"a":"\ud83d"}"#, "{\"a\":\"\u{01}\"}"])
+    func refusesWhatJSONDecoderRefuses(_ text: String) throws {
+        #expect(throws: (any Error).self) { try JSONText.decodeStrings(text) }
+    }
+
+    @Test func readsWhatEncodeWrites() throws {
+        let headers = ["quote\"key": "a \"b\" c", "lines": "1\n2\r3\t4", "control": "\u{01}\u{1F}", "unicode": "佛山 🚒", "": ""]
+        #expect(try JSONText.decodeStrings(JSONText.encode(headers)) == headers)
+    }
+}
