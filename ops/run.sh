@@ -34,6 +34,13 @@ Pagoda is starting.
   note:              the sample tickets were received on 2026-03-02; their clocks ran out long ago, so
                      they climb the pagoda at once (use \`pagoda simulate\` to replay old traffic)
   database:          $db
-
 INFO
+if [ -s "$broker_dir/tls/client.pem" ]; then
+  t=$broker_dir/tls
+  cat <<INFO
+  over TLS:          the broker also listens on 127.0.0.1:$((port + 10)) (mutual TLS, certificates for "localhost"):
+                     PAGODA_AMQP_URL='amqps://guest:guest@localhost:$((port + 10))/?cacertfile=$t/ca.pem&certfile=$t/client.pem&keyfile=$t/client.key'
+INFO
+fi
+echo
 exec "$bin" serve --rules rules --db "$db"
