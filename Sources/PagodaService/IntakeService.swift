@@ -9,9 +9,10 @@ import ServiceLifecycle
 /// transaction, and acknowledges a delivery only after its batch committed.
 ///
 /// Batching is natural: while one batch is being written, the next is processed and new deliveries
-/// accumulate for it; the commits stay in delivery order, one at a time. A batch that fails to commit is retried one delivery at a time, so one bad message cannot hold back the others;
-/// a delivery the broker has redelivered `maxAttempts` times (quorum queues count them) is stored as a
-/// poison rejection instead of being processed again.
+/// accumulate for it; the commits stay in delivery order, one at a time. A batch that fails to commit is
+/// retried one delivery at a time, so one bad message cannot hold back the others; a delivery the broker
+/// has redelivered `maxAttempts` times (quorum queues count them) is stored as a poison rejection instead
+/// of being processed again.
 final class IntakeService: Service {
     let consumer: AMQPConsumer
     let store: DispatchStore

@@ -234,11 +234,15 @@ final class LifecycleService: Service {
                 batch = try await compute(after: after)
             } catch {
                 logger.error("timer batch failed; retried shortly", metadata: ["error": "\(error)"])
+                more = false  // wait for the next poll rather than retry at once
                 break
             }
             // The previous batch's tickets are not in this one (it starts after them), so computing it from
             // states read before that commit is safe.
-            if let committing, await committing.value == false { break }
+            if let committing, await committing.value == false {
+                more = false
+                break
+            }
             committing = nil
             if batch.due.isEmpty { break }
             after = batch.due.last
@@ -246,7 +250,7 @@ final class LifecycleService: Service {
             more = batch.due.count >= maxBatch
             if !more || commandsWaiting() { break }
         }
-        if let committing { _ = await committing.value }
+        if let committing, await committing.value == false { more = false }
         return more
     }
 

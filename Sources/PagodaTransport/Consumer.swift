@@ -235,8 +235,8 @@ final class ConsumerWorker {
 
     private func drainSettlements() {
         // Acks are coalesced: the acked tags below every delivery still unsettled go out as one
-        // basic.ack with `multiple` (the broker settles the whole range at once); nacks, rejects and acks
-        // above an unsettled delivery go out one by one, in order, before it.
+        // basic.ack with `multiple` (the broker settles the whole range at once); nacks and rejects go out
+        // one by one as they come, then acks above an unsettled delivery one by one, then the range.
         var acked: [UInt64] = []
         for s in mailbox.drainAll() {
             guard let session else {
@@ -262,7 +262,6 @@ final class ConsumerWorker {
             switch s.kind {
             case .ack:
                 acked.append(s.deliveryTag)
-                shared.count { $0.acksSent += 1 }
                 continue
             case .nack(let requeue):
                 rc = amqp_basic_nack(session.state, session.channel, s.deliveryTag, 0, requeue ? 1 : 0)
@@ -292,8 +291,12 @@ final class ConsumerWorker {
         }
         if below > 0 {
             let rc = amqp_basic_ack(session.state, session.channel, below, 1)
-            if rc != AMQP_STATUS_OK.rawValue { lost(.library(status: rc, message: libraryMessage(rc), context: "basic.ack")) }
+            if rc != AMQP_STATUS_OK.rawValue {
+                lost(.library(status: rc, message: libraryMessage(rc), context: "basic.ack"))
+                return
+            }
         }
+        shared.count { $0.acksSent += acked.count }
     }
 
     // MARK: frames
