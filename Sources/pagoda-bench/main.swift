@@ -83,6 +83,17 @@ func rssKiB(_ pid: pid_t) -> Int {
     return Int(line.split(separator: " ").dropFirst().first ?? "") ?? -1
 }
 
+/// The broker's process (ops/bench/pipeline.sh passes its pid file), to report its CPU per ticket too.
+let brokerPID: pid_t? = ProcessInfo.processInfo.environment["PAGODA_BENCH_BROKER_PID_FILE"]
+    .flatMap { try? String(contentsOfFile: $0, encoding: .utf8) }
+    .flatMap { pid_t($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+
+/// The broker's CPU per ticket over a phase, as text ("" when the broker's pid is unknown).
+func brokerCPU(since start: Double, tickets: Int) -> String {
+    guard let pid = brokerPID else { return "" }
+    return String(format: "; broker CPU %.0f µs per ticket", 1e6 * (cpuSeconds(pid) - start) / Double(tickets))
+}
+
 /// User plus system CPU time a process has used so far (/proc/PID/stat).
 func cpuSeconds(_ pid: pid_t) -> Double {
     guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
@@ -123,6 +134,7 @@ do {
     let publisher = AMQPPublisher(configuration: config, topology: topo, window: 256)
     let done = Box(0)
     let start = now()
+    let brokerStartA = brokerPID.map(cpuSeconds) ?? 0
     await withTaskGroup(of: Void.self) { group in
         var inflight = 0
         for await d in consumer.deliveries {
@@ -138,7 +150,8 @@ do {
         await group.waitForAll()
     }
     let seconds = Double(now() - start) / 1e9
-    print(String(format: "(a) bare pipe:      %7.0f tickets/s  (%d in %.2f s)", Double(options.count) / seconds, options.count, seconds))
+    print(String(format: "(a) bare pipe:      %7.0f tickets/s  (%d in %.2f s)", Double(options.count) / seconds, options.count, seconds)
+          + brokerCPU(since: brokerStartA, tickets: options.count))
     setenv("PAGODA_BENCH_PIPE_RATE", String(Double(options.count) / seconds), 1)
 
     // The same pipe's latency at the fixed rate: the broker's share of the end-to-end figure below.
@@ -225,6 +238,7 @@ serve.arguments = ["serve", "--rules", options.rules, "--amqp-url", options.url,
                    "--log-level", ProcessInfo.processInfo.environment["PAGODA_BENCH_SERVE_LOG"] ?? "warning", "--synchronous", options.synchronous]
 serve.standardError = FileHandle(forWritingAtPath: ProcessInfo.processInfo.environment["PAGODA_BENCH_SERVE_LOG_FILE"] ?? "/dev/null")
 let startB = now()
+let brokerStartB = brokerPID.map(cpuSeconds) ?? 0
 try serve.run()
 while seen.with({ $0.count }) < options.count { try await Task.sleep(for: .milliseconds(5)) }
 let secondsB = Double(now() - startB) / 1e9
@@ -232,7 +246,8 @@ let rateB = Double(options.count) / secondsB
 let rateA = Double(ProcessInfo.processInfo.environment["PAGODA_BENCH_PIPE_RATE"] ?? "") ?? .nan
 print(String(format: "(b) pagoda serve:   %7.0f tickets/s  (%d in %.2f s, including start-up), %.0f%% of (a)", rateB, options.count, secondsB, 100 * rateB / rateA))
 print("    serve resident memory after (b): \(rssKiB(serve.processIdentifier) / 1024) MiB")
-print(String(format: "    serve CPU during (b): %.2f s, %.0f µs per ticket (start-up included)", cpuSeconds(serve.processIdentifier), 1e6 * cpuSeconds(serve.processIdentifier) / Double(options.count)))
+print(String(format: "    serve CPU during (b): %.2f s, %.0f µs per ticket (start-up included)", cpuSeconds(serve.processIdentifier), 1e6 * cpuSeconds(serve.processIdentifier) / Double(options.count))
+      + brokerCPU(since: brokerStartB, tickets: options.count))
 
 // Latency at a fixed rate, then the soak.
 func paced(seconds: Int, base: Int, sample: ((Int) -> Void)? = nil) async throws {

@@ -16,4 +16,4 @@ trap 'ops/broker.sh stop "$dir" >/dev/null 2>&1 || true' EXIT
 swift build -c release --product pagoda >/dev/null
 swift build -c release --product pagoda-bench >/dev/null
 bin=$(swift build -c release --show-bin-path)
-"$bin/pagoda-bench" --amqp-url amqp://guest:guest@127.0.0.1:5676/ --pagoda "$bin/pagoda" --rules rules "$@"
+PAGODA_BENCH_BROKER_PID_FILE="$dir/rabbitmq.pid" "$bin/pagoda-bench" --amqp-url amqp://guest:guest@127.0.0.1:5676/ --pagoda "$bin/pagoda" --rules rules "$@"
