@@ -174,54 +174,33 @@ struct Reader {
 
     func fail(_ key: String, _ reason: String) -> StateDecodingError { StateDecodingError(field: path + key, reason: reason) }
 
-    func value(_ key: String) throws -> JSONValue {
-        guard let v = object[key], !v.isNull else { throw fail(key, "missing") }
-        return v
-    }
-
-    func optionalString(_ key: String) throws -> String? {
+    /// The value at `key` converted by `convert`; nil when absent or null, and an error saying what was
+    /// `expected` when it does not convert.
+    private func optional<T>(_ key: String, _ expected: String, _ convert: (JSONValue) -> T?) throws -> T? {
         guard let v = object[key], !v.isNull else { return nil }
-        guard let s = v.stringValue else { throw fail(key, "expected a string") }
-        return s
-    }
-
-    func string(_ key: String) throws -> String {
-        guard let s = try optionalString(key) else { throw fail(key, "missing") }
-        return s
-    }
-
-    func optionalBool(_ key: String) throws -> Bool? {
-        guard let v = object[key], !v.isNull else { return nil }
-        guard let b = v.boolValue else { throw fail(key, "expected a boolean") }
-        return b
-    }
-
-    func bool(_ key: String) throws -> Bool {
-        guard let b = try optionalBool(key) else { throw fail(key, "missing") }
-        return b
-    }
-
-    func optionalInt(_ key: String) throws -> Int? {
-        guard let v = object[key], !v.isNull else { return nil }
-        guard let n = v.numberLexeme, let i = Int(n) else { throw fail(key, "expected an integer") }
-        return i
-    }
-
-    func int(_ key: String) throws -> Int {
-        guard let i = try optionalInt(key) else { throw fail(key, "missing") }
-        return i
-    }
-
-    func optionalTime(_ key: String) throws -> Date? {
-        guard let v = object[key], !v.isNull else { return nil }
-        guard let n = v.numberLexeme, let seconds = Double(n) else { throw fail(key, "expected seconds since 2001") }
-        return Date(timeIntervalSinceReferenceDate: seconds)
-    }
-
-    func time(_ key: String) throws -> Date {
-        guard let t = try optionalTime(key) else { throw fail(key, "missing") }
+        guard let t = convert(v) else { throw fail(key, expected) }
         return t
     }
+
+    /// `read(key)`, with absence an error.
+    private func required<T>(_ key: String, _ read: (String) throws -> T?) throws -> T {
+        guard let t = try read(key) else { throw fail(key, "missing") }
+        return t
+    }
+
+    func optionalString(_ key: String) throws -> String? { try optional(key, "expected a string") { $0.stringValue } }
+    func string(_ key: String) throws -> String { try required(key, optionalString) }
+
+    func optionalBool(_ key: String) throws -> Bool? { try optional(key, "expected a boolean") { $0.boolValue } }
+    func bool(_ key: String) throws -> Bool { try required(key, optionalBool) }
+
+    func optionalInt(_ key: String) throws -> Int? { try optional(key, "expected an integer") { $0.numberLexeme.flatMap { Int($0) } } }
+    func int(_ key: String) throws -> Int { try required(key, optionalInt) }
+
+    func optionalTime(_ key: String) throws -> Date? {
+        try optional(key, "expected seconds since 2001") { $0.numberLexeme.flatMap { Double($0) }.map { Date(timeIntervalSinceReferenceDate: $0) } }
+    }
+    func time(_ key: String) throws -> Date { try required(key, optionalTime) }
 
     func enumValue<E: RawRepresentable>(_ key: String) throws -> E where E.RawValue == String {
         let s = try string(key)
@@ -245,15 +224,9 @@ struct Reader {
     }
 
     func optionalObject(_ key: String) throws -> Reader? {
-        guard let v = object[key], !v.isNull else { return nil }
-        guard let o = v.objectValue else { throw fail(key, "expected an object") }
-        return Reader(o, path: path + key + ".")
+        try optional(key, "expected an object") { $0.objectValue }.map { Reader($0, path: path + key + ".") }
     }
-
-    func object(_ key: String) throws -> Reader {
-        guard let r = try optionalObject(key) else { throw fail(key, "missing") }
-        return r
-    }
+    func object(_ key: String) throws -> Reader { try required(key, optionalObject) }
 
     func objects(_ key: String) throws -> [Reader] {
         guard let v = object[key], !v.isNull else { return [] }

@@ -38,24 +38,11 @@ final class Checkpointer: Service {
                     if !failing { logger.warning("checkpoint failed; retrying", metadata: ["error": "\(error)"]) }
                     failing = true
                 }
-                if await sleepOrStop(stop) { break }
+                // Finished (graceful shutdown) ends the loop; a notification never comes, the timeout does.
+                guard await stop.wait(atMost: interval) else { break }
             }
         } onGracefulShutdown: {
             stop.finish()
-        }
-    }
-
-    /// Sleeps for `interval`; true when told to stop meanwhile.
-    private func sleepOrStop(_ stop: Signal) async -> Bool {
-        await withTaskGroup(of: Bool.self) { group in
-            group.addTask { !(await stop.wait()) }
-            group.addTask { [interval] in
-                try? await Task.sleep(for: interval)
-                return false
-            }
-            let first = await group.next() ?? true
-            group.cancelAll()
-            return first
         }
     }
 }

@@ -67,11 +67,7 @@ final class LifecycleService: Service {
                         let ms = Int64(max(0, next.timeIntervalSince(clock()) * 1000).rounded(.up))
                         wait = min(wait, .milliseconds(ms))
                     }
-                    if wait > .zero {
-                        let ticker = Task { try? await Task.sleep(for: wait); wake.notify() }
-                        open = await wake.wait()
-                        ticker.cancel()
-                    }
+                    if wait > .zero { open = await wake.wait(atMost: wait) }
                 }
                 while !buffer.isEmpty { await commands(buffer.drain(max: maxBatch)) }
                 try await group.waitForAll()

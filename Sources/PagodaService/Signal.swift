@@ -59,6 +59,18 @@ final class Signal: Sendable {
     }
 }
 
+extension Signal {
+    /// Like `wait()`, and also returns true once `timeout` has passed without a notification.
+    func wait(atMost timeout: Duration) async -> Bool {
+        let ticker = Task {
+            try? await Task.sleep(for: timeout)
+            if !Task.isCancelled { notify() }
+        }
+        defer { ticker.cancel() }
+        return await wait()
+    }
+}
+
 /// Deliveries taken off the consumer stream, waiting to be processed in a batch.
 final class Buffer<Element: Sendable>: Sendable {
     private let items = Mutex<[Element]>([])

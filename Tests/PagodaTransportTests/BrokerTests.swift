@@ -127,10 +127,7 @@ import Testing
         let queue = uniqueName("pagoda.test.prefetch")
         let topology = Topology(queues: [.init(name: queue)])
         let publisher = AMQPPublisher(configuration: config, topology: topology, logger: TestBroker.logger)
-        for i in 0..<10 {
-            let o = try await publisher.publish(OutgoingMessage(exchange: "", routingKey: queue, body: [UInt8(i)], messageId: "m\(i)"))
-            #expect(o == .confirmed)
-        }
+        try await publishNumbered(publisher, count: 10, to: queue)
         let consumer = AMQPConsumer(configuration: config, queue: queue, topology: topology, prefetch: 3, logger: TestBroker.logger)
         let collected = Collected()
         let task = Task {
@@ -179,10 +176,7 @@ import Testing
         let queue = uniqueName("pagoda.test.acks")
         let topology = Topology(queues: [.quorum(queue)])
         let publisher = AMQPPublisher(configuration: config, topology: topology, logger: TestBroker.logger)
-        for i in 0..<20 {
-            let o = try await publisher.publish(OutgoingMessage(exchange: "", routingKey: queue, body: [UInt8(i)], messageId: "m\(i)"))
-            #expect(o == .confirmed)
-        }
+        try await publishNumbered(publisher, count: 20, to: queue)
         let consumer = AMQPConsumer(configuration: config, queue: queue, topology: topology, prefetch: 50, logger: TestBroker.logger)
         let collected = Collected()
         let task = Task { for await d in consumer.deliveries { collected.add(d, keep: true) } }
