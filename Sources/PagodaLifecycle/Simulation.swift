@@ -38,6 +38,30 @@ public struct ScenarioLine: Sendable {
         return parse(value)
     }
 
+    /// The time of a line, with the same verdict as `parse` but without building the ticket or command:
+    /// a scan that checks the JSON and finds the members decides the common case, and `parse` gives the
+    /// verdict and its sentence for anything else. A scenario's first pass checks every line with it.
+    public static func check(_ bytes: UnsafeRawBufferPointer) -> Result<Date, ScenarioLineError> {
+        if let members = JSON.scanObject(bytes, limits: limits), members.count == 2 {
+            var at: Date?
+            var payload = false
+            for m in members {
+                let key = UnsafeRawBufferPointer(rebasing: bytes[m.key])
+                if key.elementsEqual("at".utf8) {
+                    // A string without escapes: the bytes between the quotes are its text.
+                    let v = m.value
+                    guard v.count >= 2, bytes[v.lowerBound] == 0x22,
+                          !bytes[v.lowerBound + 1..<v.upperBound - 1].contains(0x5C) else { break }
+                    at = RFC3339.parse(String(decoding: bytes[v.lowerBound + 1..<v.upperBound - 1], as: UTF8.self))?.date
+                } else if key.elementsEqual("ticket".utf8) || key.elementsEqual("command".utf8) {
+                    payload = bytes[m.value.lowerBound] == 0x7B
+                }
+            }
+            if let at, payload { return .success(at) }
+        }
+        return parse(bytes).map(\.at)
+    }
+
     /// Parses one line from bytes; see `parse(_: UnsafeRawBufferPointer)`.
     public static func parse(_ bytes: [UInt8]) -> Result<ScenarioLine, ScenarioLineError> {
         bytes.withUnsafeBytes { parse($0) }

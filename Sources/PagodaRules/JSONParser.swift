@@ -52,6 +52,22 @@ public enum JSON {
         }
     }
 
+    /// Checks `bytes` without building any value and, when `parse` with the same limits would certainly
+    /// accept them as an object, returns the byte ranges of its members in order.
+    ///
+    /// Nil means "not decided here": the input may be invalid or not an object, or it uses something this
+    /// scan leaves to `parse`: a key with an escape or a byte outside ASCII (duplicate keys are compared as
+    /// Swift strings, with canonical equivalence), or an object with more than 64 keys. Callers then run
+    /// `parse` for the answer and its message. A non-nil answer is never wrong: strings, escapes, numbers,
+    /// literals, nesting depth, size, UTF-8 and duplicate keys are all checked as `parse` checks them.
+    public static func scanObject(_ bytes: UnsafeRawBufferPointer, limits: JSONLimits = .init()) -> [JSONMemberSpan]? {
+        if bytes.count > limits.maxBytes || bytes.isEmpty { return nil }
+        return bytes.withMemoryRebound(to: UInt8.self) { buf in
+            var scanner = JSONByteParser(buf: buf, maxDepth: limits.maxDepth)
+            return scanner.scanObjectDocument()
+        }
+    }
+
     private static func tooLarge(_ n: Int, _ limits: JSONLimits) -> JSONParseError {
         JSONParseError(
             code: "too_large",
@@ -66,6 +82,19 @@ public enum JSON {
         } catch {
             return .failure(error)
         }
+    }
+}
+
+/// Where one member of an object lies in the input: its key's bytes between the quotes, and its value.
+public struct JSONMemberSpan: Sendable, Hashable {
+    /// The key's UTF-8 bytes, without the quotes (the scan only decides keys without escapes).
+    public var key: Range<Int>
+    /// The value's bytes, from its first to its last byte.
+    public var value: Range<Int>
+
+    public init(key: Range<Int>, value: Range<Int>) {
+        self.key = key
+        self.value = value
     }
 }
 
@@ -251,6 +280,114 @@ fileprivate struct JSONByteParser {
         return value
     }
 
+    // MARK: Scanning without values
+
+    /// `JSON.scanObject`: the members of a top-level object, or nil when not certainly valid.
+    mutating func scanObjectDocument() -> [JSONMemberSpan]? {
+        do { try validateAllUTF8() } catch { return nil }
+        skipWhitespace()
+        guard pos < end, buf[pos] == kLBrace else { return nil }
+        var members: [JSONMemberSpan] = []
+        // Open containers: for an object, where its keys start in `keys`; for an array, -1.
+        var open: [Int] = []
+        var keys: [Range<Int>] = []
+
+        outer: while true {
+            guard pos < end else { return nil }
+            switch buf[pos] {
+            case kLBrace:
+                if open.count >= maxDepth { return nil }
+                pos += 1
+                skipWhitespace()
+                if pos < end && buf[pos] == kRBrace {
+                    pos += 1
+                } else {
+                    open.append(keys.count)
+                    guard scanMemberKey(keys: &keys, from: keys.count, members: &members, top: open.count == 1) else { return nil }
+                    continue outer
+                }
+            case kLBracket:
+                if open.count >= maxDepth { return nil }
+                pos += 1
+                skipWhitespace()
+                if pos < end && buf[pos] == kRBracket {
+                    pos += 1
+                } else {
+                    open.append(-1)
+                    continue outer
+                }
+            case kQuote:
+                let i = skipPlainStringBytes(from: pos + 1)
+                if i < end && buf[i] == kQuote {
+                    pos = i + 1
+                } else {
+                    // An escape (or an error): the full string parser decides.
+                    guard (try? parseString()) != nil else { return nil }
+                }
+            case 0x74:
+                guard (try? literal("true")) != nil else { return nil }
+            case 0x66:
+                guard (try? literal("false")) != nil else { return nil }
+            case 0x6E:
+                guard (try? literal("null")) != nil else { return nil }
+            case kMinus, kZero...kNine:
+                guard (try? parseNumberLexemeEnd()) != nil else { return nil }
+            default:
+                return nil
+            }
+
+            // A value ended at `pos`: close the containers that end here.
+            while let top = open.last {
+                if open.count == 1 { members[members.count - 1].value = members[members.count - 1].value.lowerBound..<pos }
+                skipWhitespace()
+                guard pos < end else { return nil }
+                let c = buf[pos]
+                if c == kComma {
+                    pos += 1
+                    skipWhitespace()
+                    if top >= 0 {
+                        guard scanMemberKey(keys: &keys, from: top, members: &members, top: open.count == 1) else { return nil }
+                    }
+                    continue outer
+                }
+                guard c == (top >= 0 ? kRBrace : kRBracket) else { return nil }
+                pos += 1
+                if top >= 0 { keys.removeSubrange(top...) }
+                open.removeLast()
+            }
+            break outer
+        }
+        skipWhitespace()
+        return pos == end ? members : nil
+    }
+
+    /// Scans `"key"` `:` at `pos` for the object whose keys start at `from` in `keys`: an ASCII key without
+    /// escapes, not repeated (bytes compared); leaves `pos` at the value. False when not decided here.
+    mutating func scanMemberKey(keys: inout [Range<Int>], from: Int, members: inout [JSONMemberSpan], top: Bool) -> Bool {
+        guard pos < end, buf[pos] == kQuote else { return false }
+        let start = pos + 1
+        var i = start
+        while i < end {
+            let c = buf[i]
+            if c == kQuote { break }
+            if c == kBackslash || c < 0x20 || c >= 0x80 { return false }
+            i += 1
+        }
+        guard i < end, keys.count - from < 64 else { return false }
+        let key = start..<i
+        for k in keys[from...] where k.count == key.count {
+            if memcmp(buf.baseAddress! + k.lowerBound, buf.baseAddress! + key.lowerBound, key.count) == 0 { return false }
+        }
+        keys.append(key)
+        pos = i + 1
+        skipWhitespace()
+        guard pos < end, buf[pos] == kColon else { return false }
+        pos += 1
+        skipWhitespace()
+        if top { members.append(JSONMemberSpan(key: key, value: pos..<pos)) }
+        return true
+    }
+
     /// Parses `"key"` `:` at `pos` and leaves `pos` at the start of the member value.
     mutating func parseMemberKey(into frame: inout JSONParseFrame, afterComma: Bool) throws(JSONParseError) {
         guard pos < end, buf[pos] == kQuote else {
@@ -341,7 +478,7 @@ fileprivate struct JSONByteParser {
     mutating func parseString() throws(JSONParseError) -> String {
         let open = pos
         let start = pos + 1
-        var i = start
+        var i = skipPlainStringBytes(from: start)
         // Fast path: no escapes (the input is already known to be valid UTF-8).
         while i < end {
             let c = buf[i]
@@ -380,6 +517,31 @@ fileprivate struct JSONByteParser {
             i = j
         }
         throw unterminated(open)
+    }
+
+    /// The index of the first byte at or after `i` that is a quote, a backslash or a control byte (or
+    /// `end`): eight bytes at a time through plain text.
+    @inline(__always)
+    func skipPlainStringBytes(from start: Int) -> Int {
+        guard let base = buf.baseAddress else { return start }
+        let raw = UnsafeRawPointer(base)
+        var i = start
+        let ones: UInt64 = 0x0101_0101_0101_0101
+        let highs: UInt64 = 0x8080_8080_8080_8080
+        while i + 8 <= end {
+            let v = raw.loadUnaligned(fromByteOffset: i, as: UInt64.self)
+            let q = v ^ (ones &* UInt64(kQuote)), b = v ^ (ones &* UInt64(kBackslash))
+            // A zero byte in q or b, or a byte below 0x20 in v (exact tests for "any such byte").
+            let special = ((q &- ones) & ~q | (b &- ones) & ~b | (v &- ones &* 0x20) & ~v) & highs
+            if special != 0 { break }
+            i += 8
+        }
+        while i < end {
+            let c = buf[i]
+            if c == kQuote || c == kBackslash || c < 0x20 { return i }
+            i += 1
+        }
+        return i
     }
 
     func unterminated(_ open: Int) -> JSONParseError {

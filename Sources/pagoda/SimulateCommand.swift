@@ -56,12 +56,12 @@ struct Simulate: ParsableCommand {
         var lastAt = -Double.infinity
         do {
             try ScenarioReader.forEachLine(path: scenario) { number, offset, bytes in
-                switch ScenarioLine.parse(bytes) {
+                switch ScenarioLine.check(bytes) {
                 case .failure(let e):
                     errors += 1
                     if errors <= 20 { printError("\(scenario):\(number): \(e.reason)\n") }
-                case .success(let line):
-                    let t = line.at.timeIntervalSince1970
+                case .success(let at):
+                    let t = at.timeIntervalSince1970
                     if t < lastAt { inOrder = false }
                     lastAt = max(lastAt, t)
                     index.append(IndexedLine(at: t, offset: offset, length: bytes.count))

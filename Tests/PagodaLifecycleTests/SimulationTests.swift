@@ -320,6 +320,37 @@ private let sampleTickets = #"""
     #expect(reason(#"{"at": "2026-03-02T09:00:00+08:00", "ticket": 3}"#)?.hasPrefix("\"ticket\" must be an object") == true)
 }
 
+/// The first pass's check gives the same verdict, time and sentence as parsing the line.
+@Test func scenarioLineCheckAgreesWithParse() {
+    let lines = [
+        #"{"at": "2026-03-02T09:00:00+08:00", "ticket": {"id": "A", "text": "中文 \"引号\""}}"#,
+        #"{"command": {"type": "sign"}, "at": "2026-03-02T09:00:00.250+08:00"}"#,
+        #"{"at": "2026-03-02T09:00:00Z", "ticket": {}}"#,
+        #"{"at": "2026-03-02T09:00:00+08:00", "ticket": {}, "command": {}}"#,
+        #"{"at": "2026-03-02T09:00:00+08:00", "ticket": 3}"#,
+        #"{"at": "2026-03-02T09:00:00+08:00", "ticket": []}"#,
+        #"{"at": "2026-03-02T09:00:00+08:00", "tiket": {}}"#,
+        #"{"at": "2026-03-02T09:00:00+08:00", "at": "2026-03-02T09:00:00+08:00"}"#,
+        #"{"at": "2026-03-02 09:00", "ticket": {}}"#,
+        #"{"at": "2026-03-02T09:00:00\u002B08:00", "ticket": {}}"#,
+        #"{"at": 1, "ticket": {}}"#,
+        #"{"ticket": {}}"#,
+        #"{"at": "2026-03-02T09:00:00+08:00"}"#,
+        #"{"at": "2026-03-02T09:00:00+08:00", "ticket": {"a": 1, "a": 2}}"#,
+        #"{"at": "2026-03-02T09:00:00+08:00", "ticket": {"a": [1,]}}"#,
+        "{oops", "[1]", #""x""#,
+    ]
+    for line in lines {
+        let bytes = Array(line.utf8)
+        let checked = bytes.withUnsafeBytes { ScenarioLine.check($0) }
+        switch (checked, ScenarioLine.parse(bytes)) {
+        case (.success(let a), .success(let b)): #expect(a == b.at, "\(line)")
+        case (.failure(let a), .failure(let b)): #expect(a == b, "\(line)")
+        default: Issue.record("check and parse disagree on \(line)")
+        }
+    }
+}
+
 @Test func timerHeapOrdersByDueThenDispatch() {
     var heap = TimerHeap()
     for (due, serial) in [(5.0, 2), (1.0, 9), (5.0, 1), (3.0, 4), (1.0, 8)] { heap.push(.init(due: due, serial: serial, token: 1, slot: 0)) }

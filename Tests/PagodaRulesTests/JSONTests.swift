@@ -337,4 +337,57 @@ struct JSONTests {
         #expect(parseError([0x31, 0x32], limits: JSONLimits(maxBytes: 1))?.code == "too_large")
         #expect((try? JSON.parse(Data(over))) == nil)
     }
+
+    // MARK: scanning without values
+
+    /// Objects the scan decides: its members must be exactly what `parse` builds.
+    @Test(arguments: [
+        #"{}"#,
+        #" { "a" : 1 } "#,
+        #"{"at":"2026-03-02T09:00:00+08:00","ticket":{"id":"A-1","text":"南海区 \"狮山\" 镇\n","n":[1,-0.5e3,true,false,null,{},[]]}}"#,
+        #"{"a":{"a":{"a":1}},"b":[{"a":1},{"a":2}],"c":"\ud83d\ude00"}"#,
+        #"{"k":"\u0000\u001f","l":"\#u{2028}","m":"12345678abcdefgh\"ijklmnop"}"#,
+        #"{"x":[[[[[]]]]],"y":{"x":{"x":{}}}}"#,
+    ])
+    func scanAgreesWithParse(input: String) throws {
+        let data = bytes(input)
+        let spans = try #require(data.withUnsafeBytes { JSON.scanObject($0) }, "the scan left \(input) undecided")
+        let parsed = try #require(try parse(input).objectValue)
+        #expect(spans.map { String(decoding: data[$0.key], as: UTF8.self) } == parsed.keys)
+        for (span, value) in zip(spans, parsed.values) {
+            #expect(try JSON.parse(Array(data[span.value])) == value)
+        }
+    }
+
+    /// Whatever the scan decides, `parse` accepts with the same members; nothing `parse` refuses is decided.
+    @Test func scanNeverAcceptsWhatParseRefuses() throws {
+        var inputs: [[UInt8]] = [
+            #"[1,]"#, #"{"a":1,}"#, #"{"a" 1}"#, #"{"a":}"#, #"{'a':1}"#, #"{a:1}"#, #"{"a":1 "b":2}"#, #"{"a":01}"#,
+            #"{"a":-}"#, #"{"a":1.}"#, #"{"a":1e}"#, #"{"a":NaN}"#, #"{"a":tru}"#, #"{"a":nulL}"#, #"{}x"#, #"{"a":1}//"#,
+            #"{"a":"abc}"#, "{\"a\":\"a\u{1}b\"}", #"{"a":"\x"}"#, #"{"a":"\u12G4"}"#, #"{"a":"\ud800"}"#,
+            #"{"a":1,"a":2}"#, #"{"x":{"k":1,"k":1}}"#, #"{"\u0061":1,"a":2}"#, "{\"e\u{301}\":1,\"é\":2}",
+            "\u{FEFF}{}", "{\"a\":[1,\u{3000}2]}", "{", #"{"a":[1}"#, #"{"a":{]}"#, #"{"a":""#, "", "  ", "1", "[{}]", #""{}""#,
+        ].map(bytes)
+        inputs += [[0x7B, 0x22, 0x61, 0x22, 0x3A, 0x22, 0xC0, 0xAF, 0x22, 0x7D], [0x7B, 0x22, 0xC3, 0x28, 0x22, 0x3A, 0x31, 0x7D],
+                   [0x7B, 0x22, 0x61, 0x22, 0x3A, 0x22, 0xED, 0xA0, 0x80, 0x22, 0x7D]]
+        inputs.append(bytes(String(repeating: #"{"a":"#, count: 33) + "1" + String(repeating: "}", count: 33)))
+        inputs.append(bytes(#"{"a":"# + String(repeating: "[", count: 32) + String(repeating: "]", count: 32) + "}"))
+        inputs.append(bytes("{" + (0..<70).map { "\"k\($0)\":\($0)" }.joined(separator: ",") + "}"))
+        // Every prefix of a valid line, too.
+        let line = bytes(#"{"at":"2026-03-02T09:00:00+08:00","ticket":{"id":"A-1","n":[1,2.5,true,null],"t":"中\"文"}}"#)
+        inputs += (0..<line.count).map { Array(line[..<$0]) }
+        var decided = 0
+        for input in inputs {
+            guard let spans = input.withUnsafeBytes({ JSON.scanObject($0) }) else { continue }
+            decided += 1
+            let object = try #require(try? JSON.parse(input).objectValue, "scan accepted \(String(decoding: input, as: UTF8.self))")
+            #expect(spans.count == object.count)
+        }
+        #expect(decided == 0)
+        // Limits are the caller's: a size or depth over them is never decided.
+        let small = bytes(#"{"a":[[1]]}"#)
+        #expect(small.withUnsafeBytes { JSON.scanObject($0, limits: JSONLimits(maxBytes: 10)) } == nil)
+        #expect(small.withUnsafeBytes { JSON.scanObject($0, limits: JSONLimits(maxDepth: 2)) } == nil)
+        #expect(small.withUnsafeBytes { JSON.scanObject($0, limits: JSONLimits(maxDepth: 3)) } != nil)
+    }
 }
