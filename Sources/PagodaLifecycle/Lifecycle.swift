@@ -58,6 +58,11 @@ public struct Lifecycle: Sendable {
 
     let offset: Int
     let centreUnits: Set<String>
+    /// Built once per rule set, as every dispatch would build them: each unit's holder (by unit index),
+    /// each SLA profile's and escalation policy's snapshot (by name).
+    let holders: [Holder]
+    let profileSnapshots: [String: ProfileSnapshot]
+    let policySnapshots: [String: PolicySnapshot]
 
     public init(rules: RuleSet) {
         self.rules = rules
@@ -65,6 +70,14 @@ public struct Lifecycle: Sendable {
         var centre: Set<String> = [rules.units[rules.triageUnit].id]
         if let s = rules.supervisionUnit { centre.insert(rules.units[s].id) }
         self.centreUnits = centre
+        self.holders = rules.units.map { u in
+            Holder(unit: u.id, level: u.level, queue: rules.queueName(of: u),
+                   parents: rules.escalationChain(from: u.index).dropFirst().map {
+                       Holder.Link(unit: $0.id, level: $0.level, queue: rules.queueName(of: $0))
+                   })
+        }
+        self.profileSnapshots = rules.profiles.mapValues(ProfileSnapshot.init)
+        self.policySnapshots = rules.policies.mapValues { PolicySnapshot($0, profiles: rules.profiles) }
     }
 
     /// The units that may decide returns and extensions, record callbacks, redispatch and merge.
@@ -76,12 +89,7 @@ public struct Lifecycle: Sendable {
         return holder(u)
     }
 
-    func holder(_ u: PagodaRules.Unit) -> Holder {
-        Holder(unit: u.id, level: u.level, queue: rules.queueName(of: u),
-               parents: rules.escalationChain(from: u.index).dropFirst().map {
-                   Holder.Link(unit: $0.id, level: $0.level, queue: rules.queueName(of: $0))
-               })
-    }
+    func holder(_ u: PagodaRules.Unit) -> Holder { holders[u.index] }
 
     var triageHolder: Holder { holder(rules.units[rules.triageUnit]) as Holder }
     var supervisionHolder: Holder? { rules.supervisionUnit.map { holder(rules.units[$0]) } }
@@ -91,12 +99,12 @@ public struct Lifecycle: Sendable {
     /// Starts a ticket's life from its routing decision; the clocks run from `received_at`.
     public func dispatch(_ input: DispatchInput, now: Date) -> Transition {
         let d = input.decision
-        let policy = rules.policies[d.escalationPolicy].map { PolicySnapshot($0, profiles: rules.profiles) }
+        let policy = policySnapshots[d.escalationPolicy]
             ?? PolicySnapshot(name: d.escalationPolicy, clocks: [], toParent: false, remindEvery: nil, maxReturns: 0)
         var s = TicketState(
             ticketID: d.ticketID, receivedAt: input.receivedAt, enterprise: d.enterprise, category: d.category,
             phase: d.unit == nil ? .handedOff : .assigned, holder: d.unit.map { holder($0) }, assignedAt: input.receivedAt,
-            profile: d.slaProfile.flatMap { rules.profiles[$0] }.map(ProfileSnapshot.init), policy: policy)
+            profile: d.slaProfile.flatMap { profileSnapshots[$0] }, policy: policy)
         s.repeatOf = input.repeatOf
         var out = Emitter(lifecycle: self, state: s, now: now)
         if let h = out.state.holder {

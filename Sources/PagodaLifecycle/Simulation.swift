@@ -303,7 +303,7 @@ public struct Simulation {
 
     private mutating func fire(_ timer: TimerHeap.Item, records: (SimulationRecord) -> Void) {
         let slot = timer.slot
-        guard serials[slot] == timer.serial, let state = states[slot], state.version == timer.token else { return }  // stale
+        guard serials[slot] == timer.serial, states[slot]?.version == timer.token, let state = states[slot].take() else { return }  // stale
         advance(to: timer.due)
         summary.timersFired += 1
         let t = lifecycle.fire(state, token: timer.token, now: Date(timeIntervalSince1970: clock))
@@ -367,7 +367,7 @@ public struct Simulation {
         case .success(let c): command = c
         }
         let id = command.ticketID
-        guard let slot = slotOf[id], let state = states[slot], let ticket = tickets[slot] else {
+        guard let slot = slotOf[id], let state = states[slot].take() else {
             // Unknown, or final and dropped: a stand-in in its final phase gets the lifecycle's refusal.
             let stub = finals[id].map { f -> TicketState in
                 var s = TicketState(ticketID: id, receivedAt: now, enterprise: false, category: nil, phase: f.phase, holder: nil,
@@ -381,9 +381,14 @@ public struct Simulation {
             for e in t.events { emit(.event(e), records) }
             return
         }
-        let rules = lifecycle.rules
-        let t = lifecycle.handle(command, state: state, now: now) { excluded in
-            rules.route(ticket, excluding: excluded).unit?.id
+        let t: Transition
+        do {
+            // The tickets are only read (and only by an approved return that names no unit); the local
+            // reference ends with this block, before `store` changes the array.
+            let rules = lifecycle.rules, tickets = self.tickets
+            t = lifecycle.handle(command, state: state, now: now) { excluded in
+                tickets[slot].flatMap { rules.route($0, excluding: excluded).unit?.id }
+            }
         }
         if t.outcome == .refused { summary.rejectedCommands += 1 }
         store(t, slot: slot, records: records)
@@ -538,7 +543,7 @@ public struct SimulationEncoder: Sendable {
 
     /// Keys of the event envelope: a field of the same name replaces it in `json`, so such an event takes
     /// the general path.
-    static let reserved: Set<String> = ["event", "event_id", "at", "ticket_id", "unit", "level", "queues"]
+    static let reserved: [String] = ["event", "event_id", "at", "ticket_id", "unit", "level", "queues"]
     static let eventPrefix = Array(#"{"event":""#.utf8)
     static let eventIDKey = Array(#"","event_id":"#.utf8)
     static let atKey = Array(#"","at":""#.utf8)
