@@ -64,7 +64,7 @@ let package = Package(
         .target(name: "PagodaTesting", dependencies: ["PagodaTransport"]),
         .testTarget(
             name: "PagodaServiceTests",
-            dependencies: ["PagodaService", "PagodaRules", "PagodaTransport", "PagodaTesting", "pagoda"]
+            dependencies: ["PagodaService", "PagodaRules", "PagodaLifecycle", "PagodaTransport", "PagodaTesting", "pagoda"]
         ),
         .testTarget(name: "PagodaLifecycleTests", dependencies: ["PagodaLifecycle", "PagodaRules"]),
         .testTarget(name: "PagodaStoreTests", dependencies: ["PagodaStore"]),

@@ -98,6 +98,44 @@ public struct ScenarioLineError: Error, Hashable, Sendable, CustomStringConverti
     public var description: String { reason }
 }
 
+/// A scenario line made ready for `Simulation.apply`: its ticket validated against the contract and
+/// routed, or its command validated. Preparing reads only the rule set, so lines can be prepared on one
+/// thread while a simulation applies earlier ones on another; applying a prepared line gives exactly what
+/// applying the line itself gives.
+public struct PreparedLine: Sendable {
+    public var at: Date
+    var input: Input
+
+    enum Input: Sendable {
+        case ticket(Ticket, Decision)
+        case invalidTicket(id: String?, issues: [ValidationIssue])
+        case command(Command)
+        case invalidCommand(CommandValidationError, JSONObject)
+    }
+
+    /// Validates (and for a ticket, routes) `line` with `rules`, the simulation's rule set.
+    public init(_ line: ScenarioLine, rules: RuleSet) {
+        at = line.at
+        switch line.payload {
+        case .ticket(let value):
+            switch TicketContract.validate(value, isKnownCategory: rules.isKnownCategory) {
+            case .failure(let error): input = .invalidTicket(id: value.objectValue?["id"]?.stringValue, issues: error.issues)
+            case .success(var ticket):
+                let decision = rules.route(ticket)
+                // Keep what re-routing needs, not the ticket's JSON.
+                ticket.json = JSONObject()
+                ticket.extra = JSONObject()
+                input = .ticket(ticket, decision)
+            }
+        case .command(let object):
+            switch CommandContract.validate(object, replyTo: nil) {
+            case .failure(let error): input = .invalidCommand(error, object)
+            case .success(let command): input = .command(command)
+            }
+        }
+    }
+}
+
 /// One output record of a simulation: a lifecycle event, or the rejection of an invalid input line.
 public enum SimulationRecord: Sendable {
     case event(LifecycleEvent)
@@ -251,6 +289,16 @@ public struct Simulation {
     /// current virtual time (the caller did not sort) is applied at the current time; one dated after
     /// `until` is skipped.
     public mutating func apply(_ line: ScenarioLine, records: (SimulationRecord) -> Void) {
+        if let until = options.until, line.at > until {
+            summary.skippedLines += 1
+            return
+        }
+        apply(PreparedLine(line, rules: lifecycle.rules), records: records)
+    }
+
+    /// Applies a line prepared ahead (`PreparedLine.init(_:rules:)`, with this simulation's rule set);
+    /// the same as applying the line itself.
+    public mutating func apply(_ line: PreparedLine, records: (SimulationRecord) -> Void) {
         precondition(!finished, "apply after finish")
         let t = line.at.timeIntervalSince1970
         if let until = options.until, line.at > until {
@@ -260,9 +308,16 @@ public struct Simulation {
         fireDue(through: t, records: records)
         advance(to: t)
         let now = Date(timeIntervalSince1970: clock)
-        switch line.payload {
-        case .ticket(let value): applyTicket(value, now: now, records: records)
-        case .command(let object): applyCommand(object, now: now, records: records)
+        switch line.input {
+        case .ticket(let ticket, let decision): applyTicket(ticket, decision: decision, now: now, records: records)
+        case .invalidTicket(let id, let issues):
+            summary.rejectedTickets += 1
+            emit(.rejected(ticketRejection(id: id, issues: issues, now: now)), records)
+        case .command(let command): applyCommand(command, now: now, records: records)
+        case .invalidCommand(let error, let object):
+            summary.commands += 1
+            summary.rejectedCommands += 1
+            emit(.rejected(commandRejection(error, object: object, now: now)), records)
         }
     }
 
@@ -312,17 +367,7 @@ public struct Simulation {
 
     // MARK: Inputs
 
-    private mutating func applyTicket(_ value: JSONValue, now: Date, records: (SimulationRecord) -> Void) {
-        let rules = lifecycle.rules
-        let ticket: Ticket
-        switch TicketContract.validate(value, isKnownCategory: rules.isKnownCategory) {
-        case .failure(let error):
-            summary.rejectedTickets += 1
-            let id = value.objectValue?["id"]?.stringValue
-            emit(.rejected(ticketRejection(id: id, issues: error.issues, now: now)), records)
-            return
-        case .success(let t): ticket = t
-        }
+    private mutating func applyTicket(_ ticket: Ticket, decision: Decision, now: Date, records: (SimulationRecord) -> Void) {
         if slotOf[ticket.id] != nil || finals[ticket.id] != nil {
             summary.rejectedTickets += 1
             let issue = ValidationIssue(path: "id", code: "duplicate", message: "id: ticket \(ticket.id) was already dispatched")
@@ -330,23 +375,18 @@ public struct Simulation {
             return
         }
         summary.tickets += 1
-        let decision = rules.route(ticket)
         let found = repeats.check(ticket: ticket, category: decision.category, receivedAt: ticket.receivedAt, ticketID: ticket.id)
         let input = DispatchInput(decision: decision, receivedAt: ticket.receivedAt, repeatOf: found.repeatOf,
                                   enterpriseRepeat: found.enterpriseRepeat)
         let transition = lifecycle.dispatch(input, now: now)
-        // Keep what re-routing needs, not the ticket's JSON.
-        var kept = ticket
-        kept.json = JSONObject()
-        kept.extra = JSONObject()
         let slot: Int
         if let free = freeSlots.popLast() {
             slot = free
-            tickets[slot] = kept
+            tickets[slot] = ticket
         } else {
             slot = states.count
             states.append(nil)
-            tickets.append(kept)
+            tickets.append(ticket)
             isActive.append(false)
             serials.append(0)
         }
@@ -356,16 +396,8 @@ public struct Simulation {
         store(transition, slot: slot, isNew: true, records: records)
     }
 
-    private mutating func applyCommand(_ object: JSONObject, now: Date, records: (SimulationRecord) -> Void) {
+    private mutating func applyCommand(_ command: Command, now: Date, records: (SimulationRecord) -> Void) {
         summary.commands += 1
-        let command: Command
-        switch CommandContract.validate(object, replyTo: nil) {
-        case .failure(let error):
-            summary.rejectedCommands += 1
-            emit(.rejected(commandRejection(error, object: object, now: now)), records)
-            return
-        case .success(let c): command = c
-        }
         let id = command.ticketID
         guard let slot = slotOf[id], let state = states[slot].take() else {
             // Unknown, or final and dropped: a stand-in in its final phase gets the lifecycle's refusal.

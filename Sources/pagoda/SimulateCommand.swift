@@ -12,7 +12,8 @@ import Darwin
 /// `pagoda simulate`: replays a scenario of tickets and commands on a virtual clock.
 ///
 /// The scenario is read twice: a first pass checks every line (`FILE:LINE: reason` on stderr and exit 1
-/// before anything is simulated), a second pass applies them. A scenario in time order is streamed from
+/// before anything is simulated), a second pass applies them: a reader thread parses, validates and routes
+/// lines in batches while the main thread simulates and writes. A scenario in time order is streamed from
 /// the file both times; one with lines out of time order is loaded whole and sorted stably by `at`.
 struct Simulate: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -77,28 +78,48 @@ struct Simulate: ParsableCommand {
             throw ExitCode.failure
         }
 
-        // Pass 2: simulate, streaming JSON lines to stdout.
+        // Pass 2: a reader thread parses, validates and routes the lines in batches while this thread
+        // applies them and streams the events to stdout as JSON lines.
         var simulation = Simulation(rules: ruleSet, options: .init(until: untilDate, verbose: verbose))
         var out = OutputBuffer(encoder: SimulationEncoder(offsetSeconds: simulation.offsetSeconds, verbose: verbose))
-        func apply(_ bytes: UnsafeRawBufferPointer) {
-            guard case .success(let line) = ScenarioLine.parse(bytes) else { return }  // checked in pass 1
-            simulation.apply(line) { out.write($0) }
-        }
-        do {
-            if inOrder {
-                try ScenarioReader.forEachLine(path: scenario) { _, _, bytes in apply(bytes) }
-            } else {
-                // Out of time order: load the file and apply its lines sorted stably by `at`.
-                let all = try ScenarioReader.readAll(path: scenario)
-                let order = index.indices.sorted { index[$0].at != index[$1].at ? index[$0].at < index[$1].at : $0 < $1 }
-                all.withUnsafeBytes { raw in
-                    for i in order {
-                        let l = index[i]
-                        apply(UnsafeRawBufferPointer(rebasing: raw[l.offset..<(l.offset + l.length)]))
-                    }
+        let batches = PreparedBatches(capacity: 8)
+        let path = scenario
+        let order: [IndexedLine]? = inOrder ? nil : index.enumerated()
+            .sorted { $0.element.at != $1.element.at ? $0.element.at < $1.element.at : $0.offset < $1.offset }
+            .map(\.element)
+        let reader = Thread {
+            var batch: [PreparedLine] = []
+            batch.reserveCapacity(PreparedBatches.batchSize)
+            func prepare(_ bytes: UnsafeRawBufferPointer) {
+                guard case .success(let line) = ScenarioLine.parse(bytes) else { return }  // checked in pass 1
+                batch.append(PreparedLine(line, rules: ruleSet))
+                if batch.count == PreparedBatches.batchSize {
+                    batches.put(batch)
+                    batch.removeAll(keepingCapacity: true)
                 }
             }
-        } catch {
+            do {
+                if let order {
+                    // Out of time order: load the file and prepare its lines sorted stably by `at`.
+                    let all = try ScenarioReader.readAll(path: path)
+                    all.withUnsafeBytes { raw in
+                        for l in order { prepare(UnsafeRawBufferPointer(rebasing: raw[l.offset..<(l.offset + l.length)])) }
+                    }
+                } else {
+                    try ScenarioReader.forEachLine(path: path) { _, _, bytes in prepare(bytes) }
+                }
+                if !batch.isEmpty { batches.put(batch) }
+                batches.finish(error: nil)
+            } catch {
+                batches.finish(error: "\(error)")
+            }
+        }
+        reader.stackSize = 8 << 20
+        reader.start()
+        while let batch = batches.take() {
+            for line in batch { simulation.apply(line) { out.write($0) } }
+        }
+        if let error = batches.error {
             printError("pagoda simulate: \(error)\n")
             throw ExitCode(2)
         }
@@ -132,6 +153,61 @@ extension Simulate {
         let total = Int(s)
         let d = total / 86_400, h = total % 86_400 / 3600, m = total % 3600 / 60
         return d > 0 ? "\(d)d\(h)h\(m)m" : "\(h)h\(m)m"
+    }
+}
+
+/// Batches of prepared lines handed from the reader thread to the simulating thread, at most `capacity`
+/// batches waiting (the reader blocks beyond that, so memory stays bounded).
+final class PreparedBatches: @unchecked Sendable {
+    static let batchSize = 1024
+    private let condition = NSCondition()
+    private var queue: [[PreparedLine]] = []
+    private var head = 0
+    private var done = false
+    private var failure: String?
+    private let capacity: Int
+
+    init(capacity: Int) { self.capacity = capacity }
+
+    func put(_ batch: [PreparedLine]) {
+        condition.lock()
+        while queue.count - head >= capacity { condition.wait() }
+        queue.append(batch)
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    /// No more batches; `error` says why reading stopped early.
+    func finish(error: String?) {
+        condition.lock()
+        done = true
+        failure = error
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    /// The next batch, or nil once the reader has finished and every batch was taken.
+    func take() -> [PreparedLine]? {
+        condition.lock()
+        defer { condition.unlock() }
+        while head == queue.count && !done { condition.wait() }
+        guard head < queue.count else { return nil }
+        let batch = queue[head]
+        queue[head] = []
+        head += 1
+        if head > 64 {
+            queue.removeFirst(head)
+            head = 0
+        }
+        condition.broadcast()
+        return batch
+    }
+
+    /// Why reading stopped early, once `take` returned nil.
+    var error: String? {
+        condition.lock()
+        defer { condition.unlock() }
+        return failure
     }
 }
 

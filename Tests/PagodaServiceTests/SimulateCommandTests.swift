@@ -1,0 +1,102 @@
+import Foundation
+import PagodaLifecycle
+import PagodaRules
+import PagodaTesting
+import Testing
+
+/// `pagoda simulate` as a user runs it: the command's streaming passes (a reader thread preparing lines in
+/// batches, the events written as bytes) must print exactly what the engine's `Simulation.run` gives for
+/// the same lines, in time order or not, and refuse a scenario with an invalid line before printing anything.
+@Suite struct SimulateCommandTests {
+    static let rules: RuleSet = {
+        let files = try! RuleSetCompiler.readFiles(in: repositoryRoot.appendingPathComponent("rules").path)
+        return RuleSetCompiler.compile(files).ruleSet!
+    }()
+
+    /// 1,300 tickets from the samples (more than one of the reader's batches) with distinct ids, one a
+    /// minute, each signed by whoever holds it an hour later (most are refused: the scenario does not know
+    /// the units, so it names the first sample's), plus an invalid ticket and an unknown command.
+    static func scenario() throws -> [String] {
+        let text = try String(contentsOf: repositoryRoot.appendingPathComponent("examples/sample-tickets.jsonl"), encoding: .utf8)
+        let samples = text.split(separator: "\n").map { try! JSON.parse(Array($0.utf8)).objectValue! }
+        let start = RFC3339.parse("2026-03-02T08:00:00+08:00")!.date
+        func time(_ minutes: Int) -> String { RFC3339.format(start.addingTimeInterval(Double(minutes) * 60), offsetSeconds: 8 * 3600) }
+        var lines: [String] = []
+        for i in 0..<1_300 {
+            var t = samples[i % samples.count]
+            t.set("id", .string("SIM-\(i)"))
+            t.set("received_at", .string(time(i)))
+            lines.append(JSON.serializeToString(.object(JSONObject([("at", .string(time(i))), ("ticket", .object(t))]))))
+            if i % 3 == 0 {
+                let c = JSONObject([("command_id", .string("c-\(i)")), ("ticket_id", .string("SIM-\(i)")), ("unit", "nanhai.shishan"),
+                                    ("type", "sign"), ("at", .string(time(i + 60)))])
+                lines.append(JSON.serializeToString(.object(JSONObject([("at", .string(time(i + 60))), ("command", .object(c))]))))
+            }
+        }
+        lines.append(#"{"at": "\#(time(2000))", "ticket": {"id": "BAD-1", "category": 7}}"#)
+        lines.append(#"{"at": "\#(time(2001))", "command": {"type": "teleport"}}"#)
+        return lines
+    }
+
+    /// What the engine gives for `lines`, one compact JSON object per line.
+    static func expected(_ lines: [String]) throws -> [String] {
+        let parsed = try lines.map { try ScenarioLine.parse(Array($0.utf8)).get() }
+        var simulation = Simulation(rules: rules)
+        var out: [String] = []
+        simulation.run(parsed) { out.append(JSON.serializeToString(.object($0))) }
+        return out
+    }
+
+    static func simulate(_ lines: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("pagoda-simulate-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let scenario = dir.appendingPathComponent("scenario.jsonl"), out = dir.appendingPathComponent("out"), err = dir.appendingPathComponent("err")
+        try (lines.joined(separator: "\n") + "\n").write(to: scenario, atomically: true, encoding: .utf8)
+        FileManager.default.createFile(atPath: out.path, contents: nil)
+        FileManager.default.createFile(atPath: err.path, contents: nil)
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: ServeProcess.binary)
+        p.arguments = ["simulate", "--rules", repositoryRoot.appendingPathComponent("rules").path, "--scenario", scenario.path]
+        p.standardOutput = try FileHandle(forWritingTo: out)
+        p.standardError = try FileHandle(forWritingTo: err)
+        try p.run()
+        p.waitUntilExit()
+        return (p.terminationStatus, try String(contentsOf: out, encoding: .utf8), try String(contentsOf: err, encoding: .utf8))
+    }
+
+    @Test func printsWhatTheEngineGives() throws {
+        let lines = try Self.scenario()
+        let result = try Self.simulate(lines)
+        #expect(result.status == 0, "\(result.stderr)")
+        let printed = result.stdout.split(separator: "\n").map(String.init)
+        let expected = try Self.expected(lines)
+        #expect(printed.count == expected.count)
+        #expect(printed == expected)
+        #expect(printed.contains { $0.contains(#""event":"ticket.rejected""#) && $0.contains("BAD-1") })
+        #expect(printed.contains { $0.contains(#""event":"ticket.signed""#) })
+        #expect(result.stderr.contains("simulated 1300 tickets (+1 rejected)"), "\(result.stderr)")
+    }
+
+    /// Out of time order, the command sorts the lines stably by `at` as `Simulation.run` does.
+    @Test func sortsAScenarioOutOfOrder() throws {
+        var lines = try Self.scenario()
+        lines.swapAt(10, 1_200)
+        lines.swapAt(20, 1_700)
+        let result = try Self.simulate(lines)
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout.split(separator: "\n").map(String.init) == (try Self.expected(lines)))
+    }
+
+    @Test func refusesAnInvalidLineBeforeSimulating() throws {
+        var lines = try Self.scenario()
+        lines.insert("{oops", at: 1_400)
+        lines.insert(#"{"at": "2026-03-02T09:00:00+08:00", "ticket": {}, "command": {}}"#, at: 5)
+        let result = try Self.simulate(lines)
+        #expect(result.status == 1)
+        #expect(result.stdout.isEmpty)
+        #expect(result.stderr.contains("scenario.jsonl:6: has both \"ticket\" and \"command\""), "\(result.stderr)")
+        #expect(result.stderr.contains("scenario.jsonl:1402: not valid JSON"), "\(result.stderr)")
+        #expect(result.stderr.contains("2 invalid lines"), "\(result.stderr)")
+    }
+}
