@@ -107,10 +107,21 @@ public struct PreparedLine: Sendable {
     var input: Input
 
     enum Input: Sendable {
-        case ticket(Ticket, Decision)
+        /// Boxed: a ticket and its decision are large values, and a line is moved several times.
+        case ticket(Routed)
         case invalidTicket(id: String?, issues: [ValidationIssue])
         case command(Command)
         case invalidCommand(CommandValidationError, JSONObject)
+    }
+
+    final class Routed: Sendable {
+        let ticket: Ticket
+        let decision: Decision
+
+        init(ticket: Ticket, decision: Decision) {
+            self.ticket = ticket
+            self.decision = decision
+        }
     }
 
     /// Validates (and for a ticket, routes) `line` with `rules`, the simulation's rule set.
@@ -125,7 +136,7 @@ public struct PreparedLine: Sendable {
                 // Keep what re-routing needs, not the ticket's JSON.
                 ticket.json = JSONObject()
                 ticket.extra = JSONObject()
-                input = .ticket(ticket, decision)
+                input = .ticket(Routed(ticket: ticket, decision: decision))
             }
         case .command(let object):
             switch CommandContract.validate(object, replyTo: nil) {
@@ -309,7 +320,7 @@ public struct Simulation {
         advance(to: t)
         let now = Date(timeIntervalSince1970: clock)
         switch line.input {
-        case .ticket(let ticket, let decision): applyTicket(ticket, decision: decision, now: now, records: records)
+        case .ticket(let routed): applyTicket(routed.ticket, decision: routed.decision, now: now, records: records)
         case .invalidTicket(let id, let issues):
             summary.rejectedTickets += 1
             emit(.rejected(ticketRejection(id: id, issues: issues, now: now)), records)

@@ -12,9 +12,10 @@ import Darwin
 /// `pagoda simulate`: replays a scenario of tickets and commands on a virtual clock.
 ///
 /// The scenario is read twice: a first pass checks every line (`FILE:LINE: reason` on stderr and exit 1
-/// before anything is simulated), a second pass applies them: a reader thread parses, validates and routes
-/// lines in batches while the main thread simulates and writes. A scenario in time order is streamed from
-/// the file both times; one with lines out of time order is loaded whole and sorted stably by `at`.
+/// before anything is simulated), a second pass applies them on three threads: a reader parses, validates
+/// and routes lines in batches, the main thread simulates, a writer prints the events. A scenario in time
+/// order is streamed from the file both times; one with lines out of time order is loaded whole and
+/// sorted stably by `at`.
 struct Simulate: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Replay a scenario of tickets and commands on a virtual clock; events as JSON lines on stdout.",
@@ -81,19 +82,19 @@ struct Simulate: ParsableCommand {
         // Pass 2: a reader thread parses, validates and routes the lines in batches while this thread
         // applies them and streams the events to stdout as JSON lines.
         var simulation = Simulation(rules: ruleSet, options: .init(until: untilDate, verbose: verbose))
-        var out = OutputBuffer(encoder: SimulationEncoder(offsetSeconds: simulation.offsetSeconds, verbose: verbose))
-        let batches = PreparedBatches(capacity: 8)
+        let encoder = SimulationEncoder(offsetSeconds: simulation.offsetSeconds, verbose: verbose)
+        let batches = BatchQueue<PreparedLine>(capacity: 8)
         let path = scenario
         let order: [IndexedLine]? = inOrder ? nil : index.enumerated()
             .sorted { $0.element.at != $1.element.at ? $0.element.at < $1.element.at : $0.offset < $1.offset }
             .map(\.element)
         let reader = Thread {
             var batch: [PreparedLine] = []
-            batch.reserveCapacity(PreparedBatches.batchSize)
+            batch.reserveCapacity(BatchQueue<PreparedLine>.batchSize)
             func prepare(_ bytes: UnsafeRawBufferPointer) {
                 guard case .success(let line) = ScenarioLine.parse(bytes) else { return }  // checked in pass 1
                 batch.append(PreparedLine(line, rules: ruleSet))
-                if batch.count == PreparedBatches.batchSize {
+                if batch.count == BatchQueue<PreparedLine>.batchSize {
                     batches.put(batch)
                     batch.removeAll(keepingCapacity: true)
                 }
@@ -116,15 +117,39 @@ struct Simulate: ParsableCommand {
         }
         reader.stackSize = 8 << 20
         reader.start()
-        while let batch = batches.take() {
-            for line in batch { simulation.apply(line) { out.write($0) } }
+        // A writer thread turns the records into JSON lines on stdout.
+        let records = BatchQueue<SimulationRecord>(capacity: 8)
+        let written = DispatchSemaphore(value: 0)
+        let writer = Thread {
+            var out = OutputBuffer(encoder: encoder)
+            while let batch = records.take() {
+                for record in batch { out.write(record) }
+            }
+            out.flush()
+            written.signal()
         }
+        writer.stackSize = 8 << 20
+        writer.start()
+        var pending: [SimulationRecord] = []
+        pending.reserveCapacity(BatchQueue<SimulationRecord>.batchSize)
+        func emit(_ record: SimulationRecord) {
+            pending.append(record)
+            if pending.count == BatchQueue<SimulationRecord>.batchSize {
+                records.put(pending)
+                pending.removeAll(keepingCapacity: true)
+            }
+        }
+        while let batch = batches.take() {
+            for line in batch { simulation.apply(line, records: emit) }
+        }
+        let summary = simulation.finish(records: emit)
+        records.put(pending)
+        records.finish()
+        written.wait()
         if let error = batches.error {
             printError("pagoda simulate: \(error)\n")
             throw ExitCode(2)
         }
-        let summary = simulation.finish { out.write($0) }
-        out.flush()
 
         let wall = Date().timeIntervalSince(started)
         var text = "simulated \(summary.tickets) tickets"
@@ -156,12 +181,12 @@ extension Simulate {
     }
 }
 
-/// Batches of prepared lines handed from the reader thread to the simulating thread, at most `capacity`
-/// batches waiting (the reader blocks beyond that, so memory stays bounded).
-final class PreparedBatches: @unchecked Sendable {
-    static let batchSize = 1024
+/// Batches handed from one thread to another (prepared lines from the reader, records to the writer), at
+/// most `capacity` batches waiting: the producer blocks beyond that, so memory stays bounded.
+final class BatchQueue<Element: Sendable>: @unchecked Sendable {
+    static var batchSize: Int { 1024 }
     private let condition = NSCondition()
-    private var queue: [[PreparedLine]] = []
+    private var queue: [[Element]] = []
     private var head = 0
     private var done = false
     private var failure: String?
@@ -169,7 +194,7 @@ final class PreparedBatches: @unchecked Sendable {
 
     init(capacity: Int) { self.capacity = capacity }
 
-    func put(_ batch: [PreparedLine]) {
+    func put(_ batch: [Element]) {
         condition.lock()
         while queue.count - head >= capacity { condition.wait() }
         queue.append(batch)
@@ -177,8 +202,8 @@ final class PreparedBatches: @unchecked Sendable {
         condition.unlock()
     }
 
-    /// No more batches; `error` says why reading stopped early.
-    func finish(error: String?) {
+    /// No more batches; `error` says why the producer stopped early.
+    func finish(error: String? = nil) {
         condition.lock()
         done = true
         failure = error
@@ -186,8 +211,8 @@ final class PreparedBatches: @unchecked Sendable {
         condition.unlock()
     }
 
-    /// The next batch, or nil once the reader has finished and every batch was taken.
-    func take() -> [PreparedLine]? {
+    /// The next batch, or nil once the producer has finished and every batch was taken.
+    func take() -> [Element]? {
         condition.lock()
         defer { condition.unlock() }
         while head == queue.count && !done { condition.wait() }
@@ -203,7 +228,7 @@ final class PreparedBatches: @unchecked Sendable {
         return batch
     }
 
-    /// Why reading stopped early, once `take` returned nil.
+    /// Why the producer stopped early, once `take` returned nil.
     var error: String? {
         condition.lock()
         defer { condition.unlock() }
