@@ -73,7 +73,11 @@ public struct RepeatIndex: Sendable {
     public mutating func check(ticket: Ticket, category: String?, receivedAt: Date, ticketID: String)
         -> (repeatOf: String?, enterpriseRepeat: Bool)
     {
-        let keys = RepeatKeys.keys(for: ticket, category: category)
+        check(keys: RepeatKeys.keys(for: ticket, category: category), receivedAt: receivedAt, ticketID: ticketID)
+    }
+
+    /// `check(ticket:category:receivedAt:ticketID:)` with the ticket's `RepeatKeys` worked out beforehand.
+    public mutating func check(keys: [String], receivedAt: Date, ticketID: String) -> (repeatOf: String?, enterpriseRepeat: Bool) {
         guard !keys.isEmpty else { return (nil, false) }
         let t = receivedAt.timeIntervalSince1970
         var best: Seen?

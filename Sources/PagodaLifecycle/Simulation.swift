@@ -117,10 +117,13 @@ public struct PreparedLine: Sendable {
     final class Routed: Sendable {
         let ticket: Ticket
         let decision: Decision
+        /// The ticket's keys in the repeat index (`RepeatKeys`).
+        let repeatKeys: [String]
 
         init(ticket: Ticket, decision: Decision) {
             self.ticket = ticket
             self.decision = decision
+            self.repeatKeys = RepeatKeys.keys(for: ticket, category: decision.category)
         }
     }
 
@@ -320,7 +323,7 @@ public struct Simulation {
         advance(to: t)
         let now = Date(timeIntervalSince1970: clock)
         switch line.input {
-        case .ticket(let routed): applyTicket(routed.ticket, decision: routed.decision, now: now, records: records)
+        case .ticket(let routed): applyTicket(routed, now: now, records: records)
         case .invalidTicket(let id, let issues):
             summary.rejectedTickets += 1
             emit(.rejected(ticketRejection(id: id, issues: issues, now: now)), records)
@@ -378,7 +381,8 @@ public struct Simulation {
 
     // MARK: Inputs
 
-    private mutating func applyTicket(_ ticket: Ticket, decision: Decision, now: Date, records: (SimulationRecord) -> Void) {
+    private mutating func applyTicket(_ routed: PreparedLine.Routed, now: Date, records: (SimulationRecord) -> Void) {
+        let ticket = routed.ticket, decision = routed.decision
         if slotOf[ticket.id] != nil || finals[ticket.id] != nil {
             summary.rejectedTickets += 1
             let issue = ValidationIssue(path: "id", code: "duplicate", message: "id: ticket \(ticket.id) was already dispatched")
@@ -386,7 +390,7 @@ public struct Simulation {
             return
         }
         summary.tickets += 1
-        let found = repeats.check(ticket: ticket, category: decision.category, receivedAt: ticket.receivedAt, ticketID: ticket.id)
+        let found = repeats.check(keys: routed.repeatKeys, receivedAt: ticket.receivedAt, ticketID: ticket.id)
         let input = DispatchInput(decision: decision, receivedAt: ticket.receivedAt, repeatOf: found.repeatOf,
                                   enterpriseRepeat: found.enterpriseRepeat)
         let transition = lifecycle.dispatch(input, now: now)
