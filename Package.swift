@@ -36,7 +36,7 @@ let package = Package(
             dependencies: ["CAMQP", "CAMQPShim", .product(name: "Logging", package: "swift-log")]
         ),
         // Durable state on SQLite (GRDB): inbox for deduplication, tickets, decisions, outbox, events.
-        .target(name: "PagodaStore", dependencies: [.product(name: "GRDB", package: "GRDB.swift")]),
+        .target(name: "PagodaStore", dependencies: ["PagodaRules", .product(name: "GRDB", package: "GRDB.swift")]),
         // Service wiring: intake pipeline, outbox relay, the service group.
         .target(
             name: "PagodaService",

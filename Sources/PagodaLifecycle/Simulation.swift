@@ -303,10 +303,6 @@ public struct Simulation {
     /// current virtual time (the caller did not sort) is applied at the current time; one dated after
     /// `until` is skipped.
     public mutating func apply(_ line: ScenarioLine, records: (SimulationRecord) -> Void) {
-        if let until = options.until, line.at > until {
-            summary.skippedLines += 1
-            return
-        }
         apply(PreparedLine(line, rules: lifecycle.rules), records: records)
     }
 

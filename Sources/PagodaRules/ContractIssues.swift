@@ -82,5 +82,4 @@ public struct ContractIssues: Sendable {
     public mutating func unknownFields(_ keys: [String], in parent: String, allowed: String) {
         for k in keys { add("\(parent).\(k)", "unknown_field", "unknown field (allowed: \(allowed))") }
     }
-
 }

@@ -295,25 +295,18 @@ fileprivate struct JSONByteParser {
         outer: while true {
             guard pos < end else { return nil }
             switch buf[pos] {
-            case kLBrace:
+            case kLBrace, kLBracket:
+                let isObject = buf[pos] == kLBrace
                 if open.count >= maxDepth { return nil }
                 pos += 1
                 skipWhitespace()
-                if pos < end && buf[pos] == kRBrace {
+                if pos < end && buf[pos] == (isObject ? kRBrace : kRBracket) {
                     pos += 1
                 } else {
-                    open.append(keys.count)
-                    guard scanMemberKey(keys: &keys, from: keys.count, members: &members, top: open.count == 1) else { return nil }
-                    continue outer
-                }
-            case kLBracket:
-                if open.count >= maxDepth { return nil }
-                pos += 1
-                skipWhitespace()
-                if pos < end && buf[pos] == kRBracket {
-                    pos += 1
-                } else {
-                    open.append(-1)
+                    open.append(isObject ? keys.count : -1)
+                    if isObject {
+                        guard scanMemberKey(keys: &keys, from: keys.count, members: &members, top: open.count == 1) else { return nil }
+                    }
                     continue outer
                 }
             case kQuote:

@@ -213,7 +213,6 @@ final class LifecycleService: Service {
         var due: [DueTimer]
         var changes: [LifecycleChange]
         var stale: Int
-        var now: Date
         var computed: Duration
     }
 
@@ -257,7 +256,7 @@ final class LifecycleService: Service {
         let started = ContinuousClock.now
         return try await computeQueue.run { [store, lifecycle, codec, maxBatch] in
             let due = try store.dueTimers(until: now, after: after, limit: maxBatch)
-            if due.isEmpty { return TimerBatch(due: [], changes: [], stale: 0, now: now, computed: .zero) }
+            if due.isEmpty { return TimerBatch(due: [], changes: [], stale: 0, computed: .zero) }
             let records = try store.lifecycle(due.map(\.ticketID), withTicket: false)
             var fired: [(DueTimer, LifecycleRecord, Transition)] = []
             var stale = 0
@@ -281,7 +280,7 @@ final class LifecycleService: Service {
                     events: rows, messages: messages, command: nil, at: now,
                     updatesTicket: s.phase.rawValue != r.phase || s.holder?.unit != r.unitID))
             }
-            return TimerBatch(due: due, changes: changes, stale: stale, now: now, computed: ContinuousClock.now - started)
+            return TimerBatch(due: due, changes: changes, stale: stale, computed: ContinuousClock.now - started)
         }
     }
 

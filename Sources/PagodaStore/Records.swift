@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import PagodaRules
 
 // One record type per table. Column names are snake_case via explicit
 // CodingKeys; each record exposes its columns in a nested `Columns` enum.
@@ -286,84 +287,21 @@ enum JSONText {
         try JSONDecoder().decode(type, from: Data(text.utf8))
     }
 
-    /// A JSON object of string values, as `encode` writes them (`headers_json`): read by hand, since
-    /// the relay reads one per message and `JSONDecoder` cost more than the rest of the row. Anything
-    /// else (other value types, malformed text) goes to `JSONDecoder`, which reads or rejects it.
+    /// A JSON object of string values, as `encode` writes them (`headers_json`): read with the
+    /// project's JSON parser, since the relay reads one per message and `JSONDecoder` cost more than the
+    /// rest of the row. Anything else (other value types, repeated keys, malformed text) goes to
+    /// `JSONDecoder`, which reads or rejects it.
     static func decodeStrings(_ text: String) throws -> [String: String] {
-        var utf8 = Array(text.utf8)[...]
-        if let object = parseStringObject(&utf8) { return object }
+        if case .object(let o)? = try? JSON.parse(text.utf8) {
+            var strings: [String: String] = [:]
+            strings.reserveCapacity(o.count)
+            for (key, value) in o {
+                guard let s = value.stringValue else { return try decode([String: String].self, text) }
+                strings[key] = s
+            }
+            return strings
+        }
         return try decode([String: String].self, text)
-    }
-
-    private static func parseStringObject(_ s: inout ArraySlice<UInt8>) -> [String: String]? {
-        func skipSpace() { while let c = s.first, c == 0x20 || c == 0x0A || c == 0x0D || c == 0x09 { s.removeFirst() } }
-        func string() -> String? {
-            guard s.first == 0x22 else { return nil }
-            s.removeFirst()
-            var bytes: [UInt8] = []
-            while let c = s.popFirst() {
-                switch c {
-                case 0x22: return String(validating: bytes, as: UTF8.self)
-                case 0x5C:
-                    guard let e = s.popFirst() else { return nil }
-                    switch e {
-                    case 0x22, 0x5C, 0x2F: bytes.append(e)
-                    case 0x62: bytes.append(0x08)
-                    case 0x66: bytes.append(0x0C)
-                    case 0x6E: bytes.append(0x0A)
-                    case 0x72: bytes.append(0x0D)
-                    case 0x74: bytes.append(0x09)
-                    case 0x75:
-                        // \uXXXX, with a surrogate pair for characters beyond the BMP.
-                        func hex4() -> UInt32? {
-                            guard s.count >= 4, let v = UInt32(String(decoding: s.prefix(4), as: UTF8.self), radix: 16) else { return nil }
-                            s.removeFirst(4)
-                            return v
-                        }
-                        guard var v = hex4() else { return nil }
-                        if (0xD800..<0xDC00).contains(v) {
-                            guard s.starts(with: [0x5C, 0x75]) else { return nil }
-                            s.removeFirst(2)
-                            guard let low = hex4(), (0xDC00..<0xE000).contains(low) else { return nil }
-                            v = 0x10000 + ((v - 0xD800) << 10) + (low - 0xDC00)
-                        }
-                        guard let scalar = Unicode.Scalar(v) else { return nil }
-                        bytes.append(contentsOf: Array(String(Character(scalar)).utf8))
-                    default: return nil
-                    }
-                case ..<0x20: return nil
-                default: bytes.append(c)
-                }
-            }
-            return nil
-        }
-        skipSpace()
-        guard s.popFirst() == 0x7B else { return nil }
-        var object: [String: String] = [:]
-        skipSpace()
-        if s.first == 0x7D {
-            s.removeFirst()
-            skipSpace()
-            return s.isEmpty ? object : nil
-        }
-        while true {
-            skipSpace()
-            guard let key = string() else { return nil }
-            skipSpace()
-            guard s.popFirst() == 0x3A else { return nil }
-            skipSpace()
-            // A repeated key (never written by `encode`) is left to JSONDecoder's rule.
-            guard let value = string(), object[key] == nil else { return nil }
-            object[key] = value
-            skipSpace()
-            switch s.popFirst() {
-            case 0x2C: continue
-            case 0x7D:
-                skipSpace()
-                return s.isEmpty ? object : nil
-            default: return nil
-            }
-        }
     }
 }
 

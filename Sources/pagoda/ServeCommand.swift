@@ -94,13 +94,14 @@ struct Publish: AsyncParsableCommand {
         }
         let names = Names(prefix: broker.prefix)
         let exchange = commands ? names.commandsExchange : names.intakeExchange
-        let publisher = AMQPPublisher(configuration: try broker.configuration(name: "pagoda-publish"),
+        let configuration = try broker.configuration(name: "pagoda-publish")
+        let publisher = AMQPPublisher(configuration: configuration,
                                       topology: Topology(exchanges: [.init(name: exchange, type: commands ? "topic" : "fanout")]), window: 256)
         do {
             try await publisher.waitUntilConnected(timeout: .milliseconds(Int(connectTimeout * 1000)))
         } catch {
             await publisher.close(timeout: .zero)
-            printError("pagoda publish: cannot connect to \(try broker.configuration(name: "pagoda-publish").endpointDescription) within \(connectTimeout) s (see the warnings above); nothing was published\n")
+            printError("pagoda publish: cannot connect to \(configuration.endpointDescription) within \(connectTimeout) s (see the warnings above); nothing was published\n")
             throw ExitCode.failure
         }
         let idKey = commands ? "command_id" : "id"

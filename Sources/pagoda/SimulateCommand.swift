@@ -80,7 +80,7 @@ struct Simulate: ParsableCommand {
         }
 
         // Pass 2: a reader thread parses, validates and routes the lines in batches while this thread
-        // applies them and streams the events to stdout as JSON lines.
+        // applies them; a writer thread streams the events to stdout as JSON lines.
         var simulation = Simulation(rules: ruleSet, options: .init(until: untilDate, verbose: verbose))
         let encoder = SimulationEncoder(offsetSeconds: simulation.offsetSeconds, verbose: verbose)
         let batches = BatchQueue<PreparedLine>(capacity: 8)
@@ -139,17 +139,21 @@ struct Simulate: ParsableCommand {
                 pending.removeAll(keepingCapacity: true)
             }
         }
+        func closeOutput() {
+            records.put(pending)
+            records.finish()
+            written.wait()
+        }
         while let batch = batches.take() {
             for line in batch { simulation.apply(line, records: emit) }
         }
-        let summary = simulation.finish(records: emit)
-        records.put(pending)
-        records.finish()
-        written.wait()
         if let error = batches.error {
+            closeOutput()
             printError("pagoda simulate: \(error)\n")
             throw ExitCode(2)
         }
+        let summary = simulation.finish(records: emit)
+        closeOutput()
 
         let wall = Date().timeIntervalSince(started)
         var text = "simulated \(summary.tickets) tickets"
