@@ -67,7 +67,7 @@ let package = Package(
             dependencies: ["PagodaService", "PagodaRules", "PagodaLifecycle", "PagodaTransport", "PagodaTesting", "pagoda"]
         ),
         .testTarget(name: "PagodaLifecycleTests", dependencies: ["PagodaLifecycle", "PagodaRules"]),
-        .testTarget(name: "PagodaStoreTests", dependencies: ["PagodaStore"]),
+        .testTarget(name: "PagodaStoreTests", dependencies: ["PagodaStore", .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(
             name: "PagodaTransportTests",
             dependencies: ["PagodaTransport", "PagodaTesting", .product(name: "Logging", package: "swift-log")]

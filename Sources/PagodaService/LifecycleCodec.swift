@@ -6,8 +6,10 @@ import PagodaStore
 /// Turns lifecycle transitions into what the store keeps and the relay publishes.
 ///
 /// Pure: states are encoded as JSON blobs, events become timeline rows and outgoing messages. Every event
-/// goes once to the events exchange (routing key = event type) and once to each queue it names, through
-/// the default exchange, so no consumer sees it twice.
+/// is ONE publish to the dispatch exchange with the event type as routing key (no queue is bound by it) and
+/// the suffixes of the queues it concerns as extra routing keys (AMQP `BCC`): the broker delivers it to
+/// those queues and, through the exchange binding, once to the events exchange, where consumers bind by
+/// event type. No consumer sees it twice, and the relay publishes and the outbox stores one message.
 public struct LifecycleCodec: Sendable {
     public let names: Names
     public let offsetSeconds: Int
@@ -53,12 +55,9 @@ public struct LifecycleCodec: Sendable {
             body.append(UInt8(ascii: "}"))
         }
         let headers = ["x-pagoda-ticket-id": event.ticketID, "x-pagoda-message-type": event.type.rawValue, "x-pagoda-event-id": event.id]
-        var out = [StoredMessage(exchange: names.eventsExchange, routingKey: event.type.rawValue, messageID: event.id,
-                                 contentType: "application/json", headers: headers, body: body, mandatory: true)]
-        for q in event.queues {
-            out.append(StoredMessage(exchange: "", routingKey: names.queue(q), messageID: "\(event.id)>\(q)",
-                                     contentType: "application/json", headers: headers, body: body, mandatory: true))
-        }
+        var out = [StoredMessage(exchange: names.dispatchExchange, routingKey: event.type.rawValue, messageID: event.id,
+                                 contentType: "application/json", headers: headers, body: body, mandatory: true,
+                                 extraRoutingKeys: event.queues)]
         if let replyTo = event.replyTo, !replyTo.isEmpty {
             out.append(StoredMessage(exchange: "", routingKey: replyTo, messageID: "\(event.id)>reply",
                                      contentType: "application/json", headers: headers, body: body, mandatory: false))

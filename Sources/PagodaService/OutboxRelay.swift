@@ -171,6 +171,7 @@ final class OutboxRelay: Service {
     static func transportMessage(_ m: StoredMessage) -> PagodaTransport.OutgoingMessage {
         var headers: [String: HeaderValue] = [:]
         for (k, v) in m.headers { headers[k] = .string(v) }
+        if !m.extraRoutingKeys.isEmpty { headers["BCC"] = .array(m.extraRoutingKeys.map(HeaderValue.string)) }
         return PagodaTransport.OutgoingMessage(exchange: m.exchange, routingKey: m.routingKey, body: m.body, messageId: m.messageID,
                                contentType: m.contentType, headers: headers, persistent: true, timestamp: Date(), mandatory: m.mandatory)
     }

@@ -463,7 +463,7 @@ public final class DispatchStore: Sendable {
                             return TicketHistory.Message(
                                 outbox: try row.outboxMessage(), sentAt: row.sentAt.map(EpochMillis.date))
                         } catch is DecodingError {
-                            throw StoreError(.corrupt, "outbox row \(row.id ?? 0) has malformed headers_json")
+                            throw StoreError(.corrupt, "outbox row \(row.id ?? 0) has malformed headers_json or extra_routing_keys")
                         }
                     }
                 let events = try EventRecord

@@ -130,6 +130,10 @@ public struct OutgoingMessage: Sendable, Hashable {
     public var body: [UInt8]
     /// Publish with the AMQP `mandatory` flag (unroutable messages come back).
     public var mandatory: Bool
+    /// More routing keys on the same exchange: the relay sends them in the `BCC` header, by which
+    /// RabbitMQ routes the one message by each key too (sender-selected distribution; a queue matched by
+    /// several keys still gets one copy) and which it removes before delivery.
+    public var extraRoutingKeys: [String]
 
     public init(
         exchange: String,
@@ -138,7 +142,8 @@ public struct OutgoingMessage: Sendable, Hashable {
         contentType: String = "application/json",
         headers: [String: String] = [:],
         body: [UInt8],
-        mandatory: Bool = true
+        mandatory: Bool = true,
+        extraRoutingKeys: [String] = []
     ) {
         self.exchange = exchange
         self.routingKey = routingKey
@@ -147,6 +152,7 @@ public struct OutgoingMessage: Sendable, Hashable {
         self.headers = headers
         self.body = body
         self.mandatory = mandatory
+        self.extraRoutingKeys = extraRoutingKeys
     }
 }
 

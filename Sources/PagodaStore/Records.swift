@@ -140,12 +140,14 @@ struct OutboxRecord: Codable, FetchableRecord, MutablePersistableRecord {
     var createdAt: Int64
     var sentAt: Int64?
     var attempts: Int
+    /// A JSON array of routing keys, or nil for none.
+    var extraRoutingKeys: String?
 
     enum CodingKeys: String, CodingKey {
         case id, exchange, body, mandatory, attempts
         case messageID = "message_id", ticketID = "ticket_id", rejectionID = "rejection_id"
         case routingKey = "routing_key", contentType = "content_type", headersJSON = "headers_json"
-        case createdAt = "created_at", sentAt = "sent_at"
+        case createdAt = "created_at", sentAt = "sent_at", extraRoutingKeys = "extra_routing_keys"
     }
 
     enum Columns {
@@ -171,16 +173,19 @@ struct OutboxRecord: Codable, FetchableRecord, MutablePersistableRecord {
         self.createdAt = createdAt
         self.sentAt = nil
         self.attempts = 0
+        self.extraRoutingKeys = message.extraRoutingKeys.isEmpty ? nil : JSONText.encodeStrings(message.extraRoutingKeys)
     }
 
     func outboxMessage() throws -> OutboxMessage {
         guard let id else { throw StoreError(.internal, "outbox row without id") }
         let headers = try JSONText.decodeStrings(headersJSON)
+        let keys = try extraRoutingKeys.map { try JSONText.decodeStringArray($0) } ?? []
         return OutboxMessage(
             id: id,
             message: OutgoingMessage(
                 exchange: exchange, routingKey: routingKey, messageID: messageID,
-                contentType: contentType, headers: headers, body: [UInt8](body), mandatory: mandatory),
+                contentType: contentType, headers: headers, body: [UInt8](body), mandatory: mandatory,
+                extraRoutingKeys: keys),
             createdAt: EpochMillis.date(createdAt),
             attempts: attempts)
     }
@@ -228,6 +233,16 @@ enum JSONText {
         return out + "}"
     }
 
+    /// A JSON array of strings.
+    static func encodeStrings(_ strings: [String]) -> String {
+        var out = "["
+        for (i, string) in strings.enumerated() {
+            if i > 0 { out += "," }
+            appendString(string, to: &out)
+        }
+        return out + "]"
+    }
+
     /// A JSON value for `encodeObject`.
     enum Value {
         case string(String)
@@ -247,13 +262,7 @@ enum JSONText {
             case .string(let string): appendString(string, to: &out)
             case .int(let int): out += String(int)
             case .null: out += "null"
-            case .strings(let strings):
-                out += "["
-                for (i, string) in strings.enumerated() {
-                    if i > 0 { out += "," }
-                    appendString(string, to: &out)
-                }
-                out += "]"
+            case .strings(let strings): out += encodeStrings(strings)
             }
         }
         return out + "}"
@@ -302,6 +311,16 @@ enum JSONText {
             return strings
         }
         return try decode([String: String].self, text)
+    }
+
+    /// A JSON array of strings, as `encodeStrings` writes it (`extra_routing_keys`); anything else
+    /// goes to `JSONDecoder`, which reads or rejects it.
+    static func decodeStringArray(_ text: String) throws -> [String] {
+        if case .array(let a)? = try? JSON.parse(text.utf8) {
+            let strings = a.compactMap(\.stringValue)
+            if strings.count == a.count { return strings }
+        }
+        return try decode([String].self, text)
     }
 }
 
@@ -406,14 +425,14 @@ extension RejectionRecord {
 extension OutboxRecord {
     private static let insertSQL = PagodaStore.insertSQL(databaseTableName, [
         CodingKeys.messageID, .ticketID, .rejectionID, .exchange, .routingKey, .contentType, .headersJSON,
-        .body, .mandatory, .createdAt, .sentAt, .attempts,
+        .body, .mandatory, .createdAt, .sentAt, .attempts, .extraRoutingKeys,
     ])
 
     /// Inserts the row with a cached statement and sets `id`.
     mutating func insertRow(_ db: Database) throws {
         try db.cachedStatement(sql: Self.insertSQL).execute(arguments: [
             messageID, ticketID, rejectionID, exchange, routingKey, contentType, headersJSON,
-            body, mandatory, createdAt, sentAt, attempts,
+            body, mandatory, createdAt, sentAt, attempts, extraRoutingKeys,
         ])
         id = db.lastInsertedRowID
     }

@@ -9,7 +9,7 @@ import GRDB
 /// Timestamps are INTEGER milliseconds since the Unix epoch (see `EpochMillis`).
 enum Schema {
     /// Names of all migrations, in order. Append only.
-    static let migrationNames = ["v1-intake", "v2-lifecycle"]
+    static let migrationNames = ["v1-intake", "v2-lifecycle", "v3-outbox-routing-keys"]
 
     static var migrator: DatabaseMigrator {
         var migrator = DatabaseMigrator()
@@ -18,6 +18,9 @@ enum Schema {
         }
         migrator.registerMigration("v2-lifecycle") { db in
             try db.execute(sql: v2Lifecycle)
+        }
+        migrator.registerMigration("v3-outbox-routing-keys") { db in
+            try db.execute(sql: v3OutboxRoutingKeys)
         }
         return migrator
     }
@@ -160,5 +163,12 @@ enum Schema {
             ticket_id   TEXT    NOT NULL REFERENCES tickets(id),
             PRIMARY KEY (key, received_at, ticket_id)
         ) STRICT, WITHOUT ROWID;
+        """
+
+    static let v3OutboxRoutingKeys = """
+        -- More routing keys for one message (a JSON array of strings, NULL for
+        -- none), published in AMQP's BCC header: one lifecycle event reaches the
+        -- events exchange and every queue it concerns as ONE publish.
+        ALTER TABLE outbox ADD COLUMN extra_routing_keys TEXT;
         """
 }

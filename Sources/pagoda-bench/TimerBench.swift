@@ -205,19 +205,23 @@ private func timersRun(_ args: [String]) async throws {
     config.connectionName = "pagoda-bench-timers"
     let names = Names(prefix: prefix)
     let timersQ = "\(prefix).bench.timers", dispatchQ = "\(prefix).bench.dispatched"
+    let exchanges: [Topology.Exchange] = [.init(name: names.dispatchExchange, type: "topic"), .init(name: names.eventsExchange, type: "topic"),
+                                          .init(name: names.intakeExchange, type: "fanout")]
     let topology = Topology(
-        exchanges: [.init(name: names.dispatchExchange, type: "topic"), .init(name: names.eventsExchange, type: "topic"),
-                    .init(name: names.intakeExchange, type: "fanout")],
-        queues: [.init(name: timersQ), .init(name: dispatchQ), .quorum(names.intakeQueue)],
+        exchanges: exchanges, queues: [.init(name: timersQ), .quorum(names.intakeQueue)],
         bindings: [.init(queue: timersQ, exchange: names.eventsExchange, routingKey: "ticket.#"),
-                   .init(queue: dispatchQ, exchange: names.dispatchExchange, routingKey: "#"),
                    .init(queue: names.intakeQueue, exchange: names.intakeExchange, routingKey: "")])
+    // Lifecycle events pass through the dispatch exchange too: this queue, which only looks for the probe's
+    // dispatch, is deleted when its consumer closes after the probe, so it does not add to the broker's load.
+    let dispatchTopology = Topology(
+        exchanges: exchanges, queues: [.init(name: dispatchQ, durable: false, autoDelete: true)],
+        bindings: [.init(queue: dispatchQ, exchange: names.dispatchExchange, routingKey: "#")])
     // Timer events: first arrival (wall ms) per ticket id.
     let firstSeen = Box<[String: Int64]>([:])
     let firstTimerAt = Box<UInt64?>(nil)
     let probeAt = Box<UInt64?>(nil)
     let timerWatch = AMQPConsumer(configuration: config, queue: timersQ, topology: topology, prefetch: 2000)
-    let dispatchWatch = AMQPConsumer(configuration: config, queue: dispatchQ, topology: topology, prefetch: 100)
+    let dispatchWatch = AMQPConsumer(configuration: config, queue: dispatchQ, topology: dispatchTopology, prefetch: 100)
     let t1 = Task {
         for await d in timerWatch.deliveries {
             let t = now(), w = wallMs()
@@ -263,6 +267,7 @@ private func timersRun(_ args: [String]) async throws {
         if !serve.isRunning { say("timers-run: serve exited with \(serve.terminationStatus)"); exit(1) }
         try await Task.sleep(for: .milliseconds(2))
     }
+    await dispatchWatch.close()
     let probeS = probeAt.with { $0 }.map { Double($0 - spawned) / 1e9 } ?? .nan
     let timerS = firstTimerAt.with { $0 }.map { Double($0 - spawned) / 1e9 } ?? .nan
     say(String(format: "restart to serving: %.2f s (probe ticket dispatched after %.2f s, first overdue timer event after %.2f s)",
@@ -296,6 +301,5 @@ private func timersRun(_ args: [String]) async throws {
     say(String(format: "peak resident memory (VmHWM): %.0f MiB (%d kB)", Double(p.hwm) / 1024, p.hwm))
     await publisher.close()
     await timerWatch.close()
-    await dispatchWatch.close()
     t1.cancel(); t2.cancel()
 }

@@ -60,7 +60,7 @@ struct Show: ParsableCommand {
         print("timeline:")
         for e in h.events { print("  \(t(e.at))  \(e.type)\(Self.summary(e.payloadJSON))") }
         for m in h.messages {
-            print("  message \(m.outbox.message.messageID) -> \(m.outbox.message.exchange) [\(m.outbox.message.routingKey)]: " + (m.sentAt.map { "confirmed \(t($0))" } ?? "not yet confirmed"))
+            print("  message \(m.outbox.message.messageID) -> \(m.outbox.message.exchange) [\(([m.outbox.message.routingKey] + m.outbox.message.extraRoutingKeys).joined(separator: ", "))]: " + (m.sentAt.map { "confirmed \(t($0))" } ?? "not yet confirmed"))
         }
     }
 }

@@ -87,6 +87,17 @@ extension ServiceTests {
             guard case .object(let o)? = try? JSON.parse(d.body) else { return false }
             return o["event"] == "ticket.escalated" && o["ticket"]?.objectValue?["id"] == .string(id)
         } })
+        // Each event is one publish, routed to the events queue and to every queue it concerns (the last
+        // escalation to the supervision office and the district): each queue holds one copy, whose message
+        // id is the event id.
+        for c in [town, events] {
+            let ids = c.deliveries.compactMap { d -> String? in
+                guard case .object(let o)? = try? JSON.parse(d.body), let e = o["event_id"]?.stringValue else { return nil }
+                #expect(d.messageId == e)
+                return e
+            }
+            #expect(!ids.isEmpty && Set(ids).count == ids.count, "\(ids)")
+        }
         // At the top the reminders keep coming at the policy's interval.
         #expect(await eventually(timeout: .seconds(30)) {
             Self.events(events, ticket: id).contains { $0["event"] == "ticket.reminder" && $0["supervision"] == .bool(true) }

@@ -206,6 +206,20 @@ import PagodaStore
         #expect(pending.first?.message == message)
     }
 
+    @Test func extraRoutingKeysRoundTripInOrder() throws {
+        let dir = try TempDir(); defer { dir.cleanup() }
+        let store = try openStore(dir)
+        let keys = ["unit.shunde.beijiao", "unit.city.supervision", "quote\"and\\back", "佛山"]
+        let messages = [
+            OutgoingMessage(exchange: "pagoda.dispatch", routingKey: "ticket.escalated", messageID: "m-1", body: [], extraRoutingKeys: keys),
+            OutgoingMessage(exchange: "pagoda.dispatch", routingKey: "ticket.signed", messageID: "m-2", body: []),
+        ]
+        for m in messages {
+            _ = try store.recordDispatches([.rejection(Rejection(amqpMessageID: nil, body: [], code: "c", reason: "r", at: t0, message: m))])
+        }
+        #expect(try store.pendingOutbox(limit: 5).map(\.message) == messages)
+    }
+
     @Test func negativeLimitIsRejected() throws {
         let dir = try TempDir(); defer { dir.cleanup() }
         let store = try openStore(dir)
@@ -309,7 +323,7 @@ import PagodaStore
         do {
             let store = try openStore(dir)
             #expect(try store.appliedMigrations() == DispatchStore.knownMigrations)
-            #expect(DispatchStore.knownMigrations == ["v1-intake", "v2-lifecycle"])
+            #expect(DispatchStore.knownMigrations == ["v1-intake", "v2-lifecycle", "v3-outbox-routing-keys"])
             _ = try store.recordDispatches([dispatch("T1")])
             try store.close()
         }

@@ -24,3 +24,16 @@ struct JSONTextTests {
         #expect(try JSONText.decodeStrings(JSONText.encode(headers)) == headers)
     }
 }
+
+/// The reader of `extra_routing_keys`.
+struct JSONTextArrayTests {
+    @Test(arguments: [[], ["unit.nanhai"], ["a\"b", "c\\d", "佛山 🚒", ""]])
+    func readsWhatEncodeWrites(_ keys: [String]) throws {
+        #expect(try JSONText.decodeStringArray(JSONText.encodeStrings(keys)) == keys)
+    }
+
+    @Test(arguments: [#"[1]"#, #"{"a":"b"}"#, #"["a""#, #"["a"] x"#, #"[null]"#])
+    func refusesAnythingElse(_ text: String) throws {
+        #expect(throws: (any Error).self) { try JSONText.decodeStringArray(text) }
+    }
+}
