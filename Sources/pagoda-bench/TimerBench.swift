@@ -204,43 +204,40 @@ private func timersRun(_ args: [String]) async throws {
     var config = try AMQPConfiguration(url: url)
     config.connectionName = "pagoda-bench-timers"
     let names = Names(prefix: prefix)
-    let timersQ = "\(prefix).bench.timers", dispatchQ = "\(prefix).bench.dispatched"
-    let exchanges: [Topology.Exchange] = [.init(name: names.dispatchExchange, type: "topic"), .init(name: names.eventsExchange, type: "topic"),
-                                          .init(name: names.intakeExchange, type: "fanout")]
+    // Every event reaches the service's events queue (which audit and analytics consumers read in
+    // production) in the same routing step as its unit queue. With --watch own the benchmark binds a
+    // queue of its own instead (a third copy of every event for the broker to write; figures before
+    // 2026-11-24).
+    let own = argValue(args, "--watch") == "own"
+    let watched = own ? "\(prefix).bench.timers" : names.eventsQueue
     let topology = Topology(
-        exchanges: exchanges, queues: [.init(name: timersQ), .quorum(names.intakeQueue)],
-        bindings: [.init(queue: timersQ, exchange: names.eventsExchange, routingKey: "ticket.#"),
-                   .init(queue: names.intakeQueue, exchange: names.intakeExchange, routingKey: "")])
-    // Lifecycle events pass through the dispatch exchange too: this queue, which only looks for the probe's
-    // dispatch, is deleted when its consumer closes after the probe, so it does not add to the broker's load.
-    let dispatchTopology = Topology(
-        exchanges: exchanges, queues: [.init(name: dispatchQ, durable: false, autoDelete: true)],
-        bindings: [.init(queue: dispatchQ, exchange: names.dispatchExchange, routingKey: "#")])
-    // Timer events: first arrival (wall ms) per ticket id.
+        exchanges: [.init(name: names.dispatchExchange, type: "topic"), .init(name: names.eventsExchange, type: "topic"),
+                    .init(name: names.intakeExchange, type: "fanout")],
+        queues: [.init(name: watched), .quorum(names.intakeQueue)],
+        bindings: [.init(queue: watched, exchange: names.eventsExchange, routingKey: "#"),
+                   .init(queue: names.intakeQueue, exchange: names.intakeExchange, routingKey: "")],
+        exchangeBindings: [.init(destination: names.eventsExchange, source: names.dispatchExchange, routingKey: "#")])
+    say("timers-run: watching \(watched)")
+    // Timer events: first arrival (wall ms) per ticket id; the probe's dispatch comes the same way.
     let firstSeen = Box<[String: Int64]>([:])
     let firstTimerAt = Box<UInt64?>(nil)
     let probeAt = Box<UInt64?>(nil)
-    let timerWatch = AMQPConsumer(configuration: config, queue: timersQ, topology: topology, prefetch: 2000)
-    let dispatchWatch = AMQPConsumer(configuration: config, queue: dispatchQ, topology: dispatchTopology, prefetch: 100)
+    let watch = AMQPConsumer(configuration: config, queue: watched, topology: topology, prefetch: 2000)
     let t1 = Task {
-        for await d in timerWatch.deliveries {
+        for await d in watch.deliveries {
             let t = now(), w = wallMs()
             if let id = d.headers["x-pagoda-ticket-id"]?.stringValue {
-                firstSeen.with { if $0[id] == nil { $0[id] = w } }
-                firstTimerAt.with { if $0 == nil { $0 = t } }
+                if id == "TB-PROBE" {
+                    probeAt.with { if $0 == nil { $0 = t } }
+                } else {
+                    firstSeen.with { if $0[id] == nil { $0[id] = w } }
+                    firstTimerAt.with { if $0 == nil { $0 = t } }
+                }
             }
-            timerWatch.ack(d)
+            watch.ack(d)
         }
     }
-    let t2 = Task {
-        for await d in dispatchWatch.deliveries {
-            let t = now()
-            if d.headers["x-pagoda-ticket-id"]?.stringValue == "TB-PROBE" { probeAt.with { if $0 == nil { $0 = t } } }
-            dispatchWatch.ack(d)
-        }
-    }
-    try await timerWatch.waitUntilConnected()
-    try await dispatchWatch.waitUntilConnected()
+    try await watch.waitUntilConnected()
     let publisher = AMQPPublisher(configuration: config, topology: topology)
 
     let serve = Process()
@@ -267,7 +264,6 @@ private func timersRun(_ args: [String]) async throws {
         if !serve.isRunning { say("timers-run: serve exited with \(serve.terminationStatus)"); exit(1) }
         try await Task.sleep(for: .milliseconds(2))
     }
-    await dispatchWatch.close()
     let probeS = probeAt.with { $0 }.map { Double($0 - spawned) / 1e9 } ?? .nan
     let timerS = firstTimerAt.with { $0 }.map { Double($0 - spawned) / 1e9 } ?? .nan
     say(String(format: "restart to serving: %.2f s (probe ticket dispatched after %.2f s, first overdue timer event after %.2f s)",
@@ -300,6 +296,6 @@ private func timersRun(_ args: [String]) async throws {
     let p = peak.with { $0 }
     say(String(format: "peak resident memory (VmHWM): %.0f MiB (%d kB)", Double(p.hwm) / 1024, p.hwm))
     await publisher.close()
-    await timerWatch.close()
-    t1.cancel(); t2.cancel()
+    await watch.close()
+    t1.cancel()
 }

@@ -16,6 +16,10 @@ struct Options {
     var latencySeconds = 20
     var soakSeconds = 0
     var synchronous = "full"
+    /// Where (b) watches dispatches: `events`, the service's own events queue (which audit and analytics
+    /// consumers read in production), or `own`, a queue of the benchmark's bound to the dispatch exchange
+    /// (a third copy of every message, which the broker has to write too; figures before 2026-11-24).
+    var watch = "events"
 
     init(_ args: [String]) {
         var it = args.dropFirst().makeIterator()
@@ -30,6 +34,7 @@ struct Options {
             case "--latency-seconds": latencySeconds = Int(v) ?? latencySeconds
             case "--soak-seconds": soakSeconds = Int(v) ?? soakSeconds
             case "--synchronous": synchronous = v
+            case "--watch": watch = v == "own" ? "own" : "events"
             default: FileHandle.standardError.write(Data("unknown option \(a)\n".utf8)); exit(2)
             }
         }
@@ -206,13 +211,17 @@ do {
 let prefix = "\(run)s"
 let dir = FileManager.default.temporaryDirectory.appendingPathComponent("pagoda-bench-\(run)").path
 try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-let catchAll = "\(prefix).bench.all"
+// Every dispatch reaches the events queue in the same routing step as its unit queue.
+let watched = options.watch == "own" ? "\(prefix).bench.all" : "\(prefix).events"
 let seen = Box<(count: Int, latencies: [UInt64])>((0, []))
 let watcherTopology = Topology(
-    exchanges: [.init(name: "\(prefix).dispatch", type: "topic"), .init(name: "\(prefix).intake", type: "fanout")],
-    queues: [.init(name: catchAll), .quorum("\(prefix).intake")],
-    bindings: [.init(queue: catchAll, exchange: "\(prefix).dispatch", routingKey: "#"), .init(queue: "\(prefix).intake", exchange: "\(prefix).intake", routingKey: "")])
-let watcher = AMQPConsumer(configuration: config, queue: catchAll, topology: watcherTopology, prefetch: 1000)
+    exchanges: [.init(name: "\(prefix).dispatch", type: "topic"), .init(name: "\(prefix).events", type: "topic"), .init(name: "\(prefix).intake", type: "fanout")],
+    queues: [.init(name: watched), .quorum("\(prefix).intake")],
+    bindings: [.init(queue: watched, exchange: options.watch == "own" ? "\(prefix).dispatch" : "\(prefix).events", routingKey: "#"),
+               .init(queue: "\(prefix).intake", exchange: "\(prefix).intake", routingKey: "")],
+    exchangeBindings: options.watch == "own" ? [] : [.init(destination: "\(prefix).events", source: "\(prefix).dispatch", routingKey: "#")])
+print("(b) watches \(watched)")
+let watcher = AMQPConsumer(configuration: config, queue: watched, topology: watcherTopology, prefetch: 1000)
 let watchTask = Task {
     for await d in watcher.deliveries {
         let t = now()

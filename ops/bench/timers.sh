@@ -5,7 +5,9 @@
 #   ops/bench/timers.sh [--count N] [--window-count N] [--window-seconds S] [--burst N] [--overdue N] [--lead S]
 # The ~905,000 tickets with far timers (received during their fill, first timer 24+ minutes after receipt)
 # go into base.sqlite, which REUSE_BASE=1 reuses for a run within 15 minutes of its fill; each run copies
-# it and adds the measured tickets (whose timers fall due during the run) to the copy.
+# it and adds the measured tickets (whose timers fall due during the run) to the copy. The events are
+# watched on the service's events queue; WATCH=own binds a queue of the benchmark's instead (a third copy
+# of each event for the broker, as in the figures before 2026-11-24).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 source ops/lib.sh
@@ -41,6 +43,7 @@ echo "tickets: $(sqlite3 "$dir/run.sqlite" 'SELECT COUNT(*) FROM lifecycle'), pe
 
 echo "== serve"
 "$bin/pagoda-bench" timers-run --pagoda "$bin/pagoda" --db "$dir/run.sqlite" --rules rules \
-  --amqp-url amqp://guest:guest@127.0.0.1:$port/ --window-end-ms "$window_end" --expected "$expected" --log "$dir/serve.log" 2>/dev/null
+  --amqp-url amqp://guest:guest@127.0.0.1:$port/ --window-end-ms "$window_end" --expected "$expected" --log "$dir/serve.log" \
+  --watch "${WATCH:-events}" 2>/dev/null
 echo "the service's own figures at shutdown (fire time minus due time, every firing including the overdue ones):"
 grep -E 'timer lateness|\] stopped' "$dir/serve.log" | sed 's/^/  /'
