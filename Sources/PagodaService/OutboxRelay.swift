@@ -132,7 +132,7 @@ final class OutboxRelay: Service {
                         metrics.published.increment()
                     case let .returned(code, text):
                         metrics.returned.increment()
-                        logger.error("broker returned a dispatch as unroutable; will retry", metadata: [
+                        logger.error("broker returned a message as unroutable (a destination queue is missing); will retry", metadata: [
                             "outbox.id": "\(id)", "amqp.reply_code": "\(code)", "amqp.reply_text": "\(text)",
                         ])
                         // Wait for the next tick before trying again, without holding up other messages.
