@@ -157,17 +157,13 @@ extension DispatchStore {
     public func dueTimers(until: Date, after: DueTimer? = nil, limit: Int) throws(StoreError) -> [DueTimer] {
         try storeOperation {
             try pool.read { db in
-                let rows: [Row]
-                if let after {
-                    // The next page of a burst, in the same order, through the (due_at, ticket_id) index.
-                    rows = try Row.fetchAll(db, sql: """
-                        SELECT ticket_id, due_at, token FROM timers WHERE due_at <= ? AND (due_at, ticket_id) > (?, ?)
-                        ORDER BY due_at, ticket_id LIMIT ?
-                        """, arguments: [EpochMillis.from(until), EpochMillis.from(after.dueAt), after.ticketID, limit])
-                } else {
-                    rows = try Row.fetchAll(db, sql: "SELECT ticket_id, due_at, token FROM timers WHERE due_at <= ? ORDER BY due_at, ticket_id LIMIT ?",
-                                            arguments: [EpochMillis.from(until), limit])
-                }
+                // In (due_at, ticket_id) order through that index; without `after`, from before the first
+                // (ticket ids are never empty).
+                let from = after.map { (EpochMillis.from($0.dueAt), $0.ticketID) } ?? (Int64.min, "")
+                let rows = try Row.fetchAll(db, sql: """
+                    SELECT ticket_id, due_at, token FROM timers WHERE due_at <= ? AND (due_at, ticket_id) > (?, ?)
+                    ORDER BY due_at, ticket_id LIMIT ?
+                    """, arguments: [EpochMillis.from(until), from.0, from.1, limit])
                 return rows.map { DueTimer(ticketID: $0[0], dueAt: EpochMillis.date($0[1]), token: $0[2]) }
             }
         }

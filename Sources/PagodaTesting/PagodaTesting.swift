@@ -22,25 +22,42 @@ public final class Locked<Value: Sendable>: @unchecked Sendable {
 /// The repository root, found from this file's location.
 public let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
-/// Runs a process to completion without blocking a concurrency-pool thread; returns status and output.
+/// Runs a process to completion without blocking a concurrency-pool thread; returns status and output
+/// (stdout and stderr together, in the order written).
 public func runProcess(_ argv: [String], environment: [String: String]? = nil) async throws -> (status: Int32, output: String) {
+    let r = try await runProcess(argv, environment: environment, separateStderr: false)
+    return (r.status, r.stdout)
+}
+
+/// `runProcess`, with stderr kept apart from stdout when `separateStderr` (otherwise both are in `stdout`).
+public func runProcess(_ argv: [String], environment: [String: String]? = nil, separateStderr: Bool) async throws
+    -> (status: Int32, stdout: String, stderr: String)
+{
     let p = Process()
     p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
     p.arguments = argv
     if let environment { p.environment = environment }
-    let out = FileManager.default.temporaryDirectory.appendingPathComponent("pagoda-test-\(UUID().uuidString).log")
-    _ = FileManager.default.createFile(atPath: out.path, contents: nil)
-    let handle = try FileHandle(forWritingTo: out)
-    p.standardOutput = handle
-    p.standardError = handle
+    func capture() throws -> (URL, FileHandle) {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("pagoda-test-\(UUID().uuidString).log")
+        _ = FileManager.default.createFile(atPath: url.path, contents: nil)
+        return (url, try FileHandle(forWritingTo: url))
+    }
+    let out = try capture()
+    let err = separateStderr ? try capture() : out
+    p.standardOutput = out.1
+    p.standardError = err.1
     let status: Int32 = try await withCheckedThrowingContinuation { cont in
         p.terminationHandler = { proc in cont.resume(returning: proc.terminationStatus) }
         do { try p.run() } catch { cont.resume(throwing: error) }
     }
-    try? handle.close()
-    let text = (try? String(contentsOf: out, encoding: .utf8)) ?? ""
-    try? FileManager.default.removeItem(at: out)
-    return (status, text)
+    func collect(_ c: (URL, FileHandle)) -> String {
+        try? c.1.close()
+        let text = (try? String(contentsOf: c.0, encoding: .utf8)) ?? ""
+        try? FileManager.default.removeItem(at: c.0)
+        return text
+    }
+    let stdout = collect(out)
+    return (status, stdout, separateStderr ? collect(err) : "")
 }
 
 /// Polls `condition` every 20 ms until it holds or the deadline passes; returns whether it held.

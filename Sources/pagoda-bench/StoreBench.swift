@@ -15,14 +15,10 @@ import PagodaStore
 import Synchronization
 
 func storeBench(_ args: [String]) throws {
-    func value(_ name: String) -> String? {
-        guard let i = args.firstIndex(of: name), i + 1 < args.count else { return nil }
-        return args[i + 1]
-    }
-    let rulesDir = value("--rules") ?? "rules"
-    let count = Int(value("--count") ?? "") ?? 50_000
-    let batchSize = Int(value("--batch") ?? "") ?? 500
-    let synchronous = StoreConfiguration.Synchronous(rawValue: value("--synchronous") ?? "full") ?? .full
+    let rulesDir = argValue(args, "--rules") ?? "rules"
+    let count = Int(argValue(args, "--count") ?? "") ?? 50_000
+    let batchSize = Int(argValue(args, "--batch") ?? "") ?? 500
+    let synchronous = StoreConfiguration.Synchronous(rawValue: argValue(args, "--synchronous") ?? "full") ?? .full
     let lifecycle = !args.contains("--no-lifecycle")
 
     let compiled = RuleSetCompiler.compile(try RuleSetCompiler.readFiles(in: rulesDir))

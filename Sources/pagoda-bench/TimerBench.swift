@@ -34,7 +34,7 @@ import PagodaTransport
 import Glibc
 #endif
 
-private func argValue(_ args: [String], _ name: String) -> String? {
+func argValue(_ args: [String], _ name: String) -> String? {
     guard let i = args.firstIndex(of: name), i + 1 < args.count else { return nil }
     return args[i + 1]
 }
@@ -243,7 +243,7 @@ private func timersRun(_ args: [String]) async throws {
     let serve = Process()
     serve.executableURL = URL(fileURLWithPath: pagoda)
     serve.arguments = ["serve", "--rules", rulesDir, "--amqp-url", url, "--db", db, "--prefix", prefix, "--log-level", ProcessInfo.processInfo.environment["SERVE_LOG_LEVEL"] ?? "info", "--synchronous", "normal"]
-    FileManager.default.createFile(atPath: logPath, contents: nil)
+    _ = FileManager.default.createFile(atPath: logPath, contents: nil)
     serve.standardError = FileHandle(forWritingAtPath: logPath)
     let spawned = now()
     try serve.run()

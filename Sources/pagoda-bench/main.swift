@@ -212,14 +212,15 @@ let prefix = "\(run)s"
 let dir = FileManager.default.temporaryDirectory.appendingPathComponent("pagoda-bench-\(run)").path
 try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
 // Every dispatch reaches the events queue in the same routing step as its unit queue.
-let watched = options.watch == "own" ? "\(prefix).bench.all" : "\(prefix).events"
+let ownQueue = options.watch == "own"
+let watched = ownQueue ? "\(prefix).bench.all" : "\(prefix).events"
 let seen = Box<(count: Int, latencies: [UInt64])>((0, []))
 let watcherTopology = Topology(
     exchanges: [.init(name: "\(prefix).dispatch", type: "topic"), .init(name: "\(prefix).events", type: "topic"), .init(name: "\(prefix).intake", type: "fanout")],
     queues: [.init(name: watched), .quorum("\(prefix).intake")],
-    bindings: [.init(queue: watched, exchange: options.watch == "own" ? "\(prefix).dispatch" : "\(prefix).events", routingKey: "#"),
+    bindings: [.init(queue: watched, exchange: ownQueue ? "\(prefix).dispatch" : "\(prefix).events", routingKey: "#"),
                .init(queue: "\(prefix).intake", exchange: "\(prefix).intake", routingKey: "")],
-    exchangeBindings: options.watch == "own" ? [] : [.init(destination: "\(prefix).events", source: "\(prefix).dispatch", routingKey: "#")])
+    exchangeBindings: ownQueue ? [] : [.init(destination: "\(prefix).events", source: "\(prefix).dispatch", routingKey: "#")])
 print("(b) watches \(watched)")
 let watcher = AMQPConsumer(configuration: config, queue: watched, topology: watcherTopology, prefetch: 1000)
 let watchTask = Task {

@@ -88,7 +88,7 @@ struct Simulate: ParsableCommand {
         let order: [IndexedLine]? = inOrder ? nil : index.enumerated()
             .sorted { $0.element.at != $1.element.at ? $0.element.at < $1.element.at : $0.offset < $1.offset }
             .map(\.element)
-        let reader = Thread {
+        startThread {
             var batch: [PreparedLine] = []
             batch.reserveCapacity(BatchQueue<PreparedLine>.batchSize)
             func prepare(_ bytes: UnsafeRawBufferPointer) {
@@ -115,12 +115,10 @@ struct Simulate: ParsableCommand {
                 batches.finish(error: "\(error)")
             }
         }
-        reader.stackSize = 8 << 20
-        reader.start()
         // A writer thread turns the records into JSON lines on stdout.
         let records = BatchQueue<SimulationRecord>(capacity: 8)
         let written = DispatchSemaphore(value: 0)
-        let writer = Thread {
+        startThread {
             var out = OutputBuffer(encoder: encoder)
             while let batch = records.take() {
                 for record in batch { out.write(record) }
@@ -128,8 +126,6 @@ struct Simulate: ParsableCommand {
             out.flush()
             written.signal()
         }
-        writer.stackSize = 8 << 20
-        writer.start()
         var pending: [SimulationRecord] = []
         pending.reserveCapacity(BatchQueue<SimulationRecord>.batchSize)
         func emit(_ record: SimulationRecord) {
@@ -183,6 +179,14 @@ extension Simulate {
         let d = total / 86_400, h = total % 86_400 / 3600, m = total % 3600 / 60
         return d > 0 ? "\(d)d\(h)h\(m)m" : "\(h)h\(m)m"
     }
+}
+
+/// Runs `body` on a new thread with an 8 MiB stack (the pass's parsing and simulation recurse little, but
+/// the default for secondary threads is small).
+private func startThread(_ body: @escaping @Sendable () -> Void) {
+    let thread = Thread(block: body)
+    thread.stackSize = 8 << 20
+    thread.start()
 }
 
 /// Batches handed from one thread to another (prepared lines from the reader, records to the writer), at

@@ -48,13 +48,13 @@ extension ServiceTests {
     /// The events seen so far for one ticket, as JSON objects, in arrival order.
     static func events(_ c: QueueCollector, ticket: String) -> [JSONObject] {
         c.deliveries.compactMap { d in
-            guard case .object(let o)? = try? JSON.parse(d.body), o["ticket_id"] == .string(ticket) ?? o["ticket"]?.objectValue?["id"] else {
-                if case .object(let o)? = try? JSON.parse(d.body), case .object(let t)? = o["ticket"], t["id"] == .string(ticket), o["type"] == "ticket.dispatched" {
-                    return JSONObject([("event", "ticket.dispatched"), ("ticket_id", .string(ticket))])
-                }
-                return nil
+            guard case .object(let o)? = try? JSON.parse(d.body) else { return nil }
+            if o["ticket_id"] == .string(ticket) { return o }
+            // The first dispatch message names the ticket only inside the ticket it carries.
+            if case .object(let t)? = o["ticket"], t["id"] == .string(ticket), o["type"] == "ticket.dispatched" {
+                return JSONObject([("event", "ticket.dispatched"), ("ticket_id", .string(ticket))])
             }
-            return o
+            return nil
         }
     }
 

@@ -47,27 +47,19 @@ import Testing
         return out
     }
 
-    static func simulate(_ lines: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
+    static func simulate(_ lines: [String]) async throws -> (status: Int32, stdout: String, stderr: String) {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("pagoda-simulate-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }
-        let scenario = dir.appendingPathComponent("scenario.jsonl"), out = dir.appendingPathComponent("out"), err = dir.appendingPathComponent("err")
+        let scenario = dir.appendingPathComponent("scenario.jsonl")
         try (lines.joined(separator: "\n") + "\n").write(to: scenario, atomically: true, encoding: .utf8)
-        FileManager.default.createFile(atPath: out.path, contents: nil)
-        FileManager.default.createFile(atPath: err.path, contents: nil)
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: ServeProcess.binary)
-        p.arguments = ["simulate", "--rules", repositoryRoot.appendingPathComponent("rules").path, "--scenario", scenario.path]
-        p.standardOutput = try FileHandle(forWritingTo: out)
-        p.standardError = try FileHandle(forWritingTo: err)
-        try p.run()
-        p.waitUntilExit()
-        return (p.terminationStatus, try String(contentsOf: out, encoding: .utf8), try String(contentsOf: err, encoding: .utf8))
+        return try await runProcess([ServeProcess.binary, "simulate", "--rules", repositoryRoot.appendingPathComponent("rules").path,
+                                     "--scenario", scenario.path], separateStderr: true)
     }
 
-    @Test func printsWhatTheEngineGives() throws {
+    @Test func printsWhatTheEngineGives() async throws {
         let lines = try Self.scenario()
-        let result = try Self.simulate(lines)
+        let result = try await Self.simulate(lines)
         #expect(result.status == 0, "\(result.stderr)")
         let printed = result.stdout.split(separator: "\n").map(String.init)
         let expected = try Self.expected(lines)
@@ -79,20 +71,20 @@ import Testing
     }
 
     /// Out of time order, the command sorts the lines stably by `at` as `Simulation.run` does.
-    @Test func sortsAScenarioOutOfOrder() throws {
+    @Test func sortsAScenarioOutOfOrder() async throws {
         var lines = try Self.scenario()
         lines.swapAt(10, 1_200)
         lines.swapAt(20, 1_700)
-        let result = try Self.simulate(lines)
+        let result = try await Self.simulate(lines)
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.stdout.split(separator: "\n").map(String.init) == (try Self.expected(lines)))
     }
 
-    @Test func refusesAnInvalidLineBeforeSimulating() throws {
+    @Test func refusesAnInvalidLineBeforeSimulating() async throws {
         var lines = try Self.scenario()
         lines.insert("{oops", at: 1_400)
         lines.insert(#"{"at": "2026-03-02T09:00:00+08:00", "ticket": {}, "command": {}}"#, at: 5)
-        let result = try Self.simulate(lines)
+        let result = try await Self.simulate(lines)
         #expect(result.status == 1)
         #expect(result.stdout.isEmpty)
         #expect(result.stderr.contains("scenario.jsonl:6: has both \"ticket\" and \"command\""), "\(result.stderr)")

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Pipeline benchmark on a private broker (port 5676): bare transport pipe vs `pagoda serve`, latency at
-# 500 tickets/s, and with SOAK_SECONDS=600 a memory soak. Prints figures; see docs/performance.md.
+# 500 tickets/s, and with --soak-seconds 600 a memory soak. Prints figures; see docs/performance.md.
 #   ops/bench/pipeline.sh [--count N] [--rate R] [--latency-seconds S] [--soak-seconds S] [--synchronous full|normal] [--watch events|own]
 # (b) watches the service's events queue, or with --watch own a queue of its own (a third copy of each message).
 set -euo pipefail
