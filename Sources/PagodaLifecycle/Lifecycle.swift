@@ -106,7 +106,7 @@ public struct Lifecycle: Sendable {
             phase: d.unit == nil ? .handedOff : .assigned, holder: d.unit.map { holder($0) }, assignedAt: input.receivedAt,
             profile: d.slaProfile.flatMap { profileSnapshots[$0] }, policy: policy)
         s.repeatOf = input.repeatOf
-        var out = Emitter(lifecycle: self, state: s, now: now)
+        var out = Emitter(lifecycle: self, state: s, now: now, change: .compare(s))
         if let h = out.state.holder {
             out.state.clocks = d.deadlines.map { ClockState(clock: $0.clock, started: input.receivedAt, due: $0.due, warnAt: $0.warnAt) }
             if d.enterprise { out.state.enterpriseWatchAt = input.receivedAt.addingTimeInterval(enterpriseWatch) }
@@ -129,26 +129,29 @@ public struct Lifecycle: Sendable {
     /// Runs everything due at `now` for the ticket: yellow lights, red lights, escalation one level at a
     /// time, supervision reminders, the enterprise 7-day watch. A `token` other than the state's version
     /// belongs to a timer made stale by a later change: nothing happens.
-    public func fire(_ state: TicketState, token: Int, now: Date) -> Transition {
+    public func fire(_ state: consuming TicketState, token: Int, now: Date) -> Transition {
         guard token == state.version, !state.phase.isFinal else {
             return Transition(state: state, events: [], changed: false, outcome: .staleTimer)
         }
-        var out = Emitter(lifecycle: self, state: state, now: now)
+        let nextTimer = state.nextTimer
+        var out = Emitter(lifecycle: self, state: consume state, now: now, change: .timer(nextTimer: nextTimer))
         // Each step handles the earliest due item; escalation restarts the clocks after `now`, so this ends.
+        var handled = 0
         for _ in 0..<64 {
             guard let item = out.state.earliestDue(), item.at <= now else { break }
             out.handle(item)
+            handled += 1
         }
-        return out.finish(outcome: .applied)
+        return out.finish(outcome: .applied, handled: handled)
     }
 
     // MARK: Commands
 
     /// Applies a worker or centre command. `reroute` finds a unit for an approved return that names
     /// none, passing over the given units (nil: triage takes it).
-    public func handle(_ command: Command, state: TicketState?, now: Date,
+    public func handle(_ command: Command, state: consuming TicketState?, now: Date,
                        reroute: (Set<String>) -> String? = { _ in nil }) -> Transition {
-        guard let s = state else {
+        guard let s = consume state else {
             let e = rejection(command, Refusal(code: "unknown_ticket", reason: "no ticket \(command.ticketID) was dispatched"), version: 0, now: now)
             return Transition(state: nil, events: [e], changed: false, outcome: .refused)
         }
@@ -156,7 +159,7 @@ public struct Lifecycle: Sendable {
             return Transition(state: s, events: [], changed: false, outcome: .duplicate)
         }
         // Remembering the id is a change too (even of a refused or no-op command): the state must be stored.
-        var out = Emitter(lifecycle: self, state: s, now: now)
+        var out = Emitter(lifecycle: self, state: consume s, now: now, change: .always)
         out.state.handledCommands.append(command.id)
         if out.state.handledCommands.count > rememberedCommands {
             out.state.handledCommands.removeFirst(out.state.handledCommands.count - rememberedCommands)
@@ -234,14 +237,27 @@ extension TicketState {
 struct Emitter {
     let lifecycle: Lifecycle
     var state: TicketState
-    let original: TicketState
+    /// How `finish` tells whether the state changed.
+    let change: Change
     let now: Date
     var events: [LifecycleEvent] = []
 
-    init(lifecycle: Lifecycle, state: TicketState, now: Date) {
+    /// What an input can have changed. Keeping a copy of the state to compare with at the end would also
+    /// make the first change of a state copy it whole; only a dispatch, whose state is new, does.
+    enum Change {
+        /// A new state: compared with the one it started as.
+        case compare(TicketState)
+        /// A command that is not a repeat: it always changes the state (its id is remembered).
+        case always
+        /// A timer: it changes the state exactly when it handles a due item (each sets a light, or clears
+        /// or moves a time), or when the state's next timer was out of date (`nextTimer` before).
+        case timer(nextTimer: Date?)
+    }
+
+    init(lifecycle: Lifecycle, state: consuming TicketState, now: Date, change: Change) {
         self.lifecycle = lifecycle
         self.state = state
-        self.original = state
+        self.change = change
         self.now = now
     }
 
@@ -252,10 +268,16 @@ struct Emitter {
             fields: JSONObject(fields)))
     }
 
-    mutating func finish(outcome: Transition.Outcome) -> Transition {
+    /// `handled`: the due items a timer handled.
+    mutating func finish(outcome: Transition.Outcome, handled: Int = 0) -> Transition {
         state.refreshTimer()
-        let changed = state != original
-        if changed { state.version = original.version + 1 }
+        let changed = switch change {
+        case .compare(let original): state != original
+        case .always: true
+        case .timer(let nextTimer): handled > 0 || state.nextTimer != nextTimer
+        }
+        // Nothing else changes the version, so it is still the one the input started from.
+        if changed { state.version += 1 }
         for i in events.indices { events[i].version = state.version; events[i].sequence = i }
         return Transition(state: state, events: events, changed: changed, outcome: outcome)
     }

@@ -371,7 +371,7 @@ public struct Simulation {
         guard serials[slot] == timer.serial, states[slot]?.version == timer.token, let state = states[slot].take() else { return }  // stale
         advance(to: timer.due)
         summary.timersFired += 1
-        let t = lifecycle.fire(state, token: timer.token, now: Date(timeIntervalSince1970: clock))
+        let t = lifecycle.fire(consume state, token: timer.token, now: Date(timeIntervalSince1970: clock))
         store(t, slot: slot, records: records)
     }
 
@@ -429,7 +429,7 @@ public struct Simulation {
             // The tickets are only read (and only by an approved return that names no unit); the local
             // reference ends with this block, before `store` changes the array.
             let rules = lifecycle.rules, tickets = self.tickets
-            t = lifecycle.handle(command, state: state, now: now) { excluded in
+            t = lifecycle.handle(command, state: consume state, now: now) { excluded in
                 tickets[slot].flatMap { rules.route($0, excluding: excluded).unit?.id }
             }
         }

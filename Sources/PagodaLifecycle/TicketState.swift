@@ -156,58 +156,178 @@ public struct PendingExtension: Sendable, Hashable, Codable {
 
 /// Everything the dispatcher remembers about an open ticket between inputs.
 ///
-/// A plain value: the service stores it (one row per ticket) and the simulator keeps it in memory.
+/// A value: the service stores it (one row per ticket) and the simulator keeps it in memory. Its fields
+/// live behind one reference, copied only when a shared state is changed (copy on write), so passing a
+/// state into a transition and back costs one reference count instead of one per field.
 public struct TicketState: Sendable, Hashable, Codable {
-    public var ticketID: String
-    public var receivedAt: Date
-    public var enterprise: Bool
-    public var category: String?
-    public var phase: Phase
+    /// The stored fields, with the state's value semantics (derived equality, hashing and coding).
+    struct Fields: Sendable, Hashable, Codable {
+        var ticketID: String
+        var receivedAt: Date
+        var enterprise: Bool
+        var category: String?
+        var phase: Phase
+        var holder: Holder?
+        var assignedAt: Date
+        var coHandlers: [String] = []
+        var profile: ProfileSnapshot?
+        var policy: PolicySnapshot
+        var clocks: [ClockState] = []
+        var supervised: Bool = false
+        var remindAt: Date?
+        var enterpriseWatchAt: Date?
+        var returns: Int = 0
+        var returnedBy: [String] = []
+        var reworks: Int = 0
+        var escalations: Int = 0
+        var pendingReturn: PendingReturn?
+        var pendingExtension: PendingExtension?
+        var repeatOf: String?
+        var mergedInto: String?
+        var handledCommands: [String] = []
+        var version: Int = 0
+        var nextTimer: Date?
+    }
+
+    /// Changed only while uniquely referenced (see `fields`), so states may cross threads.
+    final class Box: @unchecked Sendable {
+        var fields: Fields
+        init(_ fields: Fields) { self.fields = fields }
+    }
+
+    private var box: Box
+
+    /// The fields for changing: a shared box is copied first.
+    private var fields: Fields {
+        get { box.fields }
+        _modify {
+            if !isKnownUniquelyReferenced(&box) { box = Box(box.fields) }
+            yield &box.fields
+        }
+    }
+
+    public var ticketID: String {
+        get { box.fields.ticketID }
+        _modify { yield &fields.ticketID }
+    }
+    public var receivedAt: Date {
+        get { box.fields.receivedAt }
+        _modify { yield &fields.receivedAt }
+    }
+    public var enterprise: Bool {
+        get { box.fields.enterprise }
+        _modify { yield &fields.enterprise }
+    }
+    public var category: String? {
+        get { box.fields.category }
+        _modify { yield &fields.category }
+    }
+    public var phase: Phase {
+        get { box.fields.phase }
+        _modify { yield &fields.phase }
+    }
     /// The unit holding the ticket; nil once handed off to an emergency line.
-    public var holder: Holder?
+    public var holder: Holder? {
+        get { box.fields.holder }
+        _modify { yield &fields.holder }
+    }
     /// When the current holder got the ticket; a worker command issued before that is stale.
-    public var assignedAt: Date
+    public var assignedAt: Date {
+        get { box.fields.assignedAt }
+        _modify { yield &fields.assignedAt }
+    }
     /// Units that held the ticket and lost it by escalation; they stay recorded (协办).
-    public var coHandlers: [String] = []
-    public var profile: ProfileSnapshot?
-    public var policy: PolicySnapshot
-    public var clocks: [ClockState] = []
-    public var supervised = false
+    public var coHandlers: [String] {
+        get { box.fields.coHandlers }
+        _modify { yield &fields.coHandlers }
+    }
+    public var profile: ProfileSnapshot? {
+        get { box.fields.profile }
+        _modify { yield &fields.profile }
+    }
+    public var policy: PolicySnapshot {
+        get { box.fields.policy }
+        _modify { yield &fields.policy }
+    }
+    public var clocks: [ClockState] {
+        get { box.fields.clocks }
+        _modify { yield &fields.clocks }
+    }
+    public var supervised: Bool {
+        get { box.fields.supervised }
+        _modify { yield &fields.supervised }
+    }
     /// The next supervision reminder at the top of the pagoda.
-    public var remindAt: Date?
+    public var remindAt: Date? {
+        get { box.fields.remindAt }
+        _modify { yield &fields.remindAt }
+    }
     /// An enterprise ticket still open at this time is put under supervision (7 days after receipt).
-    public var enterpriseWatchAt: Date?
-    public var returns = 0
+    public var enterpriseWatchAt: Date? {
+        get { box.fields.enterpriseWatchAt }
+        _modify { yield &fields.enterpriseWatchAt }
+    }
+    public var returns: Int {
+        get { box.fields.returns }
+        _modify { yield &fields.returns }
+    }
     /// Units that returned the ticket (not chosen again by re-routing).
-    public var returnedBy: [String] = []
+    public var returnedBy: [String] {
+        get { box.fields.returnedBy }
+        _modify { yield &fields.returnedBy }
+    }
     /// Times the ticket was reopened after an unsatisfied callback (重办).
-    public var reworks = 0
-    public var escalations = 0
-    public var pendingReturn: PendingReturn?
-    public var pendingExtension: PendingExtension?
+    public var reworks: Int {
+        get { box.fields.reworks }
+        _modify { yield &fields.reworks }
+    }
+    public var escalations: Int {
+        get { box.fields.escalations }
+        _modify { yield &fields.escalations }
+    }
+    public var pendingReturn: PendingReturn? {
+        get { box.fields.pendingReturn }
+        _modify { yield &fields.pendingReturn }
+    }
+    public var pendingExtension: PendingExtension? {
+        get { box.fields.pendingExtension }
+        _modify { yield &fields.pendingExtension }
+    }
     /// The earlier ticket this one repeats (重复件).
-    public var repeatOf: String?
-    public var mergedInto: String?
+    public var repeatOf: String? {
+        get { box.fields.repeatOf }
+        _modify { yield &fields.repeatOf }
+    }
+    public var mergedInto: String? {
+        get { box.fields.mergedInto }
+        _modify { yield &fields.mergedInto }
+    }
     /// Command ids already handled (accepted or refused), most recent last.
-    public var handledCommands: [String] = []
+    public var handledCommands: [String] {
+        get { box.fields.handledCommands }
+        _modify { yield &fields.handledCommands }
+    }
     /// Bumped by every change; a timer carries the version it was set for (its token).
-    public var version = 0
+    public var version: Int {
+        get { box.fields.version }
+        _modify { yield &fields.version }
+    }
     /// When the ticket's next timer falls due; nil when nothing is pending.
-    public var nextTimer: Date?
+    public var nextTimer: Date? {
+        get { box.fields.nextTimer }
+        _modify { yield &fields.nextTimer }
+    }
 
     public init(ticketID: String, receivedAt: Date, enterprise: Bool, category: String?, phase: Phase, holder: Holder?,
                 assignedAt: Date, profile: ProfileSnapshot?, policy: PolicySnapshot) {
-        self.ticketID = ticketID
-        self.receivedAt = receivedAt
-        self.enterprise = enterprise
-        self.category = category
-        self.phase = phase
-        self.holder = holder
-        self.assignedAt = assignedAt
-        self.profile = profile
-        self.policy = policy
+        box = Box(Fields(ticketID: ticketID, receivedAt: receivedAt, enterprise: enterprise, category: category, phase: phase, holder: holder, assignedAt: assignedAt, profile: profile, policy: policy))
     }
 
+    public static func == (a: TicketState, b: TicketState) -> Bool { a.box === b.box || a.box.fields == b.box.fields }
+    public func hash(into hasher: inout Hasher) { box.fields.hash(into: &hasher) }
+    public init(from decoder: any Decoder) throws { box = Box(try Fields(from: decoder)) }
+    public func encode(to encoder: any Encoder) throws { try box.fields.encode(to: encoder) }
+
     /// The clock of the given kind, if the profile runs it.
-    public func clock(_ c: Clock) -> ClockState? { clocks.first { $0.clock == c } }
+    public func clock(_ c: Clock) -> ClockState? { box.fields.clocks.first { $0.clock == c } }
 }
