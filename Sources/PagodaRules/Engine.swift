@@ -15,8 +15,9 @@ extension RuleSet {
         let found = matchedPhrases(ticket)
         let enterprise = ticket.enterprise != nil
 
-        // 1. Emergencies are handed off before anything else.
-        for rule in emergencyRules where rule.text.holds(found) {
+        // 1. Emergencies are handed off before anything else. Rules are read in place, through the
+        // array's buffer: a `for rule in` loop copies each rule, a reference count per field, per ticket.
+        if let rule = emergencyRules.withUnsafeBufferPointer({ rules in rules.indices.first { rules[$0].text.holds(found) }.map { rules[$0] } }) {
             explanation.append(.emergency(rule: rule.reference.id, line: rule.line, phrases: phraseTexts(rule.text, found)))
             return Decision(
                 ticketID: ticket.id, type: .emergency, unit: nil, queue: "emergency", emergencyLine: rule.line,
@@ -31,21 +32,23 @@ extension RuleSet {
         if let c = ticket.category { explanation.append(.categoryFromIntake(c)) }
         var urgency = ticket.urgency ?? .normal
         var categoryDecided = false
-        for rule in classifyRules {
-            if !rule.kinds.isEmpty && !rule.kinds.contains(ticket.kind) { continue }
-            if !rule.channels.isEmpty && !rule.channels.contains(ticket.channel) { continue }
-            if let set = rule.setCategory, !categoryDecided, category == nil || rule.override, rule.text.holds(found) {
-                let previous = category.map { categories[$0].code }
-                if previous != categories[set].code {
-                    explanation.append(.categorySet(rule: rule.reference.id, category: categories[set].code,
-                                                    phrases: phraseTexts(rule.text, found), overriding: previous))
+        classifyRules.withUnsafeBufferPointer { rules in
+            for i in rules.indices {
+                if !rules[i].kinds.isEmpty && !rules[i].kinds.contains(ticket.kind) { continue }
+                if !rules[i].channels.isEmpty && !rules[i].channels.contains(ticket.channel) { continue }
+                if let set = rules[i].setCategory, !categoryDecided, category == nil || rules[i].override, rules[i].text.holds(found) {
+                    let previous = category.map { categories[$0].code }
+                    if previous != categories[set].code {
+                        explanation.append(.categorySet(rule: rules[i].reference.id, category: categories[set].code,
+                                                        phrases: phraseTexts(rules[i].text, found), overriding: previous))
+                    }
+                    category = set
+                    categoryDecided = true
                 }
-                category = set
-                categoryDecided = true
-            }
-            if let raise = rule.setUrgency, raise > urgency, rule.text.holds(found) {
-                urgency = raise
-                explanation.append(.urgencyRaised(rule: rule.reference.id, to: raise, phrases: phraseTexts(rule.text, found)))
+                if let raise = rules[i].setUrgency, raise > urgency, rules[i].text.holds(found) {
+                    urgency = raise
+                    explanation.append(.urgencyRaised(rule: rules[i].reference.id, to: raise, phrases: phraseTexts(rules[i].text, found)))
+                }
             }
         }
 
