@@ -51,28 +51,16 @@ struct Simulate: ParsableCommand {
         let ruleSet = try loadRuleSet(rules)
         let started = Date()
 
-        // Pass 1: check every line and index it.
-        var index: [IndexedLine] = []
-        var errors = 0
-        var inOrder = true
-        var lastAt = -Double.infinity
+        // Pass 1: check every line and index it, the two halves of the file on two threads.
+        let checked: FirstPass
         do {
-            try ScenarioReader.forEachLine(path: scenario) { number, offset, bytes in
-                switch ScenarioLine.check(bytes) {
-                case .failure(let e):
-                    errors += 1
-                    if errors <= 20 { printError("\(scenario):\(number): \(e.reason)\n") }
-                case .success(let at):
-                    let t = at.timeIntervalSince1970
-                    if t < lastAt { inOrder = false }
-                    lastAt = max(lastAt, t)
-                    index.append(IndexedLine(at: t, offset: offset, length: bytes.count))
-                }
-            }
+            checked = try FirstPass.run(path: scenario)
         } catch {
             printError("pagoda simulate: \(error)\n")
             throw ExitCode(2)
         }
+        let index = checked.index, inOrder = checked.inOrder, errors = checked.errors
+        for (number, reason) in checked.firstErrors { printError("\(scenario):\(number): \(reason)\n") }
         if errors > 0 {
             if errors > 20 { printError("\(scenario): \(errors - 20) more invalid lines\n") }
             printError("pagoda simulate: \(errors) invalid line\(errors == 1 ? "" : "s") in \(scenario); nothing simulated\n")
@@ -174,6 +162,68 @@ extension Simulate {
         var length: Int
     }
 
+    /// The first pass over a scenario: every line checked (`ScenarioLine.check`) and indexed. A file of
+    /// 1 MiB or more is checked in two parts, split at a line boundary, on two threads.
+    struct FirstPass {
+        var index: [IndexedLine] = []
+        /// Every line's `at` is at or after the previous line's.
+        var inOrder = true
+        var errors = 0
+        /// The first 20 invalid lines: line number and reason, in file order.
+        var firstErrors: [(Int, String)] = []
+        /// Lines read, blank ones included (the numbering of the part that follows).
+        var lines = 0
+
+        static let shownErrors = 20
+
+        static func run(path: String) throws -> FirstPass {
+            let size = try ScenarioReader.size(path: path)
+            guard size >= 1 << 20, let split = try ScenarioReader.lineStart(path: path, near: size / 2), split < size else {
+                return try check(path: path, range: 0..<size)
+            }
+            let second = BatchQueue<Result<FirstPass, ScenarioReader.ReadError>>(capacity: 1)
+            startThread {
+                do { second.put([.success(try check(path: path, range: split..<size))]) } catch let e as ScenarioReader.ReadError {
+                    second.put([.failure(e)])
+                } catch {
+                    second.put([.failure(ScenarioReader.ReadError(description: "\(error)"))])
+                }
+                second.finish()
+            }
+            var first = try check(path: path, range: 0..<split)
+            guard let result = second.take()?.first else { throw ScenarioReader.ReadError(description: "cannot read '\(path)'") }
+            let rest = try result.get()
+            if let a = first.index.last, let b = rest.index.first, b.at < a.at { first.inOrder = false }
+            first.inOrder = first.inOrder && rest.inOrder
+            first.index.append(contentsOf: rest.index)
+            for (n, reason) in rest.firstErrors where first.firstErrors.count < shownErrors {
+                first.firstErrors.append((first.lines + n, reason))
+            }
+            first.errors += rest.errors
+            first.lines += rest.lines
+            return first
+        }
+
+        /// Checks the lines in `range` of the file (which starts at a line start), numbering from 1.
+        static func check(path: String, range: Range<Int>) throws -> FirstPass {
+            var pass = FirstPass()
+            var lastAt = -Double.infinity
+            try ScenarioReader.forEachLine(path: path, range: range) { number, offset, bytes in
+                switch ScenarioLine.check(bytes) {
+                case .failure(let e):
+                    pass.errors += 1
+                    if pass.firstErrors.count < shownErrors { pass.firstErrors.append((number, e.reason)) }
+                case .success(let at):
+                    let t = at.timeIntervalSince1970
+                    if t < lastAt { pass.inOrder = false }
+                    lastAt = max(lastAt, t)
+                    pass.index.append(IndexedLine(at: t, offset: offset, length: bytes.count))
+                }
+            } lines: { pass.lines = $0 }
+            return pass
+        }
+    }
+
     static func duration(_ s: TimeInterval) -> String {
         let total = Int(s)
         let d = total / 86_400, h = total % 86_400 / 3600, m = total % 3600 / 60
@@ -251,22 +301,27 @@ enum ScenarioReader {
     }
 
     /// Calls `body(lineNumber, byteOffset, bytes)` for each line that is not blank; a final line without
-    /// a newline counts. `bytes` excludes the newline (and a carriage return before it).
-    static func forEachLine(path: String, _ body: (Int, Int, UnsafeRawBufferPointer) throws -> Void) throws {
+    /// a newline counts. `bytes` excludes the newline (and a carriage return before it). With `range`,
+    /// only those bytes of the file are read (it should start at a line start; lines are numbered from
+    /// there), and `lines` is told how many lines, blank ones included, were read.
+    static func forEachLine(path: String, range: Range<Int>? = nil, _ body: (Int, Int, UnsafeRawBufferPointer) throws -> Void,
+                            lines: (Int) -> Void = { _ in }) throws {
         let fd = open(path, O_RDONLY)
         guard fd >= 0 else { throw ReadError(description: "cannot open '\(path)': \(String(cString: strerror(errno)))") }
         defer { close(fd) }
         var buffer = [UInt8](repeating: 0, count: 1 << 20)
         var filled = 0  // bytes in buffer
-        var base = 0  // file offset of buffer[0]
+        var base = range?.lowerBound ?? 0  // file offset of buffer[0]
+        var remaining = range.map { $0.count } ?? Int.max  // bytes of the range not read yet
         var number = 0
         var eof = false
         while !eof || filled > 0 {
             if !eof {
                 if filled == buffer.count { buffer.append(contentsOf: repeatElement(0, count: buffer.count)) }  // a very long line
-                let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress! + filled, $0.count - filled) }
+                let offset = base + filled
+                let n = buffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress! + filled, min($0.count - filled, remaining), off_t(offset)) }
                 if n < 0 { throw ReadError(description: "cannot read '\(path)': \(String(cString: strerror(errno)))") }
-                if n == 0 { eof = true } else { filled += n }
+                if n == 0 { eof = true } else { filled += n; remaining -= n }
             }
             var consumed = 0
             try buffer.withUnsafeBytes { raw in
@@ -290,6 +345,30 @@ enum ScenarioReader {
                 base += consumed
             }
             if eof && consumed == 0 { break }
+        }
+        lines(number)
+    }
+
+    /// The file's size in bytes.
+    static func size(path: String) throws -> Int {
+        var st = stat()
+        guard stat(path, &st) == 0 else { throw ReadError(description: "cannot open '\(path)': \(String(cString: strerror(errno)))") }
+        return Int(st.st_size)
+    }
+
+    /// The offset of the first line that starts at or after `offset` (> 0), or nil when none does.
+    static func lineStart(path: String, near offset: Int) throws -> Int? {
+        let fd = open(path, O_RDONLY)
+        guard fd >= 0 else { throw ReadError(description: "cannot open '\(path)': \(String(cString: strerror(errno)))") }
+        defer { close(fd) }
+        var block = [UInt8](repeating: 0, count: 1 << 16)
+        var at = offset - 1  // a line starts after a newline
+        while true {
+            let n = block.withUnsafeMutableBytes { pread(fd, $0.baseAddress!, $0.count, off_t(at)) }
+            if n < 0 { throw ReadError(description: "cannot read '\(path)': \(String(cString: strerror(errno)))") }
+            if n == 0 { return nil }
+            if let i = block[0..<n].firstIndex(of: 0x0A) { return at + i + 1 }
+            at += n
         }
     }
 

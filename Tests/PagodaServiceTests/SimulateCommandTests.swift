@@ -16,13 +16,13 @@ import Testing
     /// 1,300 tickets from the samples (more than one of the reader's batches) with distinct ids, one a
     /// minute, each signed by whoever holds it an hour later (most are refused: the scenario does not know
     /// the units, so it names the first sample's), plus an invalid ticket and an unknown command.
-    static func scenario() throws -> [String] {
+    static func scenario(tickets: Int = 1_300) throws -> [String] {
         let text = try String(contentsOf: repositoryRoot.appendingPathComponent("examples/sample-tickets.jsonl"), encoding: .utf8)
         let samples = text.split(separator: "\n").map { try! JSON.parse(Array($0.utf8)).objectValue! }
         let start = RFC3339.parse("2026-03-02T08:00:00+08:00")!.date
         func time(_ minutes: Int) -> String { RFC3339.format(start.addingTimeInterval(Double(minutes) * 60), offsetSeconds: 8 * 3600) }
         var lines: [String] = []
-        for i in 0..<1_300 {
+        for i in 0..<tickets {
             var t = samples[i % samples.count]
             t.set("id", .string("SIM-\(i)"))
             t.set("received_at", .string(time(i)))
@@ -33,8 +33,8 @@ import Testing
                 lines.append(JSON.serializeToString(.object(JSONObject([("at", .string(time(i + 60))), ("command", .object(c))]))))
             }
         }
-        lines.append(#"{"at": "\#(time(2000))", "ticket": {"id": "BAD-1", "category": 7}}"#)
-        lines.append(#"{"at": "\#(time(2001))", "command": {"type": "teleport"}}"#)
+        lines.append(#"{"at": "\#(time(tickets + 700))", "ticket": {"id": "BAD-1", "category": 7}}"#)
+        lines.append(#"{"at": "\#(time(tickets + 701))", "command": {"type": "teleport"}}"#)
         return lines
     }
 
@@ -90,5 +90,28 @@ import Testing
         #expect(result.stderr.contains("scenario.jsonl:6: has both \"ticket\" and \"command\""), "\(result.stderr)")
         #expect(result.stderr.contains("scenario.jsonl:1402: not valid JSON"), "\(result.stderr)")
         #expect(result.stderr.contains("2 invalid lines"), "\(result.stderr)")
+    }
+
+    /// A scenario of 1 MiB or more is checked in two parts on two threads: the line numbers of the second
+    /// part go on from the first (blank lines count), and lines out of order across the split are sorted.
+    @Test func checksALargeScenarioInTwoParts() async throws {
+        var lines = try Self.scenario(tickets: 2_800)
+        #expect(lines.reduce(0) { $0 + $1.utf8.count + 1 } > 1 << 20)
+        lines.insert("", at: 3)
+        lines.insert("  ", at: 1_000)
+        var broken = lines
+        broken.insert(#"{"at": "2026-03-02T09:00:00+08:00"}"#, at: 7)
+        broken.insert("{oops", at: broken.count - 20)
+        let refused = try await Self.simulate(broken)
+        #expect(refused.status == 1)
+        #expect(refused.stdout.isEmpty)
+        #expect(refused.stderr.contains("scenario.jsonl:8: needs one of \"ticket\" or \"command\""), "\(refused.stderr)")
+        #expect(refused.stderr.contains("scenario.jsonl:\(broken.count - 20): not valid JSON"), "\(refused.stderr)")
+        #expect(refused.stderr.contains("2 invalid lines"), "\(refused.stderr)")
+
+        lines.swapAt(10, lines.count - 30)
+        let result = try await Self.simulate(lines)
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout.split(separator: "\n").map(String.init) == (try Self.expected(lines.filter { !$0.trimmingCharacters(in: .whitespaces).isEmpty })))
     }
 }
