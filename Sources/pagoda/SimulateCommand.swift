@@ -327,7 +327,7 @@ enum ScenarioReader {
             try buffer.withUnsafeBytes { raw in
                 var start = 0
                 while start < filled {
-                    guard let nl = raw[start..<filled].firstIndex(of: 0x0A) ?? (eof ? filled : nil) else { break }
+                    guard let nl = newline(in: raw, from: start, to: filled) ?? (eof ? filled : nil) else { break }
                     number += 1
                     var end = nl
                     if end > start, raw[end - 1] == 0x0D { end -= 1 }
@@ -375,6 +375,13 @@ enum ScenarioReader {
     static func readAll(path: String) throws -> [UInt8] {
         guard let data = FileManager.default.contents(atPath: path) else { throw ReadError(description: "cannot read '\(path)'") }
         return [UInt8](data)
+    }
+
+    /// The index of the first newline in `raw[from..<to]` (memchr: a byte-by-byte search was a tenth of
+    /// the reading thread's time).
+    static func newline(in raw: UnsafeRawBufferPointer, from: Int, to: Int) -> Int? {
+        guard from < to, let p = memchr(raw.baseAddress! + from, 0x0A, to - from) else { return nil }
+        return raw.baseAddress!.distance(to: UnsafeRawPointer(p))
     }
 
     static func isBlank(_ b: UnsafeRawBufferPointer) -> Bool {
