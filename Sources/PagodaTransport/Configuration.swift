@@ -119,8 +119,9 @@ public struct AMQPConfiguration: Sendable, Equatable {
     public var connectTimeout: Duration
     /// Timeout for synchronous RPCs (login, declares, close).
     public var rpcTimeout: Duration
-    /// How long the connection thread waits for frames before looking at its mailbox again: the most a
-    /// publish or ack posted to an idle connection waits before it is sent (default 2 ms).
+    /// The longest an idle connection thread sleeps (default 200 ms). It wakes at once for a frame from
+    /// the broker or a publish or settlement posted to it; this bounds how late it sends a heartbeat and
+    /// notices a close deadline.
     public var pollInterval: Duration
     public var reconnectBackoff: ReconnectBackoff
 
@@ -130,7 +131,7 @@ public struct AMQPConfiguration: Sendable, Equatable {
         host: String = "127.0.0.1", port: Int? = nil, vhost: String = "/", user: String = "guest", password: String = "guest",
         tls: AMQPTLSConfiguration? = nil, heartbeatSeconds: Int = 10, frameMax: Int = 131_072, channelMax: Int = 0,
         connectionName: String = "pagoda", connectTimeout: Duration = .seconds(5), rpcTimeout: Duration = .seconds(15),
-        pollInterval: Duration = .milliseconds(2), reconnectBackoff: ReconnectBackoff = ReconnectBackoff()
+        pollInterval: Duration = .milliseconds(200), reconnectBackoff: ReconnectBackoff = ReconnectBackoff()
     ) {
         self.host = host
         self.port = port ?? (tls == nil ? 5672 : 5671)

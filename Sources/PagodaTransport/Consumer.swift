@@ -112,6 +112,10 @@ final class ConsumerWorker {
     var logger: Logger
 
     var session: AMQPSession?
+    /// When the thread last called the library to read frames.
+    private var lastRead = ContinuousClock.now
+    /// A frame or a settlement came since the thread last slept: it lingers for frames next.
+    private var busy = false
     var unsettled: Set<UInt64> = []
     var cancelSent = false
     var cancelConfirmed = false
@@ -301,21 +305,33 @@ final class ConsumerWorker {
 
     // MARK: frames
 
+    /// Waits for a frame or a settlement (see `Mailbox.Wait`), then handles the frames that can be read
+    /// without waiting; reading also sends a heartbeat when one is due.
     private func pumpFrames() {
-        var timeout = configuration.pollInterval
+        if let session, !session.hasBufferedInput {
+            shared.count { $0.waits += 1 }
+            let readable = busy
+                ? mailbox.waitForWork(socket: session.socketDescriptor, limit: Mailbox<Settlement>.linger, .forFrames)
+                : mailbox.waitForWork(socket: session.socketDescriptor, limit: configuration.pollInterval, .forWork)
+            busy = !mailbox.isEmpty
+            // Nothing to read: do the posted work first, unless the library has not been called for a
+            // while (it sends heartbeats and notices a silent broker only when called).
+            if !readable && ContinuousClock.now - lastRead < configuration.pollInterval { return }
+        }
+        lastRead = .now
         for _ in 0..<256 {
             guard let session else { return }
             let frame: amqp_frame_t?
             do {
-                frame = try session.waitFrame(timeout: timeout)
+                frame = try session.waitFrame(timeout: .zero)
             } catch {
                 lost(error)
                 return
             }
             guard let frame else { return }
+            busy = true
             handle(frame, session)
             self.session?.releaseBuffers()
-            timeout = .zero
             if !mailbox.isEmpty { return }
         }
     }

@@ -1,3 +1,4 @@
+import CAMQPShim
 import Foundation
 import Synchronization
 
@@ -5,6 +6,9 @@ import Synchronization
 ///
 /// Thread safety: `@unchecked Sendable` because every mutable field below is read and written
 /// only while holding `condition` (an NSCondition, i.e. a mutex + condition variable).
+/// The connection thread waits on its socket and on the mailbox at once (`waitForWork`): an eventfd that
+/// `post` and `requestClose` make readable while the thread waits, so an idle connection sleeps until a
+/// frame arrives or work is posted instead of waking every few milliseconds to look.
 final class Mailbox<Item: Sendable>: @unchecked Sendable {
     private let condition = NSCondition()
     private var items: [Item] = []
@@ -13,6 +17,15 @@ final class Mailbox<Item: Sendable>: @unchecked Sendable {
     private var finished = false
     private var closeDeadline: ContinuousClock.Instant?
     private var closeWaiters: [CheckedContinuation<Void, Never>] = []
+    /// Readable while the thread is to wake; -1 if it could not be made (then waits are short).
+    private let wakeDescriptor = pagoda_wake_open()
+    /// The thread is in `waitForWork`: wake it on close, and on a post when `wakeOnPost`.
+    private var waiting = false
+    private var wakeOnPost = false
+
+    deinit {
+        if wakeDescriptor >= 0 { close(wakeDescriptor) }
+    }
 
     /// Enqueues unless close() has been requested. Returns false if rejected.
     func post(_ item: Item) -> Bool {
@@ -21,8 +34,53 @@ final class Mailbox<Item: Sendable>: @unchecked Sendable {
         guard accepting else { return false }
         items.append(item)
         condition.signal()
+        if wakeOnPost { wakeLocked() }
         return true
     }
+
+    private func wakeLocked() {
+        guard waiting else { return }
+        waiting = false
+        _ = pagoda_wake_signal(wakeDescriptor)
+    }
+
+    /// How a connection thread waits in `waitForWork`.
+    enum Wait {
+        /// Idle: until a frame arrives, an item is posted or close is requested.
+        case forWork
+        /// Busy a moment ago: for a frame only, letting items gather meanwhile (under load this batches
+        /// them, as each wake-up costs system calls on both sides).
+        case forFrames
+        /// Items cannot be taken now (a publisher whose confirm window is full): for a frame only, even
+        /// when items are waiting.
+        case forFramesWithItemsWaiting
+    }
+
+    /// Blocks the connection thread until `socket` is readable, close is requested or `limit` passes, and
+    /// with `.forWork` until an item is posted; returns at once when an item is waiting already (except
+    /// `.forFramesWithItemsWaiting`). `limit` bounds how late the thread sends a heartbeat or notices a
+    /// close deadline. Returns whether the socket is readable.
+    func waitForWork(socket: Int32, limit: Duration, _ mode: Wait) -> Bool {
+        condition.lock()
+        if mode != .forFramesWithItemsWaiting && head < items.count {
+            condition.unlock()
+            return false
+        }
+        waiting = wakeDescriptor >= 0
+        wakeOnPost = mode == .forWork
+        condition.unlock()
+        let wait = wakeDescriptor >= 0 ? limit : min(limit, .milliseconds(2))
+        let ms = max(0, Int32(clamping: wait.components.seconds * 1000 + wait.components.attoseconds / 1_000_000_000_000_000))
+        let ready = pagoda_wait_readable(socket, wakeDescriptor, ms)
+        condition.lock()
+        waiting = false
+        condition.unlock()
+        if ready & 2 != 0 { pagoda_wake_drain(wakeDescriptor) }
+        return ready & 1 != 0
+    }
+
+    /// How long a thread that was busy a moment ago waits for frames before it sleeps until woken.
+    static var linger: Duration { .milliseconds(1) }
 
     func pop() -> Item? {
         condition.lock()
@@ -76,6 +134,7 @@ final class Mailbox<Item: Sendable>: @unchecked Sendable {
         }
         closeWaiters.append(waiter)
         condition.broadcast()
+        wakeLocked()
         condition.unlock()
     }
 

@@ -160,6 +160,8 @@ public struct TransportCounters: Sendable, Equatable {
     /// connecting/declaring count as `connectFailures` (reported by `.connectFailed`).
     public var protocolErrors: Int = 0
     public var blockedNotifications: Int = 0
+    /// Times the connection thread went to sleep waiting for a frame or for work (`pollInterval`).
+    public var waits: Int = 0
     // publisher
     public var published: Int = 0
     public var confirmed: Int = 0

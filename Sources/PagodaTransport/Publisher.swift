@@ -90,6 +90,10 @@ final class PublisherWorker {
     var logger: Logger
 
     var session: AMQPSession?
+    /// When the thread last called the library to read frames.
+    private var lastRead = ContinuousClock.now
+    /// A frame or a publish came since the thread last slept: it lingers for frames next.
+    private var busy = false
     var nextTag: UInt64 = 1
     var inflight: [UInt64: Inflight] = [:]
     var blocked = false
@@ -220,21 +224,38 @@ final class PublisherWorker {
 
     // MARK: frames
 
+    /// Waits for a frame, or a publish the window has room for (see `Mailbox.Wait`), then handles the
+    /// frames that can be read without waiting; reading also sends a heartbeat when one is due.
     private func pumpFrames() {
-        var timeout = configuration.pollInterval
+        if let session, !session.hasBufferedInput {
+            shared.count { $0.waits += 1 }
+            let socket = session.socketDescriptor
+            let readable = if blocked || inflight.count >= window {
+                mailbox.waitForWork(socket: socket, limit: configuration.pollInterval, .forFramesWithItemsWaiting)
+            } else if busy {
+                mailbox.waitForWork(socket: socket, limit: Mailbox<PendingPublish>.linger, .forFrames)
+            } else {
+                mailbox.waitForWork(socket: socket, limit: configuration.pollInterval, .forWork)
+            }
+            busy = !mailbox.isEmpty
+            // Nothing to read: do the posted work first, unless the library has not been called for a
+            // while (it sends heartbeats and notices a silent broker only when called).
+            if !readable && ContinuousClock.now - lastRead < configuration.pollInterval { return }
+        }
+        lastRead = .now
         for _ in 0..<512 {
             guard let session else { return }
             let frame: amqp_frame_t?
             do {
-                frame = try session.waitFrame(timeout: timeout)
+                frame = try session.waitFrame(timeout: .zero)
             } catch {
                 lost(error)
                 return
             }
             guard let frame else { return }
+            busy = true
             handle(frame, session)
             self.session?.releaseBuffers()
-            timeout = .zero
             // Make room for queued publishes promptly when acks free the window.
             if !blocked && inflight.count < window / 2 && !mailbox.isEmpty { return }
         }

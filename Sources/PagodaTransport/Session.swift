@@ -178,6 +178,12 @@ final class AMQPSession {
         }
     }
 
+    /// Whether a frame can be had without reading the socket: frames queued by the library or bytes read
+    /// and not yet decoded. The thread waits on the socket only when there are none.
+    var hasBufferedInput: Bool { amqp_frames_enqueued(state) != 0 || amqp_data_in_buffer(state) != 0 }
+
+    var socketDescriptor: Int32 { amqp_get_sockfd(state) }
+
     /// Waits up to `timeout` for one frame. Returns nil on timeout; throws when the connection is unusable
     /// (socket error, heartbeat timeout, ...).
     func waitFrame(timeout: Duration) throws(AMQPError) -> amqp_frame_t? {

@@ -383,6 +383,39 @@ import Testing
         try await TestBroker.ctl("delete_queue", queue)
     }
 
+    /// An idle connection's thread sleeps until a frame arrives or work is posted (at most `pollInterval`,
+    /// 200 ms) instead of waking every few milliseconds, and still sends its heartbeats: with a 1 s
+    /// heartbeat, 3 s of silence would close the connection otherwise.
+    @Test func anIdleConnectionSleepsAndKeepsItsHeartbeats() async throws {
+        var config = try TestBroker.configuration
+        config.heartbeatSeconds = 1
+        let queue = uniqueName("pagoda.test.idle")
+        let topology = Topology(queues: [.init(name: queue)])
+        let publisher = AMQPPublisher(configuration: config, topology: topology, logger: TestBroker.logger)
+        let consumer = AMQPConsumer(configuration: config, queue: queue, topology: topology, logger: TestBroker.logger)
+        try await publisher.waitUntilConnected()
+        try await consumer.waitUntilConnected()
+        let before = (publisher.counters.waits, consumer.counters.waits)
+        // The window observed, not a synchronisation: nothing happens on either connection meanwhile.
+        try await Task.sleep(for: .seconds(3))
+        let waits = (publisher.counters.waits - before.0, consumer.counters.waits - before.1)
+        // 3 s at 200 ms is 15 sleeps, plus one per heartbeat frame received; a 2 ms poll would be 1,500.
+        #expect(waits.0 <= 40 && waits.1 <= 40, "\(waits)")
+        #expect(publisher.counters.disconnects == 0 && consumer.counters.disconnects == 0)
+        let received = Task { () -> Delivery? in
+            for await d in consumer.deliveries {
+                consumer.ack(d)
+                return d
+            }
+            return nil
+        }
+        #expect(try await publisher.publish(OutgoingMessage(exchange: "", routingKey: queue, body: [1, 2, 3])) == .confirmed)
+        #expect(await received.value?.body == [1, 2, 3])
+        await consumer.close(timeout: .milliseconds(500))
+        await publisher.close()
+        try await TestBroker.ctl("delete_queue", queue)
+    }
+
     @Test(.enabled(if: TestBroker.isManaged, "needs the private broker from ops/broker.sh"))
     func missedHeartbeatsAreDetected() async throws {
         var config = try TestBroker.configuration

@@ -3,6 +3,7 @@
 # 500 tickets/s, and with --soak-seconds 600 a memory soak. Prints figures; see docs/performance.md.
 #   ops/bench/pipeline.sh [--count N] [--rate R] [--latency-seconds S] [--soak-seconds S] [--synchronous full|normal] [--watch events|own]
 # (b) watches the service's events queue, or with --watch own a queue of its own (a third copy of each message).
+# BIN=DIR runs the pagoda and pagoda-bench binaries in DIR instead of building them.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 source ops/lib.sh
@@ -14,7 +15,11 @@ ops/broker.sh stop "$dir" >/dev/null 2>&1 || true
 rm -rf "$dir"
 ops/broker.sh start "$dir" 5676 >/dev/null
 trap 'ops/broker.sh stop "$dir" >/dev/null 2>&1 || true' EXIT
-swift build -c release --product pagoda >/dev/null
-swift build -c release --product pagoda-bench >/dev/null
-bin=$(swift build -c release --show-bin-path)
+if [ -n "${BIN:-}" ]; then
+  bin=$BIN  # a directory with pagoda and pagoda-bench built elsewhere (paired runs of two versions)
+else
+  swift build -c release --product pagoda >/dev/null
+  swift build -c release --product pagoda-bench >/dev/null
+  bin=$(swift build -c release --show-bin-path)
+fi
 PAGODA_BENCH_BROKER_PID_FILE="$dir/rabbitmq.pid" "$bin/pagoda-bench" --amqp-url amqp://guest:guest@127.0.0.1:5676/ --pagoda "$bin/pagoda" --rules rules "$@"

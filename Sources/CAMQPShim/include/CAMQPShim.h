@@ -32,4 +32,14 @@ int pagoda_send_channel_close_ok(amqp_connection_state_t state, amqp_channel_t c
 /* Send basic.cancel without waiting for cancel-ok (handled by the frame loop). */
 int pagoda_send_basic_cancel(amqp_connection_state_t state, amqp_channel_t channel, amqp_bytes_t consumer_tag);
 
+/* Waking a connection thread that waits on its socket: an eventfd (non-blocking, close-on-exec). */
+int pagoda_wake_open(void);
+/* Makes the descriptor readable; returns 0, or -1 with errno. */
+int pagoda_wake_signal(int fd);
+/* Makes it unreadable again. */
+void pagoda_wake_drain(int fd);
+/* Waits until `socket_fd` or `wake_fd` is readable, or `timeout_ms` passes (EINTR counts as waking).
+   Returns a mask: 1 when the socket is readable (or in error), 2 when `wake_fd` is readable. */
+int pagoda_wait_readable(int socket_fd, int wake_fd, int timeout_ms);
+
 #endif
