@@ -152,7 +152,7 @@ final class OutboxRelay: Service {
                 if !confirmed.isEmpty && flush {
                     let ids = confirmed
                     do {
-                        try await storeQueue.run { [store] in try store.markSent(ids, at: Date()) }
+                        _ = try await storeQueue.run { [store] in try store.markSent(ids, at: Date()) }
                         for id in ids {
                             inFlight[id] = nil
                             attempts[id] = nil
