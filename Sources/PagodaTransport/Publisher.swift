@@ -239,8 +239,9 @@ final class PublisherWorker {
             }
             busy = !mailbox.isEmpty
             // Nothing to read: do the posted work first, unless the library has not been called for a
-            // while (it sends heartbeats and notices a silent broker only when called).
-            if !readable && ContinuousClock.now - lastRead < configuration.pollInterval { return }
+            // while (it sends heartbeats and notices a silent broker only when called): an idle wait that
+            // ran to `pollInterval` always reads.
+            if !readable && ContinuousClock.now - lastRead < configuration.pollInterval / 2 { return }
         }
         lastRead = .now
         for _ in 0..<512 {
