@@ -136,13 +136,11 @@ public struct Lifecycle: Sendable {
         let nextTimer = state.nextTimer
         var out = Emitter(lifecycle: self, state: consume state, now: now, change: .timer(nextTimer: nextTimer))
         // Each step handles the earliest due item; escalation restarts the clocks after `now`, so this ends.
-        var handled = 0
         for _ in 0..<64 {
             guard let item = out.state.earliestDue(), item.at <= now else { break }
             out.handle(item)
-            handled += 1
         }
-        return out.finish(outcome: .applied, handled: handled)
+        return out.finish(outcome: .applied)
     }
 
     // MARK: Commands
@@ -241,6 +239,8 @@ struct Emitter {
     let change: Change
     let now: Date
     var events: [LifecycleEvent] = []
+    /// Due items handled (`handle(_:)`), for a timer's `Change`.
+    var handledItems = 0
 
     /// What an input can have changed. Keeping a copy of the state to compare with at the end would also
     /// make the first change of a state copy it whole; only a dispatch, whose state is new, does.
@@ -268,13 +268,12 @@ struct Emitter {
             fields: JSONObject(fields)))
     }
 
-    /// `handled`: the due items a timer handled.
-    mutating func finish(outcome: Transition.Outcome, handled: Int = 0) -> Transition {
+    mutating func finish(outcome: Transition.Outcome) -> Transition {
         state.refreshTimer()
         let changed = switch change {
         case .compare(let original): state != original
         case .always: true
-        case .timer(let nextTimer): handled > 0 || state.nextTimer != nextTimer
+        case .timer(let nextTimer): handledItems > 0 || state.nextTimer != nextTimer
         }
         // Nothing else changes the version, so it is still the one the input started from.
         if changed { state.version += 1 }
@@ -287,6 +286,7 @@ struct Emitter {
     // MARK: Timers
 
     mutating func handle(_ due: (at: Date, item: DueItem)) {
+        handledItems += 1
         switch due.item {
         case .warn(let i):
             state.clocks[i].warned = true

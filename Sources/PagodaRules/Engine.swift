@@ -17,7 +17,8 @@ extension RuleSet {
 
         // 1. Emergencies are handed off before anything else. Rules are read in place, through the
         // array's buffer: a `for rule in` loop copies each rule, a reference count per field, per ticket.
-        if let rule = emergencyRules.withUnsafeBufferPointer({ rules in rules.indices.first { rules[$0].text.holds(found) }.map { rules[$0] } }) {
+        if let i = emergencyRules.withUnsafeBufferPointer({ rules in rules.indices.first { rules[$0].text.holds(found) } }) {
+            let rule = emergencyRules[i]
             explanation.append(.emergency(rule: rule.reference.id, line: rule.line, phrases: phraseTexts(rule.text, found)))
             return Decision(
                 ticketID: ticket.id, type: .emergency, unit: nil, queue: "emergency", emergencyLine: rule.line,

@@ -112,10 +112,8 @@ final class ConsumerWorker {
     var logger: Logger
 
     var session: AMQPSession?
-    /// When the thread last called the library to read frames.
-    private var lastRead = ContinuousClock.now
-    /// A frame or a settlement came since the thread last slept: it lingers for frames next.
-    private var busy = false
+    /// When it sleeps before reading frames.
+    private var frameWait = FrameWait()
     var unsettled: Set<UInt64> = []
     var cancelSent = false
     var cancelConfirmed = false
@@ -308,18 +306,7 @@ final class ConsumerWorker {
     /// Waits for a frame or a settlement (see `Mailbox.Wait`), then handles the frames that can be read
     /// without waiting; reading also sends a heartbeat when one is due.
     private func pumpFrames() {
-        if let session, !session.hasBufferedInput {
-            shared.count { $0.waits += 1 }
-            let readable = busy
-                ? mailbox.waitForWork(socket: session.socketDescriptor, limit: Mailbox<Settlement>.linger, .forFrames)
-                : mailbox.waitForWork(socket: session.socketDescriptor, limit: configuration.pollInterval, .forWork)
-            busy = !mailbox.isEmpty
-            // Nothing to read: do the posted work first, unless the library has not been called for a
-            // while (it sends heartbeats and notices a silent broker only when called): an idle wait that
-            // ran to `pollInterval` always reads.
-            if !readable && ContinuousClock.now - lastRead < configuration.pollInterval / 2 { return }
-        }
-        lastRead = .now
+        guard let current = session, frameWait.wait(mailbox, current, interval: configuration.pollInterval, itemsBlocked: false, shared: shared) else { return }
         for _ in 0..<256 {
             guard let session else { return }
             let frame: amqp_frame_t?
@@ -330,7 +317,7 @@ final class ConsumerWorker {
                 return
             }
             guard let frame else { return }
-            busy = true
+            frameWait.handledFrame()
             handle(frame, session)
             self.session?.releaseBuffers()
             if !mailbox.isEmpty { return }

@@ -221,3 +221,39 @@ struct BackoffState {
         connectedAt = nil
     }
 }
+
+/// When a connection thread sleeps before reading frames, and whether it reads them then: the same for
+/// the consumer and the publisher.
+struct FrameWait {
+    /// When the thread last called the library to read frames.
+    private var lastRead = ContinuousClock.now
+    /// A frame or posted work came since the thread last slept: it lingers for frames next.
+    private var busy = false
+
+    /// Sleeps (see `Mailbox.Wait`) unless the library has input buffered, and tells whether to read frames
+    /// now. `itemsBlocked`: posted items cannot be taken (a publisher's full confirm window). Woken by
+    /// posted work with nothing to read, the thread does that work first, unless the library has not been
+    /// called for half of `interval`: it sends heartbeats and notices a silent broker only when called, so
+    /// an idle wait that ran to `interval` always reads.
+    mutating func wait<Item>(_ mailbox: Mailbox<Item>, _ session: AMQPSession, interval: Duration, itemsBlocked: Bool,
+                             shared: EndpointShared) -> Bool {
+        if !session.hasBufferedInput {
+            shared.count { $0.waits += 1 }
+            let socket = session.socketDescriptor
+            let readable = if itemsBlocked {
+                mailbox.waitForWork(socket: socket, limit: interval, .forFramesWithItemsWaiting)
+            } else if busy {
+                mailbox.waitForWork(socket: socket, limit: Mailbox<Item>.linger, .forFrames)
+            } else {
+                mailbox.waitForWork(socket: socket, limit: interval, .forWork)
+            }
+            busy = !mailbox.isEmpty
+            if !readable && ContinuousClock.now - lastRead < interval / 2 { return false }
+        }
+        lastRead = .now
+        return true
+    }
+
+    /// A frame was handled: the thread lingers for more before it sleeps.
+    mutating func handledFrame() { busy = true }
+}

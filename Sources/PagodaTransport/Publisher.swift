@@ -90,10 +90,8 @@ final class PublisherWorker {
     var logger: Logger
 
     var session: AMQPSession?
-    /// When the thread last called the library to read frames.
-    private var lastRead = ContinuousClock.now
-    /// A frame or a publish came since the thread last slept: it lingers for frames next.
-    private var busy = false
+    /// When it sleeps before reading frames.
+    private var frameWait = FrameWait()
     var nextTag: UInt64 = 1
     var inflight: [UInt64: Inflight] = [:]
     var blocked = false
@@ -227,23 +225,7 @@ final class PublisherWorker {
     /// Waits for a frame, or a publish the window has room for (see `Mailbox.Wait`), then handles the
     /// frames that can be read without waiting; reading also sends a heartbeat when one is due.
     private func pumpFrames() {
-        if let session, !session.hasBufferedInput {
-            shared.count { $0.waits += 1 }
-            let socket = session.socketDescriptor
-            let readable = if blocked || inflight.count >= window {
-                mailbox.waitForWork(socket: socket, limit: configuration.pollInterval, .forFramesWithItemsWaiting)
-            } else if busy {
-                mailbox.waitForWork(socket: socket, limit: Mailbox<PendingPublish>.linger, .forFrames)
-            } else {
-                mailbox.waitForWork(socket: socket, limit: configuration.pollInterval, .forWork)
-            }
-            busy = !mailbox.isEmpty
-            // Nothing to read: do the posted work first, unless the library has not been called for a
-            // while (it sends heartbeats and notices a silent broker only when called): an idle wait that
-            // ran to `pollInterval` always reads.
-            if !readable && ContinuousClock.now - lastRead < configuration.pollInterval / 2 { return }
-        }
-        lastRead = .now
+        guard let current = session, frameWait.wait(mailbox, current, interval: configuration.pollInterval, itemsBlocked: blocked || inflight.count >= window, shared: shared) else { return }
         for _ in 0..<512 {
             guard let session else { return }
             let frame: amqp_frame_t?
@@ -254,7 +236,7 @@ final class PublisherWorker {
                 return
             }
             guard let frame else { return }
-            busy = true
+            frameWait.handledFrame()
             handle(frame, session)
             self.session?.releaseBuffers()
             // Make room for queued publishes promptly when acks free the window.

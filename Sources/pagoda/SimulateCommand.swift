@@ -188,11 +188,7 @@ extension Simulate {
             }
             let second = BatchQueue<Result<FirstPass, ScenarioReader.ReadError>>(capacity: 1)
             startThread {
-                do { second.put([.success(try check(path: path, range: split..<size))]) } catch let e as ScenarioReader.ReadError {
-                    second.put([.failure(e)])
-                } catch {
-                    second.put([.failure(ScenarioReader.ReadError(description: "\(error)"))])
-                }
+                second.put([Result { try check(path: path, range: split..<size) }.mapError(ScenarioReader.ReadError.init)])
                 second.finish()
             }
             var first = try check(path: path, range: 0..<split)
@@ -213,7 +209,7 @@ extension Simulate {
         static func check(path: String, range: Range<Int>) throws -> FirstPass {
             var pass = FirstPass()
             var lastAt = -Double.infinity
-            try ScenarioReader.forEachLine(path: path, range: range) { number, offset, bytes in
+            pass.lines = try ScenarioReader.forEachLine(path: path, range: range) { number, offset, bytes in
                 switch ScenarioLine.check(bytes) {
                 case .failure(let e):
                     pass.errors += 1
@@ -224,7 +220,7 @@ extension Simulate {
                     lastAt = max(lastAt, t)
                     pass.index.append(IndexedLine(at: t, offset: offset, length: bytes.count))
                 }
-            } lines: { pass.lines = $0 }
+            }
             return pass
         }
     }
@@ -324,16 +320,26 @@ final class SpentBatches<Element: Sendable>: @unchecked Sendable {
 enum ScenarioReader {
     struct ReadError: Error, CustomStringConvertible {
         let description: String
+
+        init(description: String) { self.description = description }
+
+        /// Any error of reading, as a `ReadError`.
+        init(_ error: any Error) { description = (error as? ReadError)?.description ?? "\(error)" }
+
+        /// `cannot <action> 'path': <the system's reason>`, from `errno`.
+        static func system(_ action: String, _ path: String) -> ReadError {
+            ReadError(description: "cannot \(action) '\(path)': \(String(cString: strerror(errno)))")
+        }
     }
 
     /// Calls `body(lineNumber, byteOffset, bytes)` for each line that is not blank; a final line without
     /// a newline counts. `bytes` excludes the newline (and a carriage return before it). With `range`,
     /// only those bytes of the file are read (it should start at a line start; lines are numbered from
-    /// there), and `lines` is told how many lines, blank ones included, were read.
-    static func forEachLine(path: String, range: Range<Int>? = nil, _ body: (Int, Int, UnsafeRawBufferPointer) throws -> Void,
-                            lines: (Int) -> Void = { _ in }) throws {
+    /// there). Returns how many lines, blank ones included, were read.
+    @discardableResult
+    static func forEachLine(path: String, range: Range<Int>? = nil, _ body: (Int, Int, UnsafeRawBufferPointer) throws -> Void) throws -> Int {
         let fd = open(path, O_RDONLY)
-        guard fd >= 0 else { throw ReadError(description: "cannot open '\(path)': \(String(cString: strerror(errno)))") }
+        guard fd >= 0 else { throw ReadError.system("open", path) }
         defer { close(fd) }
         var buffer = [UInt8](repeating: 0, count: 1 << 20)
         var filled = 0  // bytes in buffer
@@ -346,7 +352,7 @@ enum ScenarioReader {
                 if filled == buffer.count { buffer.append(contentsOf: repeatElement(0, count: buffer.count)) }  // a very long line
                 let offset = base + filled
                 let n = buffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress! + filled, min($0.count - filled, remaining), off_t(offset)) }
-                if n < 0 { throw ReadError(description: "cannot read '\(path)': \(String(cString: strerror(errno)))") }
+                if n < 0 { throw ReadError.system("read", path) }
                 if n == 0 { eof = true } else { filled += n; remaining -= n }
             }
             var consumed = 0
@@ -372,26 +378,26 @@ enum ScenarioReader {
             }
             if eof && consumed == 0 { break }
         }
-        lines(number)
+        return number
     }
 
     /// The file's size in bytes.
     static func size(path: String) throws -> Int {
         var st = stat()
-        guard stat(path, &st) == 0 else { throw ReadError(description: "cannot open '\(path)': \(String(cString: strerror(errno)))") }
+        guard stat(path, &st) == 0 else { throw ReadError.system("open", path) }
         return Int(st.st_size)
     }
 
     /// The offset of the first line that starts at or after `offset` (> 0), or nil when none does.
     static func lineStart(path: String, near offset: Int) throws -> Int? {
         let fd = open(path, O_RDONLY)
-        guard fd >= 0 else { throw ReadError(description: "cannot open '\(path)': \(String(cString: strerror(errno)))") }
+        guard fd >= 0 else { throw ReadError.system("open", path) }
         defer { close(fd) }
         var block = [UInt8](repeating: 0, count: 1 << 16)
         var at = offset - 1  // a line starts after a newline
         while true {
             let n = block.withUnsafeMutableBytes { pread(fd, $0.baseAddress!, $0.count, off_t(at)) }
-            if n < 0 { throw ReadError(description: "cannot read '\(path)': \(String(cString: strerror(errno)))") }
+            if n < 0 { throw ReadError.system("read", path) }
             if n == 0 { return nil }
             if let i = block[0..<n].firstIndex(of: 0x0A) { return at + i + 1 }
             at += n
@@ -403,8 +409,7 @@ enum ScenarioReader {
         return [UInt8](data)
     }
 
-    /// The index of the first newline in `raw[from..<to]` (memchr: a byte-by-byte search was a tenth of
-    /// the reading thread's time).
+    /// The index of the first newline in `raw[from..<to]`, found by `memchr`.
     static func newline(in raw: UnsafeRawBufferPointer, from: Int, to: Int) -> Int? {
         guard from < to, let p = memchr(raw.baseAddress! + from, 0x0A, to - from) else { return nil }
         return raw.baseAddress!.distance(to: UnsafeRawPointer(p))
