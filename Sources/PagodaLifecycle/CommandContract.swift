@@ -90,7 +90,7 @@ public enum CommandContract {
         if let type {
             action = validateFields(of: type, in: object, ticketID: object["ticket_id"]?.stringValue, &c)
             let allowed = fields(of: type)
-            for key in object.keys where !commonFields.contains(key) && !allowed.contains(key) {
+            for (key, _) in object where !commonFields.contains(key) && !allowed.contains(key) {
                 c.add(key, "unknown_field", "not a field of \(type.rawValue) commands")
             }
         }

@@ -180,7 +180,10 @@ public struct Lifecycle: Sendable {
     }
 
     func deadlines(_ clocks: [ClockState]) -> JSONValue {
-        .object(JSONObject(clocks.filter(\.isRunning).map { ($0.clock.deadlineKey, .string(format($0.due))) }))
+        var members: [(String, JSONValue)] = []
+        members.reserveCapacity(clocks.count)
+        for c in clocks where c.isRunning { members.append((c.clock.deadlineKey, .string(format(c.due)))) }
+        return .object(JSONObject(members))
     }
 
     func format(_ d: Date) -> String { RFC3339.format(d, offsetSeconds: offset) }
@@ -282,6 +285,7 @@ struct Emitter {
     }
 
     var holderQueues: [String] { state.holder.map { [$0.queue] } ?? [] }
+    static let callbackQueues = ["callback"]
 
     // MARK: Timers
 
@@ -382,7 +386,8 @@ struct Emitter {
         } else if !lifecycle.centreUnits.contains(c.unit) {
             return Refusal(code: "not_authorized", reason: "\(type.rawValue) is for the hotline centre (\(lifecycle.centreUnits.sorted().joined(separator: ", "))), not unit \(c.unit)")
         }
-        let invalid = Refusal(code: "invalid_state", reason: "\(type.rawValue) is not possible while the ticket is \(state.phase.rawValue)")
+        // The refusal of a command the phase does not allow (made only when needed: it builds a sentence).
+        var invalid: Refusal { Refusal(code: "invalid_state", reason: "\(type.rawValue) is not possible while the ticket is \(state.phase.rawValue)") }
         let working = state.phase == .assigned || state.phase == .signed
 
         switch c.action {
@@ -429,7 +434,7 @@ struct Emitter {
             state.pendingExtension = nil
             state.remindAt = nil
             emit(.replied, to: [], [("outcome", .string(outcome.rawValue)), ("text", .string(text))])
-            emit(.callbackRequested, to: ["callback"], [("outcome", .string(outcome.rawValue)), ("text", .string(text))])
+            emit(.callbackRequested, to: Self.callbackQueues, [("outcome", .string(outcome.rawValue)), ("text", .string(text))])
         case .approveReturn(let named, let note):
             guard state.phase == .returnRequested, let pending = state.pendingReturn else { return invalid }
             guard c.at >= pending.at else { return Refusal(code: "stale", reason: "issued before the return was requested at \(lifecycle.format(pending.at))") }
@@ -484,7 +489,9 @@ struct Emitter {
             emit(.extensionRejected, to: holderQueues, note.map { [("note", .string($0))] } ?? [])
         case .callbackResult(let reached, let resolved, let satisfaction, let note):
             guard state.phase == .replied else { return invalid }
-            var f: [(String, JSONValue)] = [("reached", .bool(reached))]
+            var f: [(String, JSONValue)] = []
+            f.reserveCapacity(7)
+            f.append(("reached", .bool(reached)))
             if let r = resolved { f.append(("resolved", .bool(r))) }
             if let s = satisfaction { f.append(("satisfaction", .string(s.rawValue))) }
             if let n = note { f.append(("note", .string(n))) }
@@ -507,7 +514,8 @@ struct Emitter {
             } else {
                 state.phase = .closed
                 state.enterpriseWatchAt = nil
-                emit(.closed, to: holderQueues, [("reason", "callback")] + f)
+                f.insert(("reason", "callback"), at: 0)
+                emit(.closed, to: holderQueues, f)
             }
         case .redispatch(let unit, let note):
             guard let target = lifecycle.holder(unit: unit) else { return Refusal(code: "unknown_unit", reason: "no unit \(unit) in the rule set") }

@@ -42,17 +42,24 @@ public struct ScenarioLine: Sendable {
     /// a scan that checks the JSON and finds the members decides the common case, and `parse` gives the
     /// verdict and its sentence for anything else. A scenario's first pass checks every line with it.
     public static func check(_ bytes: UnsafeRawBufferPointer) -> Result<Date, ScenarioLineError> {
-        if let members = JSON.scanObject(bytes, limits: limits), members.count == 2 {
+        var scanner = JSONObjectScanner()
+        return check(bytes, scanner: &scanner)
+    }
+
+    /// `check(_:)` with the scan's buffers kept in `scanner` from one line to the next.
+    public static func check(_ bytes: UnsafeRawBufferPointer, scanner: inout JSONObjectScanner) -> Result<Date, ScenarioLineError> {
+        if scanner.scan(bytes, limits: limits), scanner.members.count == 2 {
             var at: Date?
             var payload = false
-            for m in members {
+            for m in scanner.members {
                 let key = UnsafeRawBufferPointer(rebasing: bytes[m.key])
                 if key.elementsEqual("at".utf8) {
                     // A string without escapes: the bytes between the quotes are its text.
                     let v = m.value
                     guard v.count >= 2, bytes[v.lowerBound] == 0x22,
                           !bytes[v.lowerBound + 1..<v.upperBound - 1].contains(0x5C) else { break }
-                    at = RFC3339.parse(String(decoding: bytes[v.lowerBound + 1..<v.upperBound - 1], as: UTF8.self))?.date
+                    let text = UnsafeRawBufferPointer(rebasing: bytes[v.lowerBound + 1..<v.upperBound - 1])
+                    at = RFC3339.parse(bytes: text.assumingMemoryBound(to: UInt8.self))?.date
                 } else if key.elementsEqual("ticket".utf8) || key.elementsEqual("command".utf8) {
                     payload = bytes[m.value.lowerBound] == 0x7B
                 }
@@ -75,7 +82,7 @@ public struct ScenarioLine: Sendable {
             return .failure(ScenarioLineError("\"at\" must be an RFC 3339 time with an offset, got \(JSON.serializeToString(atValue))"))
         }
         let ticket = o["ticket"], command = o["command"]
-        for key in o.keys where key != "at" && key != "ticket" && key != "command" {
+        for (key, _) in o where key != "at" && key != "ticket" && key != "command" {
             return .failure(ScenarioLineError("unknown key \"\(key)\" (a line has \"at\" and one of \"ticket\", \"command\")"))
         }
         switch (ticket, command) {
@@ -537,7 +544,7 @@ public struct SimulationEncoder: Sendable {
     /// Appends the record's compact JSON and a newline to `out`: the same bytes as serializing `json`,
     /// written straight from the event (no intermediate object), the time text reused while it repeats.
     public mutating func write(_ record: SimulationRecord, into out: inout [UInt8]) {
-        guard case .event(let e) = record, !e.fields.keys.contains(where: { Self.reserved.contains($0) }) else {
+        guard case .event(let e) = record, !e.fields.contains(where: { Self.reserved.contains($0.key) }) else {
             JSON.serialize(.object(json(record)), into: &out)
             out.append(0x0A)
             return
@@ -554,7 +561,8 @@ public struct SimulationEncoder: Sendable {
         out.append(contentsOf: Self.atKey)
         if e.at != lastAt {
             lastAt = e.at
-            lastAtText = Array(RFC3339.format(e.at, offsetSeconds: offsetSeconds).utf8)
+            lastAtText.removeAll(keepingCapacity: true)
+            RFC3339.format(e.at, offsetSeconds: offsetSeconds, into: &lastAtText)
         }
         out.append(contentsOf: lastAtText)
         out.append(contentsOf: Self.ticketIDKey)

@@ -61,11 +61,8 @@ public enum JSON {
     /// `parse` for the answer and its message. A non-nil answer is never wrong: strings, escapes, numbers,
     /// literals, nesting depth, size, UTF-8 and duplicate keys are all checked as `parse` checks them.
     public static func scanObject(_ bytes: UnsafeRawBufferPointer, limits: JSONLimits = .init()) -> [JSONMemberSpan]? {
-        if bytes.count > limits.maxBytes || bytes.isEmpty { return nil }
-        return bytes.withMemoryRebound(to: UInt8.self) { buf in
-            var scanner = JSONByteParser(buf: buf, maxDepth: limits.maxDepth)
-            return scanner.scanObjectDocument()
-        }
+        var scanner = JSONObjectScanner()
+        return scanner.scan(bytes, limits: limits) ? scanner.members : nil
     }
 
     private static func tooLarge(_ n: Int, _ limits: JSONLimits) -> JSONParseError {
@@ -86,6 +83,30 @@ public enum JSON {
 }
 
 /// Where one member of an object lies in the input: its key's bytes between the quotes, and its value.
+/// `JSON.scanObject` with buffers kept from one call to the next: a caller scanning many lines (a
+/// scenario's first pass) allocates nothing per line once the buffers have grown.
+public struct JSONObjectScanner: Sendable {
+    /// The members of the object last scanned, when `scan` returned true.
+    public private(set) var members: [JSONMemberSpan] = []
+    private var open: [Int] = []
+    private var keys: [Range<Int>] = []
+
+    public init() {}
+
+    /// `JSON.scanObject(bytes, limits:)`: true, with `members`, when `parse` would certainly accept the
+    /// bytes as an object; false when not decided here.
+    public mutating func scan(_ bytes: UnsafeRawBufferPointer, limits: JSONLimits = .init()) -> Bool {
+        members.removeAll(keepingCapacity: true)
+        open.removeAll(keepingCapacity: true)
+        keys.removeAll(keepingCapacity: true)
+        if bytes.count > limits.maxBytes || bytes.isEmpty { return false }
+        return bytes.withMemoryRebound(to: UInt8.self) { buf in
+            var scanner = JSONByteParser(buf: buf, maxDepth: limits.maxDepth)
+            return scanner.scanObjectDocument(members: &members, open: &open, keys: &keys)
+        }
+    }
+}
+
 public struct JSONMemberSpan: Sendable, Hashable {
     /// The key's UTF-8 bytes, without the quotes (the scan only decides keys without escapes).
     public var key: Range<Int>
@@ -118,32 +139,39 @@ private let kNine: UInt8 = 0x39
 /// One open container on the parser's explicit stack.
 fileprivate struct JSONParseFrame {
     var isObject: Bool
-    var keys: [String] = []
+    /// An object's members so far; its next member's key waits in `key` for the value.
+    var members: [(String, JSONValue)] = []
+    var key = ""
+    /// An array's elements so far.
     var values: [JSONValue] = []
     var index: [String: Int]? = nil
 
     init(isObject: Bool) {
         self.isObject = isObject
-        if isObject { keys.reserveCapacity(8) }
-        values.reserveCapacity(8)
+        if isObject { members.reserveCapacity(8) } else { values.reserveCapacity(8) }
     }
 
-    /// Appends `key`; false when it is already present.
+    /// Takes `key` as the next member's key; false when it is already present.
     mutating func addKey(_ key: String) -> Bool {
         if index != nil {
             // One hash lookup: on a duplicate the parse fails, so the overwritten slot does not matter.
-            if index!.updateValue(keys.count, forKey: key) != nil { return false }
+            if index!.updateValue(members.count, forKey: key) != nil { return false }
         } else {
-            if keys.contains(key) { return false }
-            if keys.count >= JSONObject.indexThreshold {
+            if members.contains(where: { $0.0 == key }) { return false }
+            if members.count >= JSONObject.indexThreshold {
                 var idx = [String: Int](minimumCapacity: 64)
-                for (i, k) in keys.enumerated() { idx[k] = i }
-                idx[key] = keys.count
+                for (i, m) in members.enumerated() { idx[m.0] = i }
+                idx[key] = members.count
                 index = idx
             }
         }
-        keys.append(key)
+        self.key = key
         return true
+    }
+
+    /// Adds a finished value: the member of the key taken last, or the next element.
+    mutating func add(_ value: JSONValue) {
+        if isObject { members.append((key, value)) } else { values.append(value) }
     }
 }
 
@@ -248,7 +276,7 @@ fileprivate struct JSONByteParser {
 
             // Attach the finished value to the enclosing containers, closing as many as end here.
             while let top = stack.indices.last {
-                stack[top].values.append(value)
+                stack[top].add(value)
                 skipWhitespace()
                 guard pos < end else {
                     throw unexpected(stack[top].isObject ? "expected ',' or '}' after object member" : "expected ',' or ']' after array element")
@@ -264,7 +292,7 @@ fileprivate struct JSONByteParser {
                     guard c == kRBrace else { throw unexpected("expected ',' or '}' after object member") }
                     pos += 1
                     let f = stack.removeLast()
-                    value = .object(JSONObject(uniqueKeys: f.keys, values: f.values, index: f.index))
+                    value = .object(JSONObject(uniqueMembers: f.members, index: f.index))
                 } else {
                     guard c == kRBracket else { throw unexpected("expected ',' or ']' after array element") }
                     pos += 1
@@ -282,22 +310,20 @@ fileprivate struct JSONByteParser {
 
     // MARK: Scanning without values
 
-    /// `JSON.scanObject`: the members of a top-level object, or nil when not certainly valid.
-    mutating func scanObjectDocument() -> [JSONMemberSpan]? {
-        do { try validateAllUTF8() } catch { return nil }
+    /// `JSON.scanObject`: true, with the members of a top-level object in `members`, when certainly valid.
+    /// `members`, `open` and `keys` come in empty (they are the caller's buffers, reused). `open` holds the
+    /// open containers: for an object, where its keys start in `keys`; for an array, -1.
+    mutating func scanObjectDocument(members: inout [JSONMemberSpan], open: inout [Int], keys: inout [Range<Int>]) -> Bool {
+        do { try validateAllUTF8() } catch { return false }
         skipWhitespace()
-        guard pos < end, buf[pos] == kLBrace else { return nil }
-        var members: [JSONMemberSpan] = []
-        // Open containers: for an object, where its keys start in `keys`; for an array, -1.
-        var open: [Int] = []
-        var keys: [Range<Int>] = []
+        guard pos < end, buf[pos] == kLBrace else { return false }
 
         outer: while true {
-            guard pos < end else { return nil }
+            guard pos < end else { return false }
             switch buf[pos] {
             case kLBrace, kLBracket:
                 let isObject = buf[pos] == kLBrace
-                if open.count >= maxDepth { return nil }
+                if open.count >= maxDepth { return false }
                 pos += 1
                 skipWhitespace()
                 if pos < end && buf[pos] == (isObject ? kRBrace : kRBracket) {
@@ -305,7 +331,7 @@ fileprivate struct JSONByteParser {
                 } else {
                     open.append(isObject ? keys.count : -1)
                     if isObject {
-                        guard scanMemberKey(keys: &keys, from: keys.count, members: &members, top: open.count == 1) else { return nil }
+                        guard scanMemberKey(keys: &keys, from: keys.count, members: &members, top: open.count == 1) else { return false }
                     }
                     continue outer
                 }
@@ -315,35 +341,35 @@ fileprivate struct JSONByteParser {
                     pos = i + 1
                 } else {
                     // An escape (or an error): the full string parser decides.
-                    guard (try? parseString()) != nil else { return nil }
+                    guard (try? parseString()) != nil else { return false }
                 }
             case 0x74:
-                guard (try? literal("true")) != nil else { return nil }
+                guard (try? literal("true")) != nil else { return false }
             case 0x66:
-                guard (try? literal("false")) != nil else { return nil }
+                guard (try? literal("false")) != nil else { return false }
             case 0x6E:
-                guard (try? literal("null")) != nil else { return nil }
+                guard (try? literal("null")) != nil else { return false }
             case kMinus, kZero...kNine:
-                guard (try? parseNumberLexemeEnd()) != nil else { return nil }
+                guard (try? parseNumberLexemeEnd()) != nil else { return false }
             default:
-                return nil
+                return false
             }
 
             // A value ended at `pos`: close the containers that end here.
             while let top = open.last {
                 if open.count == 1 { members[members.count - 1].value = members[members.count - 1].value.lowerBound..<pos }
                 skipWhitespace()
-                guard pos < end else { return nil }
+                guard pos < end else { return false }
                 let c = buf[pos]
                 if c == kComma {
                     pos += 1
                     skipWhitespace()
                     if top >= 0 {
-                        guard scanMemberKey(keys: &keys, from: top, members: &members, top: open.count == 1) else { return nil }
+                        guard scanMemberKey(keys: &keys, from: top, members: &members, top: open.count == 1) else { return false }
                     }
                     continue outer
                 }
-                guard c == (top >= 0 ? kRBrace : kRBracket) else { return nil }
+                guard c == (top >= 0 ? kRBrace : kRBracket) else { return false }
                 pos += 1
                 if top >= 0 { keys.removeSubrange(top...) }
                 open.removeLast()
@@ -351,7 +377,7 @@ fileprivate struct JSONByteParser {
             break outer
         }
         skipWhitespace()
-        return pos == end ? members : nil
+        return pos == end
     }
 
     /// Scans `"key"` `:` at `pos` for the object whose keys start at `from` in `keys`: an ASCII key without

@@ -35,11 +35,11 @@ extension JSON {
             out.append(0x5D)
         case .object(let o):
             out.append(0x7B)
-            for i in 0..<o._keys.count {
+            for i in o._members.indices {
                 if i > 0 { out.append(0x2C) }
-                serializeString(o._keys[i], into: &out)
+                serializeString(o._members[i].0, into: &out)
                 out.append(0x3A)
-                serialize(o._values[i], into: &out)
+                serialize(o._members[i].1, into: &out)
             }
             out.append(0x7D)
         }

@@ -83,22 +83,25 @@ public struct JSONObject: Hashable, Sendable, Sequence, ExpressibleByDictionaryL
     /// Objects with more members than this get a hash index for lookups.
     public static let indexThreshold = 16
 
-    @usableFromInline internal var _keys: [String]
-    @usableFromInline internal var _values: [JSONValue]
+    /// The members in order, keys unique.
+    @usableFromInline internal var _members: [(String, JSONValue)]
     @usableFromInline internal var _index: [String: Int]?
 
     /// An empty object.
     public init() {
-        _keys = []
-        _values = []
+        _members = []
         _index = nil
     }
 
     /// An object with `pairs` in order; when a key repeats, the later value replaces the earlier one in place.
+    /// Pairs with unique keys (the usual case) become the object's storage as they are, without a copy.
     public init(_ pairs: [(String, JSONValue)]) {
+        if pairs.count <= Self.indexThreshold && Self.keysAreUnique(pairs) {
+            self.init(uniqueMembers: pairs, index: nil)
+            return
+        }
         self.init()
-        _keys.reserveCapacity(pairs.count)
-        _values.reserveCapacity(pairs.count)
+        _members.reserveCapacity(pairs.count)
         for (k, v) in pairs { set(k, v) }
     }
 
@@ -106,36 +109,42 @@ public struct JSONObject: Hashable, Sendable, Sequence, ExpressibleByDictionaryL
     public init(dictionaryLiteral elements: (String, JSONValue)...) { self.init(elements) }
 
     /// Internal fast path: caller guarantees the keys are unique and `index` (if any) matches.
-    internal init(uniqueKeys: [String], values: [JSONValue], index: [String: Int]?) {
-        _keys = uniqueKeys
-        _values = values
+    internal init(uniqueMembers: [(String, JSONValue)], index: [String: Int]?) {
+        _members = uniqueMembers
         _index = index
-        if _index == nil && _keys.count > Self.indexThreshold { rebuildIndex() }
+        if _index == nil && _members.count > Self.indexThreshold { rebuildIndex() }
     }
 
-    /// The keys in stored order.
-    public var keys: [String] { _keys }
+    private static func keysAreUnique(_ pairs: [(String, JSONValue)]) -> Bool {
+        for i in pairs.indices {
+            for j in pairs.indices[..<i] where pairs[j].0 == pairs[i].0 { return false }
+        }
+        return true
+    }
 
-    /// The values in stored order (parallel to `keys`).
-    public var values: [JSONValue] { _values }
+    /// The keys in stored order (a new array).
+    public var keys: [String] { _members.map(\.0) }
+
+    /// The values in stored order, parallel to `keys` (a new array).
+    public var values: [JSONValue] { _members.map(\.1) }
 
     /// Number of members.
-    public var count: Int { _keys.count }
+    public var count: Int { _members.count }
 
     /// True when there are no members.
-    public var isEmpty: Bool { _keys.isEmpty }
+    public var isEmpty: Bool { _members.isEmpty }
 
     /// Position of `key` in stored order, or nil when absent.
     public func position(of key: String) -> Int? {
         if let index = _index { return index[key] }
-        return _keys.firstIndex(of: key)
+        return _members.firstIndex { $0.0 == key }
     }
 
     /// The value for `key`, or nil when absent; setting nil removes the key, setting a value calls `set`.
     public subscript(key: String) -> JSONValue? {
         get {
             guard let i = position(of: key) else { return nil }
-            return _values[i]
+            return _members[i].1
         }
         set {
             if let v = newValue { set(key, v) } else { removeValue(forKey: key) }
@@ -145,14 +154,13 @@ public struct JSONObject: Hashable, Sendable, Sequence, ExpressibleByDictionaryL
     /// Replaces the value of `key` in place, or appends (key, value) at the end when the key is new.
     public mutating func set(_ key: String, _ value: JSONValue) {
         if let i = position(of: key) {
-            _values[i] = value
+            _members[i].1 = value
             return
         }
-        _keys.append(key)
-        _values.append(value)
+        _members.append((key, value))
         if _index != nil {
-            _index![key] = _keys.count - 1
-        } else if _keys.count > Self.indexThreshold {
+            _index![key] = _members.count - 1
+        } else if _members.count > Self.indexThreshold {
             rebuildIndex()
         }
     }
@@ -161,29 +169,35 @@ public struct JSONObject: Hashable, Sendable, Sequence, ExpressibleByDictionaryL
     @discardableResult
     public mutating func removeValue(forKey key: String) -> JSONValue? {
         guard let i = position(of: key) else { return nil }
-        _keys.remove(at: i)
-        let v = _values.remove(at: i)
+        let v = _members.remove(at: i).1
         if _index != nil {
-            if _keys.count > Self.indexThreshold { rebuildIndex() } else { _index = nil }
+            if _members.count > Self.indexThreshold { rebuildIndex() } else { _index = nil }
         }
         return v
     }
 
     private mutating func rebuildIndex() {
-        var idx = [String: Int](minimumCapacity: _keys.count)
-        for (i, k) in _keys.enumerated() { idx[k] = i }
+        var idx = [String: Int](minimumCapacity: _members.count)
+        for (i, m) in _members.enumerated() { idx[m.0] = i }
         _index = idx
     }
 
     /// Order-sensitive equality of the (key, value) pairs.
     public static func == (lhs: JSONObject, rhs: JSONObject) -> Bool {
-        lhs._keys == rhs._keys && lhs._values == rhs._values
+        guard lhs._members.count == rhs._members.count else { return false }
+        for i in lhs._members.indices where lhs._members[i].0 != rhs._members[i].0 || lhs._members[i].1 != rhs._members[i].1 {
+            return false
+        }
+        return true
     }
 
     /// Hashes the pairs in order.
     public func hash(into hasher: inout Hasher) {
-        hasher.combine(_keys)
-        hasher.combine(_values)
+        hasher.combine(_members.count)
+        for (k, v) in _members {
+            hasher.combine(k)
+            hasher.combine(v)
+        }
     }
 
     /// Iterates (key, value) pairs in stored order.
@@ -195,9 +209,10 @@ public struct JSONObject: Hashable, Sendable, Sequence, ExpressibleByDictionaryL
         /// The next pair, or nil at the end.
         @inlinable
         public mutating func next() -> (key: String, value: JSONValue)? {
-            guard i < object._keys.count else { return nil }
+            guard i < object._members.count else { return nil }
             defer { i += 1 }
-            return (object._keys[i], object._values[i])
+            let m = object._members[i]
+            return (m.0, m.1)
         }
     }
 
@@ -205,7 +220,7 @@ public struct JSONObject: Hashable, Sendable, Sequence, ExpressibleByDictionaryL
     public func makeIterator() -> Iterator { Iterator(object: self) }
 
     /// Exact member count (lets `Array(object)` reserve once).
-    public var underestimatedCount: Int { _keys.count }
+    public var underestimatedCount: Int { _members.count }
 }
 
 /// Size limits applied by `JSON.parse` before and during parsing.

@@ -79,6 +79,23 @@ public enum RFC3339 {
     /// whole minutes and clamped to ±23:59; zero is written "+00:00" (never "Z"). Instants outside
     /// 0001-01-01...9999-12-31 local time are clamped to those bounds so the output is always valid RFC 3339.
     public static func format(_ date: Date, offsetSeconds: Int) -> String {
+        String(unsafeUninitializedCapacity: formattedLength) { write(date, offsetSeconds: offsetSeconds, to: $0) }
+    }
+
+    /// Appends `format(date, offsetSeconds:)`'s UTF-8 bytes to `out`, without making a string.
+    public static func format(_ date: Date, offsetSeconds: Int, into out: inout [UInt8]) {
+        let start = out.count
+        out.append(contentsOf: repeatElement(0, count: formattedLength))
+        out.withUnsafeMutableBufferPointer { b in
+            _ = write(date, offsetSeconds: offsetSeconds, to: UnsafeMutableBufferPointer(rebasing: b[start...]))
+        }
+    }
+
+    /// The length of every formatted time: "YYYY-MM-DDTHH:MM:SS+hh:mm".
+    public static let formattedLength = 25
+
+    /// Writes the formatted time into the first `formattedLength` bytes of `out`; returns that length.
+    private static func write(_ date: Date, offsetSeconds: Int, to out: UnsafeMutableBufferPointer<UInt8>) -> Int {
         let maxOffset = 23 * 3600 + 59 * 60
         let offset = min(max(offsetSeconds / 60 * 60, -maxOffset), maxOffset)
         let minLocal = -62_135_596_800  // 0001-01-01T00:00:00
@@ -95,7 +112,6 @@ public enum RFC3339 {
         let days = floorDiv(local, 86_400)
         let sod = local - days * 86_400
         let (y, m, d) = civilFromDays(days)
-        var out = [UInt8](repeating: 0x30, count: 25)
         func put(_ v: Int, _ at: Int, _ width: Int) {
             var v = v
             var k = at + width - 1
@@ -121,7 +137,7 @@ public enum RFC3339 {
         put(ao / 3600, 20, 2)
         out[22] = 0x3A
         put(ao / 60 % 60, 23, 2)
-        return String(decoding: out, as: UTF8.self)
+        return formattedLength
     }
 
     /// Number of days in `month` (1-12) of proleptic Gregorian `year`.

@@ -51,13 +51,8 @@ public enum TicketContract {
         var idV: JSONValue?, receivedV: JSONValue?, channelV: JSONValue?, kindV: JSONValue?, textV: JSONValue?
         var categoryV: JSONValue?, urgencyV: JSONValue?, enterpriseV: JSONValue?, callerV: JSONValue?
         var regionV: JSONValue?, addressV: JSONValue?, titleV: JSONValue?, attachmentsV: JSONValue?
-        var extraKeys: [String] = []
-        var extraValues: [JSONValue] = []
-        let keys = root._keys
-        let values = root._values
-        for i in 0..<keys.count {
-            let v = values[i]
-            let k = keys[i]
+        var extra: [(String, JSONValue)] = []
+        for (k, v) in root._members {
             // Dispatch on UTF-8 length first so each key costs at most three string comparisons.
             switch k.utf8.count {
             case 2 where k == "id": idV = v
@@ -74,8 +69,7 @@ public enum TicketContract {
             case 11 where k == "received_at": receivedV = v
             case 11 where k == "attachments": attachmentsV = v
             default:
-                extraKeys.append(k)
-                extraValues.append(v)
+                extra.append((k, v))
             }
         }
 
@@ -259,7 +253,7 @@ public enum TicketContract {
                 channel: channel, kind: kind, text: text, category: category, urgency: urgency,
                 enterprise: enterprise, caller: caller, region: region, address: address, title: title,
                 attachments: attachments,
-                extra: JSONObject(uniqueKeys: extraKeys, values: extraValues, index: nil),
+                extra: JSONObject(uniqueMembers: extra, index: nil),
                 json: root))
     }
 

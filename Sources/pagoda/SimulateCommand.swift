@@ -112,7 +112,10 @@ struct Simulate: ParsableCommand {
         startThread {
             var out = OutputBuffer(encoder: encoder)
             while let batch = records.take() {
-                for record in batch { out.write(record) }
+                // Read in place: a loop over the array would copy (retain and release) every record.
+                batch.withUnsafeBufferPointer { b in
+                    for i in b.indices { out.write(b[i]) }
+                }
                 spent.put(batch)
             }
             out.flush()
@@ -134,7 +137,9 @@ struct Simulate: ParsableCommand {
             written.wait()
         }
         while let batch = batches.take() {
-            for line in batch { simulation.apply(line, records: emit) }
+            batch.withUnsafeBufferPointer { b in
+                for i in b.indices { simulation.apply(b[i], records: emit) }
+            }
         }
         if let error = batches.error {
             closeOutput()
@@ -209,8 +214,9 @@ extension Simulate {
         static func check(path: String, range: Range<Int>) throws -> FirstPass {
             var pass = FirstPass()
             var lastAt = -Double.infinity
+            var scanner = JSONObjectScanner()
             pass.lines = try ScenarioReader.forEachLine(path: path, range: range) { number, offset, bytes in
-                switch ScenarioLine.check(bytes) {
+                switch ScenarioLine.check(bytes, scanner: &scanner) {
                 case .failure(let e):
                     pass.errors += 1
                     if pass.firstErrors.count < shownErrors { pass.firstErrors.append((number, e.reason)) }
