@@ -63,6 +63,8 @@ public struct Lifecycle: Sendable {
     let holders: [Holder]
     let profileSnapshots: [String: ProfileSnapshot]
     let policySnapshots: [String: PolicySnapshot]
+    /// The rule set's reminder intervals by their text (a policy snapshot keeps `remind_every` as text).
+    let remindIntervals: [String: SLADuration]
 
     public init(rules: RuleSet) {
         self.rules = rules
@@ -78,6 +80,9 @@ public struct Lifecycle: Sendable {
         }
         self.profileSnapshots = rules.profiles.mapValues(ProfileSnapshot.init)
         self.policySnapshots = rules.policies.mapValues { PolicySnapshot($0, profiles: rules.profiles) }
+        var intervals: [String: SLADuration] = [:]
+        for p in rules.policies.values { if let d = p.remindEvery { intervals[d.description] = d } }
+        self.remindIntervals = intervals
     }
 
     /// The units that may decide returns and extensions, record callbacks, redispatch and merge.
@@ -189,7 +194,7 @@ public struct Lifecycle: Sendable {
     func format(_ d: Date) -> String { RFC3339.format(d, offsetSeconds: offset) }
 
     func next(after instant: Date, every: String?) -> Date? {
-        guard let every, case .success(let d) = SLADuration.parse(every) else { return nil }
+        guard let every, let d = remindIntervals[every] ?? (try? SLADuration.parse(every).get()) else { return nil }
         let at = rules.calendar.deadline(after: d, from: instant)
         return at > instant ? at : nil
     }

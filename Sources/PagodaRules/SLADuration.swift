@@ -35,7 +35,7 @@ public enum SLADuration: Hashable, Sendable, CustomStringConvertible {
         func failure(_ reason: String) -> Result<SLADuration, SLADurationError> {
             .failure(SLADurationError(message: "invalid duration '\(text)': \(reason)"))
         }
-        let general = "expected a number followed by \(unitList)"
+        var general: String { "expected a number followed by \(unitList)" }
         let bytes = Array(text.utf8)
         let isDigit = { (byte: UInt8) in byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9") }
         guard let firstByte = bytes.first, isDigit(firstByte),
