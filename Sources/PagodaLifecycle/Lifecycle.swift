@@ -163,6 +163,8 @@ public struct Lifecycle: Sendable {
         }
         // Remembering the id is a change too (even of a refused or no-op command): the state must be stored.
         var out = Emitter(lifecycle: self, state: consume s, now: now, change: .always)
+        // Room for a usual life's commands (sign, reply, callback, ...) at once, not one growth each.
+        if out.state.handledCommands.isEmpty { out.state.handledCommands.reserveCapacity(4) }
         out.state.handledCommands.append(command.id)
         if out.state.handledCommands.count > rememberedCommands {
             out.state.handledCommands.removeFirst(out.state.handledCommands.count - rememberedCommands)
@@ -267,6 +269,7 @@ struct Emitter {
         self.state = state
         self.change = change
         self.now = now
+        events.reserveCapacity(2)  // a reply, an escalation: one allocation for the usual one or two events
     }
 
     mutating func emit(_ type: EventType, to queues: [String], carriesTicket: Bool = false, _ fields: [(String, JSONValue)] = []) {

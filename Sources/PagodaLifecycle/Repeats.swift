@@ -26,11 +26,19 @@ public enum RepeatKeys {
     /// The digits of `phone`, the last `phoneDigits` of them; nil when there are none.
     static func phoneKey(_ phone: String?) -> String? {
         guard let phone else { return nil }
-        var digits: [UInt8] = []
-        digits.reserveCapacity(phone.utf8.count)
-        for c in phone.utf8 where c >= 0x30 && c <= 0x39 { digits.append(c) }
-        guard !digits.isEmpty else { return nil }
-        return String(decoding: digits.suffix(phoneDigits), as: UTF8.self)
+        var count = 0
+        for c in phone.utf8 where c >= 0x30 && c <= 0x39 { count += 1 }
+        guard count > 0 else { return nil }
+        var skip = max(count - phoneDigits, 0)
+        return String(unsafeUninitializedCapacity: min(count, phoneDigits)) { out in
+            var n = 0
+            for c in phone.utf8 where c >= 0x30 && c <= 0x39 {
+                if skip > 0 { skip -= 1; continue }
+                out[n] = c
+                n += 1
+            }
+            return n
+        }
     }
 }
 

@@ -107,11 +107,15 @@ extension RuleSet {
         var found: [Int32] = []
         if let title = ticket.title { matcher.scan(title, into: &found) }
         matcher.scan(ticket.text, into: &found)
-        return PhraseMatcher.sortedUnique(found)
+        PhraseMatcher.sortUnique(&found)
+        return found
     }
 
     func phraseTexts(_ cond: TextCondition, _ found: [Int32]) -> [String] {
-        (cond.any + cond.all).filter { TextCondition.contains(found, $0) }.map { phrases[Int($0)] }
+        var texts: [String] = []
+        for id in cond.any where TextCondition.contains(found, id) { texts.append(phrases[Int(id)]) }
+        for id in cond.all where TextCondition.contains(found, id) { texts.append(phrases[Int(id)]) }
+        return texts
     }
 
     enum RegionResolution { case absent, resolved(Int), unresolved(String) }
@@ -189,17 +193,26 @@ extension RuleSet {
     }
 
     func chooseSLA(_ sla: [SLACase: String], urgency: Urgency, enterprise: Bool) -> (String, String) {
-        var cases: [SLACase] = []
-        if urgency == .emergency { cases.append(.emergency) }
-        if urgency >= .urgent { cases.append(.urgent) }
-        if enterprise { cases.append(.enterprise) }
-        cases.append(.default)
-        for c in cases {
-            if let p = sla[c] { return (p, c == .default ? "the route's profile" : "the route's \(c.rawValue) profile") }
-            if let p = defaultSLA[c] { return (p, c == .default ? "the default profile" : "the default \(c.rawValue) profile") }
+        for c in Self.slaOrder {
+            switch c {
+            case .emergency: guard urgency == .emergency else { continue }
+            case .urgent: guard urgency >= .urgent else { continue }
+            case .enterprise: guard enterprise else { continue }
+            case .default: break
+            }
+            if let p = sla[c] { return (p, Self.slaReasons[c]!.route) }
+            if let p = defaultSLA[c] { return (p, Self.slaReasons[c]!.default) }
         }
         return (triageSLA, "the triage profile")
     }
+
+    /// The cases in the order they are tried: the most specific first.
+    static let slaOrder: [SLACase] = [.emergency, .urgent, .enterprise, .default]
+
+    /// Why a profile was chosen, by case: made once rather than per ticket.
+    static let slaReasons: [SLACase: (route: String, default: String)] = Dictionary(uniqueKeysWithValues: SLACase.allCases.map { c in
+        (c, c == .default ? ("the route's profile", "the default profile") : ("the route's \(c.rawValue) profile", "the default \(c.rawValue) profile"))
+    })
 
     func computeDeadlines(_ profileName: String, from start: Date) -> ([Decision.Deadline], [String]) {
         guard let profile = profiles[profileName] else { return ([], []) }

@@ -169,12 +169,21 @@ public struct PhraseMatcher: Sendable {
     }
 
     static func sortedUnique(_ ids: [Int32]) -> [Int32] {
-        if ids.count < 2 { return ids }
         var sorted = ids
-        sorted.sort()
-        var out: [Int32] = [sorted[0]]
-        for id in sorted.dropFirst() where id != out[out.count - 1] { out.append(id) }
-        return out
+        sortUnique(&sorted)
+        return sorted
+    }
+
+    /// Sorts `ids` and removes repeats, in place.
+    static func sortUnique(_ ids: inout [Int32]) {
+        if ids.count < 2 { return }
+        ids.sort()
+        var kept = 1
+        for i in 1..<ids.count where ids[i] != ids[kept - 1] {
+            ids[kept] = ids[i]
+            kept += 1
+        }
+        ids.removeLast(ids.count - kept)
     }
 
     /// Folds a scalar for comparison: full-width ASCII forms to ASCII, the ideographic space to a space,
