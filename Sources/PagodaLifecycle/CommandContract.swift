@@ -23,42 +23,26 @@ public enum CommandContract {
     public static let commonFields = ["command_id", "ticket_id", "unit", "type", "at"]
 
     /// The fields of commands of `type`, in contract (and issue-reporting) order.
-    public static func fields(of type: CommandType) -> [String] { typeFields[type] }
+    public static func fields(of type: CommandType) -> [String] { typeFields[type] ?? [] }
 
-    /// `fields(of:)`, made once (a command is checked against them for unknown keys).
-    private static let typeFields = TypeFields()
+    /// `fields(of:)` for every type, made once: each command is checked against them for unknown keys.
+    private static let typeFields = Dictionary(uniqueKeysWithValues: CommandType.allCases.map { ($0, makeFields(of: $0)) })
 
-    private struct TypeFields: Sendable {
-        let sign: [String] = []
-        let contact = ["note"]
-        let progress = ["note", "milestone"]
-        let requestReturn = ["reason", "suggested_unit", "text"]
-        let requestExtension = ["until", "reason"]
-        let reply = ["outcome", "text"]
-        let approveReturn = ["new_unit", "note"]
-        let rejectReturn = ["note"]
-        let approveExtension = ["until", "note"]
-        let rejectExtension = ["note"]
-        let callbackResult = ["reached", "resolved", "satisfaction", "note"]
-        let redispatch = ["to_unit", "note"]
-        let merge = ["into_ticket", "note"]
-
-        subscript(type: CommandType) -> [String] {
-            switch type {
-            case .sign: sign
-            case .contact: contact
-            case .progress: progress
-            case .requestReturn: requestReturn
-            case .requestExtension: requestExtension
-            case .reply: reply
-            case .approveReturn: approveReturn
-            case .rejectReturn: rejectReturn
-            case .approveExtension: approveExtension
-            case .rejectExtension: rejectExtension
-            case .callbackResult: callbackResult
-            case .redispatch: redispatch
-            case .merge: merge
-            }
+    private static func makeFields(of type: CommandType) -> [String] {
+        switch type {
+        case .sign: []
+        case .contact: ["note"]
+        case .progress: ["note", "milestone"]
+        case .requestReturn: ["reason", "suggested_unit", "text"]
+        case .requestExtension: ["until", "reason"]
+        case .reply: ["outcome", "text"]
+        case .approveReturn: ["new_unit", "note"]
+        case .rejectReturn: ["note"]
+        case .approveExtension: ["until", "note"]
+        case .rejectExtension: ["note"]
+        case .callbackResult: ["reached", "resolved", "satisfaction", "note"]
+        case .redispatch: ["to_unit", "note"]
+        case .merge: ["into_ticket", "note"]
         }
     }
 
