@@ -120,7 +120,7 @@ public struct Lifecycle: Sendable {
                 ("deadlines", deadlines(out.state.clocks)),
             ]
             if let r = input.repeatOf { fields.append(("repeat_of", .string(r))) }
-            out.emit(.dispatched, to: [h.queue], carriesTicket: true, fields)
+            out.emit(.dispatched, to: h.queues, carriesTicket: true, fields)
             if input.enterpriseRepeat { out.supervise(reason: "enterprise_repeat") }
         } else {
             out.emit(.dispatched, to: [], [("destination", .string("emergency")), ("emergency", d.emergencyLine.map { .string($0) } ?? .null),
@@ -292,7 +292,7 @@ struct Emitter {
         return Transition(state: state, events: events, changed: changed, outcome: outcome)
     }
 
-    var holderQueues: [String] { state.holder.map { [$0.queue] } ?? [] }
+    var holderQueues: [String] { state.holder?.queues ?? [] }
     static let callbackQueues = ["callback"]
 
     // MARK: Timers

@@ -25,7 +25,9 @@ public struct Holder: Sendable, Hashable, Codable {
     public var unit: String
     public var level: Level
     /// Queue name below the service's prefix (`unit.nanhai.shishan.cm`, `triage`, `platform`).
-    public var queue: String
+    public var queue: String { didSet { queues = [queue] } }
+    /// `[queue]`, made once: the queues of an event for the holder (no array per event).
+    public private(set) var queues: [String]
     /// The units the ticket climbs to when nobody acts, nearest first; empty at the city level.
     public var parents: [Link]
 
@@ -44,6 +46,7 @@ public struct Holder: Sendable, Hashable, Codable {
         self.unit = unit
         self.level = level
         self.queue = queue
+        self.queues = [queue]
         self.parents = parents
     }
 
