@@ -43,14 +43,25 @@ public struct ScenarioLine: Sendable {
     /// verdict and its sentence for anything else. A scenario's first pass checks every line with it.
     public static func check(_ bytes: UnsafeRawBufferPointer) -> Result<Date, ScenarioLineError> {
         var scanner = JSONObjectScanner()
-        return check(bytes, scanner: &scanner)
+        return check(bytes, scanner: &scanner).map(\.at)
     }
 
-    /// `check(_:)` with the scan's buffers kept in `scanner` from one line to the next.
-    public static func check(_ bytes: UnsafeRawBufferPointer, scanner: inout JSONObjectScanner) -> Result<Date, ScenarioLineError> {
+    /// What checking a valid line tells: its time and, when the scan decided, where its ticket or
+    /// command object lies in the line (`parse(payload:at:isTicket:)` then reads only that object).
+    public struct Checked: Sendable, Hashable {
+        public var at: Date
+        /// The bytes of the `ticket` or `command` object; nil when `parse` decided the line.
+        public var payload: Range<Int>?
+        public var isTicket: Bool
+    }
+
+    /// `check(_:)` with the scan's buffers kept in `scanner` from one line to the next, and where the
+    /// line's ticket or command lies.
+    public static func check(_ bytes: UnsafeRawBufferPointer, scanner: inout JSONObjectScanner) -> Result<Checked, ScenarioLineError> {
         if scanner.scan(bytes, limits: limits), scanner.members.count == 2 {
             var at: Date?
-            var payload = false
+            var payload: Range<Int>?
+            var isTicket = false
             for m in scanner.members {
                 let key = UnsafeRawBufferPointer(rebasing: bytes[m.key])
                 if key.elementsEqual("at".utf8) {
@@ -61,12 +72,25 @@ public struct ScenarioLine: Sendable {
                     let text = UnsafeRawBufferPointer(rebasing: bytes[v.lowerBound + 1..<v.upperBound - 1])
                     at = RFC3339.parse(bytes: text.assumingMemoryBound(to: UInt8.self))?.date
                 } else if key.elementsEqual("ticket".utf8) || key.elementsEqual("command".utf8) {
-                    payload = bytes[m.value.lowerBound] == 0x7B
+                    guard bytes[m.value.lowerBound] == 0x7B else { break }
+                    payload = m.value
+                    isTicket = key.elementsEqual("ticket".utf8)
                 }
             }
-            if let at, payload { return .success(at) }
+            if let at, let payload { return .success(Checked(at: at, payload: payload, isTicket: isTicket)) }
         }
-        return parse(bytes).map(\.at)
+        return parse(bytes).map { line in
+            let isTicket = if case .ticket = line.payload { true } else { false }
+            return Checked(at: line.at, payload: nil, isTicket: isTicket)
+        }
+    }
+
+    /// The line a successful `check` described, from the bytes of its ticket or command object alone
+    /// (`Checked.payload` of the line): the same as `parse` of the whole line, without reading its time
+    /// again. Nil when the bytes are not the object `check` found there.
+    public static func parse(payload bytes: UnsafeRawBufferPointer, at: Date, isTicket: Bool) -> ScenarioLine? {
+        guard let value = try? JSON.parse(bytes, limits: limits), case .object(let object) = value else { return nil }
+        return ScenarioLine(at: at, payload: isTicket ? .ticket(value) : .command(object))
     }
 
     /// Parses one line from bytes; see `parse(_: UnsafeRawBufferPointer)`.

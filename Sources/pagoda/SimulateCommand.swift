@@ -79,8 +79,16 @@ struct Simulate: ParsableCommand {
         startThread {
             var batch: [PreparedLine] = []
             batch.reserveCapacity(BatchQueue<PreparedLine>.batchSize)
-            func prepare(_ bytes: UnsafeRawBufferPointer) {
-                guard case .success(let line) = ScenarioLine.parse(bytes) else { return }  // checked in pass 1
+            // A line checked in pass 1; where the check found its ticket or command, only that is parsed.
+            func prepare(_ bytes: UnsafeRawBufferPointer, _ entry: IndexedLine?) {
+                let parsed: ScenarioLine?
+                if let entry, entry.payloadStart >= 0, Int(entry.payloadStart) + Int(entry.payloadLength) <= bytes.count {
+                    let payload = Int(entry.payloadStart)..<Int(entry.payloadStart) + Int(entry.payloadLength)
+                    parsed = ScenarioLine.parse(payload: UnsafeRawBufferPointer(rebasing: bytes[payload]), at: entry.at, isTicket: entry.isTicket)
+                } else {
+                    parsed = try? ScenarioLine.parse(bytes).get()
+                }
+                guard let line = parsed else { return }  // checked in pass 1
                 batch.append(PreparedLine(line, rules: ruleSet))
                 if batch.count == BatchQueue<PreparedLine>.batchSize {
                     batches.put(batch)
@@ -92,10 +100,17 @@ struct Simulate: ParsableCommand {
                     // Out of time order: load the file and prepare its lines sorted stably by `at`.
                     let all = try ScenarioReader.readAll(path: path)
                     all.withUnsafeBytes { raw in
-                        for l in order { prepare(UnsafeRawBufferPointer(rebasing: raw[l.offset..<(l.offset + l.length)])) }
+                        for l in order { prepare(UnsafeRawBufferPointer(rebasing: raw[l.offset..<(l.offset + Int(l.length))]), l) }
                     }
                 } else {
-                    try ScenarioReader.forEachLine(path: path) { _, _, bytes in prepare(bytes) }
+                    // The same lines in the same order as pass 1 indexed them (unless the file changed since:
+                    // then a line is parsed whole).
+                    var next = 0
+                    try ScenarioReader.forEachLine(path: path) { _, offset, bytes in
+                        let entry = next < index.count && index[next].offset == offset ? index[next] : nil
+                        next += 1
+                        prepare(bytes, entry)
+                    }
                 }
                 if !batch.isEmpty { batches.put(batch) }
                 batches.finish(error: nil)
@@ -166,10 +181,15 @@ struct Simulate: ParsableCommand {
 }
 
 extension Simulate {
-    struct IndexedLine {
-        var at: Double
+    /// A checked line: its time, where it lies in the file and where its ticket or command object lies in
+    /// it (`payloadStart` -1 when the check did not say).
+    struct IndexedLine: Sendable {
+        var at: Date
         var offset: Int
-        var length: Int
+        var length: Int32
+        var payloadStart: Int32
+        var payloadLength: Int32
+        var isTicket: Bool
     }
 
     /// The first pass over a scenario: every line checked (`ScenarioLine.check`) and indexed. A file of
@@ -220,11 +240,15 @@ extension Simulate {
                 case .failure(let e):
                     pass.errors += 1
                     if pass.firstErrors.count < shownErrors { pass.firstErrors.append((number, e.reason)) }
-                case .success(let at):
-                    let t = at.timeIntervalSince1970
+                case .success(let checked):
+                    let t = checked.at.timeIntervalSince1970
                     if t < lastAt { pass.inOrder = false }
                     lastAt = max(lastAt, t)
-                    pass.index.append(IndexedLine(at: t, offset: offset, length: bytes.count))
+                    // Lines are at most 1 MiB (`ScenarioLine.limits`), so their lengths fit 32 bits.
+                    let payload = checked.payload ?? -1..<(-1)
+                    pass.index.append(IndexedLine(at: checked.at, offset: offset, length: Int32(bytes.count),
+                                                  payloadStart: Int32(payload.lowerBound), payloadLength: Int32(payload.count),
+                                                  isTicket: checked.isTicket))
                 }
             }
             return pass

@@ -321,7 +321,7 @@ private let sampleTickets = #"""
 }
 
 /// The first pass's check gives the same verdict, time and sentence as parsing the line.
-@Test func scenarioLineCheckAgreesWithParse() {
+@Test func scenarioLineCheckAgreesWithParse() throws {
     let lines = [
         #"{"at": "2026-03-02T09:00:00+08:00", "ticket": {"id": "A", "text": "中文 \"引号\""}}"#,
         #"{"command": {"type": "sign"}, "at": "2026-03-02T09:00:00.250+08:00"}"#,
@@ -340,15 +340,30 @@ private let sampleTickets = #"""
         #"{"at": "2026-03-02T09:00:00+08:00", "ticket": {"a": [1,]}}"#,
         "{oops", "[1]", #""x""#,
     ]
+    var scanner = JSONObjectScanner()
     for line in lines {
         let bytes = Array(line.utf8)
-        let checked = bytes.withUnsafeBytes { ScenarioLine.check($0) }
+        let checked = bytes.withUnsafeBytes { ScenarioLine.check($0, scanner: &scanner) }
         switch (checked, ScenarioLine.parse(bytes)) {
-        case (.success(let a), .success(let b)): #expect(a == b.at, "\(line)")
+        case (.success(let a), .success(let b)):
+            #expect(a.at == b.at, "\(line)")
+            // Where the check found the ticket or command, that object alone reads as the whole line does.
+            guard let payload = a.payload else { continue }
+            let alone = bytes.withUnsafeBytes { ScenarioLine.parse(payload: UnsafeRawBufferPointer(rebasing: $0[payload]), at: a.at, isTicket: a.isTicket) }
+            switch (alone?.payload, b.payload) {
+            case (.ticket(let x)?, .ticket(let y)): #expect(x == y, "\(line)")
+            case (.command(let x)?, .command(let y)): #expect(x == y, "\(line)")
+            default: Issue.record("the payload alone reads differently: \(line)")
+            }
         case (.failure(let a), .failure(let b)): #expect(a == b, "\(line)")
         default: Issue.record("check and parse disagree on \(line)")
         }
     }
+    // The scan decides the usual lines itself, and says where their object lies.
+    let usual = Array(#"{"at": "2026-03-02T09:00:00+08:00", "command": {"type": "sign"}}"#.utf8)
+    let checked = usual.withUnsafeBytes { ScenarioLine.check($0, scanner: &scanner) }
+    #expect(try checked.get().payload.map { String(decoding: usual[$0], as: UTF8.self) } == #"{"type": "sign"}"#)
+    #expect(try checked.get().isTicket == false)
 }
 
 @Test func timerHeapOrdersByDueThenDispatch() {
