@@ -166,7 +166,8 @@ public struct PreparedLine: Sendable {
             switch TicketContract.validate(value, isKnownCategory: rules.isKnownCategory) {
             case .failure(let error): input = .invalidTicket(id: value.objectValue?["id"]?.stringValue, issues: error.issues)
             case .success(var ticket):
-                let decision = rules.route(ticket)
+                // What dispatching reads; the rest of the decision is freed here, on the thread that made it.
+                let decision = rules.route(ticket).trimmed()
                 // Keep what re-routing needs, not the ticket's JSON.
                 ticket.json = JSONObject()
                 ticket.extra = JSONObject()
