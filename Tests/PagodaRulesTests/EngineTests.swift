@@ -23,6 +23,17 @@ import Testing
         #expect(d.escalationChain.isEmpty)
     }
 
+    @Test func aTrimmedDecisionKeepsWhatDispatchingReads() throws {
+        let d = try route(["text": .string("河涌有污水"), "region": Fixtures.region("东区", "东一镇", "东一村")])
+        #expect(!d.explanation.isEmpty && !d.coHandlers.isEmpty && !d.escalationChain.isEmpty)
+        let t = d.trimmed()
+        #expect(t.explanation.isEmpty && t.warnings.isEmpty && t.coHandlers.isEmpty && t.escalationChain.isEmpty)
+        #expect(t.ticketID == d.ticketID && t.type == d.type && t.unit?.id == d.unit?.id && t.queue == d.queue)
+        #expect(t.category == d.category && t.urgency == d.urgency && t.enterprise == d.enterprise && t.rule.id == d.rule.id)
+        #expect(t.slaProfile == d.slaProfile && t.deadlines == d.deadlines && t.escalationPolicy == d.escalationPolicy)
+        #expect(t.emergencyLine == d.emergencyLine && t.region == d.region && t.rulesHash == d.rulesHash && t.priority == d.priority)
+    }
+
     @Test func exclusionsKeepNonEmergenciesInDispatch() throws {
         let d = try route(["text": .string("小区存在火灾隐患，楼道起火风险高"), "category": .string("city")])
         #expect(d.type != .emergency, "火灾隐患 excludes the fire rule even though 起火 occurs")
