@@ -19,18 +19,22 @@ final class IntakeService: Service {
     let storeQueue: BlockingQueue
     let processor: IntakeProcessor
     let relay: Signal
+    /// Called after each commit of dispatches: the lifecycle loop looks at the timers they started.
+    let timersChanged: @Sendable () -> Void
     let logger: Logger
     let maxBatch: Int
     let maxAttempts: Int
     let metrics: ServiceMetrics
 
     init(consumer: AMQPConsumer, store: DispatchStore, storeQueue: BlockingQueue, processor: IntakeProcessor,
-         relay: Signal, metrics: ServiceMetrics, logger: Logger, maxBatch: Int = 256, maxAttempts: Int = 5) {
+         relay: Signal, timersChanged: @escaping @Sendable () -> Void = {}, metrics: ServiceMetrics, logger: Logger,
+         maxBatch: Int = 256, maxAttempts: Int = 5) {
         self.consumer = consumer
         self.store = store
         self.storeQueue = storeQueue
         self.processor = processor
         self.relay = relay
+        self.timersChanged = timersChanged
         self.metrics = metrics
         self.logger = logger
         self.maxBatch = maxBatch
@@ -111,6 +115,7 @@ final class IntakeService: Service {
             }
         }
         relay.notify()
+        timersChanged()
     }
 
     private func record(for d: Delivery, now: Date) -> IntakeRecord {

@@ -10,7 +10,8 @@ import ServiceLifecycle
 ///
 /// One loop owns every lifecycle change, so a command and a timer never race on a ticket: it applies the
 /// commands that arrived (a batch per transaction, each delivery acknowledged after its commit), then the
-/// timers that fell due (earliest first), then waits for the next delivery or the next due time. Timers
+/// timers that fell due (earliest first), then waits for the next delivery, the next due time or intake's
+/// word that it dispatched tickets (whose timers may be due at once). Timers
 /// live in SQLite; at start the ones that fell due while the service was down fire once, in due order.
 /// Each write checks the state version it was computed from, so a stale read can never overwrite a newer
 /// state; the engine's token check makes a timer set before a later change do nothing.
@@ -25,15 +26,19 @@ final class LifecycleService: Service {
     let logger: Logger
     let maxBatch: Int
     let maxAttempts = 5
-    /// The longest the loop sleeps before looking at the timer table again (timers set by intake do not
-    /// wake it), which bounds how late a timer fires.
+    /// The longest the loop sleeps before looking at the timer table again. It sleeps until the next due
+    /// timer, and wakes for commands and for dispatches (`timersChanged`), so this is only a safety net:
+    /// for a change it was not told of, such as the system clock being set forward.
     let pollInterval: Duration
+    /// Wakes the loop: deliveries of commands, and intake after it committed dispatches (their timers may
+    /// be due before the loop's next look).
+    let wake = Signal()
     let clock: @Sendable () -> Date
     /// Where timer batches are computed (reads and CPU), beside the commits on `storeQueue`.
     let computeQueue = BlockingQueue(label: "pagoda.lifecycle.timers")
 
     init(consumer: AMQPConsumer, store: DispatchStore, storeQueue: BlockingQueue, lifecycle: Lifecycle, codec: LifecycleCodec,
-         relay: Signal, metrics: ServiceMetrics, logger: Logger, maxBatch: Int = 500, pollInterval: Duration = .milliseconds(200),
+         relay: Signal, metrics: ServiceMetrics, logger: Logger, maxBatch: Int = 500, pollInterval: Duration = .seconds(2),
          clock: @escaping @Sendable () -> Date = { Date() }) {
         self.consumer = consumer
         self.store = store
@@ -48,9 +53,12 @@ final class LifecycleService: Service {
         self.clock = clock
     }
 
+    /// Tells the loop that timers were written outside it (a dispatch's clocks): it looks again at once.
+    func timersChanged() { wake.notify() }
+
     func run() async throws {
         let buffer = Buffer<Delivery>()
-        let wake = Signal()
+        let wake = self.wake
         let consumer = self.consumer
         try await withGracefulShutdownHandler {
             try await withThrowingTaskGroup(of: Void.self) { group in

@@ -18,8 +18,10 @@ public struct ServerConfiguration: Sendable {
     public var maxBatch: Int = 500
     /// Run the lifecycle (worker commands, timers); off only for the bare dispatch benchmark.
     public var lifecycle = true
-    /// How often the timer table is looked at when nothing else wakes the lifecycle loop.
-    public var timerPoll: Duration = .milliseconds(200)
+    /// The longest the lifecycle loop sleeps without looking at the timer table. It sleeps until the next
+    /// due timer and is woken by commands and new dispatches, so this only bounds how late a timer can be
+    /// after a change the loop was not told of (the system clock set forward).
+    public var timerPoll: Duration = .seconds(2)
 
     public init(rulesDirectory: String, amqp: AMQPConfiguration, databasePath: String) {
         self.rulesDirectory = rulesDirectory
@@ -58,23 +60,26 @@ public struct PagodaServer: Sendable {
         let publisher = AMQPPublisher(configuration: c.amqp, topology: topology, window: c.publishWindow, logger: logger)
         let wake = Signal()
         let processor = IntakeProcessor(ruleSet: ruleSet, names: c.names, lifecycle: c.lifecycle)
-        let intake = IntakeService(consumer: consumer, store: store, storeQueue: storeQueue, processor: processor, relay: wake,
-                                   metrics: metrics, logger: logger, maxBatch: c.maxBatch)
         // The relay has its own thread: its reads use SQLite's readers and need not wait behind intake commits.
         let relay = OutboxRelay(publisher: publisher, store: store, storeQueue: BlockingQueue(label: "pagoda.outbox"), wake: wake, metrics: metrics, logger: logger,
                                 window: c.publishWindow)
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
             .init(service: Checkpointer(store: store, logger: logger)), .init(service: relay),
         ]
+        var lifecycleService: LifecycleService?
         if c.lifecycle {
             var commandLogger = logger
             commandLogger[metadataKey: "amqp.role"] = "commands"
             let commands = AMQPConsumer(configuration: c.amqp, queue: c.names.commandsQueue, topology: topology, prefetch: 500, logger: commandLogger)
-            let life = Lifecycle(rules: ruleSet)
-            services.append(.init(service: LifecycleService(
-                consumer: commands, store: store, storeQueue: BlockingQueue(label: "pagoda.lifecycle"), lifecycle: life,
-                codec: processor.codec, relay: wake, metrics: metrics, logger: logger, pollInterval: c.timerPoll)))
+            let life = LifecycleService(
+                consumer: commands, store: store, storeQueue: BlockingQueue(label: "pagoda.lifecycle"), lifecycle: Lifecycle(rules: ruleSet),
+                codec: processor.codec, relay: wake, metrics: metrics, logger: logger, pollInterval: c.timerPoll)
+            lifecycleService = life
+            services.append(.init(service: life))
         }
+        let intake = IntakeService(consumer: consumer, store: store, storeQueue: storeQueue, processor: processor, relay: wake,
+                                   timersChanged: { [lifecycleService] in lifecycleService?.timersChanged() },
+                                   metrics: metrics, logger: logger, maxBatch: c.maxBatch)
         services.append(.init(service: intake))
         logger.info("serving", metadata: [
             "amqp.endpoint": "\(c.amqp.endpointDescription)", "db.path": "\(c.databasePath)", "rules.hash": "\(ruleSet.hash.prefix(12))",

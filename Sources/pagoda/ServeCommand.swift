@@ -54,14 +54,22 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: Logger.Level = Logger.Level(rawValue: ProcessInfo.processInfo.environment["PAGODA_LOG_LEVEL"] ?? "info") ?? .info
 
+    @Option(help: ArgumentHelp(
+        "The longest the lifecycle loop sleeps without looking at the timer table, in seconds.",
+        discussion: "It sleeps until the next due timer and wakes for commands and new dispatches; this only bounds how late a timer can be after a change it was not told of (the system clock set forward).",
+        visibility: .hidden))
+    var timerPoll: Double = 2
+
     func run() async throws {
         bootstrapLogging(level: logLevel)
         let logger = Logger(label: "pagoda")
         guard ["full", "normal"].contains(synchronous) else { throw ValidationError("--synchronous must be full or normal") }
+        guard timerPoll > 0, timerPoll <= 86_400 else { throw ValidationError("--timer-poll must be more than 0 and at most 86400 seconds, got \(timerPoll)") }
         let ruleSet = try loadRuleSet(rules)
         var config = ServerConfiguration(rulesDirectory: rules, amqp: try broker.configuration(name: "pagoda-serve"), databasePath: db)
         config.names = Names(prefix: broker.prefix)
         config.synchronousFull = synchronous == "full"
+        config.timerPoll = .milliseconds(Int((timerPoll * 1000).rounded(.up)))
         try await PagodaServer(configuration: config, ruleSet: ruleSet, logger: logger).run()
     }
 }

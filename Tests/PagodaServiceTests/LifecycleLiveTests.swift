@@ -111,6 +111,22 @@ extension ServiceTests {
         await w.stop()
     }
 
+    /// A dispatch wakes the lifecycle loop: with the timer table looked at only every 10 minutes, a
+    /// ticket whose sign-in deadline passed before it arrived still turns red at once.
+    @Test func aTimerDueAtDispatchFiresWithoutWaitingForThePoll() async throws {
+        let w = try await World(rules: Self.shortRules, serveArguments: ["--timer-poll", "600"])
+        let events = try Self.events(w)
+        try await events.consumer.waitUntilConnected()
+        let id = "FS-20260302-0012"  // received 2026-03-02: every clock of the short rules ran out long ago
+        try await w.publish(try Self.sample(id), id: id)
+        let red = await eventually(timeout: .seconds(30)) {
+            Self.events(events, ticket: id).contains { $0["event"] == "ticket.overdue" }
+        }
+        #expect(red, "\(Self.events(events, ticket: id).map { $0["event"]?.stringValue ?? "?" })\n\(w.serve.log.suffix(3000))")
+        await events.close()
+        await w.stop()
+    }
+
     @Test func workerCommandsSignReplyAndCloseOnceEach() async throws {
         let w = try await World(rules: Self.shortRules)
         let events = try Self.events(w)

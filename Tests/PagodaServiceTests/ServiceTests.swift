@@ -28,7 +28,7 @@ import Glibc
         let rejected: QueueCollector
         let publisher: AMQPPublisher
 
-        init(rules: String = repositoryRoot.appendingPathComponent("rules").path) async throws {
+        init(rules: String = repositoryRoot.appendingPathComponent("rules").path, serveArguments: [String] = []) async throws {
             try await ServiceTests.started.value
             let prefix = "t\(UUID().uuidString.prefix(8).lowercased())"
             names = Names(prefix: prefix)
@@ -47,7 +47,7 @@ import Glibc
             try await dispatches.consumer.waitUntilConnected()
             try await rejected.consumer.waitUntilConnected()
             serve = ServeProcess(arguments: ["serve", "--rules", rules,
-                                             "--amqp-url", ServiceTests.broker.url, "--db", db, "--prefix", prefix, "--log-level", "info"],
+                                             "--amqp-url", ServiceTests.broker.url, "--db", db, "--prefix", prefix, "--log-level", "info"] + serveArguments,
                                  logPath: dir.appendingPathComponent("serve.log").path)
             try serve.start()
         }
