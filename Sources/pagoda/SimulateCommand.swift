@@ -81,14 +81,13 @@ struct Simulate: ParsableCommand {
             batch.reserveCapacity(BatchQueue<PreparedLine>.batchSize)
             // A line checked in pass 1; where the check found its ticket or command, only that is parsed.
             func prepare(_ bytes: UnsafeRawBufferPointer, _ entry: IndexedLine?) {
-                let parsed: ScenarioLine?
+                var parsed: ScenarioLine?
                 if let entry, entry.payloadStart >= 0, Int(entry.payloadStart) + Int(entry.payloadLength) <= bytes.count {
                     let payload = Int(entry.payloadStart)..<Int(entry.payloadStart) + Int(entry.payloadLength)
                     parsed = ScenarioLine.parse(payload: UnsafeRawBufferPointer(rebasing: bytes[payload]), at: entry.at, isTicket: entry.isTicket)
-                } else {
-                    parsed = try? ScenarioLine.parse(bytes).get()
                 }
-                guard let line = parsed else { return }  // checked in pass 1
+                // A line the scan did not decide (or one that changed since pass 1) is parsed whole.
+                guard let line = parsed ?? (try? ScenarioLine.parse(bytes).get()) else { return }  // checked in pass 1
                 batch.append(PreparedLine(line, rules: ruleSet))
                 if batch.count == BatchQueue<PreparedLine>.batchSize {
                     batches.put(batch)
