@@ -19,7 +19,7 @@ final class IntakeService: Service {
     let storeQueue: BlockingQueue
     let processor: IntakeProcessor
     let relay: Signal
-    /// Called after each commit of dispatches: the lifecycle loop looks at the timers they started.
+    /// Called after each batch is committed: the lifecycle loop looks at the timers its dispatches started.
     let timersChanged: @Sendable () -> Void
     let logger: Logger
     let maxBatch: Int
