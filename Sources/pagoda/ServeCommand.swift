@@ -56,8 +56,7 @@ struct Serve: AsyncParsableCommand {
 
     @Option(help: ArgumentHelp(
         "The longest the lifecycle loop sleeps without looking at the timer table, in seconds.",
-        discussion: "It sleeps until the next due timer and wakes for commands and new dispatches; this only bounds how late a timer can be after a change it was not told of (the system clock set forward).",
-        visibility: .hidden))
+        discussion: "It sleeps until the next due timer and wakes for commands and new dispatches; this only bounds how late a timer can be after a change it was not told of (the system clock set forward)."))
     var timerPoll: Double = 2
 
     func run() async throws {
