@@ -123,6 +123,25 @@ struct JSONTests {
         #expect(JSON.serializeToString(.object(literal)) == "{\"x\":1,\"y\":[null,\"s\"]}")
     }
 
+    /// Objects are equal, and hash alike, exactly when their members are equal in order, however they
+    /// were made: from pairs (adopted as they are, or with a repeated key), by `set`, or by the parser.
+    @Test func jsonObjectEqualityFollowsTheMembersInOrder() throws {
+        let pairs = JSONObject([("a", 1), ("b", "x")])
+        let repeated = JSONObject([("a", 0), ("b", "x"), ("a", 1)])
+        var built = JSONObject()
+        built.set("a", 1)
+        built.set("b", "x")
+        let parsed = try #require(try JSON.parse(Array(#"{"a":1,"b":"x"}"#.utf8)).objectValue)
+        for o in [repeated, built, parsed] {
+            #expect(o == pairs)
+            #expect(o.hashValue == pairs.hashValue)
+        }
+        #expect(JSONObject([("b", "x"), ("a", 1)]) != pairs)
+        #expect(JSONObject([("a", 1)]) != pairs)
+        #expect(JSONObject([("a", 1), ("b", "y")]) != pairs)
+        #expect(Set([pairs, repeated, built, parsed]).count == 1)
+    }
+
     @Test func serializeEscapesEveryControlCharacter() {
         var s = ""
         for c in 0..<0x20 { s.unicodeScalars.append(Unicode.Scalar(UInt8(c))) }
