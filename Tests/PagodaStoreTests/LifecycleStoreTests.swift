@@ -86,6 +86,30 @@ struct LifecycleStoreTests {
         #expect(try store.nextTimerDue() == nil)
     }
 
+    /// A change that keeps the phase and holder (most timers: a light, a reminder) writes the new version,
+    /// state and timer all the same; one that changes them writes them to the state and ticket rows.
+    @Test func aChangeKeepingPhaseAndHolderWritesTheStateAndTimer() throws {
+        let dir = try TempDir()
+        defer { dir.cleanup() }
+        let store = try openStore(dir)
+        _ = try store.recordDispatches([try started("A", timer: t0.addingTimeInterval(60))])
+        var keep = change("A", from: 0, to: 1, timer: t0.addingTimeInterval(120))
+        keep.state?.phase = "assigned"
+        keep.updatesTicket = false
+        #expect(try store.applyLifecycle([keep]) == [.applied])
+        let kept = try #require(try store.lifecycle(["A"])["A"])
+        #expect(kept.version == 1 && kept.phase == "assigned" && kept.unitID == "u1" && kept.state == bytes("{\"v\":1}"))
+        #expect(try store.dueTimers(until: t0.addingTimeInterval(120), limit: 10).map(\.token) == [1])
+        // Stale: refused, as with the full statement.
+        #expect(try store.applyLifecycle([keep]) == [.conflict])
+        var move = change("A", from: 1, to: 2, timer: nil)
+        move.state?.unitID = "u2"
+        #expect(try store.applyLifecycle([move]) == [.applied])
+        let moved = try #require(try store.lifecycle(["A"])["A"])
+        #expect(moved.version == 2 && moved.phase == "signed" && moved.unitID == "u2")
+        #expect(try store.ticket(id: "A")?.ticket.state == "signed")
+    }
+
     @Test func repeatsMatchTheLatestEarlierTicketWithinTheWindow() throws {
         let dir = try TempDir()
         defer { dir.cleanup() }
