@@ -15,7 +15,9 @@ PRAGMA wal_checkpoint(PASSIVE);
 CREATE TEMP TABLE pick AS SELECT ticket_id FROM timers WHERE due_at > (SELECT max(due_at) - 86400000*3 FROM timers) ORDER BY random() LIMIT 500;
 .timer on
 BEGIN IMMEDIATE;
-UPDATE lifecycle SET version = version + 1, phase = phase, unit_id = unit_id, state = state, updated_at = updated_at + 1 WHERE ticket_id IN (SELECT ticket_id FROM pick);
+-- A firing that keeps the phase and holder (a light, a reminder) does not name them: naming them, even
+-- unchanged, rewrites the lifecycle_unit index entry (add "phase = phase, unit_id = unit_id," to see it).
+UPDATE lifecycle SET version = version + 1, state = state, updated_at = updated_at + 1 WHERE ticket_id IN (SELECT ticket_id FROM pick);
 UPDATE timers SET due_at = due_at + 3600000, token = token + 1 WHERE ticket_id IN (SELECT ticket_id FROM pick);
 INSERT INTO events (ticket_id, type, at, payload_json) SELECT ticket_id, 'ticket.reminder', 1, '{"light":"yellow","clock":"sign","due":"2026-11-24T23:59:59+08:00"}' FROM pick;
 INSERT INTO outbox (message_id, ticket_id, exchange, routing_key, content_type, headers_json, body, mandatory, created_at) SELECT 'm-' || ticket_id || '-' || abs(random()), ticket_id, 'pagoda.dispatch', 'x', 'application/json', '{}', randomblob(900), 1, 1 FROM pick;
