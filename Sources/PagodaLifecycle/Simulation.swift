@@ -52,6 +52,7 @@ public struct ScenarioLine: Sendable {
         public var at: Date
         /// The bytes of the `ticket` or `command` object; nil when `parse` decided the line.
         public var payload: Range<Int>?
+        /// The payload is the `ticket` (false for a `command`, and when there is no payload).
         public var isTicket: Bool
     }
 
@@ -79,10 +80,7 @@ public struct ScenarioLine: Sendable {
             }
             if let at, let payload { return .success(Checked(at: at, payload: payload, isTicket: isTicket)) }
         }
-        return parse(bytes).map { line in
-            let isTicket = if case .ticket = line.payload { true } else { false }
-            return Checked(at: line.at, payload: nil, isTicket: isTicket)
-        }
+        return parse(bytes).map { Checked(at: $0.at, payload: nil, isTicket: false) }
     }
 
     /// The line a successful `check` described, from the bytes of its ticket or command object alone

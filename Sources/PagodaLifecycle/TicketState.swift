@@ -50,6 +50,15 @@ public struct Holder: Sendable, Hashable, Codable {
         self.parents = parents
     }
 
+    // Coded without `queues`, which is made from `queue`.
+    private enum CodingKeys: String, CodingKey { case unit, level, queue, parents }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(unit: try c.decode(String.self, forKey: .unit), level: try c.decode(Level.self, forKey: .level),
+                  queue: try c.decode(String.self, forKey: .queue), parents: try c.decode([Link].self, forKey: .parents))
+    }
+
     /// The holder one level up, or nil at the top.
     public var parent: Holder? {
         guard let p = parents.first else { return nil }

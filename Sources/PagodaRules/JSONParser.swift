@@ -82,7 +82,6 @@ public enum JSON {
     }
 }
 
-/// Where one member of an object lies in the input: its key's bytes between the quotes, and its value.
 /// `JSON.scanObject` with buffers kept from one call to the next: a caller scanning many lines (a
 /// scenario's first pass) allocates nothing per line once the buffers have grown.
 public struct JSONObjectScanner: Sendable {
@@ -107,6 +106,7 @@ public struct JSONObjectScanner: Sendable {
     }
 }
 
+/// Where one member of an object lies in the input: its key's bytes between the quotes, and its value.
 public struct JSONMemberSpan: Sendable, Hashable {
     /// The key's UTF-8 bytes, without the quotes (the scan only decides keys without escapes).
     public var key: Range<Int>
