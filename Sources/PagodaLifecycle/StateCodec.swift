@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import PagodaRules
 
 /// The stored form of a ticket's state: compact JSON written and read by hand with the core's JSON
@@ -7,50 +8,122 @@ import PagodaRules
 /// date, which is how `Date` holds them) as JSON numbers with every digit, so a state reads back exactly
 /// equal.
 extension TicketState {
-    /// The state as compact JSON bytes.
+    /// The state as compact JSON bytes, written straight into one buffer (no JSON values in between).
+    /// `JSON.serialize(JSON.parse(encoded()))` gives the same bytes: members in this order, times as
+    /// numbers with every digit.
     public func encoded() -> [UInt8] {
-        var o: [(String, JSONValue)] = [
-            ("v", .integer(version)), ("id", .string(ticketID)), ("received", time(receivedAt)), ("enterprise", .bool(enterprise)),
-            ("phase", .string(phase.rawValue)), ("assigned", time(assignedAt)), ("policy", policy.json),
-        ]
-        if let category { o.append(("category", .string(category))) }
-        if let holder { o.append(("holder", holder.json)) }
-        if !coHandlers.isEmpty { o.append(("co", strings(coHandlers))) }
-        if let profile { o.append(("profile", profile.json)) }
-        if !clocks.isEmpty { o.append(("clocks", .array(clocks.map(\.json)))) }
-        if supervised { o.append(("supervised", true)) }
-        if let remindAt { o.append(("remind", time(remindAt))) }
-        if let enterpriseWatchAt { o.append(("watch", time(enterpriseWatchAt))) }
-        if returns > 0 { o.append(("returns", .integer(returns))) }
-        if !returnedBy.isEmpty { o.append(("returned_by", strings(returnedBy))) }
-        if reworks > 0 { o.append(("reworks", .integer(reworks))) }
-        if escalations > 0 { o.append(("escalations", .integer(escalations))) }
+        var w = StateWriter()
+        w.out.reserveCapacity(1024)
+        w.int("v", version, first: true)
+        w.string("id", ticketID)
+        w.time("received", receivedAt)
+        w.bool("enterprise", enterprise)
+        w.string("phase", phase.rawValue)
+        w.time("assigned", assignedAt)
+        w.key("policy")
+        policy.write(&w)
+        if let category { w.string("category", category) }
+        if let holder {
+            w.key("holder")
+            holder.write(&w)
+        }
+        if !coHandlers.isEmpty { w.strings("co", coHandlers) }
+        if let profile {
+            w.key("profile")
+            profile.write(&w)
+        }
+        if !clocks.isEmpty {
+            w.key("clocks")
+            w.array(clocks) { w, c in c.write(&w) }
+        }
+        if supervised { w.bool("supervised", true) }
+        if let remindAt { w.time("remind", remindAt) }
+        if let enterpriseWatchAt { w.time("watch", enterpriseWatchAt) }
+        if returns > 0 { w.int("returns", returns) }
+        if !returnedBy.isEmpty { w.strings("returned_by", returnedBy) }
+        if reworks > 0 { w.int("reworks", reworks) }
+        if escalations > 0 { w.int("escalations", escalations) }
         if let p = pendingReturn {
-            var r: [(String, JSONValue)] = [("reason", .string(p.reason.rawValue)), ("at", time(p.at)), ("previous", .string(p.previous.rawValue))]
-            if let s = p.suggestedUnit { r.append(("suggested", .string(s))) }
-            o.append(("return", .object(JSONObject(r))))
+            w.key("return")
+            w.object { w in
+                w.string("reason", p.reason.rawValue, first: true)
+                w.time("at", p.at)
+                w.string("previous", p.previous.rawValue)
+                if let s = p.suggestedUnit { w.string("suggested", s) }
+            }
         }
         if let p = pendingExtension {
-            o.append(("extension", .object(JSONObject([("until", time(p.until)), ("reason", .string(p.reason)), ("at", time(p.at))]))))
+            w.key("extension")
+            w.object { w in
+                w.time("until", p.until, first: true)
+                w.string("reason", p.reason)
+                w.time("at", p.at)
+            }
         }
-        if let repeatOf { o.append(("repeat_of", .string(repeatOf))) }
-        if let mergedInto { o.append(("merged_into", .string(mergedInto))) }
-        if !handledCommands.isEmpty { o.append(("commands", strings(handledCommands))) }
-        if let nextTimer { o.append(("next", time(nextTimer))) }
-        return JSON.serialize(.object(JSONObject(o)))
+        if let repeatOf { w.string("repeat_of", repeatOf) }
+        if let mergedInto { w.string("merged_into", mergedInto) }
+        if !handledCommands.isEmpty { w.strings("commands", handledCommands) }
+        if let nextTimer { w.time("next", nextTimer) }
+        w.out.append(0x7D)
+        return w.out
     }
 
     /// Reads a state written by `encoded()`; throws `StateDecodingError` naming the field that is wrong.
     public init(encoded bytes: [UInt8]) throws {
-        guard case .object(let o) = try JSON.parse(bytes, limits: JSONLimits(maxBytes: 16 << 20, maxDepth: 16)) else {
+        guard case .object(let o) = try JSON.parse(bytes, limits: stateLimits) else {
             throw StateDecodingError(field: "", reason: "not an object")
         }
-        let r = Reader(o, path: "")
+        let r = Reader(o)
+        try self.init(r, holder: { try r.optionalObject("holder").map(Holder.init(reader:)) },
+                      profile: { try r.optionalObject("profile").map(ProfileSnapshot.init(reader:)) },
+                      policy: { try PolicySnapshot(reader: r.object("policy")) })
+    }
+
+    /// `init(encoded:)`, taking the holder, SLA profile and escalation policy from `cache` when their
+    /// stored bytes were read before. Those three are over half of a stored state and repeat from ticket
+    /// to ticket (a few hundred units, a few dozen profiles); the rest is parsed as usual. Reads exactly
+    /// what `init(encoded:)` reads, with the same errors.
+    public init(encoded bytes: [UInt8], cache: StateDecodingCache) throws {
+        var scanner = JSONObjectScanner()
+        let scanned = bytes.withUnsafeBytes { scanner.scan($0, limits: stateLimits) }
+        guard scanned else {
+            try self.init(encoded: bytes)
+            return
+        }
+        var rest: [UInt8] = [0x7B]
+        rest.reserveCapacity(bytes.count)
+        var holder: Holder?, profile: ProfileSnapshot?, policy: PolicySnapshot?
+        for m in scanner.members {
+            let key = bytes[m.key]
+            let value = bytes[m.value]
+            let snapshot = key.elementsEqual(StateKeys.holder) || key.elementsEqual(StateKeys.profile) || key.elementsEqual(StateKeys.policy)
+            if snapshot && value.elementsEqual(StateKeys.null) {
+                continue  // null reads as absent, as in `init(encoded:)`
+            } else if key.elementsEqual(StateKeys.holder) {
+                holder = try cache.holder(value) { try Holder(reader: Reader.parse(value, path: "holder.")) }
+            } else if key.elementsEqual(StateKeys.profile) {
+                profile = try cache.profile(value) { try ProfileSnapshot(reader: Reader.parse(value, path: "profile.")) }
+            } else if key.elementsEqual(StateKeys.policy) {
+                policy = try cache.policy(value) { try PolicySnapshot(reader: Reader.parse(value, path: "policy.")) }
+            } else {
+                if rest.count > 1 { rest.append(0x2C) }
+                rest.append(contentsOf: bytes[(m.key.lowerBound - 1)..<m.value.upperBound])  // from the key's opening quote
+            }
+        }
+        rest.append(0x7D)
+        guard case .object(let o) = try JSON.parse(rest, limits: stateLimits) else {
+            throw StateDecodingError(field: "", reason: "not an object")
+        }
+        let r = Reader(o)
+        try self.init(r, holder: { holder }, profile: { profile },
+                      policy: { try policy ?? PolicySnapshot(reader: r.object("policy")) })
+    }
+
+    private init(_ r: Reader, holder: () throws -> Holder?, profile: () throws -> ProfileSnapshot?,
+                 policy: () throws -> PolicySnapshot) throws {
         self.init(ticketID: try r.string("id"), receivedAt: try r.time("received"), enterprise: try r.bool("enterprise"),
                   category: try r.optionalString("category"), phase: try r.enumValue("phase"),
-                  holder: try r.optionalObject("holder").map(Holder.init(reader:)), assignedAt: try r.time("assigned"),
-                  profile: try r.optionalObject("profile").map(ProfileSnapshot.init(reader:)),
-                  policy: try PolicySnapshot(reader: r.object("policy")))
+                  holder: try holder(), assignedAt: try r.time("assigned"), profile: try profile(), policy: try policy())
         version = try r.int("v")
         coHandlers = try r.strings("co")
         clocks = try r.objects("clocks").map(ClockState.init(reader:))
@@ -75,6 +148,68 @@ extension TicketState {
     }
 }
 
+private let stateLimits = JSONLimits(maxBytes: 16 << 20, maxDepth: 16)
+
+private enum StateKeys {
+    static let holder = Array("holder".utf8)
+    static let profile = Array("profile".utf8)
+    static let policy = Array("policy".utf8)
+    static let null = Array("null".utf8)
+}
+
+/// The holders, SLA profiles and escalation policies of stored states already read, by their stored
+/// bytes (`TicketState(encoded:cache:)`). Safe to share between threads; it forgets everything when one
+/// kind passes `capacity` entries, so it stays small whatever the rules.
+public final class StateDecodingCache: Sendable {
+    /// Stored bytes as a dictionary key, hashed as one block (an array of bytes hashes them one by one).
+    private struct Key: Hashable, Sendable {
+        let bytes: [UInt8]
+        func hash(into hasher: inout Hasher) {
+            bytes.withUnsafeBytes { hasher.combine(bytes: $0) }
+        }
+    }
+    private struct Memo {
+        var holders: [Key: Holder] = [:]
+        var profiles: [Key: ProfileSnapshot] = [:]
+        var policies: [Key: PolicySnapshot] = [:]
+    }
+    private let memo = Mutex(Memo())
+    public let capacity: Int
+
+    public init(capacity: Int = 4096) {
+        self.capacity = capacity
+    }
+
+    /// How many values of each kind are kept (for tests).
+    public var counts: (holders: Int, profiles: Int, policies: Int) {
+        memo.withLock { ($0.holders.count, $0.profiles.count, $0.policies.count) }
+    }
+
+    func holder(_ bytes: ArraySlice<UInt8>, read: () throws -> Holder) throws -> Holder {
+        try value(bytes, \.holders, read)
+    }
+
+    func profile(_ bytes: ArraySlice<UInt8>, read: () throws -> ProfileSnapshot) throws -> ProfileSnapshot {
+        try value(bytes, \.profiles, read)
+    }
+
+    func policy(_ bytes: ArraySlice<UInt8>, read: () throws -> PolicySnapshot) throws -> PolicySnapshot {
+        try value(bytes, \.policies, read)
+    }
+
+    private func value<T: Sendable>(_ bytes: ArraySlice<UInt8>, _ kind: WritableKeyPath<Memo, [Key: T]>, _ read: () throws -> T) throws -> T {
+        let key = Key(bytes: Array(bytes))
+        if let known = memo.withLock({ $0[keyPath: kind][key] }) { return known }
+        // Read outside the lock; a value that fails to read is not kept, so its error comes every time.
+        let value = try read()
+        memo.withLock { m in
+            if m[keyPath: kind].count >= capacity { m[keyPath: kind].removeAll() }
+            m[keyPath: kind][key] = value
+        }
+        return value
+    }
+}
+
 /// A stored state that cannot be read.
 public struct StateDecodingError: Error, Hashable, Sendable, CustomStringConvertible {
     public let field: String
@@ -82,15 +217,79 @@ public struct StateDecodingError: Error, Hashable, Sendable, CustomStringConvert
     public var description: String { "lifecycle state: \(field.isEmpty ? "(root)" : field): \(reason)" }
 }
 
-private func time(_ d: Date) -> JSONValue { .number("\(d.timeIntervalSinceReferenceDate)") }
-private func strings(_ s: [String]) -> JSONValue { .array(s.map { .string($0) }) }
+/// Writes a stored state's compact JSON: each member call writes `,"key":value` (no comma when `first`);
+/// keys are ASCII names without escapes.
+struct StateWriter {
+    var out: [UInt8] = [0x7B]
+
+    mutating func key(_ k: StaticString, first: Bool = false) {
+        if !first { out.append(0x2C) }
+        out.append(0x22)
+        out.append(contentsOf: UnsafeBufferPointer(start: k.utf8Start, count: k.utf8CodeUnitCount))
+        out.append(0x22)
+        out.append(0x3A)
+    }
+
+    mutating func string(_ k: StaticString, _ v: String, first: Bool = false) {
+        key(k, first: first)
+        JSON.serializeString(v, into: &out)
+    }
+
+    mutating func int(_ k: StaticString, _ v: Int, first: Bool = false) {
+        key(k, first: first)
+        out.append(contentsOf: String(v).utf8)
+    }
+
+    mutating func bool(_ k: StaticString, _ v: Bool, first: Bool = false) {
+        key(k, first: first)
+        out.append(contentsOf: v ? StateWriter.trueBytes : StateWriter.falseBytes)
+    }
+
+    /// An instant as seconds since 2001-01-01T00:00:00Z, with every digit (`Double`'s description).
+    mutating func time(_ k: StaticString, _ d: Date, first: Bool = false) {
+        key(k, first: first)
+        out.append(contentsOf: d.timeIntervalSinceReferenceDate.description.utf8)
+    }
+
+    mutating func strings(_ k: StaticString, _ v: [String]) {
+        key(k)
+        array(v) { w, s in JSON.serializeString(s, into: &w.out) }
+    }
+
+    mutating func object(_ members: (inout StateWriter) -> Void) {
+        out.append(0x7B)
+        members(&self)
+        out.append(0x7D)
+    }
+
+    mutating func array<T>(_ elements: [T], _ write: (inout StateWriter, T) -> Void) {
+        out.append(0x5B)
+        for (i, e) in elements.enumerated() {
+            if i > 0 { out.append(0x2C) }
+            write(&self, e)
+        }
+        out.append(0x5D)
+    }
+
+    static let trueBytes = Array("true".utf8)
+    static let falseBytes = Array("false".utf8)
+}
 
 extension Holder {
-    var json: JSONValue {
-        .object(JSONObject([
-            ("unit", .string(unit)), ("level", .string(level.name)), ("queue", .string(queue)),
-            ("parents", .array(parents.map { .object(JSONObject([("unit", .string($0.unit)), ("level", .string($0.level.name)), ("queue", .string($0.queue))])) })),
-        ]))
+    func write(_ w: inout StateWriter) {
+        w.object { w in
+            w.string("unit", unit, first: true)
+            w.string("level", level.name)
+            w.string("queue", queue)
+            w.key("parents")
+            w.array(parents) { w, p in
+                w.object { w in
+                    w.string("unit", p.unit, first: true)
+                    w.string("level", p.level.name)
+                    w.string("queue", p.queue)
+                }
+            }
+        }
     }
 
     init(reader r: Reader) throws {
@@ -102,14 +301,19 @@ extension Holder {
 }
 
 extension ProfileSnapshot {
-    var json: JSONValue {
-        var o: [(String, JSONValue)] = [
-            ("name", .string(name)),
-            ("limits", .array(limits.map { .object(JSONObject([("clock", .string($0.clock.rawValue)), ("duration", .string($0.duration))])) })),
-        ]
-        if let warnPercent { o.append(("warn_percent", .integer(warnPercent))) }
-        if let warnBeforeSeconds { o.append(("warn_before", .integer(warnBeforeSeconds))) }
-        return .object(JSONObject(o))
+    func write(_ w: inout StateWriter) {
+        w.object { w in
+            w.string("name", name, first: true)
+            w.key("limits")
+            w.array(limits) { w, l in
+                w.object { w in
+                    w.string("clock", l.clock.rawValue, first: true)
+                    w.string("duration", l.duration)
+                }
+            }
+            if let warnPercent { w.int("warn_percent", warnPercent) }
+            if let warnBeforeSeconds { w.int("warn_before", warnBeforeSeconds) }
+        }
     }
 
     init(reader r: Reader) throws {
@@ -123,14 +327,19 @@ extension ProfileSnapshot {
 }
 
 extension PolicySnapshot {
-    var json: JSONValue {
-        var o: [(String, JSONValue)] = [
-            ("name", .string(name)), ("clocks", .array(clocks.map { .string($0.rawValue) })), ("to_parent", .bool(toParent)),
-            ("max_returns", .integer(maxReturns)),
-        ]
-        if let remindEvery { o.append(("remind_every", .string(remindEvery))) }
-        if let afterEscalation { o.append(("after_escalation", afterEscalation.json)) }
-        return .object(JSONObject(o))
+    func write(_ w: inout StateWriter) {
+        w.object { w in
+            w.string("name", name, first: true)
+            w.key("clocks")
+            w.array(clocks) { w, c in JSON.serializeString(c.rawValue, into: &w.out) }
+            w.bool("to_parent", toParent)
+            w.int("max_returns", maxReturns)
+            if let remindEvery { w.string("remind_every", remindEvery) }
+            if let afterEscalation {
+                w.key("after_escalation")
+                afterEscalation.write(&w)
+            }
+        }
     }
 
     init(reader r: Reader) throws {
@@ -144,14 +353,16 @@ extension PolicySnapshot {
 }
 
 extension ClockState {
-    var json: JSONValue {
-        var o: [(String, JSONValue)] = [
-            ("clock", .string(clock.rawValue)), ("started", time(started)), ("due", time(due)), ("warn", time(warnAt)),
-        ]
-        if let stoppedAt { o.append(("stopped", time(stoppedAt))) }
-        if warned { o.append(("warned", true)) }
-        if overdue { o.append(("overdue", true)) }
-        return .object(JSONObject(o))
+    func write(_ w: inout StateWriter) {
+        w.object { w in
+            w.string("clock", clock.rawValue, first: true)
+            w.time("started", started)
+            w.time("due", due)
+            w.time("warn", warnAt)
+            if let stoppedAt { w.time("stopped", stoppedAt) }
+            if warned { w.bool("warned", true) }
+            if overdue { w.bool("overdue", true) }
+        }
     }
 
     init(reader r: Reader) throws {
@@ -165,11 +376,35 @@ extension ClockState {
 /// Typed access to one object of a stored state, naming the field in its errors.
 struct Reader {
     let object: JSONObject
-    let path: String
+    /// Where the object lies, worked out only for an error message: the parent's path, the member's key,
+    /// and its index when it is an array's element.
+    private let base: String
+    private let member: String
+    private let index: Int
 
-    init(_ object: JSONObject, path: String) {
+    init(_ object: JSONObject, path: String = "") {
+        self.init(object, base: path, member: "", index: -1)
+    }
+
+    private init(_ object: JSONObject, base: String, member: String, index: Int) {
         self.object = object
-        self.path = path
+        self.base = base
+        self.member = member
+        self.index = index
+    }
+
+    /// The field path of this object, ending in a dot (empty at the root).
+    var path: String {
+        if member.isEmpty { return base }
+        return index < 0 ? "\(base)\(member)." : "\(base)\(member)[\(index)]."
+    }
+
+    /// A reader of `bytes`, which must hold an object, at `path`.
+    static func parse(_ bytes: ArraySlice<UInt8>, path: String) throws -> Reader {
+        guard case .object(let o) = try JSON.parse(bytes, limits: stateLimits) else {
+            throw StateDecodingError(field: String(path.dropLast()), reason: "expected an object")
+        }
+        return Reader(o, path: path)
     }
 
     func fail(_ key: String, _ reason: String) -> StateDecodingError { StateDecodingError(field: path + key, reason: reason) }
@@ -224,7 +459,7 @@ struct Reader {
     }
 
     func optionalObject(_ key: String) throws -> Reader? {
-        try optional(key, "expected an object") { $0.objectValue }.map { Reader($0, path: path + key + ".") }
+        try optional(key, "expected an object") { $0.objectValue }.map { Reader($0, base: path, member: key, index: -1) }
     }
     func object(_ key: String) throws -> Reader { try required(key, optionalObject) }
 
@@ -233,7 +468,7 @@ struct Reader {
         guard let a = v.arrayValue else { throw fail(key, "expected an array") }
         return try a.enumerated().map { i, e in
             guard let o = e.objectValue else { throw fail("\(key)[\(i)]", "expected an object") }
-            return Reader(o, path: "\(path)\(key)[\(i)].")
+            return Reader(o, base: path, member: key, index: i)
         }
     }
 }

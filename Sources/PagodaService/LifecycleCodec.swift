@@ -13,6 +13,8 @@ import PagodaStore
 public struct LifecycleCodec: Sendable {
     public let names: Names
     public let offsetSeconds: Int
+    /// Holders, profiles and policies of the states read so far, shared by every copy of the codec.
+    let decodingCache = StateDecodingCache()
 
     public init(names: Names, offsetSeconds: Int) {
         self.names = names
@@ -25,7 +27,7 @@ public struct LifecycleCodec: Sendable {
     }
 
     public func decode(_ bytes: [UInt8]) throws -> TicketState {
-        try TicketState(encoded: bytes)
+        try TicketState(encoded: bytes, cache: decodingCache)
     }
 
     /// The timeline rows and messages of a transition's events, each event serialized once.

@@ -34,12 +34,15 @@ final class LifecycleService: Service {
     /// be due before the loop's next look).
     let wake = Signal()
     let clock: @Sendable () -> Date
+    /// Told when more timers are due than one batch takes, and when they are all fired, so the outbox
+    /// relay can stand aside meanwhile.
+    let priority: FiringPriority?
     /// Where timer batches are computed (reads and CPU), beside the commits on `storeQueue`.
     let computeQueue = BlockingQueue(label: "pagoda.lifecycle.timers")
 
     init(consumer: AMQPConsumer, store: DispatchStore, storeQueue: BlockingQueue, lifecycle: Lifecycle, codec: LifecycleCodec,
          relay: Signal, metrics: ServiceMetrics, logger: Logger, maxBatch: Int = 500, pollInterval: Duration = .seconds(2),
-         clock: @escaping @Sendable () -> Date = { Date() }) {
+         priority: FiringPriority? = nil, clock: @escaping @Sendable () -> Date = { Date() }) {
         self.consumer = consumer
         self.store = store
         self.storeQueue = storeQueue
@@ -50,6 +53,7 @@ final class LifecycleService: Service {
         self.logger = logger
         self.maxBatch = maxBatch
         self.pollInterval = pollInterval
+        self.priority = priority
         self.clock = clock
     }
 
@@ -251,9 +255,14 @@ final class LifecycleService: Service {
             after = batch.due.last
             committing = Task { await self.commit(batch) }
             more = batch.due.count >= maxBatch
+            if more { priority?.backlogBegan() }
             if !more || commandsWaiting() { break }
         }
         if let committing, await committing.value == false { more = false }
+        if !more, let priority {
+            priority.backlogEnded()
+            relay.notify()
+        }
         return more
     }
 

@@ -21,9 +21,11 @@ final class OutboxRelay: Service {
     let logger: Logger
     let window: Int
     let drainTimeout: Duration
+    /// Holds new publishes back, for a bounded time, while the lifecycle loop works off due timers.
+    let priority: FiringPriority?
 
     init(publisher: AMQPPublisher, store: DispatchStore, storeQueue: BlockingQueue, wake: Signal, metrics: ServiceMetrics,
-         logger: Logger, window: Int = 256, drainTimeout: Duration = .seconds(20)) {
+         logger: Logger, window: Int = 256, drainTimeout: Duration = .seconds(20), priority: FiringPriority? = nil) {
         self.publisher = publisher
         self.store = store
         self.storeQueue = storeQueue
@@ -32,6 +34,7 @@ final class OutboxRelay: Service {
         self.logger = logger
         self.window = window
         self.drainTimeout = drainTimeout
+        self.priority = priority
     }
 
     enum Event: Sendable {
@@ -68,8 +71,11 @@ final class OutboxRelay: Service {
             var lastFlush = ContinuousClock.now
             while true {
                 // Fill the window from the outbox, once a quarter of it is free (or on a tick), so the
-                // store is not queried for every single confirm.
-                if window - inFlight.count >= max(1, window / 4) || (lastWasTick && inFlight.count < window) {
+                // store is not queried for every single confirm. While timers are being fired, new
+                // messages wait (the loop's commits wake the relay, and the hold is bounded); a shutdown
+                // drains at once.
+                let holding = !shutdown.requested && priority?.relayShouldHold() == true
+                if !holding && (window - inFlight.count >= max(1, window / 4) || (lastWasTick && inFlight.count < window)) {
                     let room = window - inFlight.count
                     var pending = Array(retry.prefix(room))
                     retry.removeFirst(pending.count)

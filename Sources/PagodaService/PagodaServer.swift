@@ -59,10 +59,11 @@ public struct PagodaServer: Sendable {
         let consumer = AMQPConsumer(configuration: c.amqp, queue: c.names.intakeQueue, topology: topology, prefetch: c.prefetch, logger: consumerLogger)
         let publisher = AMQPPublisher(configuration: c.amqp, topology: topology, window: c.publishWindow, logger: logger)
         let wake = Signal()
+        let priority = FiringPriority()
         let processor = IntakeProcessor(ruleSet: ruleSet, names: c.names, lifecycle: c.lifecycle)
         // The relay has its own thread: its reads use SQLite's readers and need not wait behind intake commits.
         let relay = OutboxRelay(publisher: publisher, store: store, storeQueue: BlockingQueue(label: "pagoda.outbox"), wake: wake, metrics: metrics, logger: logger,
-                                window: c.publishWindow)
+                                window: c.publishWindow, priority: c.lifecycle ? priority : nil)
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
             .init(service: Checkpointer(store: store, logger: logger)), .init(service: relay),
         ]
@@ -73,7 +74,8 @@ public struct PagodaServer: Sendable {
             let commands = AMQPConsumer(configuration: c.amqp, queue: c.names.commandsQueue, topology: topology, prefetch: 500, logger: commandLogger)
             let life = LifecycleService(
                 consumer: commands, store: store, storeQueue: BlockingQueue(label: "pagoda.lifecycle"), lifecycle: Lifecycle(rules: ruleSet),
-                codec: processor.codec, relay: wake, metrics: metrics, logger: logger, pollInterval: c.timerPoll)
+                codec: processor.codec, relay: wake, metrics: metrics, logger: logger, pollInterval: c.timerPoll,
+                priority: priority)
             lifecycleService = life
             services.append(.init(service: life))
         }

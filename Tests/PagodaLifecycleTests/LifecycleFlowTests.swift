@@ -438,6 +438,14 @@ import Testing
         let decoded = try TicketState(encoded: state.encoded())
         #expect(decoded == state)
         #expect(decoded.encoded() == state.encoded())
+        // The bytes are what serializing their parsed JSON gives: compact, members in order.
+        #expect(JSON.serialize(try JSON.parse(state.encoded())) == state.encoded())
+        // Reading through a cache gives the same state, the first time and when the snapshots come from it.
+        let cache = StateDecodingCache()
+        #expect(try TicketState(encoded: state.encoded(), cache: cache) == state)
+        #expect(try TicketState(encoded: state.encoded(), cache: cache) == state)
+        #expect(cache.counts.policies == 1 && cache.counts.holders == (state.holder == nil ? 0 : 1)
+                && cache.counts.profiles == (state.profile == nil ? 0 : 1))
         let lifecycle = try LC.lifecycle()
         let later = LC.at("2026-03-20T09:00:00+08:00")
         let a = lifecycle.fire(state, token: state.version, now: later)
@@ -453,6 +461,45 @@ import Testing
             _ = try TicketState(encoded: Array(text.utf8))
         } catch let e as StateDecodingError {
             #expect(e.reason == "unknown level hamlet" && e.field.hasSuffix("level"), "\(e)")
+        }
+        // Through the cache: the same error, every time (a snapshot that fails to read is not kept).
+        let cache = StateDecodingCache()
+        for _ in 0..<2 {
+            do {
+                _ = try TicketState(encoded: Array(text.utf8), cache: cache)
+                Issue.record("a damaged state was read")
+            } catch let e as StateDecodingError {
+                #expect(e.reason == "unknown level hamlet" && e.field == "holder.level", "\(e)")
+            }
+        }
+        #expect(cache.counts.holders == 0)
+    }
+
+    @Test func theDecodingCacheReadsNullSnapshotsAsAbsentAndStaysBounded() throws {
+        let state = try Self.state("default")
+        // A null holder or profile reads as none, a null policy as missing, as without the cache.
+        var o = try #require(try JSON.parse(state.encoded()).objectValue)
+        #expect(o["profile"] != nil)
+        o.set("profile", .null)
+        let text = JSON.serializeToString(.object(o))
+        let plain = try TicketState(encoded: Array(text.utf8))
+        let cache = StateDecodingCache(capacity: 2)
+        #expect(plain.profile == nil)
+        #expect(try TicketState(encoded: Array(text.utf8), cache: cache) == plain)
+        o.set("policy", .null)
+        let noPolicy = JSON.serializeToString(.object(o))
+        for decode in [{ try TicketState(encoded: Array(noPolicy.utf8)) }, { try TicketState(encoded: Array(noPolicy.utf8), cache: cache) }] {
+            do {
+                _ = try decode()
+                Issue.record("a state without a policy was read")
+            } catch let e as StateDecodingError {
+                #expect(e.field == "policy" && e.reason == "missing", "\(e)")
+            }
+        }
+        // Past its capacity the cache starts over instead of growing.
+        for name in Self.stored {
+            _ = try TicketState(encoded: Self.state(name).encoded(), cache: cache)
+            #expect(cache.counts.holders <= 2 && cache.counts.profiles <= 2 && cache.counts.policies <= 2)
         }
     }
 
