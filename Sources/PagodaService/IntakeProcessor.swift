@@ -16,7 +16,7 @@ public struct IntakeProcessor: Sendable {
     /// Starts each dispatched ticket's lifecycle (clocks, timers) in the dispatch transaction; nil: no
     /// lifecycle rows (the pipeline benchmark's bare dispatch).
     public let lifecycle: Lifecycle?
-    let codec: LifecycleCodec
+    public let codec: LifecycleCodec
 
     public init(ruleSet: RuleSet, names: Names, lifecycle: Bool = true) {
         self.ruleSet = ruleSet

@@ -35,8 +35,13 @@ public struct LifecycleCodec: Sendable {
         var rows: [EventWrite] = []
         var messages: [StoredMessage] = []
         rows.reserveCapacity(events.count)
+        // The simulator's writer: the bytes of serializing `LifecycleEvent.json`, without building it.
+        var writer = SimulationEncoder(offsetSeconds: offsetSeconds, verbose: false)
         for e in events {
-            let json = JSON.serialize(.object(e.json(offsetSeconds: offsetSeconds)))
+            var json: [UInt8] = []
+            json.reserveCapacity(512)
+            writer.write(.event(e), into: &json)
+            json.removeLast()  // its newline
             rows.append(EventWrite(type: e.type.rawValue, at: e.at, payloadJSON: String(decoding: json, as: UTF8.self)))
             messages += self.messages(e, json: json, ticket: ticket)
         }

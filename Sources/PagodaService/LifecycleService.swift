@@ -274,29 +274,7 @@ final class LifecycleService: Service {
         return try await computeQueue.run { [store, lifecycle, codec, maxBatch] in
             let due = try store.dueTimers(until: now, after: after, limit: maxBatch)
             if due.isEmpty { return TimerBatch(due: [], changes: [], stale: 0, computed: .zero) }
-            let records = try store.lifecycle(due.map(\.ticketID), withTicket: false)
-            var fired: [(DueTimer, LifecycleRecord, Transition)] = []
-            var stale = 0
-            for timer in due {
-                guard let r = records[timer.ticketID] else { continue }
-                let t = lifecycle.fire(try codec.decode(r.state), token: timer.token, now: now)
-                if t.outcome == .staleTimer { stale += 1 }
-                fired.append((timer, r, t))
-            }
-            // Only an escalation hands the ticket to a new unit, with the ticket itself: read those bodies.
-            let needing = fired.filter { $0.2.events.contains(where: \.carriesTicket) }.map(\.0.ticketID)
-            let bodies = needing.isEmpty ? [:] : try store.ticketBodies(needing)
-            var changes: [LifecycleChange] = []
-            for (timer, r, t) in fired {
-                guard let s = t.state else { continue }
-                // A stale token (the row was replaced since it was read) rewrites the timer row from
-                // the state as it is, with no events.
-                let (rows, messages) = codec.encode(t.events, ticket: bodies[timer.ticketID])
-                changes.append(LifecycleChange(
-                    ticketID: timer.ticketID, expectedVersion: r.version, state: codec.encode(s),
-                    events: rows, messages: messages, command: nil, at: now,
-                    updatesTicket: s.phase.rawValue != r.phase || s.holder?.unit != r.unitID))
-            }
+            let (changes, stale) = try TimerFiring.changes(firing: due, now: { _ in now }, store: store, lifecycle: lifecycle, codec: codec)
             return TimerBatch(due: due, changes: changes, stale: stale, computed: ContinuousClock.now - started)
         }
     }
@@ -321,5 +299,41 @@ final class LifecycleService: Service {
         metrics.timersStale.increment(by: batch.stale)
         relay.notify()
         return true
+    }
+}
+
+/// What firing a batch of due timers changes: reads the tickets' states, fires them, and encodes the new
+/// states, timeline rows and messages (the ticket body only where an escalation hands it to a new unit).
+/// No write: the lifecycle loop commits the changes; `pagoda-bench store --fire` times the same code.
+public enum TimerFiring {
+    public static func changes(firing due: [DueTimer], now: (DueTimer) -> Date, store: DispatchStore, lifecycle: Lifecycle,
+                               codec: LifecycleCodec) throws -> (changes: [LifecycleChange], stale: Int) {
+        let records = try store.lifecycle(due.map(\.ticketID), withTicket: false)
+        var fired: [(DueTimer, LifecycleRecord, Transition, Date)] = []
+        fired.reserveCapacity(due.count)
+        var stale = 0
+        for timer in due {
+            guard let r = records[timer.ticketID] else { continue }
+            let at = now(timer)
+            let t = lifecycle.fire(try codec.decode(r.state), token: timer.token, now: at)
+            if t.outcome == .staleTimer { stale += 1 }
+            fired.append((timer, r, t, at))
+        }
+        // Only an escalation hands the ticket to a new unit, with the ticket itself: read those bodies.
+        let needing = fired.filter { $0.2.events.contains(where: \.carriesTicket) }.map(\.0.ticketID)
+        let bodies = needing.isEmpty ? [:] : try store.ticketBodies(needing)
+        var changes: [LifecycleChange] = []
+        changes.reserveCapacity(fired.count)
+        for (timer, r, t, at) in fired {
+            guard let s = t.state else { continue }
+            // A stale token (the row was replaced since it was read) rewrites the timer row from the state
+            // as it is, with no events.
+            let (rows, messages) = codec.encode(t.events, ticket: bodies[timer.ticketID])
+            changes.append(LifecycleChange(
+                ticketID: timer.ticketID, expectedVersion: r.version, state: codec.encode(s),
+                events: rows, messages: messages, command: nil, at: at,
+                updatesTicket: s.phase.rawValue != r.phase || s.holder?.unit != r.unitID))
+        }
+        return (changes, stale)
     }
 }

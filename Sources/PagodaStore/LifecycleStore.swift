@@ -53,7 +53,10 @@ public struct LifecycleChange: Sendable {
     public var state: StateWrite?
     /// Timeline rows (only for tickets the store knows).
     public var events: [EventWrite]
-    public var messages: [OutgoingMessage]
+    public var messages: [OutgoingMessage] { didSet { outboxFields = messages.map(OutboxFields.init) } }
+    /// The messages' stored forms, made with the change (on the thread that computes it) rather than in
+    /// the commit, which is the timer loop's narrower stage.
+    private(set) var outboxFields: [OutboxFields]
     /// The command's idempotency key: a key already recorded makes the whole change a no-op.
     public var command: (id: String, type: String, outcome: String)?
     public var at: Date
@@ -69,6 +72,7 @@ public struct LifecycleChange: Sendable {
         self.state = state
         self.events = events
         self.messages = messages
+        self.outboxFields = messages.map(OutboxFields.init)
         self.command = command
         self.at = at
     }
@@ -256,8 +260,8 @@ extension DispatchStore {
                                .execute(arguments: [change.ticketID, e.type, EpochMillis.from(e.at), e.payloadJSON])
             }
         }
-        for m in change.messages {
-            var row = try OutboxRecord(m, ticketID: change.expectedVersion != nil ? change.ticketID : nil, rejectionID: nil, createdAt: at)
+        for (m, fields) in zip(change.messages, change.outboxFields) {
+            var row = OutboxRecord(m, fields, ticketID: change.expectedVersion != nil ? change.ticketID : nil, rejectionID: nil, createdAt: at)
             try row.insertRow(db)
         }
         return .applied

@@ -124,6 +124,20 @@ struct RejectionRecord: Codable, FetchableRecord, MutablePersistableRecord {
     mutating func didInsert(_ inserted: InsertionSuccess) { id = inserted.rowID }
 }
 
+/// The stored forms of a message's headers, body and extra routing keys, made where the message is made
+/// (`LifecycleChange` makes them when it is created), so a commit only binds them.
+struct OutboxFields: Sendable {
+    let headersJSON: String
+    let body: Data
+    let extraRoutingKeys: String?
+
+    init(_ message: OutgoingMessage) {
+        headersJSON = JSONText.encode(message.headers)
+        body = Data(message.body)
+        extraRoutingKeys = message.extraRoutingKeys.isEmpty ? nil : JSONText.encodeStrings(message.extraRoutingKeys)
+    }
+}
+
 /// A row of `outbox`: a message to publish, unsent while `sentAt` is nil.
 struct OutboxRecord: Codable, FetchableRecord, MutablePersistableRecord {
     static let databaseTableName = "outbox"
@@ -160,6 +174,11 @@ struct OutboxRecord: Codable, FetchableRecord, MutablePersistableRecord {
     mutating func didInsert(_ inserted: InsertionSuccess) { id = inserted.rowID }
 
     init(_ message: OutgoingMessage, ticketID: String?, rejectionID: Int64?, createdAt: Int64) throws {
+        self.init(message, OutboxFields(message), ticketID: ticketID, rejectionID: rejectionID, createdAt: createdAt)
+    }
+
+    /// The row of `message`, with its stored forms made beforehand (`OutboxFields`).
+    init(_ message: OutgoingMessage, _ fields: OutboxFields, ticketID: String?, rejectionID: Int64?, createdAt: Int64) {
         self.id = nil
         self.messageID = message.messageID
         self.ticketID = ticketID
@@ -167,13 +186,13 @@ struct OutboxRecord: Codable, FetchableRecord, MutablePersistableRecord {
         self.exchange = message.exchange
         self.routingKey = message.routingKey
         self.contentType = message.contentType
-        self.headersJSON = JSONText.encode(message.headers)
-        self.body = Data(message.body)
+        self.headersJSON = fields.headersJSON
+        self.body = fields.body
         self.mandatory = message.mandatory
         self.createdAt = createdAt
         self.sentAt = nil
         self.attempts = 0
-        self.extraRoutingKeys = message.extraRoutingKeys.isEmpty ? nil : JSONText.encodeStrings(message.extraRoutingKeys)
+        self.extraRoutingKeys = fields.extraRoutingKeys
     }
 
     func outboxMessage() throws -> OutboxMessage {

@@ -1,6 +1,6 @@
 // Store benchmark: the intake path's CPU and SQLite work without a broker.
 //
-//   pagoda-bench store [--rules DIR] [--count N] [--batch B] [--synchronous full|normal] [--no-lifecycle]
+//   pagoda-bench store [--rules DIR] [--count N] [--batch B] [--synchronous full|normal] [--no-lifecycle] [--fire]
 //
 // Processes N generated tickets with IntakeProcessor (validate, route, lifecycle start), records them with
 // DispatchStore.recordDispatches in batches of B (one transaction each), then does what the outbox relay
@@ -8,7 +8,13 @@
 // transaction). As in `pagoda serve`, a thread checkpoints the WAL every 250 ms beside the commits.
 // Prints microseconds per ticket for each step, so a change to the store can be measured without the
 // noise of a broker.
+//
+// With --fire, it then fires N timers as the lifecycle loop does, in batches of B: the earliest due timers
+// (`dueTimers`, each firing at its own due time, so most are one yellow light), `TimerFiring.changes`
+// (read the states, decode, fire, encode the states and events), `applyLifecycle` (one transaction),
+// then the relay's read and mark of the batch's messages.
 import Foundation
+import PagodaLifecycle
 import PagodaRules
 import PagodaService
 import PagodaStore
@@ -75,4 +81,46 @@ func storeBench(_ args: [String]) throws {
     print("  markSent (one transaction a batch)          \(perTicket(mark))")
     let seconds = Double(total.components.seconds) + Double(total.components.attoseconds) / 1e18
     print(String(format: "  all steps, one after the other              %8.0f tickets/s", Double(count) / seconds))
+    guard args.contains("--fire"), lifecycle else { return }
+
+    let life = Lifecycle(rules: rules)
+    var due = Duration.zero, compute = Duration.zero
+    commit = .zero
+    read = .zero
+    mark = .zero
+    var fired = 0, stale = 0, events = 0
+    var after: DueTimer?
+    while fired < count {
+        let t0 = clock.now
+        let timers = try store.dueTimers(until: .distantFuture, after: after, limit: min(batchSize, count - fired))
+        if timers.isEmpty { break }
+        after = timers.last
+        let t1 = clock.now
+        let (changes, s) = try TimerFiring.changes(firing: timers, now: { $0.dueAt }, store: store, lifecycle: life, codec: processor.codec)
+        let t2 = clock.now
+        _ = try store.applyLifecycle(changes)
+        let t3 = clock.now
+        let rows = try store.pendingOutbox(after: cursor, limit: 100_000)
+        let t4 = clock.now
+        if let last = rows.last { cursor = last.id }
+        _ = try store.markSent(rows.map(\.id), at: Date())
+        let t5 = clock.now
+        fired += timers.count
+        stale += s
+        events += changes.reduce(0) { $0 + $1.events.count }
+        due += t1 - t0
+        compute += t2 - t1
+        commit += t3 - t2
+        read += t4 - t3
+        mark += t5 - t4
+    }
+    func perFiring(_ d: Duration) -> String {
+        String(format: "%8.1f µs/timer", (Double(d.components.seconds) * 1e6 + Double(d.components.attoseconds) / 1e12) / Double(max(1, fired)))
+    }
+    print("timers: \(fired) fired (\(stale) stale), \(events) events, batches of \(batchSize)")
+    print("  dueTimers (read the earliest)               \(perFiring(due))")
+    print("  TimerFiring.changes (read, fire, encode)    \(perFiring(compute))")
+    print("  applyLifecycle (one transaction a batch)    \(perFiring(commit))")
+    print("  read new outbox rows                        \(perFiring(read))")
+    print("  markSent (one transaction a batch)          \(perFiring(mark))")
 }
