@@ -110,6 +110,25 @@ struct LifecycleStoreTests {
         #expect(try store.ticket(id: "A")?.ticket.state == "signed")
     }
 
+    @Test func messagesChangedAfterTheChangeWasMadeAreStoredAsChanged() throws {
+        let dir = try TempDir()
+        defer { dir.cleanup() }
+        let store = try openStore(dir)
+        _ = try store.recordDispatches([try started("A", timer: t0.addingTimeInterval(60))])
+        let before = try store.pendingOutbox(limit: 100).count
+        var c = change("A", from: 0, to: 1, timer: nil)
+        // The outbox row's stored forms are made with the change; a later edit of its messages counts.
+        c.messages[0].messageID = "edited"
+        c.messages[0].headers = ["x-pagoda-event-id": "e-1"]
+        c.messages[0].extraRoutingKeys = ["unit.a", "unit.b"]
+        c.messages.append(OutgoingMessage(exchange: "", routingKey: "reply", messageID: "edited>reply", body: bytes("[1]")))
+        #expect(try store.applyLifecycle([c]) == [.applied])
+        let rows = try store.pendingOutbox(limit: 100).dropFirst(before).map(\.message)
+        #expect(rows.map(\.messageID) == ["edited", "edited>reply"])
+        #expect(rows.first?.headers == ["x-pagoda-event-id": "e-1"] && rows.first?.extraRoutingKeys == ["unit.a", "unit.b"])
+        #expect(rows.last?.body == bytes("[1]") && rows.last?.routingKey == "reply")
+    }
+
     @Test func repeatsMatchTheLatestEarlierTicketWithinTheWindow() throws {
         let dir = try TempDir()
         defer { dir.cleanup() }
