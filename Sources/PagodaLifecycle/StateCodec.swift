@@ -1,6 +1,6 @@
 import Foundation
-import Synchronization
 import PagodaRules
+import Synchronization
 
 /// The stored form of a ticket's state: compact JSON written and read by hand with the core's JSON
 /// parser and serializer (Foundation's coders cost ten times as much per ticket, measured with
