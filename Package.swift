@@ -36,7 +36,9 @@ let package = Package(
             dependencies: ["CAMQP", "CAMQPShim", .product(name: "Logging", package: "swift-log")]
         ),
         // Durable state on SQLite (GRDB): inbox for deduplication, tickets, decisions, outbox, events.
-        .target(name: "PagodaStore", dependencies: ["PagodaRules", .product(name: "GRDB", package: "GRDB.swift")]),
+        .target(name: "PagodaStore", dependencies: [
+            "PagodaRules", .product(name: "GRDB", package: "GRDB.swift"), .product(name: "GRDBSQLite", package: "GRDB.swift"),
+        ]),
         // Service wiring: intake pipeline, outbox relay, the service group.
         .target(
             name: "PagodaService",

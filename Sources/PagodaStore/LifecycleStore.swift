@@ -227,17 +227,21 @@ extension DispatchStore {
             // version is still the one the change was computed from.
             let unchanged: Bool
             if let s = change.state, change.updatesTicket {
-                try db.cachedStatement(sql: """
+                try db.executeRaw("""
                     UPDATE lifecycle SET version = ?, phase = ?, unit_id = ?, state = ?, updated_at = ? WHERE ticket_id = ? AND version = ?
-                    """).execute(arguments: [s.version, s.phase, s.unitID, Data(s.state), at, change.ticketID, expected])
+                    """) { b in
+                    b.bind(s.version); b.bind(s.phase); b.bind(s.unitID); b.bind(blob: s.state); b.bind(at); b.bind(change.ticketID); b.bind(expected)
+                }
                 unchanged = db.changesCount == 1
             } else if let s = change.state {
                 // Phase and holder as stored (the version check makes sure of it): leaving them out of the
                 // statement leaves the index on them alone, where naming them rewrites its entry, one page
                 // per ticket in a batch of timers (ops/bench/timer-commit.sql).
-                try db.cachedStatement(sql: """
+                try db.executeRaw("""
                     UPDATE lifecycle SET version = ?, state = ?, updated_at = ? WHERE ticket_id = ? AND version = ?
-                    """).execute(arguments: [s.version, Data(s.state), at, change.ticketID, expected])
+                    """) { b in
+                    b.bind(s.version); b.bind(blob: s.state); b.bind(at); b.bind(change.ticketID); b.bind(expected)
+                }
                 unchanged = db.changesCount == 1
             } else {
                 unchanged = try Int.fetchOne(db.cachedStatement(sql: "SELECT version FROM lifecycle WHERE ticket_id = ?"),
@@ -256,13 +260,14 @@ extension DispatchStore {
         }
         if change.expectedVersion != nil {
             for e in change.events {
-                try db.cachedStatement(sql: "INSERT INTO events (ticket_id, type, at, payload_json) VALUES (?, ?, ?, ?)")
-                               .execute(arguments: [change.ticketID, e.type, EpochMillis.from(e.at), e.payloadJSON])
+                try db.executeRaw("INSERT INTO events (ticket_id, type, at, payload_json) VALUES (?, ?, ?, ?)") { b in
+                    b.bind(change.ticketID); b.bind(e.type); b.bind(EpochMillis.from(e.at)); b.bind(e.payloadJSON)
+                }
             }
         }
         for (m, fields) in zip(change.messages, change.outboxFields) {
-            var row = OutboxRecord(m, fields, ticketID: change.expectedVersion != nil ? change.ticketID : nil, rejectionID: nil, createdAt: at)
-            try row.insertRow(db)
+            let row = OutboxRecord(m, fields, ticketID: change.expectedVersion != nil ? change.ticketID : nil, rejectionID: nil, createdAt: at)
+            try row.insertRowRaw(db)
         }
         return .applied
     }
@@ -279,8 +284,9 @@ extension DispatchStore {
     /// Replaces the ticket's timer row (removes it when the state has no timer).
     static func writeTimer(_ ticketID: String, _ s: StateWrite, _ db: Database) throws {
         if let due = s.timer {
-            try db.cachedStatement(sql: "INSERT INTO timers (ticket_id, due_at, token) VALUES (?, ?, ?) ON CONFLICT(ticket_id) DO UPDATE SET due_at = excluded.due_at, token = excluded.token")
-                           .execute(arguments: [ticketID, EpochMillis.from(due), s.version])
+            try db.executeRaw("INSERT INTO timers (ticket_id, due_at, token) VALUES (?, ?, ?) ON CONFLICT(ticket_id) DO UPDATE SET due_at = excluded.due_at, token = excluded.token") { b in
+                b.bind(ticketID); b.bind(EpochMillis.from(due)); b.bind(s.version)
+            }
         } else {
             try db.cachedStatement(sql: "DELETE FROM timers WHERE ticket_id = ?").execute(arguments: [ticketID])
         }

@@ -455,6 +455,16 @@ extension OutboxRecord {
         ])
         id = db.lastInsertedRowID
     }
+
+    /// `insertRow` with the arguments bound through SQLite's C API (`Database.executeRaw`), for the
+    /// lifecycle's batches; `id` stays unset.
+    func insertRowRaw(_ db: Database) throws {
+        try db.executeRaw(Self.insertSQL) { b in
+            b.bind(messageID); b.bind(ticketID); b.bind(rejectionID); b.bind(exchange); b.bind(routingKey); b.bind(contentType)
+            b.bind(headersJSON); b.bind(blob: body); b.bind(mandatory); b.bind(createdAt); b.bind(sentAt); b.bind(attempts)
+            b.bind(extraRoutingKeys)
+        }
+    }
 }
 
 extension EventRecord {

@@ -129,6 +129,25 @@ struct LifecycleStoreTests {
         #expect(rows.last?.body == bytes("[1]") && rows.last?.routingKey == "reply")
     }
 
+    @Test func rawBoundStatementsStoreEmptyBlobsAndFailAsAWhole() throws {
+        let dir = try TempDir()
+        defer { dir.cleanup() }
+        let store = try openStore(dir)
+        _ = try store.recordDispatches([try started("A", timer: t0.addingTimeInterval(60)), try started("B", timer: nil)])
+        // An empty state is an empty blob (the column is NOT NULL), not NULL.
+        var empty = change("A", from: 0, to: 1, timer: nil)
+        empty.state?.state = []
+        #expect(try store.applyLifecycle([empty]) == [.applied])
+        #expect(try store.lifecycle(["A"])["A"]?.state == [])
+        // A failing statement (a message id already in the outbox) fails the whole batch: nothing of it stays.
+        let b = change("B", from: 0, to: 1, timer: nil)
+        var clash = change("A", from: 1, to: 2, timer: nil)
+        clash.messages[0].messageID = "A#1"
+        #expect(throws: StoreError.self) { try store.applyLifecycle([b, clash]) }
+        #expect(try store.lifecycle(["A", "B"]).mapValues(\.version) == ["A": 1, "B": 0])
+        #expect(try store.applyLifecycle([b]) == [.applied])
+    }
+
     @Test func repeatsMatchTheLatestEarlierTicketWithinTheWindow() throws {
         let dir = try TempDir()
         defer { dir.cleanup() }
