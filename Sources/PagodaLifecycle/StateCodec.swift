@@ -81,9 +81,14 @@ extension TicketState {
 
     /// `init(encoded:)`, taking the holder, SLA profile and escalation policy from `cache` when their
     /// stored bytes were read before. Those three are over half of a stored state and repeat from ticket
-    /// to ticket (a few hundred units, a few dozen profiles); the rest is parsed as usual. Reads exactly
-    /// what `init(encoded:)` reads, with the same errors.
+    /// to ticket (a few hundred units, a few dozen profiles). A state as `encoded()` writes it is read
+    /// straight from its bytes (`StateFastReader`); anything else through the JSON tree, the snapshots
+    /// still from the cache. Reads exactly what `init(encoded:)` reads, with the same errors.
     public init(encoded bytes: [UInt8], cache: StateDecodingCache) throws {
+        if let state = StateFastReader.read(bytes, cache: cache) {
+            self = state
+            return
+        }
         var scanner = JSONObjectScanner()
         let scanned = bytes.withUnsafeBytes { scanner.scan($0, limits: stateLimits) }
         guard scanned else {
@@ -148,7 +153,7 @@ extension TicketState {
     }
 }
 
-private let stateLimits = JSONLimits(maxBytes: 16 << 20, maxDepth: 16)
+let stateLimits = JSONLimits(maxBytes: 16 << 20, maxDepth: 16)
 
 private enum StateKeys {
     static let holder = Array("holder".utf8)
