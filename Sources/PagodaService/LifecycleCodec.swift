@@ -35,13 +35,8 @@ public struct LifecycleCodec: Sendable {
         var rows: [EventWrite] = []
         var messages: [StoredMessage] = []
         rows.reserveCapacity(events.count)
-        // The simulator's writer: the bytes of serializing `LifecycleEvent.json`, without building it.
-        var writer = SimulationEncoder(offsetSeconds: offsetSeconds, verbose: false)
         for e in events {
-            var json: [UInt8] = []
-            json.reserveCapacity(512)
-            writer.write(.event(e), into: &json)
-            json.removeLast()  // its newline
+            let json = self.json(e)
             rows.append(EventWrite(type: e.type.rawValue, at: e.at, payloadJSON: String(decoding: json, as: UTF8.self)))
             messages += self.messages(e, json: json, ticket: ticket)
         }
@@ -50,7 +45,18 @@ public struct LifecycleCodec: Sendable {
 
     /// The messages of one event. `ticket` is the ticket as received, spliced in when the event carries it.
     public func messages(_ event: LifecycleEvent, ticket: [UInt8]?) -> [StoredMessage] {
-        messages(event, json: JSON.serialize(.object(event.json(offsetSeconds: offsetSeconds))), ticket: ticket)
+        messages(event, json: json(event), ticket: ticket)
+    }
+
+    /// The event message's JSON: the bytes of serializing `LifecycleEvent.json`, written by the
+    /// simulator's writer without building it.
+    func json(_ event: LifecycleEvent) -> [UInt8] {
+        var writer = SimulationEncoder(offsetSeconds: offsetSeconds, verbose: false)
+        var json: [UInt8] = []
+        json.reserveCapacity(512)
+        writer.write(.event(event), into: &json)
+        json.removeLast()  // its newline
+        return json
     }
 
     func messages(_ event: LifecycleEvent, json: [UInt8], ticket: [UInt8]?) -> [StoredMessage] {
