@@ -298,7 +298,10 @@ struct StateFastReader {
 
     private mutating func string() -> String? {
         guard let r = rawString() else { return nil }
-        return String(validating: UnsafeBufferPointer(rebasing: buf[r]), as: UTF8.self)
+        let text = UnsafeBufferPointer(rebasing: buf[r])
+        // Ids, units, phases are ASCII: no validation to do (the generic one looks up type metadata).
+        if text.allSatisfy({ $0 < 0x80 }) { return String(decoding: text, as: UTF8.self) }
+        return String(validating: text, as: UTF8.self)
     }
 
     private mutating func key() -> String? {

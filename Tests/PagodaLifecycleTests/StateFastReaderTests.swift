@@ -17,6 +17,20 @@ import Testing
         }
     }
 
+    @Test func readsTextBeyondASCIIAndRefusesBrokenUTF8() throws {
+        var state = try LifecycleFlowTests.state("extension-pending")
+        let p = try #require(state.pendingExtension)
+        state.pendingExtension = PendingExtension(until: p.until, reason: "企业需补充环评材料", at: p.at)
+        let cache = StateDecodingCache()
+        #expect(StateFastReader.read(state.encoded(), cache: cache) == state)
+        // A byte that is not UTF-8 inside a string: the fast reader gives up, and the tree refuses it.
+        var broken = state.encoded()
+        let at = try #require(broken.firstIndex(of: 0xE4))  // the first byte of 企
+        broken[at] = 0xFF
+        #expect(StateFastReader.read(broken, cache: cache) == nil)
+        #expect(throws: (any Error).self) { try TicketState(encoded: broken, cache: cache) }
+    }
+
     @Test func givesUpOnWhatItDoesNotReadAndTheTreeDecides() throws {
         let cache = StateDecodingCache()
         for name in LifecycleFlowTests.stored {
