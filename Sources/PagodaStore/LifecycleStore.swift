@@ -146,10 +146,12 @@ extension DispatchStore {
                     let sql = withTicket
                         ? "SELECT l.ticket_id, l.version, l.phase, l.unit_id, l.state, t.body FROM lifecycle l JOIN tickets t ON t.id = l.ticket_id WHERE l.ticket_id IN (\(marks))"
                         : "SELECT ticket_id, version, phase, unit_id, state FROM lifecycle WHERE ticket_id IN (\(marks))"
-                    for r in try Row.fetchAll(db, sql: sql, arguments: StatementArguments(chunk)) {
-                        let id: String = r[0]
-                        out[id] = LifecycleRecord(ticketID: id, version: r[1], phase: r[2], unitID: r[3],
-                                                  state: [UInt8](r[4] as Data), ticketBody: withTicket ? [UInt8](r[5] as Data) : [])
+                    // Bound and read through SQLite's C API (`queryRaw`): the timer loop reads 500 states a batch,
+                    // whose statement is kept; other lengths are prepared each time.
+                    try db.queryRaw(sql, cached: chunk.count == 500, { b in for id in chunk { b.bind(id) } }) { r in
+                        let id = r.text(0) ?? ""
+                        out[id] = LifecycleRecord(ticketID: id, version: Int(r.int(1)), phase: r.text(2) ?? "", unitID: r.text(3),
+                                                  state: r.bytes(4), ticketBody: withTicket ? r.bytes(5) : [])
                     }
                 }
                 return out

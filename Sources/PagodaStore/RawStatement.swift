@@ -58,24 +58,58 @@ struct RawBinder {
     }
 }
 
+/// The current row of a statement run by `Database.queryRaw`, read straight through SQLite's C API.
+struct RawRow {
+    fileprivate let statement: OpaquePointer
+
+    func int(_ column: Int32) -> Int64 { sqlite3_column_int64(statement, column) }
+
+    func isNull(_ column: Int32) -> Bool { sqlite3_column_type(statement, column) == SQLITE_NULL }
+
+    /// The column's text (SQLite converts a non-text value); nil when NULL.
+    func text(_ column: Int32) -> String? {
+        guard let p = sqlite3_column_text(statement, column) else { return nil }
+        return String(decoding: UnsafeBufferPointer(start: p, count: Int(sqlite3_column_bytes(statement, column))), as: UTF8.self)
+    }
+
+    /// The column's bytes (empty for an empty blob or NULL).
+    func bytes(_ column: Int32) -> [UInt8] {
+        let n = Int(sqlite3_column_bytes(statement, column))
+        guard n > 0, let p = sqlite3_column_blob(statement, column) else { return [] }
+        return [UInt8](UnsafeRawBufferPointer(start: p, count: n))
+    }
+}
+
 extension Database {
     /// Executes `sql` (one statement that returns no rows) from the statement cache, with the arguments
     /// `bind` binds in order.
     func executeRaw(_ sql: String, _ bind: (inout RawBinder) -> Void) throws {
-        let statement = try cachedStatement(sql: sql)
+        try queryRaw(sql, bind) { _ in
+            throw DatabaseError(resultCode: .SQLITE_MISUSE, message: "the statement returned rows", sql: sql)
+        }
+    }
+
+    /// Runs `sql` with the arguments `bind` binds in order, handing each row to `row`; from the statement
+    /// cache unless `cached` is false (for SQL that varies, such as an IN list of any length).
+    func queryRaw(_ sql: String, cached: Bool = true, _ bind: (inout RawBinder) -> Void, row: (RawRow) throws -> Void) throws {
+        let statement = try cached ? cachedStatement(sql: sql) : makeStatement(sql: sql)
         let handle = statement.sqliteStatement
         sqlite3_reset(handle)
         sqlite3_clear_bindings(handle)
+        defer { sqlite3_reset(handle) }
         var binder = RawBinder(statement: handle)
         bind(&binder)
         precondition(binder.index - 1 == sqlite3_bind_parameter_count(handle), "\(binder.index - 1) arguments bound for \(sql)")
         guard binder.failure == SQLITE_OK else {
             throw DatabaseError(resultCode: ResultCode(rawValue: binder.failure), message: "cannot bind an argument", sql: sql)
         }
-        let code = sqlite3_step(handle)
-        sqlite3_reset(handle)
-        guard code == SQLITE_DONE else {
-            throw DatabaseError(resultCode: ResultCode(rawValue: code), message: String(cString: sqlite3_errmsg(sqliteConnection)), sql: sql)
+        while true {
+            let code = sqlite3_step(handle)
+            if code == SQLITE_DONE { return }
+            guard code == SQLITE_ROW else {
+                throw DatabaseError(resultCode: ResultCode(rawValue: code), message: String(cString: sqlite3_errmsg(sqliteConnection)), sql: sql)
+            }
+            try row(RawRow(statement: handle))
         }
     }
 }
