@@ -40,6 +40,29 @@ struct LifecycleStoreTests {
         #expect(try store.dueTimers(until: t0.addingTimeInterval(45), limit: 10).map(\.ticketID) == ["B"])
     }
 
+    @Test func statesAreReadWithEveryColumnInChunksOfAnyLength() throws {
+        let dir = try TempDir()
+        defer { dir.cleanup() }
+        let store = try openStore(dir)
+        let ids = (0..<1_203).map { String(format: "R-%04d", $0) }
+        _ = try store.recordDispatches(try ids.map { try started($0, timer: nil) })
+        var handOff = change("R-0000", from: 0, to: 1, timer: nil)
+        handOff.state?.unitID = nil
+        handOff.state?.state = bytes("{\"v\":1,\"text\":\"佛山\"}")
+        #expect(try store.applyLifecycle([handOff]) == [.applied])
+        // 1,203 ids: two chunks of 500 (the kept statement) and one of 203; twice, so the kept one is reused.
+        for withTicket in [true, false, true] {
+            let states = try store.lifecycle(ids + ["missing"], withTicket: withTicket)
+            #expect(states.count == ids.count)
+            let first = try #require(states["R-0000"])
+            #expect(first.version == 1 && first.phase == "signed" && first.unitID == nil)
+            #expect(first.state == bytes("{\"v\":1,\"text\":\"佛山\"}"))
+            #expect(first.ticketBody == (withTicket ? bytes(#"{"id":"R-0000"}"#) : []))
+            let last = try #require(states["R-1202"])
+            #expect(last.version == 0 && last.phase == "assigned" && last.unitID == "u1" && last.state == bytes("{\"v\":0}"))
+        }
+    }
+
     /// A burst read page by page: every due timer exactly once, in due order, ties broken by ticket id.
     @Test func dueTimersPageThroughABurstInOrder() throws {
         let dir = try TempDir()
