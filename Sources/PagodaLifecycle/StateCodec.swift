@@ -74,61 +74,11 @@ extension TicketState {
             throw StateDecodingError(field: "", reason: "not an object")
         }
         let r = Reader(o)
-        try self.init(r, holder: { try r.optionalObject("holder").map(Holder.init(reader:)) },
-                      profile: { try r.optionalObject("profile").map(ProfileSnapshot.init(reader:)) },
-                      policy: { try PolicySnapshot(reader: r.object("policy")) })
-    }
-
-    /// `init(encoded:)`, taking the holder, SLA profile and escalation policy from `cache` when their
-    /// stored bytes were read before. Those three are over half of a stored state and repeat from ticket
-    /// to ticket (a few hundred units, a few dozen profiles). A state as `encoded()` writes it is read
-    /// straight from its bytes (`StateFastReader`); anything else through the JSON tree, the snapshots
-    /// still from the cache. Reads exactly what `init(encoded:)` reads, with the same errors.
-    public init(encoded bytes: [UInt8], cache: StateDecodingCache) throws {
-        if let state = StateFastReader.read(bytes, cache: cache) {
-            self = state
-            return
-        }
-        var scanner = JSONObjectScanner()
-        let scanned = bytes.withUnsafeBytes { scanner.scan($0, limits: stateLimits) }
-        guard scanned else {
-            try self.init(encoded: bytes)
-            return
-        }
-        var rest: [UInt8] = [0x7B]
-        rest.reserveCapacity(bytes.count)
-        var holder: Holder?, profile: ProfileSnapshot?, policy: PolicySnapshot?
-        for m in scanner.members {
-            let key = bytes[m.key]
-            let value = bytes[m.value]
-            let snapshot = key.elementsEqual(StateKeys.holder) || key.elementsEqual(StateKeys.profile) || key.elementsEqual(StateKeys.policy)
-            if snapshot && value.elementsEqual(StateKeys.null) {
-                continue  // null reads as absent, as in `init(encoded:)`
-            } else if key.elementsEqual(StateKeys.holder) {
-                holder = try cache.holder(value) { try Holder(reader: Reader.parse(value, path: "holder.")) }
-            } else if key.elementsEqual(StateKeys.profile) {
-                profile = try cache.profile(value) { try ProfileSnapshot(reader: Reader.parse(value, path: "profile.")) }
-            } else if key.elementsEqual(StateKeys.policy) {
-                policy = try cache.policy(value) { try PolicySnapshot(reader: Reader.parse(value, path: "policy.")) }
-            } else {
-                if rest.count > 1 { rest.append(0x2C) }
-                rest.append(contentsOf: bytes[(m.key.lowerBound - 1)..<m.value.upperBound])  // from the key's opening quote
-            }
-        }
-        rest.append(0x7D)
-        guard case .object(let o) = try JSON.parse(rest, limits: stateLimits) else {
-            throw StateDecodingError(field: "", reason: "not an object")
-        }
-        let r = Reader(o)
-        try self.init(r, holder: { holder }, profile: { profile },
-                      policy: { try policy ?? PolicySnapshot(reader: r.object("policy")) })
-    }
-
-    private init(_ r: Reader, holder: () throws -> Holder?, profile: () throws -> ProfileSnapshot?,
-                 policy: () throws -> PolicySnapshot) throws {
         self.init(ticketID: try r.string("id"), receivedAt: try r.time("received"), enterprise: try r.bool("enterprise"),
                   category: try r.optionalString("category"), phase: try r.enumValue("phase"),
-                  holder: try holder(), assignedAt: try r.time("assigned"), profile: try profile(), policy: try policy())
+                  holder: try r.optionalObject("holder").map(Holder.init(reader:)), assignedAt: try r.time("assigned"),
+                  profile: try r.optionalObject("profile").map(ProfileSnapshot.init(reader:)),
+                  policy: try PolicySnapshot(reader: r.object("policy")))
         version = try r.int("v")
         coHandlers = try r.strings("co")
         clocks = try r.objects("clocks").map(ClockState.init(reader:))
@@ -151,16 +101,21 @@ extension TicketState {
         handledCommands = try r.strings("commands")
         nextTimer = try r.optionalTime("next")
     }
+
+    /// `init(encoded:)`, faster: a state as `encoded()` writes it is read straight from its bytes
+    /// (`StateFastReader`), with the holder, SLA profile and escalation policy (over half of a stored
+    /// state, and the same for many tickets) taken from `cache` by their bytes. Anything else goes
+    /// through `init(encoded:)`, so the state read and the errors are the same.
+    public init(encoded bytes: [UInt8], cache: StateDecodingCache) throws {
+        if let state = StateFastReader.read(bytes, cache: cache) {
+            self = state
+        } else {
+            try self.init(encoded: bytes)
+        }
+    }
 }
 
 let stateLimits = JSONLimits(maxBytes: 16 << 20, maxDepth: 16)
-
-private enum StateKeys {
-    static let holder = Array("holder".utf8)
-    static let profile = Array("profile".utf8)
-    static let policy = Array("policy".utf8)
-    static let null = Array("null".utf8)
-}
 
 /// The holders, SLA profiles and escalation policies of stored states already read, by their stored
 /// bytes (`TicketState(encoded:cache:)`). Safe to share between threads; it forgets everything when one
@@ -190,22 +145,23 @@ public final class StateDecodingCache: Sendable {
         memo.withLock { ($0.holders.count, $0.profiles.count, $0.policies.count) }
     }
 
-    func holder(_ bytes: ArraySlice<UInt8>, read: () throws -> Holder) throws -> Holder {
-        try value(bytes, \.holders, read)
+    func holder(_ bytes: ArraySlice<UInt8>) throws -> Holder {
+        try value(bytes, \.holders) { try Holder(reader: Reader.parse(bytes, path: "holder.")) }
     }
 
-    func profile(_ bytes: ArraySlice<UInt8>, read: () throws -> ProfileSnapshot) throws -> ProfileSnapshot {
-        try value(bytes, \.profiles, read)
+    func profile(_ bytes: ArraySlice<UInt8>) throws -> ProfileSnapshot {
+        try value(bytes, \.profiles) { try ProfileSnapshot(reader: Reader.parse(bytes, path: "profile.")) }
     }
 
-    func policy(_ bytes: ArraySlice<UInt8>, read: () throws -> PolicySnapshot) throws -> PolicySnapshot {
-        try value(bytes, \.policies, read)
+    func policy(_ bytes: ArraySlice<UInt8>) throws -> PolicySnapshot {
+        try value(bytes, \.policies) { try PolicySnapshot(reader: Reader.parse(bytes, path: "policy.")) }
     }
 
+    /// The value of these bytes, read by `read` (outside the lock) the first time. A value that fails to
+    /// read is not kept.
     private func value<T: Sendable>(_ bytes: ArraySlice<UInt8>, _ kind: WritableKeyPath<Memo, [Key: T]>, _ read: () throws -> T) throws -> T {
         let key = Key(bytes: Array(bytes))
         if let known = memo.withLock({ $0[keyPath: kind][key] }) { return known }
-        // Read outside the lock; a value that fails to read is not kept, so its error comes every time.
         let value = try read()
         memo.withLock { m in
             if m[keyPath: kind].count >= capacity { m[keyPath: kind].removeAll() }

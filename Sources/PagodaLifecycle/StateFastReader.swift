@@ -9,7 +9,7 @@ import PagodaRules
 /// value of another type, a missing field, a snapshot not yet in the cache that fails to read) it gives
 /// up and returns nil; the caller then reads the state through the JSON tree, which decides, and names
 /// the field in its error. So this reader never accepts a state the tree would refuse, and a state it
-/// accepts reads the same (`LifecycleFlowTests` checks both).
+/// accepts reads the same (`StateFastReaderTests` checks both).
 struct StateFastReader {
     private let bytes: [UInt8]
     private let buf: UnsafeBufferPointer<UInt8>
@@ -32,228 +32,144 @@ struct StateFastReader {
 
     private mutating func state(_ cache: StateDecodingCache) -> TicketState? {
         var version: Int?, id: String?, received: Date?, enterprise: Bool?, phase: Phase?, assigned: Date?
-        var policy: PolicySnapshot?, category: String?, holder: Holder?, co: [String] = [], profile: ProfileSnapshot?
-        var clocks: [ClockState] = [], supervised = false, remind: Date?, watch: Date?, returns = 0, returnedBy: [String] = []
-        var reworks = 0, escalations = 0, pendingReturn: PendingReturn?, pendingExtension: PendingExtension?
-        var repeatOf: String?, mergedInto: String?, commands: [String] = [], next: Date?
-        var seen: UInt32 = 0
-        guard open("{") else { return nil }
-        if peek(UInt8(ascii: "}")) { return nil }
-        repeat {
-            guard let key = key() else { return nil }
+        var policy: PolicySnapshot?, category: String?, holder: Holder?, co: [String]?, profile: ProfileSnapshot?
+        var clocks: [ClockState]?, supervised: Bool?, remind: Date?, watch: Date?, returns: Int?, returnedBy: [String]?
+        var reworks: Int?, escalations: Int?, pendingReturn: PendingReturn?, pendingExtension: PendingExtension?
+        var repeatOf: String?, mergedInto: String?, commands: [String]?, next: Date?
+        let read = object { r, key in
             switch key {
-            case "v":
-                guard once(&seen, 0) else { return nil }
-                guard let v = int() else { return nil }; version = v
-            case "id":
-                guard once(&seen, 1) else { return nil }
-                guard let v = string() else { return nil }; id = v
-            case "received":
-                guard once(&seen, 2) else { return nil }
-                guard let v = time() else { return nil }; received = v
-            case "enterprise":
-                guard once(&seen, 3) else { return nil }
-                guard let v = bool() else { return nil }; enterprise = v
-            case "phase":
-                guard once(&seen, 4) else { return nil }
-                guard let v = string().flatMap(Phase.init(rawValue:)) else { return nil }; phase = v
-            case "assigned":
-                guard once(&seen, 5) else { return nil }
-                guard let v = time() else { return nil }; assigned = v
-            case "policy":
-                guard once(&seen, 6) else { return nil }
-                guard let span = objectSpan(),
-                      let v = try? cache.policy(bytes[span], read: { try PolicySnapshot(reader: Reader.parse(bytes[span], path: "policy.")) })
-                else { return nil }
-                policy = v
-            case "category":
-                guard once(&seen, 7) else { return nil }
-                guard let v = string() else { return nil }; category = v
-            case "holder":
-                guard once(&seen, 8) else { return nil }
-                guard let span = objectSpan(),
-                      let v = try? cache.holder(bytes[span], read: { try Holder(reader: Reader.parse(bytes[span], path: "holder.")) })
-                else { return nil }
-                holder = v
-            case "co":
-                guard once(&seen, 9) else { return nil }
-                guard let v = strings() else { return nil }; co = v
-            case "profile":
-                guard once(&seen, 10) else { return nil }
-                guard let span = objectSpan(),
-                      let v = try? cache.profile(bytes[span], read: { try ProfileSnapshot(reader: Reader.parse(bytes[span], path: "profile.")) })
-                else { return nil }
-                profile = v
-            case "clocks":
-                guard once(&seen, 11) else { return nil }
-                guard open("[") else { return nil }
-                if !peek(UInt8(ascii: "]")) {
-                    repeat {
-                        guard let c = clock() else { return nil }
-                        clocks.append(c)
-                    } while comma()
-                }
-                guard close("]") else { return nil }
-            case "supervised":
-                guard once(&seen, 12) else { return nil }
-                guard let v = bool() else { return nil }; supervised = v
-            case "remind":
-                guard once(&seen, 13) else { return nil }
-                guard let v = time() else { return nil }; remind = v
-            case "watch":
-                guard once(&seen, 14) else { return nil }
-                guard let v = time() else { return nil }; watch = v
-            case "returns":
-                guard once(&seen, 15) else { return nil }
-                guard let v = int() else { return nil }; returns = v
-            case "returned_by":
-                guard once(&seen, 16) else { return nil }
-                guard let v = strings() else { return nil }; returnedBy = v
-            case "reworks":
-                guard once(&seen, 17) else { return nil }
-                guard let v = int() else { return nil }; reworks = v
-            case "escalations":
-                guard once(&seen, 18) else { return nil }
-                guard let v = int() else { return nil }; escalations = v
-            case "return":
-                guard once(&seen, 19) else { return nil }
-                guard let v = pendingReturnValue() else { return nil }; pendingReturn = v
-            case "extension":
-                guard once(&seen, 20) else { return nil }
-                guard let v = pendingExtensionValue() else { return nil }; pendingExtension = v
-            case "repeat_of":
-                guard once(&seen, 21) else { return nil }
-                guard let v = string() else { return nil }; repeatOf = v
-            case "merged_into":
-                guard once(&seen, 22) else { return nil }
-                guard let v = string() else { return nil }; mergedInto = v
-            case "commands":
-                guard once(&seen, 23) else { return nil }
-                guard let v = strings() else { return nil }; commands = v
-            case "next":
-                guard once(&seen, 24) else { return nil }
-                guard let v = time() else { return nil }; next = v
-            default: return nil
+            case "v": fill(&version, r.int())
+            case "id": fill(&id, r.string())
+            case "received": fill(&received, r.time())
+            case "enterprise": fill(&enterprise, r.bool())
+            case "phase": fill(&phase, r.string().flatMap(Phase.init(rawValue:)))
+            case "assigned": fill(&assigned, r.time())
+            case "policy": fill(&policy, r.snapshot(cache.policy))
+            case "category": fill(&category, r.string())
+            case "holder": fill(&holder, r.snapshot(cache.holder))
+            case "co": fill(&co, r.array { $0.string() })
+            case "profile": fill(&profile, r.snapshot(cache.profile))
+            case "clocks": fill(&clocks, r.array { $0.clock() })
+            case "supervised": fill(&supervised, r.bool())
+            case "remind": fill(&remind, r.time())
+            case "watch": fill(&watch, r.time())
+            case "returns": fill(&returns, r.int())
+            case "returned_by": fill(&returnedBy, r.array { $0.string() })
+            case "reworks": fill(&reworks, r.int())
+            case "escalations": fill(&escalations, r.int())
+            case "return": fill(&pendingReturn, r.pendingReturn())
+            case "extension": fill(&pendingExtension, r.pendingExtension())
+            case "repeat_of": fill(&repeatOf, r.string())
+            case "merged_into": fill(&mergedInto, r.string())
+            case "commands": fill(&commands, r.array { $0.string() })
+            case "next": fill(&next, r.time())
+            default: false
             }
-        } while comma()
-        guard close("}"), atEnd(), let version, let id, let received, let enterprise, let phase, let assigned, let policy else { return nil }
+        }
+        guard read, atEnd(), let version, let id, let received, let enterprise, let phase, let assigned, let policy else { return nil }
         var s = TicketState(ticketID: id, receivedAt: received, enterprise: enterprise, category: category, phase: phase, holder: holder,
                             assignedAt: assigned, profile: profile, policy: policy)
         s.version = version
-        s.coHandlers = co
-        s.clocks = clocks
-        s.supervised = supervised
+        s.coHandlers = co ?? []
+        s.clocks = clocks ?? []
+        s.supervised = supervised ?? false
         s.remindAt = remind
         s.enterpriseWatchAt = watch
-        s.returns = returns
-        s.returnedBy = returnedBy
-        s.reworks = reworks
-        s.escalations = escalations
+        s.returns = returns ?? 0
+        s.returnedBy = returnedBy ?? []
+        s.reworks = reworks ?? 0
+        s.escalations = escalations ?? 0
         s.pendingReturn = pendingReturn
         s.pendingExtension = pendingExtension
         s.repeatOf = repeatOf
         s.mergedInto = mergedInto
-        s.handledCommands = commands
+        s.handledCommands = commands ?? []
         s.nextTimer = next
         return s
     }
 
     private mutating func clock() -> ClockState? {
-        var clock: Clock?, started: Date?, due: Date?, warn: Date?, stopped: Date?, warned = false, overdue = false
-        var seen: UInt32 = 0
-        guard open("{"), !peek(UInt8(ascii: "}")) else { return nil }
-        repeat {
-            guard let key = key() else { return nil }
+        var clock: Clock?, started: Date?, due: Date?, warn: Date?, stopped: Date?, warned: Bool?, overdue: Bool?
+        let read = object { r, key in
             switch key {
-            case "clock":
-                guard once(&seen, 0) else { return nil }
-                guard let v = string().flatMap(Clock.init(rawValue:)) else { return nil }; clock = v
-            case "started":
-                guard once(&seen, 1) else { return nil }
-                guard let v = time() else { return nil }; started = v
-            case "due":
-                guard once(&seen, 2) else { return nil }
-                guard let v = time() else { return nil }; due = v
-            case "warn":
-                guard once(&seen, 3) else { return nil }
-                guard let v = time() else { return nil }; warn = v
-            case "stopped":
-                guard once(&seen, 4) else { return nil }
-                guard let v = time() else { return nil }; stopped = v
-            case "warned":
-                guard once(&seen, 5) else { return nil }
-                guard let v = bool() else { return nil }; warned = v
-            case "overdue":
-                guard once(&seen, 6) else { return nil }
-                guard let v = bool() else { return nil }; overdue = v
-            default: return nil
+            case "clock": fill(&clock, r.string().flatMap(Clock.init(rawValue:)))
+            case "started": fill(&started, r.time())
+            case "due": fill(&due, r.time())
+            case "warn": fill(&warn, r.time())
+            case "stopped": fill(&stopped, r.time())
+            case "warned": fill(&warned, r.bool())
+            case "overdue": fill(&overdue, r.bool())
+            default: false
             }
-        } while comma()
-        guard close("}"), let clock, let started, let due, let warn else { return nil }
+        }
+        guard read, let clock, let started, let due, let warn else { return nil }
         var c = ClockState(clock: clock, started: started, due: due, warnAt: warn)
         c.stoppedAt = stopped
-        c.warned = warned
-        c.overdue = overdue
+        c.warned = warned ?? false
+        c.overdue = overdue ?? false
         return c
     }
 
-    private mutating func pendingReturnValue() -> PendingReturn? {
+    private mutating func pendingReturn() -> PendingReturn? {
         var reason: ReturnReason?, at: Date?, previous: Phase?, suggested: String?
-        var seen: UInt32 = 0
-        guard open("{"), !peek(UInt8(ascii: "}")) else { return nil }
-        repeat {
-            guard let key = key() else { return nil }
+        let read = object { r, key in
             switch key {
-            case "reason":
-                guard once(&seen, 0) else { return nil }
-                guard let v = string().flatMap(ReturnReason.init(rawValue:)) else { return nil }; reason = v
-            case "at":
-                guard once(&seen, 1) else { return nil }
-                guard let v = time() else { return nil }; at = v
-            case "previous":
-                guard once(&seen, 2) else { return nil }
-                guard let v = string().flatMap(Phase.init(rawValue:)) else { return nil }; previous = v
-            case "suggested":
-                guard once(&seen, 3) else { return nil }
-                guard let v = string() else { return nil }; suggested = v
-            default: return nil
+            case "reason": fill(&reason, r.string().flatMap(ReturnReason.init(rawValue:)))
+            case "at": fill(&at, r.time())
+            case "previous": fill(&previous, r.string().flatMap(Phase.init(rawValue:)))
+            case "suggested": fill(&suggested, r.string())
+            default: false
             }
-        } while comma()
-        guard close("}"), let reason, let at, let previous else { return nil }
+        }
+        guard read, let reason, let at, let previous else { return nil }
         return PendingReturn(reason: reason, suggestedUnit: suggested, at: at, previous: previous)
     }
 
-    private mutating func pendingExtensionValue() -> PendingExtension? {
+    private mutating func pendingExtension() -> PendingExtension? {
         var until: Date?, reason: String?, at: Date?
-        var seen: UInt32 = 0
-        guard open("{"), !peek(UInt8(ascii: "}")) else { return nil }
-        repeat {
-            guard let key = key() else { return nil }
+        let read = object { r, key in
             switch key {
-            case "until":
-                guard once(&seen, 0) else { return nil }
-                guard let v = time() else { return nil }; until = v
-            case "reason":
-                guard once(&seen, 1) else { return nil }
-                guard let v = string() else { return nil }; reason = v
-            case "at":
-                guard once(&seen, 2) else { return nil }
-                guard let v = time() else { return nil }; at = v
-            default: return nil
+            case "until": fill(&until, r.time())
+            case "reason": fill(&reason, r.string())
+            case "at": fill(&at, r.time())
+            default: false
             }
-        } while comma()
-        guard close("}"), let until, let reason, let at else { return nil }
+        }
+        guard read, let until, let reason, let at else { return nil }
         return PendingExtension(until: until, reason: reason, at: at)
     }
 
-    // MARK: Tokens
+    // MARK: Structure
 
-    /// Marks member `bit` of an object as read; false when it was read before (a repeated member).
-    private func once(_ seen: inout UInt32, _ bit: UInt32) -> Bool {
-        let mask: UInt32 = 1 << bit
-        defer { seen |= mask }
-        return seen & mask == 0
+    /// Reads a non-empty object, handing each key to `member`, which reads the value into its field and
+    /// says whether it could (false for an unknown or repeated member, or a value it does not read).
+    private mutating func object(_ member: (inout StateFastReader, String) -> Bool) -> Bool {
+        guard open("{"), !peek(UInt8(ascii: "}")) else { return false }
+        repeat {
+            guard let key = key(), member(&self, key) else { return false }
+        } while comma()
+        return close("}")
     }
+
+    private mutating func array<T>(_ element: (inout StateFastReader) -> T?) -> [T]? {
+        guard open("[") else { return nil }
+        var out: [T] = []
+        if !peek(UInt8(ascii: "]")) {
+            repeat {
+                guard let e = element(&self) else { return nil }
+                out.append(e)
+            } while comma()
+        }
+        return close("]") ? out : nil
+    }
+
+    /// A holder, profile or policy: the object's bytes, read by the cache (nil when they do not read).
+    private mutating func snapshot<T>(_ read: (ArraySlice<UInt8>) throws -> T) -> T? {
+        guard let span = objectSpan() else { return nil }
+        return try? read(bytes[span])
+    }
+
+    // MARK: Tokens
 
     private mutating func skipSpace() {
         while i < buf.count, buf[i] == 0x20 || buf[i] == 0x0A || buf[i] == 0x0D || buf[i] == 0x09 { i += 1 }
@@ -307,18 +223,6 @@ struct StateFastReader {
     private mutating func key() -> String? {
         guard let k = string(), open(":") else { return nil }
         return k
-    }
-
-    private mutating func strings() -> [String]? {
-        guard open("[") else { return nil }
-        var out: [String] = []
-        if !peek(UInt8(ascii: "]")) {
-            repeat {
-                guard let s = string() else { return nil }
-                out.append(s)
-            } while comma()
-        }
-        return close("]") ? out : nil
     }
 
     private mutating func bool() -> Bool? {
@@ -376,4 +280,11 @@ struct StateFastReader {
         }
         return nil
     }
+}
+
+/// Sets a field not set yet; false when it was set (the member came twice) or `value` is nil (not read).
+private func fill<T>(_ field: inout T?, _ value: T?) -> Bool {
+    guard field == nil, let value else { return false }
+    field = value
+    return true
 }

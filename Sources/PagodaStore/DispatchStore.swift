@@ -228,8 +228,7 @@ public final class DispatchStore: Sendable {
                     reason: rejection.reason, body: Data(rejection.body), createdAt: at)
                 try row.insertRow(db)
                 guard let id = row.id else { throw StoreError(.internal, "rejection insert returned no id") }
-                var outbox = try OutboxRecord(rejection.message, ticketID: nil, rejectionID: id, createdAt: at)
-                try outbox.insertRow(db)
+                try OutboxRecord(rejection.message, ticketID: nil, rejectionID: id, createdAt: at).insertRow(db)
                 outcomes.append(.rejected(id: id))
             }
         }
@@ -264,8 +263,7 @@ public final class DispatchStore: Sendable {
         }
         let messages = dispatch.messages(sequence)
         for message in messages {
-            var row = try OutboxRecord(message, ticketID: dispatch.ticketID, rejectionID: nil, createdAt: at)
-            try row.insertRow(db)
+            try OutboxRecord(message, ticketID: dispatch.ticketID, rejectionID: nil, createdAt: at).insertRow(db)
         }
         var event = EventRecord(
             id: nil, ticketID: dispatch.ticketID, type: "ticket.dispatched", at: at,
@@ -277,13 +275,9 @@ public final class DispatchStore: Sendable {
                                         window: dispatch.repeatWindow, db)
             let life = start(match)
             try writeState(dispatch.ticketID, life.state, at: at, db)
-            for e in life.events {
-                try db.cachedStatement(sql: "INSERT INTO events (ticket_id, type, at, payload_json) VALUES (?, ?, ?, ?)")
-                    .execute(arguments: [dispatch.ticketID, e.type, EpochMillis.from(e.at), e.payloadJSON])
-            }
+            for e in life.events { try writeEvent(dispatch.ticketID, e, db) }
             for m in life.messages {
-                var row = try OutboxRecord(m, ticketID: dispatch.ticketID, rejectionID: nil, createdAt: at)
-                try row.insertRow(db)
+                try OutboxRecord(m, ticketID: dispatch.ticketID, rejectionID: nil, createdAt: at).insertRow(db)
             }
         }
     }

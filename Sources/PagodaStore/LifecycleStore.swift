@@ -261,15 +261,11 @@ extension DispatchStore {
             if change.updatesTicket { try db.cachedStatement(sql: "UPDATE tickets SET state = ?, unit_id = ? WHERE id = ?").execute(arguments: [s.phase, s.unitID, change.ticketID]) }
         }
         if change.expectedVersion != nil {
-            for e in change.events {
-                try db.executeRaw("INSERT INTO events (ticket_id, type, at, payload_json) VALUES (?, ?, ?, ?)") { b in
-                    b.bind(change.ticketID); b.bind(e.type); b.bind(EpochMillis.from(e.at)); b.bind(e.payloadJSON)
-                }
-            }
+            for e in change.events { try writeEvent(change.ticketID, e, db) }
         }
         for (m, fields) in zip(change.messages, change.outboxFields) {
-            let row = OutboxRecord(m, fields, ticketID: change.expectedVersion != nil ? change.ticketID : nil, rejectionID: nil, createdAt: at)
-            try row.insertRowRaw(db)
+            try OutboxRecord(m, fields, ticketID: change.expectedVersion != nil ? change.ticketID : nil, rejectionID: nil, createdAt: at)
+                .insertRow(db)
         }
         return .applied
     }
@@ -281,6 +277,13 @@ extension DispatchStore {
               state = excluded.state, updated_at = excluded.updated_at
             """).execute(arguments: [ticketID, s.version, s.phase, s.unitID, Data(s.state), at])
         try writeTimer(ticketID, s, db)
+    }
+
+    /// A timeline row of the ticket.
+    static func writeEvent(_ ticketID: String, _ e: EventWrite, _ db: Database) throws {
+        try db.executeRaw("INSERT INTO events (ticket_id, type, at, payload_json) VALUES (?, ?, ?, ?)") { b in
+            b.bind(ticketID); b.bind(e.type); b.bind(EpochMillis.from(e.at)); b.bind(e.payloadJSON)
+        }
     }
 
     /// Replaces the ticket's timer row (removes it when the state has no timer).

@@ -2,7 +2,7 @@ import Foundation
 import GRDB
 import GRDBSQLite
 
-/// Runs a cached statement with its arguments bound straight through SQLite's C API.
+/// Binds a statement's arguments straight through SQLite's C API (`Database.executeRaw`, `queryRaw`).
 ///
 /// For the statements a timer batch runs hundreds of times per transaction: GRDB's general path (an
 /// array of `DatabaseValueConvertible` existentials, converted and checked per execution, plus its
@@ -64,8 +64,6 @@ struct RawRow {
 
     func int(_ column: Int32) -> Int64 { sqlite3_column_int64(statement, column) }
 
-    func isNull(_ column: Int32) -> Bool { sqlite3_column_type(statement, column) == SQLITE_NULL }
-
     /// The column's text (SQLite converts a non-text value); nil when NULL.
     func text(_ column: Int32) -> String? {
         guard let p = sqlite3_column_text(statement, column) else { return nil }
@@ -74,9 +72,9 @@ struct RawRow {
 
     /// The column's bytes (empty for an empty blob or NULL).
     func bytes(_ column: Int32) -> [UInt8] {
-        let n = Int(sqlite3_column_bytes(statement, column))
-        guard n > 0, let p = sqlite3_column_blob(statement, column) else { return [] }
-        return [UInt8](UnsafeRawBufferPointer(start: p, count: n))
+        // The pointer first, then its length (SQLite's documented order).
+        guard let p = sqlite3_column_blob(statement, column) else { return [] }
+        return [UInt8](UnsafeRawBufferPointer(start: p, count: Int(sqlite3_column_bytes(statement, column))))
     }
 }
 

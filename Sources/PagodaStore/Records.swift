@@ -447,18 +447,9 @@ extension OutboxRecord {
         .body, .mandatory, .createdAt, .sentAt, .attempts, .extraRoutingKeys,
     ])
 
-    /// Inserts the row with a cached statement and sets `id`.
-    mutating func insertRow(_ db: Database) throws {
-        try db.cachedStatement(sql: Self.insertSQL).execute(arguments: [
-            messageID, ticketID, rejectionID, exchange, routingKey, contentType, headersJSON,
-            body, mandatory, createdAt, sentAt, attempts, extraRoutingKeys,
-        ])
-        id = db.lastInsertedRowID
-    }
-
-    /// `insertRow` with the arguments bound through SQLite's C API (`Database.executeRaw`), for the
-    /// lifecycle's batches; `id` stays unset.
-    func insertRowRaw(_ db: Database) throws {
+    /// Inserts the row with a cached statement, its arguments bound through SQLite's C API
+    /// (`Database.executeRaw`: a timer batch inserts hundreds). `id` stays unset; nothing reads it.
+    func insertRow(_ db: Database) throws {
         try db.executeRaw(Self.insertSQL) { b in
             b.bind(messageID); b.bind(ticketID); b.bind(rejectionID); b.bind(exchange); b.bind(routingKey); b.bind(contentType)
             b.bind(headersJSON); b.bind(blob: body); b.bind(mandatory); b.bind(createdAt); b.bind(sentAt); b.bind(attempts)

@@ -71,9 +71,11 @@ func storeBench(_ args: [String]) throws {
         mark += t4 - t3
     }
     let total = clock.now - started
-    func perTicket(_ d: Duration) -> String {
-        String(format: "%8.1f µs/ticket", (Double(d.components.seconds) * 1e6 + Double(d.components.attoseconds) / 1e12) / Double(count))
+    /// `d` spread over `n` items, in microseconds each.
+    func micros(_ d: Duration, per n: Int, _ unit: String) -> String {
+        String(format: "%8.1f µs/\(unit)", (Double(d.components.seconds) * 1e6 + Double(d.components.attoseconds) / 1e12) / Double(max(1, n)))
     }
+    func perTicket(_ d: Duration) -> String { micros(d, per: count, "ticket") }
     print("store benchmark: \(count) tickets, batches of \(batchSize), synchronous=\(synchronous.rawValue), lifecycle \(lifecycle ? "on" : "off"), \(messages) outbox messages")
     print("  process (validate, route, lifecycle start)  \(perTicket(process))")
     print("  recordDispatches (one transaction a batch)  \(perTicket(commit))")
@@ -114,9 +116,7 @@ func storeBench(_ args: [String]) throws {
         read += t4 - t3
         mark += t5 - t4
     }
-    func perFiring(_ d: Duration) -> String {
-        String(format: "%8.1f µs/timer", (Double(d.components.seconds) * 1e6 + Double(d.components.attoseconds) / 1e12) / Double(max(1, fired)))
-    }
+    func perFiring(_ d: Duration) -> String { micros(d, per: fired, "timer") }
     print("timers: \(fired) fired (\(stale) stale), \(events) events, batches of \(batchSize)")
     print("  dueTimers (read the earliest)               \(perFiring(due))")
     print("  TimerFiring.changes (read, fire, encode)    \(perFiring(compute))")
