@@ -156,6 +156,14 @@ public struct PreparedLine: Sendable {
         }
     }
 
+    /// The line a successful `ScenarioLine.check` described, from the bytes of its ticket or command
+    /// object alone (`ScenarioLine.Checked.payload`): the same as `init(_:rules:)` on the parsed line.
+    /// Nil when the bytes are not the object the check found there.
+    public init?(payload bytes: UnsafeRawBufferPointer, at: Date, isTicket: Bool, rules: RuleSet) {
+        guard let line = ScenarioLine.parse(payload: bytes, at: at, isTicket: isTicket) else { return nil }
+        self.init(line, rules: rules)
+    }
+
     /// Validates (and for a ticket, routes) `line` with `rules`, the simulation's rule set.
     public init(_ line: ScenarioLine, rules: RuleSet) {
         at = line.at

@@ -149,6 +149,22 @@ struct BenchLifecycle: ParsableCommand {
             let s = starts[i % starts.count]
             return lifecycle.fire(s, token: s.version, now: now.addingTimeInterval(30 * 86_400)).events.count
         }
+        // A scenario's reader thread: a line's ticket or command object (as `pagoda simulate` finds it in
+        // the line) made ready for the simulation: parsed, checked against the contract, a ticket routed.
+        let ticketLines = tickets.map { JSON.serialize(.object($0.json)) }
+        let commandLines = tickets.flatMap { t -> [[UInt8]] in
+            let common = #""ticket_id":"\#(t.id)","unit":"shunde.beijiao.bijiang","at":"2026-03-02T09:30:00+08:00""#
+            return [
+                #"{"command_id":"\#(t.id)-c1",\#(common),"type":"sign"}"#,
+                #"{"command_id":"\#(t.id)-c2",\#(common),"type":"reply","outcome":"resolved","text":"已处理并答复市民。"}"#,
+                #"{"command_id":"\#(t.id)-c3",\#(common),"type":"callback_result","reached":true,"resolved":true,"satisfaction":"satisfied"}"#,
+            ].map { Array($0.utf8) }
+        }
+        func prepare(_ lines: [[UInt8]], _ i: Int, isTicket: Bool) -> Int {
+            lines[i % lines.count].withUnsafeBytes { PreparedLine(payload: $0, at: now, isTicket: isTicket, rules: ruleSet) != nil ? 1 : 0 }
+        }
+        time("prepare a ticket line") { prepare(ticketLines, $0, isTicket: true) }
+        time("prepare a command line") { prepare(commandLines, $0, isTicket: false) }
         time("event to messages") { i in
             let t = lifecycle.dispatch(DispatchInput(decision: decisions[i % decisions.count], receivedAt: now), now: now)
             return t.events.reduce(0) { $0 + codec.messages($1, ticket: nil).count }

@@ -81,14 +81,18 @@ struct Simulate: ParsableCommand {
             batch.reserveCapacity(BatchQueue<PreparedLine>.batchSize)
             // A line checked in pass 1; where the check found its ticket or command, only that is parsed.
             func prepare(_ bytes: UnsafeRawBufferPointer, _ entry: IndexedLine?) {
-                var parsed: ScenarioLine?
+                var prepared: PreparedLine?
                 if let entry, entry.payloadStart >= 0, Int(entry.payloadStart) + Int(entry.payloadLength) <= bytes.count {
                     let payload = Int(entry.payloadStart)..<Int(entry.payloadStart) + Int(entry.payloadLength)
-                    parsed = ScenarioLine.parse(payload: UnsafeRawBufferPointer(rebasing: bytes[payload]), at: entry.at, isTicket: entry.isTicket)
+                    prepared = PreparedLine(payload: UnsafeRawBufferPointer(rebasing: bytes[payload]), at: entry.at,
+                                            isTicket: entry.isTicket, rules: ruleSet)
                 }
-                // A line the scan did not decide (or one that changed since pass 1) is parsed whole.
-                guard let line = parsed ?? (try? ScenarioLine.parse(bytes).get()) else { return }  // checked in pass 1
-                batch.append(PreparedLine(line, rules: ruleSet))
+                if prepared == nil {
+                    // A line the scan did not decide (or one that changed since pass 1) is parsed whole.
+                    guard let line = try? ScenarioLine.parse(bytes).get() else { return }  // checked in pass 1
+                    prepared = PreparedLine(line, rules: ruleSet)
+                }
+                batch.append(prepared!)
                 if batch.count == BatchQueue<PreparedLine>.batchSize {
                     batches.put(batch)
                     batch.removeAll(keepingCapacity: true)
