@@ -115,12 +115,8 @@ public struct Lifecycle: Sendable {
         if let h = out.state.holder {
             out.state.clocks = d.deadlines.map { ClockState(clock: $0.clock, started: input.receivedAt, due: $0.due, warnAt: $0.warnAt) }
             if d.enterprise { out.state.enterpriseWatchAt = input.receivedAt.addingTimeInterval(enterpriseWatch) }
-            var fields: [(String, JSONValue)] = [
-                ("destination", .string(d.type.rawValue)), ("rule", .string(d.rule.id)),
-                ("deadlines", deadlines(out.state.clocks)),
-            ]
-            if let r = input.repeatOf { fields.append(("repeat_of", .string(r))) }
-            out.emit(.dispatched, to: h.queues, carriesTicket: true, fields)
+            out.emit(.dispatched, to: h.queues, carriesTicket: true, .dispatched(
+                destination: d.type.rawValue, rule: d.rule.id, clocks: out.state.clocks, offset: offset, repeatOf: input.repeatOf))
             if input.enterpriseRepeat { out.supervise(reason: "enterprise_repeat") }
         } else {
             out.emit(.dispatched, to: [], [("destination", .string("emergency")), ("emergency", d.emergencyLine.map { .string($0) } ?? .null),
@@ -186,12 +182,7 @@ public struct Lifecycle: Sendable {
             ]))
     }
 
-    func deadlines(_ clocks: [ClockState]) -> JSONValue {
-        var members: [(String, JSONValue)] = []
-        members.reserveCapacity(clocks.count)
-        for c in clocks where c.isRunning { members.append((c.clock.deadlineKey, .string(format(c.due)))) }
-        return .object(JSONObject(members))
-    }
+    func deadlines(_ clocks: [ClockState]) -> JSONValue { EventPayload.deadlines(clocks, offset: offset) }
 
     func format(_ d: Date) -> String { RFC3339.format(d, offsetSeconds: offset) }
 
@@ -273,10 +264,14 @@ struct Emitter {
     }
 
     mutating func emit(_ type: EventType, to queues: [String], carriesTicket: Bool = false, _ fields: [(String, JSONValue)] = []) {
+        emit(type, to: queues, carriesTicket: carriesTicket, .fields(JSONObject(fields)))
+    }
+
+    mutating func emit(_ type: EventType, to queues: [String], carriesTicket: Bool = false, _ payload: EventPayload) {
         events.append(LifecycleEvent(
             type: type, ticketID: state.ticketID, at: now, unit: state.holder?.unit, level: state.holder?.level,
             queues: queues, replyTo: nil, carriesTicket: carriesTicket, version: 0, sequence: events.count,
-            fields: JSONObject(fields)))
+            payload: payload))
     }
 
     mutating func finish(outcome: Transition.Outcome) -> Transition {
@@ -303,12 +298,12 @@ struct Emitter {
         case .warn(let i):
             state.clocks[i].warned = true
             let c = state.clocks[i]
-            emit(.reminder, to: holderQueues, [("light", "yellow"), ("clock", .string(c.clock.rawValue)), ("due", .string(lifecycle.format(c.due)))])
+            emit(.reminder, to: holderQueues, .light(red: false, clock: c.clock, due: c.due, offset: lifecycle.offset))
         case .overdue(let i):
             state.clocks[i].overdue = true
             state.clocks[i].warned = true
             let c = state.clocks[i]
-            emit(.overdue, to: holderQueues, [("light", "red"), ("clock", .string(c.clock.rawValue)), ("due", .string(lifecycle.format(c.due)))])
+            emit(.overdue, to: holderQueues, .light(red: true, clock: c.clock, due: c.due, offset: lifecycle.offset))
             guard state.policy.toParent, state.policy.clocks.contains(c.clock), let h = state.holder else { return }
             if let parent = h.parent {
                 escalate(to: parent, reason: [("clock", .string(c.clock.rawValue)), ("due", .string(lifecycle.format(c.due)))])
@@ -441,8 +436,8 @@ struct Emitter {
             state.phase = .replied
             state.pendingExtension = nil
             state.remindAt = nil
-            emit(.replied, to: [], [("outcome", .string(outcome.rawValue)), ("text", .string(text))])
-            emit(.callbackRequested, to: Self.callbackQueues, [("outcome", .string(outcome.rawValue)), ("text", .string(text))])
+            emit(.replied, to: [], .reply(outcome: outcome, text: text))
+            emit(.callbackRequested, to: Self.callbackQueues, .reply(outcome: outcome, text: text))
         case .approveReturn(let named, let note):
             guard state.phase == .returnRequested, let pending = state.pendingReturn else { return invalid }
             guard c.at >= pending.at else { return Refusal(code: "stale", reason: "issued before the return was requested at \(lifecycle.format(pending.at))") }
@@ -497,14 +492,8 @@ struct Emitter {
             emit(.extensionRejected, to: holderQueues, note.map { [("note", .string($0))] } ?? [])
         case .callbackResult(let reached, let resolved, let satisfaction, let note):
             guard state.phase == .replied else { return invalid }
-            var f: [(String, JSONValue)] = []
-            f.reserveCapacity(7)
-            f.append(("reached", .bool(reached)))
-            if let r = resolved { f.append(("resolved", .bool(r))) }
-            if let s = satisfaction { f.append(("satisfaction", .string(s.rawValue))) }
-            if let n = note { f.append(("note", .string(n))) }
             guard reached, let satisfaction else {
-                emit(.callbackRecorded, to: [], f)
+                emit(.callbackRecorded, to: [], .callback(closed: false, reached: reached, resolved: resolved, satisfaction: satisfaction, note: note))
                 break
             }
             if satisfaction == .unsatisfied {
@@ -513,6 +502,10 @@ struct Emitter {
                 state.assignedAt = now
                 state.clocks.removeAll { $0.clock == .resolve }
                 state.clocks += state.profile?.clocks(from: now, calendar: lifecycle.rules.calendar, only: [.resolve]) ?? []
+                var f: [(String, JSONValue)] = [("reached", .bool(reached))]
+                if let r = resolved { f.append(("resolved", .bool(r))) }
+                f.append(("satisfaction", .string(satisfaction.rawValue)))
+                if let n = note { f.append(("note", .string(n))) }
                 f.append(("reworks", .integer(state.reworks)))
                 f.append(("deadlines", lifecycle.deadlines(state.clocks)))
                 emit(.reopened, to: holderQueues, f)
@@ -522,8 +515,7 @@ struct Emitter {
             } else {
                 state.phase = .closed
                 state.enterpriseWatchAt = nil
-                f.insert(("reason", "callback"), at: 0)
-                emit(.closed, to: holderQueues, f)
+                emit(.closed, to: holderQueues, .callback(closed: true, reached: reached, resolved: resolved, satisfaction: satisfaction, note: note))
             }
         case .redispatch(let unit, let note):
             guard let target = lifecycle.holder(unit: unit) else { return Refusal(code: "unknown_unit", reason: "no unit \(unit) in the rule set") }

@@ -46,11 +46,23 @@ public struct LifecycleEvent: Sendable, Hashable {
     /// The ticket's version after the change, with `sequence` making the event id unique and stable.
     public var version: Int
     public var sequence: Int
-    /// Fields particular to the type, in order.
-    public var fields: JSONObject
+    /// Fields particular to the type, in order (spelled out from `payload` when read).
+    public var fields: JSONObject {
+        get { payload.json }
+        set { payload = .fields(newValue) }
+    }
+    /// What the fields are made from: the frequent events keep their values as they are, and are written
+    /// as JSON only when the event is (`SimulationEncoder.write`), without a JSON object in between.
+    var payload: EventPayload
 
     public init(type: EventType, ticketID: String, at: Date, unit: String?, level: Level?, queues: [String], replyTo: String?,
                 carriesTicket: Bool, version: Int, sequence: Int, fields: JSONObject) {
+        self.init(type: type, ticketID: ticketID, at: at, unit: unit, level: level, queues: queues, replyTo: replyTo,
+                  carriesTicket: carriesTicket, version: version, sequence: sequence, payload: .fields(fields))
+    }
+
+    init(type: EventType, ticketID: String, at: Date, unit: String?, level: Level?, queues: [String], replyTo: String?,
+         carriesTicket: Bool, version: Int, sequence: Int, payload: EventPayload) {
         self.type = type
         self.ticketID = ticketID
         self.at = at
@@ -61,7 +73,23 @@ public struct LifecycleEvent: Sendable, Hashable {
         self.carriesTicket = carriesTicket
         self.version = version
         self.sequence = sequence
-        self.fields = fields
+        self.payload = payload
+    }
+
+    // Equal events have equal fields, however they are kept.
+    public static func == (a: LifecycleEvent, b: LifecycleEvent) -> Bool {
+        a.type == b.type && a.ticketID == b.ticketID && a.at == b.at && a.unit == b.unit && a.level == b.level
+            && a.queues == b.queues && a.replyTo == b.replyTo && a.carriesTicket == b.carriesTicket && a.version == b.version
+            && a.sequence == b.sequence && a.fields == b.fields
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(type)
+        hasher.combine(ticketID)
+        hasher.combine(at)
+        hasher.combine(version)
+        hasher.combine(sequence)
+        hasher.combine(fields)
     }
 
     /// Stable id for consumers that deduplicate (`<ticket>#<version>.<n>`).
@@ -79,5 +107,147 @@ public struct LifecycleEvent: Sendable, Hashable {
         ])
         for (k, v) in fields { o.set(k, v) }
         return o
+    }
+}
+
+/// The fields of an event, as made by the lifecycle. `json` spells them as the event's JSON members;
+/// `SimulationEncoder.write` writes the same bytes straight from the values.
+enum EventPayload: Sendable {
+    /// Fields given as JSON (rare events, and events made outside the lifecycle).
+    case fields(JSONObject)
+    /// A dispatch to a unit: `destination`, `rule`, `deadlines` (of the running `clocks`, times at
+    /// `offset`), and `repeat_of` when the ticket repeats an earlier one.
+    case dispatched(destination: String, rule: String, clocks: [ClockState], offset: Int, repeatOf: String?)
+    /// A yellow or red light: `light`, `clock`, `due`.
+    case light(red: Bool, clock: Clock, due: Date, offset: Int)
+    /// `outcome` and `text` of a reply (`ticket.replied`, `ticket.callback_requested`).
+    case reply(outcome: ReplyOutcome, text: String)
+    /// A callback recorded, or closing the ticket (`reason: callback` first): `reached`, `resolved`,
+    /// `satisfaction`, `note`, each when given.
+    case callback(closed: Bool, reached: Bool, resolved: Bool?, satisfaction: Satisfaction?, note: String?)
+
+    var json: JSONObject {
+        switch self {
+        case .fields(let o):
+            return o
+        case .dispatched(let destination, let rule, let clocks, let offset, let repeatOf):
+            var members: [(String, JSONValue)] = [
+                ("destination", .string(destination)), ("rule", .string(rule)),
+                ("deadlines", EventPayload.deadlines(clocks, offset: offset)),
+            ]
+            if let r = repeatOf { members.append(("repeat_of", .string(r))) }
+            return JSONObject(members)
+        case .light(let red, let clock, let due, let offset):
+            return JSONObject([("light", .string(red ? "red" : "yellow")), ("clock", .string(clock.rawValue)),
+                               ("due", .string(RFC3339.format(due, offsetSeconds: offset)))])
+        case .reply(let outcome, let text):
+            return JSONObject([("outcome", .string(outcome.rawValue)), ("text", .string(text))])
+        case .callback(let closed, let reached, let resolved, let satisfaction, let note):
+            var members: [(String, JSONValue)] = []
+            if closed { members.append(("reason", "callback")) }
+            members.append(("reached", .bool(reached)))
+            if let r = resolved { members.append(("resolved", .bool(r))) }
+            if let s = satisfaction { members.append(("satisfaction", .string(s.rawValue))) }
+            if let n = note { members.append(("note", .string(n))) }
+            return JSONObject(members)
+        }
+    }
+
+    /// The fields were given as JSON (only those can have the name of a member of the event envelope).
+    var isJSON: Bool {
+        if case .fields = self { return true }
+        return false
+    }
+
+    /// The deadlines of the running clocks: `{"sign_by": TIME, ...}`.
+    static func deadlines(_ clocks: [ClockState], offset: Int) -> JSONValue {
+        var members: [(String, JSONValue)] = []
+        members.reserveCapacity(clocks.count)
+        for c in clocks where c.isRunning { members.append((c.clock.deadlineKey, .string(RFC3339.format(c.due, offsetSeconds: offset)))) }
+        return .object(JSONObject(members))
+    }
+
+    /// Appends the members (each preceded by a comma) as compact JSON, the same bytes as serializing
+    /// `json`'s members; false (nothing written) for `.fields`, which the caller serializes.
+    func write(into out: inout [UInt8]) -> Bool {
+        switch self {
+        case .fields:
+            return false
+        case .dispatched(let destination, let rule, let clocks, let offset, let repeatOf):
+            out.append(contentsOf: Keys.destination)
+            JSON.serializeString(destination, into: &out)
+            out.append(contentsOf: Keys.rule)
+            JSON.serializeString(rule, into: &out)
+            out.append(contentsOf: Keys.deadlines)
+            var first = true
+            for c in clocks where c.isRunning {
+                out.append(contentsOf: (first ? Keys.deadlineOpen : Keys.deadlineNext)[Keys.index(c.clock)])
+                first = false
+                RFC3339.format(c.due, offsetSeconds: offset, into: &out)
+                out.append(0x22)
+            }
+            out.append(0x7D)
+            if let r = repeatOf {
+                out.append(contentsOf: Keys.repeatOf)
+                JSON.serializeString(r, into: &out)
+            }
+        case .light(let red, let clock, let due, let offset):
+            out.append(contentsOf: red ? Keys.red : Keys.yellow)
+            out.append(contentsOf: clock.rawValue.utf8)  // ASCII names: nothing to escape
+            out.append(contentsOf: Keys.due)
+            RFC3339.format(due, offsetSeconds: offset, into: &out)
+            out.append(0x22)
+        case .reply(let outcome, let text):
+            out.append(contentsOf: Keys.outcome)
+            out.append(contentsOf: outcome.rawValue.utf8)
+            out.append(contentsOf: Keys.text)
+            JSON.serializeString(text, into: &out)
+        case .callback(let closed, let reached, let resolved, let satisfaction, let note):
+            if closed { out.append(contentsOf: Keys.reasonCallback) }
+            out.append(contentsOf: reached ? Keys.reachedTrue : Keys.reachedFalse)
+            if let r = resolved { out.append(contentsOf: r ? Keys.resolvedTrue : Keys.resolvedFalse) }
+            if let s = satisfaction {
+                out.append(contentsOf: Keys.satisfaction)
+                out.append(contentsOf: s.rawValue.utf8)
+                out.append(0x22)
+            }
+            if let n = note {
+                out.append(contentsOf: Keys.note)
+                JSON.serializeString(n, into: &out)
+            }
+        }
+        return true
+    }
+
+    /// The members' keys as bytes, with the punctuation around them.
+    enum Keys {
+        static let destination = Array(#","destination":"#.utf8)
+        static let rule = Array(#","rule":"#.utf8)
+        static let deadlines = Array(#","deadlines":{"#.utf8)
+        /// `"sign_by":"` and `,"sign_by":"` for each clock, in `Clock.allCases` order (`index`).
+        static let deadlineOpen = Clock.allCases.map { Array("\"\($0.deadlineKey)\":\"".utf8) }
+        static let deadlineNext = Clock.allCases.map { Array(",\"\($0.deadlineKey)\":\"".utf8) }
+        static func index(_ c: Clock) -> Int {
+            switch c {
+            case .sign: 0
+            case .contact: 1
+            case .onsite: 2
+            case .answer: 3
+            case .resolve: 4
+            }
+        }
+        static let repeatOf = Array(#","repeat_of":"#.utf8)
+        static let red = Array(#","light":"red","clock":""#.utf8)
+        static let yellow = Array(#","light":"yellow","clock":""#.utf8)
+        static let due = Array(#"","due":""#.utf8)
+        static let outcome = Array(#","outcome":""#.utf8)
+        static let text = Array(#"","text":"#.utf8)
+        static let reasonCallback = Array(#","reason":"callback""#.utf8)
+        static let reachedTrue = Array(#","reached":true"#.utf8)
+        static let reachedFalse = Array(#","reached":false"#.utf8)
+        static let resolvedTrue = Array(#","resolved":true"#.utf8)
+        static let resolvedFalse = Array(#","resolved":false"#.utf8)
+        static let satisfaction = Array(#","satisfaction":""#.utf8)
+        static let note = Array(#","note":"#.utf8)
     }
 }

@@ -90,17 +90,24 @@ public struct RepeatIndex: Sendable {
         let t = receivedAt.timeIntervalSince1970
         var best: Seen?
         var viaCredit = false
+        // One look-up per key: the keys differ, so recording a key does not change what another finds.
         for key in keys {
-            guard let seen = latest[key], seen.ticketID != ticketID, seen.at <= t, t - seen.at <= window else { continue }
-            let credit = key.hasPrefix(RepeatKeys.creditPrefix)
-            if let b = best, b.at > seen.at || (b.at == seen.at && !credit) { continue }
-            best = seen
-            viaCredit = credit
-        }
-        for key in keys {
-            // Keep the latest receipt per key: an out-of-order older ticket does not hide a newer one.
-            if let seen = latest[key], seen.at > t { continue }
-            latest[key] = Seen(at: t, ticketID: ticketID)
+            let slot = latest.index(forKey: key)
+            if let slot {
+                let seen = latest.values[slot]
+                if seen.ticketID != ticketID, seen.at <= t, t - seen.at <= window {
+                    let credit = key.hasPrefix(RepeatKeys.creditPrefix)
+                    if best == nil || best!.at < seen.at || (best!.at == seen.at && credit) {
+                        best = seen
+                        viaCredit = credit
+                    }
+                }
+                // Keep the latest receipt per key: an out-of-order older ticket does not hide a newer one.
+                if seen.at > t { continue }
+                latest.values[slot] = Seen(at: t, ticketID: ticketID)
+            } else {
+                latest[key] = Seen(at: t, ticketID: ticketID)
+            }
             order.append((key, t))
         }
         if t > horizon { horizon = t }

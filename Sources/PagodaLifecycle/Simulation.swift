@@ -282,7 +282,8 @@ public struct Simulation {
     // re-routing), whether it waits for more than reminders, and a serial that tells a reused slot apart.
     private var slotOf: [String: Int] = [:]
     private var states: [TicketState?] = []
-    private var tickets: [Ticket?] = []
+    /// Each open ticket as routed (its validated ticket is what re-routing reads).
+    private var tickets: [PreparedLine.Routed?] = []
     private var isActive: [Bool] = []
     private var serials: [Int] = []
     private var freeSlots: [Int] = []
@@ -306,6 +307,12 @@ public struct Simulation {
         self.lifecycle = lifecycle
         self.options = options
         self.repeats = RepeatIndex(window: options.repeatWindow)
+    }
+
+    /// Makes room for `tickets` tickets in the record of final tickets, which otherwise grows (and is
+    /// copied) step by step as tickets close.
+    public mutating func reserveCapacity(tickets: Int) {
+        finals.reserveCapacity(tickets)
     }
 
     // MARK: Running
@@ -346,7 +353,7 @@ public struct Simulation {
 
     /// Applies a line prepared ahead (`PreparedLine.init(_:rules:)`, with this simulation's rule set);
     /// the same as applying the line itself.
-    public mutating func apply(_ line: PreparedLine, records: (SimulationRecord) -> Void) {
+    public mutating func apply(_ line: consuming PreparedLine, records: (SimulationRecord) -> Void) {
         precondition(!finished, "apply after finish")
         let t = line.at.timeIntervalSince1970
         if let until = options.until, line.at > until {
@@ -416,32 +423,33 @@ public struct Simulation {
     // MARK: Inputs
 
     private mutating func applyTicket(_ routed: PreparedLine.Routed, now: Date, records: (SimulationRecord) -> Void) {
-        let ticket = routed.ticket, decision = routed.decision
-        if slotOf[ticket.id] != nil || finals[ticket.id] != nil {
+        // The ticket and decision are read in place from the box (a copy would count a reference per field).
+        let id = routed.ticket.id
+        if slotOf[id] != nil || finals[id] != nil {
             summary.rejectedTickets += 1
-            let issue = ValidationIssue(path: "id", code: "duplicate", message: "id: ticket \(ticket.id) was already dispatched")
-            emit(.rejected(ticketRejection(id: ticket.id, issues: [issue], now: now)), records)
+            let issue = ValidationIssue(path: "id", code: "duplicate", message: "id: ticket \(id) was already dispatched")
+            emit(.rejected(ticketRejection(id: id, issues: [issue], now: now)), records)
             return
         }
         summary.tickets += 1
-        let found = repeats.check(keys: routed.repeatKeys, receivedAt: ticket.receivedAt, ticketID: ticket.id)
-        let input = DispatchInput(decision: decision, receivedAt: ticket.receivedAt, repeatOf: found.repeatOf,
-                                  enterpriseRepeat: found.enterpriseRepeat)
-        let transition = lifecycle.dispatch(input, now: now)
+        let receivedAt = routed.ticket.receivedAt
+        let found = repeats.check(keys: routed.repeatKeys, receivedAt: receivedAt, ticketID: id)
+        let transition = lifecycle.dispatch(DispatchInput(decision: routed.decision, receivedAt: receivedAt, repeatOf: found.repeatOf,
+                                                          enterpriseRepeat: found.enterpriseRepeat), now: now)
         let slot: Int
         if let free = freeSlots.popLast() {
             slot = free
-            tickets[slot] = ticket
+            tickets[slot] = routed
         } else {
             slot = states.count
             states.append(nil)
-            tickets.append(ticket)
+            tickets.append(routed)
             isActive.append(false)
             serials.append(0)
         }
         nextSerial += 1
         serials[slot] = nextSerial
-        slotOf[ticket.id] = slot
+        slotOf[id] = slot
         store(transition, slot: slot, isNew: true, records: records)
     }
 
@@ -468,7 +476,7 @@ public struct Simulation {
             // reference ends with this block, before `store` changes the array.
             let rules = lifecycle.rules, tickets = self.tickets
             t = lifecycle.handle(command, state: consume state, now: now) { excluded in
-                tickets[slot].flatMap { rules.route($0, excluding: excluded).unit?.id }
+                tickets[slot].flatMap { rules.route($0.ticket, excluding: excluded).unit?.id }
             }
         }
         if t.outcome == .refused { summary.rejectedCommands += 1 }
@@ -574,12 +582,16 @@ public struct SimulationEncoder: Sendable {
 
     /// Appends the record's compact JSON and a newline to `out`: the same bytes as serializing `json`,
     /// written straight from the event (no intermediate object), the time text reused while it repeats.
-    public mutating func write(_ record: SimulationRecord, into out: inout [UInt8]) {
-        guard case .event(let e) = record, !e.fields.contains(where: { Self.reserved.contains($0.key) }) else {
-            JSON.serialize(.object(json(record)), into: &out)
+    public mutating func write(_ record: borrowing SimulationRecord, into out: inout [UInt8]) {
+        switch record {
+        case .event(let e) where !e.payload.isJSON || !e.fields.contains(where: { Self.reserved.contains($0.key) }): write(e, into: &out)
+        default:
+            JSON.serialize(.object(json(copy record)), into: &out)
             out.append(0x0A)
-            return
         }
+    }
+
+    private mutating func write(_ e: borrowing LifecycleEvent, into out: inout [UInt8]) {
         out.append(contentsOf: Self.eventPrefix)
         out.append(contentsOf: e.type.rawValue.utf8)  // ASCII names: nothing to escape
         out.append(contentsOf: Self.eventIDKey)
@@ -602,11 +614,13 @@ public struct SimulationEncoder: Sendable {
         if let u = e.unit { JSON.serializeString(u, into: &out) } else { out.append(contentsOf: Self.null) }
         out.append(contentsOf: Self.levelKey)
         if let l = e.level { JSON.serializeString(l.name, into: &out) } else { out.append(contentsOf: Self.null) }
-        for (k, v) in e.fields {
-            out.append(0x2C)
-            JSON.serializeString(k, into: &out)
-            out.append(0x3A)
-            JSON.serialize(v, into: &out)
+        if !e.payload.write(into: &out), case .fields(let fields) = e.payload {
+            for (k, v) in fields {
+                out.append(0x2C)
+                JSON.serializeString(k, into: &out)
+                out.append(0x3A)
+                JSON.serialize(v, into: &out)
+            }
         }
         if verbose {
             out.append(contentsOf: Self.queuesKey)
@@ -625,7 +639,7 @@ public struct SimulationEncoder: Sendable {
 
     /// Keys of the event envelope: a field of the same name replaces it in `json`, so such an event takes
     /// the general path.
-    static let reserved: [String] = ["event", "event_id", "at", "ticket_id", "unit", "level", "queues"]
+    static let reserved: Set<String> = ["event", "event_id", "at", "ticket_id", "unit", "level", "queues"]
     static let eventPrefix = Array(#"{"event":""#.utf8)
     static let eventIDKey = Array(#"","event_id":"#.utf8)
     static let atKey = Array(#"","at":""#.utf8)

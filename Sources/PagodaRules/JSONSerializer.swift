@@ -52,32 +52,48 @@ extension JSON {
 
     /// Appends `s` as a quoted, escaped JSON string to `out`.
     public static func serializeString(_ s: String, into out: inout [UInt8]) {
+        if let done: Void = s.utf8.withContiguousStorageIfAvailable({ serializeString(utf8: $0, into: &out) }) { return done }
         var s = s
-        s.withUTF8 { u in
-            out.append(0x22)
-            var run = 0
-            for i in 0..<u.count {
-                let c = u[i]
-                if c >= 0x20 && c != 0x22 && c != 0x5C { continue }
-                if run < i { out.append(contentsOf: UnsafeBufferPointer(rebasing: u[run..<i])) }
-                run = i + 1
-                out.append(0x5C)
-                switch c {
-                case 0x22: out.append(0x22)
-                case 0x5C: out.append(0x5C)
-                case 0x08: out.append(0x62)
-                case 0x09: out.append(0x74)
-                case 0x0A: out.append(0x6E)
-                case 0x0C: out.append(0x66)
-                case 0x0D: out.append(0x72)
-                default:
-                    let hex: [UInt8] = Array("0123456789abcdef".utf8)
-                    out.append(contentsOf: [0x75, 0x30, 0x30, hex[Int(c >> 4)], hex[Int(c & 0xF)]])
-                }
+        s.withUTF8 { serializeString(utf8: $0, into: &out) }
+    }
+
+    private static func serializeString(utf8 u: UnsafeBufferPointer<UInt8>, into out: inout [UInt8]) {
+        out.append(0x22)
+        var run = 0
+        // Eight bytes at a time while none needs escaping (a quote, a backslash, a control character;
+        // exact tests for "any such byte"), as the parser skips plain string bytes.
+        var plain = 0
+        if let base = u.baseAddress {
+            let raw = UnsafeRawPointer(base)
+            let ones: UInt64 = 0x0101_0101_0101_0101, highs: UInt64 = 0x8080_8080_8080_8080
+            while plain + 8 <= u.count {
+                let v = raw.loadUnaligned(fromByteOffset: plain, as: UInt64.self)
+                let q = v ^ (ones &* 0x22), b = v ^ (ones &* 0x5C)
+                if ((q &- ones) & ~q | (b &- ones) & ~b | (v &- ones &* 0x20) & ~v) & highs != 0 { break }
+                plain += 8
             }
-            if run < u.count { out.append(contentsOf: UnsafeBufferPointer(rebasing: u[run..<u.count])) }
-            out.append(0x22)
         }
+        for i in plain..<u.count {
+            let c = u[i]
+            if c >= 0x20 && c != 0x22 && c != 0x5C { continue }
+            if run < i { out.append(contentsOf: UnsafeBufferPointer(rebasing: u[run..<i])) }
+            run = i + 1
+            out.append(0x5C)
+            switch c {
+            case 0x22: out.append(0x22)
+            case 0x5C: out.append(0x5C)
+            case 0x08: out.append(0x62)
+            case 0x09: out.append(0x74)
+            case 0x0A: out.append(0x6E)
+            case 0x0C: out.append(0x66)
+            case 0x0D: out.append(0x72)
+            default:
+                let hex: [UInt8] = Array("0123456789abcdef".utf8)
+                out.append(contentsOf: [0x75, 0x30, 0x30, hex[Int(c >> 4)], hex[Int(c & 0xF)]])
+            }
+        }
+        if run < u.count { out.append(contentsOf: UnsafeBufferPointer(rebasing: u[run..<u.count])) }
+        out.append(0x22)
     }
 
     /// `s` as a JSON string literal for messages, cut to `limit` characters with "…" when longer.

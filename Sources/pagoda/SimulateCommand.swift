@@ -70,15 +70,15 @@ struct Simulate: ParsableCommand {
         // Pass 2: a reader thread parses, validates and routes the lines in batches while this thread
         // applies them; a writer thread streams the events to stdout as JSON lines.
         var simulation = Simulation(rules: ruleSet, options: .init(until: untilDate, verbose: verbose))
+        simulation.reserveCapacity(tickets: index.reduce(0) { $0 + ($1.isTicket ? 1 : 0) })
         let encoder = SimulationEncoder(offsetSeconds: simulation.offsetSeconds, verbose: verbose)
-        let batches = BatchQueue<PreparedLine>(capacity: 8)
+        let batches = BatchQueue<MovingBatch<PreparedLine>>(capacity: 8)
         let path = scenario
         let order: [IndexedLine]? = inOrder ? nil : index.enumerated()
             .sorted { $0.element.at != $1.element.at ? $0.element.at < $1.element.at : $0.offset < $1.offset }
             .map(\.element)
         startThread {
-            var batch: [PreparedLine] = []
-            batch.reserveCapacity(BatchQueue<PreparedLine>.batchSize)
+            var batch = MovingBatch<PreparedLine>(capacity: batchSize)
             // A line checked in pass 1; where the check found its ticket or command, only that is parsed.
             func prepare(_ bytes: UnsafeRawBufferPointer, _ entry: IndexedLine?) {
                 var prepared: PreparedLine?
@@ -93,9 +93,9 @@ struct Simulate: ParsableCommand {
                     prepared = PreparedLine(line, rules: ruleSet)
                 }
                 batch.append(prepared!)
-                if batch.count == BatchQueue<PreparedLine>.batchSize {
+                if batch.isFull {
                     batches.put(batch)
-                    batch.removeAll(keepingCapacity: true)
+                    batch = MovingBatch(capacity: batchSize)
                 }
             }
             do {
@@ -124,15 +124,16 @@ struct Simulate: ParsableCommand {
         // A writer thread turns the records into JSON lines on stdout, and hands each written batch back
         // to be freed by this thread, which allocated its records: a record freed by another thread costs
         // the allocator more (measured: a sixth of the writer's time went to freeing records).
-        let records = BatchQueue<SimulationRecord>(capacity: 8)
+        let records = BatchQueue<[SimulationRecord]>(capacity: 8)
         let written = DispatchSemaphore(value: 0)
         let spent = SpentBatches<SimulationRecord>()
         startThread {
             var out = OutputBuffer(encoder: encoder)
-            while let batch = records.take() {
-                // Read in place: a loop over the array would copy (retain and release) every record.
-                batch.withUnsafeBufferPointer { b in
-                    for i in b.indices { out.write(b[i]) }
+            while var batch = records.take() {
+                // Read in place: a loop over the array, or a record read from a pointer and passed on, is a
+                // copy (a reference count for each of its fields); an inout access is not.
+                batch.withUnsafeMutableBufferPointer { b in
+                    for i in b.indices { out.write(&b[i]) }
                 }
                 spent.put(batch)
             }
@@ -140,10 +141,10 @@ struct Simulate: ParsableCommand {
             written.signal()
         }
         var pending: [SimulationRecord] = []
-        pending.reserveCapacity(BatchQueue<SimulationRecord>.batchSize)
+        pending.reserveCapacity(batchSize)
         func emit(_ record: SimulationRecord) {
             pending.append(record)
-            if pending.count == BatchQueue<SimulationRecord>.batchSize {
+            if pending.count == batchSize {
                 records.put(pending)
                 pending.removeAll(keepingCapacity: true)
                 spent.free()
@@ -155,9 +156,9 @@ struct Simulate: ParsableCommand {
             written.wait()
         }
         while let batch = batches.take() {
-            batch.withUnsafeBufferPointer { b in
-                for i in b.indices { simulation.apply(b[i], records: emit) }
-            }
+            // Each line is moved out of its batch into the simulation (read in place, a line would be copied:
+            // a reference count for each of its fields).
+            batch.drain { simulation.apply($0, records: emit) }
         }
         if let error = batches.error {
             closeOutput()
@@ -216,11 +217,11 @@ extension Simulate {
             }
             let second = BatchQueue<Result<FirstPass, ScenarioReader.ReadError>>(capacity: 1)
             startThread {
-                second.put([Result { try check(path: path, range: split..<size) }.mapError(ScenarioReader.ReadError.init)])
+                second.put(Result { try check(path: path, range: split..<size) }.mapError(ScenarioReader.ReadError.init))
                 second.finish()
             }
             var first = try check(path: path, range: 0..<split)
-            guard let result = second.take()?.first else { throw ScenarioReader.ReadError(description: "cannot read '\(path)'") }
+            guard let result = second.take() else { throw ScenarioReader.ReadError(description: "cannot read '\(path)'") }
             let rest = try result.get()
             if let a = first.index.last, let b = rest.index.first, b.at < a.at { first.inOrder = false }
             first.inOrder = first.inOrder && rest.inOrder
@@ -273,12 +274,14 @@ private func startThread(_ body: @escaping @Sendable () -> Void) {
     thread.start()
 }
 
+/// Lines or records per batch handed between threads.
+private let batchSize = 1024
+
 /// Batches handed from one thread to another (prepared lines from the reader, records to the writer), at
 /// most `capacity` batches waiting: the producer blocks beyond that, so memory stays bounded.
-final class BatchQueue<Element: Sendable>: @unchecked Sendable {
-    static var batchSize: Int { 1024 }
+final class BatchQueue<Batch: Sendable>: @unchecked Sendable {
     private let condition = NSCondition()
-    private var queue: [[Element]] = []
+    private var queue: [Batch?] = []
     private var head = 0
     private var done = false
     private var failure: String?
@@ -286,7 +289,7 @@ final class BatchQueue<Element: Sendable>: @unchecked Sendable {
 
     init(capacity: Int) { self.capacity = capacity }
 
-    func put(_ batch: [Element]) {
+    func put(_ batch: consuming Batch) {
         condition.lock()
         while queue.count - head >= capacity { condition.wait() }
         queue.append(batch)
@@ -304,13 +307,12 @@ final class BatchQueue<Element: Sendable>: @unchecked Sendable {
     }
 
     /// The next batch, or nil once the producer has finished and every batch was taken.
-    func take() -> [Element]? {
+    func take() -> Batch? {
         condition.lock()
         defer { condition.unlock() }
         while head == queue.count && !done { condition.wait() }
         guard head < queue.count else { return nil }
-        let batch = queue[head]
-        queue[head] = []
+        let batch = queue[head].take()
         head += 1
         if head > 64 {
             queue.removeFirst(head)
@@ -325,6 +327,44 @@ final class BatchQueue<Element: Sendable>: @unchecked Sendable {
         condition.lock()
         defer { condition.unlock() }
         return failure
+    }
+}
+
+/// Elements appended by one thread and moved out, in order, by another: taking an element out of an
+/// array would copy it (a reference count for each of its fields) or reorder the array.
+final class MovingBatch<Element>: @unchecked Sendable {
+    private let base: UnsafeMutablePointer<Element>
+    private let capacity: Int
+    private var count = 0
+    /// Elements before this index were moved out.
+    private var taken = 0
+
+    init(capacity: Int) {
+        self.capacity = capacity
+        base = .allocate(capacity: capacity)
+    }
+
+    var isFull: Bool { count == capacity }
+    var isEmpty: Bool { count == taken }
+
+    func append(_ element: consuming Element) {
+        precondition(count < capacity, "batch full")
+        (base + count).initialize(to: element)
+        count += 1
+    }
+
+    /// Moves every element still in the batch to `body`, in order.
+    func drain(_ body: (consuming Element) -> Void) {
+        while taken < count {
+            let element = (base + taken).move()
+            taken += 1
+            body(element)
+        }
+    }
+
+    deinit {
+        (base + taken).deinitialize(count: count - taken)
+        base.deallocate()
     }
 }
 
@@ -465,7 +505,7 @@ struct OutputBuffer {
         bytes.reserveCapacity(threshold + 65_536)
     }
 
-    mutating func write(_ record: SimulationRecord) {
+    mutating func write(_ record: inout SimulationRecord) {
         encoder.write(record, into: &bytes)
         if bytes.count >= threshold { flush() }
     }

@@ -1,0 +1,76 @@
+import Foundation
+import PagodaRules
+import Testing
+
+@testable import PagodaLifecycle
+
+/// Events keep the values of their frequent fields (`EventPayload`); the writer spells them straight into
+/// bytes, which must be the bytes of the JSON the event's `fields` spell.
+@Suite struct EventPayloadTests {
+    static let due = RFC3339.parse("2026-03-05T23:59:59+08:00")!.date
+    static let started = RFC3339.parse("2026-03-02T09:00:00+08:00")!.date
+
+    static func clock(_ c: Clock, stopped: Bool = false) -> ClockState {
+        ClockState(clock: c, started: started, due: due.addingTimeInterval(Double(EventPayload.Keys.index(c) * 3600)), warnAt: started,
+                   stoppedAt: stopped ? started : nil)
+    }
+
+    static let payloads: [(String, EventPayload)] = [
+        ("dispatched", .dispatched(destination: "unit", rule: "urgent-help-community",
+                                   clocks: [clock(.sign), clock(.contact), clock(.onsite, stopped: true), clock(.resolve)],
+                                   offset: 28_800, repeatOf: nil)),
+        ("dispatched, repeat", .dispatched(destination: "platform", rule: "consult \"quoted\"", clocks: [clock(.answer)],
+                                           offset: 0, repeatOf: "FS-20260301-0007")),
+        ("dispatched, no running clock", .dispatched(destination: "unit", rule: "r", clocks: [clock(.sign, stopped: true)],
+                                                     offset: 28_800, repeatOf: nil)),
+        ("dispatched, no clock", .dispatched(destination: "unit", rule: "r", clocks: [], offset: 28_800, repeatOf: nil)),
+        ("yellow", .light(red: false, clock: .contact, due: due, offset: 28_800)),
+        ("red", .light(red: true, clock: .resolve, due: due, offset: -18_000)),
+        ("reply", .reply(outcome: .partiallyResolved, text: "已处理并答复市民。\n第二行 \"引号\" \\ \u{01}")),
+        ("callback closed", .callback(closed: true, reached: true, resolved: true, satisfaction: .basicallySatisfied, note: nil)),
+        ("callback recorded", .callback(closed: false, reached: false, resolved: nil, satisfaction: nil, note: "无人接听")),
+        ("callback, every field", .callback(closed: false, reached: true, resolved: false, satisfaction: .unsatisfied, note: "n")),
+    ]
+
+    @Test(arguments: payloads.indices)
+    func writerSpellsTheFields(_ i: Int) {
+        let (name, payload) = Self.payloads[i]
+        let event = LifecycleEvent(type: .dispatched, ticketID: "FS-1", at: Self.started, unit: "nanhai", level: .district,
+                                   queues: ["unit.nanhai"], replyTo: nil, carriesTicket: true, version: 3, sequence: 1, payload: payload)
+        var encoder = SimulationEncoder(offsetSeconds: 28_800, verbose: false)
+        var fast: [UInt8] = []
+        encoder.write(.event(event), into: &fast)
+        var slow: [UInt8] = []
+        JSON.serialize(.object(encoder.json(.event(event))), into: &slow)
+        slow.append(0x0A)
+        #expect(String(decoding: fast, as: UTF8.self) == String(decoding: slow, as: UTF8.self), "\(name)")
+        #expect(payload.write(into: &fast), "\(name) is written from its values")
+    }
+
+    @Test func eventsCompareByTheirFields() {
+        let typed = LifecycleEvent(type: .reminder, ticketID: "FS-1", at: Self.started, unit: nil, level: nil, queues: [],
+                                   replyTo: nil, carriesTicket: false, version: 1, sequence: 0,
+                                   payload: .light(red: false, clock: .sign, due: Self.due, offset: 28_800))
+        var spelled = typed
+        spelled.fields = typed.fields
+        guard case .fields = spelled.payload else { Issue.record("setting fields keeps them as JSON"); return }
+        #expect(spelled == typed)
+        #expect(spelled.hashValue == typed.hashValue)
+        var other = typed
+        other.fields.set("due", .string("2026-03-06T23:59:59+08:00"))
+        #expect(other != typed)
+    }
+
+    /// A field named like a member of the envelope takes the general path, which lets it replace that member.
+    @Test func reservedKeysTakeTheGeneralPath() {
+        let event = LifecycleEvent(type: .progress, ticketID: "FS-1", at: Self.started, unit: "nanhai", level: .district,
+                                   queues: [], replyTo: nil, carriesTicket: false, version: 1, sequence: 0,
+                                   fields: JSONObject([("note", "n"), ("unit", "other")]))
+        var encoder = SimulationEncoder(offsetSeconds: 28_800, verbose: false)
+        var out: [UInt8] = []
+        encoder.write(.event(event), into: &out)
+        let parsed = try? JSON.parse(out.dropLast().map { $0 }).objectValue
+        #expect(parsed?["unit"]?.stringValue == "other")
+        #expect(event.payload.isJSON)
+    }
+}
