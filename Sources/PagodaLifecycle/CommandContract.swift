@@ -54,6 +54,10 @@ public enum CommandContract {
     /// the error carries no command or ticket id. Otherwise behaves as `validate`. `replyTo` (the AMQP
     /// `reply_to` property) is copied into the command. Never throws.
     public static func decode(_ bytes: [UInt8], replyTo: String? = nil) -> Result<Command, CommandValidationError> {
+        // A command written the plain way is read from its bytes; the tree decides everything else.
+        if let command = bytes.withUnsafeBytes({ CommandFastReader.read($0, replyTo: replyTo, limits: limits) }) {
+            return .success(command)
+        }
         let value: JSONValue
         do {
             value = try JSON.parse(bytes, limits: limits)

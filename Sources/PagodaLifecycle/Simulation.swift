@@ -158,10 +158,16 @@ public struct PreparedLine: Sendable {
 
     /// The line a successful `ScenarioLine.check` described, from the bytes of its ticket or command
     /// object alone (`ScenarioLine.Checked.payload`): the same as `init(_:rules:)` on the parsed line.
-    /// Nil when the bytes are not the object the check found there.
+    /// Nil when the bytes are not the object the check found there. A command written the plain way is
+    /// read by `CommandFastReader` without the JSON tree; anything else goes through the tree.
     public init?(payload bytes: UnsafeRawBufferPointer, at: Date, isTicket: Bool, rules: RuleSet) {
+        if !isTicket, let command = CommandFastReader.read(bytes, replyTo: nil) {
+            self.at = at
+            input = .command(command)
+            return
+        }
         guard let line = ScenarioLine.parse(payload: bytes, at: at, isTicket: isTicket) else { return nil }
-        self.init(line, rules: rules)
+        self = PreparedLine(line, rules: rules)
     }
 
     /// Validates (and for a ticket, routes) `line` with `rules`, the simulation's rule set.
