@@ -369,7 +369,7 @@ public struct Simulation {
         fireDue(through: t, records: records)
         advance(to: t)
         let now = Date(timeIntervalSince1970: clock)
-        switch line.input {
+        switch (consume line).input {
         case .ticket(let routed): applyTicket(routed, now: now, records: records)
         case .invalidTicket(let id, let issues):
             summary.rejectedTickets += 1

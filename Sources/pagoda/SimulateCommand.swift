@@ -158,7 +158,7 @@ struct Simulate: ParsableCommand {
         while let batch = batches.take() {
             // Each line is moved out of its batch into the simulation (read in place, a line would be copied:
             // a reference count for each of its fields).
-            batch.drain { simulation.apply($0, records: emit) }
+            while let line = batch.next() { simulation.apply(line, records: emit) }
         }
         if let error = batches.error {
             closeOutput()
@@ -353,13 +353,11 @@ final class MovingBatch<Element>: @unchecked Sendable {
         count += 1
     }
 
-    /// Moves every element still in the batch to `body`, in order.
-    func drain(_ body: (consuming Element) -> Void) {
-        while taken < count {
-            let element = (base + taken).move()
-            taken += 1
-            body(element)
-        }
+    /// Moves the next element out of the batch; nil when every element was taken.
+    func next() -> Element? {
+        guard taken < count else { return nil }
+        taken += 1
+        return (base + taken - 1).move()
     }
 
     deinit {
