@@ -288,8 +288,7 @@ public struct Simulation {
     // re-routing), whether it waits for more than reminders, and a serial that tells a reused slot apart.
     private var slotOf: [String: Int] = [:]
     private var states: [TicketState?] = []
-    /// Each open ticket as routed (its validated ticket is what re-routing reads).
-    private var tickets: [PreparedLine.Routed?] = []
+    private var tickets: [Ticket?] = []
     private var isActive: [Bool] = []
     private var serials: [Int] = []
     private var freeSlots: [Int] = []
@@ -445,11 +444,11 @@ public struct Simulation {
         let slot: Int
         if let free = freeSlots.popLast() {
             slot = free
-            tickets[slot] = routed
+            tickets[slot] = routed.ticket
         } else {
             slot = states.count
             states.append(nil)
-            tickets.append(routed)
+            tickets.append(routed.ticket)
             isActive.append(false)
             serials.append(0)
         }
@@ -482,7 +481,7 @@ public struct Simulation {
             // reference ends with this block, before `store` changes the array.
             let rules = lifecycle.rules, tickets = self.tickets
             t = lifecycle.handle(command, state: consume state, now: now) { excluded in
-                tickets[slot].flatMap { rules.route($0.ticket, excluding: excluded).unit?.id }
+                tickets[slot].flatMap { rules.route($0, excluding: excluded).unit?.id }
             }
         }
         if t.outcome == .refused { summary.rejectedCommands += 1 }
