@@ -160,7 +160,13 @@ public struct PreparedLine: Sendable {
     /// object alone (`ScenarioLine.Checked.payload`): the same as `init(_:rules:)` on the parsed line.
     /// Nil when the bytes are not the object the check found there. A command written the plain way is
     /// read by `CommandFastReader` without the JSON tree; anything else goes through the tree.
+    /// Likewise a plain ticket is read by `TicketFastReader` (its JSON is not kept either way), then routed.
     public init?(payload bytes: UnsafeRawBufferPointer, at: Date, isTicket: Bool, rules: RuleSet) {
+        if isTicket, let ticket = TicketFastReader.read(bytes, limits: ScenarioLine.limits, isKnownCategory: rules.isKnownCategory) {
+            self.at = at
+            input = .ticket(Routed(ticket: ticket, decision: rules.route(ticket).trimmed()))
+            return
+        }
         if !isTicket, let command = CommandFastReader.read(bytes, replyTo: nil) {
             self.at = at
             input = .command(command)
