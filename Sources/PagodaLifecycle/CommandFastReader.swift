@@ -367,26 +367,8 @@ private struct CommandBytes {
     /// The index after the UTF-8 sequence whose lead byte (>= 0x80) is at `at`; refused when it is not
     /// well formed: overlong forms, surrogates, code points above U+10FFFF, truncated sequences.
     func utf8Sequence(at: Int) throws(NotRead) -> Int {
-        let lead = buf[at]
-        let need: Int
-        var lo: UInt8 = 0x80, hi: UInt8 = 0xBF
-        switch lead {
-        case 0xC2...0xDF: need = 1
-        case 0xE0: need = 2; lo = 0xA0
-        case 0xE1...0xEC, 0xEE...0xEF: need = 2
-        case 0xED: need = 2; hi = 0x9F
-        case 0xF0: need = 3; lo = 0x90
-        case 0xF1...0xF3: need = 3
-        case 0xF4: need = 3; hi = 0x8F
-        default: throw NotRead()
-        }
-        guard at + need < buf.count, buf[at + 1] >= lo, buf[at + 1] <= hi else { throw NotRead() }
-        var k = 2
-        while k <= need {
-            guard buf[at + k] & 0xC0 == 0x80 else { throw NotRead() }
-            k += 1
-        }
-        return at + need + 1
+        guard let next = JSON.utf8SequenceEnd(buf, at: at, end: buf.count) else { throw NotRead() }
+        return next
     }
 
     mutating func word(_ w: StaticString) throws(NotRead) {

@@ -4,6 +4,34 @@ import Foundation
 ///
 /// See `parse` for the accepted grammar and error codes, `serialize` for the output form.
 public enum JSON {
+    /// The index after the well-formed multi-byte UTF-8 sequence whose lead byte (>= 0x80) is at `i` in
+    /// `buf` (which ends at `end`), or nil when it is not well formed: a stray continuation byte, an
+    /// overlong form, an encoded surrogate, a code point above U+10FFFF, a truncated sequence. The JSON
+    /// parser and the byte readers of tickets and commands check text with it.
+    @inlinable
+    public static func utf8SequenceEnd(_ buf: UnsafeBufferPointer<UInt8>, at i: Int, end: Int) -> Int? {
+        let lead = buf[i]
+        let need: Int
+        var lo: UInt8 = 0x80, hi: UInt8 = 0xBF
+        switch lead {
+        case 0xC2...0xDF: need = 1
+        case 0xE0: need = 2; lo = 0xA0
+        case 0xE1...0xEC, 0xEE...0xEF: need = 2
+        case 0xED: need = 2; hi = 0x9F
+        case 0xF0: need = 3; lo = 0x90
+        case 0xF1...0xF3: need = 3
+        case 0xF4: need = 3; hi = 0x8F
+        default: return nil
+        }
+        guard i + need < end, buf[i + 1] >= lo, buf[i + 1] <= hi else { return nil }
+        var k = 2
+        while k <= need {
+            guard buf[i + k] & 0xC0 == 0x80 else { return nil }
+            k += 1
+        }
+        return i + need + 1
+    }
+
     /// Parses exactly one JSON value from UTF-8 `bytes` (strict RFC 8259).
     ///
     /// Accepts one top-level value of any type surrounded only by JSON whitespace (space, tab, LF, CR).
@@ -670,40 +698,32 @@ fileprivate struct JSONByteParser {
 
     /// Validates the multi-byte UTF-8 sequence whose lead byte (>= 0x80) is at `i`; returns the index after it.
     func validateUTF8Sequence(at i: Int) throws(JSONParseError) -> Int {
+        if let next = JSON.utf8SequenceEnd(buf, at: i, end: end) { return next }
+        throw invalidUTF8(Self.utf8Problem(buf, at: i, end: end), at: i)
+    }
+
+    /// What is wrong with the sequence at `i`, which `JSON.utf8SequenceEnd` refused.
+    static func utf8Problem(_ buf: UnsafeBufferPointer<UInt8>, at i: Int, end: Int) -> String {
         let lead = buf[i]
         let need: Int
-        var lo: UInt8 = 0x80
-        var hi: UInt8 = 0xBF
         switch lead {
         case 0xC2...0xDF: need = 1
-        case 0xE0: need = 2; lo = 0xA0
-        case 0xE1...0xEC, 0xEE...0xEF: need = 2
-        case 0xED: need = 2; hi = 0x9F
-        case 0xF0: need = 3; lo = 0x90
-        case 0xF1...0xF3: need = 3
-        case 0xF4: need = 3; hi = 0x8F
-        case 0x80...0xBF:
-            throw invalidUTF8("unexpected continuation byte \(Self.hexByte(lead))", at: i)
-        case 0xC0, 0xC1:
-            throw invalidUTF8("overlong encoding (lead byte \(Self.hexByte(lead)))", at: i)
-        default:
-            throw invalidUTF8("byte \(Self.hexByte(lead)) never appears in UTF-8", at: i)
+        case 0xE0...0xEF: need = 2
+        case 0xF0...0xF4: need = 3
+        case 0x80...0xBF: return "unexpected continuation byte \(hexByte(lead))"
+        case 0xC0, 0xC1: return "overlong encoding (lead byte \(hexByte(lead)))"
+        default: return "byte \(hexByte(lead)) never appears in UTF-8"
         }
         for k in 1...need {
-            let p = i + k
-            guard p < end else { throw invalidUTF8("truncated sequence", at: i) }
-            let c = buf[p]
-            let (l, h) = k == 1 ? (lo, hi) : (UInt8(0x80), UInt8(0xBF))
-            guard c >= l && c <= h else {
-                if c >= 0x80 && c <= 0xBF {
-                    if lead == 0xE0 || lead == 0xF0 { throw invalidUTF8("overlong encoding", at: i) }
-                    if lead == 0xED { throw invalidUTF8("encoded surrogate code point", at: i) }
-                    if lead == 0xF4 { throw invalidUTF8("code point above U+10FFFF", at: i) }
-                }
-                throw invalidUTF8("truncated sequence", at: i)
+            guard i + k < end, buf[i + k] & 0xC0 == 0x80 else { return "truncated sequence" }
+            if k == 1 {
+                let c = buf[i + 1]
+                if (lead == 0xE0 && c < 0xA0) || (lead == 0xF0 && c < 0x90) { return "overlong encoding" }
+                if lead == 0xED && c > 0x9F { return "encoded surrogate code point" }
+                if lead == 0xF4 && c > 0x8F { return "code point above U+10FFFF" }
             }
         }
-        return i + need + 1
+        return "truncated sequence"
     }
 
     func invalidUTF8(_ what: String, at i: Int) -> JSONParseError {

@@ -365,29 +365,8 @@ private struct TicketBytes {
     /// truncated sequences.
     @inline(__always)
     mutating func utf8Sequence() throws(NotRead) {
-        let lead = buf[i]
-        let need: Int
-        var lo: UInt8 = 0x80
-        var hi: UInt8 = 0xBF
-        switch lead {
-        case 0xC2...0xDF: need = 1
-        case 0xE0: need = 2; lo = 0xA0
-        case 0xE1...0xEC, 0xEE...0xEF: need = 2
-        case 0xED: need = 2; hi = 0x9F
-        case 0xF0: need = 3; lo = 0x90
-        case 0xF1...0xF3: need = 3
-        case 0xF4: need = 3; hi = 0x8F
-        default: throw NotRead()
-        }
-        guard i + need < buf.count else { throw NotRead() }
-        let second = buf[i + 1]
-        guard second >= lo, second <= hi else { throw NotRead() }
-        var k = 2
-        while k <= need {
-            guard buf[i + k] & 0xC0 == 0x80 else { throw NotRead() }
-            k += 1
-        }
-        i += need + 1
+        guard let next = JSON.utf8SequenceEnd(buf, at: i, end: buf.count) else { throw NotRead() }
+        i = next
     }
 }
 
