@@ -595,11 +595,16 @@ public struct SimulationEncoder: Sendable {
     /// written straight from the event (no intermediate object), the time text reused while it repeats.
     public mutating func write(_ record: borrowing SimulationRecord, into out: inout [UInt8]) {
         switch record {
-        case .event(let e) where !e.payload.isJSON || !e.fields.contains(where: { Self.reserved.contains($0.key) }): write(e, into: &out)
+        case .event(let e) where !Self.namesEnvelopeMember(e): write(e, into: &out)
         default:
             JSON.serialize(.object(json(copy record)), into: &out)
             out.append(0x0A)
         }
+    }
+
+    /// A field named like a member of the envelope replaces it in `json` (only fields given as JSON can be).
+    static func namesEnvelopeMember(_ e: borrowing LifecycleEvent) -> Bool {
+        e.payload.isJSON && e.fields.contains { reserved.contains($0.key) }
     }
 
     private mutating func write(_ e: borrowing LifecycleEvent, into out: inout [UInt8]) {

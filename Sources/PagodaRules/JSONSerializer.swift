@@ -52,7 +52,8 @@ extension JSON {
 
     /// Appends `s` as a quoted, escaped JSON string to `out`.
     public static func serializeString(_ s: String, into out: inout [UInt8]) {
-        if let done: Void = s.utf8.withContiguousStorageIfAvailable({ serializeString(utf8: $0, into: &out) }) { return done }
+        // Read in place when the text is stored contiguously (always, for native strings): no copy.
+        if s.utf8.withContiguousStorageIfAvailable({ serializeString(utf8: $0, into: &out) }) != nil { return }
         var s = s
         s.withUTF8 { serializeString(utf8: $0, into: &out) }
     }
