@@ -136,24 +136,18 @@ public struct PreparedLine: Sendable {
     var input: Input
 
     enum Input: Sendable {
-        /// Boxed: a ticket and its decision are large values, and a line is moved several times.
-        case ticket(Routed)
+        /// The ticket, its decision, and its keys in the repeat index (`RepeatKeys`). A line is moved, never
+        /// copied (`Simulation.apply` consumes it), and so are these values into the simulation: a box would be
+        /// one more allocation, and copying them out of it a reference count per field.
+        case ticket(Ticket, Decision, repeatKeys: [String])
         case invalidTicket(id: String?, issues: [ValidationIssue])
         case command(Command)
         case invalidCommand(CommandValidationError, JSONObject)
     }
 
-    final class Routed: Sendable {
-        let ticket: Ticket
-        let decision: Decision
-        /// The ticket's keys in the repeat index (`RepeatKeys`).
-        let repeatKeys: [String]
-
-        init(ticket: Ticket, decision: Decision) {
-            self.ticket = ticket
-            self.decision = decision
-            self.repeatKeys = RepeatKeys.keys(for: ticket, category: decision.category)
-        }
+    /// A routed ticket's input.
+    static func routed(_ ticket: Ticket, _ decision: Decision) -> Input {
+        .ticket(ticket, decision, repeatKeys: RepeatKeys.keys(for: ticket, category: decision.category))
     }
 
     /// The line a successful `ScenarioLine.check` described, from the bytes of its ticket or command
@@ -164,7 +158,7 @@ public struct PreparedLine: Sendable {
     public init?(payload bytes: UnsafeRawBufferPointer, at: Date, isTicket: Bool, rules: RuleSet) {
         if isTicket, let ticket = TicketFastReader.read(bytes, limits: ScenarioLine.limits, isKnownCategory: rules.isKnownCategory) {
             self.at = at
-            input = .ticket(Routed(ticket: ticket, decision: rules.route(ticket).trimmed()))
+            input = Self.routed(ticket, rules.route(ticket).trimmed())
             return
         }
         if !isTicket, let command = CommandFastReader.read(bytes, replyTo: nil) {
@@ -189,7 +183,7 @@ public struct PreparedLine: Sendable {
                 // Keep what re-routing needs, not the ticket's JSON.
                 ticket.json = JSONObject()
                 ticket.extra = JSONObject()
-                input = .ticket(Routed(ticket: ticket, decision: decision))
+                input = Self.routed(ticket, decision)
             }
         case .command(let object):
             switch CommandContract.validate(object, replyTo: nil) {
@@ -375,7 +369,8 @@ public struct Simulation {
         advance(to: t)
         let now = Date(timeIntervalSince1970: clock)
         switch (consume line).input {
-        case .ticket(let routed): applyTicket(routed, now: now, records: records)
+        case .ticket(let ticket, let decision, let repeatKeys):
+            applyTicket(ticket, decision, repeatKeys: repeatKeys, now: now, records: records)
         case .invalidTicket(let id, let issues):
             summary.rejectedTickets += 1
             emit(.rejected(ticketRejection(id: id, issues: issues, now: now)), records)
@@ -433,9 +428,9 @@ public struct Simulation {
 
     // MARK: Inputs
 
-    private mutating func applyTicket(_ routed: PreparedLine.Routed, now: Date, records: (SimulationRecord) -> Void) {
-        // The ticket and decision are read in place from the box (a copy would count a reference per field).
-        let id = routed.ticket.id
+    private mutating func applyTicket(_ ticket: consuming Ticket, _ decision: consuming Decision, repeatKeys: [String], now: Date,
+                                      records: (SimulationRecord) -> Void) {
+        let id = ticket.id
         if slotOf[id] != nil || finals[id] != nil {
             summary.rejectedTickets += 1
             let issue = ValidationIssue(path: "id", code: "duplicate", message: "id: ticket \(id) was already dispatched")
@@ -443,18 +438,18 @@ public struct Simulation {
             return
         }
         summary.tickets += 1
-        let receivedAt = routed.ticket.receivedAt
-        let found = repeats.check(keys: routed.repeatKeys, receivedAt: receivedAt, ticketID: id)
-        let transition = lifecycle.dispatch(DispatchInput(decision: routed.decision, receivedAt: receivedAt, repeatOf: found.repeatOf,
+        let receivedAt = ticket.receivedAt
+        let found = repeats.check(keys: repeatKeys, receivedAt: receivedAt, ticketID: id)
+        let transition = lifecycle.dispatch(DispatchInput(decision: consume decision, receivedAt: receivedAt, repeatOf: found.repeatOf,
                                                           enterpriseRepeat: found.enterpriseRepeat), now: now)
         let slot: Int
         if let free = freeSlots.popLast() {
             slot = free
-            tickets[slot] = routed.ticket
+            tickets[slot] = consume ticket
         } else {
             slot = states.count
             states.append(nil)
-            tickets.append(routed.ticket)
+            tickets.append(consume ticket)
             isActive.append(false)
             serials.append(0)
         }
