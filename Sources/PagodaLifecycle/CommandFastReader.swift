@@ -70,38 +70,6 @@ private enum Field: Int, CaseIterable {
     }
 }
 
-/// The wire names of an enumeration's cases, matched against bytes without making strings.
-private struct WireNames<E: RawRepresentable & CaseIterable & Sendable>: Sendable where E.RawValue == String {
-    let cases: [E]
-    /// The names one after another; the name of `cases[k]` ends at `ends[k]`.
-    private let bytes: [UInt8]
-    private let ends: [Int]
-
-    init() {
-        cases = Array(E.allCases)
-        var bytes: [UInt8] = [], ends: [Int] = []
-        for c in cases {
-            bytes += c.rawValue.utf8
-            ends.append(bytes.count)
-        }
-        self.bytes = bytes
-        self.ends = ends
-    }
-
-    /// The index in `cases` of the case named by exactly `key`'s bytes.
-    func index(_ key: UnsafeBufferPointer<UInt8>) -> Int? {
-        guard let k = key.baseAddress, !key.isEmpty else { return nil }
-        return bytes.withUnsafeBufferPointer { all -> Int? in
-            var start = 0
-            for (n, end) in ends.enumerated() {
-                if end - start == key.count && memcmp(all.baseAddress! + start, k, key.count) == 0 { return n }
-                start = end
-            }
-            return nil
-        }
-    }
-}
-
 private let commandTypes = WireNames<CommandType>()
 private let returnReasons = WireNames<ReturnReason>()
 private let replyOutcomes = WireNames<ReplyOutcome>()

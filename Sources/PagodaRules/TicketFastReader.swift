@@ -370,19 +370,29 @@ private struct TicketBytes {
     }
 }
 
-/// The wire names of an enumeration's cases, matched against bytes without making strings.
-private struct WireNames<E: RawRepresentable & CaseIterable & Sendable>: Sendable where E.RawValue == String {
-    private let cases: [(E, [UInt8])]
+/// The wire names of an enumeration's cases, matched against bytes without making strings (the byte
+/// readers of tickets and commands).
+public struct WireNames<E: RawRepresentable & CaseIterable & Sendable>: Sendable where E.RawValue == String {
+    /// The cases, in `allCases` order.
+    public let cases: [E]
+    private let names: [[UInt8]]
 
-    init() { cases = E.allCases.map { ($0, Array($0.rawValue.utf8)) } }
+    public init() {
+        cases = Array(E.allCases)
+        names = cases.map { Array($0.rawValue.utf8) }
+    }
 
-    /// The case named by exactly these bytes.
-    func named(_ key: UnsafeBufferPointer<UInt8>) -> E? {
-        for (e, name) in cases where name.count == key.count {
-            if name.withUnsafeBufferPointer({ memcmp($0.baseAddress!, key.baseAddress!, key.count) == 0 }) { return e }
+    /// The index in `cases` of the case named by exactly these bytes.
+    public func index(_ key: UnsafeBufferPointer<UInt8>) -> Int? {
+        guard let k = key.baseAddress else { return nil }
+        for (n, name) in names.enumerated() where name.count == key.count {
+            if name.withUnsafeBufferPointer({ memcmp($0.baseAddress!, k, key.count) == 0 }) { return n }
         }
         return nil
     }
+
+    /// The case named by exactly these bytes.
+    public func named(_ key: UnsafeBufferPointer<UInt8>) -> E? { index(key).map { cases[$0] } }
 }
 
 private let channels = WireNames<Channel>()
