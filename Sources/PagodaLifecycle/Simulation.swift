@@ -286,14 +286,16 @@ public struct Simulation {
 
     // Open tickets live in slots (reused once a ticket is final): its state, its validated ticket (for
     // re-routing), whether it waits for more than reminders, and a serial that tells a reused slot apart.
-    private var slotOf: [String: Int] = [:]
+    // `ticketIndex` holds every ticket dispatched: an open ticket's slot (>= 0), or -1 - its place in
+    // `finals` once final (one dictionary: a ticket closing is one update, a new id one look-up).
+    private var ticketIndex: [String: Int] = [:]
     private var states: [TicketState?] = []
     private var tickets: [Ticket?] = []
     private var isActive: [Bool] = []
     private var serials: [Int] = []
     private var freeSlots: [Int] = []
     private var nextSerial = 0
-    private var finals: [String: Final] = [:]
+    private var finals: [Final] = []
     private var heap = TimerHeap()
     private var repeats: RepeatIndex
     /// Open tickets waiting for something other than supervision reminders.
@@ -317,6 +319,7 @@ public struct Simulation {
     /// Makes room for `tickets` tickets in the record of final tickets, which otherwise grows (and is
     /// copied) step by step as tickets close.
     public mutating func reserveCapacity(tickets: Int) {
+        ticketIndex.reserveCapacity(tickets)
         finals.reserveCapacity(tickets)
     }
 
@@ -395,7 +398,7 @@ public struct Simulation {
                 while active > 0, let top = heap.pop() { fire(top, records: records) }
             }
         }
-        summary.openTickets = slotOf.count
+        summary.openTickets = ticketIndex.count - finals.count
         summary.remindingTickets = 0
         for (slot, s) in states.enumerated() where s?.nextTimer != nil && !isActive[slot] { summary.remindingTickets += 1 }
         summary.finalTickets = finals.count
@@ -431,7 +434,7 @@ public struct Simulation {
     private mutating func applyTicket(_ ticket: consuming Ticket, _ decision: consuming Decision, repeatKeys: [String], now: Date,
                                       records: (SimulationRecord) -> Void) {
         let id = ticket.id
-        if slotOf[id] != nil || finals[id] != nil {
+        if ticketIndex[id] != nil {
             summary.rejectedTickets += 1
             let issue = ValidationIssue(path: "id", code: "duplicate", message: "id: ticket \(id) was already dispatched")
             emit(.rejected(ticketRejection(id: id, issues: [issue], now: now)), records)
@@ -455,16 +458,17 @@ public struct Simulation {
         }
         nextSerial += 1
         serials[slot] = nextSerial
-        slotOf[id] = slot
+        ticketIndex[id] = slot
         store(transition, slot: slot, isNew: true, records: records)
     }
 
     private mutating func applyCommand(_ command: Command, now: Date, records: (SimulationRecord) -> Void) {
         summary.commands += 1
         let id = command.ticketID
-        guard let slot = slotOf[id], let state = states[slot].take() else {
+        let entry = ticketIndex[id]
+        guard let slot = entry, slot >= 0, let state = states[slot].take() else {
             // Unknown, or final and dropped: a stand-in in its final phase gets the lifecycle's refusal.
-            let stub = finals[id].map { f -> TicketState in
+            let stub = entry.flatMap { $0 < 0 ? finals[-1 - $0] : nil }.map { f -> TicketState in
                 var s = TicketState(ticketID: id, receivedAt: now, enterprise: false, category: nil, phase: f.phase, holder: nil,
                                     assignedAt: now, profile: nil,
                                     policy: PolicySnapshot(name: "", clocks: [], toParent: false, remindEvery: nil, maxReturns: 0))
@@ -496,8 +500,8 @@ public struct Simulation {
         let wasActive = isActive[slot]
         if s.phase.isFinal {
             if wasActive { active -= 1 }
-            finals[s.ticketID] = Final(phase: s.phase, mergedInto: s.mergedInto)
-            slotOf[s.ticketID] = nil
+            ticketIndex[s.ticketID] = -1 - finals.count
+            finals.append(Final(phase: s.phase, mergedInto: s.mergedInto))
             states[slot] = nil
             tickets[slot] = nil
             isActive[slot] = false
