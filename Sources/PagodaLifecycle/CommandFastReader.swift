@@ -296,47 +296,10 @@ private struct CommandBytes {
     /// The string whose opening quote is at `i`, without escapes or control characters, its bytes
     /// well-formed UTF-8 (as the JSON parser checks them).
     mutating func quoted() throws(NotRead) -> Value {
-        i += 1
-        let start = i
-        while true {
-            i = plainEnd(from: i)
-            guard i < buf.count else { throw NotRead() }
-            let c = buf[i]
-            if c == UInt8(ascii: "\"") {
-                i += 1
-                return .string(start..<(i - 1))
-            }
-            guard c >= 0x80 else { throw NotRead() }  // a backslash or a control character
-            i = try utf8Sequence(at: i)
-        }
-    }
-
-    /// The index of the first byte at or after `start` that is a quote, a backslash, a control
-    /// character or beyond ASCII (or the end): eight bytes at a time through plain ASCII.
-    func plainEnd(from start: Int) -> Int {
-        let raw = UnsafeRawPointer(buf.baseAddress!)
-        let ones: UInt64 = 0x0101_0101_0101_0101, highs: UInt64 = 0x8080_8080_8080_8080
-        var i = start
-        while i + 8 <= buf.count {
-            let v = raw.loadUnaligned(fromByteOffset: i, as: UInt64.self)
-            let q = v ^ (ones &* 0x22), b = v ^ (ones &* 0x5C)
-            // A zero byte in q or b, a byte below 0x20 or one with its high bit set in v.
-            if ((q &- ones) & ~q | (b &- ones) & ~b | (v &- ones &* 0x20) & ~v | v) & highs != 0 { break }
-            i += 8
-        }
-        while i < buf.count {
-            let c = buf[i]
-            if c == 0x22 || c == 0x5C || c < 0x20 || c >= 0x80 { return i }
-            i += 1
-        }
-        return i
-    }
-
-    /// The index after the UTF-8 sequence whose lead byte (>= 0x80) is at `at`; refused when it is not
-    /// well formed: overlong forms, surrogates, code points above U+10FFFF, truncated sequences.
-    func utf8Sequence(at: Int) throws(NotRead) -> Int {
-        guard let next = JSON.utf8SequenceEnd(buf, at: at, end: buf.count) else { throw NotRead() }
-        return next
+        let start = i + 1
+        guard let close = JSON.plainStringClose(buf, from: start, end: buf.count) else { throw NotRead() }
+        i = close + 1
+        return .string(start..<close)
     }
 
     mutating func word(_ w: StaticString) throws(NotRead) {

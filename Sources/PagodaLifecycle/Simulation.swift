@@ -316,8 +316,8 @@ public struct Simulation {
         self.repeats = RepeatIndex(window: options.repeatWindow)
     }
 
-    /// Makes room for `tickets` tickets in the record of final tickets, which otherwise grows (and is
-    /// copied) step by step as tickets close.
+    /// Makes room for `tickets` tickets in the index of dispatched tickets and the record of final ones,
+    /// which otherwise grow (and are copied) step by step.
     public mutating func reserveCapacity(tickets: Int) {
         ticketIndex.reserveCapacity(tickets)
         finals.reserveCapacity(tickets)

@@ -4,6 +4,49 @@ import Foundation
 ///
 /// See `parse` for the accepted grammar and error codes, `serialize` for the output form.
 public enum JSON {
+    /// The index of the first byte at or after `start` (and before `end`) that a JSON string cannot hold
+    /// as it is — a quote, a backslash, a control character — and with `stopAtNonASCII` also any byte
+    /// beyond ASCII; `end` when there is none. Eight bytes at a time (exact tests for "any such byte"):
+    /// the parser, the serializer and the byte readers of tickets and commands skip plain text with it.
+    @inlinable @inline(__always)
+    public static func plainStringEnd(_ buf: UnsafeBufferPointer<UInt8>, from start: Int, end: Int,
+                                      stopAtNonASCII: Bool = false) -> Int {
+        guard let base = buf.baseAddress else { return start }
+        let raw = UnsafeRawPointer(base)
+        let ones: UInt64 = 0x0101_0101_0101_0101, highs: UInt64 = 0x8080_8080_8080_8080
+        var i = start
+        while i + 8 <= end {
+            let v = raw.loadUnaligned(fromByteOffset: i, as: UInt64.self)
+            let q = v ^ (ones &* 0x22), b = v ^ (ones &* 0x5C)
+            // A zero byte in q or b, a byte below 0x20 in v, and maybe one with its high bit set.
+            let special = (q &- ones) & ~q | (b &- ones) & ~b | (v &- ones &* 0x20) & ~v | (stopAtNonASCII ? v : 0)
+            if special & highs != 0 { break }
+            i += 8
+        }
+        while i < end {
+            let c = buf[i]
+            if c == 0x22 || c == 0x5C || c < 0x20 || (stopAtNonASCII && c >= 0x80) { return i }
+            i += 1
+        }
+        return i
+    }
+
+    /// The index of the closing quote of the string whose text starts at `start` (after its opening
+    /// quote), when the text holds no escape and no control character and is well-formed UTF-8 (as the
+    /// parser checks it); nil for any other string, which the parser decides.
+    @inlinable
+    public static func plainStringClose(_ buf: UnsafeBufferPointer<UInt8>, from start: Int, end: Int) -> Int? {
+        var i = start
+        while true {
+            i = plainStringEnd(buf, from: i, end: end, stopAtNonASCII: true)
+            guard i < end else { return nil }
+            let c = buf[i]
+            if c == 0x22 { return i }
+            guard c >= 0x80, let next = utf8SequenceEnd(buf, at: i, end: end) else { return nil }  // an escape, a control character
+            i = next
+        }
+    }
+
     /// The index after the well-formed multi-byte UTF-8 sequence whose lead byte (>= 0x80) is at `i` in
     /// `buf` (which ends at `end`), or nil when it is not well formed: a stray continuation byte, an
     /// overlong form, an encoded surrogate, a code point above U+10FFFF, a truncated sequence. The JSON
@@ -566,30 +609,10 @@ fileprivate struct JSONByteParser {
         throw unterminated(open)
     }
 
-    /// The index of the first byte at or after `i` that is a quote, a backslash or a control byte (or
-    /// `end`): eight bytes at a time through plain text.
+    /// The index of the first byte at or after `start` that is a quote, a backslash or a control byte
+    /// (or `end`).
     @inline(__always)
-    func skipPlainStringBytes(from start: Int) -> Int {
-        guard let base = buf.baseAddress else { return start }
-        let raw = UnsafeRawPointer(base)
-        var i = start
-        let ones: UInt64 = 0x0101_0101_0101_0101
-        let highs: UInt64 = 0x8080_8080_8080_8080
-        while i + 8 <= end {
-            let v = raw.loadUnaligned(fromByteOffset: i, as: UInt64.self)
-            let q = v ^ (ones &* UInt64(kQuote)), b = v ^ (ones &* UInt64(kBackslash))
-            // A zero byte in q or b, or a byte below 0x20 in v (exact tests for "any such byte").
-            let special = ((q &- ones) & ~q | (b &- ones) & ~b | (v &- ones &* 0x20) & ~v) & highs
-            if special != 0 { break }
-            i += 8
-        }
-        while i < end {
-            let c = buf[i]
-            if c == kQuote || c == kBackslash || c < 0x20 { return i }
-            i += 1
-        }
-        return i
-    }
+    func skipPlainStringBytes(from start: Int) -> Int { JSON.plainStringEnd(buf, from: start, end: end) }
 
     func unterminated(_ open: Int) -> JSONParseError {
         JSONParseError(

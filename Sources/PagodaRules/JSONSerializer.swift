@@ -61,19 +61,8 @@ extension JSON {
     private static func serializeString(utf8 u: UnsafeBufferPointer<UInt8>, into out: inout [UInt8]) {
         out.append(0x22)
         var run = 0
-        // Eight bytes at a time while none needs escaping (a quote, a backslash, a control character;
-        // exact tests for "any such byte"), as the parser skips plain string bytes.
-        var plain = 0
-        if let base = u.baseAddress {
-            let raw = UnsafeRawPointer(base)
-            let ones: UInt64 = 0x0101_0101_0101_0101, highs: UInt64 = 0x8080_8080_8080_8080
-            while plain + 8 <= u.count {
-                let v = raw.loadUnaligned(fromByteOffset: plain, as: UInt64.self)
-                let q = v ^ (ones &* 0x22), b = v ^ (ones &* 0x5C)
-                if ((q &- ones) & ~q | (b &- ones) & ~b | (v &- ones &* 0x20) & ~v) & highs != 0 { break }
-                plain += 8
-            }
-        }
+        // The text up to the first byte that needs escaping is taken as it is.
+        let plain = JSON.plainStringEnd(u, from: 0, end: u.count)
         for i in plain..<u.count {
             let c = u[i]
             if c >= 0x20 && c != 0x22 && c != 0x5C { continue }

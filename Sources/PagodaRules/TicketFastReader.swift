@@ -340,33 +340,9 @@ private struct TicketBytes {
     /// A string without escapes or control characters, in strict UTF-8: the bytes between the quotes.
     mutating func string() throws(NotRead) -> Range<Int> {
         try expect(0x22)
-        let start = i
-        while i < buf.count {
-            let c = buf[i]
-            if c < 0x80 {
-                if c == 0x22 {
-                    i += 1
-                    return start..<(i - 1)
-                }
-                guard c >= 0x20, c != 0x5C else { throw NotRead() }
-                i += 1
-            } else if c >= 0xE1, c <= 0xEF, c != 0xED, i + 2 < buf.count, buf[i + 1] & 0xC0 == 0x80, buf[i + 2] & 0xC0 == 0x80 {
-                // Three bytes with no further limits on the second (most CJK text): U+1000-U+CFFF, U+E000-U+FFFF.
-                i += 3
-            } else {
-                try utf8Sequence()
-            }
-        }
-        throw NotRead()
-    }
-
-    /// Steps over the multi-byte UTF-8 sequence whose lead byte is at `i`, as strictly as the JSON
-    /// parser checks it: no overlong forms, encoded surrogates, code points above U+10FFFF or
-    /// truncated sequences.
-    @inline(__always)
-    mutating func utf8Sequence() throws(NotRead) {
-        guard let next = JSON.utf8SequenceEnd(buf, at: i, end: buf.count) else { throw NotRead() }
-        i = next
+        guard let close = JSON.plainStringClose(buf, from: i, end: buf.count) else { throw NotRead() }
+        defer { i = close + 1 }
+        return i..<close
     }
 }
 
