@@ -103,6 +103,16 @@ public struct Lifecycle: Sendable {
 
     /// Starts a ticket's life from its routing decision; the clocks run from `received_at`.
     public func dispatch(_ input: DispatchInput, now: Date) -> Transition {
+        var events: [LifecycleEvent] = []
+        var t = dispatch(input, now: now, appendingTo: &events)
+        t.events = events
+        return t
+    }
+
+    /// `dispatch(_:now:)` with the events appended to `events` instead of returned (the transition's
+    /// `events` is empty): a caller collecting many transitions' events keeps them in one array, without
+    /// an array per transition or a copy of each event.
+    public func dispatch(_ input: DispatchInput, now: Date, appendingTo events: inout [LifecycleEvent]) -> Transition {
         let d = input.decision
         let policy = policySnapshots[d.escalationPolicy]
             ?? PolicySnapshot(name: d.escalationPolicy, clocks: [], toParent: false, remindEvery: nil, maxReturns: 0)
@@ -111,7 +121,7 @@ public struct Lifecycle: Sendable {
             phase: d.unit == nil ? .handedOff : .assigned, holder: d.unit.map { holder($0) }, assignedAt: input.receivedAt,
             profile: d.slaProfile.flatMap { profileSnapshots[$0] }, policy: policy)
         s.repeatOf = input.repeatOf
-        var out = Emitter(lifecycle: self, state: s, now: now, change: .compare(s))
+        var out = Emitter(lifecycle: self, state: s, now: now, change: .compare(s), events: &events)
         if let h = out.state.holder {
             out.state.clocks = d.deadlines.map { ClockState(clock: $0.clock, started: input.receivedAt, due: $0.due, warnAt: $0.warnAt) }
             if d.enterprise { out.state.enterpriseWatchAt = input.receivedAt.addingTimeInterval(enterpriseWatch) }
@@ -122,7 +132,7 @@ public struct Lifecycle: Sendable {
             out.emit(.dispatched, to: [], [("destination", .string("emergency")), ("emergency", d.emergencyLine.map { .string($0) } ?? .null),
                                             ("rule", .string(d.rule.id))])
         }
-        return out.finish(outcome: .applied)
+        return out.finish(outcome: .applied, into: &events)
     }
 
     // MARK: Timers
@@ -131,17 +141,25 @@ public struct Lifecycle: Sendable {
     /// time, supervision reminders, the enterprise 7-day watch. A `token` other than the state's version
     /// belongs to a timer made stale by a later change: nothing happens.
     public func fire(_ state: consuming TicketState, token: Int, now: Date) -> Transition {
+        var events: [LifecycleEvent] = []
+        var t = fire(consume state, token: token, now: now, appendingTo: &events)
+        t.events = events
+        return t
+    }
+
+    /// `fire(_:token:now:)` with the events appended to `events` (see `dispatch(_:now:appendingTo:)`).
+    public func fire(_ state: consuming TicketState, token: Int, now: Date, appendingTo events: inout [LifecycleEvent]) -> Transition {
         guard token == state.version, !state.phase.isFinal else {
             return Transition(state: state, events: [], changed: false, outcome: .staleTimer)
         }
         let nextTimer = state.nextTimer
-        var out = Emitter(lifecycle: self, state: consume state, now: now, change: .timer(nextTimer: nextTimer))
+        var out = Emitter(lifecycle: self, state: consume state, now: now, change: .timer(nextTimer: nextTimer), events: &events)
         // Each step handles the earliest due item; escalation restarts the clocks after `now`, so this ends.
         for _ in 0..<64 {
             guard let item = out.state.earliestDue(), item.at <= now else { break }
             out.handle(item)
         }
-        return out.finish(outcome: .applied)
+        return out.finish(outcome: .applied, into: &events)
     }
 
     // MARK: Commands
@@ -150,15 +168,25 @@ public struct Lifecycle: Sendable {
     /// none, passing over the given units (nil: triage takes it).
     public func handle(_ command: Command, state: consuming TicketState?, now: Date,
                        reroute: (Set<String>) -> String? = { _ in nil }) -> Transition {
+        var events: [LifecycleEvent] = []
+        var t = handle(command, state: consume state, now: now, appendingTo: &events, reroute: reroute)
+        t.events = events
+        return t
+    }
+
+    /// `handle(_:state:now:reroute:)` with the events appended to `events` (see
+    /// `dispatch(_:now:appendingTo:)`).
+    public func handle(_ command: Command, state: consuming TicketState?, now: Date, appendingTo events: inout [LifecycleEvent],
+                       reroute: (Set<String>) -> String? = { _ in nil }) -> Transition {
         guard let s = consume state else {
-            let e = rejection(command, Refusal(code: "unknown_ticket", reason: "no ticket \(command.ticketID) was dispatched"), version: 0, now: now)
-            return Transition(state: nil, events: [e], changed: false, outcome: .refused)
+            events.append(rejection(command, Refusal(code: "unknown_ticket", reason: "no ticket \(command.ticketID) was dispatched"), version: 0, now: now))
+            return Transition(state: nil, events: [], changed: false, outcome: .refused)
         }
         if s.handledCommands.contains(command.id) {
             return Transition(state: s, events: [], changed: false, outcome: .duplicate)
         }
         // Remembering the id is a change too (even of a refused or no-op command): the state must be stored.
-        var out = Emitter(lifecycle: self, state: consume s, now: now, change: .always)
+        var out = Emitter(lifecycle: self, state: consume s, now: now, change: .always, events: &events)
         // Room for a usual life's commands (sign, reply, callback, ...) at once, not one growth each.
         if out.state.handledCommands.isEmpty { out.state.handledCommands.reserveCapacity(4) }
         out.state.handledCommands.append(command.id)
@@ -166,10 +194,11 @@ public struct Lifecycle: Sendable {
             out.state.handledCommands.removeFirst(out.state.handledCommands.count - rememberedCommands)
         }
         if let refusal = out.apply(command, reroute: reroute) {
-            out.events = [rejection(command, refusal, version: out.state.version + 1, now: now)]
-            return out.finish(outcome: .refused)
+            out.events.removeSubrange(out.base...)
+            out.events.append(rejection(command, refusal, version: out.state.version + 1, now: now))
+            return out.finish(outcome: .refused, into: &events)
         }
-        return out.finish(outcome: .applied)
+        return out.finish(outcome: .applied, into: &events)
     }
 
     func rejection(_ c: Command, _ r: Refusal, version: Int, now: Date) -> LifecycleEvent {
@@ -239,7 +268,9 @@ struct Emitter {
     /// How `finish` tells whether the state changed.
     let change: Change
     let now: Date
-    var events: [LifecycleEvent] = []
+    /// Events of earlier transitions (before `base`), then this one's.
+    var events: [LifecycleEvent]
+    let base: Int
     /// Due items handled (`handle(_:)`), for a timer's `Change`.
     var handledItems = 0
 
@@ -255,12 +286,18 @@ struct Emitter {
         case timer(nextTimer: Date?)
     }
 
-    init(lifecycle: Lifecycle, state: consuming TicketState, now: Date, change: Change) {
+    /// Takes over `events` (left empty until `finish(outcome:into:)` hands them back with this
+    /// transition's appended), so appending does not copy the caller's array.
+    init(lifecycle: Lifecycle, state: consuming TicketState, now: Date, change: Change, events: inout [LifecycleEvent]) {
         self.lifecycle = lifecycle
         self.state = state
         self.change = change
         self.now = now
-        events.reserveCapacity(2)  // a reply, an escalation: one allocation for the usual one or two events
+        self.events = []
+        swap(&self.events, &events)
+        base = self.events.count
+        // A reply, an escalation: one allocation for the usual one or two events.
+        if self.events.capacity == 0 { self.events.reserveCapacity(2) }
     }
 
     mutating func emit(_ type: EventType, to queues: [String], carriesTicket: Bool = false, _ fields: [(String, JSONValue)] = []) {
@@ -270,11 +307,12 @@ struct Emitter {
     mutating func emit(_ type: EventType, to queues: [String], carriesTicket: Bool = false, _ payload: EventPayload) {
         events.append(LifecycleEvent(
             type: type, ticketID: state.ticketID, at: now, unit: state.holder?.unit, level: state.holder?.level,
-            queues: queues, replyTo: nil, carriesTicket: carriesTicket, version: 0, sequence: events.count,
+            queues: queues, replyTo: nil, carriesTicket: carriesTicket, version: 0, sequence: events.count - base,
             payload: payload))
     }
 
-    mutating func finish(outcome: Transition.Outcome) -> Transition {
+    /// The transition, its events (after those of earlier transitions) handed back in `into`.
+    mutating func finish(outcome: Transition.Outcome, into: inout [LifecycleEvent]) -> Transition {
         state.refreshTimer()
         let changed = switch change {
         case .compare(let original): state != original
@@ -283,8 +321,9 @@ struct Emitter {
         }
         // Nothing else changes the version, so it is still the one the input started from.
         if changed { state.version += 1 }
-        for i in events.indices { events[i].version = state.version; events[i].sequence = i }
-        return Transition(state: state, events: events, changed: changed, outcome: outcome)
+        for i in base..<events.count { events[i].version = state.version; events[i].sequence = i - base }
+        swap(&events, &into)
+        return Transition(state: state, events: [], changed: changed, outcome: outcome)
     }
 
     var holderQueues: [String] { state.holder?.queues ?? [] }

@@ -210,6 +210,67 @@ public enum SimulationRecord: Sendable {
     }
 }
 
+/// The records of a simulation in order: lifecycle events as the lifecycle appended them (kept as values,
+/// not copied one by one into records), and the rejections of invalid input lines as JSON, each placed
+/// before the event that followed it.
+public struct SimulationOutput: Sendable {
+    public internal(set) var events: [LifecycleEvent] = []
+    public private(set) var rejections: [Rejection] = []
+
+    /// A rejection (`SimulationRecord.rejected`) and the number of events before it.
+    public struct Rejection: Sendable {
+        public var position: Int
+        public var json: JSONObject
+    }
+
+    public init() {}
+
+    public var count: Int { events.count + rejections.count }
+    public var isEmpty: Bool { events.isEmpty && rejections.isEmpty }
+
+    /// Frees the records; with `keepingCapacity`, the arrays are filled again without growing.
+    public mutating func removeAll(keepingCapacity: Bool) {
+        events.removeAll(keepingCapacity: keepingCapacity)
+        rejections.removeAll(keepingCapacity: keepingCapacity)
+    }
+
+    /// Each record in order (a copy of each: for tests and the closure-based `Simulation` calls).
+    public func forEach(_ body: (SimulationRecord) -> Void) {
+        var r = 0
+        for (i, e) in events.enumerated() {
+            while r < rejections.count, rejections[r].position == i {
+                body(.rejected(rejections[r].json))
+                r += 1
+            }
+            body(.event(e))
+        }
+        for rejection in rejections[r...] { body(.rejected(rejection.json)) }
+    }
+
+    mutating func reject(_ json: JSONObject) { rejections.append(Rejection(position: events.count, json: json)) }
+}
+
+/// Where a simulation puts its records: an output handed on (`handOff`) whenever it holds `batchSize`
+/// records, between two transitions, and what remains at the end.
+public struct SimulationSink {
+    public var output = SimulationOutput()
+    public let batchSize: Int
+    let handOff: (inout SimulationOutput) -> Void
+
+    /// `handOff` takes the full output and leaves an empty one (or one to fill again) in its place.
+    public init(batchSize: Int, handOff: @escaping (inout SimulationOutput) -> Void) {
+        self.batchSize = batchSize
+        self.handOff = handOff
+    }
+
+    /// A sink that keeps everything (`output` holds every record at the end).
+    public init() { self.init(batchSize: .max) { _ in } }
+
+    mutating func handOffIfFull() {
+        if output.count >= batchSize { handOff(&output) }
+    }
+}
+
 /// The ticket lifecycle on a virtual clock: replays a scenario of tickets and commands through the same
 /// rules, repeat check and state machine as the service, firing every timer at its due time.
 ///
@@ -359,43 +420,63 @@ public struct Simulation {
         apply(PreparedLine(line, rules: lifecycle.rules), records: records)
     }
 
+    /// `apply(_:into:)` handing each record to `records`.
+    public mutating func apply(_ line: consuming PreparedLine, records: (SimulationRecord) -> Void) {
+        var sink = SimulationSink()
+        apply(line, into: &sink)
+        sink.output.forEach(records)
+    }
+
     /// Applies a line prepared ahead (`PreparedLine.init(_:rules:)`, with this simulation's rule set);
     /// the same as applying the line itself.
-    public mutating func apply(_ line: consuming PreparedLine, records: (SimulationRecord) -> Void) {
+    public mutating func apply(_ line: consuming PreparedLine, into sink: inout SimulationSink) {
         precondition(!finished, "apply after finish")
         let t = line.at.timeIntervalSince1970
         if let until = options.until, line.at > until {
             summary.skippedLines += 1
             return
         }
-        fireDue(through: t, records: records)
+        fireDue(through: t, into: &sink)
         advance(to: t)
         let now = Date(timeIntervalSince1970: clock)
         switch (consume line).input {
         case .ticket(let ticket, let decision, let repeatKeys):
-            applyTicket(ticket, decision, repeatKeys: repeatKeys, now: now, records: records)
+            applyTicket(ticket, decision, repeatKeys: repeatKeys, now: now, into: &sink.output)
         case .invalidTicket(let id, let issues):
             summary.rejectedTickets += 1
-            emit(.rejected(ticketRejection(id: id, issues: issues, now: now)), records)
-        case .command(let command): applyCommand(command, now: now, records: records)
+            reject(ticketRejection(id: id, issues: issues, now: now), into: &sink.output)
+        case .command(let command): applyCommand(command, now: now, into: &sink.output)
         case .invalidCommand(let error, let object):
             summary.commands += 1
             summary.rejectedCommands += 1
-            emit(.rejected(commandRejection(error, object: object, now: now)), records)
+            reject(commandRejection(error, object: object, now: now), into: &sink.output)
         }
+        sink.handOffIfFull()
     }
 
     /// Fires the remaining timers (to `until`, or until only supervision reminders are left) and returns
     /// the summary; with `until` the virtual clock ends there. Nothing can be applied afterwards.
     @discardableResult
     public mutating func finish(records: (SimulationRecord) -> Void) -> Summary {
+        var sink = SimulationSink()
+        let summary = finish(into: &sink)
+        sink.output.forEach(records)
+        return summary
+    }
+
+    /// `finish(records:)` putting the records into `sink` (what it did not hand off stays in its output).
+    @discardableResult
+    public mutating func finish(into sink: inout SimulationSink) -> Summary {
         if !finished {
             finished = true
             if let until = options.until {
-                fireDue(through: until.timeIntervalSince1970, records: records)
+                fireDue(through: until.timeIntervalSince1970, into: &sink)
                 advance(to: until.timeIntervalSince1970)
             } else {
-                while active > 0, let top = heap.pop() { fire(top, records: records) }
+                while active > 0, let top = heap.pop() {
+                    fire(top, into: &sink.output)
+                    sink.handOffIfFull()
+                }
             }
         }
         summary.openTickets = ticketIndex.count - finals.count
@@ -413,38 +494,43 @@ public struct Simulation {
         summary.lastAt = Date(timeIntervalSince1970: clock)
     }
 
-    private mutating func fireDue(through t: Double, records: (SimulationRecord) -> Void) {
+    private mutating func fireDue(through t: Double, into sink: inout SimulationSink) {
         while let top = heap.peek, top.due <= t {
             heap.removeTop()
-            fire(top, records: records)
+            fire(top, into: &sink.output)
+            sink.handOffIfFull()
         }
     }
 
-    private mutating func fire(_ timer: TimerHeap.Item, records: (SimulationRecord) -> Void) {
+    private mutating func fire(_ timer: TimerHeap.Item, into output: inout SimulationOutput) {
         let slot = timer.slot
         guard serials[slot] == timer.serial, states[slot]?.version == timer.token, let state = states[slot].take() else { return }  // stale
         advance(to: timer.due)
         summary.timersFired += 1
-        let t = lifecycle.fire(consume state, token: timer.token, now: Date(timeIntervalSince1970: clock))
-        store(t, slot: slot, records: records)
+        let before = output.events.count
+        let t = lifecycle.fire(consume state, token: timer.token, now: Date(timeIntervalSince1970: clock), appendingTo: &output.events)
+        summary.events += output.events.count - before
+        store(t, slot: slot)
     }
 
     // MARK: Inputs
 
     private mutating func applyTicket(_ ticket: consuming Ticket, _ decision: consuming Decision, repeatKeys: [String], now: Date,
-                                      records: (SimulationRecord) -> Void) {
+                                      into output: inout SimulationOutput) {
         let id = ticket.id
         if ticketIndex[id] != nil {
             summary.rejectedTickets += 1
             let issue = ValidationIssue(path: "id", code: "duplicate", message: "id: ticket \(id) was already dispatched")
-            emit(.rejected(ticketRejection(id: id, issues: [issue], now: now)), records)
+            reject(ticketRejection(id: id, issues: [issue], now: now), into: &output)
             return
         }
         summary.tickets += 1
         let receivedAt = ticket.receivedAt
         let found = repeats.check(keys: repeatKeys, receivedAt: receivedAt, ticketID: id)
+        let before = output.events.count
         let transition = lifecycle.dispatch(DispatchInput(decision: consume decision, receivedAt: receivedAt, repeatOf: found.repeatOf,
-                                                          enterpriseRepeat: found.enterpriseRepeat), now: now)
+                                                          enterpriseRepeat: found.enterpriseRepeat), now: now, appendingTo: &output.events)
+        summary.events += output.events.count - before
         let slot: Int
         if let free = freeSlots.popLast() {
             slot = free
@@ -459,11 +545,13 @@ public struct Simulation {
         nextSerial += 1
         serials[slot] = nextSerial
         ticketIndex[id] = slot
-        store(transition, slot: slot, isNew: true, records: records)
+        store(transition, slot: slot, isNew: true)
     }
 
-    private mutating func applyCommand(_ command: Command, now: Date, records: (SimulationRecord) -> Void) {
+    private mutating func applyCommand(_ command: Command, now: Date, into output: inout SimulationOutput) {
         summary.commands += 1
+        let before = output.events.count
+        defer { summary.events += output.events.count - before }
         let id = command.ticketID
         let entry = ticketIndex[id]
         guard let slot = entry, slot >= 0, let state = states[slot].take() else {
@@ -475,9 +563,8 @@ public struct Simulation {
                 s.mergedInto = f.mergedInto
                 return s
             }
-            let t = lifecycle.handle(command, state: stub, now: now)
+            let t = lifecycle.handle(command, state: stub, now: now, appendingTo: &output.events)
             if t.outcome == .refused { summary.rejectedCommands += 1 }
-            for e in t.events { emit(.event(e), records) }
             return
         }
         let t: Transition
@@ -485,17 +572,17 @@ public struct Simulation {
             // The tickets are only read (and only by an approved return that names no unit); the local
             // reference ends with this block, before `store` changes the array.
             let rules = lifecycle.rules, tickets = self.tickets
-            t = lifecycle.handle(command, state: consume state, now: now) { excluded in
+            t = lifecycle.handle(command, state: consume state, now: now, appendingTo: &output.events) { excluded in
                 tickets[slot].flatMap { rules.route($0, excluding: excluded).unit?.id }
             }
         }
         if t.outcome == .refused { summary.rejectedCommands += 1 }
-        store(t, slot: slot, records: records)
+        store(t, slot: slot)
     }
 
-    /// Emits a transition's events and keeps its state: frees a final ticket's slot, schedules the next timer.
-    private mutating func store(_ t: Transition, slot: Int, isNew: Bool = false, records: (SimulationRecord) -> Void) {
-        for e in t.events { emit(.event(e), records) }
+    /// Keeps a transition's state (its events are in the output already): frees a final ticket's slot,
+    /// schedules the next timer.
+    private mutating func store(_ t: Transition, slot: Int, isNew: Bool = false) {
         guard let s = t.state else { return }
         let wasActive = isActive[slot]
         if s.phase.isFinal {
@@ -518,9 +605,9 @@ public struct Simulation {
         }
     }
 
-    private mutating func emit(_ record: SimulationRecord, _ records: (SimulationRecord) -> Void) {
+    private mutating func reject(_ json: JSONObject, into output: inout SimulationOutput) {
         summary.events += 1
-        records(record)
+        output.reject(json)
     }
 
     // MARK: Rejections
@@ -599,6 +686,27 @@ public struct SimulationEncoder: Sendable {
             JSON.serialize(.object(json(copy record)), into: &out)
             out.append(0x0A)
         }
+    }
+
+    /// Appends every record of `output`, in order, as by `write(_:into:)`. The events are read in place
+    /// (reading one out of the array would copy it: a reference count for each of its fields).
+    public mutating func write(_ output: inout SimulationOutput, into out: inout [UInt8]) {
+        let rejections = output.rejections
+        var r = 0
+        output.events.withUnsafeMutableBufferPointer { events in
+            for i in events.indices {
+                while r < rejections.count, rejections[r].position == i {
+                    write(.rejected(rejections[r].json), into: &out)
+                    r += 1
+                }
+                if Self.namesEnvelopeMember(events[i]) {
+                    write(.event(events[i]), into: &out)
+                } else {
+                    write(events[i], into: &out)
+                }
+            }
+        }
+        for rejection in rejections[r...] { write(.rejected(rejection.json), into: &out) }
     }
 
     /// A field named like a member of the envelope replaces it in `json` (only fields given as JSON can be).

@@ -132,46 +132,35 @@ struct Simulate: ParsableCommand {
         // to be freed by this thread, which allocated its records: a record freed by another thread costs
         // the allocator more (measured: a sixth of the writer's time went to freeing records). The emptied
         // batch is filled again, so its storage is not allocated anew for every batch.
-        let records = BatchQueue<[SimulationRecord]>(capacity: 8)
+        let records = BatchQueue<SimulationOutput>(capacity: 8)
         let written = DispatchSemaphore(value: 0)
-        let spent = Recycler<[SimulationRecord]>()
+        let spent = Recycler<SimulationOutput>()
         startThread {
             var out = OutputBuffer(encoder: encoder)
             while var batch = records.take() {
-                // Read in place: a loop over the array, or a record read from a pointer and passed on, is a
-                // copy (a reference count for each of its fields); an inout access is not.
-                batch.withUnsafeMutableBufferPointer { b in
-                    for i in b.indices { out.write(&b[i]) }
-                }
+                out.write(&batch)
                 spent.put(batch)
             }
             out.flush()
             written.signal()
         }
-        var pending: [SimulationRecord] = []
-        pending.reserveCapacity(batchSize)
-        func emit(_ record: SimulationRecord) {
-            pending.append(record)
-            if pending.count == batchSize {
-                records.put(pending)
-                if var reused = spent.take() {
-                    reused.removeAll(keepingCapacity: true)  // frees the written records, here
-                    pending = reused
-                } else {
-                    pending = []
-                    pending.reserveCapacity(batchSize)
-                }
-            }
+        // The simulation appends its records to an output handed to the writer once it holds a batch; a
+        // written one comes back to be emptied and filled again.
+        var sink = SimulationSink(batchSize: batchSize) { full in
+            var next = spent.take() ?? SimulationOutput()
+            next.removeAll(keepingCapacity: true)  // frees the written records, here
+            swap(&full, &next)
+            records.put(next)
         }
         func closeOutput() {
-            records.put(pending)
+            records.put(sink.output)
             records.finish()
             written.wait()
         }
         while let batch = batches.take() {
             // Each line is moved out of its batch into the simulation (read in place, a line would be copied:
             // a reference count for each of its fields).
-            while let line = batch.next() { simulation.apply(line, records: emit) }
+            while let line = batch.next() { simulation.apply(line, into: &sink) }
             emptied.put(batch)
         }
         if let error = batches.error {
@@ -179,7 +168,7 @@ struct Simulate: ParsableCommand {
             printError("pagoda simulate: \(error)\n")
             throw ExitCode(2)
         }
-        let summary = simulation.finish(records: emit)
+        let summary = simulation.finish(into: &sink)
         closeOutput()
 
         let wall = Date().timeIntervalSince(started)
@@ -523,8 +512,8 @@ struct OutputBuffer {
         bytes.reserveCapacity(threshold + 65_536)
     }
 
-    mutating func write(_ record: inout SimulationRecord) {
-        encoder.write(record, into: &bytes)
+    mutating func write(_ output: inout SimulationOutput) {
+        encoder.write(&output, into: &bytes)
         if bytes.count >= threshold { flush() }
     }
 
