@@ -315,7 +315,7 @@ struct Emitter {
     mutating func finish(outcome: Transition.Outcome, into: inout [LifecycleEvent]) -> Transition {
         state.refreshTimer()
         let changed = switch change {
-        case .compare(let original): state != original
+        case .compare(let original): state.differs(from: original)
         case .always: true
         case .timer(let nextTimer): handledItems > 0 || state.nextTimer != nextTimer
         }

@@ -681,7 +681,7 @@ public struct SimulationEncoder: Sendable {
     /// written straight from the event (no intermediate object), the time text reused while it repeats.
     public mutating func write(_ record: borrowing SimulationRecord, into out: inout [UInt8]) {
         switch record {
-        case .event(let e) where !Self.namesEnvelopeMember(e): write(e, into: &out)
+        case .event(var e) where !Self.namesEnvelopeMember(&e): write(&e, into: &out)
         default:
             JSON.serialize(.object(json(copy record)), into: &out)
             out.append(0x0A)
@@ -699,10 +699,10 @@ public struct SimulationEncoder: Sendable {
                     write(.rejected(rejections[r].json), into: &out)
                     r += 1
                 }
-                if Self.namesEnvelopeMember(events[i]) {
+                if Self.namesEnvelopeMember(&events[i]) {
                     write(.event(events[i]), into: &out)
                 } else {
-                    write(events[i], into: &out)
+                    write(&events[i], into: &out)
                 }
             }
         }
@@ -710,11 +710,22 @@ public struct SimulationEncoder: Sendable {
     }
 
     /// A field named like a member of the envelope replaces it in `json` (only fields given as JSON can be).
-    static func namesEnvelopeMember(_ e: borrowing LifecycleEvent) -> Bool {
-        e.payload.isJSON && e.fields.contains { reserved.contains($0.key) }
+    /// (`inout` here and in `write`: a borrowed element of an array is copied to be passed, an inout one is not.)
+    static func namesEnvelopeMember(_ e: inout LifecycleEvent) -> Bool {
+        guard case .fields(let fields) = e.payload else { return false }
+        for (key, _) in fields where isReserved(key) { return true }
+        return false
     }
 
-    private mutating func write(_ e: borrowing LifecycleEvent, into out: inout [UInt8]) {
+    /// `reserved.contains(key)` without hashing the key.
+    static func isReserved(_ key: String) -> Bool {
+        switch key {
+        case "event", "event_id", "at", "ticket_id", "unit", "level", "queues": true
+        default: false
+        }
+    }
+
+    private mutating func write(_ e: inout LifecycleEvent, into out: inout [UInt8]) {
         out.append(contentsOf: Self.eventPrefix)
         out.append(contentsOf: e.type.rawValue.utf8)  // ASCII names: nothing to escape
         out.append(contentsOf: Self.eventIDKey)

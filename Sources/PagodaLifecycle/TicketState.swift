@@ -336,6 +336,18 @@ public struct TicketState: Sendable, Hashable, Codable {
     }
 
     public static func == (a: TicketState, b: TicketState) -> Bool { a.box === b.box || a.box.fields == b.box.fields }
+
+    /// `self != other`, looking first at the fields a transition usually changes (phase, timer, clocks,
+    /// lights): a new ticket's dispatch compares its state with the one it started as.
+    func differs(from other: TicketState) -> Bool {
+        if box === other.box { return false }
+        let a = box, b = other.box
+        if a.fields.phase != b.fields.phase || a.fields.nextTimer != b.fields.nextTimer || a.fields.supervised != b.fields.supervised
+            || a.fields.enterpriseWatchAt != b.fields.enterpriseWatchAt || a.fields.clocks.count != b.fields.clocks.count {
+            return true
+        }
+        return a.fields != b.fields
+    }
     public func hash(into hasher: inout Hasher) { box.fields.hash(into: &hasher) }
     public init(from decoder: any Decoder) throws { box = Box(try Fields(from: decoder)) }
     public func encode(to encoder: any Encoder) throws { try box.fields.encode(to: encoder) }

@@ -73,4 +73,24 @@ import Testing
         #expect(parsed?["unit"]?.stringValue == "other")
         #expect(event.payload.isJSON)
     }
+
+    /// Every envelope member, and only those, takes the general path, from a whole output as from one record.
+    @Test func everyReservedKeyIsRecognised() {
+        for key in SimulationEncoder.reserved.sorted() + ["note", "units", "Event", "at_", ""] {
+            #expect(SimulationEncoder.isReserved(key) == SimulationEncoder.reserved.contains(key), "\(key)")
+            let event = LifecycleEvent(type: .progress, ticketID: "FS-1", at: Self.started, unit: "nanhai", level: .district,
+                                       queues: ["unit.nanhai"], replyTo: nil, carriesTicket: false, version: 1, sequence: 0,
+                                       fields: JSONObject([("note", "n"), (key, "replaced")]))
+            var output = SimulationOutput()
+            output.events = [event]
+            var encoder = SimulationEncoder(offsetSeconds: 28_800, verbose: true)
+            var batch: [UInt8] = [], single: [UInt8] = []
+            encoder.write(&output, into: &batch)
+            encoder.write(.event(event), into: &single)
+            var expected = JSON.serialize(.object(encoder.json(.event(event))))
+            expected.append(0x0A)
+            #expect(batch == expected, "\(key)")
+            #expect(single == expected, "\(key)")
+        }
+    }
 }

@@ -394,3 +394,38 @@ private let sampleTickets = #"""
         #expect(fast == slow)
     }
 }
+
+@Test func differsAgreesWithInequality() throws {
+    // The stored states of every corner of the machine, against each other, and each against copies with
+    // one field changed: the cheap fields `differs` looks at first, and fields only the full comparison sees.
+    let states = try LifecycleFlowTests.stored.map(LifecycleFlowTests.state)
+    for a in states {
+        for b in states { #expect(a.differs(from: b) == (a != b)) }
+        var same = a
+        same.returns += 0  // a copy of the fields in a box of its own, equal to the original
+        #expect(!same.differs(from: a))
+        var changed: [TicketState] = []
+        var c = a
+        c.version += 1
+        changed.append(c)
+        c = a
+        c.coHandlers.append("nanhai")
+        changed.append(c)
+        c = a
+        c.phase = a.phase == .closed ? .signed : .closed
+        changed.append(c)
+        c = a
+        c.nextTimer = (a.nextTimer ?? LC.monday).addingTimeInterval(1)
+        changed.append(c)
+        c = a
+        c.clocks.append(ClockState(clock: .resolve, started: LC.monday, due: LC.monday, warnAt: LC.monday))
+        changed.append(c)
+        c = a
+        c.handledCommands.append("c-1")
+        changed.append(c)
+        for (i, c) in changed.enumerated() {
+            #expect(c.differs(from: a), "change \(i)")
+            #expect(a.differs(from: c), "change \(i)")
+        }
+    }
+}
