@@ -209,6 +209,9 @@ public struct TicketState: Sendable, Hashable, Codable {
 
     private var box: Box
 
+    // Fields with references are read in place (`_read`): `state.holder?.unit` copies the unit's id, not
+    // the whole holder (a reference count for each of its fields).
+
     /// The fields for changing: a shared box is copied first.
     private var fields: Fields {
         get { box.fields }
@@ -219,7 +222,7 @@ public struct TicketState: Sendable, Hashable, Codable {
     }
 
     public var ticketID: String {
-        get { box.fields.ticketID }
+        _read { yield box.fields.ticketID }
         _modify { yield &fields.ticketID }
     }
     public var receivedAt: Date {
@@ -231,7 +234,7 @@ public struct TicketState: Sendable, Hashable, Codable {
         _modify { yield &fields.enterprise }
     }
     public var category: String? {
-        get { box.fields.category }
+        _read { yield box.fields.category }
         _modify { yield &fields.category }
     }
     public var phase: Phase {
@@ -240,7 +243,7 @@ public struct TicketState: Sendable, Hashable, Codable {
     }
     /// The unit holding the ticket; nil once handed off to an emergency line.
     public var holder: Holder? {
-        get { box.fields.holder }
+        _read { yield box.fields.holder }
         _modify { yield &fields.holder }
     }
     /// When the current holder got the ticket; a worker command issued before that is stale.
@@ -250,19 +253,19 @@ public struct TicketState: Sendable, Hashable, Codable {
     }
     /// Units that held the ticket and lost it by escalation; they stay recorded (协办).
     public var coHandlers: [String] {
-        get { box.fields.coHandlers }
+        _read { yield box.fields.coHandlers }
         _modify { yield &fields.coHandlers }
     }
     public var profile: ProfileSnapshot? {
-        get { box.fields.profile }
+        _read { yield box.fields.profile }
         _modify { yield &fields.profile }
     }
     public var policy: PolicySnapshot {
-        get { box.fields.policy }
+        _read { yield box.fields.policy }
         _modify { yield &fields.policy }
     }
     public var clocks: [ClockState] {
-        get { box.fields.clocks }
+        _read { yield box.fields.clocks }
         _modify { yield &fields.clocks }
     }
     public var supervised: Bool {
@@ -285,7 +288,7 @@ public struct TicketState: Sendable, Hashable, Codable {
     }
     /// Units that returned the ticket (not chosen again by re-routing).
     public var returnedBy: [String] {
-        get { box.fields.returnedBy }
+        _read { yield box.fields.returnedBy }
         _modify { yield &fields.returnedBy }
     }
     /// Times the ticket was reopened after an unsatisfied callback (重办).
@@ -298,25 +301,25 @@ public struct TicketState: Sendable, Hashable, Codable {
         _modify { yield &fields.escalations }
     }
     public var pendingReturn: PendingReturn? {
-        get { box.fields.pendingReturn }
+        _read { yield box.fields.pendingReturn }
         _modify { yield &fields.pendingReturn }
     }
     public var pendingExtension: PendingExtension? {
-        get { box.fields.pendingExtension }
+        _read { yield box.fields.pendingExtension }
         _modify { yield &fields.pendingExtension }
     }
     /// The earlier ticket this one repeats (重复件).
     public var repeatOf: String? {
-        get { box.fields.repeatOf }
+        _read { yield box.fields.repeatOf }
         _modify { yield &fields.repeatOf }
     }
     public var mergedInto: String? {
-        get { box.fields.mergedInto }
+        _read { yield box.fields.mergedInto }
         _modify { yield &fields.mergedInto }
     }
     /// Command ids already handled (accepted or refused), most recent last.
     public var handledCommands: [String] {
-        get { box.fields.handledCommands }
+        _read { yield box.fields.handledCommands }
         _modify { yield &fields.handledCommands }
     }
     /// Bumped by every change; a timer carries the version it was set for (its token).
