@@ -102,9 +102,9 @@ public struct Lifecycle: Sendable {
     // MARK: Dispatch
 
     /// Starts a ticket's life from its routing decision; the clocks run from `received_at`.
-    public func dispatch(_ input: DispatchInput, now: Date) -> Transition {
+    public func dispatch(_ input: consuming DispatchInput, now: Date) -> Transition {
         var events: [LifecycleEvent] = []
-        var t = dispatch(input, now: now, appendingTo: &events)
+        var t = dispatch(consume input, now: now, appendingTo: &events)
         t.events = events
         return t
     }
@@ -112,25 +112,36 @@ public struct Lifecycle: Sendable {
     /// `dispatch(_:now:)` with the events appended to `events` instead of returned (the transition's
     /// `events` is empty): a caller collecting many transitions' events keeps them in one array, without
     /// an array per transition or a copy of each event.
-    public func dispatch(_ input: DispatchInput, now: Date, appendingTo events: inout [LifecycleEvent]) -> Transition {
-        let d = input.decision
-        let policy = policySnapshots[d.escalationPolicy]
-            ?? PolicySnapshot(name: d.escalationPolicy, clocks: [], toParent: false, remindEvery: nil, maxReturns: 0)
+    public func dispatch(_ input: consuming DispatchInput, now: Date, appendingTo events: inout [LifecycleEvent]) -> Transition {
+        dispatch(input.decision, receivedAt: input.receivedAt, repeatOf: input.repeatOf, enterpriseRepeat: input.enterpriseRepeat,
+                 now: now, appendingTo: &events)
+    }
+
+    /// `dispatch(_:now:appendingTo:)` with the input's parts (the simulator's: no `DispatchInput` to copy).
+    func dispatch(_ decision: borrowing Decision, receivedAt: Date, repeatOf: String?, enterpriseRepeat: Bool, now: Date,
+                  appendingTo events: inout [LifecycleEvent]) -> Transition {
+        // The decision is read in place (`decision.x`): a local copy of it, or of its unit, would be a
+        // reference count for each of their fields.
+        let policy = policySnapshots[decision.escalationPolicy]
+            ?? PolicySnapshot(name: decision.escalationPolicy, clocks: [], toParent: false, remindEvery: nil, maxReturns: 0)
+        let unit = decision.unit?.index
         var s = TicketState(
-            ticketID: d.ticketID, receivedAt: input.receivedAt, enterprise: d.enterprise, category: d.category,
-            phase: d.unit == nil ? .handedOff : .assigned, holder: d.unit.map { holder($0) }, assignedAt: input.receivedAt,
-            profile: d.slaProfile.flatMap { profileSnapshots[$0] }, policy: policy)
-        s.repeatOf = input.repeatOf
+            ticketID: decision.ticketID, receivedAt: receivedAt, enterprise: decision.enterprise,
+            category: decision.category, phase: unit == nil ? .handedOff : .assigned, holder: unit.map { holders[$0] },
+            assignedAt: receivedAt, profile: decision.slaProfile.flatMap { profileSnapshots[$0] }, policy: policy)
+        s.repeatOf = repeatOf
         var out = Emitter(lifecycle: self, state: s, now: now, change: .compare(s), events: &events)
-        if let h = out.state.holder {
-            out.state.clocks = d.deadlines.map { ClockState(clock: $0.clock, started: input.receivedAt, due: $0.due, warnAt: $0.warnAt) }
-            if d.enterprise { out.state.enterpriseWatchAt = input.receivedAt.addingTimeInterval(enterpriseWatch) }
-            out.emit(.dispatched, to: h.queues, carriesTicket: true, .dispatched(
-                destination: d.type.rawValue, rule: d.rule.id, clocks: out.state.clocks, offset: offset, repeatOf: input.repeatOf))
-            if input.enterpriseRepeat { out.supervise(reason: "enterprise_repeat") }
+        if unit != nil {
+            out.state.clocks = decision.deadlines.map { ClockState(clock: $0.clock, started: receivedAt, due: $0.due, warnAt: $0.warnAt) }
+            if decision.enterprise { out.state.enterpriseWatchAt = receivedAt.addingTimeInterval(enterpriseWatch) }
+            out.emit(.dispatched, to: out.holderQueues, carriesTicket: true, .dispatched(
+                destination: decision.type.rawValue, rule: decision.rule.id, clocks: out.state.clocks, offset: offset,
+                repeatOf: repeatOf))
+            if enterpriseRepeat { out.supervise(reason: "enterprise_repeat") }
         } else {
-            out.emit(.dispatched, to: [], [("destination", .string("emergency")), ("emergency", d.emergencyLine.map { .string($0) } ?? .null),
-                                            ("rule", .string(d.rule.id))])
+            out.emit(.dispatched, to: [], [("destination", .string("emergency")),
+                                            ("emergency", decision.emergencyLine.map { .string($0) } ?? .null),
+                                            ("rule", .string(decision.rule.id))])
         }
         return out.finish(outcome: .applied, into: &events)
     }

@@ -71,6 +71,12 @@ public struct RepeatIndex: Sendable {
         self.window = window
     }
 
+    /// Makes room for `keys` keys, which otherwise grow (and are rehashed) step by step.
+    public mutating func reserveCapacity(_ keys: Int) {
+        latest.reserveCapacity(keys)
+        order.reserveCapacity(keys)
+    }
+
     /// Number of keys held (for tests and memory accounting).
     public var count: Int { latest.count }
 

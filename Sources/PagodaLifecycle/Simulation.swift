@@ -377,11 +377,13 @@ public struct Simulation {
         self.repeats = RepeatIndex(window: options.repeatWindow)
     }
 
-    /// Makes room for `tickets` tickets in the index of dispatched tickets and the record of final ones,
+    /// Makes room for `tickets` tickets in the index of dispatched tickets, the record of final ones and
+    /// the repeat index (a caller's phone each; at most 2^20 of them, since old keys leave that index),
     /// which otherwise grow (and are copied) step by step.
     public mutating func reserveCapacity(tickets: Int) {
         ticketIndex.reserveCapacity(tickets)
         finals.reserveCapacity(tickets)
+        repeats.reserveCapacity(min(tickets, 1 << 20))
     }
 
     // MARK: Running
@@ -528,8 +530,8 @@ public struct Simulation {
         let receivedAt = ticket.receivedAt
         let found = repeats.check(keys: repeatKeys, receivedAt: receivedAt, ticketID: id)
         let before = output.events.count
-        let transition = lifecycle.dispatch(DispatchInput(decision: consume decision, receivedAt: receivedAt, repeatOf: found.repeatOf,
-                                                          enterpriseRepeat: found.enterpriseRepeat), now: now, appendingTo: &output.events)
+        let transition = lifecycle.dispatch(decision, receivedAt: receivedAt, repeatOf: found.repeatOf,
+                                            enterpriseRepeat: found.enterpriseRepeat, now: now, appendingTo: &output.events)
         summary.events += output.events.count - before
         let slot: Int
         if let free = freeSlots.popLast() {
