@@ -174,80 +174,91 @@ enum EventPayload: Sendable {
         case .fields:
             return false
         case .dispatched(let destination, let rule, let clocks, let offset, let repeatOf):
-            out.append(contentsOf: Keys.destination)
+            out.append(literal: Keys.destination)
             JSON.serializeString(destination, into: &out)
-            out.append(contentsOf: Keys.rule)
+            out.append(literal: Keys.rule)
             JSON.serializeString(rule, into: &out)
-            out.append(contentsOf: Keys.deadlines)
+            out.append(literal: Keys.deadlines)
             var first = true
             for c in clocks where c.isRunning {
-                out.append(contentsOf: (first ? Keys.deadlineOpen : Keys.deadlineNext)[Keys.index(c.clock)])
+                out.append(literal: Keys.deadline(c.clock, first: first))
                 first = false
                 RFC3339.format(c.due, offsetSeconds: offset, into: &out)
                 out.append(0x22)
             }
             out.append(0x7D)
             if let r = repeatOf {
-                out.append(contentsOf: Keys.repeatOf)
+                out.append(literal: Keys.repeatOf)
                 JSON.serializeString(r, into: &out)
             }
         case .light(let red, let clock, let due, let offset):
-            out.append(contentsOf: red ? Keys.red : Keys.yellow)
+            out.append(literal: red ? Keys.red : Keys.yellow)
             out.append(contentsOf: clock.rawValue.utf8)  // ASCII names: nothing to escape
-            out.append(contentsOf: Keys.due)
+            out.append(literal: Keys.due)
             RFC3339.format(due, offsetSeconds: offset, into: &out)
             out.append(0x22)
         case .reply(let outcome, let text):
-            out.append(contentsOf: Keys.outcome)
+            out.append(literal: Keys.outcome)
             out.append(contentsOf: outcome.rawValue.utf8)
-            out.append(contentsOf: Keys.text)
+            out.append(literal: Keys.text)
             JSON.serializeString(text, into: &out)
         case .callback(let closed, let reached, let resolved, let satisfaction, let note):
-            if closed { out.append(contentsOf: Keys.reasonCallback) }
-            out.append(contentsOf: reached ? Keys.reachedTrue : Keys.reachedFalse)
-            if let r = resolved { out.append(contentsOf: r ? Keys.resolvedTrue : Keys.resolvedFalse) }
+            if closed { out.append(literal: Keys.reasonCallback) }
+            out.append(literal: reached ? Keys.reachedTrue : Keys.reachedFalse)
+            if let r = resolved { out.append(literal: r ? Keys.resolvedTrue : Keys.resolvedFalse) }
             if let s = satisfaction {
-                out.append(contentsOf: Keys.satisfaction)
+                out.append(literal: Keys.satisfaction)
                 out.append(contentsOf: s.rawValue.utf8)
                 out.append(0x22)
             }
             if let n = note {
-                out.append(contentsOf: Keys.note)
+                out.append(literal: Keys.note)
                 JSON.serializeString(n, into: &out)
             }
         }
         return true
     }
 
-    /// The members' keys as bytes, with the punctuation around them.
+    /// The members' keys, with the punctuation around them. Literals (`StaticString`), not arrays: a static
+    /// array is a lazy global, reached through a once-check and retained at every use.
     enum Keys {
-        static let destination = Array(#","destination":"#.utf8)
-        static let rule = Array(#","rule":"#.utf8)
-        static let deadlines = Array(#","deadlines":{"#.utf8)
-        /// `"sign_by":"` and `,"sign_by":"` for each clock, in `Clock.allCases` order (`index`).
-        static let deadlineOpen = Clock.allCases.map { Array("\"\($0.deadlineKey)\":\"".utf8) }
-        static let deadlineNext = Clock.allCases.map { Array(",\"\($0.deadlineKey)\":\"".utf8) }
-        static func index(_ c: Clock) -> Int {
-            switch c {
-            case .sign: 0
-            case .contact: 1
-            case .onsite: 2
-            case .answer: 3
-            case .resolve: 4
+        static let destination: StaticString = #","destination":"#
+        static let rule: StaticString = #","rule":"#
+        static let deadlines: StaticString = #","deadlines":{"#
+        /// `"sign_by":"` (the first deadline) or `,"sign_by":"` (a later one).
+        static func deadline(_ c: Clock, first: Bool) -> StaticString {
+            switch (c, first) {
+            case (.sign, true): #""sign_by":""#
+            case (.sign, false): #","sign_by":""#
+            case (.contact, true): #""contact_by":""#
+            case (.contact, false): #","contact_by":""#
+            case (.onsite, true): #""onsite_by":""#
+            case (.onsite, false): #","onsite_by":""#
+            case (.answer, true): #""answer_by":""#
+            case (.answer, false): #","answer_by":""#
+            case (.resolve, true): #""resolve_by":""#
+            case (.resolve, false): #","resolve_by":""#
             }
         }
-        static let repeatOf = Array(#","repeat_of":"#.utf8)
-        static let red = Array(#","light":"red","clock":""#.utf8)
-        static let yellow = Array(#","light":"yellow","clock":""#.utf8)
-        static let due = Array(#"","due":""#.utf8)
-        static let outcome = Array(#","outcome":""#.utf8)
-        static let text = Array(#"","text":"#.utf8)
-        static let reasonCallback = Array(#","reason":"callback""#.utf8)
-        static let reachedTrue = Array(#","reached":true"#.utf8)
-        static let reachedFalse = Array(#","reached":false"#.utf8)
-        static let resolvedTrue = Array(#","resolved":true"#.utf8)
-        static let resolvedFalse = Array(#","resolved":false"#.utf8)
-        static let satisfaction = Array(#","satisfaction":""#.utf8)
-        static let note = Array(#","note":"#.utf8)
+        static let repeatOf: StaticString = #","repeat_of":"#
+        static let red: StaticString = #","light":"red","clock":""#
+        static let yellow: StaticString = #","light":"yellow","clock":""#
+        static let due: StaticString = #"","due":""#
+        static let outcome: StaticString = #","outcome":""#
+        static let text: StaticString = #"","text":"#
+        static let reasonCallback: StaticString = #","reason":"callback""#
+        static let reachedTrue: StaticString = #","reached":true"#
+        static let reachedFalse: StaticString = #","reached":false"#
+        static let resolvedTrue: StaticString = #","resolved":true"#
+        static let resolvedFalse: StaticString = #","resolved":false"#
+        static let satisfaction: StaticString = #","satisfaction":""#
+        static let note: StaticString = #","note":"#
+    }
+}
+
+extension Array where Element == UInt8 {
+    /// Appends the UTF-8 bytes of a literal.
+    @inline(__always) mutating func append(literal s: StaticString) {
+        append(contentsOf: UnsafeBufferPointer(start: s.utf8Start, count: s.utf8CodeUnitCount))
     }
 }

@@ -136,10 +136,10 @@ public struct PreparedLine: Sendable {
     var input: Input
 
     enum Input: Sendable {
-        /// The ticket, its decision, and its keys in the repeat index (`RepeatKeys`). A line is moved, never
-        /// copied (`Simulation.apply` consumes it), and so are these values into the simulation: a box would be
-        /// one more allocation, and copying them out of it a reference count per field.
-        case ticket(Ticket, Decision, repeatKeys: [String])
+        /// The ticket, its decision and its repeat keys, in a box: a line is moved from thread to thread and
+        /// batch to batch, and the ticket and decision inline would make every line, commands included, five
+        /// times larger to move.
+        case ticket(RoutedTicket)
         case invalidTicket(id: String?, issues: [ValidationIssue])
         case command(Command)
         case invalidCommand(CommandValidationError, JSONObject)
@@ -147,7 +147,27 @@ public struct PreparedLine: Sendable {
 
     /// A routed ticket's input.
     static func routed(_ ticket: Ticket, _ decision: Decision) -> Input {
-        .ticket(ticket, decision, repeatKeys: RepeatKeys.keys(for: ticket, category: decision.category))
+        .ticket(RoutedTicket(ticket: ticket, decision: decision))
+    }
+
+    /// A validated ticket with its routing decision and its keys in the repeat index (`RepeatKeys`). The
+    /// simulation reads the decision and keys in place and moves the ticket out (`take`), so nothing is
+    /// copied field by field. Made on one thread and used on another, never on both at once.
+    final class RoutedTicket: @unchecked Sendable {
+        let id: String
+        let receivedAt: Date
+        /// Nil once taken.
+        var ticket: Ticket?
+        let decision: Decision
+        let repeatKeys: [String]
+
+        init(ticket: Ticket, decision: Decision) {
+            id = ticket.id
+            receivedAt = ticket.receivedAt
+            repeatKeys = RepeatKeys.keys(for: ticket, category: decision.category)
+            self.ticket = ticket
+            self.decision = decision
+        }
     }
 
     /// The line a successful `ScenarioLine.check` described, from the bytes of its ticket or command
@@ -442,8 +462,8 @@ public struct Simulation {
         advance(to: t)
         let now = Date(timeIntervalSince1970: clock)
         switch (consume line).input {
-        case .ticket(let ticket, let decision, let repeatKeys):
-            applyTicket(ticket, decision, repeatKeys: repeatKeys, now: now, into: &sink.output)
+        case .ticket(let routed):
+            applyTicket(routed, now: now, into: &sink.output)
         case .invalidTicket(let id, let issues):
             summary.rejectedTickets += 1
             reject(ticketRejection(id: id, issues: issues, now: now), into: &sink.output)
@@ -517,9 +537,8 @@ public struct Simulation {
 
     // MARK: Inputs
 
-    private mutating func applyTicket(_ ticket: consuming Ticket, _ decision: consuming Decision, repeatKeys: [String], now: Date,
-                                      into output: inout SimulationOutput) {
-        let id = ticket.id
+    private mutating func applyTicket(_ routed: PreparedLine.RoutedTicket, now: Date, into output: inout SimulationOutput) {
+        let id = routed.id
         if ticketIndex[id] != nil {
             summary.rejectedTickets += 1
             let issue = ValidationIssue(path: "id", code: "duplicate", message: "id: ticket \(id) was already dispatched")
@@ -527,20 +546,20 @@ public struct Simulation {
             return
         }
         summary.tickets += 1
-        let receivedAt = ticket.receivedAt
-        let found = repeats.check(keys: repeatKeys, receivedAt: receivedAt, ticketID: id)
+        let receivedAt = routed.receivedAt
+        let found = repeats.check(keys: routed.repeatKeys, receivedAt: receivedAt, ticketID: id)
         let before = output.events.count
-        let transition = lifecycle.dispatch(decision, receivedAt: receivedAt, repeatOf: found.repeatOf,
+        let transition = lifecycle.dispatch(routed.decision, receivedAt: receivedAt, repeatOf: found.repeatOf,
                                             enterpriseRepeat: found.enterpriseRepeat, now: now, appendingTo: &output.events)
         summary.events += output.events.count - before
         let slot: Int
         if let free = freeSlots.popLast() {
             slot = free
-            tickets[slot] = consume ticket
+            tickets[slot] = routed.ticket.take()
         } else {
             slot = states.count
             states.append(nil)
-            tickets.append(consume ticket)
+            tickets.append(routed.ticket.take())
             isActive.append(false)
             serials.append(0)
         }
@@ -721,35 +740,40 @@ public struct SimulationEncoder: Sendable {
 
     /// `reserved.contains(key)` without hashing the key.
     static func isReserved(_ key: String) -> Bool {
-        switch key {
-        case "event", "event_id", "at", "ticket_id", "unit", "level", "queues": true
+        switch key.utf8.count {
+        case 2: key == "at"
+        case 4: key == "unit"
+        case 5: key == "event" || key == "level"
+        case 6: key == "queues"
+        case 8: key == "event_id"
+        case 9: key == "ticket_id"
         default: false
         }
     }
 
     private mutating func write(_ e: inout LifecycleEvent, into out: inout [UInt8]) {
-        out.append(contentsOf: Self.eventPrefix)
+        out.append(literal: Self.eventPrefix)
         out.append(contentsOf: e.type.rawValue.utf8)  // ASCII names: nothing to escape
-        out.append(contentsOf: Self.eventIDKey)
+        out.append(literal: Self.eventIDKey)
         JSON.serializeString(e.ticketID, into: &out)
         out.removeLast()  // the closing quote: the id goes on
         out.append(0x23)
         out.append(contentsOf: String(e.version).utf8)
         out.append(0x2E)
         out.append(contentsOf: String(e.sequence).utf8)
-        out.append(contentsOf: Self.atKey)
+        out.append(literal: Self.atKey)
         if e.at != lastAt {
             lastAt = e.at
             lastAtText.removeAll(keepingCapacity: true)
             RFC3339.format(e.at, offsetSeconds: offsetSeconds, into: &lastAtText)
         }
         out.append(contentsOf: lastAtText)
-        out.append(contentsOf: Self.ticketIDKey)
+        out.append(literal: Self.ticketIDKey)
         JSON.serializeString(e.ticketID, into: &out)
-        out.append(contentsOf: Self.unitKey)
-        if let u = e.unit { JSON.serializeString(u, into: &out) } else { out.append(contentsOf: Self.null) }
-        out.append(contentsOf: Self.levelKey)
-        if let l = e.level { JSON.serializeString(l.name, into: &out) } else { out.append(contentsOf: Self.null) }
+        out.append(literal: Self.unitKey)
+        if let u = e.unit { JSON.serializeString(u, into: &out) } else { out.append(literal: Self.null) }
+        out.append(literal: Self.levelKey)
+        if let l = e.level { JSON.serializeString(l.name, into: &out) } else { out.append(literal: Self.null) }
         if !e.payload.write(into: &out), case .fields(let fields) = e.payload {
             for (k, v) in fields {
                 out.append(0x2C)
@@ -759,7 +783,7 @@ public struct SimulationEncoder: Sendable {
             }
         }
         if verbose {
-            out.append(contentsOf: Self.queuesKey)
+            out.append(literal: Self.queuesKey)
             for (i, q) in e.queues.enumerated() {
                 if i > 0 { out.append(0x2C) }
                 JSON.serializeString(q, into: &out)
@@ -776,14 +800,14 @@ public struct SimulationEncoder: Sendable {
     /// Keys of the event envelope: a field of the same name replaces it in `json`, so such an event takes
     /// the general path.
     static let reserved: Set<String> = ["event", "event_id", "at", "ticket_id", "unit", "level", "queues"]
-    static let eventPrefix = Array(#"{"event":""#.utf8)
-    static let eventIDKey = Array(#"","event_id":"#.utf8)
-    static let atKey = Array(#"","at":""#.utf8)
-    static let ticketIDKey = Array(#"","ticket_id":"#.utf8)
-    static let unitKey = Array(#","unit":"#.utf8)
-    static let levelKey = Array(#","level":"#.utf8)
-    static let queuesKey = Array(#","queues":["#.utf8)
-    static let null = Array("null".utf8)
+    static let eventPrefix: StaticString = #"{"event":""#
+    static let eventIDKey: StaticString = #"","event_id":"#
+    static let atKey: StaticString = #"","at":""#
+    static let ticketIDKey: StaticString = #"","ticket_id":"#
+    static let unitKey: StaticString = #","unit":"#
+    static let levelKey: StaticString = #","level":"#
+    static let queuesKey: StaticString = #","queues":["#
+    static let null: StaticString = "null"
 }
 
 // MARK: - Timer heap

@@ -11,7 +11,7 @@ import Testing
     static let started = RFC3339.parse("2026-03-02T09:00:00+08:00")!.date
 
     static func clock(_ c: Clock, stopped: Bool = false) -> ClockState {
-        ClockState(clock: c, started: started, due: due.addingTimeInterval(Double(EventPayload.Keys.index(c) * 3600)), warnAt: started,
+        ClockState(clock: c, started: started, due: due.addingTimeInterval(Double(Clock.allCases.firstIndex(of: c)! * 3600)), warnAt: started,
                    stoppedAt: stopped ? started : nil)
     }
 
@@ -30,7 +30,11 @@ import Testing
         ("callback closed", .callback(closed: true, reached: true, resolved: true, satisfaction: .basicallySatisfied, note: nil)),
         ("callback recorded", .callback(closed: false, reached: false, resolved: nil, satisfaction: nil, note: "无人接听")),
         ("callback, every field", .callback(closed: false, reached: true, resolved: false, satisfaction: .unsatisfied, note: "n")),
-    ]
+    ] + Clock.allCases.map { first in
+        // Each clock's deadline key first and after another.
+        ("dispatched, \(first) first", .dispatched(destination: "unit", rule: "r", clocks: [clock(first)] + Clock.allCases.filter { $0 != first }.map { clock($0) },
+                                                    offset: 28_800, repeatOf: nil))
+    }
 
     @Test(arguments: payloads.indices)
     func writerSpellsTheFields(_ i: Int) {
