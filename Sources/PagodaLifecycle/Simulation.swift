@@ -136,10 +136,10 @@ public struct PreparedLine: Sendable {
     var input: Input
 
     enum Input: Sendable {
-        /// The ticket, its decision and its repeat keys, in a box: a line is moved from thread to thread and
-        /// batch to batch, and the ticket and decision inline would make every line, commands included, five
-        /// times larger to move.
-        case ticket(RoutedTicket)
+        /// The ticket, its decision, and its keys in the repeat index (`RepeatKeys`). A line is moved, never
+        /// copied (`Simulation.apply` consumes it), and so are these values into the simulation: a box would be
+        /// one more allocation, and copying them out of it a reference count per field.
+        case ticket(Ticket, Decision, repeatKeys: [String])
         case invalidTicket(id: String?, issues: [ValidationIssue])
         case command(Command)
         case invalidCommand(CommandValidationError, JSONObject)
@@ -147,27 +147,7 @@ public struct PreparedLine: Sendable {
 
     /// A routed ticket's input.
     static func routed(_ ticket: Ticket, _ decision: Decision) -> Input {
-        .ticket(RoutedTicket(ticket: ticket, decision: decision))
-    }
-
-    /// A validated ticket with its routing decision and its keys in the repeat index (`RepeatKeys`). The
-    /// simulation reads the decision and keys in place and moves the ticket out (`take`), so nothing is
-    /// copied field by field. Made on one thread and used on another, never on both at once.
-    final class RoutedTicket: @unchecked Sendable {
-        let id: String
-        let receivedAt: Date
-        /// Nil once taken.
-        var ticket: Ticket?
-        let decision: Decision
-        let repeatKeys: [String]
-
-        init(ticket: Ticket, decision: Decision) {
-            id = ticket.id
-            receivedAt = ticket.receivedAt
-            repeatKeys = RepeatKeys.keys(for: ticket, category: decision.category)
-            self.ticket = ticket
-            self.decision = decision
-        }
+        .ticket(ticket, decision, repeatKeys: RepeatKeys.keys(for: ticket, category: decision.category))
     }
 
     /// The line a successful `ScenarioLine.check` described, from the bytes of its ticket or command
@@ -462,8 +442,8 @@ public struct Simulation {
         advance(to: t)
         let now = Date(timeIntervalSince1970: clock)
         switch (consume line).input {
-        case .ticket(let routed):
-            applyTicket(routed, now: now, into: &sink.output)
+        case .ticket(let ticket, let decision, let repeatKeys):
+            applyTicket(ticket, decision, repeatKeys: repeatKeys, now: now, into: &sink.output)
         case .invalidTicket(let id, let issues):
             summary.rejectedTickets += 1
             reject(ticketRejection(id: id, issues: issues, now: now), into: &sink.output)
@@ -537,8 +517,9 @@ public struct Simulation {
 
     // MARK: Inputs
 
-    private mutating func applyTicket(_ routed: PreparedLine.RoutedTicket, now: Date, into output: inout SimulationOutput) {
-        let id = routed.id
+    private mutating func applyTicket(_ ticket: consuming Ticket, _ decision: consuming Decision, repeatKeys: [String], now: Date,
+                                      into output: inout SimulationOutput) {
+        let id = ticket.id
         if ticketIndex[id] != nil {
             summary.rejectedTickets += 1
             let issue = ValidationIssue(path: "id", code: "duplicate", message: "id: ticket \(id) was already dispatched")
@@ -546,20 +527,20 @@ public struct Simulation {
             return
         }
         summary.tickets += 1
-        let receivedAt = routed.receivedAt
-        let found = repeats.check(keys: routed.repeatKeys, receivedAt: receivedAt, ticketID: id)
+        let receivedAt = ticket.receivedAt
+        let found = repeats.check(keys: repeatKeys, receivedAt: receivedAt, ticketID: id)
         let before = output.events.count
-        let transition = lifecycle.dispatch(routed.decision, receivedAt: receivedAt, repeatOf: found.repeatOf,
+        let transition = lifecycle.dispatch(decision, receivedAt: receivedAt, repeatOf: found.repeatOf,
                                             enterpriseRepeat: found.enterpriseRepeat, now: now, appendingTo: &output.events)
         summary.events += output.events.count - before
         let slot: Int
         if let free = freeSlots.popLast() {
             slot = free
-            tickets[slot] = routed.ticket.take()
+            tickets[slot] = consume ticket
         } else {
             slot = states.count
             states.append(nil)
-            tickets.append(routed.ticket.take())
+            tickets.append(consume ticket)
             isActive.append(false)
             serials.append(0)
         }
