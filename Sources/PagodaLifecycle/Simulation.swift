@@ -158,7 +158,7 @@ public struct PreparedLine: Sendable {
     public init?(payload bytes: UnsafeRawBufferPointer, at: Date, isTicket: Bool, rules: RuleSet) {
         if isTicket, let ticket = TicketFastReader.read(bytes, limits: ScenarioLine.limits, isKnownCategory: rules.isKnownCategory) {
             self.at = at
-            input = Self.routed(ticket, rules.route(ticket).trimmed())
+            input = Self.routed(ticket, rules.route(ticket, trimmed: true))
             return
         }
         if !isTicket, let command = CommandFastReader.read(bytes, replyTo: nil) {
@@ -179,7 +179,7 @@ public struct PreparedLine: Sendable {
             case .failure(let error): input = .invalidTicket(id: value.objectValue?["id"]?.stringValue, issues: error.issues)
             case .success(var ticket):
                 // What dispatching reads; the rest of the decision is freed here, on the thread that made it.
-                let decision = rules.route(ticket).trimmed()
+                let decision = rules.route(ticket, trimmed: true)
                 // Keep what re-routing needs, not the ticket's JSON.
                 ticket.json = JSONObject()
                 ticket.extra = JSONObject()

@@ -10,7 +10,11 @@ extension RuleSet {
     ///
     /// `excluding` names units the ticket must not go to (a unit that returned it): routes that would
     /// send it there are passed over, and triage takes it when no other route matches.
-    public func route(_ ticket: Ticket, explainMisses: Bool = false, excluding: Set<String> = []) -> Decision {
+    ///
+    /// With `trimmed`, the decision is `route(ticket).trimmed()` made directly: its explanation,
+    /// warnings, co-handlers and escalation chain are not worked out, only to be dropped.
+    public func route(_ ticket: Ticket, explainMisses: Bool = false, excluding: Set<String> = [], trimmed: Bool = false) -> Decision {
+        let explain = !trimmed
         var explanation: [Explanation] = []
         let found = matchedPhrases(ticket)
         let enterprise = ticket.enterprise != nil
@@ -19,18 +23,18 @@ extension RuleSet {
         // array's buffer: a `for rule in` loop copies each rule, a reference count per field, per ticket.
         if let i = emergencyRules.withUnsafeBufferPointer({ rules in rules.indices.first { rules[$0].text.holds(found) } }) {
             let rule = emergencyRules[i]
-            explanation.append(.emergency(rule: rule.reference.id, line: rule.line, phrases: phraseTexts(rule.text, found)))
+            if explain { explanation.append(.emergency(rule: rule.reference.id, line: rule.line, phrases: phraseTexts(rule.text, found))) }
             return Decision(
                 ticketID: ticket.id, type: .emergency, unit: nil, queue: "emergency", emergencyLine: rule.line,
                 enterprise: enterprise, category: ticket.category, urgency: .emergency, rule: rule.reference, slaProfile: nil,
                 deadlines: [], coHandlers: [], escalationChain: [], escalationPolicy: "default", priority: 1, rulesHash: hash,
                 region: nil, explanation: explanation, warnings: [])
         }
-        if ticket.urgency == .emergency { explanation.append(.intakeEmergencyWithoutRule) }
+        if explain, ticket.urgency == .emergency { explanation.append(.intakeEmergencyWithoutRule) }
 
         // 2. Classification: category (first applicable rule) and urgency (raised by any rule).
         var category = ticket.category.flatMap { categoryByCode[$0] }
-        if let c = ticket.category { explanation.append(.categoryFromIntake(c)) }
+        if explain, let c = ticket.category { explanation.append(.categoryFromIntake(c)) }
         var urgency = ticket.urgency ?? .normal
         var categoryDecided = false
         classifyRules.withUnsafeBufferPointer { rules in
@@ -39,7 +43,7 @@ extension RuleSet {
                 if !rules[i].channels.isEmpty && !rules[i].channels.contains(ticket.channel) { continue }
                 if let set = rules[i].setCategory, !categoryDecided, category == nil || rules[i].override, rules[i].text.holds(found) {
                     let previous = category.map { categories[$0].code }
-                    if previous != categories[set].code {
+                    if explain, previous != categories[set].code {
                         explanation.append(.categorySet(rule: rules[i].reference.id, category: categories[set].code,
                                                         phrases: phraseTexts(rules[i].text, found), overriding: previous))
                     }
@@ -48,7 +52,7 @@ extension RuleSet {
                 }
                 if let raise = rules[i].setUrgency, raise > urgency, rules[i].text.holds(found) {
                     urgency = raise
-                    explanation.append(.urgencyRaised(rule: rules[i].reference.id, to: raise, phrases: phraseTexts(rules[i].text, found)))
+                    if explain { explanation.append(.urgencyRaised(rule: rules[i].reference.id, to: raise, phrases: phraseTexts(rules[i].text, found))) }
                 }
             }
         }
@@ -57,13 +61,13 @@ extension RuleSet {
         let resolution = resolveRegion(ticket.region)
         var regionIndex: Int?
         switch resolution {
-        case .absent: explanation.append(.regionAbsent)
+        case .absent: if explain { explanation.append(.regionAbsent) }
         case .resolved(let r):
             regionIndex = r
-            explanation.append(.regionResolved(regions[r].path))
+            if explain { explanation.append(.regionResolved(regions[r].path)) }
         case .unresolved(let why):
-            explanation.append(.regionUnresolved(why))
-            return triage(ticket, category: category, urgency: urgency, explanation: explanation)
+            if explain { explanation.append(.regionUnresolved(why)) }
+            return triage(ticket, category: category, urgency: urgency, explanation: explanation, trimmed: trimmed)
         }
 
         // 4. Routes, first match wins.
@@ -76,29 +80,31 @@ extension RuleSet {
             return !excluding.contains(self.resolve(self.routes[i].target, region: regionIndex, explanation: &ignored).1.id)
         }
         guard let routeIndex = index.firstMatch(rows: rows, phrases: found, routes: routes, accept: accept) else {
-            explanation.append(.noRouteMatched)
-            if explainMisses { explanation.append(contentsOf: nearMisses(rows: rows, found: found, before: routes.count)) }
-            return triage(ticket, category: category, urgency: urgency, explanation: explanation)
+            if explain { explanation.append(.noRouteMatched) }
+            if explain, explainMisses { explanation.append(contentsOf: nearMisses(rows: rows, found: found, before: routes.count)) }
+            return triage(ticket, category: category, urgency: urgency, explanation: explanation, trimmed: trimmed)
         }
         let route = routes[routeIndex]
-        explanation.append(.matched(route: route.reference.id, conditions: matchedConditions(route, rows: rows, found: found)))
-        if explainMisses { explanation.append(contentsOf: nearMisses(rows: rows, found: found, before: routeIndex)) }
+        if explain {
+            explanation.append(.matched(route: route.reference.id, conditions: matchedConditions(route, rows: rows, found: found)))
+            if explainMisses { explanation.append(contentsOf: nearMisses(rows: rows, found: found, before: routeIndex)) }
+        }
 
         let (type, unit) = resolve(route.target, region: regionIndex, explanation: &explanation)
-        let co = route.coHandlers.compactMap { t -> Unit? in
+        let co = trimmed ? [] : route.coHandlers.compactMap { t -> Unit? in
             var ignored: [Explanation] = []
             let (_, u) = resolve(t, region: regionIndex, explanation: &ignored)
             return u.index == unit.index ? nil : u
         }
         let (profile, because) = chooseSLA(route.sla, urgency: urgency, enterprise: enterprise)
-        explanation.append(.slaChosen(profile: profile, because: because))
+        if explain { explanation.append(.slaChosen(profile: profile, because: because)) }
         let (deadlines, warnings) = computeDeadlines(profile, from: ticket.receivedAt)
         return Decision(
             ticketID: ticket.id, type: type, unit: unit, queue: queue(type, unit), emergencyLine: nil, enterprise: enterprise,
             category: category.map { categories[$0].code }, urgency: urgency, rule: route.reference, slaProfile: profile,
-            deadlines: deadlines, coHandlers: co, escalationChain: chains[unit.index],
+            deadlines: deadlines, coHandlers: co, escalationChain: trimmed ? [] : chains[unit.index],
             escalationPolicy: route.escalation, priority: route.priority ?? defaultPriority, rulesHash: hash,
-            region: regionIndex.map { regions[$0].path }, explanation: explanation, warnings: warnings)
+            region: regionIndex.map { regions[$0].path }, explanation: trimmed ? [] : explanation, warnings: trimmed ? [] : warnings)
     }
 
     // MARK: Steps
@@ -230,16 +236,17 @@ extension RuleSet {
         return (out, warnings.count < 2 ? warnings : Array(Set(warnings)).sorted())
     }
 
-    func triage(_ ticket: Ticket, category: Int?, urgency: Urgency, explanation: [Explanation]) -> Decision {
+    func triage(_ ticket: Ticket, category: Int?, urgency: Urgency, explanation: [Explanation], trimmed: Bool = false) -> Decision {
         var explanation = explanation
-        explanation.append(.slaChosen(profile: triageSLA, because: "manual triage"))
+        if !trimmed { explanation.append(.slaChosen(profile: triageSLA, because: "manual triage")) }
         let (deadlines, warnings) = computeDeadlines(triageSLA, from: ticket.receivedAt)
         let unit = units[triageUnit]
         return Decision(
             ticketID: ticket.id, type: .triage, unit: unit, queue: "triage", emergencyLine: nil, enterprise: ticket.enterprise != nil,
             category: category.map { categories[$0].code }, urgency: urgency, rule: fallbackRule, slaProfile: triageSLA,
-            deadlines: deadlines, coHandlers: [], escalationChain: chains[unit.index], escalationPolicy: "default",
-            priority: urgency >= .urgent ? 1 : defaultPriority, rulesHash: hash, region: nil, explanation: explanation, warnings: warnings)
+            deadlines: deadlines, coHandlers: [], escalationChain: trimmed ? [] : chains[unit.index], escalationPolicy: "default",
+            priority: urgency >= .urgent ? 1 : defaultPriority, rulesHash: hash, region: nil,
+            explanation: trimmed ? [] : explanation, warnings: trimmed ? [] : warnings)
     }
 
     // MARK: Explanations

@@ -201,6 +201,27 @@ import Testing
 
 /// The example rule set shipped in rules/ passes its own test cases and exercises every rule.
 @Suite struct ExampleRuleSetTests {
+    /// `route(_:trimmed: true)` is `route(_:).trimmed()`: on every test ticket of the Foshan rules (emergencies,
+    /// triage, unresolved regions, every route), with and without units excluded.
+    @Test func aTrimmedRouteIsTheTrimmedDecision() throws {
+        let dir = Fixtures.repositoryRoot.appendingPathComponent("rules")
+        let ruleSet = try #require(RuleSetCompiler.compile(try RuleSetCompiler.readFiles(in: dir.path)).ruleSet)
+        let tickets = RuleTestRunner(ruleSet: ruleSet).tickets(try RuleSetCompiler.readFiles(in: dir.appendingPathComponent("tests").path))
+        #expect(tickets.count >= 40)
+        var kinds: Set<Decision.DestinationType> = []
+        for ticket in tickets {
+            let full = ruleSet.route(ticket)
+            kinds.insert(full.type)
+            for excluding in [[], Set(full.unit.map { [$0.id] } ?? [])] {
+                let expected = ruleSet.route(ticket, excluding: excluding).trimmed().json(offsetSeconds: 28_800)
+                let trimmed = ruleSet.route(ticket, excluding: excluding, trimmed: true)
+                #expect(trimmed.json(offsetSeconds: 28_800) == expected, "\(ticket.id) excluding \(excluding)")
+                #expect(trimmed.explanation.isEmpty && trimmed.warnings.isEmpty && trimmed.coHandlers.isEmpty && trimmed.escalationChain.isEmpty)
+            }
+        }
+        #expect(kinds.isSuperset(of: [.unit, .emergency, .triage]), "\(kinds)")
+    }
+
     @Test func foshanRulesPassTheirTests() throws {
         let dir = Fixtures.repositoryRoot.appendingPathComponent("rules")
         let result = RuleSetCompiler.compile(try RuleSetCompiler.readFiles(in: dir.path))
