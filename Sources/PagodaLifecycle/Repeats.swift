@@ -96,11 +96,10 @@ public struct RepeatIndex: Sendable {
         let t = receivedAt.timeIntervalSince1970
         var best: Seen?
         var viaCredit = false
-        // One look-up per key: the keys differ, so recording a key does not change what another finds.
+        // One look-up per key (recording the ticket returns what the key held): the keys differ, so
+        // recording a key does not change what another finds.
         for key in keys {
-            let slot = latest.index(forKey: key)
-            if let slot {
-                let seen = latest.values[slot]
+            if let seen = latest.updateValue(Seen(at: t, ticketID: ticketID), forKey: key) {
                 if seen.ticketID != ticketID, seen.at <= t, t - seen.at <= window {
                     let credit = key.hasPrefix(RepeatKeys.creditPrefix)
                     if best == nil || best!.at < seen.at || (best!.at == seen.at && credit) {
@@ -109,10 +108,10 @@ public struct RepeatIndex: Sendable {
                     }
                 }
                 // Keep the latest receipt per key: an out-of-order older ticket does not hide a newer one.
-                if seen.at > t { continue }
-                latest.values[slot] = Seen(at: t, ticketID: ticketID)
-            } else {
-                latest[key] = Seen(at: t, ticketID: ticketID)
+                if seen.at > t {
+                    latest[key] = seen
+                    continue
+                }
             }
             order.append((key, t))
         }

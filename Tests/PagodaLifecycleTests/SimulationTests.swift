@@ -429,3 +429,65 @@ private let sampleTickets = #"""
         }
     }
 }
+
+/// The repeat index's look-up as it was written first (three look-ups per key), kept as the reference.
+private struct ReferenceRepeatIndex {
+    let window: TimeInterval
+    var latest: [String: (at: TimeInterval, id: String)] = [:]
+    var order: [(key: String, at: TimeInterval)] = []
+    var head = 0
+    var horizon = -Double.infinity
+
+    mutating func check(keys: [String], at t: TimeInterval, id: String) -> (String?, Bool) {
+        guard !keys.isEmpty else { return (nil, false) }
+        var best: (at: TimeInterval, id: String)?
+        var viaCredit = false
+        for key in keys {
+            if let seen = latest[key] {
+                if seen.id != id, seen.at <= t, t - seen.at <= window {
+                    let credit = key.hasPrefix("credit:")
+                    if best == nil || best!.at < seen.at || (best!.at == seen.at && credit) {
+                        best = seen
+                        viaCredit = credit
+                    }
+                }
+                if seen.at > t { continue }
+            }
+            latest[key] = (t, id)
+            order.append((key, t))
+        }
+        if t > horizon { horizon = t }
+        while head < order.count, order[head].at < horizon - window {
+            let (key, at) = order[head]
+            if let seen = latest[key], seen.at == at { latest[key] = nil }
+            head += 1
+        }
+        return (best?.id, best != nil && viaCredit)
+    }
+}
+
+@Test func repeatIndexMatchesItsReference() {
+    // Random tickets over a few phones and credit codes, times mostly rising with some out of order and
+    // some equal, ids sometimes repeated; the index must answer as the reference does at every step.
+    var rng = SystemRandomNumberGenerator()
+    for round in 0..<20 {
+        var index = RepeatIndex(window: 600)
+        var reference = ReferenceRepeatIndex(window: 600)
+        var t = 0.0
+        var repeats = 0
+        for i in 0..<2_000 {
+            t += Double(Int.random(in: -30...40, using: &rng))
+            var keys: [String] = []
+            if Int.random(in: 0..<10, using: &rng) > 0 { keys.append("phone:\(Int.random(in: 0..<40, using: &rng))|c") }
+            if Int.random(in: 0..<3, using: &rng) == 0 { keys.append("credit:\(Int.random(in: 0..<10, using: &rng))|c") }
+            let id = "T-\(Int.random(in: 0..<10, using: &rng) == 0 ? i / 2 : i)"
+            let got = index.check(keys: keys, receivedAt: Date(timeIntervalSince1970: t), ticketID: id)
+            let want = reference.check(keys: keys, at: t, id: id)
+            #expect(got.repeatOf == want.0 && got.enterpriseRepeat == want.1, "round \(round), ticket \(i)")
+            if got.repeatOf != want.0 || got.enterpriseRepeat != want.1 { return }
+            if got.repeatOf != nil { repeats += 1 }
+        }
+        #expect(repeats > 100)
+        #expect(index.count == reference.latest.count)
+    }
+}
