@@ -46,7 +46,9 @@ public struct Refusal: Sendable, Hashable {
 /// the ticket next needs `fire`, and `TicketState.version` is the token that makes a timer set before a
 /// later change do nothing.
 public struct Lifecycle: Sendable {
-    public let rules: RuleSet
+    /// What the lifecycle works out from its rule set once (holders, snapshots, intervals).
+    let tables: LifecycleTables
+    public var rules: RuleSet { tables.rules }
     /// An enterprise ticket still open this long after receipt goes to supervision (domain: 7 days).
     public var enterpriseWatch: TimeInterval = 7 * 86_400
     /// A command dated further ahead of the dispatcher's clock than this is refused.
@@ -56,48 +58,24 @@ public struct Lifecycle: Sendable {
     /// Command ids remembered per ticket for idempotency (the store also keeps a global ledger).
     public var rememberedCommands = 256
 
-    let offset: Int
-    let centreUnits: Set<String>
-    /// Built once per rule set, as every dispatch would build them: each unit's holder (by unit index),
-    /// each SLA profile's and escalation policy's snapshot (by name).
-    let holders: [Holder]
-    let profileSnapshots: [String: ProfileSnapshot]
-    let policySnapshots: [String: PolicySnapshot]
-    /// The rule set's reminder intervals by their text (a policy snapshot keeps `remind_every` as text).
-    let remindIntervals: [String: SLADuration]
+    var offset: Int { tables.offset }
+    var centreUnits: Set<String> { tables.centreUnits }
+    var holders: [Holder] { tables.holders }
+    var profileSnapshots: [String: ProfileSnapshot] { tables.profileSnapshots }
+    var policySnapshots: [String: PolicySnapshot] { tables.policySnapshots }
 
     public init(rules: RuleSet) {
-        self.rules = rules
-        self.offset = rules.calendar.utcOffsetSeconds(at: Date(timeIntervalSince1970: 1_767_225_600))
-        var centre: Set<String> = [rules.units[rules.triageUnit].id]
-        if let s = rules.supervisionUnit { centre.insert(rules.units[s].id) }
-        self.centreUnits = centre
-        self.holders = rules.units.map { u in
-            Holder(unit: u.id, level: u.level, queue: rules.queueName(of: u),
-                   parents: rules.escalationChain(from: u.index).dropFirst().map {
-                       Holder.Link(unit: $0.id, level: $0.level, queue: rules.queueName(of: $0))
-                   })
-        }
-        self.profileSnapshots = rules.profiles.mapValues(ProfileSnapshot.init)
-        self.policySnapshots = rules.policies.mapValues { PolicySnapshot($0, profiles: rules.profiles) }
-        var intervals: [String: SLADuration] = [:]
-        for p in rules.policies.values { if let d = p.remindEvery { intervals[d.description] = d } }
-        self.remindIntervals = intervals
+        tables = LifecycleTables(rules: rules)
     }
 
     /// The units that may decide returns and extensions, record callbacks, redispatch and merge.
-    public var centre: Set<String> { centreUnits }
+    public var centre: Set<String> { tables.centreUnits }
 
     /// The holder for a unit of the current rule set, with its escalation chain.
-    public func holder(unit id: String) -> Holder? {
-        guard let u = rules.unit(id: id) else { return nil }
-        return holder(u)
-    }
+    public func holder(unit id: String) -> Holder? { tables.holder(unit: id) }
 
-    func holder(_ u: PagodaRules.Unit) -> Holder { holders[u.index] }
-
-    var triageHolder: Holder { holder(rules.units[rules.triageUnit]) as Holder }
-    var supervisionHolder: Holder? { rules.supervisionUnit.map { holder(rules.units[$0]) } }
+    var triageHolder: Holder { tables.triageHolder }
+    var supervisionHolder: Holder? { tables.supervisionHolder }
 
     // MARK: Dispatch
 
@@ -222,6 +200,51 @@ public struct Lifecycle: Sendable {
             ]))
     }
 
+    func format(_ d: Date) -> String { tables.format(d) }
+}
+
+/// What a lifecycle works out from its rule set once, as every dispatch would otherwise: each unit's
+/// holder (by unit index), each SLA profile's and escalation policy's snapshot (by name), the reminder
+/// intervals. One reference: a transition's `Emitter` reaches it without a reference count per table.
+final class LifecycleTables: Sendable {
+    let rules: RuleSet
+    let offset: Int
+    let centreUnits: Set<String>
+    let holders: [Holder]
+    let profileSnapshots: [String: ProfileSnapshot]
+    let policySnapshots: [String: PolicySnapshot]
+    /// The rule set's reminder intervals by their text (a policy snapshot keeps `remind_every` as text).
+    let remindIntervals: [String: SLADuration]
+
+    init(rules: RuleSet) {
+        self.rules = rules
+        self.offset = rules.calendar.utcOffsetSeconds(at: Date(timeIntervalSince1970: 1_767_225_600))
+        var centre: Set<String> = [rules.units[rules.triageUnit].id]
+        if let s = rules.supervisionUnit { centre.insert(rules.units[s].id) }
+        self.centreUnits = centre
+        self.holders = rules.units.map { u in
+            Holder(unit: u.id, level: u.level, queue: rules.queueName(of: u),
+                   parents: rules.escalationChain(from: u.index).dropFirst().map {
+                       Holder.Link(unit: $0.id, level: $0.level, queue: rules.queueName(of: $0))
+                   })
+        }
+        self.profileSnapshots = rules.profiles.mapValues(ProfileSnapshot.init)
+        self.policySnapshots = rules.policies.mapValues { PolicySnapshot($0, profiles: rules.profiles) }
+        var intervals: [String: SLADuration] = [:]
+        for p in rules.policies.values { if let d = p.remindEvery { intervals[d.description] = d } }
+        self.remindIntervals = intervals
+    }
+
+    /// The holder for a unit of the rule set, with its escalation chain.
+    func holder(unit id: String) -> Holder? {
+        guard let u = rules.unit(id: id) else { return nil }
+        return holders[u.index]
+    }
+
+    // `holders` is in the order of `rules.units`, so a unit's position is its index.
+    var triageHolder: Holder { holders[rules.triageUnit] }
+    var supervisionHolder: Holder? { rules.supervisionUnit.map { holders[$0] } }
+
     func deadlines(_ clocks: [ClockState]) -> JSONValue { EventPayload.deadlines(clocks, offset: offset) }
 
     func format(_ d: Date) -> String { RFC3339.format(d, offsetSeconds: offset) }
@@ -274,7 +297,11 @@ extension TicketState {
 
 /// Accumulates one transition: the state being changed and the events it emits.
 struct Emitter {
-    let lifecycle: Lifecycle
+    /// The lifecycle's tables, without a reference count: an emitter lives only within a call of the
+    /// lifecycle that holds them.
+    unowned(unsafe) let lifecycle: LifecycleTables
+    let allowedSkew: TimeInterval
+    let reworksBeforeSupervision: Int
     var state: TicketState
     /// How `finish` tells whether the state changed.
     let change: Change
@@ -299,8 +326,10 @@ struct Emitter {
 
     /// Takes over `events` (left empty until `finish(outcome:into:)` hands them back with this
     /// transition's appended), so appending does not copy the caller's array.
-    init(lifecycle: Lifecycle, state: consuming TicketState, now: Date, change: Change, events: inout [LifecycleEvent]) {
-        self.lifecycle = lifecycle
+    init(lifecycle: borrowing Lifecycle, state: consuming TicketState, now: Date, change: Change, events: inout [LifecycleEvent]) {
+        self.lifecycle = lifecycle.tables
+        allowedSkew = lifecycle.allowedSkew
+        reworksBeforeSupervision = lifecycle.reworksBeforeSupervision
         self.state = state
         self.change = change
         self.now = now
@@ -420,7 +449,7 @@ struct Emitter {
     /// remembering the command id).
     mutating func apply(_ c: Command, reroute: (Set<String>) -> String?) -> Refusal? {
         let type = c.action.type
-        if c.at > now.addingTimeInterval(lifecycle.allowedSkew) {
+        if c.at > now.addingTimeInterval(allowedSkew) {
             return Refusal(code: "future", reason: "at \(lifecycle.format(c.at)) is ahead of the dispatcher's clock (\(lifecycle.format(now)))")
         }
         switch state.phase {
@@ -559,7 +588,7 @@ struct Emitter {
                 f.append(("reworks", .integer(state.reworks)))
                 f.append(("deadlines", lifecycle.deadlines(state.clocks)))
                 emit(.reopened, to: holderQueues, f)
-                if state.enterprise || state.reworks >= lifecycle.reworksBeforeSupervision {
+                if state.enterprise || state.reworks >= reworksBeforeSupervision {
                     supervise(reason: state.enterprise ? "enterprise_unsatisfied" : "unsatisfied_\(state.reworks)_times")
                 }
             } else {
