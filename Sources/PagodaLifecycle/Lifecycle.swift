@@ -5,6 +5,7 @@ import PagodaRules
 public struct Transition: Sendable {
     /// The ticket's state after the input; nil for a command about a ticket the dispatcher does not know.
     public var state: TicketState?
+    /// The events, in order; empty from the calls with `appendingTo:`, which append them to the caller's array.
     public var events: [LifecycleEvent]
     /// Whether `state` differs from the state given (store it, with its timer, when it does).
     public var changed: Bool

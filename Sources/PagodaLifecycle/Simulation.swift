@@ -289,7 +289,8 @@ public struct SimulationSink {
 ///
 /// Memory: one state per open ticket (closed and handed-off tickets are dropped, only their ids are kept
 /// to refuse later commands with `ticket_closed` / `handed_off`), one heap entry per pending timer, and
-/// the repeat index for the last 7 days. Records are handed to the caller as produced.
+/// the repeat index for the last 7 days. Records are handed to the caller after each line (the calls with
+/// `records:`) or a batch at a time (`SimulationSink`).
 public struct Simulation {
     public struct Options: Sendable {
         /// The end of virtual time; nil: run until only supervision reminders remain.
