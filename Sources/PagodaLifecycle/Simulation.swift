@@ -136,18 +136,45 @@ public struct PreparedLine: Sendable {
     var input: Input
 
     enum Input: Sendable {
-        /// The ticket, its decision, and its keys in the repeat index (`RepeatKeys`). A line is moved, never
-        /// copied (`Simulation.apply` consumes it), and so are these values into the simulation: a box would be
-        /// one more allocation, and copying them out of it a reference count per field.
-        case ticket(Ticket, Decision, repeatKeys: [String])
+        /// The ticket's id and receipt, where to find the ticket again for re-routing, its decision, and its
+        /// keys in the repeat index (`RepeatKeys`). A line is moved, never copied (`Simulation.apply`
+        /// consumes it), and so are these values into the simulation: a box would be one more allocation,
+        /// and copying them out of it a reference count per field.
+        case ticket(id: String, receivedAt: Date, TicketSource, Decision, repeatKeys: [String])
         case invalidTicket(id: String?, issues: [ValidationIssue])
         case command(Command)
         case invalidCommand(CommandValidationError, JSONObject)
     }
 
-    /// A routed ticket's input.
-    static func routed(_ ticket: Ticket, _ decision: Decision) -> Input {
-        .ticket(ticket, decision, repeatKeys: RepeatKeys.keys(for: ticket, category: decision.category))
+    /// A routed ticket's input; the ticket itself is kept only when it cannot be read again from `location`.
+    static func routed(_ ticket: Ticket, _ decision: Decision, location: Int?, length: Int) -> Input {
+        let keys = RepeatKeys.keys(for: ticket, category: decision.category)
+        let source: TicketSource = location.map { .located(offset: $0, length: length) } ?? .kept(KeptTicket(ticket))
+        return .ticket(id: ticket.id, receivedAt: ticket.receivedAt, source, decision, repeatKeys: keys)
+    }
+
+    /// Where a simulation finds an open ticket again, to re-route it when the centre approves its return
+    /// without naming a unit (rare): the ticket itself, or the bytes of its object in the scenario, which
+    /// `Simulation.Options.readTicket` reads again. Keeping only where the ticket lies spares the
+    /// simulation a copy of every open ticket, and frees each ticket on the thread that read it.
+    public enum TicketSource: Sendable {
+        case kept(KeptTicket)
+        case located(offset: Int, length: Int)
+    }
+
+    /// A ticket kept whole (lines prepared from parsed values, which have no place in a file).
+    public final class KeptTicket: Sendable {
+        public let ticket: Ticket
+        init(_ ticket: Ticket) { self.ticket = ticket }
+    }
+
+    /// The ticket in the bytes of a scenario line's `ticket` object, read as preparing the line reads
+    /// it (nil when the bytes hold no valid ticket): for `Simulation.Options.readTicket`.
+    public static func ticket(payload bytes: UnsafeRawBufferPointer, rules: RuleSet) -> Ticket? {
+        if let ticket = TicketFastReader.read(bytes, limits: ScenarioLine.limits, isKnownCategory: rules.isKnownCategory) { return ticket }
+        guard let line = ScenarioLine.parse(payload: bytes, at: Date(timeIntervalSince1970: 0), isTicket: true),
+              case .ticket(let value) = line.payload else { return nil }
+        return try? TicketContract.validate(value, isKnownCategory: rules.isKnownCategory).get()
     }
 
     /// The line a successful `ScenarioLine.check` described, from the bytes of its ticket or command
@@ -155,10 +182,12 @@ public struct PreparedLine: Sendable {
     /// Nil when the bytes are not the object the check found there. A command written the plain way is
     /// read by `CommandFastReader` without the JSON tree; anything else goes through the tree.
     /// Likewise a plain ticket is read by `TicketFastReader` (its JSON is not kept either way), then routed.
-    public init?(payload bytes: UnsafeRawBufferPointer, at: Date, isTicket: Bool, rules: RuleSet) {
+    /// `location`, where the bytes lie in the scenario file, is kept instead of the ticket (see
+    /// `TicketSource`).
+    public init?(payload bytes: UnsafeRawBufferPointer, at: Date, isTicket: Bool, rules: RuleSet, location: Int? = nil) {
         if isTicket, let ticket = TicketFastReader.read(bytes, limits: ScenarioLine.limits, isKnownCategory: rules.isKnownCategory) {
             self.at = at
-            input = Self.routed(ticket, rules.route(ticket, trimmed: true))
+            input = Self.routed(ticket, rules.route(ticket, trimmed: true), location: location, length: bytes.count)
             return
         }
         if !isTicket, let command = CommandFastReader.read(bytes, replyTo: nil) {
@@ -167,11 +196,16 @@ public struct PreparedLine: Sendable {
             return
         }
         guard let line = ScenarioLine.parse(payload: bytes, at: at, isTicket: isTicket) else { return nil }
-        self = PreparedLine(line, rules: rules)
+        self = PreparedLine(line, rules: rules, location: location, length: bytes.count)
     }
 
     /// Validates (and for a ticket, routes) `line` with `rules`, the simulation's rule set.
     public init(_ line: ScenarioLine, rules: RuleSet) {
+        self.init(line, rules: rules, location: nil, length: 0)
+    }
+
+    /// `init(_:rules:)`, keeping where a ticket lies (`location`, `length`) instead of the ticket when known.
+    init(_ line: ScenarioLine, rules: RuleSet, location: Int?, length: Int) {
         at = line.at
         switch line.payload {
         case .ticket(let value):
@@ -183,7 +217,7 @@ public struct PreparedLine: Sendable {
                 // Keep what re-routing needs, not the ticket's JSON.
                 ticket.json = JSONObject()
                 ticket.extra = JSONObject()
-                input = Self.routed(ticket, decision)
+                input = Self.routed(ticket, decision, location: location, length: length)
             }
         case .command(let object):
             switch CommandContract.validate(object, replyTo: nil) {
@@ -299,11 +333,17 @@ public struct Simulation {
         public var verbose: Bool
         /// How far back repeat complaints are looked for.
         public var repeatWindow: TimeInterval
+        /// Reads a ticket again from where it lies in the scenario (`PreparedLine.TicketSource.located`:
+        /// offset and length of its bytes), to re-route it; nil when it cannot. A ticket that cannot be read
+        /// again goes to triage when its return is approved without a unit.
+        public var readTicket: (@Sendable (_ offset: Int, _ length: Int) -> Ticket?)?
 
-        public init(until: Date? = nil, verbose: Bool = false, repeatWindow: TimeInterval = 7 * 86_400) {
+        public init(until: Date? = nil, verbose: Bool = false, repeatWindow: TimeInterval = 7 * 86_400,
+                    readTicket: (@Sendable (_ offset: Int, _ length: Int) -> Ticket?)? = nil) {
             self.until = until
             self.verbose = verbose
             self.repeatWindow = repeatWindow
+            self.readTicket = readTicket
         }
     }
 
@@ -352,7 +392,7 @@ public struct Simulation {
     // `finals` once final (one dictionary: a ticket closing is one update, a new id one look-up).
     private var ticketIndex: [String: Int] = [:]
     private var states: [TicketState?] = []
-    private var tickets: [Ticket?] = []
+    private var tickets: [PreparedLine.TicketSource?] = []
     private var isActive: [Bool] = []
     private var serials: [Int] = []
     private var freeSlots: [Int] = []
@@ -443,8 +483,8 @@ public struct Simulation {
         advance(to: t)
         let now = Date(timeIntervalSince1970: clock)
         switch (consume line).input {
-        case .ticket(let ticket, let decision, let repeatKeys):
-            applyTicket(ticket, decision, repeatKeys: repeatKeys, now: now, into: &sink.output)
+        case .ticket(let id, let receivedAt, let source, let decision, let repeatKeys):
+            applyTicket(id: id, receivedAt: receivedAt, source, decision, repeatKeys: repeatKeys, now: now, into: &sink.output)
         case .invalidTicket(let id, let issues):
             summary.rejectedTickets += 1
             reject(ticketRejection(id: id, issues: issues, now: now), into: &sink.output)
@@ -518,9 +558,8 @@ public struct Simulation {
 
     // MARK: Inputs
 
-    private mutating func applyTicket(_ ticket: consuming Ticket, _ decision: consuming Decision, repeatKeys: [String], now: Date,
-                                      into output: inout SimulationOutput) {
-        let id = ticket.id
+    private mutating func applyTicket(id: String, receivedAt: Date, _ source: consuming PreparedLine.TicketSource,
+                                      _ decision: consuming Decision, repeatKeys: [String], now: Date, into output: inout SimulationOutput) {
         if ticketIndex[id] != nil {
             summary.rejectedTickets += 1
             let issue = ValidationIssue(path: "id", code: "duplicate", message: "id: ticket \(id) was already dispatched")
@@ -528,7 +567,6 @@ public struct Simulation {
             return
         }
         summary.tickets += 1
-        let receivedAt = ticket.receivedAt
         let found = repeats.check(keys: repeatKeys, receivedAt: receivedAt, ticketID: id)
         let before = output.events.count
         let transition = lifecycle.dispatch(decision, receivedAt: receivedAt, repeatOf: found.repeatOf,
@@ -537,11 +575,11 @@ public struct Simulation {
         let slot: Int
         if let free = freeSlots.popLast() {
             slot = free
-            tickets[slot] = consume ticket
+            tickets[slot] = consume source
         } else {
             slot = states.count
             states.append(nil)
-            tickets.append(consume ticket)
+            tickets.append(consume source)
             isActive.append(false)
             serials.append(0)
         }
@@ -572,11 +610,16 @@ public struct Simulation {
         }
         let t: Transition
         do {
-            // The tickets are only read (and only by an approved return that names no unit); the local
-            // reference ends with this block, before `store` changes the array.
-            let rules = lifecycle.rules, tickets = self.tickets
+            // The ticket is needed only by an approved return that names no unit: read (again) then.
+            let rules = lifecycle.rules, source = tickets[slot], readTicket = options.readTicket
             t = lifecycle.handle(command, state: consume state, now: now, appendingTo: &output.events) { excluded in
-                tickets[slot].flatMap { rules.route($0, excluding: excluded).unit?.id }
+                let ticket: Ticket? = switch source {
+                case .kept(let kept)?: kept.ticket
+                // The same ticket, unless the file changed under the run.
+                case .located(let offset, let length)?: readTicket?(offset, length).flatMap { $0.id == id ? $0 : nil }
+                case nil: nil
+                }
+                return ticket.flatMap { rules.route($0, excluding: excluded, trimmed: true).unit?.id }
             }
         }
         if t.outcome == .refused { summary.rejectedCommands += 1 }

@@ -69,13 +69,19 @@ struct Simulate: ParsableCommand {
 
         // Pass 2: a reader thread parses, validates and routes the lines in batches while this thread
         // applies them; a writer thread streams the events to stdout as JSON lines.
-        var simulation = Simulation(rules: ruleSet, options: .init(until: untilDate, verbose: verbose))
+        // An open ticket is kept as where it lies in the file, and read again from there in the rare case
+        // that it is re-routed (`PreparedLine.TicketSource`).
+        let path = scenario
+        let readTicket: @Sendable (Int, Int) -> Ticket? = { offset, length in
+            guard let bytes = try? ScenarioReader.read(path: path, offset: offset, length: length) else { return nil }
+            return bytes.withUnsafeBytes { PreparedLine.ticket(payload: $0, rules: ruleSet) }
+        }
+        var simulation = Simulation(rules: ruleSet, options: .init(until: untilDate, verbose: verbose, readTicket: readTicket))
         simulation.reserveCapacity(tickets: index.reduce(0) { $0 + ($1.isTicket ? 1 : 0) })
         let encoder = SimulationEncoder(offsetSeconds: simulation.offsetSeconds, verbose: verbose)
         let batches = BatchQueue<MovingBatch<PreparedLine>>(capacity: 8)
         // Batches whose lines were applied go back to the reader to be filled again.
         let emptied = Recycler<MovingBatch<PreparedLine>>()
-        let path = scenario
         let order: [IndexedLine]? = inOrder ? nil : index.enumerated()
             .sorted { $0.element.at != $1.element.at ? $0.element.at < $1.element.at : $0.offset < $1.offset }
             .map(\.element)
@@ -87,7 +93,7 @@ struct Simulate: ParsableCommand {
                 if let entry, entry.payloadStart >= 0, Int(entry.payloadStart) + Int(entry.payloadLength) <= bytes.count {
                     let payload = Int(entry.payloadStart)..<Int(entry.payloadStart) + Int(entry.payloadLength)
                     prepared = PreparedLine(payload: UnsafeRawBufferPointer(rebasing: bytes[payload]), at: entry.at,
-                                            isTicket: entry.isTicket, rules: ruleSet)
+                                            isTicket: entry.isTicket, rules: ruleSet, location: entry.offset + payload.lowerBound)
                 }
                 if prepared == nil {
                     // A line the scan did not decide (or one that changed since pass 1) is parsed whole.
@@ -459,6 +465,23 @@ enum ScenarioReader {
             if eof && consumed == 0 { break }
         }
         return number
+    }
+
+    /// `length` bytes of the file at `offset` (fewer at its end).
+    static func read(path: String, offset: Int, length: Int) throws -> [UInt8] {
+        let fd = open(path, O_RDONLY)
+        guard fd >= 0 else { throw ReadError.system("open", path) }
+        defer { close(fd) }
+        var bytes = [UInt8](repeating: 0, count: length)
+        var done = 0
+        while done < length {
+            let n = bytes.withUnsafeMutableBytes { pread(fd, $0.baseAddress! + done, length - done, off_t(offset + done)) }
+            if n < 0 { throw ReadError.system("read", path) }
+            if n == 0 { break }
+            done += n
+        }
+        bytes.removeLast(length - done)
+        return bytes
     }
 
     /// The file's size in bytes.

@@ -80,6 +80,51 @@ import Testing
         #expect(result.stdout.split(separator: "\n").map(String.init) == (try Self.expected(lines)))
     }
 
+    /// The command keeps an open ticket as where it lies in the file and reads it again to re-route a
+    /// return approved without a unit; that must give what the engine gives with the ticket in memory,
+    /// in time order or not, for tickets read plainly and for tickets the plain reader leaves to the
+    /// JSON tree (an escaped character).
+    @Test func reroutesReturnedTicketsAsTheEngineDoes() async throws {
+        let start = RFC3339.parse("2026-03-02T08:00:00+08:00")!.date
+        func time(_ minutes: Int) -> String { RFC3339.format(start.addingTimeInterval(Double(minutes) * 60), offsetSeconds: 8 * 3600) }
+        let triage = Self.rules.units[Self.rules.triageUnit].id
+        var lines: [String] = []
+        for (i, line) in try Self.scenario(tickets: 200).enumerated() {
+            guard case .ticket(let value)? = try? ScenarioLine.parse(Array(line.utf8)).get().payload,
+                  var object = value.objectValue, let ticket = try? TicketContract.validate(value).get() else {
+                lines.append(line)
+                continue
+            }
+            if i % 4 == 0 {
+                // Escaped: the plain reader gives up on this ticket.
+                object.set("text", .string(ticket.text + "\u{22}"))
+                lines.append(JSON.serializeToString(.object(JSONObject([("at", .string(time(i))), ("ticket", .object(object))]))))
+            } else {
+                lines.append(line)
+            }
+            guard let unit = Self.rules.route(ticket).unit?.id, unit != triage else { continue }
+            func command(_ minutes: Int, _ id: String, _ unit: String, _ type: String, _ extra: [(String, JSONValue)]) -> String {
+                let c = JSONObject([("command_id", .string(id)), ("ticket_id", .string(ticket.id)), ("unit", .string(unit)),
+                                    ("type", .string(type)), ("at", .string(time(minutes)))] + extra)
+                return JSON.serializeToString(.object(JSONObject([("at", .string(time(minutes))), ("command", .object(c))])))
+            }
+            let received = Int(ticket.receivedAt.timeIntervalSince(start) / 60)
+            lines.append(command(received + 2, "r-\(i)", unit, "request_return", [("reason", "not_our_duty")]))
+            lines.append(command(received + 3, "a-\(i)", triage, "approve_return", []))
+        }
+        for shuffled in [false, true] {
+            var scenario = lines
+            if shuffled { scenario.swapAt(15, scenario.count - 40) }
+            let result = try await Self.simulate(scenario)
+            #expect(result.status == 0, "\(result.stderr)")
+            let printed = result.stdout.split(separator: "\n").map(String.init)
+            #expect(printed == (try Self.expected(scenario)))
+            // Re-routed to units other than triage: the ticket was read again, the returning unit passed over.
+            let rerouted = printed.filter { $0.contains(#""event":"ticket.return_approved""#) && !$0.contains(#""to_unit":"\#(triage)""#) }
+            #expect(rerouted.count > 20, "\(rerouted.count)")
+        }
+    }
+
     @Test func refusesAnInvalidLineBeforeSimulating() async throws {
         var lines = try Self.scenario()
         lines.insert("{oops", at: 1_400)
