@@ -138,8 +138,8 @@ public struct PreparedLine: Sendable {
     enum Input: Sendable {
         /// The ticket's id and receipt, where to find the ticket again for re-routing, its decision, and its
         /// keys in the repeat index (`RepeatKeys`). A line is moved, never copied (`Simulation.apply`
-        /// consumes it), and so are these values into the simulation: a box would be one more allocation,
-        /// and copying them out of it a reference count per field.
+        /// consumes it), and so are these values into the simulation; the decision is read in place there.
+        /// (In a box, they would be one more allocation, and copying them out a reference count per field.)
         case ticket(id: String, receivedAt: Date, TicketSource, Decision, repeatKeys: [String])
         case invalidTicket(id: String?, issues: [ValidationIssue])
         case command(Command)
