@@ -60,10 +60,6 @@ public struct Lifecycle: Sendable {
     public var rememberedCommands = 256
 
     var offset: Int { tables.offset }
-    var centreUnits: Set<String> { tables.centreUnits }
-    var holders: [Holder] { tables.holders }
-    var profileSnapshots: [String: ProfileSnapshot] { tables.profileSnapshots }
-    var policySnapshots: [String: PolicySnapshot] { tables.policySnapshots }
 
     public init(rules: RuleSet) {
         tables = LifecycleTables(rules: rules)
@@ -75,8 +71,6 @@ public struct Lifecycle: Sendable {
     /// The holder for a unit of the current rule set, with its escalation chain.
     public func holder(unit id: String) -> Holder? { tables.holder(unit: id) }
 
-    var triageHolder: Holder { tables.triageHolder }
-    var supervisionHolder: Holder? { tables.supervisionHolder }
 
     // MARK: Dispatch
 
@@ -101,13 +95,13 @@ public struct Lifecycle: Sendable {
                   appendingTo events: inout [LifecycleEvent]) -> Transition {
         // The decision is read in place (`decision.x`): a local copy of it, or of its unit, would be a
         // reference count for each of their fields.
-        let policy = policySnapshots[decision.escalationPolicy]
+        let policy = tables.policySnapshots[decision.escalationPolicy]
             ?? PolicySnapshot(name: decision.escalationPolicy, clocks: [], toParent: false, remindEvery: nil, maxReturns: 0)
         let unit = decision.unit?.index
         var s = TicketState(
             ticketID: decision.ticketID, receivedAt: receivedAt, enterprise: decision.enterprise,
-            category: decision.category, phase: unit == nil ? .handedOff : .assigned, holder: unit.map { holders[$0] },
-            assignedAt: receivedAt, profile: decision.slaProfile.flatMap { profileSnapshots[$0] }, policy: policy)
+            category: decision.category, phase: unit == nil ? .handedOff : .assigned, holder: unit.map { tables.holders[$0] },
+            assignedAt: receivedAt, profile: decision.slaProfile.flatMap { tables.profileSnapshots[$0] }, policy: policy)
         s.repeatOf = repeatOf
         var out = Emitter(lifecycle: self, state: s, now: now, change: .compare(s), events: &events)
         if unit != nil {
@@ -201,7 +195,6 @@ public struct Lifecycle: Sendable {
             ]))
     }
 
-    func format(_ d: Date) -> String { tables.format(d) }
 }
 
 /// What a lifecycle works out from its rule set once, as every dispatch would otherwise: each unit's

@@ -260,7 +260,6 @@ public struct SimulationOutput: Sendable {
     public init() {}
 
     public var count: Int { events.count + rejections.count }
-    public var isEmpty: Bool { events.isEmpty && rejections.isEmpty }
 
     /// Frees the records; with `keepingCapacity`, the arrays are filled again without growing.
     public mutating func removeAll(keepingCapacity: Bool) {
@@ -763,7 +762,9 @@ public struct SimulationEncoder: Sendable {
         return false
     }
 
-    /// `reserved.contains(key)` without hashing the key.
+    /// Whether `key` names a member of the event envelope (`event`, `event_id`, `at`, `ticket_id`, `unit`,
+    /// `level`, `queues`): a field of that name replaces the member in `json`, so such an event takes the
+    /// general path. Matched by length first, without hashing the key.
     static func isReserved(_ key: String) -> Bool {
         switch key.utf8.count {
         case 2: key == "at"
@@ -822,9 +823,6 @@ public struct SimulationEncoder: Sendable {
     private var lastAt: Date?
     private var lastAtText: [UInt8] = []
 
-    /// Keys of the event envelope: a field of the same name replaces it in `json`, so such an event takes
-    /// the general path.
-    static let reserved: Set<String> = ["event", "event_id", "at", "ticket_id", "unit", "level", "queues"]
     static let eventPrefix: StaticString = #"{"event":""#
     static let eventIDKey: StaticString = #"","event_id":"#
     static let atKey: StaticString = #"","at":""#

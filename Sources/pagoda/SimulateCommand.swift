@@ -493,17 +493,12 @@ enum ScenarioReader {
 
     /// The offset of the first line that starts at or after `offset` (> 0), or nil when none does.
     static func lineStart(path: String, near offset: Int) throws -> Int? {
-        let fd = open(path, O_RDONLY)
-        guard fd >= 0 else { throw ReadError.system("open", path) }
-        defer { close(fd) }
-        var block = [UInt8](repeating: 0, count: 1 << 16)
         var at = offset - 1  // a line starts after a newline
         while true {
-            let n = block.withUnsafeMutableBytes { pread(fd, $0.baseAddress!, $0.count, off_t(at)) }
-            if n < 0 { throw ReadError.system("read", path) }
-            if n == 0 { return nil }
-            if let i = block[0..<n].firstIndex(of: 0x0A) { return at + i + 1 }
-            at += n
+            let block = try read(path: path, offset: at, length: 1 << 16)
+            if block.isEmpty { return nil }
+            if let i = block.firstIndex(of: 0x0A) { return at + i + 1 }
+            at += block.count
         }
     }
 

@@ -80,8 +80,9 @@ import Testing
 
     /// Every envelope member, and only those, takes the general path, from a whole output as from one record.
     @Test func everyReservedKeyIsRecognised() {
-        for key in SimulationEncoder.reserved.sorted() + ["note", "units", "Event", "at_", ""] {
-            #expect(SimulationEncoder.isReserved(key) == SimulationEncoder.reserved.contains(key), "\(key)")
+        let envelope: Set<String> = ["event", "event_id", "at", "ticket_id", "unit", "level", "queues"]
+        for key in envelope.sorted() + ["note", "units", "Event", "at_", ""] {
+            #expect(SimulationEncoder.isReserved(key) == envelope.contains(key), "\(key)")
             let event = LifecycleEvent(type: .progress, ticketID: "FS-1", at: Self.started, unit: "nanhai", level: .district,
                                        queues: ["unit.nanhai"], replyTo: nil, carriesTicket: false, version: 1, sequence: 0,
                                        fields: JSONObject([("note", "n"), (key, "replaced")]))
