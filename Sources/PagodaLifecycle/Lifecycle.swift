@@ -216,12 +216,18 @@ final class LifecycleTables: Sendable {
         var centre: Set<String> = [rules.units[rules.triageUnit].id]
         if let s = rules.supervisionUnit { centre.insert(rules.units[s].id) }
         self.centreUnits = centre
-        self.holders = rules.units.map { u in
+        let holders = rules.units.map { u in
             Holder(unit: u.id, level: u.level, queue: rules.queueName(of: u),
                    parents: rules.escalationChain(from: u.index).dropFirst().map {
                        Holder.Link(unit: $0.id, level: $0.level, queue: rules.queueName(of: $0))
                    })
         }
+        self.holders = holders
+        let supervision = rules.supervisionUnit.map { holders[$0] }
+        self.supervisionHolder = supervision
+        var lists: [String: [String]] = [:]
+        for h in holders { lists[h.queue] = Self.withSupervision(h.queues, supervision) }
+        self.supervisionQueueLists = lists
         self.profileSnapshots = rules.profiles.mapValues(ProfileSnapshot.init)
         self.policySnapshots = rules.policies.mapValues { PolicySnapshot($0, profiles: rules.profiles) }
         var intervals: [String: SLADuration] = [:]
@@ -237,7 +243,21 @@ final class LifecycleTables: Sendable {
 
     // `holders` is in the order of `rules.units`, so a unit's position is its index.
     var triageHolder: Holder { holders[rules.triageUnit] }
-    var supervisionHolder: Holder? { rules.supervisionUnit.map { holders[$0] } }
+    let supervisionHolder: Holder?
+    /// Each holder's queue list with the supervision unit's queue added (a supervision reminder's
+    /// queues; made once, not per reminder), by the holder's queue.
+    let supervisionQueueLists: [String: [String]]
+
+    /// `holder`'s queues and the supervision unit's queue (once, when they are the same).
+    func supervisionQueues(holder: Holder?) -> [String] {
+        guard let holder else { return supervisionHolder?.queues ?? [] }
+        return supervisionQueueLists[holder.queue] ?? Self.withSupervision(holder.queues, supervisionHolder)
+    }
+
+    private static func withSupervision(_ queues: [String], _ supervision: Holder?) -> [String] {
+        guard let s = supervision, !queues.contains(s.queue) else { return queues }
+        return queues + [s.queue]
+    }
 
     func deadlines(_ clocks: [ClockState]) -> JSONValue { EventPayload.deadlines(clocks, offset: offset) }
 
@@ -361,6 +381,8 @@ struct Emitter {
     }
 
     var holderQueues: [String] { state.holder?.queues ?? [] }
+    /// The holder's queue and the supervision unit's.
+    var supervisionQueues: [String] { lifecycle.supervisionQueues(holder: state.holder) }
     static let callbackQueues = ["callback"]
 
     // MARK: Timers
@@ -386,12 +408,10 @@ struct Emitter {
                 if state.remindAt == nil { state.remindAt = lifecycle.next(after: now, every: state.policy.remindEvery) }
             }
         case .remind:
-            let overdue = state.clocks.filter { $0.isRunning && $0.overdue && state.policy.clocks.contains($0.clock) }
+            var overdue = ClockList()
+            for c in state.clocks where c.isRunning && c.overdue && state.policy.clocks.contains(c.clock) { overdue.append(c.clock) }
             guard !overdue.isEmpty else { state.remindAt = nil; return }
-            var queues = holderQueues
-            if let s = lifecycle.supervisionHolder, !queues.contains(s.queue) { queues.append(s.queue) }
-            emit(.reminder, to: queues, [("light", "red"), ("supervision", true),
-                                         ("clocks", .array(overdue.map { .string($0.clock.rawValue) }))])
+            emit(.reminder, to: supervisionQueues, .supervisionReminder(clocks: overdue))
             state.remindAt = lifecycle.next(after: now, every: state.policy.remindEvery)
         case .enterpriseWatch:
             state.enterpriseWatchAt = nil
@@ -428,9 +448,7 @@ struct Emitter {
     mutating func supervise(reason: String) {
         guard !state.supervised else { return }
         state.supervised = true
-        var queues = holderQueues
-        if let s = lifecycle.supervisionHolder, !queues.contains(s.queue) { queues.append(s.queue) }
-        emit(.supervised, to: queues, [("reason", .string(reason))])
+        emit(.supervised, to: supervisionQueues, [("reason", .string(reason))])
     }
 
     mutating func stop(_ clock: Clock) {

@@ -125,6 +125,9 @@ enum EventPayload: Sendable {
     /// A callback recorded, or closing the ticket (`reason: callback` first): `reached`, `resolved`,
     /// `satisfaction`, `note`, each when given.
     case callback(closed: Bool, reached: Bool, resolved: Bool?, satisfaction: Satisfaction?, note: String?)
+    /// A supervision reminder at the top of the pagoda: `light` red, `supervision` true, and the overdue
+    /// `clocks`.
+    case supervisionReminder(clocks: ClockList)
 
     var json: JSONObject {
         switch self {
@@ -150,6 +153,8 @@ enum EventPayload: Sendable {
             if let s = satisfaction { members.append(("satisfaction", .string(s.rawValue))) }
             if let n = note { members.append(("note", .string(n))) }
             return JSONObject(members)
+        case .supervisionReminder(let clocks):
+            return JSONObject([("light", "red"), ("supervision", true), ("clocks", .array(clocks.map { .string($0.rawValue) }))])
         }
     }
 
@@ -193,13 +198,13 @@ enum EventPayload: Sendable {
             }
         case .light(let red, let clock, let due, let offset):
             out.append(literal: red ? Keys.red : Keys.yellow)
-            out.append(contentsOf: clock.rawValue.utf8)  // ASCII names: nothing to escape
+            out.append(utf8: clock.rawValue)  // ASCII names: nothing to escape
             out.append(literal: Keys.due)
             RFC3339.format(due, offsetSeconds: offset, into: &out)
             out.append(0x22)
         case .reply(let outcome, let text):
             out.append(literal: Keys.outcome)
-            out.append(contentsOf: outcome.rawValue.utf8)
+            out.append(utf8: outcome.rawValue)
             out.append(literal: Keys.text)
             JSON.serializeString(text, into: &out)
         case .callback(let closed, let reached, let resolved, let satisfaction, let note):
@@ -208,13 +213,24 @@ enum EventPayload: Sendable {
             if let r = resolved { out.append(literal: r ? Keys.resolvedTrue : Keys.resolvedFalse) }
             if let s = satisfaction {
                 out.append(literal: Keys.satisfaction)
-                out.append(contentsOf: s.rawValue.utf8)
+                out.append(utf8: s.rawValue)
                 out.append(0x22)
             }
             if let n = note {
                 out.append(literal: Keys.note)
                 JSON.serializeString(n, into: &out)
             }
+        case .supervisionReminder(let clocks):
+            out.append(literal: Keys.supervisionClocks)
+            var first = true
+            for c in clocks {
+                if !first { out.append(0x2C) }
+                first = false
+                out.append(0x22)
+                out.append(utf8: c.rawValue)  // ASCII names: nothing to escape
+                out.append(0x22)
+            }
+            out.append(0x5D)
         }
         return true
     }
@@ -253,12 +269,85 @@ enum EventPayload: Sendable {
         static let resolvedFalse: StaticString = #","resolved":false"#
         static let satisfaction: StaticString = #","satisfaction":""#
         static let note: StaticString = #","note":"#
+        static let supervisionClocks: StaticString = #","light":"red","supervision":true,"clocks":["#
     }
+}
+
+/// Clocks in a given order, each at most once, kept in one word instead of an array: the overdue clocks
+/// of a supervision reminder, which is made many times over while a ticket waits at the top.
+public struct ClockList: Sendable, Hashable, Sequence {
+    /// Three bits per clock (its place in `Clock.allCases` plus one), the first clock in the lowest bits.
+    private var bits: UInt32 = 0
+
+    public init() {}
+
+    public init(_ clocks: some Sequence<Clock>) {
+        for c in clocks { append(c) }
+    }
+
+    public var isEmpty: Bool { bits == 0 }
+
+    /// Adds `clock` at the end; a clock already in the list is not added again.
+    public mutating func append(_ clock: Clock) {
+        let code = UInt32(Self.code(clock))
+        var shift: UInt32 = 0
+        while (bits >> shift) & 7 != 0 {
+            if (bits >> shift) & 7 == code { return }
+            shift += 3
+        }
+        bits |= code << shift
+    }
+
+    static func code(_ clock: Clock) -> Int {
+        switch clock {
+        case .sign: 1
+        case .contact: 2
+        case .onsite: 3
+        case .answer: 4
+        case .resolve: 5
+        }
+    }
+
+    public struct Iterator: IteratorProtocol {
+        var bits: UInt32
+        public mutating func next() -> Clock? {
+            guard bits & 7 != 0 else { return nil }
+            defer { bits >>= 3 }
+            return Clock.allCases[Int(bits & 7) - 1]
+        }
+    }
+
+    public func makeIterator() -> Iterator { Iterator(bits: bits) }
 }
 
 extension Array where Element == UInt8 {
     /// Appends the UTF-8 bytes of a literal.
     @inline(__always) mutating func append(literal s: StaticString) {
         append(contentsOf: UnsafeBufferPointer(start: s.utf8Start, count: s.utf8CodeUnitCount))
+    }
+
+    /// Appends the UTF-8 bytes of `s` as they are (names known to need no escaping), copied as one block
+    /// (appending `s.utf8` as a sequence goes byte by byte).
+    @inline(__always) mutating func append(utf8 s: String) {
+        if s.utf8.withContiguousStorageIfAvailable({ append(contentsOf: $0) }) == nil { append(contentsOf: s.utf8) }
+    }
+
+    /// Appends `n` in decimal, without making a string of it.
+    mutating func append(decimal n: Int) {
+        guard n >= 0 else {
+            append(0x2D)
+            append(contentsOf: String(n.magnitude).utf8)
+            return
+        }
+        var value = UInt64(n)
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 20) { d in  // the 20 digits of Int.max
+            var start = 20
+            repeat {
+                start -= 1
+                d[start] = UInt8(truncatingIfNeeded: 0x30 + value % 10)
+                value /= 10
+            } while value > 0
+            append(contentsOf: UnsafeBufferPointer(rebasing: d[start...]))
+        }
     }
 }

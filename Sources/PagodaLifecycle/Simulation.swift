@@ -779,14 +779,14 @@ public struct SimulationEncoder: Sendable {
 
     private mutating func write(_ e: inout LifecycleEvent, into out: inout [UInt8]) {
         out.append(literal: Self.eventPrefix)
-        out.append(contentsOf: e.type.rawValue.utf8)  // ASCII names: nothing to escape
+        out.append(utf8: e.type.rawValue)  // ASCII names: nothing to escape
         out.append(literal: Self.eventIDKey)
         JSON.serializeString(e.ticketID, into: &out)
         out.removeLast()  // the closing quote: the id goes on
         out.append(0x23)
-        out.append(contentsOf: String(e.version).utf8)
+        out.append(decimal: e.version)
         out.append(0x2E)
-        out.append(contentsOf: String(e.sequence).utf8)
+        out.append(decimal: e.sequence)
         out.append(literal: Self.atKey)
         if e.at != lastAt {
             lastAt = e.at

@@ -59,6 +59,7 @@ struct Simulate: ParsableCommand {
             printError("pagoda simulate: \(error)\n")
             throw ExitCode(2)
         }
+        let checkedAt = Date()
         let index = checked.index, inOrder = checked.inOrder, errors = checked.errors
         for (number, reason) in checked.firstErrors { printError("\(scenario):\(number): \(reason)\n") }
         if errors > 0 {
@@ -174,7 +175,9 @@ struct Simulate: ParsableCommand {
             printError("pagoda simulate: \(error)\n")
             throw ExitCode(2)
         }
+        let linesAppliedAt = Date()
         let summary = simulation.finish(into: &sink)
+        let finishedAt = Date()
         closeOutput()
 
         let wall = Date().timeIntervalSince(started)
@@ -185,7 +188,9 @@ struct Simulate: ParsableCommand {
             let offset = simulation.offsetSeconds
             text += " over \(Self.duration(summary.span)) (\(RFC3339.format(a, offsetSeconds: offset)) .. \(RFC3339.format(b, offsetSeconds: offset)))"
         }
-        text += String(format: " in %.2f s wall: %.0f tickets/s, %.0f events/s", wall,
+        text += String(format: " in %.2f s wall (checking %.2f s, lines %.2f s, timers after them %.2f s): %.0f tickets/s, %.0f events/s",
+                       wall, checkedAt.timeIntervalSince(started), linesAppliedAt.timeIntervalSince(checkedAt),
+                       finishedAt.timeIntervalSince(linesAppliedAt),
                        Double(summary.tickets) / max(wall, 1e-9), Double(summary.events) / max(wall, 1e-9))
         if summary.skippedLines > 0 { text += "; \(summary.skippedLines) lines after --until not applied" }
         text += "; open at end: \(summary.openTickets) (\(summary.remindingTickets) only awaiting supervision reminders)\n"

@@ -30,6 +30,9 @@ import Testing
         ("callback closed", .callback(closed: true, reached: true, resolved: true, satisfaction: .basicallySatisfied, note: nil)),
         ("callback recorded", .callback(closed: false, reached: false, resolved: nil, satisfaction: nil, note: "无人接听")),
         ("callback, every field", .callback(closed: false, reached: true, resolved: false, satisfaction: .unsatisfied, note: "n")),
+        ("supervision reminder", .supervisionReminder(clocks: ClockList([.sign, .resolve]))),
+        ("supervision reminder, every clock", .supervisionReminder(clocks: ClockList([.resolve, .answer, .onsite, .contact, .sign]))),
+        ("supervision reminder, no clock", .supervisionReminder(clocks: ClockList())),
     ] + Clock.allCases.map { first in
         // Each clock's deadline key first and after another.
         ("dispatched, \(first) first", .dispatched(destination: "unit", rule: "r", clocks: [clock(first)] + Clock.allCases.filter { $0 != first }.map { clock($0) },
@@ -49,6 +52,23 @@ import Testing
         slow.append(0x0A)
         #expect(String(decoding: fast, as: UTF8.self) == String(decoding: slow, as: UTF8.self), "\(name)")
         #expect(payload.write(into: &fast), "\(name) is written from its values")
+    }
+
+    /// A clock list keeps its clocks in the order given, each once, for every subset of the clocks in every
+    /// rotation.
+    @Test func clockListsKeepTheirOrder() {
+        let all = Clock.allCases
+        for mask in 0..<(1 << all.count) {
+            let subset = all.indices.filter { mask & (1 << $0) != 0 }.map { all[$0] }
+            for r in 0..<max(subset.count, 1) {
+                let rotated = Array(subset[r...] + subset[..<r])
+                var list = ClockList(rotated)
+                #expect(Array(list) == rotated)
+                #expect(list.isEmpty == rotated.isEmpty)
+                for c in rotated { list.append(c) }
+                #expect(Array(list) == rotated, "a clock appended again is not added")
+            }
+        }
     }
 
     @Test func eventsCompareByTheirFields() {
