@@ -146,7 +146,7 @@ struct Simulate: ParsableCommand {
             var out = OutputBuffer(encoder: encoder)
             while var batch = records.take() {
                 out.write(&batch)
-                spent.put(batch)
+                spent.put(consume batch)
             }
             out.flush()
             written.signal()
@@ -157,10 +157,14 @@ struct Simulate: ParsableCommand {
             var next = spent.take() ?? SimulationOutput()
             next.removeAll(keepingCapacity: true)  // frees the written records, here
             swap(&full, &next)
-            records.put(next)
+            // Moved, not copied: a copy released only after `put` returns could still be alive when the
+            // writer takes the batch, and the writer would then copy every event of it (copy on write).
+            records.put(consume next)
         }
         func closeOutput() {
-            records.put(sink.output)
+            var last = SimulationOutput()
+            swap(&last, &sink.output)
+            records.put(consume last)
             records.finish()
             written.wait()
         }
@@ -306,7 +310,7 @@ final class BatchQueue<Batch: Sendable>: @unchecked Sendable {
     func put(_ batch: consuming Batch) {
         condition.lock()
         while queue.count - head >= capacity { condition.wait() }
-        queue.append(batch)
+        queue.append(consume batch)
         condition.broadcast()
         condition.unlock()
     }
@@ -395,7 +399,7 @@ final class Recycler<Batch: Sendable>: @unchecked Sendable {
 
     func put(_ batch: consuming Batch) {
         lock.lock()
-        batches.append(batch)
+        batches.append(consume batch)
         lock.unlock()
     }
 
