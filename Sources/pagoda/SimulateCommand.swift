@@ -88,20 +88,14 @@ struct Simulate: ParsableCommand {
             .map(\.element)
         startThread {
             var batch = MovingBatch<PreparedLine>(capacity: batchSize)
-            // A line checked in pass 1; where the check found its ticket or command, only that is parsed.
-            func prepare(_ bytes: UnsafeRawBufferPointer, _ entry: IndexedLine?) {
-                var prepared: PreparedLine?
-                if let entry, entry.payloadStart >= 0, Int(entry.payloadStart) + Int(entry.payloadLength) <= bytes.count {
-                    let payload = Int(entry.payloadStart)..<Int(entry.payloadStart) + Int(entry.payloadLength)
-                    prepared = PreparedLine(payload: UnsafeRawBufferPointer(rebasing: bytes[payload]), at: entry.at,
-                                            isTicket: entry.isTicket, rules: ruleSet, location: entry.offset + payload.lowerBound)
+            // A line checked in pass 1; a line that is no longer valid (the file changed since) stops the run.
+            func prepare(_ bytes: UnsafeRawBufferPointer, _ entry: IndexedLine?, place: @autoclosure () -> String) throws {
+                switch Self.prepare(bytes, entry, rules: ruleSet) {
+                case .failure(let e):
+                    throw ScenarioReader.ReadError(description: "\(place()): the line changed after it was checked: \(e.reason)")
+                case .success(let prepared):
+                    batch.append(prepared)
                 }
-                if prepared == nil {
-                    // A line the scan did not decide (or one that changed since pass 1) is parsed whole.
-                    guard let line = try? ScenarioLine.parse(bytes).get() else { return }  // checked in pass 1
-                    prepared = PreparedLine(line, rules: ruleSet)
-                }
-                batch.append(prepared!)
                 if batch.isFull {
                     batches.put(batch)
                     if let reused = emptied.take() {
@@ -116,17 +110,23 @@ struct Simulate: ParsableCommand {
                 if let order {
                     // Out of time order: load the file and prepare its lines sorted stably by `at`.
                     let all = try ScenarioReader.readAll(path: path)
-                    all.withUnsafeBytes { raw in
-                        for l in order { prepare(UnsafeRawBufferPointer(rebasing: raw[l.offset..<(l.offset + Int(l.length))]), l) }
+                    try all.withUnsafeBytes { raw in
+                        for l in order {
+                            guard l.offset + Int(l.length) <= raw.count else {
+                                throw ScenarioReader.ReadError(description: "\(path): the line at byte \(l.offset) is gone: the file is shorter than when it was checked")
+                            }
+                            try prepare(UnsafeRawBufferPointer(rebasing: raw[l.offset..<(l.offset + Int(l.length))]), l,
+                                        place: "\(path): the line at byte \(l.offset)")
+                        }
                     }
                 } else {
                     // The same lines in the same order as pass 1 indexed them (unless the file changed since:
                     // then a line is parsed whole).
                     var next = 0
-                    try ScenarioReader.forEachLine(path: path) { _, offset, bytes in
+                    try ScenarioReader.forEachLine(path: path) { number, offset, bytes in
                         let entry = next < index.count && index[next].offset == offset ? index[next] : nil
                         next += 1
-                        prepare(bytes, entry)
+                        try prepare(bytes, entry, place: "\(path):\(number)")
                     }
                 }
                 if !batch.isEmpty { batches.put(batch) }
@@ -212,6 +212,20 @@ extension Simulate {
         var payloadStart: Int32
         var payloadLength: Int32
         var isTicket: Bool
+    }
+
+    /// A line of the second pass, prepared for the simulation. Where the first pass found the line's
+    /// ticket or command (`entry`), only that object is read; anything else (a line the scan did not
+    /// decide, or one that changed since) is parsed whole, and a line that is no longer valid is an error.
+    static func prepare(_ bytes: UnsafeRawBufferPointer, _ entry: IndexedLine?, rules: RuleSet) -> Result<PreparedLine, ScenarioLineError> {
+        if let entry, entry.payloadStart >= 0, Int(entry.payloadStart) + Int(entry.payloadLength) <= bytes.count {
+            let payload = Int(entry.payloadStart)..<Int(entry.payloadStart) + Int(entry.payloadLength)
+            if let prepared = PreparedLine(payload: UnsafeRawBufferPointer(rebasing: bytes[payload]), at: entry.at,
+                                           isTicket: entry.isTicket, rules: rules, location: entry.offset + payload.lowerBound) {
+                return .success(prepared)
+            }
+        }
+        return ScenarioLine.parse(bytes).map { PreparedLine($0, rules: rules) }
     }
 
     /// The first pass over a scenario: every line checked (`ScenarioLine.check`) and indexed. A file of
