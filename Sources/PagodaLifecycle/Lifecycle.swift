@@ -71,7 +71,6 @@ public struct Lifecycle: Sendable {
     /// The holder for a unit of the current rule set, with its escalation chain.
     public func holder(unit id: String) -> Holder? { tables.holder(unit: id) }
 
-
     // MARK: Dispatch
 
     /// Starts a ticket's life from its routing decision; the clocks run from `received_at`.
@@ -194,7 +193,6 @@ public struct Lifecycle: Sendable {
                 ("code", .string(r.code)), ("reason", .string(r.reason)),
             ]))
     }
-
 }
 
 /// What a lifecycle works out from its rule set once, as every dispatch would otherwise: each unit's

@@ -334,11 +334,7 @@ extension Array where Element == UInt8 {
 
     /// Appends `n` in decimal, without making a string of it.
     mutating func append(decimal n: Int) {
-        guard n >= 0 else {
-            append(0x2D)
-            append(contentsOf: String(n.magnitude).utf8)
-            return
-        }
+        guard n >= 0 else { return append(contentsOf: String(n).utf8) }
         var value = UInt64(n)
         withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 20) { d in  // the 20 digits of Int.max
             var start = 20

@@ -385,8 +385,8 @@ public struct Simulation {
         var mergedInto: String?
     }
 
-    // Open tickets live in slots (reused once a ticket is final): its state, its validated ticket (for
-    // re-routing), whether it waits for more than reminders, and a serial that tells a reused slot apart.
+    // Open tickets live in slots (reused once a ticket is final): its state, where to find its ticket again
+    // (for re-routing), whether it waits for more than reminders, and a serial that tells a reused slot apart.
     // `ticketIndex` holds every ticket dispatched: an open ticket's slot (>= 0), or -1 - its place in
     // `finals` once final (one dictionary: a ticket closing is one update, a new id one look-up).
     private var ticketIndex: [String: Int] = [:]

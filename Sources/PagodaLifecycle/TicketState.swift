@@ -356,6 +356,7 @@ public struct TicketState: Sendable, Hashable, Codable {
         }
         return a.fields != b.fields
     }
+
     public func hash(into hasher: inout Hasher) { box.fields.hash(into: &hasher) }
     public init(from decoder: any Decoder) throws { box = Box(try Fields(from: decoder)) }
     public func encode(to encoder: any Encoder) throws { try box.fields.encode(to: encoder) }
