@@ -20,6 +20,7 @@ bin=$(swift build -c release --show-bin-path)/pagoda
 
 export PAGODA_AMQP_URL=${PAGODA_AMQP_URL:-amqp://guest:guest@127.0.0.1:$port/}
 db=${PAGODA_DB:-$PWD/pagoda.sqlite}
+export PAGODA_STATUS_ADDRESS=${PAGODA_STATUS_ADDRESS:-127.0.0.1:9345}
 cat <<INFO
 
 Pagoda is starting.
@@ -33,6 +34,8 @@ Pagoda is starting.
   look up a ticket:  $bin show FS-20260302-0001 --db $db   (decision, clocks, timeline)
   note:              the sample tickets were received on 2026-03-02; their clocks ran out long ago, so
                      they climb the pagoda at once (use \`pagoda simulate\` to replay old traffic)
+  metrics, health:   curl http://$PAGODA_STATUS_ADDRESS/metrics   (also /health, /ready; docs/operations.md)
+  change the rules:  edit rules/, run \`$bin check rules\`, then kill -HUP $$ (the service reloads them)
   database:          $db
 INFO
 if [ -s "$broker_dir/tls/client.pem" ]; then

@@ -19,9 +19,14 @@ public struct IntakeProcessor: Sendable {
     public let codec: LifecycleCodec
 
     public init(ruleSet: RuleSet, names: Names, lifecycle: Bool = true) {
+        self.init(ruleSet: ruleSet, names: names, lifecycle: lifecycle ? Lifecycle(rules: ruleSet) : nil)
+    }
+
+    /// With `lifecycle` built from the same `ruleSet` (nil: no lifecycle rows).
+    public init(ruleSet: RuleSet, names: Names, lifecycle: Lifecycle?) {
         self.ruleSet = ruleSet
         self.names = names
-        self.lifecycle = lifecycle ? Lifecycle(rules: ruleSet) : nil
+        self.lifecycle = lifecycle
         self.codec = LifecycleCodec(names: names, offsetSeconds: ruleSet.calendar.utcOffsetSeconds(at: Date(timeIntervalSince1970: 1_767_225_600)))
     }
 

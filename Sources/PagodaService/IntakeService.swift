@@ -17,7 +17,8 @@ final class IntakeService: Service {
     let consumer: AMQPConsumer
     let store: DispatchStore
     let storeQueue: BlockingQueue
-    let processor: IntakeProcessor
+    /// The rules in force: each batch is processed under the generation current when it is prepared.
+    let rules: LiveRules
     let relay: Signal
     /// Called after each batch is committed: the lifecycle loop looks at the timers its dispatches started.
     let timersChanged: @Sendable () -> Void
@@ -26,13 +27,13 @@ final class IntakeService: Service {
     let maxAttempts: Int
     let metrics: ServiceMetrics
 
-    init(consumer: AMQPConsumer, store: DispatchStore, storeQueue: BlockingQueue, processor: IntakeProcessor,
+    init(consumer: AMQPConsumer, store: DispatchStore, storeQueue: BlockingQueue, rules: LiveRules,
          relay: Signal, timersChanged: @escaping @Sendable () -> Void = {}, metrics: ServiceMetrics, logger: Logger,
          maxBatch: Int = 256, maxAttempts: Int = 5) {
         self.consumer = consumer
         self.store = store
         self.storeQueue = storeQueue
-        self.processor = processor
+        self.rules = rules
         self.relay = relay
         self.timersChanged = timersChanged
         self.metrics = metrics
@@ -54,14 +55,16 @@ final class IntakeService: Service {
                 var committing: Task<Void, Never>?
                 func pipeline() async {
                     while !buffer.isEmpty {
+                        // One rule set for the whole batch, even if a reload lands meanwhile.
+                        let processor = rules.current.processor
                         var batch = buffer.drain(max: maxBatch)
-                        var records = prepare(batch)
+                        var records = prepare(batch, processor)
                         await committing?.value
                         // What arrived while the previous batch committed joins this one.
                         while batch.count < maxBatch && !buffer.isEmpty {
                             let more = buffer.drain(max: maxBatch - batch.count)
                             batch += more
-                            records += prepare(more)
+                            records += prepare(more, processor)
                         }
                         committing = Task { [batch, records] in await self.commit(batch, records) }
                     }
@@ -83,9 +86,9 @@ final class IntakeService: Service {
         logger.info("intake stopped")
     }
 
-    private func prepare(_ batch: [Delivery]) -> [IntakeRecord] {
+    private func prepare(_ batch: [Delivery], _ processor: IntakeProcessor) -> [IntakeRecord] {
         let now = Date()
-        return batch.map { record(for: $0, now: now) }
+        return batch.map { record(for: $0, processor: processor, now: now) }
     }
 
     private func commit(_ batch: [Delivery], _ records: [IntakeRecord]) async {
@@ -118,7 +121,7 @@ final class IntakeService: Service {
         timersChanged()
     }
 
-    private func record(for d: Delivery, now: Date) -> IntakeRecord {
+    private func record(for d: Delivery, processor: IntakeProcessor, now: Date) -> IntakeRecord {
         let attempts = d.earlierAttempts
         if attempts >= maxAttempts {
             return processor.poison(body: d.body, messageID: d.messageId, attempts: attempts, error: "earlier attempts did not complete", now: now)

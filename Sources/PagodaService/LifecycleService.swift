@@ -19,7 +19,9 @@ final class LifecycleService: Service {
     let consumer: AMQPConsumer
     let store: DispatchStore
     let storeQueue: BlockingQueue
-    let lifecycle: Lifecycle
+    /// The rules in force; each batch of commands or timers captures `lifecycle` once.
+    let rules: LiveRules
+    var lifecycle: Lifecycle { rules.current.lifecycle }
     let codec: LifecycleCodec
     let relay: Signal
     let metrics: ServiceMetrics
@@ -40,13 +42,13 @@ final class LifecycleService: Service {
     /// Where timer batches are computed (reads and CPU), beside the commits on `storeQueue`.
     let computeQueue = BlockingQueue(label: "pagoda.lifecycle.timers")
 
-    init(consumer: AMQPConsumer, store: DispatchStore, storeQueue: BlockingQueue, lifecycle: Lifecycle, codec: LifecycleCodec,
+    init(consumer: AMQPConsumer, store: DispatchStore, storeQueue: BlockingQueue, rules: LiveRules, codec: LifecycleCodec,
          relay: Signal, metrics: ServiceMetrics, logger: Logger, maxBatch: Int = 500, pollInterval: Duration = .seconds(2),
          priority: FiringPriority? = nil, clock: @escaping @Sendable () -> Date = { Date() }) {
         self.consumer = consumer
         self.store = store
         self.storeQueue = storeQueue
-        self.lifecycle = lifecycle
+        self.rules = rules
         self.codec = codec
         self.relay = relay
         self.metrics = metrics

@@ -51,7 +51,6 @@ final class OutboxRelay: Service {
             shutdown.request()
             self.wake.notify()
         }
-        await publisher.close(timeout: .seconds(5))
         logger.info("outbox relay stopped")
     }
 
@@ -70,6 +69,9 @@ final class OutboxRelay: Service {
             var lastWasTick = true
             var lastFlush = ContinuousClock.now
             while true {
+                // Cancelled (another part of the service failed): stop at once; what is unsent stays in
+                // the outbox for the next start.
+                if Task.isCancelled { break }
                 // Fill the window from the outbox, once a quarter of it is free (or on a tick), so the
                 // store is not queried for every single confirm. While timers are being fired, new
                 // messages wait (the loop's commits wake the relay, and the hold is bounded); a shutdown
@@ -171,6 +173,8 @@ final class OutboxRelay: Service {
                 }
             }
             group.cancelAll()
+            // Publishes still waiting for a confirm end when the connection closes, so the group can finish.
+            await publisher.close(timeout: .seconds(5))
         }
     }
 

@@ -5,6 +5,7 @@ import PagodaRules
 import PagodaStore
 import PagodaTransport
 import ServiceLifecycle
+import UnixSignals
 
 /// Everything `pagoda serve` needs to know.
 public struct ServerConfiguration: Sendable {
@@ -22,6 +23,8 @@ public struct ServerConfiguration: Sendable {
     /// due timer and is woken by commands and new dispatches, so this only bounds how late a timer can be
     /// after a change the loop was not told of (the system clock set forward).
     public var timerPoll: Duration = .seconds(2)
+    /// Where to serve `/metrics`, `/health` and `/ready` (`ServiceStatus`); nil: no HTTP endpoint.
+    public var statusEndpoint: HostAndPort?
 
     public init(rulesDirectory: String, amqp: AMQPConfiguration, databasePath: String) {
         self.rulesDirectory = rulesDirectory
@@ -30,14 +33,38 @@ public struct ServerConfiguration: Sendable {
     }
 }
 
+/// A listening address, `HOST:PORT` (port 0: any free port, logged once listening).
+public struct HostAndPort: Sendable, Equatable, CustomStringConvertible {
+    public var host: String
+    public var port: Int
+
+    public init(host: String, port: Int) {
+        self.host = host
+        self.port = port
+    }
+
+    /// `HOST:PORT`, `[IPv6]:PORT` or `:PORT` (all interfaces); nil when it is none of these.
+    public init?(parsing text: String) {
+        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]), (0...65_535).contains(port) else { return nil }
+        var host = String(text[..<colon])
+        if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        if host.isEmpty { host = "0.0.0.0" }
+        guard !host.contains(" ") else { return nil }
+        self.init(host: host, port: port)
+    }
+
+    public var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
+}
+
 /// The dispatch service: intake consumer, SQLite store, outbox relay, run as one service group with
-/// graceful shutdown on SIGTERM and SIGINT.
+/// graceful shutdown on SIGTERM and SIGINT, and the rule directory reloaded on SIGHUP (`RulesReloader`).
 ///
 /// Shutdown order: intake stops consuming and settles what it received (every delivery acknowledged
 /// after its commit), then the relay publishes what is left in the outbox and waits for confirms, then
 /// the process exits 0. Whatever is still unsent is in the database and goes out at the next start.
 public struct PagodaServer: Sendable {
     public let configuration: ServerConfiguration
+    /// The rules at start; a reload replaces them in the running service only.
     public let ruleSet: RuleSet
     public let metrics = ServiceMetrics()
     let logger: Logger
@@ -60,29 +87,42 @@ public struct PagodaServer: Sendable {
         let publisher = AMQPPublisher(configuration: c.amqp, topology: topology, window: c.publishWindow, logger: logger)
         let wake = Signal()
         let priority = FiringPriority()
-        let processor = IntakeProcessor(ruleSet: ruleSet, names: c.names, lifecycle: c.lifecycle)
+        let rules = LiveRules(ruleSet: ruleSet, names: c.names, startsLifecycle: c.lifecycle)
         // The relay has its own thread: its reads use SQLite's readers and need not wait behind intake commits.
         let relay = OutboxRelay(publisher: publisher, store: store, storeQueue: BlockingQueue(label: "pagoda.outbox"), wake: wake, metrics: metrics, logger: logger,
                                 window: c.publishWindow, priority: c.lifecycle ? priority : nil)
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
             .init(service: Checkpointer(store: store, logger: logger)), .init(service: relay),
         ]
+        let codec = rules.current.processor.codec
+        var connections: [(role: String, state: @Sendable () -> ConnectionState)] = [
+            ("intake", { consumer.state }), ("publisher", { publisher.state }),
+        ]
         var lifecycleService: LifecycleService?
         if c.lifecycle {
             var commandLogger = logger
             commandLogger[metadataKey: "amqp.role"] = "commands"
             let commands = AMQPConsumer(configuration: c.amqp, queue: c.names.commandsQueue, topology: topology, prefetch: 500, logger: commandLogger)
+            connections.append(("commands", { commands.state }))
             let life = LifecycleService(
-                consumer: commands, store: store, storeQueue: BlockingQueue(label: "pagoda.lifecycle"), lifecycle: Lifecycle(rules: ruleSet),
-                codec: processor.codec, relay: wake, metrics: metrics, logger: logger, pollInterval: c.timerPoll,
+                consumer: commands, store: store, storeQueue: BlockingQueue(label: "pagoda.lifecycle"), rules: rules,
+                codec: codec, relay: wake, metrics: metrics, logger: logger, pollInterval: c.timerPoll,
                 priority: priority)
             lifecycleService = life
             services.append(.init(service: life))
         }
-        let intake = IntakeService(consumer: consumer, store: store, storeQueue: storeQueue, processor: processor, relay: wake,
+        let intake = IntakeService(consumer: consumer, store: store, storeQueue: storeQueue, rules: rules, relay: wake,
                                    timersChanged: { [lifecycleService] in lifecycleService?.timersChanged() },
                                    metrics: metrics, logger: logger, maxBatch: c.maxBatch)
         services.append(.init(service: intake))
+        if let address = c.statusEndpoint {
+            // First in the group, so it stops last: the metrics stay readable while the rest shuts down.
+            let status = ServiceStatus(metrics: metrics, rules: rules, store: store, connections: connections)
+            services.insert(.init(service: StatusEndpoint(address: address, status: status, logger: logger)), at: 0)
+        }
+        // Shut down first (services stop in reverse order): a reload does not start during shutdown.
+        services.append(.init(service: RulesReloader(directory: c.rulesDirectory, live: rules, publisher: publisher, amqp: c.amqp,
+                                                     metrics: metrics, logger: logger, hangups: await UnixSignalsSequence(trapping: .sighup))))
         logger.info("serving", metadata: [
             "amqp.endpoint": "\(c.amqp.endpointDescription)", "db.path": "\(c.databasePath)", "rules.hash": "\(ruleSet.hash.prefix(12))",
             "intake.exchange": "\(c.names.intakeExchange)", "intake.queue": "\(c.names.intakeQueue)",
@@ -95,7 +135,12 @@ public struct PagodaServer: Sendable {
             gracefulShutdownSignals: [.sigterm, .sigint],
             cancellationSignals: [],
             logger: logger))
-        try await group.run()
+        do {
+            try await group.run()
+        } catch {
+            logger.critical("stopped: a part of the service failed", metadata: ["error": "\(error)"])
+            throw error
+        }
         logger.info("stopped", metadata: metrics.summary.reduce(into: Logger.Metadata()) { $0["count.\($1.key)"] = "\($1.value)" })
         if let q = metrics.timerLateness.quantiles([0.5, 0.99, 1.0]) {
             logger.info("timer lateness", metadata: ["timers.count": "\(q.count)", "lateness.p50_ms": "\(q.values[0])",

@@ -22,6 +22,8 @@ public final class ServiceMetrics: Sendable {
     public let commandsDuplicate = Counter()
     public let timersFired = Counter()
     public let timersStale = Counter()
+    public let rulesReloaded = Counter()
+    public let rulesReloadFailed = Counter()
     /// Timer lateness (fire time minus due time), the latest firings, for the timer benchmark.
     public let timerLateness = LatenessLog()
 
@@ -31,13 +33,26 @@ public final class ServiceMetrics: Sendable {
         ["dispatched": dispatched.count, "duplicates": duplicates.count, "rejected": rejected.count,
          "processing_failures": processingFailures.count, "published": published.count, "republished": republished.count,
          "returned": returned.count, "commands_applied": commandsApplied.count, "commands_refused": commandsRefused.count,
-         "commands_duplicate": commandsDuplicate.count, "timers_fired": timersFired.count, "timers_stale": timersStale.count]
+         "commands_duplicate": commandsDuplicate.count, "timers_fired": timersFired.count, "timers_stale": timersStale.count,
+         "rules_reloaded": rulesReloaded.count, "rules_reload_failed": rulesReloadFailed.count]
     }
 }
 
 /// A bounded log of timer lateness in milliseconds (the most recent 1,000,000 firings).
 public final class LatenessLog: Sendable {
     private let values = Mutex<[Int32]>([])
+    private let buckets = Mutex(Histogram())
+
+    /// Upper bounds, in milliseconds, of the histogram's buckets (a last one takes the rest).
+    public static let bucketBounds = [100, 250, 500, 1_000, 2_000, 5_000, 10_000, 30_000, 60_000, 300_000]
+
+    /// Every firing since start, by bucket: the cumulative counts for `le` bounds, the sum and the count.
+    public struct Histogram: Sendable {
+        public var counts = [Int](repeating: 0, count: LatenessLog.bucketBounds.count + 1)
+        public var sum = 0
+        public var count = 0
+    }
+
     public init() {}
 
     public func record(milliseconds: Int) {
@@ -45,7 +60,15 @@ public final class LatenessLog: Sendable {
             if v.count >= 1_000_000 { v.removeFirst(v.count / 2) }
             v.append(Int32(clamping: milliseconds))
         }
+        let i = Self.bucketBounds.firstIndex { milliseconds <= $0 } ?? Self.bucketBounds.count
+        buckets.withLock { h in
+            h.counts[i] += 1
+            h.sum += milliseconds
+            h.count += 1
+        }
     }
+
+    public var histogram: Histogram { buckets.withLock { $0 } }
 
     /// The given quantiles (0...1) of the recorded lateness, with the count; nil when empty.
     public func quantiles(_ qs: [Double]) -> (count: Int, values: [Int])? {

@@ -12,6 +12,15 @@ public struct LifecycleRecord: Sendable, Hashable {
     public var ticketBody: [UInt8]
 }
 
+/// Counts for a live overview (`DispatchStore.lifecycleOverview`).
+public struct LifecycleOverview: Sendable {
+    public var timers: Int
+    /// Timers due by the time asked for: work the lifecycle loop has not done yet.
+    public var timersDue: Int
+    /// (holding unit, phase, tickets); the unit is nil for tickets handed off.
+    public var tickets: [(unit: String?, phase: String, count: Int)]
+}
+
 /// A new or changed lifecycle state and the ticket's next timer.
 public struct StateWrite: Sendable, Hashable {
     public var version: Int
@@ -193,6 +202,19 @@ extension DispatchStore {
                 var phases: [String: Int] = [:]
                 for r in try Row.fetchAll(db, sql: "SELECT phase, COUNT(*) FROM lifecycle GROUP BY phase") { phases[r[0]] = r[1] }
                 return (timers, phases)
+            }
+        }
+    }
+
+    /// Tickets by holding unit and lifecycle phase (from the `lifecycle_unit` index), pending timers and
+    /// those due by `now`, from one consistent snapshot: the live overview of `pagoda serve`'s metrics.
+    public func lifecycleOverview(now: Date) throws(StoreError) -> LifecycleOverview {
+        try storeOperation {
+            try pool.read { db in
+                let timers = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM timers") ?? 0
+                let due = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM timers WHERE due_at <= ?", arguments: [EpochMillis.from(now)]) ?? 0
+                let rows = try Row.fetchAll(db, sql: "SELECT unit_id, phase, COUNT(*) FROM lifecycle GROUP BY unit_id, phase")
+                return LifecycleOverview(timers: timers, timersDue: due, tickets: rows.map { ($0[0], $0[1], $0[2]) })
             }
         }
     }

@@ -177,6 +177,13 @@ final class Mailbox<Item: Sendable>: @unchecked Sendable {
 final class EndpointShared: Sendable {
     let countersBox = Mutex(TransportCounters())
     let stateBox = Mutex(ConnectionState.connecting)
+    /// What the connection declares each time it connects (a publisher's can grow while it runs).
+    let topologyBox = Mutex(Topology.empty)
+
+    var topology: Topology {
+        get { topologyBox.withLock { $0 } }
+        set { topologyBox.withLock { $0 = newValue } }
+    }
 
     func count(_ body: (inout TransportCounters) -> Void) {
         countersBox.withLock { body(&$0) }

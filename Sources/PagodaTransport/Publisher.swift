@@ -16,7 +16,6 @@ struct PendingPublish: Sendable {
 /// next connection. While the broker says connection.blocked, nothing new is sent.
 public final class AMQPPublisher: Sendable {
     public let configuration: AMQPConfiguration
-    public let topology: Topology
     public let window: Int
     /// Lifecycle events (buffers the newest 1024 if nobody listens).
     public let events: AsyncStream<ConnectionEvent>
@@ -28,8 +27,8 @@ public final class AMQPPublisher: Sendable {
         logger: Logger = Logger(label: "pagoda.transport.publisher")
     ) {
         self.configuration = configuration
-        self.topology = topology
         self.window = max(1, window)
+        shared.topology = topology
         let (stream, continuation) = AsyncStream.makeStream(of: ConnectionEvent.self, bufferingPolicy: .bufferingNewest(1024))
         self.events = stream
         let mailbox = self.mailbox
@@ -37,8 +36,7 @@ public final class AMQPPublisher: Sendable {
         let window = self.window
         let thread = Thread {
             let worker = PublisherWorker(
-                configuration: configuration, topology: topology, window: window, mailbox: mailbox, shared: shared,
-                events: continuation, logger: logger)
+                configuration: configuration, window: window, mailbox: mailbox, shared: shared, events: continuation, logger: logger)
             worker.run()
         }
         thread.name = "pagoda-amqp-publisher"
@@ -54,6 +52,13 @@ public final class AMQPPublisher: Sendable {
             }
         }
     }
+
+    /// What is declared on every (re)connect, before publishing.
+    public var topology: Topology { shared.topology }
+
+    /// Replaces the topology declared on every later (re)connect (say, with the queues of units added by
+    /// a rules reload). The current connection does not declare it: `Topology.declare` does that at once.
+    public func setTopology(_ topology: Topology) { shared.topology = topology }
 
     public var counters: TransportCounters { shared.counters }
     public var state: ConnectionState { shared.state }
@@ -82,7 +87,6 @@ final class PublisherWorker {
     }
 
     let configuration: AMQPConfiguration
-    let topology: Topology
     let window: Int
     let mailbox: Mailbox<PendingPublish>
     let shared: EndpointShared
@@ -99,11 +103,10 @@ final class PublisherWorker {
     var generation: UInt64 { reconnection.generation }
 
     init(
-        configuration: AMQPConfiguration, topology: Topology, window: Int, mailbox: Mailbox<PendingPublish>,
+        configuration: AMQPConfiguration, window: Int, mailbox: Mailbox<PendingPublish>,
         shared: EndpointShared, events: AsyncStream<ConnectionEvent>.Continuation, logger: Logger
     ) {
         self.configuration = configuration
-        self.topology = topology
         self.window = window
         self.mailbox = mailbox
         self.shared = shared
@@ -147,7 +150,7 @@ final class PublisherWorker {
         reconnection.willConnect()
         do {
             let s = try AMQPSession(configuration: configuration, role: "publisher", logger: logger)
-            try s.declare(topology)
+            try s.declare(shared.topology)
             _ = amqp_confirm_select(s.state, s.channel)
             try s.check(amqp_get_rpc_reply(s.state), "confirm.select")
             session = s

@@ -1,3 +1,5 @@
+import Logging
+
 /// Exchanges, queues and bindings declared idempotently on every (re)connect,
 /// before consuming or publishing.
 public struct Topology: Sendable, Equatable {
@@ -84,4 +86,26 @@ public struct Topology: Sendable, Equatable {
     }
 
     public static let empty = Topology()
+}
+
+extension Topology {
+    /// This topology, then whatever `other` declares that it does not.
+    public func adding(_ other: Topology) -> Topology {
+        var t = self
+        for e in other.exchanges where !t.exchanges.contains(e) { t.exchanges.append(e) }
+        for q in other.queues where !t.queues.contains(q) { t.queues.append(q) }
+        for b in other.exchangeBindings where !t.exchangeBindings.contains(b) { t.exchangeBindings.append(b) }
+        for b in other.bindings where !t.bindings.contains(b) { t.bindings.append(b) }
+        return t
+    }
+
+    /// Declares this topology on a connection opened for the purpose and closed after it (bounded by the
+    /// configuration's connect and RPC timeouts): for names that must exist before a running publisher's
+    /// next reconnect, such as the queues of units added by a rules reload. Blocking: call it from a
+    /// thread of its own, never from the Swift concurrency pool.
+    public func declare(configuration: AMQPConfiguration, logger: Logger) throws(AMQPError) {
+        let session = try AMQPSession(configuration: configuration, role: "declare", logger: logger)
+        defer { session.closeGracefully() }
+        try session.declare(self)
+    }
 }

@@ -21,8 +21,9 @@ func printError(_ text: String) {
     FileHandle.standardError.write(Data(text.utf8))
 }
 
-/// Loads and compiles a rule directory, printing diagnostics; throws ExitCode(1) on errors.
-func loadRuleSet(_ directory: String, quietWarnings: Bool = true) throws -> RuleSet {
+/// Loads and compiles a rule directory, printing its errors (and warnings unless `quietWarnings`; `today`
+/// adds the calendar-coverage warning); throws ExitCode(1) on errors.
+func loadRuleSet(_ directory: String, quietWarnings: Bool = true, today: Date? = nil) throws -> RuleSet {
     let files: [RuleFile]
     do {
         files = try RuleSetCompiler.readFiles(in: directory)
@@ -30,7 +31,7 @@ func loadRuleSet(_ directory: String, quietWarnings: Bool = true) throws -> Rule
         printError("pagoda: cannot read rule directory '\(directory)': \(error.localizedDescription)\n")
         throw ExitCode(2)
     }
-    let result = RuleSetCompiler.compile(files)
+    let result = RuleSetCompiler.compile(files, today: today)
     guard let ruleSet = result.ruleSet else {
         printError(DiagnosticRenderer.text(result.diagnostics.filter { $0.severity == .error }))
         throw ExitCode.failure

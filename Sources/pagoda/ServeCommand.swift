@@ -38,7 +38,11 @@ extension Logger.Level: @retroactive ExpressibleByArgument {}
 struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run the dispatch service: consume intake, route, record durably, publish to unit queues.",
-        discussion: "Stops gracefully on SIGTERM or SIGINT: stops consuming, finishes and acknowledges in-flight work, waits for publisher confirms, exits 0.")
+        discussion: """
+            Stops gracefully on SIGTERM or SIGINT: stops consuming, finishes and acknowledges in-flight work, waits for publisher \
+            confirms, exits 0. SIGHUP reloads the rule directory: rules with errors are logged (FILE:LINE:COLUMN) and not put in \
+            force; tickets already dispatched keep the time limits they were dispatched with.
+            """)
 
     @Option(help: "The rule directory. Default: $PAGODA_RULES, else rules.")
     var rules: String = ProcessInfo.processInfo.environment["PAGODA_RULES"] ?? "rules"
@@ -59,16 +63,30 @@ struct Serve: AsyncParsableCommand {
         discussion: "It sleeps until the next due timer and wakes for commands and new dispatches; this only bounds how late a timer can be after a change it was not told of (the system clock set forward)."))
     var timerPoll: Double = 2
 
+    @Option(help: ArgumentHelp(
+        "Serve /metrics (Prometheus), /health and /ready over HTTP at HOST:PORT (port 0: any free port). Default: $PAGODA_STATUS_ADDRESS, else none.",
+        valueName: "host:port"))
+    var statusAddress: String? = ProcessInfo.processInfo.environment["PAGODA_STATUS_ADDRESS"]
+
     func run() async throws {
         bootstrapLogging(level: logLevel)
         let logger = Logger(label: "pagoda")
         guard ["full", "normal"].contains(synchronous) else { throw ValidationError("--synchronous must be full or normal") }
         guard timerPoll > 0, timerPoll <= 86_400 else { throw ValidationError("--timer-poll must be more than 0 and at most 86400 seconds, got \(timerPoll)") }
-        let ruleSet = try loadRuleSet(rules)
+        // Warnings (such as a calendar about to run out of holiday data) are shown: a service runs for months.
+        var status: HostAndPort?
+        if let statusAddress {
+            guard let a = HostAndPort(parsing: statusAddress) else {
+                throw ValidationError("--status-address must be HOST:PORT, [IPv6]:PORT or :PORT with a port from 0 to 65535, got '\(statusAddress)'")
+            }
+            status = a
+        }
+        let ruleSet = try loadRuleSet(rules, quietWarnings: false, today: Date())
         var config = ServerConfiguration(rulesDirectory: rules, amqp: try broker.configuration(name: "pagoda-serve"), databasePath: db)
         config.names = Names(prefix: broker.prefix)
         config.synchronousFull = synchronous == "full"
         config.timerPoll = .milliseconds(Int((timerPoll * 1000).rounded(.up)))
+        config.statusEndpoint = status
         try await PagodaServer(configuration: config, ruleSet: ruleSet, logger: logger).run()
     }
 }

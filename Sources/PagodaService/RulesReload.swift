@@ -1,0 +1,163 @@
+import Foundation
+import Logging
+import PagodaLifecycle
+import PagodaRules
+import PagodaTransport
+import ServiceLifecycle
+import Synchronization
+import UnixSignals
+
+/// The rule set in force and what is built from it, replaced whole by a reload. Each batch of intake
+/// deliveries, of commands or of due timers takes the current generation once and uses it throughout,
+/// so a batch is never handled half under one rule set and half under the next.
+///
+/// A reload changes what happens to tickets from then on: new tickets are routed by the new rules, and
+/// escalation uses the new calendar for the clocks it starts. Tickets already dispatched keep the SLA
+/// profile, escalation policy and pagoda chain copied into their state at dispatch.
+public final class LiveRules: Sendable {
+    public struct Generation: Sendable {
+        public let ruleSet: RuleSet
+        public let processor: IntakeProcessor
+        public let lifecycle: Lifecycle
+
+        init(ruleSet: RuleSet, names: Names, startsLifecycle: Bool) {
+            let lifecycle = Lifecycle(rules: ruleSet)
+            self.ruleSet = ruleSet
+            self.lifecycle = lifecycle
+            processor = IntakeProcessor(ruleSet: ruleSet, names: names, lifecycle: startsLifecycle ? lifecycle : nil)
+        }
+    }
+
+    private let box: Mutex<Generation>
+    let names: Names
+    let startsLifecycle: Bool
+
+    /// `startsLifecycle`: dispatches start each ticket's lifecycle (off only for the bare dispatch benchmark).
+    public init(ruleSet: RuleSet, names: Names, startsLifecycle: Bool = true) {
+        self.names = names
+        self.startsLifecycle = startsLifecycle
+        box = Mutex(Generation(ruleSet: ruleSet, names: names, startsLifecycle: startsLifecycle))
+    }
+
+    public var current: Generation { box.withLock { $0 } }
+
+    /// Puts `ruleSet` in force; returns the generation it replaced.
+    @discardableResult
+    func replace(with ruleSet: RuleSet) -> Generation {
+        let next = Generation(ruleSet: ruleSet, names: names, startsLifecycle: startsLifecycle)
+        return box.withLock { g in
+            defer { g = next }
+            return g
+        }
+    }
+}
+
+/// Reloads the rule directory on SIGHUP, without stopping the service.
+///
+/// The files are read and compiled on a thread of their own. A rule set with errors is not put in force:
+/// each error is logged with its file, line and column, and the rules in force stay. Before a new rule
+/// set is put in force, the queues of its units are declared on the broker (on a connection of its own),
+/// so no dispatch can go to a queue that does not exist yet; if the broker cannot be reached, the reload
+/// fails and can be asked for again. Queues of units that a reload removes are kept, and stay in what the
+/// publisher declares on reconnecting: tickets held by those units still reach them.
+final class RulesReloader: Service {
+    enum Outcome: Sendable, Equatable {
+        /// The files compile to the rule set in force (same hash).
+        case unchanged(hash: String)
+        case reloaded(previousHash: String, hash: String)
+        /// Nothing changed; why, in one line.
+        case failed(String)
+    }
+
+    let directory: String
+    let live: LiveRules
+    let publisher: AMQPPublisher
+    let amqp: AMQPConfiguration
+    let metrics: ServiceMetrics
+    let logger: Logger
+    /// SIGHUP, trapped from before the service says it is serving (its default action ends the process).
+    let hangups: UnixSignalsSequence
+    /// Reading, compiling and declaring block: they run here, never on the Swift concurrency pool.
+    let queue = BlockingQueue(label: "pagoda.rules")
+
+    init(directory: String, live: LiveRules, publisher: AMQPPublisher, amqp: AMQPConfiguration, metrics: ServiceMetrics, logger: Logger,
+         hangups: UnixSignalsSequence) {
+        self.hangups = hangups
+        self.directory = directory
+        self.live = live
+        self.publisher = publisher
+        self.amqp = amqp
+        self.metrics = metrics
+        self.logger = logger
+    }
+
+    func run() async throws {
+        for await _ in hangups.cancelOnGracefulShutdown() {
+            logger.info("SIGHUP: reloading the rules", metadata: ["rules.directory": "\(directory)"])
+            await reload()
+        }
+    }
+
+    /// Reads and compiles the rule directory and puts the result in force (see the type's comment).
+    @discardableResult
+    func reload() async -> Outcome {
+        let outcome: Outcome
+        do {
+            outcome = try await queue.run { [self] in reloadBlocking() }
+        } catch {
+            outcome = .failed("\(error)")
+        }
+        switch outcome {
+        case .unchanged(let hash):
+            logger.info("rules unchanged", metadata: ["rules.hash": "\(hash.prefix(12))"])
+        case .reloaded:
+            metrics.rulesReloaded.increment()
+        case .failed(let why):
+            metrics.rulesReloadFailed.increment()
+            logger.error("rules reload failed; the rules in force stay", metadata: [
+                "rules.hash": "\(live.current.ruleSet.hash.prefix(12))", "reason": "\(why)",
+            ])
+        }
+        return outcome
+    }
+
+    private func reloadBlocking() -> Outcome {
+        let files: [RuleFile]
+        do {
+            files = try RuleSetCompiler.readFiles(in: directory)
+        } catch {
+            return .failed("cannot read the rule directory '\(directory)': \(error)")
+        }
+        let result = RuleSetCompiler.compile(files, today: Date())  // today: the calendar-coverage warning
+        let errors = result.diagnostics.filter { $0.severity == .error }
+        for d in errors.prefix(50) { logger.error("\(d)") }
+        if errors.count > 50 { logger.error("... and \(errors.count - 50) more errors") }
+        guard let ruleSet = result.ruleSet else {
+            return .failed("\(errors.count) error\(errors.count == 1 ? "" : "s") in the rule directory '\(directory)'")
+        }
+        for d in result.diagnostics where d.severity != .error { logger.warning("\(d)") }
+        let previous = live.current.ruleSet
+        if ruleSet.hash == previous.hash { return .unchanged(hash: ruleSet.hash) }
+
+        let topology = live.names.topology(for: ruleSet)
+        do {
+            try topology.declare(configuration: amqp, logger: logger)
+        } catch {
+            return .failed("cannot declare the new rules' queues on the broker: \(error)")
+        }
+        publisher.setTopology(publisher.topology.adding(topology))
+        live.replace(with: ruleSet)
+
+        let before = Set(previous.units.map(\.id)), after = Set(ruleSet.units.map(\.id))
+        let added = ruleSet.units.map(\.id).filter { !before.contains($0) }
+        let removed = previous.units.map(\.id).filter { !after.contains($0) }
+        var metadata: Logger.Metadata = [
+            "rules.hash": "\(ruleSet.hash.prefix(12))", "rules.previous_hash": "\(previous.hash.prefix(12))",
+            "units": "\(ruleSet.units.count)", "routes": "\(ruleSet.routes.count)",
+        ]
+        if !added.isEmpty { metadata["units.added"] = "\(added.prefix(20).joined(separator: ","))\(added.count > 20 ? ",..." : "")" }
+        if !removed.isEmpty { metadata["units.removed"] = "\(removed.prefix(20).joined(separator: ","))\(removed.count > 20 ? ",..." : "")" }
+        logger.info("rules reloaded", metadata: metadata)
+        return .reloaded(previousHash: previous.hash, hash: ruleSet.hash)
+    }
+}
