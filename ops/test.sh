@@ -31,4 +31,15 @@ echo "== rule set: check and test cases"
 "$bin/pagoda" test rules
 
 echo "== swift test"
-swift test --skip-build
+# The service suite's logs are long: when a test fails, its issues are repeated at the end, where a CI
+# log's tail shows them.
+log=.build/swift-test.log
+set +e
+swift test --skip-build 2>&1 | tee "$log"
+status=${PIPESTATUS[0]}
+set -e
+if [ "$status" -ne 0 ]; then
+  echo "== swift test failed (exit $status); the issues it recorded:"
+  grep -E -A12 '(✘|recorded an issue|Fatal error|Test .* failed)' "$log" | grep -v -E '^[0-9]{4}-[0-9]{2}-[0-9]{2}T' | tail -150
+  exit "$status"
+fi
