@@ -100,6 +100,35 @@ extension StatusTextTests {
         #expect(status == 1, "\(serve.log.suffix(2000))")
         #expect(serve.log.contains("the status endpoint cannot listen on 127.0.0.1:\(port) (--status-address)"), "\(serve.log.suffix(2000))")
     }
+
+    /// No broker to reach: the service is alive but not ready, says which connections are down, and still
+    /// stops cleanly on SIGTERM.
+    @Test func withoutABrokerTheServiceIsAliveButNotReady() async throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("pagoda-status-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let serve = ServeProcess(arguments: ["serve", "--rules", repositoryRoot.appendingPathComponent("rules").path,
+                                             "--amqp-url", "amqp://guest:guest@127.0.0.1:1/", "--db", dir.appendingPathComponent("p.sqlite").path,
+                                             "--status-address", "127.0.0.1:0"],
+                                 logPath: dir.appendingPathComponent("serve.log").path)
+        try serve.start()
+        #expect(await eventually { serve.log.contains("status endpoint listening") }, "\(serve.log.suffix(2000))")
+        let port = try #require(serve.log.firstMatch(of: /http\.port=([0-9]+)/).flatMap { Int($0.1) })
+
+        #expect(try await httpGet(port: port, "/health").0 == 200)
+        let ready = try await httpGet(port: port, "/ready")
+        #expect(ready.0 == 503)
+        #expect(ready.1 == "not connected: intake, publisher, commands\n", "\(ready.1)")
+        let page = try await httpGet(port: port, "/metrics").1
+        for line in [#"pagoda_amqp_connected{role="intake"} 0"#, #"pagoda_amqp_connected{role="publisher"} 0"#, "pagoda_store_up 1"] {
+            #expect(page.contains(line), "no '\(line)' in\n\(page)")
+        }
+
+        serve.signal(SIGTERM)
+        let status = await serve.wait(timeout: .seconds(30))
+        if status == nil { serve.signal(SIGKILL) }
+        #expect(status == 0, "\(serve.log.suffix(2000))")
+    }
 }
 
 extension ServiceTests {
@@ -114,27 +143,31 @@ extension ServiceTests {
 
         let health = try await httpGet(port: port, "/health")
         #expect(health.0 == 200 && health.1 == "ok\n")
-        let ready = try await httpGet(port: port, "/ready")
-        #expect(ready.0 == 200, "\(ready.1)")
         #expect(try await httpGet(port: port, "/nothing-here").0 == 404)
 
-        // The store's counts are kept a few seconds: wait for a page that has both tickets.
+        // The store's counts are kept a few seconds, and the consumers connect on their own: wait for a page
+        // that has every line.
+        let expected = [
+            "# TYPE pagoda_dispatched_total counter", "pagoda_dispatched_total 2\n", #"pagoda_rules_info{hash="\#(Self.rules.hash)"} 1"#,
+            #"pagoda_amqp_connected{role="intake"} 1"#, #"pagoda_amqp_connected{role="publisher"} 1"#,
+            #"pagoda_amqp_connected{role="commands"} 1"#, "pagoda_store_up 1",
+            #"pagoda_tickets{unit="nanhai.urban",phase="assigned"} 1"#, #"pagoda_tickets{unit="shunde.urban",phase="assigned"} 1"#,
+            "pagoda_timers_pending 2", "pagoda_timers_due 0", "pagoda_rules_units \(Self.rules.units.count)",
+            #"pagoda_timer_lateness_milliseconds_bucket{le="+Inf"} "#,
+        ]
         var page = ""
         let deadline = ContinuousClock.now + .seconds(30)
         while ContinuousClock.now < deadline {
             page = try await httpGet(port: port, "/metrics").1
-            if page.contains("pagoda_dispatched_total 2\n") && page.contains(#"pagoda_tickets{unit="shunde.urban",phase="assigned"} 1"#) { break }
+            if expected.allSatisfy(page.contains) { break }
             try await Task.sleep(for: .milliseconds(200))
         }
-        for line in [
-            "# TYPE pagoda_dispatched_total counter", #"pagoda_rules_info{hash="\#(Self.rules.hash)"} 1"#,
-            #"pagoda_amqp_connected{role="intake"} 1"#, #"pagoda_amqp_connected{role="publisher"} 1"#,
-            #"pagoda_amqp_connected{role="commands"} 1"#, "pagoda_store_up 1", #"pagoda_tickets{unit="nanhai.urban",phase="assigned"} 1"#,
-            "pagoda_timers_pending 2", "pagoda_timers_due 0", "pagoda_rules_units \(Self.rules.units.count)",
-            #"pagoda_timer_lateness_milliseconds_bucket{le="+Inf"} "#,
-        ] {
+        for line in expected {
             #expect(page.contains(line), "no '\(line)' in\n\(page)")
         }
+        // Every connection up (the page says so): ready.
+        let ready = try await httpGet(port: port, "/ready")
+        #expect(ready.0 == 200 && ready.1 == "ready\n", "\(ready.1)")
         await w.stop()
     }
 }
