@@ -219,6 +219,58 @@ extension DispatchStore {
         }
     }
 
+    /// One timeline row, as `forEachEvent` reads it.
+    public struct TimelineRow: Sendable {
+        public var ticketID: String
+        public var rowID: Int64
+        public var type: String
+        public var at: Date
+        /// The event as JSON: the event message for lifecycle rows; for the intake's dispatch row, the
+        /// store's own summary (no `event` member), completed by `intakeDispatch`.
+        public var json: [UInt8]
+        /// For the intake's dispatch row: the unit, level and deadlines of the decision it recorded.
+        public var intakeDispatch: IntakeDispatch?
+    }
+
+    public struct IntakeDispatch: Sendable, Hashable {
+        public var unitID: String?
+        public var level: String?
+        public var signBy: Date?
+        public var resolveBy: Date?
+    }
+
+    /// Every timeline row, in one snapshot and without holding them all: tickets in id order, each
+    /// ticket's rows in the order written (`events_ticket_id` holds both). `body` returns false to stop.
+    /// What `pagoda report` reads.
+    public func forEachEvent(_ body: (TimelineRow) -> Bool) throws(StoreError) {
+        try storeOperation {
+            struct Stop: Error {}
+            try pool.read { db in
+                do {
+                    // The intake's dispatch row is the only one without `event`; its decision and deadlines
+                    // are looked up for it alone.
+                    try db.queryRaw("""
+                        SELECT e.ticket_id, e.id, e.type, e.at, e.payload_json, d.unit_id, d.level, d.id,
+                          CASE WHEN d.id IS NOT NULL THEN (SELECT due_at FROM deadlines WHERE ticket_id = e.ticket_id AND clock = 'sign_by') END,
+                          CASE WHEN d.id IS NOT NULL THEN (SELECT due_at FROM deadlines WHERE ticket_id = e.ticket_id AND clock = 'resolve_by') END
+                        FROM events e
+                        LEFT JOIN decisions d ON e.type = 'ticket.dispatched' AND json_extract(e.payload_json, '$.event') IS NULL
+                          AND d.ticket_id = e.ticket_id AND d.dispatch_seq = json_extract(e.payload_json, '$.dispatch_seq')
+                        ORDER BY e.ticket_id, e.id
+                        """, cached: false, { _ in }) { row in
+                        var r = TimelineRow(ticketID: row.text(0) ?? "", rowID: row.int(1), type: row.text(2) ?? "",
+                                            at: EpochMillis.date(row.int(3)), json: row.bytes(4))
+                        if row.optionalInt(7) != nil {
+                            r.intakeDispatch = IntakeDispatch(unitID: row.text(5), level: row.text(6), signBy: row.optionalInt(8).map(EpochMillis.date),
+                                                              resolveBy: row.optionalInt(9).map(EpochMillis.date))
+                        }
+                        if !body(r) { throw Stop() }
+                    }
+                } catch is Stop {}
+            }
+        }
+    }
+
     /// Writes the changes of a batch of commands and timers in ONE transaction.
     ///
     /// Per change: a command id recorded before gives `.duplicateCommand`; a stored state whose version

@@ -63,6 +63,7 @@ struct RawRow {
     fileprivate let statement: OpaquePointer
 
     func int(_ column: Int32) -> Int64 { sqlite3_column_int64(statement, column) }
+    func optionalInt(_ column: Int32) -> Int64? { sqlite3_column_type(statement, column) == SQLITE_NULL ? nil : sqlite3_column_int64(statement, column) }
 
     /// The column's text (SQLite converts a non-text value); nil when NULL.
     func text(_ column: Int32) -> String? {

@@ -62,6 +62,15 @@ extension ServiceTests {
         try #require(try samples().first { $0.0 == id }?.1)
     }
 
+    /// The unit's row of `pagoda report --db --format json` on the world's database.
+    static func reportRow(_ w: World, unit: String, sourceLocation: Testing.SourceLocation = #_sourceLocation) async throws -> JSONObject {
+        let r = try await runProcess([ServeProcess.binary, "report", "--db", w.db, "--format", "json"], separateStderr: true)
+        #expect(r.status == 0, "\(r.stderr)", sourceLocation: sourceLocation)
+        let units = try #require(try JSON.parse(Array(r.stdout.utf8)).objectValue?["units"]?.arrayValue, sourceLocation: sourceLocation)
+        return try #require(units.compactMap { $0.objectValue }.first { $0["unit"] == .string(unit) }, "no \(unit) in \(r.stdout)",
+                            sourceLocation: sourceLocation)
+    }
+
     static func command(_ fields: [(String, JSONValue)]) -> [UInt8] {
         JSON.serialize(.object(JSONObject(fields)))
     }
@@ -106,6 +115,12 @@ extension ServiceTests {
         let timeline = show.output.split(separator: "\n").filter { !$0.contains(" message ") }
         #expect(timeline.filter { $0.contains("  ticket.escalated  ") }.count == 3, "\(show.output)")
         #expect(show.output.contains("supervised"))
+        // In the report, the village committee and the town office each lost the ticket without a word.
+        for lost in ["shunde.beijiao.bijiang", "shunde.beijiao"] {
+            let row = try await Self.reportRow(w, unit: lost)
+            #expect(row["escalated_away"] == .number("1") && row["response_rate"] == .number("0.0000") && row["held"] == .number("0"), "\(row)")
+        }
+        #expect(try await Self.reportRow(w, unit: "city.supervision")["held"] == .number("1"))
         await town.close()
         await events.close()
         await w.stop()
@@ -173,6 +188,12 @@ extension ServiceTests {
         #expect(codes.contains("enum"), "\(codes)")
         let show = try await runProcess([ServeProcess.binary, "show", id, "--db", w.db])
         #expect(show.output.contains("lifecycle: closed"), "\(show.output)")
+        // The unit's report from the same database: signed and replied in time, a satisfied citizen.
+        let unit = try await Self.reportRow(w, unit: "chancheng.zumiao")
+        for rate in ["response_rate", "completion_rate", "on_time_rate", "satisfaction_rate", "resolution_rate"] {
+            #expect(unit[rate] == .number("1.0000"), "\(rate) in \(unit)")
+        }
+        #expect(unit["assigned"] == .number("1") && unit["held"] == .number("0"), "\(unit)")
         await commands.close()
         await refusals.close()
         await callback.close()

@@ -1,0 +1,347 @@
+import Foundation
+import PagodaRules
+
+/// How each unit handled the tickets it was given over a period: the five rates 12345 hotlines rank their
+/// units on, read from the tickets' events (the service's timeline rows, the `pagoda.events` stream, or
+/// the output of `pagoda simulate`).
+///
+/// The report counts **assignments**: each time a unit is given a ticket (`ticket.dispatched` at intake,
+/// after an approved return or a redispatch, or `ticket.escalated` to it), whose start falls in the period.
+/// What happens to the ticket while that unit holds it is the unit's; deadlines of tickets still held
+/// are judged at the moment the report describes (`asOf`):
+///
+/// - response rate (响应率): assignments the unit acted on (signed, contacted, reported progress, replied,
+///   asked to return or to extend) before the sign-in deadline and before a red light on that clock, of
+///   those whose response is due: acted on, red on sign-in, escalated away, or still held past the sign-in
+///   deadline at `asOf`. A ticket taken away by the centre (return, redispatch, merge) before the deadline
+///   is not due.
+/// - completion rate (办结率): assignments the unit replied to, of those due: replied, red on resolution,
+///   escalated away, or still held past the resolution deadline.
+/// - on-time completion rate (按时办结率): replies given before the resolution deadline in force (after
+///   approved extensions and reworks) and before a red light on it, of all replies.
+/// - satisfaction rate (满意率): callbacks that reached the citizen and found them satisfied or basically
+///   satisfied, of callbacks that reached the citizen.
+/// - resolution rate (解决率): callbacks that reached the citizen and found the matter resolved, of those
+///   that reached the citizen and recorded whether it was.
+///
+/// Events must come in time order for each ticket (tickets may interleave). Events of a ticket whose
+/// assignment began before the events do (a file cut mid-stream) are passed over. No I/O, no clock.
+public struct UnitReport: Sendable {
+    /// Which assignments count.
+    public struct Period: Sendable, Hashable {
+        /// Assignments that began at or after `from` (nil: from the first).
+        public var from: Date?
+        /// Assignments that began before `to` (nil: up to the last).
+        public var to: Date?
+
+        public init(from: Date? = nil, to: Date? = nil) {
+            self.from = from
+            self.to = to
+        }
+
+        func contains(_ d: Date) -> Bool { (from.map { d >= $0 } ?? true) && (to.map { d < $0 } ?? true) }
+    }
+
+    /// One unit's counts; the rates are made from them.
+    public struct Row: Sendable, Hashable {
+        public var unit: String
+        public var level: Level?
+        /// Assignments begun in the period.
+        public var received = 0
+        public var respondedOnTime = 0
+        public var responseDue = 0
+        public var replied = 0
+        public var completionDue = 0
+        public var replies = 0
+        public var repliesOnTime = 0
+        public var callbacksReached = 0
+        public var callbacksNotReached = 0
+        public var satisfied = 0
+        public var resolvedAnswered = 0
+        public var resolved = 0
+        /// Red lights (`ticket.overdue`) while the unit held the ticket.
+        public var overdue = 0
+        /// Tickets taken up the pagoda from this unit (`ticket.escalated` away from it).
+        public var escalatedAway = 0
+        /// Approved returns (退单) of this unit.
+        public var returned = 0
+        /// Tickets put under supervision (督办) while this unit held them.
+        public var supervised = 0
+        /// Assignments the unit still holds at `asOf`.
+        public var held = 0
+
+        public init(unit: String, level: Level?) {
+            self.unit = unit
+            self.level = level
+        }
+
+        public var responseRate: Double? { Self.rate(respondedOnTime, responseDue) }
+        public var completionRate: Double? { Self.rate(replied, completionDue) }
+        public var onTimeRate: Double? { Self.rate(repliesOnTime, replies) }
+        public var satisfactionRate: Double? { Self.rate(satisfied, callbacksReached) }
+        public var resolutionRate: Double? { Self.rate(resolved, resolvedAnswered) }
+
+        public func rate(_ metric: Metric) -> Double? {
+            switch metric {
+            case .response: responseRate
+            case .completion: completionRate
+            case .onTime: onTimeRate
+            case .satisfaction: satisfactionRate
+            case .resolution: resolutionRate
+            }
+        }
+
+        static func rate(_ n: Int, _ d: Int) -> Double? { d == 0 ? nil : Double(n) / Double(d) }
+
+        mutating func add(_ o: Row) {
+            received += o.received; respondedOnTime += o.respondedOnTime; responseDue += o.responseDue
+            replied += o.replied; completionDue += o.completionDue; replies += o.replies; repliesOnTime += o.repliesOnTime
+            callbacksReached += o.callbacksReached; callbacksNotReached += o.callbacksNotReached; satisfied += o.satisfied
+            resolvedAnswered += o.resolvedAnswered; resolved += o.resolved; overdue += o.overdue
+            escalatedAway += o.escalatedAway; returned += o.returned; supervised += o.supervised; held += o.held
+        }
+    }
+
+    /// The rates a ranking can be ordered by.
+    public enum Metric: String, Sendable, CaseIterable {
+        case response, completion
+        case onTime = "on_time"
+        case satisfaction, resolution
+    }
+
+    /// A line that is not an event the report can read: where (the caller's place) and why.
+    public struct InputError: Error, Sendable, Hashable, CustomStringConvertible {
+        /// The field path in the event (`at`, `deadlines.sign_by`).
+        public var field: String
+        public var message: String
+        public var description: String { "\(field): \(message)" }
+
+        public init(field: String, message: String) {
+            self.field = field
+            self.message = message
+        }
+    }
+
+    private enum Ending { case held, escalated, transferred }
+
+    private struct Assignment {
+        var unit: String
+        var level: Level?
+        var counted: Bool
+        var signBy: Date?
+        var resolveBy: Date?
+        var responded = false
+        var signRed = false
+        var resolveRed = false
+        var replied = false
+        var ending = Ending.held
+    }
+
+    private let period: Period
+    /// Every assignment so far, and where each ticket's current one is.
+    private var assignments: [Assignment] = []
+    private var current: [String: Int] = [:]
+    /// Counts that belong to assignments as they happen (callbacks, red lights), by unit.
+    private var rows: [String: Row] = [:]
+    /// Events read, and those passed over (no assignment known for their ticket, or not about one).
+    public private(set) var eventsRead = 0
+    public private(set) var eventsPassedOver = 0
+
+    public init(period: Period) {
+        self.period = period
+    }
+
+    /// Takes one event message (`{"event": ..., "ticket_id": ..., "at": ..., "unit": ..., ...}`).
+    /// An object without `event` (the intake's own dispatch row in the store) is passed over.
+    public mutating func add(_ event: JSONObject) throws(InputError) {
+        guard let typeValue = event["event"] else {
+            eventsPassedOver += 1
+            return
+        }
+        guard let type = typeValue.stringValue else { throw InputError(field: "event", message: "is \(typeValue.typeDescription), not a string") }
+        eventsRead += 1
+        let ticket = try Self.string(event, "ticket_id")
+        let at = try Self.time(event, "at")
+        switch type {
+        case EventType.dispatched.rawValue, EventType.escalated.rawValue:
+            guard let unit = try Self.optionalString(event, "unit") else {
+                end(ticket, .transferred)  // handed to an emergency line: nobody holds it
+                return
+            }
+            let escalated = type == EventType.escalated.rawValue
+            end(ticket, escalated ? .escalated : .transferred)
+            let deadlines = try Self.optionalObject(event, "deadlines")
+            let level = try Self.optionalString(event, "level").flatMap(Level.init(name:))
+            let a = Assignment(unit: unit, level: level, counted: period.contains(at),
+                               signBy: try deadlines.flatMap { d throws(InputError) in try Self.optionalTime(d, "sign_by", in: "deadlines") },
+                               resolveBy: try deadlines.flatMap { d throws(InputError) in try Self.optionalTime(d, "resolve_by", in: "deadlines") })
+            current[ticket] = assignments.count
+            assignments.append(a)
+            if a.counted { bump(a) { $0.received += 1 } }
+        default:
+            guard let i = current[ticket] else {
+                eventsPassedOver += 1
+                return
+            }
+            try apply(type, event, at: at, to: i, ticket: ticket)
+        }
+    }
+
+    private mutating func apply(_ type: String, _ event: JSONObject, at: Date, to i: Int, ticket: String) throws(InputError) {
+        switch type {
+        case EventType.signed.rawValue, EventType.contacted.rawValue, EventType.progress.rawValue,
+             EventType.returnRequested.rawValue, EventType.extensionRequested.rawValue:
+            respond(i, at: at)
+        case EventType.replied.rawValue:
+            respond(i, at: at)
+            assignments[i].replied = true
+            let onTime = !assignments[i].resolveRed && (assignments[i].resolveBy.map { at <= $0 } ?? true)
+            bump(assignments[i]) {
+                $0.replies += 1
+                if onTime { $0.repliesOnTime += 1 }
+            }
+        case EventType.overdue.rawValue:
+            switch try Self.optionalString(event, "clock") {
+            case Clock.sign.rawValue?: assignments[i].signRed = true
+            case Clock.resolve.rawValue?: assignments[i].resolveRed = true
+            default: break
+            }
+            bump(assignments[i]) { $0.overdue += 1 }
+        case EventType.extensionApproved.rawValue:
+            if let due = try Self.optionalTime(event, "resolve_by") {
+                assignments[i].resolveBy = due
+                assignments[i].resolveRed = false
+            }
+        case EventType.reopened.rawValue:
+            try callback(event, i)
+            if let d = try Self.optionalObject(event, "deadlines"), let due = try Self.optionalTime(d, "resolve_by", in: "deadlines") {
+                assignments[i].resolveBy = due
+                assignments[i].resolveRed = false
+            }
+        case EventType.callbackRecorded.rawValue:
+            try callback(event, i)
+        case EventType.closed.rawValue:
+            if try Self.optionalString(event, "reason") == "callback" { try callback(event, i) }
+            end(ticket, .transferred)
+        case EventType.returnApproved.rawValue:
+            bump(assignments[i]) { $0.returned += 1 }
+        case EventType.supervised.rawValue:
+            bump(assignments[i]) { $0.supervised += 1 }
+        default:
+            break
+        }
+    }
+
+    private mutating func respond(_ i: Int, at: Date) {
+        guard !assignments[i].responded else { return }
+        assignments[i].responded = true
+        let onTime = !assignments[i].signRed && (assignments[i].signBy.map { at <= $0 } ?? true)
+        if onTime { bump(assignments[i]) { $0.respondedOnTime += 1 } }
+    }
+
+    private mutating func callback(_ event: JSONObject, _ i: Int) throws(InputError) {
+        let reached = try Self.optionalBool(event, "reached") ?? false
+        let resolved = try Self.optionalBool(event, "resolved")
+        let satisfaction = try Self.optionalString(event, "satisfaction")
+        if let s = satisfaction, Satisfaction(rawValue: s) == nil {
+            throw InputError(field: "satisfaction", message: "'\(s)' is not one of \(Satisfaction.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        bump(assignments[i]) { row in
+            guard reached else {
+                row.callbacksNotReached += 1
+                return
+            }
+            row.callbacksReached += 1
+            if satisfaction == Satisfaction.satisfied.rawValue || satisfaction == Satisfaction.basicallySatisfied.rawValue { row.satisfied += 1 }
+            if let resolved {
+                row.resolvedAnswered += 1
+                if resolved { row.resolved += 1 }
+            }
+        }
+    }
+
+    private mutating func end(_ ticket: String, _ ending: Ending) {
+        guard let i = current.removeValue(forKey: ticket) else { return }
+        assignments[i].ending = ending
+        if ending == .escalated { bump(assignments[i]) { $0.escalatedAway += 1 } }
+    }
+
+    private mutating func bump(_ a: Assignment, _ change: (inout Row) -> Void) {
+        guard a.counted else { return }
+        change(&rows[a.unit, default: Row(unit: a.unit, level: a.level)])
+    }
+
+    /// Each unit's row, in unit order, with the deadlines of tickets still held judged at `asOf`.
+    public func units(asOf: Date) -> [Row] {
+        var result = rows
+        for a in assignments where a.counted {
+            var row = result[a.unit, default: Row(unit: a.unit, level: a.level)]
+            let held = a.ending == .held
+            if held { row.held += 1 }
+            let escalated = a.ending == .escalated
+            if a.responded || a.signRed || escalated || (held && a.signBy.map { $0 <= asOf } == true) { row.responseDue += 1 }
+            if a.replied { row.replied += 1 }
+            if a.replied || a.resolveRed || escalated || (held && a.resolveBy.map { $0 <= asOf } == true) { row.completionDue += 1 }
+            result[a.unit] = row
+        }
+        return result.values.sorted { $0.unit < $1.unit }
+    }
+
+    /// The units ranked by `metric`, best first: units without that rate (nothing due) last; ties by
+    /// more assignments, then by unit id.
+    public static func ranked(_ rows: [Row], by metric: Metric) -> [Row] {
+        rows.sorted { a, b in
+            switch (a.rate(metric), b.rate(metric)) {
+            case let (x?, y?) where x != y: return x > y
+            case (.some, nil): return true
+            case (nil, .some): return false
+            default: return a.received != b.received ? a.received > b.received : a.unit < b.unit
+            }
+        }
+    }
+
+    /// All units' counts together.
+    public static func total(_ rows: [Row]) -> Row {
+        rows.reduce(into: Row(unit: "all", level: nil)) { $0.add($1) }
+    }
+
+    // MARK: - Reading fields
+
+    private static func string(_ o: JSONObject, _ key: String) throws(InputError) -> String {
+        guard let v = try optionalString(o, key) else { throw InputError(field: key, message: "is missing") }
+        return v
+    }
+
+    private static func optionalString(_ o: JSONObject, _ key: String, in parent: String? = nil) throws(InputError) -> String? {
+        guard let v = o[key], !v.isNull else { return nil }
+        guard let s = v.stringValue else { throw InputError(field: path(parent, key), message: "is \(v.typeDescription), not a string") }
+        return s
+    }
+
+    private static func optionalBool(_ o: JSONObject, _ key: String) throws(InputError) -> Bool? {
+        guard let v = o[key], !v.isNull else { return nil }
+        guard let b = v.boolValue else { throw InputError(field: key, message: "is \(v.typeDescription), not a boolean") }
+        return b
+    }
+
+    private static func optionalObject(_ o: JSONObject, _ key: String) throws(InputError) -> JSONObject? {
+        guard let v = o[key], !v.isNull else { return nil }
+        guard let object = v.objectValue else { throw InputError(field: key, message: "is \(v.typeDescription), not an object") }
+        return object
+    }
+
+    private static func time(_ o: JSONObject, _ key: String) throws(InputError) -> Date {
+        guard let d = try optionalTime(o, key) else { throw InputError(field: key, message: "is missing") }
+        return d
+    }
+
+    private static func optionalTime(_ o: JSONObject, _ key: String, in parent: String? = nil) throws(InputError) -> Date? {
+        guard let s = try optionalString(o, key, in: parent) else { return nil }
+        guard let d = RFC3339.parse(s)?.date else {
+            throw InputError(field: path(parent, key), message: "'\(s)' is not an RFC 3339 time with an offset")
+        }
+        return d
+    }
+
+    private static func path(_ parent: String?, _ key: String) -> String { parent.map { "\($0).\(key)" } ?? key }
+}
