@@ -239,8 +239,8 @@ extension DispatchStore {
         public var resolveBy: Date?
     }
 
-    /// Every timeline row, in one snapshot and without holding them all: tickets in id order, each
-    /// ticket's rows in the order written (`events_ticket_id` holds both). `body` returns false to stop.
+    /// Every timeline row, in one snapshot and without holding them all, in the order written (so each
+    /// ticket's rows in time order; the table is read front to back). `body` returns false to stop.
     /// What `pagoda report` reads.
     public func forEachEvent(_ body: (TimelineRow) -> Bool) throws(StoreError) {
         try storeOperation {
@@ -256,7 +256,7 @@ extension DispatchStore {
                         FROM events e
                         LEFT JOIN decisions d ON e.type = 'ticket.dispatched' AND json_extract(e.payload_json, '$.event') IS NULL
                           AND d.ticket_id = e.ticket_id AND d.dispatch_seq = json_extract(e.payload_json, '$.dispatch_seq')
-                        ORDER BY e.ticket_id, e.id
+                        ORDER BY e.id
                         """, cached: false, { _ in }) { row in
                         var r = TimelineRow(ticketID: row.text(0) ?? "", rowID: row.int(1), type: row.text(2) ?? "",
                                             at: EpochMillis.date(row.int(3)), json: row.bytes(4))
