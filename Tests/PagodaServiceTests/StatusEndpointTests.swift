@@ -82,19 +82,30 @@ func httpGet(port: Int, _ path: String) async throws -> (Int, String) {
 }
 
 extension StatusTextTests {
+    static func scratchDirectory() throws -> URL {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("pagoda-status-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        return dir
+    }
+
+    /// `pagoda serve`, started, on the Foshan rules with no broker to reach (port 1) and its database in `dir`.
+    static func serveWithoutBroker(in dir: URL, statusAddress: String) throws -> ServeProcess {
+        let serve = ServeProcess(arguments: ["serve", "--rules", repositoryRoot.appendingPathComponent("rules").path,
+                                             "--amqp-url", "amqp://guest:guest@127.0.0.1:1/", "--db", dir.appendingPathComponent("p.sqlite").path,
+                                             "--status-address", statusAddress],
+                                 logPath: dir.appendingPathComponent("serve.log").path)
+        try serve.start()
+        return serve
+    }
+
     /// Taken port: the service stops at once with exit status 1 and says which address (it used to stop its
     /// other parts and then hang with the outbox relay still running).
     @Test func anAddressInUseStopsTheServiceWithItsReason() async throws {
         let (fd, port) = try occupyLoopbackPort()
         defer { close(fd) }
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("pagoda-status-\(UUID().uuidString.prefix(8))")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let dir = try Self.scratchDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
-        let serve = ServeProcess(arguments: ["serve", "--rules", repositoryRoot.appendingPathComponent("rules").path,
-                                             "--amqp-url", "amqp://guest:guest@127.0.0.1:1/", "--db", dir.appendingPathComponent("p.sqlite").path,
-                                             "--status-address", "127.0.0.1:\(port)"],
-                                 logPath: dir.appendingPathComponent("serve.log").path)
-        try serve.start()
+        let serve = try Self.serveWithoutBroker(in: dir, statusAddress: "127.0.0.1:\(port)")
         let status = await serve.wait(timeout: .seconds(30))
         if status == nil { serve.signal(SIGKILL) }
         #expect(status == 1, "\(serve.log.suffix(2000))")
@@ -104,14 +115,9 @@ extension StatusTextTests {
     /// No broker to reach: the service is alive but not ready, says which connections are down, and still
     /// stops cleanly on SIGTERM.
     @Test func withoutABrokerTheServiceIsAliveButNotReady() async throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("pagoda-status-\(UUID().uuidString.prefix(8))")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let dir = try Self.scratchDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
-        let serve = ServeProcess(arguments: ["serve", "--rules", repositoryRoot.appendingPathComponent("rules").path,
-                                             "--amqp-url", "amqp://guest:guest@127.0.0.1:1/", "--db", dir.appendingPathComponent("p.sqlite").path,
-                                             "--status-address", "127.0.0.1:0"],
-                                 logPath: dir.appendingPathComponent("serve.log").path)
-        try serve.start()
+        let serve = try Self.serveWithoutBroker(in: dir, statusAddress: "127.0.0.1:0")
         #expect(await eventually { serve.log.contains("status endpoint listening") }, "\(serve.log.suffix(2000))")
         let port = try #require(serve.log.firstMatch(of: /http\.port=([0-9]+)/).flatMap { Int($0.1) })
 
