@@ -122,6 +122,12 @@ public struct UnitReport: Sendable {
         }
     }
 
+    /// The event types the report reads.
+    static let counted: Set<String> = Set([
+        EventType.dispatched, .escalated, .signed, .contacted, .progress, .returnRequested, .extensionRequested, .replied, .overdue,
+        .extensionApproved, .reopened, .callbackRecorded, .closed, .returnApproved, .supervised,
+    ].map(\.rawValue))
+
     private enum Ending { case held, escalated, transferred }
 
     private struct Assignment {
@@ -159,6 +165,12 @@ public struct UnitReport: Sendable {
             return
         }
         guard let type = typeValue.stringValue else { throw InputError(field: "event", message: "is \(typeValue.typeDescription), not a string") }
+        // Refusals (of a ticket at intake, of a command) and reminders are not about what a unit did, and
+        // a refusal may have no ticket id at all.
+        guard Self.counted.contains(type) else {
+            eventsPassedOver += 1
+            return
+        }
         eventsRead += 1
         let ticket = try Self.string(event, "ticket_id")
         let at = try Self.time(event, "at")

@@ -131,14 +131,18 @@ import Testing
         #expect(try Self.report(events, asOf: Self.t("12:00", day: 9))["v1"]?.received == 3)
     }
 
-    @Test func eventsOfUnknownTicketsAndRowsWithoutAnEventArePassedOver() throws {
+    @Test func eventsOfUnknownTicketsRefusalsAndRowsWithoutAnEventArePassedOver() throws {
         var r = UnitReport(period: .init())
         try r.add(Self.event("ticket.signed", "X", Self.t("09:00"), unit: "v1"))
         try r.add(["destination_type": "unit", "unit_id": "v1"])  // the intake's own dispatch row in the store
         try r.add(Self.event("ticket.dispatched", "H", Self.t("09:00"), unit: nil, level: nil, [("destination", "handoff")]))
         try r.add(Self.event("ticket.signed", "H", Self.t("09:10"), unit: "v1"))
+        // Refusals, even without a ticket id or a time, and reminders.
+        try r.add(["event": "command.rejected", "code": "enum", "reason": "type: 'teleport' is not a command"])
+        try r.add(["event": "ticket.rejected", "ticket_id": .null])
+        try r.add(Self.event("ticket.reminder", "H", Self.t("09:20"), unit: "v1", [("light", "yellow"), ("clock", "sign")]))
         #expect(r.units(asOf: Self.date(Self.t("12:00"))).isEmpty)
-        #expect((r.eventsRead, r.eventsPassedOver) == (3, 3))
+        #expect((r.eventsRead, r.eventsPassedOver) == (3, 6))
     }
 
     @Test(arguments: [

@@ -9,7 +9,8 @@ import Testing
     static func time(_ s: String) -> JSONValue { .string("2026-03-02T\(s):00+08:00") }
 
     /// Two complaints about illegal building in 祖庙街道 (the 禅城区 town office handles them): the first
-    /// signed, answered and called back satisfied, the second left alone until it climbs to the district.
+    /// signed, answered and called back satisfied, the second left alone until it climbs to the district;
+    /// and a command without a ticket id.
     static func scenario() throws -> [String] {
         let text = try String(contentsOf: repositoryRoot.appendingPathComponent("examples/sample-tickets.jsonl"), encoding: .utf8)
         var ticket = try #require(text.split(separator: "\n").map { try JSON.parse(Array($0.utf8)).objectValue! }
@@ -28,6 +29,8 @@ import Testing
         lines.append(command("c1", "11:00", "chancheng.zumiao", "sign"))
         lines.append(command("c2", "15:00", "chancheng.zumiao", "reply", [("outcome", "resolved"), ("text", "已拆除")]))
         lines.append(command("c3", "17:00", "triage", "callback_result", [("reached", true), ("resolved", true), ("satisfaction", "satisfied")]))
+        // Refused without a ticket id: the report passes the refusal over.
+        lines.append(#"{"at": "2026-03-02T18:00:00+08:00", "command": {"type": "teleport"}}"#)
         return lines
     }
 
@@ -50,6 +53,7 @@ import Testing
                                       "--until", "2026-03-09T00:00:00+08:00"])
         #expect(sim.status == 0, "\(sim.stderr)")
         try sim.stdout.write(to: events, atomically: true, encoding: .utf8)
+        #expect(sim.stdout.contains(#""event":"command.rejected""#))
 
         let report = try await Self.run(["report", "--events", events.path, "--from", "2026-03-02", "--to", "2026-03-02", "--format", "json"])
         #expect(report.status == 0, "\(report.stderr)")
