@@ -179,7 +179,13 @@ struct Report: ParsableCommand {
     static func text(_ rows: [UnitReport.Row], total: UnitReport.Row, by metric: UnitReport.Metric, from: Date?, to: Date?,
                      asOf: Date, eventsRead: Int) -> String {
         func t(_ d: Date?) -> String { d.map { RFC3339.format($0, offsetSeconds: offset) } ?? "-" }
-        var out = "units ranked by \(metric.rawValue); assignments begun \(t(from)) .. \(t(to)); judged at \(t(asOf)); \(eventsRead) events\n"
+        let period = switch (from, to) {
+        case let (f?, u?): "assignments begun from \(t(f)) until \(t(u))"
+        case let (f?, nil): "assignments begun from \(t(f))"
+        case let (nil, u?): "assignments begun until \(t(u))"
+        case (nil, nil): "all assignments"
+        }
+        var out = "units ranked by \(metric.rawValue); \(period); judged at \(t(asOf)); \(eventsRead) events\n"
         let header = ["rank", "unit", "level", "assigned", "response", "completion", "on_time", "satisfaction", "resolution",
                       "red", "escalated", "returned", "supervised", "held"]
         var table = [header]
