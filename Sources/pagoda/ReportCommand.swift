@@ -32,13 +32,13 @@ struct Report: ParsableCommand {
     @Option(name: .customLong("as-of"), help: "When deadlines of tickets still held are judged (RFC 3339); default: now for --db, the last event for --events.")
     var asOf: String?
 
-    @Option(name: .customLong("rank-by"), help: "response, completion, on_time, satisfaction or resolution.")
+    @Option(name: .customLong("rank-by"), help: "The rate to rank the units by.")
     var rankBy: UnitReport.Metric = .satisfaction
 
     @Option(help: "Only units of this level: city, district, town or village.")
     var level: String?
 
-    @Option(help: "text, json or csv.")
+    @Option(help: "Output format.")
     var format: Format = .text
 
     enum Format: String, ExpressibleByArgument { case text, json, csv }
