@@ -140,14 +140,16 @@ public struct UnitReport: Sendable {
         var signRed = false
         var resolveRed = false
         var replied = false
-        var ending = Ending.held
     }
 
     private let period: Period
-    /// Every assignment so far, and where each ticket's current one is.
-    private var assignments: [Assignment] = []
+    /// Each ticket's current assignment, as a slot in `slots`. An assignment that ends is added into
+    /// `rows` at once and its slot reused, so the report holds only the tickets still held, however long
+    /// the period (an array of slots and a map to their numbers take less room than a map to the values).
     private var current: [String: Int] = [:]
-    /// Counts that belong to assignments as they happen (callbacks, red lights), by unit.
+    private var slots: [Assignment] = []
+    private var freeSlots: [Int] = []
+    /// The counts so far, by unit.
     private var rows: [String: Row] = [:]
     /// Events read, and those passed over (no assignment known for their ticket, or not about one).
     public private(set) var eventsRead = 0
@@ -180,85 +182,94 @@ public struct UnitReport: Sendable {
                 end(ticket, .transferred)  // handed to an emergency line: nobody holds it
                 return
             }
-            let escalated = type == EventType.escalated.rawValue
-            end(ticket, escalated ? .escalated : .transferred)
             let deadlines = try Self.optionalObject(event, "deadlines")
             let level = try Self.optionalString(event, "level").flatMap(Level.init(name:))
             let a = Assignment(unit: unit, level: level, counted: period.contains(at),
                                signBy: try deadlines.flatMap { d throws(InputError) in try Self.optionalTime(d, "sign_by", in: "deadlines") },
                                resolveBy: try deadlines.flatMap { d throws(InputError) in try Self.optionalTime(d, "resolve_by", in: "deadlines") })
-            current[ticket] = assignments.count
-            assignments.append(a)
-            if a.counted { bump(a) { $0.received += 1 } }
+            end(ticket, type == EventType.escalated.rawValue ? .escalated : .transferred)
+            if let free = freeSlots.popLast() {
+                slots[free] = a
+                current[ticket] = free
+            } else {
+                current[ticket] = slots.count
+                slots.append(a)
+            }
+            bump(a) { $0.received += 1 }
         default:
             guard let i = current[ticket] else {
                 eventsPassedOver += 1
                 return
             }
-            try apply(type, event, at: at, to: i, ticket: ticket)
+            var a = slots[i]
+            let closed = try apply(type, event, at: at, to: &a)
+            slots[i] = a
+            if closed { end(ticket, .transferred) }
         }
     }
 
-    private mutating func apply(_ type: String, _ event: JSONObject, at: Date, to i: Int, ticket: String) throws(InputError) {
+    /// Applies one event to the ticket's current assignment; true when the ticket closed with it.
+    private mutating func apply(_ type: String, _ event: JSONObject, at: Date, to a: inout Assignment) throws(InputError) -> Bool {
         switch type {
         case EventType.signed.rawValue, EventType.contacted.rawValue, EventType.progress.rawValue,
              EventType.returnRequested.rawValue, EventType.extensionRequested.rawValue:
-            respond(i, at: at)
+            respond(&a, at: at)
         case EventType.replied.rawValue:
-            respond(i, at: at)
-            assignments[i].replied = true
-            let onTime = !assignments[i].resolveRed && (assignments[i].resolveBy.map { at <= $0 } ?? true)
-            bump(assignments[i]) {
+            respond(&a, at: at)
+            a.replied = true
+            let onTime = !a.resolveRed && (a.resolveBy.map { at <= $0 } ?? true)
+            bump(a) {
                 $0.replies += 1
                 if onTime { $0.repliesOnTime += 1 }
             }
         case EventType.overdue.rawValue:
             switch try Self.optionalString(event, "clock") {
-            case Clock.sign.rawValue?: assignments[i].signRed = true
-            case Clock.resolve.rawValue?: assignments[i].resolveRed = true
+            case Clock.sign.rawValue?: a.signRed = true
+            case Clock.resolve.rawValue?: a.resolveRed = true
             default: break
             }
-            bump(assignments[i]) { $0.overdue += 1 }
+            bump(a) { $0.overdue += 1 }
         case EventType.extensionApproved.rawValue:
             if let due = try Self.optionalTime(event, "resolve_by") {
-                assignments[i].resolveBy = due
-                assignments[i].resolveRed = false
+                a.resolveBy = due
+                a.resolveRed = false
             }
         case EventType.reopened.rawValue:
-            try callback(event, i)
+            try callback(event, a)
             if let d = try Self.optionalObject(event, "deadlines"), let due = try Self.optionalTime(d, "resolve_by", in: "deadlines") {
-                assignments[i].resolveBy = due
-                assignments[i].resolveRed = false
+                a.resolveBy = due
+                a.resolveRed = false
             }
         case EventType.callbackRecorded.rawValue:
-            try callback(event, i)
+            try callback(event, a)
         case EventType.closed.rawValue:
-            if try Self.optionalString(event, "reason") == "callback" { try callback(event, i) }
-            end(ticket, .transferred)
+            if try Self.optionalString(event, "reason") == "callback" { try callback(event, a) }
+            return true
         case EventType.returnApproved.rawValue:
-            bump(assignments[i]) { $0.returned += 1 }
+            bump(a) { $0.returned += 1 }
         case EventType.supervised.rawValue:
-            bump(assignments[i]) { $0.supervised += 1 }
+            bump(a) { $0.supervised += 1 }
         default:
             break
         }
+        return false
     }
 
-    private mutating func respond(_ i: Int, at: Date) {
-        guard !assignments[i].responded else { return }
-        assignments[i].responded = true
-        let onTime = !assignments[i].signRed && (assignments[i].signBy.map { at <= $0 } ?? true)
-        if onTime { bump(assignments[i]) { $0.respondedOnTime += 1 } }
+    private mutating func respond(_ a: inout Assignment, at: Date) {
+        guard !a.responded else { return }
+        a.responded = true
+        let onTime = !a.signRed && (a.signBy.map { at <= $0 } ?? true)
+        if onTime { bump(a) { $0.respondedOnTime += 1 } }
     }
 
-    private mutating func callback(_ event: JSONObject, _ i: Int) throws(InputError) {
+    private mutating func callback(_ event: JSONObject, _ a: Assignment) throws(InputError) {
         let reached = try Self.optionalBool(event, "reached") ?? false
         let resolved = try Self.optionalBool(event, "resolved")
         let satisfaction = try Self.optionalString(event, "satisfaction")
         if let s = satisfaction, Satisfaction(rawValue: s) == nil {
             throw InputError(field: "satisfaction", message: "'\(s)' is not one of \(Satisfaction.allCases.map(\.rawValue).joined(separator: ", "))")
         }
-        bump(assignments[i]) { row in
+        bump(a) { row in
             guard reached else {
                 row.callbacksNotReached += 1
                 return
@@ -272,11 +283,27 @@ public struct UnitReport: Sendable {
         }
     }
 
+    /// The ticket's current assignment ends.
     private mutating func end(_ ticket: String, _ ending: Ending) {
         guard let i = current.removeValue(forKey: ticket) else { return }
-        assignments[i].ending = ending
-        if ending == .escalated { bump(assignments[i]) { $0.escalatedAway += 1 } }
+        fold(slots[i], ending, asOf: .distantPast)
+        freeSlots.append(i)
     }
+
+    /// Adds an assignment's dues into its unit's row; for one still held, its deadlines are judged at `asOf`.
+    private static func fold(_ a: Assignment, _ ending: Ending, asOf: Date, into rows: inout [String: Row]) {
+        guard a.counted else { return }
+        var row = rows[a.unit, default: Row(unit: a.unit, level: a.level)]
+        let held = ending == .held, escalated = ending == .escalated
+        if held { row.held += 1 }
+        if escalated { row.escalatedAway += 1 }
+        if a.responded || a.signRed || escalated || (held && a.signBy.map { $0 <= asOf } == true) { row.responseDue += 1 }
+        if a.replied { row.replied += 1 }
+        if a.replied || a.resolveRed || escalated || (held && a.resolveBy.map { $0 <= asOf } == true) { row.completionDue += 1 }
+        rows[a.unit] = row
+    }
+
+    private mutating func fold(_ a: Assignment, _ ending: Ending, asOf: Date) { Self.fold(a, ending, asOf: asOf, into: &rows) }
 
     private mutating func bump(_ a: Assignment, _ change: (inout Row) -> Void) {
         guard a.counted else { return }
@@ -286,16 +313,7 @@ public struct UnitReport: Sendable {
     /// Each unit's row, in unit order, with the deadlines of tickets still held judged at `asOf`.
     public func units(asOf: Date) -> [Row] {
         var result = rows
-        for a in assignments where a.counted {
-            var row = result[a.unit, default: Row(unit: a.unit, level: a.level)]
-            let held = a.ending == .held
-            if held { row.held += 1 }
-            let escalated = a.ending == .escalated
-            if a.responded || a.signRed || escalated || (held && a.signBy.map { $0 <= asOf } == true) { row.responseDue += 1 }
-            if a.replied { row.replied += 1 }
-            if a.replied || a.resolveRed || escalated || (held && a.resolveBy.map { $0 <= asOf } == true) { row.completionDue += 1 }
-            result[a.unit] = row
-        }
+        for i in current.values { Self.fold(slots[i], .held, asOf: asOf, into: &result) }
         return result.values.sorted { $0.unit < $1.unit }
     }
 
