@@ -34,6 +34,7 @@ Pagoda is starting.
   look up a ticket:  $bin show FS-20260302-0001 --db $db   (decision, clocks, timeline)
   note:              the sample tickets were received on 2026-03-02; their clocks ran out long ago, so
                      they climb the pagoda at once (use \`pagoda simulate\` to replay old traffic)
+  rank the units:    $bin report --db $db   (response, completion, on-time, satisfaction, resolution rates)
   metrics, health:   curl http://$PAGODA_STATUS_ADDRESS/metrics   (also /health, /ready; docs/operations.md)
   change the rules:  edit rules/, run \`$bin check rules\`, then kill -HUP $$ (the service reloads them)
   database:          $db
