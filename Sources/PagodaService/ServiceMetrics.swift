@@ -40,7 +40,9 @@ public final class ServiceMetrics: Sendable {
 
 /// A bounded log of timer lateness in milliseconds (the most recent 1,000,000 firings).
 public final class LatenessLog: Sendable {
-    private let values = Mutex<[Int32]>([])
+    /// Every lateness in milliseconds (at most the last million): a timer that fell due while the
+    /// service was down for weeks is late by more than an `Int32` holds.
+    private let values = Mutex<[Int]>([])
     private let buckets = Mutex(Histogram())
 
     /// Upper bounds, in milliseconds, of the histogram's buckets (a last one takes the rest).
@@ -58,7 +60,7 @@ public final class LatenessLog: Sendable {
     public func record(milliseconds: Int) {
         values.withLock { v in
             if v.count >= 1_000_000 { v.removeFirst(v.count / 2) }
-            v.append(Int32(clamping: milliseconds))
+            v.append(milliseconds)
         }
         let i = Self.bucketBounds.firstIndex { milliseconds <= $0 } ?? Self.bucketBounds.count
         buckets.withLock { h in
@@ -74,6 +76,6 @@ public final class LatenessLog: Sendable {
     public func quantiles(_ qs: [Double]) -> (count: Int, values: [Int])? {
         let sorted = values.withLock { $0 }.sorted()
         guard !sorted.isEmpty else { return nil }
-        return (sorted.count, qs.map { Int(sorted[min(sorted.count - 1, Int(Double(sorted.count) * $0))]) })
+        return (sorted.count, qs.map { sorted[min(sorted.count - 1, Int(Double(sorted.count) * $0))] })
     }
 }

@@ -58,6 +58,16 @@ import Glibc
         #expect(h.count == 4 && h.sum == 1_000_200)
         #expect(h.counts[0] == 2 && h.counts[1] == 1 && h.counts.last == 1)
     }
+
+    /// Timers that fell due during a month of downtime (or old tickets replayed) are late by more than
+    /// 2^31 ms: the quantiles keep their values instead of saturating.
+    @Test func latenessOfWeeksIsKeptWhole() {
+        let log = LatenessLog()
+        let month = 30 * 86_400_000
+        for ms in [40, month, month + 1] { log.record(milliseconds: ms) }
+        let q = log.quantiles([0.0, 0.5, 1.0])
+        #expect(q?.count == 3 && q?.values == [40, month, month + 1])
+    }
 }
 
 /// A TCP socket listening on a free loopback port: (descriptor, port).
