@@ -71,15 +71,16 @@ struct Report: ParsableCommand {
         let asOf: Date
         if let events {
             var last = Date.distantPast
+            let name = events == "-" ? "(standard input)" : events
             try Self.readLines(events) { line, number in
                 do {
                     guard case .object(let o) = try JSON.parse(line) else { throw UnitReport.InputError(field: "(line)", message: "is not a JSON object") }
                     try report.add(o)
                     if let at = o["at"]?.stringValue.flatMap({ RFC3339.parse($0)?.date }), at > last { last = at }
                 } catch let e as UnitReport.InputError {
-                    throw Failure("\(events):\(number): \(e)")
+                    throw Failure("\(name):\(number): \(e)")
                 } catch {
-                    throw Failure("\(events):\(number): not JSON: \(error)")
+                    throw Failure("\(name):\(number): not JSON: \(error)")
                 }
             }
             asOf = given ?? last
