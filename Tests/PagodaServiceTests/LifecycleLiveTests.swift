@@ -62,13 +62,20 @@ extension ServiceTests {
         try #require(try samples().first { $0.0 == id }?.1)
     }
 
-    /// The unit's row of `pagoda report --db --format json` on the world's database.
-    static func reportRow(_ w: World, unit: String, sourceLocation: Testing.SourceLocation = #_sourceLocation) async throws -> JSONObject {
-        let r = try await runProcess([ServeProcess.binary, "report", "--db", w.db, "--format", "json"], separateStderr: true)
+    /// The unit's row of `pagoda report --db --format json` on the world's database; an empty object (and
+    /// an issue) when there is none. It does not throw, so the test goes on to stop its service.
+    static func reportRow(_ w: World, unit: String, sourceLocation: Testing.SourceLocation = #_sourceLocation) async -> JSONObject {
+        guard let r = try? await runProcess([ServeProcess.binary, "report", "--db", w.db, "--format", "json"], separateStderr: true) else {
+            Issue.record("pagoda report could not be run", sourceLocation: sourceLocation)
+            return JSONObject()
+        }
         #expect(r.status == 0, "\(r.stderr)", sourceLocation: sourceLocation)
-        let units = try #require(try JSON.parse(Array(r.stdout.utf8)).objectValue?["units"]?.arrayValue, sourceLocation: sourceLocation)
-        return try #require(units.compactMap { $0.objectValue }.first { $0["unit"] == .string(unit) }, "no \(unit) in \(r.stdout)",
-                            sourceLocation: sourceLocation)
+        let units = (try? JSON.parse(Array(r.stdout.utf8)))?.objectValue?["units"]?.arrayValue ?? []
+        guard let row = units.compactMap({ $0.objectValue }).first(where: { $0["unit"] == .string(unit) }) else {
+            Issue.record("no \(unit) in \(r.stdout)", sourceLocation: sourceLocation)
+            return JSONObject()
+        }
+        return row
     }
 
     static func command(_ fields: [(String, JSONValue)]) -> [UInt8] {
@@ -117,10 +124,10 @@ extension ServiceTests {
         #expect(show.output.contains("supervised"))
         // In the report, the village committee and the town office each lost the ticket without a word.
         for lost in ["shunde.beijiao.bijiang", "shunde.beijiao"] {
-            let row = try await Self.reportRow(w, unit: lost)
+            let row = await Self.reportRow(w, unit: lost)
             #expect(row["escalated_away"] == .number("1") && row["response_rate"] == .number("0.0000") && row["held"] == .number("0"), "\(row)")
         }
-        #expect(try await Self.reportRow(w, unit: "city.supervision")["held"] == .number("1"))
+        #expect(await Self.reportRow(w, unit: "city.supervision")["held"] == .number("1"))
         await town.close()
         await events.close()
         await w.stop()
@@ -189,7 +196,7 @@ extension ServiceTests {
         let show = try await runProcess([ServeProcess.binary, "show", id, "--db", w.db])
         #expect(show.output.contains("lifecycle: closed"), "\(show.output)")
         // The unit's report from the same database: signed and replied in time, a satisfied citizen.
-        let unit = try await Self.reportRow(w, unit: "chancheng.zumiao")
+        let unit = await Self.reportRow(w, unit: "chancheng.zumiao")
         for rate in ["response_rate", "completion_rate", "on_time_rate", "satisfaction_rate", "resolution_rate"] {
             #expect(unit[rate] == .number("1.0000"), "\(rate) in \(unit)")
         }
