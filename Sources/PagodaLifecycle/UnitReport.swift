@@ -123,10 +123,10 @@ public struct UnitReport: Sendable {
     }
 
     /// The event types the report reads.
-    static let counted: Set<String> = Set([
-        EventType.dispatched, .escalated, .signed, .contacted, .progress, .returnRequested, .extensionRequested, .replied, .overdue,
+    static let counted: Set<EventType> = [
+        .dispatched, .escalated, .signed, .contacted, .progress, .returnRequested, .extensionRequested, .replied, .overdue,
         .extensionApproved, .reopened, .callbackRecorded, .closed, .returnApproved, .supervised,
-    ].map(\.rawValue))
+    ]
 
     private enum Ending { case held, escalated, transferred }
 
@@ -166,10 +166,10 @@ public struct UnitReport: Sendable {
             eventsPassedOver += 1
             return
         }
-        guard let type = typeValue.stringValue else { throw InputError(field: "event", message: "is \(typeValue.typeDescription), not a string") }
+        guard let name = typeValue.stringValue else { throw InputError(field: "event", message: "is \(typeValue.typeDescription), not a string") }
         // Refusals (of a ticket at intake, of a command) and reminders are not about what a unit did, and
         // a refusal may have no ticket id at all.
-        guard Self.counted.contains(type) else {
+        guard let type = EventType(rawValue: name), Self.counted.contains(type) else {
             eventsPassedOver += 1
             return
         }
@@ -177,7 +177,7 @@ public struct UnitReport: Sendable {
         let ticket = try Self.string(event, "ticket_id")
         let at = try Self.time(event, "at")
         switch type {
-        case EventType.dispatched.rawValue, EventType.escalated.rawValue:
+        case .dispatched, .escalated:
             guard let unit = try Self.optionalString(event, "unit") else {
                 end(ticket, .transferred)  // handed to an emergency line: nobody holds it
                 return
@@ -187,7 +187,7 @@ public struct UnitReport: Sendable {
             let a = Assignment(unit: unit, level: level, counted: period.contains(at),
                                signBy: try deadlines.flatMap { d throws(InputError) in try Self.optionalTime(d, "sign_by", in: "deadlines") },
                                resolveBy: try deadlines.flatMap { d throws(InputError) in try Self.optionalTime(d, "resolve_by", in: "deadlines") })
-            end(ticket, type == EventType.escalated.rawValue ? .escalated : .transferred)
+            end(ticket, type == .escalated ? .escalated : .transferred)
             if let free = freeSlots.popLast() {
                 slots[free] = a
                 current[ticket] = free
@@ -209,12 +209,11 @@ public struct UnitReport: Sendable {
     }
 
     /// Applies one event to the ticket's current assignment; true when the ticket closed with it.
-    private mutating func apply(_ type: String, _ event: JSONObject, at: Date, to a: inout Assignment) throws(InputError) -> Bool {
+    private mutating func apply(_ type: EventType, _ event: JSONObject, at: Date, to a: inout Assignment) throws(InputError) -> Bool {
         switch type {
-        case EventType.signed.rawValue, EventType.contacted.rawValue, EventType.progress.rawValue,
-             EventType.returnRequested.rawValue, EventType.extensionRequested.rawValue:
+        case .signed, .contacted, .progress, .returnRequested, .extensionRequested:
             respond(&a, at: at)
-        case EventType.replied.rawValue:
+        case .replied:
             respond(&a, at: at)
             a.replied = true
             let onTime = !a.resolveRed && (a.resolveBy.map { at <= $0 } ?? true)
@@ -222,32 +221,32 @@ public struct UnitReport: Sendable {
                 $0.replies += 1
                 if onTime { $0.repliesOnTime += 1 }
             }
-        case EventType.overdue.rawValue:
+        case .overdue:
             switch try Self.optionalString(event, "clock") {
             case Clock.sign.rawValue?: a.signRed = true
             case Clock.resolve.rawValue?: a.resolveRed = true
             default: break
             }
             bump(a) { $0.overdue += 1 }
-        case EventType.extensionApproved.rawValue:
+        case .extensionApproved:
             if let due = try Self.optionalTime(event, "resolve_by") {
                 a.resolveBy = due
                 a.resolveRed = false
             }
-        case EventType.reopened.rawValue:
+        case .reopened:
             try callback(event, a)
             if let d = try Self.optionalObject(event, "deadlines"), let due = try Self.optionalTime(d, "resolve_by", in: "deadlines") {
                 a.resolveBy = due
                 a.resolveRed = false
             }
-        case EventType.callbackRecorded.rawValue:
+        case .callbackRecorded:
             try callback(event, a)
-        case EventType.closed.rawValue:
+        case .closed:
             if try Self.optionalString(event, "reason") == "callback" { try callback(event, a) }
             return true
-        case EventType.returnApproved.rawValue:
+        case .returnApproved:
             bump(a) { $0.returned += 1 }
-        case EventType.supervised.rawValue:
+        case .supervised:
             bump(a) { $0.supervised += 1 }
         default:
             break

@@ -41,14 +41,10 @@ public final class LiveRules: Sendable {
 
     public var current: Generation { box.withLock { $0 } }
 
-    /// Puts `ruleSet` in force; returns the generation it replaced.
-    @discardableResult
-    func replace(with ruleSet: RuleSet) -> Generation {
+    /// Puts `ruleSet` in force.
+    func replace(with ruleSet: RuleSet) {
         let next = Generation(ruleSet: ruleSet, names: names, startsLifecycle: startsLifecycle)
-        return box.withLock { g in
-            defer { g = next }
-            return g
-        }
+        box.withLock { $0 = next }
     }
 }
 

@@ -223,10 +223,9 @@ extension DispatchStore {
     public struct TimelineRow: Sendable {
         public var ticketID: String
         public var rowID: Int64
-        public var type: String
         public var at: Date
         /// The event as JSON: the event message for lifecycle rows; for the intake's dispatch row, the
-        /// store's own summary (no `event` member), completed by `intakeDispatch`.
+        /// store's own summary (no `event` member), which `intakeDispatch` stands in for.
         public var json: [UInt8]
         /// For the intake's dispatch row: the unit, level and deadlines of the decision it recorded.
         public var intakeDispatch: IntakeDispatch?
@@ -250,7 +249,7 @@ extension DispatchStore {
                     // The intake's dispatch row is the only one without `event`; its decision and deadlines
                     // are looked up for it alone.
                     try db.queryRaw("""
-                        SELECT e.ticket_id, e.id, e.type, e.at, e.payload_json, d.unit_id, d.level, d.id,
+                        SELECT e.ticket_id, e.id, e.at, e.payload_json, d.unit_id, d.level, d.id,
                           CASE WHEN d.id IS NOT NULL THEN (SELECT due_at FROM deadlines WHERE ticket_id = e.ticket_id AND clock = 'sign_by') END,
                           CASE WHEN d.id IS NOT NULL THEN (SELECT due_at FROM deadlines WHERE ticket_id = e.ticket_id AND clock = 'resolve_by') END
                         FROM events e
@@ -258,11 +257,10 @@ extension DispatchStore {
                           AND d.ticket_id = e.ticket_id AND d.dispatch_seq = json_extract(e.payload_json, '$.dispatch_seq')
                         ORDER BY e.id
                         """, cached: false, { _ in }) { row in
-                        var r = TimelineRow(ticketID: row.text(0) ?? "", rowID: row.int(1), type: row.text(2) ?? "",
-                                            at: EpochMillis.date(row.int(3)), json: row.bytes(4))
-                        if row.optionalInt(7) != nil {
-                            r.intakeDispatch = IntakeDispatch(unitID: row.text(5), level: row.text(6), signBy: row.optionalInt(8).map(EpochMillis.date),
-                                                              resolveBy: row.optionalInt(9).map(EpochMillis.date))
+                        var r = TimelineRow(ticketID: row.text(0) ?? "", rowID: row.int(1), at: EpochMillis.date(row.int(2)), json: row.bytes(3))
+                        if row.optionalInt(6) != nil {
+                            r.intakeDispatch = IntakeDispatch(unitID: row.text(4), level: row.text(5), signBy: row.optionalInt(7).map(EpochMillis.date),
+                                                              resolveBy: row.optionalInt(8).map(EpochMillis.date))
                         }
                         if !body(r) { throw Stop() }
                     }

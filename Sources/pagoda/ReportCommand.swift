@@ -91,11 +91,14 @@ struct Report: ParsableCommand {
             var failure: String?
             try store.forEachEvent { row in
                 do {
-                    guard case .object(var o) = try JSON.parse(row.json) else {
+                    // The intake's dispatch row is made into its event from the decision; its own JSON is not read.
+                    if let d = row.intakeDispatch {
+                        try report.add(Self.event(intakeDispatch: d, ticketID: row.ticketID, at: row.at))
+                    } else if case .object(let o) = try JSON.parse(row.json) {
+                        try report.add(o)
+                    } else {
                         throw UnitReport.InputError(field: "(row)", message: "is not a JSON object")
                     }
-                    if let d = row.intakeDispatch { o = Self.event(intakeDispatch: d, ticketID: row.ticketID, at: row.at) }
-                    try report.add(o)
                     return true
                 } catch {
                     failure = "\(path): event row \(row.rowID) of ticket \(row.ticketID): \(error)"

@@ -73,14 +73,13 @@ struct Serve: AsyncParsableCommand {
         let logger = Logger(label: "pagoda")
         guard ["full", "normal"].contains(synchronous) else { throw ValidationError("--synchronous must be full or normal") }
         guard timerPoll > 0, timerPoll <= 86_400 else { throw ValidationError("--timer-poll must be more than 0 and at most 86400 seconds, got \(timerPoll)") }
-        // Warnings (such as a calendar about to run out of holiday data) are shown: a service runs for months.
-        var status: HostAndPort?
-        if let statusAddress {
-            guard let a = HostAndPort(parsing: statusAddress) else {
-                throw ValidationError("--status-address must be HOST:PORT, [IPv6]:PORT or :PORT with a port from 0 to 65535, got '\(statusAddress)'")
+        let status = try statusAddress.map { text in
+            guard let a = HostAndPort(parsing: text) else {
+                throw ValidationError("--status-address must be HOST:PORT, [IPv6]:PORT or :PORT with a port from 0 to 65535, got '\(text)'")
             }
-            status = a
+            return a
         }
+        // Warnings (such as a calendar about to run out of holiday data) are shown: a service runs for months.
         let ruleSet = try loadRuleSet(rules, quietWarnings: false, today: Date())
         var config = ServerConfiguration(rulesDirectory: rules, amqp: try broker.configuration(name: "pagoda-serve"), databasePath: db)
         config.names = Names(prefix: broker.prefix)
