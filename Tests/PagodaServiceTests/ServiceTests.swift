@@ -28,13 +28,15 @@ import Glibc
         let rejected: QueueCollector
         let publisher: AMQPPublisher
 
-        init(rules: String = repositoryRoot.appendingPathComponent("rules").path, serveArguments: [String] = []) async throws {
+        /// `database`: where serve keeps its database (default: a fresh temporary directory).
+        init(rules: String = repositoryRoot.appendingPathComponent("rules").path, database: String? = nil,
+             serveArguments: [String] = []) async throws {
             try await ServiceTests.started.value
             let prefix = "t\(UUID().uuidString.prefix(8).lowercased())"
             names = Names(prefix: prefix)
             let dir = FileManager.default.temporaryDirectory.appendingPathComponent("pagoda-\(prefix)")
             try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-            db = dir.appendingPathComponent("pagoda.sqlite").path
+            db = database ?? dir.appendingPathComponent("pagoda.sqlite").path
             let config = try ServiceTests.broker.configuration
             // Every dispatch message also lands in a catch-all queue, so the test can count across all
             // destination queues at once.
