@@ -190,7 +190,14 @@ import Glibc
                               uniquingKeysWith: { a, _ in a })
         for (name, body, code) in cases {
             let d = try #require(byID["bad-\(name)"], "no rejection for \(name)")
-            #expect(d.body == body, "\(name): the rejected body must be the original, byte for byte")
+            if body.count > IntakeProcessor.rejectedBodyLimit {
+                // Kept up to the size limit, and said so.
+                #expect(d.body == Array(body.prefix(IntakeProcessor.rejectedBodyLimit)), "\(name): the body cut at the limit")
+                #expect(d.headers["x-pagoda-body-truncated"]?.stringValue == String(body.count))
+            } else {
+                #expect(d.body == body, "\(name): the rejected body must be the original, byte for byte")
+                #expect(d.headers["x-pagoda-body-truncated"] == nil)
+            }
             #expect(d.headers["x-pagoda-error-code"]?.stringValue == code, "\(name): \(d.headers)")
             #expect(d.headers["x-pagoda-error-reason"]?.stringValue?.isEmpty == false)
         }

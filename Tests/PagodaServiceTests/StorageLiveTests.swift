@@ -129,6 +129,8 @@ extension ServiceTests {
             let cpu = try #require(cpuSeconds(pid)) - cpuBefore
             let logged = w.serve.log.utf8.count - logBefore
             let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+            print("disk full: \(count) tickets at \(rate == 0 ? "full speed" : "\(rate)/s"), \(w.dispatched().count) dispatched before it filled;",
+                  "while full the service used \(cpu) s of CPU in \(elapsed) and logged \(logged) bytes")
             #expect(cpu / seconds < 0.25, "the service used \(cpu) s of CPU in \(elapsed) while the disk was full")
             #expect(logged < 4_000, "the service logged \(logged) bytes in \(elapsed) while the disk was full:\n\(w.serve.log.suffix(3000))")
             #expect(w.rejected.count == 0)
@@ -156,6 +158,8 @@ extension ServiceTests {
             #expect((Self.metric(last, "pagoda_store_write_failures_total") ?? 0) > 0)
             #expect(w.rejected.count == 0, "rejected: \(w.rejected.deliveries.prefix(3).map { $0.headers })")
             #expect(try await httpGet(port: port, "/ready").0 == 200)
+            print("disk full: all \(count) dispatched once, none rejected;",
+                  w.serve.log.split(separator: "\n").filter { $0.contains("store writes again") }.joined(separator: "\n"))
             let said = w.serve.log.components(separatedBy: "store cannot write;").count - 1
             #expect(said >= 1 && said <= 3, "the full disk was reported \(said) times")
             #expect(permissions(disk.path + "/state") == 0o700)
