@@ -27,7 +27,8 @@ enum StoreFiles {
     /// and its `-wal` and `-shm` files (files created by an earlier version were 0644).
     ///
     /// Throws `.cannotOpen` naming the path and the system's reason when a directory or the file cannot be
-    /// created, or an existing file's permissions cannot be changed (another owner).
+    /// created. An existing file whose permissions cannot be changed (another user's, a read-only copy
+    /// opened by `pagoda show` or `report`) is left as it is: SQLite then opens it or says why not.
     static func prepare(_ path: String) throws(StoreError) {
         let directory = (path as NSString).deletingLastPathComponent
         if !directory.isEmpty { try makeDirectory(directory) }
@@ -41,9 +42,7 @@ enum StoreFiles {
             var s = stat()
             guard stat(file, &s) == 0 else { continue }
             let mode = s.st_mode & 0o7777
-            if mode & 0o077 != 0 && chmod(file, mode & 0o700) != 0 {
-                throw failure("cannot make the file private to its owner (chmod 0600)", file)
-            }
+            if mode & 0o077 != 0 { _ = chmod(file, mode & 0o700) }
         }
     }
 

@@ -118,7 +118,9 @@ extension ServiceTests {
             let page = try await httpGet(port: port, "/metrics").1
             #expect(Self.metric(page, "pagoda_store_writable") == 0, "\(page)")
 
-            // While it cannot write, the service waits: little CPU, a quiet log.
+            // While it cannot write, the service waits: little CPU, a quiet log. (A burst of tickets is first
+            // all published: routing them as they arrive is work done once, not waiting.)
+            if rate <= 0 { try await load.value }
             let pid = try #require(w.serve.pid)
             let cpuBefore = try #require(cpuSeconds(pid))
             let logBefore = w.serve.log.utf8.count
@@ -131,7 +133,8 @@ extension ServiceTests {
             let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
             print("disk full: \(count) tickets at \(rate == 0 ? "full speed" : "\(rate)/s"), \(w.dispatched().count) dispatched before it filled;",
                   "while full the service used \(cpu) s of CPU in \(elapsed) and logged \(logged) bytes")
-            #expect(cpu / seconds < 0.25, "the service used \(cpu) s of CPU in \(elapsed) while the disk was full")
+            // It used to spin at 94% of a core; waiting takes a few percent. Generous for a loaded machine.
+            #expect(cpu / seconds < 0.5, "the service used \(cpu) s of CPU in \(elapsed) while the disk was full")
             #expect(logged < 4_000, "the service logged \(logged) bytes in \(elapsed) while the disk was full:\n\(w.serve.log.suffix(3000))")
             #expect(w.rejected.count == 0)
 
@@ -191,6 +194,7 @@ extension ServiceTests {
         let done = await eventually { w.dispatched().count == tickets.count && w.rejected.count == bad.count + 1 }
         #expect(done, "dispatched \(w.dispatched().count), rejected \(w.rejected.count)\n\(w.serve.log.suffix(2000))")
         #expect(w.dispatched().values.allSatisfy { $0.seqs.count == 1 })
+        #expect(Set(w.dispatched().keys) == Set(tickets.map(\.0)))
         let rejectedBodies = Dictionary(w.rejected.deliveries.map { ($0.messageId ?? "", $0) }, uniquingKeysWith: { a, _ in a })
         for (id, body) in bad { #expect(rejectedBodies["rejected/\(id)"]?.body == body, "\(id)") }
         let cut = try #require(rejectedBodies["rejected/bad-large"])
