@@ -37,8 +37,8 @@ final class IntakeService: Service {
     let stopping = ShutdownFlag()
 
     init(consumer: AMQPConsumer, store: DispatchStore, storeQueue: BlockingQueue, rules: LiveRules,
-         relay: Signal, timersChanged: @escaping @Sendable () -> Void = {}, metrics: ServiceMetrics, health: StoreHealth,
-         logger: Logger, maxBatch: Int = 256, maxAttempts: Int = 5) {
+         relay: Signal, timersChanged: @escaping @Sendable () -> Void = {}, metrics: ServiceMetrics,
+         health: StoreHealth, logger: Logger, maxBatch: Int = 256, maxAttempts: Int = 5) {
         self.consumer = consumer
         self.store = store
         self.storeQueue = storeQueue
@@ -147,7 +147,9 @@ final class IntakeService: Service {
 
     /// Shutdown while the store cannot write: the deliveries go back to the queue for the next start.
     private func giveUp(_ deliveries: [Delivery]) {
-        logger.warning("store cannot write at shutdown; deliveries returned to the queue", metadata: ["batch.size": "\(deliveries.count)"])
+        logger.warning("store cannot write at shutdown; deliveries returned to the queue", metadata: [
+            "batch.size": "\(deliveries.count)",
+        ])
         for d in deliveries { consumer.nack(d, requeue: true) }
     }
 

@@ -54,7 +54,8 @@ final class LifecycleService: Service {
 
     init(consumer: AMQPConsumer, store: DispatchStore, storeQueue: BlockingQueue, rules: LiveRules, codec: LifecycleCodec,
          relay: Signal, metrics: ServiceMetrics, health: StoreHealth, logger: Logger, maxBatch: Int = 500,
-         pollInterval: Duration = .seconds(2), priority: FiringPriority? = nil, clock: @escaping @Sendable () -> Date = { Date() }) {
+         pollInterval: Duration = .seconds(2), priority: FiringPriority? = nil,
+         clock: @escaping @Sendable () -> Date = { Date() }) {
         self.consumer = consumer
         self.store = store
         self.storeQueue = storeQueue
@@ -150,7 +151,9 @@ final class LifecycleService: Service {
 
     /// Shutdown while the store cannot write: the command deliveries go back to the queue for the next start.
     private func giveUp(_ deliveries: [Delivery]) {
-        logger.warning("store cannot write at shutdown; commands returned to the queue", metadata: ["batch.size": "\(deliveries.count)"])
+        logger.warning("store cannot write at shutdown; commands returned to the queue", metadata: [
+            "batch.size": "\(deliveries.count)",
+        ])
         for d in deliveries { consumer.nack(d, requeue: true) }
     }
 

@@ -26,7 +26,8 @@ final class OutboxRelay: Service {
     let health: StoreHealth
 
     init(publisher: AMQPPublisher, store: DispatchStore, storeQueue: BlockingQueue, wake: Signal, metrics: ServiceMetrics,
-         health: StoreHealth, logger: Logger, window: Int = 256, drainTimeout: Duration = .seconds(20), priority: FiringPriority? = nil) {
+         health: StoreHealth, logger: Logger, window: Int = 256, drainTimeout: Duration = .seconds(20),
+         priority: FiringPriority? = nil) {
         self.publisher = publisher
         self.store = store
         self.storeQueue = storeQueue

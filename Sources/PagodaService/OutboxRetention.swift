@@ -39,7 +39,9 @@ public struct OutboxRetentionPeriod: Sendable, Equatable, CustomStringConvertibl
     public var description: String {
         guard let duration else { return "none" }
         let s = duration.components.seconds
-        for (unit, size) in [("d", Int64(86_400)), ("h", 3_600), ("m", 60)] where s % size == 0 { return "\(s / size)\(unit)" }
+        for (unit, size) in [("d", Int64(86_400)), ("h", 3_600), ("m", 60)] where s % size == 0 {
+            return "\(s / size)\(unit)"
+        }
         return "\(s)s"
     }
 }
@@ -61,8 +63,8 @@ final class OutboxRetention: Service {
     let logger: Logger
     let queue = BlockingQueue(label: "pagoda.retention")
 
-    init(store: DispatchStore, retention: Duration, interval: Duration? = nil, batchSize: Int = 500, pause: Duration = .milliseconds(50),
-         logger: Logger) {
+    init(store: DispatchStore, retention: Duration, interval: Duration? = nil, batchSize: Int = 500,
+         pause: Duration = .milliseconds(50), logger: Logger) {
         self.store = store
         self.retention = retention
         // A tenth of the period, between 1 s and 5 min: rows stay at most that much longer than the period.
@@ -83,7 +85,9 @@ final class OutboxRetention: Service {
                     if failing { logger.notice("outbox pruning resumed") }
                     failing = false
                     if deleted > 0 {
-                        logger.debug("outbox pruned", metadata: ["outbox.deleted": "\(deleted)", "outbox.retention": "\(retention)"])
+                        logger.debug("outbox pruned", metadata: [
+                            "outbox.deleted": "\(deleted)", "outbox.retention": "\(retention)",
+                        ])
                     }
                 } catch {
                     if !failing { logger.warning("cannot prune the outbox; retrying", metadata: ["error": "\(error)"]) }
@@ -102,7 +106,9 @@ final class OutboxRetention: Service {
         var total = 0
         while true {
             let cutoff = Date().addingTimeInterval(-Double(retention.components.seconds))
-            let n = try await queue.run { [store, batchSize] in try store.pruneSentOutbox(sentBefore: cutoff, limit: batchSize) }
+            let n = try await queue.run { [store, batchSize] in
+                try store.pruneSentOutbox(sentBefore: cutoff, limit: batchSize)
+            }
             total += n
             guard n == batchSize else { return total }
             // False once shutdown began: stop after this batch.

@@ -92,8 +92,9 @@ public struct PagodaServer: Sendable {
         let priority = FiringPriority()
         let rules = LiveRules(ruleSet: ruleSet, names: c.names, startsLifecycle: c.lifecycle)
         // The relay has its own thread: its reads use SQLite's readers and need not wait behind intake commits.
-        let relay = OutboxRelay(publisher: publisher, store: store, storeQueue: BlockingQueue(label: "pagoda.outbox"), wake: wake, metrics: metrics, health: health,
-                                logger: logger, window: c.publishWindow, priority: c.lifecycle ? priority : nil)
+        let relay = OutboxRelay(publisher: publisher, store: store, storeQueue: BlockingQueue(label: "pagoda.outbox"),
+                                wake: wake, metrics: metrics, health: health, logger: logger, window: c.publishWindow,
+                                priority: c.lifecycle ? priority : nil)
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
             .init(service: Checkpointer(store: store, logger: logger)), .init(service: relay),
         ]
@@ -123,14 +124,16 @@ public struct PagodaServer: Sendable {
         services.append(.init(service: intake))
         if let address = c.statusEndpoint {
             // First in the group, so it stops last: the metrics stay readable while the rest shuts down.
-            let status = ServiceStatus(metrics: metrics, rules: rules, store: store, health: health, connections: connections)
+            let status = ServiceStatus(metrics: metrics, rules: rules, store: store, health: health,
+                                       connections: connections)
             services.insert(.init(service: StatusEndpoint(address: address, status: status, logger: logger)), at: 0)
         }
         // Shut down first (services stop in reverse order): a reload does not start during shutdown.
         services.append(.init(service: RulesReloader(directory: c.rulesDirectory, live: rules, publisher: publisher, amqp: c.amqp,
                                                      metrics: metrics, logger: logger, hangups: await UnixSignalsSequence(trapping: .sighup))))
         logger.info("serving", metadata: [
-            "amqp.endpoint": "\(c.amqp.endpointDescription)", "db.path": "\(c.databasePath)", "outbox.retention": "\(c.outboxRetention)", "rules.hash": "\(ruleSet.hash.prefix(12))",
+            "amqp.endpoint": "\(c.amqp.endpointDescription)", "db.path": "\(c.databasePath)",
+            "outbox.retention": "\(c.outboxRetention)", "rules.hash": "\(ruleSet.hash.prefix(12))",
             "intake.exchange": "\(c.names.intakeExchange)", "intake.queue": "\(c.names.intakeQueue)",
             "units": "\(ruleSet.units.count)",
         ])

@@ -83,9 +83,11 @@ public final class ServiceStatus: Sendable {
         p.sample("pagoda_rules_units", g.units.count)
         p.family("pagoda_amqp_connected", "gauge", "1 while the broker connection is up, by role.")
         for c in connections { p.sample("pagoda_amqp_connected", ["role": c.role], { if case .connected = c.state() { 1 } else { 0 } }()) }
-        p.family("pagoda_store_writable", "gauge", "0 while the store cannot write (disk full, I/O error, read-only) and work is held.")
+        p.family("pagoda_store_writable", "gauge",
+                 "0 while the store cannot write (disk full, I/O error, read-only) and work is held.")
         p.sample("pagoda_store_writable", health.writable ? 1 : 0)
-        p.family("pagoda_store_write_failures_total", "counter", "Writes that failed for the store's reasons and were tried again.")
+        p.family("pagoda_store_write_failures_total", "counter",
+                 "Writes that failed for the store's reasons and were tried again.")
         p.sample("pagoda_store_write_failures_total", health.failedWrites.count)
         let sizes = store.fileSizes()
         p.family("pagoda_store_bytes", "gauge", "Size of the database's files: the database and its write-ahead log.")
@@ -203,7 +205,8 @@ struct StatusEndpoint: Service {
         router.get("ready") { _, _ -> Response in
             let problem = status.notReady
             let body = problem ?? "ready\n"
-            return Response(status: problem == nil ? .ok : .serviceUnavailable, headers: [.contentType: "text/plain; charset=utf-8"],
+            return Response(status: problem == nil ? .ok : .serviceUnavailable,
+                            headers: [.contentType: "text/plain; charset=utf-8"],
                             body: ResponseBody(byteBuffer: ByteBuffer(string: body)))
         }
         return Application(

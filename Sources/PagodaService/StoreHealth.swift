@@ -74,7 +74,8 @@ public final class StoreHealth: Sendable {
     ///
     /// When `stop` is requested (graceful shutdown) it gives up waiting and throws the store's failure, so
     /// the caller can leave its work for the next start.
-    func retrying<T: Sendable>(_ role: String, stop: ShutdownFlag? = nil, _ write: () async throws -> T) async throws -> T {
+    func retrying<T: Sendable>(_ role: String, stop: ShutdownFlag? = nil,
+                               _ write: () async throws -> T) async throws -> T {
         var backoff = Backoff()
         while true {
             do {

@@ -303,7 +303,8 @@ public final class DispatchStore: Sendable {
         if limit == 0 { return [] }
         return try storeOperation {
             try pool.read { db in
-                try Self.withRejectionBodies(Self.pendingRows(limit: limit, excluding: inFlight, db), db).map { try $0.outboxMessage() }
+                let rows = try Self.pendingRows(limit: limit, excluding: inFlight, db)
+                return try Self.withRejectionBodies(rows, db).map { try $0.outboxMessage() }
             }
         }
     }
@@ -364,13 +365,16 @@ public final class DispatchStore: Sendable {
         if ids.isEmpty { return rows }
         var bodies: [Int64: Data] = [:]
         for chunk in chunks(ids) {
-            let found = try Row.fetchAll(db, sql: "SELECT id, body FROM rejections WHERE id IN (\(chunk.map { _ in "?" }.joined(separator: ",")))",
+            let marks = chunk.map { _ in "?" }.joined(separator: ",")
+            let found = try Row.fetchAll(db, sql: "SELECT id, body FROM rejections WHERE id IN (\(marks))",
                                          arguments: StatementArguments(chunk))
             for row in found { bodies[row["id"]] = row["body"] }
         }
         return try rows.map { row in
             guard let id = row.rejectionID else { return row }
-            guard let body = bodies[id] else { throw StoreError(.corrupt, "outbox row \(row.id ?? 0) refers to rejection \(id), which is missing") }
+            guard let body = bodies[id] else {
+                throw StoreError(.corrupt, "outbox row \(row.id ?? 0) refers to rejection \(id), which is missing")
+            }
             var row = row
             row.body = body
             return row
@@ -452,7 +456,8 @@ public final class DispatchStore: Sendable {
                         try db.execute(sql: """
                             DELETE FROM outbox WHERE id IN (
                               SELECT id FROM outbox
-                              WHERE id < coalesce((SELECT id FROM outbox WHERE created_at >= ?1 ORDER BY id LIMIT 1), 9223372036854775807)
+                              WHERE id < coalesce((SELECT id FROM outbox WHERE created_at >= ?1 ORDER BY id LIMIT 1),
+                                                  9223372036854775807)
                                 AND sent_at IS NOT NULL AND sent_at < ?1
                               ORDER BY id LIMIT ?2)
                             """, arguments: [cutoff, limit])

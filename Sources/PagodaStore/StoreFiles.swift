@@ -52,7 +52,9 @@ enum StoreFiles {
         if stat(directory, &s) == 0 { return }
         let parent = (directory as NSString).deletingLastPathComponent
         if !parent.isEmpty && parent != directory { try makeDirectory(parent) }
-        if mkdir(directory, 0o700) != 0 && errno != EEXIST { throw failure("cannot create the database's directory", directory) }
+        if mkdir(directory, 0o700) != 0 && errno != EEXIST {
+            throw failure("cannot create the database's directory", directory)
+        }
         // mkdir's mode is cut by the umask; say exactly 0700.
         _ = chmod(directory, 0o700)
     }
@@ -69,7 +71,8 @@ enum StoreFiles {
         }
         var v = statvfs()
         let directory = (path as NSString).deletingLastPathComponent
-        let available: Int64? = statvfs(directory.isEmpty ? "." : directory, &v) == 0 ? Int64(v.f_bavail) * Int64(v.f_frsize) : nil
+        let known = statvfs(directory.isEmpty ? "." : directory, &v) == 0
+        let available: Int64? = known ? Int64(v.f_bavail) * Int64(v.f_frsize) : nil
         return StoreFileSizes(database: size(path), wal: size(path + "-wal"), available: available)
     }
 }

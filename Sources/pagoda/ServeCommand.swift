@@ -78,7 +78,8 @@ struct Serve: AsyncParsableCommand {
         bootstrapLogging(level: logLevel)
         let logger = Logger(label: "pagoda")
         guard let retentionPeriod = OutboxRetentionPeriod(parsing: retention) else {
-            throw ValidationError("--retention must be a whole number with a unit (7d, 36h, 90m, 30s) or none, got '\(retention)'")
+            throw ValidationError(
+                "--retention must be a whole number with a unit (7d, 36h, 90m, 30s) or none, got '\(retention)'")
         }
         guard ["full", "normal"].contains(synchronous) else { throw ValidationError("--synchronous must be full or normal") }
         guard timerPoll > 0, timerPoll <= 86_400 else { throw ValidationError("--timer-poll must be more than 0 and at most 86400 seconds, got \(timerPoll)") }

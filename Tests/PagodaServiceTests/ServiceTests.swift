@@ -192,7 +192,7 @@ import Glibc
             let d = try #require(byID["bad-\(name)"], "no rejection for \(name)")
             if body.count > IntakeProcessor.rejectedBodyLimit {
                 // Kept up to the size limit, and said so.
-                #expect(d.body == Array(body.prefix(IntakeProcessor.rejectedBodyLimit)), "\(name): the body cut at the limit")
+                #expect(d.body == Array(body.prefix(IntakeProcessor.rejectedBodyLimit)), "\(name): cut at the limit")
                 #expect(d.headers["x-pagoda-body-truncated"]?.stringValue == String(body.count))
             } else {
                 #expect(d.body == body, "\(name): the rejected body must be the original, byte for byte")

@@ -316,7 +316,8 @@ import PagodaStore
         let path = dir.url.appendingPathComponent("file/dir/db.sqlite").path
         let error = #expect(throws: StoreError.self) { try DispatchStore(StoreConfiguration(path: path)) }
         #expect(error?.code == .cannotOpen)
-        #expect(error?.message.contains(dir.url.appendingPathComponent("file/dir").path) == true, "\(String(describing: error))")
+        let named = dir.url.appendingPathComponent("file/dir").path
+        #expect(error?.message.contains(named) == true, "\(String(describing: error))")
     }
 }
 

@@ -34,7 +34,8 @@ import Testing
         let first = try openStore(dir)
         _ = try first.recordDispatches([dispatch("M1")])
         try first.close()
-        for file in [dir.dbPath, dir.dbPath + "-wal", dir.dbPath + "-shm"] where FileManager.default.fileExists(atPath: file) {
+        let files = [dir.dbPath, dir.dbPath + "-wal", dir.dbPath + "-shm"]
+        for file in files where FileManager.default.fileExists(atPath: file) {
             try FileManager.default.setAttributes([.posixPermissions: 0o644], ofItemAtPath: file)
         }
         let store = try openStore(dir)
@@ -64,7 +65,8 @@ import Testing
         try store.close()
         let db = try DatabaseQueue(path: dir.dbPath)
         let (outbox, rejection) = try db.read { db in
-            (try Int.fetchOne(db, sql: "SELECT length(body) FROM outbox"), try Int.fetchOne(db, sql: "SELECT length(body) FROM rejections"))
+            (try Int.fetchOne(db, sql: "SELECT length(body) FROM outbox"),
+             try Int.fetchOne(db, sql: "SELECT length(body) FROM rejections"))
         }
         #expect(outbox == 0 && rejection == 8)
     }
@@ -75,7 +77,8 @@ import Testing
         let dir = try TempDir(); defer { dir.cleanup() }
         let store = try openStore(dir)
         let old = t0, young = t0.addingTimeInterval(3_600)
-        _ = try store.recordDispatches((0..<6).map { dispatch("OLD-\($0)", at: old) } + [rejection(amqp: "r-1", messageID: "rejected/r-1", at: old)])
+        _ = try store.recordDispatches((0..<6).map { dispatch("OLD-\($0)", at: old) }
+                                       + [rejection(amqp: "r-1", messageID: "rejected/r-1", at: old)])
         _ = try store.recordDispatches((0..<2).map { dispatch("YOUNG-\($0)", at: young) })
         let rows = try store.pendingOutbox(after: 0, limit: 100)
         #expect(rows.count == 6 * 2 + 1 + 2 * 2)
@@ -104,7 +107,9 @@ import Testing
         let store = try openStore(dir)
         _ = try store.recordDispatches((0..<50).map { dispatch("S\($0)") })
         let sizes = store.fileSizes()
-        let onDisk = { (p: String) in ((try? FileManager.default.attributesOfItem(atPath: p)[.size] as? NSNumber)?.int64Value) ?? -1 }
+        let onDisk = { (p: String) in
+            ((try? FileManager.default.attributesOfItem(atPath: p)[.size] as? NSNumber)?.int64Value) ?? -1
+        }
         #expect(sizes.database == onDisk(dir.dbPath) && sizes.database > 0)
         #expect(sizes.wal == onDisk(dir.dbPath + "-wal") && sizes.wal > 0)
         #expect((sizes.available ?? 0) > 0)
