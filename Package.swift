@@ -69,7 +69,10 @@ let package = Package(
         .target(name: "PagodaTesting", dependencies: ["PagodaTransport"]),
         .testTarget(
             name: "PagodaServiceTests",
-            dependencies: ["PagodaService", "PagodaRules", "PagodaLifecycle", "PagodaTransport", "PagodaTesting", "pagoda"]
+            dependencies: [
+                "PagodaService", "PagodaRules", "PagodaLifecycle", "PagodaTransport", "PagodaStore", "PagodaTesting",
+                "pagoda",
+            ]
         ),
         .testTarget(name: "PagodaLifecycleTests", dependencies: ["PagodaLifecycle", "PagodaRules"]),
         .testTarget(name: "PagodaStoreTests", dependencies: ["PagodaStore", .product(name: "GRDB", package: "GRDB.swift")]),

@@ -7,6 +7,9 @@
 #   ops/broker.sh stop DIR         stop the node and wait for it to exit
 #   ops/broker.sh ctl DIR ARGS...  run rabbitmqctl against the node
 #
+# Every listener of the node is on 127.0.0.1: AMQP, AMQP over TLS, Erlang distribution (PORT+20000) and
+# epmd when this script starts it.
+#
 # Everything (mnesia, logs, config, the Erlang cookie) lives under DIR; HOME is
 # pointed at DIR so rabbitmq-server and rabbitmqctl share the cookie even when
 # run as root with a clean environment (CI).
@@ -42,6 +45,11 @@ setup_env() {
     export RABBITMQ_CONF_ENV_FILE="$dir/rabbitmq-env.conf"
     export RABBITMQ_PID_FILE="$dir/rabbitmq.pid"
     export ERL_EPMD_ADDRESS=127.0.0.1
+    # Erlang distribution (the node's PORT+20000, and the short-lived node each rabbitmqctl call starts)
+    # listens on loopback only; by default it takes every interface. Anyone reaching it with the cookie
+    # controls the node.
+    export RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS="-kernel inet_dist_use_interface {127,0,0,1}"
+    export RABBITMQ_CTL_ERL_ARGS="-kernel inet_dist_use_interface {127,0,0,1}"
 }
 
 node_port() {

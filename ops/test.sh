@@ -2,7 +2,8 @@
 # Runs the whole test suite on a fresh Debian machine: installs what the build needs, starts a private
 # RabbitMQ on loopback (port 5673, state under .build/test-broker), builds, checks and tests the example
 # rule set, runs every Swift test (the service suite starts a second private broker on port 5674), and
-# stops the brokers. Safe to run again.
+# stops the brokers. Safe to run again. Run it as root: the disk-full test mounts a 3 MB tmpfs under .build
+# (and fails, saying so, when it cannot); PAGODA_DISK_FULL_TICKETS and PAGODA_DISK_FULL_RATE set its load.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -17,6 +18,13 @@ if [ -z "${PAGODA_TEST_AMQP_URL:-}" ]; then
   echo "== starting a private RabbitMQ on 127.0.0.1:$port"
   ops/broker.sh start "$PAGODA_TEST_BROKER_DIR" "$port"
   trap 'ops/broker.sh stop "$PAGODA_TEST_BROKER_DIR" >/dev/null 2>&1 || true; stop_service_broker' EXIT
+  # Every listener of the node is on loopback, the Erlang distribution port included (the service suite
+  # checks its own broker the same way, from /proc).
+  if command -v ss >/dev/null 2>&1; then
+    open=$(ss -Hltnp | grep "pid=$(cat "$PAGODA_TEST_BROKER_DIR/rabbitmq.pid")," | awk '{print $4}' |
+      grep -v -E '^(127\.|\[::1\]|\[::ffff:127\.)' || true)
+    if [ -n "$open" ]; then echo "the test broker listens beyond loopback: $open" >&2; exit 1; fi
+  fi
 fi
 # The service suite starts its own broker (port ${PAGODA_SERVICE_TEST_PORT:-5674}, state under .build) because
 # some of its tests restart it; stop it when the run ends.

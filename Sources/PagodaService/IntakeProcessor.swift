@@ -109,8 +109,14 @@ public struct IntakeProcessor: Sendable {
         return dispatch
     }
 
+    /// The most of a rejected message's body that is kept (stored, and published to the rejected queue): the
+    /// contract's size limit, so only a body rejected as `too_large` is cut, to its first 262,144 bytes.
+    public static let rejectedBodyLimit = JSONLimits().maxBytes
+
     func rejection(body: [UInt8], messageID: String?, issues: [ValidationIssue], now: Date) -> IntakeRecord {
         let first = issues[0]
+        let original = body.count
+        let body = original > Self.rejectedBodyLimit ? Array(body.prefix(Self.rejectedBodyLimit)) : body
         let all = JSON.serializeToString(.array(issues.map {
             .object(JSONObject([("path", .string($0.path)), ("code", .string($0.code)), ("message", .string($0.message))]))
         }))
@@ -119,6 +125,7 @@ public struct IntakeProcessor: Sendable {
             "x-pagoda-errors": all, "x-pagoda-rejected-at": RFC3339.format(now, offsetSeconds: 0),
         ]
         if let messageID { headers["x-pagoda-original-message-id"] = messageID }
+        if original > body.count { headers["x-pagoda-body-truncated"] = String(original) }
         let id = messageID.map { "rejected/\($0)" } ?? "rejected/\(UUID().uuidString)"
         let message = StoredMessage(exchange: "", routingKey: names.rejectedQueue, messageID: id, contentType: "application/octet-stream",
                                     headers: headers, body: body, mandatory: true)

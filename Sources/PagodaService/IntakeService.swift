@@ -13,6 +13,12 @@ import ServiceLifecycle
 /// retried one delivery at a time, so one bad message cannot hold back the others; a delivery the broker
 /// has redelivered `maxAttempts` times (quorum queues count them) is stored as a poison rejection instead
 /// of being processed again.
+///
+/// A commit that fails for the store's reasons (disk full, I/O error, read-only, `StoreHealth`) is not the
+/// messages' fault: the batch's deliveries stay unacknowledged (the consumer's prefetch then stops the
+/// broker sending more) and the same commit is tried again with backoff until the store writes, so no
+/// attempt is counted against them. Only at graceful shutdown does it give up, returning the deliveries
+/// to the queue for the next start.
 final class IntakeService: Service {
     let consumer: AMQPConsumer
     let store: DispatchStore
@@ -26,10 +32,13 @@ final class IntakeService: Service {
     let maxBatch: Int
     let maxAttempts: Int
     let metrics: ServiceMetrics
+    let health: StoreHealth
+    /// Set at graceful shutdown: a commit waiting for the store gives up.
+    let stopping = ShutdownFlag()
 
     init(consumer: AMQPConsumer, store: DispatchStore, storeQueue: BlockingQueue, rules: LiveRules,
-         relay: Signal, timersChanged: @escaping @Sendable () -> Void = {}, metrics: ServiceMetrics, logger: Logger,
-         maxBatch: Int = 256, maxAttempts: Int = 5) {
+         relay: Signal, timersChanged: @escaping @Sendable () -> Void = {}, metrics: ServiceMetrics,
+         health: StoreHealth, logger: Logger, maxBatch: Int = 256, maxAttempts: Int = 5) {
         self.consumer = consumer
         self.store = store
         self.storeQueue = storeQueue
@@ -37,6 +46,7 @@ final class IntakeService: Service {
         self.relay = relay
         self.timersChanged = timersChanged
         self.metrics = metrics
+        self.health = health
         self.logger = logger
         self.maxBatch = maxBatch
         self.maxAttempts = maxAttempts
@@ -81,6 +91,7 @@ final class IntakeService: Service {
         } onGracefulShutdown: {
             // Stop consuming; deliveries already received are still processed and acknowledged, and the
             // consumer's close waits for them before the stream ends.
+            self.stopping.request()
             Task { await consumer.close(timeout: .seconds(30)) }
         }
         logger.info("intake stopped")
@@ -96,18 +107,23 @@ final class IntakeService: Service {
         let clock = ContinuousClock()
         let started = clock.now
         do {
-            let outcomes = try await storeQueue.run { [store] in try store.recordDispatches(records) }
+            let outcomes = try await write(records)
             let committed = clock.now
             settle(batch, outcomes)
             logger.debug("batch committed", metadata: [
                 "batch.size": "\(batch.count)", "batch.commit": "\(committed - started)",
             ])
+        } catch let error as StoreError where error.isStorageFailure {
+            giveUp(batch)
         } catch {
             logger.warning("batch commit failed; retrying one by one", metadata: ["batch.size": "\(batch.count)", "error": "\(error)"])
-            for (d, r) in zip(batch, records) {
+            for (i, (d, r)) in zip(batch, records).enumerated() {
                 do {
-                    let outcomes = try await storeQueue.run { [store] in try store.recordDispatches([r]) }
+                    let outcomes = try await write([r])
                     settle([d], outcomes)
+                } catch let error as StoreError where error.isStorageFailure {
+                    giveUp(Array(batch[i...]))
+                    break
                 } catch {
                     metrics.processingFailures.increment()
                     logger.error("delivery failed; returned to the queue", metadata: [
@@ -119,6 +135,22 @@ final class IntakeService: Service {
         }
         relay.notify()
         timersChanged()
+    }
+
+    /// Commits `records`, waiting with backoff while the store cannot write; throws a failure of the data
+    /// at once, and the store's failure only once shutdown began.
+    private func write(_ records: [IntakeRecord]) async throws -> [IntakeOutcome] {
+        try await health.retrying("intake", stop: stopping) { [store, storeQueue] in
+            try await storeQueue.run { try store.recordDispatches(records) }
+        }
+    }
+
+    /// Shutdown while the store cannot write: the deliveries go back to the queue for the next start.
+    private func giveUp(_ deliveries: [Delivery]) {
+        logger.warning("store cannot write at shutdown; deliveries returned to the queue", metadata: [
+            "batch.size": "\(deliveries.count)",
+        ])
+        for d in deliveries { consumer.nack(d, requeue: true) }
     }
 
     private func record(for d: Delivery, processor: IntakeProcessor, now: Date) -> IntakeRecord {

@@ -5,6 +5,7 @@ import PagodaRules
 import PagodaStore
 import PagodaTransport
 import ServiceLifecycle
+import Synchronization
 
 /// Runs the ticket lifecycle: worker commands from `pagoda.commands` and the durable timers.
 ///
@@ -15,6 +16,10 @@ import ServiceLifecycle
 /// live in SQLite; at start the ones that fell due while the service was down fire once, in due order.
 /// Each write checks the state version it was computed from, so a stale read can never overwrite a newer
 /// state; the engine's token check makes a timer set before a later change do nothing.
+///
+/// While the store cannot write (`StoreHealth`), a batch of commands or timers is held and its commit
+/// tried again with backoff: the command deliveries stay unacknowledged, so no attempt counts against
+/// them, and the timers stay due.
 final class LifecycleService: Service {
     let consumer: AMQPConsumer
     let store: DispatchStore
@@ -25,6 +30,11 @@ final class LifecycleService: Service {
     let codec: LifecycleCodec
     let relay: Signal
     let metrics: ServiceMetrics
+    let health: StoreHealth
+    /// Set at graceful shutdown: a commit waiting for the store gives up.
+    let stopping = ShutdownFlag()
+    /// Whether the last read of due timers failed (logged once until one succeeds).
+    private let readFailing = Atomic<Bool>(false)
     let logger: Logger
     let maxBatch: Int
     let maxAttempts = 5
@@ -43,8 +53,9 @@ final class LifecycleService: Service {
     let computeQueue = BlockingQueue(label: "pagoda.lifecycle.timers")
 
     init(consumer: AMQPConsumer, store: DispatchStore, storeQueue: BlockingQueue, rules: LiveRules, codec: LifecycleCodec,
-         relay: Signal, metrics: ServiceMetrics, logger: Logger, maxBatch: Int = 500, pollInterval: Duration = .seconds(2),
-         priority: FiringPriority? = nil, clock: @escaping @Sendable () -> Date = { Date() }) {
+         relay: Signal, metrics: ServiceMetrics, health: StoreHealth, logger: Logger, maxBatch: Int = 500,
+         pollInterval: Duration = .seconds(2), priority: FiringPriority? = nil,
+         clock: @escaping @Sendable () -> Date = { Date() }) {
         self.consumer = consumer
         self.store = store
         self.storeQueue = storeQueue
@@ -52,6 +63,7 @@ final class LifecycleService: Service {
         self.codec = codec
         self.relay = relay
         self.metrics = metrics
+        self.health = health
         self.logger = logger
         self.maxBatch = maxBatch
         self.pollInterval = pollInterval
@@ -70,10 +82,14 @@ final class LifecycleService: Service {
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask { await buffer.fill(from: consumer, waking: wake) }
                 var open = true
+                // Timers that could not be read or written wait this long before the next look, rather than
+                // being tried again at once (they are still due).
+                var backoff = Backoff()
                 while open {
                     while !buffer.isEmpty { await commands(buffer.drain(max: maxBatch)) }
-                    let more = await timers(commandsWaiting: { !buffer.isEmpty })
-                    if more || !buffer.isEmpty { continue }
+                    let (more, failed) = await timers(commandsWaiting: { !buffer.isEmpty })
+                    if !failed { backoff.reset() }
+                    if (more && !failed) || !buffer.isEmpty { continue }
                     // Sleep until the next delivery, or the next due timer (at most `pollInterval`).
                     let next = (try? await storeQueue.run { [store] in try store.nextTimerDue() }) ?? nil
                     var wait = pollInterval
@@ -81,12 +97,14 @@ final class LifecycleService: Service {
                         let ms = Int64(max(0, next.timeIntervalSince(clock()) * 1000).rounded(.up))
                         wait = min(wait, .milliseconds(ms))
                     }
+                    if failed { wait = backoff.next() }
                     if wait > .zero { open = await wake.wait(atMost: wait) }
                 }
                 while !buffer.isEmpty { await commands(buffer.drain(max: maxBatch)) }
                 try await group.waitForAll()
             }
         } onGracefulShutdown: {
+            self.stopping.request()
             Task { await consumer.close(timeout: .seconds(30)) }
         }
         logger.info("lifecycle stopped")
@@ -97,12 +115,17 @@ final class LifecycleService: Service {
     private func commands(_ batch: [Delivery]) async {
         guard !batch.isEmpty else { return }
         do {
-            try await apply(batch)
+            try await applyWaitingForStore(batch)
+        } catch let error as StoreError where error.isStorageFailure {
+            giveUp(batch)
         } catch {
             logger.warning("command batch failed; retrying one by one", metadata: ["batch.size": "\(batch.count)", "error": "\(error)"])
-            for d in batch {
+            for (i, d) in batch.enumerated() {
                 do {
-                    try await apply([d])
+                    try await applyWaitingForStore([d])
+                } catch let error as StoreError where error.isStorageFailure {
+                    giveUp(Array(batch[i...]))
+                    break
                 } catch {
                     // A command that keeps failing is refused as poison after `maxAttempts` deliveries
                     // (quorum queues count them), so it cannot block the queue.
@@ -119,6 +142,19 @@ final class LifecycleService: Service {
             }
         }
         relay.notify()
+    }
+
+    /// `apply`, again with backoff while the store cannot write (until graceful shutdown).
+    private func applyWaitingForStore(_ batch: [Delivery]) async throws {
+        try await health.retrying("lifecycle", stop: stopping) { try await apply(batch) }
+    }
+
+    /// Shutdown while the store cannot write: the command deliveries go back to the queue for the next start.
+    private func giveUp(_ deliveries: [Delivery]) {
+        logger.warning("store cannot write at shutdown; commands returned to the queue", metadata: [
+            "batch.size": "\(deliveries.count)",
+        ])
+        for d in deliveries { consumer.nack(d, requeue: true) }
     }
 
     /// Applies a batch of command deliveries in one transaction and settles them.
@@ -231,25 +267,33 @@ final class LifecycleService: Service {
     }
 
     /// Fires the timers that are due, one batch per transaction, computing each batch while the previous
-    /// one commits. Returns whether more may be due; stops early (after the commit in flight) when
+    /// one commits. Returns whether more may be due, and whether a batch could not be read or written
+    /// (the loop then waits before it looks again); stops early (after the commit in flight) when
     /// commands are waiting, so a burst of timers cannot hold them up.
-    private func timers(commandsWaiting: () -> Bool) async -> Bool {
+    private func timers(commandsWaiting: () -> Bool) async -> (more: Bool, failed: Bool) {
         var after: DueTimer?
         var committing: Task<Bool, Never>?
         var more = false
+        var failed = false
         while true {
             let batch: TimerBatch
             do {
                 batch = try await compute(after: after)
             } catch {
-                logger.error("timer batch failed; retried shortly", metadata: ["error": "\(error)"])
-                more = false  // wait for the next poll rather than retry at once
+                // Said once, not at every try: the loop backs off and tries again.
+                if !readFailing.exchange(true, ordering: .relaxed) {
+                    logger.error("cannot read due timers; retrying with backoff", metadata: ["error": "\(error)"])
+                }
+                more = false  // wait before trying again rather than retry at once
+                failed = true
                 break
             }
+            if readFailing.exchange(false, ordering: .relaxed) { logger.notice("due timers readable again") }
             // The previous batch's tickets are not in this one (it starts after them), so computing it from
             // states read before that commit is safe.
             if let committing, await committing.value == false {
                 more = false
+                failed = true
                 break
             }
             committing = nil
@@ -260,12 +304,15 @@ final class LifecycleService: Service {
             if more { priority?.backlogBegan() }
             if !more || commandsWaiting() { break }
         }
-        if let committing, await committing.value == false { more = false }
+        if let committing, await committing.value == false {
+            more = false
+            failed = true
+        }
         if !more, let priority {
             priority.backlogEnded()
             relay.notify()
         }
-        return more
+        return (more, failed)
     }
 
     /// Reads one batch of due timers (after `after`, in due order) and computes their transitions. Runs on
@@ -281,11 +328,16 @@ final class LifecycleService: Service {
         }
     }
 
-    /// Commits a computed batch; false when it could not be written (the timers stay due and are retried).
+    /// Commits a computed batch, waiting with backoff while the store cannot write; false when it could not
+    /// be written (another failure, or shutdown while the store cannot write: the timers stay due).
     private func commit(_ batch: TimerBatch) async -> Bool {
         let started = ContinuousClock.now
         do {
-            _ = try await storeQueue.run { [store] in try store.applyLifecycle(batch.changes) }
+            _ = try await health.retrying("lifecycle", stop: stopping) { [store, storeQueue] in
+                try await storeQueue.run { try store.applyLifecycle(batch.changes) }
+            }
+        } catch let error as StoreError where error.isStorageFailure {
+            return false
         } catch {
             logger.error("timer batch failed; retried shortly", metadata: ["error": "\(error)"])
             return false

@@ -23,9 +23,11 @@ final class OutboxRelay: Service {
     let drainTimeout: Duration
     /// Holds new publishes back, for a bounded time, while the lifecycle loop works off due timers.
     let priority: FiringPriority?
+    let health: StoreHealth
 
     init(publisher: AMQPPublisher, store: DispatchStore, storeQueue: BlockingQueue, wake: Signal, metrics: ServiceMetrics,
-         logger: Logger, window: Int = 256, drainTimeout: Duration = .seconds(20), priority: FiringPriority? = nil) {
+         health: StoreHealth, logger: Logger, window: Int = 256, drainTimeout: Duration = .seconds(20),
+         priority: FiringPriority? = nil) {
         self.publisher = publisher
         self.store = store
         self.storeQueue = storeQueue
@@ -35,6 +37,7 @@ final class OutboxRelay: Service {
         self.window = window
         self.drainTimeout = drainTimeout
         self.priority = priority
+        self.health = health
     }
 
     enum Event: Sendable {
@@ -68,6 +71,11 @@ final class OutboxRelay: Service {
             var tickerRunning = false
             var lastWasTick = true
             var lastFlush = ContinuousClock.now
+            // After a failed mark, the next try waits (100 ms doubling to 5 s) instead of following every
+            // confirm and tick; the confirmed rows keep their place in the window meanwhile, so nothing
+            // new is published while the store cannot write.
+            var backoff = Backoff()
+            var nextFlush = ContinuousClock.now
             while true {
                 // Cancelled (another part of the service failed): stop at once; what is unsent stays in
                 // the outbox for the next start.
@@ -157,10 +165,12 @@ final class OutboxRelay: Service {
                 // Flush when half a window is confirmed, or at most every 250 ms, so the relay does not take
                 // the SQLite writer for every intake commit.
                 let flush = confirmed.count >= max(1, window / 2) || ContinuousClock.now - lastFlush >= .milliseconds(250) || shutdown.requested
-                if !confirmed.isEmpty && flush {
+                if !confirmed.isEmpty && flush && ContinuousClock.now >= nextFlush {
                     let ids = confirmed
                     do {
                         _ = try await storeQueue.run { [store] in try store.markSent(ids, at: Date()) }
+                        health.succeeded("relay")
+                        backoff.reset()
                         for id in ids {
                             inFlight[id] = nil
                             attempts[id] = nil
@@ -168,7 +178,13 @@ final class OutboxRelay: Service {
                         confirmed.removeAll()
                         lastFlush = .now
                     } catch {
-                        logger.error("cannot mark outbox rows sent; retrying", metadata: ["error": "\(error)"])
+                        if let error = error as? StoreError, error.isStorageFailure {
+                            health.failed("relay", error)
+                        } else {
+                            logger.error("cannot mark outbox rows sent; retrying", metadata: ["error": "\(error)"])
+                        }
+                        // At shutdown the drain deadline still ends the loop; the marks are made again later.
+                        nextFlush = .now + backoff.next()
                     }
                 }
             }

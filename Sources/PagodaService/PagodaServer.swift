@@ -25,6 +25,8 @@ public struct ServerConfiguration: Sendable {
     public var timerPoll: Duration = .seconds(2)
     /// Where to serve `/metrics`, `/health` and `/ready` (`ServiceStatus`); nil: no HTTP endpoint.
     public var statusEndpoint: HostAndPort?
+    /// How long messages the broker confirmed stay in the outbox before `OutboxRetention` deletes them.
+    public var outboxRetention = OutboxRetentionPeriod.default
 
     public init(rulesDirectory: String, amqp: AMQPConfiguration, databasePath: String) {
         self.rulesDirectory = rulesDirectory
@@ -80,6 +82,7 @@ public struct PagodaServer: Sendable {
         let store = try DispatchStore(StoreConfiguration(path: c.databasePath, synchronous: c.synchronousFull ? .full : .normal,
                                                          backgroundCheckpoints: true))
         let storeQueue = BlockingQueue(label: "pagoda.store")
+        let health = StoreHealth(logger: logger)
         let topology = c.names.topology(for: ruleSet)
         var consumerLogger = logger
         consumerLogger[metadataKey: "amqp.role"] = "consumer"
@@ -89,11 +92,15 @@ public struct PagodaServer: Sendable {
         let priority = FiringPriority()
         let rules = LiveRules(ruleSet: ruleSet, names: c.names, startsLifecycle: c.lifecycle)
         // The relay has its own thread: its reads use SQLite's readers and need not wait behind intake commits.
-        let relay = OutboxRelay(publisher: publisher, store: store, storeQueue: BlockingQueue(label: "pagoda.outbox"), wake: wake, metrics: metrics, logger: logger,
-                                window: c.publishWindow, priority: c.lifecycle ? priority : nil)
+        let relay = OutboxRelay(publisher: publisher, store: store, storeQueue: BlockingQueue(label: "pagoda.outbox"),
+                                wake: wake, metrics: metrics, health: health, logger: logger, window: c.publishWindow,
+                                priority: c.lifecycle ? priority : nil)
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
             .init(service: Checkpointer(store: store, logger: logger)), .init(service: relay),
         ]
+        if let retention = c.outboxRetention.duration {
+            services.append(.init(service: OutboxRetention(store: store, retention: retention, logger: logger)))
+        }
         let codec = rules.current.processor.codec
         var connections: [(role: String, state: @Sendable () -> ConnectionState)] = [
             ("intake", { consumer.state }), ("publisher", { publisher.state }),
@@ -106,25 +113,27 @@ public struct PagodaServer: Sendable {
             connections.append(("commands", { commands.state }))
             let life = LifecycleService(
                 consumer: commands, store: store, storeQueue: BlockingQueue(label: "pagoda.lifecycle"), rules: rules,
-                codec: codec, relay: wake, metrics: metrics, logger: logger, pollInterval: c.timerPoll,
+                codec: codec, relay: wake, metrics: metrics, health: health, logger: logger, pollInterval: c.timerPoll,
                 priority: priority)
             lifecycleService = life
             services.append(.init(service: life))
         }
         let intake = IntakeService(consumer: consumer, store: store, storeQueue: storeQueue, rules: rules, relay: wake,
                                    timersChanged: { [lifecycleService] in lifecycleService?.timersChanged() },
-                                   metrics: metrics, logger: logger, maxBatch: c.maxBatch)
+                                   metrics: metrics, health: health, logger: logger, maxBatch: c.maxBatch)
         services.append(.init(service: intake))
         if let address = c.statusEndpoint {
             // First in the group, so it stops last: the metrics stay readable while the rest shuts down.
-            let status = ServiceStatus(metrics: metrics, rules: rules, store: store, connections: connections)
+            let status = ServiceStatus(metrics: metrics, rules: rules, store: store, health: health,
+                                       connections: connections)
             services.insert(.init(service: StatusEndpoint(address: address, status: status, logger: logger)), at: 0)
         }
         // Shut down first (services stop in reverse order): a reload does not start during shutdown.
         services.append(.init(service: RulesReloader(directory: c.rulesDirectory, live: rules, publisher: publisher, amqp: c.amqp,
                                                      metrics: metrics, logger: logger, hangups: await UnixSignalsSequence(trapping: .sighup))))
         logger.info("serving", metadata: [
-            "amqp.endpoint": "\(c.amqp.endpointDescription)", "db.path": "\(c.databasePath)", "rules.hash": "\(ruleSet.hash.prefix(12))",
+            "amqp.endpoint": "\(c.amqp.endpointDescription)", "db.path": "\(c.databasePath)",
+            "outbox.retention": "\(c.outboxRetention)", "rules.hash": "\(ruleSet.hash.prefix(12))",
             "intake.exchange": "\(c.names.intakeExchange)", "intake.queue": "\(c.names.intakeQueue)",
             "units": "\(ruleSet.units.count)",
         ])

@@ -12,7 +12,8 @@ import Synchronization
 ///   histogram, the rules in force, the broker connections, the outbox backlog, pending and due timers,
 ///   and open tickets by holding unit and phase.
 /// - `GET /health`: 200 while the process serves HTTP at all (liveness).
-/// - `GET /ready`: 200 when every broker connection is up, else 503 naming those that are not.
+/// - `GET /ready`: 200 when every broker connection is up and the store can write, else 503 naming the
+///   connections that are not up and the store's failure (`StoreHealth`).
 ///
 /// The store's counts are read on a thread of their own and kept for `storeTTL`, so frequent scrapes of
 /// a large database do not add up.
@@ -20,6 +21,7 @@ public final class ServiceStatus: Sendable {
     let metrics: ServiceMetrics
     let rules: LiveRules
     let store: DispatchStore
+    let health: StoreHealth
     /// Each broker connection's role and how to read its state.
     let connections: [(role: String, state: @Sendable () -> ConnectionState)]
     let storeReads = BlockingQueue(label: "pagoda.status")
@@ -31,11 +33,12 @@ public final class ServiceStatus: Sendable {
         var overview: LifecycleOverview
     }
 
-    init(metrics: ServiceMetrics, rules: LiveRules, store: DispatchStore,
+    init(metrics: ServiceMetrics, rules: LiveRules, store: DispatchStore, health: StoreHealth,
          connections: [(role: String, state: @Sendable () -> ConnectionState)], storeTTL: Duration = .seconds(5)) {
         self.metrics = metrics
         self.rules = rules
         self.store = store
+        self.health = health
         self.connections = connections
         self.storeTTL = storeTTL
     }
@@ -43,6 +46,15 @@ public final class ServiceStatus: Sendable {
     /// The roles of the connections that are not up now.
     var notConnected: [String] {
         connections.filter { if case .connected = $0.state() { false } else { true } }.map(\.role)
+    }
+
+    /// Why the service is not ready (each line ending in a newline), or nil when it is.
+    var notReady: String? {
+        var lines: [String] = []
+        let down = notConnected
+        if !down.isEmpty { lines.append("not connected: \(down.joined(separator: ", "))\n") }
+        if let problem = health.problem { lines.append("store cannot write: \(problem)\n") }
+        return lines.isEmpty ? nil : lines.joined()
     }
 
     /// The metrics page; a store that cannot be read gives `pagoda_store_up 0` and no store counts.
@@ -71,6 +83,20 @@ public final class ServiceStatus: Sendable {
         p.sample("pagoda_rules_units", g.units.count)
         p.family("pagoda_amqp_connected", "gauge", "1 while the broker connection is up, by role.")
         for c in connections { p.sample("pagoda_amqp_connected", ["role": c.role], { if case .connected = c.state() { 1 } else { 0 } }()) }
+        p.family("pagoda_store_writable", "gauge",
+                 "0 while the store cannot write (disk full, I/O error, read-only) and work is held.")
+        p.sample("pagoda_store_writable", health.writable ? 1 : 0)
+        p.family("pagoda_store_write_failures_total", "counter",
+                 "Writes that failed for the store's reasons and were tried again.")
+        p.sample("pagoda_store_write_failures_total", health.failedWrites.count)
+        let sizes = store.fileSizes()
+        p.family("pagoda_store_bytes", "gauge", "Size of the database's files: the database and its write-ahead log.")
+        p.sample("pagoda_store_bytes", ["file": "database"], Int(sizes.database))
+        p.sample("pagoda_store_bytes", ["file": "wal"], Int(sizes.wal))
+        if let available = sizes.available {
+            p.family("pagoda_store_available_bytes", "gauge", "Room left on the database's file system.")
+            p.sample("pagoda_store_available_bytes", Int(available))
+        }
         p.family("pagoda_store_up", "gauge", "1 when the store's counts below could be read.")
         p.sample("pagoda_store_up", counts == nil ? 0 : 1)
         if let counts {
@@ -177,9 +203,10 @@ struct StatusEndpoint: Service {
         }
         router.get("health") { _, _ in "ok\n" }
         router.get("ready") { _, _ -> Response in
-            let down = status.notConnected
-            let body = down.isEmpty ? "ready\n" : "not connected: \(down.joined(separator: ", "))\n"
-            return Response(status: down.isEmpty ? .ok : .serviceUnavailable, headers: [.contentType: "text/plain; charset=utf-8"],
+            let problem = status.notReady
+            let body = problem ?? "ready\n"
+            return Response(status: problem == nil ? .ok : .serviceUnavailable,
+                            headers: [.contentType: "text/plain; charset=utf-8"],
                             body: ResponseBody(byteBuffer: ByteBuffer(string: body)))
         }
         return Application(

@@ -28,6 +28,9 @@ public final class DispatchStore: Sendable {
     /// applied ones are skipped, so reopening is cheap and a second store on
     /// the same file is safe).
     ///
+    /// The file is private to its owner: created 0600 (its directory 0700 when missing), an existing one
+    /// and its `-wal` and `-shm` files brought down to owner-only permissions (`StoreFiles.prepare`).
+    ///
     /// Throws `.cannotOpen` if the file cannot be opened or created, `.corrupt`
     /// if it is not a database, `.migrationFailed` if a migration fails or the
     /// file was migrated by a newer version of this code, `.busy` if another
@@ -36,6 +39,7 @@ public final class DispatchStore: Sendable {
     /// Blocks the calling thread for up to `busyTimeout`.
     public init(_ configuration: StoreConfiguration) throws(StoreError) {
         self.configuration = configuration
+        try StoreFiles.prepare(configuration.path)
         // Opening and migrating take locks for which SQLite does not always
         // wait (switching a new file to WAL, upgrading a read to a write
         // while another connection migrates return SQLITE_BUSY at once).
@@ -228,7 +232,10 @@ public final class DispatchStore: Sendable {
                     reason: rejection.reason, body: Data(rejection.body), createdAt: at)
                 try row.insertRow(db)
                 guard let id = row.id else { throw StoreError(.internal, "rejection insert returned no id") }
-                try OutboxRecord(rejection.message, ticketID: nil, rejectionID: id, createdAt: at).insertRow(db)
+                // The body is kept once, in the rejection: the outbox row refers to it (`withRejectionBodies`).
+                var message = rejection.message
+                message.body = []
+                try OutboxRecord(message, ticketID: nil, rejectionID: id, createdAt: at).insertRow(db)
                 outcomes.append(.rejected(id: id))
             }
         }
@@ -296,7 +303,8 @@ public final class DispatchStore: Sendable {
         if limit == 0 { return [] }
         return try storeOperation {
             try pool.read { db in
-                try Self.pendingRows(limit: limit, excluding: inFlight, db).map { try $0.outboxMessage() }
+                let rows = try Self.pendingRows(limit: limit, excluding: inFlight, db)
+                return try Self.withRejectionBodies(rows, db).map { try $0.outboxMessage() }
             }
         }
     }
@@ -315,7 +323,7 @@ public final class DispatchStore: Sendable {
             try pool.writeWithoutTransaction { db in
                 var claimed: [OutboxMessage] = []
                 try db.inTransaction(.immediate) {
-                    var rows = try Self.pendingRows(limit: limit, excluding: inFlight, db)
+                    var rows = try Self.withRejectionBodies(Self.pendingRows(limit: limit, excluding: inFlight, db), db)
                     for chunk in Self.chunks(rows.compactMap(\.id)) {
                         try OutboxRecord.filter(chunk.contains(OutboxRecord.Columns.id))
                             .updateAll(db, OutboxRecord.Columns.attempts += 1)
@@ -339,13 +347,37 @@ public final class DispatchStore: Sendable {
         if limit == 0 { return [] }
         return try storeOperation {
             try pool.read { db in
-                try OutboxRecord
+                let rows = try OutboxRecord
                     .filter(OutboxRecord.Columns.sentAt == nil && OutboxRecord.Columns.id > cursor)
                     .order(OutboxRecord.Columns.id)
                     .limit(limit)
                     .fetchAll(db)
-                    .map { try $0.outboxMessage() }
+                return try Self.withRejectionBodies(rows, db).map { try $0.outboxMessage() }
             }
+        }
+    }
+
+    /// The rows with the body of the rejection each rejection row publishes: it is stored in the
+    /// `rejections` row only (rows written before that carry a copy of their own, which this replaces with
+    /// the same bytes).
+    private static func withRejectionBodies(_ rows: [OutboxRecord], _ db: Database) throws -> [OutboxRecord] {
+        let ids = rows.compactMap(\.rejectionID)
+        if ids.isEmpty { return rows }
+        var bodies: [Int64: Data] = [:]
+        for chunk in chunks(ids) {
+            let marks = chunk.map { _ in "?" }.joined(separator: ",")
+            let found = try Row.fetchAll(db, sql: "SELECT id, body FROM rejections WHERE id IN (\(marks))",
+                                         arguments: StatementArguments(chunk))
+            for row in found { bodies[row["id"]] = row["body"] }
+        }
+        return try rows.map { row in
+            guard let id = row.rejectionID else { return row }
+            guard let body = bodies[id] else {
+                throw StoreError(.corrupt, "outbox row \(row.id ?? 0) refers to rejection \(id), which is missing")
+            }
+            var row = row
+            row.body = body
+            return row
         }
     }
 
@@ -400,6 +432,49 @@ public final class DispatchStore: Sendable {
             }
         }
     }
+
+    /// Deletes up to `limit` outbox rows the broker confirmed before `sentBefore`, oldest first, in ONE
+    /// short transaction; returns how many it deleted (fewer than `limit`: none of that age is left).
+    ///
+    /// What a row held is not lost: a dispatch's ticket and decision, a lifecycle event's timeline row and
+    /// a rejection's body and reason stay in their own tables; unsent rows are never deleted. It looks only
+    /// at rows created before `sentBefore` (ids grow with time, so the scan stops at the first younger
+    /// row) and does not fsync on its own (like `markSent`): after a power loss a deletion may be done
+    /// again. Meant to be called in a loop, with pauses, off the intake path. Throws `.invalidArgument`
+    /// for a limit below 1; `.busy`/`.io`/`.readOnly` from SQLite (nothing deleted).
+    @discardableResult
+    public func pruneSentOutbox(sentBefore: Date, limit: Int = 500) throws(StoreError) -> Int {
+        guard limit >= 1 else { throw StoreError(.invalidArgument, "limit must be >= 1, got \(limit)") }
+        let cutoff = EpochMillis.from(sentBefore)
+        let full = configuration.synchronous == .full
+        return try storeOperation {
+            try pool.writeWithoutTransaction { db in
+                if full { try db.execute(sql: "PRAGMA synchronous = NORMAL") }
+                var deleted = 0
+                let result = Result {
+                    try db.inTransaction(.immediate) {
+                        try db.execute(sql: """
+                            DELETE FROM outbox WHERE id IN (
+                              SELECT id FROM outbox
+                              WHERE id < coalesce((SELECT id FROM outbox WHERE created_at >= ?1 ORDER BY id LIMIT 1),
+                                                  9223372036854775807)
+                                AND sent_at IS NOT NULL AND sent_at < ?1
+                              ORDER BY id LIMIT ?2)
+                            """, arguments: [cutoff, limit])
+                        deleted = db.changesCount
+                        return .commit
+                    }
+                }
+                if full { try db.execute(sql: "PRAGMA synchronous = FULL") }
+                try result.get()
+                return deleted
+            }
+        }
+    }
+
+    /// The sizes of the database file and its WAL, and the room left on their file system, from the file
+    /// system (no SQLite lock, so it answers while the store cannot write).
+    public func fileSizes() -> StoreFileSizes { StoreFiles.sizes(configuration.path) }
 
     /// Number of outbox messages not yet confirmed sent.
     public func outboxBacklog() throws(StoreError) -> Int {

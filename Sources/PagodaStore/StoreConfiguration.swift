@@ -24,8 +24,8 @@ public struct StoreConfiguration: Sendable, Hashable {
         }
     }
 
-    /// Path of the SQLite database file. Its directory must exist; the file
-    /// (and its `-wal`/`-shm` companions) is created if missing.
+    /// Path of the SQLite database file. Its directory is created (0700) if
+    /// missing; the file (and its `-wal`/`-shm` companions) is created 0600.
     public var path: String
     /// Durability level, applied with `PRAGMA synchronous` on every connection.
     public var synchronous: Synchronous = .full

@@ -38,6 +38,20 @@ public struct StoreError: Error, Sendable, Hashable, CustomStringConvertible {
 
     public var description: String { "StoreError.\(code.rawValue): \(message)" }
 
+    /// Whether the failure is the store's, not the data's: the disk is full or failing, the file cannot be
+    /// opened or written, another process holds the lock, the file is damaged.
+    ///
+    /// Such a failure says nothing about the message being written: the same write succeeds once the
+    /// store can write again, so callers hold their work and retry it (with backoff) rather than count it
+    /// against the message. `.constraint`, `.invalidArgument` and `.internal` are the data's (or a bug's)
+    /// and `.migrationFailed` happens only at open.
+    public var isStorageFailure: Bool {
+        switch code {
+        case .io, .readOnly, .cannotOpen, .busy, .corrupt: true
+        case .constraint, .invalidArgument, .internal, .migrationFailed: false
+        }
+    }
+
     /// Maps any error thrown by GRDB/SQLite to a `StoreError`, using
     /// `fallback` for errors that are not SQLite result codes.
     static func wrap(_ error: any Error, fallback: Code = .internal) -> StoreError {

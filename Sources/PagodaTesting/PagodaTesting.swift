@@ -186,3 +186,70 @@ public final class ServeProcess: Sendable {
 
     public var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
 }
+
+extension PrivateBroker {
+    /// The TCP addresses the broker's Erlang VM listens on, as `127.0.0.1:5674` or `[::]:25674`, read from
+    /// /proc (Linux): the sockets of the process in the node's pid file, matched with the kernel's tables
+    /// of listening sockets.
+    public func listeners() throws -> [String] {
+        let pidText = try String(contentsOfFile: directory + "/rabbitmq.pid", encoding: .utf8)
+        guard let pid = Int(pidText.trimmingCharacters(in: .whitespacesAndNewlines)) else {
+            throw TestFailure("no pid in \(directory)/rabbitmq.pid: '\(pidText)'")
+        }
+        var inodes: Set<String> = []
+        for fd in try FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd") {
+            if let target = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/fd/\(fd)"),
+               target.hasPrefix("socket:[") {
+                inodes.insert(String(target.dropFirst(8).dropLast()))
+            }
+        }
+        var found: [String] = []
+        for (table, v6) in [("/proc/net/tcp", false), ("/proc/net/tcp6", true)] {
+            guard let text = try? String(contentsOfFile: table, encoding: .utf8) else { continue }
+            for line in text.split(separator: "\n").dropFirst() {
+                let f = line.split(separator: " ")
+                // sl local_address rem_address st tx:rx tr:when retrnsmt uid timeout inode
+                guard f.count > 9, f[3] == "0A", inodes.contains(String(f[9])) else { continue }
+                let parts = f[1].split(separator: ":")
+                guard parts.count == 2, let port = Int(parts[1], radix: 16) else { continue }
+                found.append(v6 ? "[\(Self.ipv6(parts[0]))]:\(port)" : "\(Self.ipv4(parts[0])):\(port)")
+            }
+        }
+        return found.sorted()
+    }
+
+    /// An IPv4 address as /proc/net/tcp writes it (one 32-bit word in host order, little-endian here).
+    static func ipv4(_ hex: Substring) -> String {
+        let word = UInt32(hex, radix: 16) ?? 0
+        return (0..<4).map { String((word >> (8 * $0)) & 0xFF) }.joined(separator: ".")
+    }
+
+    /// An IPv6 address as /proc/net/tcp6 writes it (four 32-bit words, each in host order): `::`, `::1`,
+    /// `::ffff:127.0.0.1` and the rest written out in full.
+    static func ipv6(_ hex: Substring) -> String {
+        let chars = Array(hex)
+        guard chars.count == 32 else { return String(hex) }
+        var bytes: [UInt8] = []
+        for w in 0..<4 {
+            let word = UInt32(String(chars[(w * 8)..<(w * 8 + 8)]), radix: 16) ?? 0
+            for b in 0..<4 { bytes.append(UInt8((word >> (8 * b)) & 0xFF)) }
+        }
+        if bytes.allSatisfy({ $0 == 0 }) { return "::" }
+        if bytes[0..<15].allSatisfy({ $0 == 0 }) && bytes[15] == 1 { return "::1" }
+        if bytes[0..<10].allSatisfy({ $0 == 0 }) && bytes[10] == 0xFF && bytes[11] == 0xFF {
+            return "::ffff:" + bytes[12...].map(String.init).joined(separator: ".")
+        }
+        let groups = stride(from: 0, to: 16, by: 2).map {
+            String(UInt16(bytes[$0]) << 8 | UInt16(bytes[$0 + 1]), radix: 16)
+        }
+        return groups.joined(separator: ":")
+    }
+}
+
+extension ServeProcess {
+    /// The process id while it runs.
+    public var pid: Int32? {
+        guard let p = process.value, p.isRunning else { return nil }
+        return p.processIdentifier
+    }
+}

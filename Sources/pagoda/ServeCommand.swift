@@ -68,9 +68,19 @@ struct Serve: AsyncParsableCommand {
         valueName: "host:port"))
     var statusAddress: String? = ProcessInfo.processInfo.environment["PAGODA_STATUS_ADDRESS"]
 
+    @Option(help: ArgumentHelp(
+        "How long messages the broker confirmed stay in the outbox: <n>d, <n>h, <n>m, <n>s, or none to keep them.",
+        discussion: "Older ones are deleted in small batches; tickets, decisions, timelines and rejections are kept.",
+        valueName: "period"))
+    var retention: String = OutboxRetentionPeriod.default.description
+
     func run() async throws {
         bootstrapLogging(level: logLevel)
         let logger = Logger(label: "pagoda")
+        guard let retentionPeriod = OutboxRetentionPeriod(parsing: retention) else {
+            throw ValidationError(
+                "--retention must be a whole number with a unit (7d, 36h, 90m, 30s) or none, got '\(retention)'")
+        }
         guard ["full", "normal"].contains(synchronous) else { throw ValidationError("--synchronous must be full or normal") }
         guard timerPoll > 0, timerPoll <= 86_400 else { throw ValidationError("--timer-poll must be more than 0 and at most 86400 seconds, got \(timerPoll)") }
         let status = try statusAddress.map { text in
@@ -86,6 +96,7 @@ struct Serve: AsyncParsableCommand {
         config.synchronousFull = synchronous == "full"
         config.timerPoll = .milliseconds(Int((timerPoll * 1000).rounded(.up)))
         config.statusEndpoint = status
+        config.outboxRetention = retentionPeriod
         try await PagodaServer(configuration: config, ruleSet: ruleSet, logger: logger).run()
     }
 }

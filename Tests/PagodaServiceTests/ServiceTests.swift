@@ -28,13 +28,15 @@ import Glibc
         let rejected: QueueCollector
         let publisher: AMQPPublisher
 
-        init(rules: String = repositoryRoot.appendingPathComponent("rules").path, serveArguments: [String] = []) async throws {
+        /// `database`: where serve keeps its database (default: a fresh temporary directory).
+        init(rules: String = repositoryRoot.appendingPathComponent("rules").path, database: String? = nil,
+             serveArguments: [String] = []) async throws {
             try await ServiceTests.started.value
             let prefix = "t\(UUID().uuidString.prefix(8).lowercased())"
             names = Names(prefix: prefix)
             let dir = FileManager.default.temporaryDirectory.appendingPathComponent("pagoda-\(prefix)")
             try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-            db = dir.appendingPathComponent("pagoda.sqlite").path
+            db = database ?? dir.appendingPathComponent("pagoda.sqlite").path
             let config = try ServiceTests.broker.configuration
             // Every dispatch message also lands in a catch-all queue, so the test can count across all
             // destination queues at once.
@@ -188,7 +190,14 @@ import Glibc
                               uniquingKeysWith: { a, _ in a })
         for (name, body, code) in cases {
             let d = try #require(byID["bad-\(name)"], "no rejection for \(name)")
-            #expect(d.body == body, "\(name): the rejected body must be the original, byte for byte")
+            if body.count > IntakeProcessor.rejectedBodyLimit {
+                // Kept up to the size limit, and said so.
+                #expect(d.body == Array(body.prefix(IntakeProcessor.rejectedBodyLimit)), "\(name): cut at the limit")
+                #expect(d.headers["x-pagoda-body-truncated"]?.stringValue == String(body.count))
+            } else {
+                #expect(d.body == body, "\(name): the rejected body must be the original, byte for byte")
+                #expect(d.headers["x-pagoda-body-truncated"] == nil)
+            }
             #expect(d.headers["x-pagoda-error-code"]?.stringValue == code, "\(name): \(d.headers)")
             #expect(d.headers["x-pagoda-error-reason"]?.stringValue?.isEmpty == false)
         }

@@ -309,11 +309,15 @@ import PagodaStore
         #expect(error?.code == .corrupt)
     }
 
-    @Test func missingDirectoryCannotOpen() throws {
+    /// A missing directory is made (StoreFilesTests); one that cannot be made, under a plain file, is named.
+    @Test func directoryThatCannotBeMadeCannotOpen() throws {
         let dir = try TempDir(); defer { dir.cleanup() }
-        let path = dir.url.appendingPathComponent("no/such/dir/db.sqlite").path
+        try Data("x".utf8).write(to: dir.url.appendingPathComponent("file"))
+        let path = dir.url.appendingPathComponent("file/dir/db.sqlite").path
         let error = #expect(throws: StoreError.self) { try DispatchStore(StoreConfiguration(path: path)) }
         #expect(error?.code == .cannotOpen)
+        let named = dir.url.appendingPathComponent("file/dir").path
+        #expect(error?.message.contains(named) == true, "\(String(describing: error))")
     }
 }
 
