@@ -98,7 +98,7 @@ final class IntakeService: Service {
         do {
             let outcomes = try await storeQueue.run { [store] in try store.recordDispatches(records) }
             let committed = clock.now
-            settle(batch, outcomes)
+            settle(batch, records, outcomes)
             logger.debug("batch committed", metadata: [
                 "batch.size": "\(batch.count)", "batch.commit": "\(committed - started)",
             ])
@@ -107,7 +107,7 @@ final class IntakeService: Service {
             for (d, r) in zip(batch, records) {
                 do {
                     let outcomes = try await storeQueue.run { [store] in try store.recordDispatches([r]) }
-                    settle([d], outcomes)
+                    settle([d], [r], outcomes)
                 } catch {
                     metrics.processingFailures.increment()
                     logger.error("delivery failed; returned to the queue", metadata: [
@@ -129,11 +129,14 @@ final class IntakeService: Service {
         return processor.process(body: d.body, messageID: d.messageId, now: now)
     }
 
-    private func settle(_ batch: [Delivery], _ outcomes: [IntakeOutcome]) {
-        for (d, outcome) in zip(batch, outcomes) {
+    private func settle(_ batch: [Delivery], _ records: [IntakeRecord], _ outcomes: [IntakeOutcome]) {
+        for ((d, record), outcome) in zip(zip(batch, records), outcomes) {
             switch outcome {
             case .recorded(let seq):
                 metrics.dispatched.increment()
+                if case .dispatch(let t) = record {
+                    for w in t.warnings { metrics.intakeWarnings.increment(TicketContract.warningField(of: w.path), w.code) }
+                }
                 logger.debug("dispatched", metadata: ["amqp.message_id": "\(d.messageId ?? "-")", "dispatch.seq": "\(seq)"])
             case .duplicate(let seq):
                 metrics.duplicates.increment()
