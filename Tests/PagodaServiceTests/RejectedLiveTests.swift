@@ -151,3 +151,64 @@ extension ServiceTests {
         await w.stop()
     }
 }
+
+/// The intake processor's rejections and the desk's operations, without a broker (a real SQLite file).
+@Suite struct RejectionRecordTests {
+    static func tempDB() throws -> String {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("pagoda-desk-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        return dir.appendingPathComponent("pagoda.sqlite").path
+    }
+
+    @Test func aRejectionMasksTheCallersPhoneInItsReasonAndHeaders() throws {
+        let processor = IntakeProcessor(ruleSet: ServiceTests.rules, names: Names())
+        let phone = "+86 139-1234-5678 转 2"
+        let body = Array(#"{"id":"P-1","received_at":"2026-03-02T09:00:00+08:00","channel":"fax","kind":"complaint","text":"x","caller":{"phone":"\#(phone)"}}"#.utf8)
+        guard case .rejection(let r) = processor.process(body: body, messageID: "m-1", now: Date()) else {
+            Issue.record("not rejected"); return
+        }
+        #expect(r.code == "enum" && r.reason.hasPrefix("channel: expected one of"))
+        let errors = try #require(r.message.headers["x-pagoda-errors"])
+        #expect(errors.contains(#"caller.phone: expected digits with an optional leading '+', spaces and hyphens, got \"************82\" (masked)"#),
+                "\(errors)")
+        for (_, value) in r.message.headers { #expect(!value.contains(phone) && !value.contains("13912345678")) }
+        #expect(r.body == body, "the body itself is kept byte for byte")
+        let store = try DispatchStore(StoreConfiguration(path: try Self.tempDB()))
+        _ = try store.recordDispatches([.rejection(r)])
+        let stored = try #require(try store.rejections().first)
+        #expect(stored.issues.map(\.path) == ["channel", "caller.phone"] && !stored.issues.contains { $0.message.contains(phone) })
+    }
+
+    @Test func aResubmissionIsRecordedOnlyOnceConfirmed() async throws {
+        let store = try DispatchStore(StoreConfiguration(path: try Self.tempDB()))
+        let processor = IntakeProcessor(ruleSet: ServiceTests.rules, names: Names(prefix: "p"))
+        _ = try store.recordDispatches([processor.process(body: Array("garbage".utf8), messageID: "m-1", now: Date())])
+        let id = try #require(try store.rejections().first?.id)
+        let desk = RejectionDesk(store: store, names: Names(prefix: "p"))
+
+        for outcome in [PublishOutcome.nacked, .outcomeUnknown, .returned(code: 312, text: "NO_ROUTE")] {
+            let e = await #expect(throws: RejectionDesk.Failure.self) { try await desk.resubmit(id: id, body: nil, by: "ops") { _ in outcome } }
+            #expect(e?.code == .notConfirmed)
+            #expect(try store.rejection(id: id)?.status == .open)
+        }
+        let empty = await #expect(throws: RejectionDesk.Failure.self) { try await desk.resubmit(id: id, body: [], by: "ops") { _ in .confirmed } }
+        #expect(empty?.code == .emptyBody)
+        let unknown = await #expect(throws: RejectionDesk.Failure.self) { try await desk.resubmit(id: 99, body: nil, by: "ops") { _ in .confirmed } }
+        #expect(unknown?.code == .unknownRejection)
+
+        var sent: [PagodaTransport.OutgoingMessage] = []
+        let done = try await desk.resubmit(id: id, body: Array("fixed".utf8), by: "ops", reason: "fixed by hand") { m in
+            sent.append(m)
+            return .confirmed
+        }
+        let m = try #require(sent.first)
+        #expect(sent.count == 1 && m.exchange == "p.intake" && m.body == Array("fixed".utf8) && m.mandatory && m.properties.isPersistent)
+        #expect(m.messageId == done.action?.messageID && m.messageId.hasPrefix("resubmit/\(id)/"))
+        #expect(m.properties.headers["x-pagoda-resubmitted-from"]?.stringValue == String(id))
+        #expect(m.properties.headers["x-pagoda-resubmitted-by"]?.stringValue == "ops")
+        #expect(done.status == .resubmitted && done.action?.reason == "fixed by hand" && done.body == Array("garbage".utf8))
+
+        let again = #expect(throws: RejectionDesk.Failure.self) { try desk.drop(id: id, by: "ops", reason: "late") }
+        #expect(again?.code == .notOpen && again?.message.contains("resubmitted by ops") == true)
+    }
+}
