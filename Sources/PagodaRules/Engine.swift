@@ -110,8 +110,8 @@ extension RuleSet {
             category: category.map { categories[$0].code }, urgency: urgency, rule: route.reference, slaProfile: profile,
             deadlines: deadlines, coHandlers: co, escalationChain: trimmed ? [] : chains[unit.index],
             escalationPolicy: route.escalation, priority: route.priority ?? defaultPriority, rulesHash: hash,
-            region: regionIndex.map { regions[$0].path }, explanation: trimmed ? [] : explanation, warnings: trimmed ? [] : warnings,
-            ticketWarnings: trimmed ? [] : ticket.warnings)
+            region: regionIndex.map { regions[$0].path }, explanation: trimmed ? [] : explanation,
+            warnings: trimmed ? [] : warnings, ticketWarnings: trimmed ? [] : ticket.warnings)
     }
 
     // MARK: Steps
@@ -253,7 +253,8 @@ extension RuleSet {
             category: category.map { categories[$0].code }, urgency: urgency, rule: fallbackRule, slaProfile: triageSLA,
             deadlines: deadlines, coHandlers: [], escalationChain: trimmed ? [] : chains[unit.index], escalationPolicy: "default",
             priority: urgency >= .urgent ? 1 : defaultPriority, rulesHash: hash, region: nil,
-            explanation: trimmed ? [] : explanation, warnings: trimmed ? [] : warnings, ticketWarnings: trimmed ? [] : ticket.warnings)
+            explanation: trimmed ? [] : explanation, warnings: trimmed ? [] : warnings,
+            ticketWarnings: trimmed ? [] : ticket.warnings)
     }
 
     // MARK: Explanations

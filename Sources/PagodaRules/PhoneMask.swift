@@ -74,7 +74,9 @@ extension PhoneMask {
         let key = Array("\"phone\"".utf8)
         guard quote + key.count <= t.count, Array(t[quote..<(quote + key.count)]) == key else { return nil }
         var j = quote + key.count
-        func skipSpace() { while j < t.count && (t[j] == 0x20 || t[j] == 0x09 || t[j] == 0x0A || t[j] == 0x0D) { j += 1 } }
+        func skipSpace() {
+            while j < t.count && (t[j] == 0x20 || t[j] == 0x09 || t[j] == 0x0A || t[j] == 0x0D) { j += 1 }
+        }
         skipSpace()
         guard j < t.count, t[j] == 0x3A else { return nil }
         j += 1
@@ -94,7 +96,10 @@ extension PhoneMask {
             if digits(s, 11) { return 11 }
             guard digits(s, 3), s + 3 < t.count else { return nil }
             let sep = t[s + 3]
-            guard sep == 0x20 || sep == 0x2D, digits(s + 4, 4), s + 8 < t.count, t[s + 8] == sep, digits(s + 9, 4) else { return nil }
+            guard sep == 0x20 || sep == 0x2D, digits(s + 4, 4), s + 8 < t.count, t[s + 8] == sep, digits(s + 9, 4)
+            else {
+                return nil
+            }
             return 13
         }
         if let n = number(at: i) { return n }

@@ -157,7 +157,8 @@ public enum TicketContract {
             if let given = code, !isCreditCode(given) {
                 c.add(
                     "enterprise.credit_code", "format",
-                    "expected 18 characters of digits and uppercase letters except I, O, Z, S, V, got \(JSON.quoted(given))")
+                    "expected 18 characters of digits and uppercase letters except I, O, Z, S, V, got "
+                        + JSON.quoted(given))
                 code = nil
             }
             c.unknownFields(unknown, in: "enterprise", allowed: "name, credit_code")
@@ -218,7 +219,9 @@ public enum TicketContract {
                 c.add("region", "required", "needs at least one of district, town, village, code")
             }
             func name(_ v: JSONValue?, _ path: String) -> String? {
-                guard let s = c.string(v, path, required: false), c.length(s, path, min: 1, max: 100) else { return nil }
+                guard let s = c.string(v, path, required: false), c.length(s, path, min: 1, max: 100) else {
+                    return nil
+                }
                 return s
             }
             let district = name(districtV, "region.district")

@@ -67,8 +67,8 @@ public struct IntakeProcessor: Sendable {
         // consumer sees them without reading the body. Their messages never hold a phone number unmasked.
         let warningsHeader = ticket.warnings.isEmpty ? nil : JSON.serializeToString(.array(ticket.warnings.map(\.json)))
         let messages: @Sendable (Int64) -> [StoredMessage] = { seq in
-            var headers = ["x-pagoda-ticket-id": ticketID, "x-pagoda-dispatch-seq": String(seq), "x-pagoda-rules-hash": rulesHash,
-                           "x-pagoda-message-type": "ticket.dispatched"]
+            var headers = ["x-pagoda-ticket-id": ticketID, "x-pagoda-dispatch-seq": String(seq),
+                           "x-pagoda-rules-hash": rulesHash, "x-pagoda-message-type": "ticket.dispatched"]
             if let warningsHeader { headers["x-pagoda-warnings"] = warningsHeader }
             // The ticket goes out exactly as intake sent it, and the decision as it was serialized for the
             // store: the body is put together from those bytes rather than encoded again.
@@ -126,7 +126,7 @@ public struct IntakeProcessor: Sendable {
         let message = StoredMessage(exchange: "", routingKey: names.rejectedQueue, messageID: id, contentType: "application/octet-stream",
                                     headers: headers, body: body, mandatory: true)
         // The message names its path already ("caller.phone: ...", "(root): ..." or a parser message).
-        return .rejection(Rejection(amqpMessageID: messageID, body: body, code: first.code, reason: first.message, at: now,
-                                    message: message, issuesJSON: all))
+        return .rejection(Rejection(amqpMessageID: messageID, body: body, code: first.code, reason: first.message,
+                                    at: now, message: message, issuesJSON: all))
     }
 }

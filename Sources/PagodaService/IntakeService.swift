@@ -135,7 +135,9 @@ final class IntakeService: Service {
             case .recorded(let seq):
                 metrics.dispatched.increment()
                 if case .dispatch(let t) = record {
-                    for w in t.warnings { metrics.intakeWarnings.increment(TicketContract.warningField(of: w.path), w.code) }
+                    for w in t.warnings {
+                        metrics.intakeWarnings.increment(TicketContract.warningField(of: w.path), w.code)
+                    }
                 }
                 logger.debug("dispatched", metadata: ["amqp.message_id": "\(d.messageId ?? "-")", "dispatch.seq": "\(seq)"])
             case .duplicate(let seq):

@@ -59,9 +59,11 @@ public struct RejectionDesk: Sendable {
         message.properties.headers["x-pagoda-resubmitted-by"] = .string(actor)
         let outcome = try await publish(message)
         guard outcome == .confirmed else {
-            throw Failure(code: .notConfirmed, message: "the broker did not confirm the resubmission (\(outcome)); nothing was recorded")
+            throw Failure(code: .notConfirmed,
+                          message: "the broker did not confirm the resubmission (\(outcome)); nothing was recorded")
         }
-        return try store.recordRejectionAction(id: id, .resubmitted(by: actor, at: now, messageID: messageID, body: bytes, reason: reason))
+        let action = RejectionAction.resubmitted(by: actor, at: now, messageID: messageID, body: bytes, reason: reason)
+        return try store.recordRejectionAction(id: id, action)
     }
 
     /// Records that the rejection is given up, for `reason`; returns the entry as it now is.
@@ -79,8 +81,9 @@ public struct RejectionDesk: Sendable {
             throw Failure(code: .unknownRejection, message: "no rejection \(id)")
         }
         if let done = entry.action {
-            throw Failure(code: .notOpen, message: "rejection \(id) was already \(done.kind.rawValue) by \(done.actor) at "
-                          + RFC3339.format(done.at, offsetSeconds: 8 * 3600))
+            let when = RFC3339.format(done.at, offsetSeconds: 8 * 3600)
+            throw Failure(code: .notOpen,
+                          message: "rejection \(id) was already \(done.kind.rawValue) by \(done.actor) at \(when)")
         }
         return entry
     }

@@ -55,10 +55,13 @@ public final class PairCounter: Sendable {
 
     /// Every pair counted so far, ordered by its labels.
     public var counted: [(first: String, second: String, count: Int)] {
-        counts.withLock { $0 }.map { ($0.key.first, $0.key.second, $0.value) }.sorted { ($0.first, $0.second) < ($1.first, $1.second) }
+        counts.withLock { $0 }.map { ($0.key.first, $0.key.second, $0.value) }
+            .sorted { ($0.first, $0.second) < ($1.first, $1.second) }
     }
 
-    public func count(_ first: String, _ second: String) -> Int { counts.withLock { $0[Pair(first: first, second: second)] ?? 0 } }
+    public func count(_ first: String, _ second: String) -> Int {
+        counts.withLock { $0[Pair(first: first, second: second)] ?? 0 }
+    }
 }
 
 /// A bounded log of timer lateness in milliseconds (the most recent 1,000,000 firings).

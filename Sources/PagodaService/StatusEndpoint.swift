@@ -64,8 +64,10 @@ public final class ServiceStatus: Sendable {
             p.sample("pagoda_\(key)_total", value)
         }
         p.family("pagoda_intake_warnings_total", "counter",
-                 "Optional ticket fields left out of routing (the ticket dispatched with a warning), by field and code.")
-        for w in metrics.intakeWarnings.counted { p.sample("pagoda_intake_warnings_total", ["field": w.first, "code": w.second], w.count) }
+                 "Optional ticket fields left out of routing (dispatched with a warning), by field and code.")
+        for w in metrics.intakeWarnings.counted {
+            p.sample("pagoda_intake_warnings_total", ["field": w.first, "code": w.second], w.count)
+        }
         p.histogram("pagoda_timer_lateness_milliseconds", "How late timers fired: from due to committed.",
                     bounds: LatenessLog.bucketBounds, metrics.timerLateness.histogram)
         p.family("pagoda_rules_info", "gauge", "The rule set in force, by hash.")

@@ -432,7 +432,8 @@ extension RejectionRecord {
 
     /// Inserts the row with a cached statement and sets `id`.
     mutating func insertRow(_ db: Database) throws {
-        try db.cachedStatement(sql: Self.insertSQL).execute(arguments: [amqpMessageID, code, reason, body, createdAt, issuesJSON])
+        try db.cachedStatement(sql: Self.insertSQL)
+            .execute(arguments: [amqpMessageID, code, reason, body, createdAt, issuesJSON])
         id = db.lastInsertedRowID
     }
 

@@ -53,7 +53,8 @@ public struct RejectionAction: Sendable, Hashable {
     public var body: [UInt8]?
 
     /// A resubmission of `body`, published to intake as `messageID`.
-    public static func resubmitted(by actor: String, at: Date, messageID: String, body: [UInt8], reason: String? = nil) -> RejectionAction {
+    public static func resubmitted(by actor: String, at: Date, messageID: String, body: [UInt8],
+                                   reason: String? = nil) -> RejectionAction {
         RejectionAction(kind: .resubmitted, actor: actor, at: at, reason: reason, messageID: messageID, body: body)
     }
 
@@ -67,8 +68,12 @@ extension DispatchStore {
     /// The recorded rejections, newest first, with their status; only those with `status` when given.
     ///
     /// At most `limit` (1...10,000) entries. Throws `.invalidArgument` for a limit outside that range.
-    public func rejections(status: RejectionEntry.Status? = nil, limit: Int = 100) throws(StoreError) -> [RejectionEntry] {
-        guard (1...10_000).contains(limit) else { throw StoreError(.invalidArgument, "limit must be 1-10000, got \(limit)") }
+    public func rejections(status: RejectionEntry.Status? = nil, limit: Int = 100)
+        throws(StoreError) -> [RejectionEntry]
+    {
+        guard (1...10_000).contains(limit) else {
+            throw StoreError(.invalidArgument, "limit must be 1-10000, got \(limit)")
+        }
         let filter = switch status {
         case nil: ""
         case .open?: "WHERE a.rejection_id IS NULL"
@@ -77,8 +82,8 @@ extension DispatchStore {
         }
         return try storeOperation {
             try pool.read { db in
-                try Row.fetchAll(db, sql: Self.rejectionSelect + " \(filter) ORDER BY r.id DESC LIMIT ?", arguments: [limit])
-                    .map(Self.rejectionEntry)
+                let sql = Self.rejectionSelect + " \(filter) ORDER BY r.id DESC LIMIT ?"
+                return try Row.fetchAll(db, sql: sql, arguments: [limit]).map(Self.rejectionEntry)
             }
         }
     }
@@ -87,7 +92,7 @@ extension DispatchStore {
     public func rejection(id: Int64) throws(StoreError) -> RejectionEntry? {
         try storeOperation {
             try pool.read { db in
-                try Row.fetchOne(db, sql: Self.rejectionSelect + " WHERE r.id = ?", arguments: [id]).map(Self.rejectionEntry)
+                try Self.rejection(id: id, db)
             }
         }
     }
@@ -115,12 +120,13 @@ extension DispatchStore {
         }
         return try storeOperation {
             try pool.write { db in
-                guard let current = try Row.fetchOne(db, sql: Self.rejectionSelect + " WHERE r.id = ?", arguments: [id])
-                    .map(Self.rejectionEntry)
-                else { throw StoreError(.invalidArgument, "no rejection \(id)") }
+                guard let current = try Self.rejection(id: id, db) else {
+                    throw StoreError(.invalidArgument, "no rejection \(id)")
+                }
                 if let done = current.action {
-                    throw StoreError(.constraint, "rejection \(id) was already \(done.kind.rawValue) by \(done.actor) at "
-                                     + RFC3339.format(done.at, offsetSeconds: 0))
+                    let when = RFC3339.format(done.at, offsetSeconds: 0)
+                    throw StoreError(.constraint,
+                                     "rejection \(id) was already \(done.kind.rawValue) by \(done.actor) at \(when)")
                 }
                 try db.execute(sql: """
                     INSERT INTO rejection_actions (rejection_id, action, actor, at, reason, message_id, body)
@@ -128,11 +134,16 @@ extension DispatchStore {
                     """, arguments: [id, action.kind.rawValue, action.actor, EpochMillis.from(action.at), action.reason,
                                      action.messageID, action.body.map { Data($0) }])
                 var entry = current
-                entry.action = RejectionAction(kind: action.kind, actor: action.actor, at: EpochMillis.date(EpochMillis.from(action.at)),
-                                               reason: action.reason, messageID: action.messageID, body: action.body)
+                entry.action = action
+                // As read back: to the millisecond.
+                entry.action?.at = EpochMillis.date(EpochMillis.from(action.at))
                 return entry
             }
         }
+    }
+
+    private static func rejection(id: Int64, _ db: Database) throws -> RejectionEntry? {
+        try Row.fetchOne(db, sql: rejectionSelect + " WHERE r.id = ?", arguments: [id]).map(rejectionEntry)
     }
 
     private static let rejectionSelect = """
@@ -145,7 +156,9 @@ extension DispatchStore {
         var issues: [ValidationIssue] = []
         if let text: String = row["issues_json"], case .array(let items)? = try? JSON.parse(Array(text.utf8)) {
             for case .object(let o) in items {
-                if let path = o["path"]?.stringValue, let code = o["code"]?.stringValue, let message = o["message"]?.stringValue {
+                if let path = o["path"]?.stringValue, let code = o["code"]?.stringValue,
+                   let message = o["message"]?.stringValue
+                {
                     issues.append(ValidationIssue(path: path, code: code, message: message))
                 }
             }
@@ -154,10 +167,12 @@ extension DispatchStore {
         if let kindText: String = row["action"], let kind = RejectionAction.Kind(rawValue: kindText) {
             let body: Data? = row["action_body"]
             action = RejectionAction(kind: kind, actor: row["actor"], at: EpochMillis.date(row["action_at"]),
-                                     reason: row["action_reason"], messageID: row["message_id"], body: body.map { [UInt8]($0) })
+                                     reason: row["action_reason"], messageID: row["message_id"],
+                                     body: body.map { [UInt8]($0) })
         }
         let body: Data = row["body"]
-        return RejectionEntry(id: row["id"], amqpMessageID: row["amqp_message_id"], code: row["code"], reason: row["reason"],
-                              at: EpochMillis.date(row["created_at"]), body: [UInt8](body), issues: issues, action: action)
+        return RejectionEntry(id: row["id"], amqpMessageID: row["amqp_message_id"], code: row["code"],
+                              reason: row["reason"], at: EpochMillis.date(row["created_at"]), body: [UInt8](body),
+                              issues: issues, action: action)
     }
 }

@@ -54,7 +54,8 @@ struct Rejected: AsyncParsableCommand {
     }
 
     struct List: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "List rejections, newest first: id, time, status, code, reason.")
+        static let configuration = CommandConfiguration(
+            abstract: "List rejections, newest first: id, time, status, code, reason.")
 
         @OptionGroup var database: Database
 
@@ -84,7 +85,8 @@ struct Rejected: AsyncParsableCommand {
 
     struct ShowOne: ParsableCommand {
         static let configuration = CommandConfiguration(
-            commandName: "show", abstract: "Print one rejection: why it was refused, what was done with it, and its body.")
+            commandName: "show",
+            abstract: "Print one rejection: why it was refused, what was done with it, and its body.")
 
         @Argument(help: "The rejection's id (from `pagoda rejected list`).")
         var id: Int64
@@ -106,7 +108,8 @@ struct Rejected: AsyncParsableCommand {
                 FileHandle.standardOutput.write(Data(e.body))
                 return
             }
-            print("rejection \(e.id)  \(e.status.rawValue)  rejected \(Rejected.time(e.at))  message id \(e.amqpMessageID ?? "-")")
+            print("rejection \(e.id)  \(e.status.rawValue)  rejected \(Rejected.time(e.at))  "
+                  + "message id \(e.amqpMessageID ?? "-")")
             if e.issues.isEmpty {
                 print("  \(e.code): \(Rejected.text(e.reason, unmasked: unmasked))")
             } else {
@@ -117,7 +120,10 @@ struct Rejected: AsyncParsableCommand {
                 if let m = a.messageID { line += " as message \(m)" }
                 if let r = a.reason { line += ": \(r)" }
                 print(line)
-                if let b = a.body, b != e.body { print("resubmitted body (\(b.count) bytes):\n\(Rejected.text(String(decoding: b, as: UTF8.self), unmasked: unmasked))") }
+                if let b = a.body, b != e.body {
+                    print("resubmitted body (\(b.count) bytes):")
+                    print(unmasked ? String(decoding: b, as: UTF8.self) : PhoneMask.maskNumbers(in: b))
+                }
             }
             print("body (\(e.body.count) bytes\(unmasked ? "" : ", phone numbers masked")):")
             print(unmasked ? String(decoding: e.body, as: UTF8.self) : PhoneMask.maskNumbers(in: e.body))
@@ -126,7 +132,7 @@ struct Rejected: AsyncParsableCommand {
 
     struct Resubmit: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Publish a rejection's body (fixed with --body, else as stored) to intake with confirms, and record it.",
+            abstract: "Publish a rejection's body (fixed with --body, else as stored) to intake with confirms.",
             discussion: """
                 The body goes to the intake exchange and through validation again: it is dispatched, or rejected anew \
                 (a new rejection). The action is recorded only once the broker confirmed the publish; exit 1 otherwise.
@@ -154,7 +160,9 @@ struct Rejected: AsyncParsableCommand {
             var fixed: [UInt8]?
             if let body {
                 if body == "-" { fixed = [UInt8](FileHandle.standardInput.readDataToEndOfFile()) } else {
-                    guard let d = FileManager.default.contents(atPath: body) else { throw ValidationError("cannot read \(body)") }
+                    guard let d = FileManager.default.contents(atPath: body) else {
+                        throw ValidationError("cannot read \(body)")
+                    }
                     fixed = [UInt8](d)
                 }
             }
@@ -170,17 +178,20 @@ struct Rejected: AsyncParsableCommand {
                 throw ExitCode.failure
             }
             let configuration = try broker.configuration(name: "pagoda-rejected")
-            let publisher = AMQPPublisher(configuration: configuration,
-                                          topology: Topology(exchanges: [.init(name: names.intakeExchange, type: "fanout")]), window: 1)
+            let topology = Topology(exchanges: [.init(name: names.intakeExchange, type: "fanout")])
+            let publisher = AMQPPublisher(configuration: configuration, topology: topology, window: 1)
             do {
                 try await publisher.waitUntilConnected(timeout: .milliseconds(Int(connectTimeout * 1000)))
             } catch {
                 await publisher.close(timeout: .zero)
-                printError("pagoda rejected resubmit: cannot connect to \(configuration.endpointDescription) within \(connectTimeout) s; nothing was published\n")
+                printError("pagoda rejected resubmit: cannot connect to \(configuration.endpointDescription) within "
+                           + "\(connectTimeout) s; nothing was published\n")
                 throw ExitCode.failure
             }
             do {
-                let done = try await desk.resubmit(id: id, body: fixed, by: name, reason: reason) { try await publisher.publish($0) }
+                let done = try await desk.resubmit(id: id, body: fixed, by: name, reason: reason) {
+                    try await publisher.publish($0)
+                }
                 await publisher.close()
                 print("rejection \(id) resubmitted by \(name) as message \(done.action?.messageID ?? "-")")
             } catch {
@@ -192,7 +203,8 @@ struct Rejected: AsyncParsableCommand {
     }
 
     struct Drop: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Give a rejection up, for a reason; it stays in the record as dropped.")
+        static let configuration = CommandConfiguration(
+            abstract: "Give a rejection up, for a reason; it stays in the record as dropped.")
 
         @Argument(help: "The rejection's id.")
         var id: Int64
@@ -205,7 +217,9 @@ struct Rejected: AsyncParsableCommand {
 
         func run() throws {
             let name = try who.name()
-            guard !reason.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else { throw ValidationError("--reason must not be empty") }
+            guard !reason.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
+                throw ValidationError("--reason must not be empty")
+            }
             do {
                 _ = try RejectionDesk(store: try database.open()).drop(id: id, by: name, reason: reason)
                 print("rejection \(id) dropped by \(name): \(reason)")

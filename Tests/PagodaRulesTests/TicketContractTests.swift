@@ -54,7 +54,10 @@ private func leftOut(_ path: String, _ t: Ticket, _ value: JSONValue?) -> Bool {
     default:
         if path.hasPrefix("attachments[") {
             guard case .array(let items)? = value else { return false }
-            return t.attachments == items.compactMap { v in v.stringValue.flatMap { !$0.isEmpty && $0.count <= 2048 ? $0 : nil } }
+            let wellFormed = items.compactMap { v in
+                v.stringValue.flatMap { !$0.isEmpty && $0.count <= 2048 ? $0 : nil }
+            }
+            return t.attachments == wellFormed
         }
         // An unknown member of an object: the rest of the object is kept.
         if path.hasPrefix("enterprise.") { return t.enterprise != nil }
@@ -555,7 +558,8 @@ struct TicketContractTests {
         #expect(masked(#"{"phone":13812345678}"#) == #"{"phone":138****5678}"#)
         #expect(masked("请回电13812345678或 138-1234-5678、+86 13912345678。") == "请回电138****5678或 138****5678、+139****5678。")
         // Dates, region codes, credit codes and longer digit runs stay as they are.
-        let plain = #"{"received_at": "2026-03-02T09:53:00+08:00", "code": "440605101", "credit_code": "91440101190474411W", "n": 138123456789}"#
+        let plain = #"{"received_at": "2026-03-02T09:53:00+08:00", "code": "440605101", "#
+            + #""credit_code": "91440101190474411W", "n": 138123456789}"#
         #expect(masked(plain) == plain)
         // A body cut inside the phone value is masked to its end.
         #expect(masked(#"{"caller": {"phone": "1381234"#) == #"{"caller": {"phone": "*****34"#)
@@ -571,19 +575,22 @@ struct TicketContractTests {
             #expect(t.enterprise == Enterprise(name: "中交"))
             #expect(t.warnings == [ValidationIssue(
                 path: "enterprise.credit_code", code: "format",
-                message: "enterprise.credit_code: expected 18 characters of digits and uppercase letters except I, O, Z, S, V, got \"91440101190474411\(letter)\"")])
+                message: "enterprise.credit_code: expected 18 characters of digits and uppercase letters "
+                    + "except I, O, Z, S, V, got \"91440101190474411\(letter)\"")])
         }
     }
 
     @Test func aMalformedPhoneIsNeverEchoed() throws {
-        for (phone, shown) in [("138-1234-567x", "got \"********67\" (masked)"), ("13812345678 ext 9", "got \"**********89\" (masked)"),
+        for (phone, shown) in [("138-1234-567x", "got \"********67\" (masked)"),
+                               ("13812345678 ext 9", "got \"**********89\" (masked)"),
                                ("unknown", "got a value without digits")] {
             var o = baseObject()
             o["caller"] = ["name": "王女士", "phone": .string(phone)]
             let t = try ticket(o)
             #expect(t.caller == Caller(name: "王女士"))
             let message = try #require(t.warnings.first?.message)
-            #expect(message == "caller.phone: expected digits with an optional leading '+', spaces and hyphens, \(shown)")
+            #expect(message == "caller.phone: expected digits with an optional leading '+', spaces and hyphens, "
+                    + shown)
             #expect(!message.contains(phone))
             // Rejected for another reason, the issue list masks it the same way.
             o["id"] = nil
@@ -605,8 +612,8 @@ struct TicketContractTests {
         o["attachments"] = ["a.jpg", 7, "b.jpg"]
         let t = try ticket(o)
         #expect(t.warnings.map(\.path) == [
-            "category", "urgency", "enterprise.credit_code", "enterprise.phone", "caller.name", "region.code", "address", "title",
-            "attachments[1]",
+            "category", "urgency", "enterprise.credit_code", "enterprise.phone", "caller.name", "region.code",
+            "address", "title", "attachments[1]",
         ])
         #expect(t.category == nil && t.urgency == nil && t.address == nil && t.title == nil)
         #expect(t.enterprise == Enterprise(name: "佛山市某公司"))
@@ -615,7 +622,8 @@ struct TicketContractTests {
         #expect(t.attachments == ["a.jpg", "b.jpg"])
         #expect(t.json == o)
         #expect(t.warnings.map { TicketContract.warningField(of: $0.path) } == [
-            "category", "urgency", "enterprise.credit_code", "enterprise", "caller.name", "region.code", "address", "title", "attachments",
+            "category", "urgency", "enterprise.credit_code", "enterprise", "caller.name", "region.code", "address",
+            "title", "attachments",
         ])
     }
 

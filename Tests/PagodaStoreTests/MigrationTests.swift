@@ -47,8 +47,9 @@ struct MigrationTests {
         }
         let store = try openStore(dir)
         let entry = try #require(try store.rejections().first)
-        #expect(entry.status == .open && entry.issues.isEmpty && entry.reason == "expected a value at byte 0" && entry.body == [0x78])
-        let dropped = try store.recordRejectionAction(id: entry.id, .dropped(by: "ops", at: t0, reason: "old test traffic"))
+        #expect(entry.status == .open && entry.issues.isEmpty && entry.body == [0x78])
+        #expect(entry.reason == "expected a value at byte 0")
+        let dropped = try store.recordRejectionAction(id: entry.id, .dropped(by: "ops", at: t0, reason: "old traffic"))
         #expect(dropped.status == .dropped)
     }
 }
