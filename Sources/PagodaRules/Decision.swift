@@ -32,7 +32,10 @@ public struct Decision: Sendable {
     /// The ticket's region as resolved (its path), or nil when it named none or could not be resolved.
     public let region: String?
     public let explanation: [Explanation]
+    /// Warnings about the decision itself (`calendar_gap: ...`).
     public let warnings: [String]
+    /// The ticket's optional fields that were malformed and routed without (`Ticket.warnings`).
+    public let ticketWarnings: [ValidationIssue]
 
     /// One clock's deadline and its yellow-light time.
     public struct Deadline: Sendable, Hashable {
@@ -44,14 +47,14 @@ public struct Decision: Sendable {
     /// The deadline of one clock, if the profile runs it.
     public func deadline(_ clock: Clock) -> Date? { deadlines.first { $0.clock == clock }?.due }
 
-    /// The decision without what only a reader of it needs: its explanation, warnings, co-handlers and
+    /// The decision without what only a reader of it needs: its explanation, warnings (both kinds), co-handlers and
     /// escalation chain. Starting a ticket's lifecycle needs none of them; a simulation, which routes on
     /// one thread and dispatches on another, passes this on so that the rest is freed where it was made.
     public func trimmed() -> Decision {
         Decision(ticketID: ticketID, type: type, unit: unit, queue: queue, emergencyLine: emergencyLine, enterprise: enterprise,
                  category: category, urgency: urgency, rule: rule, slaProfile: slaProfile, deadlines: deadlines, coHandlers: [],
                  escalationChain: [], escalationPolicy: escalationPolicy, priority: priority, rulesHash: rulesHash, region: region,
-                 explanation: [], warnings: [])
+                 explanation: [], warnings: [], ticketWarnings: [])
     }
 }
 
@@ -65,6 +68,7 @@ public enum Explanation: Sendable, Hashable, CustomStringConvertible {
     case regionResolved(String)
     case regionUnresolved(String)
     case regionAbsent
+    case fieldLeftOut(ValidationIssue)
     case matched(route: String, conditions: [MatchedCondition])
     case relative(level: Level, function: String, resolved: String)
     case noRouteMatched
@@ -82,6 +86,7 @@ public enum Explanation: Sendable, Hashable, CustomStringConvertible {
         case let .regionResolved(path): "region \(path)"
         case let .regionUnresolved(why): "region not resolved: \(why)"
         case .regionAbsent: "the ticket names no region"
+        case let .fieldLeftOut(issue): "\(issue.message) [\(issue.code)]: routed without \(issue.path)"
         case let .matched(route, conditions):
             "route \(route) matched" + (conditions.isEmpty ? " (no conditions)" : ": " + conditions.map(\.description).joined(separator: "; "))
         case let .relative(level, function, resolved): "the \(function) unit at \(level) level of the ticket's region is \(resolved)"

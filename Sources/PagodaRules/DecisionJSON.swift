@@ -6,7 +6,7 @@ extension Decision {
     /// - Parameters:
     ///   - queuePrefix: prepended with a dot to the queue name (`pagoda` gives `pagoda.unit.nanhai`).
     ///   - offsetSeconds: the UTC offset deadlines are written with (the rule set's time zone).
-    ///   - explain: include the explanation and warnings.
+    ///   - explain: include the explanation and warnings (`ticket_warnings` is always there).
     public func json(queuePrefix: String = "pagoda", offsetSeconds: Int, explain: Bool = true) -> JSONValue {
         var deadlineObject: [(String, JSONValue)] = []
         var warnObject: [(String, JSONValue)] = []
@@ -40,11 +40,19 @@ extension Decision {
             ("escalation_policy", .string(escalationPolicy)),
             ("priority", .number(String(priority))),
             ("rules_hash", .string(rulesHash)),
+            ("ticket_warnings", .array(ticketWarnings.map(\.json))),
         ]
         if explain {
             fields.append(("explanation", .array(explanation.map { .string($0.description) })))
             fields.append(("warnings", .array(warnings.map { .string($0) })))
         }
         return .object(JSONObject(fields))
+    }
+}
+
+extension ValidationIssue {
+    /// The issue as `{"path", "code", "message"}`, as rejections and ticket warnings write it.
+    public var json: JSONValue {
+        .object(JSONObject([("path", .string(path)), ("code", .string(code)), ("message", .string(message))]))
     }
 }

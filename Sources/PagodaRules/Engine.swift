@@ -13,9 +13,15 @@ extension RuleSet {
     ///
     /// With `trimmed`, the decision is `route(ticket).trimmed()` made directly: its explanation,
     /// warnings, co-handlers and escalation chain are not worked out, only to be dropped.
+    ///
+    /// A ticket whose optional fields the contract left out (`Ticket.warnings`) is routed without them:
+    /// an unreadable region as if absent, an unknown category classified from the text. The decision
+    /// carries those warnings (`ticketWarnings`) and names each in its explanation.
     public func route(_ ticket: Ticket, explainMisses: Bool = false, excluding: Set<String> = [], trimmed: Bool = false) -> Decision {
         let explain = !trimmed
         var explanation: [Explanation] = []
+        // Malformed optional fields were left out of the ticket by the contract: say so first.
+        if explain { for w in ticket.warnings { explanation.append(.fieldLeftOut(w)) } }
         let found = matchedPhrases(ticket)
         let enterprise = ticket.enterprise != nil
 
@@ -28,7 +34,7 @@ extension RuleSet {
                 ticketID: ticket.id, type: .emergency, unit: nil, queue: "emergency", emergencyLine: rule.line,
                 enterprise: enterprise, category: ticket.category, urgency: .emergency, rule: rule.reference, slaProfile: nil,
                 deadlines: [], coHandlers: [], escalationChain: [], escalationPolicy: "default", priority: 1, rulesHash: hash,
-                region: nil, explanation: explanation, warnings: [])
+                region: nil, explanation: explanation, warnings: [], ticketWarnings: explain ? ticket.warnings : [])
         }
         if explain, ticket.urgency == .emergency { explanation.append(.intakeEmergencyWithoutRule) }
 
@@ -104,7 +110,8 @@ extension RuleSet {
             category: category.map { categories[$0].code }, urgency: urgency, rule: route.reference, slaProfile: profile,
             deadlines: deadlines, coHandlers: co, escalationChain: trimmed ? [] : chains[unit.index],
             escalationPolicy: route.escalation, priority: route.priority ?? defaultPriority, rulesHash: hash,
-            region: regionIndex.map { regions[$0].path }, explanation: trimmed ? [] : explanation, warnings: trimmed ? [] : warnings)
+            region: regionIndex.map { regions[$0].path }, explanation: trimmed ? [] : explanation,
+            warnings: trimmed ? [] : warnings, ticketWarnings: trimmed ? [] : ticket.warnings)
     }
 
     // MARK: Steps
@@ -246,7 +253,8 @@ extension RuleSet {
             category: category.map { categories[$0].code }, urgency: urgency, rule: fallbackRule, slaProfile: triageSLA,
             deadlines: deadlines, coHandlers: [], escalationChain: trimmed ? [] : chains[unit.index], escalationPolicy: "default",
             priority: urgency >= .urgent ? 1 : defaultPriority, rulesHash: hash, region: nil,
-            explanation: trimmed ? [] : explanation, warnings: trimmed ? [] : warnings)
+            explanation: trimmed ? [] : explanation, warnings: trimmed ? [] : warnings,
+            ticketWarnings: trimmed ? [] : ticket.warnings)
     }
 
     // MARK: Explanations

@@ -33,6 +33,13 @@ public enum TicketContract {
 
     /// Validates a parsed JSON value as a v1 ticket, collecting every problem.
     ///
+    /// Degrades rather than rejects: a problem with the document or a required field (`isBlocking`)
+    /// fails with every issue found; a problem with an optional field leaves that field (or that member of
+    /// enterprise, caller or region) out of the ticket, which succeeds with the issue in `Ticket.warnings`
+    /// (an enterprise object that names one is kept even when its members are all left out; a region or
+    /// caller with nothing left is absent; attachments keep their well-formed items, at most 50). A
+    /// caller's phone is never echoed in a message, only its masked form (`PhoneMask`).
+    ///
     /// The root must be an object (else one `type` issue at path ""). Explicit null on an optional field
     /// means absent; null or absence of a required field is `required`. Unknown top-level keys are kept
     /// in `Ticket.extra` in received order; unknown keys inside enterprise/caller/region are
@@ -109,21 +116,26 @@ public enum TicketContract {
             }
         }
 
+        // The optional fields degrade: a malformed one is left out of the ticket (a member of enterprise,
+        // caller or region alone, the rest of the object kept), and its issue becomes a warning.
+
         // category
-        let category = c.string(categoryV, "category", required: false)
-        if let category {
-            if !isCategoryPath(category) {
+        var category = c.string(categoryV, "category", required: false)
+        if let given = category {
+            if !isCategoryPath(given) {
                 c.add(
                     "category", "format",
-                    "expected lowercase segments of [a-z0-9_] joined by '.', got \(JSON.quoted(category))")
-            } else if !isKnownCategory(category) {
-                c.add("category", "unknown_category", "unknown category \(JSON.quoted(category))")
+                    "expected lowercase segments of [a-z0-9_] joined by '.', got \(JSON.quoted(given))")
+                category = nil
+            } else if !isKnownCategory(given) {
+                c.add("category", "unknown_category", "unknown category \(JSON.quoted(given))")
+                category = nil
             }
         }
 
         let urgency: Urgency? = c.enumValue(urgencyV, "urgency", required: false)
 
-        // enterprise
+        // enterprise: kept (the ticket concerns an enterprise) whenever it names one, even by a malformed member.
         var enterprise: Enterprise?
         if let o = c.object(enterpriseV, "enterprise") {
             var nameV: JSONValue?, codeV: JSONValue?
@@ -135,20 +147,22 @@ public enum TicketContract {
                 default: unknown.append(k)
                 }
             }
-            let before = c.list.count
-            if isAbsent(nameV) && isAbsent(codeV) {
+            let named = !(isAbsent(nameV) && isAbsent(codeV))
+            if !named {
                 c.add("enterprise", "required", "needs at least one of name, credit_code")
             }
-            let name = c.string(nameV, "enterprise.name", required: false)
-            if let name { _ = c.length(name, "enterprise.name", min: 1, max: 200) }
-            let code = c.string(codeV, "enterprise.credit_code", required: false)
-            if let code, !isCreditCode(code) {
+            var name = c.string(nameV, "enterprise.name", required: false)
+            if let given = name, !c.length(given, "enterprise.name", min: 1, max: 200) { name = nil }
+            var code = c.string(codeV, "enterprise.credit_code", required: false)
+            if let given = code, !isCreditCode(given) {
                 c.add(
                     "enterprise.credit_code", "format",
-                    "expected 18 characters of digits and uppercase letters except I, O, Z, S, V, got \(JSON.quoted(code))")
+                    "expected 18 characters of digits and uppercase letters except I, O, Z, S, V, got "
+                        + JSON.quoted(given))
+                code = nil
             }
             c.unknownFields(unknown, in: "enterprise", allowed: "name, credit_code")
-            if c.list.count == before { enterprise = Enterprise(name: name, creditCode: code) }
+            if named { enterprise = Enterprise(name: name, creditCode: code) }
         }
 
         // caller
@@ -163,27 +177,31 @@ public enum TicketContract {
                 default: unknown.append(k)
                 }
             }
-            let before = c.list.count
-            let name = c.string(nameV, "caller.name", required: false)
-            if let name { _ = c.length(name, "caller.name", min: 0, max: 100) }
-            let phone = c.string(phoneV, "caller.phone", required: false)
-            if let phone {
-                switch phoneDigitCount(phone) {
+            var name = c.string(nameV, "caller.name", required: false)
+            if let given = name, !c.length(given, "caller.name", min: 0, max: 100) { name = nil }
+            var phone = c.string(phoneV, "caller.phone", required: false)
+            if let given = phone {
+                // The number is personal data: messages show it masked, as logs do (PhoneMask).
+                switch phoneDigitCount(given) {
                 case nil:
+                    let masked = PhoneMask.mask(given)
                     c.add(
                         "caller.phone", "format",
-                        "expected digits with an optional leading '+', spaces and hyphens, got \(JSON.quoted(phone))")
+                        "expected digits with an optional leading '+', spaces and hyphens, got "
+                            + (masked.isEmpty ? "a value without digits" : "\(JSON.quoted(masked)) (masked)"))
+                    phone = nil
                 case let n? where n < 3 || n > 20:
                     c.add("caller.phone", "length", "must have 3-20 digits, got \(n)")
+                    phone = nil
                 default:
                     break
                 }
             }
             c.unknownFields(unknown, in: "caller", allowed: "name, phone")
-            if c.list.count == before && (name != nil || phone != nil) { caller = Caller(name: name, phone: phone) }
+            if name != nil || phone != nil { caller = Caller(name: name, phone: phone) }
         }
 
-        // region
+        // region: what is left of it after its malformed members are dropped; nothing left reads as absent.
         var region: RegionRef?
         if let o = c.object(regionV, "region") {
             var districtV: JSONValue?, townV: JSONValue?, villageV: JSONValue?, codeV: JSONValue?
@@ -197,54 +215,58 @@ public enum TicketContract {
                 default: unknown.append(k)
                 }
             }
-            let before = c.list.count
             if isAbsent(districtV) && isAbsent(townV) && isAbsent(villageV) && isAbsent(codeV) {
                 c.add("region", "required", "needs at least one of district, town, village, code")
             }
-            let district = c.string(districtV, "region.district", required: false)
-            if let district { _ = c.length(district, "region.district", min: 1, max: 100) }
-            let town = c.string(townV, "region.town", required: false)
-            if let town { _ = c.length(town, "region.town", min: 1, max: 100) }
-            let village = c.string(villageV, "region.village", required: false)
-            if let village { _ = c.length(village, "region.village", min: 1, max: 100) }
-            let code = c.string(codeV, "region.code", required: false)
-            if let code, !(code.utf8.count >= 6 && code.utf8.count <= 12 && code.utf8.allSatisfy(isDigit)) {
-                c.add("region.code", "format", "expected 6-12 digits, got \(JSON.quoted(code))")
+            func name(_ v: JSONValue?, _ path: String) -> String? {
+                guard let s = c.string(v, path, required: false), c.length(s, path, min: 1, max: 100) else {
+                    return nil
+                }
+                return s
+            }
+            let district = name(districtV, "region.district")
+            let town = name(townV, "region.town")
+            let village = name(villageV, "region.village")
+            var code = c.string(codeV, "region.code", required: false)
+            if let given = code, !(given.utf8.count >= 6 && given.utf8.count <= 12 && given.utf8.allSatisfy(isDigit)) {
+                c.add("region.code", "format", "expected 6-12 digits, got \(JSON.quoted(given))")
+                code = nil
             }
             c.unknownFields(unknown, in: "region", allowed: "district, town, village, code")
-            if c.list.count == before { region = RegionRef(district: district, town: town, village: village, code: code) }
+            if district != nil || town != nil || village != nil || code != nil {
+                region = RegionRef(district: district, town: town, village: village, code: code)
+            }
         }
 
         // address, title
-        let address = c.string(addressV, "address", required: false)
-        if let address { _ = c.length(address, "address", min: 0, max: 500) }
-        let title = c.string(titleV, "title", required: false)
-        if let title { _ = c.length(title, "title", min: 0, max: 200) }
+        var address = c.string(addressV, "address", required: false)
+        if let given = address, !c.length(given, "address", min: 0, max: 500) { address = nil }
+        var title = c.string(titleV, "title", required: false)
+        if let given = title, !c.length(given, "title", min: 0, max: 200) { title = nil }
 
-        // attachments
+        // attachments: the well-formed items, at most 50.
         var attachments: [String] = []
         switch attachmentsV {
         case nil, .null?:
             break
         case .array(let items)?:
             if items.count > 50 {
-                c.add("attachments", "length", "must have at most 50 items, got \(items.count)")
+                c.add("attachments", "length", "must have at most 50 items, got \(items.count) (the first 50 are kept)")
             }
-            attachments.reserveCapacity(items.count)
+            attachments.reserveCapacity(min(items.count, 50))
             for (i, item) in items.enumerated() {
-                if c.isFull { break }
                 let path = "attachments[\(i)]"
                 guard case .string(let s) = item else {
                     c.add(path, "type", "expected a string, got \(item.typeDescription)")
                     continue
                 }
-                if c.length(s, path, min: 1, max: 2048) { attachments.append(s) }
+                if c.length(s, path, min: 1, max: 2048), attachments.count < 50 { attachments.append(s) }
             }
         case let other?:
             c.add("attachments", "type", "expected an array, got \(other.typeDescription)")
         }
 
-        guard c.list.isEmpty, let id, let received, let channel, let kind, let text else {
+        guard let id, let received, let channel, let kind, let text, !c.list.contains(where: isBlocking) else {
             return .failure(TicketValidationError(issues: c.list)!)
         }
         return .success(
@@ -254,7 +276,35 @@ public enum TicketContract {
                 enterprise: enterprise, caller: caller, region: region, address: address, title: title,
                 attachments: attachments,
                 extra: JSONObject(uniqueMembers: extra, index: nil),
-                json: root))
+                json: root, warnings: c.list))
+    }
+
+    /// The fields a ticket cannot be without: a problem with any of them (or with the document) rejects it.
+    public static let requiredFields: Set<String> = ["id", "received_at", "channel", "kind", "text"]
+
+    /// Whether `issue` rejects the ticket: it concerns the document itself (path "") or a required field.
+    /// Any other issue concerns an optional field, which is left out of the ticket with the issue as a warning.
+    public static func isBlocking(_ issue: ValidationIssue) -> Bool {
+        issue.path.isEmpty || requiredFields.contains(topLevelField(of: issue.path))
+    }
+
+    /// The paths a warning is counted under (`warningField`): the optional fields and their members.
+    public static let degradingFields = [
+        "category", "urgency", "enterprise", "enterprise.name", "enterprise.credit_code", "caller", "caller.name",
+        "caller.phone", "region", "region.district", "region.town", "region.village", "region.code", "address", "title",
+        "attachments",
+    ]
+
+    /// The bounded name of the field an issue's path concerns, for metrics: the path itself when it is
+    /// one of `degradingFields`, else its top-level field (`attachments[3]` and `caller.wechat` give
+    /// `attachments` and `caller`).
+    public static func warningField(of path: String) -> String {
+        degradingFields.contains(path) ? path : topLevelField(of: path)
+    }
+
+    /// The top-level field of a path: what comes before its first "." or "[".
+    static func topLevelField(of path: String) -> String {
+        String(path.prefix { $0 != "." && $0 != "[" })
     }
 
     /// True when `s` is lowercase segments of [a-z0-9_] joined by single dots ("living_environment.water").

@@ -14,7 +14,10 @@ import Foundation
 /// validates it, which decides and names the problems. So a ticket it returns is exactly the one
 /// `JSON.parse` (with the same limits) and `TicketContract.validate` give, except that its `json` and
 /// `extra` are empty: it is for callers that do not forward the ticket's JSON (the simulator, which
-/// keeps neither). `TicketFastReaderTests` checks both ways, over every byte of damaged tickets too.
+/// keeps neither). A ticket the contract accepts with warnings (a malformed optional field, left out) is
+/// never read here either: any field out of range makes it give up, and the contract, which leaves the
+/// field out and names it, decides. `TicketFastReaderTests` checks both ways, over every byte of damaged
+/// tickets too.
 public enum TicketFastReader {
     /// The ticket in `bytes` (one JSON object in UTF-8, as parsed with `limits`), with empty `json` and
     /// `extra`; nil to leave the bytes to `JSON.parse` and `TicketContract.validate`. `isKnownCategory`

@@ -135,13 +135,16 @@ public struct Ticket: Hashable, Sendable {
     public var extra: JSONObject
     /// The whole object as received.
     public var json: JSONObject
+    /// The problems of optional fields that were left out of the ticket (`TicketContract.isBlocking` is
+    /// false for each), in contract field order; empty for a ticket without any.
+    public var warnings: [ValidationIssue]
 
     /// Memberwise initializer; performs no validation (use `TicketContract` for untrusted input).
     public init(
         id: String, receivedAt: Date, receivedAtOffsetSeconds: Int, channel: Channel, kind: TicketKind, text: String,
         category: String? = nil, urgency: Urgency? = nil, enterprise: Enterprise? = nil, caller: Caller? = nil,
         region: RegionRef? = nil, address: String? = nil, title: String? = nil, attachments: [String] = [],
-        extra: JSONObject = JSONObject(), json: JSONObject = JSONObject()
+        extra: JSONObject = JSONObject(), json: JSONObject = JSONObject(), warnings: [ValidationIssue] = []
     ) {
         self.id = id
         self.receivedAt = receivedAt
@@ -159,6 +162,7 @@ public struct Ticket: Hashable, Sendable {
         self.attachments = attachments
         self.extra = extra
         self.json = json
+        self.warnings = warnings
     }
 }
 

@@ -63,9 +63,13 @@ public struct IntakeProcessor: Sendable {
         let routingKey = decision.queue
         let ticketID = ticket.id
         let rulesHash = decision.rulesHash
+        // Optional fields the contract left out: the decision carries them, and so does a header, so that a
+        // consumer sees them without reading the body. Their messages never hold a phone number unmasked.
+        let warningsHeader = ticket.warnings.isEmpty ? nil : JSON.serializeToString(.array(ticket.warnings.map(\.json)))
         let messages: @Sendable (Int64) -> [StoredMessage] = { seq in
-            let headers = ["x-pagoda-ticket-id": ticketID, "x-pagoda-dispatch-seq": String(seq), "x-pagoda-rules-hash": rulesHash,
-                           "x-pagoda-message-type": "ticket.dispatched"]
+            var headers = ["x-pagoda-ticket-id": ticketID, "x-pagoda-dispatch-seq": String(seq),
+                           "x-pagoda-rules-hash": rulesHash, "x-pagoda-message-type": "ticket.dispatched"]
+            if let warningsHeader { headers["x-pagoda-warnings"] = warningsHeader }
             // The ticket goes out exactly as intake sent it, and the decision as it was serialized for the
             // store: the body is put together from those bytes rather than encoded again.
             var dispatchBody: [UInt8] = []
@@ -86,6 +90,7 @@ public struct IntakeProcessor: Sendable {
         }
         var dispatch = TicketDispatch(ticketID: ticket.id, receivedAt: ticket.receivedAt, ticketJSON: body, decision: row,
                                       amqpMessageID: messageID, at: now, messages: messages)
+        dispatch.warnings = ticket.warnings
         if let lifecycle {
             dispatch.repeatKeys = decision.type == .emergency ? [] : RepeatKeys.keys(for: ticket, category: decision.category)
             let codec = self.codec
@@ -117,9 +122,7 @@ public struct IntakeProcessor: Sendable {
         let first = issues[0]
         let original = body.count
         let body = original > Self.rejectedBodyLimit ? Array(body.prefix(Self.rejectedBodyLimit)) : body
-        let all = JSON.serializeToString(.array(issues.map {
-            .object(JSONObject([("path", .string($0.path)), ("code", .string($0.code)), ("message", .string($0.message))]))
-        }))
+        let all = JSON.serializeToString(.array(issues.map(\.json)))
         var headers = [
             "x-pagoda-error-code": first.code, "x-pagoda-error-path": first.path, "x-pagoda-error-reason": first.message,
             "x-pagoda-errors": all, "x-pagoda-rejected-at": RFC3339.format(now, offsetSeconds: 0),
@@ -129,7 +132,8 @@ public struct IntakeProcessor: Sendable {
         let id = messageID.map { "rejected/\($0)" } ?? "rejected/\(UUID().uuidString)"
         let message = StoredMessage(exchange: "", routingKey: names.rejectedQueue, messageID: id, contentType: "application/octet-stream",
                                     headers: headers, body: body, mandatory: true)
-        return .rejection(Rejection(amqpMessageID: messageID, body: body, code: first.code,
-                                    reason: first.path.isEmpty ? first.message : "\(first.path): \(first.message)", at: now, message: message))
+        // The message names its path already ("caller.phone: ...", "(root): ..." or a parser message).
+        return .rejection(Rejection(amqpMessageID: messageID, body: body, code: first.code, reason: first.message,
+                                    at: now, message: message, issuesJSON: all))
     }
 }

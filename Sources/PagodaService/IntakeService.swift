@@ -109,7 +109,7 @@ final class IntakeService: Service {
         do {
             let outcomes = try await write(records)
             let committed = clock.now
-            settle(batch, outcomes)
+            settle(batch, records, outcomes)
             logger.debug("batch committed", metadata: [
                 "batch.size": "\(batch.count)", "batch.commit": "\(committed - started)",
             ])
@@ -120,7 +120,7 @@ final class IntakeService: Service {
             for (i, (d, r)) in zip(batch, records).enumerated() {
                 do {
                     let outcomes = try await write([r])
-                    settle([d], outcomes)
+                    settle([d], [r], outcomes)
                 } catch let error as StoreError where error.isStorageFailure {
                     giveUp(Array(batch[i...]))
                     break
@@ -161,11 +161,16 @@ final class IntakeService: Service {
         return processor.process(body: d.body, messageID: d.messageId, now: now)
     }
 
-    private func settle(_ batch: [Delivery], _ outcomes: [IntakeOutcome]) {
-        for (d, outcome) in zip(batch, outcomes) {
+    private func settle(_ batch: [Delivery], _ records: [IntakeRecord], _ outcomes: [IntakeOutcome]) {
+        for ((d, record), outcome) in zip(zip(batch, records), outcomes) {
             switch outcome {
             case .recorded(let seq):
                 metrics.dispatched.increment()
+                if case .dispatch(let t) = record {
+                    for w in t.warnings {
+                        metrics.intakeWarnings.increment(TicketContract.warningField(of: w.path), w.code)
+                    }
+                }
                 logger.debug("dispatched", metadata: ["amqp.message_id": "\(d.messageId ?? "-")", "dispatch.seq": "\(seq)"])
             case .duplicate(let seq):
                 metrics.duplicates.increment()

@@ -26,6 +26,9 @@ public final class ServiceMetrics: Sendable {
     public let rulesReloadFailed = Counter()
     /// Timer lateness (fire time minus due time), the latest firings, for the timer benchmark.
     public let timerLateness = LatenessLog()
+    /// Warnings on dispatched tickets (optional fields left out), by field (`TicketContract.warningField`)
+    /// and code: both from closed sets.
+    public let intakeWarnings = PairCounter()
 
     public init() {}
 
@@ -35,6 +38,29 @@ public final class ServiceMetrics: Sendable {
          "returned": returned.count, "commands_applied": commandsApplied.count, "commands_refused": commandsRefused.count,
          "commands_duplicate": commandsDuplicate.count, "timers_fired": timersFired.count, "timers_stale": timersStale.count,
          "rules_reloaded": rulesReloaded.count, "rules_reload_failed": rulesReloadFailed.count]
+    }
+}
+
+/// Counts by a pair of label values; the caller passes values from closed sets only.
+public final class PairCounter: Sendable {
+    private let counts = Mutex<[Pair: Int]>([:])
+
+    struct Pair: Hashable { let first: String, second: String }
+
+    public init() {}
+
+    public func increment(_ first: String, _ second: String, by n: Int = 1) {
+        counts.withLock { $0[Pair(first: first, second: second), default: 0] += n }
+    }
+
+    /// Every pair counted so far, ordered by its labels.
+    public var counted: [(first: String, second: String, count: Int)] {
+        counts.withLock { $0 }.map { ($0.key.first, $0.key.second, $0.value) }
+            .sorted { ($0.first, $0.second) < ($1.first, $1.second) }
+    }
+
+    public func count(_ first: String, _ second: String) -> Int {
+        counts.withLock { $0[Pair(first: first, second: second)] ?? 0 }
     }
 }
 

@@ -75,6 +75,11 @@ public final class ServiceStatus: Sendable {
             p.family("pagoda_\(key)_total", "counter", Self.counterHelp[key] ?? key.replacingOccurrences(of: "_", with: " "))
             p.sample("pagoda_\(key)_total", value)
         }
+        p.family("pagoda_intake_warnings_total", "counter",
+                 "Optional ticket fields left out of routing (dispatched with a warning), by field and code.")
+        for w in metrics.intakeWarnings.counted {
+            p.sample("pagoda_intake_warnings_total", ["field": w.first, "code": w.second], w.count)
+        }
         p.histogram("pagoda_timer_lateness_milliseconds", "How late timers fired: from due to committed.",
                     bounds: LatenessLog.bucketBounds, metrics.timerLateness.histogram)
         p.family("pagoda_rules_info", "gauge", "The rule set in force, by hash.")

@@ -229,7 +229,8 @@ public final class DispatchStore: Sendable {
                 let at = EpochMillis.from(rejection.at)
                 var row = RejectionRecord(
                     id: nil, amqpMessageID: rejection.amqpMessageID, code: rejection.code,
-                    reason: rejection.reason, body: Data(rejection.body), createdAt: at)
+                    reason: rejection.reason, body: Data(rejection.body), createdAt: at,
+                    issuesJSON: rejection.issuesJSON)
                 try row.insertRow(db)
                 guard let id = row.id else { throw StoreError(.internal, "rejection insert returned no id") }
                 // The body is kept once, in the rejection: the outbox row refers to it (`withRejectionBodies`).

@@ -1,4 +1,5 @@
 import Foundation
+import PagodaRules
 
 /// One processed intake delivery, as handed to `DispatchStore.recordDispatches`.
 public enum IntakeRecord: Sendable {
@@ -38,6 +39,9 @@ public struct TicketDispatch: Sendable {
     public var repeatKeys: [String] = []
     /// How far back a repeat is looked for.
     public var repeatWindow: TimeInterval = 7 * 86_400
+    /// The ticket's optional fields that were malformed and routed without (for the caller's metrics;
+    /// the store keeps them in the decision's JSON).
+    public var warnings: [ValidationIssue] = []
     /// Builds the ticket's first lifecycle state once the repeat check ran, inside the transaction
     /// (same rules as `messages`); nil: the ticket gets no lifecycle row.
     public var lifecycle: (@Sendable (_ repeatOf: RepeatMatch?) -> LifecycleStart)?
@@ -171,14 +175,18 @@ public struct Rejection: Sendable, Hashable {
     public var at: Date
     /// What to publish to the rejected queue.
     public var message: OutgoingMessage
+    /// Every issue found, as a JSON array of `{path, code, message}`; nil when only `reason` is known.
+    public var issuesJSON: String?
 
-    public init(amqpMessageID: String?, body: [UInt8], code: String, reason: String, at: Date, message: OutgoingMessage) {
+    public init(amqpMessageID: String?, body: [UInt8], code: String, reason: String, at: Date, message: OutgoingMessage,
+                issuesJSON: String? = nil) {
         self.amqpMessageID = amqpMessageID
         self.body = body
         self.code = code
         self.reason = reason
         self.at = at
         self.message = message
+        self.issuesJSON = issuesJSON
     }
 }
 

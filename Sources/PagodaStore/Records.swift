@@ -110,10 +110,11 @@ struct RejectionRecord: Codable, FetchableRecord, MutablePersistableRecord {
     var reason: String
     var body: Data
     var createdAt: Int64
+    var issuesJSON: String?
 
     enum CodingKeys: String, CodingKey {
         case id, code, reason, body
-        case amqpMessageID = "amqp_message_id", createdAt = "created_at"
+        case amqpMessageID = "amqp_message_id", createdAt = "created_at", issuesJSON = "issues_json"
     }
 
     enum Columns {
@@ -426,12 +427,13 @@ extension DeadlineRecord {
 
 extension RejectionRecord {
     private static let insertSQL = PagodaStore.insertSQL(
-        databaseTableName, [CodingKeys.amqpMessageID, .code, .reason, .body, .createdAt])
+        databaseTableName, [CodingKeys.amqpMessageID, .code, .reason, .body, .createdAt, .issuesJSON])
     private static let existsSQL = "SELECT 1 FROM \(databaseTableName) WHERE \(CodingKeys.amqpMessageID.stringValue) = ?"
 
     /// Inserts the row with a cached statement and sets `id`.
     mutating func insertRow(_ db: Database) throws {
-        try db.cachedStatement(sql: Self.insertSQL).execute(arguments: [amqpMessageID, code, reason, body, createdAt])
+        try db.cachedStatement(sql: Self.insertSQL)
+            .execute(arguments: [amqpMessageID, code, reason, body, createdAt, issuesJSON])
         id = db.lastInsertedRowID
     }
 

@@ -9,7 +9,7 @@ import GRDB
 /// Timestamps are INTEGER milliseconds since the Unix epoch (see `EpochMillis`).
 enum Schema {
     /// Names of all migrations, in order. Append only.
-    static let migrationNames = ["v1-intake", "v2-lifecycle", "v3-outbox-routing-keys"]
+    static let migrationNames = ["v1-intake", "v2-lifecycle", "v3-outbox-routing-keys", "v4-intake-rejection-actions"]
 
     static var migrator: DatabaseMigrator {
         var migrator = DatabaseMigrator()
@@ -21,6 +21,9 @@ enum Schema {
         }
         migrator.registerMigration("v3-outbox-routing-keys") { db in
             try db.execute(sql: v3OutboxRoutingKeys)
+        }
+        migrator.registerMigration("v4-intake-rejection-actions") { db in
+            try db.execute(sql: v4IntakeRejectionActions)
         }
         return migrator
     }
@@ -170,5 +173,27 @@ enum Schema {
         -- none), published in AMQP's BCC header: one lifecycle event reaches the
         -- events exchange and every queue it concerns as ONE publish.
         ALTER TABLE outbox ADD COLUMN extra_routing_keys TEXT;
+        """
+
+    static let v4IntakeRejectionActions = """
+        -- Every issue of a rejection (a JSON array of {path, code, message});
+        -- NULL for rejections recorded before this migration.
+        ALTER TABLE rejections ADD COLUMN issues_json TEXT;
+
+        -- What an operator did with a rejection: at most one action each, so a
+        -- rejection without a row is open. 'resubmitted' published a body
+        -- (the stored one or a fixed one, kept here) to intake with the
+        -- message id given; 'dropped' gave it up, for the reason given.
+        CREATE TABLE rejection_actions (
+            rejection_id INTEGER PRIMARY KEY NOT NULL REFERENCES rejections(id) ON DELETE CASCADE,
+            action       TEXT    NOT NULL CHECK (action IN ('resubmitted', 'dropped')),
+            actor        TEXT    NOT NULL CHECK (length(actor) > 0),
+            at           INTEGER NOT NULL,
+            reason       TEXT,
+            message_id   TEXT    UNIQUE,
+            body         BLOB,
+            CHECK (action <> 'dropped' OR (coalesce(length(reason), 0) > 0 AND message_id IS NULL AND body IS NULL)),
+            CHECK (action <> 'resubmitted' OR (coalesce(length(message_id), 0) > 0 AND body IS NOT NULL))
+        ) STRICT;
         """
 }

@@ -99,6 +99,7 @@ struct Route: ParsableCommand {
         }
         if !d.coHandlers.isEmpty { out.append("  co-handlers: " + d.coHandlers.map(\.id).joined(separator: ", ")) }
         if !d.escalationChain.isEmpty { out.append("  escalation (\(d.escalationPolicy)): " + d.escalationChain.map(\.id).joined(separator: " -> ")) }
+        for w in d.ticketWarnings { out.append("  warning: \(w.message) [\(w.code)]; routed without \(w.path)") }
         for w in d.warnings { out.append("  warning: \(w)") }
         out.append("  why:")
         for e in d.explanation { out.append("    - \(e)") }

@@ -271,3 +271,81 @@ import Testing
         #expect(report.failed == 4)
     }
 }
+
+extension EngineTests {
+    // MARK: Degraded tickets
+
+    /// The ticket as intake reads it: validated with the rule set's categories.
+    func degraded(_ fields: [(String, JSONValue)]) throws -> Ticket {
+        var object = JSONObject([
+            ("id", .string("T-D")), ("received_at", .string("2026-03-02T09:00:00+08:00")),
+            ("channel", .string("hotline")), ("kind", .string("complaint")), ("text", .string("有问题需要处理")),
+        ])
+        for (k, v) in fields { object.set(k, v) }
+        return try TicketContract.validate(.object(object), isKnownCategory: rules.isKnownCategory).get()
+    }
+
+    func leftOut(_ d: Decision) -> [String] {
+        d.explanation.compactMap { if case .fieldLeftOut(let w) = $0 { w.path } else { nil } }
+    }
+
+    @Test func anUnknownCategoryIsClassifiedFromTheText() throws {
+        let village = Fixtures.region("东区", "东一镇", "东一村")
+        let t = try degraded([("text", "河涌有污水"), ("category", "no_such.category"), ("region", village)])
+        #expect(t.category == nil)
+        let d = rules.route(t)
+        #expect(d.category == "environment.water" && d.rule.id == "water-town" && d.unit?.id == "east.e1")
+        #expect(d.ticketWarnings.map(\.code) == ["unknown_category"] && leftOut(d) == ["category"])
+        // A malformed one too.
+        let f = rules.route(try degraded([("text", "河涌有污水"), ("category", "Water!"), ("region", village)]))
+        #expect(f.category == "environment.water" && f.unit?.id == "east.e1")
+        #expect(f.ticketWarnings.map(\.code) == ["format"])
+    }
+
+    @Test(arguments: [
+        JSONValue.object(JSONObject([("code", .string("99010"))])),          // a region code of the wrong length
+        .object(JSONObject([("code", .string("9901020000001"))])),
+        .object(JSONObject([("code", .string("99O102"))])),
+        .object(JSONObject([("district", .string(""))])),
+        .object(JSONObject([("town", .number("5"))])),
+        .string("东区东一镇"),                                               // not an object
+        .object(JSONObject()),
+    ])
+    func anUnreadableRegionRoutesAsIfAbsent(region: JSONValue) throws {
+        for category in ["environment", "city"] {
+            let absent = rules.route(try degraded([("category", .string(category))]))
+            let d = rules.route(try degraded([("category", .string(category)), ("region", region)]))
+            #expect(d.region == nil && d.type == absent.type)
+            #expect(d.unit?.id == absent.unit?.id && d.rule.id == absent.rule.id)
+            #expect(d.explanation.contains { if case .regionAbsent = $0 { true } else { false } })
+            #expect(d.ticketWarnings.count == 1 && d.ticketWarnings[0].path.hasPrefix("region"))
+        }
+    }
+
+    @Test func aRegionKeepsItsReadableMembers() throws {
+        let region = JSONObject([("district", "东区"), ("town", "东一镇"), ("code", "4406")])
+        let t = try degraded([("category", "city"), ("region", .object(region))])
+        #expect(t.region == RegionRef(district: "东区", town: "东一镇"))
+        let d = rules.route(t)
+        #expect(d.unit?.id == "east.e1" && d.ticketWarnings.map(\.path) == ["region.code"])
+    }
+
+    @Test func warningsTravelWithEveryKindOfDecision() throws {
+        let bad: (String, JSONValue) = ("caller", .object(JSONObject([("phone", "138-1234-567x")])))
+        let emergency = rules.route(try degraded([("text", "仓库起火了"), bad]))
+        let triage = rules.route(try degraded([("text", "其他问题"), ("region", Fixtures.region("北区")), bad]))
+        let unit = rules.route(try degraded([("category", "city"), ("region", Fixtures.region("东区", "东一镇")), bad]))
+        #expect(emergency.type == .emergency && triage.type == .triage && unit.type == .unit)
+        for d in [emergency, triage, unit] {
+            #expect(d.ticketWarnings.map(\.path) == ["caller.phone"])
+            #expect(d.trimmed().ticketWarnings.isEmpty)
+            // The decision's JSON carries them as objects, beside the (string) warnings.
+            let json = d.json(offsetSeconds: 28_800, explain: false)
+            let w = try #require(json.objectValue?["ticket_warnings"])
+            #expect(JSON.serializeToString(w)
+                    == #"[{"path":"caller.phone","code":"format","message":"caller.phone: expected digits "#
+                    + #"with an optional leading '+', spaces and hyphens, got \"********67\" (masked)"}]"#)
+        }
+        #expect(rules.route(try degraded([("text", "仓库起火了"), bad]), trimmed: true).ticketWarnings.isEmpty)
+    }
+}

@@ -21,10 +21,49 @@ private func validate(_ o: JSONObject, isKnownCategory: (String) -> Bool = { _ i
     TicketContract.validate(.object(o), isKnownCategory: isKnownCategory)
 }
 
+/// The issues of a rejected ticket, or the warnings of an accepted one.
 private func issues(_ o: JSONObject) -> [ValidationIssue] {
     switch validate(o) {
-    case .success: return []
+    case .success(let t): return t.warnings
     case .failure(let e): return e.issues
+    }
+}
+
+/// Whether the ticket was read without what `path` names (and kept what it must keep: an enterprise
+/// named by a malformed member stays an enterprise ticket).
+private func leftOut(_ path: String, _ t: Ticket, _ value: JSONValue?) -> Bool {
+    switch path {
+    case "category": return t.category == nil
+    case "urgency": return t.urgency == nil
+    case "enterprise": return t.enterprise == nil
+    case "enterprise.name": return t.enterprise != nil && t.enterprise?.name == nil
+    case "enterprise.credit_code": return t.enterprise != nil && t.enterprise?.creditCode == nil
+    case "caller": return t.caller == nil
+    case "caller.name": return t.caller?.name == nil
+    case "caller.phone": return t.caller?.phone == nil
+    case "region": return t.region == nil
+    case "region.district": return t.region?.district == nil
+    case "region.town": return t.region?.town == nil
+    case "region.village": return t.region?.village == nil
+    case "region.code": return t.region?.code == nil
+    case "address": return t.address == nil
+    case "title": return t.title == nil
+    case "attachments":
+        if case .array(let items)? = value { return t.attachments.count == min(50, items.count) }
+        return t.attachments.isEmpty
+    default:
+        if path.hasPrefix("attachments[") {
+            guard case .array(let items)? = value else { return false }
+            let wellFormed = items.compactMap { v in
+                v.stringValue.flatMap { !$0.isEmpty && $0.count <= 2048 ? $0 : nil }
+            }
+            return t.attachments == wellFormed
+        }
+        // An unknown member of an object: the rest of the object is kept.
+        if path.hasPrefix("enterprise.") { return t.enterprise != nil }
+        if path.hasPrefix("caller.") { return t.caller != nil }
+        if path.hasPrefix("region.") { return t.region != nil }
+        return false
     }
 }
 
@@ -246,6 +285,8 @@ struct TicketContractTests {
         #expect(t2.enterprise == Enterprise(name: "中交第四航务工程局有限公司", creditCode: "91440101190474411W"))
     }
 
+    /// A problem with a required field rejects the ticket; one with an optional field leaves the field
+    /// out and is a warning on the ticket, which is accepted.
     @Test(arguments: invalidCases)
     func fieldErrors(_ c: TicketFieldCase) throws {
         var o = baseObject()
@@ -255,6 +296,19 @@ struct TicketContractTests {
         #expect(found[0].path == c.path)
         #expect(found[0].code == c.code, "\(found[0].message)")
         #expect(found[0].message.hasPrefix(c.path + ": "), "\(found[0].message)")
+        let required = TicketContract.requiredFields.contains(c.field)
+        #expect(TicketContract.isBlocking(found[0]) == required)
+        switch validate(o) {
+        case .failure(let e):
+            #expect(required, "an optional field's problem rejected the ticket: \(e)")
+        case .success(let t):
+            #expect(!required, "a required field's problem was let through")
+            #expect(t.warnings == found)
+            #expect(leftOut(c.path, t, c.value), "\(c.path) not left out: \(t)")
+            // Everything else is read as it was given.
+            #expect(t.id == "FS-20260302-0001" && t.channel == .wechat && t.kind == .complaint)
+            #expect(t.json[c.field] == c.value)
+        }
     }
 
     @Test(arguments: validCases)
@@ -375,17 +429,19 @@ struct TicketContractTests {
         var o = baseObject()
         #expect(throws: Never.self) { try validate(o, isKnownCategory: check).get() }
         o["category"] = "living_environment.water"
-        let e = try #require(validate(o, isKnownCategory: check).failureValue)
-        #expect(e.issues.map(\.code) == ["unknown_category"])
-        #expect(e.issues[0].message == "category: unknown category \"living_environment.water\"")
+        // An unknown category is left out (the rules classify the ticket from its text), with a warning.
+        let t = try validate(o, isKnownCategory: check).get()
+        #expect(t.category == nil)
+        #expect(t.warnings.map(\.code) == ["unknown_category"])
+        #expect(t.warnings[0].message == "category: unknown category \"living_environment.water\"")
         // A malformed category is reported as format and never reaches the callback.
         calls.removeAll()
         o["category"] = "Living"
-        #expect(validate(o, isKnownCategory: check).failureValue?.issues.map(\.code) == ["format"])
+        #expect(try validate(o, isKnownCategory: check).get().warnings.map(\.code) == ["format"])
         #expect(calls.isEmpty)
         // decode forwards the callback too.
-        let d = TicketContract.decode(Array(sample1.utf8), isKnownCategory: { _ in false })
-        #expect(d.failureValue?.issues.map(\.code) == ["unknown_category"])
+        let d = try TicketContract.decode(Array(sample1.utf8), isKnownCategory: { _ in false }).get()
+        #expect(d.warnings.map(\.code) == ["unknown_category"] && d.category == nil)
     }
 
     @Test func unknownTopLevelFieldsArePreservedInOrder() throws {
@@ -443,10 +499,14 @@ struct TicketContractTests {
     @Test func issuesAreCapped() throws {
         var o = baseObject()
         o["attachments"] = .array(Array(repeating: 1, count: 500))
+        let t = try validate(o).get()
+        #expect(t.warnings.count == TicketContract.maxIssues && t.attachments.isEmpty)
+        #expect(t.warnings[0].path == "attachments" && t.warnings[0].code == "length")
+        #expect(t.warnings[1].path == "attachments[0]")
+        // Past the cap, a required field's problem still rejects: required fields come first.
+        o["id"] = nil
         let e = try #require(validate(o).failureValue)
-        #expect(e.issues.count == TicketContract.maxIssues)
-        #expect(e.issues[0].path == "attachments" && e.issues[0].code == "length")
-        #expect(e.issues[1].path == "attachments[0]")
+        #expect(e.issues.count == TicketContract.maxIssues && e.issues[0].path == "id")
     }
 
     @Test func errorTypeInvariants() {
@@ -489,6 +549,94 @@ struct TicketContractTests {
     ])
     func phoneMask(phone: String, masked: String) {
         #expect(PhoneMask.mask(phone) == masked)
+    }
+
+    @Test func maskNumbersInStoredBodies() {
+        func masked(_ s: String) -> String { PhoneMask.maskNumbers(in: Array(s.utf8)) }
+        #expect(masked(#"{"caller": {"phone": "138-1234-567x"}}"#) == #"{"caller": {"phone": "********67"}}"#)
+        #expect(masked(#"{"phone":"+86 138 1234 5678","name":"李"}"#) == #"{"phone":"138****5678","name":"李"}"#)
+        #expect(masked(#"{"phone":13812345678}"#) == #"{"phone":138****5678}"#)
+        #expect(masked("请回电13812345678或 138-1234-5678、+86 13912345678。") == "请回电138****5678或 138****5678、+139****5678。")
+        // Dates, region codes, credit codes and longer digit runs stay as they are.
+        let plain = #"{"received_at": "2026-03-02T09:53:00+08:00", "code": "440605101", "#
+            + #""credit_code": "91440101190474411W", "n": 138123456789}"#
+        #expect(masked(plain) == plain)
+        // A body cut inside the phone value is masked to its end.
+        #expect(masked(#"{"caller": {"phone": "1381234"#) == #"{"caller": {"phone": "*****34"#)
+    }
+
+    // MARK: Degrading
+
+    @Test func creditCodeMessageNamesEveryExcludedLetter() throws {
+        for letter in ["I", "O", "Z", "S", "V"] {
+            var o = baseObject()
+            o["enterprise"] = ["name": "中交", "credit_code": .string("91440101190474411" + letter)]
+            let t = try ticket(o)
+            #expect(t.enterprise == Enterprise(name: "中交"))
+            #expect(t.warnings == [ValidationIssue(
+                path: "enterprise.credit_code", code: "format",
+                message: "enterprise.credit_code: expected 18 characters of digits and uppercase letters "
+                    + "except I, O, Z, S, V, got \"91440101190474411\(letter)\"")])
+        }
+    }
+
+    @Test func aMalformedPhoneIsNeverEchoed() throws {
+        for (phone, shown) in [("138-1234-567x", "got \"********67\" (masked)"),
+                               ("13812345678 ext 9", "got \"**********89\" (masked)"),
+                               ("unknown", "got a value without digits")] {
+            var o = baseObject()
+            o["caller"] = ["name": "王女士", "phone": .string(phone)]
+            let t = try ticket(o)
+            #expect(t.caller == Caller(name: "王女士"))
+            let message = try #require(t.warnings.first?.message)
+            #expect(message == "caller.phone: expected digits with an optional leading '+', spaces and hyphens, "
+                    + shown)
+            #expect(!message.contains(phone))
+            // Rejected for another reason, the issue list masks it the same way.
+            o["id"] = nil
+            let e = try #require(validate(o).failureValue)
+            #expect(e.issues.map(\.path) == ["id", "caller.phone"])
+            #expect(!e.description.contains(phone) && e.issues[1].message == message)
+        }
+    }
+
+    @Test func everyOptionalFieldDegradesAtOnce() throws {
+        var o = baseObject()
+        o["category"] = "No-Such"
+        o["urgency"] = "URGENT"
+        o["enterprise"] = ["name": "佛山市某公司", "credit_code": "91440101190474411I", "phone": "1"]
+        o["caller"] = ["name": .string(String(repeating: "李", count: 101)), "phone": "13812345678"]
+        o["region"] = ["district": "南海区", "code": "44060"]
+        o["address"] = 5
+        o["title"] = .string(String(repeating: "题", count: 201))
+        o["attachments"] = ["a.jpg", 7, "b.jpg"]
+        let t = try ticket(o)
+        #expect(t.warnings.map(\.path) == [
+            "category", "urgency", "enterprise.credit_code", "enterprise.phone", "caller.name", "region.code",
+            "address", "title", "attachments[1]",
+        ])
+        #expect(t.category == nil && t.urgency == nil && t.address == nil && t.title == nil)
+        #expect(t.enterprise == Enterprise(name: "佛山市某公司"))
+        #expect(t.caller == Caller(phone: "13812345678"))
+        #expect(t.region == RegionRef(district: "南海区"))
+        #expect(t.attachments == ["a.jpg", "b.jpg"])
+        #expect(t.json == o)
+        #expect(t.warnings.map { TicketContract.warningField(of: $0.path) } == [
+            "category", "urgency", "enterprise.credit_code", "enterprise", "caller.name", "region.code", "address",
+            "title", "attachments",
+        ])
+    }
+
+    @Test func requiredFieldsStillReject() throws {
+        for field in ["id", "received_at", "channel", "kind", "text"] {
+            var o = baseObject()
+            o[field] = 1
+            o["category"] = "No-Such"
+            let e = try #require(validate(o).failureValue, "\(field)")
+            #expect(e.issues.map(\.path) == [field, "category"])
+            #expect(TicketContract.isBlocking(e.issues[0]) && !TicketContract.isBlocking(e.issues[1]))
+        }
+        #expect(TicketContract.isBlocking(ValidationIssue(path: "", code: "syntax", message: "x")))
     }
 }
 

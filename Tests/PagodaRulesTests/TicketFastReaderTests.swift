@@ -102,7 +102,8 @@ private let validValues: [(String, JSONValue?)] = [
     ("attachments", .null), ("attachments", ["https://files.example.gov.cn/a/1.jpg", "att-2"]),
 ]
 
-/// Field values the contract refuses (nil: the field removed).
+/// Field values the contract finds a problem with (nil: the field removed): it refuses the ticket for a
+/// required field, and leaves an optional field out with a warning.
 private let invalidValues: [(String, JSONValue?)] = [
     ("id", nil), ("id", .null), ("received_at", nil), ("received_at", .null), ("channel", nil), ("channel", .null),
     ("kind", nil), ("kind", .null), ("text", nil), ("text", .null),
@@ -188,12 +189,29 @@ private func bytes(_ field: String, _ value: JSONValue?) -> [UInt8] {
     }
 
     @Test func refusesWhatTheContractRefuses() {
-        for (field, value) in invalidValues {
+        var refused = 0
+        for (field, value) in invalidValues where TicketContract.requiredFields.contains(field) {
             let note = "\(field) = \(value.map(JSON.serializeToString) ?? "<absent>")"
             let (f, t) = agree(bytes(field, value), note)
             #expect(t == nil, "the contract accepts \(note)")
             #expect(f == nil, "the fast reader accepted \(note)")
+            refused += 1
         }
+        #expect(refused > 40)
+    }
+
+    /// A ticket the contract accepts with a warning (an optional field left out) is never read here: the
+    /// tree reads it, with the warning.
+    @Test func givesUpOnWhatTheContractWarnsAbout() {
+        var warned = 0
+        for (field, value) in invalidValues where !TicketContract.requiredFields.contains(field) {
+            let note = "\(field) = \(value.map(JSON.serializeToString) ?? "<absent>")"
+            let (f, t) = agree(bytes(field, value), note)
+            #expect(t.map { !$0.warnings.isEmpty } == true, "the contract gives no warning for \(note)")
+            #expect(f == nil, "the fast reader read \(note)")
+            warned += 1
+        }
+        #expect(warned > 60)
     }
 
     @Test func whitespaceAndMemberOrderReadTheSame() throws {
@@ -338,7 +356,8 @@ private func bytes(_ field: String, _ value: JSONValue?) -> [UInt8] {
                     total += 1
                     let (f, t) = agree(v, "byte \(at) of \(line.prefix(40))")
                     if f != nil { read += 1 }
-                    if t == nil { refused += 1 }
+                    if t == nil || t?.warnings.isEmpty == false { refused += 1 }
+                    if let t, !t.warnings.isEmpty { #expect(f == nil, "the fast reader read a ticket with warnings") }
                 }
             }
         }

@@ -327,7 +327,8 @@ import PagodaStore
         do {
             let store = try openStore(dir)
             #expect(try store.appliedMigrations() == DispatchStore.knownMigrations)
-            #expect(DispatchStore.knownMigrations == ["v1-intake", "v2-lifecycle", "v3-outbox-routing-keys"])
+            #expect(DispatchStore.knownMigrations
+                    == ["v1-intake", "v2-lifecycle", "v3-outbox-routing-keys", "v4-intake-rejection-actions"])
             _ = try store.recordDispatches([dispatch("T1")])
             try store.close()
         }

@@ -36,4 +36,20 @@ struct MigrationTests {
         _ = try store.recordDispatches([.rejection(Rejection(amqpMessageID: nil, body: [], code: "c", reason: "r", at: t0, message: message))])
         #expect(try store.pendingOutbox(limit: 5).map(\.message.extraRoutingKeys) == [[], ["unit.nanhai"]])
     }
+
+    @Test func rejectionsOfAnEarlierDatabaseAreOpenWithTheirReason() throws {
+        let dir = try TempDir(); defer { dir.cleanup() }
+        try Self.versionTwoDatabase(dir) { db in
+            try db.execute(sql: """
+                INSERT INTO rejections (amqp_message_id, code, reason, body, created_at)
+                VALUES ('m-1', 'syntax', 'expected a value at byte 0', x'78', 0)
+                """)
+        }
+        let store = try openStore(dir)
+        let entry = try #require(try store.rejections().first)
+        #expect(entry.status == .open && entry.issues.isEmpty && entry.body == [0x78])
+        #expect(entry.reason == "expected a value at byte 0")
+        let dropped = try store.recordRejectionAction(id: entry.id, .dropped(by: "ops", at: t0, reason: "old traffic"))
+        #expect(dropped.status == .dropped)
+    }
 }
