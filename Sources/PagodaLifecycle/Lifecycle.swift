@@ -599,8 +599,9 @@ struct Emitter {
             emit(.progress, to: [], f)
         case .requestReturn(let reason, let suggested, let text):
             guard working else { return state.phase == .returnRequested ? Refusal(code: "already_pending", reason: "a return of ticket \(state.ticketID) is already waiting for the centre") : invalid }
-            state.pendingReturn = PendingReturn(reason: reason, suggestedUnit: suggested, at: c.at, previous: state.phase,
-                                                reviewDue: reviewDue(state.policy.returnReview))
+            let review = reviewDue(state.policy.returnReview)
+            state.pendingReturn = PendingReturn(reason: reason, suggestedUnit: suggested, at: c.at,
+                                                previous: state.phase, reviewDue: review)
             state.phase = .returnRequested
             pauseClocksForRequest()
             var f: [(String, JSONValue)] = [("reason", .string(reason.rawValue))]

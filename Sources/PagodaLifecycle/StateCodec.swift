@@ -102,8 +102,8 @@ extension TicketState {
                                           reviewOverdue: try p.optionalBool("review_overdue") ?? false)
         }
         if let p = try r.optionalObject("extension") {
-            pendingExtension = PendingExtension(until: try p.time("until"), reason: try p.string("reason"), at: try p.time("at"),
-                                                reviewDue: try p.optionalTime("review_due"),
+            pendingExtension = PendingExtension(until: try p.time("until"), reason: try p.string("reason"),
+                                                at: try p.time("at"), reviewDue: try p.optionalTime("review_due"),
                                                 reviewOverdue: try p.optionalBool("review_overdue") ?? false)
         }
         repeatOf = try r.optionalString("repeat_of")
@@ -335,7 +335,9 @@ extension PolicySnapshot {
         extensionReview = try r.optionalString("extension_review")
         if let v = r.object["request_pauses"], !v.isNull {
             requestPauses = try r.strings("request_pauses").map { c in
-                guard let clock = Clock(rawValue: c) else { throw StateDecodingError(field: r.path + "request_pauses", reason: "unknown clock \(c)") }
+                guard let clock = Clock(rawValue: c) else {
+                    throw StateDecodingError(field: r.path + "request_pauses", reason: "unknown clock \(c)")
+                }
                 return clock
             }
         }

@@ -91,7 +91,8 @@ struct StateFastReader {
     }
 
     private mutating func clock() -> ClockState? {
-        var clock: Clock?, started: Date?, due: Date?, warn: Date?, stopped: Date?, warned: Bool?, overdue: Bool?, paused: Date?
+        var clock: Clock?, started: Date?, due: Date?, warn: Date?, stopped: Date?, warned: Bool?, overdue: Bool?
+        var paused: Date?
         let read = object { r, key in
             switch key {
             case "clock": fill(&clock, r.string().flatMap(Clock.init(rawValue:)))
@@ -115,7 +116,8 @@ struct StateFastReader {
     }
 
     private mutating func pendingReturn() -> PendingReturn? {
-        var reason: ReturnReason?, at: Date?, previous: Phase?, suggested: String?, reviewDue: Date?, reviewOverdue: Bool?
+        var reason: ReturnReason?, at: Date?, previous: Phase?, suggested: String?
+        var reviewDue: Date?, reviewOverdue: Bool?
         let read = object { r, key in
             switch key {
             case "reason": fill(&reason, r.string().flatMap(ReturnReason.init(rawValue:)))
@@ -145,7 +147,8 @@ struct StateFastReader {
             }
         }
         guard read, let until, let reason, let at else { return nil }
-        return PendingExtension(until: until, reason: reason, at: at, reviewDue: reviewDue, reviewOverdue: reviewOverdue ?? false)
+        return PendingExtension(until: until, reason: reason, at: at, reviewDue: reviewDue,
+                                reviewOverdue: reviewOverdue ?? false)
     }
 
     // MARK: Structure

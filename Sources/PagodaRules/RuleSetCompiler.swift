@@ -372,8 +372,10 @@ private struct Checker {
             policies[spec.name.value] = EscalationPolicy(name: spec.name.value, clocks: spec.clocks, toParent: spec.toParent,
                                                          topAction: spec.topAction, remindEvery: spec.remindEvery,
                                                          maxReturns: spec.maxReturns, afterEscalationProfile: after,
-                                                         returnReview: spec.returnReview, extensionReview: spec.extensionReview,
-                                                         requestPauses: spec.requestPauses, remindAnyTime: spec.remindAnyTime)
+                                                         returnReview: spec.returnReview,
+                                                         extensionReview: spec.extensionReview,
+                                                         requestPauses: spec.requestPauses,
+                                                         remindAnyTime: spec.remindAnyTime)
         }
         if policies["default"] == nil {
             policies["default"] = EscalationPolicy(name: "default", clocks: [.sign, .resolve], toParent: true, topAction: "supervise",

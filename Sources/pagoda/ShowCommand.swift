@@ -54,7 +54,8 @@ struct Show: ParsableCommand {
             let running = state.clocks.filter(\.isRunning)
             if !running.isEmpty {
                 let shown = running.map {
-                    "\($0.clock.rawValue) due \(t($0.due))" + ($0.overdue ? " (overdue)" : "") + ($0.pausedAt != nil ? " (paused)" : "")
+                    "\($0.clock.rawValue) due \(t($0.due))" + ($0.overdue ? " (overdue)" : "")
+                        + ($0.pausedAt != nil ? " (paused)" : "")
                 }
                 print("clocks: " + shown.joined(separator: ", "))
             }

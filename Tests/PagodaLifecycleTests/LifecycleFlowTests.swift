@@ -144,7 +144,7 @@ import Testing
         r.send(.requestReturn(reason: .wrongArea, suggestedUnit: nil, text: nil), time: Self.nine10)
         while r.state.escalations == 0 { try r.fireDue() }
         #expect(LC.format(r.now) == "2026-03-05T23:59:59+08:00")
-        #expect(r.log.contains { $0.type == .supervised && $0.string("request") == "return" }, "supervised first, at the review time")
+        #expect(r.log.contains { $0.type == .supervised && $0.string("request") == "return" }, "supervised at the review")
         #expect(r.holder == "city.market" && r.state.phase == .assigned && r.state.pendingReturn == nil)
         #expect(r.state.clocks.allSatisfy { $0.pausedAt == nil })
         let t = r.send(.approveReturn(unit: nil, note: nil), from: "triage", expect: .refused)
@@ -173,7 +173,7 @@ import Testing
         #expect(q.events.first?.queues == ["triage"])
         #expect(r.state.pendingExtension?.until == requested)
         #expect(r.state.clock(.resolve)?.due == resolve.due, "nothing moves until the centre approves")
-        #expect(r.state.clock(.contact)?.pausedAt == Self.nine10, "the request answers the contact clock while it waits")
+        #expect(r.state.clock(.contact)?.pausedAt == Self.nine10, "the request answers the contact clock")
         let granted = laterByCentre.map { requested.addingTimeInterval($0) }
         let t = r.send(.approveExtension(until: granted, note: nil), from: "triage", time: Self.ten)
         let newDue = granted ?? requested

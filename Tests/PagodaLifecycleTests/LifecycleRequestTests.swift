@@ -14,9 +14,11 @@ import Testing
     /// The complaint, not signed, asked to be returned at 09:30.
     static func returnedUnsigned(sourceLocation: Testing.SourceLocation = #_sourceLocation) throws -> Run {
         var r = try LC.run(LC.Sample.complaint, sourceLocation: sourceLocation)
-        #expect(r.holder == "chancheng.market" && r.due(.sign) == "2026-03-02T11:00:00+08:00", sourceLocation: sourceLocation)
+        #expect(r.holder == "chancheng.market" && r.due(.sign) == "2026-03-02T11:00:00+08:00",
+                sourceLocation: sourceLocation)
         #expect(r.state.policy.returnReview == "2wh", sourceLocation: sourceLocation)
-        r.send(.requestReturn(reason: .notOurDuty, suggestedUnit: nil, text: "属城管职责"), time: nine30, sourceLocation: sourceLocation)
+        r.send(.requestReturn(reason: .notOurDuty, suggestedUnit: nil, text: "属城管职责"), time: nine30,
+               sourceLocation: sourceLocation)
         return r
     }
 
@@ -54,7 +56,7 @@ import Testing
         #expect(excluded == ["chancheng.market"])
         #expect(r.holder == "chancheng.urban" && r.state.phase == .assigned && r.state.escalations == 0)
         #expect(t.events[1].unit == "chancheng.urban" && t.events[1].string("from_unit") == "chancheng.market")
-        #expect(r.state.clocks.allSatisfy { $0.started == r.now && $0.pausedAt == nil }, "fresh clocks for the new unit")
+        #expect(r.state.clocks.allSatisfy { $0.started == r.now && $0.pausedAt == nil }, "fresh clocks")
         #expect(r.due(.sign) == "2026-03-02T13:15:00+08:00")
     }
 
@@ -70,7 +72,8 @@ import Testing
         #expect(LC.format(s.at) == "2026-03-02T11:30:00+08:00")
         #expect(s.string("reason") == "return_review_overdue")
         #expect(s.string("request") == "return")
-        #expect(s.string("requested_at") == "2026-03-02T09:30:00+08:00" && s.string("review_due") == "2026-03-02T11:30:00+08:00")
+        #expect(s.string("requested_at") == "2026-03-02T09:30:00+08:00")
+        #expect(s.string("review_due") == "2026-03-02T11:30:00+08:00")
         let supervision = rules.queueName(of: try #require(rules.unit(id: "city.supervision")))
         #expect(s.queues == ["triage", supervision], "the centre hears of it, not the holder")
         #expect(!r.log.contains { $0.type == .escalated || $0.type == .overdue })
@@ -122,11 +125,13 @@ import Testing
         let calendar = try LC.rules().calendar
         r.state.clocks[1] = ClockState(clock: .contact, started: LC.monday, due: LC.at("2026-03-02T12:00:00+08:00"),
                                        warnAt: LC.at("2026-03-02T11:15:00+08:00"))
-        r.send(.requestReturn(reason: .wrongArea, suggestedUnit: nil, text: nil), time: LC.at("2026-03-02T10:00:00+08:00"))
+        r.send(.requestReturn(reason: .wrongArea, suggestedUnit: nil, text: nil),
+               time: LC.at("2026-03-02T10:00:00+08:00"))
         // Two working hours left; rejected at 17:30: half an hour today, one and a half from 08:30 tomorrow.
         r.send(.rejectReturn(note: nil), from: "triage", time: LC.at("2026-03-02T17:30:00+08:00"))
         #expect(r.due(.contact) == "2026-03-03T10:00:00+08:00")
-        #expect(calendar.workingSeconds(from: LC.at("2026-03-02T17:30:00+08:00"), to: try #require(r.state.clock(.contact)?.due)) == 7_200)
+        let contact = try #require(r.state.clock(.contact))
+        #expect(calendar.workingSeconds(from: LC.at("2026-03-02T17:30:00+08:00"), to: contact.due) == 7_200)
     }
 
     @Test func theRulesCanStopTheResolutionClockToo() throws {
@@ -151,7 +156,8 @@ import Testing
         r.send(.approveReturn(unit: nil, note: nil), from: "triage", reroute: { _ in "chancheng.urban" })
         var report = UnitReport(period: .init())
         for e in r.log { try report.add(e.json(offsetSeconds: LC.offset)) }
-        let rows = Dictionary(uniqueKeysWithValues: report.units(asOf: LC.at("2026-03-02T15:00:00+08:00")).map { ($0.unit, $0) })
+        let units = report.units(asOf: LC.at("2026-03-02T15:00:00+08:00"))
+        let rows = Dictionary(uniqueKeysWithValues: units.map { ($0.unit, $0) })
         let market = try #require(rows["chancheng.market"])
         #expect((market.received, market.respondedOnTime, market.responseDue) == (1, 1, 1))
         #expect((market.supervised, market.returned, market.overdue, market.escalatedAway) == (0, 1, 0, 0))
@@ -183,11 +189,12 @@ import Testing
         #expect(r.state.policy.extensionReview == "1wd")
         r.send(.sign, time: LC.at("2026-03-02T09:05:00+08:00"))
         let resolve = try #require(r.state.clock(.resolve))
-        let q = r.send(.requestExtension(until: resolve.due.addingTimeInterval(2 * 86_400), reason: "需第三方检测"), time: Self.nine30)
+        let until = resolve.due.addingTimeInterval(2 * 86_400)
+        let q = r.send(.requestExtension(until: until, reason: "需第三方检测"), time: Self.nine30)
         #expect(q.events.first?.string("review_due") == "2026-03-03T23:59:59+08:00")
         #expect(r.state.clock(.contact)?.pausedAt == Self.nine30)
         Self.advance(&r, to: LC.at("2026-03-04T09:00:00+08:00"))
-        #expect(!r.log.contains { $0.type == .overdue && $0.string("clock") == "contact" }, "the paused contact clock shows no light")
+        #expect(!r.log.contains { $0.type == .overdue && $0.string("clock") == "contact" }, "paused: no light")
         let s = try #require(r.log.first { $0.type == .supervised })
         #expect(LC.format(s.at) == "2026-03-03T23:59:59+08:00")
         #expect(s.string("reason") == "extension_review_overdue" && s.string("request") == "extension")
@@ -203,7 +210,8 @@ import Testing
         // An enterprise's repeat complaint is supervised at dispatch.
         var r = try LC.run(LC.Sample.enterprise, repeatOf: "T-0", enterpriseRepeat: true)
         #expect(r.state.supervised)
-        r.send(.requestReturn(reason: .notOurDuty, suggestedUnit: nil, text: nil), time: LC.at("2026-03-02T09:10:00+08:00"))
+        r.send(.requestReturn(reason: .notOurDuty, suggestedUnit: nil, text: nil),
+               time: LC.at("2026-03-02T09:10:00+08:00"))
         Self.advance(&r, to: LC.at("2026-03-02T12:00:00+08:00"))
         #expect(r.log.filter { $0.type == .supervised }.count == 1)
         let reminder = try #require(r.log.first { $0.type == .reminder && $0.string("request") == "return" })
@@ -219,8 +227,8 @@ import Testing
         r.state.policy.remindAnyTime = []
         let bytes = r.state.encoded()
         let text = String(decoding: bytes, as: UTF8.self)
-        for key in ["\"paused\":", "\"review_due\":", "\"review_overdue\":true", "\"return_review\":\"2wh\"", "\"request_pauses\":[\"sign\"]",
-                    "\"remind_any_time\":[]"] {
+        for key in [#""paused":"#, #""review_due":"#, #""review_overdue":true"#, #""return_review":"2wh""#,
+                    #""request_pauses":["sign"]"#, #""remind_any_time":[]"#] {
             #expect(text.contains(key), "\(key) in \(text)")
         }
         #expect(try TicketState(encoded: bytes) == r.state)
@@ -230,10 +238,12 @@ import Testing
     @Test func aStateStoredBeforeRequestsHadReviewsReadsWithTheDefaults() throws {
         // Stored by an earlier version: no review, no pause, no urgency, a policy without the new keys.
         let old = #"{"v":3,"id":"T-1","received":794106000.0,"enterprise":false,"phase":"return_requested","#
-            + #""assigned":794106000.0,"policy":{"name":"default","clocks":["sign","resolve"],"to_parent":true,"max_returns":2,"#
-            + #""remind_every":"4h"},"clocks":[{"clock":"sign","started":794106000.0,"due":794113200.0,"warn":794111400.0}],"#
-            + #""return":{"reason":"wrong_area","at":794107800.0,"previous":"assigned"}}"#
-        for state in [try TicketState(encoded: Array(old.utf8)), try TicketState(encoded: Array(old.utf8), cache: StateDecodingCache())] {
+            + #""assigned":794106000.0,"policy":{"name":"default","clocks":["sign","resolve"],"to_parent":true,"#
+            + #""max_returns":2,"remind_every":"4h"},"clocks":[{"clock":"sign","started":794106000.0,"#
+            + #""due":794113200.0,"warn":794111400.0}],"return":{"reason":"wrong_area","at":794107800.0,"#
+            + #""previous":"assigned"}}"#
+        let bytes = Array(old.utf8)
+        for state in [try TicketState(encoded: bytes), try TicketState(encoded: bytes, cache: StateDecodingCache())] {
             #expect(state.urgency == .normal)
             #expect(state.policy.returnReview == nil && state.policy.requestPauses == [.sign, .contact])
             #expect(state.policy.remindAnyTime == [.urgent, .emergency])

@@ -5,9 +5,11 @@ import Testing
 /// The escalation policy's keys for requests and reminders: `return_review`, `extension_review`,
 /// `request_pauses`, `at_top.remind_any_time`.
 @Suite struct EscalationRequestRulesTests {
-    static func compile(escalation: String, sourceLocation: Testing.SourceLocation = #_sourceLocation) throws -> RuleSet {
-        try Fixtures.compile(try Fixtures.goldenFiles(case: nil) + [RuleFile(path: "escalation.yaml", text: escalation)],
-                             sourceLocation: sourceLocation)
+    static func compile(escalation: String, sourceLocation: Testing.SourceLocation = #_sourceLocation) throws
+        -> RuleSet
+    {
+        let files = try Fixtures.goldenFiles(case: nil) + [RuleFile(path: "escalation.yaml", text: escalation)]
+        return try Fixtures.compile(files, sourceLocation: sourceLocation)
     }
 
     @Test func theKeysAreReadIntoThePolicy() throws {
@@ -49,7 +51,8 @@ import Testing
     }
 
     @Test func theRepositoryRulesSetThem() throws {
-        let rules = try Fixtures.compile(try RuleSetCompiler.readFiles(in: Fixtures.repositoryRoot.appendingPathComponent("rules").path))
+        let dir = Fixtures.repositoryRoot.appendingPathComponent("rules").path
+        let rules = try Fixtures.compile(try RuleSetCompiler.readFiles(in: dir))
         #expect(rules.policies["default"]?.returnReview == .workingHours(minutes: 120))
         #expect(rules.policies["urgent"]?.returnReview == .natural(seconds: 3_600))
         #expect(rules.policies.values.allSatisfy { $0.returnReview != nil && $0.extensionReview != nil })
