@@ -441,10 +441,11 @@ struct Emitter {
 
     /// When the next repeating supervision reminder goes out: `remind_every` after now, moved to the
     /// calendar's next working time unless the ticket's urgency is one the policy reminds at any hour
-    /// (`at_top.remind_any_time`). Nil when the policy reminds once.
+    /// (`at_top.remind_any_time`) or not known (a state stored before it was kept). Nil when the policy
+    /// reminds once.
     func nextReminder() -> Date? {
         guard let at = lifecycle.next(after: now, every: state.policy.remindEvery) else { return nil }
-        if state.policy.remindAnyTime.contains(state.urgency) { return at }
+        guard let urgency = state.urgency, !state.policy.remindAnyTime.contains(urgency) else { return at }
         return lifecycle.rules.calendar.nextWorkingMoment(atOrAfter: at)
     }
 

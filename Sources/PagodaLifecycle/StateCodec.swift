@@ -23,7 +23,7 @@ extension TicketState {
         w.key("policy")
         policy.write(&w)
         if let category { w.string("category", category) }
-        if urgency != .normal { w.string("urgency", urgency.rawValue) }
+        if let urgency { w.string("urgency", urgency.rawValue) }
         if let holder {
             w.key("holder")
             holder.write(&w)
@@ -85,7 +85,7 @@ extension TicketState {
                   profile: try r.optionalObject("profile").map(ProfileSnapshot.init(reader:)),
                   policy: try PolicySnapshot(reader: r.object("policy")))
         version = try r.int("v")
-        urgency = try r.optionalEnumValue("urgency") ?? .normal
+        urgency = try r.optionalEnumValue("urgency")
         coHandlers = try r.strings("co")
         clocks = try r.objects("clocks").map(ClockState.init(reader:))
         supervised = try r.optionalBool("supervised") ?? false

@@ -71,7 +71,7 @@ struct StateFastReader {
         var s = TicketState(ticketID: id, receivedAt: received, enterprise: enterprise, category: category, phase: phase, holder: holder,
                             assignedAt: assigned, profile: profile, policy: policy)
         s.version = version
-        s.urgency = urgency ?? .normal
+        s.urgency = urgency
         s.coHandlers = co ?? []
         s.clocks = clocks ?? []
         s.supervised = supervised ?? false

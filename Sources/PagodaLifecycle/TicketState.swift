@@ -205,7 +205,7 @@ public struct TicketState: Sendable, Hashable, Codable {
         var receivedAt: Date
         var enterprise: Bool
         var category: String?
-        var urgency: Urgency = .normal
+        var urgency: Urgency?
         var phase: Phase
         var holder: Holder?
         var assignedAt: Date
@@ -270,8 +270,10 @@ public struct TicketState: Sendable, Hashable, Codable {
         _read { yield box.fields.category }
         _modify { yield &fields.category }
     }
-    /// The urgency of the dispatch decision; it decides whether repeating reminders wait for working time.
-    public var urgency: Urgency {
+    /// The urgency of the dispatch decision; it decides whether repeating reminders wait for working time
+    /// (`PolicySnapshot.remindAnyTime`). Nil in a state stored before it was kept: such a ticket is
+    /// reminded at any hour, as it was when it was dispatched.
+    public var urgency: Urgency? {
         get { box.fields.urgency }
         _modify { yield &fields.urgency }
     }

@@ -236,7 +236,8 @@ import Testing
     }
 
     @Test func aStateStoredBeforeRequestsHadReviewsReadsWithTheDefaults() throws {
-        // Stored by an earlier version: no review, no pause, no urgency, a policy without the new keys.
+        // Stored by an earlier version: no review, no pause, no urgency (reminded at any hour, as before), a
+        // policy without the new keys.
         let old = #"{"v":3,"id":"T-1","received":794106000.0,"enterprise":false,"phase":"return_requested","#
             + #""assigned":794106000.0,"policy":{"name":"default","clocks":["sign","resolve"],"to_parent":true,"#
             + #""max_returns":2,"remind_every":"4h"},"clocks":[{"clock":"sign","started":794106000.0,"#
@@ -244,7 +245,7 @@ import Testing
             + #""previous":"assigned"}}"#
         let bytes = Array(old.utf8)
         for state in [try TicketState(encoded: bytes), try TicketState(encoded: bytes, cache: StateDecodingCache())] {
-            #expect(state.urgency == .normal)
+            #expect(state.urgency == nil)
             #expect(state.policy.returnReview == nil && state.policy.requestPauses == [.sign, .contact])
             #expect(state.policy.remindAnyTime == [.urgent, .emergency])
             #expect(state.pendingReturn?.reviewDue == nil && state.pendingReturn?.reviewOverdue == false)
@@ -284,6 +285,15 @@ import Testing
         #expect(LC.format(r.log.first { $0.type == .supervised }?.at) == "2026-03-08T01:00:00+08:00")
         let reminders = r.log.filter { $0.type == .reminder && $0.fields["supervision"]?.boolValue == true }
         #expect(reminders.map { LC.format($0.at) ?? "" } == ["2026-03-08T02:00:00+08:00", "2026-03-08T03:00:00+08:00"])
+    }
+
+    @Test func aTicketStoredWithoutItsUrgencyIsRemindedAtAnyHourAsBefore() throws {
+        var r = try LC.run(LC.Sample.town, receivedAt: LC.at("2026-03-07T17:00:00+08:00"))
+        r.state.urgency = nil
+        r.state = try TicketState(encoded: r.state.encoded())
+        #expect(r.state.urgency == nil)
+        while !r.state.supervised { try r.fireDue() }
+        #expect(LC.format(r.state.remindAt) == "2026-03-08T03:00:00+08:00")
     }
 
     @Test func theRulesSayWhichUrgenciesAreRemindedAtAnyHour() throws {
