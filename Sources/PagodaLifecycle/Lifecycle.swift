@@ -102,6 +102,7 @@ public struct Lifecycle: Sendable {
             category: decision.category, phase: unit == nil ? .handedOff : .assigned, holder: unit.map { tables.holders[$0] },
             assignedAt: receivedAt, profile: decision.slaProfile.flatMap { tables.profileSnapshots[$0] }, policy: policy)
         s.repeatOf = repeatOf
+        s.urgency = decision.urgency
         var out = Emitter(lifecycle: self, state: s, now: now, change: .compare(s), events: &events)
         if unit != nil {
             out.state.clocks = decision.deadlines.map { ClockState(clock: $0.clock, started: receivedAt, due: $0.due, warnAt: $0.warnAt) }
@@ -205,8 +206,12 @@ final class LifecycleTables: Sendable {
     let holders: [Holder]
     let profileSnapshots: [String: ProfileSnapshot]
     let policySnapshots: [String: PolicySnapshot]
-    /// The rule set's reminder intervals by their text (a policy snapshot keeps `remind_every` as text).
+    /// The rule set's reminder intervals and review times by their text (a policy snapshot keeps
+    /// `remind_every`, `return_review` and `extension_review` as text).
     let remindIntervals: [String: SLADuration]
+    /// The hotline centre's queues: triage's and the supervision unit's (a request the centre left
+    /// undecided goes there).
+    let centreQueues: [String]
 
     init(rules: RuleSet) {
         self.rules = rules
@@ -229,8 +234,11 @@ final class LifecycleTables: Sendable {
         self.profileSnapshots = rules.profiles.mapValues(ProfileSnapshot.init)
         self.policySnapshots = rules.policies.mapValues { PolicySnapshot($0, profiles: rules.profiles) }
         var intervals: [String: SLADuration] = [:]
-        for p in rules.policies.values { if let d = p.remindEvery { intervals[d.description] = d } }
+        for p in rules.policies.values {
+            for d in [p.remindEvery, p.returnReview, p.extensionReview] { if let d { intervals[d.description] = d } }
+        }
         self.remindIntervals = intervals
+        self.centreQueues = Self.withSupervision([holders[rules.triageUnit].queue], supervision)
     }
 
     /// The holder for a unit of the rule set, with its escalation chain.
@@ -273,6 +281,8 @@ final class LifecycleTables: Sendable {
 /// Something a ticket's timer fires for.
 enum DueItem {
     case warn(Int), overdue(Int), remind, enterpriseWatch
+    /// The centre's decision on a pending return or extension request is due.
+    case returnReview, extensionReview
 
     var order: Int {
         switch self {
@@ -280,6 +290,8 @@ enum DueItem {
         case .overdue: 1
         case .remind: 2
         case .enterpriseWatch: 3
+        case .returnReview: 4
+        case .extensionReview: 5
         }
     }
 }
@@ -293,12 +305,14 @@ extension TicketState {
             if let b = best, b.at < at || (b.at == at && b.item.order <= item.order) { return }
             best = (at, item)
         }
-        for (i, c) in clocks.enumerated() where c.isRunning {
+        for (i, c) in clocks.enumerated() where c.isTicking {
             if !c.warned && c.warnAt < c.due { consider(c.warnAt, .warn(i)) }
             if !c.overdue { consider(c.due, .overdue(i)) }
         }
         if let r = remindAt { consider(r, .remind) }
         if let w = enterpriseWatchAt, !supervised { consider(w, .enterpriseWatch) }
+        if let p = pendingReturn, let d = p.reviewDue, !p.reviewOverdue { consider(d, .returnReview) }
+        if let p = pendingExtension, let d = p.reviewDue, !p.reviewOverdue { consider(d, .extensionReview) }
         return best
     }
 
@@ -403,17 +417,98 @@ struct Emitter {
             } else {
                 // Already supervised for another reason (an enterprise repeat, reworks): still reminded at the top.
                 supervise(reason: "overdue_at_top")
-                if state.remindAt == nil { state.remindAt = lifecycle.next(after: now, every: state.policy.remindEvery) }
+                if state.remindAt == nil { state.remindAt = nextReminder() }
             }
         case .remind:
             var overdue = ClockList()
             for c in state.clocks where c.isRunning && c.overdue && state.policy.clocks.contains(c.clock) { overdue.append(c.clock) }
             guard !overdue.isEmpty else { state.remindAt = nil; return }
             emit(.reminder, to: supervisionQueues, .supervisionReminder(clocks: overdue))
-            state.remindAt = lifecycle.next(after: now, every: state.policy.remindEvery)
+            state.remindAt = nextReminder()
         case .enterpriseWatch:
             state.enterpriseWatchAt = nil
             supervise(reason: "enterprise_open_7_days")
+        case .returnReview:
+            guard let p = state.pendingReturn, let due = p.reviewDue else { return }
+            state.pendingReturn?.reviewOverdue = true
+            superviseRequest("return", requestedAt: p.at, due: due)
+        case .extensionReview:
+            guard let p = state.pendingExtension, let due = p.reviewDue else { return }
+            state.pendingExtension?.reviewOverdue = true
+            superviseRequest("extension", requestedAt: p.at, due: due)
+        }
+    }
+
+    /// When the next repeating supervision reminder goes out: `remind_every` after now, moved to the
+    /// calendar's next working time unless the ticket's urgency is one the policy reminds at any hour
+    /// (`at_top.remind_any_time`) or not known (a state stored before it was kept). Nil when the policy
+    /// reminds once.
+    func nextReminder() -> Date? {
+        guard let at = lifecycle.next(after: now, every: state.policy.remindEvery) else { return nil }
+        guard let urgency = state.urgency, !state.policy.remindAnyTime.contains(urgency) else { return at }
+        return lifecycle.rules.calendar.nextWorkingMoment(atOrAfter: at)
+    }
+
+    /// The centre left a return or extension request undecided past its review time: the request goes
+    /// to supervision (督办 of the centre), not the holder up the pagoda. `ticket.supervised` names the
+    /// request; a ticket already supervised gets a red `ticket.reminder` naming it instead.
+    mutating func superviseRequest(_ kind: String, requestedAt: Date, due: Date) {
+        let request: [(String, JSONValue)] = [
+            ("request", .string(kind)), ("requested_at", .string(lifecycle.format(requestedAt))),
+            ("review_due", .string(lifecycle.format(due))),
+        ]
+        if state.supervised {
+            emit(.reminder, to: lifecycle.centreQueues, [("light", "red"), ("supervision", true)] + request)
+        } else {
+            state.supervised = true
+            emit(.supervised, to: lifecycle.centreQueues, [("reason", .string("\(kind)_review_overdue"))] + request)
+        }
+    }
+
+    /// The centre's review deadline for a request filed now, after `duration` (policy text); nil: none.
+    func reviewDue(_ duration: String?) -> Date? { lifecycle.next(after: now, every: duration) }
+
+    /// A return or extension request answers the holder's clocks named by `request_pauses`: they stop
+    /// (paused, not stopped for good) until the centre decides. A clock already red is left as it is.
+    mutating func pauseClocksForRequest() {
+        for i in state.clocks.indices where state.clocks[i].isTicking && !state.clocks[i].overdue
+            && state.policy.requestPauses.contains(state.clocks[i].clock) {
+            state.clocks[i].pausedAt = now
+        }
+    }
+
+    /// Once no request is pending any more, the paused clocks run again with the time they had left when
+    /// the request was filed, counted as the clock counts: a natural-time clock (`2h`) by the time the
+    /// request was pending; a working-hour clock (`4wh`) with the working time it had left from then; a
+    /// working-day clock (`1wd`) with the working days it had left after the request's day, due at the end
+    /// of the last of them counted from now (the end of today, or of the next working day, when none was
+    /// left). A deadline never moves earlier; the yellow light keeps its lead before the deadline.
+    mutating func resumeClocks() {
+        guard state.pendingReturn == nil, state.pendingExtension == nil else { return }
+        let calendar = lifecycle.rules.calendar
+        for i in state.clocks.indices {
+            guard let paused = state.clocks[i].pausedAt else { continue }
+            var c = state.clocks[i]
+            c.pausedAt = nil
+            defer { state.clocks[i] = c }
+            guard c.isRunning else { continue }
+            let limit = state.profile?.limits.first { $0.clock == c.clock }
+            let duration = limit.flatMap { try? SLADuration.parse($0.duration).get() } ?? .natural(seconds: 0)
+            var due: Date
+            switch duration {
+            case .natural:
+                due = c.due.addingTimeInterval(max(0, now.timeIntervalSince(paused)))
+            case .workingHours:
+                due = calendar.addingWorkingSeconds(calendar.workingSeconds(from: paused, to: c.due), to: now)
+            case .workingDays:
+                let from = calendar.civilDate(of: paused), through = calendar.civilDate(of: c.due)
+                let left = calendar.workingDays(from: from, through: through) - (calendar.isWorkingDay(from) ? 1 : 0)
+                due = calendar.addingWorkingDays(max(0, left), to: now)
+            }
+            due = max(due, c.due)
+            let lead = c.due.timeIntervalSince(c.warnAt)
+            c.due = due
+            c.warnAt = max(now, due.addingTimeInterval(-lead))
         }
     }
 
@@ -505,19 +600,27 @@ struct Emitter {
             emit(.progress, to: [], f)
         case .requestReturn(let reason, let suggested, let text):
             guard working else { return state.phase == .returnRequested ? Refusal(code: "already_pending", reason: "a return of ticket \(state.ticketID) is already waiting for the centre") : invalid }
-            state.pendingReturn = PendingReturn(reason: reason, suggestedUnit: suggested, at: c.at, previous: state.phase)
+            let review = reviewDue(state.policy.returnReview)
+            state.pendingReturn = PendingReturn(reason: reason, suggestedUnit: suggested, at: c.at,
+                                                previous: state.phase, reviewDue: review)
             state.phase = .returnRequested
+            pauseClocksForRequest()
             var f: [(String, JSONValue)] = [("reason", .string(reason.rawValue))]
             if let s = suggested { f.append(("suggested_unit", .string(s))) }
             if let t = text { f.append(("text", .string(t))) }
+            if let d = state.pendingReturn?.reviewDue { f.append(("review_due", .string(lifecycle.format(d)))) }
             emit(.returnRequested, to: [lifecycle.triageHolder.queue], f)
         case .requestExtension(let until, let reason):
             guard working else { return invalid }
             guard state.pendingExtension == nil else { return Refusal(code: "already_pending", reason: "an extension of ticket \(state.ticketID) is already waiting for the centre") }
             guard let resolve = state.clock(.resolve), resolve.isRunning else { return Refusal(code: "invalid_extension", reason: "ticket \(state.ticketID) has no running resolution clock") }
             guard until > resolve.due else { return Refusal(code: "invalid_extension", reason: "until \(lifecycle.format(until)) is not after the resolution deadline \(lifecycle.format(resolve.due))") }
-            state.pendingExtension = PendingExtension(until: until, reason: reason, at: c.at)
-            emit(.extensionRequested, to: [lifecycle.triageHolder.queue], [("until", .string(lifecycle.format(until))), ("reason", .string(reason))])
+            let due = reviewDue(state.policy.extensionReview)
+            state.pendingExtension = PendingExtension(until: until, reason: reason, at: c.at, reviewDue: due)
+            pauseClocksForRequest()
+            var f: [(String, JSONValue)] = [("until", .string(lifecycle.format(until))), ("reason", .string(reason))]
+            if let due { f.append(("review_due", .string(lifecycle.format(due)))) }
+            emit(.extensionRequested, to: [lifecycle.triageHolder.queue], f)
         case .reply(let outcome, let text):
             guard working else { return invalid }
             signImplicitly()
@@ -559,7 +662,10 @@ struct Emitter {
             guard c.at >= pending.at else { return Refusal(code: "stale", reason: "issued before the return was requested at \(lifecycle.format(pending.at))") }
             state.phase = pending.previous
             state.pendingReturn = nil
-            emit(.returnRejected, to: holderQueues, note.map { [("note", .string($0))] } ?? [])
+            resumeClocks()
+            var f: [(String, JSONValue)] = note.map { [("note", .string($0))] } ?? []
+            f.append(("deadlines", lifecycle.deadlines(state.clocks)))
+            emit(.returnRejected, to: holderQueues, f)
         case .approveExtension(let until, let note):
             guard let pending = state.pendingExtension else { return Refusal(code: "invalid_state", reason: "no extension of ticket \(state.ticketID) is waiting") }
             guard c.at >= pending.at else { return Refusal(code: "stale", reason: "issued before the extension was requested at \(lifecycle.format(pending.at))") }
@@ -571,14 +677,21 @@ struct Emitter {
             state.clocks[i].warnAt = max(now, newDue.addingTimeInterval(-lead))
             state.clocks[i].warned = state.clocks[i].warnAt <= now
             state.clocks[i].overdue = false
+            // The new deadline is the centre's: a resolution clock the request paused runs to it as it is.
+            state.clocks[i].pausedAt = nil
             state.pendingExtension = nil
+            resumeClocks()
             var f: [(String, JSONValue)] = [("resolve_by", .string(lifecycle.format(newDue)))]
             if let note { f.append(("note", .string(note))) }
+            f.append(("deadlines", lifecycle.deadlines(state.clocks)))
             emit(.extensionApproved, to: holderQueues, f)
         case .rejectExtension(let note):
             guard state.pendingExtension != nil else { return Refusal(code: "invalid_state", reason: "no extension of ticket \(state.ticketID) is waiting") }
             state.pendingExtension = nil
-            emit(.extensionRejected, to: holderQueues, note.map { [("note", .string($0))] } ?? [])
+            resumeClocks()
+            var f: [(String, JSONValue)] = note.map { [("note", .string($0))] } ?? []
+            f.append(("deadlines", lifecycle.deadlines(state.clocks)))
+            emit(.extensionRejected, to: holderQueues, f)
         case .callbackResult(let reached, let resolved, let satisfaction, let note):
             guard state.phase == .replied else { return invalid }
             guard reached, let satisfaction else {

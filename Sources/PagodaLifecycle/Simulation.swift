@@ -689,12 +689,15 @@ public struct Simulation {
 }
 
 extension TicketState {
-    /// Open, and waiting for nothing but supervision reminders: every running clock has shown its red
-    /// light and no enterprise watch is pending.
+    /// Open, and waiting for nothing but supervision reminders: every ticking clock has shown its red
+    /// light (a paused one waits for the centre, not a timer), no enterprise watch is pending, and no
+    /// review of a request is still due.
     var onlyRemindersPending: Bool {
         guard !phase.isFinal, remindAt != nil else { return false }
         if enterpriseWatchAt != nil && !supervised { return false }
-        for c in clocks where c.isRunning && (!c.overdue || (!c.warned && c.warnAt < c.due)) { return false }
+        if let p = pendingReturn, p.reviewDue != nil, !p.reviewOverdue { return false }
+        if let p = pendingExtension, p.reviewDue != nil, !p.reviewOverdue { return false }
+        for c in clocks where c.isTicking && (!c.overdue || (!c.warned && c.warnAt < c.due)) { return false }
         return true
     }
 }

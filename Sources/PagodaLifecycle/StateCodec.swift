@@ -23,6 +23,7 @@ extension TicketState {
         w.key("policy")
         policy.write(&w)
         if let category { w.string("category", category) }
+        if let urgency { w.string("urgency", urgency.rawValue) }
         if let holder {
             w.key("holder")
             holder.write(&w)
@@ -50,6 +51,8 @@ extension TicketState {
                 w.time("at", p.at)
                 w.string("previous", p.previous.rawValue)
                 if let s = p.suggestedUnit { w.string("suggested", s) }
+                if let d = p.reviewDue { w.time("review_due", d) }
+                if p.reviewOverdue { w.bool("review_overdue", true) }
             }
         }
         if let p = pendingExtension {
@@ -58,6 +61,8 @@ extension TicketState {
                 w.time("until", p.until, first: true)
                 w.string("reason", p.reason)
                 w.time("at", p.at)
+                if let d = p.reviewDue { w.time("review_due", d) }
+                if p.reviewOverdue { w.bool("review_overdue", true) }
             }
         }
         if let repeatOf { w.string("repeat_of", repeatOf) }
@@ -80,6 +85,7 @@ extension TicketState {
                   profile: try r.optionalObject("profile").map(ProfileSnapshot.init(reader:)),
                   policy: try PolicySnapshot(reader: r.object("policy")))
         version = try r.int("v")
+        urgency = try r.optionalEnumValue("urgency")
         coHandlers = try r.strings("co")
         clocks = try r.objects("clocks").map(ClockState.init(reader:))
         supervised = try r.optionalBool("supervised") ?? false
@@ -91,10 +97,14 @@ extension TicketState {
         escalations = try r.optionalInt("escalations") ?? 0
         if let p = try r.optionalObject("return") {
             pendingReturn = PendingReturn(reason: try p.enumValue("reason"), suggestedUnit: try p.optionalString("suggested"),
-                                          at: try p.time("at"), previous: try p.enumValue("previous"))
+                                          at: try p.time("at"), previous: try p.enumValue("previous"),
+                                          reviewDue: try p.optionalTime("review_due"),
+                                          reviewOverdue: try p.optionalBool("review_overdue") ?? false)
         }
         if let p = try r.optionalObject("extension") {
-            pendingExtension = PendingExtension(until: try p.time("until"), reason: try p.string("reason"), at: try p.time("at"))
+            pendingExtension = PendingExtension(until: try p.time("until"), reason: try p.string("reason"),
+                                                at: try p.time("at"), reviewDue: try p.optionalTime("review_due"),
+                                                reviewOverdue: try p.optionalBool("review_overdue") ?? false)
         }
         repeatOf = try r.optionalString("repeat_of")
         mergedInto = try r.optionalString("merged_into")
@@ -300,6 +310,17 @@ extension PolicySnapshot {
                 w.key("after_escalation")
                 afterEscalation.write(&w)
             }
+            if let returnReview { w.string("return_review", returnReview) }
+            if let extensionReview { w.string("extension_review", extensionReview) }
+            // The defaults are left out: a state stored before these fields existed reads the same.
+            if requestPauses != EscalationPolicy.defaultRequestPauses {
+                w.key("request_pauses")
+                w.array(requestPauses) { w, c in JSON.serializeString(c.rawValue, into: &w.out) }
+            }
+            if remindAnyTime != EscalationPolicy.defaultRemindAnyTime {
+                w.key("remind_any_time")
+                w.array(remindAnyTime) { w, u in JSON.serializeString(u.rawValue, into: &w.out) }
+            }
         }
     }
 
@@ -310,6 +331,24 @@ extension PolicySnapshot {
                   },
                   toParent: try r.bool("to_parent"), remindEvery: try r.optionalString("remind_every"), maxReturns: try r.int("max_returns"))
         afterEscalation = try r.optionalObject("after_escalation").map(ProfileSnapshot.init(reader:))
+        returnReview = try r.optionalString("return_review")
+        extensionReview = try r.optionalString("extension_review")
+        if let v = r.object["request_pauses"], !v.isNull {
+            requestPauses = try r.strings("request_pauses").map { c in
+                guard let clock = Clock(rawValue: c) else {
+                    throw StateDecodingError(field: r.path + "request_pauses", reason: "unknown clock \(c)")
+                }
+                return clock
+            }
+        }
+        if let v = r.object["remind_any_time"], !v.isNull {
+            remindAnyTime = try r.strings("remind_any_time").map { u in
+                guard let urgency = Urgency(rawValue: u) else {
+                    throw StateDecodingError(field: r.path + "remind_any_time", reason: "unknown urgency \(u)")
+                }
+                return urgency
+            }
+        }
     }
 }
 
@@ -323,6 +362,7 @@ extension ClockState {
             if let stoppedAt { w.time("stopped", stoppedAt) }
             if warned { w.bool("warned", true) }
             if overdue { w.bool("overdue", true) }
+            if let pausedAt { w.time("paused", pausedAt) }
         }
     }
 
@@ -331,6 +371,7 @@ extension ClockState {
         stoppedAt = try r.optionalTime("stopped")
         warned = try r.optionalBool("warned") ?? false
         overdue = try r.optionalBool("overdue") ?? false
+        pausedAt = try r.optionalTime("paused")
     }
 }
 
@@ -400,6 +441,12 @@ struct Reader {
 
     func enumValue<E: RawRepresentable>(_ key: String) throws -> E where E.RawValue == String {
         let s = try string(key)
+        guard let e = E(rawValue: s) else { throw fail(key, "unknown value \(s)") }
+        return e
+    }
+
+    func optionalEnumValue<E: RawRepresentable>(_ key: String) throws -> E? where E.RawValue == String {
+        guard let s = try optionalString(key) else { return nil }
         guard let e = E(rawValue: s) else { throw fail(key, "unknown value \(s)") }
         return e
     }

@@ -35,7 +35,7 @@ struct StateFastReader {
         var policy: PolicySnapshot?, category: String?, holder: Holder?, co: [String]?, profile: ProfileSnapshot?
         var clocks: [ClockState]?, supervised: Bool?, remind: Date?, watch: Date?, returns: Int?, returnedBy: [String]?
         var reworks: Int?, escalations: Int?, pendingReturn: PendingReturn?, pendingExtension: PendingExtension?
-        var repeatOf: String?, mergedInto: String?, commands: [String]?, next: Date?
+        var repeatOf: String?, mergedInto: String?, commands: [String]?, next: Date?, urgency: Urgency?
         let read = object { r, key in
             switch key {
             case "v": fill(&version, r.int())
@@ -46,6 +46,7 @@ struct StateFastReader {
             case "assigned": fill(&assigned, r.time())
             case "policy": fill(&policy, r.snapshot(cache.policy))
             case "category": fill(&category, r.string())
+            case "urgency": fill(&urgency, r.string().flatMap(Urgency.init(rawValue:)))
             case "holder": fill(&holder, r.snapshot(cache.holder))
             case "co": fill(&co, r.array { $0.string() })
             case "profile": fill(&profile, r.snapshot(cache.profile))
@@ -70,6 +71,7 @@ struct StateFastReader {
         var s = TicketState(ticketID: id, receivedAt: received, enterprise: enterprise, category: category, phase: phase, holder: holder,
                             assignedAt: assigned, profile: profile, policy: policy)
         s.version = version
+        s.urgency = urgency
         s.coHandlers = co ?? []
         s.clocks = clocks ?? []
         s.supervised = supervised ?? false
@@ -90,6 +92,7 @@ struct StateFastReader {
 
     private mutating func clock() -> ClockState? {
         var clock: Clock?, started: Date?, due: Date?, warn: Date?, stopped: Date?, warned: Bool?, overdue: Bool?
+        var paused: Date?
         let read = object { r, key in
             switch key {
             case "clock": fill(&clock, r.string().flatMap(Clock.init(rawValue:)))
@@ -99,6 +102,7 @@ struct StateFastReader {
             case "stopped": fill(&stopped, r.time())
             case "warned": fill(&warned, r.bool())
             case "overdue": fill(&overdue, r.bool())
+            case "paused": fill(&paused, r.time())
             default: false
             }
         }
@@ -107,36 +111,44 @@ struct StateFastReader {
         c.stoppedAt = stopped
         c.warned = warned ?? false
         c.overdue = overdue ?? false
+        c.pausedAt = paused
         return c
     }
 
     private mutating func pendingReturn() -> PendingReturn? {
         var reason: ReturnReason?, at: Date?, previous: Phase?, suggested: String?
+        var reviewDue: Date?, reviewOverdue: Bool?
         let read = object { r, key in
             switch key {
             case "reason": fill(&reason, r.string().flatMap(ReturnReason.init(rawValue:)))
             case "at": fill(&at, r.time())
             case "previous": fill(&previous, r.string().flatMap(Phase.init(rawValue:)))
             case "suggested": fill(&suggested, r.string())
+            case "review_due": fill(&reviewDue, r.time())
+            case "review_overdue": fill(&reviewOverdue, r.bool())
             default: false
             }
         }
         guard read, let reason, let at, let previous else { return nil }
-        return PendingReturn(reason: reason, suggestedUnit: suggested, at: at, previous: previous)
+        return PendingReturn(reason: reason, suggestedUnit: suggested, at: at, previous: previous, reviewDue: reviewDue,
+                             reviewOverdue: reviewOverdue ?? false)
     }
 
     private mutating func pendingExtension() -> PendingExtension? {
-        var until: Date?, reason: String?, at: Date?
+        var until: Date?, reason: String?, at: Date?, reviewDue: Date?, reviewOverdue: Bool?
         let read = object { r, key in
             switch key {
             case "until": fill(&until, r.time())
             case "reason": fill(&reason, r.string())
             case "at": fill(&at, r.time())
+            case "review_due": fill(&reviewDue, r.time())
+            case "review_overdue": fill(&reviewOverdue, r.bool())
             default: false
             }
         }
         guard read, let until, let reason, let at else { return nil }
-        return PendingExtension(until: until, reason: reason, at: at)
+        return PendingExtension(until: until, reason: reason, at: at, reviewDue: reviewDue,
+                                reviewOverdue: reviewOverdue ?? false)
     }
 
     // MARK: Structure

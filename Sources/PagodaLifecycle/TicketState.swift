@@ -117,6 +117,15 @@ public struct PolicySnapshot: Sendable, Hashable, Codable {
     public var maxReturns: Int
     /// The profile whose clocks run after an escalation (`after_escalation_sla`); nil keeps the ticket's.
     public var afterEscalation: ProfileSnapshot?
+    /// How long the centre has to decide a return request (`return_review`, `2wh`); nil: no deadline.
+    public var returnReview: String?
+    /// How long the centre has to decide an extension request (`extension_review`); nil: no deadline.
+    public var extensionReview: String?
+    /// The holder's clocks a pending return or extension request stops (`request_pauses`).
+    public var requestPauses: [Clock] = EscalationPolicy.defaultRequestPauses
+    /// Urgencies whose repeating reminders go out at any hour (`at_top.remind_any_time`); the others wait
+    /// for the next working time.
+    public var remindAnyTime: [Urgency] = EscalationPolicy.defaultRemindAnyTime
 
     public init(_ policy: EscalationPolicy, profiles: [String: SLAProfile]) {
         name = policy.name
@@ -125,6 +134,10 @@ public struct PolicySnapshot: Sendable, Hashable, Codable {
         remindEvery = policy.remindEvery?.description
         maxReturns = policy.maxReturns
         afterEscalation = policy.afterEscalationProfile.flatMap { profiles[$0] }.map(ProfileSnapshot.init)
+        returnReview = policy.returnReview?.description
+        extensionReview = policy.extensionReview?.description
+        requestPauses = policy.requestPauses
+        remindAnyTime = policy.remindAnyTime
     }
 
     public init(name: String, clocks: [Clock], toParent: Bool, remindEvery: String?, maxReturns: Int) {
@@ -147,8 +160,14 @@ public struct ClockState: Sendable, Hashable, Codable {
     public var warned = false
     /// The red light was shown.
     public var overdue = false
+    /// Stopped by a pending return or extension request at this time, to resume with the time it had
+    /// left when the centre decides (`Emitter.resumeClocks`); a paused clock fires nothing.
+    public var pausedAt: Date?
 
+    /// Not stopped for good (a paused clock is running: it resumes).
     public var isRunning: Bool { stoppedAt == nil }
+    /// Running and not paused: its lights and deadline are pending.
+    public var isTicking: Bool { stoppedAt == nil && pausedAt == nil }
 }
 
 /// A pending request of the holding unit, waiting for the centre.
@@ -158,12 +177,20 @@ public struct PendingReturn: Sendable, Hashable, Codable {
     public var at: Date
     /// The phase to go back to when the return is rejected.
     public var previous: Phase
+    /// When the centre's decision is due (`return_review`); nil: no deadline.
+    public var reviewDue: Date? = nil
+    /// The decision's deadline passed: the request went to supervision.
+    public var reviewOverdue = false
 }
 
 public struct PendingExtension: Sendable, Hashable, Codable {
     public var until: Date
     public var reason: String
     public var at: Date
+    /// When the centre's decision is due (`extension_review`); nil: no deadline.
+    public var reviewDue: Date? = nil
+    /// The decision's deadline passed: the request went to supervision.
+    public var reviewOverdue = false
 }
 
 /// Everything the dispatcher remembers about an open ticket between inputs.
@@ -178,6 +205,7 @@ public struct TicketState: Sendable, Hashable, Codable {
         var receivedAt: Date
         var enterprise: Bool
         var category: String?
+        var urgency: Urgency?
         var phase: Phase
         var holder: Holder?
         var assignedAt: Date
@@ -241,6 +269,13 @@ public struct TicketState: Sendable, Hashable, Codable {
     public var category: String? {
         _read { yield box.fields.category }
         _modify { yield &fields.category }
+    }
+    /// The urgency of the dispatch decision; it decides whether repeating reminders wait for working time
+    /// (`PolicySnapshot.remindAnyTime`). Nil in a state stored before it was kept: such a ticket is
+    /// reminded at any hour, as it was when it was dispatched.
+    public var urgency: Urgency? {
+        get { box.fields.urgency }
+        _modify { yield &fields.urgency }
     }
     public var phase: Phase {
         get { box.fields.phase }

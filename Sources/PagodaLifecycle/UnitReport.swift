@@ -15,14 +15,20 @@ import PagodaRules
 ///   those whose response is due: acted on, red on sign-in, escalated away, or still held past the sign-in
 ///   deadline at `asOf`. A ticket taken away by the centre (return, redispatch, merge) before the deadline
 ///   is not due.
+///   A return or extension request answers the sign-in clock: the centre's time to decide it is not the
+///   unit's, and a rejection gives the unit the deadlines it had left (`deadlines` of the rejection).
 /// - completion rate (办结率): assignments the unit replied to, of those due: replied, red on resolution,
 ///   escalated away, or still held past the resolution deadline.
 /// - on-time completion rate (按时办结率): replies given before the resolution deadline in force (after
-///   approved extensions and reworks) and before a red light on it, of all replies.
+///   approved extensions, reworks, and a resolution clock a request paused) and before a red light on it,
+///   of all replies.
 /// - satisfaction rate (满意率): callbacks that reached the citizen and found them satisfied or basically
 ///   satisfied, of callbacks that reached the citizen.
 /// - resolution rate (解决率): callbacks that reached the citizen and found the matter resolved, of those
 ///   that reached the citizen and recorded whether it was.
+///
+/// Supervisions (督办) count against the unit holding the ticket, except a request the centre left
+/// undecided past its review time (`ticket.supervised` naming a `request`): that one is the centre's.
 ///
 /// Events must come in time order for each ticket (tickets may interleave). Events of a ticket whose
 /// assignment began before the events do (a file cut mid-stream) are passed over. No I/O, no clock.
@@ -125,7 +131,8 @@ public struct UnitReport: Sendable {
     /// The event types the report reads.
     static let counted: Set<EventType> = [
         .dispatched, .escalated, .signed, .contacted, .progress, .returnRequested, .extensionRequested, .replied, .overdue,
-        .extensionApproved, .reopened, .callbackRecorded, .closed, .returnApproved, .supervised,
+        .extensionApproved, .reopened, .callbackRecorded, .closed, .returnApproved, .supervised, .returnRejected,
+        .extensionRejected,
     ]
 
     private enum Ending { case held, escalated, transferred }
@@ -229,10 +236,13 @@ public struct UnitReport: Sendable {
             }
             bump(a) { $0.overdue += 1 }
         case .extensionApproved:
+            try resumed(event, &a)
             if let due = try Self.optionalTime(event, "resolve_by") {
                 a.resolveBy = due
                 a.resolveRed = false
             }
+        case .returnRejected, .extensionRejected:
+            try resumed(event, &a)
         case .reopened:
             try callback(event, a)
             if let d = try Self.optionalObject(event, "deadlines"), let due = try Self.optionalTime(d, "resolve_by", in: "deadlines") {
@@ -247,11 +257,19 @@ public struct UnitReport: Sendable {
         case .returnApproved:
             bump(a) { $0.returned += 1 }
         case .supervised:
-            bump(a) { $0.supervised += 1 }
+            // A request the centre left undecided is the centre's supervision, not the holder's.
+            if event["request"] == nil { bump(a) { $0.supervised += 1 } }
         default:
             break
         }
         return false
+    }
+
+    /// The centre decided a request: the clocks it paused run again, with the deadlines the event gives.
+    private func resumed(_ event: JSONObject, _ a: inout Assignment) throws(InputError) {
+        guard let d = try Self.optionalObject(event, "deadlines") else { return }
+        if let due = try Self.optionalTime(d, "sign_by", in: "deadlines") { a.signBy = due }
+        if let due = try Self.optionalTime(d, "resolve_by", in: "deadlines") { a.resolveBy = due }
     }
 
     private mutating func respond(_ a: inout Assignment, at: Date) {

@@ -242,12 +242,23 @@ public struct BusinessCalendar: Sendable {
     /// working day, or `minutes > maxWorkingMinutes`.
     public func addingWorkingMinutes(_ minutes: Int, to instant: Date) -> Date {
         guard minutes > 0 else { return instant }
-        guard minutes <= BusinessCalendar.maxWorkingMinutes, secondsPerDay > 0 else { return .distantFuture }
+        guard minutes <= BusinessCalendar.maxWorkingMinutes else { return .distantFuture }
+        return addingWorkingSeconds(minutes * 60, to: instant)
+    }
+
+    /// `addingWorkingMinutes` to the second: consume `seconds` of working time starting at `instant`.
+    ///
+    /// The same rules: outside working time the count starts at the next working interval, an exact
+    /// finish at an interval's end is that end, `seconds <= 0` returns `instant` unchanged, and
+    /// `Date.distantFuture` when no working time is left or `seconds` passes `maxWorkingMinutes` minutes.
+    public func addingWorkingSeconds(_ seconds: Int, to instant: Date) -> Date {
+        guard seconds > 0 else { return instant }
+        guard seconds <= BusinessCalendar.maxWorkingMinutes * 60, secondsPerDay > 0 else { return .distantFuture }
         let (utcSeconds, fraction) = CalendarZone.split(instant)
         let local = zone.local(fromUTC: utcSeconds)
         let day = CalendarMath.floorDiv(local, 86_400)
         let secondOfDay = local - day * 86_400
-        var need = minutes * 60
+        var need = seconds
         var startsInside = false
         var resultLocal: Int?
 
@@ -432,7 +443,7 @@ public struct BusinessCalendar: Sendable {
     }
 
     /// `local` itself if it is inside working time, else the start of the next working interval.
-    private func nextWorkingLocalSecond(atOrAfter local: Int) -> Int? {
+    fileprivate func nextWorkingLocalSecond(atOrAfter local: Int) -> Int? {
         let day = CalendarMath.floorDiv(local, 86_400)
         let secondOfDay = local - day * 86_400
         if isWorking(day: day) {
@@ -477,6 +488,21 @@ public struct BusinessCalendar: Sendable {
 }
 
 extension BusinessCalendar {
+    /// `instant` itself when it falls in working time, else the start of the next working interval (the
+    /// next moment somebody at a unit is at work to read a message).
+    ///
+    /// Whole seconds, like the other operations; a sub-second part is kept only when `instant` is already
+    /// inside working time. `Date.distantFuture` when no working time follows (no working hours, no
+    /// working day left).
+    public func nextWorkingMoment(atOrAfter instant: Date) -> Date {
+        guard secondsPerDay > 0 else { return .distantFuture }
+        let (utcSeconds, _) = CalendarZone.split(instant)
+        let local = zone.local(fromUTC: utcSeconds)
+        guard let next = nextWorkingLocalSecond(atOrAfter: local) else { return .distantFuture }
+        if next == local { return instant }
+        return Date(timeIntervalSince1970: Double(zone.utc(fromLocal: next)))
+    }
+
     /// Working time, in whole seconds, between two instants (0 when `end <= start`).
     ///
     /// Counts only time inside `workingHours` on working days. O(log n) like the other operations:

@@ -444,16 +444,26 @@ struct RuleLoader {
 
     private mutating func decodeEscalation(_ name: Located<String>, _ node: Node) -> EscalationSpec? {
         guard let e = r.mapping(node, what: "escalation policy '\(name.value)'",
-                                allowed: ["clocks", "to_parent", "at_top", "max_returns", "after_escalation_sla", "description"])
+                                allowed: ["clocks", "to_parent", "at_top", "max_returns", "after_escalation_sla",
+                                          "return_review", "extension_review", "request_pauses", "description"])
         else { return nil }
         var spec = EscalationSpec(name: name, clocks: [.resolve], toParent: true, topAction: "supervise", remindEvery: nil, maxReturns: 2, afterEscalationProfile: nil)
         if let c = e["clocks"] { spec.clocks = enumList(c, what: "clocks", Clock.allCases.map { ($0.rawValue, $0) }) }
         if let t = e["to_parent"], let b = r.bool(t, what: "to_parent") { spec.toParent = b }
         if let m = e["max_returns"], let v = r.int(m, what: "max_returns", range: 0...20) { spec.maxReturns = v }
         if let a = e["after_escalation_sla"], let s = r.string(a, what: "after_escalation_sla") { spec.afterEscalationProfile = Located(s, r.location(a)) }
-        if let t = e["at_top"], let te = r.mapping(t, what: "at_top", allowed: ["action", "remind_every"]) {
+        if let n = e["return_review"] { spec.returnReview = duration(n, what: "return_review") }
+        if let n = e["extension_review"] { spec.extensionReview = duration(n, what: "extension_review") }
+        if let n = e["request_pauses"] {
+            spec.requestPauses = enumList(n, what: "request_pauses", Clock.allCases.map { ($0.rawValue, $0) })
+        }
+        let topKeys = ["action", "remind_every", "remind_any_time"]
+        if let t = e["at_top"], let te = r.mapping(t, what: "at_top", allowed: topKeys) {
             if let a = te["action"], let v = r.oneOf(a, what: "action", [("supervise", "supervise")]) { spec.topAction = v }
             if let re = te["remind_every"] { spec.remindEvery = duration(re, what: "remind_every") }
+            if let n = te["remind_any_time"] {
+                spec.remindAnyTime = enumList(n, what: "remind_any_time", Self.urgencies)
+            }
         }
         return spec
     }

@@ -71,6 +71,22 @@ public struct EscalationPolicy: Sendable, Hashable {
     public let maxReturns: Int
     /// The profile the clocks restart with after an escalation; nil keeps the ticket's profile.
     public let afterEscalationProfile: String?
+    /// How long the centre has to decide a return (退单) request; past it the request goes to
+    /// supervision (督办 of the centre). Nil: no deadline.
+    public var returnReview: SLADuration? = nil
+    /// How long the centre has to decide an extension (延期) request; nil: no deadline.
+    public var extensionReview: SLADuration? = nil
+    /// The holder's clocks a pending return or extension request stops until the centre decides (the
+    /// request answers them); a rejection resumes them with the time they had left.
+    public var requestPauses: [Clock] = EscalationPolicy.defaultRequestPauses
+    /// The urgencies whose repeating supervision reminders go out at any hour; the others wait for the
+    /// calendar's next working time.
+    public var remindAnyTime: [Urgency] = EscalationPolicy.defaultRemindAnyTime
+
+    /// `request_pauses` when a policy does not say: the sign-in and contact clocks.
+    public static let defaultRequestPauses: [Clock] = [.sign, .contact]
+    /// `at_top.remind_any_time` when a policy does not say: urgent matters and emergencies.
+    public static let defaultRemindAnyTime: [Urgency] = [.urgent, .emergency]
 }
 
 /// A compiled text condition over phrase ids of the rule set's automaton.

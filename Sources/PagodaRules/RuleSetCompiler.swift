@@ -371,7 +371,11 @@ private struct Checker {
             if let a = spec.afterEscalationProfile { after = profile(a) }
             policies[spec.name.value] = EscalationPolicy(name: spec.name.value, clocks: spec.clocks, toParent: spec.toParent,
                                                          topAction: spec.topAction, remindEvery: spec.remindEvery,
-                                                         maxReturns: spec.maxReturns, afterEscalationProfile: after)
+                                                         maxReturns: spec.maxReturns, afterEscalationProfile: after,
+                                                         returnReview: spec.returnReview,
+                                                         extensionReview: spec.extensionReview,
+                                                         requestPauses: spec.requestPauses,
+                                                         remindAnyTime: spec.remindAnyTime)
         }
         if policies["default"] == nil {
             policies["default"] = EscalationPolicy(name: "default", clocks: [.sign, .resolve], toParent: true, topAction: "supervise",

@@ -158,6 +158,10 @@ struct EscalationSpec: Sendable {
     var remindEvery: SLADuration?
     var maxReturns: Int
     var afterEscalationProfile: Located<String>?
+    var returnReview: SLADuration?
+    var extensionReview: SLADuration?
+    var requestPauses: [Clock] = EscalationPolicy.defaultRequestPauses
+    var remindAnyTime: [Urgency] = EscalationPolicy.defaultRemindAnyTime
 }
 
 struct DefaultsSpec: Sendable {
@@ -187,6 +191,8 @@ struct RuleSetSource: Sendable {
 }
 
 extension Clock: Codable {}
+
+extension Urgency: Codable {}
 
 extension Level: Codable {
     /// Encoded by name (`"town"`), as it is written in rule files and messages.

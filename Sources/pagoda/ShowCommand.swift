@@ -53,7 +53,11 @@ struct Show: ParsableCommand {
             print(line)
             let running = state.clocks.filter(\.isRunning)
             if !running.isEmpty {
-                print("clocks: " + running.map { "\($0.clock.rawValue) due \(t($0.due))" + ($0.overdue ? " (overdue)" : "") }.joined(separator: ", "))
+                let shown = running.map {
+                    "\($0.clock.rawValue) due \(t($0.due))" + ($0.overdue ? " (overdue)" : "")
+                        + ($0.pausedAt != nil ? " (paused)" : "")
+                }
+                print("clocks: " + shown.joined(separator: ", "))
             }
             if let next = state.nextTimer { print("next timer: \(t(next))") }
         }

@@ -323,7 +323,8 @@ import Testing
         #expect(r.holder == "city.enterprise")
         #expect(r.log.filter { $0.type == .supervised }.count == 1)
         let reminders = r.log.filter { $0.type == .reminder && $0.fields["supervision"]?.boolValue == true }
-        #expect(reminders.map { LC.format($0.at) ?? "" } == ["2026-03-02T13:00:00+08:00", "2026-03-02T15:00:00+08:00"])
+        // Every 2 hours from 11:00, in working time: 13:00 falls in the lunch break, so 14:00, then 16:00.
+        #expect(reminders.map { LC.format($0.at) ?? "" } == ["2026-03-02T14:00:00+08:00", "2026-03-02T16:00:00+08:00"])
         #expect(reminders.first?.queues == ["unit.city.enterprise", "unit.city.supervision"])
     }
 

@@ -85,15 +85,21 @@ import Testing
     func rejectingAReturnGoesBackToThePreviousPhase(_ previous: Phase) throws {
         var r = try LC.run(LC.Sample.complaint)
         if previous == .signed { r.send(.sign, time: LC.at("2026-03-02T09:05:00+08:00")) }
+        let clocks = r.state.clocks
         r.send(.requestReturn(reason: .unclearOwnership, suggestedUnit: nil, text: nil), time: Self.nine10)
         #expect(r.state.pendingReturn?.previous == previous)
-        let clocks = r.state.clocks
         let t = r.send(.rejectReturn(note: "请继续办理"), from: "triage", time: Self.ten)
         #expect(t.types == [.returnRejected])
         #expect(t.events.first?.queues == ["unit.chancheng.market"] && t.events.first?.string("note") == "请继续办理")
         #expect(r.state.phase == previous)
         #expect(r.state.pendingReturn == nil && r.state.returns == 0)
-        #expect(r.state.clocks == clocks, "the clocks kept running")
+        // The resolution clock ran on; the contact clock (1 working day) kept its day; an unsigned sign-in
+        // clock was stopped for the 50 minutes the request waited (LifecycleRequestTests has the rule).
+        #expect(r.state.clock(.resolve) == clocks.first { $0.clock == .resolve })
+        #expect(r.state.clock(.contact)?.due == clocks.first { $0.clock == .contact }?.due)
+        let sign = try #require(clocks.first { $0.clock == .sign })
+        #expect(r.state.clock(.sign)?.due == (previous == .signed ? sign.due : sign.due.addingTimeInterval(50 * 60)))
+        #expect(r.state.clocks.allSatisfy { $0.pausedAt == nil })
         #expect(r.holder == "chancheng.market")
     }
 
@@ -131,13 +137,16 @@ import Testing
         #expect(r.holder == "city.supervision" && r.state.supervised)
     }
 
-    @Test func aReturnStillWaitingWhenTheSignClockRunsOutIsDroppedByTheEscalation() throws {
-        // Design as it stands: a return request stops no clock, so an unsigned ticket climbs meanwhile.
+    @Test func aReturnStillWaitingWhenTheResolveClockRunsOutIsDroppedByTheEscalation() throws {
+        // The resolution clock keeps running while a return waits (`request_pauses` names sign and
+        // contact): left undecided until its deadline, the ticket climbs and the request is dropped.
         var r = try LC.run(LC.Sample.complaint)
         r.send(.requestReturn(reason: .wrongArea, suggestedUnit: nil, text: nil), time: Self.nine10)
         while r.state.escalations == 0 { try r.fireDue() }
-        #expect(LC.format(r.now) == "2026-03-02T11:00:00+08:00")
+        #expect(LC.format(r.now) == "2026-03-05T23:59:59+08:00")
+        #expect(r.log.contains { $0.type == .supervised && $0.string("request") == "return" }, "supervised at the review")
         #expect(r.holder == "city.market" && r.state.phase == .assigned && r.state.pendingReturn == nil)
+        #expect(r.state.clocks.allSatisfy { $0.pausedAt == nil })
         let t = r.send(.approveReturn(unit: nil, note: nil), from: "triage", expect: .refused)
         #expect(t.refusalCode == "invalid_state")
     }
@@ -159,11 +168,12 @@ import Testing
         r.send(.sign, time: LC.at("2026-03-02T09:05:00+08:00"))
         let resolve = try #require(r.state.clock(.resolve))
         let requested = resolve.due.addingTimeInterval(2 * 86_400)
+        let others = r.state.clocks.filter { $0.clock != .resolve }
         let q = r.send(.requestExtension(until: requested, reason: "需第三方检测"), time: Self.nine10)
         #expect(q.events.first?.queues == ["triage"])
         #expect(r.state.pendingExtension?.until == requested)
         #expect(r.state.clock(.resolve)?.due == resolve.due, "nothing moves until the centre approves")
-        let others = r.state.clocks.filter { $0.clock != .resolve }
+        #expect(r.state.clock(.contact)?.pausedAt == Self.nine10, "the request answers the contact clock")
         let granted = laterByCentre.map { requested.addingTimeInterval($0) }
         let t = r.send(.approveExtension(until: granted, note: nil), from: "triage", time: Self.ten)
         let newDue = granted ?? requested
@@ -174,6 +184,7 @@ import Testing
         #expect(after.due.timeIntervalSince(after.warnAt) == resolve.due.timeIntervalSince(resolve.warnAt), "the yellow light keeps its lead")
         #expect(!after.warned && !after.overdue)
         #expect(r.state.pendingExtension == nil)
+        // The contact clock resumes with the working day it had left: the same deadline.
         #expect(r.state.clocks.filter { $0.clock != .resolve } == others, "only the resolve clock moves")
     }
 
@@ -401,7 +412,7 @@ import Testing
 
     /// States the service stores, from every corner of the machine.
     static let stored: [String] = ["dispatched", "escalated-supervised", "return-pending", "extension-pending", "reopened", "merged",
-                                   "handed-off", "before-warning"]
+                                   "handed-off", "before-warning", "review-overdue"]
 
     static func state(_ name: String) throws -> TicketState {
         switch name {
@@ -423,6 +434,13 @@ import Testing
             r.send(.merge(into: "T-0", note: nil), from: "triage", time: ten)
             return r.state
         case "handed-off": return try LC.run(LC.Sample.fire).state
+        case "review-overdue":
+            // Paused clocks, a return whose review ran out, a policy with every request key not at its default.
+            var r = try returned()
+            r.state.policy.requestPauses = [.contact, .resolve]
+            r.state.policy.remindAnyTime = []
+            while !r.state.supervised { try r.fireDue() }
+            return r.state
         case "before-warning":
             // Sub-second times (a command at 09:00:00.123) must survive too.
             var r = try LC.run(LC.Sample.complaint)
