@@ -268,6 +268,8 @@ import Glibc
         #expect(result.status == 1)
         #expect(result.output.contains("cannot connect to amqp://127.0.0.1:1/"), "\(result.output)")
         #expect(result.output.contains("nothing was published"))
-        #expect(clock.now - started < .seconds(30))
+        // It gave up instead of retrying forever. The bound is loose: it includes starting the process and
+        // resuming this test on a cooperative pool that the suites running beside it keep busy.
+        #expect(clock.now - started < .seconds(120))
     }
 }
