@@ -36,7 +36,8 @@ public struct RuleTestRunner {
     public init(ruleSet: RuleSet) { self.ruleSet = ruleSet }
 
     static let wantKeys = ["rule", "type", "unit", "level", "emergency", "category", "urgency", "enterprise", "sla",
-                           "co_handlers", "escalation_chain", "deadlines", "queue", "priority", "escalation_policy", "warnings"]
+                           "co_handlers", "escalation_chain", "deadlines", "queue", "priority", "escalation_policy",
+                           "warnings"]
 
     /// The valid tickets of the test cases in `files` (with each file's defaults applied), e.g. as a
     /// benchmark's sample of realistic traffic. Malformed files and invalid tickets are skipped.

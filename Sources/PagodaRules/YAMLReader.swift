@@ -26,8 +26,9 @@ struct YAMLReader {
                 let .composer(context, problem, mark, _):
                 let ctx = context.map { "\($0.text) " } ?? ""
                 if let tab = Self.indentationTab(in: text, near: mark.line) {
-                    diagnostics.error(.yamlSyntax, "a tab in the indentation: YAML indents with spaces only; replace the tab "
-                                      + "with spaces", at: SourceLocation(file: file, line: tab.line, column: tab.column))
+                    let message = "a tab in the indentation: YAML indents with spaces only; replace the tab with spaces"
+                    let location = SourceLocation(file: file, line: tab.line, column: tab.column)
+                    diagnostics.error(.yamlSyntax, message, at: location)
                 } else {
                     diagnostics.error(.yamlSyntax, "YAML syntax: \(ctx)\(problem)", at: at(mark))
                 }

@@ -14,7 +14,8 @@ import Testing
     @Test func wantChecksPriorityEscalationPolicyCoHandlersAndWarnings() throws {
         let rules = try Fixtures.baseRuleSet
         let ticket = try Fixtures.ticket([
-            "received_at": .string("2030-03-04T09:00:00+08:00"), "category": .string("environment.water"), "text": .string("河涌发臭"),
+            "received_at": .string("2030-03-04T09:00:00+08:00"), "category": .string("environment.water"),
+            "text": .string("河涌发臭"),
             "region": .object(JSONObject([("district", .string("东区")), ("town", .string("东一镇"))])),
         ])
         let d = rules.route(ticket)
@@ -22,10 +23,12 @@ import Testing
         #expect(!d.coHandlers.isEmpty)
         func quoted(_ items: [String]) -> String { "[" + items.map { "\"\($0)\"" }.joined(separator: ", ") + "]" }
         let ticketYAML = "{category: environment.water, region: {district: 东区, town: 东一镇}, text: 河涌发臭}"
+        let right = "{priority: \"\(d.priority)\", escalation_policy: \(d.escalationPolicy), "
+            + "co_handlers: \(quoted(d.coHandlers.map(\.id))), warnings: \(quoted(d.warnings))}"
         let file = RuleFile(path: "tests/t.yaml", text: Self.header + """
           - note: all four right
             ticket: \(ticketYAML)
-            want: {priority: "\(d.priority)", escalation_policy: \(d.escalationPolicy), co_handlers: \(quoted(d.coHandlers.map(\.id))), warnings: \(quoted(d.warnings))}
+            want: \(right)
           - note: all four wrong
             ticket: \(ticketYAML)
             want: {priority: "99", escalation_policy: nope, co_handlers: [], warnings: []}
@@ -61,12 +64,14 @@ import Testing
 
     @Test func aTabInTheIndentationIsNamedWithTheFix() throws {
         let rules = try Fixtures.baseRuleSet
-        let file = RuleFile(path: "tests/t.yaml", text: Self.header + "  - ticket: {text: x}\n\t  want: {rule: consult}\n")
+        let text = Self.header + "  - ticket: {text: x}\n\t  want: {rule: consult}\n"
+        let file = RuleFile(path: "tests/t.yaml", text: text)
         let report = RuleTestRunner(ruleSet: rules).run([file])
         #expect(report.failed == 1)
         let d = try #require(report.diagnostics.first)
         #expect(d.code == .yamlSyntax)
-        #expect(d.message.contains("a tab in the indentation") && d.message.contains("replace the tab with spaces"), "\(d)")
+        #expect(d.message.contains("a tab in the indentation"), "\(d)")
+        #expect(d.message.contains("replace the tab with spaces"), "\(d)")
         #expect(d.location.line == 5 && d.location.column == 1, "\(d)")
     }
 
@@ -75,6 +80,6 @@ import Testing
         #expect(YAMLReader.indentationTab(in: text, near: 3).map { [$0.line, $0.column] } == [3, 2])
         #expect(YAMLReader.indentationTab(in: text, near: 4).map { [$0.line, $0.column] } == [3, 2])
         #expect(YAMLReader.indentationTab(in: text, near: 2) == nil)
-        #expect(YAMLReader.indentationTab(in: "a: \"x\ty\"\n", near: 1) == nil, "a tab inside a value is not indentation")
+        #expect(YAMLReader.indentationTab(in: "a: \"x\ty\"\n", near: 1) == nil, "a tab in a value is not indentation")
     }
 }
