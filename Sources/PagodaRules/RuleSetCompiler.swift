@@ -19,6 +19,11 @@ public enum RuleSetCompiler {
     public static func compile(_ files: [RuleFile], today: Date? = nil) -> Result {
         var loader = RuleLoader()
         let source = loader.load(files)
+        // A file that does not parse defined nothing, so every check across files would repeat that one
+        // mistake ("unknown SLA profile" wherever a profile of the broken file is named): stop at reading.
+        if loader.diagnostics.items.contains(where: { $0.code == .yamlSyntax && $0.severity == .error }) {
+            return Result(ruleSet: nil, diagnostics: loader.diagnostics.sorted())
+        }
         var c = Checker(source: source, files: files, today: today)
         c.diagnostics.append(contentsOf: loader.diagnostics)
         let ruleSet = c.run()

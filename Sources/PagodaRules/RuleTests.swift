@@ -36,7 +36,8 @@ public struct RuleTestRunner {
     public init(ruleSet: RuleSet) { self.ruleSet = ruleSet }
 
     static let wantKeys = ["rule", "type", "unit", "level", "emergency", "category", "urgency", "enterprise", "sla",
-                           "co_handlers", "escalation_chain", "deadlines", "queue"]
+                           "co_handlers", "escalation_chain", "deadlines", "queue", "priority", "escalation_policy",
+                           "warnings"]
 
     /// The valid tickets of the test cases in `files` (with each file's defaults applied), e.g. as a
     /// benchmark's sample of realistic traffic. Malformed files and invalid tickets are skipped.
@@ -146,6 +147,9 @@ public struct RuleTestRunner {
         check("queue", d.queue)
         checkList("co_handlers", d.coHandlers.map(\.id))
         checkList("escalation_chain", d.escalationChain.map(\.id))
+        check("priority", String(d.priority))
+        check("escalation_policy", d.escalationPolicy)
+        checkList("warnings", d.warnings)
         if let node = want["deadlines"], let entries = r.mapping(node, what: "deadlines", allowed: Clock.allCases.map(\.deadlineKey)) {
             for clock in Clock.allCases {
                 guard let n = entries[clock.deadlineKey], let text = r.string(n, what: clock.deadlineKey) else { continue }

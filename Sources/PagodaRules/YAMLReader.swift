@@ -25,7 +25,13 @@ struct YAMLReader {
             case let .scanner(context, problem, mark, _), let .parser(context, problem, mark, _),
                 let .composer(context, problem, mark, _):
                 let ctx = context.map { "\($0.text) " } ?? ""
-                diagnostics.error(.yamlSyntax, "YAML syntax: \(ctx)\(problem)", at: at(mark))
+                if let tab = Self.indentationTab(in: text, near: mark.line) {
+                    let message = "a tab in the indentation: YAML indents with spaces only; replace the tab with spaces"
+                    let location = SourceLocation(file: file, line: tab.line, column: tab.column)
+                    diagnostics.error(.yamlSyntax, message, at: location)
+                } else {
+                    diagnostics.error(.yamlSyntax, "YAML syntax: \(ctx)\(problem)", at: at(mark))
+                }
             case let .duplicatedKeysInMapping(duplicates, context):
                 diagnostics.error(
                     .duplicateKey, "duplicate key \(duplicates.map { "'\($0)'" }.joined(separator: ", ")) in one mapping",
@@ -41,6 +47,17 @@ struct YAMLReader {
             diagnostics.error(.yamlSyntax, "YAML error: \(error)", at: SourceLocation(file: file, line: 1, column: 1))
             return nil
         }
+    }
+
+    /// The first tab in the indentation of line `line` (1-based) or the line above it, where libyaml's
+    /// error about a tab points; nil when neither line is indented with a tab.
+    static func indentationTab(in text: String, near line: Int) -> (line: Int, column: Int)? {
+        let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+        for n in [line - 1, line] where n >= 1 && n <= lines.count {
+            let indent = lines[n - 1].prefix { $0 == " " || $0 == "\t" }
+            if let i = indent.firstIndex(of: "\t") { return (n, indent.distance(from: indent.startIndex, to: i) + 1) }
+        }
+        return nil
     }
 
     private func at(_ mark: Mark) -> SourceLocation { SourceLocation(file: file, line: max(mark.line, 1), column: max(mark.column, 1)) }
