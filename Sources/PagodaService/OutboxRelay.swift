@@ -6,11 +6,15 @@ import ServiceLifecycle
 
 /// Publishes the outbox with publisher confirms and marks rows sent once the broker confirmed them.
 ///
-/// Up to `window` messages are in flight at once. The relay reads only new rows (ids above the highest
-/// it has taken). A message whose outcome is unknown (the connection dropped before its confirm) or that
-/// was nacked stays in the outbox and is published again from memory; after a restart every unsent row
-/// is read again. A worker recognises a repeat by its message id and dispatch sequence. A message the broker returned as
-/// unroutable is retried at the next tick and logged, since it means a destination queue is missing.
+/// Up to `window` rows are in flight at once; each row is one publish per destination queue plus the
+/// copy to the events exchange (`PublishPlan`), and is marked sent only once every one of them is
+/// confirmed. The relay reads only new rows (ids above the highest it has taken). A publish whose outcome
+/// is unknown (the connection dropped before its confirm) or that was nacked is published again from
+/// memory, alone; after a restart every unsent row is read again. A worker recognises a repeat by its
+/// message id and dispatch sequence. A publish the broker returned as unroutable means its destination
+/// queue is missing (deleted by hand): the relay declares that queue and its binding again (once for all
+/// the publishes returned meanwhile), counts it (`pagoda_queue_redeclared_total`), logs a warning and
+/// publishes them again. One it cannot attribute to a queue of ours is retried at the next tick.
 /// On graceful shutdown the relay keeps going until the outbox is empty, or `drainTimeout` passes.
 final class OutboxRelay: Service {
     let publisher: AMQPPublisher
@@ -23,9 +27,16 @@ final class OutboxRelay: Service {
     let drainTimeout: Duration
     /// Holds new publishes back, for a bounded time, while the lifecycle loop works off due timers.
     let priority: FiringPriority?
+    /// Turns a row into its publishes: one per destination queue and the events copy.
+    let plan: PublishPlan
+    /// Declares a missing destination queue again (with its binding), off the concurrency pool.
+    let redeclare: @Sendable (Topology) async throws -> Void
 
     init(publisher: AMQPPublisher, store: DispatchStore, storeQueue: BlockingQueue, wake: Signal, metrics: ServiceMetrics,
-         logger: Logger, window: Int = 256, drainTimeout: Duration = .seconds(20), priority: FiringPriority? = nil) {
+         logger: Logger, names: Names, redeclare: @escaping @Sendable (Topology) async throws -> Void,
+         window: Int = 256, drainTimeout: Duration = .seconds(20), priority: FiringPriority? = nil) {
+        self.plan = PublishPlan(names: names)
+        self.redeclare = redeclare
         self.publisher = publisher
         self.store = store
         self.storeQueue = storeQueue
@@ -38,9 +49,17 @@ final class OutboxRelay: Service {
     }
 
     enum Event: Sendable {
-        case published(id: Int64, outcome: PublishOutcome)
-        case failed(id: Int64, error: String)
+        case published(part: Part, outcome: PublishOutcome)
+        case failed(part: Part, error: String)
+        case redeclared(queue: String, error: String?)
         case tick
+    }
+
+    /// One publish of an outbox row (`PublishPlan`): the row is sent once all its parts are confirmed.
+    struct Part: Sendable {
+        let row: Int64
+        let index: Int
+        let plan: PublishPlan.Part
     }
 
     func run() async throws {
@@ -55,19 +74,31 @@ final class OutboxRelay: Service {
     }
 
     private func relay(_ shutdown: ShutdownFlag) async {
-        var inFlight: [Int64: OutboxMessage] = [:]
+        // Rows taken and not yet marked sent, with the parts of each still unconfirmed.
+        var inFlight: [Int64: Set<Int>] = [:]
         var confirmed: [Int64] = []
-        var attempts: [Int64: Int] = [:]
-        // The highest outbox id taken so far; rows whose outcome was unknown are published again from
+        // The highest outbox id taken so far; parts whose outcome was unknown are published again from
         // `retry`, so the store is only asked for new rows.
         var cursor: Int64 = 0
-        var retry: [OutboxMessage] = []
-        var parked: [OutboxMessage] = []
+        var retry: [Part] = []
+        var parked: [Part] = []
+        // Parts the broker returned because their queue is missing, by queue, while it is declared again.
+        var waiting: [String: [Part]] = [:]
         var drainDeadline: ContinuousClock.Instant?
         await withTaskGroup(of: Event.self) { group in
             var tickerRunning = false
             var lastWasTick = true
             var lastFlush = ContinuousClock.now
+            func send(_ part: Part, again: Bool) {
+                if again { metrics.republished.increment() }
+                group.addTask { [publisher] in
+                    do {
+                        return .published(part: part, outcome: try await publisher.publish(part.plan.message))
+                    } catch {
+                        return .failed(part: part, error: "\(error)")
+                    }
+                }
+            }
             while true {
                 // Cancelled (another part of the service failed): stop at once; what is unsent stays in
                 // the outbox for the next start.
@@ -77,35 +108,24 @@ final class OutboxRelay: Service {
                 // messages wait (the loop's commits wake the relay, and the hold is bounded); a shutdown
                 // drains at once.
                 let holding = !shutdown.requested && priority?.relayShouldHold() == true
+                if !holding {
+                    for part in retry { send(part, again: true) }
+                    retry.removeAll()
+                }
                 if !holding && (window - inFlight.count >= max(1, window / 4) || (lastWasTick && inFlight.count < window)) {
-                    let room = window - inFlight.count
-                    var pending = Array(retry.prefix(room))
-                    retry.removeFirst(pending.count)
-                    if pending.count < room {
-                        let after = cursor, limit = room - pending.count
-                        let fresh = (try? await storeQueue.run { [store] in try store.pendingOutbox(after: after, limit: limit) }) ?? []
-                        if let last = fresh.last { cursor = last.id }
-                        pending += fresh
-                    }
-                    for row in pending {
-                        inFlight[row.id] = row
-                        let n = attempts[row.id, default: 0]
-                        attempts[row.id] = n + 1
-                        if n > 0 { metrics.republished.increment() }
-                        let message = Self.transportMessage(row.message)
-                        group.addTask { [publisher] in
-                            do {
-                                return .published(id: row.id, outcome: try await publisher.publish(message))
-                            } catch {
-                                return .failed(id: row.id, error: "\(error)")
-                            }
-                        }
+                    let after = cursor, limit = window - inFlight.count
+                    let fresh = (try? await storeQueue.run { [store] in try store.pendingOutbox(after: after, limit: limit) }) ?? []
+                    if let last = fresh.last { cursor = last.id }
+                    for row in fresh {
+                        let parts = plan.parts(row.message)
+                        inFlight[row.id] = Set(parts.indices)
+                        for (i, p) in parts.enumerated() { send(Part(row: row.id, index: i, plan: p), again: false) }
                     }
                 }
                 if shutdown.requested {
                     if drainDeadline == nil { drainDeadline = .now + drainTimeout }
                     let backlog = (try? await storeQueue.run { [store] in try store.outboxBacklog() }) ?? 0
-                    if inFlight.isEmpty && confirmed.isEmpty && retry.isEmpty && parked.isEmpty && backlog == 0 { break }
+                    if inFlight.isEmpty && confirmed.isEmpty && retry.isEmpty && parked.isEmpty && waiting.isEmpty && backlog == 0 { break }
                     if let d = drainDeadline, .now > d {
                         logger.warning("shutting down with unsent outbox messages; they are sent at the next start",
                                        metadata: ["outbox.backlog": "\(backlog)"])
@@ -133,24 +153,62 @@ final class OutboxRelay: Service {
                     lastWasTick = true
                     retry += parked
                     parked.removeAll()
-                case let .published(id, outcome):
+                case let .published(part, outcome):
                     switch outcome {
                     case .confirmed:
-                        confirmed.append(id)
-                        metrics.published.increment()
+                        inFlight[part.row]?.remove(part.index)
+                        if inFlight[part.row]?.isEmpty == true {
+                            confirmed.append(part.row)
+                            metrics.published.increment()
+                        }
                     case let .returned(code, text):
                         metrics.returned.increment()
-                        logger.error("broker returned a message as unroutable (a destination queue is missing); will retry", metadata: [
-                            "outbox.id": "\(id)", "amqp.reply_code": "\(code)", "amqp.reply_text": "\(text)",
-                        ])
-                        // Wait for the next tick before trying again, without holding up other messages.
-                        if let row = inFlight.removeValue(forKey: id) { parked.append(row) }
+                        guard let queue = part.plan.queue, let topology = part.plan.redeclare else {
+                            logger.error("broker returned a message as unroutable; will retry", metadata: [
+                                "outbox.id": "\(part.row)", "amqp.reply_code": "\(code)", "amqp.reply_text": "\(text)",
+                                "amqp.exchange": "\(part.plan.message.exchange)", "amqp.routing_key": "\(part.plan.message.routingKey)",
+                            ])
+                            // Wait for the next tick before trying again, without holding up other messages.
+                            parked.append(part)
+                            break
+                        }
+                        // Its destination queue is missing (deleted by hand): declare it again with its binding,
+                        // then publish what came back again. The row is not sent until the queue has it.
+                        let first = waiting[queue] == nil
+                        waiting[queue, default: []].append(part)
+                        if first {
+                            logger.warning("destination queue missing: the broker returned a message for it; declaring it again", metadata: [
+                                "queue.name": "\(queue)", "outbox.id": "\(part.row)", "amqp.reply_code": "\(code)", "amqp.reply_text": "\(text)",
+                            ])
+                            group.addTask { [redeclare] in
+                                do {
+                                    try await redeclare(topology)
+                                    return .redeclared(queue: queue, error: nil)
+                                } catch {
+                                    return .redeclared(queue: queue, error: "\(error)")
+                                }
+                            }
+                        }
                     case .nacked, .outcomeUnknown:
-                        if let row = inFlight.removeValue(forKey: id) { retry.append(row) }
+                        retry.append(part)
                     }
-                case let .failed(id, error):
-                    logger.warning("publish failed; will retry", metadata: ["outbox.id": "\(id)", "error": "\(error)"])
-                    if let row = inFlight.removeValue(forKey: id) { retry.append(row) }
+                case let .redeclared(queue, error):
+                    let parts = waiting.removeValue(forKey: queue) ?? []
+                    if let error {
+                        logger.error("cannot declare a missing destination queue again; will retry", metadata: [
+                            "queue.name": "\(queue)", "error": "\(error)", "outbox.waiting": "\(parts.count)",
+                        ])
+                        parked += parts
+                    } else {
+                        metrics.queuesRedeclared.increment()
+                        logger.warning("destination queue declared again; publishing its returned messages again", metadata: [
+                            "queue.name": "\(queue)", "outbox.returned": "\(parts.count)",
+                        ])
+                        retry += parts
+                    }
+                case let .failed(part, error):
+                    logger.warning("publish failed; will retry", metadata: ["outbox.id": "\(part.row)", "error": "\(error)"])
+                    retry.append(part)
                 }
                 // Mark rows sent in batches: each commit is an fsync. A crash before the commit only means
                 // those messages are published again (same message id and dispatch sequence).
@@ -161,10 +219,7 @@ final class OutboxRelay: Service {
                     let ids = confirmed
                     do {
                         _ = try await storeQueue.run { [store] in try store.markSent(ids, at: Date()) }
-                        for id in ids {
-                            inFlight[id] = nil
-                            attempts[id] = nil
-                        }
+                        for id in ids { inFlight[id] = nil }
                         confirmed.removeAll()
                         lastFlush = .now
                     } catch {
@@ -176,14 +231,6 @@ final class OutboxRelay: Service {
             // Publishes still waiting for a confirm end when the connection closes, so the group can finish.
             await publisher.close(timeout: .seconds(5))
         }
-    }
-
-    static func transportMessage(_ m: StoredMessage) -> PagodaTransport.OutgoingMessage {
-        var headers: [String: HeaderValue] = [:]
-        for (k, v) in m.headers { headers[k] = .string(v) }
-        if !m.extraRoutingKeys.isEmpty { headers["BCC"] = .array(m.extraRoutingKeys.map(HeaderValue.string)) }
-        return PagodaTransport.OutgoingMessage(exchange: m.exchange, routingKey: m.routingKey, body: m.body, messageId: m.messageID,
-                               contentType: m.contentType, headers: headers, persistent: true, timestamp: Date(), mandatory: m.mandatory)
     }
 }
 
