@@ -154,8 +154,9 @@ public struct QueueMigration: Sendable {
     }
 
     /// Moves every message now in `source` to `destination` through the default exchange, in rounds:
-    /// get up to `batch` messages, publish them (mandatory), wait for every confirm, then acknowledge
-    /// the originals. Returns how many moved.
+    /// get up to `batch` messages, then publish them (mandatory), wait for every confirm, then acknowledge
+    /// the originals. (Gets and publishes do not interleave: a confirm arriving during a get's reply would
+    /// be read as part of the message.) Returns how many moved.
     private func move(from source: String, to destination: String, _ published: inout UInt64, _ session: AMQPSession)
         throws(AMQPError) -> Int
     {
@@ -164,30 +165,36 @@ public struct QueueMigration: Sendable {
         let sourceBytes = Array(source.utf8), destinationBytes = Array(destination.utf8)
         while true {
             var lastTag: UInt64 = 0
-            var count = 0
-            while count < batch {
+            var messages: [amqp_message_t] = []
+            defer { for i in messages.indices { amqp_destroy_message(&messages[i]) } }
+            while messages.count < batch {
                 let arena = CArena()
                 let reply = amqp_basic_get(s, ch, arena.bytes(sourceBytes), 0)
+                withExtendedLifetime(arena) {}
                 try session.check(reply, "basic.get '\(source)'")
                 guard reply.reply.id == Method.basicGetOk, let d = reply.reply.decoded else { break }
                 lastTag = d.assumingMemoryBound(to: amqp_basic_get_ok_t.self).pointee.delivery_tag
                 var message = amqp_message_t()
-                try session.check(amqp_read_message(s, ch, &message, 0), "reading a message of '\(source)'")
-                let rc = amqp_basic_publish(s, ch, amqp_empty_bytes, arena.bytes(destinationBytes), 1, 0, &message.properties, message.body)
-                amqp_destroy_message(&message)
+                let read = amqp_read_message(s, ch, &message, 0)
+                if read.reply_type != AMQP_RESPONSE_NORMAL { amqp_destroy_message(&message) }
+                try session.check(read, "reading a message of '\(source)'")
+                messages.append(message)
+            }
+            if messages.isEmpty { return moved }
+            for i in messages.indices {
+                let arena = CArena()
+                let rc = amqp_basic_publish(s, ch, amqp_empty_bytes, arena.bytes(destinationBytes), 1, 0, &messages[i].properties, messages[i].body)
                 withExtendedLifetime(arena) {}
                 guard rc == AMQP_STATUS_OK.rawValue else {
                     throw .library(status: rc, message: libraryMessage(rc), context: "basic.publish to '\(destination)'")
                 }
                 published += 1
-                count += 1
             }
-            if count == 0 { return moved }
             try awaitConfirms(upTo: published, session)
             let rc = amqp_basic_ack(s, ch, lastTag, 1)
             guard rc == AMQP_STATUS_OK.rawValue else { throw .library(status: rc, message: libraryMessage(rc), context: "basic.ack") }
-            moved += count
-            if count < batch { return moved }
+            moved += messages.count
+            if messages.count < batch { return moved }
         }
     }
 
