@@ -100,38 +100,57 @@ import Glibc
         try await unit.consumer.waitUntilConnected(timeout: .seconds(90))
         try await events.consumer.waitUntilConnected(timeout: .seconds(90))
 
-        let count = 600
-        let ids = (0..<count).map { "DEL-\($0)" }
-        // A steady stream: a few at a time, with pauses, so the deletions fall while tickets arrive.
-        let load = Task {
-            for chunk in stride(from: 0, to: count, by: 10) {
-                try await withThrowingTaskGroup(of: Void.self) { group in
-                    for id in ids[chunk..<min(count, chunk + 10)] { group.addTask { try await Self.publish(publisher, names, id) } }
-                    try await group.waitForAll()
+        // Three rounds of tickets published one by one with pauses. In the second and third the queue is deleted
+        // once some of the round are through, and the round goes on until 60 more have been published after
+        // the deletion returned (rabbitmqctl takes a while). Between rounds the test's consumer drains the
+        // queue, so a deletion finds it (nearly) empty: what it does hold then is deleted by the operator, and
+        // rabbitmqctl says how many.
+        let sent = Locked<[String]>([])
+        var destroyed = 0
+        for r in 0..<3 {
+            let deleted = Locked<Int?>(nil)
+            let load = Task {
+                var k = 0
+                while k < 100 || (r > 0 && (deleted.value.map { sent.value.count < $0 + 60 } ?? true)) {
+                    let id = "DEL-\(r)-\(k)"
+                    try await Self.publish(publisher, names, id)
+                    sent.withLock { $0.append(id) }
+                    k += 1
+                    try await Task.sleep(for: .milliseconds(10))
                 }
-                try await Task.sleep(for: .milliseconds(20))
             }
+            if r > 0 {
+                let before = sent.value.count
+                #expect(await eventually(timeout: .seconds(120)) { Self.dispatchCounts(events).count >= before + 30 }, "\(serve.log.suffix(3000))")
+                let out = try await Self.broker.ctl("delete_queue", unitQueue)
+                destroyed += out.firstMatch(of: /deleted with ([0-9]+) ready messages/).flatMap { Int($0.1) } ?? 0
+                deleted.withLock { $0 = sent.value.count }
+            }
+            try await load.value
+            let total = sent.value.count
+            let drained = await eventually(timeout: .seconds(120)) { Self.dispatchCounts(unit).count >= total - destroyed }
+            #expect(drained, "round \(r): the unit queue holds \(Self.dispatchCounts(unit).count) of \(total)\n\(serve.log.suffix(3000))")
         }
-        #expect(await eventually(timeout: .seconds(120)) { Self.dispatchCounts(unit).count >= count / 4 }, "\(serve.log.suffix(3000))")
-        try await Self.broker.ctl("delete_queue", unitQueue)
-        #expect(await eventually(timeout: .seconds(120)) { serve.log.contains("destination queue declared again") }, "\(serve.log.suffix(3000))")
-        #expect(await eventually(timeout: .seconds(120)) { Self.dispatchCounts(unit).count >= count / 2 }, "\(serve.log.suffix(3000))")
-        try await Self.broker.ctl("delete_queue", unitQueue)
-        try await load.value
+        let ids = sent.value
+        let count = ids.count
 
-        let all = await eventually(timeout: .seconds(180)) { Self.dispatchCounts(unit).count == count && Self.dispatchCounts(events).count == count }
+        let all = await eventually(timeout: .seconds(180)) { Self.dispatchCounts(unit).count >= count - destroyed && Self.dispatchCounts(events).count == count }
         let inUnit = Self.dispatchCounts(unit), inEvents = Self.dispatchCounts(events)
         #expect(all, "unit queue holds \(inUnit.count), events \(inEvents.count) of \(count)\n\(serve.log.suffix(3000))")
-        #expect(Set(inUnit.keys) == Set(ids), "missing from the unit queue: \(Set(ids).subtracting(inUnit.keys).sorted().prefix(10))")
+        let missing = Set(ids).subtracting(inUnit.keys)
+        #expect(missing.count <= destroyed, "missing from the unit queue: \(missing.sorted().prefix(10)); deleted by rabbitmqctl: \(destroyed)")
+        #expect(Set(inUnit.keys).isSubset(of: Set(ids)))
+        #expect(Set(inEvents.keys) == Set(ids))
         #expect(inUnit.values.allSatisfy { $0 == 1 }, "twice in the unit queue: \(inUnit.filter { $0.value > 1 }.keys.sorted().prefix(10))")
         #expect(inEvents.values.allSatisfy { $0 == 1 }, "twice in pagoda.events: \(inEvents.filter { $0.value > 1 }.keys.sorted().prefix(10))")
+        #expect(serve.log.matches(of: /destination queue declared again/).count >= 2, "\(serve.log.suffix(3000))")
         #expect(serve.log.contains("destination queue missing"))
 
         serve.signal(SIGTERM)
         #expect(await serve.wait() == 0)
         let redeclared = serve.log.firstMatch(of: /count\.queue_redeclared=([0-9]+)/).flatMap { Int($0.1) } ?? 0
         let returned = serve.log.firstMatch(of: /count\.returned=([0-9]+)/).flatMap { Int($0.1) } ?? 0
-        #expect(redeclared >= 1, "\(serve.log.suffix(2000))")
+        #expect(redeclared >= 2, "\(serve.log.suffix(2000))")
         #expect(returned >= 1)
         await unit.close()
         await events.close()
@@ -277,8 +296,9 @@ import Glibc
         #expect(again.output.contains("\(names.intakeQueue): already has a single active consumer"), "\(again.output)")
         let listed = try await Self.broker.ctl("list_queues", "name", "messages", "arguments")
         #expect(!listed.contains("\(names.intakeQueue).migrating"), "the holding queue is deleted\n\(listed)")
+        // (Its message count is checked by reading the messages below: rabbitmqctl's figure for a quorum queue lags.)
         let line = listed.split(separator: "\n").first { $0.hasPrefix(names.intakeQueue + "\t") }.map(String.init) ?? ""
-        #expect(line.contains("\t\(count)\t") && line.contains("x-single-active-consumer"), "\(listed)")
+        #expect(line.contains("x-single-active-consumer"), "\(listed)")
 
         // The messages are the same, in the same order: read without acknowledging (they go back to the
         // queue when the consumer closes), before serve takes them.
