@@ -60,6 +60,8 @@ final class OutboxRelay: Service {
         let row: Int64
         let index: Int
         let plan: PublishPlan.Part
+        /// When it was last published.
+        var sentAt: ContinuousClock.Instant = .now
     }
 
     func run() async throws {
@@ -84,6 +86,13 @@ final class OutboxRelay: Service {
         var parked: [Part] = []
         // Parts the broker returned because their queue is missing, by queue, while it is declared again.
         var waiting: [String: [Part]] = [:]
+        // Parts each queue confirmed lately: a queue deleted by hand takes with it the messages it was sent
+        // just before, and the broker confirms those (the queue ended normally). When a publish to that
+        // queue comes back, these are published again with the returned ones.
+        var recent: [String: RecentParts] = [:]
+        // Queues found missing: a confirm for a part published from `horizon` before the return until the
+        // queue was declared again (`until`, nil while it is being declared) does not prove the queue has it.
+        var suspect: [String: (since: ContinuousClock.Instant, until: ContinuousClock.Instant?)] = [:]
         var drainDeadline: ContinuousClock.Instant?
         await withTaskGroup(of: Event.self) { group in
             var tickerRunning = false
@@ -91,6 +100,8 @@ final class OutboxRelay: Service {
             var lastFlush = ContinuousClock.now
             func send(_ part: Part, again: Bool) {
                 if again { metrics.republished.increment() }
+                var part = part
+                part.sentAt = .now
                 group.addTask { [publisher] in
                     do {
                         return .published(part: part, outcome: try await publisher.publish(part.plan.message))
@@ -156,8 +167,18 @@ final class OutboxRelay: Service {
                 case let .published(part, outcome):
                     switch outcome {
                     case .confirmed:
-                        inFlight[part.row]?.remove(part.index)
-                        if inFlight[part.row]?.isEmpty == true {
+                        if let queue = part.plan.queue, let s = suspect[queue] {
+                            if let until = s.until, ContinuousClock.now - until > RecentParts.horizon {
+                                suspect[queue] = nil
+                            } else if part.sentAt >= s.since && (s.until.map { part.sentAt < $0 } ?? true) {
+                                // Sent while the queue was being deleted: publish it again, into the new queue.
+                                if waiting[queue] != nil { waiting[queue]?.append(part) } else { retry.append(part) }
+                                break
+                            }
+                        }
+                        if let queue = part.plan.queue, part.plan.redeclare != nil { recent[queue, default: RecentParts()].add(part) }
+                        // A part published again after its row was confirmed (see `recent`) changes nothing.
+                        if inFlight[part.row]?.remove(part.index) != nil && inFlight[part.row]?.isEmpty == true {
                             confirmed.append(part.row)
                             metrics.published.increment()
                         }
@@ -177,8 +198,12 @@ final class OutboxRelay: Service {
                         let first = waiting[queue] == nil
                         waiting[queue, default: []].append(part)
                         if first {
+                            suspect[queue] = (since: part.sentAt - RecentParts.horizon, until: nil)
+                            let lately = recent.removeValue(forKey: queue)?.parts ?? []
+                            waiting[queue, default: []] += lately
                             logger.warning("destination queue missing: the broker returned a message for it; declaring it again", metadata: [
                                 "queue.name": "\(queue)", "outbox.id": "\(part.row)", "amqp.reply_code": "\(code)", "amqp.reply_text": "\(text)",
+                                "outbox.confirmed_lately": "\(lately.count)",
                             ])
                             group.addTask { [redeclare] in
                                 do {
@@ -201,6 +226,7 @@ final class OutboxRelay: Service {
                         parked += parts
                     } else {
                         metrics.queuesRedeclared.increment()
+                        if suspect[queue] != nil { suspect[queue]?.until = .now }
                         logger.warning("destination queue declared again; publishing its returned messages again", metadata: [
                             "queue.name": "\(queue)", "outbox.returned": "\(parts.count)",
                         ])
@@ -231,6 +257,33 @@ final class OutboxRelay: Service {
             // Publishes still waiting for a confirm end when the connection closes, so the group can finish.
             await publisher.close(timeout: .seconds(5))
         }
+    }
+}
+
+/// The parts a queue confirmed in the last `horizon` (at most `limit` of them), oldest first.
+///
+/// RabbitMQ confirms a message routed to a queue that is deleted before it enqueued it (the queue ended
+/// normally), so the confirms just before a deletion do not prove the queue has those messages. Publishing
+/// them again when the deletion is found makes them arrive at least once; a worker drops a repeat by its
+/// message id and dispatch sequence.
+struct RecentParts {
+    static let horizon: Duration = .seconds(2)
+    static let limit = 4_096
+    private(set) var entries: [(at: ContinuousClock.Instant, part: OutboxRelay.Part)] = []
+    private var start = 0
+
+    mutating func add(_ part: OutboxRelay.Part, now: ContinuousClock.Instant = .now) {
+        entries.append((now, part))
+        while start < entries.count && (entries.count - start > Self.limit || now - entries[start].at > Self.horizon) { start += 1 }
+        if start > 1_024 && start * 2 > entries.count {
+            entries.removeFirst(start)
+            start = 0
+        }
+    }
+
+    var parts: [OutboxRelay.Part] {
+        let now = ContinuousClock.now
+        return entries[start...].filter { now - $0.at <= Self.horizon }.map(\.part)
     }
 }
 
