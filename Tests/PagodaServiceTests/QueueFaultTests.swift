@@ -262,6 +262,10 @@ extension ServiceTests {
             #expect(tookOver, "the standby never took over\n\(standby.log.suffix(2000))")
             // The killed instance comes back as the standby and relays what it had committed and not published.
             try active.start()
+            // Started again (its log is appended to): stopped before it has set up its signal handlers, it would
+            // die of SIGTERM below instead of shutting down.
+            #expect(await eventually(timeout: .seconds(90)) { active.log.matches(of: /publisher connected/).count >= 2 },
+                    "\(active.log.suffix(2000))")
             let all = await eventually(timeout: .seconds(180)) { Set(ids).isSubset(of: Self.dispatchCounts(events).keys) }
             let seen = Self.dispatchCounts(events)
             #expect(all, "lost: \(Set(ids).subtracting(seen.keys).sorted().prefix(10))\n\(standby.log.suffix(2000))")
