@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Runs the whole test suite on a fresh Debian machine: installs what the build needs, starts a private
 # RabbitMQ on loopback (port 5673, state under .build/test-broker), builds, checks and tests the example
-# rule set, runs every Swift test (the service suite starts a second private broker on port 5674), and
-# stops the brokers. Safe to run again. Run it as root: the disk-full test mounts a 3 MB tmpfs under .build
-# (and fails, saying so, when it cannot); PAGODA_DISK_FULL_TICKETS and PAGODA_DISK_FULL_RATE set its load.
+# rule set, runs every Swift test (the service suite starts a second private broker on port 5674, the
+# queue-fault suite a third on 5905), and stops the brokers. Safe to run again. Run it as root: the
+# disk-full test mounts a 3 MB tmpfs under .build (and fails, saying so, when it cannot);
+# PAGODA_DISK_FULL_TICKETS and PAGODA_DISK_FULL_RATE set its load.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -28,7 +29,15 @@ if [ -z "${PAGODA_TEST_AMQP_URL:-}" ]; then
 fi
 # The service suite starts its own broker (port ${PAGODA_SERVICE_TEST_PORT:-5674}, state under .build) because
 # some of its tests restart it; stop it when the run ends.
-stop_service_broker() { [ -d .build/test-broker-${PAGODA_SERVICE_TEST_PORT:-5674} ] && ops/broker.sh stop .build/test-broker-${PAGODA_SERVICE_TEST_PORT:-5674} >/dev/null 2>&1 || true; }
+# The queue-fault suite (QueueFaultTests) starts one more (port ${PAGODA_QUEUE_TEST_PORT:-5905}) because it deletes
+# queues and runs several serve processes on one prefix.
+export PAGODA_QUEUE_TEST_PORT=${PAGODA_QUEUE_TEST_PORT:-5905}
+stop_service_broker() {
+  local port
+  for port in "${PAGODA_SERVICE_TEST_PORT:-5674}" "$PAGODA_QUEUE_TEST_PORT"; do
+    [ -d ".build/test-broker-$port" ] && ops/broker.sh stop ".build/test-broker-$port" >/dev/null 2>&1 || true
+  done
+}
 
 echo "== build"
 swift build --build-tests

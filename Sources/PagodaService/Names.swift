@@ -18,6 +18,27 @@ public struct Names: Sendable, Hashable {
     /// The hotline centre's callback (回访) queue.
     public var callbackQueue: String { "\(prefix).callback" }
 
+    /// The arguments that make a queue deliver to one consumer at a time (RabbitMQ's single active consumer).
+    public static let singleActiveConsumer: [String: HeaderValue] = ["x-single-active-consumer": true]
+
+    /// The queues the service consumes, intake and commands, with their bindings: quorum queues with a
+    /// single active consumer, so a second instance waits as a standby instead of taking half the tickets
+    /// (and dispatching a ticket sent twice once in each instance's database). A queue declared by an
+    /// earlier version without that argument is moved over by `pagoda migrate-queues`.
+    public var singleConsumerQueues: [QueueMigration] {
+        [
+            QueueMigration(queue: .quorum(intakeQueue, arguments: Self.singleActiveConsumer),
+                           bindings: [Topology.Binding(queue: intakeQueue, exchange: intakeExchange, routingKey: "")]),
+            QueueMigration(queue: .quorum(commandsQueue, arguments: Self.singleActiveConsumer),
+                           bindings: [Topology.Binding(queue: commandsQueue, exchange: commandsExchange, routingKey: "#")]),
+        ]
+    }
+
+    /// The exchanges the consumed queues are bound to.
+    public var intakeExchanges: [Topology.Exchange] {
+        [Topology.Exchange(name: intakeExchange, type: "fanout"), Topology.Exchange(name: commandsExchange, type: "topic")]
+    }
+
     /// The queue of a decision's destination: `pagoda.unit.<id>`, `pagoda.triage`, `pagoda.emergency`, `pagoda.platform`.
     public func queue(_ suffix: String) -> String { "\(prefix).\(suffix)" }
 
@@ -29,16 +50,12 @@ public struct Names: Sendable, Hashable {
     public func topology(for ruleSet: RuleSet) -> Topology {
         var suffixes = ["triage", "emergency", "platform", "callback"]
         for u in ruleSet.units where !suffixes.contains(u.queue) { suffixes.append(u.queue) }
-        var queues: [Topology.Queue] = [
-            .quorum(intakeQueue),
-            .quorum(commandsQueue),
+        var queues: [Topology.Queue] = singleConsumerQueues.map(\.queue) + [
             Topology.Queue(name: rejectedQueue),
             Topology.Queue(name: eventsQueue),
         ]
-        var bindings: [Topology.Binding] = [
-            Topology.Binding(queue: intakeQueue, exchange: intakeExchange, routingKey: ""),
+        var bindings: [Topology.Binding] = singleConsumerQueues.flatMap(\.bindings) + [
             Topology.Binding(queue: eventsQueue, exchange: eventsExchange, routingKey: "#"),
-            Topology.Binding(queue: commandsQueue, exchange: commandsExchange, routingKey: "#"),
         ]
         for s in suffixes {
             queues.append(Topology.Queue(name: queue(s)))
@@ -52,9 +69,11 @@ public struct Names: Sendable, Hashable {
                 Topology.Exchange(name: commandsExchange, type: "topic"),
             ],
             queues: queues, bindings: bindings,
-            // Every dispatch message is also an event: the broker copies it to the events exchange, so
-            // the service publishes each dispatch once.
-            exchangeBindings: [Topology.ExchangeBinding(destination: eventsExchange, source: dispatchExchange, routingKey: "#")])
+            // Earlier versions copied every dispatch message to the events exchange through this binding,
+            // which made every publish routable even with its destination queue deleted. The relay now
+            // publishes the copy itself (`PublishPlan`), so the binding is removed: with it, events would
+            // arrive twice and a missing queue would go unnoticed again.
+            removedExchangeBindings: [Topology.ExchangeBinding(destination: eventsExchange, source: dispatchExchange, routingKey: "#")])
     }
 }
 

@@ -6,11 +6,15 @@ import ServiceLifecycle
 
 /// Publishes the outbox with publisher confirms and marks rows sent once the broker confirmed them.
 ///
-/// Up to `window` messages are in flight at once. The relay reads only new rows (ids above the highest
-/// it has taken). A message whose outcome is unknown (the connection dropped before its confirm) or that
-/// was nacked stays in the outbox and is published again from memory; after a restart every unsent row
-/// is read again. A worker recognises a repeat by its message id and dispatch sequence. A message the broker returned as
-/// unroutable is retried at the next tick and logged, since it means a destination queue is missing.
+/// Up to `window` rows are in flight at once; each row is one publish per destination queue plus the
+/// copy to the events exchange (`PublishPlan`), and is marked sent only once every one of them is
+/// confirmed. The relay reads only new rows (ids above the highest it has taken). A publish whose outcome
+/// is unknown (the connection dropped before its confirm) or that was nacked is published again from
+/// memory, alone; after a restart every unsent row is read again. A worker recognises a repeat by its
+/// message id and dispatch sequence. A publish the broker returned as unroutable means its destination
+/// queue is missing (deleted by hand): the relay declares that queue and its binding again (once for all
+/// the publishes returned meanwhile), counts it (`pagoda_queue_redeclared_total`), logs a warning and
+/// publishes them again. One it cannot attribute to a queue of ours is retried at the next tick.
 /// On graceful shutdown the relay keeps going until the outbox is empty, or `drainTimeout` passes.
 final class OutboxRelay: Service {
     let publisher: AMQPPublisher
@@ -24,10 +28,16 @@ final class OutboxRelay: Service {
     /// Holds new publishes back, for a bounded time, while the lifecycle loop works off due timers.
     let priority: FiringPriority?
     let health: StoreHealth
+    /// Turns a row into its publishes: one per destination queue and the events copy.
+    let plan: PublishPlan
+    /// Declares a missing destination queue again (with its binding), off the concurrency pool.
+    let redeclare: @Sendable (Topology) async throws -> Void
 
     init(publisher: AMQPPublisher, store: DispatchStore, storeQueue: BlockingQueue, wake: Signal, metrics: ServiceMetrics,
-         health: StoreHealth, logger: Logger, window: Int = 256, drainTimeout: Duration = .seconds(20),
-         priority: FiringPriority? = nil) {
+         health: StoreHealth, logger: Logger, names: Names, redeclare: @escaping @Sendable (Topology) async throws -> Void,
+         window: Int = 256, drainTimeout: Duration = .seconds(20), priority: FiringPriority? = nil) {
+        self.plan = PublishPlan(names: names)
+        self.redeclare = redeclare
         self.publisher = publisher
         self.store = store
         self.storeQueue = storeQueue
@@ -41,9 +51,19 @@ final class OutboxRelay: Service {
     }
 
     enum Event: Sendable {
-        case published(id: Int64, outcome: PublishOutcome)
-        case failed(id: Int64, error: String)
+        case published(part: Part, outcome: PublishOutcome)
+        case failed(part: Part, error: String)
+        case redeclared(queue: String, error: String?)
         case tick
+    }
+
+    /// One publish of an outbox row (`PublishPlan`): the row is sent once all its parts are confirmed.
+    struct Part: Sendable {
+        let row: Int64
+        let index: Int
+        let plan: PublishPlan.Part
+        /// When it was last published.
+        var sentAt: ContinuousClock.Instant = .now
     }
 
     func run() async throws {
@@ -58,14 +78,23 @@ final class OutboxRelay: Service {
     }
 
     private func relay(_ shutdown: ShutdownFlag) async {
-        var inFlight: [Int64: OutboxMessage] = [:]
+        // Rows taken and not yet marked sent, with the parts of each still unconfirmed.
+        var inFlight: [Int64: Set<Int>] = [:]
         var confirmed: [Int64] = []
-        var attempts: [Int64: Int] = [:]
-        // The highest outbox id taken so far; rows whose outcome was unknown are published again from
+        // The highest outbox id taken so far; parts whose outcome was unknown are published again from
         // `retry`, so the store is only asked for new rows.
         var cursor: Int64 = 0
-        var retry: [OutboxMessage] = []
-        var parked: [OutboxMessage] = []
+        var retry: [Part] = []
+        var parked: [Part] = []
+        // Parts the broker returned because their queue is missing, by queue, while it is declared again.
+        var waiting: [String: [Part]] = [:]
+        // Parts each queue confirmed lately: a queue deleted by hand takes with it the messages it was sent
+        // just before, and the broker confirms those (the queue ended normally). When a publish to that
+        // queue comes back, these are published again with the returned ones.
+        var recent: [String: RecentParts] = [:]
+        // Queues found missing: a confirm for a part published from `horizon` before the return until the
+        // queue was declared again (`until`, nil while it is being declared) does not prove the queue has it.
+        var suspect: [String: (since: ContinuousClock.Instant, until: ContinuousClock.Instant?)] = [:]
         var drainDeadline: ContinuousClock.Instant?
         await withTaskGroup(of: Event.self) { group in
             var tickerRunning = false
@@ -76,6 +105,18 @@ final class OutboxRelay: Service {
             // new is published while the store cannot write.
             var backoff = Backoff()
             var nextFlush = ContinuousClock.now
+            func send(_ part: Part, again: Bool) {
+                if again { metrics.republished.increment() }
+                var part = part
+                part.sentAt = .now
+                group.addTask { [publisher] in
+                    do {
+                        return .published(part: part, outcome: try await publisher.publish(part.plan.message))
+                    } catch {
+                        return .failed(part: part, error: "\(error)")
+                    }
+                }
+            }
             while true {
                 // Cancelled (another part of the service failed): stop at once; what is unsent stays in
                 // the outbox for the next start.
@@ -85,35 +126,24 @@ final class OutboxRelay: Service {
                 // messages wait (the loop's commits wake the relay, and the hold is bounded); a shutdown
                 // drains at once.
                 let holding = !shutdown.requested && priority?.relayShouldHold() == true
+                if !holding {
+                    for part in retry { send(part, again: true) }
+                    retry.removeAll()
+                }
                 if !holding && (window - inFlight.count >= max(1, window / 4) || (lastWasTick && inFlight.count < window)) {
-                    let room = window - inFlight.count
-                    var pending = Array(retry.prefix(room))
-                    retry.removeFirst(pending.count)
-                    if pending.count < room {
-                        let after = cursor, limit = room - pending.count
-                        let fresh = (try? await storeQueue.run { [store] in try store.pendingOutbox(after: after, limit: limit) }) ?? []
-                        if let last = fresh.last { cursor = last.id }
-                        pending += fresh
-                    }
-                    for row in pending {
-                        inFlight[row.id] = row
-                        let n = attempts[row.id, default: 0]
-                        attempts[row.id] = n + 1
-                        if n > 0 { metrics.republished.increment() }
-                        let message = Self.transportMessage(row.message)
-                        group.addTask { [publisher] in
-                            do {
-                                return .published(id: row.id, outcome: try await publisher.publish(message))
-                            } catch {
-                                return .failed(id: row.id, error: "\(error)")
-                            }
-                        }
+                    let after = cursor, limit = window - inFlight.count
+                    let fresh = (try? await storeQueue.run { [store] in try store.pendingOutbox(after: after, limit: limit) }) ?? []
+                    if let last = fresh.last { cursor = last.id }
+                    for row in fresh {
+                        let parts = plan.parts(row.message)
+                        inFlight[row.id] = Set(parts.indices)
+                        for (i, p) in parts.enumerated() { send(Part(row: row.id, index: i, plan: p), again: false) }
                     }
                 }
                 if shutdown.requested {
                     if drainDeadline == nil { drainDeadline = .now + drainTimeout }
                     let backlog = (try? await storeQueue.run { [store] in try store.outboxBacklog() }) ?? 0
-                    if inFlight.isEmpty && confirmed.isEmpty && retry.isEmpty && parked.isEmpty && backlog == 0 { break }
+                    if inFlight.isEmpty && confirmed.isEmpty && retry.isEmpty && parked.isEmpty && waiting.isEmpty && backlog == 0 { break }
                     if let d = drainDeadline, .now > d {
                         logger.warning("shutting down with unsent outbox messages; they are sent at the next start",
                                        metadata: ["outbox.backlog": "\(backlog)"])
@@ -141,24 +171,77 @@ final class OutboxRelay: Service {
                     lastWasTick = true
                     retry += parked
                     parked.removeAll()
-                case let .published(id, outcome):
+                case let .published(part, outcome):
                     switch outcome {
                     case .confirmed:
-                        confirmed.append(id)
-                        metrics.published.increment()
+                        if let queue = part.plan.queue, let s = suspect[queue] {
+                            if let until = s.until, ContinuousClock.now - until > RecentParts.horizon {
+                                suspect[queue] = nil
+                            } else if part.sentAt >= s.since && (s.until.map { part.sentAt < $0 } ?? true) {
+                                // Sent while the queue was being deleted: publish it again, into the new queue.
+                                if waiting[queue] != nil { waiting[queue]?.append(part) } else { retry.append(part) }
+                                break
+                            }
+                        }
+                        if let queue = part.plan.queue, part.plan.redeclare != nil { recent[queue, default: RecentParts()].add(part) }
+                        // A part published again after its row was confirmed (see `recent`) changes nothing.
+                        if inFlight[part.row]?.remove(part.index) != nil && inFlight[part.row]?.isEmpty == true {
+                            confirmed.append(part.row)
+                            metrics.published.increment()
+                        }
                     case let .returned(code, text):
                         metrics.returned.increment()
-                        logger.error("broker returned a message as unroutable (a destination queue is missing); will retry", metadata: [
-                            "outbox.id": "\(id)", "amqp.reply_code": "\(code)", "amqp.reply_text": "\(text)",
-                        ])
-                        // Wait for the next tick before trying again, without holding up other messages.
-                        if let row = inFlight.removeValue(forKey: id) { parked.append(row) }
+                        guard let queue = part.plan.queue, let topology = part.plan.redeclare else {
+                            logger.error("broker returned a message as unroutable; will retry", metadata: [
+                                "outbox.id": "\(part.row)", "amqp.reply_code": "\(code)", "amqp.reply_text": "\(text)",
+                                "amqp.exchange": "\(part.plan.message.exchange)", "amqp.routing_key": "\(part.plan.message.routingKey)",
+                            ])
+                            // Wait for the next tick before trying again, without holding up other messages.
+                            parked.append(part)
+                            break
+                        }
+                        // Its destination queue is missing (deleted by hand): declare it again with its binding,
+                        // then publish what came back again. The row is not sent until the queue has it.
+                        let first = waiting[queue] == nil
+                        waiting[queue, default: []].append(part)
+                        if first {
+                            suspect[queue] = (since: part.sentAt - RecentParts.horizon, until: nil)
+                            let lately = recent.removeValue(forKey: queue)?.parts ?? []
+                            waiting[queue, default: []] += lately
+                            logger.warning("destination queue missing: the broker returned a message for it; declaring it again", metadata: [
+                                "queue.name": "\(queue)", "outbox.id": "\(part.row)", "amqp.reply_code": "\(code)", "amqp.reply_text": "\(text)",
+                                "outbox.confirmed_lately": "\(lately.count)",
+                            ])
+                            group.addTask { [redeclare] in
+                                do {
+                                    try await redeclare(topology)
+                                    return .redeclared(queue: queue, error: nil)
+                                } catch {
+                                    return .redeclared(queue: queue, error: "\(error)")
+                                }
+                            }
+                        }
                     case .nacked, .outcomeUnknown:
-                        if let row = inFlight.removeValue(forKey: id) { retry.append(row) }
+                        retry.append(part)
                     }
-                case let .failed(id, error):
-                    logger.warning("publish failed; will retry", metadata: ["outbox.id": "\(id)", "error": "\(error)"])
-                    if let row = inFlight.removeValue(forKey: id) { retry.append(row) }
+                case let .redeclared(queue, error):
+                    let parts = waiting.removeValue(forKey: queue) ?? []
+                    if let error {
+                        logger.error("cannot declare a missing destination queue again; will retry", metadata: [
+                            "queue.name": "\(queue)", "error": "\(error)", "outbox.waiting": "\(parts.count)",
+                        ])
+                        parked += parts
+                    } else {
+                        metrics.queuesRedeclared.increment()
+                        if suspect[queue] != nil { suspect[queue]?.until = .now }
+                        logger.warning("destination queue declared again; publishing its returned messages again", metadata: [
+                            "queue.name": "\(queue)", "outbox.returned": "\(parts.count)",
+                        ])
+                        retry += parts
+                    }
+                case let .failed(part, error):
+                    logger.warning("publish failed; will retry", metadata: ["outbox.id": "\(part.row)", "error": "\(error)"])
+                    retry.append(part)
                 }
                 // Mark rows sent in batches: each commit is an fsync. A crash before the commit only means
                 // those messages are published again (same message id and dispatch sequence).
@@ -171,10 +254,7 @@ final class OutboxRelay: Service {
                         _ = try await storeQueue.run { [store] in try store.markSent(ids, at: Date()) }
                         health.succeeded("relay")
                         backoff.reset()
-                        for id in ids {
-                            inFlight[id] = nil
-                            attempts[id] = nil
-                        }
+                        for id in ids { inFlight[id] = nil }
                         confirmed.removeAll()
                         lastFlush = .now
                     } catch {
@@ -193,13 +273,32 @@ final class OutboxRelay: Service {
             await publisher.close(timeout: .seconds(5))
         }
     }
+}
 
-    static func transportMessage(_ m: StoredMessage) -> PagodaTransport.OutgoingMessage {
-        var headers: [String: HeaderValue] = [:]
-        for (k, v) in m.headers { headers[k] = .string(v) }
-        if !m.extraRoutingKeys.isEmpty { headers["BCC"] = .array(m.extraRoutingKeys.map(HeaderValue.string)) }
-        return PagodaTransport.OutgoingMessage(exchange: m.exchange, routingKey: m.routingKey, body: m.body, messageId: m.messageID,
-                               contentType: m.contentType, headers: headers, persistent: true, timestamp: Date(), mandatory: m.mandatory)
+/// The parts a queue confirmed in the last `horizon` (at most `limit` of them), oldest first.
+///
+/// RabbitMQ confirms a message routed to a queue that is deleted before it enqueued it (the queue ended
+/// normally), so the confirms just before a deletion do not prove the queue has those messages. Publishing
+/// them again when the deletion is found makes them arrive at least once; a worker drops a repeat by its
+/// message id and dispatch sequence.
+struct RecentParts {
+    static let horizon: Duration = .seconds(2)
+    static let limit = 4_096
+    private(set) var entries: [(at: ContinuousClock.Instant, part: OutboxRelay.Part)] = []
+    private var start = 0
+
+    mutating func add(_ part: OutboxRelay.Part, now: ContinuousClock.Instant = .now) {
+        entries.append((now, part))
+        while start < entries.count && (entries.count - start > Self.limit || now - entries[start].at > Self.horizon) { start += 1 }
+        if start > 1_024 && start * 2 > entries.count {
+            entries.removeFirst(start)
+            start = 0
+        }
+    }
+
+    var parts: [OutboxRelay.Part] {
+        let now = ContinuousClock.now
+        return entries[start...].filter { now - $0.at <= Self.horizon }.map(\.part)
     }
 }
 

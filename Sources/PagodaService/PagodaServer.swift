@@ -35,6 +35,20 @@ public struct ServerConfiguration: Sendable {
     }
 }
 
+/// The broker holds the intake or commands queue with other arguments than this version declares (an
+/// earlier version's, without a single active consumer): the service refuses to start rather than
+/// retrying forever, and names the command that moves the queue over.
+public struct QueueArgumentsMismatch: Error, CustomStringConvertible, Sendable {
+    public let queues: [String]
+    public let brokerText: String
+
+    public var description: String {
+        "the broker holds \(queues.joined(separator: " and ")) with other arguments than this version declares (\(brokerText)); "
+            + "stop every pagoda serve using them and run `pagoda migrate-queues` with the same --amqp-url and --prefix "
+            + "(docs/operations.md, \"Moving the queues to a single active consumer\")"
+    }
+}
+
 /// A listening address, `HOST:PORT` (port 0: any free port, logged once listening).
 public struct HostAndPort: Sendable, Equatable, CustomStringConvertible {
     public var host: String
@@ -77,12 +91,54 @@ public struct PagodaServer: Sendable {
         self.logger = logger
     }
 
+    /// Declares the consumed queues once before starting, on a connection of its own: one an earlier
+    /// version declared without a single active consumer fails with 406 PRECONDITION_FAILED, which is
+    /// thrown as `QueueArgumentsMismatch`. A broker that cannot be reached is left to the consumers'
+    /// reconnection (they log the broker's refusal if they meet it later).
+    static func checkConsumedQueues(_ c: ServerConfiguration, logger: Logger) async throws {
+        let migrations = c.names.singleConsumerQueues
+        let topology = Topology(exchanges: c.names.intakeExchanges, queues: migrations.map(\.queue))
+        var mismatched: [String] = []
+        var text = ""
+        for m in migrations {
+            let one = Topology(exchanges: topology.exchanges, queues: [m.queue])
+            do {
+                try await BlockingQueue(label: "pagoda.check-queues").run { try one.declare(configuration: c.amqp, logger: logger) }
+            } catch AMQPError.channelClosed(406, let t, _) {
+                mismatched.append(m.queue.name)
+                text = t
+            } catch {
+                logger.warning("cannot check the consumed queues' arguments now; the consumers declare them when the broker is reachable",
+                               metadata: ["error": "\(error)"])
+                return
+            }
+        }
+        if !mismatched.isEmpty {
+            let error = QueueArgumentsMismatch(queues: mismatched, brokerText: text)
+            logger.critical("consumed queues have other arguments", metadata: ["queues": "\(mismatched)", "error": "\(error)"])
+            throw error
+        }
+    }
+
     public func run() async throws {
         let c = configuration
+        // One serve per database: a second one would run a second relay over the same outbox. Held until
+        // `run` returns; taken before the store is opened, so a refused start touches nothing.
+        let lock: InstanceLock
+        do {
+            lock = try InstanceLock(database: c.databasePath)
+        } catch {
+            logger.critical("another instance holds the database", metadata: [
+                "db.path": "\(c.databasePath)", "lock.path": "\(error.path)", "lock.holder_pid": "\(error.holder.map(String.init) ?? "-")",
+            ])
+            throw error
+        }
+        defer { withExtendedLifetime(lock) {} }
         let store = try DispatchStore(StoreConfiguration(path: c.databasePath, synchronous: c.synchronousFull ? .full : .normal,
                                                          backgroundCheckpoints: true))
         let storeQueue = BlockingQueue(label: "pagoda.store")
         let health = StoreHealth(logger: logger)
+        try await Self.checkConsumedQueues(c, logger: logger)
         let topology = c.names.topology(for: ruleSet)
         var consumerLogger = logger
         consumerLogger[metadataKey: "amqp.role"] = "consumer"
@@ -92,9 +148,14 @@ public struct PagodaServer: Sendable {
         let priority = FiringPriority()
         let rules = LiveRules(ruleSet: ruleSet, names: c.names, startsLifecycle: c.lifecycle)
         // The relay has its own thread: its reads use SQLite's readers and need not wait behind intake commits.
+        // A destination queue found missing at publish time is declared again on a connection of its own.
+        let declareQueue = BlockingQueue(label: "pagoda.redeclare")
+        let redeclare: @Sendable (Topology) async throws -> Void = { [logger] t in
+            try await declareQueue.run { try t.declare(configuration: c.amqp, logger: logger) }
+        }
         let relay = OutboxRelay(publisher: publisher, store: store, storeQueue: BlockingQueue(label: "pagoda.outbox"),
-                                wake: wake, metrics: metrics, health: health, logger: logger, window: c.publishWindow,
-                                priority: c.lifecycle ? priority : nil)
+                                wake: wake, metrics: metrics, health: health, logger: logger, names: c.names,
+                                redeclare: redeclare, window: c.publishWindow, priority: c.lifecycle ? priority : nil)
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
             .init(service: Checkpointer(store: store, logger: logger)), .init(service: relay),
         ]

@@ -17,6 +17,8 @@ public final class ServiceMetrics: Sendable {
     public let published = Counter()
     public let republished = Counter()
     public let returned = Counter()
+    /// Destination queues declared again after the broker returned a publish for them (deleted by hand).
+    public let queuesRedeclared = Counter()
     public let commandsApplied = Counter()
     public let commandsRefused = Counter()
     public let commandsDuplicate = Counter()
@@ -35,7 +37,7 @@ public final class ServiceMetrics: Sendable {
     public var summary: [String: Int] {
         ["dispatched": dispatched.count, "duplicates": duplicates.count, "rejected": rejected.count,
          "processing_failures": processingFailures.count, "published": published.count, "republished": republished.count,
-         "returned": returned.count, "commands_applied": commandsApplied.count, "commands_refused": commandsRefused.count,
+         "returned": returned.count, "queue_redeclared": queuesRedeclared.count, "commands_applied": commandsApplied.count, "commands_refused": commandsRefused.count,
          "commands_duplicate": commandsDuplicate.count, "timers_fired": timersFired.count, "timers_stale": timersStale.count,
          "rules_reloaded": rulesReloaded.count, "rules_reload_failed": rulesReloadFailed.count]
     }

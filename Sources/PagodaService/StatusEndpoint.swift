@@ -122,8 +122,9 @@ public final class ServiceStatus: Sendable {
     static let counterHelp: [String: String] = [
         "dispatched": "Tickets dispatched.", "duplicates": "Tickets received again and not dispatched twice.",
         "rejected": "Intake messages rejected.", "processing_failures": "Deliveries returned to their queue after a failure.",
-        "published": "Messages confirmed by the broker.", "republished": "Messages sent again after an unknown outcome.",
-        "returned": "Messages the broker returned as unroutable.", "commands_applied": "Worker commands applied.",
+        "published": "Messages confirmed by the broker.", "republished": "Publishes sent again after an unknown outcome or a return.",
+        "returned": "Publishes the broker returned as unroutable.",
+        "queue_redeclared": "Destination queues declared again after the broker returned a publish for them.", "commands_applied": "Worker commands applied.",
         "commands_refused": "Worker commands refused.", "commands_duplicate": "Worker commands seen before.",
         "timers_fired": "Timers fired.", "timers_stale": "Timers that were stale when due.",
         "rules_reloaded": "Rule reloads put in force.", "rules_reload_failed": "Rule reloads that failed.",

@@ -173,6 +173,9 @@ public final class ServeProcess: Sendable {
         process.withLock { $0 = p }
     }
 
+    /// The running process's id (nil before `start`).
+    public var pid: Int32? { process.value?.processIdentifier }
+
     public func signal(_ sig: Int32) {
         if let p = process.value, p.isRunning { kill(p.processIdentifier, sig) }
     }

@@ -81,6 +81,10 @@ public final class AMQPPublisher: Sendable {
 final class PublisherWorker {
     struct Inflight {
         let messageId: String
+        let exchange: String
+        let routingKey: String
+        /// The `CC` header, which the broker keeps in a returned message (unlike `BCC`).
+        let cc: HeaderValue?
         let mandatory: Bool
         let continuation: CheckedContinuation<PublishOutcome, any Error>
         var returned: (code: UInt16, text: String)?
@@ -201,7 +205,8 @@ final class PublisherWorker {
         while !blocked && inflight.count < window, let p = mailbox.pop() {
             let tag = nextTag
             nextTag += 1
-            inflight[tag] = Inflight(messageId: p.message.messageId, mandatory: p.message.mandatory, continuation: p.continuation)
+            inflight[tag] = Inflight(messageId: p.message.messageId, exchange: p.message.exchange, routingKey: p.message.routingKey,
+                                     cc: p.message.properties.headers["CC"], mandatory: p.message.mandatory, continuation: p.continuation)
             let rc = send(p.message, on: session)
             shared.count { $0.published += 1 }
             if rc != AMQP_STATUS_OK.rawValue {
@@ -264,9 +269,11 @@ final class PublisherWorker {
             let m = decoded.assumingMemoryBound(to: amqp_basic_return_t.self).pointee
             let code = m.reply_code
             let text = Decode.string(m.reply_text)
+            let exchange = Decode.string(m.exchange), routingKey = Decode.string(m.routing_key)
             do {
                 let (props, _) = try session.readContent(channel: frame.channel)
-                markReturned(messageId: props.messageId, code: code, text: text)
+                markReturned(messageId: props.messageId, exchange: exchange, routingKey: routingKey, cc: props.headers["CC"],
+                             code: code, text: text)
             } catch {
                 lost(error)
             }
@@ -311,9 +318,13 @@ final class PublisherWorker {
     }
 
     /// basic.return precedes the basic.ack for the same publish, so the returned message is the
-    /// oldest still-unconfirmed mandatory publish with that message id.
-    private func markReturned(messageId: String?, code: UInt16, text: String) {
-        let candidates = inflight.filter { $0.value.mandatory && $0.value.returned == nil && (messageId == nil || $0.value.messageId == messageId) }
+    /// oldest still-unconfirmed mandatory publish with that message id, exchange, routing key and `CC`
+    /// header (several publishes of one message id, to different queues, can be in flight at once).
+    private func markReturned(messageId: String?, exchange: String, routingKey: String, cc: HeaderValue?, code: UInt16, text: String) {
+        let candidates = inflight.filter {
+            $0.value.mandatory && $0.value.returned == nil && (messageId == nil || $0.value.messageId == messageId)
+                && $0.value.exchange == exchange && $0.value.routingKey == routingKey && $0.value.cc == cc
+        }
         guard let tag = candidates.keys.min() else {
             logger.warning("basic.return for unknown message", metadata: ["messageId": "\(messageId ?? "-")"])
             return

@@ -10,6 +10,8 @@ enum Method {
     static let basicReturn = pagoda_method_basic_return()
     static let basicCancel = pagoda_method_basic_cancel()
     static let basicCancelOk = pagoda_method_basic_cancel_ok()
+    static let basicGetOk = pagoda_method_basic_get_ok()
+    static let basicGetEmpty = pagoda_method_basic_get_empty()
     static let channelClose = pagoda_method_channel_close()
     static let channelCloseOk = pagoda_method_channel_close_ok()
     static let connectionClose = pagoda_method_connection_close()
@@ -162,6 +164,12 @@ final class AMQPSession {
                 arena.table(q.arguments))
             withExtendedLifetime(arena) {}
             try check(amqp_get_rpc_reply(state), "queue.declare '\(q.name)'")
+        }
+        for b in topology.removedExchangeBindings {
+            let arena = CArena()
+            _ = amqp_exchange_unbind(state, channel, arena.bytes(b.destination), arena.bytes(b.source), arena.bytes(b.routingKey), amqp_empty_table)
+            withExtendedLifetime(arena) {}
+            try check(amqp_get_rpc_reply(state), "exchange.unbind '\(b.destination)' <- '\(b.source)' (\(b.routingKey))")
         }
         for b in topology.exchangeBindings {
             let arena = CArena()

@@ -77,9 +77,14 @@ public struct Topology: Sendable, Equatable {
     public var bindings: [Binding]
     /// Declared after the exchanges, before the queue bindings.
     public var exchangeBindings: [ExchangeBinding]
+    /// Exchange bindings an earlier version declared and this one must not have: removed (exchange.unbind,
+    /// a no-op when absent) after the exchanges are declared.
+    public var removedExchangeBindings: [ExchangeBinding]
 
-    public init(exchanges: [Exchange] = [], queues: [Queue] = [], bindings: [Binding] = [], exchangeBindings: [ExchangeBinding] = []) {
+    public init(exchanges: [Exchange] = [], queues: [Queue] = [], bindings: [Binding] = [], exchangeBindings: [ExchangeBinding] = [],
+                removedExchangeBindings: [ExchangeBinding] = []) {
         self.exchangeBindings = exchangeBindings
+        self.removedExchangeBindings = removedExchangeBindings
         self.exchanges = exchanges
         self.queues = queues
         self.bindings = bindings
@@ -95,6 +100,7 @@ extension Topology {
         for e in other.exchanges where !t.exchanges.contains(e) { t.exchanges.append(e) }
         for q in other.queues where !t.queues.contains(q) { t.queues.append(q) }
         for b in other.exchangeBindings where !t.exchangeBindings.contains(b) { t.exchangeBindings.append(b) }
+        for b in other.removedExchangeBindings where !t.removedExchangeBindings.contains(b) { t.removedExchangeBindings.append(b) }
         for b in other.bindings where !t.bindings.contains(b) { t.bindings.append(b) }
         return t
     }

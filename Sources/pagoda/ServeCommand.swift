@@ -97,7 +97,15 @@ struct Serve: AsyncParsableCommand {
         config.timerPoll = .milliseconds(Int((timerPoll * 1000).rounded(.up)))
         config.statusEndpoint = status
         config.outboxRetention = retentionPeriod
-        try await PagodaServer(configuration: config, ruleSet: ruleSet, logger: logger).run()
+        do {
+            try await PagodaServer(configuration: config, ruleSet: ruleSet, logger: logger).run()
+        } catch let error as InstanceLock.Failure {
+            printError("pagoda serve: \(error)\n")
+            throw ExitCode.failure
+        } catch let error as QueueArgumentsMismatch {
+            printError("pagoda serve: \(error)\n")
+            throw ExitCode.failure
+        }
     }
 }
 
@@ -155,5 +163,49 @@ struct Publish: AsyncParsableCommand {
         let confirmed = outcomes.count { $0 == .confirmed }
         print("published \(lines.count) \(commands ? "commands" : "tickets") to \(exchange): \(confirmed) confirmed, \(lines.count - confirmed) not confirmed")
         if confirmed != lines.count { throw ExitCode.failure }
+    }
+}
+
+struct MigrateQueues: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "migrate-queues",
+        abstract: "Give the intake and commands queues a single active consumer, keeping their messages.",
+        discussion: """
+            RabbitMQ cannot change a queue's arguments, so each queue declared by an earlier version is emptied into \
+            NAME.migrating (which takes its bindings meanwhile), deleted, declared again and filled back; every message is \
+            moved with a publisher confirm before its original is acknowledged. Stop every pagoda serve on these queues \
+            first: it refuses while a queue has consumers. Safe to run again, and after an interruption it finishes the job.
+            """)
+
+    @OptionGroup var broker: BrokerOptions
+
+    func run() throws {
+        bootstrapLogging(level: .warning)
+        let logger = Logger(label: "pagoda")
+        let names = Names(prefix: broker.prefix)
+        let configuration = try broker.configuration(name: "pagoda-migrate-queues")
+        var failed = false
+        do {
+            try Topology(exchanges: names.intakeExchanges).declare(configuration: configuration, logger: logger)
+        } catch {
+            printError("pagoda migrate-queues: cannot declare the exchanges on \(configuration.endpointDescription): \(error)\n")
+            throw ExitCode.failure
+        }
+        for migration in names.singleConsumerQueues {
+            do {
+                let outcome = try migration.run(configuration: configuration, logger: logger)
+                if outcome.redeclared {
+                    print("\(migration.queue.name): declared again with a single active consumer, \(outcome.moved) messages kept")
+                } else if outcome.moved > 0 {
+                    print("\(migration.queue.name): finished an interrupted move, \(outcome.moved) messages moved back")
+                } else {
+                    print("\(migration.queue.name): already has a single active consumer")
+                }
+            } catch {
+                printError("pagoda migrate-queues: \(migration.queue.name): \(error)\n")
+                failed = true
+            }
+        }
+        if failed { throw ExitCode.failure }
     }
 }

@@ -20,8 +20,14 @@ import Testing
             #expect(t.bindings.contains { $0.queue == "pagoda.\(u.queue)" && $0.exchange == "pagoda.dispatch" && $0.routingKey == u.queue })
         }
         for s in ["triage", "emergency", "platform"] { #expect(t.queues.contains { $0.name == "pagoda.\(s)" }) }
-        #expect(t.exchangeBindings == [.init(destination: "pagoda.events", source: "pagoda.dispatch", routingKey: "#")])
-        #expect(t.queues.first { $0.name == "pagoda.intake" }?.arguments["x-queue-type"]?.stringValue == "quorum")
+        // The copy to the events exchange is the relay's own publish; the binding of earlier versions is removed.
+        #expect(t.exchangeBindings.isEmpty)
+        #expect(t.removedExchangeBindings == [.init(destination: "pagoda.events", source: "pagoda.dispatch", routingKey: "#")])
+        for q in ["pagoda.intake", "pagoda.commands"] {
+            let queue = t.queues.first { $0.name == q }
+            #expect(queue?.arguments["x-queue-type"]?.stringValue == "quorum")
+            #expect(queue?.arguments["x-single-active-consumer"] == .bool(true), "\(q) has one active consumer at a time")
+        }
     }
 
     @Test func processorRejectsWithTheFirstIssueAndKeepsTheBody() {
@@ -46,7 +52,7 @@ import Testing
             return
         }
         let messages = d.messages(42)
-        #expect(messages.map(\.exchange) == ["pagoda.dispatch"], "events get their copy through the exchange binding")
+        #expect(messages.map(\.exchange) == ["pagoda.dispatch"], "one outbox row; the relay publishes the events copy")
         #expect(messages[0].routingKey == "unit.nanhai.shishan")
         #expect(messages[0].messageID == "FS-1/dispatch/42")
         guard case .object(let o) = try JSON.parse(messages[0].body) else { Issue.record("not an object"); return }

@@ -122,6 +122,78 @@ import Testing
         try await TestBroker.ctl("delete_queue", queue)
     }
 
+    /// Publishes of one message id, exchange and routing key to several queues, told apart by their `CC`
+    /// header: only the one whose queue is missing is returned, even with many in flight at once.
+    @Test func returnsAreMatchedByTheirCCHeader() async throws {
+        let config = try TestBroker.configuration
+        let exchange = uniqueName("pagoda.test.cc")
+        let queue = uniqueName("pagoda.test.cc.here")
+        let topology = Topology(
+            exchanges: [.init(name: exchange, type: "topic", durable: false)],
+            queues: [.init(name: queue, durable: false)],
+            bindings: [.init(queue: queue, exchange: exchange, routingKey: "here")])
+        let publisher = AMQPPublisher(configuration: config, topology: topology, logger: TestBroker.logger)
+        let results = try await withThrowingTaskGroup(of: (Int, Bool, PublishOutcome).self) { group in
+            for i in 0..<60 {
+                for there in [false, true] {
+                    group.addTask {
+                        let m = OutgoingMessage(exchange: exchange, routingKey: "event.type", body: Array("\(i)".utf8), messageId: "m-\(i)",
+                                                headers: ["CC": .array([.string(there ? "missing" : "here")])])
+                        return (i, there, try await publisher.publish(m))
+                    }
+                }
+            }
+            var all: [(Int, Bool, PublishOutcome)] = []
+            for try await r in group { all.append(r) }
+            return all
+        }
+        #expect(results.count == 120)
+        for (i, there, outcome) in results {
+            #expect(outcome == (there ? .returned(code: 312, text: "NO_ROUTE") : .confirmed), "message \(i) to \(there ? "missing" : "here")")
+        }
+        await publisher.close()
+        try await TestBroker.ctl("delete_queue", queue)
+    }
+
+    /// A queue's arguments changed without losing its messages: moved to a holding queue and back, in
+    /// order and byte for byte, with its binding kept; run again, it has nothing to do.
+    @Test func queueMigrationKeepsEveryMessage() async throws {
+        let config = try TestBroker.configuration
+        let exchange = uniqueName("pagoda.test.mig")
+        let queue = uniqueName("pagoda.test.mig.q")
+        let binding = Topology.Binding(queue: queue, exchange: exchange, routingKey: "")
+        let old = Topology(exchanges: [.init(name: exchange, type: "fanout")], queues: [.quorum(queue)], bindings: [binding])
+        let publisher = AMQPPublisher(configuration: config, topology: old, logger: TestBroker.logger)
+        let n = 700
+        for i in 0..<n {
+            let o = try await publisher.publish(OutgoingMessage(exchange: exchange, routingKey: "", body: Array("body-\(i)".utf8), messageId: "m-\(i)",
+                                                                headers: ["n": .int(Int64(i)), "s": "x"]))
+            #expect(o == .confirmed)
+        }
+        let migration = QueueMigration(queue: .quorum(queue, arguments: ["x-single-active-consumer": true]), bindings: [binding])
+        let outcome = try await Task.detached { try migration.run(configuration: config, logger: TestBroker.logger) }.value
+        #expect(outcome == .init(redeclared: true, moved: n))
+        let again = try await Task.detached { try migration.run(configuration: config, logger: TestBroker.logger) }.value
+        #expect(again == .init(redeclared: false, moved: 0))
+        // The binding is back: a new message arrives behind the moved ones.
+        #expect(try await publisher.publish(OutgoingMessage(exchange: exchange, routingKey: "", body: Array("late".utf8), messageId: "late")) == .confirmed)
+        let consumer = AMQPConsumer(configuration: config, queue: queue, topology: Topology(), prefetch: 1000, logger: TestBroker.logger)
+        let got = Locked<[Delivery]>([])
+        let task = Task { for await d in consumer.deliveries { got.withLock { $0.append(d) }; consumer.ack(d) } }
+        #expect(await eventually(timeout: .seconds(60)) { got.value.count == n + 1 })
+        let d = got.value
+        #expect(d.map { $0.messageId ?? "" } == (0..<n).map { "m-\($0)" } + ["late"])
+        #expect(d.prefix(n).map(\.bodyString) == (0..<n).map { "body-\($0)" })
+        #expect(d.first?.headers["n"] == .int(0) && d.first?.headers["s"] == .string("x"))
+        await consumer.close()
+        await task.value
+        await publisher.close()
+        let listed = try await TestBroker.ctl("list_queues", "name", "arguments")
+        #expect(!listed.contains("\(queue).migrating"))
+        #expect(listed.split(separator: "\n").contains { $0.hasPrefix(queue + "\t") && $0.contains("x-single-active-consumer") }, "\(listed)")
+        try await TestBroker.ctl("delete_queue", queue)
+    }
+
     @Test func prefetchAndNackRequeueRedelivers() async throws {
         let config = try TestBroker.configuration
         let queue = uniqueName("pagoda.test.prefetch")

@@ -19,6 +19,8 @@ static inline amqp_method_number_t pagoda_method_basic_nack(void) { return AMQP_
 static inline amqp_method_number_t pagoda_method_basic_return(void) { return AMQP_BASIC_RETURN_METHOD; }
 static inline amqp_method_number_t pagoda_method_basic_cancel(void) { return AMQP_BASIC_CANCEL_METHOD; }
 static inline amqp_method_number_t pagoda_method_basic_cancel_ok(void) { return AMQP_BASIC_CANCEL_OK_METHOD; }
+static inline amqp_method_number_t pagoda_method_basic_get_ok(void) { return AMQP_BASIC_GET_OK_METHOD; }
+static inline amqp_method_number_t pagoda_method_basic_get_empty(void) { return AMQP_BASIC_GET_EMPTY_METHOD; }
 static inline amqp_method_number_t pagoda_method_channel_close(void) { return AMQP_CHANNEL_CLOSE_METHOD; }
 static inline amqp_method_number_t pagoda_method_channel_close_ok(void) { return AMQP_CHANNEL_CLOSE_OK_METHOD; }
 static inline amqp_method_number_t pagoda_method_connection_close(void) { return AMQP_CONNECTION_CLOSE_METHOD; }
