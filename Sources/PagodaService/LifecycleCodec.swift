@@ -6,10 +6,9 @@ import PagodaStore
 /// Turns lifecycle transitions into what the store keeps and the relay publishes.
 ///
 /// Pure: states are encoded as JSON blobs, events become timeline rows and outgoing messages. Every event
-/// is ONE publish to the dispatch exchange with the event type as routing key (no queue is bound by it) and
-/// the suffixes of the queues it concerns as extra routing keys (AMQP `BCC`): the broker delivers it to
-/// those queues and, through the exchange binding, once to the events exchange, where consumers bind by
-/// event type. No consumer sees it twice, and the relay publishes and the outbox stores one message.
+/// is one outbox row with the event type as routing key (no queue is bound by it) and the suffixes of the
+/// queues it concerns as extra routing keys; the relay publishes it once per queue and once to the events
+/// exchange (`PublishPlan`), where consumers bind by event type. No consumer sees it twice.
 public struct LifecycleCodec: Sendable {
     public let names: Names
     public let offsetSeconds: Int

@@ -134,9 +134,9 @@ public struct OutgoingMessage: Sendable, Hashable {
     public var body: [UInt8]
     /// Publish with the AMQP `mandatory` flag (unroutable messages come back).
     public var mandatory: Bool
-    /// More routing keys on the same exchange: the relay sends them in the `BCC` header, by which
-    /// RabbitMQ routes the one message by each key too (sender-selected distribution; a queue matched by
-    /// several keys still gets one copy) and which it removes before delivery.
+    /// More routing keys on the same exchange, one per destination queue: the relay publishes the message
+    /// once per key (in the `CC` header, so that a missing queue returns it) and once to the events
+    /// exchange with every key in `BCC` (see `PublishPlan` in PagodaService).
     public var extraRoutingKeys: [String]
 
     public init(
