@@ -11,22 +11,44 @@ public enum RuleSetCompiler {
     public struct Result: Sendable {
         public let ruleSet: RuleSet?
         public let diagnostics: [Diagnostic]
+        /// The work was given up because `shouldStop` said so: no rule set, and the diagnostics are partial.
+        public let stopped: Bool
+
+        init(ruleSet: RuleSet?, diagnostics: [Diagnostic], stopped: Bool = false) {
+            self.ruleSet = ruleSet
+            self.diagnostics = diagnostics
+            self.stopped = stopped
+        }
     }
 
     /// Loads, checks and compiles rule files.
     ///
-    /// - Parameter today: the date used for the calendar-coverage warning; nil skips that check.
-    public static func compile(_ files: [RuleFile], today: Date? = nil) -> Result {
-        var loader = RuleLoader()
+    /// - Parameters:
+    ///   - today: the date used for the calendar-coverage warning; nil skips that check.
+    ///   - limits: what one file may hold (`R080`-`R082`).
+    ///   - shouldStop: asked between files, every few thousand YAML events while a file's aliases are
+    ///     counted, and between the compiler's phases; when it returns true the work stops and the result
+    ///     is `stopped`, without a rule set.
+    public static func compile(_ files: [RuleFile], today: Date? = nil, limits: RuleLimits = .standard,
+                               shouldStop: StopCheck? = nil) -> Result {
+        var loader = RuleLoader(limits: limits, shouldStop: shouldStop)
         let source = loader.load(files)
-        var c = Checker(source: source, files: files, today: today)
+        if loader.stopped || shouldStop?() == true {
+            return Result(ruleSet: nil, diagnostics: loader.diagnostics.sorted(), stopped: true)
+        }
+        var c = Checker(source: source, files: files, today: today, shouldStop: shouldStop)
         c.diagnostics.append(contentsOf: loader.diagnostics)
         let ruleSet = c.run()
+        if c.stopped { return Result(ruleSet: nil, diagnostics: c.diagnostics.sorted(), stopped: true) }
         return Result(ruleSet: c.diagnostics.hasErrors ? nil : ruleSet, diagnostics: c.diagnostics.sorted())
     }
 
     /// Reads every `*.yaml`/`*.yml` file directly inside `directory`, in name order.
-    public static func readFiles(in directory: String) throws -> [RuleFile] {
+    ///
+    /// A file larger than `limits.maxFileBytes` is not read: it is returned with its size
+    /// (``RuleFile/unreadSize``) and compiling reports `R080` for it. Throws when the directory or a
+    /// file cannot be read, or a file is not UTF-8.
+    public static func readFiles(in directory: String, limits: RuleLimits = .standard) throws -> [RuleFile] {
         let fm = FileManager.default
         let names = try fm.contentsOfDirectory(atPath: directory)
             .filter { $0.hasSuffix(".yaml") || $0.hasSuffix(".yml") }
@@ -34,9 +56,19 @@ public enum RuleSetCompiler {
         let base = directory.hasSuffix("/") ? String(directory.dropLast()) : directory
         return try names.map { name in
             let path = base + "/" + name
-            guard let data = fm.contents(atPath: path) else {
+            guard let handle = FileHandle(forReadingAtPath: path) else {
                 throw CocoaError(.fileReadUnknown, userInfo: [NSFilePathErrorKey: path])
             }
+            defer { try? handle.close() }
+            // The size first, so a huge file costs nothing; then at most one byte more than the limit, in
+            // case the file grows while it is read.
+            var info = stat()
+            if fstat(handle.fileDescriptor, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG,
+               Int(info.st_size) > limits.maxFileBytes {
+                return RuleFile(path: path, unreadSize: Int(info.st_size))
+            }
+            let data = try handle.read(upToCount: limits.maxFileBytes + 1) ?? Data()
+            if data.count > limits.maxFileBytes { return RuleFile(path: path, unreadSize: data.count) }
             guard let text = String(data: data, encoding: .utf8) else {
                 throw RuleFileError(path: path, message: "is not valid UTF-8")
             }
@@ -72,20 +104,33 @@ private struct Checker {
     var relativeKeys: [String: Int] = [:]
     var relativeSpecs: [(level: Level, function: String, location: SourceLocation)] = []
 
-    init(source: RuleSetSource, files: [RuleFile], today: Date?) {
+    let shouldStop: StopCheck?
+    /// Set when `run` gave up because `shouldStop` said so.
+    var stopped = false
+
+    init(source: RuleSetSource, files: [RuleFile], today: Date?, shouldStop: StopCheck?) {
         self.source = source
         self.files = files
         self.today = today
+        self.shouldStop = shouldStop
+    }
+
+    /// Whether to give up now (see `shouldStop`); remembers a yes.
+    mutating func giveUp() -> Bool {
+        if !stopped, shouldStop?() == true { stopped = true }
+        return stopped
     }
 
     var firstLocation: SourceLocation { SourceLocation(file: files.first?.path ?? ".", line: 1, column: 1) }
 
     mutating func run() -> RuleSet? {
         buildRegions()
+        if giveUp() { return nil }
         buildCategories()
         let calendar = buildCalendar()
         buildProfiles()
         buildUnits()
+        if giveUp() { return nil }
         buildPolicies()
         let emergency = source.emergency.map { e in
             EmergencyRule(reference: ref(e.id), line: e.line, text: compileText(e.text))
@@ -98,11 +143,14 @@ private struct Checker {
         for spec in source.routes {
             if let route = compileRoute(spec, index: routes.count) { routes.append(route) }
         }
+        if giveUp() { return nil }
         let tables = buildRelativeTables()
-        guard !diagnostics.hasErrors, let calendar, let defaults else { return nil }
+        guard !diagnostics.hasErrors, let calendar, let defaults, !giveUp() else { return nil }
         let index = RouteIndex(routes: routes, categories: categories, regions: regions)
         checkShadowing(routes, index)
+        if giveUp() { return nil }
         checkCoverage(routes, index)
+        if giveUp() { return nil }
         var hasher = SHA256()
         for f in files.sorted(by: { $0.path < $1.path }) {
             hasher.update(Array((f.path as NSString).lastPathComponent.utf8) + [0])
