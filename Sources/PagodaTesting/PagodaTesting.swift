@@ -191,10 +191,12 @@ public final class ServeProcess: Sendable {
 
     /// The process's peak and current resident memory in bytes (Linux: /proc/PID/status), while it runs.
     public var memory: (peak: Int, current: Int)? {
-        guard let pid, let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return nil }
+        guard let pid, let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else {
+            return nil
+        }
         func kB(_ key: String) -> Int? {
-            status.split(separator: "\n").first { $0.hasPrefix(key + ":") }
-                .flatMap { Int($0.dropFirst(key.count + 1).trimmingCharacters(in: .whitespaces).split(separator: " ").first ?? "") }
+            guard let line = status.split(separator: "\n").first(where: { $0.hasPrefix(key + ":") }) else { return nil }
+            return line.split(separator: " ").dropFirst().first.flatMap { Int($0) }
         }
         guard let peak = kB("VmHWM"), let current = kB("VmRSS") else { return nil }
         return (peak * 1024, current * 1024)

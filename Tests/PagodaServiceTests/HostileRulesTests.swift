@@ -48,7 +48,8 @@ import Glibc
         try FileManager.default.createDirectory(at: rules, withIntermediateDirectories: true)
         let source = repositoryRoot.appendingPathComponent("rules")
         for name in try FileManager.default.contentsOfDirectory(atPath: source.path) where name.hasSuffix(".yaml") {
-            try FileManager.default.copyItem(at: source.appendingPathComponent(name), to: rules.appendingPathComponent(name))
+            try FileManager.default.copyItem(at: source.appendingPathComponent(name),
+                                             to: rules.appendingPathComponent(name))
         }
         return rules
     }
@@ -61,14 +62,16 @@ import Glibc
         try laughs.text.write(to: rules.appendingPathComponent("categories.yaml"), atomically: true, encoding: .utf8)
         let hostile = try await runProcess([ServeProcess.binary, "check", rules.path], separateStderr: true)
         #expect(hostile.status == 1)
-        #expect(hostile.stderr.contains("\(rules.path)/categories.yaml:\(laughs.line):\(laughs.column): error[R082]: "
-                                        + "aliases would expand this file by more than 200000 nodes"), "\(hostile.stderr.prefix(3000))")
+        let refusal = "\(rules.path)/categories.yaml:\(laughs.line):\(laughs.column): error[R082]: "
+            + "aliases would expand this file by more than 200000 nodes"
+        #expect(hostile.stderr.contains(refusal), "\(hostile.stderr.prefix(3000))")
 
         try Self.hugeCategories().write(to: rules.appendingPathComponent("categories.yaml"))
-        let huge = try await runProcess([ServeProcess.binary, "check", "--format", "json", rules.path], separateStderr: true)
+        let huge = try await runProcess([ServeProcess.binary, "check", "--format", "json", rules.path],
+                                        separateStderr: true)
         #expect(huge.status == 1)
-        #expect(huge.stdout.contains(#"{"file":"\#(rules.path)/categories.yaml","line":1,"column":1,"severity":"error","code":"R080""#),
-                "\(huge.stdout.prefix(3000))")
+        let json = #"{"file":"\#(rules.path)/categories.yaml","line":1,"column":1,"severity":"error","code":"R080""#
+        #expect(huge.stdout.contains(json), "\(huge.stdout.prefix(3000))")
     }
 
     /// SIGHUP with a hostile file in place: the reload is refused with the positioned error, the process
@@ -78,9 +81,11 @@ import Glibc
         let dir = try StatusTextTests.scratchDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
         let rules = try Self.rulesCopy(in: dir)
-        let serve = ServeProcess(arguments: ["serve", "--rules", rules.path, "--amqp-url", "amqp://guest:guest@127.0.0.1:1/",
-                                             "--db", dir.appendingPathComponent("p.sqlite").path, "--status-address", "127.0.0.1:0"],
-                                 logPath: dir.appendingPathComponent("serve.log").path)
+        let serve = ServeProcess(
+            arguments: ["serve", "--rules", rules.path, "--amqp-url", "amqp://guest:guest@127.0.0.1:1/",
+                        "--db", dir.appendingPathComponent("p.sqlite").path, "--status-address", "127.0.0.1:0"],
+            logPath: dir.appendingPathComponent("serve.log").path)
+        func count(_ text: String) -> Int { serve.log.components(separatedBy: text).count - 1 }
         try serve.start()
         defer { serve.signal(SIGKILL) }
         #expect(await eventually { serve.log.contains("status endpoint listening") }, "\(serve.log.suffix(2000))")
@@ -90,16 +95,18 @@ import Glibc
         try laughs.text.write(to: rules.appendingPathComponent("categories.yaml"), atomically: true, encoding: .utf8)
         serve.signal(SIGHUP)
         #expect(await eventually { serve.log.contains("rules reload failed") }, "\(serve.log.suffix(2000))")
-        #expect(serve.log.contains("categories.yaml:\(laughs.line):\(laughs.column): error[R082]"), "\(serve.log.suffix(2000))")
+        let refusal = "categories.yaml:\(laughs.line):\(laughs.column): error[R082]"
+        #expect(serve.log.contains(refusal), "\(serve.log.suffix(2000))")
 
         try Self.hugeCategories().write(to: rules.appendingPathComponent("categories.yaml"))
         serve.signal(SIGHUP)
-        #expect(await eventually { serve.log.components(separatedBy: "rules reload failed").count == 3 }, "\(serve.log.suffix(2000))")
+        #expect(await eventually { count("rules reload failed") == 2 }, "\(serve.log.suffix(2000))")
         #expect(serve.log.contains("categories.yaml:1:1: error[R080]"), "\(serve.log.suffix(2000))")
         // Before the limits, the first reload grew by 50 MB/s to 5.4 GB; now neither costs more than a
         // little parsing (the 50 MB file is not even read).
         let after = try #require(serve.memory)
-        #expect(after.peak < before.peak + 200 << 20, "peak resident memory \(before.peak >> 20) MiB before, \(after.peak >> 20) MiB after")
+        #expect(after.peak < before.peak + 200 << 20,
+                "peak resident memory \(before.peak >> 20) MiB before, \(after.peak >> 20) MiB after")
 
         // A slow reload: 40 files of 1 MB each. They would all be read and parsed before the compiler found
         // that they define the same section; shutdown stops it between files.
@@ -108,13 +115,15 @@ import Glibc
                                          to: rules.appendingPathComponent("categories.yaml"))
         var big = "escalation:\n"
         for n in 0..<12_000 { big += "  policy_\(n): {clocks: [resolve], to_parent: true, max_returns: 2}\n" }
-        for n in 0..<40 { try big.write(to: rules.appendingPathComponent("zz-\(n).yaml"), atomically: true, encoding: .utf8) }
+        for n in 0..<40 {
+            try big.write(to: rules.appendingPathComponent("zz-\(n).yaml"), atomically: true, encoding: .utf8)
+        }
         serve.signal(SIGHUP)
-        #expect(await eventually { serve.log.components(separatedBy: "SIGHUP: reloading the rules").count == 4 }, "\(serve.log.suffix(2000))")
+        #expect(await eventually { count("SIGHUP: reloading the rules") == 3 }, "\(serve.log.suffix(2000))")
         serve.signal(SIGTERM)
         let status = await serve.wait(timeout: .seconds(60))
         #expect(status == 0, "\(serve.log.suffix(2000))")
-        #expect(serve.log.contains("rules reload stopped for shutdown; the rules in force stay"), "\(serve.log.suffix(3000))")
-        #expect(serve.log.components(separatedBy: "rules reload failed").count == 3, "\(serve.log.suffix(3000))")
+        #expect(count("rules reload stopped for shutdown; the rules in force stay") == 1, "\(serve.log.suffix(3000))")
+        #expect(count("rules reload failed") == 2, "\(serve.log.suffix(3000))")
     }
 }
