@@ -94,6 +94,8 @@ private struct Checker {
     var units: [Unit] = []
     var categories: [Category] = []
     var regionByPath: [String: Int] = [:]
+    /// Each region's children by name and alias: the first child, in order, to have it as either.
+    var childByName: [[String: Int]] = []
     var regionByCode: [String: Int] = [:]
     var unitByID: [String: Int] = [:]
     var categoryByCode: [String: Int] = [:]
@@ -180,16 +182,18 @@ private struct Checker {
         func add(_ spec: RegionSpec, parent: Int?, parentPath: String?) {
             let path = parentPath.map { $0.isEmpty ? spec.name : "\($0)/\(spec.name)" } ?? spec.name
             let index = regions.count
-            if let p = parent {
-                let siblings = regions[p].children.map { regions[$0] }
-                if let dup = siblings.first(where: { $0.name == spec.name || $0.aliases.contains(spec.name) }) {
-                    diagnostics.error(.duplicateId, "region '\(spec.name)' is already defined under '\(regions[p].name)' at \(dup.location)", at: spec.location)
-                    return
-                }
+            if let p = parent, let dup = childByName[p][spec.name] {
+                diagnostics.error(.duplicateId, "region '\(spec.name)' is already defined under '\(regions[p].name)' at \(regions[dup].location)",
+                                  at: spec.location)
+                return
             }
             regions.append(Region(index: index, name: spec.name, code: spec.code, aliases: spec.aliases, level: spec.level,
                                   parent: parent, children: [], path: path, location: spec.location))
-            if let p = parent { regions[p].children.append(index) }
+            childByName.append([:])
+            if let p = parent {
+                regions[p].children.append(index)
+                for name in [spec.name] + spec.aliases where childByName[p][name] == nil { childByName[p][name] = index }
+            }
             regionByPath[path] = index
             if let code = spec.code {
                 if let other = regionByCode[code] {
@@ -214,8 +218,7 @@ private struct Checker {
         var node = 0
         for part in text.split(separator: "/", omittingEmptySubsequences: false) {
             let name = String(part)
-            guard let next = regions[node].children.first(where: { regions[$0].name == name || regions[$0].aliases.contains(name) })
-            else { return nil }
+            guard let next = childByName[node][name] else { return nil }
             node = next
         }
         return node
