@@ -183,8 +183,9 @@ private struct Checker {
             let path = parentPath.map { $0.isEmpty ? spec.name : "\($0)/\(spec.name)" } ?? spec.name
             let index = regions.count
             if let p = parent, let dup = childByName[p][spec.name] {
-                diagnostics.error(.duplicateId, "region '\(spec.name)' is already defined under '\(regions[p].name)' at \(regions[dup].location)",
-                                  at: spec.location)
+                let message = "region '\(spec.name)' is already defined under '\(regions[p].name)' "
+                    + "at \(regions[dup].location)"
+                diagnostics.error(.duplicateId, message, at: spec.location)
                 return
             }
             regions.append(Region(index: index, name: spec.name, code: spec.code, aliases: spec.aliases, level: spec.level,
@@ -192,7 +193,9 @@ private struct Checker {
             childByName.append([:])
             if let p = parent {
                 regions[p].children.append(index)
-                for name in [spec.name] + spec.aliases where childByName[p][name] == nil { childByName[p][name] = index }
+                for name in [spec.name] + spec.aliases where childByName[p][name] == nil {
+                    childByName[p][name] = index
+                }
             }
             regionByPath[path] = index
             if let code = spec.code {
