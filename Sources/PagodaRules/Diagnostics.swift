@@ -114,4 +114,8 @@ public enum DiagnosticCode: String, Sendable, Hashable, CaseIterable {
     case unknownTimeZone = "R062"
     // Tests
     case testCase = "R070"
+    // Limits on one file (RuleLimits)
+    case fileTooLarge = "R080"
+    case tooManyAliases = "R081"
+    case aliasExpansion = "R082"
 }

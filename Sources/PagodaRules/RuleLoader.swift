@@ -5,9 +5,21 @@ import Yams
 public struct RuleFile: Sendable, Hashable {
     public let path: String
     public let text: String
+    /// The size in bytes of a file that was not read because it is larger than
+    /// ``RuleLimits/maxFileBytes`` (`text` is then empty); nil when the file was read.
+    public let unreadSize: Int?
+
     public init(path: String, text: String) {
         self.path = path
         self.text = text
+        unreadSize = nil
+    }
+
+    /// A file left unread: loading it reports `R080`.
+    public init(path: String, unreadSize: Int) {
+        self.path = path
+        text = ""
+        self.unreadSize = unreadSize
     }
 }
 
@@ -23,16 +35,32 @@ struct RuleLoader {
 
     var diagnostics = DiagnosticBag()
     var source = RuleSetSource()
+    /// Set when `shouldStop` said so: the source is incomplete and must not be compiled.
+    private(set) var stopped = false
     private var r = YAMLReader(file: "")
+    let limits: RuleLimits
+    let shouldStop: StopCheck?
+
+    init(limits: RuleLimits = .standard, shouldStop: StopCheck? = nil) {
+        self.limits = limits
+        self.shouldStop = shouldStop
+    }
 
     mutating func load(_ files: [RuleFile]) -> RuleSetSource {
         if files.isEmpty {
             diagnostics.error(.emptyRuleSet, "no rule files (*.yaml) found", at: SourceLocation(file: ".", line: 1, column: 1))
         }
         for file in files {
-            r = YAMLReader(file: file.path)
+            if shouldStop?() == true {
+                stopped = true
+                break
+            }
+            r = YAMLReader(file: file.path, limits: limits, shouldStop: shouldStop)
             defer { diagnostics.append(contentsOf: r.diagnostics) }
-            guard let root = r.compose(file.text) else { continue }
+            guard let root = r.compose(file) else {
+                if r.stopped { stopped = true }
+                if stopped { break } else { continue }
+            }
             if case .scalar(let s) = root, s.string.isEmpty { continue }
             guard let entries = r.mapping(root, what: "a rule file", allowed: Self.sections) else { continue }
             for (name, value) in entries.values.sorted(by: { r.location($0.value) < r.location($1.value) }) {

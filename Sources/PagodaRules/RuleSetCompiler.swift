@@ -11,27 +11,51 @@ public enum RuleSetCompiler {
     public struct Result: Sendable {
         public let ruleSet: RuleSet?
         public let diagnostics: [Diagnostic]
+        /// The work was given up because `shouldStop` said so: no rule set, and the diagnostics are partial.
+        public let stopped: Bool
+
+        init(ruleSet: RuleSet?, diagnostics: [Diagnostic], stopped: Bool = false) {
+            self.ruleSet = ruleSet
+            self.diagnostics = diagnostics
+            self.stopped = stopped
+        }
     }
 
     /// Loads, checks and compiles rule files.
     ///
-    /// - Parameter today: the date used for the calendar-coverage warning; nil skips that check.
-    public static func compile(_ files: [RuleFile], today: Date? = nil) -> Result {
-        var loader = RuleLoader()
+    /// - Parameters:
+    ///   - today: the date used for the calendar-coverage warning; nil skips that check.
+    ///   - limits: what one file may hold (`R080`-`R082`).
+    ///   - shouldStop: asked between files, every few thousand YAML events while a file's aliases are
+    ///     counted, and between the compiler's phases; when it returns true the work stops and the result
+    ///     is `stopped`, without a rule set.
+    public static func compile(_ files: [RuleFile], today: Date? = nil, limits: RuleLimits = .standard,
+                               shouldStop: StopCheck? = nil) -> Result {
+        var loader = RuleLoader(limits: limits, shouldStop: shouldStop)
         let source = loader.load(files)
-        // A file that does not parse defined nothing, so every check across files would repeat that one
-        // mistake ("unknown SLA profile" wherever a profile of the broken file is named): stop at reading.
-        if loader.diagnostics.items.contains(where: { $0.code == .yamlSyntax && $0.severity == .error }) {
+        if loader.stopped || shouldStop?() == true {
+            return Result(ruleSet: nil, diagnostics: loader.diagnostics.sorted(), stopped: true)
+        }
+        // A file that does not parse (or is refused for its size or aliases) defined nothing, so every check
+        // across files would repeat that one mistake ("unknown SLA profile" wherever a profile of the broken
+        // file is named): stop at reading.
+        let unread: Set<DiagnosticCode> = [.yamlSyntax, .fileTooLarge, .tooManyAliases, .aliasExpansion]
+        if loader.diagnostics.items.contains(where: { unread.contains($0.code) && $0.severity == .error }) {
             return Result(ruleSet: nil, diagnostics: loader.diagnostics.sorted())
         }
-        var c = Checker(source: source, files: files, today: today)
+        var c = Checker(source: source, files: files, today: today, shouldStop: shouldStop)
         c.diagnostics.append(contentsOf: loader.diagnostics)
         let ruleSet = c.run()
+        if c.stopped { return Result(ruleSet: nil, diagnostics: c.diagnostics.sorted(), stopped: true) }
         return Result(ruleSet: c.diagnostics.hasErrors ? nil : ruleSet, diagnostics: c.diagnostics.sorted())
     }
 
     /// Reads every `*.yaml`/`*.yml` file directly inside `directory`, in name order.
-    public static func readFiles(in directory: String) throws -> [RuleFile] {
+    ///
+    /// A file larger than `limits.maxFileBytes` is not read: it is returned with its size
+    /// (``RuleFile/unreadSize``) and compiling reports `R080` for it. Throws when the directory or a
+    /// file cannot be read, or a file is not UTF-8.
+    public static func readFiles(in directory: String, limits: RuleLimits = .standard) throws -> [RuleFile] {
         let fm = FileManager.default
         let names = try fm.contentsOfDirectory(atPath: directory)
             .filter { $0.hasSuffix(".yaml") || $0.hasSuffix(".yml") }
@@ -39,9 +63,19 @@ public enum RuleSetCompiler {
         let base = directory.hasSuffix("/") ? String(directory.dropLast()) : directory
         return try names.map { name in
             let path = base + "/" + name
-            guard let data = fm.contents(atPath: path) else {
+            guard let handle = FileHandle(forReadingAtPath: path) else {
                 throw CocoaError(.fileReadUnknown, userInfo: [NSFilePathErrorKey: path])
             }
+            defer { try? handle.close() }
+            // The size first, so a huge file costs nothing; then at most one byte more than the limit, in
+            // case the file grows while it is read.
+            var info = stat()
+            if fstat(handle.fileDescriptor, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG,
+               Int(info.st_size) > limits.maxFileBytes {
+                return RuleFile(path: path, unreadSize: Int(info.st_size))
+            }
+            let data = try handle.read(upToCount: limits.maxFileBytes + 1) ?? Data()
+            if data.count > limits.maxFileBytes { return RuleFile(path: path, unreadSize: data.count) }
             guard let text = String(data: data, encoding: .utf8) else {
                 throw RuleFileError(path: path, message: "is not valid UTF-8")
             }
@@ -67,6 +101,8 @@ private struct Checker {
     var units: [Unit] = []
     var categories: [Category] = []
     var regionByPath: [String: Int] = [:]
+    /// Each region's children by name and alias: the first child, in order, to have it as either.
+    var childByName: [[String: Int]] = []
     var regionByCode: [String: Int] = [:]
     var unitByID: [String: Int] = [:]
     var categoryByCode: [String: Int] = [:]
@@ -77,20 +113,33 @@ private struct Checker {
     var relativeKeys: [String: Int] = [:]
     var relativeSpecs: [(level: Level, function: String, location: SourceLocation)] = []
 
-    init(source: RuleSetSource, files: [RuleFile], today: Date?) {
+    let shouldStop: StopCheck?
+    /// Set when `run` gave up because `shouldStop` said so.
+    var stopped = false
+
+    init(source: RuleSetSource, files: [RuleFile], today: Date?, shouldStop: StopCheck?) {
         self.source = source
         self.files = files
         self.today = today
+        self.shouldStop = shouldStop
+    }
+
+    /// Whether to give up now (see `shouldStop`); remembers a yes.
+    mutating func giveUp() -> Bool {
+        if !stopped, shouldStop?() == true { stopped = true }
+        return stopped
     }
 
     var firstLocation: SourceLocation { SourceLocation(file: files.first?.path ?? ".", line: 1, column: 1) }
 
     mutating func run() -> RuleSet? {
         buildRegions()
+        if giveUp() { return nil }
         buildCategories()
         let calendar = buildCalendar()
         buildProfiles()
         buildUnits()
+        if giveUp() { return nil }
         buildPolicies()
         let emergency = source.emergency.map { e in
             EmergencyRule(reference: ref(e.id), line: e.line, text: compileText(e.text))
@@ -103,11 +152,14 @@ private struct Checker {
         for spec in source.routes {
             if let route = compileRoute(spec, index: routes.count) { routes.append(route) }
         }
+        if giveUp() { return nil }
         let tables = buildRelativeTables()
-        guard !diagnostics.hasErrors, let calendar, let defaults else { return nil }
+        guard !diagnostics.hasErrors, let calendar, let defaults, !giveUp() else { return nil }
         let index = RouteIndex(routes: routes, categories: categories, regions: regions)
         checkShadowing(routes, index)
+        if giveUp() { return nil }
         checkCoverage(routes, index)
+        if giveUp() { return nil }
         var hasher = SHA256()
         for f in files.sorted(by: { $0.path < $1.path }) {
             hasher.update(Array((f.path as NSString).lastPathComponent.utf8) + [0])
@@ -137,16 +189,21 @@ private struct Checker {
         func add(_ spec: RegionSpec, parent: Int?, parentPath: String?) {
             let path = parentPath.map { $0.isEmpty ? spec.name : "\($0)/\(spec.name)" } ?? spec.name
             let index = regions.count
-            if let p = parent {
-                let siblings = regions[p].children.map { regions[$0] }
-                if let dup = siblings.first(where: { $0.name == spec.name || $0.aliases.contains(spec.name) }) {
-                    diagnostics.error(.duplicateId, "region '\(spec.name)' is already defined under '\(regions[p].name)' at \(dup.location)", at: spec.location)
-                    return
-                }
+            if let p = parent, let dup = childByName[p][spec.name] {
+                let message = "region '\(spec.name)' is already defined under '\(regions[p].name)' "
+                    + "at \(regions[dup].location)"
+                diagnostics.error(.duplicateId, message, at: spec.location)
+                return
             }
             regions.append(Region(index: index, name: spec.name, code: spec.code, aliases: spec.aliases, level: spec.level,
                                   parent: parent, children: [], path: path, location: spec.location))
-            if let p = parent { regions[p].children.append(index) }
+            childByName.append([:])
+            if let p = parent {
+                regions[p].children.append(index)
+                for name in [spec.name] + spec.aliases where childByName[p][name] == nil {
+                    childByName[p][name] = index
+                }
+            }
             regionByPath[path] = index
             if let code = spec.code {
                 if let other = regionByCode[code] {
@@ -171,8 +228,7 @@ private struct Checker {
         var node = 0
         for part in text.split(separator: "/", omittingEmptySubsequences: false) {
             let name = String(part)
-            guard let next = regions[node].children.first(where: { regions[$0].name == name || regions[$0].aliases.contains(name) })
-            else { return nil }
+            guard let next = childByName[node][name] else { return nil }
             node = next
         }
         return node

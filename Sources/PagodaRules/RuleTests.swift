@@ -45,7 +45,7 @@ public struct RuleTestRunner {
         var out: [Ticket] = []
         for file in files {
             var r = YAMLReader(file: file.path)
-            guard let root = r.compose(file.text), case .mapping(let top) = root else { continue }
+            guard let root = r.compose(file), case .mapping(let top) = root else { continue }
             var defaults = JSONObject([])
             var cases: [Node] = []
             for (k, v) in top {
@@ -81,7 +81,7 @@ public struct RuleTestRunner {
         for file in files {
             var r = YAMLReader(file: file.path)
             defer { diagnostics.append(contentsOf: r.diagnostics) }
-            guard let root = r.compose(file.text),
+            guard let root = r.compose(file),
                   let top = r.mapping(root, what: "a test file", allowed: ["defaults", "cases"], required: ["cases"]) else { continue }
             var defaults = JSONObject([])
             if let d = top["defaults"], let de = r.mapping(d, what: "defaults", allowed: ["ticket"]), let t = de["ticket"] {

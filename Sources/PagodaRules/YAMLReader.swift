@@ -8,16 +8,62 @@ import Yams
 struct YAMLReader {
     let file: String
     var diagnostics = DiagnosticBag()
+    let limits: RuleLimits
+    let shouldStop: StopCheck?
+    /// Set when `compose` gave up because `shouldStop` said so.
+    private(set) var stopped = false
 
-    init(file: String) { self.file = file }
+    init(file: String, limits: RuleLimits = .standard, shouldStop: StopCheck? = nil) {
+        self.file = file
+        self.limits = limits
+        self.shouldStop = shouldStop
+    }
 
     func location(_ node: Node) -> SourceLocation {
         let mark = node.mark
         return SourceLocation(file: file, line: mark?.line ?? 1, column: mark?.column ?? 1)
     }
 
+    /// Parses one rule file after checking it against the limits (`R080`-`R082`: one error, and no
+    /// node); syntax errors are reported with the position libyaml gives.
+    mutating func compose(_ file: RuleFile) -> Node? {
+        let size = file.unreadSize ?? file.text.utf8.count
+        if size > limits.maxFileBytes {
+            diagnostics.error(
+                .fileTooLarge,
+                "the file is \(Self.bytes(size)); a rule file may hold at most \(Self.bytes(limits.maxFileBytes))",
+                at: SourceLocation(file: self.file, line: 1, column: 1))
+            return nil
+        }
+        switch YAMLExpansion.check(file.text, limits: limits, shouldStop: shouldStop) {
+        case .withinLimits:
+            break
+        case .stopped:
+            stopped = true
+            return nil
+        case let .tooManyAliases(line, column):
+            diagnostics.error(
+                .tooManyAliases, "more than \(limits.maxAliases) aliases in one file; this is the first one over",
+                at: SourceLocation(file: self.file, line: line, column: column))
+            return nil
+        case let .expandsTooFar(line, column, added):
+            diagnostics.error(
+                .aliasExpansion,
+                "aliases would expand this file by more than \(limits.maxAliasNodes) nodes; "
+                    + "this alias alone adds \(added)",
+                at: SourceLocation(file: self.file, line: line, column: column))
+            return nil
+        }
+        return compose(text: file.text)
+    }
+
+    /// A size for people: bytes below 1 MiB, else MiB with one decimal.
+    static func bytes(_ n: Int) -> String {
+        n < 1 << 20 ? "\(n) bytes" : String(format: "%.1f MiB", Double(n) / Double(1 << 20))
+    }
+
     /// Parses one file's text; syntax errors are reported with the position libyaml gives.
-    mutating func compose(_ text: String) -> Node? {
+    private mutating func compose(text: String) -> Node? {
         do {
             return try Yams.compose(yaml: text)
         } catch let error as YamlError {

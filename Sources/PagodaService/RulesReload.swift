@@ -50,12 +50,19 @@ public final class LiveRules: Sendable {
 
 /// Reloads the rule directory on SIGHUP, without stopping the service.
 ///
-/// The files are read and compiled on a thread of their own. A rule set with errors is not put in force:
-/// each error is logged with its file, line and column, and the rules in force stay. Before a new rule
-/// set is put in force, the queues of its units are declared on the broker (on a connection of its own),
-/// so no dispatch can go to a queue that does not exist yet; if the broker cannot be reached, the reload
-/// fails and can be asked for again. Queues of units that a reload removes are kept, and stay in what the
-/// publisher declares on reconnecting: tickets held by those units still reach them.
+/// The files are read and compiled on a thread of their own, off the intake's and the lifecycle loop's
+/// path: they keep taking the rules in force, which stay in force until a new rule set is complete. A rule
+/// file over the limits (``RuleLimits``: its size, its aliases and what they expand to) is refused like any
+/// other error. A rule set with errors is not put in force: each error is logged with its file, line and
+/// column, and the rules in force stay. Before a new rule set is put in force, the queues of its units are
+/// declared on the broker (on a connection of its own), so no dispatch can go to a queue that does not
+/// exist yet; if the broker cannot be reached, the reload fails and can be asked for again. Queues of units
+/// that a reload removes are kept, and stay in what the publisher declares on reconnecting: tickets held
+/// by those units still reach them.
+///
+/// Graceful shutdown during a reload stops it: the reading and compiling look at a flag between files,
+/// every few thousand YAML events and between the compiler's phases, and nothing is put in force after it
+/// is set.
 final class RulesReloader: Service {
     enum Outcome: Sendable, Equatable {
         /// The files compile to the rule set in force (same hash).
@@ -63,6 +70,8 @@ final class RulesReloader: Service {
         case reloaded(previousHash: String, hash: String)
         /// Nothing changed; why, in one line.
         case failed(String)
+        /// Given up for a graceful shutdown; nothing changed.
+        case stopped
     }
 
     let directory: String
@@ -71,13 +80,14 @@ final class RulesReloader: Service {
     let amqp: AMQPConfiguration
     let metrics: ServiceMetrics
     let logger: Logger
+    let limits: RuleLimits
     /// SIGHUP, trapped from before the service says it is serving (its default action ends the process).
     let hangups: UnixSignalsSequence
     /// Reading, compiling and declaring block: they run here, never on the Swift concurrency pool.
     let queue = BlockingQueue(label: "pagoda.rules")
 
     init(directory: String, live: LiveRules, publisher: AMQPPublisher, amqp: AMQPConfiguration, metrics: ServiceMetrics, logger: Logger,
-         hangups: UnixSignalsSequence) {
+         hangups: UnixSignalsSequence, limits: RuleLimits = .standard) {
         self.hangups = hangups
         self.directory = directory
         self.live = live
@@ -85,6 +95,7 @@ final class RulesReloader: Service {
         self.amqp = amqp
         self.metrics = metrics
         self.logger = logger
+        self.limits = limits
     }
 
     func run() async throws {
@@ -95,11 +106,21 @@ final class RulesReloader: Service {
     }
 
     /// Reads and compiles the rule directory and puts the result in force (see the type's comment).
+    /// Returns `.stopped`, having changed nothing, when graceful shutdown or cancellation comes first.
     @discardableResult
     func reload() async -> Outcome {
+        let stop = StopFlag()
         let outcome: Outcome
         do {
-            outcome = try await queue.run { [self] in reloadBlocking() }
+            outcome = try await withTaskCancellationHandler {
+                try await withGracefulShutdownHandler {
+                    try await queue.run { [self] in reloadBlocking(stop: stop) }
+                } onGracefulShutdown: {
+                    stop.set()
+                }
+            } onCancel: {
+                stop.set()
+            }
         } catch {
             outcome = .failed("\(error)")
         }
@@ -113,18 +134,25 @@ final class RulesReloader: Service {
             logger.error("rules reload failed; the rules in force stay", metadata: [
                 "rules.hash": "\(live.current.ruleSet.hash.prefix(12))", "reason": "\(why)",
             ])
+        case .stopped:
+            logger.info("rules reload stopped for shutdown; the rules in force stay", metadata: [
+                "rules.hash": "\(live.current.ruleSet.hash.prefix(12))",
+            ])
         }
         return outcome
     }
 
-    private func reloadBlocking() -> Outcome {
+    private func reloadBlocking(stop: StopFlag) -> Outcome {
         let files: [RuleFile]
         do {
-            files = try RuleSetCompiler.readFiles(in: directory)
+            files = try RuleSetCompiler.readFiles(in: directory, limits: limits)
         } catch {
             return .failed("cannot read the rule directory '\(directory)': \(error)")
         }
-        let result = RuleSetCompiler.compile(files, today: Date())  // today: the calendar-coverage warning
+        if stop.isSet { return .stopped }
+        // today: the calendar-coverage warning
+        let result = RuleSetCompiler.compile(files, today: Date(), limits: limits, shouldStop: { stop.isSet })
+        if result.stopped { return .stopped }
         let errors = result.diagnostics.filter { $0.severity == .error }
         for d in errors.prefix(50) { logger.error("\(d)") }
         if errors.count > 50 { logger.error("... and \(errors.count - 50) more errors") }
@@ -135,12 +163,14 @@ final class RulesReloader: Service {
         let previous = live.current.ruleSet
         if ruleSet.hash == previous.hash { return .unchanged(hash: ruleSet.hash) }
 
+        if stop.isSet { return .stopped }
         let topology = live.names.topology(for: ruleSet)
         do {
             try topology.declare(configuration: amqp, logger: logger)
         } catch {
             return .failed("cannot declare the new rules' queues on the broker: \(error)")
         }
+        if stop.isSet { return .stopped }
         publisher.setTopology(publisher.topology.adding(topology))
         live.replace(with: ruleSet)
 
@@ -156,4 +186,11 @@ final class RulesReloader: Service {
         logger.info("rules reloaded", metadata: metadata)
         return .reloaded(previousHash: previous.hash, hash: ruleSet.hash)
     }
+}
+
+/// Set once, from any thread, to ask a reload in progress to stop; read by the reloading thread.
+final class StopFlag: Sendable {
+    private let value = Atomic<Bool>(false)
+    func set() { value.store(true, ordering: .relaxed) }
+    var isSet: Bool { value.load(ordering: .relaxed) }
 }

@@ -173,9 +173,6 @@ public final class ServeProcess: Sendable {
         process.withLock { $0 = p }
     }
 
-    /// The running process's id (nil before `start`).
-    public var pid: Int32? { process.value?.processIdentifier }
-
     public func signal(_ sig: Int32) {
         if let p = process.value, p.isRunning { kill(p.processIdentifier, sig) }
     }
@@ -188,6 +185,22 @@ public final class ServeProcess: Sendable {
     }
 
     public var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
+
+    /// The process id while it runs.
+    public var pid: Int32? { process.value.flatMap { $0.isRunning ? $0.processIdentifier : nil } }
+
+    /// The process's peak and current resident memory in bytes (Linux: /proc/PID/status), while it runs.
+    public var memory: (peak: Int, current: Int)? {
+        guard let pid, let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else {
+            return nil
+        }
+        func kB(_ key: String) -> Int? {
+            guard let line = status.split(separator: "\n").first(where: { $0.hasPrefix(key + ":") }) else { return nil }
+            return line.split(separator: " ").dropFirst().first.flatMap { Int($0) }
+        }
+        guard let peak = kB("VmHWM"), let current = kB("VmRSS") else { return nil }
+        return (peak * 1024, current * 1024)
+    }
 }
 
 extension PrivateBroker {
@@ -246,13 +259,5 @@ extension PrivateBroker {
             String(UInt16(bytes[$0]) << 8 | UInt16(bytes[$0 + 1]), radix: 16)
         }
         return groups.joined(separator: ":")
-    }
-}
-
-extension ServeProcess {
-    /// The process id while it runs.
-    public var pid: Int32? {
-        guard let p = process.value, p.isRunning else { return nil }
-        return p.processIdentifier
     }
 }

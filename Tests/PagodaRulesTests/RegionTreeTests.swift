@@ -1,0 +1,46 @@
+import Foundation
+import Testing
+@testable import PagodaRules
+
+/// Building the region tree: siblings are found by name and alias through an index, so a town of many
+/// villages loads in linear time (`ops/bench/regions.sh`), with the same duplicates and references as a
+/// scan of the siblings in order.
+@Suite struct RegionTreeTests {
+    /// The golden base with `villages` (YAML flow items) under 东区/东二街道 and `units` appended.
+    static func compile(villages: [String], units: [String] = []) throws -> RuleSetCompiler.Result {
+        var files = try Fixtures.goldenFiles(case: nil)
+        let r = files.firstIndex { $0.path == "regions.yaml" }!
+        let town = "        - name: 东二街道\n"
+        #expect(files[r].text.contains(town))
+        files[r] = RuleFile(path: "regions.yaml", text: files[r].text.replacingOccurrences(
+            of: town, with: town + "          villages: [\(villages.joined(separator: ", "))]\n"))
+        let u = files.firstIndex { $0.path == "units.yaml" }!
+        files[u] = RuleFile(path: "units.yaml", text: files[u].text + units.map { "  - \($0)\n" }.joined())
+        return RuleSetCompiler.compile(files)
+    }
+
+    @Test func aNameTakenByAnEarlierSiblingsAliasIsADuplicateAndReferencesFindTheFirst() throws {
+        let villages = ["{name: 甲村, aliases: [乙村]}", "{name: 丙村, aliases: [乙村]}", "{name: 乙村}", "{name: 丁村}"]
+        let unit = "{id: east.e2.v, name: 乙村委会, level: village, region: 东区/东二街道/乙村, function: general}"
+        let result = try Self.compile(villages: villages, units: [unit])
+        let errors = result.diagnostics.filter { $0.severity == .error }
+        #expect(errors.count == 1, "\(errors)")
+        #expect(errors.first?.code == .duplicateId)
+        #expect(errors.first?.message.hasPrefix("region '乙村' is already defined under '东二街道' at regions.yaml:") == true,
+                "\(errors)")
+        // The duplicate names the first sibling that has the name: 甲村, the first village (line after the town's).
+        let text = try Fixtures.goldenFiles(case: nil).first { $0.path == "regions.yaml" }!.text
+        let line = text.split(separator: "\n", omittingEmptySubsequences: false).firstIndex { $0.contains("东二街道") }! + 2
+        let first = "          villages: [".count + 1
+        #expect(errors.first?.message.hasSuffix("at regions.yaml:\(line):\(first)") == true, "\(errors)")
+    }
+
+    @Test func manyVillagesLoadAndResolve() throws {
+        let villages = (0..<20_000).map { "{name: 村\($0), aliases: [别名\($0)]}" }
+        let units = ["{id: east.e2.last, name: 末村委会, level: village, region: 东区/东二街道/别名19999, function: general}"]
+        let result = try Self.compile(villages: villages, units: units)
+        let rules = try #require(result.ruleSet, "\(result.diagnostics.prefix(5))")
+        let unit = try #require(rules.units.first { $0.id == "east.e2.last" })
+        #expect(rules.regions[unit.region].name == "村19999")
+    }
+}
