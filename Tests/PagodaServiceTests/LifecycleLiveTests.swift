@@ -14,8 +14,9 @@ extension ServiceTests {
     /// The Foshan rules with clocks of seconds (sign 3 s, contact 30 s, resolve 60 s...) and supervision
     /// reminders every 3 s.
     static let shortRules = rules(sign: "3s", name: "short")
-    /// A sign-in clock long enough for the service to dispatch and stop before it runs out, on a loaded machine.
-    static let restartRules = rules(sign: "20s", name: "restart")
+    /// A sign-in clock long enough, on a loaded machine, for the service to dispatch and then stop, or take a
+    /// worker's commands, before it runs out.
+    static let roomyRules = rules(sign: "20s", name: "roomy")
 
     /// The example rules with clocks of seconds, written once per process into a directory of their own.
     static func rules(sign: String, name: String) -> String {
@@ -155,7 +156,7 @@ extension ServiceTests {
     }
 
     @Test func workerCommandsSignReplyAndCloseOnceEach() async throws {
-        let w = try await World(rules: Self.shortRules)
+        let w = try await World(rules: Self.roomyRules)
         let events = try Self.events(w)
         let callback = QueueCollector(configuration: try Self.broker.configuration, queue: w.names.callbackQueue,
                                       topology: Topology(queues: [.init(name: w.names.callbackQueue)]))
@@ -214,7 +215,7 @@ extension ServiceTests {
     }
 
     @Test func timersDueWhileStoppedFireOnceAtStart() async throws {
-        let w = try await World(rules: Self.restartRules)
+        let w = try await World(rules: Self.roomyRules)
         let events = try Self.events(w)
         try await events.consumer.waitUntilConnected()
         let id = "FS-20260302-0001"  // nanhai.shishan (town), default policy: sign overdue climbs
