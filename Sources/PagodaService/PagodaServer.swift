@@ -124,12 +124,16 @@ public struct PagodaServer: Sendable {
         let c = configuration
         // One serve per database: a second one would run a second relay over the same outbox. Held until
         // `run` returns; taken before the store is opened, so a refused start touches nothing.
+        // The lock file lives beside the database: its directory is made first, as the store would.
+        try DispatchStore.prepareFiles(at: c.databasePath)
         let lock: InstanceLock
         do {
             lock = try InstanceLock(database: c.databasePath)
         } catch {
-            logger.critical("another instance holds the database", metadata: [
-                "db.path": "\(c.databasePath)", "lock.path": "\(error.path)", "lock.holder_pid": "\(error.holder.map(String.init) ?? "-")",
+            let message: Logger.Message = error.code == .held ? "another instance holds the database" : "cannot lock the database"
+            logger.critical(message, metadata: [
+                "db.path": "\(c.databasePath)", "lock.path": "\(error.path)",
+                "lock.holder_pid": "\(error.holder.map(String.init) ?? "-")", "error": "\(error)",
             ])
             throw error
         }

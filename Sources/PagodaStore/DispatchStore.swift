@@ -37,6 +37,13 @@ public final class DispatchStore: Sendable {
     /// process holds the lock longer than `busyTimeout` (opening is retried
     /// within that time, so concurrent first opens of a new file succeed).
     /// Blocks the calling thread for up to `busyTimeout`.
+    /// Creates the database's directory (0700) and empty file (0600) when missing, as opening does, so that
+    /// files kept beside the database (the service's instance lock) can be made before the store opens.
+    /// Throws `.cannotOpen` naming the path and the reason.
+    public static func prepareFiles(at path: String) throws(StoreError) {
+        try StoreFiles.prepare(path)
+    }
+
     public init(_ configuration: StoreConfiguration) throws(StoreError) {
         self.configuration = configuration
         try StoreFiles.prepare(configuration.path)
