@@ -7,7 +7,8 @@ import PagodaStore
 import PagodaTransport
 
 struct Show: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Print a ticket's decision and history from the database.")
+    static let configuration = CommandConfiguration(
+        abstract: "Print a ticket's decision (with a degraded ticket's warnings) and history from the database.")
 
     @Argument(help: "The ticket id.")
     var ticketID: String
