@@ -73,7 +73,8 @@ public struct Lifecycle: Sendable {
 
     // MARK: Dispatch
 
-    /// Starts a ticket's life from its routing decision; the clocks run from `received_at`.
+    /// Starts a ticket's life from its routing decision; the clocks run from `received_at`. The
+    /// `ticket.dispatched` event carries the decision's `ticketWarnings` as `ticket_warnings` when there are any.
     public func dispatch(_ input: consuming DispatchInput, now: Date) -> Transition {
         var events: [LifecycleEvent] = []
         var t = dispatch(consume input, now: now, appendingTo: &events)
@@ -109,12 +110,16 @@ public struct Lifecycle: Sendable {
             if decision.enterprise { out.state.enterpriseWatchAt = receivedAt.addingTimeInterval(enterpriseWatch) }
             out.emit(.dispatched, to: out.holderQueues, carriesTicket: true, .dispatched(
                 destination: decision.type.rawValue, rule: decision.rule.id, clocks: out.state.clocks, offset: offset,
-                repeatOf: repeatOf))
+                repeatOf: repeatOf, ticketWarnings: decision.ticketWarnings))
             if enterpriseRepeat { out.supervise(reason: "enterprise_repeat") }
         } else {
-            out.emit(.dispatched, to: [], [("destination", .string("emergency")),
-                                            ("emergency", decision.emergencyLine.map { .string($0) } ?? .null),
-                                            ("rule", .string(decision.rule.id))])
+            var fields: [(String, JSONValue)] = [("destination", .string("emergency")),
+                                                 ("emergency", decision.emergencyLine.map { .string($0) } ?? .null),
+                                                 ("rule", .string(decision.rule.id))]
+            if !decision.ticketWarnings.isEmpty {
+                fields.append(("ticket_warnings", .array(decision.ticketWarnings.map(\.json))))
+            }
+            out.emit(.dispatched, to: [], fields)
         }
         return out.finish(outcome: .applied, into: &events)
     }

@@ -116,8 +116,10 @@ enum EventPayload: Sendable {
     /// Fields given as JSON (rare events, and events made outside the lifecycle).
     case fields(JSONObject)
     /// A dispatch to a unit: `destination`, `rule`, `deadlines` (of the running `clocks`, times at
-    /// `offset`), and `repeat_of` when the ticket repeats an earlier one.
-    case dispatched(destination: String, rule: String, clocks: [ClockState], offset: Int, repeatOf: String?)
+    /// `offset`), `repeat_of` when the ticket repeats an earlier one, and `ticket_warnings` (the optional
+    /// fields intake left out, as `{"path", "code", "message"}`) when there are any.
+    case dispatched(destination: String, rule: String, clocks: [ClockState], offset: Int, repeatOf: String?,
+                    ticketWarnings: [ValidationIssue])
     /// A yellow or red light: `light`, `clock`, `due`.
     case light(red: Bool, clock: Clock, due: Date, offset: Int)
     /// `outcome` and `text` of a reply (`ticket.replied`, `ticket.callback_requested`).
@@ -133,12 +135,13 @@ enum EventPayload: Sendable {
         switch self {
         case .fields(let o):
             return o
-        case .dispatched(let destination, let rule, let clocks, let offset, let repeatOf):
+        case .dispatched(let destination, let rule, let clocks, let offset, let repeatOf, let ticketWarnings):
             var members: [(String, JSONValue)] = [
                 ("destination", .string(destination)), ("rule", .string(rule)),
                 ("deadlines", EventPayload.deadlines(clocks, offset: offset)),
             ]
             if let r = repeatOf { members.append(("repeat_of", .string(r))) }
+            if !ticketWarnings.isEmpty { members.append(("ticket_warnings", .array(ticketWarnings.map(\.json)))) }
             return JSONObject(members)
         case .light(let red, let clock, let due, let offset):
             return JSONObject([("light", .string(red ? "red" : "yellow")), ("clock", .string(clock.rawValue)),
@@ -178,7 +181,7 @@ enum EventPayload: Sendable {
         switch self {
         case .fields:
             return false
-        case .dispatched(let destination, let rule, let clocks, let offset, let repeatOf):
+        case .dispatched(let destination, let rule, let clocks, let offset, let repeatOf, let ticketWarnings):
             out.append(literal: Keys.destination)
             JSON.serializeString(destination, into: &out)
             out.append(literal: Keys.rule)
@@ -195,6 +198,11 @@ enum EventPayload: Sendable {
             if let r = repeatOf {
                 out.append(literal: Keys.repeatOf)
                 JSON.serializeString(r, into: &out)
+            }
+            if !ticketWarnings.isEmpty {
+                // Rare (a degraded ticket): written through JSON values.
+                out.append(literal: Keys.ticketWarnings)
+                JSON.serialize(.array(ticketWarnings.map(\.json)), into: &out)
             }
         case .light(let red, let clock, let due, let offset):
             out.append(literal: red ? Keys.red : Keys.yellow)
@@ -257,6 +265,7 @@ enum EventPayload: Sendable {
             }
         }
         static let repeatOf: StaticString = #","repeat_of":"#
+        static let ticketWarnings: StaticString = #","ticket_warnings":"#
         static let red: StaticString = #","light":"red","clock":""#
         static let yellow: StaticString = #","light":"yellow","clock":""#
         static let due: StaticString = #"","due":""#

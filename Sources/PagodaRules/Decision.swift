@@ -47,14 +47,15 @@ public struct Decision: Sendable {
     /// The deadline of one clock, if the profile runs it.
     public func deadline(_ clock: Clock) -> Date? { deadlines.first { $0.clock == clock }?.due }
 
-    /// The decision without what only a reader of it needs: its explanation, warnings (both kinds), co-handlers and
+    /// The decision without what only a reader of it needs: its explanation, decision warnings, co-handlers and
     /// escalation chain. Starting a ticket's lifecycle needs none of them; a simulation, which routes on
     /// one thread and dispatches on another, passes this on so that the rest is freed where it was made.
+    /// The ticket's warnings stay: the `ticket.dispatched` event carries them (`ticket_warnings`).
     public func trimmed() -> Decision {
         Decision(ticketID: ticketID, type: type, unit: unit, queue: queue, emergencyLine: emergencyLine, enterprise: enterprise,
                  category: category, urgency: urgency, rule: rule, slaProfile: slaProfile, deadlines: deadlines, coHandlers: [],
                  escalationChain: [], escalationPolicy: escalationPolicy, priority: priority, rulesHash: rulesHash, region: region,
-                 explanation: [], warnings: [], ticketWarnings: [])
+                 explanation: [], warnings: [], ticketWarnings: ticketWarnings)
     }
 }
 

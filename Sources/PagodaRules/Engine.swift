@@ -12,7 +12,8 @@ extension RuleSet {
     /// send it there are passed over, and triage takes it when no other route matches.
     ///
     /// With `trimmed`, the decision is `route(ticket).trimmed()` made directly: its explanation,
-    /// warnings, co-handlers and escalation chain are not worked out, only to be dropped.
+    /// decision warnings, co-handlers and escalation chain are not worked out, only to be dropped (the
+    /// ticket's warnings are kept).
     ///
     /// A ticket whose optional fields the contract left out (`Ticket.warnings`) is routed without them:
     /// an unreadable region as if absent, an unknown category classified from the text. The decision
@@ -34,7 +35,7 @@ extension RuleSet {
                 ticketID: ticket.id, type: .emergency, unit: nil, queue: "emergency", emergencyLine: rule.line,
                 enterprise: enterprise, category: ticket.category, urgency: .emergency, rule: rule.reference, slaProfile: nil,
                 deadlines: [], coHandlers: [], escalationChain: [], escalationPolicy: "default", priority: 1, rulesHash: hash,
-                region: nil, explanation: explanation, warnings: [], ticketWarnings: explain ? ticket.warnings : [])
+                region: nil, explanation: explanation, warnings: [], ticketWarnings: ticket.warnings)
         }
         if explain, ticket.urgency == .emergency { explanation.append(.intakeEmergencyWithoutRule) }
 
@@ -111,7 +112,7 @@ extension RuleSet {
             deadlines: deadlines, coHandlers: co, escalationChain: trimmed ? [] : chains[unit.index],
             escalationPolicy: route.escalation, priority: route.priority ?? defaultPriority, rulesHash: hash,
             region: regionIndex.map { regions[$0].path }, explanation: trimmed ? [] : explanation,
-            warnings: trimmed ? [] : warnings, ticketWarnings: trimmed ? [] : ticket.warnings)
+            warnings: trimmed ? [] : warnings, ticketWarnings: ticket.warnings)
     }
 
     // MARK: Steps
@@ -254,7 +255,7 @@ extension RuleSet {
             deadlines: deadlines, coHandlers: [], escalationChain: trimmed ? [] : chains[unit.index], escalationPolicy: "default",
             priority: urgency >= .urgent ? 1 : defaultPriority, rulesHash: hash, region: nil,
             explanation: trimmed ? [] : explanation, warnings: trimmed ? [] : warnings,
-            ticketWarnings: trimmed ? [] : ticket.warnings)
+            ticketWarnings: ticket.warnings)
     }
 
     // MARK: Explanations

@@ -7,7 +7,8 @@ import PagodaStore
 import PagodaTransport
 
 struct Show: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Print a ticket's decision and history from the database.")
+    static let configuration = CommandConfiguration(
+        abstract: "Print a ticket's decision (with a degraded ticket's warnings) and history from the database.")
 
     @Argument(help: "The ticket id.")
     var ticketID: String
@@ -39,6 +40,7 @@ struct Show: ParsableCommand {
             let r = d.row
             print("decision #\(d.dispatchSequence) at \(t(d.createdAt)): \(r.destinationType.rawValue) \(r.unitID ?? "-") (\(r.level ?? "-"))  queue \(r.queue)")
             print("  rule \(r.ruleID) (\(r.ruleFile):\(r.ruleLine)), rules \(r.rulesHash.prefix(12)); category \(r.category ?? "none"), urgency \(r.urgency), sla \(r.slaProfile ?? "-")")
+            for w in Self.ticketWarnings(r.decisionJSON) { print("  warning: \(w)") }
         }
         if !h.deadlines.isEmpty { print("deadlines: " + h.deadlines.map { "\($0.clock) \(t($0.dueAt))" }.joined(separator: ", ")) }
         if let life = try store.lifecycle([h.ticket.id])[h.ticket.id],
@@ -70,6 +72,18 @@ struct Show: ParsableCommand {
 }
 
 extension Show {
+    /// The stored decision's `ticket_warnings` (the optional fields intake left out), each as
+    /// `MESSAGE [CODE]`; none when the decision has none or is not readable. The messages were masked when
+    /// they were made (a malformed phone shows as `"********67" (masked)`), so they are printed as stored.
+    static func ticketWarnings(_ decisionJSON: [UInt8]) -> [String] {
+        guard case .object(let o)? = try? JSON.parse(decisionJSON),
+              case .array(let warnings)? = o["ticket_warnings"] else { return [] }
+        return warnings.compactMap { w in
+            guard let message = w.objectValue?["message"]?.stringValue else { return nil }
+            return message + (w.objectValue?["code"]?.stringValue.map { " [\($0)]" } ?? "")
+        }
+    }
+
     /// The event's holder and particular fields, compactly (`  nanhai.shishan (town)  clock=sign`).
     static func summary(_ payload: [UInt8]) -> String {
         guard case .object(let o)? = try? JSON.parse(payload) else { return "" }

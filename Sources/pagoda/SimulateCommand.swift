@@ -24,7 +24,9 @@ struct Simulate: ParsableCommand {
             times). Lines are applied in time order (equal times in file order); timers fire at their due \
             times in between. Without --until the run ends when no ticket waits for anything but \
             supervision reminders, which would otherwise repeat for ever; --until runs them to that time \
-            and does not apply lines dated after it. A summary goes to stderr.
+            and does not apply lines dated after it. A ticket with malformed optional fields is dispatched \
+            without them, its ticket.dispatched event listing them in ticket_warnings; a ticket missing a \
+            required field is a ticket.rejected record. A summary goes to stderr.
             """)
 
     @Option(name: .long, help: "The rule directory.")

@@ -15,15 +15,25 @@ import Testing
                    stoppedAt: stopped ? started : nil)
     }
 
+    /// Two warnings of a degraded ticket, one with characters to escape.
+    static let warnings = [
+        ValidationIssue(path: "caller.phone", code: "format", message: "caller.phone: got \"********67\" (masked)"),
+        ValidationIssue(path: "category", code: "unknown_category", message: "category: unknown category '夜市'"),
+    ]
+
     static let payloads: [(String, EventPayload)] = [
         ("dispatched", .dispatched(destination: "unit", rule: "urgent-help-community",
                                    clocks: [clock(.sign), clock(.contact), clock(.onsite, stopped: true), clock(.resolve)],
-                                   offset: 28_800, repeatOf: nil)),
+                                   offset: 28_800, repeatOf: nil, ticketWarnings: [])),
         ("dispatched, repeat", .dispatched(destination: "platform", rule: "consult \"quoted\"", clocks: [clock(.answer)],
-                                           offset: 0, repeatOf: "FS-20260301-0007")),
+                                           offset: 0, repeatOf: "FS-20260301-0007", ticketWarnings: [])),
         ("dispatched, no running clock", .dispatched(destination: "unit", rule: "r", clocks: [clock(.sign, stopped: true)],
-                                                     offset: 28_800, repeatOf: nil)),
-        ("dispatched, no clock", .dispatched(destination: "unit", rule: "r", clocks: [], offset: 28_800, repeatOf: nil)),
+                                                     offset: 28_800, repeatOf: nil, ticketWarnings: [])),
+        ("dispatched, no clock", .dispatched(destination: "unit", rule: "r", clocks: [], offset: 28_800, repeatOf: nil,
+                                             ticketWarnings: [])),
+        ("dispatched, ticket warnings",
+         .dispatched(destination: "unit", rule: "r", clocks: [clock(.sign)], offset: 28_800,
+                     repeatOf: "FS-20260301-0007", ticketWarnings: warnings)),
         ("yellow", .light(red: false, clock: .contact, due: due, offset: 28_800)),
         ("red", .light(red: true, clock: .resolve, due: due, offset: -18_000)),
         ("reply", .reply(outcome: .partiallyResolved, text: "已处理并答复市民。\n第二行 \"引号\" \\ \u{01}")),
@@ -36,7 +46,7 @@ import Testing
     ] + Clock.allCases.map { first in
         // Each clock's deadline key first and after another.
         ("dispatched, \(first) first", .dispatched(destination: "unit", rule: "r", clocks: [clock(first)] + Clock.allCases.filter { $0 != first }.map { clock($0) },
-                                                    offset: 28_800, repeatOf: nil))
+                                                    offset: 28_800, repeatOf: nil, ticketWarnings: []))
     }
 
     @Test(arguments: payloads.indices)
@@ -52,6 +62,25 @@ import Testing
         slow.append(0x0A)
         #expect(String(decoding: fast, as: UTF8.self) == String(decoding: slow, as: UTF8.self), "\(name)")
         #expect(payload.write(into: &fast), "\(name) is written from its values")
+    }
+
+    /// A degraded ticket's dispatch ends with its warnings as `{"path", "code", "message"}`; without warnings
+    /// the member is left out, so such events are spelled as before.
+    @Test func dispatchesCarryTicketWarningsOnlyWhenThereAreAny() {
+        func fields(_ warnings: [ValidationIssue]) -> String {
+            let payload = EventPayload.dispatched(destination: "unit", rule: "r", clocks: [Self.clock(.sign)],
+                                                  offset: 28_800, repeatOf: nil, ticketWarnings: warnings)
+            var out: [UInt8] = []
+            _ = payload.write(into: &out)
+            let spelled = "{" + String(decoding: out.dropFirst(), as: UTF8.self) + "}"
+            #expect(JSON.serializeToString(.object(payload.json)) == spelled)
+            return String(decoding: out, as: UTF8.self)
+        }
+        let deadlines = #","destination":"unit","rule":"r","deadlines":{"sign_by":"2026-03-05T23:59:59+08:00"}"#
+        #expect(fields([]) == deadlines)
+        #expect(fields(Self.warnings) == deadlines + #","ticket_warnings":["#
+                + #"{"path":"caller.phone","code":"format","message":"caller.phone: got \"********67\" (masked)"},"#
+                + #"{"path":"category","code":"unknown_category","message":"category: unknown category '夜市'"}]"#)
     }
 
     /// A clock list keeps its clocks in the order given, each once, for every subset of the clocks in every
