@@ -217,10 +217,10 @@ let watched = ownQueue ? "\(prefix).bench.all" : "\(prefix).events"
 let seen = Box<(count: Int, latencies: [UInt64])>((0, []))
 let watcherTopology = Topology(
     exchanges: [.init(name: "\(prefix).dispatch", type: "topic"), .init(name: "\(prefix).events", type: "topic"), .init(name: "\(prefix).intake", type: "fanout")],
-    queues: [.init(name: watched), .quorum("\(prefix).intake")],
+    // The intake queue as serve declares it (single active consumer); serve publishes the events copy itself.
+    queues: [.init(name: watched), .quorum("\(prefix).intake", arguments: ["x-single-active-consumer": true])],
     bindings: [.init(queue: watched, exchange: ownQueue ? "\(prefix).dispatch" : "\(prefix).events", routingKey: "#"),
-               .init(queue: "\(prefix).intake", exchange: "\(prefix).intake", routingKey: "")],
-    exchangeBindings: ownQueue ? [] : [.init(destination: "\(prefix).events", source: "\(prefix).dispatch", routingKey: "#")])
+               .init(queue: "\(prefix).intake", exchange: "\(prefix).intake", routingKey: "")])
 print("(b) watches \(watched)")
 let watcher = AMQPConsumer(configuration: config, queue: watched, topology: watcherTopology, prefetch: 1000)
 let watchTask = Task {
