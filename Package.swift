@@ -82,3 +82,12 @@ let package = Package(
         ),
     ]
 )
+
+// Every Swift target turns on these upcoming language features early: existentials spelled `any P`, and
+// members visible only from modules a file imports itself.
+for target in package.targets where target.type != .system && target.name != "CAMQPShim" {
+    target.swiftSettings = (target.swiftSettings ?? []) + [
+        .enableUpcomingFeature("ExistentialAny"),
+        .enableUpcomingFeature("MemberImportVisibility"),
+    ]
+}

@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import Logging
+import PagodaRules
 import PagodaStore
 import PagodaTransport
 import ServiceLifecycle

@@ -3,6 +3,7 @@ import Foundation
 import PagodaLifecycle
 import PagodaRules
 import PagodaService
+import PagodaStore
 
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(

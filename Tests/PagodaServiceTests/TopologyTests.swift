@@ -3,6 +3,7 @@ import PagodaRules
 import PagodaService
 import PagodaStore
 import PagodaTesting
+import PagodaTransport
 import Testing
 
 @Suite struct TopologyTests {
