@@ -1,0 +1,116 @@
+#!/usr/bin/env bash
+# A three-node RabbitMQ cluster and a private PostgreSQL on loopback, for tests and for trying Pagoda's
+# several-node layout on one machine (docs/operations.md gives the production layout).
+#
+#   ops/cluster.sh start [DIR] [PORT]   start (idempotent): RabbitMQ nodes on 127.0.0.1:PORT, PORT+1 and
+#                                       PORT+2 joined as one cluster, PostgreSQL 15 on 127.0.0.1:PORT+3
+#   ops/cluster.sh stop [DIR]           stop PostgreSQL and the three nodes
+#   ops/cluster.sh status [DIR]         the cluster's members and PostgreSQL's readiness
+#   ops/cluster.sh urls [DIR]           the AMQP URLs (one per line) and the PostgreSQL URL
+#
+# DIR defaults to .build/cluster and PORT to 5780. Each node lives under DIR/node-N through ops/broker.sh
+# (Erlang distribution on its PORT+20000, all on loopback); the nodes share one Erlang cookie, made here.
+# PostgreSQL's data directory is DIR/pg, owned by the `postgres` user, mode 0700, listening on 127.0.0.1
+# only, with a database `pagoda` owned by a role `pagoda` that logs in with trust on loopback (tests only).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+cmd=${1:-}
+dir=${2:-.build/cluster}
+mkdir -p "$dir"
+dir=$(cd "$dir" && pwd)
+base_port() { if [[ -f "$dir/port" ]]; then cat "$dir/port"; else echo "${1:-5780}"; fi; }
+
+pg_bin() {
+    local b
+    b=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
+    [[ -n "$b" ]] || { echo "PostgreSQL is not installed (apt-get install postgresql)" >&2; exit 1; }
+    echo "$b"
+}
+
+as_postgres() {
+    if [[ "$(id -un)" == postgres ]]; then "$@"; else runuser -u postgres -- "$@"; fi
+}
+
+start_postgres() {
+    local port=$1 bin pg="$dir/pg"
+    bin=$(pg_bin)
+    if [[ ! -s "$pg/data/PG_VERSION" ]]; then
+        mkdir -p "$pg"
+        chown postgres "$pg"
+        chmod 700 "$pg"
+        as_postgres "$bin/initdb" -D "$pg/data" -U postgres --auth=trust --encoding=UTF8 --locale=C.UTF-8 >"$pg/initdb.log"
+    fi
+    if as_postgres "$bin/pg_ctl" -D "$pg/data" status >/dev/null 2>&1; then
+        echo "postgres already running on 127.0.0.1:$port"
+        return 0
+    fi
+    as_postgres "$bin/pg_ctl" -D "$pg/data" -l "$pg/server.log" -w -t 60 \
+        -o "-c listen_addresses=127.0.0.1 -p $port -k $pg" start >/dev/null
+    as_postgres "$bin/psql" -h 127.0.0.1 -p "$port" -U postgres -qtAc \
+        "SELECT 1 FROM pg_roles WHERE rolname = 'pagoda'" | grep -q 1 ||
+        as_postgres "$bin/psql" -h 127.0.0.1 -p "$port" -U postgres -qc "CREATE ROLE pagoda LOGIN"
+    as_postgres "$bin/psql" -h 127.0.0.1 -p "$port" -U postgres -qtAc \
+        "SELECT 1 FROM pg_database WHERE datname = 'pagoda'" | grep -q 1 ||
+        as_postgres "$bin/psql" -h 127.0.0.1 -p "$port" -U postgres -qc "CREATE DATABASE pagoda OWNER pagoda"
+    echo "postgres started on 127.0.0.1:$port"
+}
+
+stop_postgres() {
+    local pg="$dir/pg" bin
+    [[ -d "$pg/data" ]] || return 0
+    bin=$(pg_bin)
+    as_postgres "$bin/pg_ctl" -D "$pg/data" -m fast -w stop >/dev/null 2>&1 || true
+    echo "postgres stopped"
+}
+
+case "$cmd" in
+start)
+    port=${3:-$(base_port 5780)}
+    echo "$port" >"$dir/port"
+    # One cookie for all three nodes, so that they can talk to each other.
+    if [[ ! -s "$dir/cookie" ]]; then
+        head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' | tr 'a-f' 'A-F' >"$dir/cookie"
+        chmod 400 "$dir/cookie"
+    fi
+    for n in 1 2 3; do
+        node="$dir/node-$n"
+        mkdir -p "$node"
+        if [[ ! -s "$node/.erlang.cookie" ]]; then install -m 400 "$dir/cookie" "$node/.erlang.cookie"; fi
+        ops/broker.sh start "$node" $((port + n - 1))
+    done
+    # Nodes 2 and 3 join node 1 unless they already belong to its cluster.
+    first="pagoda-${port}@localhost"
+    for n in 2 3; do
+        if ! ops/broker.sh ctl "$dir/node-$n" cluster_status 2>/dev/null | grep -q "$first"; then
+            ops/broker.sh ctl "$dir/node-$n" stop_app >/dev/null
+            ops/broker.sh ctl "$dir/node-$n" join_cluster "$first" >/dev/null
+            ops/broker.sh ctl "$dir/node-$n" start_app >/dev/null
+        fi
+    done
+    ops/broker.sh ctl "$dir/node-1" await_online_nodes 3 >/dev/null
+    echo "cluster of 3 nodes on 127.0.0.1:$port-$((port + 2))"
+    start_postgres $((port + 3))
+    ;;
+stop)
+    stop_postgres
+    for n in 3 2 1; do
+        [[ -d "$dir/node-$n" ]] && ops/broker.sh stop "$dir/node-$n" || true
+    done
+    ;;
+status)
+    port=$(base_port)
+    ops/broker.sh ctl "$dir/node-1" cluster_status --formatter json |
+        python3 -c 'import json,sys; s=json.load(sys.stdin); print("running nodes:", " ".join(sorted(s["running_nodes"])))'
+    as_postgres "$(pg_bin)/pg_isready" -h 127.0.0.1 -p $((port + 3))
+    ;;
+urls)
+    port=$(base_port)
+    for n in 0 1 2; do echo "amqp://guest:guest@127.0.0.1:$((port + n))/"; done
+    echo "postgres://pagoda@127.0.0.1:$((port + 3))/pagoda"
+    ;;
+*)
+    echo "usage: $0 start|stop|status|urls [DIR] [PORT]" >&2
+    exit 2
+    ;;
+esac
