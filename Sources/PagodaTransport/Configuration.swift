@@ -97,6 +97,19 @@ public enum AMQPConfigurationError: Error, Sendable, Equatable, CustomStringConv
     }
 }
 
+/// One node of a broker cluster.
+public struct AMQPEndpoint: Sendable, Equatable, CustomStringConvertible {
+    public var host: String
+    public var port: Int
+
+    public init(host: String, port: Int) {
+        self.host = host
+        self.port = port
+    }
+
+    public var description: String { "\(host):\(port)" }
+}
+
 /// Connection settings. Build from a URL:
 /// `amqp[s]://user:password@host:port/vhost?heartbeat=10&frame_max=131072&connection_name=x`
 /// plus TLS query parameters `cacertfile`, `certfile`, `keyfile`, `verify=verify_peer|verify_none`,
@@ -124,8 +137,44 @@ public struct AMQPConfiguration: Sendable, Equatable {
     /// notices a close deadline.
     public var pollInterval: Duration
     public var reconnectBackoff: ReconnectBackoff
+    /// Further nodes of the same cluster, tried in turn after `host:port` when a connect fails or an
+    /// established connection is lost. Every node shares the credentials, vhost and TLS settings.
+    public var alternates: [AMQPEndpoint] = []
 
     public var usesTLS: Bool { tls != nil }
+
+    /// `host:port` first, then the alternates, in the order they are tried.
+    public var endpoints: [AMQPEndpoint] { [AMQPEndpoint(host: host, port: port)] + alternates }
+
+    /// The same settings pointed at the `index`-th of ``endpoints`` (modulo their count), with no alternates.
+    public func endpoint(_ index: Int) -> AMQPConfiguration {
+        let all = endpoints
+        var c = self
+        c.host = all[index % all.count].host
+        c.port = all[index % all.count].port
+        c.alternates = []
+        return c
+    }
+
+    /// Several URLs of one cluster's nodes: the first gives every setting, the others add nodes to try. The
+    /// URLs may differ only in host and port; anything else is an error naming the URL that differs.
+    public init(urls: [String]) throws(AMQPConfigurationError) {
+        guard let first = urls.first else { throw .malformed("no AMQP URL given") }
+        let base = try AMQPConfiguration(url: first)
+        self = base
+        for url in urls.dropFirst() {
+            var other = try AMQPConfiguration(url: url)
+            let node = AMQPEndpoint(host: other.host, port: other.port)
+            other.host = base.host
+            other.port = base.port
+            guard other == base else {
+                throw .malformed(
+                    "'\(Self.redact(url))' differs from '\(Self.redact(first))' in more than host and port; "
+                        + "every node of a cluster takes the same user, password, vhost and options")
+            }
+            if !endpoints.contains(node) { alternates.append(node) }
+        }
+    }
 
     public init(
         host: String = "127.0.0.1", port: Int? = nil, vhost: String = "/", user: String = "guest", password: String = "guest",

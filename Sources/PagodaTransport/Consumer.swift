@@ -138,7 +138,9 @@ final class ConsumerWorker {
         self.logger[metadataKey: "amqp.endpoint"] = .string(configuration.endpointDescription)
         self.logger[metadataKey: "amqp.role"] = "consumer"
         self.logger[metadataKey: "amqp.queue"] = .string(queue)
-        self.reconnection = Reconnection(policy: configuration.reconnectBackoff, shared: shared, events: events)
+        self.reconnection = Reconnection(
+            policy: configuration.reconnectBackoff, endpointCount: configuration.endpoints.count, shared: shared,
+            events: events)
     }
 
     func run() {
@@ -184,7 +186,8 @@ final class ConsumerWorker {
     private func connect() {
         reconnection.willConnect()
         do {
-            let s = try AMQPSession(configuration: configuration, role: "consumer", logger: logger)
+            let node = configuration.endpoint(reconnection.endpointIndex)
+            let s = try AMQPSession(configuration: node, role: "consumer", logger: logger)
             try s.declare(topology)
             _ = amqp_basic_qos(s.state, s.channel, 0, prefetch, 0)
             try s.check(amqp_get_rpc_reply(s.state), "basic.qos")
@@ -196,7 +199,7 @@ final class ConsumerWorker {
             unsettled.removeAll()
             cancelSent = false
             cancelConfirmed = false
-            reconnection.didConnect(logger: logger, "consumer subscribed")
+            reconnection.didConnect(logger: logger, "consumer subscribed", node: node)
         } catch {
             reconnection.connectFailed(error, logger: logger, "consumer connect failed")
         }

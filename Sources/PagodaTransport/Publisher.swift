@@ -118,7 +118,9 @@ final class PublisherWorker {
         self.logger = logger
         self.logger[metadataKey: "amqp.endpoint"] = .string(configuration.endpointDescription)
         self.logger[metadataKey: "amqp.role"] = "publisher"
-        self.reconnection = Reconnection(policy: configuration.reconnectBackoff, shared: shared, events: events)
+        self.reconnection = Reconnection(
+            policy: configuration.reconnectBackoff, endpointCount: configuration.endpoints.count, shared: shared,
+            events: events)
     }
 
     func run() {
@@ -153,14 +155,15 @@ final class PublisherWorker {
     private func connect() {
         reconnection.willConnect()
         do {
-            let s = try AMQPSession(configuration: configuration, role: "publisher", logger: logger)
+            let node = configuration.endpoint(reconnection.endpointIndex)
+            let s = try AMQPSession(configuration: node, role: "publisher", logger: logger)
             try s.declare(shared.topology)
             _ = amqp_confirm_select(s.state, s.channel)
             try s.check(amqp_get_rpc_reply(s.state), "confirm.select")
             session = s
             nextTag = 1
             blocked = false
-            reconnection.didConnect(logger: logger, "publisher connected")
+            reconnection.didConnect(logger: logger, "publisher connected", node: node)
         } catch {
             reconnection.connectFailed(error, logger: logger, "publisher connect failed")
         }

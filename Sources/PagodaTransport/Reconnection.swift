@@ -13,11 +13,23 @@ struct Reconnection {
     private(set) var generation: UInt64 = 0
     /// How long to wait before the next attempt, after a failure or a loss; nil to connect at once.
     private(set) var delayBeforeConnect: Duration?
+    /// Which of the configuration's endpoints the next attempt goes to: it moves on to the next node of the
+    /// cluster after every failed connect and every lost connection.
+    private(set) var endpointIndex = 0
+    private let endpointCount: Int
 
-    init(policy: ReconnectBackoff, shared: EndpointShared, events: AsyncStream<ConnectionEvent>.Continuation) {
+    init(
+        policy: ReconnectBackoff, endpointCount: Int = 1, shared: EndpointShared,
+        events: AsyncStream<ConnectionEvent>.Continuation
+    ) {
         self.shared = shared
         self.events = events
+        self.endpointCount = max(1, endpointCount)
         backoff = BackoffState(policy: policy)
+    }
+
+    private mutating func moveToNextEndpoint() {
+        endpointIndex = (endpointIndex + 1) % endpointCount
     }
 
     mutating func willConnect() {
@@ -28,20 +40,21 @@ struct Reconnection {
     }
 
     /// Records a successful connect (topology declared, channel ready) and returns the new generation.
-    mutating func didConnect(logger: Logger, _ message: Logger.Message) {
+    mutating func didConnect(logger: Logger, _ message: Logger.Message, node: AMQPConfiguration) {
         generation += 1
         attempt = 0
         backoff.didConnect()
         delayBeforeConnect = nil
         shared.count { $0.connects += 1 }
         shared.state = .connected(generation: generation)
-        logger.info(message, metadata: ["generation": "\(generation)"])
+        logger.info(message, metadata: ["generation": "\(generation)", "amqp.node": "\(node.host):\(node.port)"])
         events.yield(.connected(generation: generation))
     }
 
     mutating func connectFailed(_ error: AMQPError, logger: Logger, _ message: Logger.Message) {
         let delay = backoff.nextDelay()
         delayBeforeConnect = delay
+        moveToNextEndpoint()
         shared.count { $0.connectFailures += 1 }
         shared.state = .disconnected
         logger.warning(message, metadata: ["error": "\(error)", "retryIn": "\(delay)"])
@@ -53,6 +66,7 @@ struct Reconnection {
     mutating func lost(_ error: AMQPError) {
         backoff.didDisconnect()
         delayBeforeConnect = backoff.nextDelay()
+        moveToNextEndpoint()
         shared.count {
             $0.disconnects += 1
             if error.isProtocolError { $0.protocolErrors += 1 }

@@ -5,18 +5,29 @@ import PagodaRules
 import PagodaService
 import PagodaTransport
 
-/// Options for reaching the broker; the URL may come from PAGODA_AMQP_URL.
+/// Options for reaching the broker; the URLs may come from PAGODA_AMQP_URL.
 struct BrokerOptions: ParsableArguments {
-    @Option(help: "AMQP URL (amqp:// or amqps://; TLS options as query parameters). Default: $PAGODA_AMQP_URL, else amqp://guest:guest@127.0.0.1:5672/")
-    var amqpURL: String?
+    @Option(
+        help: ArgumentHelp(
+            "AMQP URL (amqp:// or amqps://; TLS options as query parameters). Repeat it, or separate URLs with commas, "
+                + "to name the nodes of a cluster: they are tried in turn when a connection fails or is lost. "
+                + "Default: $PAGODA_AMQP_URL, else amqp://guest:guest@127.0.0.1:5672/"))
+    var amqpURL: [String] = []
 
     @Option(help: "Prefix of every exchange and queue name.")
     var prefix: String = ProcessInfo.processInfo.environment["PAGODA_PREFIX"] ?? "pagoda"
 
+    /// The URLs given, split at commas: the flags, else PAGODA_AMQP_URL, else the local default.
+    var urls: [String] {
+        let given = amqpURL.isEmpty ? [ProcessInfo.processInfo.environment["PAGODA_AMQP_URL"] ?? ""] : amqpURL
+        let split = given.flatMap { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }
+            .filter { !$0.isEmpty }
+        return split.isEmpty ? ["amqp://guest:guest@127.0.0.1:5672/"] : split
+    }
+
     func configuration(name: String) throws -> AMQPConfiguration {
-        let url = amqpURL ?? ProcessInfo.processInfo.environment["PAGODA_AMQP_URL"] ?? "amqp://guest:guest@127.0.0.1:5672/"
         do {
-            var c = try AMQPConfiguration(url: url)
+            var c = try AMQPConfiguration(urls: urls)
             c.connectionName = name
             return c
         } catch {

@@ -77,6 +77,43 @@ import Testing
         try await TestBroker.ctl("delete_queue", queue)
     }
 
+    /// A cluster named by several URLs whose first node is down: the publisher and the consumer go on to the
+    /// next node, and every message is confirmed and delivered.
+    @Test func aDeadFirstNodeIsPassedOverForTheNext() async throws {
+        let live = try TestBroker.configuration
+        // A port nothing listens on: bind a socket, note its port, close it.
+        let deadPort = try unusedLoopbackPort()
+        var config = try AMQPConfiguration(urls: [
+            "amqp://guest:guest@127.0.0.1:\(deadPort)/", "amqp://guest:guest@127.0.0.1:\(live.port)/",
+        ])
+        config.connectionName = "pagoda-tests-cluster"
+        config.reconnectBackoff = ReconnectBackoff(initial: .milliseconds(20), maximum: .milliseconds(200))
+        let queue = uniqueName("pagoda.test.cluster")
+        let topology = Topology(queues: [.quorum(queue)])
+        let publisher = AMQPPublisher(configuration: config, topology: topology, logger: TestBroker.logger)
+        try await publisher.waitUntilConnected()
+        #expect(publisher.counters.connectFailures >= 1)
+        for i in 0..<50 {
+            let outcome = try await publisher.publish(
+                OutgoingMessage(exchange: "", routingKey: queue, body: Array("\(i)".utf8), messageId: "m-\(i)"))
+            #expect(outcome == .confirmed)
+        }
+        let consumer = AMQPConsumer(configuration: config, queue: queue, topology: topology, logger: TestBroker.logger)
+        let collected = Collected()
+        let task = Task {
+            for await d in consumer.deliveries {
+                collected.add(d)
+                consumer.ack(d)
+            }
+        }
+        #expect(await eventually(timeout: .seconds(60)) { collected.ids.count == 50 })
+        #expect(consumer.counters.connectFailures >= 1)
+        await consumer.close()
+        await publisher.close()
+        task.cancel()
+        try await TestBroker.ctl("delete_queue", queue)
+    }
+
     @Test func mandatoryPublishWithoutBindingIsReturned() async throws {
         let config = try TestBroker.configuration
         let exchange = uniqueName("pagoda.test.unbound")

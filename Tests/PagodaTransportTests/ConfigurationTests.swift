@@ -1,3 +1,4 @@
+import Logging
 import PagodaTesting
 import Testing
 @testable import PagodaTransport
@@ -95,5 +96,51 @@ import Testing
             #expect(d <= b.baseDelay(attempt: a))
             #expect(d >= b.baseDelay(attempt: a) / 2)
         }
+    }
+
+    @Test func severalURLsNameTheNodesOfOneCluster() throws {
+        let c = try AMQPConfiguration(urls: [
+            "amqp://u:p@10.0.0.1:5672/city", "amqp://u:p@10.0.0.2:5673/city", "amqp://u:p@10.0.0.1:5672/city",
+        ])
+        #expect(c.host == "10.0.0.1")
+        #expect(c.alternates == [AMQPEndpoint(host: "10.0.0.2", port: 5673)])
+        #expect(c.endpoints.map(\.description) == ["10.0.0.1:5672", "10.0.0.2:5673"])
+        #expect(c.endpoint(1).host == "10.0.0.2")
+        #expect(c.endpoint(1).port == 5673)
+        #expect(c.endpoint(1).vhost == "city")
+        #expect(c.endpoint(1).alternates.isEmpty)
+        #expect(c.endpoint(2).host == "10.0.0.1")
+    }
+
+    @Test func nodesMustShareEverythingButHostAndPort() {
+        #expect(throws: AMQPConfigurationError.self) {
+            try AMQPConfiguration(urls: ["amqp://u:p@a/city", "amqp://u:p@b/other"])
+        }
+        do {
+            _ = try AMQPConfiguration(urls: ["amqp://u:topsecret@a/city", "amqp://u:other@b/city"])
+            Issue.record("expected an error")
+        } catch {
+            #expect(error.description.contains("amqp://u:***@b/city"))
+            #expect(!error.description.contains("topsecret"))
+        }
+        #expect(throws: AMQPConfigurationError.self) { try AMQPConfiguration(urls: []) }
+    }
+
+    @Test func reconnectionMovesToTheNextNodeAfterAFailureOrALoss() {
+        let (stream, continuation) = AsyncStream<ConnectionEvent>.makeStream()
+        _ = stream
+        var r = Reconnection(policy: ReconnectBackoff(), endpointCount: 3, shared: EndpointShared(), events: continuation)
+        #expect(r.endpointIndex == 0)
+        r.willConnect()
+        r.connectFailed(.library(status: -9, message: "refused", context: "connect"), logger: Logger(label: "t"), "failed")
+        #expect(r.endpointIndex == 1)
+        r.willConnect()
+        r.didConnect(logger: Logger(label: "t"), "connected", node: AMQPConfiguration())
+        #expect(r.endpointIndex == 1)
+        r.lost(.library(status: -9, message: "gone", context: "read"))
+        #expect(r.endpointIndex == 2)
+        r.willConnect()
+        r.connectFailed(.library(status: -9, message: "refused", context: "connect"), logger: Logger(label: "t"), "failed")
+        #expect(r.endpointIndex == 0)
     }
 }

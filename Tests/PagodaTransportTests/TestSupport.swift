@@ -171,3 +171,22 @@ final class EventLog: Sendable {
     var protocolErrors: [ConnectionEvent] { all.filter { if case .protocolError = $0 { true } else { false } } }
 }
 
+
+/// A loopback TCP port nothing listens on: the kernel picks a free one for a socket that is then closed.
+func unusedLoopbackPort() throws -> Int {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    guard fd >= 0 else { throw TestFailure("socket() failed") }
+    defer { close(fd) }
+    var addr = sockaddr_in()
+    addr.sin_family = sa_family_t(AF_INET)
+    addr.sin_port = 0
+    addr.sin_addr.s_addr = in_addr_t(0x7F00_0001).bigEndian
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    let rc = withUnsafeMutablePointer(to: &addr) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { p in
+            bind(fd, p, length) == 0 ? getsockname(fd, p, &length) : -1
+        }
+    }
+    guard rc == 0 else { throw TestFailure("bind() failed") }
+    return Int(UInt16(bigEndian: addr.sin_port))
+}
