@@ -24,7 +24,6 @@ public final class ServiceStatus: Sendable {
     let health: StoreHealth
     /// Each broker connection's role and how to read its state.
     let connections: [(role: String, state: @Sendable () -> ConnectionState)]
-    let storeReads = BlockingQueue(label: "pagoda.status")
     let storeTTL: Duration
     private let cached = Mutex<(at: ContinuousClock.Instant, counts: StoreFigures)?>(nil)
 
@@ -64,8 +63,11 @@ public final class ServiceStatus: Sendable {
             counts = c.counts
         } else {
             let store = self.store
-            counts = try? await storeReads.run {
-                StoreFigures(outboxUnsent: try store.outboxBacklog(), overview: try store.lifecycleOverview(now: Date()))
+            // Two reads on the store's reader connections (GRDB's async access), one after the other.
+            if let unsent = try? await store.outboxBacklog(),
+               let overview = try? await store.lifecycleOverview(now: Date())
+            {
+                counts = StoreFigures(outboxUnsent: unsent, overview: overview)
             }
             if let counts { cached.withLock { $0 = (ContinuousClock.now, counts) } }
         }
