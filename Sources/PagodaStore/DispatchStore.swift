@@ -215,10 +215,22 @@ public final class DispatchStore: Sendable {
         return try storeOperation { try pool.writeWithoutTransaction(Self.recording(items)) }
     }
 
-    /// `recordDispatches` on GRDB's writer queue: the caller awaits without blocking a thread.
+    /// `recordDispatches` on GRDB's writer queue: the caller awaits without blocking a thread. Like every
+    /// async write here it runs to its end even if the awaiting task is cancelled (`uncancelled`).
     public func recordDispatches(_ items: [IntakeRecord]) async throws(StoreError) -> [IntakeOutcome] {
         if items.isEmpty { return [] }
-        return try await storeOperation { try await pool.writeWithoutTransaction(Self.recording(items)) }
+        let pool = self.pool
+        return try await storeOperation {
+            try await Self.uncancelled { try await pool.writeWithoutTransaction(Self.recording(items)) }
+        }
+    }
+
+    /// Runs `write` in a task of its own, so that cancelling the caller does not interrupt it: a write
+    /// asked for completes or fails as a whole, and the caller settles its work on what really happened,
+    /// as when the writes ran on a thread of their own (GRDB's async access would otherwise interrupt the
+    /// statement and roll back on cancellation).
+    static func uncancelled<T: Sendable>(_ write: @escaping @Sendable () async throws -> T) async throws -> T {
+        try await Task { try await write() }.value
     }
 
     private static func recording(_ items: [IntakeRecord]) -> @Sendable (Database) throws -> [IntakeOutcome] {
@@ -454,7 +466,10 @@ public final class DispatchStore: Sendable {
     @discardableResult
     public func markSent(_ ids: [Int64], at: Date) async throws(StoreError) -> Int {
         if ids.isEmpty { return 0 }
-        return try await storeOperation { try await pool.writeWithoutTransaction(marking(ids, at: at)) }
+        let (pool, marking) = (self.pool, marking(ids, at: at))
+        return try await storeOperation {
+            try await Self.uncancelled { try await pool.writeWithoutTransaction(marking) }
+        }
     }
 
     private func marking(_ ids: [Int64], at: Date) -> @Sendable (Database) throws -> Int {
@@ -503,8 +518,9 @@ public final class DispatchStore: Sendable {
     @discardableResult
     public func pruneSentOutbox(sentBefore: Date, limit: Int = 500) async throws(StoreError) -> Int {
         guard limit >= 1 else { throw StoreError(.invalidArgument, "limit must be >= 1, got \(limit)") }
+        let (pool, pruning) = (self.pool, pruning(sentBefore: sentBefore, limit: limit))
         return try await storeOperation {
-            try await pool.writeWithoutTransaction(pruning(sentBefore: sentBefore, limit: limit))
+            try await Self.uncancelled { try await pool.writeWithoutTransaction(pruning) }
         }
     }
 

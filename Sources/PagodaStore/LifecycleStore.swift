@@ -336,7 +336,10 @@ extension DispatchStore {
     /// `applyLifecycle` on GRDB's writer queue: the caller awaits without blocking a thread.
     public func applyLifecycle(_ changes: [LifecycleChange]) async throws(StoreError) -> [LifecycleOutcome] {
         if changes.isEmpty { return [] }
-        return try await storeOperation { try await pool.writeWithoutTransaction(Self.applying(changes)) }
+        let pool = self.pool
+        return try await storeOperation {
+            try await Self.uncancelled { try await pool.writeWithoutTransaction(Self.applying(changes)) }
+        }
     }
 
     private static func applying(_ changes: [LifecycleChange]) -> @Sendable (Database) throws -> [LifecycleOutcome] {
