@@ -15,8 +15,8 @@ import Synchronization
 /// - `GET /ready`: 200 when every broker connection is up and the store can write, else 503 naming the
 ///   connections that are not up and the store's failure (`StoreHealth`).
 ///
-/// The store's counts are read on a thread of their own and kept for `storeTTL`, so frequent scrapes of
-/// a large database do not add up.
+/// The store's counts are read on its reader connections (GRDB's async access) and kept for `storeTTL`, so
+/// frequent scrapes of a large database do not add up.
 public final class ServiceStatus: Sendable {
     let metrics: ServiceMetrics
     let rules: LiveRules

@@ -12,6 +12,11 @@ import GRDB
 /// exactly one `BEGIN IMMEDIATE` transaction, so either all of its rows are
 /// committed or none. Reads run on concurrent reader connections and see the
 /// last committed state. All errors are `StoreError`.
+///
+/// The methods the service calls also come as `async` twins (same name, same transaction) on GRDB's
+/// async access: a write waits on the writer connection's own queue, a read on a reader's, and neither
+/// blocks a thread of the Swift concurrency pool; an async write runs to its end even if the awaiting task
+/// is cancelled. In an async context Swift picks the async twin.
 public final class DispatchStore: Sendable {
     let pool: DatabasePool
     /// The connection `checkpoint()` uses, when the configuration asks for background checkpoints.
