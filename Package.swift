@@ -65,8 +65,9 @@ let package = Package(
         .executableTarget(name: "pagoda-bench", dependencies: [
             "PagodaTransport", "PagodaStore", "PagodaLifecycle", "PagodaRules", "PagodaService", .product(name: "GRDB", package: "GRDB.swift"),
         ]),
-        // Helpers shared by the integration suites (private broker, child processes, collectors).
-        .target(name: "PagodaTesting", dependencies: ["PagodaTransport"]),
+        // Helpers shared by the test suites: private broker, child processes, collectors, and the in-memory
+        // fakes of the service layer's seams (deliveries in, messages out, the store).
+        .target(name: "PagodaTesting", dependencies: ["PagodaTransport", "PagodaStore", "PagodaService"]),
         .testTarget(
             name: "PagodaServiceTests",
             dependencies: [

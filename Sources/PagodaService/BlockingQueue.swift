@@ -1,7 +1,11 @@
 import Dispatch
 
-/// Runs blocking work (SQLite writes and their fsyncs) on its own serial thread, never on the Swift
-/// concurrency pool, and hands the result back to async code.
+/// Runs blocking work on its own serial thread, never on the Swift concurrency pool, and hands the result
+/// back to async code.
+///
+/// Only for work that has no async form and truly blocks: declaring topology through rabbitmq-c on a
+/// connection of its own (the relay's redeclare, the start's queue check, a rules reload) and reading and
+/// compiling rule files. The store needs none: its async access runs on GRDB's own connection queues.
 public final class BlockingQueue: Sendable {
     private let queue: DispatchQueue
 

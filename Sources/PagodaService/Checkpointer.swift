@@ -2,14 +2,14 @@ import Logging
 import PagodaStore
 import ServiceLifecycle
 
-/// Copies the SQLite WAL back into the database file every `interval`, on its own connection and thread,
-/// so that no intake commit, command or timer batch waits for that copy and its fsync.
+/// Copies the SQLite WAL back into the database file every `interval`, on its own connection (and that
+/// connection's queue, through GRDB's async access), so that no intake commit, command or timer batch waits
+/// for that copy and its fsync.
 ///
 /// The checkpoints are passive: they run beside the writer and the readers and take what is committed
 /// at the time. Stops at graceful shutdown.
 final class Checkpointer: Service {
     let store: DispatchStore
-    let queue = BlockingQueue(label: "pagoda.checkpoint")
     let interval: Duration
     let logger: Logger
 
@@ -25,7 +25,7 @@ final class Checkpointer: Service {
             var failing = false
             while true {
                 do {
-                    let r = try await queue.run { [store] in try store.checkpoint() }
+                    let r = try await store.checkpoint()
                     if failing { logger.info("checkpoints resumed") }
                     failing = false
                     if r.walFrames > 0 {

@@ -3,9 +3,6 @@ import PagodaLifecycle
 import PagodaRules
 import PagodaStore
 
-/// A message as the store keeps it in the outbox (the transport has its own `OutgoingMessage`).
-public typealias StoredMessage = PagodaStore.OutgoingMessage
-
 /// Turns one intake message into what must be stored and published: a dispatch, or a rejection.
 ///
 /// Pure: no I/O, `now` is a parameter. Validation failures, and messages that failed processing too
@@ -66,7 +63,7 @@ public struct IntakeProcessor: Sendable {
         // Optional fields the contract left out: the decision carries them, and so does a header, so that a
         // consumer sees them without reading the body. Their messages never hold a phone number unmasked.
         let warningsHeader = ticket.warnings.isEmpty ? nil : JSON.serializeToString(.array(ticket.warnings.map(\.json)))
-        let messages: @Sendable (Int64) -> [StoredMessage] = { seq in
+        let messages: @Sendable (Int64) -> [OutboxMessage] = { seq in
             var headers = ["x-pagoda-ticket-id": ticketID, "x-pagoda-dispatch-seq": String(seq),
                            "x-pagoda-rules-hash": rulesHash, "x-pagoda-message-type": "ticket.dispatched"]
             if let warningsHeader { headers["x-pagoda-warnings"] = warningsHeader }
@@ -84,7 +81,7 @@ public struct IntakeProcessor: Sendable {
             dispatchBody += decisionBytes
             dispatchBody.append(UInt8(ascii: "}"))
             return [
-                StoredMessage(exchange: names.dispatchExchange, routingKey: routingKey, messageID: "\(ticketID)/dispatch/\(seq)",
+                OutboxMessage(exchange: names.dispatchExchange, routingKey: routingKey, messageID: "\(ticketID)/dispatch/\(seq)",
                               contentType: "application/json", headers: headers, body: dispatchBody, mandatory: true),
             ]
         }
@@ -130,7 +127,7 @@ public struct IntakeProcessor: Sendable {
         if let messageID { headers["x-pagoda-original-message-id"] = messageID }
         if original > body.count { headers["x-pagoda-body-truncated"] = String(original) }
         let id = messageID.map { "rejected/\($0)" } ?? "rejected/\(UUID().uuidString)"
-        let message = StoredMessage(exchange: "", routingKey: names.rejectedQueue, messageID: id, contentType: "application/octet-stream",
+        let message = OutboxMessage(exchange: "", routingKey: names.rejectedQueue, messageID: id, contentType: "application/octet-stream",
                                     headers: headers, body: body, mandatory: true)
         // The message names its path already ("caller.phone: ...", "(root): ..." or a parser message).
         return .rejection(Rejection(amqpMessageID: messageID, body: body, code: first.code, reason: first.message,

@@ -20,9 +20,9 @@ import ServiceLifecycle
 /// attempt is counted against them. Only at graceful shutdown does it give up, returning the deliveries
 /// to the queue for the next start.
 final class IntakeService: Service {
-    let consumer: AMQPConsumer
-    let store: DispatchStore
-    let storeQueue: BlockingQueue
+    /// `pagoda.intake` (an `AMQPConsumer` in service).
+    let consumer: any DeliverySource
+    let store: any IntakeStore
     /// The rules in force: each batch is processed under the generation current when it is prepared.
     let rules: LiveRules
     let relay: Signal
@@ -36,12 +36,11 @@ final class IntakeService: Service {
     /// Set at graceful shutdown: a commit waiting for the store gives up.
     let stopping = ShutdownFlag()
 
-    init(consumer: AMQPConsumer, store: DispatchStore, storeQueue: BlockingQueue, rules: LiveRules,
+    init(consumer: any DeliverySource, store: any IntakeStore, rules: LiveRules,
          relay: Signal, timersChanged: @escaping @Sendable () -> Void = {}, metrics: ServiceMetrics,
          health: StoreHealth, logger: Logger, maxBatch: Int = 256, maxAttempts: Int = 5) {
         self.consumer = consumer
         self.store = store
-        self.storeQueue = storeQueue
         self.rules = rules
         self.relay = relay
         self.timersChanged = timersChanged
@@ -60,7 +59,7 @@ final class IntakeService: Service {
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask { await buffer.fill(from: consumer, waking: arrived) }
                 // One batch is committed while the next is processed: the commit (SQLite and its fsync,
-                // on the store's thread) and the processing (validation, routing, lifecycle start) overlap.
+                // on the store's writer queue) and the processing (validation, routing, lifecycle start) overlap.
                 // Commits stay in order and at most one is in flight.
                 var committing: Task<Void, Never>?
                 func pipeline() async {
@@ -140,9 +139,7 @@ final class IntakeService: Service {
     /// Commits `records`, waiting with backoff while the store cannot write; throws a failure of the data
     /// at once, and the store's failure only once shutdown began.
     private func write(_ records: [IntakeRecord]) async throws -> [IntakeOutcome] {
-        try await health.retrying("intake", stop: stopping) { [store, storeQueue] in
-            try await storeQueue.run { try store.recordDispatches(records) }
-        }
+        try await health.retrying("intake", stop: stopping) { [store] in try await store.recordDispatches(records) }
     }
 
     /// Shutdown while the store cannot write: the deliveries go back to the queue for the next start.

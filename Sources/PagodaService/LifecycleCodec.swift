@@ -30,9 +30,9 @@ public struct LifecycleCodec: Sendable {
     }
 
     /// The timeline rows and messages of a transition's events, each event serialized once.
-    public func encode(_ events: [LifecycleEvent], ticket: [UInt8]?) -> (rows: [EventWrite], messages: [StoredMessage]) {
+    public func encode(_ events: [LifecycleEvent], ticket: [UInt8]?) -> (rows: [EventWrite], messages: [OutboxMessage]) {
         var rows: [EventWrite] = []
-        var messages: [StoredMessage] = []
+        var messages: [OutboxMessage] = []
         rows.reserveCapacity(events.count)
         for e in events {
             let json = self.json(e)
@@ -43,7 +43,7 @@ public struct LifecycleCodec: Sendable {
     }
 
     /// The messages of one event. `ticket` is the ticket as received, spliced in when the event carries it.
-    public func messages(_ event: LifecycleEvent, ticket: [UInt8]?) -> [StoredMessage] {
+    public func messages(_ event: LifecycleEvent, ticket: [UInt8]?) -> [OutboxMessage] {
         messages(event, json: json(event), ticket: ticket)
     }
 
@@ -58,7 +58,7 @@ public struct LifecycleCodec: Sendable {
         return json
     }
 
-    func messages(_ event: LifecycleEvent, json: [UInt8], ticket: [UInt8]?) -> [StoredMessage] {
+    func messages(_ event: LifecycleEvent, json: [UInt8], ticket: [UInt8]?) -> [OutboxMessage] {
         var body = json
         if event.carriesTicket, let ticket, body.last == UInt8(ascii: "}") {
             body.removeLast()
@@ -67,11 +67,11 @@ public struct LifecycleCodec: Sendable {
             body.append(UInt8(ascii: "}"))
         }
         let headers = ["x-pagoda-ticket-id": event.ticketID, "x-pagoda-message-type": event.type.rawValue, "x-pagoda-event-id": event.id]
-        var out = [StoredMessage(exchange: names.dispatchExchange, routingKey: event.type.rawValue, messageID: event.id,
+        var out = [OutboxMessage(exchange: names.dispatchExchange, routingKey: event.type.rawValue, messageID: event.id,
                                  contentType: "application/json", headers: headers, body: body, mandatory: true,
                                  extraRoutingKeys: event.queues)]
         if let replyTo = event.replyTo, !replyTo.isEmpty {
-            out.append(StoredMessage(exchange: "", routingKey: replyTo, messageID: "\(event.id)>reply",
+            out.append(OutboxMessage(exchange: "", routingKey: replyTo, messageID: "\(event.id)>reply",
                                      contentType: "application/json", headers: headers, body: body, mandatory: false))
         }
         return out

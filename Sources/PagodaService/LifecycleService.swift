@@ -21,9 +21,9 @@ import Synchronization
 /// tried again with backoff: the command deliveries stay unacknowledged, so no attempt counts against
 /// them, and the timers stay due.
 final class LifecycleService: Service {
-    let consumer: AMQPConsumer
-    let store: DispatchStore
-    let storeQueue: BlockingQueue
+    /// `pagoda.commands` (an `AMQPConsumer` in service).
+    let consumer: any DeliverySource
+    let store: any LifecycleStore
     /// The rules in force; each batch of commands or timers captures `lifecycle` once.
     let rules: LiveRules
     var lifecycle: Lifecycle { rules.current.lifecycle }
@@ -49,16 +49,13 @@ final class LifecycleService: Service {
     /// Told when more timers are due than one batch takes, and when they are all fired, so the outbox
     /// relay can stand aside meanwhile.
     let priority: FiringPriority?
-    /// Where timer batches are computed (reads and CPU), beside the commits on `storeQueue`.
-    let computeQueue = BlockingQueue(label: "pagoda.lifecycle.timers")
 
-    init(consumer: AMQPConsumer, store: DispatchStore, storeQueue: BlockingQueue, rules: LiveRules, codec: LifecycleCodec,
+    init(consumer: any DeliverySource, store: any LifecycleStore, rules: LiveRules, codec: LifecycleCodec,
          relay: Signal, metrics: ServiceMetrics, health: StoreHealth, logger: Logger, maxBatch: Int = 500,
          pollInterval: Duration = .seconds(2), priority: FiringPriority? = nil,
          clock: @escaping @Sendable () -> Date = { Date() }) {
         self.consumer = consumer
         self.store = store
-        self.storeQueue = storeQueue
         self.rules = rules
         self.codec = codec
         self.relay = relay
@@ -91,7 +88,7 @@ final class LifecycleService: Service {
                     if !failed { backoff.reset() }
                     if (more && !failed) || !buffer.isEmpty { continue }
                     // Sleep until the next delivery, or the next due timer (at most `pollInterval`).
-                    let next = (try? await storeQueue.run { [store] in try store.nextTimerDue() }) ?? nil
+                    let next = (try? await store.nextTimerDue()) ?? nil
                     var wait = pollInterval
                     if let next {
                         let ms = Int64(max(0, next.timeIntervalSince(clock()) * 1000).rounded(.up))
@@ -164,8 +161,9 @@ final class LifecycleService: Service {
             ($0, CommandContract.decode($0.body, replyTo: $0.properties.replyTo))
         }
         let ids = Array(Set(decoded.compactMap { try? $0.1.get().ticketID }))
-        let changes = try await storeQueue.run { [store, lifecycle, codec] in
-            let records = try store.lifecycle(ids)
+        let records = try await store.lifecycle(ids, withTicket: true)
+        let lifecycle = self.lifecycle
+        let changes = try {
             var states: [String: (TicketState, Int, [UInt8])] = [:]
             for (id, r) in records { states[id] = (try codec.decode(r.state), r.version, r.ticketBody) }
             var changes: [LifecycleChange] = []
@@ -201,8 +199,8 @@ final class LifecycleService: Service {
                 }
             }
             return changes
-        }
-        let outcomes = try await storeQueue.run { [store] in try store.applyLifecycle(changes) }
+        }()
+        let outcomes = try await store.applyLifecycle(changes)
         for ((d, result), (change, outcome)) in zip(decoded, zip(changes, outcomes)) {
             switch outcome {
             case .applied where change.command == nil && change.messages.isEmpty: metrics.commandsDuplicate.increment()
@@ -228,7 +226,7 @@ final class LifecycleService: Service {
         }
         let change = Self.refusal([ValidationIssue(path: "", code: "poison", message: "processing failed repeatedly: \(error)")],
                                   commandID: commandID, ticketID: ticketID, now: now, codec: codec, replyTo: d.properties.replyTo)
-        _ = try await storeQueue.run { [store] in try store.applyLifecycle([change]) }
+        _ = try await store.applyLifecycle([change])
         logger.error("command refused as poison", metadata: ["amqp.message_id": "\(d.messageId ?? "-")", "error": "\(error)"])
     }
 
@@ -315,17 +313,16 @@ final class LifecycleService: Service {
         return (more, failed)
     }
 
-    /// Reads one batch of due timers (after `after`, in due order) and computes their transitions. Runs on
-    /// its own thread with SQLite's readers, beside a commit.
+    /// Reads one batch of due timers (after `after`, in due order) and computes their transitions: the
+    /// reads on SQLite's reader connections, beside a commit on the writer.
     private func compute(after: DueTimer?) async throws -> TimerBatch {
         let now = clock()
         let started = ContinuousClock.now
-        return try await computeQueue.run { [store, lifecycle, codec, maxBatch] in
-            let due = try store.dueTimers(until: now, after: after, limit: maxBatch)
-            if due.isEmpty { return TimerBatch(due: [], changes: [], stale: 0, computed: .zero) }
-            let (changes, stale) = try TimerFiring.changes(firing: due, now: { _ in now }, store: store, lifecycle: lifecycle, codec: codec)
-            return TimerBatch(due: due, changes: changes, stale: stale, computed: ContinuousClock.now - started)
-        }
+        let due = try await store.dueTimers(until: now, after: after, limit: maxBatch)
+        if due.isEmpty { return TimerBatch(due: [], changes: [], stale: 0, computed: .zero) }
+        let (changes, stale) = try await TimerFiring.changes(firing: due, now: { _ in now }, store: store, lifecycle: lifecycle,
+                                                             codec: codec)
+        return TimerBatch(due: due, changes: changes, stale: stale, computed: ContinuousClock.now - started)
     }
 
     /// Commits a computed batch, waiting with backoff while the store cannot write; false when it could not
@@ -333,8 +330,8 @@ final class LifecycleService: Service {
     private func commit(_ batch: TimerBatch) async -> Bool {
         let started = ContinuousClock.now
         do {
-            _ = try await health.retrying("lifecycle", stop: stopping) { [store, storeQueue] in
-                try await storeQueue.run { try store.applyLifecycle(batch.changes) }
+            _ = try await health.retrying("lifecycle", stop: stopping) { [store] in
+                try await store.applyLifecycle(batch.changes)
             }
         } catch let error as StoreError where error.isStorageFailure {
             return false
@@ -363,7 +360,28 @@ public enum TimerFiring {
     public static func changes(firing due: [DueTimer], now: (DueTimer) -> Date, store: DispatchStore, lifecycle: Lifecycle,
                                codec: LifecycleCodec) throws -> (changes: [LifecycleChange], stale: Int) {
         let records = try store.lifecycle(due.map(\.ticketID), withTicket: false)
-        var fired: [(DueTimer, LifecycleRecord, Transition, Date)] = []
+        let (fired, stale) = try fire(due, records: records, now: now, lifecycle: lifecycle, codec: codec)
+        let needing = carryingTicket(fired)
+        return (encode(fired, bodies: needing.isEmpty ? [:] : try store.ticketBodies(needing), codec: codec), stale)
+    }
+
+    /// `changes`, reading through a lifecycle store's async access (the lifecycle loop's way).
+    public static func changes(firing due: [DueTimer], now: (DueTimer) -> Date, store: any LifecycleStore,
+                               lifecycle: Lifecycle, codec: LifecycleCodec) async throws
+        -> (changes: [LifecycleChange], stale: Int)
+    {
+        let records = try await store.lifecycle(due.map(\.ticketID), withTicket: false)
+        let (fired, stale) = try fire(due, records: records, now: now, lifecycle: lifecycle, codec: codec)
+        let needing = carryingTicket(fired)
+        let bodies = needing.isEmpty ? [:] : try await store.ticketBodies(needing)
+        return (encode(fired, bodies: bodies, codec: codec), stale)
+    }
+
+    private typealias Fired = (timer: DueTimer, record: LifecycleRecord, transition: Transition, at: Date)
+
+    private static func fire(_ due: [DueTimer], records: [String: LifecycleRecord], now: (DueTimer) -> Date,
+                             lifecycle: Lifecycle, codec: LifecycleCodec) throws -> (fired: [Fired], stale: Int) {
+        var fired: [Fired] = []
         fired.reserveCapacity(due.count)
         var stale = 0
         for timer in due {
@@ -373,9 +391,18 @@ public enum TimerFiring {
             if t.outcome == .staleTimer { stale += 1 }
             fired.append((timer, r, t, at))
         }
-        // Only an escalation hands the ticket to a new unit, with the ticket itself: read those bodies.
-        let needing = fired.filter { $0.2.events.contains(where: \.carriesTicket) }.map(\.0.ticketID)
-        let bodies = needing.isEmpty ? [:] : try store.ticketBodies(needing)
+        return (fired, stale)
+    }
+
+    /// Only an escalation hands the ticket to a new unit, with the ticket itself: the tickets whose bodies
+    /// to read.
+    private static func carryingTicket(_ fired: [Fired]) -> [String] {
+        fired.filter { $0.transition.events.contains(where: \.carriesTicket) }.map(\.timer.ticketID)
+    }
+
+    private static func encode(_ fired: [Fired], bodies: [String: [UInt8]], codec: LifecycleCodec)
+        -> [LifecycleChange]
+    {
         var changes: [LifecycleChange] = []
         changes.reserveCapacity(fired.count)
         for (timer, r, t, at) in fired {
@@ -388,6 +415,6 @@ public enum TimerFiring {
                 events: rows, messages: messages, command: nil, at: at,
                 updatesTicket: s.phase.rawValue != r.phase || s.holder?.unit != r.unitID))
         }
-        return (changes, stale)
+        return changes
     }
 }

@@ -17,9 +17,9 @@ import ServiceLifecycle
 /// publishes them again. One it cannot attribute to a queue of ours is retried at the next tick.
 /// On graceful shutdown the relay keeps going until the outbox is empty, or `drainTimeout` passes.
 final class OutboxRelay: Service {
-    let publisher: AMQPPublisher
-    let store: DispatchStore
-    let storeQueue: BlockingQueue
+    /// Publishes with confirms (an `AMQPPublisher` in service).
+    let publisher: any MessagePublisher
+    let store: any OutboxStore
     let wake: Signal
     let metrics: ServiceMetrics
     let logger: Logger
@@ -33,14 +33,13 @@ final class OutboxRelay: Service {
     /// Declares a missing destination queue again (with its binding), off the concurrency pool.
     let redeclare: @Sendable (Topology) async throws -> Void
 
-    init(publisher: AMQPPublisher, store: DispatchStore, storeQueue: BlockingQueue, wake: Signal, metrics: ServiceMetrics,
+    init(publisher: any MessagePublisher, store: any OutboxStore, wake: Signal, metrics: ServiceMetrics,
          health: StoreHealth, logger: Logger, names: Names, redeclare: @escaping @Sendable (Topology) async throws -> Void,
          window: Int = 256, drainTimeout: Duration = .seconds(20), priority: FiringPriority? = nil) {
         self.plan = PublishPlan(names: names)
         self.redeclare = redeclare
         self.publisher = publisher
         self.store = store
-        self.storeQueue = storeQueue
         self.wake = wake
         self.metrics = metrics
         self.logger = logger
@@ -132,7 +131,7 @@ final class OutboxRelay: Service {
                 }
                 if !holding && (window - inFlight.count >= max(1, window / 4) || (lastWasTick && inFlight.count < window)) {
                     let after = cursor, limit = window - inFlight.count
-                    let fresh = (try? await storeQueue.run { [store] in try store.pendingOutbox(after: after, limit: limit) }) ?? []
+                    let fresh = (try? await store.pendingOutbox(after: after, limit: limit)) ?? []
                     if let last = fresh.last { cursor = last.id }
                     for row in fresh {
                         let parts = plan.parts(row.message)
@@ -142,7 +141,7 @@ final class OutboxRelay: Service {
                 }
                 if shutdown.requested {
                     if drainDeadline == nil { drainDeadline = .now + drainTimeout }
-                    let backlog = (try? await storeQueue.run { [store] in try store.outboxBacklog() }) ?? 0
+                    let backlog = (try? await store.outboxBacklog()) ?? 0
                     if inFlight.isEmpty && confirmed.isEmpty && retry.isEmpty && parked.isEmpty && waiting.isEmpty && backlog == 0 { break }
                     if let d = drainDeadline, .now > d {
                         logger.warning("shutting down with unsent outbox messages; they are sent at the next start",
@@ -251,7 +250,7 @@ final class OutboxRelay: Service {
                 if !confirmed.isEmpty && flush && ContinuousClock.now >= nextFlush {
                     let ids = confirmed
                     do {
-                        _ = try await storeQueue.run { [store] in try store.markSent(ids, at: Date()) }
+                        try await store.markSent(ids, at: Date())
                         health.succeeded("relay")
                         backoff.reset()
                         for id in ids { inFlight[id] = nil }

@@ -47,7 +47,7 @@ public struct OutboxRetentionPeriod: Sendable, Equatable, CustomStringConvertibl
 }
 
 /// Deletes the outbox rows the broker confirmed longer than the retention period ago, in small batches,
-/// off the intake path.
+/// off the intake path (each batch on the store's writer queue, through GRDB's async access).
 ///
 /// A sent row is no longer needed to publish anything: what it carried stays in the store's own tables
 /// (the ticket and its decision, the timeline, the rejection with its body and reason), and unsent rows
@@ -61,7 +61,6 @@ final class OutboxRetention: Service {
     let batchSize: Int
     let pause: Duration
     let logger: Logger
-    let queue = BlockingQueue(label: "pagoda.retention")
 
     init(store: DispatchStore, retention: Duration, interval: Duration? = nil, batchSize: Int = 500,
          pause: Duration = .milliseconds(50), logger: Logger) {
@@ -106,9 +105,7 @@ final class OutboxRetention: Service {
         var total = 0
         while true {
             let cutoff = Date().addingTimeInterval(-Double(retention.components.seconds))
-            let n = try await queue.run { [store, batchSize] in
-                try store.pruneSentOutbox(sentBefore: cutoff, limit: batchSize)
-            }
+            let n = try await store.pruneSentOutbox(sentBefore: cutoff, limit: batchSize)
             total += n
             guard n == batchSize else { return total }
             // False once shutdown began: stop after this batch.

@@ -103,6 +103,7 @@ public struct PagodaServer: Sendable {
         for m in migrations {
             let one = Topology(exchanges: topology.exchanges, queues: [m.queue])
             do {
+                // Declaring is a blocking rabbitmq-c exchange on a connection of its own: off the concurrency pool.
                 try await BlockingQueue(label: "pagoda.check-queues").run { try one.declare(configuration: c.amqp, logger: logger) }
             } catch AMQPError.channelClosed(406, let t, _) {
                 mismatched.append(m.queue.name)
@@ -140,7 +141,6 @@ public struct PagodaServer: Sendable {
         defer { withExtendedLifetime(lock) {} }
         let store = try DispatchStore(StoreConfiguration(path: c.databasePath, synchronous: c.synchronousFull ? .full : .normal,
                                                          backgroundCheckpoints: true))
-        let storeQueue = BlockingQueue(label: "pagoda.store")
         let health = StoreHealth(logger: logger)
         try await Self.checkConsumedQueues(c, logger: logger)
         let topology = c.names.topology(for: ruleSet)
@@ -151,14 +151,16 @@ public struct PagodaServer: Sendable {
         let wake = Signal()
         let priority = FiringPriority()
         let rules = LiveRules(ruleSet: ruleSet, names: c.names, startsLifecycle: c.lifecycle)
-        // The relay has its own thread: its reads use SQLite's readers and need not wait behind intake commits.
-        // A destination queue found missing at publish time is declared again on a connection of its own.
+        // The relay's reads use SQLite's readers and need not wait behind intake commits; its marks, the
+        // intake commits and the lifecycle loop's share the pool's single writer (GRDB's async access).
+        // A destination queue found missing at publish time is declared again on a connection of its own,
+        // on a thread of its own: declaring is a blocking rabbitmq-c exchange.
         let declareQueue = BlockingQueue(label: "pagoda.redeclare")
         let redeclare: @Sendable (Topology) async throws -> Void = { [logger] t in
             try await declareQueue.run { try t.declare(configuration: c.amqp, logger: logger) }
         }
-        let relay = OutboxRelay(publisher: publisher, store: store, storeQueue: BlockingQueue(label: "pagoda.outbox"),
-                                wake: wake, metrics: metrics, health: health, logger: logger, names: c.names,
+        let relay = OutboxRelay(publisher: publisher, store: store, wake: wake, metrics: metrics, health: health,
+                                logger: logger, names: c.names,
                                 redeclare: redeclare, window: c.publishWindow, priority: c.lifecycle ? priority : nil)
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
             .init(service: Checkpointer(store: store, logger: logger)), .init(service: relay),
@@ -177,13 +179,13 @@ public struct PagodaServer: Sendable {
             let commands = AMQPConsumer(configuration: c.amqp, queue: c.names.commandsQueue, topology: topology, prefetch: 500, logger: commandLogger)
             connections.append(("commands", { commands.state }))
             let life = LifecycleService(
-                consumer: commands, store: store, storeQueue: BlockingQueue(label: "pagoda.lifecycle"), rules: rules,
+                consumer: commands, store: store, rules: rules,
                 codec: codec, relay: wake, metrics: metrics, health: health, logger: logger, pollInterval: c.timerPoll,
                 priority: priority)
             lifecycleService = life
             services.append(.init(service: life))
         }
-        let intake = IntakeService(consumer: consumer, store: store, storeQueue: storeQueue, rules: rules, relay: wake,
+        let intake = IntakeService(consumer: consumer, store: store, rules: rules, relay: wake,
                                    timersChanged: { [lifecycleService] in lifecycleService?.timersChanged() },
                                    metrics: metrics, health: health, logger: logger, maxBatch: c.maxBatch)
         services.append(.init(service: intake))

@@ -17,7 +17,7 @@ import PagodaTransport
 /// now through `pagoda.events` itself.
 struct PublishPlan: Sendable {
     struct Part: Sendable {
-        var message: PagodaTransport.OutgoingMessage
+        var message: AMQPMessage
         /// The queue this publish must reach, when it is one of ours.
         var queue: String?
         /// Declares `queue` and its binding again after the broker returned this publish.
@@ -26,14 +26,14 @@ struct PublishPlan: Sendable {
 
     let names: Names
 
-    func parts(_ m: StoredMessage) -> [Part] {
+    func parts(_ m: OutboxMessage) -> [Part] {
         var headers: [String: HeaderValue] = [:]
         for (k, v) in m.headers { headers[k] = .string(v) }
-        func message(exchange: String, bcc: [String], cc: [String] = []) -> PagodaTransport.OutgoingMessage {
+        func message(exchange: String, bcc: [String], cc: [String] = []) -> AMQPMessage {
             var h = headers
             if !bcc.isEmpty { h["BCC"] = .array(bcc.map(HeaderValue.string)) }
             if !cc.isEmpty { h["CC"] = .array(cc.map(HeaderValue.string)) }
-            return PagodaTransport.OutgoingMessage(exchange: exchange, routingKey: m.routingKey, body: m.body, messageId: m.messageID,
+            return AMQPMessage(exchange: exchange, routingKey: m.routingKey, body: m.body, messageId: m.messageID,
                                    contentType: m.contentType, headers: h, persistent: true, mandatory: m.mandatory)
         }
         if m.exchange == names.dispatchExchange {

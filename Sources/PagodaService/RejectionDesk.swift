@@ -47,13 +47,13 @@ public struct RejectionDesk: Sendable {
     /// on it between the check and the record), or what `publish` throws.
     public func resubmit(
         id: Int64, body: [UInt8]?, by actor: String, reason: String? = nil, now: Date = Date(),
-        publish: (PagodaTransport.OutgoingMessage) async throws -> PublishOutcome
+        publish: (AMQPMessage) async throws -> PublishOutcome
     ) async throws -> RejectionEntry {
         let entry = try open(id)
         let bytes = body ?? entry.body
         guard !bytes.isEmpty else { throw Failure(code: .emptyBody, message: "the body to resubmit is empty") }
         let messageID = "resubmit/\(id)/\(UUID().uuidString.lowercased())"
-        var message = PagodaTransport.OutgoingMessage(exchange: names.intakeExchange, routingKey: "", body: bytes,
+        var message = AMQPMessage(exchange: names.intakeExchange, routingKey: "", body: bytes,
                                                       messageId: messageID, mandatory: true)
         message.properties.headers["x-pagoda-resubmitted-from"] = .string(String(id))
         message.properties.headers["x-pagoda-resubmitted-by"] = .string(actor)

@@ -92,7 +92,7 @@ final class Buffer<Element: Sendable>: Sendable {
 extension Buffer where Element == Delivery {
     /// Moves a consumer's deliveries into the buffer as they arrive, waking `signal` for each; finishes
     /// `signal` when the consumer's stream ends.
-    func fill(from consumer: AMQPConsumer, waking signal: Signal) async {
+    func fill(from consumer: any DeliverySource, waking signal: Signal) async {
         for await delivery in consumer.deliveries {
             append(delivery)
             signal.notify()

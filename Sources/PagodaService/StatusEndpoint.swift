@@ -16,8 +16,8 @@ import Synchronization
 /// - `GET /ready`: 200 when every broker connection is up and the store can write, else 503 naming the
 ///   connections that are not up and the store's failure (`StoreHealth`).
 ///
-/// The store's counts are read on a thread of their own and kept for `storeTTL`, so frequent scrapes of
-/// a large database do not add up.
+/// The store's counts are read on its reader connections (GRDB's async access) and kept for `storeTTL`, so
+/// frequent scrapes of a large database do not add up.
 public final class ServiceStatus: Sendable {
     let metrics: ServiceMetrics
     let rules: LiveRules
@@ -25,7 +25,6 @@ public final class ServiceStatus: Sendable {
     let health: StoreHealth
     /// Each broker connection's role and how to read its state.
     let connections: [(role: String, state: @Sendable () -> ConnectionState)]
-    let storeReads = BlockingQueue(label: "pagoda.status")
     let storeTTL: Duration
     private let cached = Mutex<(at: ContinuousClock.Instant, counts: StoreFigures)?>(nil)
 
@@ -65,8 +64,11 @@ public final class ServiceStatus: Sendable {
             counts = c.counts
         } else {
             let store = self.store
-            counts = try? await storeReads.run {
-                StoreFigures(outboxUnsent: try store.outboxBacklog(), overview: try store.lifecycleOverview(now: Date()))
+            // Two reads on the store's reader connections (GRDB's async access), one after the other.
+            if let unsent = try? await store.outboxBacklog(),
+               let overview = try? await store.lifecycleOverview(now: Date())
+            {
+                counts = StoreFigures(outboxUnsent: unsent, overview: overview)
             }
             if let counts { cached.withLock { $0 = (ContinuousClock.now, counts) } }
         }

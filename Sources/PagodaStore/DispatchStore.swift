@@ -12,6 +12,11 @@ import GRDB
 /// exactly one `BEGIN IMMEDIATE` transaction, so either all of its rows are
 /// committed or none. Reads run on concurrent reader connections and see the
 /// last committed state. All errors are `StoreError`.
+///
+/// The methods the service calls also come as `async` twins (same name, same transaction) on GRDB's
+/// async access: a write waits on the writer connection's own queue, a read on a reader's, and neither
+/// blocks a thread of the Swift concurrency pool; an async write runs to its end even if the awaiting task
+/// is cancelled. In an async context Swift picks the async twin.
 public final class DispatchStore: Sendable {
     let pool: DatabasePool
     /// The connection `checkpoint()` uses, when the configuration asks for background checkpoints.
@@ -145,17 +150,34 @@ public final class DispatchStore: Sendable {
     @discardableResult
     public func checkpoint(restartFrames: Int = 4_096) throws(StoreError) -> (walFrames: Int, checkpointed: Int, restarted: Bool) {
         guard let checkpointer else { throw StoreError(.invalidArgument, "the store was opened without background checkpoints") }
-        return try storeOperation {
-            try checkpointer.inDatabase { db in
-                let passive = try Row.fetchOne(db, sql: "PRAGMA wal_checkpoint(PASSIVE)")
-                let frames: Int = passive?[1] ?? 0
-                let copied: Int = passive?[2] ?? 0
-                guard frames > restartFrames, copied == frames else { return (frames, copied, false) }
-                // Busy (readers did not leave in time, or the writer held on): the next round tries again.
-                guard let restart = try? Row.fetchOne(db, sql: "PRAGMA wal_checkpoint(RESTART)") else { return (frames, copied, false) }
-                let busy: Int = restart[0] ?? 1
-                return (frames, copied, busy == 0)
-            }
+        return try storeOperation { try checkpointer.inDatabase(Self.checkpointing(restartFrames: restartFrames)) }
+    }
+
+    /// `checkpoint` on its connection's own queue (GRDB's async access), awaited without blocking a thread.
+    @discardableResult
+    public func checkpoint(restartFrames: Int = 4_096) async throws(StoreError)
+        -> (walFrames: Int, checkpointed: Int, restarted: Bool)
+    {
+        guard let checkpointer else {
+            throw StoreError(.invalidArgument, "the store was opened without background checkpoints")
+        }
+        return try await storeOperation {
+            try await checkpointer.writeWithoutTransaction(Self.checkpointing(restartFrames: restartFrames))
+        }
+    }
+
+    private static func checkpointing(restartFrames: Int)
+        -> @Sendable (Database) throws -> (walFrames: Int, checkpointed: Int, restarted: Bool)
+    {
+        { db in
+            let passive = try Row.fetchOne(db, sql: "PRAGMA wal_checkpoint(PASSIVE)")
+            let frames: Int = passive?[1] ?? 0
+            let copied: Int = passive?[2] ?? 0
+            guard frames > restartFrames, copied == frames else { return (frames, copied, false) }
+            // Busy (readers did not leave in time, or the writer held on): the next round tries again.
+            guard let restart = try? Row.fetchOne(db, sql: "PRAGMA wal_checkpoint(RESTART)") else { return (frames, copied, false) }
+            let busy: Int = restart[0] ?? 1
+            return (frames, copied, busy == 0)
         }
     }
 
@@ -195,15 +217,35 @@ public final class DispatchStore: Sendable {
     /// batch after an error is safe: committed tickets come back `.duplicate`.
     public func recordDispatches(_ items: [IntakeRecord]) throws(StoreError) -> [IntakeOutcome] {
         if items.isEmpty { return [] }
-        return try storeOperation {
-            try pool.writeWithoutTransaction { db in
-                var outcomes: [IntakeOutcome] = []
-                try db.inTransaction(.immediate) {
-                    outcomes = try Self.insert(items, db)
-                    return .commit
-                }
-                return outcomes
+        return try storeOperation { try pool.writeWithoutTransaction(Self.recording(items)) }
+    }
+
+    /// `recordDispatches` on GRDB's writer queue: the caller awaits without blocking a thread. Like every
+    /// async write here it runs to its end even if the awaiting task is cancelled (`uncancelled`).
+    public func recordDispatches(_ items: [IntakeRecord]) async throws(StoreError) -> [IntakeOutcome] {
+        if items.isEmpty { return [] }
+        let pool = self.pool
+        return try await storeOperation {
+            try await Self.uncancelled { try await pool.writeWithoutTransaction(Self.recording(items)) }
+        }
+    }
+
+    /// Runs `write` in a task of its own, so that cancelling the caller does not interrupt it: a write
+    /// asked for completes or fails as a whole, and the caller settles its work on what really happened,
+    /// as when the writes ran on a thread of their own (GRDB's async access would otherwise interrupt the
+    /// statement and roll back on cancellation).
+    static func uncancelled<T: Sendable>(_ write: @escaping @Sendable () async throws -> T) async throws -> T {
+        try await Task { try await write() }.value
+    }
+
+    private static func recording(_ items: [IntakeRecord]) -> @Sendable (Database) throws -> [IntakeOutcome] {
+        { db in
+            var outcomes: [IntakeOutcome] = []
+            try db.inTransaction(.immediate) {
+                outcomes = try Self.insert(items, db)
+                return .commit
             }
+            return outcomes
         }
     }
 
@@ -306,13 +348,13 @@ public final class DispatchStore: Sendable {
     /// `inFlight`; after a reconnect it passes an empty set, so unconfirmed
     /// rows come back and are re-sent. Throws `.invalidArgument` for a
     /// negative limit; `.busy`/`.io`/`.corrupt` from SQLite.
-    public func pendingOutbox(limit: Int, excluding inFlight: Set<Int64> = []) throws(StoreError) -> [OutboxMessage] {
+    public func pendingOutbox(limit: Int, excluding inFlight: Set<Int64> = []) throws(StoreError) -> [OutboxEntry] {
         guard limit >= 0 else { throw StoreError(.invalidArgument, "limit must be >= 0, got \(limit)") }
         if limit == 0 { return [] }
         return try storeOperation {
             try pool.read { db in
                 let rows = try Self.pendingRows(limit: limit, excluding: inFlight, db)
-                return try Self.withRejectionBodies(rows, db).map { try $0.outboxMessage() }
+                return try Self.withRejectionBodies(rows, db).map { try $0.outboxEntry() }
             }
         }
     }
@@ -324,12 +366,12 @@ public final class DispatchStore: Sendable {
     /// often a message was published (re-sends after reconnects). The returned
     /// messages carry the incremented count. Same failure modes as
     /// `pendingOutbox`; on error no attempt is counted.
-    public func claimOutbox(limit: Int, excluding inFlight: Set<Int64> = []) throws(StoreError) -> [OutboxMessage] {
+    public func claimOutbox(limit: Int, excluding inFlight: Set<Int64> = []) throws(StoreError) -> [OutboxEntry] {
         guard limit >= 0 else { throw StoreError(.invalidArgument, "limit must be >= 0, got \(limit)") }
         if limit == 0 { return [] }
         return try storeOperation {
             try pool.writeWithoutTransaction { db in
-                var claimed: [OutboxMessage] = []
+                var claimed: [OutboxEntry] = []
                 try db.inTransaction(.immediate) {
                     var rows = try Self.withRejectionBodies(Self.pendingRows(limit: limit, excluding: inFlight, db), db)
                     for chunk in Self.chunks(rows.compactMap(\.id)) {
@@ -337,7 +379,7 @@ public final class DispatchStore: Sendable {
                             .updateAll(db, OutboxRecord.Columns.attempts += 1)
                     }
                     for index in rows.indices { rows[index].attempts += 1 }
-                    claimed = try rows.map { try $0.outboxMessage() }
+                    claimed = try rows.map { try $0.outboxEntry() }
                     return .commit
                 }
                 return claimed
@@ -350,18 +392,27 @@ public final class DispatchStore: Sendable {
     /// Outbox ids grow in commit order (there is one writer at a time), so a relay that remembers the
     /// highest id it has taken reads only new rows, through the primary key, however many are in flight.
     /// A relay starting afresh passes 0 and gets every unsent row. Read-only.
-    public func pendingOutbox(after cursor: Int64, limit: Int) throws(StoreError) -> [OutboxMessage] {
+    public func pendingOutbox(after cursor: Int64, limit: Int) throws(StoreError) -> [OutboxEntry] {
         guard limit >= 0 else { throw StoreError(.invalidArgument, "limit must be >= 0, got \(limit)") }
         if limit == 0 { return [] }
-        return try storeOperation {
-            try pool.read { db in
-                let rows = try OutboxRecord
-                    .filter(OutboxRecord.Columns.sentAt == nil && OutboxRecord.Columns.id > cursor)
-                    .order(OutboxRecord.Columns.id)
-                    .limit(limit)
-                    .fetchAll(db)
-                return try Self.withRejectionBodies(rows, db).map { try $0.outboxMessage() }
-            }
+        return try storeOperation { try pool.read(Self.unsent(after: cursor, limit: limit)) }
+    }
+
+    /// `pendingOutbox(after:limit:)` on a reader connection's queue, awaited without blocking a thread.
+    public func pendingOutbox(after cursor: Int64, limit: Int) async throws(StoreError) -> [OutboxEntry] {
+        guard limit >= 0 else { throw StoreError(.invalidArgument, "limit must be >= 0, got \(limit)") }
+        if limit == 0 { return [] }
+        return try await storeOperation { try await pool.read(Self.unsent(after: cursor, limit: limit)) }
+    }
+
+    private static func unsent(after cursor: Int64, limit: Int) -> @Sendable (Database) throws -> [OutboxEntry] {
+        { db in
+            let rows = try OutboxRecord
+                .filter(OutboxRecord.Columns.sentAt == nil && OutboxRecord.Columns.id > cursor)
+                .order(OutboxRecord.Columns.id)
+                .limit(limit)
+                .fetchAll(db)
+            return try Self.withRejectionBodies(rows, db).map { try $0.outboxEntry() }
         }
     }
 
@@ -413,31 +464,43 @@ public final class DispatchStore: Sendable {
     @discardableResult
     public func markSent(_ ids: [Int64], at: Date) throws(StoreError) -> Int {
         if ids.isEmpty { return 0 }
+        return try storeOperation { try pool.writeWithoutTransaction(marking(ids, at: at)) }
+    }
+
+    /// `markSent` on GRDB's writer queue: the caller awaits without blocking a thread.
+    @discardableResult
+    public func markSent(_ ids: [Int64], at: Date) async throws(StoreError) -> Int {
+        if ids.isEmpty { return 0 }
+        let (pool, marking) = (self.pool, marking(ids, at: at))
+        return try await storeOperation {
+            try await Self.uncancelled { try await pool.writeWithoutTransaction(marking) }
+        }
+    }
+
+    private func marking(_ ids: [Int64], at: Date) -> @Sendable (Database) throws -> Int {
         let sentAt = EpochMillis.from(at)
         let full = configuration.synchronous == .full
-        return try storeOperation {
-            try pool.writeWithoutTransaction { db in
-                // No fsync of its own: the WAL is appended in order, so the next fully synchronous commit
-                // (the next intake batch) makes these marks durable too. Lost marks after a power loss
-                // only mean those messages are published again, which workers recognise.
-                if full { try db.execute(sql: "PRAGMA synchronous = NORMAL") }
-                var changed = 0
-                let result = Result {
-                    try db.inTransaction(.immediate) {
-                        for chunk in Self.chunks(ids) {
-                            changed += try OutboxRecord
-                                .filter(chunk.contains(OutboxRecord.Columns.id) && OutboxRecord.Columns.sentAt == nil)
-                                .updateAll(db, OutboxRecord.Columns.sentAt.set(to: sentAt))
-                        }
-                        return .commit
+        return { db in
+            // No fsync of its own: the WAL is appended in order, so the next fully synchronous commit
+            // (the next intake batch) makes these marks durable too. Lost marks after a power loss
+            // only mean those messages are published again, which workers recognise.
+            if full { try db.execute(sql: "PRAGMA synchronous = NORMAL") }
+            var changed = 0
+            let result = Result {
+                try db.inTransaction(.immediate) {
+                    for chunk in Self.chunks(ids) {
+                        changed += try OutboxRecord
+                            .filter(chunk.contains(OutboxRecord.Columns.id) && OutboxRecord.Columns.sentAt == nil)
+                            .updateAll(db, OutboxRecord.Columns.sentAt.set(to: sentAt))
                     }
+                    return .commit
                 }
-                // Back to the configured level before anything else commits on this connection; if that
-                // fails, the error is the caller's (intake must not go on committing without fsync).
-                if full { try db.execute(sql: "PRAGMA synchronous = FULL") }
-                try result.get()
-                return changed
             }
+            // Back to the configured level before anything else commits on this connection; if that
+            // fails, the error is the caller's (intake must not go on committing without fsync).
+            if full { try db.execute(sql: "PRAGMA synchronous = FULL") }
+            try result.get()
+            return changed
         }
     }
 
@@ -453,30 +516,42 @@ public final class DispatchStore: Sendable {
     @discardableResult
     public func pruneSentOutbox(sentBefore: Date, limit: Int = 500) throws(StoreError) -> Int {
         guard limit >= 1 else { throw StoreError(.invalidArgument, "limit must be >= 1, got \(limit)") }
+        return try storeOperation { try pool.writeWithoutTransaction(pruning(sentBefore: sentBefore, limit: limit)) }
+    }
+
+    /// `pruneSentOutbox` on GRDB's writer queue: the caller awaits without blocking a thread.
+    @discardableResult
+    public func pruneSentOutbox(sentBefore: Date, limit: Int = 500) async throws(StoreError) -> Int {
+        guard limit >= 1 else { throw StoreError(.invalidArgument, "limit must be >= 1, got \(limit)") }
+        let (pool, pruning) = (self.pool, pruning(sentBefore: sentBefore, limit: limit))
+        return try await storeOperation {
+            try await Self.uncancelled { try await pool.writeWithoutTransaction(pruning) }
+        }
+    }
+
+    private func pruning(sentBefore: Date, limit: Int) -> @Sendable (Database) throws -> Int {
         let cutoff = EpochMillis.from(sentBefore)
         let full = configuration.synchronous == .full
-        return try storeOperation {
-            try pool.writeWithoutTransaction { db in
-                if full { try db.execute(sql: "PRAGMA synchronous = NORMAL") }
-                var deleted = 0
-                let result = Result {
-                    try db.inTransaction(.immediate) {
-                        try db.execute(sql: """
-                            DELETE FROM outbox WHERE id IN (
-                              SELECT id FROM outbox
-                              WHERE id < coalesce((SELECT id FROM outbox WHERE created_at >= ?1 ORDER BY id LIMIT 1),
-                                                  9223372036854775807)
-                                AND sent_at IS NOT NULL AND sent_at < ?1
-                              ORDER BY id LIMIT ?2)
-                            """, arguments: [cutoff, limit])
-                        deleted = db.changesCount
-                        return .commit
-                    }
+        return { db in
+            if full { try db.execute(sql: "PRAGMA synchronous = NORMAL") }
+            var deleted = 0
+            let result = Result {
+                try db.inTransaction(.immediate) {
+                    try db.execute(sql: """
+                        DELETE FROM outbox WHERE id IN (
+                          SELECT id FROM outbox
+                          WHERE id < coalesce((SELECT id FROM outbox WHERE created_at >= ?1 ORDER BY id LIMIT 1),
+                                              9223372036854775807)
+                            AND sent_at IS NOT NULL AND sent_at < ?1
+                          ORDER BY id LIMIT ?2)
+                        """, arguments: [cutoff, limit])
+                    deleted = db.changesCount
+                    return .commit
                 }
-                if full { try db.execute(sql: "PRAGMA synchronous = FULL") }
-                try result.get()
-                return deleted
             }
+            if full { try db.execute(sql: "PRAGMA synchronous = FULL") }
+            try result.get()
+            return deleted
         }
     }
 
@@ -486,9 +561,16 @@ public final class DispatchStore: Sendable {
 
     /// Number of outbox messages not yet confirmed sent.
     public func outboxBacklog() throws(StoreError) -> Int {
-        try storeOperation {
-            try pool.read { db in try OutboxRecord.filter(OutboxRecord.Columns.sentAt == nil).fetchCount(db) }
-        }
+        try storeOperation { try pool.read(Self.backlog) }
+    }
+
+    /// `outboxBacklog` on a reader connection's queue, awaited without blocking a thread.
+    public func outboxBacklog() async throws(StoreError) -> Int {
+        try await storeOperation { try await pool.read(Self.backlog) }
+    }
+
+    @Sendable private static func backlog(_ db: Database) throws -> Int {
+        try OutboxRecord.filter(OutboxRecord.Columns.sentAt == nil).fetchCount(db)
     }
 
     private static func chunks(_ ids: [Int64], size: Int = 500) -> [[Int64]] {
@@ -538,7 +620,7 @@ public final class DispatchStore: Sendable {
                     .map { row in
                         do {
                             return TicketHistory.Message(
-                                outbox: try row.outboxMessage(), sentAt: row.sentAt.map(EpochMillis.date))
+                                outbox: try row.outboxEntry(), sentAt: row.sentAt.map(EpochMillis.date))
                         } catch is DecodingError {
                             throw StoreError(.corrupt, "outbox row \(row.id ?? 0) has malformed headers_json or extra_routing_keys")
                         }

@@ -10,6 +10,15 @@ public struct LifecycleRecord: Sendable, Hashable {
     /// The lifecycle engine's encoding of its state; opaque to the store.
     public var state: [UInt8]
     public var ticketBody: [UInt8]
+
+    public init(ticketID: String, version: Int, phase: String, unitID: String?, state: [UInt8], ticketBody: [UInt8]) {
+        self.ticketID = ticketID
+        self.version = version
+        self.phase = phase
+        self.unitID = unitID
+        self.state = state
+        self.ticketBody = ticketBody
+    }
 }
 
 /// Counts for a live overview (`DispatchStore.lifecycleOverview`).
@@ -62,7 +71,7 @@ public struct LifecycleChange: Sendable {
     public var state: StateWrite?
     /// Timeline rows (only for tickets the store knows).
     public var events: [EventWrite]
-    public var messages: [OutgoingMessage] { didSet { outboxFields = messages.map(OutboxFields.init) } }
+    public var messages: [OutboxMessage] { didSet { outboxFields = messages.map(OutboxFields.init) } }
     /// The messages' stored forms, made with the change (on the thread that computes it) rather than in
     /// the commit, which is the timer loop's narrower stage.
     private(set) var outboxFields: [OutboxFields]
@@ -73,7 +82,7 @@ public struct LifecycleChange: Sendable {
     /// ticket's row. False only when neither changed since the version the change was computed from.
     public var updatesTicket: Bool
 
-    public init(ticketID: String, expectedVersion: Int?, state: StateWrite?, events: [EventWrite], messages: [OutgoingMessage],
+    public init(ticketID: String, expectedVersion: Int?, state: StateWrite?, events: [EventWrite], messages: [OutboxMessage],
                 command: (id: String, type: String, outcome: String)?, at: Date, updatesTicket: Bool = true) {
         self.updatesTicket = updatesTicket
         self.ticketID = ticketID
@@ -101,15 +110,21 @@ public struct DueTimer: Sendable, Hashable {
     public var ticketID: String
     public var dueAt: Date
     public var token: Int
+
+    public init(ticketID: String, dueAt: Date, token: Int) {
+        self.ticketID = ticketID
+        self.dueAt = dueAt
+        self.token = token
+    }
 }
 
 /// The first lifecycle state of a newly dispatched ticket, written with its dispatch.
 public struct LifecycleStart: Sendable {
     public var state: StateWrite
     public var events: [EventWrite]
-    public var messages: [OutgoingMessage]
+    public var messages: [OutboxMessage]
 
-    public init(state: StateWrite, events: [EventWrite], messages: [OutgoingMessage]) {
+    public init(state: StateWrite, events: [EventWrite], messages: [OutboxMessage]) {
         self.state = state
         self.events = events
         self.messages = messages
@@ -130,16 +145,23 @@ public struct RepeatMatch: Sendable, Hashable {
 extension DispatchStore {
     /// The tickets as received, by id (missing ids are absent).
     public func ticketBodies(_ ticketIDs: [String]) throws(StoreError) -> [String: [UInt8]] {
-        try storeOperation {
-            try pool.read { db in
-                var out: [String: [UInt8]] = [:]
-                for id in ticketIDs {
-                    if let body = try Data.fetchOne(db.cachedStatement(sql: "SELECT body FROM tickets WHERE id = ?"), arguments: [id]) {
-                        out[id] = [UInt8](body)
-                    }
+        try storeOperation { try pool.read(Self.bodies(ticketIDs)) }
+    }
+
+    /// `ticketBodies` on a reader connection's queue, awaited without blocking a thread.
+    public func ticketBodies(_ ticketIDs: [String]) async throws(StoreError) -> [String: [UInt8]] {
+        try await storeOperation { try await pool.read(Self.bodies(ticketIDs)) }
+    }
+
+    private static func bodies(_ ticketIDs: [String]) -> @Sendable (Database) throws -> [String: [UInt8]] {
+        { db in
+            var out: [String: [UInt8]] = [:]
+            for id in ticketIDs {
+                if let body = try Data.fetchOne(db.cachedStatement(sql: "SELECT body FROM tickets WHERE id = ?"), arguments: [id]) {
+                    out[id] = [UInt8](body)
                 }
-                return out
             }
+            return out
         }
     }
 
@@ -147,51 +169,75 @@ extension DispatchStore {
     /// `withTicket: false` the records' `ticketBody` is empty.
     public func lifecycle(_ ticketIDs: [String], withTicket: Bool = true) throws(StoreError) -> [String: LifecycleRecord] {
         if ticketIDs.isEmpty { return [:] }
-        return try storeOperation {
-            try pool.read { db in
-                var out: [String: LifecycleRecord] = [:]
-                for chunk in stride(from: 0, to: ticketIDs.count, by: 500).map({ Array(ticketIDs[$0..<min($0 + 500, ticketIDs.count)]) }) {
-                    let marks = Array(repeating: "?", count: chunk.count).joined(separator: ",")
-                    let sql = withTicket
-                        ? "SELECT l.ticket_id, l.version, l.phase, l.unit_id, l.state, t.body FROM lifecycle l JOIN tickets t ON t.id = l.ticket_id WHERE l.ticket_id IN (\(marks))"
-                        : "SELECT ticket_id, version, phase, unit_id, state FROM lifecycle WHERE ticket_id IN (\(marks))"
-                    // Bound and read through SQLite's C API (`queryRaw`): the timer loop reads 500 states a batch,
-                    // whose statement is kept; other lengths are prepared each time.
-                    try db.queryRaw(sql, cached: chunk.count == 500, { b in for id in chunk { b.bind(id) } }) { r in
-                        let id = r.text(0) ?? ""
-                        out[id] = LifecycleRecord(ticketID: id, version: Int(r.int(1)), phase: r.text(2) ?? "", unitID: r.text(3),
-                                                  state: r.bytes(4), ticketBody: withTicket ? r.bytes(5) : [])
-                    }
+        return try storeOperation { try pool.read(Self.states(ticketIDs, withTicket: withTicket)) }
+    }
+
+    /// `lifecycle(_:withTicket:)` on a reader connection's queue, awaited without blocking a thread.
+    public func lifecycle(_ ticketIDs: [String], withTicket: Bool = true) async throws(StoreError)
+        -> [String: LifecycleRecord]
+    {
+        if ticketIDs.isEmpty { return [:] }
+        return try await storeOperation { try await pool.read(Self.states(ticketIDs, withTicket: withTicket)) }
+    }
+
+    private static func states(_ ticketIDs: [String], withTicket: Bool)
+        -> @Sendable (Database) throws -> [String: LifecycleRecord]
+    {
+        { db in
+            var out: [String: LifecycleRecord] = [:]
+            for chunk in stride(from: 0, to: ticketIDs.count, by: 500).map({ Array(ticketIDs[$0..<min($0 + 500, ticketIDs.count)]) }) {
+                let marks = Array(repeating: "?", count: chunk.count).joined(separator: ",")
+                let sql = withTicket
+                    ? "SELECT l.ticket_id, l.version, l.phase, l.unit_id, l.state, t.body FROM lifecycle l JOIN tickets t ON t.id = l.ticket_id WHERE l.ticket_id IN (\(marks))"
+                    : "SELECT ticket_id, version, phase, unit_id, state FROM lifecycle WHERE ticket_id IN (\(marks))"
+                // Bound and read through SQLite's C API (`queryRaw`): the timer loop reads 500 states a batch,
+                // whose statement is kept; other lengths are prepared each time.
+                try db.queryRaw(sql, cached: chunk.count == 500, { b in for id in chunk { b.bind(id) } }) { r in
+                    let id = r.text(0) ?? ""
+                    out[id] = LifecycleRecord(ticketID: id, version: Int(r.int(1)), phase: r.text(2) ?? "", unitID: r.text(3),
+                                              state: r.bytes(4), ticketBody: withTicket ? r.bytes(5) : [])
                 }
-                return out
             }
+            return out
         }
     }
 
     /// Timers due at or before `until`, earliest first (by due time, then ticket id), at most `limit`;
     /// with `after`, only those that come after that timer in this order (the next page of a burst).
     public func dueTimers(until: Date, after: DueTimer? = nil, limit: Int) throws(StoreError) -> [DueTimer] {
-        try storeOperation {
-            try pool.read { db in
-                // In (due_at, ticket_id) order through that index; without `after`, from before the first
-                // (ticket ids are never empty).
-                let from = after.map { (EpochMillis.from($0.dueAt), $0.ticketID) } ?? (Int64.min, "")
-                let rows = try Row.fetchAll(db, sql: """
-                    SELECT ticket_id, due_at, token FROM timers WHERE due_at <= ? AND (due_at, ticket_id) > (?, ?)
-                    ORDER BY due_at, ticket_id LIMIT ?
-                    """, arguments: [EpochMillis.from(until), from.0, from.1, limit])
-                return rows.map { DueTimer(ticketID: $0[0], dueAt: EpochMillis.date($0[1]), token: $0[2]) }
-            }
+        try storeOperation { try pool.read(Self.due(until: until, after: after, limit: limit)) }
+    }
+
+    /// `dueTimers` on a reader connection's queue, awaited without blocking a thread.
+    public func dueTimers(until: Date, after: DueTimer? = nil, limit: Int) async throws(StoreError) -> [DueTimer] {
+        try await storeOperation { try await pool.read(Self.due(until: until, after: after, limit: limit)) }
+    }
+
+    private static func due(until: Date, after: DueTimer?, limit: Int) -> @Sendable (Database) throws -> [DueTimer] {
+        { db in
+            // In (due_at, ticket_id) order through that index; without `after`, from before the first
+            // (ticket ids are never empty).
+            let from = after.map { (EpochMillis.from($0.dueAt), $0.ticketID) } ?? (Int64.min, "")
+            let rows = try Row.fetchAll(db, sql: """
+                SELECT ticket_id, due_at, token FROM timers WHERE due_at <= ? AND (due_at, ticket_id) > (?, ?)
+                ORDER BY due_at, ticket_id LIMIT ?
+                """, arguments: [EpochMillis.from(until), from.0, from.1, limit])
+            return rows.map { DueTimer(ticketID: $0[0], dueAt: EpochMillis.date($0[1]), token: $0[2]) }
         }
     }
 
     /// When the earliest timer falls due, or nil when none is pending.
     public func nextTimerDue() throws(StoreError) -> Date? {
-        try storeOperation {
-            try pool.read { db in
-                try Int64.fetchOne(db, sql: "SELECT MIN(due_at) FROM timers").map(EpochMillis.date)
-            }
-        }
+        try storeOperation { try pool.read(Self.earliestDue) }
+    }
+
+    /// `nextTimerDue` on a reader connection's queue, awaited without blocking a thread.
+    public func nextTimerDue() async throws(StoreError) -> Date? {
+        try await storeOperation { try await pool.read(Self.earliestDue) }
+    }
+
+    @Sendable private static func earliestDue(_ db: Database) throws -> Date? {
+        try Int64.fetchOne(db, sql: "SELECT MIN(due_at) FROM timers").map(EpochMillis.date)
     }
 
     /// Number of pending timers and of tickets by lifecycle phase.
@@ -209,13 +255,20 @@ extension DispatchStore {
     /// Tickets by holding unit and lifecycle phase (from the `lifecycle_unit` index), pending timers and
     /// those due by `now`, from one consistent snapshot: the live overview of `pagoda serve`'s metrics.
     public func lifecycleOverview(now: Date) throws(StoreError) -> LifecycleOverview {
-        try storeOperation {
-            try pool.read { db in
-                let timers = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM timers") ?? 0
-                let due = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM timers WHERE due_at <= ?", arguments: [EpochMillis.from(now)]) ?? 0
-                let rows = try Row.fetchAll(db, sql: "SELECT unit_id, phase, COUNT(*) FROM lifecycle GROUP BY unit_id, phase")
-                return LifecycleOverview(timers: timers, timersDue: due, tickets: rows.map { ($0[0], $0[1], $0[2]) })
-            }
+        try storeOperation { try pool.read(Self.overview(now: now)) }
+    }
+
+    /// `lifecycleOverview` on a reader connection's queue, awaited without blocking a thread.
+    public func lifecycleOverview(now: Date) async throws(StoreError) -> LifecycleOverview {
+        try await storeOperation { try await pool.read(Self.overview(now: now)) }
+    }
+
+    private static func overview(now: Date) -> @Sendable (Database) throws -> LifecycleOverview {
+        { db in
+            let timers = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM timers") ?? 0
+            let due = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM timers WHERE due_at <= ?", arguments: [EpochMillis.from(now)]) ?? 0
+            let rows = try Row.fetchAll(db, sql: "SELECT unit_id, phase, COUNT(*) FROM lifecycle GROUP BY unit_id, phase")
+            return LifecycleOverview(timers: timers, timersDue: due, tickets: rows.map { ($0[0], $0[1], $0[2]) })
         }
     }
 
@@ -277,15 +330,26 @@ extension DispatchStore {
     /// outgoing messages are written: `.applied`. On error nothing is written.
     public func applyLifecycle(_ changes: [LifecycleChange]) throws(StoreError) -> [LifecycleOutcome] {
         if changes.isEmpty { return [] }
-        return try storeOperation {
-            try pool.writeWithoutTransaction { db in
-                var outcomes: [LifecycleOutcome] = []
-                try db.inTransaction(.immediate) {
-                    outcomes = try changes.map { try Self.apply($0, db) }
-                    return .commit
-                }
-                return outcomes
+        return try storeOperation { try pool.writeWithoutTransaction(Self.applying(changes)) }
+    }
+
+    /// `applyLifecycle` on GRDB's writer queue: the caller awaits without blocking a thread.
+    public func applyLifecycle(_ changes: [LifecycleChange]) async throws(StoreError) -> [LifecycleOutcome] {
+        if changes.isEmpty { return [] }
+        let pool = self.pool
+        return try await storeOperation {
+            try await Self.uncancelled { try await pool.writeWithoutTransaction(Self.applying(changes)) }
+        }
+    }
+
+    private static func applying(_ changes: [LifecycleChange]) -> @Sendable (Database) throws -> [LifecycleOutcome] {
+        { db in
+            var outcomes: [LifecycleOutcome] = []
+            try db.inTransaction(.immediate) {
+                outcomes = try changes.map { try Self.apply($0, db) }
+                return .commit
             }
+            return outcomes
         }
     }
 

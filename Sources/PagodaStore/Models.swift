@@ -30,7 +30,7 @@ public struct TicketDispatch: Sendable {
     /// pure, fast and must not touch the store. Every returned `messageID`
     /// must be unique across the whole outbox (derive it from the ticket id or
     /// the sequence); a repeated id fails the whole batch with `.constraint`.
-    public var messages: @Sendable (_ dispatchSequence: Int64) -> [OutgoingMessage]
+    public var messages: @Sendable (_ dispatchSequence: Int64) -> [OutboxMessage]
     /// The AMQP message id of the delivery, if the publisher set one.
     public var amqpMessageID: String?
     /// Processing time (the caller's `now`); stamps rows and the event.
@@ -53,7 +53,7 @@ public struct TicketDispatch: Sendable {
         decision: DecisionRow,
         amqpMessageID: String? = nil,
         at: Date,
-        messages: @escaping @Sendable (_ dispatchSequence: Int64) -> [OutgoingMessage]
+        messages: @escaping @Sendable (_ dispatchSequence: Int64) -> [OutboxMessage]
     ) {
         self.ticketID = ticketID
         self.receivedAt = receivedAt
@@ -123,7 +123,7 @@ public struct DecisionRow: Sendable, Hashable {
 }
 
 /// A message to publish through the outbox.
-public struct OutgoingMessage: Sendable, Hashable {
+public struct OutboxMessage: Sendable, Hashable {
     public var exchange: String
     public var routingKey: String
     /// Unique across the outbox (UNIQUE index); the relay publishes it as the
@@ -174,11 +174,11 @@ public struct Rejection: Sendable, Hashable {
     public var reason: String
     public var at: Date
     /// What to publish to the rejected queue.
-    public var message: OutgoingMessage
+    public var message: OutboxMessage
     /// Every issue found, as a JSON array of `{path, code, message}`; nil when only `reason` is known.
     public var issuesJSON: String?
 
-    public init(amqpMessageID: String?, body: [UInt8], code: String, reason: String, at: Date, message: OutgoingMessage,
+    public init(amqpMessageID: String?, body: [UInt8], code: String, reason: String, at: Date, message: OutboxMessage,
                 issuesJSON: String? = nil) {
         self.amqpMessageID = amqpMessageID
         self.body = body
@@ -204,15 +204,15 @@ public enum IntakeOutcome: Sendable, Hashable {
 }
 
 /// An outbox row waiting for (or past) publication.
-public struct OutboxMessage: Sendable, Hashable {
+public struct OutboxEntry: Sendable, Hashable {
     /// Outbox row id, strictly increasing in insertion order.
     public var id: Int64
-    public var message: OutgoingMessage
+    public var message: OutboxMessage
     public var createdAt: Date
     /// How many times `claimOutbox` handed this row to a relay.
     public var attempts: Int
 
-    public init(id: Int64, message: OutgoingMessage, createdAt: Date, attempts: Int) {
+    public init(id: Int64, message: OutboxMessage, createdAt: Date, attempts: Int) {
         self.id = id
         self.message = message
         self.createdAt = createdAt
@@ -275,7 +275,7 @@ public struct TicketHistory: Sendable, Hashable {
     }
 
     public struct Message: Sendable, Hashable {
-        public var outbox: OutboxMessage
+        public var outbox: OutboxEntry
         /// When the broker confirmed it; nil while pending.
         public var sentAt: Date?
     }

@@ -132,7 +132,7 @@ struct OutboxFields: Sendable {
     let body: Data
     let extraRoutingKeys: String?
 
-    init(_ message: OutgoingMessage) {
+    init(_ message: OutboxMessage) {
         headersJSON = JSONText.encode(message.headers)
         body = Data(message.body)
         extraRoutingKeys = message.extraRoutingKeys.isEmpty ? nil : JSONText.encodeStrings(message.extraRoutingKeys)
@@ -174,12 +174,12 @@ struct OutboxRecord: Codable, FetchableRecord, MutablePersistableRecord {
 
     mutating func didInsert(_ inserted: InsertionSuccess) { id = inserted.rowID }
 
-    init(_ message: OutgoingMessage, ticketID: String?, rejectionID: Int64?, createdAt: Int64) throws {
+    init(_ message: OutboxMessage, ticketID: String?, rejectionID: Int64?, createdAt: Int64) throws {
         self.init(message, OutboxFields(message), ticketID: ticketID, rejectionID: rejectionID, createdAt: createdAt)
     }
 
     /// The row of `message`, with its stored forms made beforehand (`OutboxFields`).
-    init(_ message: OutgoingMessage, _ fields: OutboxFields, ticketID: String?, rejectionID: Int64?, createdAt: Int64) {
+    init(_ message: OutboxMessage, _ fields: OutboxFields, ticketID: String?, rejectionID: Int64?, createdAt: Int64) {
         self.id = nil
         self.messageID = message.messageID
         self.ticketID = ticketID
@@ -196,13 +196,13 @@ struct OutboxRecord: Codable, FetchableRecord, MutablePersistableRecord {
         self.extraRoutingKeys = fields.extraRoutingKeys
     }
 
-    func outboxMessage() throws -> OutboxMessage {
+    func outboxEntry() throws -> OutboxEntry {
         guard let id else { throw StoreError(.internal, "outbox row without id") }
         let headers = try JSONText.decodeStrings(headersJSON)
         let keys = try extraRoutingKeys.map { try JSONText.decodeStringArray($0) } ?? []
-        return OutboxMessage(
+        return OutboxEntry(
             id: id,
-            message: OutgoingMessage(
+            message: OutboxMessage(
                 exchange: exchange, routingKey: routingKey, messageID: messageID,
                 contentType: contentType, headers: headers, body: [UInt8](body), mandatory: mandatory,
                 extraRoutingKeys: keys),

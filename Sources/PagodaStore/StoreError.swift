@@ -81,3 +81,14 @@ func storeOperation<T>(fallback: StoreError.Code = .internal, _ body: () throws 
         throw StoreError.wrap(error, fallback: fallback)
     }
 }
+
+/// Runs `body`, turning every thrown error into a `StoreError`: the async form, for GRDB's async access.
+func storeOperation<T>(fallback: StoreError.Code = .internal, _ body: () async throws -> T) async throws(StoreError)
+    -> T
+{
+    do {
+        return try await body()
+    } catch {
+        throw StoreError.wrap(error, fallback: fallback)
+    }
+}

@@ -11,10 +11,10 @@ public final class Locked<Value: Sendable>: @unchecked Sendable {
     private let lock = NSLock()
     private var storage: Value
     public init(_ value: Value) { storage = value }
-    public func withLock<R>(_ body: (inout Value) -> R) -> R {
+    public func withLock<R, E: Error>(_ body: (inout Value) throws(E) -> R) throws(E) -> R {
         lock.lock()
         defer { lock.unlock() }
-        return body(&storage)
+        return try body(&storage)
     }
     public var value: Value { withLock { $0 } }
 }

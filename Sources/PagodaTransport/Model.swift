@@ -67,7 +67,7 @@ public struct MessageProperties: Sendable, Hashable {
 
 /// A message to publish. Defaults: persistent (delivery_mode 2), a fresh UUID message id
 /// if none is given, timestamp = now, mandatory = true.
-public struct OutgoingMessage: Sendable {
+public struct AMQPMessage: Sendable {
     public var exchange: String
     public var routingKey: String
     public var body: [UInt8]
@@ -130,6 +130,20 @@ public struct Delivery: Sendable {
     public var messageId: String? { properties.messageId }
     public var headers: [String: HeaderValue] { properties.headers }
     public var bodyString: String { String(decoding: body, as: UTF8.self) }
+
+    /// A delivery as a consumer hands it over; public so that in-memory sources (tests) can make them.
+    public init(body: [UInt8], deliveryTag: UInt64, redelivered: Bool = false, exchange: String = "",
+                routingKey: String = "", consumerTag: String = "", properties: MessageProperties = MessageProperties(),
+                generation: UInt64 = 0) {
+        self.body = body
+        self.deliveryTag = deliveryTag
+        self.redelivered = redelivered
+        self.exchange = exchange
+        self.routingKey = routingKey
+        self.consumerTag = consumerTag
+        self.properties = properties
+        self.generation = generation
+    }
 }
 
 /// Connection lifecycle notifications (`AMQPPublisher.events`, `AMQPConsumer.events`).

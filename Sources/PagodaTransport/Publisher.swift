@@ -4,7 +4,7 @@ import Foundation
 import Logging
 
 struct PendingPublish: Sendable {
-    let message: OutgoingMessage
+    let message: AMQPMessage
     let continuation: CheckedContinuation<PublishOutcome, any Error>
 }
 
@@ -45,7 +45,7 @@ public final class AMQPPublisher: Sendable {
 
     /// Publishes one message and waits for the broker's verdict.
     /// Throws `AMQPError.closed` if the publisher was closed before the message was sent.
-    public func publish(_ message: OutgoingMessage) async throws -> PublishOutcome {
+    public func publish(_ message: AMQPMessage) async throws -> PublishOutcome {
         try await withCheckedThrowingContinuation { continuation in
             if !mailbox.post(PendingPublish(message: message, continuation: continuation)) {
                 continuation.resume(throwing: AMQPError.closed)
@@ -219,7 +219,7 @@ final class PublisherWorker {
         }
     }
 
-    private func send(_ m: OutgoingMessage, on session: AMQPSession) -> Int32 {
+    private func send(_ m: AMQPMessage, on session: AMQPSession) -> Int32 {
         let arena = CArena()
         var props = arena.properties(m.properties)
         let rc = m.body.withUnsafeBytes { raw -> Int32 in

@@ -249,7 +249,7 @@ private func timersRun(_ args: [String]) async throws {
     try serve.run()
     let pid = serve.processIdentifier
     let probe = timerTicket(id: "TB-PROBE", n: 0, receivedAt: Date())
-    while try await publisher.publish(PagodaTransport.OutgoingMessage(exchange: names.intakeExchange, routingKey: "", body: probe, messageId: "TB-PROBE")) != .confirmed {}
+    while try await publisher.publish(AMQPMessage(exchange: names.intakeExchange, routingKey: "", body: probe, messageId: "TB-PROBE")) != .confirmed {}
 
     let peak = Box<(hwm: Int, rss: Int)>((0, 0))
     let sampler = Task {

@@ -74,7 +74,7 @@ func preload(_ publisher: AMQPPublisher, exchange: String, routingKey: String, b
         func add(_ g: inout ThrowingTaskGroup<Void, any Error>) {
             guard let (i, body) = it.next() else { return }
             g.addTask {
-                while try await publisher.publish(OutgoingMessage(exchange: exchange, routingKey: routingKey, body: body, messageId: "m-\(i)")) != .confirmed {}
+                while try await publisher.publish(AMQPMessage(exchange: exchange, routingKey: routingKey, body: body, messageId: "m-\(i)")) != .confirmed {}
             }
         }
         for _ in 0..<512 { add(&group) }
@@ -145,7 +145,7 @@ do {
         for await d in consumer.deliveries {
             inflight += 1
             group.addTask {
-                while (try? await publisher.publish(OutgoingMessage(exchange: "", routingKey: outQ, body: d.body, messageId: d.messageId))) != .confirmed {}
+                while (try? await publisher.publish(AMQPMessage(exchange: "", routingKey: outQ, body: d.body, messageId: d.messageId))) != .confirmed {}
                 consumer.ack(d)
                 done.with { $0 += 1 }
             }
@@ -176,7 +176,7 @@ do {
         await withTaskGroup(of: Void.self) { group in
             for await d in consumer.deliveries {
                 group.addTask {
-                    while (try? await publisher.publish(OutgoingMessage(exchange: "", routingKey: outQ, body: d.body, messageId: d.messageId))) != .confirmed {}
+                    while (try? await publisher.publish(AMQPMessage(exchange: "", routingKey: outQ, body: d.body, messageId: d.messageId))) != .confirmed {}
                     consumer.ack(d)
                 }
             }
@@ -191,7 +191,7 @@ do {
             let due = t0 + UInt64(Double(n) * interval)
             let t = now()
             if due > t { try? await Task.sleep(for: .nanoseconds(Int(due - t))) }
-            group.addTask { _ = try? await pacer.publish(OutgoingMessage(exchange: "", routingKey: inQ, body: ticket(n, sentNanos: now()), messageId: "p-\(n)")) }
+            group.addTask { _ = try? await pacer.publish(AMQPMessage(exchange: "", routingKey: inQ, body: ticket(n, sentNanos: now()), messageId: "p-\(n)")) }
         }
     }
     let until = now() + 20_000_000_000
@@ -271,7 +271,7 @@ func paced(seconds: Int, base: Int, sample: ((Int) -> Void)? = nil) async throws
             if due > t { try? await Task.sleep(for: .nanoseconds(Int(due - t))) }
             if now() - start >= UInt64(seconds) * 1_000_000_000 { break }
             let i = base + n
-            group.addTask { _ = try? await loader.publish(OutgoingMessage(exchange: "\(prefix).intake", routingKey: "", body: ticket(i, sentNanos: now()), messageId: "l-\(i)")) }
+            group.addTask { _ = try? await loader.publish(AMQPMessage(exchange: "\(prefix).intake", routingKey: "", body: ticket(i, sentNanos: now()), messageId: "l-\(i)")) }
             n += 1
             if n % options.rate == 0 { sample?(n / options.rate) }
         }

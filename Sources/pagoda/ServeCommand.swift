@@ -164,7 +164,7 @@ struct Publish: AsyncParsableCommand {
         let outcomes = await withTaskGroup(of: PublishOutcome.self, returning: [PublishOutcome].self) { group in
             for line in lines {
                 let id: String? = if case .object(let o)? = try? JSON.parse(line), case .string(let s)? = o[idKey] { s } else { nil }
-                var message = OutgoingMessage(exchange: exchange, routingKey: commands ? "command" : "", body: line, messageId: id, mandatory: true)
+                var message = AMQPMessage(exchange: exchange, routingKey: commands ? "command" : "", body: line, messageId: id, mandatory: true)
                 message.properties.replyTo = replyTo
                 group.addTask { (try? await publisher.publish(message)) ?? .outcomeUnknown }
             }

@@ -169,7 +169,7 @@ extension ServiceTests {
         try await w.publish(try Self.sample(id), id: id)
         #expect(await eventually { w.dispatched()[id] != nil })
         func send(_ fields: [(String, JSONValue)]) async throws {
-            var m = OutgoingMessage(exchange: w.names.commandsExchange, routingKey: "cmd", body: Self.command(fields), messageId: fields[0].1.stringValue)
+            var m = AMQPMessage(exchange: w.names.commandsExchange, routingKey: "cmd", body: Self.command(fields), messageId: fields[0].1.stringValue)
             m.properties.replyTo = replies
             #expect(try await commands.publish(m) == .confirmed)
         }

@@ -8,7 +8,7 @@ import Testing
     let plan = PublishPlan(names: Names())
 
     @Test func aDispatchGoesToItsQueueAloneAndOnceToTheEvents() {
-        let row = StoredMessage(exchange: "pagoda.dispatch", routingKey: "unit.nanhai.shishan", messageID: "T-1/dispatch/3",
+        let row = OutboxMessage(exchange: "pagoda.dispatch", routingKey: "unit.nanhai.shishan", messageID: "T-1/dispatch/3",
                                 contentType: "application/json", headers: ["x-pagoda-dispatch-seq": "3"], body: [1, 2], mandatory: true)
         let parts = plan.parts(row)
         #expect(parts.map(\.message.exchange) == ["pagoda.dispatch", "pagoda.events"])
@@ -22,7 +22,7 @@ import Testing
     }
 
     @Test func anEventGoesToEachOfItsQueuesByTypeAndOnceToTheEvents() {
-        let row = StoredMessage(exchange: "pagoda.dispatch", routingKey: "ticket.escalated", messageID: "T-1#4.0",
+        let row = OutboxMessage(exchange: "pagoda.dispatch", routingKey: "ticket.escalated", messageID: "T-1#4.0",
                                 contentType: "application/json", headers: ["x-pagoda-event-id": "T-1#4.0"], body: [3], mandatory: true,
                                 extraRoutingKeys: ["unit.nanhai", "unit.nanhai.shishan", "unit.nanhai"])
         let parts = plan.parts(row)
@@ -37,7 +37,7 @@ import Testing
     }
 
     @Test func anEventForNoQueueIsTheEventsCopyAlone() {
-        let row = StoredMessage(exchange: "pagoda.dispatch", routingKey: "ticket.signed", messageID: "T-1#2.0",
+        let row = OutboxMessage(exchange: "pagoda.dispatch", routingKey: "ticket.signed", messageID: "T-1#2.0",
                                 contentType: "application/json", headers: ["x-pagoda-event-id": "T-1#2.0"], body: [], mandatory: true)
         let parts = plan.parts(row)
         #expect(parts.map(\.message.exchange) == ["pagoda.events"])
@@ -45,11 +45,11 @@ import Testing
     }
 
     @Test func rejectionsCanRedeclareTheirQueueAndRepliesAreAsTheyAre() {
-        let rejected = StoredMessage(exchange: "", routingKey: "pagoda.rejected", messageID: "rejected/x", contentType: "application/octet-stream",
+        let rejected = OutboxMessage(exchange: "", routingKey: "pagoda.rejected", messageID: "rejected/x", contentType: "application/octet-stream",
                                      headers: [:], body: [9], mandatory: true)
         let r = plan.parts(rejected)
         #expect(r.count == 1 && r[0].queue == "pagoda.rejected" && r[0].redeclare?.queues.map(\.name) == ["pagoda.rejected"])
-        let reply = StoredMessage(exchange: "", routingKey: "amq.gen-1", messageID: "T#1.0>reply", contentType: "application/json",
+        let reply = OutboxMessage(exchange: "", routingKey: "amq.gen-1", messageID: "T#1.0>reply", contentType: "application/json",
                                   headers: [:], body: [], mandatory: false)
         let p = plan.parts(reply)
         #expect(p.count == 1 && p[0].queue == nil && p[0].redeclare == nil && !p[0].message.mandatory)

@@ -56,7 +56,7 @@ extension ServiceTests {
             let deadline = ContinuousClock.now + .seconds(60)
             let body = body ?? ticket(id)
             while true {
-                let outcome = try await publisher.publish(OutgoingMessage(exchange: names.intakeExchange, routingKey: "", body: body, messageId: id))
+                let outcome = try await publisher.publish(AMQPMessage(exchange: names.intakeExchange, routingKey: "", body: body, messageId: id))
                 if outcome == .confirmed { return }
                 guard ContinuousClock.now < deadline else { throw TestFailure("publish of \(id) never confirmed: \(outcome)") }
                 try await Task.sleep(for: .milliseconds(50))

@@ -201,7 +201,7 @@ extension ServiceTests {
     @Test func aResubmissionIsRecordedOnlyOnceConfirmed() async throws {
         let store = try DispatchStore(StoreConfiguration(path: try Self.tempDB()))
         let processor = IntakeProcessor(ruleSet: ServiceTests.rules, names: Names(prefix: "p"))
-        _ = try store.recordDispatches([processor.process(body: Array("garbage".utf8), messageID: "m-1", now: Date())])
+        _ = try await store.recordDispatches([processor.process(body: Array("garbage".utf8), messageID: "m-1", now: Date())])
         let id = try #require(try store.rejections().first?.id)
         let desk = RejectionDesk(store: store, names: Names(prefix: "p"))
 
@@ -221,7 +221,7 @@ extension ServiceTests {
         }
         #expect(unknown?.code == .unknownRejection)
 
-        var sent: [PagodaTransport.OutgoingMessage] = []
+        var sent: [AMQPMessage] = []
         let done = try await desk.resubmit(id: id, body: Array("fixed".utf8), by: "ops", reason: "fixed by hand") { m in
             sent.append(m)
             return .confirmed

@@ -58,7 +58,7 @@ import Glibc
         func publish(_ body: [UInt8], id: String?) async throws {
             let deadline = ContinuousClock.now + .seconds(60)
             while true {
-                let outcome = try await publisher.publish(OutgoingMessage(exchange: names.intakeExchange, routingKey: "", body: body, messageId: id))
+                let outcome = try await publisher.publish(AMQPMessage(exchange: names.intakeExchange, routingKey: "", body: body, messageId: id))
                 if outcome == .confirmed { return }
                 guard ContinuousClock.now < deadline else { throw TestFailure("publish of \(id ?? "?") never confirmed: \(outcome)") }
                 try await Task.sleep(for: .milliseconds(50))  // backoff before republishing an unconfirmed message

@@ -90,7 +90,7 @@ import Testing
         let clean = Array((#"{"id":"SHOW-2","received_at":"2026-03-02T09:00:00+08:00","channel":"hotline","#
                            + #""kind":"complaint","text":"河涌有污水，气味很大"}"#).utf8)
         let store = try DispatchStore(StoreConfiguration(path: db))
-        _ = try store.recordDispatches([processor.process(body: body, messageID: "m-1", now: Date()),
+        _ = try await store.recordDispatches([processor.process(body: body, messageID: "m-1", now: Date()),
                                         processor.process(body: clean, messageID: "m-2", now: Date())])
         let show = try await runProcess([ServeProcess.binary, "show", "SHOW-1", "--db", db], separateStderr: true)
         #expect(show.status == 0, "\(show)")

@@ -199,7 +199,7 @@ import PagodaStore
             "quote\"key": "a \"b\" c", "back\\slash": "C:\\dir", "lines": "1\n2\r3\t4",
             "control": "\u{01}\u{1F}", "unicode": "佛山市12345热线 🚒", "empty": "", "": "empty key",
         ]
-        let message = OutgoingMessage(exchange: "x", routingKey: "r", messageID: "m-1", headers: headers, body: [])
+        let message = OutboxMessage(exchange: "x", routingKey: "r", messageID: "m-1", headers: headers, body: [])
         _ = try store.recordDispatches([.rejection(Rejection(
             amqpMessageID: nil, body: [], code: "c", reason: "r", at: t0, message: message))])
         let pending = try store.pendingOutbox(limit: 1)
@@ -211,8 +211,8 @@ import PagodaStore
         let store = try openStore(dir)
         let keys = ["unit.shunde.beijiao", "unit.city.supervision", "quote\"and\\back", "佛山"]
         let messages = [
-            OutgoingMessage(exchange: "pagoda.dispatch", routingKey: "ticket.escalated", messageID: "m-1", body: [], extraRoutingKeys: keys),
-            OutgoingMessage(exchange: "pagoda.dispatch", routingKey: "ticket.signed", messageID: "m-2", body: []),
+            OutboxMessage(exchange: "pagoda.dispatch", routingKey: "ticket.escalated", messageID: "m-1", body: [], extraRoutingKeys: keys),
+            OutboxMessage(exchange: "pagoda.dispatch", routingKey: "ticket.signed", messageID: "m-2", body: []),
         ]
         for m in messages {
             _ = try store.recordDispatches([.rejection(Rejection(amqpMessageID: nil, body: [], code: "c", reason: "r", at: t0, message: m))])

@@ -22,7 +22,7 @@ struct LifecycleStoreTests {
             ticketID: id, expectedVersion: version,
             state: StateWrite(version: newVersion, phase: "signed", unitID: "u1", state: bytes("{\"v\":\(newVersion)}"), timer: timer),
             events: [EventWrite(type: "ticket.signed", at: t0, payloadJSON: "{}")],
-            messages: [OutgoingMessage(exchange: "pagoda.events", routingKey: "ticket.signed", messageID: "\(id)#\(newVersion)", body: bytes("{}"))],
+            messages: [OutboxMessage(exchange: "pagoda.events", routingKey: "ticket.signed", messageID: "\(id)#\(newVersion)", body: bytes("{}"))],
             command: command.map { ($0, "sign", "applied") }, at: t0)
     }
 
@@ -144,7 +144,7 @@ struct LifecycleStoreTests {
         c.messages[0].messageID = "edited"
         c.messages[0].headers = ["x-pagoda-event-id": "e-1"]
         c.messages[0].extraRoutingKeys = ["unit.a", "unit.b"]
-        c.messages.append(OutgoingMessage(exchange: "", routingKey: "reply", messageID: "edited>reply", body: bytes("[1]")))
+        c.messages.append(OutboxMessage(exchange: "", routingKey: "reply", messageID: "edited>reply", body: bytes("[1]")))
         #expect(try store.applyLifecycle([c]) == [.applied])
         let rows = try store.pendingOutbox(limit: 100).dropFirst(before).map(\.message)
         #expect(rows.map(\.messageID) == ["edited", "edited>reply"])

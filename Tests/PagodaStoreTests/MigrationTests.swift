@@ -27,11 +27,11 @@ struct MigrationTests {
         let store = try openStore(dir)
         #expect(try store.appliedMigrations() == DispatchStore.knownMigrations)
         let pending = try store.pendingOutbox(limit: 5)
-        #expect(pending.map(\.message) == [OutgoingMessage(
+        #expect(pending.map(\.message) == [OutboxMessage(
             exchange: "", routingKey: "pagoda.unit.nanhai", messageID: "T1#1.0>unit.nanhai",
             headers: ["x-pagoda-event-id": "T1#1.0"], body: Array("{}".utf8))])
         // And new rows with extra keys go in beside them.
-        let message = OutgoingMessage(exchange: "pagoda.dispatch", routingKey: "ticket.signed", messageID: "T1#2.0", body: [],
+        let message = OutboxMessage(exchange: "pagoda.dispatch", routingKey: "ticket.signed", messageID: "T1#2.0", body: [],
                                       extraRoutingKeys: ["unit.nanhai"])
         _ = try store.recordDispatches([.rejection(Rejection(amqpMessageID: nil, body: [], code: "c", reason: "r", at: t0, message: message))])
         #expect(try store.pendingOutbox(limit: 5).map(\.message.extraRoutingKeys) == [[], ["unit.nanhai"]])

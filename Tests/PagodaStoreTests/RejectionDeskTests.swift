@@ -8,7 +8,7 @@ import Testing
 @Suite struct RejectionDeskTests {
     func reject(_ store: DispatchStore, _ messageID: String?, body: String, issues: String? = nil,
                 at: Date = t0) throws -> Int64 {
-        let message = OutgoingMessage(exchange: "", routingKey: "pagoda.rejected",
+        let message = OutboxMessage(exchange: "", routingKey: "pagoda.rejected",
                                       messageID: "rejected/\(messageID ?? UUID().uuidString)", body: bytes(body))
         let outcomes = try store.recordDispatches([.rejection(Rejection(
             amqpMessageID: messageID, body: bytes(body), code: "required", reason: "text: is required", at: at,

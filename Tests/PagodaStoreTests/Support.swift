@@ -38,10 +38,10 @@ func dispatch(_ ticketID: String, at: Date = t0, amqp: String? = nil,
         messages: { seq in
             let ids = messageIDs ?? ["\(ticketID)/dispatch", "\(ticketID)/event"]
             return [
-                OutgoingMessage(exchange: "pagoda.dispatch", routingKey: "unit.GZ-HZ-001", messageID: ids[0],
+                OutboxMessage(exchange: "pagoda.dispatch", routingKey: "unit.GZ-HZ-001", messageID: ids[0],
                                 headers: ["x-ticket-id": ticketID, "x-dispatch-seq": "\(seq)"],
                                 body: bytes(#"{"ticket":"\#(ticketID)","dispatch_seq":\#(seq)}"#)),
-                OutgoingMessage(exchange: "pagoda.events", routingKey: "ticket.dispatched", messageID: ids[1],
+                OutboxMessage(exchange: "pagoda.events", routingKey: "ticket.dispatched", messageID: ids[1],
                                 headers: [:], body: bytes(#"{"seq":\#(seq)}"#), mandatory: false),
             ]
         }))
@@ -50,7 +50,7 @@ func dispatch(_ ticketID: String, at: Date = t0, amqp: String? = nil,
 func rejection(amqp: String?, messageID: String, at: Date = t0) -> IntakeRecord {
     .rejection(Rejection(
         amqpMessageID: amqp, body: bytes("not json"), code: "invalid_json", reason: "body is not JSON", at: at,
-        message: OutgoingMessage(exchange: "", routingKey: "pagoda.rejected", messageID: messageID,
+        message: OutboxMessage(exchange: "", routingKey: "pagoda.rejected", messageID: messageID,
                                  body: bytes("not json"))))
 }
 

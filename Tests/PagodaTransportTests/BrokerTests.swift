@@ -26,7 +26,7 @@ import Testing
             for i in 0..<n {
                 group.addTask {
                     let body = Array("{\"ticket\":\(i)}".utf8)
-                    let message = OutgoingMessage(
+                    let message = AMQPMessage(
                         exchange: exchange, routingKey: "ticket", body: body, messageId: "ticket-\(i)",
                         headers: ["seq": .int(Int64(i)), "source": "12345", "urgent": .bool(i % 2 == 0)])
                     return try await publisher.publish(message)
@@ -124,7 +124,7 @@ import Testing
             bindings: [.init(queue: queue, exchange: exchange, routingKey: "routed")])
         let publisher = AMQPPublisher(configuration: config, topology: topology, logger: TestBroker.logger)
 
-        let returned = try await publisher.publish(OutgoingMessage(exchange: exchange, routingKey: "nowhere", body: [1, 2, 3]))
+        let returned = try await publisher.publish(AMQPMessage(exchange: exchange, routingKey: "nowhere", body: [1, 2, 3]))
         #expect(returned == .returned(code: 312, text: "NO_ROUTE"))
 
         // Interleave routable and unroutable publishes: each caller gets its own verdict.
@@ -133,7 +133,7 @@ import Testing
                 group.addTask {
                     let routable = i % 3 != 0
                     let o = try await publisher.publish(
-                        OutgoingMessage(exchange: exchange, routingKey: routable ? "routed" : "nowhere", body: Array("\(i)".utf8)))
+                        AMQPMessage(exchange: exchange, routingKey: routable ? "routed" : "nowhere", body: Array("\(i)".utf8)))
                     return (routable, o)
                 }
             }
@@ -149,12 +149,12 @@ import Testing
             }
         }
         // Non-mandatory unroutable messages are confirmed (and dropped) by the broker.
-        let dropped = try await publisher.publish(OutgoingMessage(exchange: exchange, routingKey: "nowhere", body: [0], mandatory: false))
+        let dropped = try await publisher.publish(AMQPMessage(exchange: exchange, routingKey: "nowhere", body: [0], mandatory: false))
         #expect(dropped == .confirmed)
         #expect(publisher.counters.returned == 1 + 34)
         await publisher.close()
         await #expect(throws: AMQPError.closed) {
-            try await publisher.publish(OutgoingMessage(exchange: exchange, routingKey: "routed", body: [0]))
+            try await publisher.publish(AMQPMessage(exchange: exchange, routingKey: "routed", body: [0]))
         }
         try await TestBroker.ctl("delete_queue", queue)
     }
@@ -174,7 +174,7 @@ import Testing
             for i in 0..<60 {
                 for there in [false, true] {
                     group.addTask {
-                        let m = OutgoingMessage(exchange: exchange, routingKey: "event.type", body: Array("\(i)".utf8), messageId: "m-\(i)",
+                        let m = AMQPMessage(exchange: exchange, routingKey: "event.type", body: Array("\(i)".utf8), messageId: "m-\(i)",
                                                 headers: ["CC": .array([.string(there ? "missing" : "here")])])
                         return (i, there, try await publisher.publish(m))
                     }
@@ -203,7 +203,7 @@ import Testing
         let publisher = AMQPPublisher(configuration: config, topology: old, logger: TestBroker.logger)
         let n = 700
         for i in 0..<n {
-            let o = try await publisher.publish(OutgoingMessage(exchange: exchange, routingKey: "", body: Array("body-\(i)".utf8), messageId: "m-\(i)",
+            let o = try await publisher.publish(AMQPMessage(exchange: exchange, routingKey: "", body: Array("body-\(i)".utf8), messageId: "m-\(i)",
                                                                 headers: ["n": .int(Int64(i)), "s": "x"]))
             #expect(o == .confirmed)
         }
@@ -213,7 +213,7 @@ import Testing
         let again = try await Task.detached { try migration.run(configuration: config, logger: TestBroker.logger) }.value
         #expect(again == .init(redeclared: false, moved: 0))
         // The binding is back: a new message arrives behind the moved ones.
-        #expect(try await publisher.publish(OutgoingMessage(exchange: exchange, routingKey: "", body: Array("late".utf8), messageId: "late")) == .confirmed)
+        #expect(try await publisher.publish(AMQPMessage(exchange: exchange, routingKey: "", body: Array("late".utf8), messageId: "late")) == .confirmed)
         let consumer = AMQPConsumer(configuration: config, queue: queue, topology: Topology(), prefetch: 1000, logger: TestBroker.logger)
         let got = Locked<[Delivery]>([])
         let task = Task { for await d in consumer.deliveries { got.withLock { $0.append(d) }; consumer.ack(d) } }
@@ -335,7 +335,7 @@ import Testing
         #expect(await eventually { consumer.counters.consumerCancels == 1 && consumer.state == .connected(generation: 2) })
         #expect(await eventually { events.all.contains(.consumerCancelledByBroker(queue: queue)) })
         let publisher = AMQPPublisher(configuration: config, topology: topology, logger: TestBroker.logger)
-        #expect(try await publisher.publish(OutgoingMessage(exchange: "", routingKey: queue, body: [42], messageId: "after")) == .confirmed)
+        #expect(try await publisher.publish(AMQPMessage(exchange: "", routingKey: queue, body: [42], messageId: "after")) == .confirmed)
         #expect(await eventually { collected.ids.contains("after") })
         await consumer.close()
         await publisher.close()
@@ -389,7 +389,7 @@ import Testing
                             _ = startedIds.withLock { $0.insert(id) }
                             while true {
                                 let outcome = try await publisher.publish(
-                                    OutgoingMessage(exchange: "", routingKey: queue, body: Array(id.utf8), messageId: id))
+                                    AMQPMessage(exchange: "", routingKey: queue, body: Array(id.utf8), messageId: id))
                                 if outcome == .confirmed {
                                     _ = confirmedIds.withLock { $0.insert(id) }
                                     break
@@ -467,15 +467,15 @@ import Testing
         let topology = Topology(queues: [.init(name: queue)])
         let publisher = AMQPPublisher(configuration: config, topology: topology, logger: TestBroker.logger)
         let events = EventLog(publisher.events)
-        #expect(try await publisher.publish(OutgoingMessage(exchange: "", routingKey: queue, body: [0])) == .confirmed)
+        #expect(try await publisher.publish(AMQPMessage(exchange: "", routingKey: queue, body: [0])) == .confirmed)
 
         try await TestBroker.ctl("set_vm_memory_high_watermark", "0.0000001")
         do {
             // The broker announces the alarm to connections that publish.
-            let first = Task { try await publisher.publish(OutgoingMessage(exchange: "", routingKey: queue, body: [1])) }
+            let first = Task { try await publisher.publish(AMQPMessage(exchange: "", routingKey: queue, body: [1])) }
             #expect(await eventually { publisher.counters.blockedNotifications >= 1 })
             let sentBefore = publisher.counters.published
-            let second = Task { try await publisher.publish(OutgoingMessage(exchange: "", routingKey: queue, body: [2])) }
+            let second = Task { try await publisher.publish(AMQPMessage(exchange: "", routingKey: queue, body: [2])) }
             // Negative check: nothing is sent while blocked.
             try await Task.sleep(for: .milliseconds(300))
             #expect(publisher.counters.published == sentBefore)
@@ -518,7 +518,7 @@ import Testing
             }
             return nil
         }
-        #expect(try await publisher.publish(OutgoingMessage(exchange: "", routingKey: queue, body: [1, 2, 3])) == .confirmed)
+        #expect(try await publisher.publish(AMQPMessage(exchange: "", routingKey: queue, body: [1, 2, 3])) == .confirmed)
         #expect(await received.value?.body == [1, 2, 3])
         await consumer.close(timeout: .milliseconds(500))
         await publisher.close()
@@ -549,7 +549,7 @@ import Testing
             events.all.contains { if case .disconnected(_, let reason) = $0 { reason.contains("heartbeat") } else { false } }
         })
         try await publisher.waitUntilConnected(timeout: .seconds(60))
-        #expect(try await publisher.publish(OutgoingMessage(exchange: "", routingKey: queue, body: [7])) == .confirmed)
+        #expect(try await publisher.publish(AMQPMessage(exchange: "", routingKey: queue, body: [7])) == .confirmed)
         #expect(await eventually(timeout: .seconds(60)) { consumer.counters.delivered == 1 })
         await consumer.close(timeout: .milliseconds(200))
         await publisher.close()
@@ -565,7 +565,7 @@ import Testing
         try await publisher.waitUntilConnected()
         // Published before the restart, consumed after it: persistence in a durable quorum queue.
         for i in 0..<50 {
-            #expect(try await publisher.publish(OutgoingMessage(exchange: "", routingKey: queue, body: [1], messageId: "pre-\(i)")) == .confirmed)
+            #expect(try await publisher.publish(AMQPMessage(exchange: "", routingKey: queue, body: [1], messageId: "pre-\(i)")) == .confirmed)
         }
         try await TestBroker.stop()
         #expect(await eventually { publisher.state == .disconnected || publisher.state == .connecting })
@@ -575,7 +575,7 @@ import Testing
                 for i in 0..<50 {
                     group.addTask {
                         while try await publisher.publish(
-                            OutgoingMessage(exchange: "", routingKey: queue, body: [2], messageId: "during-\(i)")) != .confirmed {}
+                            AMQPMessage(exchange: "", routingKey: queue, body: [2], messageId: "during-\(i)")) != .confirmed {}
                     }
                 }
                 try await group.waitForAll()
@@ -667,7 +667,7 @@ import Testing
         let publisher = AMQPPublisher(configuration: config, topology: topology, logger: TestBroker.logger)
         try await publisher.waitUntilConnected(timeout: .seconds(30))
         for i in 0..<20 {
-            let outcome = try await publisher.publish(OutgoingMessage(exchange: "", routingKey: queue, body: Array("tls \(i)".utf8), messageId: "t\(i)"))
+            let outcome = try await publisher.publish(AMQPMessage(exchange: "", routingKey: queue, body: Array("tls \(i)".utf8), messageId: "t\(i)"))
             #expect(outcome == .confirmed)
         }
         let consumer = AMQPConsumer(configuration: config, queue: queue, topology: topology, prefetch: 50, logger: TestBroker.logger)

@@ -115,7 +115,7 @@ enum TestBroker {
 /// Publishes messages m0..m(count-1) (body: the index as one byte) to `queue`, each confirmed.
 func publishNumbered(_ publisher: AMQPPublisher, count: Int, to queue: String) async throws {
     for i in 0..<count {
-        let o = try await publisher.publish(OutgoingMessage(exchange: "", routingKey: queue, body: [UInt8(i)], messageId: "m\(i)"))
+        let o = try await publisher.publish(AMQPMessage(exchange: "", routingKey: queue, body: [UInt8(i)], messageId: "m\(i)"))
         #expect(o == .confirmed)
     }
 }

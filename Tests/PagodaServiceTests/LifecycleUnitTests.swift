@@ -1,0 +1,123 @@
+import Foundation
+import Logging
+import PagodaRules
+import PagodaStore
+import PagodaTesting
+import PagodaTransport
+import Testing
+@testable import PagodaService
+
+/// The lifecycle loop's commands, their poison handling and the store-failure hold, against the in-memory
+/// fakes: no broker.
+@Suite struct LifecycleUnitTests {
+    /// A store holding ticket `id`, dispatched through the intake processor (with its first lifecycle state);
+    /// returns it with the unit holding the ticket.
+    static func storeWithTicket(_ id: String, _ rules: LiveRules) async throws -> (InMemoryStore, String) {
+        let store = InMemoryStore()
+        let processor = rules.current.processor
+        let record = processor.process(body: IntakeUnitTests.ticket(id), messageID: "m-\(id)", now: Date())
+        #expect(try await store.recordDispatches([record]) == [.recorded(dispatchSequence: 1)])
+        let unit = try #require(store.contents.states[id]?.unitID)
+        return (store, unit)
+    }
+
+    static func sign(_ commandID: String, ticket: String, unit: String) -> [UInt8] {
+        let at = RFC3339.format(Date(), offsetSeconds: 28800)
+        return JSON.serialize(.object(JSONObject([("command_id", .string(commandID)), ("ticket_id", .string(ticket)),
+                                                  ("unit", .string(unit)), ("type", "sign"), ("at", .string(at))])))
+    }
+
+    /// Runs the lifecycle loop over `source` and `store` until `body` returns, then closes the source.
+    static func running(_ source: FakeDeliverySource, _ store: InMemoryStore, _ rules: LiveRules,
+                        _ body: (StoreHealth) async throws -> Void) async throws {
+        let health = StoreHealth(logger: Logger(label: "test"))
+        let loop = LifecycleService(consumer: source, store: store, rules: rules, codec: rules.current.processor.codec,
+                                    relay: Signal(), metrics: ServiceMetrics(), health: health,
+                                    logger: Logger(label: "test"))
+        let task = Task { try await loop.run() }
+        do {
+            try await body(health)
+        } catch {
+            await source.close(timeout: .seconds(1))
+            _ = try? await task.value
+            throw error
+        }
+        await source.close(timeout: .seconds(1))
+        try await task.value
+    }
+
+    /// A command is applied in one commit with its state, its command id and its messages, then acknowledged.
+    @Test func aCommandIsAppliedAndAcknowledged() async throws {
+        let rules = LiveRules(ruleSet: IntakeUnitTests.rules, names: Names())
+        let (store, unit) = try await Self.storeWithTicket("L-1", rules)
+        let before = try #require(store.contents.states["L-1"])
+        let source = FakeDeliverySource()
+        source.deliver(Self.sign("c-1", ticket: "L-1", unit: unit), messageId: "c-1")
+        try await Self.running(source, store, rules) { _ in
+            #expect(await eventually(timeout: .seconds(30)) { source.settlements.count == 1 })
+        }
+        #expect(source.settlements.map(\.acked) == [true])
+        let contents = store.contents
+        #expect(contents.commands == ["c-1"])
+        let after = try #require(contents.states["L-1"])
+        #expect(after.version > before.version)
+        #expect(after.phase == "signed")
+        #expect(contents.outbox.contains { $0.message.routingKey == "ticket.signed" })
+    }
+
+    /// A command whose commit keeps failing comes back with its attempts counted and is refused as poison
+    /// at the limit: acknowledged, with a `command.rejected` message naming it; the other commands pass.
+    @Test func aCommandThatKeepsFailingIsRefusedAsPoison() async throws {
+        let rules = LiveRules(ruleSet: IntakeUnitTests.rules, names: Names())
+        let (store, unit) = try await Self.storeWithTicket("L-2", rules)
+        store.setFault { op in
+            guard case .applyLifecycle(let changes) = op, changes.contains(where: { $0.command?.id == "c-bad" }) else {
+                return nil
+            }
+            return StoreError(.constraint, "CHECK constraint failed (test)")
+        }
+        let source = FakeDeliverySource()
+        source.deliver(Self.sign("c-bad", ticket: "L-2", unit: unit), messageId: "c-bad")
+        try await Self.running(source, store, rules) { _ in
+            #expect(await eventually(timeout: .seconds(30)) { source.settlements.contains { $0.acked } })
+        }
+        let settled = source.settlements
+        // Delivered with 0 to 3 earlier attempts, each given back; the fifth delivery is refused.
+        #expect(settled.map(\.attempts) == [0, 1, 2, 3, 4])
+        #expect(settled.dropLast().allSatisfy { !$0.acked && $0.requeued })
+        #expect(settled.last?.acked == true)
+        let contents = store.contents
+        #expect(contents.commands.isEmpty)
+        let refusal = try #require(contents.outbox.first { $0.message.messageID.hasPrefix("refused-command/") })
+        let text = String(decoding: refusal.message.body, as: UTF8.self)
+        #expect(text.contains("c-bad") && text.contains("poison"))
+    }
+
+    /// While the store cannot write, a batch of commands is held (not acknowledged, not given back) and its
+    /// commit tried again; once the store writes, it is applied and acknowledged with no attempt counted.
+    @Test func aStoreFailureHoldsTheCommands() async throws {
+        let rules = LiveRules(ruleSet: IntakeUnitTests.rules, names: Names())
+        let (store, unit) = try await Self.storeWithTicket("L-3", rules)
+        let failures = Locked(0)
+        store.setFault { op in
+            guard case .applyLifecycle(let changes) = op, changes.contains(where: { $0.command != nil }) else {
+                return nil
+            }
+            return failures.withLock { n in
+                n += 1
+                return n <= 2 ? StoreError(.io, "disk I/O error (test)") : nil
+            }
+        }
+        let source = FakeDeliverySource()
+        source.deliver(Self.sign("c-3", ticket: "L-3", unit: unit), messageId: "c-3")
+        try await Self.running(source, store, rules) { health in
+            #expect(await eventually(timeout: .seconds(30)) { failures.value >= 1 })
+            #expect(source.settlements.isEmpty)
+            #expect(!health.writable)
+            #expect(await eventually(timeout: .seconds(30)) { source.settlements.count == 1 })
+            #expect(await eventually(timeout: .seconds(5)) { health.writable })
+        }
+        #expect(source.settlements.map(\.acked) == [true])
+        #expect(store.contents.commands == ["c-3"])
+    }
+}
