@@ -198,12 +198,16 @@ public struct PagodaServer: Sendable {
         // Shut down first (services stop in reverse order): a reload does not start during shutdown.
         services.append(.init(service: RulesReloader(directory: c.rulesDirectory, live: rules, publisher: publisher, amqp: c.amqp,
                                                      metrics: metrics, logger: logger, hangups: await UnixSignalsSequence(trapping: .sighup))))
-        logger.info("serving", metadata: [
+        // "serving" is logged by a service of the group, so only once the group traps SIGTERM and SIGINT: a
+        // supervisor (or a test) that stops the service as soon as it reads the line gets a graceful stop,
+        // not the signal's default exit.
+        let serving: Logger.Metadata = [
             "amqp.endpoint": "\(c.amqp.endpointDescription)", "db.path": "\(c.databasePath)",
             "outbox.retention": "\(c.outboxRetention)", "rules.hash": "\(ruleSet.hash.prefix(12))",
             "intake.exchange": "\(c.names.intakeExchange)", "intake.queue": "\(c.names.intakeQueue)",
             "units": "\(ruleSet.units.count)",
-        ])
+        ]
+        services.insert(.init(service: Announcement(logger: logger, metadata: serving)), at: 0)
         // Services shut down in reverse order: intake first, then the lifecycle loop, then the relay drains
         // the outbox.
         let group = ServiceGroup(configuration: .init(
@@ -222,5 +226,17 @@ public struct PagodaServer: Sendable {
             logger.info("timer lateness", metadata: ["timers.count": "\(q.count)", "lateness.p50_ms": "\(q.values[0])",
                                                      "lateness.p99_ms": "\(q.values[1])", "lateness.max_ms": "\(q.values[2])"])
         }
+    }
+}
+
+/// Logs "serving" once the service group runs (its signal handlers are in place by then), and then waits
+/// for the graceful shutdown.
+struct Announcement: Service {
+    let logger: Logger
+    let metadata: Logger.Metadata
+
+    func run() async throws {
+        logger.info("serving", metadata: metadata)
+        try? await gracefulShutdown()
     }
 }

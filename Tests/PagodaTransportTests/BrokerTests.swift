@@ -95,7 +95,7 @@ import Testing
         #expect(publisher.counters.connectFailures >= 1)
         for i in 0..<50 {
             let outcome = try await publisher.publish(
-                OutgoingMessage(exchange: "", routingKey: queue, body: Array("\(i)".utf8), messageId: "m-\(i)"))
+                AMQPMessage(exchange: "", routingKey: queue, body: Array("\(i)".utf8), messageId: "m-\(i)"))
             #expect(outcome == .confirmed)
         }
         let consumer = AMQPConsumer(configuration: config, queue: queue, topology: topology, logger: TestBroker.logger)
