@@ -1,0 +1,67 @@
+import Foundation
+import PagodaConsole
+import PagodaRules
+import PagodaStore
+import Testing
+
+/// `pagoda user` as an operator runs it: the built binary, a real database file, the repository's rules.
+@Suite struct UserCommandTests {
+    static var binary: String {
+        let beside = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("pagoda").path
+        if FileManager.default.isExecutableFile(atPath: beside) { return beside }
+        return repositoryRoot.appendingPathComponent(".build/debug/pagoda").path
+    }
+
+    /// Runs `pagoda ARGS` with `input` on standard input; returns the exit status, stdout and stderr.
+    func pagoda(_ args: [String], input: String = "") throws -> (Int32, String, String) {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: Self.binary)
+        p.arguments = args
+        p.currentDirectoryURL = repositoryRoot
+        let stdin = Pipe(), stdout = Pipe(), stderr = Pipe()
+        p.standardInput = stdin
+        p.standardOutput = stdout
+        p.standardError = stderr
+        try p.run()
+        stdin.fileHandleForWriting.write(Data(input.utf8))
+        try stdin.fileHandleForWriting.close()
+        let out = stdout.fileHandleForReading.readDataToEndOfFile()
+        let err = stderr.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return (p.terminationStatus, String(decoding: out, as: UTF8.self), String(decoding: err, as: UTF8.self))
+    }
+
+    @Test func usersAreAddedListedDisabledAndGivenTokens() throws {
+        let f = try ConsoleFixture()
+        let db = ["--db", f.dbPath]
+        let short = try pagoda(["user", "add", "a1", "--role", "admin", "--password-stdin"] + db, input: "short\n")
+        #expect(short.0 == 1)
+        #expect(short.2.contains("at least 10"))
+        let typo = try pagoda(["user", "add", "w1", "--role", "worker", "--unit", "nanhai.shishan.wuzhaung", "--password-stdin"] + db,
+                              input: "long-enough-pw\n")
+        #expect(typo.0 == 1)
+        #expect(typo.2.contains("nearest: nanhai.shishan.wuzhuang"), "\(typo.2)")
+        let argv = try pagoda(["user", "add", "a1", "--role", "admin"] + db)
+        #expect(argv.0 == 2)
+        let added = try pagoda(["user", "add", "w1", "--role", "worker", "--unit", "nanhai.shishan", "--password-stdin"] + db,
+                               input: "long-enough-pw\n")
+        #expect(added.0 == 0, "\(added.2)")
+        let token = try pagoda(["user", "token", "w1"] + db)
+        #expect(token.0 == 0)
+        let printed = token.1.trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(printed.hasPrefix("pgd_") && printed.count == 68)
+        let store = try DispatchStore(StoreConfiguration(path: f.dbPath))
+        #expect(try store.consoleTokenAccount(tokenHash: Digest.sha256Hex(printed.utf8))?.name == "w1")
+        let account = try #require(try store.consoleAccount("w1"))
+        #expect(account.passwordHash.hasPrefix("$2") && !account.passwordHash.contains("long-enough-pw"))
+        #expect(try pagoda(["user", "passwd", "w1", "--password-stdin"] + db, input: "another-password\n").0 == 0)
+        #expect(try store.consoleAccount("w1")?.passwordHash != account.passwordHash)
+        #expect(try pagoda(["user", "disable", "w1"] + db).0 == 0)
+        #expect(try store.consoleTokenAccount(tokenHash: Digest.sha256Hex(printed.utf8)) == nil)
+        let list = try pagoda(["user", "list"] + db)
+        #expect(list.1.contains("w1") && list.1.contains("nanhai.shishan") && list.1.contains("disabled"))
+        #expect(try pagoda(["user", "disable", "nobody"] + db).0 == 1)
+        let mode = try FileManager.default.attributesOfItem(atPath: f.dbPath)[.posixPermissions] as? Int
+        #expect(mode == 0o600)
+    }
+}
