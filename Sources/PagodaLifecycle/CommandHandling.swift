@@ -35,22 +35,28 @@ extension Emitter {
     /// the hotline centre (`not_authorized`). Returns the holder.
     func admit(_ c: Command) throws(Refusal) -> Holder {
         if c.at > now.addingTimeInterval(allowedSkew) {
-            throw Refusal(.future, "at \(tables.format(c.at)) is ahead of the dispatcher's clock (\(tables.format(now)))")
+            let clock = tables.format(now)
+            throw Refusal(.future, "at \(tables.format(c.at)) is ahead of the dispatcher's clock (\(clock))")
         }
         switch state.phase {
         case .closed:
-            throw Refusal(.ticketClosed, "ticket \(state.ticketID) is closed" + (state.mergedInto.map { " (merged into \($0))" } ?? ""))
+            let merged = state.mergedInto.map { " (merged into \($0))" } ?? ""
+            throw Refusal(.ticketClosed, "ticket \(state.ticketID) is closed" + merged)
         case .handedOff: throw Refusal(.handedOff, "ticket \(state.ticketID) was handed to an emergency line")
         default: break
         }
-        guard let holder = state.holder else { throw Refusal(.invalidState, "ticket \(state.ticketID) has no holding unit") }
+        guard let holder = state.holder else {
+            throw Refusal(.invalidState, "ticket \(state.ticketID) has no holding unit")
+        }
         let type = c.action.type
         if type.isWorkerCommand {
             guard c.unit == holder.unit else {
-                throw Refusal(.notHolder, "unit \(c.unit) does not hold ticket \(state.ticketID) (held by \(holder.unit))")
+                let held = "(held by \(holder.unit))"
+                throw Refusal(.notHolder, "unit \(c.unit) does not hold ticket \(state.ticketID) \(held)")
             }
             guard c.at >= state.assignedAt else {
-                throw Refusal(.stale, "issued at \(tables.format(c.at)), before the ticket came to \(holder.unit) at \(tables.format(state.assignedAt))")
+                let came = "came to \(holder.unit) at \(tables.format(state.assignedAt))"
+                throw Refusal(.stale, "issued at \(tables.format(c.at)), before the ticket \(came)")
             }
         } else if !tables.centreUnits.contains(c.unit) {
             let centre = tables.centreUnits.sorted().joined(separator: ", ")
@@ -72,6 +78,20 @@ extension Emitter {
         Refusal(.stale, "issued before the \(request) was requested at \(tables.format(requestedAt))")
     }
 
+    /// An `invalid_extension` refusal: `until` is not after the resolution deadline `due`.
+    func notAfterDeadline(_ until: Date, _ due: Date) -> Refusal {
+        let (asked, deadline) = (tables.format(until), tables.format(due))
+        return Refusal(.invalidExtension, "until \(asked) is not after the resolution deadline \(deadline)")
+    }
+
+    /// An `unknown_unit` refusal: `unit` is not in the rule set.
+    func unknownUnit(_ unit: String) -> Refusal { Refusal(.unknownUnit, "no unit \(unit) in the rule set") }
+
+    /// A `same_unit` refusal: `unit` holds the ticket already.
+    func sameUnit(_ unit: String) -> Refusal {
+        Refusal(.sameUnit, "ticket \(state.ticketID) is already held by \(unit)")
+    }
+
     // MARK: The holder's commands
 
     /// `sign` (签收): the holder takes an assigned ticket and its sign clock stops (`ticket.signed`).
@@ -80,7 +100,8 @@ extension Emitter {
     mutating func sign(holder: Holder) throws(Refusal) {
         guard state.phase == .assigned else {
             let signed = state.phase == .signed || state.phase == .replied || state.pendingReturn?.previous == .signed
-            throw signed ? Refusal(.alreadySigned, "\(holder.unit) already signed for ticket \(state.ticketID)") : notPossible(.sign)
+            guard signed else { throw notPossible(.sign) }
+            throw Refusal(.alreadySigned, "\(holder.unit) already signed for ticket \(state.ticketID)")
         }
         signImplicitly()
         emit(.signed, to: [])
@@ -144,7 +165,7 @@ extension Emitter {
             throw Refusal(.invalidExtension, "ticket \(state.ticketID) has no running resolution clock")
         }
         guard until > resolve.due else {
-            throw Refusal(.invalidExtension, "until \(tables.format(until)) is not after the resolution deadline \(tables.format(resolve.due))")
+            throw notAfterDeadline(until, resolve.due)
         }
         let review = reviewDue(state.policy.extensionReview)
         state.pendingExtension = PendingExtension(until: until, reason: reason, at: at, reviewDue: review)
@@ -179,13 +200,15 @@ extension Emitter {
     /// `unknown_unit` or `same_unit` for a named unit not in the rules or the holder itself.
     mutating func approveReturn(to named: String?, note: String?, from holder: Holder, at: Date,
                                 reroute: (Set<String>) -> String?) throws(Refusal) {
-        guard state.phase == .returnRequested, let pending = state.pendingReturn else { throw notPossible(.approveReturn) }
+        guard state.phase == .returnRequested, let pending = state.pendingReturn else {
+            throw notPossible(.approveReturn)
+        }
         guard at >= pending.at else { throw staleDecision("return", requestedAt: pending.at) }
         let tooMany = state.returns + 1 > state.policy.maxReturns
         var destination: Holder
         if let named {
-            guard let h = tables.holder(unit: named) else { throw Refusal(.unknownUnit, "no unit \(named) in the rule set") }
-            guard named != holder.unit else { throw Refusal(.sameUnit, "ticket \(state.ticketID) is already held by \(named)") }
+            guard let h = tables.holder(unit: named) else { throw unknownUnit(named) }
+            guard named != holder.unit else { throw sameUnit(named) }
             destination = h
         } else if tooMany {
             destination = tables.triageHolder
@@ -208,7 +231,9 @@ extension Emitter {
     /// clocks resume (`ticket.return_rejected` with the deadlines). Refused with `invalid_state` without a
     /// pending return, `stale` when issued before it.
     mutating func rejectReturn(note: String?, at: Date) throws(Refusal) {
-        guard state.phase == .returnRequested, let pending = state.pendingReturn else { throw notPossible(.rejectReturn) }
+        guard state.phase == .returnRequested, let pending = state.pendingReturn else {
+            throw notPossible(.rejectReturn)
+        }
         guard at >= pending.at else { throw staleDecision("return", requestedAt: pending.at) }
         state.phase = pending.previous
         state.pendingReturn = nil
@@ -232,7 +257,7 @@ extension Emitter {
             throw notPossible(.approveExtension)
         }
         guard newDue > state.clocks[i].due else {
-            throw Refusal(.invalidExtension, "until \(tables.format(newDue)) is not after the resolution deadline \(tables.format(state.clocks[i].due))")
+            throw notAfterDeadline(newDue, state.clocks[i].due)
         }
         let lead = state.clocks[i].due.timeIntervalSince(state.clocks[i].warnAt)
         state.clocks[i].due = newDue
@@ -265,10 +290,13 @@ extension Emitter {
     /// `callback_result` (回访) of a replied ticket: a citizen not reached, or no satisfaction given, is
     /// only recorded (`ticket.callback_recorded`); unsatisfied reopens the ticket (`reopen`); satisfied or
     /// basically satisfied closes it (`ticket.closed`). Refused (`invalid_state`) unless replied.
-    mutating func recordCallback(reached: Bool, resolved: Bool?, satisfaction: Satisfaction?, note: String?) throws(Refusal) {
+    mutating func recordCallback(reached: Bool, resolved: Bool?, satisfaction: Satisfaction?,
+                                 note: String?) throws(Refusal) {
         guard state.phase == .replied else { throw notPossible(.callbackResult) }
         guard reached, let satisfaction else {
-            emit(.callbackRecorded, to: [], .callback(closed: false, reached: reached, resolved: resolved, satisfaction: satisfaction, note: note))
+            let payload = EventPayload.callback(closed: false, reached: reached, resolved: resolved,
+                                                satisfaction: satisfaction, note: note)
+            emit(.callbackRecorded, to: [], payload)
             return
         }
         if satisfaction == .unsatisfied {
@@ -276,7 +304,9 @@ extension Emitter {
         } else {
             state.phase = .closed
             state.enterpriseWatchAt = nil
-            emit(.closed, to: holderQueues, .callback(closed: true, reached: reached, resolved: resolved, satisfaction: satisfaction, note: note))
+            let payload = EventPayload.callback(closed: true, reached: reached, resolved: resolved,
+                                                satisfaction: satisfaction, note: note)
+            emit(.closed, to: holderQueues, payload)
         }
     }
 
@@ -305,8 +335,8 @@ extension Emitter {
     /// to the unit that loses it, `ticket.dispatched` to the new one). Refused with `unknown_unit` for a
     /// unit not in the rules, `same_unit` for the holder itself.
     mutating func redispatch(to unit: String, note: String?, from holder: Holder) throws(Refusal) {
-        guard let target = tables.holder(unit: unit) else { throw Refusal(.unknownUnit, "no unit \(unit) in the rule set") }
-        guard unit != holder.unit else { throw Refusal(.sameUnit, "ticket \(state.ticketID) is already held by \(unit)") }
+        guard let target = tables.holder(unit: unit) else { throw unknownUnit(unit) }
+        guard unit != holder.unit else { throw sameUnit(unit) }
         var f: [(String, JSONValue)] = [("to_unit", .string(unit))]
         if let note { f.append(("note", .string(note))) }
         emit(.redispatched, to: [holder.queue], f)

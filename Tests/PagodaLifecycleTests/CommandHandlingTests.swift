@@ -25,8 +25,10 @@ import Testing
             "invalid_state", "already_signed", "already_pending", "invalid_extension", "unknown_unit", "same_unit",
             "invalid_merge",
         ])
-        let contract = try String(contentsOf: LC.repositoryRoot.appendingPathComponent("docs/contract.md"), encoding: .utf8)
-        let paragraph = try #require(contract.range(of: "Refusal codes of `command.rejected`").map { String(contract[$0.lowerBound...].prefix(900)) })
+        let url = LC.repositoryRoot.appendingPathComponent("docs/contract.md")
+        let contract = try String(contentsOf: url, encoding: .utf8)
+        let start = try #require(contract.range(of: "Refusal codes of `command.rejected`"))
+        let paragraph = String(contract[start.lowerBound...].prefix(900))
         for code in Refusal.Code.allCases {
             #expect(paragraph.contains("`\(code.rawValue)`"), "docs/contract.md lists \(code.rawValue)")
         }
@@ -38,13 +40,17 @@ import Testing
         var r = try LC.run(LC.Sample.complaint)
         r.now = Self.ten
         let future = try Self.refusal(r.send(.sign, at: Self.ten.addingTimeInterval(301), expect: .refused))
-        #expect(future == "future: at 2026-03-02T10:05:01+08:00 is ahead of the dispatcher's clock (2026-03-02T10:00:00+08:00)")
+        #expect(future == "future: at 2026-03-02T10:05:01+08:00 is ahead of the dispatcher's clock"
+                + " (2026-03-02T10:00:00+08:00)")
         let notHolder = try Self.refusal(r.send(.sign, from: "chancheng.urban", expect: .refused))
         #expect(notHolder == "not_holder: unit chancheng.urban does not hold ticket T-1 (held by chancheng.market)")
         let stale = try Self.refusal(r.send(.sign, at: LC.monday.addingTimeInterval(-60), expect: .refused))
-        #expect(stale == "stale: issued at 2026-03-02T08:59:00+08:00, before the ticket came to chancheng.market at 2026-03-02T09:00:00+08:00")
-        let centre = try Self.refusal(r.send(.merge(into: "T-0", note: nil), from: "chancheng.market", expect: .refused))
-        #expect(centre == "not_authorized: merge is for the hotline centre (city.supervision, triage), not unit chancheng.market")
+        #expect(stale == "stale: issued at 2026-03-02T08:59:00+08:00, before the ticket came to chancheng.market"
+                + " at 2026-03-02T09:00:00+08:00")
+        let centre = try Self.refusal(r.send(.merge(into: "T-0", note: nil), from: "chancheng.market",
+                                             expect: .refused))
+        #expect(centre == "not_authorized: merge is for the hotline centre (city.supervision, triage),"
+                + " not unit chancheng.market")
         #expect(r.state.phase == .assigned)
 
         r.send(.merge(into: "T-0", note: nil), from: "triage")
@@ -55,8 +61,8 @@ import Testing
         let handedOff = try Self.refusal(fire.send(.sign, from: "triage", expect: .refused))
         #expect(handedOff == "handed_off: ticket T-1 was handed to an emergency line")
 
-        let unknown = try LC.lifecycle().handle(Command(id: "c", ticketID: "T-9", unit: "triage", at: LC.monday, action: .sign),
-                                                state: nil, now: LC.monday)
+        let command = Command(id: "c", ticketID: "T-9", unit: "triage", at: LC.monday, action: .sign)
+        let unknown = try LC.lifecycle().handle(command, state: nil, now: LC.monday)
         #expect(try Self.refusal(unknown) == "unknown_ticket: no ticket T-9 was dispatched")
     }
 
@@ -111,7 +117,8 @@ import Testing
     @Test func requestReturnPausesTheClocksAndRefusesASecond() throws {
         var r = try LC.run(LC.Sample.complaint)
         r.send(.sign, time: Self.nine05)
-        let t = r.send(.requestReturn(reason: .wrongArea, suggestedUnit: "nanhai.market", text: "不在本区"), time: Self.nine10)
+        let t = r.send(.requestReturn(reason: .wrongArea, suggestedUnit: "nanhai.market", text: "不在本区"),
+                       time: Self.nine10)
         #expect(t.types == [.returnRequested] && t.events[0].queues == ["triage"])
         #expect(t.events[0].string("reason") == "wrong_area" && t.events[0].string("text") == "不在本区")
         let pending = try #require(r.state.pendingReturn)
@@ -126,12 +133,15 @@ import Testing
         var r = try LC.run(LC.Sample.complaint)
         let due = try #require(r.state.clock(.resolve)?.due)
         let early = r.send(.requestExtension(until: due, reason: "x"), time: Self.nine10, expect: .refused)
-        #expect(try Self.refusal(early) == "invalid_extension: until \(LC.format(due)!) is not after the resolution deadline \(LC.format(due)!)")
+        let notAfter = "invalid_extension: until \(LC.format(due)!) is not after the resolution deadline"
+            + " \(LC.format(due)!)"
+        #expect(try Self.refusal(early) == notAfter)
         #expect(r.state.pendingExtension == nil)
         r.send(.requestExtension(until: due.addingTimeInterval(86_400), reason: "需检测"))
         #expect(r.state.pendingExtension?.at == Self.nine10 && r.state.clock(.resolve)?.due == due)
         let second = r.send(.requestExtension(until: due.addingTimeInterval(86_400), reason: "x"), expect: .refused)
-        #expect(try Self.refusal(second) == "already_pending: an extension of ticket T-1 is already waiting for the centre")
+        #expect(try Self.refusal(second)
+                == "already_pending: an extension of ticket T-1 is already waiting for the centre")
 
         var without = try LC.run(LC.Sample.complaint)
         without.state.clocks.removeAll { $0.clock == .resolve }
@@ -146,7 +156,8 @@ import Testing
         let t = r.send(.reply(outcome: .partiallyResolved, text: "已部分解决"), time: Self.nine10)
         #expect(t.types == [.replied, .callbackRequested])
         #expect(t.events[0].queues.isEmpty && t.events[1].queues == ["callback"])
-        #expect(t.events.allSatisfy { $0.string("outcome") == "partially_resolved" && $0.string("text") == "已部分解决" })
+        #expect(t.events.allSatisfy { $0.string("outcome") == "partially_resolved" })
+        #expect(t.events.allSatisfy { $0.string("text") == "已部分解决" })
         #expect(r.state.phase == .replied && r.state.pendingExtension == nil && r.state.remindAt == nil)
         #expect(r.state.clocks.allSatisfy { !$0.isRunning })
         #expect(r.state.clocks.filter { $0.stoppedAt == Self.nine10 }.map(\.clock).contains(.resolve))
@@ -182,9 +193,12 @@ import Testing
         let due = try #require(r.state.clock(.resolve)?.due)
         r.send(.requestExtension(until: due.addingTimeInterval(86_400), reason: "x"), time: Self.nine10)
         let stale = r.send(.approveExtension(until: nil, note: nil), from: "triage", at: Self.nine05, expect: .refused)
-        #expect(try Self.refusal(stale) == "stale: issued before the extension was requested at 2026-03-02T09:10:00+08:00")
+        #expect(try Self.refusal(stale)
+                == "stale: issued before the extension was requested at 2026-03-02T09:10:00+08:00")
         let short = r.send(.approveExtension(until: due, note: nil), from: "triage", expect: .refused)
-        #expect(try Self.refusal(short) == "invalid_extension: until \(LC.format(due)!) is not after the resolution deadline \(LC.format(due)!)")
+        let notAfter = "invalid_extension: until \(LC.format(due)!) is not after the resolution deadline"
+            + " \(LC.format(due)!)"
+        #expect(try Self.refusal(short) == notAfter)
         #expect(r.state.pendingExtension != nil)
         let t = r.send(.approveExtension(until: nil, note: "同意"), from: "triage", time: Self.ten)
         #expect(t.types == [.extensionApproved] && t.events[0].string("note") == "同意")
@@ -219,15 +233,16 @@ import Testing
 
     @Test func aCallbackOfATicketNotRepliedIsRefused() throws {
         var r = try LC.run(LC.Sample.complaint)
-        let t = r.send(.callbackResult(reached: true, resolved: true, satisfaction: .satisfied, note: nil), from: "triage", expect: .refused)
+        let t = r.send(.callbackResult(reached: true, resolved: true, satisfaction: .satisfied, note: nil),
+                       from: "triage", expect: .refused)
         #expect(try Self.refusal(t) == "invalid_state: callback_result is not possible while the ticket is assigned")
     }
 
     @Test func anUnsatisfiedCallbackCarriesItsFieldsInOrder() throws {
         var r = try LC.run(LC.Sample.complaint)
         r.send(.reply(outcome: .resolved, text: "已处理"), time: Self.nine10)
-        let t = r.send(.callbackResult(reached: true, resolved: false, satisfaction: .unsatisfied, note: "未解决"), from: "triage",
-                       time: Self.ten)
+        let t = r.send(.callbackResult(reached: true, resolved: false, satisfaction: .unsatisfied, note: "未解决"),
+                       from: "triage", time: Self.ten)
         #expect(t.types == [.reopened])
         #expect(t.events[0].fields.keys == ["reached", "resolved", "satisfaction", "note", "reworks", "deadlines"])
     }
