@@ -34,10 +34,47 @@ public struct DispatchInput: Sendable {
     }
 }
 
-/// Why a command was refused: a stable code and a sentence.
-public struct Refusal: Sendable, Hashable {
-    public let code: String
+/// Why a command was refused: a stable code and a sentence (`command.rejected`'s `code` and `reason`).
+public struct Refusal: Error, Sendable, Hashable {
+    public let code: Code
     public let reason: String
+
+    public init(_ code: Code, _ reason: String) {
+        self.code = code
+        self.reason = reason
+    }
+
+    /// The refusal codes of the lifecycle; the raw value is the wire spelling (docs/contract.md).
+    public enum Code: String, Sendable, Hashable, CaseIterable {
+        /// No ticket of that id was dispatched.
+        case unknownTicket = "unknown_ticket"
+        /// The ticket is closed (after a satisfied callback, or merged into another).
+        case ticketClosed = "ticket_closed"
+        /// The ticket went to an emergency line: the dispatcher keeps no clocks for it.
+        case handedOff = "handed_off"
+        /// A worker command from a unit that does not hold the ticket.
+        case notHolder = "not_holder"
+        /// A centre command from a unit outside the hotline centre (triage and supervision).
+        case notAuthorized = "not_authorized"
+        /// Issued before the ticket came to the sender, or before the request it decides.
+        case stale
+        /// Dated further ahead of the dispatcher's clock than `Lifecycle.allowedSkew`.
+        case future
+        /// Not possible in the ticket's phase (or without the request it decides).
+        case invalidState = "invalid_state"
+        /// A `sign` of a ticket the unit signed for already.
+        case alreadySigned = "already_signed"
+        /// A return or extension request while one of the kind is waiting for the centre.
+        case alreadyPending = "already_pending"
+        /// An extension without a running resolution clock, or not later than its deadline.
+        case invalidExtension = "invalid_extension"
+        /// A unit that is not in the rule set.
+        case unknownUnit = "unknown_unit"
+        /// A redispatch or return to the unit holding the ticket.
+        case sameUnit = "same_unit"
+        /// A ticket merged into itself.
+        case invalidMerge = "invalid_merge"
+    }
 }
 
 /// The ticket lifecycle as a pure state machine: `(state, input, now) -> (state, events)`.
@@ -168,7 +205,8 @@ public struct Lifecycle: Sendable {
     public func handle(_ command: Command, state: consuming TicketState?, now: Date, appendingTo events: inout [LifecycleEvent],
                        reroute: (Set<String>) -> String? = { _ in nil }) -> Transition {
         guard let s = consume state else {
-            events.append(rejection(command, Refusal(code: "unknown_ticket", reason: "no ticket \(command.ticketID) was dispatched"), version: 0, now: now))
+            let refusal = Refusal(.unknownTicket, "no ticket \(command.ticketID) was dispatched")
+            events.append(rejection(command, refusal, version: 0, now: now))
             return Transition(state: nil, events: [], changed: false, outcome: .refused)
         }
         if s.handledCommands.contains(command.id) {
@@ -182,9 +220,11 @@ public struct Lifecycle: Sendable {
         if out.state.handledCommands.count > rememberedCommands {
             out.state.handledCommands.removeFirst(out.state.handledCommands.count - rememberedCommands)
         }
-        if let refusal = out.apply(command, reroute: reroute) {
+        do {
+            try out.apply(command, reroute: reroute)
+        } catch {
             out.events.removeSubrange(out.base...)
-            out.events.append(rejection(command, refusal, version: out.state.version + 1, now: now))
+            out.events.append(rejection(command, error, version: out.state.version + 1, now: now))
             return out.finish(outcome: .refused, into: &events)
         }
         return out.finish(outcome: .applied, into: &events)
@@ -196,14 +236,14 @@ public struct Lifecycle: Sendable {
             queues: [], replyTo: c.replyTo, carriesTicket: false, version: version, sequence: 0,
             fields: JSONObject([
                 ("command_id", .string(c.id)), ("command_type", .string(c.action.type.rawValue)),
-                ("code", .string(r.code)), ("reason", .string(r.reason)),
+                ("code", .string(r.code.rawValue)), ("reason", .string(r.reason)),
             ]))
     }
 }
 
 /// What a lifecycle works out from its rule set once, as every dispatch would otherwise: each unit's
 /// holder (by unit index), each SLA profile's and escalation policy's snapshot (by name), the reminder
-/// intervals. One reference: a transition's `Emitter` reaches it without a reference count per table.
+/// intervals. One reference: a transition's `Emitter` holds it with one reference count, not one per table.
 final class LifecycleTables: Sendable {
     let rules: RuleSet
     let offset: Int
@@ -328,9 +368,8 @@ extension TicketState {
 
 /// Accumulates one transition: the state being changed and the events it emits.
 struct Emitter {
-    /// The lifecycle's tables, without a reference count: an emitter lives only within a call of the
-    /// lifecycle that holds them.
-    unowned(unsafe) let lifecycle: LifecycleTables
+    /// The lifecycle's tables (one reference for all of them).
+    let tables: LifecycleTables
     let allowedSkew: TimeInterval
     let reworksBeforeSupervision: Int
     var state: TicketState
@@ -358,7 +397,7 @@ struct Emitter {
     /// Takes over `events` (left empty until `finish(outcome:into:)` hands them back with this
     /// transition's appended), so appending does not copy the caller's array.
     init(lifecycle: borrowing Lifecycle, state: consuming TicketState, now: Date, change: Change, events: inout [LifecycleEvent]) {
-        self.lifecycle = lifecycle.tables
+        self.tables = lifecycle.tables
         allowedSkew = lifecycle.allowedSkew
         reworksBeforeSupervision = lifecycle.reworksBeforeSupervision
         self.state = state
@@ -399,7 +438,7 @@ struct Emitter {
 
     var holderQueues: [String] { state.holder?.queues ?? [] }
     /// The holder's queue and the supervision unit's.
-    var supervisionQueues: [String] { lifecycle.supervisionQueues(holder: state.holder) }
+    var supervisionQueues: [String] { tables.supervisionQueues(holder: state.holder) }
     static let callbackQueues = ["callback"]
 
     // MARK: Timers
@@ -410,15 +449,15 @@ struct Emitter {
         case .warn(let i):
             state.clocks[i].warned = true
             let c = state.clocks[i]
-            emit(.reminder, to: holderQueues, .light(red: false, clock: c.clock, due: c.due, offset: lifecycle.offset))
+            emit(.reminder, to: holderQueues, .light(red: false, clock: c.clock, due: c.due, offset: tables.offset))
         case .overdue(let i):
             state.clocks[i].overdue = true
             state.clocks[i].warned = true
             let c = state.clocks[i]
-            emit(.overdue, to: holderQueues, .light(red: true, clock: c.clock, due: c.due, offset: lifecycle.offset))
+            emit(.overdue, to: holderQueues, .light(red: true, clock: c.clock, due: c.due, offset: tables.offset))
             guard state.policy.toParent, state.policy.clocks.contains(c.clock), let h = state.holder else { return }
             if let parent = h.parent {
-                escalate(to: parent, reason: [("clock", .string(c.clock.rawValue)), ("due", .string(lifecycle.format(c.due)))])
+                escalate(to: parent, reason: [("clock", .string(c.clock.rawValue)), ("due", .string(tables.format(c.due)))])
             } else {
                 // Already supervised for another reason (an enterprise repeat, reworks): still reminded at the top.
                 supervise(reason: "overdue_at_top")
@@ -449,9 +488,9 @@ struct Emitter {
     /// (`at_top.remind_any_time`) or not known (a state stored before it was kept). Nil when the policy
     /// reminds once.
     func nextReminder() -> Date? {
-        guard let at = lifecycle.next(after: now, every: state.policy.remindEvery) else { return nil }
+        guard let at = tables.next(after: now, every: state.policy.remindEvery) else { return nil }
         guard let urgency = state.urgency, !state.policy.remindAnyTime.contains(urgency) else { return at }
-        return lifecycle.rules.calendar.nextWorkingMoment(atOrAfter: at)
+        return tables.rules.calendar.nextWorkingMoment(atOrAfter: at)
     }
 
     /// The centre left a return or extension request undecided past its review time: the request goes
@@ -459,19 +498,19 @@ struct Emitter {
     /// request; a ticket already supervised gets a red `ticket.reminder` naming it instead.
     mutating func superviseRequest(_ kind: String, requestedAt: Date, due: Date) {
         let request: [(String, JSONValue)] = [
-            ("request", .string(kind)), ("requested_at", .string(lifecycle.format(requestedAt))),
-            ("review_due", .string(lifecycle.format(due))),
+            ("request", .string(kind)), ("requested_at", .string(tables.format(requestedAt))),
+            ("review_due", .string(tables.format(due))),
         ]
         if state.supervised {
-            emit(.reminder, to: lifecycle.centreQueues, [("light", "red"), ("supervision", true)] + request)
+            emit(.reminder, to: tables.centreQueues, [("light", "red"), ("supervision", true)] + request)
         } else {
             state.supervised = true
-            emit(.supervised, to: lifecycle.centreQueues, [("reason", .string("\(kind)_review_overdue"))] + request)
+            emit(.supervised, to: tables.centreQueues, [("reason", .string("\(kind)_review_overdue"))] + request)
         }
     }
 
     /// The centre's review deadline for a request filed now, after `duration` (policy text); nil: none.
-    func reviewDue(_ duration: String?) -> Date? { lifecycle.next(after: now, every: duration) }
+    func reviewDue(_ duration: String?) -> Date? { tables.next(after: now, every: duration) }
 
     /// A return or extension request answers the holder's clocks named by `request_pauses`: they stop
     /// (paused, not stopped for good) until the centre decides. A clock already red is left as it is.
@@ -490,7 +529,7 @@ struct Emitter {
     /// left). A deadline never moves earlier; the yellow light keeps its lead before the deadline.
     mutating func resumeClocks() {
         guard state.pendingReturn == nil, state.pendingExtension == nil else { return }
-        let calendar = lifecycle.rules.calendar
+        let calendar = tables.rules.calendar
         for i in state.clocks.indices {
             guard let paused = state.clocks[i].pausedAt else { continue }
             var c = state.clocks[i]
@@ -526,7 +565,7 @@ struct Emitter {
         state.escalations += 1
         emit(.escalated, to: [parent.queue, old.queue], carriesTicket: true, [
             ("from_unit", .string(old.unit)), ("from_level", .string(old.level.name)),
-            ("reason", .object(JSONObject(reason))), ("deadlines", lifecycle.deadlines(state.clocks)),
+            ("reason", .object(JSONObject(reason))), ("deadlines", tables.deadlines(state.clocks)),
             ("co_handlers", .array(state.coHandlers.map { .string($0) })),
         ])
     }
@@ -539,7 +578,7 @@ struct Emitter {
         state.pendingReturn = nil
         state.pendingExtension = nil
         state.remindAt = nil
-        state.clocks = state.profile?.clocks(from: now, calendar: lifecycle.rules.calendar) ?? []
+        state.clocks = state.profile?.clocks(from: now, calendar: tables.rules.calendar) ?? []
     }
 
     /// Puts the ticket under supervision (督办): the supervision office hears of it.
@@ -551,209 +590,5 @@ struct Emitter {
 
     mutating func stop(_ clock: Clock) {
         if let i = state.clocks.firstIndex(where: { $0.clock == clock && $0.isRunning }) { state.clocks[i].stoppedAt = now }
-    }
-
-    // MARK: Commands
-
-    /// Applies `c` to the state, or says why it is refused (the state is then left as it was, apart from
-    /// remembering the command id).
-    mutating func apply(_ c: Command, reroute: (Set<String>) -> String?) -> Refusal? {
-        let type = c.action.type
-        if c.at > now.addingTimeInterval(allowedSkew) {
-            return Refusal(code: "future", reason: "at \(lifecycle.format(c.at)) is ahead of the dispatcher's clock (\(lifecycle.format(now)))")
-        }
-        switch state.phase {
-        case .closed: return Refusal(code: "ticket_closed", reason: "ticket \(state.ticketID) is closed" + (state.mergedInto.map { " (merged into \($0))" } ?? ""))
-        case .handedOff: return Refusal(code: "handed_off", reason: "ticket \(state.ticketID) was handed to an emergency line")
-        default: break
-        }
-        guard let holder = state.holder else { return Refusal(code: "invalid_state", reason: "ticket \(state.ticketID) has no holding unit") }
-        if type.isWorkerCommand {
-            guard c.unit == holder.unit else {
-                return Refusal(code: "not_holder", reason: "unit \(c.unit) does not hold ticket \(state.ticketID) (held by \(holder.unit))")
-            }
-            guard c.at >= state.assignedAt else {
-                return Refusal(code: "stale", reason: "issued at \(lifecycle.format(c.at)), before the ticket came to \(holder.unit) at \(lifecycle.format(state.assignedAt))")
-            }
-        } else if !lifecycle.centreUnits.contains(c.unit) {
-            return Refusal(code: "not_authorized", reason: "\(type.rawValue) is for the hotline centre (\(lifecycle.centreUnits.sorted().joined(separator: ", "))), not unit \(c.unit)")
-        }
-        // The refusal of a command the phase does not allow (made only when needed: it builds a sentence).
-        var invalid: Refusal { Refusal(code: "invalid_state", reason: "\(type.rawValue) is not possible while the ticket is \(state.phase.rawValue)") }
-        let working = state.phase == .assigned || state.phase == .signed
-
-        switch c.action {
-        case .sign:
-            guard state.phase == .assigned else {
-                // Signed before, perhaps implicitly by a contact or reply that overtook this sign.
-                let signed = state.phase == .signed || state.phase == .replied || state.pendingReturn?.previous == .signed
-                return signed ? Refusal(code: "already_signed", reason: "\(holder.unit) already signed for ticket \(state.ticketID)") : invalid
-            }
-            signImplicitly()
-            emit(.signed, to: [])
-        case .contact(let note):
-            guard working else { return invalid }
-            signImplicitly()
-            stop(.contact)
-            emit(.contacted, to: [], note.map { [("note", .string($0))] } ?? [])
-        case .progress(let note, let milestone):
-            guard working || state.phase == .returnRequested else { return invalid }
-            if state.phase == .assigned { signImplicitly() }
-            if let m = milestone { stop(m) }
-            var f: [(String, JSONValue)] = [("note", .string(note))]
-            if let m = milestone { f.append(("milestone", .string(m.rawValue))) }
-            emit(.progress, to: [], f)
-        case .requestReturn(let reason, let suggested, let text):
-            guard working else { return state.phase == .returnRequested ? Refusal(code: "already_pending", reason: "a return of ticket \(state.ticketID) is already waiting for the centre") : invalid }
-            let review = reviewDue(state.policy.returnReview)
-            state.pendingReturn = PendingReturn(reason: reason, suggestedUnit: suggested, at: c.at,
-                                                previous: state.phase, reviewDue: review)
-            state.phase = .returnRequested
-            pauseClocksForRequest()
-            var f: [(String, JSONValue)] = [("reason", .string(reason.rawValue))]
-            if let s = suggested { f.append(("suggested_unit", .string(s))) }
-            if let t = text { f.append(("text", .string(t))) }
-            if let d = state.pendingReturn?.reviewDue { f.append(("review_due", .string(lifecycle.format(d)))) }
-            emit(.returnRequested, to: [lifecycle.triageHolder.queue], f)
-        case .requestExtension(let until, let reason):
-            guard working else { return invalid }
-            guard state.pendingExtension == nil else { return Refusal(code: "already_pending", reason: "an extension of ticket \(state.ticketID) is already waiting for the centre") }
-            guard let resolve = state.clock(.resolve), resolve.isRunning else { return Refusal(code: "invalid_extension", reason: "ticket \(state.ticketID) has no running resolution clock") }
-            guard until > resolve.due else { return Refusal(code: "invalid_extension", reason: "until \(lifecycle.format(until)) is not after the resolution deadline \(lifecycle.format(resolve.due))") }
-            let due = reviewDue(state.policy.extensionReview)
-            state.pendingExtension = PendingExtension(until: until, reason: reason, at: c.at, reviewDue: due)
-            pauseClocksForRequest()
-            var f: [(String, JSONValue)] = [("until", .string(lifecycle.format(until))), ("reason", .string(reason))]
-            if let due { f.append(("review_due", .string(lifecycle.format(due)))) }
-            emit(.extensionRequested, to: [lifecycle.triageHolder.queue], f)
-        case .reply(let outcome, let text):
-            guard working else { return invalid }
-            signImplicitly()
-            for i in state.clocks.indices where state.clocks[i].isRunning { state.clocks[i].stoppedAt = now }
-            state.phase = .replied
-            state.pendingExtension = nil
-            state.remindAt = nil
-            emit(.replied, to: [], .reply(outcome: outcome, text: text))
-            emit(.callbackRequested, to: Self.callbackQueues, .reply(outcome: outcome, text: text))
-        case .approveReturn(let named, let note):
-            guard state.phase == .returnRequested, let pending = state.pendingReturn else { return invalid }
-            guard c.at >= pending.at else { return Refusal(code: "stale", reason: "issued before the return was requested at \(lifecycle.format(pending.at))") }
-            let tooMany = state.returns + 1 > state.policy.maxReturns
-            var destination: Holder
-            if let named {
-                guard let h = lifecycle.holder(unit: named) else { return Refusal(code: "unknown_unit", reason: "no unit \(named) in the rule set") }
-                guard named != holder.unit else { return Refusal(code: "same_unit", reason: "ticket \(state.ticketID) is already held by \(named)") }
-                destination = h
-            } else if tooMany {
-                destination = lifecycle.triageHolder
-            } else {
-                destination = reroute(Set(state.returnedBy + [holder.unit])).flatMap { lifecycle.holder(unit: $0) } ?? lifecycle.triageHolder
-            }
-            // Returned too often: the supervision office takes it, whatever the approval named.
-            if tooMany, let s = lifecycle.supervisionHolder { destination = s }
-            state.returns += 1
-            if !state.returnedBy.contains(holder.unit) { state.returnedBy.append(holder.unit) }
-            var f: [(String, JSONValue)] = [("to_unit", .string(destination.unit)), ("returns", .integer(state.returns))]
-            if let note { f.append(("note", .string(note))) }
-            emit(.returnApproved, to: [holder.queue], f)
-            assign(destination)
-            emit(.dispatched, to: [destination.queue], carriesTicket: true, [
-                ("destination", "unit"), ("reason", "return"), ("from_unit", .string(holder.unit)),
-                ("deadlines", lifecycle.deadlines(state.clocks)),
-            ])
-            if tooMany { supervise(reason: "returned_\(state.returns)_times") }
-        case .rejectReturn(let note):
-            guard state.phase == .returnRequested, let pending = state.pendingReturn else { return invalid }
-            guard c.at >= pending.at else { return Refusal(code: "stale", reason: "issued before the return was requested at \(lifecycle.format(pending.at))") }
-            state.phase = pending.previous
-            state.pendingReturn = nil
-            resumeClocks()
-            var f: [(String, JSONValue)] = note.map { [("note", .string($0))] } ?? []
-            f.append(("deadlines", lifecycle.deadlines(state.clocks)))
-            emit(.returnRejected, to: holderQueues, f)
-        case .approveExtension(let until, let note):
-            guard let pending = state.pendingExtension else { return Refusal(code: "invalid_state", reason: "no extension of ticket \(state.ticketID) is waiting") }
-            guard c.at >= pending.at else { return Refusal(code: "stale", reason: "issued before the extension was requested at \(lifecycle.format(pending.at))") }
-            let newDue = until ?? pending.until
-            guard let i = state.clocks.firstIndex(where: { $0.clock == .resolve && $0.isRunning }) else { return invalid }
-            guard newDue > state.clocks[i].due else { return Refusal(code: "invalid_extension", reason: "until \(lifecycle.format(newDue)) is not after the resolution deadline \(lifecycle.format(state.clocks[i].due))") }
-            let lead = state.clocks[i].due.timeIntervalSince(state.clocks[i].warnAt)
-            state.clocks[i].due = newDue
-            state.clocks[i].warnAt = max(now, newDue.addingTimeInterval(-lead))
-            state.clocks[i].warned = state.clocks[i].warnAt <= now
-            state.clocks[i].overdue = false
-            // The new deadline is the centre's: a resolution clock the request paused runs to it as it is.
-            state.clocks[i].pausedAt = nil
-            state.pendingExtension = nil
-            resumeClocks()
-            var f: [(String, JSONValue)] = [("resolve_by", .string(lifecycle.format(newDue)))]
-            if let note { f.append(("note", .string(note))) }
-            f.append(("deadlines", lifecycle.deadlines(state.clocks)))
-            emit(.extensionApproved, to: holderQueues, f)
-        case .rejectExtension(let note):
-            guard state.pendingExtension != nil else { return Refusal(code: "invalid_state", reason: "no extension of ticket \(state.ticketID) is waiting") }
-            state.pendingExtension = nil
-            resumeClocks()
-            var f: [(String, JSONValue)] = note.map { [("note", .string($0))] } ?? []
-            f.append(("deadlines", lifecycle.deadlines(state.clocks)))
-            emit(.extensionRejected, to: holderQueues, f)
-        case .callbackResult(let reached, let resolved, let satisfaction, let note):
-            guard state.phase == .replied else { return invalid }
-            guard reached, let satisfaction else {
-                emit(.callbackRecorded, to: [], .callback(closed: false, reached: reached, resolved: resolved, satisfaction: satisfaction, note: note))
-                break
-            }
-            if satisfaction == .unsatisfied {
-                state.reworks += 1
-                state.phase = .signed
-                state.assignedAt = now
-                state.clocks.removeAll { $0.clock == .resolve }
-                state.clocks += state.profile?.clocks(from: now, calendar: lifecycle.rules.calendar, only: [.resolve]) ?? []
-                var f: [(String, JSONValue)] = [("reached", .bool(reached))]
-                if let r = resolved { f.append(("resolved", .bool(r))) }
-                f.append(("satisfaction", .string(satisfaction.rawValue)))
-                if let n = note { f.append(("note", .string(n))) }
-                f.append(("reworks", .integer(state.reworks)))
-                f.append(("deadlines", lifecycle.deadlines(state.clocks)))
-                emit(.reopened, to: holderQueues, f)
-                if state.enterprise || state.reworks >= reworksBeforeSupervision {
-                    supervise(reason: state.enterprise ? "enterprise_unsatisfied" : "unsatisfied_\(state.reworks)_times")
-                }
-            } else {
-                state.phase = .closed
-                state.enterpriseWatchAt = nil
-                emit(.closed, to: holderQueues, .callback(closed: true, reached: reached, resolved: resolved, satisfaction: satisfaction, note: note))
-            }
-        case .redispatch(let unit, let note):
-            guard let target = lifecycle.holder(unit: unit) else { return Refusal(code: "unknown_unit", reason: "no unit \(unit) in the rule set") }
-            guard unit != holder.unit else { return Refusal(code: "same_unit", reason: "ticket \(state.ticketID) is already held by \(unit)") }
-            var f: [(String, JSONValue)] = [("to_unit", .string(unit))]
-            if let note { f.append(("note", .string(note))) }
-            emit(.redispatched, to: [holder.queue], f)
-            assign(target)
-            emit(.dispatched, to: [target.queue], carriesTicket: true, [
-                ("destination", "unit"), ("reason", "redispatch"), ("from_unit", .string(holder.unit)),
-                ("deadlines", lifecycle.deadlines(state.clocks)),
-            ])
-        case .merge(let into, let note):
-            guard into != state.ticketID else { return Refusal(code: "invalid_merge", reason: "a ticket cannot be merged into itself") }
-            for i in state.clocks.indices where state.clocks[i].isRunning { state.clocks[i].stoppedAt = now }
-            state.phase = .closed
-            state.mergedInto = into
-            state.pendingReturn = nil
-            state.pendingExtension = nil
-            state.remindAt = nil
-            var f: [(String, JSONValue)] = [("reason", "merged"), ("merged_into", .string(into))]
-            if let note { f.append(("note", .string(note))) }
-            emit(.closed, to: holderQueues, f)
-        }
-        return nil
-    }
-
-    /// A unit that contacts, reports progress or replies has taken the ticket even if its `sign` is late.
-    mutating func signImplicitly() {
-        guard state.phase == .assigned else { return }
-        state.phase = .signed
-        stop(.sign)
     }
 }
