@@ -1,6 +1,7 @@
 import Foundation
 import PagodaLifecycle
 import PagodaRules
+import PagodaJSON
 import PagodaStore
 
 /// A message as the store keeps it in the outbox (the transport has its own `OutgoingMessage`).

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import PagodaRules
+import PagodaJSON
 import PagodaService
 import PagodaStore
 import PagodaTransport
