@@ -329,9 +329,12 @@ struct StateBytes {
 
     /// Reads an object: each key goes to `member`, which reads its value and returns a number for the
     /// key (below 64, distinct per key), or nil for a key it does not know, whose value is skipped.
-    mutating func object(_ field: String, _ member: (inout StateBytes, String) throws -> Int?) throws {
+    mutating func object(_ field: @autoclosure () -> String, _ member: (inout StateBytes, String) throws -> Int?) throws {
         skipSpace()
-        guard i < buf.count, buf[i] == 0x7B else { throw wrong(field, field.isEmpty ? "not an object" : "expected an object") }
+        guard i < buf.count, buf[i] == 0x7B else {
+            let name = field()
+            throw wrong(name, name.isEmpty ? "not an object" : "expected an object")
+        }
         i += 1
         if take(0x7D) { return }
         var seen: UInt64 = 0
@@ -354,9 +357,9 @@ struct StateBytes {
     }
 
     /// An array of `element`s; nil (empty) when null. `field` names it in errors.
-    mutating func array<T>(_ field: String, _ element: (inout StateBytes, Int) throws -> T) throws -> [T] {
+    mutating func array<T>(_ field: @autoclosure () -> String, _ element: (inout StateBytes, Int) throws -> T) throws -> [T] {
         if null() { return [] }
-        guard take(0x5B) else { throw wrong(field, "expected an array") }
+        guard take(0x5B) else { throw wrong(field(), "expected an array") }
         var out: [T] = []
         if take(0x5D) { return out }
         repeat {
@@ -367,25 +370,25 @@ struct StateBytes {
     }
 
     /// An array of strings (`[]` when absent or null).
-    mutating func strings(_ field: String) throws -> [String] {
-        try array(field) { r, _ in
+    mutating func strings(_ field: @autoclosure () -> String) throws -> [String] {
+        try array(field()) { r, _ in
             r.skipSpace()
-            guard r.i < r.buf.count, r.buf[r.i] == 0x22 else { throw r.wrong(field, "expected strings") }
+            guard r.i < r.buf.count, r.buf[r.i] == 0x22 else { throw r.wrong(field(), "expected strings") }
             return try r.stringToken()
         }
     }
 
     /// A nested object read by `body`, or nil when null.
-    mutating func optionalObject<T>(_ field: String, _ body: (inout StateBytes) throws -> T) throws -> T? {
+    mutating func optionalObject<T>(_ field: @autoclosure () -> String, _ body: (inout StateBytes) throws -> T) throws -> T? {
         if null() { return nil }
         return try body(&self)
     }
 
     /// A holder, profile or policy: its bytes read by `read` (the cache, or a reader of their own); nil when null.
-    mutating func snapshot<T>(_ field: String, _ read: (ArraySlice<UInt8>) throws -> T) throws -> T? {
+    mutating func snapshot<T>(_ field: @autoclosure () -> String, _ read: (ArraySlice<UInt8>) throws -> T) throws -> T? {
         if null() { return nil }
         skipSpace()
-        guard i < buf.count, buf[i] == 0x7B else { throw wrong(field, "expected an object") }
+        guard i < buf.count, buf[i] == 0x7B else { throw wrong(field(), "expected an object") }
         let span = try valueSpan()
         let start = document.startIndex
         do {
@@ -398,48 +401,48 @@ struct StateBytes {
     // MARK: Values
 
     /// A string; nil when null.
-    mutating func string(_ field: String) throws -> String? {
+    mutating func string(_ field: @autoclosure () -> String) throws -> String? {
         if null() { return nil }
         skipSpace()
-        guard i < buf.count, buf[i] == 0x22 else { throw wrong(field, "expected a string") }
+        guard i < buf.count, buf[i] == 0x22 else { throw wrong(field(), "expected a string") }
         return try stringToken()
     }
 
-    mutating func bool(_ field: String) throws -> Bool? {
+    mutating func bool(_ field: @autoclosure () -> String) throws -> Bool? {
         if null() { return nil }
         if word("true") { return true }
         if word("false") { return false }
-        throw wrong(field, "expected a boolean")
+        throw wrong(field(), "expected a boolean")
     }
 
-    mutating func int(_ field: String) throws -> Int? {
+    mutating func int(_ field: @autoclosure () -> String) throws -> Int? {
         if null() { return nil }
-        guard let n = numberText().flatMap({ Int($0) }) else { throw wrong(field, "expected an integer") }
+        guard let n = numberText().flatMap({ Int($0) }) else { throw wrong(field(), "expected an integer") }
         return n
     }
 
     /// An instant as seconds since 2001-01-01T00:00:00Z.
-    mutating func time(_ field: String) throws -> Date? {
+    mutating func time(_ field: @autoclosure () -> String) throws -> Date? {
         if null() { return nil }
-        guard let t = numberText().flatMap({ Double($0) }) else { throw wrong(field, "expected seconds since 2001") }
+        guard let t = numberText().flatMap({ Double($0) }) else { throw wrong(field(), "expected seconds since 2001") }
         return Date(timeIntervalSinceReferenceDate: t)
     }
 
-    mutating func enumValue<E: RawRepresentable>(_ field: String) throws -> E? where E.RawValue == String {
-        guard let s = try string(field) else { return nil }
-        guard let e = E(rawValue: s) else { throw wrong(field, "unknown value \(s)") }
+    mutating func enumValue<E: RawRepresentable>(_ field: @autoclosure () -> String) throws -> E? where E.RawValue == String {
+        guard let s = try string(field()) else { return nil }
+        guard let e = E(rawValue: s) else { throw wrong(field(), "unknown value \(s)") }
         return e
     }
 
-    mutating func level(_ field: String) throws -> Level? {
-        guard let s = try string(field) else { return nil }
-        guard let l = Level(name: s) else { throw wrong(field, "unknown level \(s)") }
+    mutating func level(_ field: @autoclosure () -> String) throws -> Level? {
+        guard let s = try string(field()) else { return nil }
+        guard let l = Level(name: s) else { throw wrong(field(), "unknown level \(s)") }
         return l
     }
 
     /// A required member: `value`, or `field` missing.
-    func required<T>(_ value: T?, _ field: String) throws -> T {
-        guard let value else { throw wrong(field, "missing") }
+    func required<T>(_ value: T?, _ field: @autoclosure () -> String) throws -> T {
+        guard let value else { throw wrong(field(), "missing") }
         return value
     }
 
