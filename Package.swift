@@ -19,15 +19,22 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.0.0"),
     ],
     targets: [
+        // Strict RFC 8259 JSON (parser with limits and coded errors, value, compact serializer) and
+        // RFC 3339 timestamps: the one JSON path of every target. Pure, no dependencies.
+        .target(name: "PagodaJSON"),
         // The pure core: rule language, diagnostics, calendar, intake contract, engine. No I/O beyond
         // reading the rule files it is pointed at; `now` is always a parameter.
         .target(
             name: "PagodaRules",
-            dependencies: [.product(name: "Yams", package: "Yams")]
+            dependencies: ["PagodaJSON", .product(name: "Yams", package: "Yams")]
         ),
-        // The ticket lifecycle after dispatch as a pure state machine: worker commands, SLA clocks,
-        // escalation up the pagoda, callbacks. No I/O; `now` is always a parameter.
-        .target(name: "PagodaLifecycle", dependencies: ["PagodaRules"]),
+        // The ticket lifecycle after dispatch as a pure state machine: worker commands and their
+        // contract, SLA clocks, escalation up the pagoda, callbacks, the stored state's codec and the
+        // event encoder. No I/O; `now` is always a parameter.
+        .target(name: "PagodaLifecycle", dependencies: ["PagodaRules", "PagodaJSON"]),
+        // `pagoda simulate`: scenario lines, the simulator on a virtual clock, and the reader, simulating
+        // and writer threads that run it over a file.
+        .target(name: "PagodaSimulation", dependencies: ["PagodaLifecycle", "PagodaRules", "PagodaJSON"]),
         // rabbitmq-c (Debian's librabbitmq-dev) and the few C wrappers Swift cannot do without (its
         // login functions are variadic; some method ids are macros).
         .systemLibrary(name: "CAMQP", pkgConfig: "librabbitmq", providers: [.apt(["librabbitmq-dev"])]),
@@ -39,8 +46,10 @@ let package = Package(
             dependencies: ["CAMQP", "CAMQPShim", .product(name: "Logging", package: "swift-log")]
         ),
         // Durable state on SQLite (GRDB): inbox for deduplication, tickets, decisions, outbox, events.
+        // PagodaRules only for the contract's `ValidationIssue` (rejections, warnings).
         .target(name: "PagodaStore", dependencies: [
-            "PagodaRules", .product(name: "GRDB", package: "GRDB.swift"), .product(name: "GRDBSQLite", package: "GRDB.swift"),
+            "PagodaJSON", "PagodaRules", .product(name: "GRDB", package: "GRDB.swift"),
+            .product(name: "GRDBSQLite", package: "GRDB.swift"),
         ]),
         // The web console and its JSON API (an HTTP adapter, like the status endpoint): accounts, sessions,
         // roles, CSRF, the pages. It applies commands through `ConsoleBackend`, which the service implements,
@@ -60,7 +69,7 @@ let package = Package(
         .target(
             name: "PagodaService",
             dependencies: [
-                "PagodaRules", "PagodaLifecycle", "PagodaTransport", "PagodaStore", "PagodaConsole",
+                "PagodaJSON", "PagodaRules", "PagodaLifecycle", "PagodaTransport", "PagodaStore", "PagodaConsole",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
@@ -70,16 +79,26 @@ let package = Package(
         .executableTarget(
             name: "pagoda",
             dependencies: [
-                "PagodaRules", "PagodaLifecycle", "PagodaService", "PagodaTransport", "PagodaStore", "PagodaConsole",
+                "PagodaJSON", "PagodaRules", "PagodaLifecycle", "PagodaSimulation", "PagodaService", "PagodaTransport",
+                "PagodaStore", "PagodaConsole",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        .testTarget(name: "PagodaRulesTests", dependencies: ["PagodaRules"], exclude: ["Golden"]),
+        // Generated rule sets and tickets of any size, for the routing benchmark and the engine's tests
+        // only (no production target depends on it).
+        .target(name: "PagodaSynthetic", dependencies: ["PagodaRules", "PagodaJSON"]),
+        .testTarget(name: "PagodaJSONTests", dependencies: ["PagodaJSON"]),
+        .testTarget(
+            name: "PagodaRulesTests", dependencies: ["PagodaRules", "PagodaJSON", "PagodaSynthetic"], exclude: ["Golden"]
+        ),
         // The pipeline benchmark (ops/bench/pipeline.sh): bare transport pipe vs `pagoda serve`.
         // The timer benchmark (ops/bench/timers.sh) fills a database through the real intake path.
+        // The routing benchmark (`pagoda-bench rules`) on a rule directory and on generated sets.
         .executableTarget(name: "pagoda-bench", dependencies: [
-            "PagodaTransport", "PagodaStore", "PagodaLifecycle", "PagodaRules", "PagodaService", .product(name: "GRDB", package: "GRDB.swift"),
+            "PagodaTransport", "PagodaStore", "PagodaLifecycle", "PagodaJSON", "PagodaRules", "PagodaService",
+            "PagodaSynthetic", .product(name: "GRDB", package: "GRDB.swift"),
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         // Helpers shared by the test suites: private broker, child processes, collectors, and the in-memory
         // fakes of the service layer's seams (deliveries in, messages out, the store).
@@ -87,8 +106,8 @@ let package = Package(
         .testTarget(
             name: "PagodaServiceTests",
             dependencies: [
-                "PagodaService", "PagodaRules", "PagodaLifecycle", "PagodaTransport", "PagodaStore", "PagodaTesting",
-                "pagoda",
+                "PagodaService", "PagodaJSON", "PagodaRules", "PagodaLifecycle", "PagodaSimulation", "PagodaTransport",
+                "PagodaStore", "PagodaTesting", "pagoda",
             ]
         ),
         // Handler tests of the console (HummingbirdTesting) on real SQLite files and real bcrypt.
@@ -100,8 +119,12 @@ let package = Package(
                 .product(name: "HTTPTypes", package: "swift-http-types"),
             ]
         ),
-        .testTarget(name: "PagodaLifecycleTests", dependencies: ["PagodaLifecycle", "PagodaRules"]),
-        .testTarget(name: "PagodaStoreTests", dependencies: ["PagodaStore", .product(name: "GRDB", package: "GRDB.swift")]),
+        .testTarget(
+            name: "PagodaLifecycleTests", dependencies: ["PagodaLifecycle", "PagodaSimulation", "PagodaRules", "PagodaJSON"]
+        ),
+        .testTarget(
+            name: "PagodaStoreTests", dependencies: ["PagodaStore", "PagodaJSON", .product(name: "GRDB", package: "GRDB.swift")]
+        ),
         .testTarget(
             name: "PagodaTransportTests",
             dependencies: ["PagodaTransport", "PagodaTesting", .product(name: "Logging", package: "swift-log")]

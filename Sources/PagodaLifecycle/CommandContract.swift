@@ -1,11 +1,17 @@
 import Foundation
 import PagodaRules
+import PagodaJSON
 
 /// Decoder and validator for the worker-command contract v1 (docs/contract.md, "Worker commands").
 ///
 /// A command is one JSON object on `pagoda.commands`: five common fields (`command_id`, `ticket_id`,
 /// `unit`, `type`, `at`) and the fields of its `type`. Validation is strict: a key that is neither common
 /// nor a field of the type is `unknown_field`. Problems are collected, never thrown one at a time.
+///
+/// One reader: `decode` finds the members of a body written the plain way (keys that are command
+/// fields, values that are strings without escapes, booleans or null) in one pass over its bytes,
+/// building no JSON tree; any other body is parsed by `JSON.parse`, which also names what is wrong with
+/// one that is not JSON. Either way the members go through the same checks (`validate`).
 public enum CommandContract {
     /// The contract version this validator implements.
     public static let version = 1
@@ -54,10 +60,14 @@ public enum CommandContract {
     /// the error carries no command or ticket id. Otherwise behaves as `validate`. `replyTo` (the AMQP
     /// `reply_to` property) is copied into the command. Never throws.
     public static func decode(_ bytes: [UInt8], replyTo: String? = nil) -> Result<Command, CommandValidationError> {
-        // A command written the plain way is read from its bytes; the tree decides everything else.
-        if let command = bytes.withUnsafeBytes({ CommandFastReader.read($0, replyTo: replyTo, limits: limits) }) {
-            return .success(command)
-        }
+        bytes.withUnsafeBytes { decode($0, replyTo: replyTo) }
+    }
+
+    /// `decode(_:replyTo:)` on bytes in place, parsed with `limits` (a scenario line's, in the simulator).
+    public static func decode(
+        _ bytes: UnsafeRawBufferPointer, replyTo: String? = nil, limits: JSONLimits = limits
+    ) -> Result<Command, CommandValidationError> {
+        if let members = CommandMembers(plain: bytes, limits: limits) { return validate(members, replyTo: replyTo) }
         let value: JSONValue
         do {
             value = try JSON.parse(bytes, limits: limits)
@@ -87,107 +97,111 @@ public enum CommandContract {
     /// key is reported as unknown. The error carries `command_id` and `ticket_id` whenever they are JSON
     /// strings, well-formed or not, so a rejection can name them.
     public static func validate(_ object: JSONObject, replyTo: String? = nil) -> Result<Command, CommandValidationError> {
+        validate(CommandMembers(object), replyTo: replyTo)
+    }
+
+    private static func validate(_ m: CommandMembers, replyTo: String?) -> Result<Command, CommandValidationError> {
         var c = ContractIssues(cap: maxIssues)
 
-        let commandID = c.identifier(object["command_id"], "command_id", required: true, maxLength: 128, kind: .mixedCase)
-        let ticketID = c.identifier(object["ticket_id"], "ticket_id", required: true, maxLength: 64, kind: .mixedCase)
-        let unit = c.identifier(object["unit"], "unit", required: true, maxLength: 64, kind: .lowercase)
-        let type: CommandType? = c.enumValue(object["type"], "type", required: true)
-        let at = c.timestamp(object["at"], "at", required: true)
+        let commandID = c.identifier(m[.commandID], "command_id", required: true, maxLength: 128, kind: .mixedCase)
+        let ticketID = c.identifier(m[.ticketID], "ticket_id", required: true, maxLength: 64, kind: .mixedCase)
+        let unit = c.identifier(m[.unit], "unit", required: true, maxLength: 64, kind: .lowercase)
+        let type: CommandType? = c.enumValue(m[.type], "type", required: true)
+        let at = c.timestamp(m[.at], "at", required: true)
 
         var action: Command.Action?
         if let type {
-            action = validateFields(of: type, in: object, ticketID: object["ticket_id"]?.stringValue, &c)
-            let allowed = fields(of: type)
-            for (key, _) in object where !commonFields.contains(key) && !allowed.contains(key) {
-                c.add(key, "unknown_field", "not a field of \(type.rawValue) commands")
+            action = validateFields(of: type, in: m, ticketID: m[.ticketID]?.stringValue, &c)
+            if m.present & ~CommandField.allowed(type) != 0 || m.hasOtherKeys {
+                for key in m.keys where !CommandField.isAllowed(key, in: type) {
+                    c.add(key, "unknown_field", "not a field of \(type.rawValue) commands")
+                }
             }
         }
 
         guard c.list.isEmpty, let commandID, let ticketID, let unit, let at, let action else {
             return .failure(
                 CommandValidationError(
-                    issues: c.list, commandID: object["command_id"]?.stringValue,
-                    ticketID: object["ticket_id"]?.stringValue))
+                    issues: c.list, commandID: m[.commandID]?.stringValue, ticketID: m[.ticketID]?.stringValue))
         }
         return .success(Command(id: commandID, ticketID: ticketID, unit: unit, at: at, action: action, replyTo: replyTo))
     }
 
     /// Checks the fields of `type` in contract order; the action is meaningful only when no issue was added.
     private static func validateFields(
-        of type: CommandType, in o: JSONObject, ticketID: String?, _ c: inout ContractIssues
+        of type: CommandType, in o: CommandMembers, ticketID: String?, _ c: inout ContractIssues
     ) -> Command.Action? {
         switch type {
         case .sign:
             return .sign
         case .contact:
-            return .contact(note: c.note(o["note"]))
+            return .contact(note: c.note(o[.note]))
         case .progress:
-            let note = c.text(o["note"], "note", required: true, min: 1, max: 2000, notBlank: true)
-            let milestone: Milestone? = c.enumValue(o["milestone"], "milestone", required: false)
+            let note = c.text(o[.note], "note", required: true, min: 1, max: 2000, notBlank: true)
+            let milestone: Milestone? = c.enumValue(o[.milestone], "milestone", required: false)
             guard let note else { return nil }
             return .progress(note: note, milestone: milestone?.clock)
         case .requestReturn:
-            let reason: ReturnReason? = c.enumValue(o["reason"], "reason", required: true)
-            let suggested = c.identifier(o["suggested_unit"], "suggested_unit", required: false, maxLength: 64, kind: .lowercase)
-            let text = c.text(o["text"], "text", required: false, min: 0, max: 2000)
+            let reason: ReturnReason? = c.enumValue(o[.reason], "reason", required: true)
+            let suggested = c.identifier(o[.suggestedUnit], "suggested_unit", required: false, maxLength: 64, kind: .lowercase)
+            let text = c.text(o[.text], "text", required: false, min: 0, max: 2000)
             guard let reason else { return nil }
             return .requestReturn(reason: reason, suggestedUnit: suggested, text: text)
         case .requestExtension:
-            let until = c.timestamp(o["until"], "until", required: true)
-            let reason = c.text(o["reason"], "reason", required: true, min: 1, max: 2000)
+            let until = c.timestamp(o[.until], "until", required: true)
+            let reason = c.text(o[.reason], "reason", required: true, min: 1, max: 2000)
             guard let until, let reason else { return nil }
             return .requestExtension(until: until, reason: reason)
         case .reply:
-            let outcome: ReplyOutcome? = c.enumValue(o["outcome"], "outcome", required: true)
-            let text = c.text(o["text"], "text", required: true, min: 1, max: 10_000)
+            let outcome: ReplyOutcome? = c.enumValue(o[.outcome], "outcome", required: true)
+            let text = c.text(o[.text], "text", required: true, min: 1, max: 10_000)
             guard let outcome, let text else { return nil }
             return .reply(outcome: outcome, text: text)
         case .approveReturn:
-            let unit = c.identifier(o["new_unit"], "new_unit", required: false, maxLength: 64, kind: .lowercase)
-            return .approveReturn(unit: unit, note: c.note(o["note"]))
+            let unit = c.identifier(o[.newUnit], "new_unit", required: false, maxLength: 64, kind: .lowercase)
+            return .approveReturn(unit: unit, note: c.note(o[.note]))
         case .rejectReturn:
-            return .rejectReturn(note: c.note(o["note"]))
+            return .rejectReturn(note: c.note(o[.note]))
         case .approveExtension:
-            let until = c.timestamp(o["until"], "until", required: false)
-            return .approveExtension(until: until, note: c.note(o["note"]))
+            let until = c.timestamp(o[.until], "until", required: false)
+            return .approveExtension(until: until, note: c.note(o[.note]))
         case .rejectExtension:
-            return .rejectExtension(note: c.note(o["note"]))
+            return .rejectExtension(note: c.note(o[.note]))
         case .callbackResult:
-            let reached = c.bool(o["reached"], "reached", required: true)
+            let reached = c.bool(o[.reached], "reached", required: true)
             var resolved: Bool?
             switch reached {
             case true?:
-                if isAbsent(o["resolved"]) {
+                if isAbsent(o[.resolved]) {
                     c.add("resolved", "required", "is required when reached is true")
                 } else {
-                    resolved = c.bool(o["resolved"], "resolved", required: false)
+                    resolved = c.bool(o[.resolved], "resolved", required: false)
                 }
             case false?:
-                if !isAbsent(o["resolved"]) { c.add("resolved", "format", "must be absent or null when reached is false") }
+                if !isAbsent(o[.resolved]) { c.add("resolved", "format", "must be absent or null when reached is false") }
             case nil:
-                resolved = c.bool(o["resolved"], "resolved", required: false)
+                resolved = c.bool(o[.resolved], "resolved", required: false)
             }
             var satisfaction: Satisfaction?
-            if reached == true && isAbsent(o["satisfaction"]) {
+            if reached == true && isAbsent(o[.satisfaction]) {
                 c.add("satisfaction", "required", "is required when reached is true")
             } else {
-                satisfaction = c.enumValue(o["satisfaction"], "satisfaction", required: false)
+                satisfaction = c.enumValue(o[.satisfaction], "satisfaction", required: false)
             }
-            let note = c.note(o["note"])
+            let note = c.note(o[.note])
             guard let reached else { return nil }
             return .callbackResult(reached: reached, resolved: resolved, satisfaction: satisfaction, note: note)
         case .redispatch:
-            let unit = c.identifier(o["to_unit"], "to_unit", required: true, maxLength: 64, kind: .lowercase)
-            let note = c.note(o["note"])
+            let unit = c.identifier(o[.toUnit], "to_unit", required: true, maxLength: 64, kind: .lowercase)
+            let note = c.note(o[.note])
             guard let unit else { return nil }
             return .redispatch(unit: unit, note: note)
         case .merge:
-            let into = c.identifier(o["into_ticket"], "into_ticket", required: true, maxLength: 64, kind: .mixedCase)
+            let into = c.identifier(o[.intoTicket], "into_ticket", required: true, maxLength: 64, kind: .mixedCase)
             if let into, let ticketID, into == ticketID {
                 c.add("into_ticket", "format", "must differ from ticket_id, got \(JSON.quoted(into))")
             }
-            let note = c.note(o["note"])
+            let note = c.note(o[.note])
             guard let into else { return nil }
             return .merge(into: into, note: note)
         }
@@ -364,5 +378,211 @@ extension ContractIssues {
     /// An optional `note`: at most 2000 characters (empty allowed).
     mutating func note(_ v: JSONValue?) -> String? {
         text(v, "note", required: false, min: 0, max: 2000)
+    }
+}
+
+/// The members a command may have: the common fields and those of every type.
+enum CommandField: Int, CaseIterable {
+    case commandID, ticketID, unit, type, at
+    case note, milestone, reason, suggestedUnit, text, until, outcome, newUnit
+    case reached, resolved, satisfaction, toUnit, intoTicket
+
+    var bit: UInt32 { 1 << UInt32(rawValue) }
+
+    var name: StaticString {
+        switch self {
+        case .commandID: "command_id"
+        case .ticketID: "ticket_id"
+        case .unit: "unit"
+        case .type: "type"
+        case .at: "at"
+        case .note: "note"
+        case .milestone: "milestone"
+        case .reason: "reason"
+        case .suggestedUnit: "suggested_unit"
+        case .text: "text"
+        case .until: "until"
+        case .outcome: "outcome"
+        case .newUnit: "new_unit"
+        case .reached: "reached"
+        case .resolved: "resolved"
+        case .satisfaction: "satisfaction"
+        case .toUnit: "to_unit"
+        case .intoTicket: "into_ticket"
+        }
+    }
+
+    private static let byName = Dictionary(uniqueKeysWithValues: allCases.map { ("\($0.name)", $0) })
+
+    /// For each type, the fields a command of that type may carry (`CommandContract.commonFields` and
+    /// `fields(of:)`), as a mask of `bit`s.
+    private static let masks = Dictionary(uniqueKeysWithValues: CommandType.allCases.map { type in
+        let names = Set(CommandContract.commonFields + CommandContract.fields(of: type))
+        return (type, allCases.reduce(UInt32(0)) { mask, f in names.contains("\(f.name)") ? mask | f.bit : mask })
+    })
+
+    /// The field named `key`; nil for any other key.
+    init?(name key: String) {
+        guard let f = Self.byName[key] else { return nil }
+        self = f
+    }
+
+    static func allowed(_ type: CommandType) -> UInt32 { masks[type] ?? 0 }
+
+    /// Whether `key` is a common field or a field of `type`.
+    static func isAllowed(_ key: String, in type: CommandType) -> Bool {
+        guard let f = CommandField(name: key) else { return false }
+        return allowed(type) & f.bit != 0
+    }
+}
+
+/// A command body's members, as the contract's checks read them: the value of each command field (nil
+/// when absent), and every key in received order (other keys are reported as unknown).
+struct CommandMembers {
+    private var values = [JSONValue?](repeating: nil, count: CommandField.allCases.count)
+    /// The `bit`s of the fields present (null ones included: they count for unknown fields).
+    private(set) var present: UInt32 = 0
+    private var order: [Key] = []
+    private(set) var hasOtherKeys = false
+
+    private enum Key {
+        case field(CommandField)
+        case other(String)
+    }
+
+    subscript(_ f: CommandField) -> JSONValue? { values[f.rawValue] }
+
+    /// Every key in received order.
+    var keys: [String] {
+        order.map { k in
+            switch k {
+            case .field(let f): "\(f.name)"
+            case .other(let s): s
+            }
+        }
+    }
+
+    /// The members of a parsed object.
+    init(_ object: JSONObject) {
+        order.reserveCapacity(object.count)
+        for (key, value) in object {
+            if let f = CommandField(name: key) {
+                set(f, value)
+            } else {
+                order.append(.other(key))
+                hasOtherKeys = true
+            }
+        }
+    }
+
+    /// The members of a body written the plain way, read in one pass over its bytes: an object (within
+    /// `limits`) whose keys are command fields, each once, and whose values are strings without escapes
+    /// or control characters (well-formed UTF-8, as the parser checks it), booleans or null, with nothing
+    /// but JSON white space around. Nil for anything else, which `JSON.parse` then reads or refuses: so
+    /// the members found here are the parser's.
+    init?(plain bytes: UnsafeRawBufferPointer, limits: JSONLimits) {
+        guard bytes.count <= limits.maxBytes, limits.maxDepth >= 1 else { return nil }
+        order.reserveCapacity(8)
+        let read = bytes.withMemoryRebound(to: UInt8.self) { buf in
+            var scan = PlainCommandScan(buf: buf)
+            return scan.object(into: &self)
+        }
+        guard read else { return nil }
+    }
+
+    mutating func set(_ f: CommandField, _ value: JSONValue) {
+        values[f.rawValue] = value
+        present |= f.bit
+        order.append(.field(f))
+    }
+}
+
+/// The one pass of `CommandMembers(plain:limits:)`.
+private struct PlainCommandScan {
+    let buf: UnsafeBufferPointer<UInt8>
+    var i = 0
+
+    init(buf: UnsafeBufferPointer<UInt8>) { self.buf = buf }
+
+    mutating func object(into m: inout CommandMembers) -> Bool {
+        guard take(UInt8(ascii: "{")) else { return false }
+        repeat {
+            guard peek(UInt8(ascii: "\"")), let field = key(), m.present & field.bit == 0, take(UInt8(ascii: ":")),
+                  let value = value() else { return false }
+            m.set(field, value)
+        } while take(UInt8(ascii: ","))
+        guard take(UInt8(ascii: "}")) else { return false }
+        skipSpace()
+        return i == buf.count
+    }
+
+    /// The field whose name is the key opening at `i`, read with its closing quote; nil for any other
+    /// key. A name holds no quote or backslash, so a key whose first bytes are a name and a quote is
+    /// exactly that name.
+    mutating func key() -> CommandField? {
+        let s = i + 1
+        guard s < buf.count else { return nil }
+        func match(_ f: CommandField) -> CommandField? {
+            let n = f.name.utf8CodeUnitCount
+            guard s + n < buf.count, buf[s + n] == UInt8(ascii: "\""), memcmp(buf.baseAddress! + s, f.name.utf8Start, n) == 0 else {
+                return nil
+            }
+            return f
+        }
+        let field: CommandField? =
+            switch buf[s] {
+            case UInt8(ascii: "a"): match(.at)
+            case UInt8(ascii: "c"): match(.commandID)
+            case UInt8(ascii: "i"): match(.intoTicket)
+            case UInt8(ascii: "m"): match(.milestone)
+            case UInt8(ascii: "n"): match(.note) ?? match(.newUnit)
+            case UInt8(ascii: "o"): match(.outcome)
+            case UInt8(ascii: "r"): match(.reason) ?? match(.reached) ?? match(.resolved)
+            case UInt8(ascii: "s"): match(.satisfaction) ?? match(.suggestedUnit)
+            case UInt8(ascii: "t"): match(.type) ?? match(.text) ?? match(.ticketID) ?? match(.toUnit)
+            case UInt8(ascii: "u"): match(.unit) ?? match(.until)
+            default: nil
+            }
+        guard let field else { return nil }
+        i = s + field.name.utf8CodeUnitCount + 1
+        return field
+    }
+
+    mutating func value() -> JSONValue? {
+        skipSpace()
+        guard i < buf.count else { return nil }
+        switch buf[i] {
+        case UInt8(ascii: "\""):
+            let start = i + 1
+            guard let close = JSON.plainStringClose(buf, from: start, end: buf.count) else { return nil }
+            i = close + 1
+            return .string(String(decoding: UnsafeBufferPointer(rebasing: buf[start..<close]), as: UTF8.self))
+        case UInt8(ascii: "t"): return word("true") ? .bool(true) : nil
+        case UInt8(ascii: "f"): return word("false") ? .bool(false) : nil
+        case UInt8(ascii: "n"): return word("null") ? .null : nil
+        default: return nil
+        }
+    }
+
+    mutating func word(_ w: StaticString) -> Bool {
+        let n = w.utf8CodeUnitCount
+        guard i + n <= buf.count, memcmp(buf.baseAddress! + i, w.utf8Start, n) == 0 else { return false }
+        i += n
+        return true
+    }
+
+    mutating func skipSpace() {
+        while i < buf.count, buf[i] == 0x20 || buf[i] == 0x0A || buf[i] == 0x0D || buf[i] == 0x09 { i += 1 }
+    }
+
+    mutating func peek(_ c: UInt8) -> Bool {
+        skipSpace()
+        return i < buf.count && buf[i] == c
+    }
+
+    mutating func take(_ c: UInt8) -> Bool {
+        guard peek(c) else { return false }
+        i += 1
+        return true
     }
 }

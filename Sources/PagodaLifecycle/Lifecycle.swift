@@ -1,5 +1,6 @@
 import Foundation
 import PagodaRules
+import PagodaJSON
 
 /// What a dispatch, command or timer did to a ticket: the new state and the events to emit.
 public struct Transition: Sendable {

@@ -1,5 +1,6 @@
 import Foundation
 import PagodaRules
+import PagodaJSON
 
 /// The kinds of event the dispatcher emits (the `event` field of every event message).
 public enum EventType: String, Sendable, Hashable, CaseIterable, Codable {
@@ -52,7 +53,7 @@ public struct LifecycleEvent: Sendable, Hashable {
         set { payload = .fields(newValue) }
     }
     /// What the fields are made from: the frequent events keep their values as they are, and are written
-    /// as JSON only when the event is (`SimulationEncoder.write`), without a JSON object in between.
+    /// as JSON only when the event is (`EventEncoder.write`), without a JSON object in between.
     var payload: EventPayload
 
     public init(type: EventType, ticketID: String, at: Date, unit: String?, level: Level?, queues: [String], replyTo: String?,
@@ -111,7 +112,7 @@ public struct LifecycleEvent: Sendable, Hashable {
 }
 
 /// The fields of an event, as made by the lifecycle. `json` spells them as the event's JSON members;
-/// `SimulationEncoder.write` writes the same bytes straight from the values.
+/// `EventEncoder.write` writes the same bytes straight from the values.
 enum EventPayload: Sendable {
     /// Fields given as JSON (rare events, and events made outside the lifecycle).
     case fields(JSONObject)

@@ -1,9 +1,10 @@
 import Foundation
 import PagodaRules
+import PagodaJSON
 import Synchronization
 
-/// The stored form of a ticket's state: compact JSON written and read by hand with the core's JSON
-/// parser and serializer (Foundation's coders cost ten times as much per ticket, measured with
+/// The stored form of a ticket's state: compact JSON written and read by hand (one writer, one reader:
+/// `StateBytes`) (Foundation's coders cost ten times as much per ticket, measured with
 /// `pagoda bench lifecycle`). Instants are seconds since 2001-01-01T00:00:00Z (Foundation's reference
 /// date, which is how `Date` holds them) as JSON numbers with every digit, so a state reads back exactly
 /// equal.
@@ -72,57 +73,6 @@ extension TicketState {
         w.out.append(0x7D)
         return w.out
     }
-
-    /// Reads a state written by `encoded()`; throws `StateDecodingError` naming the field that is wrong.
-    public init(encoded bytes: [UInt8]) throws {
-        guard case .object(let o) = try JSON.parse(bytes, limits: stateLimits) else {
-            throw StateDecodingError(field: "", reason: "not an object")
-        }
-        let r = Reader(o)
-        self.init(ticketID: try r.string("id"), receivedAt: try r.time("received"), enterprise: try r.bool("enterprise"),
-                  category: try r.optionalString("category"), phase: try r.enumValue("phase"),
-                  holder: try r.optionalObject("holder").map(Holder.init(reader:)), assignedAt: try r.time("assigned"),
-                  profile: try r.optionalObject("profile").map(ProfileSnapshot.init(reader:)),
-                  policy: try PolicySnapshot(reader: r.object("policy")))
-        version = try r.int("v")
-        urgency = try r.optionalEnumValue("urgency")
-        coHandlers = try r.strings("co")
-        clocks = try r.objects("clocks").map(ClockState.init(reader:))
-        supervised = try r.optionalBool("supervised") ?? false
-        remindAt = try r.optionalTime("remind")
-        enterpriseWatchAt = try r.optionalTime("watch")
-        returns = try r.optionalInt("returns") ?? 0
-        returnedBy = try r.strings("returned_by")
-        reworks = try r.optionalInt("reworks") ?? 0
-        escalations = try r.optionalInt("escalations") ?? 0
-        if let p = try r.optionalObject("return") {
-            pendingReturn = PendingReturn(reason: try p.enumValue("reason"), suggestedUnit: try p.optionalString("suggested"),
-                                          at: try p.time("at"), previous: try p.enumValue("previous"),
-                                          reviewDue: try p.optionalTime("review_due"),
-                                          reviewOverdue: try p.optionalBool("review_overdue") ?? false)
-        }
-        if let p = try r.optionalObject("extension") {
-            pendingExtension = PendingExtension(until: try p.time("until"), reason: try p.string("reason"),
-                                                at: try p.time("at"), reviewDue: try p.optionalTime("review_due"),
-                                                reviewOverdue: try p.optionalBool("review_overdue") ?? false)
-        }
-        repeatOf = try r.optionalString("repeat_of")
-        mergedInto = try r.optionalString("merged_into")
-        handledCommands = try r.strings("commands")
-        nextTimer = try r.optionalTime("next")
-    }
-
-    /// `init(encoded:)`, faster: a state as `encoded()` writes it is read straight from its bytes
-    /// (`StateFastReader`), with the holder, SLA profile and escalation policy (over half of a stored
-    /// state, and the same for many tickets) taken from `cache` by their bytes. Anything else goes
-    /// through `init(encoded:)`, so the state read and the errors are the same.
-    public init(encoded bytes: [UInt8], cache: StateDecodingCache) throws {
-        if let state = StateFastReader.read(bytes, cache: cache) {
-            self = state
-        } else {
-            try self.init(encoded: bytes)
-        }
-    }
 }
 
 let stateLimits = JSONLimits(maxBytes: 16 << 20, maxDepth: 16)
@@ -156,15 +106,15 @@ public final class StateDecodingCache: Sendable {
     }
 
     func holder(_ bytes: ArraySlice<UInt8>) throws -> Holder {
-        try value(bytes, \.holders) { try Holder(reader: Reader.parse(bytes, path: "holder.")) }
+        try value(bytes, \.holders) { try Holder(bytes: bytes) }
     }
 
     func profile(_ bytes: ArraySlice<UInt8>) throws -> ProfileSnapshot {
-        try value(bytes, \.profiles) { try ProfileSnapshot(reader: Reader.parse(bytes, path: "profile.")) }
+        try value(bytes, \.profiles) { try ProfileSnapshot(bytes: bytes, path: "profile.") }
     }
 
     func policy(_ bytes: ArraySlice<UInt8>) throws -> PolicySnapshot {
-        try value(bytes, \.policies) { try PolicySnapshot(reader: Reader.parse(bytes, path: "policy.")) }
+        try value(bytes, \.policies) { try PolicySnapshot(bytes: bytes) }
     }
 
     /// The value of these bytes, read by `read` (outside the lock) the first time. A value that fails to
@@ -263,12 +213,6 @@ extension Holder {
         }
     }
 
-    init(reader r: Reader) throws {
-        self.init(unit: try r.string("unit"), level: try r.level("level"), queue: try r.string("queue"),
-                  parents: try r.objects("parents").map { p in
-                      return Link(unit: try p.string("unit"), level: try p.level("level"), queue: try p.string("queue"))
-                  })
-    }
 }
 
 extension ProfileSnapshot {
@@ -287,14 +231,6 @@ extension ProfileSnapshot {
         }
     }
 
-    init(reader r: Reader) throws {
-        name = try r.string("name")
-        limits = try r.objects("limits").map { l in
-            return Limit(clock: try l.enumValue("clock"), duration: try l.string("duration"))
-        }
-        warnPercent = try r.optionalInt("warn_percent")
-        warnBeforeSeconds = try r.optionalInt("warn_before")
-    }
 }
 
 extension PolicySnapshot {
@@ -324,32 +260,6 @@ extension PolicySnapshot {
         }
     }
 
-    init(reader r: Reader) throws {
-        self.init(name: try r.string("name"), clocks: try r.strings("clocks").map { c in
-                      guard let clock = Clock(rawValue: c) else { throw StateDecodingError(field: r.path + "clocks", reason: "unknown clock \(c)") }
-                      return clock
-                  },
-                  toParent: try r.bool("to_parent"), remindEvery: try r.optionalString("remind_every"), maxReturns: try r.int("max_returns"))
-        afterEscalation = try r.optionalObject("after_escalation").map(ProfileSnapshot.init(reader:))
-        returnReview = try r.optionalString("return_review")
-        extensionReview = try r.optionalString("extension_review")
-        if let v = r.object["request_pauses"], !v.isNull {
-            requestPauses = try r.strings("request_pauses").map { c in
-                guard let clock = Clock(rawValue: c) else {
-                    throw StateDecodingError(field: r.path + "request_pauses", reason: "unknown clock \(c)")
-                }
-                return clock
-            }
-        }
-        if let v = r.object["remind_any_time"], !v.isNull {
-            remindAnyTime = try r.strings("remind_any_time").map { u in
-                guard let urgency = Urgency(rawValue: u) else {
-                    throw StateDecodingError(field: r.path + "remind_any_time", reason: "unknown urgency \(u)")
-                }
-                return urgency
-            }
-        }
-    }
 }
 
 extension ClockState {
@@ -366,117 +276,564 @@ extension ClockState {
         }
     }
 
-    init(reader r: Reader) throws {
-        self.init(clock: try r.enumValue("clock"), started: try r.time("started"), due: try r.time("due"), warnAt: try r.time("warn"))
-        stoppedAt = try r.optionalTime("stopped")
-        warned = try r.optionalBool("warned") ?? false
-        overdue = try r.optionalBool("overdue") ?? false
-        pausedAt = try r.optionalTime("paused")
-    }
 }
 
-/// Typed access to one object of a stored state, naming the field in its errors.
-struct Reader {
-    let object: JSONObject
-    /// Where the object lies, worked out only for an error message: the parent's path, the member's key,
-    /// and its index when it is an array's element.
-    private let base: String
-    private let member: String
-    private let index: Int
+// MARK: - Reading
 
-    init(_ object: JSONObject, path: String = "") {
-        self.init(object, base: path, member: "", index: -1)
+/// The one reader of stored states: one pass over the bytes, no JSON tree.
+///
+/// Each member is read into its field as the bytes go by; strings may hold escapes, a null reads as an
+/// absent member, white space may sit between tokens and a member it does not know is skipped (its value
+/// checked as JSON), so a state reads as JSON says it holds. What is wrong is named: bytes that are not
+/// JSON (or a repeated key) by the parser's error (`JSONParseError`, with its byte offset); a member of
+/// the wrong type, a value out of its set or a missing member by `StateDecodingError` with the field's
+/// path (`holder.parents[0].level`), the first one in the bytes.
+struct StateBytes {
+    /// The bytes of the object being read (a snapshot's alone, when the cache reads one).
+    private let document: ArraySlice<UInt8>
+    private let buf: UnsafeBufferPointer<UInt8>
+    private var i = 0
+
+    private init(_ document: ArraySlice<UInt8>, _ buf: UnsafeBufferPointer<UInt8>) {
+        self.document = document
+        self.buf = buf
     }
 
-    private init(_ object: JSONObject, base: String, member: String, index: Int) {
-        self.object = object
-        self.base = base
-        self.member = member
-        self.index = index
-    }
-
-    /// The field path of this object, ending in a dot (empty at the root).
-    var path: String {
-        if member.isEmpty { return base }
-        return index < 0 ? "\(base)\(member)." : "\(base)\(member)[\(index)]."
-    }
-
-    /// A reader of `bytes`, which must hold an object, at `path`.
-    static func parse(_ bytes: ArraySlice<UInt8>, path: String) throws -> Reader {
-        guard case .object(let o) = try JSON.parse(bytes, limits: stateLimits) else {
-            throw StateDecodingError(field: String(path.dropLast()), reason: "expected an object")
+    /// Reads `bytes` (one JSON object and nothing else) with `body`.
+    static func read<T>(_ bytes: ArraySlice<UInt8>, _ body: (inout StateBytes) throws -> T) throws -> T {
+        guard bytes.count <= stateLimits.maxBytes else { throw JSONParseErrorOf(bytes) ?? StateDecodingError(field: "", reason: "too large") }
+        return try bytes.withUnsafeBufferPointer { buf in
+            var r = StateBytes(bytes, buf)
+            let value = try body(&r)
+            guard r.atEnd() else { throw r.malformed() }
+            return value
         }
-        return Reader(o, path: path)
     }
 
-    func fail(_ key: String, _ reason: String) -> StateDecodingError { StateDecodingError(field: path + key, reason: reason) }
+    // MARK: Errors
 
-    /// The value at `key` converted by `convert`; nil when absent or null, and an error saying what was
-    /// `expected` when it does not convert.
-    private func optional<T>(_ key: String, _ expected: String, _ convert: (JSONValue) -> T?) throws -> T? {
-        guard let v = object[key], !v.isNull else { return nil }
-        guard let t = convert(v) else { throw fail(key, expected) }
-        return t
+    /// The parser's error when the bytes are not JSON; else a state that is not as `encoded()` writes it.
+    func malformed() -> any Error {
+        JSONParseErrorOf(document) ?? StateDecodingError(field: "", reason: "not a stored state")
     }
 
-    /// `read(key)`, with absence an error.
-    private func required<T>(_ key: String, _ read: (String) throws -> T?) throws -> T {
-        guard let t = try read(key) else { throw fail(key, "missing") }
-        return t
+    /// `field` is wrong for `reason`, unless the bytes are not JSON (the parser's error comes first).
+    func wrong(_ field: String, _ reason: String) -> any Error {
+        JSONParseErrorOf(document) ?? StateDecodingError(field: field, reason: reason)
     }
 
-    func optionalString(_ key: String) throws -> String? { try optional(key, "expected a string") { $0.stringValue } }
-    func string(_ key: String) throws -> String { try required(key, optionalString) }
+    /// A snapshot read apart (from the cache) failed: the parser's error on the whole state comes first.
+    func rethrow(_ error: any Error) -> any Error { JSONParseErrorOf(document) ?? error }
 
-    func optionalBool(_ key: String) throws -> Bool? { try optional(key, "expected a boolean") { $0.boolValue } }
-    func bool(_ key: String) throws -> Bool { try required(key, optionalBool) }
+    // MARK: Objects
 
-    func optionalInt(_ key: String) throws -> Int? { try optional(key, "expected an integer") { $0.numberLexeme.flatMap { Int($0) } } }
-    func int(_ key: String) throws -> Int { try required(key, optionalInt) }
-
-    func optionalTime(_ key: String) throws -> Date? {
-        try optional(key, "expected seconds since 2001") { $0.numberLexeme.flatMap { Double($0) }.map { Date(timeIntervalSinceReferenceDate: $0) } }
+    /// Reads an object: each key goes to `member`, which reads its value and returns a number for the
+    /// key (below 64, distinct per key), or nil for a key it does not know, whose value is skipped.
+    mutating func object(_ field: @autoclosure () -> String, _ member: (inout StateBytes, String) throws -> Int?) throws {
+        skipSpace()
+        guard i < buf.count, buf[i] == 0x7B else {
+            let name = field()
+            throw wrong(name, name.isEmpty ? "not an object" : "expected an object")
+        }
+        i += 1
+        if take(0x7D) { return }
+        var seen: UInt64 = 0
+        var unknown: [String] = []
+        repeat {
+            skipSpace()
+            guard i < buf.count, buf[i] == 0x22 else { throw malformed() }
+            let key = try stringToken()
+            guard take(0x3A) else { throw malformed() }
+            if let n = try member(&self, key) {
+                guard seen & (1 << n) == 0 else { throw malformed() }  // a repeated key: the parser's error
+                seen |= 1 << n
+            } else {
+                guard !unknown.contains(key) else { throw malformed() }
+                unknown.append(key)
+                try skipValue()
+            }
+        } while take(0x2C)
+        guard take(0x7D) else { throw malformed() }
     }
-    func time(_ key: String) throws -> Date { try required(key, optionalTime) }
 
-    func enumValue<E: RawRepresentable>(_ key: String) throws -> E where E.RawValue == String {
-        let s = try string(key)
-        guard let e = E(rawValue: s) else { throw fail(key, "unknown value \(s)") }
+    /// An array of `element`s; nil (empty) when null. `field` names it in errors.
+    mutating func array<T>(_ field: @autoclosure () -> String, _ element: (inout StateBytes, Int) throws -> T) throws -> [T] {
+        if null() { return [] }
+        guard take(0x5B) else { throw wrong(field(), "expected an array") }
+        var out: [T] = []
+        if take(0x5D) { return out }
+        repeat {
+            out.append(try element(&self, out.count))
+        } while take(0x2C)
+        guard take(0x5D) else { throw malformed() }
+        return out
+    }
+
+    /// An array of strings (`[]` when absent or null).
+    mutating func strings(_ field: @autoclosure () -> String) throws -> [String] {
+        try array(field()) { r, _ in
+            r.skipSpace()
+            guard r.i < r.buf.count, r.buf[r.i] == 0x22 else { throw r.wrong(field(), "expected strings") }
+            return try r.stringToken()
+        }
+    }
+
+    /// A nested object read by `body`, or nil when null.
+    mutating func optionalObject<T>(_ field: @autoclosure () -> String, _ body: (inout StateBytes) throws -> T) throws -> T? {
+        if null() { return nil }
+        return try body(&self)
+    }
+
+    /// A holder, profile or policy: its bytes read by `read` (the cache, or a reader of their own); nil when null.
+    mutating func snapshot<T>(_ field: @autoclosure () -> String, _ read: (ArraySlice<UInt8>) throws -> T) throws -> T? {
+        if null() { return nil }
+        skipSpace()
+        guard i < buf.count, buf[i] == 0x7B else { throw wrong(field(), "expected an object") }
+        let span = try valueSpan()
+        let start = document.startIndex
+        do {
+            return try read(document[(start + span.lowerBound)..<(start + span.upperBound)])
+        } catch {
+            throw rethrow(error)
+        }
+    }
+
+    // MARK: Values
+
+    /// A string; nil when null.
+    mutating func string(_ field: @autoclosure () -> String) throws -> String? {
+        if null() { return nil }
+        skipSpace()
+        guard i < buf.count, buf[i] == 0x22 else { throw wrong(field(), "expected a string") }
+        return try stringToken()
+    }
+
+    mutating func bool(_ field: @autoclosure () -> String) throws -> Bool? {
+        if null() { return nil }
+        if word("true") { return true }
+        if word("false") { return false }
+        throw wrong(field(), "expected a boolean")
+    }
+
+    mutating func int(_ field: @autoclosure () -> String) throws -> Int? {
+        if null() { return nil }
+        guard let n = numberText().flatMap({ Int($0) }) else { throw wrong(field(), "expected an integer") }
+        return n
+    }
+
+    /// An instant as seconds since 2001-01-01T00:00:00Z.
+    mutating func time(_ field: @autoclosure () -> String) throws -> Date? {
+        if null() { return nil }
+        guard let t = numberText().flatMap({ Double($0) }) else { throw wrong(field(), "expected seconds since 2001") }
+        return Date(timeIntervalSinceReferenceDate: t)
+    }
+
+    mutating func enumValue<E: RawRepresentable>(_ field: @autoclosure () -> String) throws -> E? where E.RawValue == String {
+        guard let s = try string(field()) else { return nil }
+        guard let e = E(rawValue: s) else { throw wrong(field(), "unknown value \(s)") }
         return e
     }
 
-    func optionalEnumValue<E: RawRepresentable>(_ key: String) throws -> E? where E.RawValue == String {
-        guard let s = try optionalString(key) else { return nil }
-        guard let e = E(rawValue: s) else { throw fail(key, "unknown value \(s)") }
-        return e
-    }
-
-    func level(_ key: String) throws -> Level {
-        let s = try string(key)
-        guard let l = Level(name: s) else { throw fail(key, "unknown level \(s)") }
+    mutating func level(_ field: @autoclosure () -> String) throws -> Level? {
+        guard let s = try string(field()) else { return nil }
+        guard let l = Level(name: s) else { throw wrong(field(), "unknown level \(s)") }
         return l
     }
 
-    func strings(_ key: String) throws -> [String] {
-        guard let v = object[key], !v.isNull else { return [] }
-        guard let a = v.arrayValue else { throw fail(key, "expected an array") }
-        return try a.map { e in
-            guard let s = e.stringValue else { throw fail(key, "expected strings") }
-            return s
+    /// A required member: `value`, or `field` missing.
+    func required<T>(_ value: T?, _ field: @autoclosure () -> String) throws -> T {
+        guard let value else { throw wrong(field(), "missing") }
+        return value
+    }
+
+    // MARK: Tokens
+
+    private mutating func skipSpace() {
+        while i < buf.count, buf[i] == 0x20 || buf[i] == 0x0A || buf[i] == 0x0D || buf[i] == 0x09 { i += 1 }
+    }
+
+    private mutating func take(_ c: UInt8) -> Bool {
+        skipSpace()
+        guard i < buf.count, buf[i] == c else { return false }
+        i += 1
+        return true
+    }
+
+    mutating func atEnd() -> Bool {
+        skipSpace()
+        return i == buf.count
+    }
+
+    /// Reads a null if one is next.
+    mutating func isNull() -> Bool { null() }
+
+    private mutating func null() -> Bool {
+        skipSpace()
+        return word("null")
+    }
+
+    private mutating func word(_ w: StaticString) -> Bool {
+        let n = w.utf8CodeUnitCount
+        guard i + n <= buf.count, memcmp(buf.baseAddress! + i, w.utf8Start, n) == 0 else { return false }
+        i += n
+        return true
+    }
+
+    /// The string whose opening quote is at `i`: read in place when it holds no escape (its UTF-8 checked
+    /// as the parser checks it), else by the parser.
+    private mutating func stringToken() throws -> String {
+        let start = i + 1
+        if let close = JSON.plainStringClose(buf, from: start, end: buf.count) {
+            i = close + 1
+            let text = UnsafeBufferPointer(rebasing: buf[start..<close])
+            return String(decoding: text, as: UTF8.self)
+        }
+        let span = try valueSpan()
+        guard case .string(let s)? = try? JSON.parse(raw(span)) else { throw malformed() }
+        return s
+    }
+
+    /// A JSON number's text, checked against JSON's grammar; nil (nothing read) for anything else.
+    private mutating func numberText() -> String? {
+        skipSpace()
+        let start = i
+        var end = i
+        while end < buf.count, (0x30...0x39).contains(buf[end]) || buf[end] == 0x2D || buf[end] == 0x2B || buf[end] == 0x2E
+            || buf[end] == 0x65 || buf[end] == 0x45
+        {
+            end += 1
+        }
+        guard end > start else { return nil }
+        let text = String(decoding: UnsafeBufferPointer(rebasing: buf[start..<end]), as: UTF8.self)
+        guard JSON.isValidNumberLexeme(text) else { return nil }
+        i = end
+        return text
+    }
+
+    /// Skips a member's value, checked by the parser.
+    private mutating func skipValue() throws {
+        let span = try valueSpan()
+        guard (try? JSON.parse(raw(span), limits: stateLimits)) != nil else { throw malformed() }
+    }
+
+    /// Where the value starting here ends (strings and nesting followed), without checking it.
+    private mutating func valueSpan() throws -> Range<Int> {
+        skipSpace()
+        let start = i
+        guard i < buf.count else { throw malformed() }
+        switch buf[i] {
+        case 0x22, 0x7B, 0x5B:
+            var depth = 0
+            var inString = false
+            while i < buf.count {
+                let c = buf[i]
+                i += 1
+                if inString {
+                    if c == 0x5C {
+                        i += 1
+                    } else if c == 0x22 {
+                        inString = false
+                        if depth == 0 { return start..<i }
+                    }
+                } else if c == 0x22 {
+                    inString = true
+                } else if c == 0x7B || c == 0x5B {
+                    depth += 1
+                } else if c == 0x7D || c == 0x5D {
+                    depth -= 1
+                    if depth == 0 { return start..<i }
+                }
+            }
+            throw malformed()
+        default:
+            while i < buf.count, !(buf[i] == 0x2C || buf[i] == 0x7D || buf[i] == 0x5D || buf[i] == 0x20 || buf[i] == 0x0A
+                || buf[i] == 0x0D || buf[i] == 0x09)
+            {
+                i += 1
+            }
+            guard i > start else { throw malformed() }
+            return start..<i
         }
     }
 
-    func optionalObject(_ key: String) throws -> Reader? {
-        try optional(key, "expected an object") { $0.objectValue }.map { Reader($0, base: path, member: key, index: -1) }
-    }
-    func object(_ key: String) throws -> Reader { try required(key, optionalObject) }
+    private func raw(_ span: Range<Int>) -> UnsafeRawBufferPointer { UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: buf[span])) }
+}
 
-    func objects(_ key: String) throws -> [Reader] {
-        guard let v = object[key], !v.isNull else { return [] }
-        guard let a = v.arrayValue else { throw fail(key, "expected an array") }
-        return try a.enumerated().map { i, e in
-            guard let o = e.objectValue else { throw fail("\(key)[\(i)]", "expected an object") }
-            return Reader(o, base: path, member: key, index: i)
+/// The parser's error for `bytes` when they are not JSON (as a stored state is parsed); nil when they are.
+private func JSONParseErrorOf(_ bytes: ArraySlice<UInt8>) -> JSONParseError? {
+    do {
+        _ = try JSON.parse(bytes, limits: stateLimits)
+        return nil
+    } catch {
+        return error
+    }
+}
+
+extension TicketState {
+    /// Reads a state written by `encoded()` (`StateBytes`): throws `StateDecodingError` naming the field
+    /// that is wrong, or the parser's error when the bytes are not JSON.
+    public init(encoded bytes: [UInt8]) throws {
+        self = try StateBytes.read(bytes[...]) { r in try TicketState(reading: &r, cache: nil) }
+    }
+
+    /// `init(encoded:)`, with the holder, SLA profile and escalation policy (over half of a stored state,
+    /// and the same for many tickets) taken from `cache` by their bytes.
+    public init(encoded bytes: [UInt8], cache: StateDecodingCache) throws {
+        self = try StateBytes.read(bytes[...]) { r in try TicketState(reading: &r, cache: cache) }
+    }
+
+    private init(reading r: inout StateBytes, cache: StateDecodingCache?) throws {
+        var version: Int?, id: String?, received: Date?, enterprise: Bool?, phase: Phase?, assigned: Date?
+        var policy: PolicySnapshot?, category: String?, holder: Holder?, co: [String] = [], profile: ProfileSnapshot?
+        var clocks: [ClockState] = [], supervised: Bool?, remind: Date?, watch: Date?, returns: Int?, returnedBy: [String] = []
+        var reworks: Int?, escalations: Int?, pendingReturn: PendingReturn?, pendingExtension: PendingExtension?
+        var repeatOf: String?, mergedInto: String?, commands: [String] = [], next: Date?, urgency: Urgency?
+        try r.object("") { r, key in
+            switch key {
+            case "v": version = try r.int(key); return 0
+            case "id": id = try r.string(key); return 1
+            case "received": received = try r.time(key); return 2
+            case "enterprise": enterprise = try r.bool(key); return 3
+            case "phase": phase = try r.enumValue(key); return 4
+            case "assigned": assigned = try r.time(key); return 5
+            case "policy":
+                policy = try r.snapshot(key) { b in try cache?.policy(b) ?? PolicySnapshot(bytes: b) }
+                return 6
+            case "category": category = try r.string(key); return 7
+            case "urgency": urgency = try r.enumValue(key); return 8
+            case "holder":
+                holder = try r.snapshot(key) { b in try cache?.holder(b) ?? Holder(bytes: b) }
+                return 9
+            case "co": co = try r.strings(key); return 10
+            case "profile":
+                profile = try r.snapshot(key) { b in try cache?.profile(b) ?? ProfileSnapshot(bytes: b, path: "profile.") }
+                return 11
+            case "clocks":
+                clocks = try r.array(key) { r, n in try ClockState(reading: &r, path: "clocks[\(n)].") }
+                return 12
+            case "supervised": supervised = try r.bool(key); return 13
+            case "remind": remind = try r.time(key); return 14
+            case "watch": watch = try r.time(key); return 15
+            case "returns": returns = try r.int(key); return 16
+            case "returned_by": returnedBy = try r.strings(key); return 17
+            case "reworks": reworks = try r.int(key); return 18
+            case "escalations": escalations = try r.int(key); return 19
+            case "return": pendingReturn = try r.optionalObject(key) { r in try PendingReturn(reading: &r, path: "return.") }; return 20
+            case "extension":
+                pendingExtension = try r.optionalObject(key) { r in try PendingExtension(reading: &r, path: "extension.") }
+                return 21
+            case "repeat_of": repeatOf = try r.string(key); return 22
+            case "merged_into": mergedInto = try r.string(key); return 23
+            case "commands": commands = try r.strings(key); return 24
+            case "next": next = try r.time(key); return 25
+            default: return nil
+            }
         }
+        self.init(ticketID: try r.required(id, "id"), receivedAt: try r.required(received, "received"),
+                  enterprise: try r.required(enterprise, "enterprise"), category: category, phase: try r.required(phase, "phase"),
+                  holder: holder, assignedAt: try r.required(assigned, "assigned"), profile: profile,
+                  policy: try r.required(policy, "policy"))
+        self.version = try r.required(version, "v")
+        self.urgency = urgency
+        coHandlers = co
+        self.clocks = clocks
+        self.supervised = supervised ?? false
+        remindAt = remind
+        enterpriseWatchAt = watch
+        self.returns = returns ?? 0
+        self.returnedBy = returnedBy
+        self.reworks = reworks ?? 0
+        self.escalations = escalations ?? 0
+        self.pendingReturn = pendingReturn
+        self.pendingExtension = pendingExtension
+        self.repeatOf = repeatOf
+        self.mergedInto = mergedInto
+        handledCommands = commands
+        nextTimer = next
+    }
+}
+
+extension Holder {
+    /// A holder stored on its own (`StateDecodingCache` keeps them by these bytes).
+    init(bytes: ArraySlice<UInt8>) throws {
+        self = try StateBytes.read(bytes) { r in try Holder(reading: &r, path: "holder.") }
+    }
+
+    init(reading r: inout StateBytes, path: String) throws {
+        var unit: String?, level: Level?, queue: String?, parents: [Link] = []
+        try r.object(String(path.dropLast())) { r, key in
+            switch key {
+            case "unit": unit = try r.string(path + key); return 0
+            case "level": level = try r.level(path + key); return 1
+            case "queue": queue = try r.string(path + key); return 2
+            case "parents":
+                parents = try r.array(path + key) { r, n in
+                    let p = "\(path)parents[\(n)]."
+                    var unit: String?, level: Level?, queue: String?
+                    try r.object(String(p.dropLast())) { r, key in
+                        switch key {
+                        case "unit": unit = try r.string(p + key); return 0
+                        case "level": level = try r.level(p + key); return 1
+                        case "queue": queue = try r.string(p + key); return 2
+                        default: return nil
+                        }
+                    }
+                    return Link(unit: try r.required(unit, p + "unit"), level: try r.required(level, p + "level"),
+                                queue: try r.required(queue, p + "queue"))
+                }
+                return 3
+            default: return nil
+            }
+        }
+        self.init(unit: try r.required(unit, path + "unit"), level: try r.required(level, path + "level"),
+                  queue: try r.required(queue, path + "queue"), parents: parents)
+    }
+}
+
+extension ProfileSnapshot {
+    /// A profile stored on its own, at `path` (`profile.`).
+    init(bytes: ArraySlice<UInt8>, path: String) throws {
+        self = try StateBytes.read(bytes) { r in try ProfileSnapshot(reading: &r, path: path) }
+    }
+
+    init(reading r: inout StateBytes, path: String) throws {
+        var name: String?, limits: [Limit] = [], warnPercent: Int?, warnBefore: Int?
+        try r.object(String(path.dropLast())) { r, key in
+            switch key {
+            case "name": name = try r.string(path + key); return 0
+            case "limits":
+                limits = try r.array(path + key) { r, n in
+                    let p = "\(path)limits[\(n)]."
+                    var clock: Clock?, duration: String?
+                    try r.object(String(p.dropLast())) { r, key in
+                        switch key {
+                        case "clock": clock = try r.enumValue(p + key); return 0
+                        case "duration": duration = try r.string(p + key); return 1
+                        default: return nil
+                        }
+                    }
+                    return Limit(clock: try r.required(clock, p + "clock"), duration: try r.required(duration, p + "duration"))
+                }
+                return 1
+            case "warn_percent": warnPercent = try r.int(path + key); return 2
+            case "warn_before": warnBefore = try r.int(path + key); return 3
+            default: return nil
+            }
+        }
+        self.name = try r.required(name, path + "name")
+        self.limits = limits
+        self.warnPercent = warnPercent
+        warnBeforeSeconds = warnBefore
+    }
+}
+
+extension PolicySnapshot {
+    /// A policy stored on its own (`StateDecodingCache` keeps them by these bytes).
+    init(bytes: ArraySlice<UInt8>) throws {
+        self = try StateBytes.read(bytes) { r in try PolicySnapshot(reading: &r, path: "policy.") }
+    }
+
+    init(reading r: inout StateBytes, path: String) throws {
+        var name: String?, clocks: [Clock] = [], toParent: Bool?, remindEvery: String?, maxReturns: Int?
+        var after: ProfileSnapshot?, returnReview: String?, extensionReview: String?
+        var pauses: [Clock]?, anyTime: [Urgency]?
+        func clockList(_ r: inout StateBytes, _ field: String) throws -> [Clock] {
+            try r.strings(field).map { c in
+                guard let clock = Clock(rawValue: c) else { throw r.wrong(field, "unknown clock \(c)") }
+                return clock
+            }
+        }
+        try r.object(String(path.dropLast())) { r, key in
+            switch key {
+            case "name": name = try r.string(path + key); return 0
+            case "clocks": clocks = try clockList(&r, path + key); return 1
+            case "to_parent": toParent = try r.bool(path + key); return 2
+            case "remind_every": remindEvery = try r.string(path + key); return 3
+            case "max_returns": maxReturns = try r.int(path + key); return 4
+            case "after_escalation":
+                after = try r.optionalObject(path + key) { r in try ProfileSnapshot(reading: &r, path: path + "after_escalation.") }
+                return 5
+            case "return_review": returnReview = try r.string(path + key); return 6
+            case "extension_review": extensionReview = try r.string(path + key); return 7
+            case "request_pauses": pauses = r.isNull() ? nil : try clockList(&r, path + key); return 8
+            case "remind_any_time":
+                if r.isNull() { return 9 }
+                anyTime = try r.strings(path + key).map { u in
+                    guard let urgency = Urgency(rawValue: u) else { throw r.wrong(path + key, "unknown urgency \(u)") }
+                    return urgency
+                }
+                return 9
+            default: return nil
+            }
+        }
+        self.init(name: try r.required(name, path + "name"), clocks: clocks, toParent: try r.required(toParent, path + "to_parent"),
+                  remindEvery: remindEvery, maxReturns: try r.required(maxReturns, path + "max_returns"))
+        afterEscalation = after
+        self.returnReview = returnReview
+        self.extensionReview = extensionReview
+        if let pauses { requestPauses = pauses }
+        if let anyTime { remindAnyTime = anyTime }
+    }
+}
+
+extension ClockState {
+    init(reading r: inout StateBytes, path: String) throws {
+        var clock: Clock?, started: Date?, due: Date?, warn: Date?, stopped: Date?, warned: Bool?, overdue: Bool?, paused: Date?
+        try r.object(String(path.dropLast())) { r, key in
+            switch key {
+            case "clock": clock = try r.enumValue(path + key); return 0
+            case "started": started = try r.time(path + key); return 1
+            case "due": due = try r.time(path + key); return 2
+            case "warn": warn = try r.time(path + key); return 3
+            case "stopped": stopped = try r.time(path + key); return 4
+            case "warned": warned = try r.bool(path + key); return 5
+            case "overdue": overdue = try r.bool(path + key); return 6
+            case "paused": paused = try r.time(path + key); return 7
+            default: return nil
+            }
+        }
+        self.init(clock: try r.required(clock, path + "clock"), started: try r.required(started, path + "started"),
+                  due: try r.required(due, path + "due"), warnAt: try r.required(warn, path + "warn"))
+        stoppedAt = stopped
+        self.warned = warned ?? false
+        self.overdue = overdue ?? false
+        pausedAt = paused
+    }
+}
+
+extension PendingReturn {
+    init(reading r: inout StateBytes, path: String) throws {
+        var reason: ReturnReason?, suggested: String?, at: Date?, previous: Phase?, reviewDue: Date?, reviewOverdue: Bool?
+        try r.object(String(path.dropLast())) { r, key in
+            switch key {
+            case "reason": reason = try r.enumValue(path + key); return 0
+            case "suggested": suggested = try r.string(path + key); return 1
+            case "at": at = try r.time(path + key); return 2
+            case "previous": previous = try r.enumValue(path + key); return 3
+            case "review_due": reviewDue = try r.time(path + key); return 4
+            case "review_overdue": reviewOverdue = try r.bool(path + key); return 5
+            default: return nil
+            }
+        }
+        self.init(reason: try r.required(reason, path + "reason"), suggestedUnit: suggested, at: try r.required(at, path + "at"),
+                  previous: try r.required(previous, path + "previous"), reviewDue: reviewDue, reviewOverdue: reviewOverdue ?? false)
+    }
+}
+
+extension PendingExtension {
+    init(reading r: inout StateBytes, path: String) throws {
+        var until: Date?, reason: String?, at: Date?, reviewDue: Date?, reviewOverdue: Bool?
+        try r.object(String(path.dropLast())) { r, key in
+            switch key {
+            case "until": until = try r.time(path + key); return 0
+            case "reason": reason = try r.string(path + key); return 1
+            case "at": at = try r.time(path + key); return 2
+            case "review_due": reviewDue = try r.time(path + key); return 3
+            case "review_overdue": reviewOverdue = try r.bool(path + key); return 4
+            default: return nil
+            }
+        }
+        self.init(until: try r.required(until, path + "until"), reason: try r.required(reason, path + "reason"),
+                  at: try r.required(at, path + "at"), reviewDue: reviewDue, reviewOverdue: reviewOverdue ?? false)
     }
 }

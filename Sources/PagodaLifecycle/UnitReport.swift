@@ -1,5 +1,6 @@
 import Foundation
 import PagodaRules
+import PagodaJSON
 
 /// How each unit handled the tickets it was given over a period: the five rates 12345 hotlines rank their
 /// units on, read from the tickets' events (the service's timeline rows, the `pagoda.events` stream, or

@@ -1,4 +1,5 @@
 import Foundation
+import PagodaJSON
 
 /// Collects the issues of a message being validated (tickets, worker commands), capped, with the
 /// contracts' shared messages: `path: reason`, or `(root): reason` for the document itself.

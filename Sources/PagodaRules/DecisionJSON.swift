@@ -1,4 +1,5 @@
 import Foundation
+import PagodaJSON
 
 extension Decision {
     /// The decision as a JSON object (the `route --json` line and the `decision` of a dispatch message).

@@ -1,4 +1,5 @@
 import Foundation
+import PagodaJSON
 
 extension Diagnostic {
     /// The diagnostic as a JSON object for `pagoda check --format json`.

@@ -1,4 +1,5 @@
 import Foundation
+import PagodaJSON
 import Yams
 
 /// Runs the test cases written as data beside a rule set (`tests/*.yaml`).

@@ -1,4 +1,5 @@
 import Foundation
+import PagodaJSON
 
 /// Decoder and validator for the intake ticket contract v1 (docs/contract-intake.md).
 public enum TicketContract {
@@ -59,7 +60,7 @@ public enum TicketContract {
         var categoryV: JSONValue?, urgencyV: JSONValue?, enterpriseV: JSONValue?, callerV: JSONValue?
         var regionV: JSONValue?, addressV: JSONValue?, titleV: JSONValue?, attachmentsV: JSONValue?
         var extra: [(String, JSONValue)] = []
-        for (k, v) in root._members {
+        for (k, v) in root {
             // Dispatch on UTF-8 length first so each key costs at most three string comparisons.
             switch k.utf8.count {
             case 2 where k == "id": idV = v

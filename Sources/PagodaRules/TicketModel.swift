@@ -1,4 +1,5 @@
 import Foundation
+import PagodaJSON
 
 /// The intake channel a ticket arrived through (JSON `channel`).
 public enum Channel: String, Sendable, CaseIterable {

@@ -1,6 +1,7 @@
 import Foundation
 import PagodaLifecycle
 import PagodaRules
+import PagodaJSON
 import PagodaStore
 
 /// Turns one intake message into what must be stored and published: a dispatch, or a rejection.

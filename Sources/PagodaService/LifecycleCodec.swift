@@ -48,13 +48,12 @@ public struct LifecycleCodec: Sendable {
     }
 
     /// The event message's JSON: the bytes of serializing `LifecycleEvent.json`, written by the
-    /// simulator's writer without building it.
+    /// lifecycle's `EventEncoder` without building it.
     func json(_ event: LifecycleEvent) -> [UInt8] {
-        var writer = SimulationEncoder(offsetSeconds: offsetSeconds, verbose: false)
+        var encoder = EventEncoder(offsetSeconds: offsetSeconds, verbose: false)
         var json: [UInt8] = []
         json.reserveCapacity(512)
-        writer.write(.event(event), into: &json)
-        json.removeLast()  // its newline
+        encoder.write(event, into: &json)
         return json
     }
 

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import PagodaLifecycle
 import PagodaRules
+import PagodaJSON
 import PagodaStore
 import PagodaTransport
 import ServiceLifecycle

@@ -1,4 +1,5 @@
 import PagodaRules
+import PagodaJSON
 import PagodaTransport
 
 /// Exchange and queue names, all under one prefix (default `pagoda`).

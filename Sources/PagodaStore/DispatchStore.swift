@@ -1,4 +1,5 @@
 import Foundation
+import PagodaJSON
 import GRDB
 
 /// The durable SQLite store of the dispatch pipeline: inbox, tickets,

@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import PagodaRules
+import PagodaJSON
 
 // One record type per table. Column names are snake_case via explicit
 // CodingKeys; each record exposes its columns in a nested `Columns` enum.
@@ -233,114 +234,55 @@ struct EventRecord: Codable, FetchableRecord, MutablePersistableRecord {
     mutating func didInsert(_ inserted: InsertionSuccess) { id = inserted.rowID }
 }
 
-/// Small JSON columns (`headers_json`, `payload_json`).
-///
-/// Written by hand, not with `JSONEncoder`: on Linux the encoder cost a third
-/// of `recordDispatches` (profiled). Output is compact, with object keys in
-/// sorted order (deterministic), and strings escaped per RFC 8259. Read back
-/// with `JSONDecoder`.
+/// Small JSON columns (`headers_json`, `extra_routing_keys`, `payload_json`), written and read with the
+/// project's JSON serializer and parser (PagodaJSON), like every other JSON of the service. Output is
+/// compact; the members of a `[String: String]` are written with their keys sorted (deterministic).
 enum JSONText {
     /// A JSON object of string values with sorted keys.
     static func encode(_ object: [String: String]) -> String {
         if object.isEmpty { return "{}" }
-        var out = "{"
-        for (index, key) in object.keys.sorted().enumerated() {
-            if index > 0 { out += "," }
-            appendString(key, to: &out)
-            out += ":"
-            appendString(object[key]!, to: &out)
-        }
-        return out + "}"
+        return JSON.serializeToString(.object(JSONObject(object.sorted { $0.key < $1.key }.map { ($0.key, .string($0.value)) })))
     }
 
     /// A JSON array of strings.
     static func encodeStrings(_ strings: [String]) -> String {
-        var out = "["
-        for (i, string) in strings.enumerated() {
-            if i > 0 { out += "," }
-            appendString(string, to: &out)
-        }
-        return out + "]"
-    }
-
-    /// A JSON value for `encodeObject`.
-    enum Value {
-        case string(String)
-        case int(Int64)
-        case null
-        case strings([String])
+        JSON.serializeToString(.array(strings.map { .string($0) }))
     }
 
     /// A JSON object whose members are written in the given (already sorted) order.
-    static func encodeObject(_ members: [(String, Value)]) -> String {
-        var out = "{"
-        for (index, (key, value)) in members.enumerated() {
-            if index > 0 { out += "," }
-            appendString(key, to: &out)
-            out += ":"
-            switch value {
-            case .string(let string): appendString(string, to: &out)
-            case .int(let int): out += String(int)
-            case .null: out += "null"
-            case .strings(let strings): out += encodeStrings(strings)
-            }
-        }
-        return out + "}"
+    static func encodeObject(_ members: [(String, JSONValue)]) -> String {
+        JSON.serializeToString(.object(JSONObject(members)))
     }
 
-    static func appendString(_ string: String, to out: inout String) {
-        out += "\""
-        // Most strings need no escaping: append them whole instead of scalar by scalar.
-        if !string.utf8.contains(where: { $0 == 0x22 || $0 == 0x5C || $0 < 0x20 }) {
-            out += string
-            out += "\""
-            return
+    /// A JSON object of string values, as `encode` writes them (`headers_json`). Anything else (other
+    /// value types, repeated keys, malformed text) is a `corrupt` store error naming the column.
+    static func decodeStrings(_ text: String, column: String = "headers_json") throws(StoreError) -> [String: String] {
+        guard case .object(let o) = try parse(text, column) else { throw StoreError(.corrupt, "\(column): expected an object") }
+        var strings: [String: String] = [:]
+        strings.reserveCapacity(o.count)
+        for (key, value) in o {
+            guard let s = value.stringValue else { throw StoreError(.corrupt, "\(column): \(key): expected a string") }
+            strings[key] = s
         }
-        for scalar in string.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case _ where scalar.value < 0x20:
-                let hex = String(scalar.value, radix: 16)
-                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        out += "\""
+        return strings
     }
 
-    static func decode<T: Decodable>(_ type: T.Type, _ text: String) throws -> T {
-        try JSONDecoder().decode(type, from: Data(text.utf8))
+    /// A JSON array of strings, as `encodeStrings` writes it (`extra_routing_keys`); anything else is a
+    /// `corrupt` store error naming the column.
+    static func decodeStringArray(_ text: String, column: String = "extra_routing_keys") throws(StoreError) -> [String] {
+        guard case .array(let a) = try parse(text, column) else { throw StoreError(.corrupt, "\(column): expected an array") }
+        return try a.map { v throws(StoreError) in
+            guard let s = v.stringValue else { throw StoreError(.corrupt, "\(column): expected strings") }
+            return s
+        }
     }
 
-    /// A JSON object of string values, as `encode` writes them (`headers_json`): read with the
-    /// project's JSON parser, since the relay reads one per message and `JSONDecoder` cost more than the
-    /// rest of the row. Anything else (other value types, repeated keys, malformed text) goes to
-    /// `JSONDecoder`, which reads or rejects it.
-    static func decodeStrings(_ text: String) throws -> [String: String] {
-        if case .object(let o)? = try? JSON.parse(text.utf8) {
-            var strings: [String: String] = [:]
-            strings.reserveCapacity(o.count)
-            for (key, value) in o {
-                guard let s = value.stringValue else { return try decode([String: String].self, text) }
-                strings[key] = s
-            }
-            return strings
+    private static func parse(_ text: String, _ column: String) throws(StoreError) -> JSONValue {
+        do {
+            return try JSON.parse(text.utf8)
+        } catch {
+            throw StoreError(.corrupt, "\(column): \(error.message)")
         }
-        return try decode([String: String].self, text)
-    }
-
-    /// A JSON array of strings, as `encodeStrings` writes it (`extra_routing_keys`); anything else
-    /// goes to `JSONDecoder`, which reads or rejects it.
-    static func decodeStringArray(_ text: String) throws -> [String] {
-        if case .array(let a)? = try? JSON.parse(text.utf8) {
-            let strings = a.compactMap(\.stringValue)
-            if strings.count == a.count { return strings }
-        }
-        return try decode([String].self, text)
     }
 }
 
@@ -349,12 +291,12 @@ enum DispatchedEventPayload {
     static func json(sequence: Int64, decision: DecisionRow, messageIDs: [String]) -> String {
         JSONText.encodeObject([
             ("destination_type", .string(decision.destinationType.rawValue)),
-            ("dispatch_seq", .int(sequence)),
-            ("message_ids", .strings(messageIDs)),
+            ("dispatch_seq", .number(String(sequence))),
+            ("message_ids", .array(messageIDs.map { .string($0) })),
             ("queue", .string(decision.queue)),
             ("rule_id", .string(decision.ruleID)),
             ("rules_hash", .string(decision.rulesHash)),
-            ("unit_id", decision.unitID.map(JSONText.Value.string) ?? .null),
+            ("unit_id", decision.unitID.map { .string($0) } ?? .null),
         ])
     }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import PagodaRules
+import PagodaJSON
 
 /// A recorded rejection as an operator sees it: why it was refused, its body, and what was done with it.
 public struct RejectionEntry: Sendable, Hashable {

@@ -27,6 +27,7 @@ import Foundation
 import GRDB
 import PagodaLifecycle
 import PagodaRules
+import PagodaJSON
 import PagodaService
 import PagodaStore
 import PagodaTransport

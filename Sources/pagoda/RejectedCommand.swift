@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Logging
 import PagodaRules
+import PagodaJSON
 import PagodaService
 import PagodaStore
 import PagodaTransport

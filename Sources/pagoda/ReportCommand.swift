@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import PagodaLifecycle
 import PagodaRules
+import PagodaJSON
 import PagodaStore
 
 /// `pagoda report`: each unit's response, completion, on-time, satisfaction and resolution rates over a

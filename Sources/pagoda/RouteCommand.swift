@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import PagodaRules
+import PagodaJSON
 
 struct Route: ParsableCommand {
     static let configuration = CommandConfiguration(

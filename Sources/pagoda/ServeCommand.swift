@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import PagodaConsole
 import PagodaRules
+import PagodaJSON
 import PagodaService
 import PagodaTransport
 

@@ -1,8 +1,10 @@
 import Foundation
 import PagodaRules
+import PagodaJSON
 import Testing
 
 @testable import PagodaLifecycle
+@testable import PagodaSimulation
 
 /// Events keep the values of their frequent fields (`EventPayload`); the writer spells them straight into
 /// bytes, which must be the bytes of the JSON the event's `fields` spell.
@@ -54,12 +56,11 @@ import Testing
         let (name, payload) = Self.payloads[i]
         let event = LifecycleEvent(type: .dispatched, ticketID: "FS-1", at: Self.started, unit: "nanhai", level: .district,
                                    queues: ["unit.nanhai"], replyTo: nil, carriesTicket: true, version: 3, sequence: 1, payload: payload)
-        var encoder = SimulationEncoder(offsetSeconds: 28_800, verbose: false)
+        var encoder = EventEncoder(offsetSeconds: 28_800, verbose: false)
         var fast: [UInt8] = []
-        encoder.write(.event(event), into: &fast)
+        encoder.write(event, into: &fast)
         var slow: [UInt8] = []
-        JSON.serialize(.object(encoder.json(.event(event))), into: &slow)
-        slow.append(0x0A)
+        JSON.serialize(.object(encoder.json(event)), into: &slow)
         #expect(String(decoding: fast, as: UTF8.self) == String(decoding: slow, as: UTF8.self), "\(name)")
         #expect(payload.write(into: &fast), "\(name) is written from its values")
     }
@@ -119,10 +120,10 @@ import Testing
         let event = LifecycleEvent(type: .progress, ticketID: "FS-1", at: Self.started, unit: "nanhai", level: .district,
                                    queues: [], replyTo: nil, carriesTicket: false, version: 1, sequence: 0,
                                    fields: JSONObject([("note", "n"), ("unit", "other")]))
-        var encoder = SimulationEncoder(offsetSeconds: 28_800, verbose: false)
+        var encoder = EventEncoder(offsetSeconds: 28_800, verbose: false)
         var out: [UInt8] = []
-        encoder.write(.event(event), into: &out)
-        let parsed = try? JSON.parse(out.dropLast().map { $0 }).objectValue
+        encoder.write(event, into: &out)
+        let parsed = try? JSON.parse(out).objectValue
         #expect(parsed?["unit"]?.stringValue == "other")
         #expect(event.payload.isJSON)
     }
@@ -131,7 +132,7 @@ import Testing
     @Test func everyReservedKeyIsRecognised() {
         let envelope: Set<String> = ["event", "event_id", "at", "ticket_id", "unit", "level", "queues"]
         for key in envelope.sorted() + ["note", "units", "Event", "at_", ""] {
-            #expect(SimulationEncoder.isReserved(key) == envelope.contains(key), "\(key)")
+            #expect(EventEncoder.isReserved(key) == envelope.contains(key), "\(key)")
             let event = LifecycleEvent(type: .progress, ticketID: "FS-1", at: Self.started, unit: "nanhai", level: .district,
                                        queues: ["unit.nanhai"], replyTo: nil, carriesTicket: false, version: 1, sequence: 0,
                                        fields: JSONObject([("note", "n"), (key, "replaced")]))

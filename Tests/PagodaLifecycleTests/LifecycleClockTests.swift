@@ -1,6 +1,7 @@
 import Foundation
 import PagodaLifecycle
 import PagodaRules
+import PagodaJSON
 import Testing
 
 /// Clocks and timers: what stops them, the yellow and red lights, stale tokens, the working calendar.

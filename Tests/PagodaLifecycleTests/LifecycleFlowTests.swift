@@ -1,6 +1,7 @@
 import Foundation
 import PagodaLifecycle
 import PagodaRules
+import PagodaJSON
 import Testing
 
 /// Returns, extensions, callbacks, redispatch, merge, the enterprise rules, emergencies, storage.

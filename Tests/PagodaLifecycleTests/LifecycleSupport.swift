@@ -1,6 +1,7 @@
 import Foundation
 import PagodaLifecycle
 import PagodaRules
+import PagodaJSON
 import Testing
 
 /// Fixtures shared by the lifecycle tests: the Foshan rule set of `rules/`, sample tickets, and a driver

@@ -1,8 +1,10 @@
 import Foundation
 import PagodaRules
+import PagodaJSON
 import Testing
 
 @testable import PagodaLifecycle
+@testable import PagodaSimulation
 
 // MARK: - Helpers
 

@@ -1,5 +1,6 @@
 import Foundation
 import PagodaRules
+import PagodaJSON
 import Testing
 
 @testable import PagodaLifecycle

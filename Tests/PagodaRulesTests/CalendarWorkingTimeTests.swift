@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import PagodaRules
+import PagodaJSON
 
 @Suite struct CalendarWorkingSecondsTests {
     static let calendar = BusinessCalendar(

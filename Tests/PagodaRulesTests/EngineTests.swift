@@ -1,6 +1,8 @@
 import Foundation
 import Testing
 @testable import PagodaRules
+import PagodaJSON
+import PagodaSynthetic
 
 @Suite struct EngineTests {
     let rules: RuleSet

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import PagodaRules
+import PagodaJSON
 
 /// `pagoda test`'s runner: the decision fields a case may check, and test files that do not parse.
 @Suite struct RuleTestRunnerTests {

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import PagodaRules
+import PagodaJSON
 
 /// Test helpers shared by the rule tests.
 enum Fixtures {

@@ -2,6 +2,7 @@ import Foundation
 import Testing
 
 @testable import PagodaRules
+import PagodaJSON
 
 private let sample1 = """
 {"id": "FS-20260302-0001", "received_at": "2026-03-02T09:53:00+08:00", "channel": "wechat", "kind": "complaint", "region": {"district": "南海区", "town": "狮山镇", "village": "务庄社区"}, "text": "务庄步林家村牌坊位置的河涌受到污染，希望有关部门前往核查。", "category": "living_environment"}

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import PagodaRules
+import PagodaJSON
 import PagodaService
 import PagodaTesting
 import PagodaTransport

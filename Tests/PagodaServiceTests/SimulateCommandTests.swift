@@ -1,6 +1,8 @@
 import Foundation
 import PagodaLifecycle
+import PagodaSimulation
 import PagodaRules
+import PagodaJSON
 import PagodaTesting
 import Testing
 

@@ -1,5 +1,6 @@
 import Foundation
 import PagodaRules
+import PagodaJSON
 import PagodaTesting
 import Testing
 

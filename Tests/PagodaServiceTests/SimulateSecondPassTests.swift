@@ -1,6 +1,8 @@
 import Foundation
 import PagodaLifecycle
+@testable import PagodaSimulation
 import PagodaRules
+import PagodaJSON
 import Testing
 
 @testable import pagoda
@@ -12,16 +14,16 @@ import Testing
     static let ticketLine = #"{"at": "2026-03-02T09:53:00+08:00", "ticket": {"id": "FS-20260302-0001", "received_at": "2026-03-02T09:53:00+08:00", "channel": "wechat", "kind": "complaint", "region": {"district": "南海区", "town": "狮山镇", "village": "务庄社区"}, "text": "务庄步林家村牌坊位置的河涌受到污染，希望有关部门前往核查。", "category": "living_environment"}}"#
 
     /// The line as the first pass indexes it.
-    static func entry(_ line: String, offset: Int = 0) throws -> Simulate.IndexedLine {
+    static func entry(_ line: String, offset: Int = 0) throws -> ScenarioRun.IndexedLine {
         var scanner = JSONObjectScanner()
         let checked = try Array(line.utf8).withUnsafeBytes { try ScenarioLine.check($0, scanner: &scanner).get() }
         let payload = try #require(checked.payload)
-        return Simulate.IndexedLine(at: checked.at, offset: offset, length: Int32(line.utf8.count), payloadStart: Int32(payload.lowerBound),
+        return ScenarioRun.IndexedLine(at: checked.at, offset: offset, length: Int32(line.utf8.count), payloadStart: Int32(payload.lowerBound),
                                     payloadLength: Int32(payload.count), isTicket: checked.isTicket)
     }
 
-    static func prepare(_ line: String, _ entry: Simulate.IndexedLine?) -> Result<PreparedLine, ScenarioLineError> {
-        Array(line.utf8).withUnsafeBytes { Simulate.prepare($0, entry, rules: SimulateCommandTests.rules) }
+    static func prepare(_ line: String, _ entry: ScenarioRun.IndexedLine?) -> Result<PreparedLine, ScenarioLineError> {
+        Array(line.utf8).withUnsafeBytes { ScenarioRun.prepare($0, entry, rules: SimulateCommandTests.rules) }
     }
 
     static func events(_ prepared: PreparedLine) -> [String] {

@@ -1,5 +1,6 @@
 import Foundation
 import PagodaRules
+import PagodaJSON
 import PagodaService
 import PagodaStore
 import PagodaTesting

@@ -1,5 +1,7 @@
 import Foundation
+import PagodaLifecycle
 import PagodaRules
+import PagodaJSON
 
 /// One line of a simulation scenario: a ticket arriving or a command sent, at a virtual time.
 ///
@@ -171,7 +173,6 @@ public struct PreparedLine: Sendable {
     /// The ticket in the bytes of a scenario line's `ticket` object, read as preparing the line reads
     /// it (nil when the bytes hold no valid ticket): for `Simulation.Options.readTicket`.
     public static func ticket(payload bytes: UnsafeRawBufferPointer, rules: RuleSet) -> Ticket? {
-        if let ticket = TicketFastReader.read(bytes, limits: ScenarioLine.limits, isKnownCategory: rules.isKnownCategory) { return ticket }
         guard let line = ScenarioLine.parse(payload: bytes, at: Date(timeIntervalSince1970: 0), isTicket: true),
               case .ticket(let value) = line.payload else { return nil }
         return try? TicketContract.validate(value, isKnownCategory: rules.isKnownCategory).get()
@@ -179,18 +180,12 @@ public struct PreparedLine: Sendable {
 
     /// The line a successful `ScenarioLine.check` described, from the bytes of its ticket or command
     /// object alone (`ScenarioLine.Checked.payload`): the same as `init(_:rules:)` on the parsed line.
-    /// Nil when the bytes are not the object the check found there. A command written the plain way is
-    /// read by `CommandFastReader` without the JSON tree; anything else goes through the tree.
-    /// Likewise a plain ticket is read by `TicketFastReader` (its JSON is not kept either way), then routed.
-    /// `location`, where the bytes lie in the scenario file, is kept instead of the ticket (see
-    /// `TicketSource`).
+    /// Nil when the bytes are not the object the check found there. A valid command is read by
+    /// `CommandContract.decode` straight from its bytes; a ticket, and an invalid command (whose rejection
+    /// names fields of its object), go through the JSON tree. `location`, where the bytes lie in the
+    /// scenario file, is kept instead of the ticket (see `TicketSource`).
     public init?(payload bytes: UnsafeRawBufferPointer, at: Date, isTicket: Bool, rules: RuleSet, location: Int? = nil) {
-        if isTicket, let ticket = TicketFastReader.read(bytes, limits: ScenarioLine.limits, isKnownCategory: rules.isKnownCategory) {
-            self.at = at
-            input = Self.routed(ticket, rules.route(ticket, trimmed: true), location: location, length: bytes.count)
-            return
-        }
-        if !isTicket, let command = CommandFastReader.read(bytes, replyTo: nil) {
+        if !isTicket, case .success(let command) = CommandContract.decode(bytes, limits: ScenarioLine.limits) {
             self.at = at
             input = .command(command)
             return
@@ -378,7 +373,7 @@ public struct Simulation {
     public var options: Options
     public private(set) var summary = Summary()
     /// The UTC offset events are written with (the rules calendar's).
-    public var offsetSeconds: Int { lifecycle.offset }
+    public var offsetSeconds: Int { lifecycle.offsetSeconds }
 
     struct Final {
         var phase: Phase
@@ -568,7 +563,7 @@ public struct Simulation {
         summary.tickets += 1
         let found = repeats.check(keys: repeatKeys, receivedAt: receivedAt, ticketID: id)
         let before = output.events.count
-        let transition = lifecycle.dispatch(decision, receivedAt: receivedAt, repeatOf: found.repeatOf,
+        let transition = lifecycle.dispatch(routed: decision, receivedAt: receivedAt, repeatOf: found.repeatOf,
                                             enterpriseRepeat: found.enterpriseRepeat, now: now, appendingTo: &output.events)
         summary.events += output.events.count - before
         let slot: Int
@@ -705,35 +700,31 @@ extension TicketState {
 // MARK: - Output
 
 /// Turns simulation records into JSON: objects for tests, bytes appended to a reused buffer for output.
+/// Events are written by the lifecycle's `EventEncoder`, rejections serialized as they are.
 public struct SimulationEncoder: Sendable {
-    public let offsetSeconds: Int
-    public let verbose: Bool
+    private var events: EventEncoder
+    public var offsetSeconds: Int { events.offsetSeconds }
+    public var verbose: Bool { events.verbose }
 
     public init(offsetSeconds: Int, verbose: Bool) {
-        self.offsetSeconds = offsetSeconds
-        self.verbose = verbose
+        events = EventEncoder(offsetSeconds: offsetSeconds, verbose: verbose)
     }
 
-    /// The record as a JSON object: `LifecycleEvent.json(offsetSeconds:)`, plus `queues` when verbose.
+    /// The record as a JSON object: `EventEncoder.json` for an event, the rejection as it is.
     public func json(_ record: SimulationRecord) -> JSONObject {
         switch record {
-        case .event(let e):
-            var o = e.json(offsetSeconds: offsetSeconds)
-            if verbose { o.set("queues", .array(e.queues.map { .string($0) })) }
-            return o
-        case .rejected(let o): return o
+        case .event(let e): events.json(e)
+        case .rejected(let o): o
         }
     }
 
-    /// Appends the record's compact JSON and a newline to `out`: the same bytes as serializing `json`,
-    /// written straight from the event (no intermediate object), the time text reused while it repeats.
+    /// Appends the record's compact JSON and a newline to `out`: the same bytes as serializing `json`.
     public mutating func write(_ record: borrowing SimulationRecord, into out: inout [UInt8]) {
         switch record {
-        case .event(var e) where !Self.namesEnvelopeMember(&e): write(&e, into: &out)
-        default:
-            JSON.serialize(.object(json(copy record)), into: &out)
-            out.append(0x0A)
+        case .event(var e): events.write(inPlace: &e, into: &out)
+        case .rejected(let o): JSON.serialize(.object(o), into: &out)
         }
+        out.append(0x0A)
     }
 
     /// Appends every record of `output`, in order, as by `write(_:into:)`. The events are read in place
@@ -747,93 +738,12 @@ public struct SimulationEncoder: Sendable {
                     write(.rejected(rejections[r].json), into: &out)
                     r += 1
                 }
-                if Self.namesEnvelopeMember(&events[i]) {
-                    write(.event(events[i]), into: &out)
-                } else {
-                    write(&events[i], into: &out)
-                }
+                self.events.write(inPlace: &events[i], into: &out)
+                out.append(0x0A)
             }
         }
         for rejection in rejections[r...] { write(.rejected(rejection.json), into: &out) }
     }
-
-    /// A field named like a member of the envelope replaces it in `json` (only fields given as JSON can be).
-    /// (`inout` here and in `write`: a borrowed element of an array is copied to be passed, an inout one is not.)
-    static func namesEnvelopeMember(_ e: inout LifecycleEvent) -> Bool {
-        guard case .fields(let fields) = e.payload else { return false }
-        for (key, _) in fields where isReserved(key) { return true }
-        return false
-    }
-
-    /// Whether `key` names a member of the event envelope (`event`, `event_id`, `at`, `ticket_id`, `unit`,
-    /// `level`, `queues`): a field of that name replaces the member in `json`, so such an event takes the
-    /// general path. Matched by length first, without hashing the key.
-    static func isReserved(_ key: String) -> Bool {
-        switch key.utf8.count {
-        case 2: key == "at"
-        case 4: key == "unit"
-        case 5: key == "event" || key == "level"
-        case 6: key == "queues"
-        case 8: key == "event_id"
-        case 9: key == "ticket_id"
-        default: false
-        }
-    }
-
-    private mutating func write(_ e: inout LifecycleEvent, into out: inout [UInt8]) {
-        out.append(literal: Self.eventPrefix)
-        out.append(utf8: e.type.rawValue)  // ASCII names: nothing to escape
-        out.append(literal: Self.eventIDKey)
-        JSON.serializeString(e.ticketID, into: &out)
-        out.removeLast()  // the closing quote: the id goes on
-        out.append(0x23)
-        out.append(decimal: e.version)
-        out.append(0x2E)
-        out.append(decimal: e.sequence)
-        out.append(literal: Self.atKey)
-        if e.at != lastAt {
-            lastAt = e.at
-            lastAtText.removeAll(keepingCapacity: true)
-            RFC3339.format(e.at, offsetSeconds: offsetSeconds, into: &lastAtText)
-        }
-        out.append(contentsOf: lastAtText)
-        out.append(literal: Self.ticketIDKey)
-        JSON.serializeString(e.ticketID, into: &out)
-        out.append(literal: Self.unitKey)
-        if let u = e.unit { JSON.serializeString(u, into: &out) } else { out.append(literal: Self.null) }
-        out.append(literal: Self.levelKey)
-        if let l = e.level { JSON.serializeString(l.name, into: &out) } else { out.append(literal: Self.null) }
-        if !e.payload.write(into: &out), case .fields(let fields) = e.payload {
-            for (k, v) in fields {
-                out.append(0x2C)
-                JSON.serializeString(k, into: &out)
-                out.append(0x3A)
-                JSON.serialize(v, into: &out)
-            }
-        }
-        if verbose {
-            out.append(literal: Self.queuesKey)
-            for (i, q) in e.queues.enumerated() {
-                if i > 0 { out.append(0x2C) }
-                JSON.serializeString(q, into: &out)
-            }
-            out.append(0x5D)
-        }
-        out.append(0x7D)
-        out.append(0x0A)
-    }
-
-    private var lastAt: Date?
-    private var lastAtText: [UInt8] = []
-
-    static let eventPrefix: StaticString = #"{"event":""#
-    static let eventIDKey: StaticString = #"","event_id":"#
-    static let atKey: StaticString = #"","at":""#
-    static let ticketIDKey: StaticString = #"","ticket_id":"#
-    static let unitKey: StaticString = #","unit":"#
-    static let levelKey: StaticString = #","level":"#
-    static let queuesKey: StaticString = #","queues":["#
-    static let null: StaticString = "null"
 }
 
 // MARK: - Timer heap

@@ -1,7 +1,7 @@
 import Foundation
 import Testing
 
-@testable import PagodaRules
+@testable import PagodaJSON
 
 @Suite("RFC 3339")
 struct RFC3339Tests {

@@ -1,4 +1,6 @@
 import Foundation
+import PagodaJSON
+import PagodaRules
 
 /// Generates large, valid rule sets for benchmarks and scale tests.
 ///

@@ -108,8 +108,9 @@ public struct JSONObject: Hashable, Sendable, Sequence, ExpressibleByDictionaryL
     /// Same as `init(_:)` for literals: `["a": 1, "b": "x"]`.
     public init(dictionaryLiteral elements: (String, JSONValue)...) { self.init(elements) }
 
-    /// Internal fast path: caller guarantees the keys are unique and `index` (if any) matches.
-    internal init(uniqueMembers: [(String, JSONValue)], index: [String: Int]?) {
+    /// Fast path for the package's readers: the caller guarantees the keys are unique and `index` (if
+    /// any) matches.
+    package init(uniqueMembers: [(String, JSONValue)], index: [String: Int]?) {
         _members = uniqueMembers
         _index = index
         if _index == nil && _members.count > Self.indexThreshold { rebuildIndex() }

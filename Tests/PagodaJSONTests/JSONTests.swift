@@ -1,7 +1,7 @@
 import Foundation
 import Testing
 
-@testable import PagodaRules
+@testable import PagodaJSON
 
 private func bytes(_ s: String) -> [UInt8] { Array(s.utf8) }
 
