@@ -1,4 +1,5 @@
 import Foundation
+import PagodaJSON
 import PagodaRules
 
 // One method per command: each checks what its command needs, then changes the state and emits its
