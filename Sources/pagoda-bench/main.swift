@@ -234,8 +234,9 @@ struct ServeRound {
     /// The broker's CPU per ticket during the round ("" when its pid is unknown).
     let broker: String
 
-    @MainActor static func run(_ round: Int) async throws -> ServeRound {
-        let prefix = "\(run)s\(round)"
+    /// `base`: the run's name, shared by every queue prefix of this run.
+    @MainActor static func run(_ round: Int, base: String) async throws -> ServeRound {
+        let prefix = "\(base)s\(round)"
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("pagoda-bench-\(prefix)").path
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         // Every dispatch reaches the events queue in the same routing step as its unit queue.
@@ -279,7 +280,7 @@ var shares: [(total: Double, steady: Double)] = []
 var lastRound: ServeRound?
 for round in 1...max(1, options.rounds) {
     if let previous = lastRound { await previous.stop() }
-    let r = try await ServeRound.run(round)
+    let r = try await ServeRound.run(round, base: run)
     lastRound = r
     let seconds = Double(options.count) / r.rate.total
     print(String(format: "(b) pagoda serve, round %d:   %7.0f tickets/s (%d in %.2f s, start-up included; %.0f%% of (a)), %7.0f from the first event",

@@ -185,7 +185,7 @@ extension ServiceTests {
         #expect(await eventually { count("pagoda_dispatched_total") == 2 && count("pagoda_rejected_total") == 1 })
         try await publish(Self.ticket(1, prefix: "MET").1, id: "MET-1-again")
         #expect(await eventually { count("pagoda_duplicates_total") == 1 })
-        // Each dispatch is two publishes (its unit queue, the events copy), the rejection one.
+        // Outbox messages confirmed: one per dispatch (its unit queue and events copy), one for the rejection.
         #expect(await eventually { count("pagoda_published_total") >= 3 }, "published \(count("pagoda_published_total"))")
 
         #expect(count("pagoda_dispatched_total") == 2 && count("pagoda_rejected_total") == 1)
