@@ -3,6 +3,7 @@ import Logging
 import PagodaStore
 import PagodaTransport
 import ServiceLifecycle
+import Synchronization
 
 /// Publishes the outbox with publisher confirms and marks rows sent once the broker confirmed them.
 ///
@@ -303,7 +304,7 @@ struct RecentParts {
 
 /// Set once when graceful shutdown begins.
 final class ShutdownFlag: Sendable {
-    private let flag = Counter()
-    func request() { flag.increment() }
-    var requested: Bool { flag.count > 0 }
+    private let flag = Atomic<Bool>(false)
+    func request() { flag.store(true, ordering: .relaxed) }
+    var requested: Bool { flag.load(ordering: .relaxed) }
 }

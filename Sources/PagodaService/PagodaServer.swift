@@ -1,3 +1,4 @@
+import CoreMetrics
 import Foundation
 import Hummingbird
 import Logging
@@ -86,13 +87,21 @@ public struct PagodaServer: Sendable {
     public let configuration: ServerConfiguration
     /// The rules at start; a reload replaces them in the running service only.
     public let ruleSet: RuleSet
-    public let metrics = ServiceMetrics()
+    /// The service's metrics, in a Prometheus registry of its own (not the global `MetricsSystem`): several
+    /// servers in one process count apart.
+    public let metrics: ServiceMetrics
+    /// The registry behind `metrics`, whose text the status endpoint serves.
+    public let export: PrometheusExport
     let logger: Logger
 
-    public init(configuration: ServerConfiguration, ruleSet: RuleSet, logger: Logger) {
+    /// `alsoTo`: a further swift-metrics factory that sees every metric too (tests give a `TestMetrics`).
+    public init(configuration: ServerConfiguration, ruleSet: RuleSet, logger: Logger,
+                export: PrometheusExport = PrometheusExport(), alsoTo extra: (any MetricsFactory)? = nil) {
         self.configuration = configuration
         self.ruleSet = ruleSet
         self.logger = logger
+        self.export = export
+        metrics = ServiceMetrics(factory: extra.map { MultiplexMetricsHandler(factories: [export, $0]) } ?? export)
     }
 
     /// Declares the consumed queues once before starting, on a connection of its own: one an earlier
@@ -145,7 +154,7 @@ public struct PagodaServer: Sendable {
         defer { withExtendedLifetime(lock) {} }
         let store = try DispatchStore(StoreConfiguration(path: c.databasePath, synchronous: c.synchronousFull ? .full : .normal,
                                                          backgroundCheckpoints: true))
-        let health = StoreHealth(logger: logger)
+        let health = StoreHealth(logger: logger, failedWrites: metrics.storeWriteFailures)
         try await Self.checkConsumedQueues(c, logger: logger)
         let topology = c.names.topology(for: ruleSet)
         var consumerLogger = logger
@@ -206,7 +215,7 @@ public struct PagodaServer: Sendable {
         }
         if let address = c.statusEndpoint {
             // First in the group, so it stops last: the metrics stay readable while the rest shuts down.
-            let status = ServiceStatus(metrics: metrics, rules: rules, store: store, health: health,
+            let status = ServiceStatus(metrics: metrics, export: export, rules: rules, store: store, health: health,
                                        connections: connections)
             services.insert(.init(service: StatusEndpoint(address: address, status: status, logger: logger)), at: 0)
         }
@@ -236,7 +245,9 @@ public struct PagodaServer: Sendable {
             logger.critical("stopped: a part of the service failed", metadata: ["error": "\(error)"])
             throw error
         }
-        logger.info("stopped", metadata: metrics.summary.reduce(into: Logger.Metadata()) { $0["count.\($1.key)"] = "\($1.value)" })
+        logger.info("stopped", metadata: MetricsPage(export.text()).counters.reduce(into: Logger.Metadata()) {
+            $0["count.\($1.name)"] = "\($1.value)"
+        })
         if let q = metrics.timerLateness.quantiles([0.5, 0.99, 1.0]) {
             logger.info("timer lateness", metadata: ["timers.count": "\(q.count)", "lateness.p50_ms": "\(q.values[0])",
                                                      "lateness.p99_ms": "\(q.values[1])", "lateness.max_ms": "\(q.values[2])"])

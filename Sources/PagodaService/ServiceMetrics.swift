@@ -1,104 +1,148 @@
+import CoreMetrics
 import Synchronization
 
-/// A monotonically increasing count, safe to bump from any thread.
-public final class Counter: Sendable {
-    private let value = Atomic<Int>(0)
-    public init() {}
-    public func increment(by n: Int = 1) { value.wrappingAdd(n, ordering: .relaxed) }
-    public var count: Int { value.load(ordering: .relaxed) }
-}
-
-/// The service's counters (bounded: no per-ticket labels).
+/// The service's metrics, made by the swift-metrics factory it is given (bounded: no per-ticket labels).
+///
+/// `pagoda serve` gives each service its own `PrometheusExport` (a registry of its own, so several services in
+/// one process, as in the tests, do not share counts); tests of the services give a `TestMetrics`. The global
+/// `MetricsSystem` is not used. Each metric's name and help text are in `ServiceMetrics.help`.
 public final class ServiceMetrics: Sendable {
-    public let dispatched = Counter()
-    public let duplicates = Counter()
-    public let rejected = Counter()
-    public let processingFailures = Counter()
-    public let published = Counter()
-    public let republished = Counter()
-    public let returned = Counter()
+    /// The factory every metric here was made with; the status endpoint makes its gauges with it too.
+    public let factory: any MetricsFactory
+    public let dispatched: CoreMetrics.Counter
+    public let duplicates: CoreMetrics.Counter
+    public let rejected: CoreMetrics.Counter
+    public let processingFailures: CoreMetrics.Counter
+    public let published: CoreMetrics.Counter
+    public let republished: CoreMetrics.Counter
+    public let returned: CoreMetrics.Counter
     /// Destination queues declared again after the broker returned a publish for them (deleted by hand).
-    public let queuesRedeclared = Counter()
-    public let commandsApplied = Counter()
-    public let commandsRefused = Counter()
-    public let commandsDuplicate = Counter()
-    public let timersFired = Counter()
-    public let timersStale = Counter()
-    public let rulesReloaded = Counter()
-    public let rulesReloadFailed = Counter()
-    /// Timer lateness (fire time minus due time), the latest firings, for the timer benchmark.
-    public let timerLateness = LatenessLog()
+    public let queuesRedeclared: CoreMetrics.Counter
+    public let commandsApplied: CoreMetrics.Counter
+    public let commandsRefused: CoreMetrics.Counter
+    public let commandsDuplicate: CoreMetrics.Counter
+    public let timersFired: CoreMetrics.Counter
+    public let timersStale: CoreMetrics.Counter
+    public let rulesReloaded: CoreMetrics.Counter
+    public let rulesReloadFailed: CoreMetrics.Counter
+    /// Writes that failed for the store's reasons and were tried again (`StoreHealth`).
+    public let storeWriteFailures: CoreMetrics.Counter
+    /// Timer lateness (fire time minus due time): a histogram, and the latest firings for the stop log.
+    public let timerLateness: LatenessLog
     /// Warnings on dispatched tickets (optional fields left out), by field (`TicketContract.warningField`)
     /// and code: both from closed sets.
-    public let intakeWarnings = PairCounter()
+    public let intakeWarnings: PairCounter
 
-    public init() {}
-
-    public var summary: [String: Int] {
-        ["dispatched": dispatched.count, "duplicates": duplicates.count, "rejected": rejected.count,
-         "processing_failures": processingFailures.count, "published": published.count, "republished": republished.count,
-         "returned": returned.count, "queue_redeclared": queuesRedeclared.count, "commands_applied": commandsApplied.count, "commands_refused": commandsRefused.count,
-         "commands_duplicate": commandsDuplicate.count, "timers_fired": timersFired.count, "timers_stale": timersStale.count,
-         "rules_reloaded": rulesReloaded.count, "rules_reload_failed": rulesReloadFailed.count]
+    public init(factory: any MetricsFactory) {
+        self.factory = factory
+        func counter(_ name: String) -> CoreMetrics.Counter { CoreMetrics.Counter(label: name, factory: factory) }
+        dispatched = counter("pagoda_dispatched_total")
+        duplicates = counter("pagoda_duplicates_total")
+        rejected = counter("pagoda_rejected_total")
+        processingFailures = counter("pagoda_processing_failures_total")
+        published = counter("pagoda_published_total")
+        republished = counter("pagoda_republished_total")
+        returned = counter("pagoda_returned_total")
+        queuesRedeclared = counter("pagoda_queue_redeclared_total")
+        commandsApplied = counter("pagoda_commands_applied_total")
+        commandsRefused = counter("pagoda_commands_refused_total")
+        commandsDuplicate = counter("pagoda_commands_duplicate_total")
+        timersFired = counter("pagoda_timers_fired_total")
+        timersStale = counter("pagoda_timers_stale_total")
+        rulesReloaded = counter("pagoda_rules_reloaded_total")
+        rulesReloadFailed = counter("pagoda_rules_reload_failed_total")
+        storeWriteFailures = counter("pagoda_store_write_failures_total")
+        timerLateness = LatenessLog(factory: factory)
+        intakeWarnings = PairCounter("pagoda_intake_warnings_total", labels: ("field", "code"), factory: factory)
     }
+
+    /// The help text of every metric the service exports, by name: `PrometheusExport` writes it as `# HELP`.
+    public static let help: [String: String] = [
+        "pagoda_dispatched_total": "Tickets dispatched.",
+        "pagoda_duplicates_total": "Tickets received again and not dispatched twice.",
+        "pagoda_rejected_total": "Intake messages rejected.",
+        "pagoda_processing_failures_total": "Deliveries returned to their queue after a failure.",
+        "pagoda_published_total": "Messages confirmed by the broker.",
+        "pagoda_republished_total": "Publishes sent again after an unknown outcome or a return.",
+        "pagoda_returned_total": "Publishes the broker returned as unroutable.",
+        "pagoda_queue_redeclared_total": "Destination queues declared again after the broker returned a publish for them.",
+        "pagoda_commands_applied_total": "Worker commands applied.",
+        "pagoda_commands_refused_total": "Worker commands refused.",
+        "pagoda_commands_duplicate_total": "Worker commands seen before.",
+        "pagoda_timers_fired_total": "Timers fired.",
+        "pagoda_timers_stale_total": "Timers that were stale when due.",
+        "pagoda_rules_reloaded_total": "Rule reloads put in force.",
+        "pagoda_rules_reload_failed_total": "Rule reloads that failed.",
+        "pagoda_store_write_failures_total": "Writes that failed for the store's reasons and were tried again.",
+        "pagoda_intake_warnings_total":
+            "Optional ticket fields left out of routing (dispatched with a warning), by field and code.",
+        "pagoda_timer_lateness_milliseconds": "How late timers fired: from due to committed.",
+        "pagoda_rules_info": "The rule set in force, by hash.",
+        "pagoda_rules_units": "Handling units in the rules in force.",
+        "pagoda_amqp_connected": "1 while the broker connection is up, by role.",
+        "pagoda_store_writable": "0 while the store cannot write (disk full, I/O error, read-only) and work is held.",
+        "pagoda_store_bytes": "Size of the database's files: the database and its write-ahead log.",
+        "pagoda_store_available_bytes": "Room left on the database's file system.",
+        "pagoda_store_up": "1 when the store's counts below could be read.",
+        "pagoda_outbox_unsent": "Messages recorded and not yet confirmed by the broker.",
+        "pagoda_timers_pending": "Tickets with a pending timer.",
+        "pagoda_timers_due": "Timers due now and not yet fired.",
+        "pagoda_tickets": "Tickets by holding unit and lifecycle phase (unit empty: handed off).",
+    ]
+
+    /// Upper bounds of the histograms' buckets, by name (a last bucket, `+Inf`, takes the rest).
+    public static let buckets: [String: [Double]] = [
+        LatenessLog.name: [100, 250, 500, 1_000, 2_000, 5_000, 10_000, 30_000, 60_000, 300_000],
+    ]
 }
 
 /// Counts by a pair of label values; the caller passes values from closed sets only.
 public final class PairCounter: Sendable {
-    private let counts = Mutex<[Pair: Int]>([:])
+    let name: String
+    let labels: (String, String)
+    let factory: any MetricsFactory
+    private let counters = Mutex<[Pair: CoreMetrics.Counter]>([:])
 
     struct Pair: Hashable { let first: String, second: String }
 
-    public init() {}
+    init(_ name: String, labels: (String, String), factory: any MetricsFactory) {
+        self.name = name
+        self.labels = labels
+        self.factory = factory
+    }
 
     public func increment(_ first: String, _ second: String, by n: Int = 1) {
-        counts.withLock { $0[Pair(first: first, second: second), default: 0] += n }
-    }
-
-    /// Every pair counted so far, ordered by its labels.
-    public var counted: [(first: String, second: String, count: Int)] {
-        counts.withLock { $0 }.map { ($0.key.first, $0.key.second, $0.value) }
-            .sorted { ($0.first, $0.second) < ($1.first, $1.second) }
-    }
-
-    public func count(_ first: String, _ second: String) -> Int {
-        counts.withLock { $0[Pair(first: first, second: second)] ?? 0 }
+        let counter = counters.withLock { counters in
+            let pair = Pair(first: first, second: second)
+            if let c = counters[pair] { return c }
+            let c = CoreMetrics.Counter(label: name, dimensions: [(labels.0, first), (labels.1, second)], factory: factory)
+            counters[pair] = c
+            return c
+        }
+        counter.increment(by: n)
     }
 }
 
-/// A bounded log of timer lateness in milliseconds (the most recent 1,000,000 firings).
+/// Timer lateness in milliseconds: the histogram `pagoda_timer_lateness_milliseconds`, and a bounded log of
+/// the most recent 1,000,000 firings for the quantiles the service logs when it stops.
 public final class LatenessLog: Sendable {
+    public static let name = "pagoda_timer_lateness_milliseconds"
     /// Every lateness in milliseconds (at most the last million): a timer that fell due while the
     /// service was down for weeks is late by more than an `Int32` holds.
     private let values = Mutex<[Int]>([])
-    private let buckets = Mutex(Histogram())
+    private let histogram: CoreMetrics.Recorder
 
-    /// Upper bounds, in milliseconds, of the histogram's buckets (a last one takes the rest).
-    public static let bucketBounds = [100, 250, 500, 1_000, 2_000, 5_000, 10_000, 30_000, 60_000, 300_000]
-
-    /// Every firing since start, by bucket: the cumulative counts for `le` bounds, the sum and the count.
-    public struct Histogram: Sendable {
-        public var counts = [Int](repeating: 0, count: LatenessLog.bucketBounds.count + 1)
-        public var sum = 0
-        public var count = 0
+    init(factory: any MetricsFactory) {
+        histogram = CoreMetrics.Recorder(label: Self.name, aggregate: true, factory: factory)
     }
-
-    public init() {}
 
     public func record(milliseconds: Int) {
         values.withLock { v in
             if v.count >= 1_000_000 { v.removeFirst(v.count / 2) }
             v.append(milliseconds)
         }
-        let i = Self.bucketBounds.firstIndex { milliseconds <= $0 } ?? Self.bucketBounds.count
-        buckets.withLock { h in
-            h.counts[i] += 1
-            h.sum += milliseconds
-            h.count += 1
-        }
+        histogram.record(milliseconds)
     }
-
-    public var histogram: Histogram { buckets.withLock { $0 } }
 
     /// The given quantiles (0...1) of the recorded lateness, with the count; nil when empty.
     public func quantiles(_ qs: [Double]) -> (count: Int, values: [Int])? {

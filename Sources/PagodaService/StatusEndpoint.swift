@@ -1,3 +1,4 @@
+import CoreMetrics
 import Foundation
 import Hummingbird
 import Logging
@@ -9,17 +10,20 @@ import Synchronization
 
 /// The service's HTTP status endpoint, for monitoring and the hotline's live overview:
 ///
-/// - `GET /metrics`: Prometheus text (version 0.0.4): the service's counters, timer lateness as a
-///   histogram, the rules in force, the broker connections, the outbox backlog, pending and due timers,
-///   and open tickets by holding unit and phase.
+/// - `GET /metrics`: Prometheus text (version 0.0.4) from the service's own registry (swift-prometheus,
+///   `PrometheusExport`): the service's counters, timer lateness as a histogram, and gauges set at each
+///   scrape: the rules in force, the broker connections, the store's files, the outbox backlog, pending
+///   and due timers, and open tickets by holding unit and phase.
 /// - `GET /health`: 200 while the process serves HTTP at all (liveness).
 /// - `GET /ready`: 200 when every broker connection is up and the store can write, else 503 naming the
 ///   connections that are not up and the store's failure (`StoreHealth`).
 ///
 /// The store's counts are read on its reader connections (GRDB's async access) and kept for `storeTTL`, so
-/// frequent scrapes of a large database do not add up.
+/// frequent scrapes of a large database do not add up. A series a scrape no longer has (a unit's phase with
+/// no tickets left, the store's counts when it cannot be read) is dropped from the page.
 public final class ServiceStatus: Sendable {
     let metrics: ServiceMetrics
+    let export: PrometheusExport
     let rules: LiveRules
     let store: DispatchStore
     let health: StoreHealth
@@ -27,20 +31,24 @@ public final class ServiceStatus: Sendable {
     let connections: [(role: String, state: @Sendable () -> ConnectionState)]
     let storeTTL: Duration
     private let cached = Mutex<(at: ContinuousClock.Instant, counts: StoreFigures)?>(nil)
+    private let gauges: ScrapedGauges
 
     struct StoreFigures: Sendable {
         var outboxUnsent: Int
         var overview: LifecycleOverview
     }
 
-    init(metrics: ServiceMetrics, rules: LiveRules, store: DispatchStore, health: StoreHealth,
+    /// `metrics` must have been made by `export`, whose registry's text is the page.
+    init(metrics: ServiceMetrics, export: PrometheusExport, rules: LiveRules, store: DispatchStore, health: StoreHealth,
          connections: [(role: String, state: @Sendable () -> ConnectionState)], storeTTL: Duration = .seconds(5)) {
         self.metrics = metrics
+        self.export = export
         self.rules = rules
         self.store = store
         self.health = health
         self.connections = connections
         self.storeTTL = storeTTL
+        gauges = ScrapedGauges(factory: metrics.factory)
     }
 
     /// The roles of the connections that are not up now.
@@ -72,111 +80,71 @@ public final class ServiceStatus: Sendable {
             }
             if let counts { cached.withLock { $0 = (ContinuousClock.now, counts) } }
         }
-        let g = rules.current.ruleSet
-        var p = PrometheusText()
-        for (key, value) in metrics.summary.sorted(by: { $0.key < $1.key }) {
-            p.family("pagoda_\(key)_total", "counter", Self.counterHelp[key] ?? key.replacingOccurrences(of: "_", with: " "))
-            p.sample("pagoda_\(key)_total", value)
-        }
-        p.family("pagoda_intake_warnings_total", "counter",
-                 "Optional ticket fields left out of routing (dispatched with a warning), by field and code.")
-        for w in metrics.intakeWarnings.counted {
-            p.sample("pagoda_intake_warnings_total", ["field": w.first, "code": w.second], w.count)
-        }
-        p.histogram("pagoda_timer_lateness_milliseconds", "How late timers fired: from due to committed.",
-                    bounds: LatenessLog.bucketBounds, metrics.timerLateness.histogram)
-        p.family("pagoda_rules_info", "gauge", "The rule set in force, by hash.")
-        p.sample("pagoda_rules_info", ["hash": g.hash], 1)
-        p.family("pagoda_rules_units", "gauge", "Handling units in the rules in force.")
-        p.sample("pagoda_rules_units", g.units.count)
-        p.family("pagoda_amqp_connected", "gauge", "1 while the broker connection is up, by role.")
-        for c in connections { p.sample("pagoda_amqp_connected", ["role": c.role], { if case .connected = c.state() { 1 } else { 0 } }()) }
-        p.family("pagoda_store_writable", "gauge",
-                 "0 while the store cannot write (disk full, I/O error, read-only) and work is held.")
-        p.sample("pagoda_store_writable", health.writable ? 1 : 0)
-        p.family("pagoda_store_write_failures_total", "counter",
-                 "Writes that failed for the store's reasons and were tried again.")
-        p.sample("pagoda_store_write_failures_total", health.failedWrites.count)
-        let sizes = store.fileSizes()
-        p.family("pagoda_store_bytes", "gauge", "Size of the database's files: the database and its write-ahead log.")
-        p.sample("pagoda_store_bytes", ["file": "database"], Int(sizes.database))
-        p.sample("pagoda_store_bytes", ["file": "wal"], Int(sizes.wal))
-        if let available = sizes.available {
-            p.family("pagoda_store_available_bytes", "gauge", "Room left on the database's file system.")
-            p.sample("pagoda_store_available_bytes", Int(available))
-        }
-        p.family("pagoda_store_up", "gauge", "1 when the store's counts below could be read.")
-        p.sample("pagoda_store_up", counts == nil ? 0 : 1)
-        if let counts {
-            p.family("pagoda_outbox_unsent", "gauge", "Messages recorded and not yet confirmed by the broker.")
-            p.sample("pagoda_outbox_unsent", counts.outboxUnsent)
-            p.family("pagoda_timers_pending", "gauge", "Tickets with a pending timer.")
-            p.sample("pagoda_timers_pending", counts.overview.timers)
-            p.family("pagoda_timers_due", "gauge", "Timers due now and not yet fired.")
-            p.sample("pagoda_timers_due", counts.overview.timersDue)
-            p.family("pagoda_tickets", "gauge", "Tickets by holding unit and lifecycle phase (unit empty: handed off).")
-            for t in counts.overview.tickets.sorted(by: { ($0.unit ?? "", $0.phase) < ($1.unit ?? "", $1.phase) }) {
-                p.sample("pagoda_tickets", ["unit": t.unit ?? "", "phase": t.phase], t.count)
-            }
-        }
-        return p.text
+        gauges.show(samples(counts))
+        return export.text()
     }
 
-    static let counterHelp: [String: String] = [
-        "dispatched": "Tickets dispatched.", "duplicates": "Tickets received again and not dispatched twice.",
-        "rejected": "Intake messages rejected.", "processing_failures": "Deliveries returned to their queue after a failure.",
-        "published": "Messages confirmed by the broker.", "republished": "Publishes sent again after an unknown outcome or a return.",
-        "returned": "Publishes the broker returned as unroutable.",
-        "queue_redeclared": "Destination queues declared again after the broker returned a publish for them.", "commands_applied": "Worker commands applied.",
-        "commands_refused": "Worker commands refused.", "commands_duplicate": "Worker commands seen before.",
-        "timers_fired": "Timers fired.", "timers_stale": "Timers that were stale when due.",
-        "rules_reloaded": "Rule reloads put in force.", "rules_reload_failed": "Rule reloads that failed.",
-    ]
+    /// The gauges read at this scrape.
+    func samples(_ counts: StoreFigures?) -> [ScrapedGauges.Sample] {
+        let g = rules.current.ruleSet
+        var s: [ScrapedGauges.Sample] = [
+            .init("pagoda_rules_info", [("hash", g.hash)], 1),
+            .init("pagoda_rules_units", [], Double(g.units.count)),
+        ]
+        for c in connections {
+            s.append(.init("pagoda_amqp_connected", [("role", c.role)], { if case .connected = c.state() { 1 } else { 0 } }()))
+        }
+        s.append(.init("pagoda_store_writable", [], health.writable ? 1 : 0))
+        let sizes = store.fileSizes()
+        s.append(.init("pagoda_store_bytes", [("file", "database")], Double(sizes.database)))
+        s.append(.init("pagoda_store_bytes", [("file", "wal")], Double(sizes.wal)))
+        if let available = sizes.available { s.append(.init("pagoda_store_available_bytes", [], Double(available))) }
+        s.append(.init("pagoda_store_up", [], counts == nil ? 0 : 1))
+        if let counts {
+            s.append(.init("pagoda_outbox_unsent", [], Double(counts.outboxUnsent)))
+            s.append(.init("pagoda_timers_pending", [], Double(counts.overview.timers)))
+            s.append(.init("pagoda_timers_due", [], Double(counts.overview.timersDue)))
+            for t in counts.overview.tickets.sorted(by: { ($0.unit ?? "", $0.phase) < ($1.unit ?? "", $1.phase) }) {
+                s.append(.init("pagoda_tickets", [("unit", t.unit ?? ""), ("phase", t.phase)], Double(t.count)))
+            }
+        }
+        return s
+    }
 }
 
-/// The Prometheus text exposition format, version 0.0.4.
-struct PrometheusText {
-    private(set) var text = ""
+/// Gauges whose values are read when the page is asked for: each `show` sets the series it is given and
+/// destroys (drops from the page) those an earlier `show` had and this one has not.
+final class ScrapedGauges: Sendable {
+    struct Sample: Sendable {
+        let name: String
+        let labels: [(String, String)]
+        let value: Double
 
-    mutating func family(_ name: String, _ type: String, _ help: String) {
-        text += "# HELP \(name) \(help.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\n", with: "\\n"))\n"
-        text += "# TYPE \(name) \(type)\n"
-    }
-
-    mutating func sample(_ name: String, _ value: Int) { sample(name, [:], value) }
-
-    mutating func sample(_ name: String, _ labels: KeyValuePairs<String, String>, _ value: Int) {
-        text += name
-        if !labels.isEmpty {
-            text += "{" + labels.map { "\($0.key)=\"\(Self.escape($0.value))\"" }.joined(separator: ",") + "}"
+        init(_ name: String, _ labels: [(String, String)], _ value: Double) {
+            self.name = name
+            self.labels = labels
+            self.value = value
         }
-        text += " \(value)\n"
+
+        var key: [String] { [name] + labels.flatMap { [$0.0, $0.1] } }
     }
 
-    mutating func histogram(_ name: String, _ help: String, bounds: [Int], _ h: LatenessLog.Histogram) {
-        family(name, "histogram", help)
-        var cumulative = 0
-        for (i, bound) in bounds.enumerated() {
-            cumulative += h.counts[i]
-            sample("\(name)_bucket", ["le": "\(bound)"], cumulative)
-        }
-        sample("\(name)_bucket", ["le": "+Inf"], h.count)
-        sample("\(name)_sum", h.sum)
-        sample("\(name)_count", h.count)
-    }
+    let factory: any MetricsFactory
+    private let shown = Mutex<[[String]: CoreMetrics.Gauge]>([:])
 
-    /// A label value: backslash, double quote and newline escaped.
-    static func escape(_ value: String) -> String {
-        var out = ""
-        for c in value {
-            switch c {
-            case "\\": out += "\\\\"
-            case "\"": out += "\\\""
-            case "\n": out += "\\n"
-            default: out.append(c)
+    init(factory: any MetricsFactory) { self.factory = factory }
+
+    func show(_ samples: [Sample]) {
+        shown.withLock { shown in
+            var next: [[String]: CoreMetrics.Gauge] = [:]
+            for s in samples {
+                let gauge = shown[s.key] ?? CoreMetrics.Gauge(label: s.name, dimensions: s.labels, factory: factory)
+                gauge.record(s.value)
+                next[s.key] = gauge
             }
+            for (key, gauge) in shown where next[key] == nil { gauge.destroy() }
+            shown = next
         }
-        return out
     }
 }
 

@@ -1,3 +1,4 @@
+import CoreMetrics
 import Logging
 import PagodaStore
 import Synchronization
@@ -21,12 +22,16 @@ public final class StoreHealth: Sendable {
     }
 
     private let state = Mutex(State())
-    /// Writes that failed for the store's reasons, since start.
-    public let failedWrites = Counter()
+    /// Writes that failed for the store's reasons, since start (`pagoda_store_write_failures_total`).
+    let failedWrites: CoreMetrics.Counter
     let logger: Logger
 
-    init(logger: Logger) {
+    /// `failedWrites` counts every failed write (the service passes `ServiceMetrics.storeWriteFailures`).
+    init(logger: Logger,
+         failedWrites: CoreMetrics.Counter = CoreMetrics.Counter(label: "pagoda_store_write_failures_total",
+                                                                 factory: NOOPMetricsHandler.instance)) {
         self.logger = logger
+        self.failedWrites = failedWrites
     }
 
     /// True unless some part's last write failed for the store's reasons.

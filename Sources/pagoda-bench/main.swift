@@ -1,7 +1,10 @@
 // Pipeline benchmark: (a) a bare pipe built from the same transport (consume intake, republish with
-// confirms, ack after the confirm; no rules, no database) and (b) `pagoda serve` end to end, on the same
+// confirms, ack after the confirm; no rules, no database), (b) `pagoda serve` end to end and (c) a matched
+// pipe doing serve's broker work (MatchedPipe.swift), (b) and (c) paired in alternating rounds, on the same
 // broker in one run; then publish-to-unit-queue latency at a fixed rate, and optionally a memory soak.
 import Foundation
+import PagodaRules
+import PagodaService
 import PagodaTransport
 #if canImport(Glibc)
 import Glibc
@@ -20,6 +23,8 @@ struct Options {
     /// consumers read in production), or `own`, a queue of the benchmark's bound to the dispatch exchange
     /// (a third copy of every message, which the broker has to write too; figures before 2026-11-24).
     var watch = "events"
+    /// Paired rounds of (b) serve and (c) the matched pipe.
+    var rounds = 3
 
     init(_ args: [String]) {
         var it = args.dropFirst().makeIterator()
@@ -35,6 +40,7 @@ struct Options {
             case "--soak-seconds": soakSeconds = Int(v) ?? soakSeconds
             case "--synchronous": synchronous = v
             case "--watch": watch = v == "own" ? "own" : "events"
+            case "--rounds": rounds = Int(v) ?? rounds
             default: FileHandle.standardError.write(Data("unknown option \(a)\n".utf8)); exit(2)
             }
         }
@@ -211,58 +217,101 @@ do {
     drainOut.cancel()
 }
 
-// (b) pagoda serve end to end.
-let prefix = "\(run)s"
-let dir = FileManager.default.temporaryDirectory.appendingPathComponent("pagoda-bench-\(run)").path
-try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-// Every dispatch reaches the events queue in the same routing step as its unit queue.
+// (b) pagoda serve end to end, paired with (c) the matched pipe: the same broker work as serve (MatchedPipe.swift).
+// They alternate, serve first (the pipe's messages take the size of serve's), `--rounds` times each, on
+// queues of their own each round; serve's share of the pipe is given per round and as the median.
+let ruleSet: RuleSet = try {
+    let compiled = RuleSetCompiler.compile(try RuleSetCompiler.readFiles(in: options.rules))
+    guard let r = compiled.ruleSet else { throw BenchError("the rules in \(options.rules) do not compile") }
+    return r
+}()
 let ownQueue = options.watch == "own"
-let watched = ownQueue ? "\(prefix).bench.all" : "\(prefix).events"
-let seen = Box<(count: Int, latencies: [UInt64])>((0, []))
-let watcherTopology = Topology(
-    exchanges: [.init(name: "\(prefix).dispatch", type: "topic"), .init(name: "\(prefix).events", type: "topic"), .init(name: "\(prefix).intake", type: "fanout")],
-    // The intake queue as serve declares it (single active consumer); serve publishes the events copy itself.
-    queues: [.init(name: watched), .quorum("\(prefix).intake", arguments: ["x-single-active-consumer": true])],
-    bindings: [.init(queue: watched, exchange: ownQueue ? "\(prefix).dispatch" : "\(prefix).events", routingKey: "#"),
-               .init(queue: "\(prefix).intake", exchange: "\(prefix).intake", routingKey: "")])
-print("(b) watches \(watched)")
-let watcher = AMQPConsumer(configuration: config, queue: watched, topology: watcherTopology, prefetch: 1000)
-let watchTask = Task {
-    for await d in watcher.deliveries {
-        let t = now()
-        var latency: UInt64?
-        if let r = d.body.firstRange(of: Array("\"bench_sent_ns\":".utf8)) {
-            let digits = d.body[r.upperBound...].prefix { $0 >= 48 && $0 <= 57 }
-            if let sent = UInt64(String(decoding: digits, as: UTF8.self)) { latency = t - sent }
-        }
-        seen.with { s in
-            s.count += 1
-            if let latency { s.latencies.append(latency) }
-        }
-        watcher.ack(d)
+
+/// One serve round: a fresh prefix and database, the tickets preloaded, serve started, the events counted.
+struct ServeRound {
+    let prefix: String
+    let dir: String
+    let serve: Process
+    let watcher: EventsWatcher
+    let loader: AMQPPublisher
+    let rate: PhaseRate
+    /// The broker's CPU per ticket during the round ("" when its pid is unknown).
+    let broker: String
+
+    /// `base`: the run's name, shared by every queue prefix of this run.
+    @MainActor static func run(_ round: Int, base: String) async throws -> ServeRound {
+        let prefix = "\(base)s\(round)"
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("pagoda-bench-\(prefix)").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        // Every dispatch reaches the events queue in the same routing step as its unit queue.
+        let watched = ownQueue ? "\(prefix).bench.all" : "\(prefix).events"
+        let topology = Topology(
+            exchanges: [.init(name: "\(prefix).dispatch", type: "topic"), .init(name: "\(prefix).events", type: "topic"),
+                        .init(name: "\(prefix).intake", type: "fanout")],
+            // The intake queue as serve declares it (single active consumer); serve publishes the events copy itself.
+            queues: [.init(name: watched), .quorum("\(prefix).intake", arguments: ["x-single-active-consumer": true])],
+            bindings: [.init(queue: watched, exchange: ownQueue ? "\(prefix).dispatch" : "\(prefix).events", routingKey: "#"),
+                       .init(queue: "\(prefix).intake", exchange: "\(prefix).intake", routingKey: "")])
+        let watcher = EventsWatcher(configuration: config, queue: watched, topology: topology)
+        try await watcher.consumer.waitUntilConnected()
+        let loader = AMQPPublisher(configuration: config, topology: topology)
+        try await preload(loader, exchange: "\(prefix).intake", routingKey: "", bodies: bodies)
+        let serve = Process()
+        serve.executableURL = URL(fileURLWithPath: options.pagoda)
+        serve.arguments = ["serve", "--rules", options.rules, "--amqp-url", options.url, "--db", "\(dir)/pagoda.sqlite", "--prefix", prefix,
+                           "--log-level", ProcessInfo.processInfo.environment["PAGODA_BENCH_SERVE_LOG"] ?? "warning",
+                           "--synchronous", options.synchronous, "--console-address", "none"]
+        serve.standardError = FileHandle(forWritingAtPath: ProcessInfo.processInfo.environment["PAGODA_BENCH_SERVE_LOG_FILE"] ?? "/dev/null")
+        let start = now()
+        let brokerStart = brokerPID.map(cpuSeconds) ?? 0
+        try serve.run()
+        let rate = try await watcher.rate(of: options.count, since: start)
+        return ServeRound(prefix: prefix, dir: dir, serve: serve, watcher: watcher, loader: loader, rate: rate,
+                          broker: brokerCPU(since: brokerStart, tickets: options.count))
+    }
+
+    func stop() async {
+        serve.interrupt()
+        serve.waitUntilExit()
+        await loader.close()
+        await watcher.close()
+        try? FileManager.default.removeItem(atPath: dir)
     }
 }
-try await watcher.waitUntilConnected()
-let loader = AMQPPublisher(configuration: config, topology: watcherTopology)
-try await preload(loader, exchange: "\(prefix).intake", routingKey: "", bodies: bodies)
 
-let serve = Process()
-serve.executableURL = URL(fileURLWithPath: options.pagoda)
-serve.arguments = ["serve", "--rules", options.rules, "--amqp-url", options.url, "--db", "\(dir)/pagoda.sqlite", "--prefix", prefix,
-                   "--log-level", ProcessInfo.processInfo.environment["PAGODA_BENCH_SERVE_LOG"] ?? "warning", "--synchronous", options.synchronous,
-                   "--console-address", "none"]
-serve.standardError = FileHandle(forWritingAtPath: ProcessInfo.processInfo.environment["PAGODA_BENCH_SERVE_LOG_FILE"] ?? "/dev/null")
-let startB = now()
-let brokerStartB = brokerPID.map(cpuSeconds) ?? 0
-try serve.run()
-while seen.with({ $0.count }) < options.count { try await Task.sleep(for: .milliseconds(5)) }
-let secondsB = Double(now() - startB) / 1e9
-let rateB = Double(options.count) / secondsB
 let rateA = Double(ProcessInfo.processInfo.environment["PAGODA_BENCH_PIPE_RATE"] ?? "") ?? .nan
-print(String(format: "(b) pagoda serve:   %7.0f tickets/s  (%d in %.2f s, including start-up), %.0f%% of (a)", rateB, options.count, secondsB, 100 * rateB / rateA))
+var shares: [(total: Double, steady: Double)] = []
+var lastRound: ServeRound?
+for round in 1...max(1, options.rounds) {
+    if let previous = lastRound { await previous.stop() }
+    let r = try await ServeRound.run(round, base: run)
+    lastRound = r
+    let seconds = Double(options.count) / r.rate.total
+    print(String(format: "(b) pagoda serve, round %d:   %7.0f tickets/s (%d in %.2f s, start-up included; %.0f%% of (a)), %7.0f from the first event",
+                 round, r.rate.total, options.count, seconds, 100 * r.rate.total / rateA, r.rate.steady) + r.broker)
+    let bytes = r.watcher.seen.with { $0.bytes / max(1, $0.count) }
+    let brokerStartC = brokerPID.map(cpuSeconds) ?? 0
+    let c = try await matchedPipe(config: config, prefix: "\(run)m\(round)", ruleSet: ruleSet, bodies: bodies, bodyBytes: bytes)
+    print(String(format: "(c) matched pipe, round %d:  %7.0f tickets/s, %7.0f from the first event (messages of %d bytes)",
+                 round, c.total, c.steady, bytes) + brokerCPU(since: brokerStartC, tickets: options.count))
+    shares.append((r.rate.total / c.total, r.rate.steady / c.steady))
+    print(String(format: "    serve / matched pipe, round %d: %.0f%% (start-up included), %.0f%% from the first event",
+                 round, 100 * shares.last!.total, 100 * shares.last!.steady))
+}
+func median(_ xs: [Double]) -> Double {
+    let s = xs.sorted()
+    return s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2
+}
+print(String(format: "serve / matched pipe over %d paired rounds: median %.0f%% (start-up included), %.0f%% from the first event",
+             shares.count, 100 * median(shares.map(\.total)), 100 * median(shares.map(\.steady))))
+let last = lastRound!
+let serve = last.serve
+let prefix = last.prefix
+let loader = last.loader
+let watcher = last.watcher
 print("    serve resident memory after (b): \(rssKiB(serve.processIdentifier) / 1024) MiB")
-print(String(format: "    serve CPU during (b): %.2f s, %.0f µs per ticket (start-up included)", cpuSeconds(serve.processIdentifier), 1e6 * cpuSeconds(serve.processIdentifier) / Double(options.count))
-      + brokerCPU(since: brokerStartB, tickets: options.count))
+print(String(format: "    serve CPU during (b), last round: %.2f s, %.0f µs per ticket (start-up included)", cpuSeconds(serve.processIdentifier),
+             1e6 * cpuSeconds(serve.processIdentifier) / Double(options.count)))
 
 // Latency at a fixed rate, then the soak.
 func paced(seconds: Int, base: Int, sample: ((Int) -> Void)? = nil) async throws {
@@ -283,13 +332,13 @@ func paced(seconds: Int, base: Int, sample: ((Int) -> Void)? = nil) async throws
         await group.waitForAll()
     }
 }
-seen.with { $0.latencies.removeAll() }
-let before = seen.with { $0.count }
+watcher.seen.with { $0.latencies.removeAll() }
+let before = watcher.count
 try await paced(seconds: options.latencySeconds, base: options.count)
 let expected = before + options.latencySeconds * options.rate
 let deadline = now() + 30_000_000_000
-while seen.with({ $0.count }) < expected && now() < deadline { try await Task.sleep(for: .milliseconds(5)) }
-let lat = seen.with { $0.latencies }.sorted()
+while watcher.count < expected && now() < deadline { try await Task.sleep(for: .milliseconds(5)) }
+let lat = watcher.seen.with { $0.latencies }.sorted()
 print(String(format: "latency at %d tickets/s for %d s, publish -> unit queue: p50 %.1f ms, p99 %.1f ms, p99.9 %.1f ms, max %.1f ms (%d samples)",
              options.rate, options.latencySeconds, percentile(lat, 0.5), percentile(lat, 0.99), percentile(lat, 0.999), percentile(lat, 1.0), lat.count))
 
@@ -300,16 +349,11 @@ if options.soakSeconds > 0 {
         if second % 30 == 0 {
             let mib = rssKiB(serve.processIdentifier) / 1024
             samples.append(mib)
-            print("  t=\(second)s rss=\(mib) MiB dispatched=\(seen.with { $0.count })")
+            print("  t=\(second)s rss=\(mib) MiB dispatched=\(watcher.count)")
         }
     }
     if let first = samples.first, let last = samples.last { print("soak: first \(first) MiB, last \(last) MiB, max \(samples.max()!) MiB") }
 }
 
-serve.interrupt()
-serve.waitUntilExit()
+await last.stop()
 print("serve exited with \(serve.terminationStatus) after SIGINT")
-await loader.close()
-await watcher.close()
-watchTask.cancel()
-try? FileManager.default.removeItem(atPath: dir)

@@ -77,8 +77,7 @@ extension ServiceTests {
 
     /// A metric's value on the page (the first sample of that name and labels), if there.
     static func metric(_ page: String, _ sample: String) -> Int? {
-        let line = page.split(separator: "\n").first { $0.hasPrefix(sample + " ") }
-        return line.flatMap { Int($0.split(separator: " ").last ?? "") }
+        MetricsPage(page)[sample].map { Int($0) }
     }
 
     /// Issue 18, part 1: the database's disk fills up while tickets arrive. The service holds the deliveries

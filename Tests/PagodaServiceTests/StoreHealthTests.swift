@@ -1,5 +1,7 @@
 import Foundation
 import Logging
+import Metrics
+import MetricsTestKit
 import PagodaStore
 @testable import PagodaService
 import Synchronization
@@ -35,8 +37,10 @@ import Testing
     }
 
     /// The store counts as unable to write until every part that failed has written again.
-    @Test func theStoreIsWritableAgainOnlyWhenEveryPartWrote() {
-        let health = StoreHealth(logger: Logger(label: "test"))
+    @Test func theStoreIsWritableAgainOnlyWhenEveryPartWrote() throws {
+        let testMetrics = TestMetrics()
+        let metrics = ServiceMetrics(factory: testMetrics)
+        let health = StoreHealth(logger: Logger(label: "test"), failedWrites: metrics.storeWriteFailures)
         #expect(health.writable && health.problem == nil)
         health.failed("intake", StoreError(.io, "disk full"))
         health.failed("relay", StoreError(.io, "disk full"))
@@ -44,20 +48,23 @@ import Testing
         health.succeeded("intake")
         #expect(!health.writable)
         health.succeeded("relay")
-        #expect(health.writable && health.failedWrites.count == 2)
+        #expect(health.writable)
+        #expect(try testMetrics.expectCounter("pagoda_store_write_failures_total").totalValue == 2)
     }
 
     /// A write failing for the store's reasons is tried again until it succeeds; a failure of the data is
     /// thrown at once; at shutdown the store's failure is thrown too.
     @Test func retryingWaitsForTheStoreOnly() async throws {
-        let health = StoreHealth(logger: Logger(label: "test"))
+        let testMetrics = TestMetrics()
+        let health = StoreHealth(logger: Logger(label: "test"), failedWrites: ServiceMetrics(factory: testMetrics).storeWriteFailures)
         let tries = Atomic<Int>(0)
         let value = try await health.retrying("intake") { () async throws -> Int in
             let n = tries.add(1, ordering: .relaxed).newValue
             if n < 3 { throw StoreError(.io, "SQLite error 13: database or disk is full") }
             return n
         }
-        #expect(value == 3 && health.writable && health.failedWrites.count == 2)
+        #expect(value == 3 && health.writable)
+        #expect(try testMetrics.expectCounter("pagoda_store_write_failures_total").totalValue == 2)
 
         await #expect(throws: StoreError(.constraint, "bad")) {
             try await health.retrying("intake") { () async throws -> Int in throw StoreError(.constraint, "bad") }
