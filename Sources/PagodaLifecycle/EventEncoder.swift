@@ -1,5 +1,6 @@
 import Foundation
 import PagodaJSON
+import PagodaRules
 
 /// Writes lifecycle events as compact JSON: the body of the service's event messages and rows, and each
 /// line of `pagoda simulate`'s output.
