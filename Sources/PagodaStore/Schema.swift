@@ -9,7 +9,8 @@ import GRDB
 /// Timestamps are INTEGER milliseconds since the Unix epoch (see `EpochMillis`).
 enum Schema {
     /// Names of all migrations, in order. Append only.
-    static let migrationNames = ["v1-intake", "v2-lifecycle", "v3-outbox-routing-keys", "v4-intake-rejection-actions"]
+    static let migrationNames = ["v1-intake", "v2-lifecycle", "v3-outbox-routing-keys", "v4-intake-rejection-actions",
+                                 "v5-console-pages-read-model"]
 
     static var migrator: DatabaseMigrator {
         var migrator = DatabaseMigrator()
@@ -24,6 +25,9 @@ enum Schema {
         }
         migrator.registerMigration("v4-intake-rejection-actions") { db in
             try db.execute(sql: v4IntakeRejectionActions)
+        }
+        migrator.registerMigration("v5-console-pages-read-model") { db in
+            try db.execute(sql: v5ConsolePagesReadModel)
         }
         return migrator
     }
