@@ -15,6 +15,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird-auth.git", from: "2.5.0"),
     ],
     targets: [
         // The pure core: rule language, diagnostics, calendar, intake contract, engine. No I/O beyond
@@ -40,11 +41,24 @@ let package = Package(
         .target(name: "PagodaStore", dependencies: [
             "PagodaRules", .product(name: "GRDB", package: "GRDB.swift"), .product(name: "GRDBSQLite", package: "GRDB.swift"),
         ]),
+        // The web console and its JSON API (an HTTP adapter, like the status endpoint): accounts, sessions,
+        // roles, CSRF, the pages. It applies commands through `ConsoleBackend`, which the service implements,
+        // so it depends on the store and the core only; `PagodaService` starts it.
+        .target(
+            name: "PagodaConsole",
+            dependencies: [
+                "PagodaRules", "PagodaLifecycle", "PagodaStore",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdAuth", package: "hummingbird-auth"),
+                .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
+            ]
+        ),
         // Service wiring: intake pipeline, outbox relay, the service group.
         .target(
             name: "PagodaService",
             dependencies: [
-                "PagodaRules", "PagodaLifecycle", "PagodaTransport", "PagodaStore",
+                "PagodaRules", "PagodaLifecycle", "PagodaTransport", "PagodaStore", "PagodaConsole",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
@@ -54,7 +68,7 @@ let package = Package(
         .executableTarget(
             name: "pagoda",
             dependencies: [
-                "PagodaRules", "PagodaLifecycle", "PagodaService", "PagodaTransport", "PagodaStore",
+                "PagodaRules", "PagodaLifecycle", "PagodaService", "PagodaTransport", "PagodaStore", "PagodaConsole",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -72,6 +86,14 @@ let package = Package(
             dependencies: [
                 "PagodaService", "PagodaRules", "PagodaLifecycle", "PagodaTransport", "PagodaStore", "PagodaTesting",
                 "pagoda",
+            ]
+        ),
+        // Handler tests of the console (HummingbirdTesting) on real SQLite files and real bcrypt.
+        .testTarget(
+            name: "PagodaConsoleTests",
+            dependencies: [
+                "PagodaConsole", "PagodaService", "PagodaStore", "PagodaRules", "PagodaLifecycle",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
             ]
         ),
         .testTarget(name: "PagodaLifecycleTests", dependencies: ["PagodaLifecycle", "PagodaRules"]),

@@ -21,6 +21,17 @@ bin=$(swift build -c release --show-bin-path)/pagoda
 export PAGODA_AMQP_URL=${PAGODA_AMQP_URL:-amqp://guest:guest@127.0.0.1:$port/}
 db=${PAGODA_DB:-$PWD/pagoda.sqlite}
 export PAGODA_STATUS_ADDRESS=${PAGODA_STATUS_ADDRESS:-127.0.0.1:9345}
+export PAGODA_CONSOLE_ADDRESS=${PAGODA_CONSOLE_ADDRESS:-127.0.0.1:8345}
+
+# The first admin of the web console: made once, with a random password printed once (only its bcrypt
+# hash is kept). Later runs leave the users as they are (`pagoda user list --db $db`).
+admin_note="users:             $bin user list --db $db   (add, disable, passwd, token: docs/operations.md)"
+users=$("$bin" user list --db "$db")
+if ! grep -q '^admin ' <<<"$users"; then
+  admin_password=$(head -c 18 /dev/urandom | base64 | tr '+/' '-_')
+  printf '%s\n' "$admin_password" | "$bin" user add admin --role admin --password-stdin --db "$db" --rules rules >/dev/null
+  admin_note="first admin:       admin / $admin_password   (printed this once; change it with \`$bin user passwd admin --password-stdin --db $db\`)"
+fi
 cat <<INFO
 
 Pagoda is starting.
@@ -35,6 +46,8 @@ Pagoda is starting.
   note:              the sample tickets were received on 2026-03-02; their clocks ran out long ago, so
                      they climb the pagoda at once (use \`pagoda simulate\` to replay old traffic)
   rank the units:    $bin report --db $db   (response, completion, on-time, satisfaction, resolution rates)
+  web console:       http://$PAGODA_CONSOLE_ADDRESS/   (login, board, inbox, centre desk; API under /api/v1: docs/api.md)
+  $admin_note
   metrics, health:   curl http://$PAGODA_STATUS_ADDRESS/metrics   (also /health, /ready; docs/operations.md)
   change the rules:  edit rules/, run \`$bin check rules\`, then kill -HUP $$ (the service reloads them)
   database:          $db

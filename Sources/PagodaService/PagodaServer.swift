@@ -1,5 +1,7 @@
 import Foundation
+import Hummingbird
 import Logging
+import PagodaConsole
 import PagodaLifecycle
 import PagodaRules
 import PagodaStore
@@ -25,6 +27,8 @@ public struct ServerConfiguration: Sendable {
     public var timerPoll: Duration = .seconds(2)
     /// Where to serve `/metrics`, `/health` and `/ready` (`ServiceStatus`); nil: no HTTP endpoint.
     public var statusEndpoint: HostAndPort?
+    /// The web console and its API (`--console-address`); nil: none. Needs the lifecycle.
+    public var console: ConsoleConfiguration?
     /// How long messages the broker confirmed stay in the outbox before `OutboxRetention` deletes them.
     public var outboxRetention = OutboxRetentionPeriod.default
 
@@ -171,13 +175,15 @@ public struct PagodaServer: Sendable {
             ("intake", { consumer.state }), ("publisher", { publisher.state }),
         ]
         var lifecycleService: LifecycleService?
+        // The lifecycle loop's store queue, shared with the console's command desk: their commits take turns.
+        let lifecycleQueue = BlockingQueue(label: "pagoda.lifecycle")
         if c.lifecycle {
             var commandLogger = logger
             commandLogger[metadataKey: "amqp.role"] = "commands"
             let commands = AMQPConsumer(configuration: c.amqp, queue: c.names.commandsQueue, topology: topology, prefetch: 500, logger: commandLogger)
             connections.append(("commands", { commands.state }))
             let life = LifecycleService(
-                consumer: commands, store: store, storeQueue: BlockingQueue(label: "pagoda.lifecycle"), rules: rules,
+                consumer: commands, store: store, storeQueue: lifecycleQueue, rules: rules,
                 codec: codec, relay: wake, metrics: metrics, health: health, logger: logger, pollInterval: c.timerPoll,
                 priority: priority)
             lifecycleService = life
@@ -187,6 +193,17 @@ public struct PagodaServer: Sendable {
                                    timersChanged: { [lifecycleService] in lifecycleService?.timersChanged() },
                                    metrics: metrics, health: health, logger: logger, maxBatch: c.maxBatch)
         services.append(.init(service: intake))
+        if let console = c.console, let life = lifecycleService {
+            let desk = CommandDesk(store: store, storeQueue: lifecycleQueue, rules: rules, codec: codec, metrics: metrics,
+                                   changed: { wake.notify(); life.timersChanged() })
+            var consoleLogger = logger
+            consoleLogger[metadataKey: "http.role"] = "console"
+            let env = ConsoleEnvironment(store: store, backend: desk, configuration: console, logger: consoleLogger)
+            // After intake in the group, so it stops first (services stop in reverse order): no command is
+            // taken once the lifecycle loop and the relay are shutting down.
+            services.append(.init(service: ConsoleEndpoint(address: HostAndPort(host: console.host, port: console.port),
+                                                           server: ConsoleApplication.application(env))))
+        }
         if let address = c.statusEndpoint {
             // First in the group, so it stops last: the metrics stay readable while the rest shuts down.
             let status = ServiceStatus(metrics: metrics, rules: rules, store: store, health: health,

@@ -164,6 +164,11 @@ public final class ServeProcess: Sendable {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: Self.binary)
         p.arguments = arguments
+        // Several services run at once in the suites: each console on a free port of its own unless the
+        // test says otherwise.
+        var environment = ProcessInfo.processInfo.environment
+        if environment["PAGODA_CONSOLE_ADDRESS"] == nil { environment["PAGODA_CONSOLE_ADDRESS"] = "127.0.0.1:0" }
+        p.environment = environment
         if !FileManager.default.fileExists(atPath: logPath) { _ = FileManager.default.createFile(atPath: logPath, contents: nil) }
         let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
         handle.seekToEndOfFile()

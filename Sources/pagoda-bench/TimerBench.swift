@@ -242,7 +242,8 @@ private func timersRun(_ args: [String]) async throws {
 
     let serve = Process()
     serve.executableURL = URL(fileURLWithPath: pagoda)
-    serve.arguments = ["serve", "--rules", rulesDir, "--amqp-url", url, "--db", db, "--prefix", prefix, "--log-level", ProcessInfo.processInfo.environment["SERVE_LOG_LEVEL"] ?? "info", "--synchronous", "normal"]
+    serve.arguments = ["serve", "--rules", rulesDir, "--amqp-url", url, "--db", db, "--prefix", prefix, "--log-level", ProcessInfo.processInfo.environment["SERVE_LOG_LEVEL"] ?? "info", "--synchronous", "normal",
+                       "--console-address", "none"]
     _ = FileManager.default.createFile(atPath: logPath, contents: nil)
     serve.standardError = FileHandle(forWritingAtPath: logPath)
     let spawned = now()

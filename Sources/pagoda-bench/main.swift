@@ -245,7 +245,8 @@ try await preload(loader, exchange: "\(prefix).intake", routingKey: "", bodies: 
 let serve = Process()
 serve.executableURL = URL(fileURLWithPath: options.pagoda)
 serve.arguments = ["serve", "--rules", options.rules, "--amqp-url", options.url, "--db", "\(dir)/pagoda.sqlite", "--prefix", prefix,
-                   "--log-level", ProcessInfo.processInfo.environment["PAGODA_BENCH_SERVE_LOG"] ?? "warning", "--synchronous", options.synchronous]
+                   "--log-level", ProcessInfo.processInfo.environment["PAGODA_BENCH_SERVE_LOG"] ?? "warning", "--synchronous", options.synchronous,
+                   "--console-address", "none"]
 serve.standardError = FileHandle(forWritingAtPath: ProcessInfo.processInfo.environment["PAGODA_BENCH_SERVE_LOG_FILE"] ?? "/dev/null")
 let startB = now()
 let brokerStartB = brokerPID.map(cpuSeconds) ?? 0

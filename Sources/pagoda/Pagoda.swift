@@ -8,7 +8,7 @@ struct Pagoda: AsyncParsableCommand {
         commandName: "pagoda",
         abstract: "Dispatch for 12345 government-service hotlines: classify, route and time-limit tickets.",
         subcommands: [Check.self, Route.self, Test.self, Serve.self, Publish.self, Show.self, Rejected.self,
-                      Simulate.self, Report.self, TopologyCommand.self, MigrateQueues.self, Bench.self])
+                      Simulate.self, Report.self, TopologyCommand.self, MigrateQueues.self, Bench.self, User.self])
 }
 
 /// Options shared by the commands that read a rule set.

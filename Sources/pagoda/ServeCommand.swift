@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Logging
+import PagodaConsole
 import PagodaRules
 import PagodaService
 import PagodaTransport
@@ -69,6 +70,14 @@ struct Serve: AsyncParsableCommand {
     var statusAddress: String? = ProcessInfo.processInfo.environment["PAGODA_STATUS_ADDRESS"]
 
     @Option(help: ArgumentHelp(
+        "Serve the web console and its API (/api/v1) at HOST:PORT (port 0: any free port), or none. Default: $PAGODA_CONSOLE_ADDRESS, else 127.0.0.1:8345.",
+        valueName: "host:port"))
+    var consoleAddress: String = ProcessInfo.processInfo.environment["PAGODA_CONSOLE_ADDRESS"] ?? "127.0.0.1:8345"
+
+    @Flag(help: "Mark the console's session cookie Secure: set when the console is reached through a TLS reverse proxy (ops/nginx-console.conf).")
+    var consoleSecureCookies = false
+
+    @Option(help: ArgumentHelp(
         "How long messages the broker confirmed stay in the outbox: <n>d, <n>h, <n>m, <n>s, or none to keep them.",
         discussion: "Older ones are deleted in small batches; tickets, decisions, timelines and rejections are kept.",
         valueName: "period"))
@@ -89,6 +98,15 @@ struct Serve: AsyncParsableCommand {
             }
             return a
         }
+        var console: ConsoleConfiguration?
+        if consoleAddress != "none" {
+            guard let a = HostAndPort(parsing: consoleAddress) else {
+                throw ValidationError("--console-address must be HOST:PORT, [IPv6]:PORT, :PORT (port 0 to 65535) or none, got '\(consoleAddress)'")
+            }
+            var c = ConsoleConfiguration(host: a.host, port: a.port)
+            c.secureCookies = consoleSecureCookies
+            console = c
+        }
         // Warnings (such as a calendar about to run out of holiday data) are shown: a service runs for months.
         let ruleSet = try loadRuleSet(rules, quietWarnings: false, today: Date())
         var config = ServerConfiguration(rulesDirectory: rules, amqp: try broker.configuration(name: "pagoda-serve"), databasePath: db)
@@ -97,6 +115,7 @@ struct Serve: AsyncParsableCommand {
         config.timerPoll = .milliseconds(Int((timerPoll * 1000).rounded(.up)))
         config.statusEndpoint = status
         config.outboxRetention = retentionPeriod
+        config.console = console
         do {
             try await PagodaServer(configuration: config, ruleSet: ruleSet, logger: logger).run()
         } catch let error as InstanceLock.Failure {

@@ -328,7 +328,8 @@ import PagodaStore
             let store = try openStore(dir)
             #expect(try store.appliedMigrations() == DispatchStore.knownMigrations)
             #expect(DispatchStore.knownMigrations
-                    == ["v1-intake", "v2-lifecycle", "v3-outbox-routing-keys", "v4-intake-rejection-actions"])
+                    == ["v1-intake", "v2-lifecycle", "v3-outbox-routing-keys", "v4-intake-rejection-actions",
+                        "v5-console-accounts"])
             _ = try store.recordDispatches([dispatch("T1")])
             try store.close()
         }

@@ -1,0 +1,217 @@
+import Foundation
+import HummingbirdBcrypt
+import PagodaRules
+import PagodaStore
+
+/// Accounts, passwords, sessions and tokens: the console's rules over the store's tables.
+///
+/// Passwords are bcrypt hashes (`HummingbirdBcrypt`); session and API tokens are 32 random bytes, kept
+/// in the store only as their SHA-256. Every call blocks (bcrypt, SQLite): call it off the concurrency
+/// pool (`ConsoleEnvironment.blocking`).
+public struct ConsoleAccounts: Sendable {
+    public let store: DispatchStore
+    public let configuration: ConsoleConfiguration
+    public let clock: @Sendable () -> Date
+
+    public init(store: DispatchStore, configuration: ConsoleConfiguration, clock: @escaping @Sendable () -> Date = { Date() }) {
+        self.store = store
+        self.configuration = configuration
+        self.clock = clock
+    }
+
+    /// Why an account or password is refused. Closed set; `message` names what is wrong.
+    public struct Refusal: Error, Sendable, CustomStringConvertible {
+        public enum Code: String, Sendable { case name, password, role, unit, exists, unknownUser = "unknown_user" }
+        public var code: Code
+        public var message: String
+        public var description: String { message }
+    }
+
+    /// The shortest password accepted, in characters.
+    public static let minimumPasswordLength = 10
+
+    /// Checks a password: at least 10 characters, at most 72 bytes (bcrypt reads no further), no
+    /// control characters.
+    public static func checkPassword(_ password: String) throws(Refusal) {
+        if password.count < minimumPasswordLength {
+            throw Refusal(code: .password, message: "the password has \(password.count) characters; at least \(minimumPasswordLength) are needed")
+        }
+        if password.utf8.count > 72 {
+            throw Refusal(code: .password, message: "the password has \(password.utf8.count) bytes; bcrypt reads at most 72")
+        }
+        if password.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) {
+            throw Refusal(code: .password, message: "the password contains a control character")
+        }
+    }
+
+    /// Checks a user name: 1-64 characters of `A-Z a-z 0-9 . _ @ -`.
+    public static func checkName(_ name: String) throws(Refusal) {
+        let allowed = name.unicodeScalars.allSatisfy {
+            ("a"..."z").contains($0) || ("A"..."Z").contains($0) || ("0"..."9").contains($0) || ".-_@".unicodeScalars.contains($0)
+        }
+        guard (1...64).contains(name.count), allowed else {
+            throw Refusal(code: .name, message: "user name \"\(name)\": use 1-64 characters of A-Z a-z 0-9 . _ @ -")
+        }
+    }
+
+    /// Checks the unit a user belongs to against the rules: a worker needs one, and any unit named must be
+    /// a unit of the rule files (refused with the nearest ids).
+    public static func checkUnit(_ unit: String?, role: ConsoleRole, rules: RuleSet) throws(Refusal) {
+        guard let unit else {
+            if role == .worker { throw Refusal(code: .unit, message: "a worker belongs to a unit: give --unit UNIT_ID") }
+            return
+        }
+        if rules.unit(id: unit) == nil {
+            let near = Nearest.ids(to: unit, among: rules.units.map(\.id))
+            throw Refusal(code: .unit, message: "no unit \"\(unit)\" in the rule files"
+                + (near.isEmpty ? "" : "; nearest: \(near.joined(separator: ", "))"))
+        }
+    }
+
+    public func hash(_ password: String) -> String { Bcrypt.hash(password, cost: configuration.bcryptCost) }
+
+    /// Adds an account after checking name, password and unit. Throws `Refusal` (`exists` for a name taken).
+    public func add(name: String, role: ConsoleRole, unit: String?, password: String, rules: RuleSet, by actor: String) throws -> ConsoleAccount {
+        try Self.checkName(name)
+        try Self.checkPassword(password)
+        try Self.checkUnit(unit, role: role, rules: rules)
+        if try store.consoleAccount(name) != nil { throw Refusal(code: .exists, message: "user \"\(name)\" exists already") }
+        let now = clock()
+        let account = ConsoleAccount(name: name, role: role.rawValue, unitID: unit, passwordHash: hash(password), createdAt: now)
+        try store.addConsoleAccount(account, audit: ConsoleAuditEntry(at: now, userName: actor, action: "user_add", outcome: "ok",
+                                                                       detail: "\(name) role=\(role.rawValue) unit=\(unit ?? "-")"))
+        return account
+    }
+
+    /// Sets a new password (ends the account's sessions, clears a lock).
+    public func setPassword(name: String, password: String, by actor: String) throws {
+        try Self.checkPassword(password)
+        let now = clock()
+        guard try store.setConsolePassword(name, hash: hash(password), at: now,
+                                           audit: ConsoleAuditEntry(at: now, userName: actor, action: "user_passwd", outcome: "ok", detail: name))
+        else { throw Refusal(code: .unknownUser, message: "no user \"\(name)\"") }
+    }
+
+    /// Disables an account (ends its sessions, revokes its tokens), or enables it again.
+    public func setDisabled(name: String, _ disabled: Bool, by actor: String) throws {
+        let now = clock()
+        guard try store.setConsoleAccountDisabled(name, disabled, at: now, audit: ConsoleAuditEntry(
+            at: now, userName: actor, action: disabled ? "user_disable" : "user_enable", outcome: "ok", detail: name))
+        else { throw Refusal(code: .unknownUser, message: "no user \"\(name)\"") }
+    }
+
+    /// Makes a bearer token for an account: returned once, stored as its digest.
+    public func makeToken(name: String, by actor: String) throws -> String {
+        let token = "pgd_" + Self.randomHex(32)
+        let now = clock()
+        guard try store.addConsoleToken(tokenHash: Digest.sha256Hex(token.utf8), userName: name, at: now,
+                                        audit: ConsoleAuditEntry(at: now, userName: actor, action: "token_add", outcome: "ok", detail: name))
+        else { throw Refusal(code: .unknownUser, message: "no user \"\(name)\"") }
+        return token
+    }
+
+    // MARK: Login
+
+    /// How a login ended.
+    public enum LoginResult: Sendable {
+        /// Logged in: the session's token (for the cookie) and CSRF token.
+        case success(user: ConsoleUser, token: String, csrf: String)
+        /// Wrong name or password, or a disabled account (not told apart).
+        case refused
+        /// Too many failures: refused until then, whatever the password.
+        case locked(until: Date)
+    }
+
+    /// A bcrypt hash of nothing anybody knows, checked for unknown names so that they take as long.
+    private static let decoy = Bcrypt.hash(randomHex(16), cost: 10)
+
+    /// Checks a name and password; counts failures (the limit locks the account), starts a session on
+    /// success. Audits every attempt with the name given.
+    public func login(name: String, password: String, remote: String?) throws -> LoginResult {
+        let now = clock()
+        func audit(_ outcome: String) -> ConsoleAuditEntry {
+            ConsoleAuditEntry(at: now, userName: name, action: outcome == "ok" ? "login" : "login_failed", outcome: outcome, remote: remote)
+        }
+        guard let account = try store.consoleAccount(name) else {
+            _ = Bcrypt.verify(password, hash: Self.decoy)
+            try store.appendConsoleAudit(audit("unknown_user"))
+            return .refused
+        }
+        if let until = account.lockedUntil, until > now {
+            try store.appendConsoleAudit(audit("locked"))
+            return .locked(until: until)
+        }
+        guard Bcrypt.verify(password, hash: account.passwordHash), !account.disabled, let role = ConsoleRole(rawValue: account.role) else {
+            let outcome = account.disabled ? "disabled" : "bad_password"
+            let failed = try store.recordFailedLogin(name, at: now, limit: configuration.maxFailedLogins, lockFor: configuration.lockout,
+                                                     audit: audit(outcome))
+            if let until = failed.lockedUntil { return .locked(until: until) }
+            return .refused
+        }
+        let token = Self.randomHex(32)
+        let csrf = Self.randomHex(32)
+        try store.startConsoleSession(tokenHash: Digest.sha256Hex(token.utf8), userName: name, csrfToken: csrf, at: now, audit: audit("ok"))
+        return .success(user: ConsoleUser(name: name, role: role, unit: account.unitID), token: token, csrf: csrf)
+    }
+
+    /// The user and CSRF token of a session cookie's token; nil when there is no such session, it was idle
+    /// longer than `sessionIdle` (it is then deleted) or its account is disabled. Marks it used (at most
+    /// once a minute, to spare writes).
+    public func session(token: String) throws -> (user: ConsoleUser, csrf: String, tokenHash: String)? {
+        let digest = Digest.sha256Hex(token.utf8)
+        guard let (session, account) = try store.consoleSession(tokenHash: digest) else { return nil }
+        let now = clock()
+        if now.timeIntervalSince(session.lastSeen) > configuration.sessionIdle {
+            try store.endConsoleSession(tokenHash: digest)
+            return nil
+        }
+        guard !account.disabled, let role = ConsoleRole(rawValue: account.role) else { return nil }
+        if now.timeIntervalSince(session.lastSeen) > 60 { try store.touchConsoleSession(tokenHash: digest, at: now) }
+        return (ConsoleUser(name: account.name, role: role, unit: account.unitID), session.csrfToken, digest)
+    }
+
+    /// The user of a bearer token; nil when unknown or the account is disabled.
+    public func tokenUser(_ token: String) throws -> ConsoleUser? {
+        guard let account = try store.consoleTokenAccount(tokenHash: Digest.sha256Hex(token.utf8)), !account.disabled,
+              let role = ConsoleRole(rawValue: account.role) else { return nil }
+        return ConsoleUser(name: account.name, role: role, unit: account.unitID)
+    }
+
+    /// Ends a session (logout), auditing it.
+    public func logout(tokenHash: String, user: String, remote: String?) throws {
+        try store.endConsoleSession(tokenHash: tokenHash, audit: ConsoleAuditEntry(at: clock(), userName: user, action: "logout",
+                                                                                    outcome: "ok", remote: remote))
+    }
+
+    /// `count` random bytes (the system's CSPRNG) as hex.
+    public static func randomHex(_ count: Int) -> String {
+        var g = SystemRandomNumberGenerator()
+        return (0..<count).map { _ in String(format: "%02x", UInt8.random(in: 0...255, using: &g)) }.joined()
+    }
+}
+
+/// The ids nearest to a misspelt one, for "did you mean" messages.
+enum Nearest {
+    /// Up to three ids within a small edit distance (or sharing the input as a prefix or suffix), nearest first.
+    static func ids(to word: String, among candidates: [String], limit: Int = 3) -> [String] {
+        let scored = candidates.map { ($0, distance(word, $0)) }
+        let bound = max(2, word.count / 3)
+        return scored.filter { $0.1 <= bound || $0.0.hasPrefix(word) || $0.0.hasSuffix(word) }
+            .sorted { ($0.1, $0.0) < ($1.1, $1.0) }.prefix(limit).map(\.0)
+    }
+
+    static func distance(_ a: String, _ b: String) -> Int {
+        let a = Array(a.unicodeScalars), b = Array(b.unicodeScalars)
+        if a.isEmpty { return b.count }
+        if b.isEmpty { return a.count }
+        var prev = Array(0...b.count), cur = [Int](repeating: 0, count: b.count + 1)
+        for i in 1...a.count {
+            cur[0] = i
+            for j in 1...b.count {
+                cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1))
+            }
+            swap(&prev, &cur)
+        }
+        return prev[b.count]
+    }
+}

@@ -1,0 +1,11 @@
+import Hummingbird
+
+/// Where the console's pages register their routes (board, unit inbox, ticket, centre desk, reports,
+/// rules). Everything registered here runs behind `ConsoleAuthMiddleware`: `context.user` is set and a
+/// state-changing request has passed the CSRF check. See `ConsoleConfiguration`'s documentation (the
+/// console's main file) for how pages render and check access.
+public enum ConsolePages {
+    public static func register(on group: RouterGroup<ConsoleRequestContext>, environment env: ConsoleEnvironment) {
+        PageRoutes.register(on: group, env: env)
+    }
+}

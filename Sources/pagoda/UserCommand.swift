@@ -1,0 +1,154 @@
+import ArgumentParser
+import Foundation
+import PagodaConsole
+import PagodaRules
+import PagodaStore
+
+/// `pagoda user`: the console's accounts in the service's database.
+struct User: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Manage the web console's users: add, list, disable, passwd, token.",
+        discussion: "Passwords are read from standard input (--password-stdin), never from the command line; they need at least 10 characters and are stored as bcrypt hashes. A worker belongs to one unit of the rule files.",
+        subcommands: [UserAdd.self, UserList.self, UserDisable.self, UserPasswd.self, UserToken.self])
+}
+
+/// The options every `pagoda user` command takes.
+struct UserStoreOptions: ParsableArguments {
+    @Option(help: "The SQLite database file. Default: $PAGODA_DB, else pagoda.sqlite.")
+    var db: String = ProcessInfo.processInfo.environment["PAGODA_DB"] ?? "pagoda.sqlite"
+
+    func accounts() throws -> ConsoleAccounts {
+        ConsoleAccounts(store: try DispatchStore(StoreConfiguration(path: db)), configuration: ConsoleConfiguration())
+    }
+
+    /// Who the audit log names for changes made with the CLI.
+    var actor: String { "cli:" + (ProcessInfo.processInfo.environment["USER"] ?? "unknown") }
+}
+
+/// Reads the password: the first line of standard input, without its line end.
+func readPassword(_ given: Bool, command: String) throws -> String {
+    guard given else {
+        printError("pagoda user \(command): give the password on standard input with --password-stdin (never on the command line)\n")
+        throw ExitCode(2)
+    }
+    guard let line = readLine(strippingNewline: true) else {
+        printError("pagoda user \(command): no password on standard input\n")
+        throw ExitCode(2)
+    }
+    return line.hasSuffix("\r") ? String(line.dropLast()) : line
+}
+
+/// Runs an account change, printing a refusal as `pagoda user CMD: MESSAGE` with exit status 1.
+func refusing<T>(_ command: String, _ body: () throws -> T) throws -> T {
+    do {
+        return try body()
+    } catch let refusal as ConsoleAccounts.Refusal {
+        printError("pagoda user \(command): \(refusal.message)\n")
+        throw ExitCode.failure
+    }
+}
+
+extension ConsoleRole: @retroactive ExpressibleByArgument {}
+
+struct UserAdd: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "add", abstract: "Add a user (password on standard input).")
+
+    @Argument(help: "The user name (1-64 characters of A-Z a-z 0-9 . _ @ -).")
+    var name: String
+
+    @Option(help: "worker, centre, supervisor or admin.")
+    var role: ConsoleRole
+
+    @Option(help: "The user's unit id from the rule files: required for a worker; for the centre, the unit its commands are sent as (default: the rules' triage unit).")
+    var unit: String?
+
+    @Flag(help: "Read the password from the first line of standard input.")
+    var passwordStdin = false
+
+    @Option(help: "The rule directory the unit is checked against. Default: $PAGODA_RULES, else rules.")
+    var rules: String = ProcessInfo.processInfo.environment["PAGODA_RULES"] ?? "rules"
+
+    @OptionGroup var store: UserStoreOptions
+
+    func run() throws {
+        let password = try readPassword(passwordStdin, command: "add")
+        let ruleSet = try loadRuleSet(rules)
+        let accounts = try store.accounts()
+        let account = try refusing("add") {
+            try accounts.add(name: name, role: role, unit: unit, password: password, rules: ruleSet, by: store.actor)
+        }
+        print("added \(account.name) (\(account.role)\(account.unitID.map { ", unit \($0)" } ?? ""))")
+    }
+}
+
+struct UserList: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "list", abstract: "List the users: name, role, unit, state.")
+
+    @OptionGroup var store: UserStoreOptions
+
+    func run() throws {
+        let accounts = try store.accounts()
+        let now = Date()
+        let rows = try accounts.store.consoleAccounts()
+        if rows.isEmpty { print("no users"); return }
+        for a in rows {
+            var state = a.disabled ? "disabled" : "active"
+            if let until = a.lockedUntil, until > now { state += ", locked until \(RFC3339.format(until, offsetSeconds: 8 * 3600))" }
+            if a.failedLogins > 0 { state += ", \(a.failedLogins) failed logins" }
+            let name = a.name.padding(toLength: max(16, a.name.count), withPad: " ", startingAt: 0)
+            let role = a.role.padding(toLength: 11, withPad: " ", startingAt: 0)
+            let unit = (a.unitID ?? "-").padding(toLength: max(24, (a.unitID ?? "-").count), withPad: " ", startingAt: 0)
+            print("\(name) \(role) \(unit) \(state)")
+        }
+    }
+}
+
+struct UserDisable: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "disable", abstract: "Disable a user: ends its sessions and revokes its API tokens.")
+
+    @Argument(help: "The user name.")
+    var name: String
+
+    @OptionGroup var store: UserStoreOptions
+
+    func run() throws {
+        let accounts = try store.accounts()
+        try refusing("disable") { try accounts.setDisabled(name: name, true, by: store.actor) }
+        print("disabled \(name)")
+    }
+}
+
+struct UserPasswd: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "passwd", abstract: "Set a user's password (on standard input); ends its sessions and clears a lock.")
+
+    @Argument(help: "The user name.")
+    var name: String
+
+    @Flag(help: "Read the password from the first line of standard input.")
+    var passwordStdin = false
+
+    @OptionGroup var store: UserStoreOptions
+
+    func run() throws {
+        let password = try readPassword(passwordStdin, command: "passwd")
+        let accounts = try store.accounts()
+        try refusing("passwd") { try accounts.setPassword(name: name, password: password, by: store.actor) }
+        print("password of \(name) changed")
+    }
+}
+
+struct UserToken: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "token", abstract: "Make an API bearer token for a user and print it once (only its digest is stored).")
+
+    @Argument(help: "The user name.")
+    var name: String
+
+    @OptionGroup var store: UserStoreOptions
+
+    func run() throws {
+        let accounts = try store.accounts()
+        let token = try refusing("token") { try accounts.makeToken(name: name, by: store.actor) }
+        print(token)
+    }
+}

@@ -1,0 +1,288 @@
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import Logging
+import PagodaConsole
+import PagodaLifecycle
+import PagodaRules
+import PagodaService
+import PagodaStore
+import Synchronization
+import Testing
+
+/// A clock the tests move by hand (lockout, idle sessions).
+final class TestClock: Sendable {
+    let now: Mutex<Date>
+    init(_ date: Date = Date()) { now = Mutex(date) }
+    var read: @Sendable () -> Date { { [self] in now.withLock { $0 } } }
+    func advance(_ seconds: TimeInterval) { now.withLock { $0 = $0.addingTimeInterval(seconds) } }
+}
+
+/// The repository's root (Tests/PagodaConsoleTests/ is two levels down).
+let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+/// A console on a real SQLite file in a temporary directory, with the service's command desk, real
+/// bcrypt (cost 10 to keep the suite quick) and the repository's rules; tickets dispatched through the
+/// real intake processor.
+final class ConsoleFixture: Sendable {
+    static let rules: RuleSet = {
+        let files = try! RuleSetCompiler.readFiles(in: repositoryRoot.appendingPathComponent("rules").path)
+        return RuleSetCompiler.compile(files).ruleSet!
+    }()
+
+    let directory: URL
+    let dbPath: String
+    let clock: TestClock
+    let configuration: ConsoleConfiguration
+
+    init(secureCookies: Bool = false) throws {
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("pagoda-console-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        dbPath = directory.appendingPathComponent("pagoda.sqlite").path
+        clock = TestClock()
+        var c = ConsoleConfiguration(host: "127.0.0.1", port: 0)
+        c.bcryptCost = 10
+        c.secureCookies = secureCookies
+        configuration = c
+    }
+
+    deinit { try? FileManager.default.removeItem(at: directory) }
+
+    /// A new store and environment on the fixture's file (a "restart" when called again).
+    func environment() throws -> ConsoleEnvironment {
+        let store = try DispatchStore(StoreConfiguration(path: dbPath))
+        let names = Names()
+        let live = LiveRules(ruleSet: Self.rules, names: names)
+        let desk = CommandDesk(store: store, storeQueue: BlockingQueue(label: "test.lifecycle"), rules: live,
+                               codec: live.current.processor.codec, metrics: ServiceMetrics(), changed: {}, clock: clock.read)
+        return ConsoleEnvironment(store: store, backend: desk, configuration: configuration, logger: Logger(label: "test.console"),
+                                  clock: clock.read)
+    }
+
+    func application(_ env: ConsoleEnvironment) -> some ApplicationProtocol {
+        Application(router: ConsoleApplication.router(env))
+    }
+
+    /// Dispatches a ticket through the intake processor, received now; returns the holding unit.
+    @discardableResult
+    func dispatch(_ env: ConsoleEnvironment, id: String, district: String = "南海区", phone: String = "13812345678") throws -> String? {
+        let received = RFC3339.format(clock.read(), offsetSeconds: 28800)
+        let body = #"{"id":"\#(id)","received_at":"\#(received)","channel":"hotline","kind":"complaint","text":"路灯坏了很久没人修，晚上很危险","category":"city_management","region":{"district":"\#(district)"},"caller":{"name":"李先生","phone":"\#(phone)"}}"#
+        let processor = IntakeProcessor(ruleSet: Self.rules, names: Names())
+        _ = try env.store.recordDispatches([processor.process(body: Array(body.utf8), messageID: "m-\(id)", now: clock.read())])
+        return try env.store.lifecycle([id])[id]?.unitID
+    }
+
+    func addUser(_ env: ConsoleEnvironment, _ name: String, _ role: ConsoleRole, unit: String? = nil, password: String = "correct-horse-1")
+        throws
+    {
+        _ = try env.accounts.add(name: name, role: role, unit: unit, password: password, rules: Self.rules, by: "test")
+    }
+}
+
+/// A logged-in client's cookie and CSRF token.
+struct Session {
+    var cookie: String
+    var csrf: String
+    var headers: HTTPFields { [.cookie: cookie] }
+    var apiHeaders: HTTPFields { [.cookie: cookie, .contentType: "application/json", HTTPField.Name("X-CSRF-Token")!: csrf] }
+}
+
+extension TestClientProtocol {
+    /// Logs in through `POST /api/v1/session`.
+    func login(_ name: String, _ password: String = "correct-horse-1") async throws -> Session {
+        let r = try await execute(uri: "/api/v1/session", method: .post, headers: [.contentType: "application/json"],
+                                  body: ByteBuffer(string: #"{"name":"\#(name)","password":"\#(password)"}"#))
+        #expect(r.status == .ok, "login of \(name): \(String(buffer: r.body))")
+        let setCookie = try #require(r.headers[.setCookie])
+        let cookie = String(setCookie.split(separator: ";")[0])
+        guard case .object(let o)? = try? JSON.parse(Array(r.body.readableBytesView)), let csrf = o["csrf_token"]?.stringValue else {
+            Issue.record("no csrf_token in \(String(buffer: r.body))")
+            return Session(cookie: cookie, csrf: "")
+        }
+        return Session(cookie: cookie, csrf: csrf)
+    }
+}
+
+func json(_ r: TestResponse) -> JSONObject? { try? JSON.parse(Array(r.body.readableBytesView)).objectValue }
+
+func form(_ pairs: [(String, String)]) -> ByteBuffer {
+    ByteBuffer(string: pairs.map { "\($0.0)=\($0.1.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "")" }.joined(separator: "&"))
+}
+
+@Suite struct ConsoleAuthTests {
+    @Test func unauthenticatedRequestsAreRefusedOrSentToLogin() async throws {
+        let f = try ConsoleFixture()
+        let env = try f.environment()
+        try await f.application(env).test(.router) { client in
+            let api = try await client.execute(uri: "/api/v1/tickets", method: .get)
+            #expect(api.status == .unauthorized)
+            #expect(json(api)?["code"] == .string("unauthenticated"))
+            for path in ["/api/v1/tickets/X-1", "/api/v1/session"] {
+                #expect(try await client.execute(uri: path, method: .get).status == .unauthorized, "\(path)")
+            }
+            let post = try await client.execute(uri: "/api/v1/tickets/X-1/commands", method: .post, headers: [.contentType: "application/json"],
+                                                body: ByteBuffer(string: #"{"command_id":"c1","type":"sign"}"#))
+            #expect(post.status == .unauthorized)
+            for path in ["/admin/users", "/"] {
+                let page = try await client.execute(uri: path, method: .get)
+                #expect(page.status == .seeOther, "\(path)")
+                #expect(page.headers[.location]?.hasPrefix("/login?next=") == true, "\(path): \(page.headers[.location] ?? "-")")
+            }
+            let login = try await client.execute(uri: "/login", method: .get)
+            #expect(login.status == .ok)
+            #expect(String(buffer: login.body).contains("<html lang=\"zh-CN\">"))
+            #expect(try await client.execute(uri: "/static/console.css", method: .get).status == .ok)
+        }
+    }
+
+    @Test func formLoginSetsAStrictHttpOnlyCookieAndLogoutEndsTheSession() async throws {
+        let f = try ConsoleFixture()
+        let env = try f.environment()
+        try f.addUser(env, "centre1", .centre)
+        try await f.application(env).test(.router) { client in
+            let page = try await client.execute(uri: "/login?next=/centre", method: .get)
+            let loginCookie = String(try #require(page.headers[.setCookie]).split(separator: ";")[0])
+            let token = String(loginCookie.split(separator: "=")[1])
+            #expect(String(buffer: page.body).contains(token))
+            // Without the login form's own token: refused.
+            let forged = try await client.execute(uri: "/login", method: .post, headers: [.contentType: "application/x-www-form-urlencoded"],
+                                                  body: form([("name", "centre1"), ("password", "correct-horse-1")]))
+            #expect(forged.status == .forbidden)
+            let r = try await client.execute(uri: "/login", method: .post,
+                                             headers: [.contentType: "application/x-www-form-urlencoded", .cookie: loginCookie],
+                                             body: form([("_login", token), ("next", "/centre"), ("name", "centre1"), ("password", "correct-horse-1")]))
+            #expect(r.status == .seeOther)
+            #expect(r.headers[.location] == "/centre")
+            let set = try #require(r.headers[values: .setCookie].first { $0.hasPrefix("pagoda_session=") })
+            #expect(set.contains("HttpOnly"))
+            #expect(set.contains("SameSite=Strict"))
+            #expect(!set.contains("Secure"))
+            let cookie = String(set.split(separator: ";")[0])
+            let home = try await client.execute(uri: "/", method: .get, headers: [.cookie: cookie])
+            #expect(home.status == .seeOther)
+            #expect(home.headers[.location] == "/centre")
+            let me = try await client.execute(uri: "/api/v1/session", method: .get, headers: [.cookie: cookie])
+            #expect(me.status == .ok)
+            let csrf = try #require(json(me)?["csrf_token"]?.stringValue)
+            // Logout is a state-changing form: without the CSRF token it is refused and the session lives on.
+            let noToken = try await client.execute(uri: "/logout", method: .post,
+                                                   headers: [.cookie: cookie, .contentType: "application/x-www-form-urlencoded"], body: form([]))
+            #expect(noToken.status == .forbidden)
+            #expect(try await client.execute(uri: "/api/v1/session", method: .get, headers: [.cookie: cookie]).status == .ok)
+            let out = try await client.execute(uri: "/logout", method: .post,
+                                               headers: [.cookie: cookie, .contentType: "application/x-www-form-urlencoded"],
+                                               body: form([("_csrf", csrf)]))
+            #expect(out.status == .seeOther)
+            #expect(out.headers[.location] == "/login")
+            #expect(try await client.execute(uri: "/api/v1/session", method: .get, headers: [.cookie: cookie]).status == .unauthorized)
+        }
+        let audit = try env.store.consoleAudit(userName: "centre1")
+        #expect(audit.map(\.action).contains("login"))
+        #expect(audit.map(\.action).contains("logout"))
+        #expect(audit.contains { $0.action == "csrf_refused" })
+    }
+
+    @Test func secureFlagMarksTheCookieSecure() async throws {
+        let f = try ConsoleFixture(secureCookies: true)
+        let env = try f.environment()
+        try f.addUser(env, "sup1", .supervisor)
+        try await f.application(env).test(.router) { client in
+            let r = try await client.execute(uri: "/api/v1/session", method: .post, headers: [.contentType: "application/json"],
+                                             body: ByteBuffer(string: #"{"name":"sup1","password":"correct-horse-1"}"#))
+            #expect(r.status == .ok)
+            let set = try #require(r.headers[.setCookie])
+            #expect(set.contains("Secure"))
+            #expect(set.contains("HttpOnly"))
+            #expect(set.contains("SameSite=Strict"))
+        }
+    }
+
+    @Test func fiveFailedLoginsLockTheAccountForFifteenMinutes() async throws {
+        let f = try ConsoleFixture()
+        let env = try f.environment()
+        try f.addUser(env, "worker1", .worker, unit: "nanhai")
+        try await f.application(env).test(.router) { client in
+            func attempt(_ password: String) async throws -> TestResponse {
+                try await client.execute(uri: "/api/v1/session", method: .post, headers: [.contentType: "application/json"],
+                                         body: ByteBuffer(string: #"{"name":"worker1","password":"\#(password)"}"#))
+            }
+            for i in 1...4 {
+                let r = try await attempt("wrong-password-\(i)")
+                #expect(r.status == .unauthorized)
+                #expect(json(r)?["code"] == .string("bad_credentials"))
+            }
+            let fifth = try await attempt("wrong-password-5")
+            #expect(fifth.status == .unauthorized)
+            #expect(json(fifth)?["code"] == .string("locked"))
+            // Locked: even the right password is refused, and says so.
+            let right = try await attempt("correct-horse-1")
+            #expect(right.status == .unauthorized)
+            #expect(json(right)?["code"] == .string("locked"))
+            f.clock.advance(14 * 60)
+            #expect(json(try await attempt("correct-horse-1"))?["code"] == .string("locked"))
+            f.clock.advance(61)
+            #expect(try await attempt("correct-horse-1").status == .ok)
+        }
+        let audit = try env.store.consoleAudit(userName: "worker1")
+        #expect(audit.filter { $0.action == "login_failed" && $0.outcome == "bad_password" }.count == 5)
+        #expect(audit.filter { $0.action == "login_failed" && $0.outcome == "locked" }.count == 2)
+        #expect(audit.first?.action == "login")
+        #expect(try env.store.consoleAccount("worker1")?.failedLogins == 0)
+    }
+
+    @Test func unknownNamesAndDisabledAccountsAreRefusedAlike() async throws {
+        let f = try ConsoleFixture()
+        let env = try f.environment()
+        try f.addUser(env, "gone", .supervisor)
+        try env.accounts.setDisabled(name: "gone", true, by: "test")
+        try await f.application(env).test(.router) { client in
+            for name in ["nobody", "gone"] {
+                let r = try await client.execute(uri: "/api/v1/session", method: .post, headers: [.contentType: "application/json"],
+                                                 body: ByteBuffer(string: #"{"name":"\#(name)","password":"correct-horse-1"}"#))
+                #expect(r.status == .unauthorized)
+                #expect(json(r)?["code"] == .string("bad_credentials"))
+            }
+        }
+    }
+
+    @Test func sessionsSurviveARestartAndEndAfterEightIdleHours() async throws {
+        let f = try ConsoleFixture()
+        let first = try f.environment()
+        try f.addUser(first, "sup1", .supervisor)
+        let session = try await f.application(first).test(.router) { client in try await client.login("sup1") }
+        try first.store.close()
+        // A new application on a new store over the same file: the cookie still works.
+        let second = try f.environment()
+        try await f.application(second).test(.router) { client in
+            let me = try await client.execute(uri: "/api/v1/session", method: .get, headers: session.headers)
+            #expect(me.status == .ok)
+            #expect(json(me)?["user"]?.objectValue?["name"] == .string("sup1"))
+            #expect(json(me)?["csrf_token"] == .string(session.csrf))
+            f.clock.advance(7 * 3600)
+            #expect(try await client.execute(uri: "/api/v1/session", method: .get, headers: session.headers).status == .ok)
+            // Used an hour ago: the idle time started again then.
+            f.clock.advance(8 * 3600 + 1)
+            #expect(try await client.execute(uri: "/api/v1/session", method: .get, headers: session.headers).status == .unauthorized)
+        }
+    }
+
+    @Test func passwordsAndUnitsAreChecked() throws {
+        let f = try ConsoleFixture()
+        let env = try f.environment()
+        #expect(throws: ConsoleAccounts.Refusal.self) { try f.addUser(env, "short", .admin, password: "123456789") }
+        do {
+            try f.addUser(env, "w", .worker, unit: "nanhai.shishan.wuzhaung")
+            Issue.record("an unknown unit was accepted")
+        } catch let r as ConsoleAccounts.Refusal {
+            #expect(r.code == .unit)
+            #expect(r.message.contains("nanhai.shishan.wuzhuang"), "\(r.message)")
+        }
+        #expect(throws: ConsoleAccounts.Refusal.self) { try f.addUser(env, "w", .worker) }
+        try f.addUser(env, "w", .worker, unit: "nanhai.shishan")
+        #expect(throws: ConsoleAccounts.Refusal.self) { try f.addUser(env, "w", .centre) }
+        let stored = try #require(try env.store.consoleAccount("w"))
+        #expect(stored.passwordHash.hasPrefix("$2"))
+        #expect(!stored.passwordHash.contains("correct-horse-1"))
+    }
+}

@@ -1,0 +1,211 @@
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import PagodaConsole
+import PagodaLifecycle
+import PagodaRules
+import PagodaStore
+import Testing
+
+@Suite struct ConsoleRolesTests {
+    /// Two tickets at two different units, a worker at each, and one user of every other role.
+    struct World {
+        let f: ConsoleFixture
+        let env: ConsoleEnvironment
+        let mine: String
+        let mineUnit: String
+        let theirs: String
+        let theirUnit: String
+    }
+
+    func world() throws -> World {
+        let f = try ConsoleFixture()
+        let env = try f.environment()
+        let mineUnit = try #require(try f.dispatch(env, id: "FS-1", district: "南海区", phone: "13812345678"))
+        let theirUnit = try #require(try f.dispatch(env, id: "FS-2", district: "顺德区", phone: "13987654321"))
+        #expect(mineUnit != theirUnit)
+        try f.addUser(env, "w1", .worker, unit: mineUnit)
+        try f.addUser(env, "w2", .worker, unit: theirUnit)
+        try f.addUser(env, "centre1", .centre)
+        try f.addUser(env, "sup1", .supervisor)
+        try f.addUser(env, "admin1", .admin)
+        return World(f: f, env: env, mine: "FS-1", mineUnit: mineUnit, theirs: "FS-2", theirUnit: theirUnit)
+    }
+
+    @Test func aWorkerSeesItsUnitsTicketsAndNeverAnotherUnitsText() async throws {
+        let w = try world()
+        try await w.f.application(w.env).test(.router) { client in
+            let s = try await client.login("w1")
+            let own = try await client.execute(uri: "/api/v1/tickets/\(w.mine)", method: .get, headers: s.headers)
+            #expect(own.status == .ok)
+            let ticket = try #require(json(own)?["ticket"]?.objectValue)
+            #expect(ticket["caller"]?.objectValue?["phone"] == .string("138****5678"))
+            #expect(json(own)?["lifecycle"]?.objectValue?["unit"] == .string(w.mineUnit))
+            let other = try await client.execute(uri: "/api/v1/tickets/\(w.theirs)", method: .get, headers: s.headers)
+            #expect(other.status == .forbidden)
+            #expect(json(other)?["code"] == .string("forbidden"))
+            let text = String(buffer: other.body)
+            #expect(!text.contains("路灯"))
+            #expect(!text.contains("1398"))
+            #expect(!text.contains("李先生"))
+            let missing = try await client.execute(uri: "/api/v1/tickets/NOPE-1", method: .get, headers: s.headers)
+            #expect(missing.status == .notFound)
+            // The list holds its own unit's tickets only; asking for another unit is refused.
+            let list = try await client.execute(uri: "/api/v1/tickets", method: .get, headers: s.headers)
+            #expect(list.status == .ok)
+            let ids = json(list)?["tickets"]?.arrayValue?.compactMap { $0.objectValue?["ticket_id"]?.stringValue }
+            #expect(ids == [w.mine])
+            #expect(try await client.execute(uri: "/api/v1/tickets?unit=\(w.theirUnit)", method: .get, headers: s.headers).status == .forbidden)
+            // Acting on another unit's ticket: 403, and nothing happens to it.
+            let act = try await client.execute(uri: "/api/v1/tickets/\(w.theirs)/commands", method: .post, headers: s.apiHeaders,
+                                               body: ByteBuffer(string: #"{"command_id":"w1-x","type":"sign"}"#))
+            #expect(act.status == .forbidden)
+        }
+        #expect(try w.env.store.lifecycle([w.theirs])[w.theirs]?.phase == "assigned")
+    }
+
+    @Test func theCentreSeesEverythingUnmaskedAndSupervisorsChangeNothing() async throws {
+        let w = try world()
+        try await w.f.application(w.env).test(.router) { client in
+            let centre = try await client.login("centre1")
+            let r = try await client.execute(uri: "/api/v1/tickets/\(w.theirs)", method: .get, headers: centre.headers)
+            #expect(r.status == .ok)
+            #expect(json(r)?["ticket"]?.objectValue?["caller"]?.objectValue?["phone"] == .string("13987654321"))
+            let all = try await client.execute(uri: "/api/v1/tickets", method: .get, headers: centre.headers)
+            #expect(json(all)?["tickets"]?.arrayValue?.count == 2)
+
+            let sup = try await client.login("sup1")
+            let seen = try await client.execute(uri: "/api/v1/tickets/\(w.theirs)", method: .get, headers: sup.headers)
+            #expect(seen.status == .ok)
+            #expect(json(seen)?["ticket"]?.objectValue?["caller"]?.objectValue?["phone"] == .string("139****4321"))
+            let act = try await client.execute(uri: "/api/v1/tickets/\(w.theirs)/commands", method: .post, headers: sup.apiHeaders,
+                                               body: ByteBuffer(string: #"{"command_id":"sup-1","type":"redispatch","to_unit":"\#(w.mineUnit)"}"#))
+            #expect(act.status == .forbidden)
+            #expect(try await client.execute(uri: "/admin/users", method: .get, headers: sup.headers).status == .forbidden)
+
+            let admin = try await client.login("admin1")
+            let users = try await client.execute(uri: "/admin/users", method: .get, headers: admin.headers)
+            #expect(users.status == .ok)
+            #expect(String(buffer: users.body).contains("w1"))
+            let w1 = try await client.login("w1")
+            #expect(try await client.execute(uri: "/admin/users", method: .get, headers: w1.headers).status == .forbidden)
+            // A worker cannot make the centre's decisions.
+            let decide = try await client.execute(uri: "/api/v1/tickets/\(w.mine)/commands", method: .post, headers: w1.apiHeaders,
+                                                  body: ByteBuffer(string: #"{"command_id":"w1-r","type":"redispatch","to_unit":"\#(w.theirUnit)"}"#))
+            #expect(decide.status == .forbidden)
+        }
+        #expect(try w.env.store.lifecycle([w.theirs])[w.theirs]?.unitID == w.theirUnit)
+    }
+
+    @Test func apiCommandsNeedTheCsrfHeaderWithACookieButNotWithABearerToken() async throws {
+        let w = try world()
+        let token = try w.env.accounts.makeToken(name: "w1", by: "test")
+        #expect(try w.env.store.consoleTokenAccount(tokenHash: Digest.sha256Hex(token.utf8))?.name == "w1")
+        try await w.f.application(w.env).test(.router) { client in
+            let s = try await client.login("w1")
+            let noCSRF = try await client.execute(uri: "/api/v1/tickets/\(w.mine)/commands", method: .post,
+                                                  headers: [.cookie: s.cookie, .contentType: "application/json"],
+                                                  body: ByteBuffer(string: #"{"command_id":"c-1","type":"sign"}"#))
+            #expect(noCSRF.status == .forbidden)
+            #expect(json(noCSRF)?["code"] == .string("csrf"))
+            #expect(try w.env.store.lifecycle([w.mine])[w.mine]?.phase == "assigned")
+            let bearer = try await client.execute(uri: "/api/v1/tickets/\(w.mine)/commands", method: .post,
+                                                  headers: [.authorization: "Bearer \(token)", .contentType: "application/json"],
+                                                  body: ByteBuffer(string: #"{"command_id":"c-2","type":"sign"}"#))
+            #expect(bearer.status == .ok, "\(String(buffer: bearer.body))")
+            #expect(json(bearer)?["outcome"] == .string("applied"))
+            let events = json(bearer)?["events"]?.arrayValue ?? []
+            #expect(events.first?.objectValue?["event"] == .string("ticket.signed"))
+            #expect(events.first?.objectValue?["by"] == .string("w1"))
+            let bad = try await client.execute(uri: "/api/v1/tickets", method: .get, headers: [.authorization: "Bearer pgd_nope"])
+            #expect(bad.status == .unauthorized)
+            // A refusal by the lifecycle: 409 with the code and a Chinese message.
+            let again = try await client.execute(uri: "/api/v1/tickets/\(w.mine)/commands", method: .post, headers: s.apiHeaders,
+                                                 body: ByteBuffer(string: #"{"command_id":"c-3","type":"sign"}"#))
+            #expect(again.status == .conflict)
+            #expect(json(again)?["code"] == .string("already_signed"))
+            #expect(json(again)?["message"] == .string("工单已签收"))
+            // An invalid command: 400 with the contract's issues; a unit in the body is refused.
+            let invalid = try await client.execute(uri: "/api/v1/tickets/\(w.mine)/commands", method: .post, headers: s.apiHeaders,
+                                                   body: ByteBuffer(string: #"{"command_id":"c-4","type":"reply","outcome":"done"}"#))
+            #expect(invalid.status == .badRequest)
+            #expect(json(invalid)?["issues"]?.arrayValue?.isEmpty == false)
+            let unit = try await client.execute(uri: "/api/v1/tickets/\(w.mine)/commands", method: .post, headers: s.apiHeaders,
+                                                body: ByteBuffer(string: #"{"command_id":"c-5","type":"sign","unit":"\#(w.theirUnit)"}"#))
+            #expect(unit.status == .badRequest)
+        }
+        let audit = try w.env.store.consoleAudit(userName: "w1").filter { $0.action == "command" }
+        #expect(Set(audit.map(\.outcome)) == ["applied", "already_signed"])
+    }
+
+    @Test func aDoubleSubmittedFormHasOneEffect() async throws {
+        let w = try world()
+        try await w.f.application(w.env).test(.router) { client in
+            let s = try await client.login("w1")
+            let body = form([("_csrf", s.csrf), ("command_id", "web-double-1"), ("type", "reply"), ("outcome", "resolved"),
+                             ("text", "已安排维修，路灯已修复。")])
+            var locations: [String] = []
+            for _ in 0..<2 {
+                let r = try await client.execute(uri: "/tickets/\(w.mine)/commands", method: .post,
+                                                 headers: [.cookie: s.cookie, .contentType: "application/x-www-form-urlencoded"], body: body)
+                #expect(r.status == .seeOther)
+                locations.append(r.headers[.location] ?? "")
+            }
+            #expect(locations == ["/tickets/\(w.mine)?done=reply", "/tickets/\(w.mine)?done=reply&duplicate=1"])
+            // Without the CSRF field the form is refused before anything is applied.
+            let forged = try await client.execute(uri: "/tickets/\(w.mine)/commands", method: .post,
+                                                  headers: [.cookie: s.cookie, .contentType: "application/x-www-form-urlencoded"],
+                                                  body: form([("command_id", "web-forged"), ("type", "progress"), ("note", "x")]))
+            #expect(forged.status == .forbidden)
+        }
+        let history = try #require(try w.env.store.ticket(id: w.mine))
+        #expect(history.events.filter { $0.type == "ticket.replied" }.count == 1)
+        #expect(history.events.filter { $0.type == "ticket.progress" }.isEmpty)
+        let replied = try #require(history.events.first { $0.type == "ticket.replied" })
+        #expect(try JSON.parse(replied.payloadJSON).objectValue?["by"] == .string("w1"))
+        #expect(try w.env.store.lifecycle([w.mine])[w.mine]?.phase == "replied")
+    }
+
+    @Test func theCentreRecordsTheCallbackAndTheTicketCloses() async throws {
+        let w = try world()
+        try await w.f.application(w.env).test(.router) { client in
+            let worker = try await client.login("w1")
+            let reply = try await client.execute(uri: "/api/v1/tickets/\(w.mine)/commands", method: .post, headers: worker.apiHeaders,
+                                                 body: ByteBuffer(string: #"{"command_id":"r-1","type":"reply","outcome":"resolved","text":"已修复"}"#))
+            #expect(reply.status == .ok)
+            let centre = try await client.login("centre1")
+            let body = form([("_csrf", centre.csrf), ("command_id", "cb-1"), ("type", "callback_result"), ("reached", "true"),
+                             ("resolved", "true"), ("satisfaction", "satisfied")])
+            let r = try await client.execute(uri: "/tickets/\(w.mine)/commands", method: .post,
+                                             headers: [.cookie: centre.cookie, .contentType: "application/x-www-form-urlencoded"], body: body)
+            #expect(r.status == .seeOther)
+            // A refused form shows the reason in Chinese (the ticket is closed now).
+            let late = try await client.execute(uri: "/tickets/\(w.mine)/commands", method: .post,
+                                                headers: [.cookie: centre.cookie, .contentType: "application/x-www-form-urlencoded"],
+                                                body: form([("_csrf", centre.csrf), ("command_id", "cb-2"), ("type", "reject_return")]))
+            #expect(late.status == .conflict)
+            #expect(String(buffer: late.body).contains("工单已办结"))
+        }
+        #expect(try w.env.store.lifecycle([w.mine])[w.mine]?.phase == "closed")
+        let closed = try #require(try w.env.store.ticket(id: w.mine)?.events.first { $0.type == "ticket.closed" })
+        #expect(try JSON.parse(closed.payloadJSON).objectValue?["by"] == .string("centre1"))
+    }
+
+    @Test func rulesTryRoutesAPastedTicketForTheCentreAndAdminsOnly() async throws {
+        let w = try world()
+        let ticket = #"{"id":"TRY-1","received_at":"2026-03-02T09:00:00+08:00","channel":"hotline","kind":"complaint","text":"路灯坏了","category":"city_management","region":{"district":"南海区"}}"#
+        try await w.f.application(w.env).test(.router) { client in
+            let admin = try await client.login("admin1")
+            let r = try await client.execute(uri: "/api/v1/rules/try", method: .post, headers: admin.apiHeaders, body: ByteBuffer(string: ticket))
+            #expect(r.status == .ok)
+            #expect(json(r)?["destination"]?.objectValue?["unit"] == .string(w.mineUnit))
+            #expect(json(r)?["explanation"]?.arrayValue?.isEmpty == false)
+            let bad = try await client.execute(uri: "/api/v1/rules/try", method: .post, headers: admin.apiHeaders,
+                                               body: ByteBuffer(string: #"{"id":"TRY 2"}"#))
+            #expect(bad.status == .badRequest)
+            let worker = try await client.login("w1")
+            #expect(try await client.execute(uri: "/api/v1/rules/try", method: .post, headers: worker.apiHeaders,
+                                             body: ByteBuffer(string: ticket)).status == .forbidden)
+        }
+    }
+}
