@@ -117,6 +117,10 @@ if CommandLine.arguments.count > 1, CommandLine.arguments[1].hasPrefix("timers-"
     try await timerBench(CommandLine.arguments)
     exit(0)
 }
+if CommandLine.arguments.count > 1, CommandLine.arguments[1] == "console-intake" {
+    try await consoleIntake(CommandLine.arguments)
+    exit(0)
+}
 if CommandLine.arguments.count > 1, CommandLine.arguments[1] == "store" {
     try storeBench(CommandLine.arguments)
     exit(0)
