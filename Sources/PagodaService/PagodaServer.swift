@@ -155,6 +155,7 @@ public struct PagodaServer: Sendable {
         let wake = Signal()
         let priority = FiringPriority()
         let rules = LiveRules(ruleSet: ruleSet, names: c.names, startsLifecycle: c.lifecycle)
+        rules.loads.directory = c.rulesDirectory
         // The relay has its own thread: its reads use SQLite's readers and need not wait behind intake commits.
         // A destination queue found missing at publish time is declared again on a connection of its own.
         let declareQueue = BlockingQueue(label: "pagoda.redeclare")

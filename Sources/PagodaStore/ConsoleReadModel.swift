@@ -107,7 +107,7 @@ extension DispatchStore {
         try storeOperation {
             try pool.read { db in
                 try Row.fetchAll(db, sql: "SELECT unit_id, light, supervised, n FROM console_open_counts WHERE n > 0"
-                                     + (unit == nil ? "" : " AND unit_id = ?"), arguments: unit.map { [$0] } ?? []).map {
+                                     + (unit == nil ? "" : " AND unit_id = ?"), arguments: StatementArguments(unit.map { [$0] } ?? [])).map {
                     ConsoleOpenCount(unitID: $0[0], light: $0[1], supervised: ($0[2] as Int) != 0, count: $0[3])
                 }
             }
@@ -188,7 +188,7 @@ extension DispatchStore {
         return ConsoleTicketRow(ticketID: r[0], unitID: r[1], phase: r[2], light: r[3],
                                 dueAt: due.flatMap { $0 == ConsoleColumns.noDeadline ? nil : EpochMillis.date($0) },
                                 supervised: (r[5] as Int? ?? 0) != 0, desk: r[6], category: r[7], enterprise: (r[8] as Int? ?? 0) != 0,
-                                receivedAt: EpochMillis.date(r[9]), summary: r[10] ?? "")
+                                receivedAt: EpochMillis.date(r[9]), summary: (r[10] as String?) ?? "")
     }
 
     /// One of the console's lists, nearest deadline first, at most `limit`: through a partial index on
