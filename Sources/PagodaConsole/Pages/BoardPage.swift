@@ -3,6 +3,7 @@ import Hummingbird
 import PagodaLifecycle
 import PagodaRules
 import PagodaStore
+import ServiceLifecycle
 
 /// `/board`: the centre's big screen. Open tickets per district, town and unit by light, supervised
 /// tickets, today's counters, the top overdue tickets, and the five rates of today and of the month per
@@ -242,22 +243,23 @@ enum BoardPage {
         }
     }
 
-    /// The board's event stream: `update` (with the last timeline row's id) whenever the timeline grew,
-    /// looked at every 250 ms; a comment every 15 s keeps proxies from closing it. It ends after 5 minutes
-    /// (the browser's EventSource connects again at once), so a session that ended stops being served.
+    /// The board's event stream: `update` (with the last timeline row's id) at once and then whenever the
+    /// timeline grew, looked at every 250 ms; a comment every 10 s keeps proxies from closing it. It ends
+    /// after 60 s (the browser's EventSource connects again within a second, through the session check, so
+    /// a session that ended stops being served) and at once when the service shuts down gracefully.
     static func events(_ writer: inout any ResponseBodyWriter, env: ConsoleEnvironment) async throws {
         let store = env.store
         var last: Int64 = -1
         let start = ContinuousClock.now
         var lastWrite = ContinuousClock.now
         try await writer.write(ByteBuffer(string: "retry: 1000\n\n"))
-        while ContinuousClock.now - start < .seconds(300), !Task.isCancelled {
+        while ContinuousClock.now - start < .seconds(60), !Task.isCancelled, !Task.isShuttingDownGracefully {
             let id = try await env.blocking { try store.consoleLastEventID() }
             if id != last {
                 try await writer.write(ByteBuffer(string: "event: update\ndata: \(id)\n\n"))
                 last = id
                 lastWrite = .now
-            } else if ContinuousClock.now - lastWrite > .seconds(15) {
+            } else if ContinuousClock.now - lastWrite > .seconds(10) {
                 try await writer.write(ByteBuffer(string: ": keep-alive\n\n"))
                 lastWrite = .now
             }
