@@ -38,7 +38,7 @@ extension TicketState {
     public var nearestDue: Date? {
         if phase.isFinal { return nil }
         var due: Date?
-        for c in clocks where c.isTicking where due.map({ c.due < $0 }) ?? true { due = c.due }
+        for c in clocks where c.isTicking && (due.map { c.due < $0 } ?? true) { due = c.due }
         if let due { return due }
         return pendingReturn?.reviewDue ?? pendingExtension?.reviewDue
     }

@@ -47,7 +47,7 @@ public struct ConsoleOpenCount: Sendable, Hashable {
 }
 
 /// An open ticket as a list of the console shows it.
-public struct ConsoleTicketRow: Sendable, Hashable {
+public struct ConsoleListRow: Sendable, Hashable {
     public var ticketID: String
     public var unitID: String?
     public var phase: String
@@ -183,9 +183,9 @@ extension DispatchStore {
         substr(coalesce(json_extract(CAST(t.body AS TEXT), '$.title'), json_extract(CAST(t.body AS TEXT), '$.text'), ''), 1, 80)
         """
 
-    static func consoleRow(_ r: Row) -> ConsoleTicketRow {
+    static func consoleRow(_ r: Row) -> ConsoleListRow {
         let due: Int64? = r[4]
-        return ConsoleTicketRow(ticketID: r[0], unitID: r[1], phase: r[2], light: r[3],
+        return ConsoleListRow(ticketID: r[0], unitID: r[1], phase: r[2], light: r[3],
                                 dueAt: due.flatMap { $0 == ConsoleColumns.noDeadline ? nil : EpochMillis.date($0) },
                                 supervised: (r[5] as Int? ?? 0) != 0, desk: r[6], category: r[7], enterprise: (r[8] as Int? ?? 0) != 0,
                                 receivedAt: EpochMillis.date(r[9]), summary: (r[10] as String?) ?? "")
@@ -193,7 +193,7 @@ extension DispatchStore {
 
     /// One of the console's lists, nearest deadline first, at most `limit`: through a partial index on
     /// `lifecycle`, so it reads `limit` rows whatever the number of tickets.
-    public func consoleList(_ list: ConsoleList, limit: Int) throws(StoreError) -> [ConsoleTicketRow] {
+    public func consoleList(_ list: ConsoleList, limit: Int) throws(StoreError) -> [ConsoleListRow] {
         let (condition, arguments): (String, StatementArguments) = switch list {
         case .red: ("l.light = 'red'", [])
         case .supervised: ("l.supervised = 1 AND l.light IS NOT NULL", [])
@@ -225,7 +225,7 @@ extension DispatchStore {
     /// A unit's open tickets (or every unit's, for the centre), nearest deadline first, filtered, and how
     /// many match in all. Walks the `lifecycle_console_inbox` index in deadline order; filters and the
     /// text search look at that unit's open tickets only.
-    public func consoleInbox(_ q: ConsoleInboxQuery) throws(StoreError) -> (rows: [ConsoleTicketRow], total: Int) {
+    public func consoleInbox(_ q: ConsoleInboxQuery) throws(StoreError) -> (rows: [ConsoleListRow], total: Int) {
         var conditions = ["l.light IS NOT NULL"]
         var arguments: StatementArguments = []
         if let unit = q.unitID { conditions.append("l.unit_id = ?"); arguments += [unit] }

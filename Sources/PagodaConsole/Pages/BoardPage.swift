@@ -18,8 +18,8 @@ enum BoardPage {
     struct Data: Sendable {
         var counts: [ConsoleOpenCount]
         var day: [String: Int]
-        var red: [ConsoleTicketRow]
-        var supervised: [ConsoleTicketRow]
+        var red: [ConsoleListRow]
+        var supervised: [ConsoleListRow]
         var desks: [String: Int]
         var rates: LiveRates.Snapshot
         var now: Date
@@ -179,7 +179,7 @@ enum BoardPage {
             + "<span class=\"r\" style=\"width:\(w(t.red))%\"></span></div>"
     }
 
-    static func list(_ rows: [ConsoleTicketRow], hierarchy: Hierarchy, now: Date, empty: String) -> String {
+    static func list(_ rows: [ConsoleListRow], hierarchy: Hierarchy, now: Date, empty: String) -> String {
         guard !rows.isEmpty else { return "<p class=\"muted\">\(empty)</p>" }
         var out = "<ol class=\"ticket-list\">"
         for r in rows {

@@ -13,7 +13,7 @@ enum CentrePage {
     static let listSize = 30
 
     struct Data: Sendable {
-        var desks: [String: [ConsoleTicketRow]]
+        var desks: [String: [ConsoleListRow]]
         var counts: [String: Int]
         var rejections: [RejectionEntry]
     }
@@ -27,7 +27,7 @@ enum CentrePage {
             }
             let store = env.store
             let data = try await env.blocking {
-                var desks: [String: [ConsoleTicketRow]] = [:]
+                var desks: [String: [ConsoleListRow]] = [:]
                 for d in CentreDesk.allCases { desks[d.rawValue] = try store.consoleList(.desk(d.rawValue), limit: listSize) }
                 return Data(desks: desks, counts: try store.consoleDeskCounts(), rejections: try store.rejections(status: .open, limit: 20))
             }

@@ -67,7 +67,7 @@ enum InboxPage {
         }
     }
 
-    static func page(unit: String, query: Query, rows: [ConsoleTicketRow], total: Int, counts: [ConsoleOpenCount],
+    static func page(unit: String, query: Query, rows: [ConsoleListRow], total: Int, counts: [ConsoleOpenCount],
                      env: ConsoleEnvironment, context: ConsoleRequestContext) -> String {
         let rules = env.backend.ruleSet
         let hierarchy = env.hierarchy
