@@ -86,7 +86,8 @@ public enum ConsoleAPI {
             let phase = q["phase"].map(String.init)
             let search = q["q"].map(String.init).flatMap { $0.isEmpty ? nil : $0 }
             let limit = min(max(Int(q["limit"].map(String.init) ?? "") ?? 100, 1), 1000)
-            let rows = try await env.blocking { [store = env.store] in try store.consoleTickets(unit: unit, phase: phase, search: search, limit: limit) }
+            let asked = unit
+            let rows = try await env.blocking { [store = env.store] in try store.consoleTickets(unit: asked, phase: phase, search: search, limit: limit) }
             let items: [JSONValue] = rows.map { r in
                 let ticket = ConsoleAccess.ticketJSON(r.body, for: user)?.objectValue
                 return .object(JSONObject([

@@ -308,7 +308,7 @@ extension DispatchStore {
 }
 
 /// One line of a ticket list.
-public struct ConsoleTicketRow: Sendable, Hashable {
+public struct ConsoleTicketListRow: Sendable, Hashable {
     public var ticketID: String
     public var phase: String
     public var unitID: String?
@@ -321,7 +321,7 @@ public struct ConsoleTicketRow: Sendable, Hashable {
 extension DispatchStore {
     /// Tickets with a lifecycle, newest first: held by `unit` when given, in `phase` when given, whose id
     /// is `search` or whose text contains it when given; at most `limit`.
-    public func consoleTickets(unit: String?, phase: String?, search: String?, limit: Int) throws(StoreError) -> [ConsoleTicketRow] {
+    public func consoleTickets(unit: String?, phase: String?, search: String?, limit: Int) throws(StoreError) -> [ConsoleTicketListRow] {
         try storeOperation {
             try pool.read { db in
                 let like = search.map { "%" + $0.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "%", with: "\\%")
@@ -334,7 +334,7 @@ extension DispatchStore {
                     ORDER BY t.received_at DESC, l.ticket_id LIMIT ?5
                     """, arguments: [unit, phase, search, like, limit])
                 return rows.map {
-                    ConsoleTicketRow(ticketID: $0[0], phase: $0[1], unitID: $0[2], receivedAt: EpochMillis.date($0[3]),
+                    ConsoleTicketListRow(ticketID: $0[0], phase: $0[1], unitID: $0[2], receivedAt: EpochMillis.date($0[3]),
                                      updatedAt: EpochMillis.date($0[4]), body: [UInt8]($0[5] as Data))
                 }
             }

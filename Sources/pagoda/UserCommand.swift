@@ -48,7 +48,7 @@ func refusing<T>(_ command: String, _ body: () throws -> T) throws -> T {
     }
 }
 
-extension ConsoleRole: @retroactive ExpressibleByArgument {}
+extension ConsoleRole: ExpressibleByArgument {}
 
 struct UserAdd: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "add", abstract: "Add a user (password on standard input).")

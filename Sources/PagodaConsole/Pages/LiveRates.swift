@@ -93,7 +93,7 @@ final class LiveRates: @unchecked Sendable {
         today = UnitReport(period: .init(from: dayStart))
         month = UnitReport(period: .init(from: monthStart))
         let first = try store.consoleFirstEventID(onOrAfter: DispatchStore.consoleDay(monthStart))
-        cursor = (first ?? (try store.consoleLastEventID() + 1)) - 1
+        if let first { cursor = first - 1 } else { cursor = try store.consoleLastEventID() }
         lastFold = .distantPast
     }
 
