@@ -45,7 +45,7 @@ ops/broker.sh start "$dir/broker" "$port"
 worker_unit=$(printf '%s\n' '{"id":"PROBE-1","received_at":"2026-03-02T09:53:00+08:00","channel":"hotline","kind":"complaint","region":{"district":"南海区","town":"狮山镇"},"text":"河涌受到污染","category":"living_environment"}' |
   "$bin" route --rules rules --json - | python3 -c 'import json,sys; print(json.loads(sys.stdin.readline())["destination"]["unit"])')
 password="console-test-$(head -c 8 /dev/urandom | od -An -tx1 | tr -d ' \n')"
-for user in "lin.worker worker --unit $worker_unit" "zhou.centre centre" "wu.admin admin"; do
+for user in "lin.worker --role worker --unit $worker_unit" "zhou.centre --role centre" "wu.admin --role admin"; do
   # shellcheck disable=SC2086
   printf '%s\n' "$password" | "$bin" user add $user --password-stdin --rules rules --db "$db" >/dev/null
 done
