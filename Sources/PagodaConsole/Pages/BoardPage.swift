@@ -91,7 +91,8 @@ enum BoardPage {
         </script>
         """
 
-    /// The live part of the board.
+    /// The live part of the board. Today's dispatches are intake's decisions plus the lifecycle's later
+    /// dispatches (an approved return, a redispatch); the first dispatch of a ticket has the intake's row only.
     static func live(_ data: Data, env: ConsoleEnvironment) -> String {
         let hierarchy = env.hierarchy
         var all = Tally()
@@ -113,7 +114,7 @@ enum BoardPage {
         out += kpi("在办工单", all.total) + kpi("红灯", all.red, "red") + kpi("黄灯", all.yellow, "yellow") + kpi("绿灯", all.green, "green")
         out += kpi("督办", all.supervised, "red")
         out += "<div class=\"kpi-sep\"></div>"
-        out += kpi("今日受理", d["intake", default: 0]) + kpi("今日派单", d["ticket.dispatched", default: 0])
+        out += kpi("今日受理", d["intake", default: 0]) + kpi("今日派单", d["intake", default: 0] + d["ticket.dispatched", default: 0])
         out += kpi("今日上提", d["ticket.escalated", default: 0]) + kpi("今日办结", d["ticket.closed", default: 0])
         out += kpi("今日拒收", d["rejected", default: 0])
         out += "</section>"

@@ -9,6 +9,7 @@ enum PageStyle {
           system-ui, sans-serif; }
         .page-head { display: flex; align-items: baseline; gap: 1rem; flex-wrap: wrap; margin-bottom: 1rem; }
         .page-head h1 { margin: 0; }
+        a.button.secondary { background: #e4e7eb; color: var(--ink); } a.button:hover { text-decoration: none; }
         .page-head .meta { color: var(--muted); }
         .live-state { font-size: .85rem; color: var(--green); }
         .live-state::before { content: "●"; margin-right: .3rem; }

@@ -196,6 +196,16 @@ enum TicketPage {
         return out + "</dl>"
     }
 
+    /// A coded value of an event in Chinese (return reasons, reply outcomes, satisfaction); text as it is.
+    static func valueText(_ key: String, _ v: String) -> String {
+        switch key {
+        case "reason": returnReason(v)
+        case "outcome": ["resolved": "已解决", "partially_resolved": "部分解决", "unresolvable": "无法解决", "answered": "已答复"][v] ?? v
+        case "satisfaction": ["satisfied": "满意", "basically_satisfied": "基本满意", "unsatisfied": "不满意"][v] ?? v
+        default: v
+        }
+    }
+
     static func returnReason(_ r: String) -> String {
         ["wrong_area": "非本辖区", "not_our_duty": "非本单位职责", "unclear_ownership": "职责不清", "incomplete_information": "信息不全"][r] ?? r
     }
@@ -218,7 +228,7 @@ enum TicketPage {
             if let c = o["clock"]?.stringValue { detail.append("时限：" + Words.clock(c)) }
             for (key, label) in [("note", "说明"), ("text", "内容"), ("reason", "原因"), ("outcome", "结果"), ("satisfaction", "满意度"),
                                  ("code", "代码"), ("message", "原因")] {
-                if let v = o[key]?.stringValue, !v.isEmpty { detail.append("\(label)：\(key == "reason" ? returnReason(v) : v)") }
+                if let v = o[key]?.stringValue, !v.isEmpty { detail.append("\(label)：\(valueText(key, v))") }
             }
             if let reached = o["reached"]?.boolValue { detail.append(reached ? "已联系上市民" : "未联系上市民") }
             if let resolved = o["resolved"]?.boolValue { detail.append(resolved ? "问题已解决" : "问题未解决") }
