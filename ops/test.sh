@@ -60,3 +60,8 @@ if [ "$status" -ne 0 ]; then
   grep -E -A12 '(✘|recorded an issue|Fatal error|Test .* failed)' "$log" | grep -v -E '^[0-9]{4}-[0-9]{2}-[0-9]{2}T' | tail -150
   exit "$status"
 fi
+
+echo "== console: browser tests (headless Chromium)"
+# Its own private broker on PAGODA_CONSOLE_BROKER_PORT (default 5915) and the console on
+# PAGODA_CONSOLE_TEST_HTTP_PORT (default 8355); screenshots of every page under .build/console-screenshots.
+ops/console-test.sh

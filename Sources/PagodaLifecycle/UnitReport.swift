@@ -393,3 +393,56 @@ public struct UnitReport: Sendable {
 
     private static func path(_ parent: String?, _ key: String) -> String { parent.map { "\($0).\(key)" } ?? key }
 }
+
+extension UnitReport {
+    /// The intake's own dispatch row of the service's store (a summary, not an event message) as the
+    /// `ticket.dispatched` event the report reads, from the unit, level and deadlines of the decision it
+    /// recorded; times written at `offsetSeconds`. `pagoda report` and the console feed it to `add`.
+    public static func intakeDispatchEvent(ticketID: String, at: Date, unit: String?, level: String?, signBy: Date?, resolveBy: Date?,
+                                           offsetSeconds: Int) -> JSONObject {
+        func t(_ date: Date) -> JSONValue { .string(RFC3339.format(date, offsetSeconds: offsetSeconds)) }
+        var deadlines = JSONObject()
+        if let s = signBy { deadlines.set("sign_by", t(s)) }
+        if let r = resolveBy { deadlines.set("resolve_by", t(r)) }
+        return JSONObject([
+            ("event", "ticket.dispatched"), ("ticket_id", .string(ticketID)), ("at", t(at)),
+            ("unit", unit.map { .string($0) } ?? .null), ("level", level.map { .string($0) } ?? .null), ("deadlines", .object(deadlines)),
+        ])
+    }
+}
+
+extension UnitReport {
+    /// A row's counts and rates as named fields, in the order of `pagoda report --format json` and of the
+    /// CSV columns; a rate with nothing due is null.
+    public static func fields(_ r: Row) -> [(String, JSONValue)] {
+        func n(_ v: Int) -> JSONValue { .number(String(v)) }
+        func rate(_ v: Double?) -> JSONValue { v.map { .number(String(format: "%.4f", $0)) } ?? .null }
+        return [
+            ("unit", .string(r.unit)), ("level", r.level.map { .string($0.name) } ?? .null), ("assigned", n(r.received)),
+            ("response_rate", rate(r.responseRate)), ("responded_on_time", n(r.respondedOnTime)), ("response_due", n(r.responseDue)),
+            ("completion_rate", rate(r.completionRate)), ("replied", n(r.replied)), ("completion_due", n(r.completionDue)),
+            ("on_time_rate", rate(r.onTimeRate)), ("replies_on_time", n(r.repliesOnTime)), ("replies", n(r.replies)),
+            ("satisfaction_rate", rate(r.satisfactionRate)), ("satisfied", n(r.satisfied)), ("callbacks_reached", n(r.callbacksReached)),
+            ("callbacks_not_reached", n(r.callbacksNotReached)),
+            ("resolution_rate", rate(r.resolutionRate)), ("resolved", n(r.resolved)), ("resolution_answered", n(r.resolvedAnswered)),
+            ("red_lights", n(r.overdue)), ("escalated_away", n(r.escalatedAway)), ("returned", n(r.returned)),
+            ("supervised", n(r.supervised)), ("held", n(r.held)),
+        ]
+    }
+
+    /// The rows and the total as CSV: a header of the field names, one line per row, the total last.
+    public static func csv(_ rows: [Row], total: Row) -> String {
+        let names = fields(total).map(\.0)
+        var out = names.joined(separator: ",") + "\n"
+        for r in rows + [total] {
+            out += fields(r).map { _, v in
+                switch v {
+                case .string(let s): s
+                case .number(let n): n
+                default: ""
+                }
+            }.joined(separator: ",") + "\n"
+        }
+        return out
+    }
+}

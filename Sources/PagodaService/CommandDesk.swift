@@ -104,3 +104,8 @@ struct ConsoleEndpoint: Service {
         }
     }
 }
+
+extension CommandDesk: ConsoleRulesHistory {
+    public var rulesDirectory: String? { rules.loads.directory }
+    public func ruleLoads() -> [ConsoleRuleLoad] { rules.loads.all }
+}

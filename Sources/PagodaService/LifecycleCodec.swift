@@ -22,7 +22,9 @@ public struct LifecycleCodec: Sendable {
 
     public func encode(_ state: TicketState) -> StateWrite {
         StateWrite(version: state.version, phase: state.phase.rawValue, unitID: state.holder?.unit,
-                   state: state.encoded(), timer: state.nextTimer)
+                   state: state.encoded(), timer: state.nextTimer,
+                   console: ConsoleColumns(light: state.light?.rawValue, dueAt: state.nearestDue, supervised: state.supervised,
+                                           desk: state.centreDesk()?.rawValue, category: state.category, enterprise: state.enterprise))
     }
 
     public func decode(_ bytes: [UInt8]) throws -> TicketState {

@@ -164,6 +164,7 @@ public struct PagodaServer: Sendable {
         let wake = Signal()
         let priority = FiringPriority()
         let rules = LiveRules(ruleSet: ruleSet, names: c.names, startsLifecycle: c.lifecycle)
+        rules.loads.directory = c.rulesDirectory
         // The relay's reads use SQLite's readers and need not wait behind intake commits; its marks, the
         // intake commits and the lifecycle loop's share the pool's single writer (GRDB's async access).
         // A destination queue found missing at publish time is declared again on a connection of its own,

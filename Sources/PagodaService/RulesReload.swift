@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import PagodaConsole
 import PagodaLifecycle
 import PagodaRules
 import PagodaTransport
@@ -31,12 +32,15 @@ public final class LiveRules: Sendable {
     private let box: Mutex<Generation>
     let names: Names
     let startsLifecycle: Bool
+    /// The loads of the rules since start (the console's rules page).
+    public let loads = RuleLoadLog()
 
     /// `startsLifecycle`: dispatches start each ticket's lifecycle (off only for the bare dispatch benchmark).
     public init(ruleSet: RuleSet, names: Names, startsLifecycle: Bool = true) {
         self.names = names
         self.startsLifecycle = startsLifecycle
         box = Mutex(Generation(ruleSet: ruleSet, names: names, startsLifecycle: startsLifecycle))
+        loads.record(ConsoleRuleLoad(at: Date(), outcome: .started, hash: ruleSet.hash))
     }
 
     public var current: Generation { box.withLock { $0 } }
@@ -85,6 +89,8 @@ final class RulesReloader: Service {
     let hangups: UnixSignalsSequence
     /// Reading, compiling and declaring block: they run here, never on the Swift concurrency pool.
     let queue = BlockingQueue(label: "pagoda.rules")
+    /// The diagnostics of the last reload (`file:line:column: severity: message`), for the load log.
+    let lastDiagnostics = Mutex<[String]>([])
 
     init(directory: String, live: LiveRules, publisher: AMQPPublisher, amqp: AMQPConfiguration, metrics: ServiceMetrics, logger: Logger,
          hangups: UnixSignalsSequence, limits: RuleLimits = .standard) {
@@ -124,6 +130,7 @@ final class RulesReloader: Service {
         } catch {
             outcome = .failed("\(error)")
         }
+        live.loads.record(outcome, diagnostics: lastDiagnostics.withLock { $0 }, inForce: live.current.ruleSet.hash)
         switch outcome {
         case .unchanged(let hash):
             logger.info("rules unchanged", metadata: ["rules.hash": "\(hash.prefix(12))"])
@@ -143,6 +150,7 @@ final class RulesReloader: Service {
     }
 
     private func reloadBlocking(stop: StopFlag) -> Outcome {
+        lastDiagnostics.withLock { $0 = [] }
         let files: [RuleFile]
         do {
             files = try RuleSetCompiler.readFiles(in: directory, limits: limits)
@@ -153,6 +161,7 @@ final class RulesReloader: Service {
         // today: the calendar-coverage warning
         let result = RuleSetCompiler.compile(files, today: Date(), limits: limits, shouldStop: { stop.isSet })
         if result.stopped { return .stopped }
+        lastDiagnostics.withLock { $0 = result.diagnostics.prefix(100).map { "\($0)" } }
         let errors = result.diagnostics.filter { $0.severity == .error }
         for d in errors.prefix(50) { logger.error("\(d)") }
         if errors.count > 50 { logger.error("... and \(errors.count - 50) more errors") }
@@ -193,4 +202,35 @@ final class StopFlag: Sendable {
     private let value = Atomic<Bool>(false)
     func set() { value.store(true, ordering: .relaxed) }
     var isSet: Bool { value.load(ordering: .relaxed) }
+}
+
+/// The loads of the rules since the service started, newest last, at most 100 (the console's rules page).
+public final class RuleLoadLog: Sendable {
+    private let entries = Mutex<[ConsoleRuleLoad]>([])
+    private let directoryPath = Mutex<String?>(nil)
+
+    /// The rule directory the rules are loaded from (set by the server).
+    public var directory: String? {
+        get { directoryPath.withLock { $0 } }
+        set { directoryPath.withLock { $0 = newValue } }
+    }
+
+    public func record(_ load: ConsoleRuleLoad) {
+        entries.withLock {
+            $0.append(load)
+            if $0.count > 100 { $0.removeFirst($0.count - 100) }
+        }
+    }
+
+    /// A reload's outcome, with the diagnostics it gave and the hash in force after it.
+    func record(_ outcome: RulesReloader.Outcome, diagnostics: [String], inForce: String) {
+        switch outcome {
+        case .unchanged(let hash): record(ConsoleRuleLoad(at: Date(), outcome: .unchanged, hash: hash, diagnostics: diagnostics))
+        case .reloaded(_, let hash): record(ConsoleRuleLoad(at: Date(), outcome: .reloaded, hash: hash, diagnostics: diagnostics))
+        case .failed(let why): record(ConsoleRuleLoad(at: Date(), outcome: .failed, hash: inForce, reason: why, diagnostics: diagnostics))
+        case .stopped: break
+        }
+    }
+
+    public var all: [ConsoleRuleLoad] { entries.withLock { $0 } }
 }

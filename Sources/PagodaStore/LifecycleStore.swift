@@ -38,13 +38,17 @@ public struct StateWrite: Sendable, Hashable {
     public var state: [UInt8]
     /// When the ticket next needs attention, or nil for no timer; the timer's token is `version`.
     public var timer: Date?
+    /// What the console's read model keeps of the state (light, nearest deadline, desk...).
+    public var console: ConsoleColumns
 
-    public init(version: Int, phase: String, unitID: String?, state: [UInt8], timer: Date?) {
+    public init(version: Int, phase: String, unitID: String?, state: [UInt8], timer: Date?,
+                console: ConsoleColumns = ConsoleColumns()) {
         self.version = version
         self.phase = phase
         self.unitID = unitID
         self.state = state
         self.timer = timer
+        self.console = console
     }
 }
 
@@ -366,9 +370,12 @@ extension DispatchStore {
             let unchanged: Bool
             if let s = change.state, change.updatesTicket {
                 try db.executeRaw("""
-                    UPDATE lifecycle SET version = ?, phase = ?, unit_id = ?, state = ?, updated_at = ? WHERE ticket_id = ? AND version = ?
+                    UPDATE lifecycle SET version = ?, phase = ?, unit_id = ?, state = ?, updated_at = ?,
+                      light = ?, due_at = ?, supervised = ?, desk = ?, category = ?, enterprise = ? WHERE ticket_id = ? AND version = ?
                     """) { b in
-                    b.bind(s.version); b.bind(s.phase); b.bind(s.unitID); b.bind(blob: s.state); b.bind(at); b.bind(change.ticketID); b.bind(expected)
+                    b.bind(s.version); b.bind(s.phase); b.bind(s.unitID); b.bind(blob: s.state); b.bind(at)
+                    s.console.bind(&b)
+                    b.bind(change.ticketID); b.bind(expected)
                 }
                 unchanged = db.changesCount == 1
             } else if let s = change.state {
@@ -376,9 +383,12 @@ extension DispatchStore {
                 // statement leaves the index on them alone, where naming them rewrites its entry, one page
                 // per ticket in a batch of timers (ops/bench/timer-commit.sql).
                 try db.executeRaw("""
-                    UPDATE lifecycle SET version = ?, state = ?, updated_at = ? WHERE ticket_id = ? AND version = ?
+                    UPDATE lifecycle SET version = ?, state = ?, updated_at = ?,
+                      light = ?, due_at = ?, supervised = ?, desk = ?, category = ?, enterprise = ? WHERE ticket_id = ? AND version = ?
                     """) { b in
-                    b.bind(s.version); b.bind(blob: s.state); b.bind(at); b.bind(change.ticketID); b.bind(expected)
+                    b.bind(s.version); b.bind(blob: s.state); b.bind(at)
+                    s.console.bind(&b)
+                    b.bind(change.ticketID); b.bind(expected)
                 }
                 unchanged = db.changesCount == 1
             } else {
@@ -408,10 +418,14 @@ extension DispatchStore {
 
     static func writeState(_ ticketID: String, _ s: StateWrite, at: Int64, _ db: Database) throws {
         try db.cachedStatement(sql: """
-            INSERT INTO lifecycle (ticket_id, version, phase, unit_id, state, updated_at) VALUES (?, ?, ?, ?, ?, ?)
+            INSERT INTO lifecycle (ticket_id, version, phase, unit_id, state, updated_at,
+              light, due_at, supervised, desk, category, enterprise) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             ON CONFLICT(ticket_id) DO UPDATE SET version = excluded.version, phase = excluded.phase, unit_id = excluded.unit_id,
-              state = excluded.state, updated_at = excluded.updated_at
-            """).execute(arguments: [ticketID, s.version, s.phase, s.unitID, Data(s.state), at])
+              state = excluded.state, updated_at = excluded.updated_at, light = excluded.light, due_at = excluded.due_at,
+              supervised = excluded.supervised, desk = excluded.desk, category = excluded.category, enterprise = excluded.enterprise
+            """).execute(arguments: [ticketID, s.version, s.phase, s.unitID, Data(s.state), at, s.console.light,
+                                     s.console.dueAt.map(EpochMillis.from) ?? ConsoleColumns.noDeadline, s.console.supervised,
+                                     s.console.desk, s.console.category, s.console.enterprise])
         try writeTimer(ticketID, s, db)
     }
 

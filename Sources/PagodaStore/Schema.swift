@@ -10,7 +10,7 @@ import GRDB
 enum Schema {
     /// Names of all migrations, in order. Append only.
     static let migrationNames = ["v1-intake", "v2-lifecycle", "v3-outbox-routing-keys", "v4-intake-rejection-actions",
-                                         "v5-console-accounts"]
+                                         "v5-console-accounts", "v5-console-pages-read-model"]
 
     static var migrator: DatabaseMigrator {
         var migrator = DatabaseMigrator()
@@ -28,6 +28,9 @@ enum Schema {
         }
         migrator.registerMigration("v5-console-accounts") { db in
             try db.execute(sql: v5ConsoleAccounts)
+        }
+        migrator.registerMigration("v5-console-pages-read-model") { db in
+            try db.execute(sql: v5ConsolePagesReadModel)
         }
         return migrator
     }

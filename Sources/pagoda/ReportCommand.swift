@@ -122,14 +122,8 @@ struct Report: ParsableCommand {
 
     /// The intake's dispatch row of the store as the `ticket.dispatched` event the report reads.
     static func event(intakeDispatch d: DispatchStore.IntakeDispatch, ticketID: String, at: Date) -> JSONObject {
-        func t(_ date: Date) -> JSONValue { .string(RFC3339.format(date, offsetSeconds: offset)) }
-        var deadlines = JSONObject()
-        if let s = d.signBy { deadlines.set("sign_by", t(s)) }
-        if let r = d.resolveBy { deadlines.set("resolve_by", t(r)) }
-        return JSONObject([
-            ("event", "ticket.dispatched"), ("ticket_id", .string(ticketID)), ("at", t(at)),
-            ("unit", d.unitID.map { .string($0) } ?? .null), ("level", d.level.map { .string($0) } ?? .null), ("deadlines", .object(deadlines)),
-        ])
+        UnitReport.intakeDispatchEvent(ticketID: ticketID, at: at, unit: d.unitID, level: d.level, signBy: d.signBy,
+                                       resolveBy: d.resolveBy, offsetSeconds: offset)
     }
 
     /// An error already worded for the user: printed as it is, exit status 1.
@@ -213,21 +207,7 @@ struct Report: ParsableCommand {
         return out
     }
 
-    static func counts(_ r: UnitReport.Row) -> [(String, JSONValue)] {
-        func n(_ v: Int) -> JSONValue { .number(String(v)) }
-        func rate(_ v: Double?) -> JSONValue { v.map { .number(String(format: "%.4f", $0)) } ?? .null }
-        return [
-            ("unit", .string(r.unit)), ("level", r.level.map { .string($0.name) } ?? .null), ("assigned", n(r.received)),
-            ("response_rate", rate(r.responseRate)), ("responded_on_time", n(r.respondedOnTime)), ("response_due", n(r.responseDue)),
-            ("completion_rate", rate(r.completionRate)), ("replied", n(r.replied)), ("completion_due", n(r.completionDue)),
-            ("on_time_rate", rate(r.onTimeRate)), ("replies_on_time", n(r.repliesOnTime)), ("replies", n(r.replies)),
-            ("satisfaction_rate", rate(r.satisfactionRate)), ("satisfied", n(r.satisfied)), ("callbacks_reached", n(r.callbacksReached)),
-            ("callbacks_not_reached", n(r.callbacksNotReached)),
-            ("resolution_rate", rate(r.resolutionRate)), ("resolved", n(r.resolved)), ("resolution_answered", n(r.resolvedAnswered)),
-            ("red_lights", n(r.overdue)), ("escalated_away", n(r.escalatedAway)), ("returned", n(r.returned)),
-            ("supervised", n(r.supervised)), ("held", n(r.held)),
-        ]
-    }
+    static func counts(_ r: UnitReport.Row) -> [(String, JSONValue)] { UnitReport.fields(r) }
 
     static func json(_ rows: [UnitReport.Row], total: UnitReport.Row, by metric: UnitReport.Metric, from: Date?, to: Date?, asOf: Date) -> String {
         func t(_ d: Date?) -> JSONValue { d.map { .string(RFC3339.format($0, offsetSeconds: offset)) } ?? .null }
@@ -240,20 +220,7 @@ struct Report: ParsableCommand {
         ])))
     }
 
-    static func csv(_ rows: [UnitReport.Row], total: UnitReport.Row) -> String {
-        let names = counts(total).map(\.0)
-        var out = names.joined(separator: ",") + "\n"
-        for r in rows + [total] {
-            out += counts(r).map { _, v in
-                switch v {
-                case .string(let s): s
-                case .number(let n): n
-                default: ""
-                }
-            }.joined(separator: ",") + "\n"
-        }
-        return out
-    }
+    static func csv(_ rows: [UnitReport.Row], total: UnitReport.Row) -> String { UnitReport.csv(rows, total: total) }
 }
 
 extension UnitReport.Metric: ExpressibleByArgument {}

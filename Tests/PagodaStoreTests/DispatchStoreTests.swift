@@ -329,7 +329,7 @@ import PagodaStore
             #expect(try store.appliedMigrations() == DispatchStore.knownMigrations)
             #expect(DispatchStore.knownMigrations
                     == ["v1-intake", "v2-lifecycle", "v3-outbox-routing-keys", "v4-intake-rejection-actions",
-                        "v5-console-accounts"])
+                        "v5-console-accounts", "v5-console-pages-read-model"])
             _ = try store.recordDispatches([dispatch("T1")])
             try store.close()
         }

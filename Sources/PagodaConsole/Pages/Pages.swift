@@ -6,5 +6,6 @@ import Hummingbird
 /// console's main file) for how pages render and check access.
 public enum ConsolePages {
     public static func register(on group: RouterGroup<ConsoleRequestContext>, environment env: ConsoleEnvironment) {
+        PageRoutes.register(on: group, env: env)
     }
 }

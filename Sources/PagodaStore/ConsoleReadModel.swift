@@ -1,0 +1,258 @@
+import Foundation
+import GRDB
+
+/// What the console's read model keeps of a lifecycle state, written with it (`StateWrite.console`).
+///
+/// The service fills it from the state (`LifecycleCodec`); the store copies it into the `lifecycle` row,
+/// where triggers keep the open-ticket counters (`console_open_counts`) in the same transaction.
+public struct ConsoleColumns: Sendable, Hashable {
+    /// `green`, `yellow` or `red`; nil for a final ticket (closed, merged, handed off).
+    public var light: String?
+    /// The nearest deadline the ticket waits for; nil for none.
+    public var dueAt: Date?
+    /// Under supervision (督办).
+    public var supervised: Bool
+    /// The centre desk it waits at: `triage`, `return`, `extension`, `callback`; nil for none.
+    public var desk: String?
+    public var category: String?
+    public var enterprise: Bool
+
+    /// The stored `due_at` of a ticket without a deadline: it sorts after every real one.
+    static let noDeadline = Int64.max
+
+    public init(light: String? = nil, dueAt: Date? = nil, supervised: Bool = false, desk: String? = nil,
+                category: String? = nil, enterprise: Bool = false) {
+        self.light = light
+        self.dueAt = dueAt
+        self.supervised = supervised
+        self.desk = desk
+        self.category = category
+        self.enterprise = enterprise
+    }
+
+    /// Binds light, due_at, supervised, desk, category, enterprise in that order.
+    func bind(_ b: inout RawBinder) {
+        b.bind(light); b.bind(dueAt.map(EpochMillis.from) ?? Self.noDeadline); b.bind(supervised); b.bind(desk)
+        b.bind(category); b.bind(enterprise)
+    }
+}
+
+/// Open tickets of one unit with one light (and supervision), from the counters.
+public struct ConsoleOpenCount: Sendable, Hashable {
+    /// The holding unit's id; empty for tickets nobody holds.
+    public var unitID: String
+    public var light: String
+    public var supervised: Bool
+    public var count: Int
+}
+
+/// An open ticket as a list of the console shows it.
+public struct ConsoleListRow: Sendable, Hashable {
+    public var ticketID: String
+    public var unitID: String?
+    public var phase: String
+    public var light: String?
+    public var dueAt: Date?
+    public var supervised: Bool
+    public var desk: String?
+    public var category: String?
+    public var enterprise: Bool
+    public var receivedAt: Date
+    /// The ticket's title, else the start of its text (at most 80 characters).
+    public var summary: String
+}
+
+/// Which of the console's lists to read (`DispatchStore.consoleList`).
+public enum ConsoleList: Sendable, Hashable {
+    /// Open tickets with a red light, nearest (most overdue) deadline first.
+    case red
+    /// Open tickets under supervision (督办).
+    case supervised
+    /// Tickets waiting at a centre desk (`triage`, `return`, `extension`, `callback`).
+    case desk(String)
+}
+
+/// A unit inbox's filters (`DispatchStore.consoleInbox`); nil fields do not filter.
+public struct ConsoleInboxQuery: Sendable, Hashable {
+    /// The holding unit; nil for every unit (the centre's search).
+    public var unitID: String?
+    public var phase: String?
+    public var light: String?
+    /// A category code; its subcategories (`code.`...) match too.
+    public var category: String?
+    public var enterprise: Bool?
+    /// A ticket id (exact), or text found in the ticket as received.
+    public var search: String?
+    public var limit: Int
+    public var offset: Int
+
+    public init(unitID: String?, phase: String? = nil, light: String? = nil, category: String? = nil, enterprise: Bool? = nil,
+                search: String? = nil, limit: Int = 50, offset: Int = 0) {
+        self.unitID = unitID
+        self.phase = phase
+        self.light = light
+        self.category = category
+        self.enterprise = enterprise
+        self.search = search
+        self.limit = limit
+        self.offset = offset
+    }
+}
+
+extension DispatchStore {
+    /// The open-ticket counters (`console_open_counts`, rows with tickets only): one row per unit, light
+    /// and supervision. Reads a table of a few rows per unit; never the tickets.
+    /// With `unit`, that unit's rows only.
+    public func consoleOpenCounts(unit: String? = nil) throws(StoreError) -> [ConsoleOpenCount] {
+        try storeOperation {
+            try pool.read { db in
+                try Row.fetchAll(db, sql: "SELECT unit_id, light, supervised, n FROM console_open_counts WHERE n > 0"
+                                     + (unit == nil ? "" : " AND unit_id = ?"), arguments: StatementArguments(unit.map { [$0] } ?? [])).map {
+                    ConsoleOpenCount(unitID: $0[0], light: $0[1], supervised: ($0[2] as Int) != 0, count: $0[3])
+                }
+            }
+        }
+    }
+
+    /// Counts by kind for each day of `days` (days since the epoch in China Standard Time, `consoleDay`):
+    /// `intake`, `rejected`, and lifecycle event types (`ticket.dispatched`, `ticket.escalated`,
+    /// `ticket.closed`, `ticket.supervised`, `ticket.overdue`, `ticket.replied`, `ticket.callback_recorded`).
+    public func consoleDayCounts(_ days: ClosedRange<Int>) throws(StoreError) -> [Int: [String: Int]] {
+        try storeOperation {
+            try pool.read { db in
+                var out: [Int: [String: Int]] = [:]
+                for r in try Row.fetchAll(db, sql: "SELECT day, kind, n FROM console_day_counts WHERE day BETWEEN ? AND ?",
+                                          arguments: [days.lowerBound, days.upperBound]) {
+                    out[r[0], default: [:]][r[1]] = r[2]
+                }
+                return out
+            }
+        }
+    }
+
+    /// The day (since the epoch, China Standard Time) a time falls on, as the day counters count.
+    public static func consoleDay(_ date: Date) -> Int {
+        Int((EpochMillis.from(date) + 28_800_000) / 86_400_000)
+    }
+
+    /// The first timeline row written on or after `day` (China Standard Time), or nil when none was.
+    public func consoleFirstEventID(onOrAfter day: Int) throws(StoreError) -> Int64? {
+        try storeOperation {
+            try pool.read { db in
+                try Int64.fetchOne(db, sql: "SELECT first_event_id FROM console_days WHERE day >= ? ORDER BY day LIMIT 1", arguments: [day])
+            }
+        }
+    }
+
+    /// The highest timeline row id (0 when none): what changed since a reader last looked.
+    public func consoleLastEventID() throws(StoreError) -> Int64 {
+        try storeOperation {
+            try pool.read { db in try Int64.fetchOne(db, sql: "SELECT max(id) FROM events") ?? 0 }
+        }
+    }
+
+    /// Up to `limit` timeline rows after row `id`, in the order written, as `forEachEvent` reads them: the
+    /// console feeds them to its running reports.
+    public func consoleEvents(after id: Int64, limit: Int) throws(StoreError) -> [TimelineRow] {
+        try storeOperation {
+            try pool.read { db in
+                var out: [TimelineRow] = []
+                try db.queryRaw("""
+                    SELECT e.ticket_id, e.id, e.at, e.payload_json, d.unit_id, d.level, d.id,
+                      CASE WHEN d.id IS NOT NULL THEN (SELECT due_at FROM deadlines WHERE ticket_id = e.ticket_id AND clock = 'sign_by') END,
+                      CASE WHEN d.id IS NOT NULL THEN (SELECT due_at FROM deadlines WHERE ticket_id = e.ticket_id AND clock = 'resolve_by') END
+                    FROM events e
+                    LEFT JOIN decisions d ON e.type = 'ticket.dispatched' AND substr(e.payload_json, 1, 9) <> '{"event":'
+                      AND d.ticket_id = e.ticket_id AND d.dispatch_seq = json_extract(e.payload_json, '$.dispatch_seq')
+                    WHERE e.id > ? ORDER BY e.id LIMIT ?
+                    """, { b in b.bind(id); b.bind(limit) }) { row in
+                    var r = TimelineRow(ticketID: row.text(0) ?? "", rowID: row.int(1), at: EpochMillis.date(row.int(2)), json: row.bytes(3))
+                    if row.optionalInt(6) != nil {
+                        r.intakeDispatch = IntakeDispatch(unitID: row.text(4), level: row.text(5), signBy: row.optionalInt(7).map(EpochMillis.date),
+                                                          resolveBy: row.optionalInt(8).map(EpochMillis.date))
+                    }
+                    out.append(r)
+                }
+                return out
+            }
+        }
+    }
+
+    static let consoleRowColumns = """
+        l.ticket_id, l.unit_id, l.phase, l.light, l.due_at, l.supervised, l.desk, l.category, l.enterprise, t.received_at,
+        substr(coalesce(json_extract(CAST(t.body AS TEXT), '$.title'), json_extract(CAST(t.body AS TEXT), '$.text'), ''), 1, 80)
+        """
+
+    static func consoleRow(_ r: Row) -> ConsoleListRow {
+        let due: Int64? = r[4]
+        return ConsoleListRow(ticketID: r[0], unitID: r[1], phase: r[2], light: r[3],
+                                dueAt: due.flatMap { $0 == ConsoleColumns.noDeadline ? nil : EpochMillis.date($0) },
+                                supervised: (r[5] as Int? ?? 0) != 0, desk: r[6], category: r[7], enterprise: (r[8] as Int? ?? 0) != 0,
+                                receivedAt: EpochMillis.date(r[9]), summary: (r[10] as String?) ?? "")
+    }
+
+    /// One of the console's lists, nearest deadline first, at most `limit`: through a partial index on
+    /// `lifecycle`, so it reads `limit` rows whatever the number of tickets.
+    public func consoleList(_ list: ConsoleList, limit: Int) throws(StoreError) -> [ConsoleListRow] {
+        let (condition, arguments): (String, StatementArguments) = switch list {
+        case .red: ("l.light = 'red'", [])
+        case .supervised: ("l.supervised = 1 AND l.light IS NOT NULL", [])
+        case .desk(let desk): ("l.desk = ? AND l.desk IS NOT NULL", [desk])
+        }
+        return try storeOperation {
+            try pool.read { db in
+                try Row.fetchAll(db, sql: """
+                    SELECT \(Self.consoleRowColumns) FROM lifecycle l JOIN tickets t ON t.id = l.ticket_id
+                    WHERE \(condition) ORDER BY l.due_at, l.ticket_id LIMIT ?
+                    """, arguments: arguments + [limit]).map(Self.consoleRow)
+            }
+        }
+    }
+
+    /// How many tickets wait at each centre desk (through the desk index).
+    public func consoleDeskCounts() throws(StoreError) -> [String: Int] {
+        try storeOperation {
+            try pool.read { db in
+                var out: [String: Int] = [:]
+                for desk in ["triage", "return", "extension", "callback"] {
+                    out[desk] = try Int.fetchOne(db, sql: "SELECT count(*) FROM lifecycle WHERE desk = ? AND desk IS NOT NULL", arguments: [desk])
+                }
+                return out
+            }
+        }
+    }
+
+    /// A unit's open tickets (or every unit's, for the centre), nearest deadline first, filtered, and how
+    /// many match in all. Walks the `lifecycle_console_inbox` index in deadline order; filters and the
+    /// text search look at that unit's open tickets only.
+    public func consoleInbox(_ q: ConsoleInboxQuery) throws(StoreError) -> (rows: [ConsoleListRow], total: Int) {
+        var conditions = ["l.light IS NOT NULL"]
+        var arguments: StatementArguments = []
+        if let unit = q.unitID { conditions.append("l.unit_id = ?"); arguments += [unit] }
+        if let p = q.phase { conditions.append("l.phase = ?"); arguments += [p] }
+        if let light = q.light { conditions.append("l.light = ?"); arguments += [light] }
+        if let c = q.category { conditions.append("(l.category = ? OR l.category LIKE ? ESCAPE '\\')"); arguments += [c, Self.likePrefix(c) + ".%"] }
+        if let e = q.enterprise { conditions.append("l.enterprise = ?"); arguments += [e ? 1 : 0] }
+        var join = ""
+        if let s = q.search, !s.isEmpty {
+            join = "JOIN tickets t2 ON t2.id = l.ticket_id"
+            conditions.append("(l.ticket_id = ? OR instr(CAST(t2.body AS TEXT), ?) > 0)")
+            arguments += [s, s]
+        }
+        let whereClause = conditions.joined(separator: " AND ")
+        return try storeOperation {
+            try pool.read { db in
+                let total = try Int.fetchOne(db, sql: "SELECT count(*) FROM lifecycle l \(join) WHERE \(whereClause)", arguments: arguments) ?? 0
+                let rows = try Row.fetchAll(db, sql: """
+                    SELECT \(Self.consoleRowColumns) FROM lifecycle l \(join) JOIN tickets t ON t.id = l.ticket_id
+                    WHERE \(whereClause) ORDER BY l.due_at, l.ticket_id LIMIT ? OFFSET ?
+                    """, arguments: arguments + [max(0, q.limit), max(0, q.offset)]).map(Self.consoleRow)
+                return (rows, total)
+            }
+        }
+    }
+
+    private static func likePrefix(_ s: String) -> String {
+        s.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "%", with: "\\%").replacingOccurrences(of: "_", with: "\\_")
+    }
+}

@@ -1,0 +1,172 @@
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import PagodaConsole
+import PagodaLifecycle
+import PagodaRules
+import PagodaStore
+import Testing
+
+/// The pages (board, unit inbox, ticket, centre desk, reports, rules) in process, on a real SQLite file
+/// with tickets dispatched through the real intake processor: each role sees what it should, a worker
+/// gets 403 on another unit's inbox and ticket, a form is one command however often it is sent.
+@Suite struct ConsolePagesTests {
+    struct World {
+        let f: ConsoleFixture
+        let env: ConsoleEnvironment
+        let mineUnit: String
+        let theirUnit: String
+    }
+
+    func world() throws -> World {
+        let f = try ConsoleFixture()
+        let env = try f.environment()
+        let mineUnit = try #require(try f.dispatch(env, id: "FS-1", district: "南海区", phone: "13812345678"))
+        try f.dispatch(env, id: "FS-3", district: "南海区")
+        let theirUnit = try #require(try f.dispatch(env, id: "FS-2", district: "顺德区", phone: "13987654321"))
+        #expect(mineUnit != theirUnit)
+        try f.addUser(env, "w1", .worker, unit: mineUnit)
+        try f.addUser(env, "centre1", .centre)
+        try f.addUser(env, "sup1", .supervisor)
+        try f.addUser(env, "admin1", .admin)
+        return World(f: f, env: env, mineUnit: mineUnit, theirUnit: theirUnit)
+    }
+
+    func page(_ client: some TestClientProtocol, _ uri: String, _ s: Session) async throws -> (HTTPResponse.Status, String) {
+        let r = try await client.execute(uri: uri, method: .get, headers: s.headers)
+        return (r.status, String(buffer: r.body))
+    }
+
+    @Test func theBoardCountsOpenTicketsForTheCentreAndRefusesWorkers() async throws {
+        let w = try world()
+        try await w.f.application(w.env).test(.router) { client in
+            let centre = try await client.login("centre1")
+            let (status, html) = try await page(client, "/board", centre)
+            #expect(status == .ok)
+            #expect(html.contains("态势大屏"))
+            // Three open tickets, all received today: the counters say so.
+            #expect(html.contains(#"<div class="kpi-value">3</div><div class="kpi-label">在办工单</div>"#))
+            #expect(html.contains(#"<div class="kpi-value">3</div><div class="kpi-label">今日受理</div>"#))
+            #expect(html.contains("南海区") && html.contains("顺德区"))
+            #expect(html.contains("EventSource(\"/board/events\")"))
+            let (liveStatus, live) = try await page(client, "/board/live", centre)
+            #expect(liveStatus == .ok)
+            #expect(!live.contains("<html"))
+            #expect(live.contains("在办工单"))
+            let sup = try await client.login("sup1")
+            #expect(try await page(client, "/board", sup).0 == .ok)
+            let worker = try await client.login("w1")
+            #expect(try await page(client, "/board", worker).0 == .forbidden)
+            #expect(try await page(client, "/board/live", worker).0 == .forbidden)
+            #expect(try await page(client, "/board/events", worker).0 == .forbidden)
+        }
+    }
+
+    @Test func aWorkerSeesItsInboxAndIsRefusedAnotherUnits() async throws {
+        let w = try world()
+        try await w.f.application(w.env).test(.router) { client in
+            let worker = try await client.login("w1")
+            let (status, html) = try await page(client, "/units/\(w.mineUnit)", worker)
+            #expect(status == .ok)
+            #expect(html.contains("data-ticket=\"FS-1\"") && html.contains("data-ticket=\"FS-3\""))
+            #expect(!html.contains("data-ticket=\"FS-2\""))
+            #expect(html.contains("class=\"countdown"))
+            // Filters and search.
+            #expect(try await page(client, "/units/\(w.mineUnit)?q=FS-3", worker).1.contains("data-ticket=\"FS-3\""))
+            #expect(!(try await page(client, "/units/\(w.mineUnit)?q=FS-3", worker).1.contains("data-ticket=\"FS-1\"")))
+            #expect(!(try await page(client, "/units/\(w.mineUnit)?light=red", worker).1.contains("data-ticket=")))
+            #expect(try await page(client, "/units/\(w.mineUnit)/count", worker).1 == "2")
+            let (other, otherHTML) = try await page(client, "/units/\(w.theirUnit)", worker)
+            #expect(other == .forbidden)
+            #expect(!otherHTML.contains("FS-2"))
+            #expect(try await page(client, "/units/\(w.theirUnit)/count", worker).0 == .forbidden)
+            let (ticket, ticketHTML) = try await page(client, "/tickets/FS-2", worker)
+            #expect(ticket == .forbidden)
+            #expect(!ticketHTML.contains("路灯") && !ticketHTML.contains("1398") && !ticketHTML.contains("李先生"))
+            // The centre sees every unit's inbox.
+            let centre = try await client.login("centre1")
+            #expect(try await page(client, "/units/\(w.theirUnit)", centre).1.contains("data-ticket=\"FS-2\""))
+            #expect(try await page(client, "/units/no.such.unit", centre).0 == .notFound)
+        }
+    }
+
+    @Test func theTicketPageMasksPhonesAndAFormIsOneCommand() async throws {
+        let w = try world()
+        try await w.f.application(w.env).test(.router) { client in
+            let worker = try await client.login("w1")
+            let (status, html) = try await page(client, "/tickets/FS-1", worker)
+            #expect(status == .ok)
+            #expect(html.contains("138****5678") && !html.contains("13812345678"))
+            #expect(html.contains("id=\"rule-place\""))
+            #expect(html.contains("data-type=\"sign\"") && html.contains("data-type=\"reply\""))
+            #expect(!html.contains("data-type=\"callback_result\""))
+            // The same form sent twice: one sign.
+            let fields = [("_csrf", worker.csrf), ("command_id", "web-test-sign-1"), ("type", "sign")]
+            for _ in 0..<2 {
+                let r = try await client.execute(uri: "/tickets/FS-1", method: .post,
+                                                 headers: [.cookie: worker.cookie, .contentType: "application/x-www-form-urlencoded"],
+                                                 body: form(fields))
+                #expect(r.status == .seeOther)
+                #expect(r.headers[.location] == "/tickets/FS-1?done=sign")
+            }
+            let history = try #require(try w.env.store.ticket(id: "FS-1"))
+            #expect(history.events.filter { $0.type == "ticket.signed" }.count == 1)
+            let signed = try await page(client, "/tickets/FS-1?done=sign", worker).1
+            #expect(signed.contains("已提交") && signed.contains("办理中"))
+            #expect(signed.contains("w1"))  // the timeline names who acted
+            // Without the CSRF token: refused before anything happens.
+            let forged = try await client.execute(uri: "/tickets/FS-1", method: .post,
+                                                  headers: [.cookie: worker.cookie, .contentType: "application/x-www-form-urlencoded"],
+                                                  body: form([("command_id", "web-test-2"), ("type", "contact")]))
+            #expect(forged.status == .forbidden)
+            // A refusal is shown with its reason in Chinese: signing again is not allowed.
+            let again = try await client.execute(uri: "/tickets/FS-1", method: .post,
+                                                 headers: [.cookie: worker.cookie, .contentType: "application/x-www-form-urlencoded"],
+                                                 body: form([("_csrf", worker.csrf), ("command_id", "web-test-sign-2"), ("type", "sign")]))
+            #expect(again.status == .conflict)
+            #expect(String(buffer: again.body).contains("被拒绝"))
+            // The centre sees the whole phone and its own actions; a supervisor none.
+            let centre = try await client.login("centre1")
+            let centreHTML = try await page(client, "/tickets/FS-1", centre).1
+            #expect(centreHTML.contains("13812345678") && centreHTML.contains("data-type=\"redispatch\""))
+            let sup = try await client.login("sup1")
+            let supHTML = try await page(client, "/tickets/FS-1", sup).1
+            #expect(!supHTML.contains("data-type=") && supHTML.contains("138****5678"))
+        }
+    }
+
+    @Test func theCentreDeskReportsAndRulesFollowTheRoles() async throws {
+        let w = try world()
+        try await w.f.application(w.env).test(.router) { client in
+            let centre = try await client.login("centre1")
+            let (status, html) = try await page(client, "/centre", centre)
+            #expect(status == .ok)
+            #expect(html.contains("待人工派单") && html.contains("拒收的受理消息"))
+            let search = try await client.execute(uri: "/centre?q=FS-2", method: .get, headers: centre.headers)
+            #expect(search.headers[.location] == "/tickets/FS-2")
+            let (reportStatus, report) = try await page(client, "/reports?level=all&rank_by=response", centre)
+            #expect(reportStatus == .ok)
+            #expect(report.contains("<svg") && report.contains("id=\"report\""))
+            let csv = try await client.execute(uri: "/reports?format=csv", method: .get, headers: centre.headers)
+            #expect(csv.status == .ok)
+            #expect(csv.headers[.contentType]?.hasPrefix("text/csv") == true)
+            let lines = String(buffer: csv.body).split(separator: "\n")
+            #expect(lines.first?.hasPrefix("unit,level,assigned,response_rate") == true)
+            #expect(lines.count == 1 + 2 + 1)  // header, two units, the total
+            #expect(try await page(client, "/reports?from=2026-13-01", centre).0 == .badRequest)
+            #expect(try await page(client, "/rules", centre).0 == .forbidden)
+            let worker = try await client.login("w1")
+            #expect(try await page(client, "/centre", worker).0 == .forbidden)
+            #expect(try await page(client, "/reports", worker).0 == .forbidden)
+            let admin = try await client.login("admin1")
+            let (rulesStatus, rules) = try await page(client, "/rules", admin)
+            #expect(rulesStatus == .ok)
+            #expect(rules.contains(ConsoleFixture.rules.hash))
+            let tried = try await client.execute(uri: "/rules", method: .post,
+                                                 headers: [.cookie: admin.cookie, .contentType: "application/x-www-form-urlencoded"],
+                                                 body: form([("_csrf", admin.csrf), ("ticket", #"{"id":"T-1"}"#)]))
+            #expect(tried.status == .ok)
+            #expect(String(buffer: tried.body).contains("不是有效的工单"))
+        }
+    }
+}

@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Console benchmark (issue 21, §6): COUNT (default 1,000,000) open tickets in the database, filled
+# through the real intake path (`pagoda-bench timers-fill`: IntakeProcessor, LifecycleCodec,
+# DispatchStore.recordDispatches, so the console's counters and indexes are kept as in service); then
+# `pagoda serve` with the console, and a client logged in as the centre measures the board, an inbox
+# (the unit nearest 10,000 open tickets, and a deep page of the largest) and ticket pages one request at
+# a time, and the board's live update (Server-Sent Events, then the /board/live fetch) while tickets
+# arrive at RATE (default 500) a second for SECONDS (default 20). Release build; private broker on port
+# BENCH_PORT (default 5679), console on 127.0.0.1:BENCH_HTTP_PORT (default 8356); files under $CONSOLE_DIR.
+#   COUNT=1000000 REUSE_BASE=1 ops/bench/console.sh
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+source ops/lib.sh
+ensure_packages
+dir=${CONSOLE_DIR:-/tmp/pagoda-console-bench}
+port=${BENCH_PORT:-5679}
+http=${BENCH_HTTP_PORT:-8356}
+count=${COUNT:-1000000}
+swift build -c release --product pagoda >/dev/null
+swift build -c release --product pagoda-bench >/dev/null
+bin=$(swift build -c release --show-bin-path)
+mkdir -p "$dir"
+ops/broker.sh stop "$dir/broker" >/dev/null 2>&1 || true
+rm -rf "$dir/broker"
+ops/broker.sh start "$dir/broker" "$port" >/dev/null
+serve_pid=""
+trap '[ -n "$serve_pid" ] && kill "$serve_pid" 2>/dev/null; ops/broker.sh stop "$dir/broker" >/dev/null 2>&1 || true' EXIT
+
+if [ "${REUSE_BASE:-0}" = 1 ] && [ -s "$dir/console.sqlite" ]; then
+  echo "== reusing $dir/console.sqlite"
+else
+  rm -f "$dir"/console.sqlite*
+  echo "== fill: $count open tickets through the intake path"
+  /usr/bin/time -f "fill: %e s, %M KiB peak" "$bin/pagoda-bench" timers-fill --db "$dir/console.sqlite" --rules rules --phase background \
+    --count "$count" | tail -2
+fi
+password="bench-$(head -c 8 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+printf '%s\n' "$password" | "$bin/pagoda" user add bench.centre --role centre --password-stdin --rules rules --db "$dir/console.sqlite" \
+  >/dev/null 2>&1 || printf '%s\n' "$password" | "$bin/pagoda" user passwd bench.centre --password-stdin --db "$dir/console.sqlite" >/dev/null
+echo "database: $(du -m "$dir/console.sqlite" | cut -f1) MiB"
+
+echo "== serve"
+"$bin/pagoda" serve --rules rules --db "$dir/console.sqlite" --amqp-url "amqp://guest:guest@127.0.0.1:$port/" \
+  --console-address "127.0.0.1:$http" --log-level warning >"$dir/serve.log" 2>&1 &
+serve_pid=$!
+for _ in $(seq 1 600); do
+  curl -fsS -o /dev/null "http://127.0.0.1:$http/login" 2>/dev/null && break
+  kill -0 "$serve_pid" 2>/dev/null || { tail -20 "$dir/serve.log"; exit 1; }
+  sleep 0.5
+done
+
+CONSOLE_HOST=127.0.0.1 CONSOLE_PORT=$http CONSOLE_USER=bench.centre CONSOLE_PASSWORD=$password PAGODA_DB="$dir/console.sqlite" \
+  INTAKE_CMD="$bin/pagoda-bench console-intake --amqp-url amqp://guest:guest@127.0.0.1:$port/ --rate ${RATE:-500} --seconds ${SECONDS_:-20}" \
+  python3 ops/bench/console_measure.py
+echo "serve peak resident memory: $(grep VmHWM /proc/$serve_pid/status | awk '{printf "%.0f MiB", $2/1024}')"
