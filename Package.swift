@@ -59,7 +59,7 @@ let package = Package(
         .target(
             name: "PagodaConsole",
             dependencies: [
-                "PagodaRules", "PagodaLifecycle", "PagodaStore",
+                "PagodaJSON", "PagodaRules", "PagodaLifecycle", "PagodaStore",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdAuth", package: "hummingbird-auth"),
@@ -108,7 +108,7 @@ let package = Package(
         ]),
         // Helpers shared by the test suites: private broker, child processes, collectors, and the in-memory
         // fakes of the service layer's seams (deliveries in, messages out, the store).
-        .target(name: "PagodaTesting", dependencies: ["PagodaTransport", "PagodaStore", "PagodaService"]),
+        .target(name: "PagodaTesting", dependencies: ["PagodaTransport", "PagodaJSON", "PagodaStore", "PagodaService"]),
         .testTarget(
             name: "PagodaServiceTests",
             dependencies: [
@@ -122,7 +122,7 @@ let package = Package(
         .testTarget(
             name: "PagodaConsoleTests",
             dependencies: [
-                "PagodaConsole", "PagodaService", "PagodaStore", "PagodaRules", "PagodaLifecycle",
+                "PagodaConsole", "PagodaService", "PagodaStore", "PagodaJSON", "PagodaRules", "PagodaLifecycle",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
             ]

@@ -1,5 +1,6 @@
 import Foundation
 import HummingbirdBcrypt
+import PagodaJSON
 import PagodaRules
 import PagodaStore
 

@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import PagodaJSON
 import PagodaStore
 
 /// User management for admins (`/admin/users`): the list, adding a user, disabling one. The same rules

@@ -1,6 +1,7 @@
 import Foundation
 import HTTPTypes
 import Hummingbird
+import PagodaJSON
 import PagodaRules
 
 /// A form body (`application/x-www-form-urlencoded`) as name → value (the last value of a repeated name).

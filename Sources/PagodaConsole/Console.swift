@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import Logging
+import PagodaJSON
 import PagodaLifecycle
 import PagodaRules
 import PagodaStore

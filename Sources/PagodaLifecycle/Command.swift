@@ -1,4 +1,5 @@
 import Foundation
+import PagodaJSON
 import PagodaRules
 
 /// A worker or hotline-centre command (contract v1, `pagoda.commands`), validated.

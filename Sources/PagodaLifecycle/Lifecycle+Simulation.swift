@@ -1,4 +1,5 @@
 import Foundation
+import PagodaJSON
 import PagodaRules
 
 /// What the simulator (`PagodaSimulation`) reads of the lifecycle beyond its public calls.

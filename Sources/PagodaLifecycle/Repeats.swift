@@ -1,4 +1,5 @@
 import Foundation
+import PagodaJSON
 import PagodaRules
 
 /// The keys under which a ticket is compared with earlier ones to find repeat complaints (重复件).

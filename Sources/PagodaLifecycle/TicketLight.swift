@@ -1,4 +1,5 @@
 import Foundation
+import PagodaJSON
 import PagodaRules
 
 /// A ticket's traffic light (红灯/黄灯/绿灯) as the console shows it: red when a running clock of the holder

@@ -1,4 +1,5 @@
 import Foundation
+import PagodaJSON
 import PagodaRules
 
 /// Where a ticket stands in its life after dispatch.

@@ -1,4 +1,5 @@
 import Logging
+import PagodaJSON
 import PagodaStore
 import ServiceLifecycle
 

@@ -1,5 +1,6 @@
 import Foundation
 import PagodaConsole
+import PagodaJSON
 import PagodaLifecycle
 import PagodaRules
 import PagodaStore

@@ -3,6 +3,7 @@ import Foundation
 import Hummingbird
 import Logging
 import PagodaConsole
+import PagodaJSON
 import PagodaLifecycle
 import PagodaRules
 import PagodaStore

@@ -1,3 +1,4 @@
+import PagodaJSON
 import PagodaStore
 import PagodaTransport
 

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import PagodaConsole
+import PagodaJSON
 import PagodaLifecycle
 import PagodaRules
 import PagodaTransport

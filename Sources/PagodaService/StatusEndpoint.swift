@@ -2,6 +2,7 @@ import CoreMetrics
 import Foundation
 import Hummingbird
 import Logging
+import PagodaJSON
 import PagodaRules
 import PagodaStore
 import PagodaTransport

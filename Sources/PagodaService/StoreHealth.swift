@@ -1,5 +1,6 @@
 import CoreMetrics
 import Logging
+import PagodaJSON
 import PagodaStore
 import Synchronization
 

@@ -1,4 +1,5 @@
 import Foundation
+import PagodaJSON
 import PagodaRules
 
 /// One processed intake delivery, as handed to `DispatchStore.recordDispatches`.

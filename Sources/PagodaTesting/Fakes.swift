@@ -1,4 +1,5 @@
 import Foundation
+import PagodaJSON
 import PagodaService
 import PagodaStore
 import PagodaTransport

@@ -6,6 +6,7 @@
 // serve's size, waits for both confirms, then acks the delivery. Its topology is serve's for the same rules
 // (`Names.topology(for:)`). No rules are applied and nothing is stored.
 import Foundation
+import PagodaJSON
 import PagodaRules
 import PagodaService
 import PagodaTransport

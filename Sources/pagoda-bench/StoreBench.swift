@@ -14,6 +14,7 @@
 // (read the states, decode, fire, encode the states and events), `applyLifecycle` (one transaction),
 // then the relay's read and mark of the batch's messages.
 import Foundation
+import PagodaJSON
 import PagodaLifecycle
 import PagodaRules
 import PagodaService

@@ -3,6 +3,7 @@
 // pipe doing serve's broker work (MatchedPipe.swift), (b) and (c) paired in alternating rounds, on the same
 // broker in one run; then publish-to-unit-queue latency at a fixed rate, and optionally a memory soak.
 import Foundation
+import PagodaJSON
 import PagodaRules
 import PagodaService
 import PagodaTransport

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import PagodaJSON
 import PagodaRules
 
 struct Test: ParsableCommand {

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import PagodaConsole
+import PagodaJSON
 import PagodaRules
 import PagodaStore
 

@@ -4,6 +4,7 @@ import Hummingbird
 import HummingbirdTesting
 import Logging
 import PagodaConsole
+import PagodaJSON
 import PagodaLifecycle
 import PagodaRules
 import PagodaService

@@ -2,6 +2,7 @@ import Foundation
 import Hummingbird
 import HummingbirdTesting
 import PagodaConsole
+import PagodaJSON
 import PagodaLifecycle
 import PagodaRules
 import PagodaStore

@@ -1,5 +1,6 @@
 import Foundation
 import PagodaConsole
+import PagodaJSON
 import PagodaRules
 import PagodaStore
 import Testing

@@ -1,4 +1,5 @@
 import Foundation
+import PagodaJSON
 import PagodaRules
 import Testing
 

@@ -1,4 +1,5 @@
 @testable import PagodaService
+import PagodaJSON
 import Testing
 
 /// The relay's hold while timers are fired: only during a backlog, at most `maxHold` at a time, and never

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import PagodaJSON
 import PagodaRules
 import PagodaStore
 import PagodaTesting

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import Metrics
 import MetricsTestKit
+import PagodaJSON
 import PagodaRules
 @testable import PagodaService
 import PagodaTesting

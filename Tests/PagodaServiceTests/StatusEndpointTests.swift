@@ -2,6 +2,7 @@ import Foundation
 #if canImport(FoundationNetworking)
 import FoundationNetworking
 #endif
+import PagodaJSON
 import PagodaRules
 @testable import PagodaService
 import PagodaTesting

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import Metrics
 import MetricsTestKit
+import PagodaJSON
 import PagodaStore
 @testable import PagodaService
 import Synchronization

@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import PagodaJSON
 import PagodaRules
 import Testing
 @testable import PagodaStore

@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import PagodaJSON
 import PagodaStore
 import Testing
 

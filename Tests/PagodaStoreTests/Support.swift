@@ -1,4 +1,5 @@
 import Foundation
+import PagodaJSON
 import PagodaStore
 
 /// A fresh directory under the system temp dir, removed by `cleanup()`.

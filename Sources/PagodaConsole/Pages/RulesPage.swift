@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import PagodaJSON
 import PagodaRules
 
 /// One load of the rule directory, as the rules page lists it.
