@@ -48,7 +48,7 @@ struct RuleLoader {
 
     mutating func load(_ files: [RuleFile]) -> RuleSetSource {
         if files.isEmpty {
-            diagnostics.error(.emptyRuleSet, "no rule files (*.yaml) found", at: SourceLocation(file: ".", line: 1, column: 1))
+            diagnostics.error(.emptyRuleSet, "no rule files (*.yaml) found", at: RulePosition(file: ".", line: 1, column: 1))
         }
         for file in files {
             if shouldStop?() == true {
@@ -76,7 +76,7 @@ struct RuleLoader {
         return source
     }
 
-    private mutating func decodeSection(_ name: String, _ node: Node, _ keyLoc: SourceLocation) {
+    private mutating func decodeSection(_ name: String, _ node: Node, _ keyLoc: RulePosition) {
         switch name {
         case "regions": source.regions = decodeRegion(node, level: .city)
         case "units": source.units = list(node, what: "units") { $0.decodeUnit($1) }

@@ -11,7 +11,7 @@ public struct Region: Sendable, Hashable {
     public internal(set) var children: [Int]
     /// Name path from the district down (`南海区/狮山镇`); the city's name for the root.
     public let path: String
-    public let location: SourceLocation
+    public let location: RulePosition
 }
 
 /// A handling unit.
@@ -26,7 +26,7 @@ public struct Unit: Sendable, Hashable {
     public let queue: String
     /// The unit it escalates to; nil at the city level.
     public internal(set) var parent: Int?
-    public let location: SourceLocation
+    public let location: RulePosition
 }
 
 /// A category of the category tree; codes are dot paths.
@@ -35,7 +35,7 @@ public struct Category: Sendable, Hashable {
     public let code: String
     public let name: String?
     public let parent: Int?
-    public let location: SourceLocation
+    public let location: RulePosition
 }
 
 /// A named time-limit profile.
@@ -50,7 +50,7 @@ public struct SLAProfile: Sendable, Hashable {
     public let description: String?
     public let clocks: [ClockLimit]
     public let warning: Warning
-    public let location: SourceLocation
+    public let location: RulePosition
 
     public struct ClockLimit: Sendable, Hashable {
         public let clock: Clock

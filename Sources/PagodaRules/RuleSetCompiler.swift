@@ -111,7 +111,7 @@ private struct Checker {
     var phrases: [String] = []
     var phraseIDs: [String: Int32] = [:]
     var relativeKeys: [String: Int] = [:]
-    var relativeSpecs: [(level: Level, function: String, location: SourceLocation)] = []
+    var relativeSpecs: [(level: Level, function: String, location: RulePosition)] = []
 
     let shouldStop: StopCheck?
     /// Set when `run` gave up because `shouldStop` said so.
@@ -130,7 +130,7 @@ private struct Checker {
         return stopped
     }
 
-    var firstLocation: SourceLocation { SourceLocation(file: files.first?.path ?? ".", line: 1, column: 1) }
+    var firstLocation: RulePosition { RulePosition(file: files.first?.path ?? ".", line: 1, column: 1) }
 
     mutating func run() -> RuleSet? {
         buildRegions()
@@ -276,7 +276,7 @@ private struct Checker {
         for (a, b) in zip(holidays, holidays.dropFirst()) where b.holiday.from <= a.holiday.to {
             diagnostics.error(.calendarOverlap, "holiday '\(b.holiday.name)' (\(b.holiday.from) to \(b.holiday.to)) overlaps '\(a.holiday.name)' at \(a.location)", at: b.location)
         }
-        var seenWorkdays: [CivilDate: SourceLocation] = [:]
+        var seenWorkdays: [CivilDate: RulePosition] = [:]
         let weekdays = Set(spec.workingDays.compactMap { d in RuleLoader.weekdayNames.first { $0.0 == d.value }?.1 })
         for w in spec.workdays {
             if let earlier = seenWorkdays[w.date] {
@@ -475,7 +475,7 @@ private struct Checker {
     }
 
     mutating func checkRuleIDs() {
-        var seen: [String: SourceLocation] = [:]
+        var seen: [String: RulePosition] = [:]
         let ids = source.emergency.map(\.id) + source.classify.map(\.id) + source.routes.map(\.id)
         for id in ids {
             if id.value == "fallback" {
@@ -625,7 +625,7 @@ private struct Checker {
             if let hit {
                 let a = routes[hit].reference
                 diagnostics.error(.shadowedRoute, "route '\(route.reference.id)' can never match: route '\(a.id)' at \(a.file):\(a.line) comes first and matches every ticket it would; move it above or narrow '\(a.id)'",
-                                  at: SourceLocation(file: route.reference.file, line: route.reference.line, column: 1))
+                                  at: RulePosition(file: route.reference.file, line: route.reference.line, column: 1))
             }
         }
     }

@@ -31,8 +31,8 @@ public enum Clock: String, Sendable, Hashable, CaseIterable, Comparable {
 /// A value with the place it was written.
 public struct Located<Value: Sendable & Hashable>: Sendable, Hashable {
     public let value: Value
-    public let location: SourceLocation
-    public init(_ value: Value, _ location: SourceLocation) {
+    public let location: RulePosition
+    public init(_ value: Value, _ location: RulePosition) {
         self.value = value
         self.location = location
     }
@@ -43,7 +43,7 @@ struct RegionSpec: Sendable {
     var code: String?
     var aliases: [String]
     var level: Level
-    var location: SourceLocation
+    var location: RulePosition
     var children: [RegionSpec]
 }
 
@@ -55,17 +55,17 @@ struct UnitSpec: Sendable {
     var function: Located<String>
     var queue: String?
     var parent: Located<String>?
-    var location: SourceLocation
+    var location: RulePosition
 }
 
 struct CalendarSpec: Sendable {
     var timeZone: Located<String>
     var workingDays: [Located<String>]
     var workingHours: [WorkingInterval]
-    var holidays: [(holiday: Holiday, location: SourceLocation)]
-    var workdays: [(date: CivilDate, location: SourceLocation)]
+    var holidays: [(holiday: Holiday, location: RulePosition)]
+    var workdays: [(date: CivilDate, location: RulePosition)]
     var years: [Located<Int>]
-    var location: SourceLocation
+    var location: RulePosition
 }
 
 enum WarnSpec: Sendable, Hashable {
@@ -76,14 +76,14 @@ enum WarnSpec: Sendable, Hashable {
 struct ProfileSpec: Sendable {
     var name: Located<String>
     var description: String?
-    var clocks: [(clock: Clock, duration: SLADuration, location: SourceLocation)]
+    var clocks: [(clock: Clock, duration: SLADuration, location: RulePosition)]
     var warn: WarnSpec
 }
 
 struct CategorySpec: Sendable {
     var code: String
     var name: String?
-    var location: SourceLocation
+    var location: RulePosition
     var children: [CategorySpec]
 }
 
@@ -91,14 +91,14 @@ struct TextSpec: Sendable {
     var any: [Located<String>] = []
     var all: [Located<String>] = []
     var none: [Located<String>] = []
-    var location: SourceLocation
+    var location: RulePosition
 }
 
 struct EmergencySpec: Sendable {
     var id: Located<String>
     var line: String
     var text: TextSpec
-    var location: SourceLocation
+    var location: RulePosition
 }
 
 struct ClassifySpec: Sendable {
@@ -109,14 +109,14 @@ struct ClassifySpec: Sendable {
     var setCategory: Located<String>?
     var setUrgency: Urgency?
     var override: Bool
-    var location: SourceLocation
+    var location: RulePosition
 }
 
 enum DestinationSpec: Sendable {
     case unit(Located<String>)
-    case relative(level: Level, function: Located<String>, location: SourceLocation)
-    case platform(SourceLocation)
-    case triage(SourceLocation)
+    case relative(level: Level, function: Located<String>, location: RulePosition)
+    case platform(RulePosition)
+    case triage(RulePosition)
 }
 
 struct SLASelectionSpec: Sendable {
@@ -147,7 +147,7 @@ struct RouteSpec: Sendable {
     var sla: SLASelectionSpec
     var priority: Int?
     var escalation: Located<String>?
-    var location: SourceLocation
+    var location: RulePosition
 }
 
 struct EscalationSpec: Sendable {
@@ -171,7 +171,7 @@ struct DefaultsSpec: Sendable {
     var sla = SLASelectionSpec()
     var triageSLA: Located<String>?
     var priority: Int = 5
-    var location: SourceLocation?
+    var location: RulePosition?
 }
 
 /// Everything read from a rule directory, before cross-references are checked.
@@ -184,10 +184,10 @@ struct RuleSetSource: Sendable {
     var emergency: [EmergencySpec] = []
     var classify: [ClassifySpec] = []
     var routes: [RouteSpec] = []
-    var routesLocation: SourceLocation?
+    var routesLocation: RulePosition?
     var escalation: [EscalationSpec] = []
     var defaults = DefaultsSpec()
-    var sectionLocations: [String: SourceLocation] = [:]
+    var sectionLocations: [String: RulePosition] = [:]
 }
 
 extension Clock: Codable {}
