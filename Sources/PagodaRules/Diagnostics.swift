@@ -88,6 +88,8 @@ public enum DiagnosticCode: String, Sendable, Hashable, CaseIterable {
     case invalidId = "R013"
     case duplicateId = "R014"
     case invalidDate = "R015"
+    case deadAlias = "R016"
+    case regexLikePhrase = "R017"
     // References
     case unknownRegion = "R020"
     case unknownUnit = "R021"
@@ -108,6 +110,7 @@ public enum DiagnosticCode: String, Sendable, Hashable, CaseIterable {
     // SLA and escalation
     case missingResolveClock = "R050"
     case warnThreshold = "R051"
+    case slaShorthand = "R052"
     // Calendar
     case calendarCoverage = "R060"
     case calendarOverlap = "R061"

@@ -175,7 +175,9 @@ private func bytes(_ field: String, _ value: JSONValue?) -> [UInt8] {
         #expect(tickets.count >= 40)
         for ticket in tickets {
             let (f, t) = agree(JSON.serialize(.object(ticket.json)), ticket.id)
-            #expect(t != nil && f != nil, "\(ticket.id)")
+            // The fast reader predates `source_line` and leaves such a ticket to the tree (it gives up on a
+            // field it does not know), which is what `agree` checks.
+            #expect(t != nil && (f != nil || ticket.sourceLine != nil), "\(ticket.id)")
         }
     }
 
