@@ -225,10 +225,16 @@ extension RuleSet {
     /// Works out which virtual phrases occur, in id order (a guarded gap phrase comes after its gap
     /// phrase), and adds their ids to `found`, which stays sorted.
     func addVirtualPhrases(_ hits: [PhraseHit], into found: inout [Int32]) {
+        // Only the virtual phrases whose first real phrase occurred can occur; in id order, so a guarded
+        // gap phrase comes after its gap phrase.
+        var candidates: [Int32] = []
+        for id in found { if let v = virtualsByRoot[id] { candidates.append(contentsOf: v) } }
+        if candidates.isEmpty { return }
+        candidates.sort()
         let sorted = hits.sorted { ($0.id, $0.end) < ($1.id, $1.end) }
-        var spans = [[(start: Int32, end: Int32)]](repeating: [], count: virtualPhrases.count)
+        var spans: [Int32: [(start: Int32, end: Int32)]] = [:]
         func occurrences(_ id: Int32) -> [(start: Int32, end: Int32)] {
-            if id >= VirtualPhrase.base { return spans[Int(id - VirtualPhrase.base)] }
+            if id >= VirtualPhrase.base { return spans[id] ?? [] }
             var lo = 0, hi = sorted.count
             while lo < hi {
                 let mid = (lo + hi) / 2
@@ -242,21 +248,25 @@ extension RuleSet {
             }
             return out
         }
-        for (k, virtual) in virtualPhrases.enumerated() {
-            switch virtual {
+        for id in candidates {
+            var found_: [(start: Int32, end: Int32)] = []
+            switch virtualPhrases[Int(id - VirtualPhrase.base)] {
             case let .gap(first, second, within):
                 let a = occurrences(first)
                 if a.isEmpty { continue }
                 let b = occurrences(second)
                 for x in a {
-                    for y in b where y.start > x.end && Int(y.start - x.end - 1) <= within { spans[k].append((x.start, y.end)) }
+                    for y in b where y.start > x.end && Int(y.start - x.end - 1) <= within { found_.append((x.start, y.end)) }
                 }
             case let .guarded(base, exclusions, within):
                 let near = Int32(within)
                 let excluded = exclusions.flatMap { occurrences($0) }
-                spans[k] = occurrences(base).filter { o in !excluded.contains { e in e.start <= o.end + near && e.end >= o.start - near } }
+                found_ = occurrences(base).filter { o in !excluded.contains { e in e.start <= o.end + near && e.end >= o.start - near } }
             }
-            if !spans[k].isEmpty { found.append(VirtualPhrase.base + Int32(k)) }
+            if !found_.isEmpty {
+                spans[id] = found_
+                found.append(id)
+            }
         }
     }
 

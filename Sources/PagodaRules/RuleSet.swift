@@ -290,6 +290,9 @@ public final class RuleSet: Sendable {
     let virtualTexts: [String]
     /// Each real phrase's length in Unicode scalars (for the occurrences of virtual phrases).
     let phraseLengths: [Int32]
+    /// For each real phrase, the virtual phrases that can occur only if it does (a gap phrase's first
+    /// half; a guarded phrase's base, or its base's first half), in id order.
+    let virtualsByRoot: [Int32: [Int32]]
     /// How the category is chosen among several matching classify rules.
     public let classifyChoice: ClassifyChoice
     /// Whether some route has a `source_line` or `extra` condition (checked after the index).
@@ -319,6 +322,18 @@ public final class RuleSet: Sendable {
         self.province = province
         self.virtualPhrases = virtualPhrases
         self.virtualTexts = virtualTexts
+        var roots: [Int32] = []
+        var byRoot: [Int32: [Int32]] = [:]
+        for (k, v) in virtualPhrases.enumerated() {
+            let root: Int32
+            switch v {
+            case .gap(let first, _, _): root = first
+            case .guarded(let base, _, _): root = base >= VirtualPhrase.base ? roots[Int(base - VirtualPhrase.base)] : base
+            }
+            roots.append(root)
+            byRoot[root, default: []].append(VirtualPhrase.base + Int32(k))
+        }
+        self.virtualsByRoot = byRoot
         self.classifyChoice = classifyChoice
         self.phraseLengths = phrases.map { Int32($0.unicodeScalars.count) }
         self.routesHaveFields = routes.contains { !$0.fields.isEmpty }
