@@ -146,6 +146,8 @@ public struct Lifecycle: Sendable {
         if unit != nil {
             out.state.clocks = decision.deadlines.map { ClockState(clock: $0.clock, started: receivedAt, due: $0.due, warnAt: $0.warnAt) }
             if decision.enterprise { out.state.enterpriseWatchAt = receivedAt.addingTimeInterval(enterpriseWatch) }
+            // Early supervision (the rules' supervise_at) shares the watch's timer: the earlier one fires.
+            if let early = decision.superviseAt { out.state.enterpriseWatchAt = min(out.state.enterpriseWatchAt ?? early, early) }
             out.emit(.dispatched, to: out.holderQueues, carriesTicket: true, .dispatched(
                 destination: decision.type.rawValue, rule: decision.rule.id, clocks: out.state.clocks, offset: offset,
                 repeatOf: repeatOf, ticketWarnings: decision.ticketWarnings))
@@ -373,6 +375,8 @@ struct Emitter {
     let tables: LifecycleTables
     let allowedSkew: TimeInterval
     let reworksBeforeSupervision: Int
+    /// The enterprise watch (`Lifecycle.enterpriseWatch`), to tell its timer from early supervision's.
+    let enterpriseWatch: TimeInterval
     var state: TicketState
     /// How `finish` tells whether the state changed.
     let change: Change
@@ -401,6 +405,7 @@ struct Emitter {
         self.tables = lifecycle.tables
         allowedSkew = lifecycle.allowedSkew
         reworksBeforeSupervision = lifecycle.reworksBeforeSupervision
+        enterpriseWatch = lifecycle.enterpriseWatch
         self.state = state
         self.change = change
         self.now = now
@@ -471,8 +476,10 @@ struct Emitter {
             emit(.reminder, to: supervisionQueues, .supervisionReminder(clocks: overdue))
             state.remindAt = nextReminder()
         case .enterpriseWatch:
+            let sevenDays = state.enterprise
+                && state.enterpriseWatchAt == state.receivedAt.addingTimeInterval(enterpriseWatch)
             state.enterpriseWatchAt = nil
-            supervise(reason: "enterprise_open_7_days")
+            supervise(reason: sevenDays ? "enterprise_open_7_days" : "supervise_at")
         case .returnReview:
             guard let p = state.pendingReturn, let due = p.reviewDue else { return }
             state.pendingReturn?.reviewOverdue = true

@@ -36,6 +36,8 @@ public struct Decision: Sendable {
     public let warnings: [String]
     /// The ticket's optional fields that were malformed and routed without (`Ticket.warnings`).
     public let ticketWarnings: [ValidationIssue]
+    /// When the ticket goes to supervision (督办) early if still open (`supervise_at`), or nil.
+    public var superviseAt: Date? = nil
 
     /// One clock's deadline and its yellow-light time.
     public struct Deadline: Sendable, Hashable {
@@ -52,10 +54,12 @@ public struct Decision: Sendable {
     /// one thread and dispatches on another, passes this on so that the rest is freed where it was made.
     /// The ticket's warnings stay: the `ticket.dispatched` event carries them (`ticket_warnings`).
     public func trimmed() -> Decision {
-        Decision(ticketID: ticketID, type: type, unit: unit, queue: queue, emergencyLine: emergencyLine, enterprise: enterprise,
+        var d = Decision(ticketID: ticketID, type: type, unit: unit, queue: queue, emergencyLine: emergencyLine, enterprise: enterprise,
                  category: category, urgency: urgency, rule: rule, slaProfile: slaProfile, deadlines: deadlines, coHandlers: [],
                  escalationChain: [], escalationPolicy: escalationPolicy, priority: priority, rulesHash: rulesHash, region: region,
                  explanation: [], warnings: [], ticketWarnings: ticketWarnings)
+        d.superviseAt = superviseAt
+        return d
     }
 }
 
@@ -66,14 +70,20 @@ public enum Explanation: Sendable, Hashable, CustomStringConvertible {
     case categoryFromIntake(String)
     case categorySet(rule: String, category: String, phrases: [String], overriding: String?)
     case urgencyRaised(rule: String, to: Urgency, phrases: [String])
+    /// Several classify rules could set the category: the one that did, the others, and why.
+    case classifyCompetitors(winner: String, others: [String], why: String)
     case regionResolved(String)
     case regionUnresolved(String)
+    /// Resolved at a region above what the ticket named (the path), because a part below was not found.
+    case regionPartial(String, String)
     case regionAbsent
     case fieldLeftOut(ValidationIssue)
     case matched(route: String, conditions: [MatchedCondition])
     case relative(level: Level, function: String, resolved: String)
     case noRouteMatched
     case slaChosen(profile: String, because: String)
+    /// A rule of the policies section chose what it names (escalation, co-handlers, early supervision).
+    case policyApplied(rule: String, what: [String])
     case nearMiss(route: String, failed: [String])
 
     public var description: String {
@@ -84,8 +94,11 @@ public enum Explanation: Sendable, Hashable, CustomStringConvertible {
         case let .categorySet(rule, category, phrases, overriding):
             "category \(category) set by \(rule) (matched \(phrases.joined(separator: ", ")))" + (overriding.map { ", replacing intake's \($0)" } ?? "")
         case let .urgencyRaised(rule, to, phrases): "urgency raised to \(to.rawValue) by \(rule) (matched \(phrases.joined(separator: ", ")))"
+        case let .classifyCompetitors(winner, others, why):
+            "category rules that also matched: \(others.joined(separator: ", ")); \(winner) won (\(why))"
         case let .regionResolved(path): "region \(path)"
         case let .regionUnresolved(why): "region not resolved: \(why)"
+        case let .regionPartial(path, why): "region \(path), the deepest level known: \(why)"
         case .regionAbsent: "the ticket names no region"
         case let .fieldLeftOut(issue): "\(issue.message) [\(issue.code)]: routed without \(issue.path)"
         case let .matched(route, conditions):
@@ -93,6 +106,7 @@ public enum Explanation: Sendable, Hashable, CustomStringConvertible {
         case let .relative(level, function, resolved): "the \(function) unit at \(level) level of the ticket's region is \(resolved)"
         case .noRouteMatched: "no route matched: manual triage at the hotline centre"
         case let .slaChosen(profile, because): "time limits: profile \(profile) (\(because))"
+        case let .policyApplied(rule, what): "policy \(rule): \(what.joined(separator: ", "))"
         case let .nearMiss(route, failed): "route \(route) did not match: \(failed.joined(separator: "; "))"
         }
     }
@@ -108,6 +122,8 @@ public enum MatchedCondition: Sendable, Hashable, CustomStringConvertible {
     case channel(String)
     case enterprise(Bool)
     case text(phrases: [String])
+    case sourceLine(String)
+    case extra(field: String, value: String)
 
     public var description: String {
         switch self {
@@ -118,6 +134,8 @@ public enum MatchedCondition: Sendable, Hashable, CustomStringConvertible {
         case let .channel(c): "channel \(c)"
         case let .enterprise(e): e ? "enterprise ticket" : "not an enterprise ticket"
         case let .text(phrases): "text matched \(phrases.joined(separator: ", "))"
+        case let .sourceLine(line): "source_line \(line)"
+        case let .extra(field, value): "extra \(field) \(value)"
         }
     }
 }

@@ -43,6 +43,9 @@ extension Decision {
             ("rules_hash", .string(rulesHash)),
             ("ticket_warnings", .array(ticketWarnings.map(\.json))),
         ]
+        if let superviseAt {
+            fields.append(("supervise_at", .string(RFC3339.format(superviseAt, offsetSeconds: offsetSeconds))))
+        }
         if explain {
             fields.append(("explanation", .array(explanation.map { .string($0.description) })))
             fields.append(("warnings", .array(warnings.map { .string($0) })))

@@ -1,7 +1,7 @@
 import Foundation
 
 /// A position in a rule file: 1-based line and column.
-public struct SourceLocation: Hashable, Sendable, Comparable, CustomStringConvertible {
+public struct RulePosition: Hashable, Sendable, Comparable, CustomStringConvertible {
     public let file: String
     public let line: Int
     public let column: Int
@@ -12,7 +12,7 @@ public struct SourceLocation: Hashable, Sendable, Comparable, CustomStringConver
         self.column = column
     }
 
-    public static func < (a: SourceLocation, b: SourceLocation) -> Bool {
+    public static func < (a: RulePosition, b: RulePosition) -> Bool {
         (a.file, a.line, a.column) < (b.file, b.line, b.column)
     }
 
@@ -26,12 +26,12 @@ public struct SourceLocation: Hashable, Sendable, Comparable, CustomStringConver
 public struct Diagnostic: Hashable, Sendable, CustomStringConvertible {
     public enum Severity: String, Sendable, Hashable { case error, warning }
 
-    public let location: SourceLocation
+    public let location: RulePosition
     public let severity: Severity
     public let code: DiagnosticCode
     public let message: String
 
-    public init(_ severity: Severity, _ code: DiagnosticCode, _ message: String, at location: SourceLocation) {
+    public init(_ severity: Severity, _ code: DiagnosticCode, _ message: String, at location: RulePosition) {
         self.severity = severity
         self.code = code
         self.message = message
@@ -51,11 +51,11 @@ public struct DiagnosticBag: Sendable {
     public var errorCount: Int { items.count { $0.severity == .error } }
     public var warningCount: Int { items.count { $0.severity == .warning } }
 
-    public mutating func error(_ code: DiagnosticCode, _ message: String, at location: SourceLocation) {
+    public mutating func error(_ code: DiagnosticCode, _ message: String, at location: RulePosition) {
         items.append(Diagnostic(.error, code, message, at: location))
     }
 
-    public mutating func warning(_ code: DiagnosticCode, _ message: String, at location: SourceLocation) {
+    public mutating func warning(_ code: DiagnosticCode, _ message: String, at location: RulePosition) {
         items.append(Diagnostic(.warning, code, message, at: location))
     }
 
@@ -88,6 +88,8 @@ public enum DiagnosticCode: String, Sendable, Hashable, CaseIterable {
     case invalidId = "R013"
     case duplicateId = "R014"
     case invalidDate = "R015"
+    case deadAlias = "R016"
+    case regexLikePhrase = "R017"
     // References
     case unknownRegion = "R020"
     case unknownUnit = "R021"
@@ -108,6 +110,7 @@ public enum DiagnosticCode: String, Sendable, Hashable, CaseIterable {
     // SLA and escalation
     case missingResolveClock = "R050"
     case warnThreshold = "R051"
+    case slaShorthand = "R052"
     // Calendar
     case calendarCoverage = "R060"
     case calendarOverlap = "R061"

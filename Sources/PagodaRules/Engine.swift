@@ -28,7 +28,12 @@ extension RuleSet {
 
         // 1. Emergencies are handed off before anything else. Rules are read in place, through the
         // array's buffer: a `for rule in` loop copies each rule, a reference count per field, per ticket.
-        if let i = emergencyRules.withUnsafeBufferPointer({ rules in rules.indices.first { rules[$0].text.holds(found) } }) {
+        if let i = emergencyRules.withUnsafeBufferPointer({ rules in
+            rules.indices.first { i in
+                (rules[i].kinds.isEmpty || rules[i].kinds.contains(ticket.kind))
+                    && (rules[i].channels.isEmpty || rules[i].channels.contains(ticket.channel)) && rules[i].text.holds(found)
+            }
+        }) {
             let rule = emergencyRules[i]
             if explain { explanation.append(.emergency(rule: rule.reference.id, line: rule.line, phrases: phraseTexts(rule.text, found))) }
             return Decision(
@@ -44,18 +49,33 @@ extension RuleSet {
         if explain, let c = ticket.category { explanation.append(.categoryFromIntake(c)) }
         var urgency = ticket.urgency ?? .normal
         var categoryDecided = false
+        let intakeCategory = category
+        // Under `most_specific`, the category-setting rules that apply, best first; the winner is set below.
+        var specific: (rule: Int, specificity: Int)?
+        var competitors: [Int] = []
+        let listCompetitors = explain && explainMisses
         classifyRules.withUnsafeBufferPointer { rules in
             for i in rules.indices {
                 if !rules[i].kinds.isEmpty && !rules[i].kinds.contains(ticket.kind) { continue }
                 if !rules[i].channels.isEmpty && !rules[i].channels.contains(ticket.channel) { continue }
-                if let set = rules[i].setCategory, !categoryDecided, category == nil || rules[i].override, rules[i].text.holds(found) {
-                    let previous = category.map { categories[$0].code }
-                    if explain, previous != categories[set].code {
-                        explanation.append(.categorySet(rule: rules[i].reference.id, category: categories[set].code,
-                                                        phrases: phraseTexts(rules[i].text, found), overriding: previous))
+                if !rules[i].fields.isEmpty && !rules[i].fields.hold(for: ticket) { continue }
+                if rules[i].setCategory != nil, intakeCategory == nil || rules[i].override, rules[i].text.holds(found) {
+                    if listCompetitors { competitors.append(i) }
+                    switch classifyChoice {
+                    case .first:
+                        if !categoryDecided, let set = rules[i].setCategory {
+                            let previous = category.map { categories[$0].code }
+                            if explain, previous != categories[set].code {
+                                explanation.append(.categorySet(rule: rules[i].reference.id, category: categories[set].code,
+                                                                phrases: phraseTexts(rules[i].text, found), overriding: previous))
+                            }
+                            category = set
+                            categoryDecided = true
+                        }
+                    case .mostSpecific:
+                        let score = rules[i].specificity
+                        if specific == nil || score > specific!.specificity { specific = (i, score) }
                     }
-                    category = set
-                    categoryDecided = true
                 }
                 if let raise = rules[i].setUrgency, raise > urgency, rules[i].text.holds(found) {
                     urgency = raise
@@ -63,15 +83,33 @@ extension RuleSet {
                 }
             }
         }
+        if let (i, _) = specific, let set = classifyRules[i].setCategory {
+            let previous = category.map { categories[$0].code }
+            if explain, previous != categories[set].code {
+                explanation.append(.categorySet(rule: classifyRules[i].reference.id, category: categories[set].code,
+                                                phrases: phraseTexts(classifyRules[i].text, found), overriding: previous))
+            }
+            category = set
+        }
+        if listCompetitors, competitors.count > 1 {
+            explanation.append(classifyCompetition(competitors))
+        }
 
         // 3. Region.
         let resolution = resolveRegion(ticket.region)
         var regionIndex: Int?
+        var regionWarning: String?
         switch resolution {
         case .absent: if explain { explanation.append(.regionAbsent) }
         case .resolved(let r):
             regionIndex = r
             if explain { explanation.append(.regionResolved(regions[r].path)) }
+        case .partial(let r, let why):
+            regionIndex = r
+            if explain {
+                explanation.append(.regionPartial(regions[r].path, why))
+                regionWarning = "region_partial: \(why); routed at \(regions[r].path)"
+            }
         case .unresolved(let why):
             if explain { explanation.append(.regionUnresolved(why)) }
             return triage(ticket, category: category, urgency: urgency, explanation: explanation, trimmed: trimmed)
@@ -82,89 +120,167 @@ extension RuleSet {
             category: category ?? index.noCategoryRow, region: regionIndex ?? index.noRegionRow,
             kind: Self.ordinal(ticket.kind), urgency: Self.ordinal(urgency), channel: Self.ordinal(ticket.channel),
             enterprise: enterprise ? 1 : 0)
-        let accept: ((Int) -> Bool)? = excluding.isEmpty ? nil : { i in
+        let accept: ((Int) -> Bool)? = excluding.isEmpty && !routesHaveFields ? nil : { i in
+            if !self.routes[i].fields.isEmpty && !self.routes[i].fields.hold(for: ticket) { return false }
+            if excluding.isEmpty { return true }
             var ignored: [Explanation] = []
             return !excluding.contains(self.resolve(self.routes[i].target, region: regionIndex, explanation: &ignored).1.id)
         }
         guard let routeIndex = index.firstMatch(rows: rows, phrases: found, routes: routes, accept: accept) else {
             if explain { explanation.append(.noRouteMatched) }
-            if explain, explainMisses { explanation.append(contentsOf: nearMisses(rows: rows, found: found, before: routes.count)) }
+            if explain, explainMisses { explanation.append(contentsOf: nearMisses(rows: rows, found: found, before: routes.count, ticket: ticket)) }
             return triage(ticket, category: category, urgency: urgency, explanation: explanation, trimmed: trimmed)
         }
         let route = routes[routeIndex]
         if explain {
-            explanation.append(.matched(route: route.reference.id, conditions: matchedConditions(route, rows: rows, found: found)))
-            if explainMisses { explanation.append(contentsOf: nearMisses(rows: rows, found: found, before: routeIndex)) }
+            explanation.append(.matched(route: route.reference.id, conditions: matchedConditions(route, rows: rows, found: found, ticket: ticket)))
+            if explainMisses { explanation.append(contentsOf: nearMisses(rows: rows, found: found, before: routeIndex, ticket: ticket)) }
         }
 
         let (type, unit) = resolve(route.target, region: regionIndex, explanation: &explanation)
-        let co = trimmed ? [] : route.coHandlers.compactMap { t -> Unit? in
-            var ignored: [Explanation] = []
-            let (_, u) = resolve(t, region: regionIndex, explanation: &ignored)
-            return u.index == unit.index ? nil : u
+        // The policies section: escalation policy, extra co-handlers and early supervision, unless the route says.
+        var escalationPolicy = route.escalation
+        var supervise = route.superviseAt
+        var policyCo: [Target] = []
+        if !policyRules.isEmpty {
+            var policyChosen = route.escalationGiven
+            for p in policyRules where policyApplies(p, category: category, urgency: urgency, enterprise: enterprise, kind: ticket.kind) {
+                var applied: [String] = []
+                if !policyChosen, let e = p.escalation {
+                    escalationPolicy = e
+                    policyChosen = true
+                    applied.append("escalation \(e)")
+                }
+                if supervise == nil, let s = p.superviseAt {
+                    supervise = s
+                    applied.append("supervise_at \(s.percent)% of \(s.clock.rawValue)")
+                }
+                if !p.coHandlers.isEmpty {
+                    policyCo += p.coHandlers
+                    applied.append("co-handlers")
+                }
+                if explain, !applied.isEmpty { explanation.append(.policyApplied(rule: p.reference.id, what: applied)) }
+            }
+        }
+        var co: [Unit] = []
+        if !trimmed {
+            for t in route.coHandlers + policyCo {
+                var ignored: [Explanation] = []
+                let (_, u) = resolve(t, region: regionIndex, explanation: &ignored)
+                if u.index != unit.index, !co.contains(where: { $0.index == u.index }) { co.append(u) }
+            }
         }
         let (profile, because) = chooseSLA(route.sla, urgency: urgency, enterprise: enterprise)
         if explain { explanation.append(.slaChosen(profile: profile, because: because)) }
-        let (deadlines, warnings) = computeDeadlines(profile, from: ticket.receivedAt)
-        return Decision(
+        var (deadlines, warnings) = computeDeadlines(profile, from: ticket.receivedAt)
+        if let regionWarning { warnings.insert(regionWarning, at: 0) }
+        var superviseAt: Date?
+        if let supervise, let limit = profiles[profile]?.clocks.first(where: { $0.clock == supervise.clock }) {
+            superviseAt = calendar.clockDeadline(limit.duration, warning: .percent(supervise.percent), from: ticket.receivedAt).warnAt
+        } else if let supervise, explain {
+            warnings.append("supervise_at: profile \(profile) has no \(supervise.clock.rawValue) clock; no early supervision")
+        }
+        var decision = Decision(
             ticketID: ticket.id, type: type, unit: unit, queue: queue(type, unit), emergencyLine: nil, enterprise: enterprise,
             category: category.map { categories[$0].code }, urgency: urgency, rule: route.reference, slaProfile: profile,
             deadlines: deadlines, coHandlers: co, escalationChain: trimmed ? [] : chains[unit.index],
-            escalationPolicy: route.escalation, priority: route.priority ?? defaultPriority, rulesHash: hash,
+            escalationPolicy: escalationPolicy, priority: route.priority ?? defaultPriority, rulesHash: hash,
             region: regionIndex.map { regions[$0].path }, explanation: trimmed ? [] : explanation,
             warnings: trimmed ? [] : warnings, ticketWarnings: ticket.warnings)
+        decision.superviseAt = superviseAt
+        return decision
+    }
+
+    /// Whether a rule of the policies section applies to a routed ticket.
+    func policyApplies(_ p: PolicyRule, category: Int?, urgency: Urgency, enterprise: Bool, kind: TicketKind) -> Bool {
+        if let e = p.enterprise, e != enterprise { return false }
+        if !p.urgencies.isEmpty && !p.urgencies.contains(urgency) { return false }
+        if !p.kinds.isEmpty && !p.kinds.contains(kind) { return false }
+        if !p.categories.isEmpty {
+            guard let c = category, p.categories.contains(where: { self.category(c, isWithin: $0) }) else { return false }
+        }
+        return true
     }
 
     // MARK: Steps
 
     func matchedPhrases(_ ticket: Ticket) -> [Int32] {
         var found: [Int32] = []
-        if let title = ticket.title { matcher.scan(title, into: &found) }
-        matcher.scan(ticket.text, into: &found)
+        if virtualPhrases.isEmpty {
+            if let title = ticket.title { matcher.scan(title, into: &found) }
+            matcher.scan(ticket.text, into: &found)
+            PhraseMatcher.sortUnique(&found)
+            return found
+        }
+        // Virtual phrases need where each phrase occurs. The text counts from far past any title, so that no
+        // gap or nearness joins the title to the text.
+        var hits: [PhraseHit] = []
+        if let title = ticket.title { matcher.scan(title, offset: 0, into: &found, hits: &hits) }
+        matcher.scan(ticket.text, offset: 1 << 20, into: &found, hits: &hits)
         PhraseMatcher.sortUnique(&found)
+        addVirtualPhrases(hits, into: &found)
         return found
+    }
+
+    /// Works out which virtual phrases occur, in id order (a guarded gap phrase comes after its gap
+    /// phrase), and adds their ids to `found`, which stays sorted.
+    func addVirtualPhrases(_ hits: [PhraseHit], into found: inout [Int32]) {
+        // Only the virtual phrases whose first real phrase occurred can occur; in id order, so a guarded
+        // gap phrase comes after its gap phrase.
+        var candidates: [Int32] = []
+        for id in found { if let v = virtualsByRoot[id] { candidates.append(contentsOf: v) } }
+        if candidates.isEmpty { return }
+        candidates.sort()
+        let sorted = hits.sorted { ($0.id, $0.end) < ($1.id, $1.end) }
+        var spans: [Int32: [(start: Int32, end: Int32)]] = [:]
+        func occurrences(_ id: Int32) -> [(start: Int32, end: Int32)] {
+            if id >= VirtualPhrase.base { return spans[id] ?? [] }
+            var lo = 0, hi = sorted.count
+            while lo < hi {
+                let mid = (lo + hi) / 2
+                if sorted[mid].id < id { lo = mid + 1 } else { hi = mid }
+            }
+            var out: [(start: Int32, end: Int32)] = []
+            let length = phraseLengths[Int(id)]
+            while lo < sorted.count, sorted[lo].id == id {
+                out.append((sorted[lo].end - length + 1, sorted[lo].end))
+                lo += 1
+            }
+            return out
+        }
+        for id in candidates {
+            var found_: [(start: Int32, end: Int32)] = []
+            switch virtualPhrases[Int(id - VirtualPhrase.base)] {
+            case let .gap(first, second, within):
+                let a = occurrences(first)
+                if a.isEmpty { continue }
+                let b = occurrences(second)
+                for x in a {
+                    for y in b where y.start > x.end && Int(y.start - x.end - 1) <= within { found_.append((x.start, y.end)) }
+                }
+            case let .guarded(base, exclusions, within):
+                let near = Int32(within)
+                let excluded = exclusions.flatMap { occurrences($0) }
+                found_ = occurrences(base).filter { o in !excluded.contains { e in e.start <= o.end + near && e.end >= o.start - near } }
+            }
+            if !found_.isEmpty {
+                spans[id] = found_
+                found.append(id)
+            }
+        }
+    }
+
+    /// How a phrase id is written in the rule set.
+    func phraseText(_ id: Int32) -> String {
+        id >= VirtualPhrase.base ? virtualTexts[Int(id - VirtualPhrase.base)] : phrases[Int(id)]
     }
 
     func phraseTexts(_ cond: TextCondition, _ found: [Int32]) -> [String] {
         var texts: [String] = []
-        for id in cond.any where TextCondition.contains(found, id) { texts.append(phrases[Int(id)]) }
-        for id in cond.all where TextCondition.contains(found, id) { texts.append(phrases[Int(id)]) }
+        for id in cond.any where TextCondition.contains(found, id) { texts.append(phraseText(id)) }
+        for id in cond.all where TextCondition.contains(found, id) { texts.append(phraseText(id)) }
+        for g in cond.groups { for id in g where TextCondition.contains(found, id) { texts.append(phraseText(id)) } }
         return texts
-    }
-
-    enum RegionResolution { case absent, resolved(Int), unresolved(String) }
-
-    /// Resolves a ticket's region object to the deepest node it names.
-    func resolveRegion(_ ref: RegionRef?) -> RegionResolution {
-        guard let ref, ref.district != nil || ref.town != nil || ref.village != nil || ref.code != nil else { return .absent }
-        if let code = ref.code {
-            guard let r = regionByCode[code] else { return .unresolved("code \(code) is not a region of \(regions[0].name)") }
-            if ref.district == nil && ref.town == nil && ref.village == nil { return .resolved(r) }
-        }
-        var node = 0
-        let parts: [(Level, String?)] = [(.district, ref.district), (.town, ref.town), (.village, ref.village)]
-        for (level, name) in parts {
-            guard var name else { continue }
-            if level == .district, name.hasPrefix(regions[0].name), name != regions[0].name { name = String(name.dropFirst(regions[0].name.count)) }
-            if regions[node].level == level.up {
-                guard let child = childByName[node][name] else {
-                    return .unresolved("\(level) '\(name)' is not in \(regions[node].path)")
-                }
-                node = child
-            } else {
-                // A level was skipped (a town without its district): search below the deepest known node.
-                let candidates = descendants(of: node, at: level).filter { regions[$0].name == name || regions[$0].aliases.contains(name) }
-                guard candidates.count == 1 else {
-                    return .unresolved(candidates.isEmpty ? "\(level) '\(name)' is not in \(regions[node].path)"
-                                       : "\(level) '\(name)' is ambiguous in \(regions[node].path); give the \(level.up!)")
-                }
-                node = candidates[0]
-            }
-        }
-        if let code = ref.code, let r = regionByCode[code], r != node, !region(node, isWithin: r), !region(r, isWithin: node) {
-            return .unresolved("code \(code) (\(regions[r].path)) contradicts the names (\(regions[node].path))")
-        }
-        return .resolved(node)
     }
 
     func descendants(of node: Int, at level: Level) -> [Int] {
@@ -260,7 +376,44 @@ extension RuleSet {
 
     // MARK: Explanations
 
-    func failedConditions(_ route: Route, rows: RouteIndex.Rows, found: [Int32]) -> [String] {
+    /// Why the winner among several category-setting classify rules that matched won.
+    func classifyCompetition(_ matched: [Int]) -> Explanation {
+        let rules = matched.map { classifyRules[$0] }
+        let winner: ClassifyRule
+        let why: String
+        switch classifyChoice {
+        case .first:
+            winner = rules[0]
+            why = "classify_choice first: the first matching rule in the rule set's order decides"
+        case .mostSpecific:
+            let best = rules.map(\.specificity).max()!
+            winner = rules.first { $0.specificity == best }!
+            let tied = rules.filter { $0.specificity == best }.count
+            why = "classify_choice most_specific: \(winner.reference.id) has \(best) condition(s), the most"
+                + (tied > 1 ? "; among the \(tied) with as many, it comes first" : "")
+        }
+        let others = rules.filter { $0.reference != winner.reference }.map { r in
+            "\(r.reference.id) (\(r.setCategory.map { categories[$0].code } ?? "-"), \(r.specificity) condition(s), "
+                + "\(r.reference.file):\(r.reference.line))"
+        }
+        return .classifyCompetitors(winner: winner.reference.id, others: others, why: why)
+    }
+
+    func describeFailure(_ fields: FieldConditions, _ ticket: Ticket) -> String {
+        var parts: [String] = []
+        if !fields.sourceLines.isEmpty, !fields.sourceLines.contains(ticket.sourceLine ?? "") {
+            parts.append("source_line is \(ticket.sourceLine ?? "absent"), not \(fields.sourceLines.sorted().joined(separator: ", "))")
+        }
+        for f in fields.fields {
+            let value = ticket.extra[f.field].flatMap(FieldConditions.text)
+            if !f.values.contains(value ?? "\u{0}") {
+                parts.append("extra \(f.field) is \(value ?? "absent"), not \(f.values.joined(separator: ", "))")
+            }
+        }
+        return parts.joined(separator: "; ")
+    }
+
+    func failedConditions(_ route: Route, rows: RouteIndex.Rows, found: [Int32], ticket: Ticket? = nil) -> [String] {
         var failed: [String] = []
         let r = route.index
         if !index.bit(index.byCategory, row: rows.category, route: r) {
@@ -275,18 +428,20 @@ extension RuleSet {
         if !index.bit(index.byChannel, row: rows.channel, route: r) { failed.append("channel is \(Channel.allCases[rows.channel].rawValue), not \(route.channels.map(\.rawValue).sorted().joined(separator: ", "))") }
         if !index.bit(index.byEnterprise, row: rows.enterprise, route: r) { failed.append(rows.enterprise == 1 ? "the ticket is an enterprise's" : "the ticket is not an enterprise's") }
         if let text = route.text, !text.holds(found) { failed.append("text condition does not hold (\(describe(text)))") }
+        if let ticket, !route.fields.isEmpty, !route.fields.hold(for: ticket) { failed.append(describeFailure(route.fields, ticket)) }
         return failed
     }
 
     func describe(_ text: TextCondition) -> String {
         var parts: [String] = []
-        if !text.any.isEmpty { parts.append("any of " + text.any.map { phrases[Int($0)] }.joined(separator: "/")) }
-        if !text.all.isEmpty { parts.append("all of " + text.all.map { phrases[Int($0)] }.joined(separator: "/")) }
-        if !text.none.isEmpty { parts.append("none of " + text.none.map { phrases[Int($0)] }.joined(separator: "/")) }
+        if !text.any.isEmpty { parts.append("any of " + text.any.map { phraseText($0) }.joined(separator: "/")) }
+        if !text.all.isEmpty { parts.append("all of " + text.all.map { phraseText($0) }.joined(separator: "/")) }
+        for g in text.groups { parts.append("one of " + g.map { phraseText($0) }.joined(separator: "/")) }
+        if !text.none.isEmpty { parts.append("none of " + text.none.map { phraseText($0) }.joined(separator: "/")) }
         return parts.joined(separator: ", ")
     }
 
-    func matchedConditions(_ route: Route, rows: RouteIndex.Rows, found: [Int32]) -> [MatchedCondition] {
+    func matchedConditions(_ route: Route, rows: RouteIndex.Rows, found: [Int32], ticket: Ticket? = nil) -> [MatchedCondition] {
         var out: [MatchedCondition] = []
         // Name the condition value that matched, not the whole list.
         if let c = route.categories.first(where: { category(rows.category, isWithin: $0) }) {
@@ -300,14 +455,18 @@ extension RuleSet {
         if !route.channels.isEmpty { out.append(.channel(Channel.allCases[rows.channel].rawValue)) }
         if let e = route.enterprise { out.append(.enterprise(e)) }
         if let text = route.text { out.append(.text(phrases: phraseTexts(text, found))) }
+        if !route.fields.sourceLines.isEmpty, let line = ticket?.sourceLine { out.append(.sourceLine(line)) }
+        for f in route.fields.fields {
+            if let v = ticket?.extra[f.field].flatMap(FieldConditions.text) { out.append(.extra(field: f.field, value: v)) }
+        }
         return out
     }
 
     /// The up to three routes before `before` that failed the fewest conditions.
-    func nearMisses(rows: RouteIndex.Rows, found: [Int32], before: Int) -> [Explanation] {
+    func nearMisses(rows: RouteIndex.Rows, found: [Int32], before: Int, ticket: Ticket? = nil) -> [Explanation] {
         var scored: [(Int, [String])] = []
         for r in routes.prefix(before) {
-            let failed = failedConditions(r, rows: rows, found: found)
+            let failed = failedConditions(r, rows: rows, found: found, ticket: ticket)
             if !failed.isEmpty { scored.append((r.index, failed)) }
         }
         return scored.sorted { ($0.1.count, $0.0) < ($1.1.count, $1.0) }.prefix(3).map { .nearMiss(route: routes[$0.0].reference.id, failed: $0.1) }

@@ -1,5 +1,11 @@
 import Foundation
 
+/// One occurrence of a phrase: its id and the position of its last Unicode scalar.
+public struct PhraseHit: Sendable, Hashable {
+    public let id: Int32
+    public let end: Int32
+}
+
 /// Finds which of a fixed set of phrases occur in a text, reading each character once.
 ///
 /// An Aho-Corasick automaton over Unicode scalars: building it is linear in the total length of the
@@ -158,6 +164,35 @@ public struct PhraseMatcher: Sendable {
             }
             let start = Int(outputStart[node]), end = Int(outputStart[node + 1])
             if start < end { found.append(contentsOf: outputs[start..<end]) }
+        }
+    }
+
+    /// Adds each occurrence of a phrase in `text` to `hits`: the phrase id and the position of its last
+    /// Unicode scalar, counted from `offset`. Also adds the ids to `found`, as ``scan(_:into:)`` does.
+    public func scan(_ text: String, offset: Int, into found: inout [Int32], hits: inout [PhraseHit]) {
+        if phraseCount == 0 { return }
+        var node = 0
+        var position = offset - 1
+        for scalar in text.unicodeScalars {
+            position += 1
+            let sym = symbol(scalar)
+            if sym == 0 {
+                node = 0
+                continue
+            }
+            while true {
+                if let n = next(node, sym) {
+                    node = n
+                    break
+                }
+                if node == 0 { break }
+                node = Int(fail[node])
+            }
+            let start = Int(outputStart[node]), end = Int(outputStart[node + 1])
+            if start < end {
+                found.append(contentsOf: outputs[start..<end])
+                for id in outputs[start..<end] { hits.append(PhraseHit(id: id, end: Int32(position))) }
+            }
         }
     }
 

@@ -13,6 +13,8 @@ struct RouteIndex: Sendable {
     let byChannel: [UInt64]
     let byEnterprise: [UInt64]
     let textFree: [UInt64]
+    /// The routes without `source_line` or `extra` conditions.
+    let fieldFree: [UInt64]
     /// For each phrase id, the routes whose `any` or `all` list names it.
     let routesByPhrase: [Int: [Int32]]
     let noCategoryRow: Int
@@ -30,6 +32,7 @@ struct RouteIndex: Sendable {
         var byChannel = [UInt64](repeating: 0, count: Channel.allCases.count * words)
         var byEnterprise = [UInt64](repeating: 0, count: 2 * words)
         var textFree = [UInt64](repeating: 0, count: words)
+        var fieldFree = [UInt64](repeating: 0, count: words)
         var byPhrase: [Int: [Int32]] = [:]
 
         var categoryChildren = [[Int]](repeating: [], count: categories.count)
@@ -75,9 +78,10 @@ struct RouteIndex: Sendable {
             for (e, flag) in [false, true].enumerated() where route.enterprise == nil || route.enterprise == flag {
                 set(&byEnterprise, row: e, route: i)
             }
+            if route.fields.isEmpty { fieldFree[i >> 6] |= 1 << UInt64(i & 63) }
             if let text = route.text {
                 // A route is a text candidate once any phrase it requires occurs; the full check follows.
-                for p in text.any.isEmpty ? text.all : text.any { byPhrase[Int(p), default: []].append(Int32(i)) }
+                for p in text.triggers { byPhrase[Int(p), default: []].append(Int32(i)) }
             } else {
                 textFree[i >> 6] |= 1 << UInt64(i & 63)
             }
@@ -89,6 +93,7 @@ struct RouteIndex: Sendable {
         self.byChannel = byChannel
         self.byEnterprise = byEnterprise
         self.textFree = textFree
+        self.fieldFree = fieldFree
         self.routesByPhrase = byPhrase
     }
 
@@ -153,7 +158,7 @@ struct RouteIndex: Sendable {
         for (u, urgency) in Urgency.allCases.enumerated() where route.urgencies.isEmpty || route.urgencies.contains(urgency) { and(byUrgency, row: u) }
         for (c, channel) in Channel.allCases.enumerated() where route.channels.isEmpty || route.channels.contains(channel) { and(byChannel, row: c) }
         for (e, flag) in [false, true].enumerated() where route.enterprise == nil || route.enterprise == flag { and(byEnterprise, row: e) }
-        for w in 0..<words { acc[w] &= textFree[w] }
+        for w in 0..<words { acc[w] &= textFree[w] & fieldFree[w] }
         return acc
     }
 

@@ -30,7 +30,7 @@ public struct RuleFile: Sendable, Hashable {
 struct RuleLoader {
     static let sections = [
         "regions", "units", "calendar", "sla_profiles", "categories", "classify", "emergency", "routes",
-        "escalation", "defaults",
+        "escalation", "defaults", "policies",
     ]
 
     var diagnostics = DiagnosticBag()
@@ -48,7 +48,7 @@ struct RuleLoader {
 
     mutating func load(_ files: [RuleFile]) -> RuleSetSource {
         if files.isEmpty {
-            diagnostics.error(.emptyRuleSet, "no rule files (*.yaml) found", at: SourceLocation(file: ".", line: 1, column: 1))
+            diagnostics.error(.emptyRuleSet, "no rule files (*.yaml) found", at: RulePosition(file: ".", line: 1, column: 1))
         }
         for file in files {
             if shouldStop?() == true {
@@ -76,7 +76,7 @@ struct RuleLoader {
         return source
     }
 
-    private mutating func decodeSection(_ name: String, _ node: Node, _ keyLoc: SourceLocation) {
+    private mutating func decodeSection(_ name: String, _ node: Node, _ keyLoc: RulePosition) {
         switch name {
         case "regions": source.regions = decodeRegion(node, level: .city)
         case "units": source.units = list(node, what: "units") { $0.decodeUnit($1) }
@@ -90,6 +90,7 @@ struct RuleLoader {
             source.routes = list(node, what: "routes") { $0.decodeRoute($1) }
         case "escalation": source.escalation = named(node, what: "escalation") { $0.decodeEscalation($1, $2) }
         case "defaults": decodeDefaults(node)
+        case "policies": source.policies = list(node, what: "policies") { $0.decodePolicy($1) }
         default: break
         }
     }
@@ -114,6 +115,7 @@ struct RuleLoader {
         }
         var allowed = ["name", "code", "aliases"]
         if let childKey { allowed.append(childKey) }
+        if level == .city { allowed.append("province") }
         guard let e = r.mapping(node, what: "a \(level) region", allowed: allowed, required: ["name"]) else { return nil }
         guard let name = e["name"].flatMap({ r.nonEmptyString($0, what: "a region name") }) else { return nil }
         if name.contains("/") {
@@ -127,7 +129,10 @@ struct RuleLoader {
                 code = s
             }
         }
-        let aliases = e["aliases"].flatMap { r.stringList($0, what: "aliases") }?.map(\.value) ?? []
+        let aliases = e["aliases"].flatMap { r.stringList($0, what: "aliases") }?.map { Located($0.value, r.location($0.node)) } ?? []
+        if level == .city, let p = e["province"], let s = r.nonEmptyString(p, what: "a province name") {
+            source.province = Located(s, r.location(p))
+        }
         var children: [RegionSpec] = []
         if let childKey, let c = e[childKey], let next = Level(rawValue: level.rawValue + 1) {
             children = list(c, what: childKey) { $0.decodeRegion($1, level: next) }
@@ -323,10 +328,11 @@ struct RuleLoader {
     // MARK: Text conditions and classification
 
     private mutating func decodeText(_ node: Node) -> TextSpec? {
-        guard let e = r.mapping(node, what: "a text condition", allowed: ["any", "all", "none"]) else { return nil }
+        guard let e = r.mapping(node, what: "a text condition", allowed: ["any", "all", "all_of", "none", "none_near", "near"])
+        else { return nil }
         var spec = TextSpec(location: r.location(node))
-        func phrases(_ key: String, _ reader: inout YAMLReader) -> [Located<String>] {
-            guard let n = e[key], let items = reader.stringList(n, what: key) else { return [] }
+        func phrases(_ list: Node, what: String, _ reader: inout YAMLReader) -> [Located<String>] {
+            guard let items = reader.stringList(list, what: what) else { return [] }
             var out: [Located<String>] = []
             for item in items {
                 let normalized = PhraseMatcher.normalize(item.value)
@@ -335,29 +341,111 @@ struct RuleLoader {
                 } else if normalized.unicodeScalars.count > 200 {
                     reader.diagnostics.error(.invalidPattern, "a phrase may be at most 200 characters", at: reader.location(item.node))
                 } else {
+                    if let why = Self.looksLikeRegularExpression(normalized) {
+                        reader.diagnostics.warning(.regexLikePhrase, "phrase '\(normalized)' looks like a regular expression (\(why)), "
+                                                   + "but phrases are matched literally: it matches only a text that contains "
+                                                   + "exactly these characters; write the words themselves, several in 'any', "
+                                                   + "or a gap phrase 'A…B'", at: reader.location(item.node))
+                    }
                     out.append(Located(normalized, reader.location(item.node)))
                 }
             }
             return out
         }
-        spec.any = phrases("any", &r)
-        spec.all = phrases("all", &r)
-        spec.none = phrases("none", &r)
-        if spec.any.isEmpty && spec.all.isEmpty {
-            r.diagnostics.error(.emptyCondition, "a text condition needs 'any' or 'all' phrases ('none' alone would match almost every ticket)", at: spec.location)
+        if let n = e["any"] { spec.any = phrases(n, what: "any", &r) }
+        if let n = e["all"] { spec.all = phrases(n, what: "all", &r) }
+        if let n = e["none"] { spec.none = phrases(n, what: "none", &r) }
+        if let n = e["none_near"] { spec.noneNear = phrases(n, what: "none_near", &r) }
+        if let n = e["near"], let v = r.int(n, what: "near", range: 0...200) { spec.near = v }
+        if let n = e["all_of"], let groups = r.sequence(n, what: "all_of") {
+            for g in groups {
+                let group = phrases(g, what: "a group of all_of", &r)
+                if case .sequence(let seq) = g, seq.isEmpty {
+                    r.diagnostics.error(.emptyCondition, "an empty group of all_of can never match", at: r.location(g))
+                } else if !group.isEmpty {
+                    spec.allOf.append(group)
+                }
+            }
+        }
+        if e["near"] != nil && spec.noneNear.isEmpty {
+            r.diagnostics.error(.emptyCondition, "'near' without 'none_near' has nothing to apply to", at: r.location(e["near"]!))
+        }
+        if spec.isEmpty {
+            r.diagnostics.error(.emptyCondition, "a text condition needs 'any', 'all' or 'all_of' phrases ('none' alone would match almost every ticket)", at: spec.location)
             return nil
         }
         return spec
     }
 
+    /// Why a phrase looks like a regular expression, or nil: `.*`, `.+`, `\d`, `(a+)+`, `[abc]`, `a|b`,
+    /// `^a`, `a$`, `a{2}`. Chinese callers' text almost never holds these characters.
+    static func looksLikeRegularExpression(_ phrase: String) -> String? {
+        let scalars = Array(phrase.unicodeScalars)
+        for (i, c) in scalars.enumerated() {
+            let next = i + 1 < scalars.count ? scalars[i + 1] : nil
+            switch c {
+            case "." where next == "*" || next == "+" || next == "?": return "'.\(next!)'"
+            case "\\": return "a backslash"
+            case ")" where next == "+" || next == "*" || next == "?": return "a repeated group"
+            case "|": return "'|'"
+            case "[" where phrase.contains("]"): return "a character class"
+            case "{" where next.map { ("0"..."9").contains($0) } ?? false && phrase.contains("}"): return "a repetition count"
+            case "*" where i > 0 && scalars[i - 1] != ".": return "'*'"
+            case "+" where i > 0 && scalars[i - 1] != ".": return "'+'"
+            default: continue
+            }
+        }
+        if phrase.hasPrefix("^") { return "a leading '^'" }
+        if phrase.hasSuffix("$") { return "a trailing '$'" }
+        return nil
+    }
+
+    /// `source_line` values: 1-32 characters of `A-Z a-z 0-9 . _ : -`, as the intake contract takes them.
+    private mutating func sourceLines(_ node: Node?) -> [String] {
+        guard let node, let items = r.stringList(node, what: "source_line") else { return [] }
+        var out: [String] = []
+        for item in items {
+            let ok = (1...32).contains(item.value.utf8.count)
+                && item.value.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || ".:_-".contains($0)) }
+            if ok { out.append(item.value) } else {
+                r.diagnostics.error(.invalidValue, "source_line '\(item.value)' can never match: a ticket's source_line is 1-32 "
+                                    + "characters of A-Z a-z 0-9 . _ : -", at: r.location(item.node))
+            }
+        }
+        return out
+    }
+
+    /// `extra: {FIELD: VALUE or [VALUES]}`: top-level ticket fields outside the contract, by exact value.
+    private mutating func fieldConditions(_ node: Node?) -> [FieldCondition] {
+        guard let node, let pairs = r.namedMapping(node, what: "extra") else { return [] }
+        var out: [FieldCondition] = []
+        for (key, keyNode, value) in pairs {
+            if TicketContract.fields.contains(key) {
+                r.diagnostics.error(.invalidValue, "'\(key)' is a contract field, not an extra one; use its own condition "
+                                    + "(\(key == "source_line" ? "source_line" : "category, kind, channel, urgency, enterprise, region, text"))",
+                                    at: r.location(keyNode))
+                continue
+            }
+            guard let values = r.stringList(value, what: "extra '\(key)'") else { continue }
+            if values.isEmpty {
+                r.diagnostics.error(.emptyCondition, "an empty list for extra '\(key)' matches nothing", at: r.location(value))
+                continue
+            }
+            out.append(FieldCondition(field: key, values: values.map(\.value)))
+        }
+        return out
+    }
+
     private mutating func decodeEmergency(_ node: Node) -> EmergencySpec? {
-        guard let e = r.mapping(node, what: "an emergency rule", allowed: ["id", "line", "text", "description"], required: ["id", "line", "text"])
+        guard let e = r.mapping(node, what: "an emergency rule", allowed: ["id", "line", "text", "description", "kind", "channel"],
+                                required: ["id", "line", "text"])
         else { return nil }
         let ruleID = e["id"].flatMap { id($0, what: "rule id") }
         let line = e["line"].flatMap { r.oneOf($0, what: "line", [("110", "110"), ("119", "119"), ("120", "120"), ("122", "122")]) }
         let text = e["text"].flatMap { decodeText($0) }
         guard let ruleID, let line, let text else { return nil }
-        return EmergencySpec(id: ruleID, line: line, text: text, location: r.location(node))
+        return EmergencySpec(id: ruleID, line: line, kinds: enumList(e["kind"], what: "kind", Self.kinds),
+                             channels: enumList(e["channel"], what: "channel", Self.channels), text: text, location: r.location(node))
     }
 
     static let kinds = TicketKind.allCases.map { ($0.rawValue, $0) }
@@ -370,8 +458,9 @@ struct RuleLoader {
     }
 
     private mutating func decodeClassify(_ node: Node) -> ClassifySpec? {
-        guard let e = r.mapping(node, what: "a classify rule", allowed: ["id", "description", "text", "kind", "channel", "set", "override"],
-                                required: ["id", "text", "set"]) else { return nil }
+        guard let e = r.mapping(node, what: "a classify rule",
+                                allowed: ["id", "description", "text", "kind", "channel", "source_line", "extra", "set", "override"],
+                                required: ["id", "set"]) else { return nil }
         let ruleID = e["id"].flatMap { id($0, what: "rule id") }
         let text = e["text"].flatMap { decodeText($0) }
         var category: Located<String>?
@@ -384,9 +473,16 @@ struct RuleLoader {
             }
         }
         let override = e["override"].flatMap { r.bool($0, what: "override") } ?? false
-        guard let ruleID, let text else { return nil }
+        let lines = sourceLines(e["source_line"])
+        let fields = fieldConditions(e["extra"])
+        // Without text a rule needs another condition: a rule that holds for every ticket is a mistake.
+        if e["text"] == nil && e["source_line"] == nil && e["extra"] == nil {
+            r.diagnostics.error(.missingKey, "a classify rule needs 'text', or a 'source_line' or 'extra' condition", at: r.location(node))
+            return nil
+        }
+        guard let ruleID, e["text"] == nil || text != nil else { return nil }
         return ClassifySpec(id: ruleID, text: text, kinds: enumList(e["kind"], what: "kind", Self.kinds),
-                            channels: enumList(e["channel"], what: "channel", Self.channels),
+                            channels: enumList(e["channel"], what: "channel", Self.channels), sourceLines: lines, fields: fields,
                             setCategory: category, setUrgency: urgency, override: override, location: r.location(node))
     }
 
@@ -421,6 +517,7 @@ struct RuleLoader {
         var spec = SLASelectionSpec()
         if case .scalar(let s) = node {
             spec.byCase[.default] = Located(s.string, r.location(node))
+            spec.shorthand = true
             return spec
         }
         guard let e = r.mapping(node, what: "sla", allowed: SLACase.allCases.map(\.rawValue)) else { return spec }
@@ -431,11 +528,12 @@ struct RuleLoader {
     }
 
     private mutating func decodeRoute(_ node: Node) -> RouteSpec? {
-        guard let e = r.mapping(node, what: "a route", allowed: ["id", "description", "when", "to", "co_handlers", "sla", "priority", "escalation"],
+        guard let e = r.mapping(node, what: "a route", allowed: ["id", "description", "when", "to", "co_handlers", "sla", "priority", "escalation",
+                                                          "supervise_at"],
                                 required: ["id", "to"]) else { return nil }
         let ruleID = e["id"].flatMap { id($0, what: "route id") }
         var when = WhenSpec()
-        if let w = e["when"], let we = r.mapping(w, what: "when", allowed: ["category", "kind", "region", "enterprise", "urgency", "channel", "text"]) {
+        if let w = e["when"], let we = r.mapping(w, what: "when", allowed: ["category", "kind", "region", "enterprise", "urgency", "channel", "source_line", "extra", "text"]) {
             if let c = we["category"], let items = r.stringList(c, what: "category") { when.categories = items.map { Located($0.value, r.location($0.node)) } }
             if let c = we["region"], let items = r.stringList(c, what: "region") { when.regions = items.map { Located($0.value, r.location($0.node)) } }
             when.kinds = enumList(we["kind"], what: "kind", Self.kinds)
@@ -443,7 +541,9 @@ struct RuleLoader {
             when.urgencies = enumList(we["urgency"], what: "urgency", Self.urgencies)
             when.enterprise = we["enterprise"].flatMap { r.bool($0, what: "enterprise") }
             when.text = we["text"].flatMap { decodeText($0) }
-            for key in ["category", "kind", "region", "urgency", "channel"] {
+            when.sourceLines = sourceLines(we["source_line"])
+            when.fields = fieldConditions(we["extra"])
+            for key in ["category", "kind", "region", "urgency", "channel", "source_line"] {
                 if let n = we[key], case .sequence(let seq) = n, seq.isEmpty {
                     r.diagnostics.error(.emptyCondition, "an empty '\(key)' list matches nothing; remove the key to match everything", at: r.location(n))
                 }
@@ -463,9 +563,66 @@ struct RuleLoader {
         let sla = e["sla"].map { decodeSLASelection($0) } ?? SLASelectionSpec()
         let priority = e["priority"].flatMap { r.int($0, what: "priority", range: 1...9) }
         let escalation = e["escalation"].flatMap { n in r.string(n, what: "escalation").map { Located($0, r.location(n)) } }
+        let supervise = e["supervise_at"].flatMap { decodeSuperviseAt($0) }
         guard let ruleID, let to else { return nil }
         return RouteSpec(id: ruleID, description: e["description"].flatMap { r.string($0, what: "description") }, when: when, to: to,
-                         coHandlers: co, sla: sla, priority: priority, escalation: escalation, location: r.location(node))
+                         coHandlers: co, sla: sla, priority: priority, escalation: escalation, superviseAt: supervise,
+                         location: r.location(node))
+    }
+
+    private mutating func decodeCoHandlers(_ c: Node) -> [DestinationSpec] {
+        guard let items = r.sequence(c, what: "co_handlers") else { return [] }
+        var co: [DestinationSpec] = []
+        for item in items {
+            if case .scalar = item {
+                if let unitID = id(item, what: "co-handler unit id") { co.append(.unit(unitID)) }
+            } else if let d = decodeDestination(item, what: "a co-handler") {
+                co.append(d)
+            }
+        }
+        return co
+    }
+
+    /// `supervise_at: 50%` (of the resolve clock) or `{clock: answer, at: 50%}`.
+    private mutating func decodeSuperviseAt(_ node: Node) -> EarlySupervision? {
+        var clock = Clock.resolve
+        var atNode = node
+        if case .mapping = node {
+            guard let e = r.mapping(node, what: "supervise_at", allowed: ["clock", "at"], required: ["at"]) else { return nil }
+            if let c = e["clock"], let v = r.oneOf(c, what: "clock", Clock.allCases.map { ($0.rawValue, $0) }) { clock = v }
+            atNode = e["at"]!
+        }
+        guard let s = r.string(atNode, what: "supervise_at") else { return nil }
+        guard s.hasSuffix("%"), let p = Int(s.dropLast()), (1...99).contains(p) else {
+            r.diagnostics.error(.warnThreshold, "supervise_at must be a percentage of the clock between 1% and 99%, got '\(s)'",
+                                at: r.location(atNode))
+            return nil
+        }
+        return EarlySupervision(clock: clock, percent: p)
+    }
+
+    private mutating func decodePolicy(_ node: Node) -> PolicySpec? {
+        guard let e = r.mapping(node, what: "a policy rule",
+                                allowed: ["id", "description", "when", "escalation", "co_handlers", "supervise_at"],
+                                required: ["id"]) else { return nil }
+        guard let ruleID = e["id"].flatMap({ id($0, what: "policy rule id") }) else { return nil }
+        var spec = PolicySpec(id: ruleID, location: r.location(node))
+        if let w = e["when"], let we = r.mapping(w, what: "when", allowed: ["category", "kind", "urgency", "enterprise"]) {
+            if let c = we["category"], let items = r.stringList(c, what: "category") {
+                spec.categories = items.map { Located($0.value, r.location($0.node)) }
+            }
+            spec.kinds = enumList(we["kind"], what: "kind", Self.kinds)
+            spec.urgencies = enumList(we["urgency"], what: "urgency", Self.urgencies)
+            spec.enterprise = we["enterprise"].flatMap { r.bool($0, what: "enterprise") }
+        }
+        spec.escalation = e["escalation"].flatMap { n in r.string(n, what: "escalation").map { Located($0, r.location(n)) } }
+        if let c = e["co_handlers"] { spec.coHandlers = decodeCoHandlers(c) }
+        spec.superviseAt = e["supervise_at"].flatMap { decodeSuperviseAt($0) }
+        if e["escalation"] == nil && e["co_handlers"] == nil && e["supervise_at"] == nil {
+            r.diagnostics.error(.emptyCondition, "policy rule '\(ruleID.value)' sets nothing: give 'escalation', 'co_handlers' "
+                                + "or 'supervise_at'", at: r.location(node))
+        }
+        return spec
     }
 
     // MARK: Escalation and defaults
@@ -497,7 +654,8 @@ struct RuleLoader {
     }
 
     private mutating func decodeDefaults(_ node: Node) {
-        guard let e = r.mapping(node, what: "defaults", allowed: ["platform", "triage", "supervision", "sla", "triage_sla", "priority"]) else { return }
+        guard let e = r.mapping(node, what: "defaults", allowed: ["platform", "triage", "supervision", "sla", "triage_sla", "priority",
+                                                              "classify_choice"]) else { return }
         var d = DefaultsSpec()
         d.location = r.location(node)
         d.platform = e["platform"].flatMap { id($0, what: "platform unit id") }
@@ -506,6 +664,10 @@ struct RuleLoader {
         if let s = e["sla"] { d.sla = decodeSLASelection(s) }
         d.triageSLA = e["triage_sla"].flatMap { n in r.string(n, what: "triage_sla").map { Located($0, r.location(n)) } }
         if let p = e["priority"], let v = r.int(p, what: "priority", range: 1...9) { d.priority = v }
+        if let c = e["classify_choice"],
+           let v = r.oneOf(c, what: "classify_choice", [("first", ClassifyChoice.first), ("most_specific", .mostSpecific)]) {
+            d.classifyChoice = v
+        }
         source.defaults = d
     }
 }

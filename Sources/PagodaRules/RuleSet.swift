@@ -11,7 +11,7 @@ public struct Region: Sendable, Hashable {
     public internal(set) var children: [Int]
     /// Name path from the district down (`南海区/狮山镇`); the city's name for the root.
     public let path: String
-    public let location: SourceLocation
+    public let location: RulePosition
 }
 
 /// A handling unit.
@@ -26,7 +26,7 @@ public struct Unit: Sendable, Hashable {
     public let queue: String
     /// The unit it escalates to; nil at the city level.
     public internal(set) var parent: Int?
-    public let location: SourceLocation
+    public let location: RulePosition
 }
 
 /// A category of the category tree; codes are dot paths.
@@ -35,7 +35,7 @@ public struct Category: Sendable, Hashable {
     public let code: String
     public let name: String?
     public let parent: Int?
-    public let location: SourceLocation
+    public let location: RulePosition
 }
 
 /// A named time-limit profile.
@@ -50,7 +50,7 @@ public struct SLAProfile: Sendable, Hashable {
     public let description: String?
     public let clocks: [ClockLimit]
     public let warning: Warning
-    public let location: SourceLocation
+    public let location: RulePosition
 
     public struct ClockLimit: Sendable, Hashable {
         public let clock: Clock
@@ -90,18 +90,38 @@ public struct EscalationPolicy: Sendable, Hashable {
 }
 
 /// A compiled text condition over phrase ids of the rule set's automaton.
+///
+/// Ids at or above ``VirtualPhrase/base`` are virtual phrases (gap phrases, and phrases guarded by
+/// exclusions near them), worked out from the occurrences of real ones after the scan; a ticket's `found`
+/// holds them like any other id, so a condition is checked the same way whatever its phrases are.
 public struct TextCondition: Sendable, Hashable {
     public let any: [Int32]
     public let all: [Int32]
     public let none: [Int32]
+    /// Any-of groups that must all match (`all_of`).
+    public let groups: [[Int32]]
+
+    public init(any: [Int32], all: [Int32], none: [Int32], groups: [[Int32]] = []) {
+        self.any = any
+        self.all = all
+        self.none = none
+        self.groups = groups
+    }
 
     /// Whether the condition holds for a ticket whose matched phrase ids are `found` (sorted, distinct).
     @inline(__always) public func holds(_ found: [Int32]) -> Bool {
         if !any.isEmpty && !any.contains(where: { Self.contains(found, $0) }) { return false }
         for p in all where !Self.contains(found, p) { return false }
+        for g in groups where !g.contains(where: { Self.contains(found, $0) }) { return false }
         for p in none where Self.contains(found, p) { return false }
         return true
     }
+
+    /// The phrases one of which must occur for the condition to hold: the first required list.
+    var triggers: [Int32] { !any.isEmpty ? any : !all.isEmpty ? all : groups.first ?? [] }
+
+    /// How many things the condition requires: one for `any`, one per `all` phrase and per `all_of` group.
+    var requirements: Int { (any.isEmpty ? 0 : 1) + all.count + groups.count }
 
     @inline(__always) static func contains(_ sorted: [Int32], _ value: Int32) -> Bool {
         var lo = 0, hi = sorted.count
@@ -110,6 +130,46 @@ public struct TextCondition: Sendable, Hashable {
             if sorted[mid] < value { lo = mid + 1 } else { hi = mid }
         }
         return lo < sorted.count && sorted[lo] == value
+    }
+}
+
+/// A phrase worked out from the occurrences of others: `拖欠…工程款` (a gap phrase), or a required phrase
+/// guarded by exclusions near it (`none_near`).
+public enum VirtualPhrase: Sendable, Hashable {
+    /// `first`, then `second` starting at most `within` characters after `first` ends.
+    case gap(first: Int32, second: Int32, within: Int)
+    /// An occurrence of `base` with no occurrence of any of `exclusions` within `within` characters of it.
+    case guarded(base: Int32, exclusions: [Int32], within: Int)
+
+    /// The first virtual phrase id: real phrase ids are below it.
+    public static let base: Int32 = 1 << 24
+}
+
+/// A condition on where a ticket came from beyond the indexed dimensions: its `source_line` and extra
+/// top-level fields, each by exact value.
+public struct FieldConditions: Sendable, Hashable {
+    public let sourceLines: Set<String>
+    public let fields: [FieldCondition]
+    public var isEmpty: Bool { sourceLines.isEmpty && fields.isEmpty }
+    var count: Int { (sourceLines.isEmpty ? 0 : 1) + fields.count }
+
+    /// Whether `ticket` meets every condition.
+    public func hold(for ticket: Ticket) -> Bool {
+        if !sourceLines.isEmpty { guard let line = ticket.sourceLine, sourceLines.contains(line) else { return false } }
+        for f in fields {
+            guard let value = ticket.extra[f.field].flatMap(Self.text), f.values.contains(value) else { return false }
+        }
+        return true
+    }
+
+    /// A string's value, or a number's or boolean's JSON text; nil for null, arrays and objects.
+    static func text(_ value: JSONValue) -> String? {
+        switch value {
+        case .string(let s): return s
+        case .bool(let b): return b ? "true" : "false"
+        case .number(let n): return n
+        default: return nil
+        }
     }
 }
 
@@ -125,6 +185,10 @@ public struct EmergencyRule: Sendable, Hashable {
     public let reference: RuleReference
     public let line: String
     public let text: TextCondition
+    /// The kinds of ticket the rule applies to; empty: every kind.
+    public var kinds: Set<TicketKind> = []
+    /// The channels the rule applies to; empty: every channel.
+    public var channels: Set<Channel> = []
 }
 
 public struct ClassifyRule: Sendable, Hashable {
@@ -135,6 +199,13 @@ public struct ClassifyRule: Sendable, Hashable {
     public let setCategory: Int?
     public let setUrgency: Urgency?
     public let override: Bool
+    public var fields = FieldConditions(sourceLines: [], fields: [])
+
+    /// How specific the rule is, for `classify_choice: most_specific`: one per kind, channel, source_line
+    /// and extra condition, plus the text condition's requirements.
+    public var specificity: Int {
+        (kinds.isEmpty ? 0 : 1) + (channels.isEmpty ? 0 : 1) + fields.count + text.requirements
+    }
 }
 
 /// A destination as a route names it.
@@ -163,7 +234,24 @@ public struct Route: Sendable, Hashable {
     public let sla: [SLACase: String]
     public let priority: Int?
     public let escalation: String
+    /// `source_line` and `extra` conditions, checked after the indexed ones.
+    public var fields = FieldConditions(sourceLines: [], fields: [])
+    /// Whether the route names its escalation policy (else the `policies` section may choose it).
+    public var escalationGiven = false
+    /// Early supervision the route asks for (else the `policies` section may ask for it).
+    public var superviseAt: EarlySupervision?
+}
 
+/// A compiled rule of the `policies` section.
+public struct PolicyRule: Sendable, Hashable {
+    public let reference: RuleReference
+    public let categories: [Int]
+    public let kinds: Set<TicketKind>
+    public let urgencies: Set<Urgency>
+    public let enterprise: Bool?
+    public let escalation: String?
+    public let coHandlers: [Target]
+    public let superviseAt: EarlySupervision?
 }
 
 /// A validated, compiled rule set: immutable, shareable across threads, and fast to evaluate.
@@ -189,9 +277,28 @@ public final class RuleSet: Sendable {
     public let hash: String
     /// The provenance of fallback (triage) decisions: the `routes` section.
     public let fallbackRule: RuleReference
+    /// The province the city lies in (`regions.province`), if the rule set names it.
+    public let province: String?
+    /// What a caller may write in front of a district's name: the province's and the city's names,
+    /// aliases and short forms (`山东省`, `山东`, `枣庄市`, `枣庄`), longest first.
+    let rootPrefixes: [String]
 
     let phrases: [String]
     let matcher: PhraseMatcher
+    /// Gap phrases and guarded phrases, by id minus ``VirtualPhrase/base``, with how each is written.
+    let virtualPhrases: [VirtualPhrase]
+    let virtualTexts: [String]
+    /// Each real phrase's length in Unicode scalars (for the occurrences of virtual phrases).
+    let phraseLengths: [Int32]
+    /// For each real phrase, the virtual phrases that can occur only if it does (a gap phrase's first
+    /// half; a guarded phrase's base, or its base's first half), in id order.
+    let virtualsByRoot: [Int32: [Int32]]
+    /// How the category is chosen among several matching classify rules.
+    public let classifyChoice: ClassifyChoice
+    /// Whether some route has a `source_line` or `extra` condition (checked after the index).
+    let routesHaveFields: Bool
+    /// The `policies` section, in order.
+    public let policyRules: [PolicyRule]
     let unitByID: [String: Int]
     let categoryByCode: [String: Int]
     let regionByPath: [String: Int]
@@ -208,7 +315,28 @@ public final class RuleSet: Sendable {
          policies: [String: EscalationPolicy], emergencyRules: [EmergencyRule], classifyRules: [ClassifyRule],
          routes: [Route], calendar: BusinessCalendar, platformUnit: Int?, triageUnit: Int, supervisionUnit: Int?,
          defaultSLA: [SLACase: String], triageSLA: String, defaultPriority: Int, hash: String, fallbackRule: RuleReference,
-         phrases: [String], relativeTables: [[Int32]]) {
+         phrases: [String], relativeTables: [[Int32]], province: String? = nil,
+         virtualPhrases: [VirtualPhrase] = [], virtualTexts: [String] = [], classifyChoice: ClassifyChoice = .first,
+         policyRules: [PolicyRule] = []) {
+        self.policyRules = policyRules
+        self.province = province
+        self.virtualPhrases = virtualPhrases
+        self.virtualTexts = virtualTexts
+        var roots: [Int32] = []
+        var byRoot: [Int32: [Int32]] = [:]
+        for (k, v) in virtualPhrases.enumerated() {
+            let root: Int32
+            switch v {
+            case .gap(let first, _, _): root = first
+            case .guarded(let base, _, _): root = base >= VirtualPhrase.base ? roots[Int(base - VirtualPhrase.base)] : base
+            }
+            roots.append(root)
+            byRoot[root, default: []].append(VirtualPhrase.base + Int32(k))
+        }
+        self.virtualsByRoot = byRoot
+        self.classifyChoice = classifyChoice
+        self.phraseLengths = phrases.map { Int32($0.unicodeScalars.count) }
+        self.routesHaveFields = routes.contains { !$0.fields.isEmpty }
         self.regions = regions
         self.units = units
         self.categories = categories
@@ -233,6 +361,10 @@ public final class RuleSet: Sendable {
         self.regionByPath = Dictionary(regions.map { ($0.path, $0.index) }, uniquingKeysWith: { a, _ in a })
         self.regionByCode = Dictionary(regions.compactMap { r in r.code.map { ($0, r.index) } }, uniquingKeysWith: { a, _ in a })
         self.relativeTables = relativeTables
+        var prefixes: [String] = []
+        if let province { prefixes += Self.spellings(name: province, aliases: []) }
+        if let root = regions.first { prefixes += Self.spellings(name: root.name, aliases: root.aliases) }
+        self.rootPrefixes = Array(Set(prefixes)).sorted { ($0.count, $0) > ($1.count, $1) }
         self.index = RouteIndex(routes: routes, categories: categories, regions: regions)
         self.childByName = regions.map { r in
             var names: [String: Int] = [:]

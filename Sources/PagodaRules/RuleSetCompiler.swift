@@ -110,8 +110,11 @@ private struct Checker {
     var policies: [String: EscalationPolicy] = [:]
     var phrases: [String] = []
     var phraseIDs: [String: Int32] = [:]
+    var virtualPhrases: [VirtualPhrase] = []
+    var virtualTexts: [String] = []
+    var virtualIDs: [VirtualPhrase: Int32] = [:]
     var relativeKeys: [String: Int] = [:]
-    var relativeSpecs: [(level: Level, function: String, location: SourceLocation)] = []
+    var relativeSpecs: [(level: Level, function: String, location: RulePosition)] = []
 
     let shouldStop: StopCheck?
     /// Set when `run` gave up because `shouldStop` said so.
@@ -130,7 +133,7 @@ private struct Checker {
         return stopped
     }
 
-    var firstLocation: SourceLocation { SourceLocation(file: files.first?.path ?? ".", line: 1, column: 1) }
+    var firstLocation: RulePosition { RulePosition(file: files.first?.path ?? ".", line: 1, column: 1) }
 
     mutating func run() -> RuleSet? {
         buildRegions()
@@ -142,7 +145,7 @@ private struct Checker {
         if giveUp() { return nil }
         buildPolicies()
         let emergency = source.emergency.map { e in
-            EmergencyRule(reference: ref(e.id), line: e.line, text: compileText(e.text))
+            EmergencyRule(reference: ref(e.id), line: e.line, text: compileText(e.text), kinds: Set(e.kinds), channels: Set(e.channels))
         }
         var classify: [ClassifyRule] = []
         for spec in source.classify { if let rule = compileClassify(spec) { classify.append(rule) } }
@@ -152,6 +155,8 @@ private struct Checker {
         for spec in source.routes {
             if let route = compileRoute(spec, index: routes.count) { routes.append(route) }
         }
+        let policyRules = source.policies.compactMap { compilePolicy($0) }
+        checkSLAShorthands()
         if giveUp() { return nil }
         let tables = buildRelativeTables()
         guard !diagnostics.hasErrors, let calendar, let defaults, !giveUp() else { return nil }
@@ -172,7 +177,9 @@ private struct Checker {
             platformUnit: defaults.platform, triageUnit: defaults.triage, supervisionUnit: defaults.supervision,
             defaultSLA: defaults.sla, triageSLA: defaults.triageSLA, defaultPriority: source.defaults.priority,
             hash: hash, fallbackRule: RuleReference(id: "fallback", file: (source.routesLocation ?? firstLocation).file,
-                                                    line: (source.routesLocation ?? firstLocation).line), phrases: phrases, relativeTables: tables)
+                                                    line: (source.routesLocation ?? firstLocation).line), phrases: phrases, relativeTables: tables,
+            province: source.province?.value, virtualPhrases: virtualPhrases, virtualTexts: virtualTexts,
+            classifyChoice: source.defaults.classifyChoice, policyRules: policyRules)
     }
 
     func ref(_ id: Located<String>) -> RuleReference {
@@ -186,23 +193,27 @@ private struct Checker {
             diagnostics.error(.missingKey, "the rule set has no 'regions' section", at: firstLocation)
             return
         }
+        // Names are looked up before aliases, so a sibling's name always wins over an alias.
+        var childNames: [[String: Int]] = []
+        var aliasSpecs: [[Located<String>]] = []
         func add(_ spec: RegionSpec, parent: Int?, parentPath: String?) {
             let path = parentPath.map { $0.isEmpty ? spec.name : "\($0)/\(spec.name)" } ?? spec.name
             let index = regions.count
-            if let p = parent, let dup = childByName[p][spec.name] {
+            if let p = parent, let dup = childNames[p][spec.name] {
                 let message = "region '\(spec.name)' is already defined under '\(regions[p].name)' "
                     + "at \(regions[dup].location)"
                 diagnostics.error(.duplicateId, message, at: spec.location)
                 return
             }
-            regions.append(Region(index: index, name: spec.name, code: spec.code, aliases: spec.aliases, level: spec.level,
-                                  parent: parent, children: [], path: path, location: spec.location))
+            regions.append(Region(index: index, name: spec.name, code: spec.code, aliases: spec.aliases.map(\.value),
+                                  level: spec.level, parent: parent, children: [], path: path, location: spec.location))
             childByName.append([:])
+            childNames.append([:])
+            aliasSpecs.append(spec.aliases)
             if let p = parent {
                 regions[p].children.append(index)
-                for name in [spec.name] + spec.aliases where childByName[p][name] == nil {
-                    childByName[p][name] = index
-                }
+                childNames[p][spec.name] = index
+                childByName[p][spec.name] = index
             }
             regionByPath[path] = index
             if let code = spec.code {
@@ -217,6 +228,40 @@ private struct Checker {
             for child in spec.children { add(child, parent: index, parentPath: childPrefix) }
         }
         add(root, parent: nil, parentPath: nil)
+        // Aliases, once every name is known: each is checked once, at the alias, so a clash never also
+        // drops the region that has the name (and with it every reference to its subtree).
+        var aliasAt: [[String: RulePosition]] = Array(repeating: [:], count: regions.count)
+        for region in regions {
+            for alias in aliasSpecs[region.index] {
+                let a = alias.value
+                let cleaned = RuleSet.cleanRegionName(a)
+                if a == region.name {
+                    diagnostics.warning(.deadAlias, "alias '\(a)' is the region's own name, so it is never used as an alias; remove it",
+                                        at: alias.location)
+                    continue
+                }
+                if cleaned != a {
+                    let fix = cleaned.isEmpty ? "remove it" : "write '\(cleaned)'"
+                    diagnostics.warning(.deadAlias, "alias '\(a)' can never match: callers' region names are compared without spaces "
+                                        + "and trailing punctuation; \(fix)", at: alias.location)
+                    continue
+                }
+                guard let p = region.parent else { continue }
+                if let named = childNames[p][a] {
+                    diagnostics.error(.duplicateId, "alias '\(a)' of '\(region.path)' is the name of '\(regions[named].path)' "
+                                      + "(\(regions[named].location)), which a caller's '\(a)' means; remove the alias",
+                                      at: alias.location)
+                    continue
+                }
+                if let earlier = aliasAt[p][a], let other = childByName[p][a] {
+                    diagnostics.error(.duplicateId, "alias '\(a)' is given to both '\(regions[other].path)' at \(earlier) and "
+                                      + "'\(region.path)' at \(alias.location); keep it on one", at: alias.location)
+                    continue
+                }
+                aliasAt[p][a] = alias.location
+                childByName[p][a] = region.index
+            }
+        }
     }
 
     /// Resolves a region reference: a name path from the district (names or aliases), the city's name,
@@ -276,7 +321,7 @@ private struct Checker {
         for (a, b) in zip(holidays, holidays.dropFirst()) where b.holiday.from <= a.holiday.to {
             diagnostics.error(.calendarOverlap, "holiday '\(b.holiday.name)' (\(b.holiday.from) to \(b.holiday.to)) overlaps '\(a.holiday.name)' at \(a.location)", at: b.location)
         }
-        var seenWorkdays: [CivilDate: SourceLocation] = [:]
+        var seenWorkdays: [CivilDate: RulePosition] = [:]
         let weekdays = Set(spec.workingDays.compactMap { d in RuleLoader.weekdayNames.first { $0.0 == d.value }?.1 })
         for w in spec.workdays {
             if let earlier = seenWorkdays[w.date] {
@@ -446,36 +491,94 @@ private struct Checker {
 
     // MARK: Rules
 
-    mutating func compileText(_ spec: TextSpec) -> TextCondition {
-        func ids(_ list: [Located<String>]) -> [Int32] {
-            list.map { p in
-                if let id = phraseIDs[p.value] { return id }
-                let id = Int32(phrases.count)
-                phrases.append(p.value)
-                phraseIDs[p.value] = id
-                return id
-            }.sorted()
+    mutating func realPhrase(_ text: String) -> Int32 {
+        if let id = phraseIDs[text] { return id }
+        let id = Int32(phrases.count)
+        phrases.append(text)
+        phraseIDs[text] = id
+        return id
+    }
+
+    mutating func virtualPhrase(_ v: VirtualPhrase, text: String) -> Int32 {
+        if let id = virtualIDs[v] { return id }
+        let id = VirtualPhrase.base + Int32(virtualPhrases.count)
+        virtualPhrases.append(v)
+        virtualTexts.append(text)
+        virtualIDs[v] = id
+        return id
+    }
+
+    /// A phrase as written: a plain phrase, or a gap phrase `A…B` / `A…N…B` (also with `...`): B begins
+    /// at most N characters (default 10) after A ends.
+    mutating func phrase(_ p: Located<String>) -> Int32? {
+        let text = p.value.replacingOccurrences(of: "...", with: "…")
+        guard text.contains("…") else { return realPhrase(p.value) }
+        let parts = text.split(separator: "…", omittingEmptySubsequences: false).map {
+            String($0).trimmingCharacters(in: .whitespaces)
         }
-        let cond = TextCondition(any: ids(spec.any), all: ids(spec.all), none: ids(spec.none))
-        for p in spec.none where spec.any.contains(where: { $0.value == p.value }) || spec.all.contains(where: { $0.value == p.value }) {
+        var within = TextSpec.defaultGap
+        var words = parts
+        if parts.count == 3, let n = Int(parts[1]), parts[1].allSatisfy(\.isASCIIDigit) {
+            guard (0...200).contains(n) else {
+                diagnostics.error(.invalidPattern, "the gap of '\(p.value)' must be 0-200 characters", at: p.location)
+                return nil
+            }
+            within = n
+            words = [parts[0], parts[2]]
+        }
+        guard words.count == 2, !words[0].isEmpty, !words[1].isEmpty else {
+            diagnostics.error(.invalidPattern, "gap phrase '\(p.value)' must be two phrases with '…' between them ('拖欠…工程款'), "
+                              + "optionally with the largest gap in characters between two '…' ('拖欠…20…工程款')", at: p.location)
+            return nil
+        }
+        let v = VirtualPhrase.gap(first: realPhrase(words[0]), second: realPhrase(words[1]), within: within)
+        return virtualPhrase(v, text: "\(words[0])…\(within)…\(words[1])")
+    }
+
+    mutating func compileText(_ spec: TextSpec) -> TextCondition {
+        let exclusions = spec.noneNear.compactMap { phrase($0) }.sorted()
+        let exclusionText = spec.noneNear.map(\.value).joined(separator: "/")
+        func ids(_ list: [Located<String>], required: Bool) -> [Int32] {
+            var out: [Int32] = []
+            for p in list {
+                guard var id = phrase(p) else { continue }
+                if required && !exclusions.isEmpty {
+                    let written = id >= VirtualPhrase.base ? virtualTexts[Int(id - VirtualPhrase.base)] : phrases[Int(id)]
+                    id = virtualPhrase(.guarded(base: id, exclusions: exclusions, within: spec.near),
+                                       text: "\(written) (not within \(spec.near) of \(exclusionText))")
+                }
+                out.append(id)
+            }
+            return Array(Set(out)).sorted()
+        }
+        let cond = TextCondition(any: ids(spec.any, required: true), all: ids(spec.all, required: true),
+                                 none: ids(spec.none, required: false),
+                                 groups: spec.allOf.map { ids($0, required: true) })
+        let required = spec.any + spec.all + spec.allOf.flatMap { $0 }
+        for p in spec.none where required.contains(where: { $0.value == p.value }) {
             diagnostics.error(.invalidPattern, "phrase '\(p.value)' is both required and excluded, so the condition can never hold", at: p.location)
+        }
+        for p in spec.noneNear where required.contains(where: { $0.value == p.value }) {
+            diagnostics.error(.invalidPattern, "phrase '\(p.value)' is both required and excluded near itself, so the condition can never hold", at: p.location)
         }
         return cond
     }
 
     mutating func compileClassify(_ spec: ClassifySpec) -> ClassifyRule? {
-        let text = compileText(spec.text)
+        let text = spec.text.map { compileText($0) } ?? TextCondition(any: [], all: [], none: [])
         var category: Int?
         if let c = spec.setCategory {
             guard let i = self.category(c) else { return nil }
             category = i
         }
-        return ClassifyRule(reference: ref(spec.id), text: text, kinds: Set(spec.kinds), channels: Set(spec.channels),
-                            setCategory: category, setUrgency: spec.setUrgency, override: spec.override)
+        var rule = ClassifyRule(reference: ref(spec.id), text: text, kinds: Set(spec.kinds), channels: Set(spec.channels),
+                                setCategory: category, setUrgency: spec.setUrgency, override: spec.override)
+        rule.fields = FieldConditions(sourceLines: Set(spec.sourceLines), fields: spec.fields)
+        return rule
     }
 
     mutating func checkRuleIDs() {
-        var seen: [String: SourceLocation] = [:]
+        var seen: [String: RulePosition] = [:]
         let ids = source.emergency.map(\.id) + source.classify.map(\.id) + source.routes.map(\.id)
         for id in ids {
             if id.value == "fallback" {
@@ -570,10 +673,67 @@ private struct Checker {
             ok = false
         }
         guard ok else { return nil }
-        return Route(index: index, reference: ref(spec.id), description: spec.description, categories: cats,
-                     kinds: Set(spec.when.kinds), regions: regs, enterprise: spec.when.enterprise,
-                     urgencies: Set(spec.when.urgencies), channels: Set(spec.when.channels), text: text, target: to,
-                     coHandlers: co, sla: sla, priority: spec.priority, escalation: policy)
+        var route = Route(index: index, reference: ref(spec.id), description: spec.description, categories: cats,
+                          kinds: Set(spec.when.kinds), regions: regs, enterprise: spec.when.enterprise,
+                          urgencies: Set(spec.when.urgencies), channels: Set(spec.when.channels), text: text, target: to,
+                          coHandlers: co, sla: sla, priority: spec.priority, escalation: policy)
+        route.fields = FieldConditions(sourceLines: Set(spec.when.sourceLines), fields: spec.when.fields)
+        route.escalationGiven = spec.escalation != nil
+        route.superviseAt = spec.superviseAt
+        return route
+    }
+
+    mutating func policyName(_ e: Located<String>) -> String? {
+        if policies[e.value] != nil { return e.value }
+        let hint = YAMLReader.suggestion(for: e.value, among: Array(policies.keys)).map { " (did you mean '\($0)'?)" } ?? ""
+        diagnostics.error(.unknownPolicy, "unknown escalation policy '\(e.value)'\(hint)", at: e.location)
+        return nil
+    }
+
+    mutating func compilePolicy(_ spec: PolicySpec) -> PolicyRule? {
+        var ok = true
+        let cats = spec.categories.compactMap { c -> Int? in
+            let i = category(c)
+            if i == nil { ok = false }
+            return i
+        }
+        var escalation: String?
+        if let e = spec.escalation {
+            escalation = policyName(e)
+            if escalation == nil { ok = false }
+        }
+        let co = spec.coHandlers.compactMap { target($0, routeID: spec.id.value) }
+        if co.count != spec.coHandlers.count { ok = false }
+        guard ok else { return nil }
+        return PolicyRule(reference: ref(spec.id), categories: cats, kinds: Set(spec.kinds), urgencies: Set(spec.urgencies),
+                          enterprise: spec.enterprise, escalation: escalation, coHandlers: co, superviseAt: spec.superviseAt)
+    }
+
+    /// `sla: NAME` on a route is `{default: NAME}`: its other entries still come from `defaults.sla`. Warns
+    /// where such an entry gives a ticket a longer resolve time than NAME itself, which the author of a
+    /// short profile for this route most likely did not mean (an enterprise's green channel slower than
+    /// everyone else's, an urgent matter slower than a normal one).
+    mutating func checkSLAShorthands() {
+        func seconds(_ profile: String) -> Int? {
+            guard let d = profiles[profile]?.clocks.first(where: { $0.clock == .resolve })?.duration else { return nil }
+            return d.nominalSeconds
+        }
+        for route in source.routes {
+            guard route.sla.shorthand, let name = route.sla.byCase[.default], let own = seconds(name.value) else { continue }
+            var slower: [(SLACase, String)] = []
+            for c in [SLACase.enterprise, .urgent, .emergency] {
+                guard let inherited = source.defaults.sla.byCase[c], inherited.value != name.value,
+                      let theirs = seconds(inherited.value), theirs > own else { continue }
+                slower.append((c, inherited.value))
+            }
+            guard !slower.isEmpty else { continue }
+            let who = slower.map { "\($0.0.rawValue) tickets take defaults.sla.\($0.0.rawValue) '\($0.1)'" }.joined(separator: ", ")
+            let fix = ([("default", name.value)] + slower.map { ($0.0.rawValue, name.value) }).map { "\($0): \($1)" }
+                .joined(separator: ", ")
+            diagnostics.warning(.slaShorthand, "'sla: \(name.value)' sets only the default profile of route '\(route.id.value)': "
+                                + "\(who), with a longer resolve clock than '\(name.value)''s; write 'sla: {\(fix)}' if they "
+                                + "should not wait longer", at: name.location)
+        }
     }
 
     /// For every relative destination and every region node, the unit it resolves to.
@@ -625,7 +785,7 @@ private struct Checker {
             if let hit {
                 let a = routes[hit].reference
                 diagnostics.error(.shadowedRoute, "route '\(route.reference.id)' can never match: route '\(a.id)' at \(a.file):\(a.line) comes first and matches every ticket it would; move it above or narrow '\(a.id)'",
-                                  at: SourceLocation(file: route.reference.file, line: route.reference.line, column: 1))
+                                  at: RulePosition(file: route.reference.file, line: route.reference.line, column: 1))
             }
         }
     }
@@ -636,7 +796,7 @@ private struct Checker {
         let normal = Urgency.allCases.firstIndex(of: .normal)!
         // Routes that send somewhere other than triage and need no text or channel to match.
         var structural = [UInt64](repeating: 0, count: index.words)
-        for r in routes where r.text == nil && r.channels.isEmpty && r.target != .triage {
+        for r in routes where r.text == nil && r.channels.isEmpty && r.fields.isEmpty && r.target != .triage {
             structural[r.index >> 6] |= 1 << UInt64(r.index & 63)
         }
         for district in regions[0].children {
@@ -662,6 +822,18 @@ private struct Checker {
                 let whereText = missing.count == towns.count ? "anywhere in \(regions[district].name)" : "in \(regions[district].name) \(missing.joined(separator: "、"))"
                 diagnostics.warning(.uncoveredCombination, "only the fallback routes some '\(cat.code)' tickets \(whereText) (no route without text or channel conditions covers every kind there)", at: at)
             }
+        }
+    }
+}
+
+extension SLADuration {
+    /// A rough length in natural seconds, to compare profiles in warnings only: a working day counts as a
+    /// day, a working hour as three hours (eight working hours make a day).
+    var nominalSeconds: Int {
+        switch self {
+        case .natural(let s): s
+        case .workingDays(let n): n * 86_400
+        case .workingHours(let m): m * 60 * 3
         }
     }
 }

@@ -31,8 +31,8 @@ public enum Clock: String, Sendable, Hashable, CaseIterable, Comparable {
 /// A value with the place it was written.
 public struct Located<Value: Sendable & Hashable>: Sendable, Hashable {
     public let value: Value
-    public let location: SourceLocation
-    public init(_ value: Value, _ location: SourceLocation) {
+    public let location: RulePosition
+    public init(_ value: Value, _ location: RulePosition) {
         self.value = value
         self.location = location
     }
@@ -41,9 +41,9 @@ public struct Located<Value: Sendable & Hashable>: Sendable, Hashable {
 struct RegionSpec: Sendable {
     var name: String
     var code: String?
-    var aliases: [String]
+    var aliases: [Located<String>]
     var level: Level
-    var location: SourceLocation
+    var location: RulePosition
     var children: [RegionSpec]
 }
 
@@ -55,17 +55,17 @@ struct UnitSpec: Sendable {
     var function: Located<String>
     var queue: String?
     var parent: Located<String>?
-    var location: SourceLocation
+    var location: RulePosition
 }
 
 struct CalendarSpec: Sendable {
     var timeZone: Located<String>
     var workingDays: [Located<String>]
     var workingHours: [WorkingInterval]
-    var holidays: [(holiday: Holiday, location: SourceLocation)]
-    var workdays: [(date: CivilDate, location: SourceLocation)]
+    var holidays: [(holiday: Holiday, location: RulePosition)]
+    var workdays: [(date: CivilDate, location: RulePosition)]
     var years: [Located<Int>]
-    var location: SourceLocation
+    var location: RulePosition
 }
 
 enum WarnSpec: Sendable, Hashable {
@@ -76,51 +76,75 @@ enum WarnSpec: Sendable, Hashable {
 struct ProfileSpec: Sendable {
     var name: Located<String>
     var description: String?
-    var clocks: [(clock: Clock, duration: SLADuration, location: SourceLocation)]
+    var clocks: [(clock: Clock, duration: SLADuration, location: RulePosition)]
     var warn: WarnSpec
 }
 
 struct CategorySpec: Sendable {
     var code: String
     var name: String?
-    var location: SourceLocation
+    var location: RulePosition
     var children: [CategorySpec]
 }
 
 struct TextSpec: Sendable {
     var any: [Located<String>] = []
     var all: [Located<String>] = []
+    /// Any-of groups that must all match (`all_of: [[燃气管, 天然气管], [挖断, 挖破]]`).
+    var allOf: [[Located<String>]] = []
     var none: [Located<String>] = []
-    var location: SourceLocation
+    /// Exclusions that hold only within `near` characters of a required phrase's occurrence.
+    var noneNear: [Located<String>] = []
+    var near: Int = TextSpec.defaultNear
+    var location: RulePosition
+    var isEmpty: Bool { any.isEmpty && all.isEmpty && allOf.isEmpty }
+
+    /// `near` when a condition does not say, in characters.
+    static let defaultNear = 10
+    /// The largest gap a gap phrase (`拖欠…工程款`) may leave when it does not say.
+    static let defaultGap = 10
+}
+
+/// A condition on a top-level field of the ticket outside the contract (`extra`), by exact value.
+public struct FieldCondition: Sendable, Hashable {
+    public let field: String
+    /// The values any one of which the field's value (a string, or a number's or boolean's JSON text) must be.
+    public let values: [String]
 }
 
 struct EmergencySpec: Sendable {
     var id: Located<String>
     var line: String
+    var kinds: [TicketKind] = []
+    var channels: [Channel] = []
     var text: TextSpec
-    var location: SourceLocation
+    var location: RulePosition
 }
 
 struct ClassifySpec: Sendable {
     var id: Located<String>
-    var text: TextSpec
+    var text: TextSpec?
     var kinds: [TicketKind]
     var channels: [Channel]
+    var sourceLines: [String] = []
+    var fields: [FieldCondition] = []
     var setCategory: Located<String>?
     var setUrgency: Urgency?
     var override: Bool
-    var location: SourceLocation
+    var location: RulePosition
 }
 
 enum DestinationSpec: Sendable {
     case unit(Located<String>)
-    case relative(level: Level, function: Located<String>, location: SourceLocation)
-    case platform(SourceLocation)
-    case triage(SourceLocation)
+    case relative(level: Level, function: Located<String>, location: RulePosition)
+    case platform(RulePosition)
+    case triage(RulePosition)
 }
 
 struct SLASelectionSpec: Sendable {
     var byCase: [SLACase: Located<String>] = [:]
+    /// Written as `sla: NAME`, short for `{default: NAME}`.
+    var shorthand = false
 }
 
 /// Which entry of an SLA selection applies to a ticket.
@@ -135,6 +159,8 @@ struct WhenSpec: Sendable {
     var enterprise: Bool?
     var urgencies: [Urgency] = []
     var channels: [Channel] = []
+    var sourceLines: [String] = []
+    var fields: [FieldCondition] = []
     var text: TextSpec?
 }
 
@@ -147,7 +173,29 @@ struct RouteSpec: Sendable {
     var sla: SLASelectionSpec
     var priority: Int?
     var escalation: Located<String>?
-    var location: SourceLocation
+    var superviseAt: EarlySupervision?
+    var location: RulePosition
+}
+
+/// When to supervise a ticket early (督办): at a share of one of its clocks (`supervise_at: 50%` is of
+/// `resolve`).
+public struct EarlySupervision: Sendable, Hashable {
+    public let clock: Clock
+    public let percent: Int
+}
+
+/// A rule of the `policies` section: for the tickets it matches, the escalation policy, extra co-handlers
+/// and early supervision, chosen in one place as the SLA profile is in `defaults.sla`.
+struct PolicySpec: Sendable {
+    var id: Located<String>
+    var categories: [Located<String>] = []
+    var kinds: [TicketKind] = []
+    var urgencies: [Urgency] = []
+    var enterprise: Bool?
+    var escalation: Located<String>?
+    var coHandlers: [DestinationSpec] = []
+    var superviseAt: EarlySupervision?
+    var location: RulePosition
 }
 
 struct EscalationSpec: Sendable {
@@ -171,12 +219,24 @@ struct DefaultsSpec: Sendable {
     var sla = SLASelectionSpec()
     var triageSLA: Located<String>?
     var priority: Int = 5
-    var location: SourceLocation?
+    /// How one category is chosen among several matching classify rules.
+    var classifyChoice: ClassifyChoice = .first
+    var location: RulePosition?
+}
+
+/// How the category is chosen when several classify rules that set one match (`defaults.classify_choice`).
+public enum ClassifyChoice: String, Sendable, Hashable {
+    /// The first matching rule in file order (the rule set's order).
+    case first
+    /// The most specific matching rule (the most conditions); file order among equally specific rules.
+    case mostSpecific = "most_specific"
 }
 
 /// Everything read from a rule directory, before cross-references are checked.
 struct RuleSetSource: Sendable {
     var regions: RegionSpec?
+    /// The province the city lies in (`regions.province`), stripped from callers' region names.
+    var province: Located<String>?
     var units: [UnitSpec] = []
     var calendar: CalendarSpec?
     var profiles: [ProfileSpec] = []
@@ -184,10 +244,11 @@ struct RuleSetSource: Sendable {
     var emergency: [EmergencySpec] = []
     var classify: [ClassifySpec] = []
     var routes: [RouteSpec] = []
-    var routesLocation: SourceLocation?
+    var routesLocation: RulePosition?
     var escalation: [EscalationSpec] = []
+    var policies: [PolicySpec] = []
     var defaults = DefaultsSpec()
-    var sectionLocations: [String: SourceLocation] = [:]
+    var sectionLocations: [String: RulePosition] = [:]
 }
 
 extension Clock: Codable {}

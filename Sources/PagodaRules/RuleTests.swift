@@ -14,7 +14,7 @@ public struct RuleTestRunner {
     }
 
     public struct CaseResult: Sendable {
-        public let location: SourceLocation
+        public let location: RulePosition
         public let note: String
         public let ticketID: String
         public let failures: [Failure]

@@ -9,7 +9,7 @@ public enum TicketContract {
     /// Top-level fields defined by the contract, in contract (and issue-reporting) order.
     public static let fields = [
         "id", "received_at", "channel", "kind", "text", "category", "urgency",
-        "enterprise", "caller", "region", "address", "title", "attachments",
+        "enterprise", "caller", "region", "address", "title", "attachments", "source_line",
     ]
 
     /// Upper bound on issues reported for one ticket; further problems are not listed.
@@ -59,6 +59,7 @@ public enum TicketContract {
         var idV: JSONValue?, receivedV: JSONValue?, channelV: JSONValue?, kindV: JSONValue?, textV: JSONValue?
         var categoryV: JSONValue?, urgencyV: JSONValue?, enterpriseV: JSONValue?, callerV: JSONValue?
         var regionV: JSONValue?, addressV: JSONValue?, titleV: JSONValue?, attachmentsV: JSONValue?
+        var sourceLineV: JSONValue?
         var extra: [(String, JSONValue)] = []
         for (k, v) in root {
             // Dispatch on UTF-8 length first so each key costs at most three string comparisons.
@@ -76,6 +77,7 @@ public enum TicketContract {
             case 10 where k == "enterprise": enterpriseV = v
             case 11 where k == "received_at": receivedV = v
             case 11 where k == "attachments": attachmentsV = v
+            case 11 where k == "source_line": sourceLineV = v
             default:
                 extra.append((k, v))
             }
@@ -267,6 +269,17 @@ public enum TicketContract {
             c.add("attachments", "type", "expected an array, got \(other.typeDescription)")
         }
 
+        // source_line: the hotline the ticket came in through (12345, or a department line merged into it).
+        var sourceLine = c.string(sourceLineV, "source_line", required: false)
+        if let given = sourceLine {
+            if !given.utf8.allSatisfy(isIDByte) {
+                c.add("source_line", "format", "must contain only A-Z a-z 0-9 . _ : -, got \(JSON.quoted(given))")
+                sourceLine = nil
+            } else if !c.length(given, "source_line", min: 1, max: 32) {
+                sourceLine = nil
+            }
+        }
+
         guard let id, let received, let channel, let kind, let text, !c.list.contains(where: isBlocking) else {
             return .failure(TicketValidationError(issues: c.list)!)
         }
@@ -277,7 +290,7 @@ public enum TicketContract {
                 enterprise: enterprise, caller: caller, region: region, address: address, title: title,
                 attachments: attachments,
                 extra: JSONObject(uniqueMembers: extra, index: nil),
-                json: root, warnings: c.list))
+                json: root, warnings: c.list, sourceLine: sourceLine))
     }
 
     /// The fields a ticket cannot be without: a problem with any of them (or with the document) rejects it.

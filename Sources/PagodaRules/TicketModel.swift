@@ -136,6 +136,9 @@ public struct Ticket: Hashable, Sendable {
     public var extra: JSONObject
     /// The whole object as received.
     public var json: JSONObject
+    /// The hotline the ticket came in through (`source_line`: `12345`, or a department line merged into
+    /// it such as `12333`), nil when absent.
+    public var sourceLine: String?
     /// The problems of optional fields that were left out of the ticket (`TicketContract.isBlocking` is
     /// false for each), in contract field order; empty for a ticket without any.
     public var warnings: [ValidationIssue]
@@ -145,8 +148,10 @@ public struct Ticket: Hashable, Sendable {
         id: String, receivedAt: Date, receivedAtOffsetSeconds: Int, channel: Channel, kind: TicketKind, text: String,
         category: String? = nil, urgency: Urgency? = nil, enterprise: Enterprise? = nil, caller: Caller? = nil,
         region: RegionRef? = nil, address: String? = nil, title: String? = nil, attachments: [String] = [],
-        extra: JSONObject = JSONObject(), json: JSONObject = JSONObject(), warnings: [ValidationIssue] = []
+        extra: JSONObject = JSONObject(), json: JSONObject = JSONObject(), warnings: [ValidationIssue] = [],
+        sourceLine: String? = nil
     ) {
+        self.sourceLine = sourceLine
         self.id = id
         self.receivedAt = receivedAt
         self.receivedAtOffsetSeconds = receivedAtOffsetSeconds

@@ -19,9 +19,9 @@ struct YAMLReader {
         self.shouldStop = shouldStop
     }
 
-    func location(_ node: Node) -> SourceLocation {
+    func location(_ node: Node) -> RulePosition {
         let mark = node.mark
-        return SourceLocation(file: file, line: mark?.line ?? 1, column: mark?.column ?? 1)
+        return RulePosition(file: file, line: mark?.line ?? 1, column: mark?.column ?? 1)
     }
 
     /// Parses one rule file after checking it against the limits (`R080`-`R082`: one error, and no
@@ -32,7 +32,7 @@ struct YAMLReader {
             diagnostics.error(
                 .fileTooLarge,
                 "the file is \(Self.bytes(size)); a rule file may hold at most \(Self.bytes(limits.maxFileBytes))",
-                at: SourceLocation(file: self.file, line: 1, column: 1))
+                at: RulePosition(file: self.file, line: 1, column: 1))
             return nil
         }
         switch YAMLExpansion.check(file.text, limits: limits, shouldStop: shouldStop) {
@@ -44,14 +44,14 @@ struct YAMLReader {
         case let .tooManyAliases(line, column):
             diagnostics.error(
                 .tooManyAliases, "more than \(limits.maxAliases) aliases in one file; this is the first one over",
-                at: SourceLocation(file: self.file, line: line, column: column))
+                at: RulePosition(file: self.file, line: line, column: column))
             return nil
         case let .expandsTooFar(line, column, added):
             diagnostics.error(
                 .aliasExpansion,
                 "aliases would expand this file by more than \(limits.maxAliasNodes) nodes; "
                     + "this alias alone adds \(added)",
-                at: SourceLocation(file: self.file, line: line, column: column))
+                at: RulePosition(file: self.file, line: line, column: column))
             return nil
         }
         return compose(text: file.text)
@@ -73,7 +73,7 @@ struct YAMLReader {
                 let ctx = context.map { "\($0.text) " } ?? ""
                 if let tab = Self.indentationTab(in: text, near: mark.line) {
                     let message = "a tab in the indentation: YAML indents with spaces only; replace the tab with spaces"
-                    let location = SourceLocation(file: file, line: tab.line, column: tab.column)
+                    let location = RulePosition(file: file, line: tab.line, column: tab.column)
                     diagnostics.error(.yamlSyntax, message, at: location)
                 } else {
                     diagnostics.error(.yamlSyntax, "YAML syntax: \(ctx)\(problem)", at: at(mark))
@@ -84,13 +84,13 @@ struct YAMLReader {
                     at: at(context.mark))
             case let .reader(problem, offset, _, yaml):
                 let (line, column) = Self.lineColumn(ofUTF8Offset: offset ?? 0, in: yaml)
-                diagnostics.error(.yamlSyntax, "cannot read file: \(problem)", at: SourceLocation(file: file, line: line, column: column))
+                diagnostics.error(.yamlSyntax, "cannot read file: \(problem)", at: RulePosition(file: file, line: line, column: column))
             default:
-                diagnostics.error(.yamlSyntax, "YAML error: \(error)", at: SourceLocation(file: file, line: 1, column: 1))
+                diagnostics.error(.yamlSyntax, "YAML error: \(error)", at: RulePosition(file: file, line: 1, column: 1))
             }
             return nil
         } catch {
-            diagnostics.error(.yamlSyntax, "YAML error: \(error)", at: SourceLocation(file: file, line: 1, column: 1))
+            diagnostics.error(.yamlSyntax, "YAML error: \(error)", at: RulePosition(file: file, line: 1, column: 1))
             return nil
         }
     }
@@ -106,7 +106,7 @@ struct YAMLReader {
         return nil
     }
 
-    private func at(_ mark: Mark) -> SourceLocation { SourceLocation(file: file, line: max(mark.line, 1), column: max(mark.column, 1)) }
+    private func at(_ mark: Mark) -> RulePosition { RulePosition(file: file, line: max(mark.line, 1), column: max(mark.column, 1)) }
 
     static func lineColumn(ofUTF8Offset offset: Int, in text: String) -> (Int, Int) {
         var line = 1, column = 1, seen = 0

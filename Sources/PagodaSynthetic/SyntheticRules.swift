@@ -6,7 +6,7 @@ import PagodaRules
 ///
 /// The region tree has 10 districts x 10 towns x 10 villages; there are 10 top-level categories with 10
 /// children each; every route matches a distinct (category, village) pair (some through the
-/// village's town and one kind), so none shadows another, and every tenth route also has a text condition. Tickets are drawn from the same space with a fixed seed.
+/// village's town and one kind), so none shadows another, and every tenth route also has a text condition (a plain phrase, a gap phrase or all_of groups). Tickets are drawn from the same space with a fixed seed.
 public enum SyntheticRules {
     public static func files(routes count: Int) -> [RuleFile] {
         var regions = "regions:\n  name: 合成市\n  code: \"990000\"\n  districts:\n"
@@ -50,7 +50,16 @@ public enum SyntheticRules {
             let region = townLevel ? "区\(d)/镇\(d)-\(t)" : "区\(d)/镇\(d)-\(t)/村\(d)-\(t)-\(v)"
             var when = "{category: [c\(cat / 10).s\(cat % 10)], region: [\(region)]"
             if townLevel { when += ", kind: [\(["complaint", "help", "report", "consultation", "suggestion"][v % 5])]" }
-            if i % 10 == 9 { when += ", text: {any: [\(phrase(i))]}" }
+            if i % 10 == 9 {
+                // A third of the text conditions are a plain phrase, a third a gap phrase, a third all_of
+                // groups, each matching the same tickets (the phrase "XYZ" as "XY…Z" or [[XY], [Z]]).
+                let p = phrase(i), head = String(p.prefix(2)), tail = String(p.dropFirst(2))
+                switch (i / 10) % 3 {
+                case 0: when += ", text: {any: [\(p)]}"
+                case 1: when += ", text: {any: [\"\(head)…\(tail)\"]}"
+                default: when += ", text: {all_of: [[\(head)], [\(tail)]]}"
+                }
+            }
             when += "}"
             let to = i % 3 == 0 ? "{level: district, function: f\(cat % 10)}" : (i % 3 == 1 ? "{level: town, function: general}" : "{unit: city.f\(cat % 10)}")
             routes += "  - {id: r\(i), when: \(when), to: \(to)}\n"

@@ -82,7 +82,7 @@ import PagodaSynthetic
 
     @Test(arguments: [
         Fixtures.region("北区"),
-        Fixtures.region("东区", "西一镇"),
+        Fixtures.region("北区", "西一镇"),
         .object(JSONObject([("code", .string("123456"))])),
         .object(JSONObject([("district", .string("西区")), ("code", .string("990101"))])),
     ])

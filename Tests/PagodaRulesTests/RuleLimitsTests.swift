@@ -76,7 +76,7 @@ import Testing
         #expect(limit == 200_000)
         let at = laughs.aliasAt[5][3]
         let refusal = try #require(errors.first { $0.code == .aliasExpansion }, "\(errors)")
-        #expect(refusal.location == SourceLocation(file: dir.path + "/categories.yaml", line: at.line,
+        #expect(refusal.location == RulePosition(file: dir.path + "/categories.yaml", line: at.line,
                                                    column: at.column))
         #expect(refusal.description.hasSuffix(
             "error[R082]: aliases would expand this file by more than 200000 nodes; this alias alone adds 46664"))
@@ -94,7 +94,7 @@ import Testing
         defer { try? FileManager.default.removeItem(at: dir) }
         let refusal = try #require(try Self.errors(dir, limits: limits).first { $0.code == .aliasExpansion })
         let key = laughs.aliasAt[4][9].line + 1
-        #expect(refusal.location == SourceLocation(file: dir.path + "/categories.yaml", line: key, column: 5))
+        #expect(refusal.location == RulePosition(file: dir.path + "/categories.yaml", line: key, column: 5))
     }
 
     @Test func tooManyAliasesAreRefusedAtTheFirstOneOver() throws {
@@ -105,7 +105,7 @@ import Testing
         defer { try? FileManager.default.removeItem(at: dir) }
         let errors = try Self.errors(dir, limits: limits)
         let refusal = try #require(errors.first { $0.code == .tooManyAliases }, "\(errors)")
-        #expect(refusal.location == SourceLocation(file: dir.path + "/categories.yaml", line: 103, column: 9))
+        #expect(refusal.location == RulePosition(file: dir.path + "/categories.yaml", line: 103, column: 9))
         #expect(refusal.message == "more than 100 aliases in one file; this is the first one over")
     }
 
@@ -128,7 +128,7 @@ import Testing
         #expect(big.text.isEmpty && big.unreadSize == text.utf8.count)
         let errors = RuleSetCompiler.compile(files).diagnostics.filter { $0.severity == .error }
         let refusal = try #require(errors.first { $0.code == .fileTooLarge }, "\(errors)")
-        #expect(refusal.location == SourceLocation(file: dir.path + "/categories.yaml", line: 1, column: 1))
+        #expect(refusal.location == RulePosition(file: dir.path + "/categories.yaml", line: 1, column: 1))
         let mib = String(format: "%.1f", Double(text.utf8.count) / Double(1 << 20))
         #expect(refusal.message == "the file is \(mib) MiB; a rule file may hold at most 32.0 MiB")
     }
@@ -141,7 +141,7 @@ import Testing
         let files = try RuleSetCompiler.readFiles(in: dir.path, limits: limits)
         #expect(RuleSetCompiler.compile(files, limits: limits).ruleSet != nil)
         let errors = try Self.errors(dir, limits: RuleLimits(maxFileBytes: largest.text.utf8.count - 1))
-        let start = SourceLocation(file: largest.path, line: 1, column: 1)
+        let start = RulePosition(file: largest.path, line: 1, column: 1)
         #expect(errors.contains { $0.code == .fileTooLarge && $0.location == start }, "\(errors)")
     }
 

@@ -514,7 +514,7 @@ struct TicketContractTests {
         #expect(TicketValidationError(issues: []) == nil)
         let issue = ValidationIssue(path: "id", code: "required", message: "id: is required")
         #expect(TicketValidationError(issues: [issue])?.description == "id: is required [required]")
-        #expect(TicketContract.fields.count == 13)
+        #expect(TicketContract.fields.count == 14)
     }
 
     @Test func helperPredicates() {
