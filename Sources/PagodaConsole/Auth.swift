@@ -1,8 +1,10 @@
 import Foundation
 import HTTPTypes
 import Hummingbird
+import Logging
 import PagodaJSON
 import PagodaRules
+import PagodaStore
 
 /// A form body (`application/x-www-form-urlencoded`) as name → value (the last value of a repeated name).
 public struct FormData: Sendable {

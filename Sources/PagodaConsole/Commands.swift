@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import Logging
 import PagodaJSON
 import PagodaLifecycle
 import PagodaRules

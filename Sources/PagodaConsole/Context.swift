@@ -3,6 +3,7 @@ import Hummingbird
 import PagodaJSON
 import PagodaLifecycle
 import PagodaRules
+import PagodaStore
 
 /// The four kinds of people who use the console.
 public enum ConsoleRole: String, Sendable, Hashable, CaseIterable, Codable {

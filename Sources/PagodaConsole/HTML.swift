@@ -1,6 +1,7 @@
 import Foundation
 import HTTPTypes
 import Hummingbird
+import PagodaStore
 
 /// HTML escaping: every value put into a page goes through it.
 public enum HTML {

@@ -1,4 +1,5 @@
 import Foundation
+import PagodaJSON
 
 /// A working-day calendar (weekly template + holidays + 调休 make-up workdays) used for SLA deadlines.
 ///

@@ -1,4 +1,5 @@
 import Foundation
+import PagodaJSON
 
 /// A day of the ISO week, Monday = 1 through Sunday = 7.
 ///

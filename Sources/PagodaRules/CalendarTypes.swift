@@ -1,4 +1,5 @@
 import Foundation
+import PagodaJSON
 
 /// A daily span of working time, in minutes since local midnight (`start < end <= 1440`).
 ///

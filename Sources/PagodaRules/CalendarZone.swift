@@ -1,4 +1,5 @@
 import Foundation
+import PagodaJSON
 
 /// Fast UTC <-> local-seconds conversion for one `TimeZone` (internal to the calendar).
 ///

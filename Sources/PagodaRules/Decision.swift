@@ -1,4 +1,5 @@
 import Foundation
+import PagodaJSON
 
 /// What Pagoda decided for one ticket, with its provenance.
 ///

@@ -1,4 +1,5 @@
 import Foundation
+import PagodaJSON
 
 /// A position in a rule file: 1-based line and column.
 public struct RulePosition: Hashable, Sendable, Comparable, CustomStringConvertible {

@@ -1,3 +1,4 @@
+import PagodaJSON
 /// SHA-256 digests for callers outside the rules (the console keeps session and API tokens only as
 /// their digest).
 public enum Digest {

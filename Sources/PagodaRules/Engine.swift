@@ -1,4 +1,5 @@
 import Foundation
+import PagodaJSON
 
 extension RuleSet {
     /// Classifies and routes one validated ticket.

@@ -1,4 +1,5 @@
 import Foundation
+import PagodaJSON
 
 /// Masks caller phone numbers for logs and operator screens.
 public enum PhoneMask {

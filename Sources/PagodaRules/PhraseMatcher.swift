@@ -1,4 +1,5 @@
 import Foundation
+import PagodaJSON
 
 /// One occurrence of a phrase: its id and the position of its last Unicode scalar.
 public struct PhraseHit: Sendable, Hashable {

@@ -1,4 +1,5 @@
 import Foundation
+import PagodaJSON
 
 /// Region names as callers write them: with spaces, trailing punctuation and the names of the regions
 /// around them (`山东省枣庄市市中区`, `枣庄薛城区`, `南海区 狮山镇。`).

@@ -1,3 +1,4 @@
+import PagodaJSON
 import Yams
 
 /// The national administrative division code table (行政区划代码) as CSV, turned into a rule set's

@@ -1,3 +1,4 @@
+import PagodaJSON
 /// Bitset index over the routes: one row of bits per value of each dimension a route can match on.
 ///
 /// A ticket's candidate routes are the AND of one row per dimension (category, region, kind, urgency,

@@ -1,4 +1,5 @@
 import Foundation
+import PagodaJSON
 // libyaml, as Yams builds it. Yams composes a whole document before anyone can look at it, and hashes
 // mapping keys as it goes; a key that is an alias of a deep tree is hashed at its expanded size. The
 // expansion check below reads libyaml's events itself so that it can stop before Yams starts.

@@ -1,4 +1,5 @@
 import Foundation
+import PagodaJSON
 import Yams
 
 /// One rule file's name (as it should appear in diagnostics) and text.

@@ -1,4 +1,5 @@
 import Foundation
+import PagodaJSON
 
 /// A node of the region tree.
 public struct Region: Sendable, Hashable {

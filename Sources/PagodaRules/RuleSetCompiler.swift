@@ -1,4 +1,5 @@
 import Foundation
+import PagodaJSON
 
 /// Checks a rule set across its files and compiles it.
 ///

@@ -1,4 +1,5 @@
 import Foundation
+import PagodaJSON
 
 /// A level of the four-level pagoda, from the top.
 public enum Level: Int, Sendable, Hashable, Comparable, CaseIterable, CustomStringConvertible {

@@ -1,3 +1,4 @@
+import PagodaJSON
 /// SHA-256 (FIPS 180-4), used for the rule-set hash that decisions and metrics carry.
 struct SHA256 {
     private var h: [UInt32] = [

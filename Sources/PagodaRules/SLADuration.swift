@@ -1,4 +1,5 @@
 import Foundation
+import PagodaJSON
 
 /// An SLA time allowance: natural (wall-clock) time, working days, or working time.
 ///

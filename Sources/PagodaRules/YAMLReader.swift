@@ -1,4 +1,5 @@
 import Foundation
+import PagodaJSON
 import Yams
 
 /// Reads composed YAML nodes into typed values, reporting every problem with its file position.

@@ -38,7 +38,7 @@ func consoleIntake(_ args: [String]) async throws {
             let id = "CB-\(n)-\(ms)"
             let body = Array(#"{"id":"\#(id)","received_at":"\#(received)","channel":"hotline","kind":"complaint","text":"小区门口的路灯坏了很久，晚上出行很不方便，希望尽快维修。","category":"\#(cats[n % 4])","region":{"district":"\#(districts[n % 5])","town":"\#(towns[n % 5])"}}"#.utf8)
             group.addTask {
-                if (try? await publisher.publish(OutgoingMessage(exchange: exchange, routingKey: "", body: body, messageId: id))) != .confirmed {
+                if (try? await publisher.publish(AMQPMessage(exchange: exchange, routingKey: "", body: body, messageId: id))) != .confirmed {
                     unconfirmed.with { $0 += 1 }
                 }
             }

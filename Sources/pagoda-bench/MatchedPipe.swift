@@ -115,9 +115,9 @@ func matchedPipe(config: AMQPConfiguration, prefix: String, ruleSet: RuleSet, bo
                 "x-pagoda-rules-hash": .string(ruleSet.hash), "x-pagoda-message-type": .string("ticket.dispatched"),
             ]
             let id = "B-\(n)/dispatch/\(seq)"
-            let toUnit = OutgoingMessage(exchange: names.dispatchExchange, routingKey: suffix, body: body, messageId: id,
+            let toUnit = AMQPMessage(exchange: names.dispatchExchange, routingKey: suffix, body: body, messageId: id,
                                          headers: headers, persistent: true, mandatory: true)
-            let toEvents = OutgoingMessage(exchange: names.eventsExchange, routingKey: suffix, body: body, messageId: id,
+            let toEvents = AMQPMessage(exchange: names.eventsExchange, routingKey: suffix, body: body, messageId: id,
                                            headers: headers, persistent: true, mandatory: true)
             inflight += 1
             group.addTask {
@@ -142,6 +142,6 @@ func matchedPipe(config: AMQPConfiguration, prefix: String, ruleSet: RuleSet, bo
 }
 
 /// Publishes until the broker confirms.
-private func confirmed(_ publisher: AMQPPublisher, _ message: OutgoingMessage) async {
+private func confirmed(_ publisher: AMQPPublisher, _ message: AMQPMessage) async {
     while (try? await publisher.publish(message)) != .confirmed {}
 }

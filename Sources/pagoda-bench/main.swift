@@ -2,6 +2,7 @@
 // confirms, ack after the confirm; no rules, no database), (b) `pagoda serve` end to end and (c) a matched
 // pipe doing serve's broker work (MatchedPipe.swift), (b) and (c) paired in alternating rounds, on the same
 // broker in one run; then publish-to-unit-queue latency at a fixed rate, and optionally a memory soak.
+import ArgumentParser
 import Foundation
 import PagodaJSON
 import PagodaRules

@@ -56,7 +56,7 @@ final class ConsoleFixture: Sendable {
         let names = Names()
         let live = LiveRules(ruleSet: Self.rules, names: names)
         let desk = CommandDesk(store: store, rules: live,
-                               codec: live.current.processor.codec, metrics: ServiceMetrics(), changed: {}, clock: clock.read)
+                               codec: live.current.processor.codec, metrics: ServiceMetrics(factory: PrometheusExport()), changed: {}, clock: clock.read)
         return ConsoleEnvironment(store: store, backend: desk, configuration: configuration, logger: Logger(label: "test.console"),
                                   clock: clock.read)
     }

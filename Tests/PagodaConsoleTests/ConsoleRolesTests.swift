@@ -62,7 +62,7 @@ import Testing
                                                body: ByteBuffer(string: #"{"command_id":"w1-x","type":"sign"}"#))
             #expect(act.status == .forbidden)
         }
-        #expect(try w.env.store.lifecycle([w.theirs])[w.theirs]?.phase == "assigned")
+        #expect(try await w.env.store.lifecycle([w.theirs])[w.theirs]?.phase == "assigned")
     }
 
     @Test func theCentreSeesEverythingUnmaskedAndSupervisorsChangeNothing() async throws {
@@ -95,7 +95,7 @@ import Testing
                                                   body: ByteBuffer(string: #"{"command_id":"w1-r","type":"redispatch","to_unit":"\#(w.theirUnit)"}"#))
             #expect(decide.status == .forbidden)
         }
-        #expect(try w.env.store.lifecycle([w.theirs])[w.theirs]?.unitID == w.theirUnit)
+        #expect(try await w.env.store.lifecycle([w.theirs])[w.theirs]?.unitID == w.theirUnit)
     }
 
     @Test func apiCommandsNeedTheCsrfHeaderWithACookieButNotWithABearerToken() async throws {
@@ -109,7 +109,7 @@ import Testing
                                                   body: ByteBuffer(string: #"{"command_id":"c-1","type":"sign"}"#))
             #expect(noCSRF.status == .forbidden)
             #expect(json(noCSRF)?["code"] == .string("csrf"))
-            #expect(try w.env.store.lifecycle([w.mine])[w.mine]?.phase == "assigned")
+            #expect(try await w.env.store.lifecycle([w.mine])[w.mine]?.phase == "assigned")
             let bearer = try await client.execute(uri: "/api/v1/tickets/\(w.mine)/commands", method: .post,
                                                   headers: [.authorization: "Bearer \(token)", .contentType: "application/json"],
                                                   body: ByteBuffer(string: #"{"command_id":"c-2","type":"sign"}"#))
@@ -164,7 +164,7 @@ import Testing
         #expect(history.events.filter { $0.type == "ticket.progress" }.isEmpty)
         let replied = try #require(history.events.first { $0.type == "ticket.replied" })
         #expect(try JSON.parse(replied.payloadJSON).objectValue?["by"] == .string("w1"))
-        #expect(try w.env.store.lifecycle([w.mine])[w.mine]?.phase == "replied")
+        #expect(try await w.env.store.lifecycle([w.mine])[w.mine]?.phase == "replied")
     }
 
     @Test func theCentreRecordsTheCallbackAndTheTicketCloses() async throws {
@@ -187,7 +187,7 @@ import Testing
             #expect(late.status == .conflict)
             #expect(String(buffer: late.body).contains("工单已办结"))
         }
-        #expect(try w.env.store.lifecycle([w.mine])[w.mine]?.phase == "closed")
+        #expect(try await w.env.store.lifecycle([w.mine])[w.mine]?.phase == "closed")
         let closed = try #require(try w.env.store.ticket(id: w.mine)?.events.first { $0.type == "ticket.closed" })
         #expect(try JSON.parse(closed.payloadJSON).objectValue?["by"] == .string("centre1"))
     }

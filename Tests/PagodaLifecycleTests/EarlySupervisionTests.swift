@@ -1,4 +1,5 @@
 import Foundation
+import PagodaJSON
 import PagodaLifecycle
 import PagodaRules
 import Testing

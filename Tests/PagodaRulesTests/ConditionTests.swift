@@ -1,4 +1,5 @@
 import Foundation
+import PagodaJSON
 import Testing
 @testable import PagodaRules
 

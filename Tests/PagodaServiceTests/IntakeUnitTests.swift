@@ -35,7 +35,7 @@ import Testing
                         _ body: (StoreHealth) async throws -> Void) async throws {
         let health = health ?? StoreHealth(logger: Logger(label: "test"))
         let intake = IntakeService(consumer: source, store: store, rules: LiveRules(ruleSet: rules, names: Names()),
-                                   relay: Signal(), metrics: ServiceMetrics(), health: health,
+                                   relay: Signal(), metrics: ServiceMetrics(factory: PrometheusExport()), health: health,
                                    logger: Logger(label: "test"))
         let task = Task { try await intake.run() }
         do {

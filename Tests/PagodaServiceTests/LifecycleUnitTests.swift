@@ -33,7 +33,7 @@ import Testing
                         _ body: (StoreHealth) async throws -> Void) async throws {
         let health = StoreHealth(logger: Logger(label: "test"))
         let loop = LifecycleService(consumer: source, store: store, rules: rules, codec: rules.current.processor.codec,
-                                    relay: Signal(), metrics: ServiceMetrics(), health: health,
+                                    relay: Signal(), metrics: ServiceMetrics(factory: PrometheusExport()), health: health,
                                     logger: Logger(label: "test"))
         let task = Task { try await loop.run() }
         do {

@@ -168,7 +168,7 @@ extension ServiceTests {
         func publish(_ body: [UInt8], id: String) async throws {
             let deadline = ContinuousClock.now + .seconds(60)
             // Returned until the service has declared and bound its intake queue.
-            while try await publisher.publish(OutgoingMessage(exchange: config.names.intakeExchange, routingKey: "", body: body,
+            while try await publisher.publish(AMQPMessage(exchange: config.names.intakeExchange, routingKey: "", body: body,
                                                               messageId: id)) != .confirmed {
                 guard ContinuousClock.now < deadline else { throw TestFailure("publish of \(id) never confirmed") }
                 try await Task.sleep(for: .milliseconds(50))

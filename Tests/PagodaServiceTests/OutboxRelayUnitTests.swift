@@ -26,7 +26,7 @@ import Testing
     static func running(_ publisher: FakeMessagePublisher, _ store: InMemoryStore, health: StoreHealth,
                         redeclare: @escaping @Sendable (Topology) async throws -> Void = { _ in },
                         _ body: () async throws -> Void) async throws {
-        let relay = OutboxRelay(publisher: publisher, store: store, wake: Signal(), metrics: ServiceMetrics(),
+        let relay = OutboxRelay(publisher: publisher, store: store, wake: Signal(), metrics: ServiceMetrics(factory: PrometheusExport()),
                                 health: health, logger: Logger(label: "test"), names: Names(), redeclare: redeclare)
         let task = Task { try await relay.run() }
         defer { task.cancel() }
