@@ -75,7 +75,7 @@ extension ServiceTests {
         #expect(!w.serve.log.contains(phone))
 
         // The metric: one count per field and code.
-        let port = try #require(w.serve.log.firstMatch(of: /http\.port=([0-9]+)/).flatMap { Int($0.1) })
+        let port = try #require(w.serve.log.firstMatch(of: /http\.port=([0-9]+)[^\n]*status endpoint listening/).flatMap { Int($0.1) })
         let lines = [#"pagoda_intake_warnings_total{field="caller.phone",code="format"} 1"#,
                      #"pagoda_intake_warnings_total{field="category",code="unknown_category"} 1"#,
                      #"pagoda_intake_warnings_total{field="region.code",code="format"} 1"#]

@@ -87,7 +87,7 @@ extension StatusTextTests {
         defer { try? FileManager.default.removeItem(at: dir) }
         let serve = try Self.serveWithoutBroker(in: dir, statusAddress: "127.0.0.1:0")
         #expect(await eventually { serve.log.contains("status endpoint listening") }, "\(serve.log.suffix(2000))")
-        let port = try #require(serve.log.firstMatch(of: /http\.port=([0-9]+)/).flatMap { Int($0.1) })
+        let port = try #require(serve.log.firstMatch(of: /http\.port=([0-9]+)[^\n]*status endpoint listening/).flatMap { Int($0.1) })
 
         #expect(try await httpGet(port: port, "/health").0 == 200)
         let ready = try await httpGet(port: port, "/ready")
@@ -111,7 +111,7 @@ extension ServiceTests {
     @Test func statusEndpointShowsCountersConnectionsAndOpenTickets() async throws {
         let w = try await World(serveArguments: ["--status-address", "127.0.0.1:0"])
         #expect(await eventually { w.serve.log.contains("status endpoint listening") }, "\(w.serve.log.suffix(2000))")
-        let port = try #require(w.serve.log.firstMatch(of: /http\.port=([0-9]+)/).flatMap { Int($0.1) })
+        let port = try #require(w.serve.log.firstMatch(of: /http\.port=([0-9]+)[^\n]*status endpoint listening/).flatMap { Int($0.1) })
 
         let tickets = [Self.ticket(0, prefix: "STATUS"), Self.ticket(1, prefix: "STATUS")]  // 南海区, 顺德区: urban management
         try await w.publishAll(tickets)

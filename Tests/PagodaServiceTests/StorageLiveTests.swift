@@ -73,7 +73,7 @@ extension ServiceTests {
     /// The status endpoint's port, once serve logged it.
     static func statusPort(_ w: World) async throws -> Int {
         #expect(await eventually { w.serve.log.contains("status endpoint listening") }, "\(w.serve.log.suffix(2000))")
-        return try #require(w.serve.log.firstMatch(of: /http\.port=([0-9]+)/).flatMap { Int($0.1) })
+        return try #require(w.serve.log.firstMatch(of: /http\.port=([0-9]+)[^\n]*status endpoint listening/).flatMap { Int($0.1) })
     }
 
     /// A metric's value on the page (the first sample of that name and labels), if there.
