@@ -5,7 +5,7 @@
 # already), runs ops/console_test.py, and saves a screenshot of each page under
 # .build/console-screenshots (look at them after a failure).
 #
-# Ports (loopback): the broker on PAGODA_CONSOLE_BROKER_PORT (default 5915; it also takes +10 and
+# Ports (loopback): the broker on PAGODA_CONSOLE_BROKER_PORT (default 5935; it also takes +10 and
 # +20000), the console on PAGODA_CONSOLE_TEST_HTTP_PORT (default 8355).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -23,7 +23,7 @@ fi
 bin=$(swift build --show-bin-path)/pagoda
 [ -x "$bin" ] || { echo "no $bin: build first (swift build)" >&2; exit 1; }
 
-port=${PAGODA_CONSOLE_BROKER_PORT:-5915}
+port=${PAGODA_CONSOLE_BROKER_PORT:-5935}
 http=${PAGODA_CONSOLE_TEST_HTTP_PORT:-8355}
 dir=$PWD/.build/console-test
 rm -rf "$dir" && mkdir -p "$dir"

@@ -65,7 +65,9 @@ if [ "$status" -ne 0 ]; then
   exit "$status"
 fi
 
+# The service suites' brokers are done with: stop them before the console's own starts.
+stop_service_broker
 echo "== console: browser tests (headless Chromium)"
-# Its own private broker on PAGODA_CONSOLE_BROKER_PORT (default 5915) and the console on
+# Its own private broker on PAGODA_CONSOLE_BROKER_PORT (default 5935) and the console on
 # PAGODA_CONSOLE_TEST_HTTP_PORT (default 8355); screenshots of every page under .build/console-screenshots.
 ops/console-test.sh
