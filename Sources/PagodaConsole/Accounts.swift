@@ -195,24 +195,9 @@ public struct ConsoleAccounts: Sendable {
 enum Nearest {
     /// Up to three ids within a small edit distance (or sharing the input as a prefix or suffix), nearest first.
     static func ids(to word: String, among candidates: [String], limit: Int = 3) -> [String] {
-        let scored = candidates.map { ($0, distance(word, $0)) }
+        let scored = candidates.map { ($0, Spelling.editDistance(word, $0)) }
         let bound = max(2, word.count / 3)
         return scored.filter { $0.1 <= bound || $0.0.hasPrefix(word) || $0.0.hasSuffix(word) }
             .sorted { ($0.1, $0.0) < ($1.1, $1.0) }.prefix(limit).map(\.0)
-    }
-
-    static func distance(_ a: String, _ b: String) -> Int {
-        let a = Array(a.unicodeScalars), b = Array(b.unicodeScalars)
-        if a.isEmpty { return b.count }
-        if b.isEmpty { return a.count }
-        var prev = Array(0...b.count), cur = [Int](repeating: 0, count: b.count + 1)
-        for i in 1...a.count {
-            cur[0] = i
-            for j in 1...b.count {
-                cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1))
-            }
-            swap(&prev, &cur)
-        }
-        return prev[b.count]
     }
 }

@@ -250,13 +250,28 @@ struct YAMLReader {
         let limit = max(1, min(3, word.count / 3))
         var best: (String, Int)?
         for c in candidates {
-            let d = editDistance(word, c)
+            let d = Spelling.editDistance(word, c)
             if d <= limit, best == nil || d < best!.1 { best = (c, d) }
         }
         return best?.0
     }
+}
 
-    static func editDistance(_ a: String, _ b: String) -> Int {
+/// The checked entries of a mapping node.
+struct Entries {
+    let node: Node
+    var values: [String: Node] = [:]
+    var keys: [String: Node] = [:]
+
+    init(node: Node) { self.node = node }
+
+    subscript(key: String) -> Node? { values[key] }
+}
+
+/// Spelling distance for "did you mean" hints, shared by the rule diagnostics and the console.
+public enum Spelling {
+    /// Edits (insert, delete, replace, or swap two neighbours) between two strings, by Unicode scalar.
+    public static func editDistance(_ a: String, _ b: String) -> Int {
         let a = Array(a.unicodeScalars), b = Array(b.unicodeScalars)
         if a.isEmpty { return b.count }
         if b.isEmpty { return a.count }
@@ -273,15 +288,4 @@ struct YAMLReader {
         }
         return prev[b.count]
     }
-}
-
-/// The checked entries of a mapping node.
-struct Entries {
-    let node: Node
-    var values: [String: Node] = [:]
-    var keys: [String: Node] = [:]
-
-    init(node: Node) { self.node = node }
-
-    subscript(key: String) -> Node? { values[key] }
 }
