@@ -49,10 +49,12 @@ let package = Package(
         ),
         // Durable state on SQLite (GRDB): inbox for deduplication, tickets, decisions, outbox, events.
         // PagodaRules only for the contract's `ValidationIssue` (rejections, warnings).
-        .target(name: "PagodaStore", dependencies: [
-            "PagodaJSON", "PagodaRules", .product(name: "GRDB", package: "GRDB.swift"),
-            .product(name: "GRDBSQLite", package: "GRDB.swift"),
-        ]),
+        .target(
+            name: "PagodaStore",
+            dependencies: [
+                "PagodaJSON", "PagodaRules", .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "GRDBSQLite", package: "GRDB.swift"),
+            ]),
         // The web console and its JSON API (an HTTP adapter, like the status endpoint): accounts, sessions,
         // roles, CSRF, the pages. It applies commands through `ConsoleBackend`, which the service implements,
         // so it depends on the store and the core only; `PagodaService` starts it.
@@ -96,19 +98,23 @@ let package = Package(
         .target(name: "PagodaSynthetic", dependencies: ["PagodaRules", "PagodaJSON"]),
         .testTarget(name: "PagodaJSONTests", dependencies: ["PagodaJSON"]),
         .testTarget(
-            name: "PagodaRulesTests", dependencies: ["PagodaRules", "PagodaJSON", "PagodaSynthetic"], exclude: ["Golden"]
+            name: "PagodaRulesTests", dependencies: ["PagodaRules", "PagodaJSON", "PagodaSynthetic"],
+            exclude: ["Golden"]
         ),
         // The pipeline benchmark (ops/bench/pipeline.sh): bare transport pipe vs `pagoda serve`.
         // The timer benchmark (ops/bench/timers.sh) fills a database through the real intake path.
         // The routing benchmark (`pagoda-bench rules`) on a rule directory and on generated sets.
-        .executableTarget(name: "pagoda-bench", dependencies: [
-            "PagodaTransport", "PagodaStore", "PagodaLifecycle", "PagodaJSON", "PagodaRules", "PagodaService",
-            "PagodaSynthetic", .product(name: "GRDB", package: "GRDB.swift"),
-            .product(name: "ArgumentParser", package: "swift-argument-parser"),
-        ]),
+        .executableTarget(
+            name: "pagoda-bench",
+            dependencies: [
+                "PagodaTransport", "PagodaStore", "PagodaLifecycle", "PagodaJSON", "PagodaRules", "PagodaService",
+                "PagodaSynthetic", .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]),
         // Helpers shared by the test suites: private broker, child processes, collectors, and the in-memory
         // fakes of the service layer's seams (deliveries in, messages out, the store).
-        .target(name: "PagodaTesting", dependencies: ["PagodaTransport", "PagodaJSON", "PagodaStore", "PagodaService"]),
+        .target(
+            name: "PagodaTesting", dependencies: ["PagodaTransport", "PagodaJSON", "PagodaStore", "PagodaService"]),
         .testTarget(
             name: "PagodaServiceTests",
             dependencies: [
@@ -128,10 +134,12 @@ let package = Package(
             ]
         ),
         .testTarget(
-            name: "PagodaLifecycleTests", dependencies: ["PagodaLifecycle", "PagodaSimulation", "PagodaRules", "PagodaJSON"]
+            name: "PagodaLifecycleTests",
+            dependencies: ["PagodaLifecycle", "PagodaSimulation", "PagodaRules", "PagodaJSON"]
         ),
         .testTarget(
-            name: "PagodaStoreTests", dependencies: ["PagodaStore", "PagodaJSON", .product(name: "GRDB", package: "GRDB.swift")]
+            name: "PagodaStoreTests",
+            dependencies: ["PagodaStore", "PagodaJSON", .product(name: "GRDB", package: "GRDB.swift")]
         ),
         .testTarget(
             name: "PagodaTransportTests",
@@ -143,8 +151,9 @@ let package = Package(
 // Every Swift target turns on these upcoming language features early: existentials spelled `any P`, and
 // members visible only from modules a file imports itself.
 for target in package.targets where target.type != .system && target.name != "CAMQPShim" {
-    target.swiftSettings = (target.swiftSettings ?? []) + [
-        .enableUpcomingFeature("ExistentialAny"),
-        .enableUpcomingFeature("MemberImportVisibility"),
-    ]
+    target.swiftSettings =
+        (target.swiftSettings ?? []) + [
+            .enableUpcomingFeature("ExistentialAny"),
+            .enableUpcomingFeature("MemberImportVisibility"),
+        ]
 }

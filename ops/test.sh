@@ -39,6 +39,9 @@ stop_service_broker() {
   done
 }
 
+echo "== format: swift format lint (.swift-format)"
+swift format lint --strict --recursive --parallel Sources Tests Package.swift
+
 echo "== build"
 swift build --build-tests
 

@@ -10,8 +10,9 @@ import PagodaStore
 public enum ConsoleAPI {
     /// A JSON response.
     public static func json(_ value: JSONValue, status: HTTPResponse.Status = .ok) -> Response {
-        Response(status: status, headers: [.contentType: "application/json; charset=utf-8", .cacheControl: "no-store"],
-                 body: .init(byteBuffer: ByteBuffer(bytes: JSON.serialize(value))))
+        Response(
+            status: status, headers: [.contentType: "application/json; charset=utf-8", .cacheControl: "no-store"],
+            body: .init(byteBuffer: ByteBuffer(bytes: JSON.serialize(value))))
     }
 
     /// `{code, message}` (and the error's details) with the error's status.
@@ -22,7 +23,11 @@ public enum ConsoleAPI {
     }
 
     static func userJSON(_ u: ConsoleUser) -> JSONValue {
-        .object(JSONObject([("name", .string(u.name)), ("role", .string(u.role.rawValue)), ("unit", u.unit.map { .string($0) } ?? .null)]))
+        .object(
+            JSONObject([
+                ("name", .string(u.name)), ("role", .string(u.role.rawValue)),
+                ("unit", u.unit.map { .string($0) } ?? .null),
+            ]))
     }
 
     /// Reads a JSON object body (at most 64 KiB); 400 otherwise.
@@ -40,7 +45,8 @@ public enum ConsoleAPI {
     static func registerPublic(on api: RouterGroup<ConsoleRequestContext>, _ env: ConsoleEnvironment) {
         api.post("session") { request, context in
             guard request.headers[.contentType]?.hasPrefix("application/json") == true else {
-                throw ConsoleError(.badRequest, "send {\"name\", \"password\"} as application/json", wireCode: "content_type")
+                throw ConsoleError(
+                    .badRequest, "send {\"name\", \"password\"} as application/json", wireCode: "content_type")
             }
             let (_, o) = try await body(request)
             guard let name = o["name"]?.stringValue, let password = o["password"]?.stringValue else {
@@ -55,8 +61,10 @@ public enum ConsoleAPI {
             case .refused:
                 throw ConsoleError(.unauthenticated, "wrong name or password", wireCode: "bad_credentials")
             case .locked(let until):
-                throw ConsoleError(.locked, "too many failed logins; locked until \(RFC3339.format(until, offsetSeconds: env.configuration.offsetSeconds))",
-                                   wireCode: "locked")
+                throw ConsoleError(
+                    .locked,
+                    "too many failed logins; locked until \(RFC3339.format(until, offsetSeconds: env.configuration.offsetSeconds))",
+                    wireCode: "locked")
             }
         }
     }
@@ -64,7 +72,11 @@ public enum ConsoleAPI {
     static func register(on api: RouterGroup<ConsoleRequestContext>, _ env: ConsoleEnvironment) {
         api.get("session") { _, context in
             let user = try context.requireUser
-            return json(.object(JSONObject([("user", userJSON(user)), ("csrf_token", context.csrfToken.map { .string($0) } ?? .null)])))
+            return json(
+                .object(
+                    JSONObject([
+                        ("user", userJSON(user)), ("csrf_token", context.csrfToken.map { .string($0) } ?? .null),
+                    ])))
         }
         api.delete("session") { _, context in
             let user = try context.requireUser
@@ -81,21 +93,31 @@ public enum ConsoleAPI {
             let q = request.uri.queryParameters
             var unit = q["unit"].map(String.init)
             if user.role == .worker {
-                if let asked = unit, asked != user.unit { throw ConsoleError(.forbidden, "a worker sees its own unit's tickets only") }
+                if let asked = unit, asked != user.unit {
+                    throw ConsoleError(.forbidden, "a worker sees its own unit's tickets only")
+                }
                 unit = user.unit
             }
             let phase = q["phase"].map(String.init)
             let search = q["q"].map(String.init).flatMap { $0.isEmpty ? nil : $0 }
             let limit = min(max(Int(q["limit"].map(String.init) ?? "") ?? 100, 1), 1000)
             let asked = unit
-            let rows = try await env.blocking { [store = env.store] in try store.consoleTickets(unit: asked, phase: phase, search: search, limit: limit) }
+            let rows = try await env.blocking { [store = env.store] in
+                try store.consoleTickets(unit: asked, phase: phase, search: search, limit: limit)
+            }
             let items: [JSONValue] = rows.map { r in
                 let ticket = ConsoleAccess.ticketJSON(r.body, for: user)?.objectValue
-                return .object(JSONObject([
-                    ("ticket_id", .string(r.ticketID)), ("phase", .string(r.phase)), ("unit", r.unitID.map { .string($0) } ?? .null),
-                    ("received_at", .string(RFC3339.format(r.receivedAt, offsetSeconds: env.configuration.offsetSeconds))),
-                    ("title", ticket?["title"] ?? .null), ("text", ticket?["text"] ?? .null), ("category", ticket?["category"] ?? .null),
-                ]))
+                return .object(
+                    JSONObject([
+                        ("ticket_id", .string(r.ticketID)), ("phase", .string(r.phase)),
+                        ("unit", r.unitID.map { .string($0) } ?? .null),
+                        (
+                            "received_at",
+                            .string(RFC3339.format(r.receivedAt, offsetSeconds: env.configuration.offsetSeconds))
+                        ),
+                        ("title", ticket?["title"] ?? .null), ("text", ticket?["text"] ?? .null),
+                        ("category", ticket?["category"] ?? .null),
+                    ]))
             }
             return json(.object(JSONObject([("tickets", .array(items))])))
         }
@@ -112,22 +134,34 @@ public enum ConsoleAPI {
                 throw ConsoleError(.forbidden, "\(user.role.rawValue) users change nothing")
             }
             let object = try ConsoleCommands.object(json: bytes, ticketID: id, unit: unit, now: env.clock(), env: env)
-            let result = try await ConsoleCommands.submit(object, ticketID: id, user: user, remote: context.remoteAddress, env: env)
+            let result = try await ConsoleCommands.submit(
+                object, ticketID: id, user: user, remote: context.remoteAddress, env: env)
             return commandResponse(result)
         }
         api.post("rules/try") { request, context in
             let user = try context.requireUser
-            guard user.role != .worker else { throw ConsoleError(.forbidden, "workers cannot try tickets on the rules") }
+            guard user.role != .worker else {
+                throw ConsoleError(.forbidden, "workers cannot try tickets on the rules")
+            }
             var request = request
             let bytes = Array(try await request.collectBody(upTo: 262_144).readableBytesView)
             let rules = env.backend.ruleSet
             switch TicketContract.decode(bytes, isKnownCategory: rules.isKnownCategory) {
             case .failure(let error):
                 var details = JSONObject()
-                details.set("issues", .array(error.issues.map {
-                    .object(JSONObject([("path", .string($0.path)), ("code", .string($0.code)), ("message", .string($0.message))]))
-                }))
-                throw ConsoleError(.badRequest, error.issues.map(\.message).joined(separator: "; "), wireCode: error.issues[0].code, details: details)
+                details.set(
+                    "issues",
+                    .array(
+                        error.issues.map {
+                            .object(
+                                JSONObject([
+                                    ("path", .string($0.path)), ("code", .string($0.code)),
+                                    ("message", .string($0.message)),
+                                ]))
+                        }))
+                throw ConsoleError(
+                    .badRequest, error.issues.map(\.message).joined(separator: "; "), wireCode: error.issues[0].code,
+                    details: details)
             case .success(let ticket):
                 let decision = rules.route(ticket, explainMisses: true)
                 return json(decision.json(offsetSeconds: env.configuration.offsetSeconds))
@@ -140,23 +174,38 @@ public enum ConsoleAPI {
     static func commandResponse(_ r: ConsoleCommands.Result) -> Response {
         switch r.outcome {
         case .applied(let events):
-            return json(.object(JSONObject([("outcome", .string("applied")), ("command_id", .string(r.command.id)), ("events", .array(events))])))
+            return json(
+                .object(
+                    JSONObject([
+                        ("outcome", .string("applied")), ("command_id", .string(r.command.id)),
+                        ("events", .array(events)),
+                    ])))
         case .duplicate:
-            return json(.object(JSONObject([("outcome", .string("duplicate")), ("command_id", .string(r.command.id)), ("events", .array([]))])))
+            return json(
+                .object(
+                    JSONObject([
+                        ("outcome", .string("duplicate")), ("command_id", .string(r.command.id)),
+                        ("events", .array([])),
+                    ])))
         case .refused(let code, let reason):
-            return error(ConsoleError(.refused, ConsoleCommands.refusalText(code), wireCode: code,
-                                      details: JSONObject([("reason", .string(reason)), ("command_id", .string(r.command.id))])))
+            return error(
+                ConsoleError(
+                    .refused, ConsoleCommands.refusalText(code), wireCode: code,
+                    details: JSONObject([("reason", .string(reason)), ("command_id", .string(r.command.id))])))
         }
     }
 
     /// A ticket as the user may see it: the ticket as received (phone masked except for the centre), its
     /// decisions, deadlines, lifecycle (phase, holder, clocks, co-handlers) and timeline. 404 when unknown,
     /// 403 for a worker and another unit's ticket (nothing of it is shown).
-    public static func ticketJSON(_ id: String, user: ConsoleUser, _ env: ConsoleEnvironment) async throws -> JSONValue {
+    public static func ticketJSON(_ id: String, user: ConsoleUser, _ env: ConsoleEnvironment) async throws -> JSONValue
+    {
         let store = env.store
         let (history, visible, life) = try await env.blocking {
-            (try store.ticket(id: id), try ConsoleAccess.canSee(ticketID: id, user: user, store: store),
-             try store.lifecycle([id], withTicket: false)[id])
+            (
+                try store.ticket(id: id), try ConsoleAccess.canSee(ticketID: id, user: user, store: store),
+                try store.lifecycle([id], withTicket: false)[id]
+            )
         }
         guard let history else { throw ConsoleError(.notFound, "没有工单 \(id)") }
         guard visible else { throw ConsoleError(.forbidden, "该工单不属于本单位") }
@@ -166,39 +215,61 @@ public enum ConsoleAPI {
         o.set("ticket_id", .string(id))
         o.set("ticket", ConsoleAccess.ticketJSON(history.ticket.body, for: user) ?? .null)
         o.set("received_at", t(history.ticket.receivedAt))
-        o.set("decisions", .array(history.decisions.map { d in
-            var decision = (try? JSON.parse(d.row.decisionJSON)) ?? .null
-            if user.role != .centre, case .object(var x) = decision { x["ticket"] = nil; decision = .object(x) }
-            return decision
-        }))
+        o.set(
+            "decisions",
+            .array(
+                history.decisions.map { d in
+                    var decision = (try? JSON.parse(d.row.decisionJSON)) ?? .null
+                    if user.role != .centre, case .object(var x) = decision {
+                        x["ticket"] = nil
+                        decision = .object(x)
+                    }
+                    return decision
+                }))
         o.set("deadlines", .object(JSONObject(history.deadlines.map { ($0.clock, t($0.dueAt)) })))
         if let life, let state = try? TicketState(encoded: life.state) {
-            o.set("lifecycle", .object(JSONObject([
-                ("phase", .string(state.phase.rawValue)), ("unit", state.holder.map { .string($0.unit) } ?? .null),
-                ("level", state.holder.map { .string($0.level.name) } ?? .null), ("version", .number(String(state.version))),
-                ("supervised", .bool(state.supervised)), ("co_handlers", .array(state.coHandlers.map { .string($0) })),
-                ("returns", .number(String(state.returns))), ("reworks", .number(String(state.reworks))),
-                ("clocks", .array(state.clocks.map { c in
-                    .object(JSONObject([
-                        ("clock", .string(c.clock.rawValue)), ("due", t(c.due)), ("warn_at", t(c.warnAt)),
-                        ("stopped_at", c.stoppedAt.map(t) ?? .null), ("paused_at", c.pausedAt.map(t) ?? .null),
-                        ("overdue", .bool(c.overdue)), ("warned", .bool(c.warned)),
-                    ]))
-                })),
-            ])))
+            o.set(
+                "lifecycle",
+                .object(
+                    JSONObject([
+                        ("phase", .string(state.phase.rawValue)),
+                        ("unit", state.holder.map { .string($0.unit) } ?? .null),
+                        ("level", state.holder.map { .string($0.level.name) } ?? .null),
+                        ("version", .number(String(state.version))),
+                        ("supervised", .bool(state.supervised)),
+                        ("co_handlers", .array(state.coHandlers.map { .string($0) })),
+                        ("returns", .number(String(state.returns))), ("reworks", .number(String(state.reworks))),
+                        (
+                            "clocks",
+                            .array(
+                                state.clocks.map { c in
+                                    .object(
+                                        JSONObject([
+                                            ("clock", .string(c.clock.rawValue)), ("due", t(c.due)),
+                                            ("warn_at", t(c.warnAt)),
+                                            ("stopped_at", c.stoppedAt.map(t) ?? .null),
+                                            ("paused_at", c.pausedAt.map(t) ?? .null),
+                                            ("overdue", .bool(c.overdue)), ("warned", .bool(c.warned)),
+                                        ]))
+                                })
+                        ),
+                    ])))
         } else {
             o.set("lifecycle", .null)
         }
-        o.set("timeline", .array(history.events.map { e in
-            var payload = (try? JSON.parse(e.payloadJSON)) ?? .null
-            if case .object(var p) = payload {
-                if p["event"] == nil { p.set("event", .string(e.type)) }
-                if p["at"] == nil { p.set("at", t(e.at)) }
-                if user.role != .centre { p["ticket"] = nil }
-                payload = .object(p)
-            }
-            return payload
-        }))
+        o.set(
+            "timeline",
+            .array(
+                history.events.map { e in
+                    var payload = (try? JSON.parse(e.payloadJSON)) ?? .null
+                    if case .object(var p) = payload {
+                        if p["event"] == nil { p.set("event", .string(e.type)) }
+                        if p["at"] == nil { p.set("at", t(e.at)) }
+                        if user.role != .centre { p["ticket"] = nil }
+                        payload = .object(p)
+                    }
+                    return payload
+                }))
         return .object(o)
     }
 }

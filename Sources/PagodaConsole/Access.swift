@@ -26,7 +26,9 @@ public enum ConsoleAccess {
     }
 
     /// The commands of the unit holding a ticket.
-    public static let workerCommands: Set<CommandType> = [.sign, .contact, .progress, .requestReturn, .requestExtension, .reply]
+    public static let workerCommands: Set<CommandType> = [
+        .sign, .contact, .progress, .requestReturn, .requestExtension, .reply,
+    ]
 
     /// A caller's phone as this user may see it: whole for the centre, masked (`PhoneMask`) for everyone else.
     public static func phone(_ phone: String, for user: ConsoleUser) -> String {

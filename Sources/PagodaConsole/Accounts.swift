@@ -14,7 +14,9 @@ public struct ConsoleAccounts: Sendable {
     public let configuration: ConsoleConfiguration
     public let clock: @Sendable () -> Date
 
-    public init(store: DispatchStore, configuration: ConsoleConfiguration, clock: @escaping @Sendable () -> Date = { Date() }) {
+    public init(
+        store: DispatchStore, configuration: ConsoleConfiguration, clock: @escaping @Sendable () -> Date = { Date() }
+    ) {
         self.store = store
         self.configuration = configuration
         self.clock = clock
@@ -22,7 +24,10 @@ public struct ConsoleAccounts: Sendable {
 
     /// Why an account or password is refused. Closed set; `message` names what is wrong.
     public struct Refusal: Error, Sendable, CustomStringConvertible {
-        public enum Code: String, Sendable { case name, password, role, unit, exists, unknownUser = "unknown_user" }
+        public enum Code: String, Sendable {
+            case name, password, role, unit, exists
+            case unknownUser = "unknown_user"
+        }
         public var code: Code
         public var message: String
         public var description: String { message }
@@ -35,10 +40,13 @@ public struct ConsoleAccounts: Sendable {
     /// control characters.
     public static func checkPassword(_ password: String) throws(Refusal) {
         if password.count < minimumPasswordLength {
-            throw Refusal(code: .password, message: "the password has \(password.count) characters; at least \(minimumPasswordLength) are needed")
+            throw Refusal(
+                code: .password,
+                message: "the password has \(password.count) characters; at least \(minimumPasswordLength) are needed")
         }
         if password.utf8.count > 72 {
-            throw Refusal(code: .password, message: "the password has \(password.utf8.count) bytes; bcrypt reads at most 72")
+            throw Refusal(
+                code: .password, message: "the password has \(password.utf8.count) bytes; bcrypt reads at most 72")
         }
         if password.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) {
             throw Refusal(code: .password, message: "the password contains a control character")
@@ -48,7 +56,8 @@ public struct ConsoleAccounts: Sendable {
     /// Checks a user name: 1-64 characters of `A-Z a-z 0-9 . _ @ -`.
     public static func checkName(_ name: String) throws(Refusal) {
         let allowed = name.unicodeScalars.allSatisfy {
-            ("a"..."z").contains($0) || ("A"..."Z").contains($0) || ("0"..."9").contains($0) || ".-_@".unicodeScalars.contains($0)
+            ("a"..."z").contains($0) || ("A"..."Z").contains($0) || ("0"..."9").contains($0)
+                || ".-_@".unicodeScalars.contains($0)
         }
         guard (1...64).contains(name.count), allowed else {
             throw Refusal(code: .name, message: "user name \"\(name)\": use 1-64 characters of A-Z a-z 0-9 . _ @ -")
@@ -59,28 +68,40 @@ public struct ConsoleAccounts: Sendable {
     /// a unit of the rule files (refused with the nearest ids).
     public static func checkUnit(_ unit: String?, role: ConsoleRole, rules: RuleSet) throws(Refusal) {
         guard let unit else {
-            if role == .worker { throw Refusal(code: .unit, message: "a worker belongs to a unit: give --unit UNIT_ID") }
+            if role == .worker {
+                throw Refusal(code: .unit, message: "a worker belongs to a unit: give --unit UNIT_ID")
+            }
             return
         }
         if rules.unit(id: unit) == nil {
             let near = Nearest.ids(to: unit, among: rules.units.map(\.id))
-            throw Refusal(code: .unit, message: "no unit \"\(unit)\" in the rule files"
-                + (near.isEmpty ? "" : "; nearest: \(near.joined(separator: ", "))"))
+            throw Refusal(
+                code: .unit,
+                message: "no unit \"\(unit)\" in the rule files"
+                    + (near.isEmpty ? "" : "; nearest: \(near.joined(separator: ", "))"))
         }
     }
 
     public func hash(_ password: String) -> String { Bcrypt.hash(password, cost: configuration.bcryptCost) }
 
     /// Adds an account after checking name, password and unit. Throws `Refusal` (`exists` for a name taken).
-    public func add(name: String, role: ConsoleRole, unit: String?, password: String, rules: RuleSet, by actor: String) throws -> ConsoleAccount {
+    public func add(name: String, role: ConsoleRole, unit: String?, password: String, rules: RuleSet, by actor: String)
+        throws -> ConsoleAccount
+    {
         try Self.checkName(name)
         try Self.checkPassword(password)
         try Self.checkUnit(unit, role: role, rules: rules)
-        if try store.consoleAccount(name) != nil { throw Refusal(code: .exists, message: "user \"\(name)\" exists already") }
+        if try store.consoleAccount(name) != nil {
+            throw Refusal(code: .exists, message: "user \"\(name)\" exists already")
+        }
         let now = clock()
-        let account = ConsoleAccount(name: name, role: role.rawValue, unitID: unit, passwordHash: hash(password), createdAt: now)
-        try store.addConsoleAccount(account, audit: ConsoleAuditEntry(at: now, userName: actor, action: "user_add", outcome: "ok",
-                                                                       detail: "\(name) role=\(role.rawValue) unit=\(unit ?? "-")"))
+        let account = ConsoleAccount(
+            name: name, role: role.rawValue, unitID: unit, passwordHash: hash(password), createdAt: now)
+        try store.addConsoleAccount(
+            account,
+            audit: ConsoleAuditEntry(
+                at: now, userName: actor, action: "user_add", outcome: "ok",
+                detail: "\(name) role=\(role.rawValue) unit=\(unit ?? "-")"))
         return account
     }
 
@@ -88,16 +109,22 @@ public struct ConsoleAccounts: Sendable {
     public func setPassword(name: String, password: String, by actor: String) throws {
         try Self.checkPassword(password)
         let now = clock()
-        guard try store.setConsolePassword(name, hash: hash(password), at: now,
-                                           audit: ConsoleAuditEntry(at: now, userName: actor, action: "user_passwd", outcome: "ok", detail: name))
+        guard
+            try store.setConsolePassword(
+                name, hash: hash(password), at: now,
+                audit: ConsoleAuditEntry(at: now, userName: actor, action: "user_passwd", outcome: "ok", detail: name))
         else { throw Refusal(code: .unknownUser, message: "no user \"\(name)\"") }
     }
 
     /// Disables an account (ends its sessions, revokes its tokens), or enables it again.
     public func setDisabled(name: String, _ disabled: Bool, by actor: String) throws {
         let now = clock()
-        guard try store.setConsoleAccountDisabled(name, disabled, at: now, audit: ConsoleAuditEntry(
-            at: now, userName: actor, action: disabled ? "user_disable" : "user_enable", outcome: "ok", detail: name))
+        guard
+            try store.setConsoleAccountDisabled(
+                name, disabled, at: now,
+                audit: ConsoleAuditEntry(
+                    at: now, userName: actor, action: disabled ? "user_disable" : "user_enable", outcome: "ok",
+                    detail: name))
         else { throw Refusal(code: .unknownUser, message: "no user \"\(name)\"") }
     }
 
@@ -105,8 +132,10 @@ public struct ConsoleAccounts: Sendable {
     public func makeToken(name: String, by actor: String) throws -> String {
         let token = "pgd_" + Self.randomHex(32)
         let now = clock()
-        guard try store.addConsoleToken(tokenHash: Digest.sha256Hex(token.utf8), userName: name, at: now,
-                                        audit: ConsoleAuditEntry(at: now, userName: actor, action: "token_add", outcome: "ok", detail: name))
+        guard
+            try store.addConsoleToken(
+                tokenHash: Digest.sha256Hex(token.utf8), userName: name, at: now,
+                audit: ConsoleAuditEntry(at: now, userName: actor, action: "token_add", outcome: "ok", detail: name))
         else { throw Refusal(code: .unknownUser, message: "no user \"\(name)\"") }
         return token
     }
@@ -131,7 +160,9 @@ public struct ConsoleAccounts: Sendable {
     public func login(name: String, password: String, remote: String?) throws -> LoginResult {
         let now = clock()
         func audit(_ outcome: String) -> ConsoleAuditEntry {
-            ConsoleAuditEntry(at: now, userName: name, action: outcome == "ok" ? "login" : "login_failed", outcome: outcome, remote: remote)
+            ConsoleAuditEntry(
+                at: now, userName: name, action: outcome == "ok" ? "login" : "login_failed", outcome: outcome,
+                remote: remote)
         }
         guard let account = try store.consoleAccount(name) else {
             _ = Bcrypt.verify(password, hash: Self.decoy)
@@ -142,16 +173,20 @@ public struct ConsoleAccounts: Sendable {
             try store.appendConsoleAudit(audit("locked"))
             return .locked(until: until)
         }
-        guard Bcrypt.verify(password, hash: account.passwordHash), !account.disabled, let role = ConsoleRole(rawValue: account.role) else {
+        guard Bcrypt.verify(password, hash: account.passwordHash), !account.disabled,
+            let role = ConsoleRole(rawValue: account.role)
+        else {
             let outcome = account.disabled ? "disabled" : "bad_password"
-            let failed = try store.recordFailedLogin(name, at: now, limit: configuration.maxFailedLogins, lockFor: configuration.lockout,
-                                                     audit: audit(outcome))
+            let failed = try store.recordFailedLogin(
+                name, at: now, limit: configuration.maxFailedLogins, lockFor: configuration.lockout,
+                audit: audit(outcome))
             if let until = failed.lockedUntil { return .locked(until: until) }
             return .refused
         }
         let token = Self.randomHex(32)
         let csrf = Self.randomHex(32)
-        try store.startConsoleSession(tokenHash: Digest.sha256Hex(token.utf8), userName: name, csrfToken: csrf, at: now, audit: audit("ok"))
+        try store.startConsoleSession(
+            tokenHash: Digest.sha256Hex(token.utf8), userName: name, csrfToken: csrf, at: now, audit: audit("ok"))
         return .success(user: ConsoleUser(name: name, role: role, unit: account.unitID), token: token, csrf: csrf)
     }
 
@@ -174,14 +209,18 @@ public struct ConsoleAccounts: Sendable {
     /// The user of a bearer token; nil when unknown or the account is disabled.
     public func tokenUser(_ token: String) throws -> ConsoleUser? {
         guard let account = try store.consoleTokenAccount(tokenHash: Digest.sha256Hex(token.utf8)), !account.disabled,
-              let role = ConsoleRole(rawValue: account.role) else { return nil }
+            let role = ConsoleRole(rawValue: account.role)
+        else { return nil }
         return ConsoleUser(name: account.name, role: role, unit: account.unitID)
     }
 
     /// Ends a session (logout), auditing it.
     public func logout(tokenHash: String, user: String, remote: String?) throws {
-        try store.endConsoleSession(tokenHash: tokenHash, audit: ConsoleAuditEntry(at: clock(), userName: user, action: "logout",
-                                                                                    outcome: "ok", remote: remote))
+        try store.endConsoleSession(
+            tokenHash: tokenHash,
+            audit: ConsoleAuditEntry(
+                at: clock(), userName: user, action: "logout",
+                outcome: "ok", remote: remote))
     }
 
     /// `count` random bytes (the system's CSPRNG) as hex.

@@ -23,11 +23,16 @@ enum ConsoleAdmin {
             let password = form["password"] ?? ""
             let rules = env.backend.ruleSet
             do {
-                _ = try await env.blocking { try env.accounts.add(name: name, role: role, unit: unit, password: password, rules: rules, by: admin.name) }
+                _ = try await env.blocking {
+                    try env.accounts.add(
+                        name: name, role: role, unit: unit, password: password, rules: rules, by: admin.name)
+                }
             } catch let refusal as ConsoleAccounts.Refusal {
                 return try await page(context, env, notice: ("error", refusal.message), status: .badRequest)
             }
-            return HTML.redirect("/admin/users?done=" + (("已添加用户 " + name).addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? ""))
+            return HTML.redirect(
+                "/admin/users?done="
+                    + (("已添加用户 " + name).addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? ""))
         }
         group.post("admin/users/:name/disable") { _, context in
             let admin = try requireAdmin(context)
@@ -37,7 +42,9 @@ enum ConsoleAdmin {
             } catch let refusal as ConsoleAccounts.Refusal {
                 throw ConsoleError(.notFound, refusal.message)
             }
-            return HTML.redirect("/admin/users?done=" + (("已停用用户 " + name).addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? ""))
+            return HTML.redirect(
+                "/admin/users?done="
+                    + (("已停用用户 " + name).addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? ""))
         }
     }
 
@@ -48,20 +55,31 @@ enum ConsoleAdmin {
         return user
     }
 
-    static func page(_ context: ConsoleRequestContext, _ env: ConsoleEnvironment, notice: (String, String)? = nil,
-                     status: HTTPResponse.Status = .ok) async throws -> Response {
+    static func page(
+        _ context: ConsoleRequestContext, _ env: ConsoleEnvironment, notice: (String, String)? = nil,
+        status: HTTPResponse.Status = .ok
+    ) async throws -> Response {
         let accounts = try await env.blocking { [store = env.store] in try store.consoleAccounts() }
         let rows = accounts.map { a in
             let role = ConsoleRole(rawValue: a.role)?.chinese ?? a.role
-            let state = a.disabled ? "<span class=\"badge\">已停用</span>"
-                : (a.lockedUntil.map { $0 > env.clock() } ?? false) ? "<span class=\"badge red\">已锁定</span>" : "<span class=\"badge green\">正常</span>"
-            let action = a.disabled ? "" : """
+            let state =
+                a.disabled
+                ? "<span class=\"badge\">已停用</span>"
+                : (a.lockedUntil.map { $0 > env.clock() } ?? false)
+                    ? "<span class=\"badge red\">已锁定</span>" : "<span class=\"badge green\">正常</span>"
+            let action =
+                a.disabled
+                ? ""
+                : """
                 <form method="post" action="/admin/users/\(HTML.escape(a.name))/disable" class="inline">\(Layout.csrfField(context))\
                 <button class="secondary" type="submit">停用</button></form>
                 """
-            return "<tr><td>\(HTML.escape(a.name))</td><td>\(HTML.escape(role))</td><td>\(HTML.escape(a.unitID ?? "—"))</td><td>\(state)</td><td>\(action)</td></tr>"
+            return
+                "<tr><td>\(HTML.escape(a.name))</td><td>\(HTML.escape(role))</td><td>\(HTML.escape(a.unitID ?? "—"))</td><td>\(state)</td><td>\(action)</td></tr>"
         }.joined()
-        let options = ConsoleRole.allCases.map { "<option value=\"\($0.rawValue)\">\(HTML.escape($0.chinese))</option>" }.joined()
+        let options = ConsoleRole.allCases.map {
+            "<option value=\"\($0.rawValue)\">\(HTML.escape($0.chinese))</option>"
+        }.joined()
         let body = """
             <h1>用户管理</h1>
             \(notice.map { "<div class=\"notice \($0.0)\" role=\"status\">\(HTML.escape($0.1))</div>" } ?? "")

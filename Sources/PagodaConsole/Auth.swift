@@ -40,7 +40,8 @@ public struct FormData: Sendable {
 
 /// Compares two secrets in time independent of where they differ.
 func constantTimeEquals(_ a: String, _ b: String) -> Bool {
-    let x = Array(a.utf8), y = Array(b.utf8)
+    let x = Array(a.utf8)
+    let y = Array(b.utf8)
     guard x.count == y.count else { return false }
     var diff: UInt8 = 0
     for i in x.indices { diff |= x[i] ^ y[i] }
@@ -60,7 +61,9 @@ public struct ConsoleAuthMiddleware: RouterMiddleware {
 
     static let csrfHeader = HTTPField.Name("X-CSRF-Token")!
 
-    public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+    public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response)
+        async throws -> Response
+    {
         var request = request
         var context = context
         let env = self.env
@@ -74,7 +77,8 @@ public struct ConsoleAuthMiddleware: RouterMiddleware {
             return try await next(request, context)
         }
         if let token = request.cookies[ConsoleLogin.cookieName]?.value,
-           let s = try await env.blocking({ try env.accounts.session(token: token) }) {
+            let s = try await env.blocking({ try env.accounts.session(token: token) })
+        {
             context.user = s.user
             context.csrfToken = s.csrf
             context.sessionTokenHash = s.tokenHash
@@ -88,8 +92,10 @@ public struct ConsoleAuthMiddleware: RouterMiddleware {
                     let remote = context.remoteAddress
                     let path = request.uri.path
                     try? await env.blocking {
-                        try env.store.appendConsoleAudit(.init(at: env.clock(), userName: s.user.name, action: "csrf_refused", outcome: "forbidden",
-                                                               detail: path, remote: remote))
+                        try env.store.appendConsoleAudit(
+                            .init(
+                                at: env.clock(), userName: s.user.name, action: "csrf_refused", outcome: "forbidden",
+                                detail: path, remote: remote))
                     }
                     throw ConsoleError(.csrf, "表单校验失败（缺少或错误的 CSRF 令牌），请刷新页面后重试")
                 }
@@ -100,7 +106,8 @@ public struct ConsoleAuthMiddleware: RouterMiddleware {
             throw ConsoleError(.unauthenticated, "请先登录")
         }
         let target = request.uri.description
-        return HTML.redirect("/login?next=" + (target.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "/"))
+        return HTML.redirect(
+            "/login?next=" + (target.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "/"))
     }
 }
 
@@ -110,30 +117,36 @@ public struct ConsoleAuthMiddleware: RouterMiddleware {
 struct ConsoleErrorMiddleware: RouterMiddleware {
     typealias Context = ConsoleRequestContext
 
-    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
+        -> Response
+    {
         do {
             return try await next(request, context)
         } catch let error as ConsoleError {
             if request.uri.path.hasPrefix("/api/") { return ConsoleAPI.error(error) }
             if error.code == .unauthenticated { return HTML.redirect("/login") }
-            let title = switch error.code {
-            case .forbidden, .csrf: "无权操作"
-            case .notFound: "未找到"
-            case .refused, .conflict: "操作未执行"
-            default: "请求有误"
-            }
-            return HTML.response(Layout.message(title: title, text: error.message, context: context), status: error.status)
+            let title =
+                switch error.code {
+                case .forbidden, .csrf: "无权操作"
+                case .notFound: "未找到"
+                case .refused, .conflict: "操作未执行"
+                default: "请求有误"
+                }
+            return HTML.response(
+                Layout.message(title: title, text: error.message, context: context), status: error.status)
         } catch let error as HTTPResponseError {
             throw error
         } catch {
-            context.logger.error("console request failed", metadata: ["http.path": "\(request.uri.path)", "error": "\(error)"])
+            context.logger.error(
+                "console request failed", metadata: ["http.path": "\(request.uri.path)", "error": "\(error)"])
             let e = ConsoleError(.unavailable, "服务暂时不可用，请稍后重试")
             if request.uri.path.hasPrefix("/api/") {
                 var r = ConsoleAPI.error(e)
                 r.status = .internalServerError
                 return r
             }
-            return HTML.response(Layout.message(title: "服务暂时不可用", text: e.message, context: context), status: .internalServerError)
+            return HTML.response(
+                Layout.message(title: "服务暂时不可用", text: e.message, context: context), status: .internalServerError)
         }
     }
 }
@@ -146,11 +159,15 @@ public enum ConsoleLogin {
     static let loginCookieName = "pagoda_login"
 
     static func sessionCookie(_ token: String, _ env: ConsoleEnvironment) -> Cookie {
-        Cookie(name: cookieName, value: token, path: "/", secure: env.configuration.secureCookies, httpOnly: true, sameSite: .strict)
+        Cookie(
+            name: cookieName, value: token, path: "/", secure: env.configuration.secureCookies, httpOnly: true,
+            sameSite: .strict)
     }
 
     static func clearedCookie(_ name: String, _ env: ConsoleEnvironment) -> Cookie {
-        Cookie(name: name, value: "", maxAge: 0, path: "/", secure: env.configuration.secureCookies, httpOnly: true, sameSite: .strict)
+        Cookie(
+            name: name, value: "", maxAge: 0, path: "/", secure: env.configuration.secureCookies, httpOnly: true,
+            sameSite: .strict)
     }
 
     /// Where a user goes after login: a worker to its unit's inbox, the centre to its desk, others to the board.
@@ -164,13 +181,16 @@ public enum ConsoleLogin {
 
     /// A `next` target that stays on this site (a path, not `//host`).
     static func safeNext(_ next: String?) -> String? {
-        guard let next, next.hasPrefix("/"), !next.hasPrefix("//"), !next.hasPrefix("/\\"), !next.contains("\r"), !next.contains("\n")
+        guard let next, next.hasPrefix("/"), !next.hasPrefix("//"), !next.hasPrefix("/\\"), !next.contains("\r"),
+            !next.contains("\n")
         else { return nil }
         return next
     }
 
-    static func loginPage(_ env: ConsoleEnvironment, context: ConsoleRequestContext, next: String?, name: String = "",
-                          error: String? = nil, status: HTTPResponse.Status = .ok) -> Response {
+    static func loginPage(
+        _ env: ConsoleEnvironment, context: ConsoleRequestContext, next: String?, name: String = "",
+        error: String? = nil, status: HTTPResponse.Status = .ok
+    ) -> Response {
         let token = ConsoleAccounts.randomHex(16)
         let body = """
             <section class="card login">
@@ -186,8 +206,10 @@ public enum ConsoleLogin {
             </section>
             """
         var response = HTML.response(Layout.page(title: "登录", context: context, body: body), status: status)
-        response.setCookie(Cookie(name: loginCookieName, value: token, path: "/login", secure: env.configuration.secureCookies,
-                                  httpOnly: true, sameSite: .strict))
+        response.setCookie(
+            Cookie(
+                name: loginCookieName, value: token, path: "/login", secure: env.configuration.secureCookies,
+                httpOnly: true, sameSite: .strict))
         return response
     }
 
@@ -199,27 +221,35 @@ public enum ConsoleLogin {
             var request = request
             let form = try await FormData.read(&request)
             let next = safeNext(form["next"])
-            guard let given = form["_login"], let cookie = request.cookies[loginCookieName]?.value, constantTimeEquals(given, cookie) else {
+            guard let given = form["_login"], let cookie = request.cookies[loginCookieName]?.value,
+                constantTimeEquals(given, cookie)
+            else {
                 return loginPage(env, context: context, next: next, error: "登录表单已过期，请重新输入", status: .forbidden)
             }
             let name = form.text("name") ?? ""
             let password = form["password"] ?? ""
             let remote = context.remoteAddress
-            let result = try await env.blocking { try env.accounts.login(name: name, password: password, remote: remote) }
+            let result = try await env.blocking {
+                try env.accounts.login(name: name, password: password, remote: remote)
+            }
             switch result {
             case .success(let user, let token, _):
-                env.logger.info("console login", metadata: ["console.user": "\(user.name)", "console.role": "\(user.role.rawValue)"])
+                env.logger.info(
+                    "console login",
+                    metadata: ["console.user": "\(user.name)", "console.role": "\(user.role.rawValue)"])
                 var response = HTML.redirect(next ?? home(user))
                 response.setCookie(sessionCookie(token, env))
                 response.setCookie(clearedCookie(loginCookieName, env))
                 return response
             case .refused:
                 env.logger.notice("console login failed", metadata: ["console.user": "\(name)"])
-                return loginPage(env, context: context, next: next, name: name, error: "用户名或密码错误", status: .unauthorized)
+                return loginPage(
+                    env, context: context, next: next, name: name, error: "用户名或密码错误", status: .unauthorized)
             case .locked(let until):
                 env.logger.notice("console login refused: locked", metadata: ["console.user": "\(name)"])
-                return loginPage(env, context: context, next: next, name: name,
-                                 error: "连续登录失败次数过多，账号已锁定至 \(ConsoleFormat.time(until, env))", status: .unauthorized)
+                return loginPage(
+                    env, context: context, next: next, name: name,
+                    error: "连续登录失败次数过多，账号已锁定至 \(ConsoleFormat.time(until, env))", status: .unauthorized)
             }
         }
     }

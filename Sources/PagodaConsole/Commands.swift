@@ -12,7 +12,8 @@ public enum ConsoleCommands {
     /// The fields a form may carry for a command, with how each is written in the command.
     enum FieldKind { case text, time, bool }
     static let formFields: [(String, FieldKind)] = [
-        ("note", .text), ("milestone", .text), ("reason", .text), ("suggested_unit", .text), ("text", .text), ("until", .time),
+        ("note", .text), ("milestone", .text), ("reason", .text), ("suggested_unit", .text), ("text", .text),
+        ("until", .time),
         ("outcome", .text), ("new_unit", .text), ("reached", .bool), ("resolved", .bool), ("satisfaction", .text),
         ("to_unit", .text), ("into_ticket", .text),
     ]
@@ -21,7 +22,9 @@ public enum ConsoleCommands {
     /// it was drawn, so submitting it twice is one command), the type's fields that are filled in,
     /// `ticket_id` from the path, `unit` from the user, `at` now. Times from `datetime-local` inputs
     /// (`2026-03-05T18:00`) are read at the console's offset.
-    public static func object(form: FormData, ticketID: String, unit: String, now: Date, env: ConsoleEnvironment) -> JSONObject {
+    public static func object(form: FormData, ticketID: String, unit: String, now: Date, env: ConsoleEnvironment)
+        -> JSONObject
+    {
         var o = JSONObject()
         o.set("command_id", form.text("command_id").map { .string($0) } ?? .null)
         o.set("ticket_id", .string(ticketID))
@@ -34,7 +37,11 @@ public enum ConsoleCommands {
             guard let value = form.text(name) else { continue }
             switch kind {
             case .text: o.set(name, .string(value))
-            case .bool: o.set(name, value == "true" || value == "1" || value == "on" ? .bool(true) : value == "false" || value == "0" ? .bool(false) : .string(value))
+            case .bool:
+                o.set(
+                    name,
+                    value == "true" || value == "1" || value == "on"
+                        ? .bool(true) : value == "false" || value == "0" ? .bool(false) : .string(value))
             case .time: o.set(name, .string(localTime(value, env) ?? value))
             }
         }
@@ -48,7 +55,8 @@ public enum ConsoleCommands {
         let seconds = value.count == 16 ? value + ":00" : value
         let off = env.configuration.offsetSeconds
         let sign = off < 0 ? "-" : "+"
-        let h = abs(off) / 3600, m = abs(off) % 3600 / 60
+        let h = abs(off) / 3600
+        let m = abs(off) % 3600 / 60
         let candidate = seconds + String(format: "%@%02d:%02d", sign, h, m)
         return RFC3339.parse(candidate) == nil ? nil : candidate
     }
@@ -56,19 +64,24 @@ public enum ConsoleCommands {
     /// The command an API body describes (contract v1 without `unit`): `unit` from the user, `ticket_id`
     /// from the path (a different one in the body is refused), `at` now when absent. Throws 400 for a body
     /// that is not a JSON object or holds `unit`.
-    public static func object(json bytes: [UInt8], ticketID: String, unit: String, now: Date, env: ConsoleEnvironment) throws -> JSONObject {
+    public static func object(json bytes: [UInt8], ticketID: String, unit: String, now: Date, env: ConsoleEnvironment)
+        throws -> JSONObject
+    {
         let value: JSONValue
         do {
             value = try JSON.parse(bytes, limits: CommandContract.limits)
         } catch {
             throw ConsoleError(.badRequest, "the body is not JSON: \(error)", wireCode: "syntax")
         }
-        guard case .object(var o) = value else { throw ConsoleError(.badRequest, "the body must be a JSON object", wireCode: "type") }
+        guard case .object(var o) = value else {
+            throw ConsoleError(.badRequest, "the body must be a JSON object", wireCode: "type")
+        }
         if o["unit"] != nil {
             throw ConsoleError(.badRequest, "unit: comes from the user; leave it out", wireCode: "unknown_field")
         }
         if let given = o["ticket_id"], given != .string(ticketID) {
-            throw ConsoleError(.badRequest, "ticket_id: the body names another ticket than the path", wireCode: "format")
+            throw ConsoleError(
+                .badRequest, "ticket_id: the body names another ticket than the path", wireCode: "format")
         }
         var out = JSONObject()
         out.set("command_id", o["command_id"] ?? .null)
@@ -100,16 +113,20 @@ public enum ConsoleCommands {
     /// Checks the user may act and may see the ticket, validates the command against contract v1, applies
     /// it and audits it. Throws 403 (role, or a worker and another unit's ticket), 404 (no such ticket),
     /// 400 with the contract's issues (an invalid command); a refusal by the lifecycle is an outcome.
-    public static func submit(_ object: JSONObject, ticketID: String, user: ConsoleUser, remote: String?,
-                              env: ConsoleEnvironment) async throws -> Result {
+    public static func submit(
+        _ object: JSONObject, ticketID: String, user: ConsoleUser, remote: String?,
+        env: ConsoleEnvironment
+    ) async throws -> Result {
         let rules = env.backend.ruleSet
         guard unit(for: user, rules: rules) != nil else {
             throw ConsoleError(.forbidden, "\(user.role.chinese)只能查看，不能办理工单")
         }
         let store = env.store
         let (exists, visible) = try await env.blocking {
-            (try store.lifecycle([ticketID], withTicket: false)[ticketID] != nil,
-             try ConsoleAccess.canSee(ticketID: ticketID, user: user, store: store))
+            (
+                try store.lifecycle([ticketID], withTicket: false)[ticketID] != nil,
+                try ConsoleAccess.canSee(ticketID: ticketID, user: user, store: store)
+            )
         }
         guard exists else { throw ConsoleError(.notFound, "没有工单 \(ticketID)") }
         guard visible else { throw ConsoleError(.forbidden, "该工单不属于本单位") }
@@ -117,11 +134,19 @@ public enum ConsoleCommands {
         switch CommandContract.validate(object) {
         case .failure(let error):
             var details = JSONObject()
-            details.set("issues", .array(error.issues.map {
-                .object(JSONObject([("path", .string($0.path)), ("code", .string($0.code)), ("message", .string($0.message))]))
-            }))
-            throw ConsoleError(.badRequest, "命令不符合约定：" + error.issues.map(\.message).joined(separator: "; "),
-                               wireCode: error.issues[0].code, details: details)
+            details.set(
+                "issues",
+                .array(
+                    error.issues.map {
+                        .object(
+                            JSONObject([
+                                ("path", .string($0.path)), ("code", .string($0.code)),
+                                ("message", .string($0.message)),
+                            ]))
+                    }))
+            throw ConsoleError(
+                .badRequest, "命令不符合约定：" + error.issues.map(\.message).joined(separator: "; "),
+                wireCode: error.issues[0].code, details: details)
         case .success(let c):
             command = c
         }
@@ -129,18 +154,23 @@ public enum ConsoleCommands {
             throw ConsoleError(.forbidden, "\(user.role.chinese)不能执行“\(typeName(command.action.type))”")
         }
         let outcome = try await env.backend.apply(command, by: user.name)
-        let auditOutcome = switch outcome {
-        case .applied: "applied"
-        case .duplicate: "duplicate"
-        case .refused(let code, _): code
-        }
-        let entry = ConsoleAuditEntry(at: env.clock(), userName: user.name, action: "command", ticketID: ticketID, outcome: auditOutcome,
-                                      detail: "\(command.action.type.rawValue) \(command.id)", remote: remote)
+        let auditOutcome =
+            switch outcome {
+            case .applied: "applied"
+            case .duplicate: "duplicate"
+            case .refused(let code, _): code
+            }
+        let entry = ConsoleAuditEntry(
+            at: env.clock(), userName: user.name, action: "command", ticketID: ticketID, outcome: auditOutcome,
+            detail: "\(command.action.type.rawValue) \(command.id)", remote: remote)
         try await env.blocking { try store.appendConsoleAudit(entry) }
-        env.logger.info("console command", metadata: [
-            "console.user": "\(user.name)", "ticket.id": "\(ticketID)", "command.type": "\(command.action.type.rawValue)",
-            "command.id": "\(command.id)", "command.outcome": "\(auditOutcome)",
-        ])
+        env.logger.info(
+            "console command",
+            metadata: [
+                "console.user": "\(user.name)", "ticket.id": "\(ticketID)",
+                "command.type": "\(command.action.type.rawValue)",
+                "command.id": "\(command.id)", "command.outcome": "\(auditOutcome)",
+            ])
         return Result(command: command, outcome: outcome)
     }
 

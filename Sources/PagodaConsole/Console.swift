@@ -65,8 +65,10 @@ public struct ConsoleEnvironment: Sendable {
     public let accounts: ConsoleAccounts
     let queue: DispatchQueue
 
-    public init(store: DispatchStore, backend: any ConsoleBackend, configuration: ConsoleConfiguration, logger: Logger,
-                clock: @escaping @Sendable () -> Date = { Date() }) {
+    public init(
+        store: DispatchStore, backend: any ConsoleBackend, configuration: ConsoleConfiguration, logger: Logger,
+        clock: @escaping @Sendable () -> Date = { Date() }
+    ) {
         self.store = store
         self.backend = backend
         self.configuration = configuration
@@ -92,8 +94,9 @@ public enum ConsoleApplication {
         router.add(middleware: ConsoleErrorMiddleware())
         ConsoleLogin.register(on: router, env)
         router.get("static/console.css") { _, _ in
-            Response(status: .ok, headers: [.contentType: "text/css; charset=utf-8", .cacheControl: "max-age=3600"],
-                     body: .init(byteBuffer: ByteBuffer(string: Layout.stylesheet)))
+            Response(
+                status: .ok, headers: [.contentType: "text/css; charset=utf-8", .cacheControl: "max-age=3600"],
+                body: .init(byteBuffer: ByteBuffer(string: Layout.stylesheet)))
         }
         let api = router.group("api/v1")
         ConsoleAPI.registerPublic(on: api, env)
@@ -111,11 +114,14 @@ public enum ConsoleApplication {
         let c = env.configuration
         let logger = env.logger
         return Application(
-            router: router(env), configuration: .init(address: .hostname(c.host, port: c.port), serverName: "pagoda-console"),
+            router: router(env),
+            configuration: .init(address: .hostname(c.host, port: c.port), serverName: "pagoda-console"),
             onServerRunning: { channel in
-                logger.info("console listening", metadata: [
-                    "http.host": "\(c.host)", "http.port": "\(channel.localAddress?.port ?? c.port)",
-                ])
+                logger.info(
+                    "console listening",
+                    metadata: [
+                        "http.host": "\(c.host)", "http.port": "\(channel.localAddress?.port ?? c.port)",
+                    ])
             },
             logger: logger)
     }

@@ -24,11 +24,13 @@ public enum HTML {
 
     /// A page as a response (`text/html; charset=utf-8`, not cached, not framed).
     public static func response(_ html: String, status: HTTPResponse.Status = .ok) -> Response {
-        Response(status: status, headers: [
-            .contentType: "text/html; charset=utf-8", .cacheControl: "no-store",
-            HTTPField.Name("X-Frame-Options")!: "DENY", HTTPField.Name("X-Content-Type-Options")!: "nosniff",
-            HTTPField.Name("Referrer-Policy")!: "same-origin",
-        ], body: .init(byteBuffer: ByteBuffer(string: html)))
+        Response(
+            status: status,
+            headers: [
+                .contentType: "text/html; charset=utf-8", .cacheControl: "no-store",
+                HTTPField.Name("X-Frame-Options")!: "DENY", HTTPField.Name("X-Content-Type-Options")!: "nosniff",
+                HTTPField.Name("Referrer-Policy")!: "same-origin",
+            ], body: .init(byteBuffer: ByteBuffer(string: html)))
     }
 
     /// A 303 redirect (after a form's POST, to the login page).
@@ -59,13 +61,23 @@ public enum Layout {
         case .worker:
             if let unit = user.unit { items.append(NavItem(key: "inbox", title: "本单位工单", href: "/units/\(unit)")) }
         case .centre:
-            items += [NavItem(key: "board", title: "态势大屏", href: "/board"), NavItem(key: "centre", title: "中心工作台", href: "/centre"),
-                      NavItem(key: "reports", title: "考核报表", href: "/reports")]
+            items += [
+                NavItem(key: "board", title: "态势大屏", href: "/board"),
+                NavItem(key: "centre", title: "中心工作台", href: "/centre"),
+                NavItem(key: "reports", title: "考核报表", href: "/reports"),
+            ]
         case .supervisor:
-            items += [NavItem(key: "board", title: "态势大屏", href: "/board"), NavItem(key: "reports", title: "考核报表", href: "/reports")]
+            items += [
+                NavItem(key: "board", title: "态势大屏", href: "/board"),
+                NavItem(key: "reports", title: "考核报表", href: "/reports"),
+            ]
         case .admin:
-            items += [NavItem(key: "board", title: "态势大屏", href: "/board"), NavItem(key: "reports", title: "考核报表", href: "/reports"),
-                      NavItem(key: "rules", title: "规则", href: "/rules"), NavItem(key: "users", title: "用户管理", href: "/admin/users")]
+            items += [
+                NavItem(key: "board", title: "态势大屏", href: "/board"),
+                NavItem(key: "reports", title: "考核报表", href: "/reports"),
+                NavItem(key: "rules", title: "规则", href: "/rules"),
+                NavItem(key: "users", title: "用户管理", href: "/admin/users"),
+            ]
         }
         return items
     }
@@ -78,8 +90,10 @@ public enum Layout {
     /// A whole page: header (title, the user's name and role, logout), navigation by role (`active` is
     /// the key of the current entry), the body as given (already escaped HTML), and `head` (extra
     /// elements for `<head>`: a page's own styles or scripts).
-    public static func page(title: String, context: ConsoleRequestContext, active: String? = nil, head: String = "",
-                            body: String) -> String {
+    public static func page(
+        title: String, context: ConsoleRequestContext, active: String? = nil, head: String = "",
+        body: String
+    ) -> String {
         var nav = ""
         var userBox = ""
         if let user = context.user {
@@ -114,8 +128,10 @@ public enum Layout {
 
     /// A small page for errors and messages (403, 404, a refusal) inside the chrome.
     public static func message(title: String, text: String, context: ConsoleRequestContext) -> String {
-        page(title: title, context: context, body: "<section class=\"card message\"><h1>\(h: title)</h1><p>\(h: text)</p>"
-            + "<p><a href=\"/\">返回首页</a></p></section>")
+        page(
+            title: title, context: context,
+            body: "<section class=\"card message\"><h1>\(h: title)</h1><p>\(h: text)</p>"
+                + "<p><a href=\"/\">返回首页</a></p></section>")
     }
 
     /// The console's stylesheet (served at `/static/console.css`).

@@ -9,15 +9,19 @@ public enum JSON {
     /// beyond ASCII; `end` when there is none. Eight bytes at a time (exact tests for "any such byte"):
     /// the parser, the serializer and the byte readers of tickets and commands skip plain text with it.
     @inlinable @inline(__always)
-    public static func plainStringEnd(_ buf: UnsafeBufferPointer<UInt8>, from start: Int, end: Int,
-                                      stopAtNonASCII: Bool = false) -> Int {
+    public static func plainStringEnd(
+        _ buf: UnsafeBufferPointer<UInt8>, from start: Int, end: Int,
+        stopAtNonASCII: Bool = false
+    ) -> Int {
         guard let base = buf.baseAddress else { return start }
         let raw = UnsafeRawPointer(base)
-        let ones: UInt64 = 0x0101_0101_0101_0101, highs: UInt64 = 0x8080_8080_8080_8080
+        let ones: UInt64 = 0x0101_0101_0101_0101
+        let highs: UInt64 = 0x8080_8080_8080_8080
         var i = start
         while i + 8 <= end {
             let v = raw.loadUnaligned(fromByteOffset: i, as: UInt64.self)
-            let q = v ^ (ones &* 0x22), b = v ^ (ones &* 0x5C)
+            let q = v ^ (ones &* 0x22)
+            let b = v ^ (ones &* 0x5C)
             // A zero byte in q or b, a byte below 0x20 in v, and maybe one with its high bit set.
             let special = (q &- ones) & ~q | (b &- ones) & ~b | (v &- ones &* 0x20) & ~v | (stopAtNonASCII ? v : 0)
             if special & highs != 0 { break }
@@ -42,7 +46,8 @@ public enum JSON {
             guard i < end else { return nil }
             let c = buf[i]
             if c == 0x22 { return i }
-            guard c >= 0x80, let next = utf8SequenceEnd(buf, at: i, end: end) else { return nil }  // an escape, a control character
+            // an escape, a control character
+            guard c >= 0x80, let next = utf8SequenceEnd(buf, at: i, end: end) else { return nil }
             i = next
         }
     }
@@ -55,15 +60,24 @@ public enum JSON {
     public static func utf8SequenceEnd(_ buf: UnsafeBufferPointer<UInt8>, at i: Int, end: Int) -> Int? {
         let lead = buf[i]
         let need: Int
-        var lo: UInt8 = 0x80, hi: UInt8 = 0xBF
+        var lo: UInt8 = 0x80
+        var hi: UInt8 = 0xBF
         switch lead {
         case 0xC2...0xDF: need = 1
-        case 0xE0: need = 2; lo = 0xA0
+        case 0xE0:
+            need = 2
+            lo = 0xA0
         case 0xE1...0xEC, 0xEE...0xEF: need = 2
-        case 0xED: need = 2; hi = 0x9F
-        case 0xF0: need = 3; lo = 0x90
+        case 0xED:
+            need = 2
+            hi = 0x9F
+        case 0xF0:
+            need = 3
+            lo = 0x90
         case 0xF1...0xF3: need = 3
-        case 0xF4: need = 3; hi = 0x8F
+        case 0xF4:
+            need = 3
+            hi = 0x8F
         default: return nil
         }
         guard i + need < end, buf[i + 1] >= lo, buf[i + 1] <= hi else { return nil }
@@ -95,7 +109,9 @@ public enum JSON {
     }
 
     /// Parses from raw memory holding UTF-8 bytes; same rules as `parse(_: [UInt8], limits:)`.
-    public static func parse(_ bytes: UnsafeRawBufferPointer, limits: JSONLimits = .init()) throws(JSONParseError) -> JSONValue {
+    public static func parse(_ bytes: UnsafeRawBufferPointer, limits: JSONLimits = .init()) throws(JSONParseError)
+        -> JSONValue
+    {
         if bytes.count > limits.maxBytes { throw tooLarge(bytes.count, limits) }
         let result = bytes.withMemoryRebound(to: UInt8.self) { buf in parseResult(buf, limits) }
         return try result.get()
@@ -103,7 +119,9 @@ public enum JSON {
 
     /// Parses any byte collection (e.g. `Data`, `ArraySlice<UInt8>`, `String.UTF8View`); contiguous
     /// storage is used in place, anything else is copied once. Same rules as `parse(_: [UInt8], limits:)`.
-    public static func parse(_ bytes: some Collection<UInt8>, limits: JSONLimits = .init()) throws(JSONParseError) -> JSONValue {
+    public static func parse(_ bytes: some Collection<UInt8>, limits: JSONLimits = .init()) throws(JSONParseError)
+        -> JSONValue
+    {
         let n = bytes.count
         if n > limits.maxBytes { throw tooLarge(n, limits) }
         if let result = bytes.withContiguousStorageIfAvailable({ buf in parseResult(buf, limits) }) {
@@ -143,7 +161,9 @@ public enum JSON {
             offset: limits.maxBytes)
     }
 
-    static func parseResult(_ buf: UnsafeBufferPointer<UInt8>, _ limits: JSONLimits) -> Result<JSONValue, JSONParseError> {
+    static func parseResult(_ buf: UnsafeBufferPointer<UInt8>, _ limits: JSONLimits) -> Result<
+        JSONValue, JSONParseError
+    > {
         var parser = JSONByteParser(buf: buf, maxDepth: limits.maxDepth)
         do {
             return .success(try parser.parseDocument())
@@ -208,7 +228,7 @@ private let kZero: UInt8 = 0x30
 private let kNine: UInt8 = 0x39
 
 /// One open container on the parser's explicit stack.
-fileprivate struct JSONParseFrame {
+private struct JSONParseFrame {
     var isObject: Bool
     /// An object's members so far; its next member's key waits in `key` for the value.
     var members: [(String, JSONValue)] = []
@@ -246,7 +266,7 @@ fileprivate struct JSONParseFrame {
     }
 }
 
-fileprivate struct JSONByteParser {
+private struct JSONByteParser {
     let buf: UnsafeBufferPointer<UInt8>
     let end: Int
     let maxDepth: Int
@@ -350,7 +370,9 @@ fileprivate struct JSONByteParser {
                 stack[top].add(value)
                 skipWhitespace()
                 guard pos < end else {
-                    throw unexpected(stack[top].isObject ? "expected ',' or '}' after object member" : "expected ',' or ']' after array element")
+                    throw unexpected(
+                        stack[top].isObject
+                            ? "expected ',' or '}' after object member" : "expected ',' or ']' after array element")
                 }
                 let c = buf[pos]
                 if c == kComma {
@@ -384,7 +406,9 @@ fileprivate struct JSONByteParser {
     /// `JSON.scanObject`: true, with the members of a top-level object in `members`, when certainly valid.
     /// `members`, `open` and `keys` come in empty (they are the caller's buffers, reused). `open` holds the
     /// open containers: for an object, where its keys start in `keys`; for an array, -1.
-    mutating func scanObjectDocument(members: inout [JSONMemberSpan], open: inout [Int], keys: inout [Range<Int>]) -> Bool {
+    mutating func scanObjectDocument(members: inout [JSONMemberSpan], open: inout [Int], keys: inout [Range<Int>])
+        -> Bool
+    {
         do { try validateAllUTF8() } catch { return false }
         skipWhitespace()
         guard pos < end, buf[pos] == kLBrace else { return false }
@@ -402,7 +426,8 @@ fileprivate struct JSONByteParser {
                 } else {
                     open.append(isObject ? keys.count : -1)
                     if isObject {
-                        guard scanMemberKey(keys: &keys, from: keys.count, members: &members, top: open.count == 1) else { return false }
+                        guard scanMemberKey(keys: &keys, from: keys.count, members: &members, top: open.count == 1)
+                        else { return false }
                     }
                     continue outer
                 }
@@ -428,7 +453,9 @@ fileprivate struct JSONByteParser {
 
             // A value ended at `pos`: close the containers that end here.
             while let top = open.last {
-                if open.count == 1 { members[members.count - 1].value = members[members.count - 1].value.lowerBound..<pos }
+                if open.count == 1 {
+                    members[members.count - 1].value = members[members.count - 1].value.lowerBound..<pos
+                }
                 skipWhitespace()
                 guard pos < end else { return false }
                 let c = buf[pos]
@@ -436,7 +463,9 @@ fileprivate struct JSONByteParser {
                     pos += 1
                     skipWhitespace()
                     if top >= 0 {
-                        guard scanMemberKey(keys: &keys, from: top, members: &members, top: open.count == 1) else { return false }
+                        guard scanMemberKey(keys: &keys, from: top, members: &members, top: open.count == 1) else {
+                            return false
+                        }
                     }
                     continue outer
                 }
@@ -453,7 +482,8 @@ fileprivate struct JSONByteParser {
 
     /// Scans `"key"` `:` at `pos` for the object whose keys start at `from` in `keys`: an ASCII key without
     /// escapes, not repeated (bytes compared); leaves `pos` at the value. False when not decided here.
-    mutating func scanMemberKey(keys: inout [Range<Int>], from: Int, members: inout [JSONMemberSpan], top: Bool) -> Bool {
+    mutating func scanMemberKey(keys: inout [Range<Int>], from: Int, members: inout [JSONMemberSpan], top: Bool) -> Bool
+    {
         guard pos < end, buf[pos] == kQuote else { return false }
         let start = pos + 1
         var i = start
@@ -466,7 +496,9 @@ fileprivate struct JSONByteParser {
         guard i < end, keys.count - from < 64 else { return false }
         let key = start..<i
         for k in keys[from...] where k.count == key.count {
-            if memcmp(buf.baseAddress! + k.lowerBound, buf.baseAddress! + key.lowerBound, key.count) == 0 { return false }
+            if memcmp(buf.baseAddress! + k.lowerBound, buf.baseAddress! + key.lowerBound, key.count) == 0 {
+                return false
+            }
         }
         keys.append(key)
         pos = i + 1
@@ -481,7 +513,9 @@ fileprivate struct JSONByteParser {
     /// Parses `"key"` `:` at `pos` and leaves `pos` at the start of the member value.
     mutating func parseMemberKey(into frame: inout JSONParseFrame, afterComma: Bool) throws(JSONParseError) {
         guard pos < end, buf[pos] == kQuote else {
-            throw unexpected(afterComma ? "expected '\"' to start an object key after ','" : "expected '\"' to start an object key or '}'")
+            throw unexpected(
+                afterComma
+                    ? "expected '\"' to start an object key after ','" : "expected '\"' to start an object key or '}'")
         }
         let keyStart = pos
         let key = try parseString()
@@ -539,7 +573,8 @@ fileprivate struct JSONByteParser {
             i += 1
             if i < end && Self.isDigit(buf[i]) {
                 pos = i
-                throw JSONParseError(code: "syntax", message: "leading zeros are not allowed in numbers at byte \(i)", offset: i)
+                throw JSONParseError(
+                    code: "syntax", message: "leading zeros are not allowed in numbers at byte \(i)", offset: i)
             }
         } else {
             while i < end && Self.isDigit(buf[i]) { i += 1 }
@@ -631,7 +666,8 @@ fileprivate struct JSONByteParser {
     /// Decodes the escape at `i` (pointing at the backslash) into `scratch`; returns the index after it.
     mutating func parseEscape(at i: Int) throws(JSONParseError) -> Int {
         guard i + 1 < end else {
-            throw JSONParseError(code: "syntax", message: "expected an escape character after '\\' at byte \(i + 1)", offset: i + 1)
+            throw JSONParseError(
+                code: "syntax", message: "expected an escape character after '\\' at byte \(i + 1)", offset: i + 1)
         }
         let e = buf[i + 1]
         switch e {
@@ -650,14 +686,16 @@ fileprivate struct JSONByteParser {
                 guard next + 1 < end, buf[next] == kBackslash, buf[next + 1] == 0x75 else {
                     throw JSONParseError(
                         code: "syntax",
-                        message: "unpaired high surrogate \\u\(Self.hex4String(scalar)): expected a \\uDC00-\\uDFFF escape to follow at byte \(i)",
+                        message:
+                            "unpaired high surrogate \\u\(Self.hex4String(scalar)): expected a \\uDC00-\\uDFFF escape to follow at byte \(i)",
                         offset: i)
                 }
                 let low = try hex4(at: next + 2)
                 guard low >= 0xDC00 && low <= 0xDFFF else {
                     throw JSONParseError(
                         code: "syntax",
-                        message: "unpaired high surrogate \\u\(Self.hex4String(scalar)), expected \\uDC00-\\uDFFF at byte \(next)",
+                        message:
+                            "unpaired high surrogate \\u\(Self.hex4String(scalar)), expected \\uDC00-\\uDFFF at byte \(next)",
                         offset: next)
                 }
                 scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)

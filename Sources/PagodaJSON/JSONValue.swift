@@ -186,7 +186,8 @@ public struct JSONObject: Hashable, Sendable, Sequence, ExpressibleByDictionaryL
     /// Order-sensitive equality of the (key, value) pairs.
     public static func == (lhs: JSONObject, rhs: JSONObject) -> Bool {
         guard lhs._members.count == rhs._members.count else { return false }
-        for i in lhs._members.indices where lhs._members[i].0 != rhs._members[i].0 || lhs._members[i].1 != rhs._members[i].1 {
+        for i in lhs._members.indices
+        where lhs._members[i].0 != rhs._members[i].0 || lhs._members[i].1 != rhs._members[i].1 {
             return false
         }
         return true

@@ -62,7 +62,9 @@ public enum RFC3339 {
             guard i + 1 == n else { return nil }
             offset = 0
         case 0x2B, 0x2D:  // + -
-            guard i + 6 == n, let oh = two(i + 1), b[i + 3] == 0x3A, let om = two(i + 4), oh <= 23, om <= 59 else { return nil }
+            guard i + 6 == n, let oh = two(i + 1), b[i + 3] == 0x3A, let om = two(i + 4), oh <= 23, om <= 59 else {
+                return nil
+            }
             offset = (b[i] == 0x2D ? -1 : 1) * (oh * 3600 + om * 60)
         default:
             return nil

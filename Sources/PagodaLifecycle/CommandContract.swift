@@ -1,6 +1,6 @@
 import Foundation
-import PagodaRules
 import PagodaJSON
+import PagodaRules
 
 /// Decoder and validator for the worker-command contract v1 (docs/contract.md, "Worker commands").
 ///
@@ -32,7 +32,8 @@ public enum CommandContract {
     public static func fields(of type: CommandType) -> [String] { typeFields[type] ?? [] }
 
     /// `fields(of:)` for every type, made once: each command is checked against them for unknown keys.
-    private static let typeFields = Dictionary(uniqueKeysWithValues: CommandType.allCases.map { ($0, makeFields(of: $0)) })
+    private static let typeFields = Dictionary(
+        uniqueKeysWithValues: CommandType.allCases.map { ($0, makeFields(of: $0)) })
 
     private static func makeFields(of type: CommandType) -> [String] {
         switch type {
@@ -81,7 +82,8 @@ public enum CommandContract {
             return .failure(
                 CommandValidationError(
                     issues: [
-                        ValidationIssue(path: "", code: "type", message: "(root): expected an object, got \(value.typeDescription)")
+                        ValidationIssue(
+                            path: "", code: "type", message: "(root): expected an object, got \(value.typeDescription)")
                     ],
                     commandID: nil, ticketID: nil))
         }
@@ -96,7 +98,8 @@ public enum CommandContract {
     /// at most `maxIssues`. When `type` is missing or invalid only the common fields are checked and no
     /// key is reported as unknown. The error carries `command_id` and `ticket_id` whenever they are JSON
     /// strings, well-formed or not, so a rejection can name them.
-    public static func validate(_ object: JSONObject, replyTo: String? = nil) -> Result<Command, CommandValidationError> {
+    public static func validate(_ object: JSONObject, replyTo: String? = nil) -> Result<Command, CommandValidationError>
+    {
         validate(CommandMembers(object), replyTo: replyTo)
     }
 
@@ -124,7 +127,8 @@ public enum CommandContract {
                 CommandValidationError(
                     issues: c.list, commandID: m[.commandID]?.stringValue, ticketID: m[.ticketID]?.stringValue))
         }
-        return .success(Command(id: commandID, ticketID: ticketID, unit: unit, at: at, action: action, replyTo: replyTo))
+        return .success(
+            Command(id: commandID, ticketID: ticketID, unit: unit, at: at, action: action, replyTo: replyTo))
     }
 
     /// Checks the fields of `type` in contract order; the action is meaningful only when no issue was added.
@@ -143,7 +147,8 @@ public enum CommandContract {
             return .progress(note: note, milestone: milestone?.clock)
         case .requestReturn:
             let reason: ReturnReason? = c.enumValue(o[.reason], "reason", required: true)
-            let suggested = c.identifier(o[.suggestedUnit], "suggested_unit", required: false, maxLength: 64, kind: .lowercase)
+            let suggested = c.identifier(
+                o[.suggestedUnit], "suggested_unit", required: false, maxLength: 64, kind: .lowercase)
             let text = c.text(o[.text], "text", required: false, min: 0, max: 2000)
             guard let reason else { return nil }
             return .requestReturn(reason: reason, suggestedUnit: suggested, text: text)
@@ -178,7 +183,9 @@ public enum CommandContract {
                     resolved = c.bool(o[.resolved], "resolved", required: false)
                 }
             case false?:
-                if !isAbsent(o[.resolved]) { c.add("resolved", "format", "must be absent or null when reached is false") }
+                if !isAbsent(o[.resolved]) {
+                    c.add("resolved", "format", "must be absent or null when reached is false")
+                }
             case nil:
                 resolved = c.bool(o[.resolved], "resolved", required: false)
             }
@@ -416,10 +423,11 @@ enum CommandField: Int, CaseIterable {
 
     /// For each type, the fields a command of that type may carry (`CommandContract.commonFields` and
     /// `fields(of:)`), as a mask of `bit`s.
-    private static let masks = Dictionary(uniqueKeysWithValues: CommandType.allCases.map { type in
-        let names = Set(CommandContract.commonFields + CommandContract.fields(of: type))
-        return (type, allCases.reduce(UInt32(0)) { mask, f in names.contains("\(f.name)") ? mask | f.bit : mask })
-    })
+    private static let masks = Dictionary(
+        uniqueKeysWithValues: CommandType.allCases.map { type in
+            let names = Set(CommandContract.commonFields + CommandContract.fields(of: type))
+            return (type, allCases.reduce(UInt32(0)) { mask, f in names.contains("\(f.name)") ? mask | f.bit : mask })
+        })
 
     /// The field named `key`; nil for any other key.
     init?(name key: String) {
@@ -508,7 +516,8 @@ private struct PlainCommandScan {
         guard take(UInt8(ascii: "{")) else { return false }
         repeat {
             guard peek(UInt8(ascii: "\"")), let field = key(), m.present & field.bit == 0, take(UInt8(ascii: ":")),
-                  let value = value() else { return false }
+                let value = value()
+            else { return false }
             m.set(field, value)
         } while take(UInt8(ascii: ","))
         guard take(UInt8(ascii: "}")) else { return false }
@@ -524,7 +533,9 @@ private struct PlainCommandScan {
         guard s < buf.count else { return nil }
         func match(_ f: CommandField) -> CommandField? {
             let n = f.name.utf8CodeUnitCount
-            guard s + n < buf.count, buf[s + n] == UInt8(ascii: "\""), memcmp(buf.baseAddress! + s, f.name.utf8Start, n) == 0 else {
+            guard s + n < buf.count, buf[s + n] == UInt8(ascii: "\""),
+                memcmp(buf.baseAddress! + s, f.name.utf8Start, n) == 0
+            else {
                 return nil
             }
             return f

@@ -141,8 +141,9 @@ extension Emitter {
             throw Refusal(.alreadyPending, "a return of ticket \(state.ticketID) is already waiting for the centre")
         }
         let review = reviewDue(state.policy.returnReview)
-        state.pendingReturn = PendingReturn(reason: reason, suggestedUnit: suggestedUnit, at: at, previous: state.phase,
-                                           reviewDue: review)
+        state.pendingReturn = PendingReturn(
+            reason: reason, suggestedUnit: suggestedUnit, at: at, previous: state.phase,
+            reviewDue: review)
         state.phase = .returnRequested
         pauseClocksForRequest()
         var f: [(String, JSONValue)] = [("reason", .string(reason.rawValue))]
@@ -199,8 +200,10 @@ extension Emitter {
     /// policy's `max_returns` goes to the supervision unit (or triage) under supervision, whatever was
     /// named. Refused with `invalid_state` without a pending return, `stale` when issued before it,
     /// `unknown_unit` or `same_unit` for a named unit not in the rules or the holder itself.
-    mutating func approveReturn(to named: String?, note: String?, from holder: Holder, at: Date,
-                                reroute: (Set<String>) -> String?) throws(Refusal) {
+    mutating func approveReturn(
+        to named: String?, note: String?, from holder: Holder, at: Date,
+        reroute: (Set<String>) -> String?
+    ) throws(Refusal) {
         guard state.phase == .returnRequested, let pending = state.pendingReturn else {
             throw notPossible(.approveReturn)
         }
@@ -291,12 +294,15 @@ extension Emitter {
     /// `callback_result` (回访) of a replied ticket: a citizen not reached, or no satisfaction given, is
     /// only recorded (`ticket.callback_recorded`); unsatisfied reopens the ticket (`reopen`); satisfied or
     /// basically satisfied closes it (`ticket.closed`). Refused (`invalid_state`) unless replied.
-    mutating func recordCallback(reached: Bool, resolved: Bool?, satisfaction: Satisfaction?,
-                                 note: String?) throws(Refusal) {
+    mutating func recordCallback(
+        reached: Bool, resolved: Bool?, satisfaction: Satisfaction?,
+        note: String?
+    ) throws(Refusal) {
         guard state.phase == .replied else { throw notPossible(.callbackResult) }
         guard reached, let satisfaction else {
-            let payload = EventPayload.callback(closed: false, reached: reached, resolved: resolved,
-                                                satisfaction: satisfaction, note: note)
+            let payload = EventPayload.callback(
+                closed: false, reached: reached, resolved: resolved,
+                satisfaction: satisfaction, note: note)
             emit(.callbackRecorded, to: [], payload)
             return
         }
@@ -305,8 +311,9 @@ extension Emitter {
         } else {
             state.phase = .closed
             state.enterpriseWatchAt = nil
-            let payload = EventPayload.callback(closed: true, reached: reached, resolved: resolved,
-                                                satisfaction: satisfaction, note: note)
+            let payload = EventPayload.callback(
+                closed: true, reached: reached, resolved: resolved,
+                satisfaction: satisfaction, note: note)
             emit(.closed, to: holderQueues, payload)
         }
     }
@@ -363,10 +370,12 @@ extension Emitter {
     /// ticket, with `reason` `return` or `redispatch` and the unit it came from).
     mutating func move(to destination: Holder, from holder: Holder, reason: String) {
         assign(destination)
-        emit(.dispatched, to: [destination.queue], carriesTicket: true, [
-            ("destination", "unit"), ("reason", .string(reason)), ("from_unit", .string(holder.unit)),
-            ("deadlines", tables.deadlines(state.clocks)),
-        ])
+        emit(
+            .dispatched, to: [destination.queue], carriesTicket: true,
+            [
+                ("destination", "unit"), ("reason", .string(reason)), ("from_unit", .string(holder.unit)),
+                ("deadlines", tables.deadlines(state.clocks)),
+            ])
     }
 
     /// A unit that contacts, reports progress or replies has taken the ticket even if its `sign` is late.

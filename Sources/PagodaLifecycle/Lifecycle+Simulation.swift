@@ -13,6 +13,8 @@ extension Lifecycle {
         routed decision: borrowing Decision, receivedAt: Date, repeatOf: String?, enterpriseRepeat: Bool, now: Date,
         appendingTo events: inout [LifecycleEvent]
     ) -> Transition {
-        dispatch(decision, receivedAt: receivedAt, repeatOf: repeatOf, enterpriseRepeat: enterpriseRepeat, now: now, appendingTo: &events)
+        dispatch(
+            decision, receivedAt: receivedAt, repeatOf: repeatOf, enterpriseRepeat: enterpriseRepeat, now: now,
+            appendingTo: &events)
     }
 }

@@ -1,6 +1,6 @@
 import Foundation
-import PagodaRules
 import PagodaJSON
+import PagodaRules
 
 /// What a dispatch, command or timer did to a ticket: the new state and the events to emit.
 public struct Transition: Sendable {
@@ -14,7 +14,8 @@ public struct Transition: Sendable {
     public var outcome: Outcome
 
     public enum Outcome: String, Sendable, Hashable {
-        case applied, refused, duplicate, staleTimer = "stale_timer"
+        case applied, refused, duplicate
+        case staleTimer = "stale_timer"
     }
 }
 
@@ -123,39 +124,58 @@ public struct Lifecycle: Sendable {
     /// `dispatch(_:now:)` with the events appended to `events` instead of returned (the transition's
     /// `events` is empty): a caller collecting many transitions' events keeps them in one array, without
     /// an array per transition or a copy of each event.
-    public func dispatch(_ input: consuming DispatchInput, now: Date, appendingTo events: inout [LifecycleEvent]) -> Transition {
-        dispatch(input.decision, receivedAt: input.receivedAt, repeatOf: input.repeatOf, enterpriseRepeat: input.enterpriseRepeat,
-                 now: now, appendingTo: &events)
+    public func dispatch(_ input: consuming DispatchInput, now: Date, appendingTo events: inout [LifecycleEvent])
+        -> Transition
+    {
+        dispatch(
+            input.decision, receivedAt: input.receivedAt, repeatOf: input.repeatOf,
+            enterpriseRepeat: input.enterpriseRepeat,
+            now: now, appendingTo: &events)
     }
 
     /// `dispatch(_:now:appendingTo:)` with the input's parts (the simulator's: no `DispatchInput` to copy).
-    func dispatch(_ decision: borrowing Decision, receivedAt: Date, repeatOf: String?, enterpriseRepeat: Bool, now: Date,
-                  appendingTo events: inout [LifecycleEvent]) -> Transition {
+    func dispatch(
+        _ decision: borrowing Decision, receivedAt: Date, repeatOf: String?, enterpriseRepeat: Bool, now: Date,
+        appendingTo events: inout [LifecycleEvent]
+    ) -> Transition {
         // The decision is read in place (`decision.x`): a local copy of it, or of its unit, would be a
         // reference count for each of their fields.
-        let policy = tables.policySnapshots[decision.escalationPolicy]
-            ?? PolicySnapshot(name: decision.escalationPolicy, clocks: [], toParent: false, remindEvery: nil, maxReturns: 0)
+        let policy =
+            tables.policySnapshots[decision.escalationPolicy]
+            ?? PolicySnapshot(
+                name: decision.escalationPolicy, clocks: [], toParent: false, remindEvery: nil, maxReturns: 0)
         let unit = decision.unit?.index
         var s = TicketState(
             ticketID: decision.ticketID, receivedAt: receivedAt, enterprise: decision.enterprise,
-            category: decision.category, phase: unit == nil ? .handedOff : .assigned, holder: unit.map { tables.holders[$0] },
-            assignedAt: receivedAt, profile: decision.slaProfile.flatMap { tables.profileSnapshots[$0] }, policy: policy)
+            category: decision.category, phase: unit == nil ? .handedOff : .assigned,
+            holder: unit.map { tables.holders[$0] },
+            assignedAt: receivedAt, profile: decision.slaProfile.flatMap { tables.profileSnapshots[$0] }, policy: policy
+        )
         s.repeatOf = repeatOf
         s.urgency = decision.urgency
         var out = Emitter(lifecycle: self, state: s, now: now, change: .compare(s), events: &events)
         if unit != nil {
-            out.state.clocks = decision.deadlines.map { ClockState(clock: $0.clock, started: receivedAt, due: $0.due, warnAt: $0.warnAt) }
+            out.state.clocks = decision.deadlines.map {
+                ClockState(clock: $0.clock, started: receivedAt, due: $0.due, warnAt: $0.warnAt)
+            }
             if decision.enterprise { out.state.enterpriseWatchAt = receivedAt.addingTimeInterval(enterpriseWatch) }
             // Early supervision (the rules' supervise_at) shares the watch's timer: the earlier one fires.
-            if let early = decision.superviseAt { out.state.enterpriseWatchAt = min(out.state.enterpriseWatchAt ?? early, early) }
-            out.emit(.dispatched, to: out.holderQueues, carriesTicket: true, .dispatched(
-                destination: decision.type.rawValue, rule: decision.rule.id, clocks: out.state.clocks, offset: offset,
-                repeatOf: repeatOf, ticketWarnings: decision.ticketWarnings))
+            if let early = decision.superviseAt {
+                out.state.enterpriseWatchAt = min(out.state.enterpriseWatchAt ?? early, early)
+            }
+            out.emit(
+                .dispatched, to: out.holderQueues, carriesTicket: true,
+                .dispatched(
+                    destination: decision.type.rawValue, rule: decision.rule.id, clocks: out.state.clocks,
+                    offset: offset,
+                    repeatOf: repeatOf, ticketWarnings: decision.ticketWarnings))
             if enterpriseRepeat { out.supervise(reason: "enterprise_repeat") }
         } else {
-            var fields: [(String, JSONValue)] = [("destination", .string("emergency")),
-                                                 ("emergency", decision.emergencyLine.map { .string($0) } ?? .null),
-                                                 ("rule", .string(decision.rule.id))]
+            var fields: [(String, JSONValue)] = [
+                ("destination", .string("emergency")),
+                ("emergency", decision.emergencyLine.map { .string($0) } ?? .null),
+                ("rule", .string(decision.rule.id)),
+            ]
             if !decision.ticketWarnings.isEmpty {
                 fields.append(("ticket_warnings", .array(decision.ticketWarnings.map(\.json))))
             }
@@ -177,12 +197,15 @@ public struct Lifecycle: Sendable {
     }
 
     /// `fire(_:token:now:)` with the events appended to `events` (see `dispatch(_:now:appendingTo:)`).
-    public func fire(_ state: consuming TicketState, token: Int, now: Date, appendingTo events: inout [LifecycleEvent]) -> Transition {
+    public func fire(_ state: consuming TicketState, token: Int, now: Date, appendingTo events: inout [LifecycleEvent])
+        -> Transition
+    {
         guard token == state.version, !state.phase.isFinal else {
             return Transition(state: state, events: [], changed: false, outcome: .staleTimer)
         }
         let nextTimer = state.nextTimer
-        var out = Emitter(lifecycle: self, state: consume state, now: now, change: .timer(nextTimer: nextTimer), events: &events)
+        var out = Emitter(
+            lifecycle: self, state: consume state, now: now, change: .timer(nextTimer: nextTimer), events: &events)
         // Each step handles the earliest due item; escalation restarts the clocks after `now`, so this ends.
         for _ in 0..<64 {
             guard let item = out.state.earliestDue(), item.at <= now else { break }
@@ -195,8 +218,10 @@ public struct Lifecycle: Sendable {
 
     /// Applies a worker or centre command. `reroute` finds a unit for an approved return that names
     /// none, passing over the given units (nil: triage takes it).
-    public func handle(_ command: Command, state: consuming TicketState?, now: Date,
-                       reroute: (Set<String>) -> String? = { _ in nil }) -> Transition {
+    public func handle(
+        _ command: Command, state: consuming TicketState?, now: Date,
+        reroute: (Set<String>) -> String? = { _ in nil }
+    ) -> Transition {
         var events: [LifecycleEvent] = []
         var t = handle(command, state: consume state, now: now, appendingTo: &events, reroute: reroute)
         t.events = events
@@ -205,8 +230,10 @@ public struct Lifecycle: Sendable {
 
     /// `handle(_:state:now:reroute:)` with the events appended to `events` (see
     /// `dispatch(_:now:appendingTo:)`).
-    public func handle(_ command: Command, state: consuming TicketState?, now: Date, appendingTo events: inout [LifecycleEvent],
-                       reroute: (Set<String>) -> String? = { _ in nil }) -> Transition {
+    public func handle(
+        _ command: Command, state: consuming TicketState?, now: Date, appendingTo events: inout [LifecycleEvent],
+        reroute: (Set<String>) -> String? = { _ in nil }
+    ) -> Transition {
         guard let s = consume state else {
             let refusal = Refusal(.unknownTicket, "no ticket \(command.ticketID) was dispatched")
             events.append(rejection(command, refusal, version: 0, now: now))
@@ -268,10 +295,11 @@ final class LifecycleTables: Sendable {
         if let s = rules.supervisionUnit { centre.insert(rules.units[s].id) }
         self.centreUnits = centre
         let holders = rules.units.map { u in
-            Holder(unit: u.id, level: u.level, queue: rules.queueName(of: u),
-                   parents: rules.escalationChain(from: u.index).dropFirst().map {
-                       Holder.Link(unit: $0.id, level: $0.level, queue: rules.queueName(of: $0))
-                   })
+            Holder(
+                unit: u.id, level: u.level, queue: rules.queueName(of: u),
+                parents: rules.escalationChain(from: u.index).dropFirst().map {
+                    Holder.Link(unit: $0.id, level: $0.level, queue: rules.queueName(of: $0))
+                })
         }
         self.holders = holders
         let supervision = rules.supervisionUnit.map { holders[$0] }
@@ -328,7 +356,9 @@ final class LifecycleTables: Sendable {
 
 /// Something a ticket's timer fires for.
 enum DueItem {
-    case warn(Int), overdue(Int), remind, enterpriseWatch
+    case warn(Int)
+    case overdue(Int)
+    case remind, enterpriseWatch
     /// The centre's decision on a pending return or extension request is due.
     case returnReview, extensionReview
 
@@ -401,7 +431,10 @@ struct Emitter {
 
     /// Takes over `events` (left empty until `finish(outcome:into:)` hands them back with this
     /// transition's appended), so appending does not copy the caller's array.
-    init(lifecycle: borrowing Lifecycle, state: consuming TicketState, now: Date, change: Change, events: inout [LifecycleEvent]) {
+    init(
+        lifecycle: borrowing Lifecycle, state: consuming TicketState, now: Date, change: Change,
+        events: inout [LifecycleEvent]
+    ) {
         self.tables = lifecycle.tables
         allowedSkew = lifecycle.allowedSkew
         reworksBeforeSupervision = lifecycle.reworksBeforeSupervision
@@ -416,28 +449,35 @@ struct Emitter {
         if self.events.capacity == 0 { self.events.reserveCapacity(2) }
     }
 
-    mutating func emit(_ type: EventType, to queues: [String], carriesTicket: Bool = false, _ fields: [(String, JSONValue)] = []) {
+    mutating func emit(
+        _ type: EventType, to queues: [String], carriesTicket: Bool = false, _ fields: [(String, JSONValue)] = []
+    ) {
         emit(type, to: queues, carriesTicket: carriesTicket, .fields(JSONObject(fields)))
     }
 
     mutating func emit(_ type: EventType, to queues: [String], carriesTicket: Bool = false, _ payload: EventPayload) {
-        events.append(LifecycleEvent(
-            type: type, ticketID: state.ticketID, at: now, unit: state.holder?.unit, level: state.holder?.level,
-            queues: queues, replyTo: nil, carriesTicket: carriesTicket, version: 0, sequence: events.count - base,
-            payload: payload))
+        events.append(
+            LifecycleEvent(
+                type: type, ticketID: state.ticketID, at: now, unit: state.holder?.unit, level: state.holder?.level,
+                queues: queues, replyTo: nil, carriesTicket: carriesTicket, version: 0, sequence: events.count - base,
+                payload: payload))
     }
 
     /// The transition, its events (after those of earlier transitions) handed back in `into`.
     mutating func finish(outcome: Transition.Outcome, into: inout [LifecycleEvent]) -> Transition {
         state.refreshTimer()
-        let changed = switch change {
-        case .compare(let original): state.differs(from: original)
-        case .always: true
-        case .timer(let nextTimer): handledItems > 0 || state.nextTimer != nextTimer
-        }
+        let changed =
+            switch change {
+            case .compare(let original): state.differs(from: original)
+            case .always: true
+            case .timer(let nextTimer): handledItems > 0 || state.nextTimer != nextTimer
+            }
         // Nothing else changes the version, so it is still the one the input started from.
         if changed { state.version += 1 }
-        for i in base..<events.count { events[i].version = state.version; events[i].sequence = i - base }
+        for i in base..<events.count {
+            events[i].version = state.version
+            events[i].sequence = i - base
+        }
         swap(&events, &into)
         return Transition(state: state, events: [], changed: changed, outcome: outcome)
     }
@@ -463,7 +503,8 @@ struct Emitter {
             emit(.overdue, to: holderQueues, .light(red: true, clock: c.clock, due: c.due, offset: tables.offset))
             guard state.policy.toParent, state.policy.clocks.contains(c.clock), let h = state.holder else { return }
             if let parent = h.parent {
-                escalate(to: parent, reason: [("clock", .string(c.clock.rawValue)), ("due", .string(tables.format(c.due)))])
+                escalate(
+                    to: parent, reason: [("clock", .string(c.clock.rawValue)), ("due", .string(tables.format(c.due)))])
             } else {
                 // Already supervised for another reason (an enterprise repeat, reworks): still reminded at the top.
                 supervise(reason: "overdue_at_top")
@@ -471,12 +512,18 @@ struct Emitter {
             }
         case .remind:
             var overdue = ClockList()
-            for c in state.clocks where c.isRunning && c.overdue && state.policy.clocks.contains(c.clock) { overdue.append(c.clock) }
-            guard !overdue.isEmpty else { state.remindAt = nil; return }
+            for c in state.clocks where c.isRunning && c.overdue && state.policy.clocks.contains(c.clock) {
+                overdue.append(c.clock)
+            }
+            guard !overdue.isEmpty else {
+                state.remindAt = nil
+                return
+            }
             emit(.reminder, to: supervisionQueues, .supervisionReminder(clocks: overdue))
             state.remindAt = nextReminder()
         case .enterpriseWatch:
-            let sevenDays = state.enterprise
+            let sevenDays =
+                state.enterprise
                 && state.enterpriseWatchAt == state.receivedAt.addingTimeInterval(enterpriseWatch)
             state.enterpriseWatchAt = nil
             supervise(reason: sevenDays ? "enterprise_open_7_days" : "supervise_at")
@@ -523,8 +570,10 @@ struct Emitter {
     /// A return or extension request answers the holder's clocks named by `request_pauses`: they stop
     /// (paused, not stopped for good) until the centre decides. A clock already red is left as it is.
     mutating func pauseClocksForRequest() {
-        for i in state.clocks.indices where state.clocks[i].isTicking && !state.clocks[i].overdue
-            && state.policy.requestPauses.contains(state.clocks[i].clock) {
+        for i in state.clocks.indices
+        where state.clocks[i].isTicking && !state.clocks[i].overdue
+            && state.policy.requestPauses.contains(state.clocks[i].clock)
+        {
             state.clocks[i].pausedAt = now
         }
     }
@@ -553,7 +602,8 @@ struct Emitter {
             case .workingHours:
                 due = calendar.addingWorkingSeconds(calendar.workingSeconds(from: paused, to: c.due), to: now)
             case .workingDays:
-                let from = calendar.civilDate(of: paused), through = calendar.civilDate(of: c.due)
+                let from = calendar.civilDate(of: paused)
+                let through = calendar.civilDate(of: c.due)
                 let left = calendar.workingDays(from: from, through: through) - (calendar.isWorkingDay(from) ? 1 : 0)
                 due = calendar.addingWorkingDays(max(0, left), to: now)
             }
@@ -571,11 +621,13 @@ struct Emitter {
         if let after = state.policy.afterEscalation { state.profile = after }
         assign(parent)
         state.escalations += 1
-        emit(.escalated, to: [parent.queue, old.queue], carriesTicket: true, [
-            ("from_unit", .string(old.unit)), ("from_level", .string(old.level.name)),
-            ("reason", .object(JSONObject(reason))), ("deadlines", tables.deadlines(state.clocks)),
-            ("co_handlers", .array(state.coHandlers.map { .string($0) })),
-        ])
+        emit(
+            .escalated, to: [parent.queue, old.queue], carriesTicket: true,
+            [
+                ("from_unit", .string(old.unit)), ("from_level", .string(old.level.name)),
+                ("reason", .object(JSONObject(reason))), ("deadlines", tables.deadlines(state.clocks)),
+                ("co_handlers", .array(state.coHandlers.map { .string($0) })),
+            ])
     }
 
     /// Gives the ticket to `holder` with fresh clocks from now.
@@ -597,6 +649,8 @@ struct Emitter {
     }
 
     mutating func stop(_ clock: Clock) {
-        if let i = state.clocks.firstIndex(where: { $0.clock == clock && $0.isRunning }) { state.clocks[i].stoppedAt = now }
+        if let i = state.clocks.firstIndex(where: { $0.clock == clock && $0.isRunning }) {
+            state.clocks[i].stoppedAt = now
+        }
     }
 }

@@ -1,6 +1,6 @@
 import Foundation
-import PagodaRules
 import PagodaJSON
+import PagodaRules
 
 /// The kinds of event the dispatcher emits (the `event` field of every event message).
 public enum EventType: String, Sendable, Hashable, CaseIterable, Codable {
@@ -56,14 +56,19 @@ public struct LifecycleEvent: Sendable, Hashable {
     /// as JSON only when the event is (`EventEncoder.write`), without a JSON object in between.
     var payload: EventPayload
 
-    public init(type: EventType, ticketID: String, at: Date, unit: String?, level: Level?, queues: [String], replyTo: String?,
-                carriesTicket: Bool, version: Int, sequence: Int, fields: JSONObject) {
-        self.init(type: type, ticketID: ticketID, at: at, unit: unit, level: level, queues: queues, replyTo: replyTo,
-                  carriesTicket: carriesTicket, version: version, sequence: sequence, payload: .fields(fields))
+    public init(
+        type: EventType, ticketID: String, at: Date, unit: String?, level: Level?, queues: [String], replyTo: String?,
+        carriesTicket: Bool, version: Int, sequence: Int, fields: JSONObject
+    ) {
+        self.init(
+            type: type, ticketID: ticketID, at: at, unit: unit, level: level, queues: queues, replyTo: replyTo,
+            carriesTicket: carriesTicket, version: version, sequence: sequence, payload: .fields(fields))
     }
 
-    init(type: EventType, ticketID: String, at: Date, unit: String?, level: Level?, queues: [String], replyTo: String?,
-         carriesTicket: Bool, version: Int, sequence: Int, payload: EventPayload) {
+    init(
+        type: EventType, ticketID: String, at: Date, unit: String?, level: Level?, queues: [String], replyTo: String?,
+        carriesTicket: Bool, version: Int, sequence: Int, payload: EventPayload
+    ) {
         self.type = type
         self.ticketID = ticketID
         self.at = at
@@ -80,7 +85,8 @@ public struct LifecycleEvent: Sendable, Hashable {
     // Equal events have equal fields, however they are kept.
     public static func == (a: LifecycleEvent, b: LifecycleEvent) -> Bool {
         a.type == b.type && a.ticketID == b.ticketID && a.at == b.at && a.unit == b.unit && a.level == b.level
-            && a.queues == b.queues && a.replyTo == b.replyTo && a.carriesTicket == b.carriesTicket && a.version == b.version
+            && a.queues == b.queues && a.replyTo == b.replyTo && a.carriesTicket == b.carriesTicket
+            && a.version == b.version
             && a.sequence == b.sequence && a.fields == b.fields
     }
 
@@ -119,8 +125,9 @@ enum EventPayload: Sendable {
     /// A dispatch to a unit: `destination`, `rule`, `deadlines` (of the running `clocks`, times at
     /// `offset`), `repeat_of` when the ticket repeats an earlier one, and `ticket_warnings` (the optional
     /// fields intake left out, as `{"path", "code", "message"}`) when there are any.
-    case dispatched(destination: String, rule: String, clocks: [ClockState], offset: Int, repeatOf: String?,
-                    ticketWarnings: [ValidationIssue])
+    case dispatched(
+        destination: String, rule: String, clocks: [ClockState], offset: Int, repeatOf: String?,
+        ticketWarnings: [ValidationIssue])
     /// A yellow or red light: `light`, `clock`, `due`.
     case light(red: Bool, clock: Clock, due: Date, offset: Int)
     /// `outcome` and `text` of a reply (`ticket.replied`, `ticket.callback_requested`).
@@ -145,8 +152,10 @@ enum EventPayload: Sendable {
             if !ticketWarnings.isEmpty { members.append(("ticket_warnings", .array(ticketWarnings.map(\.json)))) }
             return JSONObject(members)
         case .light(let red, let clock, let due, let offset):
-            return JSONObject([("light", .string(red ? "red" : "yellow")), ("clock", .string(clock.rawValue)),
-                               ("due", .string(RFC3339.format(due, offsetSeconds: offset)))])
+            return JSONObject([
+                ("light", .string(red ? "red" : "yellow")), ("clock", .string(clock.rawValue)),
+                ("due", .string(RFC3339.format(due, offsetSeconds: offset))),
+            ])
         case .reply(let outcome, let text):
             return JSONObject([("outcome", .string(outcome.rawValue)), ("text", .string(text))])
         case .callback(let closed, let reached, let resolved, let satisfaction, let note):
@@ -158,7 +167,9 @@ enum EventPayload: Sendable {
             if let n = note { members.append(("note", .string(n))) }
             return JSONObject(members)
         case .supervisionReminder(let clocks):
-            return JSONObject([("light", "red"), ("supervision", true), ("clocks", .array(clocks.map { .string($0.rawValue) }))])
+            return JSONObject([
+                ("light", "red"), ("supervision", true), ("clocks", .array(clocks.map { .string($0.rawValue) })),
+            ])
         }
     }
 
@@ -172,7 +183,9 @@ enum EventPayload: Sendable {
     static func deadlines(_ clocks: [ClockState], offset: Int) -> JSONValue {
         var members: [(String, JSONValue)] = []
         members.reserveCapacity(clocks.count)
-        for c in clocks where c.isRunning { members.append((c.clock.deadlineKey, .string(RFC3339.format(c.due, offsetSeconds: offset)))) }
+        for c in clocks where c.isRunning {
+            members.append((c.clock.deadlineKey, .string(RFC3339.format(c.due, offsetSeconds: offset))))
+        }
         return .object(JSONObject(members))
     }
 

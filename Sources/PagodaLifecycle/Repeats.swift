@@ -34,7 +34,10 @@ public enum RepeatKeys {
         return String(unsafeUninitializedCapacity: min(count, phoneDigits)) { out in
             var n = 0
             for c in phone.utf8 where c >= 0x30 && c <= 0x39 {
-                if skip > 0 { skip -= 1; continue }
+                if skip > 0 {
+                    skip -= 1
+                    continue
+                }
                 out[n] = c
                 n += 1
             }
@@ -92,7 +95,9 @@ public struct RepeatIndex: Sendable {
     }
 
     /// `check(ticket:category:receivedAt:ticketID:)` with the ticket's `RepeatKeys` worked out beforehand.
-    public mutating func check(keys: [String], receivedAt: Date, ticketID: String) -> (repeatOf: String?, enterpriseRepeat: Bool) {
+    public mutating func check(keys: [String], receivedAt: Date, ticketID: String) -> (
+        repeatOf: String?, enterpriseRepeat: Bool
+    ) {
         guard !keys.isEmpty else { return (nil, false) }
         let t = receivedAt.timeIntervalSince1970
         var best: Seen?

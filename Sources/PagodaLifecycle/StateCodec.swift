@@ -1,6 +1,6 @@
 import Foundation
-import PagodaRules
 import PagodaJSON
+import PagodaRules
 import Synchronization
 
 /// The stored form of a ticket's state: compact JSON written and read by hand (one writer, one reader:
@@ -119,7 +119,9 @@ public final class StateDecodingCache: Sendable {
 
     /// The value of these bytes, read by `read` (outside the lock) the first time. A value that fails to
     /// read is not kept.
-    private func value<T: Sendable>(_ bytes: ArraySlice<UInt8>, _ kind: WritableKeyPath<Memo, [Key: T]>, _ read: () throws -> T) throws -> T {
+    private func value<T: Sendable>(
+        _ bytes: ArraySlice<UInt8>, _ kind: WritableKeyPath<Memo, [Key: T]>, _ read: () throws -> T
+    ) throws -> T {
         let key = Key(bytes: Array(bytes))
         if let known = memo.withLock({ $0[keyPath: kind][key] }) { return known }
         let value = try read()
@@ -301,7 +303,9 @@ struct StateBytes {
 
     /// Reads `bytes` (one JSON object and nothing else) with `body`.
     static func read<T>(_ bytes: ArraySlice<UInt8>, _ body: (inout StateBytes) throws -> T) throws -> T {
-        guard bytes.count <= stateLimits.maxBytes else { throw JSONParseErrorOf(bytes) ?? StateDecodingError(field: "", reason: "too large") }
+        guard bytes.count <= stateLimits.maxBytes else {
+            throw jsonParseError(bytes) ?? StateDecodingError(field: "", reason: "too large")
+        }
         return try bytes.withUnsafeBufferPointer { buf in
             var r = StateBytes(bytes, buf)
             let value = try body(&r)
@@ -314,22 +318,23 @@ struct StateBytes {
 
     /// The parser's error when the bytes are not JSON; else a state that is not as `encoded()` writes it.
     func malformed() -> any Error {
-        JSONParseErrorOf(document) ?? StateDecodingError(field: "", reason: "not a stored state")
+        jsonParseError(document) ?? StateDecodingError(field: "", reason: "not a stored state")
     }
 
     /// `field` is wrong for `reason`, unless the bytes are not JSON (the parser's error comes first).
     func wrong(_ field: String, _ reason: String) -> any Error {
-        JSONParseErrorOf(document) ?? StateDecodingError(field: field, reason: reason)
+        jsonParseError(document) ?? StateDecodingError(field: field, reason: reason)
     }
 
     /// A snapshot read apart (from the cache) failed: the parser's error on the whole state comes first.
-    func rethrow(_ error: any Error) -> any Error { JSONParseErrorOf(document) ?? error }
+    func rethrow(_ error: any Error) -> any Error { jsonParseError(document) ?? error }
 
     // MARK: Objects
 
     /// Reads an object: each key goes to `member`, which reads its value and returns a number for the
     /// key (below 64, distinct per key), or nil for a key it does not know, whose value is skipped.
-    mutating func object(_ field: @autoclosure () -> String, _ member: (inout StateBytes, String) throws -> Int?) throws {
+    mutating func object(_ field: @autoclosure () -> String, _ member: (inout StateBytes, String) throws -> Int?) throws
+    {
         skipSpace()
         guard i < buf.count, buf[i] == 0x7B else {
             let name = field()
@@ -357,7 +362,9 @@ struct StateBytes {
     }
 
     /// An array of `element`s; nil (empty) when null. `field` names it in errors.
-    mutating func array<T>(_ field: @autoclosure () -> String, _ element: (inout StateBytes, Int) throws -> T) throws -> [T] {
+    mutating func array<T>(_ field: @autoclosure () -> String, _ element: (inout StateBytes, Int) throws -> T) throws
+        -> [T]
+    {
         if null() { return [] }
         guard take(0x5B) else { throw wrong(field(), "expected an array") }
         var out: [T] = []
@@ -379,13 +386,16 @@ struct StateBytes {
     }
 
     /// A nested object read by `body`, or nil when null.
-    mutating func optionalObject<T>(_ field: @autoclosure () -> String, _ body: (inout StateBytes) throws -> T) throws -> T? {
+    mutating func optionalObject<T>(_ field: @autoclosure () -> String, _ body: (inout StateBytes) throws -> T) throws
+        -> T?
+    {
         if null() { return nil }
         return try body(&self)
     }
 
     /// A holder, profile or policy: its bytes read by `read` (the cache, or a reader of their own); nil when null.
-    mutating func snapshot<T>(_ field: @autoclosure () -> String, _ read: (ArraySlice<UInt8>) throws -> T) throws -> T? {
+    mutating func snapshot<T>(_ field: @autoclosure () -> String, _ read: (ArraySlice<UInt8>) throws -> T) throws -> T?
+    {
         if null() { return nil }
         skipSpace()
         guard i < buf.count, buf[i] == 0x7B else { throw wrong(field(), "expected an object") }
@@ -428,7 +438,8 @@ struct StateBytes {
         return Date(timeIntervalSinceReferenceDate: t)
     }
 
-    mutating func enumValue<E: RawRepresentable>(_ field: @autoclosure () -> String) throws -> E? where E.RawValue == String {
+    mutating func enumValue<E: RawRepresentable>(_ field: @autoclosure () -> String) throws -> E?
+    where E.RawValue == String {
         guard let s = try string(field()) else { return nil }
         guard let e = E(rawValue: s) else { throw wrong(field(), "unknown value \(s)") }
         return e
@@ -498,8 +509,9 @@ struct StateBytes {
         skipSpace()
         let start = i
         var end = i
-        while end < buf.count, (0x30...0x39).contains(buf[end]) || buf[end] == 0x2D || buf[end] == 0x2B || buf[end] == 0x2E
-            || buf[end] == 0x65 || buf[end] == 0x45
+        while end < buf.count,
+            (0x30...0x39).contains(buf[end]) || buf[end] == 0x2D || buf[end] == 0x2B || buf[end] == 0x2E
+                || buf[end] == 0x65 || buf[end] == 0x45
         {
             end += 1
         }
@@ -546,8 +558,9 @@ struct StateBytes {
             }
             throw malformed()
         default:
-            while i < buf.count, !(buf[i] == 0x2C || buf[i] == 0x7D || buf[i] == 0x5D || buf[i] == 0x20 || buf[i] == 0x0A
-                || buf[i] == 0x0D || buf[i] == 0x09)
+            while i < buf.count,
+                !(buf[i] == 0x2C || buf[i] == 0x7D || buf[i] == 0x5D || buf[i] == 0x20 || buf[i] == 0x0A
+                    || buf[i] == 0x0D || buf[i] == 0x09)
             {
                 i += 1
             }
@@ -556,11 +569,13 @@ struct StateBytes {
         }
     }
 
-    private func raw(_ span: Range<Int>) -> UnsafeRawBufferPointer { UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: buf[span])) }
+    private func raw(_ span: Range<Int>) -> UnsafeRawBufferPointer {
+        UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: buf[span]))
+    }
 }
 
 /// The parser's error for `bytes` when they are not JSON (as a stored state is parsed); nil when they are.
-private func JSONParseErrorOf(_ bytes: ArraySlice<UInt8>) -> JSONParseError? {
+private func jsonParseError(_ bytes: ArraySlice<UInt8>) -> JSONParseError? {
     do {
         _ = try JSON.parse(bytes, limits: stateLimits)
         return nil
@@ -583,56 +598,125 @@ extension TicketState {
     }
 
     private init(reading r: inout StateBytes, cache: StateDecodingCache?) throws {
-        var version: Int?, id: String?, received: Date?, enterprise: Bool?, phase: Phase?, assigned: Date?
-        var policy: PolicySnapshot?, category: String?, holder: Holder?, co: [String] = [], profile: ProfileSnapshot?
-        var clocks: [ClockState] = [], supervised: Bool?, remind: Date?, watch: Date?, returns: Int?, returnedBy: [String] = []
-        var reworks: Int?, escalations: Int?, pendingReturn: PendingReturn?, pendingExtension: PendingExtension?
-        var repeatOf: String?, mergedInto: String?, commands: [String] = [], next: Date?, urgency: Urgency?
+        var version: Int?
+        var id: String?
+        var received: Date?
+        var enterprise: Bool?
+        var phase: Phase?
+        var assigned: Date?
+        var policy: PolicySnapshot?
+        var category: String?
+        var holder: Holder?
+        var co: [String] = []
+        var profile: ProfileSnapshot?
+        var clocks: [ClockState] = []
+        var supervised: Bool?
+        var remind: Date?
+        var watch: Date?
+        var returns: Int?
+        var returnedBy: [String] = []
+        var reworks: Int?
+        var escalations: Int?
+        var pendingReturn: PendingReturn?
+        var pendingExtension: PendingExtension?
+        var repeatOf: String?
+        var mergedInto: String?
+        var commands: [String] = []
+        var next: Date?
+        var urgency: Urgency?
         try r.object("") { r, key in
             switch key {
-            case "v": version = try r.int(key); return 0
-            case "id": id = try r.string(key); return 1
-            case "received": received = try r.time(key); return 2
-            case "enterprise": enterprise = try r.bool(key); return 3
-            case "phase": phase = try r.enumValue(key); return 4
-            case "assigned": assigned = try r.time(key); return 5
+            case "v":
+                version = try r.int(key)
+                return 0
+            case "id":
+                id = try r.string(key)
+                return 1
+            case "received":
+                received = try r.time(key)
+                return 2
+            case "enterprise":
+                enterprise = try r.bool(key)
+                return 3
+            case "phase":
+                phase = try r.enumValue(key)
+                return 4
+            case "assigned":
+                assigned = try r.time(key)
+                return 5
             case "policy":
                 policy = try r.snapshot(key) { b in try cache?.policy(b) ?? PolicySnapshot(bytes: b) }
                 return 6
-            case "category": category = try r.string(key); return 7
-            case "urgency": urgency = try r.enumValue(key); return 8
+            case "category":
+                category = try r.string(key)
+                return 7
+            case "urgency":
+                urgency = try r.enumValue(key)
+                return 8
             case "holder":
                 holder = try r.snapshot(key) { b in try cache?.holder(b) ?? Holder(bytes: b) }
                 return 9
-            case "co": co = try r.strings(key); return 10
+            case "co":
+                co = try r.strings(key)
+                return 10
             case "profile":
-                profile = try r.snapshot(key) { b in try cache?.profile(b) ?? ProfileSnapshot(bytes: b, path: "profile.") }
+                profile = try r.snapshot(key) { b in
+                    try cache?.profile(b) ?? ProfileSnapshot(bytes: b, path: "profile.")
+                }
                 return 11
             case "clocks":
                 clocks = try r.array(key) { r, n in try ClockState(reading: &r, path: "clocks[\(n)].") }
                 return 12
-            case "supervised": supervised = try r.bool(key); return 13
-            case "remind": remind = try r.time(key); return 14
-            case "watch": watch = try r.time(key); return 15
-            case "returns": returns = try r.int(key); return 16
-            case "returned_by": returnedBy = try r.strings(key); return 17
-            case "reworks": reworks = try r.int(key); return 18
-            case "escalations": escalations = try r.int(key); return 19
-            case "return": pendingReturn = try r.optionalObject(key) { r in try PendingReturn(reading: &r, path: "return.") }; return 20
+            case "supervised":
+                supervised = try r.bool(key)
+                return 13
+            case "remind":
+                remind = try r.time(key)
+                return 14
+            case "watch":
+                watch = try r.time(key)
+                return 15
+            case "returns":
+                returns = try r.int(key)
+                return 16
+            case "returned_by":
+                returnedBy = try r.strings(key)
+                return 17
+            case "reworks":
+                reworks = try r.int(key)
+                return 18
+            case "escalations":
+                escalations = try r.int(key)
+                return 19
+            case "return":
+                pendingReturn = try r.optionalObject(key) { r in try PendingReturn(reading: &r, path: "return.") }
+                return 20
             case "extension":
-                pendingExtension = try r.optionalObject(key) { r in try PendingExtension(reading: &r, path: "extension.") }
+                pendingExtension = try r.optionalObject(key) { r in
+                    try PendingExtension(reading: &r, path: "extension.")
+                }
                 return 21
-            case "repeat_of": repeatOf = try r.string(key); return 22
-            case "merged_into": mergedInto = try r.string(key); return 23
-            case "commands": commands = try r.strings(key); return 24
-            case "next": next = try r.time(key); return 25
+            case "repeat_of":
+                repeatOf = try r.string(key)
+                return 22
+            case "merged_into":
+                mergedInto = try r.string(key)
+                return 23
+            case "commands":
+                commands = try r.strings(key)
+                return 24
+            case "next":
+                next = try r.time(key)
+                return 25
             default: return nil
             }
         }
-        self.init(ticketID: try r.required(id, "id"), receivedAt: try r.required(received, "received"),
-                  enterprise: try r.required(enterprise, "enterprise"), category: category, phase: try r.required(phase, "phase"),
-                  holder: holder, assignedAt: try r.required(assigned, "assigned"), profile: profile,
-                  policy: try r.required(policy, "policy"))
+        self.init(
+            ticketID: try r.required(id, "id"), receivedAt: try r.required(received, "received"),
+            enterprise: try r.required(enterprise, "enterprise"), category: category,
+            phase: try r.required(phase, "phase"),
+            holder: holder, assignedAt: try r.required(assigned, "assigned"), profile: profile,
+            policy: try r.required(policy, "policy"))
         self.version = try r.required(version, "v")
         self.urgency = urgency
         coHandlers = co
@@ -660,33 +744,52 @@ extension Holder {
     }
 
     init(reading r: inout StateBytes, path: String) throws {
-        var unit: String?, level: Level?, queue: String?, parents: [Link] = []
+        var unit: String?
+        var level: Level?
+        var queue: String?
+        var parents: [Link] = []
         try r.object(String(path.dropLast())) { r, key in
             switch key {
-            case "unit": unit = try r.string(path + key); return 0
-            case "level": level = try r.level(path + key); return 1
-            case "queue": queue = try r.string(path + key); return 2
+            case "unit":
+                unit = try r.string(path + key)
+                return 0
+            case "level":
+                level = try r.level(path + key)
+                return 1
+            case "queue":
+                queue = try r.string(path + key)
+                return 2
             case "parents":
                 parents = try r.array(path + key) { r, n in
                     let p = "\(path)parents[\(n)]."
-                    var unit: String?, level: Level?, queue: String?
+                    var unit: String?
+                    var level: Level?
+                    var queue: String?
                     try r.object(String(p.dropLast())) { r, key in
                         switch key {
-                        case "unit": unit = try r.string(p + key); return 0
-                        case "level": level = try r.level(p + key); return 1
-                        case "queue": queue = try r.string(p + key); return 2
+                        case "unit":
+                            unit = try r.string(p + key)
+                            return 0
+                        case "level":
+                            level = try r.level(p + key)
+                            return 1
+                        case "queue":
+                            queue = try r.string(p + key)
+                            return 2
                         default: return nil
                         }
                     }
-                    return Link(unit: try r.required(unit, p + "unit"), level: try r.required(level, p + "level"),
-                                queue: try r.required(queue, p + "queue"))
+                    return Link(
+                        unit: try r.required(unit, p + "unit"), level: try r.required(level, p + "level"),
+                        queue: try r.required(queue, p + "queue"))
                 }
                 return 3
             default: return nil
             }
         }
-        self.init(unit: try r.required(unit, path + "unit"), level: try r.required(level, path + "level"),
-                  queue: try r.required(queue, path + "queue"), parents: parents)
+        self.init(
+            unit: try r.required(unit, path + "unit"), level: try r.required(level, path + "level"),
+            queue: try r.required(queue, path + "queue"), parents: parents)
     }
 }
 
@@ -697,26 +800,41 @@ extension ProfileSnapshot {
     }
 
     init(reading r: inout StateBytes, path: String) throws {
-        var name: String?, limits: [Limit] = [], warnPercent: Int?, warnBefore: Int?
+        var name: String?
+        var limits: [Limit] = []
+        var warnPercent: Int?
+        var warnBefore: Int?
         try r.object(String(path.dropLast())) { r, key in
             switch key {
-            case "name": name = try r.string(path + key); return 0
+            case "name":
+                name = try r.string(path + key)
+                return 0
             case "limits":
                 limits = try r.array(path + key) { r, n in
                     let p = "\(path)limits[\(n)]."
-                    var clock: Clock?, duration: String?
+                    var clock: Clock?
+                    var duration: String?
                     try r.object(String(p.dropLast())) { r, key in
                         switch key {
-                        case "clock": clock = try r.enumValue(p + key); return 0
-                        case "duration": duration = try r.string(p + key); return 1
+                        case "clock":
+                            clock = try r.enumValue(p + key)
+                            return 0
+                        case "duration":
+                            duration = try r.string(p + key)
+                            return 1
                         default: return nil
                         }
                     }
-                    return Limit(clock: try r.required(clock, p + "clock"), duration: try r.required(duration, p + "duration"))
+                    return Limit(
+                        clock: try r.required(clock, p + "clock"), duration: try r.required(duration, p + "duration"))
                 }
                 return 1
-            case "warn_percent": warnPercent = try r.int(path + key); return 2
-            case "warn_before": warnBefore = try r.int(path + key); return 3
+            case "warn_percent":
+                warnPercent = try r.int(path + key)
+                return 2
+            case "warn_before":
+                warnBefore = try r.int(path + key)
+                return 3
             default: return nil
             }
         }
@@ -734,9 +852,16 @@ extension PolicySnapshot {
     }
 
     init(reading r: inout StateBytes, path: String) throws {
-        var name: String?, clocks: [Clock] = [], toParent: Bool?, remindEvery: String?, maxReturns: Int?
-        var after: ProfileSnapshot?, returnReview: String?, extensionReview: String?
-        var pauses: [Clock]?, anyTime: [Urgency]?
+        var name: String?
+        var clocks: [Clock] = []
+        var toParent: Bool?
+        var remindEvery: String?
+        var maxReturns: Int?
+        var after: ProfileSnapshot?
+        var returnReview: String?
+        var extensionReview: String?
+        var pauses: [Clock]?
+        var anyTime: [Urgency]?
         func clockList(_ r: inout StateBytes, _ field: String) throws -> [Clock] {
             try r.strings(field).map { c in
                 guard let clock = Clock(rawValue: c) else { throw r.wrong(field, "unknown clock \(c)") }
@@ -745,17 +870,35 @@ extension PolicySnapshot {
         }
         try r.object(String(path.dropLast())) { r, key in
             switch key {
-            case "name": name = try r.string(path + key); return 0
-            case "clocks": clocks = try clockList(&r, path + key); return 1
-            case "to_parent": toParent = try r.bool(path + key); return 2
-            case "remind_every": remindEvery = try r.string(path + key); return 3
-            case "max_returns": maxReturns = try r.int(path + key); return 4
+            case "name":
+                name = try r.string(path + key)
+                return 0
+            case "clocks":
+                clocks = try clockList(&r, path + key)
+                return 1
+            case "to_parent":
+                toParent = try r.bool(path + key)
+                return 2
+            case "remind_every":
+                remindEvery = try r.string(path + key)
+                return 3
+            case "max_returns":
+                maxReturns = try r.int(path + key)
+                return 4
             case "after_escalation":
-                after = try r.optionalObject(path + key) { r in try ProfileSnapshot(reading: &r, path: path + "after_escalation.") }
+                after = try r.optionalObject(path + key) { r in
+                    try ProfileSnapshot(reading: &r, path: path + "after_escalation.")
+                }
                 return 5
-            case "return_review": returnReview = try r.string(path + key); return 6
-            case "extension_review": extensionReview = try r.string(path + key); return 7
-            case "request_pauses": pauses = r.isNull() ? nil : try clockList(&r, path + key); return 8
+            case "return_review":
+                returnReview = try r.string(path + key)
+                return 6
+            case "extension_review":
+                extensionReview = try r.string(path + key)
+                return 7
+            case "request_pauses":
+                pauses = r.isNull() ? nil : try clockList(&r, path + key)
+                return 8
             case "remind_any_time":
                 if r.isNull() { return 9 }
                 anyTime = try r.strings(path + key).map { u in
@@ -766,8 +909,10 @@ extension PolicySnapshot {
             default: return nil
             }
         }
-        self.init(name: try r.required(name, path + "name"), clocks: clocks, toParent: try r.required(toParent, path + "to_parent"),
-                  remindEvery: remindEvery, maxReturns: try r.required(maxReturns, path + "max_returns"))
+        self.init(
+            name: try r.required(name, path + "name"), clocks: clocks,
+            toParent: try r.required(toParent, path + "to_parent"),
+            remindEvery: remindEvery, maxReturns: try r.required(maxReturns, path + "max_returns"))
         afterEscalation = after
         self.returnReview = returnReview
         self.extensionReview = extensionReview
@@ -778,22 +923,46 @@ extension PolicySnapshot {
 
 extension ClockState {
     init(reading r: inout StateBytes, path: String) throws {
-        var clock: Clock?, started: Date?, due: Date?, warn: Date?, stopped: Date?, warned: Bool?, overdue: Bool?, paused: Date?
+        var clock: Clock?
+        var started: Date?
+        var due: Date?
+        var warn: Date?
+        var stopped: Date?
+        var warned: Bool?
+        var overdue: Bool?
+        var paused: Date?
         try r.object(String(path.dropLast())) { r, key in
             switch key {
-            case "clock": clock = try r.enumValue(path + key); return 0
-            case "started": started = try r.time(path + key); return 1
-            case "due": due = try r.time(path + key); return 2
-            case "warn": warn = try r.time(path + key); return 3
-            case "stopped": stopped = try r.time(path + key); return 4
-            case "warned": warned = try r.bool(path + key); return 5
-            case "overdue": overdue = try r.bool(path + key); return 6
-            case "paused": paused = try r.time(path + key); return 7
+            case "clock":
+                clock = try r.enumValue(path + key)
+                return 0
+            case "started":
+                started = try r.time(path + key)
+                return 1
+            case "due":
+                due = try r.time(path + key)
+                return 2
+            case "warn":
+                warn = try r.time(path + key)
+                return 3
+            case "stopped":
+                stopped = try r.time(path + key)
+                return 4
+            case "warned":
+                warned = try r.bool(path + key)
+                return 5
+            case "overdue":
+                overdue = try r.bool(path + key)
+                return 6
+            case "paused":
+                paused = try r.time(path + key)
+                return 7
             default: return nil
             }
         }
-        self.init(clock: try r.required(clock, path + "clock"), started: try r.required(started, path + "started"),
-                  due: try r.required(due, path + "due"), warnAt: try r.required(warn, path + "warn"))
+        self.init(
+            clock: try r.required(clock, path + "clock"), started: try r.required(started, path + "started"),
+            due: try r.required(due, path + "due"), warnAt: try r.required(warn, path + "warn"))
         stoppedAt = stopped
         self.warned = warned ?? false
         self.overdue = overdue ?? false
@@ -803,37 +972,72 @@ extension ClockState {
 
 extension PendingReturn {
     init(reading r: inout StateBytes, path: String) throws {
-        var reason: ReturnReason?, suggested: String?, at: Date?, previous: Phase?, reviewDue: Date?, reviewOverdue: Bool?
+        var reason: ReturnReason?
+        var suggested: String?
+        var at: Date?
+        var previous: Phase?
+        var reviewDue: Date?
+        var reviewOverdue: Bool?
         try r.object(String(path.dropLast())) { r, key in
             switch key {
-            case "reason": reason = try r.enumValue(path + key); return 0
-            case "suggested": suggested = try r.string(path + key); return 1
-            case "at": at = try r.time(path + key); return 2
-            case "previous": previous = try r.enumValue(path + key); return 3
-            case "review_due": reviewDue = try r.time(path + key); return 4
-            case "review_overdue": reviewOverdue = try r.bool(path + key); return 5
+            case "reason":
+                reason = try r.enumValue(path + key)
+                return 0
+            case "suggested":
+                suggested = try r.string(path + key)
+                return 1
+            case "at":
+                at = try r.time(path + key)
+                return 2
+            case "previous":
+                previous = try r.enumValue(path + key)
+                return 3
+            case "review_due":
+                reviewDue = try r.time(path + key)
+                return 4
+            case "review_overdue":
+                reviewOverdue = try r.bool(path + key)
+                return 5
             default: return nil
             }
         }
-        self.init(reason: try r.required(reason, path + "reason"), suggestedUnit: suggested, at: try r.required(at, path + "at"),
-                  previous: try r.required(previous, path + "previous"), reviewDue: reviewDue, reviewOverdue: reviewOverdue ?? false)
+        self.init(
+            reason: try r.required(reason, path + "reason"), suggestedUnit: suggested,
+            at: try r.required(at, path + "at"),
+            previous: try r.required(previous, path + "previous"), reviewDue: reviewDue,
+            reviewOverdue: reviewOverdue ?? false)
     }
 }
 
 extension PendingExtension {
     init(reading r: inout StateBytes, path: String) throws {
-        var until: Date?, reason: String?, at: Date?, reviewDue: Date?, reviewOverdue: Bool?
+        var until: Date?
+        var reason: String?
+        var at: Date?
+        var reviewDue: Date?
+        var reviewOverdue: Bool?
         try r.object(String(path.dropLast())) { r, key in
             switch key {
-            case "until": until = try r.time(path + key); return 0
-            case "reason": reason = try r.string(path + key); return 1
-            case "at": at = try r.time(path + key); return 2
-            case "review_due": reviewDue = try r.time(path + key); return 3
-            case "review_overdue": reviewOverdue = try r.bool(path + key); return 4
+            case "until":
+                until = try r.time(path + key)
+                return 0
+            case "reason":
+                reason = try r.string(path + key)
+                return 1
+            case "at":
+                at = try r.time(path + key)
+                return 2
+            case "review_due":
+                reviewDue = try r.time(path + key)
+                return 3
+            case "review_overdue":
+                reviewOverdue = try r.bool(path + key)
+                return 4
             default: return nil
             }
         }
-        self.init(until: try r.required(until, path + "until"), reason: try r.required(reason, path + "reason"),
-                  at: try r.required(at, path + "at"), reviewDue: reviewDue, reviewOverdue: reviewOverdue ?? false)
+        self.init(
+            until: try r.required(until, path + "until"), reason: try r.required(reason, path + "reason"),
+            at: try r.required(at, path + "at"), reviewDue: reviewDue, reviewOverdue: reviewOverdue ?? false)
     }
 }

@@ -56,8 +56,9 @@ public struct Holder: Sendable, Hashable, Codable {
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
-        self.init(unit: try c.decode(String.self, forKey: .unit), level: try c.decode(Level.self, forKey: .level),
-                  queue: try c.decode(String.self, forKey: .queue), parents: try c.decode([Link].self, forKey: .parents))
+        self.init(
+            unit: try c.decode(String.self, forKey: .unit), level: try c.decode(Level.self, forKey: .level),
+            queue: try c.decode(String.self, forKey: .queue), parents: try c.decode([Link].self, forKey: .parents))
     }
 
     /// The holder one level up, or nil at the top.
@@ -370,9 +371,14 @@ public struct TicketState: Sendable, Hashable, Codable {
         _modify { yield &fields.nextTimer }
     }
 
-    public init(ticketID: String, receivedAt: Date, enterprise: Bool, category: String?, phase: Phase, holder: Holder?,
-                assignedAt: Date, profile: ProfileSnapshot?, policy: PolicySnapshot) {
-        box = Box(Fields(ticketID: ticketID, receivedAt: receivedAt, enterprise: enterprise, category: category, phase: phase, holder: holder, assignedAt: assignedAt, profile: profile, policy: policy))
+    public init(
+        ticketID: String, receivedAt: Date, enterprise: Bool, category: String?, phase: Phase, holder: Holder?,
+        assignedAt: Date, profile: ProfileSnapshot?, policy: PolicySnapshot
+    ) {
+        box = Box(
+            Fields(
+                ticketID: ticketID, receivedAt: receivedAt, enterprise: enterprise, category: category, phase: phase,
+                holder: holder, assignedAt: assignedAt, profile: profile, policy: policy))
     }
 
     public static func == (a: TicketState, b: TicketState) -> Bool { a.box === b.box || a.box.fields == b.box.fields }
@@ -381,9 +387,13 @@ public struct TicketState: Sendable, Hashable, Codable {
     /// lights): a new ticket's dispatch compares its state with the one it started as.
     func differs(from other: TicketState) -> Bool {
         if box === other.box { return false }
-        let a = box, b = other.box
-        if a.fields.phase != b.fields.phase || a.fields.nextTimer != b.fields.nextTimer || a.fields.supervised != b.fields.supervised
-            || a.fields.enterpriseWatchAt != b.fields.enterpriseWatchAt || a.fields.clocks.count != b.fields.clocks.count {
+        let a = box
+        let b = other.box
+        if a.fields.phase != b.fields.phase || a.fields.nextTimer != b.fields.nextTimer
+            || a.fields.supervised != b.fields.supervised
+            || a.fields.enterpriseWatchAt != b.fields.enterpriseWatchAt
+            || a.fields.clocks.count != b.fields.clocks.count
+        {
             return true
         }
         return a.fields != b.fields

@@ -1,6 +1,6 @@
 import Foundation
-import PagodaRules
 import PagodaJSON
+import PagodaRules
 
 /// How each unit handled the tickets it was given over a period: the five rates 12345 hotlines rank their
 /// units on, read from the tickets' events (the service's timeline rows, the `pagoda.events` stream, or
@@ -101,11 +101,23 @@ public struct UnitReport: Sendable {
         static func rate(_ n: Int, _ d: Int) -> Double? { d == 0 ? nil : Double(n) / Double(d) }
 
         mutating func add(_ o: Row) {
-            received += o.received; respondedOnTime += o.respondedOnTime; responseDue += o.responseDue
-            replied += o.replied; completionDue += o.completionDue; replies += o.replies; repliesOnTime += o.repliesOnTime
-            callbacksReached += o.callbacksReached; callbacksNotReached += o.callbacksNotReached; satisfied += o.satisfied
-            resolvedAnswered += o.resolvedAnswered; resolved += o.resolved; overdue += o.overdue
-            escalatedAway += o.escalatedAway; returned += o.returned; supervised += o.supervised; held += o.held
+            received += o.received
+            respondedOnTime += o.respondedOnTime
+            responseDue += o.responseDue
+            replied += o.replied
+            completionDue += o.completionDue
+            replies += o.replies
+            repliesOnTime += o.repliesOnTime
+            callbacksReached += o.callbacksReached
+            callbacksNotReached += o.callbacksNotReached
+            satisfied += o.satisfied
+            resolvedAnswered += o.resolvedAnswered
+            resolved += o.resolved
+            overdue += o.overdue
+            escalatedAway += o.escalatedAway
+            returned += o.returned
+            supervised += o.supervised
+            held += o.held
         }
     }
 
@@ -131,7 +143,8 @@ public struct UnitReport: Sendable {
 
     /// The event types the report reads.
     static let counted: Set<EventType> = [
-        .dispatched, .escalated, .signed, .contacted, .progress, .returnRequested, .extensionRequested, .replied, .overdue,
+        .dispatched, .escalated, .signed, .contacted, .progress, .returnRequested, .extensionRequested, .replied,
+        .overdue,
         .extensionApproved, .reopened, .callbackRecorded, .closed, .returnApproved, .supervised, .returnRejected,
         .extensionRejected,
     ]
@@ -174,7 +187,9 @@ public struct UnitReport: Sendable {
             eventsPassedOver += 1
             return
         }
-        guard let name = typeValue.stringValue else { throw InputError(field: "event", message: "is \(typeValue.typeDescription), not a string") }
+        guard let name = typeValue.stringValue else {
+            throw InputError(field: "event", message: "is \(typeValue.typeDescription), not a string")
+        }
         // Refusals (of a ticket at intake, of a command) and reminders are not about what a unit did, and
         // a refusal may have no ticket id at all.
         guard let type = EventType(rawValue: name), Self.counted.contains(type) else {
@@ -192,9 +207,14 @@ public struct UnitReport: Sendable {
             }
             let deadlines = try Self.optionalObject(event, "deadlines")
             let level = try Self.optionalString(event, "level").flatMap(Level.init(name:))
-            let a = Assignment(unit: unit, level: level, counted: period.contains(at),
-                               signBy: try deadlines.flatMap { d throws(InputError) in try Self.optionalTime(d, "sign_by", in: "deadlines") },
-                               resolveBy: try deadlines.flatMap { d throws(InputError) in try Self.optionalTime(d, "resolve_by", in: "deadlines") })
+            let a = Assignment(
+                unit: unit, level: level, counted: period.contains(at),
+                signBy: try deadlines.flatMap { d throws(InputError) in
+                    try Self.optionalTime(d, "sign_by", in: "deadlines")
+                },
+                resolveBy: try deadlines.flatMap { d throws(InputError) in
+                    try Self.optionalTime(d, "resolve_by", in: "deadlines")
+                })
             end(ticket, type == .escalated ? .escalated : .transferred)
             if let free = freeSlots.popLast() {
                 slots[free] = a
@@ -217,7 +237,9 @@ public struct UnitReport: Sendable {
     }
 
     /// Applies one event to the ticket's current assignment; true when the ticket closed with it.
-    private mutating func apply(_ type: EventType, _ event: JSONObject, at: Date, to a: inout Assignment) throws(InputError) -> Bool {
+    private mutating func apply(_ type: EventType, _ event: JSONObject, at: Date, to a: inout Assignment)
+        throws(InputError) -> Bool
+    {
         switch type {
         case .signed, .contacted, .progress, .returnRequested, .extensionRequested:
             respond(&a, at: at)
@@ -246,7 +268,9 @@ public struct UnitReport: Sendable {
             try resumed(event, &a)
         case .reopened:
             try callback(event, a)
-            if let d = try Self.optionalObject(event, "deadlines"), let due = try Self.optionalTime(d, "resolve_by", in: "deadlines") {
+            if let d = try Self.optionalObject(event, "deadlines"),
+                let due = try Self.optionalTime(d, "resolve_by", in: "deadlines")
+            {
                 a.resolveBy = due
                 a.resolveRed = false
             }
@@ -285,7 +309,9 @@ public struct UnitReport: Sendable {
         let resolved = try Self.optionalBool(event, "resolved")
         let satisfaction = try Self.optionalString(event, "satisfaction")
         if let s = satisfaction, Satisfaction(rawValue: s) == nil {
-            throw InputError(field: "satisfaction", message: "'\(s)' is not one of \(Satisfaction.allCases.map(\.rawValue).joined(separator: ", "))")
+            throw InputError(
+                field: "satisfaction",
+                message: "'\(s)' is not one of \(Satisfaction.allCases.map(\.rawValue).joined(separator: ", "))")
         }
         bump(a) { row in
             guard reached else {
@@ -293,7 +319,11 @@ public struct UnitReport: Sendable {
                 return
             }
             row.callbacksReached += 1
-            if satisfaction == Satisfaction.satisfied.rawValue || satisfaction == Satisfaction.basicallySatisfied.rawValue { row.satisfied += 1 }
+            if satisfaction == Satisfaction.satisfied.rawValue
+                || satisfaction == Satisfaction.basicallySatisfied.rawValue
+            {
+                row.satisfied += 1
+            }
             if let resolved {
                 row.resolvedAnswered += 1
                 if resolved { row.resolved += 1 }
@@ -312,16 +342,23 @@ public struct UnitReport: Sendable {
     private static func fold(_ a: Assignment, _ ending: Ending, asOf: Date, into rows: inout [String: Row]) {
         guard a.counted else { return }
         var row = rows[a.unit, default: Row(unit: a.unit, level: a.level)]
-        let held = ending == .held, escalated = ending == .escalated
+        let held = ending == .held
+        let escalated = ending == .escalated
         if held { row.held += 1 }
         if escalated { row.escalatedAway += 1 }
-        if a.responded || a.signRed || escalated || (held && a.signBy.map { $0 <= asOf } == true) { row.responseDue += 1 }
+        if a.responded || a.signRed || escalated || (held && a.signBy.map { $0 <= asOf } == true) {
+            row.responseDue += 1
+        }
         if a.replied { row.replied += 1 }
-        if a.replied || a.resolveRed || escalated || (held && a.resolveBy.map { $0 <= asOf } == true) { row.completionDue += 1 }
+        if a.replied || a.resolveRed || escalated || (held && a.resolveBy.map { $0 <= asOf } == true) {
+            row.completionDue += 1
+        }
         rows[a.unit] = row
     }
 
-    private mutating func fold(_ a: Assignment, _ ending: Ending, asOf: Date) { Self.fold(a, ending, asOf: asOf, into: &rows) }
+    private mutating func fold(_ a: Assignment, _ ending: Ending, asOf: Date) {
+        Self.fold(a, ending, asOf: asOf, into: &rows)
+    }
 
     private mutating func bump(_ a: Assignment, _ change: (inout Row) -> Void) {
         guard a.counted else { return }
@@ -340,7 +377,7 @@ public struct UnitReport: Sendable {
     public static func ranked(_ rows: [Row], by metric: Metric) -> [Row] {
         rows.sorted { a, b in
             switch (a.rate(metric), b.rate(metric)) {
-            case let (x?, y?) where x != y: return x > y
+            case (let x?, let y?) where x != y: return x > y
             case (.some, nil): return true
             case (nil, .some): return false
             default: return a.received != b.received ? a.received > b.received : a.unit < b.unit
@@ -360,21 +397,29 @@ public struct UnitReport: Sendable {
         return v
     }
 
-    private static func optionalString(_ o: JSONObject, _ key: String, in parent: String? = nil) throws(InputError) -> String? {
+    private static func optionalString(_ o: JSONObject, _ key: String, in parent: String? = nil) throws(InputError)
+        -> String?
+    {
         guard let v = o[key], !v.isNull else { return nil }
-        guard let s = v.stringValue else { throw InputError(field: path(parent, key), message: "is \(v.typeDescription), not a string") }
+        guard let s = v.stringValue else {
+            throw InputError(field: path(parent, key), message: "is \(v.typeDescription), not a string")
+        }
         return s
     }
 
     private static func optionalBool(_ o: JSONObject, _ key: String) throws(InputError) -> Bool? {
         guard let v = o[key], !v.isNull else { return nil }
-        guard let b = v.boolValue else { throw InputError(field: key, message: "is \(v.typeDescription), not a boolean") }
+        guard let b = v.boolValue else {
+            throw InputError(field: key, message: "is \(v.typeDescription), not a boolean")
+        }
         return b
     }
 
     private static func optionalObject(_ o: JSONObject, _ key: String) throws(InputError) -> JSONObject? {
         guard let v = o[key], !v.isNull else { return nil }
-        guard let object = v.objectValue else { throw InputError(field: key, message: "is \(v.typeDescription), not an object") }
+        guard let object = v.objectValue else {
+            throw InputError(field: key, message: "is \(v.typeDescription), not an object")
+        }
         return object
     }
 
@@ -383,7 +428,9 @@ public struct UnitReport: Sendable {
         return d
     }
 
-    private static func optionalTime(_ o: JSONObject, _ key: String, in parent: String? = nil) throws(InputError) -> Date? {
+    private static func optionalTime(_ o: JSONObject, _ key: String, in parent: String? = nil) throws(InputError)
+        -> Date?
+    {
         guard let s = try optionalString(o, key, in: parent) else { return nil }
         guard let d = RFC3339.parse(s)?.date else {
             throw InputError(field: path(parent, key), message: "'\(s)' is not an RFC 3339 time with an offset")
@@ -398,15 +445,18 @@ extension UnitReport {
     /// The intake's own dispatch row of the service's store (a summary, not an event message) as the
     /// `ticket.dispatched` event the report reads, from the unit, level and deadlines of the decision it
     /// recorded; times written at `offsetSeconds`. `pagoda report` and the console feed it to `add`.
-    public static func intakeDispatchEvent(ticketID: String, at: Date, unit: String?, level: String?, signBy: Date?, resolveBy: Date?,
-                                           offsetSeconds: Int) -> JSONObject {
+    public static func intakeDispatchEvent(
+        ticketID: String, at: Date, unit: String?, level: String?, signBy: Date?, resolveBy: Date?,
+        offsetSeconds: Int
+    ) -> JSONObject {
         func t(_ date: Date) -> JSONValue { .string(RFC3339.format(date, offsetSeconds: offsetSeconds)) }
         var deadlines = JSONObject()
         if let s = signBy { deadlines.set("sign_by", t(s)) }
         if let r = resolveBy { deadlines.set("resolve_by", t(r)) }
         return JSONObject([
             ("event", "ticket.dispatched"), ("ticket_id", .string(ticketID)), ("at", t(at)),
-            ("unit", unit.map { .string($0) } ?? .null), ("level", level.map { .string($0) } ?? .null), ("deadlines", .object(deadlines)),
+            ("unit", unit.map { .string($0) } ?? .null), ("level", level.map { .string($0) } ?? .null),
+            ("deadlines", .object(deadlines)),
         ])
     }
 }
@@ -418,13 +468,18 @@ extension UnitReport {
         func n(_ v: Int) -> JSONValue { .number(String(v)) }
         func rate(_ v: Double?) -> JSONValue { v.map { .number(String(format: "%.4f", $0)) } ?? .null }
         return [
-            ("unit", .string(r.unit)), ("level", r.level.map { .string($0.name) } ?? .null), ("assigned", n(r.received)),
-            ("response_rate", rate(r.responseRate)), ("responded_on_time", n(r.respondedOnTime)), ("response_due", n(r.responseDue)),
-            ("completion_rate", rate(r.completionRate)), ("replied", n(r.replied)), ("completion_due", n(r.completionDue)),
+            ("unit", .string(r.unit)), ("level", r.level.map { .string($0.name) } ?? .null),
+            ("assigned", n(r.received)),
+            ("response_rate", rate(r.responseRate)), ("responded_on_time", n(r.respondedOnTime)),
+            ("response_due", n(r.responseDue)),
+            ("completion_rate", rate(r.completionRate)), ("replied", n(r.replied)),
+            ("completion_due", n(r.completionDue)),
             ("on_time_rate", rate(r.onTimeRate)), ("replies_on_time", n(r.repliesOnTime)), ("replies", n(r.replies)),
-            ("satisfaction_rate", rate(r.satisfactionRate)), ("satisfied", n(r.satisfied)), ("callbacks_reached", n(r.callbacksReached)),
+            ("satisfaction_rate", rate(r.satisfactionRate)), ("satisfied", n(r.satisfied)),
+            ("callbacks_reached", n(r.callbacksReached)),
             ("callbacks_not_reached", n(r.callbacksNotReached)),
-            ("resolution_rate", rate(r.resolutionRate)), ("resolved", n(r.resolved)), ("resolution_answered", n(r.resolvedAnswered)),
+            ("resolution_rate", rate(r.resolutionRate)), ("resolved", n(r.resolved)),
+            ("resolution_answered", n(r.resolvedAnswered)),
             ("red_lights", n(r.overdue)), ("escalated_away", n(r.escalatedAway)), ("returned", n(r.returned)),
             ("supervised", n(r.supervised)), ("held", n(r.held)),
         ]
@@ -435,13 +490,14 @@ extension UnitReport {
         let names = fields(total).map(\.0)
         var out = names.joined(separator: ",") + "\n"
         for r in rows + [total] {
-            out += fields(r).map { _, v in
-                switch v {
-                case .string(let s): s
-                case .number(let n): n
-                default: ""
-                }
-            }.joined(separator: ",") + "\n"
+            out +=
+                fields(r).map { _, v in
+                    switch v {
+                    case .string(let s): s
+                    case .number(let n): n
+                    default: ""
+                    }
+                }.joined(separator: ",") + "\n"
         }
         return out
     }

@@ -70,8 +70,10 @@ public struct BusinessCalendar: Sendable {
     /// `from > to` are ignored, overlapping holidays and overlapping working intervals are
     /// merged. An empty template with no make-up days yields a calendar without any working
     /// day (deadlines become `Date.distantFuture`).
-    public init(timeZone: TimeZone, workingWeekdays: Set<Weekday>, workingHours: [WorkingInterval],
-                holidays: [Holiday], makeUpWorkdays: [CivilDate], coveredYears: ClosedRange<Int>?) {
+    public init(
+        timeZone: TimeZone, workingWeekdays: Set<Weekday>, workingHours: [WorkingInterval],
+        holidays: [Holiday], makeUpWorkdays: [CivilDate], coveredYears: ClosedRange<Int>?
+    ) {
         self.zone = CalendarZone(timeZone)
         self.workingWeekdays = workingWeekdays
         self.coveredYears = coveredYears
@@ -95,7 +97,8 @@ public struct BusinessCalendar: Sendable {
         for interval in workingHours.sorted(by: { ($0.startMinute, $0.endMinute) < ($1.startMinute, $1.endMinute) }) {
             if let last = merged.last, interval.startMinute <= last.endMinute {
                 if interval.endMinute > last.endMinute {
-                    merged[merged.count - 1] = WorkingInterval(startMinute: last.startMinute, endMinute: interval.endMinute)!
+                    merged[merged.count - 1] = WorkingInterval(
+                        startMinute: last.startMinute, endMinute: interval.endMinute)!
                 }
             } else {
                 merged.append(interval)
@@ -124,7 +127,8 @@ public struct BusinessCalendar: Sendable {
         // Merged holiday ranges (as day numbers).
         var ranges: [(start: Int, end: Int)] = []
         for holiday in sortedHolidays {
-            let start = holiday.from.dayNumber, end = holiday.to.dayNumber
+            let start = holiday.from.dayNumber
+            let end = holiday.to.dayNumber
             if let last = ranges.last, start <= last.end + 1 {
                 if end > last.end { ranges[ranges.count - 1].end = end }
             } else {
@@ -136,14 +140,17 @@ public struct BusinessCalendar: Sendable {
         let makeUps = Array(Set(makeUpWorkdays.map(\.dayNumber))).sorted()
         self.makeUpWorkdays = makeUps.map { CivilDate(dayNumber: $0) }
         func inRanges(_ day: Int) -> Bool {
-            var lo = 0, hi = ranges.count
+            var lo = 0
+            var hi = ranges.count
             while lo < hi {
                 let mid = (lo + hi) / 2
                 if ranges[mid].end < day { lo = mid + 1 } else { hi = mid }
             }
             return lo < ranges.count && ranges[lo].start <= day
         }
-        let templateOf = { (day: Int) -> Bool in bits & (1 << UInt8(CalendarMath.floorMod(CalendarMath.floorMod(day, 7) + 3, 7))) != 0 }
+        let templateOf = { (day: Int) -> Bool in
+            bits & (1 << UInt8(CalendarMath.floorMod(CalendarMath.floorMod(day, 7) + 3, 7))) != 0
+        }
         let extras = makeUps.filter { inRanges($0) || !templateOf($0) }
         extraDays = extras
 
@@ -157,8 +164,9 @@ public struct BusinessCalendar: Sendable {
         prefix.reserveCapacity(blocks.count + 1)
         for block in blocks {
             let working = BusinessCalendar.countSorted(extras, from: block.start, through: block.end)
-            let template = BusinessCalendar.templateCount(partial: partial, perWeek: indices.count,
-                                                          from: block.start, through: block.end)
+            let template = BusinessCalendar.templateCount(
+                partial: partial, perWeek: indices.count,
+                from: block.start, through: block.end)
             prefix.append(prefix[prefix.count - 1] + working - template)
         }
         blockPrefix = prefix
@@ -194,8 +202,9 @@ public struct BusinessCalendar: Sendable {
     /// With overlapping holidays, returns the one (among those starting on or before
     /// `date`) that ends last. Note a date can be both a holiday and a make-up workday.
     public func holiday(on date: CivilDate) -> Holiday? {
-        var lo = 0, hi = holidays.count
-        while lo < hi { // first holiday starting after date
+        var lo = 0
+        var hi = holidays.count
+        while lo < hi {  // first holiday starting after date
             let mid = (lo + hi) / 2
             if holidays[mid].from <= date { lo = mid + 1 } else { hi = mid }
         }
@@ -388,9 +397,11 @@ public struct BusinessCalendar: Sendable {
     /// Correction turning a block's full-range contribution into its [from, through]-clipped one.
     @inline(__always)
     private func clippedAdjustment(block: Int, from: Int, through: Int) -> Int {
-        let lo = blockStart[block], hi = blockEnd[block]
+        let lo = blockStart[block]
+        let hi = blockEnd[block]
         if lo >= from && hi <= through { return 0 }
-        let clipLo = max(lo, from), clipHi = min(hi, through)
+        let clipLo = max(lo, from)
+        let clipHi = min(hi, through)
         return BusinessCalendar.countSorted(extraDays, from: clipLo, through: clipHi)
             - templateCount(from: clipLo, through: clipHi)
             - (blockPrefix[block + 1] - blockPrefix[block])
@@ -413,7 +424,8 @@ public struct BusinessCalendar: Sendable {
         let blockCount = blockStart.count
         let base = blockPrefix[firstBlock]
         // First block k with working(start+1 ... blockEnd[k]) >= n.
-        var lo = firstBlock, hi = blockCount
+        var lo = firstBlock
+        var hi = blockCount
         while lo < hi {
             let mid = (lo + hi) / 2
             let through = templateCount(from: start + 1, through: blockEnd[mid]) + blockPrefix[mid + 1] - base
@@ -440,7 +452,7 @@ public struct BusinessCalendar: Sendable {
             if left <= available { return begin + left }
             left -= available
         }
-        return intervalEnd.last ?? 0 // unreachable when callers respect the budget
+        return intervalEnd.last ?? 0  // unreachable when callers respect the budget
     }
 
     /// `local` itself if it is inside working time, else the start of the next working interval.
@@ -461,7 +473,8 @@ public struct BusinessCalendar: Sendable {
     /// First index whose element is >= value.
     @inline(__always)
     static func lowerBound(_ array: [Int], _ value: Int) -> Int {
-        var lo = 0, hi = array.count
+        var lo = 0
+        var hi = array.count
         while lo < hi {
             let mid = (lo + hi) >> 1
             if array[mid] < value { lo = mid + 1 } else { hi = mid }
@@ -472,7 +485,8 @@ public struct BusinessCalendar: Sendable {
     /// First index whose element is > value.
     @inline(__always)
     static func upperBound(_ array: [Int], _ value: Int) -> Int {
-        var lo = 0, hi = array.count
+        var lo = 0
+        var hi = array.count
         while lo < hi {
             let mid = (lo + hi) >> 1
             if array[mid] <= value { lo = mid + 1 } else { hi = mid }
@@ -510,13 +524,17 @@ extension BusinessCalendar {
     /// the whole working days in between are counted in closed form.
     public func workingSeconds(from start: Date, to end: Date) -> Int {
         guard end > start, secondsPerDay > 0 else { return 0 }
-        let a = zone.local(fromUTC: CalendarZone.split(start).0), b = zone.local(fromUTC: CalendarZone.split(end).0)
-        let dayA = CalendarMath.floorDiv(a, 86_400), dayB = CalendarMath.floorDiv(b, 86_400)
-        let secA = a - dayA * 86_400, secB = b - dayB * 86_400
+        let a = zone.local(fromUTC: CalendarZone.split(start).0)
+        let b = zone.local(fromUTC: CalendarZone.split(end).0)
+        let dayA = CalendarMath.floorDiv(a, 86_400)
+        let dayB = CalendarMath.floorDiv(b, 86_400)
+        let secA = a - dayA * 86_400
+        let secB = b - dayB * 86_400
         func within(_ from: Int, _ to: Int) -> Int {
             var total = 0
             for i in intervalStart.indices {
-                let lo = max(intervalStart[i], from), hi = min(intervalEnd[i], to)
+                let lo = max(intervalStart[i], from)
+                let hi = min(intervalEnd[i], to)
                 if hi > lo { total += hi - lo }
             }
             return total

@@ -6,7 +6,8 @@ import PagodaJSON
 /// Raw values follow ISO 8601 numbering. Use `init?(abbreviation:)` to parse the
 /// spellings used in rule files.
 public enum Weekday: Int, Sendable, CaseIterable, Hashable {
-    case monday = 1, tuesday, wednesday, thursday, friday, saturday, sunday
+    case monday = 1
+    case tuesday, wednesday, thursday, friday, saturday, sunday
 
     /// Parses a lowercase weekday name: "mon"…"sun" or the full name "monday"…"sunday".
     ///
@@ -76,7 +77,8 @@ public struct CivilDate: Hashable, Comparable, Sendable, CustomStringConvertible
     /// Feb 29 in a non-leap year, Apr 31) or |year| > `maxYear`.
     public init?(year: Int, month: Int, day: Int) {
         guard abs(year) <= CivilDate.maxYear, (1...12).contains(month),
-              day >= 1, day <= CivilDate.daysInMonth(year: year, month: month) else { return nil }
+            day >= 1, day <= CivilDate.daysInMonth(year: year, month: month)
+        else { return nil }
         self.year = year
         self.month = month
         self.day = day

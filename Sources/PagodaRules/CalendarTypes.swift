@@ -28,15 +28,18 @@ public struct WorkingInterval: Hashable, Sendable, CustomStringConvertible {
     public init?(parsing text: String) {
         let bytes = Array(text.utf8)
         guard bytes.count == 11, bytes[2] == UInt8(ascii: ":"), bytes[5] == UInt8(ascii: "-"),
-              bytes[8] == UInt8(ascii: ":") else { return nil }
+            bytes[8] == UInt8(ascii: ":")
+        else { return nil }
         func twoDigits(_ at: Int) -> Int? {
-            let zero = UInt8(ascii: "0"), nine = UInt8(ascii: "9")
+            let zero = UInt8(ascii: "0")
+            let nine = UInt8(ascii: "9")
             guard bytes[at] >= zero, bytes[at] <= nine, bytes[at + 1] >= zero, bytes[at + 1] <= nine else { return nil }
             return Int(bytes[at] - zero) * 10 + Int(bytes[at + 1] - zero)
         }
         func minuteOfDay(_ at: Int) -> Int? {
             guard let hours = twoDigits(at), let minutes = twoDigits(at + 3), minutes < 60,
-                  hours < 24 || (hours == 24 && minutes == 0) else { return nil }
+                hours < 24 || (hours == 24 && minutes == 0)
+            else { return nil }
             return hours * 60 + minutes
         }
         guard let start = minuteOfDay(0), let end = minuteOfDay(6) else { return nil }
@@ -48,7 +51,8 @@ public struct WorkingInterval: Hashable, Sendable, CustomStringConvertible {
     /// Round-trips through `init?(parsing:)`.
     public var description: String {
         func clock(_ minute: Int) -> String {
-            let h = minute / 60, m = minute % 60
+            let h = minute / 60
+            let m = minute % 60
             return (h < 10 ? "0" : "") + String(h) + ":" + (m < 10 ? "0" : "") + String(m)
         }
         return clock(startMinute) + "-" + clock(endMinute)

@@ -38,11 +38,14 @@ struct CalendarZone: Sendable {
             guard let next = timeZone.nextDaylightSavingTimeTransition(after: cursor) else { break }
             let seconds = next.timeIntervalSince1970
             guard seconds.isFinite, seconds > cursor.timeIntervalSince1970 else { break }
-            if seconds >= Double(CalendarZone.probeEnd) { reachedEnd = true; break }
+            if seconds >= Double(CalendarZone.probeEnd) {
+                reachedEnd = true
+                break
+            }
             last = Int(seconds.rounded(.up))
             cursor = next
         }
-        if iterations >= 2_000 { reachedEnd = true } // pathological zone: always use the slow path
+        if iterations >= 2_000 { reachedEnd = true }  // pathological zone: always use the slow path
         if reachedEnd {
             fixedOffset = nil
             fixedFrom = 0

@@ -14,7 +14,8 @@ public struct ContractIssues: Sendable {
 
     public mutating func add(_ path: String, _ code: String, _ reason: String) {
         guard !isFull else { return }
-        list.append(ValidationIssue(path: path, code: code, message: path.isEmpty ? "(root): \(reason)" : "\(path): \(reason)"))
+        list.append(
+            ValidationIssue(path: path, code: code, message: path.isEmpty ? "(root): \(reason)" : "\(path): \(reason)"))
     }
 
     /// The string in `v`; nil (with `required` or `type` reported as appropriate) otherwise.
@@ -28,8 +29,10 @@ public struct ContractIssues: Sendable {
     }
 
     /// The value `extract` finds in `v`: `required` when absent or null, `type` when it finds none.
-    private mutating func typed<T>(_ v: JSONValue?, _ path: String, required: Bool, _ expected: String,
-                                   _ extract: (JSONValue) -> T?) -> T? {
+    private mutating func typed<T>(
+        _ v: JSONValue?, _ path: String, required: Bool, _ expected: String,
+        _ extract: (JSONValue) -> T?
+    ) -> T? {
         switch v {
         case nil:
             if required { add(path, "required", "is required") }
@@ -56,7 +59,8 @@ public struct ContractIssues: Sendable {
     }
 
     /// The enum case named by the string in `v`; reports `required`, `type` or `enum` otherwise.
-    public mutating func enumValue<E: RawRepresentable & CaseIterable>(_ v: JSONValue?, _ path: String, required: Bool) -> E?
+    public mutating func enumValue<E: RawRepresentable & CaseIterable>(_ v: JSONValue?, _ path: String, required: Bool)
+        -> E?
     where E.RawValue == String {
         guard let s = string(v, path, required: required) else { return nil }
         if let e = E(rawValue: s) { return e }

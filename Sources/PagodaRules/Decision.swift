@@ -55,10 +55,14 @@ public struct Decision: Sendable {
     /// one thread and dispatches on another, passes this on so that the rest is freed where it was made.
     /// The ticket's warnings stay: the `ticket.dispatched` event carries them (`ticket_warnings`).
     public func trimmed() -> Decision {
-        var d = Decision(ticketID: ticketID, type: type, unit: unit, queue: queue, emergencyLine: emergencyLine, enterprise: enterprise,
-                 category: category, urgency: urgency, rule: rule, slaProfile: slaProfile, deadlines: deadlines, coHandlers: [],
-                 escalationChain: [], escalationPolicy: escalationPolicy, priority: priority, rulesHash: rulesHash, region: region,
-                 explanation: [], warnings: [], ticketWarnings: ticketWarnings)
+        var d = Decision(
+            ticketID: ticketID, type: type, unit: unit, queue: queue, emergencyLine: emergencyLine,
+            enterprise: enterprise,
+            category: category, urgency: urgency, rule: rule, slaProfile: slaProfile, deadlines: deadlines,
+            coHandlers: [],
+            escalationChain: [], escalationPolicy: escalationPolicy, priority: priority, rulesHash: rulesHash,
+            region: region,
+            explanation: [], warnings: [], ticketWarnings: ticketWarnings)
         d.superviseAt = superviseAt
         return d
     }
@@ -89,26 +93,33 @@ public enum Explanation: Sendable, Hashable, CustomStringConvertible {
 
     public var description: String {
         switch self {
-        case let .emergency(rule, line, phrases): "emergency rule \(rule) matched \(phrases.joined(separator: ", ")): handed off to \(line)"
-        case .intakeEmergencyWithoutRule: "intake marked the ticket an emergency but no emergency rule matched: dispatched as an urgent matter"
-        case let .categoryFromIntake(c): "category \(c) as given by intake"
-        case let .categorySet(rule, category, phrases, overriding):
-            "category \(category) set by \(rule) (matched \(phrases.joined(separator: ", ")))" + (overriding.map { ", replacing intake's \($0)" } ?? "")
-        case let .urgencyRaised(rule, to, phrases): "urgency raised to \(to.rawValue) by \(rule) (matched \(phrases.joined(separator: ", ")))"
-        case let .classifyCompetitors(winner, others, why):
+        case .emergency(let rule, let line, let phrases):
+            "emergency rule \(rule) matched \(phrases.joined(separator: ", ")): handed off to \(line)"
+        case .intakeEmergencyWithoutRule:
+            "intake marked the ticket an emergency but no emergency rule matched: dispatched as an urgent matter"
+        case .categoryFromIntake(let c): "category \(c) as given by intake"
+        case .categorySet(let rule, let category, let phrases, let overriding):
+            "category \(category) set by \(rule) (matched \(phrases.joined(separator: ", ")))"
+                + (overriding.map { ", replacing intake's \($0)" } ?? "")
+        case .urgencyRaised(let rule, let to, let phrases):
+            "urgency raised to \(to.rawValue) by \(rule) (matched \(phrases.joined(separator: ", ")))"
+        case .classifyCompetitors(let winner, let others, let why):
             "category rules that also matched: \(others.joined(separator: ", ")); \(winner) won (\(why))"
-        case let .regionResolved(path): "region \(path)"
-        case let .regionUnresolved(why): "region not resolved: \(why)"
-        case let .regionPartial(path, why): "region \(path), the deepest level known: \(why)"
+        case .regionResolved(let path): "region \(path)"
+        case .regionUnresolved(let why): "region not resolved: \(why)"
+        case .regionPartial(let path, let why): "region \(path), the deepest level known: \(why)"
         case .regionAbsent: "the ticket names no region"
-        case let .fieldLeftOut(issue): "\(issue.message) [\(issue.code)]: routed without \(issue.path)"
-        case let .matched(route, conditions):
-            "route \(route) matched" + (conditions.isEmpty ? " (no conditions)" : ": " + conditions.map(\.description).joined(separator: "; "))
-        case let .relative(level, function, resolved): "the \(function) unit at \(level) level of the ticket's region is \(resolved)"
+        case .fieldLeftOut(let issue): "\(issue.message) [\(issue.code)]: routed without \(issue.path)"
+        case .matched(let route, let conditions):
+            "route \(route) matched"
+                + (conditions.isEmpty
+                    ? " (no conditions)" : ": " + conditions.map(\.description).joined(separator: "; "))
+        case .relative(let level, let function, let resolved):
+            "the \(function) unit at \(level) level of the ticket's region is \(resolved)"
         case .noRouteMatched: "no route matched: manual triage at the hotline centre"
-        case let .slaChosen(profile, because): "time limits: profile \(profile) (\(because))"
-        case let .policyApplied(rule, what): "policy \(rule): \(what.joined(separator: ", "))"
-        case let .nearMiss(route, failed): "route \(route) did not match: \(failed.joined(separator: "; "))"
+        case .slaChosen(let profile, let because): "time limits: profile \(profile) (\(because))"
+        case .policyApplied(let rule, let what): "policy \(rule): \(what.joined(separator: ", "))"
+        case .nearMiss(let route, let failed): "route \(route) did not match: \(failed.joined(separator: "; "))"
         }
     }
 }
@@ -128,15 +139,15 @@ public enum MatchedCondition: Sendable, Hashable, CustomStringConvertible {
 
     public var description: String {
         switch self {
-        case let .category(ticket, condition): "category \(ticket) in \(condition)"
-        case let .region(ticket, condition): "region \(ticket) in \(condition)"
-        case let .kind(k): "kind \(k)"
-        case let .urgency(u): "urgency \(u)"
-        case let .channel(c): "channel \(c)"
-        case let .enterprise(e): e ? "enterprise ticket" : "not an enterprise ticket"
-        case let .text(phrases): "text matched \(phrases.joined(separator: ", "))"
-        case let .sourceLine(line): "source_line \(line)"
-        case let .extra(field, value): "extra \(field) \(value)"
+        case .category(let ticket, let condition): "category \(ticket) in \(condition)"
+        case .region(let ticket, let condition): "region \(ticket) in \(condition)"
+        case .kind(let k): "kind \(k)"
+        case .urgency(let u): "urgency \(u)"
+        case .channel(let c): "channel \(c)"
+        case .enterprise(let e): e ? "enterprise ticket" : "not an enterprise ticket"
+        case .text(let phrases): "text matched \(phrases.joined(separator: ", "))"
+        case .sourceLine(let line): "source_line \(line)"
+        case .extra(let field, let value): "extra \(field) \(value)"
         }
     }
 }

@@ -18,24 +18,38 @@ extension Decision {
         let fullQueue = queuePrefix.isEmpty ? queue : "\(queuePrefix).\(queue)"
         var fields: [(String, JSONValue)] = [
             ("ticket_id", .string(ticketID)),
-            ("destination", .object(JSONObject([
-                ("type", .string(type.rawValue)),
-                ("unit", unit.map { .string($0.id) } ?? .null),
-                ("unit_name", unit.map { .string($0.name) } ?? .null),
-                ("level", unit.map { .string($0.level.name) } ?? .null),
-                ("queue", .string(fullQueue)),
-            ]))),
+            (
+                "destination",
+                .object(
+                    JSONObject([
+                        ("type", .string(type.rawValue)),
+                        ("unit", unit.map { .string($0.id) } ?? .null),
+                        ("unit_name", unit.map { .string($0.name) } ?? .null),
+                        ("level", unit.map { .string($0.level.name) } ?? .null),
+                        ("queue", .string(fullQueue)),
+                    ]))
+            ),
             ("emergency", emergencyLine.map { .string($0) } ?? .null),
             ("enterprise", .bool(enterprise)),
             ("category", category.map { .string($0) } ?? .null),
             ("urgency", .string(urgency.rawValue)),
             ("region", region.map { .string($0) } ?? .null),
-            ("rule", .object(JSONObject([("id", .string(rule.id)), ("file", .string(rule.file)), ("line", .number(String(rule.line)))]))),
-            ("sla", .object(JSONObject([
-                ("profile", slaProfile.map { .string($0) } ?? .null),
-                ("deadlines", .object(JSONObject(deadlineObject))),
-                ("warn_at", .object(JSONObject(warnObject))),
-            ]))),
+            (
+                "rule",
+                .object(
+                    JSONObject([
+                        ("id", .string(rule.id)), ("file", .string(rule.file)), ("line", .number(String(rule.line))),
+                    ]))
+            ),
+            (
+                "sla",
+                .object(
+                    JSONObject([
+                        ("profile", slaProfile.map { .string($0) } ?? .null),
+                        ("deadlines", .object(JSONObject(deadlineObject))),
+                        ("warn_at", .object(JSONObject(warnObject))),
+                    ]))
+            ),
             ("co_handlers", .array(coHandlers.map { .string($0.id) })),
             ("escalation_chain", .array(escalationChain.map { .string($0.id) })),
             ("escalation_policy", .string(escalationPolicy)),

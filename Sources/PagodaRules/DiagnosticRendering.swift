@@ -4,10 +4,13 @@ import PagodaJSON
 extension Diagnostic {
     /// The diagnostic as a JSON object for `pagoda check --format json`.
     public var json: JSONValue {
-        .object(JSONObject([
-            ("file", .string(location.file)), ("line", .number(String(location.line))), ("column", .number(String(location.column))),
-            ("severity", .string(severity.rawValue)), ("code", .string(code.rawValue)), ("message", .string(message)),
-        ]))
+        .object(
+            JSONObject([
+                ("file", .string(location.file)), ("line", .number(String(location.line))),
+                ("column", .number(String(location.column))),
+                ("severity", .string(severity.rawValue)), ("code", .string(code.rawValue)),
+                ("message", .string(message)),
+            ]))
     }
 }
 

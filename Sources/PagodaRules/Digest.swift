@@ -1,4 +1,5 @@
 import PagodaJSON
+
 /// SHA-256 digests for callers outside the rules (the console keeps session and API tokens only as
 /// their digest).
 public enum Digest {

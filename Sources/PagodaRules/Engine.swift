@@ -19,7 +19,9 @@ extension RuleSet {
     /// A ticket whose optional fields the contract left out (`Ticket.warnings`) is routed without them:
     /// an unreadable region as if absent, an unknown category classified from the text. The decision
     /// carries those warnings (`ticketWarnings`) and names each in its explanation.
-    public func route(_ ticket: Ticket, explainMisses: Bool = false, excluding: Set<String> = [], trimmed: Bool = false) -> Decision {
+    public func route(_ ticket: Ticket, explainMisses: Bool = false, excluding: Set<String> = [], trimmed: Bool = false)
+        -> Decision
+    {
         let explain = !trimmed
         var explanation: [Explanation] = []
         // Malformed optional fields were left out of the ticket by the contract: say so first.
@@ -32,15 +34,21 @@ extension RuleSet {
         if let i = emergencyRules.withUnsafeBufferPointer({ rules in
             rules.indices.first { i in
                 (rules[i].kinds.isEmpty || rules[i].kinds.contains(ticket.kind))
-                    && (rules[i].channels.isEmpty || rules[i].channels.contains(ticket.channel)) && rules[i].text.holds(found)
+                    && (rules[i].channels.isEmpty || rules[i].channels.contains(ticket.channel))
+                    && rules[i].text.holds(found)
             }
         }) {
             let rule = emergencyRules[i]
-            if explain { explanation.append(.emergency(rule: rule.reference.id, line: rule.line, phrases: phraseTexts(rule.text, found))) }
+            if explain {
+                explanation.append(
+                    .emergency(rule: rule.reference.id, line: rule.line, phrases: phraseTexts(rule.text, found)))
+            }
             return Decision(
                 ticketID: ticket.id, type: .emergency, unit: nil, queue: "emergency", emergencyLine: rule.line,
-                enterprise: enterprise, category: ticket.category, urgency: .emergency, rule: rule.reference, slaProfile: nil,
-                deadlines: [], coHandlers: [], escalationChain: [], escalationPolicy: "default", priority: 1, rulesHash: hash,
+                enterprise: enterprise, category: ticket.category, urgency: .emergency, rule: rule.reference,
+                slaProfile: nil,
+                deadlines: [], coHandlers: [], escalationChain: [], escalationPolicy: "default", priority: 1,
+                rulesHash: hash,
                 region: nil, explanation: explanation, warnings: [], ticketWarnings: ticket.warnings)
         }
         if explain, ticket.urgency == .emergency { explanation.append(.intakeEmergencyWithoutRule) }
@@ -67,8 +75,10 @@ extension RuleSet {
                         if !categoryDecided, let set = rules[i].setCategory {
                             let previous = category.map { categories[$0].code }
                             if explain, previous != categories[set].code {
-                                explanation.append(.categorySet(rule: rules[i].reference.id, category: categories[set].code,
-                                                                phrases: phraseTexts(rules[i].text, found), overriding: previous))
+                                explanation.append(
+                                    .categorySet(
+                                        rule: rules[i].reference.id, category: categories[set].code,
+                                        phrases: phraseTexts(rules[i].text, found), overriding: previous))
                             }
                             category = set
                             categoryDecided = true
@@ -80,15 +90,21 @@ extension RuleSet {
                 }
                 if let raise = rules[i].setUrgency, raise > urgency, rules[i].text.holds(found) {
                     urgency = raise
-                    if explain { explanation.append(.urgencyRaised(rule: rules[i].reference.id, to: raise, phrases: phraseTexts(rules[i].text, found))) }
+                    if explain {
+                        explanation.append(
+                            .urgencyRaised(
+                                rule: rules[i].reference.id, to: raise, phrases: phraseTexts(rules[i].text, found)))
+                    }
                 }
             }
         }
         if let (i, _) = specific, let set = classifyRules[i].setCategory {
             let previous = category.map { categories[$0].code }
             if explain, previous != categories[set].code {
-                explanation.append(.categorySet(rule: classifyRules[i].reference.id, category: categories[set].code,
-                                                phrases: phraseTexts(classifyRules[i].text, found), overriding: previous))
+                explanation.append(
+                    .categorySet(
+                        rule: classifyRules[i].reference.id, category: categories[set].code,
+                        phrases: phraseTexts(classifyRules[i].text, found), overriding: previous))
             }
             category = set
         }
@@ -121,21 +137,33 @@ extension RuleSet {
             category: category ?? index.noCategoryRow, region: regionIndex ?? index.noRegionRow,
             kind: Self.ordinal(ticket.kind), urgency: Self.ordinal(urgency), channel: Self.ordinal(ticket.channel),
             enterprise: enterprise ? 1 : 0)
-        let accept: ((Int) -> Bool)? = excluding.isEmpty && !routesHaveFields ? nil : { i in
-            if !self.routes[i].fields.isEmpty && !self.routes[i].fields.hold(for: ticket) { return false }
-            if excluding.isEmpty { return true }
-            var ignored: [Explanation] = []
-            return !excluding.contains(self.resolve(self.routes[i].target, region: regionIndex, explanation: &ignored).1.id)
-        }
+        let accept: ((Int) -> Bool)? =
+            excluding.isEmpty && !routesHaveFields
+            ? nil
+            : { i in
+                if !self.routes[i].fields.isEmpty && !self.routes[i].fields.hold(for: ticket) { return false }
+                if excluding.isEmpty { return true }
+                var ignored: [Explanation] = []
+                return !excluding.contains(
+                    self.resolve(self.routes[i].target, region: regionIndex, explanation: &ignored).1.id)
+            }
         guard let routeIndex = index.firstMatch(rows: rows, phrases: found, routes: routes, accept: accept) else {
             if explain { explanation.append(.noRouteMatched) }
-            if explain, explainMisses { explanation.append(contentsOf: nearMisses(rows: rows, found: found, before: routes.count, ticket: ticket)) }
+            if explain, explainMisses {
+                explanation.append(
+                    contentsOf: nearMisses(rows: rows, found: found, before: routes.count, ticket: ticket))
+            }
             return triage(ticket, category: category, urgency: urgency, explanation: explanation, trimmed: trimmed)
         }
         let route = routes[routeIndex]
         if explain {
-            explanation.append(.matched(route: route.reference.id, conditions: matchedConditions(route, rows: rows, found: found, ticket: ticket)))
-            if explainMisses { explanation.append(contentsOf: nearMisses(rows: rows, found: found, before: routeIndex, ticket: ticket)) }
+            explanation.append(
+                .matched(
+                    route: route.reference.id,
+                    conditions: matchedConditions(route, rows: rows, found: found, ticket: ticket)))
+            if explainMisses {
+                explanation.append(contentsOf: nearMisses(rows: rows, found: found, before: routeIndex, ticket: ticket))
+            }
         }
 
         let (type, unit) = resolve(route.target, region: regionIndex, explanation: &explanation)
@@ -145,7 +173,8 @@ extension RuleSet {
         var policyCo: [Target] = []
         if !policyRules.isEmpty {
             var policyChosen = route.escalationGiven
-            for p in policyRules where policyApplies(p, category: category, urgency: urgency, enterprise: enterprise, kind: ticket.kind) {
+            for p in policyRules
+            where policyApplies(p, category: category, urgency: urgency, enterprise: enterprise, kind: ticket.kind) {
                 var applied: [String] = []
                 if !policyChosen, let e = p.escalation {
                     escalationPolicy = e
@@ -177,13 +206,18 @@ extension RuleSet {
         if let regionWarning { warnings.insert(regionWarning, at: 0) }
         var superviseAt: Date?
         if let supervise, let limit = profiles[profile]?.clocks.first(where: { $0.clock == supervise.clock }) {
-            superviseAt = calendar.clockDeadline(limit.duration, warning: .percent(supervise.percent), from: ticket.receivedAt).warnAt
+            superviseAt =
+                calendar.clockDeadline(limit.duration, warning: .percent(supervise.percent), from: ticket.receivedAt)
+                .warnAt
         } else if let supervise, explain {
-            warnings.append("supervise_at: profile \(profile) has no \(supervise.clock.rawValue) clock; no early supervision")
+            warnings.append(
+                "supervise_at: profile \(profile) has no \(supervise.clock.rawValue) clock; no early supervision")
         }
         var decision = Decision(
-            ticketID: ticket.id, type: type, unit: unit, queue: queue(type, unit), emergencyLine: nil, enterprise: enterprise,
-            category: category.map { categories[$0].code }, urgency: urgency, rule: route.reference, slaProfile: profile,
+            ticketID: ticket.id, type: type, unit: unit, queue: queue(type, unit), emergencyLine: nil,
+            enterprise: enterprise,
+            category: category.map { categories[$0].code }, urgency: urgency, rule: route.reference,
+            slaProfile: profile,
             deadlines: deadlines, coHandlers: co, escalationChain: trimmed ? [] : chains[unit.index],
             escalationPolicy: escalationPolicy, priority: route.priority ?? defaultPriority, rulesHash: hash,
             region: regionIndex.map { regions[$0].path }, explanation: trimmed ? [] : explanation,
@@ -198,7 +232,9 @@ extension RuleSet {
         if !p.urgencies.isEmpty && !p.urgencies.contains(urgency) { return false }
         if !p.kinds.isEmpty && !p.kinds.contains(kind) { return false }
         if !p.categories.isEmpty {
-            guard let c = category, p.categories.contains(where: { self.category(c, isWithin: $0) }) else { return false }
+            guard let c = category, p.categories.contains(where: { self.category(c, isWithin: $0) }) else {
+                return false
+            }
         }
         return true
     }
@@ -236,7 +272,8 @@ extension RuleSet {
         var spans: [Int32: [(start: Int32, end: Int32)]] = [:]
         func occurrences(_ id: Int32) -> [(start: Int32, end: Int32)] {
             if id >= VirtualPhrase.base { return spans[id] ?? [] }
-            var lo = 0, hi = sorted.count
+            var lo = 0
+            var hi = sorted.count
             while lo < hi {
                 let mid = (lo + hi) / 2
                 if sorted[mid].id < id { lo = mid + 1 } else { hi = mid }
@@ -250,22 +287,26 @@ extension RuleSet {
             return out
         }
         for id in candidates {
-            var found_: [(start: Int32, end: Int32)] = []
+            var matched: [(start: Int32, end: Int32)] = []
             switch virtualPhrases[Int(id - VirtualPhrase.base)] {
-            case let .gap(first, second, within):
+            case .gap(let first, let second, let within):
                 let a = occurrences(first)
                 if a.isEmpty { continue }
                 let b = occurrences(second)
                 for x in a {
-                    for y in b where y.start > x.end && Int(y.start - x.end - 1) <= within { found_.append((x.start, y.end)) }
+                    for y in b where y.start > x.end && Int(y.start - x.end - 1) <= within {
+                        matched.append((x.start, y.end))
+                    }
                 }
-            case let .guarded(base, exclusions, within):
+            case .guarded(let base, let exclusions, let within):
                 let near = Int32(within)
                 let excluded = exclusions.flatMap { occurrences($0) }
-                found_ = occurrences(base).filter { o in !excluded.contains { e in e.start <= o.end + near && e.end >= o.start - near } }
+                matched = occurrences(base).filter { o in
+                    !excluded.contains { e in e.start <= o.end + near && e.end >= o.start - near }
+                }
             }
-            if !found_.isEmpty {
-                spans[id] = found_
+            if !matched.isEmpty {
+                spans[id] = matched
                 found.append(id)
             }
         }
@@ -285,9 +326,14 @@ extension RuleSet {
     }
 
     func descendants(of node: Int, at level: Level) -> [Int] {
-        var out: [Int] = [], stack = [node]
+        var out: [Int] = []
+        var stack = [node]
         while let n = stack.popLast() {
-            if regions[n].level == level { out.append(n) } else if regions[n].level < level { stack.append(contentsOf: regions[n].children) }
+            if regions[n].level == level {
+                out.append(n)
+            } else if regions[n].level < level {
+                stack.append(contentsOf: regions[n].children)
+            }
         }
         return out
     }
@@ -297,7 +343,7 @@ extension RuleSet {
         case .unit(let u): return (.unit, units[u])
         case .platform: return (.platform, units[platformUnit ?? triageUnit])
         case .triage: return (.triage, units[triageUnit])
-        case let .relative(level, function, table):
+        case .relative(let level, let function, let table):
             // A ticket that names no region resolves at the city; every region has an entry (checked
             // when the rule set was compiled).
             let u = units[Int(relativeTables[table][region ?? 0])]
@@ -341,35 +387,50 @@ extension RuleSet {
     static let slaOrder: [SLACase] = [.emergency, .urgent, .enterprise, .default]
 
     /// Why a profile was chosen, by case: made once rather than per ticket.
-    static let slaReasons: [SLACase: (route: String, default: String)] = Dictionary(uniqueKeysWithValues: SLACase.allCases.map { c in
-        (c, c == .default ? ("the route's profile", "the default profile") : ("the route's \(c.rawValue) profile", "the default \(c.rawValue) profile"))
-    })
+    static let slaReasons: [SLACase: (route: String, default: String)] = Dictionary(
+        uniqueKeysWithValues: SLACase.allCases.map { c in
+            (
+                c,
+                c == .default
+                    ? ("the route's profile", "the default profile")
+                    : ("the route's \(c.rawValue) profile", "the default \(c.rawValue) profile")
+            )
+        })
 
     func computeDeadlines(_ profileName: String, from start: Date) -> ([Decision.Deadline], [String]) {
         guard let profile = profiles[profileName] else { return ([], []) }
         var warnings: [String] = []
         var out: [Decision.Deadline] = []
         out.reserveCapacity(profile.clocks.count)
-        if !calendar.covers(calendar.civilDate(of: start)) { warnings.append("calendar_gap: no holiday data for \(calendar.civilDate(of: start).year)") }
+        if !calendar.covers(calendar.civilDate(of: start)) {
+            warnings.append("calendar_gap: no holiday data for \(calendar.civilDate(of: start).year)")
+        }
         for limit in profile.clocks {
             let d = calendar.clockDeadline(limit.duration, warning: profile.warning, from: start)
-            if case .natural = limit.duration {} else if !calendar.covers(calendar.civilDate(of: d.due)) {
-                warnings.append("calendar_gap: the \(limit.clock.rawValue) deadline falls in \(calendar.civilDate(of: d.due).year), which has no holiday data")
+            if case .natural = limit.duration {
+            } else if !calendar.covers(calendar.civilDate(of: d.due)) {
+                warnings.append(
+                    "calendar_gap: the \(limit.clock.rawValue) deadline falls in \(calendar.civilDate(of: d.due).year), which has no holiday data"
+                )
             }
             out.append(.init(clock: limit.clock, due: d.due, warnAt: d.warnAt))
         }
         return (out, warnings.count < 2 ? warnings : Array(Set(warnings)).sorted())
     }
 
-    func triage(_ ticket: Ticket, category: Int?, urgency: Urgency, explanation: [Explanation], trimmed: Bool = false) -> Decision {
+    func triage(_ ticket: Ticket, category: Int?, urgency: Urgency, explanation: [Explanation], trimmed: Bool = false)
+        -> Decision
+    {
         var explanation = explanation
         if !trimmed { explanation.append(.slaChosen(profile: triageSLA, because: "manual triage")) }
         let (deadlines, warnings) = computeDeadlines(triageSLA, from: ticket.receivedAt)
         let unit = units[triageUnit]
         return Decision(
-            ticketID: ticket.id, type: .triage, unit: unit, queue: "triage", emergencyLine: nil, enterprise: ticket.enterprise != nil,
+            ticketID: ticket.id, type: .triage, unit: unit, queue: "triage", emergencyLine: nil,
+            enterprise: ticket.enterprise != nil,
             category: category.map { categories[$0].code }, urgency: urgency, rule: fallbackRule, slaProfile: triageSLA,
-            deadlines: deadlines, coHandlers: [], escalationChain: trimmed ? [] : chains[unit.index], escalationPolicy: "default",
+            deadlines: deadlines, coHandlers: [], escalationChain: trimmed ? [] : chains[unit.index],
+            escalationPolicy: "default",
             priority: urgency >= .urgent ? 1 : defaultPriority, rulesHash: hash, region: nil,
             explanation: trimmed ? [] : explanation, warnings: trimmed ? [] : warnings,
             ticketWarnings: ticket.warnings)
@@ -390,7 +451,8 @@ extension RuleSet {
             let best = rules.map(\.specificity).max()!
             winner = rules.first { $0.specificity == best }!
             let tied = rules.filter { $0.specificity == best }.count
-            why = "classify_choice most_specific: \(winner.reference.id) has \(best) condition(s), the most"
+            why =
+                "classify_choice most_specific: \(winner.reference.id) has \(best) condition(s), the most"
                 + (tied > 1 ? "; among the \(tied) with as many, it comes first" : "")
         }
         let others = rules.filter { $0.reference != winner.reference }.map { r in
@@ -403,7 +465,9 @@ extension RuleSet {
     func describeFailure(_ fields: FieldConditions, _ ticket: Ticket) -> String {
         var parts: [String] = []
         if !fields.sourceLines.isEmpty, !fields.sourceLines.contains(ticket.sourceLine ?? "") {
-            parts.append("source_line is \(ticket.sourceLine ?? "absent"), not \(fields.sourceLines.sorted().joined(separator: ", "))")
+            parts.append(
+                "source_line is \(ticket.sourceLine ?? "absent"), not \(fields.sourceLines.sorted().joined(separator: ", "))"
+            )
         }
         for f in fields.fields {
             let value = ticket.extra[f.field].flatMap(FieldConditions.text)
@@ -418,18 +482,41 @@ extension RuleSet {
         var failed: [String] = []
         let r = route.index
         if !index.bit(index.byCategory, row: rows.category, route: r) {
-            failed.append("category is \(rows.category < categories.count ? categories[rows.category].code : "unset"), not in \(route.categories.map { categories[$0].code }.joined(separator: ", "))")
+            failed.append(
+                "category is \(rows.category < categories.count ? categories[rows.category].code : "unset"), not in \(route.categories.map { categories[$0].code }.joined(separator: ", "))"
+            )
         }
         if !index.bit(index.byRegion, row: rows.region, route: r) {
-            let wanted = route.regions.isEmpty ? "a known region" : route.regions.map { regions[$0].path }.joined(separator: ", ")
-            failed.append("region is \(rows.region < regions.count ? regions[rows.region].path : "unknown"), not in \(wanted)")
+            let wanted =
+                route.regions.isEmpty
+                ? "a known region" : route.regions.map { regions[$0].path }.joined(separator: ", ")
+            failed.append(
+                "region is \(rows.region < regions.count ? regions[rows.region].path : "unknown"), not in \(wanted)")
         }
-        if !index.bit(index.byKind, row: rows.kind, route: r) { failed.append("kind is \(TicketKind.allCases[rows.kind].rawValue), not \(route.kinds.map(\.rawValue).sorted().joined(separator: ", "))") }
-        if !index.bit(index.byUrgency, row: rows.urgency, route: r) { failed.append("urgency is \(Urgency.allCases[rows.urgency].rawValue), not \(route.urgencies.map(\.rawValue).sorted().joined(separator: ", "))") }
-        if !index.bit(index.byChannel, row: rows.channel, route: r) { failed.append("channel is \(Channel.allCases[rows.channel].rawValue), not \(route.channels.map(\.rawValue).sorted().joined(separator: ", "))") }
-        if !index.bit(index.byEnterprise, row: rows.enterprise, route: r) { failed.append(rows.enterprise == 1 ? "the ticket is an enterprise's" : "the ticket is not an enterprise's") }
-        if let text = route.text, !text.holds(found) { failed.append("text condition does not hold (\(describe(text)))") }
-        if let ticket, !route.fields.isEmpty, !route.fields.hold(for: ticket) { failed.append(describeFailure(route.fields, ticket)) }
+        if !index.bit(index.byKind, row: rows.kind, route: r) {
+            failed.append(
+                "kind is \(TicketKind.allCases[rows.kind].rawValue), not \(route.kinds.map(\.rawValue).sorted().joined(separator: ", "))"
+            )
+        }
+        if !index.bit(index.byUrgency, row: rows.urgency, route: r) {
+            failed.append(
+                "urgency is \(Urgency.allCases[rows.urgency].rawValue), not \(route.urgencies.map(\.rawValue).sorted().joined(separator: ", "))"
+            )
+        }
+        if !index.bit(index.byChannel, row: rows.channel, route: r) {
+            failed.append(
+                "channel is \(Channel.allCases[rows.channel].rawValue), not \(route.channels.map(\.rawValue).sorted().joined(separator: ", "))"
+            )
+        }
+        if !index.bit(index.byEnterprise, row: rows.enterprise, route: r) {
+            failed.append(rows.enterprise == 1 ? "the ticket is an enterprise's" : "the ticket is not an enterprise's")
+        }
+        if let text = route.text, !text.holds(found) {
+            failed.append("text condition does not hold (\(describe(text)))")
+        }
+        if let ticket, !route.fields.isEmpty, !route.fields.hold(for: ticket) {
+            failed.append(describeFailure(route.fields, ticket))
+        }
         return failed
     }
 
@@ -442,7 +529,9 @@ extension RuleSet {
         return parts.joined(separator: ", ")
     }
 
-    func matchedConditions(_ route: Route, rows: RouteIndex.Rows, found: [Int32], ticket: Ticket? = nil) -> [MatchedCondition] {
+    func matchedConditions(_ route: Route, rows: RouteIndex.Rows, found: [Int32], ticket: Ticket? = nil)
+        -> [MatchedCondition]
+    {
         var out: [MatchedCondition] = []
         // Name the condition value that matched, not the whole list.
         if let c = route.categories.first(where: { category(rows.category, isWithin: $0) }) {
@@ -458,7 +547,9 @@ extension RuleSet {
         if let text = route.text { out.append(.text(phrases: phraseTexts(text, found))) }
         if !route.fields.sourceLines.isEmpty, let line = ticket?.sourceLine { out.append(.sourceLine(line)) }
         for f in route.fields.fields {
-            if let v = ticket?.extra[f.field].flatMap(FieldConditions.text) { out.append(.extra(field: f.field, value: v)) }
+            if let v = ticket?.extra[f.field].flatMap(FieldConditions.text) {
+                out.append(.extra(field: f.field, value: v))
+            }
         }
         return out
     }
@@ -470,7 +561,9 @@ extension RuleSet {
             let failed = failedConditions(r, rows: rows, found: found, ticket: ticket)
             if !failed.isEmpty { scored.append((r.index, failed)) }
         }
-        return scored.sorted { ($0.1.count, $0.0) < ($1.1.count, $1.0) }.prefix(3).map { .nearMiss(route: routes[$0.0].reference.id, failed: $0.1) }
+        return scored.sorted { ($0.1.count, $0.0) < ($1.1.count, $1.0) }.prefix(3).map {
+            .nearMiss(route: routes[$0.0].reference.id, failed: $0.1)
+        }
     }
 
     @inline(__always) static func ordinal(_ k: TicketKind) -> Int {
@@ -509,7 +602,9 @@ extension BusinessCalendar {
     ///
     /// Working-time clocks warn at the given share of the working time, so the yellow light comes on
     /// during working hours, not at night or on a holiday.
-    public func clockDeadline(_ duration: SLADuration, warning: SLAProfile.Warning, from start: Date) -> (due: Date, warnAt: Date) {
+    public func clockDeadline(_ duration: SLADuration, warning: SLAProfile.Warning, from start: Date) -> (
+        due: Date, warnAt: Date
+    ) {
         let due = deadline(after: duration, from: start)
         let warnAt: Date
         switch warning {

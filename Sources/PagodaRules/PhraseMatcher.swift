@@ -163,7 +163,8 @@ public struct PhraseMatcher: Sendable {
                 if node == 0 { break }
                 node = Int(fail[node])
             }
-            let start = Int(outputStart[node]), end = Int(outputStart[node + 1])
+            let start = Int(outputStart[node])
+            let end = Int(outputStart[node + 1])
             if start < end { found.append(contentsOf: outputs[start..<end]) }
         }
     }
@@ -189,7 +190,8 @@ public struct PhraseMatcher: Sendable {
                 if node == 0 { break }
                 node = Int(fail[node])
             }
-            let start = Int(outputStart[node]), end = Int(outputStart[node + 1])
+            let start = Int(outputStart[node])
+            let end = Int(outputStart[node + 1])
             if start < end {
                 found.append(contentsOf: outputs[start..<end])
                 for id in outputs[start..<end] { hits.append(PhraseHit(id: id, end: Int32(position))) }

@@ -77,10 +77,14 @@ extension RuleSet {
     /// known district or town leaves the ticket at that region (`partial`); only a ticket whose district
     /// (or code) is unknown, or whose code contradicts its names, is unresolved.
     func resolveRegion(_ ref: RegionRef?) -> RegionResolution {
-        guard let ref, ref.district != nil || ref.town != nil || ref.village != nil || ref.code != nil else { return .absent }
+        guard let ref, ref.district != nil || ref.town != nil || ref.village != nil || ref.code != nil else {
+            return .absent
+        }
         var byCode: Int?
         if let code = ref.code {
-            guard let r = regionByCode[code] else { return .unresolved("code \(code) is not a region of \(regions[0].name)") }
+            guard let r = regionByCode[code] else {
+                return .unresolved("code \(code) is not a region of \(regions[0].name)")
+            }
             if ref.district == nil && ref.town == nil && ref.village == nil { return .resolved(r) }
             byCode = r
         }
@@ -96,13 +100,16 @@ extension RuleSet {
             }
             // The city's own name where the district belongs names the city: nothing more to learn.
             if level == .district, readings(of: name, below: 0).contains("") { continue }
-            missing = ambiguous ? "\(level) '\(name)' is ambiguous in \(regions[node].path); give the \(level.up!)"
+            missing =
+                ambiguous
+                ? "\(level) '\(name)' is ambiguous in \(regions[node].path); give the \(level.up!)"
                 : "\(level) '\(name)' is not in \(regions[node].path)"
             break
         }
         if let r = byCode {
             if r != node, !region(node, isWithin: r), !region(r, isWithin: node) {
-                return .unresolved("code \(ref.code!) (\(regions[r].path)) contradicts the names (\(regions[node].path))")
+                return .unresolved(
+                    "code \(ref.code!) (\(regions[r].path)) contradicts the names (\(regions[node].path))")
             }
             // The code names a region below what the names reached: it is the deeper knowledge.
             if missing != nil, r != node, region(r, isWithin: node) { return .resolved(r) }

@@ -14,7 +14,11 @@ import Yams
 public enum RegionTable {
     /// The levels of the table, province (1) to village (5).
     public enum Level: Int, Sendable, Comparable {
-        case province = 1, city, county, town, village
+        case province = 1
+        case city
+        case county
+        case town
+        case village
 
         public static func < (a: Level, b: Level) -> Bool { a.rawValue < b.rawValue }
 
@@ -62,36 +66,48 @@ public enum RegionTable {
                 let names = fields.map { $0.lowercased().trimmingCharacters() }
                 func column(_ wanted: [String]) throws(ImportError) -> Int {
                     guard let i = names.firstIndex(where: { wanted.contains($0) }) else {
-                        throw ImportError(file: file, line: line, column: 1,
-                                          message: "the header has no column \(wanted[0]) (expected code, name, level, parent)")
+                        throw ImportError(
+                            file: file, line: line, column: 1,
+                            message: "the header has no column \(wanted[0]) (expected code, name, level, parent)")
                     }
                     return i
                 }
-                columns = (try column(["code"]), try column(["name"]), try column(["level"]),
-                           try column(["parent", "parent_code"]))
+                columns = (
+                    try column(["code"]), try column(["name"]), try column(["level"]),
+                    try column(["parent", "parent_code"])
+                )
                 continue
             }
             let width = max(columns.code, columns.name, columns.level, columns.parent) + 1
             guard fields.count >= width else {
-                throw ImportError(file: file, line: line, column: 1,
-                                  message: "\(fields.count) field(s); a row has \(width): code, name, level, parent code")
+                throw ImportError(
+                    file: file, line: line, column: 1,
+                    message: "\(fields.count) field(s); a row has \(width): code, name, level, parent code")
             }
             func field(_ i: Int) -> String { fields[i].trimmingCharacters() }
-            let code = field(columns.code), name = field(columns.name), parent = field(columns.parent)
+            let code = field(columns.code)
+            let name = field(columns.name)
+            let parent = field(columns.parent)
             guard !code.isEmpty, code.allSatisfy(\.isASCIIDigitCharacter) else {
-                throw ImportError(file: file, line: line, column: columnOf(columns.code, in: fields),
-                                  message: "code '\(code)' is not a number of digits")
+                throw ImportError(
+                    file: file, line: line, column: columnOf(columns.code, in: fields),
+                    message: "code '\(code)' is not a number of digits")
             }
             guard !name.isEmpty else {
-                throw ImportError(file: file, line: line, column: columnOf(columns.name, in: fields), message: "empty name")
+                throw ImportError(
+                    file: file, line: line, column: columnOf(columns.name, in: fields), message: "empty name")
             }
             guard let level = Level(text: field(columns.level)) else {
-                throw ImportError(file: file, line: line, column: columnOf(columns.level, in: fields),
-                                  message: "unknown level '\(field(columns.level))' (expected 1-5, province, city, county, town or village)")
+                throw ImportError(
+                    file: file, line: line, column: columnOf(columns.level, in: fields),
+                    message:
+                        "unknown level '\(field(columns.level))' (expected 1-5, province, city, county, town or village)"
+                )
             }
             guard parent.allSatisfy(\.isASCIIDigitCharacter) else {
-                throw ImportError(file: file, line: line, column: columnOf(columns.parent, in: fields),
-                                  message: "parent code '\(parent)' is not a number of digits")
+                throw ImportError(
+                    file: file, line: line, column: columnOf(columns.parent, in: fields),
+                    message: "parent code '\(parent)' is not a number of digits")
             }
             rows.append(Row(code: code, name: name, level: level, parent: parent, line: line))
         }
@@ -108,8 +124,9 @@ public enum RegionTable {
         var children: [String: [Row]] = [:]
         for row in rows {
             if let earlier = byCode[row.code] {
-                throw ImportError(file: file, line: row.line, column: 1,
-                                  message: "code \(row.code) is on line \(earlier.line) too")
+                throw ImportError(
+                    file: file, line: row.line, column: 1,
+                    message: "code \(row.code) is on line \(earlier.line) too")
             }
             byCode[row.code] = row
             children[row.parent, default: []].append(row)
@@ -118,20 +135,26 @@ public enum RegionTable {
             throw ImportError(file: file, line: 1, column: 1, message: "no row has the city's code \(city)")
         }
         guard root.level == .city else {
-            throw ImportError(file: file, line: root.line, column: 1,
-                              message: "\(root.name) (\(root.code)) is not at city level (level \(root.level.rawValue))")
+            throw ImportError(
+                file: file, line: root.line, column: 1,
+                message: "\(root.name) (\(root.code)) is not at city level (level \(root.level.rawValue))")
         }
         // Every row under the city: a level one below its parent's, a name unique among its siblings.
         func check(_ parent: Row) throws(ImportError) {
             var seen: [String: Int] = [:]
             for child in children[parent.code] ?? [] {
                 guard child.level.rawValue == parent.level.rawValue + 1 else {
-                    throw ImportError(file: file, line: child.line, column: 1,
-                                      message: "\(child.name) (\(child.code)) is at level \(child.level.rawValue) under \(parent.name), which is at level \(parent.level.rawValue)")
+                    throw ImportError(
+                        file: file, line: child.line, column: 1,
+                        message:
+                            "\(child.name) (\(child.code)) is at level \(child.level.rawValue) under \(parent.name), which is at level \(parent.level.rawValue)"
+                    )
                 }
                 if let other = seen[child.name] {
-                    throw ImportError(file: file, line: child.line, column: 1,
-                                      message: "\(parent.name) has two regions named \(child.name) (lines \(other) and \(child.line))")
+                    throw ImportError(
+                        file: file, line: child.line, column: 1,
+                        message: "\(parent.name) has two regions named \(child.name) (lines \(other) and \(child.line))"
+                    )
                 }
                 seen[child.name] = child.line
                 try check(child)
@@ -153,8 +176,9 @@ public enum RegionTable {
                     if let a = aliases[kid.code], !a.isEmpty { out += ", aliases: \(yamlList(a))" }
                     out += "}\n"
                 } else {
-                    write(kid, first: indent + "  - ", indent: indent + "    ",
-                          childKey: childKey == "districts" ? "towns" : "villages")
+                    write(
+                        kid, first: indent + "  - ", indent: indent + "    ",
+                        childKey: childKey == "districts" ? "towns" : "villages")
                 }
             }
         }
@@ -177,7 +201,11 @@ public enum RegionTable {
             case "\n": q += "\\n"
             case "\t": q += "\\t"
             default:
-                if c.value < 0x20 { q += "\\x" + String(c.value, radix: 16).leftPadded(2) } else { q.unicodeScalars.append(c) }
+                if c.value < 0x20 {
+                    q += "\\x" + String(c.value, radix: 16).leftPadded(2)
+                } else {
+                    q.unicodeScalars.append(c)
+                }
             }
         }
         return q + "\""
@@ -211,12 +239,19 @@ public enum RegionTable {
     static func csvRecords(_ text: String, file: String) throws(ImportError) -> [(line: Int, fields: [String])] {
         var bytes = Array(text.utf8)[...]
         if bytes.starts(with: [0xEF, 0xBB, 0xBF]) { bytes = bytes.dropFirst(3) }
-        let quote = UInt8(ascii: "\""), comma = UInt8(ascii: ","), lf = UInt8(ascii: "\n"), cr = UInt8(ascii: "\r")
+        let quote = UInt8(ascii: "\"")
+        let comma = UInt8(ascii: ",")
+        let lf = UInt8(ascii: "\n")
+        let cr = UInt8(ascii: "\r")
         var records: [(Int, [String])] = []
         var fields: [String] = []
         var field: [UInt8] = []
-        var line = 1, column = 0, recordLine = 1
-        var quoted = false, wasQuoted = false, afterQuote = false
+        var line = 1
+        var column = 0
+        var recordLine = 1
+        var quoted = false
+        var wasQuoted = false
+        var afterQuote = false
         func endField() {
             fields.append(String(decoding: field, as: UTF8.self))
             field.removeAll(keepingCapacity: true)
@@ -238,7 +273,10 @@ public enum RegionTable {
                         afterQuote = true
                     }
                 } else {
-                    if b == lf { line += 1; column = 0 }
+                    if b == lf {
+                        line += 1
+                        column = 0
+                    }
                     field.append(b)
                 }
                 continue
@@ -246,7 +284,8 @@ public enum RegionTable {
             switch b {
             case quote:
                 guard field.isEmpty, !afterQuote else {
-                    throw ImportError(file: file, line: line, column: column, message: "a quote inside an unquoted field")
+                    throw ImportError(
+                        file: file, line: line, column: column, message: "a quote inside an unquoted field")
                 }
                 quoted = true
                 wasQuoted = true
@@ -269,7 +308,9 @@ public enum RegionTable {
                 field.append(b)
             }
         }
-        if quoted { throw ImportError(file: file, line: recordLine, column: 1, message: "a quoted field is not closed") }
+        if quoted {
+            throw ImportError(file: file, line: recordLine, column: 1, message: "a quoted field is not closed")
+        }
         if !field.isEmpty || !fields.isEmpty || wasQuoted {
             endField()
             records.append((recordLine, fields))

@@ -1,4 +1,5 @@
 import PagodaJSON
+
 /// Bitset index over the routes: one row of bits per value of each dimension a route can match on.
 ///
 /// A ticket's candidate routes are the AND of one row per dimension (category, region, kind, urgency,
@@ -43,7 +44,8 @@ struct RouteIndex: Sendable {
             bits[row * words + route >> 6] |= 1 << UInt64(route & 63)
         }
         func subtree(_ root: Int, _ children: (Int) -> [Int]) -> [Int] {
-            var out: [Int] = [], stack = [root]
+            var out: [Int] = []
+            var stack = [root]
             while let n = stack.popLast() {
                 out.append(n)
                 stack.append(contentsOf: children(n))
@@ -70,10 +72,12 @@ struct RouteIndex: Sendable {
             for (k, kind) in TicketKind.allCases.enumerated() where route.kinds.isEmpty || route.kinds.contains(kind) {
                 set(&byKind, row: k, route: i)
             }
-            for (u, urgency) in Urgency.allCases.enumerated() where route.urgencies.isEmpty || route.urgencies.contains(urgency) {
+            for (u, urgency) in Urgency.allCases.enumerated()
+            where route.urgencies.isEmpty || route.urgencies.contains(urgency) {
                 set(&byUrgency, row: u, route: i)
             }
-            for (c, channel) in Channel.allCases.enumerated() where route.channels.isEmpty || route.channels.contains(channel) {
+            for (c, channel) in Channel.allCases.enumerated()
+            where route.channels.isEmpty || route.channels.contains(channel) {
                 set(&byChannel, row: c, route: i)
             }
             for (e, flag) in [false, true].enumerated() where route.enterprise == nil || route.enterprise == flag {
@@ -111,12 +115,18 @@ struct RouteIndex: Sendable {
     /// The index of the first route whose conditions hold, or nil.
     func firstMatch(rows: Rows, phrases: [Int32], routes: [Route], accept: ((Int) -> Bool)? = nil) -> Int? {
         withUnsafeTemporaryAllocation(of: UInt64.self, capacity: words) { cand in
-            let c = rows.category * words, r = rows.region * words, k = rows.kind * words
-            let u = rows.urgency * words, ch = rows.channel * words, e = rows.enterprise * words
+            let c = rows.category * words
+            let r = rows.region * words
+            let k = rows.kind * words
+            let u = rows.urgency * words
+            let ch = rows.channel * words
+            let e = rows.enterprise * words
             byCategory.withUnsafeBufferPointer { cat in
                 byRegion.withUnsafeBufferPointer { reg in
                     for w in 0..<words {
-                        cand[w] = cat[c + w] & reg[r + w] & byKind[k + w] & byUrgency[u + w] & byChannel[ch + w] & byEnterprise[e + w]
+                        cand[w] =
+                            cat[c + w] & reg[r + w] & byKind[k + w] & byUrgency[u + w] & byChannel[ch + w]
+                            & byEnterprise[e + w]
                     }
                 }
             }
@@ -149,16 +159,26 @@ struct RouteIndex: Sendable {
         func and(_ bits: [UInt64], row: Int) {
             for w in 0..<words { acc[w] &= bits[row * words + w] }
         }
-        if route.categories.isEmpty { and(byCategory, row: noCategoryRow) } else { for c in route.categories { and(byCategory, row: c) } }
+        if route.categories.isEmpty {
+            and(byCategory, row: noCategoryRow)
+        } else {
+            for c in route.categories { and(byCategory, row: c) }
+        }
         if route.regions.isEmpty {
             and(byRegion, row: noRegionRow)
         } else {
             for r in route.regions { and(byRegion, row: r) }
         }
-        for (k, kind) in TicketKind.allCases.enumerated() where route.kinds.isEmpty || route.kinds.contains(kind) { and(byKind, row: k) }
-        for (u, urgency) in Urgency.allCases.enumerated() where route.urgencies.isEmpty || route.urgencies.contains(urgency) { and(byUrgency, row: u) }
-        for (c, channel) in Channel.allCases.enumerated() where route.channels.isEmpty || route.channels.contains(channel) { and(byChannel, row: c) }
-        for (e, flag) in [false, true].enumerated() where route.enterprise == nil || route.enterprise == flag { and(byEnterprise, row: e) }
+        for (k, kind) in TicketKind.allCases.enumerated() where route.kinds.isEmpty || route.kinds.contains(kind) {
+            and(byKind, row: k)
+        }
+        for (u, urgency) in Urgency.allCases.enumerated()
+        where route.urgencies.isEmpty || route.urgencies.contains(urgency) { and(byUrgency, row: u) }
+        for (c, channel) in Channel.allCases.enumerated()
+        where route.channels.isEmpty || route.channels.contains(channel) { and(byChannel, row: c) }
+        for (e, flag) in [false, true].enumerated() where route.enterprise == nil || route.enterprise == flag {
+            and(byEnterprise, row: e)
+        }
         for w in 0..<words { acc[w] &= textFree[w] & fieldFree[w] }
         return acc
     }

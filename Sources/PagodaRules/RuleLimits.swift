@@ -1,9 +1,9 @@
-import Foundation
-import PagodaJSON
 // libyaml, as Yams builds it. Yams composes a whole document before anyone can look at it, and hashes
 // mapping keys as it goes; a key that is an alias of a deep tree is hashed at its expanded size. The
 // expansion check below reads libyaml's events itself so that it can stop before Yams starts.
 internal import CYaml
+import Foundation
+import PagodaJSON
 
 /// How much one rule file may hold, so that a hostile or mistaken file is refused with a positioned
 /// error instead of taking the process's time and memory.
@@ -66,10 +66,15 @@ enum YAMLExpansion {
         yaml_parser_set_input_string(&parser, bytes.baseAddress, bytes.count)
 
         /// An open sequence or mapping: its anchor and the nodes it holds so far, itself included.
-        struct Open { var anchor: String?; var nodes: Int }
+        struct Open {
+            var anchor: String?
+            var nodes: Int
+        }
         var open: [Open] = []
         var sizes: [String: Int] = [:]
-        var aliases = 0, added = 0, events = 0
+        var aliases = 0
+        var added = 0
+        var events = 0
         func anchor(_ p: UnsafeMutablePointer<yaml_char_t>?) -> String? { p.map { String(cString: $0) } }
         func close(_ nodes: Int, anchor: String?) {
             if let anchor { sizes[anchor] = nodes }
@@ -82,7 +87,8 @@ enum YAMLExpansion {
             if events & 4095 == 0, shouldStop?() == true { return .stopped }
             guard yaml_parser_parse(&parser, &event) == 1 else { return .withinLimits }
             defer { yaml_event_delete(&event) }
-            let line = Int(event.start_mark.line) + 1, column = Int(event.start_mark.column) + 1
+            let line = Int(event.start_mark.line) + 1
+            let column = Int(event.start_mark.column) + 1
             switch event.type {
             case YAML_STREAM_END_EVENT:
                 return .withinLimits

@@ -49,7 +49,8 @@ struct RuleLoader {
 
     mutating func load(_ files: [RuleFile]) -> RuleSetSource {
         if files.isEmpty {
-            diagnostics.error(.emptyRuleSet, "no rule files (*.yaml) found", at: RulePosition(file: ".", line: 1, column: 1))
+            diagnostics.error(
+                .emptyRuleSet, "no rule files (*.yaml) found", at: RulePosition(file: ".", line: 1, column: 1))
         }
         for file in files {
             if shouldStop?() == true {
@@ -67,7 +68,8 @@ struct RuleLoader {
             for (name, value) in entries.values.sorted(by: { r.location($0.value) < r.location($1.value) }) {
                 let keyLoc = r.location(entries.keys[name]!)
                 if let earlier = source.sectionLocations[name] {
-                    r.diagnostics.error(.duplicateSection, "section '\(name)' is already defined at \(earlier)", at: keyLoc)
+                    r.diagnostics.error(
+                        .duplicateSection, "section '\(name)' is already defined at \(earlier)", at: keyLoc)
                     continue
                 }
                 source.sectionLocations[name] = keyLoc
@@ -101,7 +103,9 @@ struct RuleLoader {
         return items.compactMap { decode(&self, $0) }
     }
 
-    private mutating func named<T>(_ node: Node, what: String, _ decode: (inout Self, Located<String>, Node) -> T?) -> [T] {
+    private mutating func named<T>(_ node: Node, what: String, _ decode: (inout Self, Located<String>, Node) -> T?)
+        -> [T]
+    {
         guard let pairs = r.namedMapping(node, what: what) else { return [] }
         return pairs.compactMap { decode(&self, Located($0.key, r.location($0.keyNode)), $0.value) }
     }
@@ -112,12 +116,15 @@ struct RuleLoader {
         let childKey: String? = [Level.city: "districts", .district: "towns", .town: "villages"][level]
         // A plain name is shorthand for {name: NAME}.
         if case .scalar(let scalar) = node, !scalar.string.isEmpty, level != .city {
-            return RegionSpec(name: scalar.string, code: nil, aliases: [], level: level, location: r.location(node), children: [])
+            return RegionSpec(
+                name: scalar.string, code: nil, aliases: [], level: level, location: r.location(node), children: [])
         }
         var allowed = ["name", "code", "aliases"]
         if let childKey { allowed.append(childKey) }
         if level == .city { allowed.append("province") }
-        guard let e = r.mapping(node, what: "a \(level) region", allowed: allowed, required: ["name"]) else { return nil }
+        guard let e = r.mapping(node, what: "a \(level) region", allowed: allowed, required: ["name"]) else {
+            return nil
+        }
         guard let name = e["name"].flatMap({ r.nonEmptyString($0, what: "a region name") }) else { return nil }
         if name.contains("/") {
             r.diagnostics.error(.invalidValue, "region name '\(name)' must not contain '/'", at: r.location(e["name"]!))
@@ -130,7 +137,9 @@ struct RuleLoader {
                 code = s
             }
         }
-        let aliases = e["aliases"].flatMap { r.stringList($0, what: "aliases") }?.map { Located($0.value, r.location($0.node)) } ?? []
+        let aliases =
+            e["aliases"].flatMap { r.stringList($0, what: "aliases") }?.map { Located($0.value, r.location($0.node)) }
+            ?? []
         if level == .city, let p = e["province"], let s = r.nonEmptyString(p, what: "a province name") {
             source.province = Located(s, r.location(p))
         }
@@ -138,7 +147,8 @@ struct RuleLoader {
         if let childKey, let c = e[childKey], let next = Level(rawValue: level.rawValue + 1) {
             children = list(c, what: childKey) { $0.decodeRegion($1, level: next) }
         }
-        return RegionSpec(name: name, code: code, aliases: aliases, level: level, location: r.location(node), children: children)
+        return RegionSpec(
+            name: name, code: code, aliases: aliases, level: level, location: r.location(node), children: children)
     }
 
     // MARK: Units
@@ -157,8 +167,11 @@ struct RuleLoader {
     }
 
     private mutating func decodeUnit(_ node: Node) -> UnitSpec? {
-        guard let e = r.mapping(node, what: "a unit", allowed: ["id", "name", "level", "region", "function", "queue", "parent"],
-                                required: ["id", "name", "level", "function"]) else { return nil }
+        guard
+            let e = r.mapping(
+                node, what: "a unit", allowed: ["id", "name", "level", "region", "function", "queue", "parent"],
+                required: ["id", "name", "level", "function"])
+        else { return nil }
         let unitID = e["id"].flatMap { id($0, what: "unit id") }
         let name = e["name"].flatMap { r.nonEmptyString($0, what: "a unit name") }
         let level = e["level"].flatMap { r.oneOf($0, what: "level", Level.allCases.map { ($0.name, $0) }) }
@@ -167,15 +180,17 @@ struct RuleLoader {
         var queue: String?
         if let q = e["queue"], let s = r.string(q, what: "queue") {
             if s.isEmpty || s.utf8.count > 200 || s.contains(where: { $0.isWhitespace }) {
-                r.diagnostics.error(.invalidValue, "queue must be 1-200 bytes without spaces, got '\(s)'", at: r.location(q))
+                r.diagnostics.error(
+                    .invalidValue, "queue must be 1-200 bytes without spaces, got '\(s)'", at: r.location(q))
             } else {
                 queue = s
             }
         }
         let parent = e["parent"].flatMap { id($0, what: "parent unit id") }
         guard let unitID, let name, let level, let function else { return nil }
-        return UnitSpec(id: unitID, name: name, level: level, region: region, function: function, queue: queue,
-                        parent: parent, location: r.location(node))
+        return UnitSpec(
+            id: unitID, name: name, level: level, region: region, function: function, queue: queue,
+            parent: parent, location: r.location(node))
     }
 
     // MARK: Calendar
@@ -195,14 +210,17 @@ struct RuleLoader {
     }
 
     private mutating func decodeCalendar(_ node: Node) -> CalendarSpec? {
-        guard let e = r.mapping(node, what: "calendar", allowed: ["time_zone", "working_days", "working_hours", "years"])
+        guard
+            let e = r.mapping(node, what: "calendar", allowed: ["time_zone", "working_days", "working_hours", "years"])
         else { return nil }
         var tz = Located("Asia/Shanghai", r.location(node))
         if let n = e["time_zone"], let s = r.string(n, what: "time_zone") { tz = Located(s, r.location(n)) }
         var days: [Located<String>] = []
         if let n = e["working_days"], let items = r.stringList(n, what: "working_days") {
             for item in items {
-                if r.oneOf(item.node, what: "a working day", Self.weekdayNames) != nil { days.append(Located(item.value, r.location(item.node))) }
+                if r.oneOf(item.node, what: "a working day", Self.weekdayNames) != nil {
+                    days.append(Located(item.value, r.location(item.node)))
+                }
             }
         } else {
             days = ["mon", "tue", "wed", "thu", "fri"].map { Located($0, r.location(node)) }
@@ -212,38 +230,54 @@ struct RuleLoader {
             for item in items {
                 if let w = WorkingInterval(parsing: item.value) {
                     if let last = hours.last, last.endMinute > w.startMinute {
-                        r.diagnostics.error(.invalidValue, "working hours must be in order and must not overlap: '\(item.value)'", at: r.location(item.node))
+                        r.diagnostics.error(
+                            .invalidValue, "working hours must be in order and must not overlap: '\(item.value)'",
+                            at: r.location(item.node))
                     }
                     hours.append(w)
                 } else {
-                    r.diagnostics.error(.invalidValue, "working hours must look like '08:30-12:00', got '\(item.value)'", at: r.location(item.node))
+                    r.diagnostics.error(
+                        .invalidValue, "working hours must look like '08:30-12:00', got '\(item.value)'",
+                        at: r.location(item.node))
                 }
             }
         } else {
             hours = [WorkingInterval(parsing: "09:00-12:00"), WorkingInterval(parsing: "14:00-18:00")].compactMap { $0 }
         }
-        var spec = CalendarSpec(timeZone: tz, workingDays: days, workingHours: hours, holidays: [], workdays: [], years: [], location: r.location(node))
+        var spec = CalendarSpec(
+            timeZone: tz, workingDays: days, workingHours: hours, holidays: [], workdays: [], years: [],
+            location: r.location(node))
         if let n = e["years"], let years = r.namedMapping(n, what: "years") {
             for (key, keyNode, value) in years {
                 guard let year = Int(key), (1970...2200).contains(year) else {
-                    r.diagnostics.error(.invalidValue, "a year must be a number like 2026, got '\(key)'", at: r.location(keyNode))
+                    r.diagnostics.error(
+                        .invalidValue, "a year must be a number like 2026, got '\(key)'", at: r.location(keyNode))
                     continue
                 }
                 spec.years.append(Located(year, r.location(keyNode)))
-                guard let y = r.mapping(value, what: "year \(year)", allowed: ["holidays", "workdays"]) else { continue }
+                guard let y = r.mapping(value, what: "year \(year)", allowed: ["holidays", "workdays"]) else {
+                    continue
+                }
                 if let h = y["holidays"], let items = r.sequence(h, what: "holidays") {
                     for item in items {
-                        guard let he = r.mapping(item, what: "a holiday", allowed: ["from", "to", "name"], required: ["from", "to", "name"]),
-                              let from = he["from"].flatMap({ date($0, what: "from") }),
-                              let to = he["to"].flatMap({ date($0, what: "to") }),
-                              let name = he["name"].flatMap({ r.nonEmptyString($0, what: "holiday name") })
+                        guard
+                            let he = r.mapping(
+                                item, what: "a holiday", allowed: ["from", "to", "name"],
+                                required: ["from", "to", "name"]),
+                            let from = he["from"].flatMap({ date($0, what: "from") }),
+                            let to = he["to"].flatMap({ date($0, what: "to") }),
+                            let name = he["name"].flatMap({ r.nonEmptyString($0, what: "holiday name") })
                         else { continue }
                         if to < from {
-                            r.diagnostics.error(.invalidDate, "holiday '\(name)' ends (\(to)) before it starts (\(from))", at: r.location(item))
+                            r.diagnostics.error(
+                                .invalidDate, "holiday '\(name)' ends (\(to)) before it starts (\(from))",
+                                at: r.location(item))
                             continue
                         }
                         if from.year != year || to.year != year {
-                            r.diagnostics.warning(.invalidDate, "holiday '\(name)' (\(from) to \(to)) is listed under year \(year)", at: r.location(item))
+                            r.diagnostics.warning(
+                                .invalidDate, "holiday '\(name)' (\(from) to \(to)) is listed under year \(year)",
+                                at: r.location(item))
                         }
                         spec.holidays.append((Holiday(from: from, to: to, name: name), r.location(item)))
                     }
@@ -252,7 +286,9 @@ struct RuleLoader {
                     for item in items {
                         guard let d = date(item.node, what: "a make-up workday") else { continue }
                         if d.year != year {
-                            r.diagnostics.warning(.invalidDate, "make-up workday \(d) is listed under year \(year)", at: r.location(item.node))
+                            r.diagnostics.warning(
+                                .invalidDate, "make-up workday \(d) is listed under year \(year)",
+                                at: r.location(item.node))
                         }
                         spec.workdays.append((d, r.location(item.node)))
                     }
@@ -275,9 +311,14 @@ struct RuleLoader {
     }
 
     private mutating func decodeProfile(_ name: Located<String>, _ node: Node) -> ProfileSpec? {
-        guard let e = r.mapping(node, what: "SLA profile '\(name.value)'", allowed: ["description", "clocks", "warn_at"], required: ["clocks"])
+        guard
+            let e = r.mapping(
+                node, what: "SLA profile '\(name.value)'", allowed: ["description", "clocks", "warn_at"],
+                required: ["clocks"])
         else { return nil }
-        var spec = ProfileSpec(name: name, description: e["description"].flatMap { r.string($0, what: "description") }, clocks: [], warn: .percent(75))
+        var spec = ProfileSpec(
+            name: name, description: e["description"].flatMap { r.string($0, what: "description") }, clocks: [],
+            warn: .percent(75))
         if let c = e["clocks"], let clocks = r.mapping(c, what: "clocks", allowed: Clock.allCases.map(\.rawValue)) {
             for clock in Clock.allCases {
                 if let n = clocks[clock.rawValue], let d = duration(n, what: "clock '\(clock.rawValue)'") {
@@ -285,13 +326,17 @@ struct RuleLoader {
                 }
             }
             if clocks["resolve"] == nil {
-                r.diagnostics.error(.missingResolveClock, "SLA profile '\(name.value)' must have a 'resolve' clock", at: r.location(c))
+                r.diagnostics.error(
+                    .missingResolveClock, "SLA profile '\(name.value)' must have a 'resolve' clock", at: r.location(c))
             }
         }
         if let w = e["warn_at"], let s = r.string(w, what: "warn_at") {
             if s.hasSuffix("%"), let p = Int(s.dropLast()) {
-                if (1...99).contains(p) { spec.warn = .percent(p) } else {
-                    r.diagnostics.error(.warnThreshold, "warn_at must be between 1% and 99%, got '\(s)'", at: r.location(w))
+                if (1...99).contains(p) {
+                    spec.warn = .percent(p)
+                } else {
+                    r.diagnostics.error(
+                        .warnThreshold, "warn_at must be between 1% and 99%, got '\(s)'", at: r.location(w))
                 }
             } else if let d = duration(w, what: "warn_at") {
                 spec.warn = .before(d)
@@ -303,12 +348,16 @@ struct RuleLoader {
     // MARK: Categories
 
     private mutating func decodeCategories(_ node: Node, prefix: String?) -> [CategorySpec] {
-        guard let pairs = r.namedMapping(node, what: prefix.map { "children of '\($0)'" } ?? "categories") else { return [] }
+        guard let pairs = r.namedMapping(node, what: prefix.map { "children of '\($0)'" } ?? "categories") else {
+            return []
+        }
         var out: [CategorySpec] = []
         for (key, keyNode, value) in pairs {
             let valid = !key.isEmpty && key.allSatisfy { ("a"..."z").contains($0) || $0.isASCIIDigit || $0 == "_" }
             if !valid {
-                r.diagnostics.error(.invalidId, "category code '\(key)' must be lowercase letters, digits and '_'", at: r.location(keyNode))
+                r.diagnostics.error(
+                    .invalidId, "category code '\(key)' must be lowercase letters, digits and '_'",
+                    at: r.location(keyNode))
                 continue
             }
             let code = prefix.map { "\($0).\(key)" } ?? key
@@ -329,7 +378,9 @@ struct RuleLoader {
     // MARK: Text conditions and classification
 
     private mutating func decodeText(_ node: Node) -> TextSpec? {
-        guard let e = r.mapping(node, what: "a text condition", allowed: ["any", "all", "all_of", "none", "none_near", "near"])
+        guard
+            let e = r.mapping(
+                node, what: "a text condition", allowed: ["any", "all", "all_of", "none", "none_near", "near"])
         else { return nil }
         var spec = TextSpec(location: r.location(node))
         func phrases(_ list: Node, what: String, _ reader: inout YAMLReader) -> [Located<String>] {
@@ -338,15 +389,19 @@ struct RuleLoader {
             for item in items {
                 let normalized = PhraseMatcher.normalize(item.value)
                 if normalized.isEmpty {
-                    reader.diagnostics.error(.invalidPattern, "an empty phrase matches every text", at: reader.location(item.node))
+                    reader.diagnostics.error(
+                        .invalidPattern, "an empty phrase matches every text", at: reader.location(item.node))
                 } else if normalized.unicodeScalars.count > 200 {
-                    reader.diagnostics.error(.invalidPattern, "a phrase may be at most 200 characters", at: reader.location(item.node))
+                    reader.diagnostics.error(
+                        .invalidPattern, "a phrase may be at most 200 characters", at: reader.location(item.node))
                 } else {
                     if let why = Self.looksLikeRegularExpression(normalized) {
-                        reader.diagnostics.warning(.regexLikePhrase, "phrase '\(normalized)' looks like a regular expression (\(why)), "
-                                                   + "but phrases are matched literally: it matches only a text that contains "
-                                                   + "exactly these characters; write the words themselves, several in 'any', "
-                                                   + "or a gap phrase 'A…B'", at: reader.location(item.node))
+                        reader.diagnostics.warning(
+                            .regexLikePhrase,
+                            "phrase '\(normalized)' looks like a regular expression (\(why)), "
+                                + "but phrases are matched literally: it matches only a text that contains "
+                                + "exactly these characters; write the words themselves, several in 'any', "
+                                + "or a gap phrase 'A…B'", at: reader.location(item.node))
                     }
                     out.append(Located(normalized, reader.location(item.node)))
                 }
@@ -369,10 +424,14 @@ struct RuleLoader {
             }
         }
         if e["near"] != nil && spec.noneNear.isEmpty {
-            r.diagnostics.error(.emptyCondition, "'near' without 'none_near' has nothing to apply to", at: r.location(e["near"]!))
+            r.diagnostics.error(
+                .emptyCondition, "'near' without 'none_near' has nothing to apply to", at: r.location(e["near"]!))
         }
         if spec.isEmpty {
-            r.diagnostics.error(.emptyCondition, "a text condition needs 'any', 'all' or 'all_of' phrases ('none' alone would match almost every ticket)", at: spec.location)
+            r.diagnostics.error(
+                .emptyCondition,
+                "a text condition needs 'any', 'all' or 'all_of' phrases ('none' alone would match almost every ticket)",
+                at: spec.location)
             return nil
         }
         return spec
@@ -390,7 +449,8 @@ struct RuleLoader {
             case ")" where next == "+" || next == "*" || next == "?": return "a repeated group"
             case "|": return "'|'"
             case "[" where phrase.contains("]"): return "a character class"
-            case "{" where next.map { ("0"..."9").contains($0) } ?? false && phrase.contains("}"): return "a repetition count"
+            case "{" where next.map { ("0"..."9").contains($0) } ?? false && phrase.contains("}"):
+                return "a repetition count"
             case "*" where i > 0 && scalars[i - 1] != ".": return "'*'"
             case "+" where i > 0 && scalars[i - 1] != ".": return "'+'"
             default: continue
@@ -406,11 +466,16 @@ struct RuleLoader {
         guard let node, let items = r.stringList(node, what: "source_line") else { return [] }
         var out: [String] = []
         for item in items {
-            let ok = (1...32).contains(item.value.utf8.count)
+            let ok =
+                (1...32).contains(item.value.utf8.count)
                 && item.value.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || ".:_-".contains($0)) }
-            if ok { out.append(item.value) } else {
-                r.diagnostics.error(.invalidValue, "source_line '\(item.value)' can never match: a ticket's source_line is 1-32 "
-                                    + "characters of A-Z a-z 0-9 . _ : -", at: r.location(item.node))
+            if ok {
+                out.append(item.value)
+            } else {
+                r.diagnostics.error(
+                    .invalidValue,
+                    "source_line '\(item.value)' can never match: a ticket's source_line is 1-32 "
+                        + "characters of A-Z a-z 0-9 . _ : -", at: r.location(item.node))
             }
         }
         return out
@@ -422,14 +487,17 @@ struct RuleLoader {
         var out: [FieldCondition] = []
         for (key, keyNode, value) in pairs {
             if TicketContract.fields.contains(key) {
-                r.diagnostics.error(.invalidValue, "'\(key)' is a contract field, not an extra one; use its own condition "
-                                    + "(\(key == "source_line" ? "source_line" : "category, kind, channel, urgency, enterprise, region, text"))",
-                                    at: r.location(keyNode))
+                r.diagnostics.error(
+                    .invalidValue,
+                    "'\(key)' is a contract field, not an extra one; use its own condition "
+                        + "(\(key == "source_line" ? "source_line" : "category, kind, channel, urgency, enterprise, region, text"))",
+                    at: r.location(keyNode))
                 continue
             }
             guard let values = r.stringList(value, what: "extra '\(key)'") else { continue }
             if values.isEmpty {
-                r.diagnostics.error(.emptyCondition, "an empty list for extra '\(key)' matches nothing", at: r.location(value))
+                r.diagnostics.error(
+                    .emptyCondition, "an empty list for extra '\(key)' matches nothing", at: r.location(value))
                 continue
             }
             out.append(FieldCondition(field: key, values: values.map(\.value)))
@@ -438,15 +506,20 @@ struct RuleLoader {
     }
 
     private mutating func decodeEmergency(_ node: Node) -> EmergencySpec? {
-        guard let e = r.mapping(node, what: "an emergency rule", allowed: ["id", "line", "text", "description", "kind", "channel"],
-                                required: ["id", "line", "text"])
+        guard
+            let e = r.mapping(
+                node, what: "an emergency rule", allowed: ["id", "line", "text", "description", "kind", "channel"],
+                required: ["id", "line", "text"])
         else { return nil }
         let ruleID = e["id"].flatMap { id($0, what: "rule id") }
-        let line = e["line"].flatMap { r.oneOf($0, what: "line", [("110", "110"), ("119", "119"), ("120", "120"), ("122", "122")]) }
+        let line = e["line"].flatMap {
+            r.oneOf($0, what: "line", [("110", "110"), ("119", "119"), ("120", "120"), ("122", "122")])
+        }
         let text = e["text"].flatMap { decodeText($0) }
         guard let ruleID, let line, let text else { return nil }
-        return EmergencySpec(id: ruleID, line: line, kinds: enumList(e["kind"], what: "kind", Self.kinds),
-                             channels: enumList(e["channel"], what: "channel", Self.channels), text: text, location: r.location(node))
+        return EmergencySpec(
+            id: ruleID, line: line, kinds: enumList(e["kind"], what: "kind", Self.kinds),
+            channels: enumList(e["channel"], what: "channel", Self.channels), text: text, location: r.location(node))
     }
 
     static let kinds = TicketKind.allCases.map { ($0.rawValue, $0) }
@@ -459,9 +532,12 @@ struct RuleLoader {
     }
 
     private mutating func decodeClassify(_ node: Node) -> ClassifySpec? {
-        guard let e = r.mapping(node, what: "a classify rule",
-                                allowed: ["id", "description", "text", "kind", "channel", "source_line", "extra", "set", "override"],
-                                required: ["id", "set"]) else { return nil }
+        guard
+            let e = r.mapping(
+                node, what: "a classify rule",
+                allowed: ["id", "description", "text", "kind", "channel", "source_line", "extra", "set", "override"],
+                required: ["id", "set"])
+        else { return nil }
         let ruleID = e["id"].flatMap { id($0, what: "rule id") }
         let text = e["text"].flatMap { decodeText($0) }
         var category: Located<String>?
@@ -478,13 +554,16 @@ struct RuleLoader {
         let fields = fieldConditions(e["extra"])
         // Without text a rule needs another condition: a rule that holds for every ticket is a mistake.
         if e["text"] == nil && e["source_line"] == nil && e["extra"] == nil {
-            r.diagnostics.error(.missingKey, "a classify rule needs 'text', or a 'source_line' or 'extra' condition", at: r.location(node))
+            r.diagnostics.error(
+                .missingKey, "a classify rule needs 'text', or a 'source_line' or 'extra' condition",
+                at: r.location(node))
             return nil
         }
         guard let ruleID, e["text"] == nil || text != nil else { return nil }
-        return ClassifySpec(id: ruleID, text: text, kinds: enumList(e["kind"], what: "kind", Self.kinds),
-                            channels: enumList(e["channel"], what: "channel", Self.channels), sourceLines: lines, fields: fields,
-                            setCategory: category, setUrgency: urgency, override: override, location: r.location(node))
+        return ClassifySpec(
+            id: ruleID, text: text, kinds: enumList(e["kind"], what: "kind", Self.kinds),
+            channels: enumList(e["channel"], what: "channel", Self.channels), sourceLines: lines, fields: fields,
+            setCategory: category, setUrgency: urgency, override: override, location: r.location(node))
     }
 
     // MARK: Routes
@@ -495,22 +574,30 @@ struct RuleLoader {
             case "platform": return .platform(r.location(node))
             case "triage": return .triage(r.location(node))
             default:
-                r.diagnostics.error(.invalidValue, "\(what) must be 'platform', 'triage', {unit: ID} or {level: L, function: F}; got '\(s.string)'", at: r.location(node))
+                r.diagnostics.error(
+                    .invalidValue,
+                    "\(what) must be 'platform', 'triage', {unit: ID} or {level: L, function: F}; got '\(s.string)'",
+                    at: r.location(node))
                 return nil
             }
         }
         guard let e = r.mapping(node, what: what, allowed: ["unit", "level", "function"]) else { return nil }
         if let u = e["unit"] {
             if e["level"] != nil || e["function"] != nil {
-                r.diagnostics.error(.conflictingDestination, "\(what) names a unit and a relative destination; give one", at: r.location(node))
+                r.diagnostics.error(
+                    .conflictingDestination, "\(what) names a unit and a relative destination; give one",
+                    at: r.location(node))
             }
             return id(u, what: "unit id").map { .unit($0) }
         }
         guard let l = e["level"], let f = e["function"] else {
-            r.diagnostics.error(.missingKey, "\(what) needs 'unit', or both 'level' and 'function'", at: r.location(node))
+            r.diagnostics.error(
+                .missingKey, "\(what) needs 'unit', or both 'level' and 'function'", at: r.location(node))
             return nil
         }
-        guard let level = r.oneOf(l, what: "level", Level.allCases.map { ($0.name, $0) }), let function = id(f, what: "function") else { return nil }
+        guard let level = r.oneOf(l, what: "level", Level.allCases.map { ($0.name, $0) }),
+            let function = id(f, what: "function")
+        else { return nil }
         return .relative(level: level, function: function, location: r.location(node))
     }
 
@@ -523,20 +610,38 @@ struct RuleLoader {
         }
         guard let e = r.mapping(node, what: "sla", allowed: SLACase.allCases.map(\.rawValue)) else { return spec }
         for c in SLACase.allCases {
-            if let n = e[c.rawValue], let s = r.string(n, what: "sla \(c.rawValue)") { spec.byCase[c] = Located(s, r.location(n)) }
+            if let n = e[c.rawValue], let s = r.string(n, what: "sla \(c.rawValue)") {
+                spec.byCase[c] = Located(s, r.location(n))
+            }
         }
         return spec
     }
 
     private mutating func decodeRoute(_ node: Node) -> RouteSpec? {
-        guard let e = r.mapping(node, what: "a route", allowed: ["id", "description", "when", "to", "co_handlers", "sla", "priority", "escalation",
-                                                          "supervise_at"],
-                                required: ["id", "to"]) else { return nil }
+        guard
+            let e = r.mapping(
+                node, what: "a route",
+                allowed: [
+                    "id", "description", "when", "to", "co_handlers", "sla", "priority", "escalation",
+                    "supervise_at",
+                ],
+                required: ["id", "to"])
+        else { return nil }
         let ruleID = e["id"].flatMap { id($0, what: "route id") }
         var when = WhenSpec()
-        if let w = e["when"], let we = r.mapping(w, what: "when", allowed: ["category", "kind", "region", "enterprise", "urgency", "channel", "source_line", "extra", "text"]) {
-            if let c = we["category"], let items = r.stringList(c, what: "category") { when.categories = items.map { Located($0.value, r.location($0.node)) } }
-            if let c = we["region"], let items = r.stringList(c, what: "region") { when.regions = items.map { Located($0.value, r.location($0.node)) } }
+        if let w = e["when"],
+            let we = r.mapping(
+                w, what: "when",
+                allowed: [
+                    "category", "kind", "region", "enterprise", "urgency", "channel", "source_line", "extra", "text",
+                ])
+        {
+            if let c = we["category"], let items = r.stringList(c, what: "category") {
+                when.categories = items.map { Located($0.value, r.location($0.node)) }
+            }
+            if let c = we["region"], let items = r.stringList(c, what: "region") {
+                when.regions = items.map { Located($0.value, r.location($0.node)) }
+            }
             when.kinds = enumList(we["kind"], what: "kind", Self.kinds)
             when.channels = enumList(we["channel"], what: "channel", Self.channels)
             when.urgencies = enumList(we["urgency"], what: "urgency", Self.urgencies)
@@ -546,7 +651,9 @@ struct RuleLoader {
             when.fields = fieldConditions(we["extra"])
             for key in ["category", "kind", "region", "urgency", "channel", "source_line"] {
                 if let n = we[key], case .sequence(let seq) = n, seq.isEmpty {
-                    r.diagnostics.error(.emptyCondition, "an empty '\(key)' list matches nothing; remove the key to match everything", at: r.location(n))
+                    r.diagnostics.error(
+                        .emptyCondition, "an empty '\(key)' list matches nothing; remove the key to match everything",
+                        at: r.location(n))
                 }
             }
         }
@@ -563,12 +670,15 @@ struct RuleLoader {
         }
         let sla = e["sla"].map { decodeSLASelection($0) } ?? SLASelectionSpec()
         let priority = e["priority"].flatMap { r.int($0, what: "priority", range: 1...9) }
-        let escalation = e["escalation"].flatMap { n in r.string(n, what: "escalation").map { Located($0, r.location(n)) } }
+        let escalation = e["escalation"].flatMap { n in
+            r.string(n, what: "escalation").map { Located($0, r.location(n)) }
+        }
         let supervise = e["supervise_at"].flatMap { decodeSuperviseAt($0) }
         guard let ruleID, let to else { return nil }
-        return RouteSpec(id: ruleID, description: e["description"].flatMap { r.string($0, what: "description") }, when: when, to: to,
-                         coHandlers: co, sla: sla, priority: priority, escalation: escalation, superviseAt: supervise,
-                         location: r.location(node))
+        return RouteSpec(
+            id: ruleID, description: e["description"].flatMap { r.string($0, what: "description") }, when: when, to: to,
+            coHandlers: co, sla: sla, priority: priority, escalation: escalation, superviseAt: supervise,
+            location: r.location(node))
     }
 
     private mutating func decodeCoHandlers(_ c: Node) -> [DestinationSpec] {
@@ -589,26 +699,36 @@ struct RuleLoader {
         var clock = Clock.resolve
         var atNode = node
         if case .mapping = node {
-            guard let e = r.mapping(node, what: "supervise_at", allowed: ["clock", "at"], required: ["at"]) else { return nil }
-            if let c = e["clock"], let v = r.oneOf(c, what: "clock", Clock.allCases.map { ($0.rawValue, $0) }) { clock = v }
+            guard let e = r.mapping(node, what: "supervise_at", allowed: ["clock", "at"], required: ["at"]) else {
+                return nil
+            }
+            if let c = e["clock"], let v = r.oneOf(c, what: "clock", Clock.allCases.map { ($0.rawValue, $0) }) {
+                clock = v
+            }
             atNode = e["at"]!
         }
         guard let s = r.string(atNode, what: "supervise_at") else { return nil }
         guard s.hasSuffix("%"), let p = Int(s.dropLast()), (1...99).contains(p) else {
-            r.diagnostics.error(.warnThreshold, "supervise_at must be a percentage of the clock between 1% and 99%, got '\(s)'",
-                                at: r.location(atNode))
+            r.diagnostics.error(
+                .warnThreshold, "supervise_at must be a percentage of the clock between 1% and 99%, got '\(s)'",
+                at: r.location(atNode))
             return nil
         }
         return EarlySupervision(clock: clock, percent: p)
     }
 
     private mutating func decodePolicy(_ node: Node) -> PolicySpec? {
-        guard let e = r.mapping(node, what: "a policy rule",
-                                allowed: ["id", "description", "when", "escalation", "co_handlers", "supervise_at"],
-                                required: ["id"]) else { return nil }
+        guard
+            let e = r.mapping(
+                node, what: "a policy rule",
+                allowed: ["id", "description", "when", "escalation", "co_handlers", "supervise_at"],
+                required: ["id"])
+        else { return nil }
         guard let ruleID = e["id"].flatMap({ id($0, what: "policy rule id") }) else { return nil }
         var spec = PolicySpec(id: ruleID, location: r.location(node))
-        if let w = e["when"], let we = r.mapping(w, what: "when", allowed: ["category", "kind", "urgency", "enterprise"]) {
+        if let w = e["when"],
+            let we = r.mapping(w, what: "when", allowed: ["category", "kind", "urgency", "enterprise"])
+        {
             if let c = we["category"], let items = r.stringList(c, what: "category") {
                 spec.categories = items.map { Located($0.value, r.location($0.node)) }
             }
@@ -616,12 +736,16 @@ struct RuleLoader {
             spec.urgencies = enumList(we["urgency"], what: "urgency", Self.urgencies)
             spec.enterprise = we["enterprise"].flatMap { r.bool($0, what: "enterprise") }
         }
-        spec.escalation = e["escalation"].flatMap { n in r.string(n, what: "escalation").map { Located($0, r.location(n)) } }
+        spec.escalation = e["escalation"].flatMap { n in
+            r.string(n, what: "escalation").map { Located($0, r.location(n)) }
+        }
         if let c = e["co_handlers"] { spec.coHandlers = decodeCoHandlers(c) }
         spec.superviseAt = e["supervise_at"].flatMap { decodeSuperviseAt($0) }
         if e["escalation"] == nil && e["co_handlers"] == nil && e["supervise_at"] == nil {
-            r.diagnostics.error(.emptyCondition, "policy rule '\(ruleID.value)' sets nothing: give 'escalation', 'co_handlers' "
-                                + "or 'supervise_at'", at: r.location(node))
+            r.diagnostics.error(
+                .emptyCondition,
+                "policy rule '\(ruleID.value)' sets nothing: give 'escalation', 'co_handlers' "
+                    + "or 'supervise_at'", at: r.location(node))
         }
         return spec
     }
@@ -629,15 +753,23 @@ struct RuleLoader {
     // MARK: Escalation and defaults
 
     private mutating func decodeEscalation(_ name: Located<String>, _ node: Node) -> EscalationSpec? {
-        guard let e = r.mapping(node, what: "escalation policy '\(name.value)'",
-                                allowed: ["clocks", "to_parent", "at_top", "max_returns", "after_escalation_sla",
-                                          "return_review", "extension_review", "request_pauses", "description"])
+        guard
+            let e = r.mapping(
+                node, what: "escalation policy '\(name.value)'",
+                allowed: [
+                    "clocks", "to_parent", "at_top", "max_returns", "after_escalation_sla",
+                    "return_review", "extension_review", "request_pauses", "description",
+                ])
         else { return nil }
-        var spec = EscalationSpec(name: name, clocks: [.resolve], toParent: true, topAction: "supervise", remindEvery: nil, maxReturns: 2, afterEscalationProfile: nil)
+        var spec = EscalationSpec(
+            name: name, clocks: [.resolve], toParent: true, topAction: "supervise", remindEvery: nil, maxReturns: 2,
+            afterEscalationProfile: nil)
         if let c = e["clocks"] { spec.clocks = enumList(c, what: "clocks", Clock.allCases.map { ($0.rawValue, $0) }) }
         if let t = e["to_parent"], let b = r.bool(t, what: "to_parent") { spec.toParent = b }
         if let m = e["max_returns"], let v = r.int(m, what: "max_returns", range: 0...20) { spec.maxReturns = v }
-        if let a = e["after_escalation_sla"], let s = r.string(a, what: "after_escalation_sla") { spec.afterEscalationProfile = Located(s, r.location(a)) }
+        if let a = e["after_escalation_sla"], let s = r.string(a, what: "after_escalation_sla") {
+            spec.afterEscalationProfile = Located(s, r.location(a))
+        }
         if let n = e["return_review"] { spec.returnReview = duration(n, what: "return_review") }
         if let n = e["extension_review"] { spec.extensionReview = duration(n, what: "extension_review") }
         if let n = e["request_pauses"] {
@@ -645,7 +777,9 @@ struct RuleLoader {
         }
         let topKeys = ["action", "remind_every", "remind_any_time"]
         if let t = e["at_top"], let te = r.mapping(t, what: "at_top", allowed: topKeys) {
-            if let a = te["action"], let v = r.oneOf(a, what: "action", [("supervise", "supervise")]) { spec.topAction = v }
+            if let a = te["action"], let v = r.oneOf(a, what: "action", [("supervise", "supervise")]) {
+                spec.topAction = v
+            }
             if let re = te["remind_every"] { spec.remindEvery = duration(re, what: "remind_every") }
             if let n = te["remind_any_time"] {
                 spec.remindAnyTime = enumList(n, what: "remind_any_time", Self.urgencies)
@@ -655,18 +789,27 @@ struct RuleLoader {
     }
 
     private mutating func decodeDefaults(_ node: Node) {
-        guard let e = r.mapping(node, what: "defaults", allowed: ["platform", "triage", "supervision", "sla", "triage_sla", "priority",
-                                                              "classify_choice"]) else { return }
+        guard
+            let e = r.mapping(
+                node, what: "defaults",
+                allowed: [
+                    "platform", "triage", "supervision", "sla", "triage_sla", "priority",
+                    "classify_choice",
+                ])
+        else { return }
         var d = DefaultsSpec()
         d.location = r.location(node)
         d.platform = e["platform"].flatMap { id($0, what: "platform unit id") }
         d.triage = e["triage"].flatMap { id($0, what: "triage unit id") }
         d.supervision = e["supervision"].flatMap { id($0, what: "supervision unit id") }
         if let s = e["sla"] { d.sla = decodeSLASelection(s) }
-        d.triageSLA = e["triage_sla"].flatMap { n in r.string(n, what: "triage_sla").map { Located($0, r.location(n)) } }
+        d.triageSLA = e["triage_sla"].flatMap { n in r.string(n, what: "triage_sla").map { Located($0, r.location(n)) }
+        }
         if let p = e["priority"], let v = r.int(p, what: "priority", range: 1...9) { d.priority = v }
         if let c = e["classify_choice"],
-           let v = r.oneOf(c, what: "classify_choice", [("first", ClassifyChoice.first), ("most_specific", .mostSpecific)]) {
+            let v = r.oneOf(
+                c, what: "classify_choice", [("first", ClassifyChoice.first), ("most_specific", .mostSpecific)])
+        {
             d.classifyChoice = v
         }
         source.defaults = d

@@ -125,7 +125,8 @@ public struct TextCondition: Sendable, Hashable {
     var requirements: Int { (any.isEmpty ? 0 : 1) + all.count + groups.count }
 
     @inline(__always) static func contains(_ sorted: [Int32], _ value: Int32) -> Bool {
-        var lo = 0, hi = sorted.count
+        var lo = 0
+        var hi = sorted.count
         while lo < hi {
             let mid = (lo + hi) / 2
             if sorted[mid] < value { lo = mid + 1 } else { hi = mid }
@@ -312,13 +313,16 @@ public final class RuleSet: Sendable {
     /// Each unit's escalation chain, computed once.
     let chains: [[Unit]]
 
-    init(regions: [Region], units: [Unit], categories: [Category], profiles: [String: SLAProfile],
-         policies: [String: EscalationPolicy], emergencyRules: [EmergencyRule], classifyRules: [ClassifyRule],
-         routes: [Route], calendar: BusinessCalendar, platformUnit: Int?, triageUnit: Int, supervisionUnit: Int?,
-         defaultSLA: [SLACase: String], triageSLA: String, defaultPriority: Int, hash: String, fallbackRule: RuleReference,
-         phrases: [String], relativeTables: [[Int32]], province: String? = nil,
-         virtualPhrases: [VirtualPhrase] = [], virtualTexts: [String] = [], classifyChoice: ClassifyChoice = .first,
-         policyRules: [PolicyRule] = []) {
+    init(
+        regions: [Region], units: [Unit], categories: [Category], profiles: [String: SLAProfile],
+        policies: [String: EscalationPolicy], emergencyRules: [EmergencyRule], classifyRules: [ClassifyRule],
+        routes: [Route], calendar: BusinessCalendar, platformUnit: Int?, triageUnit: Int, supervisionUnit: Int?,
+        defaultSLA: [SLACase: String], triageSLA: String, defaultPriority: Int, hash: String,
+        fallbackRule: RuleReference,
+        phrases: [String], relativeTables: [[Int32]], province: String? = nil,
+        virtualPhrases: [VirtualPhrase] = [], virtualTexts: [String] = [], classifyChoice: ClassifyChoice = .first,
+        policyRules: [PolicyRule] = []
+    ) {
         self.policyRules = policyRules
         self.province = province
         self.virtualPhrases = virtualPhrases
@@ -329,7 +333,8 @@ public final class RuleSet: Sendable {
             let root: Int32
             switch v {
             case .gap(let first, _, _): root = first
-            case .guarded(let base, _, _): root = base >= VirtualPhrase.base ? roots[Int(base - VirtualPhrase.base)] : base
+            case .guarded(let base, _, _):
+                root = base >= VirtualPhrase.base ? roots[Int(base - VirtualPhrase.base)] : base
             }
             roots.append(root)
             byRoot[root, default: []].append(VirtualPhrase.base + Int32(k))
@@ -360,7 +365,8 @@ public final class RuleSet: Sendable {
         self.unitByID = Dictionary(units.map { ($0.id, $0.index) }, uniquingKeysWith: { a, _ in a })
         self.categoryByCode = Dictionary(categories.map { ($0.code, $0.index) }, uniquingKeysWith: { a, _ in a })
         self.regionByPath = Dictionary(regions.map { ($0.path, $0.index) }, uniquingKeysWith: { a, _ in a })
-        self.regionByCode = Dictionary(regions.compactMap { r in r.code.map { ($0, r.index) } }, uniquingKeysWith: { a, _ in a })
+        self.regionByCode = Dictionary(
+            regions.compactMap { r in r.code.map { ($0, r.index) } }, uniquingKeysWith: { a, _ in a })
         self.relativeTables = relativeTables
         var prefixes: [String] = []
         if let province { prefixes += Self.spellings(name: province, aliases: []) }

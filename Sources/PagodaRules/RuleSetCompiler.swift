@@ -30,8 +30,10 @@ public enum RuleSetCompiler {
     ///   - shouldStop: asked between files, every few thousand YAML events while a file's aliases are
     ///     counted, and between the compiler's phases; when it returns true the work stops and the result
     ///     is `stopped`, without a rule set.
-    public static func compile(_ files: [RuleFile], today: Date? = nil, limits: RuleLimits = .standard,
-                               shouldStop: StopCheck? = nil) -> Result {
+    public static func compile(
+        _ files: [RuleFile], today: Date? = nil, limits: RuleLimits = .standard,
+        shouldStop: StopCheck? = nil
+    ) -> Result {
         var loader = RuleLoader(limits: limits, shouldStop: shouldStop)
         let source = loader.load(files)
         if loader.stopped || shouldStop?() == true {
@@ -72,7 +74,8 @@ public enum RuleSetCompiler {
             // case the file grows while it is read.
             var info = stat()
             if fstat(handle.fileDescriptor, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG,
-               Int(info.st_size) > limits.maxFileBytes {
+                Int(info.st_size) > limits.maxFileBytes
+            {
                 return RuleFile(path: path, unreadSize: Int(info.st_size))
             }
             let data = try handle.read(upToCount: limits.maxFileBytes + 1) ?? Data()
@@ -146,7 +149,9 @@ private struct Checker {
         if giveUp() { return nil }
         buildPolicies()
         let emergency = source.emergency.map { e in
-            EmergencyRule(reference: ref(e.id), line: e.line, text: compileText(e.text), kinds: Set(e.kinds), channels: Set(e.channels))
+            EmergencyRule(
+                reference: ref(e.id), line: e.line, text: compileText(e.text), kinds: Set(e.kinds),
+                channels: Set(e.channels))
         }
         var classify: [ClassifyRule] = []
         for spec in source.classify { if let rule = compileClassify(spec) { classify.append(rule) } }
@@ -177,8 +182,10 @@ private struct Checker {
             emergencyRules: emergency, classifyRules: classify, routes: routes, calendar: calendar,
             platformUnit: defaults.platform, triageUnit: defaults.triage, supervisionUnit: defaults.supervision,
             defaultSLA: defaults.sla, triageSLA: defaults.triageSLA, defaultPriority: source.defaults.priority,
-            hash: hash, fallbackRule: RuleReference(id: "fallback", file: (source.routesLocation ?? firstLocation).file,
-                                                    line: (source.routesLocation ?? firstLocation).line), phrases: phrases, relativeTables: tables,
+            hash: hash,
+            fallbackRule: RuleReference(
+                id: "fallback", file: (source.routesLocation ?? firstLocation).file,
+                line: (source.routesLocation ?? firstLocation).line), phrases: phrases, relativeTables: tables,
             province: source.province?.value, virtualPhrases: virtualPhrases, virtualTexts: virtualTexts,
             classifyChoice: source.defaults.classifyChoice, policyRules: policyRules)
     }
@@ -201,13 +208,16 @@ private struct Checker {
             let path = parentPath.map { $0.isEmpty ? spec.name : "\($0)/\(spec.name)" } ?? spec.name
             let index = regions.count
             if let p = parent, let dup = childNames[p][spec.name] {
-                let message = "region '\(spec.name)' is already defined under '\(regions[p].name)' "
+                let message =
+                    "region '\(spec.name)' is already defined under '\(regions[p].name)' "
                     + "at \(regions[dup].location)"
                 diagnostics.error(.duplicateId, message, at: spec.location)
                 return
             }
-            regions.append(Region(index: index, name: spec.name, code: spec.code, aliases: spec.aliases.map(\.value),
-                                  level: spec.level, parent: parent, children: [], path: path, location: spec.location))
+            regions.append(
+                Region(
+                    index: index, name: spec.name, code: spec.code, aliases: spec.aliases.map(\.value),
+                    level: spec.level, parent: parent, children: [], path: path, location: spec.location))
             childByName.append([:])
             childNames.append([:])
             aliasSpecs.append(spec.aliases)
@@ -219,7 +229,9 @@ private struct Checker {
             regionByPath[path] = index
             if let code = spec.code {
                 if let other = regionByCode[code] {
-                    diagnostics.error(.duplicateId, "region code \(code) is already used by '\(regions[other].path)'", at: spec.location)
+                    diagnostics.error(
+                        .duplicateId, "region code \(code) is already used by '\(regions[other].path)'",
+                        at: spec.location)
                 } else {
                     regionByCode[code] = index
                 }
@@ -237,26 +249,33 @@ private struct Checker {
                 let a = alias.value
                 let cleaned = RuleSet.cleanRegionName(a)
                 if a == region.name {
-                    diagnostics.warning(.deadAlias, "alias '\(a)' is the region's own name, so it is never used as an alias; remove it",
-                                        at: alias.location)
+                    diagnostics.warning(
+                        .deadAlias, "alias '\(a)' is the region's own name, so it is never used as an alias; remove it",
+                        at: alias.location)
                     continue
                 }
                 if cleaned != a {
                     let fix = cleaned.isEmpty ? "remove it" : "write '\(cleaned)'"
-                    diagnostics.warning(.deadAlias, "alias '\(a)' can never match: callers' region names are compared without spaces "
-                                        + "and trailing punctuation; \(fix)", at: alias.location)
+                    diagnostics.warning(
+                        .deadAlias,
+                        "alias '\(a)' can never match: callers' region names are compared without spaces "
+                            + "and trailing punctuation; \(fix)", at: alias.location)
                     continue
                 }
                 guard let p = region.parent else { continue }
                 if let named = childNames[p][a] {
-                    diagnostics.error(.duplicateId, "alias '\(a)' of '\(region.path)' is the name of '\(regions[named].path)' "
-                                      + "(\(regions[named].location)), which a caller's '\(a)' means; remove the alias",
-                                      at: alias.location)
+                    diagnostics.error(
+                        .duplicateId,
+                        "alias '\(a)' of '\(region.path)' is the name of '\(regions[named].path)' "
+                            + "(\(regions[named].location)), which a caller's '\(a)' means; remove the alias",
+                        at: alias.location)
                     continue
                 }
                 if let earlier = aliasAt[p][a], let other = childByName[p][a] {
-                    diagnostics.error(.duplicateId, "alias '\(a)' is given to both '\(regions[other].path)' at \(earlier) and "
-                                      + "'\(region.path)' at \(alias.location); keep it on one", at: alias.location)
+                    diagnostics.error(
+                        .duplicateId,
+                        "alias '\(a)' is given to both '\(regions[other].path)' at \(earlier) and "
+                            + "'\(region.path)' at \(alias.location); keep it on one", at: alias.location)
                     continue
                 }
                 aliasAt[p][a] = alias.location
@@ -284,7 +303,10 @@ private struct Checker {
         if let i = resolveRegion(ref.value) { return i }
         let candidates = regions.map(\.path)
         let hint = YAMLReader.suggestion(for: ref.value, among: candidates).map { " (did you mean '\($0)'?)" } ?? ""
-        diagnostics.error(.unknownRegion, "unknown region '\(ref.value)'\(hint); write a path from the district such as '\(regions.count > 1 ? regions[regions[0].children.first ?? 0].path : "区")/镇', or a code", at: ref.location)
+        diagnostics.error(
+            .unknownRegion,
+            "unknown region '\(ref.value)'\(hint); write a path from the district such as '\(regions.count > 1 ? regions[regions[0].children.first ?? 0].path : "区")/镇', or a code",
+            at: ref.location)
         return nil
     }
 
@@ -293,7 +315,8 @@ private struct Checker {
     mutating func buildCategories() {
         func add(_ spec: CategorySpec, parent: Int?) {
             let index = categories.count
-            categories.append(Category(index: index, code: spec.code, name: spec.name, parent: parent, location: spec.location))
+            categories.append(
+                Category(index: index, code: spec.code, name: spec.name, parent: parent, location: spec.location))
             categoryByCode[spec.code] = index
             for child in spec.children { add(child, parent: index) }
         }
@@ -305,7 +328,9 @@ private struct Checker {
 
     mutating func category(_ ref: Located<String>) -> Int? {
         if let i = categoryByCode[ref.value] { return i }
-        let hint = YAMLReader.suggestion(for: ref.value, among: categories.map(\.code)).map { " (did you mean '\($0)'?)" } ?? ""
+        let hint =
+            YAMLReader.suggestion(for: ref.value, among: categories.map(\.code)).map { " (did you mean '\($0)'?)" }
+            ?? ""
         diagnostics.error(.unknownCategory, "unknown category '\(ref.value)'\(hint)", at: ref.location)
         return nil
     }
@@ -320,19 +345,27 @@ private struct Checker {
         // Overlaps and contradictions.
         let holidays = spec.holidays.sorted { $0.holiday.from < $1.holiday.from }
         for (a, b) in zip(holidays, holidays.dropFirst()) where b.holiday.from <= a.holiday.to {
-            diagnostics.error(.calendarOverlap, "holiday '\(b.holiday.name)' (\(b.holiday.from) to \(b.holiday.to)) overlaps '\(a.holiday.name)' at \(a.location)", at: b.location)
+            diagnostics.error(
+                .calendarOverlap,
+                "holiday '\(b.holiday.name)' (\(b.holiday.from) to \(b.holiday.to)) overlaps '\(a.holiday.name)' at \(a.location)",
+                at: b.location)
         }
         var seenWorkdays: [CivilDate: RulePosition] = [:]
         let weekdays = Set(spec.workingDays.compactMap { d in RuleLoader.weekdayNames.first { $0.0 == d.value }?.1 })
         for w in spec.workdays {
             if let earlier = seenWorkdays[w.date] {
-                diagnostics.error(.duplicateId, "make-up workday \(w.date) is already listed at \(earlier)", at: w.location)
+                diagnostics.error(
+                    .duplicateId, "make-up workday \(w.date) is already listed at \(earlier)", at: w.location)
             }
             seenWorkdays[w.date] = w.location
             if let h = holidays.first(where: { $0.holiday.from <= w.date && w.date <= $0.holiday.to }) {
-                diagnostics.error(.calendarOverlap, "\(w.date) is both a make-up workday and part of holiday '\(h.holiday.name)'", at: w.location)
+                diagnostics.error(
+                    .calendarOverlap, "\(w.date) is both a make-up workday and part of holiday '\(h.holiday.name)'",
+                    at: w.location)
             } else if weekdays.contains(w.date.weekday) {
-                diagnostics.warning(.calendarOverlap, "make-up workday \(w.date) is a \(w.date.weekday) and already a working day", at: w.location)
+                diagnostics.warning(
+                    .calendarOverlap, "make-up workday \(w.date) is a \(w.date.weekday) and already a working day",
+                    at: w.location)
             }
         }
         let years = spec.years.map(\.value)
@@ -340,24 +373,39 @@ private struct Checker {
         if let covered {
             let missing = Set(covered).subtracting(years).sorted()
             if !missing.isEmpty {
-                diagnostics.error(.calendarCoverage, "calendar years must be contiguous: no data for \(missing.map(String.init).joined(separator: ", "))", at: spec.location)
+                diagnostics.error(
+                    .calendarCoverage,
+                    "calendar years must be contiguous: no data for \(missing.map(String.init).joined(separator: ", "))",
+                    at: spec.location)
             }
         }
         guard let tz = TimeZone(identifier: spec.timeZone.value) else {
-            diagnostics.error(.unknownTimeZone, "unknown time zone '\(spec.timeZone.value)' (use an IANA name such as Asia/Shanghai)", at: spec.timeZone.location)
+            diagnostics.error(
+                .unknownTimeZone, "unknown time zone '\(spec.timeZone.value)' (use an IANA name such as Asia/Shanghai)",
+                at: spec.timeZone.location)
             return nil
         }
-        let calendar = BusinessCalendar(timeZone: tz, workingWeekdays: weekdays, workingHours: spec.workingHours,
-                                        holidays: holidays.map(\.holiday), makeUpWorkdays: spec.workdays.map(\.date), coveredYears: covered)
+        let calendar = BusinessCalendar(
+            timeZone: tz, workingWeekdays: weekdays, workingHours: spec.workingHours,
+            holidays: holidays.map(\.holiday), makeUpWorkdays: spec.workdays.map(\.date), coveredYears: covered)
         if let today {
             let now = calendar.civilDate(of: today)
             let soon = calendar.civilDate(of: today.addingTimeInterval(60 * 86_400))
             if covered == nil {
-                diagnostics.warning(.calendarCoverage, "the calendar lists no years: holidays and make-up workdays are unknown, deadlines count weekdays only", at: spec.location)
+                diagnostics.warning(
+                    .calendarCoverage,
+                    "the calendar lists no years: holidays and make-up workdays are unknown, deadlines count weekdays only",
+                    at: spec.location)
             } else if !calendar.covers(now) {
-                diagnostics.warning(.calendarCoverage, "the calendar has no holiday data for today (\(now)); add the year \(now.year) from the State Council's notice", at: spec.location)
+                diagnostics.warning(
+                    .calendarCoverage,
+                    "the calendar has no holiday data for today (\(now)); add the year \(now.year) from the State Council's notice",
+                    at: spec.location)
             } else if !calendar.covers(soon) {
-                diagnostics.warning(.calendarCoverage, "the calendar's holiday data ends \(covered!.upperBound)-12-31, within 60 days; add \(soon.year) from the State Council's notice", at: spec.location)
+                diagnostics.warning(
+                    .calendarCoverage,
+                    "the calendar's holiday data ends \(covered!.upperBound)-12-31, within 60 days; add \(soon.year) from the State Council's notice",
+                    at: spec.location)
             }
         }
         return calendar
@@ -371,19 +419,25 @@ private struct Checker {
             switch spec.warn {
             case .percent(let p): warning = .percent(p)
             case .before(let d):
-                if case .natural(let seconds) = d { warning = .before(seconds: seconds) } else {
-                    diagnostics.error(.warnThreshold, "warn_at as a duration must be natural time (s, m, h, d), got '\(d)'", at: spec.name.location)
+                if case .natural(let seconds) = d {
+                    warning = .before(seconds: seconds)
+                } else {
+                    diagnostics.error(
+                        .warnThreshold, "warn_at as a duration must be natural time (s, m, h, d), got '\(d)'",
+                        at: spec.name.location)
                 }
             }
-            profiles[spec.name.value] = SLAProfile(name: spec.name.value, description: spec.description,
-                                                   clocks: spec.clocks.map { .init(clock: $0.clock, duration: $0.duration) },
-                                                   warning: warning, location: spec.name.location)
+            profiles[spec.name.value] = SLAProfile(
+                name: spec.name.value, description: spec.description,
+                clocks: spec.clocks.map { .init(clock: $0.clock, duration: $0.duration) },
+                warning: warning, location: spec.name.location)
         }
     }
 
     mutating func profile(_ ref: Located<String>) -> String? {
         if profiles[ref.value] != nil { return ref.value }
-        let hint = YAMLReader.suggestion(for: ref.value, among: Array(profiles.keys)).map { " (did you mean '\($0)'?)" } ?? ""
+        let hint =
+            YAMLReader.suggestion(for: ref.value, among: Array(profiles.keys)).map { " (did you mean '\($0)'?)" } ?? ""
         diagnostics.error(.unknownProfile, "unknown SLA profile '\(ref.value)'\(hint)", at: ref.location)
         return nil
     }
@@ -391,7 +445,9 @@ private struct Checker {
     mutating func buildUnits() {
         for spec in source.units {
             if let other = unitByID[spec.id.value] {
-                diagnostics.error(.duplicateId, "unit id '\(spec.id.value)' is already defined at \(units[other].location)", at: spec.id.location)
+                diagnostics.error(
+                    .duplicateId, "unit id '\(spec.id.value)' is already defined at \(units[other].location)",
+                    at: spec.id.location)
                 continue
             }
             var regionIndex = 0
@@ -399,38 +455,53 @@ private struct Checker {
                 guard let i = region(r) else { continue }
                 regionIndex = i
                 if regions[i].level != spec.level {
-                    diagnostics.error(.levelMismatch, "unit '\(spec.id.value)' is at \(spec.level) level but region '\(r.value)' is a \(regions[i].level)", at: r.location)
+                    diagnostics.error(
+                        .levelMismatch,
+                        "unit '\(spec.id.value)' is at \(spec.level) level but region '\(r.value)' is a \(regions[i].level)",
+                        at: r.location)
                 }
             } else if spec.level != .city {
-                diagnostics.error(.missingKey, "unit '\(spec.id.value)' at \(spec.level) level needs a 'region'", at: spec.location)
+                diagnostics.error(
+                    .missingKey, "unit '\(spec.id.value)' at \(spec.level) level needs a 'region'", at: spec.location)
                 continue
             }
             let index = units.count
-            units.append(Unit(index: index, id: spec.id.value, name: spec.name, level: spec.level, region: regionIndex,
-                              function: spec.function.value, queue: spec.queue ?? "unit.\(spec.id.value)", parent: nil, location: spec.id.location))
+            units.append(
+                Unit(
+                    index: index, id: spec.id.value, name: spec.name, level: spec.level, region: regionIndex,
+                    function: spec.function.value, queue: spec.queue ?? "unit.\(spec.id.value)", parent: nil,
+                    location: spec.id.location))
             unitByID[spec.id.value] = index
         }
         // Queue names must be distinct, or two units would share one queue.
         var queues: [String: Int] = [:]
         for u in units {
             if let other = queues[u.queue] {
-                diagnostics.error(.duplicateId, "queue '\(u.queue)' of unit '\(u.id)' is already the queue of '\(units[other].id)'", at: u.location)
+                diagnostics.error(
+                    .duplicateId, "queue '\(u.queue)' of unit '\(u.id)' is already the queue of '\(units[other].id)'",
+                    at: u.location)
             }
             queues[u.queue] = u.index
         }
         // Parents: explicit, else derived from the region tree.
         var byRegionFunction: [String: Int] = [:]
-        for u in units { byRegionFunction["\(u.region)|\(u.function)"] = byRegionFunction["\(u.region)|\(u.function)"] ?? u.index }
+        for u in units {
+            byRegionFunction["\(u.region)|\(u.function)"] = byRegionFunction["\(u.region)|\(u.function)"] ?? u.index
+        }
         for spec in source.units {
             guard let i = unitByID[spec.id.value], units[i].location == spec.id.location else { continue }
             let u = units[i]
             if let p = spec.parent {
                 guard let parent = unitByID[p.value] else {
-                    diagnostics.error(.unknownUnit, "unknown parent unit '\(p.value)'\(hint(unit: p.value))", at: p.location)
+                    diagnostics.error(
+                        .unknownUnit, "unknown parent unit '\(p.value)'\(hint(unit: p.value))", at: p.location)
                     continue
                 }
                 if units[parent].level >= u.level {
-                    diagnostics.error(.parentNotAbove, "parent '\(p.value)' (\(units[parent].level)) must be at a higher level than '\(u.id)' (\(u.level))", at: p.location)
+                    diagnostics.error(
+                        .parentNotAbove,
+                        "parent '\(p.value)' (\(units[parent].level)) must be at a higher level than '\(u.id)' (\(u.level))",
+                        at: p.location)
                 }
                 units[i].parent = parent
                 continue
@@ -441,7 +512,10 @@ private struct Checker {
             } else if let general = byRegionFunction["\(parentRegion)|general"] {
                 units[i].parent = general
             } else {
-                diagnostics.error(.noParent, "unit '\(u.id)' has no parent: no \(Self.functions(u.function)) unit serves '\(regions[parentRegion].path)'; add one or give 'parent'", at: u.location)
+                diagnostics.error(
+                    .noParent,
+                    "unit '\(u.id)' has no parent: no \(Self.functions(u.function)) unit serves '\(regions[parentRegion].path)'; add one or give 'parent'",
+                    at: u.location)
             }
         }
         // Cycles (only explicit parents can make one).
@@ -476,17 +550,19 @@ private struct Checker {
         for spec in source.escalation {
             var after: String?
             if let a = spec.afterEscalationProfile { after = profile(a) }
-            policies[spec.name.value] = EscalationPolicy(name: spec.name.value, clocks: spec.clocks, toParent: spec.toParent,
-                                                         topAction: spec.topAction, remindEvery: spec.remindEvery,
-                                                         maxReturns: spec.maxReturns, afterEscalationProfile: after,
-                                                         returnReview: spec.returnReview,
-                                                         extensionReview: spec.extensionReview,
-                                                         requestPauses: spec.requestPauses,
-                                                         remindAnyTime: spec.remindAnyTime)
+            policies[spec.name.value] = EscalationPolicy(
+                name: spec.name.value, clocks: spec.clocks, toParent: spec.toParent,
+                topAction: spec.topAction, remindEvery: spec.remindEvery,
+                maxReturns: spec.maxReturns, afterEscalationProfile: after,
+                returnReview: spec.returnReview,
+                extensionReview: spec.extensionReview,
+                requestPauses: spec.requestPauses,
+                remindAnyTime: spec.remindAnyTime)
         }
         if policies["default"] == nil {
-            policies["default"] = EscalationPolicy(name: "default", clocks: [.sign, .resolve], toParent: true, topAction: "supervise",
-                                                   remindEvery: .natural(seconds: 4 * 3600), maxReturns: 2, afterEscalationProfile: nil)
+            policies["default"] = EscalationPolicy(
+                name: "default", clocks: [.sign, .resolve], toParent: true, topAction: "supervise",
+                remindEvery: .natural(seconds: 4 * 3600), maxReturns: 2, afterEscalationProfile: nil)
         }
     }
 
@@ -528,8 +604,10 @@ private struct Checker {
             words = [parts[0], parts[2]]
         }
         guard words.count == 2, !words[0].isEmpty, !words[1].isEmpty else {
-            diagnostics.error(.invalidPattern, "gap phrase '\(p.value)' must be two phrases with '…' between them ('拖欠…工程款'), "
-                              + "optionally with the largest gap in characters between two '…' ('拖欠…20…工程款')", at: p.location)
+            diagnostics.error(
+                .invalidPattern,
+                "gap phrase '\(p.value)' must be two phrases with '…' between them ('拖欠…工程款'), "
+                    + "optionally with the largest gap in characters between two '…' ('拖欠…20…工程款')", at: p.location)
             return nil
         }
         let v = VirtualPhrase.gap(first: realPhrase(words[0]), second: realPhrase(words[1]), within: within)
@@ -544,23 +622,31 @@ private struct Checker {
             for p in list {
                 guard var id = phrase(p) else { continue }
                 if required && !exclusions.isEmpty {
-                    let written = id >= VirtualPhrase.base ? virtualTexts[Int(id - VirtualPhrase.base)] : phrases[Int(id)]
-                    id = virtualPhrase(.guarded(base: id, exclusions: exclusions, within: spec.near),
-                                       text: "\(written) (not within \(spec.near) of \(exclusionText))")
+                    let written =
+                        id >= VirtualPhrase.base ? virtualTexts[Int(id - VirtualPhrase.base)] : phrases[Int(id)]
+                    id = virtualPhrase(
+                        .guarded(base: id, exclusions: exclusions, within: spec.near),
+                        text: "\(written) (not within \(spec.near) of \(exclusionText))")
                 }
                 out.append(id)
             }
             return Array(Set(out)).sorted()
         }
-        let cond = TextCondition(any: ids(spec.any, required: true), all: ids(spec.all, required: true),
-                                 none: ids(spec.none, required: false),
-                                 groups: spec.allOf.map { ids($0, required: true) })
+        let cond = TextCondition(
+            any: ids(spec.any, required: true), all: ids(spec.all, required: true),
+            none: ids(spec.none, required: false),
+            groups: spec.allOf.map { ids($0, required: true) })
         let required = spec.any + spec.all + spec.allOf.flatMap { $0 }
         for p in spec.none where required.contains(where: { $0.value == p.value }) {
-            diagnostics.error(.invalidPattern, "phrase '\(p.value)' is both required and excluded, so the condition can never hold", at: p.location)
+            diagnostics.error(
+                .invalidPattern, "phrase '\(p.value)' is both required and excluded, so the condition can never hold",
+                at: p.location)
         }
         for p in spec.noneNear where required.contains(where: { $0.value == p.value }) {
-            diagnostics.error(.invalidPattern, "phrase '\(p.value)' is both required and excluded near itself, so the condition can never hold", at: p.location)
+            diagnostics.error(
+                .invalidPattern,
+                "phrase '\(p.value)' is both required and excluded near itself, so the condition can never hold",
+                at: p.location)
         }
         return cond
     }
@@ -572,8 +658,9 @@ private struct Checker {
             guard let i = self.category(c) else { return nil }
             category = i
         }
-        var rule = ClassifyRule(reference: ref(spec.id), text: text, kinds: Set(spec.kinds), channels: Set(spec.channels),
-                                setCategory: category, setUrgency: spec.setUrgency, override: spec.override)
+        var rule = ClassifyRule(
+            reference: ref(spec.id), text: text, kinds: Set(spec.kinds), channels: Set(spec.channels),
+            setCategory: category, setUrgency: spec.setUrgency, override: spec.override)
         rule.fields = FieldConditions(sourceLines: Set(spec.sourceLines), fields: spec.fields)
         return rule
     }
@@ -583,7 +670,8 @@ private struct Checker {
         let ids = source.emergency.map(\.id) + source.classify.map(\.id) + source.routes.map(\.id)
         for id in ids {
             if id.value == "fallback" {
-                diagnostics.error(.invalidId, "rule id 'fallback' is reserved for tickets no route matches", at: id.location)
+                diagnostics.error(
+                    .invalidId, "rule id 'fallback' is reserved for tickets no route matches", at: id.location)
             }
             if let earlier = seen[id.value] {
                 diagnostics.error(.duplicateId, "rule id '\(id.value)' is already used at \(earlier)", at: id.location)
@@ -609,7 +697,9 @@ private struct Checker {
         var triage = d.triage.flatMap { unit($0) }
         if d.triage == nil { triage = byFunction("triage") }
         if triage == nil && d.triage == nil {
-            diagnostics.error(.missingKey, "no triage unit: set defaults.triage, or define a city-level unit with function 'triage'", at: at)
+            diagnostics.error(
+                .missingKey, "no triage unit: set defaults.triage, or define a city-level unit with function 'triage'",
+                at: at)
         }
         let supervision = d.supervision.flatMap { unit($0) }
         var sla: [SLACase: String] = [:]
@@ -626,20 +716,31 @@ private struct Checker {
         switch spec {
         case .unit(let id): return unit(id).map { .unit($0) }
         case .platform(let loc):
-            if units.allSatisfy({ !($0.level == .city && $0.function == "platform") }) && source.defaults.platform == nil {
-                diagnostics.error(.unknownUnit, "route '\(routeID)' answers at the platform but no platform unit is defined (defaults.platform, or a city unit with function 'platform')", at: loc)
+            if units.allSatisfy({ !($0.level == .city && $0.function == "platform") })
+                && source.defaults.platform == nil
+            {
+                diagnostics.error(
+                    .unknownUnit,
+                    "route '\(routeID)' answers at the platform but no platform unit is defined (defaults.platform, or a city unit with function 'platform')",
+                    at: loc)
             }
             return .platform
         case .triage: return .triage
         case .relative(let level, let function, let loc):
             if !units.contains(where: { $0.function == function.value }) {
-                let hint = YAMLReader.suggestion(for: function.value, among: Array(Set(units.map(\.function)))).map { " (did you mean '\($0)'?)" } ?? ""
-                diagnostics.error(.noRelativeUnit, "no unit has function '\(function.value)'\(hint)", at: function.location)
+                let hint =
+                    YAMLReader.suggestion(for: function.value, among: Array(Set(units.map(\.function)))).map {
+                        " (did you mean '\($0)'?)"
+                    } ?? ""
+                diagnostics.error(
+                    .noRelativeUnit, "no unit has function '\(function.value)'\(hint)", at: function.location)
                 return nil
             }
             let key = "\(level.rawValue)|\(function.value)"
             let table: Int
-            if let t = relativeKeys[key] { table = t } else {
+            if let t = relativeKeys[key] {
+                table = t
+            } else {
                 table = relativeSpecs.count
                 relativeKeys[key] = table
                 relativeSpecs.append((level, function.value, loc))
@@ -669,15 +770,18 @@ private struct Checker {
         }
         let policy = spec.escalation?.value ?? "default"
         if let e = spec.escalation, policies[e.value] == nil {
-            let hint = YAMLReader.suggestion(for: e.value, among: Array(policies.keys)).map { " (did you mean '\($0)'?)" } ?? ""
+            let hint =
+                YAMLReader.suggestion(for: e.value, among: Array(policies.keys)).map { " (did you mean '\($0)'?)" }
+                ?? ""
             diagnostics.error(.unknownPolicy, "unknown escalation policy '\(e.value)'\(hint)", at: e.location)
             ok = false
         }
         guard ok else { return nil }
-        var route = Route(index: index, reference: ref(spec.id), description: spec.description, categories: cats,
-                          kinds: Set(spec.when.kinds), regions: regs, enterprise: spec.when.enterprise,
-                          urgencies: Set(spec.when.urgencies), channels: Set(spec.when.channels), text: text, target: to,
-                          coHandlers: co, sla: sla, priority: spec.priority, escalation: policy)
+        var route = Route(
+            index: index, reference: ref(spec.id), description: spec.description, categories: cats,
+            kinds: Set(spec.when.kinds), regions: regs, enterprise: spec.when.enterprise,
+            urgencies: Set(spec.when.urgencies), channels: Set(spec.when.channels), text: text, target: to,
+            coHandlers: co, sla: sla, priority: spec.priority, escalation: policy)
         route.fields = FieldConditions(sourceLines: Set(spec.when.sourceLines), fields: spec.when.fields)
         route.escalationGiven = spec.escalation != nil
         route.superviseAt = spec.superviseAt
@@ -686,7 +790,8 @@ private struct Checker {
 
     mutating func policyName(_ e: Located<String>) -> String? {
         if policies[e.value] != nil { return e.value }
-        let hint = YAMLReader.suggestion(for: e.value, among: Array(policies.keys)).map { " (did you mean '\($0)'?)" } ?? ""
+        let hint =
+            YAMLReader.suggestion(for: e.value, among: Array(policies.keys)).map { " (did you mean '\($0)'?)" } ?? ""
         diagnostics.error(.unknownPolicy, "unknown escalation policy '\(e.value)'\(hint)", at: e.location)
         return nil
     }
@@ -706,8 +811,9 @@ private struct Checker {
         let co = spec.coHandlers.compactMap { target($0, routeID: spec.id.value) }
         if co.count != spec.coHandlers.count { ok = false }
         guard ok else { return nil }
-        return PolicyRule(reference: ref(spec.id), categories: cats, kinds: Set(spec.kinds), urgencies: Set(spec.urgencies),
-                          enterprise: spec.enterprise, escalation: escalation, coHandlers: co, superviseAt: spec.superviseAt)
+        return PolicyRule(
+            reference: ref(spec.id), categories: cats, kinds: Set(spec.kinds), urgencies: Set(spec.urgencies),
+            enterprise: spec.enterprise, escalation: escalation, coHandlers: co, superviseAt: spec.superviseAt)
     }
 
     /// `sla: NAME` on a route is `{default: NAME}`: its other entries still come from `defaults.sla`. Warns
@@ -720,27 +826,35 @@ private struct Checker {
             return d.nominalSeconds
         }
         for route in source.routes {
-            guard route.sla.shorthand, let name = route.sla.byCase[.default], let own = seconds(name.value) else { continue }
+            guard route.sla.shorthand, let name = route.sla.byCase[.default], let own = seconds(name.value) else {
+                continue
+            }
             var slower: [(SLACase, String)] = []
             for c in [SLACase.enterprise, .urgent, .emergency] {
                 guard let inherited = source.defaults.sla.byCase[c], inherited.value != name.value,
-                      let theirs = seconds(inherited.value), theirs > own else { continue }
+                    let theirs = seconds(inherited.value), theirs > own
+                else { continue }
                 slower.append((c, inherited.value))
             }
             guard !slower.isEmpty else { continue }
-            let who = slower.map { "\($0.0.rawValue) tickets take defaults.sla.\($0.0.rawValue) '\($0.1)'" }.joined(separator: ", ")
+            let who = slower.map { "\($0.0.rawValue) tickets take defaults.sla.\($0.0.rawValue) '\($0.1)'" }.joined(
+                separator: ", ")
             let fix = ([("default", name.value)] + slower.map { ($0.0.rawValue, name.value) }).map { "\($0): \($1)" }
                 .joined(separator: ", ")
-            diagnostics.warning(.slaShorthand, "'sla: \(name.value)' sets only the default profile of route '\(route.id.value)': "
-                                + "\(who), with a longer resolve clock than '\(name.value)''s; write 'sla: {\(fix)}' if they "
-                                + "should not wait longer", at: name.location)
+            diagnostics.warning(
+                .slaShorthand,
+                "'sla: \(name.value)' sets only the default profile of route '\(route.id.value)': "
+                    + "\(who), with a longer resolve clock than '\(name.value)''s; write 'sla: {\(fix)}' if they "
+                    + "should not wait longer", at: name.location)
         }
     }
 
     /// For every relative destination and every region node, the unit it resolves to.
     mutating func buildRelativeTables() -> [[Int32]] {
         var byRegionFunction: [String: Int] = [:]
-        for u in units { byRegionFunction["\(u.region)|\(u.function)"] = byRegionFunction["\(u.region)|\(u.function)"] ?? u.index }
+        for u in units {
+            byRegionFunction["\(u.region)|\(u.function)"] = byRegionFunction["\(u.region)|\(u.function)"] ?? u.index
+        }
         var tables: [[Int32]] = []
         for spec in relativeSpecs {
             var table = [Int32](repeating: -1, count: regions.count)
@@ -760,7 +874,10 @@ private struct Checker {
             }
             if !failures.isEmpty {
                 let uniq = Array(Set(failures)).sorted()
-                diagnostics.error(.noRelativeUnit, "{level: \(spec.level), function: \(spec.function)} finds no unit for \(uniq.prefix(5).joined(separator: ", "))\(uniq.count > 5 ? " and \(uniq.count - 5) more" : ""): add a \(Self.functions(spec.function)) unit there", at: spec.location)
+                diagnostics.error(
+                    .noRelativeUnit,
+                    "{level: \(spec.level), function: \(spec.function)} finds no unit for \(uniq.prefix(5).joined(separator: ", "))\(uniq.count > 5 ? " and \(uniq.count - 5) more" : ""): add a \(Self.functions(spec.function)) unit there",
+                    at: spec.location)
             }
             tables.append(table)
         }
@@ -785,8 +902,10 @@ private struct Checker {
             }
             if let hit {
                 let a = routes[hit].reference
-                diagnostics.error(.shadowedRoute, "route '\(route.reference.id)' can never match: route '\(a.id)' at \(a.file):\(a.line) comes first and matches every ticket it would; move it above or narrow '\(a.id)'",
-                                  at: RulePosition(file: route.reference.file, line: route.reference.line, column: 1))
+                diagnostics.error(
+                    .shadowedRoute,
+                    "route '\(route.reference.id)' can never match: route '\(a.id)' at \(a.file):\(a.line) comes first and matches every ticket it would; move it above or narrow '\(a.id)'",
+                    at: RulePosition(file: route.reference.file, line: route.reference.line, column: 1))
             }
         }
     }
@@ -809,9 +928,15 @@ private struct Checker {
                     for (k, kind) in TicketKind.allCases.enumerated() {
                         var any = false
                         for w in 0..<index.words {
-                            let bits = structural[w] & index.byRegion[town * index.words + w] & index.byCategory[cat.index * index.words + w]
-                                & index.byKind[k * index.words + w] & index.byUrgency[normal * index.words + w] & index.byEnterprise[w]
-                            if bits != 0 { any = true; break }
+                            let bits =
+                                structural[w] & index.byRegion[town * index.words + w]
+                                & index.byCategory[cat.index * index.words + w]
+                                & index.byKind[k * index.words + w] & index.byUrgency[normal * index.words + w]
+                                & index.byEnterprise[w]
+                            if bits != 0 {
+                                any = true
+                                break
+                            }
                         }
                         if !any { missingKinds.append(kind.rawValue) }
                     }
@@ -820,8 +945,14 @@ private struct Checker {
             }
             for cat in topCategories {
                 guard let missing = uncovered[cat.code] else { continue }
-                let whereText = missing.count == towns.count ? "anywhere in \(regions[district].name)" : "in \(regions[district].name) \(missing.joined(separator: "、"))"
-                diagnostics.warning(.uncoveredCombination, "only the fallback routes some '\(cat.code)' tickets \(whereText) (no route without text or channel conditions covers every kind there)", at: at)
+                let whereText =
+                    missing.count == towns.count
+                    ? "anywhere in \(regions[district].name)"
+                    : "in \(regions[district].name) \(missing.joined(separator: "、"))"
+                diagnostics.warning(
+                    .uncoveredCombination,
+                    "only the fallback routes some '\(cat.code)' tickets \(whereText) (no route without text or channel conditions covers every kind there)",
+                    at: at)
             }
         }
     }

@@ -3,7 +3,8 @@ import PagodaJSON
 
 /// A level of the four-level pagoda, from the top.
 public enum Level: Int, Sendable, Hashable, Comparable, CaseIterable, CustomStringConvertible {
-    case city = 0, district, town, village
+    case city = 0
+    case district, town, village
 
     public static func < (a: Level, b: Level) -> Bool { a.rawValue < b.rawValue }
     public var name: String { ["city", "district", "town", "village"][rawValue] }

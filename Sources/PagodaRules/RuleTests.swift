@@ -36,9 +36,11 @@ public struct RuleTestRunner {
 
     public init(ruleSet: RuleSet) { self.ruleSet = ruleSet }
 
-    static let wantKeys = ["rule", "type", "unit", "level", "emergency", "category", "urgency", "enterprise", "sla",
-                           "co_handlers", "escalation_chain", "deadlines", "queue", "priority", "escalation_policy",
-                           "warnings"]
+    static let wantKeys = [
+        "rule", "type", "unit", "level", "emergency", "category", "urgency", "enterprise", "sla",
+        "co_handlers", "escalation_chain", "deadlines", "queue", "priority", "escalation_policy",
+        "warnings",
+    ]
 
     /// The valid tickets of the test cases in `files` (with each file's defaults applied), e.g. as a
     /// benchmark's sample of realistic traffic. Malformed files and invalid tickets are skipped.
@@ -64,7 +66,11 @@ public struct RuleTestRunner {
                     if case .object(let o)? = Self.json(v, &r) { for key in o.keys { object.set(key, o[key]!) } }
                 }
                 if object["id"] == nil { object.set("id", .string("\(Self.stem(file))-\(n + 1)")) }
-                if case .success(let t) = TicketContract.validate(.object(object), isKnownCategory: ruleSet.isKnownCategory) { out.append(t) }
+                if case .success(let t) = TicketContract.validate(
+                    .object(object), isKnownCategory: ruleSet.isKnownCategory)
+                {
+                    out.append(t)
+                }
             }
         }
         return out
@@ -83,15 +89,21 @@ public struct RuleTestRunner {
             var r = YAMLReader(file: file.path)
             defer { diagnostics.append(contentsOf: r.diagnostics) }
             guard let root = r.compose(file),
-                  let top = r.mapping(root, what: "a test file", allowed: ["defaults", "cases"], required: ["cases"]) else { continue }
+                let top = r.mapping(root, what: "a test file", allowed: ["defaults", "cases"], required: ["cases"])
+            else { continue }
             var defaults = JSONObject([])
-            if let d = top["defaults"], let de = r.mapping(d, what: "defaults", allowed: ["ticket"]), let t = de["ticket"] {
+            if let d = top["defaults"], let de = r.mapping(d, what: "defaults", allowed: ["ticket"]),
+                let t = de["ticket"]
+            {
                 if case .object(let o)? = Self.json(t, &r) { defaults = o }
             }
             guard let cases = top["cases"].flatMap({ r.sequence($0, what: "cases") }) else { continue }
             let stem = Self.stem(file)
             for (n, node) in cases.enumerated() {
-                guard let c = r.mapping(node, what: "a test case", allowed: ["note", "ticket", "want"], required: ["ticket", "want"]) else { continue }
+                guard
+                    let c = r.mapping(
+                        node, what: "a test case", allowed: ["note", "ticket", "want"], required: ["ticket", "want"])
+                else { continue }
                 let note = c["note"].flatMap { r.string($0, what: "note") } ?? "case \(n + 1)"
                 var ticketObject = defaults
                 if let t = c["ticket"], case .object(let o)? = Self.json(t, &r) {
@@ -99,28 +111,38 @@ public struct RuleTestRunner {
                 }
                 if ticketObject["id"] == nil { ticketObject.set("id", .string("\(stem)-\(n + 1)")) }
                 let ticketID = ticketObject["id"].flatMap { if case .string(let s) = $0 { s } else { nil } } ?? "?"
-                guard let wantNode = c["want"], let want = r.mapping(wantNode, what: "want", allowed: Self.wantKeys) else { continue }
+                guard let wantNode = c["want"], let want = r.mapping(wantNode, what: "want", allowed: Self.wantKeys)
+                else { continue }
                 let location = r.location(node)
                 switch TicketContract.validate(.object(ticketObject), isKnownCategory: ruleSet.isKnownCategory) {
                 case .failure(let error):
-                    results.append(CaseResult(location: location, note: note, ticketID: ticketID, failures: [],
-                                              invalidTicket: error.issues.map(\.description)))
+                    results.append(
+                        CaseResult(
+                            location: location, note: note, ticketID: ticketID, failures: [],
+                            invalidTicket: error.issues.map(\.description)))
                 case .success(let ticket):
                     let decision = ruleSet.route(ticket)
                     exercised.insert(decision.rule.id)
                     for e in decision.explanation {
                         switch e {
-                        case let .categorySet(rule, _, _, _), let .urgencyRaised(rule, _, _), let .emergency(rule, _, _): exercised.insert(rule)
+                        case .categorySet(let rule, _, _, _), .urgencyRaised(let rule, _, _),
+                            .emergency(let rule, _, _):
+                            exercised.insert(rule)
                         default: break
                         }
                     }
                     let failures = compare(want, decision, &r)
-                    results.append(CaseResult(location: location, note: note, ticketID: ticketID, failures: failures, invalidTicket: []))
+                    results.append(
+                        CaseResult(
+                            location: location, note: note, ticketID: ticketID, failures: failures, invalidTicket: []))
                 }
             }
         }
-        let all = ruleSet.emergencyRules.map(\.reference) + ruleSet.classifyRules.map(\.reference) + ruleSet.routes.map(\.reference)
-        return Report(cases: results, diagnostics: diagnostics.sorted(), unexercised: all.filter { !exercised.contains($0.id) })
+        let all =
+            ruleSet.emergencyRules.map(\.reference) + ruleSet.classifyRules.map(\.reference)
+            + ruleSet.routes.map(\.reference)
+        return Report(
+            cases: results, diagnostics: diagnostics.sorted(), unexercised: all.filter { !exercised.contains($0.id) })
     }
 
     private func compare(_ want: Entries, _ d: Decision, _ r: inout YAMLReader) -> [Failure] {
@@ -134,7 +156,12 @@ public struct RuleTestRunner {
         func checkList(_ key: String, _ actual: [String]) {
             guard let node = want[key], let items = r.stringList(node, what: key) else { return }
             let expected = items.map(\.value)
-            if expected != actual { failures.append(Failure(field: key, expected: "[\(expected.joined(separator: ", "))]", actual: "[\(actual.joined(separator: ", "))]")) }
+            if expected != actual {
+                failures.append(
+                    Failure(
+                        field: key, expected: "[\(expected.joined(separator: ", "))]",
+                        actual: "[\(actual.joined(separator: ", "))]"))
+            }
         }
         check("rule", d.rule.id)
         check("type", d.type.rawValue)
@@ -151,17 +178,25 @@ public struct RuleTestRunner {
         check("priority", String(d.priority))
         check("escalation_policy", d.escalationPolicy)
         checkList("warnings", d.warnings)
-        if let node = want["deadlines"], let entries = r.mapping(node, what: "deadlines", allowed: Clock.allCases.map(\.deadlineKey)) {
+        if let node = want["deadlines"],
+            let entries = r.mapping(node, what: "deadlines", allowed: Clock.allCases.map(\.deadlineKey))
+        {
             for clock in Clock.allCases {
-                guard let n = entries[clock.deadlineKey], let text = r.string(n, what: clock.deadlineKey) else { continue }
+                guard let n = entries[clock.deadlineKey], let text = r.string(n, what: clock.deadlineKey) else {
+                    continue
+                }
                 guard let expected = RFC3339.parse(text) else {
-                    r.diagnostics.error(.testCase, "\(clock.deadlineKey) must be an RFC 3339 time with an offset, got '\(text)'", at: r.location(n))
+                    r.diagnostics.error(
+                        .testCase, "\(clock.deadlineKey) must be an RFC 3339 time with an offset, got '\(text)'",
+                        at: r.location(n))
                     continue
                 }
                 let actual = d.deadline(clock)
                 if actual != expected.date {
-                    failures.append(Failure(field: "deadlines.\(clock.deadlineKey)", expected: text,
-                                            actual: actual.map { RFC3339.format($0, offsetSeconds: offset) } ?? "none"))
+                    failures.append(
+                        Failure(
+                            field: "deadlines.\(clock.deadlineKey)", expected: text,
+                            actual: actual.map { RFC3339.format($0, offsetSeconds: offset) } ?? "none"))
                 }
             }
         }

@@ -40,7 +40,8 @@ public enum SLADuration: Hashable, Sendable, CustomStringConvertible {
         let bytes = Array(text.utf8)
         let isDigit = { (byte: UInt8) in byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9") }
         guard let firstByte = bytes.first, isDigit(firstByte),
-              !text.unicodeScalars.contains(where: { $0.properties.isWhitespace }) else {
+            !text.unicodeScalars.contains(where: { $0.properties.isWhitespace })
+        else {
             return failure(general)
         }
         var index = 0

@@ -27,7 +27,8 @@ public enum TicketContract {
         do {
             value = try JSON.parse(bytes, limits: limits)
         } catch {
-            return .failure(TicketValidationError(issues: [ValidationIssue(path: "", code: error.code, message: error.message)])!)
+            return .failure(
+                TicketValidationError(issues: [ValidationIssue(path: "", code: error.code, message: error.message)])!)
         }
         return validate(value, isKnownCategory: isKnownCategory)
     }
@@ -52,13 +53,25 @@ public enum TicketContract {
         _ object: JSONValue, isKnownCategory: (String) -> Bool = { _ in true }
     ) -> Result<Ticket, TicketValidationError> {
         guard case .object(let root) = object else {
-            return .failure(TicketValidationError(issues: [
-                ValidationIssue(path: "", code: "type", message: "(root): expected an object, got \(object.typeDescription)")
-            ])!)
+            return .failure(
+                TicketValidationError(issues: [
+                    ValidationIssue(
+                        path: "", code: "type", message: "(root): expected an object, got \(object.typeDescription)")
+                ])!)
         }
-        var idV: JSONValue?, receivedV: JSONValue?, channelV: JSONValue?, kindV: JSONValue?, textV: JSONValue?
-        var categoryV: JSONValue?, urgencyV: JSONValue?, enterpriseV: JSONValue?, callerV: JSONValue?
-        var regionV: JSONValue?, addressV: JSONValue?, titleV: JSONValue?, attachmentsV: JSONValue?
+        var idV: JSONValue?
+        var receivedV: JSONValue?
+        var channelV: JSONValue?
+        var kindV: JSONValue?
+        var textV: JSONValue?
+        var categoryV: JSONValue?
+        var urgencyV: JSONValue?
+        var enterpriseV: JSONValue?
+        var callerV: JSONValue?
+        var regionV: JSONValue?
+        var addressV: JSONValue?
+        var titleV: JSONValue?
+        var attachmentsV: JSONValue?
         var sourceLineV: JSONValue?
         var extra: [(String, JSONValue)] = []
         for (k, v) in root {
@@ -141,7 +154,8 @@ public enum TicketContract {
         // enterprise: kept (the ticket concerns an enterprise) whenever it names one, even by a malformed member.
         var enterprise: Enterprise?
         if let o = c.object(enterpriseV, "enterprise") {
-            var nameV: JSONValue?, codeV: JSONValue?
+            var nameV: JSONValue?
+            var codeV: JSONValue?
             var unknown: [String] = []
             for (k, v) in o {
                 switch k {
@@ -171,7 +185,8 @@ public enum TicketContract {
         // caller
         var caller: Caller?
         if let o = c.object(callerV, "caller") {
-            var nameV: JSONValue?, phoneV: JSONValue?
+            var nameV: JSONValue?
+            var phoneV: JSONValue?
             var unknown: [String] = []
             for (k, v) in o {
                 switch k {
@@ -207,7 +222,10 @@ public enum TicketContract {
         // region: what is left of it after its malformed members are dropped; nothing left reads as absent.
         var region: RegionRef?
         if let o = c.object(regionV, "region") {
-            var districtV: JSONValue?, townV: JSONValue?, villageV: JSONValue?, codeV: JSONValue?
+            var districtV: JSONValue?
+            var townV: JSONValue?
+            var villageV: JSONValue?
+            var codeV: JSONValue?
             var unknown: [String] = []
             for (k, v) in o {
                 switch k {

@@ -42,12 +42,12 @@ struct YAMLReader {
         case .stopped:
             stopped = true
             return nil
-        case let .tooManyAliases(line, column):
+        case .tooManyAliases(let line, let column):
             diagnostics.error(
                 .tooManyAliases, "more than \(limits.maxAliases) aliases in one file; this is the first one over",
                 at: RulePosition(file: self.file, line: line, column: column))
             return nil
-        case let .expandsTooFar(line, column, added):
+        case .expandsTooFar(let line, let column, let added):
             diagnostics.error(
                 .aliasExpansion,
                 "aliases would expand this file by more than \(limits.maxAliasNodes) nodes; "
@@ -69,8 +69,8 @@ struct YAMLReader {
             return try Yams.compose(yaml: text)
         } catch let error as YamlError {
             switch error {
-            case let .scanner(context, problem, mark, _), let .parser(context, problem, mark, _),
-                let .composer(context, problem, mark, _):
+            case .scanner(let context, let problem, let mark, _), .parser(let context, let problem, let mark, _),
+                .composer(let context, let problem, let mark, _):
                 let ctx = context.map { "\($0.text) " } ?? ""
                 if let tab = Self.indentationTab(in: text, near: mark.line) {
                     let message = "a tab in the indentation: YAML indents with spaces only; replace the tab with spaces"
@@ -79,13 +79,16 @@ struct YAMLReader {
                 } else {
                     diagnostics.error(.yamlSyntax, "YAML syntax: \(ctx)\(problem)", at: at(mark))
                 }
-            case let .duplicatedKeysInMapping(duplicates, context):
+            case .duplicatedKeysInMapping(let duplicates, let context):
                 diagnostics.error(
-                    .duplicateKey, "duplicate key \(duplicates.map { "'\($0)'" }.joined(separator: ", ")) in one mapping",
+                    .duplicateKey,
+                    "duplicate key \(duplicates.map { "'\($0)'" }.joined(separator: ", ")) in one mapping",
                     at: at(context.mark))
-            case let .reader(problem, offset, _, yaml):
+            case .reader(let problem, let offset, _, let yaml):
                 let (line, column) = Self.lineColumn(ofUTF8Offset: offset ?? 0, in: yaml)
-                diagnostics.error(.yamlSyntax, "cannot read file: \(problem)", at: RulePosition(file: file, line: line, column: column))
+                diagnostics.error(
+                    .yamlSyntax, "cannot read file: \(problem)",
+                    at: RulePosition(file: file, line: line, column: column))
             default:
                 diagnostics.error(.yamlSyntax, "YAML error: \(error)", at: RulePosition(file: file, line: 1, column: 1))
             }
@@ -107,14 +110,23 @@ struct YAMLReader {
         return nil
     }
 
-    private func at(_ mark: Mark) -> RulePosition { RulePosition(file: file, line: max(mark.line, 1), column: max(mark.column, 1)) }
+    private func at(_ mark: Mark) -> RulePosition {
+        RulePosition(file: file, line: max(mark.line, 1), column: max(mark.column, 1))
+    }
 
     static func lineColumn(ofUTF8Offset offset: Int, in text: String) -> (Int, Int) {
-        var line = 1, column = 1, seen = 0
+        var line = 1
+        var column = 1
+        var seen = 0
         for scalar in text.unicodeScalars {
             if seen >= offset { break }
             seen += String(scalar).utf8.count
-            if scalar == "\n" { line += 1; column = 1 } else { column += 1 }
+            if scalar == "\n" {
+                line += 1
+                column = 1
+            } else {
+                column += 1
+            }
         }
         return (line, column)
     }
@@ -189,7 +201,8 @@ struct YAMLReader {
 
     mutating func string(_ node: Node, what: String) -> String? {
         guard case .scalar(let scalar) = node else {
-            diagnostics.error(.wrongType, "\(what) must be a single value, got \(Self.describe(node))", at: location(node))
+            diagnostics.error(
+                .wrongType, "\(what) must be a single value, got \(Self.describe(node))", at: location(node))
             return nil
         }
         return scalar.string
@@ -218,7 +231,10 @@ struct YAMLReader {
     mutating func int(_ node: Node, what: String, range: ClosedRange<Int>) -> Int? {
         guard let s = string(node, what: what) else { return nil }
         guard let v = Int(s), range.contains(v) else {
-            diagnostics.error(.invalidValue, "\(what) must be a whole number from \(range.lowerBound) to \(range.upperBound), got '\(s)'", at: location(node))
+            diagnostics.error(
+                .invalidValue,
+                "\(what) must be a whole number from \(range.lowerBound) to \(range.upperBound), got '\(s)'",
+                at: location(node))
             return nil
         }
         return v
@@ -230,7 +246,9 @@ struct YAMLReader {
         if let hit = values.first(where: { $0.0 == s }) { return hit.1 }
         let names = values.map(\.0)
         let hint = Self.suggestion(for: s, among: names).map { " (did you mean '\($0)'?)" } ?? ""
-        diagnostics.error(.invalidValue, "\(what) must be one of \(names.joined(separator: ", ")); got '\(s)'\(hint)", at: location(node))
+        diagnostics.error(
+            .invalidValue, "\(what) must be one of \(names.joined(separator: ", ")); got '\(s)'\(hint)",
+            at: location(node))
         return nil
     }
 
@@ -272,10 +290,12 @@ struct Entries {
 public enum Spelling {
     /// Edits (insert, delete, replace, or swap two neighbours) between two strings, by Unicode scalar.
     public static func editDistance(_ a: String, _ b: String) -> Int {
-        let a = Array(a.unicodeScalars), b = Array(b.unicodeScalars)
+        let a = Array(a.unicodeScalars)
+        let b = Array(b.unicodeScalars)
         if a.isEmpty { return b.count }
         if b.isEmpty { return a.count }
-        var prev = Array(0...b.count), cur = [Int](repeating: 0, count: b.count + 1)
+        var prev = Array(0...b.count)
+        var cur = [Int](repeating: 0, count: b.count + 1)
         for i in 1...a.count {
             cur[0] = i
             for j in 1...b.count {

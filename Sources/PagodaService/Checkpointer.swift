@@ -30,9 +30,12 @@ final class Checkpointer: Service {
                     if failing { logger.info("checkpoints resumed") }
                     failing = false
                     if r.walFrames > 0 {
-                        logger.trace("checkpoint", metadata: [
-                            "wal.frames": "\(r.walFrames)", "wal.checkpointed": "\(r.checkpointed)", "wal.restarted": "\(r.restarted)",
-                        ])
+                        logger.trace(
+                            "checkpoint",
+                            metadata: [
+                                "wal.frames": "\(r.walFrames)", "wal.checkpointed": "\(r.checkpointed)",
+                                "wal.restarted": "\(r.restarted)",
+                            ])
                     }
                 } catch {
                     // The commits' own safety limit still bounds the WAL; keep trying.

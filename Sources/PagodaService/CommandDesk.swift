@@ -24,8 +24,10 @@ public final class CommandDesk: ConsoleBackend {
     let clock: @Sendable () -> Date
 
     /// `changed`: wakes the relay and the lifecycle loop.
-    public init(store: any LifecycleStore, rules: LiveRules, codec: LifecycleCodec, metrics: ServiceMetrics,
-                changed: @escaping @Sendable () -> Void, clock: @escaping @Sendable () -> Date = { Date() }) {
+    public init(
+        store: any LifecycleStore, rules: LiveRules, codec: LifecycleCodec, metrics: ServiceMetrics,
+        changed: @escaping @Sendable () -> Void, clock: @escaping @Sendable () -> Date = { Date() }
+    ) {
         self.store = store
         self.rules = rules
         self.codec = codec
@@ -54,7 +56,11 @@ public final class CommandDesk: ConsoleBackend {
                 metrics.commandsDuplicate.increment()
                 return .duplicate
             case .applied:
-                if case .refused = result { metrics.commandsRefused.increment() } else { metrics.commandsApplied.increment() }
+                if case .refused = result {
+                    metrics.commandsRefused.increment()
+                } else {
+                    metrics.commandsApplied.increment()
+                }
                 changed()
                 return result
             }
@@ -82,11 +88,16 @@ public final class CommandDesk: ConsoleBackend {
             for i in messages.indices { messages[i].messageID = "command/\(command.id)/\(i)" }
         }
         let change = LifecycleChange(
-            ticketID: command.ticketID, expectedVersion: record?.version, state: write, events: rows, messages: messages,
+            ticketID: command.ticketID, expectedVersion: record?.version, state: write, events: rows,
+            messages: messages,
             command: (command.id, command.action.type.rawValue, t.outcome.rawValue), at: now)
         if t.outcome == .refused, let refusal = t.events.first(where: { $0.type == .commandRejected }) {
-            return (change, .refused(code: refusal.fields["code"]?.stringValue ?? "refused",
-                                     reason: refusal.fields["reason"]?.stringValue ?? ""))
+            return (
+                change,
+                .refused(
+                    code: refusal.fields["code"]?.stringValue ?? "refused",
+                    reason: refusal.fields["reason"]?.stringValue ?? "")
+            )
         }
         return (change, .applied(events: rows.map { (try? JSON.parse(Array($0.payloadJSON.utf8))) ?? .null }))
     }
@@ -102,7 +113,8 @@ struct ConsoleEndpoint: Service {
         do {
             try await server.run()
         } catch {
-            throw StatusEndpoint.ListenError(description: "the console cannot listen on \(address) (--console-address): \(error)")
+            throw StatusEndpoint.ListenError(
+                description: "the console cannot listen on \(address) (--console-address): \(error)")
         }
     }
 }

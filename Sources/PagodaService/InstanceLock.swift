@@ -1,6 +1,7 @@
 import Foundation
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Holds an exclusive advisory lock (`flock`) on `DATABASE.lock`, beside the database, for as long as it
@@ -47,7 +48,9 @@ public final class InstanceLock: Sendable {
     public init(database: String) throws(Failure) {
         let path = Self.path(forDatabase: database)
         let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw Failure(code: .io, path: path, holder: nil, detail: String(cString: strerror(errno))) }
+        guard fd >= 0 else {
+            throw Failure(code: .io, path: path, holder: nil, detail: String(cString: strerror(errno)))
+        }
         if flock(fd, LOCK_EX | LOCK_NB) != 0 {
             let err = errno
             let holder = Self.readPID(fd)

@@ -1,7 +1,7 @@
 import Foundation
+import PagodaJSON
 import PagodaLifecycle
 import PagodaRules
-import PagodaJSON
 import PagodaStore
 
 /// Turns one intake message into what must be stored and published: a dispatch, or a rejection.
@@ -25,7 +25,9 @@ public struct IntakeProcessor: Sendable {
         self.ruleSet = ruleSet
         self.names = names
         self.lifecycle = lifecycle
-        self.codec = LifecycleCodec(names: names, offsetSeconds: ruleSet.calendar.utcOffsetSeconds(at: Date(timeIntervalSince1970: 1_767_225_600)))
+        self.codec = LifecycleCodec(
+            names: names,
+            offsetSeconds: ruleSet.calendar.utcOffsetSeconds(at: Date(timeIntervalSince1970: 1_767_225_600)))
     }
 
     /// Processes one message body.
@@ -40,8 +42,11 @@ public struct IntakeProcessor: Sendable {
 
     /// A rejection for a message that kept failing for reasons other than its content.
     public func poison(body: [UInt8], messageID: String?, attempts: Int, error: String, now: Date) -> IntakeRecord {
-        rejection(body: body, messageID: messageID,
-                  issues: [ValidationIssue(path: "", code: "poison", message: "processing failed \(attempts) times: \(error)")], now: now)
+        rejection(
+            body: body, messageID: messageID,
+            issues: [
+                ValidationIssue(path: "", code: "poison", message: "processing failed \(attempts) times: \(error)")
+            ], now: now)
     }
 
     func dispatch(_ ticket: Ticket, body: [UInt8], messageID: String?, now: Date) -> TicketDispatch {
@@ -52,8 +57,10 @@ public struct IntakeProcessor: Sendable {
         var deadlines: [String: Date] = [:]
         for d in decision.deadlines { deadlines[d.clock.deadlineKey] = d.due }
         let row = DecisionRow(
-            destinationType: DecisionRow.DestinationType(rawValue: decision.type.rawValue) ?? .triage, unitID: decision.unit?.id, level: decision.unit?.level.name,
-            queue: names.queue(decision.queue), ruleID: decision.rule.id, ruleFile: decision.rule.file, ruleLine: decision.rule.line,
+            destinationType: DecisionRow.DestinationType(rawValue: decision.type.rawValue) ?? .triage,
+            unitID: decision.unit?.id, level: decision.unit?.level.name,
+            queue: names.queue(decision.queue), ruleID: decision.rule.id, ruleFile: decision.rule.file,
+            ruleLine: decision.rule.line,
             rulesHash: decision.rulesHash, slaProfile: decision.slaProfile, category: decision.category,
             urgency: decision.urgency.rawValue, decisionJSON: decisionBytes, deadlines: deadlines)
         let names = self.names
@@ -65,8 +72,10 @@ public struct IntakeProcessor: Sendable {
         // consumer sees them without reading the body. Their messages never hold a phone number unmasked.
         let warningsHeader = ticket.warnings.isEmpty ? nil : JSON.serializeToString(.array(ticket.warnings.map(\.json)))
         let messages: @Sendable (Int64) -> [OutboxMessage] = { seq in
-            var headers = ["x-pagoda-ticket-id": ticketID, "x-pagoda-dispatch-seq": String(seq),
-                           "x-pagoda-rules-hash": rulesHash, "x-pagoda-message-type": "ticket.dispatched"]
+            var headers = [
+                "x-pagoda-ticket-id": ticketID, "x-pagoda-dispatch-seq": String(seq),
+                "x-pagoda-rules-hash": rulesHash, "x-pagoda-message-type": "ticket.dispatched",
+            ]
             if let warningsHeader { headers["x-pagoda-warnings"] = warningsHeader }
             // The ticket goes out exactly as intake sent it, and the decision as it was serialized for the
             // store: the body is put together from those bytes rather than encoded again.
@@ -82,26 +91,39 @@ public struct IntakeProcessor: Sendable {
             dispatchBody += decisionBytes
             dispatchBody.append(UInt8(ascii: "}"))
             return [
-                OutboxMessage(exchange: names.dispatchExchange, routingKey: routingKey, messageID: "\(ticketID)/dispatch/\(seq)",
-                              contentType: "application/json", headers: headers, body: dispatchBody, mandatory: true),
+                OutboxMessage(
+                    exchange: names.dispatchExchange, routingKey: routingKey, messageID: "\(ticketID)/dispatch/\(seq)",
+                    contentType: "application/json", headers: headers, body: dispatchBody, mandatory: true)
             ]
         }
-        var dispatch = TicketDispatch(ticketID: ticket.id, receivedAt: ticket.receivedAt, ticketJSON: body, decision: row,
-                                      amqpMessageID: messageID, at: now, messages: messages)
+        var dispatch = TicketDispatch(
+            ticketID: ticket.id, receivedAt: ticket.receivedAt, ticketJSON: body, decision: row,
+            amqpMessageID: messageID, at: now, messages: messages)
         dispatch.warnings = ticket.warnings
         if let lifecycle {
-            dispatch.repeatKeys = decision.type == .emergency ? [] : RepeatKeys.keys(for: ticket, category: decision.category)
+            dispatch.repeatKeys =
+                decision.type == .emergency ? [] : RepeatKeys.keys(for: ticket, category: decision.category)
             let codec = self.codec
             let start: @Sendable (RepeatMatch?) -> LifecycleStart = { match in
-                let t = lifecycle.dispatch(DispatchInput(decision: decision, receivedAt: ticket.receivedAt, repeatOf: match?.ticketID,
-                                                         enterpriseRepeat: match?.key.hasPrefix("credit:") ?? false), now: now)
+                let t = lifecycle.dispatch(
+                    DispatchInput(
+                        decision: decision, receivedAt: ticket.receivedAt, repeatOf: match?.ticketID,
+                        enterpriseRepeat: match?.key.hasPrefix("credit:") ?? false), now: now)
                 // The dispatch message itself is the ticket.dispatched event (written by the store with it);
                 // the rest (a repeat link, supervision of an enterprise's repeat) is added here.
                 let rest = t.events.filter { $0.type != .dispatched }
                 var (rows, messages) = codec.encode(rest, ticket: body)
-                if let match { rows.insert(EventWrite(type: "ticket.repeat_linked", at: now, payloadJSON: JSON.serializeToString(.object(JSONObject([
-                    ("ticket_id", .string(ticket.id)), ("repeat_of", .string(match.ticketID)), ("key", .string(String(match.key.prefix { $0 != ":" }))),
-                ])))), at: 0) }
+                if let match {
+                    rows.insert(
+                        EventWrite(
+                            type: "ticket.repeat_linked", at: now,
+                            payloadJSON: JSON.serializeToString(
+                                .object(
+                                    JSONObject([
+                                        ("ticket_id", .string(ticket.id)), ("repeat_of", .string(match.ticketID)),
+                                        ("key", .string(String(match.key.prefix { $0 != ":" }))),
+                                    ])))), at: 0)
+                }
                 return LifecycleStart(state: codec.encode(t.state!), events: rows, messages: messages)
             }
             // Most tickets repeat nothing: their first state is built here, outside the store's write
@@ -122,16 +144,20 @@ public struct IntakeProcessor: Sendable {
         let body = original > Self.rejectedBodyLimit ? Array(body.prefix(Self.rejectedBodyLimit)) : body
         let all = JSON.serializeToString(.array(issues.map(\.json)))
         var headers = [
-            "x-pagoda-error-code": first.code, "x-pagoda-error-path": first.path, "x-pagoda-error-reason": first.message,
+            "x-pagoda-error-code": first.code, "x-pagoda-error-path": first.path,
+            "x-pagoda-error-reason": first.message,
             "x-pagoda-errors": all, "x-pagoda-rejected-at": RFC3339.format(now, offsetSeconds: 0),
         ]
         if let messageID { headers["x-pagoda-original-message-id"] = messageID }
         if original > body.count { headers["x-pagoda-body-truncated"] = String(original) }
         let id = messageID.map { "rejected/\($0)" } ?? "rejected/\(UUID().uuidString)"
-        let message = OutboxMessage(exchange: "", routingKey: names.rejectedQueue, messageID: id, contentType: "application/octet-stream",
-                                    headers: headers, body: body, mandatory: true)
+        let message = OutboxMessage(
+            exchange: "", routingKey: names.rejectedQueue, messageID: id, contentType: "application/octet-stream",
+            headers: headers, body: body, mandatory: true)
         // The message names its path already ("caller.phone: ...", "(root): ..." or a parser message).
-        return .rejection(Rejection(amqpMessageID: messageID, body: body, code: first.code, reason: first.message,
-                                    at: now, message: message, issuesJSON: all))
+        return .rejection(
+            Rejection(
+                amqpMessageID: messageID, body: body, code: first.code, reason: first.message,
+                at: now, message: message, issuesJSON: all))
     }
 }

@@ -38,9 +38,11 @@ final class IntakeService: Service {
     /// Set at graceful shutdown: a commit waiting for the store gives up.
     let stopping = ShutdownFlag()
 
-    init(consumer: any DeliverySource, store: any IntakeStore, rules: LiveRules,
-         relay: Signal, timersChanged: @escaping @Sendable () -> Void = {}, metrics: ServiceMetrics,
-         health: StoreHealth, logger: Logger, maxBatch: Int = 256, maxAttempts: Int = 5) {
+    init(
+        consumer: any DeliverySource, store: any IntakeStore, rules: LiveRules,
+        relay: Signal, timersChanged: @escaping @Sendable () -> Void = {}, metrics: ServiceMetrics,
+        health: StoreHealth, logger: Logger, maxBatch: Int = 256, maxAttempts: Int = 5
+    ) {
         self.consumer = consumer
         self.store = store
         self.rules = rules
@@ -111,13 +113,17 @@ final class IntakeService: Service {
             let outcomes = try await write(records)
             let committed = clock.now
             settle(batch, records, outcomes)
-            logger.debug("batch committed", metadata: [
-                "batch.size": "\(batch.count)", "batch.commit": "\(committed - started)",
-            ])
+            logger.debug(
+                "batch committed",
+                metadata: [
+                    "batch.size": "\(batch.count)", "batch.commit": "\(committed - started)",
+                ])
         } catch let error as StoreError where error.isStorageFailure {
             giveUp(batch)
         } catch {
-            logger.warning("batch commit failed; retrying one by one", metadata: ["batch.size": "\(batch.count)", "error": "\(error)"])
+            logger.warning(
+                "batch commit failed; retrying one by one",
+                metadata: ["batch.size": "\(batch.count)", "error": "\(error)"])
             for (i, (d, r)) in zip(batch, records).enumerated() {
                 do {
                     let outcomes = try await write([r])
@@ -127,9 +133,11 @@ final class IntakeService: Service {
                     break
                 } catch {
                     metrics.processingFailures.increment()
-                    logger.error("delivery failed; returned to the queue", metadata: [
-                        "amqp.message_id": "\(d.messageId ?? "-")", "error": "\(error)",
-                    ])
+                    logger.error(
+                        "delivery failed; returned to the queue",
+                        metadata: [
+                            "amqp.message_id": "\(d.messageId ?? "-")", "error": "\(error)",
+                        ])
                     consumer.nack(d, requeue: true)
                 }
             }
@@ -146,16 +154,20 @@ final class IntakeService: Service {
 
     /// Shutdown while the store cannot write: the deliveries go back to the queue for the next start.
     private func giveUp(_ deliveries: [Delivery]) {
-        logger.warning("store cannot write at shutdown; deliveries returned to the queue", metadata: [
-            "batch.size": "\(deliveries.count)",
-        ])
+        logger.warning(
+            "store cannot write at shutdown; deliveries returned to the queue",
+            metadata: [
+                "batch.size": "\(deliveries.count)"
+            ])
         for d in deliveries { consumer.nack(d, requeue: true) }
     }
 
     private func record(for d: Delivery, processor: IntakeProcessor, now: Date) -> IntakeRecord {
         let attempts = d.earlierAttempts
         if attempts >= maxAttempts {
-            return processor.poison(body: d.body, messageID: d.messageId, attempts: attempts, error: "earlier attempts did not complete", now: now)
+            return processor.poison(
+                body: d.body, messageID: d.messageId, attempts: attempts, error: "earlier attempts did not complete",
+                now: now)
         }
         return processor.process(body: d.body, messageID: d.messageId, now: now)
     }
@@ -170,12 +182,15 @@ final class IntakeService: Service {
                         metrics.intakeWarnings.increment(TicketContract.warningField(of: w.path), w.code)
                     }
                 }
-                logger.debug("dispatched", metadata: ["amqp.message_id": "\(d.messageId ?? "-")", "dispatch.seq": "\(seq)"])
+                logger.debug(
+                    "dispatched", metadata: ["amqp.message_id": "\(d.messageId ?? "-")", "dispatch.seq": "\(seq)"])
             case .duplicate(let seq):
                 metrics.duplicates.increment()
-                logger.info("duplicate ticket acknowledged without a second dispatch", metadata: [
-                    "amqp.message_id": "\(d.messageId ?? "-")", "dispatch.seq": "\(seq)",
-                ])
+                logger.info(
+                    "duplicate ticket acknowledged without a second dispatch",
+                    metadata: [
+                        "amqp.message_id": "\(d.messageId ?? "-")", "dispatch.seq": "\(seq)",
+                    ])
             case .rejected, .duplicateRejection:
                 metrics.rejected.increment()
             }

@@ -22,10 +22,12 @@ public struct LifecycleCodec: Sendable {
     }
 
     public func encode(_ state: TicketState) -> StateWrite {
-        StateWrite(version: state.version, phase: state.phase.rawValue, unitID: state.holder?.unit,
-                   state: state.encoded(), timer: state.nextTimer,
-                   console: ConsoleColumns(light: state.light?.rawValue, dueAt: state.nearestDue, supervised: state.supervised,
-                                           desk: state.centreDesk()?.rawValue, category: state.category, enterprise: state.enterprise))
+        StateWrite(
+            version: state.version, phase: state.phase.rawValue, unitID: state.holder?.unit,
+            state: state.encoded(), timer: state.nextTimer,
+            console: ConsoleColumns(
+                light: state.light?.rawValue, dueAt: state.nearestDue, supervised: state.supervised,
+                desk: state.centreDesk()?.rawValue, category: state.category, enterprise: state.enterprise))
     }
 
     public func decode(_ bytes: [UInt8]) throws -> TicketState {
@@ -33,7 +35,8 @@ public struct LifecycleCodec: Sendable {
     }
 
     /// The timeline rows and messages of a transition's events, each event serialized once.
-    public func encode(_ events: [LifecycleEvent], ticket: [UInt8]?) -> (rows: [EventWrite], messages: [OutboxMessage]) {
+    public func encode(_ events: [LifecycleEvent], ticket: [UInt8]?) -> (rows: [EventWrite], messages: [OutboxMessage])
+    {
         var rows: [EventWrite] = []
         var messages: [OutboxMessage] = []
         rows.reserveCapacity(events.count)
@@ -68,13 +71,21 @@ public struct LifecycleCodec: Sendable {
             body += ticket
             body.append(UInt8(ascii: "}"))
         }
-        let headers = ["x-pagoda-ticket-id": event.ticketID, "x-pagoda-message-type": event.type.rawValue, "x-pagoda-event-id": event.id]
-        var out = [OutboxMessage(exchange: names.dispatchExchange, routingKey: event.type.rawValue, messageID: event.id,
-                                 contentType: "application/json", headers: headers, body: body, mandatory: true,
-                                 extraRoutingKeys: event.queues)]
+        let headers = [
+            "x-pagoda-ticket-id": event.ticketID, "x-pagoda-message-type": event.type.rawValue,
+            "x-pagoda-event-id": event.id,
+        ]
+        var out = [
+            OutboxMessage(
+                exchange: names.dispatchExchange, routingKey: event.type.rawValue, messageID: event.id,
+                contentType: "application/json", headers: headers, body: body, mandatory: true,
+                extraRoutingKeys: event.queues)
+        ]
         if let replyTo = event.replyTo, !replyTo.isEmpty {
-            out.append(OutboxMessage(exchange: "", routingKey: replyTo, messageID: "\(event.id)>reply",
-                                     contentType: "application/json", headers: headers, body: body, mandatory: false))
+            out.append(
+                OutboxMessage(
+                    exchange: "", routingKey: replyTo, messageID: "\(event.id)>reply",
+                    contentType: "application/json", headers: headers, body: body, mandatory: false))
         }
         return out
     }

@@ -1,9 +1,9 @@
 import CoreMetrics
 import Foundation
 import Logging
+import PagodaJSON
 import PagodaLifecycle
 import PagodaRules
-import PagodaJSON
 import PagodaStore
 import PagodaTransport
 import ServiceLifecycle
@@ -52,10 +52,12 @@ final class LifecycleService: Service {
     /// relay can stand aside meanwhile.
     let priority: FiringPriority?
 
-    init(consumer: any DeliverySource, store: any LifecycleStore, rules: LiveRules, codec: LifecycleCodec,
-         relay: Signal, metrics: ServiceMetrics, health: StoreHealth, logger: Logger, maxBatch: Int = 500,
-         pollInterval: Duration = .seconds(2), priority: FiringPriority? = nil,
-         clock: @escaping @Sendable () -> Date = { Date() }) {
+    init(
+        consumer: any DeliverySource, store: any LifecycleStore, rules: LiveRules, codec: LifecycleCodec,
+        relay: Signal, metrics: ServiceMetrics, health: StoreHealth, logger: Logger, maxBatch: Int = 500,
+        pollInterval: Duration = .seconds(2), priority: FiringPriority? = nil,
+        clock: @escaping @Sendable () -> Date = { Date() }
+    ) {
         self.consumer = consumer
         self.store = store
         self.rules = rules
@@ -118,7 +120,9 @@ final class LifecycleService: Service {
         } catch let error as StoreError where error.isStorageFailure {
             giveUp(batch)
         } catch {
-            logger.warning("command batch failed; retrying one by one", metadata: ["batch.size": "\(batch.count)", "error": "\(error)"])
+            logger.warning(
+                "command batch failed; retrying one by one",
+                metadata: ["batch.size": "\(batch.count)", "error": "\(error)"])
             for (i, d) in batch.enumerated() {
                 do {
                     try await applyWaitingForStore([d])
@@ -134,7 +138,9 @@ final class LifecycleService: Service {
                         consumer.ack(d)
                     } else {
                         metrics.processingFailures.increment()
-                        logger.error("command failed; returned to the queue", metadata: ["amqp.message_id": "\(d.messageId ?? "-")", "error": "\(error)"])
+                        logger.error(
+                            "command failed; returned to the queue",
+                            metadata: ["amqp.message_id": "\(d.messageId ?? "-")", "error": "\(error)"])
                         consumer.nack(d, requeue: true)
                     }
                 }
@@ -150,9 +156,11 @@ final class LifecycleService: Service {
 
     /// Shutdown while the store cannot write: the command deliveries go back to the queue for the next start.
     private func giveUp(_ deliveries: [Delivery]) {
-        logger.warning("store cannot write at shutdown; commands returned to the queue", metadata: [
-            "batch.size": "\(deliveries.count)",
-        ])
+        logger.warning(
+            "store cannot write at shutdown; commands returned to the queue",
+            metadata: [
+                "batch.size": "\(deliveries.count)"
+            ])
         for d in deliveries { consumer.nack(d, requeue: true) }
     }
 
@@ -172,16 +180,20 @@ final class LifecycleService: Service {
             for (d, result) in decoded {
                 switch result {
                 case .failure(let error):
-                    changes.append(Self.refusal(error.issues, commandID: error.commandID, ticketID: error.ticketID, now: now, codec: codec,
-                                                replyTo: d.properties.replyTo))
+                    changes.append(
+                        Self.refusal(
+                            error.issues, commandID: error.commandID, ticketID: error.ticketID, now: now, codec: codec,
+                            replyTo: d.properties.replyTo))
                 case .success(let command):
                     let current = states[command.ticketID]
                     let t = lifecycle.handle(command, state: current?.0, now: now) { excluding in
                         Self.reroute(current?.2, excluding: excluding, rules: lifecycle.rules)
                     }
                     if t.outcome == .duplicate {
-                        changes.append(LifecycleChange(ticketID: command.ticketID, expectedVersion: nil, state: nil, events: [], messages: [],
-                                                       command: nil, at: now))
+                        changes.append(
+                            LifecycleChange(
+                                ticketID: command.ticketID, expectedVersion: nil, state: nil, events: [], messages: [],
+                                command: nil, at: now))
                         continue
                     }
                     var write: StateWrite?
@@ -194,10 +206,11 @@ final class LifecycleService: Service {
                         // No state, no version to make the event id unique: the command id does.
                         for i in messages.indices { messages[i].messageID = "command/\(command.id)/\(i)" }
                     }
-                    changes.append(LifecycleChange(
-                        ticketID: command.ticketID, expectedVersion: current?.1, state: write,
-                        events: rows, messages: messages,
-                        command: (command.id, command.action.type.rawValue, t.outcome.rawValue), at: now))
+                    changes.append(
+                        LifecycleChange(
+                            ticketID: command.ticketID, expectedVersion: current?.1, state: write,
+                            events: rows, messages: messages,
+                            command: (command.id, command.action.type.rawValue, t.outcome.rawValue), at: now))
                 }
             }
             return changes
@@ -207,11 +220,17 @@ final class LifecycleService: Service {
             switch outcome {
             case .applied where change.command == nil && change.messages.isEmpty: metrics.commandsDuplicate.increment()
             case .applied:
-                if case .success = result, change.command?.outcome == "applied" { metrics.commandsApplied.increment() } else { metrics.commandsRefused.increment() }
+                if case .success = result, change.command?.outcome == "applied" {
+                    metrics.commandsApplied.increment()
+                } else {
+                    metrics.commandsRefused.increment()
+                }
             case .duplicateCommand: metrics.commandsDuplicate.increment()
             case .conflict:
                 // Only this loop writes lifecycle states; a conflict means another process does too.
-                logger.error("lifecycle state changed under the command; returned to the queue", metadata: ["ticket.id": "\(change.ticketID)"])
+                logger.error(
+                    "lifecycle state changed under the command; returned to the queue",
+                    metadata: ["ticket.id": "\(change.ticketID)"])
                 consumer.nack(d, requeue: true)
                 continue
             }
@@ -221,37 +240,57 @@ final class LifecycleService: Service {
 
     private func poison(_ d: Delivery, error: any Error) async throws {
         let now = clock()
-        var commandID: String?, ticketID: String?
+        var commandID: String?
+        var ticketID: String?
         if case .object(let o)? = try? JSON.parse(d.body) {
             commandID = o["command_id"]?.stringValue
             ticketID = o["ticket_id"]?.stringValue
         }
-        let change = Self.refusal([ValidationIssue(path: "", code: "poison", message: "processing failed repeatedly: \(error)")],
-                                  commandID: commandID, ticketID: ticketID, now: now, codec: codec, replyTo: d.properties.replyTo)
+        let change = Self.refusal(
+            [ValidationIssue(path: "", code: "poison", message: "processing failed repeatedly: \(error)")],
+            commandID: commandID, ticketID: ticketID, now: now, codec: codec, replyTo: d.properties.replyTo)
         _ = try await store.applyLifecycle([change])
-        logger.error("command refused as poison", metadata: ["amqp.message_id": "\(d.messageId ?? "-")", "error": "\(error)"])
+        logger.error(
+            "command refused as poison", metadata: ["amqp.message_id": "\(d.messageId ?? "-")", "error": "\(error)"])
     }
 
     /// A `command.rejected` event for a command that could not be read (or kept failing).
-    static func refusal(_ issues: [ValidationIssue], commandID: String?, ticketID: String?, now: Date, codec: LifecycleCodec,
-                        replyTo: String? = nil) -> LifecycleChange {
+    static func refusal(
+        _ issues: [ValidationIssue], commandID: String?, ticketID: String?, now: Date, codec: LifecycleCodec,
+        replyTo: String? = nil
+    ) -> LifecycleChange {
         let first = issues[0]
         let event = LifecycleEvent(
-            type: .commandRejected, ticketID: ticketID ?? "", at: now, unit: nil, level: nil, queues: [], replyTo: replyTo,
+            type: .commandRejected, ticketID: ticketID ?? "", at: now, unit: nil, level: nil, queues: [],
+            replyTo: replyTo,
             carriesTicket: false, version: 0, sequence: 0,
             fields: JSONObject([
                 ("command_id", commandID.map { .string($0) } ?? .null), ("command_type", .null),
                 ("code", .string(first.code)), ("path", .string(first.path)), ("reason", .string(first.message)),
-                ("errors", .array(issues.map { .object(JSONObject([("path", .string($0.path)), ("code", .string($0.code)), ("message", .string($0.message))])) })),
+                (
+                    "errors",
+                    .array(
+                        issues.map {
+                            .object(
+                                JSONObject([
+                                    ("path", .string($0.path)), ("code", .string($0.code)),
+                                    ("message", .string($0.message)),
+                                ]))
+                        })
+                ),
             ]))
         var messages = codec.messages(event, ticket: nil)
         let unique = UUID().uuidString.lowercased()
         for i in messages.indices { messages[i].messageID = "refused-command/\(unique)/\(i)" }
-        return LifecycleChange(ticketID: ticketID ?? "", expectedVersion: nil, state: nil, events: [], messages: messages, command: nil, at: now)
+        return LifecycleChange(
+            ticketID: ticketID ?? "", expectedVersion: nil, state: nil, events: [], messages: messages, command: nil,
+            at: now)
     }
 
     static func reroute(_ ticketBody: [UInt8]?, excluding: Set<String>, rules: RuleSet) -> String? {
-        guard let body = ticketBody, case .success(let ticket) = TicketContract.decode(body, isKnownCategory: rules.isKnownCategory) else { return nil }
+        guard let body = ticketBody,
+            case .success(let ticket) = TicketContract.decode(body, isKnownCategory: rules.isKnownCategory)
+        else { return nil }
         let decision = rules.route(ticket, excluding: excluding)
         return decision.type == .unit ? decision.unit?.id : nil
     }
@@ -322,8 +361,9 @@ final class LifecycleService: Service {
         let started = ContinuousClock.now
         let due = try await store.dueTimers(until: now, after: after, limit: maxBatch)
         if due.isEmpty { return TimerBatch(due: [], changes: [], stale: 0, computed: .zero) }
-        let (changes, stale) = try await TimerFiring.changes(firing: due, now: { _ in now }, store: store, lifecycle: lifecycle,
-                                                             codec: codec)
+        let (changes, stale) = try await TimerFiring.changes(
+            firing: due, now: { _ in now }, store: store, lifecycle: lifecycle,
+            codec: codec)
         return TimerBatch(due: due, changes: changes, stale: stale, computed: ContinuousClock.now - started)
     }
 
@@ -343,11 +383,16 @@ final class LifecycleService: Service {
         }
         // A timer has fired when its change is committed: lateness counts from then.
         let committed = clock()
-        logger.debug("timers fired", metadata: [
-            "batch.size": "\(batch.due.count)", "batch.compute": "\(batch.computed)", "batch.commit": "\(ContinuousClock.now - started)",
-            "batch.lateness_ms": "\(Int(committed.timeIntervalSince(batch.due[0].dueAt) * 1000))",
-        ])
-        for t in batch.due { metrics.timerLateness.record(milliseconds: Int(committed.timeIntervalSince(t.dueAt) * 1000)) }
+        logger.debug(
+            "timers fired",
+            metadata: [
+                "batch.size": "\(batch.due.count)", "batch.compute": "\(batch.computed)",
+                "batch.commit": "\(ContinuousClock.now - started)",
+                "batch.lateness_ms": "\(Int(committed.timeIntervalSince(batch.due[0].dueAt) * 1000))",
+            ])
+        for t in batch.due {
+            metrics.timerLateness.record(milliseconds: Int(committed.timeIntervalSince(t.dueAt) * 1000))
+        }
         metrics.timersFired.increment(by: batch.due.count - batch.stale)
         metrics.timersStale.increment(by: batch.stale)
         relay.notify()
@@ -359,8 +404,10 @@ final class LifecycleService: Service {
 /// states, timeline rows and messages (the ticket body only where an escalation hands it to a new unit).
 /// No write: the lifecycle loop commits the changes; `pagoda-bench store --fire` times the same code.
 public enum TimerFiring {
-    public static func changes(firing due: [DueTimer], now: (DueTimer) -> Date, store: DispatchStore, lifecycle: Lifecycle,
-                               codec: LifecycleCodec) throws -> (changes: [LifecycleChange], stale: Int) {
+    public static func changes(
+        firing due: [DueTimer], now: (DueTimer) -> Date, store: DispatchStore, lifecycle: Lifecycle,
+        codec: LifecycleCodec
+    ) throws -> (changes: [LifecycleChange], stale: Int) {
         let records = try store.lifecycle(due.map(\.ticketID), withTicket: false)
         let (fired, stale) = try fire(due, records: records, now: now, lifecycle: lifecycle, codec: codec)
         let needing = carryingTicket(fired)
@@ -368,8 +415,10 @@ public enum TimerFiring {
     }
 
     /// `changes`, reading through a lifecycle store's async access (the lifecycle loop's way).
-    public static func changes(firing due: [DueTimer], now: (DueTimer) -> Date, store: any LifecycleStore,
-                               lifecycle: Lifecycle, codec: LifecycleCodec) async throws
+    public static func changes(
+        firing due: [DueTimer], now: (DueTimer) -> Date, store: any LifecycleStore,
+        lifecycle: Lifecycle, codec: LifecycleCodec
+    ) async throws
         -> (changes: [LifecycleChange], stale: Int)
     {
         let records = try await store.lifecycle(due.map(\.ticketID), withTicket: false)
@@ -381,8 +430,10 @@ public enum TimerFiring {
 
     private typealias Fired = (timer: DueTimer, record: LifecycleRecord, transition: Transition, at: Date)
 
-    private static func fire(_ due: [DueTimer], records: [String: LifecycleRecord], now: (DueTimer) -> Date,
-                             lifecycle: Lifecycle, codec: LifecycleCodec) throws -> (fired: [Fired], stale: Int) {
+    private static func fire(
+        _ due: [DueTimer], records: [String: LifecycleRecord], now: (DueTimer) -> Date,
+        lifecycle: Lifecycle, codec: LifecycleCodec
+    ) throws -> (fired: [Fired], stale: Int) {
         var fired: [Fired] = []
         fired.reserveCapacity(due.count)
         var stale = 0
@@ -412,10 +463,11 @@ public enum TimerFiring {
             // A stale token (the row was replaced since it was read) rewrites the timer row from the state
             // as it is, with no events.
             let (rows, messages) = codec.encode(t.events, ticket: bodies[timer.ticketID])
-            changes.append(LifecycleChange(
-                ticketID: timer.ticketID, expectedVersion: r.version, state: codec.encode(s),
-                events: rows, messages: messages, command: nil, at: at,
-                updatesTicket: s.phase.rawValue != r.phase || s.holder?.unit != r.unitID))
+            changes.append(
+                LifecycleChange(
+                    ticketID: timer.ticketID, expectedVersion: r.version, state: codec.encode(s),
+                    events: rows, messages: messages, command: nil, at: at,
+                    updatesTicket: s.phase.rawValue != r.phase || s.holder?.unit != r.unitID))
         }
         return changes
     }

@@ -1,5 +1,5 @@
-import PagodaRules
 import PagodaJSON
+import PagodaRules
 import PagodaTransport
 
 /// Exchange and queue names, all under one prefix (default `pagoda`).
@@ -28,16 +28,21 @@ public struct Names: Sendable, Hashable {
     /// earlier version without that argument is moved over by `pagoda migrate-queues`.
     public var singleConsumerQueues: [QueueMigration] {
         [
-            QueueMigration(queue: .quorum(intakeQueue, arguments: Self.singleActiveConsumer),
-                           bindings: [Topology.Binding(queue: intakeQueue, exchange: intakeExchange, routingKey: "")]),
-            QueueMigration(queue: .quorum(commandsQueue, arguments: Self.singleActiveConsumer),
-                           bindings: [Topology.Binding(queue: commandsQueue, exchange: commandsExchange, routingKey: "#")]),
+            QueueMigration(
+                queue: .quorum(intakeQueue, arguments: Self.singleActiveConsumer),
+                bindings: [Topology.Binding(queue: intakeQueue, exchange: intakeExchange, routingKey: "")]),
+            QueueMigration(
+                queue: .quorum(commandsQueue, arguments: Self.singleActiveConsumer),
+                bindings: [Topology.Binding(queue: commandsQueue, exchange: commandsExchange, routingKey: "#")]),
         ]
     }
 
     /// The exchanges the consumed queues are bound to.
     public var intakeExchanges: [Topology.Exchange] {
-        [Topology.Exchange(name: intakeExchange, type: "fanout"), Topology.Exchange(name: commandsExchange, type: "topic")]
+        [
+            Topology.Exchange(name: intakeExchange, type: "fanout"),
+            Topology.Exchange(name: commandsExchange, type: "topic"),
+        ]
     }
 
     /// The queue of a decision's destination: `pagoda.unit.<id>`, `pagoda.triage`, `pagoda.emergency`, `pagoda.platform`.
@@ -51,13 +56,15 @@ public struct Names: Sendable, Hashable {
     public func topology(for ruleSet: RuleSet) -> Topology {
         var suffixes = ["triage", "emergency", "platform", "callback"]
         for u in ruleSet.units where !suffixes.contains(u.queue) { suffixes.append(u.queue) }
-        var queues: [Topology.Queue] = singleConsumerQueues.map(\.queue) + [
-            Topology.Queue(name: rejectedQueue),
-            Topology.Queue(name: eventsQueue),
-        ]
-        var bindings: [Topology.Binding] = singleConsumerQueues.flatMap(\.bindings) + [
-            Topology.Binding(queue: eventsQueue, exchange: eventsExchange, routingKey: "#"),
-        ]
+        var queues: [Topology.Queue] =
+            singleConsumerQueues.map(\.queue) + [
+                Topology.Queue(name: rejectedQueue),
+                Topology.Queue(name: eventsQueue),
+            ]
+        var bindings: [Topology.Binding] =
+            singleConsumerQueues.flatMap(\.bindings) + [
+                Topology.Binding(queue: eventsQueue, exchange: eventsExchange, routingKey: "#")
+            ]
         for s in suffixes {
             queues.append(Topology.Queue(name: queue(s)))
             bindings.append(Topology.Binding(queue: queue(s), exchange: dispatchExchange, routingKey: s))
@@ -74,7 +81,9 @@ public struct Names: Sendable, Hashable {
             // which made every publish routable even with its destination queue deleted. The relay now
             // publishes the copy itself (`PublishPlan`), so the binding is removed: with it, events would
             // arrive twice and a missing queue would go unnoticed again.
-            removedExchangeBindings: [Topology.ExchangeBinding(destination: eventsExchange, source: dispatchExchange, routingKey: "#")])
+            removedExchangeBindings: [
+                Topology.ExchangeBinding(destination: eventsExchange, source: dispatchExchange, routingKey: "#")
+            ])
     }
 }
 
@@ -83,33 +92,54 @@ extension Names {
     public func definitions(for ruleSet: RuleSet, vhost: String = "/") -> String {
         let t = topology(for: ruleSet)
         func args(_ a: [String: HeaderValue]) -> JSONValue {
-            .object(JSONObject(a.keys.sorted().map { k in
-                switch a[k]! {
-                case .string(let s): (k, .string(s))
-                case .int(let i): (k, .number(String(i)))
-                case .bool(let b): (k, .bool(b))
-                default: (k, .null)
-                }
-            }))
+            .object(
+                JSONObject(
+                    a.keys.sorted().map { k in
+                        switch a[k]! {
+                        case .string(let s): (k, .string(s))
+                        case .int(let i): (k, .number(String(i)))
+                        case .bool(let b): (k, .bool(b))
+                        default: (k, .null)
+                        }
+                    }))
         }
         let exchanges: [JSONValue] = t.exchanges.map { e in
-            .object(JSONObject([("name", .string(e.name)), ("vhost", .string(vhost)), ("type", .string(e.type)), ("durable", .bool(e.durable)),
-                                ("auto_delete", .bool(e.autoDelete)), ("internal", .bool(false)), ("arguments", args(e.arguments))]))
+            .object(
+                JSONObject([
+                    ("name", .string(e.name)), ("vhost", .string(vhost)), ("type", .string(e.type)),
+                    ("durable", .bool(e.durable)),
+                    ("auto_delete", .bool(e.autoDelete)), ("internal", .bool(false)), ("arguments", args(e.arguments)),
+                ]))
         }
         let queues: [JSONValue] = t.queues.map { q in
-            .object(JSONObject([("name", .string(q.name)), ("vhost", .string(vhost)), ("durable", .bool(q.durable)),
-                                ("auto_delete", .bool(q.autoDelete)), ("arguments", args(q.arguments))]))
+            .object(
+                JSONObject([
+                    ("name", .string(q.name)), ("vhost", .string(vhost)), ("durable", .bool(q.durable)),
+                    ("auto_delete", .bool(q.autoDelete)), ("arguments", args(q.arguments)),
+                ]))
         }
-        let bindings: [JSONValue] = t.exchangeBindings.map { b in
-            .object(JSONObject([("source", .string(b.source)), ("vhost", .string(vhost)), ("destination", .string(b.destination)),
-                                ("destination_type", .string("exchange")), ("routing_key", .string(b.routingKey)), ("arguments", .object(JSONObject([])))]))
-        } + t.bindings.map { b in
-            .object(JSONObject([("source", .string(b.exchange)), ("vhost", .string(vhost)), ("destination", .string(b.queue)),
-                                ("destination_type", .string("queue")), ("routing_key", .string(b.routingKey)), ("arguments", args(b.arguments))]))
-        }
+        let bindings: [JSONValue] =
+            t.exchangeBindings.map { b in
+                .object(
+                    JSONObject([
+                        ("source", .string(b.source)), ("vhost", .string(vhost)),
+                        ("destination", .string(b.destination)),
+                        ("destination_type", .string("exchange")), ("routing_key", .string(b.routingKey)),
+                        ("arguments", .object(JSONObject([]))),
+                    ]))
+            }
+            + t.bindings.map { b in
+                .object(
+                    JSONObject([
+                        ("source", .string(b.exchange)), ("vhost", .string(vhost)), ("destination", .string(b.queue)),
+                        ("destination_type", .string("queue")), ("routing_key", .string(b.routingKey)),
+                        ("arguments", args(b.arguments)),
+                    ]))
+            }
         func lines(_ items: [JSONValue]) -> String {
             items.map { "    " + JSON.serializeToString($0) }.joined(separator: ",\n")
         }
-        return "{\n  \"exchanges\": [\n\(lines(exchanges))\n  ],\n  \"queues\": [\n\(lines(queues))\n  ],\n  \"bindings\": [\n\(lines(bindings))\n  ]\n}"
+        return
+            "{\n  \"exchanges\": [\n\(lines(exchanges))\n  ],\n  \"queues\": [\n\(lines(queues))\n  ],\n  \"bindings\": [\n\(lines(bindings))\n  ]\n}"
     }
 }

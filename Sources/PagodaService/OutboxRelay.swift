@@ -36,9 +36,12 @@ final class OutboxRelay: Service {
     /// Declares a missing destination queue again (with its binding), off the concurrency pool.
     let redeclare: @Sendable (Topology) async throws -> Void
 
-    init(publisher: any MessagePublisher, store: any OutboxStore, wake: Signal, metrics: ServiceMetrics,
-         health: StoreHealth, logger: Logger, names: Names, redeclare: @escaping @Sendable (Topology) async throws -> Void,
-         window: Int = 256, drainTimeout: Duration = .seconds(20), priority: FiringPriority? = nil) {
+    init(
+        publisher: any MessagePublisher, store: any OutboxStore, wake: Signal, metrics: ServiceMetrics,
+        health: StoreHealth, logger: Logger, names: Names,
+        redeclare: @escaping @Sendable (Topology) async throws -> Void,
+        window: Int = 256, drainTimeout: Duration = .seconds(20), priority: FiringPriority? = nil
+    ) {
         self.plan = PublishPlan(names: names)
         self.redeclare = redeclare
         self.publisher = publisher
@@ -132,8 +135,11 @@ final class OutboxRelay: Service {
                     for part in retry { send(part, again: true) }
                     retry.removeAll()
                 }
-                if !holding && (window - inFlight.count >= max(1, window / 4) || (lastWasTick && inFlight.count < window)) {
-                    let after = cursor, limit = window - inFlight.count
+                if !holding
+                    && (window - inFlight.count >= max(1, window / 4) || (lastWasTick && inFlight.count < window))
+                {
+                    let after = cursor
+                    let limit = window - inFlight.count
                     let fresh = (try? await store.pendingOutbox(after: after, limit: limit)) ?? []
                     if let last = fresh.last { cursor = last.id }
                     for row in fresh {
@@ -145,10 +151,15 @@ final class OutboxRelay: Service {
                 if shutdown.requested {
                     if drainDeadline == nil { drainDeadline = .now + drainTimeout }
                     let backlog = (try? await store.outboxBacklog()) ?? 0
-                    if inFlight.isEmpty && confirmed.isEmpty && retry.isEmpty && parked.isEmpty && waiting.isEmpty && backlog == 0 { break }
+                    if inFlight.isEmpty && confirmed.isEmpty && retry.isEmpty && parked.isEmpty && waiting.isEmpty
+                        && backlog == 0
+                    {
+                        break
+                    }
                     if let d = drainDeadline, .now > d {
-                        logger.warning("shutting down with unsent outbox messages; they are sent at the next start",
-                                       metadata: ["outbox.backlog": "\(backlog)"])
+                        logger.warning(
+                            "shutting down with unsent outbox messages; they are sent at the next start",
+                            metadata: ["outbox.backlog": "\(backlog)"])
                         break
                     }
                 }
@@ -173,7 +184,7 @@ final class OutboxRelay: Service {
                     lastWasTick = true
                     retry += parked
                     parked.removeAll()
-                case let .published(part, outcome):
+                case .published(let part, let outcome):
                     switch outcome {
                     case .confirmed:
                         if let queue = part.plan.queue, let s = suspect[queue] {
@@ -185,19 +196,25 @@ final class OutboxRelay: Service {
                                 break
                             }
                         }
-                        if let queue = part.plan.queue, part.plan.redeclare != nil { recent[queue, default: RecentParts()].add(part) }
+                        if let queue = part.plan.queue, part.plan.redeclare != nil {
+                            recent[queue, default: RecentParts()].add(part)
+                        }
                         // A part published again after its row was confirmed (see `recent`) changes nothing.
                         if inFlight[part.row]?.remove(part.index) != nil && inFlight[part.row]?.isEmpty == true {
                             confirmed.append(part.row)
                             metrics.published.increment()
                         }
-                    case let .returned(code, text):
+                    case .returned(let code, let text):
                         metrics.returned.increment()
                         guard let queue = part.plan.queue, let topology = part.plan.redeclare else {
-                            logger.error("broker returned a message as unroutable; will retry", metadata: [
-                                "outbox.id": "\(part.row)", "amqp.reply_code": "\(code)", "amqp.reply_text": "\(text)",
-                                "amqp.exchange": "\(part.plan.message.exchange)", "amqp.routing_key": "\(part.plan.message.routingKey)",
-                            ])
+                            logger.error(
+                                "broker returned a message as unroutable; will retry",
+                                metadata: [
+                                    "outbox.id": "\(part.row)", "amqp.reply_code": "\(code)",
+                                    "amqp.reply_text": "\(text)",
+                                    "amqp.exchange": "\(part.plan.message.exchange)",
+                                    "amqp.routing_key": "\(part.plan.message.routingKey)",
+                                ])
                             // Wait for the next tick before trying again, without holding up other messages.
                             parked.append(part)
                             break
@@ -210,10 +227,13 @@ final class OutboxRelay: Service {
                             suspect[queue] = (since: part.sentAt - RecentParts.horizon, until: nil)
                             let lately = recent.removeValue(forKey: queue)?.parts ?? []
                             waiting[queue, default: []] += lately
-                            logger.warning("destination queue missing: the broker returned a message for it; declaring it again", metadata: [
-                                "queue.name": "\(queue)", "outbox.id": "\(part.row)", "amqp.reply_code": "\(code)", "amqp.reply_text": "\(text)",
-                                "outbox.confirmed_lately": "\(lately.count)",
-                            ])
+                            logger.warning(
+                                "destination queue missing: the broker returned a message for it; declaring it again",
+                                metadata: [
+                                    "queue.name": "\(queue)", "outbox.id": "\(part.row)", "amqp.reply_code": "\(code)",
+                                    "amqp.reply_text": "\(text)",
+                                    "outbox.confirmed_lately": "\(lately.count)",
+                                ])
                             group.addTask { [redeclare] in
                                 do {
                                     try await redeclare(topology)
@@ -226,30 +246,37 @@ final class OutboxRelay: Service {
                     case .nacked, .outcomeUnknown:
                         retry.append(part)
                     }
-                case let .redeclared(queue, error):
+                case .redeclared(let queue, let error):
                     let parts = waiting.removeValue(forKey: queue) ?? []
                     if let error {
-                        logger.error("cannot declare a missing destination queue again; will retry", metadata: [
-                            "queue.name": "\(queue)", "error": "\(error)", "outbox.waiting": "\(parts.count)",
-                        ])
+                        logger.error(
+                            "cannot declare a missing destination queue again; will retry",
+                            metadata: [
+                                "queue.name": "\(queue)", "error": "\(error)", "outbox.waiting": "\(parts.count)",
+                            ])
                         parked += parts
                     } else {
                         metrics.queuesRedeclared.increment()
                         if suspect[queue] != nil { suspect[queue]?.until = .now }
-                        logger.warning("destination queue declared again; publishing its returned messages again", metadata: [
-                            "queue.name": "\(queue)", "outbox.returned": "\(parts.count)",
-                        ])
+                        logger.warning(
+                            "destination queue declared again; publishing its returned messages again",
+                            metadata: [
+                                "queue.name": "\(queue)", "outbox.returned": "\(parts.count)",
+                            ])
                         retry += parts
                     }
-                case let .failed(part, error):
-                    logger.warning("publish failed; will retry", metadata: ["outbox.id": "\(part.row)", "error": "\(error)"])
+                case .failed(let part, let error):
+                    logger.warning(
+                        "publish failed; will retry", metadata: ["outbox.id": "\(part.row)", "error": "\(error)"])
                     retry.append(part)
                 }
                 // Mark rows sent in batches: each commit is an fsync. A crash before the commit only means
                 // those messages are published again (same message id and dispatch sequence).
                 // Flush when half a window is confirmed, or at most every 250 ms, so the relay does not take
                 // the SQLite writer for every intake commit.
-                let flush = confirmed.count >= max(1, window / 2) || ContinuousClock.now - lastFlush >= .milliseconds(250) || shutdown.requested
+                let flush =
+                    confirmed.count >= max(1, window / 2) || ContinuousClock.now - lastFlush >= .milliseconds(250)
+                    || shutdown.requested
                 if !confirmed.isEmpty && flush && ContinuousClock.now >= nextFlush {
                     let ids = confirmed
                     do {
@@ -291,7 +318,9 @@ struct RecentParts {
 
     mutating func add(_ part: OutboxRelay.Part, now: ContinuousClock.Instant = .now) {
         entries.append((now, part))
-        while start < entries.count && (entries.count - start > Self.limit || now - entries[start].at > Self.horizon) { start += 1 }
+        while start < entries.count && (entries.count - start > Self.limit || now - entries[start].at > Self.horizon) {
+            start += 1
+        }
         if start > 1_024 && start * 2 > entries.count {
             entries.removeFirst(start)
             start = 0

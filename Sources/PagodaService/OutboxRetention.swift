@@ -63,8 +63,10 @@ final class OutboxRetention: Service {
     let pause: Duration
     let logger: Logger
 
-    init(store: DispatchStore, retention: Duration, interval: Duration? = nil, batchSize: Int = 500,
-         pause: Duration = .milliseconds(50), logger: Logger) {
+    init(
+        store: DispatchStore, retention: Duration, interval: Duration? = nil, batchSize: Int = 500,
+        pause: Duration = .milliseconds(50), logger: Logger
+    ) {
         self.store = store
         self.retention = retention
         // A tenth of the period, between 1 s and 5 min: rows stay at most that much longer than the period.
@@ -85,9 +87,11 @@ final class OutboxRetention: Service {
                     if failing { logger.notice("outbox pruning resumed") }
                     failing = false
                     if deleted > 0 {
-                        logger.debug("outbox pruned", metadata: [
-                            "outbox.deleted": "\(deleted)", "outbox.retention": "\(retention)",
-                        ])
+                        logger.debug(
+                            "outbox pruned",
+                            metadata: [
+                                "outbox.deleted": "\(deleted)", "outbox.retention": "\(retention)",
+                            ])
                     }
                 } catch {
                     if !failing { logger.warning("cannot prune the outbox; retrying", metadata: ["error": "\(error)"]) }

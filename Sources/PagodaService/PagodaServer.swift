@@ -67,7 +67,9 @@ public struct HostAndPort: Sendable, Equatable, CustomStringConvertible {
 
     /// `HOST:PORT`, `[IPv6]:PORT` or `:PORT` (all interfaces); nil when it is none of these.
     public init?(parsing text: String) {
-        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]), (0...65_535).contains(port) else { return nil }
+        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]),
+            (0...65_535).contains(port)
+        else { return nil }
         var host = String(text[..<colon])
         if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
         if host.isEmpty { host = "0.0.0.0" }
@@ -96,8 +98,10 @@ public struct PagodaServer: Sendable {
     let logger: Logger
 
     /// `alsoTo`: a further swift-metrics factory that sees every metric too (tests give a `TestMetrics`).
-    public init(configuration: ServerConfiguration, ruleSet: RuleSet, logger: Logger,
-                export: PrometheusExport = PrometheusExport(), alsoTo extra: (any MetricsFactory)? = nil) {
+    public init(
+        configuration: ServerConfiguration, ruleSet: RuleSet, logger: Logger,
+        export: PrometheusExport = PrometheusExport(), alsoTo extra: (any MetricsFactory)? = nil
+    ) {
         self.configuration = configuration
         self.ruleSet = ruleSet
         self.logger = logger
@@ -118,19 +122,23 @@ public struct PagodaServer: Sendable {
             let one = Topology(exchanges: topology.exchanges, queues: [m.queue])
             do {
                 // Declaring is a blocking rabbitmq-c exchange on a connection of its own: off the concurrency pool.
-                try await BlockingQueue(label: "pagoda.check-queues").run { try one.declare(configuration: c.amqp, logger: logger) }
+                try await BlockingQueue(label: "pagoda.check-queues").run {
+                    try one.declare(configuration: c.amqp, logger: logger)
+                }
             } catch AMQPError.channelClosed(406, let t, _) {
                 mismatched.append(m.queue.name)
                 text = t
             } catch {
-                logger.warning("cannot check the consumed queues' arguments now; the consumers declare them when the broker is reachable",
-                               metadata: ["error": "\(error)"])
+                logger.warning(
+                    "cannot check the consumed queues' arguments now; the consumers declare them when the broker is reachable",
+                    metadata: ["error": "\(error)"])
                 return
             }
         }
         if !mismatched.isEmpty {
             let error = QueueArgumentsMismatch(queues: mismatched, brokerText: text)
-            logger.critical("consumed queues have other arguments", metadata: ["queues": "\(mismatched)", "error": "\(error)"])
+            logger.critical(
+                "consumed queues have other arguments", metadata: ["queues": "\(mismatched)", "error": "\(error)"])
             throw error
         }
     }
@@ -145,23 +153,31 @@ public struct PagodaServer: Sendable {
         do {
             lock = try InstanceLock(database: c.databasePath)
         } catch {
-            let message: Logger.Message = error.code == .held ? "another instance holds the database" : "cannot lock the database"
-            logger.critical(message, metadata: [
-                "db.path": "\(c.databasePath)", "lock.path": "\(error.path)",
-                "lock.holder_pid": "\(error.holder.map(String.init) ?? "-")", "error": "\(error)",
-            ])
+            let message: Logger.Message =
+                error.code == .held ? "another instance holds the database" : "cannot lock the database"
+            logger.critical(
+                message,
+                metadata: [
+                    "db.path": "\(c.databasePath)", "lock.path": "\(error.path)",
+                    "lock.holder_pid": "\(error.holder.map(String.init) ?? "-")", "error": "\(error)",
+                ])
             throw error
         }
         defer { withExtendedLifetime(lock) {} }
-        let store = try DispatchStore(StoreConfiguration(path: c.databasePath, synchronous: c.synchronousFull ? .full : .normal,
-                                                         backgroundCheckpoints: true))
+        let store = try DispatchStore(
+            StoreConfiguration(
+                path: c.databasePath, synchronous: c.synchronousFull ? .full : .normal,
+                backgroundCheckpoints: true))
         let health = StoreHealth(logger: logger, failedWrites: metrics.storeWriteFailures)
         try await Self.checkConsumedQueues(c, logger: logger)
         let topology = c.names.topology(for: ruleSet)
         var consumerLogger = logger
         consumerLogger[metadataKey: "amqp.role"] = "consumer"
-        let consumer = AMQPConsumer(configuration: c.amqp, queue: c.names.intakeQueue, topology: topology, prefetch: c.prefetch, logger: consumerLogger)
-        let publisher = AMQPPublisher(configuration: c.amqp, topology: topology, window: c.publishWindow, logger: logger)
+        let consumer = AMQPConsumer(
+            configuration: c.amqp, queue: c.names.intakeQueue, topology: topology, prefetch: c.prefetch,
+            logger: consumerLogger)
+        let publisher = AMQPPublisher(
+            configuration: c.amqp, topology: topology, window: c.publishWindow, logger: logger)
         let wake = Signal()
         let priority = FiringPriority()
         let rules = LiveRules(ruleSet: ruleSet, names: c.names, startsLifecycle: c.lifecycle)
@@ -174,9 +190,10 @@ public struct PagodaServer: Sendable {
         let redeclare: @Sendable (Topology) async throws -> Void = { [logger] t in
             try await declareQueue.run { try t.declare(configuration: c.amqp, logger: logger) }
         }
-        let relay = OutboxRelay(publisher: publisher, store: store, wake: wake, metrics: metrics, health: health,
-                                logger: logger, names: c.names,
-                                redeclare: redeclare, window: c.publishWindow, priority: c.lifecycle ? priority : nil)
+        let relay = OutboxRelay(
+            publisher: publisher, store: store, wake: wake, metrics: metrics, health: health,
+            logger: logger, names: c.names,
+            redeclare: redeclare, window: c.publishWindow, priority: c.lifecycle ? priority : nil)
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
             .init(service: Checkpointer(store: store, logger: logger)), .init(service: relay),
         ]
@@ -191,7 +208,9 @@ public struct PagodaServer: Sendable {
         if c.lifecycle {
             var commandLogger = logger
             commandLogger[metadataKey: "amqp.role"] = "commands"
-            let commands = AMQPConsumer(configuration: c.amqp, queue: c.names.commandsQueue, topology: topology, prefetch: 500, logger: commandLogger)
+            let commands = AMQPConsumer(
+                configuration: c.amqp, queue: c.names.commandsQueue, topology: topology, prefetch: 500,
+                logger: commandLogger)
             connections.append(("commands", { commands.state }))
             let life = LifecycleService(
                 consumer: commands, store: store, rules: rules,
@@ -200,30 +219,42 @@ public struct PagodaServer: Sendable {
             lifecycleService = life
             services.append(.init(service: life))
         }
-        let intake = IntakeService(consumer: consumer, store: store, rules: rules, relay: wake,
-                                   timersChanged: { [lifecycleService] in lifecycleService?.timersChanged() },
-                                   metrics: metrics, health: health, logger: logger, maxBatch: c.maxBatch)
+        let intake = IntakeService(
+            consumer: consumer, store: store, rules: rules, relay: wake,
+            timersChanged: { [lifecycleService] in lifecycleService?.timersChanged() },
+            metrics: metrics, health: health, logger: logger, maxBatch: c.maxBatch)
         services.append(.init(service: intake))
         if let console = c.console, let life = lifecycleService {
-            let desk = CommandDesk(store: store, rules: rules, codec: codec, metrics: metrics,
-                                   changed: { wake.notify(); life.timersChanged() })
+            let desk = CommandDesk(
+                store: store, rules: rules, codec: codec, metrics: metrics,
+                changed: {
+                    wake.notify()
+                    life.timersChanged()
+                })
             var consoleLogger = logger
             consoleLogger[metadataKey: "http.role"] = "console"
             let env = ConsoleEnvironment(store: store, backend: desk, configuration: console, logger: consoleLogger)
             // After intake in the group, so it stops first (services stop in reverse order): no command is
             // taken once the lifecycle loop and the relay are shutting down.
-            services.append(.init(service: ConsoleEndpoint(address: HostAndPort(host: console.host, port: console.port),
-                                                           server: ConsoleApplication.application(env))))
+            services.append(
+                .init(
+                    service: ConsoleEndpoint(
+                        address: HostAndPort(host: console.host, port: console.port),
+                        server: ConsoleApplication.application(env))))
         }
         if let address = c.statusEndpoint {
             // First in the group, so it stops last: the metrics stay readable while the rest shuts down.
-            let status = ServiceStatus(metrics: metrics, export: export, rules: rules, store: store, health: health,
-                                       connections: connections)
+            let status = ServiceStatus(
+                metrics: metrics, export: export, rules: rules, store: store, health: health,
+                connections: connections)
             services.insert(.init(service: StatusEndpoint(address: address, status: status, logger: logger)), at: 0)
         }
         // Shut down first (services stop in reverse order): a reload does not start during shutdown.
-        services.append(.init(service: RulesReloader(directory: c.rulesDirectory, live: rules, publisher: publisher, amqp: c.amqp,
-                                                     metrics: metrics, logger: logger, hangups: await UnixSignalsSequence(trapping: .sighup))))
+        services.append(
+            .init(
+                service: RulesReloader(
+                    directory: c.rulesDirectory, live: rules, publisher: publisher, amqp: c.amqp,
+                    metrics: metrics, logger: logger, hangups: await UnixSignalsSequence(trapping: .sighup))))
         // "serving" is logged by a service of the group, so only once the group traps SIGTERM and SIGINT: a
         // supervisor (or a test) that stops the service as soon as it reads the line gets a graceful stop,
         // not the signal's default exit.
@@ -236,23 +267,30 @@ public struct PagodaServer: Sendable {
         services.insert(.init(service: Announcement(logger: logger, metadata: serving)), at: 0)
         // Services shut down in reverse order: intake first, then the lifecycle loop, then the relay drains
         // the outbox.
-        let group = ServiceGroup(configuration: .init(
-            services: services,
-            gracefulShutdownSignals: [.sigterm, .sigint],
-            cancellationSignals: [],
-            logger: logger))
+        let group = ServiceGroup(
+            configuration: .init(
+                services: services,
+                gracefulShutdownSignals: [.sigterm, .sigint],
+                cancellationSignals: [],
+                logger: logger))
         do {
             try await group.run()
         } catch {
             logger.critical("stopped: a part of the service failed", metadata: ["error": "\(error)"])
             throw error
         }
-        logger.info("stopped", metadata: MetricsPage(export.text()).counters.reduce(into: Logger.Metadata()) {
-            $0["count.\($1.name)"] = "\($1.value)"
-        })
+        logger.info(
+            "stopped",
+            metadata: MetricsPage(export.text()).counters.reduce(into: Logger.Metadata()) {
+                $0["count.\($1.name)"] = "\($1.value)"
+            })
         if let q = metrics.timerLateness.quantiles([0.5, 0.99, 1.0]) {
-            logger.info("timer lateness", metadata: ["timers.count": "\(q.count)", "lateness.p50_ms": "\(q.values[0])",
-                                                     "lateness.p99_ms": "\(q.values[1])", "lateness.max_ms": "\(q.values[2])"])
+            logger.info(
+                "timer lateness",
+                metadata: [
+                    "timers.count": "\(q.count)", "lateness.p50_ms": "\(q.values[0])",
+                    "lateness.p99_ms": "\(q.values[1])", "lateness.max_ms": "\(q.values[2])",
+                ])
         }
     }
 }

@@ -29,7 +29,9 @@ public struct PrometheusExport: MetricsFactory {
         registry.makeCounter(descriptor: name(label), labels: dimensions)
     }
 
-    public func makeFloatingPointCounter(label: String, dimensions: [(String, String)]) -> any FloatingPointCounterHandler {
+    public func makeFloatingPointCounter(label: String, dimensions: [(String, String)])
+        -> any FloatingPointCounterHandler
+    {
         registry.makeCounter(descriptor: name(label), labels: dimensions)
     }
 
@@ -39,13 +41,15 @@ public struct PrometheusExport: MetricsFactory {
 
     public func makeRecorder(label: String, dimensions: [(String, String)], aggregate: Bool) -> any RecorderHandler {
         guard aggregate else { return registry.makeGauge(descriptor: name(label), labels: dimensions) }
-        return registry.makeValueHistogram(descriptor: name(label), labels: dimensions,
-                                           buckets: ServiceMetrics.buckets[label] ?? Self.defaultBuckets)
+        return registry.makeValueHistogram(
+            descriptor: name(label), labels: dimensions,
+            buckets: ServiceMetrics.buckets[label] ?? Self.defaultBuckets)
     }
 
     public func makeTimer(label: String, dimensions: [(String, String)]) -> any TimerHandler {
-        registry.makeDurationHistogram(descriptor: name(label), labels: dimensions,
-                                       buckets: Self.defaultBuckets.map { .milliseconds($0) })
+        registry.makeDurationHistogram(
+            descriptor: name(label), labels: dimensions,
+            buckets: Self.defaultBuckets.map { .milliseconds($0) })
     }
 
     public func destroyCounter(_ handler: any CounterHandler) {
@@ -78,7 +82,9 @@ public struct MetricsPage: Sendable {
     public init(_ text: String) {
         var samples: [String: Double] = [:]
         for line in text.split(separator: "\n") where !line.hasPrefix("#") {
-            guard let space = line.lastIndex(of: " "), let value = Double(line[line.index(after: space)...]) else { continue }
+            guard let space = line.lastIndex(of: " "), let value = Double(line[line.index(after: space)...]) else {
+                continue
+            }
             samples[String(line[..<space])] = value
         }
         self.samples = samples

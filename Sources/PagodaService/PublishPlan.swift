@@ -34,8 +34,9 @@ struct PublishPlan: Sendable {
             var h = headers
             if !bcc.isEmpty { h["BCC"] = .array(bcc.map(HeaderValue.string)) }
             if !cc.isEmpty { h["CC"] = .array(cc.map(HeaderValue.string)) }
-            return AMQPMessage(exchange: exchange, routingKey: m.routingKey, body: m.body, messageId: m.messageID,
-                                   contentType: m.contentType, headers: h, persistent: true, mandatory: m.mandatory)
+            return AMQPMessage(
+                exchange: exchange, routingKey: m.routingKey, body: m.body, messageId: m.messageID,
+                contentType: m.contentType, headers: h, persistent: true, mandatory: m.mandatory)
         }
         if m.exchange == names.dispatchExchange {
             var parts: [Part] = []
@@ -43,24 +44,40 @@ struct PublishPlan: Sendable {
             // from intake is routed by its destination's suffix.
             let isEvent = m.headers["x-pagoda-event-id"] != nil
             var suffixes: [String] = []
-            for s in (isEvent ? m.extraRoutingKeys : [m.routingKey] + m.extraRoutingKeys) where !suffixes.contains(s) { suffixes.append(s) }
+            for s in (isEvent ? m.extraRoutingKeys : [m.routingKey] + m.extraRoutingKeys) where !suffixes.contains(s) {
+                suffixes.append(s)
+            }
             for s in suffixes {
                 let queue = names.queue(s)
                 // `CC`, not `BCC`: the broker keeps it in a returned message, which tells the relay which of an
                 // event's publishes came back.
-                parts.append(Part(message: message(exchange: names.dispatchExchange, bcc: [], cc: isEvent ? [s] : []), queue: queue, redeclare: Topology(
-                    queues: [Topology.Queue(name: queue)],
-                    bindings: [Topology.Binding(queue: queue, exchange: names.dispatchExchange, routingKey: s)])))
+                parts.append(
+                    Part(
+                        message: message(exchange: names.dispatchExchange, bcc: [], cc: isEvent ? [s] : []),
+                        queue: queue,
+                        redeclare: Topology(
+                            queues: [Topology.Queue(name: queue)],
+                            bindings: [Topology.Binding(queue: queue, exchange: names.dispatchExchange, routingKey: s)])
+                    ))
             }
-            parts.append(Part(message: message(exchange: names.eventsExchange, bcc: isEvent ? suffixes : m.extraRoutingKeys),
-                              queue: names.eventsQueue, redeclare: Topology(
-                                  queues: [Topology.Queue(name: names.eventsQueue)],
-                                  bindings: [Topology.Binding(queue: names.eventsQueue, exchange: names.eventsExchange, routingKey: "#")])))
+            parts.append(
+                Part(
+                    message: message(exchange: names.eventsExchange, bcc: isEvent ? suffixes : m.extraRoutingKeys),
+                    queue: names.eventsQueue,
+                    redeclare: Topology(
+                        queues: [Topology.Queue(name: names.eventsQueue)],
+                        bindings: [
+                            Topology.Binding(queue: names.eventsQueue, exchange: names.eventsExchange, routingKey: "#")
+                        ])))
             return parts
         }
         let plain = message(exchange: m.exchange, bcc: m.extraRoutingKeys)
         if m.exchange.isEmpty && m.routingKey == names.rejectedQueue {
-            return [Part(message: plain, queue: names.rejectedQueue, redeclare: Topology(queues: [Topology.Queue(name: names.rejectedQueue)]))]
+            return [
+                Part(
+                    message: plain, queue: names.rejectedQueue,
+                    redeclare: Topology(queues: [Topology.Queue(name: names.rejectedQueue)]))
+            ]
         }
         return [Part(message: plain, queue: nil, redeclare: nil)]
     }

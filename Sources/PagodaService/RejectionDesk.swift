@@ -1,6 +1,6 @@
 import Foundation
-import PagodaRules
 import PagodaJSON
+import PagodaRules
 import PagodaStore
 import PagodaTransport
 
@@ -54,14 +54,16 @@ public struct RejectionDesk: Sendable {
         let bytes = body ?? entry.body
         guard !bytes.isEmpty else { throw Failure(code: .emptyBody, message: "the body to resubmit is empty") }
         let messageID = "resubmit/\(id)/\(UUID().uuidString.lowercased())"
-        var message = AMQPMessage(exchange: names.intakeExchange, routingKey: "", body: bytes,
-                                                      messageId: messageID, mandatory: true)
+        var message = AMQPMessage(
+            exchange: names.intakeExchange, routingKey: "", body: bytes,
+            messageId: messageID, mandatory: true)
         message.properties.headers["x-pagoda-resubmitted-from"] = .string(String(id))
         message.properties.headers["x-pagoda-resubmitted-by"] = .string(actor)
         let outcome = try await publish(message)
         guard outcome == .confirmed else {
-            throw Failure(code: .notConfirmed,
-                          message: "the broker did not confirm the resubmission (\(outcome)); nothing was recorded")
+            throw Failure(
+                code: .notConfirmed,
+                message: "the broker did not confirm the resubmission (\(outcome)); nothing was recorded")
         }
         let action = RejectionAction.resubmitted(by: actor, at: now, messageID: messageID, body: bytes, reason: reason)
         return try store.recordRejectionAction(id: id, action)
@@ -83,8 +85,9 @@ public struct RejectionDesk: Sendable {
         }
         if let done = entry.action {
             let when = RFC3339.format(done.at, offsetSeconds: 8 * 3600)
-            throw Failure(code: .notOpen,
-                          message: "rejection \(id) was already \(done.kind.rawValue) by \(done.actor) at \(when)")
+            throw Failure(
+                code: .notOpen,
+                message: "rejection \(id) was already \(done.kind.rawValue) by \(done.actor) at \(when)")
         }
         return entry
     }

@@ -94,8 +94,11 @@ final class RulesReloader: Service {
     /// The diagnostics of the last reload (`file:line:column: severity: message`), for the load log.
     let lastDiagnostics = Mutex<[String]>([])
 
-    init(directory: String, live: LiveRules, publisher: AMQPPublisher, amqp: AMQPConfiguration, metrics: ServiceMetrics, logger: Logger,
-         hangups: UnixSignalsSequence, limits: RuleLimits = .standard) {
+    init(
+        directory: String, live: LiveRules, publisher: AMQPPublisher, amqp: AMQPConfiguration, metrics: ServiceMetrics,
+        logger: Logger,
+        hangups: UnixSignalsSequence, limits: RuleLimits = .standard
+    ) {
         self.hangups = hangups
         self.directory = directory
         self.live = live
@@ -140,13 +143,17 @@ final class RulesReloader: Service {
             metrics.rulesReloaded.increment()
         case .failed(let why):
             metrics.rulesReloadFailed.increment()
-            logger.error("rules reload failed; the rules in force stay", metadata: [
-                "rules.hash": "\(live.current.ruleSet.hash.prefix(12))", "reason": "\(why)",
-            ])
+            logger.error(
+                "rules reload failed; the rules in force stay",
+                metadata: [
+                    "rules.hash": "\(live.current.ruleSet.hash.prefix(12))", "reason": "\(why)",
+                ])
         case .stopped:
-            logger.info("rules reload stopped for shutdown; the rules in force stay", metadata: [
-                "rules.hash": "\(live.current.ruleSet.hash.prefix(12))",
-            ])
+            logger.info(
+                "rules reload stopped for shutdown; the rules in force stay",
+                metadata: [
+                    "rules.hash": "\(live.current.ruleSet.hash.prefix(12))"
+                ])
         }
         return outcome
     }
@@ -185,15 +192,21 @@ final class RulesReloader: Service {
         publisher.setTopology(publisher.topology.adding(topology))
         live.replace(with: ruleSet)
 
-        let before = Set(previous.units.map(\.id)), after = Set(ruleSet.units.map(\.id))
+        let before = Set(previous.units.map(\.id))
+        let after = Set(ruleSet.units.map(\.id))
         let added = ruleSet.units.map(\.id).filter { !before.contains($0) }
         let removed = previous.units.map(\.id).filter { !after.contains($0) }
         var metadata: Logger.Metadata = [
             "rules.hash": "\(ruleSet.hash.prefix(12))", "rules.previous_hash": "\(previous.hash.prefix(12))",
             "units": "\(ruleSet.units.count)", "routes": "\(ruleSet.routes.count)",
         ]
-        if !added.isEmpty { metadata["units.added"] = "\(added.prefix(20).joined(separator: ","))\(added.count > 20 ? ",..." : "")" }
-        if !removed.isEmpty { metadata["units.removed"] = "\(removed.prefix(20).joined(separator: ","))\(removed.count > 20 ? ",..." : "")" }
+        if !added.isEmpty {
+            metadata["units.added"] = "\(added.prefix(20).joined(separator: ","))\(added.count > 20 ? ",..." : "")"
+        }
+        if !removed.isEmpty {
+            metadata["units.removed"] =
+                "\(removed.prefix(20).joined(separator: ","))\(removed.count > 20 ? ",..." : "")"
+        }
         logger.info("rules reloaded", metadata: metadata)
         return .reloaded(previousHash: previous.hash, hash: ruleSet.hash)
     }
@@ -227,9 +240,12 @@ public final class RuleLoadLog: Sendable {
     /// A reload's outcome, with the diagnostics it gave and the hash in force after it.
     func record(_ outcome: RulesReloader.Outcome, diagnostics: [String], inForce: String) {
         switch outcome {
-        case .unchanged(let hash): record(ConsoleRuleLoad(at: Date(), outcome: .unchanged, hash: hash, diagnostics: diagnostics))
-        case .reloaded(_, let hash): record(ConsoleRuleLoad(at: Date(), outcome: .reloaded, hash: hash, diagnostics: diagnostics))
-        case .failed(let why): record(ConsoleRuleLoad(at: Date(), outcome: .failed, hash: inForce, reason: why, diagnostics: diagnostics))
+        case .unchanged(let hash):
+            record(ConsoleRuleLoad(at: Date(), outcome: .unchanged, hash: hash, diagnostics: diagnostics))
+        case .reloaded(_, let hash):
+            record(ConsoleRuleLoad(at: Date(), outcome: .reloaded, hash: hash, diagnostics: diagnostics))
+        case .failed(let why):
+            record(ConsoleRuleLoad(at: Date(), outcome: .failed, hash: inForce, reason: why, diagnostics: diagnostics))
         case .stopped: break
         }
     }

@@ -65,7 +65,8 @@ public final class ServiceMetrics: Sendable {
         "pagoda_published_total": "Messages confirmed by the broker.",
         "pagoda_republished_total": "Publishes sent again after an unknown outcome or a return.",
         "pagoda_returned_total": "Publishes the broker returned as unroutable.",
-        "pagoda_queue_redeclared_total": "Destination queues declared again after the broker returned a publish for them.",
+        "pagoda_queue_redeclared_total":
+            "Destination queues declared again after the broker returned a publish for them.",
         "pagoda_commands_applied_total": "Worker commands applied.",
         "pagoda_commands_refused_total": "Worker commands refused.",
         "pagoda_commands_duplicate_total": "Worker commands seen before.",
@@ -92,7 +93,7 @@ public final class ServiceMetrics: Sendable {
 
     /// Upper bounds of the histograms' buckets, by name (a last bucket, `+Inf`, takes the rest).
     public static let buckets: [String: [Double]] = [
-        LatenessLog.name: [100, 250, 500, 1_000, 2_000, 5_000, 10_000, 30_000, 60_000, 300_000],
+        LatenessLog.name: [100, 250, 500, 1_000, 2_000, 5_000, 10_000, 30_000, 60_000, 300_000]
     ]
 }
 
@@ -115,7 +116,8 @@ public final class PairCounter: Sendable {
         let counter = counters.withLock { counters in
             let pair = Pair(first: first, second: second)
             if let c = counters[pair] { return c }
-            let c = CoreMetrics.Counter(label: name, dimensions: [(labels.0, first), (labels.1, second)], factory: factory)
+            let c = CoreMetrics.Counter(
+                label: name, dimensions: [(labels.0, first), (labels.1, second)], factory: factory)
             counters[pair] = c
             return c
         }

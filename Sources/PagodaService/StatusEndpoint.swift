@@ -40,8 +40,10 @@ public final class ServiceStatus: Sendable {
     }
 
     /// `metrics` must have been made by `export`, whose registry's text is the page.
-    init(metrics: ServiceMetrics, export: PrometheusExport, rules: LiveRules, store: DispatchStore, health: StoreHealth,
-         connections: [(role: String, state: @Sendable () -> ConnectionState)], storeTTL: Duration = .seconds(5)) {
+    init(
+        metrics: ServiceMetrics, export: PrometheusExport, rules: LiveRules, store: DispatchStore, health: StoreHealth,
+        connections: [(role: String, state: @Sendable () -> ConnectionState)], storeTTL: Duration = .seconds(5)
+    ) {
         self.metrics = metrics
         self.export = export
         self.rules = rules
@@ -75,7 +77,7 @@ public final class ServiceStatus: Sendable {
             let store = self.store
             // Two reads on the store's reader connections (GRDB's async access), one after the other.
             if let unsent = try? await store.outboxBacklog(),
-               let overview = try? await store.lifecycleOverview(now: Date())
+                let overview = try? await store.lifecycleOverview(now: Date())
             {
                 counts = StoreFigures(outboxUnsent: unsent, overview: overview)
             }
@@ -93,7 +95,9 @@ public final class ServiceStatus: Sendable {
             .init("pagoda_rules_units", [], Double(g.units.count)),
         ]
         for c in connections {
-            s.append(.init("pagoda_amqp_connected", [("role", c.role)], { if case .connected = c.state() { 1 } else { 0 } }()))
+            s.append(
+                .init(
+                    "pagoda_amqp_connected", [("role", c.role)], { if case .connected = c.state() { 1 } else { 0 } }()))
         }
         s.append(.init("pagoda_store_writable", [], health.writable ? 1 : 0))
         let sizes = store.fileSizes()
@@ -168,31 +172,37 @@ struct StatusEndpoint: Service {
         do {
             try await server.run()
         } catch {
-            throw ListenError(description: "the status endpoint cannot listen on \(address) (--status-address): \(error)")
+            throw ListenError(
+                description: "the status endpoint cannot listen on \(address) (--status-address): \(error)")
         }
     }
 
-    static func application(host: String, port: Int, status: ServiceStatus, logger: Logger) -> some ApplicationProtocol {
+    static func application(host: String, port: Int, status: ServiceStatus, logger: Logger) -> some ApplicationProtocol
+    {
         let router = Router()
         router.get("metrics") { _, _ -> Response in
             let text = await status.exposition()
-            return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
-                            body: ResponseBody(byteBuffer: ByteBuffer(string: text)))
+            return Response(
+                status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+                body: ResponseBody(byteBuffer: ByteBuffer(string: text)))
         }
         router.get("health") { _, _ in "ok\n" }
         router.get("ready") { _, _ -> Response in
             let problem = status.notReady
             let body = problem ?? "ready\n"
-            return Response(status: problem == nil ? .ok : .serviceUnavailable,
-                            headers: [.contentType: "text/plain; charset=utf-8"],
-                            body: ResponseBody(byteBuffer: ByteBuffer(string: body)))
+            return Response(
+                status: problem == nil ? .ok : .serviceUnavailable,
+                headers: [.contentType: "text/plain; charset=utf-8"],
+                body: ResponseBody(byteBuffer: ByteBuffer(string: body)))
         }
         return Application(
             router: router, configuration: .init(address: .hostname(host, port: port), serverName: "pagoda"),
             onServerRunning: { channel in
-                logger.info("status endpoint listening", metadata: [
-                    "http.host": "\(host)", "http.port": "\(channel.localAddress?.port ?? port)",
-                ])
+                logger.info(
+                    "status endpoint listening",
+                    metadata: [
+                        "http.host": "\(host)", "http.port": "\(channel.localAddress?.port ?? port)",
+                    ])
             },
             logger: logger)
     }

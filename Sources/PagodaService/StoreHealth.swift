@@ -28,9 +28,12 @@ public final class StoreHealth: Sendable {
     let logger: Logger
 
     /// `failedWrites` counts every failed write (the service passes `ServiceMetrics.storeWriteFailures`).
-    init(logger: Logger,
-         failedWrites: CoreMetrics.Counter = CoreMetrics.Counter(label: "pagoda_store_write_failures_total",
-                                                                 factory: NOOPMetricsHandler.instance)) {
+    init(
+        logger: Logger,
+        failedWrites: CoreMetrics.Counter = CoreMetrics.Counter(
+            label: "pagoda_store_write_failures_total",
+            factory: NOOPMetricsHandler.instance)
+    ) {
         self.logger = logger
         self.failedWrites = failedWrites
     }
@@ -52,9 +55,11 @@ public final class StoreHealth: Sendable {
             return first
         }
         if first {
-            logger.error("store cannot write; holding work unacknowledged and retrying with backoff", metadata: [
-                "store.role": "\(role)", "store.error": "\(error.code.rawValue)", "error": "\(error.message)",
-            ])
+            logger.error(
+                "store cannot write; holding work unacknowledged and retrying with backoff",
+                metadata: [
+                    "store.role": "\(role)", "store.error": "\(error.code.rawValue)", "error": "\(error.message)",
+                ])
         }
     }
 
@@ -69,9 +74,12 @@ public final class StoreHealth: Sendable {
             return (s.since.map { .now - $0 } ?? .zero, s.failedWrites)
         }
         if let (duration, failures) = recovered {
-            logger.notice("store writes again", metadata: [
-                "store.role": "\(role)", "store.unwritable_for": "\(duration)", "store.failed_writes": "\(failures)",
-            ])
+            logger.notice(
+                "store writes again",
+                metadata: [
+                    "store.role": "\(role)", "store.unwritable_for": "\(duration)",
+                    "store.failed_writes": "\(failures)",
+                ])
         }
     }
 
@@ -80,8 +88,10 @@ public final class StoreHealth: Sendable {
     ///
     /// When `stop` is requested (graceful shutdown) it gives up waiting and throws the store's failure, so
     /// the caller can leave its work for the next start.
-    func retrying<T: Sendable>(_ role: String, stop: ShutdownFlag? = nil,
-                               _ write: () async throws -> T) async throws -> T {
+    func retrying<T: Sendable>(
+        _ role: String, stop: ShutdownFlag? = nil,
+        _ write: () async throws -> T
+    ) async throws -> T {
         var backoff = Backoff()
         while true {
             do {

@@ -4,9 +4,9 @@ import PagodaLifecycle
 import PagodaRules
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// A scenario file simulated on three threads (`pagoda simulate`).
@@ -30,9 +30,12 @@ public enum ScenarioRun {
     /// Simulates the lines of `path` that `pass` checked and indexed, writing the events to standard
     /// output. Throws `ScenarioReader.ReadError` when the file cannot be read or a line changed since the
     /// first pass (the events of the lines before it are written).
-    public static func simulate(path: String, pass checked: FirstPass, rules ruleSet: RuleSet, until untilDate: Date?,
-                                verbose: Bool) throws -> Report {
-        let index = checked.index, inOrder = checked.inOrder
+    public static func simulate(
+        path: String, pass checked: FirstPass, rules ruleSet: RuleSet, until untilDate: Date?,
+        verbose: Bool
+    ) throws -> Report {
+        let index = checked.index
+        let inOrder = checked.inOrder
         // Pass 2: a reader thread parses, validates and routes the lines in batches while this thread
         // applies them; a writer thread streams the events to stdout as JSON lines.
         // An open ticket is kept as where it lies in the file, and read again from there in the rare case
@@ -41,22 +44,29 @@ public enum ScenarioRun {
             guard let bytes = try? ScenarioReader.read(path: path, offset: offset, length: length) else { return nil }
             return bytes.withUnsafeBytes { PreparedLine.ticket(payload: $0, rules: ruleSet) }
         }
-        var simulation = Simulation(rules: ruleSet, options: .init(until: untilDate, verbose: verbose, readTicket: readTicket))
+        var simulation = Simulation(
+            rules: ruleSet, options: .init(until: untilDate, verbose: verbose, readTicket: readTicket))
         simulation.reserveCapacity(tickets: index.reduce(0) { $0 + ($1.isTicket ? 1 : 0) })
         let encoder = SimulationEncoder(offsetSeconds: simulation.offsetSeconds, verbose: verbose)
         let batches = BatchQueue<MovingBatch<PreparedLine>>(capacity: 8)
         // Batches whose lines were applied go back to the reader to be filled again.
         let emptied = Recycler<MovingBatch<PreparedLine>>()
-        let order: [IndexedLine]? = inOrder ? nil : index.enumerated()
-            .sorted { $0.element.at != $1.element.at ? $0.element.at < $1.element.at : $0.offset < $1.offset }
-            .map(\.element)
+        let order: [IndexedLine]? =
+            inOrder
+            ? nil
+            : index.enumerated()
+                .sorted { $0.element.at != $1.element.at ? $0.element.at < $1.element.at : $0.offset < $1.offset }
+                .map(\.element)
         startThread {
             var batch = MovingBatch<PreparedLine>(capacity: batchSize)
             // A line checked in pass 1; a line that is no longer valid (the file changed since) stops the run.
-            func prepare(_ bytes: UnsafeRawBufferPointer, _ entry: IndexedLine?, place: @autoclosure () -> String) throws {
+            func prepare(_ bytes: UnsafeRawBufferPointer, _ entry: IndexedLine?, place: @autoclosure () -> String)
+                throws
+            {
                 switch ScenarioRun.prepare(bytes, entry, rules: ruleSet) {
                 case .failure(let e):
-                    throw ScenarioReader.ReadError(description: "\(place()): the line changed after it was checked: \(e.reason)")
+                    throw ScenarioReader.ReadError(
+                        description: "\(place()): the line changed after it was checked: \(e.reason)")
                 case .success(let prepared):
                     batch.append(prepared)
                 }
@@ -77,10 +87,14 @@ public enum ScenarioRun {
                     try all.withUnsafeBytes { raw in
                         for l in order {
                             guard l.offset + Int(l.length) <= raw.count else {
-                                throw ScenarioReader.ReadError(description: "\(path): the line at byte \(l.offset) is gone: the file is shorter than when it was checked")
+                                throw ScenarioReader.ReadError(
+                                    description:
+                                        "\(path): the line at byte \(l.offset) is gone: the file is shorter than when it was checked"
+                                )
                             }
-                            try prepare(UnsafeRawBufferPointer(rebasing: raw[l.offset..<(l.offset + Int(l.length))]), l,
-                                        place: "\(path): the line at byte \(l.offset)")
+                            try prepare(
+                                UnsafeRawBufferPointer(rebasing: raw[l.offset..<(l.offset + Int(l.length))]), l,
+                                place: "\(path): the line at byte \(l.offset)")
                         }
                     }
                 } else {
@@ -147,8 +161,9 @@ public enum ScenarioRun {
         let finishedAt = Date()
         closeOutput()
 
-        return Report(summary: summary, offsetSeconds: simulation.offsetSeconds, linesAppliedAt: linesAppliedAt,
-                      finishedAt: finishedAt)
+        return Report(
+            summary: summary, offsetSeconds: simulation.offsetSeconds, linesAppliedAt: linesAppliedAt,
+            finishedAt: finishedAt)
     }
     /// A checked line: its time, where it lies in the file and where its ticket or command object lies in
     /// it (`payloadStart` -1 when the check did not say).
@@ -164,11 +179,15 @@ public enum ScenarioRun {
     /// A line of the second pass, prepared for the simulation. Where the first pass found the line's
     /// ticket or command (`entry`), only that object is read; anything else (a line the scan did not
     /// decide, or one that changed since) is parsed whole, and a line that is no longer valid is an error.
-    public static func prepare(_ bytes: UnsafeRawBufferPointer, _ entry: IndexedLine?, rules: RuleSet) -> Result<PreparedLine, ScenarioLineError> {
+    public static func prepare(_ bytes: UnsafeRawBufferPointer, _ entry: IndexedLine?, rules: RuleSet) -> Result<
+        PreparedLine, ScenarioLineError
+    > {
         if let entry, entry.payloadStart >= 0, Int(entry.payloadStart) + Int(entry.payloadLength) <= bytes.count {
             let payload = Int(entry.payloadStart)..<Int(entry.payloadStart) + Int(entry.payloadLength)
-            if let prepared = PreparedLine(payload: UnsafeRawBufferPointer(rebasing: bytes[payload]), at: entry.at,
-                                           isTicket: entry.isTicket, rules: rules, location: entry.offset + payload.lowerBound) {
+            if let prepared = PreparedLine(
+                payload: UnsafeRawBufferPointer(rebasing: bytes[payload]), at: entry.at,
+                isTicket: entry.isTicket, rules: rules, location: entry.offset + payload.lowerBound)
+            {
                 return .success(prepared)
             }
         }
@@ -191,16 +210,20 @@ public enum ScenarioRun {
 
         public static func run(path: String) throws -> FirstPass {
             let size = try ScenarioReader.size(path: path)
-            guard size >= 1 << 20, let split = try ScenarioReader.lineStart(path: path, near: size / 2), split < size else {
+            guard size >= 1 << 20, let split = try ScenarioReader.lineStart(path: path, near: size / 2), split < size
+            else {
                 return try check(path: path, range: 0..<size)
             }
             let second = BatchQueue<Result<FirstPass, ScenarioReader.ReadError>>(capacity: 1)
             startThread {
-                second.put(Result { try check(path: path, range: split..<size) }.mapError(ScenarioReader.ReadError.init))
+                second.put(
+                    Result { try check(path: path, range: split..<size) }.mapError(ScenarioReader.ReadError.init))
                 second.finish()
             }
             var first = try check(path: path, range: 0..<split)
-            guard let result = second.take() else { throw ScenarioReader.ReadError(description: "cannot read '\(path)'") }
+            guard let result = second.take() else {
+                throw ScenarioReader.ReadError(description: "cannot read '\(path)'")
+            }
             let rest = try result.get()
             if let a = first.index.last, let b = rest.index.first, b.at < a.at { first.inOrder = false }
             first.inOrder = first.inOrder && rest.inOrder
@@ -229,9 +252,11 @@ public enum ScenarioRun {
                     lastAt = max(lastAt, t)
                     // Lines are at most 1 MiB (`ScenarioLine.limits`), so their lengths fit 32 bits.
                     let payload = checked.payload ?? -1..<(-1)
-                    pass.index.append(IndexedLine(at: checked.at, offset: offset, length: Int32(bytes.count),
-                                                  payloadStart: Int32(payload.lowerBound), payloadLength: Int32(payload.count),
-                                                  isTicket: checked.isTicket))
+                    pass.index.append(
+                        IndexedLine(
+                            at: checked.at, offset: offset, length: Int32(bytes.count),
+                            payloadStart: Int32(payload.lowerBound), payloadLength: Int32(payload.count),
+                            isTicket: checked.isTicket))
                 }
             }
             return pass
@@ -387,7 +412,9 @@ public enum ScenarioReader {
     /// only those bytes of the file are read (it should start at a line start; lines are numbered from
     /// there). Returns how many lines, blank ones included, were read.
     @discardableResult
-    static func forEachLine(path: String, range: Range<Int>? = nil, _ body: (Int, Int, UnsafeRawBufferPointer) throws -> Void) throws -> Int {
+    static func forEachLine(
+        path: String, range: Range<Int>? = nil, _ body: (Int, Int, UnsafeRawBufferPointer) throws -> Void
+    ) throws -> Int {
         let fd = open(path, O_RDONLY)
         guard fd >= 0 else { throw ReadError.system("open", path) }
         defer { close(fd) }
@@ -399,11 +426,19 @@ public enum ScenarioReader {
         var eof = false
         while !eof || filled > 0 {
             if !eof {
-                if filled == buffer.count { buffer.append(contentsOf: repeatElement(0, count: buffer.count)) }  // a very long line
+                // a very long line
+                if filled == buffer.count { buffer.append(contentsOf: repeatElement(0, count: buffer.count)) }
                 let offset = base + filled
-                let n = buffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress! + filled, min($0.count - filled, remaining), off_t(offset)) }
+                let n = buffer.withUnsafeMutableBytes {
+                    pread(fd, $0.baseAddress! + filled, min($0.count - filled, remaining), off_t(offset))
+                }
                 if n < 0 { throw ReadError.system("read", path) }
-                if n == 0 { eof = true } else { filled += n; remaining -= n }
+                if n == 0 {
+                    eof = true
+                } else {
+                    filled += n
+                    remaining -= n
+                }
             }
             var consumed = 0
             try buffer.withUnsafeBytes { raw in
@@ -421,7 +456,9 @@ public enum ScenarioReader {
             }
             if consumed > 0 {
                 buffer.withUnsafeMutableBytes { b in
-                    if filled > consumed { b.baseAddress!.copyMemory(from: b.baseAddress! + consumed, byteCount: filled - consumed) }
+                    if filled > consumed {
+                        b.baseAddress!.copyMemory(from: b.baseAddress! + consumed, byteCount: filled - consumed)
+                    }
                 }
                 filled -= consumed
                 base += consumed
@@ -439,7 +476,9 @@ public enum ScenarioReader {
         var bytes = [UInt8](repeating: 0, count: length)
         var done = 0
         while done < length {
-            let n = bytes.withUnsafeMutableBytes { pread(fd, $0.baseAddress! + done, length - done, off_t(offset + done)) }
+            let n = bytes.withUnsafeMutableBytes {
+                pread(fd, $0.baseAddress! + done, length - done, off_t(offset + done))
+            }
             if n < 0 { throw ReadError.system("read", path) }
             if n == 0 { break }
             done += n
@@ -467,7 +506,9 @@ public enum ScenarioReader {
     }
 
     static func readAll(path: String) throws -> [UInt8] {
-        guard let data = FileManager.default.contents(atPath: path) else { throw ReadError(description: "cannot read '\(path)'") }
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw ReadError(description: "cannot read '\(path)'")
+        }
         return [UInt8](data)
     }
 

@@ -1,7 +1,7 @@
 import Foundation
+import PagodaJSON
 import PagodaLifecycle
 import PagodaRules
-import PagodaJSON
 
 /// One line of a simulation scenario: a ticket arriving or a command sent, at a virtual time.
 ///
@@ -60,7 +60,9 @@ public struct ScenarioLine: Sendable {
 
     /// `check(_:)` with the scan's buffers kept in `scanner` from one line to the next, and where the
     /// line's ticket or command lies.
-    public static func check(_ bytes: UnsafeRawBufferPointer, scanner: inout JSONObjectScanner) -> Result<Checked, ScenarioLineError> {
+    public static func check(_ bytes: UnsafeRawBufferPointer, scanner: inout JSONObjectScanner) -> Result<
+        Checked, ScenarioLineError
+    > {
         if scanner.scan(bytes, limits: limits), scanner.members.count == 2 {
             var at: Date?
             var payload: Range<Int>?
@@ -71,7 +73,8 @@ public struct ScenarioLine: Sendable {
                     // A string without escapes: the bytes between the quotes are its text.
                     let v = m.value
                     guard v.count >= 2, bytes[v.lowerBound] == 0x22,
-                          !bytes[v.lowerBound + 1..<v.upperBound - 1].contains(0x5C) else { break }
+                        !bytes[v.lowerBound + 1..<v.upperBound - 1].contains(0x5C)
+                    else { break }
                     let text = UnsafeRawBufferPointer(rebasing: bytes[v.lowerBound + 1..<v.upperBound - 1])
                     at = RFC3339.parse(bytes: text.assumingMemoryBound(to: UInt8.self))?.date
                 } else if key.elementsEqual("ticket".utf8) || key.elementsEqual("command".utf8) {
@@ -100,23 +103,33 @@ public struct ScenarioLine: Sendable {
 
     /// Checks an already parsed line; see `parse(_: UnsafeRawBufferPointer)`.
     public static func parse(_ value: JSONValue) -> Result<ScenarioLine, ScenarioLineError> {
-        guard case .object(let o) = value else { return .failure(ScenarioLineError("expected a JSON object, got \(value.typeDescription)")) }
+        guard case .object(let o) = value else {
+            return .failure(ScenarioLineError("expected a JSON object, got \(value.typeDescription)"))
+        }
         guard let atValue = o["at"] else { return .failure(ScenarioLineError("missing \"at\"")) }
         guard case .string(let atText) = atValue, let at = RFC3339.parse(atText)?.date else {
-            return .failure(ScenarioLineError("\"at\" must be an RFC 3339 time with an offset, got \(JSON.serializeToString(atValue))"))
+            return .failure(
+                ScenarioLineError(
+                    "\"at\" must be an RFC 3339 time with an offset, got \(JSON.serializeToString(atValue))"))
         }
-        let ticket = o["ticket"], command = o["command"]
+        let ticket = o["ticket"]
+        let command = o["command"]
         for (key, _) in o where key != "at" && key != "ticket" && key != "command" {
-            return .failure(ScenarioLineError("unknown key \"\(key)\" (a line has \"at\" and one of \"ticket\", \"command\")"))
+            return .failure(
+                ScenarioLineError("unknown key \"\(key)\" (a line has \"at\" and one of \"ticket\", \"command\")"))
         }
         switch (ticket, command) {
         case (nil, nil): return .failure(ScenarioLineError("needs one of \"ticket\" or \"command\""))
         case (.some, .some): return .failure(ScenarioLineError("has both \"ticket\" and \"command\"; one per line"))
         case (.some(let t), nil):
-            guard case .object = t else { return .failure(ScenarioLineError("\"ticket\" must be an object, got \(t.typeDescription)")) }
+            guard case .object = t else {
+                return .failure(ScenarioLineError("\"ticket\" must be an object, got \(t.typeDescription)"))
+            }
             return .success(ScenarioLine(at: at, payload: .ticket(t)))
         case (nil, .some(let c)):
-            guard case .object(let co) = c else { return .failure(ScenarioLineError("\"command\" must be an object, got \(c.typeDescription)")) }
+            guard case .object(let co) = c else {
+                return .failure(ScenarioLineError("\"command\" must be an object, got \(c.typeDescription)"))
+            }
             return .success(ScenarioLine(at: at, payload: .command(co)))
         }
     }
@@ -174,7 +187,8 @@ public struct PreparedLine: Sendable {
     /// it (nil when the bytes hold no valid ticket): for `Simulation.Options.readTicket`.
     public static func ticket(payload bytes: UnsafeRawBufferPointer, rules: RuleSet) -> Ticket? {
         guard let line = ScenarioLine.parse(payload: bytes, at: Date(timeIntervalSince1970: 0), isTicket: true),
-              case .ticket(let value) = line.payload else { return nil }
+            case .ticket(let value) = line.payload
+        else { return nil }
         return try? TicketContract.validate(value, isKnownCategory: rules.isKnownCategory).get()
     }
 
@@ -184,7 +198,8 @@ public struct PreparedLine: Sendable {
     /// `CommandContract.decode` straight from its bytes; a ticket, and an invalid command (whose rejection
     /// names fields of its object), go through the JSON tree. `location`, where the bytes lie in the
     /// scenario file, is kept instead of the ticket (see `TicketSource`).
-    public init?(payload bytes: UnsafeRawBufferPointer, at: Date, isTicket: Bool, rules: RuleSet, location: Int? = nil) {
+    public init?(payload bytes: UnsafeRawBufferPointer, at: Date, isTicket: Bool, rules: RuleSet, location: Int? = nil)
+    {
         if !isTicket, case .success(let command) = CommandContract.decode(bytes, limits: ScenarioLine.limits) {
             self.at = at
             input = .command(command)
@@ -205,7 +220,8 @@ public struct PreparedLine: Sendable {
         switch line.payload {
         case .ticket(let value):
             switch TicketContract.validate(value, isKnownCategory: rules.isKnownCategory) {
-            case .failure(let error): input = .invalidTicket(id: value.objectValue?["id"]?.stringValue, issues: error.issues)
+            case .failure(let error):
+                input = .invalidTicket(id: value.objectValue?["id"]?.stringValue, issues: error.issues)
             case .success(var ticket):
                 // What dispatching reads; the rest of the decision is freed here, on the thread that made it.
                 let decision = rules.route(ticket, trimmed: true)
@@ -332,8 +348,10 @@ public struct Simulation {
         /// again goes to triage when its return is approved without a unit.
         public var readTicket: (@Sendable (_ offset: Int, _ length: Int) -> Ticket?)?
 
-        public init(until: Date? = nil, verbose: Bool = false, repeatWindow: TimeInterval = 7 * 86_400,
-                    readTicket: (@Sendable (_ offset: Int, _ length: Int) -> Ticket?)? = nil) {
+        public init(
+            until: Date? = nil, verbose: Bool = false, repeatWindow: TimeInterval = 7 * 86_400,
+            readTicket: (@Sendable (_ offset: Int, _ length: Int) -> Ticket?)? = nil
+        ) {
             self.until = until
             self.verbose = verbose
             self.repeatWindow = repeatWindow
@@ -478,7 +496,8 @@ public struct Simulation {
         let now = Date(timeIntervalSince1970: clock)
         switch (consume line).input {
         case .ticket(let id, let receivedAt, let source, let decision, let repeatKeys):
-            applyTicket(id: id, receivedAt: receivedAt, source, decision, repeatKeys: repeatKeys, now: now, into: &sink.output)
+            applyTicket(
+                id: id, receivedAt: receivedAt, source, decision, repeatKeys: repeatKeys, now: now, into: &sink.output)
         case .invalidTicket(let id, let issues):
             summary.rejectedTickets += 1
             reject(ticketRejection(id: id, issues: issues, now: now), into: &sink.output)
@@ -518,7 +537,9 @@ public struct Simulation {
         }
         summary.openTickets = ticketIndex.count - finals.count
         summary.remindingTickets = 0
-        for (slot, s) in states.enumerated() where s?.nextTimer != nil && !isActive[slot] { summary.remindingTickets += 1 }
+        for (slot, s) in states.enumerated() where s?.nextTimer != nil && !isActive[slot] {
+            summary.remindingTickets += 1
+        }
         summary.finalTickets = finals.count
         return summary
     }
@@ -541,30 +562,36 @@ public struct Simulation {
 
     private mutating func fire(_ timer: TimerHeap.Item, into output: inout SimulationOutput) {
         let slot = timer.slot
-        guard serials[slot] == timer.serial, states[slot]?.version == timer.token, let state = states[slot].take() else { return }  // stale
+        guard serials[slot] == timer.serial, states[slot]?.version == timer.token, let state = states[slot].take()
+        else { return }  // stale
         advance(to: timer.due)
         summary.timersFired += 1
         let before = output.events.count
-        let t = lifecycle.fire(consume state, token: timer.token, now: Date(timeIntervalSince1970: clock), appendingTo: &output.events)
+        let t = lifecycle.fire(
+            consume state, token: timer.token, now: Date(timeIntervalSince1970: clock), appendingTo: &output.events)
         summary.events += output.events.count - before
         store(t, slot: slot)
     }
 
     // MARK: Inputs
 
-    private mutating func applyTicket(id: String, receivedAt: Date, _ source: consuming PreparedLine.TicketSource,
-                                      _ decision: consuming Decision, repeatKeys: [String], now: Date, into output: inout SimulationOutput) {
+    private mutating func applyTicket(
+        id: String, receivedAt: Date, _ source: consuming PreparedLine.TicketSource,
+        _ decision: consuming Decision, repeatKeys: [String], now: Date, into output: inout SimulationOutput
+    ) {
         if ticketIndex[id] != nil {
             summary.rejectedTickets += 1
-            let issue = ValidationIssue(path: "id", code: "duplicate", message: "id: ticket \(id) was already dispatched")
+            let issue = ValidationIssue(
+                path: "id", code: "duplicate", message: "id: ticket \(id) was already dispatched")
             reject(ticketRejection(id: id, issues: [issue], now: now), into: &output)
             return
         }
         summary.tickets += 1
         let found = repeats.check(keys: repeatKeys, receivedAt: receivedAt, ticketID: id)
         let before = output.events.count
-        let transition = lifecycle.dispatch(routed: decision, receivedAt: receivedAt, repeatOf: found.repeatOf,
-                                            enterpriseRepeat: found.enterpriseRepeat, now: now, appendingTo: &output.events)
+        let transition = lifecycle.dispatch(
+            routed: decision, receivedAt: receivedAt, repeatOf: found.repeatOf,
+            enterpriseRepeat: found.enterpriseRepeat, now: now, appendingTo: &output.events)
         summary.events += output.events.count - before
         let slot: Int
         if let free = freeSlots.popLast() {
@@ -592,9 +619,10 @@ public struct Simulation {
         guard let slot = entry, slot >= 0, let state = states[slot].take() else {
             // Unknown, or final and dropped: a stand-in in its final phase gets the lifecycle's refusal.
             let stub = entry.flatMap { $0 < 0 ? finals[-1 - $0] : nil }.map { f -> TicketState in
-                var s = TicketState(ticketID: id, receivedAt: now, enterprise: false, category: nil, phase: f.phase, holder: nil,
-                                    assignedAt: now, profile: nil,
-                                    policy: PolicySnapshot(name: "", clocks: [], toParent: false, remindEvery: nil, maxReturns: 0))
+                var s = TicketState(
+                    ticketID: id, receivedAt: now, enterprise: false, category: nil, phase: f.phase, holder: nil,
+                    assignedAt: now, profile: nil,
+                    policy: PolicySnapshot(name: "", clocks: [], toParent: false, remindEvery: nil, maxReturns: 0))
                 s.mergedInto = f.mergedInto
                 return s
             }
@@ -605,14 +633,18 @@ public struct Simulation {
         let t: Transition
         do {
             // The ticket is needed only by an approved return that names no unit: read (again) then.
-            let rules = lifecycle.rules, source = tickets[slot], readTicket = options.readTicket
+            let rules = lifecycle.rules
+            let source = tickets[slot]
+            let readTicket = options.readTicket
             t = lifecycle.handle(command, state: consume state, now: now, appendingTo: &output.events) { excluded in
-                let ticket: Ticket? = switch source {
-                case .kept(let kept)?: kept.ticket
-                // The same ticket, unless the file changed under the run.
-                case .located(let offset, let length)?: readTicket?(offset, length).flatMap { $0.id == id ? $0 : nil }
-                case nil: nil
-                }
+                let ticket: Ticket? =
+                    switch source {
+                    case .kept(let kept)?: kept.ticket
+                    // The same ticket, unless the file changed under the run.
+                    case .located(let offset, let length)?:
+                        readTicket?(offset, length).flatMap { $0.id == id ? $0 : nil }
+                    case nil: nil
+                    }
                 return ticket.flatMap { rules.route($0, excluding: excluded, trimmed: true).unit?.id }
             }
         }
@@ -640,8 +672,9 @@ public struct Simulation {
         if nowActive != wasActive { active += nowActive ? 1 : -1 }
         isActive[slot] = nowActive
         states[slot] = s
-        if (t.changed || isNew), let next = s.nextTimer {
-            heap.push(.init(due: max(next.timeIntervalSince1970, clock), serial: serials[slot], token: s.version, slot: slot))
+        if t.changed || isNew, let next = s.nextTimer {
+            heap.push(
+                .init(due: max(next.timeIntervalSince1970, clock), serial: serials[slot], token: s.version, slot: slot))
         }
     }
 
@@ -794,7 +827,8 @@ struct TimerHeap {
         var i = 0
         let n = items.count
         while true {
-            let l = 2 * i + 1, r = l + 1
+            let l = 2 * i + 1
+            let r = l + 1
             var m = i
             if l < n, items[l] < items[m] { m = l }
             if r < n, items[r] < items[m] { m = r }

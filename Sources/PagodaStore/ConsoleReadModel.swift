@@ -20,8 +20,10 @@ public struct ConsoleColumns: Sendable, Hashable {
     /// The stored `due_at` of a ticket without a deadline: it sorts after every real one.
     static let noDeadline = Int64.max
 
-    public init(light: String? = nil, dueAt: Date? = nil, supervised: Bool = false, desk: String? = nil,
-                category: String? = nil, enterprise: Bool = false) {
+    public init(
+        light: String? = nil, dueAt: Date? = nil, supervised: Bool = false, desk: String? = nil,
+        category: String? = nil, enterprise: Bool = false
+    ) {
         self.light = light
         self.dueAt = dueAt
         self.supervised = supervised
@@ -32,8 +34,12 @@ public struct ConsoleColumns: Sendable, Hashable {
 
     /// Binds light, due_at, supervised, desk, category, enterprise in that order.
     func bind(_ b: inout RawBinder) {
-        b.bind(light); b.bind(dueAt.map(EpochMillis.from) ?? Self.noDeadline); b.bind(supervised); b.bind(desk)
-        b.bind(category); b.bind(enterprise)
+        b.bind(light)
+        b.bind(dueAt.map(EpochMillis.from) ?? Self.noDeadline)
+        b.bind(supervised)
+        b.bind(desk)
+        b.bind(category)
+        b.bind(enterprise)
     }
 }
 
@@ -86,8 +92,10 @@ public struct ConsoleInboxQuery: Sendable, Hashable {
     public var limit: Int
     public var offset: Int
 
-    public init(unitID: String?, phase: String? = nil, light: String? = nil, category: String? = nil, enterprise: Bool? = nil,
-                search: String? = nil, limit: Int = 50, offset: Int = 0) {
+    public init(
+        unitID: String?, phase: String? = nil, light: String? = nil, category: String? = nil, enterprise: Bool? = nil,
+        search: String? = nil, limit: Int = 50, offset: Int = 0
+    ) {
         self.unitID = unitID
         self.phase = phase
         self.light = light
@@ -106,8 +114,12 @@ extension DispatchStore {
     public func consoleOpenCounts(unit: String? = nil) throws(StoreError) -> [ConsoleOpenCount] {
         try storeOperation {
             try pool.read { db in
-                try Row.fetchAll(db, sql: "SELECT unit_id, light, supervised, n FROM console_open_counts WHERE n > 0"
-                                     + (unit == nil ? "" : " AND unit_id = ?"), arguments: StatementArguments(unit.map { [$0] } ?? [])).map {
+                try Row.fetchAll(
+                    db,
+                    sql: "SELECT unit_id, light, supervised, n FROM console_open_counts WHERE n > 0"
+                        + (unit == nil ? "" : " AND unit_id = ?"),
+                    arguments: StatementArguments(unit.map { [$0] } ?? [])
+                ).map {
                     ConsoleOpenCount(unitID: $0[0], light: $0[1], supervised: ($0[2] as Int) != 0, count: $0[3])
                 }
             }
@@ -121,8 +133,10 @@ extension DispatchStore {
         try storeOperation {
             try pool.read { db in
                 var out: [Int: [String: Int]] = [:]
-                for r in try Row.fetchAll(db, sql: "SELECT day, kind, n FROM console_day_counts WHERE day BETWEEN ? AND ?",
-                                          arguments: [days.lowerBound, days.upperBound]) {
+                for r in try Row.fetchAll(
+                    db, sql: "SELECT day, kind, n FROM console_day_counts WHERE day BETWEEN ? AND ?",
+                    arguments: [days.lowerBound, days.upperBound])
+                {
                     out[r[0], default: [:]][r[1]] = r[2]
                 }
                 return out
@@ -139,7 +153,9 @@ extension DispatchStore {
     public func consoleFirstEventID(onOrAfter day: Int) throws(StoreError) -> Int64? {
         try storeOperation {
             try pool.read { db in
-                try Int64.fetchOne(db, sql: "SELECT first_event_id FROM console_days WHERE day >= ? ORDER BY day LIMIT 1", arguments: [day])
+                try Int64.fetchOne(
+                    db, sql: "SELECT first_event_id FROM console_days WHERE day >= ? ORDER BY day LIMIT 1",
+                    arguments: [day])
             }
         }
     }
@@ -157,7 +173,8 @@ extension DispatchStore {
         try storeOperation {
             try pool.read { db in
                 var out: [TimelineRow] = []
-                try db.queryRaw("""
+                try db.queryRaw(
+                    """
                     SELECT e.ticket_id, e.id, e.at, e.payload_json, d.unit_id, d.level, d.id,
                       CASE WHEN d.id IS NOT NULL THEN (SELECT due_at FROM deadlines WHERE ticket_id = e.ticket_id AND clock = 'sign_by') END,
                       CASE WHEN d.id IS NOT NULL THEN (SELECT due_at FROM deadlines WHERE ticket_id = e.ticket_id AND clock = 'resolve_by') END
@@ -165,11 +182,19 @@ extension DispatchStore {
                     LEFT JOIN decisions d ON e.type = 'ticket.dispatched' AND substr(e.payload_json, 1, 9) <> '{"event":'
                       AND d.ticket_id = e.ticket_id AND d.dispatch_seq = json_extract(e.payload_json, '$.dispatch_seq')
                     WHERE e.id > ? ORDER BY e.id LIMIT ?
-                    """, { b in b.bind(id); b.bind(limit) }) { row in
-                    var r = TimelineRow(ticketID: row.text(0) ?? "", rowID: row.int(1), at: EpochMillis.date(row.int(2)), json: row.bytes(3))
+                    """,
+                    { b in
+                        b.bind(id)
+                        b.bind(limit)
+                    }
+                ) { row in
+                    var r = TimelineRow(
+                        ticketID: row.text(0) ?? "", rowID: row.int(1), at: EpochMillis.date(row.int(2)),
+                        json: row.bytes(3))
                     if row.optionalInt(6) != nil {
-                        r.intakeDispatch = IntakeDispatch(unitID: row.text(4), level: row.text(5), signBy: row.optionalInt(7).map(EpochMillis.date),
-                                                          resolveBy: row.optionalInt(8).map(EpochMillis.date))
+                        r.intakeDispatch = IntakeDispatch(
+                            unitID: row.text(4), level: row.text(5), signBy: row.optionalInt(7).map(EpochMillis.date),
+                            resolveBy: row.optionalInt(8).map(EpochMillis.date))
                     }
                     out.append(r)
                 }
@@ -185,26 +210,31 @@ extension DispatchStore {
 
     static func consoleRow(_ r: Row) -> ConsoleListRow {
         let due: Int64? = r[4]
-        return ConsoleListRow(ticketID: r[0], unitID: r[1], phase: r[2], light: r[3],
-                                dueAt: due.flatMap { $0 == ConsoleColumns.noDeadline ? nil : EpochMillis.date($0) },
-                                supervised: (r[5] as Int? ?? 0) != 0, desk: r[6], category: r[7], enterprise: (r[8] as Int? ?? 0) != 0,
-                                receivedAt: EpochMillis.date(r[9]), summary: (r[10] as String?) ?? "")
+        return ConsoleListRow(
+            ticketID: r[0], unitID: r[1], phase: r[2], light: r[3],
+            dueAt: due.flatMap { $0 == ConsoleColumns.noDeadline ? nil : EpochMillis.date($0) },
+            supervised: (r[5] as Int? ?? 0) != 0, desk: r[6], category: r[7], enterprise: (r[8] as Int? ?? 0) != 0,
+            receivedAt: EpochMillis.date(r[9]), summary: (r[10] as String?) ?? "")
     }
 
     /// One of the console's lists, nearest deadline first, at most `limit`: through a partial index on
     /// `lifecycle`, so it reads `limit` rows whatever the number of tickets.
     public func consoleList(_ list: ConsoleList, limit: Int) throws(StoreError) -> [ConsoleListRow] {
-        let (condition, arguments): (String, StatementArguments) = switch list {
-        case .red: ("l.light = 'red'", [])
-        case .supervised: ("l.supervised = 1 AND l.light IS NOT NULL", [])
-        case .desk(let desk): ("l.desk = ? AND l.desk IS NOT NULL", [desk])
-        }
+        let (condition, arguments): (String, StatementArguments) =
+            switch list {
+            case .red: ("l.light = 'red'", [])
+            case .supervised: ("l.supervised = 1 AND l.light IS NOT NULL", [])
+            case .desk(let desk): ("l.desk = ? AND l.desk IS NOT NULL", [desk])
+            }
         return try storeOperation {
             try pool.read { db in
-                try Row.fetchAll(db, sql: """
-                    SELECT \(Self.consoleRowColumns) FROM lifecycle l JOIN tickets t ON t.id = l.ticket_id
-                    WHERE \(condition) ORDER BY l.due_at, l.ticket_id LIMIT ?
-                    """, arguments: arguments + [limit]).map(Self.consoleRow)
+                try Row.fetchAll(
+                    db,
+                    sql: """
+                        SELECT \(Self.consoleRowColumns) FROM lifecycle l JOIN tickets t ON t.id = l.ticket_id
+                        WHERE \(condition) ORDER BY l.due_at, l.ticket_id LIMIT ?
+                        """, arguments: arguments + [limit]
+                ).map(Self.consoleRow)
             }
         }
     }
@@ -215,7 +245,9 @@ extension DispatchStore {
             try pool.read { db in
                 var out: [String: Int] = [:]
                 for desk in ["triage", "return", "extension", "callback"] {
-                    out[desk] = try Int.fetchOne(db, sql: "SELECT count(*) FROM lifecycle WHERE desk = ? AND desk IS NOT NULL", arguments: [desk])
+                    out[desk] = try Int.fetchOne(
+                        db, sql: "SELECT count(*) FROM lifecycle WHERE desk = ? AND desk IS NOT NULL", arguments: [desk]
+                    )
                 }
                 return out
             }
@@ -228,11 +260,26 @@ extension DispatchStore {
     public func consoleInbox(_ q: ConsoleInboxQuery) throws(StoreError) -> (rows: [ConsoleListRow], total: Int) {
         var conditions = ["l.light IS NOT NULL"]
         var arguments: StatementArguments = []
-        if let unit = q.unitID { conditions.append("l.unit_id = ?"); arguments += [unit] }
-        if let p = q.phase { conditions.append("l.phase = ?"); arguments += [p] }
-        if let light = q.light { conditions.append("l.light = ?"); arguments += [light] }
-        if let c = q.category { conditions.append("(l.category = ? OR l.category LIKE ? ESCAPE '\\')"); arguments += [c, Self.likePrefix(c) + ".%"] }
-        if let e = q.enterprise { conditions.append("l.enterprise = ?"); arguments += [e ? 1 : 0] }
+        if let unit = q.unitID {
+            conditions.append("l.unit_id = ?")
+            arguments += [unit]
+        }
+        if let p = q.phase {
+            conditions.append("l.phase = ?")
+            arguments += [p]
+        }
+        if let light = q.light {
+            conditions.append("l.light = ?")
+            arguments += [light]
+        }
+        if let c = q.category {
+            conditions.append("(l.category = ? OR l.category LIKE ? ESCAPE '\\')")
+            arguments += [c, Self.likePrefix(c) + ".%"]
+        }
+        if let e = q.enterprise {
+            conditions.append("l.enterprise = ?")
+            arguments += [e ? 1 : 0]
+        }
         var join = ""
         if let s = q.search, !s.isEmpty {
             join = "JOIN tickets t2 ON t2.id = l.ticket_id"
@@ -242,17 +289,24 @@ extension DispatchStore {
         let whereClause = conditions.joined(separator: " AND ")
         return try storeOperation {
             try pool.read { db in
-                let total = try Int.fetchOne(db, sql: "SELECT count(*) FROM lifecycle l \(join) WHERE \(whereClause)", arguments: arguments) ?? 0
-                let rows = try Row.fetchAll(db, sql: """
-                    SELECT \(Self.consoleRowColumns) FROM lifecycle l \(join) JOIN tickets t ON t.id = l.ticket_id
-                    WHERE \(whereClause) ORDER BY l.due_at, l.ticket_id LIMIT ? OFFSET ?
-                    """, arguments: arguments + [max(0, q.limit), max(0, q.offset)]).map(Self.consoleRow)
+                let total =
+                    try Int.fetchOne(
+                        db, sql: "SELECT count(*) FROM lifecycle l \(join) WHERE \(whereClause)", arguments: arguments)
+                    ?? 0
+                let rows = try Row.fetchAll(
+                    db,
+                    sql: """
+                        SELECT \(Self.consoleRowColumns) FROM lifecycle l \(join) JOIN tickets t ON t.id = l.ticket_id
+                        WHERE \(whereClause) ORDER BY l.due_at, l.ticket_id LIMIT ? OFFSET ?
+                        """, arguments: arguments + [max(0, q.limit), max(0, q.offset)]
+                ).map(Self.consoleRow)
                 return (rows, total)
             }
         }
     }
 
     private static func likePrefix(_ s: String) -> String {
-        s.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "%", with: "\\%").replacingOccurrences(of: "_", with: "\\_")
+        s.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "%", with: "\\%").replacingOccurrences(
+            of: "_", with: "\\_")
     }
 }

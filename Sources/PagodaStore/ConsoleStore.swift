@@ -16,8 +16,11 @@ public struct ConsoleAccount: Sendable, Hashable {
     public var lockedUntil: Date?
     public var createdAt: Date
 
-    public init(name: String, role: String, unitID: String?, passwordHash: String, disabled: Bool = false, failedLogins: Int = 0,
-                lockedUntil: Date? = nil, createdAt: Date) {
+    public init(
+        name: String, role: String, unitID: String?, passwordHash: String, disabled: Bool = false,
+        failedLogins: Int = 0,
+        lockedUntil: Date? = nil, createdAt: Date
+    ) {
         self.name = name
         self.role = role
         self.unitID = unitID
@@ -50,8 +53,10 @@ public struct ConsoleAuditEntry: Sendable, Hashable {
     public var detail: String?
     public var remote: String?
 
-    public init(at: Date, userName: String, action: String, ticketID: String? = nil, outcome: String, detail: String? = nil,
-                remote: String? = nil) {
+    public init(
+        at: Date, userName: String, action: String, ticketID: String? = nil, outcome: String, detail: String? = nil,
+        remote: String? = nil
+    ) {
         self.at = at
         self.userName = userName
         self.action = action
@@ -76,11 +81,15 @@ extension DispatchStore {
     public func addConsoleAccount(_ a: ConsoleAccount, audit: ConsoleAuditEntry? = nil) throws(StoreError) {
         try storeOperation {
             try pool.write { db in
-                try db.execute(sql: """
-                    INSERT INTO console_users (name, role, unit_id, password_hash, disabled, failed_logins, locked_until, created_at, updated_at)
-                    VALUES (?, ?, ?, ?, ?, 0, NULL, ?, ?)
-                    """, arguments: [a.name, a.role, a.unitID, a.passwordHash, a.disabled ? 1 : 0,
-                                     EpochMillis.from(a.createdAt), EpochMillis.from(a.createdAt)])
+                try db.execute(
+                    sql: """
+                        INSERT INTO console_users (name, role, unit_id, password_hash, disabled, failed_logins, locked_until, created_at, updated_at)
+                        VALUES (?, ?, ?, ?, ?, 0, NULL, ?, ?)
+                        """,
+                    arguments: [
+                        a.name, a.role, a.unitID, a.passwordHash, a.disabled ? 1 : 0,
+                        EpochMillis.from(a.createdAt), EpochMillis.from(a.createdAt),
+                    ])
                 if let audit { try Self.insertAudit(audit, db) }
             }
         }
@@ -90,7 +99,8 @@ extension DispatchStore {
     public func consoleAccount(_ name: String) throws(StoreError) -> ConsoleAccount? {
         try storeOperation {
             try pool.read { db in
-                try Row.fetchOne(db, sql: "SELECT * FROM console_users WHERE name = ?", arguments: [name]).map(Self.account)
+                try Row.fetchOne(db, sql: "SELECT * FROM console_users WHERE name = ?", arguments: [name]).map(
+                    Self.account)
             }
         }
     }
@@ -98,24 +108,31 @@ extension DispatchStore {
     /// Every account, by name.
     public func consoleAccounts() throws(StoreError) -> [ConsoleAccount] {
         try storeOperation {
-            try pool.read { db in try Row.fetchAll(db, sql: "SELECT * FROM console_users ORDER BY name").map(Self.account) }
+            try pool.read { db in
+                try Row.fetchAll(db, sql: "SELECT * FROM console_users ORDER BY name").map(Self.account)
+            }
         }
     }
 
     static func account(_ r: Row) -> ConsoleAccount {
-        ConsoleAccount(name: r["name"], role: r["role"], unitID: r["unit_id"], passwordHash: r["password_hash"],
-                       disabled: (r["disabled"] as Int) != 0, failedLogins: r["failed_logins"],
-                       lockedUntil: (r["locked_until"] as Int64?).map(EpochMillis.date), createdAt: EpochMillis.date(r["created_at"]))
+        ConsoleAccount(
+            name: r["name"], role: r["role"], unitID: r["unit_id"], passwordHash: r["password_hash"],
+            disabled: (r["disabled"] as Int) != 0, failedLogins: r["failed_logins"],
+            lockedUntil: (r["locked_until"] as Int64?).map(EpochMillis.date),
+            createdAt: EpochMillis.date(r["created_at"]))
     }
 
     /// Disables (or enables) an account; disabling also ends its sessions and revokes its API tokens.
     /// Returns false when there is no such account.
     @discardableResult
-    public func setConsoleAccountDisabled(_ name: String, _ disabled: Bool, at: Date, audit: ConsoleAuditEntry? = nil) throws(StoreError) -> Bool {
+    public func setConsoleAccountDisabled(_ name: String, _ disabled: Bool, at: Date, audit: ConsoleAuditEntry? = nil)
+        throws(StoreError) -> Bool
+    {
         try storeOperation {
             try pool.write { db in
-                try db.execute(sql: "UPDATE console_users SET disabled = ?, updated_at = ? WHERE name = ?",
-                               arguments: [disabled ? 1 : 0, EpochMillis.from(at), name])
+                try db.execute(
+                    sql: "UPDATE console_users SET disabled = ?, updated_at = ? WHERE name = ?",
+                    arguments: [disabled ? 1 : 0, EpochMillis.from(at), name])
                 guard db.changesCount == 1 else { return false }
                 if disabled {
                     try db.execute(sql: "DELETE FROM console_sessions WHERE user_name = ?", arguments: [name])
@@ -130,12 +147,15 @@ extension DispatchStore {
     /// Sets a new password hash, clears the failure counter and the lock, and ends the account's sessions.
     /// Returns false when there is no such account.
     @discardableResult
-    public func setConsolePassword(_ name: String, hash: String, at: Date, audit: ConsoleAuditEntry? = nil) throws(StoreError) -> Bool {
+    public func setConsolePassword(_ name: String, hash: String, at: Date, audit: ConsoleAuditEntry? = nil)
+        throws(StoreError) -> Bool
+    {
         try storeOperation {
             try pool.write { db in
-                try db.execute(sql: """
-                    UPDATE console_users SET password_hash = ?, failed_logins = 0, locked_until = NULL, updated_at = ? WHERE name = ?
-                    """, arguments: [hash, EpochMillis.from(at), name])
+                try db.execute(
+                    sql: """
+                        UPDATE console_users SET password_hash = ?, failed_logins = 0, locked_until = NULL, updated_at = ? WHERE name = ?
+                        """, arguments: [hash, EpochMillis.from(at), name])
                 guard db.changesCount == 1 else { return false }
                 try db.execute(sql: "DELETE FROM console_sessions WHERE user_name = ?", arguments: [name])
                 if let audit { try Self.insertAudit(audit, db) }
@@ -146,21 +166,28 @@ extension DispatchStore {
 
     /// Counts a failed login: at `limit` failures in a row the account is locked until `at + lockFor` and
     /// the counter starts again. An unknown name only writes the audit line.
-    public func recordFailedLogin(_ name: String, at: Date, limit: Int, lockFor: TimeInterval,
-                                  audit: ConsoleAuditEntry) throws(StoreError) -> FailedLogin {
+    public func recordFailedLogin(
+        _ name: String, at: Date, limit: Int, lockFor: TimeInterval,
+        audit: ConsoleAuditEntry
+    ) throws(StoreError) -> FailedLogin {
         try storeOperation {
             try pool.write { db in
                 try Self.insertAudit(audit, db)
-                guard let failures = try Int.fetchOne(db, sql: "SELECT failed_logins FROM console_users WHERE name = ?",
-                                                      arguments: [name]) else { return FailedLogin(failures: 0, lockedUntil: nil) }
+                guard
+                    let failures = try Int.fetchOne(
+                        db, sql: "SELECT failed_logins FROM console_users WHERE name = ?",
+                        arguments: [name])
+                else { return FailedLogin(failures: 0, lockedUntil: nil) }
                 let now = failures + 1
                 if now >= limit {
                     let until = at.addingTimeInterval(lockFor)
-                    try db.execute(sql: "UPDATE console_users SET failed_logins = 0, locked_until = ? WHERE name = ?",
-                                   arguments: [EpochMillis.from(until), name])
+                    try db.execute(
+                        sql: "UPDATE console_users SET failed_logins = 0, locked_until = ? WHERE name = ?",
+                        arguments: [EpochMillis.from(until), name])
                     return FailedLogin(failures: now, lockedUntil: until)
                 }
-                try db.execute(sql: "UPDATE console_users SET failed_logins = ? WHERE name = ?", arguments: [now, name])
+                try db.execute(
+                    sql: "UPDATE console_users SET failed_logins = ? WHERE name = ?", arguments: [now, name])
                 return FailedLogin(failures: now, lockedUntil: nil)
             }
         }
@@ -169,15 +196,20 @@ extension DispatchStore {
     // MARK: Sessions
 
     /// Starts a session after a successful login: clears the failure counter, stores the session, audits.
-    public func startConsoleSession(tokenHash: String, userName: String, csrfToken: String, at: Date,
-                                    audit: ConsoleAuditEntry) throws(StoreError) {
+    public func startConsoleSession(
+        tokenHash: String, userName: String, csrfToken: String, at: Date,
+        audit: ConsoleAuditEntry
+    ) throws(StoreError) {
         try storeOperation {
             try pool.write { db in
                 let ms = EpochMillis.from(at)
-                try db.execute(sql: "UPDATE console_users SET failed_logins = 0, locked_until = NULL WHERE name = ?", arguments: [userName])
-                try db.execute(sql: """
-                    INSERT INTO console_sessions (token_hash, user_name, csrf_token, created_at, last_seen) VALUES (?, ?, ?, ?, ?)
-                    """, arguments: [tokenHash, userName, csrfToken, ms, ms])
+                try db.execute(
+                    sql: "UPDATE console_users SET failed_logins = 0, locked_until = NULL WHERE name = ?",
+                    arguments: [userName])
+                try db.execute(
+                    sql: """
+                        INSERT INTO console_sessions (token_hash, user_name, csrf_token, created_at, last_seen) VALUES (?, ?, ?, ?, ?)
+                        """, arguments: [tokenHash, userName, csrfToken, ms, ms])
                 try Self.insertAudit(audit, db)
             }
         }
@@ -187,12 +219,18 @@ extension DispatchStore {
     public func consoleSession(tokenHash: String) throws(StoreError) -> (ConsoleSessionRecord, ConsoleAccount)? {
         try storeOperation {
             try pool.read { db in
-                guard let s = try Row.fetchOne(db, sql: "SELECT * FROM console_sessions WHERE token_hash = ?", arguments: [tokenHash]),
-                      let u = try Row.fetchOne(db, sql: "SELECT * FROM console_users WHERE name = ?", arguments: [s["user_name"] as String])
+                guard
+                    let s = try Row.fetchOne(
+                        db, sql: "SELECT * FROM console_sessions WHERE token_hash = ?", arguments: [tokenHash]),
+                    let u = try Row.fetchOne(
+                        db, sql: "SELECT * FROM console_users WHERE name = ?", arguments: [s["user_name"] as String])
                 else { return nil }
-                return (ConsoleSessionRecord(tokenHash: s["token_hash"], userName: s["user_name"], csrfToken: s["csrf_token"],
-                                             createdAt: EpochMillis.date(s["created_at"]), lastSeen: EpochMillis.date(s["last_seen"])),
-                        Self.account(u))
+                return (
+                    ConsoleSessionRecord(
+                        tokenHash: s["token_hash"], userName: s["user_name"], csrfToken: s["csrf_token"],
+                        createdAt: EpochMillis.date(s["created_at"]), lastSeen: EpochMillis.date(s["last_seen"])),
+                    Self.account(u)
+                )
             }
         }
     }
@@ -201,7 +239,9 @@ extension DispatchStore {
     public func touchConsoleSession(tokenHash: String, at: Date) throws(StoreError) {
         try storeOperation {
             try pool.write { db in
-                try db.execute(sql: "UPDATE console_sessions SET last_seen = ? WHERE token_hash = ?", arguments: [EpochMillis.from(at), tokenHash])
+                try db.execute(
+                    sql: "UPDATE console_sessions SET last_seen = ? WHERE token_hash = ?",
+                    arguments: [EpochMillis.from(at), tokenHash])
             }
         }
     }
@@ -221,7 +261,8 @@ extension DispatchStore {
     public func deleteIdleConsoleSessions(before: Date) throws(StoreError) -> Int {
         try storeOperation {
             try pool.write { db in
-                try db.execute(sql: "DELETE FROM console_sessions WHERE last_seen < ?", arguments: [EpochMillis.from(before)])
+                try db.execute(
+                    sql: "DELETE FROM console_sessions WHERE last_seen < ?", arguments: [EpochMillis.from(before)])
                 return db.changesCount
             }
         }
@@ -231,12 +272,18 @@ extension DispatchStore {
 
     /// Stores a bearer token's digest for an account. Returns false when there is no such account.
     @discardableResult
-    public func addConsoleToken(tokenHash: String, userName: String, at: Date, audit: ConsoleAuditEntry? = nil) throws(StoreError) -> Bool {
+    public func addConsoleToken(tokenHash: String, userName: String, at: Date, audit: ConsoleAuditEntry? = nil)
+        throws(StoreError) -> Bool
+    {
         try storeOperation {
             try pool.write { db in
-                guard try Int.fetchOne(db, sql: "SELECT 1 FROM console_users WHERE name = ?", arguments: [userName]) != nil else { return false }
-                try db.execute(sql: "INSERT INTO console_tokens (token_hash, user_name, created_at) VALUES (?, ?, ?)",
-                               arguments: [tokenHash, userName, EpochMillis.from(at)])
+                guard
+                    try Int.fetchOne(db, sql: "SELECT 1 FROM console_users WHERE name = ?", arguments: [userName])
+                        != nil
+                else { return false }
+                try db.execute(
+                    sql: "INSERT INTO console_tokens (token_hash, user_name, created_at) VALUES (?, ?, ?)",
+                    arguments: [tokenHash, userName, EpochMillis.from(at)])
                 if let audit { try Self.insertAudit(audit, db) }
                 return true
             }
@@ -247,9 +294,12 @@ extension DispatchStore {
     public func consoleTokenAccount(tokenHash: String) throws(StoreError) -> ConsoleAccount? {
         try storeOperation {
             try pool.read { db in
-                try Row.fetchOne(db, sql: """
-                    SELECT u.* FROM console_tokens t JOIN console_users u ON u.name = t.user_name WHERE t.token_hash = ?
-                    """, arguments: [tokenHash]).map(Self.account)
+                try Row.fetchOne(
+                    db,
+                    sql: """
+                        SELECT u.* FROM console_tokens t JOIN console_users u ON u.name = t.user_name WHERE t.token_hash = ?
+                        """, arguments: [tokenHash]
+                ).map(Self.account)
             }
         }
     }
@@ -265,21 +315,27 @@ extension DispatchStore {
     public func consoleAudit(userName: String? = nil, limit: Int = 100) throws(StoreError) -> [ConsoleAuditEntry] {
         try storeOperation {
             try pool.read { db in
-                let rows = try Row.fetchAll(db, sql: """
-                    SELECT * FROM console_audit WHERE (? IS NULL OR user_name = ?) ORDER BY id DESC LIMIT ?
-                    """, arguments: [userName, userName, limit])
+                let rows = try Row.fetchAll(
+                    db,
+                    sql: """
+                        SELECT * FROM console_audit WHERE (? IS NULL OR user_name = ?) ORDER BY id DESC LIMIT ?
+                        """, arguments: [userName, userName, limit])
                 return rows.map {
-                    ConsoleAuditEntry(at: EpochMillis.date($0["at"]), userName: $0["user_name"], action: $0["action"], ticketID: $0["ticket_id"],
-                                      outcome: $0["outcome"], detail: $0["detail"], remote: $0["remote"])
+                    ConsoleAuditEntry(
+                        at: EpochMillis.date($0["at"]), userName: $0["user_name"], action: $0["action"],
+                        ticketID: $0["ticket_id"],
+                        outcome: $0["outcome"], detail: $0["detail"], remote: $0["remote"])
                 }
             }
         }
     }
 
     static func insertAudit(_ e: ConsoleAuditEntry, _ db: Database) throws {
-        try db.execute(sql: """
-            INSERT INTO console_audit (at, user_name, action, ticket_id, outcome, detail, remote) VALUES (?, ?, ?, ?, ?, ?, ?)
-            """, arguments: [EpochMillis.from(e.at), e.userName, e.action, e.ticketID, e.outcome, e.detail, e.remote])
+        try db.execute(
+            sql: """
+                INSERT INTO console_audit (at, user_name, action, ticket_id, outcome, detail, remote) VALUES (?, ?, ?, ?, ?, ?, ?)
+                """,
+            arguments: [EpochMillis.from(e.at), e.userName, e.action, e.ticketID, e.outcome, e.detail, e.remote])
     }
 }
 
@@ -290,18 +346,26 @@ extension DispatchStore {
     public func ticketConcernsUnit(_ ticketID: String, unit: String) throws(StoreError) -> Bool {
         try storeOperation {
             try pool.read { db in
-                if try Int.fetchOne(db, sql: "SELECT 1 FROM lifecycle WHERE ticket_id = ? AND unit_id = ?", arguments: [ticketID, unit]) != nil {
+                if try Int.fetchOne(
+                    db, sql: "SELECT 1 FROM lifecycle WHERE ticket_id = ? AND unit_id = ?", arguments: [ticketID, unit])
+                    != nil
+                {
                     return true
                 }
-                if try Int.fetchOne(db, sql: "SELECT 1 FROM decisions WHERE ticket_id = ? AND unit_id = ?", arguments: [ticketID, unit]) != nil {
+                if try Int.fetchOne(
+                    db, sql: "SELECT 1 FROM decisions WHERE ticket_id = ? AND unit_id = ?", arguments: [ticketID, unit])
+                    != nil
+                {
                     return true
                 }
-                return try Int.fetchOne(db, sql: """
-                    SELECT 1 FROM events WHERE ticket_id = ? AND type <> 'command.rejected' AND (
-                      json_extract(payload_json, '$.unit') = ? OR json_extract(payload_json, '$.from_unit') = ?
-                      OR EXISTS (SELECT 1 FROM json_each(payload_json, '$.co_handlers') WHERE value = ?))
-                    LIMIT 1
-                    """, arguments: [ticketID, unit, unit, unit]) != nil
+                return try Int.fetchOne(
+                    db,
+                    sql: """
+                        SELECT 1 FROM events WHERE ticket_id = ? AND type <> 'command.rejected' AND (
+                          json_extract(payload_json, '$.unit') = ? OR json_extract(payload_json, '$.from_unit') = ?
+                          OR EXISTS (SELECT 1 FROM json_each(payload_json, '$.co_handlers') WHERE value = ?))
+                        LIMIT 1
+                        """, arguments: [ticketID, unit, unit, unit]) != nil
             }
         }
     }
@@ -321,21 +385,29 @@ public struct ConsoleTicketListRow: Sendable, Hashable {
 extension DispatchStore {
     /// Tickets with a lifecycle, newest first: held by `unit` when given, in `phase` when given, whose id
     /// is `search` or whose text contains it when given; at most `limit`.
-    public func consoleTickets(unit: String?, phase: String?, search: String?, limit: Int) throws(StoreError) -> [ConsoleTicketListRow] {
+    public func consoleTickets(unit: String?, phase: String?, search: String?, limit: Int) throws(StoreError)
+        -> [ConsoleTicketListRow]
+    {
         try storeOperation {
             try pool.read { db in
-                let like = search.map { "%" + $0.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "%", with: "\\%")
-                    .replacingOccurrences(of: "_", with: "\\_") + "%" }
-                let rows = try Row.fetchAll(db, sql: """
-                    SELECT l.ticket_id, l.phase, l.unit_id, t.received_at, l.updated_at, t.body
-                    FROM lifecycle l JOIN tickets t ON t.id = l.ticket_id
-                    WHERE (?1 IS NULL OR l.unit_id = ?1) AND (?2 IS NULL OR l.phase = ?2)
-                      AND (?3 IS NULL OR l.ticket_id = ?3 OR CAST(t.body AS TEXT) LIKE ?4 ESCAPE '\\')
-                    ORDER BY t.received_at DESC, l.ticket_id LIMIT ?5
-                    """, arguments: [unit, phase, search, like, limit])
+                let like = search.map {
+                    "%"
+                        + $0.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "%", with: "\\%")
+                        .replacingOccurrences(of: "_", with: "\\_") + "%"
+                }
+                let rows = try Row.fetchAll(
+                    db,
+                    sql: """
+                        SELECT l.ticket_id, l.phase, l.unit_id, t.received_at, l.updated_at, t.body
+                        FROM lifecycle l JOIN tickets t ON t.id = l.ticket_id
+                        WHERE (?1 IS NULL OR l.unit_id = ?1) AND (?2 IS NULL OR l.phase = ?2)
+                          AND (?3 IS NULL OR l.ticket_id = ?3 OR CAST(t.body AS TEXT) LIKE ?4 ESCAPE '\\')
+                        ORDER BY t.received_at DESC, l.ticket_id LIMIT ?5
+                        """, arguments: [unit, phase, search, like, limit])
                 return rows.map {
-                    ConsoleTicketListRow(ticketID: $0[0], phase: $0[1], unitID: $0[2], receivedAt: EpochMillis.date($0[3]),
-                                     updatedAt: EpochMillis.date($0[4]), body: [UInt8]($0[5] as Data))
+                    ConsoleTicketListRow(
+                        ticketID: $0[0], phase: $0[1], unitID: $0[2], receivedAt: EpochMillis.date($0[3]),
+                        updatedAt: EpochMillis.date($0[4]), body: [UInt8]($0[5] as Data))
                 }
             }
         }

@@ -1,6 +1,6 @@
 import Foundation
-import PagodaJSON
 import GRDB
+import PagodaJSON
 
 /// The durable SQLite store of the dispatch pipeline: inbox, tickets,
 /// decisions, deadlines, events, rejections and the transactional outbox.
@@ -66,7 +66,7 @@ public final class DispatchStore: Sendable {
                 checkpointer = configuration.backgroundCheckpoints ? try Self.openCheckpointer(configuration) : nil
                 pool = opened
                 return
-            } catch where error.code == .busy && clock.now < deadline {
+            } catch  where error.code == .busy && clock.now < deadline {
                 Thread.sleep(forTimeInterval: 0.005 + Double.random(in: 0..<0.02))
             }
         }
@@ -102,12 +102,13 @@ public final class DispatchStore: Sendable {
         try storeOperation(fallback: .migrationFailed) {
             let migrator = Schema.migrator
             if try pool.read({ try migrator.hasBeenSuperseded($0) }) {
-                throw StoreError(.migrationFailed,
-                                 "database at \(configuration.path) has migrations unknown to this version")
+                throw StoreError(
+                    .migrationFailed,
+                    "database at \(configuration.path) has migrations unknown to this version")
             }
             do {
                 try migrator.migrate(pool)
-            } catch where (try? pool.read({ try migrator.hasCompletedMigrations($0) })) == true {
+            } catch  where (try? pool.read({ try migrator.hasCompletedMigrations($0) })) == true {
                 // Another process opening the same new file migrated it first
                 // (GRDB checks applied migrations outside the migration's
                 // transaction, so our CREATE TABLE lost the race). Schema is fine.
@@ -131,7 +132,9 @@ public final class DispatchStore: Sendable {
         config.busyMode = .timeout(0.05)
         let synchronous = configuration.synchronous.rawValue
         config.prepareDatabase { db in try db.execute(sql: "PRAGMA synchronous = \(synchronous)") }
-        return try storeOperation(fallback: .cannotOpen) { try DatabaseQueue(path: configuration.path, configuration: config) }
+        return try storeOperation(fallback: .cannotOpen) {
+            try DatabaseQueue(path: configuration.path, configuration: config)
+        }
     }
 
     /// Copies committed WAL frames back into the database file, on its own connection, and keeps the
@@ -149,8 +152,12 @@ public final class DispatchStore: Sendable {
     /// call, how many of them are in the database file, and whether the WAL was started over. Throws
     /// `.invalidArgument` for a store without background checkpoints.
     @discardableResult
-    public func checkpoint(restartFrames: Int = 4_096) throws(StoreError) -> (walFrames: Int, checkpointed: Int, restarted: Bool) {
-        guard let checkpointer else { throw StoreError(.invalidArgument, "the store was opened without background checkpoints") }
+    public func checkpoint(restartFrames: Int = 4_096) throws(StoreError) -> (
+        walFrames: Int, checkpointed: Int, restarted: Bool
+    ) {
+        guard let checkpointer else {
+            throw StoreError(.invalidArgument, "the store was opened without background checkpoints")
+        }
         return try storeOperation { try checkpointer.inDatabase(Self.checkpointing(restartFrames: restartFrames)) }
     }
 
@@ -176,7 +183,9 @@ public final class DispatchStore: Sendable {
             let copied: Int = passive?[2] ?? 0
             guard frames > restartFrames, copied == frames else { return (frames, copied, false) }
             // Busy (readers did not leave in time, or the writer held on): the next round tries again.
-            guard let restart = try? Row.fetchOne(db, sql: "PRAGMA wal_checkpoint(RESTART)") else { return (frames, copied, false) }
+            guard let restart = try? Row.fetchOne(db, sql: "PRAGMA wal_checkpoint(RESTART)") else {
+                return (frames, copied, false)
+            }
             let busy: Int = restart[0] ?? 1
             return (frames, copied, busy == 0)
         }
@@ -251,8 +260,9 @@ public final class DispatchStore: Sendable {
     }
 
     private static func insert(_ items: [IntakeRecord], _ db: Database) throws -> [IntakeOutcome] {
-        guard let first = try Int64.fetchOne(
-            db, sql: "SELECT last_value FROM sequences WHERE name = 'dispatch'")
+        guard
+            let first = try Int64.fetchOne(
+                db, sql: "SELECT last_value FROM sequences WHERE name = 'dispatch'")
         else {
             throw StoreError(.corrupt, "dispatch sequence row is missing")
         }
@@ -271,7 +281,7 @@ public final class DispatchStore: Sendable {
                 outcomes.append(.recorded(dispatchSequence: sequence))
             case .rejection(let rejection):
                 if let messageID = rejection.amqpMessageID,
-                   try RejectionRecord.exists(amqpMessageID: messageID, db)
+                    try RejectionRecord.exists(amqpMessageID: messageID, db)
                 {
                     outcomes.append(.duplicateRejection)
                     continue
@@ -329,8 +339,9 @@ public final class DispatchStore: Sendable {
                 sequence: sequence, decision: decision, messageIDs: messages.map(\.messageID)))
         try event.insertRow(db)
         if let start = dispatch.lifecycle {
-            let match = try matchRepeat(ticketID: dispatch.ticketID, keys: dispatch.repeatKeys, receivedAt: dispatch.receivedAt,
-                                        window: dispatch.repeatWindow, db)
+            let match = try matchRepeat(
+                ticketID: dispatch.ticketID, keys: dispatch.repeatKeys, receivedAt: dispatch.receivedAt,
+                window: dispatch.repeatWindow, db)
             let life = start(match)
             try writeState(dispatch.ticketID, life.state, at: at, db)
             for e in life.events { try writeEvent(dispatch.ticketID, e, db) }
@@ -408,7 +419,8 @@ public final class DispatchStore: Sendable {
 
     private static func unsent(after cursor: Int64, limit: Int) -> @Sendable (Database) throws -> [OutboxEntry] {
         { db in
-            let rows = try OutboxRecord
+            let rows =
+                try OutboxRecord
                 .filter(OutboxRecord.Columns.sentAt == nil && OutboxRecord.Columns.id > cursor)
                 .order(OutboxRecord.Columns.id)
                 .limit(limit)
@@ -426,8 +438,9 @@ public final class DispatchStore: Sendable {
         var bodies: [Int64: Data] = [:]
         for chunk in chunks(ids) {
             let marks = chunk.map { _ in "?" }.joined(separator: ",")
-            let found = try Row.fetchAll(db, sql: "SELECT id, body FROM rejections WHERE id IN (\(marks))",
-                                         arguments: StatementArguments(chunk))
+            let found = try Row.fetchAll(
+                db, sql: "SELECT id, body FROM rejections WHERE id IN (\(marks))",
+                arguments: StatementArguments(chunk))
             for row in found { bodies[row["id"]] = row["body"] }
         }
         return try rows.map { row in
@@ -441,8 +454,10 @@ public final class DispatchStore: Sendable {
         }
     }
 
-    private static func pendingRows(limit: Int, excluding inFlight: Set<Int64>, _ db: Database) throws -> [OutboxRecord] {
-        var request = OutboxRecord
+    private static func pendingRows(limit: Int, excluding inFlight: Set<Int64>, _ db: Database) throws -> [OutboxRecord]
+    {
+        var request =
+            OutboxRecord
             .filter(OutboxRecord.Columns.sentAt == nil)
             .order(OutboxRecord.Columns.id)
             .limit(limit)
@@ -490,7 +505,8 @@ public final class DispatchStore: Sendable {
             let result = Result {
                 try db.inTransaction(.immediate) {
                     for chunk in Self.chunks(ids) {
-                        changed += try OutboxRecord
+                        changed +=
+                            try OutboxRecord
                             .filter(chunk.contains(OutboxRecord.Columns.id) && OutboxRecord.Columns.sentAt == nil)
                             .updateAll(db, OutboxRecord.Columns.sentAt.set(to: sentAt))
                     }
@@ -538,14 +554,15 @@ public final class DispatchStore: Sendable {
             var deleted = 0
             let result = Result {
                 try db.inTransaction(.immediate) {
-                    try db.execute(sql: """
-                        DELETE FROM outbox WHERE id IN (
-                          SELECT id FROM outbox
-                          WHERE id < coalesce((SELECT id FROM outbox WHERE created_at >= ?1 ORDER BY id LIMIT 1),
-                                              9223372036854775807)
-                            AND sent_at IS NOT NULL AND sent_at < ?1
-                          ORDER BY id LIMIT ?2)
-                        """, arguments: [cutoff, limit])
+                    try db.execute(
+                        sql: """
+                            DELETE FROM outbox WHERE id IN (
+                              SELECT id FROM outbox
+                              WHERE id < coalesce((SELECT id FROM outbox WHERE created_at >= ?1 ORDER BY id LIMIT 1),
+                                                  9223372036854775807)
+                                AND sent_at IS NOT NULL AND sent_at < ?1
+                              ORDER BY id LIMIT ?2)
+                            """, arguments: [cutoff, limit])
                     deleted = db.changesCount
                     return .commit
                 }
@@ -590,13 +607,15 @@ public final class DispatchStore: Sendable {
             try pool.read { db -> TicketHistory? in
                 guard let ticket = try TicketRecord.fetchOne(db, key: id) else { return nil }
                 let inbox = try InboxRecord.fetchOne(db, key: id)
-                let deadlines = try DeadlineRecord
+                let deadlines =
+                    try DeadlineRecord
                     .filter(DeadlineRecord.Columns.ticketID == id)
                     .order(DeadlineRecord.Columns.dueAt, DeadlineRecord.Columns.clock)
                     .fetchAll(db)
                 let deadlineMap = Dictionary(
                     deadlines.map { ($0.clock, EpochMillis.date($0.dueAt)) }, uniquingKeysWith: { a, _ in a })
-                let decisions = try DecisionRecord
+                let decisions =
+                    try DecisionRecord
                     .filter(DecisionRecord.Columns.ticketID == id)
                     .order(DecisionRecord.Columns.id)
                     .fetchAll(db)
@@ -614,7 +633,8 @@ public final class DispatchStore: Sendable {
                                 urgency: row.urgency, decisionJSON: [UInt8](row.decisionJSON),
                                 deadlines: deadlineMap))
                     }
-                let messages = try OutboxRecord
+                let messages =
+                    try OutboxRecord
                     .filter(OutboxRecord.Columns.ticketID == id)
                     .order(OutboxRecord.Columns.id)
                     .fetchAll(db)
@@ -623,10 +643,12 @@ public final class DispatchStore: Sendable {
                             return TicketHistory.Message(
                                 outbox: try row.outboxEntry(), sentAt: row.sentAt.map(EpochMillis.date))
                         } catch is DecodingError {
-                            throw StoreError(.corrupt, "outbox row \(row.id ?? 0) has malformed headers_json or extra_routing_keys")
+                            throw StoreError(
+                                .corrupt, "outbox row \(row.id ?? 0) has malformed headers_json or extra_routing_keys")
                         }
                     }
-                let events = try EventRecord
+                let events =
+                    try EventRecord
                     .filter(EventRecord.Columns.ticketID == id)
                     .order(EventRecord.Columns.id)
                     .fetchAll(db)
@@ -655,18 +677,20 @@ public final class DispatchStore: Sendable {
     public func counts() throws(StoreError) -> StoreCounts {
         try storeOperation {
             try pool.read { db in
-                let row = try Row.fetchOne(db, sql: """
-                    SELECT
-                      (SELECT COUNT(*) FROM inbox) AS inbox,
-                      (SELECT COUNT(*) FROM tickets) AS tickets,
-                      (SELECT COUNT(*) FROM decisions) AS decisions,
-                      (SELECT COUNT(*) FROM deadlines) AS deadlines,
-                      (SELECT COUNT(*) FROM events) AS events,
-                      (SELECT COUNT(*) FROM rejections) AS rejections,
-                      (SELECT COUNT(*) FROM outbox WHERE sent_at IS NULL) AS pending,
-                      (SELECT COUNT(*) FROM outbox WHERE sent_at IS NOT NULL) AS sent,
-                      (SELECT last_value FROM sequences WHERE name = 'dispatch') AS last_seq
-                    """)!
+                let row = try Row.fetchOne(
+                    db,
+                    sql: """
+                        SELECT
+                          (SELECT COUNT(*) FROM inbox) AS inbox,
+                          (SELECT COUNT(*) FROM tickets) AS tickets,
+                          (SELECT COUNT(*) FROM decisions) AS decisions,
+                          (SELECT COUNT(*) FROM deadlines) AS deadlines,
+                          (SELECT COUNT(*) FROM events) AS events,
+                          (SELECT COUNT(*) FROM rejections) AS rejections,
+                          (SELECT COUNT(*) FROM outbox WHERE sent_at IS NULL) AS pending,
+                          (SELECT COUNT(*) FROM outbox WHERE sent_at IS NOT NULL) AS sent,
+                          (SELECT last_value FROM sequences WHERE name = 'dispatch') AS last_seq
+                        """)!
                 return StoreCounts(
                     inbox: row["inbox"], tickets: row["tickets"], decisions: row["decisions"],
                     deadlines: row["deadlines"], events: row["events"], rejections: row["rejections"],

@@ -41,8 +41,10 @@ public struct StateWrite: Sendable, Hashable {
     /// What the console's read model keeps of the state (light, nearest deadline, desk...).
     public var console: ConsoleColumns
 
-    public init(version: Int, phase: String, unitID: String?, state: [UInt8], timer: Date?,
-                console: ConsoleColumns = ConsoleColumns()) {
+    public init(
+        version: Int, phase: String, unitID: String?, state: [UInt8], timer: Date?,
+        console: ConsoleColumns = ConsoleColumns()
+    ) {
         self.version = version
         self.phase = phase
         self.unitID = unitID
@@ -86,8 +88,10 @@ public struct LifecycleChange: Sendable {
     /// ticket's row. False only when neither changed since the version the change was computed from.
     public var updatesTicket: Bool
 
-    public init(ticketID: String, expectedVersion: Int?, state: StateWrite?, events: [EventWrite], messages: [OutboxMessage],
-                command: (id: String, type: String, outcome: String)?, at: Date, updatesTicket: Bool = true) {
+    public init(
+        ticketID: String, expectedVersion: Int?, state: StateWrite?, events: [EventWrite], messages: [OutboxMessage],
+        command: (id: String, type: String, outcome: String)?, at: Date, updatesTicket: Bool = true
+    ) {
         self.updatesTicket = updatesTicket
         self.ticketID = ticketID
         self.expectedVersion = expectedVersion
@@ -161,7 +165,9 @@ extension DispatchStore {
         { db in
             var out: [String: [UInt8]] = [:]
             for id in ticketIDs {
-                if let body = try Data.fetchOne(db.cachedStatement(sql: "SELECT body FROM tickets WHERE id = ?"), arguments: [id]) {
+                if let body = try Data.fetchOne(
+                    db.cachedStatement(sql: "SELECT body FROM tickets WHERE id = ?"), arguments: [id])
+                {
                     out[id] = [UInt8](body)
                 }
             }
@@ -171,7 +177,9 @@ extension DispatchStore {
 
     /// The lifecycle states of the given tickets (missing ids are absent from the result); with
     /// `withTicket: false` the records' `ticketBody` is empty.
-    public func lifecycle(_ ticketIDs: [String], withTicket: Bool = true) throws(StoreError) -> [String: LifecycleRecord] {
+    public func lifecycle(_ ticketIDs: [String], withTicket: Bool = true) throws(StoreError) -> [String:
+        LifecycleRecord]
+    {
         if ticketIDs.isEmpty { return [:] }
         return try storeOperation { try pool.read(Self.states(ticketIDs, withTicket: withTicket)) }
     }
@@ -189,18 +197,24 @@ extension DispatchStore {
     {
         { db in
             var out: [String: LifecycleRecord] = [:]
-            for chunk in stride(from: 0, to: ticketIDs.count, by: 500).map({ Array(ticketIDs[$0..<min($0 + 500, ticketIDs.count)]) }) {
+            for chunk in stride(from: 0, to: ticketIDs.count, by: 500).map({
+                Array(ticketIDs[$0..<min($0 + 500, ticketIDs.count)])
+            }) {
                 let marks = Array(repeating: "?", count: chunk.count).joined(separator: ",")
-                let sql = withTicket
+                let sql =
+                    withTicket
                     ? "SELECT l.ticket_id, l.version, l.phase, l.unit_id, l.state, t.body FROM lifecycle l JOIN tickets t ON t.id = l.ticket_id WHERE l.ticket_id IN (\(marks))"
                     : "SELECT ticket_id, version, phase, unit_id, state FROM lifecycle WHERE ticket_id IN (\(marks))"
                 // Bound and read through SQLite's C API (`queryRaw`): the timer loop reads 500 states a batch,
                 // whose statement is kept; other lengths are prepared each time.
-                try db.queryRaw(sql, cached: chunk.count == 500, { b in for id in chunk { b.bind(id) } }) { r in
-                    let id = r.text(0) ?? ""
-                    out[id] = LifecycleRecord(ticketID: id, version: Int(r.int(1)), phase: r.text(2) ?? "", unitID: r.text(3),
-                                              state: r.bytes(4), ticketBody: withTicket ? r.bytes(5) : [])
-                }
+                try db.queryRaw(
+                    sql, cached: chunk.count == 500, { b in for id in chunk { b.bind(id) } },
+                    row: { r in
+                        let id = r.text(0) ?? ""
+                        out[id] = LifecycleRecord(
+                            ticketID: id, version: Int(r.int(1)), phase: r.text(2) ?? "", unitID: r.text(3),
+                            state: r.bytes(4), ticketBody: withTicket ? r.bytes(5) : [])
+                    })
             }
             return out
         }
@@ -222,10 +236,12 @@ extension DispatchStore {
             // In (due_at, ticket_id) order through that index; without `after`, from before the first
             // (ticket ids are never empty).
             let from = after.map { (EpochMillis.from($0.dueAt), $0.ticketID) } ?? (Int64.min, "")
-            let rows = try Row.fetchAll(db, sql: """
-                SELECT ticket_id, due_at, token FROM timers WHERE due_at <= ? AND (due_at, ticket_id) > (?, ?)
-                ORDER BY due_at, ticket_id LIMIT ?
-                """, arguments: [EpochMillis.from(until), from.0, from.1, limit])
+            let rows = try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT ticket_id, due_at, token FROM timers WHERE due_at <= ? AND (due_at, ticket_id) > (?, ?)
+                    ORDER BY due_at, ticket_id LIMIT ?
+                    """, arguments: [EpochMillis.from(until), from.0, from.1, limit])
             return rows.map { DueTimer(ticketID: $0[0], dueAt: EpochMillis.date($0[1]), token: $0[2]) }
         }
     }
@@ -250,7 +266,9 @@ extension DispatchStore {
             try pool.read { db in
                 let timers = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM timers") ?? 0
                 var phases: [String: Int] = [:]
-                for r in try Row.fetchAll(db, sql: "SELECT phase, COUNT(*) FROM lifecycle GROUP BY phase") { phases[r[0]] = r[1] }
+                for r in try Row.fetchAll(db, sql: "SELECT phase, COUNT(*) FROM lifecycle GROUP BY phase") {
+                    phases[r[0]] = r[1]
+                }
                 return (timers, phases)
             }
         }
@@ -270,8 +288,11 @@ extension DispatchStore {
     private static func overview(now: Date) -> @Sendable (Database) throws -> LifecycleOverview {
         { db in
             let timers = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM timers") ?? 0
-            let due = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM timers WHERE due_at <= ?", arguments: [EpochMillis.from(now)]) ?? 0
-            let rows = try Row.fetchAll(db, sql: "SELECT unit_id, phase, COUNT(*) FROM lifecycle GROUP BY unit_id, phase")
+            let due =
+                try Int.fetchOne(
+                    db, sql: "SELECT COUNT(*) FROM timers WHERE due_at <= ?", arguments: [EpochMillis.from(now)]) ?? 0
+            let rows = try Row.fetchAll(
+                db, sql: "SELECT unit_id, phase, COUNT(*) FROM lifecycle GROUP BY unit_id, phase")
             return LifecycleOverview(timers: timers, timersDue: due, tickets: rows.map { ($0[0], $0[1], $0[2]) })
         }
     }
@@ -305,7 +326,8 @@ extension DispatchStore {
                 do {
                     // The intake's dispatch row is the only one without `event`; its decision and deadlines
                     // are looked up for it alone.
-                    try db.queryRaw("""
+                    try db.queryRaw(
+                        """
                         SELECT e.ticket_id, e.id, e.at, e.payload_json, d.unit_id, d.level, d.id,
                           CASE WHEN d.id IS NOT NULL THEN (SELECT due_at FROM deadlines WHERE ticket_id = e.ticket_id AND clock = 'sign_by') END,
                           CASE WHEN d.id IS NOT NULL THEN (SELECT due_at FROM deadlines WHERE ticket_id = e.ticket_id AND clock = 'resolve_by') END
@@ -313,11 +335,16 @@ extension DispatchStore {
                         LEFT JOIN decisions d ON e.type = 'ticket.dispatched' AND json_extract(e.payload_json, '$.event') IS NULL
                           AND d.ticket_id = e.ticket_id AND d.dispatch_seq = json_extract(e.payload_json, '$.dispatch_seq')
                         ORDER BY e.id
-                        """, cached: false, { _ in }) { row in
-                        var r = TimelineRow(ticketID: row.text(0) ?? "", rowID: row.int(1), at: EpochMillis.date(row.int(2)), json: row.bytes(3))
+                        """, cached: false, { _ in }
+                    ) { row in
+                        var r = TimelineRow(
+                            ticketID: row.text(0) ?? "", rowID: row.int(1), at: EpochMillis.date(row.int(2)),
+                            json: row.bytes(3))
                         if row.optionalInt(6) != nil {
-                            r.intakeDispatch = IntakeDispatch(unitID: row.text(4), level: row.text(5), signBy: row.optionalInt(7).map(EpochMillis.date),
-                                                              resolveBy: row.optionalInt(8).map(EpochMillis.date))
+                            r.intakeDispatch = IntakeDispatch(
+                                unitID: row.text(4), level: row.text(5),
+                                signBy: row.optionalInt(7).map(EpochMillis.date),
+                                resolveBy: row.optionalInt(8).map(EpochMillis.date))
                         }
                         if !body(r) { throw Stop() }
                     }
@@ -360,8 +387,10 @@ extension DispatchStore {
     static func apply(_ change: LifecycleChange, _ db: Database) throws -> LifecycleOutcome {
         let at = EpochMillis.from(change.at)
         if let c = change.command {
-            try db.cachedStatement(sql: "INSERT OR IGNORE INTO commands (command_id, ticket_id, type, outcome, at) VALUES (?, ?, ?, ?, ?)")
-                           .execute(arguments: [c.id, change.ticketID, c.type, c.outcome, at])
+            try db.cachedStatement(
+                sql: "INSERT OR IGNORE INTO commands (command_id, ticket_id, type, outcome, at) VALUES (?, ?, ?, ?, ?)"
+            )
+            .execute(arguments: [c.id, change.ticketID, c.type, c.outcome, at])
             if db.changesCount == 0 { return .duplicateCommand }
         }
         if let expected = change.expectedVersion {
@@ -369,34 +398,50 @@ extension DispatchStore {
             // version is still the one the change was computed from.
             let unchanged: Bool
             if let s = change.state, change.updatesTicket {
-                try db.executeRaw("""
+                try db.executeRaw(
+                    """
                     UPDATE lifecycle SET version = ?, phase = ?, unit_id = ?, state = ?, updated_at = ?,
                       light = ?, due_at = ?, supervised = ?, desk = ?, category = ?, enterprise = ? WHERE ticket_id = ? AND version = ?
-                    """) { b in
-                    b.bind(s.version); b.bind(s.phase); b.bind(s.unitID); b.bind(blob: s.state); b.bind(at)
+                    """
+                ) { b in
+                    b.bind(s.version)
+                    b.bind(s.phase)
+                    b.bind(s.unitID)
+                    b.bind(blob: s.state)
+                    b.bind(at)
                     s.console.bind(&b)
-                    b.bind(change.ticketID); b.bind(expected)
+                    b.bind(change.ticketID)
+                    b.bind(expected)
                 }
                 unchanged = db.changesCount == 1
             } else if let s = change.state {
                 // Phase and holder as stored (the version check makes sure of it): leaving them out of the
                 // statement leaves the index on them alone, where naming them rewrites its entry, one page
                 // per ticket in a batch of timers (ops/bench/timer-commit.sql).
-                try db.executeRaw("""
+                try db.executeRaw(
+                    """
                     UPDATE lifecycle SET version = ?, state = ?, updated_at = ?,
                       light = ?, due_at = ?, supervised = ?, desk = ?, category = ?, enterprise = ? WHERE ticket_id = ? AND version = ?
-                    """) { b in
-                    b.bind(s.version); b.bind(blob: s.state); b.bind(at)
+                    """
+                ) { b in
+                    b.bind(s.version)
+                    b.bind(blob: s.state)
+                    b.bind(at)
                     s.console.bind(&b)
-                    b.bind(change.ticketID); b.bind(expected)
+                    b.bind(change.ticketID)
+                    b.bind(expected)
                 }
                 unchanged = db.changesCount == 1
             } else {
-                unchanged = try Int.fetchOne(db.cachedStatement(sql: "SELECT version FROM lifecycle WHERE ticket_id = ?"),
-                                             arguments: [change.ticketID]) == expected
+                unchanged =
+                    try Int.fetchOne(
+                        db.cachedStatement(sql: "SELECT version FROM lifecycle WHERE ticket_id = ?"),
+                        arguments: [change.ticketID]) == expected
             }
             guard unchanged else {
-                if let c = change.command { try db.cachedStatement(sql: "DELETE FROM commands WHERE command_id = ?").execute(arguments: [c.id]) }
+                if let c = change.command {
+                    try db.cachedStatement(sql: "DELETE FROM commands WHERE command_id = ?").execute(arguments: [c.id])
+                }
                 return .conflict
             }
             if let s = change.state { try writeTimer(change.ticketID, s, db) }
@@ -404,43 +449,60 @@ extension DispatchStore {
             try writeState(change.ticketID, s, at: at, db)
         }
         if let s = change.state {
-            if change.updatesTicket { try db.cachedStatement(sql: "UPDATE tickets SET state = ?, unit_id = ? WHERE id = ?").execute(arguments: [s.phase, s.unitID, change.ticketID]) }
+            if change.updatesTicket {
+                try db.cachedStatement(sql: "UPDATE tickets SET state = ?, unit_id = ? WHERE id = ?").execute(
+                    arguments: [s.phase, s.unitID, change.ticketID])
+            }
         }
         if change.expectedVersion != nil {
             for e in change.events { try writeEvent(change.ticketID, e, db) }
         }
         for (m, fields) in zip(change.messages, change.outboxFields) {
-            try OutboxRecord(m, fields, ticketID: change.expectedVersion != nil ? change.ticketID : nil, rejectionID: nil, createdAt: at)
-                .insertRow(db)
+            try OutboxRecord(
+                m, fields, ticketID: change.expectedVersion != nil ? change.ticketID : nil, rejectionID: nil,
+                createdAt: at
+            )
+            .insertRow(db)
         }
         return .applied
     }
 
     static func writeState(_ ticketID: String, _ s: StateWrite, at: Int64, _ db: Database) throws {
-        try db.cachedStatement(sql: """
-            INSERT INTO lifecycle (ticket_id, version, phase, unit_id, state, updated_at,
-              light, due_at, supervised, desk, category, enterprise) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-            ON CONFLICT(ticket_id) DO UPDATE SET version = excluded.version, phase = excluded.phase, unit_id = excluded.unit_id,
-              state = excluded.state, updated_at = excluded.updated_at, light = excluded.light, due_at = excluded.due_at,
-              supervised = excluded.supervised, desk = excluded.desk, category = excluded.category, enterprise = excluded.enterprise
-            """).execute(arguments: [ticketID, s.version, s.phase, s.unitID, Data(s.state), at, s.console.light,
-                                     s.console.dueAt.map(EpochMillis.from) ?? ConsoleColumns.noDeadline, s.console.supervised,
-                                     s.console.desk, s.console.category, s.console.enterprise])
+        try db.cachedStatement(
+            sql: """
+                INSERT INTO lifecycle (ticket_id, version, phase, unit_id, state, updated_at,
+                  light, due_at, supervised, desk, category, enterprise) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT(ticket_id) DO UPDATE SET version = excluded.version, phase = excluded.phase, unit_id = excluded.unit_id,
+                  state = excluded.state, updated_at = excluded.updated_at, light = excluded.light, due_at = excluded.due_at,
+                  supervised = excluded.supervised, desk = excluded.desk, category = excluded.category, enterprise = excluded.enterprise
+                """
+        ).execute(arguments: [
+            ticketID, s.version, s.phase, s.unitID, Data(s.state), at, s.console.light,
+            s.console.dueAt.map(EpochMillis.from) ?? ConsoleColumns.noDeadline, s.console.supervised,
+            s.console.desk, s.console.category, s.console.enterprise,
+        ])
         try writeTimer(ticketID, s, db)
     }
 
     /// A timeline row of the ticket.
     static func writeEvent(_ ticketID: String, _ e: EventWrite, _ db: Database) throws {
         try db.executeRaw("INSERT INTO events (ticket_id, type, at, payload_json) VALUES (?, ?, ?, ?)") { b in
-            b.bind(ticketID); b.bind(e.type); b.bind(EpochMillis.from(e.at)); b.bind(e.payloadJSON)
+            b.bind(ticketID)
+            b.bind(e.type)
+            b.bind(EpochMillis.from(e.at))
+            b.bind(e.payloadJSON)
         }
     }
 
     /// Replaces the ticket's timer row (removes it when the state has no timer).
     static func writeTimer(_ ticketID: String, _ s: StateWrite, _ db: Database) throws {
         if let due = s.timer {
-            try db.executeRaw("INSERT INTO timers (ticket_id, due_at, token) VALUES (?, ?, ?) ON CONFLICT(ticket_id) DO UPDATE SET due_at = excluded.due_at, token = excluded.token") { b in
-                b.bind(ticketID); b.bind(EpochMillis.from(due)); b.bind(s.version)
+            try db.executeRaw(
+                "INSERT INTO timers (ticket_id, due_at, token) VALUES (?, ?, ?) ON CONFLICT(ticket_id) DO UPDATE SET due_at = excluded.due_at, token = excluded.token"
+            ) { b in
+                b.bind(ticketID)
+                b.bind(EpochMillis.from(due))
+                b.bind(s.version)
             }
         } else {
             try db.cachedStatement(sql: "DELETE FROM timers WHERE ticket_id = ?").execute(arguments: [ticketID])
@@ -449,22 +511,29 @@ extension DispatchStore {
 
     /// Within a dispatch transaction: the most recent earlier ticket sharing one of `keys` received in
     /// `window` before `receivedAt`; then records the new ticket's keys.
-    static func matchRepeat(ticketID: String, keys: [String], receivedAt: Date, window: TimeInterval, _ db: Database) throws -> RepeatMatch? {
+    static func matchRepeat(ticketID: String, keys: [String], receivedAt: Date, window: TimeInterval, _ db: Database)
+        throws -> RepeatMatch?
+    {
         guard !keys.isEmpty else { return nil }
         let at = EpochMillis.from(receivedAt)
         let from = EpochMillis.from(receivedAt.addingTimeInterval(-window))
         var best: (at: Int64, match: RepeatMatch)?
         for key in keys {
-            if let r = try Row.fetchOne(db.cachedStatement(sql: """
-                SELECT ticket_id, received_at FROM repeat_keys WHERE key = ? AND received_at BETWEEN ? AND ? AND ticket_id <> ?
-                ORDER BY received_at DESC LIMIT 1
-                """), arguments: [key, from, at, ticketID]) {
+            if let r = try Row.fetchOne(
+                db.cachedStatement(
+                    sql: """
+                        SELECT ticket_id, received_at FROM repeat_keys WHERE key = ? AND received_at BETWEEN ? AND ? AND ticket_id <> ?
+                        ORDER BY received_at DESC LIMIT 1
+                        """), arguments: [key, from, at, ticketID])
+            {
                 let t: Int64 = r[1]
                 if best == nil || t > best!.at { best = (t, RepeatMatch(ticketID: r[0], key: key)) }
             }
         }
         for key in keys {
-            try db.cachedStatement(sql: "INSERT OR IGNORE INTO repeat_keys (key, received_at, ticket_id) VALUES (?, ?, ?)").execute(arguments: [key, at, ticketID])
+            try db.cachedStatement(
+                sql: "INSERT OR IGNORE INTO repeat_keys (key, received_at, ticket_id) VALUES (?, ?, ?)"
+            ).execute(arguments: [key, at, ticketID])
         }
         return best?.match
     }

@@ -179,8 +179,10 @@ public struct Rejection: Sendable, Hashable {
     /// Every issue found, as a JSON array of `{path, code, message}`; nil when only `reason` is known.
     public var issuesJSON: String?
 
-    public init(amqpMessageID: String?, body: [UInt8], code: String, reason: String, at: Date, message: OutboxMessage,
-                issuesJSON: String? = nil) {
+    public init(
+        amqpMessageID: String?, body: [UInt8], code: String, reason: String, at: Date, message: OutboxMessage,
+        issuesJSON: String? = nil
+    ) {
         self.amqpMessageID = amqpMessageID
         self.body = body
         self.code = code
@@ -234,8 +236,10 @@ public struct StoreCounts: Sendable, Hashable {
     /// The last dispatch sequence assigned (0 before the first dispatch).
     public var lastDispatchSequence: Int64
 
-    public init(inbox: Int = 0, tickets: Int = 0, decisions: Int = 0, deadlines: Int = 0, events: Int = 0,
-                rejections: Int = 0, outboxPending: Int = 0, outboxSent: Int = 0, lastDispatchSequence: Int64 = 0) {
+    public init(
+        inbox: Int = 0, tickets: Int = 0, decisions: Int = 0, deadlines: Int = 0, events: Int = 0,
+        rejections: Int = 0, outboxPending: Int = 0, outboxSent: Int = 0, lastDispatchSequence: Int64 = 0
+    ) {
         self.inbox = inbox
         self.tickets = tickets
         self.decisions = decisions

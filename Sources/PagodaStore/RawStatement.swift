@@ -47,10 +47,12 @@ struct RawBinder {
 
     /// A blob; an empty one is an empty blob, not NULL.
     mutating func bind(blob value: some ContiguousBytes) {
-        check(value.withUnsafeBytes { raw in
-            raw.isEmpty ? sqlite3_bind_zeroblob(statement, index, 0)
-                : sqlite3_bind_blob(statement, index, raw.baseAddress, Int32(raw.count), Self.transient)
-        })
+        check(
+            value.withUnsafeBytes { raw in
+                raw.isEmpty
+                    ? sqlite3_bind_zeroblob(statement, index, 0)
+                    : sqlite3_bind_blob(statement, index, raw.baseAddress, Int32(raw.count), Self.transient)
+            })
     }
 
     mutating func bindNull() {
@@ -63,12 +65,15 @@ struct RawRow {
     fileprivate let statement: OpaquePointer
 
     func int(_ column: Int32) -> Int64 { sqlite3_column_int64(statement, column) }
-    func optionalInt(_ column: Int32) -> Int64? { sqlite3_column_type(statement, column) == SQLITE_NULL ? nil : sqlite3_column_int64(statement, column) }
+    func optionalInt(_ column: Int32) -> Int64? {
+        sqlite3_column_type(statement, column) == SQLITE_NULL ? nil : sqlite3_column_int64(statement, column)
+    }
 
     /// The column's text (SQLite converts a non-text value); nil when NULL.
     func text(_ column: Int32) -> String? {
         guard let p = sqlite3_column_text(statement, column) else { return nil }
-        return String(decoding: UnsafeBufferPointer(start: p, count: Int(sqlite3_column_bytes(statement, column))), as: UTF8.self)
+        return String(
+            decoding: UnsafeBufferPointer(start: p, count: Int(sqlite3_column_bytes(statement, column))), as: UTF8.self)
     }
 
     /// The column's bytes (empty for an empty blob or NULL).
@@ -90,7 +95,9 @@ extension Database {
 
     /// Runs `sql` with the arguments `bind` binds in order, handing each row to `row`; from the statement
     /// cache unless `cached` is false (for SQL that varies, such as an IN list of any length).
-    func queryRaw(_ sql: String, cached: Bool = true, _ bind: (inout RawBinder) -> Void, row: (RawRow) throws -> Void) throws {
+    func queryRaw(_ sql: String, cached: Bool = true, _ bind: (inout RawBinder) -> Void, row: (RawRow) throws -> Void)
+        throws
+    {
         let statement = try cached ? cachedStatement(sql: sql) : makeStatement(sql: sql)
         let handle = statement.sqliteStatement
         sqlite3_reset(handle)
@@ -98,15 +105,19 @@ extension Database {
         defer { sqlite3_reset(handle) }
         var binder = RawBinder(statement: handle)
         bind(&binder)
-        precondition(binder.index - 1 == sqlite3_bind_parameter_count(handle), "\(binder.index - 1) arguments bound for \(sql)")
+        precondition(
+            binder.index - 1 == sqlite3_bind_parameter_count(handle), "\(binder.index - 1) arguments bound for \(sql)")
         guard binder.failure == SQLITE_OK else {
-            throw DatabaseError(resultCode: ResultCode(rawValue: binder.failure), message: "cannot bind an argument", sql: sql)
+            throw DatabaseError(
+                resultCode: ResultCode(rawValue: binder.failure), message: "cannot bind an argument", sql: sql)
         }
         while true {
             let code = sqlite3_step(handle)
             if code == SQLITE_DONE { return }
             guard code == SQLITE_ROW else {
-                throw DatabaseError(resultCode: ResultCode(rawValue: code), message: String(cString: sqlite3_errmsg(sqliteConnection)), sql: sql)
+                throw DatabaseError(
+                    resultCode: ResultCode(rawValue: code), message: String(cString: sqlite3_errmsg(sqliteConnection)),
+                    sql: sql)
             }
             try row(RawRow(statement: handle))
         }

@@ -1,7 +1,7 @@
 import Foundation
 import GRDB
-import PagodaRules
 import PagodaJSON
+import PagodaRules
 
 // One record type per table. Column names are snake_case via explicit
 // CodingKeys; each record exposes its columns in a nested `Columns` enum.
@@ -19,7 +19,9 @@ struct TicketRecord: Codable, FetchableRecord, PersistableRecord {
 
     enum CodingKeys: String, CodingKey {
         case id, body, state
-        case receivedAt = "received_at", unitID = "unit_id", createdAt = "created_at"
+        case receivedAt = "received_at"
+        case unitID = "unit_id"
+        case createdAt = "created_at"
     }
 
     enum Columns {
@@ -37,8 +39,10 @@ struct InboxRecord: Codable, FetchableRecord, PersistableRecord {
     var receivedAt: Int64
 
     enum CodingKeys: String, CodingKey {
-        case ticketID = "ticket_id", amqpMessageID = "amqp_message_id"
-        case dispatchSeq = "dispatch_seq", receivedAt = "received_at"
+        case ticketID = "ticket_id"
+        case amqpMessageID = "amqp_message_id"
+        case dispatchSeq = "dispatch_seq"
+        case receivedAt = "received_at"
     }
 
     enum Columns {
@@ -69,9 +73,16 @@ struct DecisionRecord: Codable, FetchableRecord, MutablePersistableRecord {
 
     enum CodingKeys: String, CodingKey {
         case id, level, queue, category, urgency
-        case ticketID = "ticket_id", dispatchSeq = "dispatch_seq", destinationType = "destination_type"
-        case unitID = "unit_id", ruleID = "rule_id", ruleFile = "rule_file", ruleLine = "rule_line"
-        case rulesHash = "rules_hash", slaProfile = "sla_profile", decisionJSON = "decision_json"
+        case ticketID = "ticket_id"
+        case dispatchSeq = "dispatch_seq"
+        case destinationType = "destination_type"
+        case unitID = "unit_id"
+        case ruleID = "rule_id"
+        case ruleFile = "rule_file"
+        case ruleLine = "rule_line"
+        case rulesHash = "rules_hash"
+        case slaProfile = "sla_profile"
+        case decisionJSON = "decision_json"
         case createdAt = "created_at"
     }
 
@@ -92,7 +103,8 @@ struct DeadlineRecord: Codable, FetchableRecord, PersistableRecord {
 
     enum CodingKeys: String, CodingKey {
         case clock
-        case ticketID = "ticket_id", dueAt = "due_at"
+        case ticketID = "ticket_id"
+        case dueAt = "due_at"
     }
 
     enum Columns {
@@ -115,7 +127,9 @@ struct RejectionRecord: Codable, FetchableRecord, MutablePersistableRecord {
 
     enum CodingKeys: String, CodingKey {
         case id, code, reason, body
-        case amqpMessageID = "amqp_message_id", createdAt = "created_at", issuesJSON = "issues_json"
+        case amqpMessageID = "amqp_message_id"
+        case createdAt = "created_at"
+        case issuesJSON = "issues_json"
     }
 
     enum Columns {
@@ -161,9 +175,15 @@ struct OutboxRecord: Codable, FetchableRecord, MutablePersistableRecord {
 
     enum CodingKeys: String, CodingKey {
         case id, exchange, body, mandatory, attempts
-        case messageID = "message_id", ticketID = "ticket_id", rejectionID = "rejection_id"
-        case routingKey = "routing_key", contentType = "content_type", headersJSON = "headers_json"
-        case createdAt = "created_at", sentAt = "sent_at", extraRoutingKeys = "extra_routing_keys"
+        case messageID = "message_id"
+        case ticketID = "ticket_id"
+        case rejectionID = "rejection_id"
+        case routingKey = "routing_key"
+        case contentType = "content_type"
+        case headersJSON = "headers_json"
+        case createdAt = "created_at"
+        case sentAt = "sent_at"
+        case extraRoutingKeys = "extra_routing_keys"
     }
 
     enum Columns {
@@ -223,7 +243,8 @@ struct EventRecord: Codable, FetchableRecord, MutablePersistableRecord {
 
     enum CodingKeys: String, CodingKey {
         case id, type, at
-        case ticketID = "ticket_id", payloadJSON = "payload_json"
+        case ticketID = "ticket_id"
+        case payloadJSON = "payload_json"
     }
 
     enum Columns {
@@ -241,7 +262,8 @@ enum JSONText {
     /// A JSON object of string values with sorted keys.
     static func encode(_ object: [String: String]) -> String {
         if object.isEmpty { return "{}" }
-        return JSON.serializeToString(.object(JSONObject(object.sorted { $0.key < $1.key }.map { ($0.key, .string($0.value)) })))
+        return JSON.serializeToString(
+            .object(JSONObject(object.sorted { $0.key < $1.key }.map { ($0.key, .string($0.value)) })))
     }
 
     /// A JSON array of strings.
@@ -257,7 +279,9 @@ enum JSONText {
     /// A JSON object of string values, as `encode` writes them (`headers_json`). Anything else (other
     /// value types, repeated keys, malformed text) is a `corrupt` store error naming the column.
     static func decodeStrings(_ text: String, column: String = "headers_json") throws(StoreError) -> [String: String] {
-        guard case .object(let o) = try parse(text, column) else { throw StoreError(.corrupt, "\(column): expected an object") }
+        guard case .object(let o) = try parse(text, column) else {
+            throw StoreError(.corrupt, "\(column): expected an object")
+        }
         var strings: [String: String] = [:]
         strings.reserveCapacity(o.count)
         for (key, value) in o {
@@ -269,8 +293,11 @@ enum JSONText {
 
     /// A JSON array of strings, as `encodeStrings` writes it (`extra_routing_keys`); anything else is a
     /// `corrupt` store error naming the column.
-    static func decodeStringArray(_ text: String, column: String = "extra_routing_keys") throws(StoreError) -> [String] {
-        guard case .array(let a) = try parse(text, column) else { throw StoreError(.corrupt, "\(column): expected an array") }
+    static func decodeStringArray(_ text: String, column: String = "extra_routing_keys") throws(StoreError) -> [String]
+    {
+        guard case .array(let a) = try parse(text, column) else {
+            throw StoreError(.corrupt, "\(column): expected an array")
+        }
         return try a.map { v throws(StoreError) in
             guard let s = v.stringValue else { throw StoreError(.corrupt, "\(column): expected strings") }
             return s
@@ -311,7 +338,8 @@ enum DispatchedEventPayload {
 
 private func insertSQL<Key: CodingKey>(_ table: String, _ columns: [Key]) -> String {
     let names = columns.map(\.stringValue)
-    return "INSERT INTO \(table) (\(names.joined(separator: ", "))) VALUES (\(names.map { _ in "?" }.joined(separator: ", ")))"
+    return
+        "INSERT INTO \(table) (\(names.joined(separator: ", "))) VALUES (\(names.map { _ in "?" }.joined(separator: ", ")))"
 }
 
 extension TicketRecord {
@@ -328,7 +356,8 @@ extension TicketRecord {
 extension InboxRecord {
     private static let insertSQL = PagodaStore.insertSQL(
         databaseTableName, [CodingKeys.ticketID, .amqpMessageID, .dispatchSeq, .receivedAt])
-    private static let sequenceSQL = "SELECT \(CodingKeys.dispatchSeq.stringValue) FROM \(databaseTableName) WHERE \(CodingKeys.ticketID.stringValue) = ?"
+    private static let sequenceSQL =
+        "SELECT \(CodingKeys.dispatchSeq.stringValue) FROM \(databaseTableName) WHERE \(CodingKeys.ticketID.stringValue) = ?"
 
     /// Inserts the row with a cached statement.
     func insertRow(_ db: Database) throws {
@@ -343,10 +372,12 @@ extension InboxRecord {
 }
 
 extension DecisionRecord {
-    private static let insertSQL = PagodaStore.insertSQL(databaseTableName, [
-        CodingKeys.ticketID, .dispatchSeq, .destinationType, .unitID, .level, .queue, .ruleID, .ruleFile,
-        .ruleLine, .rulesHash, .slaProfile, .category, .urgency, .decisionJSON, .createdAt,
-    ])
+    private static let insertSQL = PagodaStore.insertSQL(
+        databaseTableName,
+        [
+            CodingKeys.ticketID, .dispatchSeq, .destinationType, .unitID, .level, .queue, .ruleID, .ruleFile,
+            .ruleLine, .rulesHash, .slaProfile, .category, .urgency, .decisionJSON, .createdAt,
+        ])
 
     /// Inserts the row with a cached statement and sets `id`.
     mutating func insertRow(_ db: Database) throws {
@@ -370,7 +401,8 @@ extension DeadlineRecord {
 extension RejectionRecord {
     private static let insertSQL = PagodaStore.insertSQL(
         databaseTableName, [CodingKeys.amqpMessageID, .code, .reason, .body, .createdAt, .issuesJSON])
-    private static let existsSQL = "SELECT 1 FROM \(databaseTableName) WHERE \(CodingKeys.amqpMessageID.stringValue) = ?"
+    private static let existsSQL =
+        "SELECT 1 FROM \(databaseTableName) WHERE \(CodingKeys.amqpMessageID.stringValue) = ?"
 
     /// Inserts the row with a cached statement and sets `id`.
     mutating func insertRow(_ db: Database) throws {
@@ -386,24 +418,37 @@ extension RejectionRecord {
 }
 
 extension OutboxRecord {
-    private static let insertSQL = PagodaStore.insertSQL(databaseTableName, [
-        CodingKeys.messageID, .ticketID, .rejectionID, .exchange, .routingKey, .contentType, .headersJSON,
-        .body, .mandatory, .createdAt, .sentAt, .attempts, .extraRoutingKeys,
-    ])
+    private static let insertSQL = PagodaStore.insertSQL(
+        databaseTableName,
+        [
+            CodingKeys.messageID, .ticketID, .rejectionID, .exchange, .routingKey, .contentType, .headersJSON,
+            .body, .mandatory, .createdAt, .sentAt, .attempts, .extraRoutingKeys,
+        ])
 
     /// Inserts the row with a cached statement, its arguments bound through SQLite's C API
     /// (`Database.executeRaw`: a timer batch inserts hundreds). `id` stays unset; nothing reads it.
     func insertRow(_ db: Database) throws {
         try db.executeRaw(Self.insertSQL) { b in
-            b.bind(messageID); b.bind(ticketID); b.bind(rejectionID); b.bind(exchange); b.bind(routingKey); b.bind(contentType)
-            b.bind(headersJSON); b.bind(blob: body); b.bind(mandatory); b.bind(createdAt); b.bind(sentAt); b.bind(attempts)
+            b.bind(messageID)
+            b.bind(ticketID)
+            b.bind(rejectionID)
+            b.bind(exchange)
+            b.bind(routingKey)
+            b.bind(contentType)
+            b.bind(headersJSON)
+            b.bind(blob: body)
+            b.bind(mandatory)
+            b.bind(createdAt)
+            b.bind(sentAt)
+            b.bind(attempts)
             b.bind(extraRoutingKeys)
         }
     }
 }
 
 extension EventRecord {
-    private static let insertSQL = PagodaStore.insertSQL(databaseTableName, [CodingKeys.ticketID, .type, .at, .payloadJSON])
+    private static let insertSQL = PagodaStore.insertSQL(
+        databaseTableName, [CodingKeys.ticketID, .type, .at, .payloadJSON])
 
     /// Inserts the row with a cached statement and sets `id`.
     mutating func insertRow(_ db: Database) throws {

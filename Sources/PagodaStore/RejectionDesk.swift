@@ -1,7 +1,7 @@
 import Foundation
 import GRDB
-import PagodaRules
 import PagodaJSON
+import PagodaRules
 
 /// A recorded rejection as an operator sees it: why it was refused, its body, and what was done with it.
 public struct RejectionEntry: Sendable, Hashable {
@@ -54,8 +54,10 @@ public struct RejectionAction: Sendable, Hashable {
     public var body: [UInt8]?
 
     /// A resubmission of `body`, published to intake as `messageID`.
-    public static func resubmitted(by actor: String, at: Date, messageID: String, body: [UInt8],
-                                   reason: String? = nil) -> RejectionAction {
+    public static func resubmitted(
+        by actor: String, at: Date, messageID: String, body: [UInt8],
+        reason: String? = nil
+    ) -> RejectionAction {
         RejectionAction(kind: .resubmitted, actor: actor, at: at, reason: reason, messageID: messageID, body: body)
     }
 
@@ -75,12 +77,13 @@ extension DispatchStore {
         guard (1...10_000).contains(limit) else {
             throw StoreError(.invalidArgument, "limit must be 1-10000, got \(limit)")
         }
-        let filter = switch status {
-        case nil: ""
-        case .open?: "WHERE a.rejection_id IS NULL"
-        case .resubmitted?: "WHERE a.action = 'resubmitted'"
-        case .dropped?: "WHERE a.action = 'dropped'"
-        }
+        let filter =
+            switch status {
+            case nil: ""
+            case .open?: "WHERE a.rejection_id IS NULL"
+            case .resubmitted?: "WHERE a.action = 'resubmitted'"
+            case .dropped?: "WHERE a.action = 'dropped'"
+            }
         return try storeOperation {
             try pool.read { db in
                 let sql = Self.rejectionSelect + " \(filter) ORDER BY r.id DESC LIMIT ?"
@@ -126,14 +129,19 @@ extension DispatchStore {
                 }
                 if let done = current.action {
                     let when = RFC3339.format(done.at, offsetSeconds: 0)
-                    throw StoreError(.constraint,
-                                     "rejection \(id) was already \(done.kind.rawValue) by \(done.actor) at \(when)")
+                    throw StoreError(
+                        .constraint,
+                        "rejection \(id) was already \(done.kind.rawValue) by \(done.actor) at \(when)")
                 }
-                try db.execute(sql: """
-                    INSERT INTO rejection_actions (rejection_id, action, actor, at, reason, message_id, body)
-                    VALUES (?, ?, ?, ?, ?, ?, ?)
-                    """, arguments: [id, action.kind.rawValue, action.actor, EpochMillis.from(action.at), action.reason,
-                                     action.messageID, action.body.map { Data($0) }])
+                try db.execute(
+                    sql: """
+                        INSERT INTO rejection_actions (rejection_id, action, actor, at, reason, message_id, body)
+                        VALUES (?, ?, ?, ?, ?, ?, ?)
+                        """,
+                    arguments: [
+                        id, action.kind.rawValue, action.actor, EpochMillis.from(action.at), action.reason,
+                        action.messageID, action.body.map { Data($0) },
+                    ])
                 var entry = current
                 entry.action = action
                 // As read back: to the millisecond.
@@ -158,7 +166,7 @@ extension DispatchStore {
         if let text: String = row["issues_json"], case .array(let items)? = try? JSON.parse(Array(text.utf8)) {
             for case .object(let o) in items {
                 if let path = o["path"]?.stringValue, let code = o["code"]?.stringValue,
-                   let message = o["message"]?.stringValue
+                    let message = o["message"]?.stringValue
                 {
                     issues.append(ValidationIssue(path: path, code: code, message: message))
                 }
@@ -167,13 +175,15 @@ extension DispatchStore {
         var action: RejectionAction?
         if let kindText: String = row["action"], let kind = RejectionAction.Kind(rawValue: kindText) {
             let body: Data? = row["action_body"]
-            action = RejectionAction(kind: kind, actor: row["actor"], at: EpochMillis.date(row["action_at"]),
-                                     reason: row["action_reason"], messageID: row["message_id"],
-                                     body: body.map { [UInt8]($0) })
+            action = RejectionAction(
+                kind: kind, actor: row["actor"], at: EpochMillis.date(row["action_at"]),
+                reason: row["action_reason"], messageID: row["message_id"],
+                body: body.map { [UInt8]($0) })
         }
         let body: Data = row["body"]
-        return RejectionEntry(id: row["id"], amqpMessageID: row["amqp_message_id"], code: row["code"],
-                              reason: row["reason"], at: EpochMillis.date(row["created_at"]), body: [UInt8](body),
-                              issues: issues, action: action)
+        return RejectionEntry(
+            id: row["id"], amqpMessageID: row["amqp_message_id"], code: row["code"],
+            reason: row["reason"], at: EpochMillis.date(row["created_at"]), body: [UInt8](body),
+            issues: issues, action: action)
     }
 }

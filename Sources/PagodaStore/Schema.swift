@@ -9,8 +9,10 @@ import GRDB
 /// Timestamps are INTEGER milliseconds since the Unix epoch (see `EpochMillis`).
 enum Schema {
     /// Names of all migrations, in order. Append only.
-    static let migrationNames = ["v1-intake", "v2-lifecycle", "v3-outbox-routing-keys", "v4-intake-rejection-actions",
-                                         "v5-console-accounts", "v5-console-pages-read-model"]
+    static let migrationNames = [
+        "v1-intake", "v2-lifecycle", "v3-outbox-routing-keys", "v4-intake-rejection-actions",
+        "v5-console-accounts", "v5-console-pages-read-model",
+    ]
 
     static var migrator: DatabaseMigrator {
         var migrator = DatabaseMigrator()

@@ -38,7 +38,10 @@ public struct StoreConfiguration: Sendable, Hashable {
     /// checkpoints a commit only does so past 65,536 pages (256 MiB), a safety limit for a stalled owner.
     public var backgroundCheckpoints: Bool = false
 
-    public init(path: String, synchronous: Synchronous = .full, busyTimeout: Duration = .seconds(5), backgroundCheckpoints: Bool = false) {
+    public init(
+        path: String, synchronous: Synchronous = .full, busyTimeout: Duration = .seconds(5),
+        backgroundCheckpoints: Bool = false
+    ) {
         self.path = path
         self.synchronous = synchronous
         self.busyTimeout = busyTimeout

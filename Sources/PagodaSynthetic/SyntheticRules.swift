@@ -10,16 +10,20 @@ import PagodaRules
 public enum SyntheticRules {
     public static func files(routes count: Int) -> [RuleFile] {
         var regions = "regions:\n  name: 合成市\n  code: \"990000\"\n  districts:\n"
-        var units = "units:\n  - {id: platform, name: 平台, level: city, function: platform}\n  - {id: triage, name: 人工派单, level: city, function: triage}\n  - {id: city.general, name: 市督查室, level: city, function: general}\n"
+        var units =
+            "units:\n  - {id: platform, name: 平台, level: city, function: platform}\n  - {id: triage, name: 人工派单, level: city, function: triage}\n  - {id: city.general, name: 市督查室, level: city, function: general}\n"
         for f in 0..<10 { units += "  - {id: city.f\(f), name: 市局\(f), level: city, function: f\(f)}\n" }
         for d in 0..<10 {
             regions += "    - name: 区\(d)\n      towns:\n"
             units += "  - {id: d\(d), name: 区政府\(d), level: district, region: 区\(d), function: general}\n"
-            for f in 0..<10 { units += "  - {id: d\(d).f\(f), name: 区局\(d)-\(f), level: district, region: 区\(d), function: f\(f)}\n" }
+            for f in 0..<10 {
+                units += "  - {id: d\(d).f\(f), name: 区局\(d)-\(f), level: district, region: 区\(d), function: f\(f)}\n"
+            }
             for t in 0..<10 {
                 regions += "        - name: 镇\(d)-\(t)\n          villages: ["
                 regions += (0..<10).map { "村\(d)-\(t)-\($0)" }.joined(separator: ", ") + "]\n"
-                units += "  - {id: d\(d).t\(t), name: 镇\(d)-\(t)政府, level: town, region: 区\(d)/镇\(d)-\(t), function: general}\n"
+                units +=
+                    "  - {id: d\(d).t\(t), name: 镇\(d)-\(t)政府, level: town, region: 区\(d)/镇\(d)-\(t), function: general}\n"
             }
         }
         var categories = "categories:\n"
@@ -27,20 +31,20 @@ public enum SyntheticRules {
             categories += "  c\(c):\n    children: {" + (0..<10).map { "s\($0): {}" }.joined(separator: ", ") + "}\n"
         }
         let common = """
-        calendar:
-          time_zone: Asia/Shanghai
-          years:
-            2026:
-              holidays:
-                - {from: 2026-02-15, to: 2026-02-23, name: 春节}
-              workdays: [2026-02-14, 2026-02-28]
-        sla_profiles:
-          standard: {clocks: {sign: 2h, resolve: 3wd}}
-          urgent: {clocks: {contact: 1h, resolve: 1wd}}
-        defaults:
-          sla: {default: standard, urgent: urgent}
+            calendar:
+              time_zone: Asia/Shanghai
+              years:
+                2026:
+                  holidays:
+                    - {from: 2026-02-15, to: 2026-02-23, name: 春节}
+                  workdays: [2026-02-14, 2026-02-28]
+            sla_profiles:
+              standard: {clocks: {sign: 2h, resolve: 3wd}}
+              urgent: {clocks: {contact: 1h, resolve: 1wd}}
+            defaults:
+              sla: {default: standard, urgent: urgent}
 
-        """
+            """
         var routes = "routes:\n"
         for i in 0..<count {
             let (cat, d, t, v) = coordinates(i)
@@ -53,7 +57,9 @@ public enum SyntheticRules {
             if i % 10 == 9 {
                 // A third of the text conditions are a plain phrase, a third a gap phrase, a third all_of
                 // groups, each matching the same tickets (the phrase "XYZ" as "XY…Z" or [[XY], [Z]]).
-                let p = phrase(i), head = String(p.prefix(2)), tail = String(p.dropFirst(2))
+                let p = phrase(i)
+                let head = String(p.prefix(2))
+                let tail = String(p.dropFirst(2))
                 switch (i / 10) % 3 {
                 case 0: when += ", text: {any: [\(p)]}"
                 case 1: when += ", text: {any: [\"\(head)…\(tail)\"]}"
@@ -61,7 +67,10 @@ public enum SyntheticRules {
                 }
             }
             when += "}"
-            let to = i % 3 == 0 ? "{level: district, function: f\(cat % 10)}" : (i % 3 == 1 ? "{level: town, function: general}" : "{unit: city.f\(cat % 10)}")
+            let to =
+                i % 3 == 0
+                ? "{level: district, function: f\(cat % 10)}"
+                : (i % 3 == 1 ? "{level: town, function: general}" : "{unit: city.f\(cat % 10)}")
             routes += "  - {id: r\(i), when: \(when), to: \(to)}\n"
         }
         return [
@@ -102,11 +111,22 @@ public enum SyntheticRules {
             let (cat, d, t, v) = coordinates(i)
             let text = (n % 2 == 0 ? phrase(i) : "") + filler
             let object = JSONObject([
-                ("id", .string("T\(n)")), ("received_at", .string(RFC3339.format(start.addingTimeInterval(Double(n % 5000) * 37), offsetSeconds: 28_800))),
-                ("channel", .string(n % 4 == 0 ? "web" : "hotline")), ("kind", .string(["complaint", "help", "report", "consultation", "suggestion"][n % 5])),
+                ("id", .string("T\(n)")),
+                (
+                    "received_at",
+                    .string(RFC3339.format(start.addingTimeInterval(Double(n % 5000) * 37), offsetSeconds: 28_800))
+                ),
+                ("channel", .string(n % 4 == 0 ? "web" : "hotline")),
+                ("kind", .string(["complaint", "help", "report", "consultation", "suggestion"][n % 5])),
                 ("text", .string(text)), ("category", .string("c\(cat / 10).s\(cat % 10)")),
-                ("region", .object(JSONObject([("district", .string("区\(d)")), ("town", .string("镇\(d)-\(t)")),
-                                                ("village", .string("村\(d)-\(t)-\(n % 3 == 0 ? (v + 1) % 10 : v)"))]))),
+                (
+                    "region",
+                    .object(
+                        JSONObject([
+                            ("district", .string("区\(d)")), ("town", .string("镇\(d)-\(t)")),
+                            ("village", .string("村\(d)-\(t)-\(n % 3 == 0 ? (v + 1) % 10 : v)")),
+                        ]))
+                ),
             ])
             return try TicketContract.validate(.object(object)).get()
         }

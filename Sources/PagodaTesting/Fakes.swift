@@ -48,8 +48,9 @@ public final class FakeDeliverySource: DeliverySource {
             defer { s.nextTag += 1 }
             return s.nextTag
         }
-        var properties = MessageProperties(headers: ["x-delivery-count": .int(Int64(attempts))], deliveryMode: 2,
-                                           replyTo: replyTo, messageId: messageId)
+        var properties = MessageProperties(
+            headers: ["x-delivery-count": .int(Int64(attempts))], deliveryMode: 2,
+            replyTo: replyTo, messageId: messageId)
         properties.contentType = "application/json"
         continuation.yield(Delivery(body: body, deliveryTag: tag, redelivered: attempts > 0, properties: properties))
         return tag
@@ -61,8 +62,9 @@ public final class FakeDeliverySource: DeliverySource {
         settle(delivery, acked: false, requeue: requeue)
         let closed = state.withLock { $0.closed }
         if requeue && redeliversRequeued && !closed {
-            deliver(delivery.body, messageId: delivery.messageId, attempts: attempts(delivery) + 1,
-                    replyTo: delivery.properties.replyTo)
+            deliver(
+                delivery.body, messageId: delivery.messageId, attempts: attempts(delivery) + 1,
+                replyTo: delivery.properties.replyTo)
         }
     }
 
@@ -78,8 +80,9 @@ public final class FakeDeliverySource: DeliverySource {
     public var acked: [String?] { settlements.filter(\.acked).map(\.messageId) }
 
     private func settle(_ d: Delivery, acked: Bool, requeue: Bool) {
-        let s = Settlement(tag: d.deliveryTag, messageId: d.messageId, acked: acked, requeued: requeue,
-                           attempts: attempts(d))
+        let s = Settlement(
+            tag: d.deliveryTag, messageId: d.messageId, acked: acked, requeued: requeue,
+            attempts: attempts(d))
         state.withLock { $0.settlements.append(s) }
     }
 
@@ -300,8 +303,10 @@ public final class InMemoryStore: IntakeStore, OutboxStore, LifecycleStore {
                     }
                     let id = s.nextRejectionID
                     s.nextRejectionID += 1
-                    s.rejections.append(RejectionRow(id: id, amqpMessageID: r.amqpMessageID, code: r.code,
-                                                     reason: r.reason, body: r.body))
+                    s.rejections.append(
+                        RejectionRow(
+                            id: id, amqpMessageID: r.amqpMessageID, code: r.code,
+                            reason: r.reason, body: r.body))
                     try Self.enqueue([r.message], &s, at: r.at)
                     outcomes.append(.rejected(id: id))
                 }
@@ -338,9 +343,10 @@ public final class InMemoryStore: IntakeStore, OutboxStore, LifecycleStore {
 
     private static func write(_ ticketID: String, _ w: StateWrite, body: [UInt8]?, _ s: inout Contents) {
         let previous = s.states[ticketID]
-        s.states[ticketID] = LifecycleRecord(ticketID: ticketID, version: w.version, phase: w.phase, unitID: w.unitID,
-                                             state: w.state,
-                                             ticketBody: body ?? previous?.ticketBody ?? s.tickets[ticketID] ?? [])
+        s.states[ticketID] = LifecycleRecord(
+            ticketID: ticketID, version: w.version, phase: w.phase, unitID: w.unitID,
+            state: w.state,
+            ticketBody: body ?? previous?.ticketBody ?? s.tickets[ticketID] ?? [])
         s.timers[ticketID] = w.timer.map { DueTimer(ticketID: ticketID, dueAt: $0, token: w.version) }
     }
 

@@ -1,7 +1,8 @@
 import Foundation
 import PagodaTransport
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Test helpers shared by the integration suites: a private broker, processes, polling, collectors.
@@ -20,11 +21,14 @@ public final class Locked<Value: Sendable>: @unchecked Sendable {
 }
 
 /// The repository root, found from this file's location.
-public let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+public let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+    .deletingLastPathComponent()
 
 /// Runs a process to completion without blocking a concurrency-pool thread; returns status and output
 /// (stdout and stderr together, in the order written).
-public func runProcess(_ argv: [String], environment: [String: String]? = nil) async throws -> (status: Int32, output: String) {
+public func runProcess(_ argv: [String], environment: [String: String]? = nil) async throws -> (
+    status: Int32, output: String
+) {
     let r = try await runProcess(argv, environment: environment, separateStderr: false)
     return (r.status, r.stdout)
 }
@@ -155,7 +159,9 @@ public final class ServeProcess: Sendable {
     /// The `pagoda` binary built beside the test bundle.
     public static var binary: String {
         if let b = ProcessInfo.processInfo.environment["PAGODA_BIN"] { return b }
-        let beside = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("pagoda").path
+        let beside = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent(
+            "pagoda"
+        ).path
         if FileManager.default.isExecutableFile(atPath: beside) { return beside }
         return repositoryRoot.appendingPathComponent(".build/debug/pagoda").path
     }
@@ -169,7 +175,9 @@ public final class ServeProcess: Sendable {
         var environment = ProcessInfo.processInfo.environment
         if environment["PAGODA_CONSOLE_ADDRESS"] == nil { environment["PAGODA_CONSOLE_ADDRESS"] = "127.0.0.1:0" }
         p.environment = environment
-        if !FileManager.default.fileExists(atPath: logPath) { _ = FileManager.default.createFile(atPath: logPath, contents: nil) }
+        if !FileManager.default.fileExists(atPath: logPath) {
+            _ = FileManager.default.createFile(atPath: logPath, contents: nil)
+        }
         let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
         handle.seekToEndOfFile()
         p.standardOutput = handle
@@ -220,7 +228,8 @@ extension PrivateBroker {
         var inodes: Set<String> = []
         for fd in try FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd") {
             if let target = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/fd/\(fd)"),
-               target.hasPrefix("socket:[") {
+                target.hasPrefix("socket:[")
+            {
                 inodes.insert(String(target.dropFirst(8).dropLast()))
             }
         }

@@ -38,7 +38,8 @@ final class CArena {
     func table(_ dict: [String: HeaderValue]) -> amqp_table_t {
         if dict.isEmpty { return amqp_table_t(num_entries: 0, entries: nil) }
         let n = dict.count
-        let entries = raw(MemoryLayout<amqp_table_entry_t>.stride * n).bindMemory(to: amqp_table_entry_t.self, capacity: n)
+        let entries = raw(MemoryLayout<amqp_table_entry_t>.stride * n).bindMemory(
+            to: amqp_table_entry_t.self, capacity: n)
         for (i, (k, v)) in dict.sorted(by: { $0.key < $1.key }).enumerated() {
             (entries + i).initialize(to: amqp_table_entry_t(key: bytes(k), value: field(v)))
         }
@@ -71,7 +72,8 @@ final class CArena {
             if a.isEmpty {
                 f.value.array = amqp_array_t(num_entries: 0, entries: nil)
             } else {
-                let p = raw(MemoryLayout<amqp_field_value_t>.stride * a.count).bindMemory(to: amqp_field_value_t.self, capacity: a.count)
+                let p = raw(MemoryLayout<amqp_field_value_t>.stride * a.count).bindMemory(
+                    to: amqp_field_value_t.self, capacity: a.count)
                 for (i, e) in a.enumerated() { (p + i).initialize(to: field(e)) }
                 f.value.array = amqp_array_t(num_entries: Int32(a.count), entries: p)
             }
@@ -84,22 +86,58 @@ final class CArena {
     func properties(_ p: MessageProperties) -> amqp_basic_properties_t {
         var props = amqp_basic_properties_t()
         var flags: UInt32 = 0
-        if let v = p.contentType { flags |= PropertyFlag.contentType; props.content_type = bytes(v) }
-        if let v = p.contentEncoding { flags |= PropertyFlag.contentEncoding; props.content_encoding = bytes(v) }
-        if !p.headers.isEmpty { flags |= PropertyFlag.headers; props.headers = table(p.headers) }
-        if let v = p.deliveryMode { flags |= PropertyFlag.deliveryMode; props.delivery_mode = v }
-        if let v = p.priority { flags |= PropertyFlag.priority; props.priority = v }
-        if let v = p.correlationId { flags |= PropertyFlag.correlationId; props.correlation_id = bytes(v) }
-        if let v = p.replyTo { flags |= PropertyFlag.replyTo; props.reply_to = bytes(v) }
-        if let v = p.expiration { flags |= PropertyFlag.expiration; props.expiration = bytes(v) }
-        if let v = p.messageId { flags |= PropertyFlag.messageId; props.message_id = bytes(v) }
+        if let v = p.contentType {
+            flags |= PropertyFlag.contentType
+            props.content_type = bytes(v)
+        }
+        if let v = p.contentEncoding {
+            flags |= PropertyFlag.contentEncoding
+            props.content_encoding = bytes(v)
+        }
+        if !p.headers.isEmpty {
+            flags |= PropertyFlag.headers
+            props.headers = table(p.headers)
+        }
+        if let v = p.deliveryMode {
+            flags |= PropertyFlag.deliveryMode
+            props.delivery_mode = v
+        }
+        if let v = p.priority {
+            flags |= PropertyFlag.priority
+            props.priority = v
+        }
+        if let v = p.correlationId {
+            flags |= PropertyFlag.correlationId
+            props.correlation_id = bytes(v)
+        }
+        if let v = p.replyTo {
+            flags |= PropertyFlag.replyTo
+            props.reply_to = bytes(v)
+        }
+        if let v = p.expiration {
+            flags |= PropertyFlag.expiration
+            props.expiration = bytes(v)
+        }
+        if let v = p.messageId {
+            flags |= PropertyFlag.messageId
+            props.message_id = bytes(v)
+        }
         if let v = p.timestamp {
             flags |= PropertyFlag.timestamp
             props.timestamp = UInt64(max(0, v.timeIntervalSince1970.rounded(.down)))
         }
-        if let v = p.type { flags |= PropertyFlag.type; props.type = bytes(v) }
-        if let v = p.userId { flags |= PropertyFlag.userId; props.user_id = bytes(v) }
-        if let v = p.appId { flags |= PropertyFlag.appId; props.app_id = bytes(v) }
+        if let v = p.type {
+            flags |= PropertyFlag.type
+            props.type = bytes(v)
+        }
+        if let v = p.userId {
+            flags |= PropertyFlag.userId
+            props.user_id = bytes(v)
+        }
+        if let v = p.appId {
+            flags |= PropertyFlag.appId
+            props.app_id = bytes(v)
+        }
         props._flags = flags
         return props
     }

@@ -43,7 +43,10 @@ public struct ReconnectBackoff: Sendable, Equatable {
     public var multiplier: Double
     public var jitter: Double
 
-    public init(initial: Duration = .milliseconds(100), maximum: Duration = .seconds(10), multiplier: Double = 2, jitter: Double = 0.5) {
+    public init(
+        initial: Duration = .milliseconds(100), maximum: Duration = .seconds(10), multiplier: Double = 2,
+        jitter: Double = 0.5
+    ) {
         self.initial = initial
         self.maximum = maximum
         self.multiplier = multiplier
@@ -177,7 +180,8 @@ public struct AMQPConfiguration: Sendable, Equatable {
     }
 
     public init(
-        host: String = "127.0.0.1", port: Int? = nil, vhost: String = "/", user: String = "guest", password: String = "guest",
+        host: String = "127.0.0.1", port: Int? = nil, vhost: String = "/", user: String = "guest",
+        password: String = "guest",
         tls: AMQPTLSConfiguration? = nil, heartbeatSeconds: Int = 10, frameMax: Int = 131_072, channelMax: Int = 0,
         connectionName: String = "pagoda", connectTimeout: Duration = .seconds(5), rpcTimeout: Duration = .seconds(15),
         pollInterval: Duration = .milliseconds(200), reconnectBackoff: ReconnectBackoff = ReconnectBackoff()
@@ -261,7 +265,9 @@ public struct AMQPConfiguration: Sendable, Equatable {
             if path.contains("/") { throw .malformed("vhost must be a single path segment (encode '/' as %2F)") }
             vhost = try Self.percentDecode(path)
         }
-        self.init(host: host, port: port, vhost: vhost, user: user, password: password, tls: isTLS ? AMQPTLSConfiguration() : nil)
+        self.init(
+            host: host, port: port, vhost: vhost, user: user, password: password,
+            tls: isTLS ? AMQPTLSConfiguration() : nil)
 
         if !query.isEmpty {
             for pair in query.split(separator: "&", omittingEmptySubsequences: true) {
@@ -286,7 +292,9 @@ public struct AMQPConfiguration: Sendable, Equatable {
             }
         }
         func requireTLS() throws(AMQPConfigurationError) {
-            guard tls != nil else { throw .invalidQueryParameter(name: name, value: "\(value) (TLS options need an amqps:// URL)") }
+            guard tls != nil else {
+                throw .invalidQueryParameter(name: name, value: "\(value) (TLS options need an amqps:// URL)")
+            }
         }
         switch name {
         case "heartbeat": heartbeatSeconds = try int(0...65535)
@@ -294,17 +302,27 @@ public struct AMQPConfiguration: Sendable, Equatable {
         case "channel_max": channelMax = try int(0...65535)
         case "connection_timeout": connectTimeout = .milliseconds(try int(1...3_600_000))
         case "connection_name": connectionName = value
-        case "cacertfile": try requireTLS(); tls?.caCertificatePath = value
-        case "certfile": try requireTLS(); tls?.clientCertificatePath = value
-        case "keyfile": try requireTLS(); tls?.clientKeyPath = value
+        case "cacertfile":
+            try requireTLS()
+            tls?.caCertificatePath = value
+        case "certfile":
+            try requireTLS()
+            tls?.clientCertificatePath = value
+        case "keyfile":
+            try requireTLS()
+            tls?.clientKeyPath = value
         case "verify":
             try requireTLS()
             switch value {
             case "verify_peer": tls?.verifyPeer = true
-            case "verify_none": tls?.verifyPeer = false; tls?.verifyHostname = false
+            case "verify_none":
+                tls?.verifyPeer = false
+                tls?.verifyHostname = false
             default: throw .invalidQueryParameter(name: name, value: value)
             }
-        case "verify_hostname": try requireTLS(); tls?.verifyHostname = try bool()
+        case "verify_hostname":
+            try requireTLS()
+            tls?.verifyHostname = try bool()
         default: throw .unknownQueryParameter(name)
         }
     }
@@ -339,7 +357,9 @@ public struct AMQPConfiguration: Sendable, Equatable {
 
     /// Hide a password in a URL for error messages.
     static func redact(_ url: String) -> String {
-        guard let schemeEnd = url.range(of: "://"), let at = url[schemeEnd.upperBound...].lastIndex(of: "@") else { return url }
+        guard let schemeEnd = url.range(of: "://"), let at = url[schemeEnd.upperBound...].lastIndex(of: "@") else {
+            return url
+        }
         let userInfo = url[schemeEnd.upperBound..<at]
         guard let colon = userInfo.firstIndex(of: ":") else { return url }
         return String(url[..<colon]) + ":***" + String(url[at...])

@@ -43,7 +43,8 @@ public final class AMQPConsumer: Sendable {
         self.topology = topology
         self.prefetch = prefetch
         let (deliveries, deliveryContinuation) = AsyncStream.makeStream(of: Delivery.self, bufferingPolicy: .unbounded)
-        let (events, eventContinuation) = AsyncStream.makeStream(of: ConnectionEvent.self, bufferingPolicy: .bufferingNewest(1024))
+        let (events, eventContinuation) = AsyncStream.makeStream(
+            of: ConnectionEvent.self, bufferingPolicy: .bufferingNewest(1024))
         self.deliveries = deliveries
         self.events = events
         let mailbox = self.mailbox
@@ -52,7 +53,8 @@ public final class AMQPConsumer: Sendable {
         let thread = Thread {
             let worker = ConsumerWorker(
                 configuration: configuration, queue: queue, topology: topology, prefetch: prefetch, consumerTag: tag,
-                mailbox: mailbox, shared: shared, deliveries: deliveryContinuation, events: eventContinuation, logger: logger)
+                mailbox: mailbox, shared: shared, deliveries: deliveryContinuation, events: eventContinuation,
+                logger: logger)
             worker.run()
         }
         thread.name = "pagoda-amqp-consumer"
@@ -169,7 +171,9 @@ final class ConsumerWorker {
                 }
                 if (cancelConfirmed && unsettled.isEmpty) || ContinuousClock.now >= deadline {
                     if !unsettled.isEmpty {
-                        logger.warning("closing with unsettled deliveries; broker will requeue them", metadata: ["count": "\(unsettled.count)"])
+                        logger.warning(
+                            "closing with unsettled deliveries; broker will requeue them",
+                            metadata: ["count": "\(unsettled.count)"])
                     }
                     session.closeGracefully()
                     self.session = nil
@@ -192,7 +196,8 @@ final class ConsumerWorker {
             _ = amqp_basic_qos(s.state, s.channel, 0, prefetch, 0)
             try s.check(amqp_get_rpc_reply(s.state), "basic.qos")
             let arena = CArena()
-            _ = amqp_basic_consume(s.state, s.channel, arena.bytes(queue), arena.bytes(consumerTag), 0, 0, 0, amqp_empty_table)
+            _ = amqp_basic_consume(
+                s.state, s.channel, arena.bytes(queue), arena.bytes(consumerTag), 0, 0, 0, amqp_empty_table)
             withExtendedLifetime(arena) {}
             try s.check(amqp_get_rpc_reply(s.state), "basic.consume '\(queue)'")
             session = s
@@ -309,7 +314,9 @@ final class ConsumerWorker {
     /// Waits for a frame or a settlement (see `Mailbox.Wait`), then handles the frames that can be read
     /// without waiting; reading also sends a heartbeat when one is due.
     private func pumpFrames() {
-        guard let current = session, frameWait.wait(mailbox, current, interval: configuration.pollInterval, itemsBlocked: false, shared: shared) else { return }
+        guard let current = session,
+            frameWait.wait(mailbox, current, interval: configuration.pollInterval, itemsBlocked: false, shared: shared)
+        else { return }
         for _ in 0..<256 {
             guard let session else { return }
             let frame: amqp_frame_t?
@@ -350,7 +357,8 @@ final class ConsumerWorker {
                 }
                 deliveries.yield(
                     Delivery(
-                        body: body, deliveryTag: tag, redelivered: redelivered, exchange: exchange, routingKey: routingKey,
+                        body: body, deliveryTag: tag, redelivered: redelivered, exchange: exchange,
+                        routingKey: routingKey,
                         consumerTag: consumerTag, properties: props, generation: generation))
             } catch {
                 lost(error)
@@ -359,7 +367,9 @@ final class ConsumerWorker {
             // The broker cancelled us (queue deleted, quorum leader moved, ...). Reconnect and re-subscribe.
             shared.count { $0.consumerCancels += 1 }
             events.yield(.consumerCancelledByBroker(queue: queue))
-            lost(.library(status: 0, message: "consumer cancelled by broker (basic.cancel)", context: "queue '\(queue)'"))
+            lost(
+                .library(status: 0, message: "consumer cancelled by broker (basic.cancel)", context: "queue '\(queue)'")
+            )
         case Method.basicCancelOk:
             cancelConfirmed = true
         case Method.connectionBlocked:

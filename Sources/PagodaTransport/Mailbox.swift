@@ -70,7 +70,8 @@ final class Mailbox<Item: Sendable>: @unchecked Sendable {
         wakeOnPost = mode == .forWork
         condition.unlock()
         let wait = wakeDescriptor >= 0 ? limit : min(limit, .milliseconds(2))
-        let ms = max(0, Int32(clamping: wait.components.seconds * 1000 + wait.components.attoseconds / 1_000_000_000_000_000))
+        let ms = max(
+            0, Int32(clamping: wait.components.seconds * 1000 + wait.components.attoseconds / 1_000_000_000_000_000))
         let ready = pagoda_wait_readable(socket, wakeDescriptor, ms)
         condition.lock()
         waiting = false
@@ -242,18 +243,21 @@ struct FrameWait {
     /// posted work with nothing to read, the thread does that work first, unless the library has not been
     /// called for half of `interval`: it sends heartbeats and notices a silent broker only when called, so
     /// an idle wait that ran to `interval` always reads.
-    mutating func wait<Item>(_ mailbox: Mailbox<Item>, _ session: AMQPSession, interval: Duration, itemsBlocked: Bool,
-                             shared: EndpointShared) -> Bool {
+    mutating func wait<Item>(
+        _ mailbox: Mailbox<Item>, _ session: AMQPSession, interval: Duration, itemsBlocked: Bool,
+        shared: EndpointShared
+    ) -> Bool {
         if !session.hasBufferedInput {
             shared.count { $0.waits += 1 }
             let socket = session.socketDescriptor
-            let readable = if itemsBlocked {
-                mailbox.waitForWork(socket: socket, limit: interval, .forFramesWithItemsWaiting)
-            } else if busy {
-                mailbox.waitForWork(socket: socket, limit: Mailbox<Item>.linger, .forFrames)
-            } else {
-                mailbox.waitForWork(socket: socket, limit: interval, .forWork)
-            }
+            let readable =
+                if itemsBlocked {
+                    mailbox.waitForWork(socket: socket, limit: interval, .forFramesWithItemsWaiting)
+                } else if busy {
+                    mailbox.waitForWork(socket: socket, limit: Mailbox<Item>.linger, .forFrames)
+                } else {
+                    mailbox.waitForWork(socket: socket, limit: interval, .forWork)
+                }
             busy = !mailbox.isEmpty
             if !readable && ContinuousClock.now - lastRead < interval / 2 { return false }
         }

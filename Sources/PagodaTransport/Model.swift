@@ -89,7 +89,9 @@ public struct AMQPMessage: Sendable {
         self.mandatory = mandatory
     }
 
-    public init(exchange: String, routingKey: String, body: [UInt8], properties: MessageProperties, mandatory: Bool = true) {
+    public init(
+        exchange: String, routingKey: String, body: [UInt8], properties: MessageProperties, mandatory: Bool = true
+    ) {
         self.exchange = exchange
         self.routingKey = routingKey
         self.body = body
@@ -132,9 +134,11 @@ public struct Delivery: Sendable {
     public var bodyString: String { String(decoding: body, as: UTF8.self) }
 
     /// A delivery as a consumer hands it over; public so that in-memory sources (tests) can make them.
-    public init(body: [UInt8], deliveryTag: UInt64, redelivered: Bool = false, exchange: String = "",
-                routingKey: String = "", consumerTag: String = "", properties: MessageProperties = MessageProperties(),
-                generation: UInt64 = 0) {
+    public init(
+        body: [UInt8], deliveryTag: UInt64, redelivered: Bool = false, exchange: String = "",
+        routingKey: String = "", consumerTag: String = "", properties: MessageProperties = MessageProperties(),
+        generation: UInt64 = 0
+    ) {
         self.body = body
         self.deliveryTag = deliveryTag
         self.redelivered = redelivered

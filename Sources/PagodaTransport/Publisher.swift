@@ -29,14 +29,16 @@ public final class AMQPPublisher: Sendable {
         self.configuration = configuration
         self.window = max(1, window)
         shared.topology = topology
-        let (stream, continuation) = AsyncStream.makeStream(of: ConnectionEvent.self, bufferingPolicy: .bufferingNewest(1024))
+        let (stream, continuation) = AsyncStream.makeStream(
+            of: ConnectionEvent.self, bufferingPolicy: .bufferingNewest(1024))
         self.events = stream
         let mailbox = self.mailbox
         let shared = self.shared
         let window = self.window
         let thread = Thread {
             let worker = PublisherWorker(
-                configuration: configuration, window: window, mailbox: mailbox, shared: shared, events: continuation, logger: logger)
+                configuration: configuration, window: window, mailbox: mailbox, shared: shared, events: continuation,
+                logger: logger)
             worker.run()
         }
         thread.name = "pagoda-amqp-publisher"
@@ -177,7 +179,8 @@ final class PublisherWorker {
         let unknown = inflight.count
         failInflight()
         logger.warning(
-            "publisher connection lost", metadata: ["generation": "\(generation)", "error": "\(error)", "unconfirmed": "\(unknown)"])
+            "publisher connection lost",
+            metadata: ["generation": "\(generation)", "error": "\(error)", "unconfirmed": "\(unknown)"])
         reconnection.didDisconnect(error)
     }
 
@@ -208,8 +211,9 @@ final class PublisherWorker {
         while !blocked && inflight.count < window, let p = mailbox.pop() {
             let tag = nextTag
             nextTag += 1
-            inflight[tag] = Inflight(messageId: p.message.messageId, exchange: p.message.exchange, routingKey: p.message.routingKey,
-                                     cc: p.message.properties.headers["CC"], mandatory: p.message.mandatory, continuation: p.continuation)
+            inflight[tag] = Inflight(
+                messageId: p.message.messageId, exchange: p.message.exchange, routingKey: p.message.routingKey,
+                cc: p.message.properties.headers["CC"], mandatory: p.message.mandatory, continuation: p.continuation)
             let rc = send(p.message, on: session)
             shared.count { $0.published += 1 }
             if rc != AMQP_STATUS_OK.rawValue {
@@ -223,9 +227,11 @@ final class PublisherWorker {
         let arena = CArena()
         var props = arena.properties(m.properties)
         let rc = m.body.withUnsafeBytes { raw -> Int32 in
-            let body = amqp_bytes_t(len: raw.count, bytes: raw.count == 0 ? nil : UnsafeMutableRawPointer(mutating: raw.baseAddress))
+            let body = amqp_bytes_t(
+                len: raw.count, bytes: raw.count == 0 ? nil : UnsafeMutableRawPointer(mutating: raw.baseAddress))
             return amqp_basic_publish(
-                session.state, session.channel, arena.bytes(m.exchange), arena.bytes(m.routingKey), m.mandatory ? 1 : 0, 0, &props, body)
+                session.state, session.channel, arena.bytes(m.exchange), arena.bytes(m.routingKey), m.mandatory ? 1 : 0,
+                0, &props, body)
         }
         withExtendedLifetime(arena) {}
         return rc
@@ -236,7 +242,11 @@ final class PublisherWorker {
     /// Waits for a frame, or a publish the window has room for (see `Mailbox.Wait`), then handles the
     /// frames that can be read without waiting; reading also sends a heartbeat when one is due.
     private func pumpFrames() {
-        guard let current = session, frameWait.wait(mailbox, current, interval: configuration.pollInterval, itemsBlocked: blocked || inflight.count >= window, shared: shared) else { return }
+        guard let current = session,
+            frameWait.wait(
+                mailbox, current, interval: configuration.pollInterval,
+                itemsBlocked: blocked || inflight.count >= window, shared: shared)
+        else { return }
         for _ in 0..<512 {
             guard let session else { return }
             let frame: amqp_frame_t?
@@ -272,11 +282,13 @@ final class PublisherWorker {
             let m = decoded.assumingMemoryBound(to: amqp_basic_return_t.self).pointee
             let code = m.reply_code
             let text = Decode.string(m.reply_text)
-            let exchange = Decode.string(m.exchange), routingKey = Decode.string(m.routing_key)
+            let exchange = Decode.string(m.exchange)
+            let routingKey = Decode.string(m.routing_key)
             do {
                 let (props, _) = try session.readContent(channel: frame.channel)
-                markReturned(messageId: props.messageId, exchange: exchange, routingKey: routingKey, cc: props.headers["CC"],
-                             code: code, text: text)
+                markReturned(
+                    messageId: props.messageId, exchange: exchange, routingKey: routingKey, cc: props.headers["CC"],
+                    code: code, text: text)
             } catch {
                 lost(error)
             }
@@ -323,7 +335,9 @@ final class PublisherWorker {
     /// basic.return precedes the basic.ack for the same publish, so the returned message is the
     /// oldest still-unconfirmed mandatory publish with that message id, exchange, routing key and `CC`
     /// header (several publishes of one message id, to different queues, can be in flight at once).
-    private func markReturned(messageId: String?, exchange: String, routingKey: String, cc: HeaderValue?, code: UInt16, text: String) {
+    private func markReturned(
+        messageId: String?, exchange: String, routingKey: String, cc: HeaderValue?, code: UInt16, text: String
+    ) {
         let candidates = inflight.filter {
             $0.value.mandatory && $0.value.returned == nil && (messageId == nil || $0.value.messageId == messageId)
                 && $0.value.exchange == exchange && $0.value.routingKey == routingKey && $0.value.cc == cc

@@ -53,8 +53,10 @@ public struct QueueMigration: Sendable {
         let current = try probe(queue.name, configuration: configuration, logger: logger)
         let leftOver = try probe(holdingQueue, configuration: configuration, logger: logger)
         if let c = current, c.consumers > 0 {
-            throw .channelClosed(code: 406, text: "queue '\(queue.name)' has \(c.consumers) consumer(s): stop every pagoda serve using it first",
-                                 context: "queue migration")
+            throw .channelClosed(
+                code: 406,
+                text: "queue '\(queue.name)' has \(c.consumers) consumer(s): stop every pagoda serve using it first",
+                context: "queue migration")
         }
         var session = try AMQPSession(configuration: configuration, role: "migrate", logger: logger)
         defer { session.closeGracefully() }
@@ -77,14 +79,20 @@ public struct QueueMigration: Sendable {
         _ = amqp_confirm_select(session.state, session.channel)
         try session.check(amqp_get_rpc_reply(session.state), "confirm.select")
         if !matches {
-            logger.warning("queue arguments differ: moving its messages to a holding queue to declare it again", metadata: [
-                "queue.name": "\(queue.name)", "queue.holding": "\(holdingQueue)", "queue.messages": "\(current?.messages ?? 0)",
-            ])
-            try session.declare(Topology(queues: [holding], bindings: bindings.map { b in
-                var h = b
-                h.queue = holdingQueue
-                return h
-            }))
+            logger.warning(
+                "queue arguments differ: moving its messages to a holding queue to declare it again",
+                metadata: [
+                    "queue.name": "\(queue.name)", "queue.holding": "\(holdingQueue)",
+                    "queue.messages": "\(current?.messages ?? 0)",
+                ])
+            try session.declare(
+                Topology(
+                    queues: [holding],
+                    bindings: bindings.map { b in
+                        var h = b
+                        h.queue = holdingQueue
+                        return h
+                    }))
             for b in bindings { try unbind(b, session) }
             // Messages published straight to the queue (default exchange) can still arrive: move until the
             // delete finds it empty.
@@ -107,9 +115,11 @@ public struct QueueMigration: Sendable {
             back += try move(from: holdingQueue, to: queue.name, &tags, session)
             if try deleteIfEmpty(holdingQueue, session) { break }
         }
-        logger.notice("queue declared again with its new arguments", metadata: [
-            "queue.name": "\(queue.name)", "queue.moved_out": "\(moved)", "queue.moved_back": "\(back)",
-        ])
+        logger.notice(
+            "queue declared again with its new arguments",
+            metadata: [
+                "queue.name": "\(queue.name)", "queue.moved_out": "\(moved)", "queue.moved_back": "\(back)",
+            ])
         return Outcome(redeclared: !matches, moved: back)
     }
 
@@ -133,10 +143,12 @@ public struct QueueMigration: Sendable {
 
     private func unbind(_ b: Topology.Binding, _ session: AMQPSession) throws(AMQPError) {
         let arena = CArena()
-        _ = amqp_queue_unbind(session.state, session.channel, arena.bytes(b.queue), arena.bytes(b.exchange), arena.bytes(b.routingKey),
-                              arena.table(b.arguments))
+        _ = amqp_queue_unbind(
+            session.state, session.channel, arena.bytes(b.queue), arena.bytes(b.exchange), arena.bytes(b.routingKey),
+            arena.table(b.arguments))
         withExtendedLifetime(arena) {}
-        try session.check(amqp_get_rpc_reply(session.state), "queue.unbind '\(b.queue)' <- '\(b.exchange)' (\(b.routingKey))")
+        try session.check(
+            amqp_get_rpc_reply(session.state), "queue.unbind '\(b.queue)' <- '\(b.exchange)' (\(b.routingKey))")
     }
 
     /// Deletes the queue if it holds no message (checked first with a passive declare: quorum queues do
@@ -160,9 +172,11 @@ public struct QueueMigration: Sendable {
     private func move(from source: String, to destination: String, _ published: inout UInt64, _ session: AMQPSession)
         throws(AMQPError) -> Int
     {
-        let s = session.state, ch = session.channel
+        let s = session.state
+        let ch = session.channel
         var moved = 0
-        let sourceBytes = Array(source.utf8), destinationBytes = Array(destination.utf8)
+        let sourceBytes = Array(source.utf8)
+        let destinationBytes = Array(destination.utf8)
         while true {
             var lastTag: UInt64 = 0
             var messages: [amqp_message_t] = []
@@ -183,16 +197,21 @@ public struct QueueMigration: Sendable {
             if messages.isEmpty { return moved }
             for i in messages.indices {
                 let arena = CArena()
-                let rc = amqp_basic_publish(s, ch, amqp_empty_bytes, arena.bytes(destinationBytes), 1, 0, &messages[i].properties, messages[i].body)
+                let rc = amqp_basic_publish(
+                    s, ch, amqp_empty_bytes, arena.bytes(destinationBytes), 1, 0, &messages[i].properties,
+                    messages[i].body)
                 withExtendedLifetime(arena) {}
                 guard rc == AMQP_STATUS_OK.rawValue else {
-                    throw .library(status: rc, message: libraryMessage(rc), context: "basic.publish to '\(destination)'")
+                    throw .library(
+                        status: rc, message: libraryMessage(rc), context: "basic.publish to '\(destination)'")
                 }
                 published += 1
             }
             try awaitConfirms(upTo: published, session)
             let rc = amqp_basic_ack(s, ch, lastTag, 1)
-            guard rc == AMQP_STATUS_OK.rawValue else { throw .library(status: rc, message: libraryMessage(rc), context: "basic.ack") }
+            guard rc == AMQP_STATUS_OK.rawValue else {
+                throw .library(status: rc, message: libraryMessage(rc), context: "basic.ack")
+            }
             moved += messages.count
             if messages.count < batch { return moved }
         }
@@ -216,7 +235,9 @@ public struct QueueMigration: Sendable {
             case Method.basicNack:
                 throw .channelClosed(code: 0, text: "the broker nacked a moved message", context: "queue migration")
             case Method.basicReturn:
-                throw .channelClosed(code: 312, text: "a moved message was returned: its destination queue is missing", context: "queue migration")
+                throw .channelClosed(
+                    code: 312, text: "a moved message was returned: its destination queue is missing",
+                    context: "queue migration")
             default:
                 continue
             }

@@ -71,7 +71,9 @@ struct Reconnection {
             $0.disconnects += 1
             if error.isProtocolError { $0.protocolErrors += 1 }
         }
-        if case .connectionClosed(let code, let text, _) = error, error.isProtocolError { events.yield(.protocolError(code: code, text: text)) }
+        if case .connectionClosed(let code, let text, _) = error, error.isProtocolError {
+            events.yield(.protocolError(code: code, text: text))
+        }
         if case .channelClosed(let code, let text, _) = error { events.yield(.protocolError(code: code, text: text)) }
     }
 

@@ -93,7 +93,8 @@ final class AMQPSession {
             ]),
         ])
         let reply = pagoda_amqp_login_plain(
-            state, c.vhost, Int32(c.channelMax), Int32(c.frameMax), Int32(c.heartbeatSeconds), &props, c.user, c.password)
+            state, c.vhost, Int32(c.channelMax), Int32(c.frameMax), Int32(c.heartbeatSeconds), &props, c.user,
+            c.password)
         withExtendedLifetime(arena) {}
         try check(reply, "login to vhost '\(c.vhost)' as '\(c.user)'")
 
@@ -115,7 +116,9 @@ final class AMQPSession {
         switch (tls.clientCertificatePath, tls.clientKeyPath) {
         case (let cert?, let key?):
             rc = amqp_ssl_socket_set_key(socket, cert, key)
-            guard rc == AMQP_STATUS_OK.rawValue else { throw .tlsSetup("client cert \(cert) / key \(key): \(libraryMessage(rc))") }
+            guard rc == AMQP_STATUS_OK.rawValue else {
+                throw .tlsSetup("client cert \(cert) / key \(key): \(libraryMessage(rc))")
+            }
         case (nil, nil):
             break
         default:
@@ -167,20 +170,26 @@ final class AMQPSession {
         }
         for b in topology.removedExchangeBindings {
             let arena = CArena()
-            _ = amqp_exchange_unbind(state, channel, arena.bytes(b.destination), arena.bytes(b.source), arena.bytes(b.routingKey), amqp_empty_table)
+            _ = amqp_exchange_unbind(
+                state, channel, arena.bytes(b.destination), arena.bytes(b.source), arena.bytes(b.routingKey),
+                amqp_empty_table)
             withExtendedLifetime(arena) {}
-            try check(amqp_get_rpc_reply(state), "exchange.unbind '\(b.destination)' <- '\(b.source)' (\(b.routingKey))")
+            try check(
+                amqp_get_rpc_reply(state), "exchange.unbind '\(b.destination)' <- '\(b.source)' (\(b.routingKey))")
         }
         for b in topology.exchangeBindings {
             let arena = CArena()
-            _ = amqp_exchange_bind(state, channel, arena.bytes(b.destination), arena.bytes(b.source), arena.bytes(b.routingKey), amqp_empty_table)
+            _ = amqp_exchange_bind(
+                state, channel, arena.bytes(b.destination), arena.bytes(b.source), arena.bytes(b.routingKey),
+                amqp_empty_table)
             withExtendedLifetime(arena) {}
             try check(amqp_get_rpc_reply(state), "exchange.bind '\(b.destination)' <- '\(b.source)' (\(b.routingKey))")
         }
         for b in topology.bindings {
             let arena = CArena()
             _ = amqp_queue_bind(
-                state, channel, arena.bytes(b.queue), arena.bytes(b.exchange), arena.bytes(b.routingKey), arena.table(b.arguments))
+                state, channel, arena.bytes(b.queue), arena.bytes(b.exchange), arena.bytes(b.routingKey),
+                arena.table(b.arguments))
             withExtendedLifetime(arena) {}
             try check(amqp_get_rpc_reply(state), "queue.bind '\(b.queue)' <- '\(b.exchange)' (\(b.routingKey))")
         }
@@ -209,7 +218,8 @@ final class AMQPSession {
         let id = frame.payload.method.id
         if id == Method.connectionClose {
             let m = d.assumingMemoryBound(to: amqp_connection_close_t.self).pointee
-            let err = AMQPError.connectionClosed(code: m.reply_code, text: Decode.string(m.reply_text), context: "broker")
+            let err = AMQPError.connectionClosed(
+                code: m.reply_code, text: Decode.string(m.reply_text), context: "broker")
             _ = pagoda_send_connection_close_ok(state)
             return err
         }

@@ -11,7 +11,10 @@ public struct Topology: Sendable, Equatable {
         public var autoDelete: Bool
         public var arguments: [String: HeaderValue]
 
-        public init(name: String, type: String = "direct", durable: Bool = true, autoDelete: Bool = false, arguments: [String: HeaderValue] = [:]) {
+        public init(
+            name: String, type: String = "direct", durable: Bool = true, autoDelete: Bool = false,
+            arguments: [String: HeaderValue] = [:]
+        ) {
             self.name = name
             self.type = type
             self.durable = durable
@@ -28,7 +31,10 @@ public struct Topology: Sendable, Equatable {
         /// e.g. ["x-queue-type": "quorum"], ["x-dead-letter-exchange": "dlx"].
         public var arguments: [String: HeaderValue]
 
-        public init(name: String, durable: Bool = true, exclusive: Bool = false, autoDelete: Bool = false, arguments: [String: HeaderValue] = [:]) {
+        public init(
+            name: String, durable: Bool = true, exclusive: Bool = false, autoDelete: Bool = false,
+            arguments: [String: HeaderValue] = [:]
+        ) {
             self.name = name
             self.durable = durable
             self.exclusive = exclusive
@@ -81,8 +87,11 @@ public struct Topology: Sendable, Equatable {
     /// a no-op when absent) after the exchanges are declared.
     public var removedExchangeBindings: [ExchangeBinding]
 
-    public init(exchanges: [Exchange] = [], queues: [Queue] = [], bindings: [Binding] = [], exchangeBindings: [ExchangeBinding] = [],
-                removedExchangeBindings: [ExchangeBinding] = []) {
+    public init(
+        exchanges: [Exchange] = [], queues: [Queue] = [], bindings: [Binding] = [],
+        exchangeBindings: [ExchangeBinding] = [],
+        removedExchangeBindings: [ExchangeBinding] = []
+    ) {
         self.exchangeBindings = exchangeBindings
         self.removedExchangeBindings = removedExchangeBindings
         self.exchanges = exchanges
@@ -100,7 +109,9 @@ extension Topology {
         for e in other.exchanges where !t.exchanges.contains(e) { t.exchanges.append(e) }
         for q in other.queues where !t.queues.contains(q) { t.queues.append(q) }
         for b in other.exchangeBindings where !t.exchangeBindings.contains(b) { t.exchangeBindings.append(b) }
-        for b in other.removedExchangeBindings where !t.removedExchangeBindings.contains(b) { t.removedExchangeBindings.append(b) }
+        for b in other.removedExchangeBindings where !t.removedExchangeBindings.contains(b) {
+            t.removedExchangeBindings.append(b)
+        }
         for b in other.bindings where !t.bindings.contains(b) { t.bindings.append(b) }
         return t
     }

@@ -15,7 +15,8 @@ func consoleIntake(_ args: [String]) async throws {
     var config = try AMQPConfiguration(url: url)
     config.connectionName = "pagoda-bench console-intake"
     let exchange = "\(prefix).intake"
-    let publisher = AMQPPublisher(configuration: config, topology: Topology(exchanges: [.init(name: exchange, type: "fanout")]), window: 1024)
+    let publisher = AMQPPublisher(
+        configuration: config, topology: Topology(exchanges: [.init(name: exchange, type: "fanout")]), window: 1024)
     let received: String = {
         let f = ISO8601DateFormatter()
         f.timeZone = TimeZone(secondsFromGMT: 8 * 3600)
@@ -36,9 +37,13 @@ func consoleIntake(_ args: [String]) async throws {
             if DispatchTime.now().uptimeNanoseconds - start >= UInt64(seconds) * 1_000_000_000 { break }
             let ms = Int64((Date().timeIntervalSince1970 * 1000).rounded())
             let id = "CB-\(n)-\(ms)"
-            let body = Array(#"{"id":"\#(id)","received_at":"\#(received)","channel":"hotline","kind":"complaint","text":"小区门口的路灯坏了很久，晚上出行很不方便，希望尽快维修。","category":"\#(cats[n % 4])","region":{"district":"\#(districts[n % 5])","town":"\#(towns[n % 5])"}}"#.utf8)
+            let body = Array(
+                #"{"id":"\#(id)","received_at":"\#(received)","channel":"hotline","kind":"complaint","text":"小区门口的路灯坏了很久，晚上出行很不方便，希望尽快维修。","category":"\#(cats[n % 4])","region":{"district":"\#(districts[n % 5])","town":"\#(towns[n % 5])"}}"#
+                    .utf8)
             group.addTask {
-                if (try? await publisher.publish(AMQPMessage(exchange: exchange, routingKey: "", body: body, messageId: id))) != .confirmed {
+                if (try? await publisher.publish(
+                    AMQPMessage(exchange: exchange, routingKey: "", body: body, messageId: id))) != .confirmed
+                {
                     unconfirmed.with { $0 += 1 }
                 }
             }

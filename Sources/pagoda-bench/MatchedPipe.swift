@@ -81,8 +81,10 @@ final class EventsWatcher: Sendable {
 /// Runs the matched pipe once over `bodies` on queues of its own (prefix `prefix`); `bodyBytes`: the size
 /// of the messages it publishes (serve's dispatch message: the ticket within the event's envelope and
 /// the decision), `prefetch` and `window` as serve's defaults.
-func matchedPipe(config: AMQPConfiguration, prefix: String, ruleSet: RuleSet, bodies: [[UInt8]], bodyBytes: Int,
-                 prefetch: UInt16 = 2000, window: Int = 1024) async throws -> PhaseRate {
+func matchedPipe(
+    config: AMQPConfiguration, prefix: String, ruleSet: RuleSet, bodies: [[UInt8]], bodyBytes: Int,
+    prefetch: UInt16 = 2000, window: Int = 1024
+) async throws -> PhaseRate {
     let names = Names(prefix: prefix)
     let topology = names.topology(for: ruleSet)
     let suffixes = ruleSet.units.map(\.queue)
@@ -107,7 +109,8 @@ func matchedPipe(config: AMQPConfiguration, prefix: String, ruleSet: RuleSet, bo
             }
             let suffix = suffixes[n % suffixes.count]
             let seq = String(n)
-            let body = Array(#"{"type":"ticket.dispatched","version":1,"dispatch_seq":"#.utf8) + Array(seq.utf8)
+            let body =
+                Array(#"{"type":"ticket.dispatched","version":1,"dispatch_seq":"#.utf8) + Array(seq.utf8)
                 + Array(#","at":"2026-12-07T08:00:00+08:00","ticket":"#.utf8) + d.body + Array(#","decision":{}"#.utf8)
                 + decision + [UInt8(ascii: "}")]
             let headers: [String: HeaderValue] = [
@@ -115,10 +118,12 @@ func matchedPipe(config: AMQPConfiguration, prefix: String, ruleSet: RuleSet, bo
                 "x-pagoda-rules-hash": .string(ruleSet.hash), "x-pagoda-message-type": .string("ticket.dispatched"),
             ]
             let id = "B-\(n)/dispatch/\(seq)"
-            let toUnit = AMQPMessage(exchange: names.dispatchExchange, routingKey: suffix, body: body, messageId: id,
-                                         headers: headers, persistent: true, mandatory: true)
-            let toEvents = AMQPMessage(exchange: names.eventsExchange, routingKey: suffix, body: body, messageId: id,
-                                           headers: headers, persistent: true, mandatory: true)
+            let toUnit = AMQPMessage(
+                exchange: names.dispatchExchange, routingKey: suffix, body: body, messageId: id,
+                headers: headers, persistent: true, mandatory: true)
+            let toEvents = AMQPMessage(
+                exchange: names.eventsExchange, routingKey: suffix, body: body, messageId: id,
+                headers: headers, persistent: true, mandatory: true)
             inflight += 1
             group.addTask {
                 async let unit: Void = confirmed(publisher, toUnit)

@@ -14,7 +14,8 @@ struct BenchRules: ParsableCommand {
     @Option(help: "A rule directory to measure with its own test tickets and the sample tickets.")
     var rules: String?
 
-    @Option(help: "A JSONL file of tickets to route against --rules (default: the tickets of the rule set's test cases).")
+    @Option(
+        help: "A JSONL file of tickets to route against --rules (default: the tickets of the rule set's test cases).")
     var tickets: String?
 
     @Option(parsing: .upToNextOption, help: "Sizes of generated rule sets to measure (e.g. 100 1000 10000).")
@@ -39,13 +40,19 @@ struct BenchRules: ParsableCommand {
             print("wrote a \(n)-route rule set to \(writeDir)")
             return
         }
-        print("rule set                     routes   tickets   ns/ticket(mean)   p50 ns   p99 ns   p99.9 ns   tickets/s   compile ms")
+        print(
+            "rule set                     routes   tickets   ns/ticket(mean)   p50 ns   p99 ns   p99.9 ns   tickets/s   compile ms"
+        )
         if let dir = rules {
             let ruleSet = try loadRuleSet(dir)
             var sample: [Ticket] = []
             if let path = tickets, let data = FileManager.default.contents(atPath: path) {
                 for line in data.split(separator: UInt8(ascii: "\n")) {
-                    if case .success(let t) = TicketContract.decode(Array(line), isKnownCategory: ruleSet.isKnownCategory) { sample.append(t) }
+                    if case .success(let t) = TicketContract.decode(
+                        Array(line), isKnownCategory: ruleSet.isKnownCategory)
+                    {
+                        sample.append(t)
+                    }
                 }
             }
             if tickets == nil {
@@ -54,7 +61,9 @@ struct BenchRules: ParsableCommand {
                 sample = RuleTestRunner(ruleSet: ruleSet).tickets((try? RuleSetCompiler.readFiles(in: testDir)) ?? [])
             }
             if sample.isEmpty {
-                printError("pagoda-bench: no valid tickets to route: pass --tickets FILE.jsonl, or add test cases to \(dir)/tests\n")
+                printError(
+                    "pagoda-bench: no valid tickets to route: pass --tickets FILE.jsonl, or add test cases to \(dir)/tests\n"
+                )
                 throw ExitCode.failure
             }
             measure(name: dir, ruleSet: ruleSet, tickets: sample, compileMilliseconds: nil)
@@ -93,8 +102,10 @@ struct BenchRules: ParsableCommand {
         let totalNs = Double(total.components.seconds) * 1e9 + Double(total.components.attoseconds) / 1e9
         func pct(_ p: Double) -> Int { samples[min(samples.count - 1, Int(Double(samples.count) * p))] }
         let line = [
-            name.padding(toLength: 28, withPad: " ", startingAt: 0), String(ruleSet.routes.count).leftPad(7), String(iterations).leftPad(9),
-            String(format: "%.0f", totalNs / Double(iterations)).leftPad(17), String(pct(0.5)).leftPad(8), String(pct(0.99)).leftPad(8),
+            name.padding(toLength: 28, withPad: " ", startingAt: 0), String(ruleSet.routes.count).leftPad(7),
+            String(iterations).leftPad(9),
+            String(format: "%.0f", totalNs / Double(iterations)).leftPad(17), String(pct(0.5)).leftPad(8),
+            String(pct(0.99)).leftPad(8),
             String(pct(0.999)).leftPad(10), String(format: "%.0f", Double(iterations) / (totalNs / 1e9)).leftPad(11),
             compileMilliseconds.map { String(format: "%.0f", $0).leftPad(12) } ?? "           -",
         ].joined(separator: " ")

@@ -29,12 +29,18 @@ func storeBench(_ args: [String]) throws {
     let lifecycle = !args.contains("--no-lifecycle")
 
     let compiled = RuleSetCompiler.compile(try RuleSetCompiler.readFiles(in: rulesDir))
-    guard let rules = compiled.ruleSet else { print("store: the rules do not compile"); exit(1) }
+    guard let rules = compiled.ruleSet else {
+        print("store: the rules do not compile")
+        exit(1)
+    }
     let processor = IntakeProcessor(ruleSet: rules, names: Names(), lifecycle: lifecycle)
-    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("pagoda-store-bench-\(UInt32.random(in: 0...UInt32.max))").path
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent(
+        "pagoda-store-bench-\(UInt32.random(in: 0...UInt32.max))"
+    ).path
     try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
     defer { try? FileManager.default.removeItem(atPath: dir) }
-    let store = try DispatchStore(StoreConfiguration(path: "\(dir)/pagoda.sqlite", synchronous: synchronous, backgroundCheckpoints: true))
+    let store = try DispatchStore(
+        StoreConfiguration(path: "\(dir)/pagoda.sqlite", synchronous: synchronous, backgroundCheckpoints: true))
     let stop = Atomic<Bool>(false)
     let checkpointer = Thread {
         while !stop.load(ordering: .relaxed) {
@@ -47,7 +53,10 @@ func storeBench(_ args: [String]) throws {
     let bodies = (0..<count).map { ticket($0) }
 
     let clock = ContinuousClock()
-    var process = Duration.zero, commit = Duration.zero, read = Duration.zero, mark = Duration.zero
+    var process = Duration.zero
+    var commit = Duration.zero
+    var read = Duration.zero
+    var mark = Duration.zero
     var cursor: Int64 = 0
     var messages = 0
     let started = clock.now
@@ -60,7 +69,13 @@ func storeBench(_ args: [String]) throws {
         let t1 = clock.now
         let outcomes = try store.recordDispatches(records)
         let t2 = clock.now
-        for o in outcomes { if case .recorded = o {} else { print("store: unexpected outcome \(o)"); exit(1) } }
+        for o in outcomes {
+            if case .recorded = o {
+            } else {
+                print("store: unexpected outcome \(o)")
+                exit(1)
+            }
+        }
         let rows = try store.pendingOutbox(after: cursor, limit: 100_000)
         let t3 = clock.now
         if let last = rows.last { cursor = last.id }
@@ -74,10 +89,14 @@ func storeBench(_ args: [String]) throws {
     let total = clock.now - started
     /// `d` spread over `n` items, in microseconds each.
     func micros(_ d: Duration, per n: Int, _ unit: String) -> String {
-        String(format: "%8.1f µs/\(unit)", (Double(d.components.seconds) * 1e6 + Double(d.components.attoseconds) / 1e12) / Double(max(1, n)))
+        String(
+            format: "%8.1f µs/\(unit)",
+            (Double(d.components.seconds) * 1e6 + Double(d.components.attoseconds) / 1e12) / Double(max(1, n)))
     }
     func perTicket(_ d: Duration) -> String { micros(d, per: count, "ticket") }
-    print("store benchmark: \(count) tickets, batches of \(batchSize), synchronous=\(synchronous.rawValue), lifecycle \(lifecycle ? "on" : "off"), \(messages) outbox messages")
+    print(
+        "store benchmark: \(count) tickets, batches of \(batchSize), synchronous=\(synchronous.rawValue), lifecycle \(lifecycle ? "on" : "off"), \(messages) outbox messages"
+    )
     print("  process (validate, route, lifecycle start)  \(perTicket(process))")
     print("  recordDispatches (one transaction a batch)  \(perTicket(commit))")
     print("  read new outbox rows                        \(perTicket(read))")
@@ -87,11 +106,14 @@ func storeBench(_ args: [String]) throws {
     guard args.contains("--fire"), lifecycle else { return }
 
     let life = Lifecycle(rules: rules)
-    var due = Duration.zero, compute = Duration.zero
+    var due = Duration.zero
+    var compute = Duration.zero
     commit = .zero
     read = .zero
     mark = .zero
-    var fired = 0, stale = 0, events = 0
+    var fired = 0
+    var stale = 0
+    var events = 0
     var after: DueTimer?
     while fired < count {
         let t0 = clock.now
@@ -99,7 +121,8 @@ func storeBench(_ args: [String]) throws {
         if timers.isEmpty { break }
         after = timers.last
         let t1 = clock.now
-        let (changes, s) = try TimerFiring.changes(firing: timers, now: { $0.dueAt }, store: store, lifecycle: life, codec: processor.codec)
+        let (changes, s) = try TimerFiring.changes(
+            firing: timers, now: { $0.dueAt }, store: store, lifecycle: life, codec: processor.codec)
         let t2 = clock.now
         _ = try store.applyLifecycle(changes)
         let t3 = clock.now

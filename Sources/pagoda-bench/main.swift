@@ -8,8 +8,9 @@ import PagodaJSON
 import PagodaRules
 import PagodaService
 import PagodaTransport
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 struct Options {
@@ -43,7 +44,9 @@ struct Options {
             case "--synchronous": synchronous = v
             case "--watch": watch = v == "own" ? "own" : "events"
             case "--rounds": rounds = Int(v) ?? rounds
-            default: FileHandle.standardError.write(Data("unknown option \(a)\n".utf8)); exit(2)
+            default:
+                FileHandle.standardError.write(Data("unknown option \(a)\n".utf8))
+                exit(2)
             }
         }
     }
@@ -53,7 +56,11 @@ final class Box<T: Sendable>: @unchecked Sendable {
     private let lock = NSLock()
     private var v: T
     init(_ v: T) { self.v = v }
-    func with<R>(_ f: (inout T) -> R) -> R { lock.lock(); defer { lock.unlock() }; return f(&v) }
+    func with<R>(_ f: (inout T) -> R) -> R {
+        lock.lock()
+        defer { lock.unlock() }
+        return f(&v)
+    }
 }
 
 /// Benchmark tickets are received now, so their clocks run (tickets from the past would be overdue at
@@ -68,9 +75,13 @@ func ticket(_ n: Int, sentNanos: UInt64? = nil) -> [UInt8] {
     let districts = ["南海区", "顺德区", "禅城区", "三水区", "高明区"]
     let towns = ["桂城街道", "大良街道", "祖庙街道", "西南街道", "荷城街道"]
     let kinds = ["complaint", "help", "report", "consultation", "suggestion"]
-    let cats = ["city_management", "living_environment", "consumer_rights", "social_livelihood", "city_management.roads"]
+    let cats = [
+        "city_management", "living_environment", "consumer_rights", "social_livelihood", "city_management.roads",
+    ]
     let extra = sentNanos.map { #","bench_sent_ns":\#($0)"# } ?? ""
-    return Array(#"{"id":"B-\#(n)","received_at":"\#(receivedAt)","channel":"hotline","kind":"\#(kinds[n % 5])","text":"小区门口的路灯坏了很久，晚上出行很不方便，多次反映没人处理，希望尽快维修。","category":"\#(cats[(n / 5) % 5])","region":{"district":"\#(districts[n % 5])","town":"\#(towns[n % 5])"}\#(extra)}"#.utf8)
+    return Array(
+        #"{"id":"B-\#(n)","received_at":"\#(receivedAt)","channel":"hotline","kind":"\#(kinds[n % 5])","text":"小区门口的路灯坏了很久，晚上出行很不方便，多次反映没人处理，希望尽快维修。","category":"\#(cats[(n / 5) % 5])","region":{"district":"\#(districts[n % 5])","town":"\#(towns[n % 5])"}\#(extra)}"#
+            .utf8)
 }
 
 func now() -> UInt64 { DispatchTime.now().uptimeNanoseconds }
@@ -82,7 +93,10 @@ func preload(_ publisher: AMQPPublisher, exchange: String, routingKey: String, b
         func add(_ g: inout ThrowingTaskGroup<Void, any Error>) {
             guard let (i, body) = it.next() else { return }
             g.addTask {
-                while try await publisher.publish(AMQPMessage(exchange: exchange, routingKey: routingKey, body: body, messageId: "m-\(i)")) != .confirmed {}
+                while try await publisher.publish(
+                    AMQPMessage(exchange: exchange, routingKey: routingKey, body: body, messageId: "m-\(i)"))
+                    != .confirmed
+                {}
             }
         }
         for _ in 0..<512 { add(&group) }
@@ -92,7 +106,8 @@ func preload(_ publisher: AMQPPublisher, exchange: String, routingKey: String, b
 
 func rssKiB(_ pid: pid_t) -> Int {
     guard let s = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
-          let line = s.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") }) else { return -1 }
+        let line = s.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") })
+    else { return -1 }
     return Int(line.split(separator: " ").dropFirst().first ?? "") ?? -1
 }
 
@@ -110,7 +125,8 @@ func brokerCPU(since start: Double, tickets: Int) -> String {
 /// User plus system CPU time a process has used so far (/proc/PID/stat).
 func cpuSeconds(_ pid: pid_t) -> Double {
     guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-          let close = stat.lastIndex(of: ")") else { return .nan }
+        let close = stat.lastIndex(of: ")")
+    else { return .nan }
     let fields = stat[stat.index(after: close)...].split(separator: " ")
     // After the command name: state is field 3, utime field 14, stime field 15 (1-based, as in proc(5)).
     guard fields.count > 12, let user = Double(fields[11]), let system = Double(fields[12]) else { return .nan }
@@ -142,11 +158,14 @@ var config = try AMQPConfiguration(url: options.url)
 config.connectionName = "pagoda-bench"
 let run = "b\(UInt32.random(in: 0...UInt32.max))"
 let bodies = (0..<options.count).map { ticket($0) }
-print("pipeline benchmark: \(options.count) tickets of \(bodies[0].count) bytes, broker \(config.endpointDescription), synchronous=\(options.synchronous)")
+print(
+    "pipeline benchmark: \(options.count) tickets of \(bodies[0].count) bytes, broker \(config.endpointDescription), synchronous=\(options.synchronous)"
+)
 
 // (a) The bare pipe.
 do {
-    let inQ = "\(run).pipe.in", outQ = "\(run).pipe.out"
+    let inQ = "\(run).pipe.in"
+    let outQ = "\(run).pipe.out"
     let topo = Topology(queues: [.quorum(inQ), .init(name: outQ)])
     let loader = AMQPPublisher(configuration: config, topology: topo)
     try await preload(loader, exchange: "", routingKey: inQ, bodies: bodies)
@@ -161,18 +180,26 @@ do {
         for await d in consumer.deliveries {
             inflight += 1
             group.addTask {
-                while (try? await publisher.publish(AMQPMessage(exchange: "", routingKey: outQ, body: d.body, messageId: d.messageId))) != .confirmed {}
+                while (try? await publisher.publish(
+                    AMQPMessage(exchange: "", routingKey: outQ, body: d.body, messageId: d.messageId))) != .confirmed
+                {}
                 consumer.ack(d)
                 done.with { $0 += 1 }
             }
-            if inflight >= 512 { await group.next(); inflight -= 1 }
+            if inflight >= 512 {
+                await group.next()
+                inflight -= 1
+            }
             if inflight + done.with({ $0 }) >= options.count { break }
         }
         await group.waitForAll()
     }
     let seconds = Double(now() - start) / 1e9
-    print(String(format: "(a) bare pipe:      %7.0f tickets/s  (%d in %.2f s)", Double(options.count) / seconds, options.count, seconds)
-          + brokerCPU(since: brokerStartA, tickets: options.count))
+    print(
+        String(
+            format: "(a) bare pipe:      %7.0f tickets/s  (%d in %.2f s)", Double(options.count) / seconds,
+            options.count, seconds)
+            + brokerCPU(since: brokerStartA, tickets: options.count))
     setenv("PAGODA_BENCH_PIPE_RATE", String(Double(options.count) / seconds), 1)
 
     // The same pipe's latency at the fixed rate: the broker's share of the end-to-end figure below.
@@ -182,7 +209,9 @@ do {
         for await d in outWatcher.deliveries {
             let t = now()
             if let r = d.body.firstRange(of: Array("\"bench_sent_ns\":".utf8)),
-               let sent = UInt64(String(decoding: d.body[r.upperBound...].prefix { $0 >= 48 && $0 <= 57 }, as: UTF8.self)) {
+                let sent = UInt64(
+                    String(decoding: d.body[r.upperBound...].prefix { $0 >= 48 && $0 <= 57 }, as: UTF8.self))
+            {
                 latencies.with { $0.append(t - sent) }
             }
             outWatcher.ack(d)
@@ -192,7 +221,10 @@ do {
         await withTaskGroup(of: Void.self) { group in
             for await d in consumer.deliveries {
                 group.addTask {
-                    while (try? await publisher.publish(AMQPMessage(exchange: "", routingKey: outQ, body: d.body, messageId: d.messageId))) != .confirmed {}
+                    while (try? await publisher.publish(
+                        AMQPMessage(exchange: "", routingKey: outQ, body: d.body, messageId: d.messageId)))
+                        != .confirmed
+                    {}
                     consumer.ack(d)
                 }
             }
@@ -207,14 +239,19 @@ do {
             let due = t0 + UInt64(Double(n) * interval)
             let t = now()
             if due > t { try? await Task.sleep(for: .nanoseconds(Int(due - t))) }
-            group.addTask { _ = try? await pacer.publish(AMQPMessage(exchange: "", routingKey: inQ, body: ticket(n, sentNanos: now()), messageId: "p-\(n)")) }
+            group.addTask {
+                _ = try? await pacer.publish(
+                    AMQPMessage(exchange: "", routingKey: inQ, body: ticket(n, sentNanos: now()), messageId: "p-\(n)"))
+            }
         }
     }
     let until = now() + 20_000_000_000
     while latencies.with({ $0.count }) < total && now() < until { try await Task.sleep(for: .milliseconds(5)) }
     let lat = latencies.with { $0 }.sorted()
-    print(String(format: "(a) bare pipe latency at %d tickets/s: p50 %.1f ms, p99 %.1f ms, max %.1f ms (%d samples)",
-                 options.rate, percentile(lat, 0.5), percentile(lat, 0.99), percentile(lat, 1.0), lat.count))
+    print(
+        String(
+            format: "(a) bare pipe latency at %d tickets/s: p50 %.1f ms, p99 %.1f ms, max %.1f ms (%d samples)",
+            options.rate, percentile(lat, 0.5), percentile(lat, 0.99), percentile(lat, 1.0), lat.count))
     await pacer.close()
     await consumer.close()
     pipeTask.cancel()
@@ -252,28 +289,37 @@ struct ServeRound {
         // Every dispatch reaches the events queue in the same routing step as its unit queue.
         let watched = ownQueue ? "\(prefix).bench.all" : "\(prefix).events"
         let topology = Topology(
-            exchanges: [.init(name: "\(prefix).dispatch", type: "topic"), .init(name: "\(prefix).events", type: "topic"),
-                        .init(name: "\(prefix).intake", type: "fanout")],
+            exchanges: [
+                .init(name: "\(prefix).dispatch", type: "topic"), .init(name: "\(prefix).events", type: "topic"),
+                .init(name: "\(prefix).intake", type: "fanout"),
+            ],
             // The intake queue as serve declares it (single active consumer); serve publishes the events copy itself.
             queues: [.init(name: watched), .quorum("\(prefix).intake", arguments: ["x-single-active-consumer": true])],
-            bindings: [.init(queue: watched, exchange: ownQueue ? "\(prefix).dispatch" : "\(prefix).events", routingKey: "#"),
-                       .init(queue: "\(prefix).intake", exchange: "\(prefix).intake", routingKey: "")])
+            bindings: [
+                .init(queue: watched, exchange: ownQueue ? "\(prefix).dispatch" : "\(prefix).events", routingKey: "#"),
+                .init(queue: "\(prefix).intake", exchange: "\(prefix).intake", routingKey: ""),
+            ])
         let watcher = EventsWatcher(configuration: config, queue: watched, topology: topology)
         try await watcher.consumer.waitUntilConnected()
         let loader = AMQPPublisher(configuration: config, topology: topology)
         try await preload(loader, exchange: "\(prefix).intake", routingKey: "", bodies: bodies)
         let serve = Process()
         serve.executableURL = URL(fileURLWithPath: options.pagoda)
-        serve.arguments = ["serve", "--rules", options.rules, "--amqp-url", options.url, "--db", "\(dir)/pagoda.sqlite", "--prefix", prefix,
-                           "--log-level", ProcessInfo.processInfo.environment["PAGODA_BENCH_SERVE_LOG"] ?? "warning",
-                           "--synchronous", options.synchronous, "--console-address", "none"]
-        serve.standardError = FileHandle(forWritingAtPath: ProcessInfo.processInfo.environment["PAGODA_BENCH_SERVE_LOG_FILE"] ?? "/dev/null")
+        serve.arguments = [
+            "serve", "--rules", options.rules, "--amqp-url", options.url, "--db", "\(dir)/pagoda.sqlite", "--prefix",
+            prefix,
+            "--log-level", ProcessInfo.processInfo.environment["PAGODA_BENCH_SERVE_LOG"] ?? "warning",
+            "--synchronous", options.synchronous, "--console-address", "none",
+        ]
+        serve.standardError = FileHandle(
+            forWritingAtPath: ProcessInfo.processInfo.environment["PAGODA_BENCH_SERVE_LOG_FILE"] ?? "/dev/null")
         let start = now()
         let brokerStart = brokerPID.map(cpuSeconds) ?? 0
         try serve.run()
         let rate = try await watcher.rate(of: options.count, since: start)
-        return ServeRound(prefix: prefix, dir: dir, serve: serve, watcher: watcher, loader: loader, rate: rate,
-                          broker: brokerCPU(since: brokerStart, tickets: options.count))
+        return ServeRound(
+            prefix: prefix, dir: dir, serve: serve, watcher: watcher, loader: loader, rate: rate,
+            broker: brokerCPU(since: brokerStart, tickets: options.count))
     }
 
     func stop() async {
@@ -293,31 +339,45 @@ for round in 1...max(1, options.rounds) {
     let r = try await ServeRound.run(round, base: run)
     lastRound = r
     let seconds = Double(options.count) / r.rate.total
-    print(String(format: "(b) pagoda serve, round %d:   %7.0f tickets/s (%d in %.2f s, start-up included; %.0f%% of (a)), %7.0f from the first event",
-                 round, r.rate.total, options.count, seconds, 100 * r.rate.total / rateA, r.rate.steady) + r.broker)
+    print(
+        String(
+            format:
+                "(b) pagoda serve, round %d:   %7.0f tickets/s (%d in %.2f s, start-up included; %.0f%% of (a)), %7.0f from the first event",
+            round, r.rate.total, options.count, seconds, 100 * r.rate.total / rateA, r.rate.steady) + r.broker)
     let bytes = r.watcher.seen.with { $0.bytes / max(1, $0.count) }
     let brokerStartC = brokerPID.map(cpuSeconds) ?? 0
-    let c = try await matchedPipe(config: config, prefix: "\(run)m\(round)", ruleSet: ruleSet, bodies: bodies, bodyBytes: bytes)
-    print(String(format: "(c) matched pipe, round %d:  %7.0f tickets/s, %7.0f from the first event (messages of %d bytes)",
-                 round, c.total, c.steady, bytes) + brokerCPU(since: brokerStartC, tickets: options.count))
+    let c = try await matchedPipe(
+        config: config, prefix: "\(run)m\(round)", ruleSet: ruleSet, bodies: bodies, bodyBytes: bytes)
+    print(
+        String(
+            format: "(c) matched pipe, round %d:  %7.0f tickets/s, %7.0f from the first event (messages of %d bytes)",
+            round, c.total, c.steady, bytes) + brokerCPU(since: brokerStartC, tickets: options.count))
     shares.append((r.rate.total / c.total, r.rate.steady / c.steady))
-    print(String(format: "    serve / matched pipe, round %d: %.0f%% (start-up included), %.0f%% from the first event",
-                 round, 100 * shares.last!.total, 100 * shares.last!.steady))
+    print(
+        String(
+            format: "    serve / matched pipe, round %d: %.0f%% (start-up included), %.0f%% from the first event",
+            round, 100 * shares.last!.total, 100 * shares.last!.steady))
 }
 func median(_ xs: [Double]) -> Double {
     let s = xs.sorted()
     return s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2
 }
-print(String(format: "serve / matched pipe over %d paired rounds: median %.0f%% (start-up included), %.0f%% from the first event",
-             shares.count, 100 * median(shares.map(\.total)), 100 * median(shares.map(\.steady))))
+print(
+    String(
+        format:
+            "serve / matched pipe over %d paired rounds: median %.0f%% (start-up included), %.0f%% from the first event",
+        shares.count, 100 * median(shares.map(\.total)), 100 * median(shares.map(\.steady))))
 let last = lastRound!
 let serve = last.serve
 let prefix = last.prefix
 let loader = last.loader
 let watcher = last.watcher
 print("    serve resident memory after (b): \(rssKiB(serve.processIdentifier) / 1024) MiB")
-print(String(format: "    serve CPU during (b), last round: %.2f s, %.0f µs per ticket (start-up included)", cpuSeconds(serve.processIdentifier),
-             1e6 * cpuSeconds(serve.processIdentifier) / Double(options.count)))
+print(
+    String(
+        format: "    serve CPU during (b), last round: %.2f s, %.0f µs per ticket (start-up included)",
+        cpuSeconds(serve.processIdentifier),
+        1e6 * cpuSeconds(serve.processIdentifier) / Double(options.count)))
 
 // Latency at a fixed rate, then the soak.
 func paced(seconds: Int, base: Int, sample: ((Int) -> Void)? = nil) async throws {
@@ -331,7 +391,12 @@ func paced(seconds: Int, base: Int, sample: ((Int) -> Void)? = nil) async throws
             if due > t { try? await Task.sleep(for: .nanoseconds(Int(due - t))) }
             if now() - start >= UInt64(seconds) * 1_000_000_000 { break }
             let i = base + n
-            group.addTask { _ = try? await loader.publish(AMQPMessage(exchange: "\(prefix).intake", routingKey: "", body: ticket(i, sentNanos: now()), messageId: "l-\(i)")) }
+            group.addTask {
+                _ = try? await loader.publish(
+                    AMQPMessage(
+                        exchange: "\(prefix).intake", routingKey: "", body: ticket(i, sentNanos: now()),
+                        messageId: "l-\(i)"))
+            }
             n += 1
             if n % options.rate == 0 { sample?(n / options.rate) }
         }
@@ -345,8 +410,12 @@ let expected = before + options.latencySeconds * options.rate
 let deadline = now() + 30_000_000_000
 while watcher.count < expected && now() < deadline { try await Task.sleep(for: .milliseconds(5)) }
 let lat = watcher.seen.with { $0.latencies }.sorted()
-print(String(format: "latency at %d tickets/s for %d s, publish -> unit queue: p50 %.1f ms, p99 %.1f ms, p99.9 %.1f ms, max %.1f ms (%d samples)",
-             options.rate, options.latencySeconds, percentile(lat, 0.5), percentile(lat, 0.99), percentile(lat, 0.999), percentile(lat, 1.0), lat.count))
+print(
+    String(
+        format:
+            "latency at %d tickets/s for %d s, publish -> unit queue: p50 %.1f ms, p99 %.1f ms, p99.9 %.1f ms, max %.1f ms (%d samples)",
+        options.rate, options.latencySeconds, percentile(lat, 0.5), percentile(lat, 0.99), percentile(lat, 0.999),
+        percentile(lat, 1.0), lat.count))
 
 if options.soakSeconds > 0 {
     print("soak at \(options.rate) tickets/s for \(options.soakSeconds) s; serve resident memory (MiB) every 30 s:")
@@ -358,7 +427,9 @@ if options.soakSeconds > 0 {
             print("  t=\(second)s rss=\(mib) MiB dispatched=\(watcher.count)")
         }
     }
-    if let first = samples.first, let last = samples.last { print("soak: first \(first) MiB, last \(last) MiB, max \(samples.max()!) MiB") }
+    if let first = samples.first, let last = samples.last {
+        print("soak: first \(first) MiB, last \(last) MiB, max \(samples.max()!) MiB")
+    }
 }
 
 await last.stop()

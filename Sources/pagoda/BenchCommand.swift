@@ -1,21 +1,24 @@
 import ArgumentParser
 import Foundation
-import PagodaLifecycle
-import PagodaSimulation
-import PagodaRules
 import PagodaJSON
+import PagodaLifecycle
+import PagodaRules
 import PagodaService
+import PagodaSimulation
 import PagodaStore
 
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Benchmarks that print figures (the routing benchmark is `pagoda-bench rules`).", subcommands: [BenchLifecycle.self])
+        abstract: "Benchmarks that print figures (the routing benchmark is `pagoda-bench rules`).",
+        subcommands: [BenchLifecycle.self])
 }
 
 struct BenchLifecycle: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "lifecycle",
-        abstract: "CPU per ticket of the lifecycle steps the service runs: start (dispatch), state encoding and decoding, timer firing.")
+        abstract:
+            "CPU per ticket of the lifecycle steps the service runs: start (dispatch), state encoding and decoding, timer firing."
+    )
 
     @OptionGroup var rules: RulesOption
 
@@ -38,13 +41,18 @@ struct BenchLifecycle: ParsableCommand {
             for i in 0..<iterations { sink &+= try body(i) }
             let d = ContinuousClock.now - start
             let ns = (Double(d.components.seconds) * 1e9 + Double(d.components.attoseconds) / 1e9) / Double(iterations)
-            print(name.padding(toLength: 28, withPad: " ", startingAt: 0) + String(format: "%10.2f µs/ticket %12.0f /s", ns / 1000, 1e9 / ns) + (sink == 42 ? " " : ""))
+            print(
+                name.padding(toLength: 28, withPad: " ", startingAt: 0)
+                    + String(format: "%10.2f µs/ticket %12.0f /s", ns / 1000, 1e9 / ns) + (sink == 42 ? " " : ""))
         }
         let starts = decisions.map { lifecycle.dispatch(DispatchInput(decision: $0, receivedAt: now), now: now).state! }
         let encoded = starts.map { codec.encode($0) }
         print("lifecycle steps on \(rules.rules) (\(tickets.count) test tickets, \(iterations) iterations each)")
         time("route") { ruleSet.route(tickets[$0 % tickets.count]).priority }
-        time("dispatch (start clocks)") { lifecycle.dispatch(DispatchInput(decision: decisions[$0 % decisions.count], receivedAt: now), now: now).events.count }
+        time("dispatch (start clocks)") {
+            lifecycle.dispatch(DispatchInput(decision: decisions[$0 % decisions.count], receivedAt: now), now: now)
+                .events.count
+        }
         time("encode state") { codec.encode(starts[$0 % starts.count]).state.count }
         try time("decode state") { try codec.decode(encoded[$0 % encoded.count].state).version }
         time("fire (all due)") { i in
@@ -63,12 +71,15 @@ struct BenchLifecycle: ParsableCommand {
             ].map { Array($0.utf8) }
         }
         func prepare(_ lines: [[UInt8]], _ i: Int, isTicket: Bool) -> Int {
-            lines[i % lines.count].withUnsafeBytes { PreparedLine(payload: $0, at: now, isTicket: isTicket, rules: ruleSet) != nil ? 1 : 0 }
+            lines[i % lines.count].withUnsafeBytes {
+                PreparedLine(payload: $0, at: now, isTicket: isTicket, rules: ruleSet) != nil ? 1 : 0
+            }
         }
         time("prepare a ticket line") { prepare(ticketLines, $0, isTicket: true) }
         time("prepare a command line") { prepare(commandLines, $0, isTicket: false) }
         time("event to messages") { i in
-            let t = lifecycle.dispatch(DispatchInput(decision: decisions[i % decisions.count], receivedAt: now), now: now)
+            let t = lifecycle.dispatch(
+                DispatchInput(decision: decisions[i % decisions.count], receivedAt: now), now: now)
             return t.events.reduce(0) { $0 + codec.messages($1, ticket: nil).count }
         }
     }

@@ -8,8 +8,10 @@ struct Pagoda: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "pagoda",
         abstract: "Dispatch for 12345 government-service hotlines: classify, route and time-limit tickets.",
-        subcommands: [Check.self, Route.self, Test.self, Serve.self, Publish.self, Show.self, Rejected.self,
-                      Simulate.self, Report.self, TopologyCommand.self, MigrateQueues.self, Regions.self, Bench.self, User.self])
+        subcommands: [
+            Check.self, Route.self, Test.self, Serve.self, Publish.self, Show.self, Rejected.self,
+            Simulate.self, Report.self, TopologyCommand.self, MigrateQueues.self, Regions.self, Bench.self, User.self,
+        ])
 }
 
 /// Options shared by the commands that read a rule set.
@@ -70,7 +72,9 @@ struct Check: ParsableCommand {
         case .text:
             printError(DiagnosticRenderer.text(result.diagnostics, limit: maxDiagnostics))
             if let rs = result.ruleSet {
-                print("\(directory): \(rs.routes.count) routes, \(rs.units.count) units, \(rs.regions.count) regions, rules \(rs.hash.prefix(12))")
+                print(
+                    "\(directory): \(rs.routes.count) routes, \(rs.units.count) units, \(rs.regions.count) regions, rules \(rs.hash.prefix(12))"
+                )
             }
         case .json:
             print(DiagnosticRenderer.json(result.diagnostics), terminator: "")

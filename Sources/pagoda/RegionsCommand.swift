@@ -11,7 +11,8 @@ struct Regions: ParsableCommand {
 struct RegionsImport: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "import",
-        abstract: "Write regions.yaml from the administrative division code table (CSV: code, name, level, parent code).",
+        abstract:
+            "Write regions.yaml from the administrative division code table (CSV: code, name, level, parent code).",
         discussion: """
             The city's county-level children become districts, theirs towns, and theirs villages, each with its code. The \
             table may be the whole country's. Aliases are not in the table: --aliases-from takes them, by code, from an \
@@ -27,11 +28,14 @@ struct RegionsImport: ParsableCommand {
     @Option(help: "An existing regions.yaml whose aliases are kept, matched by code.")
     var aliasesFrom: String?
 
-    @Option(name: .shortAndLong, help: "Where to write the YAML (default: standard output). Written only when the table is valid.")
+    @Option(
+        name: .shortAndLong,
+        help: "Where to write the YAML (default: standard output). Written only when the table is valid.")
     var output: String?
 
     func run() throws {
-        guard let data = FileManager.default.contents(atPath: table), let text = String(data: data, encoding: .utf8) else {
+        guard let data = FileManager.default.contents(atPath: table), let text = String(data: data, encoding: .utf8)
+        else {
             printError("pagoda regions import: cannot read \(table) as UTF-8 text\n")
             throw ExitCode.failure
         }
@@ -46,8 +50,10 @@ struct RegionsImport: ParsableCommand {
         let yaml: String
         do {
             let rows = try RegionTable.parse(text, file: table)
-            let header = "# Written by `pagoda regions import \((table as NSString).lastPathComponent) --city \(city)`"
-                + (aliasesFrom == nil ? "" : ", aliases kept from \((aliasesFrom! as NSString).lastPathComponent)") + ".\n"
+            let header =
+                "# Written by `pagoda regions import \((table as NSString).lastPathComponent) --city \(city)`"
+                + (aliasesFrom == nil ? "" : ", aliases kept from \((aliasesFrom! as NSString).lastPathComponent)")
+                + ".\n"
             yaml = try RegionTable.regionsYAML(rows: rows, city: city, aliases: aliases, file: table, header: header)
         } catch {
             printError("\(error)\n")

@@ -1,8 +1,8 @@
 import ArgumentParser
 import Foundation
 import Logging
-import PagodaRules
 import PagodaJSON
+import PagodaRules
 import PagodaService
 import PagodaStore
 import PagodaTransport
@@ -72,7 +72,9 @@ struct Rejected: AsyncParsableCommand {
 
         func run() throws {
             let filter: RejectionEntry.Status?
-            if status == "all" { filter = nil } else {
+            if status == "all" {
+                filter = nil
+            } else {
                 guard let s = RejectionEntry.Status(rawValue: status) else {
                     throw ValidationError("--status must be open, resubmitted, dropped or all, got '\(status)'")
                 }
@@ -110,8 +112,9 @@ struct Rejected: AsyncParsableCommand {
                 FileHandle.standardOutput.write(Data(e.body))
                 return
             }
-            print("rejection \(e.id)  \(e.status.rawValue)  rejected \(Rejected.time(e.at))  "
-                  + "message id \(e.amqpMessageID ?? "-")")
+            print(
+                "rejection \(e.id)  \(e.status.rawValue)  rejected \(Rejected.time(e.at))  "
+                    + "message id \(e.amqpMessageID ?? "-")")
             if e.issues.isEmpty {
                 print("  \(e.code): \(Rejected.text(e.reason, unmasked: unmasked))")
             } else {
@@ -161,7 +164,9 @@ struct Rejected: AsyncParsableCommand {
             let name = try who.name()
             var fixed: [UInt8]?
             if let body {
-                if body == "-" { fixed = [UInt8](FileHandle.standardInput.readDataToEndOfFile()) } else {
+                if body == "-" {
+                    fixed = [UInt8](FileHandle.standardInput.readDataToEndOfFile())
+                } else {
                     guard let d = FileManager.default.contents(atPath: body) else {
                         throw ValidationError("cannot read \(body)")
                     }
@@ -186,8 +191,9 @@ struct Rejected: AsyncParsableCommand {
                 try await publisher.waitUntilConnected(timeout: .milliseconds(Int(connectTimeout * 1000)))
             } catch {
                 await publisher.close(timeout: .zero)
-                printError("pagoda rejected resubmit: cannot connect to \(configuration.endpointDescription) within "
-                           + "\(connectTimeout) s; nothing was published\n")
+                printError(
+                    "pagoda rejected resubmit: cannot connect to \(configuration.endpointDescription) within "
+                        + "\(connectTimeout) s; nothing was published\n")
                 throw ExitCode.failure
             }
             do {

@@ -1,8 +1,8 @@
 import ArgumentParser
 import Foundation
+import PagodaJSON
 import PagodaLifecycle
 import PagodaRules
-import PagodaJSON
 import PagodaStore
 
 /// `pagoda report`: each unit's response, completion, on-time, satisfaction and resolution rates over a
@@ -21,7 +21,10 @@ struct Report: ParsableCommand {
     @Option(help: "The service's SQLite database. Default: $PAGODA_DB, else pagoda.sqlite, unless --events is given.")
     var db: String?
 
-    @Option(help: "Event messages as JSON lines instead of a database (- for standard input): pagoda simulate's output or an archive of pagoda.events.")
+    @Option(
+        help:
+            "Event messages as JSON lines instead of a database (- for standard input): pagoda simulate's output or an archive of pagoda.events."
+    )
     var events: String?
 
     @Option(help: "First day (YYYY-MM-DD) or time (RFC 3339) of the period; default: from the first event.")
@@ -30,7 +33,11 @@ struct Report: ParsableCommand {
     @Option(help: "Last day (YYYY-MM-DD, included) or end time (RFC 3339, excluded); default: to the last event.")
     var to: String?
 
-    @Option(name: .customLong("as-of"), help: "When deadlines of tickets still held are judged (RFC 3339); default: now for --db, the last event for --events.")
+    @Option(
+        name: .customLong("as-of"),
+        help:
+            "When deadlines of tickets still held are judged (RFC 3339); default: now for --db, the last event for --events."
+    )
     var asOf: String?
 
     @Option(name: .customLong("rank-by"), help: "The rate to rank the units by.")
@@ -48,7 +55,9 @@ struct Report: ParsableCommand {
 
     func validate() throws {
         if db != nil && events != nil { throw ValidationError("give --db or --events, not both") }
-        if let level, Level(name: level) == nil { throw ValidationError("--level '\(level)' is not one of city, district, town, village") }
+        if let level, Level(name: level) == nil {
+            throw ValidationError("--level '\(level)' is not one of city, district, town, village")
+        }
     }
 
     func run() throws {
@@ -65,7 +74,9 @@ struct Report: ParsableCommand {
         let to = try to.map { try Self.bound($0, option: "--to", endOfDay: true) }
         if let from, let to, to <= from { throw ValidationError("--to is not after --from") }
         let given = try asOf.map { value in
-            guard let d = RFC3339.parse(value)?.date else { throw ValidationError("--as-of '\(value)' is not an RFC 3339 time with an offset") }
+            guard let d = RFC3339.parse(value)?.date else {
+                throw ValidationError("--as-of '\(value)' is not an RFC 3339 time with an offset")
+            }
             return d
         }
         var report = UnitReport(period: .init(from: from, to: to))
@@ -75,7 +86,9 @@ struct Report: ParsableCommand {
             let name = events == "-" ? "(standard input)" : events
             try Self.readLines(events) { line, number in
                 do {
-                    guard case .object(let o) = try JSON.parse(line) else { throw UnitReport.InputError(field: "(line)", message: "is not a JSON object") }
+                    guard case .object(let o) = try JSON.parse(line) else {
+                        throw UnitReport.InputError(field: "(line)", message: "is not a JSON object")
+                    }
                     try report.add(o)
                     if let at = o["at"]?.stringValue.flatMap({ RFC3339.parse($0)?.date }), at > last { last = at }
                 } catch let e as UnitReport.InputError {
@@ -114,7 +127,11 @@ struct Report: ParsableCommand {
         let ranked = UnitReport.ranked(rows, by: rankBy)
         let total = UnitReport.total(rows)
         switch format {
-        case .text: print(Self.text(ranked, total: total, by: rankBy, from: from, to: to, asOf: asOf, eventsRead: report.eventsRead), terminator: "")
+        case .text:
+            print(
+                Self.text(
+                    ranked, total: total, by: rankBy, from: from, to: to, asOf: asOf, eventsRead: report.eventsRead),
+                terminator: "")
         case .json: print(Self.json(ranked, total: total, by: rankBy, from: from, to: to, asOf: asOf))
         case .csv: print(Self.csv(ranked, total: total), terminator: "")
         }
@@ -122,8 +139,9 @@ struct Report: ParsableCommand {
 
     /// The intake's dispatch row of the store as the `ticket.dispatched` event the report reads.
     static func event(intakeDispatch d: DispatchStore.IntakeDispatch, ticketID: String, at: Date) -> JSONObject {
-        UnitReport.intakeDispatchEvent(ticketID: ticketID, at: at, unit: d.unitID, level: d.level, signBy: d.signBy,
-                                       resolveBy: d.resolveBy, offsetSeconds: offset)
+        UnitReport.intakeDispatchEvent(
+            ticketID: ticketID, at: at, unit: d.unitID, level: d.level, signBy: d.signBy,
+            resolveBy: d.resolveBy, offsetSeconds: offset)
     }
 
     /// An error already worded for the user: printed as it is, exit status 1.
@@ -138,8 +156,11 @@ struct Report: ParsableCommand {
         if let d = RFC3339.parse(value)?.date { return d }
         let day = value.split(separator: "-", omittingEmptySubsequences: false)
         guard day.count == 3, day[0].count == 4, day[1].count == 2, day[2].count == 2,
-              let start = RFC3339.parse("\(value)T00:00:00+08:00")?.date
-        else { throw ValidationError("\(option) '\(value)' is neither a day (YYYY-MM-DD) nor an RFC 3339 time with an offset") }
+            let start = RFC3339.parse("\(value)T00:00:00+08:00")?.date
+        else {
+            throw ValidationError(
+                "\(option) '\(value)' is neither a day (YYYY-MM-DD) nor an RFC 3339 time with an offset")
+        }
         return endOfDay ? start.addingTimeInterval(86_400) : start
     }
 
@@ -175,23 +196,32 @@ struct Report: ParsableCommand {
 
     static func percent(_ r: Double?) -> String { r.map { String(format: "%.1f%%", $0 * 100) } ?? "-" }
 
-    static func text(_ rows: [UnitReport.Row], total: UnitReport.Row, by metric: UnitReport.Metric, from: Date?, to: Date?,
-                     asOf: Date, eventsRead: Int) -> String {
+    static func text(
+        _ rows: [UnitReport.Row], total: UnitReport.Row, by metric: UnitReport.Metric, from: Date?, to: Date?,
+        asOf: Date, eventsRead: Int
+    ) -> String {
         func t(_ d: Date?) -> String { d.map { RFC3339.format($0, offsetSeconds: offset) } ?? "-" }
-        let period = switch (from, to) {
-        case let (f?, u?): "assignments begun from \(t(f)) until \(t(u))"
-        case let (f?, nil): "assignments begun from \(t(f))"
-        case let (nil, u?): "assignments begun until \(t(u))"
-        case (nil, nil): "all assignments"
-        }
+        let period =
+            switch (from, to) {
+            case (let f?, let u?): "assignments begun from \(t(f)) until \(t(u))"
+            case (let f?, nil): "assignments begun from \(t(f))"
+            case (nil, let u?): "assignments begun until \(t(u))"
+            case (nil, nil): "all assignments"
+            }
         var out = "units ranked by \(metric.rawValue); \(period); judged at \(t(asOf)); \(eventsRead) events\n"
-        let header = ["rank", "unit", "level", "assigned", "response", "completion", "on_time", "satisfaction", "resolution",
-                      "red", "escalated", "returned", "supervised", "held"]
+        let header = [
+            "rank", "unit", "level", "assigned", "response", "completion", "on_time", "satisfaction", "resolution",
+            "red", "escalated", "returned", "supervised", "held",
+        ]
         var table = [header]
         func cells(_ rank: String, _ r: UnitReport.Row) -> [String] {
-            [rank, r.unit, r.level?.name ?? "-", "\(r.received)", percent(r.responseRate), percent(r.completionRate), percent(r.onTimeRate),
-             percent(r.satisfactionRate), percent(r.resolutionRate), "\(r.overdue)", "\(r.escalatedAway)", "\(r.returned)",
-             "\(r.supervised)", "\(r.held)"]
+            [
+                rank, r.unit, r.level?.name ?? "-", "\(r.received)", percent(r.responseRate), percent(r.completionRate),
+                percent(r.onTimeRate),
+                percent(r.satisfactionRate), percent(r.resolutionRate), "\(r.overdue)", "\(r.escalatedAway)",
+                "\(r.returned)",
+                "\(r.supervised)", "\(r.held)",
+            ]
         }
         for (i, r) in rows.enumerated() { table.append(cells(r.rate(metric) == nil ? "-" : "\(i + 1)", r)) }
         table.append(cells("", total))
@@ -202,22 +232,29 @@ struct Report: ParsableCommand {
                 let pad = String(repeating: " ", count: widths[c] - cell.count)
                 return c == 1 || c == 2 ? cell + pad : pad + cell
             }
-            out += line.joined(separator: "  ").replacingOccurrences(of: "\\s+$", with: "", options: .regularExpression) + "\n"
+            out +=
+                line.joined(separator: "  ").replacingOccurrences(of: "\\s+$", with: "", options: .regularExpression)
+                + "\n"
         }
         return out
     }
 
     static func counts(_ r: UnitReport.Row) -> [(String, JSONValue)] { UnitReport.fields(r) }
 
-    static func json(_ rows: [UnitReport.Row], total: UnitReport.Row, by metric: UnitReport.Metric, from: Date?, to: Date?, asOf: Date) -> String {
+    static func json(
+        _ rows: [UnitReport.Row], total: UnitReport.Row, by metric: UnitReport.Metric, from: Date?, to: Date?,
+        asOf: Date
+    ) -> String {
         func t(_ d: Date?) -> JSONValue { d.map { .string(RFC3339.format($0, offsetSeconds: offset)) } ?? .null }
         let units: [JSONValue] = rows.enumerated().map { i, r in
             .object(JSONObject([("rank", r.rate(metric) == nil ? .null : .number(String(i + 1)))] + counts(r)))
         }
-        return JSON.serializeToString(.object(JSONObject([
-            ("ranked_by", .string(metric.rawValue)), ("from", t(from)), ("to", t(to)), ("as_of", t(asOf)),
-            ("units", .array(units)), ("total", .object(JSONObject(counts(total)))),
-        ])))
+        return JSON.serializeToString(
+            .object(
+                JSONObject([
+                    ("ranked_by", .string(metric.rawValue)), ("from", t(from)), ("to", t(to)), ("as_of", t(asOf)),
+                    ("units", .array(units)), ("total", .object(JSONObject(counts(total)))),
+                ])))
     }
 
     static func csv(_ rows: [UnitReport.Row], total: UnitReport.Row) -> String { UnitReport.csv(rows, total: total) }

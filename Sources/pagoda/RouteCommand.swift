@@ -1,12 +1,14 @@
 import ArgumentParser
 import Foundation
-import PagodaRules
 import PagodaJSON
+import PagodaRules
 
 struct Route: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Route one ticket, or a JSONL file of tickets, and explain each decision.",
-        discussion: "Reads a JSON ticket (contract v1) or one ticket per line. An invalid ticket prints its validation errors and the batch goes on; the exit code is 1 if any ticket was invalid.")
+        discussion:
+            "Reads a JSON ticket (contract v1) or one ticket per line. An invalid ticket prints its validation errors and the batch goes on; the exit code is 1 if any ticket was invalid."
+    )
 
     @OptionGroup var rules: RulesOption
 
@@ -40,7 +42,8 @@ struct Route: ParsableCommand {
         if (try? JSON.parse(bytes)) != nil {
             documents = [(1, bytes[...])]
         } else {
-            var line = 1, start = 0
+            var line = 1
+            var start = 0
             for (i, b) in bytes.enumerated() where b == UInt8(ascii: "\n") {
                 documents.append((line, bytes[start..<i]))
                 start = i + 1
@@ -60,12 +63,17 @@ struct Route: ParsableCommand {
                 }
                 if json {
                     let issues: [JSONValue] = error.issues.map {
-                        .object(JSONObject([("path", .string($0.path)), ("code", .string($0.code)), ("message", .string($0.message))]))
+                        .object(
+                            JSONObject([
+                                ("path", .string($0.path)), ("code", .string($0.code)),
+                                ("message", .string($0.message)),
+                            ]))
                     }
-                    let line = JSONValue.object(JSONObject([
-                        ("ticket_id", id.map { .string($0) } ?? .null), ("line", .number(String(doc.line))),
-                        ("error", .object(JSONObject([("issues", .array(issues))]))),
-                    ]))
+                    let line = JSONValue.object(
+                        JSONObject([
+                            ("ticket_id", id.map { .string($0) } ?? .null), ("line", .number(String(doc.line))),
+                            ("error", .object(JSONObject([("issues", .array(issues))]))),
+                        ]))
                     print(String(decoding: JSON.serialize(line), as: UTF8.self))
                 } else {
                     print("line \(doc.line)\(id.map { " (\($0))" } ?? ""): invalid ticket")
@@ -75,7 +83,10 @@ struct Route: ParsableCommand {
                 let decision = ruleSet.route(ticket, explainMisses: explainMisses)
                 let offset = ruleSet.calendar.utcOffsetSeconds(at: ticket.receivedAt)
                 if json {
-                    print(String(decoding: JSON.serialize(decision.json(queuePrefix: queuePrefix, offsetSeconds: offset)), as: UTF8.self))
+                    print(
+                        String(
+                            decoding: JSON.serialize(decision.json(queuePrefix: queuePrefix, offsetSeconds: offset)),
+                            as: UTF8.self))
                 } else {
                     print(Self.describe(decision, offset: offset, prefix: queuePrefix))
                 }
@@ -94,12 +105,19 @@ struct Route: ParsableCommand {
             out.append("\(d.ticketID) -> \(d.type.rawValue) \(u.id) \(u.name) (\(u.level))  queue \(queue)")
         }
         out.append("  rule \(d.rule.id) (\(d.rule.file):\(d.rule.line)), rules \(d.rulesHash.prefix(12))")
-        out.append("  category \(d.category ?? "none"), urgency \(d.urgency.rawValue)\(d.enterprise ? ", enterprise green channel" : ""), priority \(d.priority)")
+        out.append(
+            "  category \(d.category ?? "none"), urgency \(d.urgency.rawValue)\(d.enterprise ? ", enterprise green channel" : ""), priority \(d.priority)"
+        )
         if let p = d.slaProfile {
-            out.append("  sla \(p): " + d.deadlines.map { "\($0.clock.deadlineKey) \(RFC3339.format($0.due, offsetSeconds: offset))" }.joined(separator: ", "))
+            out.append(
+                "  sla \(p): "
+                    + d.deadlines.map { "\($0.clock.deadlineKey) \(RFC3339.format($0.due, offsetSeconds: offset))" }
+                    .joined(separator: ", "))
         }
         if !d.coHandlers.isEmpty { out.append("  co-handlers: " + d.coHandlers.map(\.id).joined(separator: ", ")) }
-        if !d.escalationChain.isEmpty { out.append("  escalation (\(d.escalationPolicy)): " + d.escalationChain.map(\.id).joined(separator: " -> ")) }
+        if !d.escalationChain.isEmpty {
+            out.append("  escalation (\(d.escalationPolicy)): " + d.escalationChain.map(\.id).joined(separator: " -> "))
+        }
         for w in d.ticketWarnings { out.append("  warning: \(w.message) [\(w.code)]; routed without \(w.path)") }
         for w in d.warnings { out.append("  warning: \(w)") }
         out.append("  why:")

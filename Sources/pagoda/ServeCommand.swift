@@ -2,8 +2,8 @@ import ArgumentParser
 import Foundation
 import Logging
 import PagodaConsole
-import PagodaRules
 import PagodaJSON
+import PagodaRules
 import PagodaService
 import PagodaTransport
 
@@ -46,6 +46,7 @@ func bootstrapLogging(level: Logger.Level) {
     }
 }
 
+// swift-format-ignore: AvoidRetroactiveConformances
 extension Logger.Level: @retroactive ExpressibleByArgument {}
 
 struct Serve: AsyncParsableCommand {
@@ -69,30 +70,41 @@ struct Serve: AsyncParsableCommand {
     var synchronous: String = "full"
 
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
-    var logLevel: Logger.Level = Logger.Level(rawValue: ProcessInfo.processInfo.environment["PAGODA_LOG_LEVEL"] ?? "info") ?? .info
+    var logLevel: Logger.Level =
+        Logger.Level(rawValue: ProcessInfo.processInfo.environment["PAGODA_LOG_LEVEL"] ?? "info") ?? .info
 
-    @Option(help: ArgumentHelp(
-        "The longest the lifecycle loop sleeps without looking at the timer table, in seconds.",
-        discussion: "It sleeps until the next due timer and wakes for commands and new dispatches; this only bounds how late a timer can be after a change it was not told of (the system clock set forward)."))
+    @Option(
+        help: ArgumentHelp(
+            "The longest the lifecycle loop sleeps without looking at the timer table, in seconds.",
+            discussion:
+                "It sleeps until the next due timer and wakes for commands and new dispatches; this only bounds how late a timer can be after a change it was not told of (the system clock set forward)."
+        ))
     var timerPoll: Double = 2
 
-    @Option(help: ArgumentHelp(
-        "Serve /metrics (Prometheus), /health and /ready over HTTP at HOST:PORT (port 0: any free port). Default: $PAGODA_STATUS_ADDRESS, else none.",
-        valueName: "host:port"))
+    @Option(
+        help: ArgumentHelp(
+            "Serve /metrics (Prometheus), /health and /ready over HTTP at HOST:PORT (port 0: any free port). Default: $PAGODA_STATUS_ADDRESS, else none.",
+            valueName: "host:port"))
     var statusAddress: String? = ProcessInfo.processInfo.environment["PAGODA_STATUS_ADDRESS"]
 
-    @Option(help: ArgumentHelp(
-        "Serve the web console and its API (/api/v1) at HOST:PORT (port 0: any free port), or none. Default: $PAGODA_CONSOLE_ADDRESS, else 127.0.0.1:8345.",
-        valueName: "host:port"))
+    @Option(
+        help: ArgumentHelp(
+            "Serve the web console and its API (/api/v1) at HOST:PORT (port 0: any free port), or none. Default: $PAGODA_CONSOLE_ADDRESS, else 127.0.0.1:8345.",
+            valueName: "host:port"))
     var consoleAddress: String = ProcessInfo.processInfo.environment["PAGODA_CONSOLE_ADDRESS"] ?? "127.0.0.1:8345"
 
-    @Flag(help: "Mark the console's session cookie Secure: set when the console is reached through a TLS reverse proxy (ops/nginx-console.conf).")
+    @Flag(
+        help:
+            "Mark the console's session cookie Secure: set when the console is reached through a TLS reverse proxy (ops/nginx-console.conf)."
+    )
     var consoleSecureCookies = false
 
-    @Option(help: ArgumentHelp(
-        "How long messages the broker confirmed stay in the outbox: <n>d, <n>h, <n>m, <n>s, or none to keep them.",
-        discussion: "Older ones are deleted in small batches; tickets, decisions, timelines and rejections are kept.",
-        valueName: "period"))
+    @Option(
+        help: ArgumentHelp(
+            "How long messages the broker confirmed stay in the outbox: <n>d, <n>h, <n>m, <n>s, or none to keep them.",
+            discussion:
+                "Older ones are deleted in small batches; tickets, decisions, timelines and rejections are kept.",
+            valueName: "period"))
     var retention: String = OutboxRetentionPeriod.default.description
 
     func run() async throws {
@@ -102,18 +114,26 @@ struct Serve: AsyncParsableCommand {
             throw ValidationError(
                 "--retention must be a whole number with a unit (7d, 36h, 90m, 30s) or none, got '\(retention)'")
         }
-        guard ["full", "normal"].contains(synchronous) else { throw ValidationError("--synchronous must be full or normal") }
-        guard timerPoll > 0, timerPoll <= 86_400 else { throw ValidationError("--timer-poll must be more than 0 and at most 86400 seconds, got \(timerPoll)") }
+        guard ["full", "normal"].contains(synchronous) else {
+            throw ValidationError("--synchronous must be full or normal")
+        }
+        guard timerPoll > 0, timerPoll <= 86_400 else {
+            throw ValidationError("--timer-poll must be more than 0 and at most 86400 seconds, got \(timerPoll)")
+        }
         let status = try statusAddress.map { text in
             guard let a = HostAndPort(parsing: text) else {
-                throw ValidationError("--status-address must be HOST:PORT, [IPv6]:PORT or :PORT with a port from 0 to 65535, got '\(text)'")
+                throw ValidationError(
+                    "--status-address must be HOST:PORT, [IPv6]:PORT or :PORT with a port from 0 to 65535, got '\(text)'"
+                )
             }
             return a
         }
         var console: ConsoleConfiguration?
         if consoleAddress != "none" {
             guard let a = HostAndPort(parsing: consoleAddress) else {
-                throw ValidationError("--console-address must be HOST:PORT, [IPv6]:PORT, :PORT (port 0 to 65535) or none, got '\(consoleAddress)'")
+                throw ValidationError(
+                    "--console-address must be HOST:PORT, [IPv6]:PORT, :PORT (port 0 to 65535) or none, got '\(consoleAddress)'"
+                )
             }
             var c = ConsoleConfiguration(host: a.host, port: a.port)
             c.secureCookies = consoleSecureCookies
@@ -121,7 +141,8 @@ struct Serve: AsyncParsableCommand {
         }
         // Warnings (such as a calendar about to run out of holiday data) are shown: a service runs for months.
         let ruleSet = try loadRuleSet(rules, quietWarnings: false, today: Date())
-        var config = ServerConfiguration(rulesDirectory: rules, amqp: try broker.configuration(name: "pagoda-serve"), databasePath: db)
+        var config = ServerConfiguration(
+            rulesDirectory: rules, amqp: try broker.configuration(name: "pagoda-serve"), databasePath: db)
         config.names = Names(prefix: broker.prefix)
         config.synchronousFull = synchronous == "full"
         config.timerPoll = .milliseconds(Int((timerPoll * 1000).rounded(.up)))
@@ -142,8 +163,11 @@ struct Serve: AsyncParsableCommand {
 
 struct Publish: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Publish tickets (or, with --commands, worker commands; one JSON object per line) with publisher confirms.",
-        discussion: "Each line is sent as it is, byte for byte, to the intake exchange (the commands exchange with --commands); its message id is the line's id (command_id) when it has one. Exit 1 if any publish was not confirmed.")
+        abstract:
+            "Publish tickets (or, with --commands, worker commands; one JSON object per line) with publisher confirms.",
+        discussion:
+            "Each line is sent as it is, byte for byte, to the intake exchange (the commands exchange with --commands); its message id is the line's id (command_id) when it has one. Exit 1 if any publish was not confirmed."
+    )
 
     @OptionGroup var broker: BrokerOptions
 
@@ -162,29 +186,41 @@ struct Publish: AsyncParsableCommand {
     func run() async throws {
         bootstrapLogging(level: .warning)
         let data: Data
-        if file == "-" { data = FileHandle.standardInput.readDataToEndOfFile() } else {
-            guard let d = FileManager.default.contents(atPath: file) else { throw ValidationError("cannot read \(file)") }
+        if file == "-" {
+            data = FileHandle.standardInput.readDataToEndOfFile()
+        } else {
+            guard let d = FileManager.default.contents(atPath: file) else {
+                throw ValidationError("cannot read \(file)")
+            }
             data = d
         }
         let names = Names(prefix: broker.prefix)
         let exchange = commands ? names.commandsExchange : names.intakeExchange
         let configuration = try broker.configuration(name: "pagoda-publish")
-        let publisher = AMQPPublisher(configuration: configuration,
-                                      topology: Topology(exchanges: [.init(name: exchange, type: commands ? "topic" : "fanout")]), window: 256)
+        let publisher = AMQPPublisher(
+            configuration: configuration,
+            topology: Topology(exchanges: [.init(name: exchange, type: commands ? "topic" : "fanout")]), window: 256)
         do {
             try await publisher.waitUntilConnected(timeout: .milliseconds(Int(connectTimeout * 1000)))
         } catch {
             await publisher.close(timeout: .zero)
-            printError("pagoda publish: cannot connect to \(configuration.endpointDescription) within \(connectTimeout) s (see the warnings above); nothing was published\n")
+            printError(
+                "pagoda publish: cannot connect to \(configuration.endpointDescription) within \(connectTimeout) s (see the warnings above); nothing was published\n"
+            )
             throw ExitCode.failure
         }
         let idKey = commands ? "command_id" : "id"
         let replyTo = self.replyTo
-        let lines = data.split(separator: UInt8(ascii: "\n")).map { Array($0) }.filter { !$0.allSatisfy { $0 == 32 || $0 == 13 || $0 == 9 } }
+        let lines = data.split(separator: UInt8(ascii: "\n")).map { Array($0) }.filter {
+            !$0.allSatisfy { $0 == 32 || $0 == 13 || $0 == 9 }
+        }
         let outcomes = await withTaskGroup(of: PublishOutcome.self, returning: [PublishOutcome].self) { group in
             for line in lines {
-                let id: String? = if case .object(let o)? = try? JSON.parse(line), case .string(let s)? = o[idKey] { s } else { nil }
-                var message = AMQPMessage(exchange: exchange, routingKey: commands ? "command" : "", body: line, messageId: id, mandatory: true)
+                let id: String? =
+                    if case .object(let o)? = try? JSON.parse(line), case .string(let s)? = o[idKey] { s } else { nil }
+                var message = AMQPMessage(
+                    exchange: exchange, routingKey: commands ? "command" : "", body: line, messageId: id,
+                    mandatory: true)
                 message.properties.replyTo = replyTo
                 group.addTask { (try? await publisher.publish(message)) ?? .outcomeUnknown }
             }
@@ -192,7 +228,9 @@ struct Publish: AsyncParsableCommand {
         }
         await publisher.close()
         let confirmed = outcomes.count { $0 == .confirmed }
-        print("published \(lines.count) \(commands ? "commands" : "tickets") to \(exchange): \(confirmed) confirmed, \(lines.count - confirmed) not confirmed")
+        print(
+            "published \(lines.count) \(commands ? "commands" : "tickets") to \(exchange): \(confirmed) confirmed, \(lines.count - confirmed) not confirmed"
+        )
         if confirmed != lines.count { throw ExitCode.failure }
     }
 }
@@ -219,14 +257,18 @@ struct MigrateQueues: ParsableCommand {
         do {
             try Topology(exchanges: names.intakeExchanges).declare(configuration: configuration, logger: logger)
         } catch {
-            printError("pagoda migrate-queues: cannot declare the exchanges on \(configuration.endpointDescription): \(error)\n")
+            printError(
+                "pagoda migrate-queues: cannot declare the exchanges on \(configuration.endpointDescription): \(error)\n"
+            )
             throw ExitCode.failure
         }
         for migration in names.singleConsumerQueues {
             do {
                 let outcome = try migration.run(configuration: configuration, logger: logger)
                 if outcome.redeclared {
-                    print("\(migration.queue.name): declared again with a single active consumer, \(outcome.moved) messages kept")
+                    print(
+                        "\(migration.queue.name): declared again with a single active consumer, \(outcome.moved) messages kept"
+                    )
                 } else if outcome.moved > 0 {
                     print("\(migration.queue.name): finished an interrupted move, \(outcome.moved) messages moved back")
                 } else {

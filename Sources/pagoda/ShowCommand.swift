@@ -1,8 +1,8 @@
 import ArgumentParser
 import Foundation
+import PagodaJSON
 import PagodaLifecycle
 import PagodaRules
-import PagodaJSON
 import PagodaService
 import PagodaStore
 import PagodaTransport
@@ -36,16 +36,25 @@ struct Show: ParsableCommand {
         }
         let offset = 8 * 3600
         func t(_ d: Date) -> String { RFC3339.format(d, offsetSeconds: offset) }
-        print("ticket \(h.ticket.id)  state \(h.ticket.state)  received \(t(h.ticket.receivedAt))  dispatch #\(h.ticket.dispatchSequence)")
+        print(
+            "ticket \(h.ticket.id)  state \(h.ticket.state)  received \(t(h.ticket.receivedAt))  dispatch #\(h.ticket.dispatchSequence)"
+        )
         for d in h.decisions {
             let r = d.row
-            print("decision #\(d.dispatchSequence) at \(t(d.createdAt)): \(r.destinationType.rawValue) \(r.unitID ?? "-") (\(r.level ?? "-"))  queue \(r.queue)")
-            print("  rule \(r.ruleID) (\(r.ruleFile):\(r.ruleLine)), rules \(r.rulesHash.prefix(12)); category \(r.category ?? "none"), urgency \(r.urgency), sla \(r.slaProfile ?? "-")")
+            print(
+                "decision #\(d.dispatchSequence) at \(t(d.createdAt)): \(r.destinationType.rawValue) \(r.unitID ?? "-") (\(r.level ?? "-"))  queue \(r.queue)"
+            )
+            print(
+                "  rule \(r.ruleID) (\(r.ruleFile):\(r.ruleLine)), rules \(r.rulesHash.prefix(12)); category \(r.category ?? "none"), urgency \(r.urgency), sla \(r.slaProfile ?? "-")"
+            )
             for w in Self.ticketWarnings(r.decisionJSON) { print("  warning: \(w)") }
         }
-        if !h.deadlines.isEmpty { print("deadlines: " + h.deadlines.map { "\($0.clock) \(t($0.dueAt))" }.joined(separator: ", ")) }
+        if !h.deadlines.isEmpty {
+            print("deadlines: " + h.deadlines.map { "\($0.clock) \(t($0.dueAt))" }.joined(separator: ", "))
+        }
         if let life = try store.lifecycle([h.ticket.id])[h.ticket.id],
-           let state = try? LifecycleCodec(names: Names(), offsetSeconds: offset).decode(life.state) {
+            let state = try? LifecycleCodec(names: Names(), offsetSeconds: offset).decode(life.state)
+        {
             var line = "lifecycle: \(state.phase.rawValue)"
             if let holder = state.holder { line += ", held by \(holder.unit) (\(holder.level.name))" }
             if state.supervised { line += ", supervised" }
@@ -67,7 +76,9 @@ struct Show: ParsableCommand {
         print("timeline:")
         for e in h.events { print("  \(t(e.at))  \(e.type)\(Self.summary(e.payloadJSON))") }
         for m in h.messages {
-            print("  message \(m.outbox.message.messageID) -> \(m.outbox.message.exchange) [\(([m.outbox.message.routingKey] + m.outbox.message.extraRoutingKeys).joined(separator: ", "))]: " + (m.sentAt.map { "confirmed \(t($0))" } ?? "not yet confirmed"))
+            print(
+                "  message \(m.outbox.message.messageID) -> \(m.outbox.message.exchange) [\(([m.outbox.message.routingKey] + m.outbox.message.extraRoutingKeys).joined(separator: ", "))]: "
+                    + (m.sentAt.map { "confirmed \(t($0))" } ?? "not yet confirmed"))
         }
     }
 }
@@ -78,7 +89,8 @@ extension Show {
     /// they were made (a malformed phone shows as `"********67" (masked)`), so they are printed as stored.
     static func ticketWarnings(_ decisionJSON: [UInt8]) -> [String] {
         guard case .object(let o)? = try? JSON.parse(decisionJSON),
-              case .array(let warnings)? = o["ticket_warnings"] else { return [] }
+            case .array(let warnings)? = o["ticket_warnings"]
+        else { return [] }
         return warnings.compactMap { w in
             guard let message = w.objectValue?["message"]?.stringValue else { return nil }
             return message + (w.objectValue?["code"]?.stringValue.map { " [\($0)]" } ?? "")

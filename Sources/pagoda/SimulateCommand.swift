@@ -1,9 +1,9 @@
 import ArgumentParser
 import Foundation
-import PagodaLifecycle
-import PagodaSimulation
-import PagodaRules
 import PagodaJSON
+import PagodaLifecycle
+import PagodaRules
+import PagodaSimulation
 
 /// `pagoda simulate`: replays a scenario of tickets and commands on a virtual clock.
 ///
@@ -60,32 +60,40 @@ struct Simulate: ParsableCommand {
         for (number, reason) in checked.firstErrors { printError("\(scenario):\(number): \(reason)\n") }
         if errors > 0 {
             if errors > 20 { printError("\(scenario): \(errors - 20) more invalid lines\n") }
-            printError("pagoda simulate: \(errors) invalid line\(errors == 1 ? "" : "s") in \(scenario); nothing simulated\n")
+            printError(
+                "pagoda simulate: \(errors) invalid line\(errors == 1 ? "" : "s") in \(scenario); nothing simulated\n")
             throw ExitCode.failure
         }
 
         let report: ScenarioRun.Report
         do {
-            report = try ScenarioRun.simulate(path: scenario, pass: checked, rules: ruleSet, until: untilDate, verbose: verbose)
+            report = try ScenarioRun.simulate(
+                path: scenario, pass: checked, rules: ruleSet, until: untilDate, verbose: verbose)
         } catch {
             printError("pagoda simulate: \(error)\n")
             throw ExitCode(2)
         }
-        let summary = report.summary, linesAppliedAt = report.linesAppliedAt, finishedAt = report.finishedAt
+        let summary = report.summary
+        let linesAppliedAt = report.linesAppliedAt
+        let finishedAt = report.finishedAt
         let wall = Date().timeIntervalSince(started)
         var text = "simulated \(summary.tickets) tickets"
         if summary.rejectedTickets > 0 { text += " (+\(summary.rejectedTickets) rejected)" }
         text += ", \(summary.commands) commands (\(summary.rejectedCommands) refused), \(summary.events) events"
         if let a = summary.firstAt, let b = summary.lastAt {
             let offset = report.offsetSeconds
-            text += " over \(Self.duration(summary.span)) (\(RFC3339.format(a, offsetSeconds: offset)) .. \(RFC3339.format(b, offsetSeconds: offset)))"
+            text +=
+                " over \(Self.duration(summary.span)) (\(RFC3339.format(a, offsetSeconds: offset)) .. \(RFC3339.format(b, offsetSeconds: offset)))"
         }
-        text += String(format: " in %.2f s wall (checking %.2f s, lines %.2f s, timers after them %.2f s): %.0f tickets/s, %.0f events/s",
-                       wall, checkedAt.timeIntervalSince(started), linesAppliedAt.timeIntervalSince(checkedAt),
-                       finishedAt.timeIntervalSince(linesAppliedAt),
-                       Double(summary.tickets) / max(wall, 1e-9), Double(summary.events) / max(wall, 1e-9))
+        text += String(
+            format:
+                " in %.2f s wall (checking %.2f s, lines %.2f s, timers after them %.2f s): %.0f tickets/s, %.0f events/s",
+            wall, checkedAt.timeIntervalSince(started), linesAppliedAt.timeIntervalSince(checkedAt),
+            finishedAt.timeIntervalSince(linesAppliedAt),
+            Double(summary.tickets) / max(wall, 1e-9), Double(summary.events) / max(wall, 1e-9))
         if summary.skippedLines > 0 { text += "; \(summary.skippedLines) lines after --until not applied" }
-        text += "; open at end: \(summary.openTickets) (\(summary.remindingTickets) only awaiting supervision reminders)\n"
+        text +=
+            "; open at end: \(summary.openTickets) (\(summary.remindingTickets) only awaiting supervision reminders)\n"
         printError(text)
     }
 }
@@ -93,7 +101,9 @@ struct Simulate: ParsableCommand {
 extension Simulate {
     static func duration(_ s: TimeInterval) -> String {
         let total = Int(s)
-        let d = total / 86_400, h = total % 86_400 / 3600, m = total % 3600 / 60
+        let d = total / 86_400
+        let h = total % 86_400 / 3600
+        let m = total % 3600 / 60
         return d > 0 ? "\(d)d\(h)h\(m)m" : "\(h)h\(m)m"
     }
 }

@@ -9,7 +9,8 @@ import PagodaStore
 struct User: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Manage the web console's users: add, list, disable, passwd, token.",
-        discussion: "Passwords are read from standard input (--password-stdin), never from the command line; they need at least 10 characters and are stored as bcrypt hashes. A worker belongs to one unit of the rule files.",
+        discussion:
+            "Passwords are read from standard input (--password-stdin), never from the command line; they need at least 10 characters and are stored as bcrypt hashes. A worker belongs to one unit of the rule files.",
         subcommands: [UserAdd.self, UserList.self, UserDisable.self, UserPasswd.self, UserToken.self])
 }
 
@@ -29,7 +30,9 @@ struct UserStoreOptions: ParsableArguments {
 /// Reads the password: the first line of standard input, without its line end.
 func readPassword(_ given: Bool, command: String) throws -> String {
     guard given else {
-        printError("pagoda user \(command): give the password on standard input with --password-stdin (never on the command line)\n")
+        printError(
+            "pagoda user \(command): give the password on standard input with --password-stdin (never on the command line)\n"
+        )
         throw ExitCode(2)
     }
     guard let line = readLine(strippingNewline: true) else {
@@ -52,7 +55,8 @@ func refusing<T>(_ command: String, _ body: () throws -> T) throws -> T {
 extension ConsoleRole: ExpressibleByArgument {}
 
 struct UserAdd: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "add", abstract: "Add a user (password on standard input).")
+    static let configuration = CommandConfiguration(
+        commandName: "add", abstract: "Add a user (password on standard input).")
 
     @Argument(help: "The user name (1-64 characters of A-Z a-z 0-9 . _ @ -).")
     var name: String
@@ -60,7 +64,10 @@ struct UserAdd: ParsableCommand {
     @Option(help: "worker, centre, supervisor or admin.")
     var role: ConsoleRole
 
-    @Option(help: "The user's unit id from the rule files: required for a worker; for the centre, the unit its commands are sent as (default: the rules' triage unit).")
+    @Option(
+        help:
+            "The user's unit id from the rule files: required for a worker; for the centre, the unit its commands are sent as (default: the rules' triage unit)."
+    )
     var unit: String?
 
     @Flag(help: "Read the password from the first line of standard input.")
@@ -83,7 +90,8 @@ struct UserAdd: ParsableCommand {
 }
 
 struct UserList: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "list", abstract: "List the users: name, role, unit, state.")
+    static let configuration = CommandConfiguration(
+        commandName: "list", abstract: "List the users: name, role, unit, state.")
 
     @OptionGroup var store: UserStoreOptions
 
@@ -91,21 +99,28 @@ struct UserList: ParsableCommand {
         let accounts = try store.accounts()
         let now = Date()
         let rows = try accounts.store.consoleAccounts()
-        if rows.isEmpty { print("no users"); return }
+        if rows.isEmpty {
+            print("no users")
+            return
+        }
         for a in rows {
             var state = a.disabled ? "disabled" : "active"
-            if let until = a.lockedUntil, until > now { state += ", locked until \(RFC3339.format(until, offsetSeconds: 8 * 3600))" }
+            if let until = a.lockedUntil, until > now {
+                state += ", locked until \(RFC3339.format(until, offsetSeconds: 8 * 3600))"
+            }
             if a.failedLogins > 0 { state += ", \(a.failedLogins) failed logins" }
             let name = a.name.padding(toLength: max(16, a.name.count), withPad: " ", startingAt: 0)
             let role = a.role.padding(toLength: 11, withPad: " ", startingAt: 0)
-            let unit = (a.unitID ?? "-").padding(toLength: max(24, (a.unitID ?? "-").count), withPad: " ", startingAt: 0)
+            let unit = (a.unitID ?? "-").padding(
+                toLength: max(24, (a.unitID ?? "-").count), withPad: " ", startingAt: 0)
             print("\(name) \(role) \(unit) \(state)")
         }
     }
 }
 
 struct UserDisable: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "disable", abstract: "Disable a user: ends its sessions and revokes its API tokens.")
+    static let configuration = CommandConfiguration(
+        commandName: "disable", abstract: "Disable a user: ends its sessions and revokes its API tokens.")
 
     @Argument(help: "The user name.")
     var name: String
@@ -120,7 +135,9 @@ struct UserDisable: ParsableCommand {
 }
 
 struct UserPasswd: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "passwd", abstract: "Set a user's password (on standard input); ends its sessions and clears a lock.")
+    static let configuration = CommandConfiguration(
+        commandName: "passwd",
+        abstract: "Set a user's password (on standard input); ends its sessions and clears a lock.")
 
     @Argument(help: "The user name.")
     var name: String
@@ -140,7 +157,8 @@ struct UserPasswd: ParsableCommand {
 
 struct UserToken: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "token", abstract: "Make an API bearer token for a user and print it once (only its digest is stored).")
+        commandName: "token",
+        abstract: "Make an API bearer token for a user and print it once (only its digest is stored).")
 
     @Argument(help: "The user name.")
     var name: String

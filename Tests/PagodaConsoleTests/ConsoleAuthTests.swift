@@ -1,5 +1,5 @@
-import HTTPTypes
 import Foundation
+import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import Logging
@@ -21,7 +21,8 @@ final class TestClock: Sendable {
 }
 
 /// The repository's root (Tests/PagodaConsoleTests/ is two levels down).
-let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+    .deletingLastPathComponent()
 
 /// A console on a real SQLite file in a temporary directory, with the service's command desk, real
 /// bcrypt (cost 10 to keep the suite quick) and the repository's rules; tickets dispatched through the
@@ -55,10 +56,13 @@ final class ConsoleFixture: Sendable {
         let store = try DispatchStore(StoreConfiguration(path: dbPath))
         let names = Names()
         let live = LiveRules(ruleSet: Self.rules, names: names)
-        let desk = CommandDesk(store: store, rules: live,
-                               codec: live.current.processor.codec, metrics: ServiceMetrics(factory: PrometheusExport()), changed: {}, clock: clock.read)
-        return ConsoleEnvironment(store: store, backend: desk, configuration: configuration, logger: Logger(label: "test.console"),
-                                  clock: clock.read)
+        let desk = CommandDesk(
+            store: store, rules: live,
+            codec: live.current.processor.codec, metrics: ServiceMetrics(factory: PrometheusExport()), changed: {},
+            clock: clock.read)
+        return ConsoleEnvironment(
+            store: store, backend: desk, configuration: configuration, logger: Logger(label: "test.console"),
+            clock: clock.read)
     }
 
     func application(_ env: ConsoleEnvironment) -> some ApplicationProtocol {
@@ -67,15 +71,23 @@ final class ConsoleFixture: Sendable {
 
     /// Dispatches a ticket through the intake processor, received now; returns the holding unit.
     @discardableResult
-    func dispatch(_ env: ConsoleEnvironment, id: String, district: String = "南海区", phone: String = "13812345678") throws -> String? {
+    func dispatch(_ env: ConsoleEnvironment, id: String, district: String = "南海区", phone: String = "13812345678") throws
+        -> String?
+    {
         let received = RFC3339.format(clock.read(), offsetSeconds: 28800)
-        let body = #"{"id":"\#(id)","received_at":"\#(received)","channel":"hotline","kind":"complaint","text":"路灯坏了很久没人修，晚上很危险","category":"city_management","region":{"district":"\#(district)"},"caller":{"name":"李先生","phone":"\#(phone)"}}"#
+        let body =
+            #"{"id":"\#(id)","received_at":"\#(received)","channel":"hotline","kind":"complaint","text":"路灯坏了很久没人修，晚上很危险","category":"city_management","region":{"district":"\#(district)"},"caller":{"name":"李先生","phone":"\#(phone)"}}"#
         let processor = IntakeProcessor(ruleSet: Self.rules, names: Names())
-        _ = try env.store.recordDispatches([processor.process(body: Array(body.utf8), messageID: "m-\(id)", now: clock.read())])
+        _ = try env.store.recordDispatches([
+            processor.process(body: Array(body.utf8), messageID: "m-\(id)", now: clock.read())
+        ])
         return try env.store.lifecycle([id])[id]?.unitID
     }
 
-    func addUser(_ env: ConsoleEnvironment, _ name: String, _ role: ConsoleRole, unit: String? = nil, password: String = "correct-horse-1")
+    func addUser(
+        _ env: ConsoleEnvironment, _ name: String, _ role: ConsoleRole, unit: String? = nil,
+        password: String = "correct-horse-1"
+    )
         throws
     {
         _ = try env.accounts.add(name: name, role: role, unit: unit, password: password, rules: Self.rules, by: "test")
@@ -87,18 +99,23 @@ struct Session {
     var cookie: String
     var csrf: String
     var headers: HTTPFields { [.cookie: cookie] }
-    var apiHeaders: HTTPFields { [.cookie: cookie, .contentType: "application/json", HTTPField.Name("X-CSRF-Token")!: csrf] }
+    var apiHeaders: HTTPFields {
+        [.cookie: cookie, .contentType: "application/json", HTTPField.Name("X-CSRF-Token")!: csrf]
+    }
 }
 
 extension TestClientProtocol {
     /// Logs in through `POST /api/v1/session`.
     func login(_ name: String, _ password: String = "correct-horse-1") async throws -> Session {
-        let r = try await execute(uri: "/api/v1/session", method: .post, headers: [.contentType: "application/json"],
-                                  body: ByteBuffer(string: #"{"name":"\#(name)","password":"\#(password)"}"#))
+        let r = try await execute(
+            uri: "/api/v1/session", method: .post, headers: [.contentType: "application/json"],
+            body: ByteBuffer(string: #"{"name":"\#(name)","password":"\#(password)"}"#))
         #expect(r.status == .ok, "login of \(name): \(String(buffer: r.body))")
         let setCookie = try #require(r.headers[.setCookie])
         let cookie = String(setCookie.split(separator: ";")[0])
-        guard case .object(let o)? = try? JSON.parse(Array(r.body.readableBytesView)), let csrf = o["csrf_token"]?.stringValue else {
+        guard case .object(let o)? = try? JSON.parse(Array(r.body.readableBytesView)),
+            let csrf = o["csrf_token"]?.stringValue
+        else {
             Issue.record("no csrf_token in \(String(buffer: r.body))")
             return Session(cookie: cookie, csrf: "")
         }
@@ -109,7 +126,9 @@ extension TestClientProtocol {
 func json(_ r: TestResponse) -> JSONObject? { try? JSON.parse(Array(r.body.readableBytesView)).objectValue }
 
 func form(_ pairs: [(String, String)]) -> ByteBuffer {
-    ByteBuffer(string: pairs.map { "\($0.0)=\($0.1.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "")" }.joined(separator: "&"))
+    ByteBuffer(
+        string: pairs.map { "\($0.0)=\($0.1.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "")" }
+            .joined(separator: "&"))
 }
 
 @Suite struct ConsoleAuthTests {
@@ -123,13 +142,16 @@ func form(_ pairs: [(String, String)]) -> ByteBuffer {
             for path in ["/api/v1/tickets/X-1", "/api/v1/session"] {
                 #expect(try await client.execute(uri: path, method: .get).status == .unauthorized, "\(path)")
             }
-            let post = try await client.execute(uri: "/api/v1/tickets/X-1/commands", method: .post, headers: [.contentType: "application/json"],
-                                                body: ByteBuffer(string: #"{"command_id":"c1","type":"sign"}"#))
+            let post = try await client.execute(
+                uri: "/api/v1/tickets/X-1/commands", method: .post, headers: [.contentType: "application/json"],
+                body: ByteBuffer(string: #"{"command_id":"c1","type":"sign"}"#))
             #expect(post.status == .unauthorized)
             for path in ["/admin/users", "/"] {
                 let page = try await client.execute(uri: path, method: .get)
                 #expect(page.status == .seeOther, "\(path)")
-                #expect(page.headers[.location]?.hasPrefix("/login?next=") == true, "\(path): \(page.headers[.location] ?? "-")")
+                #expect(
+                    page.headers[.location]?.hasPrefix("/login?next=") == true,
+                    "\(path): \(page.headers[.location] ?? "-")")
             }
             let login = try await client.execute(uri: "/login", method: .get)
             #expect(login.status == .ok)
@@ -148,12 +170,16 @@ func form(_ pairs: [(String, String)]) -> ByteBuffer {
             let token = String(loginCookie.split(separator: "=")[1])
             #expect(String(buffer: page.body).contains(token))
             // Without the login form's own token: refused.
-            let forged = try await client.execute(uri: "/login", method: .post, headers: [.contentType: "application/x-www-form-urlencoded"],
-                                                  body: form([("name", "centre1"), ("password", "correct-horse-1")]))
+            let forged = try await client.execute(
+                uri: "/login", method: .post, headers: [.contentType: "application/x-www-form-urlencoded"],
+                body: form([("name", "centre1"), ("password", "correct-horse-1")]))
             #expect(forged.status == .forbidden)
-            let r = try await client.execute(uri: "/login", method: .post,
-                                             headers: [.contentType: "application/x-www-form-urlencoded", .cookie: loginCookie],
-                                             body: form([("_login", token), ("next", "/centre"), ("name", "centre1"), ("password", "correct-horse-1")]))
+            let r = try await client.execute(
+                uri: "/login", method: .post,
+                headers: [.contentType: "application/x-www-form-urlencoded", .cookie: loginCookie],
+                body: form([
+                    ("_login", token), ("next", "/centre"), ("name", "centre1"), ("password", "correct-horse-1"),
+                ]))
             #expect(r.status == .seeOther)
             #expect(r.headers[.location] == "/centre")
             let set = try #require(r.headers[values: .setCookie].first { $0.hasPrefix("pagoda_session=") })
@@ -168,16 +194,22 @@ func form(_ pairs: [(String, String)]) -> ByteBuffer {
             #expect(me.status == .ok)
             let csrf = try #require(json(me)?["csrf_token"]?.stringValue)
             // Logout is a state-changing form: without the CSRF token it is refused and the session lives on.
-            let noToken = try await client.execute(uri: "/logout", method: .post,
-                                                   headers: [.cookie: cookie, .contentType: "application/x-www-form-urlencoded"], body: form([]))
+            let noToken = try await client.execute(
+                uri: "/logout", method: .post,
+                headers: [.cookie: cookie, .contentType: "application/x-www-form-urlencoded"], body: form([]))
             #expect(noToken.status == .forbidden)
-            #expect(try await client.execute(uri: "/api/v1/session", method: .get, headers: [.cookie: cookie]).status == .ok)
-            let out = try await client.execute(uri: "/logout", method: .post,
-                                               headers: [.cookie: cookie, .contentType: "application/x-www-form-urlencoded"],
-                                               body: form([("_csrf", csrf)]))
+            #expect(
+                try await client.execute(uri: "/api/v1/session", method: .get, headers: [.cookie: cookie]).status == .ok
+            )
+            let out = try await client.execute(
+                uri: "/logout", method: .post,
+                headers: [.cookie: cookie, .contentType: "application/x-www-form-urlencoded"],
+                body: form([("_csrf", csrf)]))
             #expect(out.status == .seeOther)
             #expect(out.headers[.location] == "/login")
-            #expect(try await client.execute(uri: "/api/v1/session", method: .get, headers: [.cookie: cookie]).status == .unauthorized)
+            #expect(
+                try await client.execute(uri: "/api/v1/session", method: .get, headers: [.cookie: cookie]).status
+                    == .unauthorized)
         }
         let audit = try env.store.consoleAudit(userName: "centre1")
         #expect(audit.map(\.action).contains("login"))
@@ -190,8 +222,9 @@ func form(_ pairs: [(String, String)]) -> ByteBuffer {
         let env = try f.environment()
         try f.addUser(env, "sup1", .supervisor)
         try await f.application(env).test(.router) { client in
-            let r = try await client.execute(uri: "/api/v1/session", method: .post, headers: [.contentType: "application/json"],
-                                             body: ByteBuffer(string: #"{"name":"sup1","password":"correct-horse-1"}"#))
+            let r = try await client.execute(
+                uri: "/api/v1/session", method: .post, headers: [.contentType: "application/json"],
+                body: ByteBuffer(string: #"{"name":"sup1","password":"correct-horse-1"}"#))
             #expect(r.status == .ok)
             let set = try #require(r.headers[.setCookie])
             #expect(set.contains("Secure"))
@@ -206,8 +239,9 @@ func form(_ pairs: [(String, String)]) -> ByteBuffer {
         try f.addUser(env, "worker1", .worker, unit: "nanhai")
         try await f.application(env).test(.router) { client in
             func attempt(_ password: String) async throws -> TestResponse {
-                try await client.execute(uri: "/api/v1/session", method: .post, headers: [.contentType: "application/json"],
-                                         body: ByteBuffer(string: #"{"name":"worker1","password":"\#(password)"}"#))
+                try await client.execute(
+                    uri: "/api/v1/session", method: .post, headers: [.contentType: "application/json"],
+                    body: ByteBuffer(string: #"{"name":"worker1","password":"\#(password)"}"#))
             }
             for i in 1...4 {
                 let r = try await attempt("wrong-password-\(i)")
@@ -240,8 +274,9 @@ func form(_ pairs: [(String, String)]) -> ByteBuffer {
         try env.accounts.setDisabled(name: "gone", true, by: "test")
         try await f.application(env).test(.router) { client in
             for name in ["nobody", "gone"] {
-                let r = try await client.execute(uri: "/api/v1/session", method: .post, headers: [.contentType: "application/json"],
-                                                 body: ByteBuffer(string: #"{"name":"\#(name)","password":"correct-horse-1"}"#))
+                let r = try await client.execute(
+                    uri: "/api/v1/session", method: .post, headers: [.contentType: "application/json"],
+                    body: ByteBuffer(string: #"{"name":"\#(name)","password":"correct-horse-1"}"#))
                 #expect(r.status == .unauthorized)
                 #expect(json(r)?["code"] == .string("bad_credentials"))
             }
@@ -262,10 +297,13 @@ func form(_ pairs: [(String, String)]) -> ByteBuffer {
             #expect(json(me)?["user"]?.objectValue?["name"] == .string("sup1"))
             #expect(json(me)?["csrf_token"] == .string(session.csrf))
             f.clock.advance(7 * 3600)
-            #expect(try await client.execute(uri: "/api/v1/session", method: .get, headers: session.headers).status == .ok)
+            #expect(
+                try await client.execute(uri: "/api/v1/session", method: .get, headers: session.headers).status == .ok)
             // Used an hour ago: the idle time started again then.
             f.clock.advance(8 * 3600 + 1)
-            #expect(try await client.execute(uri: "/api/v1/session", method: .get, headers: session.headers).status == .unauthorized)
+            #expect(
+                try await client.execute(uri: "/api/v1/session", method: .get, headers: session.headers).status
+                    == .unauthorized)
         }
     }
 

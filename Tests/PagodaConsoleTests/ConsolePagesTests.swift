@@ -33,7 +33,9 @@ import Testing
         return World(f: f, env: env, mineUnit: mineUnit, theirUnit: theirUnit)
     }
 
-    func page(_ client: some TestClientProtocol, _ uri: String, _ s: Session) async throws -> (HTTPResponse.Status, String) {
+    func page(_ client: some TestClientProtocol, _ uri: String, _ s: Session) async throws -> (
+        HTTPResponse.Status, String
+    ) {
         let r = try await client.execute(uri: uri, method: .get, headers: s.headers)
         return (r.status, String(buffer: r.body))
     }
@@ -104,9 +106,10 @@ import Testing
             // The same form sent twice: one sign.
             let fields = [("_csrf", worker.csrf), ("command_id", "web-test-sign-1"), ("type", "sign")]
             for _ in 0..<2 {
-                let r = try await client.execute(uri: "/tickets/FS-1", method: .post,
-                                                 headers: [.cookie: worker.cookie, .contentType: "application/x-www-form-urlencoded"],
-                                                 body: form(fields))
+                let r = try await client.execute(
+                    uri: "/tickets/FS-1", method: .post,
+                    headers: [.cookie: worker.cookie, .contentType: "application/x-www-form-urlencoded"],
+                    body: form(fields))
                 #expect(r.status == .seeOther)
                 #expect(r.headers[.location] == "/tickets/FS-1?done=sign")
             }
@@ -116,14 +119,16 @@ import Testing
             #expect(signed.contains("已提交") && signed.contains("办理中"))
             #expect(signed.contains("w1"))  // the timeline names who acted
             // Without the CSRF token: refused before anything happens.
-            let forged = try await client.execute(uri: "/tickets/FS-1", method: .post,
-                                                  headers: [.cookie: worker.cookie, .contentType: "application/x-www-form-urlencoded"],
-                                                  body: form([("command_id", "web-test-2"), ("type", "contact")]))
+            let forged = try await client.execute(
+                uri: "/tickets/FS-1", method: .post,
+                headers: [.cookie: worker.cookie, .contentType: "application/x-www-form-urlencoded"],
+                body: form([("command_id", "web-test-2"), ("type", "contact")]))
             #expect(forged.status == .forbidden)
             // A refusal is shown with its reason in Chinese: signing again is not allowed.
-            let again = try await client.execute(uri: "/tickets/FS-1", method: .post,
-                                                 headers: [.cookie: worker.cookie, .contentType: "application/x-www-form-urlencoded"],
-                                                 body: form([("_csrf", worker.csrf), ("command_id", "web-test-sign-2"), ("type", "sign")]))
+            let again = try await client.execute(
+                uri: "/tickets/FS-1", method: .post,
+                headers: [.cookie: worker.cookie, .contentType: "application/x-www-form-urlencoded"],
+                body: form([("_csrf", worker.csrf), ("command_id", "web-test-sign-2"), ("type", "sign")]))
             #expect(again.status == .conflict)
             #expect(String(buffer: again.body).contains("被拒绝"))
             // The centre sees the whole phone and its own actions; a supervisor none.
@@ -163,9 +168,10 @@ import Testing
             let (rulesStatus, rules) = try await page(client, "/rules", admin)
             #expect(rulesStatus == .ok)
             #expect(rules.contains(ConsoleFixture.rules.hash))
-            let tried = try await client.execute(uri: "/rules", method: .post,
-                                                 headers: [.cookie: admin.cookie, .contentType: "application/x-www-form-urlencoded"],
-                                                 body: form([("_csrf", admin.csrf), ("ticket", #"{"id":"T-1"}"#)]))
+            let tried = try await client.execute(
+                uri: "/rules", method: .post,
+                headers: [.cookie: admin.cookie, .contentType: "application/x-www-form-urlencoded"],
+                body: form([("_csrf", admin.csrf), ("ticket", #"{"id":"T-1"}"#)]))
             #expect(tried.status == .ok)
             #expect(String(buffer: tried.body).contains("不是有效的工单"))
         }

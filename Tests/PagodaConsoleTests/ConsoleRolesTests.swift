@@ -56,10 +56,13 @@ import Testing
             #expect(list.status == .ok)
             let ids = json(list)?["tickets"]?.arrayValue?.compactMap { $0.objectValue?["ticket_id"]?.stringValue }
             #expect(ids == [w.mine])
-            #expect(try await client.execute(uri: "/api/v1/tickets?unit=\(w.theirUnit)", method: .get, headers: s.headers).status == .forbidden)
+            #expect(
+                try await client.execute(uri: "/api/v1/tickets?unit=\(w.theirUnit)", method: .get, headers: s.headers)
+                    .status == .forbidden)
             // Acting on another unit's ticket: 403, and nothing happens to it.
-            let act = try await client.execute(uri: "/api/v1/tickets/\(w.theirs)/commands", method: .post, headers: s.apiHeaders,
-                                               body: ByteBuffer(string: #"{"command_id":"w1-x","type":"sign"}"#))
+            let act = try await client.execute(
+                uri: "/api/v1/tickets/\(w.theirs)/commands", method: .post, headers: s.apiHeaders,
+                body: ByteBuffer(string: #"{"command_id":"w1-x","type":"sign"}"#))
             #expect(act.status == .forbidden)
         }
         #expect(try await w.env.store.lifecycle([w.theirs])[w.theirs]?.phase == "assigned")
@@ -79,20 +82,24 @@ import Testing
             let seen = try await client.execute(uri: "/api/v1/tickets/\(w.theirs)", method: .get, headers: sup.headers)
             #expect(seen.status == .ok)
             #expect(json(seen)?["ticket"]?.objectValue?["caller"]?.objectValue?["phone"] == .string("139****4321"))
-            let act = try await client.execute(uri: "/api/v1/tickets/\(w.theirs)/commands", method: .post, headers: sup.apiHeaders,
-                                               body: ByteBuffer(string: #"{"command_id":"sup-1","type":"redispatch","to_unit":"\#(w.mineUnit)"}"#))
+            let act = try await client.execute(
+                uri: "/api/v1/tickets/\(w.theirs)/commands", method: .post, headers: sup.apiHeaders,
+                body: ByteBuffer(string: #"{"command_id":"sup-1","type":"redispatch","to_unit":"\#(w.mineUnit)"}"#))
             #expect(act.status == .forbidden)
-            #expect(try await client.execute(uri: "/admin/users", method: .get, headers: sup.headers).status == .forbidden)
+            #expect(
+                try await client.execute(uri: "/admin/users", method: .get, headers: sup.headers).status == .forbidden)
 
             let admin = try await client.login("admin1")
             let users = try await client.execute(uri: "/admin/users", method: .get, headers: admin.headers)
             #expect(users.status == .ok)
             #expect(String(buffer: users.body).contains("w1"))
             let w1 = try await client.login("w1")
-            #expect(try await client.execute(uri: "/admin/users", method: .get, headers: w1.headers).status == .forbidden)
+            #expect(
+                try await client.execute(uri: "/admin/users", method: .get, headers: w1.headers).status == .forbidden)
             // A worker cannot make the centre's decisions.
-            let decide = try await client.execute(uri: "/api/v1/tickets/\(w.mine)/commands", method: .post, headers: w1.apiHeaders,
-                                                  body: ByteBuffer(string: #"{"command_id":"w1-r","type":"redispatch","to_unit":"\#(w.theirUnit)"}"#))
+            let decide = try await client.execute(
+                uri: "/api/v1/tickets/\(w.mine)/commands", method: .post, headers: w1.apiHeaders,
+                body: ByteBuffer(string: #"{"command_id":"w1-r","type":"redispatch","to_unit":"\#(w.theirUnit)"}"#))
             #expect(decide.status == .forbidden)
         }
         #expect(try await w.env.store.lifecycle([w.theirs])[w.theirs]?.unitID == w.theirUnit)
@@ -104,35 +111,41 @@ import Testing
         #expect(try w.env.store.consoleTokenAccount(tokenHash: Digest.sha256Hex(token.utf8))?.name == "w1")
         try await w.f.application(w.env).test(.router) { client in
             let s = try await client.login("w1")
-            let noCSRF = try await client.execute(uri: "/api/v1/tickets/\(w.mine)/commands", method: .post,
-                                                  headers: [.cookie: s.cookie, .contentType: "application/json"],
-                                                  body: ByteBuffer(string: #"{"command_id":"c-1","type":"sign"}"#))
+            let noCSRF = try await client.execute(
+                uri: "/api/v1/tickets/\(w.mine)/commands", method: .post,
+                headers: [.cookie: s.cookie, .contentType: "application/json"],
+                body: ByteBuffer(string: #"{"command_id":"c-1","type":"sign"}"#))
             #expect(noCSRF.status == .forbidden)
             #expect(json(noCSRF)?["code"] == .string("csrf"))
             #expect(try await w.env.store.lifecycle([w.mine])[w.mine]?.phase == "assigned")
-            let bearer = try await client.execute(uri: "/api/v1/tickets/\(w.mine)/commands", method: .post,
-                                                  headers: [.authorization: "Bearer \(token)", .contentType: "application/json"],
-                                                  body: ByteBuffer(string: #"{"command_id":"c-2","type":"sign"}"#))
+            let bearer = try await client.execute(
+                uri: "/api/v1/tickets/\(w.mine)/commands", method: .post,
+                headers: [.authorization: "Bearer \(token)", .contentType: "application/json"],
+                body: ByteBuffer(string: #"{"command_id":"c-2","type":"sign"}"#))
             #expect(bearer.status == .ok, "\(String(buffer: bearer.body))")
             #expect(json(bearer)?["outcome"] == .string("applied"))
             let events = json(bearer)?["events"]?.arrayValue ?? []
             #expect(events.first?.objectValue?["event"] == .string("ticket.signed"))
             #expect(events.first?.objectValue?["by"] == .string("w1"))
-            let bad = try await client.execute(uri: "/api/v1/tickets", method: .get, headers: [.authorization: "Bearer pgd_nope"])
+            let bad = try await client.execute(
+                uri: "/api/v1/tickets", method: .get, headers: [.authorization: "Bearer pgd_nope"])
             #expect(bad.status == .unauthorized)
             // A refusal by the lifecycle: 409 with the code and a Chinese message.
-            let again = try await client.execute(uri: "/api/v1/tickets/\(w.mine)/commands", method: .post, headers: s.apiHeaders,
-                                                 body: ByteBuffer(string: #"{"command_id":"c-3","type":"sign"}"#))
+            let again = try await client.execute(
+                uri: "/api/v1/tickets/\(w.mine)/commands", method: .post, headers: s.apiHeaders,
+                body: ByteBuffer(string: #"{"command_id":"c-3","type":"sign"}"#))
             #expect(again.status == .conflict)
             #expect(json(again)?["code"] == .string("already_signed"))
             #expect(json(again)?["message"] == .string("工单已签收"))
             // An invalid command: 400 with the contract's issues; a unit in the body is refused.
-            let invalid = try await client.execute(uri: "/api/v1/tickets/\(w.mine)/commands", method: .post, headers: s.apiHeaders,
-                                                   body: ByteBuffer(string: #"{"command_id":"c-4","type":"reply","outcome":"done"}"#))
+            let invalid = try await client.execute(
+                uri: "/api/v1/tickets/\(w.mine)/commands", method: .post, headers: s.apiHeaders,
+                body: ByteBuffer(string: #"{"command_id":"c-4","type":"reply","outcome":"done"}"#))
             #expect(invalid.status == .badRequest)
             #expect(json(invalid)?["issues"]?.arrayValue?.isEmpty == false)
-            let unit = try await client.execute(uri: "/api/v1/tickets/\(w.mine)/commands", method: .post, headers: s.apiHeaders,
-                                                body: ByteBuffer(string: #"{"command_id":"c-5","type":"sign","unit":"\#(w.theirUnit)"}"#))
+            let unit = try await client.execute(
+                uri: "/api/v1/tickets/\(w.mine)/commands", method: .post, headers: s.apiHeaders,
+                body: ByteBuffer(string: #"{"command_id":"c-5","type":"sign","unit":"\#(w.theirUnit)"}"#))
             #expect(unit.status == .badRequest)
         }
         let audit = try w.env.store.consoleAudit(userName: "w1").filter { $0.action == "command" }
@@ -143,20 +156,24 @@ import Testing
         let w = try world()
         try await w.f.application(w.env).test(.router) { client in
             let s = try await client.login("w1")
-            let body = form([("_csrf", s.csrf), ("command_id", "web-double-1"), ("type", "reply"), ("outcome", "resolved"),
-                             ("text", "已安排维修，路灯已修复。")])
+            let body = form([
+                ("_csrf", s.csrf), ("command_id", "web-double-1"), ("type", "reply"), ("outcome", "resolved"),
+                ("text", "已安排维修，路灯已修复。"),
+            ])
             var locations: [String] = []
             for _ in 0..<2 {
-                let r = try await client.execute(uri: "/tickets/\(w.mine)/commands", method: .post,
-                                                 headers: [.cookie: s.cookie, .contentType: "application/x-www-form-urlencoded"], body: body)
+                let r = try await client.execute(
+                    uri: "/tickets/\(w.mine)/commands", method: .post,
+                    headers: [.cookie: s.cookie, .contentType: "application/x-www-form-urlencoded"], body: body)
                 #expect(r.status == .seeOther)
                 locations.append(r.headers[.location] ?? "")
             }
             #expect(locations == ["/tickets/\(w.mine)?done=reply", "/tickets/\(w.mine)?done=reply&duplicate=1"])
             // Without the CSRF field the form is refused before anything is applied.
-            let forged = try await client.execute(uri: "/tickets/\(w.mine)/commands", method: .post,
-                                                  headers: [.cookie: s.cookie, .contentType: "application/x-www-form-urlencoded"],
-                                                  body: form([("command_id", "web-forged"), ("type", "progress"), ("note", "x")]))
+            let forged = try await client.execute(
+                uri: "/tickets/\(w.mine)/commands", method: .post,
+                headers: [.cookie: s.cookie, .contentType: "application/x-www-form-urlencoded"],
+                body: form([("command_id", "web-forged"), ("type", "progress"), ("note", "x")]))
             #expect(forged.status == .forbidden)
         }
         let history = try #require(try w.env.store.ticket(id: w.mine))
@@ -171,19 +188,24 @@ import Testing
         let w = try world()
         try await w.f.application(w.env).test(.router) { client in
             let worker = try await client.login("w1")
-            let reply = try await client.execute(uri: "/api/v1/tickets/\(w.mine)/commands", method: .post, headers: worker.apiHeaders,
-                                                 body: ByteBuffer(string: #"{"command_id":"r-1","type":"reply","outcome":"resolved","text":"已修复"}"#))
+            let reply = try await client.execute(
+                uri: "/api/v1/tickets/\(w.mine)/commands", method: .post, headers: worker.apiHeaders,
+                body: ByteBuffer(string: #"{"command_id":"r-1","type":"reply","outcome":"resolved","text":"已修复"}"#))
             #expect(reply.status == .ok)
             let centre = try await client.login("centre1")
-            let body = form([("_csrf", centre.csrf), ("command_id", "cb-1"), ("type", "callback_result"), ("reached", "true"),
-                             ("resolved", "true"), ("satisfaction", "satisfied")])
-            let r = try await client.execute(uri: "/tickets/\(w.mine)/commands", method: .post,
-                                             headers: [.cookie: centre.cookie, .contentType: "application/x-www-form-urlencoded"], body: body)
+            let body = form([
+                ("_csrf", centre.csrf), ("command_id", "cb-1"), ("type", "callback_result"), ("reached", "true"),
+                ("resolved", "true"), ("satisfaction", "satisfied"),
+            ])
+            let r = try await client.execute(
+                uri: "/tickets/\(w.mine)/commands", method: .post,
+                headers: [.cookie: centre.cookie, .contentType: "application/x-www-form-urlencoded"], body: body)
             #expect(r.status == .seeOther)
             // A refused form shows the reason in Chinese (the ticket is closed now).
-            let late = try await client.execute(uri: "/tickets/\(w.mine)/commands", method: .post,
-                                                headers: [.cookie: centre.cookie, .contentType: "application/x-www-form-urlencoded"],
-                                                body: form([("_csrf", centre.csrf), ("command_id", "cb-2"), ("type", "reject_return")]))
+            let late = try await client.execute(
+                uri: "/tickets/\(w.mine)/commands", method: .post,
+                headers: [.cookie: centre.cookie, .contentType: "application/x-www-form-urlencoded"],
+                body: form([("_csrf", centre.csrf), ("command_id", "cb-2"), ("type", "reject_return")]))
             #expect(late.status == .conflict)
             #expect(String(buffer: late.body).contains("工单已办结"))
         }
@@ -194,19 +216,25 @@ import Testing
 
     @Test func rulesTryRoutesAPastedTicketForTheCentreAndAdminsOnly() async throws {
         let w = try world()
-        let ticket = #"{"id":"TRY-1","received_at":"2026-03-02T09:00:00+08:00","channel":"hotline","kind":"complaint","text":"路灯坏了","category":"city_management","region":{"district":"南海区"}}"#
+        let ticket =
+            #"{"id":"TRY-1","received_at":"2026-03-02T09:00:00+08:00","channel":"hotline","kind":"complaint","text":"路灯坏了","category":"city_management","region":{"district":"南海区"}}"#
         try await w.f.application(w.env).test(.router) { client in
             let admin = try await client.login("admin1")
-            let r = try await client.execute(uri: "/api/v1/rules/try", method: .post, headers: admin.apiHeaders, body: ByteBuffer(string: ticket))
+            let r = try await client.execute(
+                uri: "/api/v1/rules/try", method: .post, headers: admin.apiHeaders, body: ByteBuffer(string: ticket))
             #expect(r.status == .ok)
             #expect(json(r)?["destination"]?.objectValue?["unit"] == .string(w.mineUnit))
             #expect(json(r)?["explanation"]?.arrayValue?.isEmpty == false)
-            let bad = try await client.execute(uri: "/api/v1/rules/try", method: .post, headers: admin.apiHeaders,
-                                               body: ByteBuffer(string: #"{"id":"TRY 2"}"#))
+            let bad = try await client.execute(
+                uri: "/api/v1/rules/try", method: .post, headers: admin.apiHeaders,
+                body: ByteBuffer(string: #"{"id":"TRY 2"}"#))
             #expect(bad.status == .badRequest)
             let worker = try await client.login("w1")
-            #expect(try await client.execute(uri: "/api/v1/rules/try", method: .post, headers: worker.apiHeaders,
-                                             body: ByteBuffer(string: ticket)).status == .forbidden)
+            #expect(
+                try await client.execute(
+                    uri: "/api/v1/rules/try", method: .post, headers: worker.apiHeaders,
+                    body: ByteBuffer(string: ticket)
+                ).status == .forbidden)
         }
     }
 }

@@ -8,7 +8,9 @@ import Testing
 /// `pagoda user` as an operator runs it: the built binary, a real database file, the repository's rules.
 @Suite struct UserCommandTests {
     static var binary: String {
-        let beside = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("pagoda").path
+        let beside = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent(
+            "pagoda"
+        ).path
         if FileManager.default.isExecutableFile(atPath: beside) { return beside }
         return repositoryRoot.appendingPathComponent(".build/debug/pagoda").path
     }
@@ -19,7 +21,9 @@ import Testing
         p.executableURL = URL(fileURLWithPath: Self.binary)
         p.arguments = args
         p.currentDirectoryURL = repositoryRoot
-        let stdin = Pipe(), stdout = Pipe(), stderr = Pipe()
+        let stdin = Pipe()
+        let stdout = Pipe()
+        let stderr = Pipe()
         p.standardInput = stdin
         p.standardOutput = stdout
         p.standardError = stderr
@@ -38,14 +42,16 @@ import Testing
         let short = try pagoda(["user", "add", "a1", "--role", "admin", "--password-stdin"] + db, input: "short\n")
         #expect(short.0 == 1)
         #expect(short.2.contains("at least 10"))
-        let typo = try pagoda(["user", "add", "w1", "--role", "worker", "--unit", "nanhai.shishan.wuzhaung", "--password-stdin"] + db,
-                              input: "long-enough-pw\n")
+        let typo = try pagoda(
+            ["user", "add", "w1", "--role", "worker", "--unit", "nanhai.shishan.wuzhaung", "--password-stdin"] + db,
+            input: "long-enough-pw\n")
         #expect(typo.0 == 1)
         #expect(typo.2.contains("nearest: nanhai.shishan.wuzhuang"), "\(typo.2)")
         let argv = try pagoda(["user", "add", "a1", "--role", "admin"] + db)
         #expect(argv.0 == 2)
-        let added = try pagoda(["user", "add", "w1", "--role", "worker", "--unit", "nanhai.shishan", "--password-stdin"] + db,
-                               input: "long-enough-pw\n")
+        let added = try pagoda(
+            ["user", "add", "w1", "--role", "worker", "--unit", "nanhai.shishan", "--password-stdin"] + db,
+            input: "long-enough-pw\n")
         #expect(added.0 == 0, "\(added.2)")
         let token = try pagoda(["user", "token", "w1"] + db)
         #expect(token.0 == 0)

@@ -250,37 +250,40 @@ struct JSONTests {
 
     @Test func syntaxMessagesNameWhatWasExpected() throws {
         #expect(parseError(bytes("[1 2]"))?.message == "expected ',' or ']' after array element, found '2' at byte 3")
-        #expect(parseError(bytes("{\"a\":1,}"))?.message == "expected '\"' to start an object key after ',', found '}' at byte 7")
+        #expect(
+            parseError(bytes("{\"a\":1,}"))?.message
+                == "expected '\"' to start an object key after ',', found '}' at byte 7")
         #expect(parseError(bytes("[1,"))?.message == "expected a value, found end of input at byte 3")
         #expect(parseError(bytes("é"))?.message == "expected a value, found U+00E9 at byte 0")
         #expect(parseError(bytes("01"))?.message == "leading zeros are not allowed in numbers at byte 1")
         #expect(parseError(bytes("{\"id\":1,\"id\":2}"))?.message == "duplicate key \"id\" in object at byte 8")
     }
 
-    @Test(arguments: [
-        // (bytes, offset, message fragment)
-        ([0x22, 0xC0, 0xAF, 0x22], 1, "overlong"),  // overlong '/'
-        ([0x22, 0xC1, 0xBF, 0x22], 1, "overlong"),
-        ([0x22, 0xE0, 0x80, 0xAF, 0x22], 1, "overlong"),  // 3-byte overlong
-        ([0x22, 0xF0, 0x80, 0x80, 0xAF, 0x22], 1, "overlong"),  // 4-byte overlong
-        ([0x22, 0xED, 0xA0, 0x80, 0x22], 1, "surrogate"),  // U+D800 encoded
-        ([0x22, 0xED, 0xBF, 0xBF, 0x22], 1, "surrogate"),  // U+DFFF encoded
-        ([0x22, 0xF4, 0x90, 0x80, 0x80, 0x22], 1, "above U+10FFFF"),
-        ([0x22, 0xF5, 0x80, 0x80, 0x80, 0x22], 1, "never appears"),
-        ([0x22, 0xFF, 0x22], 1, "never appears"),
-        ([0x22, 0x80, 0x22], 1, "continuation"),  // lone continuation byte
-        ([0x22, 0xE4, 0xB8, 0x22], 1, "truncated"),  // 中 missing last byte
-        ([0x22, 0xE4, 0xB8], 1, "truncated"),  // truncated at end of input
-        ([0x22, 0xF0, 0x9F, 0x98], 1, "truncated"),
-        ([0x22, 0x61, 0x5C, 0x6E, 0xC3, 0x22], 4, "truncated"),  // after an escape (slow path)
-        ([0x7B, 0x22, 0xC3, 0x28, 0x22, 0x3A, 0x31, 0x7D], 2, "truncated"),  // in a key
-        ([0x5B, 0x31, 0x2C, 0xFF, 0x5D], 3, "never appears"),  // outside strings
-        ([0x20, 0xC0, 0x80], 1, "overlong"),
-        // Invalid UTF-8 wins over earlier syntax errors and duplicate keys.
-        ([0x5B, 0x31, 0x2C, 0x2C, 0xFF, 0x5D], 4, "never appears"),
-        (Array("{\"a\":1,\"a\":\"".utf8) + [0xED, 0xA0, 0x80, 0x22, 0x7D], 12, "surrogate"),
-        (Array("x".utf8) + [0xC3], 1, "truncated"),
-    ] as [([UInt8], Int, String)])
+    @Test(
+        arguments: [
+            // (bytes, offset, message fragment)
+            ([0x22, 0xC0, 0xAF, 0x22], 1, "overlong"),  // overlong '/'
+            ([0x22, 0xC1, 0xBF, 0x22], 1, "overlong"),
+            ([0x22, 0xE0, 0x80, 0xAF, 0x22], 1, "overlong"),  // 3-byte overlong
+            ([0x22, 0xF0, 0x80, 0x80, 0xAF, 0x22], 1, "overlong"),  // 4-byte overlong
+            ([0x22, 0xED, 0xA0, 0x80, 0x22], 1, "surrogate"),  // U+D800 encoded
+            ([0x22, 0xED, 0xBF, 0xBF, 0x22], 1, "surrogate"),  // U+DFFF encoded
+            ([0x22, 0xF4, 0x90, 0x80, 0x80, 0x22], 1, "above U+10FFFF"),
+            ([0x22, 0xF5, 0x80, 0x80, 0x80, 0x22], 1, "never appears"),
+            ([0x22, 0xFF, 0x22], 1, "never appears"),
+            ([0x22, 0x80, 0x22], 1, "continuation"),  // lone continuation byte
+            ([0x22, 0xE4, 0xB8, 0x22], 1, "truncated"),  // 中 missing last byte
+            ([0x22, 0xE4, 0xB8], 1, "truncated"),  // truncated at end of input
+            ([0x22, 0xF0, 0x9F, 0x98], 1, "truncated"),
+            ([0x22, 0x61, 0x5C, 0x6E, 0xC3, 0x22], 4, "truncated"),  // after an escape (slow path)
+            ([0x7B, 0x22, 0xC3, 0x28, 0x22, 0x3A, 0x31, 0x7D], 2, "truncated"),  // in a key
+            ([0x5B, 0x31, 0x2C, 0xFF, 0x5D], 3, "never appears"),  // outside strings
+            ([0x20, 0xC0, 0x80], 1, "overlong"),
+            // Invalid UTF-8 wins over earlier syntax errors and duplicate keys.
+            ([0x5B, 0x31, 0x2C, 0x2C, 0xFF, 0x5D], 4, "never appears"),
+            (Array("{\"a\":1,\"a\":\"".utf8) + [0xED, 0xA0, 0x80, 0x22, 0x7D], 12, "surrogate"),
+            (Array("x".utf8) + [0xC3], 1, "truncated"),
+        ] as [([UInt8], Int, String)])
     func invalidUTF8(input: [UInt8], offset: Int, fragment: String) throws {
         let err = try #require(parseError(input))
         #expect(err.code == "invalid_utf8")
@@ -382,13 +385,18 @@ struct JSONTests {
     @Test func scanNeverAcceptsWhatParseRefuses() throws {
         var inputs: [[UInt8]] = [
             #"[1,]"#, #"{"a":1,}"#, #"{"a" 1}"#, #"{"a":}"#, #"{'a':1}"#, #"{a:1}"#, #"{"a":1 "b":2}"#, #"{"a":01}"#,
-            #"{"a":-}"#, #"{"a":1.}"#, #"{"a":1e}"#, #"{"a":NaN}"#, #"{"a":tru}"#, #"{"a":nulL}"#, #"{}x"#, #"{"a":1}//"#,
+            #"{"a":-}"#, #"{"a":1.}"#, #"{"a":1e}"#, #"{"a":NaN}"#, #"{"a":tru}"#, #"{"a":nulL}"#, #"{}x"#,
+            #"{"a":1}//"#,
             #"{"a":"abc}"#, "{\"a\":\"a\u{1}b\"}", #"{"a":"\x"}"#, #"{"a":"\u12G4"}"#, #"{"a":"\ud800"}"#,
             #"{"a":1,"a":2}"#, #"{"x":{"k":1,"k":1}}"#, #"{"\u0061":1,"a":2}"#, "{\"e\u{301}\":1,\"é\":2}",
-            "\u{FEFF}{}", "{\"a\":[1,\u{3000}2]}", "{", #"{"a":[1}"#, #"{"a":{]}"#, #"{"a":""#, "", "  ", "1", "[{}]", #""{}""#,
+            "\u{FEFF}{}", "{\"a\":[1,\u{3000}2]}", "{", #"{"a":[1}"#, #"{"a":{]}"#, #"{"a":""#, "", "  ", "1", "[{}]",
+            #""{}""#,
         ].map(bytes)
-        inputs += [[0x7B, 0x22, 0x61, 0x22, 0x3A, 0x22, 0xC0, 0xAF, 0x22, 0x7D], [0x7B, 0x22, 0xC3, 0x28, 0x22, 0x3A, 0x31, 0x7D],
-                   [0x7B, 0x22, 0x61, 0x22, 0x3A, 0x22, 0xED, 0xA0, 0x80, 0x22, 0x7D]]
+        inputs += [
+            [0x7B, 0x22, 0x61, 0x22, 0x3A, 0x22, 0xC0, 0xAF, 0x22, 0x7D],
+            [0x7B, 0x22, 0xC3, 0x28, 0x22, 0x3A, 0x31, 0x7D],
+            [0x7B, 0x22, 0x61, 0x22, 0x3A, 0x22, 0xED, 0xA0, 0x80, 0x22, 0x7D],
+        ]
         inputs.append(bytes(String(repeating: #"{"a":"#, count: 33) + "1" + String(repeating: "}", count: 33)))
         inputs.append(bytes(#"{"a":"# + String(repeating: "[", count: 32) + String(repeating: "]", count: 32) + "}"))
         inputs.append(bytes("{" + (0..<70).map { "\"k\($0)\":\($0)" }.joined(separator: ",") + "}"))
@@ -399,7 +407,8 @@ struct JSONTests {
         for input in inputs {
             guard let spans = input.withUnsafeBytes({ JSON.scanObject($0) }) else { continue }
             decided += 1
-            let object = try #require(try? JSON.parse(input).objectValue, "scan accepted \(String(decoding: input, as: UTF8.self))")
+            let object = try #require(
+                try? JSON.parse(input).objectValue, "scan accepted \(String(decoding: input, as: UTF8.self))")
             #expect(spans.count == object.count)
         }
         #expect(decided == 0)

@@ -1,6 +1,6 @@
 import Foundation
-import PagodaRules
 import PagodaJSON
+import PagodaRules
 import Testing
 
 @testable import PagodaLifecycle
@@ -87,9 +87,11 @@ private let validCases: [ValidCase] = [
     ValidCase("contact with empty note", .contact, ["note": ""], .contact(note: "")),
     ValidCase("progress", .progress, ["note": "已派人核查"], .progress(note: "已派人核查", milestone: nil)),
     ValidCase(
-        "progress onsite", .progress, ["note": "已到现场", "milestone": "onsite"], .progress(note: "已到现场", milestone: .onsite)),
+        "progress onsite", .progress, ["note": "已到现场", "milestone": "onsite"],
+        .progress(note: "已到现场", milestone: .onsite)),
     ValidCase(
-        "progress answer", .progress, ["note": "已答复", "milestone": "answer"], .progress(note: "已答复", milestone: .answer)),
+        "progress answer", .progress, ["note": "已答复", "milestone": "answer"], .progress(note: "已答复", milestone: .answer)
+    ),
     ValidCase(
         "progress null milestone", .progress, ["note": "x", "milestone": nil], .progress(note: "x", milestone: nil)),
     ValidCase(
@@ -126,7 +128,8 @@ private let validCases: [ValidCase] = [
         "callback not reached", .callbackResult, ["reached": false],
         .callbackResult(reached: false, resolved: nil, satisfaction: nil, note: nil)),
     ValidCase(
-        "callback not reached, null resolved", .callbackResult, ["reached": false, "resolved": nil, "satisfaction": nil],
+        "callback not reached, null resolved", .callbackResult,
+        ["reached": false, "resolved": nil, "satisfaction": nil],
         .callbackResult(reached: false, resolved: nil, satisfaction: nil, note: nil)),
     ValidCase(
         "callback not reached with satisfaction", .callbackResult, ["reached": false, "satisfaction": "satisfied"],
@@ -376,7 +379,9 @@ private let fieldCases: [FieldCase] = [
         var r = base(.requestReturn)
         r["text"] = ""
         r["suggested_unit"] = .null
-        #expect(try CommandContract.validate(r).get().action == .requestReturn(reason: .wrongArea, suggestedUnit: nil, text: ""))
+        #expect(
+            try CommandContract.validate(r).get().action
+                == .requestReturn(reason: .wrongArea, suggestedUnit: nil, text: ""))
     }
 
     @Test func messages() throws {
@@ -422,7 +427,10 @@ private let fieldCases: [FieldCase] = [
         #expect(codes(["reached": false, "resolved": false]) == ["resolved format"])
         #expect(codes(["reached": false, "resolved": true, "satisfaction": "satisfied"]) == ["resolved format"])
         // Without a usable `reached`, the others are only type-checked.
-        #expect(codes(["reached": nil, "resolved": "no", "satisfaction": "meh"]) == ["reached required", "resolved type", "satisfaction enum"])
+        #expect(
+            codes(["reached": nil, "resolved": "no", "satisfaction": "meh"]) == [
+                "reached required", "resolved type", "satisfaction enum",
+            ])
         #expect(codes(["reached": 1, "resolved": true]) == ["reached type"])
     }
 

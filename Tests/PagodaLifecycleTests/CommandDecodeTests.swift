@@ -1,6 +1,6 @@
 import Foundation
-import PagodaRules
 import PagodaJSON
+import PagodaRules
 import Testing
 
 @testable import PagodaLifecycle
@@ -11,7 +11,8 @@ import Testing
 /// the plain way (read in one pass) or not (read through the JSON tree).
 @Suite struct CommandDecodeTests {
     /// The common fields, as written inside a body.
-    static let common = #""command_id":"cmd-0001","ticket_id":"FS-20260302-0001","unit":"nanhai.shishan","at":"2026-03-02T09:53:00+08:00""#
+    static let common =
+        #""command_id":"cmd-0001","ticket_id":"FS-20260302-0001","unit":"nanhai.shishan","at":"2026-03-02T09:53:00+08:00""#
 
     /// A body of `type` with `fields` (written after the common fields).
     static func body(_ type: String, _ fields: String = "") -> String {
@@ -98,10 +99,13 @@ import Testing
         do {
             value = try JSON.parse(bytes, limits: limits)
         } catch {
-            return .failure(.init(issues: [.init(path: "", code: error.code, message: error.message)], commandID: nil, ticketID: nil))
+            return .failure(
+                .init(
+                    issues: [.init(path: "", code: error.code, message: error.message)], commandID: nil, ticketID: nil))
         }
         guard case .object(let o) = value else {
-            let issue = ValidationIssue(path: "", code: "type", message: "(root): expected an object, got \(value.typeDescription)")
+            let issue = ValidationIssue(
+                path: "", code: "type", message: "(root): expected an object, got \(value.typeDescription)")
             return .failure(.init(issues: [issue], commandID: nil, ticketID: nil))
         }
         return CommandContract.validate(o, replyTo: replyTo)
@@ -150,9 +154,12 @@ import Testing
         let actions: [Command.Action] = [
             .sign, .contact(note: "已联系"), .progress(note: "到场", milestone: .onsite),
             .requestReturn(reason: .incompleteInformation, suggestedUnit: "nanhai.dali", text: "缺少地址"),
-            .requestExtension(until: at.addingTimeInterval(86_400), reason: "需协调"), .reply(outcome: .answered, text: "已答复政策"),
-            .approveReturn(unit: "nanhai.dali", note: "改派"), .rejectReturn(note: nil), .approveExtension(until: at, note: "同意"),
-            .rejectExtension(note: "理由不足"), .callbackResult(reached: true, resolved: true, satisfaction: .basicallySatisfied, note: "满意"),
+            .requestExtension(until: at.addingTimeInterval(86_400), reason: "需协调"),
+            .reply(outcome: .answered, text: "已答复政策"),
+            .approveReturn(unit: "nanhai.dali", note: "改派"), .rejectReturn(note: nil),
+            .approveExtension(until: at, note: "同意"),
+            .rejectExtension(note: "理由不足"),
+            .callbackResult(reached: true, resolved: true, satisfaction: .basicallySatisfied, note: "满意"),
             .redispatch(unit: "foshan.city", note: nil), .merge(into: "FS-2", note: "重复"),
         ]
         #expect(Set(actions.map(\.type)) == Set(CommandType.allCases))
@@ -300,16 +307,59 @@ import Testing
         let reply = Array(Self.body("reply", #""outcome":"resolved","text":"已处理""#).utf8)
         let first = reply.firstIndex(of: 0xE5)!  // 已 is E5 B7 B2
         let damaged: [[UInt8]] = [
-            { var b = reply; b[first] = 0xFF; return b }(),
-            { var b = reply; b[first + 1] = 0x41; return b }(),  // a lead byte without its continuation
-            { var b = reply; b.remove(at: first + 2); return b }(),  // a sequence cut short before the quote
-            { var b = reply; b[first] = 0xC0; b[first + 1] = 0x80; return b }(),  // overlong
-            { var b = reply; b[first] = 0xED; b[first + 1] = 0xA0; b[first + 2] = 0x80; return b }(),  // a surrogate
-            { var b = reply; b.insert(contentsOf: [0xF4, 0x90, 0x80, 0x80], at: first); return b }(),  // above U+10FFFF
-            { var b = reply; b.insert(contentsOf: [0xE0, 0x80, 0x80], at: first); return b }(),  // overlong, 3 bytes
-            { var b = reply; b.insert(contentsOf: [0xF0, 0x80, 0x80, 0x80], at: first); return b }(),  // overlong, 4 bytes
-            { var b = reply; b.insert(0x80, at: first); return b }(),  // a lone continuation byte
-            { var b = reply; b.insert(contentsOf: [0xC3], at: reply.count - 1); return b }(),  // outside any string
+            {
+                var b = reply
+                b[first] = 0xFF
+                return b
+            }(),
+            {
+                var b = reply
+                b[first + 1] = 0x41
+                return b
+            }(),  // a lead byte without its continuation
+            {
+                var b = reply
+                b.remove(at: first + 2)
+                return b
+            }(),  // a sequence cut short before the quote
+            {
+                var b = reply
+                b[first] = 0xC0
+                b[first + 1] = 0x80
+                return b
+            }(),  // overlong
+            {
+                var b = reply
+                b[first] = 0xED
+                b[first + 1] = 0xA0
+                b[first + 2] = 0x80
+                return b
+            }(),  // a surrogate
+            {
+                var b = reply
+                b.insert(contentsOf: [0xF4, 0x90, 0x80, 0x80], at: first)
+                return b
+            }(),  // above U+10FFFF
+            {
+                var b = reply
+                b.insert(contentsOf: [0xE0, 0x80, 0x80], at: first)
+                return b
+            }(),  // overlong, 3 bytes
+            {
+                var b = reply
+                b.insert(contentsOf: [0xF0, 0x80, 0x80, 0x80], at: first)
+                return b
+            }(),  // overlong, 4 bytes
+            {
+                var b = reply
+                b.insert(0x80, at: first)
+                return b
+            }(),  // a lone continuation byte
+            {
+                var b = reply
+                b.insert(contentsOf: [0xC3], at: reply.count - 1)
+                return b
+            }(),  // outside any string
             [0xEF, 0xBB, 0xBF] + reply,  // a byte-order mark
         ]
         for b in damaged {
@@ -363,15 +413,18 @@ import Testing
     /// For the valid bodies, every byte deleted or replaced by a few others: `decode` gives the command or
     /// the issues the contract gives for the JSON (the parser's error when it is not JSON).
     @Test func damagedBodiesReadAsTheContractReadsThem() {
-        let sources = Self.valid + [
-            Self.longValid[3],  // ids at their length limits
-            Self.body("callback_result", #""reached":false,"resolved":null"#),
-            Self.body("progress", #""note":"已到现场","milestone":"onsite""#),
-            Self.body("merge", #""into_ticket":"FS-20260302-0002""#),
-            Self.body("request_extension", #""until":"2026-03-09T18:00:00+08:00","reason":"需协调""#),
-        ]
+        let sources =
+            Self.valid + [
+                Self.longValid[3],  // ids at their length limits
+                Self.body("callback_result", #""reached":false,"resolved":null"#),
+                Self.body("progress", #""note":"已到现场","milestone":"onsite""#),
+                Self.body("merge", #""into_ticket":"FS-20260302-0002""#),
+                Self.body("request_extension", #""until":"2026-03-09T18:00:00+08:00","reason":"需协调""#),
+            ]
         let replacements: [UInt8] = [0x22, 0x7D, 0x78, 0xFF, 0x20, 0x2C, 0x5C, 0x00, 0x41, 0x80, 0x3A, 0x7B]
-        var read = 0, differ = 0, variants = 0
+        var read = 0
+        var differ = 0
+        var variants = 0
         for source in sources {
             let body = Array(source.utf8)
             for p in body.indices {
@@ -389,11 +442,14 @@ import Testing
                 mutants.append(doubled)
                 for m in mutants {
                     variants += 1
-                    let decoded = Self.decoded(m), expected = Self.expected(m)
+                    let decoded = Self.decoded(m)
+                    let expected = Self.expected(m)
                     if case .success = decoded { read += 1 }
                     if decoded != expected {
                         differ += 1
-                        if differ <= 5 { Issue.record("\(decoded) != \(expected): \(String(decoding: m, as: UTF8.self))") }
+                        if differ <= 5 {
+                            Issue.record("\(decoded) != \(expected): \(String(decoding: m, as: UTF8.self))")
+                        }
                     }
                 }
             }
@@ -407,7 +463,8 @@ import Testing
         let reply = Array(Self.body("reply", #""outcome":"resolved","text":"已处理并答复市民。""#).utf8)
         #expect(try CommandContract.decode(reply, replyTo: "r").get() == Self.fast(reply, replyTo: "r"))
         // 10 000 Characters of 18 bytes each: a valid text, in a body over the contract's 64 KiB.
-        let large = Array(Self.body("reply", #""outcome":"resolved","text":"\#(String(repeating: "👨‍👩‍👧", count: 10_000))""#).utf8)
+        let large = Array(
+            Self.body("reply", #""outcome":"resolved","text":"\#(String(repeating: "👨‍👩‍👧", count: 10_000))""#).utf8)
         #expect(Self.fast(large) != nil && Self.fast(large) == Self.slow(large))
         guard case .failure(let e) = CommandContract.decode(large) else {
             Issue.record("a body over 64 KiB was decoded")

@@ -21,11 +21,12 @@ import Testing
     // MARK: Codes
 
     @Test func theRefusalCodesAreTheContractsClosedSet() throws {
-        #expect(Refusal.Code.allCases.map(\.rawValue) == [
-            "unknown_ticket", "ticket_closed", "handed_off", "not_holder", "not_authorized", "stale", "future",
-            "invalid_state", "already_signed", "already_pending", "invalid_extension", "unknown_unit", "same_unit",
-            "invalid_merge",
-        ])
+        #expect(
+            Refusal.Code.allCases.map(\.rawValue) == [
+                "unknown_ticket", "ticket_closed", "handed_off", "not_holder", "not_authorized", "stale", "future",
+                "invalid_state", "already_signed", "already_pending", "invalid_extension", "unknown_unit", "same_unit",
+                "invalid_merge",
+            ])
         let url = LC.repositoryRoot.appendingPathComponent("docs/contract.md")
         let contract = try String(contentsOf: url, encoding: .utf8)
         let start = try #require(contract.range(of: "Refusal codes of `command.rejected`"))
@@ -41,16 +42,21 @@ import Testing
         var r = try LC.run(LC.Sample.complaint)
         r.now = Self.ten
         let future = try Self.refusal(r.send(.sign, at: Self.ten.addingTimeInterval(301), expect: .refused))
-        #expect(future == "future: at 2026-03-02T10:05:01+08:00 is ahead of the dispatcher's clock"
+        #expect(
+            future == "future: at 2026-03-02T10:05:01+08:00 is ahead of the dispatcher's clock"
                 + " (2026-03-02T10:00:00+08:00)")
         let notHolder = try Self.refusal(r.send(.sign, from: "chancheng.urban", expect: .refused))
         #expect(notHolder == "not_holder: unit chancheng.urban does not hold ticket T-1 (held by chancheng.market)")
         let stale = try Self.refusal(r.send(.sign, at: LC.monday.addingTimeInterval(-60), expect: .refused))
-        #expect(stale == "stale: issued at 2026-03-02T08:59:00+08:00, before the ticket came to chancheng.market"
+        #expect(
+            stale == "stale: issued at 2026-03-02T08:59:00+08:00, before the ticket came to chancheng.market"
                 + " at 2026-03-02T09:00:00+08:00")
-        let centre = try Self.refusal(r.send(.merge(into: "T-0", note: nil), from: "chancheng.market",
-                                             expect: .refused))
-        #expect(centre == "not_authorized: merge is for the hotline centre (city.supervision, triage),"
+        let centre = try Self.refusal(
+            r.send(
+                .merge(into: "T-0", note: nil), from: "chancheng.market",
+                expect: .refused))
+        #expect(
+            centre == "not_authorized: merge is for the hotline centre (city.supervision, triage),"
                 + " not unit chancheng.market")
         #expect(r.state.phase == .assigned)
 
@@ -118,8 +124,9 @@ import Testing
     @Test func requestReturnPausesTheClocksAndRefusesASecond() throws {
         var r = try LC.run(LC.Sample.complaint)
         r.send(.sign, time: Self.nine05)
-        let t = r.send(.requestReturn(reason: .wrongArea, suggestedUnit: "nanhai.market", text: "不在本区"),
-                       time: Self.nine10)
+        let t = r.send(
+            .requestReturn(reason: .wrongArea, suggestedUnit: "nanhai.market", text: "不在本区"),
+            time: Self.nine10)
         #expect(t.types == [.returnRequested] && t.events[0].queues == ["triage"])
         #expect(t.events[0].string("reason") == "wrong_area" && t.events[0].string("text") == "不在本区")
         let pending = try #require(r.state.pendingReturn)
@@ -134,14 +141,16 @@ import Testing
         var r = try LC.run(LC.Sample.complaint)
         let due = try #require(r.state.clock(.resolve)?.due)
         let early = r.send(.requestExtension(until: due, reason: "x"), time: Self.nine10, expect: .refused)
-        let notAfter = "invalid_extension: until \(LC.format(due)!) is not after the resolution deadline"
+        let notAfter =
+            "invalid_extension: until \(LC.format(due)!) is not after the resolution deadline"
             + " \(LC.format(due)!)"
         #expect(try Self.refusal(early) == notAfter)
         #expect(r.state.pendingExtension == nil)
         r.send(.requestExtension(until: due.addingTimeInterval(86_400), reason: "需检测"))
         #expect(r.state.pendingExtension?.at == Self.nine10 && r.state.clock(.resolve)?.due == due)
         let second = r.send(.requestExtension(until: due.addingTimeInterval(86_400), reason: "x"), expect: .refused)
-        #expect(try Self.refusal(second)
+        #expect(
+            try Self.refusal(second)
                 == "already_pending: an extension of ticket T-1 is already waiting for the centre")
 
         var without = try LC.run(LC.Sample.complaint)
@@ -194,10 +203,12 @@ import Testing
         let due = try #require(r.state.clock(.resolve)?.due)
         r.send(.requestExtension(until: due.addingTimeInterval(86_400), reason: "x"), time: Self.nine10)
         let stale = r.send(.approveExtension(until: nil, note: nil), from: "triage", at: Self.nine05, expect: .refused)
-        #expect(try Self.refusal(stale)
+        #expect(
+            try Self.refusal(stale)
                 == "stale: issued before the extension was requested at 2026-03-02T09:10:00+08:00")
         let short = r.send(.approveExtension(until: due, note: nil), from: "triage", expect: .refused)
-        let notAfter = "invalid_extension: until \(LC.format(due)!) is not after the resolution deadline"
+        let notAfter =
+            "invalid_extension: until \(LC.format(due)!) is not after the resolution deadline"
             + " \(LC.format(due)!)"
         #expect(try Self.refusal(short) == notAfter)
         #expect(r.state.pendingExtension != nil)
@@ -234,16 +245,18 @@ import Testing
 
     @Test func aCallbackOfATicketNotRepliedIsRefused() throws {
         var r = try LC.run(LC.Sample.complaint)
-        let t = r.send(.callbackResult(reached: true, resolved: true, satisfaction: .satisfied, note: nil),
-                       from: "triage", expect: .refused)
+        let t = r.send(
+            .callbackResult(reached: true, resolved: true, satisfaction: .satisfied, note: nil),
+            from: "triage", expect: .refused)
         #expect(try Self.refusal(t) == "invalid_state: callback_result is not possible while the ticket is assigned")
     }
 
     @Test func anUnsatisfiedCallbackCarriesItsFieldsInOrder() throws {
         var r = try LC.run(LC.Sample.complaint)
         r.send(.reply(outcome: .resolved, text: "已处理"), time: Self.nine10)
-        let t = r.send(.callbackResult(reached: true, resolved: false, satisfaction: .unsatisfied, note: "未解决"),
-                       from: "triage", time: Self.ten)
+        let t = r.send(
+            .callbackResult(reached: true, resolved: false, satisfaction: .unsatisfied, note: "未解决"),
+            from: "triage", time: Self.ten)
         #expect(t.types == [.reopened])
         #expect(t.events[0].fields.keys == ["reached", "resolved", "satisfaction", "note", "reworks", "deadlines"])
     }

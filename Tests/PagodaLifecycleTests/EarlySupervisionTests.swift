@@ -10,8 +10,10 @@ import Testing
     /// The Foshan rules with a policy that supervises enterprise tickets at half of their resolve clock.
     static func rules() throws -> RuleSet {
         var files = try RuleSetCompiler.readFiles(in: LC.repositoryRoot.appendingPathComponent("rules").path)
-        files.append(RuleFile(path: "zz-policies.yaml",
-                              text: "policies:\n  - {id: pol-enterprise, when: {enterprise: true}, supervise_at: 50%}\n"))
+        files.append(
+            RuleFile(
+                path: "zz-policies.yaml",
+                text: "policies:\n  - {id: pol-enterprise, when: {enterprise: true}, supervise_at: 50%}\n"))
         let result = RuleSetCompiler.compile(files)
         return try #require(result.ruleSet, "\(result.diagnostics.filter { $0.severity == .error })")
     }

@@ -1,6 +1,6 @@
 import Foundation
-import PagodaRules
 import PagodaJSON
+import PagodaRules
 import Testing
 
 @testable import PagodaLifecycle
@@ -13,8 +13,10 @@ import Testing
     static let started = RFC3339.parse("2026-03-02T09:00:00+08:00")!.date
 
     static func clock(_ c: Clock, stopped: Bool = false) -> ClockState {
-        ClockState(clock: c, started: started, due: due.addingTimeInterval(Double(Clock.allCases.firstIndex(of: c)! * 3600)), warnAt: started,
-                   stoppedAt: stopped ? started : nil)
+        ClockState(
+            clock: c, started: started, due: due.addingTimeInterval(Double(Clock.allCases.firstIndex(of: c)! * 3600)),
+            warnAt: started,
+            stoppedAt: stopped ? started : nil)
     }
 
     /// Two warnings of a degraded ticket, one with characters to escape.
@@ -23,39 +25,78 @@ import Testing
         ValidationIssue(path: "category", code: "unknown_category", message: "category: unknown category '夜市'"),
     ]
 
-    static let payloads: [(String, EventPayload)] = [
-        ("dispatched", .dispatched(destination: "unit", rule: "urgent-help-community",
-                                   clocks: [clock(.sign), clock(.contact), clock(.onsite, stopped: true), clock(.resolve)],
-                                   offset: 28_800, repeatOf: nil, ticketWarnings: [])),
-        ("dispatched, repeat", .dispatched(destination: "platform", rule: "consult \"quoted\"", clocks: [clock(.answer)],
-                                           offset: 0, repeatOf: "FS-20260301-0007", ticketWarnings: [])),
-        ("dispatched, no running clock", .dispatched(destination: "unit", rule: "r", clocks: [clock(.sign, stopped: true)],
-                                                     offset: 28_800, repeatOf: nil, ticketWarnings: [])),
-        ("dispatched, no clock", .dispatched(destination: "unit", rule: "r", clocks: [], offset: 28_800, repeatOf: nil,
-                                             ticketWarnings: [])),
-        ("dispatched, ticket warnings",
-         .dispatched(destination: "unit", rule: "r", clocks: [clock(.sign)], offset: 28_800,
-                     repeatOf: "FS-20260301-0007", ticketWarnings: warnings)),
-        ("yellow", .light(red: false, clock: .contact, due: due, offset: 28_800)),
-        ("red", .light(red: true, clock: .resolve, due: due, offset: -18_000)),
-        ("reply", .reply(outcome: .partiallyResolved, text: "已处理并答复市民。\n第二行 \"引号\" \\ \u{01}")),
-        ("callback closed", .callback(closed: true, reached: true, resolved: true, satisfaction: .basicallySatisfied, note: nil)),
-        ("callback recorded", .callback(closed: false, reached: false, resolved: nil, satisfaction: nil, note: "无人接听")),
-        ("callback, every field", .callback(closed: false, reached: true, resolved: false, satisfaction: .unsatisfied, note: "n")),
-        ("supervision reminder", .supervisionReminder(clocks: ClockList([.sign, .resolve]))),
-        ("supervision reminder, every clock", .supervisionReminder(clocks: ClockList([.resolve, .answer, .onsite, .contact, .sign]))),
-        ("supervision reminder, no clock", .supervisionReminder(clocks: ClockList())),
-    ] + Clock.allCases.map { first in
-        // Each clock's deadline key first and after another.
-        ("dispatched, \(first) first", .dispatched(destination: "unit", rule: "r", clocks: [clock(first)] + Clock.allCases.filter { $0 != first }.map { clock($0) },
-                                                    offset: 28_800, repeatOf: nil, ticketWarnings: []))
-    }
+    static let payloads: [(String, EventPayload)] =
+        [
+            (
+                "dispatched",
+                .dispatched(
+                    destination: "unit", rule: "urgent-help-community",
+                    clocks: [clock(.sign), clock(.contact), clock(.onsite, stopped: true), clock(.resolve)],
+                    offset: 28_800, repeatOf: nil, ticketWarnings: [])
+            ),
+            (
+                "dispatched, repeat",
+                .dispatched(
+                    destination: "platform", rule: "consult \"quoted\"", clocks: [clock(.answer)],
+                    offset: 0, repeatOf: "FS-20260301-0007", ticketWarnings: [])
+            ),
+            (
+                "dispatched, no running clock",
+                .dispatched(
+                    destination: "unit", rule: "r", clocks: [clock(.sign, stopped: true)],
+                    offset: 28_800, repeatOf: nil, ticketWarnings: [])
+            ),
+            (
+                "dispatched, no clock",
+                .dispatched(
+                    destination: "unit", rule: "r", clocks: [], offset: 28_800, repeatOf: nil,
+                    ticketWarnings: [])
+            ),
+            (
+                "dispatched, ticket warnings",
+                .dispatched(
+                    destination: "unit", rule: "r", clocks: [clock(.sign)], offset: 28_800,
+                    repeatOf: "FS-20260301-0007", ticketWarnings: warnings)
+            ),
+            ("yellow", .light(red: false, clock: .contact, due: due, offset: 28_800)),
+            ("red", .light(red: true, clock: .resolve, due: due, offset: -18_000)),
+            ("reply", .reply(outcome: .partiallyResolved, text: "已处理并答复市民。\n第二行 \"引号\" \\ \u{01}")),
+            (
+                "callback closed",
+                .callback(closed: true, reached: true, resolved: true, satisfaction: .basicallySatisfied, note: nil)
+            ),
+            (
+                "callback recorded",
+                .callback(closed: false, reached: false, resolved: nil, satisfaction: nil, note: "无人接听")
+            ),
+            (
+                "callback, every field",
+                .callback(closed: false, reached: true, resolved: false, satisfaction: .unsatisfied, note: "n")
+            ),
+            ("supervision reminder", .supervisionReminder(clocks: ClockList([.sign, .resolve]))),
+            (
+                "supervision reminder, every clock",
+                .supervisionReminder(clocks: ClockList([.resolve, .answer, .onsite, .contact, .sign]))
+            ),
+            ("supervision reminder, no clock", .supervisionReminder(clocks: ClockList())),
+        ]
+        + Clock.allCases.map { first in
+            // Each clock's deadline key first and after another.
+            (
+                "dispatched, \(first) first",
+                .dispatched(
+                    destination: "unit", rule: "r",
+                    clocks: [clock(first)] + Clock.allCases.filter { $0 != first }.map { clock($0) },
+                    offset: 28_800, repeatOf: nil, ticketWarnings: [])
+            )
+        }
 
     @Test(arguments: payloads.indices)
     func writerSpellsTheFields(_ i: Int) {
         let (name, payload) = Self.payloads[i]
-        let event = LifecycleEvent(type: .dispatched, ticketID: "FS-1", at: Self.started, unit: "nanhai", level: .district,
-                                   queues: ["unit.nanhai"], replyTo: nil, carriesTicket: true, version: 3, sequence: 1, payload: payload)
+        let event = LifecycleEvent(
+            type: .dispatched, ticketID: "FS-1", at: Self.started, unit: "nanhai", level: .district,
+            queues: ["unit.nanhai"], replyTo: nil, carriesTicket: true, version: 3, sequence: 1, payload: payload)
         var encoder = EventEncoder(offsetSeconds: 28_800, verbose: false)
         var fast: [UInt8] = []
         encoder.write(event, into: &fast)
@@ -69,8 +110,9 @@ import Testing
     /// the member is left out, so such events are spelled as before.
     @Test func dispatchesCarryTicketWarningsOnlyWhenThereAreAny() {
         func fields(_ warnings: [ValidationIssue]) -> String {
-            let payload = EventPayload.dispatched(destination: "unit", rule: "r", clocks: [Self.clock(.sign)],
-                                                  offset: 28_800, repeatOf: nil, ticketWarnings: warnings)
+            let payload = EventPayload.dispatched(
+                destination: "unit", rule: "r", clocks: [Self.clock(.sign)],
+                offset: 28_800, repeatOf: nil, ticketWarnings: warnings)
             var out: [UInt8] = []
             _ = payload.write(into: &out)
             let spelled = "{" + String(decoding: out.dropFirst(), as: UTF8.self) + "}"
@@ -79,7 +121,8 @@ import Testing
         }
         let deadlines = #","destination":"unit","rule":"r","deadlines":{"sign_by":"2026-03-05T23:59:59+08:00"}"#
         #expect(fields([]) == deadlines)
-        #expect(fields(Self.warnings) == deadlines + #","ticket_warnings":["#
+        #expect(
+            fields(Self.warnings) == deadlines + #","ticket_warnings":["#
                 + #"{"path":"caller.phone","code":"format","message":"caller.phone: got \"********67\" (masked)"},"#
                 + #"{"path":"category","code":"unknown_category","message":"category: unknown category '夜市'"}]"#)
     }
@@ -102,12 +145,16 @@ import Testing
     }
 
     @Test func eventsCompareByTheirFields() {
-        let typed = LifecycleEvent(type: .reminder, ticketID: "FS-1", at: Self.started, unit: nil, level: nil, queues: [],
-                                   replyTo: nil, carriesTicket: false, version: 1, sequence: 0,
-                                   payload: .light(red: false, clock: .sign, due: Self.due, offset: 28_800))
+        let typed = LifecycleEvent(
+            type: .reminder, ticketID: "FS-1", at: Self.started, unit: nil, level: nil, queues: [],
+            replyTo: nil, carriesTicket: false, version: 1, sequence: 0,
+            payload: .light(red: false, clock: .sign, due: Self.due, offset: 28_800))
         var spelled = typed
         spelled.fields = typed.fields
-        guard case .fields = spelled.payload else { Issue.record("setting fields keeps them as JSON"); return }
+        guard case .fields = spelled.payload else {
+            Issue.record("setting fields keeps them as JSON")
+            return
+        }
         #expect(spelled == typed)
         #expect(spelled.hashValue == typed.hashValue)
         var other = typed
@@ -117,9 +164,10 @@ import Testing
 
     /// A field named like a member of the envelope takes the general path, which lets it replace that member.
     @Test func reservedKeysTakeTheGeneralPath() {
-        let event = LifecycleEvent(type: .progress, ticketID: "FS-1", at: Self.started, unit: "nanhai", level: .district,
-                                   queues: [], replyTo: nil, carriesTicket: false, version: 1, sequence: 0,
-                                   fields: JSONObject([("note", "n"), ("unit", "other")]))
+        let event = LifecycleEvent(
+            type: .progress, ticketID: "FS-1", at: Self.started, unit: "nanhai", level: .district,
+            queues: [], replyTo: nil, carriesTicket: false, version: 1, sequence: 0,
+            fields: JSONObject([("note", "n"), ("unit", "other")]))
         var encoder = EventEncoder(offsetSeconds: 28_800, verbose: false)
         var out: [UInt8] = []
         encoder.write(event, into: &out)
@@ -133,13 +181,15 @@ import Testing
         let envelope: Set<String> = ["event", "event_id", "at", "ticket_id", "unit", "level", "queues"]
         for key in envelope.sorted() + ["note", "units", "Event", "at_", ""] {
             #expect(EventEncoder.isReserved(key) == envelope.contains(key), "\(key)")
-            let event = LifecycleEvent(type: .progress, ticketID: "FS-1", at: Self.started, unit: "nanhai", level: .district,
-                                       queues: ["unit.nanhai"], replyTo: nil, carriesTicket: false, version: 1, sequence: 0,
-                                       fields: JSONObject([("note", "n"), (key, "replaced")]))
+            let event = LifecycleEvent(
+                type: .progress, ticketID: "FS-1", at: Self.started, unit: "nanhai", level: .district,
+                queues: ["unit.nanhai"], replyTo: nil, carriesTicket: false, version: 1, sequence: 0,
+                fields: JSONObject([("note", "n"), (key, "replaced")]))
             var output = SimulationOutput()
             output.events = [event]
             var encoder = SimulationEncoder(offsetSeconds: 28_800, verbose: true)
-            var batch: [UInt8] = [], single: [UInt8] = []
+            var batch: [UInt8] = []
+            var single: [UInt8] = []
             encoder.write(&output, into: &batch)
             encoder.write(.event(event), into: &single)
             var expected = JSON.serialize(.object(encoder.json(.event(event))))

@@ -1,7 +1,7 @@
 import Foundation
+import PagodaJSON
 import PagodaLifecycle
 import PagodaRules
-import PagodaJSON
 import Testing
 
 /// Clocks and timers: what stops them, the yellow and red lights, stale tokens, the working calendar.
@@ -62,7 +62,9 @@ import Testing
         #expect(t.types == [.progress])
         #expect(t.events.first?.string("milestone") == milestone.rawValue)
         #expect(r.state.clock(milestone)?.stoppedAt == r.now)
-        #expect(Set(r.state.clocks.filter(\.isRunning).map(\.clock)) == Set<Clock>([.contact, .onsite, .answer, .resolve]).subtracting([milestone]))
+        #expect(
+            Set(r.state.clocks.filter(\.isRunning).map(\.clock))
+                == Set<Clock>([.contact, .onsite, .answer, .resolve]).subtracting([milestone]))
     }
 
     @Test func progressWithoutAMilestoneStopsNothing() throws {
@@ -75,7 +77,7 @@ import Testing
 
     /// (sample, profile, sign clock length, warn percent)
     static let lights: [(String, String, Double, Double)] = [
-        ("complaint", "appeal", 7_200, 75),      // no warn_at: the rule language's default 75%
+        ("complaint", "appeal", 7_200, 75),  // no warn_at: the rule language's default 75%
         ("enterprise", "enterprise", 3_600, 60),  // warn_at: 60%
         ("villageUrgent", "urgent-1213", 1_800, 80),
     ]
@@ -89,7 +91,9 @@ import Testing
     }
 
     @Test(arguments: lights)
-    func yellowAtTheProfilesThresholdRedAtTheDeadline(sample: String, profile: String, length: Double, percent: Double) throws {
+    func yellowAtTheProfilesThresholdRedAtTheDeadline(sample: String, profile: String, length: Double, percent: Double)
+        throws
+    {
         var r = try LC.run(Self.sample(sample))
         #expect(r.state.profile?.name == profile)
         let sign = try #require(r.state.clock(.sign))
@@ -114,8 +118,9 @@ import Testing
         #expect(red.types.first == .overdue)
         #expect(red.events.first?.string("light") == "red")
         #expect(red.events.first?.string("clock") == "sign")
-        #expect(red.events.first?.unit == "chancheng.market" || red.events.first?.unit == "chancheng.enterprise"
-            || red.events.first?.unit == "nanhai.shishan.wuzhuang", "the red light goes to the unit that missed it")
+        #expect(
+            red.events.first?.unit == "chancheng.market" || red.events.first?.unit == "chancheng.enterprise"
+                || red.events.first?.unit == "nanhai.shishan.wuzhuang", "the red light goes to the unit that missed it")
     }
 
     @Test func aClockOutsideThePolicysClocksOnlyTurnsRed() throws {
@@ -187,7 +192,9 @@ import Testing
         #expect(r.due(.resolve) == "2026-02-25T23:59:59+08:00", "3wd: 02-14, 02-24, 02-25")
         let resolve = try #require(r.state.clock(.resolve))
         let rules = try LC.rules()
-        #expect(rules.calendar.isWorkingDay(rules.calendar.civilDate(of: resolve.warnAt)), "the yellow light comes on a working day")
+        #expect(
+            rules.calendar.isWorkingDay(rules.calendar.civilDate(of: resolve.warnAt)),
+            "the yellow light comes on a working day")
     }
 
     @Test func clocksRestartedByEscalationDuringTheHolidayLandAfterIt() throws {
@@ -213,8 +220,9 @@ import Testing
         var r = try LC.run(LC.Sample.town, receivedAt: Self.friday)
         r.send(.sign, time: LC.at("2026-02-13T15:30:00+08:00"))
         r.send(.reply(outcome: .resolved, text: "已处理"), time: LC.at("2026-02-13T16:30:00+08:00"))
-        r.send(.callbackResult(reached: true, resolved: false, satisfaction: .unsatisfied, note: nil), from: "triage",
-               time: LC.at("2026-02-15T10:00:00+08:00"))
+        r.send(
+            .callbackResult(reached: true, resolved: false, satisfaction: .unsatisfied, note: nil), from: "triage",
+            time: LC.at("2026-02-15T10:00:00+08:00"))
         #expect(r.state.phase == .signed)
         #expect(r.due(.resolve) == "2026-02-26T23:59:59+08:00")
     }
@@ -251,7 +259,8 @@ import Testing
                 let h = try #require(r.state.holder)
                 #expect(h.unit == holderBefore.parents.first?.unit)
                 #expect(e.unit == h.unit && e.level == h.level)
-                #expect(e.queues == [h.queue, holderBefore.queue], "the new holder and the unit that lost it hear of it")
+                #expect(
+                    e.queues == [h.queue, holderBefore.queue], "the new holder and the unit that lost it hear of it")
                 #expect(e.carriesTicket)
                 #expect(e.string("from_unit") == holderBefore.unit && e.string("from_level") == holderBefore.level.name)
                 #expect(e.fields["reason"]?.objectValue?["clock"]?.stringValue == "sign")
@@ -266,7 +275,10 @@ import Testing
         let escalated = r.log.filter { $0.type == .escalated }
         #expect(escalated.map { $0.unit ?? "" } == ["nanhai.shishan", "nanhai", "city.supervision"])
         #expect(escalated.map { $0.level } == [.town, .district, .city])
-        #expect(escalated.map { LC.format($0.at) ?? "" } == ["2026-03-02T09:30:00+08:00", "2026-03-02T10:00:00+08:00", "2026-03-02T10:30:00+08:00"])
+        #expect(
+            escalated.map { LC.format($0.at) ?? "" } == [
+                "2026-03-02T09:30:00+08:00", "2026-03-02T10:00:00+08:00", "2026-03-02T10:30:00+08:00",
+            ])
         #expect(r.state.coHandlers == ["nanhai.shishan.wuzhuang", "nanhai.shishan", "nanhai"])
         #expect(r.state.escalations == 3)
         #expect(r.holder == "city.supervision")
@@ -279,7 +291,9 @@ import Testing
         #expect(supervised.first?.queues == [rules.queueName(of: try #require(rules.unit(id: "city.supervision")))])
         #expect(r.state.supervised)
         let reminders = r.log.filter { $0.type == .reminder && $0.fields["supervision"]?.boolValue == true }
-        #expect(reminders.map { LC.format($0.at) ?? "" } == ["12:00", "13:00", "14:00", "15:00", "16:00"].map { "2026-03-02T\($0):00+08:00" })
+        #expect(
+            reminders.map { LC.format($0.at) ?? "" }
+                == ["12:00", "13:00", "14:00", "15:00", "16:00"].map { "2026-03-02T\($0):00+08:00" })
         #expect(reminders.allSatisfy { $0.string("light") == "red" })
         #expect(reminders.last?.fields["clocks"]?.arrayValue?.compactMap(\.stringValue) == ["sign", "contact"])
         #expect(LC.format(r.state.remindAt) == "2026-03-02T17:00:00+08:00")

@@ -1,7 +1,7 @@
 import Foundation
+import PagodaJSON
 import PagodaLifecycle
 import PagodaRules
-import PagodaJSON
 import Testing
 
 /// Returns, extensions, callbacks, redispatch, merge, the enterprise rules, emergencies, storage.
@@ -11,11 +11,14 @@ import Testing
     static let ten = LC.at("2026-03-02T10:00:00+08:00")
 
     /// The complaint signed at 09:05 and returned (退单) at 09:10.
-    static func returned(_ fields: [String: JSONValue] = LC.Sample.complaint, sourceLocation: Testing.SourceLocation = #_sourceLocation) throws -> Run {
+    static func returned(
+        _ fields: [String: JSONValue] = LC.Sample.complaint, sourceLocation: Testing.SourceLocation = #_sourceLocation
+    ) throws -> Run {
         var r = try LC.run(fields, sourceLocation: sourceLocation)
         r.send(.sign, time: LC.at("2026-03-02T09:05:00+08:00"), sourceLocation: sourceLocation)
-        let t = r.send(.requestReturn(reason: .notOurDuty, suggestedUnit: "chancheng.urban", text: "属城管职责"), time: nine10,
-                       sourceLocation: sourceLocation)
+        let t = r.send(
+            .requestReturn(reason: .notOurDuty, suggestedUnit: "chancheng.urban", text: "属城管职责"), time: nine10,
+            sourceLocation: sourceLocation)
         #expect(t.events.first?.queues == ["triage"], sourceLocation: sourceLocation)
         #expect(t.events.first?.string("suggested_unit") == "chancheng.urban", sourceLocation: sourceLocation)
         return r
@@ -26,13 +29,19 @@ import Testing
     @Test func approvingAReturnToANamedUnitMovesTheTicketWithFreshClocks() throws {
         var r = try Self.returned()
         var asked = false
-        let t = r.send(.approveReturn(unit: "chancheng.urban", note: "改派城管"), from: "triage", time: Self.ten,
-                       reroute: { _ in asked = true; return "chancheng.housing" })
+        let t = r.send(
+            .approveReturn(unit: "chancheng.urban", note: "改派城管"), from: "triage", time: Self.ten,
+            reroute: { _ in
+                asked = true
+                return "chancheng.housing"
+            })
         #expect(!asked, "a named unit needs no re-routing")
         #expect(t.types == [.returnApproved, .dispatched])
         #expect(t.events[0].unit == "chancheng.market" && t.events[0].queues == ["unit.chancheng.market"])
         #expect(t.events[0].string("to_unit") == "chancheng.urban")
-        #expect(t.events[1].unit == "chancheng.urban" && t.events[1].queues == ["unit.chancheng.urban"] && t.events[1].carriesTicket)
+        #expect(
+            t.events[1].unit == "chancheng.urban" && t.events[1].queues == ["unit.chancheng.urban"]
+                && t.events[1].carriesTicket)
         #expect(t.events[1].string("reason") == "return" && t.events[1].string("from_unit") == "chancheng.market")
         #expect(r.holder == "chancheng.urban" && r.state.phase == .assigned)
         #expect(r.state.assignedAt == Self.ten)
@@ -45,14 +54,23 @@ import Testing
     @Test func approvingAReturnWithoutAUnitUsesTheRerouteResultAndExcludesTheReturningUnit() throws {
         var r = try Self.returned()
         var excluded: [Set<String>] = []
-        r.send(.approveReturn(unit: nil, note: nil), from: "triage", time: Self.ten,
-               reroute: { excluded.append($0); return "chancheng.urban" })
+        r.send(
+            .approveReturn(unit: nil, note: nil), from: "triage", time: Self.ten,
+            reroute: {
+                excluded.append($0)
+                return "chancheng.urban"
+            })
         #expect(excluded == [["chancheng.market"]])
         #expect(r.holder == "chancheng.urban")
         // The second unit returns it too: both are passed over now.
-        r.send(.requestReturn(reason: .wrongArea, suggestedUnit: nil, text: nil), time: LC.at("2026-03-02T10:10:00+08:00"))
-        r.send(.approveReturn(unit: nil, note: nil), from: "triage", time: LC.at("2026-03-02T10:20:00+08:00"),
-               reroute: { excluded.append($0); return "chancheng.housing" })
+        r.send(
+            .requestReturn(reason: .wrongArea, suggestedUnit: nil, text: nil), time: LC.at("2026-03-02T10:10:00+08:00"))
+        r.send(
+            .approveReturn(unit: nil, note: nil), from: "triage", time: LC.at("2026-03-02T10:20:00+08:00"),
+            reroute: {
+                excluded.append($0)
+                return "chancheng.housing"
+            })
         #expect(excluded.last == ["chancheng.market", "chancheng.urban"])
         #expect(r.holder == "chancheng.housing")
         #expect(r.state.returns == 2 && !r.state.supervised)
@@ -76,9 +94,12 @@ import Testing
 
     @Test func aDecisionDatedBeforeTheRequestIsStale() throws {
         var r = try Self.returned()
-        let t = r.send(.rejectReturn(note: nil), from: "triage", at: LC.at("2026-03-02T09:09:00+08:00"), expect: .refused)
+        let t = r.send(
+            .rejectReturn(note: nil), from: "triage", at: LC.at("2026-03-02T09:09:00+08:00"), expect: .refused)
         #expect(t.refusalCode == "stale")
-        let u = r.send(.approveReturn(unit: nil, note: nil), from: "triage", at: LC.at("2026-03-02T09:09:00+08:00"), expect: .refused)
+        let u = r.send(
+            .approveReturn(unit: nil, note: nil), from: "triage", at: LC.at("2026-03-02T09:09:00+08:00"),
+            expect: .refused)
         #expect(u.refusalCode == "stale")
     }
 
@@ -105,7 +126,9 @@ import Testing
     }
 
     @Test(arguments: [(LC.Sample.complaint, 2, "city.supervision"), (LC.Sample.enterprise, 1, "city.supervision")])
-    func exceedingMaxReturnsPutsTheTicketUnderSupervision(fields: [String: JSONValue], maxReturns: Int, supervision: String) throws {
+    func exceedingMaxReturnsPutsTheTicketUnderSupervision(
+        fields: [String: JSONValue], maxReturns: Int, supervision: String
+    ) throws {
         var r = try LC.run(fields)
         #expect(r.state.policy.maxReturns == maxReturns)
         let units = ["chancheng.urban", "chancheng.housing", "chancheng.health"]
@@ -114,7 +137,8 @@ import Testing
             time.addTimeInterval(600)
             r.send(.requestReturn(reason: .notOurDuty, suggestedUnit: nil, text: nil), time: time)
             time.addTimeInterval(600)
-            let t = r.send(.approveReturn(unit: nil, note: nil), from: "triage", time: time, reroute: { _ in units[round] })
+            let t = r.send(
+                .approveReturn(unit: nil, note: nil), from: "triage", time: time, reroute: { _ in units[round] })
             if round < maxReturns {
                 #expect(t.types == [.returnApproved, .dispatched])
                 #expect(r.holder == units[round] && !r.state.supervised)
@@ -129,7 +153,7 @@ import Testing
     }
 
     @Test func aNamedUnitIsOverriddenBySupervisionOnceReturnsRunOut() throws {
-        var r = try LC.run(LC.Sample.enterprise) // max_returns 1
+        var r = try LC.run(LC.Sample.enterprise)  // max_returns 1
         r.send(.requestReturn(reason: .notOurDuty, suggestedUnit: nil, text: nil), time: Self.nine10)
         r.send(.approveReturn(unit: "chancheng.hrss", note: nil), from: "triage", time: Self.nine20)
         #expect(r.holder == "chancheng.hrss" && !r.state.supervised)
@@ -145,7 +169,8 @@ import Testing
         r.send(.requestReturn(reason: .wrongArea, suggestedUnit: nil, text: nil), time: Self.nine10)
         while r.state.escalations == 0 { try r.fireDue() }
         #expect(LC.format(r.now) == "2026-03-05T23:59:59+08:00")
-        #expect(r.log.contains { $0.type == .supervised && $0.string("request") == "return" }, "supervised at the review")
+        #expect(
+            r.log.contains { $0.type == .supervised && $0.string("request") == "return" }, "supervised at the review")
         #expect(r.holder == "city.market" && r.state.phase == .assigned && r.state.pendingReturn == nil)
         #expect(r.state.clocks.allSatisfy { $0.pausedAt == nil })
         let t = r.send(.approveReturn(unit: nil, note: nil), from: "triage", expect: .refused)
@@ -182,7 +207,9 @@ import Testing
         #expect(t.events.first?.string("resolve_by") == LC.format(newDue))
         let after = try #require(r.state.clock(.resolve))
         #expect(after.due == newDue)
-        #expect(after.due.timeIntervalSince(after.warnAt) == resolve.due.timeIntervalSince(resolve.warnAt), "the yellow light keeps its lead")
+        #expect(
+            after.due.timeIntervalSince(after.warnAt) == resolve.due.timeIntervalSince(resolve.warnAt),
+            "the yellow light keeps its lead")
         #expect(!after.warned && !after.overdue)
         #expect(r.state.pendingExtension == nil)
         // The contact clock resumes with the working day it had left: the same deadline.
@@ -207,12 +234,14 @@ import Testing
     func anExtensionNotAfterTheDeadlineIsRefused(_ delta: Double) throws {
         var r = try LC.run(LC.Sample.complaint)
         let due = try #require(r.state.clock(.resolve)?.due)
-        let t = r.send(.requestExtension(until: due.addingTimeInterval(delta), reason: "x"), time: Self.nine10, expect: .refused)
+        let t = r.send(
+            .requestExtension(until: due.addingTimeInterval(delta), reason: "x"), time: Self.nine10, expect: .refused)
         #expect(t.refusalCode == "invalid_extension")
         #expect(r.state.pendingExtension == nil)
         // The centre cannot grant less than the deadline either.
         r.send(.requestExtension(until: due.addingTimeInterval(86_400), reason: "x"))
-        let u = r.send(.approveExtension(until: due.addingTimeInterval(delta), note: nil), from: "triage", expect: .refused)
+        let u = r.send(
+            .approveExtension(until: due.addingTimeInterval(delta), note: nil), from: "triage", expect: .refused)
         #expect(u.refusalCode == "invalid_extension")
         #expect(r.state.pendingExtension != nil && r.state.clock(.resolve)?.due == due)
     }
@@ -221,13 +250,17 @@ import Testing
         // No Foshan profile lacks a resolve clock; a state stored under another rule set may.
         var r = try LC.run(LC.Sample.complaint)
         r.state.clocks.removeAll { $0.clock == .resolve }
-        let t = r.send(.requestExtension(until: LC.at("2026-04-01T00:00:00+08:00"), reason: "x"), time: Self.nine10, expect: .refused)
+        let t = r.send(
+            .requestExtension(until: LC.at("2026-04-01T00:00:00+08:00"), reason: "x"), time: Self.nine10,
+            expect: .refused)
         #expect(t.refusalCode == "invalid_extension")
     }
 
     // MARK: Callback (回访)
 
-    static func replied(_ fields: [String: JSONValue] = LC.Sample.complaint, sourceLocation: Testing.SourceLocation = #_sourceLocation) throws -> Run {
+    static func replied(
+        _ fields: [String: JSONValue] = LC.Sample.complaint, sourceLocation: Testing.SourceLocation = #_sourceLocation
+    ) throws -> Run {
         var r = try LC.run(fields, sourceLocation: sourceLocation)
         r.send(.sign, time: LC.at("2026-03-02T09:05:00+08:00"), sourceLocation: sourceLocation)
         r.send(.reply(outcome: .resolved, text: "已处理"), time: nine10, sourceLocation: sourceLocation)
@@ -237,16 +270,22 @@ import Testing
     @Test(arguments: [Satisfaction.satisfied, .basicallySatisfied])
     func aSatisfiedCallbackCloses(_ satisfaction: Satisfaction) throws {
         var r = try Self.replied(LC.Sample.enterprise)
-        let t = r.send(.callbackResult(reached: true, resolved: true, satisfaction: satisfaction, note: "满意"), from: "triage", time: Self.ten)
+        let t = r.send(
+            .callbackResult(reached: true, resolved: true, satisfaction: satisfaction, note: "满意"), from: "triage",
+            time: Self.ten)
         #expect(t.types == [.closed])
-        #expect(t.events.first?.string("reason") == "callback" && t.events.first?.string("satisfaction") == satisfaction.rawValue)
+        #expect(
+            t.events.first?.string("reason") == "callback"
+                && t.events.first?.string("satisfaction") == satisfaction.rawValue)
         #expect(r.state.phase == .closed)
         #expect(r.state.nextTimer == nil && r.state.enterpriseWatchAt == nil)
     }
 
     @Test func anUnsatisfiedCallbackReopensToTheSameUnitThenSupervisesAfterTwoReworks() throws {
         var r = try Self.replied()
-        let t = r.send(.callbackResult(reached: true, resolved: false, satisfaction: .unsatisfied, note: "未解决"), from: "triage", time: Self.ten)
+        let t = r.send(
+            .callbackResult(reached: true, resolved: false, satisfaction: .unsatisfied, note: "未解决"), from: "triage",
+            time: Self.ten)
         #expect(t.types == [.reopened])
         #expect(t.events.first?.queues == ["unit.chancheng.market"])
         #expect(t.events.first?.fields["reworks"] == .integer(1))
@@ -257,11 +296,13 @@ import Testing
         #expect(resolve.started == Self.ten && resolve.isRunning)
         #expect(r.due(.resolve) == "2026-03-05T23:59:59+08:00")
         #expect(r.state.clocks.filter(\.isRunning).map(\.clock) == [.resolve], "only the resolve clock runs again")
-        #expect(t.events.first?.fields["deadlines"]?.objectValue?["resolve_by"]?.stringValue == "2026-03-05T23:59:59+08:00")
+        #expect(
+            t.events.first?.fields["deadlines"]?.objectValue?["resolve_by"]?.stringValue == "2026-03-05T23:59:59+08:00")
 
         r.send(.reply(outcome: .resolved, text: "已再次处理"), time: LC.at("2026-03-03T10:00:00+08:00"))
-        let second = r.send(.callbackResult(reached: true, resolved: false, satisfaction: .unsatisfied, note: nil), from: "triage",
-                            time: LC.at("2026-03-03T15:00:00+08:00"))
+        let second = r.send(
+            .callbackResult(reached: true, resolved: false, satisfaction: .unsatisfied, note: nil), from: "triage",
+            time: LC.at("2026-03-03T15:00:00+08:00"))
         #expect(second.types == [.reopened, .supervised])
         #expect(second.events[1].string("reason") == "unsatisfied_2_times")
         #expect(second.events[1].queues == ["unit.chancheng.market", "unit.city.supervision"])
@@ -271,7 +312,9 @@ import Testing
 
     @Test func anUnsatisfiedEnterpriseIsSupervisedAtOnce() throws {
         var r = try Self.replied(LC.Sample.enterprise)
-        let t = r.send(.callbackResult(reached: true, resolved: false, satisfaction: .unsatisfied, note: nil), from: "triage", time: Self.ten)
+        let t = r.send(
+            .callbackResult(reached: true, resolved: false, satisfaction: .unsatisfied, note: nil), from: "triage",
+            time: Self.ten)
         #expect(t.types == [.reopened, .supervised])
         #expect(t.events[1].string("reason") == "enterprise_unsatisfied")
         #expect(r.state.reworks == 1 && r.state.supervised)
@@ -280,7 +323,9 @@ import Testing
     @Test(arguments: [(false, Satisfaction?.some(.satisfied)), (false, nil), (true, nil)])
     func aCallbackThatReachesNobodyOrGetsNoAnswerKeepsItReplied(reached: Bool, satisfaction: Satisfaction?) throws {
         var r = try Self.replied()
-        let t = r.send(.callbackResult(reached: reached, resolved: nil, satisfaction: satisfaction, note: "无人接听"), from: "triage", time: Self.ten)
+        let t = r.send(
+            .callbackResult(reached: reached, resolved: nil, satisfaction: satisfaction, note: "无人接听"), from: "triage",
+            time: Self.ten)
         #expect(t.types == [.callbackRecorded])
         #expect(t.events.first?.fields["reached"] == .bool(reached))
         #expect(r.state.phase == .replied && r.state.reworks == 0)
@@ -298,7 +343,9 @@ import Testing
         let t = r.send(.redispatch(unit: "nanhai.market", note: "属南海区"), from: "triage", time: Self.ten)
         #expect(t.types == [.redispatched, .dispatched])
         #expect(t.events[0].queues == ["unit.chancheng.market"] && t.events[0].string("to_unit") == "nanhai.market")
-        #expect(t.events[1].queues == ["unit.nanhai.market"] && t.events[1].carriesTicket && t.events[1].string("reason") == "redispatch")
+        #expect(
+            t.events[1].queues == ["unit.nanhai.market"] && t.events[1].carriesTicket
+                && t.events[1].string("reason") == "redispatch")
         #expect(r.holder == "nanhai.market" && r.state.holder?.parents.map(\.unit) == ["city.market"])
         #expect(r.state.phase == .assigned && r.state.assignedAt == Self.ten)
         #expect(r.state.clocks.allSatisfy { $0.started == Self.ten && $0.isRunning })
@@ -391,8 +438,8 @@ import Testing
     @Test func everyEventIDIsUniqueOverATicketsLife() throws {
         var r = try LC.run(LC.Sample.villageUrgent)
         try r.fireDue()
-        try r.fireDue() // escalated to the town
-        r.send(.progress(note: "已派人", milestone: nil), time: r.now.addingTimeInterval(60)) // signs implicitly
+        try r.fireDue()  // escalated to the town
+        r.send(.progress(note: "已派人", milestone: nil), time: r.now.addingTimeInterval(60))  // signs implicitly
         let noOp = r.send(.progress(note: "仍在处理", milestone: nil))
         #expect(noOp.changed, "a progress note changes nothing but the remembered ids, which must be stored")
         r.send(.sign, expect: .refused)
@@ -412,8 +459,10 @@ import Testing
     // MARK: Storage
 
     /// States the service stores, from every corner of the machine.
-    static let stored: [String] = ["dispatched", "escalated-supervised", "return-pending", "extension-pending", "reopened", "merged",
-                                   "handed-off", "before-warning", "review-overdue"]
+    static let stored: [String] = [
+        "dispatched", "escalated-supervised", "return-pending", "extension-pending", "reopened", "merged",
+        "handed-off", "before-warning", "review-overdue",
+    ]
 
     static func state(_ name: String) throws -> TicketState {
         switch name {
@@ -428,7 +477,9 @@ import Testing
             return r.state
         case "reopened":
             var r = try replied()
-            r.send(.callbackResult(reached: true, resolved: false, satisfaction: .unsatisfied, note: nil), from: "triage", time: ten)
+            r.send(
+                .callbackResult(reached: true, resolved: false, satisfaction: .unsatisfied, note: nil), from: "triage",
+                time: ten)
             return r.state
         case "merged":
             var r = try LC.run(LC.Sample.complaint)
@@ -463,7 +514,8 @@ import Testing
         let cache = StateDecodingCache()
         #expect(try TicketState(encoded: state.encoded(), cache: cache) == state)
         #expect(try TicketState(encoded: state.encoded(), cache: cache) == state)
-        #expect(cache.counts.policies == 1 && cache.counts.holders == (state.holder == nil ? 0 : 1)
+        #expect(
+            cache.counts.policies == 1 && cache.counts.holders == (state.holder == nil ? 0 : 1)
                 && cache.counts.profiles == (state.profile == nil ? 0 : 1))
         let lifecycle = try LC.lifecycle()
         let later = LC.at("2026-03-20T09:00:00+08:00")
@@ -474,7 +526,8 @@ import Testing
 
     @Test func aDamagedStoredStateNamesTheField() throws {
         let state = try Self.state("escalated-supervised")
-        let text = String(decoding: state.encoded(), as: UTF8.self).replacingOccurrences(of: #""level":"[a-z]+""#, with: #""level":"hamlet""#, options: .regularExpression)
+        let text = String(decoding: state.encoded(), as: UTF8.self).replacingOccurrences(
+            of: #""level":"[a-z]+""#, with: #""level":"hamlet""#, options: .regularExpression)
         #expect(throws: StateDecodingError.self) { try TicketState(encoded: Array(text.utf8)) }
         do {
             _ = try TicketState(encoded: Array(text.utf8))
@@ -507,7 +560,10 @@ import Testing
         #expect(try TicketState(encoded: Array(text.utf8), cache: cache) == plain)
         o.set("policy", .null)
         let noPolicy = JSON.serializeToString(.object(o))
-        for decode in [{ try TicketState(encoded: Array(noPolicy.utf8)) }, { try TicketState(encoded: Array(noPolicy.utf8), cache: cache) }] {
+        for decode in [
+            { try TicketState(encoded: Array(noPolicy.utf8)) },
+            { try TicketState(encoded: Array(noPolicy.utf8), cache: cache) },
+        ] {
             do {
                 _ = try decode()
                 Issue.record("a state without a policy was read")

@@ -15,11 +15,13 @@ import Testing
     /// The complaint, not signed, asked to be returned at 09:30.
     static func returnedUnsigned(sourceLocation: Testing.SourceLocation = #_sourceLocation) throws -> Run {
         var r = try LC.run(LC.Sample.complaint, sourceLocation: sourceLocation)
-        #expect(r.holder == "chancheng.market" && r.due(.sign) == "2026-03-02T11:00:00+08:00",
-                sourceLocation: sourceLocation)
+        #expect(
+            r.holder == "chancheng.market" && r.due(.sign) == "2026-03-02T11:00:00+08:00",
+            sourceLocation: sourceLocation)
         #expect(r.state.policy.returnReview == "2wh", sourceLocation: sourceLocation)
-        r.send(.requestReturn(reason: .notOurDuty, suggestedUnit: nil, text: "属城管职责"), time: nine30,
-               sourceLocation: sourceLocation)
+        r.send(
+            .requestReturn(reason: .notOurDuty, suggestedUnit: nil, text: "属城管职责"), time: nine30,
+            sourceLocation: sourceLocation)
         return r
     }
 
@@ -47,12 +49,17 @@ import Testing
     @Test func aReturnDecidedAfterTheSignDeadlineIsRedispatchedToAnotherUnit() throws {
         var r = try Self.returnedUnsigned()
         Self.advance(&r, to: LC.at("2026-03-02T11:15:00+08:00"))
-        #expect(!r.log.contains { $0.type == .overdue || $0.type == .escalated || $0.type == .reminder },
-                "no light and no escalation for the paused sign-in clock: \(r.log.map(\.type.rawValue))")
+        #expect(
+            !r.log.contains { $0.type == .overdue || $0.type == .escalated || $0.type == .reminder },
+            "no light and no escalation for the paused sign-in clock: \(r.log.map(\.type.rawValue))")
         #expect(r.holder == "chancheng.market" && r.state.phase == .returnRequested)
         var excluded: Set<String> = []
-        let t = r.send(.approveReturn(unit: nil, note: "改派"), from: "triage",
-                       reroute: { excluded = $0; return "chancheng.urban" })
+        let t = r.send(
+            .approveReturn(unit: nil, note: "改派"), from: "triage",
+            reroute: {
+                excluded = $0
+                return "chancheng.urban"
+            })
         #expect(t.types == [.returnApproved, .dispatched])
         #expect(excluded == ["chancheng.market"])
         #expect(r.holder == "chancheng.urban" && r.state.phase == .assigned && r.state.escalations == 0)
@@ -121,13 +128,17 @@ import Testing
     @Test func aWorkingHourClockResumesWithTheWorkingTimeItHadLeft() throws {
         var r = try LC.run(LC.Sample.complaint)
         // A profile whose contact clock counts working hours: 3 working hours from 09:00 is 12:00.
-        r.state.profile?.limits = [.init(clock: .sign, duration: "2h"), .init(clock: .contact, duration: "3wh"),
-                                   .init(clock: .resolve, duration: "3wd")]
+        r.state.profile?.limits = [
+            .init(clock: .sign, duration: "2h"), .init(clock: .contact, duration: "3wh"),
+            .init(clock: .resolve, duration: "3wd"),
+        ]
         let calendar = try LC.rules().calendar
-        r.state.clocks[1] = ClockState(clock: .contact, started: LC.monday, due: LC.at("2026-03-02T12:00:00+08:00"),
-                                       warnAt: LC.at("2026-03-02T11:15:00+08:00"))
-        r.send(.requestReturn(reason: .wrongArea, suggestedUnit: nil, text: nil),
-               time: LC.at("2026-03-02T10:00:00+08:00"))
+        r.state.clocks[1] = ClockState(
+            clock: .contact, started: LC.monday, due: LC.at("2026-03-02T12:00:00+08:00"),
+            warnAt: LC.at("2026-03-02T11:15:00+08:00"))
+        r.send(
+            .requestReturn(reason: .wrongArea, suggestedUnit: nil, text: nil),
+            time: LC.at("2026-03-02T10:00:00+08:00"))
         // Two working hours left; rejected at 17:30: half an hour today, one and a half from 08:30 tomorrow.
         r.send(.rejectReturn(note: nil), from: "triage", time: LC.at("2026-03-02T17:30:00+08:00"))
         #expect(r.due(.contact) == "2026-03-03T10:00:00+08:00")
@@ -211,8 +222,9 @@ import Testing
         // An enterprise's repeat complaint is supervised at dispatch.
         var r = try LC.run(LC.Sample.enterprise, repeatOf: "T-0", enterpriseRepeat: true)
         #expect(r.state.supervised)
-        r.send(.requestReturn(reason: .notOurDuty, suggestedUnit: nil, text: nil),
-               time: LC.at("2026-03-02T09:10:00+08:00"))
+        r.send(
+            .requestReturn(reason: .notOurDuty, suggestedUnit: nil, text: nil),
+            time: LC.at("2026-03-02T09:10:00+08:00"))
         Self.advance(&r, to: LC.at("2026-03-02T12:00:00+08:00"))
         #expect(r.log.filter { $0.type == .supervised }.count == 1)
         let reminder = try #require(r.log.first { $0.type == .reminder && $0.string("request") == "return" })
@@ -228,8 +240,10 @@ import Testing
         r.state.policy.remindAnyTime = []
         let bytes = r.state.encoded()
         let text = String(decoding: bytes, as: UTF8.self)
-        for key in [#""paused":"#, #""review_due":"#, #""review_overdue":true"#, #""return_review":"2wh""#,
-                    #""request_pauses":["sign"]"#, #""remind_any_time":[]"#] {
+        for key in [
+            #""paused":"#, #""review_due":"#, #""review_overdue":true"#, #""return_review":"2wh""#,
+            #""request_pauses":["sign"]"#, #""remind_any_time":[]"#,
+        ] {
             #expect(text.contains(key), "\(key) in \(text)")
         }
         #expect(try TicketState(encoded: bytes) == r.state)
@@ -239,7 +253,8 @@ import Testing
     @Test func aStateStoredBeforeRequestsHadReviewsReadsWithTheDefaults() throws {
         // Stored by an earlier version: no review, no pause, no urgency (reminded at any hour, as before), a
         // policy without the new keys.
-        let old = #"{"v":3,"id":"T-1","received":794106000.0,"enterprise":false,"phase":"return_requested","#
+        let old =
+            #"{"v":3,"id":"T-1","received":794106000.0,"enterprise":false,"phase":"return_requested","#
             + #""assigned":794106000.0,"policy":{"name":"default","clocks":["sign","resolve"],"to_parent":true,"#
             + #""max_returns":2,"remind_every":"4h"},"clocks":[{"clock":"sign","started":794106000.0,"#
             + #""due":794113200.0,"warn":794111400.0}],"return":{"reason":"wrong_area","at":794107800.0,"#

@@ -1,7 +1,7 @@
 import Foundation
+import PagodaJSON
 import PagodaLifecycle
 import PagodaRules
-import PagodaJSON
 import Testing
 
 /// Fixtures shared by the lifecycle tests: the Foshan rule set of `rules/`, sample tickets, and a driver
@@ -25,7 +25,10 @@ enum LC {
         return .success(ruleSet)
     }()
 
-    struct LoadFailure: Error, CustomStringConvertible { let text: String; var description: String { text } }
+    struct LoadFailure: Error, CustomStringConvertible {
+        let text: String
+        var description: String { text }
+    }
 
     static func rules(sourceLocation: Testing.SourceLocation = #_sourceLocation) throws -> RuleSet {
         switch compiled {
@@ -86,8 +89,10 @@ enum LC {
         static let fire: [String: JSONValue] = ["region": ["district": "禅城区", "town": "祖庙街道"], "text": "仓库起火了，浓烟很大。"]
     }
 
-    static func ticket(_ fields: [String: JSONValue], receivedAt: Date = monday, id: String = "T-1",
-                       sourceLocation: Testing.SourceLocation = #_sourceLocation) throws -> Ticket {
+    static func ticket(
+        _ fields: [String: JSONValue], receivedAt: Date = monday, id: String = "T-1",
+        sourceLocation: Testing.SourceLocation = #_sourceLocation
+    ) throws -> Ticket {
         var object = JSONObject([
             ("id", .string(id)), ("received_at", .string(RFC3339.format(receivedAt, offsetSeconds: offset))),
             ("channel", "hotline"), ("kind", "complaint"), ("text", "有问题需要处理"),
@@ -101,20 +106,27 @@ enum LC {
         }
     }
 
-    static func decision(_ fields: [String: JSONValue], receivedAt: Date = monday,
-                         sourceLocation: Testing.SourceLocation = #_sourceLocation) throws -> Decision {
-        try rules(sourceLocation: sourceLocation).route(ticket(fields, receivedAt: receivedAt, sourceLocation: sourceLocation))
+    static func decision(
+        _ fields: [String: JSONValue], receivedAt: Date = monday,
+        sourceLocation: Testing.SourceLocation = #_sourceLocation
+    ) throws -> Decision {
+        try rules(sourceLocation: sourceLocation).route(
+            ticket(fields, receivedAt: receivedAt, sourceLocation: sourceLocation))
     }
 
     /// Dispatches a sample ticket at its receipt time and returns the driver holding it.
-    static func run(_ fields: [String: JSONValue], receivedAt: Date = monday, repeatOf: String? = nil, enterpriseRepeat: Bool = false,
-                    configure: (inout Lifecycle) -> Void = { _ in },
-                    sourceLocation: Testing.SourceLocation = #_sourceLocation) throws -> Run {
+    static func run(
+        _ fields: [String: JSONValue], receivedAt: Date = monday, repeatOf: String? = nil,
+        enterpriseRepeat: Bool = false,
+        configure: (inout Lifecycle) -> Void = { _ in },
+        sourceLocation: Testing.SourceLocation = #_sourceLocation
+    ) throws -> Run {
         var lifecycle = try lifecycle(sourceLocation: sourceLocation)
         configure(&lifecycle)
         let d = try decision(fields, receivedAt: receivedAt, sourceLocation: sourceLocation)
-        let t = lifecycle.dispatch(DispatchInput(decision: d, receivedAt: receivedAt, repeatOf: repeatOf, enterpriseRepeat: enterpriseRepeat),
-                                   now: receivedAt)
+        let t = lifecycle.dispatch(
+            DispatchInput(decision: d, receivedAt: receivedAt, repeatOf: repeatOf, enterpriseRepeat: enterpriseRepeat),
+            now: receivedAt)
         #expect(t.outcome == .applied, sourceLocation: sourceLocation)
         let state = try #require(t.state, sourceLocation: sourceLocation)
         return Run(lifecycle: lifecycle, state: state, now: receivedAt, log: t.events, dispatch: t)
@@ -150,29 +162,38 @@ struct Run {
     }
 
     /// Builds a command of `unit` (default: the holder) dated `at` (default: now).
-    mutating func command(_ action: Command.Action, from unit: String? = nil, at: Date? = nil, id: String? = nil,
-                          replyTo: String? = nil) -> Command {
-        Command(id: id ?? nextID(), ticketID: state.ticketID, unit: unit ?? holder ?? "nobody", at: at ?? now,
-                action: action, replyTo: replyTo)
+    mutating func command(
+        _ action: Command.Action, from unit: String? = nil, at: Date? = nil, id: String? = nil,
+        replyTo: String? = nil
+    ) -> Command {
+        Command(
+            id: id ?? nextID(), ticketID: state.ticketID, unit: unit ?? holder ?? "nobody", at: at ?? now,
+            action: action, replyTo: replyTo)
     }
 
     /// Sends a command at `now` (moved to `time` first when given) and keeps the new state.
     @discardableResult
-    mutating func send(_ action: Command.Action, from unit: String? = nil, time: Date? = nil, at: Date? = nil,
-                       id: String? = nil, expect outcome: Transition.Outcome = .applied,
-                       reroute: (Set<String>) -> String? = { _ in nil },
-                       sourceLocation: Testing.SourceLocation = #_sourceLocation) -> Transition {
+    mutating func send(
+        _ action: Command.Action, from unit: String? = nil, time: Date? = nil, at: Date? = nil,
+        id: String? = nil, expect outcome: Transition.Outcome = .applied,
+        reroute: (Set<String>) -> String? = { _ in nil },
+        sourceLocation: Testing.SourceLocation = #_sourceLocation
+    ) -> Transition {
         if let time { now = time }
         let c = command(action, from: unit, at: at, id: id)
         return apply(c, expect: outcome, reroute: reroute, sourceLocation: sourceLocation)
     }
 
     @discardableResult
-    mutating func apply(_ c: Command, expect outcome: Transition.Outcome = .applied,
-                        reroute: (Set<String>) -> String? = { _ in nil },
-                        sourceLocation: Testing.SourceLocation = #_sourceLocation) -> Transition {
+    mutating func apply(
+        _ c: Command, expect outcome: Transition.Outcome = .applied,
+        reroute: (Set<String>) -> String? = { _ in nil },
+        sourceLocation: Testing.SourceLocation = #_sourceLocation
+    ) -> Transition {
         let t = lifecycle.handle(c, state: state, now: now, reroute: reroute)
-        #expect(t.outcome == outcome, "\(c.action.type.rawValue) from \(c.unit): \(t.refusalCode ?? "-")", sourceLocation: sourceLocation)
+        #expect(
+            t.outcome == outcome, "\(c.action.type.rawValue) from \(c.unit): \(t.refusalCode ?? "-")",
+            sourceLocation: sourceLocation)
         if let s = t.state { state = s }
         log += t.events
         return t

@@ -26,67 +26,68 @@ import Testing
         var testDescription: String { "\(phase.rawValue) + \(command.rawValue) -> \(code ?? after.rawValue)" }
     }
 
-    static let table: [Cell] = [
-        // assigned (待签收)
-        .applied(.assigned, .sign, .signed, [.signed]),
-        .applied(.assigned, .contact, .signed, [.contacted]),
-        .applied(.assigned, .progress, .signed, [.progress]),
-        .applied(.assigned, .requestReturn, .returnRequested, [.returnRequested]),
-        .applied(.assigned, .requestExtension, .assigned, [.extensionRequested]),
-        .applied(.assigned, .reply, .replied, [.replied, .callbackRequested]),
-        .refused(.assigned, .approveReturn, "invalid_state"),
-        .refused(.assigned, .rejectReturn, "invalid_state"),
-        .refused(.assigned, .approveExtension, "invalid_state"),
-        .refused(.assigned, .rejectExtension, "invalid_state"),
-        .refused(.assigned, .callbackResult, "invalid_state"),
-        .applied(.assigned, .redispatch, .assigned, [.redispatched, .dispatched]),
-        .applied(.assigned, .merge, .closed, [.closed]),
-        // signed (办理中)
-        .refused(.signed, .sign, "already_signed"),
-        .applied(.signed, .contact, .signed, [.contacted]),
-        .applied(.signed, .progress, .signed, [.progress]),
-        .applied(.signed, .requestReturn, .returnRequested, [.returnRequested]),
-        .applied(.signed, .requestExtension, .signed, [.extensionRequested]),
-        .applied(.signed, .reply, .replied, [.replied, .callbackRequested]),
-        .refused(.signed, .approveReturn, "invalid_state"),
-        .refused(.signed, .rejectReturn, "invalid_state"),
-        .refused(.signed, .approveExtension, "invalid_state"),
-        .refused(.signed, .rejectExtension, "invalid_state"),
-        .refused(.signed, .callbackResult, "invalid_state"),
-        .applied(.signed, .redispatch, .assigned, [.redispatched, .dispatched]),
-        .applied(.signed, .merge, .closed, [.closed]),
-        // return_requested (退单审核), requested after signing
-        .refused(.returnRequested, .sign, "already_signed"),
-        .refused(.returnRequested, .contact, "invalid_state"),
-        .applied(.returnRequested, .progress, .returnRequested, [.progress]),
-        .refused(.returnRequested, .requestReturn, "already_pending"),
-        .refused(.returnRequested, .requestExtension, "invalid_state"),
-        .refused(.returnRequested, .reply, "invalid_state"),
-        .applied(.returnRequested, .approveReturn, .assigned, [.returnApproved, .dispatched]),
-        .applied(.returnRequested, .rejectReturn, .signed, [.returnRejected]),
-        .refused(.returnRequested, .approveExtension, "invalid_state"),
-        .refused(.returnRequested, .rejectExtension, "invalid_state"),
-        .refused(.returnRequested, .callbackResult, "invalid_state"),
-        .applied(.returnRequested, .redispatch, .assigned, [.redispatched, .dispatched]),
-        .applied(.returnRequested, .merge, .closed, [.closed]),
-        // replied (待回访)
-        .refused(.replied, .sign, "already_signed"),
-        .refused(.replied, .contact, "invalid_state"),
-        .refused(.replied, .progress, "invalid_state"),
-        .refused(.replied, .requestReturn, "invalid_state"),
-        .refused(.replied, .requestExtension, "invalid_state"),
-        .refused(.replied, .reply, "invalid_state"),
-        .refused(.replied, .approveReturn, "invalid_state"),
-        .refused(.replied, .rejectReturn, "invalid_state"),
-        .refused(.replied, .approveExtension, "invalid_state"),
-        .refused(.replied, .rejectExtension, "invalid_state"),
-        .applied(.replied, .callbackResult, .closed, [.closed]),
-        .applied(.replied, .redispatch, .assigned, [.redispatched, .dispatched]),
-        .applied(.replied, .merge, .closed, [.closed]),
-    ]
-    // closed and handed_off refuse everything.
-    + CommandType.allCases.map { .refused(.closed, $0, "ticket_closed") }
-    + CommandType.allCases.map { .refused(.handedOff, $0, "handed_off") }
+    static let table: [Cell] =
+        [
+            // assigned (待签收)
+            .applied(.assigned, .sign, .signed, [.signed]),
+            .applied(.assigned, .contact, .signed, [.contacted]),
+            .applied(.assigned, .progress, .signed, [.progress]),
+            .applied(.assigned, .requestReturn, .returnRequested, [.returnRequested]),
+            .applied(.assigned, .requestExtension, .assigned, [.extensionRequested]),
+            .applied(.assigned, .reply, .replied, [.replied, .callbackRequested]),
+            .refused(.assigned, .approveReturn, "invalid_state"),
+            .refused(.assigned, .rejectReturn, "invalid_state"),
+            .refused(.assigned, .approveExtension, "invalid_state"),
+            .refused(.assigned, .rejectExtension, "invalid_state"),
+            .refused(.assigned, .callbackResult, "invalid_state"),
+            .applied(.assigned, .redispatch, .assigned, [.redispatched, .dispatched]),
+            .applied(.assigned, .merge, .closed, [.closed]),
+            // signed (办理中)
+            .refused(.signed, .sign, "already_signed"),
+            .applied(.signed, .contact, .signed, [.contacted]),
+            .applied(.signed, .progress, .signed, [.progress]),
+            .applied(.signed, .requestReturn, .returnRequested, [.returnRequested]),
+            .applied(.signed, .requestExtension, .signed, [.extensionRequested]),
+            .applied(.signed, .reply, .replied, [.replied, .callbackRequested]),
+            .refused(.signed, .approveReturn, "invalid_state"),
+            .refused(.signed, .rejectReturn, "invalid_state"),
+            .refused(.signed, .approveExtension, "invalid_state"),
+            .refused(.signed, .rejectExtension, "invalid_state"),
+            .refused(.signed, .callbackResult, "invalid_state"),
+            .applied(.signed, .redispatch, .assigned, [.redispatched, .dispatched]),
+            .applied(.signed, .merge, .closed, [.closed]),
+            // return_requested (退单审核), requested after signing
+            .refused(.returnRequested, .sign, "already_signed"),
+            .refused(.returnRequested, .contact, "invalid_state"),
+            .applied(.returnRequested, .progress, .returnRequested, [.progress]),
+            .refused(.returnRequested, .requestReturn, "already_pending"),
+            .refused(.returnRequested, .requestExtension, "invalid_state"),
+            .refused(.returnRequested, .reply, "invalid_state"),
+            .applied(.returnRequested, .approveReturn, .assigned, [.returnApproved, .dispatched]),
+            .applied(.returnRequested, .rejectReturn, .signed, [.returnRejected]),
+            .refused(.returnRequested, .approveExtension, "invalid_state"),
+            .refused(.returnRequested, .rejectExtension, "invalid_state"),
+            .refused(.returnRequested, .callbackResult, "invalid_state"),
+            .applied(.returnRequested, .redispatch, .assigned, [.redispatched, .dispatched]),
+            .applied(.returnRequested, .merge, .closed, [.closed]),
+            // replied (待回访)
+            .refused(.replied, .sign, "already_signed"),
+            .refused(.replied, .contact, "invalid_state"),
+            .refused(.replied, .progress, "invalid_state"),
+            .refused(.replied, .requestReturn, "invalid_state"),
+            .refused(.replied, .requestExtension, "invalid_state"),
+            .refused(.replied, .reply, "invalid_state"),
+            .refused(.replied, .approveReturn, "invalid_state"),
+            .refused(.replied, .rejectReturn, "invalid_state"),
+            .refused(.replied, .approveExtension, "invalid_state"),
+            .refused(.replied, .rejectExtension, "invalid_state"),
+            .applied(.replied, .callbackResult, .closed, [.closed]),
+            .applied(.replied, .redispatch, .assigned, [.redispatched, .dispatched]),
+            .applied(.replied, .merge, .closed, [.closed]),
+        ]
+        // closed and handed_off refuse everything.
+        + CommandType.allCases.map { .refused(.closed, $0, "ticket_closed") }
+        + CommandType.allCases.map { .refused(.handedOff, $0, "handed_off") }
 
     @Test func theTableCoversEveryPhaseAndCommandOnce() {
         let cells = Set(Self.table.map { "\($0.phase.rawValue)/\($0.command.rawValue)" })
@@ -104,13 +105,16 @@ import Testing
             r.send(.sign, time: minutes(5), sourceLocation: sourceLocation)
         case .returnRequested:
             r.send(.sign, time: minutes(5), sourceLocation: sourceLocation)
-            r.send(.requestReturn(reason: .notOurDuty, suggestedUnit: nil, text: nil), time: minutes(10), sourceLocation: sourceLocation)
+            r.send(
+                .requestReturn(reason: .notOurDuty, suggestedUnit: nil, text: nil), time: minutes(10),
+                sourceLocation: sourceLocation)
         case .replied, .closed:
             r.send(.sign, time: minutes(5), sourceLocation: sourceLocation)
             r.send(.reply(outcome: .resolved, text: "已处理"), time: minutes(10), sourceLocation: sourceLocation)
             if phase == .closed {
-                r.send(.callbackResult(reached: true, resolved: true, satisfaction: .satisfied, note: nil), from: "triage",
-                       time: minutes(20), sourceLocation: sourceLocation)
+                r.send(
+                    .callbackResult(reached: true, resolved: true, satisfaction: .satisfied, note: nil), from: "triage",
+                    time: minutes(20), sourceLocation: sourceLocation)
             }
         }
         #expect(r.state.phase == phase, sourceLocation: sourceLocation)
@@ -126,7 +130,8 @@ import Testing
         case .progress: .progress(note: "已安排人员核查", milestone: nil)
         case .requestReturn: .requestReturn(reason: .notOurDuty, suggestedUnit: "chancheng.urban", text: "非本单位职责")
         case .requestExtension:
-            .requestExtension(until: (state.clock(.resolve)?.due ?? LC.monday).addingTimeInterval(2 * 86_400), reason: "需第三方检测")
+            .requestExtension(
+                until: (state.clock(.resolve)?.due ?? LC.monday).addingTimeInterval(2 * 86_400), reason: "需第三方检测")
         case .reply: .reply(outcome: .resolved, text: "已协调商家退货")
         case .approveReturn: .approveReturn(unit: nil, note: nil)
         case .rejectReturn: .rejectReturn(note: "属本单位职责")
@@ -147,7 +152,8 @@ import Testing
     func everyCommandInEveryPhase(_ cell: Cell) throws {
         var r = try Self.run(in: cell.phase)
         let before = r.state
-        let c = r.command(Self.example(cell.command, before), from: Self.sender(cell.command, before), replyTo: "reply.desk")
+        let c = r.command(
+            Self.example(cell.command, before), from: Self.sender(cell.command, before), replyTo: "reply.desk")
         let t = r.apply(c, expect: cell.code == nil ? .applied : .refused)
         #expect(t.types == cell.events)
         #expect(r.state.phase == cell.after)
@@ -183,7 +189,9 @@ import Testing
         #expect(t.events.first?.level == .district)
     }
 
-    @Test(arguments: CommandType.allCases.filter { !$0.isWorkerCommand }, ["chancheng.market", "chancheng.urban", "platform"])
+    @Test(
+        arguments: CommandType.allCases.filter { !$0.isWorkerCommand },
+        ["chancheng.market", "chancheng.urban", "platform"])
     func centreCommandsFromAnOrdinaryUnitAreNotAuthorized(_ type: CommandType, unit: String) throws {
         var r = try Self.run(in: .returnRequested)
         let t = r.send(Self.example(type, r.state), from: unit, expect: .refused)
@@ -207,7 +215,9 @@ import Testing
         let t = r.send(.sign, from: "chancheng.urban", at: redispatchedAt.addingTimeInterval(-1), expect: .refused)
         #expect(t.refusalCode == "stale")
         // The unit that lost it is no longer the holder, whatever the date.
-        #expect(r.send(.progress(note: "x", milestone: nil), from: "chancheng.market", expect: .refused).refusalCode == "not_holder")
+        #expect(
+            r.send(.progress(note: "x", milestone: nil), from: "chancheng.market", expect: .refused).refusalCode
+                == "not_holder")
         r.send(.sign, from: "chancheng.urban", at: redispatchedAt)
         #expect(r.state.phase == .signed)
     }
@@ -237,7 +247,8 @@ import Testing
 
     @Test func aCommandForAnUnknownTicketIsRefused() throws {
         let lifecycle = try LC.lifecycle()
-        let c = Command(id: "c-1", ticketID: "T-404", unit: "chancheng.market", at: LC.monday, action: .sign, replyTo: "reply.q")
+        let c = Command(
+            id: "c-1", ticketID: "T-404", unit: "chancheng.market", at: LC.monday, action: .sign, replyTo: "reply.q")
         let t = lifecycle.handle(c, state: nil, now: LC.monday)
         #expect(t.outcome == .refused)
         #expect(t.state == nil)
@@ -292,7 +303,8 @@ import Testing
 
     @Test func aReturnRequestedBeforeSigningDoesNotSign() throws {
         var r = try LC.run(LC.Sample.complaint)
-        r.send(.requestReturn(reason: .wrongArea, suggestedUnit: nil, text: nil), time: LC.at("2026-03-02T09:10:00+08:00"))
+        r.send(
+            .requestReturn(reason: .wrongArea, suggestedUnit: nil, text: nil), time: LC.at("2026-03-02T09:10:00+08:00"))
         #expect(r.state.clock(.sign)?.isRunning == true)
         #expect(r.send(.sign, expect: .refused).refusalCode == "invalid_state")
         r.send(.rejectReturn(note: nil), from: "triage")

@@ -16,19 +16,26 @@ import Testing
             var text = f.text
             switch URL(fileURLWithPath: f.path).lastPathComponent {
             case "sla.yaml":
-                text = text.replacingOccurrences(of: "clocks: {sign: 30m, contact: 1h, onsite: 2h, answer: 1wd, resolve: 3wd}",
-                                                 with: "clocks: {sign: 10m, contact: 20m, onsite: 40m, answer: 2wd, resolve: 5wd}")
+                text = text.replacingOccurrences(
+                    of: "clocks: {sign: 30m, contact: 1h, onsite: 2h, answer: 1wd, resolve: 3wd}",
+                    with: "clocks: {sign: 10m, contact: 20m, onsite: 40m, answer: 2wd, resolve: 5wd}")
             case "escalation.yaml":
-                text = text.replacingOccurrences(of: "clocks: [sign, contact, resolve]\n    to_parent: true\n    at_top: {action: supervise, remind_every: 1h}",
-                                                 with: "clocks: [resolve]\n    to_parent: true\n    at_top: {action: supervise, remind_every: 3h}")
+                text = text.replacingOccurrences(
+                    of:
+                        "clocks: [sign, contact, resolve]\n    to_parent: true\n    at_top: {action: supervise, remind_every: 1h}",
+                    with: "clocks: [resolve]\n    to_parent: true\n    at_top: {action: supervise, remind_every: 3h}")
             case "units.yaml":
-                text = text.replacingOccurrences(of: "units:\n", with: "units:\n  - id: city.lighting\n    name: 佛山市路灯管理所\n    level: city\n    function: lighting\n")
+                text = text.replacingOccurrences(
+                    of: "units:\n",
+                    with: "units:\n  - id: city.lighting\n    name: 佛山市路灯管理所\n    level: city\n    function: lighting\n"
+                )
             default: break
             }
             return RuleFile(path: f.path, text: text)
         }
         let result = RuleSetCompiler.compile(files)
-        return try #require(result.ruleSet, "\(DiagnosticRenderer.text(result.diagnostics.filter { $0.severity == .error }))")
+        return try #require(
+            result.ruleSet, "\(DiagnosticRenderer.text(result.diagnostics.filter { $0.severity == .error }))")
     }
 
     @Test func openTicketsKeepTheRulesTheyWereDispatchedUnder() throws {
@@ -39,8 +46,14 @@ import Testing
 
         // The reload really changes what a new dispatch gets: other deadlines, another policy.
         let ticket = try LC.ticket(LC.Sample.villageUrgent)
-        let before = try #require(Lifecycle(rules: old).dispatch(DispatchInput(decision: old.route(ticket), receivedAt: LC.monday), now: LC.monday).state)
-        let after = try #require(Lifecycle(rules: newRules).dispatch(DispatchInput(decision: newRules.route(ticket), receivedAt: LC.monday), now: LC.monday).state)
+        let before = try #require(
+            Lifecycle(rules: old).dispatch(
+                DispatchInput(decision: old.route(ticket), receivedAt: LC.monday), now: LC.monday
+            ).state)
+        let after = try #require(
+            Lifecycle(rules: newRules).dispatch(
+                DispatchInput(decision: newRules.route(ticket), receivedAt: LC.monday), now: LC.monday
+            ).state)
         #expect(before.clocks.map { $0.due } != after.clocks.map { $0.due })
         #expect(before.policy.clocks != after.policy.clocks)
 
@@ -55,7 +68,9 @@ import Testing
         }
         #expect(kept.holder == "city.supervision" && kept.state.supervised)
         #expect(kept.log.contains { $0.type == .escalated })
-        #expect(reloaded.log.map { $0.json(offsetSeconds: LC.offset) } == kept.log.map { $0.json(offsetSeconds: LC.offset) })
+        #expect(
+            reloaded.log.map { $0.json(offsetSeconds: LC.offset) } == kept.log.map { $0.json(offsetSeconds: LC.offset) }
+        )
         #expect(reloaded.state.clocks.map { $0.due } == kept.state.clocks.map { $0.due })
         #expect(reloaded.state.nextTimer == kept.state.nextTimer)
     }

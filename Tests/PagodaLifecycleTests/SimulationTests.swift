@@ -1,6 +1,6 @@
 import Foundation
-import PagodaRules
 import PagodaJSON
+import PagodaRules
 import Testing
 
 @testable import PagodaLifecycle
@@ -29,11 +29,15 @@ private func ticketLine(_ at: String, _ ticket: JSONObject) -> ScenarioLine {
     return ScenarioLine(at: date(at), payload: .ticket(.object(t)))
 }
 
-private func commandLine(_ at: String, id: String, ticket: String, unit: String, _ type: String,
-                         _ fields: [(String, JSONValue)] = []) -> ScenarioLine
-{
-    let o = JSONObject([("command_id", .string(id)), ("ticket_id", .string(ticket)), ("unit", .string(unit)),
-                        ("type", .string(type)), ("at", .string(at))] + fields)
+private func commandLine(
+    _ at: String, id: String, ticket: String, unit: String, _ type: String,
+    _ fields: [(String, JSONValue)] = []
+) -> ScenarioLine {
+    let o = JSONObject(
+        [
+            ("command_id", .string(id)), ("ticket_id", .string(ticket)), ("unit", .string(unit)),
+            ("type", .string(type)), ("at", .string(at)),
+        ] + fields)
     return ScenarioLine(at: date(at), payload: .command(o))
 }
 
@@ -66,20 +70,22 @@ private func enterpriseTicket(id: String) -> JSONObject {
 }
 
 /// Runs a scenario and returns the output records as JSON objects, with the summary.
-private func simulate(_ lines: [ScenarioLine], until: String? = nil, verbose: Bool = false) -> ([JSONObject], Simulation.Summary) {
+private func simulate(_ lines: [ScenarioLine], until: String? = nil, verbose: Bool = false) -> (
+    [JSONObject], Simulation.Summary
+) {
     var sim = Simulation(rules: foshan, options: .init(until: until.map(date), verbose: verbose))
     var out: [JSONObject] = []
     let summary = sim.run(lines) { out.append($0) }
     return (out, summary)
 }
 
-private extension JSONObject {
-    var event: String { self["event"]?.stringValue ?? "" }
-    var ticket: String? { self["ticket_id"]?.stringValue }
-    var unit: String? { self["unit"]?.stringValue }
-    var level: String? { self["level"]?.stringValue }
-    var at: Date { date(self["at"]!.stringValue!) }
-    func string(_ key: String) -> String? { self[key]?.stringValue }
+extension JSONObject {
+    fileprivate var event: String { self["event"]?.stringValue ?? "" }
+    fileprivate var ticket: String? { self["ticket_id"]?.stringValue }
+    fileprivate var unit: String? { self["unit"]?.stringValue }
+    fileprivate var level: String? { self["level"]?.stringValue }
+    fileprivate var at: Date { date(self["at"]!.stringValue!) }
+    fileprivate func string(_ key: String) -> String? { self[key]?.stringValue }
 }
 
 private func isTimeOrdered(_ records: [JSONObject]) -> Bool {
@@ -88,23 +94,23 @@ private func isTimeOrdered(_ records: [JSONObject]) -> Bool {
 
 /// The sixteen sample tickets of examples/sample-tickets.jsonl (Foshan, 2 March 2026).
 private let sampleTickets = #"""
-{"id": "FS-20260302-0001", "received_at": "2026-03-02T09:53:00+08:00", "channel": "wechat", "kind": "complaint", "region": {"district": "南海区", "town": "狮山镇", "village": "务庄社区"}, "text": "务庄步林家村牌坊位置的河涌受到污染，希望有关部门前往核查。", "category": "living_environment"}
-{"id": "FS-20260302-0002", "received_at": "2026-03-02T10:46:00+08:00", "channel": "web", "kind": "complaint", "region": {"district": "禅城区", "town": "祖庙街道"}, "text": "小区有住户在楼顶违规加建铁皮房，存在安全隐患。", "category": "city_management"}
-{"id": "FS-20260302-0003", "received_at": "2026-03-02T11:39:00+08:00", "channel": "app", "kind": "help", "region": {"district": "三水区", "town": "乐平镇", "village": "官地村"}, "text": "村口燃气工程施工导致道路封闭近两个月，影响出行。", "category": "city_management"}
-{"id": "FS-20260302-0004", "received_at": "2026-03-02T12:32:00+08:00", "channel": "hotline", "kind": "help", "region": {"district": "高明区", "town": "荷城街道"}, "text": "无法在5月10日前取得居住证，影响孩子积分入学报名，希望协调。", "category": "social_livelihood", "urgency": "urgent"}
-{"id": "FS-20260302-0005", "received_at": "2026-03-02T13:25:00+08:00", "channel": "hotline", "kind": "consultation", "region": {"district": "高明区", "town": "荷城街道"}, "text": "公司将在荷城街道开展工程，想了解工人工资支付保证金减免缴存政策。", "category": "enterprise_services", "enterprise": {"name": "中交第四航务工程局有限公司", "credit_code": "91440101190474411W"}}
-{"id": "FS-20260302-0006", "received_at": "2026-03-02T14:18:00+08:00", "channel": "hotline", "kind": "consultation", "region": {"district": "南海区"}, "text": "粤康码显示异常，请问怎么处理？", "category": "social_livelihood"}
-{"id": "FS-20260302-0007", "received_at": "2026-03-02T15:11:00+08:00", "channel": "wechat", "kind": "consultation", "region": {"district": "南海区", "town": "大沥镇", "village": "黄岐社区"}, "text": "请问黄岐到广州的公交线路什么时候恢复运营？", "category": "city_management"}
-{"id": "FS-20260302-0008", "received_at": "2026-03-02T16:04:00+08:00", "channel": "hotline", "kind": "complaint", "region": {"district": "顺德区", "town": "大良街道"}, "text": "网购的空调安装后不制冷，商家一直推脱不上门维修。", "category": "consumer_rights"}
-{"id": "FS-20260302-0009", "received_at": "2026-03-02T16:57:00+08:00", "channel": "web", "kind": "report", "region": {"district": "顺德区", "town": "容桂街道"}, "text": "菜市场有摊贩使用不合格的电子秤缺斤短两。", "category": "consumer_rights"}
-{"id": "FS-20260302-0010", "received_at": "2026-03-02T17:50:00+08:00", "channel": "hotline", "kind": "suggestion", "region": {"district": "禅城区", "town": "张槎街道"}, "text": "建议在地铁站出口增设共享单车停放点。", "category": "city_management"}
-{"id": "FS-20260302-0011", "received_at": "2026-03-02T18:43:00+08:00", "channel": "hotline", "kind": "complaint", "region": {"district": "三水区", "town": "西南街道", "village": "河口社区"}, "text": "夜市大排档油烟直排，楼上住户无法开窗。", "category": "living_environment"}
-{"id": "FS-20260302-0012", "received_at": "2026-03-02T19:36:00+08:00", "channel": "app", "kind": "help", "region": {"district": "顺德区", "town": "北滘镇", "village": "碧江社区"}, "text": "独居老人家里水管爆裂，联系不上物业，希望社区帮忙。", "category": "social_livelihood", "urgency": "urgent"}
-{"id": "FS-20260302-0013", "received_at": "2026-03-02T20:29:00+08:00", "channel": "app", "kind": "complaint", "region": {"district": "南海区", "town": "里水镇"}, "text": "企业环评审批材料已齐全，窗口一直不受理，影响项目开工。", "category": "enterprise_services", "enterprise": {"name": "佛山市南海区里水精工机械有限公司", "credit_code": "91440605MA4X00A12B"}}
-{"id": "FS-20260302-0014", "received_at": "2026-03-02T21:22:00+08:00", "channel": "hotline", "kind": "help", "region": {"district": "禅城区", "town": "南庄镇", "village": "紫南村"}, "text": "厂房配电房冒烟起火，工人正在撤离，请立即派消防车！", "urgency": "emergency"}
-{"id": "FS-20260302-0015", "received_at": "2026-03-02T22:15:00+08:00", "channel": "web", "kind": "help", "region": {"district": "南海区", "town": "桂城街道"}, "text": "桂澜路上有人晕倒在地不省人事，需要急救。"}
-{"id": "FS-20260302-0016", "received_at": "2026-03-02T23:08:00+08:00", "channel": "hotline", "kind": "complaint", "region": {"district": "广州市越秀区"}, "text": "小区门口井盖缺失。", "category": "city_management"}
-"""#
+    {"id": "FS-20260302-0001", "received_at": "2026-03-02T09:53:00+08:00", "channel": "wechat", "kind": "complaint", "region": {"district": "南海区", "town": "狮山镇", "village": "务庄社区"}, "text": "务庄步林家村牌坊位置的河涌受到污染，希望有关部门前往核查。", "category": "living_environment"}
+    {"id": "FS-20260302-0002", "received_at": "2026-03-02T10:46:00+08:00", "channel": "web", "kind": "complaint", "region": {"district": "禅城区", "town": "祖庙街道"}, "text": "小区有住户在楼顶违规加建铁皮房，存在安全隐患。", "category": "city_management"}
+    {"id": "FS-20260302-0003", "received_at": "2026-03-02T11:39:00+08:00", "channel": "app", "kind": "help", "region": {"district": "三水区", "town": "乐平镇", "village": "官地村"}, "text": "村口燃气工程施工导致道路封闭近两个月，影响出行。", "category": "city_management"}
+    {"id": "FS-20260302-0004", "received_at": "2026-03-02T12:32:00+08:00", "channel": "hotline", "kind": "help", "region": {"district": "高明区", "town": "荷城街道"}, "text": "无法在5月10日前取得居住证，影响孩子积分入学报名，希望协调。", "category": "social_livelihood", "urgency": "urgent"}
+    {"id": "FS-20260302-0005", "received_at": "2026-03-02T13:25:00+08:00", "channel": "hotline", "kind": "consultation", "region": {"district": "高明区", "town": "荷城街道"}, "text": "公司将在荷城街道开展工程，想了解工人工资支付保证金减免缴存政策。", "category": "enterprise_services", "enterprise": {"name": "中交第四航务工程局有限公司", "credit_code": "91440101190474411W"}}
+    {"id": "FS-20260302-0006", "received_at": "2026-03-02T14:18:00+08:00", "channel": "hotline", "kind": "consultation", "region": {"district": "南海区"}, "text": "粤康码显示异常，请问怎么处理？", "category": "social_livelihood"}
+    {"id": "FS-20260302-0007", "received_at": "2026-03-02T15:11:00+08:00", "channel": "wechat", "kind": "consultation", "region": {"district": "南海区", "town": "大沥镇", "village": "黄岐社区"}, "text": "请问黄岐到广州的公交线路什么时候恢复运营？", "category": "city_management"}
+    {"id": "FS-20260302-0008", "received_at": "2026-03-02T16:04:00+08:00", "channel": "hotline", "kind": "complaint", "region": {"district": "顺德区", "town": "大良街道"}, "text": "网购的空调安装后不制冷，商家一直推脱不上门维修。", "category": "consumer_rights"}
+    {"id": "FS-20260302-0009", "received_at": "2026-03-02T16:57:00+08:00", "channel": "web", "kind": "report", "region": {"district": "顺德区", "town": "容桂街道"}, "text": "菜市场有摊贩使用不合格的电子秤缺斤短两。", "category": "consumer_rights"}
+    {"id": "FS-20260302-0010", "received_at": "2026-03-02T17:50:00+08:00", "channel": "hotline", "kind": "suggestion", "region": {"district": "禅城区", "town": "张槎街道"}, "text": "建议在地铁站出口增设共享单车停放点。", "category": "city_management"}
+    {"id": "FS-20260302-0011", "received_at": "2026-03-02T18:43:00+08:00", "channel": "hotline", "kind": "complaint", "region": {"district": "三水区", "town": "西南街道", "village": "河口社区"}, "text": "夜市大排档油烟直排，楼上住户无法开窗。", "category": "living_environment"}
+    {"id": "FS-20260302-0012", "received_at": "2026-03-02T19:36:00+08:00", "channel": "app", "kind": "help", "region": {"district": "顺德区", "town": "北滘镇", "village": "碧江社区"}, "text": "独居老人家里水管爆裂，联系不上物业，希望社区帮忙。", "category": "social_livelihood", "urgency": "urgent"}
+    {"id": "FS-20260302-0013", "received_at": "2026-03-02T20:29:00+08:00", "channel": "app", "kind": "complaint", "region": {"district": "南海区", "town": "里水镇"}, "text": "企业环评审批材料已齐全，窗口一直不受理，影响项目开工。", "category": "enterprise_services", "enterprise": {"name": "佛山市南海区里水精工机械有限公司", "credit_code": "91440605MA4X00A12B"}}
+    {"id": "FS-20260302-0014", "received_at": "2026-03-02T21:22:00+08:00", "channel": "hotline", "kind": "help", "region": {"district": "禅城区", "town": "南庄镇", "village": "紫南村"}, "text": "厂房配电房冒烟起火，工人正在撤离，请立即派消防车！", "urgency": "emergency"}
+    {"id": "FS-20260302-0015", "received_at": "2026-03-02T22:15:00+08:00", "channel": "web", "kind": "help", "region": {"district": "南海区", "town": "桂城街道"}, "text": "桂澜路上有人晕倒在地不省人事，需要急救。"}
+    {"id": "FS-20260302-0016", "received_at": "2026-03-02T23:08:00+08:00", "channel": "hotline", "kind": "complaint", "region": {"district": "广州市越秀区"}, "text": "小区门口井盖缺失。", "category": "city_management"}
+    """#
 
 // MARK: - Escalation up the pagoda
 
@@ -112,10 +118,19 @@ private let sampleTickets = #"""
     let (out, summary) = simulate([ticketLine("2026-03-02T19:36:00+08:00", villageTicket())])
     #expect(summary.tickets == 1)
     let moves = out.filter { ["ticket.dispatched", "ticket.escalated", "ticket.supervised"].contains($0.event) }
-    #expect(moves.map(\.event) == ["ticket.dispatched", "ticket.escalated", "ticket.escalated", "ticket.escalated", "ticket.supervised"])
-    #expect(moves.map(\.unit) == ["shunde.beijiao.bijiang", "shunde.beijiao", "shunde", "city.supervision", "city.supervision"])
+    #expect(
+        moves.map(\.event) == [
+            "ticket.dispatched", "ticket.escalated", "ticket.escalated", "ticket.escalated", "ticket.supervised",
+        ])
+    #expect(
+        moves.map(\.unit) == [
+            "shunde.beijiao.bijiang", "shunde.beijiao", "shunde", "city.supervision", "city.supervision",
+        ])
     #expect(moves.map(\.level) == ["village", "town", "district", "city", "city"])
-    #expect(moves.dropFirst().prefix(3).map { $0.string("from_unit") } == ["shunde.beijiao.bijiang", "shunde.beijiao", "shunde"])
+    #expect(
+        moves.dropFirst().prefix(3).map { $0.string("from_unit") } == [
+            "shunde.beijiao.bijiang", "shunde.beijiao", "shunde",
+        ])
     #expect(moves.last?.string("reason") == "overdue_at_top")
     // Each escalation follows the red light of the sign clock (30 minutes for "1-2-1-3").
     let escalations = out.indices.filter { out[$0].event == "ticket.escalated" }
@@ -139,16 +154,23 @@ private let sampleTickets = #"""
     let lines = [
         ticketLine("2026-03-02T09:53:00+08:00", riverTicket(id: id)),
         commandLine("2026-03-02T10:10:00+08:00", id: "c1", ticket: id, unit: "nanhai.shishan", "sign"),
-        commandLine("2026-03-03T15:00:00+08:00", id: "c2", ticket: id, unit: "nanhai.shishan", "reply",
-                    [("outcome", "resolved"), ("text", "已清理河涌并约谈洗车场。")]),
-        commandLine("2026-03-04T10:00:00+08:00", id: "c3", ticket: id, unit: "triage", "callback_result",
-                    [("reached", true), ("resolved", true), ("satisfaction", "satisfied")]),
+        commandLine(
+            "2026-03-03T15:00:00+08:00", id: "c2", ticket: id, unit: "nanhai.shishan", "reply",
+            [("outcome", "resolved"), ("text", "已清理河涌并约谈洗车场。")]),
+        commandLine(
+            "2026-03-04T10:00:00+08:00", id: "c3", ticket: id, unit: "triage", "callback_result",
+            [("reached", true), ("resolved", true), ("satisfaction", "satisfied")]),
         // After closing: refused, but the ticket's state was dropped.
-        commandLine("2026-03-04T11:00:00+08:00", id: "c4", ticket: id, unit: "nanhai.shishan", "progress", [("note", "补充")]),
+        commandLine(
+            "2026-03-04T11:00:00+08:00", id: "c4", ticket: id, unit: "nanhai.shishan", "progress", [("note", "补充")]),
     ]
     let (out, summary) = simulate(lines)
     let types = out.map(\.event).filter { $0 != "ticket.reminder" }
-    #expect(types == ["ticket.dispatched", "ticket.signed", "ticket.replied", "ticket.callback_requested", "ticket.closed", "command.rejected"])
+    #expect(
+        types == [
+            "ticket.dispatched", "ticket.signed", "ticket.replied", "ticket.callback_requested", "ticket.closed",
+            "command.rejected",
+        ])
     #expect(out.first { $0.event == "ticket.closed" }?.string("reason") == "callback")
     let rejected = try #require(out.last)
     #expect(rejected.string("code") == "ticket_closed")
@@ -199,8 +221,9 @@ private let sampleTickets = #"""
         ticketLine("2026-03-12T10:00:00+08:00", riverTicket(id: "R-4", phone: "13900139000")),
     ]
     let (out, _) = simulate(lines, until: "2026-03-12T10:00:00+08:00")
-    let dispatched = Dictionary(uniqueKeysWithValues: out.filter { $0.event == "ticket.dispatched" && $0.string("reason") == nil }
-        .map { ($0.ticket!, $0) })
+    let dispatched = Dictionary(
+        uniqueKeysWithValues: out.filter { $0.event == "ticket.dispatched" && $0.string("reason") == nil }
+            .map { ($0.ticket!, $0) })
     #expect(dispatched["R-1"]?.string("repeat_of") == nil)
     #expect(dispatched["R-2"]?.string("repeat_of") == "R-1")
     #expect(dispatched["R-3"]?.string("repeat_of") == nil)
@@ -223,14 +246,17 @@ private let sampleTickets = #"""
 }
 
 @Test func repeatKeys() {
-    let ticket = Ticket(id: "K-1", receivedAt: Date(), receivedAtOffsetSeconds: 28_800, channel: .hotline, kind: .complaint,
-                        text: "x", enterprise: Enterprise(creditCode: "91440605MA4X00A12B"),
-                        caller: Caller(phone: "+86 138-0013-8000"))
-    #expect(RepeatKeys.keys(for: ticket, category: "consumer_rights")
-        == ["phone:13800138000|consumer_rights", "credit:91440605MA4X00A12B|consumer_rights"])
+    let ticket = Ticket(
+        id: "K-1", receivedAt: Date(), receivedAtOffsetSeconds: 28_800, channel: .hotline, kind: .complaint,
+        text: "x", enterprise: Enterprise(creditCode: "91440605MA4X00A12B"),
+        caller: Caller(phone: "+86 138-0013-8000"))
+    #expect(
+        RepeatKeys.keys(for: ticket, category: "consumer_rights")
+            == ["phone:13800138000|consumer_rights", "credit:91440605MA4X00A12B|consumer_rights"])
     #expect(RepeatKeys.keys(for: ticket, category: nil).isEmpty)
-    let noPhone = Ticket(id: "K-2", receivedAt: Date(), receivedAtOffsetSeconds: 0, channel: .web, kind: .help, text: "x",
-                         caller: Caller(phone: "--"))
+    let noPhone = Ticket(
+        id: "K-2", receivedAt: Date(), receivedAtOffsetSeconds: 0, channel: .web, kind: .help, text: "x",
+        caller: Caller(phone: "--"))
     #expect(RepeatKeys.keys(for: noPhone, category: "a").isEmpty)
 }
 
@@ -238,9 +264,11 @@ private let sampleTickets = #"""
     var index = RepeatIndex(window: 3600)
     let start = date("2026-03-02T00:00:00+08:00")
     for i in 0..<50_000 {
-        let t = Ticket(id: "B-\(i)", receivedAt: start, receivedAtOffsetSeconds: 0, channel: .hotline, kind: .complaint, text: "x",
-                       caller: Caller(phone: String(13_800_000_000 + i % 1000)))
-        let r = index.check(ticket: t, category: "c", receivedAt: start.addingTimeInterval(Double(i) * 10), ticketID: t.id)
+        let t = Ticket(
+            id: "B-\(i)", receivedAt: start, receivedAtOffsetSeconds: 0, channel: .hotline, kind: .complaint, text: "x",
+            caller: Caller(phone: String(13_800_000_000 + i % 1000)))
+        let r = index.check(
+            ticket: t, category: "c", receivedAt: start.addingTimeInterval(Double(i) * 10), ticketID: t.id)
         // Each phone comes back every 1000 tickets = 10,000 s, beyond the one-hour window.
         #expect(r.repeatOf == nil)
     }
@@ -256,8 +284,10 @@ private let sampleTickets = #"""
         ticketLine("2026-03-02T09:53:00+08:00", riverTicket(id: id)),
         commandLine("2026-03-02T10:10:00+08:00", id: "c1", ticket: id, unit: "nanhai.shishan", "sign"),
         // Same time: the contact must be applied after the progress note, as written.
-        commandLine("2026-03-02T11:00:00+08:00", id: "c2", ticket: id, unit: "nanhai.shishan", "progress", [("note", "first")]),
-        commandLine("2026-03-02T11:00:00+08:00", id: "c3", ticket: id, unit: "nanhai.shishan", "contact", [("note", "second")]),
+        commandLine(
+            "2026-03-02T11:00:00+08:00", id: "c2", ticket: id, unit: "nanhai.shishan", "progress", [("note", "first")]),
+        commandLine(
+            "2026-03-02T11:00:00+08:00", id: "c3", ticket: id, unit: "nanhai.shishan", "contact", [("note", "second")]),
     ]
     let shuffled = [ordered[2], ordered[3], ordered[1], ordered[0]]
     let (a, _) = simulate(ordered, until: "2026-03-02T12:00:00+08:00")
@@ -271,7 +301,9 @@ private let sampleTickets = #"""
     let (free, freeSummary) = simulate([line])
     let (long, _) = simulate([line], until: "2026-03-20T00:00:00+08:00")
     let (short, shortSummary) = simulate([line], until: "2026-03-02T22:00:00+08:00")
-    let reminders = { (o: [JSONObject]) in o.filter { $0.event == "ticket.reminder" && $0["supervision"] == .bool(true) }.count }
+    let reminders = { (o: [JSONObject]) in
+        o.filter { $0.event == "ticket.reminder" && $0["supervision"] == .bool(true) }.count
+    }
     #expect(reminders(long) > reminders(free))
     #expect(long.last!.at <= date("2026-03-20T00:00:00+08:00"))
     #expect(long.last!.at > date("2026-03-19T18:00:00+08:00"))  // reminded every hour up to the end
@@ -280,7 +312,8 @@ private let sampleTickets = #"""
     #expect(shortSummary.lastAt == date("2026-03-02T22:00:00+08:00"))
     #expect(freeSummary.remindingTickets == 1)
     // A line after --until is not applied.
-    let (_, skipped) = simulate([line, ticketLine("2026-03-03T09:00:00+08:00", riverTicket(id: "LATE"))], until: "2026-03-02T22:00:00+08:00")
+    let (_, skipped) = simulate(
+        [line, ticketLine("2026-03-03T09:00:00+08:00", riverTicket(id: "LATE"))], until: "2026-03-02T22:00:00+08:00")
     #expect(skipped.skippedLines == 1)
     #expect(skipped.tickets == 1)
 }
@@ -293,13 +326,19 @@ private let sampleTickets = #"""
         lines.append(ScenarioLine(at: date(at), payload: .ticket(v)))
     }
     // Some workers act late, after their tickets climbed: refused as not the holder.
-    lines.append(commandLine("2026-03-02T16:00:00+08:00", id: "late-1", ticket: "FS-20260302-0001", unit: "nanhai.shishan", "sign"))
-    lines.append(commandLine("2026-03-02T13:00:00+08:00", id: "w-2", ticket: "FS-20260302-0002", unit: "chancheng", "sign"))
+    lines.append(
+        commandLine(
+            "2026-03-02T16:00:00+08:00", id: "late-1", ticket: "FS-20260302-0001", unit: "nanhai.shishan", "sign"))
+    lines.append(
+        commandLine("2026-03-02T13:00:00+08:00", id: "w-2", ticket: "FS-20260302-0002", unit: "chancheng", "sign"))
     let (out, summary) = simulate(lines, verbose: true)
     #expect(summary.tickets == lines.count - 2)
     #expect(isTimeOrdered(out))
     #expect(out.allSatisfy { $0.event == "command.rejected" || $0["queues"]?.arrayValue != nil })
-    #expect(out.contains { $0.event == "command.rejected" && $0.ticket == "FS-20260302-0001" && $0.string("code") == "not_holder" })
+    #expect(
+        out.contains {
+            $0.event == "command.rejected" && $0.ticket == "FS-20260302-0001" && $0.string("code") == "not_holder"
+        })
     #expect(out.contains { $0.event == "ticket.signed" && $0.ticket == "FS-20260302-0002" })
     // Emergencies are handed off and forgotten; the run ends.
     #expect(summary.finalTickets >= 1)
@@ -319,7 +358,8 @@ private let sampleTickets = #"""
     #expect(reason(#"{"at": "yesterday", "ticket": {}}"#)?.hasPrefix("\"at\" must be an RFC 3339 time") == true)
     #expect(reason(#"{"at": "2026-03-02T09:00:00+08:00"}"#) == "needs one of \"ticket\" or \"command\"")
     #expect(reason(#"{"at": "2026-03-02T09:00:00+08:00", "ticket": {}, "command": {}}"#)?.hasPrefix("has both") == true)
-    #expect(reason(#"{"at": "2026-03-02T09:00:00+08:00", "ticket": 3}"#)?.hasPrefix("\"ticket\" must be an object") == true)
+    #expect(
+        reason(#"{"at": "2026-03-02T09:00:00+08:00", "ticket": 3}"#)?.hasPrefix("\"ticket\" must be an object") == true)
 }
 
 /// The first pass's check gives the same verdict, time and sentence as parsing the line.
@@ -351,7 +391,10 @@ private let sampleTickets = #"""
             #expect(a.at == b.at, "\(line)")
             // Where the check found the ticket or command, that object alone reads as the whole line does.
             guard let payload = a.payload else { continue }
-            let alone = bytes.withUnsafeBytes { ScenarioLine.parse(payload: UnsafeRawBufferPointer(rebasing: $0[payload]), at: a.at, isTicket: a.isTicket) }
+            let alone = bytes.withUnsafeBytes {
+                ScenarioLine.parse(
+                    payload: UnsafeRawBufferPointer(rebasing: $0[payload]), at: a.at, isTicket: a.isTicket)
+            }
             switch (alone?.payload, b.payload) {
             case (.ticket(let x)?, .ticket(let y)): #expect(x == y, "\(line)")
             case (.command(let x)?, .command(let y)): #expect(x == y, "\(line)")
@@ -370,7 +413,9 @@ private let sampleTickets = #"""
 
 @Test func timerHeapOrdersByDueThenDispatch() {
     var heap = TimerHeap()
-    for (due, serial) in [(5.0, 2), (1.0, 9), (5.0, 1), (3.0, 4), (1.0, 8)] { heap.push(.init(due: due, serial: serial, token: 1, slot: 0)) }
+    for (due, serial) in [(5.0, 2), (1.0, 9), (5.0, 1), (3.0, 4), (1.0, 8)] {
+        heap.push(.init(due: due, serial: serial, token: 1, slot: 0))
+    }
     var order: [Int] = []
     while let top = heap.pop() { order.append(top.serial) }
     #expect(order == [8, 9, 4, 1, 2])
@@ -386,7 +431,8 @@ private let sampleTickets = #"""
     for verbose in [false, true] {
         var sim = Simulation(rules: foshan, options: .init(until: date("2026-03-04T00:00:00+08:00"), verbose: verbose))
         var encoder = SimulationEncoder(offsetSeconds: sim.offsetSeconds, verbose: verbose)
-        var fast: [UInt8] = [], slow: [UInt8] = []
+        var fast: [UInt8] = []
+        var slow: [UInt8] = []
         sim.run(lines) { (r: SimulationRecord) in
             encoder.write(r, into: &fast)
             JSON.serialize(.object(encoder.json(r)), into: &slow)
@@ -481,7 +527,9 @@ private struct ReferenceRepeatIndex {
             t += Double(Int.random(in: -30...40, using: &rng))
             var keys: [String] = []
             if Int.random(in: 0..<10, using: &rng) > 0 { keys.append("phone:\(Int.random(in: 0..<40, using: &rng))|c") }
-            if Int.random(in: 0..<3, using: &rng) == 0 { keys.append("credit:\(Int.random(in: 0..<10, using: &rng))|c") }
+            if Int.random(in: 0..<3, using: &rng) == 0 {
+                keys.append("credit:\(Int.random(in: 0..<10, using: &rng))|c")
+            }
             let id = "T-\(Int.random(in: 0..<10, using: &rng) == 0 ? i / 2 : i)"
             let got = index.check(keys: keys, receivedAt: Date(timeIntervalSince1970: t), ticketID: id)
             let want = reference.check(keys: keys, at: t, id: id)

@@ -1,8 +1,9 @@
 import Foundation
-@testable import PagodaLifecycle
 import PagodaJSON
 import PagodaRules
 import Testing
+
+@testable import PagodaLifecycle
 
 /// The one reader of stored states reads every state `encoded()` writes, reads what JSON says the bytes
 /// hold when they are spelled otherwise, and names what is wrong.
@@ -40,25 +41,27 @@ import Testing
         for name in LifecycleFlowTests.stored {
             let state = try LifecycleFlowTests.state(name)
             let text = String(decoding: state.encoded(), as: UTF8.self)
-            let escaped = try TicketState(encoded: Array(text.replacingOccurrences(of: #""id":""#, with: #""id":"\u0041"#).utf8))
+            let escaped = try TicketState(
+                encoded: Array(text.replacingOccurrences(of: #""id":""#, with: #""id":"\u0041"#).utf8))
             #expect(escaped.ticketID == "A" + state.ticketID, "an escape is read")
             let same: [String] = [
-                text.replacingOccurrences(of: ",", with: " , ").replacingOccurrences(of: "\":", with: "\" :\n\t"),  // white space
-                text.replacingOccurrences(of: "{\"v\":", with: "{\"x\":[1,{\"y\":\"}\"}],\"v\":"),   // an unknown member
-                text.replacingOccurrences(of: "{\"v\":", with: "{\"category\":null,\"v\":"),          // a null: absent
-                text.replacingOccurrences(of: "\"phase\":", with: "\"p\\u0068ase\":"),                   // an escaped key
+                // white space
+                text.replacingOccurrences(of: ",", with: " , ").replacingOccurrences(of: "\":", with: "\" :\n\t"),
+                text.replacingOccurrences(of: "{\"v\":", with: "{\"x\":[1,{\"y\":\"}\"}],\"v\":"),  // an unknown member
+                text.replacingOccurrences(of: "{\"v\":", with: "{\"category\":null,\"v\":"),  // a null: absent
+                text.replacingOccurrences(of: "\"phase\":", with: "\"p\\u0068ase\":"),  // an escaped key
             ]
             for v in same where !(v.contains("\"category\":null") && state.category != nil) {
                 #expect(try TicketState(encoded: Array(v.utf8)) == state, "\(name): \(v)")
                 #expect(try TicketState(encoded: Array(v.utf8), cache: cache) == state, "\(name): \(v)")
             }
             let notJSON: [String] = [
-                text.replacingOccurrences(of: "{\"v\":", with: "{\"v\":1,\"v\":"),     // a repeated member
+                text.replacingOccurrences(of: "{\"v\":", with: "{\"v\":1,\"v\":"),  // a repeated member
                 text.replacingOccurrences(of: "{\"v\":", with: "{\"x\":1,\"x\":2,\"v\":"),  // a repeated unknown member
                 text.replacingOccurrences(of: ",\"id\":", with: ",\"id\":01,\"i\":"),  // not JSON
                 text.replacingOccurrences(of: "{\"v\":", with: "{\"x\":[1,},\"v\":"),  // an unknown member not JSON
-                String(text.dropLast()),                                                // cut short
-                text + "x",                                                             // trailing bytes
+                String(text.dropLast()),  // cut short
+                text + "x",  // trailing bytes
             ]
             for v in notJSON {
                 var failure: JSONParseError?
@@ -67,26 +70,42 @@ import Testing
                     Issue.record("\(name): JSON accepts \(v)")
                     continue
                 }
-                for decode in [{ try TicketState(encoded: Array(v.utf8)) }, { try TicketState(encoded: Array(v.utf8), cache: cache) }] {
+                for decode in [
+                    { try TicketState(encoded: Array(v.utf8)) },
+                    { try TicketState(encoded: Array(v.utf8), cache: cache) },
+                ] {
                     #expect { try decode() } throws: { ($0 as? JSONParseError) == expected }
                 }
             }
             let wrong: [(String, String, String)] = [
                 (text.replacingOccurrences(of: "{\"v\":", with: "{\"v\":1.0,\"w\":"), "v", "expected an integer"),
                 (text.replacingOccurrences(of: "\"id\":\"", with: "\"id\":5,\"i\":\""), "id", "expected a string"),
-                (text.replacingOccurrences(of: "\"phase\":\"", with: "\"phase\":\"x"), "phase", "unknown value x" + state.phase.rawValue),
-                (text.replacingOccurrences(of: #""to_parent":(true|false)"#, with: #""to_parent":1"#, options: .regularExpression),
-                 "policy.to_parent", "expected a boolean"),
+                (
+                    text.replacingOccurrences(of: "\"phase\":\"", with: "\"phase\":\"x"), "phase",
+                    "unknown value x" + state.phase.rawValue
+                ),
+                (
+                    text.replacingOccurrences(
+                        of: #""to_parent":(true|false)"#, with: #""to_parent":1"#, options: .regularExpression),
+                    "policy.to_parent", "expected a boolean"
+                ),
             ]
             for (v, field, reason) in wrong {
-                for decode in [{ try TicketState(encoded: Array(v.utf8)) }, { try TicketState(encoded: Array(v.utf8), cache: cache) }] {
+                for decode in [
+                    { try TicketState(encoded: Array(v.utf8)) },
+                    { try TicketState(encoded: Array(v.utf8), cache: cache) },
+                ] {
                     #expect { try decode() } throws: { e in
                         (e as? StateDecodingError).map { $0.field == field && $0.reason == reason } ?? false
                     }
                 }
             }
         }
-        #expect(throws: StateDecodingError(field: "", reason: "not an object")) { try TicketState(encoded: Array("[1]".utf8)) }
-        #expect(throws: StateDecodingError(field: "id", reason: "missing")) { try TicketState(encoded: Array("{}".utf8)) }
+        #expect(throws: StateDecodingError(field: "", reason: "not an object")) {
+            try TicketState(encoded: Array("[1]".utf8))
+        }
+        #expect(throws: StateDecodingError(field: "id", reason: "missing")) {
+            try TicketState(encoded: Array("{}".utf8))
+        }
     }
 }

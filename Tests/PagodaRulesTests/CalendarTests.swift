@@ -1,6 +1,7 @@
 import Foundation
 import PagodaJSON
 import Testing
+
 @testable import PagodaRules
 
 // MARK: - Fixtures
@@ -70,11 +71,13 @@ struct NaiveCalendarReference {
     let weekdays: Set<Weekday>
     let holidayDays: Set<Int>
     let makeUps: Set<Int>
-    let intervals: [WorkingInterval]   // assumed sorted and disjoint
-    let offsetSeconds: Int              // fixed offset only
-    static let searchLimit = 20_000     // days; beyond this "no working day" (distantFuture)
+    let intervals: [WorkingInterval]  // assumed sorted and disjoint
+    let offsetSeconds: Int  // fixed offset only
+    static let searchLimit = 20_000  // days; beyond this "no working day" (distantFuture)
 
-    init(weekdays: Set<Weekday>, holidays: [Holiday], makeUps: Set<Int>, intervals: [WorkingInterval], offsetSeconds: Int) {
+    init(
+        weekdays: Set<Weekday>, holidays: [Holiday], makeUps: Set<Int>, intervals: [WorkingInterval], offsetSeconds: Int
+    ) {
         self.weekdays = weekdays
         var days = Set<Int>()
         for holiday in holidays where holiday.from <= holiday.to {
@@ -102,7 +105,8 @@ struct NaiveCalendarReference {
     }
 
     func nth(_ n: Int, after day: Int) -> Int? {
-        var remaining = n, current = day
+        var remaining = n
+        var current = day
         for _ in 0..<NaiveCalendarReference.searchLimit {
             if exhausted(after: current) { return nil }
             current += 1
@@ -185,7 +189,9 @@ struct NaiveCalendarReference {
         #expect(CivilDate(year: year, month: month, day: day) == nil)
     }
 
-    @Test(arguments: [(2000, true), (2024, true), (1900, false), (2100, false), (2026, false), (1600, true), (0, true), (-4, true)])
+    @Test(arguments: [
+        (2000, true), (2024, true), (1900, false), (2100, false), (2026, false), (1600, true), (0, true), (-4, true),
+    ])
     func leapYears(year: Int, leap: Bool) {
         #expect(CivilDate.isLeapYear(year) == leap)
         #expect((CivilDate(year: year, month: 2, day: 29) != nil) == leap)
@@ -197,7 +203,10 @@ struct NaiveCalendarReference {
         for dayNumber in (previous.dayNumber + 1)...CivilDate(year: 2401, month: 1, day: 31)!.dayNumber {
             let date = CivilDate(dayNumber: dayNumber)
             let rebuilt = CivilDate(year: date.year, month: date.month, day: date.day)
-            if rebuilt?.dayNumber != dayNumber { Issue.record("round trip failed for \(dayNumber)"); return }
+            if rebuilt?.dayNumber != dayNumber {
+                Issue.record("round trip failed for \(dayNumber)")
+                return
+            }
             let expected: (Int, Int, Int)
             if previous.day < CivilDate.daysInMonth(year: previous.year, month: previous.month) {
                 expected = (previous.year, previous.month, previous.day + 1)
@@ -206,8 +215,14 @@ struct NaiveCalendarReference {
             } else {
                 expected = (previous.year + 1, 1, 1)
             }
-            if (date.year, date.month, date.day) != expected { Issue.record("bad successor of \(previous)"); return }
-            if date.weekday.rawValue != previous.weekday.rawValue % 7 + 1 { Issue.record("bad weekday at \(date)"); return }
+            if (date.year, date.month, date.day) != expected {
+                Issue.record("bad successor of \(previous)")
+                return
+            }
+            if date.weekday.rawValue != previous.weekday.rawValue % 7 + 1 {
+                Issue.record("bad weekday at \(date)")
+                return
+            }
             previous = date
         }
     }
@@ -220,7 +235,8 @@ struct NaiveCalendarReference {
     }
 
     @Test func orderingAndAdding() {
-        let a = CalendarFixtures.date("2025-12-31"), b = CalendarFixtures.date("2026-01-01")
+        let a = CalendarFixtures.date("2025-12-31")
+        let b = CalendarFixtures.date("2026-01-01")
         #expect(a < b)
         #expect(a.adding(days: 1) == b)
         #expect(b.adding(days: -366) == CalendarFixtures.date("2024-12-31"))
@@ -308,7 +324,8 @@ struct NaiveCalendarReference {
         ("2026-02-14", "2026-02-14", 1), ("2026-02-24", "2026-02-14", 0),
     ])
     func workingDayCounts(from: String, through: String, expected: Int) {
-        #expect(china.workingDays(from: CalendarFixtures.date(from), through: CalendarFixtures.date(through)) == expected)
+        #expect(
+            china.workingDays(from: CalendarFixtures.date(from), through: CalendarFixtures.date(through)) == expected)
     }
 
     @Test(arguments: [
@@ -369,10 +386,10 @@ struct NaiveCalendarReference {
     }
 
     @Test(arguments: [
-        ("2026-02-13 15:00", "2026-02-13 23:59:59"), // working day: end of today
-        ("2026-02-14 10:00", "2026-02-14 23:59:59"), // make-up Saturday counts as today
-        ("2026-02-18 10:00", "2026-02-24 23:59:59"), // holiday: end of next working day
-        ("2026-02-07 10:00", "2026-02-09 23:59:59"), // ordinary Saturday
+        ("2026-02-13 15:00", "2026-02-13 23:59:59"),  // working day: end of today
+        ("2026-02-14 10:00", "2026-02-14 23:59:59"),  // make-up Saturday counts as today
+        ("2026-02-18 10:00", "2026-02-24 23:59:59"),  // holiday: end of next working day
+        ("2026-02-07 10:00", "2026-02-09 23:59:59"),  // ordinary Saturday
     ])
     func zeroWorkingDays(received: String, due: String) {
         let instant = CalendarFixtures.shanghai(received)
@@ -386,11 +403,11 @@ struct NaiveCalendarReference {
         // Crossing lunch.
         ("2026-03-02 11:00", "2wh", "2026-03-02 15:00"),
         ("2026-03-02 11:00", "90wm", "2026-03-02 14:30"),
-        ("2026-03-02 11:00", "1wh", "2026-03-02 12:00"),   // ends exactly at the lunch break
-        ("2026-03-02 12:30", "1wh", "2026-03-02 15:00"),   // starts during lunch
-        ("2026-03-02 07:00", "1wh", "2026-03-02 09:30"),   // before opening
-        ("2026-03-02 19:00", "1wh", "2026-03-03 09:30"),   // after closing
-        ("2026-03-02 08:30", "450wm", "2026-03-02 18:00"), // exactly one working day
+        ("2026-03-02 11:00", "1wh", "2026-03-02 12:00"),  // ends exactly at the lunch break
+        ("2026-03-02 12:30", "1wh", "2026-03-02 15:00"),  // starts during lunch
+        ("2026-03-02 07:00", "1wh", "2026-03-02 09:30"),  // before opening
+        ("2026-03-02 19:00", "1wh", "2026-03-03 09:30"),  // after closing
+        ("2026-03-02 08:30", "450wm", "2026-03-02 18:00"),  // exactly one working day
         // Crossing the Spring Festival holiday.
         ("2026-02-14 17:00", "2wh", "2026-02-24 09:30"),
         ("2026-02-18 10:00", "1wh", "2026-02-24 09:30"),
@@ -415,7 +432,7 @@ struct NaiveCalendarReference {
         ("2026-03-02 11:59:59", 0.5, 1, "2026-03-02 14:00:59", 0.5),
         ("2026-03-02 11:59:00", 0.5, 1, "2026-03-02 14:00:00", 0.5),
         ("2026-03-02 11:58:59", 0.5, 1, "2026-03-02 11:59:59", 0.5),
-        ("2026-03-02 12:30:00", 0.5, 1, "2026-03-02 14:01:00", 0.0), // outside working time: clock starts at 14:00
+        ("2026-03-02 12:30:00", 0.5, 1, "2026-03-02 14:01:00", 0.0),  // outside working time: clock starts at 14:00
         ("2026-02-13 17:59:00", 0.25, 1, "2026-02-14 08:30:00", 0.25),
     ])
     func subSecondStartsAreCarried(start: String, fraction: Double, minutes: Int, due: String, dueFraction: Double) {
@@ -437,11 +454,13 @@ struct NaiveCalendarReference {
     @Test func templateOnlyOutsideCoveredYears() {
         // 2027 has no data: plain Monday-Friday.
         #expect(china.isWorkingDay(CalendarFixtures.date("2027-02-10")))
-        #expect(china.addingWorkingDays(1, to: CalendarFixtures.shanghai("2027-01-01 10:00"))
+        #expect(
+            china.addingWorkingDays(1, to: CalendarFixtures.shanghai("2027-01-01 10:00"))
                 == CalendarFixtures.shanghai("2027-01-04 23:59:59"))
-        let calendar = BusinessCalendar(timeZone: TimeZone(identifier: "Asia/Shanghai")!,
-                                        workingWeekdays: CalendarFixtures.weekdays, workingHours: [],
-                                        holidays: [], makeUpWorkdays: [], coveredYears: nil)
+        let calendar = BusinessCalendar(
+            timeZone: TimeZone(identifier: "Asia/Shanghai")!,
+            workingWeekdays: CalendarFixtures.weekdays, workingHours: [],
+            holidays: [], makeUpWorkdays: [], coveredYears: nil)
         #expect(!calendar.covers(CalendarFixtures.date("2026-01-01")))
     }
 
@@ -460,13 +479,13 @@ struct NaiveCalendarReference {
     let china = CalendarFixtures.china
 
     @Test(arguments: [
-        ("2026-02-12T16:30:00Z", "2026-02-13", 28_800), // 00:30 local next day
+        ("2026-02-12T16:30:00Z", "2026-02-13", 28_800),  // 00:30 local next day
         ("2026-02-13T15:59:59Z", "2026-02-13", 28_800),
         ("2026-02-13T16:00:00Z", "2026-02-14", 28_800),
-        ("1988-07-01T12:00:00Z", "1988-07-01", 32_400), // China DST era (slow path)
+        ("1988-07-01T12:00:00Z", "1988-07-01", 32_400),  // China DST era (slow path)
         ("1988-07-01T14:30:00Z", "1988-07-01", 32_400),
         ("1988-07-01T15:00:00Z", "1988-07-02", 32_400),
-        ("2150-06-01T00:00:00Z", "2150-06-01", 28_800), // beyond the fast window
+        ("2150-06-01T00:00:00Z", "2150-06-01", 28_800),  // beyond the fast window
     ])
     func localDatesAndOffsets(utc: String, local: String, offset: Int) throws {
         let formatter = ISO8601DateFormatter()
@@ -477,9 +496,10 @@ struct NaiveCalendarReference {
 
     @Test func newYorkAcrossDaylightSaving() throws {
         let newYork = TimeZone(identifier: "America/New_York")!
-        let calendar = BusinessCalendar(timeZone: newYork, workingWeekdays: CalendarFixtures.weekdays,
-                                        workingHours: [WorkingInterval(parsing: "09:00-17:00")!],
-                                        holidays: [], makeUpWorkdays: [], coveredYears: nil)
+        let calendar = BusinessCalendar(
+            timeZone: newYork, workingWeekdays: CalendarFixtures.weekdays,
+            workingHours: [WorkingInterval(parsing: "09:00-17:00")!],
+            holidays: [], makeUpWorkdays: [], coveredYears: nil)
         let formatter = ISO8601DateFormatter()
         // Friday 2026-03-06 10:00 EST; DST starts Sunday 03-08; due Monday 03-09 23:59:59 EDT.
         let received = try #require(formatter.date(from: "2026-03-06T15:00:00Z"))
@@ -490,11 +510,14 @@ struct NaiveCalendarReference {
         #expect(calendar.utcOffsetSeconds(at: late) == -18_000)
     }
 
-    @Test(arguments: ["America/New_York", "Europe/London", "Asia/Shanghai", "Australia/Lord_Howe", "UTC", "Asia/Kolkata"])
+    @Test(arguments: [
+        "America/New_York", "Europe/London", "Asia/Shanghai", "Australia/Lord_Howe", "UTC", "Asia/Kolkata",
+    ])
     func endOfDayMatchesFoundation(zoneName: String) throws {
         let zone = try #require(TimeZone(identifier: zoneName))
-        let calendar = BusinessCalendar(timeZone: zone, workingWeekdays: Set(Weekday.allCases), workingHours: [],
-                                        holidays: [], makeUpWorkdays: [], coveredYears: nil)
+        let calendar = BusinessCalendar(
+            timeZone: zone, workingWeekdays: Set(Weekday.allCases), workingHours: [],
+            holidays: [], makeUpWorkdays: [], coveredYears: nil)
         var gregorian = Calendar(identifier: .gregorian)
         gregorian.timeZone = zone
         var rng = CalendarTestRNG(state: 7)
@@ -506,7 +529,9 @@ struct NaiveCalendarReference {
             let dayAfterTomorrow = gregorian.date(byAdding: .day, value: 2, to: today)!
             #expect(due == dayAfterTomorrow.addingTimeInterval(-1), "instant \(instant)")
             let components = gregorian.dateComponents([.year, .month, .day], from: instant)
-            #expect(calendar.civilDate(of: instant) == CivilDate(year: components.year!, month: components.month!, day: components.day!))
+            #expect(
+                calendar.civilDate(of: instant)
+                    == CivilDate(year: components.year!, month: components.month!, day: components.day!))
             #expect(calendar.utcOffsetSeconds(at: instant) == zone.secondsFromGMT(for: instant))
         }
     }
@@ -518,19 +543,23 @@ struct NaiveCalendarReference {
     static let shanghai = TimeZone(identifier: "Asia/Shanghai")!
 
     @Test func noWorkingDaysAtAll() {
-        let calendar = BusinessCalendar(timeZone: Self.shanghai, workingWeekdays: [], workingHours: CalendarFixtures.officeHours,
-                                        holidays: [], makeUpWorkdays: [], coveredYears: nil)
+        let calendar = BusinessCalendar(
+            timeZone: Self.shanghai, workingWeekdays: [], workingHours: CalendarFixtures.officeHours,
+            holidays: [], makeUpWorkdays: [], coveredYears: nil)
         let instant = CalendarFixtures.shanghai("2026-02-13 15:00")
         #expect(calendar.addingWorkingDays(3, to: instant) == .distantFuture)
         #expect(calendar.addingWorkingDays(0, to: instant) == .distantFuture)
         #expect(calendar.addingWorkingMinutes(60, to: instant) == .distantFuture)
-        #expect(calendar.workingDays(from: CalendarFixtures.date("2000-01-01"), through: CalendarFixtures.date("2100-01-01")) == 0)
+        #expect(
+            calendar.workingDays(
+                from: CalendarFixtures.date("2000-01-01"), through: CalendarFixtures.date("2100-01-01")) == 0)
     }
 
     @Test func onlyMakeUpDays() {
-        let calendar = BusinessCalendar(timeZone: Self.shanghai, workingWeekdays: [], workingHours: CalendarFixtures.officeHours,
-                                        holidays: [], makeUpWorkdays: [CalendarFixtures.date("2026-02-14"), CalendarFixtures.date("2026-02-28")],
-                                        coveredYears: nil)
+        let calendar = BusinessCalendar(
+            timeZone: Self.shanghai, workingWeekdays: [], workingHours: CalendarFixtures.officeHours,
+            holidays: [], makeUpWorkdays: [CalendarFixtures.date("2026-02-14"), CalendarFixtures.date("2026-02-28")],
+            coveredYears: nil)
         let instant = CalendarFixtures.shanghai("2026-02-13 15:00")
         #expect(calendar.addingWorkingDays(2, to: instant) == CalendarFixtures.shanghai("2026-02-28 23:59:59"))
         #expect(calendar.addingWorkingDays(3, to: instant) == .distantFuture)
@@ -539,8 +568,9 @@ struct NaiveCalendarReference {
     }
 
     @Test func noWorkingHours() {
-        let calendar = BusinessCalendar(timeZone: Self.shanghai, workingWeekdays: CalendarFixtures.weekdays, workingHours: [],
-                                        holidays: [], makeUpWorkdays: [], coveredYears: nil)
+        let calendar = BusinessCalendar(
+            timeZone: Self.shanghai, workingWeekdays: CalendarFixtures.weekdays, workingHours: [],
+            holidays: [], makeUpWorkdays: [], coveredYears: nil)
         #expect(calendar.addingWorkingMinutes(1, to: CalendarFixtures.shanghai("2026-02-13 15:00")) == .distantFuture)
     }
 
@@ -550,12 +580,16 @@ struct NaiveCalendarReference {
         let d = CalendarFixtures.date
         let calendar = BusinessCalendar(
             timeZone: Self.shanghai, workingWeekdays: CalendarFixtures.weekdays,
-            workingHours: [WorkingInterval(parsing: "09:00-12:00")!, WorkingInterval(parsing: "11:00-13:00")!,
-                           WorkingInterval(parsing: "13:00-14:00")!],
-            holidays: [Holiday(from: d("2026-03-10"), to: d("2026-03-01"), name: "reversed"),
-                       Holiday(from: d("2026-05-01"), to: d("2026-05-10"), name: "a"),
-                       Holiday(from: d("2026-05-05"), to: d("2026-05-20"), name: "b"),
-                       Holiday(from: d("3000-01-01"), to: d("4999-12-31"), name: "forever")],
+            workingHours: [
+                WorkingInterval(parsing: "09:00-12:00")!, WorkingInterval(parsing: "11:00-13:00")!,
+                WorkingInterval(parsing: "13:00-14:00")!,
+            ],
+            holidays: [
+                Holiday(from: d("2026-03-10"), to: d("2026-03-01"), name: "reversed"),
+                Holiday(from: d("2026-05-01"), to: d("2026-05-10"), name: "a"),
+                Holiday(from: d("2026-05-05"), to: d("2026-05-20"), name: "b"),
+                Holiday(from: d("3000-01-01"), to: d("4999-12-31"), name: "forever"),
+            ],
             makeUpWorkdays: [d("2026-05-12"), d("2026-05-12"), d("2026-05-16")], coveredYears: nil)
         #expect(calendar.workingHours.map(\.description) == ["09:00-14:00"])
         #expect(calendar.isWorkingDay(d("2026-03-05")))
@@ -564,11 +598,14 @@ struct NaiveCalendarReference {
         #expect(calendar.holiday(on: d("2026-05-12"))?.name == "b")
         #expect(calendar.holiday(on: d("2026-05-03"))?.name == "a")
         #expect(calendar.holiday(on: d("2026-03-05")) == nil)
-        #expect(calendar.addingWorkingDays(1, to: CalendarFixtures.shanghai("2026-04-30 10:00"))
+        #expect(
+            calendar.addingWorkingDays(1, to: CalendarFixtures.shanghai("2026-04-30 10:00"))
                 == CalendarFixtures.shanghai("2026-05-12 23:59:59"))
-        #expect(calendar.addingWorkingDays(2, to: CalendarFixtures.shanghai("2026-04-30 10:00"))
+        #expect(
+            calendar.addingWorkingDays(2, to: CalendarFixtures.shanghai("2026-04-30 10:00"))
                 == CalendarFixtures.shanghai("2026-05-16 23:59:59"))
-        #expect(calendar.addingWorkingDays(3, to: CalendarFixtures.shanghai("2026-04-30 10:00"))
+        #expect(
+            calendar.addingWorkingDays(3, to: CalendarFixtures.shanghai("2026-04-30 10:00"))
                 == CalendarFixtures.shanghai("2026-05-21 23:59:59"))
         #expect(calendar.workingDays(from: d("3000-01-01"), through: d("4999-12-31")) == 0)
         // Day 1 after the last day before the long holiday is after it.
@@ -576,8 +613,10 @@ struct NaiveCalendarReference {
     }
 
     // Passed as Double: Foundation's Date.description traps on NaN/infinite dates.
-    @Test(arguments: [Date.distantPast.timeIntervalSince1970, Date.distantFuture.timeIntervalSince1970,
-                      .nan, .infinity, -.infinity, 1e300, -1e300])
+    @Test(arguments: [
+        Date.distantPast.timeIntervalSince1970, Date.distantFuture.timeIntervalSince1970,
+        .nan, .infinity, -.infinity, 1e300, -1e300,
+    ])
     func extremeInstantsDoNotCrash(seconds: Double) {
         let instant = Date(timeIntervalSince1970: seconds)
         let china = CalendarFixtures.china
@@ -592,13 +631,16 @@ struct NaiveCalendarReference {
     func hugeCountsAreDistantFuture(n: Int) {
         let instant = CalendarFixtures.shanghai("2026-02-13 15:00")
         #expect(CalendarFixtures.china.addingWorkingDays(n, to: instant) == .distantFuture)
-        #expect(CalendarFixtures.china.addingWorkingMinutes(n == Int.max ? n : BusinessCalendar.maxWorkingMinutes + 1, to: instant) == .distantFuture)
+        #expect(
+            CalendarFixtures.china.addingWorkingMinutes(
+                n == Int.max ? n : BusinessCalendar.maxWorkingMinutes + 1, to: instant) == .distantFuture)
     }
 
     @Test func largeButValidCountsAreComputed() {
         // 1,000,000 working days on a plain Mon-Fri template after the data ends.
-        let calendar = BusinessCalendar(timeZone: Self.shanghai, workingWeekdays: CalendarFixtures.weekdays, workingHours: [],
-                                        holidays: [], makeUpWorkdays: [], coveredYears: nil)
+        let calendar = BusinessCalendar(
+            timeZone: Self.shanghai, workingWeekdays: CalendarFixtures.weekdays, workingHours: [],
+            holidays: [], makeUpWorkdays: [], coveredYears: nil)
         // Friday 2027-01-01 + 5 working days = Friday 2027-01-08; +1,000,000 = +200,000 weeks.
         let due = calendar.workingDay(1_000_000, after: CalendarFixtures.date("2027-01-01"))
         #expect(due == CalendarFixtures.date("2027-01-01").adding(days: 1_400_000))
@@ -619,8 +661,9 @@ struct NaiveCalendarReference {
             holidays: CalendarFixtures.china.holidays,
             makeUps: Set(CalendarFixtures.makeUps.map { CalendarFixtures.date($0).dayNumber }),
             intervals: CalendarFixtures.officeHours, offsetSeconds: 8 * 3_600)
-        Self.compare(CalendarFixtures.china, reference, seed: 1, pairs: 4_000,
-                     dayRange: CalendarFixtures.date("2024-11-01").dayNumber...CalendarFixtures.date("2027-02-01").dayNumber)
+        Self.compare(
+            CalendarFixtures.china, reference, seed: 1, pairs: 4_000,
+            dayRange: CalendarFixtures.date("2024-11-01").dayNumber...CalendarFixtures.date("2027-02-01").dayNumber)
     }
 
     @Test(arguments: 0..<12)
@@ -634,38 +677,51 @@ struct NaiveCalendarReference {
         var holidays: [Holiday] = []
         for index in 0..<Int.random(in: 0...40, using: &rng) {
             let start = base + Int.random(in: -30...700, using: &rng)
-            holidays.append(Holiday(from: CivilDate(dayNumber: start),
-                                    to: CivilDate(dayNumber: start + Int.random(in: -1...12, using: &rng)), name: "h\(index)"))
+            holidays.append(
+                Holiday(
+                    from: CivilDate(dayNumber: start),
+                    to: CivilDate(dayNumber: start + Int.random(in: -1...12, using: &rng)), name: "h\(index)"))
         }
-        let makeUps = (0..<Int.random(in: 0...30, using: &rng)).map { _ in base + Int.random(in: -30...700, using: &rng) }
+        let makeUps = (0..<Int.random(in: 0...30, using: &rng)).map { _ in base + Int.random(in: -30...700, using: &rng)
+        }
         var intervals: [WorkingInterval] = []
         var minute = Int.random(in: 0...600, using: &rng)
         for _ in 0..<Int.random(in: 1...3, using: &rng) {
             let length = Int.random(in: 30...240, using: &rng)
-            guard minute + length <= 1_440, let interval = WorkingInterval(startMinute: minute, endMinute: minute + length) else { break }
+            guard minute + length <= 1_440,
+                let interval = WorkingInterval(startMinute: minute, endMinute: minute + length)
+            else { break }
             intervals.append(interval)
             minute += length + Int.random(in: 1...120, using: &rng)
         }
         let offset = [8 * 3_600, 0, -5 * 3_600 - 1_800][seed % 3]
-        let calendar = BusinessCalendar(timeZone: TimeZone(secondsFromGMT: offset)!, workingWeekdays: weekdays,
-                                        workingHours: intervals, holidays: holidays,
-                                        makeUpWorkdays: makeUps.map { CivilDate(dayNumber: $0) }, coveredYears: nil)
-        let reference = NaiveCalendarReference(weekdays: weekdays, holidays: holidays, makeUps: Set(makeUps),
-                                               intervals: intervals, offsetSeconds: offset)
+        let calendar = BusinessCalendar(
+            timeZone: TimeZone(secondsFromGMT: offset)!, workingWeekdays: weekdays,
+            workingHours: intervals, holidays: holidays,
+            makeUpWorkdays: makeUps.map { CivilDate(dayNumber: $0) }, coveredYears: nil)
+        let reference = NaiveCalendarReference(
+            weekdays: weekdays, holidays: holidays, makeUps: Set(makeUps),
+            intervals: intervals, offsetSeconds: offset)
         Self.compare(calendar, reference, seed: UInt64(seed) + 100, pairs: 800, dayRange: (base - 60)...(base + 760))
     }
 
-    static func compare(_ calendar: BusinessCalendar, _ reference: NaiveCalendarReference, seed: UInt64, pairs: Int,
-                        dayRange: ClosedRange<Int>) {
+    static func compare(
+        _ calendar: BusinessCalendar, _ reference: NaiveCalendarReference, seed: UInt64, pairs: Int,
+        dayRange: ClosedRange<Int>
+    ) {
         var rng = CalendarTestRNG(state: seed)
         var failures = 0
         for _ in 0..<pairs where failures < 5 {
             let day = Int.random(in: dayRange, using: &rng)
-            let instant = Date(timeIntervalSince1970: Double(day * 86_400 + Int.random(in: -43_200..<129_600, using: &rng)))
+            let instant = Date(
+                timeIntervalSince1970: Double(day * 86_400 + Int.random(in: -43_200..<129_600, using: &rng)))
             let n = Int.random(in: 0...40, using: &rng)
             let fast = calendar.addingWorkingDays(n, to: instant)
             let slow = reference.addingWorkingDays(n, to: instant)
-            if fast != slow { failures += 1; Issue.record("addingWorkingDays(\(n), \(instant)): \(fast) != \(slow)") }
+            if fast != slow {
+                failures += 1
+                Issue.record("addingWorkingDays(\(n), \(instant)): \(fast) != \(slow)")
+            }
 
             let minutes = Int.random(in: 0...3_000, using: &rng)
             let fastMinutes = calendar.addingWorkingMinutes(minutes, to: instant)
@@ -678,7 +734,10 @@ struct NaiveCalendarReference {
             let other = Int.random(in: dayRange, using: &rng)
             let (from, through) = (min(day, other), max(day, other))
             let count = calendar.workingDays(from: CivilDate(dayNumber: from), through: CivilDate(dayNumber: through))
-            if count != reference.count(from, through) { failures += 1; Issue.record("workingDays(\(from)...\(through))") }
+            if count != reference.count(from, through) {
+                failures += 1
+                Issue.record("workingDays(\(from)...\(through))")
+            }
 
             if calendar.isWorkingDay(CivilDate(dayNumber: day)) != reference.isWorking(day) {
                 failures += 1

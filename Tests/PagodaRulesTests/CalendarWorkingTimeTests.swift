@@ -1,11 +1,13 @@
 import Foundation
-import Testing
-@testable import PagodaRules
 import PagodaJSON
+import Testing
+
+@testable import PagodaRules
 
 @Suite struct CalendarWorkingSecondsTests {
     static let calendar = BusinessCalendar(
-        timeZone: TimeZone(identifier: "Asia/Shanghai")!, workingWeekdays: [.monday, .tuesday, .wednesday, .thursday, .friday],
+        timeZone: TimeZone(identifier: "Asia/Shanghai")!,
+        workingWeekdays: [.monday, .tuesday, .wednesday, .thursday, .friday],
         workingHours: [WorkingInterval(parsing: "08:30-12:00")!, WorkingInterval(parsing: "14:00-18:00")!],
         holidays: [Holiday(from: CivilDate(iso: "2026-02-15")!, to: CivilDate(iso: "2026-02-23")!, name: "春节")],
         makeUpWorkdays: [CivilDate(iso: "2026-02-14")!, CivilDate(iso: "2026-02-28")!], coveredYears: 2026...2026)
@@ -14,9 +16,10 @@ import PagodaJSON
 
     @Test(arguments: [
         ("2026-03-02T09:00:00+08:00", "2026-03-02T10:00:00+08:00", 3600),
-        ("2026-03-02T11:00:00+08:00", "2026-03-02T15:00:00+08:00", 7200),      // across lunch
-        ("2026-03-06T17:00:00+08:00", "2026-03-09T09:30:00+08:00", 7200),      // across a weekend
-        ("2026-02-13T17:00:00+08:00", "2026-02-24T09:00:00+08:00", 3600 + 27_000 + 1800),  // make-up Saturday, then the festival
+        ("2026-03-02T11:00:00+08:00", "2026-03-02T15:00:00+08:00", 7200),  // across lunch
+        ("2026-03-06T17:00:00+08:00", "2026-03-09T09:30:00+08:00", 7200),  // across a weekend
+        // make-up Saturday, then the festival
+        ("2026-02-13T17:00:00+08:00", "2026-02-24T09:00:00+08:00", 3600 + 27_000 + 1800),
         ("2026-03-02T20:00:00+08:00", "2026-03-02T22:00:00+08:00", 0),
         ("2026-03-02T10:00:00+08:00", "2026-03-02T09:00:00+08:00", 0),
     ])
@@ -28,10 +31,12 @@ import PagodaJSON
         var rng = SystemRandomNumberGenerator()
         let base = Self.at("2026-01-01T00:00:00+08:00").timeIntervalSince1970
         for _ in 0..<3000 {
-            let start = Date(timeIntervalSince1970: (base + Double(Int.random(in: 0..<(330 * 86_400), using: &rng))).rounded(.down))
+            let start = Date(
+                timeIntervalSince1970: (base + Double(Int.random(in: 0..<(330 * 86_400), using: &rng))).rounded(.down))
             let minutes = Int.random(in: 1...20_000, using: &rng)
             let end = Self.calendar.addingWorkingMinutes(minutes, to: start)
-            #expect(Self.calendar.workingSeconds(from: start, to: end) == minutes * 60, "start \(start), \(minutes) min")
+            #expect(
+                Self.calendar.workingSeconds(from: start, to: end) == minutes * 60, "start \(start), \(minutes) min")
         }
     }
 }
@@ -57,8 +62,9 @@ import PagodaJSON
     }
 
     @Test func withoutWorkingHoursThereIsNone() {
-        let none = BusinessCalendar(timeZone: TimeZone(identifier: "Asia/Shanghai")!, workingWeekdays: [],
-                                    workingHours: [], holidays: [], makeUpWorkdays: [], coveredYears: nil)
+        let none = BusinessCalendar(
+            timeZone: TimeZone(identifier: "Asia/Shanghai")!, workingWeekdays: [],
+            workingHours: [], holidays: [], makeUpWorkdays: [], coveredYears: nil)
         #expect(none.nextWorkingMoment(atOrAfter: Self.at("2026-03-02T09:00:00+08:00")) == .distantFuture)
     }
 

@@ -1,6 +1,7 @@
 import Foundation
 import PagodaJSON
 import Testing
+
 @testable import PagodaRules
 
 /// Conditions a dispatcher uses (issue 22, part 4): `source_line` and extra fields, `all_of` groups, gap
@@ -65,14 +66,16 @@ import Testing
     }
 
     @Test func gapPhrasesMatchInOrderWithinTheGap() throws {
-        #expect(try route("公司拖欠我们工程款三个月").rule.id == "arrears")          // gap of 2
-        #expect(try route("拖欠了去年全部的工程款").rule.id == "arrears")             // gap of 6
-        #expect(try route("拖欠农民工工资，另外还有一笔工程款").rule.id == "fallback") // gap of 12
-        #expect(try route("工程款被拖欠").rule.id == "fallback")                   // out of order
-        #expect(try route("欠我们货款").rule.id == "arrears")                       // 欠…5…货款
-        #expect(try route("欠了我们公司的货款").rule.id == "fallback")               // gap of 6 > 5
+        #expect(try route("公司拖欠我们工程款三个月").rule.id == "arrears")  // gap of 2
+        #expect(try route("拖欠了去年全部的工程款").rule.id == "arrears")  // gap of 6
+        #expect(try route("拖欠农民工工资，另外还有一笔工程款").rule.id == "fallback")  // gap of 12
+        #expect(try route("工程款被拖欠").rule.id == "fallback")  // out of order
+        #expect(try route("欠我们货款").rule.id == "arrears")  // 欠…5…货款
+        #expect(try route("欠了我们公司的货款").rule.id == "fallback")  // gap of 6 > 5
         let d = try route("公司拖欠我们工程款")
-        #expect(d.explanation.contains(.matched(route: "arrears", conditions: [.text(phrases: ["拖欠…10…工程款"])])), "\(d.explanation)")
+        #expect(
+            d.explanation.contains(.matched(route: "arrears", conditions: [.text(phrases: ["拖欠…10…工程款"])])),
+            "\(d.explanation)")
     }
 
     @Test func aGapPhraseDoesNotJoinTheTitleToTheText() throws {
@@ -101,8 +104,9 @@ import Testing
         #expect(try route("有问题", ["source_line": .string("12345"), "project": .string("P-7")]).rule.id == "fallback")
         #expect(try route("有问题", ["project": .string("P-7")]).rule.id == "fallback")
         let miss = try route("有问题", ["source_line": .string("12319"), "project": .number("7")], explain: true)
-        #expect(miss.explanation.contains(.nearMiss(route: "by-line", failed: ["extra project is 7, not P-7, P-8"])),
-                "\(miss.explanation)")
+        #expect(
+            miss.explanation.contains(.nearMiss(route: "by-line", failed: ["extra project is 7, not P-7, P-8"])),
+            "\(miss.explanation)")
         // A classify rule on the line alone: tickets through 12333 are for the city route.
         #expect(try route("有问题", ["source_line": .string("12333")]).rule.id == "city")
     }
@@ -118,23 +122,32 @@ import Testing
         let d = try route("有人偷排污水", ["kind": .string("report")], explain: true)
         #expect(d.category == "environment.water")
         let competition = d.explanation.compactMap { e -> (String, [String], String)? in
-            if case let .classifyCompetitors(w, o, why) = e { (w, o, why) } else { nil }
+            if case .classifyCompetitors(let w, let o, let why) = e { (w, o, why) } else { nil }
         }
         #expect(competition.count == 1)
         #expect(competition.first?.0 == "cls-water")
-        #expect(competition.first?.1.first?.hasPrefix("cls-env-specific (environment, 3 condition(s), routes.yaml:") == true,
-                "\(competition)")
+        #expect(
+            competition.first?.1.first?.hasPrefix("cls-env-specific (environment, 3 condition(s), routes.yaml:")
+                == true,
+            "\(competition)")
     }
 
     @Test func mostSpecificChoosesTheRuleWithMoreConditions() throws {
         let defaults = "defaults:\n  sla: {default: appeal, urgent: urgent}\n  classify_choice: most_specific\n"
         let rules = try Fixtures.compile(Self.files(defaults: defaults))
-        let t = try Fixtures.ticket(["text": .string("有人偷排污水"), "kind": .string("report"), "region": Fixtures.region("东区")])
+        let t = try Fixtures.ticket([
+            "text": .string("有人偷排污水"), "kind": .string("report"), "region": Fixtures.region("东区"),
+        ])
         let d = rules.route(t, explainMisses: true)
         #expect(d.category == "environment")
-        #expect(d.explanation.contains {
-            if case let .classifyCompetitors(w, _, why) = $0 { w == "cls-env-specific" && why.contains("most_specific") } else { false }
-        })
+        #expect(
+            d.explanation.contains {
+                if case .classifyCompetitors(let w, _, let why) = $0 {
+                    w == "cls-env-specific" && why.contains("most_specific")
+                } else {
+                    false
+                }
+            })
         // Only one rule matches: it decides under either choice.
         let single = rules.route(try Fixtures.ticket(["text": .string("河涌发臭"), "region": Fixtures.region("东区")]))
         #expect(single.category == "environment.water")
@@ -142,7 +155,9 @@ import Testing
 
     @Test func phrasesThatLookLikeRegularExpressionsAreWarned() throws {
         let text = Self.routes.replacingOccurrences(of: "any: [河涌, 污水]", with: "any: [河涌, \"污.*水\", \"(a+)+\", 污水]")
-        let diagnostics = RuleSetCompiler.compile(try Self.files(routes: text)).diagnostics.filter { $0.code == .regexLikePhrase }
+        let diagnostics = RuleSetCompiler.compile(try Self.files(routes: text)).diagnostics.filter {
+            $0.code == .regexLikePhrase
+        }
         #expect(diagnostics.count == 2, "\(diagnostics)")
         #expect(diagnostics.allSatisfy { $0.severity == .warning && $0.message.contains("matched literally") })
         #expect(RuleLoader.looksLikeRegularExpression("拖欠…工程款") == nil)

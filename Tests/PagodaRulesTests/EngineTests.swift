@@ -1,15 +1,19 @@
 import Foundation
-import Testing
-@testable import PagodaRules
 import PagodaJSON
 import PagodaSynthetic
+import Testing
+
+@testable import PagodaRules
 
 @Suite struct EngineTests {
     let rules: RuleSet
 
     init() throws { rules = try Fixtures.baseRuleSet }
 
-    func route(_ fields: [String: JSONValue], explainMisses: Bool = false, sourceLocation: Testing.SourceLocation = #_sourceLocation) throws -> Decision {
+    func route(
+        _ fields: [String: JSONValue], explainMisses: Bool = false,
+        sourceLocation: Testing.SourceLocation = #_sourceLocation
+    ) throws -> Decision {
         rules.route(try Fixtures.ticket(fields, sourceLocation: sourceLocation), explainMisses: explainMisses)
     }
 
@@ -31,9 +35,13 @@ import PagodaSynthetic
         let t = d.trimmed()
         #expect(t.explanation.isEmpty && t.warnings.isEmpty && t.coHandlers.isEmpty && t.escalationChain.isEmpty)
         #expect(t.ticketID == d.ticketID && t.type == d.type && t.unit?.id == d.unit?.id && t.queue == d.queue)
-        #expect(t.category == d.category && t.urgency == d.urgency && t.enterprise == d.enterprise && t.rule.id == d.rule.id)
+        #expect(
+            t.category == d.category && t.urgency == d.urgency && t.enterprise == d.enterprise && t.rule.id == d.rule.id
+        )
         #expect(t.slaProfile == d.slaProfile && t.deadlines == d.deadlines && t.escalationPolicy == d.escalationPolicy)
-        #expect(t.emergencyLine == d.emergencyLine && t.region == d.region && t.rulesHash == d.rulesHash && t.priority == d.priority)
+        #expect(
+            t.emergencyLine == d.emergencyLine && t.region == d.region && t.rulesHash == d.rulesHash
+                && t.priority == d.priority)
     }
 
     @Test func exclusionsKeepNonEmergenciesInDispatch() throws {
@@ -48,21 +56,26 @@ import PagodaSynthetic
         #expect(filled.rule.id == "water-town")
         #expect(filled.unit?.id == "east.e1")
         #expect(filled.coHandlers.map(\.id) == ["east.env"])
-        let kept = try route(["text": .string("河涌有污水"), "category": .string("city"), "region": Fixtures.region("东区", "东一镇")])
+        let kept = try route([
+            "text": .string("河涌有污水"), "category": .string("city"), "region": Fixtures.region("东区", "东一镇"),
+        ])
         #expect(kept.category == "city", "intake's category stands without override")
         #expect(kept.rule.id == "city")
     }
 
-    @Test(arguments: [
-        // (district, town, village, code) -> expected unit for a town-level general destination
-        (Optional("东区"), Optional("东一镇"), Optional("东一村"), Optional<String>.none, "east.e1"),
-        ("东区", "东二街道", nil, nil, "east.e2"),
-        ("东区", nil, nil, nil, "east"),             // stops at the district: the deepest level it names
-        (nil, "西一镇", nil, nil, "west.w1"),          // a town without its district, unique in the city
-        (nil, nil, nil, "990102", "west"),             // a code
-        ("样例市东区", "东一镇", nil, nil, "east.e1"),   // the city's name in front of the district
-    ] as [(String?, String?, String?, String?, String)])
-    func regionsResolveToTheDeepestNamedLevel(district: String?, town: String?, village: String?, code: String?, unit: String) throws {
+    @Test(
+        arguments: [
+            // (district, town, village, code) -> expected unit for a town-level general destination
+            (Optional("东区"), Optional("东一镇"), Optional("东一村"), Optional<String>.none, "east.e1"),
+            ("东区", "东二街道", nil, nil, "east.e2"),
+            ("东区", nil, nil, nil, "east"),  // stops at the district: the deepest level it names
+            (nil, "西一镇", nil, nil, "west.w1"),  // a town without its district, unique in the city
+            (nil, nil, nil, "990102", "west"),  // a code
+            ("样例市东区", "东一镇", nil, nil, "east.e1"),  // the city's name in front of the district
+        ] as [(String?, String?, String?, String?, String)])
+    func regionsResolveToTheDeepestNamedLevel(
+        district: String?, town: String?, village: String?, code: String?, unit: String
+    ) throws {
         var region: [(String, JSONValue)] = []
         if let district { region.append(("district", .string(district))) }
         if let town { region.append(("town", .string(town))) }
@@ -95,11 +108,15 @@ import PagodaSynthetic
     }
 
     @Test func unmatchedTicketsGoToTriageWithNearMisses() throws {
-        let d = try route(["kind": .string("complaint"), "text": .string("其他问题"), "region": Fixtures.region("西区")], explainMisses: true)
+        let d = try route(
+            ["kind": .string("complaint"), "text": .string("其他问题"), "region": Fixtures.region("西区")],
+            explainMisses: true)
         #expect(d.type == .triage)
         #expect(d.rule.id == "fallback")
         #expect(d.rule.file == "routes.yaml")
-        let misses = d.explanation.compactMap { if case let .nearMiss(route, failed) = $0 { (route, failed) } else { nil } }
+        let misses = d.explanation.compactMap {
+            if case .nearMiss(let route, let failed) = $0 { (route, failed) } else { nil }
+        }
         #expect(!misses.isEmpty)
         #expect(misses.allSatisfy { !$0.1.isEmpty })
     }
@@ -114,8 +131,10 @@ import PagodaSynthetic
 
     @Test func springFestivalDeadlines() throws {
         // Friday before the 2026 Spring Festival: 02-14 (Sat) is a make-up day, 02-15..02-23 holidays.
-        let d = try route(["category": .string("city"), "region": Fixtures.region("东区", "东一镇"),
-                           "received_at": .string("2026-02-13T15:00:00+08:00")])
+        let d = try route([
+            "category": .string("city"), "region": Fixtures.region("东区", "东一镇"),
+            "received_at": .string("2026-02-13T15:00:00+08:00"),
+        ])
         #expect(d.slaProfile == "appeal")
         #expect(d.deadline(.sign).map { RFC3339.format($0, offsetSeconds: 28_800) } == "2026-02-13T17:00:00+08:00")
         #expect(d.deadline(.resolve).map { RFC3339.format($0, offsetSeconds: 28_800) } == "2026-02-25T23:59:59+08:00")
@@ -124,7 +143,9 @@ import PagodaSynthetic
     }
 
     @Test func urgentTicketsTakeTheUrgentProfile() throws {
-        let d = try route(["category": .string("city"), "urgency": .string("urgent"), "region": Fixtures.region("东区", "东一镇")])
+        let d = try route([
+            "category": .string("city"), "urgency": .string("urgent"), "region": Fixtures.region("东区", "东一镇"),
+        ])
         #expect(d.slaProfile == "urgent")
         #expect(d.deadline(.contact) != nil)
         #expect(d.deadline(.sign) == nil)
@@ -132,7 +153,8 @@ import PagodaSynthetic
 
     @Test func escalationChainClimbsThePagoda() throws {
         let village = try #require(rules.unit(id: "east.e1.v1"))
-        #expect(rules.escalationChain(from: village.index).map(\.id) == ["east.e1.v1", "east.e1", "east", "city.general"])
+        #expect(
+            rules.escalationChain(from: village.index).map(\.id) == ["east.e1.v1", "east.e1", "east", "city.general"])
         let bureau = try #require(rules.unit(id: "east.env"))
         #expect(rules.escalationChain(from: bureau.index).map(\.id) == ["east.env", "city.env"])
     }
@@ -143,8 +165,14 @@ import PagodaSynthetic
         #expect(d.rule.line > 1)
         #expect(d.rulesHash == rules.hash)
         #expect(d.rulesHash.count == 64)
-        guard case .object(let json) = d.json(offsetSeconds: 28_800) else { Issue.record("not an object"); return }
-        for key in ["ticket_id", "destination", "emergency", "enterprise", "category", "urgency", "rule", "sla", "escalation_chain", "rules_hash"] {
+        guard case .object(let json) = d.json(offsetSeconds: 28_800) else {
+            Issue.record("not an object")
+            return
+        }
+        for key in [
+            "ticket_id", "destination", "emergency", "enterprise", "category", "urgency", "rule", "sla",
+            "escalation_chain", "rules_hash",
+        ] {
             #expect(json[key] != nil, "missing \(key)")
         }
     }
@@ -165,10 +193,18 @@ import PagodaSynthetic
 
 /// The bitset index must choose exactly the route a first-match linear scan chooses.
 @Suite struct RouteIndexTests {
-    func naiveFirstMatch(_ rules: RuleSet, _ t: Ticket, category: Int?, region: Int?, urgency: Urgency, found: [Int32]) -> Int? {
+    func naiveFirstMatch(_ rules: RuleSet, _ t: Ticket, category: Int?, region: Int?, urgency: Urgency, found: [Int32])
+        -> Int?
+    {
         for r in rules.routes {
-            if !r.categories.isEmpty { guard let c = category, r.categories.contains(where: { rules.category(c, isWithin: $0) }) else { continue } }
-            if !r.regions.isEmpty { guard let g = region, r.regions.contains(where: { rules.region(g, isWithin: $0) }) else { continue } }
+            if !r.categories.isEmpty {
+                guard let c = category, r.categories.contains(where: { rules.category(c, isWithin: $0) }) else {
+                    continue
+                }
+            }
+            if !r.regions.isEmpty {
+                guard let g = region, r.regions.contains(where: { rules.region(g, isWithin: $0) }) else { continue }
+            }
             if !r.kinds.isEmpty && !r.kinds.contains(t.kind) { continue }
             if !r.urgencies.isEmpty && !r.urgencies.contains(urgency) { continue }
             if !r.channels.isEmpty && !r.channels.contains(t.channel) { continue }
@@ -187,9 +223,13 @@ import PagodaSynthetic
         tickets += try SyntheticRules.tickets(count: 200, routes: routes * 2, seed: 7)
         for t in tickets {
             let d = rules.route(t)
-            guard case .resolved(let region) = rules.resolveRegion(t.region) else { Issue.record("unresolved \(t.id)"); continue }
-            let expected = naiveFirstMatch(rules, t, category: t.category.flatMap { rules.categoryByCode[$0] }, region: region,
-                                           urgency: t.urgency ?? .normal, found: rules.matchedPhrases(t))
+            guard case .resolved(let region) = rules.resolveRegion(t.region) else {
+                Issue.record("unresolved \(t.id)")
+                continue
+            }
+            let expected = naiveFirstMatch(
+                rules, t, category: t.category.flatMap { rules.categoryByCode[$0] }, region: region,
+                urgency: t.urgency ?? .normal, found: rules.matchedPhrases(t))
             #expect(d.rule.id == (expected.map { rules.routes[$0].reference.id } ?? "fallback"), "ticket \(t.id)")
         }
     }
@@ -208,7 +248,8 @@ import PagodaSynthetic
     @Test func aTrimmedRouteIsTheTrimmedDecision() throws {
         let dir = Fixtures.repositoryRoot.appendingPathComponent("rules")
         let ruleSet = try #require(RuleSetCompiler.compile(try RuleSetCompiler.readFiles(in: dir.path)).ruleSet)
-        let tickets = RuleTestRunner(ruleSet: ruleSet).tickets(try RuleSetCompiler.readFiles(in: dir.appendingPathComponent("tests").path))
+        let tickets = RuleTestRunner(ruleSet: ruleSet).tickets(
+            try RuleSetCompiler.readFiles(in: dir.appendingPathComponent("tests").path))
         #expect(tickets.count >= 40)
         var kinds: Set<Decision.DestinationType> = []
         for ticket in tickets {
@@ -218,7 +259,9 @@ import PagodaSynthetic
                 let expected = ruleSet.route(ticket, excluding: excluding).trimmed().json(offsetSeconds: 28_800)
                 let trimmed = ruleSet.route(ticket, excluding: excluding, trimmed: true)
                 #expect(trimmed.json(offsetSeconds: 28_800) == expected, "\(ticket.id) excluding \(excluding)")
-                #expect(trimmed.explanation.isEmpty && trimmed.warnings.isEmpty && trimmed.coHandlers.isEmpty && trimmed.escalationChain.isEmpty)
+                #expect(
+                    trimmed.explanation.isEmpty && trimmed.warnings.isEmpty && trimmed.coHandlers.isEmpty
+                        && trimmed.escalationChain.isEmpty)
             }
         }
         #expect(kinds.isSuperset(of: [.unit, .emergency, .triage]), "\(kinds)")
@@ -230,10 +273,13 @@ import PagodaSynthetic
         let errors = result.diagnostics.filter { $0.severity == .error }
         #expect(errors.isEmpty, "\(errors)")
         let ruleSet = try #require(result.ruleSet)
-        let report = RuleTestRunner(ruleSet: ruleSet).run(try RuleSetCompiler.readFiles(in: dir.appendingPathComponent("tests").path))
+        let report = RuleTestRunner(ruleSet: ruleSet).run(
+            try RuleSetCompiler.readFiles(in: dir.appendingPathComponent("tests").path))
         #expect(report.cases.count >= 40)
         for c in report.cases where !c.passed {
-            Issue.record("\(c.location): \(c.note): \(c.failures.map { "\($0.field): expected \($0.expected), got \($0.actual)" }) \(c.invalidTicket)")
+            Issue.record(
+                "\(c.location): \(c.note): \(c.failures.map { "\($0.field): expected \($0.expected), got \($0.actual)" }) \(c.invalidTicket)"
+            )
         }
         #expect(report.diagnostics.isEmpty, "\(report.diagnostics)")
         #expect(report.unexercised.isEmpty, "unexercised: \(report.unexercised.map(\.id))")
@@ -251,19 +297,21 @@ import PagodaSynthetic
 
     @Test func aFailingCaseIsReportedWithExpectedAndActual() throws {
         let rules = try Fixtures.baseRuleSet
-        let file = RuleFile(path: "tests/t.yaml", text: """
-        defaults:
-          ticket: {channel: hotline, kind: complaint, received_at: "2026-03-02T09:00:00+08:00"}
-        cases:
-          - note: wrong on purpose
-            ticket: {category: city, region: {district: 东区, town: 东一镇}, text: 路灯坏了}
-            want: {rule: env, unit: east.e1, deadlines: {resolve_by: "2026-03-05T23:59:59+08:00"}}
-          - note: an invalid ticket
-            ticket: {channel: fax, text: x}
-            want: {rule: env}
-          - ticket: {text: x}
-            want: {rule: consult, colour: red}
-        """)
+        let file = RuleFile(
+            path: "tests/t.yaml",
+            text: """
+                defaults:
+                  ticket: {channel: hotline, kind: complaint, received_at: "2026-03-02T09:00:00+08:00"}
+                cases:
+                  - note: wrong on purpose
+                    ticket: {category: city, region: {district: 东区, town: 东一镇}, text: 路灯坏了}
+                    want: {rule: env, unit: east.e1, deadlines: {resolve_by: "2026-03-05T23:59:59+08:00"}}
+                  - note: an invalid ticket
+                    ticket: {channel: fax, text: x}
+                    want: {rule: env}
+                  - ticket: {text: x}
+                    want: {rule: consult, colour: red}
+                """)
         let report = RuleTestRunner(ruleSet: rules).run([file])
         #expect(report.cases.count == 3, "a case with an unknown 'want' key still runs; the key is reported")
         #expect(report.cases[0].failures == [.init(field: "rule", expected: "env", actual: "city")])
@@ -305,12 +353,12 @@ extension EngineTests {
     }
 
     @Test(arguments: [
-        JSONValue.object(JSONObject([("code", .string("99010"))])),          // a region code of the wrong length
+        JSONValue.object(JSONObject([("code", .string("99010"))])),  // a region code of the wrong length
         .object(JSONObject([("code", .string("9901020000001"))])),
         .object(JSONObject([("code", .string("99O102"))])),
         .object(JSONObject([("district", .string(""))])),
         .object(JSONObject([("town", .number("5"))])),
-        .string("东区东一镇"),                                               // not an object
+        .string("东区东一镇"),  // not an object
         .object(JSONObject()),
     ])
     func anUnreadableRegionRoutesAsIfAbsent(region: JSONValue) throws {
@@ -345,7 +393,8 @@ extension EngineTests {
             // The decision's JSON carries them as objects, beside the (string) warnings.
             let json = d.json(offsetSeconds: 28_800, explain: false)
             let w = try #require(json.objectValue?["ticket_warnings"])
-            #expect(JSON.serializeToString(w)
+            #expect(
+                JSON.serializeToString(w)
                     == #"[{"path":"caller.phone","code":"format","message":"caller.phone: expected digits "#
                     + #"with an optional leading '+', spaces and hyphens, got \"********67\" (masked)"}]"#)
         }

@@ -1,6 +1,7 @@
 import Foundation
 import PagodaJSON
 import Testing
+
 @testable import PagodaRules
 
 /// The escalation policy's keys for requests and reminders: `return_review`, `extension_review`,
@@ -14,15 +15,16 @@ import Testing
     }
 
     @Test func theKeysAreReadIntoThePolicy() throws {
-        let rules = try Self.compile(escalation: """
-            escalation:
-              default:
-                clocks: [sign, resolve]
-                return_review: 2wh
-                extension_review: 1wd
-                request_pauses: [sign, contact, resolve]
-                at_top: {action: supervise, remind_every: 4h, remind_any_time: [emergency]}
-            """)
+        let rules = try Self.compile(
+            escalation: """
+                escalation:
+                  default:
+                    clocks: [sign, resolve]
+                    return_review: 2wh
+                    extension_review: 1wd
+                    request_pauses: [sign, contact, resolve]
+                    at_top: {action: supervise, remind_every: 4h, remind_any_time: [emergency]}
+                """)
         let p = try #require(rules.policies["default"])
         #expect(p.returnReview == .workingHours(minutes: 120))
         #expect(p.extensionReview == .workingDays(1))
@@ -31,15 +33,16 @@ import Testing
     }
 
     @Test func withoutThemAPolicyHasNoReviewAndTheDefaults() throws {
-        let rules = try Self.compile(escalation: """
-            escalation:
-              default:
-                clocks: [sign, resolve]
-                at_top: {action: supervise, remind_every: 4h}
-              none:
-                request_pauses: []
-                at_top: {remind_any_time: []}
-            """)
+        let rules = try Self.compile(
+            escalation: """
+                escalation:
+                  default:
+                    clocks: [sign, resolve]
+                    at_top: {action: supervise, remind_every: 4h}
+                  none:
+                    request_pauses: []
+                    at_top: {remind_any_time: []}
+                """)
         let p = try #require(rules.policies["default"])
         #expect(p.returnReview == nil && p.extensionReview == nil)
         #expect(p.requestPauses == [.sign, .contact] && p.remindAnyTime == [.urgent, .emergency])

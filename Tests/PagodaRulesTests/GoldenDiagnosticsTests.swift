@@ -1,6 +1,7 @@
 import Foundation
 import PagodaJSON
 import Testing
+
 @testable import PagodaRules
 
 /// Broken rule sets beside the exact text `pagoda check` prints for them.
@@ -30,7 +31,9 @@ import Testing
         }
         let expected = try String(contentsOf: expectedURL, encoding: .utf8)
         #expect(actual == expected, "case \(name): expected\n\(expected)\ngot\n\(actual)")
-        #expect(result.diagnostics.contains { $0.severity == .error || $0.code == .uncoveredCombination }, "a golden case must show a problem")
+        #expect(
+            result.diagnostics.contains { $0.severity == .error || $0.code == .uncoveredCombination },
+            "a golden case must show a problem")
     }
 
     @Test func diagnosticsAreSortedByPosition() throws {
@@ -42,7 +45,8 @@ import Testing
 
 @Suite struct DocumentationTests {
     @Test func everyDiagnosticCodeIsDocumented() throws {
-        let doc = try String(contentsOf: Fixtures.repositoryRoot.appendingPathComponent("docs/rules.md"), encoding: .utf8)
+        let doc = try String(
+            contentsOf: Fixtures.repositoryRoot.appendingPathComponent("docs/rules.md"), encoding: .utf8)
         for code in DiagnosticCode.allCases {
             #expect(doc.contains("| \(code.rawValue) |"), "docs/rules.md has no row for \(code.rawValue)")
         }

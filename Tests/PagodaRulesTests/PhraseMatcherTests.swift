@@ -1,6 +1,7 @@
 import Foundation
 import PagodaJSON
 import Testing
+
 @testable import PagodaRules
 
 @Suite struct PhraseMatcherTests {
@@ -27,10 +28,13 @@ import Testing
     @Test func agreesWithNaiveSearchOnRandomTexts() {
         var rng = SystemRandomNumberGenerator()
         let alphabet = Array("燃气泄漏起火灾隐患abc")
-        let phrases = (0..<60).map { _ in String((0..<Int.random(in: 1...4, using: &rng)).map { _ in alphabet.randomElement(using: &rng)! }) }
+        let phrases = (0..<60).map { _ in
+            String((0..<Int.random(in: 1...4, using: &rng)).map { _ in alphabet.randomElement(using: &rng)! })
+        }
         let m = PhraseMatcher(phrases: phrases)
         for _ in 0..<500 {
-            let text = String((0..<Int.random(in: 0...40, using: &rng)).map { _ in alphabet.randomElement(using: &rng)! })
+            let text = String(
+                (0..<Int.random(in: 0...40, using: &rng)).map { _ in alphabet.randomElement(using: &rng)! })
             let expected = Set(phrases.indices.filter { text.contains(phrases[$0]) }.map { Int32($0) })
             #expect(Set(m.matches(text)) == expected, "text \(text)")
         }
@@ -55,24 +59,30 @@ import Testing
     @Test(arguments: [
         ("", "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"),
         ("abc", "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"),
-        ("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq", "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1"),
+        (
+            "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq",
+            "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1"
+        ),
     ])
     func knownVectors(input: String, digest: String) {
         #expect(SHA256.hex(Array(input.utf8)) == digest)
     }
 
     @Test func millionA() {
-        #expect(SHA256.hex([UInt8](repeating: 0x61, count: 1_000_000)) == "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0")
+        #expect(
+            SHA256.hex([UInt8](repeating: 0x61, count: 1_000_000))
+                == "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0")
     }
 }
 
 @Suite struct SuggestionTests {
-    @Test(arguments: [
-        ("untis", ["units", "routes", "regions"], "units"),
-        ("categroy", ["category", "kind", "region"], "category"),
-        ("enviroment.water", ["environment.water", "environment"], "environment.water"),
-        ("zzz", ["units", "routes"], nil),
-    ] as [(String, [String], String?)])
+    @Test(
+        arguments: [
+            ("untis", ["units", "routes", "regions"], "units"),
+            ("categroy", ["category", "kind", "region"], "category"),
+            ("enviroment.water", ["environment.water", "environment"], "environment.water"),
+            ("zzz", ["units", "routes"], nil),
+        ] as [(String, [String], String?)])
     func didYouMean(word: String, candidates: [String], expected: String?) {
         #expect(YAMLReader.suggestion(for: word, among: candidates) == expected)
     }

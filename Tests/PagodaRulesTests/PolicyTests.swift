@@ -1,6 +1,7 @@
 import Foundation
 import PagodaJSON
 import Testing
+
 @testable import PagodaRules
 
 /// Policies chosen like SLA (issue 22, part 3): the `policies` section, `supervise_at`, and the warning
@@ -51,10 +52,13 @@ import Testing
     @Test func theFirstMatchingPolicyChoosesTheEscalationPolicy() throws {
         let rules = try Fixtures.compile(Self.files())
         #expect(try route(rules, ["category": .string("city")]).escalationPolicy == "default")
-        #expect(try route(rules, ["category": .string("city"), "urgency": .string("urgent")]).escalationPolicy == "fast")
-        #expect(try route(rules, ["category": .string("city"), "enterprise": Self.enterprise]).escalationPolicy == "green")
+        #expect(
+            try route(rules, ["category": .string("city"), "urgency": .string("urgent")]).escalationPolicy == "fast")
+        #expect(
+            try route(rules, ["category": .string("city"), "enterprise": Self.enterprise]).escalationPolicy == "green")
         // Urgent and an enterprise's: the first rule that names a policy decides.
-        let both = try route(rules, ["category": .string("city"), "urgency": .string("urgent"), "enterprise": Self.enterprise])
+        let both = try route(
+            rules, ["category": .string("city"), "urgency": .string("urgent"), "enterprise": Self.enterprise])
         #expect(both.escalationPolicy == "fast")
         #expect(both.explanation.contains(.policyApplied(rule: "pol-urgent", what: ["escalation fast"])))
     }
@@ -119,14 +123,17 @@ import Testing
     }
 
     @Test func aShortSLAThatLeavesASlowerDefaultIsWarned() throws {
-        var files = try Self.files(routes: "  - {id: quick, when: {kind: suggestion}, to: {unit: east}, sla: fast}\n"
-                                   + "  - {id: long, when: {kind: help}, to: {unit: east}, sla: {default: fast, urgent: fast}}\n")
+        var files = try Self.files(
+            routes: "  - {id: quick, when: {kind: suggestion}, to: {unit: east}, sla: fast}\n"
+                + "  - {id: long, when: {kind: help}, to: {unit: east}, sla: {default: fast, urgent: fast}}\n")
         let s = files.firstIndex { $0.path == "sla.yaml" }!
         files[s] = RuleFile(path: "sla.yaml", text: files[s].text + "  fast: {clocks: {resolve: 4h}}\n")
         let warnings = RuleSetCompiler.compile(files).diagnostics.filter { $0.code == .slaShorthand }
         #expect(warnings.count == 1, "\(warnings)")
-        #expect(warnings.first?.message.contains("of route 'quick': urgent tickets take defaults.sla.urgent 'urgent'") == true,
-                "\(warnings)")
+        #expect(
+            warnings.first?.message.contains("of route 'quick': urgent tickets take defaults.sla.urgent 'urgent'")
+                == true,
+            "\(warnings)")
         #expect(warnings.first?.message.contains("write 'sla: {default: fast, urgent: fast}'") == true)
         #expect(warnings.first?.severity == .warning)
     }

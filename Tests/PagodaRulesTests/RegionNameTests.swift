@@ -1,6 +1,7 @@
 import Foundation
 import PagodaJSON
 import Testing
+
 @testable import PagodaRules
 
 /// Region names as callers write them (issue 22, part 1): the province's, city's and district's names in
@@ -12,12 +13,16 @@ import Testing
     static func files(extraDistricts: String = "", extraUnits: [String] = []) throws -> [RuleFile] {
         var files = try Fixtures.goldenFiles(case: nil)
         let r = files.firstIndex { $0.path == "regions.yaml" }!
-        var text = files[r].text.replacingOccurrences(of: "  code: \"990100\"\n", with: "  code: \"990100\"\n  province: 样例省\n")
+        var text = files[r].text.replacingOccurrences(
+            of: "  code: \"990100\"\n", with: "  code: \"990100\"\n  province: 样例省\n")
         text += "    - {name: 市中区, aliases: [样例市中区], towns: [中一街道]}\n" + extraDistricts
         files[r] = RuleFile(path: "regions.yaml", text: text)
         let u = files.firstIndex { $0.path == "units.yaml" }!
-        let units = ["{id: mid, name: 市中区政府, level: district, region: 市中区, function: general}",
-                     "{id: mid.z1, name: 中一街道办, level: town, region: 市中区/中一街道, function: general}"] + extraUnits
+        let units =
+            [
+                "{id: mid, name: 市中区政府, level: district, region: 市中区, function: general}",
+                "{id: mid.z1, name: 中一街道办, level: town, region: 市中区/中一街道, function: general}",
+            ] + extraUnits
         files[u] = RuleFile(path: "units.yaml", text: files[u].text + units.map { "  - \($0)\n" }.joined())
         return files
     }
@@ -31,14 +36,14 @@ import Testing
 
     @Test(arguments: [
         // (district, town, expected unit of {level: town, function: general})
-        ("样例省样例市东区", "东一镇", "east.e1"),      // province and city in front
-        ("样例东区", "东一镇", "east.e1"),              // the city's short form
-        ("样例省 样例市　东区", "东一镇。", "east.e1"),   // ASCII and full-width spaces, trailing punctuation
-        ("东区", "东区东一镇", "east.e1"),              // the district again in front of the town
+        ("样例省样例市东区", "东一镇", "east.e1"),  // province and city in front
+        ("样例东区", "东一镇", "east.e1"),  // the city's short form
+        ("样例省 样例市　东区", "东一镇。", "east.e1"),  // ASCII and full-width spaces, trailing punctuation
+        ("东区", "东区东一镇", "east.e1"),  // the district again in front of the town
         ("东区", "东 一 镇，", "east.e1"),
-        ("样例市中区", "中一街道", "mid.z1"),           // an alias that begins with the city's name
-        ("样例省样例市市中区", "中一街道", "mid.z1"),    // the name itself, behind province and city
-        ("市中区", "市中中一街道", "mid.z1"),           // the district's short form in front of the town
+        ("样例市中区", "中一街道", "mid.z1"),  // an alias that begins with the city's name
+        ("样例省样例市市中区", "中一街道", "mid.z1"),  // the name itself, behind province and city
+        ("市中区", "市中中一街道", "mid.z1"),  // the district's short form in front of the town
     ])
     func callersSpellingsResolve(district: String, town: String, unit: String) throws {
         let d = try route(Fixtures.region(district, town))
@@ -69,8 +74,10 @@ import Testing
     }
 
     @Test func onlyATicketWithNoUsableRegionGoesToTriage() throws {
-        for region in [Fixtures.region("北区", "东一镇"), Fixtures.region(nil, "东九镇"),
-                       .object(JSONObject([("code", .string("123456"))]))] {
+        for region in [
+            Fixtures.region("北区", "东一镇"), Fixtures.region(nil, "东九镇"),
+            .object(JSONObject([("code", .string("123456"))])),
+        ] {
             let d = try route(region)
             #expect(d.type == .triage, "\(region)")
             #expect(d.explanation.contains { if case .regionUnresolved = $0 { true } else { false } })
@@ -91,7 +98,9 @@ import Testing
     // MARK: check
 
     static func diagnostics(_ districts: String) throws -> [Diagnostic] {
-        RuleSetCompiler.compile(try files(extraDistricts: districts)).diagnostics.filter { $0.code != .uncoveredCombination }
+        RuleSetCompiler.compile(try files(extraDistricts: districts)).diagnostics.filter {
+            $0.code != .uncoveredCombination
+        }
     }
 
     @Test func anAliasThatCanNeverMatchIsAWarning() throws {
@@ -112,7 +121,8 @@ import Testing
 
     @Test func anAliasEqualToASiblingsNameIsOneErrorAndTheSiblingStays() throws {
         let units = ["{id: north, name: 北区政府, level: district, region: 北区, function: general}"]
-        let files = try Self.files(extraDistricts: "    - {name: 南区, aliases: [北区]}\n    - {name: 北区}\n", extraUnits: units)
+        let files = try Self.files(
+            extraDistricts: "    - {name: 南区, aliases: [北区]}\n    - {name: 北区}\n", extraUnits: units)
         let result = RuleSetCompiler.compile(files)
         let errors = result.diagnostics.filter { $0.severity == .error }
         #expect(errors.count == 1, "\(errors)")

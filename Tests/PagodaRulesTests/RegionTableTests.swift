@@ -2,6 +2,7 @@ import Foundation
 import PagodaJSON
 import Testing
 import Yams
+
 @testable import PagodaRules
 
 /// `pagoda regions import`: the administrative division code table (CSV) written as a regions file.
@@ -38,8 +39,9 @@ import Yams
         let r = files.firstIndex { $0.path == "regions.yaml" }!
         var aliases = RegionTable.aliases(inRegionsYAML: files[r].text)
         aliases["990101"] = ["东", "东片"]
-        let yaml = try RegionTable.regionsYAML(rows: rows, city: "990100", aliases: aliases, file: "divisions.csv",
-                                               header: "# imported\n")
+        let yaml = try RegionTable.regionsYAML(
+            rows: rows, city: "990100", aliases: aliases, file: "divisions.csv",
+            header: "# imported\n")
         #expect(yaml.hasPrefix("# imported\nregions:\n  name: 样例市\n  code: \"990100\"\n"))
         #expect(!yaml.contains("别的"))
         files[r] = RuleFile(path: "regions.yaml", text: yaml)
@@ -71,7 +73,9 @@ import Yams
                 return error.description
             }
         }
-        #expect(error("1,市,2,\n2,区,三,1") == "t.csv:2:5: error: unknown level '三' (expected 1-5, province, city, county, town or village)")
+        #expect(
+            error("1,市,2,\n2,区,三,1")
+                == "t.csv:2:5: error: unknown level '三' (expected 1-5, province, city, county, town or village)")
         #expect(error("1,市,2,\n2x,区,3,1") == "t.csv:2:1: error: code '2x' is not a number of digits")
         #expect(error("1,市,2,\n2,区,3") == "t.csv:2:1: error: 3 field(s); a row has 4: code, name, level, parent code")
         #expect(error("1,市,2,\n2,区,3,1\n2,县,3,1") == "t.csv:3:1: error: code 2 is on line 2 too")
@@ -81,6 +85,8 @@ import Yams
         #expect(error("1,市,2,\n2,\"区,3,1") == "t.csv:2:1: error: a quoted field is not closed")
         #expect(error("1,省,1,", city: "1") == "t.csv:1:1: error: 省 (1) is not at city level (level 1)")
         #expect(error("1,市,2,", city: "9") == "t.csv:1:1: error: no row has the city's code 9")
-        #expect(error("code,name,grade,parent\n1,市,2,") == "t.csv:1:1: error: the header has no column level (expected code, name, level, parent)")
+        #expect(
+            error("code,name,grade,parent\n1,市,2,")
+                == "t.csv:1:1: error: the header has no column level (expected code, name, level, parent)")
     }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import PagodaJSON
 import Testing
+
 @testable import PagodaRules
 
 /// Building the region tree: siblings are found by name and alias through an index, so a town of many
@@ -13,8 +14,10 @@ import Testing
         let r = files.firstIndex { $0.path == "regions.yaml" }!
         let town = "        - name: 东二街道\n"
         #expect(files[r].text.contains(town))
-        files[r] = RuleFile(path: "regions.yaml", text: files[r].text.replacingOccurrences(
-            of: town, with: town + "          villages: [\(villages.joined(separator: ", "))]\n"))
+        files[r] = RuleFile(
+            path: "regions.yaml",
+            text: files[r].text.replacingOccurrences(
+                of: town, with: town + "          villages: [\(villages.joined(separator: ", "))]\n"))
         let u = files.firstIndex { $0.path == "units.yaml" }!
         files[u] = RuleFile(path: "units.yaml", text: files[u].text + units.map { "  - \($0)\n" }.joined())
         return RuleSetCompiler.compile(files)
@@ -28,8 +31,9 @@ import Testing
         // One error per alias, each at the alias; the village named 乙村 is defined and its unit finds it.
         #expect(errors.count == 2, "\(errors)")
         #expect(errors.allSatisfy { $0.code == .duplicateId })
-        #expect(errors.first?.message.hasPrefix("alias '乙村' of '东区/东二街道/甲村' is the name of '东区/东二街道/乙村'") == true,
-                "\(errors)")
+        #expect(
+            errors.first?.message.hasPrefix("alias '乙村' of '东区/东二街道/甲村' is the name of '东区/东二街道/乙村'") == true,
+            "\(errors)")
         let text = try Fixtures.goldenFiles(case: nil).first { $0.path == "regions.yaml" }!.text
         let line = text.split(separator: "\n", omittingEmptySubsequences: false).firstIndex { $0.contains("东二街道") }! + 2
         #expect(errors.first?.location.line == line)

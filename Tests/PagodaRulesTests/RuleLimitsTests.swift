@@ -1,6 +1,7 @@
 import Foundation
 import PagodaJSON
 import Testing
+
 @testable import PagodaRules
 
 /// Hostile and huge rule files, written to disk and read the way `pagoda check` and a reload read them:
@@ -47,8 +48,9 @@ import Testing
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         let base = Fixtures.goldenDirectory.appendingPathComponent("base")
         for name in try FileManager.default.contentsOfDirectory(atPath: base.path) where name.hasSuffix(".yaml") {
-            try FileManager.default.copyItem(at: base.appendingPathComponent(name),
-                                             to: dir.appendingPathComponent(name))
+            try FileManager.default.copyItem(
+                at: base.appendingPathComponent(name),
+                to: dir.appendingPathComponent(name))
         }
         for (name, data) in files {
             try? FileManager.default.removeItem(at: dir.appendingPathComponent(name))
@@ -76,10 +78,14 @@ import Testing
         #expect(limit == 200_000)
         let at = laughs.aliasAt[5][3]
         let refusal = try #require(errors.first { $0.code == .aliasExpansion }, "\(errors)")
-        #expect(refusal.location == RulePosition(file: dir.path + "/categories.yaml", line: at.line,
-                                                   column: at.column))
-        #expect(refusal.description.hasSuffix(
-            "error[R082]: aliases would expand this file by more than 200000 nodes; this alias alone adds 46664"))
+        #expect(
+            refusal.location
+                == RulePosition(
+                    file: dir.path + "/categories.yaml", line: at.line,
+                    column: at.column))
+        #expect(
+            refusal.description.hasSuffix(
+                "error[R082]: aliases would expand this file by more than 200000 nodes; this alias alone adds 46664"))
         // One error for the file: nothing of it is read, so what needs the categories fails on its own.
         #expect(errors.count { $0.location.file.hasSuffix("categories.yaml") } == 1)
     }
@@ -147,9 +153,11 @@ import Testing
 
     /// Aliases are not banned: a file that shares a subtree a few times compiles as before.
     @Test func aFewAliasesWithinTheLimitsStillCompile() throws {
-        let base = try String(contentsOf: Fixtures.goldenDirectory.appendingPathComponent("base/categories.yaml"),
-                              encoding: .utf8)
-        let text = base + "  shared_a: &shared {name: 共用, children: {x: {name: 甲}, y: {name: 乙}}}\n"
+        let base = try String(
+            contentsOf: Fixtures.goldenDirectory.appendingPathComponent("base/categories.yaml"),
+            encoding: .utf8)
+        let text =
+            base + "  shared_a: &shared {name: 共用, children: {x: {name: 甲}, y: {name: 乙}}}\n"
             + "  shared_b: *shared\n"
         let dir = try Self.ruleDirectory(["categories.yaml": Data(text.utf8)])
         defer { try? FileManager.default.removeItem(at: dir) }

@@ -1,16 +1,17 @@
 import Foundation
-import Testing
-@testable import PagodaRules
 import PagodaJSON
+import Testing
+
+@testable import PagodaRules
 
 /// `pagoda test`'s runner: the decision fields a case may check, and test files that do not parse.
 @Suite struct RuleTestRunnerTests {
     static let header = """
-    defaults:
-      ticket: {channel: hotline, kind: complaint, received_at: "2030-03-04T09:00:00+08:00"}
-    cases:
+        defaults:
+          ticket: {channel: hotline, kind: complaint, received_at: "2030-03-04T09:00:00+08:00"}
+        cases:
 
-    """
+        """
 
     @Test func wantChecksPriorityEscalationPolicyCoHandlersAndWarnings() throws {
         let rules = try Fixtures.baseRuleSet
@@ -24,16 +25,19 @@ import PagodaJSON
         #expect(!d.coHandlers.isEmpty)
         func quoted(_ items: [String]) -> String { "[" + items.map { "\"\($0)\"" }.joined(separator: ", ") + "]" }
         let ticketYAML = "{category: environment.water, region: {district: 东区, town: 东一镇}, text: 河涌发臭}"
-        let right = "{priority: \"\(d.priority)\", escalation_policy: \(d.escalationPolicy), "
+        let right =
+            "{priority: \"\(d.priority)\", escalation_policy: \(d.escalationPolicy), "
             + "co_handlers: \(quoted(d.coHandlers.map(\.id))), warnings: \(quoted(d.warnings))}"
-        let file = RuleFile(path: "tests/t.yaml", text: Self.header + """
-          - note: all four right
-            ticket: \(ticketYAML)
-            want: \(right)
-          - note: all four wrong
-            ticket: \(ticketYAML)
-            want: {priority: "99", escalation_policy: nope, co_handlers: [], warnings: []}
-        """)
+        let file = RuleFile(
+            path: "tests/t.yaml",
+            text: Self.header + """
+                  - note: all four right
+                    ticket: \(ticketYAML)
+                    want: \(right)
+                  - note: all four wrong
+                    ticket: \(ticketYAML)
+                    want: {priority: "99", escalation_policy: nope, co_handlers: [], warnings: []}
+                """)
         let report = RuleTestRunner(ruleSet: rules).run([file])
         #expect(report.diagnostics.isEmpty, "\(report.diagnostics)")
         #expect(report.cases.count == 2)
@@ -47,14 +51,18 @@ import PagodaJSON
 
     @Test func aTestFileThatDoesNotParseFailsTheRunWithItsPosition() throws {
         let rules = try Fixtures.baseRuleSet
-        let good = RuleFile(path: "tests/a.yaml", text: Self.header + """
-          - ticket: {kind: consultation, text: 请问}
-            want: {rule: consult}
-        """)
-        let broken = RuleFile(path: "tests/b.yaml", text: Self.header + """
-          - ticket: {kind: consultation, text: 请问
-            want: {rule: consult}
-        """)
+        let good = RuleFile(
+            path: "tests/a.yaml",
+            text: Self.header + """
+                  - ticket: {kind: consultation, text: 请问}
+                    want: {rule: consult}
+                """)
+        let broken = RuleFile(
+            path: "tests/b.yaml",
+            text: Self.header + """
+                  - ticket: {kind: consultation, text: 请问
+                    want: {rule: consult}
+                """)
         let report = RuleTestRunner(ruleSet: rules).run([good, broken])
         #expect(report.passed == 1)
         #expect(report.failed == 1, "the file that does not parse counts as a failure")

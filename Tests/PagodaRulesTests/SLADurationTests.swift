@@ -1,6 +1,7 @@
 import Foundation
 import PagodaJSON
 import Testing
+
 @testable import PagodaRules
 
 @Suite struct SLADurationTests {
@@ -48,7 +49,10 @@ import Testing
         ("0d", "invalid duration '0d': the amount must be at least 1"),
         ("0wd", "invalid duration '0wd': the amount must be at least 1"),
         ("1000001d", "invalid duration '1000001d': the amount must be at most 1000000"),
-        ("99999999999999999999999wh", "invalid duration '99999999999999999999999wh': the amount must be at most 1000000"),
+        (
+            "99999999999999999999999wh",
+            "invalid duration '99999999999999999999999wh': the amount must be at most 1000000"
+        ),
     ])
     func rejectsInvalid(text: String, message: String) {
         #expect(SLADuration.parse(text) == .failure(SLADurationError(message: message)))

@@ -1,7 +1,8 @@
 import Foundation
-import Testing
-@testable import PagodaRules
 import PagodaJSON
+import Testing
+
+@testable import PagodaRules
 
 /// Test helpers shared by the rule tests.
 enum Fixtures {
@@ -13,7 +14,9 @@ enum Fixtures {
     static func files(in directory: URL) throws -> [RuleFile] {
         let names = try FileManager.default.contentsOfDirectory(atPath: directory.path)
             .filter { $0.hasSuffix(".yaml") }.sorted()
-        return try names.map { RuleFile(path: $0, text: try String(contentsOf: directory.appendingPathComponent($0), encoding: .utf8)) }
+        return try names.map {
+            RuleFile(path: $0, text: try String(contentsOf: directory.appendingPathComponent($0), encoding: .utf8))
+        }
     }
 
     /// The golden base rule set with a case's files laid over it (same name replaces, new names add).
@@ -26,10 +29,14 @@ enum Fixtures {
         return byName.keys.sorted().map { byName[$0]! }
     }
 
-    static func compile(_ files: [RuleFile], sourceLocation: Testing.SourceLocation = #_sourceLocation) throws -> RuleSet {
+    static func compile(_ files: [RuleFile], sourceLocation: Testing.SourceLocation = #_sourceLocation) throws
+        -> RuleSet
+    {
         let result = RuleSetCompiler.compile(files)
         let errors = result.diagnostics.filter { $0.severity == .error }
-        #expect(errors.isEmpty, "unexpected errors:\n\(DiagnosticRenderer.text(errors, limit: 10))", sourceLocation: sourceLocation)
+        #expect(
+            errors.isEmpty, "unexpected errors:\n\(DiagnosticRenderer.text(errors, limit: 10))",
+            sourceLocation: sourceLocation)
         return try #require(result.ruleSet, sourceLocation: sourceLocation)
     }
 
@@ -38,9 +45,12 @@ enum Fixtures {
     }
 
     /// A valid ticket with the given fields laid over a default complaint.
-    static func ticket(_ fields: [String: JSONValue], sourceLocation: Testing.SourceLocation = #_sourceLocation) throws -> Ticket {
+    static func ticket(_ fields: [String: JSONValue], sourceLocation: Testing.SourceLocation = #_sourceLocation) throws
+        -> Ticket
+    {
         var object = JSONObject([
-            ("id", .string("T-1")), ("received_at", .string("2026-03-02T09:00:00+08:00")), ("channel", .string("hotline")),
+            ("id", .string("T-1")), ("received_at", .string("2026-03-02T09:00:00+08:00")),
+            ("channel", .string("hotline")),
             ("kind", .string("complaint")), ("text", .string("有问题需要处理")),
         ])
         for key in fields.keys.sorted() { object.set(key, fields[key]!) }

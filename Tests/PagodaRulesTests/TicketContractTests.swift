@@ -1,16 +1,16 @@
 import Foundation
+import PagodaJSON
 import Testing
 
 @testable import PagodaRules
-import PagodaJSON
 
 private let sample1 = """
-{"id": "FS-20260302-0001", "received_at": "2026-03-02T09:53:00+08:00", "channel": "wechat", "kind": "complaint", "region": {"district": "南海区", "town": "狮山镇", "village": "务庄社区"}, "text": "务庄步林家村牌坊位置的河涌受到污染，希望有关部门前往核查。", "category": "living_environment"}
-"""
+    {"id": "FS-20260302-0001", "received_at": "2026-03-02T09:53:00+08:00", "channel": "wechat", "kind": "complaint", "region": {"district": "南海区", "town": "狮山镇", "village": "务庄社区"}, "text": "务庄步林家村牌坊位置的河涌受到污染，希望有关部门前往核查。", "category": "living_environment"}
+    """
 
 private let sample2 = """
-{"id": "FS-20260302-0005", "received_at": "2026-03-02T13:25:00+08:00", "channel": "hotline", "kind": "consultation", "region": {"district": "高明区", "town": "荷城街道"}, "text": "公司将在荷城街道开展工程，想了解工人工资支付保证金减免缴存政策。", "category": "enterprise_services", "enterprise": {"name": "中交第四航务工程局有限公司", "credit_code": "91440101190474411W"}}
-"""
+    {"id": "FS-20260302-0005", "received_at": "2026-03-02T13:25:00+08:00", "channel": "hotline", "kind": "consultation", "region": {"district": "高明区", "town": "荷城街道"}, "text": "公司将在荷城街道开展工程，想了解工人工资支付保证金减免缴存政策。", "category": "enterprise_services", "enterprise": {"name": "中交第四航务工程局有限公司", "credit_code": "91440101190474411W"}}
+    """
 
 /// A valid ticket object to mutate in table tests.
 private func baseObject() -> JSONObject {
@@ -18,7 +18,9 @@ private func baseObject() -> JSONObject {
     return v.objectValue!
 }
 
-private func validate(_ o: JSONObject, isKnownCategory: (String) -> Bool = { _ in true }) -> Result<Ticket, TicketValidationError> {
+private func validate(_ o: JSONObject, isKnownCategory: (String) -> Bool = { _ in true }) -> Result<
+    Ticket, TicketValidationError
+> {
     TicketContract.validate(.object(o), isKnownCategory: isKnownCategory)
 }
 
@@ -225,7 +227,8 @@ private let validCases: [TicketFieldCase] = [
     TicketFieldCase("received_at", "2024-02-29T09:53:00-05:00", "", ""),
     TicketFieldCase("channel", "message_board", "", ""),
     TicketFieldCase("text", s(10_000, "字"), "", ""),
-    TicketFieldCase("text", .string(String(repeating: "👨‍👩‍👧", count: 10_000)), "", ""),  // 10,000 Characters, 180,000 bytes
+    // 10,000 Characters, 180,000 bytes
+    TicketFieldCase("text", .string(String(repeating: "👨‍👩‍👧", count: 10_000)), "", ""),
     TicketFieldCase("text", .string(String(repeating: "e\u{301}", count: 10_000)), "", ""),
     TicketFieldCase("text", "  x  ", "", ""),
     TicketFieldCase("text", "\u{3000}x", "", ""),
@@ -342,7 +345,9 @@ struct TicketContractTests {
 
     @Test func optionalNullsMeanAbsent() throws {
         var o = baseObject()
-        for f in ["category", "urgency", "enterprise", "caller", "region", "address", "title", "attachments"] { o[f] = .null }
+        for f in ["category", "urgency", "enterprise", "caller", "region", "address", "title", "attachments"] {
+            o[f] = .null
+        }
         let t = try ticket(o)
         #expect(t.category == nil && t.urgency == nil && t.enterprise == nil && t.caller == nil)
         #expect(t.region == nil && t.address == nil && t.title == nil && t.attachments == [])
@@ -377,7 +382,9 @@ struct TicketContractTests {
     @Test func messagesNamePathAndReason() {
         var o = baseObject()
         o["channel"] = "fax"
-        #expect(issues(o).first?.message == "channel: expected one of hotline, web, wechat, app, media, mailbox, message_board; got \"fax\"")
+        #expect(
+            issues(o).first?.message
+                == "channel: expected one of hotline, web, wechat, app, media, mailbox, message_board; got \"fax\"")
         o = baseObject()
         o["text"] = 42
         #expect(issues(o).first?.message == "text: expected a string, got a number")
@@ -394,7 +401,8 @@ struct TicketContractTests {
         o["received_at"] = "2026-02-30T09:53:00+08:00"
         #expect(
             issues(o).first?.message
-                == "received_at: expected an RFC 3339 timestamp with offset like 2026-03-02T09:53:00+08:00, got \"2026-02-30T09:53:00+08:00\"")
+                == "received_at: expected an RFC 3339 timestamp with offset like 2026-03-02T09:53:00+08:00, got \"2026-02-30T09:53:00+08:00\""
+        )
         o = baseObject()
         o["text"] = .string(String(repeating: "字", count: 10_001))
         #expect(issues(o).first?.message == "text: must be 1-10000 characters, got 10001")
@@ -408,16 +416,18 @@ struct TicketContractTests {
              "region": {"town": "", "code": "1"}, "title": 3}
             """
         let err = try #require(TicketContract.decode(Array(doc.utf8)).failureValue)
-        #expect(err.issues.map(\.path) == [
-            "id", "received_at", "channel", "text", "category", "enterprise",
-            "caller.phone", "caller.fax", "region.town", "region.code", "title",
-            "attachments[0]", "attachments[2]",
-        ])
-        #expect(err.issues.map(\.code) == [
-            "type", "required", "enum", "length", "format", "required",
-            "format", "unknown_field", "length", "format", "type",
-            "type", "length",
-        ])
+        #expect(
+            err.issues.map(\.path) == [
+                "id", "received_at", "channel", "text", "category", "enterprise",
+                "caller.phone", "caller.fax", "region.town", "region.code", "title",
+                "attachments[0]", "attachments[2]",
+            ])
+        #expect(
+            err.issues.map(\.code) == [
+                "type", "required", "enum", "length", "format", "required",
+                "format", "unknown_field", "length", "format", "type",
+                "type", "length",
+            ])
     }
 
     @Test func unknownCategory() throws {
@@ -457,15 +467,21 @@ struct TicketContractTests {
         #expect(t.extra["n_null"] == .null)
         #expect(
             JSON.serializeToString(.object(t.extra))
-                == "{\"z_trace\":{\"seq\":42,\"hops\":[\"a\",\"b\"]},\"a_flag\":true,\"m_big\":123456789012345678901234567890,\"n_null\":null}")
+                == "{\"z_trace\":{\"seq\":42,\"hops\":[\"a\",\"b\"]},\"a_flag\":true,\"m_big\":123456789012345678901234567890,\"n_null\":null}"
+        )
         #expect(t.json == (try JSON.parse(Array(doc.utf8))).objectValue)
         #expect(t.json.keys.first == "z_trace")
     }
 
     @Test func rootMustBeAnObject() {
-        for (doc, got) in [("[]", "an array"), ("\"x\"", "a string"), ("1", "a number"), ("null", "null"), ("true", "a boolean")] {
+        for (doc, got) in [
+            ("[]", "an array"), ("\"x\"", "a string"), ("1", "a number"), ("null", "null"), ("true", "a boolean"),
+        ] {
             let e = TicketContract.decode(Array(doc.utf8)).failureValue
-            #expect(e?.issues == [ValidationIssue(path: "", code: "type", message: "(root): expected an object, got \(got)")])
+            #expect(
+                e?.issues == [
+                    ValidationIssue(path: "", code: "type", message: "(root): expected an object, got \(got)")
+                ])
         }
     }
 
@@ -494,7 +510,9 @@ struct TicketContractTests {
 
         let big = [UInt8](repeating: 0x20, count: 262_145)
         #expect(TicketContract.decode(big).failureValue?.issues.map(\.code) == ["too_large"])
-        #expect(TicketContract.decode(Array(sample1.utf8), limits: JSONLimits(maxBytes: 100)).failureValue?.issues.map(\.code) == ["too_large"])
+        #expect(
+            TicketContract.decode(Array(sample1.utf8), limits: JSONLimits(maxBytes: 100)).failureValue?.issues.map(
+                \.code) == ["too_large"])
     }
 
     @Test func issuesAreCapped() throws {
@@ -559,7 +577,8 @@ struct TicketContractTests {
         #expect(masked(#"{"phone":13812345678}"#) == #"{"phone":138****5678}"#)
         #expect(masked("请回电13812345678或 138-1234-5678、+86 13912345678。") == "请回电138****5678或 138****5678、+139****5678。")
         // Dates, region codes, credit codes and longer digit runs stay as they are.
-        let plain = #"{"received_at": "2026-03-02T09:53:00+08:00", "code": "440605101", "#
+        let plain =
+            #"{"received_at": "2026-03-02T09:53:00+08:00", "code": "440605101", "#
             + #""credit_code": "91440101190474411W", "n": 138123456789}"#
         #expect(masked(plain) == plain)
         // A body cut inside the phone value is masked to its end.
@@ -574,23 +593,29 @@ struct TicketContractTests {
             o["enterprise"] = ["name": "中交", "credit_code": .string("91440101190474411" + letter)]
             let t = try ticket(o)
             #expect(t.enterprise == Enterprise(name: "中交"))
-            #expect(t.warnings == [ValidationIssue(
-                path: "enterprise.credit_code", code: "format",
-                message: "enterprise.credit_code: expected 18 characters of digits and uppercase letters "
-                    + "except I, O, Z, S, V, got \"91440101190474411\(letter)\"")])
+            #expect(
+                t.warnings == [
+                    ValidationIssue(
+                        path: "enterprise.credit_code", code: "format",
+                        message: "enterprise.credit_code: expected 18 characters of digits and uppercase letters "
+                            + "except I, O, Z, S, V, got \"91440101190474411\(letter)\"")
+                ])
         }
     }
 
     @Test func aMalformedPhoneIsNeverEchoed() throws {
-        for (phone, shown) in [("138-1234-567x", "got \"********67\" (masked)"),
-                               ("13812345678 ext 9", "got \"**********89\" (masked)"),
-                               ("unknown", "got a value without digits")] {
+        for (phone, shown) in [
+            ("138-1234-567x", "got \"********67\" (masked)"),
+            ("13812345678 ext 9", "got \"**********89\" (masked)"),
+            ("unknown", "got a value without digits"),
+        ] {
             var o = baseObject()
             o["caller"] = ["name": "王女士", "phone": .string(phone)]
             let t = try ticket(o)
             #expect(t.caller == Caller(name: "王女士"))
             let message = try #require(t.warnings.first?.message)
-            #expect(message == "caller.phone: expected digits with an optional leading '+', spaces and hyphens, "
+            #expect(
+                message == "caller.phone: expected digits with an optional leading '+', spaces and hyphens, "
                     + shown)
             #expect(!message.contains(phone))
             // Rejected for another reason, the issue list masks it the same way.
@@ -612,20 +637,22 @@ struct TicketContractTests {
         o["title"] = .string(String(repeating: "题", count: 201))
         o["attachments"] = ["a.jpg", 7, "b.jpg"]
         let t = try ticket(o)
-        #expect(t.warnings.map(\.path) == [
-            "category", "urgency", "enterprise.credit_code", "enterprise.phone", "caller.name", "region.code",
-            "address", "title", "attachments[1]",
-        ])
+        #expect(
+            t.warnings.map(\.path) == [
+                "category", "urgency", "enterprise.credit_code", "enterprise.phone", "caller.name", "region.code",
+                "address", "title", "attachments[1]",
+            ])
         #expect(t.category == nil && t.urgency == nil && t.address == nil && t.title == nil)
         #expect(t.enterprise == Enterprise(name: "佛山市某公司"))
         #expect(t.caller == Caller(phone: "13812345678"))
         #expect(t.region == RegionRef(district: "南海区"))
         #expect(t.attachments == ["a.jpg", "b.jpg"])
         #expect(t.json == o)
-        #expect(t.warnings.map { TicketContract.warningField(of: $0.path) } == [
-            "category", "urgency", "enterprise.credit_code", "enterprise", "caller.name", "region.code", "address",
-            "title", "attachments",
-        ])
+        #expect(
+            t.warnings.map { TicketContract.warningField(of: $0.path) } == [
+                "category", "urgency", "enterprise.credit_code", "enterprise", "caller.name", "region.code", "address",
+                "title", "attachments",
+            ])
     }
 
     @Test func requiredFieldsStillReject() throws {

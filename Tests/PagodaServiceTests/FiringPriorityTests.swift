@@ -1,6 +1,7 @@
-@testable import PagodaService
 import PagodaJSON
 import Testing
+
+@testable import PagodaService
 
 /// The relay's hold while timers are fired: only during a backlog, at most `maxHold` at a time, and never
 /// two holds without as long a time of publishing between them.

@@ -3,8 +3,9 @@ import PagodaJSON
 import PagodaRules
 import PagodaTesting
 import Testing
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Hostile and huge rule files given to the real `pagoda check` and to a running `pagoda serve` (no broker
@@ -49,8 +50,9 @@ import Glibc
         try FileManager.default.createDirectory(at: rules, withIntermediateDirectories: true)
         let source = repositoryRoot.appendingPathComponent("rules")
         for name in try FileManager.default.contentsOfDirectory(atPath: source.path) where name.hasSuffix(".yaml") {
-            try FileManager.default.copyItem(at: source.appendingPathComponent(name),
-                                             to: rules.appendingPathComponent(name))
+            try FileManager.default.copyItem(
+                at: source.appendingPathComponent(name),
+                to: rules.appendingPathComponent(name))
         }
         return rules
     }
@@ -63,13 +65,15 @@ import Glibc
         try laughs.text.write(to: rules.appendingPathComponent("categories.yaml"), atomically: true, encoding: .utf8)
         let hostile = try await runProcess([ServeProcess.binary, "check", rules.path], separateStderr: true)
         #expect(hostile.status == 1)
-        let refusal = "\(rules.path)/categories.yaml:\(laughs.line):\(laughs.column): error[R082]: "
+        let refusal =
+            "\(rules.path)/categories.yaml:\(laughs.line):\(laughs.column): error[R082]: "
             + "aliases would expand this file by more than 200000 nodes"
         #expect(hostile.stderr.contains(refusal), "\(hostile.stderr.prefix(3000))")
 
         try Self.hugeCategories().write(to: rules.appendingPathComponent("categories.yaml"))
-        let huge = try await runProcess([ServeProcess.binary, "check", "--format", "json", rules.path],
-                                        separateStderr: true)
+        let huge = try await runProcess(
+            [ServeProcess.binary, "check", "--format", "json", rules.path],
+            separateStderr: true)
         #expect(huge.status == 1)
         let json = #"{"file":"\#(rules.path)/categories.yaml","line":1,"column":1,"severity":"error","code":"R080""#
         #expect(huge.stdout.contains(json), "\(huge.stdout.prefix(3000))")
@@ -83,8 +87,10 @@ import Glibc
         defer { try? FileManager.default.removeItem(at: dir) }
         let rules = try Self.rulesCopy(in: dir)
         let serve = ServeProcess(
-            arguments: ["serve", "--rules", rules.path, "--amqp-url", "amqp://guest:guest@127.0.0.1:1/",
-                        "--db", dir.appendingPathComponent("p.sqlite").path, "--status-address", "127.0.0.1:0"],
+            arguments: [
+                "serve", "--rules", rules.path, "--amqp-url", "amqp://guest:guest@127.0.0.1:1/",
+                "--db", dir.appendingPathComponent("p.sqlite").path, "--status-address", "127.0.0.1:0",
+            ],
             logPath: dir.appendingPathComponent("serve.log").path)
         func count(_ text: String) -> Int { serve.log.components(separatedBy: text).count - 1 }
         try serve.start()
@@ -106,14 +112,16 @@ import Glibc
         // Before the limits, the first reload grew by 50 MB/s to 5.4 GB; now neither costs more than a
         // little parsing (the 50 MB file is not even read).
         let after = try #require(serve.memory)
-        #expect(after.peak < before.peak + 200 << 20,
-                "peak resident memory \(before.peak >> 20) MiB before, \(after.peak >> 20) MiB after")
+        #expect(
+            after.peak < before.peak + 200 << 20,
+            "peak resident memory \(before.peak >> 20) MiB before, \(after.peak >> 20) MiB after")
 
         // A slow reload: 40 files of 1 MB each. They would all be read and parsed before the compiler found
         // that they define the same section; shutdown stops it between files.
         try FileManager.default.removeItem(at: rules.appendingPathComponent("categories.yaml"))
-        try FileManager.default.copyItem(at: repositoryRoot.appendingPathComponent("rules/categories.yaml"),
-                                         to: rules.appendingPathComponent("categories.yaml"))
+        try FileManager.default.copyItem(
+            at: repositoryRoot.appendingPathComponent("rules/categories.yaml"),
+            to: rules.appendingPathComponent("categories.yaml"))
         var big = "escalation:\n"
         for n in 0..<12_000 { big += "  policy_\(n): {clocks: [resolve], to_parent: true, max_returns: 2}\n" }
         for n in 0..<40 {

@@ -6,6 +6,7 @@ import PagodaStore
 import PagodaTesting
 import PagodaTransport
 import Testing
+
 @testable import PagodaService
 
 /// Intake's batching, poison handling and store-failure hold, against the in-memory fakes: no broker.
@@ -17,8 +18,9 @@ import Testing
 
     static func ticket(_ id: String) -> [UInt8] {
         let now = RFC3339.format(Date(), offsetSeconds: 28800)
-        return Array((#"{"id":"\#(id)","received_at":"\#(now)","channel":"hotline","kind":"complaint","#
-                      + #""text":"路灯坏了很久没人修","category":"city_management","region":{"district":"南海区"}}"#).utf8)
+        return Array(
+            (#"{"id":"\#(id)","received_at":"\#(now)","channel":"hotline","kind":"complaint","#
+                + #""text":"路灯坏了很久没人修","category":"city_management","region":{"district":"南海区"}}"#).utf8)
     }
 
     /// A store that fails every batch holding ticket `id` as a dispatch, as a constraint violation would.
@@ -31,12 +33,15 @@ import Testing
     }
 
     /// Runs intake over `source` and `store` until `body` returns, then closes the source and waits for it.
-    static func running(_ source: FakeDeliverySource, _ store: InMemoryStore, health: StoreHealth? = nil,
-                        _ body: (StoreHealth) async throws -> Void) async throws {
+    static func running(
+        _ source: FakeDeliverySource, _ store: InMemoryStore, health: StoreHealth? = nil,
+        _ body: (StoreHealth) async throws -> Void
+    ) async throws {
         let health = health ?? StoreHealth(logger: Logger(label: "test"))
-        let intake = IntakeService(consumer: source, store: store, rules: LiveRules(ruleSet: rules, names: Names()),
-                                   relay: Signal(), metrics: ServiceMetrics(factory: PrometheusExport()), health: health,
-                                   logger: Logger(label: "test"))
+        let intake = IntakeService(
+            consumer: source, store: store, rules: LiveRules(ruleSet: rules, names: Names()),
+            relay: Signal(), metrics: ServiceMetrics(factory: PrometheusExport()), health: health,
+            logger: Logger(label: "test"))
         let task = Task { try await intake.run() }
         do {
             try await body(health)

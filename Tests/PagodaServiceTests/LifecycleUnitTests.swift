@@ -6,6 +6,7 @@ import PagodaStore
 import PagodaTesting
 import PagodaTransport
 import Testing
+
 @testable import PagodaService
 
 /// The lifecycle loop's commands, their poison handling and the store-failure hold, against the in-memory
@@ -24,17 +25,24 @@ import Testing
 
     static func sign(_ commandID: String, ticket: String, unit: String) -> [UInt8] {
         let at = RFC3339.format(Date(), offsetSeconds: 28800)
-        return JSON.serialize(.object(JSONObject([("command_id", .string(commandID)), ("ticket_id", .string(ticket)),
-                                                  ("unit", .string(unit)), ("type", "sign"), ("at", .string(at))])))
+        return JSON.serialize(
+            .object(
+                JSONObject([
+                    ("command_id", .string(commandID)), ("ticket_id", .string(ticket)),
+                    ("unit", .string(unit)), ("type", "sign"), ("at", .string(at)),
+                ])))
     }
 
     /// Runs the lifecycle loop over `source` and `store` until `body` returns, then closes the source.
-    static func running(_ source: FakeDeliverySource, _ store: InMemoryStore, _ rules: LiveRules,
-                        _ body: (StoreHealth) async throws -> Void) async throws {
+    static func running(
+        _ source: FakeDeliverySource, _ store: InMemoryStore, _ rules: LiveRules,
+        _ body: (StoreHealth) async throws -> Void
+    ) async throws {
         let health = StoreHealth(logger: Logger(label: "test"))
-        let loop = LifecycleService(consumer: source, store: store, rules: rules, codec: rules.current.processor.codec,
-                                    relay: Signal(), metrics: ServiceMetrics(factory: PrometheusExport()), health: health,
-                                    logger: Logger(label: "test"))
+        let loop = LifecycleService(
+            consumer: source, store: store, rules: rules, codec: rules.current.processor.codec,
+            relay: Signal(), metrics: ServiceMetrics(factory: PrometheusExport()), health: health,
+            logger: Logger(label: "test"))
         let task = Task { try await loop.run() }
         do {
             try await body(health)

@@ -4,26 +4,29 @@ import Metrics
 import MetricsTestKit
 import PagodaJSON
 import PagodaRules
-@testable import PagodaService
 import PagodaTesting
 import PagodaTransport
 import Testing
+
+@testable import PagodaService
 
 /// The service's metrics through swift-metrics: which event counts where, with which labels (`TestMetrics`),
 /// and the Prometheus page a service's own registry gives (`PrometheusExport`).
 @Suite struct ServiceMetricsTests {
     /// Each counter of `ServiceMetrics` under its exported name (docs/operations.md's table).
-    static var counters: [(KeyPath<ServiceMetrics, CoreMetrics.Counter>, String)] { [
-        (\.dispatched, "pagoda_dispatched_total"), (\.duplicates, "pagoda_duplicates_total"),
-        (\.rejected, "pagoda_rejected_total"), (\.processingFailures, "pagoda_processing_failures_total"),
-        (\.published, "pagoda_published_total"), (\.republished, "pagoda_republished_total"),
-        (\.returned, "pagoda_returned_total"), (\.queuesRedeclared, "pagoda_queue_redeclared_total"),
-        (\.commandsApplied, "pagoda_commands_applied_total"), (\.commandsRefused, "pagoda_commands_refused_total"),
-        (\.commandsDuplicate, "pagoda_commands_duplicate_total"), (\.timersFired, "pagoda_timers_fired_total"),
-        (\.timersStale, "pagoda_timers_stale_total"), (\.rulesReloaded, "pagoda_rules_reloaded_total"),
-        (\.rulesReloadFailed, "pagoda_rules_reload_failed_total"),
-        (\.storeWriteFailures, "pagoda_store_write_failures_total"),
-    ] }
+    static var counters: [(KeyPath<ServiceMetrics, CoreMetrics.Counter>, String)] {
+        [
+            (\.dispatched, "pagoda_dispatched_total"), (\.duplicates, "pagoda_duplicates_total"),
+            (\.rejected, "pagoda_rejected_total"), (\.processingFailures, "pagoda_processing_failures_total"),
+            (\.published, "pagoda_published_total"), (\.republished, "pagoda_republished_total"),
+            (\.returned, "pagoda_returned_total"), (\.queuesRedeclared, "pagoda_queue_redeclared_total"),
+            (\.commandsApplied, "pagoda_commands_applied_total"), (\.commandsRefused, "pagoda_commands_refused_total"),
+            (\.commandsDuplicate, "pagoda_commands_duplicate_total"), (\.timersFired, "pagoda_timers_fired_total"),
+            (\.timersStale, "pagoda_timers_stale_total"), (\.rulesReloaded, "pagoda_rules_reloaded_total"),
+            (\.rulesReloadFailed, "pagoda_rules_reload_failed_total"),
+            (\.storeWriteFailures, "pagoda_store_write_failures_total"),
+        ]
+    }
 
     /// Each counter counts under its own name only, and every name has a help text.
     @Test func eachCounterCountsUnderItsName() throws {
@@ -101,12 +104,16 @@ import Testing
         let export = PrometheusExport()
         let test = TestMetrics()
         let gauges = ScrapedGauges(factory: MultiplexMetricsHandler(factories: [export, test]))
-        gauges.show([.init("pagoda_tickets", [("unit", "a"), ("phase", "assigned")], 2),
-                     .init("pagoda_tickets", [("unit", "b"), ("phase", "assigned")], 1), .init("pagoda_store_up", [], 1)])
+        gauges.show([
+            .init("pagoda_tickets", [("unit", "a"), ("phase", "assigned")], 2),
+            .init("pagoda_tickets", [("unit", "b"), ("phase", "assigned")], 1), .init("pagoda_store_up", [], 1),
+        ])
         var page = MetricsPage(export.text())
         #expect(page[#"pagoda_tickets{unit="a",phase="assigned"}"#] == 2)
         #expect(page[#"pagoda_tickets{unit="b",phase="assigned"}"#] == 1)
-        gauges.show([.init("pagoda_tickets", [("unit", "a"), ("phase", "assigned")], 3), .init("pagoda_store_up", [], 0)])
+        gauges.show([
+            .init("pagoda_tickets", [("unit", "a"), ("phase", "assigned")], 3), .init("pagoda_store_up", [], 0),
+        ])
         page = MetricsPage(export.text())
         #expect(page[#"pagoda_tickets{unit="a",phase="assigned"}"#] == 3)
         #expect(page[#"pagoda_tickets{unit="b",phase="assigned"}"#] == nil, "\(page.samples)")
@@ -130,7 +137,8 @@ import Testing
 
     /// The stop log's counters come from the page: the unlabelled `pagoda_..._total` series by short name.
     @Test func thePageReadsBack() {
-        let page = MetricsPage("""
+        let page = MetricsPage(
+            """
             # HELP pagoda_dispatched_total Tickets dispatched.
             # TYPE pagoda_dispatched_total counter
             pagoda_dispatched_total 7
@@ -139,7 +147,8 @@ import Testing
             not a sample
 
             """)
-        #expect(page["pagoda_store_up"] == 1 && page[#"pagoda_intake_warnings_total{field="category",code="type"}"#] == 2)
+        #expect(
+            page["pagoda_store_up"] == 1 && page[#"pagoda_intake_warnings_total{field="category",code="type"}"#] == 2)
         #expect(page.counters.map(\.name) == ["dispatched"] && page.counters.first?.value == 7)
     }
 }
@@ -155,28 +164,35 @@ extension ServiceTests {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("pagoda-\(prefix)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }
-        var config = ServerConfiguration(rulesDirectory: repositoryRoot.appendingPathComponent("rules").path,
-                                         amqp: try Self.broker.configuration,
-                                         databasePath: dir.appendingPathComponent("pagoda.sqlite").path)
+        var config = ServerConfiguration(
+            rulesDirectory: repositoryRoot.appendingPathComponent("rules").path,
+            amqp: try Self.broker.configuration,
+            databasePath: dir.appendingPathComponent("pagoda.sqlite").path)
         config.names = Names(prefix: prefix)
         let test = TestMetrics()
-        let server = PagodaServer(configuration: config, ruleSet: Self.rules, logger: Logger(label: "pagoda.test"), alsoTo: test)
+        let server = PagodaServer(
+            configuration: config, ruleSet: Self.rules, logger: Logger(label: "pagoda.test"), alsoTo: test)
         let running = Task { try await server.run() }
 
-        let publisher = AMQPPublisher(configuration: try Self.broker.configuration,
-                                      topology: Topology(exchanges: [.init(name: config.names.intakeExchange, type: "fanout")]))
+        let publisher = AMQPPublisher(
+            configuration: try Self.broker.configuration,
+            topology: Topology(exchanges: [.init(name: config.names.intakeExchange, type: "fanout")]))
         func publish(_ body: [UInt8], id: String) async throws {
             let deadline = ContinuousClock.now + .seconds(60)
             // Returned until the service has declared and bound its intake queue.
-            while try await publisher.publish(AMQPMessage(exchange: config.names.intakeExchange, routingKey: "", body: body,
-                                                              messageId: id)) != .confirmed {
+            while try await publisher.publish(
+                AMQPMessage(
+                    exchange: config.names.intakeExchange, routingKey: "", body: body,
+                    messageId: id)) != .confirmed
+            {
                 guard ContinuousClock.now < deadline else { throw TestFailure("publish of \(id) never confirmed") }
                 try await Task.sleep(for: .milliseconds(50))
             }
         }
-        let degraded = Array((#"{"id":"MET-2","received_at":"\#(Self.now)","channel":"hotline","kind":"complaint","#
-            + #""text":"河涌有污水，气味很大","category":"no_such","region":{"district":"南海区"},"#
-            + #""caller":{"phone":"138-1234-567x"}}"#).utf8)
+        let degraded = Array(
+            (#"{"id":"MET-2","received_at":"\#(Self.now)","channel":"hotline","kind":"complaint","#
+                + #""text":"河涌有污水，气味很大","category":"no_such","region":{"district":"南海区"},"#
+                + #""caller":{"phone":"138-1234-567x"}}"#).utf8)
         try await publish(Self.ticket(1, prefix: "MET").1, id: "MET-1")
         try await publish(degraded, id: "MET-2")
         try await publish(Array("not a ticket".utf8), id: "MET-3")
@@ -187,7 +203,8 @@ extension ServiceTests {
         try await publish(Self.ticket(1, prefix: "MET").1, id: "MET-1-again")
         #expect(await eventually { count("pagoda_duplicates_total") == 1 })
         // Outbox messages confirmed: one per dispatch (its unit queue and events copy), one for the rejection.
-        #expect(await eventually { count("pagoda_published_total") >= 3 }, "published \(count("pagoda_published_total"))")
+        #expect(
+            await eventually { count("pagoda_published_total") >= 3 }, "published \(count("pagoda_published_total"))")
 
         #expect(count("pagoda_dispatched_total") == 2 && count("pagoda_rejected_total") == 1)
         #expect(count("pagoda_intake_warnings_total", [("field", "category"), ("code", "unknown_category")]) == 1)

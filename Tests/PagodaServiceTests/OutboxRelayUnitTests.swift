@@ -6,6 +6,7 @@ import PagodaStore
 import PagodaTesting
 import PagodaTransport
 import Testing
+
 @testable import PagodaService
 
 /// The outbox relay's hold-and-drain against the in-memory fakes: no broker.
@@ -23,11 +24,14 @@ import Testing
     }
 
     /// Runs a relay over `publisher` and `store` until `body` returns, then cancels it and waits for it.
-    static func running(_ publisher: FakeMessagePublisher, _ store: InMemoryStore, health: StoreHealth,
-                        redeclare: @escaping @Sendable (Topology) async throws -> Void = { _ in },
-                        _ body: () async throws -> Void) async throws {
-        let relay = OutboxRelay(publisher: publisher, store: store, wake: Signal(), metrics: ServiceMetrics(factory: PrometheusExport()),
-                                health: health, logger: Logger(label: "test"), names: Names(), redeclare: redeclare)
+    static func running(
+        _ publisher: FakeMessagePublisher, _ store: InMemoryStore, health: StoreHealth,
+        redeclare: @escaping @Sendable (Topology) async throws -> Void = { _ in },
+        _ body: () async throws -> Void
+    ) async throws {
+        let relay = OutboxRelay(
+            publisher: publisher, store: store, wake: Signal(), metrics: ServiceMetrics(factory: PrometheusExport()),
+            health: health, logger: Logger(label: "test"), names: Names(), redeclare: redeclare)
         let task = Task { try await relay.run() }
         defer { task.cancel() }
         try await body()

@@ -1,13 +1,14 @@
 import Foundation
 import Logging
-import PagodaRules
 import PagodaJSON
+import PagodaRules
 import PagodaService
 import PagodaTesting
 import PagodaTransport
 import Testing
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 // Nested in the serialized service suite: its serve processes would otherwise run beside the lifecycle
@@ -19,7 +20,8 @@ extension ServiceTests {
     /// second instance on its own database (a standby), and queues declared by an earlier version moved over.
     /// Every ticket id is counted in every destination queue.
     @Suite(.serialized) struct QueueFaultTests {
-        static let broker = PrivateBroker(port: Int(ProcessInfo.processInfo.environment["PAGODA_QUEUE_TEST_PORT"] ?? "5905")!)
+        static let broker = PrivateBroker(
+            port: Int(ProcessInfo.processInfo.environment["PAGODA_QUEUE_TEST_PORT"] ?? "5905")!)
         static let started = Task<Void, any Error> { try await broker.start() }
         static let rules: RuleSet = {
             let files = try! RuleSetCompiler.readFiles(in: repositoryRoot.appendingPathComponent("rules").path)
@@ -40,26 +42,36 @@ extension ServiceTests {
             }
 
             func serve(db: String = "pagoda.sqlite", log: String = "serve.log", extra: [String] = []) -> ServeProcess {
-                ServeProcess(arguments: ["serve", "--rules", repositoryRoot.appendingPathComponent("rules").path, "--amqp-url", QueueFaultTests.broker.url,
-                                         "--db", dir.appendingPathComponent(db).path, "--prefix", prefix, "--log-level", "info"] + extra,
-                             logPath: dir.appendingPathComponent(log).path)
+                ServeProcess(
+                    arguments: [
+                        "serve", "--rules", repositoryRoot.appendingPathComponent("rules").path, "--amqp-url",
+                        QueueFaultTests.broker.url,
+                        "--db", dir.appendingPathComponent(db).path, "--prefix", prefix, "--log-level", "info",
+                    ] + extra,
+                    logPath: dir.appendingPathComponent(log).path)
             }
         }
 
         /// A ticket received now, in 南海区, so every one goes to the same unit.
         static func ticket(_ id: String) -> [UInt8] {
             let now = RFC3339.format(Date(), offsetSeconds: 28800)
-            return Array(#"{"id":"\#(id)","received_at":"\#(now)","channel":"hotline","kind":"complaint","text":"路灯坏了很久没人修","category":"city_management","region":{"district":"南海区"}}"#.utf8)
+            return Array(
+                #"{"id":"\#(id)","received_at":"\#(now)","channel":"hotline","kind":"complaint","text":"路灯坏了很久没人修","category":"city_management","region":{"district":"南海区"}}"#
+                    .utf8)
         }
 
         /// Publishes to intake until confirmed and routed.
-        static func publish(_ publisher: AMQPPublisher, _ names: Names, _ id: String, body: [UInt8]? = nil) async throws {
+        static func publish(_ publisher: AMQPPublisher, _ names: Names, _ id: String, body: [UInt8]? = nil) async throws
+        {
             let deadline = ContinuousClock.now + .seconds(60)
             let body = body ?? ticket(id)
             while true {
-                let outcome = try await publisher.publish(AMQPMessage(exchange: names.intakeExchange, routingKey: "", body: body, messageId: id))
+                let outcome = try await publisher.publish(
+                    AMQPMessage(exchange: names.intakeExchange, routingKey: "", body: body, messageId: id))
                 if outcome == .confirmed { return }
-                guard ContinuousClock.now < deadline else { throw TestFailure("publish of \(id) never confirmed: \(outcome)") }
+                guard ContinuousClock.now < deadline else {
+                    throw TestFailure("publish of \(id) never confirmed: \(outcome)")
+                }
                 try await Task.sleep(for: .milliseconds(50))
             }
         }
@@ -80,7 +92,9 @@ extension ServiceTests {
         }
 
         static func intakePublisher(_ names: Names) throws -> AMQPPublisher {
-            AMQPPublisher(configuration: try broker.configuration, topology: Topology(exchanges: [.init(name: names.intakeExchange, type: "fanout")]))
+            AMQPPublisher(
+                configuration: try broker.configuration,
+                topology: Topology(exchanges: [.init(name: names.intakeExchange, type: "fanout")]))
         }
 
         // MARK: part 2: a destination queue deleted by hand
@@ -92,7 +106,10 @@ extension ServiceTests {
             try await Self.started.value
             let place = try Place()
             let names = place.names
-            guard case .success(let sample) = TicketContract.decode(Self.ticket("PROBE"), isKnownCategory: Self.rules.isKnownCategory) else {
+            guard
+                case .success(let sample) = TicketContract.decode(
+                    Self.ticket("PROBE"), isKnownCategory: Self.rules.isKnownCategory)
+            else {
                 Issue.record("the test ticket is invalid")
                 return
             }
@@ -126,24 +143,38 @@ extension ServiceTests {
                 }
                 if r > 0 {
                     let before = sent.value.count
-                    #expect(await eventually(timeout: .seconds(120)) { Self.dispatchCounts(events).count >= before + 30 }, "\(serve.log.suffix(3000))")
+                    #expect(
+                        await eventually(timeout: .seconds(120)) { Self.dispatchCounts(events).count >= before + 30 },
+                        "\(serve.log.suffix(3000))")
                     let out = try await Self.broker.ctl("delete_queue", unitQueue)
                     destroyed += out.firstMatch(of: /deleted with ([0-9]+) ready messages/).flatMap { Int($0.1) } ?? 0
                     deleted.withLock { $0 = sent.value.count }
                 }
                 try await load.value
                 let total = sent.value.count
-                let drained = await eventually(timeout: .seconds(120)) { Self.dispatchCounts(unit).count >= total - destroyed }
-                #expect(drained, "round \(r): the unit queue holds \(Self.dispatchCounts(unit).count) of \(total)\n\(serve.log.suffix(3000))")
+                let drained = await eventually(timeout: .seconds(120)) {
+                    Self.dispatchCounts(unit).count >= total - destroyed
+                }
+                #expect(
+                    drained,
+                    "round \(r): the unit queue holds \(Self.dispatchCounts(unit).count) of \(total)\n\(serve.log.suffix(3000))"
+                )
             }
             let ids = sent.value
             let count = ids.count
 
-            let all = await eventually(timeout: .seconds(180)) { Self.dispatchCounts(unit).count >= count - destroyed && Self.dispatchCounts(events).count == count }
-            let inUnit = Self.dispatchCounts(unit), inEvents = Self.dispatchCounts(events)
-            #expect(all, "unit queue holds \(inUnit.count), events \(inEvents.count) of \(count)\n\(serve.log.suffix(3000))")
+            let all = await eventually(timeout: .seconds(180)) {
+                Self.dispatchCounts(unit).count >= count - destroyed && Self.dispatchCounts(events).count == count
+            }
+            let inUnit = Self.dispatchCounts(unit)
+            let inEvents = Self.dispatchCounts(events)
+            #expect(
+                all, "unit queue holds \(inUnit.count), events \(inEvents.count) of \(count)\n\(serve.log.suffix(3000))"
+            )
             let missing = Set(ids).subtracting(inUnit.keys)
-            #expect(missing.count <= destroyed, "missing from the unit queue: \(missing.sorted().prefix(10)); deleted by rabbitmqctl: \(destroyed)")
+            #expect(
+                missing.count <= destroyed,
+                "missing from the unit queue: \(missing.sorted().prefix(10)); deleted by rabbitmqctl: \(destroyed)")
             #expect(Set(inUnit.keys).isSubset(of: Set(ids)))
             #expect(Set(inEvents.keys) == Set(ids))
             // Messages confirmed just before a deletion may have gone with the queue: the relay publishes them again,
@@ -151,12 +182,18 @@ extension ServiceTests {
             // drops. Never two dispatches of one ticket.
             var messageIDs: [String: Set<String>] = [:]
             for d in unit.deliveries where d.headers["x-pagoda-message-type"]?.stringValue == "ticket.dispatched" {
-                if let id = d.headers["x-pagoda-ticket-id"]?.stringValue { messageIDs[id, default: []].insert(d.messageId ?? "") }
+                if let id = d.headers["x-pagoda-ticket-id"]?.stringValue {
+                    messageIDs[id, default: []].insert(d.messageId ?? "")
+                }
             }
-            #expect(messageIDs.values.allSatisfy { $0.count == 1 }, "dispatched twice: \(messageIDs.filter { $0.value.count > 1 }.keys.sorted().prefix(10))")
+            #expect(
+                messageIDs.values.allSatisfy { $0.count == 1 },
+                "dispatched twice: \(messageIDs.filter { $0.value.count > 1 }.keys.sorted().prefix(10))")
             let repeats = inUnit.values.reduce(0) { $0 + $1 - 1 }
 
-            #expect(inEvents.values.allSatisfy { $0 == 1 }, "twice in pagoda.events: \(inEvents.filter { $0.value > 1 }.keys.sorted().prefix(10))")
+            #expect(
+                inEvents.values.allSatisfy { $0 == 1 },
+                "twice in pagoda.events: \(inEvents.filter { $0.value > 1 }.keys.sorted().prefix(10))")
             #expect(serve.log.matches(of: /destination queue declared again/).count >= 2, "\(serve.log.suffix(3000))")
             #expect(serve.log.contains("destination queue missing"))
 
@@ -182,24 +219,30 @@ extension ServiceTests {
             let place = try Place()
             let first = place.serve(log: "first.log")
             try first.start()
-            #expect(await eventually(timeout: .seconds(90)) { first.log.contains("serving") }, "\(first.log.suffix(2000))")
+            #expect(
+                await eventually(timeout: .seconds(90)) { first.log.contains("serving") }, "\(first.log.suffix(2000))")
             let pid = try #require(first.pid)
 
             let second = place.serve(log: "second.log")
             try second.start()
             let status = await second.wait(timeout: .seconds(60))
-            #expect(status != nil && status != 0, "the second serve must exit non-zero, got \(String(describing: status))")
+            #expect(
+                status != nil && status != 0, "the second serve must exit non-zero, got \(String(describing: status))")
             #expect(second.log.contains("locked by process \(pid)"), "\(second.log.suffix(2000))")
             #expect(second.log.contains("pagoda.sqlite.lock"))
             #expect(!second.log.contains("serving"), "the second serve must not start its services")
-            let mode = try FileManager.default.attributesOfItem(atPath: place.dir.appendingPathComponent("pagoda.sqlite.lock").path)[.posixPermissions] as? Int
+            let mode =
+                try FileManager.default.attributesOfItem(
+                    atPath: place.dir.appendingPathComponent("pagoda.sqlite.lock").path)[.posixPermissions] as? Int
             #expect(mode == 0o600)
 
             first.signal(SIGTERM)
             #expect(await first.wait() == 0)
             let third = place.serve(log: "third.log")
             try third.start()
-            #expect(await eventually(timeout: .seconds(90)) { third.log.contains("serving") }, "after the holder stopped: \(third.log.suffix(2000))")
+            #expect(
+                await eventually(timeout: .seconds(90)) { third.log.contains("serving") },
+                "after the holder stopped: \(third.log.suffix(2000))")
             third.signal(SIGTERM)
             #expect(await third.wait() == 0)
         }
@@ -213,12 +256,18 @@ extension ServiceTests {
             let names = place.names
             let a = place.serve(db: "a.sqlite", log: "a.log", extra: ["--status-address", "127.0.0.1:0"])
             try a.start()
-            #expect(await eventually(timeout: .seconds(90)) { a.log.contains("status endpoint listening") }, "\(a.log.suffix(2000))")
+            #expect(
+                await eventually(timeout: .seconds(90)) { a.log.contains("status endpoint listening") },
+                "\(a.log.suffix(2000))")
             let b = place.serve(db: "b.sqlite", log: "b.log", extra: ["--status-address", "127.0.0.1:0"])
             try b.start()
-            #expect(await eventually(timeout: .seconds(90)) { b.log.contains("status endpoint listening") }, "\(b.log.suffix(2000))")
-            let portA = try #require(a.log.firstMatch(of: /http\.port=([0-9]+)[^\n]*status endpoint listening/).flatMap { Int($0.1) })
-            let portB = try #require(b.log.firstMatch(of: /http\.port=([0-9]+)[^\n]*status endpoint listening/).flatMap { Int($0.1) })
+            #expect(
+                await eventually(timeout: .seconds(90)) { b.log.contains("status endpoint listening") },
+                "\(b.log.suffix(2000))")
+            let portA = try #require(
+                a.log.firstMatch(of: /http\.port=([0-9]+)[^\n]*status endpoint listening/).flatMap { Int($0.1) })
+            let portB = try #require(
+                b.log.firstMatch(of: /http\.port=([0-9]+)[^\n]*status endpoint listening/).flatMap { Int($0.1) })
             let events = try Self.collector(names.eventsQueue)
             try await events.consumer.waitUntilConnected(timeout: .seconds(90))
             let publisher = try Self.intakePublisher(names)
@@ -236,7 +285,8 @@ extension ServiceTests {
             try await Task.sleep(for: .milliseconds(300))  // a second dispatch of TWICE-1 would be out by now too
             #expect(Self.dispatchCounts(events)["TWICE-1"] == 1, "a re-sent ticket was dispatched twice")
             let (byA, byB) = (await dispatchedBy(portA) ?? -1, await dispatchedBy(portB) ?? -1)
-            #expect(byA + byB == 2 && (byA == 0 || byB == 0), "one instance consumes, the other waits: a \(byA), b \(byB)")
+            #expect(
+                byA + byB == 2 && (byA == 0 || byB == 0), "one instance consumes, the other waits: a \(byA), b \(byB)")
             let (active, standby) = byA > 0 ? (a, b) : (b, a)
             let standbyPort = byA > 0 ? portB : portA
 
@@ -246,8 +296,12 @@ extension ServiceTests {
             let load = Task {
                 try await withThrowingTaskGroup(of: Void.self) { group in
                     var it = ids.makeIterator()
-                    for _ in 0..<16 { if let id = it.next() { group.addTask { try await Self.publish(publisher, names, id) } } }
-                    while try await group.next() != nil { if let id = it.next() { group.addTask { try await Self.publish(publisher, names, id) } } }
+                    for _ in 0..<16 {
+                        if let id = it.next() { group.addTask { try await Self.publish(publisher, names, id) } }
+                    }
+                    while try await group.next() != nil {
+                        if let id = it.next() { group.addTask { try await Self.publish(publisher, names, id) } }
+                    }
                 }
             }
             #expect(await eventually(timeout: .seconds(120)) { Self.dispatchCounts(events).count >= 2 + count / 4 })
@@ -269,11 +323,16 @@ extension ServiceTests {
             try active.start()
             // Started again (its log is appended to): stopped before it has set up its signal handlers, it would
             // die of SIGTERM below instead of shutting down.
-            #expect(await eventually(timeout: .seconds(90)) { active.log.matches(of: /publisher connected/).count >= 2 },
-                    "\(active.log.suffix(2000))")
-            let all = await eventually(timeout: .seconds(180)) { Set(ids + after).isSubset(of: Self.dispatchCounts(events).keys) }
+            #expect(
+                await eventually(timeout: .seconds(90)) { active.log.matches(of: /publisher connected/).count >= 2 },
+                "\(active.log.suffix(2000))")
+            let all = await eventually(timeout: .seconds(180)) {
+                Set(ids + after).isSubset(of: Self.dispatchCounts(events).keys)
+            }
             let seen = Self.dispatchCounts(events)
-            #expect(all, "lost: \(Set(ids + after).subtracting(seen.keys).sorted().prefix(10))\n\(standby.log.suffix(2000))")
+            #expect(
+                all, "lost: \(Set(ids + after).subtracting(seen.keys).sorted().prefix(10))\n\(standby.log.suffix(2000))"
+            )
             // Deliveries the killed instance had committed but not acknowledged come back to the standby, which has
             // its own database: those may be dispatched once by each, never more.
             #expect(seen.values.allSatisfy { $0 <= 2 })
@@ -297,8 +356,11 @@ extension ServiceTests {
             let logger = Logger(label: "test")
             // The queues as an earlier version declared them.
             try await BlockingQueue(label: "test").run {
-                try Topology(exchanges: names.intakeExchanges, queues: [.quorum(names.intakeQueue), .quorum(names.commandsQueue)],
-                             bindings: names.singleConsumerQueues.flatMap(\.bindings)).declare(configuration: config, logger: logger)
+                try Topology(
+                    exchanges: names.intakeExchanges,
+                    queues: [.quorum(names.intakeQueue), .quorum(names.commandsQueue)],
+                    bindings: names.singleConsumerQueues.flatMap(\.bindings)
+                ).declare(configuration: config, logger: logger)
             }
             let publisher = try Self.intakePublisher(names)
             let count = 300
@@ -312,21 +374,34 @@ extension ServiceTests {
             #expect(status != nil && status != 0, "\(refused.log.suffix(2000))")
             #expect(refused.log.contains("pagoda migrate-queues"), "\(refused.log.suffix(2000))")
 
-            let migrate = try await runProcess([ServeProcess.binary, "migrate-queues", "--amqp-url", Self.broker.url, "--prefix", place.prefix])
+            let migrate = try await runProcess([
+                ServeProcess.binary, "migrate-queues", "--amqp-url", Self.broker.url, "--prefix", place.prefix,
+            ])
             #expect(migrate.status == 0, "\(migrate.output)")
-            #expect(migrate.output.contains("\(names.intakeQueue): declared again with a single active consumer, \(count) messages kept"), "\(migrate.output)")
-            #expect(migrate.output.contains("\(names.commandsQueue): declared again with a single active consumer, 0 messages kept"), "\(migrate.output)")
-            let again = try await runProcess([ServeProcess.binary, "migrate-queues", "--amqp-url", Self.broker.url, "--prefix", place.prefix])
-            #expect(again.output.contains("\(names.intakeQueue): already has a single active consumer"), "\(again.output)")
+            #expect(
+                migrate.output.contains(
+                    "\(names.intakeQueue): declared again with a single active consumer, \(count) messages kept"),
+                "\(migrate.output)")
+            #expect(
+                migrate.output.contains(
+                    "\(names.commandsQueue): declared again with a single active consumer, 0 messages kept"),
+                "\(migrate.output)")
+            let again = try await runProcess([
+                ServeProcess.binary, "migrate-queues", "--amqp-url", Self.broker.url, "--prefix", place.prefix,
+            ])
+            #expect(
+                again.output.contains("\(names.intakeQueue): already has a single active consumer"), "\(again.output)")
             let listed = try await Self.broker.ctl("list_queues", "name", "messages", "arguments")
             #expect(!listed.contains("\(names.intakeQueue).migrating"), "the holding queue is deleted\n\(listed)")
             // (Its message count is checked by reading the messages below: rabbitmqctl's figure for a quorum queue lags.)
-            let line = listed.split(separator: "\n").first { $0.hasPrefix(names.intakeQueue + "\t") }.map(String.init) ?? ""
+            let line =
+                listed.split(separator: "\n").first { $0.hasPrefix(names.intakeQueue + "\t") }.map(String.init) ?? ""
             #expect(line.contains("x-single-active-consumer"), "\(listed)")
 
             // The messages are the same, in the same order: read without acknowledging (they go back to the
             // queue when the consumer closes), before serve takes them.
-            let peek = AMQPConsumer(configuration: config, queue: names.intakeQueue, topology: Topology(), prefetch: 1000)
+            let peek = AMQPConsumer(
+                configuration: config, queue: names.intakeQueue, topology: Topology(), prefetch: 1000)
             let seen = Locked<[Delivery]>([])
             let reader = Task { for await d in peek.deliveries { seen.withLock { $0.append(d) } } }
             #expect(await eventually(timeout: .seconds(60)) { seen.value.count >= count })
@@ -338,7 +413,9 @@ extension ServiceTests {
             let serve = place.serve()
             try serve.start()
             try await events.consumer.waitUntilConnected(timeout: .seconds(90))
-            #expect(await eventually(timeout: .seconds(120)) { Self.dispatchCounts(events).count == count }, "\(serve.log.suffix(2000))")
+            #expect(
+                await eventually(timeout: .seconds(120)) { Self.dispatchCounts(events).count == count },
+                "\(serve.log.suffix(2000))")
             serve.signal(SIGTERM)
             #expect(await serve.wait() == 0)
             await events.close()

@@ -1,6 +1,6 @@
 import Foundation
-import PagodaRules
 import PagodaJSON
+import PagodaRules
 import PagodaService
 import PagodaStore
 import PagodaTesting
@@ -21,22 +21,25 @@ extension ServiceTests {
     @Test func degradedTicketsAreDispatchedWithTheirWarnings() async throws {
         let w = try await World(serveArguments: ["--status-address", "127.0.0.1:0"])
         let phone = "138-1234-567x"
-        let degraded = Self.body(#","text":"河涌有污水，气味很大","category":"no_such","#
-                                 + #""region":{"district":"南海区","code":"44060"},"#
-                                 + #""caller":{"name":"王女士","phone":"\#(phone)"},"#
-                                 + #""enterprise":{"credit_code":"91440101190474411O"}"#,
-                                 id: "DEG-1")
+        let degraded = Self.body(
+            #","text":"河涌有污水，气味很大","category":"no_such","#
+                + #""region":{"district":"南海区","code":"44060"},"#
+                + #""caller":{"name":"王女士","phone":"\#(phone)"},"#
+                + #""enterprise":{"credit_code":"91440101190474411O"}"#,
+            id: "DEG-1")
         let refused = Self.body(#","caller":{"phone":"\#(phone)"},"category":"Bad""#, id: "DEG-2")
         try await w.publish(degraded, id: "DEG-1")
         try await w.publish(refused, id: "DEG-2")
-        #expect(await eventually { w.dispatched()["DEG-1"] != nil && w.rejected.count == 1 },
-                "dispatched \(w.dispatched().keys.sorted()), rejected \(w.rejected.count)\n\(w.serve.log.suffix(2000))")
+        #expect(
+            await eventually { w.dispatched()["DEG-1"] != nil && w.rejected.count == 1 },
+            "dispatched \(w.dispatched().keys.sorted()), rejected \(w.rejected.count)\n\(w.serve.log.suffix(2000))")
 
         // The dispatch: routed as the rules route the ticket without those fields, warnings in header and decision.
         let d = try #require(w.dispatches.deliveries.first { $0.messageId?.hasPrefix("DEG-1/dispatch/") == true })
         let decoded = TicketContract.decode(degraded, isKnownCategory: Self.rules.isKnownCategory)
         guard case .success(let ticket) = decoded else {
-            Issue.record("the degraded ticket is not accepted by the contract"); return
+            Issue.record("the degraded ticket is not accepted by the contract")
+            return
         }
         let expected = Self.rules.route(ticket)
         #expect(d.routingKey == expected.queue)
@@ -44,18 +47,24 @@ extension ServiceTests {
         let header = try #require(d.headers["x-pagoda-warnings"]?.stringValue)
         let paths = ["category", "enterprise.credit_code", "caller.phone", "region.code"]
         guard case .array(let warnings)? = try? JSON.parse(Array(header.utf8)) else {
-            Issue.record("header \(header)"); return
+            Issue.record("header \(header)")
+            return
         }
         #expect(warnings.compactMap { $0.objectValue?["path"]?.stringValue } == paths)
-        #expect(warnings.compactMap { $0.objectValue?["code"]?.stringValue }
+        #expect(
+            warnings.compactMap { $0.objectValue?["code"]?.stringValue }
                 == ["unknown_category", "format", "format", "format"])
         #expect(!header.contains(phone) && header.contains("********67"))
         guard case .object(let message)? = try? JSON.parse(d.body), case .object(let decision)? = message["decision"],
-              case .array(let onDecision)? = decision["ticket_warnings"]
-        else { Issue.record("no ticket_warnings"); return }
+            case .array(let onDecision)? = decision["ticket_warnings"]
+        else {
+            Issue.record("no ticket_warnings")
+            return
+        }
         #expect(onDecision == warnings)
-        #expect(message["ticket"].map { JSON.serialize($0) } == JSON.serialize(try JSON.parse(degraded)),
-                "the ticket goes out as received")
+        #expect(
+            message["ticket"].map { JSON.serialize($0) } == JSON.serialize(try JSON.parse(degraded)),
+            "the ticket goes out as received")
 
         // The rejection: the required field, the phone masked in every header and in the database.
         let r = try #require(w.rejected.deliveries.first)
@@ -75,10 +84,13 @@ extension ServiceTests {
         #expect(!w.serve.log.contains(phone))
 
         // The metric: one count per field and code.
-        let port = try #require(w.serve.log.firstMatch(of: /http\.port=([0-9]+)[^\n]*status endpoint listening/).flatMap { Int($0.1) })
-        let lines = [#"pagoda_intake_warnings_total{field="caller.phone",code="format"} 1"#,
-                     #"pagoda_intake_warnings_total{field="category",code="unknown_category"} 1"#,
-                     #"pagoda_intake_warnings_total{field="region.code",code="format"} 1"#]
+        let port = try #require(
+            w.serve.log.firstMatch(of: /http\.port=([0-9]+)[^\n]*status endpoint listening/).flatMap { Int($0.1) })
+        let lines = [
+            #"pagoda_intake_warnings_total{field="caller.phone",code="format"} 1"#,
+            #"pagoda_intake_warnings_total{field="category",code="unknown_category"} 1"#,
+            #"pagoda_intake_warnings_total{field="region.code",code="format"} 1"#,
+        ]
         var page = ""
         let deadline = ContinuousClock.now + .seconds(30)
         while ContinuousClock.now < deadline {
@@ -181,15 +193,19 @@ extension ServiceTests {
     @Test func aRejectionMasksTheCallersPhoneInItsReasonAndHeaders() throws {
         let processor = IntakeProcessor(ruleSet: ServiceTests.rules, names: Names())
         let phone = "+86 139-1234-5678 转 2"
-        let body = Array((#"{"id":"P-1","received_at":"2026-03-02T09:00:00+08:00","channel":"fax","kind":"complaint","#
-                          + #""text":"x","caller":{"phone":"\#(phone)"}}"#).utf8)
+        let body = Array(
+            (#"{"id":"P-1","received_at":"2026-03-02T09:00:00+08:00","channel":"fax","kind":"complaint","#
+                + #""text":"x","caller":{"phone":"\#(phone)"}}"#).utf8)
         guard case .rejection(let r) = processor.process(body: body, messageID: "m-1", now: Date()) else {
-            Issue.record("not rejected"); return
+            Issue.record("not rejected")
+            return
         }
         #expect(r.code == "enum" && r.reason.hasPrefix("channel: expected one of"))
         let errors = try #require(r.message.headers["x-pagoda-errors"])
-        #expect(errors.contains(#"caller.phone: expected digits with an optional leading '+', spaces and hyphens, "#
-                                + #"got \"************82\" (masked)"#), "\(errors)")
+        #expect(
+            errors.contains(
+                #"caller.phone: expected digits with an optional leading '+', spaces and hyphens, "#
+                    + #"got \"************82\" (masked)"#), "\(errors)")
         for (_, value) in r.message.headers { #expect(!value.contains(phone) && !value.contains("13912345678")) }
         #expect(r.body == body, "the body itself is kept byte for byte")
         let store = try DispatchStore(StoreConfiguration(path: try Self.tempDB()))
@@ -202,7 +218,9 @@ extension ServiceTests {
     @Test func aResubmissionIsRecordedOnlyOnceConfirmed() async throws {
         let store = try DispatchStore(StoreConfiguration(path: try Self.tempDB()))
         let processor = IntakeProcessor(ruleSet: ServiceTests.rules, names: Names(prefix: "p"))
-        _ = try await store.recordDispatches([processor.process(body: Array("garbage".utf8), messageID: "m-1", now: Date())])
+        _ = try await store.recordDispatches([
+            processor.process(body: Array("garbage".utf8), messageID: "m-1", now: Date())
+        ])
         let id = try #require(try store.rejections().first?.id)
         let desk = RejectionDesk(store: store, names: Names(prefix: "p"))
 

@@ -5,8 +5,9 @@ import PagodaService
 import PagodaTesting
 import PagodaTransport
 import Testing
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// `pagoda serve` reloading its rule directory on SIGHUP, on a real broker.
@@ -14,10 +15,12 @@ extension ServiceTests {
     /// A copy of the Foshan rules in a directory of the test's own, to be edited while the service runs.
     static func editableRules() throws -> URL {
         let source = repositoryRoot.appendingPathComponent("rules")
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("pagoda-reload-rules-\(UUID().uuidString.prefix(8))")
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "pagoda-reload-rules-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         for name in try FileManager.default.contentsOfDirectory(atPath: source.path) where name.hasSuffix(".yaml") {
-            try FileManager.default.copyItem(at: source.appendingPathComponent(name), to: dir.appendingPathComponent(name))
+            try FileManager.default.copyItem(
+                at: source.appendingPathComponent(name), to: dir.appendingPathComponent(name))
         }
         return dir
     }
@@ -44,19 +47,22 @@ extension ServiceTests {
         #expect(w.dispatched()[first.0]?.routingKey == "unit.nanhai.urban")
 
         // A new unit, and a route that gives it the street lamps.
-        try Self.edit(dir, "units.yaml", replacing: "units:\n",
-                      with: "units:\n  - id: city.lighting\n    name: 佛山市路灯管理所\n    level: city\n    function: lighting\n")
-        try Self.edit(dir, "routes.yaml", replacing: "  - id: city-management\n", with: """
-              - id: lamps-to-lighting
-                description: 路灯故障由市路灯管理所处理
-                when:
-                  category: [city_management]
-                  text: {any: [路灯]}
-                to: {unit: city.lighting}
+        try Self.edit(
+            dir, "units.yaml", replacing: "units:\n",
+            with: "units:\n  - id: city.lighting\n    name: 佛山市路灯管理所\n    level: city\n    function: lighting\n")
+        try Self.edit(
+            dir, "routes.yaml", replacing: "  - id: city-management\n",
+            with: """
+                  - id: lamps-to-lighting
+                    description: 路灯故障由市路灯管理所处理
+                    when:
+                      category: [city_management]
+                      text: {any: [路灯]}
+                    to: {unit: city.lighting}
 
-              - id: city-management
+                  - id: city-management
 
-            """)
+                """)
         w.serve.signal(SIGHUP)
         #expect(await eventually { w.serve.log.contains("rules reloaded") }, "\(w.serve.log.suffix(2000))")
         #expect(w.serve.log.contains("units.added=city.lighting"))
@@ -71,14 +77,20 @@ extension ServiceTests {
         }
         #expect(decision["rules_hash"] != .string(Self.rules.hash))
         // The service declared the new unit's queue before routing to it: read it without declaring it here.
-        let lighting = QueueCollector(configuration: try Self.broker.configuration, queue: w.names.queue("unit.city.lighting"), topology: .empty)
-        #expect(await eventually { lighting.deliveries.contains { $0.messageId?.hasPrefix("\(second.0)/dispatch/") == true } })
+        let lighting = QueueCollector(
+            configuration: try Self.broker.configuration, queue: w.names.queue("unit.city.lighting"), topology: .empty)
+        #expect(
+            await eventually {
+                lighting.deliveries.contains { $0.messageId?.hasPrefix("\(second.0)/dispatch/") == true }
+            })
         await lighting.close()
 
         // Broken rules: the error is logged with its place, and the rules in force stay.
         try Self.edit(dir, "routes.yaml", replacing: "    to: {unit: city.lighting}", with: "    to: city.lighting")
         let line = try String(contentsOf: dir.appendingPathComponent("routes.yaml"), encoding: .utf8)
-            .split(separator: "\n", omittingEmptySubsequences: false).firstIndex { $0 == "    to: city.lighting" }.map { $0 + 1 }
+            .split(separator: "\n", omittingEmptySubsequences: false).firstIndex { $0 == "    to: city.lighting" }.map {
+                $0 + 1
+            }
         w.serve.signal(SIGHUP)
         #expect(await eventually { w.serve.log.contains("rules reload failed") }, "\(w.serve.log.suffix(2000))")
         #expect(w.serve.log.contains("routes.yaml:\(try #require(line)):9: error[R010]"), "\(w.serve.log.suffix(2000))")

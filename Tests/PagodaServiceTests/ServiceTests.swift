@@ -1,19 +1,21 @@
 import Foundation
-import PagodaRules
 import PagodaJSON
+import PagodaRules
 import PagodaService
 import PagodaTesting
 import PagodaTransport
 import Testing
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// `pagoda serve` against a real RabbitMQ (a private node on port 5674, started once for this suite) and
 /// real SQLite files. Each test has its own queue prefix and database. Tests run one at a time because
 /// some of them close every connection or restart the broker.
 @Suite(.serialized) struct ServiceTests {
-    static let broker = PrivateBroker(port: Int(ProcessInfo.processInfo.environment["PAGODA_SERVICE_TEST_PORT"] ?? "5674")!)
+    static let broker = PrivateBroker(
+        port: Int(ProcessInfo.processInfo.environment["PAGODA_SERVICE_TEST_PORT"] ?? "5674")!)
     static let started = Task<Void, any Error> { try await broker.start() }
     static let rules: RuleSet = {
         let files = try! RuleSetCompiler.readFiles(in: repositoryRoot.appendingPathComponent("rules").path)
@@ -30,8 +32,10 @@ import Glibc
         let publisher: AMQPPublisher
 
         /// `database`: where serve keeps its database (default: a fresh temporary directory).
-        init(rules: String = repositoryRoot.appendingPathComponent("rules").path, database: String? = nil,
-             serveArguments: [String] = []) async throws {
+        init(
+            rules: String = repositoryRoot.appendingPathComponent("rules").path, database: String? = nil,
+            serveArguments: [String] = []
+        ) async throws {
             try await ServiceTests.started.value
             let prefix = "t\(UUID().uuidString.prefix(8).lowercased())"
             names = Names(prefix: prefix)
@@ -42,16 +46,25 @@ import Glibc
             // Every dispatch message also lands in a catch-all queue, so the test can count across all
             // destination queues at once.
             let all = "\(prefix).test.all"
-            dispatches = QueueCollector(configuration: config, queue: all, topology: Topology(
-                exchanges: [.init(name: names.dispatchExchange, type: "topic")], queues: [.init(name: all)],
-                bindings: [.init(queue: all, exchange: names.dispatchExchange, routingKey: "#")]))
-            rejected = QueueCollector(configuration: config, queue: names.rejectedQueue, topology: Topology(queues: [.init(name: names.rejectedQueue)]))
-            publisher = AMQPPublisher(configuration: config, topology: Topology(exchanges: [.init(name: names.intakeExchange, type: "fanout")]))
+            dispatches = QueueCollector(
+                configuration: config, queue: all,
+                topology: Topology(
+                    exchanges: [.init(name: names.dispatchExchange, type: "topic")], queues: [.init(name: all)],
+                    bindings: [.init(queue: all, exchange: names.dispatchExchange, routingKey: "#")]))
+            rejected = QueueCollector(
+                configuration: config, queue: names.rejectedQueue,
+                topology: Topology(queues: [.init(name: names.rejectedQueue)]))
+            publisher = AMQPPublisher(
+                configuration: config,
+                topology: Topology(exchanges: [.init(name: names.intakeExchange, type: "fanout")]))
             try await dispatches.consumer.waitUntilConnected()
             try await rejected.consumer.waitUntilConnected()
-            serve = ServeProcess(arguments: ["serve", "--rules", rules,
-                                             "--amqp-url", ServiceTests.broker.url, "--db", db, "--prefix", prefix, "--log-level", "info"] + serveArguments,
-                                 logPath: dir.appendingPathComponent("serve.log").path)
+            serve = ServeProcess(
+                arguments: [
+                    "serve", "--rules", rules,
+                    "--amqp-url", ServiceTests.broker.url, "--db", db, "--prefix", prefix, "--log-level", "info",
+                ] + serveArguments,
+                logPath: dir.appendingPathComponent("serve.log").path)
             try serve.start()
         }
 
@@ -59,9 +72,12 @@ import Glibc
         func publish(_ body: [UInt8], id: String?) async throws {
             let deadline = ContinuousClock.now + .seconds(60)
             while true {
-                let outcome = try await publisher.publish(AMQPMessage(exchange: names.intakeExchange, routingKey: "", body: body, messageId: id))
+                let outcome = try await publisher.publish(
+                    AMQPMessage(exchange: names.intakeExchange, routingKey: "", body: body, messageId: id))
                 if outcome == .confirmed { return }
-                guard ContinuousClock.now < deadline else { throw TestFailure("publish of \(id ?? "?") never confirmed: \(outcome)") }
+                guard ContinuousClock.now < deadline else {
+                    throw TestFailure("publish of \(id ?? "?") never confirmed: \(outcome)")
+                }
                 try await Task.sleep(for: .milliseconds(50))  // backoff before republishing an unconfirmed message
             }
         }
@@ -83,8 +99,10 @@ import Glibc
         func dispatched() -> [String: (seqs: Set<Int64>, routingKey: String, body: JSONObject)] {
             var out: [String: (Set<Int64>, String, JSONObject)] = [:]
             for d in dispatches.deliveries {
-                guard case .object(let o)? = try? JSON.parse(d.body), case .object(let t)? = o["ticket"], case .string(let id)? = t["id"],
-                      case .number(let seq)? = o["dispatch_seq"], let n = Int64(seq) else { continue }
+                guard case .object(let o)? = try? JSON.parse(d.body), case .object(let t)? = o["ticket"],
+                    case .string(let id)? = t["id"],
+                    case .number(let seq)? = o["dispatch_seq"], let n = Int64(seq)
+                else { continue }
                 var entry = out[id] ?? ([], d.routingKey, o)
                 entry.0.insert(n)
                 out[id] = entry
@@ -107,18 +125,25 @@ import Glibc
     static func ticket(_ n: Int, prefix: String = "LOAD") -> (String, [UInt8]) {
         let id = "\(prefix)-\(n)"
         let districts = ["南海区", "顺德区", "禅城区", "三水区", "高明区"]
-        let body = #"{"id":"\#(id)","received_at":"\#(now)","channel":"hotline","kind":"complaint","text":"路灯坏了很久没人修","category":"city_management","region":{"district":"\#(districts[n % 5])"}}"#
+        let body =
+            #"{"id":"\#(id)","received_at":"\#(now)","channel":"hotline","kind":"complaint","text":"路灯坏了很久没人修","category":"city_management","region":{"district":"\#(districts[n % 5])"}}"#
         return (id, Array(body.utf8))
     }
 
     static func samples() throws -> [(String, [UInt8])] {
-        let data = try #require(FileManager.default.contents(atPath: repositoryRoot.appendingPathComponent("examples/sample-tickets.jsonl").path))
+        let data = try #require(
+            FileManager.default.contents(
+                atPath: repositoryRoot.appendingPathComponent("examples/sample-tickets.jsonl").path))
         // Received now: the samples' own dates are long past, and their clocks would have run out.
         let now = RFC3339.format(Date(), offsetSeconds: 28800)
         return data.split(separator: UInt8(ascii: "\n")).map { line in
-            let bytes = Array(String(decoding: line, as: UTF8.self).replacingOccurrences(
-                of: #""received_at": *"[^"]*""#, with: "\"received_at\":\"\(now)\"", options: .regularExpression).utf8)
-            guard case .object(let o)? = try? JSON.parse(bytes), case .string(let id)? = o["id"] else { return ("?", bytes) }
+            let bytes = Array(
+                String(decoding: line, as: UTF8.self).replacingOccurrences(
+                    of: #""received_at": *"[^"]*""#, with: "\"received_at\":\"\(now)\"", options: .regularExpression
+                ).utf8)
+            guard case .object(let o)? = try? JSON.parse(bytes), case .string(let id)? = o["id"] else {
+                return ("?", bytes)
+            }
             return (id, bytes)
         }
     }
@@ -127,19 +152,27 @@ import Glibc
         let w = try await World()
         let samples = try Self.samples()
         // One unit queue read directly, to see the message as a worker does.
-        let shishan = QueueCollector(configuration: try Self.broker.configuration, queue: w.names.queue("unit.nanhai.shishan"),
-                                     topology: Topology(queues: [.init(name: w.names.queue("unit.nanhai.shishan"))]))
+        let shishan = QueueCollector(
+            configuration: try Self.broker.configuration, queue: w.names.queue("unit.nanhai.shishan"),
+            topology: Topology(queues: [.init(name: w.names.queue("unit.nanhai.shishan"))]))
         try await w.publishAll(samples)
         let all = await eventually { w.dispatched().count == samples.count }
         #expect(all, "dispatched \(w.dispatched().count) of \(samples.count)\n\(w.serve.log.suffix(3000))")
         let seen = w.dispatched()
         for (id, body) in samples {
-            guard case .success(let t) = TicketContract.decode(body, isKnownCategory: Self.rules.isKnownCategory) else { Issue.record("sample \(id) invalid"); continue }
+            guard case .success(let t) = TicketContract.decode(body, isKnownCategory: Self.rules.isKnownCategory) else {
+                Issue.record("sample \(id) invalid")
+                continue
+            }
             let expected = Self.rules.route(t)
-            #expect(seen[id]?.routingKey == expected.queue, "\(id): routed to \(seen[id]?.routingKey ?? "nothing"), expected \(expected.queue)")
+            #expect(
+                seen[id]?.routingKey == expected.queue,
+                "\(id): routed to \(seen[id]?.routingKey ?? "nothing"), expected \(expected.queue)")
             #expect(seen[id]?.seqs.count == 1)
-            guard case .object(let decision)? = seen[id]?.body["decision"], case .object(let rule)? = decision["rule"] else {
-                Issue.record("\(id): no decision"); continue
+            guard case .object(let decision)? = seen[id]?.body["decision"], case .object(let rule)? = decision["rule"]
+            else {
+                Issue.record("\(id): no decision")
+                continue
             }
             #expect(rule["id"] == .string(expected.rule.id))
             #expect(decision["rules_hash"] == .string(Self.rules.hash))
@@ -168,27 +201,41 @@ import Glibc
 
     @Test func malformedMessagesAreRejectedWithTheirReason() async throws {
         let w = try await World()
-        let valid = #"{"id":"OK-1","received_at":"2026-03-02T09:00:00+08:00","channel":"hotline","kind":"complaint","text":"路灯坏了","category":"city_management"}"#
+        let valid =
+            #"{"id":"OK-1","received_at":"2026-03-02T09:00:00+08:00","channel":"hotline","kind":"complaint","text":"路灯坏了","category":"city_management"}"#
         var deep = String(repeating: "[", count: 40) + String(repeating: "]", count: 40)
         deep = #"{"id":"DEEP","x":"# + deep + "}"
         let cases: [(String, [UInt8], String)] = [
             ("not-json", Array("hello".utf8), "syntax"),
             ("empty", [], "empty"),
-            ("wrong-type", Array(#"{"id":"W","received_at":"2026-03-02T09:00:00+08:00","channel":"hotline","kind":"complaint","text":42}"#.utf8), "type"),
+            (
+                "wrong-type",
+                Array(
+                    #"{"id":"W","received_at":"2026-03-02T09:00:00+08:00","channel":"hotline","kind":"complaint","text":42}"#
+                        .utf8), "type"
+            ),
             ("missing", Array(#"{"id":"M","channel":"hotline","kind":"complaint","text":"x"}"#.utf8), "required"),
             ("utf8", [0x7B, 0x22, 0x69, 0x64, 0x22, 0x3A, 0x22, 0xC3, 0x28, 0x22, 0x7D], "invalid_utf8"),
-            ("large", Array(("{\"id\":\"L\",\"text\":\"" + String(repeating: "长", count: 100_000) + "\"}").utf8), "too_large"),
+            (
+                "large", Array(("{\"id\":\"L\",\"text\":\"" + String(repeating: "长", count: 100_000) + "\"}").utf8),
+                "too_large"
+            ),
             ("deep", Array(deep.utf8), "too_deep"),
             ("bad-id", Array(valid.replacingOccurrences(of: "OK-1", with: "bad id!").utf8), "format"),
         ]
         for (name, body, _) in cases {
             try await w.publish(body, id: "bad-\(name)")
-            try await w.publish(Array(valid.replacingOccurrences(of: "OK-1", with: "OK-\(name)").utf8), id: "OK-\(name)")
+            try await w.publish(
+                Array(valid.replacingOccurrences(of: "OK-1", with: "OK-\(name)").utf8), id: "OK-\(name)")
         }
-        #expect(await eventually { w.rejected.count == cases.count && w.dispatched().count == cases.count },
-                "rejected \(w.rejected.count), dispatched \(w.dispatched().count)\n\(w.serve.log.suffix(2000))")
-        let byID = Dictionary(w.rejected.deliveries.compactMap { d in d.headers["x-pagoda-original-message-id"]?.stringValue.map { ($0, d) } },
-                              uniquingKeysWith: { a, _ in a })
+        #expect(
+            await eventually { w.rejected.count == cases.count && w.dispatched().count == cases.count },
+            "rejected \(w.rejected.count), dispatched \(w.dispatched().count)\n\(w.serve.log.suffix(2000))")
+        let byID = Dictionary(
+            w.rejected.deliveries.compactMap { d in
+                d.headers["x-pagoda-original-message-id"]?.stringValue.map { ($0, d) }
+            },
+            uniquingKeysWith: { a, _ in a })
         for (name, body, code) in cases {
             let d = try #require(byID["bad-\(name)"], "no rejection for \(name)")
             if body.count > IntakeProcessor.rejectedBodyLimit {
@@ -206,7 +253,8 @@ import Glibc
     }
 
     /// Loads the broker while `disrupt` runs, then checks every ticket was dispatched exactly once.
-    func underLoad(count: Int, prefix: String, _ disrupt: @escaping @Sendable (World) async throws -> Void) async throws {
+    func underLoad(count: Int, prefix: String, _ disrupt: @escaping @Sendable (World) async throws -> Void) async throws
+    {
         let w = try await World()
         let tickets = (0..<count).map { Self.ticket($0, prefix: prefix) }
         async let load: Void = w.publishAll(tickets, concurrency: 32)

@@ -1,8 +1,8 @@
 import Foundation
-import PagodaLifecycle
-import PagodaSimulation
-import PagodaRules
 import PagodaJSON
+import PagodaLifecycle
+import PagodaRules
+import PagodaSimulation
 import PagodaTesting
 import Testing
 
@@ -19,20 +19,28 @@ import Testing
     /// minute, each signed by whoever holds it an hour later (most are refused: the scenario does not know
     /// the units, so it names the first sample's), plus an invalid ticket and an unknown command.
     static func scenario(tickets: Int = 1_300) throws -> [String] {
-        let text = try String(contentsOf: repositoryRoot.appendingPathComponent("examples/sample-tickets.jsonl"), encoding: .utf8)
+        let text = try String(
+            contentsOf: repositoryRoot.appendingPathComponent("examples/sample-tickets.jsonl"), encoding: .utf8)
         let samples = text.split(separator: "\n").map { try! JSON.parse(Array($0.utf8)).objectValue! }
         let start = RFC3339.parse("2026-03-02T08:00:00+08:00")!.date
-        func time(_ minutes: Int) -> String { RFC3339.format(start.addingTimeInterval(Double(minutes) * 60), offsetSeconds: 8 * 3600) }
+        func time(_ minutes: Int) -> String {
+            RFC3339.format(start.addingTimeInterval(Double(minutes) * 60), offsetSeconds: 8 * 3600)
+        }
         var lines: [String] = []
         for i in 0..<tickets {
             var t = samples[i % samples.count]
             t.set("id", .string("SIM-\(i)"))
             t.set("received_at", .string(time(i)))
-            lines.append(JSON.serializeToString(.object(JSONObject([("at", .string(time(i))), ("ticket", .object(t))]))))
+            lines.append(
+                JSON.serializeToString(.object(JSONObject([("at", .string(time(i))), ("ticket", .object(t))]))))
             if i % 3 == 0 {
-                let c = JSONObject([("command_id", .string("c-\(i)")), ("ticket_id", .string("SIM-\(i)")), ("unit", "nanhai.shishan"),
-                                    ("type", "sign"), ("at", .string(time(i + 60)))])
-                lines.append(JSON.serializeToString(.object(JSONObject([("at", .string(time(i + 60))), ("command", .object(c))]))))
+                let c = JSONObject([
+                    ("command_id", .string("c-\(i)")), ("ticket_id", .string("SIM-\(i)")), ("unit", "nanhai.shishan"),
+                    ("type", "sign"), ("at", .string(time(i + 60))),
+                ])
+                lines.append(
+                    JSON.serializeToString(
+                        .object(JSONObject([("at", .string(time(i + 60))), ("command", .object(c))]))))
             }
         }
         lines.append(#"{"at": "\#(time(tickets + 700))", "ticket": {"id": "BAD-1", "category": 7}}"#)
@@ -55,8 +63,11 @@ import Testing
         defer { try? FileManager.default.removeItem(at: dir) }
         let scenario = dir.appendingPathComponent("scenario.jsonl")
         try (lines.joined(separator: "\n") + "\n").write(to: scenario, atomically: true, encoding: .utf8)
-        return try await runProcess([ServeProcess.binary, "simulate", "--rules", repositoryRoot.appendingPathComponent("rules").path,
-                                     "--scenario", scenario.path], separateStderr: true)
+        return try await runProcess(
+            [
+                ServeProcess.binary, "simulate", "--rules", repositoryRoot.appendingPathComponent("rules").path,
+                "--scenario", scenario.path,
+            ], separateStderr: true)
     }
 
     @Test func printsWhatTheEngineGives() async throws {
@@ -88,27 +99,38 @@ import Testing
     /// JSON tree (an escaped character).
     @Test func reroutesReturnedTicketsAsTheEngineDoes() async throws {
         let start = RFC3339.parse("2026-03-02T08:00:00+08:00")!.date
-        func time(_ minutes: Int) -> String { RFC3339.format(start.addingTimeInterval(Double(minutes) * 60), offsetSeconds: 8 * 3600) }
+        func time(_ minutes: Int) -> String {
+            RFC3339.format(start.addingTimeInterval(Double(minutes) * 60), offsetSeconds: 8 * 3600)
+        }
         let triage = Self.rules.units[Self.rules.triageUnit].id
         var lines: [String] = []
         for (i, line) in try Self.scenario(tickets: 200).enumerated() {
             guard case .ticket(let value)? = try? ScenarioLine.parse(Array(line.utf8)).get().payload,
-                  var object = value.objectValue, let ticket = try? TicketContract.validate(value).get() else {
+                var object = value.objectValue, let ticket = try? TicketContract.validate(value).get()
+            else {
                 lines.append(line)
                 continue
             }
             if i % 4 == 0 {
                 // Escaped: the plain reader gives up on this ticket.
                 object.set("text", .string(ticket.text + "\u{22}"))
-                lines.append(JSON.serializeToString(.object(JSONObject([("at", .string(time(i))), ("ticket", .object(object))]))))
+                lines.append(
+                    JSON.serializeToString(
+                        .object(JSONObject([("at", .string(time(i))), ("ticket", .object(object))]))))
             } else {
                 lines.append(line)
             }
             guard let unit = Self.rules.route(ticket).unit?.id, unit != triage else { continue }
-            func command(_ minutes: Int, _ id: String, _ unit: String, _ type: String, _ extra: [(String, JSONValue)]) -> String {
-                let c = JSONObject([("command_id", .string(id)), ("ticket_id", .string(ticket.id)), ("unit", .string(unit)),
-                                    ("type", .string(type)), ("at", .string(time(minutes)))] + extra)
-                return JSON.serializeToString(.object(JSONObject([("at", .string(time(minutes))), ("command", .object(c))])))
+            func command(_ minutes: Int, _ id: String, _ unit: String, _ type: String, _ extra: [(String, JSONValue)])
+                -> String
+            {
+                let c = JSONObject(
+                    [
+                        ("command_id", .string(id)), ("ticket_id", .string(ticket.id)), ("unit", .string(unit)),
+                        ("type", .string(type)), ("at", .string(time(minutes))),
+                    ] + extra)
+                return JSON.serializeToString(
+                    .object(JSONObject([("at", .string(time(minutes))), ("command", .object(c))])))
             }
             let received = Int(ticket.receivedAt.timeIntervalSince(start) / 60)
             lines.append(command(received + 2, "r-\(i)", unit, "request_return", [("reason", "not_our_duty")]))
@@ -122,7 +144,9 @@ import Testing
             let printed = result.stdout.split(separator: "\n").map(String.init)
             #expect(printed == (try Self.expected(scenario)))
             // Re-routed to units other than triage: the ticket was read again, the returning unit passed over.
-            let rerouted = printed.filter { $0.contains(#""event":"ticket.return_approved""#) && !$0.contains(#""to_unit":"\#(triage)""#) }
+            let rerouted = printed.filter {
+                $0.contains(#""event":"ticket.return_approved""#) && !$0.contains(#""to_unit":"\#(triage)""#)
+            }
             #expect(rerouted.count > 20, "\(rerouted.count)")
         }
     }
@@ -152,13 +176,16 @@ import Testing
         let refused = try await Self.simulate(broken)
         #expect(refused.status == 1)
         #expect(refused.stdout.isEmpty)
-        #expect(refused.stderr.contains("scenario.jsonl:8: needs one of \"ticket\" or \"command\""), "\(refused.stderr)")
+        #expect(
+            refused.stderr.contains("scenario.jsonl:8: needs one of \"ticket\" or \"command\""), "\(refused.stderr)")
         #expect(refused.stderr.contains("scenario.jsonl:\(broken.count - 20): not valid JSON"), "\(refused.stderr)")
         #expect(refused.stderr.contains("2 invalid lines"), "\(refused.stderr)")
 
         lines.swapAt(10, lines.count - 30)
         let result = try await Self.simulate(lines)
         #expect(result.status == 0, "\(result.stderr)")
-        #expect(result.stdout.split(separator: "\n").map(String.init) == (try Self.expected(lines.filter { !$0.trimmingCharacters(in: .whitespaces).isEmpty })))
+        #expect(
+            result.stdout.split(separator: "\n").map(String.init)
+                == (try Self.expected(lines.filter { !$0.trimmingCharacters(in: .whitespaces).isEmpty })))
     }
 }

@@ -1,6 +1,6 @@
 import Foundation
-import PagodaRules
 import PagodaJSON
+import PagodaRules
 import PagodaTesting
 import Testing
 
@@ -14,10 +14,15 @@ import Testing
         return JSON.serializeToString(.object(JSONObject([("at", .string(at)), ("ticket", .object(t))])))
     }
 
-    static func command(_ id: String, ticket: String, unit: String, _ type: String, at: String,
-                        _ extra: [(String, JSONValue)] = []) -> String {
-        let c = JSONObject([("command_id", .string(id)), ("ticket_id", .string(ticket)), ("unit", .string(unit)),
-                            ("type", .string(type)), ("at", .string(at))] + extra)
+    static func command(
+        _ id: String, ticket: String, unit: String, _ type: String, at: String,
+        _ extra: [(String, JSONValue)] = []
+    ) -> String {
+        let c = JSONObject(
+            [
+                ("command_id", .string(id)), ("ticket_id", .string(ticket)), ("unit", .string(unit)),
+                ("type", .string(type)), ("at", .string(at)),
+            ] + extra)
         return JSON.serializeToString(.object(JSONObject([("at", .string(at)), ("command", .object(c))])))
     }
 
@@ -44,7 +49,8 @@ import Testing
 
     /// Simulates `lines` up to `until`; the events as JSON objects, and the file they were written to.
     static func simulate(_ lines: [String], until: String, in dir: URL) async throws -> ([JSONObject], URL) {
-        let scenario = dir.appendingPathComponent("scenario.jsonl"), events = dir.appendingPathComponent("events.jsonl")
+        let scenario = dir.appendingPathComponent("scenario.jsonl")
+        let events = dir.appendingPathComponent("events.jsonl")
         try (lines.joined(separator: "\n") + "\n").write(to: scenario, atomically: true, encoding: .utf8)
         let rules = repositoryRoot.appendingPathComponent("rules").path
         let sim = try await run(["simulate", "--rules", rules, "--scenario", scenario.path, "--until", until])
@@ -68,21 +74,27 @@ import Testing
         let lines = [
             Self.ticket("R-LATE", at: Self.time("02T09:00"), Self.complaint),
             Self.ticket("R-NEVER", at: Self.time("02T09:00"), Self.complaint),
-            Self.command("c1", ticket: "R-LATE", unit: "chancheng.zumiao", "request_return", at: Self.time("02T09:30"),
-                         [("reason", "not_our_duty")]),
-            Self.command("c2", ticket: "R-NEVER", unit: "chancheng.zumiao", "request_return", at: Self.time("02T09:30"),
-                         [("reason", "not_our_duty")]),
+            Self.command(
+                "c1", ticket: "R-LATE", unit: "chancheng.zumiao", "request_return", at: Self.time("02T09:30"),
+                [("reason", "not_our_duty")]),
+            Self.command(
+                "c2", ticket: "R-NEVER", unit: "chancheng.zumiao", "request_return", at: Self.time("02T09:30"),
+                [("reason", "not_our_duty")]),
             Self.command("c3", ticket: "R-LATE", unit: "triage", "approve_return", at: Self.time("02T11:15")),
         ]
         let (events, file) = try await Self.simulate(lines, until: Self.time("02T18:00"), in: dir)
-        let late = events.filter { $0["ticket_id"] == "R-LATE" }, never = events.filter { $0["ticket_id"] == "R-NEVER" }
+        let late = events.filter { $0["ticket_id"] == "R-LATE" }
+        let never = events.filter { $0["ticket_id"] == "R-NEVER" }
 
         // Nothing happens to the paused sign-in clock at 10:30 (yellow) or 11:00 (red) before the approval at
         // 11:15 (times of one offset compare as text); the new unit's clocks run from then.
         let untilApproval = late.filter { ($0["at"]?.stringValue ?? "") <= Self.time("02T11:15") }
         let types = untilApproval.map { $0["event"]?.stringValue ?? "?" }
-        #expect(types == ["ticket.dispatched", "ticket.return_requested", "ticket.return_approved",
-                          "ticket.dispatched"], "\(late)")
+        #expect(
+            types == [
+                "ticket.dispatched", "ticket.return_requested", "ticket.return_approved",
+                "ticket.dispatched",
+            ], "\(late)")
         // Later, chancheng.urban does not sign either: its own sign-in deadline escalates the ticket from it.
         #expect(late.first { $0["event"] == "ticket.escalated" }?["from_unit"] == "chancheng.urban")
         #expect(late.first?["deadlines"]?.objectValue?["sign_by"] == .string(Self.time("02T11:00")))
@@ -113,8 +125,10 @@ import Testing
     @Test func remindersOfOrdinaryTicketsWaitForWorkingTime() async throws {
         let dir = try Self.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
-        let lines = [Self.ticket("W-TOWN", at: Self.time("07T17:00"), Self.town),
-                     Self.ticket("W-URGENT", at: Self.time("07T23:00"), Self.urgent)]
+        let lines = [
+            Self.ticket("W-TOWN", at: Self.time("07T17:00"), Self.town),
+            Self.ticket("W-URGENT", at: Self.time("07T23:00"), Self.urgent),
+        ]
         let (events, _) = try await Self.simulate(lines, until: Self.time("09T09:00"), in: dir)
         func reminders(_ id: String) -> [String] {
             events.filter { $0["ticket_id"] == .string(id) && $0["event"] == "ticket.reminder" }

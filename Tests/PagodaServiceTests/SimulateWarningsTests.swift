@@ -1,6 +1,6 @@
 import Foundation
-import PagodaRules
 import PagodaJSON
+import PagodaRules
 import PagodaService
 import PagodaStore
 import PagodaTesting
@@ -34,12 +34,18 @@ import Testing
         defer { try? FileManager.default.removeItem(at: dir) }
         let at = R.time("02T09:00")
         let lines = [
-            R.ticket("W-PHONE", at: at, Self.shed + [("category", "city_management"), Self.zumiao,
-                                                     ("caller", ["name": "王女士", "phone": .string(Self.phone)])]),
+            R.ticket(
+                "W-PHONE", at: at,
+                Self.shed + [
+                    ("category", "city_management"), Self.zumiao,
+                    ("caller", ["name": "王女士", "phone": .string(Self.phone)]),
+                ]),
             R.ticket("W-CATEGORY", at: at, Self.shed + [("category", "no_such_category"), Self.zumiao]),
-            R.ticket("W-REGION", at: at, Self.shed + [
-                ("category", "city_management"), ("region", ["district": "禅城区", "town": "祖庙街道", "code": "44060"]),
-            ]),
+            R.ticket(
+                "W-REGION", at: at,
+                Self.shed + [
+                    ("category", "city_management"), ("region", ["district": "禅城区", "town": "祖庙街道", "code": "44060"]),
+                ]),
             R.ticket("W-FIRE", at: at, [("kind", "help"), ("text", "仓库起火了，火很大"), ("category", 7)]),
             R.ticket("W-NONE", at: at, Self.shed + [("category", "city_management"), Self.zumiao]),
             // A required field missing: no ticket, a rejection.
@@ -69,9 +75,10 @@ import Testing
         #expect(!output.contains(Self.phone) && !output.contains("1381234567"))
         // A degraded ticket lives on like any other (nobody signs: its 11:00 sign-in deadline passes); the
         // rejected one has no events.
-        #expect(events.contains { e in
-            e["ticket_id"] == "W-PHONE" && e["event"] == "ticket.overdue" && e["clock"] == "sign"
-        }, "\(output)")
+        #expect(
+            events.contains { e in
+                e["ticket_id"] == "W-PHONE" && e["event"] == "ticket.overdue" && e["clock"] == "sign"
+            }, "\(output)")
         let rejected = events.filter { $0["ticket_id"] == "R-TEXT" }
         #expect(rejected.map { $0["event"]?.stringValue ?? "?" } == ["ticket.rejected"], "\(output)")
         let issues = rejected.first?["issues"]?.arrayValue?.compactMap { $0.objectValue } ?? []
@@ -85,22 +92,28 @@ import Testing
         defer { try? FileManager.default.removeItem(at: dir) }
         let db = dir.appendingPathComponent("pagoda.sqlite").path
         let processor = IntakeProcessor(ruleSet: SimulateCommandTests.rules, names: Names())
-        let body = Array((#"{"id":"SHOW-1","received_at":"2026-03-02T09:00:00+08:00","channel":"hotline","#
-                          + #""kind":"complaint","text":"河涌有污水，气味很大","category":"no_such","#
-                          + #""caller":{"phone":"\#(Self.phone)"}}"#).utf8)
-        let clean = Array((#"{"id":"SHOW-2","received_at":"2026-03-02T09:00:00+08:00","channel":"hotline","#
-                           + #""kind":"complaint","text":"河涌有污水，气味很大"}"#).utf8)
+        let body = Array(
+            (#"{"id":"SHOW-1","received_at":"2026-03-02T09:00:00+08:00","channel":"hotline","#
+                + #""kind":"complaint","text":"河涌有污水，气味很大","category":"no_such","#
+                + #""caller":{"phone":"\#(Self.phone)"}}"#).utf8)
+        let clean = Array(
+            (#"{"id":"SHOW-2","received_at":"2026-03-02T09:00:00+08:00","channel":"hotline","#
+                + #""kind":"complaint","text":"河涌有污水，气味很大"}"#).utf8)
         let store = try DispatchStore(StoreConfiguration(path: db))
-        _ = try await store.recordDispatches([processor.process(body: body, messageID: "m-1", now: Date()),
-                                        processor.process(body: clean, messageID: "m-2", now: Date())])
+        _ = try await store.recordDispatches([
+            processor.process(body: body, messageID: "m-1", now: Date()),
+            processor.process(body: clean, messageID: "m-2", now: Date()),
+        ])
         let show = try await runProcess([ServeProcess.binary, "show", "SHOW-1", "--db", db], separateStderr: true)
         #expect(show.status == 0, "\(show)")
         let shown = show.stdout.split(separator: "\n").filter { $0.hasPrefix("  warning: ") }
         #expect(shown.count == 2, "\(show.stdout)")
-        #expect(shown.contains { $0.hasPrefix("  warning: category: ") && $0.hasSuffix(" [unknown_category]") },
-                "\(shown)")
-        #expect(shown.contains { $0.hasPrefix("  warning: caller.phone: ") && $0.hasSuffix("\(Self.masked) [format]") },
-                "\(shown)")
+        #expect(
+            shown.contains { $0.hasPrefix("  warning: category: ") && $0.hasSuffix(" [unknown_category]") },
+            "\(shown)")
+        #expect(
+            shown.contains { $0.hasPrefix("  warning: caller.phone: ") && $0.hasSuffix("\(Self.masked) [format]") },
+            "\(shown)")
         #expect(!show.stdout.contains(Self.phone) && !show.stdout.contains("1381234567"))
         let other = try await runProcess([ServeProcess.binary, "show", "SHOW-2", "--db", db], separateStderr: true)
         #expect(other.status == 0 && !other.stdout.contains("warning:"), "\(other)")

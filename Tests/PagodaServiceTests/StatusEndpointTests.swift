@@ -1,22 +1,25 @@
 import Foundation
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
 import PagodaJSON
 import PagodaRules
-@testable import PagodaService
 import PagodaTesting
 import PagodaTransport
 import Testing
+
+@testable import PagodaService
+
+#if canImport(FoundationNetworking)
+    import FoundationNetworking
+#endif
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The status endpoint's pieces that need no service: its address option and the Prometheus text.
 @Suite struct StatusTextTests {
     @Test(arguments: [
         ("127.0.0.1:9345", HostAndPort(host: "127.0.0.1", port: 9345)), (":0", HostAndPort(host: "0.0.0.0", port: 0)),
-        ("[::1]:80", HostAndPort(host: "::1", port: 80)), ("localhost:65535", HostAndPort(host: "localhost", port: 65535)),
+        ("[::1]:80", HostAndPort(host: "::1", port: 80)),
+        ("localhost:65535", HostAndPort(host: "localhost", port: 65535)),
     ])
     func addressesParse(_ text: String, _ expected: HostAndPort) {
         #expect(HostAndPort(parsing: text) == expected)
@@ -37,7 +40,9 @@ func occupyLoopbackPort() throws -> (Int32, Int) {
     addr.sin_addr.s_addr = inet_addr("127.0.0.1")
     var length = socklen_t(MemoryLayout<sockaddr_in>.size)
     let bound = withUnsafeMutablePointer(to: &addr) { p in
-        p.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && listen(fd, 1) == 0 && getsockname(fd, $0, &length) == 0 }
+        p.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+            bind(fd, $0, length) == 0 && listen(fd, 1) == 0 && getsockname(fd, $0, &length) == 0
+        }
     }
     try #require(bound, "cannot listen on loopback: errno \(errno)")
     return (fd, Int(UInt16(bigEndian: addr.sin_port)))
@@ -51,17 +56,21 @@ func httpGet(port: Int, _ path: String) async throws -> (Int, String) {
 
 extension StatusTextTests {
     static func scratchDirectory() throws -> URL {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("pagoda-status-\(UUID().uuidString.prefix(8))")
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "pagoda-status-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         return dir
     }
 
     /// `pagoda serve`, started, on the Foshan rules with no broker to reach (port 1) and its database in `dir`.
     static func serveWithoutBroker(in dir: URL, statusAddress: String) throws -> ServeProcess {
-        let serve = ServeProcess(arguments: ["serve", "--rules", repositoryRoot.appendingPathComponent("rules").path,
-                                             "--amqp-url", "amqp://guest:guest@127.0.0.1:1/", "--db", dir.appendingPathComponent("p.sqlite").path,
-                                             "--status-address", statusAddress],
-                                 logPath: dir.appendingPathComponent("serve.log").path)
+        let serve = ServeProcess(
+            arguments: [
+                "serve", "--rules", repositoryRoot.appendingPathComponent("rules").path,
+                "--amqp-url", "amqp://guest:guest@127.0.0.1:1/", "--db", dir.appendingPathComponent("p.sqlite").path,
+                "--status-address", statusAddress,
+            ],
+            logPath: dir.appendingPathComponent("serve.log").path)
         try serve.start()
         return serve
     }
@@ -77,7 +86,9 @@ extension StatusTextTests {
         let status = await serve.wait(timeout: .seconds(30))
         if status == nil { serve.signal(SIGKILL) }
         #expect(status == 1, "\(serve.log.suffix(2000))")
-        #expect(serve.log.contains("the status endpoint cannot listen on 127.0.0.1:\(port) (--status-address)"), "\(serve.log.suffix(2000))")
+        #expect(
+            serve.log.contains("the status endpoint cannot listen on 127.0.0.1:\(port) (--status-address)"),
+            "\(serve.log.suffix(2000))")
     }
 
     /// No broker to reach: the service is alive but not ready, says which connections are down, and still
@@ -87,7 +98,8 @@ extension StatusTextTests {
         defer { try? FileManager.default.removeItem(at: dir) }
         let serve = try Self.serveWithoutBroker(in: dir, statusAddress: "127.0.0.1:0")
         #expect(await eventually { serve.log.contains("status endpoint listening") }, "\(serve.log.suffix(2000))")
-        let port = try #require(serve.log.firstMatch(of: /http\.port=([0-9]+)[^\n]*status endpoint listening/).flatMap { Int($0.1) })
+        let port = try #require(
+            serve.log.firstMatch(of: /http\.port=([0-9]+)[^\n]*status endpoint listening/).flatMap { Int($0.1) })
 
         #expect(try await httpGet(port: port, "/health").0 == 200)
         let ready = try await httpGet(port: port, "/ready")
@@ -111,9 +123,11 @@ extension ServiceTests {
     @Test func statusEndpointShowsCountersConnectionsAndOpenTickets() async throws {
         let w = try await World(serveArguments: ["--status-address", "127.0.0.1:0"])
         #expect(await eventually { w.serve.log.contains("status endpoint listening") }, "\(w.serve.log.suffix(2000))")
-        let port = try #require(w.serve.log.firstMatch(of: /http\.port=([0-9]+)[^\n]*status endpoint listening/).flatMap { Int($0.1) })
+        let port = try #require(
+            w.serve.log.firstMatch(of: /http\.port=([0-9]+)[^\n]*status endpoint listening/).flatMap { Int($0.1) })
 
-        let tickets = [Self.ticket(0, prefix: "STATUS"), Self.ticket(1, prefix: "STATUS")]  // 南海区, 顺德区: urban management
+        // 南海区, 顺德区: urban management
+        let tickets = [Self.ticket(0, prefix: "STATUS"), Self.ticket(1, prefix: "STATUS")]
         try await w.publishAll(tickets)
         #expect(await eventually { w.dispatched().count == 2 }, "\(w.serve.log.suffix(2000))")
 
@@ -127,8 +141,10 @@ extension ServiceTests {
             ("pagoda_dispatched_total", 2), (#"pagoda_rules_info{hash="\#(Self.rules.hash)"}"#, 1),
             (#"pagoda_amqp_connected{role="intake"}"#, 1), (#"pagoda_amqp_connected{role="publisher"}"#, 1),
             (#"pagoda_amqp_connected{role="commands"}"#, 1), ("pagoda_store_up", 1),
-            (#"pagoda_tickets{unit="nanhai.urban",phase="assigned"}"#, 1), (#"pagoda_tickets{unit="shunde.urban",phase="assigned"}"#, 1),
-            ("pagoda_timers_pending", 2), ("pagoda_timers_due", 0), ("pagoda_rules_units", Double(Self.rules.units.count)),
+            (#"pagoda_tickets{unit="nanhai.urban",phase="assigned"}"#, 1),
+            (#"pagoda_tickets{unit="shunde.urban",phase="assigned"}"#, 1),
+            ("pagoda_timers_pending", 2), ("pagoda_timers_due", 0),
+            ("pagoda_rules_units", Double(Self.rules.units.count)),
         ]
         var page = ""
         var samples = MetricsPage("")

@@ -6,8 +6,9 @@ import PagodaStore
 import PagodaTesting
 import PagodaTransport
 import Testing
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A tmpfs of its own, mounted under .build, for the disk-full test: a file system that really fills.
@@ -23,7 +24,8 @@ struct Tmpfs {
         let r = try await runProcess(["mount", "-t", "tmpfs", "-o", "size=\(megabytes)m,mode=0755", "tmpfs", path])
         guard r.status == 0 else {
             try? FileManager.default.removeItem(atPath: path)
-            throw TestFailure("""
+            throw TestFailure(
+                """
                 cannot mount a \(megabytes) MB tmpfs at \(path): the disk-full test fills a real file system and needs \
                 root (or CAP_SYS_ADMIN) to mount one; mount said: \(r.output)
                 """)
@@ -37,7 +39,9 @@ struct Tmpfs {
 
     /// Unmounts (lazily if something still holds it) and removes the directory.
     func remove() async {
-        if (try? await runProcess(["umount", path]))?.status != 0 { _ = try? await runProcess(["umount", "-l", path]) }
+        if (try? await runProcess(["umount", path]))?.status != 0 {
+            _ = try? await runProcess(["umount", "-l", path])
+        }
         try? FileManager.default.removeItem(atPath: path)
     }
 }
@@ -45,7 +49,8 @@ struct Tmpfs {
 /// CPU time (user and system) a process has used so far, in seconds, from /proc.
 func cpuSeconds(_ pid: Int32) -> Double? {
     guard let text = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-          let close = text.lastIndex(of: ")") else { return nil }
+        let close = text.lastIndex(of: ")")
+    else { return nil }
     // Fields after the command name: state is field 3; utime and stime are fields 14 and 15.
     let f = text[text.index(after: close)...].split(separator: " ")
     guard f.count > 12, let user = Double(f[11]), let system = Double(f[12]) else { return nil }
@@ -73,7 +78,8 @@ extension ServiceTests {
     /// The status endpoint's port, once serve logged it.
     static func statusPort(_ w: World) async throws -> Int {
         #expect(await eventually { w.serve.log.contains("status endpoint listening") }, "\(w.serve.log.suffix(2000))")
-        return try #require(w.serve.log.firstMatch(of: /http\.port=([0-9]+)[^\n]*status endpoint listening/).flatMap { Int($0.1) })
+        return try #require(
+            w.serve.log.firstMatch(of: /http\.port=([0-9]+)[^\n]*status endpoint listening/).flatMap { Int($0.1) })
     }
 
     /// A metric's value on the page (the first sample of that name and labels), if there.
@@ -96,8 +102,9 @@ extension ServiceTests {
         var world: World?
         do {
             // The state directory does not exist yet: serve makes it.
-            let w = try await World(database: disk.path + "/state/pagoda.sqlite",
-                                    serveArguments: ["--status-address", "127.0.0.1:0"])
+            let w = try await World(
+                database: disk.path + "/state/pagoda.sqlite",
+                serveArguments: ["--status-address", "127.0.0.1:0"])
             world = w
             let port = try await Self.statusPort(w)
             let tickets = (0..<count).map { Self.ticket($0, prefix: "FULL") }
@@ -137,8 +144,9 @@ extension ServiceTests {
             let logged = w.serve.log.utf8.count - logBefore
             let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
             let pace = rate == 0 ? "full speed" : "\(rate)/s"
-            print("disk full: \(count) tickets at \(pace), \(w.dispatched().count) dispatched before it filled;",
-                  "while full the service used \(cpu) s of CPU in \(elapsed) and logged \(logged) bytes")
+            print(
+                "disk full: \(count) tickets at \(pace), \(w.dispatched().count) dispatched before it filled;",
+                "while full the service used \(cpu) s of CPU in \(elapsed) and logged \(logged) bytes")
             // It used to spin at 94% of a core; waiting takes a few percent. Generous for a loaded machine.
             #expect(cpu / seconds < 0.5, "the service used \(cpu) s of CPU in \(elapsed) while the disk was full")
             #expect(logged < 4_000, "logged \(logged) bytes in \(elapsed) while full:\n\(w.serve.log.suffix(3000))")
@@ -159,7 +167,8 @@ extension ServiceTests {
             let deadline = ContinuousClock.now + .seconds(60)
             while !settled && ContinuousClock.now < deadline {
                 last = try await httpGet(port: port, "/metrics").1
-                settled = Self.metric(last, "pagoda_outbox_unsent") == 0
+                settled =
+                    Self.metric(last, "pagoda_outbox_unsent") == 0
                     && Self.metric(last, "pagoda_store_writable") == 1
                 if !settled { try await Task.sleep(for: .milliseconds(200)) }
             }
@@ -168,8 +177,9 @@ extension ServiceTests {
             #expect((Self.metric(last, "pagoda_store_write_failures_total") ?? 0) > 0)
             #expect(w.rejected.count == 0, "rejected: \(w.rejected.deliveries.prefix(3).map { $0.headers })")
             #expect(try await httpGet(port: port, "/ready").0 == 200)
-            print("disk full: all \(count) dispatched once, none rejected;",
-                  w.serve.log.split(separator: "\n").filter { $0.contains("store writes again") }.joined())
+            print(
+                "disk full: all \(count) dispatched once, none rejected;",
+                w.serve.log.split(separator: "\n").filter { $0.contains("store writes again") }.joined())
             let said = w.serve.log.components(separatedBy: "store cannot write;").count - 1
             #expect(said >= 1 && said <= 3, "the full disk was reported \(said) times")
             #expect(permissions(disk.path + "/state") == 0o700)
@@ -203,8 +213,9 @@ extension ServiceTests {
         #expect(done, "dispatched \(w.dispatched().count), rejected \(w.rejected.count)\n\(w.serve.log.suffix(2000))")
         #expect(w.dispatched().values.allSatisfy { $0.seqs.count == 1 })
         #expect(Set(w.dispatched().keys) == Set(tickets.map(\.0)))
-        let rejectedBodies = Dictionary(w.rejected.deliveries.map { ($0.messageId ?? "", $0) },
-                                        uniquingKeysWith: { a, _ in a })
+        let rejectedBodies = Dictionary(
+            w.rejected.deliveries.map { ($0.messageId ?? "", $0) },
+            uniquingKeysWith: { a, _ in a })
         for (id, body) in bad { #expect(rejectedBodies["rejected/\(id)"]?.body == body, "\(id)") }
         let cut = try #require(rejectedBodies["rejected/bad-large"])
         #expect(cut.body == Array(large.1.prefix(IntakeProcessor.rejectedBodyLimit)))

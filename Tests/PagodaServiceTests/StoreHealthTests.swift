@@ -4,9 +4,10 @@ import Metrics
 import MetricsTestKit
 import PagodaJSON
 import PagodaStore
-@testable import PagodaService
 import Synchronization
 import Testing
+
+@testable import PagodaService
 
 /// The pieces of the store's health and retention that need no broker.
 @Suite struct StoreHealthTests {
@@ -57,7 +58,8 @@ import Testing
     /// thrown at once; at shutdown the store's failure is thrown too.
     @Test func retryingWaitsForTheStoreOnly() async throws {
         let testMetrics = TestMetrics()
-        let health = StoreHealth(logger: Logger(label: "test"), failedWrites: ServiceMetrics(factory: testMetrics).storeWriteFailures)
+        let health = StoreHealth(
+            logger: Logger(label: "test"), failedWrites: ServiceMetrics(factory: testMetrics).storeWriteFailures)
         let tries = Atomic<Int>(0)
         let value = try await health.retrying("intake") { () async throws -> Int in
             let n = tries.add(1, ordering: .relaxed).newValue

@@ -1,6 +1,6 @@
 import Foundation
-import PagodaRules
 import PagodaJSON
+import PagodaRules
 import PagodaService
 import PagodaStore
 import PagodaTesting
@@ -8,27 +8,38 @@ import PagodaTransport
 import Testing
 
 @Suite struct TopologyTests {
-    static let rules = try! RuleSetCompiler.compile(RuleSetCompiler.readFiles(in: repositoryRoot.appendingPathComponent("rules").path)).ruleSet!
+    static let rules = try! RuleSetCompiler.compile(
+        RuleSetCompiler.readFiles(in: repositoryRoot.appendingPathComponent("rules").path)
+    ).ruleSet!
 
     @Test func definitionsFileMatchesTheCode() throws {
-        let committed = try String(contentsOf: repositoryRoot.appendingPathComponent("ops/rabbitmq-definitions.json"), encoding: .utf8)
-        #expect(committed.trimmingCharacters(in: .whitespacesAndNewlines) == Names().definitions(for: Self.rules),
-                "regenerate with: pagoda topology --rules rules > ops/rabbitmq-definitions.json")
+        let committed = try String(
+            contentsOf: repositoryRoot.appendingPathComponent("ops/rabbitmq-definitions.json"), encoding: .utf8)
+        #expect(
+            committed.trimmingCharacters(in: .whitespacesAndNewlines) == Names().definitions(for: Self.rules),
+            "regenerate with: pagoda topology --rules rules > ops/rabbitmq-definitions.json")
     }
 
     @Test func everyUnitHasAQueueBoundByItsSuffix() {
         let t = Names().topology(for: Self.rules)
         for u in Self.rules.units {
-            #expect(t.bindings.contains { $0.queue == "pagoda.\(u.queue)" && $0.exchange == "pagoda.dispatch" && $0.routingKey == u.queue })
+            #expect(
+                t.bindings.contains {
+                    $0.queue == "pagoda.\(u.queue)" && $0.exchange == "pagoda.dispatch" && $0.routingKey == u.queue
+                })
         }
         for s in ["triage", "emergency", "platform"] { #expect(t.queues.contains { $0.name == "pagoda.\(s)" }) }
         // The copy to the events exchange is the relay's own publish; the binding of earlier versions is removed.
         #expect(t.exchangeBindings.isEmpty)
-        #expect(t.removedExchangeBindings == [.init(destination: "pagoda.events", source: "pagoda.dispatch", routingKey: "#")])
+        #expect(
+            t.removedExchangeBindings == [
+                .init(destination: "pagoda.events", source: "pagoda.dispatch", routingKey: "#")
+            ])
         for q in ["pagoda.intake", "pagoda.commands"] {
             let queue = t.queues.first { $0.name == q }
             #expect(queue?.arguments["x-queue-type"]?.stringValue == "quorum")
-            #expect(queue?.arguments["x-single-active-consumer"] == .bool(true), "\(q) has one active consumer at a time")
+            #expect(
+                queue?.arguments["x-single-active-consumer"] == .bool(true), "\(q) has one active consumer at a time")
         }
     }
 
@@ -48,7 +59,9 @@ import Testing
 
     @Test func dispatchMessagesCarryTheSequenceAndDecision() throws {
         let p = IntakeProcessor(ruleSet: Self.rules, names: Names())
-        let body = Array(#"{"id":"FS-1","received_at":"2026-03-02T09:53:00+08:00","channel":"wechat","kind":"complaint","region":{"district":"南海区","town":"狮山镇","village":"务庄社区"},"text":"河涌受到污染","category":"living_environment"}"#.utf8)
+        let body = Array(
+            #"{"id":"FS-1","received_at":"2026-03-02T09:53:00+08:00","channel":"wechat","kind":"complaint","region":{"district":"南海区","town":"狮山镇","village":"务庄社区"},"text":"河涌受到污染","category":"living_environment"}"#
+                .utf8)
         guard case .dispatch(let d) = p.process(body: body, messageID: nil, now: Date()) else {
             Issue.record("expected a dispatch")
             return
@@ -57,12 +70,18 @@ import Testing
         #expect(messages.map(\.exchange) == ["pagoda.dispatch"], "one outbox row; the relay publishes the events copy")
         #expect(messages[0].routingKey == "unit.nanhai.shishan")
         #expect(messages[0].messageID == "FS-1/dispatch/42")
-        guard case .object(let o) = try JSON.parse(messages[0].body) else { Issue.record("not an object"); return }
+        guard case .object(let o) = try JSON.parse(messages[0].body) else {
+            Issue.record("not an object")
+            return
+        }
         #expect(o["dispatch_seq"] == .number("42"))
         #expect(o["ticket"] == (try JSON.parse(body)), "the ticket goes out as intake sent it")
         #expect(messages[0].body.firstRange(of: body) != nil, "byte for byte")
         #expect(o["type"] == .string("ticket.dispatched"))
-        guard case .object(let decision)? = o["decision"], case .object(let dest)? = decision["destination"] else { Issue.record("no decision"); return }
+        guard case .object(let decision)? = o["decision"], case .object(let dest)? = decision["destination"] else {
+            Issue.record("no decision")
+            return
+        }
         #expect(dest["queue"] == .string("pagoda.unit.nanhai.shishan"))
         #expect(d.decision.deadlines["resolve_by"] != nil)
     }

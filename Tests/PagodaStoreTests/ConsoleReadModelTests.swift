@@ -6,29 +6,41 @@ import Testing
 /// The console's read model on a real SQLite file: counters kept by the triggers in the writing
 /// transaction, the inbox in deadline order with its filters, the lists and the day counters.
 struct ConsoleReadModelTests {
-    func started(_ id: String, unit: String, light: String, due: Date?, desk: String? = nil, category: String = "city.noise",
-                 enterprise: Bool = false, at: Date = t0) throws -> IntakeRecord {
+    func started(
+        _ id: String, unit: String, light: String, due: Date?, desk: String? = nil, category: String = "city.noise",
+        enterprise: Bool = false, at: Date = t0
+    ) throws -> IntakeRecord {
         guard case .dispatch(var d) = dispatch(id, at: at) else { throw FixtureError() }
         d.lifecycle = { _ in
-            LifecycleStart(state: StateWrite(version: 0, phase: "assigned", unitID: unit, state: bytes("{}"), timer: nil,
-                                             console: ConsoleColumns(light: light, dueAt: due, desk: desk, category: category,
-                                                                     enterprise: enterprise)),
-                           events: [EventWrite(type: "ticket.dispatched", at: at, payloadJSON: #"{"event":"ticket.dispatched"}"#)],
-                           messages: [])
+            LifecycleStart(
+                state: StateWrite(
+                    version: 0, phase: "assigned", unitID: unit, state: bytes("{}"), timer: nil,
+                    console: ConsoleColumns(
+                        light: light, dueAt: due, desk: desk, category: category,
+                        enterprise: enterprise)),
+                events: [EventWrite(type: "ticket.dispatched", at: at, payloadJSON: #"{"event":"ticket.dispatched"}"#)],
+                messages: [])
         }
         return .dispatch(d)
     }
 
-    func change(_ id: String, from version: Int, unit: String, phase: String = "signed", console: ConsoleColumns,
-                event: String = "ticket.signed", at: Date = t0) -> LifecycleChange {
-        LifecycleChange(ticketID: id, expectedVersion: version,
-                        state: StateWrite(version: version + 1, phase: phase, unitID: unit, state: bytes("{}"), timer: nil, console: console),
-                        events: [EventWrite(type: event, at: at, payloadJSON: #"{"event":"\#(event)"}"#)], messages: [], command: nil, at: at)
+    func change(
+        _ id: String, from version: Int, unit: String, phase: String = "signed", console: ConsoleColumns,
+        event: String = "ticket.signed", at: Date = t0
+    ) -> LifecycleChange {
+        LifecycleChange(
+            ticketID: id, expectedVersion: version,
+            state: StateWrite(
+                version: version + 1, phase: phase, unitID: unit, state: bytes("{}"), timer: nil, console: console),
+            events: [EventWrite(type: event, at: at, payloadJSON: #"{"event":"\#(event)"}"#)], messages: [],
+            command: nil, at: at)
     }
 
     func counts(_ store: DispatchStore) throws -> [String: Int] {
         var out: [String: Int] = [:]
-        for c in try store.consoleOpenCounts() { out["\(c.unitID)/\(c.light)\(c.supervised ? "/s" : "")", default: 0] += c.count }
+        for c in try store.consoleOpenCounts() {
+            out["\(c.unitID)/\(c.light)\(c.supervised ? "/s" : "")", default: 0] += c.count
+        }
         return out
     }
 
@@ -43,12 +55,16 @@ struct ConsoleReadModelTests {
         ])
         #expect(try counts(store) == ["u1/green": 2, "u2/green": 1])
         // A turns red (a timer: phase and holder unchanged), B escalates to u2 under supervision, C closes.
-        var red = change("A", from: 0, unit: "u1", phase: "assigned", console: ConsoleColumns(light: "red", dueAt: t0), event: "ticket.overdue")
+        var red = change(
+            "A", from: 0, unit: "u1", phase: "assigned", console: ConsoleColumns(light: "red", dueAt: t0),
+            event: "ticket.overdue")
         red.updatesTicket = false
         _ = try store.applyLifecycle([
             red,
-            change("B", from: 0, unit: "u2", phase: "assigned", console: ConsoleColumns(light: "red", dueAt: t0.addingTimeInterval(50), supervised: true),
-                   event: "ticket.escalated"),
+            change(
+                "B", from: 0, unit: "u2", phase: "assigned",
+                console: ConsoleColumns(light: "red", dueAt: t0.addingTimeInterval(50), supervised: true),
+                event: "ticket.escalated"),
             change("C", from: 0, unit: "u2", phase: "closed", console: ConsoleColumns(), event: "ticket.closed"),
         ])
         #expect(try counts(store) == ["u1/red": 1, "u2/red/s": 1])
@@ -71,7 +87,8 @@ struct ConsoleReadModelTests {
         let store = try openStore(dir)
         _ = try store.recordDispatches([
             try started("A", unit: "u1", light: "green", due: t0.addingTimeInterval(300), category: "city.noise"),
-            try started("B", unit: "u1", light: "yellow", due: t0.addingTimeInterval(100), category: "city", enterprise: true),
+            try started(
+                "B", unit: "u1", light: "yellow", due: t0.addingTimeInterval(100), category: "city", enterprise: true),
             try started("C", unit: "u1", light: "green", due: nil, category: "env"),
             try started("D", unit: "u2", light: "red", due: t0, desk: "triage"),
         ])
@@ -80,7 +97,10 @@ struct ConsoleReadModelTests {
         #expect(all.total == 3)
         #expect(all.rows.last?.dueAt == nil)
         #expect(try store.consoleInbox(ConsoleInboxQuery(unitID: "u1", light: "yellow")).rows.map(\.ticketID) == ["B"])
-        #expect(try store.consoleInbox(ConsoleInboxQuery(unitID: "u1", category: "city")).rows.map(\.ticketID) == ["B", "A"])
+        #expect(
+            try store.consoleInbox(ConsoleInboxQuery(unitID: "u1", category: "city")).rows.map(\.ticketID) == [
+                "B", "A",
+            ])
         #expect(try store.consoleInbox(ConsoleInboxQuery(unitID: "u1", enterprise: true)).rows.map(\.ticketID) == ["B"])
         #expect(try store.consoleInbox(ConsoleInboxQuery(unitID: "u1", search: "C")).rows.map(\.ticketID) == ["C"])
         #expect(try store.consoleInbox(ConsoleInboxQuery(unitID: "u1", search: "D")).total == 0)

@@ -1,12 +1,13 @@
 import Foundation
 import PagodaJSON
+import PagodaStore
 import Synchronization
 import Testing
-import PagodaStore
 
 @Suite struct RecordDispatchesTests {
     @Test func batchWithDuplicatesHasExactOutcomesAndCounts() throws {
-        let dir = try TempDir(); defer { dir.cleanup() }
+        let dir = try TempDir()
+        defer { dir.cleanup() }
         let store = try openStore(dir)
 
         let first = try store.recordDispatches([dispatch("T1"), dispatch("T2")])
@@ -16,20 +17,24 @@ import PagodaStore
         let second = try store.recordDispatches([
             dispatch("T3"), dispatch("T1"), dispatch("T4"), dispatch("T3"), dispatch("T5"),
         ])
-        #expect(second == [
-            .recorded(dispatchSequence: 3), .duplicate(dispatchSequence: 1),
-            .recorded(dispatchSequence: 4), .duplicate(dispatchSequence: 3),
-            .recorded(dispatchSequence: 5),
-        ])
+        #expect(
+            second == [
+                .recorded(dispatchSequence: 3), .duplicate(dispatchSequence: 1),
+                .recorded(dispatchSequence: 4), .duplicate(dispatchSequence: 3),
+                .recorded(dispatchSequence: 5),
+            ])
 
         let counts = try store.counts()
-        #expect(counts == StoreCounts(
-            inbox: 5, tickets: 5, decisions: 5, deadlines: 0, events: 5, rejections: 0,
-            outboxPending: 10, outboxSent: 0, lastDispatchSequence: 5))
+        #expect(
+            counts
+                == StoreCounts(
+                    inbox: 5, tickets: 5, decisions: 5, deadlines: 0, events: 5, rejections: 0,
+                    outboxPending: 10, outboxSent: 0, lastDispatchSequence: 5))
     }
 
     @Test func sequencesAreStrictlyIncreasingAndGapFreeAcrossCommits() throws {
-        let dir = try TempDir(); defer { dir.cleanup() }
+        let dir = try TempDir()
+        defer { dir.cleanup() }
         let store = try openStore(dir)
         var all: [Int64] = []
         for batch in 0..<5 {
@@ -48,7 +53,8 @@ import PagodaStore
     }
 
     @Test func messageBodiesCarryTheAssignedSequence() throws {
-        let dir = try TempDir(); defer { dir.cleanup() }
+        let dir = try TempDir()
+        defer { dir.cleanup() }
         let store = try openStore(dir)
         _ = try store.recordDispatches([dispatch("A"), dispatch("B")])
         let pending = try store.pendingOutbox(limit: 10)
@@ -62,35 +68,45 @@ import PagodaStore
     }
 
     @Test func messagesClosureIsCalledOnceOnlyForNewTickets() throws {
-        let dir = try TempDir(); defer { dir.cleanup() }
+        let dir = try TempDir()
+        defer { dir.cleanup() }
         let store = try openStore(dir)
         let calls = Mutex<[Int64]>([])
         func counted(_ id: String) -> IntakeRecord {
             guard case .dispatch(var d) = dispatch(id) else { fatalError() }
             let build = d.messages
-            d.messages = { seq in calls.withLock { $0.append(seq) }; return build(seq) }
+            d.messages = { seq in
+                calls.withLock { $0.append(seq) }
+                return build(seq)
+            }
             return .dispatch(d)
         }
         _ = try store.recordDispatches([counted("T1")])
         let outcomes = try store.recordDispatches([counted("T1"), counted("T2"), counted("T2")])
-        #expect(outcomes == [.duplicate(dispatchSequence: 1), .recorded(dispatchSequence: 2),
-                             .duplicate(dispatchSequence: 2)])
+        #expect(
+            outcomes == [
+                .duplicate(dispatchSequence: 1), .recorded(dispatchSequence: 2),
+                .duplicate(dispatchSequence: 2),
+            ])
         #expect(calls.withLock { $0 } == [1, 2])
     }
 
     @Test func rejectionsAreRecordedAndDedupedByAMQPMessageID() throws {
-        let dir = try TempDir(); defer { dir.cleanup() }
+        let dir = try TempDir()
+        defer { dir.cleanup() }
         let store = try openStore(dir)
         let outcomes = try store.recordDispatches([
             rejection(amqp: "m-1", messageID: "rej-1"),
             dispatch("T1"),
-            rejection(amqp: "m-1", messageID: "rej-2"),   // duplicate in batch
+            rejection(amqp: "m-1", messageID: "rej-2"),  // duplicate in batch
             rejection(amqp: nil, messageID: "rej-3"),
-            rejection(amqp: nil, messageID: "rej-4"),     // no id: never deduplicated
+            rejection(amqp: nil, messageID: "rej-4"),  // no id: never deduplicated
         ])
         guard case .rejected(let id1) = outcomes[0], case .rejected(let id3) = outcomes[3],
-              case .rejected(let id4) = outcomes[4] else {
-            Issue.record("unexpected outcomes \(outcomes)"); return
+            case .rejected(let id4) = outcomes[4]
+        else {
+            Issue.record("unexpected outcomes \(outcomes)")
+            return
         }
         #expect(outcomes[1] == .recorded(dispatchSequence: 1))
         #expect(outcomes[2] == .duplicateRejection)
@@ -104,12 +120,14 @@ import PagodaStore
         #expect(counts.inbox == 1)
         #expect(counts.tickets == 1)
         #expect(counts.outboxPending == 2 + 3)
-        #expect(try store.pendingOutbox(limit: 10).map(\.message.messageID)
+        #expect(
+            try store.pendingOutbox(limit: 10).map(\.message.messageID)
                 == ["rej-1", "T1/dispatch", "T1/event", "rej-3", "rej-4"])
     }
 
     @Test func emptyBatchWritesNothing() throws {
-        let dir = try TempDir(); defer { dir.cleanup() }
+        let dir = try TempDir()
+        defer { dir.cleanup() }
         let store = try openStore(dir)
         #expect(try store.recordDispatches([]) == [])
         #expect(try store.counts() == StoreCounts())
@@ -118,7 +136,8 @@ import PagodaStore
 
 @Suite struct OutboxTests {
     @Test func pendingIsOldestFirstExcludesInFlightAndMarkSentRemoves() throws {
-        let dir = try TempDir(); defer { dir.cleanup() }
+        let dir = try TempDir()
+        defer { dir.cleanup() }
         let store = try openStore(dir)
         _ = try store.recordDispatches([dispatch("T1"), dispatch("T2")])
         _ = try store.recordDispatches([dispatch("T3")])
@@ -127,7 +146,8 @@ import PagodaStore
         let all = try store.pendingOutbox(limit: 100, excluding: [])
         #expect(all.count == 6)
         #expect(all.map(\.id) == all.map(\.id).sorted())
-        #expect(all.map(\.message.messageID)
+        #expect(
+            all.map(\.message.messageID)
                 == ["T1/dispatch", "T1/event", "T2/dispatch", "T2/event", "T3/dispatch", "T3/event"])
         #expect(all.allSatisfy { $0.attempts == 0 && $0.createdAt == t0 })
 
@@ -156,7 +176,8 @@ import PagodaStore
     }
 
     @Test func pendingAfterACursorReadsOnlyNewerUnsentRows() throws {
-        let dir = try TempDir(); defer { dir.cleanup() }
+        let dir = try TempDir()
+        defer { dir.cleanup() }
         let store = try openStore(dir)
         _ = try store.recordDispatches([dispatch("T1"), dispatch("T2")])
         let first = try store.pendingOutbox(after: 0, limit: 3)
@@ -167,12 +188,16 @@ import PagodaStore
         #expect(next.map(\.message.messageID) == ["T2/event", "T3/dispatch", "T3/event"])
         // Sent rows are skipped; a fresh relay (cursor 0) sees every unsent row again.
         try store.markSent([first[0].id, next[1].id], at: t0)
-        #expect(try store.pendingOutbox(after: 0, limit: 100).map(\.message.messageID) == ["T1/event", "T2/dispatch", "T2/event", "T3/event"])
+        #expect(
+            try store.pendingOutbox(after: 0, limit: 100).map(\.message.messageID) == [
+                "T1/event", "T2/dispatch", "T2/event", "T3/event",
+            ])
         #expect(try store.pendingOutbox(after: next.last!.id, limit: 100).isEmpty)
     }
 
     @Test func claimCountsAttemptsAndUnconfirmedRowsComeBackAfterReconnect() throws {
-        let dir = try TempDir(); defer { dir.cleanup() }
+        let dir = try TempDir()
+        defer { dir.cleanup() }
         let store = try openStore(dir)
         _ = try store.recordDispatches([dispatch("T1"), dispatch("T2")])
 
@@ -194,35 +219,45 @@ import PagodaStore
     }
 
     @Test func headersRoundTripWithCharactersThatNeedEscaping() throws {
-        let dir = try TempDir(); defer { dir.cleanup() }
+        let dir = try TempDir()
+        defer { dir.cleanup() }
         let store = try openStore(dir)
         let headers = [
             "quote\"key": "a \"b\" c", "back\\slash": "C:\\dir", "lines": "1\n2\r3\t4",
             "control": "\u{01}\u{1F}", "unicode": "佛山市12345热线 🚒", "empty": "", "": "empty key",
         ]
         let message = OutboxMessage(exchange: "x", routingKey: "r", messageID: "m-1", headers: headers, body: [])
-        _ = try store.recordDispatches([.rejection(Rejection(
-            amqpMessageID: nil, body: [], code: "c", reason: "r", at: t0, message: message))])
+        _ = try store.recordDispatches([
+            .rejection(
+                Rejection(
+                    amqpMessageID: nil, body: [], code: "c", reason: "r", at: t0, message: message))
+        ])
         let pending = try store.pendingOutbox(limit: 1)
         #expect(pending.first?.message == message)
     }
 
     @Test func extraRoutingKeysRoundTripInOrder() throws {
-        let dir = try TempDir(); defer { dir.cleanup() }
+        let dir = try TempDir()
+        defer { dir.cleanup() }
         let store = try openStore(dir)
         let keys = ["unit.shunde.beijiao", "unit.city.supervision", "quote\"and\\back", "佛山"]
         let messages = [
-            OutboxMessage(exchange: "pagoda.dispatch", routingKey: "ticket.escalated", messageID: "m-1", body: [], extraRoutingKeys: keys),
+            OutboxMessage(
+                exchange: "pagoda.dispatch", routingKey: "ticket.escalated", messageID: "m-1", body: [],
+                extraRoutingKeys: keys),
             OutboxMessage(exchange: "pagoda.dispatch", routingKey: "ticket.signed", messageID: "m-2", body: []),
         ]
         for m in messages {
-            _ = try store.recordDispatches([.rejection(Rejection(amqpMessageID: nil, body: [], code: "c", reason: "r", at: t0, message: m))])
+            _ = try store.recordDispatches([
+                .rejection(Rejection(amqpMessageID: nil, body: [], code: "c", reason: "r", at: t0, message: m))
+            ])
         }
         #expect(try store.pendingOutbox(limit: 5).map(\.message) == messages)
     }
 
     @Test func negativeLimitIsRejected() throws {
-        let dir = try TempDir(); defer { dir.cleanup() }
+        let dir = try TempDir()
+        defer { dir.cleanup() }
         let store = try openStore(dir)
         let error = #expect(throws: StoreError.self) { try store.pendingOutbox(limit: -1, excluding: []) }
         #expect(error?.code == .invalidArgument)
@@ -232,7 +267,8 @@ import PagodaStore
 
 @Suite struct CrashSafetyTests {
     @Test func duplicateMessageIDInsideBatchRollsBackWholeBatch() throws {
-        let dir = try TempDir(); defer { dir.cleanup() }
+        let dir = try TempDir()
+        defer { dir.cleanup() }
         do {
             let store = try openStore(dir)
             _ = try store.recordDispatches([dispatch("OK1")])
@@ -247,9 +283,11 @@ import PagodaStore
             #expect(error?.code == .constraint)
 
             // Nothing half-written, no sequence consumed.
-            #expect(try store.counts() == StoreCounts(
-                inbox: 1, tickets: 1, decisions: 1, deadlines: 0, events: 1, rejections: 0,
-                outboxPending: 2, outboxSent: 0, lastDispatchSequence: 1))
+            #expect(
+                try store.counts()
+                    == StoreCounts(
+                        inbox: 1, tickets: 1, decisions: 1, deadlines: 0, events: 1, rejections: 0,
+                        outboxPending: 2, outboxSent: 0, lastDispatchSequence: 1))
             #expect(try store.ticket(id: "T2") == nil)
 
             // A message id already committed in an earlier batch fails the same way.
@@ -258,7 +296,8 @@ import PagodaStore
             }
 
             // Retrying the good part succeeds and continues the sequence with no gap.
-            #expect(try store.recordDispatches([dispatch("T2"), dispatch("T3")])
+            #expect(
+                try store.recordDispatches([dispatch("T2"), dispatch("T3")])
                     == [.recorded(dispatchSequence: 2), .recorded(dispatchSequence: 3)])
             try store.close()
         }
@@ -266,15 +305,19 @@ import PagodaStore
         // Reopen the file: committed data intact, integrity OK.
         let reopened = try openStore(dir)
         try reopened.checkIntegrity()
-        #expect(try reopened.counts() == StoreCounts(
-            inbox: 3, tickets: 3, decisions: 3, deadlines: 0, events: 3, rejections: 0,
-            outboxPending: 6, outboxSent: 0, lastDispatchSequence: 3))
+        #expect(
+            try reopened.counts()
+                == StoreCounts(
+                    inbox: 3, tickets: 3, decisions: 3, deadlines: 0, events: 3, rejections: 0,
+                    outboxPending: 6, outboxSent: 0, lastDispatchSequence: 3))
         #expect(try reopened.recordDispatches([dispatch("T2")]) == [.duplicate(dispatchSequence: 2)])
     }
 
     @Test func crashImageWithoutCleanCloseRecoversCommittedData() throws {
-        let dir = try TempDir(); defer { dir.cleanup() }
-        let crashDir = try TempDir(); defer { crashDir.cleanup() }
+        let dir = try TempDir()
+        defer { dir.cleanup() }
+        let crashDir = try TempDir()
+        defer { crashDir.cleanup() }
         let store = try openStore(dir)
         _ = try store.recordDispatches([dispatch("T1"), dispatch("T2")])
         let pending = try store.pendingOutbox(limit: 10)
@@ -288,15 +331,19 @@ import PagodaStore
 
         let recovered = try openStore(crashDir)
         try recovered.checkIntegrity()
-        #expect(try recovered.counts() == StoreCounts(
-            inbox: 2, tickets: 2, decisions: 2, deadlines: 0, events: 2, rejections: 0,
-            outboxPending: 3, outboxSent: 1, lastDispatchSequence: 2))
-        #expect(try recovered.recordDispatches([dispatch("T2"), dispatch("T3")])
+        #expect(
+            try recovered.counts()
+                == StoreCounts(
+                    inbox: 2, tickets: 2, decisions: 2, deadlines: 0, events: 2, rejections: 0,
+                    outboxPending: 3, outboxSent: 1, lastDispatchSequence: 2))
+        #expect(
+            try recovered.recordDispatches([dispatch("T2"), dispatch("T3")])
                 == [.duplicate(dispatchSequence: 2), .recorded(dispatchSequence: 3)])
     }
 
     @Test func invalidTicketIDIsRejectedBySchema() throws {
-        let dir = try TempDir(); defer { dir.cleanup() }
+        let dir = try TempDir()
+        defer { dir.cleanup() }
         let store = try openStore(dir)
         let error = #expect(throws: StoreError.self) { try store.recordDispatches([dispatch("A"), dispatch("")]) }
         #expect(error?.code == .constraint)
@@ -304,7 +351,8 @@ import PagodaStore
     }
 
     @Test func notADatabaseIsReportedAsCorrupt() throws {
-        let dir = try TempDir(); defer { dir.cleanup() }
+        let dir = try TempDir()
+        defer { dir.cleanup() }
         try Data(repeating: 0x41, count: 8192).write(to: URL(fileURLWithPath: dir.dbPath))
         let error = #expect(throws: StoreError.self) { try openStore(dir) }
         #expect(error?.code == .corrupt)
@@ -312,7 +360,8 @@ import PagodaStore
 
     /// A missing directory is made (StoreFilesTests); one that cannot be made, under a plain file, is named.
     @Test func directoryThatCannotBeMadeCannotOpen() throws {
-        let dir = try TempDir(); defer { dir.cleanup() }
+        let dir = try TempDir()
+        defer { dir.cleanup() }
         try Data("x".utf8).write(to: dir.url.appendingPathComponent("file"))
         let path = dir.url.appendingPathComponent("file/dir/db.sqlite").path
         let error = #expect(throws: StoreError.self) { try DispatchStore(StoreConfiguration(path: path)) }
@@ -324,13 +373,17 @@ import PagodaStore
 
 @Suite struct ReopenTests {
     @Test func migrationsRunOnceAndReopenSeesData() throws {
-        let dir = try TempDir(); defer { dir.cleanup() }
+        let dir = try TempDir()
+        defer { dir.cleanup() }
         do {
             let store = try openStore(dir)
             #expect(try store.appliedMigrations() == DispatchStore.knownMigrations)
-            #expect(DispatchStore.knownMigrations
-                    == ["v1-intake", "v2-lifecycle", "v3-outbox-routing-keys", "v4-intake-rejection-actions",
-                        "v5-console-accounts", "v5-console-pages-read-model"])
+            #expect(
+                DispatchStore.knownMigrations
+                    == [
+                        "v1-intake", "v2-lifecycle", "v3-outbox-routing-keys", "v4-intake-rejection-actions",
+                        "v5-console-accounts", "v5-console-pages-read-model",
+                    ])
             _ = try store.recordDispatches([dispatch("T1")])
             try store.close()
         }
@@ -341,13 +394,15 @@ import PagodaStore
     }
 
     @Test func secondStoreOnSameFileSeesData() throws {
-        let dir = try TempDir(); defer { dir.cleanup() }
+        let dir = try TempDir()
+        defer { dir.cleanup() }
         let a = try openStore(dir)
-        let b = try openStore(dir)   // as a restarted process would, while the old one still runs
+        let b = try openStore(dir)  // as a restarted process would, while the old one still runs
         _ = try a.recordDispatches([dispatch("T1")])
         #expect(try b.counts().tickets == 1)
         // Dedup and sequencing hold across the two connections' writes.
-        #expect(try b.recordDispatches([dispatch("T1"), dispatch("T2")])
+        #expect(
+            try b.recordDispatches([dispatch("T1"), dispatch("T2")])
                 == [.duplicate(dispatchSequence: 1), .recorded(dispatchSequence: 2)])
         #expect(try a.recordDispatches([dispatch("T3")]) == [.recorded(dispatchSequence: 3)])
         let pending = try b.pendingOutbox(limit: 10)
@@ -357,7 +412,8 @@ import PagodaStore
     }
 
     @Test func concurrentOpensOfANewFileAllSucceed() async throws {
-        let dir = try TempDir(); defer { dir.cleanup() }
+        let dir = try TempDir()
+        defer { dir.cleanup() }
         // Like several processes starting at once against a file that does not exist yet.
         let stores = try await withThrowingTaskGroup(of: DispatchStore.self) { group in
             for _ in 0..<4 { group.addTask { try openStore(dir) } }
@@ -369,7 +425,8 @@ import PagodaStore
     }
 
     @Test func concurrentWritersNeverDoubleDispatch() async throws {
-        let dir = try TempDir(); defer { dir.cleanup() }
+        let dir = try TempDir()
+        defer { dir.cleanup() }
         let a = try openStore(dir)
         let b = try openStore(dir)
         // Two stores (separate pools, like two processes) race on overlapping tickets.
@@ -397,7 +454,8 @@ import PagodaStore
 
 @Suite struct HistoryTests {
     @Test func ticketHistoryHasDecisionDeadlinesMessagesEvents() throws {
-        let dir = try TempDir(); defer { dir.cleanup() }
+        let dir = try TempDir()
+        defer { dir.cleanup() }
         let store = try openStore(dir)
         let deadlines = ["resolve_by": t0.addingTimeInterval(86_400), "accept_by": t0.addingTimeInterval(3_600)]
         _ = try store.recordDispatches([dispatch("X"), dispatch("T9", amqp: "amqp-9", deadlines: deadlines)])
@@ -423,8 +481,9 @@ import PagodaStore
 
         #expect(history.events.map(\.type) == ["ticket.dispatched"])
         #expect(history.events[0].at == t0)
-        let payload = try #require(try JSONSerialization.jsonObject(
-            with: Data(history.events[0].payloadJSON)) as? [String: Any])
+        let payload = try #require(
+            try JSONSerialization.jsonObject(
+                with: Data(history.events[0].payloadJSON)) as? [String: Any])
         #expect(payload["dispatch_seq"] as? Int == 2)
         #expect(payload["rule_id"] as? String == "noise-night")
         #expect(payload["message_ids"] as? [String] == ["T9/dispatch", "T9/event"])
@@ -434,7 +493,8 @@ import PagodaStore
     }
 
     @Test func datesRoundToMilliseconds() throws {
-        let dir = try TempDir(); defer { dir.cleanup() }
+        let dir = try TempDir()
+        defer { dir.cleanup() }
         let store = try openStore(dir)
         let at = Date(timeIntervalSince1970: 1_790_000_000.1234567)
         _ = try store.recordDispatches([dispatch("T1", at: at)])
@@ -447,9 +507,12 @@ import PagodaStore
 @Suite struct PragmaTests {
     @Test(arguments: Synchronous.allCases)
     func synchronousIsApplied(_ level: Synchronous) throws {
-        let dir = try TempDir(); defer { dir.cleanup() }
-        let store = try DispatchStore(StoreConfiguration(path: dir.dbPath, synchronous: level,
-                                                         busyTimeout: .milliseconds(1500)))
+        let dir = try TempDir()
+        defer { dir.cleanup() }
+        let store = try DispatchStore(
+            StoreConfiguration(
+                path: dir.dbPath, synchronous: level,
+                busyTimeout: .milliseconds(1500)))
         let pragmas = try store.pragmas()
         #expect(pragmas.synchronous == level.pragmaValue)
         #expect(pragmas.journalMode == "wal")
@@ -462,7 +525,8 @@ import PagodaStore
     /// With background checkpoints, commits leave the WAL alone (up to the safety limit) and
     /// `checkpoint()` copies it into the database file; the data is all there after reopening.
     @Test func backgroundCheckpointCopiesTheWALAndKeepsTheData() throws {
-        let dir = try TempDir(); defer { dir.cleanup() }
+        let dir = try TempDir()
+        defer { dir.cleanup() }
         let store = try DispatchStore(StoreConfiguration(path: dir.dbPath, backgroundCheckpoints: true))
         // Enough rows that the default autocheckpoint (1,000 pages) would have run during the commits.
         for batch in 0..<80 {
@@ -487,14 +551,16 @@ import PagodaStore
     }
 
     @Test func checkpointNeedsTheOption() throws {
-        let dir = try TempDir(); defer { dir.cleanup() }
+        let dir = try TempDir()
+        defer { dir.cleanup() }
         let store = try DispatchStore(StoreConfiguration(path: dir.dbPath))
         #expect(throws: StoreError.self) { try store.checkpoint() }
     }
 
     /// markSent commits without an fsync of its own and puts the configured level back.
     @Test func markSentLeavesTheSynchronousLevelAsConfigured() throws {
-        let dir = try TempDir(); defer { dir.cleanup() }
+        let dir = try TempDir()
+        defer { dir.cleanup() }
         let store = try DispatchStore(StoreConfiguration(path: dir.dbPath, synchronous: .full))
         _ = try store.recordDispatches([dispatch("MS-1")])
         let rows = try store.pendingOutbox(limit: 10)

@@ -1,6 +1,7 @@
 import Foundation
 import PagodaJSON
 import Testing
+
 @testable import PagodaStore
 
 /// The store's `headers_json`, read with the project's JSON parser: what Foundation's `JSONDecoder` reads
@@ -13,7 +14,9 @@ struct JSONTextTests {
         #"{"佛山":"12345热线 🚒"}"#,
     ])
     func readsWhatJSONDecoderReads(_ text: String) throws {
-        #expect(try JSONText.decodeStrings(text) == (try JSONDecoder().decode([String: String].self, from: Data(text.utf8))))
+        #expect(
+            try JSONText.decodeStrings(text) == (try JSONDecoder().decode([String: String].self, from: Data(text.utf8)))
+        )
     }
 
     /// Anything `encode` does not write is a `corrupt` column, named (a repeated key too, which the
@@ -26,12 +29,15 @@ struct JSONTextTests {
         #expect {
             try JSONText.decodeStrings(text)
         } throws: { error in
-            (error as? StoreError)?.code == .corrupt && (error as? StoreError)?.message.hasPrefix("headers_json: ") == true
+            (error as? StoreError)?.code == .corrupt
+                && (error as? StoreError)?.message.hasPrefix("headers_json: ") == true
         }
     }
 
     @Test func readsWhatEncodeWrites() throws {
-        let headers = ["quote\"key": "a \"b\" c", "lines": "1\n2\r3\t4", "control": "\u{01}\u{1F}", "unicode": "佛山 🚒", "": ""]
+        let headers = [
+            "quote\"key": "a \"b\" c", "lines": "1\n2\r3\t4", "control": "\u{01}\u{1F}", "unicode": "佛山 🚒", "": "",
+        ]
         #expect(try JSONText.decodeStrings(JSONText.encode(headers)) == headers)
     }
 }

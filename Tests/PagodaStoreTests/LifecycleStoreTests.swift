@@ -7,23 +7,33 @@ import Testing
 /// changes, the command ledger, due timers in order, repeat matching.
 struct LifecycleStoreTests {
     /// A dispatch that starts a lifecycle (state version 0, a timer at `timer`) with repeat keys.
-    func started(_ id: String, receivedAt: Date = t0, timer: Date?, keys: [String] = [], seen: Locked<RepeatMatch?>? = nil) throws -> IntakeRecord {
+    func started(
+        _ id: String, receivedAt: Date = t0, timer: Date?, keys: [String] = [], seen: Locked<RepeatMatch?>? = nil
+    ) throws -> IntakeRecord {
         guard case .dispatch(var d) = dispatch(id, at: receivedAt) else { throw FixtureError() }
         d.repeatKeys = keys
         d.lifecycle = { match in
             seen?.set(match)
-            return LifecycleStart(state: StateWrite(version: 0, phase: "assigned", unitID: "u1", state: bytes("{\"v\":0}"), timer: timer),
-                                  events: [], messages: [])
+            return LifecycleStart(
+                state: StateWrite(version: 0, phase: "assigned", unitID: "u1", state: bytes("{\"v\":0}"), timer: timer),
+                events: [], messages: [])
         }
         return .dispatch(d)
     }
 
-    func change(_ id: String, from version: Int?, to newVersion: Int, timer: Date?, command: String? = nil) -> LifecycleChange {
+    func change(_ id: String, from version: Int?, to newVersion: Int, timer: Date?, command: String? = nil)
+        -> LifecycleChange
+    {
         LifecycleChange(
             ticketID: id, expectedVersion: version,
-            state: StateWrite(version: newVersion, phase: "signed", unitID: "u1", state: bytes("{\"v\":\(newVersion)}"), timer: timer),
+            state: StateWrite(
+                version: newVersion, phase: "signed", unitID: "u1", state: bytes("{\"v\":\(newVersion)}"), timer: timer),
             events: [EventWrite(type: "ticket.signed", at: t0, payloadJSON: "{}")],
-            messages: [OutboxMessage(exchange: "pagoda.events", routingKey: "ticket.signed", messageID: "\(id)#\(newVersion)", body: bytes("{}"))],
+            messages: [
+                OutboxMessage(
+                    exchange: "pagoda.events", routingKey: "ticket.signed", messageID: "\(id)#\(newVersion)",
+                    body: bytes("{}"))
+            ],
             command: command.map { ($0, "sign", "applied") }, at: t0)
     }
 
@@ -31,7 +41,9 @@ struct LifecycleStoreTests {
         let dir = try TempDir()
         defer { dir.cleanup() }
         let store = try openStore(dir)
-        _ = try store.recordDispatches([try started("A", timer: t0.addingTimeInterval(60)), try started("B", timer: t0.addingTimeInterval(30))])
+        _ = try store.recordDispatches([
+            try started("A", timer: t0.addingTimeInterval(60)), try started("B", timer: t0.addingTimeInterval(30)),
+        ])
         let states = try store.lifecycle(["A", "B", "missing"])
         #expect(Set(states.keys) == ["A", "B"])
         #expect(states["A"]?.ticketBody == bytes(#"{"id":"A"}"#))
@@ -60,7 +72,9 @@ struct LifecycleStoreTests {
             #expect(first.state == bytes("{\"v\":1,\"text\":\"佛山\"}"))
             #expect(first.ticketBody == (withTicket ? bytes(#"{"id":"R-0000"}"#) : []))
             let last = try #require(states["R-1202"])
-            #expect(last.version == 0 && last.phase == "assigned" && last.unitID == "u1" && last.state == bytes("{\"v\":0}"))
+            #expect(
+                last.version == 0 && last.phase == "assigned" && last.unitID == "u1" && last.state == bytes("{\"v\":0}")
+            )
         }
     }
 
@@ -70,7 +84,9 @@ struct LifecycleStoreTests {
         defer { dir.cleanup() }
         let store = try openStore(dir)
         // 25 timers at the same second, 5 a second earlier, 3 not yet due.
-        var records = try (0..<25).map { try started(String(format: "S%02d", 24 - $0), timer: t0.addingTimeInterval(60)) }
+        var records = try (0..<25).map {
+            try started(String(format: "S%02d", 24 - $0), timer: t0.addingTimeInterval(60))
+        }
         records += try (0..<5).map { try started("E\($0)", timer: t0.addingTimeInterval(59)) }
         records += try (0..<3).map { try started("L\($0)", timer: t0.addingTimeInterval(120)) }
         _ = try store.recordDispatches(records)
@@ -99,7 +115,9 @@ struct LifecycleStoreTests {
         #expect(outcomes == [.applied, .conflict, .duplicateCommand])
         #expect(try store.lifecycle(["A"])["A"]?.version == 1)
         // The refused change left no ledger entry: c2 can still be applied once recomputed.
-        #expect(try store.applyLifecycle([change("A", from: 1, to: 2, timer: t0.addingTimeInterval(90), command: "c2")]) == [.applied])
+        #expect(
+            try store.applyLifecycle([change("A", from: 1, to: 2, timer: t0.addingTimeInterval(90), command: "c2")])
+                == [.applied])
         #expect(try store.dueTimers(until: t0.addingTimeInterval(90), limit: 10).map(\.token) == [2])
         let history = try #require(try store.ticket(id: "A"))
         #expect(history.ticket.state == "signed")
@@ -122,7 +140,8 @@ struct LifecycleStoreTests {
         keep.updatesTicket = false
         #expect(try store.applyLifecycle([keep]) == [.applied])
         let kept = try #require(try store.lifecycle(["A"])["A"])
-        #expect(kept.version == 1 && kept.phase == "assigned" && kept.unitID == "u1" && kept.state == bytes("{\"v\":1}"))
+        #expect(
+            kept.version == 1 && kept.phase == "assigned" && kept.unitID == "u1" && kept.state == bytes("{\"v\":1}"))
         #expect(try store.dueTimers(until: t0.addingTimeInterval(120), limit: 10).map(\.token) == [1])
         // Stale: refused, as with the full statement.
         #expect(try store.applyLifecycle([keep]) == [.conflict])
@@ -145,11 +164,13 @@ struct LifecycleStoreTests {
         c.messages[0].messageID = "edited"
         c.messages[0].headers = ["x-pagoda-event-id": "e-1"]
         c.messages[0].extraRoutingKeys = ["unit.a", "unit.b"]
-        c.messages.append(OutboxMessage(exchange: "", routingKey: "reply", messageID: "edited>reply", body: bytes("[1]")))
+        c.messages.append(
+            OutboxMessage(exchange: "", routingKey: "reply", messageID: "edited>reply", body: bytes("[1]")))
         #expect(try store.applyLifecycle([c]) == [.applied])
         let rows = try store.pendingOutbox(limit: 100).dropFirst(before).map(\.message)
         #expect(rows.map(\.messageID) == ["edited", "edited>reply"])
-        #expect(rows.first?.headers == ["x-pagoda-event-id": "e-1"] && rows.first?.extraRoutingKeys == ["unit.a", "unit.b"])
+        #expect(
+            rows.first?.headers == ["x-pagoda-event-id": "e-1"] && rows.first?.extraRoutingKeys == ["unit.a", "unit.b"])
         #expect(rows.last?.body == bytes("[1]") && rows.last?.routingKey == "reply")
     }
 
@@ -157,7 +178,9 @@ struct LifecycleStoreTests {
         let dir = try TempDir()
         defer { dir.cleanup() }
         let store = try openStore(dir)
-        _ = try store.recordDispatches([try started("A", timer: t0.addingTimeInterval(60)), try started("B", timer: nil)])
+        _ = try store.recordDispatches([
+            try started("A", timer: t0.addingTimeInterval(60)), try started("B", timer: nil),
+        ])
         // An empty state is an empty blob (the column is NOT NULL), not NULL.
         var empty = change("A", from: 0, to: 1, timer: nil)
         empty.state?.state = []
@@ -179,12 +202,23 @@ struct LifecycleStoreTests {
         let day = 86_400.0
         let seen = Locked<RepeatMatch?>(nil)
         _ = try store.recordDispatches([try started("A", receivedAt: t0, timer: nil, keys: ["phone:1|c"])])
-        _ = try store.recordDispatches([try started("B", receivedAt: t0.addingTimeInterval(2 * day), timer: nil, keys: ["phone:1|c"])])
-        _ = try store.recordDispatches([try started("C", receivedAt: t0.addingTimeInterval(3 * day), timer: nil, keys: ["credit:X|c", "phone:1|c"], seen: seen)])
+        _ = try store.recordDispatches([
+            try started("B", receivedAt: t0.addingTimeInterval(2 * day), timer: nil, keys: ["phone:1|c"])
+        ])
+        _ = try store.recordDispatches([
+            try started(
+                "C", receivedAt: t0.addingTimeInterval(3 * day), timer: nil, keys: ["credit:X|c", "phone:1|c"],
+                seen: seen)
+        ])
         #expect(seen.value == RepeatMatch(ticketID: "B", key: "phone:1|c"))
-        _ = try store.recordDispatches([try started("D", receivedAt: t0.addingTimeInterval(11 * day), timer: nil, keys: ["phone:1|c"], seen: seen)])
+        _ = try store.recordDispatches([
+            try started("D", receivedAt: t0.addingTimeInterval(11 * day), timer: nil, keys: ["phone:1|c"], seen: seen)
+        ])
         #expect(seen.value == nil)
-        _ = try store.recordDispatches([try started("E", receivedAt: t0.addingTimeInterval(12 * day), timer: nil, keys: ["credit:X|other"], seen: seen)])
+        _ = try store.recordDispatches([
+            try started(
+                "E", receivedAt: t0.addingTimeInterval(12 * day), timer: nil, keys: ["credit:X|other"], seen: seen)
+        ])
         #expect(seen.value == nil)
     }
 }
@@ -196,6 +230,14 @@ final class Locked<Value: Sendable>: @unchecked Sendable {
     private let lock = NSLock()
     private var storage: Value
     init(_ value: Value) { storage = value }
-    var value: Value { lock.lock(); defer { lock.unlock() }; return storage }
-    func set(_ v: Value) { lock.lock(); storage = v; lock.unlock() }
+    var value: Value {
+        lock.lock()
+        defer { lock.unlock() }
+        return storage
+    }
+    func set(_ v: Value) {
+        lock.lock()
+        storage = v
+        lock.unlock()
+    }
 }

@@ -3,25 +3,34 @@ import GRDB
 import PagodaJSON
 import PagodaRules
 import Testing
+
 @testable import PagodaStore
 
 /// The operators' record of rejections, on real SQLite files.
 @Suite struct RejectionDeskTests {
-    func reject(_ store: DispatchStore, _ messageID: String?, body: String, issues: String? = nil,
-                at: Date = t0) throws -> Int64 {
-        let message = OutboxMessage(exchange: "", routingKey: "pagoda.rejected",
-                                      messageID: "rejected/\(messageID ?? UUID().uuidString)", body: bytes(body))
-        let outcomes = try store.recordDispatches([.rejection(Rejection(
-            amqpMessageID: messageID, body: bytes(body), code: "required", reason: "text: is required", at: at,
-            message: message, issuesJSON: issues))])
+    func reject(
+        _ store: DispatchStore, _ messageID: String?, body: String, issues: String? = nil,
+        at: Date = t0
+    ) throws -> Int64 {
+        let message = OutboxMessage(
+            exchange: "", routingKey: "pagoda.rejected",
+            messageID: "rejected/\(messageID ?? UUID().uuidString)", body: bytes(body))
+        let outcomes = try store.recordDispatches([
+            .rejection(
+                Rejection(
+                    amqpMessageID: messageID, body: bytes(body), code: "required", reason: "text: is required", at: at,
+                    message: message, issuesJSON: issues))
+        ])
         guard case .rejected(let id)? = outcomes.first else { throw StoreError(.internal, "not recorded: \(outcomes)") }
         return id
     }
 
     @Test func rejectionsAreListedNewestFirstWithTheirIssuesAndStatus() throws {
-        let dir = try TempDir(); defer { dir.cleanup() }
+        let dir = try TempDir()
+        defer { dir.cleanup() }
         let store = try openStore(dir)
-        let issues = #"[{"path":"text","code":"required","message":"text: is required"},"#
+        let issues =
+            #"[{"path":"text","code":"required","message":"text: is required"},"#
             + #"{"path":"caller.phone","code":"format","message":"m"}]"#
         let a = try reject(store, "m-1", body: #"{"id":"A"}"#, issues: issues)
         let b = try reject(store, "m-2", body: "garbage", at: t0.addingTimeInterval(1))
@@ -29,8 +38,11 @@ import Testing
         #expect(all.map(\.id) == [b, a])
         #expect(all.allSatisfy { $0.status == .open && $0.action == nil })
         let first = try #require(try store.rejection(id: a))
-        #expect(first.issues == [ValidationIssue(path: "text", code: "required", message: "text: is required"),
-                                 ValidationIssue(path: "caller.phone", code: "format", message: "m")])
+        #expect(
+            first.issues == [
+                ValidationIssue(path: "text", code: "required", message: "text: is required"),
+                ValidationIssue(path: "caller.phone", code: "format", message: "m"),
+            ])
         #expect(first.body == bytes(#"{"id":"A"}"#) && first.amqpMessageID == "m-1" && first.at == t0)
         #expect(try store.rejection(id: b)?.issues == [])
         #expect(try store.rejection(id: 999) == nil)
@@ -38,15 +50,17 @@ import Testing
     }
 
     @Test func eachRejectionTakesOneActionAndKeepsItsBody() throws {
-        let dir = try TempDir(); defer { dir.cleanup() }
+        let dir = try TempDir()
+        defer { dir.cleanup() }
         let store = try openStore(dir)
         let a = try reject(store, "m-1", body: "a")
         let b = try reject(store, "m-2", body: "b")
         let c = try reject(store, nil, body: "c")
         let at = t0.addingTimeInterval(60)
 
-        let resubmission = RejectionAction.resubmitted(by: "alice", at: at, messageID: "resubmit/1/x",
-                                                       body: bytes("A!"))
+        let resubmission = RejectionAction.resubmitted(
+            by: "alice", at: at, messageID: "resubmit/1/x",
+            body: bytes("A!"))
         let resubmitted = try store.recordRejectionAction(id: a, resubmission)
         #expect(resubmitted.status == .resubmitted && resubmitted.action?.actor == "alice")
         #expect(resubmitted.action?.at == at)
@@ -59,13 +73,18 @@ import Testing
         }
         #expect(twice?.code == .constraint && twice?.message.contains("resubmitted by alice") == true)
         #expect(throws: StoreError.self) {
-            try store.recordRejectionAction(id: b, .resubmitted(by: "carol", at: at, messageID: "r/2/y",
-                                                                body: bytes("b")))
+            try store.recordRejectionAction(
+                id: b,
+                .resubmitted(
+                    by: "carol", at: at, messageID: "r/2/y",
+                    body: bytes("b")))
         }
         // What cannot be an action.
-        for (id, action) in [(c, RejectionAction.dropped(by: "carol", at: at, reason: "  ")),
-                             (c, .dropped(by: " ", at: at, reason: "r")),
-                             (999, .dropped(by: "carol", at: at, reason: "r"))] {
+        for (id, action) in [
+            (c, RejectionAction.dropped(by: "carol", at: at, reason: "  ")),
+            (c, .dropped(by: " ", at: at, reason: "r")),
+            (999, .dropped(by: "carol", at: at, reason: "r")),
+        ] {
             let e = #expect(throws: StoreError.self) { try store.recordRejectionAction(id: id, action) }
             #expect(e?.code == .invalidArgument)
         }
@@ -80,7 +99,8 @@ import Testing
     }
 
     @Test func theSchemaRefusesActionsWithoutTheirParts() throws {
-        let dir = try TempDir(); defer { dir.cleanup() }
+        let dir = try TempDir()
+        defer { dir.cleanup() }
         let store = try openStore(dir)
         let a = try reject(store, "m-1", body: "a")
         let queue = try DatabaseQueue(path: dir.dbPath)

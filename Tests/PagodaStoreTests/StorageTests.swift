@@ -13,7 +13,8 @@ import Testing
     /// The database, its WAL and its shared-memory file are the owner's only (they hold callers' names and
     /// phone numbers), and so is the directory the store had to make; whatever the umask says.
     @Test func filesAreCreatedPrivate() throws {
-        let dir = try TempDir(); defer { dir.cleanup() }
+        let dir = try TempDir()
+        defer { dir.cleanup() }
         let path = dir.url.appendingPathComponent("state/deeper/pagoda.sqlite").path
         let store = try DispatchStore(StoreConfiguration(path: path))
         #expect(Self.mode(dir.url.appendingPathComponent("state").path) == 0o700)
@@ -31,7 +32,8 @@ import Testing
 
     /// Files an earlier version left world-readable are made private when the store opens them.
     @Test func existingReadableFilesAreTightened() throws {
-        let dir = try TempDir(); defer { dir.cleanup() }
+        let dir = try TempDir()
+        defer { dir.cleanup() }
         let first = try openStore(dir)
         _ = try first.recordDispatches([dispatch("M1")])
         try first.close()
@@ -56,7 +58,8 @@ import Testing
 
     /// A rejected body is stored once, in its rejection; the outbox row publishes it from there.
     @Test func aRejectedBodyIsStoredOnce() throws {
-        let dir = try TempDir(); defer { dir.cleanup() }
+        let dir = try TempDir()
+        defer { dir.cleanup() }
         let store = try openStore(dir)
         _ = try store.recordDispatches([rejection(amqp: "m-1", messageID: "rejected/m-1")])
         let pending = try store.pendingOutbox(after: 0, limit: 10)
@@ -66,8 +69,10 @@ import Testing
         try store.close()
         let db = try DatabaseQueue(path: dir.dbPath)
         let (outbox, rejection) = try db.read { db in
-            (try Int.fetchOne(db, sql: "SELECT length(body) FROM outbox"),
-             try Int.fetchOne(db, sql: "SELECT length(body) FROM rejections"))
+            (
+                try Int.fetchOne(db, sql: "SELECT length(body) FROM outbox"),
+                try Int.fetchOne(db, sql: "SELECT length(body) FROM rejections")
+            )
         }
         #expect(outbox == 0 && rejection == 8)
     }
@@ -75,11 +80,14 @@ import Testing
     /// Sent rows older than the cut are deleted, in batches of the limit; unsent and younger rows stay,
     /// and so do the tickets, events and rejections they came from.
     @Test func pruningDeletesOnlyOldSentRows() throws {
-        let dir = try TempDir(); defer { dir.cleanup() }
+        let dir = try TempDir()
+        defer { dir.cleanup() }
         let store = try openStore(dir)
-        let old = t0, young = t0.addingTimeInterval(3_600)
-        _ = try store.recordDispatches((0..<6).map { dispatch("OLD-\($0)", at: old) }
-                                       + [rejection(amqp: "r-1", messageID: "rejected/r-1", at: old)])
+        let old = t0
+        let young = t0.addingTimeInterval(3_600)
+        _ = try store.recordDispatches(
+            (0..<6).map { dispatch("OLD-\($0)", at: old) }
+                + [rejection(amqp: "r-1", messageID: "rejected/r-1", at: old)])
         _ = try store.recordDispatches((0..<2).map { dispatch("YOUNG-\($0)", at: young) })
         let rows = try store.pendingOutbox(after: 0, limit: 100)
         #expect(rows.count == 6 * 2 + 1 + 2 * 2)
@@ -104,7 +112,8 @@ import Testing
     }
 
     @Test func fileSizesAreThoseOnDisk() throws {
-        let dir = try TempDir(); defer { dir.cleanup() }
+        let dir = try TempDir()
+        defer { dir.cleanup() }
         let store = try openStore(dir)
         _ = try store.recordDispatches((0..<50).map { dispatch("S\($0)") })
         let sizes = store.fileSizes()

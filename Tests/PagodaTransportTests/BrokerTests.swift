@@ -1,7 +1,8 @@
 import Foundation
-import Synchronization
 import PagodaTesting
+import Synchronization
 import Testing
+
 @testable import PagodaTransport
 
 /// Tests against a real RabbitMQ. Serialized: the fault test closes every connection on the broker.
@@ -40,7 +41,8 @@ import Testing
         #expect(outcomes.allSatisfy { $0 == .confirmed })
         #expect(publisher.counters.confirmed == n)
 
-        let consumer = AMQPConsumer(configuration: config, queue: queue, topology: topology, prefetch: 200, logger: TestBroker.logger)
+        let consumer = AMQPConsumer(
+            configuration: config, queue: queue, topology: topology, prefetch: 200, logger: TestBroker.logger)
         let collected = Collected()
         let sample = Locked<Delivery?>(nil)
         let task = Task {
@@ -124,7 +126,8 @@ import Testing
             bindings: [.init(queue: queue, exchange: exchange, routingKey: "routed")])
         let publisher = AMQPPublisher(configuration: config, topology: topology, logger: TestBroker.logger)
 
-        let returned = try await publisher.publish(AMQPMessage(exchange: exchange, routingKey: "nowhere", body: [1, 2, 3]))
+        let returned = try await publisher.publish(
+            AMQPMessage(exchange: exchange, routingKey: "nowhere", body: [1, 2, 3]))
         #expect(returned == .returned(code: 312, text: "NO_ROUTE"))
 
         // Interleave routable and unroutable publishes: each caller gets its own verdict.
@@ -133,7 +136,8 @@ import Testing
                 group.addTask {
                     let routable = i % 3 != 0
                     let o = try await publisher.publish(
-                        AMQPMessage(exchange: exchange, routingKey: routable ? "routed" : "nowhere", body: Array("\(i)".utf8)))
+                        AMQPMessage(
+                            exchange: exchange, routingKey: routable ? "routed" : "nowhere", body: Array("\(i)".utf8)))
                     return (routable, o)
                 }
             }
@@ -149,7 +153,8 @@ import Testing
             }
         }
         // Non-mandatory unroutable messages are confirmed (and dropped) by the broker.
-        let dropped = try await publisher.publish(AMQPMessage(exchange: exchange, routingKey: "nowhere", body: [0], mandatory: false))
+        let dropped = try await publisher.publish(
+            AMQPMessage(exchange: exchange, routingKey: "nowhere", body: [0], mandatory: false))
         #expect(dropped == .confirmed)
         #expect(publisher.counters.returned == 1 + 34)
         await publisher.close()
@@ -174,8 +179,9 @@ import Testing
             for i in 0..<60 {
                 for there in [false, true] {
                     group.addTask {
-                        let m = AMQPMessage(exchange: exchange, routingKey: "event.type", body: Array("\(i)".utf8), messageId: "m-\(i)",
-                                                headers: ["CC": .array([.string(there ? "missing" : "here")])])
+                        let m = AMQPMessage(
+                            exchange: exchange, routingKey: "event.type", body: Array("\(i)".utf8), messageId: "m-\(i)",
+                            headers: ["CC": .array([.string(there ? "missing" : "here")])])
                         return (i, there, try await publisher.publish(m))
                     }
                 }
@@ -186,7 +192,9 @@ import Testing
         }
         #expect(results.count == 120)
         for (i, there, outcome) in results {
-            #expect(outcome == (there ? .returned(code: 312, text: "NO_ROUTE") : .confirmed), "message \(i) to \(there ? "missing" : "here")")
+            #expect(
+                outcome == (there ? .returned(code: 312, text: "NO_ROUTE") : .confirmed),
+                "message \(i) to \(there ? "missing" : "here")")
         }
         await publisher.close()
         try await TestBroker.ctl("delete_queue", queue)
@@ -199,24 +207,39 @@ import Testing
         let exchange = uniqueName("pagoda.test.mig")
         let queue = uniqueName("pagoda.test.mig.q")
         let binding = Topology.Binding(queue: queue, exchange: exchange, routingKey: "")
-        let old = Topology(exchanges: [.init(name: exchange, type: "fanout")], queues: [.quorum(queue)], bindings: [binding])
+        let old = Topology(
+            exchanges: [.init(name: exchange, type: "fanout")], queues: [.quorum(queue)], bindings: [binding])
         let publisher = AMQPPublisher(configuration: config, topology: old, logger: TestBroker.logger)
         let n = 700
         for i in 0..<n {
-            let o = try await publisher.publish(AMQPMessage(exchange: exchange, routingKey: "", body: Array("body-\(i)".utf8), messageId: "m-\(i)",
-                                                                headers: ["n": .int(Int64(i)), "s": "x"]))
+            let o = try await publisher.publish(
+                AMQPMessage(
+                    exchange: exchange, routingKey: "", body: Array("body-\(i)".utf8), messageId: "m-\(i)",
+                    headers: ["n": .int(Int64(i)), "s": "x"]))
             #expect(o == .confirmed)
         }
-        let migration = QueueMigration(queue: .quorum(queue, arguments: ["x-single-active-consumer": true]), bindings: [binding])
-        let outcome = try await Task.detached { try migration.run(configuration: config, logger: TestBroker.logger) }.value
+        let migration = QueueMigration(
+            queue: .quorum(queue, arguments: ["x-single-active-consumer": true]), bindings: [binding])
+        let outcome = try await Task.detached { try migration.run(configuration: config, logger: TestBroker.logger) }
+            .value
         #expect(outcome == .init(redeclared: true, moved: n))
-        let again = try await Task.detached { try migration.run(configuration: config, logger: TestBroker.logger) }.value
+        let again = try await Task.detached { try migration.run(configuration: config, logger: TestBroker.logger) }
+            .value
         #expect(again == .init(redeclared: false, moved: 0))
         // The binding is back: a new message arrives behind the moved ones.
-        #expect(try await publisher.publish(AMQPMessage(exchange: exchange, routingKey: "", body: Array("late".utf8), messageId: "late")) == .confirmed)
-        let consumer = AMQPConsumer(configuration: config, queue: queue, topology: Topology(), prefetch: 1000, logger: TestBroker.logger)
+        #expect(
+            try await publisher.publish(
+                AMQPMessage(exchange: exchange, routingKey: "", body: Array("late".utf8), messageId: "late"))
+                == .confirmed)
+        let consumer = AMQPConsumer(
+            configuration: config, queue: queue, topology: Topology(), prefetch: 1000, logger: TestBroker.logger)
         let got = Locked<[Delivery]>([])
-        let task = Task { for await d in consumer.deliveries { got.withLock { $0.append(d) }; consumer.ack(d) } }
+        let task = Task {
+            for await d in consumer.deliveries {
+                got.withLock { $0.append(d) }
+                consumer.ack(d)
+            }
+        }
         #expect(await eventually(timeout: .seconds(60)) { got.value.count == n + 1 })
         let d = got.value
         #expect(d.map { $0.messageId ?? "" } == (0..<n).map { "m-\($0)" } + ["late"])
@@ -227,7 +250,10 @@ import Testing
         await publisher.close()
         let listed = try await TestBroker.ctl("list_queues", "name", "arguments")
         #expect(!listed.contains("\(queue).migrating"))
-        #expect(listed.split(separator: "\n").contains { $0.hasPrefix(queue + "\t") && $0.contains("x-single-active-consumer") }, "\(listed)")
+        #expect(
+            listed.split(separator: "\n").contains {
+                $0.hasPrefix(queue + "\t") && $0.contains("x-single-active-consumer")
+            }, "\(listed)")
         try await TestBroker.ctl("delete_queue", queue)
     }
 
@@ -237,7 +263,8 @@ import Testing
         let topology = Topology(queues: [.init(name: queue)])
         let publisher = AMQPPublisher(configuration: config, topology: topology, logger: TestBroker.logger)
         try await publishNumbered(publisher, count: 10, to: queue)
-        let consumer = AMQPConsumer(configuration: config, queue: queue, topology: topology, prefetch: 3, logger: TestBroker.logger)
+        let consumer = AMQPConsumer(
+            configuration: config, queue: queue, topology: topology, prefetch: 3, logger: TestBroker.logger)
         let collected = Collected()
         let task = Task {
             for await d in consumer.deliveries { collected.add(d, keep: true) }
@@ -251,7 +278,8 @@ import Testing
         #expect(!first.redelivered)
         consumer.nack(first, requeue: true)
         // The requeued message comes back with redelivered=true (quorum/classic put it at the head).
-        #expect(await eventually { collected.deliveries.contains { $0.redelivered && $0.messageId == first.messageId } })
+        #expect(
+            await eventually { collected.deliveries.contains { $0.redelivered && $0.messageId == first.messageId } })
         let redelivery = try #require(collected.deliveries.first { $0.redelivered })
         #expect(redelivery.body == first.body)
         #expect(redelivery.deliveryTag != first.deliveryTag)
@@ -260,7 +288,8 @@ import Testing
         let ackTask = Task {
             var acked = Set<UInt64>()
             while !Task.isCancelled {
-                for d in collected.deliveries where d.deliveryTag != first.deliveryTag && !acked.contains(d.deliveryTag) {
+                for d in collected.deliveries where d.deliveryTag != first.deliveryTag && !acked.contains(d.deliveryTag)
+                {
                     acked.insert(d.deliveryTag)
                     consumer.ack(d)
                 }
@@ -286,7 +315,8 @@ import Testing
         let topology = Topology(queues: [.quorum(queue)])
         let publisher = AMQPPublisher(configuration: config, topology: topology, logger: TestBroker.logger)
         try await publishNumbered(publisher, count: 20, to: queue)
-        let consumer = AMQPConsumer(configuration: config, queue: queue, topology: topology, prefetch: 50, logger: TestBroker.logger)
+        let consumer = AMQPConsumer(
+            configuration: config, queue: queue, topology: topology, prefetch: 50, logger: TestBroker.logger)
         let collected = Collected()
         let task = Task { for await d in consumer.deliveries { collected.add(d, keep: true) } }
         #expect(await eventually { collected.count == 20 })
@@ -300,7 +330,8 @@ import Testing
         // (and the redelivered m12, still unsettled) to the queue.
         await consumer.close()
         task.cancel()
-        let second = AMQPConsumer(configuration: config, queue: queue, topology: topology, prefetch: 50, logger: TestBroker.logger)
+        let second = AMQPConsumer(
+            configuration: config, queue: queue, topology: topology, prefetch: 50, logger: TestBroker.logger)
         let again = Collected()
         let task2 = Task { for await d in second.deliveries { again.add(d, keep: true) } }
         #expect(await eventually { again.count == 2 })
@@ -332,10 +363,13 @@ import Testing
             }
         }
         try await TestBroker.ctl("delete_queue", queue)
-        #expect(await eventually { consumer.counters.consumerCancels == 1 && consumer.state == .connected(generation: 2) })
+        #expect(
+            await eventually { consumer.counters.consumerCancels == 1 && consumer.state == .connected(generation: 2) })
         #expect(await eventually { events.all.contains(.consumerCancelledByBroker(queue: queue)) })
         let publisher = AMQPPublisher(configuration: config, topology: topology, logger: TestBroker.logger)
-        #expect(try await publisher.publish(AMQPMessage(exchange: "", routingKey: queue, body: [42], messageId: "after")) == .confirmed)
+        #expect(
+            try await publisher.publish(AMQPMessage(exchange: "", routingKey: queue, body: [42], messageId: "after"))
+                == .confirmed)
         #expect(await eventually { collected.ids.contains("after") })
         await consumer.close()
         await publisher.close()
@@ -348,7 +382,8 @@ import Testing
         let queue = uniqueName("pagoda.test.faults")
         let topology = Topology(queues: [.quorum(queue)])
         let publisher = AMQPPublisher(configuration: config, topology: topology, window: 64, logger: TestBroker.logger)
-        let consumer = AMQPConsumer(configuration: config, queue: queue, topology: topology, prefetch: 20, logger: TestBroker.logger)
+        let consumer = AMQPConsumer(
+            configuration: config, queue: queue, topology: topology, prefetch: 20, logger: TestBroker.logger)
         let publisherEvents = EventLog(publisher.events)
         let consumerEvents = EventLog(consumer.events)
         try await publisher.waitUntilConnected()
@@ -434,12 +469,16 @@ import Testing
         #expect(await eventually(timeout: .seconds(60)) { collected.ids.isSuperset(of: confirmed) })
         #expect(collected.ids.isSuperset(of: confirmed))
         // The held-back message is redelivered on a later generation (it was never acked).
-        #expect(await eventually { collected.deliveries.contains { $0.messageId == stale.messageId && $0.generation > 1 && $0.redelivered } })
+        #expect(
+            await eventually {
+                collected.deliveries.contains { $0.messageId == stale.messageId && $0.generation > 1 && $0.redelivered }
+            })
         // With 32 publishes in flight at each fault, some outcomes were unknown and got retried.
         #expect(unknownRetries.value > 0)
-        print("fault test: confirmed \(confirmed.count) ids, \(unknownRetries.value) unknown/nacked outcomes retried, "
-            + "\(collected.count) deliveries (\(collected.count - collected.ids.count) duplicates), "
-            + "\(consumer.counters.staleAcksDropped) stale settlements dropped")
+        print(
+            "fault test: confirmed \(confirmed.count) ids, \(unknownRetries.value) unknown/nacked outcomes retried, "
+                + "\(collected.count) deliveries (\(collected.count - collected.ids.count) duplicates), "
+                + "\(consumer.counters.staleAcksDropped) stale settlements dropped")
 
         #expect(publisher.counters.disconnects >= 2)
         #expect(consumer.counters.disconnects >= 2)
@@ -518,7 +557,8 @@ import Testing
             }
             return nil
         }
-        #expect(try await publisher.publish(AMQPMessage(exchange: "", routingKey: queue, body: [1, 2, 3])) == .confirmed)
+        #expect(
+            try await publisher.publish(AMQPMessage(exchange: "", routingKey: queue, body: [1, 2, 3])) == .confirmed)
         #expect(await received.value?.body == [1, 2, 3])
         await consumer.close(timeout: .milliseconds(500))
         await publisher.close()
@@ -545,9 +585,12 @@ import Testing
         }
         kill(pid, SIGCONT)
         #expect(detected)
-        #expect(await eventually {
-            events.all.contains { if case .disconnected(_, let reason) = $0 { reason.contains("heartbeat") } else { false } }
-        })
+        #expect(
+            await eventually {
+                events.all.contains {
+                    if case .disconnected(_, let reason) = $0 { reason.contains("heartbeat") } else { false }
+                }
+            })
         try await publisher.waitUntilConnected(timeout: .seconds(60))
         #expect(try await publisher.publish(AMQPMessage(exchange: "", routingKey: queue, body: [7])) == .confirmed)
         #expect(await eventually(timeout: .seconds(60)) { consumer.counters.delivered == 1 })
@@ -565,7 +608,9 @@ import Testing
         try await publisher.waitUntilConnected()
         // Published before the restart, consumed after it: persistence in a durable quorum queue.
         for i in 0..<50 {
-            #expect(try await publisher.publish(AMQPMessage(exchange: "", routingKey: queue, body: [1], messageId: "pre-\(i)")) == .confirmed)
+            #expect(
+                try await publisher.publish(
+                    AMQPMessage(exchange: "", routingKey: queue, body: [1], messageId: "pre-\(i)")) == .confirmed)
         }
         try await TestBroker.stop()
         #expect(await eventually { publisher.state == .disconnected || publisher.state == .connecting })
@@ -575,7 +620,9 @@ import Testing
                 for i in 0..<50 {
                     group.addTask {
                         while try await publisher.publish(
-                            AMQPMessage(exchange: "", routingKey: queue, body: [2], messageId: "during-\(i)")) != .confirmed {}
+                            AMQPMessage(exchange: "", routingKey: queue, body: [2], messageId: "during-\(i)"))
+                            != .confirmed
+                        {}
                     }
                 }
                 try await group.waitForAll()
@@ -612,7 +659,8 @@ import Testing
         try await TestBroker.ensureRunning()
     }
 
-    private func firstFailure(_ url: String, tweak: (inout AMQPConfiguration) -> Void = { _ in }) async throws -> String {
+    private func firstFailure(_ url: String, tweak: (inout AMQPConfiguration) -> Void = { _ in }) async throws -> String
+    {
         var config = try AMQPConfiguration(url: url)
         config.connectTimeout = .seconds(2)
         config.rpcTimeout = .seconds(2)
@@ -630,12 +678,15 @@ import Testing
     @Test func tlsHandshakeAgainstPlainPortFails() async throws {
         let plain = try AMQPConfiguration(url: TestBroker.url)
         let error = try await firstFailure("amqps://guest:guest@127.0.0.1:\(plain.port)/?verify=verify_none")
-        #expect(error.lowercased().contains("ssl") || error.lowercased().contains("socket") || error.lowercased().contains("tls"))
+        #expect(
+            error.lowercased().contains("ssl") || error.lowercased().contains("socket")
+                || error.lowercased().contains("tls"))
     }
 
     @Test func missingCAFileIsATLSSetupError() async throws {
         let plain = try AMQPConfiguration(url: TestBroker.url)
-        let error = try await firstFailure("amqps://guest:guest@127.0.0.1:\(plain.port)/?cacertfile=/nonexistent/ca.pem")
+        let error = try await firstFailure(
+            "amqps://guest:guest@127.0.0.1:\(plain.port)/?cacertfile=/nonexistent/ca.pem")
         #expect(error.contains("TLS setup failed"))
         #expect(error.contains("/nonexistent/ca.pem"))
     }
@@ -646,12 +697,16 @@ import Testing
         guard let plain = try? AMQPConfiguration(url: TestBroker.url) else { return nil }
         let dir = TestBroker.directory + "/tls"
         guard FileManager.default.fileExists(atPath: dir + "/client.pem"),
-              TestBroker.reachable(host: "127.0.0.1", port: plain.port + 10) else { return nil }
+            TestBroker.reachable(host: "127.0.0.1", port: plain.port + 10)
+        else { return nil }
         return (plain.port + 10, dir)
     }
 
-    private func tlsURL(host: String = "localhost", ca: String = "ca.pem", client: Bool = true, extra: String = "") throws -> String {
-        let t = try #require(tls, "the private broker has no TLS listener (ops/broker.sh makes one when openssl is installed)")
+    private func tlsURL(host: String = "localhost", ca: String = "ca.pem", client: Bool = true, extra: String = "")
+        throws -> String
+    {
+        let t = try #require(
+            tls, "the private broker has no TLS listener (ops/broker.sh makes one when openssl is installed)")
         var url = "amqps://guest:guest@\(host):\(t.port)/?cacertfile=\(t.dir)/\(ca)"
         if client { url += "&certfile=\(t.dir)/client.pem&keyfile=\(t.dir)/client.key" }
         return url + extra
@@ -667,10 +722,12 @@ import Testing
         let publisher = AMQPPublisher(configuration: config, topology: topology, logger: TestBroker.logger)
         try await publisher.waitUntilConnected(timeout: .seconds(30))
         for i in 0..<20 {
-            let outcome = try await publisher.publish(AMQPMessage(exchange: "", routingKey: queue, body: Array("tls \(i)".utf8), messageId: "t\(i)"))
+            let outcome = try await publisher.publish(
+                AMQPMessage(exchange: "", routingKey: queue, body: Array("tls \(i)".utf8), messageId: "t\(i)"))
             #expect(outcome == .confirmed)
         }
-        let consumer = AMQPConsumer(configuration: config, queue: queue, topology: topology, prefetch: 50, logger: TestBroker.logger)
+        let consumer = AMQPConsumer(
+            configuration: config, queue: queue, topology: topology, prefetch: 50, logger: TestBroker.logger)
         let collected = Collected()
         let task = Task {
             for await d in consumer.deliveries {
@@ -720,7 +777,8 @@ import Testing
 
     @Test func certificateWithoutKeyIsRejected() async throws {
         let plain = try AMQPConfiguration(url: TestBroker.url)
-        let error = try await firstFailure("amqps://guest:guest@127.0.0.1:\(plain.port)/?certfile=/tmp/c.pem&verify=verify_none")
+        let error = try await firstFailure(
+            "amqps://guest:guest@127.0.0.1:\(plain.port)/?certfile=/tmp/c.pem&verify=verify_none")
         #expect(error.contains("client certificate and key must be given together"))
     }
 }

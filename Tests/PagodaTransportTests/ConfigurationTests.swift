@@ -1,6 +1,7 @@
 import Logging
 import PagodaTesting
 import Testing
+
 @testable import PagodaTransport
 
 @Suite struct ConfigurationTests {
@@ -41,7 +42,8 @@ import Testing
     }
 
     @Test func ipv6AndQuery() throws {
-        let c = try AMQPConfiguration(url: "amqp://u:p@[::1]:5673/v?heartbeat=30&frame_max=65536&connection_name=pagoda-dispatch")
+        let c = try AMQPConfiguration(
+            url: "amqp://u:p@[::1]:5673/v?heartbeat=30&frame_max=65536&connection_name=pagoda-dispatch")
         #expect(c.host == "::1")
         #expect(c.port == 5673)
         #expect(c.heartbeatSeconds == 30)
@@ -51,7 +53,9 @@ import Testing
 
     @Test func tlsQuery() throws {
         let c = try AMQPConfiguration(
-            url: "amqps://u:p@mq:5671/?cacertfile=/etc/ssl/ca.pem&certfile=/etc/ssl/c.pem&keyfile=/etc/ssl/k.pem&verify_hostname=false")
+            url:
+                "amqps://u:p@mq:5671/?cacertfile=/etc/ssl/ca.pem&certfile=/etc/ssl/c.pem&keyfile=/etc/ssl/k.pem&verify_hostname=false"
+        )
         #expect(c.tls?.caCertificatePath == "/etc/ssl/ca.pem")
         #expect(c.tls?.clientCertificatePath == "/etc/ssl/c.pem")
         #expect(c.tls?.clientKeyPath == "/etc/ssl/k.pem")
@@ -65,11 +69,15 @@ import Testing
     @Test func badURLs() {
         #expect(throws: AMQPConfigurationError.invalidScheme("http")) { try AMQPConfiguration(url: "http://host") }
         #expect(throws: AMQPConfigurationError.self) { try AMQPConfiguration(url: "host:5672") }
-        #expect(throws: AMQPConfigurationError.missingHost("amqp://u:***@:5672/")) { try AMQPConfiguration(url: "amqp://u:p@:5672/") }
+        #expect(throws: AMQPConfigurationError.missingHost("amqp://u:***@:5672/")) {
+            try AMQPConfiguration(url: "amqp://u:p@:5672/")
+        }
         #expect(throws: AMQPConfigurationError.invalidPort("99999")) { try AMQPConfiguration(url: "amqp://host:99999") }
         #expect(throws: AMQPConfigurationError.invalidPort("abc")) { try AMQPConfiguration(url: "amqp://host:abc") }
         #expect(throws: AMQPConfigurationError.self) { try AMQPConfiguration(url: "amqp://u:p%zz@host") }
-        #expect(throws: AMQPConfigurationError.unknownQueryParameter("bogus")) { try AMQPConfiguration(url: "amqp://host?bogus=1") }
+        #expect(throws: AMQPConfigurationError.unknownQueryParameter("bogus")) {
+            try AMQPConfiguration(url: "amqp://host?bogus=1")
+        }
         #expect(throws: AMQPConfigurationError.invalidQueryParameter(name: "heartbeat", value: "-1")) {
             try AMQPConfiguration(url: "amqp://host?heartbeat=-1")
         }
@@ -129,10 +137,12 @@ import Testing
     @Test func reconnectionMovesToTheNextNodeAfterAFailureOrALoss() {
         let (stream, continuation) = AsyncStream<ConnectionEvent>.makeStream()
         _ = stream
-        var r = Reconnection(policy: ReconnectBackoff(), endpointCount: 3, shared: EndpointShared(), events: continuation)
+        var r = Reconnection(
+            policy: ReconnectBackoff(), endpointCount: 3, shared: EndpointShared(), events: continuation)
         #expect(r.endpointIndex == 0)
         r.willConnect()
-        r.connectFailed(.library(status: -9, message: "refused", context: "connect"), logger: Logger(label: "t"), "failed")
+        r.connectFailed(
+            .library(status: -9, message: "refused", context: "connect"), logger: Logger(label: "t"), "failed")
         #expect(r.endpointIndex == 1)
         r.willConnect()
         r.didConnect(logger: Logger(label: "t"), "connected", node: AMQPConfiguration())
@@ -140,7 +150,8 @@ import Testing
         r.lost(.library(status: -9, message: "gone", context: "read"))
         #expect(r.endpointIndex == 2)
         r.willConnect()
-        r.connectFailed(.library(status: -9, message: "refused", context: "connect"), logger: Logger(label: "t"), "failed")
+        r.connectFailed(
+            .library(status: -9, message: "refused", context: "connect"), logger: Logger(label: "t"), "failed")
         #expect(r.endpointIndex == 0)
     }
 }

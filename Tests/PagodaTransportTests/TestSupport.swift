@@ -3,10 +3,11 @@ import Logging
 import PagodaTesting
 import Synchronization
 import Testing
+
 @testable import PagodaTransport
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 enum TestBroker {
@@ -30,7 +31,8 @@ enum TestBroker {
     }
 
     static var script: String {
-        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent()
             .appendingPathComponent("ops/broker.sh").path
     }
 
@@ -101,7 +103,9 @@ enum TestBroker {
         addr.sin_port = in_port_t(UInt16(port).bigEndian)
         guard inet_pton(AF_INET, host == "localhost" ? "127.0.0.1" : host, &addr.sin_addr) == 1 else { return false }
         let rc = withUnsafePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
         }
         return rc == 0
     }
@@ -115,7 +119,8 @@ enum TestBroker {
 /// Publishes messages m0..m(count-1) (body: the index as one byte) to `queue`, each confirmed.
 func publishNumbered(_ publisher: AMQPPublisher, count: Int, to queue: String) async throws {
     for i in 0..<count {
-        let o = try await publisher.publish(AMQPMessage(exchange: "", routingKey: queue, body: [UInt8(i)], messageId: "m\(i)"))
+        let o = try await publisher.publish(
+            AMQPMessage(exchange: "", routingKey: queue, body: [UInt8(i)], messageId: "m\(i)"))
         #expect(o == .confirmed)
     }
 }
@@ -170,7 +175,6 @@ final class EventLog: Sendable {
     var disconnects: Int { all.filter { if case .disconnected = $0 { true } else { false } }.count }
     var protocolErrors: [ConnectionEvent] { all.filter { if case .protocolError = $0 { true } else { false } } }
 }
-
 
 /// A loopback TCP port nothing listens on: the kernel picks a free one for a socket that is then closed.
 func unusedLoopbackPort() throws -> Int {

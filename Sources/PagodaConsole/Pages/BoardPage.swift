@@ -32,9 +32,10 @@ enum BoardPage {
         let snapshot = rates.current()
         return try await env.blocking {
             let day = DispatchStore.consoleDay(now)
-            return Data(counts: try store.consoleOpenCounts(), day: try store.consoleDayCounts(day...day)[day] ?? [:],
-                        red: try store.consoleList(.red, limit: 10), supervised: try store.consoleList(.supervised, limit: 8),
-                        desks: try store.consoleDeskCounts(), rates: snapshot, now: now)
+            return Data(
+                counts: try store.consoleOpenCounts(), day: try store.consoleDayCounts(day...day)[day] ?? [:],
+                red: try store.consoleList(.red, limit: 10), supervised: try store.consoleList(.supervised, limit: 8),
+                desks: try store.consoleDeskCounts(), rates: snapshot, now: now)
         }
     }
 
@@ -112,22 +113,31 @@ enum BoardPage {
             "<div class=\"kpi \(kind)\"><div class=\"kpi-value\">\(value)</div><div class=\"kpi-label\">\(label)</div></div>"
         }
         var out = "<section class=\"kpis\">"
-        out += kpi("在办工单", all.total) + kpi("红灯", all.red, "red") + kpi("黄灯", all.yellow, "yellow") + kpi("绿灯", all.green, "green")
+        out +=
+            kpi("在办工单", all.total) + kpi("红灯", all.red, "red") + kpi("黄灯", all.yellow, "yellow")
+            + kpi("绿灯", all.green, "green")
         out += kpi("督办", all.supervised, "red")
         out += "<div class=\"kpi-sep\"></div>"
-        out += kpi("今日受理", d["intake", default: 0]) + kpi("今日派单", d["intake", default: 0] + d["ticket.dispatched", default: 0])
+        out +=
+            kpi("今日受理", d["intake", default: 0])
+            + kpi("今日派单", d["intake", default: 0] + d["ticket.dispatched", default: 0])
         out += kpi("今日上提", d["ticket.escalated", default: 0]) + kpi("今日办结", d["ticket.closed", default: 0])
         out += kpi("今日拒收", d["rejected", default: 0])
         out += "</section>"
 
         // Districts by light, with their towns and units folded under them.
         out += "<div class=\"grid board-grid\"><section class=\"card\"><h2>各区在办工单（按灯色）</h2>"
-        out += "<table class=\"lights\"><thead><tr><th>区域</th><th class=\"num\">在办</th><th class=\"num\">绿灯</th><th class=\"num\">黄灯</th>"
+        out +=
+            "<table class=\"lights\"><thead><tr><th>区域</th><th class=\"num\">在办</th><th class=\"num\">绿灯</th><th class=\"num\">黄灯</th>"
         out += "<th class=\"num\">红灯</th><th class=\"num\">督办</th><th class=\"barcol\">分布</th></tr></thead><tbody>"
         let maxTotal = max(1, districts.values.map(\.total).max() ?? 1)
-        for (name, t) in districts.sorted(by: { ($0.value.red, $0.value.total, $1.key) > ($1.value.red, $1.value.total, $0.key) }) {
+        for (name, t) in districts.sorted(by: {
+            ($0.value.red, $0.value.total, $1.key) > ($1.value.red, $1.value.total, $0.key)
+        }) {
             out += row(name, t, maxTotal: maxTotal, cls: "district")
-            for (town, tt) in (towns[name] ?? [:]).sorted(by: { ($0.value.red, $0.value.total) > ($1.value.red, $1.value.total) }).prefix(6) {
+            for (town, tt) in (towns[name] ?? [:]).sorted(by: {
+                ($0.value.red, $0.value.total) > ($1.value.red, $1.value.total)
+            }).prefix(6) {
                 out += row(town, tt, maxTotal: maxTotal, cls: "town")
             }
         }
@@ -150,7 +160,9 @@ enum BoardPage {
         out += "</div></section></div>"
 
         // Units with the most red lights.
-        let worst = units.filter { $0.value.total > 0 }.sorted { ($0.value.red, $0.value.yellow, $1.key) > ($1.value.red, $1.value.yellow, $0.key) }.prefix(12)
+        let worst = units.filter { $0.value.total > 0 }.sorted {
+            ($0.value.red, $0.value.yellow, $1.key) > ($1.value.red, $1.value.yellow, $0.key)
+        }.prefix(12)
         out += "<section class=\"card\"><h2>承办单位（红灯最多的 12 个）</h2><div class=\"unit-grid\">"
         for (unit, t) in worst {
             let place = hierarchy.place(unit)
@@ -177,7 +189,8 @@ enum BoardPage {
     /// A bar whose length is the group's share of the largest, split by light.
     static func bar(_ t: Tally, maxTotal: Int) -> String {
         func w(_ n: Int) -> String { String(format: "%.2f", Double(n) * 100 / Double(maxTotal)) }
-        return "<div class=\"stack\"><span class=\"g\" style=\"width:\(w(t.green))%\"></span><span class=\"y\" style=\"width:\(w(t.yellow))%\"></span>"
+        return
+            "<div class=\"stack\"><span class=\"g\" style=\"width:\(w(t.green))%\"></span><span class=\"y\" style=\"width:\(w(t.yellow))%\"></span>"
             + "<span class=\"r\" style=\"width:\(w(t.red))%\"></span></div>"
     }
 
@@ -200,21 +213,28 @@ enum BoardPage {
         func byDistrict(_ rows: [UnitReport.Row]) -> [String: UnitReport.Row] {
             Dictionary(grouping: rows, by: { hierarchy.place($0.unit).district }).mapValues(UnitReport.total)
         }
-        let today = byDistrict(s.today), month = byDistrict(s.month)
+        let today = byDistrict(s.today)
+        let month = byDistrict(s.month)
         let names = Set(today.keys).union(month.keys).sorted()
         var out = "<table class=\"rates\"><thead><tr><th rowspan=\"2\">区域</th>"
         for m in UnitReport.Metric.allCases { out += "<th colspan=\"2\" class=\"num\">\(Words.metric(m))</th>" }
-        out += "</tr><tr>" + String(repeating: "<th class=\"num sub\">今日</th><th class=\"num sub\">本月</th>", count: 5) + "</tr></thead><tbody>"
+        out +=
+            "</tr><tr>" + String(repeating: "<th class=\"num sub\">今日</th><th class=\"num sub\">本月</th>", count: 5)
+            + "</tr></thead><tbody>"
         for name in names {
             out += "<tr><td>\(HTML.escape(name))</td>"
             for m in UnitReport.Metric.allCases {
-                out += "<td class=\"num\">\(rateCell(today[name]?.rate(m)))</td><td class=\"num\">\(rateCell(month[name]?.rate(m)))</td>"
+                out +=
+                    "<td class=\"num\">\(rateCell(today[name]?.rate(m)))</td><td class=\"num\">\(rateCell(month[name]?.rate(m)))</td>"
             }
             out += "</tr>"
         }
-        let t = UnitReport.total(s.today), mo = UnitReport.total(s.month)
+        let t = UnitReport.total(s.today)
+        let mo = UnitReport.total(s.month)
         out += "<tr class=\"total\"><td>全市</td>"
-        for m in UnitReport.Metric.allCases { out += "<td class=\"num\">\(rateCell(t.rate(m)))</td><td class=\"num\">\(rateCell(mo.rate(m)))</td>" }
+        for m in UnitReport.Metric.allCases {
+            out += "<td class=\"num\">\(rateCell(t.rate(m)))</td><td class=\"num\">\(rateCell(mo.rate(m)))</td>"
+        }
         out += "</tr></tbody></table>"
         if names.isEmpty { out += "<p class=\"muted\">本月尚无派单</p>" }
         return out
@@ -240,8 +260,9 @@ enum BoardPage {
         group.get("board/events") { _, context in
             let user = try context.requireUser
             guard allowed(user) else { throw ConsoleError(.forbidden, "承办人员不能查看态势大屏") }
-            return Response(status: .ok, headers: [.contentType: "text/event-stream", .cacheControl: "no-store"],
-                            body: ResponseBody { writer in try await events(&writer, env: env) })
+            return Response(
+                status: .ok, headers: [.contentType: "text/event-stream", .cacheControl: "no-store"],
+                body: ResponseBody { writer in try await events(&writer, env: env) })
         }
     }
 

@@ -23,20 +23,27 @@ enum CentrePage {
         group.get("centre") { request, context in
             let user = try context.requireUser
             guard user.role != .worker else { throw ConsoleError(.forbidden, "承办人员不能进入中心工作台") }
-            if let q = request.uri.queryParameters["q"].map(String.init)?.trimmingCharacters(in: .whitespaces), !q.isEmpty {
+            if let q = request.uri.queryParameters["q"].map(String.init)?.trimmingCharacters(in: .whitespaces),
+                !q.isEmpty
+            {
                 return HTML.redirect("/tickets/\(Path.escape(q))")
             }
             let store = env.store
             let data = try await env.blocking {
                 var desks: [String: [ConsoleListRow]] = [:]
-                for d in CentreDesk.allCases { desks[d.rawValue] = try store.consoleList(.desk(d.rawValue), limit: listSize) }
-                return Data(desks: desks, counts: try store.consoleDeskCounts(), rejections: try store.rejections(status: .open, limit: 20))
+                for d in CentreDesk.allCases {
+                    desks[d.rawValue] = try store.consoleList(.desk(d.rawValue), limit: listSize)
+                }
+                return Data(
+                    desks: desks, counts: try store.consoleDeskCounts(),
+                    rejections: try store.rejections(status: .open, limit: 20))
             }
             return HTML.response(page(data, user: user, env: env, context: context))
         }
     }
 
-    static func page(_ data: Data, user: ConsoleUser, env: ConsoleEnvironment, context: ConsoleRequestContext) -> String {
+    static func page(_ data: Data, user: ConsoleUser, env: ConsoleEnvironment, context: ConsoleRequestContext) -> String
+    {
         let now = env.clock()
         let hierarchy = env.hierarchy
         let rules = env.backend.ruleSet
@@ -48,10 +55,12 @@ enum CentrePage {
             <section class="kpis">
             """
         for d in CentreDesk.allCases {
-            body += "<a class=\"kpi\" href=\"#desk-\(d.rawValue)\"><div class=\"kpi-value\">\(data.counts[d.rawValue, default: 0])</div>"
+            body +=
+                "<a class=\"kpi\" href=\"#desk-\(d.rawValue)\"><div class=\"kpi-value\">\(data.counts[d.rawValue, default: 0])</div>"
             body += "<div class=\"kpi-label\">\(Words.desk(d.rawValue))</div></a>"
         }
-        body += "<a class=\"kpi red\" href=\"#desk-rejected\"><div class=\"kpi-value\">\(data.rejections.count)\(data.rejections.count >= 20 ? "+" : "")</div>"
+        body +=
+            "<a class=\"kpi red\" href=\"#desk-rejected\"><div class=\"kpi-value\">\(data.rejections.count)\(data.rejections.count >= 20 ? "+" : "")</div>"
         body += "<div class=\"kpi-label\">拒收消息</div></a></section>"
 
         // Triage: dispatch by hand.
@@ -60,9 +69,12 @@ enum CentrePage {
         if triage.isEmpty {
             body += "<p class=\"muted\">分拨队列为空</p>"
         } else {
-            body += "<table><thead><tr><th>灯</th><th>工单号</th><th>内容</th><th>受理时间</th><th>剩余</th><th>派往</th></tr></thead><tbody>"
+            body +=
+                "<table><thead><tr><th>灯</th><th>工单号</th><th>内容</th><th>受理时间</th><th>剩余</th><th>派往</th></tr></thead><tbody>"
             for r in triage {
-                let form = acts ? """
+                let form =
+                    acts
+                    ? """
                     <form method="post" action="/tickets/\(HTML.escape(Path.escape(r.ticketID)))" class="filters">\(Layout.csrfField(context))\
                     <input type="hidden" name="command_id" value="\(ConsoleCommands.freshID())"><input type="hidden" name="type" value="redispatch">\
                     <div class="grow"><input type="text" name="to_unit" list="units" required placeholder="搜索单位名称或编号" aria-label="派往单位"></div>\
@@ -76,9 +88,11 @@ enum CentrePage {
             body += "</tbody></table>"
             if acts {
                 // Unit search: the browser's own suggestions over every unit's id and name.
-                body += "<datalist id=\"units\">" + rules.units.map {
-                    "<option value=\"\(HTML.escape($0.id))\">\(HTML.escape($0.name))（\(HTML.escape(hierarchy.place($0.id).district))）</option>"
-                }.joined() + "</datalist>"
+                body +=
+                    "<datalist id=\"units\">"
+                    + rules.units.map {
+                        "<option value=\"\(HTML.escape($0.id))\">\(HTML.escape($0.name))（\(HTML.escape(hierarchy.place($0.id).district))）</option>"
+                    }.joined() + "</datalist>"
             }
         }
         body += "</section><div class=\"grid grid-2\">"
@@ -93,25 +107,34 @@ enum CentrePage {
         } else {
             body += "<table><thead><tr><th>编号</th><th>时间</th><th>原因</th><th>消息内容</th></tr></thead><tbody>"
             for r in data.rejections {
-                let issues = r.issues.isEmpty ? HTML.escape(r.reason)
-                    : r.issues.map { "<span class=\"mono\">\(HTML.escape($0.path.isEmpty ? "(消息)" : $0.path))</span> \(HTML.escape($0.message))" }.joined(separator: "<br>")
+                let issues =
+                    r.issues.isEmpty
+                    ? HTML.escape(r.reason)
+                    : r.issues.map {
+                        "<span class=\"mono\">\(HTML.escape($0.path.isEmpty ? "(消息)" : $0.path))</span> \(HTML.escape($0.message))"
+                    }.joined(separator: "<br>")
                 let excerpt = String(decoding: r.body.prefix(160), as: UTF8.self)
                 body += """
                     <tr><td class="mono">#\(r.id)</td><td>\(HTML.escape(env.time(r.at)))</td><td>\(Piece.badge(r.code, "red"))<div class="small">\(issues)</div></td>\
                     <td class="mono small">\(HTML.escape(excerpt))\(r.body.count > 160 ? "…" : "")</td></tr>
                     """
             }
-            body += "</tbody></table><p class=\"muted small\">重新提交或放弃：<span class=\"mono\">pagoda rejected resubmit|drop ID</span></p>"
+            body +=
+                "</tbody></table><p class=\"muted small\">重新提交或放弃：<span class=\"mono\">pagoda rejected resubmit|drop ID</span></p>"
         }
         body += "</section>"
-        return Layout.page(title: "中心工作台", context: context, active: "centre", head: PageStyle.tag + Piece.countdownScript, body: body)
+        return Layout.page(
+            title: "中心工作台", context: context, active: "centre", head: PageStyle.tag + Piece.countdownScript, body: body)
     }
 
-    static func list(_ desk: String, _ title: String, _ data: Data, env: ConsoleEnvironment, now: Date, dueLabel: String) -> String {
+    static func list(
+        _ desk: String, _ title: String, _ data: Data, env: ConsoleEnvironment, now: Date, dueLabel: String
+    ) -> String {
         let rows = data.desks[desk] ?? []
         var out = "<section class=\"card\" id=\"desk-\(desk)\"><h2>\(title)（\(data.counts[desk, default: 0])）</h2>"
         guard !rows.isEmpty else { return out + "<p class=\"muted\">暂无</p></section>" }
-        out += "<table><thead><tr><th>灯</th><th>工单号</th><th>承办单位</th><th>内容</th><th>\(dueLabel == "—" ? "最近时限" : dueLabel)</th></tr></thead><tbody>"
+        out +=
+            "<table><thead><tr><th>灯</th><th>工单号</th><th>承办单位</th><th>内容</th><th>\(dueLabel == "—" ? "最近时限" : dueLabel)</th></tr></thead><tbody>"
         for r in rows {
             out += """
                 <tr><td>\(Piece.light(r.light))</td><td>\(Piece.ticketLink(r.ticketID))</td><td>\(HTML.escape(env.hierarchy.name(r.unitID)))</td>\

@@ -22,7 +22,9 @@ enum InboxPage {
         init(_ request: Request) {
             let q = request.uri.queryParameters
             func v(_ name: String) -> String? {
-                guard let s = q[name[...]].map(String.init)?.trimmingCharacters(in: .whitespaces), !s.isEmpty else { return nil }
+                guard let s = q[name[...]].map(String.init)?.trimmingCharacters(in: .whitespaces), !s.isEmpty else {
+                    return nil
+                }
                 return s
             }
             phase = v("phase").flatMap { Phase(rawValue: $0) != nil ? $0 : nil }
@@ -57,19 +59,24 @@ enum InboxPage {
             guard rules.unit(id: unit) != nil else { throw ConsoleError(.notFound, "规则中没有单位 \(unit)") }
             let query = Query(request)
             let store = env.store
-            let storeQuery = ConsoleInboxQuery(unitID: unit, phase: query.phase, light: query.light, category: query.category,
-                                               enterprise: query.enterprise, search: query.search, limit: pageSize,
-                                               offset: (query.page - 1) * pageSize)
+            let storeQuery = ConsoleInboxQuery(
+                unitID: unit, phase: query.phase, light: query.light, category: query.category,
+                enterprise: query.enterprise, search: query.search, limit: pageSize,
+                offset: (query.page - 1) * pageSize)
             let (result, counts) = try await env.blocking {
                 (try store.consoleInbox(storeQuery), try store.consoleOpenCounts(unit: unit))
             }
-            return HTML.response(page(unit: unit, query: query, rows: result.rows, total: result.total, counts: counts,
-                                      env: env, context: context))
+            return HTML.response(
+                page(
+                    unit: unit, query: query, rows: result.rows, total: result.total, counts: counts,
+                    env: env, context: context))
         }
     }
 
-    static func page(unit: String, query: Query, rows: [ConsoleListRow], total: Int, counts: [ConsoleOpenCount],
-                     env: ConsoleEnvironment, context: ConsoleRequestContext) -> String {
+    static func page(
+        unit: String, query: Query, rows: [ConsoleListRow], total: Int, counts: [ConsoleOpenCount],
+        env: ConsoleEnvironment, context: ConsoleRequestContext
+    ) -> String {
         let rules = env.backend.ruleSet
         let hierarchy = env.hierarchy
         let place = hierarchy.place(unit)
@@ -80,12 +87,18 @@ enum InboxPage {
             "<option value=\"\(h: value)\"\(selected == value ? " selected" : "")>\(h: label)</option>"
         }
         var phases = option("", "全部", query.phase)
-        for p in [Phase.assigned, .signed, .returnRequested, .replied] { phases += option(p.rawValue, Words.phase(p.rawValue), query.phase) }
+        for p in [Phase.assigned, .signed, .returnRequested, .replied] {
+            phases += option(p.rawValue, Words.phase(p.rawValue), query.phase)
+        }
         var lights = option("", "全部", query.light)
         for l in Light.allCases.reversed() { lights += option(l.rawValue, Words.light(l.rawValue), query.light) }
         var categories = option("", "全部", query.category)
-        for c in rules.categories { categories += option(c.code, c.name.map { "\($0)（\(c.code)）" } ?? c.code, query.category) }
-        let enterprise = option("", "全部", query.enterprise.map { $0 ? "1" : "0" }) + option("1", "企业诉求", query.enterprise.map { $0 ? "1" : "0" })
+        for c in rules.categories {
+            categories += option(c.code, c.name.map { "\($0)（\(c.code)）" } ?? c.code, query.category)
+        }
+        let enterprise =
+            option("", "全部", query.enterprise.map { $0 ? "1" : "0" })
+            + option("1", "企业诉求", query.enterprise.map { $0 ? "1" : "0" })
             + option("0", "非企业", query.enterprise.map { $0 ? "1" : "0" })
         var body = """
             <div class="page-head"><h1>\(h: place.name)</h1><span class="meta">\(h: unit) · \(Words.level(place.level)) · \
@@ -148,7 +161,9 @@ enum InboxPage {
             </script>
             """
         let active = context.user?.role == .worker ? "inbox" : nil
-        return Layout.page(title: place.name, context: context, active: active, head: PageStyle.tag + Piece.countdownScript, body: body)
+        return Layout.page(
+            title: place.name, context: context, active: active, head: PageStyle.tag + Piece.countdownScript, body: body
+        )
     }
 
     /// A JavaScript string literal (JSON rules, with `<` escaped so it cannot end the script).
@@ -163,8 +178,9 @@ enum InboxPage {
             if user.role == .worker && user.unit != unit { throw ConsoleError(.forbidden, "只能查看本单位的工单") }
             let store = env.store
             let n = try await env.blocking { try store.consoleOpenCounts(unit: unit).reduce(0) { $0 + $1.count } }
-            return Response(status: .ok, headers: [.contentType: "text/plain; charset=utf-8", .cacheControl: "no-store"],
-                            body: .init(byteBuffer: ByteBuffer(string: "\(n)")))
+            return Response(
+                status: .ok, headers: [.contentType: "text/plain; charset=utf-8", .cacheControl: "no-store"],
+                body: .init(byteBuffer: ByteBuffer(string: "\(n)")))
         }
     }
 }

@@ -77,7 +77,9 @@ final class LiveRates: @unchecked Sendable {
             for row in rows { feed(row) }
             if let last = rows.last { cursor = last.rowID }
             let caughtUp = rows.count < 20_000
-            if (!rows.isEmpty && (caughtUp || now.timeIntervalSince(lastFold) > 5)) || now.timeIntervalSince(lastFold) > 30 {
+            if (!rows.isEmpty && (caughtUp || now.timeIntervalSince(lastFold) > 5))
+                || now.timeIntervalSince(lastFold) > 30
+            {
                 fold(now: now, ready: caughtUp)
             }
             return !caughtUp
@@ -102,8 +104,9 @@ final class LiveRates: @unchecked Sendable {
         do {
             let object: JSONObject
             if let d = row.intakeDispatch {
-                object = UnitReport.intakeDispatchEvent(ticketID: row.ticketID, at: row.at, unit: d.unitID, level: d.level, signBy: d.signBy,
-                                                        resolveBy: d.resolveBy, offsetSeconds: offsetSeconds)
+                object = UnitReport.intakeDispatchEvent(
+                    ticketID: row.ticketID, at: row.at, unit: d.unitID, level: d.level, signBy: d.signBy,
+                    resolveBy: d.resolveBy, offsetSeconds: offsetSeconds)
             } else if case .object(let o) = try JSON.parse(row.json) {
                 object = o
             } else {
@@ -114,17 +117,20 @@ final class LiveRates: @unchecked Sendable {
         } catch {
             unreadable += 1
             if unreadable == 1 {
-                logger.warning("console rates: a timeline row is passed over", metadata: [
-                    "event.row": "\(row.rowID)", "ticket.id": "\(row.ticketID)", "error": "\(error)",
-                ])
+                logger.warning(
+                    "console rates: a timeline row is passed over",
+                    metadata: [
+                        "event.row": "\(row.rowID)", "ticket.id": "\(row.ticketID)", "error": "\(error)",
+                    ])
             }
         }
     }
 
     private func fold(now: Date, ready: Bool) {
         lastFold = now
-        let s = Snapshot(today: today.units(asOf: now), month: month.units(asOf: now), at: now, ready: ready || current().ready,
-                         eventsRead: month.eventsRead, unreadable: unreadable)
+        let s = Snapshot(
+            today: today.units(asOf: now), month: month.units(asOf: now), at: now, ready: ready || current().ready,
+            eventsRead: month.eventsRead, unreadable: unreadable)
         lock.lock()
         snapshot = s
         lock.unlock()

@@ -118,7 +118,9 @@ enum Piece {
     /// `剩 3天4小时`, `超 25分钟`.
     static func duration(_ seconds: TimeInterval) -> String {
         let s = Int(abs(seconds))
-        let d = s / 86_400, h = (s % 86_400) / 3600, m = (s % 3600) / 60
+        let d = s / 86_400
+        let h = (s % 86_400) / 3600
+        let m = (s % 3600) / 60
         let text = d > 0 ? "\(d)天\(h)小时" : h > 0 ? "\(h)小时\(m)分" : "\(max(m, s > 0 ? 1 : 0))分钟"
         return (seconds < 0 ? "超 " : "剩 ") + text
     }
@@ -184,7 +186,8 @@ struct Hierarchy: Sendable {
     init(_ rules: RuleSet) {
         rulesHash = rules.hash
         for u in rules.units {
-            var district: String?, town: String?
+            var district: String?
+            var town: String?
             var r: Int? = u.region
             while let i = r {
                 let region = rules.regions[i]
@@ -198,7 +201,8 @@ struct Hierarchy: Sendable {
 
     /// The unit's place; a unit no longer in the rules (or none) is put under `其他`.
     func place(_ unit: String) -> Place {
-        places[unit] ?? Place(unit: unit, name: unit.isEmpty ? "（无承办单位）" : unit, level: .city, district: "其他", town: nil)
+        places[unit]
+            ?? Place(unit: unit, name: unit.isEmpty ? "（无承办单位）" : unit, level: .city, district: "其他", town: nil)
     }
 
     func name(_ unit: String?) -> String {
@@ -208,7 +212,9 @@ struct Hierarchy: Sendable {
 
     /// Every unit id, ordered by district, town, level, id.
     var units: [Place] {
-        places.values.sorted { ($0.district, $0.town ?? "", $0.level, $0.unit) < ($1.district, $1.town ?? "", $1.level, $1.unit) }
+        places.values.sorted {
+            ($0.district, $0.town ?? "", $0.level, $0.unit) < ($1.district, $1.town ?? "", $1.level, $1.unit)
+        }
     }
 }
 

@@ -5,7 +5,8 @@ import Hummingbird
 enum PageRoutes {
     static func register(on group: RouterGroup<ConsoleRequestContext>, env: ConsoleEnvironment) {
         // The rates of today and of the month, fed on a thread of their own while the routes live.
-        let rates = LiveRates(store: env.store, logger: env.logger, offsetSeconds: env.configuration.offsetSeconds, clock: env.clock)
+        let rates = LiveRates(
+            store: env.store, logger: env.logger, offsetSeconds: env.configuration.offsetSeconds, clock: env.clock)
         rates.start()
         BoardPage.register(on: group, env: env, rates: rates)
         InboxPage.register(on: group, env: env)

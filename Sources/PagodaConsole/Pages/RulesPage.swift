@@ -78,30 +78,39 @@ enum RulesPage {
         let rules = env.backend.ruleSet
         switch TicketContract.decode(Array(input.utf8), isKnownCategory: rules.isKnownCategory) {
         case .failure(let error):
-            return "<div class=\"notice error\" id=\"try-result\">不是有效的工单（契约 v1）：<ul>" + error.issues.map {
-                "<li><span class=\"mono\">\(HTML.escape($0.path.isEmpty ? "(根)" : $0.path))</span> \(HTML.escape($0.code))：\(HTML.escape($0.message))</li>"
-            }.joined() + "</ul></div>"
+            return "<div class=\"notice error\" id=\"try-result\">不是有效的工单（契约 v1）：<ul>"
+                + error.issues.map {
+                    "<li><span class=\"mono\">\(HTML.escape($0.path.isEmpty ? "(根)" : $0.path))</span> \(HTML.escape($0.code))：\(HTML.escape($0.message))</li>"
+                }.joined() + "</ul></div>"
         case .success(let ticket):
             let d = rules.route(ticket, explainMisses: true)
-            let dest: String = switch d.type {
-            case .unit: d.unit.map { "\($0.name)（\($0.id)）" } ?? "—"
-            case .platform: "平台直接答复"
-            case .triage: "人工分拨（中心）"
-            case .emergency: "转应急部门 \(d.emergencyLine ?? "")"
-            }
+            let dest: String =
+                switch d.type {
+                case .unit: d.unit.map { "\($0.name)（\($0.id)）" } ?? "—"
+                case .platform: "平台直接答复"
+                case .triage: "人工分拨（中心）"
+                case .emergency: "转应急部门 \(d.emergencyLine ?? "")"
+                }
             var out = "<div id=\"try-result\"><dl class=\"fields\">"
             out += "<dt>派往</dt><dd><b>\(HTML.escape(dest))</b></dd>"
-            out += "<dt>依据规则</dt><dd class=\"mono\">\(HTML.escape(d.rule.id)) · \(HTML.escape(d.rule.file)):\(d.rule.line)</dd>"
+            out +=
+                "<dt>依据规则</dt><dd class=\"mono\">\(HTML.escape(d.rule.id)) · \(HTML.escape(d.rule.file)):\(d.rule.line)</dd>"
             out += "<dt>类别 / 紧急</dt><dd>\(HTML.escape(d.category ?? "—")) / \(HTML.escape(d.urgency.rawValue))</dd>"
             out += "<dt>时限方案</dt><dd>\(HTML.escape(d.slaProfile ?? "—"))</dd>"
-            out += "<dt>时限</dt><dd>" + d.deadlines.map {
-                "\(Words.clock($0.clock.rawValue)) \(HTML.escape(env.time($0.due)))"
-            }.joined(separator: "；") + "</dd></dl>"
-            out += "<h3>判定说明</h3><ul class=\"explain\">" + d.explanation.map { "<li>\(HTML.escape($0.description))</li>" }.joined() + "</ul>"
+            out +=
+                "<dt>时限</dt><dd>"
+                + d.deadlines.map {
+                    "\(Words.clock($0.clock.rawValue)) \(HTML.escape(env.time($0.due)))"
+                }.joined(separator: "；") + "</dd></dl>"
+            out +=
+                "<h3>判定说明</h3><ul class=\"explain\">"
+                + d.explanation.map { "<li>\(HTML.escape($0.description))</li>" }.joined() + "</ul>"
             if !ticket.warnings.isEmpty {
-                out += "<h3>被略去的字段</h3><ul class=\"explain\">" + ticket.warnings.map {
-                    "<li><span class=\"mono\">\(HTML.escape($0.path))</span> \(HTML.escape($0.message))</li>"
-                }.joined() + "</ul>"
+                out +=
+                    "<h3>被略去的字段</h3><ul class=\"explain\">"
+                    + ticket.warnings.map {
+                        "<li><span class=\"mono\">\(HTML.escape($0.path))</span> \(HTML.escape($0.message))</li>"
+                    }.joined() + "</ul>"
             }
             return out + "</div>"
         }
@@ -134,16 +143,20 @@ enum RulesPage {
         } else {
             body += "<ol class=\"timeline\">"
             for l in loads.reversed() {
-                let (cls, label) = switch l.outcome {
-                case .started: ("done", "启动加载")
-                case .reloaded: ("done", "重新加载成功")
-                case .unchanged: ("", "重新加载：无变化")
-                case .failed: ("red", "重新加载失败，继续使用原规则")
-                }
-                body += "<li class=\"\(cls)\"><span class=\"when\">\(HTML.escape(env.time(l.at)))</span><span class=\"what\">\(label)</span>"
+                let (cls, label) =
+                    switch l.outcome {
+                    case .started: ("done", "启动加载")
+                    case .reloaded: ("done", "重新加载成功")
+                    case .unchanged: ("", "重新加载：无变化")
+                    case .failed: ("red", "重新加载失败，继续使用原规则")
+                    }
+                body +=
+                    "<li class=\"\(cls)\"><span class=\"when\">\(HTML.escape(env.time(l.at)))</span><span class=\"what\">\(label)</span>"
                 body += " <span class=\"mono small muted\">\(HTML.escape(String(l.hash.prefix(19))))</span>"
                 if let r = l.reason { body += "<div class=\"detail\">\(HTML.escape(r))</div>" }
-                if !l.diagnostics.isEmpty { body += "<pre class=\"diag\">\(HTML.escape(l.diagnostics.joined(separator: "\n")))</pre>" }
+                if !l.diagnostics.isEmpty {
+                    body += "<pre class=\"diag\">\(HTML.escape(l.diagnostics.joined(separator: "\n")))</pre>"
+                }
                 body += "</li>"
             }
             body += "</ol>"

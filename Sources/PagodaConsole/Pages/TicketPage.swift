@@ -35,7 +35,10 @@ enum TicketPage {
             let id = try context.parameters.require("id")
             let data = try await load(id, user: user, env: env)
             let done = request.uri.queryParameters["done"].map(String.init).flatMap(CommandType.init(rawValue:))
-            let notice = done.map { "<div class=\"notice ok\" id=\"notice\">已提交：\(HTML.escape(ConsoleCommands.typeName($0)))</div>" } ?? ""
+            let notice =
+                done.map {
+                    "<div class=\"notice ok\" id=\"notice\">已提交：\(HTML.escape(ConsoleCommands.typeName($0)))</div>"
+                } ?? ""
             return HTML.response(page(data, notice: notice, env: env, context: context))
         }
         group.post("tickets/:id") { request, context in
@@ -48,7 +51,8 @@ enum TicketPage {
                 throw ConsoleError(.forbidden, "\(user.role.chinese)只能查看，不能办理工单")
             }
             let object = ConsoleCommands.object(form: form, ticketID: id, unit: unit, now: env.clock(), env: env)
-            let result = try await ConsoleCommands.submit(object, ticketID: id, user: user, remote: context.remoteAddress, env: env)
+            let result = try await ConsoleCommands.submit(
+                object, ticketID: id, user: user, remote: context.remoteAddress, env: env)
             switch result.outcome {
             case .applied, .duplicate:
                 return HTML.redirect("/tickets/\(Path.escape(id))?done=\(result.command.action.type.rawValue)")
@@ -79,15 +83,22 @@ enum TicketPage {
             <span class="muted">承办单位：\(state?.holder.map { "<a href=\"/units/\(HTML.escape(Path.escape($0.unit)))\">\(HTML.escape(hierarchy.name($0.unit)))</a>" } ?? "—")</span></div>
             <div class="grid grid-2" style="margin-top:1rem">
             """
-        body += "<section class=\"card\" id=\"ticket-received\"><h2>工单内容</h2>\(received(h.ticket, user: user, env: env))</section>"
-        body += "<section class=\"card\" id=\"decision\"><h2>派单决定</h2>\(decision(h.decisions.last, env: env))</section></div>"
-        body += "<div class=\"grid grid-2\"><section class=\"card\" id=\"clocks\"><h2>时限与计时</h2>\(clocks(state, history: h, now: now, env: env))</section>"
+        body +=
+            "<section class=\"card\" id=\"ticket-received\"><h2>工单内容</h2>\(received(h.ticket, user: user, env: env))</section>"
+        body +=
+            "<section class=\"card\" id=\"decision\"><h2>派单决定</h2>\(decision(h.decisions.last, env: env))</section></div>"
+        body +=
+            "<div class=\"grid grid-2\"><section class=\"card\" id=\"clocks\"><h2>时限与计时</h2>\(clocks(state, history: h, now: now, env: env))</section>"
         body += "<section class=\"card\" id=\"timeline\"><h2>处理记录</h2>\(timeline(h.events, env: env))</section></div>"
         if let user, let state {
             let forms = actions(state, user: user, context: context, env: env)
-            if !forms.isEmpty { body += "<section class=\"card\" id=\"actions\"><h2>办理</h2><div class=\"actions\">\(forms)</div></section>" }
+            if !forms.isEmpty {
+                body +=
+                    "<section class=\"card\" id=\"actions\"><h2>办理</h2><div class=\"actions\">\(forms)</div></section>"
+            }
         }
-        return Layout.page(title: "工单 \(h.ticket.id)", context: context, head: PageStyle.tag + Piece.countdownScript, body: body)
+        return Layout.page(
+            title: "工单 \(h.ticket.id)", context: context, head: PageStyle.tag + Piece.countdownScript, body: body)
     }
 
     static func received(_ t: TicketHistory.Ticket, user: ConsoleUser?, env: ConsoleEnvironment) -> String {
@@ -104,13 +115,16 @@ enum TicketPage {
             rows.append(("区域", HTML.escape(parts.joined(separator: " / "))))
         }
         if let c = s(o["category"]) { rows.append(("类别", HTML.escape(c))) }
-        if let u = s(o["urgency"]) { rows.append(("紧急程度", HTML.escape(u == "urgent" ? "紧急" : u == "emergency" ? "特急" : "一般"))) }
+        if let u = s(o["urgency"]) {
+            rows.append(("紧急程度", HTML.escape(u == "urgent" ? "紧急" : u == "emergency" ? "特急" : "一般")))
+        }
         if case .object(let c)? = o["caller"] {
             let text = [s(c["name"]), s(c["phone"])].compactMap { $0 }.joined(separator: " · ")
             if !text.isEmpty { rows.append(("来电人", "<span id=\"caller\">\(HTML.escape(text))</span>")) }
         }
         if case .object(let e)? = o["enterprise"] {
-            rows.append(("企业", HTML.escape([s(e["name"]), s(e["credit_code"])].compactMap { $0 }.joined(separator: " · "))))
+            rows.append(
+                ("企业", HTML.escape([s(e["name"]), s(e["credit_code"])].compactMap { $0 }.joined(separator: " · "))))
         }
         var out = "<dl class=\"fields\">" + rows.map { "<dt>\($0.0)</dt><dd>\($0.1)</dd>" }.joined() + "</dl>"
         if let title = s(o["title"]) { out += "<h3>\(HTML.escape(title))</h3>" }
@@ -119,8 +133,10 @@ enum TicketPage {
     }
 
     static func channel(_ c: String) -> String {
-        ["hotline": "12345 热线", "web": "网站", "wechat": "微信", "app": "App", "media": "媒体", "mailbox": "市长信箱",
-         "message_board": "留言板"][c] ?? c
+        [
+            "hotline": "12345 热线", "web": "网站", "wechat": "微信", "app": "App", "media": "媒体", "mailbox": "市长信箱",
+            "message_board": "留言板",
+        ][c] ?? c
     }
 
     static func kind(_ k: String) -> String {
@@ -130,21 +146,25 @@ enum TicketPage {
     static func decision(_ d: TicketHistory.Decision?, env: ConsoleEnvironment) -> String {
         guard let d else { return "<p class=\"muted\">没有派单记录</p>" }
         let r = d.row
-        let dest: String = switch r.destinationType {
-        case .unit: env.hierarchy.name(r.unitID)
-        case .platform: "平台直接答复"
-        case .triage: "人工分拨（中心）"
-        case .emergency: "转应急部门"
-        }
+        let dest: String =
+            switch r.destinationType {
+            case .unit: env.hierarchy.name(r.unitID)
+            case .platform: "平台直接答复"
+            case .triage: "人工分拨（中心）"
+            case .emergency: "转应急部门"
+            }
         var out = "<dl class=\"fields\">"
-        out += "<dt>派往</dt><dd>\(HTML.escape(dest))\(r.unitID.map { " <span class=\"muted mono\">\(HTML.escape($0))</span>" } ?? "")</dd>"
+        out +=
+            "<dt>派往</dt><dd>\(HTML.escape(dest))\(r.unitID.map { " <span class=\"muted mono\">\(HTML.escape($0))</span>" } ?? "")</dd>"
         out += "<dt>依据规则</dt><dd><span class=\"mono\" id=\"rule\">\(HTML.escape(r.ruleID))</span> · "
         out += "<span class=\"mono\" id=\"rule-place\">\(HTML.escape(r.ruleFile)):\(r.ruleLine)</span></dd>"
         out += "<dt>规则版本</dt><dd class=\"mono small\">\(HTML.escape(String(r.rulesHash.prefix(23))))</dd>"
         out += "<dt>时限方案</dt><dd>\(HTML.escape(r.slaProfile ?? "—"))</dd>"
         out += "<dt>类别 / 紧急</dt><dd>\(HTML.escape(r.category ?? "—")) / \(HTML.escape(r.urgency))</dd>"
         out += "<dt>派单时间</dt><dd>\(HTML.escape(env.time(d.createdAt)))</dd></dl>"
-        if case .object(let o)? = try? JSON.parse(r.decisionJSON), let steps = o["explanation"]?.arrayValue, !steps.isEmpty {
+        if case .object(let o)? = try? JSON.parse(r.decisionJSON), let steps = o["explanation"]?.arrayValue,
+            !steps.isEmpty
+        {
             out += "<h3>判定说明</h3><ul class=\"explain\">"
             for s in steps { out += "<li>\(HTML.escape(s.stringValue ?? ""))</li>" }
             out += "</ul>"
@@ -156,30 +176,35 @@ enum TicketPage {
         guard let state else {
             // No lifecycle state (handed off, or written before the lifecycle): the decision's deadlines.
             if history.deadlines.isEmpty { return "<p class=\"muted\">无计时</p>" }
-            return "<dl class=\"fields\">" + history.deadlines.map {
-                "<dt>\(HTML.escape(Words.clock($0.clock)))</dt><dd>\(HTML.escape(env.time($0.dueAt)))</dd>"
-            }.joined() + "</dl>"
+            return "<dl class=\"fields\">"
+                + history.deadlines.map {
+                    "<dt>\(HTML.escape(Words.clock($0.clock)))</dt><dd>\(HTML.escape(env.time($0.dueAt)))</dd>"
+                }.joined() + "</dl>"
         }
         var out = "<table><thead><tr><th>时限</th><th>开始</th><th>期限</th><th>状态</th></tr></thead><tbody>"
         for c in state.clocks {
             let status: String
             if let stopped = c.stoppedAt {
-                status = "<span class=\"ok-mark\">已完成</span> <span class=\"muted small\">\(HTML.escape(env.time(stopped)))</span>"
+                status =
+                    "<span class=\"ok-mark\">已完成</span> <span class=\"muted small\">\(HTML.escape(env.time(stopped)))</span>"
                     + (c.overdue ? " " + Piece.badge("曾超期", "red") : "")
             } else if c.pausedAt != nil {
                 status = Piece.badge("暂停（待中心审核）")
             } else {
-                status = (c.overdue ? Piece.badge("红灯", "red") + " " : c.warned ? Piece.badge("黄灯", "yellow") + " " : "")
+                status =
+                    (c.overdue ? Piece.badge("红灯", "red") + " " : c.warned ? Piece.badge("黄灯", "yellow") + " " : "")
                     + Piece.countdown(c.due, now: now)
             }
-            out += "<tr><td>\(HTML.escape(Words.clock(c.clock.rawValue)))</td><td>\(HTML.escape(env.time(c.started)))</td>"
+            out +=
+                "<tr><td>\(HTML.escape(Words.clock(c.clock.rawValue)))</td><td>\(HTML.escape(env.time(c.started)))</td>"
             out += "<td>\(HTML.escape(env.time(c.due)))</td><td>\(status)</td></tr>"
         }
         if state.clocks.isEmpty { out += "<tr><td colspan=\"4\" class=\"muted\">无计时</td></tr>" }
         out += "</tbody></table><dl class=\"fields\" style=\"margin-top:1rem\">"
         out += "<dt>转来时间</dt><dd>\(HTML.escape(env.time(state.assignedAt)))</dd>"
         if let p = state.pendingReturn {
-            out += "<dt>退单申请</dt><dd>\(HTML.escape(returnReason(p.reason.rawValue)))\(p.suggestedUnit.map { "，建议 " + HTML.escape(env.hierarchy.name($0)) } ?? "")"
+            out +=
+                "<dt>退单申请</dt><dd>\(HTML.escape(returnReason(p.reason.rawValue)))\(p.suggestedUnit.map { "，建议 " + HTML.escape(env.hierarchy.name($0)) } ?? "")"
             out += p.reviewDue.map { "，审核期限 " + HTML.escape(env.time($0)) } ?? ""
             out += "</dd>"
         }
@@ -189,7 +214,8 @@ enum TicketPage {
         let co = state.coHandlers.map { HTML.escape(env.hierarchy.name($0)) }
         out += "<dt>协办单位</dt><dd id=\"co-handlers\">\(co.isEmpty ? "—" : co.joined(separator: "、"))</dd>"
         if !state.returnedBy.isEmpty {
-            out += "<dt>退单单位</dt><dd>\(state.returnedBy.map { HTML.escape(env.hierarchy.name($0)) }.joined(separator: "、"))</dd>"
+            out +=
+                "<dt>退单单位</dt><dd>\(state.returnedBy.map { HTML.escape(env.hierarchy.name($0)) }.joined(separator: "、"))</dd>"
         }
         out += "<dt>升级 / 重办</dt><dd>上提 \(state.escalations) 次 · 重办 \(state.reworks) 次 · 退单 \(state.returns) 次</dd>"
         if let r = state.repeatOf { out += "<dt>重复件</dt><dd>\(Piece.ticketLink(r))</dd>" }
@@ -201,14 +227,18 @@ enum TicketPage {
     static func valueText(_ key: String, _ v: String) -> String {
         switch key {
         case "reason": returnReason(v)
-        case "outcome": ["resolved": "已解决", "partially_resolved": "部分解决", "unresolvable": "无法解决", "answered": "已答复"][v] ?? v
+        case "outcome":
+            ["resolved": "已解决", "partially_resolved": "部分解决", "unresolvable": "无法解决", "answered": "已答复"][v] ?? v
         case "satisfaction": ["satisfied": "满意", "basically_satisfied": "基本满意", "unsatisfied": "不满意"][v] ?? v
         default: v
         }
     }
 
     static func returnReason(_ r: String) -> String {
-        ["wrong_area": "非本辖区", "not_our_duty": "非本单位职责", "unclear_ownership": "职责不清", "incomplete_information": "信息不全"][r] ?? r
+        [
+            "wrong_area": "非本辖区", "not_our_duty": "非本单位职责", "unclear_ownership": "职责不清",
+            "incomplete_information": "信息不全",
+        ][r] ?? r
     }
 
     static func timeline(_ events: [TicketHistory.Event], env: ConsoleEnvironment) -> String {
@@ -218,17 +248,20 @@ enum TicketPage {
             let o = (try? JSON.parse(e.payloadJSON))?.objectValue ?? JSONObject()
             // The intake's own dispatch row repeats the lifecycle's dispatch event: shown as 受理.
             let isIntake = o["event"] == nil && e.type == "ticket.dispatched"
-            let cls = switch e.type {
-            case "ticket.overdue", "ticket.supervised", "command.rejected": "red"
-            case "ticket.reminder": "yellow"
-            case "ticket.closed", "ticket.replied": "done"
-            default: ""
-            }
+            let cls =
+                switch e.type {
+                case "ticket.overdue", "ticket.supervised", "command.rejected": "red"
+                case "ticket.reminder": "yellow"
+                case "ticket.closed", "ticket.replied": "done"
+                default: ""
+                }
             var detail: [String] = []
             if let u = o["unit"]?.stringValue, !isIntake { detail.append("单位：" + env.hierarchy.name(u)) }
             if let c = o["clock"]?.stringValue { detail.append("时限：" + Words.clock(c)) }
-            for (key, label) in [("note", "说明"), ("text", "内容"), ("reason", "原因"), ("outcome", "结果"), ("satisfaction", "满意度"),
-                                 ("code", "代码"), ("message", "原因")] {
+            for (key, label) in [
+                ("note", "说明"), ("text", "内容"), ("reason", "原因"), ("outcome", "结果"), ("satisfaction", "满意度"),
+                ("code", "代码"), ("message", "原因"),
+            ] {
                 if let v = o[key]?.stringValue, !v.isEmpty { detail.append("\(label)：\(valueText(key, v))") }
             }
             if let reached = o["reached"]?.boolValue { detail.append(reached ? "已联系上市民" : "未联系上市民") }
@@ -244,7 +277,9 @@ enum TicketPage {
     }
 
     /// The forms of the actions `user` may take on the ticket now.
-    static func actions(_ state: TicketState, user: ConsoleUser, context: ConsoleRequestContext, env: ConsoleEnvironment) -> String {
+    static func actions(
+        _ state: TicketState, user: ConsoleUser, context: ConsoleRequestContext, env: ConsoleEnvironment
+    ) -> String {
         guard !state.phase.isFinal else { return "" }
         let rules = env.backend.ruleSet
         func form(_ type: CommandType, _ fields: String, button: String? = nil, danger: Bool = false) -> String {
@@ -259,10 +294,14 @@ enum TicketPage {
         func select(_ name: String, _ label: String, _ options: [(String, String)], required: Bool = true) -> String {
             "<label>\(label)</label><select name=\"\(name)\"\(required ? " required" : "")>"
                 + (required ? "" : "<option value=\"\">（不指定）</option>")
-                + options.map { "<option value=\"\(HTML.escape($0.0))\">\(HTML.escape($0.1))</option>" }.joined() + "</select>"
+                + options.map { "<option value=\"\(HTML.escape($0.0))\">\(HTML.escape($0.1))</option>" }.joined()
+                + "</select>"
         }
-        func text(_ name: String, _ label: String, area: Bool = false, required: Bool = false, list: String? = nil) -> String {
-            area ? "<label>\(label)</label><textarea name=\"\(name)\"\(required ? " required" : "")></textarea>"
+        func text(_ name: String, _ label: String, area: Bool = false, required: Bool = false, list: String? = nil)
+            -> String
+        {
+            area
+                ? "<label>\(label)</label><textarea name=\"\(name)\"\(required ? " required" : "")></textarea>"
                 : "<label>\(label)</label><input type=\"text\" name=\"\(name)\"\(required ? " required" : "")\(list.map { " list=\"\($0)\"" } ?? "")>"
         }
         var out = ""
@@ -272,17 +311,34 @@ enum TicketPage {
             if state.phase == .assigned { out += form(.sign, "<p class=\"muted small\">确认本单位承办此工单。</p>") }
             if state.phase == .assigned || state.phase == .signed {
                 out += form(.contact, text("note", "联系情况"))
-                out += form(.progress, text("note", "进展说明", area: true, required: true)
-                            + select("milestone", "节点", [("onsite", "已到场"), ("answer", "已初步答复")], required: false))
-                out += form(.reply, select("outcome", "办理结果", [("resolved", "已解决"), ("partially_resolved", "部分解决"),
-                                                                  ("unresolvable", "无法解决（已解释）"), ("answered", "已答复")])
-                            + text("text", "办结反馈内容", area: true, required: true))
+                out += form(
+                    .progress,
+                    text("note", "进展说明", area: true, required: true)
+                        + select("milestone", "节点", [("onsite", "已到场"), ("answer", "已初步答复")], required: false))
+                out += form(
+                    .reply,
+                    select(
+                        "outcome", "办理结果",
+                        [
+                            ("resolved", "已解决"), ("partially_resolved", "部分解决"),
+                            ("unresolvable", "无法解决（已解释）"), ("answered", "已答复"),
+                        ])
+                        + text("text", "办结反馈内容", area: true, required: true))
                 if !pending {
-                    out += form(.requestReturn, select("reason", "退单原因", [("wrong_area", "非本辖区"), ("not_our_duty", "非本单位职责"),
-                                                                        ("unclear_ownership", "职责不清"), ("incomplete_information", "信息不全")])
-                                + text("suggested_unit", "建议承办单位（单位编号）", list: "units") + text("text", "说明", area: true), danger: true)
-                    out += form(.requestExtension, "<label>延期至</label><input type=\"datetime-local\" name=\"until\" required>"
-                                + text("reason", "延期理由", area: true, required: true))
+                    out += form(
+                        .requestReturn,
+                        select(
+                            "reason", "退单原因",
+                            [
+                                ("wrong_area", "非本辖区"), ("not_our_duty", "非本单位职责"),
+                                ("unclear_ownership", "职责不清"), ("incomplete_information", "信息不全"),
+                            ])
+                            + text("suggested_unit", "建议承办单位（单位编号）", list: "units") + text("text", "说明", area: true),
+                        danger: true)
+                    out += form(
+                        .requestExtension,
+                        "<label>延期至</label><input type=\"datetime-local\" name=\"until\" required>"
+                            + text("reason", "延期理由", area: true, required: true))
                 }
             }
         }
@@ -292,24 +348,35 @@ enum TicketPage {
                 out += form(.rejectReturn, text("note", "驳回理由"), danger: true)
             }
             if state.pendingExtension != nil {
-                out += form(.approveExtension, "<label>同意延期至（留空按申请）</label><input type=\"datetime-local\" name=\"until\">"
-                            + text("note", "审核意见"))
+                out += form(
+                    .approveExtension,
+                    "<label>同意延期至（留空按申请）</label><input type=\"datetime-local\" name=\"until\">"
+                        + text("note", "审核意见"))
                 out += form(.rejectExtension, text("note", "驳回理由"), danger: true)
             }
             if state.phase == .replied {
-                out += form(.callbackResult, select("reached", "是否联系上市民", [("true", "已联系上"), ("false", "未联系上")])
-                            + select("resolved", "问题是否解决", [("true", "已解决"), ("false", "未解决")], required: false)
-                            + select("satisfaction", "满意度", [("satisfied", "满意"), ("basically_satisfied", "基本满意"),
-                                                              ("unsatisfied", "不满意")], required: false)
-                            + text("note", "回访记录"), button: "记录回访")
+                out += form(
+                    .callbackResult,
+                    select("reached", "是否联系上市民", [("true", "已联系上"), ("false", "未联系上")])
+                        + select("resolved", "问题是否解决", [("true", "已解决"), ("false", "未解决")], required: false)
+                        + select(
+                            "satisfaction", "满意度",
+                            [
+                                ("satisfied", "满意"), ("basically_satisfied", "基本满意"),
+                                ("unsatisfied", "不满意"),
+                            ], required: false)
+                        + text("note", "回访记录"), button: "记录回访")
             }
-            out += form(.redispatch, text("to_unit", "改派至（单位编号，可搜索）", required: true, list: "units") + text("note", "说明"))
+            out += form(
+                .redispatch, text("to_unit", "改派至（单位编号，可搜索）", required: true, list: "units") + text("note", "说明"))
             out += form(.merge, text("into_ticket", "并入工单号", required: true) + text("note", "说明"))
         }
         if !out.isEmpty && out.contains("list=\"units\"") {
-            out += "<datalist id=\"units\">" + rules.units.map {
-                "<option value=\"\(HTML.escape($0.id))\">\(HTML.escape($0.name))</option>"
-            }.joined() + "</datalist>"
+            out +=
+                "<datalist id=\"units\">"
+                + rules.units.map {
+                    "<option value=\"\(HTML.escape($0.id))\">\(HTML.escape($0.name))</option>"
+                }.joined() + "</datalist>"
         }
         return out
     }
