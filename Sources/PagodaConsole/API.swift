@@ -155,12 +155,13 @@ public enum ConsoleAPI {
                         error.issues.map {
                             .object(
                                 JSONObject([
-                                    ("path", .string($0.path)), ("code", .string($0.code)),
+                                    ("path", .string($0.path)), ("code", .string($0.code.rawValue)),
                                     ("message", .string($0.message)),
                                 ]))
                         }))
                 throw ConsoleError(
-                    .badRequest, error.issues.map(\.message).joined(separator: "; "), wireCode: error.issues[0].code,
+                    .badRequest, error.issues.map(\.message).joined(separator: "; "),
+                    wireCode: error.issues[0].code.rawValue,
                     details: details)
             case .success(let ticket):
                 let decision = rules.route(ticket, explainMisses: true)

@@ -140,13 +140,13 @@ public enum ConsoleCommands {
                     error.issues.map {
                         .object(
                             JSONObject([
-                                ("path", .string($0.path)), ("code", .string($0.code)),
+                                ("path", .string($0.path)), ("code", .string($0.code.rawValue)),
                                 ("message", .string($0.message)),
                             ]))
                     }))
             throw ConsoleError(
                 .badRequest, "命令不符合约定：" + error.issues.map(\.message).joined(separator: "; "),
-                wireCode: error.issues[0].code, details: details)
+                wireCode: error.issues[0].code.rawValue, details: details)
         case .success(let c):
             command = c
         }

@@ -156,7 +156,7 @@ public enum JSON {
 
     private static func tooLarge(_ n: Int, _ limits: JSONLimits) -> JSONParseError {
         JSONParseError(
-            code: "too_large",
+            code: .tooLarge,
             message: "input is \(n) bytes, over the limit of \(limits.maxBytes) bytes at byte \(limits.maxBytes)",
             offset: limits.maxBytes)
     }
@@ -310,7 +310,7 @@ private struct JSONByteParser {
         skipWhitespace()
         if pos == end {
             throw JSONParseError(
-                code: "empty",
+                code: .empty,
                 message: end == 0 ? "empty input at byte 0" : "input contains only whitespace at byte \(end)",
                 offset: end)
         }
@@ -521,7 +521,7 @@ private struct JSONByteParser {
         let key = try parseString()
         if !frame.addKey(key) {
             throw JSONParseError(
-                code: "duplicate_key",
+                code: .duplicateKey,
                 message: "duplicate key \(JSON.quoted(key, limit: 64)) in object at byte \(keyStart)",
                 offset: keyStart)
         }
@@ -533,7 +533,7 @@ private struct JSONByteParser {
 
     func tooDeep() -> JSONParseError {
         JSONParseError(
-            code: "too_deep",
+            code: .tooDeep,
             message: "nesting deeper than \(maxDepth) containers at byte \(pos)",
             offset: pos)
     }
@@ -574,7 +574,7 @@ private struct JSONByteParser {
             if i < end && Self.isDigit(buf[i]) {
                 pos = i
                 throw JSONParseError(
-                    code: "syntax", message: "leading zeros are not allowed in numbers at byte \(i)", offset: i)
+                    code: .syntax, message: "leading zeros are not allowed in numbers at byte \(i)", offset: i)
             }
         } else {
             while i < end && Self.isDigit(buf[i]) { i += 1 }
@@ -651,14 +651,14 @@ private struct JSONByteParser {
 
     func unterminated(_ open: Int) -> JSONParseError {
         JSONParseError(
-            code: "syntax",
+            code: .syntax,
             message: "unterminated string starting at byte \(open): expected '\"' before end of input at byte \(end)",
             offset: end)
     }
 
     func controlInString(_ c: UInt8, at i: Int) -> JSONParseError {
         JSONParseError(
-            code: "syntax",
+            code: .syntax,
             message: "unescaped control character \(Self.hexByte(c)) in string, expected it escaped at byte \(i)",
             offset: i)
     }
@@ -667,7 +667,7 @@ private struct JSONByteParser {
     mutating func parseEscape(at i: Int) throws(JSONParseError) -> Int {
         guard i + 1 < end else {
             throw JSONParseError(
-                code: "syntax", message: "expected an escape character after '\\' at byte \(i + 1)", offset: i + 1)
+                code: .syntax, message: "expected an escape character after '\\' at byte \(i + 1)", offset: i + 1)
         }
         let e = buf[i + 1]
         switch e {
@@ -685,7 +685,7 @@ private struct JSONByteParser {
             if scalar >= 0xD800 && scalar <= 0xDBFF {
                 guard next + 1 < end, buf[next] == kBackslash, buf[next + 1] == 0x75 else {
                     throw JSONParseError(
-                        code: "syntax",
+                        code: .syntax,
                         message:
                             "unpaired high surrogate \\u\(Self.hex4String(scalar)): expected a \\uDC00-\\uDFFF escape to follow at byte \(i)",
                         offset: i)
@@ -693,7 +693,7 @@ private struct JSONByteParser {
                 let low = try hex4(at: next + 2)
                 guard low >= 0xDC00 && low <= 0xDFFF else {
                     throw JSONParseError(
-                        code: "syntax",
+                        code: .syntax,
                         message:
                             "unpaired high surrogate \\u\(Self.hex4String(scalar)), expected \\uDC00-\\uDFFF at byte \(next)",
                         offset: next)
@@ -702,7 +702,7 @@ private struct JSONByteParser {
                 next += 6
             } else if scalar >= 0xDC00 && scalar <= 0xDFFF {
                 throw JSONParseError(
-                    code: "syntax",
+                    code: .syntax,
                     message: "unpaired low surrogate \\u\(Self.hex4String(scalar)) at byte \(i)",
                     offset: i)
             }
@@ -710,7 +710,7 @@ private struct JSONByteParser {
             return next
         default:
             throw JSONParseError(
-                code: "syntax",
+                code: .syntax,
                 message: "invalid escape, expected one of \\\" \\\\ \\/ \\b \\f \\n \\r \\t \\u at byte \(i + 1)",
                 offset: i + 1)
         }
@@ -722,7 +722,7 @@ private struct JSONByteParser {
         for k in 0..<4 {
             let p = i + k
             guard p < end else {
-                throw JSONParseError(code: "syntax", message: "expected 4 hex digits after \\u at byte \(p)", offset: p)
+                throw JSONParseError(code: .syntax, message: "expected 4 hex digits after \\u at byte \(p)", offset: p)
             }
             let c = buf[p]
             let d: UInt32
@@ -731,7 +731,7 @@ private struct JSONByteParser {
             case 0x61...0x66: d = UInt32(c - 0x61 + 10)
             case 0x41...0x46: d = UInt32(c - 0x41 + 10)
             default:
-                throw JSONParseError(code: "syntax", message: "expected 4 hex digits after \\u at byte \(p)", offset: p)
+                throw JSONParseError(code: .syntax, message: "expected 4 hex digits after \\u at byte \(p)", offset: p)
             }
             v = v << 4 | d
         }
@@ -788,7 +788,7 @@ private struct JSONByteParser {
     }
 
     func invalidUTF8(_ what: String, at i: Int) -> JSONParseError {
-        JSONParseError(code: "invalid_utf8", message: "invalid UTF-8: \(what) at byte \(i)", offset: i)
+        JSONParseError(code: .invalidUTF8, message: "invalid UTF-8: \(what) at byte \(i)", offset: i)
     }
 
     /// A syntax error at `pos` naming what was expected and what was found; invalid UTF-8 at `pos`
@@ -814,7 +814,7 @@ private struct JSONByteParser {
                 found = "byte \(Self.hexByte(c))"
             }
         }
-        return JSONParseError(code: "syntax", message: "\(expected), found \(found) at byte \(pos)", offset: pos)
+        return JSONParseError(code: .syntax, message: "\(expected), found \(found) at byte \(pos)", offset: pos)
     }
 
     static func hexByte(_ c: UInt8) -> String {

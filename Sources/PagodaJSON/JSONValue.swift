@@ -245,20 +245,33 @@ public struct JSONLimits: Sendable, Hashable {
 /// `offset` is the 0-based byte offset of the offending byte (for `too_large`: `maxBytes`, the first
 /// byte over the limit; for `empty`: the input length). The message ends with "at byte N".
 public struct JSONParseError: Error, Hashable, Sendable, CustomStringConvertible {
+    /// What went wrong, as a stable machine-readable code.
+    public enum Code: String, Sendable, Hashable, CaseIterable, CustomStringConvertible {
+        case tooLarge = "too_large"
+        case invalidUTF8 = "invalid_utf8"
+        case tooDeep = "too_deep"
+        case empty
+        case syntax
+        case duplicateKey = "duplicate_key"
+
+        /// The raw value, as messages and the wire write it.
+        public var description: String { rawValue }
+    }
+
     /// Stable machine-readable code.
-    public let code: String
+    public let code: Code
     /// Human-readable reason including "at byte N".
     public let message: String
     /// 0-based byte offset of the problem.
     public let offset: Int
 
     /// An error with the given fields (the message is used as given).
-    public init(code: String, message: String, offset: Int) {
+    public init(code: Code, message: String, offset: Int) {
         self.code = code
         self.message = message
         self.offset = offset
     }
 
     /// "code: message".
-    public var description: String { "\(code): \(message)" }
+    public var description: String { "\(code.rawValue): \(message)" }
 }

@@ -75,7 +75,7 @@ public enum CommandContract {
         } catch {
             return .failure(
                 CommandValidationError(
-                    issues: [ValidationIssue(path: "", code: error.code, message: error.message)],
+                    issues: [ValidationIssue(path: "", code: ValidationCode(error.code), message: error.message)],
                     commandID: nil, ticketID: nil))
         }
         guard case .object(let object) = value else {
@@ -83,7 +83,7 @@ public enum CommandContract {
                 CommandValidationError(
                     issues: [
                         ValidationIssue(
-                            path: "", code: "type", message: "(root): expected an object, got \(value.typeDescription)")
+                            path: "", code: .type, message: "(root): expected an object, got \(value.typeDescription)")
                     ],
                     commandID: nil, ticketID: nil))
         }
@@ -117,7 +117,7 @@ public enum CommandContract {
             action = validateFields(of: type, in: m, ticketID: m[.ticketID]?.stringValue, &c)
             if m.present & ~CommandField.allowed(type) != 0 || m.hasOtherKeys {
                 for key in m.keys where !CommandField.isAllowed(key, in: type) {
-                    c.add(key, "unknown_field", "not a field of \(type.rawValue) commands")
+                    c.add(key, .unknownField, "not a field of \(type.rawValue) commands")
                 }
             }
         }
@@ -178,20 +178,20 @@ public enum CommandContract {
             switch reached {
             case true?:
                 if isAbsent(o[.resolved]) {
-                    c.add("resolved", "required", "is required when reached is true")
+                    c.add("resolved", .required, "is required when reached is true")
                 } else {
                     resolved = c.bool(o[.resolved], "resolved", required: false)
                 }
             case false?:
                 if !isAbsent(o[.resolved]) {
-                    c.add("resolved", "format", "must be absent or null when reached is false")
+                    c.add("resolved", .format, "must be absent or null when reached is false")
                 }
             case nil:
                 resolved = c.bool(o[.resolved], "resolved", required: false)
             }
             var satisfaction: Satisfaction?
             if reached == true && isAbsent(o[.satisfaction]) {
-                c.add("satisfaction", "required", "is required when reached is true")
+                c.add("satisfaction", .required, "is required when reached is true")
             } else {
                 satisfaction = c.enumValue(o[.satisfaction], "satisfaction", required: false)
             }
@@ -206,7 +206,7 @@ public enum CommandContract {
         case .merge:
             let into = c.identifier(o[.intoTicket], "into_ticket", required: true, maxLength: 64, kind: .mixedCase)
             if let into, let ticketID, into == ticketID {
-                c.add("into_ticket", "format", "must differ from ticket_id, got \(JSON.quoted(into))")
+                c.add("into_ticket", .format, "must differ from ticket_id, got \(JSON.quoted(into))")
             }
             let note = c.note(o[.note])
             guard let into else { return nil }
@@ -342,16 +342,16 @@ extension ContractIssues {
         guard let s = string(v, path, required: required) else { return nil }
         switch kind {
         case .mixedCase where !s.utf8.allSatisfy(isIDByte):
-            add(path, "format", "must contain only A-Z a-z 0-9 . _ : -, got \(JSON.quoted(s))")
+            add(path, .format, "must contain only A-Z a-z 0-9 . _ : -, got \(JSON.quoted(s))")
             return nil
         case .lowercase where !s.utf8.allSatisfy(isUnitIDByte):
-            add(path, "format", "must contain only a-z 0-9 . _ -, got \(JSON.quoted(s))")
+            add(path, .format, "must contain only a-z 0-9 . _ -, got \(JSON.quoted(s))")
             return nil
         default:
             break
         }
         if s.utf8.isEmpty || s.utf8.count > maxLength {
-            add(path, "length", "must be 1-\(maxLength) characters, got \(s.utf8.count)")
+            add(path, .length, "must be 1-\(maxLength) characters, got \(s.utf8.count)")
             return nil
         }
         return s
@@ -362,7 +362,7 @@ extension ContractIssues {
         guard let s = string(v, path, required: required) else { return nil }
         guard let parsed = RFC3339.parse(s) else {
             add(
-                path, "format",
+                path, .format,
                 "expected an RFC 3339 timestamp with offset like 2026-03-02T09:53:00+08:00, got \(JSON.quoted(s))")
             return nil
         }
@@ -376,7 +376,7 @@ extension ContractIssues {
         guard let s = string(v, path, required: required) else { return nil }
         guard length(s, path, min: min, max: max) else { return nil }
         if notBlank && !s.unicodeScalars.contains(where: { !$0.properties.isWhitespace }) {
-            add(path, "format", "must not be only whitespace")
+            add(path, .format, "must not be only whitespace")
             return nil
         }
         return s

@@ -12,7 +12,7 @@ public struct ContractIssues: Sendable {
 
     public var isFull: Bool { list.count >= cap }
 
-    public mutating func add(_ path: String, _ code: String, _ reason: String) {
+    public mutating func add(_ path: String, _ code: ValidationCode, _ reason: String) {
         guard !isFull else { return }
         list.append(
             ValidationIssue(path: path, code: code, message: path.isEmpty ? "(root): \(reason)" : "\(path): \(reason)"))
@@ -35,14 +35,14 @@ public struct ContractIssues: Sendable {
     ) -> T? {
         switch v {
         case nil:
-            if required { add(path, "required", "is required") }
+            if required { add(path, .required, "is required") }
             return nil
         case .null?:
-            if required { add(path, "required", "is required, got null") }
+            if required { add(path, .required, "is required, got null") }
             return nil
         case let value?:
             if let t = extract(value) { return t }
-            add(path, "type", "expected \(expected), got \(value.typeDescription)")
+            add(path, .type, "expected \(expected), got \(value.typeDescription)")
             return nil
         }
     }
@@ -53,7 +53,7 @@ public struct ContractIssues: Sendable {
         case .object(let o)?: return o
         case nil, .null?: return nil
         case let other?:
-            add(path, "type", "expected an object, got \(other.typeDescription)")
+            add(path, .type, "expected an object, got \(other.typeDescription)")
             return nil
         }
     }
@@ -65,7 +65,7 @@ public struct ContractIssues: Sendable {
         guard let s = string(v, path, required: required) else { return nil }
         if let e = E(rawValue: s) { return e }
         let allowed = E.allCases.map(\.rawValue).joined(separator: ", ")
-        add(path, "enum", "expected one of \(allowed); got \(JSON.quoted(s))")
+        add(path, .enumeration, "expected one of \(allowed); got \(JSON.quoted(s))")
         return nil
     }
 
@@ -77,14 +77,14 @@ public struct ContractIssues: Sendable {
         let n = s.count
         if n >= min && n <= max { return true }
         if min == 0 {
-            add(path, "length", "must be at most \(max) characters, got \(n)")
+            add(path, .length, "must be at most \(max) characters, got \(n)")
         } else {
-            add(path, "length", "must be \(min)-\(max) characters, got \(n)")
+            add(path, .length, "must be \(min)-\(max) characters, got \(n)")
         }
         return false
     }
 
     public mutating func unknownFields(_ keys: [String], in parent: String, allowed: String) {
-        for k in keys { add("\(parent).\(k)", "unknown_field", "unknown field (allowed: \(allowed))") }
+        for k in keys { add("\(parent).\(k)", .unknownField, "unknown field (allowed: \(allowed))") }
     }
 }

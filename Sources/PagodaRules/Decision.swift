@@ -109,7 +109,7 @@ public enum Explanation: Sendable, Hashable, CustomStringConvertible {
         case .regionUnresolved(let why): "region not resolved: \(why)"
         case .regionPartial(let path, let why): "region \(path), the deepest level known: \(why)"
         case .regionAbsent: "the ticket names no region"
-        case .fieldLeftOut(let issue): "\(issue.message) [\(issue.code)]: routed without \(issue.path)"
+        case .fieldLeftOut(let issue): "\(issue.message) [\(issue.code.rawValue)]: routed without \(issue.path)"
         case .matched(let route, let conditions):
             "route \(route) matched"
                 + (conditions.isEmpty

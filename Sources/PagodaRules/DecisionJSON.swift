@@ -71,6 +71,6 @@ extension Decision {
 extension ValidationIssue {
     /// The issue as `{"path", "code", "message"}`, as rejections and ticket warnings write it.
     public var json: JSONValue {
-        .object(JSONObject([("path", .string(path)), ("code", .string(code)), ("message", .string(message))]))
+        .object(JSONObject([("path", .string(path)), ("code", .string(code.rawValue)), ("message", .string(message))]))
     }
 }

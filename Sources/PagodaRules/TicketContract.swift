@@ -28,7 +28,9 @@ public enum TicketContract {
             value = try JSON.parse(bytes, limits: limits)
         } catch {
             return .failure(
-                TicketValidationError(issues: [ValidationIssue(path: "", code: error.code, message: error.message)])!)
+                TicketValidationError(issues: [
+                    ValidationIssue(path: "", code: ValidationCode(error.code), message: error.message)
+                ])!)
         }
         return validate(value, isKnownCategory: isKnownCategory)
     }
@@ -56,7 +58,7 @@ public enum TicketContract {
             return .failure(
                 TicketValidationError(issues: [
                     ValidationIssue(
-                        path: "", code: "type", message: "(root): expected an object, got \(object.typeDescription)")
+                        path: "", code: .type, message: "(root): expected an object, got \(object.typeDescription)")
                 ])!)
         }
         var idV: JSONValue?
@@ -102,9 +104,9 @@ public enum TicketContract {
         let id = c.string(idV, "id", required: true)
         if let id {
             if !id.utf8.allSatisfy(isIDByte) {
-                c.add("id", "format", "must contain only A-Z a-z 0-9 . _ : -, got \(JSON.quoted(id))")
+                c.add("id", .format, "must contain only A-Z a-z 0-9 . _ : -, got \(JSON.quoted(id))")
             } else if id.utf8.isEmpty || id.utf8.count > 64 {
-                c.add("id", "length", "must be 1-64 characters, got \(id.utf8.count)")
+                c.add("id", .length, "must be 1-64 characters, got \(id.utf8.count)")
             }
         }
 
@@ -114,7 +116,7 @@ public enum TicketContract {
             received = RFC3339.parse(s)
             if received == nil {
                 c.add(
-                    "received_at", "format",
+                    "received_at", .format,
                     "expected an RFC 3339 timestamp with offset like 2026-03-02T09:53:00+08:00, got \(JSON.quoted(s))")
             }
         }
@@ -127,7 +129,7 @@ public enum TicketContract {
         if let text {
             if c.length(text, "text", min: 1, max: 10_000) {
                 if !text.unicodeScalars.contains(where: { !$0.properties.isWhitespace }) {
-                    c.add("text", "format", "must not be only whitespace")
+                    c.add("text", .format, "must not be only whitespace")
                 }
             }
         }
@@ -140,11 +142,11 @@ public enum TicketContract {
         if let given = category {
             if !isCategoryPath(given) {
                 c.add(
-                    "category", "format",
+                    "category", .format,
                     "expected lowercase segments of [a-z0-9_] joined by '.', got \(JSON.quoted(given))")
                 category = nil
             } else if !isKnownCategory(given) {
-                c.add("category", "unknown_category", "unknown category \(JSON.quoted(given))")
+                c.add("category", .unknownCategory, "unknown category \(JSON.quoted(given))")
                 category = nil
             }
         }
@@ -166,14 +168,14 @@ public enum TicketContract {
             }
             let named = !(isAbsent(nameV) && isAbsent(codeV))
             if !named {
-                c.add("enterprise", "required", "needs at least one of name, credit_code")
+                c.add("enterprise", .required, "needs at least one of name, credit_code")
             }
             var name = c.string(nameV, "enterprise.name", required: false)
             if let given = name, !c.length(given, "enterprise.name", min: 1, max: 200) { name = nil }
             var code = c.string(codeV, "enterprise.credit_code", required: false)
             if let given = code, !isCreditCode(given) {
                 c.add(
-                    "enterprise.credit_code", "format",
+                    "enterprise.credit_code", .format,
                     "expected 18 characters of digits and uppercase letters except I, O, Z, S, V, got "
                         + JSON.quoted(given))
                 code = nil
@@ -204,12 +206,12 @@ public enum TicketContract {
                 case nil:
                     let masked = PhoneMask.mask(given)
                     c.add(
-                        "caller.phone", "format",
+                        "caller.phone", .format,
                         "expected digits with an optional leading '+', spaces and hyphens, got "
                             + (masked.isEmpty ? "a value without digits" : "\(JSON.quoted(masked)) (masked)"))
                     phone = nil
                 case let n? where n < 3 || n > 20:
-                    c.add("caller.phone", "length", "must have 3-20 digits, got \(n)")
+                    c.add("caller.phone", .length, "must have 3-20 digits, got \(n)")
                     phone = nil
                 default:
                     break
@@ -237,7 +239,7 @@ public enum TicketContract {
                 }
             }
             if isAbsent(districtV) && isAbsent(townV) && isAbsent(villageV) && isAbsent(codeV) {
-                c.add("region", "required", "needs at least one of district, town, village, code")
+                c.add("region", .required, "needs at least one of district, town, village, code")
             }
             func name(_ v: JSONValue?, _ path: String) -> String? {
                 guard let s = c.string(v, path, required: false), c.length(s, path, min: 1, max: 100) else {
@@ -250,7 +252,7 @@ public enum TicketContract {
             let village = name(villageV, "region.village")
             var code = c.string(codeV, "region.code", required: false)
             if let given = code, !(given.utf8.count >= 6 && given.utf8.count <= 12 && given.utf8.allSatisfy(isDigit)) {
-                c.add("region.code", "format", "expected 6-12 digits, got \(JSON.quoted(given))")
+                c.add("region.code", .format, "expected 6-12 digits, got \(JSON.quoted(given))")
                 code = nil
             }
             c.unknownFields(unknown, in: "region", allowed: "district, town, village, code")
@@ -272,26 +274,26 @@ public enum TicketContract {
             break
         case .array(let items)?:
             if items.count > 50 {
-                c.add("attachments", "length", "must have at most 50 items, got \(items.count) (the first 50 are kept)")
+                c.add("attachments", .length, "must have at most 50 items, got \(items.count) (the first 50 are kept)")
             }
             attachments.reserveCapacity(min(items.count, 50))
             for (i, item) in items.enumerated() {
                 let path = "attachments[\(i)]"
                 guard case .string(let s) = item else {
-                    c.add(path, "type", "expected a string, got \(item.typeDescription)")
+                    c.add(path, .type, "expected a string, got \(item.typeDescription)")
                     continue
                 }
                 if c.length(s, path, min: 1, max: 2048), attachments.count < 50 { attachments.append(s) }
             }
         case let other?:
-            c.add("attachments", "type", "expected an array, got \(other.typeDescription)")
+            c.add("attachments", .type, "expected an array, got \(other.typeDescription)")
         }
 
         // source_line: the hotline the ticket came in through (12345, or a department line merged into it).
         var sourceLine = c.string(sourceLineV, "source_line", required: false)
         if let given = sourceLine {
             if !given.utf8.allSatisfy(isIDByte) {
-                c.add("source_line", "format", "must contain only A-Z a-z 0-9 . _ : -, got \(JSON.quoted(given))")
+                c.add("source_line", .format, "must contain only A-Z a-z 0-9 . _ : -, got \(JSON.quoted(given))")
                 sourceLine = nil
             } else if !c.length(given, "source_line", min: 1, max: 32) {
                 sourceLine = nil

@@ -172,24 +172,74 @@ public struct Ticket: Hashable, Sendable {
     }
 }
 
+/// The closed set of codes a contract's issue carries: the JSON parser's codes for a message that is not
+/// JSON, then the contracts' own. The raw values are the wire's and the store's (`issues[].code`).
+public enum ValidationCode: String, Sendable, Hashable, CaseIterable, CustomStringConvertible {
+    /// The message is larger than the contract's limit.
+    case tooLarge = "too_large"
+    /// The message is not UTF-8.
+    case invalidUTF8 = "invalid_utf8"
+    /// The message nests deeper than the contract's limit.
+    case tooDeep = "too_deep"
+    /// The message is empty or only white space.
+    case empty
+    /// The message is not JSON.
+    case syntax
+    /// An object repeats a member.
+    case duplicateKey = "duplicate_key"
+    /// A field has the wrong JSON type.
+    case type
+    /// A required field is absent or null.
+    case required
+    /// A field's value is malformed (an id, a time, a phone number, a credit code...).
+    case format
+    /// A field's value is not one of its enumeration's.
+    case enumeration = "enum"
+    /// A field is too short or too long.
+    case length
+    /// The ticket names a category the rule set does not know.
+    case unknownCategory = "unknown_category"
+    /// A member that is not a field of the contract (or of the command type).
+    case unknownField = "unknown_field"
+    /// The ticket id was already dispatched (the simulator's intake).
+    case duplicate
+    /// Processing the message failed repeatedly; it was set aside.
+    case poison
+
+    /// The raw value, as the wire writes it.
+    public var description: String { rawValue }
+
+    /// The JSON parser's code as a contract issue's code.
+    public init(_ code: JSONParseError.Code) {
+        switch code {
+        case .tooLarge: self = .tooLarge
+        case .invalidUTF8: self = .invalidUTF8
+        case .tooDeep: self = .tooDeep
+        case .empty: self = .empty
+        case .syntax: self = .syntax
+        case .duplicateKey: self = .duplicateKey
+        }
+    }
+}
+
 /// One problem found while decoding or validating a ticket.
 public struct ValidationIssue: Hashable, Sendable, CustomStringConvertible {
     /// Where: "id", "region.district", "attachments[2]", or "" for the root / the document itself.
     public let path: String
-    /// Stable code: too_large, invalid_utf8, too_deep, empty, syntax, duplicate_key, type, required, format, enum, length, unknown_category, unknown_field.
-    public let code: String
+    /// What is wrong, as a stable code (its raw value is what the wire and the store carry).
+    public let code: ValidationCode
     /// Human-readable "path: reason" ("(root): reason" for the root).
     public let message: String
 
     /// An issue with the given fields (the message is used as given).
-    public init(path: String, code: String, message: String) {
+    public init(path: String, code: ValidationCode, message: String) {
         self.path = path
         self.code = code
         self.message = message
     }
 
     /// "message [code]".
-    public var description: String { "\(message) [\(code)]" }
+    public var description: String { "\(message) [\(code.rawValue)]" }
 }
 
 /// A rejected ticket: every problem found, in contract field order.

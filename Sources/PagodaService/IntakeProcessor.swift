@@ -45,7 +45,7 @@ public struct IntakeProcessor: Sendable {
         rejection(
             body: body, messageID: messageID,
             issues: [
-                ValidationIssue(path: "", code: "poison", message: "processing failed \(attempts) times: \(error)")
+                ValidationIssue(path: "", code: .poison, message: "processing failed \(attempts) times: \(error)")
             ], now: now)
     }
 
@@ -144,7 +144,7 @@ public struct IntakeProcessor: Sendable {
         let body = original > Self.rejectedBodyLimit ? Array(body.prefix(Self.rejectedBodyLimit)) : body
         let all = JSON.serializeToString(.array(issues.map(\.json)))
         var headers = [
-            "x-pagoda-error-code": first.code, "x-pagoda-error-path": first.path,
+            "x-pagoda-error-code": first.code.rawValue, "x-pagoda-error-path": first.path,
             "x-pagoda-error-reason": first.message,
             "x-pagoda-errors": all, "x-pagoda-rejected-at": RFC3339.format(now, offsetSeconds: 0),
         ]
@@ -157,7 +157,7 @@ public struct IntakeProcessor: Sendable {
         // The message names its path already ("caller.phone: ...", "(root): ..." or a parser message).
         return .rejection(
             Rejection(
-                amqpMessageID: messageID, body: body, code: first.code, reason: first.message,
+                amqpMessageID: messageID, body: body, code: first.code.rawValue, reason: first.message,
                 at: now, message: message, issuesJSON: all))
     }
 }

@@ -179,7 +179,7 @@ final class IntakeService: Service {
                 metrics.dispatched.increment()
                 if case .dispatch(let t) = record {
                     for w in t.warnings {
-                        metrics.intakeWarnings.increment(TicketContract.warningField(of: w.path), w.code)
+                        metrics.intakeWarnings.increment(TicketContract.warningField(of: w.path), w.code.rawValue)
                     }
                 }
                 logger.debug(

@@ -247,7 +247,7 @@ final class LifecycleService: Service {
             ticketID = o["ticket_id"]?.stringValue
         }
         let change = Self.refusal(
-            [ValidationIssue(path: "", code: "poison", message: "processing failed repeatedly: \(error)")],
+            [ValidationIssue(path: "", code: .poison, message: "processing failed repeatedly: \(error)")],
             commandID: commandID, ticketID: ticketID, now: now, codec: codec, replyTo: d.properties.replyTo)
         _ = try await store.applyLifecycle([change])
         logger.error(
@@ -266,14 +266,15 @@ final class LifecycleService: Service {
             carriesTicket: false, version: 0, sequence: 0,
             fields: JSONObject([
                 ("command_id", commandID.map { .string($0) } ?? .null), ("command_type", .null),
-                ("code", .string(first.code)), ("path", .string(first.path)), ("reason", .string(first.message)),
+                ("code", .string(first.code.rawValue)), ("path", .string(first.path)),
+                ("reason", .string(first.message)),
                 (
                     "errors",
                     .array(
                         issues.map {
                             .object(
                                 JSONObject([
-                                    ("path", .string($0.path)), ("code", .string($0.code)),
+                                    ("path", .string($0.path)), ("code", .string($0.code.rawValue)),
                                     ("message", .string($0.message)),
                                 ]))
                         })

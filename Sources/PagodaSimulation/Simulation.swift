@@ -582,7 +582,7 @@ public struct Simulation {
         if ticketIndex[id] != nil {
             summary.rejectedTickets += 1
             let issue = ValidationIssue(
-                path: "id", code: "duplicate", message: "id: ticket \(id) was already dispatched")
+                path: "id", code: .duplicate, message: "id: ticket \(id) was already dispatched")
             reject(ticketRejection(id: id, issues: [issue], now: now), into: &output)
             return
         }
@@ -690,7 +690,7 @@ public struct Simulation {
             ("event", "ticket.rejected"),
             ("at", .string(RFC3339.format(now, offsetSeconds: offsetSeconds))),
             ("ticket_id", id.map { .string($0) } ?? .null),
-            ("issues", .array(issues.map(Self.issueJSON))),
+            ("issues", .array(issues.map(\.json))),
         ])
     }
 
@@ -705,14 +705,10 @@ public struct Simulation {
             ("level", unit.flatMap { lifecycle.rules.unit(id: $0)?.level.name }.map { .string($0) } ?? .null),
             ("command_id", error.commandID.map { .string($0) } ?? .null),
             ("command_type", object["type"]?.stringValue.map { .string($0) } ?? .null),
-            ("code", .string(first?.code ?? "invalid")),
+            ("code", .string(first?.code.rawValue ?? "invalid")),
             ("reason", .string(first?.message ?? "invalid command")),
-            ("issues", .array(error.issues.map(Self.issueJSON))),
+            ("issues", .array(error.issues.map(\.json))),
         ])
-    }
-
-    static func issueJSON(_ i: ValidationIssue) -> JSONValue {
-        .object(JSONObject([("path", .string(i.path)), ("code", .string(i.code)), ("message", .string(i.message))]))
     }
 }
 

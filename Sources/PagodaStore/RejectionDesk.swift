@@ -165,7 +165,8 @@ extension DispatchStore {
         var issues: [ValidationIssue] = []
         if let text: String = row["issues_json"], case .array(let items)? = try? JSON.parse(Array(text.utf8)) {
             for case .object(let o) in items {
-                if let path = o["path"]?.stringValue, let code = o["code"]?.stringValue,
+                // Every stored code is one of `ValidationCode` (the intake and the lifecycle write only those).
+                if let path = o["path"]?.stringValue, let code = o["code"]?.stringValue.flatMap(ValidationCode.init),
                     let message = o["message"]?.stringValue
                 {
                     issues.append(ValidationIssue(path: path, code: code, message: message))

@@ -118,7 +118,7 @@ struct Rejected: AsyncParsableCommand {
             if e.issues.isEmpty {
                 print("  \(e.code): \(Rejected.text(e.reason, unmasked: unmasked))")
             } else {
-                for i in e.issues { print("  \(i.code)  \(Rejected.text(i.message, unmasked: unmasked))") }
+                for i in e.issues { print("  \(i.code.rawValue)  \(Rejected.text(i.message, unmasked: unmasked))") }
             }
             if let a = e.action {
                 var line = "\(a.kind.rawValue) by \(a.actor) at \(Rejected.time(a.at))"

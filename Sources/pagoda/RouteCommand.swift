@@ -65,7 +65,7 @@ struct Route: ParsableCommand {
                     let issues: [JSONValue] = error.issues.map {
                         .object(
                             JSONObject([
-                                ("path", .string($0.path)), ("code", .string($0.code)),
+                                ("path", .string($0.path)), ("code", .string($0.code.rawValue)),
                                 ("message", .string($0.message)),
                             ]))
                     }
@@ -118,7 +118,9 @@ struct Route: ParsableCommand {
         if !d.escalationChain.isEmpty {
             out.append("  escalation (\(d.escalationPolicy)): " + d.escalationChain.map(\.id).joined(separator: " -> "))
         }
-        for w in d.ticketWarnings { out.append("  warning: \(w.message) [\(w.code)]; routed without \(w.path)") }
+        for w in d.ticketWarnings {
+            out.append("  warning: \(w.message) [\(w.code.rawValue)]; routed without \(w.path)")
+        }
         for w in d.warnings { out.append("  warning: \(w)") }
         out.append("  why:")
         for e in d.explanation { out.append("    - \(e)") }

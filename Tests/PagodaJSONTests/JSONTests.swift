@@ -98,7 +98,7 @@ struct JSONTests {
 
         let dup = "{\(members),\"k17\":0}"
         let err = try #require(parseError(bytes(dup)))
-        #expect(err.code == "duplicate_key")
+        #expect(err.code == .duplicateKey)
         #expect(err.offset == dup.utf8.count - 8)
     }
 
@@ -243,7 +243,7 @@ struct JSONTests {
     ])
     func errorCodesAndOffsets(input: String, code: String, offset: Int) throws {
         let err = try #require(parseError(bytes(input)))
-        #expect(err.code == code, "\(err.message)")
+        #expect(err.code.rawValue == code, "\(err.message)")
         #expect(err.offset == offset, "\(err.message)")
         #expect(err.message.hasSuffix("at byte \(offset)"), "\(err.message)")
     }
@@ -286,7 +286,7 @@ struct JSONTests {
         ] as [([UInt8], Int, String)])
     func invalidUTF8(input: [UInt8], offset: Int, fragment: String) throws {
         let err = try #require(parseError(input))
-        #expect(err.code == "invalid_utf8")
+        #expect(err.code == .invalidUTF8)
         #expect(err.offset == offset)
         #expect(err.message.contains(fragment), "\(err.message)")
     }
@@ -308,36 +308,36 @@ struct JSONTests {
         #expect(throws: Never.self) { try parse(ok) }
         let deep = String(repeating: "[", count: 33) + String(repeating: "]", count: 33)
         let err = try #require(parseError(bytes(deep)))
-        #expect(err.code == "too_deep")
+        #expect(err.code == .tooDeep)
         #expect(err.offset == 32)
 
         let objOK = String(repeating: "{\"a\":", count: 32) + "1" + String(repeating: "}", count: 32)
         #expect(throws: Never.self) { try parse(objOK) }
         let objDeep = String(repeating: "{\"a\":", count: 33) + "1" + String(repeating: "}", count: 33)
-        #expect(parseError(bytes(objDeep))?.code == "too_deep")
+        #expect(parseError(bytes(objDeep))?.code == .tooDeep)
         #expect(parseError(bytes(objDeep))?.offset == 32 * 5)
 
         // Empty containers count too.
         let emptyDeep = String(repeating: "[", count: 32) + "{}" + String(repeating: "]", count: 32)
-        #expect(parseError(bytes(emptyDeep))?.code == "too_deep")
+        #expect(parseError(bytes(emptyDeep))?.code == .tooDeep)
     }
 
     @Test func customDepthLimit() throws {
         let limits = JSONLimits(maxDepth: 1)
         #expect(try parse("[1,2]", limits: limits) == [1, 2])
         #expect(try parse("7", limits: JSONLimits(maxDepth: 0)) == 7)
-        #expect(parseError(bytes("[[1]]"), limits: limits)?.code == "too_deep")
-        #expect(parseError(bytes("[]"), limits: JSONLimits(maxDepth: 0))?.code == "too_deep")
+        #expect(parseError(bytes("[[1]]"), limits: limits)?.code == .tooDeep)
+        #expect(parseError(bytes("[]"), limits: JSONLimits(maxDepth: 0))?.code == .tooDeep)
     }
 
     @Test func deepInputCannotOverflowTheStack() throws {
         // The parser is iterative: 50k unclosed brackets under a huge depth limit fail cleanly.
         let huge = [UInt8](repeating: 0x5B, count: 50_000)
         let err = try #require(parseError(huge, limits: JSONLimits(maxBytes: 1 << 20, maxDepth: 1 << 30)))
-        #expect(err.code == "syntax")
+        #expect(err.code == .syntax)
         #expect(err.offset == 50_000)
         // And with the default limits it stops at depth 33.
-        #expect(parseError(huge)?.code == "too_deep")
+        #expect(parseError(huge)?.code == .tooDeep)
     }
 
     @Test func sizeLimitBoundary() throws {
@@ -352,11 +352,11 @@ struct JSONTests {
         // One byte more fails before parsing, even when the content is garbage.
         var over = exact
         over.append(0x20)
-        #expect(parseError(over)?.code == "too_large")
+        #expect(parseError(over)?.code == .tooLarge)
         #expect(parseError(over)?.offset == limit)
         let garbage = [UInt8](repeating: 0xFF, count: limit + 1)
-        #expect(parseError(garbage)?.code == "too_large")
-        #expect(parseError([0x31, 0x32], limits: JSONLimits(maxBytes: 1))?.code == "too_large")
+        #expect(parseError(garbage)?.code == .tooLarge)
+        #expect(parseError([0x31, 0x32], limits: JSONLimits(maxBytes: 1))?.code == .tooLarge)
         #expect((try? JSON.parse(Data(over))) == nil)
     }
 

@@ -360,7 +360,7 @@ private let fieldCases: [FieldCase] = [
     func fieldErrors(_ c: FieldCase) throws {
         let found = issues(CommandContract.decode(bytes(c.object)))
         #expect(found.map(\.path) == [c.path], "\(found)")
-        #expect(found.map(\.code) == [c.code], "\(found)")
+        #expect(found.map(\.code.rawValue) == [c.code], "\(found)")
         for issue in found { #expect(issue.message.hasPrefix("\(c.path): ")) }
     }
 
@@ -490,7 +490,7 @@ private let fieldCases: [FieldCase] = [
         for i in 0..<150 { o["x\(i)"] = 1 }
         let found = issues(CommandContract.validate(o))
         #expect(found.count == CommandContract.maxIssues)
-        #expect(found.allSatisfy { $0.code == "unknown_field" })
+        #expect(found.allSatisfy { $0.code == .unknownField })
     }
 
     @Test(arguments: [
@@ -510,7 +510,7 @@ private let fieldCases: [FieldCase] = [
             Issue.record("expected a failure")
             return
         }
-        #expect(e.issues.map(\.code) == [code])
+        #expect(e.issues.map(\.code.rawValue) == [code])
         #expect(e.issues.map(\.path) == [""])
         #expect(e.commandID == nil && e.ticketID == nil)
     }
@@ -519,7 +519,7 @@ private let fieldCases: [FieldCase] = [
         var b = bytes(base(.contact))
         b.removeLast()
         b += Array(#","note":""#.utf8) + [0xC3, 0x28] + Array(#""}"#.utf8)
-        #expect(issues(CommandContract.decode(b)).map(\.code) == ["invalid_utf8"])
+        #expect(issues(CommandContract.decode(b)).map(\.code) == [.invalidUTF8])
     }
 
     @Test func sizeLimit() throws {
@@ -530,19 +530,19 @@ private let fieldCases: [FieldCase] = [
         o["note"] = s(65_536 - overhead, " ")
         var b = bytes(o)
         #expect(b.count == 65_536)
-        #expect(issues(CommandContract.decode(b)).map(\.code) == ["length"])
+        #expect(issues(CommandContract.decode(b)).map(\.code) == [.length])
         b.insert(0x20, at: 0)
         let found = issues(CommandContract.decode(b))
-        #expect(found.map(\.code) == ["too_large"])
+        #expect(found.map(\.code) == [.tooLarge])
         #expect(found.first?.message.contains("65536") == true)
     }
 
     @Test func depthLimit() {
         // The command object and seven arrays: eight open containers, parsed (then the key is unknown).
         let ok = Array(#"{"type": "sign", "x": [[[[[[[1]]]]]]]}"#.utf8)
-        #expect(issues(CommandContract.decode(ok)).contains { $0.code == "unknown_field" && $0.path == "x" })
+        #expect(issues(CommandContract.decode(ok)).contains { $0.code == .unknownField && $0.path == "x" })
         let deep = Array(#"{"type": "sign", "x": [[[[[[[[1]]]]]]]]}"#.utf8)
-        #expect(issues(CommandContract.decode(deep)).map(\.code) == ["too_deep"])
+        #expect(issues(CommandContract.decode(deep)).map(\.code) == [.tooDeep])
     }
 
     @Test func predicates() {

@@ -101,11 +101,12 @@ import Testing
         } catch {
             return .failure(
                 .init(
-                    issues: [.init(path: "", code: error.code, message: error.message)], commandID: nil, ticketID: nil))
+                    issues: [.init(path: "", code: ValidationCode(error.code), message: error.message)], commandID: nil,
+                    ticketID: nil))
         }
         guard case .object(let o) = value else {
             let issue = ValidationIssue(
-                path: "", code: "type", message: "(root): expected an object, got \(value.typeDescription)")
+                path: "", code: .type, message: "(root): expected an object, got \(value.typeDescription)")
             return .failure(.init(issues: [issue], commandID: nil, ticketID: nil))
         }
         return CommandContract.validate(o, replyTo: replyTo)
@@ -470,7 +471,7 @@ import Testing
             Issue.record("a body over 64 KiB was decoded")
             return
         }
-        #expect(e.issues.map(\.code) == ["too_large"])
+        #expect(e.issues.map(\.code) == [.tooLarge])
     }
 
     /// The limits passed are the parser's: a body over the byte limit is refused as too large.
@@ -481,7 +482,7 @@ import Testing
             Issue.record("a body over the limit was decoded")
             return
         }
-        #expect(e.issues.map(\.code) == ["too_large"])
+        #expect(e.issues.map(\.code) == [.tooLarge])
         let exact = JSONLimits(maxBytes: body.count, maxDepth: 8)
         #expect((try? body.withUnsafeBytes { CommandContract.decode($0, limits: exact) }.get()) != nil)
     }

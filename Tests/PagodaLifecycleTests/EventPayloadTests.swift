@@ -21,8 +21,8 @@ import Testing
 
     /// Two warnings of a degraded ticket, one with characters to escape.
     static let warnings = [
-        ValidationIssue(path: "caller.phone", code: "format", message: "caller.phone: got \"********67\" (masked)"),
-        ValidationIssue(path: "category", code: "unknown_category", message: "category: unknown category '夜市'"),
+        ValidationIssue(path: "caller.phone", code: .format, message: "caller.phone: got \"********67\" (masked)"),
+        ValidationIssue(path: "category", code: .unknownCategory, message: "category: unknown category '夜市'"),
     ]
 
     static let payloads: [(String, EventPayload)] =

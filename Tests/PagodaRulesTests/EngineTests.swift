@@ -345,11 +345,11 @@ extension EngineTests {
         #expect(t.category == nil)
         let d = rules.route(t)
         #expect(d.category == "environment.water" && d.rule.id == "water-town" && d.unit?.id == "east.e1")
-        #expect(d.ticketWarnings.map(\.code) == ["unknown_category"] && leftOut(d) == ["category"])
+        #expect(d.ticketWarnings.map(\.code) == [.unknownCategory] && leftOut(d) == ["category"])
         // A malformed one too.
         let f = rules.route(try degraded([("text", "河涌有污水"), ("category", "Water!"), ("region", village)]))
         #expect(f.category == "environment.water" && f.unit?.id == "east.e1")
-        #expect(f.ticketWarnings.map(\.code) == ["format"])
+        #expect(f.ticketWarnings.map(\.code) == [.format])
     }
 
     @Test(arguments: [

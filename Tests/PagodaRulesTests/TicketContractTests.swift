@@ -298,7 +298,7 @@ struct TicketContractTests {
         let found = issues(o)
         try #require(found.count == 1, "\(found)")
         #expect(found[0].path == c.path)
-        #expect(found[0].code == c.code, "\(found[0].message)")
+        #expect(found[0].code.rawValue == c.code, "\(found[0].message)")
         #expect(found[0].message.hasPrefix(c.path + ": "), "\(found[0].message)")
         let required = TicketContract.requiredFields.contains(c.field)
         #expect(TicketContract.isBlocking(found[0]) == required)
@@ -423,7 +423,7 @@ struct TicketContractTests {
                 "attachments[0]", "attachments[2]",
             ])
         #expect(
-            err.issues.map(\.code) == [
+            err.issues.map(\.code.rawValue) == [
                 "type", "required", "enum", "length", "format", "required",
                 "format", "unknown_field", "length", "format", "type",
                 "type", "length",
@@ -443,16 +443,16 @@ struct TicketContractTests {
         // An unknown category is left out (the rules classify the ticket from its text), with a warning.
         let t = try validate(o, isKnownCategory: check).get()
         #expect(t.category == nil)
-        #expect(t.warnings.map(\.code) == ["unknown_category"])
+        #expect(t.warnings.map(\.code) == [.unknownCategory])
         #expect(t.warnings[0].message == "category: unknown category \"living_environment.water\"")
         // A malformed category is reported as format and never reaches the callback.
         calls.removeAll()
         o["category"] = "Living"
-        #expect(try validate(o, isKnownCategory: check).get().warnings.map(\.code) == ["format"])
+        #expect(try validate(o, isKnownCategory: check).get().warnings.map(\.code) == [.format])
         #expect(calls.isEmpty)
         // decode forwards the callback too.
         let d = try TicketContract.decode(Array(sample1.utf8), isKnownCategory: { _ in false }).get()
-        #expect(d.warnings.map(\.code) == ["unknown_category"] && d.category == nil)
+        #expect(d.warnings.map(\.code) == [.unknownCategory] && d.category == nil)
     }
 
     @Test func unknownTopLevelFieldsArePreservedInOrder() throws {
@@ -480,7 +480,7 @@ struct TicketContractTests {
             let e = TicketContract.decode(Array(doc.utf8)).failureValue
             #expect(
                 e?.issues == [
-                    ValidationIssue(path: "", code: "type", message: "(root): expected an object, got \(got)")
+                    ValidationIssue(path: "", code: .type, message: "(root): expected an object, got \(got)")
                 ])
         }
     }
@@ -496,7 +496,7 @@ struct TicketContractTests {
         let e = try #require(TicketContract.decode(Array(doc.utf8)).failureValue)
         #expect(e.issues.count == 1)
         #expect(e.issues[0].path == "")
-        #expect(e.issues[0].code == code)
+        #expect(e.issues[0].code.rawValue == code)
         #expect(e.issues[0].message.contains("at byte"))
     }
 
@@ -505,14 +505,14 @@ struct TicketContractTests {
         let i = try #require(bad.firstIndex(of: 0xE5))  // first byte of 务
         bad[i] = 0xFF
         let e = try #require(TicketContract.decode(bad).failureValue)
-        #expect(e.issues.map(\.code) == ["invalid_utf8"])
+        #expect(e.issues.map(\.code) == [.invalidUTF8])
         #expect(e.issues[0].message.hasSuffix("at byte \(i)"))
 
         let big = [UInt8](repeating: 0x20, count: 262_145)
-        #expect(TicketContract.decode(big).failureValue?.issues.map(\.code) == ["too_large"])
+        #expect(TicketContract.decode(big).failureValue?.issues.map(\.code) == [.tooLarge])
         #expect(
             TicketContract.decode(Array(sample1.utf8), limits: JSONLimits(maxBytes: 100)).failureValue?.issues.map(
-                \.code) == ["too_large"])
+                \.code) == [.tooLarge])
     }
 
     @Test func issuesAreCapped() throws {
@@ -520,7 +520,7 @@ struct TicketContractTests {
         o["attachments"] = .array(Array(repeating: 1, count: 500))
         let t = try validate(o).get()
         #expect(t.warnings.count == TicketContract.maxIssues && t.attachments.isEmpty)
-        #expect(t.warnings[0].path == "attachments" && t.warnings[0].code == "length")
+        #expect(t.warnings[0].path == "attachments" && t.warnings[0].code == .length)
         #expect(t.warnings[1].path == "attachments[0]")
         // Past the cap, a required field's problem still rejects: required fields come first.
         o["id"] = nil
@@ -530,7 +530,7 @@ struct TicketContractTests {
 
     @Test func errorTypeInvariants() {
         #expect(TicketValidationError(issues: []) == nil)
-        let issue = ValidationIssue(path: "id", code: "required", message: "id: is required")
+        let issue = ValidationIssue(path: "id", code: .required, message: "id: is required")
         #expect(TicketValidationError(issues: [issue])?.description == "id: is required [required]")
         #expect(TicketContract.fields.count == 14)
     }
@@ -596,7 +596,7 @@ struct TicketContractTests {
             #expect(
                 t.warnings == [
                     ValidationIssue(
-                        path: "enterprise.credit_code", code: "format",
+                        path: "enterprise.credit_code", code: .format,
                         message: "enterprise.credit_code: expected 18 characters of digits and uppercase letters "
                             + "except I, O, Z, S, V, got \"91440101190474411\(letter)\"")
                 ])
@@ -664,7 +664,7 @@ struct TicketContractTests {
             #expect(e.issues.map(\.path) == [field, "category"])
             #expect(TicketContract.isBlocking(e.issues[0]) && !TicketContract.isBlocking(e.issues[1]))
         }
-        #expect(TicketContract.isBlocking(ValidationIssue(path: "", code: "syntax", message: "x")))
+        #expect(TicketContract.isBlocking(ValidationIssue(path: "", code: .syntax, message: "x")))
     }
 }
 

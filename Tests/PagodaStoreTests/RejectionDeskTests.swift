@@ -40,8 +40,8 @@ import Testing
         let first = try #require(try store.rejection(id: a))
         #expect(
             first.issues == [
-                ValidationIssue(path: "text", code: "required", message: "text: is required"),
-                ValidationIssue(path: "caller.phone", code: "format", message: "m"),
+                ValidationIssue(path: "text", code: .required, message: "text: is required"),
+                ValidationIssue(path: "caller.phone", code: .format, message: "m"),
             ])
         #expect(first.body == bytes(#"{"id":"A"}"#) && first.amqpMessageID == "m-1" && first.at == t0)
         #expect(try store.rejection(id: b)?.issues == [])

@@ -80,7 +80,7 @@ enum RulesPage {
         case .failure(let error):
             return "<div class=\"notice error\" id=\"try-result\">不是有效的工单（契约 v1）：<ul>"
                 + error.issues.map {
-                    "<li><span class=\"mono\">\(HTML.escape($0.path.isEmpty ? "(根)" : $0.path))</span> \(HTML.escape($0.code))：\(HTML.escape($0.message))</li>"
+                    "<li><span class=\"mono\">\(HTML.escape($0.path.isEmpty ? "(根)" : $0.path))</span> \(HTML.escape($0.code.rawValue))：\(HTML.escape($0.message))</li>"
                 }.joined() + "</ul></div>"
         case .success(let ticket):
             let d = rules.route(ticket, explainMisses: true)
