@@ -95,6 +95,16 @@ public struct RuleFileError: Error, CustomStringConvertible {
     public var description: String { "\(path): \(message)" }
 }
 
+/// A region and a unit function: the key of the unit that serves it.
+private struct RegionFunction: Hashable {
+    let region: Int
+    let function: String
+    init(_ region: Int, _ function: String) {
+        self.region = region
+        self.function = function
+    }
+}
+
 private struct Checker {
     let source: RuleSetSource
     let files: [RuleFile]
@@ -553,9 +563,10 @@ private struct Checker {
             queues[u.queue] = u.index
         }
         // Parents: explicit, else derived from the region tree.
-        var byRegionFunction: [String: Int] = [:]
+        var byRegionFunction: [RegionFunction: Int] = [:]
         for u in units {
-            byRegionFunction["\(u.region)|\(u.function)"] = byRegionFunction["\(u.region)|\(u.function)"] ?? u.index
+            let key = RegionFunction(u.region, u.function)
+            if byRegionFunction[key] == nil { byRegionFunction[key] = u.index }
         }
         for spec in source.units {
             guard let i = unitByID[spec.id.value], units[i].location == spec.id.location else { continue }
@@ -576,9 +587,9 @@ private struct Checker {
                 continue
             }
             guard u.level != .city, let parentRegion = regions[u.region].parent else { continue }
-            if let same = byRegionFunction["\(parentRegion)|\(u.function)"] {
+            if let same = byRegionFunction[RegionFunction(parentRegion, u.function)] {
                 units[i].parent = same
-            } else if let general = byRegionFunction["\(parentRegion)|general"] {
+            } else if let general = byRegionFunction[RegionFunction(parentRegion, "general")] {
                 units[i].parent = general
             } else {
                 diagnostics.error(
@@ -590,9 +601,9 @@ private struct Checker {
         for i in explicitCount..<units.count {
             let u = units[i]
             guard let parentRegion = regions[u.region].parent else { continue }
-            if let same = byRegionFunction["\(parentRegion)|\(u.function)"] {
+            if let same = byRegionFunction[RegionFunction(parentRegion, u.function)] {
                 units[i].parent = same
-            } else if let general = byRegionFunction["\(parentRegion)|general"] {
+            } else if let general = byRegionFunction[RegionFunction(parentRegion, "general")] {
                 units[i].parent = general
             } else {
                 diagnostics.error(
@@ -624,8 +635,8 @@ private struct Checker {
     /// are two templates of one level and function. Linear in the regions.
     mutating func expandTemplates() {
         guard !source.unitTemplates.isEmpty else { return }
-        var explicitByRegionFunction = Set<String>()
-        for u in units { explicitByRegionFunction.insert("\(u.region)|\(u.function)") }
+        var explicitByRegionFunction = Set<RegionFunction>()
+        for u in units { explicitByRegionFunction.insert(RegionFunction(u.region, u.function)) }
         var seen: [String: RulePosition] = [:]
         var byLevel: [Level: [Int]] = [:]
         for r in regions { byLevel[r.level, default: []].append(r.index) }
@@ -658,7 +669,7 @@ private struct Checker {
                     case .town: return ancestor(.town)
                     }
                 }
-                if explicitByRegionFunction.contains("\(r)|\(t.function.value)") { continue }
+                if explicitByRegionFunction.contains(RegionFunction(r, t.function.value)) { continue }
                 guard let id = t.idPattern.render(value) else {
                     noCode.append(region.path)
                     continue
@@ -1030,9 +1041,10 @@ private struct Checker {
 
     /// For every relative destination and every region node, the unit it resolves to.
     mutating func buildRelativeTables() -> [[Int32]] {
-        var byRegionFunction: [String: Int] = [:]
+        var byRegionFunction: [RegionFunction: Int] = [:]
         for u in units {
-            byRegionFunction["\(u.region)|\(u.function)"] = byRegionFunction["\(u.region)|\(u.function)"] ?? u.index
+            let key = RegionFunction(u.region, u.function)
+            if byRegionFunction[key] == nil { byRegionFunction[key] = u.index }
         }
         var tables: [[Int32]] = []
         for spec in relativeSpecs {
@@ -1045,10 +1057,10 @@ private struct Checker {
                 var found: Int?
                 var cur: Int? = node
                 while let c = cur, found == nil {
-                    found = byRegionFunction["\(c)|\(spec.function)"]
+                    found = byRegionFunction[RegionFunction(c, spec.function)]
                     cur = regions[c].parent
                 }
-                if found == nil { found = byRegionFunction["\(node)|general"] }
+                if found == nil { found = byRegionFunction[RegionFunction(node, "general")] }
                 if let found { table[r.index] = Int32(found) } else { failures.append(regions[node].path) }
             }
             if !failures.isEmpty {
