@@ -163,4 +163,42 @@ import Testing
         #expect(calendar.nextWorkingMoment(atOrAfter: Self.at("2026-03-03T10:00:00+08:00")) == .distantFuture)
         #expect(calendar.workingSeconds(from: start, to: Self.at("2030-01-01T00:00:00+08:00")) == 7_200)
     }
+
+    /// The rule language end to end: `calendar.seasons` read, checked and used for a decision's deadlines.
+    @Test func aRuleSetWithSeasonsDatesItsClocksWithTheHoursOfEachDate() throws {
+        var files = try Fixtures.goldenFiles(case: nil)
+        let c = files.firstIndex { $0.path == "calendar.yaml" }!
+        files[c] = RuleFile(
+            path: "calendar.yaml",
+            text: """
+                calendar:
+                  time_zone: Asia/Shanghai
+                  working_days: [mon, tue, wed, thu, fri]
+                  seasons:
+                    - {name: summer, from: 05-01, to: 09-30, working_hours: ["08:30-12:00", "14:30-18:00"]}
+                    - {name: winter, from: 10-01, to: 04-30, working_hours: ["08:30-12:00", "14:00-17:30"]}
+                  years:
+                    2026:
+                      holidays:
+                        - {from: 2026-02-15, to: 2026-02-23, name: 春节}
+                      workdays: [2026-02-14, 2026-02-28]
+
+                """)
+        let s = files.firstIndex { $0.path == "sla.yaml" }!
+        files[s] = RuleFile(
+            path: "sla.yaml",
+            text: files[s].text.replacingOccurrences(of: "{sign: 2h, resolve: 3wd}", with: "{sign: 4wh, resolve: 3wd}"))
+        let rules = try Fixtures.compile(files)
+        #expect(rules.calendar.seasons.map(\.name) == ["summer", "winter"])
+        let ticket = try Fixtures.ticket([
+            "received_at": .string("2026-09-30T15:00:00+08:00"), "category": .string("environment.water"),
+            "region": Fixtures.region("东区", "东一镇"),
+        ])
+        let d = rules.route(ticket)
+        let sign = try #require(d.deadlines.first { $0.clock == .sign })
+        // 3h of the summer afternoon, 1h of the first winter morning; the yellow light at 75% of 4h.
+        #expect(Self.local(sign.due) == "2026-10-01T09:30:00+08:00")
+        #expect(Self.local(sign.warnAt) == "2026-09-30T18:00:00+08:00")
+        #expect(Self.local(try #require(d.deadline(.resolve))) == "2026-10-05T23:59:59+08:00")
+    }
 }
