@@ -134,6 +134,15 @@ import Testing
         #expect(rules2.route(try Self.ticket("路灯不亮", "西区", "西一镇", "西一村")).unit?.id == "west.w1.v1")
     }
 
+    @Test func anExplicitParentMayNameATemplatedUnit() throws {
+        let own =
+            "{id: east.e3.water, name: 东三镇水务所, level: village, region: 东区/东三镇/东四村, function: water, "
+            + "parent: t990101003}"
+        let rules = try Fixtures.compile(Self.files(units: Self.templates + [own]))
+        let unit = try #require(rules.units.first { $0.id == "east.e3.water" })
+        #expect(unit.parent.map { rules.units[$0].id } == "t990101003")
+    }
+
     static func errors(_ files: [RuleFile]) -> [Diagnostic] {
         RuleSetCompiler.compile(files).diagnostics.filter { $0.severity == .error }
     }
