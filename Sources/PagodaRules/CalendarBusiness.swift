@@ -4,12 +4,16 @@ import PagodaJSON
 /// A working-day calendar (weekly template + holidays + 调休 make-up workdays) used for SLA deadlines.
 ///
 /// A day is a working day if (its weekday is in `workingWeekdays` AND it is in no holiday
-/// range) OR it is a make-up workday. Working time is the part of a working day inside
-/// `workingHours`, in local time of `timeZone`.
+/// range) OR it is a make-up workday. Working time is the part of a working day inside the
+/// working hours of that date, in local time of `timeZone`: those of the season that holds on
+/// it (`seasons`: a dated season before a yearly one), else the default `workingHours`.
 ///
 /// All arithmetic is O(log n) in the number of holidays and make-up days and independent
 /// of the span covered: the template is counted in closed form per week, and the
 /// exceptions (holiday ranges, make-up days) are stored as sorted blocks with prefix sums.
+/// With seasons, working time is summed season by season (a constant number of stretches a
+/// year, each counted in closed form), and whole 400-year Gregorian cycles outside the
+/// holiday data and dated seasons, where the calendar repeats, are counted in one step.
 /// Initialisation is O(n log n) plus a one-off time-zone probe (see `CalendarZone`).
 ///
 /// Conventions shared by all operations:
@@ -26,8 +30,11 @@ public struct BusinessCalendar: Sendable {
 
     /// Weekdays that are working days unless a holiday covers them.
     public let workingWeekdays: Set<Weekday>
-    /// Daily working intervals, sorted and merged (overlapping/touching inputs are joined).
+    /// Default daily working intervals, sorted and merged (overlapping/touching inputs are joined): the
+    /// hours of every date no season holds on.
     public let workingHours: [WorkingInterval]
+    /// Seasons of working hours as given (yearly and dated); see `workingHours(on:)`.
+    public let seasons: [WorkingSeason]
     /// Holidays as given, sorted by start date (ranges with `from > to` are dropped).
     public let holidays: [Holiday]
     /// Make-up workdays, sorted and de-duplicated.
@@ -58,11 +65,66 @@ public struct BusinessCalendar: Sendable {
     /// latest end among holidays[0...i].
     private let latestEndIndex: [Int]
 
-    /// Working intervals in seconds since local midnight.
-    private let intervalStart: [Int]
-    private let intervalEnd: [Int]
-    /// Working seconds per working day.
-    private let secondsPerDay: Int
+    /// The sets of daily working hours: index 0 the default, index i + 1 that of `seasons[i]`.
+    private let hourSets: [HourSet]
+    /// Whether any season is given (without one, every date has the default hours).
+    private let hasSeasons: Bool
+    /// For each leap-year ordinal (0...365) the hour set of the yearly season holding on it (0: default).
+    private let yearlySet: [Int]
+    /// For each leap-year ordinal the last ordinal of its run of the same hour set, within the year.
+    private let yearlyRunEnd: [Int]
+    /// Dated seasons as disjoint day ranges sorted by start, with their hour sets.
+    private let datedStart: [Int]
+    private let datedEnd: [Int]
+    private let datedSet: [Int]
+    /// First and last day of the irregular stretch (holiday blocks, make-up days, dated seasons): before
+    /// and after it the calendar repeats every `cycleDays`. `Int.max` / `Int.min` when there is none.
+    private let irregularFirst: Int
+    private let irregularLast: Int
+    /// Working seconds in `cycleDays` days outside the irregular stretch (the same for any such window).
+    private var cycleSeconds = 0
+
+    /// Days in a 400-year Gregorian cycle (a whole number of weeks): weekdays and month-days repeat.
+    static let cycleDays = 146_097
+
+    /// One set of daily working hours.
+    struct HourSet: Sendable {
+        let intervals: [WorkingInterval]
+        /// Interval bounds in seconds since local midnight.
+        let start: [Int]
+        let end: [Int]
+        /// Working seconds of a working day with these hours.
+        let seconds: Int
+
+        init(_ intervals: [WorkingInterval]) {
+            var merged: [WorkingInterval] = []
+            for interval in intervals.sorted(by: { ($0.startMinute, $0.endMinute) < ($1.startMinute, $1.endMinute) }) {
+                if let last = merged.last, interval.startMinute <= last.endMinute {
+                    if interval.endMinute > last.endMinute {
+                        merged[merged.count - 1] = WorkingInterval(
+                            startMinute: last.startMinute, endMinute: interval.endMinute)!
+                    }
+                } else {
+                    merged.append(interval)
+                }
+            }
+            self.intervals = merged
+            start = merged.map { $0.startMinute * 60 }
+            end = merged.map { $0.endMinute * 60 }
+            seconds = merged.reduce(0) { $0 + $1.minutes * 60 }
+        }
+
+        /// Working seconds of such a day within `[from, to)` (seconds since local midnight).
+        func within(_ from: Int, _ to: Int) -> Int {
+            var total = 0
+            for i in start.indices {
+                let lo = max(start[i], from)
+                let hi = min(end[i], to)
+                if hi > lo { total += hi - lo }
+            }
+            return total
+        }
+    }
 
     /// Builds a calendar; never fails.
     ///
@@ -70,9 +132,14 @@ public struct BusinessCalendar: Sendable {
     /// `from > to` are ignored, overlapping holidays and overlapping working intervals are
     /// merged. An empty template with no make-up days yields a calendar without any working
     /// day (deadlines become `Date.distantFuture`).
+    ///
+    /// `seasons` give other working hours on some dates. Where seasons overlap, the first given wins
+    /// (a dated season always before a yearly one); `pagoda check` refuses such overlaps. Dated seasons
+    /// with `from > to` are ignored.
     public init(
         timeZone: TimeZone, workingWeekdays: Set<Weekday>, workingHours: [WorkingInterval],
-        holidays: [Holiday], makeUpWorkdays: [CivilDate], coveredYears: ClosedRange<Int>?
+        holidays: [Holiday], makeUpWorkdays: [CivilDate], coveredYears: ClosedRange<Int>?,
+        seasons: [WorkingSeason] = []
     ) {
         self.zone = CalendarZone(timeZone)
         self.workingWeekdays = workingWeekdays
@@ -92,22 +159,39 @@ public struct BusinessCalendar: Sendable {
         self.workingIndices = indices
         self.perWeek = indices.count
 
-        // Working hours: sort and merge.
-        var merged: [WorkingInterval] = []
-        for interval in workingHours.sorted(by: { ($0.startMinute, $0.endMinute) < ($1.startMinute, $1.endMinute) }) {
-            if let last = merged.last, interval.startMinute <= last.endMinute {
-                if interval.endMinute > last.endMinute {
-                    merged[merged.count - 1] = WorkingInterval(
-                        startMinute: last.startMinute, endMinute: interval.endMinute)!
-                }
-            } else {
-                merged.append(interval)
+        // Working hours: the default and one set per season.
+        let sets = [HourSet(workingHours)] + seasons.map { HourSet($0.workingHours) }
+        hourSets = sets
+        self.workingHours = sets[0].intervals
+        self.seasons = seasons
+        hasSeasons = !seasons.isEmpty
+        var yearly = [Int](repeating: 0, count: 366)
+        var dated: [(start: Int, end: Int, set: Int)] = []
+        for (index, season) in seasons.enumerated() {
+            switch season.span {
+            case .yearly:
+                for ordinal in season.ordinals where yearly[ordinal] == 0 { yearly[ordinal] = index + 1 }
+            case .dated(let from, let to):
+                if from <= to { dated.append((from.dayNumber, to.dayNumber, index + 1)) }
             }
         }
-        self.workingHours = merged
-        intervalStart = merged.map { $0.startMinute * 60 }
-        intervalEnd = merged.map { $0.endMinute * 60 }
-        secondsPerDay = merged.reduce(0) { $0 + $1.minutes * 60 }
+        var runEnd = [Int](repeating: 365, count: 366)
+        for ordinal in stride(from: 364, through: 0, by: -1) {
+            runEnd[ordinal] = yearly[ordinal] == yearly[ordinal + 1] ? runEnd[ordinal + 1] : ordinal
+        }
+        yearlySet = yearly
+        yearlyRunEnd = runEnd
+        var disjoint: [(start: Int, end: Int, set: Int)] = []
+        for range in dated.sorted(by: { ($0.start, $0.set) < ($1.start, $1.set) }) {
+            if let last = disjoint.last, range.start <= last.end {
+                if range.end > last.end { disjoint.append((last.end + 1, range.end, range.set)) }
+            } else {
+                disjoint.append(range)
+            }
+        }
+        datedStart = disjoint.map(\.start)
+        datedEnd = disjoint.map(\.end)
+        datedSet = disjoint.map(\.set)
 
         // Holidays: valid ranges sorted by start; prefix "latest end" for lookups.
         let sortedHolidays = holidays.filter { $0.from <= $0.to }
@@ -170,6 +254,29 @@ public struct BusinessCalendar: Sendable {
             prefix.append(prefix[prefix.count - 1] + working - template)
         }
         blockPrefix = prefix
+
+        let firsts = [blocks.first?.start, disjoint.first?.start].compactMap { $0 }
+        let lasts = [blocks.map(\.end).max(), disjoint.last?.end].compactMap { $0 }
+        irregularFirst = firsts.min() ?? Int.max
+        irregularLast = lasts.max() ?? Int.min
+        // One cycle after the irregular stretch, stretch by stretch of equal hours.
+        let cycleStart = irregularLast == Int.min ? 0 : irregularLast + 1
+        var day = cycleStart
+        var total = 0
+        while day < cycleStart + Self.cycleDays {
+            let (set, end) = segment(at: day)
+            let through = min(end, cycleStart + Self.cycleDays - 1)
+            total += count(from: day, through: through) * sets[set].seconds
+            day = through + 1
+        }
+        cycleSeconds = total
+    }
+
+    /// The working hours of `date`: those of the dated season holding on it, else of the yearly season,
+    /// else the default `workingHours` (sorted and merged). Whether the date is a working day at all is
+    /// `isWorkingDay(_:)`.
+    public func workingHours(on date: CivilDate) -> [WorkingInterval] {
+        hourSets[segment(at: date.dayNumber).set].intervals
     }
 
     /// The zone in which dates and working hours are interpreted.
@@ -263,7 +370,7 @@ public struct BusinessCalendar: Sendable {
     /// `Date.distantFuture` when no working time is left or `seconds` passes `maxWorkingMinutes` minutes.
     public func addingWorkingSeconds(_ seconds: Int, to instant: Date) -> Date {
         guard seconds > 0 else { return instant }
-        guard seconds <= BusinessCalendar.maxWorkingMinutes * 60, secondsPerDay > 0 else { return .distantFuture }
+        guard seconds <= BusinessCalendar.maxWorkingMinutes * 60 else { return .distantFuture }
         let (utcSeconds, fraction) = CalendarZone.split(instant)
         let local = zone.local(fromUTC: utcSeconds)
         let day = CalendarMath.floorDiv(local, 86_400)
@@ -273,22 +380,21 @@ public struct BusinessCalendar: Sendable {
         var resultLocal: Int?
 
         if isWorking(day: day) {
+            let hours = hourSets[segment(at: day).set]
             var remaining = 0
-            for index in intervalStart.indices where intervalEnd[index] > secondOfDay {
-                if intervalStart[index] <= secondOfDay { startsInside = true }
-                remaining += intervalEnd[index] - max(intervalStart[index], secondOfDay)
+            for index in hours.start.indices where hours.end[index] > secondOfDay {
+                if hours.start[index] <= secondOfDay { startsInside = true }
+                remaining += hours.end[index] - max(hours.start[index], secondOfDay)
             }
             if need <= remaining {
-                resultLocal = day * 86_400 + consume(need, from: secondOfDay)
+                resultLocal = day * 86_400 + consume(need, from: secondOfDay, hours)
             } else {
                 need -= remaining
             }
         }
         if resultLocal == nil {
-            let fullDays = (need - 1) / secondsPerDay
-            let leftover = need - fullDays * secondsPerDay
-            guard let target = nthWorkingDay(fullDays + 1, after: day) else { return .distantFuture }
-            resultLocal = target * 86_400 + consume(leftover, from: 0)
+            guard let (target, leftover, set) = dayConsuming(need, from: day + 1) else { return .distantFuture }
+            resultLocal = target * 86_400 + consume(leftover, from: 0, hourSets[set])
         }
         guard var result = resultLocal else { return .distantFuture }
         if startsInside, fraction > 0 {
@@ -443,16 +549,16 @@ public struct BusinessCalendar: Sendable {
     }
 
     /// Local second-of-day reached after spending `amount` (> 0, <= what is left) working
-    /// seconds from `secondOfDay`; an exact finish at an interval end returns that end.
-    private func consume(_ amount: Int, from secondOfDay: Int) -> Int {
+    /// seconds from `secondOfDay` on a day with `hours`; an exact finish at an interval end returns that end.
+    private func consume(_ amount: Int, from secondOfDay: Int, _ hours: HourSet) -> Int {
         var left = amount
-        for index in intervalStart.indices where intervalEnd[index] > secondOfDay {
-            let begin = max(intervalStart[index], secondOfDay)
-            let available = intervalEnd[index] - begin
+        for index in hours.start.indices where hours.end[index] > secondOfDay {
+            let begin = max(hours.start[index], secondOfDay)
+            let available = hours.end[index] - begin
             if left <= available { return begin + left }
             left -= available
         }
-        return intervalEnd.last ?? 0  // unreachable when callers respect the budget
+        return hours.end.last ?? 0  // unreachable when callers respect the budget
     }
 
     /// `local` itself if it is inside working time, else the start of the next working interval.
@@ -460,12 +566,101 @@ public struct BusinessCalendar: Sendable {
         let day = CalendarMath.floorDiv(local, 86_400)
         let secondOfDay = local - day * 86_400
         if isWorking(day: day) {
-            for index in intervalStart.indices where intervalEnd[index] > secondOfDay {
-                return day * 86_400 + max(intervalStart[index], secondOfDay)
+            let hours = hourSets[segment(at: day).set]
+            for index in hours.start.indices where hours.end[index] > secondOfDay {
+                return day * 86_400 + max(hours.start[index], secondOfDay)
             }
         }
-        guard let next = nthWorkingDay(1, after: day), let first = intervalStart.first else { return nil }
+        guard let (next, _, set) = dayConsuming(1, from: day + 1), let first = hourSets[set].start.first else {
+            return nil
+        }
         return next * 86_400 + first
+    }
+
+    // MARK: - Seasons
+
+    /// The hour set of `day` and the last day through which it stays the same.
+    ///
+    /// Without seasons one stretch reaches past every representable date. O(log n) in the dated seasons.
+    private func segment(at day: Int) -> (set: Int, end: Int) {
+        guard hasSeasons else { return (0, 2 * CivilDate.maxDayNumber) }
+        let k = BusinessCalendar.upperBound(datedStart, day) - 1
+        if k >= 0, datedEnd[k] >= day { return (datedSet[k], datedEnd[k]) }
+        let nextDated = k + 1 < datedStart.count ? datedStart[k + 1] - 1 : Int.max
+        let date = CivilDate(dayNumber: day)
+        let ordinal = MonthDay(date).ordinal
+        let runEnd = yearlyRunEnd[ordinal]
+        // Day of the year of a leap-year ordinal: one less after 02-29 in other years (02-29 itself then
+        // ends a run that began on or before 02-28, so 02-28 it is).
+        let leap = CivilDate.isLeapYear(date.year)
+        func dayOfYear(_ o: Int) -> Int { leap || o < 59 ? o : o - 1 }
+        let end = day + dayOfYear(runEnd) - dayOfYear(ordinal)
+        return (yearlySet[ordinal], min(end, nextDated))
+    }
+
+    /// The working day on which `need` (> 0) working seconds, counted from the start of day `first`, run
+    /// out; the seconds still to spend on it (1 ... its working seconds), and its hour set. Nil when no
+    /// working time is left.
+    ///
+    /// Walks stretches of equal hours (a few a year), counting each in closed form; whole cycles outside
+    /// the irregular stretch are skipped in one step, so the walk covers at most about one cycle.
+    private func dayConsuming(_ need: Int, from first: Int) -> (day: Int, leftover: Int, set: Int)? {
+        var need = need
+        var day = first
+        while day <= 2 * CivilDate.maxDayNumber {
+            if day > irregularLast || day < irregularFirst {
+                if cycleSeconds == 0 {
+                    // Nothing works outside the irregular stretch: jump to it, or there is no more.
+                    guard day < irregularFirst, irregularFirst != Int.max else { return nil }
+                    day = irregularFirst
+                    continue
+                }
+                if need > cycleSeconds {
+                    var cycles = (need - 1) / cycleSeconds
+                    if day < irregularFirst, irregularFirst != Int.max {
+                        cycles = min(cycles, (irregularFirst - day) / Self.cycleDays)
+                    }
+                    need -= cycles * cycleSeconds
+                    day += cycles * Self.cycleDays
+                }
+            }
+            let (set, end) = segment(at: day)
+            let perDay = hourSets[set].seconds
+            if perDay > 0 {
+                let days = count(from: day, through: end)
+                let needed = (need - 1) / perDay + 1
+                if days >= needed, let target = nthWorkingDay(needed, after: day - 1) {
+                    return (target, need - (needed - 1) * perDay, set)
+                }
+                need -= days * perDay
+            }
+            day = end + 1
+        }
+        return nil
+    }
+
+    /// Working seconds of the whole days `from...through` (0 when `from > through`).
+    private func workingSecondsOfDays(from: Int, through: Int) -> Int {
+        var total = 0
+        var day = from
+        while day <= through {
+            if through - day + 1 >= Self.cycleDays, day > irregularLast || day < irregularFirst {
+                var cycles = (through - day + 1) / Self.cycleDays
+                if day < irregularFirst, irregularFirst != Int.max {
+                    cycles = min(cycles, (irregularFirst - day) / Self.cycleDays)
+                }
+                if cycles > 0 {
+                    total += cycles * cycleSeconds
+                    day += cycles * Self.cycleDays
+                    continue
+                }
+            }
+            let (set, end) = segment(at: day)
+            let last = min(end, through)
+            if hourSets[set].seconds > 0 { total += count(from: day, through: last) * hourSets[set].seconds }
+            day = last + 1
+        }
+        return total
     }
 
     // MARK: - Sorted-array helpers
@@ -510,7 +705,6 @@ extension BusinessCalendar {
     /// inside working time. `Date.distantFuture` when no working time follows (no working hours, no
     /// working day left).
     public func nextWorkingMoment(atOrAfter instant: Date) -> Date {
-        guard secondsPerDay > 0 else { return .distantFuture }
         let (utcSeconds, _) = CalendarZone.split(instant)
         let local = zone.local(fromUTC: utcSeconds)
         guard let next = nextWorkingLocalSecond(atOrAfter: local) else { return .distantFuture }
@@ -520,29 +714,21 @@ extension BusinessCalendar {
 
     /// Working time, in whole seconds, between two instants (0 when `end <= start`).
     ///
-    /// Counts only time inside `workingHours` on working days. O(log n) like the other operations:
-    /// the whole working days in between are counted in closed form.
+    /// Counts only time inside each date's working hours on working days. O(log n) like the other
+    /// operations: the whole working days in between are counted in closed form, season by season.
     public func workingSeconds(from start: Date, to end: Date) -> Int {
-        guard end > start, secondsPerDay > 0 else { return 0 }
+        guard end > start else { return 0 }
         let a = zone.local(fromUTC: CalendarZone.split(start).0)
         let b = zone.local(fromUTC: CalendarZone.split(end).0)
         let dayA = CalendarMath.floorDiv(a, 86_400)
         let dayB = CalendarMath.floorDiv(b, 86_400)
         let secA = a - dayA * 86_400
         let secB = b - dayB * 86_400
-        func within(_ from: Int, _ to: Int) -> Int {
-            var total = 0
-            for i in intervalStart.indices {
-                let lo = max(intervalStart[i], from)
-                let hi = min(intervalEnd[i], to)
-                if hi > lo { total += hi - lo }
-            }
-            return total
+        func within(_ day: Int, _ from: Int, _ to: Int) -> Int {
+            isWorking(day: day) ? hourSets[segment(at: day).set].within(from, to) : 0
         }
-        if dayA == dayB { return isWorking(day: dayA) ? within(secA, secB) : 0 }
-        var total = isWorking(day: dayA) ? within(secA, 86_400) : 0
-        if dayB - dayA > 1 { total += count(from: dayA + 1, through: dayB - 1) * secondsPerDay }
-        if isWorking(day: dayB) { total += within(0, secB) }
-        return total
+        if dayA == dayB { return within(dayA, secA, secB) }
+        return within(dayA, secA, 86_400) + workingSecondsOfDays(from: dayA + 1, through: dayB - 1)
+            + within(dayB, 0, secB)
     }
 }

@@ -88,3 +88,94 @@ public struct Holiday: Hashable, Sendable {
         from <= date && date <= to
     }
 }
+
+/// A month and day that recur every year ("05-01"), the bounds of a yearly season of working hours.
+///
+/// Any day of a leap year is allowed, so "02-29" is valid; in other years it does not occur.
+public struct MonthDay: Hashable, Comparable, Sendable, CustomStringConvertible {
+    /// The month, 1...12.
+    public let month: Int
+    /// The day of the month, 1...31 (1...29 in February).
+    public let day: Int
+
+    /// Days of a leap year before each month.
+    static let leapMonthStart = [0, 31, 60, 91, 121, 152, 182, 213, 244, 274, 305, 335]
+
+    /// Creates a month-day; nil unless the day exists in a leap year.
+    public init?(month: Int, day: Int) {
+        guard (1...12).contains(month), day >= 1, day <= CivilDate.daysInMonth(year: 2000, month: month) else {
+            return nil
+        }
+        self.month = month
+        self.day = day
+    }
+
+    /// Parses exactly "MM-DD" (two ASCII digits each); nil for any other shape or a day that never exists.
+    public init?(parsing text: String) {
+        let bytes = Array(text.utf8)
+        guard bytes.count == 5, bytes[2] == UInt8(ascii: "-") else { return nil }
+        let digits = [bytes[0], bytes[1], bytes[3], bytes[4]]
+        guard digits.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }) else { return nil }
+        let value = digits.map { Int($0 - UInt8(ascii: "0")) }
+        self.init(month: value[0] * 10 + value[1], day: value[2] * 10 + value[3])
+    }
+
+    /// The month-day of `date`.
+    public init(_ date: CivilDate) {
+        month = date.month
+        day = date.day
+    }
+
+    /// Position in a leap year: 01-01 is 0, 02-29 is 59, 12-31 is 365.
+    public var ordinal: Int { MonthDay.leapMonthStart[month - 1] + day - 1 }
+
+    /// The month-day at a leap-year `ordinal` (0...365).
+    init(ordinal: Int) {
+        let month = MonthDay.leapMonthStart.lastIndex { $0 <= ordinal }! + 1
+        self.month = month
+        self.day = ordinal - MonthDay.leapMonthStart[month - 1] + 1
+    }
+
+    public static func < (a: MonthDay, b: MonthDay) -> Bool { a.ordinal < b.ordinal }
+
+    /// "MM-DD"; round-trips through `init?(parsing:)`.
+    public var description: String {
+        (month < 10 ? "0" : "") + String(month) + "-" + (day < 10 ? "0" : "") + String(day)
+    }
+}
+
+/// Working hours that hold on some dates instead of the calendar's default `working_hours`: a season.
+///
+/// A yearly season repeats every year from one month-day to another (`10-01` to `04-30` wraps the year
+/// end); a dated season holds once, between two dates. Where a dated season and a yearly one both hold,
+/// the dated one wins.
+public struct WorkingSeason: Hashable, Sendable {
+    /// When the season holds.
+    public enum Span: Hashable, Sendable {
+        /// Every year from `from` through `to`, both inclusive; `to < from` wraps the year end.
+        case yearly(from: MonthDay, to: MonthDay)
+        /// Once, from `from` through `to`, both inclusive (`from <= to`).
+        case dated(from: CivilDate, to: CivilDate)
+    }
+
+    /// The season's name as written ("summer", "夏令时"), for messages; may be empty.
+    public let name: String
+    /// When it holds.
+    public let span: Span
+    /// Its daily working intervals (sorted and merged by the calendar).
+    public let workingHours: [WorkingInterval]
+
+    /// Creates a season; performs no validation (the rule loader and `check` do).
+    public init(name: String, span: Span, workingHours: [WorkingInterval]) {
+        self.name = name
+        self.span = span
+        self.workingHours = workingHours
+    }
+
+    /// The leap-year ordinals (0...365) a yearly season covers, in order; empty for a dated season.
+    public var ordinals: [Int] {
+        guard case .yearly(let from, let to) = span else { return [] }
+        if from <= to { return Array(from.ordinal...to.ordinal) }
+        return Array(from.ordinal...365) + Array(0...to.ordinal)
+    }
+}

@@ -116,6 +116,7 @@ public enum DiagnosticCode: String, Sendable, Hashable, CaseIterable {
     case calendarCoverage = "R060"
     case calendarOverlap = "R061"
     case unknownTimeZone = "R062"
+    case seasonGap = "R063"
     // Tests
     case testCase = "R070"
     // Limits on one file (RuleLimits)

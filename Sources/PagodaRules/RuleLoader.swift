@@ -167,6 +167,10 @@ struct RuleLoader {
     }
 
     private mutating func decodeUnit(_ node: Node) -> UnitSpec? {
+        if case .mapping(let m) = node, m.contains(where: { $0.key.scalar?.string == "each" }) {
+            if let t = decodeUnitTemplate(node) { source.unitTemplates.append(t) }
+            return nil
+        }
         guard
             let e = r.mapping(
                 node, what: "a unit", allowed: ["id", "name", "level", "region", "function", "queue", "parent"],
@@ -193,6 +197,67 @@ struct RuleLoader {
             parent: parent, location: r.location(node))
     }
 
+    /// A unit template (`each: village`): an id, name and optional queue pattern filled in from each
+    /// region of the level.
+    private mutating func decodeUnitTemplate(_ node: Node) -> UnitTemplateSpec? {
+        guard
+            let e = r.mapping(
+                node, what: "a unit template", allowed: ["each", "id", "name", "function", "queue"],
+                required: ["each", "id", "name", "function"])
+        else { return nil }
+        let levels = [Level.district, .town, .village].map { ($0.name, $0) }
+        let level = e["each"].flatMap { r.oneOf($0, what: "each", levels) }
+        func pattern(_ key: String, what: String) -> (Located<String>, UnitPattern)? {
+            guard let n = e[key], let text = r.nonEmptyString(n, what: what) else { return nil }
+            switch UnitPattern.parse(text) {
+            case .failure(let error):
+                r.diagnostics.error(.invalidValue, "\(what) '\(text)': \(error.message)", at: r.location(n))
+                return nil
+            case .success(let p): return (Located(text, r.location(n)), p)
+            }
+        }
+        let id = pattern("id", what: "the template's id pattern")
+        let name = pattern("name", what: "the template's name pattern")
+        let queue = e["queue"] == nil ? nil : pattern("queue", what: "the template's queue pattern")
+        let function = e["function"].flatMap { self.id($0, what: "function") }
+        // Ids and queues are ASCII: they may only take the region's code, and must, or all would be one.
+        for (p, what) in [(id, "id"), (queue, "queue")] {
+            guard let (text, parsed) = p else { continue }
+            if parsed.placeholders != [.code] {
+                r.diagnostics.error(
+                    .invalidId,
+                    "the template's \(what) pattern '\(text.value)' must hold '{code}' once and no other placeholder, "
+                        + "so each region's unit gets its own \(what) of id characters", at: text.location)
+                return nil
+            }
+            let literal = parsed.literalText
+            if what == "id", !literal.allSatisfy({ Self.idCharacters.contains($0) }) {
+                r.diagnostics.error(
+                    .invalidId,
+                    "the template's id pattern '\(text.value)' may hold only lowercase letters, digits, '.', '_' "
+                        + "and '-' besides '{code}'", at: text.location)
+                return nil
+            }
+            if what == "queue", literal.contains(where: { $0.isWhitespace }) {
+                r.diagnostics.error(
+                    .invalidValue, "the template's queue pattern '\(text.value)' must not hold spaces",
+                    at: text.location)
+                return nil
+            }
+        }
+        guard let level, let id, let name, let function else { return nil }
+        if e["queue"] != nil, queue == nil { return nil }
+        if level == .district, name.1.placeholders.contains(.town) {
+            r.diagnostics.error(
+                .invalidValue, "the template's name pattern '\(name.0.value)' names '{town}', which a district lacks",
+                at: name.0.location)
+            return nil
+        }
+        return UnitTemplateSpec(
+            level: level, id: id.0, idPattern: id.1, name: name.0, namePattern: name.1, function: function,
+            queue: queue?.0, queuePattern: queue?.1, location: r.location(node))
+    }
+
     // MARK: Calendar
 
     static let weekdayNames: [(String, Weekday)] = [
@@ -209,9 +274,91 @@ struct RuleLoader {
         return d
     }
 
+    /// A list of working intervals ("08:30-12:00"), in order and without overlaps; nil when it is no list.
+    private mutating func workingHours(_ node: Node, what: String) -> [WorkingInterval]? {
+        guard let items = r.stringList(node, what: what) else { return nil }
+        var hours: [WorkingInterval] = []
+        for item in items {
+            if let w = WorkingInterval(parsing: item.value) {
+                if let last = hours.last, last.endMinute > w.startMinute {
+                    r.diagnostics.error(
+                        .invalidValue, "working hours must be in order and must not overlap: '\(item.value)'",
+                        at: r.location(item.node))
+                }
+                hours.append(w)
+            } else {
+                r.diagnostics.error(
+                    .invalidValue, "working hours must look like '08:30-12:00', got '\(item.value)'",
+                    at: r.location(item.node))
+            }
+        }
+        return hours
+    }
+
+    /// One season of working hours: `from` and `to` both month-days (`05-01`, every year) or both dates
+    /// (`2026-07-01`, once), and its own `working_hours`.
+    private mutating func season(_ node: Node) -> SeasonSpec? {
+        guard
+            let e = r.mapping(
+                node, what: "a season", allowed: ["name", "from", "to", "working_hours"],
+                required: ["from", "to", "working_hours"])
+        else { return nil }
+        let name = e["name"].flatMap { r.nonEmptyString($0, what: "a season's name") } ?? ""
+        let what = name.isEmpty ? "season" : "season '\(name)'"
+        enum Bound {
+            case monthDay(MonthDay)
+            case date(CivilDate)
+        }
+        func bound(_ key: String) -> Bound? {
+            guard let n = e[key], let s = r.string(n, what: key) else { return nil }
+            if let md = MonthDay(parsing: s) { return .monthDay(md) }
+            if let d = CivilDate(iso: s) { return .date(d) }
+            r.diagnostics.error(
+                .invalidDate,
+                "\(what): '\(key)' must be a month-day MM-DD that recurs every year (05-01) or a date YYYY-MM-DD; "
+                    + "got '\(s)'", at: r.location(n))
+            return nil
+        }
+        let from = bound("from")
+        let to = bound("to")
+        var hours: [WorkingInterval]?
+        if let n = e["working_hours"] {
+            let before = r.diagnostics.items.count
+            hours = workingHours(n, what: "working_hours of the \(what)")
+            if r.diagnostics.items.count > before {
+                hours = nil  // a malformed interval, reported at it
+            } else if hours?.isEmpty == true {
+                r.diagnostics.error(
+                    .emptyCondition, "\(what) has no working hours; list them, or leave its dates to the default",
+                    at: r.location(n))
+                hours = nil
+            }
+        }
+        guard let from, let to, let hours else { return nil }
+        let span: WorkingSeason.Span
+        switch (from, to) {
+        case (.monthDay(let a), .monthDay(let b)): span = .yearly(from: a, to: b)
+        case (.date(let a), .date(let b)):
+            guard a <= b else {
+                r.diagnostics.error(.invalidDate, "\(what) ends (\(b)) before it starts (\(a))", at: r.location(node))
+                return nil
+            }
+            span = .dated(from: a, to: b)
+        default:
+            r.diagnostics.error(
+                .invalidDate,
+                "\(what): 'from' and 'to' must both be month-days (MM-DD, every year) or both dates (YYYY-MM-DD)",
+                at: r.location(node))
+            return nil
+        }
+        return SeasonSpec(
+            season: WorkingSeason(name: name, span: span, workingHours: hours), location: r.location(node))
+    }
+
     private mutating func decodeCalendar(_ node: Node) -> CalendarSpec? {
         guard
-            let e = r.mapping(node, what: "calendar", allowed: ["time_zone", "working_days", "working_hours", "years"])
+            let e = r.mapping(
+                node, what: "calendar", allowed: ["time_zone", "working_days", "working_hours", "seasons", "years"])
         else { return nil }
         var tz = Located("Asia/Shanghai", r.location(node))
         if let n = e["time_zone"], let s = r.string(n, what: "time_zone") { tz = Located(s, r.location(n)) }
@@ -226,27 +373,20 @@ struct RuleLoader {
             days = ["mon", "tue", "wed", "thu", "fri"].map { Located($0, r.location(node)) }
         }
         var hours: [WorkingInterval] = []
-        if let n = e["working_hours"], let items = r.stringList(n, what: "working_hours") {
-            for item in items {
-                if let w = WorkingInterval(parsing: item.value) {
-                    if let last = hours.last, last.endMinute > w.startMinute {
-                        r.diagnostics.error(
-                            .invalidValue, "working hours must be in order and must not overlap: '\(item.value)'",
-                            at: r.location(item.node))
-                    }
-                    hours.append(w)
-                } else {
-                    r.diagnostics.error(
-                        .invalidValue, "working hours must look like '08:30-12:00', got '\(item.value)'",
-                        at: r.location(item.node))
-                }
-            }
+        if let n = e["working_hours"] {
+            hours = workingHours(n, what: "working_hours") ?? []
         } else {
             hours = [WorkingInterval(parsing: "09:00-12:00"), WorkingInterval(parsing: "14:00-18:00")].compactMap { $0 }
         }
         var spec = CalendarSpec(
             timeZone: tz, workingDays: days, workingHours: hours, holidays: [], workdays: [], years: [],
             location: r.location(node))
+        spec.workingHoursGiven = e["working_hours"] != nil
+        if let n = e["seasons"], let items = r.sequence(n, what: "seasons") {
+            spec.seasons = items.compactMap { season($0) }
+            spec.seasonsLocation = r.location(n)
+            spec.seasonsBroken = spec.seasons.count < items.count
+        }
         if let n = e["years"], let years = r.namedMapping(n, what: "years") {
             for (key, keyNode, value) in years {
                 guard let year = Int(key), (1970...2200).contains(year) else {

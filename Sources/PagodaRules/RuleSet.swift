@@ -27,7 +27,10 @@ public struct Unit: Sendable, Hashable {
     public let queue: String
     /// The unit it escalates to; nil at the city level.
     public internal(set) var parent: Int?
+    /// Where it is defined: its entry in `units`, or the id pattern of the template it comes from.
     public let location: RulePosition
+    /// Whether a unit template (`each: LEVEL`) gave it, rather than an entry of its own.
+    public var fromTemplate = false
 }
 
 /// A category of the category tree; codes are dot paths.

@@ -95,6 +95,16 @@ public struct RuleFileError: Error, CustomStringConvertible {
     public var description: String { "\(path): \(message)" }
 }
 
+/// A region and a unit function: the key of the unit that serves it.
+private struct RegionFunction: Hashable {
+    let region: Int
+    let function: String
+    init(_ region: Int, _ function: String) {
+        self.region = region
+        self.function = function
+    }
+}
+
 private struct Checker {
     let source: RuleSetSource
     let files: [RuleFile]
@@ -368,6 +378,7 @@ private struct Checker {
                     at: w.location)
             }
         }
+        checkSeasons(spec)
         let years = spec.years.map(\.value)
         let covered: ClosedRange<Int>? = years.isEmpty ? nil : years.min()!...years.max()!
         if let covered {
@@ -387,7 +398,8 @@ private struct Checker {
         }
         let calendar = BusinessCalendar(
             timeZone: tz, workingWeekdays: weekdays, workingHours: spec.workingHours,
-            holidays: holidays.map(\.holiday), makeUpWorkdays: spec.workdays.map(\.date), coveredYears: covered)
+            holidays: holidays.map(\.holiday), makeUpWorkdays: spec.workdays.map(\.date), coveredYears: covered,
+            seasons: spec.seasons.map(\.season))
         if let today {
             let now = calendar.civilDate(of: today)
             let soon = calendar.civilDate(of: today.addingTimeInterval(60 * 86_400))
@@ -409,6 +421,71 @@ private struct Checker {
             }
         }
         return calendar
+    }
+
+    /// Seasons of working hours: yearly seasons must not overlap each other, nor dated ones each other (a
+    /// dated season may lie over a yearly one: it wins there); without a default `working_hours` the
+    /// yearly seasons must cover every day of the year.
+    mutating func checkSeasons(_ spec: CalendarSpec) {
+        func named(_ s: WorkingSeason) -> String { s.name.isEmpty ? "a season" : "season '\(s.name)'" }
+        var owner = [Int](repeating: -1, count: 366)
+        for (index, item) in spec.seasons.enumerated() {
+            var clash: Int?
+            var first: Int?
+            for ordinal in item.season.ordinals {
+                if owner[ordinal] >= 0 {
+                    if clash == nil {
+                        clash = owner[ordinal]
+                        first = ordinal
+                    }
+                } else {
+                    owner[ordinal] = index
+                }
+            }
+            if let clash, let first {
+                let other = spec.seasons[clash]
+                diagnostics.error(
+                    .calendarOverlap,
+                    "\(named(item.season)) overlaps \(named(other.season)) at \(other.location) from "
+                        + "\(MonthDay(ordinal: first)); a day has one set of working hours", at: item.location)
+            }
+        }
+        let dated = spec.seasons.compactMap { item -> (from: CivilDate, to: CivilDate, item: SeasonSpec)? in
+            guard case .dated(let from, let to) = item.season.span else { return nil }
+            return (from, to, item)
+        }.sorted { $0.from < $1.from }
+        var latest: (to: CivilDate, item: SeasonSpec)?
+        for d in dated {
+            if let l = latest, d.from <= l.to {
+                diagnostics.error(
+                    .calendarOverlap,
+                    "\(named(d.item.season)) (\(d.from) to \(d.to)) overlaps \(named(l.item.season)) at "
+                        + "\(l.item.location); a day has one set of working hours", at: d.item.location)
+            }
+            if latest == nil || d.to > latest!.to { latest = (d.to, d.item) }
+        }
+        guard !spec.workingHoursGiven, !spec.seasons.isEmpty, !spec.seasonsBroken else { return }
+        // Uncovered runs of month-days, e.g. 02-29 or 05-01 to 05-31.
+        var gaps: [String] = []
+        var ordinal = 0
+        while ordinal < 366 {
+            guard owner[ordinal] < 0 else {
+                ordinal += 1
+                continue
+            }
+            var end = ordinal
+            while end + 1 < 366, owner[end + 1] < 0 { end += 1 }
+            let a = MonthDay(ordinal: ordinal)
+            gaps.append(end == ordinal ? "\(a)" : "\(a) to \(MonthDay(ordinal: end))")
+            ordinal = end + 1
+        }
+        if !gaps.isEmpty {
+            diagnostics.error(
+                .seasonGap,
+                "no yearly season holds on \(gaps.joined(separator: ", ")) and the calendar has no default "
+                    + "'working_hours': add them to a season, or give 'working_hours' for the days no season holds on",
+                at: spec.seasonsLocation ?? spec.location)
+        }
     }
 
     // MARK: Profiles, units, policies
@@ -473,6 +550,8 @@ private struct Checker {
                     location: spec.id.location))
             unitByID[spec.id.value] = index
         }
+        let explicitCount = units.count
+        expandTemplates()
         // Queue names must be distinct, or two units would share one queue.
         var queues: [String: Int] = [:]
         for u in units {
@@ -484,9 +563,10 @@ private struct Checker {
             queues[u.queue] = u.index
         }
         // Parents: explicit, else derived from the region tree.
-        var byRegionFunction: [String: Int] = [:]
+        var byRegionFunction: [RegionFunction: Int] = [:]
         for u in units {
-            byRegionFunction["\(u.region)|\(u.function)"] = byRegionFunction["\(u.region)|\(u.function)"] ?? u.index
+            let key = RegionFunction(u.region, u.function)
+            if byRegionFunction[key] == nil { byRegionFunction[key] = u.index }
         }
         for spec in source.units {
             guard let i = unitByID[spec.id.value], units[i].location == spec.id.location else { continue }
@@ -507,15 +587,30 @@ private struct Checker {
                 continue
             }
             guard u.level != .city, let parentRegion = regions[u.region].parent else { continue }
-            if let same = byRegionFunction["\(parentRegion)|\(u.function)"] {
+            if let same = byRegionFunction[RegionFunction(parentRegion, u.function)] {
                 units[i].parent = same
-            } else if let general = byRegionFunction["\(parentRegion)|general"] {
+            } else if let general = byRegionFunction[RegionFunction(parentRegion, "general")] {
                 units[i].parent = general
             } else {
                 diagnostics.error(
                     .noParent,
                     "unit '\(u.id)' has no parent: no \(Self.functions(u.function)) unit serves '\(regions[parentRegion].path)'; add one or give 'parent'",
                     at: u.location)
+            }
+        }
+        for i in explicitCount..<units.count {
+            let u = units[i]
+            guard let parentRegion = regions[u.region].parent else { continue }
+            if let same = byRegionFunction[RegionFunction(parentRegion, u.function)] {
+                units[i].parent = same
+            } else if let general = byRegionFunction[RegionFunction(parentRegion, "general")] {
+                units[i].parent = general
+            } else {
+                diagnostics.error(
+                    .noParent,
+                    "the \(u.level) template's unit '\(u.id)' of '\(regions[u.region].path)' has no parent: no "
+                        + "\(Self.functions(u.function)) unit serves '\(regions[parentRegion].path)'; add one, or a "
+                        + "\(regions[parentRegion].level) template", at: u.location)
             }
         }
         // Cycles (only explicit parents can make one).
@@ -530,6 +625,101 @@ private struct Checker {
             if cur == u.index, chain.min() == u.index {
                 let names = (chain + [u.index]).map { "'\(units[$0].id)'" }.joined(separator: " -> ")
                 diagnostics.error(.parentCycle, "parent chain loops: \(names)", at: u.location)
+            }
+        }
+    }
+
+    /// One unit per region of each template's level, after the explicit units: a region that has an
+    /// explicit unit of the template's function, or an explicit unit with the id the template would give
+    /// it, keeps that one. An explicit unit with a template's id for another region is an error (R014), as
+    /// are two templates of one level and function. Linear in the regions.
+    mutating func expandTemplates() {
+        guard !source.unitTemplates.isEmpty else { return }
+        var explicitByRegionFunction = Set<RegionFunction>()
+        for u in units { explicitByRegionFunction.insert(RegionFunction(u.region, u.function)) }
+        var seen: [String: RulePosition] = [:]
+        var byLevel: [Level: [Int]] = [:]
+        for r in regions { byLevel[r.level, default: []].append(r.index) }
+        for t in source.unitTemplates {
+            let key = "\(t.level)|\(t.function.value)"
+            if let earlier = seen[key] {
+                diagnostics.error(
+                    .duplicateId,
+                    "a \(t.level) template of function '\(t.function.value)' is already given at \(earlier)",
+                    at: t.location)
+                continue
+            }
+            seen[key] = t.location
+            var noCode: [String] = []
+            var reported = false
+            let tree = regions
+            for r in byLevel[t.level] ?? [] {
+                let region = tree[r]
+                let value = { (p: UnitPattern.Placeholder) -> String? in
+                    func ancestor(_ level: Level) -> String? {
+                        var node: Int? = r
+                        while let n = node, tree[n].level > level { node = tree[n].parent }
+                        return node.flatMap { tree[$0].level == level ? tree[$0].name : nil }
+                    }
+                    switch p {
+                    case .code: return region.code
+                    case .name: return region.name
+                    case .parent: return region.parent.map { tree[$0].name }
+                    case .district: return ancestor(.district)
+                    case .town: return ancestor(.town)
+                    }
+                }
+                if explicitByRegionFunction.contains(RegionFunction(r, t.function.value)) { continue }
+                guard let id = t.idPattern.render(value) else {
+                    noCode.append(region.path)
+                    continue
+                }
+                if let other = unitByID[id] {
+                    if units[other].region == r, !units[other].fromTemplate { continue }
+                    if !units[other].fromTemplate {
+                        diagnostics.error(
+                            .duplicateId,
+                            "unit id '\(id)' is the id the \(t.level) template at \(t.id.location) gives "
+                                + "'\(region.path)'; a unit with a template's id must serve that region (it then "
+                                + "replaces the template's unit there), or take another id", at: units[other].location)
+                    } else if !reported {
+                        reported = true
+                        diagnostics.error(
+                            .duplicateId,
+                            "the \(t.level) template gives '\(region.path)' the id '\(id)', which a template gives "
+                                + "'\(regions[units[other].region].path)' at \(units[other].location)",
+                            at: t.id.location)
+                    }
+                    continue
+                }
+                if id.count > 64 {
+                    if !reported {
+                        reported = true
+                        diagnostics.error(
+                            .invalidId,
+                            "the \(t.level) template gives '\(region.path)' the id '\(id)', over 64 characters",
+                            at: t.id.location)
+                    }
+                    continue
+                }
+                let name = t.namePattern.render(value)
+                guard let name, let queue = t.queuePattern.map({ $0.render(value) }) ?? "unit.\(id)" else {
+                    noCode.append(region.path)
+                    continue
+                }
+                let index = units.count
+                units.append(
+                    Unit(
+                        index: index, id: id, name: name, level: t.level, region: r, function: t.function.value,
+                        queue: queue, parent: nil, location: t.id.location, fromTemplate: true))
+                unitByID[id] = index
+            }
+            if !noCode.isEmpty {
+                diagnostics.error(
+                    .missingKey,
+                    "the \(t.level) template needs the region's code, which \(noCode.count) region(s) lack: "
+                        + noCode.prefix(5).joined(separator: ", ") + (noCode.count > 5 ? ", ..." : "")
+                        + "; give them a code, or declare their units", at: t.id.location)
             }
         }
     }
@@ -851,9 +1041,10 @@ private struct Checker {
 
     /// For every relative destination and every region node, the unit it resolves to.
     mutating func buildRelativeTables() -> [[Int32]] {
-        var byRegionFunction: [String: Int] = [:]
+        var byRegionFunction: [RegionFunction: Int] = [:]
         for u in units {
-            byRegionFunction["\(u.region)|\(u.function)"] = byRegionFunction["\(u.region)|\(u.function)"] ?? u.index
+            let key = RegionFunction(u.region, u.function)
+            if byRegionFunction[key] == nil { byRegionFunction[key] = u.index }
         }
         var tables: [[Int32]] = []
         for spec in relativeSpecs {
@@ -866,10 +1057,10 @@ private struct Checker {
                 var found: Int?
                 var cur: Int? = node
                 while let c = cur, found == nil {
-                    found = byRegionFunction["\(c)|\(spec.function)"]
+                    found = byRegionFunction[RegionFunction(c, spec.function)]
                     cur = regions[c].parent
                 }
-                if found == nil { found = byRegionFunction["\(node)|general"] }
+                if found == nil { found = byRegionFunction[RegionFunction(node, "general")] }
                 if let found { table[r.index] = Int32(found) } else { failures.append(regions[node].path) }
             }
             if !failures.isEmpty {

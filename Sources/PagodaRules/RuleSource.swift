@@ -68,6 +68,18 @@ struct CalendarSpec: Sendable {
     var workdays: [(date: CivilDate, location: RulePosition)]
     var years: [Located<Int>]
     var location: RulePosition
+    /// Whether `working_hours` was written (else the default hours apply, or the seasons must cover every day).
+    var workingHoursGiven = true
+    var seasons: [SeasonSpec] = []
+    /// Where `seasons` is written.
+    var seasonsLocation: RulePosition?
+    /// Whether a season had an error already (so the days it meant to cover are not reported again).
+    var seasonsBroken = false
+}
+
+struct SeasonSpec: Sendable {
+    var season: WorkingSeason
+    var location: RulePosition
 }
 
 enum WarnSpec: Sendable, Hashable {
@@ -240,6 +252,8 @@ struct RuleSetSource: Sendable {
     /// The province the city lies in (`regions.province`), stripped from callers' region names.
     var province: Located<String>?
     var units: [UnitSpec] = []
+    /// Unit templates (`each: LEVEL` entries of `units`), in order.
+    var unitTemplates: [UnitTemplateSpec] = []
     var calendar: CalendarSpec?
     var profiles: [ProfileSpec] = []
     var categories: [CategorySpec] = []
