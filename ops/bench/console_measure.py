@@ -4,7 +4,7 @@
 connection, and (2) the board's live update: while `pagoda-bench console-intake` publishes tickets at a
 fixed rate, it reads /board/events and, for each ticket, the time from its publication (in its id) to
 the first `update` whose timeline row id covers the ticket's first row, plus the /board/live fetch that
-follows (what the page does). Prints p50/p99/max."""
+follows (what the page does). Prints p50/p99/max. It measures the API's board, inbox and ticket too."""
 import http.client
 import json
 import os
@@ -18,7 +18,7 @@ import time
 HOST, PORT = os.environ["CONSOLE_HOST"], int(os.environ["CONSOLE_PORT"])
 NAME, PASSWORD = os.environ["CONSOLE_USER"], os.environ["CONSOLE_PASSWORD"]
 DB = os.environ["PAGODA_DB"]
-REQUESTS = int(os.environ.get("REQUESTS", "300"))
+REQUESTS = int(os.environ.get("REQUESTS", "500"))
 
 
 def login():
@@ -79,6 +79,9 @@ def main():
     measure(cookie, f"inbox of {near[1]} (/units/..)", [f"/units/{near[0]}"] * REQUESTS)
     measure(cookie, f"inbox of {held}, page 100", [f"/units/{unit}?page=100"] * (REQUESTS // 3))
     measure(cookie, "ticket page (/tickets/..)", [f"/tickets/{random.choice(ids)}" for _ in range(REQUESTS)])
+    measure(cookie, "API board (/api/v1/board)", ["/api/v1/board"] * REQUESTS)
+    measure(cookie, f"API inbox of {near[1]}", [f"/api/v1/tickets?unit={near[0]}"] * REQUESTS)
+    measure(cookie, "API ticket (/api/v1/tickets/..)", [f"/api/v1/tickets/{random.choice(ids)}" for _ in range(REQUESTS)])
 
     if os.environ.get("INTAKE_CMD"):
         live(cookie)
@@ -121,7 +124,7 @@ def live(cookie):
     db = sqlite3.connect(f"file:{DB}?mode=ro", uri=True)
     first = db.execute("SELECT ticket_id, min(id) FROM events WHERE ticket_id LIKE 'CB-%' GROUP BY ticket_id").fetchall()
     db.close()
-    delays, missing = [], 0
+    delays, shown, missing = [], [], 0
     import bisect
     ids = [u[1] for u in updates]
     for ticket_id, row in first:
@@ -131,9 +134,13 @@ def live(cookie):
             missing += 1
             continue
         delays.append(updates[i][0] - sent)
+        if i < len(fetches):
+            shown.append(updates[i][0] - sent + fetches[i])
     print(f"live update at the intake rate: {len(first)} tickets dispatched, {len(updates)} updates; publish -> update "
           f"p50 {pct(delays, .5):.0f} ms, p99 {pct(delays, .99):.0f} ms, max {max(delays) if delays else float('nan'):.0f} ms; "
-          f"+ /board/live fetch p50 {pct(fetches, .5):.0f} ms, p99 {pct(fetches, .99):.0f} ms; tickets without an update: {missing}")
+          f"+ /board/live fetch p50 {pct(fetches, .5):.0f} ms, p99 {pct(fetches, .99):.0f} ms; publish -> board redrawn "
+          f"p50 {pct(shown, .5):.0f} ms, p99 {pct(shown, .99):.0f} ms, max {max(shown) if shown else float('nan'):.0f} ms; "
+          f"tickets without an update: {missing}")
 
 
 if __name__ == "__main__":
