@@ -174,7 +174,8 @@ extension ConsoleAPI {
             .object(
                 JSONObject([("name", .string(name)), ("today", rates(r.today[name])), ("month", rates(r.month[name]))]))
         }
-        let ready = data.rates.ready || !data.rates.month.isEmpty
+        // Figures are shown as soon as there are any (as the page does); `ready` says the month was read.
+        let shown = data.rates.ready || !data.rates.month.isEmpty
         let list = { (rows: [ConsoleListRow]) -> JSONValue in
             .array(rows.map { .object(listRowJSON($0, hierarchy: hierarchy, offsetSeconds: off)) })
         }
@@ -193,19 +194,19 @@ extension ConsoleAPI {
                     "rates",
                     .object(
                         JSONObject([
-                            ("ready", .bool(ready)),
+                            ("ready", .bool(data.rates.ready)),
                             (
                                 "at",
                                 data.rates.at == .distantPast
                                     ? .null : .string(RFC3339.format(data.rates.at, offsetSeconds: off))
                             ),
-                            ("districts", .array(ready ? rateDistricts : [])),
+                            ("districts", .array(shown ? rateDistricts : [])),
                             (
                                 "city",
                                 .object(
                                     JSONObject([
-                                        ("today", rates(ready ? r.cityToday : nil)),
-                                        ("month", rates(ready ? r.cityMonth : nil)),
+                                        ("today", rates(shown ? r.cityToday : nil)),
+                                        ("month", rates(shown ? r.cityMonth : nil)),
                                     ]))
                             ),
                         ]))

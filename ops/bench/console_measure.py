@@ -63,14 +63,14 @@ def main():
     ids = [r[0] for r in db.execute("SELECT ticket_id FROM lifecycle WHERE rowid IN (SELECT abs(random()) % (SELECT max(rowid) FROM lifecycle) + 1 FROM lifecycle LIMIT 400)")]
     db.close()
     print(f"open tickets: {open_total}; largest inbox {unit} ({held}); inbox measured {near[0]} ({near[1]})")
-    # The month's rates are read once at start, on a thread of their own: wait for them, so that the
-    # figures below are of a service at rest.
+    # The month's rates are read once at start, on a thread of their own: wait until the whole month was
+    # read (the API's rates.ready), so that the figures below are of a service at rest.
     t = time.time()
     c = http.client.HTTPConnection(HOST, PORT, timeout=60)
     while True:
-        c.request("GET", "/board/live", headers={"Cookie": cookie})
+        c.request("GET", "/api/v1/board", headers={"Cookie": cookie})
         r = c.getresponse()
-        if "正在统计" not in r.read().decode():
+        if json.loads(r.read())["rates"]["ready"]:
             break
         time.sleep(1)
     print(f"the month's rates were ready {time.time() - t:.0f} s after the first request")
