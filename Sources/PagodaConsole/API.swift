@@ -69,7 +69,7 @@ public enum ConsoleAPI {
         }
     }
 
-    static func register(on api: RouterGroup<ConsoleRequestContext>, _ env: ConsoleEnvironment) {
+    static func register(on api: RouterGroup<ConsoleRequestContext>, _ env: ConsoleEnvironment, rates: LiveRates) {
         api.get("session") { _, context in
             let user = try context.requireUser
             return json(
@@ -88,39 +88,7 @@ public enum ConsoleAPI {
             response.setCookie(ConsoleLogin.clearedCookie(ConsoleLogin.cookieName, env))
             return response
         }
-        api.get("tickets") { request, context in
-            let user = try context.requireUser
-            let q = request.uri.queryParameters
-            var unit = q["unit"].map(String.init)
-            if user.role == .worker {
-                if let asked = unit, asked != user.unit {
-                    throw ConsoleError(.forbidden, "a worker sees its own unit's tickets only")
-                }
-                unit = user.unit
-            }
-            let phase = q["phase"].map(String.init)
-            let search = q["q"].map(String.init).flatMap { $0.isEmpty ? nil : $0 }
-            let limit = min(max(Int(q["limit"].map(String.init) ?? "") ?? 100, 1), 1000)
-            let asked = unit
-            let rows = try await env.blocking { [store = env.store] in
-                try store.consoleTickets(unit: asked, phase: phase, search: search, limit: limit)
-            }
-            let items: [JSONValue] = rows.map { r in
-                let ticket = ConsoleAccess.ticketJSON(r.body, for: user)?.objectValue
-                return .object(
-                    JSONObject([
-                        ("ticket_id", .string(r.ticketID)), ("phase", .string(r.phase)),
-                        ("unit", r.unitID.map { .string($0) } ?? .null),
-                        (
-                            "received_at",
-                            .string(RFC3339.format(r.receivedAt, offsetSeconds: env.configuration.offsetSeconds))
-                        ),
-                        ("title", ticket?["title"] ?? .null), ("text", ticket?["text"] ?? .null),
-                        ("category", ticket?["category"] ?? .null),
-                    ]))
-            }
-            return json(.object(JSONObject([("tickets", .array(items))])))
-        }
+        registerReads(on: api, env, rates: rates)
         api.get("tickets/:id") { _, context in
             let user = try context.requireUser
             let id = try context.parameters.require("id")

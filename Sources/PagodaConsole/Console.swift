@@ -22,7 +22,7 @@ import PagodaStore
 ///   `Layout.page(title:context:active:body:)`, which draws the chrome (header with the user's name
 ///   and role, logout, navigation by role, zh-CN) and links the stylesheet served at
 ///   `/static/console.css` (`Layout.stylesheet`; add page styles there or in a `<style>` of the page).
-/// - Register routes in `ConsolePages.register(on:environment:)` (Pages/Pages.swift). They run behind
+/// - Register routes in `PageRoutes.register(on:env:rates:)` (Pages/PageRoutes.swift). They run behind
 ///   the authentication middleware: `context.user` is set (a page without a session was redirected to
 ///   `/login`, an API call answered 401), `context.csrfToken` holds the session's CSRF token.
 /// - Every form that changes something carries `Layout.csrfField(context)`; the middleware refuses a
@@ -102,10 +102,15 @@ public enum ConsoleApplication {
         ConsoleAPI.registerPublic(on: api, env)
         let authenticated = router.group().add(middleware: ConsoleAuthMiddleware(env: env))
         ConsoleLogin.registerAuthenticated(on: authenticated, env)
-        ConsoleAPI.register(on: authenticated.group("api/v1"), env)
+        // The rates of today and of the month, fed on a thread of their own while the routes live; the
+        // board page and `GET /api/v1/board` read the same figures.
+        let rates = LiveRates(
+            store: env.store, logger: env.logger, offsetSeconds: env.configuration.offsetSeconds, clock: env.clock)
+        rates.start()
+        ConsoleAPI.register(on: authenticated.group("api/v1"), env, rates: rates)
         ConsoleCommands.registerForm(on: authenticated, env)
         ConsoleAdmin.register(on: authenticated, env)
-        ConsolePages.register(on: authenticated, environment: env)
+        PageRoutes.register(on: authenticated, env: env, rates: rates)
         return router
     }
 

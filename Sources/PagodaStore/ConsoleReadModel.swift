@@ -217,46 +217,48 @@ extension DispatchStore {
             receivedAt: EpochMillis.date(r[9]), summary: (r[10] as String?) ?? "")
     }
 
-    /// One of the console's lists, nearest deadline first, at most `limit`: through a partial index on
-    /// `lifecycle`, so it reads `limit` rows whatever the number of tickets.
+    /// One of the console's lists, nearest deadline first (ties in the order written), at most `limit`:
+    /// through its partial index on `lifecycle` (named, so that the planner cannot prefer the index of
+    /// every open ticket, which also yields deadline order), so it reads `limit` rows whatever the number
+    /// of tickets.
     public func consoleList(_ list: ConsoleList, limit: Int) throws(StoreError) -> [ConsoleListRow] {
-        let (condition, arguments): (String, StatementArguments) =
+        let (index, condition, arguments): (String, String, StatementArguments) =
             switch list {
-            case .red: ("l.light = 'red'", [])
-            case .supervised: ("l.supervised = 1 AND l.light IS NOT NULL", [])
-            case .desk(let desk): ("l.desk = ? AND l.desk IS NOT NULL", [desk])
+            case .red: ("lifecycle_console_red", "l.light = 'red'", [])
+            case .supervised: ("lifecycle_console_supervised", "l.supervised = 1 AND l.light IS NOT NULL", [])
+            case .desk(let desk): ("lifecycle_console_desk", "l.desk = ? AND l.desk IS NOT NULL", [desk])
             }
         return try storeOperation {
             try pool.read { db in
                 try Row.fetchAll(
                     db,
                     sql: """
-                        SELECT \(Self.consoleRowColumns) FROM lifecycle l JOIN tickets t ON t.id = l.ticket_id
-                        WHERE \(condition) ORDER BY l.due_at, l.ticket_id LIMIT ?
+                        SELECT \(Self.consoleRowColumns) FROM lifecycle l INDEXED BY \(index)
+                        JOIN tickets t ON t.id = l.ticket_id
+                        WHERE \(condition) ORDER BY l.due_at, l.rowid LIMIT ?
                         """, arguments: arguments + [limit]
                 ).map(Self.consoleRow)
             }
         }
     }
 
-    /// How many tickets wait at each centre desk (through the desk index).
+    /// How many tickets wait at each centre desk, from the desk counters (`console_desk_counts`).
     public func consoleDeskCounts() throws(StoreError) -> [String: Int] {
         try storeOperation {
             try pool.read { db in
-                var out: [String: Int] = [:]
-                for desk in ["triage", "return", "extension", "callback"] {
-                    out[desk] = try Int.fetchOne(
-                        db, sql: "SELECT count(*) FROM lifecycle WHERE desk = ? AND desk IS NOT NULL", arguments: [desk]
-                    )
-                }
+                var out: [String: Int] = ["triage": 0, "return": 0, "extension": 0, "callback": 0]
+                for r in try Row.fetchAll(db, sql: "SELECT desk, n FROM console_desk_counts") { out[r[0]] = r[1] }
                 return out
             }
         }
     }
 
-    /// A unit's open tickets (or every unit's, for the centre), nearest deadline first, filtered, and how
-    /// many match in all. Walks the `lifecycle_console_inbox` index in deadline order; filters and the
-    /// text search look at that unit's open tickets only.
+    /// A unit's open tickets (or every unit's, for the centre), nearest deadline first (ties in the order
+    /// written), filtered, and how
+    /// many match in all. Walks the `lifecycle_console_inbox` index in deadline order (without a unit,
+    /// `lifecycle_console_open`); filters and the text search look at that unit's open tickets only. The
+    /// total of a query filtered by unit and light alone comes from the open-ticket counters; other
+    /// filters count the matching rows of the unit's inbox (all open tickets without a unit).
     public func consoleInbox(_ q: ConsoleInboxQuery) throws(StoreError) -> (rows: [ConsoleListRow], total: Int) {
         var conditions = ["l.light IS NOT NULL"]
         var arguments: StatementArguments = []
@@ -289,15 +291,36 @@ extension DispatchStore {
         let whereClause = conditions.joined(separator: " AND ")
         return try storeOperation {
             try pool.read { db in
-                let total =
-                    try Int.fetchOne(
-                        db, sql: "SELECT count(*) FROM lifecycle l \(join) WHERE \(whereClause)", arguments: arguments)
-                    ?? 0
+                let total: Int
+                if q.phase == nil, q.category == nil, q.enterprise == nil, q.search?.isEmpty ?? true {
+                    var counted = "SELECT coalesce(sum(n), 0) FROM console_open_counts WHERE n > 0"
+                    var countArguments: StatementArguments = []
+                    if let unit = q.unitID {
+                        counted += " AND unit_id = ?"
+                        countArguments += [unit]
+                    }
+                    if let light = q.light {
+                        counted += " AND light = ?"
+                        countArguments += [light]
+                    }
+                    total = try Int.fetchOne(db, sql: counted, arguments: countArguments) ?? 0
+                } else {
+                    total =
+                        try Int.fetchOne(
+                            db, sql: "SELECT count(*) FROM lifecycle l \(join) WHERE \(whereClause)",
+                            arguments: arguments) ?? 0
+                }
+                // The page's rows are chosen on the index alone (deadline, then the order written), and
+                // only they are read and summarised: a deep page skips index entries, not tickets.
+                let index = q.unitID == nil ? "lifecycle_console_open" : "lifecycle_console_inbox"
                 let rows = try Row.fetchAll(
                     db,
                     sql: """
-                        SELECT \(Self.consoleRowColumns) FROM lifecycle l \(join) JOIN tickets t ON t.id = l.ticket_id
-                        WHERE \(whereClause) ORDER BY l.due_at, l.ticket_id LIMIT ? OFFSET ?
+                        SELECT \(Self.consoleRowColumns) FROM (
+                          SELECT l.rowid AS rid, l.due_at AS due FROM lifecycle l INDEXED BY \(index) \(join)
+                          WHERE \(whereClause) ORDER BY l.due_at, l.rowid LIMIT ? OFFSET ?
+                        ) p JOIN lifecycle l ON l.rowid = p.rid JOIN tickets t ON t.id = l.ticket_id
+                        ORDER BY p.due, p.rid
                         """, arguments: arguments + [max(0, q.limit), max(0, q.offset)]
                 ).map(Self.consoleRow)
                 return (rows, total)

@@ -11,7 +11,7 @@ enum Schema {
     /// Names of all migrations, in order. Append only.
     static let migrationNames = [
         "v1-intake", "v2-lifecycle", "v3-outbox-routing-keys", "v4-intake-rejection-actions",
-        "v5-console-accounts", "v5-console-pages-read-model",
+        "v5-console-accounts", "v5-console-pages-read-model", "v6-console-api-read-model",
     ]
 
     static var migrator: DatabaseMigrator {
@@ -33,6 +33,9 @@ enum Schema {
         }
         migrator.registerMigration("v5-console-pages-read-model") { db in
             try db.execute(sql: v5ConsolePagesReadModel)
+        }
+        migrator.registerMigration("v6-console-api-read-model") { db in
+            try db.execute(sql: v6ConsoleAPIReadModel)
         }
         return migrator
     }

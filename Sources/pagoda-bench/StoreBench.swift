@@ -1,6 +1,7 @@
 // Store benchmark: the intake path's CPU and SQLite work without a broker.
 //
 //   pagoda-bench store [--rules DIR] [--count N] [--batch B] [--synchronous full|normal] [--no-lifecycle] [--fire]
+//                      [--without-console-read-model]
 //
 // Processes N generated tickets with IntakeProcessor (validate, route, lifecycle start), records them with
 // DispatchStore.recordDispatches in batches of B (one transaction each), then does what the outbox relay
@@ -13,7 +14,12 @@
 // (`dueTimers`, each firing at its own due time, so most are one yellow light), `TimerFiring.changes`
 // (read the states, decode, fire, encode the states and events), `applyLifecycle` (one transaction),
 // then the relay's read and mark of the batch's messages.
+//
+// With --without-console-read-model, the console's triggers (open-ticket and day counters) and its
+// indexes on `lifecycle` are dropped before the run: paired with a run without it, it shows what the
+// read model costs the intake and timer paths (the columns are still computed and written).
 import Foundation
+import GRDB
 import PagodaJSON
 import PagodaLifecycle
 import PagodaRules
@@ -41,6 +47,25 @@ func storeBench(_ args: [String]) throws {
     defer { try? FileManager.default.removeItem(atPath: dir) }
     let store = try DispatchStore(
         StoreConfiguration(path: "\(dir)/pagoda.sqlite", synchronous: synchronous, backgroundCheckpoints: true))
+    if args.contains("--without-console-read-model") {
+        let queue = try DatabaseQueue(path: "\(dir)/pagoda.sqlite")
+        try queue.write { db in
+            for trigger in [
+                "console_open_insert", "console_open_update", "console_open_delete", "console_event_day",
+                "console_rejection_day", "console_desk_insert", "console_desk_update", "console_desk_delete",
+            ] {
+                try db.execute(sql: "DROP TRIGGER \(trigger)")
+            }
+            for index in [
+                "lifecycle_console_inbox", "lifecycle_console_red", "lifecycle_console_supervised",
+                "lifecycle_console_desk", "lifecycle_console_open",
+            ] {
+                try db.execute(sql: "DROP INDEX \(index)")
+            }
+        }
+        try queue.close()
+        print("store: without the console's read model (its triggers and indexes dropped)")
+    }
     let stop = Atomic<Bool>(false)
     let checkpointer = Thread {
         while !stop.load(ordering: .relaxed) {

@@ -145,6 +145,10 @@ if CommandLine.arguments.count > 1, CommandLine.arguments[1] == "rules" {
     BenchRules.main(Array(CommandLine.arguments.dropFirst(2)))
     exit(0)
 }
+if CommandLine.arguments.count > 1, CommandLine.arguments[1] == "console-seed" {
+    try consoleSeed(CommandLine.arguments)
+    exit(0)
+}
 if CommandLine.arguments.count > 1, CommandLine.arguments[1] == "console-intake" {
     try await consoleIntake(CommandLine.arguments)
     exit(0)

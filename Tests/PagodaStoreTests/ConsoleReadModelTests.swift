@@ -111,4 +111,39 @@ struct ConsoleReadModelTests {
         #expect(try store.consoleDeskCounts()["triage"] == 1)
         #expect(try store.consoleOpenCounts(unit: "u2").map(\.count) == [1])
     }
+
+    @Test func deskCountersAndTheInboxWithoutAUnitFollowChanges() throws {
+        let dir = try TempDir()
+        defer { dir.cleanup() }
+        let store = try openStore(dir)
+        _ = try store.recordDispatches([
+            try started("A", unit: "u1", light: "green", due: t0.addingTimeInterval(300)),
+            try started("T", unit: "triage", light: "yellow", due: t0.addingTimeInterval(200), desk: "triage"),
+            try started("U", unit: "triage", light: "green", due: t0.addingTimeInterval(400), desk: "triage"),
+        ])
+        #expect(try store.consoleDeskCounts() == ["triage": 2, "return": 0, "extension": 0, "callback": 0])
+        // Every unit's open tickets by deadline; totals from the counters and by counting agree.
+        let all = try store.consoleInbox(ConsoleInboxQuery(unitID: nil))
+        #expect(all.rows.map(\.ticketID) == ["T", "A", "U"])
+        #expect(all.total == 3)
+        #expect(try store.consoleInbox(ConsoleInboxQuery(unitID: nil, light: "green")).total == 2)
+        #expect(try store.consoleInbox(ConsoleInboxQuery(unitID: nil, phase: "assigned")).total == 3)
+        #expect(
+            try store.consoleInbox(ConsoleInboxQuery(unitID: nil, limit: 1, offset: 2)).rows.map(\.ticketID) == ["U"])
+        // T is dispatched by hand to u1, A replies (the callback desk), U closes.
+        _ = try store.applyLifecycle([
+            change("T", from: 0, unit: "u1", phase: "assigned", console: ConsoleColumns(light: "green", dueAt: t0)),
+            change(
+                "A", from: 0, unit: "u1", phase: "replied",
+                console: ConsoleColumns(light: "green", dueAt: t0.addingTimeInterval(900), desk: "callback"),
+                event: "ticket.replied"),
+            change("U", from: 0, unit: "triage", phase: "closed", console: ConsoleColumns(), event: "ticket.closed"),
+        ])
+        #expect(try store.consoleDeskCounts() == ["triage": 0, "return": 0, "extension": 0, "callback": 1])
+        #expect(try store.consoleList(.desk("callback"), limit: 5).map(\.ticketID) == ["A"])
+        let after = try store.consoleInbox(ConsoleInboxQuery(unitID: nil))
+        #expect(after.rows.map(\.ticketID) == ["T", "A"])
+        #expect(after.total == 2)
+        #expect(try store.consoleInbox(ConsoleInboxQuery(unitID: "u1", phase: "replied")).total == 1)
+    }
 }

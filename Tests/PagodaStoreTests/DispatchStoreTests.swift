@@ -382,7 +382,7 @@ import Testing
                 DispatchStore.knownMigrations
                     == [
                         "v1-intake", "v2-lifecycle", "v3-outbox-routing-keys", "v4-intake-rejection-actions",
-                        "v5-console-accounts", "v5-console-pages-read-model",
+                        "v5-console-accounts", "v5-console-pages-read-model", "v6-console-api-read-model",
                     ])
             _ = try store.recordDispatches([dispatch("T1")])
             try store.close()

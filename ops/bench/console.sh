@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
-# Console benchmark (issue 21, §6): COUNT (default 1,000,000) open tickets in the database, filled
-# through the real intake path (`pagoda-bench timers-fill`: IntakeProcessor, LifecycleCodec,
-# DispatchStore.recordDispatches, so the console's counters and indexes are kept as in service); then
-# `pagoda serve` with the console, and a client logged in as the centre measures the board, an inbox
-# (the unit nearest 10,000 open tickets, and a deep page of the largest) and ticket pages one request at
-# a time, and the board's live update (Server-Sent Events, then the /board/live fetch) while tickets
-# arrive at RATE (default 500) a second for SECONDS (default 20). Release build; private broker on port
-# BENCH_PORT (default 5679), console on 127.0.0.1:BENCH_HTTP_PORT (default 8356); files under $CONSOLE_DIR.
-#   COUNT=1000000 REUSE_BASE=1 ops/bench/console.sh
+# Console benchmark (issue 21, §6): COUNT (default 1,000,000) open tickets in the database, written
+# through the real intake path (`pagoda-bench console-seed`: IntakeProcessor, LifecycleCodec,
+# DispatchStore.recordDispatches, so the console's counters and indexes are kept as in service), one
+# town unit holding exactly INBOX (default 10,000) of them; then `pagoda serve` with the console, and a
+# client logged in as the centre measures the board, the inbox of INBOX tickets (and a deep page of it),
+# ticket pages and the same data through the API, one request at a time; then the board's live update
+# (Server-Sent Events, then the /board/live fetch the page makes) while tickets arrive at RATE (default
+# 500) a second for SECONDS_ (default 20) through the broker. Release build; private broker on port
+# BENCH_PORT (default 5679; it also uses +10 and +20000), console on 127.0.0.1:BENCH_HTTP_PORT (default
+# 8356); files under $CONSOLE_DIR. PAGODA_BIN=DIR uses the binaries in DIR instead of building.
+#   COUNT=1000000 ops/bench/console.sh
+#   REUSE_BASE=1 ops/bench/console.sh        # the same database (within about 20 minutes of its seeding)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 source ops/lib.sh
@@ -16,9 +19,13 @@ dir=${CONSOLE_DIR:-/tmp/pagoda-console-bench}
 port=${BENCH_PORT:-5679}
 http=${BENCH_HTTP_PORT:-8356}
 count=${COUNT:-1000000}
-swift build -c release --product pagoda >/dev/null
-swift build -c release --product pagoda-bench >/dev/null
-bin=$(swift build -c release --show-bin-path)
+if [ -n "${PAGODA_BIN:-}" ]; then
+  bin=$PAGODA_BIN
+else
+  swift build -c release --product pagoda >/dev/null
+  swift build -c release --product pagoda-bench >/dev/null
+  bin=$(swift build -c release --show-bin-path)
+fi
 mkdir -p "$dir"
 ops/broker.sh stop "$dir/broker" >/dev/null 2>&1 || true
 rm -rf "$dir/broker"
@@ -30,16 +37,16 @@ if [ "${REUSE_BASE:-0}" = 1 ] && [ -s "$dir/console.sqlite" ]; then
   echo "== reusing $dir/console.sqlite"
 else
   rm -f "$dir"/console.sqlite*
-  echo "== fill: $count open tickets through the intake path"
-  /usr/bin/time -f "fill: %e s, %M KiB peak" "$bin/pagoda-bench" timers-fill --db "$dir/console.sqlite" --rules rules --phase background \
-    --count "$count" | tail -2
+  echo "== seed: $count open tickets through the intake path"
+  /usr/bin/time -f "seed: %e s, %M KiB peak" "$bin/pagoda-bench" console-seed --db "$dir/console.sqlite" --rules rules \
+    --tickets "$count" --inbox "${INBOX:-10000}" | tail -3
 fi
 password="bench-$(head -c 8 /dev/urandom | od -An -tx1 | tr -d ' \n')"
 printf '%s\n' "$password" | "$bin/pagoda" user add bench.centre --role centre --password-stdin --rules rules --db "$dir/console.sqlite" \
   >/dev/null 2>&1 || printf '%s\n' "$password" | "$bin/pagoda" user passwd bench.centre --password-stdin --db "$dir/console.sqlite" >/dev/null
 echo "database: $(du -m "$dir/console.sqlite" | cut -f1) MiB"
 
-echo "== serve"
+echo "== serve (load average $(cut -d' ' -f1-3 /proc/loadavg))"
 "$bin/pagoda" serve --rules rules --db "$dir/console.sqlite" --amqp-url "amqp://guest:guest@127.0.0.1:$port/" \
   --console-address "127.0.0.1:$http" --log-level warning >"$dir/serve.log" 2>&1 &
 serve_pid=$!
@@ -52,4 +59,5 @@ done
 CONSOLE_HOST=127.0.0.1 CONSOLE_PORT=$http CONSOLE_USER=bench.centre CONSOLE_PASSWORD=$password PAGODA_DB="$dir/console.sqlite" \
   INTAKE_CMD="$bin/pagoda-bench console-intake --amqp-url amqp://guest:guest@127.0.0.1:$port/ --rate ${RATE:-500} --seconds ${SECONDS_:-20}" \
   python3 ops/bench/console_measure.py
+echo "load average after the run: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "serve peak resident memory: $(grep VmHWM /proc/$serve_pid/status | awk '{printf "%.0f MiB", $2/1024}')"

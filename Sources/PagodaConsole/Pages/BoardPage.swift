@@ -53,6 +53,57 @@ enum BoardPage {
         }
     }
 
+    /// The open-ticket counters grouped for the board: all, per district, per town of each district
+    /// (`区级单位` for units above the towns), per unit. The page and `GET /api/v1/board` both draw from it.
+    struct Tallies: Sendable {
+        var all = Tally()
+        var districts: [String: Tally] = [:]
+        var towns: [String: [String: Tally]] = [:]
+        var units: [String: Tally] = [:]
+
+        init(_ counts: [ConsoleOpenCount], hierarchy: Hierarchy) {
+            for c in counts {
+                let place = hierarchy.place(c.unitID)
+                all.add(c)
+                districts[place.district, default: Tally()].add(c)
+                towns[place.district, default: [:]][place.town ?? "区级单位", default: Tally()].add(c)
+                units[c.unitID, default: Tally()].add(c)
+            }
+        }
+    }
+
+    /// Today's counters as the board shows them. Dispatches are intake's decisions plus the lifecycle's
+    /// later dispatches (an approved return, a redispatch); a ticket's first dispatch has intake's row only.
+    static func today(_ d: [String: Int]) -> [(key: String, label: String, value: Int)] {
+        [
+            ("intake", "今日受理", d["intake", default: 0]),
+            ("dispatched", "今日派单", d["intake", default: 0] + d["ticket.dispatched", default: 0]),
+            ("escalated", "今日上提", d["ticket.escalated", default: 0]),
+            ("closed", "今日办结", d["ticket.closed", default: 0]),
+            ("rejected", "今日拒收", d["rejected", default: 0]),
+        ]
+    }
+
+    /// The rates of today and of the month per district (and for the whole city), as the board shows them.
+    struct DistrictRates: Sendable {
+        var today: [String: UnitReport.Row]
+        var month: [String: UnitReport.Row]
+        var names: [String]
+        var cityToday: UnitReport.Row
+        var cityMonth: UnitReport.Row
+
+        init(_ s: LiveRates.Snapshot, hierarchy: Hierarchy) {
+            func byDistrict(_ rows: [UnitReport.Row]) -> [String: UnitReport.Row] {
+                Dictionary(grouping: rows, by: { hierarchy.place($0.unit).district }).mapValues(UnitReport.total)
+            }
+            today = byDistrict(s.today)
+            month = byDistrict(s.month)
+            names = Set(today.keys).union(month.keys).sorted()
+            cityToday = UnitReport.total(s.today)
+            cityMonth = UnitReport.total(s.month)
+        }
+    }
+
     static func page(_ data: Data, env: ConsoleEnvironment, context: ConsoleRequestContext) -> String {
         let body = """
             <div class="page-head"><h1>态势大屏</h1><span class="live-state" id="live-state">实时 · \(h: env.time(data.now))</span></div>
@@ -93,22 +144,11 @@ enum BoardPage {
         </script>
         """
 
-    /// The live part of the board. Today's dispatches are intake's decisions plus the lifecycle's later
-    /// dispatches (an approved return, a redispatch); the first dispatch of a ticket has the intake's row only.
+    /// The live part of the board.
     static func live(_ data: Data, env: ConsoleEnvironment) -> String {
         let hierarchy = env.hierarchy
-        var all = Tally()
-        var districts: [String: Tally] = [:]
-        var towns: [String: [String: Tally]] = [:]
-        var units: [String: Tally] = [:]
-        for c in data.counts {
-            let place = hierarchy.place(c.unitID)
-            all.add(c)
-            districts[place.district, default: Tally()].add(c)
-            towns[place.district, default: [:]][place.town ?? "区级单位", default: Tally()].add(c)
-            units[c.unitID, default: Tally()].add(c)
-        }
-        let d = data.day
+        let tallies = Tallies(data.counts, hierarchy: hierarchy)
+        let (all, districts, towns, units) = (tallies.all, tallies.districts, tallies.towns, tallies.units)
         func kpi(_ label: String, _ value: Int, _ kind: String = "") -> String {
             "<div class=\"kpi \(kind)\"><div class=\"kpi-value\">\(value)</div><div class=\"kpi-label\">\(label)</div></div>"
         }
@@ -118,11 +158,7 @@ enum BoardPage {
             + kpi("绿灯", all.green, "green")
         out += kpi("督办", all.supervised, "red")
         out += "<div class=\"kpi-sep\"></div>"
-        out +=
-            kpi("今日受理", d["intake", default: 0])
-            + kpi("今日派单", d["intake", default: 0] + d["ticket.dispatched", default: 0])
-        out += kpi("今日上提", d["ticket.escalated", default: 0]) + kpi("今日办结", d["ticket.closed", default: 0])
-        out += kpi("今日拒收", d["rejected", default: 0])
+        for c in today(data.day) { out += kpi(c.label, c.value) }
         out += "</section>"
 
         // Districts by light, with their towns and units folded under them.
@@ -210,12 +246,8 @@ enum BoardPage {
     /// The five rates of today and of the month, per district.
     static func rates(_ s: LiveRates.Snapshot, hierarchy: Hierarchy) -> String {
         guard s.ready || !s.month.isEmpty else { return "<p class=\"muted\">正在统计本月数据…</p>" }
-        func byDistrict(_ rows: [UnitReport.Row]) -> [String: UnitReport.Row] {
-            Dictionary(grouping: rows, by: { hierarchy.place($0.unit).district }).mapValues(UnitReport.total)
-        }
-        let today = byDistrict(s.today)
-        let month = byDistrict(s.month)
-        let names = Set(today.keys).union(month.keys).sorted()
+        let r = DistrictRates(s, hierarchy: hierarchy)
+        let (today, month, names) = (r.today, r.month, r.names)
         var out = "<table class=\"rates\"><thead><tr><th rowspan=\"2\">区域</th>"
         for m in UnitReport.Metric.allCases { out += "<th colspan=\"2\" class=\"num\">\(Words.metric(m))</th>" }
         out +=
@@ -229,8 +261,7 @@ enum BoardPage {
             }
             out += "</tr>"
         }
-        let t = UnitReport.total(s.today)
-        let mo = UnitReport.total(s.month)
+        let (t, mo) = (r.cityToday, r.cityMonth)
         out += "<tr class=\"total\"><td>全市</td>"
         for m in UnitReport.Metric.allCases {
             out += "<td class=\"num\">\(rateCell(t.rate(m)))</td><td class=\"num\">\(rateCell(mo.rate(m)))</td>"

@@ -11,9 +11,11 @@ import PagodaStore
 ///
 /// At start (and when the day changes) it reads the timeline from the first row of the month
 /// (`console_days`), then every new row (`DispatchStore.consoleEvents(after:)`), at most every 300 ms. The
-/// units' rows are made (with held tickets judged at that moment) after each round that read rows, and
-/// at least every 30 s, so a page reads figures at most that old; until the first catch-up ends, pages
-/// show that they are being computed. A row the report cannot read is passed over, counted and logged
+/// units' rows are made (with held tickets judged at that moment) after a round that read rows once the
+/// last ones are at least a second old and four times as old as making them took (making them judges
+/// every held ticket of the month, so its cost grows with them; under steady intake this thread then takes
+/// at most about a fifth of a core for it), and at least every 30 s; until the first catch-up ends,
+/// pages show that they are being computed. A row the report cannot read is passed over, counted and logged
 /// once. The thread ends when the owner is released.
 final class LiveRates: @unchecked Sendable {
     struct Snapshot: Sendable {
@@ -39,6 +41,7 @@ final class LiveRates: @unchecked Sendable {
     private var cursor: Int64 = 0
     private var unreadable = 0
     private var lastFold = Date.distantPast
+    private var foldSeconds = 0.0
 
     init(store: DispatchStore, logger: Logger, offsetSeconds: Int, clock: @escaping @Sendable () -> Date) {
         self.store = store
@@ -77,9 +80,8 @@ final class LiveRates: @unchecked Sendable {
             for row in rows { feed(row) }
             if let last = rows.last { cursor = last.rowID }
             let caughtUp = rows.count < 20_000
-            if (!rows.isEmpty && (caughtUp || now.timeIntervalSince(lastFold) > 5))
-                || now.timeIntervalSince(lastFold) > 30
-            {
+            let age = now.timeIntervalSince(lastFold)
+            if (!rows.isEmpty && age >= max(1, 4 * foldSeconds) && (caughtUp || age > 5)) || age > 30 {
                 fold(now: now, ready: caughtUp)
             }
             return !caughtUp
@@ -128,6 +130,11 @@ final class LiveRates: @unchecked Sendable {
 
     private func fold(now: Date, ready: Bool) {
         lastFold = now
+        let started = ContinuousClock.now
+        defer {
+            let d = ContinuousClock.now - started
+            foldSeconds = Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
+        }
         let s = Snapshot(
             today: today.units(asOf: now), month: month.units(asOf: now), at: now, ready: ready || current().ready,
             eventsRead: month.eventsRead, unreadable: unreadable)

@@ -1,13 +1,9 @@
 import Hummingbird
 
 /// The routes of the console's pages (board, unit inbox, ticket, centre desk, reports, rules), all
-/// behind the authentication middleware; `ConsolePages.register` calls it.
+/// behind the authentication middleware; `ConsoleApplication.router` calls it with the rates it started.
 enum PageRoutes {
-    static func register(on group: RouterGroup<ConsoleRequestContext>, env: ConsoleEnvironment) {
-        // The rates of today and of the month, fed on a thread of their own while the routes live.
-        let rates = LiveRates(
-            store: env.store, logger: env.logger, offsetSeconds: env.configuration.offsetSeconds, clock: env.clock)
-        rates.start()
+    static func register(on group: RouterGroup<ConsoleRequestContext>, env: ConsoleEnvironment, rates: LiveRates) {
         BoardPage.register(on: group, env: env, rates: rates)
         InboxPage.register(on: group, env: env)
         InboxPage.registerCount(on: group, env: env)

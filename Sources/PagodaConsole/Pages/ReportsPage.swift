@@ -25,25 +25,27 @@ enum ReportsPage {
             return s
         }
         let today = day(now, offsetSeconds: offsetSeconds)
+        func bad(_ name: String, _ message: String) -> ConsoleError {
+            ConsoleError(.badRequest, "\(name)：\(message)", details: JSONObject([("parameter", .string(name))]))
+        }
         let monthStart = day(LiveRates.monthStart(now, offsetSeconds: offsetSeconds), offsetSeconds: offsetSeconds)
         let from = v("from") ?? monthStart
         let to = v("to") ?? today
         for (name, value) in [("from", from), ("to", to)] where dayStart(value, offsetSeconds: offsetSeconds) == nil {
-            throw ConsoleError(.badRequest, "\(name)：“\(value)”不是日期（YYYY-MM-DD）")
+            throw bad(name, "“\(value)”不是日期（YYYY-MM-DD）")
         }
         var level: Level?
         if let l = v("level"), l != "all" {
             guard let parsed = Level(name: l) else {
-                throw ConsoleError(.badRequest, "level：“\(l)”不是 city、district、town、village 之一")
+                throw bad("level", "“\(l)”不是 city、district、town、village 之一")
             }
             level = parsed
         }
         var rankBy = UnitReport.Metric.satisfaction
         if let r = v("rank_by") {
             guard let m = UnitReport.Metric(rawValue: r) else {
-                throw ConsoleError(
-                    .badRequest,
-                    "rank_by：“\(r)”不是 \(UnitReport.Metric.allCases.map(\.rawValue).joined(separator: "、")) 之一")
+                throw bad(
+                    "rank_by", "“\(r)”不是 \(UnitReport.Metric.allCases.map(\.rawValue).joined(separator: "、")) 之一")
             }
             rankBy = m
         }
@@ -88,27 +90,49 @@ enum ReportsPage {
         return report
     }
 
+    /// A report as the page and `GET /api/v1/report` show it: the query, the period's bounds, the units
+    /// ranked (filtered by level) and their total, judged now.
+    struct Report: Sendable {
+        var query: Query
+        var from: Date
+        var to: Date
+        var asOf: Date
+        var ranked: [UnitReport.Row]
+        var total: UnitReport.Row
+    }
+
+    /// Reads the request's parameters (400 naming the bad one) and computes the report. Workers: 403.
+    static func run(_ request: Request, user: ConsoleUser, env: ConsoleEnvironment) async throws -> Report {
+        guard user.role != .worker else { throw ConsoleError(.forbidden, "承办人员不能查看考核报表") }
+        let now = env.clock()
+        let off = env.configuration.offsetSeconds
+        let q = try query(request, now: now, offsetSeconds: off)
+        guard let from = dayStart(q.from, offsetSeconds: off), let toStart = dayStart(q.to, offsetSeconds: off)
+        else {
+            throw ConsoleError(
+                .badRequest, "from：日期无效", details: JSONObject([("parameter", .string("from"))]))
+        }
+        let to = toStart.addingTimeInterval(86_400)
+        guard to > from else {
+            throw ConsoleError(
+                .badRequest, "to：结束日期早于开始日期", details: JSONObject([("parameter", .string("to"))]))
+        }
+        let store = env.store
+        let report = try await env.blocking {
+            try compute(store: store, from: from, to: to, asOf: now, offsetSeconds: off)
+        }
+        var rows = report.units(asOf: now)
+        if let level = q.level { rows = rows.filter { $0.level == level } }
+        return Report(
+            query: q, from: from, to: to, asOf: now, ranked: UnitReport.ranked(rows, by: q.rankBy),
+            total: UnitReport.total(rows))
+    }
+
     static func register(on group: RouterGroup<ConsoleRequestContext>, env: ConsoleEnvironment) {
         group.get("reports") { request, context in
             let user = try context.requireUser
-            guard user.role != .worker else { throw ConsoleError(.forbidden, "承办人员不能查看考核报表") }
-            let now = env.clock()
-            let off = env.configuration.offsetSeconds
-            let q = try query(request, now: now, offsetSeconds: off)
-            guard let from = dayStart(q.from, offsetSeconds: off), let toStart = dayStart(q.to, offsetSeconds: off)
-            else {
-                throw ConsoleError(.badRequest, "日期无效")
-            }
-            let to = toStart.addingTimeInterval(86_400)
-            guard to > from else { throw ConsoleError(.badRequest, "结束日期早于开始日期") }
-            let store = env.store
-            let report = try await env.blocking {
-                try compute(store: store, from: from, to: to, asOf: now, offsetSeconds: off)
-            }
-            var rows = report.units(asOf: now)
-            if let level = q.level { rows = rows.filter { $0.level == level } }
-            let ranked = UnitReport.ranked(rows, by: q.rankBy)
-            let total = UnitReport.total(rows)
+            let result = try await run(request, user: user, env: env)
+            let (q, ranked, total) = (result.query, result.ranked, result.total)
             if q.csv {
                 return Response(
                     status: .ok,

@@ -1,0 +1,243 @@
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import PagodaConsole
+import PagodaJSON
+import PagodaLifecycle
+import PagodaRules
+import PagodaStore
+import Testing
+
+/// `GET /api/v1/tickets` (the inbox's query), `GET /api/v1/board` and `GET /api/v1/report` in process, on a
+/// real SQLite file with tickets dispatched through the real intake processor: each role gets what its
+/// page shows, a worker nothing of another unit, bad parameters a 400 naming them.
+@Suite struct ConsoleAPIReadsTests {
+    struct World {
+        let f: ConsoleFixture
+        let env: ConsoleEnvironment
+        let mineUnit: String
+        let theirUnit: String
+    }
+
+    /// Two tickets at one unit (FS-1, FS-3), one at another (FS-2); a worker of the first unit and one user
+    /// of every other role.
+    func world() throws -> World {
+        let f = try ConsoleFixture()
+        let env = try f.environment()
+        let mineUnit = try #require(try f.dispatch(env, id: "FS-1", district: "南海区", phone: "13812345678"))
+        try f.dispatch(env, id: "FS-3", district: "南海区", phone: "13700001111")
+        let theirUnit = try #require(try f.dispatch(env, id: "FS-2", district: "顺德区", phone: "13987654321"))
+        #expect(mineUnit != theirUnit)
+        try f.addUser(env, "w1", .worker, unit: mineUnit)
+        try f.addUser(env, "centre1", .centre)
+        try f.addUser(env, "sup1", .supervisor)
+        try f.addUser(env, "admin1", .admin)
+        return World(f: f, env: env, mineUnit: mineUnit, theirUnit: theirUnit)
+    }
+
+    func get(_ client: some TestClientProtocol, _ uri: String, _ s: Session?) async throws -> TestResponse {
+        try await client.execute(uri: uri, method: .get, headers: s?.headers ?? [:])
+    }
+
+    func ids(_ r: TestResponse) -> [String] {
+        (json(r)?["tickets"]?.arrayValue ?? []).compactMap { $0.objectValue?["ticket_id"]?.stringValue }.sorted()
+    }
+
+    @Test func theNewRoutesNeedASession() async throws {
+        let w = try world()
+        try await w.f.application(w.env).test(.router) { client in
+            for path in [
+                "/api/v1/board", "/api/v1/report", "/api/v1/report?from=2026-01-01", "/api/v1/tickets?light=red",
+            ] {
+                let r = try await get(client, path, nil)
+                #expect(r.status == .unauthorized, "\(path)")
+                #expect(json(r)?["code"] == .string("unauthenticated"), "\(path)")
+                #expect(!String(buffer: r.body).contains("FS-"), "\(path)")
+            }
+        }
+    }
+
+    @Test func theTicketListIsTheInboxQueryWithTheRolesRules() async throws {
+        let w = try world()
+        try await w.f.application(w.env).test(.router) { client in
+            // A worker: its own unit's open tickets, phones masked; naming another unit is 403.
+            let worker = try await client.login("w1")
+            let own = try await get(client, "/api/v1/tickets", worker)
+            #expect(own.status == .ok, "\(String(buffer: own.body))")
+            #expect(ids(own) == ["FS-1", "FS-3"])
+            #expect(json(own)?["total"] == .number("2"))
+            let first = try #require(json(own)?["tickets"]?.arrayValue?.first?.objectValue)
+            #expect(first["unit"] == .string(w.mineUnit))
+            #expect(first["light"] == .string("green"))
+            #expect(first["phase"] == .string("assigned"))
+            #expect(first["due_at"]?.stringValue?.hasSuffix("+08:00") == true)
+            #expect(first["category"] == .string("city_management"))
+            let ownText = String(buffer: own.body)
+            #expect(ownText.contains("138****5678") && !ownText.contains("13812345678"))
+            #expect(!ownText.contains("1398"))
+            #expect(ids(try await get(client, "/api/v1/tickets?unit=\(w.mineUnit)", worker)) == ["FS-1", "FS-3"])
+            let foreign = try await get(client, "/api/v1/tickets?unit=\(w.theirUnit)", worker)
+            #expect(foreign.status == .forbidden)
+            #expect(json(foreign)?["code"] == .string("forbidden"))
+            #expect(!String(buffer: foreign.body).contains("FS-2"))
+
+            // The centre: every unit, phones whole; filters as the inbox's.
+            let centre = try await client.login("centre1")
+            let all = try await get(client, "/api/v1/tickets", centre)
+            #expect(ids(all) == ["FS-1", "FS-2", "FS-3"])
+            #expect(json(all)?["total"] == .number("3"))
+            #expect(String(buffer: all.body).contains("13987654321"))
+            #expect(ids(try await get(client, "/api/v1/tickets?unit=\(w.theirUnit)", centre)) == ["FS-2"])
+            #expect(ids(try await get(client, "/api/v1/tickets?q=FS-3", centre)) == ["FS-3"])
+            #expect(ids(try await get(client, "/api/v1/tickets?q=%E8%B7%AF%E7%81%AF", centre)).count == 3)  // 路灯
+            #expect(ids(try await get(client, "/api/v1/tickets?q=nowhere-to-be-found", centre)).isEmpty)
+            #expect(ids(try await get(client, "/api/v1/tickets?light=red", centre)).isEmpty)
+            #expect(ids(try await get(client, "/api/v1/tickets?light=green", centre)).count == 3)
+            #expect(ids(try await get(client, "/api/v1/tickets?enterprise=true", centre)).isEmpty)
+            #expect(ids(try await get(client, "/api/v1/tickets?enterprise=false", centre)).count == 3)
+            #expect(ids(try await get(client, "/api/v1/tickets?category=city_management", centre)).count == 3)
+            #expect(ids(try await get(client, "/api/v1/tickets?phase=signed", centre)).isEmpty)
+            // Paging: nearest deadline first, the total whatever the page.
+            let page1 = try await get(client, "/api/v1/tickets?limit=2", centre)
+            let page2 = try await get(client, "/api/v1/tickets?limit=2&offset=2", centre)
+            #expect(ids(page1).count == 2 && ids(page2).count == 1)
+            #expect(Set(ids(page1) + ids(page2)) == ["FS-1", "FS-2", "FS-3"])
+            #expect(json(page2)?["total"] == .number("3") && json(page2)?["offset"] == .number("2"))
+
+            // A sign moves the ticket to the signed filter.
+            let sign = try await client.execute(
+                uri: "/api/v1/tickets/FS-1/commands", method: .post, headers: worker.apiHeaders,
+                body: ByteBuffer(string: #"{"command_id":"list-sign-1","type":"sign"}"#))
+            #expect(sign.status == .ok)
+            #expect(ids(try await get(client, "/api/v1/tickets?phase=signed", centre)) == ["FS-1"])
+            #expect(json(try await get(client, "/api/v1/tickets?phase=assigned", centre))?["total"] == .number("2"))
+
+            // The supervisor sees every unit with phones masked.
+            let sup = try await client.login("sup1")
+            let supAll = try await get(client, "/api/v1/tickets", sup)
+            #expect(ids(supAll).count == 3)
+            #expect(
+                String(buffer: supAll.body).contains("139****4321")
+                    && !String(buffer: supAll.body).contains("13987654321"))
+        }
+    }
+
+    @Test func badTicketListParametersAre400NamingThem() async throws {
+        let w = try world()
+        try await w.f.application(w.env).test(.router) { client in
+            let centre = try await client.login("centre1")
+            for (query, parameter) in [
+                ("phase=closed", "phase"), ("phase=nope", "phase"), ("light=blue", "light"), ("limit=0", "limit"),
+                ("limit=abc", "limit"), ("limit=1001", "limit"), ("offset=-1", "offset"),
+                ("enterprise=maybe", "enterprise"),
+                ("category=no.such.category", "category"), ("unit=no.such.unit", "unit"),
+            ] {
+                let r = try await get(client, "/api/v1/tickets?\(query)", centre)
+                #expect(r.status == .badRequest, "\(query)")
+                #expect(json(r)?["code"] == .string("bad_request"), "\(query)")
+                #expect(json(r)?["parameter"] == .string(parameter), "\(query)")
+                #expect(json(r)?["message"]?.stringValue?.hasPrefix(parameter) == true, "\(query)")
+            }
+        }
+    }
+
+    @Test func theBoardIsTheCentresAndSupervisorsNotTheWorkers() async throws {
+        let w = try world()
+        try await w.f.application(w.env).test(.router) { client in
+            let centre = try await client.login("centre1")
+            let r = try await get(client, "/api/v1/board", centre)
+            #expect(r.status == .ok, "\(String(buffer: r.body))")
+            let board = try #require(json(r))
+            let open = board["open"]?.objectValue
+            #expect(open?["total"] == .number("3") && open?["green"] == .number("3") && open?["red"] == .number("0"))
+            #expect(board["today"]?.objectValue?["intake"] == .number("3"))
+            #expect(board["today"]?.objectValue?["dispatched"] == .number("3"))
+            #expect(board["today"]?.objectValue?["closed"] == .number("0"))
+            let districts = board["districts"]?.arrayValue?.compactMap { $0.objectValue } ?? []
+            #expect(Set(districts.compactMap { $0["name"]?.stringValue }) == ["南海区", "顺德区"])
+            #expect(districts.first { $0["name"] == .string("南海区") }?["total"] == .number("2"))
+            #expect(districts.allSatisfy { $0["towns"]?.arrayValue?.isEmpty == false })
+            let units = board["units"]?.arrayValue?.compactMap { $0.objectValue } ?? []
+            #expect(units.first { $0["unit"] == .string(w.mineUnit) }?["total"] == .number("2"))
+            #expect(units.first { $0["unit"] == .string(w.theirUnit) }?["total"] == .number("1"))
+            #expect(board["top_overdue"]?.arrayValue?.isEmpty == true)
+            #expect(board["supervised"]?.arrayValue?.isEmpty == true)
+            #expect(board["desks"]?.objectValue?["triage"] == .number("0"))
+            #expect(board["rates"]?.objectValue?["ready"] != nil)
+            // The page draws the same counters.
+            let html = String(buffer: try await get(client, "/board/live", centre).body)
+            #expect(html.contains(#"<div class="kpi-value">3</div><div class="kpi-label">在办工单</div>"#))
+
+            let sup = try await client.login("sup1")
+            #expect(try await get(client, "/api/v1/board", sup).status == .ok)
+            let admin = try await client.login("admin1")
+            #expect(try await get(client, "/api/v1/board", admin).status == .ok)
+            let worker = try await client.login("w1")
+            let refused = try await get(client, "/api/v1/board", worker)
+            #expect(refused.status == .forbidden)
+            #expect(json(refused)?["code"] == .string("forbidden"))
+            #expect(!String(buffer: refused.body).contains("南海区"))
+        }
+    }
+
+    @Test func theReportRanksUnitsAndNamesABadParameter() async throws {
+        let w = try world()
+        try await w.f.application(w.env).test(.router) { client in
+            let centre = try await client.login("centre1")
+            let r = try await get(client, "/api/v1/report?level=all&rank_by=response", centre)
+            #expect(r.status == .ok, "\(String(buffer: r.body))")
+            let report = try #require(json(r))
+            #expect(report["ranked_by"] == .string("response"))
+            #expect(report["total"]?.objectValue?["assigned"] == .number("3"))
+            let units = report["units"]?.arrayValue?.compactMap { $0.objectValue } ?? []
+            #expect(Set(units.compactMap { $0["unit"]?.stringValue }) == [w.mineUnit, w.theirUnit])
+            #expect(units.first { $0["unit"] == .string(w.mineUnit) }?["assigned"] == .number("2"))
+            #expect(units.allSatisfy { $0["name"]?.stringValue?.isEmpty == false })
+            #expect(report["from"]?.stringValue?.hasSuffix("T00:00:00+08:00") == true)
+            // A level no unit is at: no rows; a period before the tickets: none either.
+            let city = try await get(client, "/api/v1/report?level=city", centre)
+            #expect(
+                json(city)?["units"]?.arrayValue?.allSatisfy { $0.objectValue?["level"] == .string("city") } == true)
+            let old = try await get(client, "/api/v1/report?from=2020-01-01&to=2020-01-31", centre)
+            #expect(old.status == .ok)
+            #expect(json(old)?["units"]?.arrayValue?.isEmpty == true)
+            for (query, parameter) in [
+                ("from=2026-13-45", "from"), ("from=yesterday", "from"), ("to=2026/01/01", "to"),
+                ("from=2026-02-02&to=2026-02-01", "to"), ("level=galaxy", "level"), ("rank_by=speed", "rank_by"),
+            ] {
+                let bad = try await get(client, "/api/v1/report?\(query)", centre)
+                #expect(bad.status == .badRequest, "\(query)")
+                #expect(json(bad)?["code"] == .string("bad_request"), "\(query)")
+                #expect(
+                    json(bad)?["message"]?.stringValue?.hasPrefix(parameter) == true,
+                    "\(query): \(String(buffer: bad.body))")
+                #expect(json(bad)?["parameter"] == .string(parameter), "\(query)")
+            }
+            let sup = try await client.login("sup1")
+            #expect(try await get(client, "/api/v1/report", sup).status == .ok)
+            let worker = try await client.login("w1")
+            #expect(try await get(client, "/api/v1/report", worker).status == .forbidden)
+        }
+    }
+
+    @Test func bearerTokensReadTheBoardReportAndListAsTheirUser() async throws {
+        let w = try world()
+        let supToken = try w.env.accounts.makeToken(name: "sup1", by: "test")
+        let workerToken = try w.env.accounts.makeToken(name: "w1", by: "test")
+        try await w.f.application(w.env).test(.router) { client in
+            func bearer(_ uri: String, _ token: String) async throws -> TestResponse {
+                try await client.execute(uri: uri, method: .get, headers: [.authorization: "Bearer \(token)"])
+            }
+            let board = try await bearer("/api/v1/board", supToken)
+            #expect(board.status == .ok)
+            #expect(json(board)?["open"]?.objectValue?["total"] == .number("3"))
+            #expect(try await bearer("/api/v1/report", supToken).status == .ok)
+            let list = try await bearer("/api/v1/tickets", workerToken)
+            #expect(list.status == .ok)
+            #expect(ids(list) == ["FS-1", "FS-3"])
+            #expect(try await bearer("/api/v1/tickets?unit=\(w.theirUnit)", workerToken).status == .forbidden)
+            #expect(try await bearer("/api/v1/board", workerToken).status == .forbidden)
+            #expect(try await bearer("/api/v1/board", "pgd_not-a-token").status == .unauthorized)
+        }
+    }
+}
