@@ -73,7 +73,7 @@ extension PostgresStore {
             }
         }
         if sequence != first {
-            try await conn.query(
+            try await conn.perform(
                 "UPDATE sequences SET last_value = \(sequence) WHERE name = 'dispatch'", logger: logger)
         }
         return outcomes
@@ -86,17 +86,17 @@ extension PostgresStore {
         let received = EpochMillis.from(dispatch.receivedAt)
         let decision = dispatch.decision
         let id = dispatch.ticketID
-        try await conn.query(
+        try await conn.perform(
             try """
             INSERT INTO tickets (id, received_at, body, state, unit_id, created_at)
             VALUES (\(id), \(received), \(Data(dispatch.ticketJSON)), 'dispatched', \(decision.unitID), \(at))
             """, logger: logger)
-        try await conn.query(
+        try await conn.perform(
             """
             INSERT INTO inbox (ticket_id, amqp_message_id, dispatch_seq, received_at)
             VALUES (\(id), \(dispatch.amqpMessageID), \(sequence), \(received))
             """, logger: logger)
-        try await conn.query(
+        try await conn.perform(
             try """
             INSERT INTO decisions (ticket_id, dispatch_seq, destination_type, unit_id, level, queue, rule_id, rule_file,
               rule_line, rules_hash, sla_profile, category, urgency, decision_json, created_at)
@@ -108,7 +108,7 @@ extension PostgresStore {
         if !deadlines.isEmpty {
             let clocks = deadlines.map(\.key)
             let dues = deadlines.map { EpochMillis.from($0.value) }
-            try await conn.query(
+            try await conn.perform(
                 """
                 INSERT INTO deadlines (ticket_id, clock, due_at)
                 SELECT \(id), c, d FROM unnest(\(clocks)::text[], \(dues)::bigint[]) AS x(c, d)
@@ -159,7 +159,7 @@ extension PostgresStore {
                 best = (t, RepeatMatch(ticketID: other, key: key))
             }
         }
-        try await conn.query(
+        try await conn.perform(
             """
             INSERT INTO repeat_keys (key, received_at, ticket_id)
             SELECT DISTINCT k, \(at)::bigint, \(ticketID) FROM unnest(\(keys)::text[]) AS x(k)
@@ -172,7 +172,7 @@ extension PostgresStore {
         _ message: OutboxMessage, _ fields: OutboxFields, ticketID: String?, rejectionID: Int64?, createdAt: Int64,
         _ conn: PostgresConnection, _ logger: Logger
     ) async throws {
-        try await conn.query(
+        try await conn.perform(
             try """
             INSERT INTO outbox (message_id, ticket_id, rejection_id, exchange, routing_key, content_type, headers_json,
               body, mandatory, created_at, sent_at, attempts, extra_routing_keys)
@@ -186,7 +186,7 @@ extension PostgresStore {
     static func insertEvent(_ ticketID: String, _ e: EventWrite, _ conn: PostgresConnection, _ logger: Logger)
         async throws
     {
-        try await conn.query(
+        try await conn.perform(
             """
             INSERT INTO events (ticket_id, type, at, payload_json)
             VALUES (\(ticketID), \(e.type), \(EpochMillis.from(e.at)), \(e.payloadJSON))
@@ -194,7 +194,7 @@ extension PostgresStore {
     }
 
     /// The first value of the first row, or nil when there is none.
-    static func one<T: PostgresDecodable>(
+    static func one<T: PostgresDecodable & Sendable>(
         _ query: PostgresQuery, _ type: T.Type, _ conn: PostgresConnection, _ logger: Logger
     ) async throws -> T? {
         var value: T?

@@ -154,7 +154,7 @@ extension PostgresStore {
             }
             guard unchanged else {
                 if let c = change.command {
-                    try await conn.query("DELETE FROM commands WHERE command_id = \(c.id)", logger: logger)
+                    try await conn.perform("DELETE FROM commands WHERE command_id = \(c.id)", logger: logger)
                 }
                 return .conflict
             }
@@ -163,7 +163,7 @@ extension PostgresStore {
             try await writeState(id, s, at: at, conn, logger)
         }
         if let s = change.state, change.updatesTicket {
-            try await conn.query(
+            try await conn.perform(
                 "UPDATE tickets SET state = \(s.phase), unit_id = \(s.unitID) WHERE id = \(id)", logger: logger)
         }
         if change.expectedVersion != nil {
@@ -183,7 +183,7 @@ extension PostgresStore {
     {
         let k = s.console
         let due = k.dueAt.map(EpochMillis.from) ?? ConsoleColumns.noDeadline
-        try await conn.query(
+        try await conn.perform(
             try """
             INSERT INTO lifecycle (ticket_id, version, phase, unit_id, state, updated_at,
               light, due_at, supervised, desk, category, enterprise)
@@ -202,13 +202,13 @@ extension PostgresStore {
         async throws
     {
         if let due = s.timer {
-            try await conn.query(
+            try await conn.perform(
                 """
                 INSERT INTO timers (ticket_id, due_at, token) VALUES (\(ticketID), \(EpochMillis.from(due)), \(s.version))
                 ON CONFLICT (ticket_id) DO UPDATE SET due_at = excluded.due_at, token = excluded.token
                 """, logger: logger)
         } else {
-            try await conn.query("DELETE FROM timers WHERE ticket_id = \(ticketID)", logger: logger)
+            try await conn.perform("DELETE FROM timers WHERE ticket_id = \(ticketID)", logger: logger)
         }
     }
 }

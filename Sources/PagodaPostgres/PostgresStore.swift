@@ -93,8 +93,8 @@ public final class PostgresStore: Sendable {
                 try await client.withConnection { conn in
                     try await conn.withTransaction(logger: logger) { conn in
                         // Any transaction-level advisory lock of the database; released at commit.
-                        try await conn.query("SELECT pg_advisory_xact_lock(\(Self.writerLock + 1))", logger: logger)
-                        try await conn.query(PostgresQuery(unsafeSQL: PostgresSchema.migrationsTable), logger: logger)
+                        try await conn.perform("SELECT pg_advisory_xact_lock(\(Self.writerLock + 1))", logger: logger)
+                        try await conn.perform(PostgresQuery(unsafeSQL: PostgresSchema.migrationsTable), logger: logger)
                         var applied = Set<String>()
                         for try await name in try await conn.query("SELECT name FROM schema_migrations", logger: logger)
                             .decode(String.self)
@@ -109,10 +109,10 @@ public final class PostgresStore: Sendable {
                         }
                         for m in PostgresSchema.migrations where !applied.contains(m.name) {
                             for statement in m.statements {
-                                try await conn.query(PostgresQuery(unsafeSQL: statement), logger: logger)
+                                try await conn.perform(PostgresQuery(unsafeSQL: statement), logger: logger)
                             }
                             let now = EpochMillis.from(Date())
-                            try await conn.query(
+                            try await conn.perform(
                                 "INSERT INTO schema_migrations (name, applied_at) VALUES (\(m.name), \(now))",
                                 logger: logger)
                         }
@@ -170,9 +170,9 @@ public final class PostgresStore: Sendable {
                         if !synchronousCommit {
                             // Like SQLite's marks without an fsync of their own: a lost mark after a crash only
                             // means a message is published again, which consumers recognise by its id.
-                            try await conn.query("SET LOCAL synchronous_commit = off", logger: logger)
+                            try await conn.perform("SET LOCAL synchronous_commit = off", logger: logger)
                         }
-                        try await conn.query("SELECT pg_advisory_xact_lock(\(Self.writerLock))", logger: logger)
+                        try await conn.perform("SELECT pg_advisory_xact_lock(\(Self.writerLock))", logger: logger)
                         return try await body(conn, logger)
                     }
                 }
@@ -192,7 +192,7 @@ public final class PostgresStore: Sendable {
             return try await client.withConnection { conn in
                 guard snapshot else { return try await body(conn) }
                 return try await conn.withTransaction(logger: logger) { conn in
-                    try await conn.query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY", logger: logger)
+                    try await conn.perform("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY", logger: logger)
                     return try await body(conn)
                 }
             }
@@ -275,7 +275,7 @@ public struct PostgresStoreConfiguration: Sendable, CustomStringConvertible {
     }
 
     /// Reads `postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE` (also `postgresql://`); percent-escapes in
-    /// the user and password are decoded. Throws `.invalidArgument` naming what is missing or malformed
+    /// the user and password are decoded (URLComponents). Throws `.invalidArgument` naming what is missing or malformed
     /// (the password is never repeated in the message).
     public init(url text: String) throws(StoreError) {
         guard Self.isURL(text), let url = URLComponents(string: text) else {
@@ -298,8 +298,7 @@ public struct PostgresStoreConfiguration: Sendable, CustomStringConvertible {
             throw StoreError(.invalidArgument, "the PostgreSQL URL takes no options (\(q))")
         }
         self.init(
-            host: host, port: url.port ?? 5432, username: user.removingPercentEncoding ?? user,
-            password: url.password.map { $0.removingPercentEncoding ?? $0 }, database: database)
+            host: host, port: url.port ?? 5432, username: user, password: url.password, database: database)
     }
 
     /// The URL without its password.
@@ -312,5 +311,13 @@ public struct PostgresStoreConfiguration: Sendable, CustomStringConvertible {
         guard var c = URLComponents(string: text), c.password != nil else { return text }
         c.password = "***"
         return c.string ?? "(unreadable)"
+    }
+}
+
+extension PostgresConnection {
+    /// Runs `query` to its end, reading and dropping any rows, so that its error, if any, is thrown here
+    /// (a query's rows, and an error after them, arrive only as they are read).
+    func perform(_ query: PostgresQuery, logger: Logger) async throws {
+        for try await _ in try await self.query(query, logger: logger) {}
     }
 }

@@ -148,7 +148,13 @@ public struct PagodaServer: Sendable {
         let c = configuration
         if PostgresStoreConfiguration.isURL(c.databasePath) {
             let pg = try PostgresStoreConfiguration(url: c.databasePath)
-            let store = try await PostgresStore.open(pg, logger: logger)
+            let store: PostgresStore
+            do {
+                store = try await PostgresStore.open(pg, logger: logger)
+            } catch {
+                logger.critical("cannot open the database", metadata: ["db": "\(pg)", "error": "\(error)"])
+                throw error
+            }
             do {
                 try await run(store: store, checkpointer: nil, console: nil, databaseDescription: pg.description)
             } catch {

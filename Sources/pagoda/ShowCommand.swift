@@ -49,7 +49,7 @@ struct Show: AsyncParsableCommand {
             name = db
             let store = try DispatchStore(StoreConfiguration(path: db))
             history = try store.ticket(id: ticketID)
-            stored = try store.lifecycle([ticketID], withTicket: false)[ticketID]
+            stored = try await store.lifecycle([ticketID], withTicket: false)[ticketID]
         }
         guard let h = history else {
             printError("pagoda: no ticket '\(ticketID)' in \(name)\n")

@@ -1,6 +1,7 @@
 import Foundation
 import PagodaJSON
 import PagodaPostgres
+import PagodaStore
 import PagodaTesting
 import Testing
 

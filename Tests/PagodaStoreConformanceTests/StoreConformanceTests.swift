@@ -2,6 +2,7 @@ import Foundation
 import PagodaPostgres
 import PagodaService
 import PagodaStore
+import PagodaTesting
 import Testing
 
 /// The contracts the services rely on, as the same test bodies against each backend (a fresh SQLite file,
