@@ -128,14 +128,21 @@ public final class PostgresStore: Sendable {
         }
     }
 
-    /// Waits up to the configuration's `connectTimeout` for one query to answer; `.cannotOpen` otherwise.
+    /// Connects once, waiting up to the configuration's `connectTimeout`; `.cannotOpen` with the reason (the
+    /// server's refusal: an unknown database, a failed login; no connection; no answer in time) otherwise.
     private func reachable() async throws(StoreError) {
-        let (client, logger, timeout) = (self.client, self.logger, configuration.connectTimeout)
+        let (c, logger, timeout) = (configuration, self.logger, configuration.connectTimeout)
         let server = configuration.description
         do {
             try await withThrowingTaskGroup(of: Bool.self) { group in
                 group.addTask {
-                    try await client.query("SELECT 1", logger: logger)
+                    // One connection of its own: the pool would keep retrying and hide the server's refusal.
+                    let probe = try await PostgresConnection.connect(
+                        configuration: .init(
+                            host: c.host, port: c.port, username: c.username, password: c.password,
+                            database: c.database,
+                            tls: .disable), id: 0, logger: logger)
+                    try? await probe.close()
                     return true
                 }
                 group.addTask {
