@@ -52,8 +52,16 @@ start)
         echo "postgres already running on 127.0.0.1:$port"
         exit 0
     fi
-    if ! as_postgres "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
-        -o "-c listen_addresses=127.0.0.1 -p $port -k $dir -c unix_socket_permissions=0700" start >/dev/null; then
+    # The server outlives this script: it must not keep the caller's descriptors (a test runner waits for
+    # the end of its output pipes and sockets), so everything above stderr is closed for it.
+    if ! (
+        for fd in /proc/self/fd/*; do
+            n=${fd##*/}
+            if [[ $n -gt 2 ]]; then eval "exec $n>&-" 2>/dev/null || true; fi
+        done
+        as_postgres "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
+            -o "-c listen_addresses=127.0.0.1 -p $port -k $dir -c unix_socket_permissions=0700" start </dev/null >/dev/null
+    ); then
         echo "postgres did not start on 127.0.0.1:$port; its log:" >&2
         tail -20 "$dir/server.log" >&2 || true
         exit 1

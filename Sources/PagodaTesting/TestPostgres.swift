@@ -50,29 +50,25 @@ public enum TestPostgres {
         return configuration
     }
 
-    /// Whether the server answers a query within 3 s.
+    /// Whether the server takes a connection within 3 s (one connection of its own, which a timeout can
+    /// cancel; a pool would keep trying).
     private static func answers(_ c: PostgresStoreConfiguration) async -> Bool {
-        let client = PostgresClient(
-            configuration: .init(
-                host: c.host, port: c.port, username: c.username, password: c.password, database: c.database,
-                tls: .disable), backgroundLogger: logger)
-        return await withTaskGroup(of: Bool?.self) { group in
+        await withTaskGroup(of: Bool.self) { group in
             group.addTask {
-                await client.run()
-                return nil
+                guard
+                    let probe = try? await PostgresConnection.connect(
+                        configuration: .init(
+                            host: c.host, port: c.port, username: c.username, password: c.password,
+                            database: c.database, tls: .disable), id: 0, logger: logger)
+                else { return false }
+                try? await probe.close()
+                return true
             }
-            group.addTask { (try? await client.query("SELECT 1", logger: logger)) != nil }
             group.addTask {
                 try? await Task.sleep(for: .seconds(3))
                 return false
             }
-            var answered = false
-            for await r in group {
-                if let r {
-                    answered = r
-                    break
-                }
-            }
+            let answered = await group.next() ?? false
             group.cancelAll()
             return answered
         }
@@ -90,6 +86,16 @@ public enum TestPostgres {
             defer { group.cancelAll() }
             try await client.query(PostgresQuery(unsafeSQL: sql), logger: logger)
         }
+    }
+
+    /// Ends every connection to `database` from the server's side (as a server restart or a network cut
+    /// would), with `pg_terminate_backend`.
+    public static func terminateConnections(to database: String) async throws {
+        try await admin(
+            """
+            SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+            WHERE datname = '\(database.replacingOccurrences(of: "'", with: "''"))' AND pid <> pg_backend_pid()
+            """)
     }
 
     /// A new, empty database for one test, owned by the URL's role.

@@ -1,5 +1,6 @@
 import Foundation
 import PagodaPostgres
+import PagodaService
 import PagodaStore
 import PagodaTesting
 import Testing
@@ -66,5 +67,38 @@ import Testing
             guard let e = error as? StoreError else { return false }
             return e.code == .cannotOpen && e.message.contains("3D000")
         }
+    }
+
+    /// The server drops the store's connections (a restart, a cut): a write then either succeeds on a new
+    /// connection or fails as a storage failure, which the services retry; retried, the batch is recorded
+    /// once.
+    @Test func lostConnectionsAreStorageFailuresAndTheRetryRecordsOnce() async throws {
+        let database = try await TestPostgres.createDatabase()
+        let store = try await PostgresStore.open(database, logger: TestPostgres.logger)
+        do {
+            #expect(try await store.recordDispatches([.dispatch(dispatch("A"))]) == [.recorded(dispatchSequence: 1)])
+            try await TestPostgres.terminateConnections(to: database.database)
+            var outcome: [IntakeOutcome]?
+            var failures: [StoreError] = []
+            let deadline = ContinuousClock.now + .seconds(60)
+            while outcome == nil && ContinuousClock.now < deadline {
+                do {
+                    outcome = try await store.recordDispatches([.dispatch(dispatch("A")), .dispatch(dispatch("B"))])
+                } catch {
+                    failures.append(error)
+                    try await Task.sleep(for: .milliseconds(100))  // the services' backoff before a retry
+                }
+            }
+            #expect(outcome == [.duplicate(dispatchSequence: 1), .recorded(dispatchSequence: 2)], "\(failures)")
+            let allStorage = failures.allSatisfy { $0.isStorageFailure }
+            #expect(allStorage, "\(failures)")
+            #expect(try await store.counts().tickets == 2)
+        } catch {
+            await store.close()
+            await TestPostgres.dropDatabase(database.database)
+            throw error
+        }
+        await store.close()
+        await TestPostgres.dropDatabase(database.database)
     }
 }
