@@ -10,8 +10,9 @@
 #
 # DIR defaults to .build/cluster and PORT to 5780. Each node lives under DIR/node-N through ops/broker.sh
 # (Erlang distribution on its PORT+20000, all on loopback); the nodes share one Erlang cookie, made here.
-# PostgreSQL's data directory is DIR/pg, owned by the `postgres` user, mode 0700, listening on 127.0.0.1
-# only, with a database `pagoda` owned by a role `pagoda` that logs in with trust on loopback (tests only).
+# PostgreSQL is ops/postgres.sh's under DIR/pg: owned by the `postgres` user, mode 0700, listening on
+# 127.0.0.1 only, with a database `pagoda` owned by a role `pagoda` that logs in with trust on loopback
+# (tests only).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -32,37 +33,9 @@ as_postgres() {
     if [[ "$(id -un)" == postgres ]]; then "$@"; else runuser -u postgres -- "$@"; fi
 }
 
-start_postgres() {
-    local port=$1 bin pg="$dir/pg"
-    bin=$(pg_bin)
-    if [[ ! -s "$pg/data/PG_VERSION" ]]; then
-        mkdir -p "$pg"
-        chown postgres "$pg"
-        chmod 700 "$pg"
-        as_postgres "$bin/initdb" -D "$pg/data" -U postgres --auth=trust --encoding=UTF8 --locale=C.UTF-8 >"$pg/initdb.log"
-    fi
-    if as_postgres "$bin/pg_ctl" -D "$pg/data" status >/dev/null 2>&1; then
-        echo "postgres already running on 127.0.0.1:$port"
-        return 0
-    fi
-    as_postgres "$bin/pg_ctl" -D "$pg/data" -l "$pg/server.log" -w -t 60 \
-        -o "-c listen_addresses=127.0.0.1 -p $port -k $pg" start >/dev/null
-    as_postgres "$bin/psql" -h 127.0.0.1 -p "$port" -U postgres -qtAc \
-        "SELECT 1 FROM pg_roles WHERE rolname = 'pagoda'" | grep -q 1 ||
-        as_postgres "$bin/psql" -h 127.0.0.1 -p "$port" -U postgres -qc "CREATE ROLE pagoda LOGIN"
-    as_postgres "$bin/psql" -h 127.0.0.1 -p "$port" -U postgres -qtAc \
-        "SELECT 1 FROM pg_database WHERE datname = 'pagoda'" | grep -q 1 ||
-        as_postgres "$bin/psql" -h 127.0.0.1 -p "$port" -U postgres -qc "CREATE DATABASE pagoda OWNER pagoda"
-    echo "postgres started on 127.0.0.1:$port"
-}
-
-stop_postgres() {
-    local pg="$dir/pg" bin
-    [[ -d "$pg/data" ]] || return 0
-    bin=$(pg_bin)
-    as_postgres "$bin/pg_ctl" -D "$pg/data" -m fast -w stop >/dev/null 2>&1 || true
-    echo "postgres stopped"
-}
+# PostgreSQL through ops/postgres.sh (one copy of the start logic): data under DIR/pg, owned by postgres.
+start_postgres() { ops/postgres.sh start "$dir/pg" "$1"; }
+stop_postgres() { ops/postgres.sh stop "$dir/pg"; }
 
 case "$cmd" in
 start)

@@ -1,9 +1,10 @@
 # Shared helpers for the ops scripts.
 
 # Packages the build and the test suite need from Debian: rabbitmq-c headers (the AMQP transport),
-# pkg-config (to find them), a RabbitMQ broker (started privately on loopback for tests and demos), and
-# openssl (the private broker's TLS listener gets certificates made on the spot).
-PAGODA_APT_PACKAGES=(pkg-config librabbitmq-dev rabbitmq-server openssl)
+# pkg-config (to find them), a RabbitMQ broker (started privately on loopback for tests and demos),
+# openssl (the private broker's TLS listener gets certificates made on the spot), and PostgreSQL (the
+# second store backend; ops/postgres.sh starts a private server on loopback for the store's tests).
+PAGODA_APT_PACKAGES=(pkg-config librabbitmq-dev rabbitmq-server openssl postgresql)
 
 # Installs the missing packages. Waits for the dpkg lock when another apt run holds it, and retries a
 # failed download a few times.

@@ -2,7 +2,9 @@
 # Runs the whole test suite on a fresh Debian machine: installs what the build needs, starts a private
 # RabbitMQ on loopback (port 5673, state under .build/test-broker), builds, checks and tests the example
 # rule set, runs every Swift test (the service suite starts a second private broker on port 5674, the
-# queue-fault suite a third on 5905), and stops the brokers. Safe to run again. Run it as root: the
+# queue-fault suite a third on 5905), and stops the brokers. A private PostgreSQL (port 5433, data under
+# .build/test-postgres, PAGODA_TEST_POSTGRES_PORT) serves the store conformance suite unless
+# PAGODA_TEST_POSTGRES_URL names one already. Safe to run again. Run it as root: the
 # disk-full test mounts a 3 MB tmpfs under .build (and fails, saying so, when it cannot);
 # PAGODA_DISK_FULL_TICKETS and PAGODA_DISK_FULL_RATE set its load.
 set -euo pipefail
@@ -18,6 +20,7 @@ if [ -z "${PAGODA_TEST_AMQP_URL:-}" ]; then
   export PAGODA_TEST_AMQP_URL="amqp://guest:guest@127.0.0.1:$port/"
   echo "== starting a private RabbitMQ on 127.0.0.1:$port"
   ops/broker.sh start "$PAGODA_TEST_BROKER_DIR" "$port"
+  broker_started=1
   trap 'ops/broker.sh stop "$PAGODA_TEST_BROKER_DIR" >/dev/null 2>&1 || true; stop_service_broker' EXIT
   # Every listener of the node is on loopback, the Erlang distribution port included (the service suite
   # checks its own broker the same way, from /proc).
@@ -38,6 +41,27 @@ stop_service_broker() {
     [ -d ".build/test-broker-$port" ] && ops/broker.sh stop ".build/test-broker-$port" >/dev/null 2>&1 || true
   done
 }
+
+# The store conformance suite runs its tests against SQLite and a private PostgreSQL on loopback (trust
+# auth for 127.0.0.1 only, data under .build, 0700, owned by the postgres user).
+pg_dir=$PWD/.build/test-postgres
+stop_postgres() { if [ -n "${pg_started:-}" ]; then ops/postgres.sh stop "$pg_dir" >/dev/null 2>&1 || true; fi; }
+if [ -z "${PAGODA_TEST_POSTGRES_URL:-}" ]; then
+  pg_port=${PAGODA_TEST_POSTGRES_PORT:-5433}
+  echo "== starting a private PostgreSQL on 127.0.0.1:$pg_port"
+  ops/postgres.sh start "$pg_dir" "$pg_port"
+  pg_started=1
+  export PAGODA_TEST_POSTGRES_URL
+  PAGODA_TEST_POSTGRES_URL=$(ops/postgres.sh url "$pg_dir")
+fi
+cleanup() {
+  if [ -n "${broker_started:-}" ]; then
+    ops/broker.sh stop "$PAGODA_TEST_BROKER_DIR" >/dev/null 2>&1 || true
+    stop_service_broker
+  fi
+  stop_postgres
+}
+trap cleanup EXIT
 
 echo "== format: swift format lint (.swift-format)"
 swift format lint --strict --recursive --parallel Sources Tests Package.swift

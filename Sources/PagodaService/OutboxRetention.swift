@@ -56,7 +56,7 @@ public struct OutboxRetentionPeriod: Sendable, Equatable, CustomStringConvertibl
 /// transaction with a pause after it, so intake commits pass between them. Failures are logged once
 /// until a round succeeds again; the rows are simply deleted later. Stops at graceful shutdown.
 final class OutboxRetention: Service {
-    let store: DispatchStore
+    let store: any OutboxPruning
     let retention: Duration
     let interval: Duration
     let batchSize: Int
@@ -64,7 +64,7 @@ final class OutboxRetention: Service {
     let logger: Logger
 
     init(
-        store: DispatchStore, retention: Duration, interval: Duration? = nil, batchSize: Int = 500,
+        store: any OutboxPruning, retention: Duration, interval: Duration? = nil, batchSize: Int = 500,
         pause: Duration = .milliseconds(50), logger: Logger
     ) {
         self.store = store

@@ -5,6 +5,7 @@ import Logging
 import PagodaConsole
 import PagodaJSON
 import PagodaLifecycle
+import PagodaPostgres
 import PagodaRules
 import PagodaStore
 import PagodaTransport
@@ -154,6 +155,24 @@ public struct PagodaServer: Sendable {
 
     public func run() async throws {
         let c = configuration
+        if PostgresStoreConfiguration.isURL(c.databasePath) {
+            let pg = try PostgresStoreConfiguration(url: c.databasePath)
+            let store: PostgresStore
+            do {
+                store = try await PostgresStore.open(pg, logger: logger)
+            } catch {
+                logger.critical("cannot open the database", metadata: ["db": "\(pg)", "error": "\(error)"])
+                throw error
+            }
+            do {
+                try await run(store: store, checkpointer: nil, console: nil, databaseDescription: pg.description)
+            } catch {
+                await store.close()
+                throw error
+            }
+            await store.close()
+            return
+        }
         // One serve per database: a second one would run a second relay over the same outbox. Held until
         // `run` returns; taken before the store is opened, so a refused start touches nothing.
         // The lock file lives beside the database: its directory is made first, as the store would.
@@ -177,6 +196,18 @@ public struct PagodaServer: Sendable {
             StoreConfiguration(
                 path: c.databasePath, synchronous: c.synchronousFull ? .full : .normal,
                 backgroundCheckpoints: true))
+        try await run(
+            store: store, checkpointer: Checkpointer(store: store, logger: logger), console: store,
+            databaseDescription: c.databasePath)
+    }
+
+    /// Runs the service group on `store`: SQLite's with its checkpointer and the console's store, or
+    /// PostgreSQL's (no checkpointer, no console: the console reads SQLite only).
+    private func run(
+        store: any ServingStore, checkpointer: Checkpointer?, console consoleStore: DispatchStore?,
+        databaseDescription: String
+    ) async throws {
+        let c = configuration
         let health = StoreHealth(logger: logger, failedWrites: metrics.storeWriteFailures)
         let topology = c.names.topology(for: ruleSet)
         try await Self.checkQueues(topology, amqp: c.amqp, logger: logger)
@@ -203,9 +234,8 @@ public struct PagodaServer: Sendable {
             publisher: publisher, store: store, wake: wake, metrics: metrics, health: health,
             logger: logger, names: c.names,
             redeclare: redeclare, window: c.publishWindow, priority: c.lifecycle ? priority : nil)
-        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
-            .init(service: Checkpointer(store: store, logger: logger)), .init(service: relay),
-        ]
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: relay)]
+        if let checkpointer { services.insert(.init(service: checkpointer), at: 0) }
         if let retention = c.outboxRetention.duration {
             services.append(.init(service: OutboxRetention(store: store, retention: retention, logger: logger)))
         }
@@ -233,7 +263,11 @@ public struct PagodaServer: Sendable {
             timersChanged: { [lifecycleService] in lifecycleService?.timersChanged() },
             metrics: metrics, health: health, logger: logger, maxBatch: c.maxBatch)
         services.append(.init(service: intake))
-        if let console = c.console, let life = lifecycleService {
+        if c.console != nil && consoleStore == nil {
+            logger.warning(
+                "the console runs on a SQLite store only; not started", metadata: ["db": "\(databaseDescription)"])
+        }
+        if let console = c.console, let life = lifecycleService, let consoleStore {
             let desk = CommandDesk(
                 store: store, rules: rules, codec: codec, metrics: metrics,
                 changed: {
@@ -242,7 +276,8 @@ public struct PagodaServer: Sendable {
                 })
             var consoleLogger = logger
             consoleLogger[metadataKey: "http.role"] = "console"
-            let env = ConsoleEnvironment(store: store, backend: desk, configuration: console, logger: consoleLogger)
+            let env = ConsoleEnvironment(
+                store: consoleStore, backend: desk, configuration: console, logger: consoleLogger)
             // After intake in the group, so it stops first (services stop in reverse order): no command is
             // taken once the lifecycle loop and the relay are shutting down.
             services.append(
@@ -268,7 +303,7 @@ public struct PagodaServer: Sendable {
         // supervisor (or a test) that stops the service as soon as it reads the line gets a graceful stop,
         // not the signal's default exit.
         let serving: Logger.Metadata = [
-            "amqp.endpoint": "\(c.amqp.endpointDescription)", "db.path": "\(c.databasePath)",
+            "amqp.endpoint": "\(c.amqp.endpointDescription)", "db.path": "\(databaseDescription)",
             "outbox.retention": "\(c.outboxRetention)", "rules.hash": "\(ruleSet.hash.prefix(12))",
             "intake.exchange": "\(c.names.intakeExchange)", "intake.queue": "\(c.names.intakeQueue)",
             "units": "\(ruleSet.units.count)",

@@ -1,5 +1,6 @@
 import Foundation
 import PagodaJSON
+import PagodaPostgres
 import PagodaStore
 import PagodaTransport
 
@@ -74,9 +75,36 @@ public protocol LifecycleStore: Sendable {
     func applyLifecycle(_ changes: [LifecycleChange]) async throws(StoreError) -> [LifecycleOutcome]
 }
 
+/// What the status endpoint reads of the store for `/metrics`.
+public protocol StatusStore: Sendable {
+    func outboxBacklog() async throws(StoreError) -> Int
+    /// Tickets by holding unit and phase, pending timers and those due by `now`, from one snapshot.
+    func lifecycleOverview(now: Date) async throws(StoreError) -> LifecycleOverview
+    /// The sizes of the store's files and the room left beside them; nil for a store without local files.
+    func storeFileSizes() -> StoreFileSizes?
+}
+
+/// What outbox retention needs: deleting confirmed rows older than a cutoff, a short batch at a time.
+public protocol OutboxPruning: Sendable {
+    @discardableResult
+    func pruneSentOutbox(sentBefore: Date, limit: Int) async throws(StoreError) -> Int
+}
+
+/// Everything `pagoda serve` runs on: either backend.
+public protocol ServingStore: IntakeStore, OutboxStore, LifecycleStore, StatusStore, OutboxPruning {}
+
 extension AMQPConsumer: DeliverySource {}
 extension AMQPPublisher: MessagePublisher {}
 /// SQLite through GRDB's async access: writes on the pool's single writer connection (its serial queue,
 /// so commits of intake, the lifecycle loop and the relay never overlap), reads on its reader connections;
 /// neither blocks a thread of the Swift concurrency pool.
-extension DispatchStore: IntakeStore, OutboxStore, LifecycleStore {}
+extension DispatchStore: IntakeStore, OutboxStore, LifecycleStore, ServingStore {
+    public func storeFileSizes() -> StoreFileSizes? { fileSizes() }
+}
+/// PostgreSQL through postgres-nio's pool: every write one transaction under the store's writer lock (so
+/// commits of intake, the lifecycle loop and the relay never interleave, and outbox ids grow in commit
+/// order), reads on other pooled connections; nothing blocks a thread of the Swift concurrency pool.
+extension PostgresStore: IntakeStore, OutboxStore, LifecycleStore, ServingStore {
+    /// The database's files are the server's: none to measure here.
+    public func storeFileSizes() -> StoreFileSizes? { nil }
+}

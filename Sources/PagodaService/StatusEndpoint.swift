@@ -26,7 +26,7 @@ public final class ServiceStatus: Sendable {
     let metrics: ServiceMetrics
     let export: PrometheusExport
     let rules: LiveRules
-    let store: DispatchStore
+    let store: any StatusStore
     let health: StoreHealth
     /// Each broker connection's role and how to read its state.
     let connections: [(role: String, state: @Sendable () -> ConnectionState)]
@@ -41,7 +41,8 @@ public final class ServiceStatus: Sendable {
 
     /// `metrics` must have been made by `export`, whose registry's text is the page.
     init(
-        metrics: ServiceMetrics, export: PrometheusExport, rules: LiveRules, store: DispatchStore, health: StoreHealth,
+        metrics: ServiceMetrics, export: PrometheusExport, rules: LiveRules, store: any StatusStore,
+        health: StoreHealth,
         connections: [(role: String, state: @Sendable () -> ConnectionState)], storeTTL: Duration = .seconds(5)
     ) {
         self.metrics = metrics
@@ -100,10 +101,14 @@ public final class ServiceStatus: Sendable {
                     "pagoda_amqp_connected", [("role", c.role)], { if case .connected = c.state() { 1 } else { 0 } }()))
         }
         s.append(.init("pagoda_store_writable", [], health.writable ? 1 : 0))
-        let sizes = store.fileSizes()
-        s.append(.init("pagoda_store_bytes", [("file", "database")], Double(sizes.database)))
-        s.append(.init("pagoda_store_bytes", [("file", "wal")], Double(sizes.wal)))
-        if let available = sizes.available { s.append(.init("pagoda_store_available_bytes", [], Double(available))) }
+        // SQLite's files; a PostgreSQL store has none here (the server's own monitoring covers its disk).
+        if let sizes = store.storeFileSizes() {
+            s.append(.init("pagoda_store_bytes", [("file", "database")], Double(sizes.database)))
+            s.append(.init("pagoda_store_bytes", [("file", "wal")], Double(sizes.wal)))
+            if let available = sizes.available {
+                s.append(.init("pagoda_store_available_bytes", [], Double(available)))
+            }
+        }
         s.append(.init("pagoda_store_up", [], counts == nil ? 0 : 1))
         if let counts {
             s.append(.init("pagoda_outbox_unsent", [], Double(counts.outboxUnsent)))

@@ -18,7 +18,7 @@ public struct ConsoleColumns: Sendable, Hashable {
     public var enterprise: Bool
 
     /// The stored `due_at` of a ticket without a deadline: it sorts after every real one.
-    static let noDeadline = Int64.max
+    package static let noDeadline = Int64.max
 
     public init(
         light: String? = nil, dueAt: Date? = nil, supervised: Bool = false, desk: String? = nil,

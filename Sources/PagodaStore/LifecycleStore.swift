@@ -28,6 +28,12 @@ public struct LifecycleOverview: Sendable {
     public var timersDue: Int
     /// (holding unit, phase, tickets); the unit is nil for tickets handed off.
     public var tickets: [(unit: String?, phase: String, count: Int)]
+
+    package init(timers: Int, timersDue: Int, tickets: [(unit: String?, phase: String, count: Int)]) {
+        self.timers = timers
+        self.timersDue = timersDue
+        self.tickets = tickets
+    }
 }
 
 /// A new or changed lifecycle state and the ticket's next timer.
@@ -80,7 +86,7 @@ public struct LifecycleChange: Sendable {
     public var messages: [OutboxMessage] { didSet { outboxFields = messages.map(OutboxFields.init) } }
     /// The messages' stored forms, made with the change (on the thread that computes it) rather than in
     /// the commit, which is the timer loop's narrower stage.
-    private(set) var outboxFields: [OutboxFields]
+    package private(set) var outboxFields: [OutboxFields]
     /// The command's idempotency key: a key already recorded makes the whole change a no-op.
     public var command: (id: String, type: String, outcome: String)?
     public var at: Date
@@ -307,6 +313,14 @@ extension DispatchStore {
         public var json: [UInt8]
         /// For the intake's dispatch row: the unit, level and deadlines of the decision it recorded.
         public var intakeDispatch: IntakeDispatch?
+
+        package init(ticketID: String, rowID: Int64, at: Date, json: [UInt8], intakeDispatch: IntakeDispatch? = nil) {
+            self.ticketID = ticketID
+            self.rowID = rowID
+            self.at = at
+            self.json = json
+            self.intakeDispatch = intakeDispatch
+        }
     }
 
     public struct IntakeDispatch: Sendable, Hashable {
@@ -314,6 +328,13 @@ extension DispatchStore {
         public var level: String?
         public var signBy: Date?
         public var resolveBy: Date?
+
+        package init(unitID: String?, level: String?, signBy: Date?, resolveBy: Date?) {
+            self.unitID = unitID
+            self.level = level
+            self.signBy = signBy
+            self.resolveBy = resolveBy
+        }
     }
 
     /// Every timeline row, in one snapshot and without holding them all, in the order written (so each

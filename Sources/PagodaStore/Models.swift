@@ -264,6 +264,20 @@ public struct TicketHistory: Sendable, Hashable {
         /// Sequence of the first dispatch (from the inbox).
         public var dispatchSequence: Int64
         public var amqpMessageID: String?
+
+        package init(
+            id: String, receivedAt: Date, body: [UInt8], state: String, unitID: String?, createdAt: Date,
+            dispatchSequence: Int64, amqpMessageID: String?
+        ) {
+            self.id = id
+            self.receivedAt = receivedAt
+            self.body = body
+            self.state = state
+            self.unitID = unitID
+            self.createdAt = createdAt
+            self.dispatchSequence = dispatchSequence
+            self.amqpMessageID = amqpMessageID
+        }
     }
 
     public struct Decision: Sendable, Hashable {
@@ -272,17 +286,34 @@ public struct TicketHistory: Sendable, Hashable {
         public var createdAt: Date
         /// The decision as recorded (its `deadlines` are the ticket's deadlines).
         public var row: DecisionRow
+
+        package init(id: Int64, dispatchSequence: Int64, createdAt: Date, row: DecisionRow) {
+            self.id = id
+            self.dispatchSequence = dispatchSequence
+            self.createdAt = createdAt
+            self.row = row
+        }
     }
 
     public struct Deadline: Sendable, Hashable {
         public var clock: String
         public var dueAt: Date
+
+        package init(clock: String, dueAt: Date) {
+            self.clock = clock
+            self.dueAt = dueAt
+        }
     }
 
     public struct Message: Sendable, Hashable {
         public var outbox: OutboxEntry
         /// When the broker confirmed it; nil while pending.
         public var sentAt: Date?
+
+        package init(outbox: OutboxEntry, sentAt: Date?) {
+            self.outbox = outbox
+            self.sentAt = sentAt
+        }
     }
 
     public struct Event: Sendable, Hashable {
@@ -290,6 +321,13 @@ public struct TicketHistory: Sendable, Hashable {
         public var type: String
         public var at: Date
         public var payloadJSON: [UInt8]
+
+        package init(id: Int64, type: String, at: Date, payloadJSON: [UInt8]) {
+            self.id = id
+            self.type = type
+            self.at = at
+            self.payloadJSON = payloadJSON
+        }
     }
 
     public var ticket: Ticket
@@ -301,6 +339,14 @@ public struct TicketHistory: Sendable, Hashable {
     public var messages: [Message]
     /// Oldest first.
     public var events: [Event]
+
+    package init(ticket: Ticket, decisions: [Decision], deadlines: [Deadline], messages: [Message], events: [Event]) {
+        self.ticket = ticket
+        self.decisions = decisions
+        self.deadlines = deadlines
+        self.messages = messages
+        self.events = events
+    }
 }
 
 /// Connection settings read back from SQLite, to verify configuration.

@@ -142,12 +142,12 @@ struct RejectionRecord: Codable, FetchableRecord, MutablePersistableRecord {
 
 /// The stored forms of a message's headers, body and extra routing keys, made where the message is made
 /// (`LifecycleChange` makes them when it is created), so a commit only binds them.
-struct OutboxFields: Sendable {
-    let headersJSON: String
-    let body: Data
-    let extraRoutingKeys: String?
+package struct OutboxFields: Sendable {
+    package let headersJSON: String
+    package let body: Data
+    package let extraRoutingKeys: String?
 
-    init(_ message: OutboxMessage) {
+    package init(_ message: OutboxMessage) {
         headersJSON = JSONText.encode(message.headers)
         body = Data(message.body)
         extraRoutingKeys = message.extraRoutingKeys.isEmpty ? nil : JSONText.encodeStrings(message.extraRoutingKeys)
@@ -258,27 +258,29 @@ struct EventRecord: Codable, FetchableRecord, MutablePersistableRecord {
 /// Small JSON columns (`headers_json`, `extra_routing_keys`, `payload_json`), written and read with the
 /// project's JSON serializer and parser (PagodaJSON), like every other JSON of the service. Output is
 /// compact; the members of a `[String: String]` are written with their keys sorted (deterministic).
-enum JSONText {
+package enum JSONText {
     /// A JSON object of string values with sorted keys.
-    static func encode(_ object: [String: String]) -> String {
+    package static func encode(_ object: [String: String]) -> String {
         if object.isEmpty { return "{}" }
         return JSON.serializeToString(
             .object(JSONObject(object.sorted { $0.key < $1.key }.map { ($0.key, .string($0.value)) })))
     }
 
     /// A JSON array of strings.
-    static func encodeStrings(_ strings: [String]) -> String {
+    package static func encodeStrings(_ strings: [String]) -> String {
         JSON.serializeToString(.array(strings.map { .string($0) }))
     }
 
     /// A JSON object whose members are written in the given (already sorted) order.
-    static func encodeObject(_ members: [(String, JSONValue)]) -> String {
+    package static func encodeObject(_ members: [(String, JSONValue)]) -> String {
         JSON.serializeToString(.object(JSONObject(members)))
     }
 
     /// A JSON object of string values, as `encode` writes them (`headers_json`). Anything else (other
     /// value types, repeated keys, malformed text) is a `corrupt` store error naming the column.
-    static func decodeStrings(_ text: String, column: String = "headers_json") throws(StoreError) -> [String: String] {
+    package static func decodeStrings(_ text: String, column: String = "headers_json") throws(StoreError) -> [String:
+        String]
+    {
         guard case .object(let o) = try parse(text, column) else {
             throw StoreError(.corrupt, "\(column): expected an object")
         }
@@ -293,7 +295,8 @@ enum JSONText {
 
     /// A JSON array of strings, as `encodeStrings` writes it (`extra_routing_keys`); anything else is a
     /// `corrupt` store error naming the column.
-    static func decodeStringArray(_ text: String, column: String = "extra_routing_keys") throws(StoreError) -> [String]
+    package static func decodeStringArray(_ text: String, column: String = "extra_routing_keys") throws(StoreError)
+        -> [String]
     {
         guard case .array(let a) = try parse(text, column) else {
             throw StoreError(.corrupt, "\(column): expected an array")
@@ -314,8 +317,8 @@ enum JSONText {
 }
 
 /// Payload of a `ticket.dispatched` event, as JSON text.
-enum DispatchedEventPayload {
-    static func json(sequence: Int64, decision: DecisionRow, messageIDs: [String]) -> String {
+package enum DispatchedEventPayload {
+    package static func json(sequence: Int64, decision: DecisionRow, messageIDs: [String]) -> String {
         JSONText.encodeObject([
             ("destination_type", .string(decision.destinationType.rawValue)),
             ("dispatch_seq", .number(String(sequence))),

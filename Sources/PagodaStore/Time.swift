@@ -6,12 +6,12 @@ import Foundation
 /// range-scanned by escalation timers), are timezone-free, and are half the
 /// size of ISO text. Sub-millisecond precision is dropped (rounded to the
 /// nearest millisecond), so a `Date` read back equals the input only to 1 ms.
-enum EpochMillis {
-    static func from(_ date: Date) -> Int64 {
+package enum EpochMillis {
+    package static func from(_ date: Date) -> Int64 {
         Int64((date.timeIntervalSince1970 * 1000).rounded())
     }
 
-    static func date(_ millis: Int64) -> Date {
+    package static func date(_ millis: Int64) -> Date {
         Date(timeIntervalSince1970: Double(millis) / 1000)
     }
 }

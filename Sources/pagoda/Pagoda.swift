@@ -10,7 +10,9 @@ struct Pagoda: AsyncParsableCommand {
         abstract: "Dispatch for 12345 government-service hotlines: classify, route and time-limit tickets.",
         subcommands: [
             Check.self, Route.self, Test.self, Serve.self, Publish.self, Show.self, Rejected.self,
-            Simulate.self, Report.self, TopologyCommand.self, MigrateQueues.self, Regions.self, Bench.self, User.self,
+            Simulate.self, Report.self, TopologyCommand.self, MigrateQueues.self, Migrate.self, Regions.self,
+            Bench.self,
+            User.self,
         ])
 }
 

@@ -1,14 +1,16 @@
 import ArgumentParser
 import Foundation
+import Logging
 import PagodaJSON
 import PagodaLifecycle
+import PagodaPostgres
 import PagodaRules
 import PagodaStore
 
 /// `pagoda report`: each unit's response, completion, on-time, satisfaction and resolution rates over a
 /// period, ranked, from the service's database or from a file of event messages (`pagoda simulate`'s
 /// output, or an archive of `pagoda.events`). The counting is `UnitReport`'s.
-struct Report: ParsableCommand {
+struct Report: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Rank the units on response, completion, on-time, satisfaction and resolution rates over a period.",
         discussion: """
@@ -18,7 +20,10 @@ struct Report: ParsableCommand {
             (--to excluded). docs/operations.md defines each rate.
             """)
 
-    @Option(help: "The service's SQLite database. Default: $PAGODA_DB, else pagoda.sqlite, unless --events is given.")
+    @Option(
+        help: ArgumentHelp(
+            "The service's database: a SQLite file or postgres://USER@HOST:PORT/DB. Default: $PAGODA_DB, else pagoda.sqlite, unless --events is given.",
+            valueName: "file-or-url"))
     var db: String?
 
     @Option(
@@ -60,16 +65,16 @@ struct Report: ParsableCommand {
         }
     }
 
-    func run() throws {
+    func run() async throws {
         do {
-            try report()
+            try await report()
         } catch let failure as Failure {
             printError("pagoda: \(failure)\n")
             throw ExitCode.failure
         }
     }
 
-    func report() throws {
+    func report() async throws {
         let from = try from.map { try Self.bound($0, option: "--from", endOfDay: false) }
         let to = try to.map { try Self.bound($0, option: "--to", endOfDay: true) }
         if let from, let to, to <= from { throw ValidationError("--to is not after --from") }
@@ -99,11 +104,9 @@ struct Report: ParsableCommand {
             }
             asOf = given ?? last
         } else {
-            let path = db ?? ProcessInfo.processInfo.environment["PAGODA_DB"] ?? "pagoda.sqlite"
-            guard FileManager.default.fileExists(atPath: path) else { throw Failure("no database at \(path)") }
-            let store = try DispatchStore(StoreConfiguration(path: path))
+            var path = db ?? ProcessInfo.processInfo.environment["PAGODA_DB"] ?? "pagoda.sqlite"
             var failure: String?
-            try store.forEachEvent { row in
+            let add = { (row: DispatchStore.TimelineRow) -> Bool in
                 do {
                     // The intake's dispatch row is made into its event from the decision; its own JSON is not read.
                     if let d = row.intakeDispatch {
@@ -118,6 +121,21 @@ struct Report: ParsableCommand {
                     failure = "\(path): event row \(row.rowID) of ticket \(row.ticketID): \(error)"
                     return false
                 }
+            }
+            if PostgresStoreConfiguration.isURL(path) {
+                let configuration = try PostgresStoreConfiguration(url: path)
+                path = configuration.description
+                let store = try await PostgresStore.open(configuration, logger: Logger(label: "pagoda.report"))
+                do {
+                    try await store.forEachEvent(add)
+                } catch {
+                    await store.close()
+                    throw error
+                }
+                await store.close()
+            } else {
+                guard FileManager.default.fileExists(atPath: path) else { throw Failure("no database at \(path)") }
+                try DispatchStore(StoreConfiguration(path: path)).forEachEvent(add)
             }
             if let failure { throw Failure(failure) }
             asOf = given ?? Date()

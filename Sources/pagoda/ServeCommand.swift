@@ -63,10 +63,13 @@ struct Serve: AsyncParsableCommand {
 
     @OptionGroup var broker: BrokerOptions
 
-    @Option(help: "The SQLite database file. Default: $PAGODA_DB, else pagoda.sqlite.")
+    @Option(
+        help: ArgumentHelp(
+            "The SQLite database file, or a PostgreSQL database as postgres://USER[:PASSWORD]@HOST:PORT/DB. Default: $PAGODA_DB, else pagoda.sqlite.",
+            valueName: "file-or-url"))
     var db: String = ProcessInfo.processInfo.environment["PAGODA_DB"] ?? "pagoda.sqlite"
 
-    @Option(help: "SQLite synchronous mode: full (every commit durable on power loss) or normal.")
+    @Option(help: "SQLite synchronous mode: full (every commit durable on power loss) or normal (SQLite only).")
     var synchronous: String = "full"
 
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")

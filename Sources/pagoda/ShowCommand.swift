@@ -1,33 +1,58 @@
 import ArgumentParser
 import Foundation
+import Logging
 import PagodaJSON
 import PagodaLifecycle
+import PagodaPostgres
 import PagodaRules
 import PagodaService
 import PagodaStore
 import PagodaTransport
 
-struct Show: ParsableCommand {
+struct Show: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Print a ticket's decision (with a degraded ticket's warnings) and history from the database.")
 
     @Argument(help: "The ticket id.")
     var ticketID: String
 
-    @Option(help: "The SQLite database file. Default: $PAGODA_DB, else pagoda.sqlite.")
+    @Option(
+        help: ArgumentHelp(
+            "The SQLite database file, or postgres://USER@HOST:PORT/DB. Default: $PAGODA_DB, else pagoda.sqlite.",
+            valueName: "file-or-url"))
     var db: String = ProcessInfo.processInfo.environment["PAGODA_DB"] ?? "pagoda.sqlite"
 
     @Flag(help: "Print the stored decision as JSON.")
     var json = false
 
-    func run() throws {
-        guard FileManager.default.fileExists(atPath: db) else {
-            printError("pagoda: no database at \(db)\n")
-            throw ExitCode(2)
+    func run() async throws {
+        let history: TicketHistory?
+        let stored: LifecycleRecord?
+        let name: String
+        if PostgresStoreConfiguration.isURL(db) {
+            let configuration = try PostgresStoreConfiguration(url: db)
+            name = configuration.description
+            let store = try await PostgresStore.open(configuration, logger: Logger(label: "pagoda.show"))
+            do {
+                history = try await store.ticket(id: ticketID)
+                stored = try await store.lifecycle([ticketID], withTicket: false)[ticketID]
+            } catch {
+                await store.close()
+                throw error
+            }
+            await store.close()
+        } else {
+            guard FileManager.default.fileExists(atPath: db) else {
+                printError("pagoda: no database at \(db)\n")
+                throw ExitCode(2)
+            }
+            name = db
+            let store = try DispatchStore(StoreConfiguration(path: db))
+            history = try store.ticket(id: ticketID)
+            stored = try await store.lifecycle([ticketID], withTicket: false)[ticketID]
         }
-        let store = try DispatchStore(StoreConfiguration(path: db))
-        guard let h = try store.ticket(id: ticketID) else {
-            printError("pagoda: no ticket '\(ticketID)' in \(db)\n")
+        guard let h = history else {
+            printError("pagoda: no ticket '\(ticketID)' in \(name)\n")
             throw ExitCode.failure
         }
         if json, let d = h.decisions.last {
@@ -52,7 +77,7 @@ struct Show: ParsableCommand {
         if !h.deadlines.isEmpty {
             print("deadlines: " + h.deadlines.map { "\($0.clock) \(t($0.dueAt))" }.joined(separator: ", "))
         }
-        if let life = try store.lifecycle([h.ticket.id])[h.ticket.id],
+        if let life = stored,
             let state = try? LifecycleCodec(names: Names(), offsetSeconds: offset).decode(life.state)
         {
             var line = "lifecycle: \(state.phase.rawValue)"

@@ -1,0 +1,307 @@
+/// The PostgreSQL store's schema, as named, append-only migrations recorded in `schema_migrations`.
+///
+/// Rules as for SQLite's (`Schema` in PagodaStore): never edit or reorder a registered migration, only
+/// append; raw SQL, no application types. The names are SQLite's, so a migration added to both stores
+/// later carries one name; the SQLite migration `v5-console-accounts` (the console's accounts) has no
+/// PostgreSQL twin yet, since the console runs on SQLite only.
+///
+/// Types are chosen so that what is stored reads back byte for byte as SQLite's: timestamps are BIGINT
+/// milliseconds since the epoch (`EpochMillis`), bodies and encoded states BYTEA, JSON columns TEXT (not
+/// jsonb, which would reorder members and drop white space), flags BOOLEAN. Ticket ids and other keys that
+/// are compared or ordered are `COLLATE "C"`: byte order, as SQLite's BINARY collation, whatever the
+/// database's locale, so due timers page in the same order on both.
+enum PostgresSchema {
+    struct Migration: Sendable {
+        let name: String
+        /// One statement each (the extended query protocol takes one at a time).
+        let statements: [String]
+    }
+
+    /// Every migration, in order. Append only.
+    static let migrations: [Migration] = [
+        Migration(name: "v1-intake", statements: v1Intake),
+        Migration(name: "v2-lifecycle", statements: v2Lifecycle),
+        Migration(name: "v3-outbox-routing-keys", statements: v3OutboxRoutingKeys),
+        Migration(name: "v4-intake-rejection-actions", statements: v4IntakeRejectionActions),
+        Migration(name: "v5-console-pages-read-model", statements: v5ConsolePagesReadModel),
+    ]
+
+    /// The table of applied migrations, made before the first one runs.
+    static let migrationsTable = """
+        CREATE TABLE IF NOT EXISTS schema_migrations (
+            name       TEXT   PRIMARY KEY,
+            applied_at BIGINT NOT NULL
+        )
+        """
+
+    static let v1Intake = [
+        // The global dispatch sequence lives here (not as MAX(inbox.dispatch_seq)), so pruning the inbox can
+        // never reuse a number.
+        """
+        CREATE TABLE sequences (
+            name       TEXT   PRIMARY KEY,
+            last_value BIGINT NOT NULL CHECK (last_value >= 0)
+        )
+        """,
+        "INSERT INTO sequences (name, last_value) VALUES ('dispatch', 0)",
+        """
+        CREATE TABLE tickets (
+            id          TEXT COLLATE "C" PRIMARY KEY CHECK (length(id) > 0),
+            received_at BIGINT NOT NULL,
+            body        BYTEA  NOT NULL,
+            state       TEXT   NOT NULL DEFAULT 'dispatched',
+            unit_id     TEXT,
+            created_at  BIGINT NOT NULL
+        )
+        """,
+        // Deduplication of intake deliveries, keyed by ticket id.
+        """
+        CREATE TABLE inbox (
+            ticket_id       TEXT COLLATE "C" PRIMARY KEY REFERENCES tickets(id),
+            amqp_message_id TEXT,
+            dispatch_seq    BIGINT NOT NULL UNIQUE CHECK (dispatch_seq > 0),
+            received_at     BIGINT NOT NULL
+        )
+        """,
+        """
+        CREATE TABLE decisions (
+            id               BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+            ticket_id        TEXT COLLATE "C" NOT NULL REFERENCES tickets(id),
+            dispatch_seq     BIGINT NOT NULL CHECK (dispatch_seq > 0),
+            destination_type TEXT   NOT NULL
+                CHECK (destination_type IN ('unit', 'platform', 'triage', 'emergency')),
+            unit_id          TEXT,
+            level            TEXT,
+            queue            TEXT   NOT NULL,
+            rule_id          TEXT   NOT NULL,
+            rule_file        TEXT   NOT NULL,
+            rule_line        BIGINT NOT NULL,
+            rules_hash       TEXT   NOT NULL,
+            sla_profile      TEXT,
+            category         TEXT,
+            urgency          TEXT   NOT NULL,
+            decision_json    BYTEA  NOT NULL,
+            created_at       BIGINT NOT NULL
+        )
+        """,
+        "CREATE INDEX decisions_ticket_id ON decisions(ticket_id)",
+        """
+        CREATE TABLE deadlines (
+            ticket_id TEXT COLLATE "C" NOT NULL REFERENCES tickets(id),
+            clock     TEXT COLLATE "C" NOT NULL,
+            due_at    BIGINT NOT NULL,
+            PRIMARY KEY (ticket_id, clock)
+        )
+        """,
+        "CREATE INDEX deadlines_due_at ON deadlines(due_at)",
+        """
+        CREATE TABLE rejections (
+            id              BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+            amqp_message_id TEXT   UNIQUE,
+            code            TEXT   NOT NULL,
+            reason          TEXT   NOT NULL,
+            body            BYTEA  NOT NULL,
+            created_at      BIGINT NOT NULL
+        )
+        """,
+        // Messages to publish; sent_at is NULL until the broker confirmed the publish. Ids are taken under
+        // the store's writer lock, so they grow in commit order (the relay reads after a cursor).
+        """
+        CREATE TABLE outbox (
+            id           BIGINT  GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+            message_id   TEXT    NOT NULL UNIQUE CHECK (length(message_id) > 0),
+            ticket_id    TEXT COLLATE "C" REFERENCES tickets(id),
+            rejection_id BIGINT  REFERENCES rejections(id),
+            exchange     TEXT    NOT NULL,
+            routing_key  TEXT    NOT NULL,
+            content_type TEXT    NOT NULL,
+            headers_json TEXT    NOT NULL,
+            body         BYTEA   NOT NULL,
+            mandatory    BOOLEAN NOT NULL,
+            created_at   BIGINT  NOT NULL,
+            sent_at      BIGINT,
+            attempts     BIGINT  NOT NULL DEFAULT 0 CHECK (attempts >= 0),
+            CHECK (ticket_id IS NULL OR rejection_id IS NULL)
+        )
+        """,
+        "CREATE INDEX outbox_unsent ON outbox(id) WHERE sent_at IS NULL",
+        "CREATE INDEX outbox_ticket_id ON outbox(ticket_id) WHERE ticket_id IS NOT NULL",
+        """
+        CREATE TABLE events (
+            id           BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+            ticket_id    TEXT COLLATE "C" NOT NULL REFERENCES tickets(id),
+            type         TEXT   NOT NULL,
+            at           BIGINT NOT NULL,
+            payload_json TEXT   NOT NULL
+        )
+        """,
+        "CREATE INDEX events_ticket_id ON events(ticket_id)",
+    ]
+
+    static let v2Lifecycle = [
+        // Each dispatched ticket's lifecycle state (opaque, versioned bytes), with phase and holder copied out.
+        """
+        CREATE TABLE lifecycle (
+            ticket_id  TEXT COLLATE "C" PRIMARY KEY REFERENCES tickets(id),
+            version    BIGINT NOT NULL CHECK (version >= 0),
+            phase      TEXT   NOT NULL,
+            unit_id    TEXT,
+            state      BYTEA  NOT NULL,
+            updated_at BIGINT NOT NULL
+        )
+        """,
+        "CREATE INDEX lifecycle_unit ON lifecycle(unit_id, phase)",
+        // At most one pending timer per ticket, with the state version it was set for.
+        """
+        CREATE TABLE timers (
+            ticket_id TEXT COLLATE "C" PRIMARY KEY REFERENCES tickets(id),
+            due_at    BIGINT NOT NULL,
+            token     BIGINT NOT NULL
+        )
+        """,
+        "CREATE INDEX timers_due_at ON timers(due_at, ticket_id)",
+        // Worker commands already handled, by idempotency key.
+        """
+        CREATE TABLE commands (
+            command_id TEXT COLLATE "C" PRIMARY KEY CHECK (length(command_id) > 0),
+            ticket_id  TEXT   NOT NULL,
+            type       TEXT   NOT NULL,
+            outcome    TEXT   NOT NULL,
+            at         BIGINT NOT NULL
+        )
+        """,
+        // Repeat-complaint keys of recent tickets.
+        """
+        CREATE TABLE repeat_keys (
+            key         TEXT COLLATE "C" NOT NULL,
+            received_at BIGINT NOT NULL,
+            ticket_id   TEXT COLLATE "C" NOT NULL REFERENCES tickets(id),
+            PRIMARY KEY (key, received_at, ticket_id)
+        )
+        """,
+    ]
+
+    static let v3OutboxRoutingKeys = [
+        // More routing keys for one message (a JSON array of strings, NULL for none).
+        "ALTER TABLE outbox ADD COLUMN extra_routing_keys TEXT"
+    ]
+
+    static let v4IntakeRejectionActions = [
+        // Every issue of a rejection (a JSON array of {path, code, message}).
+        "ALTER TABLE rejections ADD COLUMN issues_json TEXT",
+        // What an operator did with a rejection: at most one action each.
+        """
+        CREATE TABLE rejection_actions (
+            rejection_id BIGINT PRIMARY KEY REFERENCES rejections(id) ON DELETE CASCADE,
+            action       TEXT   NOT NULL CHECK (action IN ('resubmitted', 'dropped')),
+            actor        TEXT   NOT NULL CHECK (length(actor) > 0),
+            at           BIGINT NOT NULL,
+            reason       TEXT,
+            message_id   TEXT   UNIQUE,
+            body         BYTEA,
+            CHECK (action <> 'dropped'
+                   OR (coalesce(length(reason), 0) > 0 AND message_id IS NULL AND body IS NULL)),
+            CHECK (action <> 'resubmitted' OR (coalesce(length(message_id), 0) > 0 AND body IS NOT NULL))
+        )
+        """,
+    ]
+
+    /// The console's read model, kept in the transactions that change the states (as SQLite's triggers do).
+    static let v5ConsolePagesReadModel = [
+        "ALTER TABLE lifecycle ADD COLUMN light TEXT CHECK (light IN ('green', 'yellow', 'red'))",
+        "ALTER TABLE lifecycle ADD COLUMN due_at BIGINT",
+        "ALTER TABLE lifecycle ADD COLUMN supervised BOOLEAN NOT NULL DEFAULT false",
+        "ALTER TABLE lifecycle ADD COLUMN desk TEXT CHECK (desk IN ('triage', 'return', 'extension', 'callback'))",
+        "ALTER TABLE lifecycle ADD COLUMN category TEXT",
+        "ALTER TABLE lifecycle ADD COLUMN enterprise BOOLEAN NOT NULL DEFAULT false",
+        "CREATE INDEX lifecycle_console_inbox ON lifecycle(unit_id, due_at) WHERE light IS NOT NULL",
+        "CREATE INDEX lifecycle_console_red ON lifecycle(due_at) WHERE light = 'red'",
+        "CREATE INDEX lifecycle_console_supervised ON lifecycle(due_at) WHERE supervised AND light IS NOT NULL",
+        "CREATE INDEX lifecycle_console_desk ON lifecycle(desk, due_at) WHERE desk IS NOT NULL",
+        """
+        CREATE TABLE console_open_counts (
+            unit_id    TEXT    NOT NULL,
+            light      TEXT    NOT NULL,
+            supervised BOOLEAN NOT NULL,
+            n          BIGINT  NOT NULL,
+            PRIMARY KEY (unit_id, light, supervised)
+        )
+        """,
+        """
+        CREATE FUNCTION console_open_change() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            IF TG_OP IN ('UPDATE', 'DELETE') AND OLD.light IS NOT NULL THEN
+                UPDATE console_open_counts SET n = n - 1
+                  WHERE unit_id = coalesce(OLD.unit_id, '') AND light = OLD.light AND supervised = OLD.supervised;
+            END IF;
+            IF TG_OP IN ('INSERT', 'UPDATE') AND NEW.light IS NOT NULL THEN
+                INSERT INTO console_open_counts (unit_id, light, supervised, n)
+                  VALUES (coalesce(NEW.unit_id, ''), NEW.light, NEW.supervised, 1)
+                  ON CONFLICT (unit_id, light, supervised) DO UPDATE SET n = console_open_counts.n + 1;
+            END IF;
+            RETURN NULL;
+        END
+        $$
+        """,
+        """
+        CREATE TRIGGER console_open_insert AFTER INSERT ON lifecycle FOR EACH ROW
+          WHEN (NEW.light IS NOT NULL) EXECUTE FUNCTION console_open_change()
+        """,
+        """
+        CREATE TRIGGER console_open_update AFTER UPDATE OF unit_id, light, supervised ON lifecycle FOR EACH ROW
+          WHEN (OLD.unit_id IS DISTINCT FROM NEW.unit_id OR OLD.light IS DISTINCT FROM NEW.light
+                OR OLD.supervised IS DISTINCT FROM NEW.supervised)
+          EXECUTE FUNCTION console_open_change()
+        """,
+        """
+        CREATE TRIGGER console_open_delete AFTER DELETE ON lifecycle FOR EACH ROW
+          WHEN (OLD.light IS NOT NULL) EXECUTE FUNCTION console_open_change()
+        """,
+        // Counts by day (China Standard Time, days since the epoch) and kind, and each day's first timeline row.
+        """
+        CREATE TABLE console_day_counts (
+            day  BIGINT NOT NULL,
+            kind TEXT   NOT NULL,
+            n    BIGINT NOT NULL,
+            PRIMARY KEY (day, kind)
+        )
+        """,
+        """
+        CREATE TABLE console_days (
+            day            BIGINT PRIMARY KEY,
+            first_event_id BIGINT NOT NULL
+        )
+        """,
+        """
+        CREATE FUNCTION console_event_day() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            INSERT INTO console_days (day, first_event_id) VALUES ((NEW.at + 28800000) / 86400000, NEW.id)
+              ON CONFLICT DO NOTHING;
+            IF NEW.type IN ('ticket.dispatched', 'ticket.escalated', 'ticket.closed', 'ticket.supervised',
+                            'ticket.overdue', 'ticket.replied', 'ticket.callback_recorded') THEN
+                INSERT INTO console_day_counts (day, kind, n)
+                  VALUES ((NEW.at + 28800000) / 86400000,
+                          CASE WHEN NEW.type = 'ticket.dispatched' AND substr(NEW.payload_json, 1, 9) <> '{"event":'
+                               THEN 'intake' ELSE NEW.type END, 1)
+                  ON CONFLICT (day, kind) DO UPDATE SET n = console_day_counts.n + 1;
+            END IF;
+            RETURN NULL;
+        END
+        $$
+        """,
+        "CREATE TRIGGER console_event_day AFTER INSERT ON events FOR EACH ROW EXECUTE FUNCTION console_event_day()",
+        """
+        CREATE FUNCTION console_rejection_day() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            INSERT INTO console_day_counts (day, kind, n) VALUES ((NEW.created_at + 28800000) / 86400000, 'rejected', 1)
+              ON CONFLICT (day, kind) DO UPDATE SET n = console_day_counts.n + 1;
+            RETURN NULL;
+        END
+        $$
+        """,
+        """
+        CREATE TRIGGER console_rejection_day AFTER INSERT ON rejections FOR EACH ROW
+          EXECUTE FUNCTION console_rejection_day()
+        """,
+    ]
+}

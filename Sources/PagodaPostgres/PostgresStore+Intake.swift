@@ -1,0 +1,315 @@
+import Foundation
+import Logging
+import PagodaStore
+import PostgresNIO
+
+// Intake and the outbox on PostgreSQL: what `DispatchStore`'s methods of the same names do on SQLite, row
+// for row and byte for byte.
+
+extension PostgresStore {
+    /// Records a batch of processed intake deliveries in ONE transaction (see `IntakeStore`).
+    ///
+    /// A dispatch whose ticket id is in the inbox (from an earlier batch or earlier in this one) writes
+    /// nothing: `.duplicate` with the first dispatch's sequence. Otherwise the next dispatch sequence, and the
+    /// ticket, inbox, decision, deadlines, outbox, `ticket.dispatched` event rows and the first lifecycle
+    /// state with its timer: `.recorded`. A rejection whose AMQP message id is recorded is skipped
+    /// (`.duplicateRejection`); otherwise its row and an outbox row referring to its body: `.rejected`. On
+    /// any error nothing is written (`.constraint` for a repeated outbox message id, storage failures).
+    public func recordDispatches(_ items: [IntakeRecord]) async throws(StoreError) -> [IntakeOutcome] {
+        if items.isEmpty { return [] }
+        return try await write { conn, logger in try await Self.insert(items, conn, logger) }
+    }
+
+    private static func insert(_ items: [IntakeRecord], _ conn: PostgresConnection, _ logger: Logger) async throws
+        -> [IntakeOutcome]
+    {
+        var first: Int64?
+        for try await v in try await conn.query(
+            "SELECT last_value FROM sequences WHERE name = 'dispatch'", logger: logger
+        ).decode(Int64.self) {
+            first = v
+        }
+        guard let first else { throw StoreError(.corrupt, "dispatch sequence row is missing") }
+        var sequence = first
+        var outcomes: [IntakeOutcome] = []
+        outcomes.reserveCapacity(items.count)
+        for item in items {
+            switch item {
+            case .dispatch(let dispatch):
+                if let seen = try await one(
+                    "SELECT dispatch_seq FROM inbox WHERE ticket_id = \(dispatch.ticketID)", Int64.self, conn, logger)
+                {
+                    outcomes.append(.duplicate(dispatchSequence: seen))
+                    continue
+                }
+                sequence += 1
+                try await insert(dispatch, sequence: sequence, conn, logger)
+                outcomes.append(.recorded(dispatchSequence: sequence))
+            case .rejection(let rejection):
+                if let messageID = rejection.amqpMessageID,
+                    try await one(
+                        "SELECT 1 FROM rejections WHERE amqp_message_id = \(messageID)", Int32.self, conn, logger)
+                        != nil
+                {
+                    outcomes.append(.duplicateRejection)
+                    continue
+                }
+                let at = EpochMillis.from(rejection.at)
+                let query: PostgresQuery = try """
+                INSERT INTO rejections (amqp_message_id, code, reason, body, created_at, issues_json)
+                VALUES (\(rejection.amqpMessageID), \(rejection.code), \(rejection.reason), \(Data(rejection.body)),
+                        \(at), \(rejection.issuesJSON))
+                RETURNING id
+                """
+                guard let id = try await one(query, Int64.self, conn, logger) else {
+                    throw StoreError(.internal, "rejection insert returned no id")
+                }
+                // The body is kept once, in the rejection: the outbox row refers to it.
+                var message = rejection.message
+                message.body = []
+                try await insertOutbox(
+                    message, OutboxFields(message), ticketID: nil, rejectionID: id, createdAt: at, conn, logger)
+                outcomes.append(.rejected(id: id))
+            }
+        }
+        if sequence != first {
+            try await conn.perform(
+                "UPDATE sequences SET last_value = \(sequence) WHERE name = 'dispatch'", logger: logger)
+        }
+        return outcomes
+    }
+
+    private static func insert(
+        _ dispatch: TicketDispatch, sequence: Int64, _ conn: PostgresConnection, _ logger: Logger
+    ) async throws {
+        let at = EpochMillis.from(dispatch.at)
+        let received = EpochMillis.from(dispatch.receivedAt)
+        let decision = dispatch.decision
+        let id = dispatch.ticketID
+        try await conn.perform(
+            try """
+            INSERT INTO tickets (id, received_at, body, state, unit_id, created_at)
+            VALUES (\(id), \(received), \(Data(dispatch.ticketJSON)), 'dispatched', \(decision.unitID), \(at))
+            """, logger: logger)
+        try await conn.perform(
+            """
+            INSERT INTO inbox (ticket_id, amqp_message_id, dispatch_seq, received_at)
+            VALUES (\(id), \(dispatch.amqpMessageID), \(sequence), \(received))
+            """, logger: logger)
+        try await conn.perform(
+            try """
+            INSERT INTO decisions (ticket_id, dispatch_seq, destination_type, unit_id, level, queue, rule_id, rule_file,
+              rule_line, rules_hash, sla_profile, category, urgency, decision_json, created_at)
+            VALUES (\(id), \(sequence), \(decision.destinationType.rawValue), \(decision.unitID), \(decision.level),
+              \(decision.queue), \(decision.ruleID), \(decision.ruleFile), \(decision.ruleLine), \(decision.rulesHash),
+              \(decision.slaProfile), \(decision.category), \(decision.urgency), \(Data(decision.decisionJSON)), \(at))
+            """, logger: logger)
+        let deadlines = decision.deadlines.sorted(by: { $0.key < $1.key })
+        if !deadlines.isEmpty {
+            let clocks = deadlines.map(\.key)
+            let dues = deadlines.map { EpochMillis.from($0.value) }
+            try await conn.perform(
+                """
+                INSERT INTO deadlines (ticket_id, clock, due_at)
+                SELECT \(id), c, d FROM unnest(\(clocks)::text[], \(dues)::bigint[]) AS x(c, d)
+                """, logger: logger)
+        }
+        let messages = dispatch.messages(sequence)
+        for message in messages {
+            try await insertOutbox(
+                message, OutboxFields(message), ticketID: id, rejectionID: nil, createdAt: at, conn, logger)
+        }
+        try await insertEvent(
+            id,
+            EventWrite(
+                type: "ticket.dispatched", at: dispatch.at,
+                payloadJSON: DispatchedEventPayload.json(
+                    sequence: sequence, decision: decision, messageIDs: messages.map(\.messageID))), conn, logger)
+        if let start = dispatch.lifecycle {
+            let match = try await matchRepeat(
+                ticketID: id, keys: dispatch.repeatKeys, receivedAt: dispatch.receivedAt,
+                window: dispatch.repeatWindow, conn, logger)
+            let life = start(match)
+            try await writeState(id, life.state, at: at, conn, logger)
+            for e in life.events { try await insertEvent(id, e, conn, logger) }
+            for m in life.messages {
+                try await insertOutbox(m, OutboxFields(m), ticketID: id, rejectionID: nil, createdAt: at, conn, logger)
+            }
+        }
+    }
+
+    /// Within a dispatch transaction: the most recent earlier ticket sharing one of `keys` received in
+    /// `window` before `receivedAt`; then records the new ticket's keys.
+    static func matchRepeat(
+        ticketID: String, keys: [String], receivedAt: Date, window: TimeInterval, _ conn: PostgresConnection,
+        _ logger: Logger
+    ) async throws -> RepeatMatch? {
+        guard !keys.isEmpty else { return nil }
+        let at = EpochMillis.from(receivedAt)
+        let from = EpochMillis.from(receivedAt.addingTimeInterval(-window))
+        var best: (at: Int64, match: RepeatMatch)?
+        for key in keys {
+            for try await (other, t) in try await conn.query(
+                """
+                SELECT ticket_id, received_at FROM repeat_keys
+                WHERE key = \(key) AND received_at BETWEEN \(from) AND \(at) AND ticket_id <> \(ticketID)
+                ORDER BY received_at DESC LIMIT 1
+                """, logger: logger
+            ).decode((String, Int64).self) where best == nil || t > best!.at {
+                best = (t, RepeatMatch(ticketID: other, key: key))
+            }
+        }
+        try await conn.perform(
+            """
+            INSERT INTO repeat_keys (key, received_at, ticket_id)
+            SELECT DISTINCT k, \(at)::bigint, \(ticketID) FROM unnest(\(keys)::text[]) AS x(k)
+            ON CONFLICT DO NOTHING
+            """, logger: logger)
+        return best?.match
+    }
+
+    static func insertOutbox(
+        _ message: OutboxMessage, _ fields: OutboxFields, ticketID: String?, rejectionID: Int64?, createdAt: Int64,
+        _ conn: PostgresConnection, _ logger: Logger
+    ) async throws {
+        try await conn.perform(
+            try """
+            INSERT INTO outbox (message_id, ticket_id, rejection_id, exchange, routing_key, content_type, headers_json,
+              body, mandatory, created_at, sent_at, attempts, extra_routing_keys)
+            VALUES (\(message.messageID), \(ticketID), \(rejectionID), \(message.exchange), \(message.routingKey),
+              \(message.contentType), \(fields.headersJSON), \(fields.body), \(message.mandatory), \(createdAt), NULL, 0,
+              \(fields.extraRoutingKeys))
+            """, logger: logger)
+    }
+
+    /// A timeline row of the ticket.
+    static func insertEvent(_ ticketID: String, _ e: EventWrite, _ conn: PostgresConnection, _ logger: Logger)
+        async throws
+    {
+        try await conn.perform(
+            """
+            INSERT INTO events (ticket_id, type, at, payload_json)
+            VALUES (\(ticketID), \(e.type), \(EpochMillis.from(e.at)), \(e.payloadJSON))
+            """, logger: logger)
+    }
+
+    /// The first value of the first row, or nil when there is none.
+    static func one<T: PostgresDecodable & Sendable>(
+        _ query: PostgresQuery, _ type: T.Type, _ conn: PostgresConnection, _ logger: Logger
+    ) async throws -> T? {
+        var value: T?
+        for try await v in try await conn.query(query, logger: logger).decode(T.self) where value == nil {
+            value = v
+        }
+        return value
+    }
+
+    // MARK: - Outbox
+
+    /// Unsent outbox entries with an id above `cursor`, oldest first, at most `limit` (see `OutboxStore`); a
+    /// rejection's row carries its rejection's body. Throws `.invalidArgument` for a negative limit.
+    public func pendingOutbox(after cursor: Int64, limit: Int) async throws(StoreError) -> [OutboxEntry] {
+        guard limit >= 0 else { throw StoreError(.invalidArgument, "limit must be >= 0, got \(limit)") }
+        if limit == 0 { return [] }
+        return try await read { [logger] conn in
+            try await Self.outboxEntries(
+                """
+                SELECT o.id, o.message_id, o.exchange, o.routing_key, o.content_type, o.headers_json,
+                  coalesce(r.body, o.body), o.mandatory, o.created_at, o.attempts, o.extra_routing_keys,
+                  o.rejection_id, r.id
+                FROM outbox o LEFT JOIN rejections r ON r.id = o.rejection_id
+                WHERE o.sent_at IS NULL AND o.id > \(cursor) ORDER BY o.id LIMIT \(limit)
+                """, conn, logger
+            ).map(\.entry)
+        }
+    }
+
+    /// Reads outbox rows (the columns `pendingOutbox` selects, then `sent_at` when asked) as entries.
+    static func outboxEntries(
+        _ query: PostgresQuery, withSentAt: Bool = false, _ conn: PostgresConnection, _ logger: Logger
+    ) async throws -> [(entry: OutboxEntry, sentAt: Date?)] {
+        var out: [(OutboxEntry, Date?)] = []
+        for try await row in try await conn.query(query, logger: logger) {
+            let r = row.makeRandomAccess()
+            let (id, messageID, exchange, routingKey) = try (
+                r.at(0, Int64.self), r.at(1, String.self), r.at(2, String.self), r.at(3, String.self)
+            )
+            let (contentType, headersJSON, body, mandatory) = try (
+                r.at(4, String.self), r.at(5, String.self), r.at(6, Data.self), r.at(7, Bool.self)
+            )
+            let (createdAt, attempts, keys) = try (r.at(8, Int64.self), r.at(9, Int64.self), r.at(10, String?.self))
+            if let rejectionID = try r.at(11, Int64?.self), try r.at(12, Int64?.self) == nil {
+                throw StoreError(.corrupt, "outbox row \(id) refers to rejection \(rejectionID), which is missing")
+            }
+            let sentAt: Date? = withSentAt ? try r.at(13, Int64?.self).map(EpochMillis.date) : nil
+            let entry = OutboxEntry(
+                id: id,
+                message: OutboxMessage(
+                    exchange: exchange, routingKey: routingKey, messageID: messageID, contentType: contentType,
+                    headers: try JSONText.decodeStrings(headersJSON), body: [UInt8](body), mandatory: mandatory,
+                    extraRoutingKeys: try keys.map { s throws(StoreError) in try JSONText.decodeStringArray(s) } ?? []),
+                createdAt: EpochMillis.date(createdAt), attempts: Int(attempts))
+            out.append((entry, sentAt))
+        }
+        return out
+    }
+
+    /// Marks entries confirmed by the broker, in one transaction; rows already sent keep their first
+    /// `sent_at`, unknown ids are ignored. Returns how many changed from unsent to sent. Committed without
+    /// waiting for the WAL flush (`synchronous_commit = off`): the next intake commit's flush covers it.
+    @discardableResult
+    public func markSent(_ ids: [Int64], at: Date) async throws(StoreError) -> Int {
+        if ids.isEmpty { return 0 }
+        let sentAt = EpochMillis.from(at)
+        return try await write(synchronousCommit: false) { conn, logger in
+            var changed = 0
+            for try await _ in try await conn.query(
+                "UPDATE outbox SET sent_at = \(sentAt) WHERE id = ANY(\(ids)::bigint[]) AND sent_at IS NULL RETURNING id",
+                logger: logger)
+            {
+                changed += 1
+            }
+            return changed
+        }
+    }
+
+    /// How many outbox entries are not yet marked sent.
+    public func outboxBacklog() async throws(StoreError) -> Int {
+        try await read { [logger] conn in
+            Int(try await Self.one("SELECT count(*) FROM outbox WHERE sent_at IS NULL", Int64.self, conn, logger) ?? 0)
+        }
+    }
+
+    /// Deletes up to `limit` outbox rows the broker confirmed before `sentBefore`, oldest first, in one short
+    /// transaction; returns how many (fewer than `limit`: none of that age is left). Unsent rows are never
+    /// deleted; what a row held stays in its own tables. Throws `.invalidArgument` for a limit below 1.
+    @discardableResult
+    public func pruneSentOutbox(sentBefore: Date, limit: Int = 500) async throws(StoreError) -> Int {
+        guard limit >= 1 else { throw StoreError(.invalidArgument, "limit must be >= 1, got \(limit)") }
+        let cutoff = EpochMillis.from(sentBefore)
+        return try await write(synchronousCommit: false) { conn, logger in
+            var deleted = 0
+            for try await _ in try await conn.query(
+                """
+                DELETE FROM outbox WHERE id IN (
+                  SELECT id FROM outbox
+                  WHERE id < coalesce((SELECT id FROM outbox WHERE created_at >= \(cutoff) ORDER BY id LIMIT 1),
+                                      9223372036854775807)
+                    AND sent_at IS NOT NULL AND sent_at < \(cutoff)
+                  ORDER BY id LIMIT \(limit))
+                RETURNING id
+                """, logger: logger)
+            {
+                deleted += 1
+            }
+            return deleted
+        }
+    }
+}
+
+extension PostgresRandomAccessRow {
+    /// The value of column `index`, decoded as `T`.
+    func at<T: PostgresDecodable>(_ index: Int, _ type: T.Type = T.self) throws -> T {
+        try self[index].decode(T.self)
+    }
+}

@@ -1,0 +1,65 @@
+import Foundation
+import PagodaPostgres
+import PagodaService
+import PagodaStore
+import PagodaTesting
+import Testing
+
+/// `pagoda migrate`'s copy: a SQLite store with every kind of row, copied into an empty PostgreSQL
+/// database, reads back the same (histories, states, timers, outbox, timeline, sequence); the copy
+/// refuses a database that holds data; the copied store goes on where SQLite left off.
+@Suite struct MigrationCopyTests {
+    @Test func aSQLiteStoreCopiedToPostgreSQLReadsTheSame() async throws {
+        let lite = try await Backend.sqlite.open()
+        let sqlite = try #require(lite.store as? DispatchStore)
+        let pg = try await Backend.postgres.open()
+        let postgres = try #require(pg.store as? PostgresStore)
+        do {
+            let ids = (0..<23).map { String(format: "M-%02d", $0) }
+            _ = try await sqlite.recordDispatches(
+                ids.map { started($0, timer: t0.addingTimeInterval(Double($0.suffix(2))! * 60), keys: ["phone:1|c"]) }
+                    + [rejection(amqp: "bad-1", messageID: "rej-1"), .dispatch(dispatch("PLAIN"))])
+            _ = try await sqlite.applyLifecycle([
+                change("M-00", from: 0, to: 1, timer: nil, command: "c1"),
+                change("M-01", from: 0, to: 1, timer: t0.addingTimeInterval(9_999), command: "c2"),
+            ])
+            let pending = try await sqlite.pendingOutbox(after: 0, limit: 10)
+            _ = try await sqlite.markSent(pending.prefix(4).map(\.id), at: t0)
+
+            let result = try await postgres.importSQLite(sqlite, sample: 10)
+            #expect(result.matches, "\(result.tables) \(result.mismatches)")
+            #expect(result.sampled.count == 10 && result.mismatches.isEmpty)
+            #expect(result.tables.first { $0.name == "outbox" }.map { [$0.sqlite, $0.postgres] } == [74, 74])
+            for id in ids + ["PLAIN"] {
+                #expect(try await postgres.ticket(id: id) == (try sqlite.ticket(id: id)), "\(id)")
+            }
+            #expect(try await postgres.counts() == (try sqlite.counts()))
+            #expect(
+                try await postgres.dueTimers(until: t0.addingTimeInterval(100_000), after: nil, limit: 100)
+                    == (try await sqlite.dueTimers(until: t0.addingTimeInterval(100_000), after: nil, limit: 100)))
+            #expect(try await postgres.timeline().map(\.json) == (try await sqlite.timeline().map(\.json)))
+            #expect(
+                try await postgres.pendingOutbox(after: 0, limit: 1_000)
+                    == (try await sqlite.pendingOutbox(after: 0, limit: 1_000)))
+
+            // A second copy into the same database is refused and changes nothing.
+            let error = await #expect(throws: StoreError.self) { try await postgres.importSQLite(sqlite) }
+            #expect(error?.code == .invalidArgument)
+            // The copy goes on: the next dispatch, command and outbox row follow SQLite's.
+            #expect(
+                try await postgres.recordDispatches([.dispatch(dispatch("NEXT"))]) == [.recorded(dispatchSequence: 25)])
+            #expect(
+                try await postgres.applyLifecycle([change("M-00", from: 1, to: 2, timer: nil, command: "c1")]) == [
+                    .duplicateCommand
+                ])
+            let last = try #require(try await postgres.pendingOutbox(after: 0, limit: 1_000).last)
+            #expect(last.message.messageID == "NEXT/event" && last.id > pending.map(\.id).max()!)
+        } catch {
+            await lite.close()
+            await pg.close()
+            throw error
+        }
+        await lite.close()
+        await pg.close()
+    }
+}
