@@ -298,9 +298,7 @@ struct ServeRound {
                 .init(name: "\(prefix).intake", type: "fanout"),
             ],
             // The intake queue as serve declares it (single active consumer); serve publishes the events copy itself.
-            queues: [
-                Names.publishedQueue(watched), .quorum("\(prefix).intake", arguments: Names.singleActiveConsumer),
-            ],
+            queues: [.init(name: watched), .quorum("\(prefix).intake", arguments: ["x-single-active-consumer": true])],
             bindings: [
                 .init(queue: watched, exchange: ownQueue ? "\(prefix).dispatch" : "\(prefix).events", routingKey: "#"),
                 .init(queue: "\(prefix).intake", exchange: "\(prefix).intake", routingKey: ""),

@@ -41,19 +41,17 @@ import Testing
         }
     }
 
-    /// Nothing listens on the port: opening fails within the connect timeout as `cannotOpen`, a storage
-    /// failure naming the server.
-    @Test func aServerThatIsNotThereCannotBeOpened() async throws {
+    /// Nothing listens on the port: opening fails as `cannotOpen`, a storage failure naming the server,
+    /// instead of waiting for ever (the time limit stops a hang; the time taken is not measured here).
+    @Test(.timeLimit(.minutes(2))) func aServerThatIsNotThereCannotBeOpened() async throws {
         var c = PostgresStoreConfiguration(host: "127.0.0.1", port: 1, username: "pagoda", database: "pagoda")
         c.connectTimeout = .seconds(2)
-        let started = ContinuousClock.now
         await #expect {
             _ = try await PostgresStore.open(c, logger: TestPostgres.logger)
         } throws: { error in
             guard let e = error as? StoreError else { return false }
             return e.code == .cannotOpen && e.isStorageFailure && e.message.contains("127.0.0.1:1")
         }
-        #expect(ContinuousClock.now - started < .seconds(30))
     }
 
     /// The server is there but the database is not: `cannotOpen` with PostgreSQL's reason.
