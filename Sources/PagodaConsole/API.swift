@@ -120,13 +120,7 @@ public enum ConsoleAPI {
                 details.set(
                     "issues",
                     .array(
-                        error.issues.map {
-                            .object(
-                                JSONObject([
-                                    ("path", .string($0.path)), ("code", .string($0.code.rawValue)),
-                                    ("message", .string($0.message)),
-                                ]))
-                        }))
+                        error.issues.map(\.json)))
                 throw ConsoleError(
                     .badRequest, error.issues.map(\.message).joined(separator: "; "),
                     wireCode: error.issues[0].code.rawValue,

@@ -137,13 +137,7 @@ public enum ConsoleCommands {
             details.set(
                 "issues",
                 .array(
-                    error.issues.map {
-                        .object(
-                            JSONObject([
-                                ("path", .string($0.path)), ("code", .string($0.code.rawValue)),
-                                ("message", .string($0.message)),
-                            ]))
-                    }))
+                    error.issues.map(\.json)))
             throw ConsoleError(
                 .badRequest, "命令不符合约定：" + error.issues.map(\.message).joined(separator: "; "),
                 wireCode: error.issues[0].code.rawValue, details: details)

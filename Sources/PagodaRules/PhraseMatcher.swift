@@ -155,17 +155,22 @@ public struct PhraseMatcher: Sendable {
                 node = 0
                 continue
             }
-            while true {
-                if let n = next(node, sym) {
-                    node = n
-                    break
-                }
-                if node == 0 { break }
-                node = Int(fail[node])
-            }
+            node = advance(node, sym)
             let start = Int(outputStart[node])
             let end = Int(outputStart[node + 1])
             if start < end { found.append(contentsOf: outputs[start..<end]) }
+        }
+    }
+
+    /// The automaton's state after `sym` from `node`: the goto edge, else the failure links followed until
+    /// one has it, else the root.
+    @inline(__always)
+    private func advance(_ node: Int, _ sym: UInt32) -> Int {
+        var node = node
+        while true {
+            if let n = next(node, sym) { return n }
+            if node == 0 { return 0 }
+            node = Int(fail[node])
         }
     }
 
@@ -182,14 +187,7 @@ public struct PhraseMatcher: Sendable {
                 node = 0
                 continue
             }
-            while true {
-                if let n = next(node, sym) {
-                    node = n
-                    break
-                }
-                if node == 0 { break }
-                node = Int(fail[node])
-            }
+            node = advance(node, sym)
             let start = Int(outputStart[node])
             let end = Int(outputStart[node + 1])
             if start < end {

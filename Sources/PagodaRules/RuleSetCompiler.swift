@@ -568,6 +568,10 @@ private struct Checker {
             let key = RegionFunction(u.region, u.function)
             if byRegionFunction[key] == nil { byRegionFunction[key] = u.index }
         }
+        // The unit of `function` serving `region`, else its general office.
+        func unitServing(_ region: Int, _ function: String) -> Int? {
+            byRegionFunction[RegionFunction(region, function)] ?? byRegionFunction[RegionFunction(region, "general")]
+        }
         for spec in source.units {
             guard let i = unitByID[spec.id.value], units[i].location == spec.id.location else { continue }
             let u = units[i]
@@ -587,10 +591,8 @@ private struct Checker {
                 continue
             }
             guard u.level != .city, let parentRegion = regions[u.region].parent else { continue }
-            if let same = byRegionFunction[RegionFunction(parentRegion, u.function)] {
-                units[i].parent = same
-            } else if let general = byRegionFunction[RegionFunction(parentRegion, "general")] {
-                units[i].parent = general
+            if let parent = unitServing(parentRegion, u.function) {
+                units[i].parent = parent
             } else {
                 diagnostics.error(
                     .noParent,
@@ -601,10 +603,8 @@ private struct Checker {
         for i in explicitCount..<units.count {
             let u = units[i]
             guard let parentRegion = regions[u.region].parent else { continue }
-            if let same = byRegionFunction[RegionFunction(parentRegion, u.function)] {
-                units[i].parent = same
-            } else if let general = byRegionFunction[RegionFunction(parentRegion, "general")] {
-                units[i].parent = general
+            if let parent = unitServing(parentRegion, u.function) {
+                units[i].parent = parent
             } else {
                 diagnostics.error(
                     .noParent,

@@ -271,13 +271,7 @@ final class LifecycleService: Service {
                 (
                     "errors",
                     .array(
-                        issues.map {
-                            .object(
-                                JSONObject([
-                                    ("path", .string($0.path)), ("code", .string($0.code.rawValue)),
-                                    ("message", .string($0.message)),
-                                ]))
-                        })
+                        issues.map(\.json))
                 ),
             ]))
         var messages = codec.messages(event, ticket: nil)

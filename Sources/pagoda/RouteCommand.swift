@@ -62,13 +62,7 @@ struct Route: ParsableCommand {
                     return nil
                 }
                 if json {
-                    let issues: [JSONValue] = error.issues.map {
-                        .object(
-                            JSONObject([
-                                ("path", .string($0.path)), ("code", .string($0.code.rawValue)),
-                                ("message", .string($0.message)),
-                            ]))
-                    }
+                    let issues: [JSONValue] = error.issues.map(\.json)
                     let line = JSONValue.object(
                         JSONObject([
                             ("ticket_id", id.map { .string($0) } ?? .null), ("line", .number(String(doc.line))),
