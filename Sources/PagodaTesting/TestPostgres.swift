@@ -37,9 +37,25 @@ public enum TestPostgres {
 
     static var script: String { repositoryRoot.appendingPathComponent("ops/postgres.sh").path }
 
-    /// One start attempt per test process.
+    /// One start attempt per test process. A server named by `PAGODA_TEST_POSTGRES_URL` was started by
+    /// the caller: it is waited for (a loaded machine may take seconds to accept a connection), never
+    /// started a second time on its port. Without the variable, a private server is started when nothing
+    /// answers on the default URL.
     private static let startup = Task<PostgresStoreConfiguration, any Error> {
+        let given = ProcessInfo.processInfo.environment["PAGODA_TEST_POSTGRES_URL"].map { !$0.isEmpty } ?? false
         let configuration = try PostgresStoreConfiguration(url: try url)
+        if given {
+            let deadline = ContinuousClock.now + .seconds(60)
+            while ContinuousClock.now < deadline {
+                if await answers(configuration) { return configuration }
+                try await Task.sleep(for: .seconds(1))
+            }
+            throw SetupError(
+                description: """
+                    PAGODA_TEST_POSTGRES_URL names \(configuration.host):\(configuration.port), which took no \
+                    connection within 60 s
+                    """)
+        }
         if !(await answers(configuration)) {
             let dir = repositoryRoot.appendingPathComponent(".build/test-postgres-\(configuration.port)").path
             let (status, output) = try await runProcess(["bash", script, "start", dir, String(configuration.port)])
@@ -50,7 +66,7 @@ public enum TestPostgres {
         return configuration
     }
 
-    /// Whether the server takes a connection within 3 s (one connection of its own, which a timeout can
+    /// Whether the server takes a connection within 5 s (one connection of its own, which a timeout can
     /// cancel; a pool would keep trying).
     private static func answers(_ c: PostgresStoreConfiguration) async -> Bool {
         await withTaskGroup(of: Bool.self) { group in
@@ -65,7 +81,7 @@ public enum TestPostgres {
                 return true
             }
             group.addTask {
-                try? await Task.sleep(for: .seconds(3))
+                try? await Task.sleep(for: .seconds(5))
                 return false
             }
             let answered = await group.next() ?? false
