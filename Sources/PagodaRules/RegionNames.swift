@@ -15,11 +15,24 @@ extension RuleSet {
     /// A caller's region name without white space (ASCII and full-width) and trailing punctuation.
     ///
     /// Aliases are compared with callers' names after this, so an alias whose cleaned form differs from
-    /// it can never match (`R016`).
+    /// it can never match (`R016`). A name with nothing to clean is returned as it is, without a copy.
     public static func cleanRegionName(_ name: String) -> String {
-        var out = name.filter { !$0.isWhitespace }
+        let spaced = name.unicodeScalars.contains(where: isWhiteSpace)
+        guard spaced || name.last.map(trailingPunctuation.contains) == true else { return name }
+        var out = spaced ? String(String.UnicodeScalarView(name.unicodeScalars.filter { !isWhiteSpace($0) })) : name
         while let last = out.last, trailingPunctuation.contains(last) { out.removeLast() }
         return out
+    }
+
+    /// Unicode's White_Space property (ASCII spaces and controls, NEL, no-break and ideographic spaces),
+    /// by value: the property table lookup costs more than the rest of a name's cleaning.
+    static func isWhiteSpace(_ u: Unicode.Scalar) -> Bool {
+        switch u.value {
+        case 0x09...0x0D, 0x20, 0x85, 0xA0, 0x1680, 0x2000...0x200A, 0x2028, 0x2029, 0x202F, 0x205F, 0x3000:
+            return true
+        default:
+            return false
+        }
     }
 
     /// A region's name, its aliases and the short form of its name: what a caller may write for it.
@@ -47,17 +60,19 @@ extension RuleSet {
     /// The ways to read a caller's name, in order: as written, cleaned, then with the names of enclosing
     /// regions taken off its front, fewest first (so `枣庄市中区` is tried as written before `市中区`).
     func readings(of name: String, below node: Int) -> [String] {
+        // Names are compared byte for byte, not as graphemes: hashing or comparing a CJK string as a Swift
+        // String normalizes it first, which costs more than the rest of the reading. Cleaning only removes
+        // characters, so a cleaned name of the same length is the name.
         let cleaned = Self.cleanRegionName(name)
-        var out = cleaned == name ? [name] : [name, cleaned]
-        var seen = Set(out)
+        var out = cleaned.utf8.count == name.utf8.count ? [name] : [name, cleaned]
         let prefixes = prefixes(below: node)
         var head = out.count - 1
         while head < out.count, out.count < 32 {
             let s = out[head]
             head += 1
-            for p in prefixes where s.hasPrefix(p) {
-                let rest = String(s.dropFirst(p.count))
-                if seen.insert(rest).inserted { out.append(rest) }
+            for p in prefixes where s.utf8.starts(with: p.utf8) {
+                let rest = String(decoding: s.utf8.dropFirst(p.utf8.count), as: UTF8.self)
+                if !out.contains(where: { $0.utf8.elementsEqual(rest.utf8) }) { out.append(rest) }
             }
         }
         return out
@@ -93,13 +108,21 @@ extension RuleSet {
         let parts: [(Level, String?)] = [(.district, ref.district), (.town, ref.town), (.village, ref.village)]
         for (level, name) in parts {
             guard let name else { continue }
-            var ambiguous = false
-            if let found = child(named: name, at: level, below: node, ambiguous: &ambiguous) {
+            // The name as written, first: what most tickets carry.
+            if regions[node].level == level.up, let found = childByName[node][name] {
                 node = found
                 continue
             }
-            // The city's own name where the district belongs names the city: nothing more to learn.
-            if level == .district, readings(of: name, below: 0).contains("") { continue }
+            let names = readings(of: name, below: node)
+            var ambiguous = false
+            let untried = regions[node].level == level.up ? names.dropFirst() : names[...]
+            if let found = child(readings: untried, at: level, below: node, ambiguous: &ambiguous) {
+                node = found
+                continue
+            }
+            // The city's own name where the district belongs names the city: nothing more to learn. (The
+            // district is the first part, so `node` is the city and `names` its readings.)
+            if level == .district, names.contains("") { continue }
             missing =
                 ambiguous
                 ? "\(level) '\(name)' is ambiguous in \(regions[node].path); give the \(level.up!)"
@@ -118,19 +141,15 @@ extension RuleSet {
         return .resolved(node)
     }
 
-    /// The region at `level` below `node` that a caller's `name` means, or nil.
-    func child(named name: String, at level: Level, below node: Int, ambiguous: inout Bool) -> Int? {
+    /// The region at `level` below `node` that one of a caller's `readings` of a name means, or nil.
+    func child(readings: ArraySlice<String>, at level: Level, below node: Int, ambiguous: inout Bool) -> Int? {
         if regions[node].level == level.up {
-            if let c = childByName[node][name] { return c }
-            for reading in readings(of: name, below: node).dropFirst() {
-                if let c = childByName[node][reading] { return c }
-            }
-            return nil
+            return readings.lazy.compactMap { self.childByName[node][$0] }.first
         }
         // A level was skipped (a town without its district): search below the deepest known node; the name
         // must be unique there.
         let below = descendants(of: node, at: level)
-        for reading in readings(of: name, below: node) where !reading.isEmpty {
+        for reading in readings where !reading.isEmpty {
             let candidates = below.filter { regions[$0].name == reading || regions[$0].aliases.contains(reading) }
             if candidates.count == 1 { return candidates[0] }
             if candidates.count > 1 {

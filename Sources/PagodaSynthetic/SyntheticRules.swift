@@ -8,7 +8,8 @@ import PagodaRules
 /// children each; every route matches a distinct (category, village) pair (some through the
 /// village's town and one kind), so none shadows another, and every tenth route also has a text condition (a plain phrase, a gap phrase or all_of groups). Tickets are drawn from the same space with a fixed seed.
 public enum SyntheticRules {
-    public static func files(routes count: Int) -> [RuleFile] {
+    /// The rule files of a set of `count` routes; `plainPhrases` makes every text condition a plain phrase.
+    public static func files(routes count: Int, plainPhrases: Bool = false) -> [RuleFile] {
         var regions = "regions:\n  name: 合成市\n  code: \"990000\"\n  districts:\n"
         var units =
             "units:\n  - {id: platform, name: 平台, level: city, function: platform}\n  - {id: triage, name: 人工派单, level: city, function: triage}\n  - {id: city.general, name: 市督查室, level: city, function: general}\n"
@@ -60,7 +61,7 @@ public enum SyntheticRules {
                 let p = phrase(i)
                 let head = String(p.prefix(2))
                 let tail = String(p.dropFirst(2))
-                switch (i / 10) % 3 {
+                switch plainPhrases ? 0 : (i / 10) % 3 {
                 case 0: when += ", text: {any: [\(p)]}"
                 case 1: when += ", text: {any: [\"\(head)…\(tail)\"]}"
                 default: when += ", text: {all_of: [[\(head)], [\(tail)]]}"

@@ -21,6 +21,13 @@ struct BenchRules: ParsableCommand {
     @Option(parsing: .upToNextOption, help: "Sizes of generated rule sets to measure (e.g. 100 1000 10000).")
     var synthetic: [Int] = []
 
+    @Flag(
+        help: """
+            Every generated text condition a plain phrase, as the generated sets were before gap phrases and \
+            all_of groups (to pair a run with an older build on the same rule set and tickets).
+            """)
+    var plainPhrases = false
+
     @Option(help: "Tickets routed per measurement.")
     var iterations: Int = 200_000
 
@@ -33,7 +40,7 @@ struct BenchRules: ParsableCommand {
     func run() throws {
         if let n = writeSize {
             try FileManager.default.createDirectory(atPath: writeDir, withIntermediateDirectories: true)
-            for f in SyntheticRules.files(routes: n) {
+            for f in SyntheticRules.files(routes: n, plainPhrases: plainPhrases) {
                 let name = (f.path as NSString).lastPathComponent
                 try f.text.write(toFile: writeDir + "/" + name, atomically: true, encoding: .utf8)
             }
@@ -70,7 +77,7 @@ struct BenchRules: ParsableCommand {
         }
         for n in synthetic {
             let compileStart = ContinuousClock.now
-            let result = RuleSetCompiler.compile(SyntheticRules.files(routes: n))
+            let result = RuleSetCompiler.compile(SyntheticRules.files(routes: n, plainPhrases: plainPhrases))
             let compileTime = ContinuousClock.now - compileStart
             guard let ruleSet = result.ruleSet else {
                 printError(DiagnosticRenderer.text(result.diagnostics.filter { $0.severity == .error }, limit: 20))
