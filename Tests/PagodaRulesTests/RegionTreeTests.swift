@@ -49,22 +49,18 @@ import Testing
         #expect(rules.regions[unit.region].name == "村19999")
     }
 
-    /// The goal of issue 22: 110,000 villages under one town check in under 5 s, with a village template
-    /// giving each its committee. The bound asserted is generous (a debug build on a shared machine; a
-    /// quadratic step would take minutes): `ops/bench/regions.sh` measures the release build.
-    @Test func a110000VillageTownWithATemplateChecksInLinearTime() throws {
-        let count = 110_000
+    /// A town of 20,000 villages with a village template gives each village its committee, with its code,
+    /// its name from the pattern and its town's unit as parent. How long 110,000 take is the benchmark's
+    /// to say (`ops/bench/regions.sh`, docs/performance.md), not a timed test's.
+    @Test func aLargeTownWithAVillageTemplateGivesEveryVillageItsCommittee() throws {
+        let count = 20_000
         let villages = (0..<count).map { "{name: 村\($0), code: \"9901\(String(format: "%08d", $0))\"}" }
         let template = "{each: village, id: \"v{code}\", name: \"{town}{name}村委会\", function: general}"
-        let clock = ContinuousClock()
-        var result: RuleSetCompiler.Result?
-        let elapsed = try clock.measure { result = try Self.compile(villages: villages, units: [template]) }
-        let rules = try #require(result?.ruleSet, "\(result?.diagnostics.prefix(5) ?? [])")
+        let result = try Self.compile(villages: villages, units: [template])
+        let rules = try #require(result.ruleSet, "\(result.diagnostics.prefix(5))")
         #expect(rules.units.count { $0.fromTemplate } == count)
         let last = try #require(rules.units.last)
-        #expect(last.id == "v990100109999" && last.name == "东二街道村109999村委会")
+        #expect(last.id == "v990100019999" && last.name == "东二街道村19999村委会")
         #expect(last.parent.map { rules.units[$0].id } == "east.e2")
-        print("110,000 villages with a village template: compiled in \(elapsed)")
-        #expect(elapsed < .seconds(60), "compiling took \(elapsed)")
     }
 }
