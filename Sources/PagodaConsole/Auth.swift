@@ -134,7 +134,7 @@ struct ConsoleErrorMiddleware: RouterMiddleware {
                 }
             return HTML.response(
                 Layout.message(title: title, text: error.message, context: context), status: error.status)
-        } catch let error as HTTPResponseError {
+        } catch let error as any HTTPResponseError {
             throw error
         } catch {
             context.logger.error(

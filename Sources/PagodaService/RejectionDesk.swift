@@ -6,13 +6,13 @@ import PagodaTransport
 
 /// The operator's way back for rejected intake messages: resubmit a body to intake, or drop it with a
 /// reason. `pagoda rejected` and the console call the same operations; each is recorded in the store
-/// with who did it and when (`DispatchStore.recordRejectionAction`), and nothing leaves the record
-/// without one of them.
+/// with who did it and when (`RejectionStore.recordRejectionAction`, on SQLite or PostgreSQL), and nothing
+/// leaves the record without one of them.
 public struct RejectionDesk: Sendable {
-    public let store: DispatchStore
+    public let store: any RejectionStore
     public let names: Names
 
-    public init(store: DispatchStore, names: Names = Names()) {
+    public init(store: any RejectionStore, names: Names = Names()) {
         self.store = store
         self.names = names
     }
@@ -50,7 +50,7 @@ public struct RejectionDesk: Sendable {
         id: Int64, body: [UInt8]?, by actor: String, reason: String? = nil, now: Date = Date(),
         publish: (AMQPMessage) async throws -> PublishOutcome
     ) async throws -> RejectionEntry {
-        let entry = try open(id)
+        let entry = try await open(id)
         let bytes = body ?? entry.body
         guard !bytes.isEmpty else { throw Failure(code: .emptyBody, message: "the body to resubmit is empty") }
         let messageID = "resubmit/\(id)/\(UUID().uuidString.lowercased())"
@@ -66,21 +66,21 @@ public struct RejectionDesk: Sendable {
                 message: "the broker did not confirm the resubmission (\(outcome)); nothing was recorded")
         }
         let action = RejectionAction.resubmitted(by: actor, at: now, messageID: messageID, body: bytes, reason: reason)
-        return try store.recordRejectionAction(id: id, action)
+        return try await store.recordRejectionAction(id: id, action)
     }
 
     /// Records that the rejection is given up, for `reason`; returns the entry as it now is.
     ///
     /// Throws `Failure` (`unknownRejection`, `notOpen`) or `StoreError` (`.invalidArgument` for an empty
     /// reason or name).
-    public func drop(id: Int64, by actor: String, reason: String, now: Date = Date()) throws -> RejectionEntry {
-        _ = try open(id)
-        return try store.recordRejectionAction(id: id, .dropped(by: actor, at: now, reason: reason))
+    public func drop(id: Int64, by actor: String, reason: String, now: Date = Date()) async throws -> RejectionEntry {
+        _ = try await open(id)
+        return try await store.recordRejectionAction(id: id, .dropped(by: actor, at: now, reason: reason))
     }
 
     /// The open rejection `id`, or the failure naming why it is not.
-    private func open(_ id: Int64) throws -> RejectionEntry {
-        guard let entry = try store.rejection(id: id) else {
+    private func open(_ id: Int64) async throws -> RejectionEntry {
+        guard let entry = try await store.rejection(id: id) else {
             throw Failure(code: .unknownRejection, message: "no rejection \(id)")
         }
         if let done = entry.action {

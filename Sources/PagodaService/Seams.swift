@@ -90,6 +90,16 @@ public protocol OutboxPruning: Sendable {
     func pruneSentOutbox(sentBefore: Date, limit: Int) async throws(StoreError) -> Int
 }
 
+/// The rejected intake messages and what operators did with them (`RejectionDesk`, `pagoda rejected`).
+public protocol RejectionStore: Sendable {
+    /// Newest first; only those with `status` when given; at most `limit` (1...10,000).
+    func rejections(status: RejectionEntry.Status?, limit: Int) async throws(StoreError) -> [RejectionEntry]
+    func rejection(id: Int64) async throws(StoreError) -> RejectionEntry?
+    /// Records one action on an open rejection in one transaction (`.constraint` if it is not open).
+    @discardableResult
+    func recordRejectionAction(id: Int64, _ action: RejectionAction) async throws(StoreError) -> RejectionEntry
+}
+
 /// Everything `pagoda serve` runs on: either backend.
 public protocol ServingStore: IntakeStore, OutboxStore, LifecycleStore, StatusStore, OutboxPruning {}
 
@@ -98,13 +108,13 @@ extension AMQPPublisher: MessagePublisher {}
 /// SQLite through GRDB's async access: writes on the pool's single writer connection (its serial queue,
 /// so commits of intake, the lifecycle loop and the relay never overlap), reads on its reader connections;
 /// neither blocks a thread of the Swift concurrency pool.
-extension DispatchStore: IntakeStore, OutboxStore, LifecycleStore, ServingStore {
+extension DispatchStore: IntakeStore, OutboxStore, LifecycleStore, ServingStore, RejectionStore {
     public func storeFileSizes() -> StoreFileSizes? { fileSizes() }
 }
 /// PostgreSQL through postgres-nio's pool: every write one transaction under the store's writer lock (so
 /// commits of intake, the lifecycle loop and the relay never interleave, and outbox ids grow in commit
 /// order), reads on other pooled connections; nothing blocks a thread of the Swift concurrency pool.
-extension PostgresStore: IntakeStore, OutboxStore, LifecycleStore, ServingStore {
+extension PostgresStore: IntakeStore, OutboxStore, LifecycleStore, ServingStore, RejectionStore {
     /// The database's files are the server's: none to measure here.
     public func storeFileSizes() -> StoreFileSizes? { nil }
 }

@@ -74,19 +74,10 @@ extension DispatchStore {
     public func rejections(status: RejectionEntry.Status? = nil, limit: Int = 100)
         throws(StoreError) -> [RejectionEntry]
     {
-        guard (1...10_000).contains(limit) else {
-            throw StoreError(.invalidArgument, "limit must be 1-10000, got \(limit)")
-        }
-        let filter =
-            switch status {
-            case nil: ""
-            case .open?: "WHERE a.rejection_id IS NULL"
-            case .resubmitted?: "WHERE a.action = 'resubmitted'"
-            case .dropped?: "WHERE a.action = 'dropped'"
-            }
+        try RejectionEntry.checkLimit(limit)
         return try storeOperation {
             try pool.read { db in
-                let sql = Self.rejectionSelect + " \(filter) ORDER BY r.id DESC LIMIT ?"
+                let sql = RejectionEntry.select + " \(RejectionEntry.filter(status)) ORDER BY r.id DESC LIMIT ?"
                 return try Row.fetchAll(db, sql: sql, arguments: [limit]).map(Self.rejectionEntry)
             }
         }
@@ -109,30 +100,13 @@ extension DispatchStore {
     /// its body stay, with the action beside them.
     @discardableResult
     public func recordRejectionAction(id: Int64, _ action: RejectionAction) throws(StoreError) -> RejectionEntry {
-        guard !action.actor.trimmingCharacters(in: .whitespaces).isEmpty else {
-            throw StoreError(.invalidArgument, "the operator's name is empty")
-        }
-        switch action.kind {
-        case .dropped:
-            guard let reason = action.reason, !reason.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
-                throw StoreError(.invalidArgument, "a drop needs a reason")
-            }
-        case .resubmitted:
-            guard let m = action.messageID, !m.isEmpty, action.body != nil else {
-                throw StoreError(.invalidArgument, "a resubmission needs the message id and body it was published with")
-            }
-        }
+        try action.validate()
         return try storeOperation {
             try pool.write { db in
                 guard let current = try Self.rejection(id: id, db) else {
                     throw StoreError(.invalidArgument, "no rejection \(id)")
                 }
-                if let done = current.action {
-                    let when = RFC3339.format(done.at, offsetSeconds: 0)
-                    throw StoreError(
-                        .constraint,
-                        "rejection \(id) was already \(done.kind.rawValue) by \(done.actor) at \(when)")
-                }
+                try current.checkOpen()
                 try db.execute(
                     sql: """
                         INSERT INTO rejection_actions (rejection_id, action, actor, at, reason, message_id, body)
@@ -152,18 +126,56 @@ extension DispatchStore {
     }
 
     private static func rejection(id: Int64, _ db: Database) throws -> RejectionEntry? {
-        try Row.fetchOne(db, sql: rejectionSelect + " WHERE r.id = ?", arguments: [id]).map(rejectionEntry)
+        try Row.fetchOne(db, sql: RejectionEntry.select + " WHERE r.id = ?", arguments: [id]).map(rejectionEntry)
     }
 
-    private static let rejectionSelect = """
+    private static func rejectionEntry(_ row: Row) -> RejectionEntry {
+        let body: Data = row["body"]
+        let actionBody: Data? = row["action_body"]
+        return RejectionEntry(
+            id: row["id"], amqpMessageID: row["amqp_message_id"], code: row["code"], reason: row["reason"],
+            createdAt: row["created_at"], body: [UInt8](body), issuesJSON: row["issues_json"],
+            actionKind: row["action"], actor: row["actor"], actionAt: row["action_at"],
+            actionReason: row["action_reason"], actionMessageID: row["message_id"],
+            actionBody: actionBody.map { [UInt8]($0) })
+    }
+}
+
+// What both stores share: the query, the row's reading, the checks before an action is recorded.
+extension RejectionEntry {
+    /// The columns every reader of rejections selects, in `rejections r` left-joined to its action `a`;
+    /// the same SQL on SQLite and PostgreSQL.
+    package static let select = """
         SELECT r.id, r.amqp_message_id, r.code, r.reason, r.body, r.created_at, r.issues_json,
                a.action, a.actor, a.at AS action_at, a.reason AS action_reason, a.message_id, a.body AS action_body
         FROM rejections r LEFT JOIN rejection_actions a ON a.rejection_id = r.id
         """
 
-    private static func rejectionEntry(_ row: Row) -> RejectionEntry {
+    /// The `WHERE` clause that keeps the rejections with `status` (empty for all).
+    package static func filter(_ status: Status?) -> String {
+        switch status {
+        case nil: ""
+        case .open?: "WHERE a.rejection_id IS NULL"
+        case .resubmitted?: "WHERE a.action = 'resubmitted'"
+        case .dropped?: "WHERE a.action = 'dropped'"
+        }
+    }
+
+    /// Throws `.invalidArgument` for a list limit outside 1...10,000.
+    package static func checkLimit(_ limit: Int) throws(StoreError) {
+        guard (1...10_000).contains(limit) else {
+            throw StoreError(.invalidArgument, "limit must be 1-10000, got \(limit)")
+        }
+    }
+
+    /// An entry from the stored columns (times in epoch milliseconds, issues as the stored JSON array).
+    package init(
+        id: Int64, amqpMessageID: String?, code: String, reason: String, createdAt: Int64, body: [UInt8],
+        issuesJSON: String?, actionKind: String?, actor: String?, actionAt: Int64?, actionReason: String?,
+        actionMessageID: String?, actionBody: [UInt8]?
+    ) {
         var issues: [ValidationIssue] = []
-        if let text: String = row["issues_json"], case .array(let items)? = try? JSON.parse(Array(text.utf8)) {
+        if let text = issuesJSON, case .array(let items)? = try? JSON.parse(Array(text.utf8)) {
             for case .object(let o) in items {
                 // Every stored code is one of `ValidationCode` (the intake and the lifecycle write only those).
                 if let path = o["path"]?.stringValue, let code = o["code"]?.stringValue.flatMap(ValidationCode.init),
@@ -174,17 +186,42 @@ extension DispatchStore {
             }
         }
         var action: RejectionAction?
-        if let kindText: String = row["action"], let kind = RejectionAction.Kind(rawValue: kindText) {
-            let body: Data? = row["action_body"]
+        if let kind = actionKind.flatMap(RejectionAction.Kind.init), let actor, let actionAt {
             action = RejectionAction(
-                kind: kind, actor: row["actor"], at: EpochMillis.date(row["action_at"]),
-                reason: row["action_reason"], messageID: row["message_id"],
-                body: body.map { [UInt8]($0) })
+                kind: kind, actor: actor, at: EpochMillis.date(actionAt), reason: actionReason,
+                messageID: actionMessageID, body: actionBody)
         }
-        let body: Data = row["body"]
-        return RejectionEntry(
-            id: row["id"], amqpMessageID: row["amqp_message_id"], code: row["code"],
-            reason: row["reason"], at: EpochMillis.date(row["created_at"]), body: [UInt8](body),
-            issues: issues, action: action)
+        self.init(
+            id: id, amqpMessageID: amqpMessageID, code: code, reason: reason, at: EpochMillis.date(createdAt),
+            body: body, issues: issues, action: action)
+    }
+
+    /// Throws `.constraint` naming who acted and when if the rejection is no longer open.
+    package func checkOpen() throws(StoreError) {
+        if let done = action {
+            let when = RFC3339.format(done.at, offsetSeconds: 0)
+            throw StoreError(
+                .constraint, "rejection \(id) was already \(done.kind.rawValue) by \(done.actor) at \(when)")
+        }
+    }
+}
+
+extension RejectionAction {
+    /// Throws `.invalidArgument` for an empty actor, a drop without a reason, or a resubmission without the
+    /// message id and body it was published with.
+    package func validate() throws(StoreError) {
+        guard !actor.trimmingCharacters(in: .whitespaces).isEmpty else {
+            throw StoreError(.invalidArgument, "the operator's name is empty")
+        }
+        switch kind {
+        case .dropped:
+            guard let reason, !reason.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
+                throw StoreError(.invalidArgument, "a drop needs a reason")
+            }
+        case .resubmitted:
+            guard let messageID, !messageID.isEmpty, body != nil else {
+                throw StoreError(.invalidArgument, "a resubmission needs the message id and body it was published with")
+            }
+        }
     }
 }

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Logging
 import PagodaJSON
+import PagodaPostgres
 import PagodaRules
 import PagodaService
 import PagodaStore
@@ -18,17 +19,35 @@ struct Rejected: AsyncParsableCommand {
             """,
         subcommands: [List.self, ShowOne.self, Resubmit.self, Drop.self])
 
-    /// The database option of every subcommand; the file must exist (a rejection lives in the service's file).
+    /// The database option of every subcommand: the service's SQLite file (which must exist) or PostgreSQL.
     struct Database: ParsableArguments {
-        @Option(help: "The SQLite database file. Default: $PAGODA_DB, else pagoda.sqlite.")
+        @Option(
+            help:
+                "The SQLite database file, or postgres://USER@HOST:PORT/DB. Default: $PAGODA_DB, else pagoda.sqlite.")
         var db: String = ProcessInfo.processInfo.environment["PAGODA_DB"] ?? "pagoda.sqlite"
 
-        func open() throws -> DispatchStore {
-            guard FileManager.default.fileExists(atPath: db) else {
-                printError("pagoda: no database at \(db)\n")
-                throw ExitCode(2)
+        /// The database as messages name it: a PostgreSQL URL without its password.
+        var label: String { (try? PostgresStoreConfiguration(url: db).description) ?? db }
+
+        /// Runs `body` on the store, closed again afterwards.
+        func with<T>(_ body: (any RejectionStore) async throws -> T) async throws -> T {
+            guard PostgresStoreConfiguration.isURL(db) else {
+                guard FileManager.default.fileExists(atPath: db) else {
+                    printError("pagoda: no database at \(db)\n")
+                    throw ExitCode(2)
+                }
+                return try await body(try DispatchStore(StoreConfiguration(path: db)))
             }
-            return try DispatchStore(StoreConfiguration(path: db))
+            let store = try await PostgresStore.open(
+                try PostgresStoreConfiguration(url: db), logger: Logger(label: "pagoda.rejected"))
+            do {
+                let result = try await body(store)
+                await store.close()
+                return result
+            } catch {
+                await store.close()
+                throw error
+            }
         }
     }
 
@@ -55,7 +74,7 @@ struct Rejected: AsyncParsableCommand {
         return out
     }
 
-    struct List: ParsableCommand {
+    struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "List rejections, newest first: id, time, status, code, reason.")
 
@@ -70,7 +89,7 @@ struct Rejected: AsyncParsableCommand {
         @Flag(help: "Show phone numbers as they are.")
         var unmasked = false
 
-        func run() throws {
+        func run() async throws {
             let filter: RejectionEntry.Status?
             if status == "all" {
                 filter = nil
@@ -81,13 +100,13 @@ struct Rejected: AsyncParsableCommand {
                 filter = s
             }
             guard (1...10_000).contains(limit) else { throw ValidationError("--limit must be 1-10000, got \(limit)") }
-            let entries = try database.open().rejections(status: filter, limit: limit)
+            let entries = try await database.with { try await $0.rejections(status: filter, limit: limit) }
             for e in entries { print(Rejected.line(e, unmasked: unmasked)) }
             if entries.isEmpty { print("no \(filter.map { "\($0.rawValue) " } ?? "")rejections") }
         }
     }
 
-    struct ShowOne: ParsableCommand {
+    struct ShowOne: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "show",
             abstract: "Print one rejection: why it was refused, what was done with it, and its body.")
@@ -103,9 +122,9 @@ struct Rejected: AsyncParsableCommand {
         @Flag(help: "Print only the body, byte for byte (never masked): to fix it and resubmit it with --body.")
         var raw = false
 
-        func run() throws {
-            guard let e = try database.open().rejection(id: id) else {
-                printError("pagoda: no rejection \(id) in \(database.db)\n")
+        func run() async throws {
+            guard let e = try await database.with({ try await $0.rejection(id: id) }) else {
+                printError("pagoda: no rejection \(id) in \(database.label)\n")
                 throw ExitCode.failure
             }
             if raw {
@@ -174,10 +193,15 @@ struct Rejected: AsyncParsableCommand {
                 }
             }
             let names = Names(prefix: broker.prefix)
-            let desk = RejectionDesk(store: try database.open(), names: names)
+            try await database.with { store in
+                try await resubmit(RejectionDesk(store: store, names: names), fixed: fixed, by: name)
+            }
+        }
+
+        func resubmit(_ desk: RejectionDesk, fixed: [UInt8]?, by name: String) async throws {
             // Refuse before connecting when there is nothing to do.
-            guard let entry = try desk.store.rejection(id: id) else {
-                printError("pagoda rejected resubmit: no rejection \(id) in \(database.db)\n")
+            guard let entry = try await desk.store.rejection(id: id) else {
+                printError("pagoda rejected resubmit: no rejection \(id) in \(database.label)\n")
                 throw ExitCode.failure
             }
             if entry.action != nil {
@@ -185,7 +209,7 @@ struct Rejected: AsyncParsableCommand {
                 throw ExitCode.failure
             }
             let configuration = try broker.configuration(name: "pagoda-rejected")
-            let topology = Topology(exchanges: [.init(name: names.intakeExchange, type: "fanout")])
+            let topology = Topology(exchanges: [.init(name: desk.names.intakeExchange, type: "fanout")])
             let publisher = AMQPPublisher(configuration: configuration, topology: topology, window: 1)
             do {
                 try await publisher.waitUntilConnected(timeout: .milliseconds(Int(connectTimeout * 1000)))
@@ -210,7 +234,7 @@ struct Rejected: AsyncParsableCommand {
         }
     }
 
-    struct Drop: ParsableCommand {
+    struct Drop: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Give a rejection up, for a reason; it stays in the record as dropped.")
 
@@ -223,13 +247,15 @@ struct Rejected: AsyncParsableCommand {
         @OptionGroup var database: Database
         @OptionGroup var who: Operator
 
-        func run() throws {
+        func run() async throws {
             let name = try who.name()
             guard !reason.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
                 throw ValidationError("--reason must not be empty")
             }
             do {
-                _ = try RejectionDesk(store: try database.open()).drop(id: id, by: name, reason: reason)
+                _ = try await database.with {
+                    try await RejectionDesk(store: $0).drop(id: id, by: name, reason: reason)
+                }
                 print("rejection \(id) dropped by \(name): \(reason)")
             } catch let error as RejectionDesk.Failure {
                 printError("pagoda rejected drop: \(error)\n")

@@ -8,7 +8,8 @@ import Testing
 
 /// `pagoda serve` on PostgreSQL (a private server, `TestPostgres`) through the real broker, beside one on a
 /// SQLite file with the same tickets: both dispatch them once, and `pagoda show` and `pagoda report` read
-/// the same from either. Part of the (serialized) service suite: it shares its broker.
+/// the same from either, and `pagoda rejected` handles a rejection there. Part of the (serialized) service
+/// suite: it shares its broker.
 extension ServiceTests {
     @Test func servesOnPostgreSQLAsOnSQLite() async throws {
         let database = try await TestPostgres.createDatabase()
@@ -21,6 +22,8 @@ extension ServiceTests {
             // One ticket again: the inbox keeps it from being dispatched twice.
             try await w.publish(tickets[0].1, id: tickets[0].0)
         }
+        // A body that is not a ticket: rejected, and the rejection kept for `pagoda rejected`.
+        try await pg.publish(Array(#"{"id": "PG-BAD", "text": "13812345678"}"#.utf8), id: "bad-1")
         for (w, name) in [(pg, "postgres"), (lite, "sqlite")] {
             #expect(
                 await eventually { Set(w.dispatched().keys) == Set(tickets.map(\.0)) },
@@ -62,6 +65,20 @@ extension ServiceTests {
         let reportLite = try await pagoda(["report", "--db", lite.db, "--format", "json", "--as-of", asOf])
         #expect(reportPG.status == 0 && reportPG.stdout == reportLite.stdout, "\(reportPG)\n\(reportLite)")
         #expect(reportPG.stdout.contains("\"assigned\":"), "\(reportPG.stdout)")
+
+        // The rejection on PostgreSQL, as `pagoda rejected` shows and drops it; the phone number stays masked.
+        let open = try await pagoda(["rejected", "list", "--db", url])
+        let line = try #require(open.stdout.split(separator: "\n").first, "\(open)")
+        #expect(open.status == 0 && line.contains("open  required"), "\(open)")
+        let id = String(line.prefix { $0 != " " })
+        let one = try await pagoda(["rejected", "show", id, "--db", url])
+        #expect(one.status == 0 && one.stdout.contains("PG-BAD") && !one.stdout.contains("13812345678"), "\(one)")
+        let drop = try await pagoda(["rejected", "drop", id, "--reason", "test traffic", "--by", "ops", "--db", url])
+        #expect(drop.status == 0, "\(drop)")
+        let again = try await pagoda(["rejected", "drop", id, "--reason", "again", "--by", "ops", "--db", url])
+        #expect(again.status == 1 && again.stderr.contains("already dropped by ops"), "\(again)")
+        let dropped = try await pagoda(["rejected", "list", "--status", "dropped", "--db", url])
+        #expect(dropped.stdout.hasPrefix("\(id)  ") && dropped.stdout.contains("(dropped by ops"), "\(dropped)")
         await TestPostgres.dropDatabase(database.database)
     }
 }

@@ -254,7 +254,9 @@ extension ServiceTests {
         #expect(done.status == .resubmitted && done.action?.reason == "fixed by hand")
         #expect(done.body == Array("garbage".utf8))
 
-        let again = #expect(throws: RejectionDesk.Failure.self) { try desk.drop(id: id, by: "ops", reason: "late") }
+        let again = await #expect(throws: RejectionDesk.Failure.self) {
+            try await desk.drop(id: id, by: "ops", reason: "late")
+        }
         #expect(again?.code == .notOpen && again?.message.contains("resubmitted by ops") == true)
     }
 }

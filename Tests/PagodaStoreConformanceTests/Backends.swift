@@ -53,7 +53,7 @@ func withStore(_ backend: Backend, _ body: (any StoreUnderTest) async throws -> 
 }
 
 /// A store under test: the service's three seams and what `pagoda show` and `report` read.
-protocol StoreUnderTest: IntakeStore, OutboxStore, LifecycleStore {
+protocol StoreUnderTest: IntakeStore, OutboxStore, LifecycleStore, RejectionStore {
     func history(_ ticketID: String) async throws -> TicketHistory?
     func rowCounts() async throws -> StoreCounts
     func timeline() async throws -> [DispatchStore.TimelineRow]

@@ -44,7 +44,7 @@ func rejection(amqp: String?, messageID: String, body: String = "not json", at: 
             amqpMessageID: amqp, body: bytes(body), code: "invalid_json", reason: "body is not JSON", at: at,
             message: OutboxMessage(
                 exchange: "", routingKey: "pagoda.rejected", messageID: messageID, body: bytes(body)),
-            issuesJSON: #"[{"path":"$","code":"invalid_json","message":"body is not JSON"}]"#))
+            issuesJSON: #"[{"path":"$","code":"syntax","message":"body is not JSON"}]"#))
 }
 
 /// A dispatch that starts a lifecycle (state version 0, a timer at `timer`) with repeat keys; `seen` gets

@@ -314,4 +314,53 @@ import Testing
             #expect(rows.count == 80 && Set(rows.map(\.message.messageID)).count == 80)
         }
     }
+
+    /// Rejections read back with their issues, newest first and by status; each takes one action, recorded
+    /// with who, when and why, and a second one is refused naming the first; bad actions write nothing.
+    @Test(arguments: Backend.allCases)
+    func rejectionsTakeOneActionEach(_ backend: Backend) async throws {
+        try await withStore(backend) { store in
+            var ids: [Int64] = []
+            for (n, body) in ["a", "b", "c"].enumerated() {
+                let outcomes = try await store.recordDispatches([
+                    rejection(amqp: "m-\(n)", messageID: "rej-\(n)", body: body, at: t0.addingTimeInterval(Double(n)))
+                ])
+                guard case .rejected(let id)? = outcomes.first else {
+                    Issue.record("expected a rejection, got \(outcomes)")
+                    return
+                }
+                ids.append(id)
+            }
+            let all = try await store.rejections(status: nil, limit: 100)
+            #expect(all.map(\.id) == ids.reversed())
+            let first = try #require(try await store.rejection(id: ids[0]))
+            #expect(first.body == bytes("a") && first.amqpMessageID == "m-0" && first.at == t0 && first.status == .open)
+            #expect(first.issues.map(\.path) == ["$"] && first.code == "invalid_json")
+            #expect(try await store.rejection(id: 999_999) == nil)
+            await #expect(throws: StoreError.self) { try await store.rejections(status: nil, limit: 0) }
+
+            let at = t0.addingTimeInterval(60)
+            let resubmitted = try await store.recordRejectionAction(
+                id: ids[0], .resubmitted(by: "ops", at: at, messageID: "resubmit/1/x", body: bytes("fixed")))
+            #expect(resubmitted.status == .resubmitted && resubmitted.action?.at == at)
+            _ = try await store.recordRejectionAction(id: ids[1], .dropped(by: "bob", at: at, reason: "test traffic"))
+            let twice = await #expect(throws: StoreError.self) {
+                try await store.recordRejectionAction(id: ids[0], .dropped(by: "carol", at: at, reason: "x"))
+            }
+            #expect(twice?.code == .constraint && twice?.message.contains("resubmitted by ops") == true)
+            let empty = await #expect(throws: StoreError.self) {
+                try await store.recordRejectionAction(id: ids[2], .dropped(by: " ", at: at, reason: "x"))
+            }
+            #expect(empty?.code == .invalidArgument)
+            await #expect(throws: StoreError.self) {
+                try await store.recordRejectionAction(id: 999_999, .dropped(by: "ops", at: at, reason: "x"))
+            }
+
+            #expect(try await store.rejections(status: .open, limit: 100).map(\.id) == [ids[2]])
+            #expect(try await store.rejections(status: .dropped, limit: 100).map(\.id) == [ids[1]])
+            let reread = try #require(try await store.rejections(status: .resubmitted, limit: 100).first)
+            #expect(reread.id == ids[0] && reread.action?.body == bytes("fixed") && reread.action?.actor == "ops")
+            #expect(reread.action?.messageID == "resubmit/1/x" && reread.body == bytes("a"))
+        }
+    }
 }
