@@ -12,28 +12,7 @@ import Testing
 /// real SQLite file with tickets dispatched through the real intake processor: each role gets what its
 /// page shows, a worker nothing of another unit, bad parameters a 400 naming them.
 @Suite struct ConsoleAPIReadsTests {
-    struct World {
-        let f: ConsoleFixture
-        let env: ConsoleEnvironment
-        let mineUnit: String
-        let theirUnit: String
-    }
-
-    /// Two tickets at one unit (FS-1, FS-3), one at another (FS-2); a worker of the first unit and one user
-    /// of every other role.
-    func world() throws -> World {
-        let f = try ConsoleFixture()
-        let env = try f.environment()
-        let mineUnit = try #require(try f.dispatch(env, id: "FS-1", district: "南海区", phone: "13812345678"))
-        try f.dispatch(env, id: "FS-3", district: "南海区", phone: "13700001111")
-        let theirUnit = try #require(try f.dispatch(env, id: "FS-2", district: "顺德区", phone: "13987654321"))
-        #expect(mineUnit != theirUnit)
-        try f.addUser(env, "w1", .worker, unit: mineUnit)
-        try f.addUser(env, "centre1", .centre)
-        try f.addUser(env, "sup1", .supervisor)
-        try f.addUser(env, "admin1", .admin)
-        return World(f: f, env: env, mineUnit: mineUnit, theirUnit: theirUnit)
-    }
+    func world() throws -> TwoUnitWorld { try TwoUnitWorld() }
 
     func get(_ client: some TestClientProtocol, _ uri: String, _ s: Session?) async throws -> TestResponse {
         try await client.execute(uri: uri, method: .get, headers: s?.headers ?? [:])

@@ -24,6 +24,31 @@ final class TestClock: Sendable {
 let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
     .deletingLastPathComponent()
 
+/// The world most console suites start from: FS-1 and FS-3 at one unit (南海区), FS-2 at another (顺德区),
+/// a worker of each unit (w1, w2), and one user of every other role (centre1, sup1, admin1).
+struct TwoUnitWorld {
+    let f: ConsoleFixture
+    let env: ConsoleEnvironment
+    let mine = "FS-1"
+    let mineUnit: String
+    let theirs = "FS-2"
+    let theirUnit: String
+
+    init() throws {
+        f = try ConsoleFixture()
+        env = try f.environment()
+        mineUnit = try #require(try f.dispatch(env, id: "FS-1", district: "南海区", phone: "13812345678"))
+        try f.dispatch(env, id: "FS-3", district: "南海区", phone: "13700001111")
+        theirUnit = try #require(try f.dispatch(env, id: "FS-2", district: "顺德区", phone: "13987654321"))
+        #expect(mineUnit != theirUnit)
+        try f.addUser(env, "w1", .worker, unit: mineUnit)
+        try f.addUser(env, "w2", .worker, unit: theirUnit)
+        try f.addUser(env, "centre1", .centre)
+        try f.addUser(env, "sup1", .supervisor)
+        try f.addUser(env, "admin1", .admin)
+    }
+}
+
 /// A console on a real SQLite file in a temporary directory, with the service's command desk, real
 /// bcrypt (cost 10 to keep the suite quick) and the repository's rules; tickets dispatched through the
 /// real intake processor.

@@ -12,26 +12,7 @@ import Testing
 /// with tickets dispatched through the real intake processor: each role sees what it should, a worker
 /// gets 403 on another unit's inbox and ticket, a form is one command however often it is sent.
 @Suite struct ConsolePagesTests {
-    struct World {
-        let f: ConsoleFixture
-        let env: ConsoleEnvironment
-        let mineUnit: String
-        let theirUnit: String
-    }
-
-    func world() throws -> World {
-        let f = try ConsoleFixture()
-        let env = try f.environment()
-        let mineUnit = try #require(try f.dispatch(env, id: "FS-1", district: "南海区", phone: "13812345678"))
-        try f.dispatch(env, id: "FS-3", district: "南海区")
-        let theirUnit = try #require(try f.dispatch(env, id: "FS-2", district: "顺德区", phone: "13987654321"))
-        #expect(mineUnit != theirUnit)
-        try f.addUser(env, "w1", .worker, unit: mineUnit)
-        try f.addUser(env, "centre1", .centre)
-        try f.addUser(env, "sup1", .supervisor)
-        try f.addUser(env, "admin1", .admin)
-        return World(f: f, env: env, mineUnit: mineUnit, theirUnit: theirUnit)
-    }
+    func world() throws -> TwoUnitWorld { try TwoUnitWorld() }
 
     func page(_ client: some TestClientProtocol, _ uri: String, _ s: Session) async throws -> (
         HTTPResponse.Status, String

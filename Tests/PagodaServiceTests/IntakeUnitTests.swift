@@ -42,16 +42,7 @@ import Testing
             consumer: source, store: store, rules: LiveRules(ruleSet: rules, names: Names()),
             relay: Signal(), metrics: ServiceMetrics(factory: PrometheusExport()), health: health,
             logger: Logger(label: "test"))
-        let task = Task { try await intake.run() }
-        do {
-            try await body(health)
-        } catch {
-            await source.close(timeout: .seconds(1))
-            _ = try? await task.value
-            throw error
-        }
-        await source.close(timeout: .seconds(1))
-        try await task.value
+        try await whileRunning(intake.run, over: source) { try await body(health) }
     }
 
     /// A batch whose commit fails is committed again one delivery at a time: the good ones are recorded and

@@ -43,16 +43,7 @@ import Testing
             consumer: source, store: store, rules: rules, codec: rules.current.processor.codec,
             relay: Signal(), metrics: ServiceMetrics(factory: PrometheusExport()), health: health,
             logger: Logger(label: "test"))
-        let task = Task { try await loop.run() }
-        do {
-            try await body(health)
-        } catch {
-            await source.close(timeout: .seconds(1))
-            _ = try? await task.value
-            throw error
-        }
-        await source.close(timeout: .seconds(1))
-        try await task.value
+        try await whileRunning(loop.run, over: source) { try await body(health) }
     }
 
     /// A command is applied in one commit with its state, its command id and its messages, then acknowledged.
