@@ -49,8 +49,7 @@ extension PostgresStore {
     /// Takes the lease for `holder` when it is free, expired, or `holder`'s own (an acquisition whose answer
     /// the node did not wait for): ONE `UPDATE` that bumps the epoch, so every write under an earlier epoch
     /// is refused from then on, and sets the expiry `ttl` after the database's now. Returns the new epoch,
-    /// or nil when another node holds it. It waits for a write in flight under the old epoch (which holds
-    /// the row `FOR SHARE`) to commit.
+    /// or nil when another node holds it.
     public func acquireLease(holder: String, ttl: Duration) async throws(StoreError) -> Int64? {
         let ms = Self.milliseconds(ttl)
         let sql = """
@@ -120,10 +119,17 @@ extension PostgresStore {
         }
     }
 
-    /// The check of a write transaction, right after the writer lock: the lease row, read `FOR SHARE` (a
-    /// takeover waits for this transaction), must have `epoch` and must not have expired.
+    /// The check of a write transaction, right after the writer lock: the lease row must have `epoch` and
+    /// must not have expired.
+    ///
+    /// It is read `FOR KEY SHARE`, which keeps the row from being deleted but does not conflict with the
+    /// `UPDATE`s of renewals and takeovers (they change no key column). `FOR SHARE` would: every renewal
+    /// and every standby's attempt would queue behind the write in flight, and the writes behind them, a
+    /// convoy in which renewals missed their deadline under load. A takeover that commits while a checked
+    /// write is in flight is safe without it: the new active's writes wait for the writer lock that write
+    /// holds, so they come after it, and its outbox ids are below theirs.
     static func checkLease(_ epoch: Int64, on conn: PostgresConnection, logger: Logger) async throws {
-        let sql = "SELECT epoch, expires_at > \(databaseNowSQL) FROM lease WHERE id = 1 FOR SHARE"
+        let sql = "SELECT epoch, expires_at > \(databaseNowSQL) FROM lease WHERE id = 1 FOR KEY SHARE"
         for try await (current, live) in try await conn.query(PostgresQuery(unsafeSQL: sql), logger: logger)
             .decode((Int64, Bool).self)
         {

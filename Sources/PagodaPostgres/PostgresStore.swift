@@ -172,10 +172,10 @@ public final class PostgresStore: Sendable {
 
     /// Runs `body` in ONE write transaction holding the writer lock; every write of the store goes through
     /// here, and this is where the fencing token is checked (`writeFence`, docs/architecture.md, "Several
-    /// nodes, one active"): right after the lock, before `body`, the lease row is read `FOR SHARE` and its
-    /// epoch compared with the node's, so a write either runs under the lease the node holds or writes
-    /// nothing and throws `.fenced`. A takeover (an `UPDATE` of that row) waits for a write in flight to
-    /// commit, and every write after it sees the new epoch.
+    /// nodes, one active"): right after the lock, before `body`, the lease row is read and its epoch
+    /// compared with the node's, so a write either runs under the lease the node holds or writes nothing
+    /// and throws `.fenced`. Every write that starts after a takeover sees the new epoch; one in flight
+    /// across it still holds the writer lock, so the new active's writes come after it.
     func write<T: Sendable>(
         synchronousCommit: Bool = true, _ body: @escaping @Sendable (PostgresConnection, Logger) async throws -> T
     ) async throws(StoreError) -> T {
@@ -258,6 +258,8 @@ public final class PostgresStore: Sendable {
             switch state {
             case "25006": return StoreError(.readOnly, text)
             case "40001", "40P01", "55P03", "57014": return StoreError(.busy, text)
+            // The server ended a session left idle in a transaction (a node frozen half way through a write).
+            case "25P03": return StoreError(.io, text)
             case "XX001", "XX002": return StoreError(.corrupt, text)
             case "3D000", "28000", "28P01": return StoreError(.cannotOpen, text)
             default: break

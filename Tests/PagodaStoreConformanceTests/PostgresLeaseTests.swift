@@ -144,9 +144,9 @@ import Testing
         }
     }
 
-    @Test func aTakeoverWaitsForAWriteInFlight() async throws {
-        // The check holds the lease row FOR SHARE until its transaction ends: a takeover that starts while
-        // a batch is being written commits after it, so the batch was written under the lease it checked.
+    @Test func aWriteInFlightAcrossATakeoverIsWrittenWholeBeforeTheNewActiveWrites() async throws {
+        // A batch checked under the old lease may commit after the takeover (the check does not block
+        // renewals and takeovers), but it holds the writer lock: the new active's first write comes after it.
         try await withTwoNodes { a, b in
             let first = try #require(try await a.acquireLease(holder: "a", ttl: .milliseconds(400)))
             a.setWriteFence(.epoch(first))
@@ -154,13 +154,17 @@ import Testing
             let written = Task { try await a.recordDispatches(batch) }
             try await awaitExpiry(b)
             let second = try await b.acquireLease(holder: "b", ttl: .seconds(30))
-            // Either the batch committed before the takeover (written whole) or it was refused (nothing).
+            // Either the batch was checked before the takeover (written whole) or after it (refused, nothing).
+            let result = await written.result
             let tickets = try await b.counts().tickets
-            switch await written.result {
+            switch result {
             case .success(let outcomes): #expect(outcomes.count == 400 && tickets == 400)
             case .failure(let error): #expect((error as? StoreError)?.code == .fenced && tickets == 0, "\(error)")
             }
             #expect(second == first + 1)
+            b.setWriteFence(.epoch(try #require(second)))
+            let next = try await b.recordDispatches([.dispatch(dispatch("W-next"))])
+            #expect(next == [.recorded(dispatchSequence: Int64(tickets) + 1)])
         }
     }
 }
