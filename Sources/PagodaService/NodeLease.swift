@@ -8,7 +8,8 @@ import Synchronization
 /// What `ActiveRole` is told: the node's role changed, its active services ended, or shutdown began.
 enum RoleEvent: Sendable {
     case change(LeaseTerm.Change)
-    case servicesEnded((any Error)?)
+    /// The services of term `term` ended (with the failure that ended them).
+    case servicesEnded(term: Int, (any Error)?)
     case shutdown
 }
 
@@ -228,7 +229,11 @@ struct LeaseTimeout: Error, CustomStringConvertible {
 /// becomes active (consumers, intake, the lifecycle loop, the relay, retention). Stopping is the group's
 /// graceful shutdown, with the lease already lost: writes are refused by the fence and the relay publishes
 /// nothing more, so intake and the lifecycle loop give their deliveries back to the broker (closing the
-/// consuming connections returns any left unacknowledged); after `stopLimit` the group is cancelled.
+/// consuming connections returns any left unacknowledged); after `stopLimit` the group is cancelled, and a
+/// group that does not end 5 s later (a part waiting on a database connection lost while the process was
+/// frozen) makes the node exit (`stuck`, status 75) for its supervisor to start it again. At
+/// graceful shutdown the group stops as with one node (the relay drains the outbox while the lease is
+/// still held), without that limit.
 /// A service of the group that fails fails this service too (the process stops, as with one node).
 final class ActiveRole: Service, Sendable {
     let events: AsyncStream<RoleEvent>
@@ -237,12 +242,19 @@ final class ActiveRole: Service, Sendable {
     let make: @Sendable () async throws -> ServiceGroup
     let stopLimit: Duration
     let logger: Logger
+    /// Called when the services of a lost term cannot be stopped (`pagoda serve` exits with
+    /// `stuckExitStatus`).
+    let stuck: @Sendable () -> Void
+    /// The exit status of a node whose services could not be stopped (EX_TEMPFAIL).
+    static let stuckExitStatus: Int32 = 75
 
     init(
         events: AsyncStream<RoleEvent>, continuation: AsyncStream<RoleEvent>.Continuation,
-        lease: NodeLease, stopLimit: Duration = .seconds(20), logger: Logger,
+        lease: NodeLease, stopLimit: Duration = .seconds(10), logger: Logger,
+        stuck: @escaping @Sendable () -> Void = {},
         make: @escaping @Sendable () async throws -> ServiceGroup
     ) {
+        self.stuck = stuck
         self.events = events
         self.continuation = continuation
         self.lease = lease
@@ -262,6 +274,7 @@ final class ActiveRole: Service, Sendable {
 
     private func serve() async throws {
         var iterator = events.makeAsyncIterator()
+        var term = 0
         while true {
             // Standby: wait for the lease.
             var active = false
@@ -274,12 +287,13 @@ final class ActiveRole: Service, Sendable {
             }
             let group = try await make()
             let continuation = self.continuation
-            let running = Task {
+            term += 1
+            let running = Task { [term] in
                 do {
                     try await group.run()
-                    continuation.yield(.servicesEnded(nil))
+                    continuation.yield(.servicesEnded(term: term, nil))
                 } catch {
-                    continuation.yield(.servicesEnded(error))
+                    continuation.yield(.servicesEnded(term: term, error))
                 }
             }
             logger.info("active: intake, commands, timers and the outbox relay started")
@@ -292,7 +306,7 @@ final class ActiveRole: Service, Sendable {
                     shutdown = true
                     break waiting
                 case .change(.lost)?: break waiting
-                case .servicesEnded(let error)?:
+                case .servicesEnded(term, let error)?:
                     ended = true
                     failure = error ?? ServicesEnded()
                     break waiting
@@ -301,16 +315,30 @@ final class ActiveRole: Service, Sendable {
             }
             if !ended {
                 await group.triggerGracefulShutdown()
-                let finished = await NodeLease.answer(within: stopLimit) { await running.value }
+                // At shutdown the relay drains the outbox under the lease, as with one node (its own drain
+                // timeout bounds it); a node that lost the lease gives its services `stopLimit`.
+                let finished = await NodeLease.answer(within: shutdown ? .seconds(86_400) : stopLimit) {
+                    await running.value
+                }
+                var gone = true
                 if case .failure = finished {
                     logger.warning("active services did not stop in time; cancelling them", metadata: [:])
                     running.cancel()
-                    await running.value
+                    // A part waiting on a write that cannot end (its connection gone while the node was
+                    // frozen) is left behind rather than waited for: the fence refuses its writes, its
+                    // publisher is closed, and its deliveries went back with the closed connection.
+                    if case .failure = await NodeLease.answer(within: .seconds(5), { await running.value }) {
+                        logger.critical(
+                            "active services cannot be stopped; exiting for the supervisor to restart this node",
+                            metadata: ["exit.status": "\(Self.stuckExitStatus)"])
+                        stuck()
+                        gone = false
+                    }
                 }
-                // Wait for the group's end, so the next term does not take it for its own.
-                draining: while true {
+                // Wait for the group's end (an end of an earlier term is not this one's).
+                draining: while gone {
                     switch await iterator.next() {
-                    case .servicesEnded(let error)?:
+                    case .servicesEnded(term, let error)?:
                         if shutdown, let error { failure = error }
                         break draining
                     case .shutdown?: shutdown = true

@@ -42,19 +42,15 @@ final class OutboxRelay: Service {
     let redeclare: @Sendable (Topology) async throws -> Void
     /// Whether this node may publish now (several nodes: it holds the lease); nil: always.
     let active: (@Sendable () -> Bool)?
-    /// Whether the relay closes `publisher` when it stops (not when the publisher outlives it: a node's
-    /// publisher stays connected across its terms as active).
-    let closesPublisher: Bool
 
     init(
         publisher: any MessagePublisher, store: any OutboxStore, wake: Signal, metrics: ServiceMetrics,
         health: StoreHealth, logger: Logger, names: Names,
         redeclare: @escaping @Sendable (Topology) async throws -> Void,
         window: Int = 256, drainTimeout: Duration = .seconds(20), priority: FiringPriority? = nil,
-        active: (@Sendable () -> Bool)? = nil, closesPublisher: Bool = true
+        active: (@Sendable () -> Bool)? = nil
     ) {
         self.active = active
-        self.closesPublisher = closesPublisher
         self.plan = PublishPlan(names: names)
         self.redeclare = redeclare
         self.publisher = publisher
@@ -327,9 +323,7 @@ final class OutboxRelay: Service {
             }
             group.cancelAll()
             // Publishes still waiting for a confirm end when the connection closes, so the group can finish.
-            // A publisher that outlives the relay answers them (a confirm, or an unknown outcome when its
-            // connection drops).
-            if closesPublisher { await publisher.close(timeout: .seconds(5)) }
+            await publisher.close(timeout: .seconds(5))
         }
     }
 }

@@ -225,7 +225,9 @@ public struct PagodaServer: Sendable {
         let topology = c.names.topology(for: ruleSet)
         var consumerLogger = logger
         consumerLogger[metadataKey: "amqp.role"] = "consumer"
-        // Several nodes: nothing is published unless this node holds the lease, asked right before each send.
+        // Several nodes: nothing is published unless this node holds the lease, asked right before each send
+        // (this publisher publishes nothing itself then: it keeps the broker connection warm for the next
+        // term and carries the topology the reloader extends).
         var active: (@Sendable () -> Bool)?
         var role: (@Sendable () -> String)?
         if let lease {
@@ -255,11 +257,20 @@ public struct PagodaServer: Sendable {
             consumers.set("intake", consumer)
             let wake = Signal()
             let priority = FiringPriority()
+            // One node: the publisher. Several: a publisher of the term, which the relay closes when the term
+            // ends (whatever it still holds then ends at once); the node's own publisher stays connected
+            // while it is a standby, and gives each term the topology as reloads left it.
+            let termPublisher =
+                admitted == nil
+                ? publisher
+                : AMQPPublisher(
+                    configuration: c.amqp, topology: publisher.topology, window: c.publishWindow, logger: logger,
+                    admit: admitted)
             let relay = OutboxRelay(
-                publisher: publisher, store: store, wake: wake, metrics: metrics, health: health,
+                publisher: termPublisher, store: store, wake: wake, metrics: metrics, health: health,
                 logger: logger, names: c.names,
                 redeclare: redeclare, window: c.publishWindow, priority: c.lifecycle ? priority : nil,
-                active: admitted, closesPublisher: admitted == nil)
+                active: admitted)
             var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: relay)]
             if let retention = c.outboxRetention.duration {
                 services.append(.init(service: OutboxRetention(store: store, retention: retention, logger: logger)))
@@ -315,6 +326,7 @@ public struct PagodaServer: Sendable {
                 .init(
                     service: ActiveRole(
                         events: roleEvents, continuation: roleContinuation, lease: lease, logger: logger,
+                        stuck: { exit(ActiveRole.stuckExitStatus) },
                         make: {
                             ServiceGroup(
                                 configuration: .init(
