@@ -98,7 +98,7 @@ struct FailoverLiveTests {
                 ServeProcess(
                     arguments: [
                         "serve", "--rules", rules, "--amqp-url", urls, "--db", url, "--prefix", prefix,
-                        "--log-level", "info", "--console-address", "none",
+                        "--log-level", "info", "--console-address", "none", "--status-address", "127.0.0.1:0",
                     ],
                     logPath: dir.appendingPathComponent("serve-\(i).log").path)
             }
@@ -114,6 +114,21 @@ struct FailoverLiveTests {
                 try n.start()
                 guard await eventually(timeout: .seconds(60), { n.log.contains("standby: competing for the lease") })
                 else { throw TestFailure("a second node never started:\n\(n.log.suffix(3000))") }
+            }
+            // /ready and the metrics say each node's role.
+            for (i, n) in nodes.enumerated() {
+                #expect(await eventually { n.log.contains("status endpoint listening") }, "\(n.log.suffix(2000))")
+                let port = try #require(
+                    n.log.firstMatch(of: /http\.port=([0-9]+)[^\n]*status endpoint listening/).flatMap { Int($0.1) })
+                let role = i == 0 ? "active" : "standby"
+                var last = (-1, "")
+                let ready = await FailoverLiveTests.awaitTrue(timeout: .seconds(30)) {
+                    last = (try? await httpGet(port: port, "/ready")) ?? (-1, "")
+                    return last.0 == (i == 0 ? 200 : 503) && last.1.contains("role: \(role)\n")
+                }
+                #expect(ready, "node \(i)'s /ready does not say \(role): \(last)")
+                let (_, metrics) = try await httpGet(port: port, "/metrics")
+                #expect(metrics.contains("pagoda_node_active \(i == 0 ? "1" : "0")"), "\(metrics.prefix(3000))")
             }
         }
 
