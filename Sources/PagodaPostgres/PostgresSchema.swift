@@ -24,6 +24,7 @@ enum PostgresSchema {
         Migration(name: "v3-outbox-routing-keys", statements: v3OutboxRoutingKeys),
         Migration(name: "v4-intake-rejection-actions", statements: v4IntakeRejectionActions),
         Migration(name: "v5-console-pages-read-model", statements: v5ConsolePagesReadModel),
+        Migration(name: "v7-lease-row", statements: v7LeaseRow),
     ]
 
     /// The table of applied migrations, made before the first one runs.
@@ -303,5 +304,20 @@ enum PostgresSchema {
         CREATE TRIGGER console_rejection_day AFTER INSERT ON rejections FOR EACH ROW
           EXECUTE FUNCTION console_rejection_day()
         """,
+    ]
+
+    /// The lease of the active node (several `pagoda serve` on one database, `PostgresStore+Lease`): one
+    /// row, free at first (no holder, epoch 0, expired). `epoch` is the fencing token, bumped by every
+    /// acquisition; `expires_at` is in the database's clock (milliseconds since the epoch).
+    static let v7LeaseRow = [
+        """
+        CREATE TABLE lease (
+            id         INTEGER PRIMARY KEY CHECK (id = 1),
+            holder     TEXT,
+            epoch      BIGINT  NOT NULL CHECK (epoch >= 0),
+            expires_at BIGINT  NOT NULL
+        )
+        """,
+        "INSERT INTO lease (id, holder, epoch, expires_at) VALUES (1, NULL, 0, 0)",
     ]
 }

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import PagodaStore
 import PostgresNIO
+import Synchronization
 
 /// The durable store of the dispatch pipeline on PostgreSQL 15: the same tables, invariants and stored bytes
 /// as SQLite's `DispatchStore`, behind the same seams (`IntakeStore`, `OutboxStore`, `LifecycleStore`).
@@ -23,9 +24,15 @@ import PostgresNIO
 public final class PostgresStore: Sendable {
     /// The key of the transaction-level advisory lock every write transaction takes first ("Pagoda" in ASCII).
     static let writerLock: Int64 = 0x5061_676F_6461
+    /// With a lease (several nodes): how long, in milliseconds, a write transaction may wait for its node
+    /// between statements before the server ends the session (the lease's time to live).
+    static let idleInTransactionLimit = 5_000
     let client: PostgresClient
     private let running: Task<Void, Never>
     let logger: Logger
+    /// What every write transaction checks of the lease (`PostgresStore+Lease`): nothing until a node
+    /// that competes for the lease sets it.
+    let fence = Mutex<WriteFence>(.unchecked)
     /// The configuration the store was opened with.
     public let configuration: PostgresStoreConfiguration
 
@@ -164,12 +171,17 @@ public final class PostgresStore: Sendable {
     // MARK: - Transactions
 
     /// Runs `body` in ONE write transaction holding the writer lock; every write of the store goes through
-    /// here. This is also where a fencing token will be checked (docs/architecture.md, "PostgreSQL store"):
-    /// after the lock, before `body`, so a write either sees the lease it was computed under or writes nothing.
+    /// here, and this is where the fencing token is checked (`writeFence`, docs/architecture.md, "Several
+    /// nodes, one active"): right after the lock, before `body`, the lease row is read and its epoch
+    /// compared with the node's, so a write either runs under the lease the node holds or writes nothing
+    /// and throws `.fenced`. Every write that starts after a takeover sees the new epoch; one in flight
+    /// across it still holds the writer lock, so the new active's writes come after it.
     func write<T: Sendable>(
         synchronousCommit: Bool = true, _ body: @escaping @Sendable (PostgresConnection, Logger) async throws -> T
     ) async throws(StoreError) -> T {
         let (client, logger) = (self.client, self.logger)
+        let fence = self.fence.withLock { $0 }
+        if case .refused = fence { throw StoreError(.fenced, "this node does not hold the lease") }
         do {
             return try await Self.uncancelled {
                 try await client.withConnection { conn in
@@ -179,7 +191,19 @@ public final class PostgresStore: Sendable {
                             // means a message is published again, which consumers recognise by its id.
                             try await conn.perform("SET LOCAL synchronous_commit = off", logger: logger)
                         }
+                        if case .epoch = fence {
+                            // A node frozen (SIGSTOP) or cut off half way through a write must not keep the
+                            // writer lock and the lease row locked: the server ends such a session, so a
+                            // takeover does not wait for it and the frozen write commits nothing.
+                            try await conn.perform(
+                                PostgresQuery(
+                                    unsafeSQL:
+                                        "SET LOCAL idle_in_transaction_session_timeout = \(Self.idleInTransactionLimit)"
+                                ),
+                                logger: logger)
+                        }
                         try await conn.perform("SELECT pg_advisory_xact_lock(\(Self.writerLock))", logger: logger)
+                        if case .epoch(let mine) = fence { try await Self.checkLease(mine, on: conn, logger: logger) }
                         return try await body(conn, logger)
                     }
                 }
@@ -234,6 +258,8 @@ public final class PostgresStore: Sendable {
             switch state {
             case "25006": return StoreError(.readOnly, text)
             case "40001", "40P01", "55P03", "57014": return StoreError(.busy, text)
+            // The server ended a session left idle in a transaction (a node frozen half way through a write).
+            case "25P03": return StoreError(.io, text)
             case "XX001", "XX002": return StoreError(.corrupt, text)
             case "3D000", "28000", "28P01": return StoreError(.cannotOpen, text)
             default: break

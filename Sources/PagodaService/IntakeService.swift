@@ -118,7 +118,7 @@ final class IntakeService: Service {
                 metadata: [
                     "batch.size": "\(batch.count)", "batch.commit": "\(committed - started)",
                 ])
-        } catch let error as StoreError where error.isStorageFailure {
+        } catch let error as StoreError where error.isStorageFailure || error.isFenced {
             giveUp(batch)
         } catch {
             logger.warning(
@@ -128,7 +128,7 @@ final class IntakeService: Service {
                 do {
                     let outcomes = try await write([r])
                     settle([d], [r], outcomes)
-                } catch let error as StoreError where error.isStorageFailure {
+                } catch let error as StoreError where error.isStorageFailure || error.isFenced {
                     giveUp(Array(batch[i...]))
                     break
                 } catch {

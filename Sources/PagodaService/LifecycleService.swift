@@ -117,7 +117,7 @@ final class LifecycleService: Service {
         guard !batch.isEmpty else { return }
         do {
             try await applyWaitingForStore(batch)
-        } catch let error as StoreError where error.isStorageFailure {
+        } catch let error as StoreError where error.isStorageFailure || error.isFenced {
             giveUp(batch)
         } catch {
             logger.warning(
@@ -126,7 +126,7 @@ final class LifecycleService: Service {
             for (i, d) in batch.enumerated() {
                 do {
                     try await applyWaitingForStore([d])
-                } catch let error as StoreError where error.isStorageFailure {
+                } catch let error as StoreError where error.isStorageFailure || error.isFenced {
                     giveUp(Array(batch[i...]))
                     break
                 } catch {
@@ -370,7 +370,7 @@ final class LifecycleService: Service {
             _ = try await health.retrying("lifecycle", stop: stopping) { [store] in
                 try await store.applyLifecycle(batch.changes)
             }
-        } catch let error as StoreError where error.isStorageFailure {
+        } catch let error as StoreError where error.isStorageFailure || error.isFenced {
             return false
         } catch {
             logger.error("timer batch failed; retried shortly", metadata: ["error": "\(error)"])

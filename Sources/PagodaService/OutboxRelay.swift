@@ -19,6 +19,11 @@ import Synchronization
 /// the publishes returned meanwhile), counts it (`pagoda_queue_redeclared_total`), logs a warning and
 /// publishes them again. One it cannot attribute to a queue of ours is retried at the next tick.
 /// On graceful shutdown the relay keeps going until the outbox is empty, or `drainTimeout` passes.
+///
+/// With several nodes on one PostgreSQL store, `active` says whether this node holds the lease (its local
+/// deadline not passed, `NodeLease`): it is asked right before each publish window, and while it says no
+/// the relay publishes nothing, not even what it holds for a retry, and a shutdown ends it without draining.
+/// A mark refused by the fencing token is reported to the lease (`StoreHealth.fenced`), which ends the term.
 final class OutboxRelay: Service {
     /// Publishes with confirms (an `AMQPPublisher` in service).
     let publisher: any MessagePublisher
@@ -35,13 +40,17 @@ final class OutboxRelay: Service {
     let plan: PublishPlan
     /// Declares a missing destination queue again (with its binding), off the concurrency pool.
     let redeclare: @Sendable (Topology) async throws -> Void
+    /// Whether this node may publish now (several nodes: it holds the lease); nil: always.
+    let active: (@Sendable () -> Bool)?
 
     init(
         publisher: any MessagePublisher, store: any OutboxStore, wake: Signal, metrics: ServiceMetrics,
         health: StoreHealth, logger: Logger, names: Names,
         redeclare: @escaping @Sendable (Topology) async throws -> Void,
-        window: Int = 256, drainTimeout: Duration = .seconds(20), priority: FiringPriority? = nil
+        window: Int = 256, drainTimeout: Duration = .seconds(20), priority: FiringPriority? = nil,
+        active: (@Sendable () -> Bool)? = nil
     ) {
+        self.active = active
         self.plan = PublishPlan(names: names)
         self.redeclare = redeclare
         self.publisher = publisher
@@ -101,6 +110,7 @@ final class OutboxRelay: Service {
         // queue was declared again (`until`, nil while it is being declared) does not prove the queue has it.
         var suspect: [String: (since: ContinuousClock.Instant, until: ContinuousClock.Instant?)] = [:]
         var drainDeadline: ContinuousClock.Instant?
+        var leaseLost = false
         await withTaskGroup(of: Event.self) { group in
             var tickerRunning = false
             var lastWasTick = true
@@ -126,11 +136,23 @@ final class OutboxRelay: Service {
                 // Cancelled (another part of the service failed): stop at once; what is unsent stays in
                 // the outbox for the next start.
                 if Task.isCancelled { break }
+                // Several nodes: nothing is published once this node's lease is lost (asked right before each
+                // window); what it holds stays in the outbox, which the new active node publishes.
+                let mayPublish = active?() ?? true
+                if !mayPublish {
+                    if !leaseLost {
+                        leaseLost = true
+                        logger.warning(
+                            "lease lost: the outbox relay publishes nothing more",
+                            metadata: ["outbox.in_flight": "\(inFlight.count)", "outbox.retry": "\(retry.count)"])
+                    }
+                    if shutdown.requested { break }
+                }
                 // Fill the window from the outbox, once a quarter of it is free (or on a tick), so the
                 // store is not queried for every single confirm. While timers are being fired, new
                 // messages wait (the loop's commits wake the relay, and the hold is bounded); a shutdown
                 // drains at once.
-                let holding = !shutdown.requested && priority?.relayShouldHold() == true
+                let holding = !mayPublish || (!shutdown.requested && priority?.relayShouldHold() == true)
                 if !holding {
                     for part in retry { send(part, again: true) }
                     retry.removeAll()
@@ -289,6 +311,8 @@ final class OutboxRelay: Service {
                     } catch {
                         if let error = error as? StoreError, error.isStorageFailure {
                             health.failed("relay", error)
+                        } else if let error = error as? StoreError, error.isFenced {
+                            health.fenced(error)
                         } else {
                             logger.error("cannot mark outbox rows sent; retrying", metadata: ["error": "\(error)"])
                         }

@@ -10,6 +10,7 @@ import PagodaRules
 import PagodaStore
 import PagodaTransport
 import ServiceLifecycle
+import Synchronization
 import UnixSignals
 
 /// Everything `pagoda serve` needs to know.
@@ -34,6 +35,12 @@ public struct ServerConfiguration: Sendable {
     public var console: ConsoleConfiguration?
     /// How long messages the broker confirmed stay in the outbox before `OutboxRetention` deletes them.
     public var outboxRetention = OutboxRetentionPeriod.default
+    /// Several nodes on PostgreSQL (`NodeLease`): how long the database keeps the lease after each renewal,
+    /// how often the active node renews it, and how much sooner than the database's expiry the node itself
+    /// stops (its local deadline).
+    public var leaseTTL: Duration = .seconds(5)
+    public var leaseRenewal: Duration = .seconds(1)
+    public var leaseMargin: Duration = .seconds(1)
 
     public init(rulesDirectory: String, amqp: AMQPConfiguration, databasePath: String) {
         self.rulesDirectory = rulesDirectory
@@ -156,7 +163,8 @@ public struct PagodaServer: Sendable {
                 throw error
             }
             do {
-                try await run(store: store, checkpointer: nil, console: nil, databaseDescription: pg.description)
+                try await run(
+                    store: store, lease: store, checkpointer: nil, console: nil, databaseDescription: pg.description)
             } catch {
                 await store.close()
                 throw error
@@ -188,29 +196,46 @@ public struct PagodaServer: Sendable {
                 path: c.databasePath, synchronous: c.synchronousFull ? .full : .normal,
                 backgroundCheckpoints: true))
         try await run(
-            store: store, checkpointer: Checkpointer(store: store, logger: logger), console: store,
+            store: store, lease: nil, checkpointer: Checkpointer(store: store, logger: logger), console: store,
             databaseDescription: c.databasePath)
     }
 
     /// Runs the service group on `store`: SQLite's with its checkpointer and the console's store, or
     /// PostgreSQL's (no checkpointer, no console: the console reads SQLite only).
+    ///
+    /// With one node (SQLite) the active services (intake, the lifecycle loop, the relay, retention, the
+    /// console) run in the group from the start. On PostgreSQL (`lease`) any number of nodes may share the
+    /// database, and the node starts as a standby: its pool and its publisher stay connected, `NodeLease`
+    /// competes for the lease, and `ActiveRole` runs the active services for as long as the node holds it,
+    /// building them again at each term (docs/architecture.md, "Several nodes, one active").
     private func run(
-        store: any ServingStore, checkpointer: Checkpointer?, console consoleStore: DispatchStore?,
-        databaseDescription: String
+        store: any ServingStore, lease leaseStore: PostgresStore?, checkpointer: Checkpointer?,
+        console consoleStore: DispatchStore?, databaseDescription: String
     ) async throws {
         let c = configuration
-        let health = StoreHealth(logger: logger, failedWrites: metrics.storeWriteFailures)
+        let (roleEvents, roleContinuation) = AsyncStream.makeStream(of: RoleEvent.self)
+        let lease = leaseStore.map {
+            NodeLease(
+                store: $0, term: LeaseTerm(ttl: c.leaseTTL, margin: c.leaseMargin), renewEvery: c.leaseRenewal,
+                events: roleContinuation, metrics: metrics, logger: logger)
+        }
+        let health = StoreHealth(
+            logger: logger, failedWrites: metrics.storeWriteFailures, fenced: { [lease] in lease?.fenced($0) })
         try await Self.checkConsumedQueues(c, logger: logger)
         let topology = c.names.topology(for: ruleSet)
         var consumerLogger = logger
         consumerLogger[metadataKey: "amqp.role"] = "consumer"
-        let consumer = AMQPConsumer(
-            configuration: c.amqp, queue: c.names.intakeQueue, topology: topology, prefetch: c.prefetch,
-            logger: consumerLogger)
+        // Several nodes: nothing is published unless this node holds the lease, asked right before each send
+        // (this publisher publishes nothing itself then: it keeps the broker connection warm for the next
+        // term and carries the topology the reloader extends).
+        var active: (@Sendable () -> Bool)?
+        var role: (@Sendable () -> String)?
+        if let lease {
+            active = { lease.isActive }
+            role = { lease.role }
+        }
         let publisher = AMQPPublisher(
-            configuration: c.amqp, topology: topology, window: c.publishWindow, logger: logger)
-        let wake = Signal()
-        let priority = FiringPriority()
+            configuration: c.amqp, topology: topology, window: c.publishWindow, logger: logger, admit: active)
         let rules = LiveRules(ruleSet: ruleSet, names: c.names, startsLifecycle: c.lifecycle)
         rules.loads.directory = c.rulesDirectory
         // The relay's reads use SQLite's readers and need not wait behind intake commits; its marks, the
@@ -221,67 +246,110 @@ public struct PagodaServer: Sendable {
         let redeclare: @Sendable (Topology) async throws -> Void = { [logger] t in
             try await declareQueue.run { try t.declare(configuration: c.amqp, logger: logger) }
         }
-        let relay = OutboxRelay(
-            publisher: publisher, store: store, wake: wake, metrics: metrics, health: health,
-            logger: logger, names: c.names,
-            redeclare: redeclare, window: c.publishWindow, priority: c.lifecycle ? priority : nil)
-        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: relay)]
-        if let checkpointer { services.insert(.init(service: checkpointer), at: 0) }
-        if let retention = c.outboxRetention.duration {
-            services.append(.init(service: OutboxRetention(store: store, retention: retention, logger: logger)))
+        let consumers = ConsumerStates()
+        let (intakeLogger, admitted) = (consumerLogger, active)
+        // The active services, in the order the group starts them (it stops them in reverse: intake first,
+        // then the lifecycle loop, then the relay drains the outbox).
+        let makeActive: @Sendable () -> [ServiceGroupConfiguration.ServiceConfiguration] = {
+            let consumer = AMQPConsumer(
+                configuration: c.amqp, queue: c.names.intakeQueue, topology: topology, prefetch: c.prefetch,
+                logger: intakeLogger)
+            consumers.set("intake", consumer)
+            let wake = Signal()
+            let priority = FiringPriority()
+            // One node: the publisher. Several: a publisher of the term, which the relay closes when the term
+            // ends (whatever it still holds then ends at once); the node's own publisher stays connected
+            // while it is a standby, and gives each term the topology as reloads left it.
+            let termPublisher =
+                admitted == nil
+                ? publisher
+                : AMQPPublisher(
+                    configuration: c.amqp, topology: publisher.topology, window: c.publishWindow, logger: logger,
+                    admit: admitted)
+            let relay = OutboxRelay(
+                publisher: termPublisher, store: store, wake: wake, metrics: metrics, health: health,
+                logger: logger, names: c.names,
+                redeclare: redeclare, window: c.publishWindow, priority: c.lifecycle ? priority : nil,
+                active: admitted)
+            var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: relay)]
+            if let retention = c.outboxRetention.duration {
+                services.append(.init(service: OutboxRetention(store: store, retention: retention, logger: logger)))
+            }
+            let codec = rules.current.processor.codec
+            var lifecycleService: LifecycleService?
+            if c.lifecycle {
+                var commandLogger = logger
+                commandLogger[metadataKey: "amqp.role"] = "commands"
+                let commands = AMQPConsumer(
+                    configuration: c.amqp, queue: c.names.commandsQueue, topology: topology, prefetch: 500,
+                    logger: commandLogger)
+                consumers.set("commands", commands)
+                let life = LifecycleService(
+                    consumer: commands, store: store, rules: rules,
+                    codec: codec, relay: wake, metrics: metrics, health: health, logger: logger,
+                    pollInterval: c.timerPoll, priority: priority)
+                lifecycleService = life
+                services.append(.init(service: life))
+            }
+            let intake = IntakeService(
+                consumer: consumer, store: store, rules: rules, relay: wake,
+                timersChanged: { [lifecycleService] in lifecycleService?.timersChanged() },
+                metrics: metrics, health: health, logger: logger, maxBatch: c.maxBatch)
+            services.append(.init(service: intake))
+            if let console = c.console, let life = lifecycleService, let consoleStore {
+                let desk = CommandDesk(
+                    store: store, rules: rules, codec: codec, metrics: metrics,
+                    changed: {
+                        wake.notify()
+                        life.timersChanged()
+                    })
+                var consoleLogger = logger
+                consoleLogger[metadataKey: "http.role"] = "console"
+                let env = ConsoleEnvironment(
+                    store: consoleStore, backend: desk, configuration: console, logger: consoleLogger)
+                // After intake in the group, so it stops first (services stop in reverse order): no command is
+                // taken once the lifecycle loop and the relay are shutting down.
+                services.append(
+                    .init(
+                        service: ConsoleEndpoint(
+                            address: HostAndPort(host: console.host, port: console.port),
+                            server: ConsoleApplication.application(env))))
+            }
+            return services
         }
-        let codec = rules.current.processor.codec
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
+        if let checkpointer { services.append(.init(service: checkpointer)) }
+        if let lease {
+            // The lease is kept until the active services have stopped (it stops after them).
+            services.append(.init(service: lease))
+            services.append(
+                .init(
+                    service: ActiveRole(
+                        events: roleEvents, continuation: roleContinuation, lease: lease, logger: logger,
+                        stuck: { exit(ActiveRole.stuckExitStatus) },
+                        make: {
+                            ServiceGroup(
+                                configuration: .init(
+                                    services: makeActive(), gracefulShutdownSignals: [], cancellationSignals: [],
+                                    logger: logger))
+                        })))
+        } else {
+            services += makeActive()
+        }
         var connections: [(role: String, state: @Sendable () -> ConnectionState)] = [
-            ("intake", { consumer.state }), ("publisher", { publisher.state }),
+            ("intake", { consumers.state("intake") }), ("publisher", { publisher.state }),
         ]
-        var lifecycleService: LifecycleService?
-        if c.lifecycle {
-            var commandLogger = logger
-            commandLogger[metadataKey: "amqp.role"] = "commands"
-            let commands = AMQPConsumer(
-                configuration: c.amqp, queue: c.names.commandsQueue, topology: topology, prefetch: 500,
-                logger: commandLogger)
-            connections.append(("commands", { commands.state }))
-            let life = LifecycleService(
-                consumer: commands, store: store, rules: rules,
-                codec: codec, relay: wake, metrics: metrics, health: health, logger: logger, pollInterval: c.timerPoll,
-                priority: priority)
-            lifecycleService = life
-            services.append(.init(service: life))
-        }
-        let intake = IntakeService(
-            consumer: consumer, store: store, rules: rules, relay: wake,
-            timersChanged: { [lifecycleService] in lifecycleService?.timersChanged() },
-            metrics: metrics, health: health, logger: logger, maxBatch: c.maxBatch)
-        services.append(.init(service: intake))
+        if c.lifecycle { connections.append(("commands", { consumers.state("commands") })) }
         if c.console != nil && consoleStore == nil {
             logger.warning(
                 "the console runs on a SQLite store only; not started", metadata: ["db": "\(databaseDescription)"])
-        }
-        if let console = c.console, let life = lifecycleService, let consoleStore {
-            let desk = CommandDesk(
-                store: store, rules: rules, codec: codec, metrics: metrics,
-                changed: {
-                    wake.notify()
-                    life.timersChanged()
-                })
-            var consoleLogger = logger
-            consoleLogger[metadataKey: "http.role"] = "console"
-            let env = ConsoleEnvironment(
-                store: consoleStore, backend: desk, configuration: console, logger: consoleLogger)
-            // After intake in the group, so it stops first (services stop in reverse order): no command is
-            // taken once the lifecycle loop and the relay are shutting down.
-            services.append(
-                .init(
-                    service: ConsoleEndpoint(
-                        address: HostAndPort(host: console.host, port: console.port),
-                        server: ConsoleApplication.application(env))))
         }
         if let address = c.statusEndpoint {
             // First in the group, so it stops last: the metrics stay readable while the rest shuts down.
             let status = ServiceStatus(
                 metrics: metrics, export: export, rules: rules, store: store, health: health,
-                connections: connections)
+                connections: connections, nodeRole: role,
+                consumingRoles: ["intake", "commands"])
             services.insert(.init(service: StatusEndpoint(address: address, status: status, logger: logger)), at: 0)
         }
         // Shut down first (services stop in reverse order): a reload does not start during shutdown.
@@ -298,6 +366,7 @@ public struct PagodaServer: Sendable {
             "outbox.retention": "\(c.outboxRetention)", "rules.hash": "\(ruleSet.hash.prefix(12))",
             "intake.exchange": "\(c.names.intakeExchange)", "intake.queue": "\(c.names.intakeQueue)",
             "units": "\(ruleSet.units.count)",
+            "node.role": "\(lease == nil ? "active (one node)" : "standby until it holds the lease")",
         ]
         services.insert(.init(service: Announcement(logger: logger, metadata: serving)), at: 0)
         // Services shut down in reverse order: intake first, then the lifecycle loop, then the relay drains
@@ -311,9 +380,12 @@ public struct PagodaServer: Sendable {
         do {
             try await group.run()
         } catch {
+            if lease != nil { await publisher.close(timeout: .seconds(5)) }
             logger.critical("stopped: a part of the service failed", metadata: ["error": "\(error)"])
             throw error
         }
+        // Several nodes: the publisher outlived the relay of each term.
+        if lease != nil { await publisher.close(timeout: .seconds(5)) }
         logger.info(
             "stopped",
             metadata: MetricsPage(export.text()).counters.reduce(into: Logger.Metadata()) {
@@ -340,4 +412,14 @@ struct Announcement: Service {
         logger.info("serving", metadata: metadata)
         try? await gracefulShutdown()
     }
+}
+
+/// The state of each consuming connection of the current term, by role (`intake`, `commands`): the
+/// status endpoint reads them; a role without one yet (a standby) reads `closed`.
+final class ConsumerStates: Sendable {
+    private let consumers = Mutex<[String: AMQPConsumer]>([:])
+
+    func set(_ role: String, _ consumer: AMQPConsumer) { consumers.withLock { $0[role] = consumer } }
+
+    func state(_ role: String) -> ConnectionState { consumers.withLock { $0[role] }?.state ?? .closed }
 }

@@ -27,6 +27,8 @@ public final class ServiceMetrics: Sendable {
     public let rulesReloadFailed: CoreMetrics.Counter
     /// Writes that failed for the store's reasons and were tried again (`StoreHealth`).
     public let storeWriteFailures: CoreMetrics.Counter
+    /// Changes of the node's role (active, standby) with several nodes on PostgreSQL (`NodeLease`), by role.
+    public let roleChanges: PairCounter
     /// Timer lateness (fire time minus due time): a histogram, and the latest firings for the stop log.
     public let timerLateness: LatenessLog
     /// Warnings on dispatched tickets (optional fields left out), by field (`TicketContract.warningField`)
@@ -52,6 +54,7 @@ public final class ServiceMetrics: Sendable {
         rulesReloaded = counter("pagoda_rules_reloaded_total")
         rulesReloadFailed = counter("pagoda_rules_reload_failed_total")
         storeWriteFailures = counter("pagoda_store_write_failures_total")
+        roleChanges = PairCounter("pagoda_node_role_changes_total", labels: ("role", "reason"), factory: factory)
         timerLateness = LatenessLog(factory: factory)
         intakeWarnings = PairCounter("pagoda_intake_warnings_total", labels: ("field", "code"), factory: factory)
     }
@@ -81,6 +84,9 @@ public final class ServiceMetrics: Sendable {
         "pagoda_rules_info": "The rule set in force, by hash.",
         "pagoda_rules_units": "Handling units in the rules in force.",
         "pagoda_amqp_connected": "1 while the broker connection is up, by role.",
+        "pagoda_node_active":
+            "1 while this node holds the lease and serves (several nodes on PostgreSQL), 0 while it is a standby.",
+        "pagoda_node_role_changes_total": "Changes of this node's role, by the role taken and the reason.",
         "pagoda_store_writable": "0 while the store cannot write (disk full, I/O error, read-only) and work is held.",
         "pagoda_store_bytes": "Size of the database's files: the database and its write-ahead log.",
         "pagoda_store_available_bytes": "Room left on the database's file system.",

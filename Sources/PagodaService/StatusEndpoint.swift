@@ -17,7 +17,9 @@ import Synchronization
 ///   and due timers, and open tickets by holding unit and phase.
 /// - `GET /health`: 200 while the process serves HTTP at all (liveness).
 /// - `GET /ready`: 200 when every broker connection is up and the store can write, else 503 naming the
-///   connections that are not up and the store's failure (`StoreHealth`).
+///   connections that are not up and the store's failure (`StoreHealth`). With several nodes on PostgreSQL
+///   the page also names the node's role: 200 `role: active` on the node that holds the lease, 503
+///   `role: standby` on the others (`pagoda_node_active` 1 or 0), whose consuming connections do not exist.
 ///
 /// The store's counts are read on its reader connections (GRDB's async access) and kept for `storeTTL`, so
 /// frequent scrapes of a large database do not add up. A series a scrape no longer has (a unit's phase with
@@ -30,6 +32,10 @@ public final class ServiceStatus: Sendable {
     let health: StoreHealth
     /// Each broker connection's role and how to read its state.
     let connections: [(role: String, state: @Sendable () -> ConnectionState)]
+    /// With several nodes: `active` or `standby` now (`NodeLease`); nil with one node.
+    let nodeRole: (@Sendable () -> String)?
+    /// The connections a standby does not have (intake, commands): left out while it is not active.
+    let consumingRoles: Set<String>
     let storeTTL: Duration
     private let cached = Mutex<(at: ContinuousClock.Instant, counts: StoreFigures)?>(nil)
     private let gauges: ScrapedGauges
@@ -43,8 +49,11 @@ public final class ServiceStatus: Sendable {
     init(
         metrics: ServiceMetrics, export: PrometheusExport, rules: LiveRules, store: any StatusStore,
         health: StoreHealth,
-        connections: [(role: String, state: @Sendable () -> ConnectionState)], storeTTL: Duration = .seconds(5)
+        connections: [(role: String, state: @Sendable () -> ConnectionState)], storeTTL: Duration = .seconds(5),
+        nodeRole: (@Sendable () -> String)? = nil, consumingRoles: Set<String> = []
     ) {
+        self.nodeRole = nodeRole
+        self.consumingRoles = consumingRoles
         self.metrics = metrics
         self.export = export
         self.rules = rules
@@ -57,7 +66,24 @@ public final class ServiceStatus: Sendable {
 
     /// The roles of the connections that are not up now.
     var notConnected: [String] {
-        connections.filter { if case .connected = $0.state() { false } else { true } }.map(\.role)
+        current.filter { if case .connected = $0.state() { false } else { true } }.map(\.role)
+    }
+
+    /// The connections the node has in its role now.
+    var current: [(role: String, state: @Sendable () -> ConnectionState)] {
+        guard let nodeRole, nodeRole() != "active" else { return connections }
+        return connections.filter { !consumingRoles.contains($0.role) }
+    }
+
+    /// The `/ready` page: its status and text.
+    var readiness: (ready: Bool, text: String) {
+        let role = nodeRole?()
+        var lines: [String] = []
+        if let problem = notReady { lines.append(problem) }
+        if let role, role != "active" { lines.append("role: \(role)\n") }
+        if lines.isEmpty { return (true, role.map { "ready\nrole: \($0)\n" } ?? "ready\n") }
+        if let role, role == "active" { lines.append("role: active\n") }
+        return (false, lines.joined())
     }
 
     /// Why the service is not ready (each line ending in a newline), or nil when it is.
@@ -95,7 +121,8 @@ public final class ServiceStatus: Sendable {
             .init("pagoda_rules_info", [("hash", g.hash)], 1),
             .init("pagoda_rules_units", [], Double(g.units.count)),
         ]
-        for c in connections {
+        if let nodeRole { s.append(.init("pagoda_node_active", [], nodeRole() == "active" ? 1 : 0)) }
+        for c in current {
             s.append(
                 .init(
                     "pagoda_amqp_connected", [("role", c.role)], { if case .connected = c.state() { 1 } else { 0 } }()))
@@ -193,10 +220,9 @@ struct StatusEndpoint: Service {
         }
         router.get("health") { _, _ in "ok\n" }
         router.get("ready") { _, _ -> Response in
-            let problem = status.notReady
-            let body = problem ?? "ready\n"
+            let (ready, body) = status.readiness
             return Response(
-                status: problem == nil ? .ok : .serviceUnavailable,
+                status: ready ? .ok : .serviceUnavailable,
                 headers: [.contentType: "text/plain; charset=utf-8"],
                 body: ResponseBody(byteBuffer: ByteBuffer(string: body)))
         }

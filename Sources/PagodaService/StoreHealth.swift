@@ -27,16 +27,25 @@ public final class StoreHealth: Sendable {
     let failedWrites: CoreMetrics.Counter
     let logger: Logger
 
-    /// `failedWrites` counts every failed write (the service passes `ServiceMetrics.storeWriteFailures`).
+    /// Told of a write the fencing token refused (`StoreError.fenced`): the node's lease (`NodeLease`).
+    let onFenced: @Sendable (StoreError) -> Void
+
+    /// `failedWrites` counts every failed write (the service passes `ServiceMetrics.storeWriteFailures`);
+    /// `fenced` is told of every write refused because the node lost the lease.
     init(
         logger: Logger,
         failedWrites: CoreMetrics.Counter = CoreMetrics.Counter(
             label: "pagoda_store_write_failures_total",
-            factory: NOOPMetricsHandler.instance)
+            factory: NOOPMetricsHandler.instance),
+        fenced: @escaping @Sendable (StoreError) -> Void = { _ in }
     ) {
         self.logger = logger
         self.failedWrites = failedWrites
+        self.onFenced = fenced
     }
+
+    /// Notes a write refused by the fencing token: not a failure of the store, the node lost the lease.
+    func fenced(_ error: StoreError) { onFenced(error) }
 
     /// True unless some part's last write failed for the store's reasons.
     public var writable: Bool { state.withLock { $0.failing.isEmpty } }
@@ -87,7 +96,9 @@ public final class StoreHealth: Sendable {
     /// doubles from 100 ms to 5 s; throws what else it throws at once.
     ///
     /// When `stop` is requested (graceful shutdown) it gives up waiting and throws the store's failure, so
-    /// the caller can leave its work for the next start.
+    /// the caller can leave its work for the next start. A write refused by the fencing token (the node
+    /// lost the lease) is not the store's failure: it is reported (`fenced`), which stops the node's active
+    /// services, and held the same way until `stop` (thrown at once without a `stop` to wait for).
     func retrying<T: Sendable>(
         _ role: String, stop: ShutdownFlag? = nil,
         _ write: () async throws -> T
@@ -100,8 +111,12 @@ public final class StoreHealth: Sendable {
                 return result
             } catch let error as StoreError where error.isStorageFailure {
                 failed(role, error)
-                if stop?.requested == true { throw error }
+                if stop?.requested == true || Task.isCancelled { throw error }
                 try? await Task.sleep(for: backoff.next())
+            } catch let error as StoreError where error.isFenced {
+                fenced(error)
+                guard let stop, !stop.requested, !Task.isCancelled else { throw error }
+                try? await Task.sleep(for: .milliseconds(50))
             }
         }
     }

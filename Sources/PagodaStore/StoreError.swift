@@ -26,6 +26,10 @@ public struct StoreError: Error, Sendable, Hashable, CustomStringConvertible {
         case invalidArgument
         /// Anything else SQLite or GRDB reported.
         case `internal`
+        /// The write was refused because this node no longer holds the lease (PostgreSQL with several
+        /// nodes: another node took over, or the lease expired). Nothing was written; the node stops
+        /// being active. Not a storage failure, and not the data's fault.
+        case fenced
     }
 
     public var code: Code
@@ -48,9 +52,13 @@ public struct StoreError: Error, Sendable, Hashable, CustomStringConvertible {
     public var isStorageFailure: Bool {
         switch code {
         case .io, .readOnly, .cannotOpen, .busy, .corrupt: true
-        case .constraint, .invalidArgument, .internal, .migrationFailed: false
+        case .constraint, .invalidArgument, .internal, .migrationFailed, .fenced: false
         }
     }
+
+    /// Whether the write was refused because this node no longer holds the lease (`fenced`): the work it
+    /// carried is held (not counted against the messages) while the node steps down.
+    public var isFenced: Bool { code == .fenced }
 
     /// Maps any error thrown by GRDB/SQLite to a `StoreError`, using
     /// `fallback` for errors that are not SQLite result codes.

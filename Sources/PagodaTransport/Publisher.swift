@@ -14,6 +14,10 @@ struct PendingPublish: Sendable {
 /// `publish` call awaits its own outcome. On connection loss every unconfirmed publish
 /// resolves to `.outcomeUnknown`; publishes not yet sent stay queued and go out on the
 /// next connection. While the broker says connection.blocked, nothing new is sent.
+///
+/// `admit`, when given, is asked on the publisher's thread right before each message is sent; a message
+/// it refuses is not sent and resolves to `.outcomeUnknown` (a node that lost its lease publishes nothing,
+/// even what was queued before it found out).
 public final class AMQPPublisher: Sendable {
     public let configuration: AMQPConfiguration
     public let window: Int
@@ -24,7 +28,7 @@ public final class AMQPPublisher: Sendable {
 
     public init(
         configuration: AMQPConfiguration, topology: Topology = .empty, window: Int = 256,
-        logger: Logger = Logger(label: "pagoda.transport.publisher")
+        logger: Logger = Logger(label: "pagoda.transport.publisher"), admit: (@Sendable () -> Bool)? = nil
     ) {
         self.configuration = configuration
         self.window = max(1, window)
@@ -38,7 +42,7 @@ public final class AMQPPublisher: Sendable {
         let thread = Thread {
             let worker = PublisherWorker(
                 configuration: configuration, window: window, mailbox: mailbox, shared: shared, events: continuation,
-                logger: logger)
+                logger: logger, admit: admit)
             worker.run()
         }
         thread.name = "pagoda-amqp-publisher"
@@ -107,11 +111,15 @@ final class PublisherWorker {
     var blocked = false
     var reconnection: Reconnection
     var generation: UInt64 { reconnection.generation }
+    /// Asked before each send; a refused message resolves to `.outcomeUnknown` unsent.
+    let admit: (@Sendable () -> Bool)?
 
     init(
         configuration: AMQPConfiguration, window: Int, mailbox: Mailbox<PendingPublish>,
-        shared: EndpointShared, events: AsyncStream<ConnectionEvent>.Continuation, logger: Logger
+        shared: EndpointShared, events: AsyncStream<ConnectionEvent>.Continuation, logger: Logger,
+        admit: (@Sendable () -> Bool)? = nil
     ) {
+        self.admit = admit
         self.configuration = configuration
         self.window = window
         self.mailbox = mailbox
@@ -209,6 +217,10 @@ final class PublisherWorker {
     private func sendQueued() {
         guard let session else { return }
         while !blocked && inflight.count < window, let p = mailbox.pop() {
+            if let admit, !admit() {
+                p.continuation.resume(returning: .outcomeUnknown)
+                continue
+            }
             let tag = nextTag
             nextTag += 1
             inflight[tag] = Inflight(

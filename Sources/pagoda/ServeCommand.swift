@@ -55,7 +55,9 @@ struct Serve: AsyncParsableCommand {
         discussion: """
             Stops gracefully on SIGTERM or SIGINT: stops consuming, finishes and acknowledges in-flight work, waits for publisher \
             confirms, exits 0. SIGHUP reloads the rule directory: rules with errors are logged (FILE:LINE:COLUMN) and not put in \
-            force; tickets already dispatched keep the time limits they were dispatched with.
+            force; tickets already dispatched keep the time limits they were dispatched with. On PostgreSQL any number of serve \
+            may share the database: one holds the lease and is active, the others wait as standbys and take over within \
+            seconds when it stops, dies or freezes (/ready says role: active or role: standby).
             """)
 
     @Option(help: "The rule directory. Default: $PAGODA_RULES, else rules.")

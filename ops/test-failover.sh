@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# The failover suite (several nodes, one active): a three-node RabbitMQ cluster and its PostgreSQL on
+# loopback (ops/cluster.sh, nodes on PAGODA_FAILOVER_PORT, default 5960, to +2, TLS on +10, Erlang
+# distribution on +20000, PostgreSQL on +3, state under PAGODA_FAILOVER_CLUSTER, default
+# .build/failover-cluster), and FailoverLiveTests: two `pagoda serve` on one database while the active one is
+# killed (SIGKILL), frozen for 60 s (SIGSTOP) or PostgreSQL restarts. .ci/run calls it after ops/test.sh;
+# it takes about 6 minutes on a loaded 2-core machine. PAGODA_FAILOVER_TICKETS sets the load (5000).
+# Stops the cluster when it is done, unless it was running already.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+port=${PAGODA_FAILOVER_PORT:-5960}
+export PAGODA_FAILOVER_CLUSTER=${PAGODA_FAILOVER_CLUSTER:-$PWD/.build/failover-cluster}
+if ! ops/cluster.sh status "$PAGODA_FAILOVER_CLUSTER" >/dev/null 2>&1; then
+  echo "== starting a three-node RabbitMQ cluster on 127.0.0.1:$port-$((port + 2)), PostgreSQL on $((port + 3))"
+  ops/cluster.sh start "$PAGODA_FAILOVER_CLUSTER" "$port"
+  trap 'ops/cluster.sh stop "$PAGODA_FAILOVER_CLUSTER" >/dev/null 2>&1 || true' EXIT
+fi
+# The suite's databases are made on the cluster's PostgreSQL (TestPostgres reads this variable).
+PAGODA_TEST_POSTGRES_URL=$(ops/cluster.sh urls "$PAGODA_FAILOVER_CLUSTER" | grep '^postgres://')
+export PAGODA_TEST_POSTGRES_URL
+
+echo "== build"
+swift build --build-tests
+
+echo "== failover suite"
+log=.build/swift-test-failover.log
+set +e
+swift test --skip-build --filter FailoverLiveTests 2>&1 | tee "$log"
+status=${PIPESTATUS[0]}
+set -e
+if [ "$status" -ne 0 ]; then
+  echo "== failover suite failed (exit $status); the issues it recorded:"
+  grep -E -A12 '(✘|recorded an issue|Fatal error|Test .* failed)' "$log" | grep -v -E '^[0-9]{4}-[0-9]{2}-[0-9]{2}T' | tail -150
+  exit "$status"
+fi
