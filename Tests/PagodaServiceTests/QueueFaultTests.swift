@@ -35,8 +35,8 @@ extension ServiceTests {
             let dir: URL
 
             init() throws {
-                prefix = "q\(UUID().uuidString.prefix(8).lowercased())"
-                names = Names(prefix: prefix)
+                names = TestPrefixes.take("q", on: QueueFaultTests.broker)
+                prefix = names.prefix
                 dir = FileManager.default.temporaryDirectory.appendingPathComponent("pagoda-\(prefix)")
                 try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
             }

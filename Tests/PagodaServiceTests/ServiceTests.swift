@@ -12,8 +12,8 @@ import Testing
 
 /// `pagoda serve` against a real RabbitMQ (a private node on port 5674, started once for this suite) and
 /// real SQLite files. Each test has its own queue prefix and database. Tests run one at a time because
-/// some of them close every connection or restart the broker.
-@Suite(.serialized) struct ServiceTests {
+/// some of them close every connection or restart the broker. Each test's queues are deleted when it ends.
+@Suite(.serialized, .deletesItsQueues) struct ServiceTests {
     static let broker = PrivateBroker(
         port: Int(ProcessInfo.processInfo.environment["PAGODA_SERVICE_TEST_PORT"] ?? "5674")!)
     static let started = Task<Void, any Error> { try await broker.start() }
@@ -37,8 +37,8 @@ import Testing
             serveArguments: [String] = []
         ) async throws {
             try await ServiceTests.started.value
-            let prefix = "t\(UUID().uuidString.prefix(8).lowercased())"
-            names = Names(prefix: prefix)
+            names = TestPrefixes.take("t", on: ServiceTests.broker)
+            let prefix = names.prefix
             let dir = FileManager.default.temporaryDirectory.appendingPathComponent("pagoda-\(prefix)")
             try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
             db = database ?? dir.appendingPathComponent("pagoda.sqlite").path
