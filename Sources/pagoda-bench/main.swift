@@ -298,7 +298,9 @@ struct ServeRound {
                 .init(name: "\(prefix).intake", type: "fanout"),
             ],
             // The intake queue as serve declares it (single active consumer); serve publishes the events copy itself.
-            queues: [.init(name: watched), .quorum("\(prefix).intake", arguments: ["x-single-active-consumer": true])],
+            queues: [
+                Names.publishedQueue(watched), .quorum("\(prefix).intake", arguments: Names.singleActiveConsumer),
+            ],
             bindings: [
                 .init(queue: watched, exchange: ownQueue ? "\(prefix).dispatch" : "\(prefix).events", routingKey: "#"),
                 .init(queue: "\(prefix).intake", exchange: "\(prefix).intake", routingKey: ""),

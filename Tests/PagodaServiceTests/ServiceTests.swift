@@ -53,7 +53,7 @@ import Testing
                     bindings: [.init(queue: all, exchange: names.dispatchExchange, routingKey: "#")]))
             rejected = QueueCollector(
                 configuration: config, queue: names.rejectedQueue,
-                topology: Topology(queues: [.init(name: names.rejectedQueue)]))
+                topology: Topology(queues: [Names.publishedQueue(names.rejectedQueue)]))
             publisher = AMQPPublisher(
                 configuration: config,
                 topology: Topology(exchanges: [.init(name: names.intakeExchange, type: "fanout")]))
@@ -154,7 +154,7 @@ import Testing
         // One unit queue read directly, to see the message as a worker does.
         let shishan = QueueCollector(
             configuration: try Self.broker.configuration, queue: w.names.queue("unit.nanhai.shishan"),
-            topology: Topology(queues: [.init(name: w.names.queue("unit.nanhai.shishan"))]))
+            topology: Topology(queues: [Names.publishedQueue(w.names.queue("unit.nanhai.shishan"))]))
         try await w.publishAll(samples)
         let all = await eventually { w.dispatched().count == samples.count }
         #expect(all, "dispatched \(w.dispatched().count) of \(samples.count)\n\(w.serve.log.suffix(3000))")
