@@ -123,4 +123,6 @@ public enum DiagnosticCode: String, Sendable, Hashable, CaseIterable {
     case fileTooLarge = "R080"
     case tooManyAliases = "R081"
     case aliasExpansion = "R082"
+    // Limits on the broker
+    case tooManyQueues = "R083"
 }

@@ -220,14 +220,23 @@ struct RuleLoader {
         let name = pattern("name", what: "the template's name pattern")
         let queue = e["queue"] == nil ? nil : pattern("queue", what: "the template's queue pattern")
         let function = e["function"].flatMap { self.id($0, what: "function") }
-        // Ids and queues are ASCII: they may only take the region's code, and must, or all would be one.
+        // Ids and queues are ASCII: they may only take the region's code, and must, or all would be one. A
+        // queue may take the parent's code instead: the units of one town (or district) then share a queue.
         for (p, what) in [(id, "id"), (queue, "queue")] {
             guard let (text, parsed) = p else { continue }
-            if parsed.placeholders != [.code] {
+            if what == "id", parsed.placeholders != [.code] {
                 r.diagnostics.error(
                     .invalidId,
-                    "the template's \(what) pattern '\(text.value)' must hold '{code}' once and no other placeholder, "
-                        + "so each region's unit gets its own \(what) of id characters", at: text.location)
+                    "the template's id pattern '\(text.value)' must hold '{code}' once and no other placeholder, "
+                        + "so each region's unit gets its own id of id characters", at: text.location)
+                return nil
+            }
+            if what == "queue", parsed.placeholders != [.code], parsed.placeholders != [.parentCode] {
+                r.diagnostics.error(
+                    .invalidId,
+                    "the template's queue pattern '\(text.value)' must hold '{code}' (a queue per unit) or "
+                        + "'{parent_code}' (a queue the units of one parent share) once and no other placeholder",
+                    at: text.location)
                 return nil
             }
             let literal = parsed.literalText
@@ -247,6 +256,13 @@ struct RuleLoader {
         }
         guard let level, let id, let name, let function else { return nil }
         if e["queue"] != nil, queue == nil { return nil }
+        if name.1.placeholders.contains(.parentCode) {
+            r.diagnostics.error(
+                .invalidValue,
+                "the template's name pattern '\(name.0.value)' names '{parent_code}', which only a queue pattern takes",
+                at: name.0.location)
+            return nil
+        }
         if level == .district, name.1.placeholders.contains(.town) {
             r.diagnostics.error(
                 .invalidValue, "the template's name pattern '\(name.0.value)' names '{town}', which a district lacks",

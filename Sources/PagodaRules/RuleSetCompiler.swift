@@ -552,16 +552,20 @@ private struct Checker {
         }
         let explicitCount = units.count
         expandTemplates()
-        // Queue names must be distinct, or two units would share one queue.
+        // Queue names must be distinct, or two units would share one queue; only a template's units may share
+        // one (its queue pattern takes the parent's code), and the dispatch message names the unit.
         var queues: [String: Int] = [:]
         for u in units {
-            if let other = queues[u.queue] {
+            if let other = queues[u.queue],
+                !(u.fromTemplate && units[other].fromTemplate && u.location == units[other].location)
+            {
                 diagnostics.error(
                     .duplicateId, "queue '\(u.queue)' of unit '\(u.id)' is already the queue of '\(units[other].id)'",
                     at: u.location)
             }
             queues[u.queue] = u.index
         }
+        warnAboutTheQueueCount(queues.count)
         // Parents: explicit, else derived from the region tree.
         var byRegionFunction: [RegionFunction: Int] = [:]
         for u in units {
@@ -667,6 +671,7 @@ private struct Checker {
                     case .parent: return region.parent.map { tree[$0].name }
                     case .district: return ancestor(.district)
                     case .town: return ancestor(.town)
+                    case .parentCode: return region.parent.flatMap { tree[$0].code }
                     }
                 }
                 if explicitByRegionFunction.contains(RegionFunction(r, t.function.value)) { continue }
@@ -722,6 +727,27 @@ private struct Checker {
                         + "; give them a code, or declare their units", at: t.id.location)
             }
         }
+    }
+
+    /// Beyond this many queues `pagoda check` warns (`R083`): each destination queue is a quorum queue, a
+    /// replicated log with processes on every node of the cluster, and a broker carries a few thousand.
+    static let queueWarningThreshold = 5_000
+
+    /// Warns, at the template that gives the most units their own queue, when the units' queues number more
+    /// than `queueWarningThreshold`.
+    mutating func warnAboutTheQueueCount(_ count: Int) {
+        guard count > Self.queueWarningThreshold else { return }
+        var own: [RulePosition: Set<String>] = [:]
+        for u in units where u.fromTemplate { own[u.location, default: []].insert(u.queue) }
+        let worst = own.max { $0.value.count < $1.value.count }
+        let at = worst?.key ?? units.first?.location ?? RulePosition(file: "units.yaml", line: 1, column: 1)
+        diagnostics.warning(
+            .tooManyQueues,
+            "the units have \(count) queues, more than \(Self.queueWarningThreshold): each is a quorum queue, "
+                + "replicated on every broker node, and a cluster carries a few thousand"
+                + (worst.map { " (this template gives \($0.value.count))" } ?? "")
+                + "; let a template's units share their parent's queue (queue: \"unit.t{parent_code}.villages\"), or "
+                + "keep templates to the regions whose units take tickets themselves", at: at)
     }
 
     static func functions(_ f: String) -> String { f == "general" ? "'general'" : "'\(f)' or 'general'" }

@@ -13,6 +13,9 @@ struct UnitPattern: Sendable, Hashable {
         case district
         /// The name of the town the region lies in (the region itself for a town).
         case town
+        /// The administrative code of the region's parent (a village's town, a town's district): only in a
+        /// queue pattern, where it makes one queue that the template's units of one parent share.
+        case parentCode = "parent_code"
     }
 
     enum Piece: Sendable, Hashable {

@@ -68,6 +68,7 @@ public struct IntakeProcessor: Sendable {
         let routingKey = decision.queue
         let ticketID = ticket.id
         let rulesHash = decision.rulesHash
+        let unitID = decision.unit?.id
         // Optional fields the contract left out: the decision carries them, and so does a header, so that a
         // consumer sees them without reading the body. Their messages never hold a phone number unmasked.
         let warningsHeader = ticket.warnings.isEmpty ? nil : JSON.serializeToString(.array(ticket.warnings.map(\.json)))
@@ -77,6 +78,8 @@ public struct IntakeProcessor: Sendable {
                 "x-pagoda-rules-hash": rulesHash, "x-pagoda-message-type": "ticket.dispatched",
             ]
             if let warningsHeader { headers["x-pagoda-warnings"] = warningsHeader }
+            // Templated units may share their parent's queue: the unit is named where a worker filters cheaply.
+            if let unitID { headers["x-pagoda-unit-id"] = unitID }
             // The ticket goes out exactly as intake sent it, and the decision as it was serialized for the
             // store: the body is put together from those bytes rather than encoded again.
             var dispatchBody: [UInt8] = []

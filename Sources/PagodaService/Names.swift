@@ -45,6 +45,11 @@ public struct Names: Sendable, Hashable {
         ]
     }
 
+    /// How every queue the service publishes to is declared (destinations, events, rejected): a durable
+    /// quorum queue, replicated on every node of a cluster (on a single node, one replica). A queue an
+    /// earlier version declared as a classic queue is moved over by `pagoda migrate-queues`.
+    public static func publishedQueue(_ name: String) -> Topology.Queue { .quorum(name) }
+
     /// The queue of a decision's destination: `pagoda.unit.<id>`, `pagoda.triage`, `pagoda.emergency`, `pagoda.platform`.
     public func queue(_ suffix: String) -> String { "\(prefix).\(suffix)" }
 
@@ -58,15 +63,15 @@ public struct Names: Sendable, Hashable {
         for u in ruleSet.units where !suffixes.contains(u.queue) { suffixes.append(u.queue) }
         var queues: [Topology.Queue] =
             singleConsumerQueues.map(\.queue) + [
-                Topology.Queue(name: rejectedQueue),
-                Topology.Queue(name: eventsQueue),
+                Self.publishedQueue(rejectedQueue),
+                Self.publishedQueue(eventsQueue),
             ]
         var bindings: [Topology.Binding] =
             singleConsumerQueues.flatMap(\.bindings) + [
                 Topology.Binding(queue: eventsQueue, exchange: eventsExchange, routingKey: "#")
             ]
         for s in suffixes {
-            queues.append(Topology.Queue(name: queue(s)))
+            queues.append(Self.publishedQueue(queue(s)))
             bindings.append(Topology.Binding(queue: queue(s), exchange: dispatchExchange, routingKey: s))
         }
         return Topology(
@@ -88,6 +93,13 @@ public struct Names: Sendable, Hashable {
 }
 
 extension Names {
+    /// Every queue of `topology(for:)` with its bindings, as `pagoda migrate-queues` moves them over to the
+    /// arguments this version declares (the consumed queues first).
+    public func queueMigrations(for ruleSet: RuleSet) -> [QueueMigration] {
+        let t = topology(for: ruleSet)
+        return t.queues.map { QueueMigration(queue: $0, bindings: t.bindings) }
+    }
+
     /// The topology as a RabbitMQ definitions file (`rabbitmqctl import_definitions`), one item per line.
     public func definitions(for ruleSet: RuleSet, vhost: String = "/") -> String {
         let t = topology(for: ruleSet)

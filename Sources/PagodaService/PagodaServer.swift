@@ -49,17 +49,17 @@ public struct ServerConfiguration: Sendable {
     }
 }
 
-/// The broker holds the intake or commands queue with other arguments than this version declares (an
-/// earlier version's, without a single active consumer): the service refuses to start rather than
-/// retrying forever, and names the command that moves the queue over.
+/// The broker holds queues with other arguments than this version declares (an earlier version's: a
+/// classic queue, or one without a single active consumer): the service refuses to start rather than
+/// retrying forever, and names the command that moves the queues over.
 public struct QueueArgumentsMismatch: Error, CustomStringConvertible, Sendable {
     public let queues: [String]
     public let brokerText: String
 
     public var description: String {
-        "the broker holds \(queues.joined(separator: " and ")) with other arguments than this version declares (\(brokerText)); "
-            + "stop every pagoda serve using them and run `pagoda migrate-queues` with the same --amqp-url and --prefix "
-            + "(docs/operations.md, \"Moving the queues to a single active consumer\")"
+        "the broker holds \(queues.joined(separator: ", ")) with other arguments than this version declares (\(brokerText)); "
+            + "stop every pagoda serve and every consumer of them and run `pagoda migrate-queues` with the same --amqp-url, "
+            + "--prefix and --rules (docs/operations.md, \"Moving the queues over\")"
     }
 }
 
@@ -117,36 +117,45 @@ public struct PagodaServer: Sendable {
         metrics = ServiceMetrics(factory: extra.map { MultiplexMetricsHandler(factories: [export, $0]) } ?? export)
     }
 
-    /// Declares the consumed queues once before starting, on a connection of its own: one an earlier
-    /// version declared without a single active consumer fails with 406 PRECONDITION_FAILED, which is
-    /// thrown as `QueueArgumentsMismatch`. A broker that cannot be reached is left to the consumers'
-    /// reconnection (they log the broker's refusal if they meet it later).
-    static func checkConsumedQueues(_ c: ServerConfiguration, logger: Logger) async throws {
-        let migrations = c.names.singleConsumerQueues
-        let topology = Topology(exchanges: c.names.intakeExchanges, queues: migrations.map(\.queue))
+    /// Declares every queue of the topology once before starting, on a connection of its own: a queue an
+    /// earlier version declared with other arguments (a classic queue, or one without a single active
+    /// consumer) fails with 406 PRECONDITION_FAILED, and the queues that do are thrown, by name, as
+    /// `QueueArgumentsMismatch`. A broker that cannot be reached is left to the consumers' reconnection
+    /// (they log the broker's refusal if they meet it later).
+    static func checkQueues(_ topology: Topology, amqp: AMQPConfiguration, logger: Logger) async throws {
+        // Declaring is a blocking rabbitmq-c exchange on a connection of its own: off the concurrency pool.
+        let declaring = BlockingQueue(label: "pagoda.check-queues")
+        func declare(_ queues: [Topology.Queue]) async throws {
+            try await declaring.run {
+                try Topology(exchanges: topology.exchanges, queues: queues).declare(configuration: amqp, logger: logger)
+            }
+        }
         var mismatched: [String] = []
         var text = ""
-        for m in migrations {
-            let one = Topology(exchanges: topology.exchanges, queues: [m.queue])
-            do {
-                // Declaring is a blocking rabbitmq-c exchange on a connection of its own: off the concurrency pool.
-                try await BlockingQueue(label: "pagoda.check-queues").run {
-                    try one.declare(configuration: c.amqp, logger: logger)
+        do {
+            // All at once first; one at a time only to name the queues a refusal is about (a refusal closes
+            // the channel, so each one takes a connection).
+            try await declare(topology.queues)
+            return
+        } catch AMQPError.channelClosed(406, _, _) {
+            for q in topology.queues {
+                do {
+                    try await declare([q])
+                } catch AMQPError.channelClosed(406, let t, _) {
+                    mismatched.append(q.name)
+                    text = t
                 }
-            } catch AMQPError.channelClosed(406, let t, _) {
-                mismatched.append(m.queue.name)
-                text = t
-            } catch {
-                logger.warning(
-                    "cannot check the consumed queues' arguments now; the consumers declare them when the broker is reachable",
-                    metadata: ["error": "\(error)"])
-                return
             }
+        } catch {
+            logger.warning(
+                "cannot check the queues' arguments now; the consumers declare them when the broker is reachable",
+                metadata: ["error": "\(error)"])
+            return
         }
         if !mismatched.isEmpty {
             let error = QueueArgumentsMismatch(queues: mismatched, brokerText: text)
             logger.critical(
-                "consumed queues have other arguments", metadata: ["queues": "\(mismatched)", "error": "\(error)"])
+                "queues have other arguments", metadata: ["queues": "\(mismatched)", "error": "\(error)"])
             throw error
         }
     }
@@ -221,8 +230,8 @@ public struct PagodaServer: Sendable {
         }
         let health = StoreHealth(
             logger: logger, failedWrites: metrics.storeWriteFailures, fenced: { [lease] in lease?.fenced($0) })
-        try await Self.checkConsumedQueues(c, logger: logger)
         let topology = c.names.topology(for: ruleSet)
+        try await Self.checkQueues(topology, amqp: c.amqp, logger: logger)
         var consumerLogger = logger
         consumerLogger[metadataKey: "amqp.role"] = "consumer"
         // Several nodes: nothing is published unless this node holds the lease, asked right before each send

@@ -56,7 +56,7 @@ struct PublishPlan: Sendable {
                         message: message(exchange: names.dispatchExchange, bcc: [], cc: isEvent ? [s] : []),
                         queue: queue,
                         redeclare: Topology(
-                            queues: [Topology.Queue(name: queue)],
+                            queues: [Names.publishedQueue(queue)],
                             bindings: [Topology.Binding(queue: queue, exchange: names.dispatchExchange, routingKey: s)])
                     ))
             }
@@ -65,7 +65,7 @@ struct PublishPlan: Sendable {
                     message: message(exchange: names.eventsExchange, bcc: isEvent ? suffixes : m.extraRoutingKeys),
                     queue: names.eventsQueue,
                     redeclare: Topology(
-                        queues: [Topology.Queue(name: names.eventsQueue)],
+                        queues: [Names.publishedQueue(names.eventsQueue)],
                         bindings: [
                             Topology.Binding(queue: names.eventsQueue, exchange: names.eventsExchange, routingKey: "#")
                         ])))
@@ -76,7 +76,7 @@ struct PublishPlan: Sendable {
             return [
                 Part(
                     message: plain, queue: names.rejectedQueue,
-                    redeclare: Topology(queues: [Topology.Queue(name: names.rejectedQueue)]))
+                    redeclare: Topology(queues: [Names.publishedQueue(names.rejectedQueue)]))
             ]
         }
         return [Part(message: plain, queue: nil, redeclare: nil)]

@@ -74,7 +74,7 @@ public struct QueueMigration: Sendable {
             return Outcome(redeclared: false, moved: 0)
         }
         var moved = 0
-        // Publish sequence numbers run on for the channel's life, across moves.
+        // Publish sequence numbers run on for the channel's life, across moves (a new channel starts again).
         var tags: UInt64 = 0
         _ = amqp_confirm_select(session.state, session.channel)
         try session.check(amqp_get_rpc_reply(session.state), "confirm.select")
@@ -101,6 +101,14 @@ public struct QueueMigration: Sendable {
                 if try deleteIfEmpty(queue.name, session) { break }
             }
             try session.declare(Topology(queues: [queue], bindings: bindings))
+            // A channel that published to the queue before it was deleted keeps the old queue's type for its
+            // name (RabbitMQ 3.10 then fails a publish to a classic queue declared again as a quorum queue
+            // with 541 INTERNAL_ERROR): the messages go back on a channel of their own.
+            session.closeGracefully()
+            session = try AMQPSession(configuration: configuration, role: "migrate", logger: logger)
+            tags = 0
+            _ = amqp_confirm_select(session.state, session.channel)
+            try session.check(amqp_get_rpc_reply(session.state), "confirm.select")
         } else {
             // Resuming after the queue was declared again: it gets its bindings, the holding queue is emptied.
             try session.declare(Topology(bindings: bindings))

@@ -1,3 +1,4 @@
+import CAMQP
 import Logging
 
 /// Exchanges, queues and bindings declared idempotently on every (re)connect,
@@ -124,5 +125,27 @@ extension Topology {
         let session = try AMQPSession(configuration: configuration, role: "declare", logger: logger)
         defer { session.closeGracefully() }
         try session.declare(self)
+    }
+
+    /// Deletes this topology's queues (with whatever messages they hold, whatever their consumers) and then
+    /// its exchanges, on a connection opened for the purpose and closed after it; its bindings go with them.
+    /// A name the broker does not hold is no error (RabbitMQ deletes idempotently). For test brokers and
+    /// tools that remove what they declared. Throws the first refusal; what was deleted before it stays
+    /// deleted. Blocking: call it from a thread of its own, never from the Swift concurrency pool.
+    public func delete(configuration: AMQPConfiguration, logger: Logger) throws(AMQPError) {
+        let session = try AMQPSession(configuration: configuration, role: "delete", logger: logger)
+        defer { session.closeGracefully() }
+        for q in queues {
+            let arena = CArena()
+            _ = amqp_queue_delete(session.state, session.channel, arena.bytes(q.name), 0, 0)
+            withExtendedLifetime(arena) {}
+            try session.check(amqp_get_rpc_reply(session.state), "queue.delete '\(q.name)'")
+        }
+        for e in exchanges where !e.name.isEmpty && !e.name.hasPrefix("amq.") {
+            let arena = CArena()
+            _ = amqp_exchange_delete(session.state, session.channel, arena.bytes(e.name), 0)
+            withExtendedLifetime(arena) {}
+            try session.check(amqp_get_rpc_reply(session.state), "exchange.delete '\(e.name)'")
+        }
     }
 }

@@ -277,7 +277,7 @@ private func timersRun(_ args: [String]) async throws {
             .init(name: names.dispatchExchange, type: "topic"), .init(name: names.eventsExchange, type: "topic"),
             .init(name: names.intakeExchange, type: "fanout"),
         ],
-        queues: [.init(name: watched), .quorum(names.intakeQueue)],
+        queues: [Names.publishedQueue(watched), .quorum(names.intakeQueue, arguments: Names.singleActiveConsumer)],
         bindings: [
             .init(queue: watched, exchange: names.eventsExchange, routingKey: "#"),
             .init(queue: names.intakeQueue, exchange: names.intakeExchange, routingKey: ""),

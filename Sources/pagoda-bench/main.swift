@@ -28,13 +28,28 @@ struct Options {
     var watch = "events"
     /// Paired rounds of (b) serve and (c) the matched pipe.
     var rounds = 3
+    /// Every `--amqp-url` given (the nodes of a cluster): serve gets them all, the benchmark's own
+    /// connections the list too.
+    var urls: [String] = []
+    /// `--postgres URL`: serve runs on PostgreSQL, each round on a new database created through this URL's
+    /// server (the URL's role needs CREATEDB), instead of a SQLite file.
+    var postgres: String?
+    /// `--serve-only`: (b) and the latency only, without (a) the bare pipe and (c) the matched pipe.
+    var serveOnly = false
 
     init(_ args: [String]) {
         var it = args.dropFirst().makeIterator()
         while let a = it.next() {
+            if a == "--serve-only" {
+                serveOnly = true
+                continue
+            }
             let v = it.next() ?? ""
             switch a {
-            case "--amqp-url": url = v
+            case "--amqp-url":
+                urls.append(v)
+                url = urls[0]
+            case "--postgres": postgres = v
             case "--pagoda": pagoda = v
             case "--rules": rules = v
             case "--count": count = Int(v) ?? count
@@ -158,16 +173,36 @@ if CommandLine.arguments.count > 1, CommandLine.arguments[1] == "store" {
     exit(0)
 }
 let options = Options(CommandLine.arguments)
-var config = try AMQPConfiguration(url: options.url)
+var config = try AMQPConfiguration(urls: options.urls.isEmpty ? [options.url] : options.urls)
 config.connectionName = "pagoda-bench"
 let run = "b\(UInt32.random(in: 0...UInt32.max))"
 let bodies = (0..<options.count).map { ticket($0) }
 print(
     "pipeline benchmark: \(options.count) tickets of \(bodies[0].count) bytes, broker \(config.endpointDescription), synchronous=\(options.synchronous)"
+        + (options.postgres.map { ", store PostgreSQL at \(redactedDatabase($0))" } ?? ", store SQLite")
 )
 
+/// The URL without its password, for the output.
+func redactedDatabase(_ url: String) -> String {
+    url.replacingOccurrences(of: #":[^:@/]*@"#, with: "@", options: .regularExpression)
+}
+
+/// A new database on the server of `url` for one serve round; returns its URL.
+func createDatabase(_ url: String, name: String) throws -> String {
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    p.arguments = ["psql", url, "-v", "ON_ERROR_STOP=1", "-q", "-c", "CREATE DATABASE \(name)"]
+    try p.run()
+    p.waitUntilExit()
+    guard p.terminationStatus == 0 else {
+        throw BenchError("psql could not create database \(name) on \(redactedDatabase(url))")
+    }
+    guard let slash = url.lastIndex(of: "/") else { throw BenchError("--postgres \(url): no database in the URL") }
+    return String(url[...slash]) + name
+}
+
 // (a) The bare pipe.
-do {
+if !options.serveOnly {
     let inQ = "\(run).pipe.in"
     let outQ = "\(run).pipe.out"
     let topo = Topology(queues: [.quorum(inQ), .init(name: outQ)])
@@ -298,7 +333,9 @@ struct ServeRound {
                 .init(name: "\(prefix).intake", type: "fanout"),
             ],
             // The intake queue as serve declares it (single active consumer); serve publishes the events copy itself.
-            queues: [.init(name: watched), .quorum("\(prefix).intake", arguments: ["x-single-active-consumer": true])],
+            queues: [
+                Names.publishedQueue(watched), .quorum("\(prefix).intake", arguments: Names.singleActiveConsumer),
+            ],
             bindings: [
                 .init(queue: watched, exchange: ownQueue ? "\(prefix).dispatch" : "\(prefix).events", routingKey: "#"),
                 .init(queue: "\(prefix).intake", exchange: "\(prefix).intake", routingKey: ""),
@@ -309,12 +346,15 @@ struct ServeRound {
         try await preload(loader, exchange: "\(prefix).intake", routingKey: "", bodies: bodies)
         let serve = Process()
         serve.executableURL = URL(fileURLWithPath: options.pagoda)
-        serve.arguments = [
-            "serve", "--rules", options.rules, "--amqp-url", options.url, "--db", "\(dir)/pagoda.sqlite", "--prefix",
-            prefix,
-            "--log-level", ProcessInfo.processInfo.environment["PAGODA_BENCH_SERVE_LOG"] ?? "warning",
-            "--synchronous", options.synchronous, "--console-address", "none",
-        ]
+        let db = try options.postgres.map { try createDatabase($0, name: "bench_\(prefix)") } ?? "\(dir)/pagoda.sqlite"
+        let brokers = (options.urls.isEmpty ? [options.url] : options.urls).flatMap { ["--amqp-url", $0] }
+        serve.arguments =
+            ["serve", "--rules", options.rules] + brokers + [
+                "--db", db, "--prefix",
+                prefix,
+                "--log-level", ProcessInfo.processInfo.environment["PAGODA_BENCH_SERVE_LOG"] ?? "warning",
+                "--synchronous", options.synchronous, "--console-address", "none",
+            ]
         serve.standardError = FileHandle(
             forWritingAtPath: ProcessInfo.processInfo.environment["PAGODA_BENCH_SERVE_LOG_FILE"] ?? "/dev/null")
         let start = now()
@@ -348,6 +388,7 @@ for round in 1...max(1, options.rounds) {
             format:
                 "(b) pagoda serve, round %d:   %7.0f tickets/s (%d in %.2f s, start-up included; %.0f%% of (a)), %7.0f from the first event",
             round, r.rate.total, options.count, seconds, 100 * r.rate.total / rateA, r.rate.steady) + r.broker)
+    if options.serveOnly { continue }
     let bytes = r.watcher.seen.with { $0.bytes / max(1, $0.count) }
     let brokerStartC = brokerPID.map(cpuSeconds) ?? 0
     let c = try await matchedPipe(
@@ -366,11 +407,13 @@ func median(_ xs: [Double]) -> Double {
     let s = xs.sorted()
     return s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2
 }
-print(
-    String(
-        format:
-            "serve / matched pipe over %d paired rounds: median %.0f%% (start-up included), %.0f%% from the first event",
-        shares.count, 100 * median(shares.map(\.total)), 100 * median(shares.map(\.steady))))
+if !shares.isEmpty {
+    print(
+        String(
+            format:
+                "serve / matched pipe over %d paired rounds: median %.0f%% (start-up included), %.0f%% from the first event",
+            shares.count, 100 * median(shares.map(\.total)), 100 * median(shares.map(\.steady))))
+}
 let last = lastRound!
 let serve = last.serve
 let prefix = last.prefix

@@ -243,47 +243,58 @@ struct Publish: AsyncParsableCommand {
 struct MigrateQueues: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "migrate-queues",
-        abstract: "Give the intake and commands queues a single active consumer, keeping their messages.",
+        abstract: "Move the queues an earlier version declared to this version's arguments, keeping their messages.",
         discussion: """
-            RabbitMQ cannot change a queue's arguments, so each queue declared by an earlier version is emptied into \
-            NAME.migrating (which takes its bindings meanwhile), deleted, declared again and filled back; every message is \
-            moved with a publisher confirm before its original is acknowledged. Stop every pagoda serve on these queues \
-            first: it refuses while a queue has consumers. Safe to run again, and after an interruption it finishes the job.
+            Every queue is a quorum queue, and the intake and commands queues have a single active consumer. RabbitMQ \
+            cannot change a queue's arguments, so each queue declared otherwise is emptied into NAME.migrating (which \
+            takes its bindings meanwhile), deleted, declared again and filled back; every message is moved with a \
+            publisher confirm before its original is acknowledged. Stop every pagoda serve and every consumer of the \
+            destination queues first: it refuses while a queue has consumers. Safe to run again, and after an \
+            interruption it finishes the job.
             """)
 
     @OptionGroup var broker: BrokerOptions
+    @OptionGroup var rules: RulesOption
 
     func run() throws {
         bootstrapLogging(level: .warning)
         let logger = Logger(label: "pagoda")
         let names = Names(prefix: broker.prefix)
+        let ruleSet = try loadRuleSet(rules.rules)
         let configuration = try broker.configuration(name: "pagoda-migrate-queues")
+        let topology = names.topology(for: ruleSet)
         var failed = false
         do {
-            try Topology(exchanges: names.intakeExchanges).declare(configuration: configuration, logger: logger)
+            try Topology(exchanges: topology.exchanges).declare(configuration: configuration, logger: logger)
         } catch {
             printError(
                 "pagoda migrate-queues: cannot declare the exchanges on \(configuration.endpointDescription): \(error)\n"
             )
             throw ExitCode.failure
         }
-        for migration in names.singleConsumerQueues {
+        for migration in names.queueMigrations(for: ruleSet) {
+            let name = migration.queue.name
             do {
                 let outcome = try migration.run(configuration: configuration, logger: logger)
                 if outcome.redeclared {
-                    print(
-                        "\(migration.queue.name): declared again with a single active consumer, \(outcome.moved) messages kept"
-                    )
+                    print("\(name): declared again (\(Self.describe(migration.queue))), \(outcome.moved) messages kept")
                 } else if outcome.moved > 0 {
-                    print("\(migration.queue.name): finished an interrupted move, \(outcome.moved) messages moved back")
+                    print("\(name): finished an interrupted move, \(outcome.moved) messages moved back")
                 } else {
-                    print("\(migration.queue.name): already has a single active consumer")
+                    print("\(name): \(Self.describe(migration.queue)) (nothing to move)")
                 }
             } catch {
-                printError("pagoda migrate-queues: \(migration.queue.name): \(error)\n")
+                printError("pagoda migrate-queues: \(name): \(error)\n")
                 failed = true
             }
         }
         if failed { throw ExitCode.failure }
+    }
+
+    /// "quorum", "quorum, single active consumer": the arguments a queue is declared with, in words.
+    static func describe(_ queue: Topology.Queue) -> String {
+        var words = [queue.arguments["x-queue-type"]?.stringValue ?? "classic"]
+        if queue.arguments["x-single-active-consumer"] != nil { words.append("single active consumer") }
+        return words.joined(separator: ", ")
     }
 }

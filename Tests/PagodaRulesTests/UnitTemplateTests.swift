@@ -177,7 +177,7 @@ import Testing
         #expect(
             e.message
                 == "the template's name pattern '{nmae}村民委员会': unknown placeholder '{nmae}' (did you mean '{name}'?); "
-                + "use {code}, {name}, {parent}, {district}, {town}")
+                + "use {code}, {name}, {parent}, {district}, {town}, {parent_code}")
         #expect(e.location.line == 13 && e.location.column == 42, "\(e)")
     }
 
@@ -191,6 +191,58 @@ import Testing
         let missing = Self.errors(files)
         #expect(missing.map(\.code) == [.missingKey], "\(missing)")
         #expect(missing.first?.message.contains("东区/东二街道/东三村") == true)
+    }
+
+    /// A queue pattern with the parent's code gives the template's units of one town one queue; the units
+    /// stay apart (ids, routes), and no other placeholder is taken there.
+    @Test func aQueueWithTheParentsCodeIsSharedByTheTownsVillages() throws {
+        let shared = [
+            "{each: village, id: \"v{code}\", name: \"{name}村委会\", function: general, queue: \"unit.t{parent_code}.villages\"}",
+            Self.templates[1],
+        ]
+        let rules = try Fixtures.compile(Self.files(units: shared))
+        let queues = Dictionary(uniqueKeysWithValues: rules.units.filter(\.fromTemplate).map { ($0.id, $0.queue) })
+        #expect(queues["v990101001002"] == "unit.t990101001.villages")
+        #expect(queues["v990101002001"] == "unit.t990101002.villages")
+        #expect(queues["v990102001001"] == "unit.t990102001.villages")
+        let d = rules.route(try Self.ticket("路灯不亮", "西区", "西一镇", "西一村"))
+        #expect(d.unit?.id == "v990102001001" && d.queue == "unit.t990102001.villages")
+
+        let named = "{each: village, id: \"v{code}\", name: \"{name}\", function: general, queue: \"q.{name}\"}"
+        let errors = Self.errors(try Self.files(units: [named], routes: "routes:\n"))
+        #expect(errors.map(\.code) == [.invalidId], "\(errors)")
+        #expect(errors.first?.message.contains("{parent_code}") == true)
+        // Two units of their own still may not share a queue.
+        let twice = [
+            "{id: a.one, name: 甲, level: district, region: 东区, function: water, queue: unit.shared}",
+            "{id: a.two, name: 乙, level: district, region: 西区, function: water, queue: unit.shared}",
+        ]
+        #expect(Self.errors(try Self.files(units: twice, routes: "routes:\n")).map(\.code) == [.duplicateId])
+    }
+
+    /// More than 5,000 queues is a warning at the template that makes most of them, naming the shared queue.
+    @Test func moreThanFiveThousandQueuesIsAWarningAtTheTemplate() throws {
+        let villages = (1...5_100).map { #"{name: 村\#($0), code: "99010100\#(String(format: "%04d", $0))"}"# }
+        let regions = Self.regions.replacingOccurrences(
+            of: #"villages: [{name: 东一村, code: "990101001001"}, {name: 东二村, code: "990101001002"}]"#,
+            with: "villages: [{name: 东一村, code: \"990101001001\"}, " + villages.joined(separator: ", ") + "]")
+        var files = try Self.files(routes: "routes:\n")
+        files[files.firstIndex { $0.path == "regions.yaml" }!] = RuleFile(path: "regions.yaml", text: regions)
+        let compiled = RuleSetCompiler.compile(files)
+        let warning = try #require(
+            compiled.diagnostics.first { $0.code == .tooManyQueues }, "\(compiled.diagnostics.prefix(5))")
+        #expect(warning.severity == .warning && warning.location.file == "units.yaml")
+        #expect(warning.message.contains("this template gives 5101"), "\(warning.message)")
+        #expect(warning.message.contains("{parent_code}"))
+        #expect(!compiled.diagnostics.contains { $0.severity == .error && $0.code == .tooManyQueues })
+
+        let shared = Self.templates[0].replacingOccurrences(
+            of: "function: general}", with: "function: general, queue: \"unit.t{parent_code}.villages\"}")
+        files[files.firstIndex { $0.path == "units.yaml" }!] = try Self.files(
+            units: [shared, Self.templates[1]], routes: "routes:\n"
+        )
+        .first { $0.path == "units.yaml" }!
+        #expect(!RuleSetCompiler.compile(files).diagnostics.contains { $0.code == .tooManyQueues })
     }
 
     @Test func anUnknownUnitNearATemplatedOneIsSuggested() throws {

@@ -53,7 +53,7 @@ extension ServiceTests {
     static func events(_ w: World) throws -> QueueCollector {
         QueueCollector(
             configuration: try broker.configuration, queue: w.names.eventsQueue,
-            topology: Topology(queues: [.init(name: w.names.eventsQueue)]))
+            topology: Topology(queues: [Names.publishedQueue(w.names.eventsQueue)]))
     }
 
     /// The events seen so far for one ticket, as JSON objects, in arrival order.
@@ -103,7 +103,7 @@ extension ServiceTests {
         let events = try Self.events(w)
         let town = QueueCollector(
             configuration: try Self.broker.configuration, queue: w.names.queue("unit.shunde.beijiao"),
-            topology: Topology(queues: [.init(name: w.names.queue("unit.shunde.beijiao"))]))
+            topology: Topology(queues: [Names.publishedQueue(w.names.queue("unit.shunde.beijiao"))]))
         try await events.consumer.waitUntilConnected()
         let id = "FS-20260302-0012"  // urgent help for a village committee: shunde.beijiao.bijiang
         try await w.publish(try Self.sample(id), id: id)
@@ -188,7 +188,7 @@ extension ServiceTests {
         let events = try Self.events(w)
         let callback = QueueCollector(
             configuration: try Self.broker.configuration, queue: w.names.callbackQueue,
-            topology: Topology(queues: [.init(name: w.names.callbackQueue)]))
+            topology: Topology(queues: [Names.publishedQueue(w.names.callbackQueue)]))
         let replies = "\(w.names.prefix).test.replies"
         let refusals = QueueCollector(
             configuration: try Self.broker.configuration, queue: replies,

@@ -160,7 +160,7 @@ extension ServiceTests {
     /// its outbox's messages confirmed. Its own registry's page says the same.
     @Test func aServiceCountsItsEventsWithTheirLabels() async throws {
         try await Self.started.value
-        let prefix = "m\(UUID().uuidString.prefix(8).lowercased())"
+        let prefix = TestPrefixes.take("m", on: Self.broker).prefix
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("pagoda-\(prefix)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }

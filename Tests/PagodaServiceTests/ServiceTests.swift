@@ -12,8 +12,8 @@ import Testing
 
 /// `pagoda serve` against a real RabbitMQ (a private node on port 5674, started once for this suite) and
 /// real SQLite files. Each test has its own queue prefix and database. Tests run one at a time because
-/// some of them close every connection or restart the broker.
-@Suite(.serialized) struct ServiceTests {
+/// some of them close every connection or restart the broker. Each test's queues are deleted when it ends.
+@Suite(.serialized, .deletesItsQueues) struct ServiceTests {
     static let broker = PrivateBroker(
         port: Int(ProcessInfo.processInfo.environment["PAGODA_SERVICE_TEST_PORT"] ?? "5674")!)
     static let started = Task<Void, any Error> { try await broker.start() }
@@ -37,8 +37,8 @@ import Testing
             serveArguments: [String] = []
         ) async throws {
             try await ServiceTests.started.value
-            let prefix = "t\(UUID().uuidString.prefix(8).lowercased())"
-            names = Names(prefix: prefix)
+            names = TestPrefixes.take("t", on: ServiceTests.broker)
+            let prefix = names.prefix
             let dir = FileManager.default.temporaryDirectory.appendingPathComponent("pagoda-\(prefix)")
             try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
             db = database ?? dir.appendingPathComponent("pagoda.sqlite").path
@@ -53,7 +53,7 @@ import Testing
                     bindings: [.init(queue: all, exchange: names.dispatchExchange, routingKey: "#")]))
             rejected = QueueCollector(
                 configuration: config, queue: names.rejectedQueue,
-                topology: Topology(queues: [.init(name: names.rejectedQueue)]))
+                topology: Topology(queues: [Names.publishedQueue(names.rejectedQueue)]))
             publisher = AMQPPublisher(
                 configuration: config,
                 topology: Topology(exchanges: [.init(name: names.intakeExchange, type: "fanout")]))
@@ -154,7 +154,7 @@ import Testing
         // One unit queue read directly, to see the message as a worker does.
         let shishan = QueueCollector(
             configuration: try Self.broker.configuration, queue: w.names.queue("unit.nanhai.shishan"),
-            topology: Topology(queues: [.init(name: w.names.queue("unit.nanhai.shishan"))]))
+            topology: Topology(queues: [Names.publishedQueue(w.names.queue("unit.nanhai.shishan"))]))
         try await w.publishAll(samples)
         let all = await eventually { w.dispatched().count == samples.count }
         #expect(all, "dispatched \(w.dispatched().count) of \(samples.count)\n\(w.serve.log.suffix(3000))")

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# The cluster suite, after ops/test.sh (CI runs both): starts a three-node RabbitMQ cluster and its
+# PostgreSQL with ops/cluster.sh (nodes on PAGODA_CLUSTER_PORT, default 6400, and the two ports above it,
+# PostgreSQL on PORT+3, state under .build/cluster-PORT), runs ClusterLiveTests (5,000 tickets,
+# PAGODA_CLUSTER_TICKETS, while the node serve uses is stopped) and stops the cluster. Builds first
+# (nothing to do when ops/test.sh has just built). Run it as root, like ops/test.sh.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# shellcheck source=ops/lib.sh
+source ops/lib.sh
+ensure_packages
+
+export PAGODA_CLUSTER_PORT=${PAGODA_CLUSTER_PORT:-6400}
+export PAGODA_CLUSTER_DIR=${PAGODA_CLUSTER_DIR:-$PWD/.build/cluster-$PAGODA_CLUSTER_PORT}
+echo "== starting a three-node RabbitMQ cluster on 127.0.0.1:$PAGODA_CLUSTER_PORT-$((PAGODA_CLUSTER_PORT + 2))"
+trap 'ops/cluster.sh stop "$PAGODA_CLUSTER_DIR" >/dev/null 2>&1 || true' EXIT
+ops/cluster.sh start "$PAGODA_CLUSTER_DIR" "$PAGODA_CLUSTER_PORT"
+export PAGODA_TEST_POSTGRES_URL
+PAGODA_TEST_POSTGRES_URL=$(ops/cluster.sh urls "$PAGODA_CLUSTER_DIR" | grep '^postgres:')
+
+echo "== build"
+swift build --build-tests
+
+echo "== swift test: ClusterLiveTests"
+log=.build/swift-test-cluster.log
+set +e
+swift test --skip-build --filter ClusterLiveTests 2>&1 | tee "$log"
+status=${PIPESTATUS[0]}
+set -e
+if [ "$status" -ne 0 ]; then
+  echo "== the cluster suite failed (exit $status); the issues it recorded:"
+  grep -E -A12 '(✘|recorded an issue|Fatal error|Test .* failed)' "$log" | grep -v -E '^[0-9]{4}-[0-9]{2}-[0-9]{2}T' | tail -150
+  exit "$status"
+fi
