@@ -261,7 +261,8 @@ public struct PagodaServer: Sendable {
         // then the lifecycle loop, then the relay drains the outbox).
         let makeActive: @Sendable () -> [ServiceGroupConfiguration.ServiceConfiguration] = {
             let consumer = AMQPConsumer(
-                configuration: c.amqp, queue: c.names.intakeQueue, topology: topology, prefetch: c.prefetch,
+                configuration: c.amqp, queue: c.names.intakeQueue, topology: topology.consuming(c.names.intakeQueue),
+                prefetch: c.prefetch,
                 logger: intakeLogger)
             consumers.set("intake", consumer)
             let wake = Signal()
@@ -290,7 +291,9 @@ public struct PagodaServer: Sendable {
                 var commandLogger = logger
                 commandLogger[metadataKey: "amqp.role"] = "commands"
                 let commands = AMQPConsumer(
-                    configuration: c.amqp, queue: c.names.commandsQueue, topology: topology, prefetch: 500,
+                    configuration: c.amqp, queue: c.names.commandsQueue,
+                    topology: topology.consuming(c.names.commandsQueue),
+                    prefetch: 500,
                     logger: commandLogger)
                 consumers.set("commands", commands)
                 let life = LifecycleService(

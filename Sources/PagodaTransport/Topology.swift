@@ -117,6 +117,16 @@ extension Topology {
         return t
     }
 
+    /// What a consumer of `queue` declares on each (re)connect: the exchanges and their bindings, the queue
+    /// and the bindings to it. The other queues are the publishers' to declare: a consumer that declared
+    /// them all would repeat the declaration of every unit's queue on each connection.
+    public func consuming(_ queue: String) -> Topology {
+        var t = self
+        t.queues = queues.filter { $0.name == queue }
+        t.bindings = bindings.filter { $0.queue == queue }
+        return t
+    }
+
     /// Declares this topology on a connection opened for the purpose and closed after it (bounded by the
     /// configuration's connect and RPC timeouts): for names that must exist before a running publisher's
     /// next reconnect, such as the queues of units added by a rules reload. Blocking: call it from a

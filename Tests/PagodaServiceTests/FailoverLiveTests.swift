@@ -443,6 +443,8 @@ struct FailoverBenchmark {
             let before = highestSeen()
             #expect(await eventually(timeout: .seconds(120)) { highestSeen() > before + 50 }, "\(n.logs())")
             let victim = try #require(n.active)
+            let heir = 1 - victim
+            let heirLogBefore = n.nodes[heir].log.count
             let killedAt = ContinuousClock.now
             n.nodes[victim].signal(SIGKILL)
             _ = await n.nodes[victim].wait()
@@ -452,6 +454,11 @@ struct FailoverBenchmark {
             #expect(took, "no dispatch after the kill of round \(round)\n\(n.logs())")
             times.append(time)
             print("failover \(round): \(seconds(time))")
+            if time > .seconds(8) {
+                // What the new active logged meanwhile (timestamped), to see where a slow takeover spent it.
+                let lines = n.nodes[heir].log.dropFirst(heirLogBefore).split(separator: "\n")
+                print(lines.prefix(40).map { "  node \(heir): \($0.prefix(300))" }.joined(separator: "\n"))
+            }
             // The killed node comes back as the standby.
             let competing = n.nodes[victim].log.components(separatedBy: "standby: competing").count
             try n.nodes[victim].start()

@@ -43,6 +43,17 @@ import Testing
         }
     }
 
+    @Test func aConsumerDeclaresItsOwnQueueOnly() {
+        let names = Names()
+        let t = names.topology(for: Self.rules)
+        let intake = t.consuming(names.intakeQueue)
+        #expect(intake.queues.map(\.name) == [names.intakeQueue])
+        #expect(!intake.bindings.isEmpty && intake.bindings.allSatisfy { $0.queue == names.intakeQueue })
+        #expect(intake.exchanges == t.exchanges, "the bindings' exchanges exist before the bindings")
+        #expect(intake.removedExchangeBindings == t.removedExchangeBindings)
+        #expect(t.queues.count > 100, "the unit queues stay the publisher's: \(t.queues.count)")
+    }
+
     @Test func processorRejectsWithTheFirstIssueAndKeepsTheBody() {
         let p = IntakeProcessor(ruleSet: Self.rules, names: Names())
         let body = Array(#"{"id":"X","channel":"fax"}"#.utf8)

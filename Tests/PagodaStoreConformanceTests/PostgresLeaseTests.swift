@@ -85,10 +85,12 @@ import Testing
 
     @Test func aWriteAfterATakeoverIsRefusedAndWritesNothing() async throws {
         try await withTwoNodes { a, b in
-            let first = try #require(try await a.acquireLease(holder: "a", ttl: .milliseconds(500)))
+            // Held long enough for the first write on a loaded machine, then cut short by a renewal.
+            let first = try #require(try await a.acquireLease(holder: "a", ttl: .seconds(30)))
             a.setWriteFence(.epoch(first))
             let outcomes = try await a.recordDispatches([.dispatch(dispatch("L-1"))])
             #expect(outcomes == [.recorded(dispatchSequence: 1)])
+            #expect(try await a.renewLease(holder: "a", epoch: first, ttl: .milliseconds(1)))
             try await awaitExpiry(b)
             let second = try #require(try await b.acquireLease(holder: "b", ttl: .seconds(30)))
             b.setWriteFence(.epoch(second))
