@@ -30,22 +30,39 @@ extension PostgresStore {
             first = v
         }
         guard let first else { throw StoreError(.corrupt, "dispatch sequence row is missing") }
+        // The batch's tickets already in the inbox, in one read; a ticket twice in the batch is a duplicate
+        // of its first dispatch here.
+        var seen: [String: Int64] = [:]
+        let ids = items.compactMap { item -> String? in
+            if case .dispatch(let d) = item { return d.ticketID }
+            return nil
+        }
+        if !ids.isEmpty {
+            for try await (id, seq) in try await conn.query(
+                "SELECT ticket_id, dispatch_seq FROM inbox WHERE ticket_id = ANY(\(ids)::text[])", logger: logger
+            ).decode((String, Int64).self) {
+                seen[id] = seq
+            }
+        }
         var sequence = first
         var outcomes: [IntakeOutcome] = []
         outcomes.reserveCapacity(items.count)
+        var dispatches: [(TicketDispatch, Int64)] = []
         for item in items {
             switch item {
             case .dispatch(let dispatch):
-                if let seen = try await one(
-                    "SELECT dispatch_seq FROM inbox WHERE ticket_id = \(dispatch.ticketID)", Int64.self, conn, logger)
-                {
-                    outcomes.append(.duplicate(dispatchSequence: seen))
+                if let earlier = seen[dispatch.ticketID] {
+                    outcomes.append(.duplicate(dispatchSequence: earlier))
                     continue
                 }
                 sequence += 1
-                try await insert(dispatch, sequence: sequence, conn, logger)
+                seen[dispatch.ticketID] = sequence
+                dispatches.append((dispatch, sequence))
                 outcomes.append(.recorded(dispatchSequence: sequence))
             case .rejection(let rejection):
+                // The dispatches before it first: the outbox keeps the batch's order.
+                try await insert(dispatches, conn, logger)
+                dispatches.removeAll()
                 if let messageID = rejection.amqpMessageID,
                     try await one(
                         "SELECT 1 FROM rejections WHERE amqp_message_id = \(messageID)", Int32.self, conn, logger)
@@ -72,6 +89,7 @@ extension PostgresStore {
                 outcomes.append(.rejected(id: id))
             }
         }
+        try await insert(dispatches, conn, logger)
         if sequence != first {
             try await conn.perform(
                 "UPDATE sequences SET last_value = \(sequence) WHERE name = 'dispatch'", logger: logger)
@@ -79,67 +97,95 @@ extension PostgresStore {
         return outcomes
     }
 
+    /// Writes new dispatches with one statement per table (the tickets first: the other rows refer to
+    /// them), and one round trip per ticket for its repeat keys (a repeat within the batch is found).
     private static func insert(
-        _ dispatch: TicketDispatch, sequence: Int64, _ conn: PostgresConnection, _ logger: Logger
+        _ dispatches: [(TicketDispatch, Int64)], _ conn: PostgresConnection, _ logger: Logger
     ) async throws {
-        let at = EpochMillis.from(dispatch.at)
-        let received = EpochMillis.from(dispatch.receivedAt)
-        let decision = dispatch.decision
-        let id = dispatch.ticketID
-        try await conn.perform(
-            try """
-            INSERT INTO tickets (id, received_at, body, state, unit_id, created_at)
-            VALUES (\(id), \(received), \(Data(dispatch.ticketJSON)), 'dispatched', \(decision.unitID), \(at))
-            """, logger: logger)
-        try await conn.perform(
+        if dispatches.isEmpty { return }
+        var tickets = PostgresRows("INSERT INTO tickets (id, received_at, body, state, unit_id, created_at)")
+        var inbox = PostgresRows("INSERT INTO inbox (ticket_id, amqp_message_id, dispatch_seq, received_at)")
+        var decisions = PostgresRows(
             """
-            INSERT INTO inbox (ticket_id, amqp_message_id, dispatch_seq, received_at)
-            VALUES (\(id), \(dispatch.amqpMessageID), \(sequence), \(received))
-            """, logger: logger)
-        try await conn.perform(
-            try """
             INSERT INTO decisions (ticket_id, dispatch_seq, destination_type, unit_id, level, queue, rule_id, rule_file,
               rule_line, rules_hash, sla_profile, category, urgency, decision_json, created_at)
-            VALUES (\(id), \(sequence), \(decision.destinationType.rawValue), \(decision.unitID), \(decision.level),
-              \(decision.queue), \(decision.ruleID), \(decision.ruleFile), \(decision.ruleLine), \(decision.rulesHash),
-              \(decision.slaProfile), \(decision.category), \(decision.urgency), \(Data(decision.decisionJSON)), \(at))
-            """, logger: logger)
-        let deadlines = decision.deadlines.sorted(by: { $0.key < $1.key })
-        if !deadlines.isEmpty {
-            let clocks = deadlines.map(\.key)
-            let dues = deadlines.map { EpochMillis.from($0.value) }
-            try await conn.perform(
-                """
-                INSERT INTO deadlines (ticket_id, clock, due_at)
-                SELECT \(id), c, d FROM unnest(\(clocks)::text[], \(dues)::bigint[]) AS x(c, d)
-                """, logger: logger)
+            """)
+        var deadlines = PostgresRows("INSERT INTO deadlines (ticket_id, clock, due_at)")
+        var outbox = OutboxRows()
+        var events = EventRows()
+        var states = StateRows()
+        for (dispatch, _) in dispatches {
+            try tickets.row {
+                try $0.add(dispatch.ticketID)
+                try $0.add(EpochMillis.from(dispatch.receivedAt))
+                try $0.add(Data(dispatch.ticketJSON))
+                $0.literal("'dispatched'")
+                try $0.add(dispatch.decision.unitID)
+                try $0.add(EpochMillis.from(dispatch.at))
+            }
         }
-        let messages = dispatch.messages(sequence)
-        for message in messages {
-            try await insertOutbox(
-                message, OutboxFields(message), ticketID: id, rejectionID: nil, createdAt: at, conn, logger)
-        }
-        try await insertEvent(
-            id,
-            EventWrite(
-                type: "ticket.dispatched", at: dispatch.at,
-                payloadJSON: DispatchedEventPayload.json(
-                    sequence: sequence, decision: decision, messageIDs: messages.map(\.messageID))), conn, logger)
-        if let start = dispatch.lifecycle {
+        try await tickets.perform(conn, logger)
+        // The other rows in the order the tickets came, each ticket's lifecycle after its dispatch.
+        for (dispatch, sequence) in dispatches {
+            let at = EpochMillis.from(dispatch.at)
+            let received = EpochMillis.from(dispatch.receivedAt)
+            let decision = dispatch.decision
+            let id = dispatch.ticketID
+            try inbox.row {
+                try $0.add(id)
+                try $0.add(dispatch.amqpMessageID)
+                try $0.add(sequence)
+                try $0.add(received)
+            }
+            try decisions.row {
+                try $0.add(id)
+                try $0.add(sequence)
+                try $0.add(decision.destinationType.rawValue)
+                try $0.add(decision.unitID)
+                try $0.add(decision.level)
+                try $0.add(decision.queue)
+                try $0.add(decision.ruleID)
+                try $0.add(decision.ruleFile)
+                try $0.add(decision.ruleLine)
+                try $0.add(decision.rulesHash)
+                try $0.add(decision.slaProfile)
+                try $0.add(decision.category)
+                try $0.add(decision.urgency)
+                try $0.add(Data(decision.decisionJSON))
+                try $0.add(at)
+            }
+            for (clock, due) in decision.deadlines.sorted(by: { $0.key < $1.key }) {
+                try deadlines.row {
+                    try $0.add(id)
+                    try $0.add(clock)
+                    try $0.add(EpochMillis.from(due))
+                }
+            }
+            let messages = dispatch.messages(sequence)
+            for message in messages { try outbox.add(message, ticketID: id, createdAt: at) }
+            try events.add(
+                id,
+                EventWrite(
+                    type: "ticket.dispatched", at: dispatch.at,
+                    payloadJSON: DispatchedEventPayload.json(
+                        sequence: sequence, decision: decision, messageIDs: messages.map(\.messageID))))
+            guard let start = dispatch.lifecycle else { continue }
             let match = try await matchRepeat(
                 ticketID: id, keys: dispatch.repeatKeys, receivedAt: dispatch.receivedAt,
                 window: dispatch.repeatWindow, conn, logger)
             let life = start(match)
-            try await writeState(id, life.state, at: at, conn, logger)
-            for e in life.events { try await insertEvent(id, e, conn, logger) }
-            for m in life.messages {
-                try await insertOutbox(m, OutboxFields(m), ticketID: id, rejectionID: nil, createdAt: at, conn, logger)
-            }
+            try states.add(id, life.state, at: at)
+            for e in life.events { try events.add(id, e) }
+            for m in life.messages { try outbox.add(m, ticketID: id, createdAt: at) }
         }
+        for rows in [inbox, decisions, deadlines, outbox.rows, events.rows] { try await rows.perform(conn, logger) }
+        try await states.perform(conn, logger)
     }
 
     /// Within a dispatch transaction: the most recent earlier ticket sharing one of `keys` received in
-    /// `window` before `receivedAt`; then records the new ticket's keys.
+    /// `window` before `receivedAt` (of equal times, the one of the earliest key); then records the new
+    /// ticket's keys. One round trip: the statement's insert is not visible to its own read, which skips the
+    /// ticket anyway.
     static func matchRepeat(
         ticketID: String, keys: [String], receivedAt: Date, window: TimeInterval, _ conn: PostgresConnection,
         _ logger: Logger
@@ -148,23 +194,23 @@ extension PostgresStore {
         let at = EpochMillis.from(receivedAt)
         let from = EpochMillis.from(receivedAt.addingTimeInterval(-window))
         var best: (at: Int64, match: RepeatMatch)?
-        for key in keys {
-            for try await (other, t) in try await conn.query(
-                """
-                SELECT ticket_id, received_at FROM repeat_keys
-                WHERE key = \(key) AND received_at BETWEEN \(from) AND \(at) AND ticket_id <> \(ticketID)
-                ORDER BY received_at DESC LIMIT 1
-                """, logger: logger
-            ).decode((String, Int64).self) where best == nil || t > best!.at {
-                best = (t, RepeatMatch(ticketID: other, key: key))
-            }
-        }
-        try await conn.perform(
+        for try await (other, t, key) in try await conn.query(
             """
-            INSERT INTO repeat_keys (key, received_at, ticket_id)
-            SELECT DISTINCT k, \(at)::bigint, \(ticketID) FROM unnest(\(keys)::text[]) AS x(k)
-            ON CONFLICT DO NOTHING
-            """, logger: logger)
+            WITH recorded AS (
+              INSERT INTO repeat_keys (key, received_at, ticket_id)
+              SELECT DISTINCT k, \(at)::bigint, \(ticketID) FROM unnest(\(keys)::text[]) AS x(k)
+              ON CONFLICT DO NOTHING)
+            SELECT r.ticket_id, r.received_at, x.k
+            FROM unnest(\(keys)::text[]) WITH ORDINALITY AS x(k, n)
+            CROSS JOIN LATERAL (
+              SELECT ticket_id, received_at FROM repeat_keys
+              WHERE key = x.k AND received_at BETWEEN \(from) AND \(at) AND ticket_id <> \(ticketID)
+              ORDER BY received_at DESC LIMIT 1) r
+            ORDER BY x.n
+            """, logger: logger
+        ).decode((String, Int64, String).self) where best == nil || t > best!.at {
+            best = (t, RepeatMatch(ticketID: other, key: key))
+        }
         return best?.match
     }
 
@@ -172,25 +218,18 @@ extension PostgresStore {
         _ message: OutboxMessage, _ fields: OutboxFields, ticketID: String?, rejectionID: Int64?, createdAt: Int64,
         _ conn: PostgresConnection, _ logger: Logger
     ) async throws {
-        try await conn.perform(
-            try """
-            INSERT INTO outbox (message_id, ticket_id, rejection_id, exchange, routing_key, content_type, headers_json,
-              body, mandatory, created_at, sent_at, attempts, extra_routing_keys)
-            VALUES (\(message.messageID), \(ticketID), \(rejectionID), \(message.exchange), \(message.routingKey),
-              \(message.contentType), \(fields.headersJSON), \(fields.body), \(message.mandatory), \(createdAt), NULL, 0,
-              \(fields.extraRoutingKeys))
-            """, logger: logger)
+        var rows = OutboxRows()
+        try rows.add(message, fields, ticketID: ticketID, rejectionID: rejectionID, createdAt: createdAt)
+        try await rows.rows.perform(conn, logger)
     }
 
     /// A timeline row of the ticket.
     static func insertEvent(_ ticketID: String, _ e: EventWrite, _ conn: PostgresConnection, _ logger: Logger)
         async throws
     {
-        try await conn.perform(
-            """
-            INSERT INTO events (ticket_id, type, at, payload_json)
-            VALUES (\(ticketID), \(e.type), \(EpochMillis.from(e.at)), \(e.payloadJSON))
-            """, logger: logger)
+        var rows = EventRows()
+        try rows.add(ticketID, e)
+        try await rows.rows.perform(conn, logger)
     }
 
     /// The first value of the first row, or nil when there is none.
@@ -311,5 +350,50 @@ extension PostgresRandomAccessRow {
     /// The value of column `index`, decoded as `T`.
     func at<T: PostgresDecodable>(_ index: Int, _ type: T.Type = T.self) throws -> T {
         try self[index].decode(T.self)
+    }
+}
+
+/// Outbox rows written in one statement.
+struct OutboxRows {
+    var rows = PostgresRows(
+        """
+        INSERT INTO outbox (message_id, ticket_id, rejection_id, exchange, routing_key, content_type, headers_json,
+          body, mandatory, created_at, sent_at, attempts, extra_routing_keys)
+        """)
+
+    mutating func add(
+        _ message: OutboxMessage, _ fields: OutboxFields? = nil, ticketID: String?, rejectionID: Int64? = nil,
+        createdAt: Int64
+    ) throws {
+        let fields = fields ?? OutboxFields(message)
+        try rows.row {
+            try $0.add(message.messageID)
+            try $0.add(ticketID)
+            try $0.add(rejectionID)
+            try $0.add(message.exchange)
+            try $0.add(message.routingKey)
+            try $0.add(message.contentType)
+            try $0.add(fields.headersJSON)
+            try $0.add(fields.body)
+            try $0.add(message.mandatory)
+            try $0.add(createdAt)
+            $0.literal("NULL")
+            $0.literal("0")
+            try $0.add(fields.extraRoutingKeys)
+        }
+    }
+}
+
+/// Timeline rows written in one statement.
+struct EventRows {
+    var rows = PostgresRows("INSERT INTO events (ticket_id, type, at, payload_json)")
+
+    mutating func add(_ ticketID: String, _ e: EventWrite) throws {
+        try rows.row {
+            try $0.add(ticketID)
+            try $0.add(e.type)
+            try $0.add(EpochMillis.from(e.at))
+            try $0.add(e.payloadJSON)
+        }
     }
 }

@@ -181,34 +181,77 @@ extension PostgresStore {
     static func writeState(_ ticketID: String, _ s: StateWrite, at: Int64, _ conn: PostgresConnection, _ logger: Logger)
         async throws
     {
-        let k = s.console
-        let due = k.dueAt.map(EpochMillis.from) ?? ConsoleColumns.noDeadline
-        try await conn.perform(
-            try """
-            INSERT INTO lifecycle (ticket_id, version, phase, unit_id, state, updated_at,
-              light, due_at, supervised, desk, category, enterprise)
-            VALUES (\(ticketID), \(s.version), \(s.phase), \(s.unitID), \(Data(s.state)), \(at),
-              \(k.light), \(due), \(k.supervised), \(k.desk), \(k.category), \(k.enterprise))
-            ON CONFLICT (ticket_id) DO UPDATE SET version = excluded.version, phase = excluded.phase,
-              unit_id = excluded.unit_id, state = excluded.state, updated_at = excluded.updated_at,
-              light = excluded.light, due_at = excluded.due_at, supervised = excluded.supervised, desk = excluded.desk,
-              category = excluded.category, enterprise = excluded.enterprise
-            """, logger: logger)
-        try await writeTimer(ticketID, s, conn, logger)
+        var rows = StateRows()
+        try rows.add(ticketID, s, at: at)
+        try await rows.perform(conn, logger)
     }
 
     /// Replaces the ticket's timer row (removes it when the state has no timer); its token is the version.
     static func writeTimer(_ ticketID: String, _ s: StateWrite, _ conn: PostgresConnection, _ logger: Logger)
         async throws
     {
+        var rows = StateRows()
+        try rows.addTimer(ticketID, s)
+        try await rows.perform(conn, logger)
+    }
+}
+
+/// Lifecycle states and their timers, written in three statements at most: the states, the timers of
+/// those that have one (their token is the version), and the removal of the others' timers.
+struct StateRows {
+    private var states = PostgresRows(
+        """
+        INSERT INTO lifecycle (ticket_id, version, phase, unit_id, state, updated_at,
+          light, due_at, supervised, desk, category, enterprise)
+        """,
+        """
+        ON CONFLICT (ticket_id) DO UPDATE SET version = excluded.version, phase = excluded.phase,
+          unit_id = excluded.unit_id, state = excluded.state, updated_at = excluded.updated_at,
+          light = excluded.light, due_at = excluded.due_at, supervised = excluded.supervised, desk = excluded.desk,
+          category = excluded.category, enterprise = excluded.enterprise
+        """)
+    private var timers = PostgresRows(
+        "INSERT INTO timers (ticket_id, due_at, token)",
+        "ON CONFLICT (ticket_id) DO UPDATE SET due_at = excluded.due_at, token = excluded.token")
+    private var untimed: [String] = []
+
+    mutating func add(_ ticketID: String, _ s: StateWrite, at: Int64) throws {
+        let k = s.console
+        try states.row {
+            try $0.add(ticketID)
+            try $0.add(s.version)
+            try $0.add(s.phase)
+            try $0.add(s.unitID)
+            try $0.add(Data(s.state))
+            try $0.add(at)
+            try $0.add(k.light)
+            try $0.add(k.dueAt.map(EpochMillis.from) ?? ConsoleColumns.noDeadline)
+            try $0.add(k.supervised)
+            try $0.add(k.desk)
+            try $0.add(k.category)
+            try $0.add(k.enterprise)
+        }
+        try addTimer(ticketID, s)
+    }
+
+    /// The timer alone (the state is written elsewhere).
+    mutating func addTimer(_ ticketID: String, _ s: StateWrite) throws {
         if let due = s.timer {
-            try await conn.perform(
-                """
-                INSERT INTO timers (ticket_id, due_at, token) VALUES (\(ticketID), \(EpochMillis.from(due)), \(s.version))
-                ON CONFLICT (ticket_id) DO UPDATE SET due_at = excluded.due_at, token = excluded.token
-                """, logger: logger)
+            try timers.row {
+                try $0.add(ticketID)
+                try $0.add(EpochMillis.from(due))
+                try $0.add(s.version)
+            }
         } else {
-            try await conn.perform("DELETE FROM timers WHERE ticket_id = \(ticketID)", logger: logger)
+            untimed.append(ticketID)
+        }
+    }
+
+    func perform(_ conn: PostgresConnection, _ logger: Logger) async throws {
+        try await states.perform(conn, logger)
+        try await timers.perform(conn, logger)
+        if !untimed.isEmpty {
+            try await conn.perform("DELETE FROM timers WHERE ticket_id = ANY(\(untimed)::text[])", logger: logger)
         }
     }
 }

@@ -186,23 +186,23 @@ public final class PostgresStore: Sendable {
             return try await Self.uncancelled {
                 try await client.withConnection { conn in
                     try await conn.withTransaction(logger: logger) { conn in
-                        if !synchronousCommit {
-                            // Like SQLite's marks without an fsync of their own: a lost mark after a crash only
-                            // means a message is published again, which consumers recognise by its id.
-                            try await conn.perform("SET LOCAL synchronous_commit = off", logger: logger)
-                        }
+                        // The writer lock and the transaction's settings in one round trip (a batch's
+                        // overhead is paid on every write). Like SQLite's marks without an fsync of their
+                        // own, `synchronousCommit: false` commits without waiting for the WAL flush: a lost
+                        // mark after a crash only means a message is published again, which consumers
+                        // recognise by its id. A node holding the lease bounds its transactions: one frozen
+                        // (SIGSTOP) or cut off half way through a write must not keep the writer lock and
+                        // the lease row locked; the server ends such a session, so a takeover does not wait
+                        // for it and the frozen write commits nothing.
+                        var settings = ["pg_advisory_xact_lock(\(Self.writerLock))"]
+                        if !synchronousCommit { settings.append("set_config('synchronous_commit', 'off', true)") }
                         if case .epoch = fence {
-                            // A node frozen (SIGSTOP) or cut off half way through a write must not keep the
-                            // writer lock and the lease row locked: the server ends such a session, so a
-                            // takeover does not wait for it and the frozen write commits nothing.
-                            try await conn.perform(
-                                PostgresQuery(
-                                    unsafeSQL:
-                                        "SET LOCAL idle_in_transaction_session_timeout = \(Self.idleInTransactionLimit)"
-                                ),
-                                logger: logger)
+                            settings.append(
+                                "set_config('idle_in_transaction_session_timeout', '\(Self.idleInTransactionLimit)', true)"
+                            )
                         }
-                        try await conn.perform("SELECT pg_advisory_xact_lock(\(Self.writerLock))", logger: logger)
+                        try await conn.perform(
+                            PostgresQuery(unsafeSQL: "SELECT " + settings.joined(separator: ", ")), logger: logger)
                         if case .epoch(let mine) = fence { try await Self.checkLease(mine, on: conn, logger: logger) }
                         return try await body(conn, logger)
                     }

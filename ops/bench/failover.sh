@@ -26,4 +26,4 @@ export PAGODA_BIN PAGODA_FAILOVER_BENCH=$kills
 swift build --build-tests >/dev/null
 PAGODA_TEST_POSTGRES_URL=$(ops/cluster.sh urls "$PAGODA_FAILOVER_CLUSTER" | grep '^postgres://')
 export PAGODA_TEST_POSTGRES_URL
-swift test --skip-build --filter 'FailoverBenchmark' 2>&1 | grep -E '^failover|✘|recorded an issue|Test run'
+swift test --skip-build --filter 'FailoverBenchmark' 2>&1 | grep -E '^failover|^  node|✘|recorded an issue|Test run'
