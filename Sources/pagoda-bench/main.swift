@@ -383,11 +383,14 @@ for round in 1...max(1, options.rounds) {
     let r = try await ServeRound.run(round, base: run)
     lastRound = r
     let seconds = Double(options.count) / r.rate.total
+    // Without the bare pipe (--serve-only) there is no (a) to compare with.
+    let share = options.serveOnly ? "" : String(format: "; %.0f%% of (a)", 100 * r.rate.total / rateA)
     print(
         String(
-            format:
-                "(b) pagoda serve, round %d:   %7.0f tickets/s (%d in %.2f s, start-up included; %.0f%% of (a)), %7.0f from the first event",
-            round, r.rate.total, options.count, seconds, 100 * r.rate.total / rateA, r.rate.steady) + r.broker)
+            format: "(b) pagoda serve, round %d:   %7.0f tickets/s (%d in %.2f s, start-up included", round,
+            r.rate.total,
+            options.count, seconds) + share
+            + String(format: "), %7.0f from the first event", r.rate.steady) + r.broker)
     if options.serveOnly { continue }
     let bytes = r.watcher.seen.with { $0.bytes / max(1, $0.count) }
     let brokerStartC = brokerPID.map(cpuSeconds) ?? 0
