@@ -24,9 +24,6 @@ import Synchronization
 public final class PostgresStore: Sendable {
     /// The key of the transaction-level advisory lock every write transaction takes first ("Pagoda" in ASCII).
     static let writerLock: Int64 = 0x5061_676F_6461
-    /// With a lease (several nodes): how long, in milliseconds, a write transaction may wait for its node
-    /// between statements before the server ends the session (the lease's time to live).
-    static let idleInTransactionLimit = 5_000
     let client: PostgresClient
     private let running: Task<Void, Never>
     let logger: Logger
@@ -181,6 +178,7 @@ public final class PostgresStore: Sendable {
     ) async throws(StoreError) -> T {
         let (client, logger) = (self.client, self.logger)
         let fence = self.fence.withLock { $0 }
+        let idleLimit = Self.milliseconds(configuration.idleInTransactionLimit)
         if case .refused = fence { throw StoreError(.fenced, "this node does not hold the lease") }
         do {
             return try await Self.uncancelled {
@@ -198,7 +196,7 @@ public final class PostgresStore: Sendable {
                         if !synchronousCommit { settings.append("set_config('synchronous_commit', 'off', true)") }
                         if case .epoch = fence {
                             settings.append(
-                                "set_config('idle_in_transaction_session_timeout', '\(Self.idleInTransactionLimit)', true)"
+                                "set_config('idle_in_transaction_session_timeout', '\(idleLimit)', true)"
                             )
                         }
                         try await conn.perform(
@@ -293,6 +291,10 @@ public struct PostgresStoreConfiguration: Sendable, CustomStringConvertible {
     public var maximumConnections = 8
     /// How long opening waits for the server, and each new connection for its handshake.
     public var connectTimeout: Duration = .seconds(10)
+    /// With a lease (several nodes): how long a write transaction may wait for its node between statements
+    /// before the server ends the session, so that a frozen node does not keep the writer lock past the
+    /// lease's time to live (5 s). Tests that play two nodes on a loaded machine raise it.
+    public var idleInTransactionLimit: Duration = .seconds(5)
 
     public init(host: String, port: Int = 5432, username: String, password: String? = nil, database: String) {
         self.host = host

@@ -10,7 +10,10 @@ import Testing
 @Suite struct PostgresLeaseTests {
     /// Two stores (two nodes) on one fresh database; removed afterwards whatever `body` did.
     func withTwoNodes(_ body: (PostgresStore, PostgresStore) async throws -> Void) async throws {
-        let database = try await TestPostgres.createDatabase()
+        var database = try await TestPostgres.createDatabase()
+        // A loaded test machine can leave a transaction idle for seconds between statements; these tests
+        // are about the fence, not about the server ending a frozen node's session.
+        database.idleInTransactionLimit = .seconds(120)
         let a = try await PostgresStore.open(database, logger: TestPostgres.logger)
         let b = try await PostgresStore.open(database, logger: TestPostgres.logger)
         do {
