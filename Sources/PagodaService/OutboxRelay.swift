@@ -120,6 +120,9 @@ final class OutboxRelay: Service {
             // new is published while the store cannot write.
             var backoff = Backoff()
             var nextFlush = ContinuousClock.now
+            // Nacks since the last warning about them, and when that was (one warning in ten seconds).
+            var nacks = 0
+            var lastNackWarning: ContinuousClock.Instant?
             func send(_ part: Part, again: Bool) {
                 if again { metrics.republished.increment() }
                 var part = part
@@ -265,7 +268,19 @@ final class OutboxRelay: Service {
                                 }
                             }
                         }
-                    case .nacked, .outcomeUnknown:
+                    case .nacked:
+                        // A nacking broker is asked again on the next tick, not at once; the publisher moves
+                        // to another connection if every publish keeps being nacked.
+                        parked.append(part)
+                        nacks += 1
+                        if lastNackWarning.map({ ContinuousClock.now - $0 >= .seconds(10) }) ?? true {
+                            logger.warning(
+                                "broker nacked publishes; publishing them again on the next tick",
+                                metadata: ["outbox.nacked": "\(nacks)"])
+                            lastNackWarning = .now
+                            nacks = 0
+                        }
+                    case .outcomeUnknown:
                         retry.append(part)
                     }
                 case .redeclared(let queue, let error):

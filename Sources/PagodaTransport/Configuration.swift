@@ -140,6 +140,10 @@ public struct AMQPConfiguration: Sendable, Equatable {
     /// notices a close deadline.
     public var pollInterval: Duration
     public var reconnectBackoff: ReconnectBackoff
+    /// How long a publisher's connection may answer every publish with basic.nack, confirming none, before
+    /// the publisher drops it and connects again (to the next node of a cluster). A channel can keep
+    /// nacking after a node of the cluster went away while a fresh connection is accepted at once.
+    public var nackReconnectAfter: Duration = .seconds(5)
     /// Further nodes of the same cluster, tried in turn after `host:port` when a connect fails or an
     /// established connection is lost. Every node shares the credentials, vhost and TLS settings.
     public var alternates: [AMQPEndpoint] = []

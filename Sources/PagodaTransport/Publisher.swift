@@ -109,6 +109,9 @@ final class PublisherWorker {
     var nextTag: UInt64 = 1
     var inflight: [UInt64: Inflight] = [:]
     var blocked = false
+    /// Since when every confirm on this connection has been a nack (nil after an ack); see
+    /// `AMQPConfiguration.nackReconnectAfter`.
+    var nackedSince: ContinuousClock.Instant?
     var reconnection: Reconnection
     var generation: UInt64 { reconnection.generation }
     /// Asked before each send; a refused message resolves to `.outcomeUnknown` unsent.
@@ -173,6 +176,7 @@ final class PublisherWorker {
             session = s
             nextTag = 1
             blocked = false
+            nackedSince = nil
             reconnection.didConnect(logger: logger, "publisher connected", node: node)
         } catch {
             reconnection.connectFailed(error, logger: logger, "publisher connect failed")
@@ -290,6 +294,10 @@ final class PublisherWorker {
         case Method.basicNack:
             let m = decoded.assumingMemoryBound(to: amqp_basic_nack_t.self).pointee
             settle(tag: m.delivery_tag, multiple: m.multiple != 0, nacked: true)
+            if let since = nackedSince, since.duration(to: .now) >= configuration.nackReconnectAfter {
+                let message = "every publish nacked for \(configuration.nackReconnectAfter)"
+                lost(.library(status: -1, message: message, context: "publisher confirms"))
+            }
         case Method.basicReturn:
             let m = decoded.assumingMemoryBound(to: amqp_basic_return_t.self).pointee
             let code = m.reply_code
@@ -321,6 +329,11 @@ final class PublisherWorker {
     }
 
     private func settle(tag: UInt64, multiple: Bool, nacked: Bool) {
+        if !nacked {
+            nackedSince = nil
+        } else if nackedSince == nil {
+            nackedSince = .now
+        }
         let tags: [UInt64] = multiple ? inflight.keys.filter { $0 <= tag }.sorted() : [tag]
         for t in tags {
             guard let i = inflight.removeValue(forKey: t) else { continue }

@@ -79,6 +79,31 @@ import Testing
         try await TestBroker.ctl("delete_queue", queue)
     }
 
+    /// A connection that answers every publish with basic.nack (here a queue that refuses everything:
+    /// no room, `reject-publish`) is dropped after `nackReconnectAfter`, and the publisher connects again.
+    @Test func aConnectionThatOnlyNacksIsReplaced() async throws {
+        var config = try TestBroker.configuration
+        config.nackReconnectAfter = .milliseconds(500)
+        let queue = uniqueName("pagoda.test.full")
+        let topology = Topology(
+            queues: [.init(name: queue, arguments: ["x-max-length": .int(0), "x-overflow": "reject-publish"])])
+        let publisher = AMQPPublisher(configuration: config, topology: topology, window: 16, logger: TestBroker.logger)
+        try await publisher.waitUntilConnected()
+        var outcomes: [PublishOutcome] = []
+        let deadline = ContinuousClock.now + .seconds(30)
+        while publisher.counters.connects < 2 && ContinuousClock.now < deadline {
+            let message = AMQPMessage(
+                exchange: "", routingKey: queue, body: Array("x".utf8), messageId: "n-\(outcomes.count)")
+            outcomes.append(try await publisher.publish(message))
+            try await Task.sleep(for: .milliseconds(50))  // a steady trickle of publishes, as a relay retries
+        }
+        #expect(publisher.counters.connects >= 2, "the publisher connected again after nacks only")
+        #expect(publisher.counters.disconnects >= 1)
+        #expect(outcomes.contains(.nacked) && !outcomes.contains(.confirmed))
+        await publisher.close()
+        try await TestBroker.ctl("delete_queue", queue)
+    }
+
     /// A cluster named by several URLs whose first node is down: the publisher and the consumer go on to the
     /// next node, and every message is confirmed and delivered.
     @Test func aDeadFirstNodeIsPassedOverForTheNext() async throws {
