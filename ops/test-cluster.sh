@@ -14,6 +14,9 @@ ensure_packages
 export PAGODA_CLUSTER_PORT=${PAGODA_CLUSTER_PORT:-6400}
 export PAGODA_CLUSTER_DIR=${PAGODA_CLUSTER_DIR:-$PWD/.build/cluster-$PAGODA_CLUSTER_PORT}
 echo "== starting a three-node RabbitMQ cluster on 127.0.0.1:$PAGODA_CLUSTER_PORT-$((PAGODA_CLUSTER_PORT + 2))"
+# A fresh cluster every run: a node whose peers' state was left by an interrupted run waits minutes for them.
+ops/cluster.sh stop "$PAGODA_CLUSTER_DIR" >/dev/null 2>&1 || true
+rm -rf "$PAGODA_CLUSTER_DIR"
 trap 'ops/cluster.sh stop "$PAGODA_CLUSTER_DIR" >/dev/null 2>&1 || true' EXIT
 ops/cluster.sh start "$PAGODA_CLUSTER_DIR" "$PAGODA_CLUSTER_PORT"
 export PAGODA_TEST_POSTGRES_URL

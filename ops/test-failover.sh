@@ -13,6 +13,7 @@ port=${PAGODA_FAILOVER_PORT:-5960}
 export PAGODA_FAILOVER_CLUSTER=${PAGODA_FAILOVER_CLUSTER:-$PWD/.build/failover-cluster}
 if ! ops/cluster.sh status "$PAGODA_FAILOVER_CLUSTER" >/dev/null 2>&1; then
   echo "== starting a three-node RabbitMQ cluster on 127.0.0.1:$port-$((port + 2)), PostgreSQL on $((port + 3))"
+  rm -rf "$PAGODA_FAILOVER_CLUSTER"  # a fresh cluster: state left by an interrupted run stalls a node's start
   ops/cluster.sh start "$PAGODA_FAILOVER_CLUSTER" "$port"
   trap 'ops/cluster.sh stop "$PAGODA_FAILOVER_CLUSTER" >/dev/null 2>&1 || true' EXIT
 fi

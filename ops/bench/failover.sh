@@ -15,6 +15,8 @@ ensure_packages
 kills=${1:-10}
 if [ -z "${PAGODA_FAILOVER_CLUSTER:-}" ]; then
   export PAGODA_FAILOVER_CLUSTER=$PWD/.build/bench-failover
+  ops/cluster.sh stop "$PAGODA_FAILOVER_CLUSTER" >/dev/null 2>&1 || true
+  rm -rf "$PAGODA_FAILOVER_CLUSTER"
   ops/cluster.sh start "$PAGODA_FAILOVER_CLUSTER" "${PAGODA_BENCH_FAILOVER_PORT:-5990}" >/dev/null
   trap 'ops/cluster.sh stop "$PAGODA_FAILOVER_CLUSTER" >/dev/null 2>&1 || true' EXIT
 fi
