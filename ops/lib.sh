@@ -27,3 +27,13 @@ ensure_packages() {
   done
   return 1
 }
+
+# Ends the script when a `swift test` run failed (STATUS not 0): first repeats the issues it recorded in
+# LOG, where a CI log's tail shows them (the suites' logs are long). NAME says which run it was.
+exit_if_tests_failed() {
+  local name=$1 status=$2 log=$3
+  [ "$status" -eq 0 ] && return 0
+  echo "== $name failed (exit $status); the issues it recorded:"
+  grep -E -A12 '(✘|recorded an issue|Fatal error|Test .* failed)' "$log" | grep -v -E '^[0-9]{4}-[0-9]{2}-[0-9]{2}T' | tail -150
+  exit "$status"
+}

@@ -31,8 +31,4 @@ set +e
 swift test --skip-build --filter ClusterLiveTests 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
 set -e
-if [ "$status" -ne 0 ]; then
-  echo "== the cluster suite failed (exit $status); the issues it recorded:"
-  grep -E -A12 '(✘|recorded an issue|Fatal error|Test .* failed)' "$log" | grep -v -E '^[0-9]{4}-[0-9]{2}-[0-9]{2}T' | tail -150
-  exit "$status"
-fi
+exit_if_tests_failed "the cluster suite" "$status" "$log"

@@ -8,6 +8,8 @@
 # Stops the cluster when it is done, unless it was running already.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=ops/lib.sh
+source ops/lib.sh
 
 port=${PAGODA_FAILOVER_PORT:-5960}
 export PAGODA_FAILOVER_CLUSTER=${PAGODA_FAILOVER_CLUSTER:-$PWD/.build/failover-cluster}
@@ -30,8 +32,4 @@ set +e
 swift test --skip-build --filter FailoverLiveTests 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
 set -e
-if [ "$status" -ne 0 ]; then
-  echo "== failover suite failed (exit $status); the issues it recorded:"
-  grep -E -A12 '(✘|recorded an issue|Fatal error|Test .* failed)' "$log" | grep -v -E '^[0-9]{4}-[0-9]{2}-[0-9]{2}T' | tail -150
-  exit "$status"
-fi
+exit_if_tests_failed "the failover suite" "$status" "$log"

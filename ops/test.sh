@@ -95,11 +95,7 @@ set +e
 } 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
 set -e
-if [ "$status" -ne 0 ]; then
-  echo "== swift test failed (exit $status); the issues it recorded:"
-  grep -E -A12 '(✘|recorded an issue|Fatal error|Test .* failed)' "$log" | grep -v -E '^[0-9]{4}-[0-9]{2}-[0-9]{2}T' | tail -150
-  exit "$status"
-fi
+exit_if_tests_failed "swift test" "$status" "$log"
 
 # The service suites' brokers are done with: stop them before the console's own starts.
 stop_service_broker
