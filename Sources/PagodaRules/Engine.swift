@@ -242,73 +242,76 @@ extension RuleSet {
     // MARK: Steps
 
     func matchedPhrases(_ ticket: Ticket) -> [Int32] {
+        // The text counts from far past any title, so that no gap or nearness joins the title to the text.
         var found: [Int32] = []
-        if virtualPhrases.isEmpty {
-            if let title = ticket.title { matcher.scan(title, into: &found) }
-            matcher.scan(ticket.text, into: &found)
-            PhraseMatcher.sortUnique(&found)
-            return found
-        }
-        // Virtual phrases need where each phrase occurs. The text counts from far past any title, so that no
-        // gap or nearness joins the title to the text.
-        var hits: [PhraseHit] = []
-        if let title = ticket.title { matcher.scan(title, offset: 0, into: &found, hits: &hits) }
-        matcher.scan(ticket.text, offset: 1 << 20, into: &found, hits: &hits)
+        var located: [PhraseHit] = []
+        if let title = ticket.title { matcher.scan(title, offset: 0, into: &found, located: &located) }
+        matcher.scan(ticket.text, offset: 1 << 20, into: &found, located: &located)
         PhraseMatcher.sortUnique(&found)
-        addVirtualPhrases(hits, into: &found)
+        if !located.isEmpty { addVirtualPhrases(&located, into: &found) }
         return found
     }
 
-    /// Works out which virtual phrases occur, in id order (a guarded gap phrase comes after its gap
-    /// phrase), and adds their ids to `found`, which stays sorted.
-    func addVirtualPhrases(_ hits: [PhraseHit], into found: inout [Int32]) {
-        // Only the virtual phrases whose first real phrase occurred can occur; in id order, so a guarded
-        // gap phrase comes after its gap phrase.
+    /// Works out which virtual phrases occur, given where their real phrases occur (`spans`, to which
+    /// their occurrences are added), and adds their ids to `found` (the real phrases that occur, sorted),
+    /// which stays sorted. Linear in the number of occurrences, whatever the text.
+    func addVirtualPhrases(_ spans: inout [PhraseHit], into found: inout [Int32]) {
+        // Only the virtual phrases whose first real phrase occurred can occur; in id order, so a virtual
+        // phrase comes after those it is made of.
         var candidates: [Int32] = []
-        for id in found { if let v = virtualsByRoot[id] { candidates.append(contentsOf: v) } }
+        for id in found { candidates += virtualsByRoot[Int(id)] }
         if candidates.isEmpty { return }
         candidates.sort()
-        let sorted = hits.sorted { ($0.id, $0.end) < ($1.id, $1.end) }
-        var spans: [Int32: [(start: Int32, end: Int32)]] = [:]
-        func occurrences(_ id: Int32) -> [(start: Int32, end: Int32)] {
-            if id >= VirtualPhrase.base { return spans[id] ?? [] }
-            var lo = 0
-            var hi = sorted.count
+        // Occurrences sorted by phrase, then by end (and so by start); a virtual phrase's occurrences are
+        // appended in id order, so the array stays sorted.
+        spans.sort { ($0.id, $0.end) < ($1.id, $1.end) }
+        func firstIndex(in range: Range<Int>, where isPast: (PhraseHit) -> Bool) -> Int {
+            var (lo, hi) = (range.lowerBound, range.upperBound)
             while lo < hi {
                 let mid = (lo + hi) / 2
-                if sorted[mid].id < id { lo = mid + 1 } else { hi = mid }
+                if isPast(spans[mid]) { hi = mid } else { lo = mid + 1 }
             }
-            var out: [(start: Int32, end: Int32)] = []
-            let length = phraseLengths[Int(id)]
-            while lo < sorted.count, sorted[lo].id == id {
-                out.append((sorted[lo].end - length + 1, sorted[lo].end))
-                lo += 1
-            }
-            return out
+            return lo
+        }
+        func occurrences(_ id: Int32) -> Range<Int> {
+            let all = 0..<spans.count
+            return firstIndex(in: all) { $0.id >= id }..<firstIndex(in: all) { $0.id > id }
         }
         for id in candidates {
-            var matched: [(start: Int32, end: Int32)] = []
+            let before = spans.count
             switch virtualPhrases[Int(id - VirtualPhrase.base)] {
             case .gap(let first, let second, let within):
-                let a = occurrences(first)
-                if a.isEmpty { continue }
+                // For each occurrence of `first`, the occurrences of `second` that begin within the gap after
+                // it: from the nearest (the shortest span) to the farthest (its reach).
                 let b = occurrences(second)
-                for x in a {
-                    for y in b where y.start > x.end && Int(y.start - x.end - 1) <= within {
-                        matched.append((x.start, y.end))
+                var (nearest, past) = (b.lowerBound, b.lowerBound)
+                for x in occurrences(first) {
+                    let end = spans[x].end
+                    while nearest < b.upperBound && spans[nearest].start <= end { nearest += 1 }
+                    past = max(past, nearest)
+                    while past < b.upperBound && Int(spans[past].start - end) - 1 <= within { past += 1 }
+                    if past > nearest {
+                        spans.append(
+                            PhraseHit(
+                                id: id, start: spans[x].start, end: spans[nearest].end, reach: spans[past - 1].end))
                     }
                 }
             case .guarded(let base, let exclusions, let within):
+                // An occurrence counts if no exclusion reaches within `within` characters of it. Occurrences
+                // of one phrase are in order of start and of reach, so the first that reaches far enough is
+                // also the one that starts earliest.
                 let near = Int32(within)
-                let excluded = exclusions.flatMap { occurrences($0) }
-                matched = occurrences(base).filter { o in
-                    !excluded.contains { e in e.start <= o.end + near && e.end >= o.start - near }
+                for o in occurrences(base) {
+                    let (start, end) = (spans[o].start - near, spans[o].end + near)
+                    let excluded = exclusions.contains { e in
+                        let range = occurrences(e)
+                        let i = firstIndex(in: range) { $0.reach >= start }
+                        return i < range.upperBound && spans[i].start <= end
+                    }
+                    if !excluded { spans.append(PhraseHit(id: id, start: spans[o].start, end: spans[o].end)) }
                 }
             }
-            if !matched.isEmpty {
-                spans[id] = matched
-                found.append(id)
-            }
+            if spans.count > before { found.append(id) }
         }
     }
 

@@ -1,10 +1,21 @@
 import Foundation
 import PagodaJSON
 
-/// One occurrence of a phrase: its id and the position of its last Unicode scalar.
+/// One occurrence of a phrase: its id and the positions of its first and last Unicode scalars.
 public struct PhraseHit: Sendable, Hashable {
     public let id: Int32
+    public let start: Int32
     public let end: Int32
+    /// Where the longest occurrence from the same start ends: for a gap phrase `A…B`, the farthest `B`
+    /// within the gap (`end` is the nearest); for any other phrase, `end`.
+    public let reach: Int32
+
+    public init(id: Int32, start: Int32, end: Int32, reach: Int32? = nil) {
+        self.id = id
+        self.start = start
+        self.end = end
+        self.reach = reach ?? end
+    }
 }
 
 /// Finds which of a fixed set of phrases occur in a text, reading each character once.
@@ -14,7 +25,9 @@ public struct PhraseHit: Sendable, Hashable {
 /// no backtracking, so no hostile ticket can make classification slow. Texts and phrases are compared
 /// after ``normalize(_:)``.
 public struct PhraseMatcher: Sendable {
-    /// Transition table: open addressing over keys `node << 32 | symbol`, linear probing.
+    /// The root's transitions, by symbol (0: stay at the root): most characters of a text are read there.
+    private var rootTargets: [Int32]
+    /// The other nodes' transitions: open addressing over keys `node << 32 | symbol`, linear probing.
     private var keys: [UInt64]
     private var targets: [Int32]
     private var mask: Int
@@ -26,14 +39,19 @@ public struct PhraseMatcher: Sendable {
     /// Dense symbol for each scalar that occurs in some phrase; 0 for all others.
     private var symbolOfBMP: [UInt16]
     private var symbolOfAstral: [UInt32: UInt32]
-    public let phraseCount: Int
+    /// Each phrase's length in Unicode scalars, and whether ``scan(_:offset:into:located:)`` reports where
+    /// it occurs.
+    private let lengths: [Int32]
+    private let isLocated: [Bool]
+    public var phraseCount: Int { lengths.count }
 
     private static let empty: UInt64 = .max
 
     /// Builds the automaton. `phrases` must already be normalized; duplicates are allowed and each keeps
-    /// its own id (its index in the array).
-    public init(phrases: [String]) {
-        phraseCount = phrases.count
+    /// its own id (its index in the array). Scans report the positions of the phrases in `located`.
+    public init(phrases: [String], located: Set<Int32> = []) {
+        lengths = phrases.map { Int32($0.unicodeScalars.count) }
+        isLocated = phrases.indices.map { located.contains(Int32($0)) }
         var bmp = [UInt16](repeating: 0, count: 0x10000)
         var astral: [UInt32: UInt32] = [:]
         var nextSymbol: UInt32 = 1
@@ -106,14 +124,16 @@ public struct PhraseMatcher: Sendable {
         outputStart = starts
         outputs = flat
         fail = failLinks
-        // Flatten transitions into the hash table at load factor <= 0.5.
-        let edgeCount = nodeCount - 1
+        // The root's transitions in a row, the others flattened into the hash table at load factor <= 0.5.
+        rootTargets = [Int32](repeating: 0, count: Int(nextSymbol))
+        for (sym, child) in children[0] { rootTargets[Int(sym)] = child }
+        let edgeCount = nodeCount - 1 - children[0].count
         var capacity = 16
         while capacity < edgeCount * 2 { capacity <<= 1 }
         keys = [UInt64](repeating: Self.empty, count: capacity)
         targets = [Int32](repeating: 0, count: capacity)
         mask = capacity - 1
-        for node in 0..<nodeCount {
+        for node in 1..<nodeCount {
             for (sym, child) in children[node] {
                 let key = UInt64(node) << 32 | UInt64(sym)
                 var slot = Self.hash(key) & mask
@@ -145,38 +165,9 @@ public struct PhraseMatcher: Sendable {
         return symbolOfAstral[v] ?? 0
     }
 
-    /// Adds the ids of the phrases that occur in `text` to `found` (unsorted, possibly repeated).
-    public func scan(_ text: String, into found: inout [Int32]) {
-        if phraseCount == 0 { return }
-        var node = 0
-        for scalar in text.unicodeScalars {
-            let sym = symbol(scalar)
-            if sym == 0 {
-                node = 0
-                continue
-            }
-            node = advance(node, sym)
-            let start = Int(outputStart[node])
-            let end = Int(outputStart[node + 1])
-            if start < end { found.append(contentsOf: outputs[start..<end]) }
-        }
-    }
-
-    /// The automaton's state after `sym` from `node`: the goto edge, else the failure links followed until
-    /// one has it, else the root.
-    @inline(__always)
-    private func advance(_ node: Int, _ sym: UInt32) -> Int {
-        var node = node
-        while true {
-            if let n = next(node, sym) { return n }
-            if node == 0 { return 0 }
-            node = Int(fail[node])
-        }
-    }
-
-    /// Adds each occurrence of a phrase in `text` to `hits`: the phrase id and the position of its last
-    /// Unicode scalar, counted from `offset`. Also adds the ids to `found`, as ``scan(_:into:)`` does.
-    public func scan(_ text: String, offset: Int, into found: inout [Int32], hits: inout [PhraseHit]) {
+    /// Adds the ids of the phrases that occur in `text` to `found` (unsorted, possibly repeated), and each
+    /// occurrence of a located phrase to `located`, with positions in Unicode scalars counted from `offset`.
+    public func scan(_ text: String, offset: Int = 0, into found: inout [Int32], located: inout [PhraseHit]) {
         if phraseCount == 0 { return }
         var node = 0
         var position = offset - 1
@@ -188,19 +179,33 @@ public struct PhraseMatcher: Sendable {
                 continue
             }
             node = advance(node, sym)
-            let start = Int(outputStart[node])
-            let end = Int(outputStart[node + 1])
-            if start < end {
-                found.append(contentsOf: outputs[start..<end])
-                for id in outputs[start..<end] { hits.append(PhraseHit(id: id, end: Int32(position))) }
+            for id in outputs[Int(outputStart[node])..<Int(outputStart[node + 1])] {
+                found.append(id)
+                if isLocated[Int(id)] {
+                    located.append(
+                        PhraseHit(id: id, start: Int32(position) - lengths[Int(id)] + 1, end: Int32(position)))
+                }
             }
         }
+    }
+
+    /// The automaton's state after `sym` from `node`: the goto edge, else the failure links followed until
+    /// one has it, else the root's edge (or the root).
+    @inline(__always)
+    private func advance(_ node: Int, _ sym: UInt32) -> Int {
+        var node = node
+        while node != 0 {
+            if let n = next(node, sym) { return n }
+            node = Int(fail[node])
+        }
+        return Int(rootTargets[Int(sym)])
     }
 
     /// The sorted, distinct ids of the phrases that occur in any of `texts`.
     public func matches(_ texts: String...) -> [Int32] {
         var found: [Int32] = []
-        for t in texts { scan(t, into: &found) }
+        var located: [PhraseHit] = []
+        for t in texts { scan(t, into: &found, located: &located) }
         return Self.sortedUnique(found)
     }
 

@@ -114,34 +114,21 @@ struct RouteIndex: Sendable {
 
     /// The index of the first route whose conditions hold, or nil.
     func firstMatch(rows: Rows, phrases: [Int32], routes: [Route], accept: ((Int) -> Bool)? = nil) -> Int? {
-        withUnsafeTemporaryAllocation(of: UInt64.self, capacity: words) { cand in
-            let c = rows.category * words
-            let r = rows.region * words
-            let k = rows.kind * words
-            let u = rows.urgency * words
-            let ch = rows.channel * words
-            let e = rows.enterprise * words
-            byCategory.withUnsafeBufferPointer { cat in
-                byRegion.withUnsafeBufferPointer { reg in
-                    for w in 0..<words {
-                        cand[w] =
-                            cat[c + w] & reg[r + w] & byKind[k + w] & byUrgency[u + w] & byChannel[ch + w]
-                            & byEnterprise[e + w]
-                    }
+        withUnsafeTemporaryAllocation(of: UInt64.self, capacity: words) { text in
+            // Routes with a text condition are candidates only if one of their phrases occurred.
+            for w in 0..<words { text[w] = textFree[w] }
+            for p in phrases {
+                if let list = routesByPhrase[Int(p)] {
+                    for route in list { text[Int(route) >> 6] |= 1 << UInt64(route & 63) }
                 }
             }
-            // Routes with a text condition stay candidates only if one of their phrases occurred.
-            withUnsafeTemporaryAllocation(of: UInt64.self, capacity: words) { text in
-                for w in 0..<words { text[w] = textFree[w] }
-                for p in phrases {
-                    if let list = routesByPhrase[Int(p)] {
-                        for route in list { text[Int(route) >> 6] |= 1 << UInt64(route & 63) }
-                    }
-                }
-                for w in 0..<words { cand[w] &= text[w] }
-            }
+            // The candidates, 64 routes at a time, in order: the first whose conditions really hold wins.
+            let (c, r, k) = (rows.category * words, rows.region * words, rows.kind * words)
+            let (u, ch, e) = (rows.urgency * words, rows.channel * words, rows.enterprise * words)
             for w in 0..<words {
-                var bits = cand[w]
+                var bits =
+                    byCategory[c + w] & byRegion[r + w] & byKind[k + w] & byUrgency[u + w] & byChannel[ch + w]
+                    & byEnterprise[e + w] & text[w]
                 while bits != 0 {
                     let i = w << 6 | bits.trailingZeroBitCount
                     if routes[i].text?.holds(phrases) ?? true, accept?(i) ?? true { return i }

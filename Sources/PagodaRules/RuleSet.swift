@@ -293,11 +293,9 @@ public final class RuleSet: Sendable {
     /// Gap phrases and guarded phrases, by id minus ``VirtualPhrase/base``, with how each is written.
     let virtualPhrases: [VirtualPhrase]
     let virtualTexts: [String]
-    /// Each real phrase's length in Unicode scalars (for the occurrences of virtual phrases).
-    let phraseLengths: [Int32]
     /// For each real phrase, the virtual phrases that can occur only if it does (a gap phrase's first
     /// half; a guarded phrase's base, or its base's first half), in id order.
-    let virtualsByRoot: [Int32: [Int32]]
+    let virtualsByRoot: [[Int32]]
     /// How the category is chosen among several matching classify rules.
     public let classifyChoice: ClassifyChoice
     /// Whether some route has a `source_line` or `extra` condition (checked after the index).
@@ -331,7 +329,7 @@ public final class RuleSet: Sendable {
         self.virtualPhrases = virtualPhrases
         self.virtualTexts = virtualTexts
         var roots: [Int32] = []
-        var byRoot: [Int32: [Int32]] = [:]
+        var byRoot = [[Int32]](repeating: [], count: phrases.count)
         for (k, v) in virtualPhrases.enumerated() {
             let root: Int32
             switch v {
@@ -340,11 +338,10 @@ public final class RuleSet: Sendable {
                 root = base >= VirtualPhrase.base ? roots[Int(base - VirtualPhrase.base)] : base
             }
             roots.append(root)
-            byRoot[root, default: []].append(VirtualPhrase.base + Int32(k))
+            byRoot[Int(root)].append(VirtualPhrase.base + Int32(k))
         }
         self.virtualsByRoot = byRoot
         self.classifyChoice = classifyChoice
-        self.phraseLengths = phrases.map { Int32($0.unicodeScalars.count) }
         self.routesHaveFields = routes.contains { !$0.fields.isEmpty }
         self.regions = regions
         self.units = units
@@ -364,7 +361,15 @@ public final class RuleSet: Sendable {
         self.hash = hash
         self.fallbackRule = fallbackRule
         self.phrases = phrases
-        self.matcher = PhraseMatcher(phrases: phrases)
+        var located: Set<Int32> = []
+        for v in virtualPhrases {
+            switch v {
+            case .gap(let first, let second, _): located.formUnion([first, second])
+            case .guarded(let base, let exclusions, _):
+                located.formUnion(([base] + exclusions).filter { $0 < VirtualPhrase.base })
+            }
+        }
+        self.matcher = PhraseMatcher(phrases: phrases, located: located)
         self.unitByID = Dictionary(units.map { ($0.id, $0.index) }, uniquingKeysWith: { a, _ in a })
         self.categoryByCode = Dictionary(categories.map { ($0.code, $0.index) }, uniquingKeysWith: { a, _ in a })
         self.regionByPath = Dictionary(regions.map { ($0.path, $0.index) }, uniquingKeysWith: { a, _ in a })

@@ -6,7 +6,8 @@ import PagodaRules
 ///
 /// The region tree has 10 districts x 10 towns x 10 villages; there are 10 top-level categories with 10
 /// children each; every route matches a distinct (category, village) pair (some through the
-/// village's town and one kind), so none shadows another, and every tenth route also has a text condition (a plain phrase, a gap phrase or all_of groups). Tickets are drawn from the same space with a fixed seed.
+/// village's town and one kind), so none shadows another, and every tenth route also has a text condition (a
+/// plain phrase, a gap phrase or all_of groups). Tickets are drawn from the same space with a fixed seed.
 public enum SyntheticRules {
     /// The rule files of a set of `count` routes; `plainPhrases` makes every text condition a plain phrase.
     public static func files(routes count: Int, plainPhrases: Bool = false) -> [RuleFile] {
@@ -57,14 +58,14 @@ public enum SyntheticRules {
             if townLevel { when += ", kind: [\(["complaint", "help", "report", "consultation", "suggestion"][v % 5])]" }
             if i % 10 == 9 {
                 // A third of the text conditions are a plain phrase, a third a gap phrase, a third all_of
-                // groups, each matching the same tickets (the phrase "XYZ" as "XY…Z" or [[XY], [Z]]).
+                // groups, each matching the same tickets: those that carry "XYZ的UV", where XYZ is the route's
+                // phrase and UV its second word (conditions "XYZ", "XY…UV" and [[XY], [UV]]).
                 let p = phrase(i)
                 let head = String(p.prefix(2))
-                let tail = String(p.dropFirst(2))
                 switch plainPhrases ? 0 : (i / 10) % 3 {
                 case 0: when += ", text: {any: [\(p)]}"
-                case 1: when += ", text: {any: [\"\(head)…\(tail)\"]}"
-                default: when += ", text: {all_of: [[\(head)], [\(tail)]]}"
+                case 1: when += ", text: {any: [\"\(head)…\(word(i))\"]}"
+                default: when += ", text: {all_of: [[\(head)], [\(word(i))]]}"
                 }
             }
             when += "}"
@@ -98,8 +99,16 @@ public enum SyntheticRules {
         return s
     }
 
-    /// Deterministic tickets spread over the synthetic set's regions, categories and phrases.
-    public static func tickets(count: Int, routes: Int, seed: UInt64 = 42) throws -> [Ticket] {
+    /// A second two-character word unique to route `i` (for i < 3,000,000), from characters no phrase uses.
+    static func word(_ i: Int) -> String {
+        String(Unicode.Scalar(0x3400 + UInt32(i % 6000))!) + String(Unicode.Scalar(0x4B70 + UInt32(i / 6000 % 500))!)
+    }
+
+    /// Deterministic tickets spread over the synthetic set's regions, categories and phrases; half of them
+    /// carry the phrase of the route they are drawn for (and, unless `plainPhrases`, its second word).
+    public static func tickets(count: Int, routes: Int, seed: UInt64 = 42, plainPhrases: Bool = false) throws
+        -> [Ticket]
+    {
         var rng = seed
         func next() -> Int {
             rng = rng &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
@@ -110,7 +119,8 @@ public enum SyntheticRules {
         return try (0..<count).map { n in
             let i = next() % max(routes, 1)
             let (cat, d, t, v) = coordinates(i)
-            let text = (n % 2 == 0 ? phrase(i) : "") + filler
+            let carried = plainPhrases ? phrase(i) : phrase(i) + "的" + word(i)
+            let text = (n % 2 == 0 ? carried : "") + filler
             let object = JSONObject([
                 ("id", .string("T\(n)")),
                 (

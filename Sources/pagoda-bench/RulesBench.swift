@@ -83,7 +83,7 @@ struct BenchRules: ParsableCommand {
                 printError(DiagnosticRenderer.text(result.diagnostics.filter { $0.severity == .error }, limit: 20))
                 throw ExitCode.failure
             }
-            let sample = try SyntheticRules.tickets(count: 4096, routes: n)
+            let sample = try SyntheticRules.tickets(count: 4096, routes: n, plainPhrases: plainPhrases)
             let ms = Double(compileTime.components.seconds) * 1000 + Double(compileTime.components.attoseconds) / 1e15
             measure(name: "synthetic-\(n)", ruleSet: ruleSet, tickets: sample, compileMilliseconds: ms)
         }

@@ -173,4 +173,74 @@ import Testing
         let errors = RuleSetCompiler.compile(try Self.files(routes: bad)).diagnostics.filter { $0.severity == .error }
         #expect(errors.map(\.code) == [.invalidPattern, .invalidValue, .invalidValue], "\(errors)")
     }
+
+    /// Gap phrases, exclusions near the match and gap phrases inside both agree with a reference that
+    /// tries every pair of occurrences, on random texts over a few characters (so that phrases occur often,
+    /// overlap and repeat).
+    @Test func gapsAndNearExclusionsAgreeWithEveryPairOfOccurrences() throws {
+        let conditions: [(id: String, yaml: String, holds: ([Unicode.Scalar]) -> Bool)] = [
+            (
+                "guarded-gap", #"{any: ["甲乙…2…丙"], none_near: [丁], near: 1}"#,
+                { t in Self.spans(gap: ("甲乙", "丙", 2), t).contains { o in !Self.near(Self.spans("丁", t), o, 1) } }
+            ),
+            ("gap", #"{any: ["乙…3…甲"]}"#, { t in !Self.spans(gap: ("乙", "甲", 3), t).isEmpty }),
+            (
+                "gap-exclusion", #"{any: [丙丙], none_near: ["甲…1…丁"], near: 2}"#,
+                { t in Self.spans("丙丙", t).contains { o in !Self.near(Self.spans(gap: ("甲", "丁", 1), t), o, 2) } }
+            ),
+            (
+                "gap-in-group", #"{all_of: [[甲丁], ["丙…0…乙"]]}"#,
+                { t in !Self.spans("甲丁", t).isEmpty && !Self.spans(gap: ("丙", "乙", 0), t).isEmpty }
+            ),
+        ]
+        let routes =
+            "routes:\n"
+            + conditions.map { "  - {id: \($0.id), when: {text: \($0.yaml)}, to: {unit: east}}\n" }.joined()
+        let rules = try Fixtures.compile(Self.files(routes: routes))
+        var rng = SystemRandomNumberGenerator()
+        let alphabet = Array("甲乙丙丁戊".unicodeScalars)
+        for _ in 0..<2_000 {
+            var scalars = String.UnicodeScalarView()
+            for _ in 0..<Int.random(in: 1...30, using: &rng) { scalars.append(alphabet.randomElement(using: &rng)!) }
+            let text = String(scalars)
+            let expected = conditions.first { $0.holds(Array(text.unicodeScalars)) }?.id ?? "fallback"
+            let ticket = try Fixtures.ticket(["text": .string(text), "region": Fixtures.region("东区", "东一镇")])
+            #expect(rules.route(ticket).rule.id == expected, "text \(text)")
+        }
+    }
+
+    /// Every occurrence of `phrase` in `text`: the positions of its first and last characters.
+    static func spans(_ phrase: String, _ text: [Unicode.Scalar]) -> [(start: Int, end: Int)] {
+        let p = Array(phrase.unicodeScalars)
+        guard text.count >= p.count else { return [] }
+        return (0...(text.count - p.count)).filter { Array(text[$0..<$0 + p.count]) == p }.map {
+            ($0, $0 + p.count - 1)
+        }
+    }
+
+    /// Every pair of an occurrence of `first` and one of `second` that begins after it, at most `within`
+    /// characters later.
+    static func spans(gap: (first: String, second: String, within: Int), _ text: [Unicode.Scalar]) -> [(
+        start: Int, end: Int
+    )] {
+        spans(gap.first, text).flatMap { a in
+            spans(gap.second, text).filter { b in b.start > a.end && b.start - a.end - 1 <= gap.within }
+                .map { b in (a.start, b.end) }
+        }
+    }
+
+    static func near(_ exclusions: [(start: Int, end: Int)], _ o: (start: Int, end: Int), _ n: Int) -> Bool {
+        exclusions.contains { e in e.start <= o.end + n && e.end >= o.start - n }
+    }
+
+    /// A gap phrase is worked out in time linear in its occurrences: a text made of thousands of both
+    /// halves (millions of pairs) routes, and the nearness of a guarded phrase is still judged right.
+    @Test func aTextFullOfGapHalvesRoutes() throws {
+        let text = String(repeating: "拖欠工程款", count: 1_900)
+        #expect(try route(text).rule.id == "arrears")
+        #expect(try route(String(repeating: "工程款", count: 3_000) + "拖欠").rule.id == "fallback")
+        let fire = String(repeating: "消防检查着火", count: 1_000)
+        #expect(try route(fire).type != .emergency)
+        #expect(try route(fire + String(repeating: "。", count: 7) + "着火").type == .emergency)
+    }
 }
