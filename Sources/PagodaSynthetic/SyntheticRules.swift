@@ -59,13 +59,13 @@ public enum SyntheticRules {
             if i % 10 == 9 {
                 // A third of the text conditions are a plain phrase, a third a gap phrase, a third all_of
                 // groups, each matching the same tickets: those that carry "XYZ的UV", where XYZ is the route's
-                // phrase and UV its second word (conditions "XYZ", "XY…UV" and [[XY], [UV]]).
+                // phrase and UV its second word (conditions "XYZ", "XYZ…UV" and [[XYZ], [UV]]). Each phrase
+                // occurs only in its own route's tickets.
                 let p = phrase(i)
-                let head = String(p.prefix(2))
                 switch plainPhrases ? 0 : (i / 10) % 3 {
                 case 0: when += ", text: {any: [\(p)]}"
-                case 1: when += ", text: {any: [\"\(head)…\(word(i))\"]}"
-                default: when += ", text: {all_of: [[\(head)], [\(word(i))]]}"
+                case 1: when += ", text: {any: [\"\(p)…\(word(i))\"]}"
+                default: when += ", text: {all_of: [[\(p)], [\(word(i))]]}"
                 }
             }
             when += "}"

@@ -118,7 +118,7 @@ enum RulesPage {
 
     static func page(tried: String?, input: String, env: ConsoleEnvironment, context: ConsoleRequestContext) -> String {
         let rules = env.backend.ruleSet
-        let history = env.backend as? ConsoleRulesHistory
+        let history = env.backend as? any ConsoleRulesHistory
         let loads = history?.ruleLoads() ?? []
         var files = Set<String>()
         for u in rules.units { files.insert(u.location.file) }
