@@ -88,9 +88,9 @@ struct Serve: AsyncParsableCommand {
 
     @Option(
         help: ArgumentHelp(
-            "Serve /metrics (Prometheus), /health and /ready over HTTP at HOST:PORT (port 0: any free port). Default: $PAGODA_STATUS_ADDRESS, else none.",
+            "Serve /metrics (Prometheus), /health and /ready over HTTP at HOST:PORT (port 0: any free port), or none. Default: $PAGODA_STATUS_ADDRESS, else none.",
             valueName: "host:port"))
-    var statusAddress: String? = ProcessInfo.processInfo.environment["PAGODA_STATUS_ADDRESS"]
+    var statusAddress: String = ProcessInfo.processInfo.environment["PAGODA_STATUS_ADDRESS"] ?? "none"
 
     @Option(
         help: ArgumentHelp(
@@ -125,13 +125,14 @@ struct Serve: AsyncParsableCommand {
         guard timerPoll > 0, timerPoll <= 86_400 else {
             throw ValidationError("--timer-poll must be more than 0 and at most 86400 seconds, got \(timerPoll)")
         }
-        let status = try statusAddress.map { text in
-            guard let a = HostAndPort(parsing: text) else {
+        var status: HostAndPort?
+        if statusAddress != "none" {
+            guard let a = HostAndPort(parsing: statusAddress) else {
                 throw ValidationError(
-                    "--status-address must be HOST:PORT, [IPv6]:PORT or :PORT with a port from 0 to 65535, got '\(text)'"
+                    "--status-address must be HOST:PORT, [IPv6]:PORT or :PORT with a port from 0 to 65535, or none, got '\(statusAddress)'"
                 )
             }
-            return a
+            status = a
         }
         var console: ConsoleConfiguration?
         if consoleAddress != "none" {

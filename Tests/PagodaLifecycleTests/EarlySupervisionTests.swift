@@ -24,7 +24,7 @@ import Testing
         let at = try #require(d.superviseAt)
         let resolve = try #require(d.deadline(.resolve))
         #expect(at > LC.monday && at < resolve)
-        var lifecycle = Lifecycle(rules: rules)
+        let lifecycle = Lifecycle(rules: rules)
         let t = lifecycle.dispatch(DispatchInput(decision: d, receivedAt: LC.monday), now: LC.monday)
         var r = Run(lifecycle: lifecycle, state: try #require(t.state), now: LC.monday, log: t.events, dispatch: t)
         // The unit signs and calls in time, so nothing but the early supervision is due before it.

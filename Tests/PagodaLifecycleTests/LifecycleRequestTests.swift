@@ -32,7 +32,7 @@ import Testing
     }
 
     @Test func aReturnRequestStopsTheSignAndContactClocksAndStartsTheCentresReview() throws {
-        var r = try Self.returnedUnsigned()
+        let r = try Self.returnedUnsigned()
         let requested = try #require(r.log.last)
         #expect(requested.type == .returnRequested)
         // The centre's decision is due 2 working hours later (11:30), said in the request's event.
