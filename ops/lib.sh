@@ -37,3 +37,19 @@ exit_if_tests_failed() {
   grep -E -A12 '(✘|recorded an issue|Fatal error|Test .* failed)' "$log" | grep -v -E '^[0-9]{4}-[0-9]{2}-[0-9]{2}T' | tail -150
   exit "$status"
 }
+
+# Ends the script when another program listens on one of PORTS: a broker that a hand-run test left behind in
+# another checkout, say. Without this, every test that needs the port fails minutes later, less clearly.
+# A listener whose RabbitMQ state is under this checkout is this suite's own, reused as before.
+exit_if_ports_taken() {
+  local port pid state
+  for port in "$@"; do
+    pid=$(ss -Hltnp "sport = :$port" 2>/dev/null | grep -o 'pid=[0-9]*' | head -1 | cut -d= -f2 || true)
+    [ -z "$pid" ] && continue
+    state=$(tr '\0' '\n' <"/proc/$pid/environ" 2>/dev/null | sed -n 's/^RABBITMQ_MNESIA_BASE=//p' || true)
+    case "$state" in "$PWD"/*) continue ;; esac
+    echo "port $port is taken by pid $pid ($(tr '\0' ' ' <"/proc/$pid/comm" 2>/dev/null || echo unknown))" >&2
+    if [ -n "$state" ]; then echo "it is a RabbitMQ node of another checkout: ops/broker.sh stop ${state%/mnesia}" >&2; fi
+    exit 1
+  done
+}
