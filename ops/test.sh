@@ -16,10 +16,10 @@ ensure_packages
 
 port=${PAGODA_TEST_PORT:-5673}
 export PAGODA_TEST_BROKER_DIR=${PAGODA_TEST_BROKER_DIR:-$PWD/.build/test-broker}
-# The brokers' AMQP ports and their Erlang distribution ports (AMQP + 20000).
-for p in "$port" "${PAGODA_SERVICE_TEST_PORT:-5674}" "${PAGODA_QUEUE_TEST_PORT:-5905}"; do
-  exit_if_ports_taken "$p" "$((p + 20000))"
-done
+# The ports of the brokers this script and the suites start, AMQP and Erlang distribution (AMQP + 20000).
+brokers=("${PAGODA_SERVICE_TEST_PORT:-5674}" "${PAGODA_QUEUE_TEST_PORT:-5905}")
+if [ -z "${PAGODA_TEST_AMQP_URL:-}" ]; then brokers+=("$port"); fi
+for p in "${brokers[@]}"; do exit_if_ports_taken "$p" "$((p + 20000))"; done
 if [ -z "${PAGODA_TEST_AMQP_URL:-}" ]; then
   export PAGODA_TEST_AMQP_URL="amqp://guest:guest@127.0.0.1:$port/"
   echo "== starting a private RabbitMQ on 127.0.0.1:$port"

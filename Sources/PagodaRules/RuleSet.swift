@@ -328,14 +328,19 @@ public final class RuleSet: Sendable {
         self.province = province
         self.virtualPhrases = virtualPhrases
         self.virtualTexts = virtualTexts
+        // Each virtual phrase's root, and the real phrases whose positions the scan must report.
         var roots: [Int32] = []
         var byRoot = [[Int32]](repeating: [], count: phrases.count)
+        var located: Set<Int32> = []
         for (k, v) in virtualPhrases.enumerated() {
             let root: Int32
             switch v {
-            case .gap(let first, _, _): root = first
-            case .guarded(let base, _, _):
+            case .gap(let first, let second, _):
+                root = first
+                located.formUnion([first, second])
+            case .guarded(let base, let exclusions, _):
                 root = base >= VirtualPhrase.base ? roots[Int(base - VirtualPhrase.base)] : base
+                located.formUnion(([base] + exclusions).filter { $0 < VirtualPhrase.base })
             }
             roots.append(root)
             byRoot[Int(root)].append(VirtualPhrase.base + Int32(k))
@@ -361,14 +366,6 @@ public final class RuleSet: Sendable {
         self.hash = hash
         self.fallbackRule = fallbackRule
         self.phrases = phrases
-        var located: Set<Int32> = []
-        for v in virtualPhrases {
-            switch v {
-            case .gap(let first, let second, _): located.formUnion([first, second])
-            case .guarded(let base, let exclusions, _):
-                located.formUnion(([base] + exclusions).filter { $0 < VirtualPhrase.base })
-            }
-        }
         self.matcher = PhraseMatcher(phrases: phrases, located: located)
         self.unitByID = Dictionary(units.map { ($0.id, $0.index) }, uniquingKeysWith: { a, _ in a })
         self.categoryByCode = Dictionary(categories.map { ($0.code, $0.index) }, uniquingKeysWith: { a, _ in a })

@@ -125,22 +125,19 @@ struct Serve: AsyncParsableCommand {
         guard timerPoll > 0, timerPoll <= 86_400 else {
             throw ValidationError("--timer-poll must be more than 0 and at most 86400 seconds, got \(timerPoll)")
         }
-        var status: HostAndPort?
-        if statusAddress != "none" {
-            guard let a = HostAndPort(parsing: statusAddress) else {
+        /// `text` as an address to listen on, or nil for `none`.
+        func listenAddress(_ option: String, _ text: String) throws -> HostAndPort? {
+            if text == "none" { return nil }
+            guard let a = HostAndPort(parsing: text) else {
                 throw ValidationError(
-                    "--status-address must be HOST:PORT, [IPv6]:PORT or :PORT with a port from 0 to 65535, or none, got '\(statusAddress)'"
+                    "--\(option) must be HOST:PORT, [IPv6]:PORT or :PORT with a port from 0 to 65535, or none, got '\(text)'"
                 )
             }
-            status = a
+            return a
         }
+        let status = try listenAddress("status-address", statusAddress)
         var console: ConsoleConfiguration?
-        if consoleAddress != "none" {
-            guard let a = HostAndPort(parsing: consoleAddress) else {
-                throw ValidationError(
-                    "--console-address must be HOST:PORT, [IPv6]:PORT, :PORT (port 0 to 65535) or none, got '\(consoleAddress)'"
-                )
-            }
+        if let a = try listenAddress("console-address", consoleAddress) {
             var c = ConsoleConfiguration(host: a.host, port: a.port)
             c.secureCookies = consoleSecureCookies
             console = c
