@@ -143,6 +143,7 @@ let package = Package(
             name: "PagodaConsoleTests",
             dependencies: [
                 "PagodaConsole", "PagodaService", "PagodaStore", "PagodaJSON", "PagodaRules", "PagodaLifecycle",
+                "PagodaPostgres", "PagodaTesting",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
             ]

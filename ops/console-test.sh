@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # Browser tests of the web console: a real headless Chromium (Debian's chromium and chromium-driver,
 # driven by Selenium from PyPI; nothing downloaded at run time) against `pagoda serve` on a private
-# RabbitMQ and a fresh SQLite file. Installs what it needs, builds if asked (ops/test.sh has built
-# already), runs ops/console_test.py, and saves a screenshot of each page under
-# .build/console-screenshots (look at them after a failure).
+# RabbitMQ and a fresh SQLite file, or with `--postgres` a fresh database on the PostgreSQL server that
+# PAGODA_TEST_POSTGRES_URL names (ops/test.sh starts one). Installs what it needs, builds if asked
+# (ops/test.sh has built already), runs ops/console_test.py, and saves a screenshot of each page under
+# .build/console-screenshots[-postgres] (look at them after a failure).
+#
+#   ops/console-test.sh [--build] [--postgres]
 #
 # Ports (loopback): the broker on PAGODA_CONSOLE_BROKER_PORT (default 5935; it also takes +10 and
 # +20000), the console on PAGODA_CONSOLE_TEST_HTTP_PORT (default 8355).
@@ -19,7 +22,14 @@ if ! python3 -c 'import selenium' 2>/dev/null; then
   python3 -m pip install -q selenium 2>/dev/null || python3 -m pip install -q --break-system-packages selenium
 fi
 
-[ "${1:-}" = "--build" ] && swift build --product pagoda
+store=sqlite
+for arg in "$@"; do
+  case "$arg" in
+    --build) swift build --product pagoda ;;
+    --postgres) store=postgres ;;
+    *) echo "usage: $0 [--build] [--postgres]" >&2; exit 2 ;;
+  esac
+done
 bin=$(swift build --show-bin-path)/pagoda
 [ -x "$bin" ] || { echo "no $bin: build first (swift build)" >&2; exit 1; }
 
@@ -30,11 +40,22 @@ rm -rf "$dir" && mkdir -p "$dir"
 export PAGODA_AMQP_URL="amqp://guest:guest@127.0.0.1:$port/"
 export PAGODA_PREFIX="consoletest"
 db=$dir/pagoda.sqlite
+shots=$PWD/.build/console-screenshots
+if [ "$store" = postgres ]; then
+  [ -n "${PAGODA_TEST_POSTGRES_URL:-}" ] || { echo "--postgres needs PAGODA_TEST_POSTGRES_URL (ops/postgres.sh url DIR)" >&2; exit 2; }
+  name="consoletest_$(head -c 6 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+  psql -q -X -v ON_ERROR_STOP=1 "$PAGODA_TEST_POSTGRES_URL" -c "CREATE DATABASE $name" >/dev/null
+  db="${PAGODA_TEST_POSTGRES_URL%/*}/$name"
+  shots=$PWD/.build/console-screenshots-postgres
+fi
 
 serve_pid=""
 cleanup() {
   [ -n "$serve_pid" ] && kill "$serve_pid" 2>/dev/null && wait "$serve_pid" 2>/dev/null || true
   ops/broker.sh stop "$dir/broker" >/dev/null 2>&1 || true
+  if [ "$store" = postgres ]; then
+    psql -q -X "$PAGODA_TEST_POSTGRES_URL" -c "DROP DATABASE IF EXISTS $name WITH (FORCE)" >/dev/null 2>&1 || true
+  fi
 }
 trap cleanup EXIT
 
@@ -50,7 +71,7 @@ for user in "lin.worker --role worker --unit $worker_unit" "zhou.centre --role c
   printf '%s\n' "$password" | "$bin" user add $user --password-stdin --rules rules --db "$db" >/dev/null
 done
 
-echo "== console test: pagoda serve, console on 127.0.0.1:$http"
+echo "== console test: pagoda serve on $store, console on 127.0.0.1:$http"
 "$bin" serve --rules rules --db "$db" --console-address "127.0.0.1:$http" --log-level warning >"$dir/serve.log" 2>&1 &
 serve_pid=$!
 for _ in $(seq 1 240); do
@@ -61,5 +82,5 @@ done
 
 CONSOLE_URL="http://127.0.0.1:$http" PAGODA_BIN="$bin" CONSOLE_PASSWORD="$password" CONSOLE_WORKER=lin.worker \
   CONSOLE_WORKER_UNIT="$worker_unit" CONSOLE_CENTRE=zhou.centre CONSOLE_ADMIN=wu.admin \
-  SCREENSHOTS="$PWD/.build/console-screenshots" python3 ops/console_test.py || {
+  SCREENSHOTS="$shots" python3 ops/console_test.py || {
   echo "== console test failed; the service's log:"; tail -40 "$dir/serve.log"; exit 1; }

@@ -107,3 +107,5 @@ echo "== console: browser tests (headless Chromium)"
 # Its own private broker on PAGODA_CONSOLE_BROKER_PORT (default 5935) and the console on
 # PAGODA_CONSOLE_TEST_HTTP_PORT (default 8355); screenshots of every page under .build/console-screenshots.
 ops/console-test.sh
+# The same console on the PostgreSQL store (a fresh database on the test server).
+ops/console-test.sh --postgres

@@ -53,7 +53,7 @@ public enum ConsoleAPI {
                 throw ConsoleError(.badRequest, "name and password are required strings", wireCode: "required")
             }
             let remote = context.remoteAddress
-            switch try await env.blocking({ try env.accounts.login(name: name, password: password, remote: remote) }) {
+            switch try await env.accounts.login(name: name, password: password, remote: remote) {
             case .success(let user, let token, let csrf):
                 var response = json(.object(JSONObject([("user", userJSON(user)), ("csrf_token", .string(csrf))])))
                 response.setCookie(ConsoleLogin.sessionCookie(token, env))
@@ -82,7 +82,7 @@ public enum ConsoleAPI {
             let user = try context.requireUser
             if let digest = context.sessionTokenHash {
                 let remote = context.remoteAddress
-                try await env.blocking { try env.accounts.logout(tokenHash: digest, user: user.name, remote: remote) }
+                try await env.accounts.logout(tokenHash: digest, user: user.name, remote: remote)
             }
             var response = json(.object(JSONObject([("ok", .bool(true))])))
             response.setCookie(ConsoleLogin.clearedCookie(ConsoleLogin.cookieName, env))
@@ -164,14 +164,11 @@ public enum ConsoleAPI {
     public static func ticketJSON(_ id: String, user: ConsoleUser, _ env: ConsoleEnvironment) async throws -> JSONValue
     {
         let store = env.store
-        let (history, visible, life) = try await env.blocking {
-            (
-                try store.ticket(id: id), try ConsoleAccess.canSee(ticketID: id, user: user, store: store),
-                try store.lifecycle([id], withTicket: false)[id]
-            )
+        guard let history = try await store.ticket(id: id) else { throw ConsoleError(.notFound, "没有工单 \(id)") }
+        guard try await ConsoleAccess.canSee(ticketID: id, user: user, store: store) else {
+            throw ConsoleError(.forbidden, "该工单不属于本单位")
         }
-        guard let history else { throw ConsoleError(.notFound, "没有工单 \(id)") }
-        guard visible else { throw ConsoleError(.forbidden, "该工单不属于本单位") }
+        let life = try await store.lifecycle([id], withTicket: false)[id]
         let off = env.configuration.offsetSeconds
         func t(_ d: Date) -> JSONValue { .string(RFC3339.format(d, offsetSeconds: off)) }
         var o = JSONObject()

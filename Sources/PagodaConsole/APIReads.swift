@@ -13,10 +13,8 @@ extension ConsoleAPI {
             let user = try context.requireUser
             let query = try ticketsQuery(request, user: user, rules: env.backend.ruleSet)
             let store = env.store
-            let (result, bodies) = try await env.blocking {
-                let result = try store.consoleInbox(query)
-                return (result, try store.ticketBodies(result.rows.map(\.ticketID)))
-            }
+            let result = try await store.consoleInbox(query)
+            let bodies = try await store.ticketBodies(result.rows.map(\.ticketID))
             let off = env.configuration.offsetSeconds
             let items: [JSONValue] = result.rows.map { r in
                 var o = listRowJSON(r, hierarchy: env.hierarchy, offsetSeconds: off)

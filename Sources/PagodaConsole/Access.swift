@@ -8,11 +8,11 @@ import PagodaStore
 public enum ConsoleAccess {
     /// Whether `user` may see the ticket: everyone but a worker sees every ticket; a worker sees the
     /// tickets its unit holds, co-handles (after an escalation), returned, or held before (any timeline
-    /// event naming its unit as holder or as the unit a ticket came from). Blocking (reads the store).
-    public static func canSee(ticketID: String, user: ConsoleUser, store: DispatchStore) throws -> Bool {
+    /// event naming its unit as holder or as the unit a ticket came from).
+    public static func canSee(ticketID: String, user: ConsoleUser, store: any ConsoleStore) async throws -> Bool {
         if user.role.seesAll { return true }
         guard let unit = user.unit else { return false }
-        return try store.ticketConcernsUnit(ticketID, unit: unit)
+        return try await store.ticketConcernsUnit(ticketID, unit: unit)
     }
 
     /// Whether the user may act for a unit on tickets (workers), make the centre's decisions (centre), or

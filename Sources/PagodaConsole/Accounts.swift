@@ -7,19 +7,26 @@ import PagodaStore
 /// Accounts, passwords, sessions and tokens: the console's rules over the store's tables.
 ///
 /// Passwords are bcrypt hashes (`HummingbirdBcrypt`); session and API tokens are 32 random bytes, kept
-/// in the store only as their SHA-256. Every call blocks (bcrypt, SQLite): call it off the concurrency
-/// pool (`ConsoleEnvironment.blocking`).
+/// in the store only as their SHA-256. bcrypt runs on a queue of its own, never on the concurrency pool;
+/// the store is awaited.
 public struct ConsoleAccounts: Sendable {
-    public let store: DispatchStore
+    public let store: any ConsoleStore
     public let configuration: ConsoleConfiguration
     public let clock: @Sendable () -> Date
+    private let bcrypt = DispatchQueue(label: "pagoda.console.bcrypt", qos: .userInitiated, attributes: .concurrent)
 
     public init(
-        store: DispatchStore, configuration: ConsoleConfiguration, clock: @escaping @Sendable () -> Date = { Date() }
+        store: any ConsoleStore, configuration: ConsoleConfiguration,
+        clock: @escaping @Sendable () -> Date = { Date() }
     ) {
         self.store = store
         self.configuration = configuration
         self.clock = clock
+    }
+
+    /// Runs bcrypt (a quarter of a second at cost 12) on the accounts' own queue.
+    private func offPool<T: Sendable>(_ body: @escaping @Sendable () -> T) async -> T {
+        await withCheckedContinuation { continuation in bcrypt.async { continuation.resume(returning: body()) } }
     }
 
     /// Why an account or password is refused. Closed set; `message` names what is wrong.
@@ -82,22 +89,24 @@ public struct ConsoleAccounts: Sendable {
         }
     }
 
-    public func hash(_ password: String) -> String { Bcrypt.hash(password, cost: configuration.bcryptCost) }
+    public func hash(_ password: String) async -> String {
+        await offPool { [cost = configuration.bcryptCost] in Bcrypt.hash(password, cost: cost) }
+    }
 
     /// Adds an account after checking name, password and unit. Throws `Refusal` (`exists` for a name taken).
     public func add(name: String, role: ConsoleRole, unit: String?, password: String, rules: RuleSet, by actor: String)
-        throws -> ConsoleAccount
+        async throws -> ConsoleAccount
     {
         try Self.checkName(name)
         try Self.checkPassword(password)
         try Self.checkUnit(unit, role: role, rules: rules)
-        if try store.consoleAccount(name) != nil {
+        if try await store.consoleAccount(name) != nil {
             throw Refusal(code: .exists, message: "user \"\(name)\" exists already")
         }
         let now = clock()
         let account = ConsoleAccount(
-            name: name, role: role.rawValue, unitID: unit, passwordHash: hash(password), createdAt: now)
-        try store.addConsoleAccount(
+            name: name, role: role.rawValue, unitID: unit, passwordHash: await hash(password), createdAt: now)
+        try await store.addConsoleAccount(
             account,
             audit: ConsoleAuditEntry(
                 at: now, userName: actor, action: "user_add", outcome: "ok",
@@ -106,21 +115,22 @@ public struct ConsoleAccounts: Sendable {
     }
 
     /// Sets a new password (ends the account's sessions, clears a lock).
-    public func setPassword(name: String, password: String, by actor: String) throws {
+    public func setPassword(name: String, password: String, by actor: String) async throws {
         try Self.checkPassword(password)
         let now = clock()
+        let hash = await hash(password)
         guard
-            try store.setConsolePassword(
-                name, hash: hash(password), at: now,
+            try await store.setConsolePassword(
+                name, hash: hash, at: now,
                 audit: ConsoleAuditEntry(at: now, userName: actor, action: "user_passwd", outcome: "ok", detail: name))
         else { throw Refusal(code: .unknownUser, message: "no user \"\(name)\"") }
     }
 
     /// Disables an account (ends its sessions, revokes its tokens), or enables it again.
-    public func setDisabled(name: String, _ disabled: Bool, by actor: String) throws {
+    public func setDisabled(name: String, _ disabled: Bool, by actor: String) async throws {
         let now = clock()
         guard
-            try store.setConsoleAccountDisabled(
+            try await store.setConsoleAccountDisabled(
                 name, disabled, at: now,
                 audit: ConsoleAuditEntry(
                     at: now, userName: actor, action: disabled ? "user_disable" : "user_enable", outcome: "ok",
@@ -129,11 +139,11 @@ public struct ConsoleAccounts: Sendable {
     }
 
     /// Makes a bearer token for an account: returned once, stored as its digest.
-    public func makeToken(name: String, by actor: String) throws -> String {
+    public func makeToken(name: String, by actor: String) async throws -> String {
         let token = "pgd_" + Self.randomHex(32)
         let now = clock()
         guard
-            try store.addConsoleToken(
+            try await store.addConsoleToken(
                 tokenHash: Digest.sha256Hex(token.utf8), userName: name, at: now,
                 audit: ConsoleAuditEntry(at: now, userName: actor, action: "token_add", outcome: "ok", detail: name))
         else { throw Refusal(code: .unknownUser, message: "no user \"\(name)\"") }
@@ -157,27 +167,28 @@ public struct ConsoleAccounts: Sendable {
 
     /// Checks a name and password; counts failures (the limit locks the account), starts a session on
     /// success. Audits every attempt with the name given.
-    public func login(name: String, password: String, remote: String?) throws -> LoginResult {
+    public func login(name: String, password: String, remote: String?) async throws -> LoginResult {
         let now = clock()
         func audit(_ outcome: String) -> ConsoleAuditEntry {
             ConsoleAuditEntry(
                 at: now, userName: name, action: outcome == "ok" ? "login" : "login_failed", outcome: outcome,
                 remote: remote)
         }
-        guard let account = try store.consoleAccount(name) else {
-            _ = Bcrypt.verify(password, hash: Self.decoy)
-            try store.appendConsoleAudit(audit("unknown_user"))
+        guard let account = try await store.consoleAccount(name) else {
+            _ = await offPool { Bcrypt.verify(password, hash: Self.decoy) }
+            try await store.appendConsoleAudit(audit("unknown_user"))
             return .refused
         }
         if let until = account.lockedUntil, until > now {
-            try store.appendConsoleAudit(audit("locked"))
+            try await store.appendConsoleAudit(audit("locked"))
             return .locked(until: until)
         }
-        guard Bcrypt.verify(password, hash: account.passwordHash), !account.disabled,
+        let verified = await offPool { [hash = account.passwordHash] in Bcrypt.verify(password, hash: hash) }
+        guard verified, !account.disabled,
             let role = ConsoleRole(rawValue: account.role)
         else {
             let outcome = account.disabled ? "disabled" : "bad_password"
-            let failed = try store.recordFailedLogin(
+            let failed = try await store.recordFailedLogin(
                 name, at: now, limit: configuration.maxFailedLogins, lockFor: configuration.lockout,
                 audit: audit(outcome))
             if let until = failed.lockedUntil { return .locked(until: until) }
@@ -185,7 +196,7 @@ public struct ConsoleAccounts: Sendable {
         }
         let token = Self.randomHex(32)
         let csrf = Self.randomHex(32)
-        try store.startConsoleSession(
+        try await store.startConsoleSession(
             tokenHash: Digest.sha256Hex(token.utf8), userName: name, csrfToken: csrf, at: now, audit: audit("ok"))
         return .success(user: ConsoleUser(name: name, role: role, unit: account.unitID), token: token, csrf: csrf)
     }
@@ -193,30 +204,33 @@ public struct ConsoleAccounts: Sendable {
     /// The user and CSRF token of a session cookie's token; nil when there is no such session, it was idle
     /// longer than `sessionIdle` (it is then deleted) or its account is disabled. Marks it used (at most
     /// once a minute, to spare writes).
-    public func session(token: String) throws -> (user: ConsoleUser, csrf: String, tokenHash: String)? {
+    public func session(token: String) async throws -> (user: ConsoleUser, csrf: String, tokenHash: String)? {
         let digest = Digest.sha256Hex(token.utf8)
-        guard let (session, account) = try store.consoleSession(tokenHash: digest) else { return nil }
+        guard let (session, account) = try await store.consoleSession(tokenHash: digest) else { return nil }
         let now = clock()
         if now.timeIntervalSince(session.lastSeen) > configuration.sessionIdle {
-            try store.endConsoleSession(tokenHash: digest)
+            try await store.endConsoleSession(tokenHash: digest, audit: nil)
             return nil
         }
         guard !account.disabled, let role = ConsoleRole(rawValue: account.role) else { return nil }
-        if now.timeIntervalSince(session.lastSeen) > 60 { try store.touchConsoleSession(tokenHash: digest, at: now) }
+        if now.timeIntervalSince(session.lastSeen) > 60 {
+            try await store.touchConsoleSession(tokenHash: digest, at: now)
+        }
         return (ConsoleUser(name: account.name, role: role, unit: account.unitID), session.csrfToken, digest)
     }
 
     /// The user of a bearer token; nil when unknown or the account is disabled.
-    public func tokenUser(_ token: String) throws -> ConsoleUser? {
-        guard let account = try store.consoleTokenAccount(tokenHash: Digest.sha256Hex(token.utf8)), !account.disabled,
+    public func tokenUser(_ token: String) async throws -> ConsoleUser? {
+        guard let account = try await store.consoleTokenAccount(tokenHash: Digest.sha256Hex(token.utf8)),
+            !account.disabled,
             let role = ConsoleRole(rawValue: account.role)
         else { return nil }
         return ConsoleUser(name: account.name, role: role, unit: account.unitID)
     }
 
     /// Ends a session (logout), auditing it.
-    public func logout(tokenHash: String, user: String, remote: String?) throws {
-        try store.endConsoleSession(
+    public func logout(tokenHash: String, user: String, remote: String?) async throws {
+        try await store.endConsoleSession(
             tokenHash: tokenHash,
             audit: ConsoleAuditEntry(
                 at: clock(), userName: user, action: "logout",

@@ -23,10 +23,8 @@ enum ConsoleAdmin {
             let password = form["password"] ?? ""
             let rules = env.backend.ruleSet
             do {
-                _ = try await env.blocking {
-                    try env.accounts.add(
-                        name: name, role: role, unit: unit, password: password, rules: rules, by: admin.name)
-                }
+                _ = try await env.accounts.add(
+                    name: name, role: role, unit: unit, password: password, rules: rules, by: admin.name)
             } catch let refusal as ConsoleAccounts.Refusal {
                 return try await page(context, env, notice: ("error", refusal.message), status: .badRequest)
             }
@@ -38,7 +36,7 @@ enum ConsoleAdmin {
             let admin = try requireAdmin(context)
             let name = try context.parameters.require("name")
             do {
-                try await env.blocking { try env.accounts.setDisabled(name: name, true, by: admin.name) }
+                try await env.accounts.setDisabled(name: name, true, by: admin.name)
             } catch let refusal as ConsoleAccounts.Refusal {
                 throw ConsoleError(.notFound, refusal.message)
             }
@@ -59,7 +57,7 @@ enum ConsoleAdmin {
         _ context: ConsoleRequestContext, _ env: ConsoleEnvironment, notice: (String, String)? = nil,
         status: HTTPResponse.Status = .ok
     ) async throws -> Response {
-        let accounts = try await env.blocking { [store = env.store] in try store.consoleAccounts() }
+        let accounts = try await env.store.consoleAccounts()
         let rows = accounts.map { a in
             let role = ConsoleRole(rawValue: a.role)?.chinese ?? a.role
             let state =

@@ -69,7 +69,7 @@ public struct ConsoleAuthMiddleware: RouterMiddleware {
         let env = self.env
         if let auth = request.headers[.authorization], auth.count > 7, auth.prefix(7).lowercased() == "bearer " {
             let token = String(auth.dropFirst(7)).trimmingCharacters(in: .whitespaces)
-            guard let user = try await env.blocking({ try env.accounts.tokenUser(token) }) else {
+            guard let user = try await env.accounts.tokenUser(token) else {
                 throw ConsoleError(.unauthenticated, "访问令牌无效或已停用")
             }
             context.user = user
@@ -77,7 +77,7 @@ public struct ConsoleAuthMiddleware: RouterMiddleware {
             return try await next(request, context)
         }
         if let token = request.cookies[ConsoleLogin.cookieName]?.value,
-            let s = try await env.blocking({ try env.accounts.session(token: token) })
+            let s = try await env.accounts.session(token: token)
         {
             context.user = s.user
             context.csrfToken = s.csrf
@@ -91,12 +91,10 @@ public struct ConsoleAuthMiddleware: RouterMiddleware {
                 guard let given, constantTimeEquals(given, s.csrf) else {
                     let remote = context.remoteAddress
                     let path = request.uri.path
-                    try? await env.blocking {
-                        try env.store.appendConsoleAudit(
-                            .init(
-                                at: env.clock(), userName: s.user.name, action: "csrf_refused", outcome: "forbidden",
-                                detail: path, remote: remote))
-                    }
+                    try? await env.store.appendConsoleAudit(
+                        .init(
+                            at: env.clock(), userName: s.user.name, action: "csrf_refused", outcome: "forbidden",
+                            detail: path, remote: remote))
                     throw ConsoleError(.csrf, "表单校验失败（缺少或错误的 CSRF 令牌），请刷新页面后重试")
                 }
             }
@@ -229,9 +227,7 @@ public enum ConsoleLogin {
             let name = form.text("name") ?? ""
             let password = form["password"] ?? ""
             let remote = context.remoteAddress
-            let result = try await env.blocking {
-                try env.accounts.login(name: name, password: password, remote: remote)
-            }
+            let result = try await env.accounts.login(name: name, password: password, remote: remote)
             switch result {
             case .success(let user, let token, _):
                 env.logger.info(
@@ -260,7 +256,7 @@ public enum ConsoleLogin {
             let user = try context.requireUser
             if let digest = context.sessionTokenHash {
                 let remote = context.remoteAddress
-                try await env.blocking { try env.accounts.logout(tokenHash: digest, user: user.name, remote: remote) }
+                try await env.accounts.logout(tokenHash: digest, user: user.name, remote: remote)
             }
             var response = HTML.redirect("/login")
             response.setCookie(clearedCookie(cookieName, env))

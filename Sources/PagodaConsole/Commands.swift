@@ -122,14 +122,12 @@ public enum ConsoleCommands {
             throw ConsoleError(.forbidden, "\(user.role.chinese)只能查看，不能办理工单")
         }
         let store = env.store
-        let (exists, visible) = try await env.blocking {
-            (
-                try store.lifecycle([ticketID], withTicket: false)[ticketID] != nil,
-                try ConsoleAccess.canSee(ticketID: ticketID, user: user, store: store)
-            )
+        guard try await store.lifecycle([ticketID], withTicket: false)[ticketID] != nil else {
+            throw ConsoleError(.notFound, "没有工单 \(ticketID)")
         }
-        guard exists else { throw ConsoleError(.notFound, "没有工单 \(ticketID)") }
-        guard visible else { throw ConsoleError(.forbidden, "该工单不属于本单位") }
+        guard try await ConsoleAccess.canSee(ticketID: ticketID, user: user, store: store) else {
+            throw ConsoleError(.forbidden, "该工单不属于本单位")
+        }
         let command: Command
         switch CommandContract.validate(object) {
         case .failure(let error):
@@ -157,7 +155,7 @@ public enum ConsoleCommands {
         let entry = ConsoleAuditEntry(
             at: env.clock(), userName: user.name, action: "command", ticketID: ticketID, outcome: auditOutcome,
             detail: "\(command.action.type.rawValue) \(command.id)", remote: remote)
-        try await env.blocking { try store.appendConsoleAudit(entry) }
+        try await store.appendConsoleAudit(entry)
         env.logger.info(
             "console command",
             metadata: [

@@ -9,12 +9,12 @@ import PagodaStore
 /// The web console of `pagoda serve` and its JSON API (`/api/v1`): people log in with a role, see the
 /// tickets their role allows and act on them through commands of contract v1.
 ///
-/// Architecture: the console is an HTTP adapter beside the status endpoint. It reads the store
-/// (`DispatchStore`) directly and applies commands through `ConsoleBackend`, which `PagodaService`
-/// implements on the lifecycle's own path (one command, one transaction, serialized with the lifecycle
+/// Architecture: the console is an HTTP adapter beside the status endpoint. It reads the store through
+/// `ConsoleStore` (SQLite's `DispatchStore` or PostgreSQL's `PostgresStore`) and applies commands through
+/// `ConsoleBackend`, which `PagodaService` implements on the lifecycle's own path (one command, one transaction, serialized with the lifecycle
 /// loop's commits). So it depends on the store and the core only; the service starts it
-/// (`--console-address`), and tests start it on a real SQLite file with a backend of their own or the
-/// service's.
+/// (`--console-address`), and tests start it on a real SQLite file or PostgreSQL database with a backend
+/// of their own or the service's.
 ///
 /// For page authors:
 /// - Rendering is plain Swift: build HTML with string interpolation, escaping EVERY value with
@@ -33,7 +33,7 @@ import PagodaStore
 ///   shown (`ConsoleAccess.phone`: masked except for the centre).
 /// - Commands: `ConsoleCommands.submit` builds one command of contract v1 from a form or JSON body,
 ///   with the unit and actor from the user, and applies it (200 with events, 409 with the refusal).
-/// - Long blocking store reads run through `environment.blocking { ... }`, never on the concurrency pool.
+/// - Store calls are awaited (`ConsoleStore`); neither store holds a thread of the concurrency pool.
 public struct ConsoleConfiguration: Sendable {
     public var host: String = "127.0.0.1"
     public var port: Int = 8345
@@ -57,16 +57,15 @@ public struct ConsoleConfiguration: Sendable {
 
 /// What every console handler can reach: the store, the backend, the settings, the clock.
 public struct ConsoleEnvironment: Sendable {
-    public let store: DispatchStore
+    public let store: any ConsoleStore
     public let backend: any ConsoleBackend
     public let configuration: ConsoleConfiguration
     public let logger: Logger
     public let clock: @Sendable () -> Date
     public let accounts: ConsoleAccounts
-    let queue: DispatchQueue
 
     public init(
-        store: DispatchStore, backend: any ConsoleBackend, configuration: ConsoleConfiguration, logger: Logger,
+        store: any ConsoleStore, backend: any ConsoleBackend, configuration: ConsoleConfiguration, logger: Logger,
         clock: @escaping @Sendable () -> Date = { Date() }
     ) {
         self.store = store
@@ -75,14 +74,6 @@ public struct ConsoleEnvironment: Sendable {
         self.logger = logger
         self.clock = clock
         self.accounts = ConsoleAccounts(store: store, configuration: configuration, clock: clock)
-        self.queue = DispatchQueue(label: "pagoda.console", qos: .userInitiated, attributes: .concurrent)
-    }
-
-    /// Runs blocking work (SQLite, bcrypt) on a thread of the console's own, not the concurrency pool.
-    public func blocking<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
-        try await withCheckedThrowingContinuation { continuation in
-            queue.async { continuation.resume(with: Result { try body() }) }
-        }
     }
 }
 

@@ -2,8 +2,7 @@
 ///
 /// Rules as for SQLite's (`Schema` in PagodaStore): never edit or reorder a registered migration, only
 /// append; raw SQL, no application types. The names are SQLite's, so a migration added to both stores
-/// later carries one name; the SQLite migration `v5-console-accounts` (the console's accounts) has no
-/// PostgreSQL twin yet, since the console runs on SQLite only.
+/// later carries one name.
 ///
 /// Types are chosen so that what is stored reads back byte for byte as SQLite's: timestamps are BIGINT
 /// milliseconds since the epoch (`EpochMillis`), bodies and encoded states BYTEA, JSON columns TEXT (not
@@ -25,6 +24,8 @@ enum PostgresSchema {
         Migration(name: "v4-intake-rejection-actions", statements: v4IntakeRejectionActions),
         Migration(name: "v5-console-pages-read-model", statements: v5ConsolePagesReadModel),
         Migration(name: "v7-lease-row", statements: v7LeaseRow),
+        Migration(name: "v5-console-accounts", statements: v5ConsoleAccounts),
+        Migration(name: "v6-console-api-read-model", statements: v6ConsoleAPIReadModel),
     ]
 
     /// The table of applied migrations, made before the first one runs.
@@ -319,5 +320,98 @@ enum PostgresSchema {
         )
         """,
         "INSERT INTO lease (id, holder, epoch, expires_at) VALUES (1, NULL, 0, 0)",
+    ]
+
+    /// The web console's people, sessions, bearer tokens and audit log, as SQLite's `v5-console-accounts`
+    /// (the comments there say what each column holds). Tokens are kept as their SHA-256 only.
+    static let v5ConsoleAccounts = [
+        """
+        CREATE TABLE console_users (
+            name          TEXT COLLATE "C" PRIMARY KEY CHECK (length(name) BETWEEN 1 AND 64),
+            role          TEXT    NOT NULL CHECK (role IN ('worker', 'centre', 'supervisor', 'admin')),
+            unit_id       TEXT,
+            password_hash TEXT    NOT NULL,
+            disabled      BOOLEAN NOT NULL DEFAULT false,
+            failed_logins BIGINT  NOT NULL DEFAULT 0 CHECK (failed_logins >= 0),
+            locked_until  BIGINT,
+            created_at    BIGINT  NOT NULL,
+            updated_at    BIGINT  NOT NULL,
+            CHECK (role <> 'worker' OR unit_id IS NOT NULL)
+        )
+        """,
+        """
+        CREATE TABLE console_sessions (
+            token_hash TEXT   PRIMARY KEY,
+            user_name  TEXT   COLLATE "C" NOT NULL REFERENCES console_users(name) ON DELETE CASCADE,
+            csrf_token TEXT   NOT NULL,
+            created_at BIGINT NOT NULL,
+            last_seen  BIGINT NOT NULL
+        )
+        """,
+        "CREATE INDEX console_sessions_user ON console_sessions(user_name)",
+        """
+        CREATE TABLE console_tokens (
+            token_hash TEXT   PRIMARY KEY,
+            user_name  TEXT   COLLATE "C" NOT NULL REFERENCES console_users(name) ON DELETE CASCADE,
+            created_at BIGINT NOT NULL,
+            last_used  BIGINT
+        )
+        """,
+        "CREATE INDEX console_tokens_user ON console_tokens(user_name)",
+        """
+        CREATE TABLE console_audit (
+            id         BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+            at         BIGINT NOT NULL,
+            user_name  TEXT   NOT NULL,
+            action     TEXT   NOT NULL,
+            ticket_id  TEXT,
+            outcome    TEXT   NOT NULL,
+            detail     TEXT,
+            remote     TEXT
+        )
+        """,
+        "CREATE INDEX console_audit_user ON console_audit(user_name, at)",
+    ]
+
+    /// Every open ticket by its nearest deadline whatever its unit, and the tickets waiting at each centre
+    /// desk, kept by a trigger like the open-ticket counters (SQLite's `v6-console-api-read-model`).
+    static let v6ConsoleAPIReadModel = [
+        "CREATE INDEX lifecycle_console_open ON lifecycle(due_at) WHERE light IS NOT NULL",
+        """
+        CREATE TABLE console_desk_counts (
+            desk TEXT   PRIMARY KEY,
+            n    BIGINT NOT NULL
+        )
+        """,
+        """
+        INSERT INTO console_desk_counts (desk, n)
+          SELECT desk, count(*) FROM lifecycle WHERE desk IS NOT NULL GROUP BY desk
+        """,
+        """
+        CREATE FUNCTION console_desk_change() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            IF TG_OP IN ('UPDATE', 'DELETE') AND OLD.desk IS NOT NULL THEN
+                UPDATE console_desk_counts SET n = n - 1 WHERE desk = OLD.desk;
+            END IF;
+            IF TG_OP IN ('INSERT', 'UPDATE') AND NEW.desk IS NOT NULL THEN
+                INSERT INTO console_desk_counts (desk, n) VALUES (NEW.desk, 1)
+                  ON CONFLICT (desk) DO UPDATE SET n = console_desk_counts.n + 1;
+            END IF;
+            RETURN NULL;
+        END
+        $$
+        """,
+        """
+        CREATE TRIGGER console_desk_insert AFTER INSERT ON lifecycle FOR EACH ROW
+          WHEN (NEW.desk IS NOT NULL) EXECUTE FUNCTION console_desk_change()
+        """,
+        """
+        CREATE TRIGGER console_desk_update AFTER UPDATE OF desk ON lifecycle FOR EACH ROW
+          WHEN (OLD.desk IS DISTINCT FROM NEW.desk) EXECUTE FUNCTION console_desk_change()
+        """,
+        """
+        CREATE TRIGGER console_desk_delete AFTER DELETE ON lifecycle FOR EACH ROW
+          WHEN (OLD.desk IS NOT NULL) EXECUTE FUNCTION console_desk_change()
+        """,
     ]
 }

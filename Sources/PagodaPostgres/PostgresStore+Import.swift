@@ -33,7 +33,8 @@ extension PostgresStore {
     }
 
     /// In an order that satisfies the foreign keys. The console's read model is not copied: the triggers
-    /// build it again from the lifecycle, event and rejection rows as they are inserted.
+    /// build it again from the lifecycle, event and rejection rows as they are inserted. Its accounts, API
+    /// tokens and audit log are; its sessions are not (people log in again on the new store).
     static let copiedTables: [CopiedTable] = [
         CopiedTable(
             name: "tickets", columns: ["id", "received_at", "body", "state", "unit_id", "created_at"], orderBy: "id"),
@@ -74,6 +75,19 @@ extension PostgresStore {
             name: "commands", columns: ["command_id", "ticket_id", "type", "outcome", "at"], orderBy: "command_id"),
         CopiedTable(
             name: "repeat_keys", columns: ["key", "received_at", "ticket_id"], orderBy: "key, received_at, ticket_id"),
+        CopiedTable(
+            name: "console_users",
+            columns: [
+                "name", "role", "unit_id", "password_hash", "disabled", "failed_logins", "locked_until", "created_at",
+                "updated_at",
+            ], orderBy: "name", booleans: ["disabled"]),
+        CopiedTable(
+            name: "console_tokens", columns: ["token_hash", "user_name", "created_at", "last_used"],
+            orderBy: "token_hash"),
+        CopiedTable(
+            name: "console_audit",
+            columns: ["id", "at", "user_name", "action", "ticket_id", "outcome", "detail", "remote"], orderBy: "id",
+            identity: true),
     ]
 
     /// Copies a SQLite store's state (tickets, inbox, decisions, deadlines, rejections and their actions, the
@@ -187,7 +201,7 @@ extension PostgresStore {
         }
         var mismatches: [String] = []
         for id in sampled {
-            let (a, b) = (try source.ticket(id: id), try await ticket(id: id))
+            let (a, b) = (try await source.ticket(id: id), try await ticket(id: id))
             if a != b { mismatches.append("\(id): the ticket's history differs") }
         }
         let (a, b) = (

@@ -109,34 +109,59 @@ extension PostgresStore {
     /// sign and resolve deadlines.
     public func forEachEvent(_ body: (DispatchStore.TimelineRow) -> Bool) async throws(StoreError) {
         try await read { [logger] conn in
-            // Only the dispatch rows are read as JSON (the intake's has no `event` member and names its sequence).
-            let rows = try await conn.query(
-                """
-                SELECT e.ticket_id, e.id, e.at, e.payload_json, d.unit_id, d.level, d.id,
-                  CASE WHEN d.id IS NOT NULL THEN
-                    (SELECT due_at FROM deadlines WHERE ticket_id = e.ticket_id AND clock = 'sign_by') END,
-                  CASE WHEN d.id IS NOT NULL THEN
-                    (SELECT due_at FROM deadlines WHERE ticket_id = e.ticket_id AND clock = 'resolve_by') END
-                FROM events e
-                LEFT JOIN decisions d ON d.ticket_id = e.ticket_id AND e.type = 'ticket.dispatched'
-                  AND (CASE WHEN e.type = 'ticket.dispatched' THEN e.payload_json::jsonb END) ->> 'event' IS NULL
-                  AND (CASE WHEN e.type = 'ticket.dispatched' THEN e.payload_json::jsonb END) ->> 'dispatch_seq'
-                      = d.dispatch_seq::text
-                ORDER BY e.id
-                """, logger: logger)
-            for try await row in rows {
-                let r = row.makeRandomAccess()
-                var t = DispatchStore.TimelineRow(
-                    ticketID: try r.at(0), rowID: try r.at(1), at: EpochMillis.date(try r.at(2)),
-                    json: Array(try r.at(3, String.self).utf8))
-                if try r.at(6, Int64?.self) != nil {
-                    t.intakeDispatch = DispatchStore.IntakeDispatch(
-                        unitID: try r.at(4), level: try r.at(5),
-                        signBy: try r.at(7, Int64?.self).map(EpochMillis.date),
-                        resolveBy: try r.at(8, Int64?.self).map(EpochMillis.date))
-                }
-                if !body(t) { break }
+            for try await row in try await conn.query(
+                PostgresQuery(unsafeSQL: Self.timelineSelect + " ORDER BY e.id"), logger: logger)
+            {
+                if !body(try Self.timelineRow(row)) { break }
             }
         }
+    }
+
+    /// Up to `limit` timeline rows after row `id`, in the order written, as `forEachEvent` reads them: the
+    /// console feeds them to its running reports.
+    public func consoleEvents(after id: Int64, limit: Int) async throws(StoreError) -> [DispatchStore.TimelineRow] {
+        try await read { [logger] conn in
+            var bindings = PostgresBindings()
+            bindings.append(id)
+            bindings.append(Int64(limit))
+            var out: [DispatchStore.TimelineRow] = []
+            for try await row in try await conn.query(
+                PostgresQuery(
+                    unsafeSQL: Self.timelineSelect + " WHERE e.id > $1 ORDER BY e.id LIMIT $2", binds: bindings),
+                logger: logger)
+            {
+                out.append(try Self.timelineRow(row))
+            }
+            return out
+        }
+    }
+
+    /// The timeline's rows with, for the intake's own dispatch row (no `event` member, naming its
+    /// sequence; only the dispatch rows are read as JSON), its decision's unit, level and deadlines.
+    private static let timelineSelect = """
+        SELECT e.ticket_id, e.id, e.at, e.payload_json, d.unit_id, d.level, d.id,
+          CASE WHEN d.id IS NOT NULL THEN
+            (SELECT due_at FROM deadlines WHERE ticket_id = e.ticket_id AND clock = 'sign_by') END,
+          CASE WHEN d.id IS NOT NULL THEN
+            (SELECT due_at FROM deadlines WHERE ticket_id = e.ticket_id AND clock = 'resolve_by') END
+        FROM events e
+        LEFT JOIN decisions d ON d.ticket_id = e.ticket_id AND e.type = 'ticket.dispatched'
+          AND (CASE WHEN e.type = 'ticket.dispatched' THEN e.payload_json::jsonb END) ->> 'event' IS NULL
+          AND (CASE WHEN e.type = 'ticket.dispatched' THEN e.payload_json::jsonb END) ->> 'dispatch_seq'
+              = d.dispatch_seq::text
+        """
+
+    private static func timelineRow(_ row: PostgresRow) throws -> DispatchStore.TimelineRow {
+        let r = row.makeRandomAccess()
+        var t = DispatchStore.TimelineRow(
+            ticketID: try r.at(0), rowID: try r.at(1), at: EpochMillis.date(try r.at(2)),
+            json: Array(try r.at(3, String.self).utf8))
+        if try r.at(6, Int64?.self) != nil {
+            t.intakeDispatch = DispatchStore.IntakeDispatch(
+                unitID: try r.at(4), level: try r.at(5),
+                signBy: try r.at(7, Int64?.self).map(EpochMillis.date),
+                resolveBy: try r.at(8, Int64?.self).map(EpochMillis.date))
+        }
+        return t
     }
 }

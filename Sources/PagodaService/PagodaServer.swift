@@ -173,7 +173,7 @@ public struct PagodaServer: Sendable {
             }
             do {
                 try await run(
-                    store: store, lease: store, checkpointer: nil, console: nil, databaseDescription: pg.description)
+                    store: store, lease: store, checkpointer: nil, console: store, databaseDescription: pg.description)
             } catch {
                 await store.close()
                 throw error
@@ -209,8 +209,8 @@ public struct PagodaServer: Sendable {
             databaseDescription: c.databasePath)
     }
 
-    /// Runs the service group on `store`: SQLite's with its checkpointer and the console's store, or
-    /// PostgreSQL's (no checkpointer, no console: the console reads SQLite only).
+    /// Runs the service group on `store`: SQLite's with its checkpointer, or PostgreSQL's (no checkpointer);
+    /// `console` is the same store, read by the console.
     ///
     /// With one node (SQLite) the active services (intake, the lifecycle loop, the relay, retention, the
     /// console) run in the group from the start. On PostgreSQL (`lease`) any number of nodes may share the
@@ -219,7 +219,7 @@ public struct PagodaServer: Sendable {
     /// building them again at each term (docs/architecture.md, "Several nodes, one active").
     private func run(
         store: any ServingStore, lease leaseStore: PostgresStore?, checkpointer: Checkpointer?,
-        console consoleStore: DispatchStore?, databaseDescription: String
+        console consoleStore: any ConsoleStore, databaseDescription: String
     ) async throws {
         let c = configuration
         let (roleEvents, roleContinuation) = AsyncStream.makeStream(of: RoleEvent.self)
@@ -308,7 +308,7 @@ public struct PagodaServer: Sendable {
                 timersChanged: { [lifecycleService] in lifecycleService?.timersChanged() },
                 metrics: metrics, health: health, logger: logger, maxBatch: c.maxBatch)
             services.append(.init(service: intake))
-            if let console = c.console, let life = lifecycleService, let consoleStore {
+            if let console = c.console, let life = lifecycleService {
                 let desk = CommandDesk(
                     store: store, rules: rules, codec: codec, metrics: metrics,
                     changed: {
@@ -352,10 +352,6 @@ public struct PagodaServer: Sendable {
             ("intake", { consumers.state("intake") }), ("publisher", { publisher.state }),
         ]
         if c.lifecycle { connections.append(("commands", { consumers.state("commands") })) }
-        if c.console != nil && consoleStore == nil {
-            logger.warning(
-                "the console runs on a SQLite store only; not started", metadata: ["db": "\(databaseDescription)"])
-        }
         if let address = c.statusEndpoint {
             // First in the group, so it stops last: the metrics stay readable while the rest shuts down.
             let status = ServiceStatus(

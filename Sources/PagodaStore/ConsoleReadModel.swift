@@ -50,6 +50,13 @@ public struct ConsoleOpenCount: Sendable, Hashable {
     public var light: String
     public var supervised: Bool
     public var count: Int
+
+    package init(unitID: String, light: String, supervised: Bool, count: Int) {
+        self.unitID = unitID
+        self.light = light
+        self.supervised = supervised
+        self.count = count
+    }
 }
 
 /// An open ticket as a list of the console shows it.
@@ -66,6 +73,23 @@ public struct ConsoleListRow: Sendable, Hashable {
     public var receivedAt: Date
     /// The ticket's title, else the start of its text (at most 80 characters).
     public var summary: String
+
+    package init(
+        ticketID: String, unitID: String?, phase: String, light: String?, dueAt: Date?, supervised: Bool,
+        desk: String?, category: String?, enterprise: Bool, receivedAt: Date, summary: String
+    ) {
+        self.ticketID = ticketID
+        self.unitID = unitID
+        self.phase = phase
+        self.light = light
+        self.dueAt = dueAt
+        self.supervised = supervised
+        self.desk = desk
+        self.category = category
+        self.enterprise = enterprise
+        self.receivedAt = receivedAt
+        self.summary = summary
+    }
 }
 
 /// Which of the console's lists to read (`DispatchStore.consoleList`).
@@ -107,13 +131,13 @@ public struct ConsoleInboxQuery: Sendable, Hashable {
     }
 }
 
-extension DispatchStore {
+extension DispatchStore: ConsoleStore {
     /// The open-ticket counters (`console_open_counts`, rows with tickets only): one row per unit, light
     /// and supervision. Reads a table of a few rows per unit; never the tickets.
     /// With `unit`, that unit's rows only.
-    public func consoleOpenCounts(unit: String? = nil) throws(StoreError) -> [ConsoleOpenCount] {
-        try storeOperation {
-            try pool.read { db in
+    public func consoleOpenCounts(unit: String? = nil) async throws(StoreError) -> [ConsoleOpenCount] {
+        try await storeOperation {
+            try await pool.read { db in
                 try Row.fetchAll(
                     db,
                     sql: "SELECT unit_id, light, supervised, n FROM console_open_counts WHERE n > 0"
@@ -129,9 +153,9 @@ extension DispatchStore {
     /// Counts by kind for each day of `days` (days since the epoch in China Standard Time, `consoleDay`):
     /// `intake`, `rejected`, and lifecycle event types (`ticket.dispatched`, `ticket.escalated`,
     /// `ticket.closed`, `ticket.supervised`, `ticket.overdue`, `ticket.replied`, `ticket.callback_recorded`).
-    public func consoleDayCounts(_ days: ClosedRange<Int>) throws(StoreError) -> [Int: [String: Int]] {
-        try storeOperation {
-            try pool.read { db in
+    public func consoleDayCounts(_ days: ClosedRange<Int>) async throws(StoreError) -> [Int: [String: Int]] {
+        try await storeOperation {
+            try await pool.read { db in
                 var out: [Int: [String: Int]] = [:]
                 for r in try Row.fetchAll(
                     db, sql: "SELECT day, kind, n FROM console_day_counts WHERE day BETWEEN ? AND ?",
@@ -144,15 +168,10 @@ extension DispatchStore {
         }
     }
 
-    /// The day (since the epoch, China Standard Time) a time falls on, as the day counters count.
-    public static func consoleDay(_ date: Date) -> Int {
-        Int((EpochMillis.from(date) + 28_800_000) / 86_400_000)
-    }
-
     /// The first timeline row written on or after `day` (China Standard Time), or nil when none was.
-    public func consoleFirstEventID(onOrAfter day: Int) throws(StoreError) -> Int64? {
-        try storeOperation {
-            try pool.read { db in
+    public func consoleFirstEventID(onOrAfter day: Int) async throws(StoreError) -> Int64? {
+        try await storeOperation {
+            try await pool.read { db in
                 try Int64.fetchOne(
                     db, sql: "SELECT first_event_id FROM console_days WHERE day >= ? ORDER BY day LIMIT 1",
                     arguments: [day])
@@ -161,17 +180,17 @@ extension DispatchStore {
     }
 
     /// The highest timeline row id (0 when none): what changed since a reader last looked.
-    public func consoleLastEventID() throws(StoreError) -> Int64 {
-        try storeOperation {
-            try pool.read { db in try Int64.fetchOne(db, sql: "SELECT max(id) FROM events") ?? 0 }
+    public func consoleLastEventID() async throws(StoreError) -> Int64 {
+        try await storeOperation {
+            try await pool.read { db in try Int64.fetchOne(db, sql: "SELECT max(id) FROM events") ?? 0 }
         }
     }
 
     /// Up to `limit` timeline rows after row `id`, in the order written, as `forEachEvent` reads them: the
     /// console feeds them to its running reports.
-    public func consoleEvents(after id: Int64, limit: Int) throws(StoreError) -> [TimelineRow] {
-        try storeOperation {
-            try pool.read { db in
+    public func consoleEvents(after id: Int64, limit: Int) async throws(StoreError) -> [TimelineRow] {
+        try await storeOperation {
+            try await pool.read { db in
                 var out: [TimelineRow] = []
                 try db.queryRaw(
                     """
@@ -221,15 +240,15 @@ extension DispatchStore {
     /// through its partial index on `lifecycle` (named, so that the planner cannot prefer the index of
     /// every open ticket, which also yields deadline order), so it reads `limit` rows whatever the number
     /// of tickets.
-    public func consoleList(_ list: ConsoleList, limit: Int) throws(StoreError) -> [ConsoleListRow] {
+    public func consoleList(_ list: ConsoleList, limit: Int) async throws(StoreError) -> [ConsoleListRow] {
         let (index, condition, arguments): (String, String, StatementArguments) =
             switch list {
             case .red: ("lifecycle_console_red", "l.light = 'red'", [])
             case .supervised: ("lifecycle_console_supervised", "l.supervised = 1 AND l.light IS NOT NULL", [])
             case .desk(let desk): ("lifecycle_console_desk", "l.desk = ? AND l.desk IS NOT NULL", [desk])
             }
-        return try storeOperation {
-            try pool.read { db in
+        return try await storeOperation {
+            try await pool.read { db in
                 try Row.fetchAll(
                     db,
                     sql: """
@@ -243,9 +262,9 @@ extension DispatchStore {
     }
 
     /// How many tickets wait at each centre desk, from the desk counters (`console_desk_counts`).
-    public func consoleDeskCounts() throws(StoreError) -> [String: Int] {
-        try storeOperation {
-            try pool.read { db in
+    public func consoleDeskCounts() async throws(StoreError) -> [String: Int] {
+        try await storeOperation {
+            try await pool.read { db in
                 var out: [String: Int] = ["triage": 0, "return": 0, "extension": 0, "callback": 0]
                 for r in try Row.fetchAll(db, sql: "SELECT desk, n FROM console_desk_counts") { out[r[0]] = r[1] }
                 return out
@@ -259,7 +278,7 @@ extension DispatchStore {
     /// `lifecycle_console_open`); filters and the text search look at that unit's open tickets only. The
     /// total of a query filtered by unit and light alone comes from the open-ticket counters; other
     /// filters count the matching rows of the unit's inbox (all open tickets without a unit).
-    public func consoleInbox(_ q: ConsoleInboxQuery) throws(StoreError) -> (rows: [ConsoleListRow], total: Int) {
+    public func consoleInbox(_ q: ConsoleInboxQuery) async throws(StoreError) -> (rows: [ConsoleListRow], total: Int) {
         var conditions = ["l.light IS NOT NULL"]
         var arguments: StatementArguments = []
         if let unit = q.unitID {
@@ -289,8 +308,8 @@ extension DispatchStore {
             arguments += [s, s]
         }
         let whereClause = conditions.joined(separator: " AND ")
-        return try storeOperation {
-            try pool.read { db in
+        return try await storeOperation {
+            try await pool.read { [join, arguments] db in
                 let total: Int
                 if q.phase == nil, q.category == nil, q.enterprise == nil, q.search?.isEmpty ?? true {
                     var counted = "SELECT coalesce(sum(n), 0) FROM console_open_counts WHERE n > 0"

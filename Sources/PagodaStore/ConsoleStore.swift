@@ -39,6 +39,14 @@ public struct ConsoleSessionRecord: Sendable, Hashable {
     public var csrfToken: String
     public var createdAt: Date
     public var lastSeen: Date
+
+    package init(tokenHash: String, userName: String, csrfToken: String, createdAt: Date, lastSeen: Date) {
+        self.tokenHash = tokenHash
+        self.userName = userName
+        self.csrfToken = csrfToken
+        self.createdAt = createdAt
+        self.lastSeen = lastSeen
+    }
 }
 
 /// One line of the console's audit log.
@@ -72,15 +80,20 @@ public struct FailedLogin: Sendable, Hashable {
     public var failures: Int
     /// Set when this failure locked the account.
     public var lockedUntil: Date?
+
+    package init(failures: Int, lockedUntil: Date?) {
+        self.failures = failures
+        self.lockedUntil = lockedUntil
+    }
 }
 
 extension DispatchStore {
     // MARK: Accounts
 
     /// Adds an account. Throws `.constraint` when the name is taken (or the row breaks the table's checks).
-    public func addConsoleAccount(_ a: ConsoleAccount, audit: ConsoleAuditEntry? = nil) throws(StoreError) {
-        try storeOperation {
-            try pool.write { db in
+    public func addConsoleAccount(_ a: ConsoleAccount, audit: ConsoleAuditEntry? = nil) async throws(StoreError) {
+        try await storeOperation {
+            try await pool.write { db in
                 try db.execute(
                     sql: """
                         INSERT INTO console_users (name, role, unit_id, password_hash, disabled, failed_logins, locked_until, created_at, updated_at)
@@ -96,9 +109,9 @@ extension DispatchStore {
     }
 
     /// The account named, or nil.
-    public func consoleAccount(_ name: String) throws(StoreError) -> ConsoleAccount? {
-        try storeOperation {
-            try pool.read { db in
+    public func consoleAccount(_ name: String) async throws(StoreError) -> ConsoleAccount? {
+        try await storeOperation {
+            try await pool.read { db in
                 try Row.fetchOne(db, sql: "SELECT * FROM console_users WHERE name = ?", arguments: [name]).map(
                     Self.account)
             }
@@ -106,9 +119,9 @@ extension DispatchStore {
     }
 
     /// Every account, by name.
-    public func consoleAccounts() throws(StoreError) -> [ConsoleAccount] {
-        try storeOperation {
-            try pool.read { db in
+    public func consoleAccounts() async throws(StoreError) -> [ConsoleAccount] {
+        try await storeOperation {
+            try await pool.read { db in
                 try Row.fetchAll(db, sql: "SELECT * FROM console_users ORDER BY name").map(Self.account)
             }
         }
@@ -126,10 +139,10 @@ extension DispatchStore {
     /// Returns false when there is no such account.
     @discardableResult
     public func setConsoleAccountDisabled(_ name: String, _ disabled: Bool, at: Date, audit: ConsoleAuditEntry? = nil)
-        throws(StoreError) -> Bool
+        async throws(StoreError) -> Bool
     {
-        try storeOperation {
-            try pool.write { db in
+        try await storeOperation {
+            try await pool.write { db in
                 try db.execute(
                     sql: "UPDATE console_users SET disabled = ?, updated_at = ? WHERE name = ?",
                     arguments: [disabled ? 1 : 0, EpochMillis.from(at), name])
@@ -148,10 +161,10 @@ extension DispatchStore {
     /// Returns false when there is no such account.
     @discardableResult
     public func setConsolePassword(_ name: String, hash: String, at: Date, audit: ConsoleAuditEntry? = nil)
-        throws(StoreError) -> Bool
+        async throws(StoreError) -> Bool
     {
-        try storeOperation {
-            try pool.write { db in
+        try await storeOperation {
+            try await pool.write { db in
                 try db.execute(
                     sql: """
                         UPDATE console_users SET password_hash = ?, failed_logins = 0, locked_until = NULL, updated_at = ? WHERE name = ?
@@ -169,9 +182,9 @@ extension DispatchStore {
     public func recordFailedLogin(
         _ name: String, at: Date, limit: Int, lockFor: TimeInterval,
         audit: ConsoleAuditEntry
-    ) throws(StoreError) -> FailedLogin {
-        try storeOperation {
-            try pool.write { db in
+    ) async throws(StoreError) -> FailedLogin {
+        try await storeOperation {
+            try await pool.write { db in
                 try Self.insertAudit(audit, db)
                 guard
                     let failures = try Int.fetchOne(
@@ -199,9 +212,9 @@ extension DispatchStore {
     public func startConsoleSession(
         tokenHash: String, userName: String, csrfToken: String, at: Date,
         audit: ConsoleAuditEntry
-    ) throws(StoreError) {
-        try storeOperation {
-            try pool.write { db in
+    ) async throws(StoreError) {
+        try await storeOperation {
+            try await pool.write { db in
                 let ms = EpochMillis.from(at)
                 try db.execute(
                     sql: "UPDATE console_users SET failed_logins = 0, locked_until = NULL WHERE name = ?",
@@ -216,9 +229,9 @@ extension DispatchStore {
     }
 
     /// The session with this token digest, with its account; nil when there is none.
-    public func consoleSession(tokenHash: String) throws(StoreError) -> (ConsoleSessionRecord, ConsoleAccount)? {
-        try storeOperation {
-            try pool.read { db in
+    public func consoleSession(tokenHash: String) async throws(StoreError) -> (ConsoleSessionRecord, ConsoleAccount)? {
+        try await storeOperation {
+            try await pool.read { db in
                 guard
                     let s = try Row.fetchOne(
                         db, sql: "SELECT * FROM console_sessions WHERE token_hash = ?", arguments: [tokenHash]),
@@ -236,9 +249,9 @@ extension DispatchStore {
     }
 
     /// Marks a session used now (its idle time starts again).
-    public func touchConsoleSession(tokenHash: String, at: Date) throws(StoreError) {
-        try storeOperation {
-            try pool.write { db in
+    public func touchConsoleSession(tokenHash: String, at: Date) async throws(StoreError) {
+        try await storeOperation {
+            try await pool.write { db in
                 try db.execute(
                     sql: "UPDATE console_sessions SET last_seen = ? WHERE token_hash = ?",
                     arguments: [EpochMillis.from(at), tokenHash])
@@ -247,9 +260,9 @@ extension DispatchStore {
     }
 
     /// Ends a session (logout, or found idle too long), auditing when given a line.
-    public func endConsoleSession(tokenHash: String, audit: ConsoleAuditEntry? = nil) throws(StoreError) {
-        try storeOperation {
-            try pool.write { db in
+    public func endConsoleSession(tokenHash: String, audit: ConsoleAuditEntry? = nil) async throws(StoreError) {
+        try await storeOperation {
+            try await pool.write { db in
                 try db.execute(sql: "DELETE FROM console_sessions WHERE token_hash = ?", arguments: [tokenHash])
                 if let audit { try Self.insertAudit(audit, db) }
             }
@@ -258,9 +271,9 @@ extension DispatchStore {
 
     /// Deletes sessions idle since before `before`; returns how many.
     @discardableResult
-    public func deleteIdleConsoleSessions(before: Date) throws(StoreError) -> Int {
-        try storeOperation {
-            try pool.write { db in
+    public func deleteIdleConsoleSessions(before: Date) async throws(StoreError) -> Int {
+        try await storeOperation {
+            try await pool.write { db in
                 try db.execute(
                     sql: "DELETE FROM console_sessions WHERE last_seen < ?", arguments: [EpochMillis.from(before)])
                 return db.changesCount
@@ -273,10 +286,10 @@ extension DispatchStore {
     /// Stores a bearer token's digest for an account. Returns false when there is no such account.
     @discardableResult
     public func addConsoleToken(tokenHash: String, userName: String, at: Date, audit: ConsoleAuditEntry? = nil)
-        throws(StoreError) -> Bool
+        async throws(StoreError) -> Bool
     {
-        try storeOperation {
-            try pool.write { db in
+        try await storeOperation {
+            try await pool.write { db in
                 guard
                     try Int.fetchOne(db, sql: "SELECT 1 FROM console_users WHERE name = ?", arguments: [userName])
                         != nil
@@ -291,9 +304,9 @@ extension DispatchStore {
     }
 
     /// The account a bearer token's digest belongs to, or nil.
-    public func consoleTokenAccount(tokenHash: String) throws(StoreError) -> ConsoleAccount? {
-        try storeOperation {
-            try pool.read { db in
+    public func consoleTokenAccount(tokenHash: String) async throws(StoreError) -> ConsoleAccount? {
+        try await storeOperation {
+            try await pool.read { db in
                 try Row.fetchOne(
                     db,
                     sql: """
@@ -307,14 +320,15 @@ extension DispatchStore {
     // MARK: Audit
 
     /// Appends one audit line.
-    public func appendConsoleAudit(_ entry: ConsoleAuditEntry) throws(StoreError) {
-        try storeOperation { try pool.write { db in try Self.insertAudit(entry, db) } }
+    public func appendConsoleAudit(_ entry: ConsoleAuditEntry) async throws(StoreError) {
+        try await storeOperation { try await pool.write { db in try Self.insertAudit(entry, db) } }
     }
 
     /// The latest audit lines, newest first; only `userName`'s when given.
-    public func consoleAudit(userName: String? = nil, limit: Int = 100) throws(StoreError) -> [ConsoleAuditEntry] {
-        try storeOperation {
-            try pool.read { db in
+    public func consoleAudit(userName: String? = nil, limit: Int = 100) async throws(StoreError) -> [ConsoleAuditEntry]
+    {
+        try await storeOperation {
+            try await pool.read { db in
                 let rows = try Row.fetchAll(
                     db,
                     sql: """
@@ -343,9 +357,9 @@ extension DispatchStore {
     /// Whether a ticket is or was a unit's: the unit holds it, was given it by a decision, or is named by
     /// one of its timeline events as holder (`unit`), as the unit it came from (`from_unit`) or as a
     /// co-handler. A command the dispatcher refused names its sender, not a holder, and does not count.
-    public func ticketConcernsUnit(_ ticketID: String, unit: String) throws(StoreError) -> Bool {
-        try storeOperation {
-            try pool.read { db in
+    public func ticketConcernsUnit(_ ticketID: String, unit: String) async throws(StoreError) -> Bool {
+        try await storeOperation {
+            try await pool.read { db in
                 if try Int.fetchOne(
                     db, sql: "SELECT 1 FROM lifecycle WHERE ticket_id = ? AND unit_id = ?", arguments: [ticketID, unit])
                     != nil

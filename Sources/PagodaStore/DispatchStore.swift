@@ -603,73 +603,80 @@ public final class DispatchStore: Sendable {
     /// Read from one consistent snapshot. Throws `.corrupt` if stored values
     /// cannot be decoded (unknown destination type, malformed headers JSON).
     public func ticket(id: String) throws(StoreError) -> TicketHistory? {
-        try storeOperation {
-            try pool.read { db -> TicketHistory? in
-                guard let ticket = try TicketRecord.fetchOne(db, key: id) else { return nil }
-                let inbox = try InboxRecord.fetchOne(db, key: id)
-                let deadlines =
-                    try DeadlineRecord
-                    .filter(DeadlineRecord.Columns.ticketID == id)
-                    .order(DeadlineRecord.Columns.dueAt, DeadlineRecord.Columns.clock)
-                    .fetchAll(db)
-                let deadlineMap = Dictionary(
-                    deadlines.map { ($0.clock, EpochMillis.date($0.dueAt)) }, uniquingKeysWith: { a, _ in a })
-                let decisions =
-                    try DecisionRecord
-                    .filter(DecisionRecord.Columns.ticketID == id)
-                    .order(DecisionRecord.Columns.id)
-                    .fetchAll(db)
-                    .map { row -> TicketHistory.Decision in
-                        guard let type = DecisionRow.DestinationType(rawValue: row.destinationType) else {
-                            throw StoreError(.corrupt, "unknown destination type \(row.destinationType)")
-                        }
-                        return TicketHistory.Decision(
-                            id: row.id ?? 0, dispatchSequence: row.dispatchSeq,
-                            createdAt: EpochMillis.date(row.createdAt),
-                            row: DecisionRow(
-                                destinationType: type, unitID: row.unitID, level: row.level, queue: row.queue,
-                                ruleID: row.ruleID, ruleFile: row.ruleFile, ruleLine: row.ruleLine,
-                                rulesHash: row.rulesHash, slaProfile: row.slaProfile, category: row.category,
-                                urgency: row.urgency, decisionJSON: [UInt8](row.decisionJSON),
-                                deadlines: deadlineMap))
+        try storeOperation { try pool.read(Self.history(id)) }
+    }
+
+    /// `ticket(id:)` on a reader connection's queue, awaited without blocking a thread.
+    public func ticket(id: String) async throws(StoreError) -> TicketHistory? {
+        try await storeOperation { try await pool.read(Self.history(id)) }
+    }
+
+    private static func history(_ id: String) -> @Sendable (Database) throws -> TicketHistory? {
+        { db in
+            guard let ticket = try TicketRecord.fetchOne(db, key: id) else { return nil }
+            let inbox = try InboxRecord.fetchOne(db, key: id)
+            let deadlines =
+                try DeadlineRecord
+                .filter(DeadlineRecord.Columns.ticketID == id)
+                .order(DeadlineRecord.Columns.dueAt, DeadlineRecord.Columns.clock)
+                .fetchAll(db)
+            let deadlineMap = Dictionary(
+                deadlines.map { ($0.clock, EpochMillis.date($0.dueAt)) }, uniquingKeysWith: { a, _ in a })
+            let decisions =
+                try DecisionRecord
+                .filter(DecisionRecord.Columns.ticketID == id)
+                .order(DecisionRecord.Columns.id)
+                .fetchAll(db)
+                .map { row -> TicketHistory.Decision in
+                    guard let type = DecisionRow.DestinationType(rawValue: row.destinationType) else {
+                        throw StoreError(.corrupt, "unknown destination type \(row.destinationType)")
                     }
-                let messages =
-                    try OutboxRecord
-                    .filter(OutboxRecord.Columns.ticketID == id)
-                    .order(OutboxRecord.Columns.id)
-                    .fetchAll(db)
-                    .map { row in
-                        do {
-                            return TicketHistory.Message(
-                                outbox: try row.outboxEntry(), sentAt: row.sentAt.map(EpochMillis.date))
-                        } catch is DecodingError {
-                            throw StoreError(
-                                .corrupt, "outbox row \(row.id ?? 0) has malformed headers_json or extra_routing_keys")
-                        }
+                    return TicketHistory.Decision(
+                        id: row.id ?? 0, dispatchSequence: row.dispatchSeq,
+                        createdAt: EpochMillis.date(row.createdAt),
+                        row: DecisionRow(
+                            destinationType: type, unitID: row.unitID, level: row.level, queue: row.queue,
+                            ruleID: row.ruleID, ruleFile: row.ruleFile, ruleLine: row.ruleLine,
+                            rulesHash: row.rulesHash, slaProfile: row.slaProfile, category: row.category,
+                            urgency: row.urgency, decisionJSON: [UInt8](row.decisionJSON),
+                            deadlines: deadlineMap))
+                }
+            let messages =
+                try OutboxRecord
+                .filter(OutboxRecord.Columns.ticketID == id)
+                .order(OutboxRecord.Columns.id)
+                .fetchAll(db)
+                .map { row in
+                    do {
+                        return TicketHistory.Message(
+                            outbox: try row.outboxEntry(), sentAt: row.sentAt.map(EpochMillis.date))
+                    } catch is DecodingError {
+                        throw StoreError(
+                            .corrupt, "outbox row \(row.id ?? 0) has malformed headers_json or extra_routing_keys")
                     }
-                let events =
-                    try EventRecord
-                    .filter(EventRecord.Columns.ticketID == id)
-                    .order(EventRecord.Columns.id)
-                    .fetchAll(db)
-                    .map {
-                        TicketHistory.Event(
-                            id: $0.id ?? 0, type: $0.type, at: EpochMillis.date($0.at),
-                            payloadJSON: Array($0.payloadJSON.utf8))
-                    }
-                return TicketHistory(
-                    ticket: TicketHistory.Ticket(
-                        id: ticket.id, receivedAt: EpochMillis.date(ticket.receivedAt), body: [UInt8](ticket.body),
-                        state: ticket.state, unitID: ticket.unitID, createdAt: EpochMillis.date(ticket.createdAt),
-                        dispatchSequence: inbox?.dispatchSeq ?? decisions.first?.dispatchSequence ?? 0,
-                        amqpMessageID: inbox?.amqpMessageID),
-                    decisions: decisions,
-                    deadlines: deadlines.map {
-                        TicketHistory.Deadline(clock: $0.clock, dueAt: EpochMillis.date($0.dueAt))
-                    },
-                    messages: messages,
-                    events: events)
-            }
+                }
+            let events =
+                try EventRecord
+                .filter(EventRecord.Columns.ticketID == id)
+                .order(EventRecord.Columns.id)
+                .fetchAll(db)
+                .map {
+                    TicketHistory.Event(
+                        id: $0.id ?? 0, type: $0.type, at: EpochMillis.date($0.at),
+                        payloadJSON: Array($0.payloadJSON.utf8))
+                }
+            return TicketHistory(
+                ticket: TicketHistory.Ticket(
+                    id: ticket.id, receivedAt: EpochMillis.date(ticket.receivedAt), body: [UInt8](ticket.body),
+                    state: ticket.state, unitID: ticket.unitID, createdAt: EpochMillis.date(ticket.createdAt),
+                    dispatchSequence: inbox?.dispatchSeq ?? decisions.first?.dispatchSequence ?? 0,
+                    amqpMessageID: inbox?.amqpMessageID),
+                decisions: decisions,
+                deadlines: deadlines.map {
+                    TicketHistory.Deadline(clock: $0.clock, dueAt: EpochMillis.date($0.dueAt))
+                },
+                messages: messages,
+                events: events)
         }
     }
 

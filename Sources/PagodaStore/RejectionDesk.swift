@@ -75,11 +75,23 @@ extension DispatchStore {
         throws(StoreError) -> [RejectionEntry]
     {
         try RejectionEntry.checkLimit(limit)
-        return try storeOperation {
-            try pool.read { db in
-                let sql = RejectionEntry.select + " \(RejectionEntry.filter(status)) ORDER BY r.id DESC LIMIT ?"
-                return try Row.fetchAll(db, sql: sql, arguments: [limit]).map(Self.rejectionEntry)
-            }
+        return try storeOperation { try pool.read(Self.rejections(status, limit)) }
+    }
+
+    /// `rejections(status:limit:)` on a reader connection's queue, awaited without blocking a thread.
+    public func rejections(status: RejectionEntry.Status? = nil, limit: Int = 100)
+        async throws(StoreError) -> [RejectionEntry]
+    {
+        try RejectionEntry.checkLimit(limit)
+        return try await storeOperation { try await pool.read(Self.rejections(status, limit)) }
+    }
+
+    private static func rejections(_ status: RejectionEntry.Status?, _ limit: Int)
+        -> @Sendable (Database) throws -> [RejectionEntry]
+    {
+        { db in
+            let sql = RejectionEntry.select + " \(RejectionEntry.filter(status)) ORDER BY r.id DESC LIMIT ?"
+            return try Row.fetchAll(db, sql: sql, arguments: [limit]).map(Self.rejectionEntry)
         }
     }
 

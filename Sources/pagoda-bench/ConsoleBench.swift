@@ -92,7 +92,7 @@ private func seedTicket(
             .utf8)
 }
 
-func consoleSeed(_ args: [String]) throws {
+func consoleSeed(_ args: [String]) async throws {
     func say(_ s: String) { FileHandle.standardOutput.write(Data((s + "\n").utf8)) }
     guard let db = argValue(args, "--db") else {
         say("console-seed: --db is required")
@@ -201,7 +201,7 @@ func consoleSeed(_ args: [String]) throws {
     }
     if !batch.isEmpty { try write() }
     let seconds = Date().timeIntervalSince(start)
-    let held = try store.consoleOpenCounts(unit: inboxUnit).reduce(0) { $0 + $1.count }
+    let held = try await store.consoleOpenCounts(unit: inboxUnit).reduce(0) { $0 + $1.count }
     say(String(format: "console-seed: %d tickets in %.1f s (%.0f/s)", written, seconds, Double(written) / seconds))
     say("inbox unit=\(inboxUnit) tickets=\(held)")
 }

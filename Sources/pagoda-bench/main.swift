@@ -161,7 +161,7 @@ if CommandLine.arguments.count > 1, CommandLine.arguments[1] == "rules" {
     exit(0)
 }
 if CommandLine.arguments.count > 1, CommandLine.arguments[1] == "console-seed" {
-    try consoleSeed(CommandLine.arguments)
+    try await consoleSeed(CommandLine.arguments)
     exit(0)
 }
 if CommandLine.arguments.count > 1, CommandLine.arguments[1] == "console-intake" {

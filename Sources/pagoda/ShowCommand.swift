@@ -48,7 +48,7 @@ struct Show: AsyncParsableCommand {
             }
             name = db
             let store = try DispatchStore(StoreConfiguration(path: db))
-            history = try store.ticket(id: ticketID)
+            history = try await store.ticket(id: ticketID)
             stored = try await store.lifecycle([ticketID], withTicket: false)[ticketID]
         }
         guard let h = history else {

@@ -1,12 +1,14 @@
 import ArgumentParser
 import Foundation
+import Logging
 import PagodaConsole
 import PagodaJSON
+import PagodaPostgres
 import PagodaRules
 import PagodaStore
 
 /// `pagoda user`: the console's accounts in the service's database.
-struct User: ParsableCommand {
+struct User: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Manage the web console's users: add, list, disable, passwd, token.",
         discussion:
@@ -16,11 +18,28 @@ struct User: ParsableCommand {
 
 /// The options every `pagoda user` command takes.
 struct UserStoreOptions: ParsableArguments {
-    @Option(help: "The SQLite database file. Default: $PAGODA_DB, else pagoda.sqlite.")
+    @Option(
+        help: ArgumentHelp(
+            "The SQLite database file, or postgres://USER@HOST:PORT/DB. Default: $PAGODA_DB, else pagoda.sqlite.",
+            valueName: "file-or-url"))
     var db: String = ProcessInfo.processInfo.environment["PAGODA_DB"] ?? "pagoda.sqlite"
 
-    func accounts() throws -> ConsoleAccounts {
-        ConsoleAccounts(store: try DispatchStore(StoreConfiguration(path: db)), configuration: ConsoleConfiguration())
+    /// Runs `body` on the accounts of the database (a SQLite file is made when missing), closed afterwards.
+    func with<T>(_ body: (ConsoleAccounts) async throws -> T) async throws -> T {
+        guard PostgresStoreConfiguration.isURL(db) else {
+            let store = try DispatchStore(StoreConfiguration(path: db))
+            return try await body(ConsoleAccounts(store: store, configuration: ConsoleConfiguration()))
+        }
+        let store = try await PostgresStore.open(
+            try PostgresStoreConfiguration(url: db), logger: Logger(label: "pagoda.user"))
+        do {
+            let result = try await body(ConsoleAccounts(store: store, configuration: ConsoleConfiguration()))
+            await store.close()
+            return result
+        } catch {
+            await store.close()
+            throw error
+        }
     }
 
     /// Who the audit log names for changes made with the CLI.
@@ -43,9 +62,9 @@ func readPassword(_ given: Bool, command: String) throws -> String {
 }
 
 /// Runs an account change, printing a refusal as `pagoda user CMD: MESSAGE` with exit status 1.
-func refusing<T>(_ command: String, _ body: () throws -> T) throws -> T {
+func refusing<T>(_ command: String, _ body: () async throws -> T) async throws -> T {
     do {
-        return try body()
+        return try await body()
     } catch let refusal as ConsoleAccounts.Refusal {
         printError("pagoda user \(command): \(refusal.message)\n")
         throw ExitCode.failure
@@ -54,7 +73,7 @@ func refusing<T>(_ command: String, _ body: () throws -> T) throws -> T {
 
 extension ConsoleRole: ExpressibleByArgument {}
 
-struct UserAdd: ParsableCommand {
+struct UserAdd: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "add", abstract: "Add a user (password on standard input).")
 
@@ -78,27 +97,28 @@ struct UserAdd: ParsableCommand {
 
     @OptionGroup var store: UserStoreOptions
 
-    func run() throws {
+    func run() async throws {
         let password = try readPassword(passwordStdin, command: "add")
         let ruleSet = try loadRuleSet(rules)
-        let accounts = try store.accounts()
-        let account = try refusing("add") {
-            try accounts.add(name: name, role: role, unit: unit, password: password, rules: ruleSet, by: store.actor)
+        let account = try await store.with { accounts in
+            try await refusing("add") {
+                try await accounts.add(
+                    name: name, role: role, unit: unit, password: password, rules: ruleSet, by: store.actor)
+            }
         }
         print("added \(account.name) (\(account.role)\(account.unitID.map { ", unit \($0)" } ?? ""))")
     }
 }
 
-struct UserList: ParsableCommand {
+struct UserList: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "list", abstract: "List the users: name, role, unit, state.")
 
     @OptionGroup var store: UserStoreOptions
 
-    func run() throws {
-        let accounts = try store.accounts()
+    func run() async throws {
         let now = Date()
-        let rows = try accounts.store.consoleAccounts()
+        let rows = try await store.with { try await $0.store.consoleAccounts() }
         if rows.isEmpty {
             print("no users")
             return
@@ -118,7 +138,7 @@ struct UserList: ParsableCommand {
     }
 }
 
-struct UserDisable: ParsableCommand {
+struct UserDisable: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "disable", abstract: "Disable a user: ends its sessions and revokes its API tokens.")
 
@@ -127,14 +147,15 @@ struct UserDisable: ParsableCommand {
 
     @OptionGroup var store: UserStoreOptions
 
-    func run() throws {
-        let accounts = try store.accounts()
-        try refusing("disable") { try accounts.setDisabled(name: name, true, by: store.actor) }
+    func run() async throws {
+        try await store.with { accounts in
+            try await refusing("disable") { try await accounts.setDisabled(name: name, true, by: store.actor) }
+        }
         print("disabled \(name)")
     }
 }
 
-struct UserPasswd: ParsableCommand {
+struct UserPasswd: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "passwd",
         abstract: "Set a user's password (on standard input); ends its sessions and clears a lock.")
@@ -147,15 +168,18 @@ struct UserPasswd: ParsableCommand {
 
     @OptionGroup var store: UserStoreOptions
 
-    func run() throws {
+    func run() async throws {
         let password = try readPassword(passwordStdin, command: "passwd")
-        let accounts = try store.accounts()
-        try refusing("passwd") { try accounts.setPassword(name: name, password: password, by: store.actor) }
+        try await store.with { accounts in
+            try await refusing("passwd") {
+                try await accounts.setPassword(name: name, password: password, by: store.actor)
+            }
+        }
         print("password of \(name) changed")
     }
 }
 
-struct UserToken: ParsableCommand {
+struct UserToken: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "token",
         abstract: "Make an API bearer token for a user and print it once (only its digest is stored).")
@@ -165,9 +189,10 @@ struct UserToken: ParsableCommand {
 
     @OptionGroup var store: UserStoreOptions
 
-    func run() throws {
-        let accounts = try store.accounts()
-        let token = try refusing("token") { try accounts.makeToken(name: name, by: store.actor) }
+    func run() async throws {
+        let token = try await store.with { accounts in
+            try await refusing("token") { try await accounts.makeToken(name: name, by: store.actor) }
+        }
         print(token)
     }
 }

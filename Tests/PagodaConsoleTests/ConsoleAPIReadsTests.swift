@@ -12,7 +12,7 @@ import Testing
 /// real SQLite file with tickets dispatched through the real intake processor: each role gets what its
 /// page shows, a worker nothing of another unit, bad parameters a 400 naming them.
 @Suite struct ConsoleAPIReadsTests {
-    func world() throws -> TwoUnitWorld { try TwoUnitWorld() }
+    func world(_ backend: ConsoleFixture.Backend) async throws -> TwoUnitWorld { try await TwoUnitWorld(backend) }
 
     func get(_ client: some TestClientProtocol, _ uri: String, _ s: Session?) async throws -> TestResponse {
         try await client.execute(uri: uri, method: .get, headers: s?.headers ?? [:])
@@ -22,8 +22,9 @@ import Testing
         (json(r)?["tickets"]?.arrayValue ?? []).compactMap { $0.objectValue?["ticket_id"]?.stringValue }.sorted()
     }
 
-    @Test func theNewRoutesNeedASession() async throws {
-        let w = try world()
+    @Test(arguments: ConsoleFixture.Backend.allCases)
+    func theNewRoutesNeedASession(_ backend: ConsoleFixture.Backend) async throws {
+        let w = try await world(backend)
         try await w.f.application(w.env).test(.router) { client in
             for path in [
                 "/api/v1/board", "/api/v1/report", "/api/v1/report?from=2026-01-01", "/api/v1/tickets?light=red",
@@ -36,8 +37,9 @@ import Testing
         }
     }
 
-    @Test func theTicketListIsTheInboxQueryWithTheRolesRules() async throws {
-        let w = try world()
+    @Test(arguments: ConsoleFixture.Backend.allCases)
+    func theTicketListIsTheInboxQueryWithTheRolesRules(_ backend: ConsoleFixture.Backend) async throws {
+        let w = try await world(backend)
         try await w.f.application(w.env).test(.router) { client in
             // A worker: its own unit's open tickets, phones masked; naming another unit is 403.
             let worker = try await client.login("w1")
@@ -101,8 +103,9 @@ import Testing
         }
     }
 
-    @Test func badTicketListParametersAre400NamingThem() async throws {
-        let w = try world()
+    @Test(arguments: ConsoleFixture.Backend.allCases)
+    func badTicketListParametersAre400NamingThem(_ backend: ConsoleFixture.Backend) async throws {
+        let w = try await world(backend)
         try await w.f.application(w.env).test(.router) { client in
             let centre = try await client.login("centre1")
             for (query, parameter) in [
@@ -120,8 +123,9 @@ import Testing
         }
     }
 
-    @Test func theBoardIsTheCentresAndSupervisorsNotTheWorkers() async throws {
-        let w = try world()
+    @Test(arguments: ConsoleFixture.Backend.allCases)
+    func theBoardIsTheCentresAndSupervisorsNotTheWorkers(_ backend: ConsoleFixture.Backend) async throws {
+        let w = try await world(backend)
         try await w.f.application(w.env).test(.router) { client in
             let centre = try await client.login("centre1")
             let r = try await get(client, "/api/v1/board", centre)
@@ -159,8 +163,9 @@ import Testing
         }
     }
 
-    @Test func theReportRanksUnitsAndNamesABadParameter() async throws {
-        let w = try world()
+    @Test(arguments: ConsoleFixture.Backend.allCases)
+    func theReportRanksUnitsAndNamesABadParameter(_ backend: ConsoleFixture.Backend) async throws {
+        let w = try await world(backend)
         try await w.f.application(w.env).test(.router) { client in
             let centre = try await client.login("centre1")
             let r = try await get(client, "/api/v1/report?level=all&rank_by=response", centre)
@@ -199,10 +204,11 @@ import Testing
         }
     }
 
-    @Test func bearerTokensReadTheBoardReportAndListAsTheirUser() async throws {
-        let w = try world()
-        let supToken = try w.env.accounts.makeToken(name: "sup1", by: "test")
-        let workerToken = try w.env.accounts.makeToken(name: "w1", by: "test")
+    @Test(arguments: ConsoleFixture.Backend.allCases)
+    func bearerTokensReadTheBoardReportAndListAsTheirUser(_ backend: ConsoleFixture.Backend) async throws {
+        let w = try await world(backend)
+        let supToken = try await w.env.accounts.makeToken(name: "sup1", by: "test")
+        let workerToken = try await w.env.accounts.makeToken(name: "w1", by: "test")
         try await w.f.application(w.env).test(.router) { client in
             func bearer(_ uri: String, _ token: String) async throws -> TestResponse {
                 try await client.execute(uri: uri, method: .get, headers: [.authorization: "Bearer \(token)"])

@@ -6,9 +6,11 @@ import Logging
 import PagodaConsole
 import PagodaJSON
 import PagodaLifecycle
+import PagodaPostgres
 import PagodaRules
 import PagodaService
 import PagodaStore
+import PagodaTesting
 import Synchronization
 import Testing
 
@@ -34,25 +36,30 @@ struct TwoUnitWorld {
     let theirs = "FS-2"
     let theirUnit: String
 
-    init() throws {
-        f = try ConsoleFixture()
-        env = try f.environment()
-        mineUnit = try #require(try f.dispatch(env, id: "FS-1", district: "南海区", phone: "13812345678"))
-        try f.dispatch(env, id: "FS-3", district: "南海区", phone: "13700001111")
-        theirUnit = try #require(try f.dispatch(env, id: "FS-2", district: "顺德区", phone: "13987654321"))
+    init(_ backend: ConsoleFixture.Backend = .sqlite) async throws {
+        f = try await ConsoleFixture(backend: backend)
+        env = try await f.environment()
+        mineUnit = try #require(try await f.dispatch(env, id: "FS-1", district: "南海区", phone: "13812345678"))
+        try await f.dispatch(env, id: "FS-3", district: "南海区", phone: "13700001111")
+        theirUnit = try #require(try await f.dispatch(env, id: "FS-2", district: "顺德区", phone: "13987654321"))
         #expect(mineUnit != theirUnit)
-        try f.addUser(env, "w1", .worker, unit: mineUnit)
-        try f.addUser(env, "w2", .worker, unit: theirUnit)
-        try f.addUser(env, "centre1", .centre)
-        try f.addUser(env, "sup1", .supervisor)
-        try f.addUser(env, "admin1", .admin)
+        try await f.addUser(env, "w1", .worker, unit: mineUnit)
+        try await f.addUser(env, "w2", .worker, unit: theirUnit)
+        try await f.addUser(env, "centre1", .centre)
+        try await f.addUser(env, "sup1", .supervisor)
+        try await f.addUser(env, "admin1", .admin)
     }
 }
 
-/// A console on a real SQLite file in a temporary directory, with the service's command desk, real
-/// bcrypt (cost 10 to keep the suite quick) and the repository's rules; tickets dispatched through the
-/// real intake processor.
+/// A console on a real SQLite file in a temporary directory, or on a new database of the test PostgreSQL
+/// server, with the service's command desk, real bcrypt (cost 10 to keep the suite quick) and the
+/// repository's rules; tickets dispatched through the real intake processor.
 final class ConsoleFixture: Sendable {
+    enum Backend: String, CaseIterable, Sendable, CustomTestStringConvertible {
+        case sqlite, postgres
+        var testDescription: String { rawValue }
+    }
+
     static let rules: RuleSet = {
         let files = try! RuleSetCompiler.readFiles(in: repositoryRoot.appendingPathComponent("rules").path)
         return RuleSetCompiler.compile(files).ruleSet!
@@ -62,8 +69,18 @@ final class ConsoleFixture: Sendable {
     let dbPath: String
     let clock: TestClock
     let configuration: ConsoleConfiguration
+    /// The PostgreSQL database, for that backend.
+    let postgres: PostgresStoreConfiguration?
 
-    init(secureCookies: Bool = false) throws {
+    init(secureCookies: Bool = false, backend: Backend = .sqlite) async throws {
+        if backend == .postgres {
+            // Two connections per store: a suite's stores stay well inside the server's connection limit.
+            var c = try await TestPostgres.createDatabase()
+            c.maximumConnections = 2
+            postgres = c
+        } else {
+            postgres = nil
+        }
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("pagoda-console-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         dbPath = directory.appendingPathComponent("pagoda.sqlite").path
@@ -74,11 +91,20 @@ final class ConsoleFixture: Sendable {
         configuration = c
     }
 
-    deinit { try? FileManager.default.removeItem(at: directory) }
+    deinit {
+        try? FileManager.default.removeItem(at: directory)
+        // The database goes with its open connections (`WITH (FORCE)`).
+        if let name = postgres?.database { Task.detached { await TestPostgres.dropDatabase(name) } }
+    }
 
-    /// A new store and environment on the fixture's file (a "restart" when called again).
-    func environment() throws -> ConsoleEnvironment {
-        let store = try DispatchStore(StoreConfiguration(path: dbPath))
+    /// A new store and environment on the fixture's file or database (a "restart" when called again).
+    func environment() async throws -> ConsoleEnvironment {
+        let store: any ServingStore & ConsoleStore =
+            if let postgres {
+                try await PostgresStore.open(postgres, logger: TestPostgres.logger)
+            } else {
+                try DispatchStore(StoreConfiguration(path: dbPath))
+            }
         let names = Names()
         let live = LiveRules(ruleSet: Self.rules, names: names)
         let desk = CommandDesk(
@@ -90,32 +116,37 @@ final class ConsoleFixture: Sendable {
             clock: clock.read)
     }
 
+    /// Closes an environment's store (a "restart" follows with `environment()`).
+    func close(_ env: ConsoleEnvironment) async throws {
+        if let store = env.store as? PostgresStore { await store.close() }
+        if let store = env.store as? DispatchStore { try store.close() }
+    }
+
     func application(_ env: ConsoleEnvironment) -> some ApplicationProtocol {
         Application(router: ConsoleApplication.router(env))
     }
 
     /// Dispatches a ticket through the intake processor, received now; returns the holding unit.
     @discardableResult
-    func dispatch(_ env: ConsoleEnvironment, id: String, district: String = "南海区", phone: String = "13812345678") throws
-        -> String?
-    {
+    func dispatch(
+        _ env: ConsoleEnvironment, id: String, district: String = "南海区", phone: String = "13812345678"
+    ) async throws -> String? {
         let received = RFC3339.format(clock.read(), offsetSeconds: 28800)
         let body =
             #"{"id":"\#(id)","received_at":"\#(received)","channel":"hotline","kind":"complaint","text":"路灯坏了很久没人修，晚上很危险","category":"city_management","region":{"district":"\#(district)"},"caller":{"name":"李先生","phone":"\#(phone)"}}"#
         let processor = IntakeProcessor(ruleSet: Self.rules, names: Names())
-        _ = try env.store.recordDispatches([
+        _ = try await env.servingStore.recordDispatches([
             processor.process(body: Array(body.utf8), messageID: "m-\(id)", now: clock.read())
         ])
-        return try env.store.lifecycle([id])[id]?.unitID
+        return try await env.store.lifecycle([id], withTicket: false)[id]?.unitID
     }
 
     func addUser(
         _ env: ConsoleEnvironment, _ name: String, _ role: ConsoleRole, unit: String? = nil,
         password: String = "correct-horse-1"
-    )
-        throws
-    {
-        _ = try env.accounts.add(name: name, role: role, unit: unit, password: password, rules: Self.rules, by: "test")
+    ) async throws {
+        _ = try await env.accounts.add(
+            name: name, role: role, unit: unit, password: password, rules: Self.rules, by: "test")
     }
 }
 
@@ -157,9 +188,10 @@ func form(_ pairs: [(String, String)]) -> ByteBuffer {
 }
 
 @Suite struct ConsoleAuthTests {
-    @Test func unauthenticatedRequestsAreRefusedOrSentToLogin() async throws {
-        let f = try ConsoleFixture()
-        let env = try f.environment()
+    @Test(arguments: ConsoleFixture.Backend.allCases)
+    func unauthenticatedRequestsAreRefusedOrSentToLogin(_ backend: ConsoleFixture.Backend) async throws {
+        let f = try await ConsoleFixture(backend: backend)
+        let env = try await f.environment()
         try await f.application(env).test(.router) { client in
             let api = try await client.execute(uri: "/api/v1/tickets", method: .get)
             #expect(api.status == .unauthorized)
@@ -185,10 +217,11 @@ func form(_ pairs: [(String, String)]) -> ByteBuffer {
         }
     }
 
-    @Test func formLoginSetsAStrictHttpOnlyCookieAndLogoutEndsTheSession() async throws {
-        let f = try ConsoleFixture()
-        let env = try f.environment()
-        try f.addUser(env, "centre1", .centre)
+    @Test(arguments: ConsoleFixture.Backend.allCases)
+    func formLoginSetsAStrictHttpOnlyCookieAndLogoutEndsTheSession(_ backend: ConsoleFixture.Backend) async throws {
+        let f = try await ConsoleFixture(backend: backend)
+        let env = try await f.environment()
+        try await f.addUser(env, "centre1", .centre)
         try await f.application(env).test(.router) { client in
             let page = try await client.execute(uri: "/login?next=/centre", method: .get)
             let loginCookie = String(try #require(page.headers[.setCookie]).split(separator: ";")[0])
@@ -236,16 +269,17 @@ func form(_ pairs: [(String, String)]) -> ByteBuffer {
                 try await client.execute(uri: "/api/v1/session", method: .get, headers: [.cookie: cookie]).status
                     == .unauthorized)
         }
-        let audit = try env.store.consoleAudit(userName: "centre1")
+        let audit = try await env.store.consoleAudit(userName: "centre1", limit: 100)
         #expect(audit.map(\.action).contains("login"))
         #expect(audit.map(\.action).contains("logout"))
         #expect(audit.contains { $0.action == "csrf_refused" })
     }
 
-    @Test func secureFlagMarksTheCookieSecure() async throws {
-        let f = try ConsoleFixture(secureCookies: true)
-        let env = try f.environment()
-        try f.addUser(env, "sup1", .supervisor)
+    @Test(arguments: ConsoleFixture.Backend.allCases)
+    func secureFlagMarksTheCookieSecure(_ backend: ConsoleFixture.Backend) async throws {
+        let f = try await ConsoleFixture(secureCookies: true, backend: backend)
+        let env = try await f.environment()
+        try await f.addUser(env, "sup1", .supervisor)
         try await f.application(env).test(.router) { client in
             let r = try await client.execute(
                 uri: "/api/v1/session", method: .post, headers: [.contentType: "application/json"],
@@ -258,10 +292,11 @@ func form(_ pairs: [(String, String)]) -> ByteBuffer {
         }
     }
 
-    @Test func fiveFailedLoginsLockTheAccountForFifteenMinutes() async throws {
-        let f = try ConsoleFixture()
-        let env = try f.environment()
-        try f.addUser(env, "worker1", .worker, unit: "nanhai")
+    @Test(arguments: ConsoleFixture.Backend.allCases)
+    func fiveFailedLoginsLockTheAccountForFifteenMinutes(_ backend: ConsoleFixture.Backend) async throws {
+        let f = try await ConsoleFixture(backend: backend)
+        let env = try await f.environment()
+        try await f.addUser(env, "worker1", .worker, unit: "nanhai")
         try await f.application(env).test(.router) { client in
             func attempt(_ password: String) async throws -> TestResponse {
                 try await client.execute(
@@ -285,18 +320,19 @@ func form(_ pairs: [(String, String)]) -> ByteBuffer {
             f.clock.advance(61)
             #expect(try await attempt("correct-horse-1").status == .ok)
         }
-        let audit = try env.store.consoleAudit(userName: "worker1")
+        let audit = try await env.store.consoleAudit(userName: "worker1", limit: 100)
         #expect(audit.filter { $0.action == "login_failed" && $0.outcome == "bad_password" }.count == 5)
         #expect(audit.filter { $0.action == "login_failed" && $0.outcome == "locked" }.count == 2)
         #expect(audit.first?.action == "login")
-        #expect(try env.store.consoleAccount("worker1")?.failedLogins == 0)
+        #expect(try await env.store.consoleAccount("worker1")?.failedLogins == 0)
     }
 
-    @Test func unknownNamesAndDisabledAccountsAreRefusedAlike() async throws {
-        let f = try ConsoleFixture()
-        let env = try f.environment()
-        try f.addUser(env, "gone", .supervisor)
-        try env.accounts.setDisabled(name: "gone", true, by: "test")
+    @Test(arguments: ConsoleFixture.Backend.allCases)
+    func unknownNamesAndDisabledAccountsAreRefusedAlike(_ backend: ConsoleFixture.Backend) async throws {
+        let f = try await ConsoleFixture(backend: backend)
+        let env = try await f.environment()
+        try await f.addUser(env, "gone", .supervisor)
+        try await env.accounts.setDisabled(name: "gone", true, by: "test")
         try await f.application(env).test(.router) { client in
             for name in ["nobody", "gone"] {
                 let r = try await client.execute(
@@ -308,14 +344,15 @@ func form(_ pairs: [(String, String)]) -> ByteBuffer {
         }
     }
 
-    @Test func sessionsSurviveARestartAndEndAfterEightIdleHours() async throws {
-        let f = try ConsoleFixture()
-        let first = try f.environment()
-        try f.addUser(first, "sup1", .supervisor)
+    @Test(arguments: ConsoleFixture.Backend.allCases)
+    func sessionsSurviveARestartAndEndAfterEightIdleHours(_ backend: ConsoleFixture.Backend) async throws {
+        let f = try await ConsoleFixture(backend: backend)
+        let first = try await f.environment()
+        try await f.addUser(first, "sup1", .supervisor)
         let session = try await f.application(first).test(.router) { client in try await client.login("sup1") }
-        try first.store.close()
+        try await f.close(first)
         // A new application on a new store over the same file: the cookie still works.
-        let second = try f.environment()
+        let second = try await f.environment()
         try await f.application(second).test(.router) { client in
             let me = try await client.execute(uri: "/api/v1/session", method: .get, headers: session.headers)
             #expect(me.status == .ok)
@@ -332,22 +369,30 @@ func form(_ pairs: [(String, String)]) -> ByteBuffer {
         }
     }
 
-    @Test func passwordsAndUnitsAreChecked() throws {
-        let f = try ConsoleFixture()
-        let env = try f.environment()
-        #expect(throws: ConsoleAccounts.Refusal.self) { try f.addUser(env, "short", .admin, password: "123456789") }
+    @Test(arguments: ConsoleFixture.Backend.allCases)
+    func passwordsAndUnitsAreChecked(_ backend: ConsoleFixture.Backend) async throws {
+        let f = try await ConsoleFixture(backend: backend)
+        let env = try await f.environment()
+        await #expect(throws: ConsoleAccounts.Refusal.self) {
+            try await f.addUser(env, "short", .admin, password: "123456789")
+        }
         do {
-            try f.addUser(env, "w", .worker, unit: "nanhai.shishan.wuzhaung")
+            try await f.addUser(env, "w", .worker, unit: "nanhai.shishan.wuzhaung")
             Issue.record("an unknown unit was accepted")
         } catch let r as ConsoleAccounts.Refusal {
             #expect(r.code == .unit)
             #expect(r.message.contains("nanhai.shishan.wuzhuang"), "\(r.message)")
         }
-        #expect(throws: ConsoleAccounts.Refusal.self) { try f.addUser(env, "w", .worker) }
-        try f.addUser(env, "w", .worker, unit: "nanhai.shishan")
-        #expect(throws: ConsoleAccounts.Refusal.self) { try f.addUser(env, "w", .centre) }
-        let stored = try #require(try env.store.consoleAccount("w"))
+        await #expect(throws: ConsoleAccounts.Refusal.self) { try await f.addUser(env, "w", .worker) }
+        try await f.addUser(env, "w", .worker, unit: "nanhai.shishan")
+        await #expect(throws: ConsoleAccounts.Refusal.self) { try await f.addUser(env, "w", .centre) }
+        let stored = try #require(try await env.store.consoleAccount("w"))
         #expect(stored.passwordHash.hasPrefix("$2"))
         #expect(!stored.passwordHash.contains("correct-horse-1"))
     }
+}
+
+extension ConsoleEnvironment {
+    /// The store as the service's seams see it (the fixture's stores are both).
+    var servingStore: any ServingStore { store as! any ServingStore }
 }

@@ -12,7 +12,7 @@ import Testing
 /// with tickets dispatched through the real intake processor: each role sees what it should, a worker
 /// gets 403 on another unit's inbox and ticket, a form is one command however often it is sent.
 @Suite struct ConsolePagesTests {
-    func world() throws -> TwoUnitWorld { try TwoUnitWorld() }
+    func world(_ backend: ConsoleFixture.Backend) async throws -> TwoUnitWorld { try await TwoUnitWorld(backend) }
 
     func page(_ client: some TestClientProtocol, _ uri: String, _ s: Session) async throws -> (
         HTTPResponse.Status, String
@@ -21,8 +21,9 @@ import Testing
         return (r.status, String(buffer: r.body))
     }
 
-    @Test func theBoardCountsOpenTicketsForTheCentreAndRefusesWorkers() async throws {
-        let w = try world()
+    @Test(arguments: ConsoleFixture.Backend.allCases)
+    func theBoardCountsOpenTicketsForTheCentreAndRefusesWorkers(_ backend: ConsoleFixture.Backend) async throws {
+        let w = try await world(backend)
         try await w.f.application(w.env).test(.router) { client in
             let centre = try await client.login("centre1")
             let (status, html) = try await page(client, "/board", centre)
@@ -46,8 +47,9 @@ import Testing
         }
     }
 
-    @Test func aWorkerSeesItsInboxAndIsRefusedAnotherUnits() async throws {
-        let w = try world()
+    @Test(arguments: ConsoleFixture.Backend.allCases)
+    func aWorkerSeesItsInboxAndIsRefusedAnotherUnits(_ backend: ConsoleFixture.Backend) async throws {
+        let w = try await world(backend)
         try await w.f.application(w.env).test(.router) { client in
             let worker = try await client.login("w1")
             let (status, html) = try await page(client, "/units/\(w.mineUnit)", worker)
@@ -74,8 +76,9 @@ import Testing
         }
     }
 
-    @Test func theTicketPageMasksPhonesAndAFormIsOneCommand() async throws {
-        let w = try world()
+    @Test(arguments: ConsoleFixture.Backend.allCases)
+    func theTicketPageMasksPhonesAndAFormIsOneCommand(_ backend: ConsoleFixture.Backend) async throws {
+        let w = try await world(backend)
         try await w.f.application(w.env).test(.router) { client in
             let worker = try await client.login("w1")
             let (status, html) = try await page(client, "/tickets/FS-1", worker)
@@ -94,7 +97,7 @@ import Testing
                 #expect(r.status == .seeOther)
                 #expect(r.headers[.location] == "/tickets/FS-1?done=sign")
             }
-            let history = try #require(try w.env.store.ticket(id: "FS-1"))
+            let history = try #require(try await w.env.store.ticket(id: "FS-1"))
             #expect(history.events.filter { $0.type == "ticket.signed" }.count == 1)
             let signed = try await page(client, "/tickets/FS-1?done=sign", worker).1
             #expect(signed.contains("已提交") && signed.contains("办理中"))
@@ -122,8 +125,9 @@ import Testing
         }
     }
 
-    @Test func theCentreDeskReportsAndRulesFollowTheRoles() async throws {
-        let w = try world()
+    @Test(arguments: ConsoleFixture.Backend.allCases)
+    func theCentreDeskReportsAndRulesFollowTheRoles(_ backend: ConsoleFixture.Backend) async throws {
+        let w = try await world(backend)
         try await w.f.application(w.env).test(.router) { client in
             let centre = try await client.login("centre1")
             let (status, html) = try await page(client, "/centre", centre)

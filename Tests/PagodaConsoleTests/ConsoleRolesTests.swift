@@ -9,10 +9,11 @@ import PagodaStore
 import Testing
 
 @Suite struct ConsoleRolesTests {
-    func world() throws -> TwoUnitWorld { try TwoUnitWorld() }
+    func world(_ backend: ConsoleFixture.Backend) async throws -> TwoUnitWorld { try await TwoUnitWorld(backend) }
 
-    @Test func aWorkerSeesItsUnitsTicketsAndNeverAnotherUnitsText() async throws {
-        let w = try world()
+    @Test(arguments: ConsoleFixture.Backend.allCases)
+    func aWorkerSeesItsUnitsTicketsAndNeverAnotherUnitsText(_ backend: ConsoleFixture.Backend) async throws {
+        let w = try await world(backend)
         try await w.f.application(w.env).test(.router) { client in
             let s = try await client.login("w1")
             let own = try await client.execute(uri: "/api/v1/tickets/\(w.mine)", method: .get, headers: s.headers)
@@ -43,11 +44,12 @@ import Testing
                 body: ByteBuffer(string: #"{"command_id":"w1-x","type":"sign"}"#))
             #expect(act.status == .forbidden)
         }
-        #expect(try await w.env.store.lifecycle([w.theirs])[w.theirs]?.phase == "assigned")
+        #expect(try await w.env.store.lifecycle([w.theirs], withTicket: false)[w.theirs]?.phase == "assigned")
     }
 
-    @Test func theCentreSeesEverythingUnmaskedAndSupervisorsChangeNothing() async throws {
-        let w = try world()
+    @Test(arguments: ConsoleFixture.Backend.allCases)
+    func theCentreSeesEverythingUnmaskedAndSupervisorsChangeNothing(_ backend: ConsoleFixture.Backend) async throws {
+        let w = try await world(backend)
         try await w.f.application(w.env).test(.router) { client in
             let centre = try await client.login("centre1")
             let r = try await client.execute(uri: "/api/v1/tickets/\(w.theirs)", method: .get, headers: centre.headers)
@@ -80,13 +82,14 @@ import Testing
                 body: ByteBuffer(string: #"{"command_id":"w1-r","type":"redispatch","to_unit":"\#(w.theirUnit)"}"#))
             #expect(decide.status == .forbidden)
         }
-        #expect(try await w.env.store.lifecycle([w.theirs])[w.theirs]?.unitID == w.theirUnit)
+        #expect(try await w.env.store.lifecycle([w.theirs], withTicket: false)[w.theirs]?.unitID == w.theirUnit)
     }
 
-    @Test func apiCommandsNeedTheCsrfHeaderWithACookieButNotWithABearerToken() async throws {
-        let w = try world()
-        let token = try w.env.accounts.makeToken(name: "w1", by: "test")
-        #expect(try w.env.store.consoleTokenAccount(tokenHash: Digest.sha256Hex(token.utf8))?.name == "w1")
+    @Test(arguments: ConsoleFixture.Backend.allCases)
+    func apiCommandsNeedTheCsrfHeaderWithACookieButNotWithABearerToken(_ backend: ConsoleFixture.Backend) async throws {
+        let w = try await world(backend)
+        let token = try await w.env.accounts.makeToken(name: "w1", by: "test")
+        #expect(try await w.env.store.consoleTokenAccount(tokenHash: Digest.sha256Hex(token.utf8))?.name == "w1")
         try await w.f.application(w.env).test(.router) { client in
             let s = try await client.login("w1")
             let noCSRF = try await client.execute(
@@ -95,7 +98,7 @@ import Testing
                 body: ByteBuffer(string: #"{"command_id":"c-1","type":"sign"}"#))
             #expect(noCSRF.status == .forbidden)
             #expect(json(noCSRF)?["code"] == .string("csrf"))
-            #expect(try await w.env.store.lifecycle([w.mine])[w.mine]?.phase == "assigned")
+            #expect(try await w.env.store.lifecycle([w.mine], withTicket: false)[w.mine]?.phase == "assigned")
             let bearer = try await client.execute(
                 uri: "/api/v1/tickets/\(w.mine)/commands", method: .post,
                 headers: [.authorization: "Bearer \(token)", .contentType: "application/json"],
@@ -126,12 +129,13 @@ import Testing
                 body: ByteBuffer(string: #"{"command_id":"c-5","type":"sign","unit":"\#(w.theirUnit)"}"#))
             #expect(unit.status == .badRequest)
         }
-        let audit = try w.env.store.consoleAudit(userName: "w1").filter { $0.action == "command" }
+        let audit = try await w.env.store.consoleAudit(userName: "w1", limit: 100).filter { $0.action == "command" }
         #expect(Set(audit.map(\.outcome)) == ["applied", "already_signed"])
     }
 
-    @Test func aDoubleSubmittedFormHasOneEffect() async throws {
-        let w = try world()
+    @Test(arguments: ConsoleFixture.Backend.allCases)
+    func aDoubleSubmittedFormHasOneEffect(_ backend: ConsoleFixture.Backend) async throws {
+        let w = try await world(backend)
         try await w.f.application(w.env).test(.router) { client in
             let s = try await client.login("w1")
             let body = form([
@@ -154,16 +158,17 @@ import Testing
                 body: form([("command_id", "web-forged"), ("type", "progress"), ("note", "x")]))
             #expect(forged.status == .forbidden)
         }
-        let history = try #require(try w.env.store.ticket(id: w.mine))
+        let history = try #require(try await w.env.store.ticket(id: w.mine))
         #expect(history.events.filter { $0.type == "ticket.replied" }.count == 1)
         #expect(history.events.filter { $0.type == "ticket.progress" }.isEmpty)
         let replied = try #require(history.events.first { $0.type == "ticket.replied" })
         #expect(try JSON.parse(replied.payloadJSON).objectValue?["by"] == .string("w1"))
-        #expect(try await w.env.store.lifecycle([w.mine])[w.mine]?.phase == "replied")
+        #expect(try await w.env.store.lifecycle([w.mine], withTicket: false)[w.mine]?.phase == "replied")
     }
 
-    @Test func theCentreRecordsTheCallbackAndTheTicketCloses() async throws {
-        let w = try world()
+    @Test(arguments: ConsoleFixture.Backend.allCases)
+    func theCentreRecordsTheCallbackAndTheTicketCloses(_ backend: ConsoleFixture.Backend) async throws {
+        let w = try await world(backend)
         try await w.f.application(w.env).test(.router) { client in
             let worker = try await client.login("w1")
             let reply = try await client.execute(
@@ -187,13 +192,14 @@ import Testing
             #expect(late.status == .conflict)
             #expect(String(buffer: late.body).contains("工单已办结"))
         }
-        #expect(try await w.env.store.lifecycle([w.mine])[w.mine]?.phase == "closed")
-        let closed = try #require(try w.env.store.ticket(id: w.mine)?.events.first { $0.type == "ticket.closed" })
+        #expect(try await w.env.store.lifecycle([w.mine], withTicket: false)[w.mine]?.phase == "closed")
+        let closed = try #require(try await w.env.store.ticket(id: w.mine)?.events.first { $0.type == "ticket.closed" })
         #expect(try JSON.parse(closed.payloadJSON).objectValue?["by"] == .string("centre1"))
     }
 
-    @Test func rulesTryRoutesAPastedTicketForTheCentreAndAdminsOnly() async throws {
-        let w = try world()
+    @Test(arguments: ConsoleFixture.Backend.allCases)
+    func rulesTryRoutesAPastedTicketForTheCentreAndAdminsOnly(_ backend: ConsoleFixture.Backend) async throws {
+        let w = try await world(backend)
         let ticket =
             #"{"id":"TRY-1","received_at":"2026-03-02T09:00:00+08:00","channel":"hotline","kind":"complaint","text":"路灯坏了","category":"city_management","region":{"district":"南海区"}}"#
         try await w.f.application(w.env).test(.router) { client in

@@ -1,11 +1,13 @@
 import Foundation
 import PagodaConsole
 import PagodaJSON
+import PagodaPostgres
 import PagodaRules
 import PagodaStore
 import Testing
 
-/// `pagoda user` as an operator runs it: the built binary, a real database file, the repository's rules.
+/// `pagoda user` as an operator runs it: the built binary, a real database file or PostgreSQL database, the
+/// repository's rules.
 @Suite struct UserCommandTests {
     static var binary: String {
         let beside = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent(
@@ -36,9 +38,12 @@ import Testing
         return (p.terminationStatus, String(decoding: out, as: UTF8.self), String(decoding: err, as: UTF8.self))
     }
 
-    @Test func usersAreAddedListedDisabledAndGivenTokens() throws {
-        let f = try ConsoleFixture()
-        let db = ["--db", f.dbPath]
+    @Test(arguments: ConsoleFixture.Backend.allCases)
+    func usersAreAddedListedDisabledAndGivenTokens(_ backend: ConsoleFixture.Backend) async throws {
+        let f = try await ConsoleFixture(backend: backend)
+        let db = [
+            "--db", f.postgres.map { "postgres://\($0.username)@\($0.host):\($0.port)/\($0.database)" } ?? f.dbPath,
+        ]
         let short = try pagoda(["user", "add", "a1", "--role", "admin", "--password-stdin"] + db, input: "short\n")
         #expect(short.0 == 1)
         #expect(short.2.contains("at least 10"))
@@ -57,18 +62,20 @@ import Testing
         #expect(token.0 == 0)
         let printed = token.1.trimmingCharacters(in: .whitespacesAndNewlines)
         #expect(printed.hasPrefix("pgd_") && printed.count == 68)
-        let store = try DispatchStore(StoreConfiguration(path: f.dbPath))
-        #expect(try store.consoleTokenAccount(tokenHash: Digest.sha256Hex(printed.utf8))?.name == "w1")
-        let account = try #require(try store.consoleAccount("w1"))
+        let store = try await f.environment().store
+        #expect(try await store.consoleTokenAccount(tokenHash: Digest.sha256Hex(printed.utf8))?.name == "w1")
+        let account = try #require(try await store.consoleAccount("w1"))
         #expect(account.passwordHash.hasPrefix("$2") && !account.passwordHash.contains("long-enough-pw"))
         #expect(try pagoda(["user", "passwd", "w1", "--password-stdin"] + db, input: "another-password\n").0 == 0)
-        #expect(try store.consoleAccount("w1")?.passwordHash != account.passwordHash)
+        #expect(try await store.consoleAccount("w1")?.passwordHash != account.passwordHash)
         #expect(try pagoda(["user", "disable", "w1"] + db).0 == 0)
-        #expect(try store.consoleTokenAccount(tokenHash: Digest.sha256Hex(printed.utf8)) == nil)
+        #expect(try await store.consoleTokenAccount(tokenHash: Digest.sha256Hex(printed.utf8)) == nil)
         let list = try pagoda(["user", "list"] + db)
         #expect(list.1.contains("w1") && list.1.contains("nanhai.shishan") && list.1.contains("disabled"))
         #expect(try pagoda(["user", "disable", "nobody"] + db).0 == 1)
-        let mode = try FileManager.default.attributesOfItem(atPath: f.dbPath)[.posixPermissions] as? Int
-        #expect(mode == 0o600)
+        if backend == .sqlite {
+            let mode = try FileManager.default.attributesOfItem(atPath: f.dbPath)[.posixPermissions] as? Int
+            #expect(mode == 0o600)
+        }
     }
 }

@@ -77,7 +77,7 @@ extension ServiceTests {
         #expect(!errors.contains(phone))
         for (_, value) in r.headers { #expect(value.stringValue?.contains(phone) != true) }
         let store = try DispatchStore(StoreConfiguration(path: w.db))
-        let stored = try #require(try store.rejections().first)
+        let stored = try #require(try await store.rejections().first)
         #expect(stored.reason == "text: is required")
         #expect(stored.issues.map(\.path) == ["text", "category", "caller.phone"])
         #expect(!stored.issues.contains { $0.message.contains(phone) })
@@ -116,7 +116,7 @@ extension ServiceTests {
         try await w.publish(badID, id: "m-3")
         #expect(await eventually { w.rejected.count == 3 }, "\(w.serve.log.suffix(2000))")
         let store = try DispatchStore(StoreConfiguration(path: w.db))
-        let recorded = try store.rejections()
+        let recorded = try await store.rejections()
         let ids = Dictionary(uniqueKeysWithValues: recorded.compactMap { e in e.amqpMessageID.map { ($0, e.id) } })
         let (a, b, c) = (try #require(ids["m-1"]), try #require(ids["m-2"]), try #require(ids["m-3"]))
 
@@ -157,7 +157,7 @@ extension ServiceTests {
         let entryC = try #require(try store.rejection(id: c))
         let messageID = try #require(entryC.action?.messageID)
         #expect(entryC.status == .resubmitted && entryC.action?.actor == "carol" && entryC.action?.body == badID)
-        let anew = try #require(try store.rejections().first { $0.amqpMessageID == messageID })
+        let anew = try #require(try await store.rejections().first { $0.amqpMessageID == messageID })
         #expect(anew.status == .open && anew.body == badID && anew.code == "format")
 
         // Drop needs a reason and records it; nothing is removed.
@@ -190,7 +190,7 @@ extension ServiceTests {
         return dir.appendingPathComponent("pagoda.sqlite").path
     }
 
-    @Test func aRejectionMasksTheCallersPhoneInItsReasonAndHeaders() throws {
+    @Test func aRejectionMasksTheCallersPhoneInItsReasonAndHeaders() async throws {
         let processor = IntakeProcessor(ruleSet: ServiceTests.rules, names: Names())
         let phone = "+86 139-1234-5678 转 2"
         let body = Array(
@@ -209,8 +209,8 @@ extension ServiceTests {
         for (_, value) in r.message.headers { #expect(!value.contains(phone) && !value.contains("13912345678")) }
         #expect(r.body == body, "the body itself is kept byte for byte")
         let store = try DispatchStore(StoreConfiguration(path: try Self.tempDB()))
-        _ = try store.recordDispatches([.rejection(r)])
-        let stored = try #require(try store.rejections().first)
+        _ = try await store.recordDispatches([.rejection(r)])
+        let stored = try #require(try await store.rejections().first)
         #expect(stored.issues.map(\.path) == ["channel", "caller.phone"])
         #expect(!stored.issues.contains { $0.message.contains(phone) })
     }
@@ -221,7 +221,7 @@ extension ServiceTests {
         _ = try await store.recordDispatches([
             processor.process(body: Array("garbage".utf8), messageID: "m-1", now: Date())
         ])
-        let id = try #require(try store.rejections().first?.id)
+        let id = try #require(try await store.rejections().first?.id)
         let desk = RejectionDesk(store: store, names: Names(prefix: "p"))
 
         for outcome in [PublishOutcome.nacked, .outcomeUnknown, .returned(code: 312, text: "NO_ROUTE")] {

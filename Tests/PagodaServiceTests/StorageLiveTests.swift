@@ -231,7 +231,7 @@ extension ServiceTests {
         #expect(counts.tickets == tickets.count && counts.decisions == tickets.count)
         #expect(counts.rejections == bad.count + 1)
         #expect(counts.events >= tickets.count)
-        let history = try #require(try store.ticket(id: "KEEP-1"))
+        let history = try #require(try await store.ticket(id: "KEEP-1"))
         #expect(history.messages.isEmpty && !history.events.isEmpty && !history.ticket.body.isEmpty)
 
         // The files are the owner's only, the directory serve made too.

@@ -52,8 +52,8 @@ func withStore(_ backend: Backend, _ body: (any StoreUnderTest) async throws -> 
     await opened.close()
 }
 
-/// A store under test: the service's three seams and what `pagoda show` and `report` read.
-protocol StoreUnderTest: IntakeStore, OutboxStore, LifecycleStore, RejectionStore {
+/// A store under test: the service's seams, the console's store and what `pagoda show` and `report` read.
+protocol StoreUnderTest: IntakeStore, OutboxStore, LifecycleStore, RejectionStore, ConsoleStore {
     func history(_ ticketID: String) async throws -> TicketHistory?
     func rowCounts() async throws -> StoreCounts
     func timeline() async throws -> [DispatchStore.TimelineRow]
@@ -62,7 +62,7 @@ protocol StoreUnderTest: IntakeStore, OutboxStore, LifecycleStore, RejectionStor
 }
 
 extension DispatchStore: StoreUnderTest {
-    func history(_ ticketID: String) async throws -> TicketHistory? { try ticket(id: ticketID) }
+    func history(_ ticketID: String) async throws -> TicketHistory? { try await ticket(id: ticketID) }
     func rowCounts() async throws -> StoreCounts { try counts() }
     func timeline() async throws -> [DispatchStore.TimelineRow] {
         var rows: [DispatchStore.TimelineRow] = []

@@ -6,7 +6,8 @@ import PagodaTesting
 import Testing
 
 /// `pagoda migrate`'s copy: a SQLite store with every kind of row, copied into an empty PostgreSQL
-/// database, reads back the same (histories, states, timers, outbox, timeline, sequence); the copy
+/// database, reads back the same (histories, states, timers, outbox, timeline, sequence, the console's
+/// accounts, tokens, audit log and read model); the copy
 /// refuses a database that holds data; the copied store goes on where SQLite left off.
 @Suite struct MigrationCopyTests {
     @Test func aSQLiteStoreCopiedToPostgreSQLReadsTheSame() async throws {
@@ -25,6 +26,22 @@ import Testing
             ])
             let pending = try await sqlite.pendingOutbox(after: 0, limit: 10)
             _ = try await sqlite.markSent(pending.prefix(4).map(\.id), at: t0)
+            // The console's people: accounts (one disabled, one locked), a token, a session, the audit log.
+            let added = ConsoleAuditEntry(at: t0, userName: "cli:root", action: "user_add", outcome: "ok")
+            try await sqlite.addConsoleAccount(
+                ConsoleAccount(name: "w1", role: "worker", unitID: "u1", passwordHash: "$2b$a", createdAt: t0),
+                audit: added)
+            try await sqlite.addConsoleAccount(
+                ConsoleAccount(name: "c1", role: "centre", unitID: nil, passwordHash: "$2b$b", createdAt: t0),
+                audit: added)
+            try await sqlite.setConsoleAccountDisabled("c1", true, at: t0, audit: nil)
+            try await sqlite.addConsoleToken(tokenHash: "tok", userName: "w1", at: t0, audit: nil)
+            try await sqlite.startConsoleSession(
+                tokenHash: "ses", userName: "w1", csrfToken: "c", at: t0,
+                audit: ConsoleAuditEntry(at: t0, userName: "w1", action: "login", outcome: "ok"))
+            _ = try await sqlite.recordFailedLogin(
+                "w1", at: t0, limit: 1, lockFor: 60,
+                audit: ConsoleAuditEntry(at: t0, userName: "w1", action: "login_failed", outcome: "bad_password"))
 
             let result = try await postgres.importSQLite(sqlite, sample: 10)
             #expect(result.matches, "\(result.tables) \(result.mismatches)")
@@ -34,6 +51,18 @@ import Testing
                 #expect(try await postgres.ticket(id: id) == (try sqlite.ticket(id: id)), "\(id)")
             }
             #expect(try await postgres.counts() == (try sqlite.counts()))
+            #expect(try await postgres.consoleAccounts() == (try await sqlite.consoleAccounts()))
+            #expect(try await postgres.consoleAccount("w1")?.lockedUntil == t0.addingTimeInterval(60))
+            #expect(try await postgres.consoleTokenAccount(tokenHash: "tok")?.name == "w1")
+            #expect(
+                try await postgres.consoleAudit(userName: nil, limit: 10)
+                    == (try await sqlite.consoleAudit(userName: nil, limit: 10)))
+            // Sessions are not copied: people log in again on the new store.
+            #expect(try await postgres.consoleSession(tokenHash: "ses") == nil)
+            #expect(
+                Set(try await postgres.consoleOpenCounts(unit: nil))
+                    == Set(try await sqlite.consoleOpenCounts(unit: nil)))
+            #expect(try await postgres.consoleDeskCounts() == (try await sqlite.consoleDeskCounts()))
             #expect(
                 try await postgres.dueTimers(until: t0.addingTimeInterval(100_000), after: nil, limit: 100)
                     == (try await sqlite.dueTimers(until: t0.addingTimeInterval(100_000), after: nil, limit: 100)))
@@ -52,6 +81,9 @@ import Testing
                 try await postgres.applyLifecycle([change("M-00", from: 1, to: 2, timer: nil, command: "c1")]) == [
                     .duplicateCommand
                 ])
+            try await postgres.appendConsoleAudit(
+                ConsoleAuditEntry(at: t0, userName: "w1", action: "logout", outcome: "ok"))
+            #expect(try await postgres.consoleAudit(userName: nil, limit: 1).map(\.action) == ["logout"])
             let last = try #require(try await postgres.pendingOutbox(after: 0, limit: 1_000).last)
             #expect(last.message.messageID == "NEXT/event" && last.id > pending.map(\.id).max()!)
         } catch {

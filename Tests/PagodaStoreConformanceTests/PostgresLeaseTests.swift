@@ -40,7 +40,7 @@ import Testing
 
     @Test func theMigrationAddsAFreeLease() async throws {
         try await withTwoNodes { a, _ in
-            #expect(try await a.appliedMigrations().last == "v7-lease-row")
+            #expect(try await a.appliedMigrations().contains("v7-lease-row"))
             let row = try await a.lease()
             #expect(row.holder == nil && row.epoch == 0 && !row.isHeld, "\(row)")
         }

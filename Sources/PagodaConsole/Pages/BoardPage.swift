@@ -30,13 +30,13 @@ enum BoardPage {
         let store = env.store
         let now = env.clock()
         let snapshot = rates.current()
-        return try await env.blocking {
-            let day = DispatchStore.consoleDay(now)
-            return Data(
-                counts: try store.consoleOpenCounts(), day: try store.consoleDayCounts(day...day)[day] ?? [:],
-                red: try store.consoleList(.red, limit: 10), supervised: try store.consoleList(.supervised, limit: 8),
-                desks: try store.consoleDeskCounts(), rates: snapshot, now: now)
-        }
+        let day = ConsoleDay.of(now)
+        return Data(
+            counts: try await store.consoleOpenCounts(unit: nil),
+            day: try await store.consoleDayCounts(day...day)[day] ?? [:],
+            red: try await store.consoleList(.red, limit: 10),
+            supervised: try await store.consoleList(.supervised, limit: 8),
+            desks: try await store.consoleDeskCounts(), rates: snapshot, now: now)
     }
 
     /// Light counts of one group (a district, a town, a unit).
@@ -308,7 +308,7 @@ enum BoardPage {
         var lastWrite = ContinuousClock.now
         try await writer.write(ByteBuffer(string: "retry: 1000\n\n"))
         while ContinuousClock.now - start < .seconds(60), !Task.isCancelled, !Task.isShuttingDownGracefully {
-            let id = try await env.blocking { try store.consoleLastEventID() }
+            let id = try await store.consoleLastEventID()
             if id != last {
                 try await writer.write(ByteBuffer(string: "event: update\ndata: \(id)\n\n"))
                 last = id

@@ -29,15 +29,13 @@ enum CentrePage {
                 return HTML.redirect("/tickets/\(Path.escape(q))")
             }
             let store = env.store
-            let data = try await env.blocking {
-                var desks: [String: [ConsoleListRow]] = [:]
-                for d in CentreDesk.allCases {
-                    desks[d.rawValue] = try store.consoleList(.desk(d.rawValue), limit: listSize)
-                }
-                return Data(
-                    desks: desks, counts: try store.consoleDeskCounts(),
-                    rejections: try store.rejections(status: .open, limit: 20))
+            var desks: [String: [ConsoleListRow]] = [:]
+            for d in CentreDesk.allCases {
+                desks[d.rawValue] = try await store.consoleList(.desk(d.rawValue), limit: listSize)
             }
+            let data = Data(
+                desks: desks, counts: try await store.consoleDeskCounts(),
+                rejections: try await store.rejections(status: .open, limit: 20))
             return HTML.response(page(data, user: user, env: env, context: context))
         }
     }

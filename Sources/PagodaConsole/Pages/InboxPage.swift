@@ -63,9 +63,8 @@ enum InboxPage {
                 unitID: unit, phase: query.phase, light: query.light, category: query.category,
                 enterprise: query.enterprise, search: query.search, limit: pageSize,
                 offset: (query.page - 1) * pageSize)
-            let (result, counts) = try await env.blocking {
-                (try store.consoleInbox(storeQuery), try store.consoleOpenCounts(unit: unit))
-            }
+            let result = try await store.consoleInbox(storeQuery)
+            let counts = try await store.consoleOpenCounts(unit: unit)
             return HTML.response(
                 page(
                     unit: unit, query: query, rows: result.rows, total: result.total, counts: counts,
@@ -177,7 +176,7 @@ enum InboxPage {
             let unit = try context.parameters.require("unit")
             if user.role == .worker && user.unit != unit { throw ConsoleError(.forbidden, "只能查看本单位的工单") }
             let store = env.store
-            let n = try await env.blocking { try store.consoleOpenCounts(unit: unit).reduce(0) { $0 + $1.count } }
+            let n = try await store.consoleOpenCounts(unit: unit).reduce(0) { $0 + $1.count }
             return Response(
                 status: .ok, headers: [.contentType: "text/plain; charset=utf-8", .cacheControl: "no-store"],
                 body: .init(byteBuffer: ByteBuffer(string: "\(n)")))

@@ -6,17 +6,17 @@ import PagodaRules
 import PagodaStore
 
 /// The five rates of today and of this month, kept current as the timeline grows: `UnitReport` (the
-/// counting of `pagoda report`) fed each new timeline row once, on a thread of its own, so a page reads
+/// counting of `pagoda report`) fed each new timeline row once, by a task of its own, so a page reads
 /// the last figures and never scans the events.
 ///
 /// At start (and when the day changes) it reads the timeline from the first row of the month
-/// (`console_days`), then every new row (`DispatchStore.consoleEvents(after:)`), at most every 300 ms. The
+/// (`console_days`), then every new row (`ConsoleStore.consoleEvents(after:limit:)`), at most every 300 ms. The
 /// units' rows are made (with held tickets judged at that moment) after a round that read rows once the
 /// last ones are at least a second old and four times as old as making them took (making them judges
-/// every held ticket of the month, so its cost grows with them; under steady intake this thread then takes
+/// every held ticket of the month, so its cost grows with them; under steady intake this task then takes
 /// at most about a fifth of a core for it), and at least every 30 s; until the first catch-up ends,
 /// pages show that they are being computed. A row the report cannot read is passed over, counted and logged
-/// once. The thread ends when the owner is released.
+/// once. The task ends when the owner is released.
 final class LiveRates: @unchecked Sendable {
     struct Snapshot: Sendable {
         var today: [UnitReport.Row] = []
@@ -27,14 +27,14 @@ final class LiveRates: @unchecked Sendable {
         var unreadable = 0
     }
 
-    private let store: DispatchStore
+    private let store: any ConsoleStore
     private let logger: Logger
     private let offsetSeconds: Int
     private let clock: @Sendable () -> Date
     private let lock = NSLock()
     private var snapshot = Snapshot()
 
-    // Owned by the feeding thread.
+    // Owned by the feeding task (one round at a time).
     private var day = Int.min
     private var today = UnitReport(period: .init())
     private var month = UnitReport(period: .init())
@@ -43,23 +43,20 @@ final class LiveRates: @unchecked Sendable {
     private var lastFold = Date.distantPast
     private var foldSeconds = 0.0
 
-    init(store: DispatchStore, logger: Logger, offsetSeconds: Int, clock: @escaping @Sendable () -> Date) {
+    init(store: any ConsoleStore, logger: Logger, offsetSeconds: Int, clock: @escaping @Sendable () -> Date) {
         self.store = store
         self.logger = logger
         self.offsetSeconds = offsetSeconds
         self.clock = clock
     }
 
-    /// Starts the feeding thread; it holds the rates weakly and stops once they are released.
+    /// Starts the feeding task; it holds the rates weakly and stops once they are released.
     func start() {
-        let thread = Thread { [weak self] in
-            while let me = self {
-                let fed = me.round()
-                if !fed { Thread.sleep(forTimeInterval: 0.3) }
+        Task.detached(priority: .utility) { [weak self] in
+            while let fed = await self?.round() {
+                if !fed { try? await Task.sleep(for: .milliseconds(300)) }
             }
         }
-        thread.name = "pagoda.console.rates"
-        thread.start()
     }
 
     /// The last figures.
@@ -71,12 +68,12 @@ final class LiveRates: @unchecked Sendable {
 
     /// One round: restart at a new day, read up to 20,000 new rows, fold when due. True when it read rows
     /// (there may be more).
-    func round() -> Bool {
+    func round() async -> Bool {
         let now = clock()
-        let today = DispatchStore.consoleDay(now)
+        let today = ConsoleDay.of(now)
         do {
-            if today != day { try restart(now: now, day: today) }
-            let rows = try store.consoleEvents(after: cursor, limit: 20_000)
+            if today != day { try await restart(now: now, day: today) }
+            let rows = try await store.consoleEvents(after: cursor, limit: 20_000)
             for row in rows { feed(row) }
             if let last = rows.last { cursor = last.rowID }
             let caughtUp = rows.count < 20_000
@@ -91,14 +88,14 @@ final class LiveRates: @unchecked Sendable {
         }
     }
 
-    private func restart(now: Date, day: Int) throws {
+    private func restart(now: Date, day: Int) async throws {
         self.day = day
         let monthStart = Self.monthStart(now, offsetSeconds: offsetSeconds)
         let dayStart = Date(timeIntervalSince1970: Double(day) * 86_400 - Double(offsetSeconds))
         today = UnitReport(period: .init(from: dayStart))
         month = UnitReport(period: .init(from: monthStart))
-        let first = try store.consoleFirstEventID(onOrAfter: DispatchStore.consoleDay(monthStart))
-        if let first { cursor = first - 1 } else { cursor = try store.consoleLastEventID() }
+        let first = try await store.consoleFirstEventID(onOrAfter: ConsoleDay.of(monthStart))
+        if let first { cursor = first - 1 } else { cursor = try await store.consoleLastEventID() }
         lastFold = .distantPast
     }
 

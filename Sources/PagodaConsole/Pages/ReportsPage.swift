@@ -64,15 +64,17 @@ enum ReportsPage {
     }
 
     /// The report of assignments begun from the start of `from` to the end of `to`, judged at `asOf`.
-    static func compute(store: DispatchStore, from: Date, to: Date, asOf: Date, offsetSeconds: Int) throws -> UnitReport
+    /// Reads the timeline in pages of 20,000 rows, awaiting the store between them.
+    static func compute(store: any ConsoleStore, from: Date, to: Date, asOf: Date, offsetSeconds: Int)
+        async throws -> UnitReport
     {
         var report = UnitReport(period: .init(from: from, to: to))
-        guard var cursor = try store.consoleFirstEventID(onOrAfter: DispatchStore.consoleDay(from)) else {
+        guard var cursor = try await store.consoleFirstEventID(onOrAfter: ConsoleDay.of(from)) else {
             return report
         }
         cursor -= 1
         while true {
-            let rows = try store.consoleEvents(after: cursor, limit: 20_000)
+            let rows = try await store.consoleEvents(after: cursor, limit: 20_000)
             for row in rows {
                 let object: JSONObject?
                 if let d = row.intakeDispatch {
@@ -118,9 +120,7 @@ enum ReportsPage {
                 .badRequest, "to：结束日期早于开始日期", details: JSONObject([("parameter", .string("to"))]))
         }
         let store = env.store
-        let report = try await env.blocking {
-            try compute(store: store, from: from, to: to, asOf: now, offsetSeconds: off)
-        }
+        let report = try await compute(store: store, from: from, to: to, asOf: now, offsetSeconds: off)
         var rows = report.units(asOf: now)
         if let level = q.level { rows = rows.filter { $0.level == level } }
         return Report(

@@ -19,14 +19,14 @@ enum TicketPage {
 
     static func load(_ id: String, user: ConsoleUser, env: ConsoleEnvironment) async throws -> Data {
         let store = env.store
-        return try await env.blocking {
-            guard let history = try store.ticket(id: id) else { throw ConsoleError(.notFound, "没有工单 \(id)") }
-            guard try ConsoleAccess.canSee(ticketID: id, user: user, store: store) else {
-                throw ConsoleError(.forbidden, "该工单不属于本单位，无权查看")
-            }
-            let state = try store.lifecycle([id], withTicket: false)[id].flatMap { try? TicketState(encoded: $0.state) }
-            return Data(history: history, state: state)
+        guard let history = try await store.ticket(id: id) else { throw ConsoleError(.notFound, "没有工单 \(id)") }
+        guard try await ConsoleAccess.canSee(ticketID: id, user: user, store: store) else {
+            throw ConsoleError(.forbidden, "该工单不属于本单位，无权查看")
         }
+        let state = try await store.lifecycle([id], withTicket: false)[id].flatMap {
+            try? TicketState(encoded: $0.state)
+        }
+        return Data(history: history, state: state)
     }
 
     static func register(on group: RouterGroup<ConsoleRequestContext>, env: ConsoleEnvironment) {
