@@ -161,7 +161,7 @@ let package = Package(
         .testTarget(
             name: "PagodaStoreConformanceTests",
             dependencies: [
-                "PagodaStore", "PagodaPostgres", "PagodaService", "PagodaTesting",
+                "PagodaStore", "PagodaPostgres", "PagodaService", "PagodaTesting", "PagodaRules",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

@@ -13,7 +13,7 @@ extension PostgresStore: ConsoleStore {
     public func addConsoleAccount(_ a: ConsoleAccount, audit: ConsoleAuditEntry? = nil) async throws(StoreError) {
         let at = EpochMillis.from(a.createdAt)
         try await write { conn, logger in
-            try await conn.query(
+            try await conn.perform(
                 """
                 INSERT INTO console_users (name, role, unit_id, password_hash, disabled, failed_logins, locked_until,
                   created_at, updated_at)
@@ -50,8 +50,8 @@ extension PostgresStore: ConsoleStore {
                 """, conn, logger)
             guard changed == 1 else { return false }
             if disabled {
-                try await conn.query("DELETE FROM console_sessions WHERE user_name = \(name)", logger: logger)
-                try await conn.query("DELETE FROM console_tokens WHERE user_name = \(name)", logger: logger)
+                try await conn.perform("DELETE FROM console_sessions WHERE user_name = \(name)", logger: logger)
+                try await conn.perform("DELETE FROM console_tokens WHERE user_name = \(name)", logger: logger)
             }
             if let audit { try await Self.insertAudit(audit, conn, logger) }
             return true
@@ -69,7 +69,7 @@ extension PostgresStore: ConsoleStore {
                   updated_at = \(EpochMillis.from(at)) WHERE name = \(name) RETURNING 1
                 """, conn, logger)
             guard changed == 1 else { return false }
-            try await conn.query("DELETE FROM console_sessions WHERE user_name = \(name)", logger: logger)
+            try await conn.perform("DELETE FROM console_sessions WHERE user_name = \(name)", logger: logger)
             if let audit { try await Self.insertAudit(audit, conn, logger) }
             return true
         }
@@ -90,14 +90,14 @@ extension PostgresStore: ConsoleStore {
             let now = failures + 1
             if now >= limit {
                 let until = at.addingTimeInterval(lockFor)
-                try await conn.query(
+                try await conn.perform(
                     """
                     UPDATE console_users SET failed_logins = 0, locked_until = \(EpochMillis.from(until))
                     WHERE name = \(name)
                     """, logger: logger)
                 return FailedLogin(failures: now, lockedUntil: until)
             }
-            try await conn.query(
+            try await conn.perform(
                 "UPDATE console_users SET failed_logins = \(Int64(now)) WHERE name = \(name)", logger: logger)
             return FailedLogin(failures: now, lockedUntil: nil)
         }
@@ -110,10 +110,10 @@ extension PostgresStore: ConsoleStore {
     ) async throws(StoreError) {
         let ms = EpochMillis.from(at)
         try await write { conn, logger in
-            try await conn.query(
+            try await conn.perform(
                 "UPDATE console_users SET failed_logins = 0, locked_until = NULL WHERE name = \(userName)",
                 logger: logger)
-            try await conn.query(
+            try await conn.perform(
                 """
                 INSERT INTO console_sessions (token_hash, user_name, csrf_token, created_at, last_seen)
                 VALUES (\(tokenHash), \(userName), \(csrfToken), \(ms), \(ms))
@@ -147,7 +147,7 @@ extension PostgresStore: ConsoleStore {
 
     public func touchConsoleSession(tokenHash: String, at: Date) async throws(StoreError) {
         try await write { conn, logger in
-            try await conn.query(
+            try await conn.perform(
                 "UPDATE console_sessions SET last_seen = \(EpochMillis.from(at)) WHERE token_hash = \(tokenHash)",
                 logger: logger)
         }
@@ -155,7 +155,7 @@ extension PostgresStore: ConsoleStore {
 
     public func endConsoleSession(tokenHash: String, audit: ConsoleAuditEntry? = nil) async throws(StoreError) {
         try await write { conn, logger in
-            try await conn.query("DELETE FROM console_sessions WHERE token_hash = \(tokenHash)", logger: logger)
+            try await conn.perform("DELETE FROM console_sessions WHERE token_hash = \(tokenHash)", logger: logger)
             if let audit { try await Self.insertAudit(audit, conn, logger) }
         }
     }
@@ -386,17 +386,22 @@ extension PostgresStore: ConsoleStore {
         return out
     }
 
-    /// An open ticket's row of a list, its summary taken from the ticket as received (as SQLite's
-    /// `consoleRowColumns`: the title, else the text, at most 80 characters).
+    /// The rows of a list: `filter` is the WHERE, ORDER BY and LIMIT over `lifecycle l` that choose them.
+    /// Each row's summary is taken from the ticket as received (as SQLite's `consoleRowColumns`: the title,
+    /// else the text, at most 80 characters).
     private static func listRows(_ filter: PostgresQuery, _ conn: PostgresConnection, _ logger: Logger) async throws
         -> [ConsoleListRow]
     {
+        // The page's rows are chosen on the lifecycle's index alone (`filter` orders and limits them), and
+        // only they are joined with their tickets: a deep page skips index entries, not tickets.
         let query = PostgresQuery(
             unsafeSQL: """
                 SELECT l.ticket_id, l.unit_id, l.phase, l.light, l.due_at, l.supervised, l.desk, l.category,
                   l.enterprise, t.received_at, t.body
-                FROM lifecycle l JOIN tickets t ON t.id = l.ticket_id
-                """ + " " + filter.sql, binds: filter.binds)
+                FROM (SELECT l.ticket_id FROM lifecycle l \(filter.sql)) p
+                JOIN lifecycle l ON l.ticket_id = p.ticket_id JOIN tickets t ON t.id = l.ticket_id
+                ORDER BY l.due_at, l.ticket_id
+                """, binds: filter.binds)
         var out: [ConsoleListRow] = []
         for try await row in try await conn.query(query, logger: logger) {
             let r = row.makeRandomAccess()
@@ -429,7 +434,7 @@ extension PostgresStore: ConsoleStore {
     }
 
     static func insertAudit(_ e: ConsoleAuditEntry, _ conn: PostgresConnection, _ logger: Logger) async throws {
-        try await conn.query(
+        try await conn.perform(
             """
             INSERT INTO console_audit (at, user_name, action, ticket_id, outcome, detail, remote)
             VALUES (\(EpochMillis.from(e.at)), \(e.userName), \(e.action), \(e.ticketID), \(e.outcome), \(e.detail),

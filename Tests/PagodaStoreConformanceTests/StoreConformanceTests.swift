@@ -1,5 +1,6 @@
 import Foundation
 import PagodaPostgres
+import PagodaRules
 import PagodaService
 import PagodaStore
 import PagodaTesting
