@@ -133,7 +133,7 @@ let package = Package(
             name: "PagodaServiceTests",
             dependencies: [
                 "PagodaService", "PagodaJSON", "PagodaRules", "PagodaLifecycle", "PagodaSimulation", "PagodaTransport",
-                "PagodaStore", "PagodaPostgres", "PagodaTesting", "pagoda",
+                "PagodaStore", "PagodaPostgres", "PagodaTesting", "PagodaConsole", "pagoda",
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "MetricsTestKit", package: "swift-metrics"),
             ]

@@ -1,4 +1,5 @@
 import Foundation
+import PagodaConsole
 import PagodaJSON
 import PagodaPostgres
 import PagodaService
@@ -7,6 +8,9 @@ import PagodaTesting
 import PagodaTransport
 import Testing
 
+#if canImport(FoundationNetworking)
+    import FoundationNetworking
+#endif
 #if canImport(Glibc)
     import Glibc
 #endif
@@ -98,7 +102,7 @@ struct FailoverLiveTests {
                 ServeProcess(
                     arguments: [
                         "serve", "--rules", rules, "--amqp-url", urls, "--db", url, "--prefix", prefix,
-                        "--log-level", "info", "--console-address", "none", "--status-address", "127.0.0.1:0",
+                        "--log-level", "info", "--console-address", "127.0.0.1:0", "--status-address", "127.0.0.1:0",
                     ],
                     logPath: dir.appendingPathComponent("serve-\(i).log").path)
             }
@@ -130,6 +134,11 @@ struct FailoverLiveTests {
                 let (_, metrics) = try await httpGet(port: port, "/metrics")
                 #expect(metrics.contains("pagoda_node_active \(i == 0 ? "1" : "0")"), "\(metrics.prefix(3000))")
             }
+        }
+
+        /// The port node `i`'s console last listened on (it listens while the node is active), or nil.
+        func consolePort(_ i: Int) -> Int? {
+            nodes[i].log.matches(of: /http\.port=([0-9]+)[^\n]*console listening/).last.flatMap { Int($0.1) }
         }
 
         /// The running node whose log says it became active since it started, and has not stepped down since.
@@ -279,9 +288,47 @@ struct FailoverLiveTests {
                 && counts.lastDispatchSequence == Int64(tickets.count), "\(counts)")
     }
 
+    /// Logs in to a console's API; returns the session cookie (`name=value`).
+    static func consoleLogin(port: Int, _ name: String, _ password: String) async throws -> String {
+        var request = URLRequest(url: URL(string: "http://127.0.0.1:\(port)/api/v1/session")!)
+        request.httpMethod = "POST"
+        request.setValue("application/json", forHTTPHeaderField: "Content-Type")
+        request.httpBody = Data(#"{"name":"\#(name)","password":"\#(password)"}"#.utf8)
+        let (_, response) = try await consoleClient.data(for: request)
+        let http = try #require(response as? HTTPURLResponse)
+        let cookie = try #require(http.value(forHTTPHeaderField: "Set-Cookie"), "login refused: \(http.statusCode)")
+        return String(cookie.prefix { $0 != ";" })
+    }
+
+    /// A GET with the session cookie: status and body.
+    static func consoleGet(port: Int, _ path: String, _ cookie: String) async throws -> (Int, String) {
+        var request = URLRequest(url: URL(string: "http://127.0.0.1:\(port)\(path)")!)
+        request.setValue(cookie, forHTTPHeaderField: "Cookie")
+        let (data, response) = try await consoleClient.data(for: request)
+        return ((response as? HTTPURLResponse)?.statusCode ?? -1, String(decoding: data, as: UTF8.self))
+    }
+
+    /// A client that keeps no cookies of its own: each request carries the one it is given.
+    static let consoleClient: URLSession = {
+        let c = URLSessionConfiguration.ephemeral
+        c.httpCookieStorage = nil
+        c.httpShouldSetCookies = false
+        return URLSession(configuration: c)
+    }()
+
     @Test func theStandbyTakesOverWhenTheActiveIsKilled() async throws {
         let n = try await Nodes(rules: Self.signRules)
         try await n.start()
+        // The console runs on the active node only, and a session begun there holds after the takeover.
+        let accounts = ConsoleAccounts(store: n.store, configuration: ConsoleConfiguration())
+        try await n.store.addConsoleAccount(
+            ConsoleAccount(
+                name: "sup1", role: "supervisor", unitID: nil, passwordHash: await accounts.hash("failover-pw-1"),
+                createdAt: Date()),
+            audit: nil)
+        #expect(await eventually { n.consolePort(0) != nil }, "\(n.nodes[0].log.suffix(2000))")
+        let cookie = try await Self.consoleLogin(port: try #require(n.consolePort(0)), "sup1", "failover-pw-1")
+        #expect(n.consolePort(1) == nil, "a standby serves no console")
         let tickets = (0..<Self.tickets).map { ServiceTests.ticket($0, prefix: "KILL") }
         async let load: Void = n.publishAll(tickets)
         _ = await eventually(timeout: .seconds(120)) { n.dispatched().count >= tickets.count / 4 }
@@ -294,6 +341,9 @@ struct FailoverLiveTests {
             "\(n.logs())")
         try await load
         try await Self.expectDispatchedOnce(n, tickets)
+        #expect(await eventually { n.consolePort(other) != nil }, "\(n.nodes[other].log.suffix(2000))")
+        let session = try await Self.consoleGet(port: try #require(n.consolePort(other)), "/api/v1/session", cookie)
+        #expect(session.0 == 200 && session.1.contains("sup1"), "\(session)")
         // Every ticket's sign timer falls due 20 s after its dispatch and fires once, whichever node was active.
         let fired = try await Self.awaitTrue(timeout: .seconds(180)) {
             Set(try await n.overdue().keys.filter { $0.contains(" sign red ") }.map { $0.prefix { $0 != " " } }).count
