@@ -22,12 +22,13 @@ public struct SQLiteImport: Sendable {
 }
 
 extension PostgresStore {
-    /// A table copied by `importSQLite`: its columns, the order its rows are read in, the columns that are
-    /// BOOLEAN here (0 or 1 in SQLite), and whether `id` is an identity column here.
+    /// A table copied by `importSQLite`: its columns, its primary key (among the columns; the rows are read
+    /// in its order), the columns that are BOOLEAN here (0 or 1 in SQLite), and whether `id` is an identity
+    /// column here.
     struct CopiedTable: Sendable {
         let name: String
         let columns: [String]
-        let orderBy: String
+        let key: [String]
         var booleans: Set<String> = []
         var identity = false
     }
@@ -37,56 +38,56 @@ extension PostgresStore {
     /// tokens and audit log are; its sessions are not (people log in again on the new store).
     static let copiedTables: [CopiedTable] = [
         CopiedTable(
-            name: "tickets", columns: ["id", "received_at", "body", "state", "unit_id", "created_at"], orderBy: "id"),
+            name: "tickets", columns: ["id", "received_at", "body", "state", "unit_id", "created_at"], key: ["id"]),
         CopiedTable(
             name: "inbox", columns: ["ticket_id", "amqp_message_id", "dispatch_seq", "received_at"],
-            orderBy: "ticket_id"),
+            key: ["ticket_id"]),
         CopiedTable(
             name: "decisions",
             columns: [
                 "id", "ticket_id", "dispatch_seq", "destination_type", "unit_id", "level", "queue", "rule_id",
                 "rule_file", "rule_line", "rules_hash", "sla_profile", "category", "urgency", "decision_json",
                 "created_at",
-            ], orderBy: "id", identity: true),
-        CopiedTable(name: "deadlines", columns: ["ticket_id", "clock", "due_at"], orderBy: "ticket_id, clock"),
+            ], key: ["id"], identity: true),
+        CopiedTable(name: "deadlines", columns: ["ticket_id", "clock", "due_at"], key: ["ticket_id", "clock"]),
         CopiedTable(
             name: "rejections",
-            columns: ["id", "amqp_message_id", "code", "reason", "body", "created_at", "issues_json"], orderBy: "id",
+            columns: ["id", "amqp_message_id", "code", "reason", "body", "created_at", "issues_json"], key: ["id"],
             identity: true),
         CopiedTable(
             name: "rejection_actions",
-            columns: ["rejection_id", "action", "actor", "at", "reason", "message_id", "body"], orderBy: "rejection_id"),
+            columns: ["rejection_id", "action", "actor", "at", "reason", "message_id", "body"], key: ["rejection_id"]),
         CopiedTable(
             name: "outbox",
             columns: [
                 "id", "message_id", "ticket_id", "rejection_id", "exchange", "routing_key", "content_type",
                 "headers_json", "body", "mandatory", "created_at", "sent_at", "attempts", "extra_routing_keys",
-            ], orderBy: "id", booleans: ["mandatory"], identity: true),
+            ], key: ["id"], booleans: ["mandatory"], identity: true),
         CopiedTable(
-            name: "events", columns: ["id", "ticket_id", "type", "at", "payload_json"], orderBy: "id", identity: true),
+            name: "events", columns: ["id", "ticket_id", "type", "at", "payload_json"], key: ["id"], identity: true),
         CopiedTable(
             name: "lifecycle",
             columns: [
                 "ticket_id", "version", "phase", "unit_id", "state", "updated_at", "light", "due_at", "supervised",
                 "desk", "category", "enterprise",
-            ], orderBy: "ticket_id", booleans: ["supervised", "enterprise"]),
-        CopiedTable(name: "timers", columns: ["ticket_id", "due_at", "token"], orderBy: "ticket_id"),
+            ], key: ["ticket_id"], booleans: ["supervised", "enterprise"]),
+        CopiedTable(name: "timers", columns: ["ticket_id", "due_at", "token"], key: ["ticket_id"]),
         CopiedTable(
-            name: "commands", columns: ["command_id", "ticket_id", "type", "outcome", "at"], orderBy: "command_id"),
+            name: "commands", columns: ["command_id", "ticket_id", "type", "outcome", "at"], key: ["command_id"]),
         CopiedTable(
-            name: "repeat_keys", columns: ["key", "received_at", "ticket_id"], orderBy: "key, received_at, ticket_id"),
+            name: "repeat_keys", columns: ["key", "received_at", "ticket_id"], key: ["key", "received_at", "ticket_id"]),
         CopiedTable(
             name: "console_users",
             columns: [
                 "name", "role", "unit_id", "password_hash", "disabled", "failed_logins", "locked_until", "created_at",
                 "updated_at",
-            ], orderBy: "name", booleans: ["disabled"]),
+            ], key: ["name"], booleans: ["disabled"]),
         CopiedTable(
             name: "console_tokens", columns: ["token_hash", "user_name", "created_at", "last_used"],
-            orderBy: "token_hash"),
+            key: ["token_hash"]),
         CopiedTable(
             name: "console_audit",
-            columns: ["id", "at", "user_name", "action", "ticket_id", "outcome", "detail", "remote"], orderBy: "id",
+            columns: ["id", "at", "user_name", "action", "ticket_id", "outcome", "detail", "remote"], key: ["id"],
             identity: true),
     ]
 
@@ -113,13 +114,16 @@ extension PostgresStore {
                 }
             }
             for table in Self.copiedTables {
-                var offset = 0
+                // Pages by key, each seeking to where the last one ended (not by offset, which would read
+                // every row before it again and make a large table's copy quadratic).
+                let keyIndexes = table.key.map { table.columns.firstIndex(of: $0)! }
+                var after: [StoredValue] = []
                 while true {
                     let rows = try source.rows(
-                        table.name, columns: table.columns, orderBy: table.orderBy, offset: offset, limit: batch)
-                    if rows.isEmpty { break }
+                        table.name, columns: table.columns, key: table.key, after: after, limit: batch)
+                    guard let last = rows.last else { break }
                     try await conn.perform(try Self.insert(rows, into: table), logger: logger)
-                    offset += rows.count
+                    after = keyIndexes.map { last[$0] }
                 }
                 if table.identity {
                     try await conn.perform(

@@ -43,7 +43,8 @@ import Testing
                 "w1", at: t0, limit: 1, lockFor: 60,
                 audit: ConsoleAuditEntry(at: t0, userName: "w1", action: "login_failed", outcome: "bad_password"))
 
-            let result = try await postgres.importSQLite(sqlite, sample: 10)
+            // Pages of three rows: every table spans several, composite keys (deadlines, repeat keys) included.
+            let result = try await postgres.importSQLite(sqlite, sample: 10, batch: 3)
             #expect(result.matches, "\(result.tables) \(result.mismatches)")
             #expect(result.sampled.count == 10 && result.mismatches.isEmpty)
             #expect(result.tables.first { $0.name == "outbox" }.map { [$0.sqlite, $0.postgres] } == [74, 74])
