@@ -33,9 +33,12 @@ extension PostgresStore {
         var identity = false
     }
 
-    /// In an order that satisfies the foreign keys. The console's read model is not copied: the triggers
-    /// build it again from the lifecycle, event and rejection rows as they are inserted. Its accounts, API
-    /// tokens and audit log are; its sessions are not (people log in again on the new store).
+    /// In an order that satisfies the foreign keys. The console's read model is copied too, with its
+    /// triggers off meanwhile (`readModelTriggerTables`), and so are its accounts, API tokens and audit log;
+    /// its sessions are not (people log in again on the new store).
+    /// The tables whose triggers keep the console's read model.
+    static let readModelTriggerTables = ["lifecycle", "events", "rejections"]
+
     static let copiedTables: [CopiedTable] = [
         CopiedTable(
             name: "tickets", columns: ["id", "received_at", "body", "state", "unit_id", "created_at"], key: ["id"]),
@@ -89,6 +92,12 @@ extension PostgresStore {
             name: "console_audit",
             columns: ["id", "at", "user_name", "action", "ticket_id", "outcome", "detail", "remote"], key: ["id"],
             identity: true),
+        CopiedTable(
+            name: "console_open_counts", columns: ["unit_id", "light", "supervised", "n"],
+            key: ["unit_id", "light", "supervised"], booleans: ["supervised"]),
+        CopiedTable(name: "console_desk_counts", columns: ["desk", "n"], key: ["desk"]),
+        CopiedTable(name: "console_day_counts", columns: ["day", "kind", "n"], key: ["day", "kind"]),
+        CopiedTable(name: "console_days", columns: ["day", "first_event_id"], key: ["day"]),
     ]
 
     /// Copies a SQLite store's state (tickets, inbox, decisions, deadlines, rejections and their actions, the
@@ -113,6 +122,14 @@ extension PostgresStore {
                     )
                 }
             }
+            // The read model's triggers are off for the copy and its tables are copied instead: in one
+            // transaction, each trigger's update of a counter row leaves a row version the next update must
+            // step over (they are pruned only after the commit), so a million tickets on a few hundred
+            // counter rows took quadratic time. SQLite's triggers kept the same counters.
+            for table in Self.readModelTriggerTables {
+                try await conn.perform(
+                    PostgresQuery(unsafeSQL: "ALTER TABLE \(table) DISABLE TRIGGER USER"), logger: logger)
+            }
             for table in Self.copiedTables {
                 // Pages by key, each seeking to where the last one ended (not by offset, which would read
                 // every row before it again and make a large table's copy quadratic).
@@ -133,6 +150,10 @@ extension PostgresStore {
                                 FROM \(table.name)
                                 """), logger: logger)
                 }
+            }
+            for table in Self.readModelTriggerTables {
+                try await conn.perform(
+                    PostgresQuery(unsafeSQL: "ALTER TABLE \(table) ENABLE TRIGGER USER"), logger: logger)
             }
             for row in try source.rows(
                 "sequences", columns: ["name", "last_value"], orderBy: "name", offset: 0, limit: 100)

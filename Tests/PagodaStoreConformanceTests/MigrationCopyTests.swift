@@ -64,6 +64,10 @@ import Testing
                 Set(try await postgres.consoleOpenCounts(unit: nil))
                     == Set(try await sqlite.consoleOpenCounts(unit: nil)))
             #expect(try await postgres.consoleDeskCounts() == (try await sqlite.consoleDeskCounts()))
+            let day = ConsoleDay.of(t0)
+            #expect(try await postgres.consoleDayCounts(day...day) == (try await sqlite.consoleDayCounts(day...day)))
+            #expect(try await postgres.consoleFirstEventID(onOrAfter: day) == 1)
+            let intake = try await postgres.consoleDayCounts(day...day)[day]?["intake"] ?? 0
             #expect(
                 try await postgres.dueTimers(until: t0.addingTimeInterval(100_000), after: nil, limit: 100)
                     == (try await sqlite.dueTimers(until: t0.addingTimeInterval(100_000), after: nil, limit: 100)))
@@ -78,6 +82,8 @@ import Testing
             // The copy goes on: the next dispatch, command and outbox row follow SQLite's.
             #expect(
                 try await postgres.recordDispatches([.dispatch(dispatch("NEXT"))]) == [.recorded(dispatchSequence: 25)])
+            // The read model's triggers are on again after the copy.
+            #expect(try await postgres.consoleDayCounts(day...day)[day]?["intake"] == intake + 1)
             #expect(
                 try await postgres.applyLifecycle([change("M-00", from: 1, to: 2, timer: nil, command: "c1")]) == [
                     .duplicateCommand
