@@ -9,8 +9,11 @@
 # 500) a second for SECONDS_ (default 20) through the broker. Release build; private broker on port
 # BENCH_PORT (default 5679; it also uses +10 and +20000), console on 127.0.0.1:BENCH_HTTP_PORT (default
 # 8356); files under $CONSOLE_DIR. PAGODA_BIN=DIR uses the binaries in DIR instead of building.
+# STORE=postgres copies the seeded file into a private PostgreSQL (`pagoda migrate`; ops/postgres.sh, port
+# BENCH_PG_PORT, default 5434, data under $CONSOLE_DIR/postgres) and serves the console from there.
 #   COUNT=1000000 ops/bench/console.sh
 #   REUSE_BASE=1 ops/bench/console.sh        # the same database (within about 20 minutes of its seeding)
+#   STORE=postgres REUSE_BASE=1 ops/bench/console.sh
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 source ops/lib.sh
@@ -31,7 +34,9 @@ ops/broker.sh stop "$dir/broker" >/dev/null 2>&1 || true
 rm -rf "$dir/broker"
 ops/broker.sh start "$dir/broker" "$port" >/dev/null
 serve_pid=""
-trap '[ -n "$serve_pid" ] && kill "$serve_pid" 2>/dev/null; ops/broker.sh stop "$dir/broker" >/dev/null 2>&1 || true' EXIT
+store=${STORE:-sqlite}
+trap '[ -n "$serve_pid" ] && kill "$serve_pid" 2>/dev/null; ops/broker.sh stop "$dir/broker" >/dev/null 2>&1 || true
+  [ "$store" = postgres ] && ops/postgres.sh stop "$dir/postgres" >/dev/null 2>&1 || true' EXIT
 
 if [ "${REUSE_BASE:-0}" = 1 ] && [ -s "$dir/console.sqlite" ]; then
   echo "== reusing $dir/console.sqlite"
@@ -41,13 +46,23 @@ else
   /usr/bin/time -f "seed: %e s, %M KiB peak" "$bin/pagoda-bench" console-seed --db "$dir/console.sqlite" --rules rules \
     --tickets "$count" --inbox "${INBOX:-10000}" | tail -3
 fi
-password="bench-$(head -c 8 /dev/urandom | od -An -tx1 | tr -d ' \n')"
-printf '%s\n' "$password" | "$bin/pagoda" user add bench.centre --role centre --password-stdin --rules rules --db "$dir/console.sqlite" \
-  >/dev/null 2>&1 || printf '%s\n' "$password" | "$bin/pagoda" user passwd bench.centre --password-stdin --db "$dir/console.sqlite" >/dev/null
 echo "database: $(du -m "$dir/console.sqlite" | cut -f1) MiB"
+db=$dir/console.sqlite
+if [ "$store" = postgres ]; then
+  ops/postgres.sh start "$dir/postgres" "${BENCH_PG_PORT:-5434}" >/dev/null
+  base=$(ops/postgres.sh url "$dir/postgres")
+  psql -q -X -v ON_ERROR_STOP=1 "$base" -c "DROP DATABASE IF EXISTS console_bench WITH (FORCE)" -c "CREATE DATABASE console_bench"
+  db="${base%/*}/console_bench"
+  echo "== copy into PostgreSQL ($db)"
+  /usr/bin/time -f "migrate: %e s" "$bin/pagoda" migrate --from "$dir/console.sqlite" --to "$db" | tail -2
+  psql -q -X "$db" -c "SET client_min_messages = error" -c "VACUUM ANALYZE"
+fi
+password="bench-$(head -c 8 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+printf '%s\n' "$password" | "$bin/pagoda" user add bench.centre --role centre --password-stdin --rules rules --db "$db" \
+  >/dev/null 2>&1 || printf '%s\n' "$password" | "$bin/pagoda" user passwd bench.centre --password-stdin --db "$db" >/dev/null
 
-echo "== serve (load average $(cut -d' ' -f1-3 /proc/loadavg))"
-"$bin/pagoda" serve --rules rules --db "$dir/console.sqlite" --amqp-url "amqp://guest:guest@127.0.0.1:$port/" \
+echo "== serve on $store (load average $(cut -d' ' -f1-3 /proc/loadavg))"
+"$bin/pagoda" serve --rules rules --db "$db" --amqp-url "amqp://guest:guest@127.0.0.1:$port/" \
   --console-address "127.0.0.1:$http" --log-level warning >"$dir/serve.log" 2>&1 &
 serve_pid=$!
 for _ in $(seq 1 600); do
@@ -56,7 +71,7 @@ for _ in $(seq 1 600); do
   sleep 0.5
 done
 
-CONSOLE_HOST=127.0.0.1 CONSOLE_PORT=$http CONSOLE_USER=bench.centre CONSOLE_PASSWORD=$password PAGODA_DB="$dir/console.sqlite" \
+CONSOLE_HOST=127.0.0.1 CONSOLE_PORT=$http CONSOLE_USER=bench.centre CONSOLE_PASSWORD=$password PAGODA_DB="$db" \
   INTAKE_CMD="$bin/pagoda-bench console-intake --amqp-url amqp://guest:guest@127.0.0.1:$port/ --rate ${RATE:-500} --seconds ${SECONDS_:-20}" \
   python3 ops/bench/console_measure.py
 echo "load average after the run: $(cut -d' ' -f1-3 /proc/loadavg)"

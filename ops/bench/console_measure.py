@@ -18,6 +18,19 @@ import time
 HOST, PORT = os.environ["CONSOLE_HOST"], int(os.environ["CONSOLE_PORT"])
 NAME, PASSWORD = os.environ["CONSOLE_USER"], os.environ["CONSOLE_PASSWORD"]
 DB = os.environ["PAGODA_DB"]
+POSTGRES = DB.startswith(("postgres://", "postgresql://"))
+
+
+def query(sql):
+    """Rows of a read-only query on the service's database: the SQLite file, or PostgreSQL through psql."""
+    if POSTGRES:
+        out = subprocess.run(["psql", "-X", "-A", "-t", "-F", "\t", DB, "-c", sql], check=True, capture_output=True, text=True)
+        return [tuple(line.split("\t")) for line in out.stdout.splitlines() if line]
+    db = sqlite3.connect(f"file:{DB}?mode=ro", uri=True)
+    try:
+        return db.execute(sql).fetchall()
+    finally:
+        db.close()
 REQUESTS = int(os.environ.get("REQUESTS", "500"))
 
 
@@ -55,13 +68,14 @@ def measure(cookie, label, paths):
 
 def main():
     cookie = login()
-    db = sqlite3.connect(f"file:{DB}?mode=ro", uri=True)
-    open_total = db.execute("SELECT sum(n) FROM console_open_counts").fetchone()[0]
-    unit, held = db.execute("SELECT unit_id, sum(n) FROM console_open_counts GROUP BY unit_id ORDER BY 2 DESC LIMIT 1").fetchone()
+    open_total = query("SELECT sum(n) FROM console_open_counts")[0][0]
+    unit, held = query("SELECT unit_id, sum(n) FROM console_open_counts GROUP BY unit_id ORDER BY 2 DESC LIMIT 1")[0]
     # The unit nearest 10,000 open tickets (else the largest).
-    near = db.execute("SELECT unit_id, sum(n) s FROM console_open_counts GROUP BY unit_id ORDER BY abs(s - 10000) LIMIT 1").fetchone()
-    ids = [r[0] for r in db.execute("SELECT ticket_id FROM lifecycle WHERE rowid IN (SELECT abs(random()) % (SELECT max(rowid) FROM lifecycle) + 1 FROM lifecycle LIMIT 400)")]
-    db.close()
+    near = query("SELECT unit_id, sum(n) s FROM console_open_counts GROUP BY unit_id ORDER BY abs(sum(n) - 10000) LIMIT 1")[0]
+    if POSTGRES:
+        ids = [r[0] for r in query("SELECT ticket_id FROM lifecycle TABLESAMPLE SYSTEM (1) LIMIT 400")]
+    else:
+        ids = [r[0] for r in query("SELECT ticket_id FROM lifecycle WHERE rowid IN (SELECT abs(random()) % (SELECT max(rowid) FROM lifecycle) + 1 FROM lifecycle LIMIT 400)")]
     print(f"open tickets: {open_total}; largest inbox {unit} ({held}); inbox measured {near[0]} ({near[1]})")
     # The month's rates are read once at start, on a thread of their own: wait until the whole month was
     # read (the API's rates.ready), so that the figures below are of a service at rest.
@@ -117,13 +131,14 @@ def live(cookie):
     th = threading.Thread(target=reader, daemon=True)
     th.start()
     time.sleep(1.5)
+    # Only this run's tickets: a reused database holds the earlier runs' too.
+    started_ms = int(time.time() * 1000)
     out = subprocess.run(os.environ["INTAKE_CMD"], shell=True, capture_output=True, text=True)
     print(out.stdout.strip())
     time.sleep(4)
     stop.set()
-    db = sqlite3.connect(f"file:{DB}?mode=ro", uri=True)
-    first = db.execute("SELECT ticket_id, min(id) FROM events WHERE ticket_id LIKE 'CB-%' GROUP BY ticket_id").fetchall()
-    db.close()
+    first = [(t, int(i)) for t, i in query("SELECT ticket_id, min(id) FROM events WHERE ticket_id LIKE 'CB-%' GROUP BY ticket_id")
+             if int(t.rsplit("-", 1)[1]) >= started_ms]
     delays, shown, missing = [], [], 0
     import bisect
     ids = [u[1] for u in updates]
