@@ -92,7 +92,7 @@ public struct ConsoleListRow: Sendable, Hashable {
     }
 }
 
-/// Which of the console's lists to read (`DispatchStore.consoleList`).
+/// Which of the console's lists to read (`ConsoleStore.consoleList`).
 public enum ConsoleList: Sendable, Hashable {
     /// Open tickets with a red light, nearest (most overdue) deadline first.
     case red
@@ -102,7 +102,7 @@ public enum ConsoleList: Sendable, Hashable {
     case desk(String)
 }
 
-/// A unit inbox's filters (`DispatchStore.consoleInbox`); nil fields do not filter.
+/// A unit inbox's filters (`ConsoleStore.consoleInbox`); nil fields do not filter.
 public struct ConsoleInboxQuery: Sendable, Hashable {
     /// The holding unit; nil for every unit (the centre's search).
     public var unitID: String?
@@ -131,7 +131,7 @@ public struct ConsoleInboxQuery: Sendable, Hashable {
     }
 }
 
-extension DispatchStore: ConsoleStore {
+extension DispatchStore {
     /// The open-ticket counters (`console_open_counts`, rows with tickets only): one row per unit, light
     /// and supervision. Reads a table of a few rows per unit; never the tickets.
     /// With `unit`, that unit's rows only.
@@ -150,7 +150,7 @@ extension DispatchStore: ConsoleStore {
         }
     }
 
-    /// Counts by kind for each day of `days` (days since the epoch in China Standard Time, `consoleDay`):
+    /// Counts by kind for each day of `days` (days since the epoch in China Standard Time, `ConsoleDay`):
     /// `intake`, `rejected`, and lifecycle event types (`ticket.dispatched`, `ticket.escalated`,
     /// `ticket.closed`, `ticket.supervised`, `ticket.overdue`, `ticket.replied`, `ticket.callback_recorded`).
     public func consoleDayCounts(_ days: ClosedRange<Int>) async throws(StoreError) -> [Int: [String: Int]] {

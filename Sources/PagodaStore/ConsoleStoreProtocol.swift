@@ -97,6 +97,10 @@ public protocol ConsoleStore: Sendable {
     func rejections(status: RejectionEntry.Status?, limit: Int) async throws(StoreError) -> [RejectionEntry]
 }
 
+/// SQLite's implementation: ConsoleStore.swift (accounts, sessions, tokens, audit), ConsoleReadModel.swift
+/// (the pages' reads), and the ticket reads of DispatchStore.swift, LifecycleStore.swift, RejectionDesk.swift.
+extension DispatchStore: ConsoleStore {}
+
 /// The days the console counts by: days since the epoch in China Standard Time (+08:00), as the day
 /// counters of both stores compute them.
 public enum ConsoleDay {
