@@ -99,15 +99,26 @@ extension PostgresStore {
     }
 
     /// Writes a batch of lifecycle changes in ONE transaction (see `LifecycleStore`): a command id recorded
-    /// before gives `.duplicateCommand`, a stored version other than the expected one `.conflict` (both write
-    /// nothing); otherwise the command id, the state and its timer (removed when nil), the ticket's phase and
+    /// before gives `.duplicateCommand`, a stored version other than the expected one `.conflict`, as does
+    /// every later change of that ticket in the batch (both write nothing); otherwise the command id, the state and its timer (removed when nil), the ticket's phase and
     /// holder, the timeline rows and the outbox rows: `.applied`. On error nothing is written.
     public func applyLifecycle(_ changes: [LifecycleChange]) async throws(StoreError) -> [LifecycleOutcome] {
         if changes.isEmpty { return [] }
         return try await write { conn, logger in
             var outcomes: [LifecycleOutcome] = []
             outcomes.reserveCapacity(changes.count)
-            for change in changes { outcomes.append(try await Self.apply(change, conn, logger)) }
+            var conflicted: Set<String> = []
+            for change in changes {
+                // A later change of a ticket whose change conflicted was computed on top of that one: it
+                // conflicts too, or it would write the first one's effects without its rows.
+                if conflicted.contains(change.ticketID) {
+                    outcomes.append(.conflict)
+                    continue
+                }
+                let outcome = try await Self.apply(change, conn, logger)
+                if case .conflict = outcome { conflicted.insert(change.ticketID) }
+                outcomes.append(outcome)
+            }
             return outcomes
         }
     }

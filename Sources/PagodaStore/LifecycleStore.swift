@@ -377,7 +377,8 @@ extension DispatchStore {
     /// Writes the changes of a batch of commands and timers in ONE transaction.
     ///
     /// Per change: a command id recorded before gives `.duplicateCommand`; a stored state whose version
-    /// is not `expectedVersion` gives `.conflict`; both write nothing. Otherwise the command id, the new
+    /// is not `expectedVersion` gives `.conflict`, and so does every later change of that ticket in the
+    /// batch (each was computed on top of the one before); both write nothing. Otherwise the command id, the new
     /// state and its timer (replacing the previous one, removed when nil), the timeline rows and the
     /// outgoing messages are written: `.applied`. On error nothing is written.
     public func applyLifecycle(_ changes: [LifecycleChange]) throws(StoreError) -> [LifecycleOutcome] {
@@ -398,7 +399,15 @@ extension DispatchStore {
         { db in
             var outcomes: [LifecycleOutcome] = []
             try db.inTransaction(.immediate) {
-                outcomes = try changes.map { try Self.apply($0, db) }
+                var conflicted: Set<String> = []
+                outcomes = try changes.map { change in
+                    // A later change of a ticket whose change conflicted was computed on top of that one:
+                    // it conflicts too, or it would write the first one's effects without its rows.
+                    if conflicted.contains(change.ticketID) { return .conflict }
+                    let outcome = try Self.apply(change, db)
+                    if case .conflict = outcome { conflicted.insert(change.ticketID) }
+                    return outcome
+                }
                 return .commit
             }
             return outcomes

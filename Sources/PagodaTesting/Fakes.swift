@@ -420,7 +420,12 @@ public final class InMemoryStore: IntakeStore, OutboxStore, LifecycleStore {
         return try state.withLock { (live: inout Contents) throws(StoreError) -> [LifecycleOutcome] in
             var s = live
             var outcomes: [LifecycleOutcome] = []
+            var conflicted: Set<String> = []
             for change in changes {
+                if conflicted.contains(change.ticketID) {
+                    outcomes.append(.conflict)
+                    continue
+                }
                 if let c = change.command {
                     if s.commands.contains(c.id) {
                         outcomes.append(.duplicateCommand)
@@ -431,6 +436,7 @@ public final class InMemoryStore: IntakeStore, OutboxStore, LifecycleStore {
                 if let expected = change.expectedVersion {
                     guard s.states[change.ticketID]?.version == expected else {
                         if let c = change.command { s.commands.remove(c.id) }
+                        conflicted.insert(change.ticketID)
                         outcomes.append(.conflict)
                         continue
                     }
