@@ -141,10 +141,11 @@ public struct IntakeProcessor: Sendable {
     /// contract's size limit, so only a body rejected as `too_large` is cut, to its first 262,144 bytes.
     public static let rejectedBodyLimit = JSONLimits().maxBytes
 
-    func rejection(body: [UInt8], messageID: String?, issues: [ValidationIssue], now: Date) -> IntakeRecord {
+    func rejection(body fullBody: [UInt8], messageID: String?, issues: [ValidationIssue], now: Date) -> IntakeRecord {
         let first = issues[0]
+        var body = fullBody
         let original = body.count
-        let body = original > Self.rejectedBodyLimit ? Array(body.prefix(Self.rejectedBodyLimit)) : body
+        if original > Self.rejectedBodyLimit { body = Array(body.prefix(Self.rejectedBodyLimit)) }
         let all = JSON.serializeToString(.array(issues.map(\.json)))
         var headers = [
             "x-pagoda-error-code": first.code.rawValue, "x-pagoda-error-path": first.path,
@@ -153,14 +154,17 @@ public struct IntakeProcessor: Sendable {
         ]
         if let messageID { headers["x-pagoda-original-message-id"] = messageID }
         if original > body.count { headers["x-pagoda-body-truncated"] = String(original) }
-        let id = messageID.map { "rejected/\($0)" } ?? "rejected/\(UUID().uuidString)"
+        // A message without an id is known by its bytes, so that its redelivery (after a crash, or a commit
+        // whose outcome was lost) is a duplicate and not a second rejection.
+        let key = messageID ?? "sha256:\(Digest.sha256Hex(fullBody))"
+        let id = "rejected/\(key)"
         let message = OutboxMessage(
             exchange: "", routingKey: names.rejectedQueue, messageID: id, contentType: "application/octet-stream",
             headers: headers, body: body, mandatory: true)
         // The message names its path already ("caller.phone: ...", "(root): ..." or a parser message).
         return .rejection(
             Rejection(
-                amqpMessageID: messageID, body: body, code: first.code.rawValue, reason: first.message,
+                amqpMessageID: key, body: body, code: first.code.rawValue, reason: first.message,
                 at: now, message: message, issuesJSON: all))
     }
 }

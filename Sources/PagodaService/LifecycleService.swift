@@ -182,8 +182,8 @@ final class LifecycleService: Service {
                 case .failure(let error):
                     changes.append(
                         Self.refusal(
-                            error.issues, commandID: error.commandID, ticketID: error.ticketID, now: now, codec: codec,
-                            replyTo: d.properties.replyTo))
+                            error.issues, body: d.body, commandID: error.commandID, ticketID: error.ticketID, now: now,
+                            codec: codec, replyTo: d.properties.replyTo))
                 case .success(let command):
                     let current = states[command.ticketID]
                     let t = lifecycle.handle(command, state: current?.0, now: now) { excluding in
@@ -227,8 +227,9 @@ final class LifecycleService: Service {
                 }
             case .duplicateCommand: metrics.commandsDuplicate.increment()
             case .conflict:
-                // Only this loop writes lifecycle states; a conflict means another process does too.
-                logger.error(
+                // Another writer (the console's command desk, or a node that lost its lease) changed the
+                // state first: the command goes back to the queue and is worked out again.
+                logger.warning(
                     "lifecycle state changed under the command; returned to the queue",
                     metadata: ["ticket.id": "\(change.ticketID)"])
                 consumer.nack(d, requeue: true)
@@ -248,16 +249,20 @@ final class LifecycleService: Service {
         }
         let change = Self.refusal(
             [ValidationIssue(path: "", code: .poison, message: "processing failed repeatedly: \(error)")],
-            commandID: commandID, ticketID: ticketID, now: now, codec: codec, replyTo: d.properties.replyTo)
+            body: d.body, commandID: commandID, ticketID: ticketID, now: now, codec: codec,
+            replyTo: d.properties.replyTo)
         _ = try await store.applyLifecycle([change])
         logger.error(
             "command refused as poison", metadata: ["amqp.message_id": "\(d.messageId ?? "-")", "error": "\(error)"])
     }
 
-    /// A `command.rejected` event for a command that could not be read (or kept failing).
+    /// A `command.rejected` event for a command that could not be read (or kept failing). Its ids come from
+    /// the command's bytes, and it enters the command ledger as `refused/` and their SHA-256, so that a
+    /// redelivery of the same message (after a crash, or a commit whose outcome was lost) is a duplicate
+    /// and not a second refusal.
     static func refusal(
-        _ issues: [ValidationIssue], commandID: String?, ticketID: String?, now: Date, codec: LifecycleCodec,
-        replyTo: String? = nil
+        _ issues: [ValidationIssue], body: [UInt8], commandID: String?, ticketID: String?, now: Date,
+        codec: LifecycleCodec, replyTo: String? = nil
     ) -> LifecycleChange {
         let first = issues[0]
         let event = LifecycleEvent(
@@ -275,11 +280,11 @@ final class LifecycleService: Service {
                 ),
             ]))
         var messages = codec.messages(event, ticket: nil)
-        let unique = UUID().uuidString.lowercased()
-        for i in messages.indices { messages[i].messageID = "refused-command/\(unique)/\(i)" }
+        let digest = Digest.sha256Hex(body)
+        for i in messages.indices { messages[i].messageID = "refused-command/\(digest)/\(i)" }
         return LifecycleChange(
-            ticketID: ticketID ?? "", expectedVersion: nil, state: nil, events: [], messages: messages, command: nil,
-            at: now)
+            ticketID: ticketID ?? "", expectedVersion: nil, state: nil, events: [], messages: messages,
+            command: (id: "refused/\(digest)", type: "unreadable", outcome: "rejected"), at: now)
     }
 
     static func reroute(_ ticketBody: [UInt8]?, excluding: Set<String>, rules: RuleSet) -> String? {

@@ -164,8 +164,10 @@ public struct OutboxMessage: Sendable, Hashable {
 /// An invalid intake message, recorded for audit and forwarded to the
 /// rejected queue.
 public struct Rejection: Sendable, Hashable {
-    /// Deduplication key: a rejection whose AMQP message id was already
-    /// recorded is skipped. Without one, rejections are never deduplicated.
+    /// Deduplication key: a rejection whose key was already recorded is
+    /// skipped. Intake gives the AMQP message id, or for a message without
+    /// one `sha256:` and its body's digest; without a key, rejections are
+    /// never deduplicated.
     public var amqpMessageID: String?
     /// The raw delivery body.
     public var body: [UInt8]

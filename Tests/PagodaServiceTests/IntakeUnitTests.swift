@@ -99,6 +99,27 @@ import Testing
         #expect(contents.outbox.contains { $0.message.routingKey == Names().rejectedQueue })
     }
 
+    /// A message without an id is known by its bytes: delivered again (after a crash, or a commit whose
+    /// outcome was lost), an invalid one is one rejection, not two; other bytes are another rejection.
+    @Test func aMessageWithoutAnIdIsRejectedOnceHoweverOftenItComes() async throws {
+        let source = FakeDeliverySource()
+        let store = InMemoryStore()
+        let bad = Array(#"{"id":"X-1"}"#.utf8)
+        source.deliver(bad, messageId: nil)
+        source.deliver(bad, messageId: nil, attempts: 1)
+        source.deliver(Array(#"{"id":"X-2"}"#.utf8), messageId: nil)
+        try await Self.running(source, store) { _ in
+            #expect(await eventually(timeout: .seconds(30)) { source.settlements.filter(\.acked).count == 3 })
+        }
+        let rejections = store.contents.rejections
+        #expect(rejections.count == 2)
+        #expect(rejections.allSatisfy { $0.amqpMessageID?.hasPrefix("sha256:") == true })
+        #expect(rejections.first?.body == bad)
+        let published = store.contents.outbox.filter { $0.message.routingKey == Names().rejectedQueue }
+        #expect(published.count == 2)
+        #expect(published.first?.message.messageID == "rejected/\(rejections.first?.amqpMessageID ?? "")")
+    }
+
     /// While the store cannot write (disk full, I/O error), the batch is held: nothing is acknowledged or
     /// given back, no attempt counts against the messages, and the same commit is tried again after pauses
     /// that double from 100 ms. When the store writes again, every delivery is recorded and acknowledged.

@@ -87,10 +87,33 @@ import Testing
         #expect(settled.dropLast().allSatisfy { !$0.acked && $0.requeued })
         #expect(settled.last?.acked == true)
         let contents = store.contents
-        #expect(contents.commands.isEmpty)
+        // The ledger knows the refused bytes, not the command id: a redelivery is no second refusal.
+        #expect(contents.commands.count == 1 && contents.commands.first?.hasPrefix("refused/") == true)
         let refusal = try #require(contents.outbox.first { $0.message.messageID.hasPrefix("refused-command/") })
         let text = String(decoding: refusal.message.body, as: UTF8.self)
         #expect(text.contains("c-bad") && text.contains("poison"))
+    }
+
+    /// A command that cannot be read is refused once: the same bytes delivered again (after a crash, or a
+    /// commit whose outcome was lost) are acknowledged as a duplicate; other bytes are another refusal.
+    @Test func anUnreadableCommandIsRefusedOnceHoweverOftenItComes() async throws {
+        let rules = LiveRules(ruleSet: IntakeUnitTests.rules, names: Names())
+        let (store, _) = try await Self.storeWithTicket("L-4", rules)
+        let source = FakeDeliverySource()
+        let bad = Array(#"{"command_id":"c-x","ticket_id":"L-4"}"#.utf8)
+        source.deliver(bad, messageId: "c-x")
+        source.deliver(bad, messageId: "c-x", attempts: 1)
+        source.deliver(Array(#"{"command_id":"c-y"}"#.utf8), messageId: "c-y")
+        try await Self.running(source, store, rules) { _ in
+            #expect(await eventually(timeout: .seconds(30)) { source.settlements.filter(\.acked).count == 3 })
+        }
+        let contents = store.contents
+        #expect(contents.commands.count == 2)
+        let refusals = Set(
+            contents.outbox.map(\.message.messageID).filter { $0.hasPrefix("refused-command/") }.map {
+                $0.split(separator: "/")[1]
+            })
+        #expect(refusals.count == 2)
     }
 
     /// While the store cannot write, a batch of commands is held (not acknowledged, not given back) and its
