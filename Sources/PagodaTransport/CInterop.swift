@@ -186,9 +186,14 @@ enum Decode {
         return Array(UnsafeRawBufferPointer(start: p, count: b.len))
     }
 
+    /// A short string (a property, a header's key or value) as text. Invalid UTF-8 and NUL become U+FFFD:
+    /// PostgreSQL's text cannot hold a NUL, so a message id or reply-to carrying one could never be stored,
+    /// and its delivery would come back for ever.
     static func string(_ b: amqp_bytes_t) -> String {
         guard b.len > 0, let p = b.bytes else { return "" }
-        return String(decoding: UnsafeRawBufferPointer(start: p, count: b.len), as: UTF8.self)
+        let raw = UnsafeRawBufferPointer(start: p, count: b.len)
+        let text = String(decoding: raw, as: UTF8.self)
+        return raw.contains(0) ? text.replacingOccurrences(of: "\u{0}", with: "\u{FFFD}") : text
     }
 
     static func table(_ t: amqp_table_t) -> [String: HeaderValue] {

@@ -332,6 +332,31 @@ import Testing
         try await TestBroker.ctl("delete_queue", queue)
     }
 
+    /// A NUL in a message id or reply-to arrives as U+FFFD (PostgreSQL's text cannot hold a NUL).
+    @Test func aNulInAShortStringArrivesAsAReplacementCharacter() async throws {
+        let config = try TestBroker.configuration
+        let queue = uniqueName("pagoda.test.nul")
+        let topology = Topology(queues: [.init(name: queue)])
+        let publisher = AMQPPublisher(configuration: config, topology: topology, logger: TestBroker.logger)
+        var message = AMQPMessage(exchange: "", routingKey: queue, body: [1], messageId: "m\u{0}1")
+        message.properties.replyTo = "r\u{0}"
+        let outcome = try await publisher.publish(message)
+        #expect(outcome == .confirmed)
+        let consumer = AMQPConsumer(
+            configuration: config, queue: queue, topology: topology, prefetch: 1, logger: TestBroker.logger)
+        let collected = Collected()
+        let task = Task { for await d in consumer.deliveries { collected.add(d, keep: true) } }
+        #expect(await eventually { collected.count == 1 })
+        let d = try #require(collected.deliveries.first)
+        #expect(d.messageId == "m\u{FFFD}1")
+        #expect(d.properties.replyTo == "r\u{FFFD}")
+        consumer.ack(d)
+        await consumer.close()
+        await publisher.close()
+        task.cancel()
+        try await TestBroker.ctl("delete_queue", queue)
+    }
+
     /// Acks are coalesced into `multiple` acks only below the oldest unsettled delivery: acking out of
     /// order, with one delivery held back and one nacked, settles exactly what was acked.
     @Test func outOfOrderAcksSettleExactlyTheAckedDeliveries() async throws {
