@@ -37,9 +37,19 @@ def browser():
     for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1920,1080",
                 "--lang=zh-CN"):
         options.add_argument(arg)
+    # The page's console (errors of its scripts, Content-Security-Policy refusals) for `script_errors`.
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
     driver.set_window_size(1920, 1080)
     return driver
+
+
+def script_errors(driver):
+    """Asserts the pages this browser showed raised no script error and broke no Content-Security-Policy
+    (every script is a file of the console's own; a refused or failing one would leave a page dead)."""
+    bad = [e["message"] for e in driver.get_log("browser")
+           if "Content Security Policy" in e["message"] or "Uncaught" in e["message"]]
+    assert not bad, "script errors in the browser: " + "; ".join(bad[:3])
 
 
 def shot(driver, name):
@@ -203,6 +213,7 @@ def main():
             admin.find_element(By.CSS_SELECTOR, "#try button[type=submit]").click()
             wait(admin, lambda d: d.find_elements(By.ID, "try-result"), "the tried ticket's decision")
             shot(admin, "12-rules")
+            script_errors(admin)
         finally:
             admin.quit()
 
@@ -213,6 +224,8 @@ def main():
         shot(worker, "13-logged-out")
         worker.get(BASE + "/units/" + unit)
         wait(worker, lambda d: "/login" in d.current_url, "the login page for a page after logout")
+        for driver in (centre, worker, centre2):
+            script_errors(driver)
     finally:
         centre.quit()
         worker.quit()

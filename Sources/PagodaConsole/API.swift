@@ -1,4 +1,5 @@
 import Foundation
+import HTTPTypes
 import Hummingbird
 import PagodaJSON
 import PagodaLifecycle
@@ -11,7 +12,11 @@ public enum ConsoleAPI {
     /// A JSON response.
     public static func json(_ value: JSONValue, status: HTTPResponse.Status = .ok) -> Response {
         Response(
-            status: status, headers: [.contentType: "application/json; charset=utf-8", .cacheControl: "no-store"],
+            status: status,
+            headers: [
+                .contentType: "application/json; charset=utf-8", .cacheControl: "no-store",
+                HTTPField.Name("X-Content-Type-Options")!: "nosniff",
+            ],
             body: .init(byteBuffer: ByteBuffer(bytes: JSON.serialize(value))))
     }
 
@@ -65,6 +70,8 @@ public enum ConsoleAPI {
                     .locked,
                     "too many failed logins; locked until \(RFC3339.format(until, offsetSeconds: env.configuration.offsetSeconds))",
                     wireCode: "locked")
+            case .busy:
+                throw ConsoleError(.busy, "too many logins under way; try again in a moment", wireCode: "busy")
             }
         }
     }

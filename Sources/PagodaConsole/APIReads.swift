@@ -112,7 +112,7 @@ extension ConsoleAPI {
         let offset = try integer("offset", 0...1_000_000, default: 0)
         return ConsoleInboxQuery(
             unitID: unit, phase: v("phase"), light: v("light"), category: v("category"), enterprise: enterprise,
-            search: v("q"), limit: limit, offset: offset)
+            search: v("q"), searchScope: ConsoleAccess.searchScope(v("q"), for: user), limit: limit, offset: offset)
     }
 
     /// An open ticket of a list (inbox, board): what the read model keeps of it.
@@ -125,7 +125,7 @@ extension ConsoleAPI {
             ("light", r.light.map { .string($0) } ?? .null), ("due_at", r.dueAt.map(t) ?? .null),
             ("supervised", .bool(r.supervised)), ("desk", r.desk.map { .string($0) } ?? .null),
             ("category", r.category.map { .string($0) } ?? .null), ("enterprise", .bool(r.enterprise)),
-            ("received_at", t(r.receivedAt)), ("summary", .string(r.summary)),
+            ("received_at", t(r.receivedAt)), ("summary", .string(ConsoleAccess.summary(r.summary))),
         ])
     }
 

@@ -35,13 +35,42 @@ public enum ConsoleAccess {
         user.role == .centre ? phone : PhoneMask.mask(phone)
     }
 
-    /// The ticket as received, for this user: `caller.phone` masked unless the user is the centre.
+    /// The ticket as received, for this user: unless the user is the centre, `caller.phone` masked and the
+    /// mobile numbers written in `title` and `text` too (`PhoneMask.maskNumbers`).
     public static func ticketJSON(_ body: [UInt8], for user: ConsoleUser) -> JSONValue? {
         guard case .object(var o)? = try? JSON.parse(body) else { return nil }
-        if user.role != .centre, case .object(var caller)? = o["caller"], let phone = caller["phone"]?.stringValue {
+        guard user.role != .centre else { return .object(o) }
+        if case .object(var caller)? = o["caller"], let phone = caller["phone"]?.stringValue {
             caller.set("phone", .string(PhoneMask.mask(phone)))
             o.set("caller", .object(caller))
         }
+        for key in ["title", "text"] {
+            if let value = o[key]?.stringValue { o.set(key, .string(PhoneMask.maskNumbers(in: Array(value.utf8)))) }
+        }
         return .object(o)
+    }
+
+    /// A list row's summary (the title, or the text's first 80 characters) as every list shows it: mobile
+    /// numbers masked, and a run of digits at a cut end (perhaps a number cut short) masked but for its
+    /// first three. The ticket page shows the centre what was written.
+    public static func summary(_ summary: String) -> String {
+        let masked = PhoneMask.maskNumbers(in: Array(summary.utf8))
+        guard summary.unicodeScalars.count >= 80 else { return masked }
+        var scalars = Array(masked.unicodeScalars)
+        var start = scalars.count
+        while start > 0, ("0"..."9").contains(scalars[start - 1]) { start -= 1 }
+        guard scalars.count - start >= 4 else { return masked }
+        for i in (start + 3)..<scalars.count { scalars[i] = "*" }
+        var out = String.UnicodeScalarView()
+        out.append(contentsOf: scalars)
+        return String(out)
+    }
+
+    /// Where this user's inbox search looks besides ticket ids: the whole ticket for the centre, which
+    /// reads callers' details; for anyone else the ticket without its caller, or ids alone when the term
+    /// has a digit (digits in a ticket's text may be a caller's number, which only the centre reads).
+    public static func searchScope(_ term: String?, for user: ConsoleUser) -> ConsoleSearchScope {
+        if user.role == .centre { return .wholeTicket }
+        return term?.utf8.contains(where: { $0 >= 0x30 && $0 <= 0x39 }) == true ? .idOnly : .withoutCaller
     }
 }

@@ -3,6 +3,7 @@ import HummingbirdBcrypt
 import PagodaJSON
 import PagodaRules
 import PagodaStore
+import Synchronization
 
 /// Accounts, passwords, sessions and tokens: the console's rules over the store's tables.
 ///
@@ -14,6 +15,11 @@ public struct ConsoleAccounts: Sendable {
     public let configuration: ConsoleConfiguration
     public let clock: @Sendable () -> Date
     private let bcrypt = DispatchQueue(label: "pagoda.console.bcrypt", qos: .userInitiated, attributes: .concurrent)
+    /// Password checks under way; a login beyond `ConsoleConfiguration.concurrentLogins` is answered busy.
+    private let checking = Checking()
+    /// A bcrypt hash of nothing anybody knows, at the accounts' cost: checked for unknown names so that they
+    /// take as long as known ones.
+    private let decoy: String
 
     public init(
         store: any ConsoleStore, configuration: ConsoleConfiguration,
@@ -22,6 +28,7 @@ public struct ConsoleAccounts: Sendable {
         self.store = store
         self.configuration = configuration
         self.clock = clock
+        self.decoy = Bcrypt.hash(Self.randomHex(16), cost: configuration.bcryptCost)
     }
 
     /// Runs bcrypt (a quarter of a second at cost 12) on the accounts' own queue.
@@ -114,7 +121,7 @@ public struct ConsoleAccounts: Sendable {
         return account
     }
 
-    /// Sets a new password (ends the account's sessions, clears a lock).
+    /// Sets a new password (ends the account's sessions, revokes its tokens, clears a lock).
     public func setPassword(name: String, password: String, by actor: String) async throws {
         try Self.checkPassword(password)
         let now = clock()
@@ -160,55 +167,73 @@ public struct ConsoleAccounts: Sendable {
         case refused
         /// Too many failures: refused until then, whatever the password.
         case locked(until: Date)
+        /// Too many password checks under way at once: not checked, try again shortly.
+        case busy
     }
 
-    /// A bcrypt hash of nothing anybody knows, checked for unknown names so that they take as long.
-    private static let decoy = Bcrypt.hash(randomHex(16), cost: 10)
-
-    /// Checks a name and password; counts failures (the limit locks the account), starts a session on
-    /// success. Audits every attempt with the name given.
+    /// Checks a name and password; starts a session on success. The attempt is counted before the
+    /// password is checked, so that guesses sent at once cannot outrun the lock (`maxFailedLogins` in a
+    /// row lock the account for `lockout`; a success clears the count), and at most `concurrentLogins`
+    /// checks run at once. Audits every attempt with the name given.
     public func login(name: String, password: String, remote: String?) async throws -> LoginResult {
+        let admitted = checking.count.withLock { n in
+            guard n < configuration.concurrentLogins else { return false }
+            n += 1
+            return true
+        }
+        guard admitted else { return .busy }
+        defer { checking.count.withLock { $0 -= 1 } }
         let now = clock()
         func audit(_ outcome: String) -> ConsoleAuditEntry {
             ConsoleAuditEntry(
                 at: now, userName: name, action: outcome == "ok" ? "login" : "login_failed", outcome: outcome,
                 remote: remote)
         }
-        guard let account = try await store.consoleAccount(name) else {
-            _ = await offPool { Bcrypt.verify(password, hash: Self.decoy) }
+        guard let account = try await store.consoleAccount(name),
+            let attempt = try await store.countLoginAttempt(
+                name, at: now, limit: configuration.maxFailedLogins, lockFor: configuration.lockout)
+        else {
+            _ = await offPool { [decoy] in Bcrypt.verify(password, hash: decoy) }
             try await store.appendConsoleAudit(audit("unknown_user"))
             return .refused
         }
-        if let until = account.lockedUntil, until > now {
+        let locksUntil: Date?
+        switch attempt {
+        case .locked(let until):
             try await store.appendConsoleAudit(audit("locked"))
             return .locked(until: until)
+        case .counted(_, let until): locksUntil = until
         }
         let verified = await offPool { [hash = account.passwordHash] in Bcrypt.verify(password, hash: hash) }
-        guard verified, !account.disabled,
-            let role = ConsoleRole(rawValue: account.role)
-        else {
-            let outcome = account.disabled ? "disabled" : "bad_password"
-            let failed = try await store.recordFailedLogin(
-                name, at: now, limit: configuration.maxFailedLogins, lockFor: configuration.lockout,
-                audit: audit(outcome))
-            if let until = failed.lockedUntil { return .locked(until: until) }
-            return .refused
+        guard verified, !account.disabled, let role = ConsoleRole(rawValue: account.role) else {
+            try await store.appendConsoleAudit(audit(account.disabled ? "disabled" : "bad_password"))
+            return locksUntil.map { .locked(until: $0) } ?? .refused
         }
         let token = Self.randomHex(32)
         let csrf = Self.randomHex(32)
         try await store.startConsoleSession(
             tokenHash: Digest.sha256Hex(token.utf8), userName: name, csrfToken: csrf, at: now, audit: audit("ok"))
+        // Sessions left idle end when next used; a login sweeps away those nobody came back to.
+        _ = try await store.deleteIdleConsoleSessions(before: now.addingTimeInterval(-configuration.sessionIdle))
         return .success(user: ConsoleUser(name: name, role: role, unit: account.unitID), token: token, csrf: csrf)
     }
 
+    /// The number of password checks under way, shared by the copies of the accounts.
+    private final class Checking: Sendable {
+        let count = Mutex(0)
+    }
+
     /// The user and CSRF token of a session cookie's token; nil when there is no such session, it was idle
-    /// longer than `sessionIdle` (it is then deleted) or its account is disabled. Marks it used (at most
+    /// longer than `sessionIdle` or is older than `sessionMaxAge` (it is then deleted) or its account is
+    /// disabled. Marks it used (at most
     /// once a minute, to spare writes).
     public func session(token: String) async throws -> (user: ConsoleUser, csrf: String, tokenHash: String)? {
         let digest = Digest.sha256Hex(token.utf8)
         guard let (session, account) = try await store.consoleSession(tokenHash: digest) else { return nil }
         let now = clock()
-        if now.timeIntervalSince(session.lastSeen) > configuration.sessionIdle {
+        if now.timeIntervalSince(session.lastSeen) > configuration.sessionIdle
+            || now.timeIntervalSince(session.createdAt) > configuration.sessionMaxAge
+        {
             try await store.endConsoleSession(tokenHash: digest, audit: nil)
             return nil
         }

@@ -177,10 +177,11 @@ public enum ConsoleLogin {
         }
     }
 
-    /// A `next` target that stays on this site (a path, not `//host`).
+    /// A `next` target that stays on this site: a path (not `//host`) of printable ASCII without
+    /// backslashes or white space, which browsers would otherwise drop or read as a slash.
     static func safeNext(_ next: String?) -> String? {
-        guard let next, next.hasPrefix("/"), !next.hasPrefix("//"), !next.hasPrefix("/\\"), !next.contains("\r"),
-            !next.contains("\n")
+        guard let next, next.hasPrefix("/"), !next.hasPrefix("//"),
+            next.unicodeScalars.allSatisfy({ $0.value > 0x20 && $0.value < 0x7f && $0 != "\\" })
         else { return nil }
         return next
     }
@@ -246,6 +247,10 @@ public enum ConsoleLogin {
                 return loginPage(
                     env, context: context, next: next, name: name,
                     error: "连续登录失败次数过多，账号已锁定至 \(ConsoleFormat.time(until, env))", status: .unauthorized)
+            case .busy:
+                return loginPage(
+                    env, context: context, next: next, name: name, error: "登录请求过多，请稍后重试",
+                    status: .tooManyRequests)
             }
         }
     }

@@ -1,4 +1,5 @@
 import Foundation
+import HTTPTypes
 import Hummingbird
 import Logging
 import PagodaJSON
@@ -22,6 +23,8 @@ import PagodaStore
 ///   `Layout.page(title:context:active:body:)`, which draws the chrome (header with the user's name
 ///   and role, logout, navigation by role, zh-CN) and links the stylesheet served at
 ///   `/static/console.css` (`Layout.stylesheet`; add page styles there or in a `<style>` of the page).
+/// - Scripts are served from `/static/NAME.js` (`Piece.scripts`, loaded with `Piece.scriptTag`); a page
+///   writes none of its own: its Content-Security-Policy (`HTML.response`) runs this site's files only.
 /// - Register routes in `PageRoutes.register(on:env:rates:)` (Pages/PageRoutes.swift). They run behind
 ///   the authentication middleware: `context.user` is set (a page without a session was redirected to
 ///   `/login`, an API call answered 401), `context.csrfToken` holds the session's CSRF token.
@@ -41,9 +44,14 @@ public struct ConsoleConfiguration: Sendable {
     public var secureCookies = false
     /// A session unused this long is over.
     public var sessionIdle: TimeInterval = 8 * 3600
+    /// A session this old is over however much it is used (a board left open logs in again daily).
+    public var sessionMaxAge: TimeInterval = 24 * 3600
     /// Failed logins in a row that lock an account, and for how long.
     public var maxFailedLogins = 5
     public var lockout: TimeInterval = 15 * 60
+    /// Password checks (bcrypt) that may run at once; a login beyond them is answered 429 at once, so that
+    /// a burst of guesses cannot take the cores.
+    public var concurrentLogins = 8
     /// bcrypt's cost (log2 rounds).
     public var bcryptCost: UInt8 = 12
     /// The offset times are shown at (the hotline's local time, +08:00).
@@ -88,6 +96,18 @@ public enum ConsoleApplication {
             Response(
                 status: .ok, headers: [.contentType: "text/css; charset=utf-8", .cacheControl: "max-age=3600"],
                 body: .init(byteBuffer: ByteBuffer(string: Layout.stylesheet)))
+        }
+        router.get("static/:script") { _, context in
+            let file = try context.parameters.require("script")
+            guard file.hasSuffix(".js"), let script = Piece.scripts[String(file.dropLast(3))] else {
+                throw ConsoleError(.notFound, "没有这个文件")
+            }
+            return Response(
+                status: .ok,
+                headers: [
+                    .contentType: "text/javascript; charset=utf-8", .cacheControl: "max-age=3600",
+                    HTTPField.Name("X-Content-Type-Options")!: "nosniff",
+                ], body: .init(byteBuffer: ByteBuffer(string: script)))
         }
         let api = router.group("api/v1")
         ConsoleAPI.registerPublic(on: api, env)

@@ -85,6 +85,7 @@ public struct ConsoleError: Error, Sendable, CustomStringConvertible {
         case refused
         case conflict
         case unavailable
+        case busy
     }
 
     public var code: Code
@@ -110,6 +111,7 @@ public struct ConsoleError: Error, Sendable, CustomStringConvertible {
         case .notFound: .notFound
         case .refused, .conflict: .conflict
         case .unavailable: .serviceUnavailable
+        case .busy: .tooManyRequests
         }
     }
 

@@ -22,12 +22,19 @@ public enum HTML {
         return out
     }
 
-    /// A page as a response (`text/html; charset=utf-8`, not cached, not framed).
+    /// What a page may load and run: this site's scripts only (none written into the page), styles of this
+    /// site or the page's own `<style>`, requests and forms to this site only, never framed.
+    public static let contentSecurityPolicy =
+        "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:;"
+        + " connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
+
+    /// A page as a response (`text/html; charset=utf-8`, not cached, not framed, `contentSecurityPolicy`).
     public static func response(_ html: String, status: HTTPResponse.Status = .ok) -> Response {
         Response(
             status: status,
             headers: [
                 .contentType: "text/html; charset=utf-8", .cacheControl: "no-store",
+                HTTPField.Name("Content-Security-Policy")!: contentSecurityPolicy,
                 HTTPField.Name("X-Frame-Options")!: "DENY", HTTPField.Name("X-Content-Type-Options")!: "nosniff",
                 HTTPField.Name("Referrer-Policy")!: "same-origin",
             ], body: .init(byteBuffer: ByteBuffer(string: html)))

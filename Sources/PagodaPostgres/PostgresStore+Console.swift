@@ -70,38 +70,39 @@ extension PostgresStore: ConsoleStore {
                 """, conn, logger)
             guard changed == 1 else { return false }
             try await conn.perform("DELETE FROM console_sessions WHERE user_name = \(name)", logger: logger)
+            try await conn.perform("DELETE FROM console_tokens WHERE user_name = \(name)", logger: logger)
             if let audit { try await Self.insertAudit(audit, conn, logger) }
             return true
         }
     }
 
-    public func recordFailedLogin(
-        _ name: String, at: Date, limit: Int, lockFor: TimeInterval, audit: ConsoleAuditEntry
-    ) async throws(StoreError) -> FailedLogin {
+    public func countLoginAttempt(_ name: String, at: Date, limit: Int, lockFor: TimeInterval)
+        async throws(StoreError) -> LoginAttempt?
+    {
         try await write { conn, logger in
-            try await Self.insertAudit(audit, conn, logger)
-            var failures: Int?
-            for try await n in try await conn.query(
-                "SELECT failed_logins FROM console_users WHERE name = \(name) FOR UPDATE", logger: logger
-            ).decode(Int64.self) {
-                failures = Int(n)
+            var found: (attempts: Int, lockedUntil: Int64?)?
+            for try await (n, until) in try await conn.query(
+                "SELECT failed_logins, locked_until FROM console_users WHERE name = \(name) FOR UPDATE", logger: logger
+            ).decode((Int64, Int64?).self) {
+                found = (Int(n), until)
             }
-            guard let failures else { return FailedLogin(failures: 0, lockedUntil: nil) }
-            let now = failures + 1
-            if now >= limit {
-                let until = at.addingTimeInterval(lockFor)
-                try await conn.perform(
-                    """
-                    UPDATE console_users SET failed_logins = 0, locked_until = \(EpochMillis.from(until))
-                    WHERE name = \(name)
-                    """, logger: logger)
-                return FailedLogin(failures: now, lockedUntil: until)
-            }
+            guard let found else { return nil }
+            if let until = found.lockedUntil.map(EpochMillis.date), until > at { return .locked(until: until) }
+            let attempts = found.attempts + 1
+            let until = attempts >= limit ? at.addingTimeInterval(lockFor) : nil
             try await conn.perform(
-                "UPDATE console_users SET failed_logins = \(Int64(now)) WHERE name = \(name)", logger: logger)
-            return FailedLogin(failures: now, lockedUntil: nil)
+                """
+                UPDATE console_users SET failed_logins = \(Int64(until == nil ? attempts : 0)),
+                  locked_until = \(until.map(EpochMillis.from)) WHERE name = \(name)
+                """, logger: logger)
+            return .counted(attempts: attempts, locksUntil: until)
         }
     }
+
+    /// A `"caller": {...}` member as text (PostgreSQL's regular expressions): its strings may hold any
+    /// character, escaped quotes included, and its members objects of one level.
+    static let callerObject =
+        #""caller"\s*:\s*\{(?:[^{}"]|"(?:[^"\\]|\\.)*"|\{(?:[^{}"]|"(?:[^"\\]|\\.)*")*\})*\}"#
 
     // MARK: Sessions and tokens
 
@@ -336,10 +337,22 @@ extension PostgresStore: ConsoleStore {
         if let e = q.enterprise { conditions.append("l.enterprise = \(st.bind(e))") }
         let search = q.search.flatMap { $0.isEmpty ? nil : $0 }
         if let s = search {
-            // Bytes within bytes: the ticket as received is never decoded to look in it.
-            conditions.append(
-                "(l.ticket_id = \(st.bind(s)) OR position(\(st.bind(ByteBuffer(string: s))) in"
-                    + " (SELECT t2.body FROM tickets t2 WHERE t2.id = l.ticket_id)) > 0)")
+            switch q.searchScope {
+            case .wholeTicket:
+                // Bytes within bytes: the ticket as received is not decoded to look in it.
+                conditions.append(
+                    "(l.ticket_id = \(st.bind(s)) OR position(\(st.bind(ByteBuffer(string: s))) in"
+                        + " (SELECT t2.body FROM tickets t2 WHERE t2.id = l.ticket_id)) > 0)")
+            case .withoutCaller:
+                // The body with every `caller` object taken out as text: a JSON cast would refuse some
+                // bodies the contract accepts (`\u0000` in a string), and one refusal fails the whole list.
+                conditions.append(
+                    "(l.ticket_id = \(st.bind(s)) OR position(\(st.bind(s)) in"
+                        + " (SELECT regexp_replace(convert_from(t2.body, 'UTF8'), \(st.bind(Self.callerObject)), '', 'g')"
+                        + " FROM tickets t2 WHERE t2.id = l.ticket_id)) > 0)")
+            case .idOnly:
+                conditions.append("l.ticket_id = \(st.bind(s))")
+            }
         }
         let filter = "WHERE " + conditions.joined(separator: " AND ")
         // The total of a query filtered by unit and light alone comes from the open-ticket counters.

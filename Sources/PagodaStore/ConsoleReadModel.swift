@@ -102,6 +102,16 @@ public enum ConsoleList: Sendable, Hashable {
     case desk(String)
 }
 
+/// Where an inbox search looks besides the ticket id.
+public enum ConsoleSearchScope: Sendable, Hashable {
+    /// The ticket as received, the caller's details included (for the centre, which reads them).
+    case wholeTicket
+    /// The ticket as received without its `caller` member.
+    case withoutCaller
+    /// The ticket id alone.
+    case idOnly
+}
+
 /// A unit inbox's filters (`ConsoleStore.consoleInbox`); nil fields do not filter.
 public struct ConsoleInboxQuery: Sendable, Hashable {
     /// The holding unit; nil for every unit (the centre's search).
@@ -111,14 +121,15 @@ public struct ConsoleInboxQuery: Sendable, Hashable {
     /// A category code; its subcategories (`code.`...) match too.
     public var category: String?
     public var enterprise: Bool?
-    /// A ticket id (exact), or text found in the ticket as received.
+    /// A ticket id (exact), or text found in the ticket as received where `searchScope` says.
     public var search: String?
+    public var searchScope: ConsoleSearchScope
     public var limit: Int
     public var offset: Int
 
     public init(
         unitID: String?, phase: String? = nil, light: String? = nil, category: String? = nil, enterprise: Bool? = nil,
-        search: String? = nil, limit: Int = 50, offset: Int = 0
+        search: String? = nil, searchScope: ConsoleSearchScope = .withoutCaller, limit: Int = 50, offset: Int = 0
     ) {
         self.unitID = unitID
         self.phase = phase
@@ -126,6 +137,7 @@ public struct ConsoleInboxQuery: Sendable, Hashable {
         self.category = category
         self.enterprise = enterprise
         self.search = search
+        self.searchScope = searchScope
         self.limit = limit
         self.offset = offset
     }
@@ -303,9 +315,19 @@ extension DispatchStore {
         }
         var join = ""
         if let s = q.search, !s.isEmpty {
-            join = "JOIN tickets t2 ON t2.id = l.ticket_id"
-            conditions.append("(l.ticket_id = ? OR instr(CAST(t2.body AS TEXT), ?) > 0)")
-            arguments += [s, s]
+            switch q.searchScope {
+            case .wholeTicket:
+                join = "JOIN tickets t2 ON t2.id = l.ticket_id"
+                conditions.append("(l.ticket_id = ? OR instr(CAST(t2.body AS TEXT), ?) > 0)")
+                arguments += [s, s]
+            case .withoutCaller:
+                join = "JOIN tickets t2 ON t2.id = l.ticket_id"
+                conditions.append("(l.ticket_id = ? OR instr(json_remove(CAST(t2.body AS TEXT), '$.caller'), ?) > 0)")
+                arguments += [s, s]
+            case .idOnly:
+                conditions.append("l.ticket_id = ?")
+                arguments += [s]
+            }
         }
         let whereClause = conditions.joined(separator: " AND ")
         return try await storeOperation {

@@ -75,16 +75,14 @@ public struct ConsoleAuditEntry: Sendable, Hashable {
     }
 }
 
-/// What a failed login did to the account's counter.
-public struct FailedLogin: Sendable, Hashable {
-    public var failures: Int
-    /// Set when this failure locked the account.
-    public var lockedUntil: Date?
-
-    package init(failures: Int, lockedUntil: Date?) {
-        self.failures = failures
-        self.lockedUntil = lockedUntil
-    }
+/// What counting a login attempt did, before its password is checked.
+public enum LoginAttempt: Sendable, Hashable {
+    /// The account is locked until then: the password is not checked.
+    case locked(until: Date)
+    /// Counted as the `attempts`-th in a row without a success. `locksUntil` is set when this attempt
+    /// reached the limit: the account stays locked until then unless this password is right (a login
+    /// clears the counter and the lock).
+    case counted(attempts: Int, locksUntil: Date?)
 }
 
 extension DispatchStore {
@@ -157,8 +155,8 @@ extension DispatchStore {
         }
     }
 
-    /// Sets a new password hash, clears the failure counter and the lock, and ends the account's sessions.
-    /// Returns false when there is no such account.
+    /// Sets a new password hash, clears the failure counter and the lock, ends the account's sessions and
+    /// revokes its API tokens. Returns false when there is no such account.
     @discardableResult
     public func setConsolePassword(_ name: String, hash: String, at: Date, audit: ConsoleAuditEntry? = nil)
         async throws(StoreError) -> Bool
@@ -171,37 +169,32 @@ extension DispatchStore {
                         """, arguments: [hash, EpochMillis.from(at), name])
                 guard db.changesCount == 1 else { return false }
                 try db.execute(sql: "DELETE FROM console_sessions WHERE user_name = ?", arguments: [name])
+                try db.execute(sql: "DELETE FROM console_tokens WHERE user_name = ?", arguments: [name])
                 if let audit { try Self.insertAudit(audit, db) }
                 return true
             }
         }
     }
 
-    /// Counts a failed login: at `limit` failures in a row the account is locked until `at + lockFor` and
-    /// the counter starts again. An unknown name only writes the audit line.
-    public func recordFailedLogin(
-        _ name: String, at: Date, limit: Int, lockFor: TimeInterval,
-        audit: ConsoleAuditEntry
-    ) async throws(StoreError) -> FailedLogin {
+    public func countLoginAttempt(_ name: String, at: Date, limit: Int, lockFor: TimeInterval)
+        async throws(StoreError) -> LoginAttempt?
+    {
         try await storeOperation {
             try await pool.write { db in
-                try Self.insertAudit(audit, db)
                 guard
-                    let failures = try Int.fetchOne(
-                        db, sql: "SELECT failed_logins FROM console_users WHERE name = ?",
+                    let row = try Row.fetchOne(
+                        db, sql: "SELECT failed_logins, locked_until FROM console_users WHERE name = ?",
                         arguments: [name])
-                else { return FailedLogin(failures: 0, lockedUntil: nil) }
-                let now = failures + 1
-                if now >= limit {
-                    let until = at.addingTimeInterval(lockFor)
-                    try db.execute(
-                        sql: "UPDATE console_users SET failed_logins = 0, locked_until = ? WHERE name = ?",
-                        arguments: [EpochMillis.from(until), name])
-                    return FailedLogin(failures: now, lockedUntil: until)
+                else { return nil }
+                if let until = (row["locked_until"] as Int64?).map(EpochMillis.date), until > at {
+                    return .locked(until: until)
                 }
+                let attempts = (row["failed_logins"] as Int) + 1
+                let until = attempts >= limit ? at.addingTimeInterval(lockFor) : nil
                 try db.execute(
-                    sql: "UPDATE console_users SET failed_logins = ? WHERE name = ?", arguments: [now, name])
-                return FailedLogin(failures: now, lockedUntil: nil)
+                    sql: "UPDATE console_users SET failed_logins = ?, locked_until = ? WHERE name = ?",
+                    arguments: [until == nil ? attempts : 0, until.map(EpochMillis.from), name])
+                return .counted(attempts: attempts, locksUntil: until)
             }
         }
     }

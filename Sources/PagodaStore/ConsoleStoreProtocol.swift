@@ -20,15 +20,16 @@ public protocol ConsoleStore: Sendable {
     @discardableResult
     func setConsoleAccountDisabled(_ name: String, _ disabled: Bool, at: Date, audit: ConsoleAuditEntry?)
         async throws(StoreError) -> Bool
-    /// Sets a new password hash, clears the failure counter and the lock, and ends the account's sessions.
-    /// Returns false when there is no such account.
+    /// Sets a new password hash, clears the failure counter and the lock, ends the account's sessions and
+    /// revokes its API tokens. Returns false when there is no such account.
     @discardableResult
     func setConsolePassword(_ name: String, hash: String, at: Date, audit: ConsoleAuditEntry?)
         async throws(StoreError) -> Bool
-    /// Counts a failed login: at `limit` failures in a row the account is locked until `at + lockFor` and
-    /// the counter starts again. An unknown name only writes the audit line.
-    func recordFailedLogin(_ name: String, at: Date, limit: Int, lockFor: TimeInterval, audit: ConsoleAuditEntry)
-        async throws(StoreError) -> FailedLogin
+    /// Counts a login attempt before its password is checked, so that attempts made at once cannot
+    /// outrun the lock: at `limit` attempts in a row without a success the account is locked until
+    /// `at + lockFor` and the counter starts again. Nil for an unknown name.
+    func countLoginAttempt(_ name: String, at: Date, limit: Int, lockFor: TimeInterval)
+        async throws(StoreError) -> LoginAttempt?
 
     // MARK: Sessions and tokens
 

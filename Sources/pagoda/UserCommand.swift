@@ -158,7 +158,7 @@ struct UserDisable: AsyncParsableCommand {
 struct UserPasswd: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "passwd",
-        abstract: "Set a user's password (on standard input); ends its sessions and clears a lock.")
+        abstract: "Set a user's password (on standard input); ends its sessions, revokes its tokens, clears a lock.")
 
     @Argument(help: "The user name.")
     var name: String

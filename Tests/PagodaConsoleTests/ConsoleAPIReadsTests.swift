@@ -5,6 +5,7 @@ import PagodaConsole
 import PagodaJSON
 import PagodaLifecycle
 import PagodaRules
+import PagodaService
 import PagodaStore
 import Testing
 
@@ -34,6 +35,47 @@ import Testing
                 #expect(json(r)?["code"] == .string("unauthenticated"), "\(path)")
                 #expect(!String(buffer: r.body).contains("FS-"), "\(path)")
             }
+        }
+    }
+
+    @Test(arguments: ConsoleFixture.Backend.allCases)
+    func callersNumbersAreMaskedAndUnsearchableButForTheCentre(_ backend: ConsoleFixture.Backend) async throws {
+        let w = try await world(backend)
+        try await w.f.dispatch(w.env, id: "FS-4", phone: "13600001234", text: "请回电13912340000，地址三元里")
+        // A text whose summary (its first 80 characters) cuts a number short.
+        try await w.f.dispatch(w.env, id: "FS-5", text: String(repeating: "灯", count: 75) + "13912345678")
+        // A message rejected at intake, with a caller's number in it.
+        let processor = IntakeProcessor(ruleSet: ConsoleFixture.rules, names: Names())
+        _ = try await w.env.servingStore.recordDispatches([
+            processor.process(
+                body: Array(#"{"id":"BAD-1","caller":{"phone":"13812349999"}}"#.utf8), messageID: "m-bad",
+                now: w.f.clock.read())
+        ])
+        try await w.f.application(w.env).test(.router) { client in
+            let worker = try await client.login("w1")
+            let ticket = String(buffer: try await get(client, "/api/v1/tickets/FS-4", worker).body)
+            #expect(ticket.contains("139****0000") && !ticket.contains("13912340000"))
+            #expect(ticket.contains("136****1234") && !ticket.contains("13600001234"))
+            let list = String(
+                buffer: try await get(client, "/api/v1/tickets?q=%E4%B8%89%E5%85%83%E9%87%8C", worker).body)  // 三元里
+            #expect(list.contains("FS-4") && list.contains("139****0000") && !list.contains("13912340000"))
+            let cut = String(buffer: try await get(client, "/api/v1/tickets?q=FS-5", worker).body)
+            #expect(cut.contains("灯139**\"") && !cut.contains("13912"))
+            // Digits look at ticket ids alone; the caller's details are not searched.
+            #expect(ids(try await get(client, "/api/v1/tickets?q=1391234", worker)).isEmpty)
+            #expect(ids(try await get(client, "/api/v1/tickets?q=1360000", worker)).isEmpty)
+            #expect(ids(try await get(client, "/api/v1/tickets?q=%E6%9D%8E%E5%85%88%E7%94%9F", worker)).isEmpty)  // 李先生
+            #expect(ids(try await get(client, "/api/v1/tickets?q=FS-4", worker)) == ["FS-4"])
+            let supervisor = try await client.login("sup1")
+            let desk = String(buffer: try await get(client, "/centre", supervisor).body)
+            #expect(desk.contains("138****9999") && !desk.contains("13812349999"))
+
+            let centre = try await client.login("centre1")
+            #expect(ids(try await get(client, "/api/v1/tickets?q=1391234", centre)) == ["FS-4", "FS-5"])
+            #expect(ids(try await get(client, "/api/v1/tickets?q=13600001234", centre)) == ["FS-4"])
+            #expect(ids(try await get(client, "/api/v1/tickets?q=%E6%9D%8E%E5%85%88%E7%94%9F", centre)).count == 5)
+            #expect(String(buffer: try await get(client, "/api/v1/tickets/FS-4", centre).body).contains("13912340000"))
+            #expect(String(buffer: try await get(client, "/centre", centre).body).contains("13812349999"))
         }
     }
 

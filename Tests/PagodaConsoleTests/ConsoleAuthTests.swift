@@ -72,7 +72,7 @@ final class ConsoleFixture: Sendable {
     /// The PostgreSQL database, for that backend.
     let postgres: PostgresStoreConfiguration?
 
-    init(secureCookies: Bool = false, backend: Backend = .sqlite) async throws {
+    init(secureCookies: Bool = false, concurrentLogins: Int = 8, backend: Backend = .sqlite) async throws {
         if backend == .postgres {
             // Two connections per store: a suite's stores stay well inside the server's connection limit.
             var c = try await TestPostgres.createDatabase()
@@ -88,6 +88,7 @@ final class ConsoleFixture: Sendable {
         var c = ConsoleConfiguration(host: "127.0.0.1", port: 0)
         c.bcryptCost = 10
         c.secureCookies = secureCookies
+        c.concurrentLogins = concurrentLogins
         configuration = c
     }
 
@@ -129,11 +130,12 @@ final class ConsoleFixture: Sendable {
     /// Dispatches a ticket through the intake processor, received now; returns the holding unit.
     @discardableResult
     func dispatch(
-        _ env: ConsoleEnvironment, id: String, district: String = "南海区", phone: String = "13812345678"
+        _ env: ConsoleEnvironment, id: String, district: String = "南海区", phone: String = "13812345678",
+        text: String = "路灯坏了很久没人修，晚上很危险"
     ) async throws -> String? {
         let received = RFC3339.format(clock.read(), offsetSeconds: 28800)
         let body =
-            #"{"id":"\#(id)","received_at":"\#(received)","channel":"hotline","kind":"complaint","text":"路灯坏了很久没人修，晚上很危险","category":"city_management","region":{"district":"\#(district)"},"caller":{"name":"李先生","phone":"\#(phone)"}}"#
+            #"{"id":"\#(id)","received_at":"\#(received)","channel":"hotline","kind":"complaint","text":"\#(text)","category":"city_management","region":{"district":"\#(district)"},"caller":{"name":"李先生","phone":"\#(phone)"}}"#
         let processor = IntakeProcessor(ruleSet: Self.rules, names: Names())
         _ = try await env.servingStore.recordDispatches([
             processor.process(body: Array(body.utf8), messageID: "m-\(id)", now: clock.read())
@@ -328,6 +330,70 @@ func form(_ pairs: [(String, String)]) -> ByteBuffer {
     }
 
     @Test(arguments: ConsoleFixture.Backend.allCases)
+    func guessesSentAtOnceCannotOutrunTheLock(_ backend: ConsoleFixture.Backend) async throws {
+        let f = try await ConsoleFixture(concurrentLogins: 100, backend: backend)
+        let env = try await f.environment()
+        try await f.addUser(env, "worker1", .worker, unit: "nanhai")
+        let app = f.application(env)
+        let codes = try await app.test(.router) { client in
+            try await withThrowingTaskGroup(of: String.self) { group in
+                for i in 0..<20 {
+                    group.addTask {
+                        let r = try await client.execute(
+                            uri: "/api/v1/session", method: .post, headers: [.contentType: "application/json"],
+                            body: ByteBuffer(string: #"{"name":"worker1","password":"wrong-password-\#(i)"}"#))
+                        #expect(r.status == .unauthorized)
+                        return json(r)?["code"]?.stringValue ?? "?"
+                    }
+                }
+                return try await group.reduce(into: [String]()) { $0.append($1) }
+            }
+        }
+        // Five attempts were checked (the fifth locked the account); the other fifteen were refused unchecked.
+        let audit = try await env.store.consoleAudit(userName: "worker1", limit: 100)
+        #expect(audit.filter { $0.outcome == "bad_password" }.count == 5)
+        #expect(audit.filter { $0.outcome == "locked" }.count == 15)
+        #expect(codes.filter { $0 == "bad_credentials" }.count == 4)
+        #expect(codes.filter { $0 == "locked" }.count == 16)
+    }
+
+    @Test(arguments: ConsoleFixture.Backend.allCases)
+    func loginsBeyondTheChecksUnderWayAreAnsweredBusy(_ backend: ConsoleFixture.Backend) async throws {
+        let f = try await ConsoleFixture(concurrentLogins: 0, backend: backend)
+        let env = try await f.environment()
+        try await f.addUser(env, "sup1", .supervisor)
+        try await f.application(env).test(.router) { client in
+            let r = try await client.execute(
+                uri: "/api/v1/session", method: .post, headers: [.contentType: "application/json"],
+                body: ByteBuffer(string: #"{"name":"sup1","password":"correct-horse-1"}"#))
+            #expect(r.status == .tooManyRequests)
+            #expect(json(r)?["code"] == .string("busy"))
+        }
+        // Nothing was counted against the account.
+        #expect(try await env.store.consoleAccount("sup1")?.failedLogins == 0)
+    }
+
+    @Test(arguments: ConsoleFixture.Backend.allCases)
+    func theLoginPageKeepsOnlyANextPathOfThisSite(_ backend: ConsoleFixture.Backend) async throws {
+        let f = try await ConsoleFixture(backend: backend)
+        let env = try await f.environment()
+        try await f.application(env).test(.router) { client in
+            func next(_ target: String) async throws -> Bool {
+                let encoded = target.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? ""
+                let page = try await client.execute(uri: "/login?next=\(encoded)", method: .get)
+                return String(buffer: page.body).contains("name=\"next\" value=\"/")
+            }
+            let kept = try await next("/centre?x=1")
+            #expect(kept)
+            // A tab, a space or a backslash would let a browser read the path as another host.
+            for target in ["//evil.example", "/\t/evil.example", "/ /evil.example", "/\\evil.example", "https://x"] {
+                let followed = try await next(target)
+                #expect(!followed, "\(target)")
+            }
+        }
+    }
+
+    @Test(arguments: ConsoleFixture.Backend.allCases)
     func unknownNamesAndDisabledAccountsAreRefusedAlike(_ backend: ConsoleFixture.Backend) async throws {
         let f = try await ConsoleFixture(backend: backend)
         let env = try await f.environment()
@@ -363,6 +429,26 @@ func form(_ pairs: [(String, String)]) -> ByteBuffer {
                 try await client.execute(uri: "/api/v1/session", method: .get, headers: session.headers).status == .ok)
             // Used an hour ago: the idle time started again then.
             f.clock.advance(8 * 3600 + 1)
+            #expect(
+                try await client.execute(uri: "/api/v1/session", method: .get, headers: session.headers).status
+                    == .unauthorized)
+        }
+    }
+
+    @Test(arguments: ConsoleFixture.Backend.allCases)
+    func aSessionEndsInItsTwentyFourthHourHoweverMuchItIsUsed(_ backend: ConsoleFixture.Backend) async throws {
+        let f = try await ConsoleFixture(backend: backend)
+        let env = try await f.environment()
+        try await f.addUser(env, "sup1", .supervisor)
+        try await f.application(env).test(.router) { client in
+            let session = try await client.login("sup1")
+            for _ in 0..<3 {
+                f.clock.advance(7 * 3600)
+                #expect(
+                    try await client.execute(uri: "/api/v1/session", method: .get, headers: session.headers).status
+                        == .ok)
+            }
+            f.clock.advance(3 * 3600 + 1)
             #expect(
                 try await client.execute(uri: "/api/v1/session", method: .get, headers: session.headers).status
                     == .unauthorized)

@@ -1,4 +1,5 @@
 import Foundation
+import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import PagodaConsole
@@ -21,6 +22,39 @@ import Testing
         return (r.status, String(buffer: r.body))
     }
 
+    /// Pages run only this site's script files: none is written into a page, and the policy says so.
+    @Test(arguments: ConsoleFixture.Backend.allCases)
+    func pagesRunOnlyTheConsolesOwnScriptFiles(_ backend: ConsoleFixture.Backend) async throws {
+        let w = try await world(backend)
+        try await w.f.application(w.env).test(.router) { client in
+            let centre = try await client.login("centre1")
+            let admin = try await client.login("admin1")
+            let pages = ["/board", "/centre", "/units/\(w.mineUnit)", "/tickets/FS-1", "/reports", "/login"].map {
+                ($0, centre)
+            }
+            for (path, session) in pages + [("/rules", admin)] {
+                let r = try await client.execute(uri: path, method: .get, headers: session.headers)
+                #expect(r.status == .ok, "\(path)")
+                let policy = try #require(r.headers[HTTPField.Name("Content-Security-Policy")!], "\(path)")
+                #expect(policy.contains("script-src 'self';") && policy.contains("frame-ancestors 'none'"))
+                let html = String(buffer: r.body)
+                #expect(!html.contains("<script>"), "\(path)")
+                #expect(
+                    html.components(separatedBy: "<script").count - 1
+                        == html.components(separatedBy: "<script src=\"/static/").count - 1, "\(path)")
+            }
+            for name in ["board", "countdown", "inbox"] {
+                let r = try await client.execute(uri: "/static/\(name).js", method: .get)
+                #expect(r.status == .ok && r.headers[.contentType]?.hasPrefix("text/javascript") == true, "\(name)")
+                #expect(String(buffer: r.body).contains("function"))
+            }
+            #expect(try await client.execute(uri: "/static/nothing.js", method: .get).status == .notFound)
+            #expect(try await client.execute(uri: "/static/board.css", method: .get).status == .notFound)
+            let api = try await client.execute(uri: "/api/v1/session", method: .get, headers: centre.headers)
+            #expect(api.headers[HTTPField.Name("X-Content-Type-Options")!] == "nosniff")
+        }
+    }
+
     @Test(arguments: ConsoleFixture.Backend.allCases)
     func theBoardCountsOpenTicketsForTheCentreAndRefusesWorkers(_ backend: ConsoleFixture.Backend) async throws {
         let w = try await world(backend)
@@ -33,7 +67,7 @@ import Testing
             #expect(html.contains(#"<div class="kpi-value">3</div><div class="kpi-label">在办工单</div>"#))
             #expect(html.contains(#"<div class="kpi-value">3</div><div class="kpi-label">今日受理</div>"#))
             #expect(html.contains("南海区") && html.contains("顺德区"))
-            #expect(html.contains("EventSource(\"/board/events\")"))
+            #expect(html.contains(#"<script src="/static/board.js" defer></script>"#))
             let (liveStatus, live) = try await page(client, "/board/live", centre)
             #expect(liveStatus == .ok)
             #expect(!live.contains("<html"))

@@ -47,6 +47,32 @@ import Testing
     }
 
     @Test(arguments: Backend.allCases)
+    func theSearchLooksAtTheCallerOnlyWhenAskedTo(_ backend: Backend) async throws {
+        try await withStore(backend) { store in
+            let body = #"""
+                {"id":"P","text":"路灯坏了 \"caller\":{}","caller":{"name":"李先生","phone":"13812345678","x":{"y":"}"}},"title":"路灯"}
+                """#
+            _ = try await store.recordDispatches([
+                opened("P", unit: "u1", light: "green", due: nil, body: body),
+                opened("Q", unit: "u1", light: "green", due: nil, body: #"{"id":"Q","text":"电话13812345678"}"#),
+            ])
+            func found(_ term: String, _ scope: ConsoleSearchScope) async throws -> [String] {
+                try await store.consoleInbox(ConsoleInboxQuery(unitID: "u1", search: term, searchScope: scope)).rows
+                    .map(\.ticketID).sorted()
+            }
+            #expect(try await found("1381234", .wholeTicket) == ["P", "Q"])
+            #expect(try await found("李先生", .wholeTicket) == ["P"])
+            #expect(try await found("李先生", .withoutCaller) == [])
+            #expect(try await found("1381234", .withoutCaller) == ["Q"])
+            #expect(try await found("路灯", .withoutCaller) == ["P"])
+            #expect(try await found("title", .withoutCaller) == ["P"])
+            #expect(try await found("路灯", .idOnly) == [])
+            #expect(try await found("Q", .idOnly) == ["Q"])
+            #expect(try await found("P", .withoutCaller) == ["P"])
+        }
+    }
+
+    @Test(arguments: Backend.allCases)
     func countersFollowDispatchesChangesAndClosures(_ backend: Backend) async throws {
         try await withStore(backend) { store in
             _ = try await store.recordDispatches([
@@ -121,8 +147,11 @@ import Testing
                 try await store.consoleInbox(ConsoleInboxQuery(unitID: "u1", search: "C")).rows.map(\.ticketID)
                     == ["C"])
             #expect(try await store.consoleInbox(ConsoleInboxQuery(unitID: "u1", search: "D")).total == 0)
-            // Text of the ticket as received, Chinese included.
+            // Text of the ticket as received, Chinese included (and a `\u0000` escape in the body).
             #expect(try await store.consoleInbox(ConsoleInboxQuery(unitID: nil, search: "噪音")).total == 5)
+            #expect(
+                try await store.consoleInbox(ConsoleInboxQuery(unitID: nil, search: "噪音", searchScope: .wholeTicket))
+                    .total == 5)
             let page = try await store.consoleInbox(ConsoleInboxQuery(unitID: "u1", limit: 1, offset: 1))
             #expect(page.rows.map(\.ticketID) == ["A"])
             #expect(page.total == 3)
@@ -245,15 +274,18 @@ import Testing
             )
             #expect(try await store.consoleAccount("nobody") == nil)
 
-            func fail(_ name: String, _ n: Int) async throws -> FailedLogin {
-                try await store.recordFailedLogin(
-                    name, at: t0.addingTimeInterval(Double(n)), limit: 3, lockFor: 900,
-                    audit: ConsoleAuditEntry(at: t0, userName: name, action: "login_failed", outcome: "bad_password"))
+            // Attempts are counted before the password is checked; the one reaching the limit locks.
+            func attempt(_ name: String, _ n: Int) async throws -> LoginAttempt? {
+                try await store.appendConsoleAudit(
+                    ConsoleAuditEntry(at: t0, userName: name, action: "login_failed", outcome: "bad_password"))
+                return try await store.countLoginAttempt(
+                    name, at: t0.addingTimeInterval(Double(n)), limit: 3, lockFor: 900)
             }
-            #expect(try await fail("wang", 1) == FailedLogin(failures: 1, lockedUntil: nil))
-            #expect(try await fail("wang", 2) == FailedLogin(failures: 2, lockedUntil: nil))
-            #expect(try await fail("wang", 3) == FailedLogin(failures: 3, lockedUntil: t0.addingTimeInterval(903)))
-            #expect(try await fail("nobody", 4) == FailedLogin(failures: 0, lockedUntil: nil))
+            #expect(try await attempt("wang", 1) == .counted(attempts: 1, locksUntil: nil))
+            #expect(try await attempt("wang", 2) == .counted(attempts: 2, locksUntil: nil))
+            #expect(try await attempt("wang", 3) == .counted(attempts: 3, locksUntil: t0.addingTimeInterval(903)))
+            #expect(try await attempt("wang", 4) == .locked(until: t0.addingTimeInterval(903)))
+            #expect(try await attempt("nobody", 4) == nil)
             let locked = try await store.consoleAccount("wang")
             #expect(locked?.lockedUntil == t0.addingTimeInterval(903) && locked?.failedLogins == 0)
 
@@ -262,7 +294,10 @@ import Testing
                 tokenHash: "s1", userName: "wang", csrfToken: "c1", at: t0,
                 audit: ConsoleAuditEntry(at: t0, userName: "wang", action: "login", outcome: "ok"))
             #expect(try await store.consoleSession(tokenHash: "s1")?.0.csrfToken == "c1")
+            try await store.addConsoleToken(tokenHash: "k1", userName: "wang", at: t0, audit: nil)
+            #expect(try await store.consoleTokenAccount(tokenHash: "k1")?.name == "wang")
             #expect(try await store.setConsolePassword("wang", hash: "$2b$h3", at: t0, audit: nil))
+            #expect(try await store.consoleTokenAccount(tokenHash: "k1") == nil)
             #expect(try await !store.setConsolePassword("nobody", hash: "x", at: t0, audit: nil))
             #expect(try await store.consoleSession(tokenHash: "s1") == nil)
             let reset = try await store.consoleAccount("wang")
@@ -271,7 +306,8 @@ import Testing
             let lines = try await store.consoleAudit(userName: nil, limit: 100)
             #expect(
                 lines.map(\.action) == [
-                    "login", "login_failed", "login_failed", "login_failed", "login_failed", "user_add",
+                    "login", "login_failed", "login_failed", "login_failed", "login_failed", "login_failed",
+                    "user_add",
                 ])
             #expect(try await store.consoleAudit(userName: "nobody", limit: 10).map(\.outcome) == ["bad_password"])
             #expect(try await store.consoleAudit(userName: nil, limit: 2).count == 2)

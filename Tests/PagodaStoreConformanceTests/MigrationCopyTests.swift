@@ -39,9 +39,9 @@ import Testing
             try await sqlite.startConsoleSession(
                 tokenHash: "ses", userName: "w1", csrfToken: "c", at: t0,
                 audit: ConsoleAuditEntry(at: t0, userName: "w1", action: "login", outcome: "ok"))
-            _ = try await sqlite.recordFailedLogin(
-                "w1", at: t0, limit: 1, lockFor: 60,
-                audit: ConsoleAuditEntry(at: t0, userName: "w1", action: "login_failed", outcome: "bad_password"))
+            _ = try await sqlite.countLoginAttempt("w1", at: t0, limit: 1, lockFor: 60)
+            try await sqlite.appendConsoleAudit(
+                ConsoleAuditEntry(at: t0, userName: "w1", action: "login_failed", outcome: "bad_password"))
 
             // Pages of three rows: every table spans several, composite keys (deadlines, repeat keys) included.
             let result = try await postgres.importSQLite(sqlite, sample: 10, batch: 3)

@@ -109,11 +109,13 @@ enum BoardPage {
             <div class="page-head"><h1>态势大屏</h1><span class="live-state" id="live-state">实时 · \(h: env.time(data.now))</span></div>
             <div id="board-live">\(live(data, env: env))</div>
             """
-        return Layout.page(title: "态势大屏", context: context, active: "board", head: PageStyle.tag + script, body: body)
+        return Layout.page(
+            title: "态势大屏", context: context, active: "board", head: PageStyle.tag + Piece.scriptTag("board"), body: body
+        )
     }
 
+    /// The board's script (served at `/static/board.js`): redraws the live part on each `update` event.
     static let script = """
-        <script>
         (function () {
           var busy = false, again = false;
           function refresh() {
@@ -141,7 +143,6 @@ enum BoardPage {
           }
           if (window.EventSource) connect();
         })();
-        </script>
         """
 
     /// The live part of the board.
@@ -236,7 +237,7 @@ enum BoardPage {
         for r in rows {
             out += """
                 <li>\(Piece.light(r.light))\(Piece.ticketLink(r.ticketID)) <span class="muted">\(h: hierarchy.name(r.unitID))</span>\
-                \(r.supervised ? Piece.badge("督办", "red") : "")<div class="summary">\(h: r.summary)</div>\
+                \(r.supervised ? Piece.badge("督办", "red") : "")<div class="summary">\(h: ConsoleAccess.summary(r.summary))</div>\
                 <div class="right">\(Piece.countdown(r.dueAt, now: now))</div></li>
                 """
         }

@@ -79,7 +79,7 @@ enum CentrePage {
                     <div><button type="submit">派单</button></div></form>
                     """ : "<a href=\"/tickets/\(HTML.escape(Path.escape(r.ticketID)))\">查看</a>"
                 body += """
-                    <tr><td>\(Piece.light(r.light))</td><td>\(Piece.ticketLink(r.ticketID))</td><td class="summary">\(HTML.escape(r.summary))</td>\
+                    <tr><td>\(Piece.light(r.light))</td><td>\(Piece.ticketLink(r.ticketID))</td><td class="summary">\(HTML.escape(ConsoleAccess.summary(r.summary)))</td>\
                     <td>\(HTML.escape(env.time(r.receivedAt)))</td><td>\(Piece.countdown(r.dueAt, now: now))</td><td style="min-width:18rem">\(form)</td></tr>
                     """
             }
@@ -104,17 +104,21 @@ enum CentrePage {
             body += "<p class=\"muted\">没有待处理的拒收消息</p>"
         } else {
             body += "<table><thead><tr><th>编号</th><th>时间</th><th>原因</th><th>消息内容</th></tr></thead><tbody>"
+            // A rejected message and its reasons may hold a caller's number: masked but for the centre.
+            func shown(_ text: String) -> String {
+                user.role == .centre ? text : PhoneMask.maskNumbers(in: Array(text.utf8))
+            }
             for r in data.rejections {
                 let issues =
                     r.issues.isEmpty
-                    ? HTML.escape(r.reason)
+                    ? HTML.escape(shown(r.reason))
                     : r.issues.map {
-                        "<span class=\"mono\">\(HTML.escape($0.path.isEmpty ? "(消息)" : $0.path))</span> \(HTML.escape($0.message))"
+                        "<span class=\"mono\">\(HTML.escape($0.path.isEmpty ? "(消息)" : $0.path))</span> \(HTML.escape(shown($0.message)))"
                     }.joined(separator: "<br>")
-                let excerpt = String(decoding: r.body.prefix(160), as: UTF8.self)
+                let message = shown(String(decoding: r.body, as: UTF8.self))
                 body += """
                     <tr><td class="mono">#\(r.id)</td><td>\(HTML.escape(env.time(r.at)))</td><td>\(Piece.badge(r.code, "red"))<div class="small">\(issues)</div></td>\
-                    <td class="mono small">\(HTML.escape(excerpt))\(r.body.count > 160 ? "…" : "")</td></tr>
+                    <td class="mono small">\(HTML.escape(String(message.prefix(160))))\(message.count > 160 ? "…" : "")</td></tr>
                     """
             }
             body +=
@@ -122,7 +126,8 @@ enum CentrePage {
         }
         body += "</section>"
         return Layout.page(
-            title: "中心工作台", context: context, active: "centre", head: PageStyle.tag + Piece.countdownScript, body: body)
+            title: "中心工作台", context: context, active: "centre", head: PageStyle.tag + Piece.scriptTag("countdown"),
+            body: body)
     }
 
     static func list(
@@ -136,7 +141,7 @@ enum CentrePage {
         for r in rows {
             out += """
                 <tr><td>\(Piece.light(r.light))</td><td>\(Piece.ticketLink(r.ticketID))</td><td>\(HTML.escape(env.hierarchy.name(r.unitID)))</td>\
-                <td class="summary">\(HTML.escape(r.summary))</td><td>\(Piece.countdown(r.dueAt, now: now))</td></tr>
+                <td class="summary">\(HTML.escape(ConsoleAccess.summary(r.summary)))</td><td>\(Piece.countdown(r.dueAt, now: now))</td></tr>
                 """
         }
         return out + "</tbody></table></section>"

@@ -61,7 +61,8 @@ enum InboxPage {
             let store = env.store
             let storeQuery = ConsoleInboxQuery(
                 unitID: unit, phase: query.phase, light: query.light, category: query.category,
-                enterprise: query.enterprise, search: query.search, limit: pageSize,
+                enterprise: query.enterprise, search: query.search,
+                searchScope: ConsoleAccess.searchScope(query.search, for: user), limit: pageSize,
                 offset: (query.page - 1) * pageSize)
             let result = try await store.consoleInbox(storeQuery)
             let counts = try await store.consoleOpenCounts(unit: unit)
@@ -127,7 +128,7 @@ enum InboxPage {
                 let cls = r.light.map { "row-\($0)" } ?? ""
                 body += """
                     <tr class="\(cls)" data-ticket="\(h: r.ticketID)"><td>\(Piece.light(r.light))</td><td>\(Piece.ticketLink(r.ticketID))</td>\
-                    <td class="summary" title="\(h: r.summary)">\(h: r.summary)\(r.enterprise ? " " + Piece.badge("企业", "yellow") : "")\
+                    <td class="summary" title="\(h: ConsoleAccess.summary(r.summary))">\(h: ConsoleAccess.summary(r.summary))\(r.enterprise ? " " + Piece.badge("企业", "yellow") : "")\
                     \(r.supervised ? " " + Piece.badge("督办", "red") : "")</td><td>\(h: Words.phase(r.phase))</td>\
                     <td>\(h: r.category.map { rules.category(code: $0)?.name ?? $0 } ?? "—")</td><td>\(h: env.time(r.receivedAt))</td>\
                     <td>\(h: r.dueAt.map { env.time($0) } ?? "—")</td><td>\(Piece.countdown(r.dueAt, now: now))</td></tr>
@@ -144,31 +145,29 @@ enum InboxPage {
             }
         }
         body += "</section>"
-        // The inbox follows new tickets by itself: it reloads when the unit's count changes (looked at every 5 s).
-        body += """
-            <script>
-            (function () {
-              var seen = \(tally.total), unit = \(jsString(unit));
-              setInterval(function () {
-                if (document.activeElement && document.activeElement.closest && document.activeElement.closest("form")) return;
-                fetch("/units/" + encodeURIComponent(unit) + "/count", { credentials: "same-origin", cache: "no-store" })
-                  .then(function (r) { return r.ok ? r.text() : null; })
-                  .then(function (t) { if (t !== null && Number(t) !== seen) location.reload(); })
-                  .catch(function () {});
-              }, 3000);
-            })();
-            </script>
-            """
+        // The inbox follows new tickets by itself: it reloads when the unit's count changes (looked at every 3 s).
+        body += Piece.scriptTag("inbox", data: [("unit", unit), ("seen", String(tally.total))])
         let active = context.user?.role == .worker ? "inbox" : nil
         return Layout.page(
-            title: place.name, context: context, active: active, head: PageStyle.tag + Piece.countdownScript, body: body
+            title: place.name, context: context, active: active, head: PageStyle.tag + Piece.scriptTag("countdown"),
+            body: body
         )
     }
 
-    /// A JavaScript string literal (JSON rules, with `<` escaped so it cannot end the script).
-    static func jsString(_ s: String) -> String {
-        JSON.serializeToString(.string(s)).replacingOccurrences(of: "<", with: "\\u003c")
-    }
+    /// The inbox's script (`/static/inbox.js`): reloads the page when the unit's open count changes,
+    /// unless a form is being filled in.
+    static let script = """
+        (function () {
+          var data = document.currentScript.dataset, seen = Number(data.seen), unit = data.unit;
+          setInterval(function () {
+            if (document.activeElement && document.activeElement.closest && document.activeElement.closest("form")) return;
+            fetch("/units/" + encodeURIComponent(unit) + "/count", { credentials: "same-origin", cache: "no-store" })
+              .then(function (r) { return r.ok ? r.text() : null; })
+              .then(function (t) { if (t !== null && Number(t) !== seen) location.reload(); })
+              .catch(function () {});
+          }, 3000);
+        })();
+        """
 
     static func registerCount(on group: RouterGroup<ConsoleRequestContext>, env: ConsoleEnvironment) {
         group.get("units/:unit/count") { _, context in

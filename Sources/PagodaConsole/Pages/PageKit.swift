@@ -133,9 +133,8 @@ enum Piece {
         "<a class=\"mono\" href=\"/tickets/\(HTML.escape(Path.escape(id)))\">\(HTML.escape(id))</a>"
     }
 
-    /// The script that keeps every `.countdown[data-due]` current, once a second.
+    /// The script that keeps every `.countdown[data-due]` current, once a second (`/static/countdown.js`).
     static let countdownScript = """
-        <script>
         (function () {
           function fmt(ms) {
             var s = Math.floor(Math.abs(ms) / 1000), d = Math.floor(s / 86400), h = Math.floor(s % 86400 / 3600),
@@ -155,8 +154,20 @@ enum Piece {
           tick();
           setInterval(tick, 1000);
         })();
-        </script>
         """
+
+    /// The scripts the pages load from `/static/NAME.js` (no script is written into a page, so the pages'
+    /// Content-Security-Policy allows scripts of this site only).
+    static let scripts: [String: String] = [
+        "board": BoardPage.script, "countdown": countdownScript, "inbox": InboxPage.script,
+    ]
+
+    /// A page's `<script>` element for `/static/NAME.js`, run once the page is read; `data` become its
+    /// `data-` attributes, which the script reads from `document.currentScript`.
+    static func scriptTag(_ name: String, data: [(String, String)] = []) -> String {
+        let attributes = data.map { " data-\($0.0)=\"\(HTML.escape($0.1))\"" }.joined()
+        return "<script src=\"/static/\(name).js\" defer\(attributes)></script>"
+    }
 }
 
 /// Percent-escaping of a path segment or query value.

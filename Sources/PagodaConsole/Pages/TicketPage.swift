@@ -98,7 +98,8 @@ enum TicketPage {
             }
         }
         return Layout.page(
-            title: "工单 \(h.ticket.id)", context: context, head: PageStyle.tag + Piece.countdownScript, body: body)
+            title: "工单 \(h.ticket.id)", context: context, head: PageStyle.tag + Piece.scriptTag("countdown"), body: body
+        )
     }
 
     static func received(_ t: TicketHistory.Ticket, user: ConsoleUser?, env: ConsoleEnvironment) -> String {
