@@ -45,7 +45,7 @@ public protocol ConsoleRulesHistory: Sendable {
 
 /// `/rules` (admin): the rules in force (hash, loaded at, files), the history of loads with their
 /// diagnostics, and "try a ticket": paste a ticket (contract v1 JSON), see the decision and its
-/// explanation, as `pagoda route --explain` gives them. Trying routes only; nothing is dispatched.
+/// explanation, as `pagoda route` gives them. Trying routes only; nothing is dispatched.
 enum RulesPage {
     static func register(on group: RouterGroup<ConsoleRequestContext>, env: ConsoleEnvironment) {
         group.get("rules") { _, context in
