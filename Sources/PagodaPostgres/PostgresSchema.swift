@@ -26,6 +26,11 @@ enum PostgresSchema {
         Migration(name: "v7-lease-row", statements: v7LeaseRow),
         Migration(name: "v5-console-accounts", statements: v5ConsoleAccounts),
         Migration(name: "v6-console-api-read-model", statements: v6ConsoleAPIReadModel),
+        Migration(
+            name: "v8-inbox-message-ids",
+            statements: [
+                "CREATE INDEX inbox_amqp_message_id ON inbox (amqp_message_id) WHERE amqp_message_id IS NOT NULL"
+            ]),
     ]
 
     /// The table of applied migrations, made before the first one runs.

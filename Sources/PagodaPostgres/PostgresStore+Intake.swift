@@ -12,7 +12,8 @@ extension PostgresStore {
     /// A dispatch whose ticket id is in the inbox (from an earlier batch or earlier in this one) writes
     /// nothing: `.duplicate` with the first dispatch's sequence. Otherwise the next dispatch sequence, and the
     /// ticket, inbox, decision, deadlines, outbox, `ticket.dispatched` event rows and the first lifecycle
-    /// state with its timer: `.recorded`. A rejection whose AMQP message id is recorded is skipped
+    /// state with its timer: `.recorded`. A rejection whose AMQP message id brought a dispatched ticket is
+    /// `.duplicate` with that dispatch's sequence; one whose key is recorded is skipped
     /// (`.duplicateRejection`); otherwise its row and an outbox row referring to its body: `.rejected`. On
     /// any error nothing is written (`.constraint` for a repeated outbox message id, storage failures).
     public func recordDispatches(_ items: [IntakeRecord]) async throws(StoreError) -> [IntakeOutcome] {
@@ -63,6 +64,15 @@ extension PostgresStore {
                 // The dispatches before it first: the outbox keeps the batch's order.
                 try await insert(dispatches, conn, logger)
                 dispatches.removeAll()
+                // A message already dispatched came back (as poison, or its body reads otherwise now).
+                if let messageID = rejection.amqpMessageID,
+                    let earlier = try await one(
+                        "SELECT dispatch_seq FROM inbox WHERE amqp_message_id = \(messageID) LIMIT 1", Int64.self, conn,
+                        logger)
+                {
+                    outcomes.append(.duplicate(dispatchSequence: earlier))
+                    continue
+                }
                 if let messageID = rejection.amqpMessageID,
                     try await one(
                         "SELECT 1 FROM rejections WHERE amqp_message_id = \(messageID)", Int32.self, conn, logger)

@@ -106,18 +106,28 @@ public final class DispatchStore: Sendable {
                     .migrationFailed,
                     "database at \(configuration.path) has migrations unknown to this version")
             }
-            do {
-                try migrator.migrate(pool)
-            } catch  where (try? pool.read({ try migrator.hasCompletedMigrations($0) })) == true {
-                // Another process opening the same new file migrated it first
-                // (GRDB checks applied migrations outside the migration's
-                // transaction, so our CREATE TABLE lost the race). Schema is fine.
-            } catch {
-                let wrapped = StoreError.wrap(error, fallback: .migrationFailed)
-                // Keep busy/io/corrupt distinguishable; everything else is a migration failure.
-                switch wrapped.code {
-                case .busy, .io, .corrupt, .readOnly: throw wrapped
-                default: throw StoreError(.migrationFailed, wrapped.message)
+            func applied() -> Int { (try? pool.read { try migrator.appliedMigrations($0) }.count) ?? 0 }
+            var before = applied()
+            while true {
+                do {
+                    try migrator.migrate(pool)
+                    break
+                } catch {
+                    // Another process opening the same new file migrates it at the same time: GRDB reads the
+                    // applied migrations outside each migration's transaction, so one of ours can lose the
+                    // race (a table or column made twice). While the other makes progress, ours starts
+                    // again from where the file is; the schema ends the same.
+                    let now = applied()
+                    if now > before {
+                        before = now
+                        continue
+                    }
+                    let wrapped = StoreError.wrap(error, fallback: .migrationFailed)
+                    // Keep busy/io/corrupt distinguishable; everything else is a migration failure.
+                    switch wrapped.code {
+                    case .busy, .io, .corrupt, .readOnly: throw wrapped
+                    default: throw StoreError(.migrationFailed, wrapped.message)
+                    }
                 }
             }
         }
@@ -215,8 +225,10 @@ public final class DispatchStore: Sendable {
     /// rows are inserted: `.recorded(dispatchSequence:)`.
     ///
     /// A rejection inserts a `rejections` row and its outbox message (no inbox
-    /// row): `.rejected(id:)`. A rejection whose AMQP message id is already
-    /// recorded is skipped: `.duplicateRejection`. Without an AMQP message id,
+    /// row): `.rejected(id:)`. A rejection whose AMQP message id brought a
+    /// ticket that was dispatched is skipped as `.duplicate` with that
+    /// dispatch's sequence (the delivery came back, as poison perhaps); one
+    /// whose key is already recorded is skipped: `.duplicateRejection`. Without an AMQP message id,
     /// rejections are never deduplicated.
     ///
     /// The caller acks the deliveries only after this returns. On any error
@@ -280,6 +292,13 @@ public final class DispatchStore: Sendable {
                 try insert(dispatch, sequence: sequence, db)
                 outcomes.append(.recorded(dispatchSequence: sequence))
             case .rejection(let rejection):
+                // A message already dispatched came back (as poison, or its body reads otherwise now).
+                if let messageID = rejection.amqpMessageID,
+                    let seen = try InboxRecord.dispatchSequence(amqpMessageID: messageID, db)
+                {
+                    outcomes.append(.duplicate(dispatchSequence: seen))
+                    continue
+                }
                 if let messageID = rejection.amqpMessageID,
                     try RejectionRecord.exists(amqpMessageID: messageID, db)
                 {

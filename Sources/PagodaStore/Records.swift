@@ -368,6 +368,14 @@ extension InboxRecord {
             .execute(arguments: [ticketID, amqpMessageID, dispatchSeq, receivedAt])
     }
 
+    /// The dispatch sequence of the ticket that came in the message `amqpMessageID`, if any (through the
+    /// partial index of `v8-inbox-message-ids`).
+    static func dispatchSequence(amqpMessageID: String, _ db: Database) throws -> Int64? {
+        try Int64.fetchOne(
+            db.cachedStatement(sql: "SELECT dispatch_seq FROM inbox WHERE amqp_message_id = ? LIMIT 1"),
+            arguments: [amqpMessageID])
+    }
+
     /// The dispatch sequence recorded for `ticketID`, if any.
     static func dispatchSequence(ticketID: String, _ db: Database) throws -> Int64? {
         try Int64.fetchOne(db.cachedStatement(sql: sequenceSQL), arguments: [ticketID])

@@ -11,7 +11,7 @@ enum Schema {
     /// Names of all migrations, in order. Append only.
     static let migrationNames = [
         "v1-intake", "v2-lifecycle", "v3-outbox-routing-keys", "v4-intake-rejection-actions",
-        "v5-console-accounts", "v5-console-pages-read-model", "v6-console-api-read-model",
+        "v5-console-accounts", "v5-console-pages-read-model", "v6-console-api-read-model", "v8-inbox-message-ids",
     ]
 
     static var migrator: DatabaseMigrator {
@@ -37,8 +37,17 @@ enum Schema {
         migrator.registerMigration("v6-console-api-read-model") { db in
             try db.execute(sql: v6ConsoleAPIReadModel)
         }
+        migrator.registerMigration("v8-inbox-message-ids") { db in
+            try db.execute(sql: v8InboxMessageIDs)
+        }
         return migrator
     }
+
+    /// The messages tickets came in, looked up when a message is rejected: a message that was dispatched
+    /// (its delivery come back unacknowledged) is a duplicate, whatever its body gives now.
+    static let v8InboxMessageIDs = """
+        CREATE INDEX inbox_amqp_message_id ON inbox (amqp_message_id) WHERE amqp_message_id IS NOT NULL;
+        """
 
     static let v1Intake = """
         -- Named counters. 'dispatch' is the global dispatch sequence; it lives

@@ -225,6 +225,8 @@ public final class InMemoryStore: IntakeStore, OutboxStore, LifecycleStore {
     public struct Contents: Sendable {
         /// Ticket id to its dispatch sequence.
         public var inbox: [String: Int64] = [:]
+        /// The dispatch sequence of each message id that brought a dispatched ticket.
+        public var dispatchedMessages: [String: Int64] = [:]
         public var tickets: [String: [UInt8]] = [:]
         public var lastSequence: Int64 = 0
         public var rejections: [RejectionRow] = []
@@ -285,6 +287,7 @@ public final class InMemoryStore: IntakeStore, OutboxStore, LifecycleStore {
                     s.lastSequence += 1
                     let seq = s.lastSequence
                     s.inbox[d.ticketID] = seq
+                    if let id = d.amqpMessageID { s.dispatchedMessages[id] = seq }
                     s.tickets[d.ticketID] = d.ticketJSON
                     let dispatched = EventWrite(type: "ticket.dispatched", at: d.at, payloadJSON: "{}")
                     s.events[d.ticketID, default: []].append(dispatched)
@@ -297,6 +300,10 @@ public final class InMemoryStore: IntakeStore, OutboxStore, LifecycleStore {
                     }
                     outcomes.append(.recorded(dispatchSequence: seq))
                 case .rejection(let r):
+                    if let id = r.amqpMessageID, let seq = s.dispatchedMessages[id] {
+                        outcomes.append(.duplicate(dispatchSequence: seq))
+                        continue
+                    }
                     if let id = r.amqpMessageID, s.rejections.contains(where: { $0.amqpMessageID == id }) {
                         outcomes.append(.duplicateRejection)
                         continue

@@ -36,6 +36,28 @@ import Testing
         }
     }
 
+    /// A message that brought a dispatched ticket and comes back rejected (as poison after deliveries left
+    /// unacknowledged, or read otherwise by new rules) is that dispatch's duplicate, in this batch or later.
+    @Test(arguments: Backend.allCases)
+    func aDispatchedMessageRejectedLaterIsADuplicate(_ backend: Backend) async throws {
+        try await withStore(backend) { store in
+            let first = try await store.recordDispatches([
+                .dispatch(dispatch("A", amqp: "m-a")), rejection(amqp: "m-a", messageID: "rejected/m-a"),
+            ])
+            #expect(first == [.recorded(dispatchSequence: 1), .duplicate(dispatchSequence: 1)])
+            let later = try await store.recordDispatches([
+                rejection(amqp: "m-a", messageID: "rejected/m-a-2"), rejection(amqp: "m-b", messageID: "rejected/m-b"),
+            ])
+            #expect(later.first == .duplicate(dispatchSequence: 1))
+            guard case .rejected = later.last else {
+                Issue.record("expected a rejection, got \(later)")
+                return
+            }
+            let counts = try await store.rowCounts()
+            #expect(counts.inbox == 1 && counts.rejections == 1)
+        }
+    }
+
     /// A batch that breaks a constraint (an outbox message id used twice) writes nothing and consumes no
     /// sequence number; the same tickets in a later batch get the next numbers.
     @Test(arguments: Backend.allCases)
