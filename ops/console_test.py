@@ -101,10 +101,17 @@ def body(driver):
 
 
 def kpi(driver, label):
-    for el in driver.find_elements(By.CSS_SELECTOR, "#board-live .kpi"):
-        if el.find_element(By.CLASS_NAME, "kpi-label").text == label:
-            return int(el.find_element(By.CLASS_NAME, "kpi-value").text)
-    raise AssertionError(f"no KPI {label} on the board")
+    # Read in one script: the board redraws its live part at any moment, which would leave elements found
+    # one call earlier stale.
+    value = driver.execute_script("""
+        for (const el of document.querySelectorAll("#board-live .kpi")) {
+          const l = el.querySelector(".kpi-label"), v = el.querySelector(".kpi-value");
+          if (l && v && l.textContent.trim() === arguments[0]) return v.textContent.trim();
+        }
+        return null;""", label)
+    if value is None:
+        raise AssertionError(f"no KPI {label} on the board")
+    return int(value)
 
 
 def submit_action(driver, type_, fill=None):

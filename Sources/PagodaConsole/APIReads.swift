@@ -72,6 +72,7 @@ extension ConsoleAPI {
         func bad(_ name: String, _ message: String) -> ConsoleError {
             ConsoleError(.badRequest, "\(name): \(message)", details: JSONObject([("parameter", .string(name))]))
         }
+        if user.role == .admin { throw ConsoleError(.forbidden, "an administrator reads no tickets") }
         var unit = v("unit")
         if user.role == .worker {
             if let asked = unit, asked != user.unit {

@@ -6,12 +6,12 @@ import PagodaStore
 
 /// Who may see and do what.
 public enum ConsoleAccess {
-    /// Whether `user` may see the ticket: everyone but a worker sees every ticket; a worker sees the
+    /// Whether `user` may see the ticket: the centre and supervisors see every ticket; a worker sees the
     /// tickets its unit holds, co-handles (after an escalation), returned, or held before (any timeline
-    /// event naming its unit as holder or as the unit a ticket came from).
+    /// event naming its unit as holder or as the unit a ticket came from); an administrator none.
     public static func canSee(ticketID: String, user: ConsoleUser, store: any ConsoleStore) async throws -> Bool {
         if user.role.seesAll { return true }
-        guard let unit = user.unit else { return false }
+        guard user.role == .worker, let unit = user.unit else { return false }
         return try await store.ticketConcernsUnit(ticketID, unit: unit)
     }
 

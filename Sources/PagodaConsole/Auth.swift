@@ -118,6 +118,9 @@ struct ConsoleErrorMiddleware: RouterMiddleware {
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
         -> Response
     {
+        var context = context
+        context.remoteAddress = ConsoleRequestContext.clientAddress(
+            peer: context.remoteAddress, forwardedFor: request.headers[HTTPField.Name("X-Forwarded-For")!])
         do {
             return try await next(request, context)
         } catch let error as ConsoleError {

@@ -26,8 +26,9 @@ public enum ConsoleRole: String, Sendable, Hashable, CaseIterable, Codable {
         }
     }
 
-    /// Sees every ticket (the others: a worker sees its unit's).
-    public var seesAll: Bool { self != .worker }
+    /// Sees every ticket (the centre and supervisors; a worker sees its unit's, an administrator, who keeps
+    /// users and rules, none).
+    public var seesAll: Bool { self == .centre || self == .supervisor }
 }
 
 /// The person behind a request.
@@ -55,12 +56,23 @@ public struct ConsoleRequestContext: RequestContext {
     public var csrfToken: String?
     /// The session cookie's token digest (to end the session at logout); nil for bearer-token clients.
     public var sessionTokenHash: String?
-    /// The peer's address, for the audit log.
+    /// The client's address, for the audit log: the peer's, or behind a proxy on loopback the one it
+    /// reports (`clientAddress`).
     public var remoteAddress: String?
 
     public init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)
         remoteAddress = source.channel.remoteAddress?.ipAddress
+    }
+
+    /// The client's address: the peer's, unless the peer is on loopback (a reverse proxy on this machine,
+    /// ops/nginx-console.conf) and sends `X-Forwarded-For`, whose last entry is the address that proxy saw.
+    public static func clientAddress(peer: String?, forwardedFor: String?) -> String? {
+        guard let peer, peer == "127.0.0.1" || peer == "::1" || peer.hasPrefix("::ffff:127."),
+            let last = forwardedFor?.split(separator: ",").last?.trimmingCharacters(in: .whitespaces),
+            !last.isEmpty, last.count <= 64
+        else { return peer }
+        return last
     }
 
     /// The authenticated user (routes behind the middleware only).

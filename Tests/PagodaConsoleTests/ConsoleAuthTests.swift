@@ -393,6 +393,17 @@ func form(_ pairs: [(String, String)]) -> ByteBuffer {
         }
     }
 
+    /// The audit records the client's address: behind a proxy on loopback (nginx), the one it saw.
+    @Test func theClientAddressComesFromAProxyOnLoopbackOnly() {
+        let address = ConsoleRequestContext.clientAddress
+        #expect(address("127.0.0.1", "203.0.113.9") == "203.0.113.9")
+        #expect(address("::1", "198.51.100.1, 203.0.113.9") == "203.0.113.9")
+        #expect(address("198.51.100.7", "203.0.113.9") == "198.51.100.7")
+        #expect(address("127.0.0.1", nil) == "127.0.0.1")
+        #expect(address("127.0.0.1", " , ") == "127.0.0.1")
+        #expect(address(nil, "203.0.113.9") == nil)
+    }
+
     @Test(arguments: ConsoleFixture.Backend.allCases)
     func unknownNamesAndDisabledAccountsAreRefusedAlike(_ backend: ConsoleFixture.Backend) async throws {
         let f = try await ConsoleFixture(backend: backend)

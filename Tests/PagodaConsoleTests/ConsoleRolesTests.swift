@@ -85,6 +85,30 @@ import Testing
         #expect(try await w.env.store.lifecycle([w.theirs], withTicket: false)[w.theirs]?.unitID == w.theirUnit)
     }
 
+    /// An administrator keeps users and rules and reads no citizen's ticket: not a ticket, an inbox, the
+    /// ticket list or the centre's desk. (The board, which it may see, lists red and supervised tickets by
+    /// id without their text.)
+    @Test(arguments: ConsoleFixture.Backend.allCases)
+    func anAdministratorReadsNoTicket(_ backend: ConsoleFixture.Backend) async throws {
+        let w = try await world(backend)
+        try await w.f.application(w.env).test(.router) { client in
+            let admin = try await client.login("admin1")
+            for path in [
+                "/tickets/\(w.mine)", "/api/v1/tickets/\(w.mine)", "/api/v1/tickets",
+                "/api/v1/tickets?unit=\(w.mineUnit)",
+                "/units/\(w.mineUnit)", "/centre",
+            ] {
+                let r = try await client.execute(uri: path, method: .get, headers: admin.headers)
+                #expect(r.status == .forbidden, "\(path)")
+                #expect(!String(buffer: r.body).contains("路灯"), "\(path)")
+            }
+            #expect(try await client.execute(uri: "/board/live", method: .get, headers: admin.headers).status == .ok)
+            let sup = try await client.login("sup1")
+            let seen = try await client.execute(uri: "/api/v1/tickets/\(w.mine)", method: .get, headers: sup.headers)
+            #expect(seen.status == .ok && String(buffer: seen.body).contains("路灯"))
+        }
+    }
+
     @Test(arguments: ConsoleFixture.Backend.allCases)
     func apiCommandsNeedTheCsrfHeaderWithACookieButNotWithABearerToken(_ backend: ConsoleFixture.Backend) async throws {
         let w = try await world(backend)

@@ -107,7 +107,7 @@ enum BoardPage {
     static func page(_ data: Data, env: ConsoleEnvironment, context: ConsoleRequestContext) -> String {
         let body = """
             <div class="page-head"><h1>态势大屏</h1><span class="live-state" id="live-state">实时 · \(h: env.time(data.now))</span></div>
-            <div id="board-live">\(live(data, env: env))</div>
+            <div id="board-live">\(live(data, env: env, user: context.user))</div>
             """
         return Layout.page(
             title: "态势大屏", context: context, active: "board", head: PageStyle.tag + Piece.scriptTag("board"), body: body
@@ -146,7 +146,9 @@ enum BoardPage {
         """
 
     /// The live part of the board.
-    static func live(_ data: Data, env: ConsoleEnvironment) -> String {
+    /// An administrator's board shows the lists' tickets by id, unit and time left, without their text.
+    static func live(_ data: Data, env: ConsoleEnvironment, user: ConsoleUser?) -> String {
+        let text = user?.role.seesAll == true
         let hierarchy = env.hierarchy
         let tallies = Tallies(data.counts, hierarchy: hierarchy)
         let (all, districts, towns, units) = (tallies.all, tallies.districts, tallies.towns, tallies.units)
@@ -183,13 +185,13 @@ enum BoardPage {
 
         // The top overdue tickets.
         out += "<section class=\"card\"><h2>红灯超期 TOP 10</h2>"
-        out += list(data.red, hierarchy: hierarchy, now: data.now, empty: "没有红灯工单")
+        out += list(data.red, hierarchy: hierarchy, now: data.now, text: text, empty: "没有红灯工单")
         out += "</section></div>"
 
         out += "<div class=\"grid board-grid\"><section class=\"card\"><h2>五率 · 今日 / 本月（各区）</h2>"
         out += rates(data.rates, hierarchy: hierarchy)
         out += "</section><section class=\"card\"><h2>督办工单</h2>"
-        out += list(data.supervised, hierarchy: hierarchy, now: data.now, empty: "没有督办工单")
+        out += list(data.supervised, hierarchy: hierarchy, now: data.now, text: text, empty: "没有督办工单")
         out += "<h2 class=\"sub\">中心待办</h2><div class=\"desk-mini\">"
         for desk in ["triage", "return", "extension", "callback"] {
             out += "<div><span class=\"n\">\(data.desks[desk, default: 0])</span><span>\(Words.desk(desk))</span></div>"
@@ -231,13 +233,13 @@ enum BoardPage {
             + "<span class=\"r\" style=\"width:\(w(t.red))%\"></span></div>"
     }
 
-    static func list(_ rows: [ConsoleListRow], hierarchy: Hierarchy, now: Date, empty: String) -> String {
+    static func list(_ rows: [ConsoleListRow], hierarchy: Hierarchy, now: Date, text: Bool, empty: String) -> String {
         guard !rows.isEmpty else { return "<p class=\"muted\">\(empty)</p>" }
         var out = "<ol class=\"ticket-list\">"
         for r in rows {
             out += """
                 <li>\(Piece.light(r.light))\(Piece.ticketLink(r.ticketID)) <span class="muted">\(h: hierarchy.name(r.unitID))</span>\
-                \(r.supervised ? Piece.badge("督办", "red") : "")<div class="summary">\(h: ConsoleAccess.summary(r.summary))</div>\
+                \(r.supervised ? Piece.badge("督办", "red") : "")<div class="summary">\(h: text ? ConsoleAccess.summary(r.summary) : "")</div>\
                 <div class="right">\(Piece.countdown(r.dueAt, now: now))</div></li>
                 """
         }
@@ -287,7 +289,7 @@ enum BoardPage {
         group.get("board/live") { _, context in
             let user = try context.requireUser
             guard allowed(user) else { throw ConsoleError(.forbidden, "承办人员不能查看态势大屏") }
-            return HTML.response(live(try await load(env, rates: rates), env: env))
+            return HTML.response(live(try await load(env, rates: rates), env: env, user: user))
         }
         group.get("board/events") { _, context in
             let user = try context.requireUser

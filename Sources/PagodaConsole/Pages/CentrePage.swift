@@ -22,7 +22,7 @@ enum CentrePage {
     static func register(on group: RouterGroup<ConsoleRequestContext>, env: ConsoleEnvironment) {
         group.get("centre") { request, context in
             let user = try context.requireUser
-            guard user.role != .worker else { throw ConsoleError(.forbidden, "承办人员不能进入中心工作台") }
+            guard user.role.seesAll else { throw ConsoleError(.forbidden, "只有热线中心和督查人员可以进入中心工作台") }
             if let q = request.uri.queryParameters["q"].map(String.init)?.trimmingCharacters(in: .whitespaces),
                 !q.isEmpty
             {

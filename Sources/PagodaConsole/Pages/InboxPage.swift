@@ -55,6 +55,7 @@ enum InboxPage {
             if user.role == .worker && user.unit != unit {
                 throw ConsoleError(.forbidden, "只能查看本单位的工单")
             }
+            if user.role == .admin { throw ConsoleError(.forbidden, "系统管理员不查看工单") }
             let rules = env.backend.ruleSet
             guard rules.unit(id: unit) != nil else { throw ConsoleError(.notFound, "规则中没有单位 \(unit)") }
             let query = Query(request)
@@ -100,6 +101,8 @@ enum InboxPage {
             option("", "全部", query.enterprise.map { $0 ? "1" : "0" })
             + option("1", "企业诉求", query.enterprise.map { $0 ? "1" : "0" })
             + option("0", "非企业", query.enterprise.map { $0 ? "1" : "0" })
+        // Only the centre's search looks at digits in a ticket's text (they may be a caller's number).
+        let searchLabel = context.user?.role == .centre ? "搜索（工单号或内容）" : "搜索（工单号或内容；含数字时只查工单号）"
         var body = """
             <div class="page-head"><h1>\(h: place.name)</h1><span class="meta">\(h: unit) · \(Words.level(place.level)) · \
             \(h: place.district)\(h: place.town.map { " · " + $0 } ?? "")</span>
@@ -111,7 +114,7 @@ enum InboxPage {
             <div><label for="f-light">灯色</label><select id="f-light" name="light">\(lights)</select></div>
             <div><label for="f-category">类别</label><select id="f-category" name="category">\(categories)</select></div>
             <div><label for="f-enterprise">企业</label><select id="f-enterprise" name="enterprise">\(enterprise)</select></div>
-            <div class="grow"><label for="f-q">搜索（工单号或内容）</label><input type="search" id="f-q" name="q" value="\(h: query.search)" \
+            <div class="grow"><label for="f-q">\(searchLabel)</label><input type="search" id="f-q" name="q" value="\(h: query.search)" \
             placeholder="如 FS-20260302-0001 或 “河涌”"></div>
             <div><button type="submit">筛选</button> <a class="button secondary" href="/units/\(h: Path.escape(unit))">清除</a></div>
             </form></section>
