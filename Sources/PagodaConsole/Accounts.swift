@@ -145,16 +145,19 @@ public struct ConsoleAccounts: Sendable {
         else { throw Refusal(code: .unknownUser, message: "no user \"\(name)\"") }
     }
 
-    /// Makes a bearer token for an account: returned once, stored as its digest.
-    public func makeToken(name: String, by actor: String) async throws -> String {
+    /// Makes a bearer token for an account, good for `days` days: returned once, stored as its digest.
+    public func makeToken(name: String, days: Int = 90, by actor: String) async throws -> (token: String, expires: Date)
+    {
         let token = "pgd_" + Self.randomHex(32)
         let now = clock()
+        let expires = now.addingTimeInterval(Double(days) * 86400)
         guard
             try await store.addConsoleToken(
-                tokenHash: Digest.sha256Hex(token.utf8), userName: name, at: now,
-                audit: ConsoleAuditEntry(at: now, userName: actor, action: "token_add", outcome: "ok", detail: name))
+                tokenHash: Digest.sha256Hex(token.utf8), userName: name, at: now, expiresAt: expires,
+                audit: ConsoleAuditEntry(
+                    at: now, userName: actor, action: "token_add", outcome: "ok", detail: "\(name) days=\(days)"))
         else { throw Refusal(code: .unknownUser, message: "no user \"\(name)\"") }
-        return token
+        return (token, expires)
     }
 
     // MARK: Login
@@ -244,9 +247,9 @@ public struct ConsoleAccounts: Sendable {
         return (ConsoleUser(name: account.name, role: role, unit: account.unitID), session.csrfToken, digest)
     }
 
-    /// The user of a bearer token; nil when unknown or the account is disabled.
+    /// The user of a bearer token; nil when unknown, expired, or the account is disabled.
     public func tokenUser(_ token: String) async throws -> ConsoleUser? {
-        guard let account = try await store.consoleTokenAccount(tokenHash: Digest.sha256Hex(token.utf8)),
+        guard let account = try await store.consoleTokenAccount(tokenHash: Digest.sha256Hex(token.utf8), at: clock()),
             !account.disabled,
             let role = ConsoleRole(rawValue: account.role)
         else { return nil }

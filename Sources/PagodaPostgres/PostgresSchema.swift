@@ -31,6 +31,13 @@ enum PostgresSchema {
             statements: [
                 "CREATE INDEX inbox_amqp_message_id ON inbox (amqp_message_id) WHERE amqp_message_id IS NOT NULL"
             ]),
+        // API tokens expire; those made before have 90 days from the migration.
+        Migration(
+            name: "v9-console-token-expiry",
+            statements: [
+                "ALTER TABLE console_tokens ADD COLUMN expires_at BIGINT",
+                "UPDATE console_tokens SET expires_at = (extract(epoch FROM now()) * 1000)::bigint + 90 * 86400000::bigint",
+            ]),
     ]
 
     /// The table of applied migrations, made before the first one runs.

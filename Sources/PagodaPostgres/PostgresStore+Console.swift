@@ -170,14 +170,15 @@ extension PostgresStore: ConsoleStore {
     }
 
     @discardableResult
-    public func addConsoleToken(tokenHash: String, userName: String, at: Date, audit: ConsoleAuditEntry? = nil)
-        async throws(StoreError) -> Bool
-    {
+    public func addConsoleToken(
+        tokenHash: String, userName: String, at: Date, expiresAt: Date, audit: ConsoleAuditEntry? = nil
+    ) async throws(StoreError) -> Bool {
         try await write { conn, logger in
             let added = try await Self.changes(
                 """
-                INSERT INTO console_tokens (token_hash, user_name, created_at)
-                SELECT \(tokenHash), name, \(EpochMillis.from(at)) FROM console_users WHERE name = \(userName)
+                INSERT INTO console_tokens (token_hash, user_name, created_at, expires_at)
+                SELECT \(tokenHash), name, \(EpochMillis.from(at)), \(EpochMillis.from(expiresAt))
+                FROM console_users WHERE name = \(userName)
                 RETURNING 1
                 """, conn, logger)
             guard added == 1 else { return false }
@@ -186,15 +187,35 @@ extension PostgresStore: ConsoleStore {
         }
     }
 
-    public func consoleTokenAccount(tokenHash: String) async throws(StoreError) -> ConsoleAccount? {
-        try await read { [logger] conn in
-            try await Self.accounts(
+    public func consoleTokenAccount(tokenHash: String, at: Date) async throws(StoreError) -> ConsoleAccount? {
+        let now = EpochMillis.from(at)
+        let found = try await read { [logger] conn -> (ConsoleAccount, Int64?)? in
+            var lastUsed: Int64?? = nil
+            for try await used in try await conn.query(
+                """
+                SELECT last_used FROM console_tokens
+                WHERE token_hash = \(tokenHash) AND (expires_at IS NULL OR expires_at > \(now))
+                """, logger: logger
+            ).decode(Int64?.self) {
+                lastUsed = .some(used)
+            }
+            guard let lastUsed else { return nil }
+            let account = try await Self.accounts(
                 """
                 \(unescaped: Self.accountColumns) FROM console_users
                 WHERE name = (SELECT user_name FROM console_tokens WHERE token_hash = \(tokenHash))
                 """, conn, logger
             ).first
+            return account.map { ($0, lastUsed) }
         }
+        guard let (account, lastUsed) = found else { return nil }
+        if lastUsed.map({ now - $0 > 3_600_000 }) ?? true {
+            try await write { conn, logger in
+                try await conn.perform(
+                    "UPDATE console_tokens SET last_used = \(now) WHERE token_hash = \(tokenHash)", logger: logger)
+            }
+        }
+        return account
     }
 
     // MARK: Audit

@@ -86,7 +86,7 @@ extension PostgresStore {
                 "updated_at",
             ], key: ["name"], booleans: ["disabled"]),
         CopiedTable(
-            name: "console_tokens", columns: ["token_hash", "user_name", "created_at", "last_used"],
+            name: "console_tokens", columns: ["token_hash", "user_name", "created_at", "last_used", "expires_at"],
             key: ["token_hash"]),
         CopiedTable(
             name: "console_audit",

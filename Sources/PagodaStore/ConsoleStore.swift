@@ -278,9 +278,9 @@ extension DispatchStore {
 
     /// Stores a bearer token's digest for an account. Returns false when there is no such account.
     @discardableResult
-    public func addConsoleToken(tokenHash: String, userName: String, at: Date, audit: ConsoleAuditEntry? = nil)
-        async throws(StoreError) -> Bool
-    {
+    public func addConsoleToken(
+        tokenHash: String, userName: String, at: Date, expiresAt: Date, audit: ConsoleAuditEntry? = nil
+    ) async throws(StoreError) -> Bool {
         try await storeOperation {
             try await pool.write { db in
                 guard
@@ -288,26 +288,43 @@ extension DispatchStore {
                         != nil
                 else { return false }
                 try db.execute(
-                    sql: "INSERT INTO console_tokens (token_hash, user_name, created_at) VALUES (?, ?, ?)",
-                    arguments: [tokenHash, userName, EpochMillis.from(at)])
+                    sql: """
+                        INSERT INTO console_tokens (token_hash, user_name, created_at, expires_at) VALUES (?, ?, ?, ?)
+                        """,
+                    arguments: [tokenHash, userName, EpochMillis.from(at), EpochMillis.from(expiresAt)])
                 if let audit { try Self.insertAudit(audit, db) }
                 return true
             }
         }
     }
 
-    /// The account a bearer token's digest belongs to, or nil.
-    public func consoleTokenAccount(tokenHash: String) async throws(StoreError) -> ConsoleAccount? {
-        try await storeOperation {
-            try await pool.read { db in
-                try Row.fetchOne(
-                    db,
-                    sql: """
-                        SELECT u.* FROM console_tokens t JOIN console_users u ON u.name = t.user_name WHERE t.token_hash = ?
-                        """, arguments: [tokenHash]
-                ).map(Self.account)
+    public func consoleTokenAccount(tokenHash: String, at: Date) async throws(StoreError) -> ConsoleAccount? {
+        let now = EpochMillis.from(at)
+        let found = try await storeOperation {
+            try await pool.read { db -> (ConsoleAccount, Int64?)? in
+                guard
+                    let r = try Row.fetchOne(
+                        db,
+                        sql: """
+                            SELECT u.*, t.last_used AS token_last_used FROM console_tokens t
+                            JOIN console_users u ON u.name = t.user_name
+                            WHERE t.token_hash = ? AND (t.expires_at IS NULL OR t.expires_at > ?)
+                            """, arguments: [tokenHash, now])
+                else { return nil }
+                return (Self.account(r), r["token_last_used"])
             }
         }
+        guard let (account, lastUsed) = found else { return nil }
+        if lastUsed.map({ now - $0 > 3_600_000 }) ?? true {
+            try await storeOperation {
+                try await pool.write { db in
+                    try db.execute(
+                        sql: "UPDATE console_tokens SET last_used = ? WHERE token_hash = ?",
+                        arguments: [now, tokenHash])
+                }
+            }
+        }
+        return account
     }
 
     // MARK: Audit

@@ -46,12 +46,14 @@ public protocol ConsoleStore: Sendable {
     /// Deletes sessions idle since before `before`; returns how many.
     @discardableResult
     func deleteIdleConsoleSessions(before: Date) async throws(StoreError) -> Int
-    /// Stores a bearer token's digest for an account. Returns false when there is no such account.
+    /// Stores a bearer token's digest for an account, good until `expiresAt`. Returns false when there is no
+    /// such account.
     @discardableResult
-    func addConsoleToken(tokenHash: String, userName: String, at: Date, audit: ConsoleAuditEntry?)
+    func addConsoleToken(tokenHash: String, userName: String, at: Date, expiresAt: Date, audit: ConsoleAuditEntry?)
         async throws(StoreError) -> Bool
-    /// The account a bearer token's digest belongs to, or nil.
-    func consoleTokenAccount(tokenHash: String) async throws(StoreError) -> ConsoleAccount?
+    /// The account a bearer token's digest belongs to, or nil when there is none or it expired by `at`. Marks
+    /// the token used at `at` when it was last marked more than an hour before (or never).
+    func consoleTokenAccount(tokenHash: String, at: Date) async throws(StoreError) -> ConsoleAccount?
 
     // MARK: Audit
 

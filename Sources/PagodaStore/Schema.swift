@@ -12,6 +12,7 @@ enum Schema {
     static let migrationNames = [
         "v1-intake", "v2-lifecycle", "v3-outbox-routing-keys", "v4-intake-rejection-actions",
         "v5-console-accounts", "v5-console-pages-read-model", "v6-console-api-read-model", "v8-inbox-message-ids",
+        "v9-console-token-expiry",
     ]
 
     static var migrator: DatabaseMigrator {
@@ -40,6 +41,9 @@ enum Schema {
         migrator.registerMigration("v8-inbox-message-ids") { db in
             try db.execute(sql: v8InboxMessageIDs)
         }
+        migrator.registerMigration("v9-console-token-expiry") { db in
+            try db.execute(sql: v9ConsoleTokenExpiry)
+        }
         return migrator
     }
 
@@ -47,6 +51,12 @@ enum Schema {
     /// (its delivery come back unacknowledged) is a duplicate, whatever its body gives now.
     static let v8InboxMessageIDs = """
         CREATE INDEX inbox_amqp_message_id ON inbox (amqp_message_id) WHERE amqp_message_id IS NOT NULL;
+        """
+
+    /// API tokens expire. Those made before have 90 days from the migration.
+    static let v9ConsoleTokenExpiry = """
+        ALTER TABLE console_tokens ADD COLUMN expires_at INTEGER;
+        UPDATE console_tokens SET expires_at = CAST(strftime('%s', 'now') AS INTEGER) * 1000 + 90 * 86400000;
         """
 
     static let v1Intake = """

@@ -182,17 +182,27 @@ struct UserPasswd: AsyncParsableCommand {
 struct UserToken: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "token",
-        abstract: "Make an API bearer token for a user and print it once (only its digest is stored).")
+        abstract: "Make an API bearer token for a user, good for --days, and print it once (only its digest is stored)."
+    )
 
     @Argument(help: "The user name.")
     var name: String
 
+    @Option(help: "Days the token is good for (1-3650).")
+    var days = 90
+
     @OptionGroup var store: UserStoreOptions
 
+    func validate() throws {
+        guard (1...3650).contains(days) else { throw ValidationError("--days must be from 1 to 3650, got \(days)") }
+    }
+
     func run() async throws {
-        let token = try await store.with { accounts in
-            try await refusing("token") { try await accounts.makeToken(name: name, by: store.actor) }
+        let made = try await store.with { accounts in
+            try await refusing("token") { try await accounts.makeToken(name: name, days: days, by: store.actor) }
         }
-        print(token)
+        print(made.token)
+        FileHandle.standardError.write(
+            Data("token of \(name) good until \(RFC3339.format(made.expires, offsetSeconds: 8 * 3600))\n".utf8))
     }
 }

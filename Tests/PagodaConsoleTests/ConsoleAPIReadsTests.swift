@@ -249,8 +249,8 @@ import Testing
     @Test(arguments: ConsoleFixture.Backend.allCases)
     func bearerTokensReadTheBoardReportAndListAsTheirUser(_ backend: ConsoleFixture.Backend) async throws {
         let w = try await world(backend)
-        let supToken = try await w.env.accounts.makeToken(name: "sup1", by: "test")
-        let workerToken = try await w.env.accounts.makeToken(name: "w1", by: "test")
+        let supToken = try await w.env.accounts.makeToken(name: "sup1", by: "test").token
+        let workerToken = try await w.env.accounts.makeToken(name: "w1", by: "test").token
         try await w.f.application(w.env).test(.router) { client in
             func bearer(_ uri: String, _ token: String) async throws -> TestResponse {
                 try await client.execute(uri: uri, method: .get, headers: [.authorization: "Bearer \(token)"])

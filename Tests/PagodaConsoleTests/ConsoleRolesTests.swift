@@ -112,8 +112,9 @@ import Testing
     @Test(arguments: ConsoleFixture.Backend.allCases)
     func apiCommandsNeedTheCsrfHeaderWithACookieButNotWithABearerToken(_ backend: ConsoleFixture.Backend) async throws {
         let w = try await world(backend)
-        let token = try await w.env.accounts.makeToken(name: "w1", by: "test")
-        #expect(try await w.env.store.consoleTokenAccount(tokenHash: Digest.sha256Hex(token.utf8))?.name == "w1")
+        let token = try await w.env.accounts.makeToken(name: "w1", by: "test").token
+        let digest = Digest.sha256Hex(token.utf8)
+        #expect(try await w.env.store.consoleTokenAccount(tokenHash: digest, at: w.f.clock.read())?.name == "w1")
         try await w.f.application(w.env).test(.router) { client in
             let s = try await client.login("w1")
             let noCSRF = try await client.execute(

@@ -63,13 +63,28 @@ import Testing
         let printed = token.1.trimmingCharacters(in: .whitespacesAndNewlines)
         #expect(printed.hasPrefix("pgd_") && printed.count == 68)
         let store = try await f.environment().store
-        #expect(try await store.consoleTokenAccount(tokenHash: Digest.sha256Hex(printed.utf8))?.name == "w1")
+        // Good for 90 days unless told otherwise.
+        let digest = Digest.sha256Hex(printed.utf8)
+        #expect(try await store.consoleTokenAccount(tokenHash: digest, at: Date())?.name == "w1")
+        #expect(
+            try await store.consoleTokenAccount(tokenHash: digest, at: Date(timeIntervalSinceNow: 89 * 86400)) != nil)
+        #expect(
+            try await store.consoleTokenAccount(tokenHash: digest, at: Date(timeIntervalSinceNow: 91 * 86400)) == nil)
+        let brief = try pagoda(["user", "token", "w1", "--days", "2"] + db)
+        #expect(brief.0 == 0 && brief.2.contains("good until"))
+        let shortDigest = Digest.sha256Hex(brief.1.trimmingCharacters(in: .whitespacesAndNewlines).utf8)
+        #expect(
+            try await store.consoleTokenAccount(tokenHash: shortDigest, at: Date(timeIntervalSinceNow: 86400)) != nil)
+        #expect(
+            try await store.consoleTokenAccount(tokenHash: shortDigest, at: Date(timeIntervalSinceNow: 3 * 86400))
+                == nil)
+        #expect(try pagoda(["user", "token", "w1", "--days", "0"] + db).0 == 64)
         let account = try #require(try await store.consoleAccount("w1"))
         #expect(account.passwordHash.hasPrefix("$2") && !account.passwordHash.contains("long-enough-pw"))
         #expect(try pagoda(["user", "passwd", "w1", "--password-stdin"] + db, input: "another-password\n").0 == 0)
         #expect(try await store.consoleAccount("w1")?.passwordHash != account.passwordHash)
         #expect(try pagoda(["user", "disable", "w1"] + db).0 == 0)
-        #expect(try await store.consoleTokenAccount(tokenHash: Digest.sha256Hex(printed.utf8)) == nil)
+        #expect(try await store.consoleTokenAccount(tokenHash: digest, at: Date()) == nil)
         let list = try pagoda(["user", "list"] + db)
         #expect(list.1.contains("w1") && list.1.contains("nanhai.shishan") && list.1.contains("disabled"))
         #expect(try pagoda(["user", "disable", "nobody"] + db).0 == 1)

@@ -294,10 +294,11 @@ import Testing
                 tokenHash: "s1", userName: "wang", csrfToken: "c1", at: t0,
                 audit: ConsoleAuditEntry(at: t0, userName: "wang", action: "login", outcome: "ok"))
             #expect(try await store.consoleSession(tokenHash: "s1")?.0.csrfToken == "c1")
-            try await store.addConsoleToken(tokenHash: "k1", userName: "wang", at: t0, audit: nil)
-            #expect(try await store.consoleTokenAccount(tokenHash: "k1")?.name == "wang")
+            try await store.addConsoleToken(
+                tokenHash: "k1", userName: "wang", at: t0, expiresAt: t0.addingTimeInterval(86400), audit: nil)
+            #expect(try await store.consoleTokenAccount(tokenHash: "k1", at: t0)?.name == "wang")
             #expect(try await store.setConsolePassword("wang", hash: "$2b$h3", at: t0, audit: nil))
-            #expect(try await store.consoleTokenAccount(tokenHash: "k1") == nil)
+            #expect(try await store.consoleTokenAccount(tokenHash: "k1", at: t0) == nil)
             #expect(try await !store.setConsolePassword("nobody", hash: "x", at: t0, audit: nil))
             #expect(try await store.consoleSession(tokenHash: "s1") == nil)
             let reset = try await store.consoleAccount("wang")
@@ -342,10 +343,18 @@ import Testing
                 tokenHash: "s1", audit: ConsoleAuditEntry(at: t0, userName: "zhao", action: "logout", outcome: "ok"))
             #expect(try await store.consoleSession(tokenHash: "s1") == nil)
 
-            #expect(try await store.addConsoleToken(tokenHash: "t1", userName: "zhao", at: t0, audit: nil))
-            #expect(try await !store.addConsoleToken(tokenHash: "t2", userName: "nobody", at: t0, audit: nil))
-            #expect(try await store.consoleTokenAccount(tokenHash: "t1")?.name == "zhao")
-            #expect(try await store.consoleTokenAccount(tokenHash: "t2") == nil)
+            #expect(
+                try await store.addConsoleToken(
+                    tokenHash: "t1", userName: "zhao", at: t0, expiresAt: t0.addingTimeInterval(86400), audit: nil))
+            #expect(
+                try await !store.addConsoleToken(
+                    tokenHash: "t2", userName: "nobody", at: t0, expiresAt: t0.addingTimeInterval(86400), audit: nil))
+            #expect(try await store.consoleTokenAccount(tokenHash: "t1", at: t0)?.name == "zhao")
+            #expect(try await store.consoleTokenAccount(tokenHash: "t2", at: t0) == nil)
+            // A token is good until it expires, not from then on.
+            #expect(
+                try await store.consoleTokenAccount(tokenHash: "t1", at: t0.addingTimeInterval(86399))?.name == "zhao")
+            #expect(try await store.consoleTokenAccount(tokenHash: "t1", at: t0.addingTimeInterval(86400)) == nil)
             try await store.startConsoleSession(
                 tokenHash: "s3", userName: "zhao", csrfToken: "c3", at: t0, audit: login)
             // Disabling ends the sessions and revokes the tokens; enabling brings neither back.
@@ -353,10 +362,10 @@ import Testing
             #expect(try await !store.setConsoleAccountDisabled("nobody", true, at: t0, audit: nil))
             #expect(try await store.consoleAccount("zhao")?.disabled == true)
             #expect(try await store.consoleSession(tokenHash: "s3") == nil)
-            #expect(try await store.consoleTokenAccount(tokenHash: "t1") == nil)
+            #expect(try await store.consoleTokenAccount(tokenHash: "t1", at: t0) == nil)
             #expect(try await store.setConsoleAccountDisabled("zhao", false, at: t0, audit: nil))
             #expect(try await store.consoleAccount("zhao")?.disabled == false)
-            #expect(try await store.consoleTokenAccount(tokenHash: "t1") == nil)
+            #expect(try await store.consoleTokenAccount(tokenHash: "t1", at: t0) == nil)
             try await store.appendConsoleAudit(
                 ConsoleAuditEntry(
                     at: t0, userName: "zhao", action: "command", ticketID: "A", outcome: "applied", detail: "sign c-1",

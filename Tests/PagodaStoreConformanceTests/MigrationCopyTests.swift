@@ -35,7 +35,8 @@ import Testing
                 ConsoleAccount(name: "c1", role: "centre", unitID: nil, passwordHash: "$2b$b", createdAt: t0),
                 audit: added)
             try await sqlite.setConsoleAccountDisabled("c1", true, at: t0, audit: nil)
-            try await sqlite.addConsoleToken(tokenHash: "tok", userName: "w1", at: t0, audit: nil)
+            try await sqlite.addConsoleToken(
+                tokenHash: "tok", userName: "w1", at: t0, expiresAt: t0.addingTimeInterval(86400), audit: nil)
             try await sqlite.startConsoleSession(
                 tokenHash: "ses", userName: "w1", csrfToken: "c", at: t0,
                 audit: ConsoleAuditEntry(at: t0, userName: "w1", action: "login", outcome: "ok"))
@@ -54,7 +55,7 @@ import Testing
             #expect(try await postgres.counts() == (try sqlite.counts()))
             #expect(try await postgres.consoleAccounts() == (try await sqlite.consoleAccounts()))
             #expect(try await postgres.consoleAccount("w1")?.lockedUntil == t0.addingTimeInterval(60))
-            #expect(try await postgres.consoleTokenAccount(tokenHash: "tok")?.name == "w1")
+            #expect(try await postgres.consoleTokenAccount(tokenHash: "tok", at: t0)?.name == "w1")
             #expect(
                 try await postgres.consoleAudit(userName: nil, limit: 10)
                     == (try await sqlite.consoleAudit(userName: nil, limit: 10)))

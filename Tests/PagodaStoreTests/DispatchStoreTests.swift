@@ -383,7 +383,7 @@ import Testing
                     == [
                         "v1-intake", "v2-lifecycle", "v3-outbox-routing-keys", "v4-intake-rejection-actions",
                         "v5-console-accounts", "v5-console-pages-read-model", "v6-console-api-read-model",
-                        "v8-inbox-message-ids",
+                        "v8-inbox-message-ids", "v9-console-token-expiry",
                     ])
             _ = try store.recordDispatches([dispatch("T1")])
             try store.close()
