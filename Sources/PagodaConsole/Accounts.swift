@@ -196,8 +196,14 @@ public struct ConsoleAccounts: Sendable {
             let attempt = try await store.countLoginAttempt(
                 name, at: now, limit: configuration.maxFailedLogins, lockFor: configuration.lockout)
         else {
-            _ = await offPool { [decoy] in Bcrypt.verify(password, hash: decoy) }
+            // Answered as a known name would be: the same bcrypt work, and locked after as many tries, so
+            // that neither the time nor a lock tells which names exist.
             try await store.appendConsoleAudit(audit("unknown_user"))
+            let unknown = checking.countUnknown(
+                name, at: now, limit: configuration.maxFailedLogins, lockFor: configuration.lockout)
+            if case .locked(let until) = unknown { return .locked(until: until) }
+            _ = await offPool { [decoy] in Bcrypt.verify(password, hash: decoy) }
+            if case .counted(_, let until?) = unknown { return .locked(until: until) }
             return .refused
         }
         let locksUntil: Date?
@@ -221,9 +227,28 @@ public struct ConsoleAccounts: Sendable {
         return .success(user: ConsoleUser(name: name, role: role, unit: account.unitID), token: token, csrf: csrf)
     }
 
-    /// The number of password checks under way, shared by the copies of the accounts.
+    /// The password checks under way, and the attempts at names that have no account (kept in memory, at
+    /// most `unknownNames` of them), shared by the copies of the accounts.
     private final class Checking: Sendable {
         let count = Mutex(0)
+        private let unknown = Mutex<[String: (attempts: Int, lockedUntil: Date?)]>([:])
+        static let unknownNames = 10_000
+
+        /// Counts an attempt at a name without an account as `ConsoleStore.countLoginAttempt` counts one
+        /// at an account.
+        func countUnknown(_ name: String, at now: Date, limit: Int, lockFor: TimeInterval) -> LoginAttempt {
+            unknown.withLock { names in
+                if let until = names[name]?.lockedUntil, until > now { return .locked(until: until) }
+                if names[name] == nil, names.count >= Self.unknownNames {
+                    names = names.filter { $0.value.lockedUntil.map { $0 > now } ?? false }
+                    if names.count >= Self.unknownNames { names.removeAll() }
+                }
+                let attempts = (names[name]?.attempts ?? 0) + 1
+                let until = attempts >= limit ? now.addingTimeInterval(lockFor) : nil
+                names[name] = (until == nil ? attempts : 0, until)
+                return .counted(attempts: attempts, locksUntil: until)
+            }
+        }
     }
 
     /// The user and CSRF token of a session cookie's token; nil when there is no such session, it was idle

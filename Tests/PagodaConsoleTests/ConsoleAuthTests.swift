@@ -404,6 +404,36 @@ func form(_ pairs: [(String, String)]) -> ByteBuffer {
         #expect(address(nil, "203.0.113.9") == nil)
     }
 
+    /// A name without an account locks after as many tries as an account does: a lock tells nothing of
+    /// which names exist.
+    @Test(arguments: ConsoleFixture.Backend.allCases)
+    func anUnknownNameLocksAsAnAccountDoes(_ backend: ConsoleFixture.Backend) async throws {
+        let f = try await ConsoleFixture(backend: backend)
+        let env = try await f.environment()
+        try await f.addUser(env, "worker1", .worker, unit: "nanhai")
+        try await f.application(env).test(.router) { client in
+            func codes(_ name: String, _ n: Int) async throws -> [String] {
+                var out: [String] = []
+                for i in 0..<n {
+                    let r = try await client.execute(
+                        uri: "/api/v1/session", method: .post, headers: [.contentType: "application/json"],
+                        body: ByteBuffer(string: #"{"name":"\#(name)","password":"wrong-password-\#(i)"}"#))
+                    out.append(json(r)?["code"]?.stringValue ?? "\(r.status)")
+                }
+                return out
+            }
+            let known = try await codes("worker1", 6)
+            #expect(
+                known == [
+                    "bad_credentials", "bad_credentials", "bad_credentials", "bad_credentials", "locked", "locked",
+                ])
+            #expect(try await codes("nobody", 6) == known)
+            f.clock.advance(15 * 60 + 1)
+            #expect(try await codes("nobody", 1) == ["bad_credentials"])
+            #expect(try await codes("worker1", 1) == ["bad_credentials"])
+        }
+    }
+
     @Test(arguments: ConsoleFixture.Backend.allCases)
     func unknownNamesAndDisabledAccountsAreRefusedAlike(_ backend: ConsoleFixture.Backend) async throws {
         let f = try await ConsoleFixture(backend: backend)
