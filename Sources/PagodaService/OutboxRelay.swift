@@ -291,6 +291,11 @@ final class OutboxRelay: Service {
                             metadata: [
                                 "queue.name": "\(queue)", "error": "\(error)", "outbox.waiting": "\(parts.count)",
                             ])
+                        // Only what was sent until now can have gone to the queue being deleted. Left open, the
+                        // window would take every later confirm for suspect once the queue is back by other
+                        // means (a reconnect declares it, an operator does), and publish again without end;
+                        // if it is still missing, the parked parts come back returned and open a new one.
+                        if suspect[queue] != nil { suspect[queue]?.until = .now }
                         parked += parts
                     } else {
                         metrics.queuesRedeclared.increment()

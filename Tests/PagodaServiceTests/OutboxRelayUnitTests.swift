@@ -103,6 +103,29 @@ import Testing
         #expect(declared.value == [queue])
     }
 
+    /// When the declare fails but the queue comes back by other means (a reconnect declares it), the parts
+    /// published again are confirmed and the row is sent: not published again and again as suspect.
+    @Test func aQueueBackByOtherMeansEndsTheSuspicion() async throws {
+        let (store, row) = try await Self.storeWithOneDispatch()
+        let events = Names().eventsExchange
+        let publisher = FakeMessagePublisher { m, earlier in
+            let first = m.exchange != events && m.messageId == "R-1/dispatch/1" && earlier == 0
+            return first ? .returned(code: 312, text: "NO_ROUTE") : .confirmed
+        }
+        struct Refused: Error {}
+        let health = StoreHealth(logger: Logger(label: "test"))
+        let refuse: @Sendable (Topology) async throws -> Void = { _ in throw Refused() }
+        try await Self.running(publisher, store, health: health, redeclare: refuse) {
+            #expect(await eventually(timeout: .seconds(30)) { store.isSent(row) })
+            // A second's worth of the relay's passes: the unit's part is not published again meanwhile.
+            let settled = Self.parts(publisher, "R-1/dispatch/1").count
+            try await Task.sleep(for: .seconds(1))
+            #expect(Self.parts(publisher, "R-1/dispatch/1").count == settled)
+        }
+        let unit = Self.parts(publisher, "R-1/dispatch/1").filter { $0.message.exchange != events }
+        #expect(unit.map(\.outcome) == [.returned(code: 312, text: "NO_ROUTE"), .confirmed])
+    }
+
     /// While the store cannot mark rows sent, the confirmed rows keep their place and the marks are tried
     /// again with backoff; nothing is published twice meanwhile, and the rows are marked once it writes.
     @Test func marksThatCannotBeWrittenAreHeldAndRetried() async throws {
