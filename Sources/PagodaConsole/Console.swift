@@ -32,8 +32,9 @@ import PagodaStore
 ///   POST without the right token (403) before any handler runs. API clients with a session cookie send
 ///   it as the `X-CSRF-Token` header; bearer-token clients need none.
 /// - Access: `ConsoleAccess` says whether a user may see a ticket (a worker: its unit's tickets, held,
-///   co-handled or held before; 403 otherwise, never another unit's text) and whether phones are
-///   shown (`ConsoleAccess.phone`: masked except for the centre).
+///   co-handled or held before; an administrator: none; 403 otherwise, never another unit's text), what
+///   of a caller's number it reads (`phone`, `ticketJSON`, `summary`: masked except for the centre) and
+///   where its search looks (`searchScope`).
 /// - Commands: `ConsoleCommands.submit` builds one command of contract v1 from a form or JSON body,
 ///   with the unit and actor from the user, and applies it (200 with events, 409 with the refusal).
 /// - Store calls are awaited (`ConsoleStore`); neither store holds a thread of the concurrency pool.

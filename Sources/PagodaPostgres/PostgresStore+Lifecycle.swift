@@ -100,8 +100,9 @@ extension PostgresStore {
 
     /// Writes a batch of lifecycle changes in ONE transaction (see `LifecycleStore`): a command id recorded
     /// before gives `.duplicateCommand`, a stored version other than the expected one `.conflict`, as does
-    /// every later change of that ticket in the batch (both write nothing); otherwise the command id, the state and its timer (removed when nil), the ticket's phase and
-    /// holder, the timeline rows and the outbox rows: `.applied`. On error nothing is written.
+    /// every later change of that ticket in the batch (both write nothing); otherwise the command id, the
+    /// state and its timer (removed when nil), the ticket's phase and holder, the timeline rows and the
+    /// outbox rows: `.applied`. On error nothing is written.
     public func applyLifecycle(_ changes: [LifecycleChange]) async throws(StoreError) -> [LifecycleOutcome] {
         if changes.isEmpty { return [] }
         return try await write { conn, logger in

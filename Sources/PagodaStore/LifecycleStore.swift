@@ -378,9 +378,9 @@ extension DispatchStore {
     ///
     /// Per change: a command id recorded before gives `.duplicateCommand`; a stored state whose version
     /// is not `expectedVersion` gives `.conflict`, and so does every later change of that ticket in the
-    /// batch (each was computed on top of the one before); both write nothing. Otherwise the command id, the new
-    /// state and its timer (replacing the previous one, removed when nil), the timeline rows and the
-    /// outgoing messages are written: `.applied`. On error nothing is written.
+    /// batch (each was computed on top of the one before); both write nothing. Otherwise the command id,
+    /// the new state and its timer (replacing the previous one, removed when nil), the timeline rows and
+    /// the outgoing messages are written: `.applied`. On error nothing is written.
     public func applyLifecycle(_ changes: [LifecycleChange]) throws(StoreError) -> [LifecycleOutcome] {
         if changes.isEmpty { return [] }
         return try storeOperation { try pool.writeWithoutTransaction(Self.applying(changes)) }

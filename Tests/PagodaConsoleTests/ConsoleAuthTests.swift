@@ -163,11 +163,16 @@ struct Session {
 }
 
 extension TestClientProtocol {
-    /// Logs in through `POST /api/v1/session`.
-    func login(_ name: String, _ password: String = "correct-horse-1") async throws -> Session {
-        let r = try await execute(
+    /// One `POST /api/v1/session` with a name and password, whatever comes of it.
+    func tryLogin(_ name: String, _ password: String) async throws -> TestResponse {
+        try await execute(
             uri: "/api/v1/session", method: .post, headers: [.contentType: "application/json"],
             body: ByteBuffer(string: #"{"name":"\#(name)","password":"\#(password)"}"#))
+    }
+
+    /// Logs in through `POST /api/v1/session`.
+    func login(_ name: String, _ password: String = "correct-horse-1") async throws -> Session {
+        let r = try await tryLogin(name, password)
         #expect(r.status == .ok, "login of \(name): \(String(buffer: r.body))")
         let setCookie = try #require(r.headers[.setCookie])
         let cookie = String(setCookie.split(separator: ";")[0])
@@ -283,9 +288,7 @@ func form(_ pairs: [(String, String)]) -> ByteBuffer {
         let env = try await f.environment()
         try await f.addUser(env, "sup1", .supervisor)
         try await f.application(env).test(.router) { client in
-            let r = try await client.execute(
-                uri: "/api/v1/session", method: .post, headers: [.contentType: "application/json"],
-                body: ByteBuffer(string: #"{"name":"sup1","password":"correct-horse-1"}"#))
+            let r = try await client.tryLogin("sup1", "correct-horse-1")
             #expect(r.status == .ok)
             let set = try #require(r.headers[.setCookie])
             #expect(set.contains("Secure"))
@@ -301,9 +304,7 @@ func form(_ pairs: [(String, String)]) -> ByteBuffer {
         try await f.addUser(env, "worker1", .worker, unit: "nanhai")
         try await f.application(env).test(.router) { client in
             func attempt(_ password: String) async throws -> TestResponse {
-                try await client.execute(
-                    uri: "/api/v1/session", method: .post, headers: [.contentType: "application/json"],
-                    body: ByteBuffer(string: #"{"name":"worker1","password":"\#(password)"}"#))
+                try await client.tryLogin("worker1", password)
             }
             for i in 1...4 {
                 let r = try await attempt("wrong-password-\(i)")
@@ -339,9 +340,7 @@ func form(_ pairs: [(String, String)]) -> ByteBuffer {
             try await withThrowingTaskGroup(of: String.self) { group in
                 for i in 0..<20 {
                     group.addTask {
-                        let r = try await client.execute(
-                            uri: "/api/v1/session", method: .post, headers: [.contentType: "application/json"],
-                            body: ByteBuffer(string: #"{"name":"worker1","password":"wrong-password-\#(i)"}"#))
+                        let r = try await client.tryLogin("worker1", "wrong-password-\(i)")
                         #expect(r.status == .unauthorized)
                         return json(r)?["code"]?.stringValue ?? "?"
                     }
@@ -363,9 +362,7 @@ func form(_ pairs: [(String, String)]) -> ByteBuffer {
         let env = try await f.environment()
         try await f.addUser(env, "sup1", .supervisor)
         try await f.application(env).test(.router) { client in
-            let r = try await client.execute(
-                uri: "/api/v1/session", method: .post, headers: [.contentType: "application/json"],
-                body: ByteBuffer(string: #"{"name":"sup1","password":"correct-horse-1"}"#))
+            let r = try await client.tryLogin("sup1", "correct-horse-1")
             #expect(r.status == .tooManyRequests)
             #expect(json(r)?["code"] == .string("busy"))
         }
@@ -415,9 +412,7 @@ func form(_ pairs: [(String, String)]) -> ByteBuffer {
             func codes(_ name: String, _ n: Int) async throws -> [String] {
                 var out: [String] = []
                 for i in 0..<n {
-                    let r = try await client.execute(
-                        uri: "/api/v1/session", method: .post, headers: [.contentType: "application/json"],
-                        body: ByteBuffer(string: #"{"name":"\#(name)","password":"wrong-password-\#(i)"}"#))
+                    let r = try await client.tryLogin(name, "wrong-password-\(i)")
                     out.append(json(r)?["code"]?.stringValue ?? "\(r.status)")
                 }
                 return out
@@ -442,9 +437,7 @@ func form(_ pairs: [(String, String)]) -> ByteBuffer {
         try await env.accounts.setDisabled(name: "gone", true, by: "test")
         try await f.application(env).test(.router) { client in
             for name in ["nobody", "gone"] {
-                let r = try await client.execute(
-                    uri: "/api/v1/session", method: .post, headers: [.contentType: "application/json"],
-                    body: ByteBuffer(string: #"{"name":"\#(name)","password":"correct-horse-1"}"#))
+                let r = try await client.tryLogin(name, "correct-horse-1")
                 #expect(r.status == .unauthorized)
                 #expect(json(r)?["code"] == .string("bad_credentials"))
             }
