@@ -41,6 +41,7 @@ public struct ConsoleAccounts: Sendable {
         public enum Code: String, Sendable {
             case name, password, role, unit, exists
             case unknownUser = "unknown_user"
+            case unknownToken = "unknown_token"
         }
         public var code: Code
         public var message: String
@@ -145,9 +146,11 @@ public struct ConsoleAccounts: Sendable {
         else { throw Refusal(code: .unknownUser, message: "no user \"\(name)\"") }
     }
 
-    /// Makes a bearer token for an account, good for `days` days: returned once, stored as its digest.
-    public func makeToken(name: String, days: Int = 90, by actor: String) async throws -> (token: String, expires: Date)
-    {
+    /// Makes a bearer token for an account, good for `days` days: returned once, stored as its digest. The id
+    /// names it in `tokens` and `revokeToken`.
+    public func makeToken(name: String, days: Int = 90, by actor: String) async throws -> (
+        token: String, id: String, expires: Date
+    ) {
         let token = "pgd_" + Self.randomHex(32)
         let now = clock()
         let expires = now.addingTimeInterval(Double(days) * 86400)
@@ -157,7 +160,27 @@ public struct ConsoleAccounts: Sendable {
                 audit: ConsoleAuditEntry(
                     at: now, userName: actor, action: "token_add", outcome: "ok", detail: "\(name) days=\(days)"))
         else { throw Refusal(code: .unknownUser, message: "no user \"\(name)\"") }
-        return (token, expires)
+        return (token, String(Digest.sha256Hex(token.utf8).prefix(ConsoleTokenRecord.idLength)), expires)
+    }
+
+    /// An account's API tokens (ids and dates only), oldest first.
+    public func tokens(name: String) async throws -> [ConsoleTokenRecord] {
+        guard try await store.consoleAccount(name) != nil else {
+            throw Refusal(code: .unknownUser, message: "no user \"\(name)\"")
+        }
+        return try await store.consoleTokens(userName: name)
+    }
+
+    /// Revokes one of an account's API tokens, named by its id (`tokens`); its other tokens and its sessions
+    /// stay.
+    public func revokeToken(name: String, id: String, by actor: String) async throws {
+        let now = clock()
+        guard
+            try await store.revokeConsoleToken(
+                userName: name, id: id.lowercased(),
+                audit: ConsoleAuditEntry(
+                    at: now, userName: actor, action: "token_revoke", outcome: "ok", detail: "\(name) \(id)"))
+        else { throw Refusal(code: .unknownToken, message: "user \"\(name)\" has no token \(id)") }
     }
 
     // MARK: Login

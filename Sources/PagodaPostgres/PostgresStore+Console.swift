@@ -218,6 +218,42 @@ extension PostgresStore: ConsoleStore {
         return account
     }
 
+    public func consoleTokens(userName: String) async throws(StoreError) -> [ConsoleTokenRecord] {
+        try await read { [logger] conn in
+            var tokens: [ConsoleTokenRecord] = []
+            for try await (hash, created, expires, used) in try await conn.query(
+                """
+                SELECT token_hash, created_at, expires_at, last_used FROM console_tokens
+                WHERE user_name = \(userName) ORDER BY created_at, token_hash
+                """, logger: logger
+            ).decode((String, Int64, Int64?, Int64?).self) {
+                tokens.append(
+                    ConsoleTokenRecord(
+                        tokenHash: hash, createdAt: EpochMillis.date(created), expiresAt: expires.map(EpochMillis.date),
+                        lastUsed: used.map(EpochMillis.date)))
+            }
+            return tokens
+        }
+    }
+
+    @discardableResult
+    public func revokeConsoleToken(userName: String, id: String, audit: ConsoleAuditEntry? = nil)
+        async throws(StoreError) -> Bool
+    {
+        guard id.count == ConsoleTokenRecord.idLength else { return false }
+        return try await write { conn, logger in
+            let revoked = try await Self.changes(
+                """
+                DELETE FROM console_tokens
+                WHERE user_name = \(userName) AND left(token_hash, \(unescaped: String(ConsoleTokenRecord.idLength))) = \(id)
+                RETURNING 1
+                """, conn, logger)
+            guard revoked > 0 else { return false }
+            if let audit { try await Self.insertAudit(audit, conn, logger) }
+            return true
+        }
+    }
+
     // MARK: Audit
 
     public func appendConsoleAudit(_ entry: ConsoleAuditEntry) async throws(StoreError) {

@@ -49,6 +49,25 @@ public struct ConsoleSessionRecord: Sendable, Hashable {
     }
 }
 
+/// An API token as `pagoda user tokens` lists it: never the token, only the first 12 hex digits of its
+/// digest, which name it for `pagoda user revoke-token`.
+public struct ConsoleTokenRecord: Sendable, Hashable {
+    public var id: String
+    public var createdAt: Date
+    public var expiresAt: Date?
+    public var lastUsed: Date?
+
+    /// How many hex digits of a token's digest name it.
+    public static let idLength = 12
+
+    package init(tokenHash: String, createdAt: Date, expiresAt: Date?, lastUsed: Date?) {
+        self.id = String(tokenHash.prefix(Self.idLength))
+        self.createdAt = createdAt
+        self.expiresAt = expiresAt
+        self.lastUsed = lastUsed
+    }
+}
+
 /// One line of the console's audit log.
 public struct ConsoleAuditEntry: Sendable, Hashable {
     public var at: Date
@@ -325,6 +344,42 @@ extension DispatchStore {
             }
         }
         return account
+    }
+
+    public func consoleTokens(userName: String) async throws(StoreError) -> [ConsoleTokenRecord] {
+        try await storeOperation {
+            try await pool.read { db in
+                try Row.fetchAll(
+                    db,
+                    sql: """
+                        SELECT token_hash, created_at, expires_at, last_used FROM console_tokens
+                        WHERE user_name = ? ORDER BY created_at, token_hash
+                        """, arguments: [userName]
+                ).map { r in
+                    ConsoleTokenRecord(
+                        tokenHash: r["token_hash"], createdAt: EpochMillis.date(r["created_at"]),
+                        expiresAt: (r["expires_at"] as Int64?).map(EpochMillis.date),
+                        lastUsed: (r["last_used"] as Int64?).map(EpochMillis.date))
+                }
+            }
+        }
+    }
+
+    @discardableResult
+    public func revokeConsoleToken(userName: String, id: String, audit: ConsoleAuditEntry? = nil)
+        async throws(StoreError) -> Bool
+    {
+        guard id.count == ConsoleTokenRecord.idLength else { return false }
+        return try await storeOperation {
+            try await pool.write { db in
+                try db.execute(
+                    sql: "DELETE FROM console_tokens WHERE user_name = ? AND substr(token_hash, 1, ?) = ?",
+                    arguments: [userName, ConsoleTokenRecord.idLength, id])
+                guard db.changesCount > 0 else { return false }
+                if let audit { try Self.insertAudit(audit, db) }
+                return true
+            }
+        }
     }
 
     // MARK: Audit

@@ -54,6 +54,12 @@ public protocol ConsoleStore: Sendable {
     /// The account a bearer token's digest belongs to, or nil when there is none or it expired by `at`. Marks
     /// the token used at `at` when it was last marked more than an hour before (or never).
     func consoleTokenAccount(tokenHash: String, at: Date) async throws(StoreError) -> ConsoleAccount?
+    /// An account's API tokens, oldest first (expired ones too, until they are revoked).
+    func consoleTokens(userName: String) async throws(StoreError) -> [ConsoleTokenRecord]
+    /// Revokes the account's token whose digest begins with `id` (`ConsoleTokenRecord.id`), auditing when
+    /// given a line. Returns false when the account has no such token.
+    @discardableResult
+    func revokeConsoleToken(userName: String, id: String, audit: ConsoleAuditEntry?) async throws(StoreError) -> Bool
 
     // MARK: Audit
 

@@ -10,10 +10,13 @@ import PagodaStore
 /// `pagoda user`: the console's accounts in the service's database.
 struct User: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Manage the web console's users: add, list, disable, passwd, token.",
+        abstract: "Manage the web console's users: add, list, disable, passwd, token, tokens, revoke-token.",
         discussion:
             "Passwords are read from standard input (--password-stdin), never from the command line; they need at least 10 characters and are stored as bcrypt hashes. A worker belongs to one unit of the rule files.",
-        subcommands: [UserAdd.self, UserList.self, UserDisable.self, UserPasswd.self, UserToken.self])
+        subcommands: [
+            UserAdd.self, UserList.self, UserDisable.self, UserPasswd.self, UserToken.self, UserTokens.self,
+            UserRevokeToken.self,
+        ])
 }
 
 /// The options every `pagoda user` command takes.
@@ -203,6 +206,57 @@ struct UserToken: AsyncParsableCommand {
         }
         print(made.token)
         FileHandle.standardError.write(
-            Data("token of \(name) good until \(RFC3339.format(made.expires, offsetSeconds: 8 * 3600))\n".utf8))
+            Data(
+                "token \(made.id) of \(name) good until \(RFC3339.format(made.expires, offsetSeconds: 8 * 3600))\n"
+                    .utf8))
+    }
+}
+
+struct UserTokens: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "tokens",
+        abstract: "List a user's API tokens: id, made, good until, last used (marked at most hourly).")
+
+    @Argument(help: "The user name.")
+    var name: String
+
+    @OptionGroup var store: UserStoreOptions
+
+    func run() async throws {
+        let tokens = try await store.with { accounts in
+            try await refusing("tokens") { try await accounts.tokens(name: name) }
+        }
+        if tokens.isEmpty {
+            print("no tokens")
+            return
+        }
+        let now = Date()
+        func time(_ date: Date?) -> String { date.map { RFC3339.format($0, offsetSeconds: 8 * 3600) } ?? "-" }
+        for t in tokens {
+            let expired = t.expiresAt.map { $0 <= now } ?? false
+            let until = time(t.expiresAt) + (expired ? " (expired)" : "")
+            print("\(t.id) made \(time(t.createdAt)) until \(until) used \(time(t.lastUsed))")
+        }
+    }
+}
+
+struct UserRevokeToken: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "revoke-token",
+        abstract: "Revoke one of a user's API tokens by its id (see tokens); the others and the sessions stay.")
+
+    @Argument(help: "The user name.")
+    var name: String
+
+    @Argument(help: "The token's id: the 12 hex digits `pagoda user tokens` and `pagoda user token` print.")
+    var id: String
+
+    @OptionGroup var store: UserStoreOptions
+
+    func run() async throws {
+        try await store.with { accounts in
+            try await refusing("revoke-token") { try await accounts.revokeToken(name: name, id: id, by: store.actor) }
+        }
+        print("token \(id) of \(name) revoked")
     }
 }

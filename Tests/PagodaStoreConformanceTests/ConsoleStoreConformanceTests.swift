@@ -355,6 +355,39 @@ import Testing
             #expect(
                 try await store.consoleTokenAccount(tokenHash: "t1", at: t0.addingTimeInterval(86399))?.name == "zhao")
             #expect(try await store.consoleTokenAccount(tokenHash: "t1", at: t0.addingTimeInterval(86400)) == nil)
+            // One token is revoked by the first 12 hex digits of its digest; the account's others stay.
+            let first = String(repeating: "a", count: 64)
+            let second = String(repeating: "b", count: 64)
+            for (hash, at) in [(first, t0), (second, t0.addingTimeInterval(60))] {
+                #expect(
+                    try await store.addConsoleToken(
+                        tokenHash: hash, userName: "zhao", at: at, expiresAt: at.addingTimeInterval(86400), audit: nil))
+            }
+            _ = try await store.consoleTokenAccount(tokenHash: second, at: t0.addingTimeInterval(120))
+            let listed = try await store.consoleTokens(userName: "zhao")
+            #expect(
+                listed == [
+                    ConsoleTokenRecord(
+                        tokenHash: first, createdAt: t0, expiresAt: t0.addingTimeInterval(86400), lastUsed: nil),
+                    ConsoleTokenRecord(
+                        tokenHash: "t1", createdAt: t0, expiresAt: t0.addingTimeInterval(86400),
+                        lastUsed: t0.addingTimeInterval(86399)),
+                    ConsoleTokenRecord(
+                        tokenHash: second, createdAt: t0.addingTimeInterval(60),
+                        expiresAt: t0.addingTimeInterval(60 + 86400), lastUsed: t0.addingTimeInterval(120)),
+                ], "\(listed)")
+            #expect(listed.first?.id == "aaaaaaaaaaaa")
+            #expect(try await !store.revokeConsoleToken(userName: "nobody", id: "aaaaaaaaaaaa", audit: nil))
+            #expect(try await !store.revokeConsoleToken(userName: "zhao", id: "aaaa", audit: nil))
+            #expect(
+                try await store.revokeConsoleToken(
+                    userName: "zhao", id: "aaaaaaaaaaaa",
+                    audit: ConsoleAuditEntry(at: t0, userName: "cli:root", action: "token_revoke", outcome: "ok")))
+            #expect(try await store.consoleTokenAccount(tokenHash: first, at: t0) == nil)
+            #expect(
+                try await store.consoleTokenAccount(tokenHash: second, at: t0.addingTimeInterval(120))?.name == "zhao")
+            #expect(try await store.consoleTokens(userName: "zhao").map(\.id) == ["t1", "bbbbbbbbbbbb"])
+            #expect(try await store.consoleAudit(userName: "cli:root", limit: 1).map(\.action) == ["token_revoke"])
             try await store.startConsoleSession(
                 tokenHash: "s3", userName: "zhao", csrfToken: "c3", at: t0, audit: login)
             // Disabling ends the sessions and revokes the tokens; enabling brings neither back.
