@@ -85,9 +85,9 @@ public struct RepeatIndex: Sendable {
     public var count: Int { latest.count }
 
     /// Finds the most recent earlier ticket with a key of `ticket` received within `window` before
-    /// `receivedAt`, then records `ticketID` under those keys. `enterpriseRepeat` is true when that match
-    /// came through the enterprise credit code (on a tie between the phone and the credit key, the credit
-    /// key wins). A ticket without keys (no category) is neither matched nor recorded.
+    /// `receivedAt`, then records `ticketID` under those keys. `enterpriseRepeat` is true when an earlier
+    /// ticket in the window shares the enterprise credit key, even when the latest match came through the
+    /// phone. A ticket without keys (no category) is neither matched nor recorded.
     public mutating func check(ticket: Ticket, category: String?, receivedAt: Date, ticketID: String)
         -> (repeatOf: String?, enterpriseRepeat: Bool)
     {
@@ -101,16 +101,16 @@ public struct RepeatIndex: Sendable {
         guard !keys.isEmpty else { return (nil, false) }
         let t = receivedAt.timeIntervalSince1970
         var best: Seen?
-        var viaCredit = false
+        var credit = false
         // One look-up per key (recording the ticket returns what the key held): the keys differ, so
         // recording a key does not change what another finds.
         for key in keys {
             if let seen = latest.updateValue(Seen(at: t, ticketID: ticketID), forKey: key) {
                 if seen.ticketID != ticketID, seen.at <= t, t - seen.at <= window {
-                    let credit = key.hasPrefix(RepeatKeys.creditPrefix)
-                    if best == nil || best!.at < seen.at || (best!.at == seen.at && credit) {
+                    let byCredit = key.hasPrefix(RepeatKeys.creditPrefix)
+                    credit = credit || byCredit
+                    if best == nil || best!.at < seen.at || (best!.at == seen.at && byCredit) {
                         best = seen
-                        viaCredit = credit
                     }
                 }
                 // Keep the latest receipt per key: an out-of-order older ticket does not hide a newer one.
@@ -123,7 +123,7 @@ public struct RepeatIndex: Sendable {
         }
         if t > horizon { horizon = t }
         evict()
-        return (best?.ticketID, best != nil && viaCredit)
+        return (best?.ticketID, credit)
     }
 
     /// Drops entries recorded more than `window` before the horizon.

@@ -203,7 +203,7 @@ extension PostgresStore {
         guard !keys.isEmpty else { return nil }
         let at = EpochMillis.from(receivedAt)
         let from = EpochMillis.from(receivedAt.addingTimeInterval(-window))
-        var best: (at: Int64, match: RepeatMatch)?
+        var found: [(ticketID: String, at: Int64, key: String)] = []
         for try await (other, t, key) in try await conn.query(
             """
             WITH recorded AS (
@@ -218,10 +218,10 @@ extension PostgresStore {
               ORDER BY received_at DESC LIMIT 1) r
             ORDER BY x.n
             """, logger: logger
-        ).decode((String, Int64, String).self) where best == nil || t > best!.at {
-            best = (t, RepeatMatch(ticketID: other, key: key))
+        ).decode((String, Int64, String).self) {
+            found.append((other, t, key))
         }
-        return best?.match
+        return RepeatMatch.latest(of: found)
     }
 
     static func insertOutbox(

@@ -111,7 +111,7 @@ public struct IntakeProcessor: Sendable {
                 let t = lifecycle.dispatch(
                     DispatchInput(
                         decision: decision, receivedAt: ticket.receivedAt, repeatOf: match?.ticketID,
-                        enterpriseRepeat: match?.key.hasPrefix("credit:") ?? false), now: now)
+                        enterpriseRepeat: match?.enterpriseRepeat ?? false), now: now)
                 // The dispatch message itself is the ticket.dispatched event (written by the store with it);
                 // the rest (a repeat link, supervision of an enterprise's repeat) is added here.
                 let rest = t.events.filter { $0.type != .dispatched }

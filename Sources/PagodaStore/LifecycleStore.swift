@@ -145,14 +145,32 @@ public struct LifecycleStart: Sendable {
     }
 }
 
-/// An earlier ticket sharing a repeat key with a new one.
+/// The latest earlier ticket sharing a repeat key with a new one.
 public struct RepeatMatch: Sendable, Hashable {
     public var ticketID: String
     public var key: String
+    /// Whether some earlier ticket in the window shares the enterprise's credit key: the enterprise raises
+    /// the same matter again, even when the latest earlier ticket was found by the caller's phone.
+    public var enterpriseRepeat: Bool
 
-    public init(ticketID: String, key: String) {
+    public static let creditPrefix = "credit:"
+
+    public init(ticketID: String, key: String, enterpriseRepeat: Bool? = nil) {
         self.ticketID = ticketID
         self.key = key
+        self.enterpriseRepeat = enterpriseRepeat ?? key.hasPrefix(Self.creditPrefix)
+    }
+
+    /// The latest of the earlier tickets found under the new ticket's keys (on equal receipt times, the one
+    /// found by the credit key); nil when none was found.
+    package static func latest(of found: [(ticketID: String, at: Int64, key: String)]) -> RepeatMatch? {
+        func rank(_ f: (ticketID: String, at: Int64, key: String)) -> (Int64, Int) {
+            (f.at, f.key.hasPrefix(creditPrefix) ? 1 : 0)
+        }
+        guard let best = found.max(by: { rank($0) < rank($1) }) else { return nil }
+        return RepeatMatch(
+            ticketID: best.ticketID, key: best.key,
+            enterpriseRepeat: found.contains { $0.key.hasPrefix(creditPrefix) })
     }
 }
 
@@ -540,14 +558,14 @@ extension DispatchStore {
     }
 
     /// Within a dispatch transaction: the most recent earlier ticket sharing one of `keys` received in
-    /// `window` before `receivedAt`; then records the new ticket's keys.
+    /// `window` before `receivedAt` (`RepeatMatch.latest`); then records the new ticket's keys.
     static func matchRepeat(ticketID: String, keys: [String], receivedAt: Date, window: TimeInterval, _ db: Database)
         throws -> RepeatMatch?
     {
         guard !keys.isEmpty else { return nil }
         let at = EpochMillis.from(receivedAt)
         let from = EpochMillis.from(receivedAt.addingTimeInterval(-window))
-        var best: (at: Int64, match: RepeatMatch)?
+        var found: [(ticketID: String, at: Int64, key: String)] = []
         for key in keys {
             if let r = try Row.fetchOne(
                 db.cachedStatement(
@@ -556,8 +574,7 @@ extension DispatchStore {
                         ORDER BY received_at DESC LIMIT 1
                         """), arguments: [key, from, at, ticketID])
             {
-                let t: Int64 = r[1]
-                if best == nil || t > best!.at { best = (t, RepeatMatch(ticketID: r[0], key: key)) }
+                found.append((r[0], r[1], key))
             }
         }
         for key in keys {
@@ -565,6 +582,6 @@ extension DispatchStore {
                 sql: "INSERT OR IGNORE INTO repeat_keys (key, received_at, ticket_id) VALUES (?, ?, ?)"
             ).execute(arguments: [key, at, ticketID])
         }
-        return best?.match
+        return RepeatMatch.latest(of: found)
     }
 }

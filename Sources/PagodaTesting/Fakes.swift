@@ -335,17 +335,17 @@ public final class InMemoryStore: IntakeStore, OutboxStore, LifecycleStore {
     }
 
     private static func matchRepeat(_ d: TicketDispatch, _ s: inout Contents) -> RepeatMatch? {
-        var match: (RepeatMatch, Date)?
+        var found: [(ticketID: String, at: Int64, key: String)] = []
         for key in d.repeatKeys {
-            for earlier in s.repeatKeys[key, default: []]
-            where earlier.at <= d.receivedAt && d.receivedAt.timeIntervalSince(earlier.at) <= d.repeatWindow {
-                if match == nil || earlier.at > match!.1 {
-                    match = (RepeatMatch(ticketID: earlier.ticketID, key: key), earlier.at)
-                }
+            let window = s.repeatKeys[key, default: []].filter {
+                $0.at <= d.receivedAt && d.receivedAt.timeIntervalSince($0.at) <= d.repeatWindow
+            }
+            if let latest = window.max(by: { $0.at < $1.at }) {
+                found.append((latest.ticketID, EpochMillis.from(latest.at), key))
             }
             s.repeatKeys[key, default: []].append((d.ticketID, d.receivedAt))
         }
-        return match?.0
+        return RepeatMatch.latest(of: found)
     }
 
     private static func write(_ ticketID: String, _ w: StateWrite, body: [UInt8]?, _ s: inout Contents) {

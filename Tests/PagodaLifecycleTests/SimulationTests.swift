@@ -260,6 +260,26 @@ private let sampleTickets = #"""
     #expect(RepeatKeys.keys(for: noPhone, category: "a").isEmpty)
 }
 
+@Test func anEnterprisesRepeatIsFoundWhicheverKeyFindsTheLatestTicket() {
+    var index = RepeatIndex(window: 7 * 86_400)
+    let start = date("2026-03-02T00:00:00+08:00")
+    func ticket(_ id: String, credit: String?) -> Ticket {
+        Ticket(
+            id: id, receivedAt: start, receivedAtOffsetSeconds: 0, channel: .hotline, kind: .complaint, text: "x",
+            enterprise: credit.map { Enterprise(name: "E", creditCode: $0) }, caller: Caller(phone: "13800138000"))
+    }
+    func check(_ t: Ticket, day: Double) -> (repeatOf: String?, enterpriseRepeat: Bool) {
+        index.check(ticket: t, category: "c", receivedAt: start.addingTimeInterval(day * 86_400), ticketID: t.id)
+    }
+    #expect(check(ticket("A", credit: "X"), day: 0) == (nil, false))
+    // The same phone and enterprise: found by both keys at once.
+    #expect(check(ticket("B", credit: "X"), day: 1) == ("A", true))
+    // The caller's phone alone, then the enterprise again: the latest ticket came by the phone, and the
+    // enterprise still raises the matter again.
+    #expect(check(ticket("C", credit: nil), day: 2) == ("B", false))
+    #expect(check(ticket("D", credit: "X"), day: 3) == ("C", true))
+}
+
 @Test func repeatIndexStaysBounded() {
     var index = RepeatIndex(window: 3600)
     let start = date("2026-03-02T00:00:00+08:00")
@@ -494,9 +514,9 @@ private struct ReferenceRepeatIndex {
             if let seen = latest[key] {
                 if seen.id != id, seen.at <= t, t - seen.at <= window {
                     let credit = key.hasPrefix("credit:")
+                    viaCredit = viaCredit || credit
                     if best == nil || best!.at < seen.at || (best!.at == seen.at && credit) {
                         best = seen
-                        viaCredit = credit
                     }
                 }
                 if seen.at > t { continue }
@@ -510,7 +530,7 @@ private struct ReferenceRepeatIndex {
             if let seen = latest[key], seen.at == at { latest[key] = nil }
             head += 1
         }
-        return (best?.id, best != nil && viaCredit)
+        return (best?.id, viaCredit)
     }
 }
 

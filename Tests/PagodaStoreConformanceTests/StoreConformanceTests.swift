@@ -301,6 +301,25 @@ import Testing
                     "E", receivedAt: t0.addingTimeInterval(12 * day), timer: nil, keys: ["credit:X|other"], seen: seen)
             ])
             #expect(seen.value == nil)
+            // The keys in `RepeatKeys`' order (phone first). F is found by both keys at once: the credit key
+            // names it. G by its phone alone; H then finds G by the phone, and F by the credit code, so the
+            // enterprise raises the matter again.
+            let both = ["phone:2|c", "credit:Y|c"]
+            _ = try await store.recordDispatches([
+                started("F", receivedAt: t0.addingTimeInterval(20 * day), timer: nil, keys: both)
+            ])
+            _ = try await store.recordDispatches([
+                started("F2", receivedAt: t0.addingTimeInterval(21 * day), timer: nil, keys: both, seen: seen)
+            ])
+            #expect(seen.value == RepeatMatch(ticketID: "F", key: "credit:Y|c", enterpriseRepeat: true))
+            _ = try await store.recordDispatches([
+                started("G", receivedAt: t0.addingTimeInterval(22 * day), timer: nil, keys: ["phone:2|c"], seen: seen)
+            ])
+            #expect(seen.value == RepeatMatch(ticketID: "F2", key: "phone:2|c", enterpriseRepeat: false))
+            _ = try await store.recordDispatches([
+                started("H", receivedAt: t0.addingTimeInterval(23 * day), timer: nil, keys: both, seen: seen)
+            ])
+            #expect(seen.value == RepeatMatch(ticketID: "G", key: "phone:2|c", enterpriseRepeat: true))
         }
     }
 
