@@ -32,7 +32,10 @@ import PagodaRules
 /// undecided past its review time (`ticket.supervised` naming a `request`): that one is the centre's.
 ///
 /// Events must come in time order for each ticket (tickets may interleave). Events of a ticket whose
-/// assignment began before the events do (a file cut mid-stream) are passed over. No I/O, no clock.
+/// assignment began before the events do (a file cut mid-stream) are passed over. A message read again
+/// (`pagoda.events` delivers at least once) is counted once when it comes within `recentLimit` messages of
+/// the first copy: events by their `event_id`, dispatch messages by ticket and `dispatch_seq`. No I/O, no
+/// clock.
 public struct UnitReport: Sendable {
     /// Which assignments count.
     public struct Period: Sendable, Hashable {
@@ -172,19 +175,32 @@ public struct UnitReport: Sendable {
     private var freeSlots: [Int] = []
     /// The counts so far, by unit.
     private var rows: [String: Row] = [:]
-    /// Events read, and those passed over (no assignment known for their ticket, or not about one).
+    /// Events read, and those passed over (no assignment known for their ticket, or not about one, or read
+    /// before).
     public private(set) var eventsRead = 0
     public private(set) var eventsPassedOver = 0
+    /// The ids of the latest messages counted, oldest first from `recentStart`, to count a repeat once.
+    private var recentIDs: Set<String> = []
+    private var recentOrder: [String] = []
+    private var recentStart = 0
+    /// How many of the latest messages are remembered to find repeats.
+    public static let recentLimit = 100_000
 
     public init(period: Period) {
         self.period = period
     }
 
-    /// Takes one event message (`{"event": ..., "ticket_id": ..., "at": ..., "unit": ..., ...}`).
-    /// An object without `event` (the intake's own dispatch row in the store) is passed over.
+    /// Takes one event message (`{"event": ..., "ticket_id": ..., "at": ..., "unit": ..., ...}`), or a dispatch
+    /// message as `pagoda.events` carries it (`{"type": "ticket.dispatched", "at", "dispatch_seq",
+    /// "decision"}`), read as the `ticket.dispatched` event of its decision. Any other object without `event`
+    /// is passed over.
     public mutating func add(_ event: JSONObject) throws(InputError) {
         guard let typeValue = event["event"] else {
-            eventsPassedOver += 1
+            if let dispatch = Self.dispatchMessageEvent(event) {
+                try add(dispatch)
+            } else {
+                eventsPassedOver += 1
+            }
             return
         }
         guard let name = typeValue.stringValue else {
@@ -193,6 +209,10 @@ public struct UnitReport: Sendable {
         // Refusals (of a ticket at intake, of a command) and reminders are not about what a unit did, and
         // a refusal may have no ticket id at all.
         guard let type = EventType(rawValue: name), Self.counted.contains(type) else {
+            eventsPassedOver += 1
+            return
+        }
+        if let id = event["event_id"]?.stringValue, !remember(id) {
             eventsPassedOver += 1
             return
         }
@@ -234,6 +254,38 @@ public struct UnitReport: Sendable {
             slots[i] = a
             if closed { end(ticket, .transferred) }
         }
+    }
+
+    /// Records a message id among the latest; false when it is there already.
+    private mutating func remember(_ id: String) -> Bool {
+        guard recentIDs.insert(id).inserted else { return false }
+        recentOrder.append(id)
+        if recentOrder.count - recentStart > Self.recentLimit {
+            recentIDs.remove(recentOrder[recentStart])
+            recentStart += 1
+            if recentStart * 2 > recentOrder.count {
+                recentOrder.removeFirst(recentStart)
+                recentStart = 0
+            }
+        }
+        return true
+    }
+
+    /// The dispatch message of `pagoda.events` as the `ticket.dispatched` event the report reads: the unit,
+    /// level and deadlines of its decision, its `event_id` the message's id (`<ticket>/dispatch/<seq>`).
+    /// Nil for anything else.
+    static func dispatchMessageEvent(_ m: JSONObject) -> JSONObject? {
+        guard m["type"]?.stringValue == "ticket.dispatched", let decision = m["decision"]?.objectValue,
+            let ticket = decision["ticket_id"]?.stringValue, let at = m["at"]
+        else { return nil }
+        let destination = decision["destination"]?.objectValue
+        var event = JSONObject([
+            ("event", "ticket.dispatched"), ("ticket_id", .string(ticket)), ("at", at),
+            ("unit", destination?["unit"] ?? .null), ("level", destination?["level"] ?? .null),
+            ("deadlines", decision["sla"]?.objectValue?["deadlines"] ?? .object(JSONObject())),
+        ])
+        if let seq = m["dispatch_seq"]?.numberLexeme { event.set("event_id", .string("\(ticket)/dispatch/\(seq)")) }
+        return event
     }
 
     /// Applies one event to the ticket's current assignment; true when the ticket closed with it.

@@ -17,7 +17,7 @@ import Testing
     ) -> JSONObject {
         JSONObject(
             [
-                ("event", .string(type)), ("event_id", .string("\(ticket)#1.0")), ("at", .string(at)),
+                ("event", .string(type)), ("event_id", .string("\(ticket)#\(UUID().uuidString)")), ("at", .string(at)),
                 ("ticket_id", .string(ticket)),
                 ("unit", unit.map { .string($0) } ?? .null), ("level", level.map { .string($0) } ?? .null),
             ] + fields)
@@ -53,6 +53,36 @@ import Testing
         var r = UnitReport(period: .init(from: from.map(date), to: to.map(date)))
         for e in events { try r.add(e) }
         return Dictionary(uniqueKeysWithValues: r.units(asOf: date(asOf)).map { ($0.unit, $0) })
+    }
+
+    @Test func anArchiveOfTheEventsQueueCountsEachMessageOnce() throws {
+        // As `pagoda.events` carries them: the intake's dispatch message (no `event`; the decision says
+        // where it went), then the lifecycle's events, some delivered twice.
+        let message = JSONObject([
+            ("type", "ticket.dispatched"), ("version", 1), ("dispatch_seq", 17), ("at", .string(Self.t("09:00"))),
+            ("ticket", .object(["id": "A"])),
+            (
+                "decision",
+                .object([
+                    "ticket_id": "A", "destination": .object(["type": "unit", "unit": "v1", "level": "village"]),
+                    "sla": .object([
+                        "deadlines": .object([
+                            "sign_by": .string(Self.t("11:00")), "resolve_by": .string(Self.t("23:59", day: 4)),
+                        ])
+                    ]),
+                ])
+            ),
+        ])
+        let signed = Self.event("ticket.signed", "A", Self.t("12:00"), unit: "v1")
+        let replied = Self.event(
+            "ticket.replied", "A", Self.t("15:00", day: 3), unit: "v1", [("outcome", "resolved"), ("text", "done")])
+        var report = UnitReport(period: .init())
+        for e in [message, message, signed, replied, signed, replied, message] { try report.add(e) }
+        #expect(report.eventsRead == 3 && report.eventsPassedOver == 4)
+        let v1 = try #require(report.units(asOf: Self.date(Self.t("12:00", day: 9))).first { $0.unit == "v1" })
+        // Signed after the sign-in deadline the decision gave: late, once.
+        #expect((v1.level, v1.received, v1.respondedOnTime, v1.responseDue) == (.village, 1, 0, 1))
+        #expect((v1.replied, v1.replies, v1.repliesOnTime) == (1, 1, 1))
     }
 
     @Test func aTicketHandledWellCountsFullMarks() throws {
