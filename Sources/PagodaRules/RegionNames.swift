@@ -134,8 +134,9 @@ extension RuleSet {
                 return .unresolved(
                     "code \(ref.code!) (\(regions[r].path)) contradicts the names (\(regions[node].path))")
             }
-            // The code names a region below what the names reached: it is the deeper knowledge.
-            if missing != nil, r != node, region(r, isWithin: node) { return .resolved(r) }
+            // The code names a region below what the names reached (all of them, or up to one not found): it
+            // is the deeper knowledge.
+            if r != node, region(r, isWithin: node) { return .resolved(r) }
         }
         if let missing { return node == 0 ? .unresolved(missing) : .partial(node, missing) }
         return .resolved(node)

@@ -72,6 +72,7 @@ import Testing
             (nil, "西一镇", nil, nil, "west.w1"),  // a town without its district, unique in the city
             (nil, nil, nil, "990102", "west"),  // a code
             ("样例市东区", "东一镇", nil, nil, "east.e1"),  // the city's name in front of the district
+            ("样例市", nil, nil, "990101", "east"),  // the names all found, the code below them
         ] as [(String?, String?, String?, String?, String)])
     func regionsResolveToTheDeepestNamedLevel(
         district: String?, town: String?, village: String?, code: String?, unit: String
