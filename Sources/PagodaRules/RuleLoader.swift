@@ -9,11 +9,22 @@ public struct RuleFile: Sendable, Hashable {
     /// The size in bytes of a file that was not read because it is larger than
     /// ``RuleLimits/maxFileBytes`` (`text` is then empty); nil when the file was read.
     public let unreadSize: Int?
+    /// Where a file that is not UTF-8 has its first byte that is not (`text` is then empty).
+    public let invalidByte: InvalidByte?
+
+    /// The first byte of a file that is not UTF-8: its line and column (counted in characters, as libyaml
+    /// counts them) and its value.
+    public struct InvalidByte: Sendable, Hashable {
+        public var line: Int
+        public var column: Int
+        public var byte: UInt8
+    }
 
     public init(path: String, text: String) {
         self.path = path
         self.text = text
         unreadSize = nil
+        invalidByte = nil
     }
 
     /// A file left unread: loading it reports `R080`.
@@ -21,6 +32,34 @@ public struct RuleFile: Sendable, Hashable {
         self.path = path
         text = ""
         self.unreadSize = unreadSize
+        invalidByte = nil
+    }
+
+    /// The file's bytes: its text, or when they are not UTF-8 a file whose loading reports `R001` at the first
+    /// byte that is not.
+    public init(path: String, data: Data) {
+        self.path = path
+        unreadSize = nil
+        if let text = String(data: data, encoding: .utf8) {
+            self.text = text
+            invalidByte = nil
+            return
+        }
+        text = ""
+        var decoder = UTF8()
+        var iterator = data.makeIterator()
+        var (line, column, offset) = (1, 1, 0)
+        while case .scalarValue(let s) = decoder.decode(&iterator) {
+            offset += UTF8.width(s)
+            if s == "\n" {
+                line += 1
+                column = 1
+            } else {
+                column += 1
+            }
+        }
+        let byte = offset < data.count ? data[data.startIndex + offset] : 0
+        invalidByte = InvalidByte(line: line, column: column, byte: byte)
     }
 }
 
@@ -379,6 +418,14 @@ struct RuleLoader {
         var tz = Located("Asia/Shanghai", r.location(node))
         if let n = e["time_zone"], let s = r.string(n, what: "time_zone") { tz = Located(s, r.location(n)) }
         var days: [Located<String>] = []
+        // No working time at all: every working-time deadline would fall in no year.
+        for key in ["working_days", "working_hours"] {
+            if let n = e[key], case .sequence(let seq) = n, seq.isEmpty {
+                r.diagnostics.error(
+                    .emptyCondition, "an empty '\(key)' list leaves no working time; remove the key for the default",
+                    at: r.location(n))
+            }
+        }
         if let n = e["working_days"], let items = r.stringList(n, what: "working_days") {
             for item in items {
                 if r.oneOf(item.node, what: "a working day", Self.weekdayNames) != nil {
@@ -672,10 +719,23 @@ struct RuleLoader {
             r.oneOf($0, what: "line", [("110", "110"), ("119", "119"), ("120", "120"), ("122", "122")])
         }
         let text = e["text"].flatMap { decodeText($0) }
+        refuseEmptyLists(e, ["kind", "channel"])
         guard let ruleID, let line, let text else { return nil }
         return EmergencySpec(
             id: ruleID, line: line, kinds: enumList(e["kind"], what: "kind", Self.kinds),
             channels: enumList(e["channel"], what: "channel", Self.channels), text: text, location: r.location(node))
+    }
+
+    /// An empty list under one of `keys` would match no ticket, where leaving the key out matches every one:
+    /// an error at the list (`R043`).
+    private mutating func refuseEmptyLists(_ e: Entries, _ keys: [String]) {
+        for key in keys {
+            if let n = e[key], case .sequence(let seq) = n, seq.isEmpty {
+                r.diagnostics.error(
+                    .emptyCondition, "an empty '\(key)' list matches nothing; remove the key to match everything",
+                    at: r.location(n))
+            }
+        }
     }
 
     static let kinds = TicketKind.allCases.map { ($0.rawValue, $0) }
@@ -708,6 +768,7 @@ struct RuleLoader {
         let override = e["override"].flatMap { r.bool($0, what: "override") } ?? false
         let lines = sourceLines(e["source_line"])
         let fields = fieldConditions(e["extra"])
+        refuseEmptyLists(e, ["kind", "channel", "source_line"])
         // Without text a rule needs another condition: a rule that holds for every ticket is a mistake.
         if e["text"] == nil && e["source_line"] == nil && e["extra"] == nil {
             r.diagnostics.error(
@@ -805,13 +866,7 @@ struct RuleLoader {
             when.text = we["text"].flatMap { decodeText($0) }
             when.sourceLines = sourceLines(we["source_line"])
             when.fields = fieldConditions(we["extra"])
-            for key in ["category", "kind", "region", "urgency", "channel", "source_line"] {
-                if let n = we[key], case .sequence(let seq) = n, seq.isEmpty {
-                    r.diagnostics.error(
-                        .emptyCondition, "an empty '\(key)' list matches nothing; remove the key to match everything",
-                        at: r.location(n))
-                }
-            }
+            refuseEmptyLists(we, ["category", "kind", "region", "urgency", "channel", "source_line"])
         }
         let to = e["to"].flatMap { decodeDestination($0, what: "to") }
         var co: [DestinationSpec] = []
@@ -891,6 +946,7 @@ struct RuleLoader {
             spec.kinds = enumList(we["kind"], what: "kind", Self.kinds)
             spec.urgencies = enumList(we["urgency"], what: "urgency", Self.urgencies)
             spec.enterprise = we["enterprise"].flatMap { r.bool($0, what: "enterprise") }
+            refuseEmptyLists(we, ["category", "kind", "urgency"])
         }
         spec.escalation = e["escalation"].flatMap { n in
             r.string(n, what: "escalation").map { Located($0, r.location(n)) }

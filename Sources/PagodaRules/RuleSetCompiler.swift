@@ -56,8 +56,8 @@ public enum RuleSetCompiler {
     /// Reads every `*.yaml`/`*.yml` file directly inside `directory`, in name order.
     ///
     /// A file larger than `limits.maxFileBytes` is not read: it is returned with its size
-    /// (``RuleFile/unreadSize``) and compiling reports `R080` for it. Throws when the directory or a
-    /// file cannot be read, or a file is not UTF-8.
+    /// (``RuleFile/unreadSize``) and compiling reports `R080` for it; a file that is not UTF-8, `R001` at its
+    /// first byte that is not. Throws when the directory or a file cannot be read.
     public static func readFiles(in directory: String, limits: RuleLimits = .standard) throws -> [RuleFile] {
         let fm = FileManager.default
         let names = try fm.contentsOfDirectory(atPath: directory)
@@ -80,19 +80,9 @@ public enum RuleSetCompiler {
             }
             let data = try handle.read(upToCount: limits.maxFileBytes + 1) ?? Data()
             if data.count > limits.maxFileBytes { return RuleFile(path: path, unreadSize: data.count) }
-            guard let text = String(data: data, encoding: .utf8) else {
-                throw RuleFileError(path: path, message: "is not valid UTF-8")
-            }
-            return RuleFile(path: path, text: text)
+            return RuleFile(path: path, data: data)
         }
     }
-}
-
-/// A rule file that could not be read at all.
-public struct RuleFileError: Error, CustomStringConvertible {
-    public let path: String
-    public let message: String
-    public var description: String { "\(path): \(message)" }
 }
 
 /// A region and a unit function: the key of the unit that serves it.

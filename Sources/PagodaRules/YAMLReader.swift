@@ -28,6 +28,14 @@ struct YAMLReader {
     /// Parses one rule file after checking it against the limits (`R080`-`R082`: one error, and no
     /// node); syntax errors are reported with the position libyaml gives.
     mutating func compose(_ file: RuleFile) -> Node? {
+        if let bad = file.invalidByte {
+            diagnostics.error(
+                .yamlSyntax,
+                "the file is not UTF-8 text (byte 0x\(String(bad.byte, radix: 16, uppercase: true)) here): "
+                    + "save it as UTF-8, as rule files are read",
+                at: RulePosition(file: self.file, line: bad.line, column: bad.column))
+            return nil
+        }
         let size = file.unreadSize ?? file.text.utf8.count
         if size > limits.maxFileBytes {
             diagnostics.error(

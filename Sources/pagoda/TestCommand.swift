@@ -13,7 +13,15 @@ struct Test: ParsableCommand {
     func run() throws {
         let ruleSet = try loadRuleSet(directory)
         let testDir = (directory.hasSuffix("/") ? String(directory.dropLast()) : directory) + "/tests"
-        let files = (try? RuleSetCompiler.readFiles(in: testDir)) ?? []
+        var files: [RuleFile] = []
+        if FileManager.default.fileExists(atPath: testDir) {
+            do {
+                files = try RuleSetCompiler.readFiles(in: testDir)
+            } catch {
+                printError("pagoda: cannot read test directory '\(testDir)': \(error.localizedDescription)\n")
+                throw ExitCode(2)
+            }
+        }
         if files.isEmpty {
             printError("pagoda: no test files in \(testDir)\n")
         }

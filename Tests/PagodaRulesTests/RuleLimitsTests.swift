@@ -139,6 +139,22 @@ import Testing
         #expect(refusal.message == "the file is \(mib) MiB; a rule file may hold at most 32.0 MiB")
     }
 
+    /// A file saved in GBK, as editors on Chinese Windows often do: `R001` at its first byte that is not UTF-8,
+    /// in the rule directory and among the test files, where it counts as a failure.
+    @Test func aFileThatIsNotUTF8IsAnErrorAtItsFirstBadByte() throws {
+        // "# 南海" in GBK on the second line: 0xC4 0xCF 0xBA 0xA3, after two characters.
+        let gbk = Data("categories:\n  # ".utf8) + Data([0xC4, 0xCF, 0xBA, 0xA3]) + Data("\n  a: {name: 甲}\n".utf8)
+        let dir = try Self.ruleDirectory(["zz.yaml": gbk])
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let errors = try Self.errors(dir)
+        let refusal = try #require(errors.first { $0.code == .yamlSyntax }, "\(errors)")
+        #expect(refusal.location == RulePosition(file: dir.path + "/zz.yaml", line: 2, column: 5))
+        #expect(refusal.message.hasPrefix("the file is not UTF-8 text (byte 0xC4 here)"), "\(refusal.message)")
+        let rules = try #require(RuleSetCompiler.compile(try Fixtures.goldenFiles(case: nil)).ruleSet)
+        let report = RuleTestRunner(ruleSet: rules).run([RuleFile(path: "tests/gbk.yaml", data: gbk)])
+        #expect(report.failed == 1 && report.diagnostics.first?.location.line == 2)
+    }
+
     @Test func aFileOfExactlyTheLimitIsReadAndOneByteMoreIsNot() throws {
         let dir = try Self.ruleDirectory([:])
         defer { try? FileManager.default.removeItem(at: dir) }
