@@ -96,7 +96,7 @@ public enum Explanation: Sendable, Hashable, CustomStringConvertible {
         case .emergency(let rule, let line, let phrases):
             "emergency rule \(rule) matched \(phrases.joined(separator: ", ")): handed off to \(line)"
         case .intakeEmergencyWithoutRule:
-            "intake marked the ticket an emergency but no emergency rule matched: dispatched as an urgent matter"
+            "intake marked the ticket an emergency but no emergency rule matched: routed with urgency emergency"
         case .categoryFromIntake(let c): "category \(c) as given by intake"
         case .categorySet(let rule, let category, let phrases, let overriding):
             "category \(category) set by \(rule) (matched \(phrases.joined(separator: ", ")))"
