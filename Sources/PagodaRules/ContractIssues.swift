@@ -12,11 +12,22 @@ public struct ContractIssues: Sendable {
 
     public var isFull: Bool { list.count >= cap }
 
+    /// Adds an issue. Its path may hold a sender's key (an unknown field's), and its reason may quote a value;
+    /// both go into headers, logs and operators' screens, so the path is cut after `maxPathCharacters` and
+    /// mobile numbers in either are masked (`PhoneMask.maskNumbers`).
     public mutating func add(_ path: String, _ code: ValidationCode, _ reason: String) {
         guard !isFull else { return }
-        list.append(
-            ValidationIssue(path: path, code: code, message: path.isEmpty ? "(root): \(reason)" : "\(path): \(reason)"))
+        var path = path
+        if path.utf8.count > Self.maxPathCharacters, path.count > Self.maxPathCharacters {
+            path = String(path.prefix(Self.maxPathCharacters)) + "…"
+        }
+        path = PhoneMask.maskNumbers(in: Array(path.utf8))
+        let message = PhoneMask.maskNumbers(in: Array((path.isEmpty ? "(root): \(reason)" : "\(path): \(reason)").utf8))
+        list.append(ValidationIssue(path: path, code: code, message: message))
     }
+
+    /// The longest path an issue keeps, in characters; a longer one (a sender's long key) ends in "…".
+    public static let maxPathCharacters = 64
 
     /// The string in `v`; nil (with `required` or `type` reported as appropriate) otherwise.
     public mutating func string(_ v: JSONValue?, _ path: String, required: Bool) -> String? {

@@ -71,7 +71,7 @@ public struct IntakeProcessor: Sendable {
         let unitID = decision.unit?.id
         // Optional fields the contract left out: the decision carries them, and so does a header, so that a
         // consumer sees them without reading the body. Their messages never hold a phone number unmasked.
-        let warningsHeader = ticket.warnings.isEmpty ? nil : JSON.serializeToString(.array(ticket.warnings.map(\.json)))
+        let warningsHeader = ticket.warnings.isEmpty ? nil : Self.issuesHeader(ticket.warnings)
         let messages: @Sendable (Int64) -> [OutboxMessage] = { seq in
             var headers = [
                 "x-pagoda-ticket-id": ticketID, "x-pagoda-dispatch-seq": String(seq),
@@ -137,6 +137,24 @@ public struct IntakeProcessor: Sendable {
         return dispatch
     }
 
+    /// Issues as a header's JSON array: as many as fit in `issuesHeaderLimit` bytes, in order (the decision and
+    /// the stored rejection keep them all). A message's headers travel in one AMQP frame (128 KiB unless the
+    /// broker says otherwise), and a publish past it fails for good: the outbox would stop at that row.
+    package static func issuesHeader(_ issues: [ValidationIssue]) -> String {
+        var items: [JSONValue] = []
+        var size = 2
+        for issue in issues {
+            let item = issue.json
+            size += JSON.serializeToString(item).utf8.count + 1
+            if size > issuesHeaderLimit { break }
+            items.append(item)
+        }
+        return JSON.serializeToString(.array(items))
+    }
+
+    /// The most bytes `x-pagoda-warnings` and `x-pagoda-errors` hold.
+    package static let issuesHeaderLimit = 16_384
+
     /// The most of a rejected message's body that is kept (stored, and published to the rejected queue): the
     /// contract's size limit, so only a body rejected as `too_large` is cut, to its first 262,144 bytes.
     public static let rejectedBodyLimit = JSONLimits().maxBytes
@@ -146,7 +164,7 @@ public struct IntakeProcessor: Sendable {
         var body = fullBody
         let original = body.count
         if original > Self.rejectedBodyLimit { body = Array(body.prefix(Self.rejectedBodyLimit)) }
-        let all = JSON.serializeToString(.array(issues.map(\.json)))
+        let all = Self.issuesHeader(issues)
         var headers = [
             "x-pagoda-error-code": first.code.rawValue, "x-pagoda-error-path": first.path,
             "x-pagoda-error-reason": first.message,

@@ -528,6 +528,23 @@ struct TicketContractTests {
         #expect(e.issues.count == TicketContract.maxIssues && e.issues[0].path == "id")
     }
 
+    /// A sender's long key stays short in the issue, and no issue quotes a mobile number: issues go into
+    /// AMQP headers (one frame of 128 KiB), logs and the rejected queue.
+    @Test func issuesCutLongKeysAndMaskNumbers() throws {
+        var o = baseObject()
+        o["caller"] = .object(JSONObject([(String(repeating: "a", count: 120_000), 1)]))
+        o["source_line"] = "138 1234 5678"
+        let t = try validate(o).get()
+        let unknown = try #require(t.warnings.first { $0.code == .unknownField })
+        #expect(unknown.path == "caller." + String(repeating: "a", count: 57) + "…", "\(unknown.path)")
+        #expect(JSON.serializeToString(.array(t.warnings.map(\.json))).utf8.count < 1_000)
+        let line = try #require(t.warnings.first { $0.path == "source_line" })
+        #expect(!line.message.contains("1234") && line.message.contains("138****5678"), "\(line.message)")
+        o["channel"] = "13812345678"
+        let e = try #require(validate(o).failureValue)
+        #expect(e.issues[0].path == "channel" && !e.issues[0].message.contains("13812345678"), "\(e.issues[0])")
+    }
+
     @Test func errorTypeInvariants() {
         #expect(TicketValidationError(issues: []) == nil)
         let issue = ValidationIssue(path: "id", code: .required, message: "id: is required")

@@ -68,6 +68,23 @@ import Testing
         #expect(r.message.headers["x-pagoda-errors"]?.contains("channel") == true)
     }
 
+    @Test func issueHeadersStayWithinAFrame() {
+        let issues = (0..<100).map { i in
+            ValidationIssue(
+                path: "attachments[\(i)]", code: .type, message: String(repeating: "很长的说明", count: 60))
+        }
+        let header = IntakeProcessor.issuesHeader(issues)
+        #expect(header.utf8.count <= IntakeProcessor.issuesHeaderLimit)
+        guard case .array(let kept)? = try? JSON.parse(Array(header.utf8)) else {
+            Issue.record("not a JSON array: \(header.prefix(80))")
+            return
+        }
+        #expect(kept.count > 5 && kept.count < 100 && kept.first == issues[0].json)
+        #expect(
+            IntakeProcessor.issuesHeader(Array(issues.prefix(2)))
+                == JSON.serializeToString(.array([issues[0].json, issues[1].json])))
+    }
+
     @Test func dispatchMessagesCarryTheSequenceAndDecision() throws {
         let p = IntakeProcessor(ruleSet: Self.rules, names: Names())
         let body = Array(
