@@ -35,19 +35,26 @@ public enum ConsoleAccess {
         user.role == .centre ? phone : PhoneMask.mask(phone)
     }
 
-    /// The ticket as received, for this user: unless the user is the centre, `caller.phone` masked and the
-    /// mobile numbers written in `title` and `text` too (`PhoneMask.maskNumbers`).
+    /// The ticket as received, for this user: unless the user is the centre, every `phone` masked
+    /// (`PhoneMask.mask`, a number too) and the mobile numbers written anywhere else (title, text, address,
+    /// a caller given as one string, extra fields; `PhoneMask.maskNumbers`), a number becoming a string.
+    /// A degraded ticket is dispatched with what it holds, whatever the type.
     public static func ticketJSON(_ body: [UInt8], for user: ConsoleUser) -> JSONValue? {
-        guard case .object(var o)? = try? JSON.parse(body) else { return nil }
-        guard user.role != .centre else { return .object(o) }
-        if case .object(var caller)? = o["caller"], let phone = caller["phone"]?.stringValue {
-            caller.set("phone", .string(PhoneMask.mask(phone)))
-            o.set("caller", .object(caller))
+        guard let ticket = try? JSON.parse(body), case .object = ticket else { return nil }
+        return user.role == .centre ? ticket : masked(ticket)
+    }
+
+    private static func masked(_ value: JSONValue, phone: Bool = false) -> JSONValue {
+        switch value {
+        case .string(let s) where phone: .string(PhoneMask.mask(s))
+        case .number(let n) where phone: .string(PhoneMask.mask(n))
+        case .string(let s): .string(PhoneMask.maskNumbers(in: Array(s.utf8)))
+        case .number(let n):
+            PhoneMask.maskNumbers(in: Array(n.utf8)) == n ? value : .string(PhoneMask.maskNumbers(in: Array(n.utf8)))
+        case .array(let items): .array(items.map { masked($0, phone: phone) })
+        case .object(let o): .object(JSONObject(o.map { key, v in (key, masked(v, phone: phone || key == "phone")) }))
+        case .bool, .null: value
         }
-        for key in ["title", "text"] {
-            if let value = o[key]?.stringValue { o.set(key, .string(PhoneMask.maskNumbers(in: Array(value.utf8)))) }
-        }
-        return .object(o)
     }
 
     /// A list row's summary (the title, or the text's first 80 characters) as every list shows it: mobile

@@ -142,7 +142,7 @@ struct Rejected: AsyncParsableCommand {
             if let a = e.action {
                 var line = "\(a.kind.rawValue) by \(a.actor) at \(Rejected.time(a.at))"
                 if let m = a.messageID { line += " as message \(m)" }
-                if let r = a.reason { line += ": \(r)" }
+                if let r = a.reason { line += ": \(Rejected.text(r, unmasked: unmasked))" }
                 print(line)
                 if let b = a.body, b != e.body {
                     print("resubmitted body (\(b.count) bytes):")

@@ -247,3 +247,34 @@ import Testing
         }
     }
 }
+
+/// What `ConsoleAccess.ticketJSON` leaves of a caller's numbers, whatever the ticket's shape: a degraded
+/// ticket is dispatched with a phone given as a number, or a caller given as one string.
+@Suite struct ConsoleTicketMaskingTests {
+    static let body = Array(
+        #"""
+        {"id":"T-1","caller":{"name":"王女士","phone":13812345678,"address":"桂城 139 1234 5678 号"},
+        "text":"请回电 13712345678","contact":"+86 136-1234-5678","extra":{"phones":["13512345678"]},
+        "region":{"code":"440605124001"}}
+        """#.utf8)
+
+    @Test(arguments: [ConsoleRole.worker, .supervisor])
+    func noMobileNumberReachesAnyoneButTheCentre(_ role: ConsoleRole) throws {
+        let user = ConsoleUser(name: "u", role: role, unit: role == .worker ? "nanhai.shishan" : nil)
+        let seen = JSON.serializeToString(try #require(ConsoleAccess.ticketJSON(Self.body, for: user)))
+        for number in ["13812345678", "1391234", "13712345678", "136-1234-5678", "13512345678"] {
+            #expect(!seen.contains(number), "\(number) in \(seen)")
+        }
+        #expect(seen.contains(#""phone":"138****5678""#) && seen.contains("440605124001"), "\(seen)")
+        let centre = ConsoleUser(name: "c", role: .centre, unit: nil)
+        let whole = JSON.serializeToString(try #require(ConsoleAccess.ticketJSON(Self.body, for: centre)))
+        #expect(whole.contains(#""phone":13812345678"#))
+    }
+
+    @Test func aStringCallerIsMaskedToo() throws {
+        let body = Array(#"{"id":"T-2","caller":"王女士 13812345678"}"#.utf8)
+        let user = ConsoleUser(name: "s", role: .supervisor, unit: nil)
+        let seen = JSON.serializeToString(try #require(ConsoleAccess.ticketJSON(body, for: user)))
+        #expect(!seen.contains("13812345678") && seen.contains("138****5678"), "\(seen)")
+    }
+}

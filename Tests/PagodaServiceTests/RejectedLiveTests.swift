@@ -162,12 +162,17 @@ extension ServiceTests {
 
         // Drop needs a reason and records it; nothing is removed.
         #expect(try await pagoda(["drop", String(b), "--by", "dave"]).status != 0)
-        let dropped = try await pagoda(["drop", String(b), "--reason", "not a ticket: test traffic", "--by", "dave"])
+        let reason = "not a ticket: test traffic, caller 13812345678 says so"
+        let dropped = try await pagoda(["drop", String(b), "--reason", reason, "--by", "dave"])
         #expect(dropped.status == 0, "\(dropped)")
         #expect(try await pagoda(["drop", String(b), "--reason", "twice", "--by", "dave"]).status == 1)
         let entryB = try #require(try store.rejection(id: b))
         #expect(entryB.status == .dropped && entryB.body == garbage)
-        #expect(entryB.action?.reason == "not a ticket: test traffic")
+        #expect(entryB.action?.reason == reason)
+        // The reason is shown as the body is: its phone numbers masked unless asked.
+        let shownB = try await pagoda(["show", String(b)])
+        #expect(shownB.stdout.contains("caller 138****5678 says so") && !shownB.stdout.contains("13812345678"))
+        #expect(try await pagoda(["show", String(b), "--unmasked"]).stdout.contains("13812345678"))
 
         let open = try await pagoda(["list"])
         #expect(open.stdout.split(separator: "\n").count == 1 && open.stdout.hasPrefix("\(anew.id)  "), "\(open)")
