@@ -69,12 +69,17 @@ public struct EventEncoder: Sendable {
         out.append(literal: Self.eventPrefix)
         out.append(utf8: e.type.rawValue)  // ASCII names: nothing to escape
         out.append(literal: Self.eventIDKey)
-        JSON.serializeString(e.ticketID, into: &out)
-        out.removeLast()  // the closing quote: the id goes on
-        out.append(0x23)
-        out.append(decimal: e.version)
-        out.append(0x2E)
-        out.append(decimal: e.sequence)
+        if e.refused != nil {
+            JSON.serializeString(e.id, into: &out)
+            out.removeLast()
+        } else {
+            JSON.serializeString(e.ticketID, into: &out)
+            out.removeLast()  // the closing quote: the id goes on
+            out.append(0x23)
+            out.append(decimal: e.version)
+            out.append(0x2E)
+            out.append(decimal: e.sequence)
+        }
         out.append(literal: Self.atKey)
         if e.at != lastAt {
             lastAt = e.at

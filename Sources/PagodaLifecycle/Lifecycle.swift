@@ -236,7 +236,9 @@ public struct Lifecycle: Sendable {
     ) -> Transition {
         guard let s = consume state else {
             let refusal = Refusal(.unknownTicket, "no ticket \(command.ticketID) was dispatched")
-            events.append(rejection(command, refusal, version: 0, now: now))
+            var event = rejection(command, refusal, version: 0, now: now)
+            event.refused = command.id
+            events.append(event)
             return Transition(state: nil, events: [], changed: false, outcome: .refused)
         }
         if s.handledCommands.contains(command.id) {

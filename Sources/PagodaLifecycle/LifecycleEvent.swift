@@ -47,6 +47,9 @@ public struct LifecycleEvent: Sendable, Hashable {
     /// The ticket's version after the change, with `sequence` making the event id unique and stable.
     public var version: Int
     public var sequence: Int
+    /// A refusal with no ticket state to give it a version (an unknown ticket, a command that cannot be read):
+    /// what makes its id unique instead, the command id or `sha256:<digest of the body>`.
+    public var refused: String?
     /// Fields particular to the type, in order (spelled out from `payload` when read).
     public var fields: JSONObject {
         get { payload.json }
@@ -87,7 +90,7 @@ public struct LifecycleEvent: Sendable, Hashable {
         a.type == b.type && a.ticketID == b.ticketID && a.at == b.at && a.unit == b.unit && a.level == b.level
             && a.queues == b.queues && a.replyTo == b.replyTo && a.carriesTicket == b.carriesTicket
             && a.version == b.version
-            && a.sequence == b.sequence && a.fields == b.fields
+            && a.sequence == b.sequence && a.refused == b.refused && a.fields == b.fields
     }
 
     public func hash(into hasher: inout Hasher) {
@@ -99,8 +102,9 @@ public struct LifecycleEvent: Sendable, Hashable {
         hasher.combine(fields)
     }
 
-    /// Stable id for consumers that deduplicate (`<ticket>#<version>.<n>`).
-    public var id: String { "\(ticketID)#\(version).\(sequence)" }
+    /// Stable id for consumers that deduplicate: `<ticket>#<version>.<n>`, or `<ticket>#refused/<command>` for
+    /// a refusal without a ticket state (`refused`).
+    public var id: String { refused.map { "\(ticketID)#refused/\($0)" } ?? "\(ticketID)#\(version).\(sequence)" }
 
     /// The event message as JSON (without the ticket, which the service splices in when `carriesTicket`).
     public func json(offsetSeconds: Int) -> JSONObject {

@@ -265,7 +265,8 @@ final class LifecycleService: Service {
         codec: LifecycleCodec, replyTo: String? = nil
     ) -> LifecycleChange {
         let first = issues[0]
-        let event = LifecycleEvent(
+        let digest = Digest.sha256Hex(body)
+        var event = LifecycleEvent(
             type: .commandRejected, ticketID: ticketID ?? "", at: now, unit: nil, level: nil, queues: [],
             replyTo: replyTo,
             carriesTicket: false, version: 0, sequence: 0,
@@ -279,8 +280,8 @@ final class LifecycleService: Service {
                         issues.map(\.json))
                 ),
             ]))
+        event.refused = "sha256:" + digest
         var messages = codec.messages(event, ticket: nil)
-        let digest = Digest.sha256Hex(body)
         for i in messages.indices { messages[i].messageID = "refused-command/\(digest)/\(i)" }
         return LifecycleChange(
             ticketID: ticketID ?? "", expectedVersion: nil, state: nil, events: [], messages: messages,

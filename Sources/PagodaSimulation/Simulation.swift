@@ -626,7 +626,10 @@ public struct Simulation {
                 s.mergedInto = f.mergedInto
                 return s
             }
+            let first = output.events.count
             let t = lifecycle.handle(command, state: stub, now: now, appendingTo: &output.events)
+            // A stand-in has no version of its own: the command id makes the refusal's id unique.
+            for i in first..<output.events.count { output.events[i].refused = command.id }
             if t.outcome == .refused { summary.rejectedCommands += 1 }
             return
         }

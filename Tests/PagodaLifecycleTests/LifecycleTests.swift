@@ -256,6 +256,17 @@ import Testing
         #expect(t.types == [.commandRejected])
         #expect(t.refusalCode == "unknown_ticket")
         #expect(t.events.first?.ticketID == "T-404" && t.events.first?.replyTo == "reply.q")
+        // No version to tell refusals apart: the command id does, so a consumer deduplicating on the id
+        // drops none of them.
+        var other = c
+        other.id = "c-2"
+        let second = lifecycle.handle(other, state: nil, now: LC.monday)
+        #expect(t.events.first?.id == "T-404#refused/c-1" && second.events.first?.id == "T-404#refused/c-2")
+        var encoder = EventEncoder(offsetSeconds: 8 * 3600, verbose: false)
+        var bytes: [UInt8] = []
+        encoder.write(t.events[0], into: &bytes)
+        let written = try JSON.parse(bytes)
+        #expect(written.objectValue?["event_id"] == "T-404#refused/c-1")
     }
 
     // MARK: Idempotency

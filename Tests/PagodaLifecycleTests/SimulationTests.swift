@@ -201,6 +201,7 @@ private let sampleTickets = #"""
     #expect(out[1].string("code") == "required")  // reply without outcome and text
     #expect(out[2].event == "command.rejected")
     #expect(out[2].string("code") == "unknown_ticket")
+    #expect(out[2].string("event_id") == "SIM-NONE#refused/c2")
     #expect(out[3].event == "ticket.dispatched")
     #expect(out[4].event == "ticket.rejected")
     #expect(out[4]["issues"]?.arrayValue?.first?.objectValue?["code"] == "duplicate")
