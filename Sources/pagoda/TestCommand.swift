@@ -5,7 +5,7 @@ import PagodaRules
 
 struct Test: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Run the rule set's test cases (DIR/tests/*.yaml); exit 1 on any failure.")
+        abstract: "Run the rule set's test cases (DIR/tests/*.yaml); exit 1 on any failure, or when there is none.")
 
     @Argument(help: "The rule directory.")
     var directory: String = "rules"
@@ -37,6 +37,7 @@ struct Test: ParsableCommand {
             for r in report.unexercised { print("    \(r.id) (\(r.file):\(r.line))") }
         }
         print("\(report.passed) passed, \(report.failed) failed")
-        if report.failed > 0 { throw ExitCode.failure }
+        // A gate (`pagoda check && pagoda test`) must not pass on a rule set nothing tested.
+        if report.failed > 0 || report.passed == 0 { throw ExitCode.failure }
     }
 }
