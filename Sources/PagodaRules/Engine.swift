@@ -623,3 +623,13 @@ extension BusinessCalendar {
         return (due, warnAt)
     }
 }
+
+extension RuleSet {
+    /// Where an approved return that names no unit sends the ticket: the unit the rules route it to without
+    /// `excluding` (the units it was returned by); nil, for the centre's triage, when they route it anywhere
+    /// else (the platform, triage, an emergency line). The service and the simulator both ask this.
+    public func rerouteUnit(_ ticket: Ticket, excluding: Set<String>) -> String? {
+        let decision = route(ticket, excluding: excluding, trimmed: true)
+        return decision.type == .unit ? decision.unit?.id : nil
+    }
+}

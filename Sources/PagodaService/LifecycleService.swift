@@ -292,8 +292,7 @@ final class LifecycleService: Service {
         guard let body = ticketBody,
             case .success(let ticket) = TicketContract.decode(body, isKnownCategory: rules.isKnownCategory)
         else { return nil }
-        let decision = rules.route(ticket, excluding: excluding)
-        return decision.type == .unit ? decision.unit?.id : nil
+        return rules.rerouteUnit(ticket, excluding: excluding)
     }
 
     // MARK: Timers

@@ -648,7 +648,7 @@ public struct Simulation {
                         readTicket?(offset, length).flatMap { $0.id == id ? $0 : nil }
                     case nil: nil
                     }
-                return ticket.flatMap { rules.route($0, excluding: excluded, trimmed: true).unit?.id }
+                return ticket.flatMap { rules.rerouteUnit($0, excluding: excluded) }
             }
         }
         if t.outcome == .refused { summary.rejectedCommands += 1 }

@@ -122,6 +122,18 @@ import Testing
         #expect(misses.allSatisfy { !$0.1.isEmpty })
     }
 
+    /// An approved return that names no unit goes to the unit the rules give without the returning one;
+    /// anywhere else (here the platform) means the centre's triage decides.
+    @Test func aReturnIsReroutedToAUnitOrToTheCentre() throws {
+        let water = try Fixtures.ticket(["text": .string("河涌有污水"), "region": Fixtures.region("东区", "东一镇")])
+        let first = try #require(rules.route(water).unit?.id)
+        let next = rules.rerouteUnit(water, excluding: [first])
+        #expect(next != nil && next != first)
+        let consultation = try Fixtures.ticket(["kind": .string("consultation"), "category": .string("environment")])
+        #expect(rules.route(consultation).type == .platform)
+        #expect(rules.rerouteUnit(consultation, excluding: ["east.e1"]) == nil)
+    }
+
     @Test func consultationsAreAnsweredAtThePlatform() throws {
         let d = try route(["kind": .string("consultation"), "category": .string("environment")])
         #expect(d.type == .platform)
