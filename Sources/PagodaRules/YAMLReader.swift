@@ -151,7 +151,7 @@ struct YAMLReader {
             return nil
         }
         var entries = Entries(node: node)
-        for (keyNode, value) in mapping {
+        for (keyNode, value) in pairs(mapping) {
             guard let key = keyNode.scalar?.string else {
                 diagnostics.error(.wrongType, "keys of \(what) must be plain names", at: location(keyNode))
                 continue
@@ -170,6 +170,38 @@ struct YAMLReader {
         return entries
     }
 
+    /// A mapping's pairs with YAML merge keys expanded (`<<: *base`, or `<<: [*a, *b]`): the merged mappings'
+    /// pairs (of an earlier one before a later one's) and then the mapping's own, which override them. Each
+    /// value keeps its position, where the anchor's mapping wrote it.
+    mutating func pairs(_ mapping: Node.Mapping) -> [(Node, Node)] {
+        var own: [(Node, Node)] = []
+        var merged: [(Node, Node)] = []
+        var mergedKeys: Set<String> = []
+        for (keyNode, value) in mapping {
+            guard keyNode.scalar?.string == "<<" else {
+                own.append((keyNode, value))
+                continue
+            }
+            let sources: [Node]
+            if case .sequence(let list) = value { sources = Array(list) } else { sources = [value] }
+            for source in sources {
+                guard case .mapping(let m) = source else {
+                    diagnostics.error(
+                        .wrongType,
+                        "a merge key '<<' takes a mapping or a list of them (an alias such as *base), "
+                            + "got \(Self.describe(source))", at: location(source))
+                    continue
+                }
+                for (k, v) in pairs(m) where mergedKeys.insert(k.scalar?.string ?? "").inserted {
+                    merged.append((k, v))
+                }
+            }
+        }
+        if merged.isEmpty { return own }
+        let ownKeys = Set(own.compactMap { $0.0.scalar?.string })
+        return merged.filter { !ownKeys.contains($0.0.scalar?.string ?? "") } + own
+    }
+
     /// The pairs of a mapping whose keys are names chosen by the author (profiles, categories, years).
     mutating func namedMapping(_ node: Node, what: String) -> [(key: String, keyNode: Node, value: Node)]? {
         guard case .mapping(let mapping) = node else {
@@ -177,7 +209,7 @@ struct YAMLReader {
             return nil
         }
         var result: [(String, Node, Node)] = []
-        for (keyNode, value) in mapping {
+        for (keyNode, value) in pairs(mapping) {
             guard let key = keyNode.scalar?.string else {
                 diagnostics.error(.wrongType, "keys of \(what) must be plain names", at: location(keyNode))
                 continue
