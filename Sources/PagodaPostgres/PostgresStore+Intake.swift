@@ -60,7 +60,7 @@ extension PostgresStore {
                 seen[dispatch.ticketID] = sequence
                 dispatches.append((dispatch, sequence))
                 outcomes.append(.recorded(dispatchSequence: sequence))
-            case .rejection(let rejection):
+            case .rejection(var rejection):
                 // The dispatches before it first: the outbox keeps the batch's order.
                 try await insert(dispatches, conn, logger)
                 dispatches.removeAll()
@@ -73,13 +73,18 @@ extension PostgresStore {
                     outcomes.append(.duplicate(dispatchSequence: earlier))
                     continue
                 }
-                if let messageID = rejection.amqpMessageID,
-                    try await one(
-                        "SELECT 1 FROM rejections WHERE amqp_message_id = \(messageID)", Int32.self, conn, logger)
-                        != nil
-                {
-                    outcomes.append(.duplicateRejection)
-                    continue
+                // The same message again is a duplicate; another body under its id is a rejection of its own.
+                func storedBody(_ key: String) async throws -> Data? {
+                    try await one("SELECT body FROM rejections WHERE amqp_message_id = \(key)", Data.self, conn, logger)
+                }
+                if let messageID = rejection.amqpMessageID, let body = try await storedBody(messageID) {
+                    rejection = rejection.keyedByBody
+                    var seen = body == Data(rejection.body)
+                    if !seen { seen = try await storedBody(rejection.amqpMessageID!) != nil }
+                    if seen {
+                        outcomes.append(.duplicateRejection)
+                        continue
+                    }
                 }
                 let at = EpochMillis.from(rejection.at)
                 let query: PostgresQuery = try """

@@ -291,7 +291,7 @@ public final class DispatchStore: Sendable {
                 sequence += 1
                 try insert(dispatch, sequence: sequence, db)
                 outcomes.append(.recorded(dispatchSequence: sequence))
-            case .rejection(let rejection):
+            case .rejection(var rejection):
                 // A message already dispatched came back (as poison, or its body reads otherwise now).
                 if let messageID = rejection.amqpMessageID,
                     let seen = try InboxRecord.dispatchSequence(amqpMessageID: messageID, db)
@@ -299,11 +299,18 @@ public final class DispatchStore: Sendable {
                     outcomes.append(.duplicate(dispatchSequence: seen))
                     continue
                 }
+                // The same message again is a duplicate; another body under its id is a rejection of its own.
                 if let messageID = rejection.amqpMessageID,
-                    try RejectionRecord.exists(amqpMessageID: messageID, db)
+                    let body = try RejectionRecord.body(amqpMessageID: messageID, db)
                 {
-                    outcomes.append(.duplicateRejection)
-                    continue
+                    rejection = rejection.keyedByBody
+                    let seen =
+                        try body == Data(rejection.body)
+                        || RejectionRecord.body(amqpMessageID: rejection.amqpMessageID!, db) != nil
+                    if seen {
+                        outcomes.append(.duplicateRejection)
+                        continue
+                    }
                 }
                 let at = EpochMillis.from(rejection.at)
                 var row = RejectionRecord(

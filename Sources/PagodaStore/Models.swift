@@ -164,10 +164,11 @@ public struct OutboxMessage: Sendable, Hashable {
 /// An invalid intake message, recorded for audit and forwarded to the
 /// rejected queue.
 public struct Rejection: Sendable, Hashable {
-    /// Deduplication key: a rejection whose key was already recorded is
-    /// skipped. Intake gives the AMQP message id, or for a message without
-    /// one `sha256:` and its body's digest; without a key, rejections are
-    /// never deduplicated.
+    /// Deduplication key: a rejection whose key was already recorded with
+    /// the same body is skipped (with another body, it is recorded under
+    /// `keyedByBody`). Intake gives the AMQP message id, or for a message
+    /// without one `sha256:` and its body's digest; without a key,
+    /// rejections are never deduplicated.
     public var amqpMessageID: String?
     /// The raw delivery body.
     public var body: [UInt8]
@@ -192,6 +193,19 @@ public struct Rejection: Sendable, Hashable {
         self.at = at
         self.message = message
         self.issuesJSON = issuesJSON
+    }
+}
+
+extension Rejection {
+    /// This rejection keyed by its body too (`<key>#sha256:<digest of the body>`), for when its key brought
+    /// another body before: a sender sent a changed message again under the same message id. It is then a
+    /// rejection of its own, and its redelivery finds this key.
+    package var keyedByBody: Rejection {
+        var r = self
+        let key = "\(amqpMessageID ?? "")#sha256:\(Digest.sha256Hex(body))"
+        r.amqpMessageID = key
+        r.message.messageID = "rejected/\(key)"
+        return r
     }
 }
 

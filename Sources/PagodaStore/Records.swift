@@ -412,8 +412,8 @@ extension DeadlineRecord {
 extension RejectionRecord {
     private static let insertSQL = PagodaStore.insertSQL(
         databaseTableName, [CodingKeys.amqpMessageID, .code, .reason, .body, .createdAt, .issuesJSON])
-    private static let existsSQL =
-        "SELECT 1 FROM \(databaseTableName) WHERE \(CodingKeys.amqpMessageID.stringValue) = ?"
+    private static let bodySQL =
+        "SELECT body FROM \(databaseTableName) WHERE \(CodingKeys.amqpMessageID.stringValue) = ?"
 
     /// Inserts the row with a cached statement and sets `id`.
     mutating func insertRow(_ db: Database) throws {
@@ -422,9 +422,9 @@ extension RejectionRecord {
         id = db.lastInsertedRowID
     }
 
-    /// Whether a rejection with this AMQP message id is recorded.
-    static func exists(amqpMessageID: String, _ db: Database) throws -> Bool {
-        try Int.fetchOne(db.cachedStatement(sql: existsSQL), arguments: [amqpMessageID]) != nil
+    /// The body of the rejection recorded with this AMQP message id, or nil when there is none.
+    static func body(amqpMessageID: String, _ db: Database) throws -> Data? {
+        try Data.fetchOne(db.cachedStatement(sql: bodySQL), arguments: [amqpMessageID])
     }
 }
 

@@ -299,14 +299,19 @@ public final class InMemoryStore: IntakeStore, OutboxStore, LifecycleStore {
                         try Self.enqueue(life.messages, &s, at: d.at)
                     }
                     outcomes.append(.recorded(dispatchSequence: seq))
-                case .rejection(let r):
+                case .rejection(var r):
                     if let id = r.amqpMessageID, let seq = s.dispatchedMessages[id] {
                         outcomes.append(.duplicate(dispatchSequence: seq))
                         continue
                     }
-                    if let id = r.amqpMessageID, s.rejections.contains(where: { $0.amqpMessageID == id }) {
-                        outcomes.append(.duplicateRejection)
-                        continue
+                    if let id = r.amqpMessageID, let earlier = s.rejections.first(where: { $0.amqpMessageID == id }) {
+                        r = r.keyedByBody
+                        if earlier.body == r.body
+                            || s.rejections.contains(where: { $0.amqpMessageID == r.amqpMessageID })
+                        {
+                            outcomes.append(.duplicateRejection)
+                            continue
+                        }
                     }
                     let id = s.nextRejectionID
                     s.nextRejectionID += 1

@@ -36,6 +36,33 @@ import Testing
         }
     }
 
+    /// A sender that sends a changed message again under the same message id, still invalid: the new body is
+    /// a rejection of its own (keyed by its body too), and each body delivered again is a duplicate.
+    @Test(arguments: Backend.allCases)
+    func anotherBodyUnderARejectedMessageIDIsRecordedToo(_ backend: Backend) async throws {
+        try await withStore(backend) { store in
+            let outcomes = try await store.recordDispatches([
+                rejection(amqp: "m-1", messageID: "rejected/m-1", body: "not json"),
+                rejection(amqp: "m-1", messageID: "rejected/m-1", body: "still not json"),
+                rejection(amqp: "m-1", messageID: "rejected/m-1", body: "not json"),
+            ])
+            let again = try await store.recordDispatches([
+                rejection(amqp: "m-1", messageID: "rejected/m-1", body: "still not json")
+            ])
+            guard case .rejected(let first) = outcomes[0], case .rejected(let second) = outcomes[1] else {
+                Issue.record("expected two rejections, got \(outcomes)")
+                return
+            }
+            #expect(first != second && outcomes[2] == .duplicateRejection && again == [.duplicateRejection])
+            let key = "m-1#sha256:" + Digest.sha256Hex(Array("still not json".utf8))
+            let changed = try #require(try await store.rejection(id: second))
+            #expect(changed.amqpMessageID == key && changed.body == Array("still not json".utf8))
+            #expect(try await store.rejection(id: first)?.amqpMessageID == "m-1")
+            let counts = try await store.rowCounts()
+            #expect(counts.rejections == 2 && counts.outboxPending == 2)
+        }
+    }
+
     /// A message that brought a dispatched ticket and comes back rejected (as poison after deliveries left
     /// unacknowledged, or read otherwise by new rules) is that dispatch's duplicate, in this batch or later.
     @Test(arguments: Backend.allCases)
