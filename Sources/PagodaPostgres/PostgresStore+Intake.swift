@@ -64,11 +64,14 @@ extension PostgresStore {
                 // The dispatches before it first: the outbox keeps the batch's order.
                 try await insert(dispatches, conn, logger)
                 dispatches.removeAll()
-                // A message already dispatched came back (as poison, or its body reads otherwise now).
+                // A message already dispatched came back (as poison, or its body reads otherwise now): the
+                // same message id with the same bytes.
                 if let messageID = rejection.amqpMessageID,
                     let earlier = try await one(
-                        "SELECT dispatch_seq FROM inbox WHERE amqp_message_id = \(messageID) LIMIT 1", Int64.self, conn,
-                        logger)
+                        """
+                        SELECT i.dispatch_seq FROM inbox i JOIN tickets t ON t.id = i.ticket_id
+                        WHERE i.amqp_message_id = \(messageID) AND t.body = \(Data(rejection.body)) LIMIT 1
+                        """, Int64.self, conn, logger)
                 {
                     outcomes.append(.duplicate(dispatchSequence: earlier))
                     continue

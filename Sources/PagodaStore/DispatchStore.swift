@@ -292,9 +292,10 @@ public final class DispatchStore: Sendable {
                 try insert(dispatch, sequence: sequence, db)
                 outcomes.append(.recorded(dispatchSequence: sequence))
             case .rejection(var rejection):
-                // A message already dispatched came back (as poison, or its body reads otherwise now).
+                // A message already dispatched came back (as poison, or its body reads otherwise now): the
+                // same message id with the same bytes.
                 if let messageID = rejection.amqpMessageID,
-                    let seen = try InboxRecord.dispatchSequence(amqpMessageID: messageID, db)
+                    let seen = try InboxRecord.dispatchSequence(amqpMessageID: messageID, body: rejection.body, db)
                 {
                     outcomes.append(.duplicate(dispatchSequence: seen))
                     continue

@@ -368,12 +368,16 @@ extension InboxRecord {
             .execute(arguments: [ticketID, amqpMessageID, dispatchSeq, receivedAt])
     }
 
-    /// The dispatch sequence of the ticket that came in the message `amqpMessageID`, if any (through the
-    /// partial index of `v8-inbox-message-ids`).
-    static func dispatchSequence(amqpMessageID: String, _ db: Database) throws -> Int64? {
+    /// The dispatch sequence of the ticket that came in the message `amqpMessageID` with these bytes, if any
+    /// (through the partial index of `v8-inbox-message-ids`).
+    static func dispatchSequence(amqpMessageID: String, body: [UInt8], _ db: Database) throws -> Int64? {
         try Int64.fetchOne(
-            db.cachedStatement(sql: "SELECT dispatch_seq FROM inbox WHERE amqp_message_id = ? LIMIT 1"),
-            arguments: [amqpMessageID])
+            db.cachedStatement(
+                sql: """
+                    SELECT i.dispatch_seq FROM inbox i JOIN tickets t ON t.id = i.ticket_id
+                    WHERE i.amqp_message_id = ? AND t.body = ? LIMIT 1
+                    """),
+            arguments: [amqpMessageID, Data(body)])
     }
 
     /// The dispatch sequence recorded for `ticketID`, if any.

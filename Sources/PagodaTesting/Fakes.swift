@@ -226,7 +226,7 @@ public final class InMemoryStore: IntakeStore, OutboxStore, LifecycleStore {
         /// Ticket id to its dispatch sequence.
         public var inbox: [String: Int64] = [:]
         /// The dispatch sequence of each message id that brought a dispatched ticket.
-        public var dispatchedMessages: [String: Int64] = [:]
+        public var dispatchedMessages: [String: (sequence: Int64, body: [UInt8])] = [:]
         public var tickets: [String: [UInt8]] = [:]
         public var lastSequence: Int64 = 0
         public var rejections: [RejectionRow] = []
@@ -287,7 +287,7 @@ public final class InMemoryStore: IntakeStore, OutboxStore, LifecycleStore {
                     s.lastSequence += 1
                     let seq = s.lastSequence
                     s.inbox[d.ticketID] = seq
-                    if let id = d.amqpMessageID { s.dispatchedMessages[id] = seq }
+                    if let id = d.amqpMessageID { s.dispatchedMessages[id] = (seq, d.ticketJSON) }
                     s.tickets[d.ticketID] = d.ticketJSON
                     let dispatched = EventWrite(type: "ticket.dispatched", at: d.at, payloadJSON: "{}")
                     s.events[d.ticketID, default: []].append(dispatched)
@@ -300,8 +300,8 @@ public final class InMemoryStore: IntakeStore, OutboxStore, LifecycleStore {
                     }
                     outcomes.append(.recorded(dispatchSequence: seq))
                 case .rejection(var r):
-                    if let id = r.amqpMessageID, let seq = s.dispatchedMessages[id] {
-                        outcomes.append(.duplicate(dispatchSequence: seq))
+                    if let id = r.amqpMessageID, let earlier = s.dispatchedMessages[id], earlier.body == r.body {
+                        outcomes.append(.duplicate(dispatchSequence: earlier.sequence))
                         continue
                     }
                     if let id = r.amqpMessageID, let earlier = s.rejections.first(where: { $0.amqpMessageID == id }) {

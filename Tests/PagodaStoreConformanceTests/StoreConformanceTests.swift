@@ -64,24 +64,28 @@ import Testing
     }
 
     /// A message that brought a dispatched ticket and comes back rejected (as poison after deliveries left
-    /// unacknowledged, or read otherwise by new rules) is that dispatch's duplicate, in this batch or later.
+    /// unacknowledged, or read otherwise by new rules) is that dispatch's duplicate, in this batch or later;
+    /// another body under that message id is not, and is recorded as a rejection.
     @Test(arguments: Backend.allCases)
     func aDispatchedMessageRejectedLaterIsADuplicate(_ backend: Backend) async throws {
         try await withStore(backend) { store in
+            let a = String(decoding: dispatch("A").ticketJSON, as: UTF8.self)
             let first = try await store.recordDispatches([
-                .dispatch(dispatch("A", amqp: "m-a")), rejection(amqp: "m-a", messageID: "rejected/m-a"),
+                .dispatch(dispatch("A", amqp: "m-a")), rejection(amqp: "m-a", messageID: "rejected/m-a", body: a),
             ])
             #expect(first == [.recorded(dispatchSequence: 1), .duplicate(dispatchSequence: 1)])
             let later = try await store.recordDispatches([
-                rejection(amqp: "m-a", messageID: "rejected/m-a-2"), rejection(amqp: "m-b", messageID: "rejected/m-b"),
+                rejection(amqp: "m-a", messageID: "rejected/m-a-2", body: a),
+                rejection(amqp: "m-b", messageID: "rejected/m-b"),
+                rejection(amqp: "m-a", messageID: "rejected/m-a-3", body: "A changed, not json"),
             ])
             #expect(later.first == .duplicate(dispatchSequence: 1))
-            guard case .rejected = later.last else {
-                Issue.record("expected a rejection, got \(later)")
+            guard case .rejected = later[1], case .rejected = later[2] else {
+                Issue.record("expected two rejections, got \(later)")
                 return
             }
             let counts = try await store.rowCounts()
-            #expect(counts.inbox == 1 && counts.rejections == 1)
+            #expect(counts.inbox == 1 && counts.rejections == 2)
         }
     }
 
