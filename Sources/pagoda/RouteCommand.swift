@@ -30,18 +30,18 @@ struct Route: ParsableCommand {
         if input == "-" {
             data = FileHandle.standardInput.readDataToEndOfFile()
         } else {
-            guard let d = FileManager.default.contents(atPath: input) else {
+            // Through a handle, so that a pipe or a process substitution (`<(...)`) reads too.
+            guard let handle = FileHandle(forReadingAtPath: input), let d = try? handle.readToEnd() else {
                 printError("pagoda: cannot read '\(input)'\n")
                 throw ExitCode(2)
             }
             data = d
         }
         let bytes = [UInt8](data)
-        // A single (possibly pretty-printed) JSON document, or JSON Lines.
+        // A single (possibly pretty-printed) JSON document, or JSON Lines: lines of which one at least is an
+        // object on its own. A broken pretty-printed document is read whole, so its error names where.
         var documents: [(line: Int, bytes: ArraySlice<UInt8>)] = []
-        if (try? JSON.parse(bytes)) != nil {
-            documents = [(1, bytes[...])]
-        } else {
+        if (try? JSON.parse(bytes)) == nil {
             var line = 1
             var start = 0
             for (i, b) in bytes.enumerated() where b == UInt8(ascii: "\n") {
@@ -51,6 +51,9 @@ struct Route: ParsableCommand {
             }
             if start < bytes.count { documents.append((line, bytes[start...])) }
             documents.removeAll { doc in doc.bytes.allSatisfy { $0 == 32 || $0 == 9 || $0 == 13 } }
+        }
+        if !documents.contains(where: { doc in (try? JSON.parse(Array(doc.bytes)))?.objectValue != nil }) {
+            documents = [(1, bytes[...])]
         }
         var invalid = 0
         for doc in documents {

@@ -43,3 +43,47 @@ import Testing
         #expect(!run.stdout.contains(" 0 passed"), "the other files ran: \(run.stdout.suffix(200))")
     }
 }
+
+/// `pagoda route` on what an administrator pastes: a pretty-printed ticket, or JSON Lines.
+@Suite struct RouteCommandTests {
+    func route(_ input: String) async throws -> (status: Int32, stdout: String, stderr: String) {
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("pagoda-route-\(UUID().uuidString)")
+        try Data(input.utf8).write(to: file)
+        defer { try? FileManager.default.removeItem(at: file) }
+        let rules = repositoryRoot.appendingPathComponent("rules").path
+        return try await runProcess(
+            [ServeProcess.binary, "route", file.path, "--rules", rules, "--json"], separateStderr: true)
+    }
+
+    static let ticket =
+        #"{"id": "R-1", "received_at": "2026-03-02T09:53:00+08:00", "channel": "wechat", "kind": "complaint", "text": "河涌受到污染"}"#
+
+    /// A broken pretty-printed ticket is one invalid document whose error names the stray comma, not seven
+    /// invalid lines.
+    @Test func aBrokenPrettyPrintedTicketIsOneError() async throws {
+        let pretty = """
+            {
+              "id": "R-1",
+              "received_at": "2026-03-02T09:53:00+08:00",
+              "channel": "wechat",
+              "kind": "complaint",
+              "text": "河涌受到污染",
+            }
+            """
+        let run = try await route(pretty)
+        #expect(run.status == 1)
+        let lines = run.stdout.split(separator: "\n")
+        #expect(lines.count == 1 && lines[0].contains(#""code":"syntax""#), "\(run.stdout)")
+        #expect(lines[0].contains("at byte"), "\(run.stdout)")
+    }
+
+    @Test func jsonLinesAreReadLineByLine() async throws {
+        let run = try await route(
+            Self.ticket + "\n{\"id\": \"R-2\"}\n" + Self.ticket.replacingOccurrences(of: "R-1", with: "R-3"))
+        #expect(run.status == 1)
+        let lines = run.stdout.split(separator: "\n")
+        #expect(lines.count == 3, "\(run.stdout)")
+        #expect(lines[1].contains(#""ticket_id":"R-2""#) && lines[1].contains(#""line":2"#), "\(lines[1])")
+        #expect(lines[0].contains(#""ticket_id":"R-1""#) && !lines[0].contains("issues"))
+    }
+}
