@@ -645,6 +645,9 @@ private struct Checker {
             }
             seen[key] = t.location
             var noCode: [String] = []
+            // Parents without the code a `{parent_code}` queue takes, each once, in order.
+            var noParentCode: [String] = []
+            var parentsWithoutCode: Set<Int> = []
             var reported = false
             let tree = regions
             for r in byLevel[t.level] ?? [] {
@@ -697,9 +700,16 @@ private struct Checker {
                     }
                     continue
                 }
-                let name = t.namePattern.render(value)
-                guard let name, let queue = t.queuePattern.map({ $0.render(value) }) ?? "unit.\(id)" else {
+                guard let name = t.namePattern.render(value) else {
                     noCode.append(region.path)
+                    continue
+                }
+                guard let queue = t.queuePattern.map({ $0.render(value) }) ?? "unit.\(id)" else {
+                    if let p = region.parent, tree[p].code == nil {
+                        if parentsWithoutCode.insert(p).inserted { noParentCode.append(tree[p].path) }
+                    } else {
+                        noCode.append(region.path)
+                    }
                     continue
                 }
                 let index = units.count
@@ -715,6 +725,14 @@ private struct Checker {
                     "the \(t.level) template needs the region's code, which \(noCode.count) region(s) lack: "
                         + noCode.prefix(5).joined(separator: ", ") + (noCode.count > 5 ? ", ..." : "")
                         + "; give them a code, or declare their units", at: t.id.location)
+            }
+            if !noParentCode.isEmpty {
+                diagnostics.error(
+                    .missingKey,
+                    "the \(t.level) template's queue takes {parent_code}, the code of the region above, which "
+                        + "\(noParentCode.count) region(s) lack: " + noParentCode.prefix(5).joined(separator: ", ")
+                        + (noParentCode.count > 5 ? ", ..." : "") + "; give them a code, or take {code} instead",
+                    at: t.queue?.location ?? t.id.location)
             }
         }
     }

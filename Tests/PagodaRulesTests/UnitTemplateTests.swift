@@ -207,6 +207,16 @@ import Testing
         #expect(queues["v990102001001"] == "unit.t990102001.villages")
         let d = rules.route(try Self.ticket("路灯不亮", "西区", "西一镇", "西一村"))
         #expect(d.unit?.id == "v990102001001" && d.queue == "unit.t990102001.villages")
+        // A town without a code: the error names the town, not its villages that have theirs.
+        var noTownCode = try Self.files(units: shared, routes: "routes:\n")
+        let i = noTownCode.firstIndex { $0.path == "regions.yaml" }!
+        noTownCode[i] = RuleFile(
+            path: "regions.yaml",
+            text: Self.regions.replacingOccurrences(of: "          code: \"990101001\"\n", with: ""))
+        let parentless = Self.errors(noTownCode)
+        #expect(parentless.map(\.code) == [.missingKey], "\(parentless)")
+        #expect(parentless.first?.message.contains("which 1 region(s) lack: 东区/东一镇;") == true, "\(parentless)")
+        #expect(parentless.first?.location.column == 81, "at the queue: \(parentless)")
 
         let named = "{each: village, id: \"v{code}\", name: \"{name}\", function: general, queue: \"q.{name}\"}"
         let errors = Self.errors(try Self.files(units: [named], routes: "routes:\n"))
