@@ -114,3 +114,62 @@ enum YAMLExpansion {
         }
     }
 }
+
+/// Where a key is written a second time in one mapping, for the duplicate-key error: one pass over the
+/// parser's events, as `YAMLExpansion` makes.
+enum YAMLDuplicates {
+    /// The position (1-based line and column) of the first key of `names` written again in a mapping that
+    /// holds it already; nil when there is none (or the text does not parse that far).
+    static func repeatedKey(in text: String, among names: Set<String>) -> (line: Int, column: Int)? {
+        var text = text
+        return text.withUTF8 { bytes in
+            var parser = yaml_parser_t()
+            guard yaml_parser_initialize(&parser) == 1 else { return nil }
+            defer { yaml_parser_delete(&parser) }
+            yaml_parser_set_encoding(&parser, YAML_UTF8_ENCODING)
+            yaml_parser_set_input_string(&parser, bytes.baseAddress, bytes.count)
+            /// An open node: for a mapping, whether its next child is a key, and the keys it has.
+            struct Open {
+                var isMapping: Bool
+                var atKey = true
+                var keys: Set<String> = []
+            }
+            var open: [Open] = []
+            /// A child node is complete: in a mapping, a key is followed by its value and the reverse.
+            func completed() {
+                if let last = open.indices.last, open[last].isMapping { open[last].atKey.toggle() }
+            }
+            var event = yaml_event_t()
+            while true {
+                guard yaml_parser_parse(&parser, &event) == 1 else { return nil }
+                defer { yaml_event_delete(&event) }
+                switch event.type {
+                case YAML_STREAM_END_EVENT:
+                    return nil
+                case YAML_SCALAR_EVENT:
+                    if let last = open.indices.last, open[last].isMapping, open[last].atKey {
+                        let key = String(
+                            decoding: UnsafeBufferPointer(
+                                start: event.data.scalar.value, count: Int(event.data.scalar.length)),
+                            as: UTF8.self)
+                        if names.contains(key), !open[last].keys.insert(key).inserted {
+                            return (Int(event.start_mark.line) + 1, Int(event.start_mark.column) + 1)
+                        }
+                    }
+                    completed()
+                case YAML_ALIAS_EVENT:
+                    completed()
+                case YAML_SEQUENCE_START_EVENT:
+                    open.append(Open(isMapping: false))
+                case YAML_MAPPING_START_EVENT:
+                    open.append(Open(isMapping: true))
+                case YAML_SEQUENCE_END_EVENT, YAML_MAPPING_END_EVENT:
+                    open.removeLast()
+                    completed()
+                default:
+                    break
+                }
+            }
+        }
+    }
+}

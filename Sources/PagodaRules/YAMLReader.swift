@@ -88,10 +88,13 @@ struct YAMLReader {
                     diagnostics.error(.yamlSyntax, "YAML syntax: \(ctx)\(problem)", at: at(mark))
                 }
             case .duplicatedKeysInMapping(let duplicates, let context):
+                // At the key written again, where the mistake is (Yams gives the first one).
+                let names = Set(duplicates)
+                let again = YAMLDuplicates.repeatedKey(in: text, among: names)
                 diagnostics.error(
                     .duplicateKey,
                     "duplicate key \(duplicates.map { "'\($0)'" }.joined(separator: ", ")) in one mapping",
-                    at: at(context.mark))
+                    at: again.map { RulePosition(file: file, line: $0.line, column: $0.column) } ?? at(context.mark))
             case .reader(let problem, let offset, _, let yaml):
                 let (line, column) = Self.lineColumn(ofUTF8Offset: offset ?? 0, in: yaml)
                 diagnostics.error(
