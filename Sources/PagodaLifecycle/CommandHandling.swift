@@ -169,6 +169,13 @@ extension Emitter {
         guard until > resolve.due else {
             throw notAfterDeadline(until, resolve.due)
         }
+        // An extension is asked before the deadline: one granted after its red light would count the late
+        // reply as on time.
+        guard !resolve.overdue, at <= resolve.due else {
+            throw Refusal(
+                .invalidExtension,
+                "the resolution deadline \(tables.format(resolve.due)) has passed: an extension is asked before it")
+        }
         let review = reviewDue(state.policy.extensionReview)
         state.pendingExtension = PendingExtension(until: until, reason: reason, at: at, reviewDue: review)
         pauseClocksForRequest()

@@ -246,6 +246,24 @@ import Testing
         #expect(r.state.pendingExtension != nil && r.state.clock(.resolve)?.due == due)
     }
 
+    /// An extension is asked before the deadline: after it, or once its red light is on, it is refused, so
+    /// that a late reply cannot be counted on time.
+    @Test func anExtensionAskedAfterTheDeadlineIsRefused() throws {
+        var r = try LC.run(LC.Sample.complaint)
+        let due = try #require(r.state.clock(.resolve)?.due)
+        let late = r.send(
+            .requestExtension(until: due.addingTimeInterval(86_400), reason: "x"), time: due.addingTimeInterval(60),
+            expect: .refused)
+        #expect(late.refusalCode == "invalid_extension" && r.state.pendingExtension == nil)
+        #expect(late.events.first?.string("reason")?.contains("has passed") == true)
+        var red = try LC.run(LC.Sample.complaint)
+        let i = try #require(red.state.clocks.firstIndex { $0.clock == .resolve })
+        red.state.clocks[i].overdue = true
+        let t = red.send(
+            .requestExtension(until: due.addingTimeInterval(86_400), reason: "x"), time: Self.nine10, expect: .refused)
+        #expect(t.refusalCode == "invalid_extension")
+    }
+
     @Test func anExtensionWithoutARunningResolveClockIsRefused() throws {
         // No Foshan profile lacks a resolve clock; a state stored under another rule set may.
         var r = try LC.run(LC.Sample.complaint)
