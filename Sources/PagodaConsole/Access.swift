@@ -37,7 +37,8 @@ public enum ConsoleAccess {
 
     /// The ticket as received, for this user: unless the user is the centre, every `phone` masked
     /// (`PhoneMask.mask`, a number too) and the mobile numbers written anywhere else (title, text, address,
-    /// a caller given as one string, extra fields; `PhoneMask.maskNumbers`), a number becoming a string.
+    /// a caller given as one string, extra fields, keys; `PhoneMask.maskNumbers`), a number becoming a
+    /// string.
     /// A degraded ticket is dispatched with what it holds, whatever the type.
     public static func ticketJSON(_ body: [UInt8], for user: ConsoleUser) -> JSONValue? {
         guard let ticket = try? JSON.parse(body), case .object = ticket else { return nil }
@@ -52,7 +53,12 @@ public enum ConsoleAccess {
         case .number(let n):
             PhoneMask.maskNumbers(in: Array(n.utf8)) == n ? value : .string(PhoneMask.maskNumbers(in: Array(n.utf8)))
         case .array(let items): .array(items.map { masked($0, phone: phone) })
-        case .object(let o): .object(JSONObject(o.map { key, v in (key, masked(v, phone: phone || key == "phone")) }))
+        case .object(let o):
+            .object(
+                JSONObject(
+                    o.map { key, v in
+                        (PhoneMask.maskNumbers(in: Array(key.utf8)), masked(v, phone: phone || key == "phone"))
+                    }))
         case .bool, .null: value
         }
     }

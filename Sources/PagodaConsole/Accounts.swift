@@ -152,15 +152,16 @@ public struct ConsoleAccounts: Sendable {
         token: String, id: String, expires: Date
     ) {
         let token = "pgd_" + Self.randomHex(32)
+        let digest = Digest.sha256Hex(token.utf8)
         let now = clock()
         let expires = now.addingTimeInterval(Double(days) * 86400)
         guard
             try await store.addConsoleToken(
-                tokenHash: Digest.sha256Hex(token.utf8), userName: name, at: now, expiresAt: expires,
+                tokenHash: digest, userName: name, at: now, expiresAt: expires,
                 audit: ConsoleAuditEntry(
                     at: now, userName: actor, action: "token_add", outcome: "ok", detail: "\(name) days=\(days)"))
         else { throw Refusal(code: .unknownUser, message: "no user \"\(name)\"") }
-        return (token, String(Digest.sha256Hex(token.utf8).prefix(ConsoleTokenRecord.idLength)), expires)
+        return (token, ConsoleTokenRecord.id(ofTokenHash: digest), expires)
     }
 
     /// An account's API tokens (ids and dates only), oldest first.

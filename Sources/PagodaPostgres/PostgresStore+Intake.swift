@@ -201,7 +201,7 @@ extension PostgresStore {
     }
 
     /// Within a dispatch transaction: the most recent earlier ticket sharing one of `keys` received in
-    /// `window` before `receivedAt` (of equal times, the one of the earliest key); then records the new
+    /// `window` before `receivedAt` (`RepeatMatch.latest`); then records the new
     /// ticket's keys. One round trip: the statement's insert is not visible to its own read, which skips the
     /// ticket anyway.
     static func matchRepeat(

@@ -206,7 +206,7 @@ struct RuleLoader {
     }
 
     private mutating func decodeUnit(_ node: Node) -> UnitSpec? {
-        if case .mapping(let m) = node, m.contains(where: { $0.key.scalar?.string == "each" }) {
+        if case .mapping(let m) = node, r.pairs(m, report: false).contains(where: { $0.0.scalar?.string == "each" }) {
             if let t = decodeUnitTemplate(node) { source.unitTemplates.append(t) }
             return nil
         }
@@ -419,13 +419,8 @@ struct RuleLoader {
         if let n = e["time_zone"], let s = r.string(n, what: "time_zone") { tz = Located(s, r.location(n)) }
         var days: [Located<String>] = []
         // No working time at all: every working-time deadline would fall in no year.
-        for key in ["working_days", "working_hours"] {
-            if let n = e[key], case .sequence(let seq) = n, seq.isEmpty {
-                r.diagnostics.error(
-                    .emptyCondition, "an empty '\(key)' list leaves no working time; remove the key for the default",
-                    at: r.location(n))
-            }
-        }
+        refuseEmptyLists(
+            e, ["working_days", "working_hours"], because: "leaves no working time; remove the key for the default")
         if let n = e["working_days"], let items = r.stringList(n, what: "working_days") {
             for item in items {
                 if r.oneOf(item.node, what: "a working day", Self.weekdayNames) != nil {
@@ -728,12 +723,12 @@ struct RuleLoader {
 
     /// An empty list under one of `keys` would match no ticket, where leaving the key out matches every one:
     /// an error at the list (`R043`).
-    private mutating func refuseEmptyLists(_ e: Entries, _ keys: [String]) {
+    private mutating func refuseEmptyLists(
+        _ e: Entries, _ keys: [String], because why: String = "matches nothing; remove the key to match everything"
+    ) {
         for key in keys {
             if let n = e[key], case .sequence(let seq) = n, seq.isEmpty {
-                r.diagnostics.error(
-                    .emptyCondition, "an empty '\(key)' list matches nothing; remove the key to match everything",
-                    at: r.location(n))
+                r.diagnostics.error(.emptyCondition, "an empty '\(key)' list \(why)", at: r.location(n))
             }
         }
     }

@@ -705,7 +705,9 @@ private struct Checker {
                     continue
                 }
                 guard let queue = t.queuePattern.map({ $0.render(value) }) ?? "unit.\(id)" else {
-                    if let p = region.parent, tree[p].code == nil {
+                    if let p = region.parent, tree[p].code == nil,
+                        t.queuePattern?.placeholders.contains(.parentCode) == true
+                    {
                         if parentsWithoutCode.insert(p).inserted { noParentCode.append(tree[p].path) }
                     } else {
                         noCode.append(region.path)

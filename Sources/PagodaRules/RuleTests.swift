@@ -212,7 +212,7 @@ public struct RuleTestRunner {
         case .sequence(let seq): return .array(seq.compactMap { json($0, &r) })
         case .mapping(let m):
             var pairs: [(String, JSONValue)] = []
-            for (k, v) in m {
+            for (k, v) in r.pairs(m) {
                 guard let key = k.scalar?.string, let value = json(v, &r) else { continue }
                 pairs.append((key, value))
             }

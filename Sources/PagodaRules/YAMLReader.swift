@@ -176,7 +176,7 @@ struct YAMLReader {
     /// A mapping's pairs with YAML merge keys expanded (`<<: *base`, or `<<: [*a, *b]`): the merged mappings'
     /// pairs (of an earlier one before a later one's) and then the mapping's own, which override them. Each
     /// value keeps its position, where the anchor's mapping wrote it.
-    mutating func pairs(_ mapping: Node.Mapping) -> [(Node, Node)] {
+    mutating func pairs(_ mapping: Node.Mapping, report: Bool = true) -> [(Node, Node)] {
         var own: [(Node, Node)] = []
         var merged: [(Node, Node)] = []
         var mergedKeys: Set<String> = []
@@ -189,13 +189,14 @@ struct YAMLReader {
             if case .sequence(let list) = value { sources = Array(list) } else { sources = [value] }
             for source in sources {
                 guard case .mapping(let m) = source else {
+                    guard report else { continue }
                     diagnostics.error(
                         .wrongType,
                         "a merge key '<<' takes a mapping or a list of them (an alias such as *base), "
                             + "got \(Self.describe(source))", at: location(source))
                     continue
                 }
-                for (k, v) in pairs(m) where mergedKeys.insert(k.scalar?.string ?? "").inserted {
+                for (k, v) in pairs(m, report: report) where mergedKeys.insert(k.scalar?.string ?? "").inserted {
                     merged.append((k, v))
                 }
             }

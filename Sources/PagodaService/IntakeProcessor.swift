@@ -164,11 +164,10 @@ public struct IntakeProcessor: Sendable {
         var body = fullBody
         let original = body.count
         if original > Self.rejectedBodyLimit { body = Array(body.prefix(Self.rejectedBodyLimit)) }
-        let all = Self.issuesHeader(issues)
         var headers = [
             "x-pagoda-error-code": first.code.rawValue, "x-pagoda-error-path": first.path,
             "x-pagoda-error-reason": first.message,
-            "x-pagoda-errors": all, "x-pagoda-rejected-at": RFC3339.format(now, offsetSeconds: 0),
+            "x-pagoda-errors": Self.issuesHeader(issues), "x-pagoda-rejected-at": RFC3339.format(now, offsetSeconds: 0),
         ]
         if let messageID { headers["x-pagoda-original-message-id"] = messageID }
         if original > body.count { headers["x-pagoda-body-truncated"] = String(original) }
@@ -183,6 +182,6 @@ public struct IntakeProcessor: Sendable {
         return .rejection(
             Rejection(
                 amqpMessageID: key, body: body, code: first.code.rawValue, reason: first.message,
-                at: now, message: message, issuesJSON: all))
+                at: now, message: message, issuesJSON: JSON.serializeToString(.array(issues.map(\.json)))))
     }
 }

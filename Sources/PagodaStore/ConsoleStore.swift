@@ -60,8 +60,11 @@ public struct ConsoleTokenRecord: Sendable, Hashable {
     /// How many hex digits of a token's digest name it.
     public static let idLength = 12
 
+    /// The id of the token with this digest.
+    public static func id(ofTokenHash hash: String) -> String { String(hash.prefix(idLength)) }
+
     package init(tokenHash: String, createdAt: Date, expiresAt: Date?, lastUsed: Date?) {
-        self.id = String(tokenHash.prefix(Self.idLength))
+        self.id = Self.id(ofTokenHash: tokenHash)
         self.createdAt = createdAt
         self.expiresAt = expiresAt
         self.lastUsed = lastUsed

@@ -31,7 +31,7 @@ struct Route: ParsableCommand {
             data = FileHandle.standardInput.readDataToEndOfFile()
         } else {
             // Through a handle, so that a pipe or a process substitution (`<(...)`) reads too.
-            guard let handle = FileHandle(forReadingAtPath: input), let d = try? handle.readToEnd() else {
+            guard let handle = FileHandle(forReadingAtPath: input), let d = try? handle.readToEnd() ?? Data() else {
                 printError("pagoda: cannot read '\(input)'\n")
                 throw ExitCode(2)
             }

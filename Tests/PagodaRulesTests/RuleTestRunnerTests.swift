@@ -13,6 +13,22 @@ import Testing
 
         """
 
+    /// A case's ticket may take another's fields through a YAML merge key.
+    @Test func aTicketMayMergeAnother() throws {
+        let rules = try Fixtures.baseRuleSet
+        let file = RuleFile(
+            path: "tests/t.yaml",
+            text: Self.header + """
+                  - ticket: &water {category: environment.water, region: {district: 东区, town: 东一镇}, text: 河涌发臭}
+                    want: {unit: east.e1}
+                  - ticket: {<<: *water, region: {district: 西区, town: 西一镇}}
+                    want: {unit: west.w1}
+                """)
+        let report = RuleTestRunner(ruleSet: rules).run([file])
+        #expect(report.diagnostics.isEmpty, "\(report.diagnostics)")
+        #expect(report.cases.count == 2 && report.failed == 0, "\(report.cases.map(\.failures))")
+    }
+
     @Test func wantChecksPriorityEscalationPolicyCoHandlersAndWarnings() throws {
         let rules = try Fixtures.baseRuleSet
         let ticket = try Fixtures.ticket([

@@ -83,6 +83,17 @@ import Testing
         #expect(v.location.file == "units.yaml")
     }
 
+    /// A template may take another's keys through a YAML merge key, `each` included.
+    @Test func aTemplateMayMergeAnother() throws {
+        let units = [
+            "&villages " + Self.templates[0], Self.templates[1],
+            "{<<: *villages, id: \"w{code}\", name: \"{name}水务站\", function: water}",
+        ]
+        let rules = try Fixtures.compile(Self.files(units: units))
+        let water = try #require(rules.units.first { $0.id == "w990101001002" })
+        #expect(water.fromTemplate && water.level == .village && water.function == "water" && water.name == "东二村水务站")
+    }
+
     @Test func routesReachTemplatedUnitsByIdAndByLevel() throws {
         let rules = try Fixtures.compile(Self.files())
         let fixed = rules.route(try Self.ticket("东二村路灯不亮", "东区", "东二街道", "东三村"))

@@ -77,6 +77,11 @@ import Testing
         #expect(lines[0].contains("at byte"), "\(run.stdout)")
     }
 
+    @Test func anEmptyFileIsAnEmptyTicket() async throws {
+        let run = try await route("")
+        #expect(run.status == 1 && run.stdout.contains(#""code":"empty""#), "\(run)")
+    }
+
     @Test func jsonLinesAreReadLineByLine() async throws {
         let run = try await route(
             Self.ticket + "\n{\"id\": \"R-2\"}\n" + Self.ticket.replacingOccurrences(of: "R-1", with: "R-3"))

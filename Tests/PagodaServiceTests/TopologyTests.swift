@@ -68,6 +68,23 @@ import Testing
         #expect(r.message.headers["x-pagoda-errors"]?.contains("channel") == true)
     }
 
+    /// The header holds what fits in a frame; the stored rejection keeps every issue.
+    @Test func aRejectionKeepsEveryIssueItsHeaderCannotHold() throws {
+        let p = IntakeProcessor(ruleSet: Self.rules, names: Names())
+        let keys = (0..<120).map { "\"\(String(repeating: "k", count: 150))\($0)\":1" }.joined(separator: ",")
+        let body = Array(#"{"channel":"fax","caller":{"#.utf8) + Array(keys.utf8) + Array("}}".utf8)
+        guard case .rejection(let r) = p.process(body: body, messageID: "m-big", now: Date()) else {
+            Issue.record("expected a rejection")
+            return
+        }
+        let header = try #require(r.message.headers["x-pagoda-errors"])
+        #expect(header.utf8.count <= IntakeProcessor.issuesHeaderLimit)
+        let issuesJSON = try #require(r.issuesJSON)
+        let stored = try #require(try JSON.parse(Array(issuesJSON.utf8)).arrayValue)
+        let sent = try #require(try JSON.parse(Array(header.utf8)).arrayValue)
+        #expect(stored.count == TicketContract.maxIssues && sent.count < stored.count, "\(stored.count), \(sent.count)")
+    }
+
     @Test func issueHeadersStayWithinAFrame() {
         let issues = (0..<100).map { i in
             ValidationIssue(
