@@ -200,7 +200,7 @@ public struct PreparedLine: Sendable {
     /// scenario file, is kept instead of the ticket (see `TicketSource`).
     public init?(payload bytes: UnsafeRawBufferPointer, at: Date, isTicket: Bool, rules: RuleSet, location: Int? = nil)
     {
-        if !isTicket, case .success(let command) = CommandContract.decode(bytes, limits: ScenarioLine.limits) {
+        if !isTicket, case .success(let command) = CommandContract.decode(bytes, limits: CommandContract.limits) {
             self.at = at
             input = .command(command)
             return
@@ -217,6 +217,23 @@ public struct PreparedLine: Sendable {
     /// `init(_:rules:)`, keeping where a ticket lies (`location`, `length`) instead of the ticket when known.
     init(_ line: ScenarioLine, rules: RuleSet, location: Int?, length: Int) {
         at = line.at
+        // A scenario line may be larger and deeper than what `serve` parses: what it would reject is rejected.
+        let (value, limits): (JSONValue, JSONLimits) =
+            switch line.payload {
+            case .ticket(let v): (v, JSONLimits())
+            case .command(let o): (.object(o), CommandContract.limits)
+            }
+        if let issue = Self.limitIssue(value, bytes: length > 0 ? length : nil, limits: limits) {
+            switch line.payload {
+            case .ticket(let value): input = .invalidTicket(id: value.objectValue?["id"]?.stringValue, issues: [issue])
+            case .command(let object):
+                let error = CommandValidationError(
+                    issues: [issue], commandID: object["command_id"]?.stringValue,
+                    ticketID: object["ticket_id"]?.stringValue)
+                input = .invalidCommand(error, object)
+            }
+            return
+        }
         switch line.payload {
         case .ticket(let value):
             switch TicketContract.validate(value, isKnownCategory: rules.isKnownCategory) {
@@ -236,6 +253,27 @@ public struct PreparedLine: Sendable {
             case .success(let command): input = .command(command)
             }
         }
+    }
+}
+
+extension PreparedLine {
+    /// The issue `serve` reports for a ticket or command past its parse limits (`bytes` when known), as
+    /// one issue at the root; nil within them.
+    static func limitIssue(_ value: JSONValue, bytes: Int?, limits: JSONLimits) -> ValidationIssue? {
+        if let bytes, bytes > limits.maxBytes {
+            return ValidationIssue(
+                path: "", code: .tooLarge, message: "(root): \(bytes) bytes, over the limit of \(limits.maxBytes)")
+        }
+        func depth(_ v: JSONValue) -> Int {
+            switch v {
+            case .object(let o): 1 + o.values.reduce(0) { max($0, depth($1)) }
+            case .array(let a): 1 + a.reduce(0) { max($0, depth($1)) }
+            default: 0
+            }
+        }
+        guard depth(value) > limits.maxDepth else { return nil }
+        return ValidationIssue(
+            path: "", code: .tooDeep, message: "(root): nested deeper than \(limits.maxDepth) arrays and objects")
     }
 }
 

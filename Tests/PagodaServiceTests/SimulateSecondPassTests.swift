@@ -47,6 +47,28 @@ import Testing
         #expect(Self.events(prepared).first?.contains("ticket.dispatched") == true)
     }
 
+    /// A scenario line may hold 1 MiB, nested 40 deep; what `serve` would reject (a ticket over 256 KiB or
+    /// nested deeper than 32, a command over 64 KiB or deeper than 8) the simulation rejects too.
+    @Test func whatServeRefusesForItsSizeIsRejected() throws {
+        let large = Self.ticketLine.replacingOccurrences(
+            of: "希望有关部门前往核查。", with: String(repeating: "希望有关部门前往核查。", count: 9_000))
+        let nested = Self.ticketLine.replacingOccurrences(
+            of: #""category": "living_environment""#,
+            with: #""category": "living_environment", "x": "# + String(repeating: "[", count: 34)
+                + String(repeating: "]", count: 34))
+        let command =
+            #"{"at": "2026-03-02T10:00:00+08:00", "command": {"command_id": "c1", "ticket_id": "FS-9", "unit": "u", "type": "sign", "at": "2026-03-02T10:00:00+08:00", "x": "#
+            + String(repeating: "[", count: 9) + String(repeating: "]", count: 9) + "}}"
+        for (line, code) in [(large, "too_large"), (nested, "too_deep"), (command, "too_deep")] {
+            let prepared = try Self.prepare(line, try Self.entry(line)).get()
+            let events = Self.events(prepared)
+            #expect(
+                events.count == 1 && events[0].contains("\"\(code)\""), "\(code): \(events.first?.prefix(300) ?? "")")
+            #expect(
+                events.first?.contains(line.contains("\"command\"") ? "command.rejected" : "ticket.rejected") == true)
+        }
+    }
+
     @Test func aLineThatMovedIsReadWhole() throws {
         // The first pass saw a longer line here: its ticket's place is past the end of what is there now.
         let longer = Self.ticketLine.replacingOccurrences(of: "受到污染", with: String(repeating: "受到污染", count: 50))
