@@ -179,9 +179,10 @@ public struct UnitReport: Sendable {
     /// before).
     public private(set) var eventsRead = 0
     public private(set) var eventsPassedOver = 0
-    /// The ids of the latest messages counted, oldest first from `recentStart`, to count a repeat once.
-    private var recentIDs: Set<String> = []
-    private var recentOrder: [String] = []
+    /// The latest messages counted, by the hash of their ids, oldest first from `recentStart`, to count a
+    /// repeat once. (Two ids of one run sharing a 64-bit hash is a chance of about one in 10^9 over 100,000.)
+    private var recentIDs: Set<Int> = []
+    private var recentOrder: [Int] = []
     private var recentStart = 0
     /// How many of the latest messages are remembered to find repeats.
     public static let recentLimit = 100_000
@@ -258,8 +259,9 @@ public struct UnitReport: Sendable {
 
     /// Records a message id among the latest; false when it is there already.
     private mutating func remember(_ id: String) -> Bool {
-        guard recentIDs.insert(id).inserted else { return false }
-        recentOrder.append(id)
+        let key = id.hashValue
+        guard recentIDs.insert(key).inserted else { return false }
+        recentOrder.append(key)
         if recentOrder.count - recentStart > Self.recentLimit {
             recentIDs.remove(recentOrder[recentStart])
             recentStart += 1
