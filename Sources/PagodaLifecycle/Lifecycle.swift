@@ -643,9 +643,18 @@ struct Emitter {
         state.clocks = state.profile?.clocks(from: now, calendar: tables.rules.calendar) ?? []
     }
 
-    /// Puts the ticket under supervision (督办): the supervision office hears of it.
+    /// Puts the ticket under supervision (督办): the supervision office hears of it. A ticket supervised already
+    /// stays so, and the office hears of the new reason as a red `ticket.reminder` naming it (an enterprise
+    /// dissatisfied after its repeat complaint was supervised is still the office's to call back), except
+    /// for a clock overdue at the top, which the top's reminders repeat anyway.
     mutating func supervise(reason: String) {
-        guard !state.supervised else { return }
+        guard !state.supervised else {
+            guard reason != "overdue_at_top" else { return }
+            emit(
+                .reminder, to: supervisionQueues,
+                [("light", "red"), ("supervision", true), ("reason", .string(reason))])
+            return
+        }
         state.supervised = true
         emit(.supervised, to: supervisionQueues, [("reason", .string(reason))])
     }

@@ -440,6 +440,23 @@ import Testing
         #expect(plain.dispatch.types == [.dispatched] && !plain.state.supervised && plain.state.repeatOf == "T-0")
     }
 
+    /// Supervised at dispatch for its repeat, the enterprise is then dissatisfied: the ticket stays supervised
+    /// once, and the supervision office hears of the dissatisfaction (the one-to-one callback) as a red
+    /// reminder naming it.
+    @Test func anEnterpriseDissatisfiedAfterItsRepeatWasSupervisedReachesTheOffice() throws {
+        var r = try LC.run(LC.Sample.enterprise, repeatOf: "T-0", enterpriseRepeat: true)
+        r.send(.reply(outcome: .resolved, text: "已处理"), time: Self.nine10)
+        let t = r.send(
+            .callbackResult(reached: true, resolved: false, satisfaction: .unsatisfied, note: nil), from: "triage",
+            time: Self.ten)
+        #expect(t.types.contains(.reopened) && !t.types.contains(.supervised))
+        let reminder = try #require(t.events.first { $0.type == .reminder })
+        #expect(reminder.string("reason") == "enterprise_unsatisfied" && reminder.string("light") == "red")
+        #expect(reminder.fields["supervision"]?.boolValue == true)
+        #expect(reminder.queues.contains("unit.city.supervision"), "\(reminder.queues)")
+        #expect(r.log.filter { $0.type == .supervised }.count == 1 && r.state.supervised)
+    }
+
     @Test func anEmergencyIsHandedOffWithoutATimer() throws {
         let r = try LC.run(LC.Sample.fire)
         #expect(r.state.phase == .handedOff)
