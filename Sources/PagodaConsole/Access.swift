@@ -47,19 +47,21 @@ public enum ConsoleAccess {
 
     private static func masked(_ value: JSONValue, phone: Bool = false) -> JSONValue {
         switch value {
-        case .string(let s) where phone: .string(PhoneMask.mask(s))
-        case .number(let n) where phone: .string(PhoneMask.mask(n))
-        case .string(let s): .string(PhoneMask.maskNumbers(in: Array(s.utf8)))
+        case .string(let s) where phone: return .string(PhoneMask.mask(s))
+        case .number(let n) where phone: return .string(PhoneMask.mask(n))
+        case .string(let s): return .string(PhoneMask.maskNumbers(in: Array(s.utf8)))
         case .number(let n):
-            PhoneMask.maskNumbers(in: Array(n.utf8)) == n ? value : .string(PhoneMask.maskNumbers(in: Array(n.utf8)))
-        case .array(let items): .array(items.map { masked($0, phone: phone) })
+            // A number holding a mobile number becomes the masked string; any other stays a number.
+            let m = PhoneMask.maskNumbers(in: Array(n.utf8))
+            return m == n ? value : .string(m)
+        case .array(let items): return .array(items.map { masked($0, phone: phone) })
         case .object(let o):
-            .object(
+            return .object(
                 JSONObject(
                     o.map { key, v in
                         (PhoneMask.maskNumbers(in: Array(key.utf8)), masked(v, phone: phone || key == "phone"))
                     }))
-        case .bool, .null: value
+        case .bool, .null: return value
         }
     }
 
