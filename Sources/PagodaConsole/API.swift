@@ -61,7 +61,7 @@ public enum ConsoleAPI {
             switch try await env.accounts.login(name: name, password: password, remote: remote) {
             case .success(let user, let token, let csrf):
                 var response = json(.object(JSONObject([("user", userJSON(user)), ("csrf_token", .string(csrf))])))
-                response.setCookie(ConsoleLogin.sessionCookie(token, env))
+                response.setCookie(ConsoleLogin.sessionCookie(token, env, context))
                 return response
             case .refused:
                 throw ConsoleError(.unauthenticated, "wrong name or password", wireCode: "bad_credentials")
@@ -92,7 +92,7 @@ public enum ConsoleAPI {
                 try await env.accounts.logout(tokenHash: digest, user: user.name, remote: remote)
             }
             var response = json(.object(JSONObject([("ok", .bool(true))])))
-            response.setCookie(ConsoleLogin.clearedCookie(ConsoleLogin.cookieName, env))
+            response.setCookie(ConsoleLogin.clearedCookie(ConsoleLogin.cookieName, env, context))
             return response
         }
         registerReads(on: api, env, rates: rates)
@@ -232,10 +232,9 @@ public enum ConsoleAPI {
                     if case .object(var p) = payload {
                         if p["event"] == nil { p.set("event", .string(e.type)) }
                         if p["at"] == nil { p.set("at", t(e.at)) }
-                        if user.role != .centre { p["ticket"] = nil }
                         payload = .object(p)
                     }
-                    return payload
+                    return ConsoleAccess.eventJSON(payload, for: user)
                 }))
         return .object(o)
     }

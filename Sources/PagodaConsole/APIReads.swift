@@ -34,7 +34,7 @@ extension ConsoleAPI {
         api.get("board") { _, context in
             let user = try context.requireUser
             guard BoardPage.allowed(user) else { throw ConsoleError(.forbidden, "承办人员不能查看态势大屏") }
-            return json(boardJSON(try await BoardPage.load(env, rates: rates), env: env))
+            return json(boardJSON(try await BoardPage.load(env, rates: rates), env: env, user: user))
         }
         api.get("report") { request, context in
             let user = try context.requireUser
@@ -130,8 +130,9 @@ extension ConsoleAPI {
         ])
     }
 
-    /// The board's data (`GET /api/v1/board`): what `/board` draws, from the same load and grouping.
-    static func boardJSON(_ data: BoardPage.Data, env: ConsoleEnvironment) -> JSONValue {
+    /// The board's data (`GET /api/v1/board`): what `/board` draws, from the same load and grouping. As on the
+    /// page, an administrator's lists carry no summary (`summary` is empty).
+    static func boardJSON(_ data: BoardPage.Data, env: ConsoleEnvironment, user: ConsoleUser) -> JSONValue {
         let hierarchy = env.hierarchy
         let off = env.configuration.offsetSeconds
         func n(_ v: Int) -> JSONValue { .number(String(v)) }
@@ -176,7 +177,12 @@ extension ConsoleAPI {
         // Figures are shown as soon as there are any (as the page does); `ready` says the month was read.
         let shown = data.rates.ready || !data.rates.month.isEmpty
         let list = { (rows: [ConsoleListRow]) -> JSONValue in
-            .array(rows.map { .object(listRowJSON($0, hierarchy: hierarchy, offsetSeconds: off)) })
+            .array(
+                rows.map { row in
+                    var o = listRowJSON(row, hierarchy: hierarchy, offsetSeconds: off)
+                    if !user.role.seesAll { o.set("summary", .string("")) }
+                    return .object(o)
+                })
         }
         return .object(
             JSONObject([

@@ -45,6 +45,15 @@ public enum ConsoleAccess {
         return user.role == .centre ? ticket : masked(ticket)
     }
 
+    /// A timeline event's payload for this user: unless the user is the centre, without the ticket it may
+    /// carry and with the numbers of its free text (a callback's note, a reply's text) masked as in
+    /// `ticketJSON`.
+    public static func eventJSON(_ payload: JSONValue, for user: ConsoleUser?) -> JSONValue {
+        guard user?.role != .centre, case .object(var o) = payload else { return payload }
+        o["ticket"] = nil
+        return masked(.object(o))
+    }
+
     private static func masked(_ value: JSONValue, phone: Bool = false) -> JSONValue {
         switch value {
         case .string(let s) where phone: return .string(PhoneMask.mask(s))

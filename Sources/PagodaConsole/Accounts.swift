@@ -42,9 +42,12 @@ public struct ConsoleAccounts: Sendable {
             case name, password, role, unit, exists
             case unknownUser = "unknown_user"
             case unknownToken = "unknown_token"
+            case lastAdmin = "last_admin"
         }
         public var code: Code
         public var message: String
+        /// For `unit`: the unit ids nearest to the one given.
+        public var near: [String] = []
         public var description: String { message }
     }
 
@@ -79,8 +82,9 @@ public struct ConsoleAccounts: Sendable {
         }
     }
 
-    /// Checks the unit a user belongs to against the rules: a worker needs one, and any unit named must be
-    /// a unit of the rule files (refused with the nearest ids).
+    /// Checks the unit a user belongs to against the rules: a worker needs one, any unit named must be a
+    /// unit of the rule files (refused with the nearest ids), and a centre user's unit is one the lifecycle
+    /// takes the centre's decisions from (triage's or the supervision unit).
     public static func checkUnit(_ unit: String?, role: ConsoleRole, rules: RuleSet) throws(Refusal) {
         guard let unit else {
             if role == .worker {
@@ -93,7 +97,17 @@ public struct ConsoleAccounts: Sendable {
             throw Refusal(
                 code: .unit,
                 message: "no unit \"\(unit)\" in the rule files"
-                    + (near.isEmpty ? "" : "; nearest: \(near.joined(separator: ", "))"))
+                    + (near.isEmpty ? "" : "; nearest: \(near.joined(separator: ", "))"), near: near)
+        }
+        if role == .centre {
+            let centre = [rules.triageUnit] + (rules.supervisionUnit.map { [$0] } ?? [])
+            let ids = centre.map { rules.units[$0].id }
+            guard ids.contains(unit) else {
+                throw Refusal(
+                    code: .unit,
+                    message: "the centre's decisions are taken from \(ids.joined(separator: " or ")), not \(unit)",
+                    near: ids)
+            }
         }
     }
 
@@ -134,8 +148,18 @@ public struct ConsoleAccounts: Sendable {
         else { throw Refusal(code: .unknownUser, message: "no user \"\(name)\"") }
     }
 
-    /// Disables an account (ends its sessions, revokes its tokens), or enables it again.
+    /// Disables an account (ends its sessions, revokes its tokens), or enables it again. The last enabled
+    /// administrator is not disabled (`lastAdmin`): no one would be left to manage users on the console.
     public func setDisabled(name: String, _ disabled: Bool, by actor: String) async throws {
+        if disabled {
+            let admins = try await store.consoleAccounts().filter {
+                $0.role == ConsoleRole.admin.rawValue && !$0.disabled
+            }
+            if admins.map(\.name) == [name] {
+                throw Refusal(
+                    code: .lastAdmin, message: "\(name) is the last enabled admin; add or enable another first")
+            }
+        }
         let now = clock()
         guard
             try await store.setConsoleAccountDisabled(

@@ -61,6 +61,13 @@ public struct ConsoleAuthMiddleware: RouterMiddleware {
 
     static let csrfHeader = HTTPField.Name("X-CSRF-Token")!
 
+    /// The paths a page's script reads (the board's stream and live part, an inbox's count): without a
+    /// session they are answered 401, not sent to the login page, so that the script sees the session
+    /// ended and reloads its page (which then goes to the login page) instead of drawing the login form.
+    static func readByScript(_ path: String) -> Bool {
+        path == "/board/events" || path == "/board/live" || (path.hasPrefix("/units/") && path.hasSuffix("/count"))
+    }
+
     public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response)
         async throws -> Response
     {
@@ -100,7 +107,7 @@ public struct ConsoleAuthMiddleware: RouterMiddleware {
             }
             return try await next(request, context)
         }
-        if request.uri.path.hasPrefix("/api/") || request.method != .get {
+        if request.uri.path.hasPrefix("/api/") || request.method != .get || Self.readByScript(request.uri.path) {
             throw ConsoleError(.unauthenticated, "请先登录")
         }
         let target = request.uri.description
@@ -119,13 +126,22 @@ struct ConsoleErrorMiddleware: RouterMiddleware {
         -> Response
     {
         var context = context
+        context.viaHTTPS =
+            ConsoleRequestContext.isLoopback(context.remoteAddress)
+            && request.headers[HTTPField.Name("X-Forwarded-Proto")!]?.lowercased() == "https"
         context.remoteAddress = ConsoleRequestContext.clientAddress(
             peer: context.remoteAddress, forwardedFor: request.headers[HTTPField.Name("X-Forwarded-For")!])
         do {
             return try await next(request, context)
         } catch let error as ConsoleError {
             if request.uri.path.hasPrefix("/api/") { return ConsoleAPI.error(error) }
-            if error.code == .unauthenticated { return HTML.redirect("/login") }
+            if error.code == .unauthenticated {
+                if ConsoleAuthMiddleware.readByScript(request.uri.path) {
+                    return HTML.response(
+                        Layout.message(title: "请先登录", text: error.message, context: context), status: .unauthorized)
+                }
+                return HTML.redirect("/login")
+            }
             let title =
                 switch error.code {
                 case .forbidden, .csrf: "无权操作"
@@ -159,16 +175,22 @@ public enum ConsoleLogin {
     /// The login form's own CSRF cookie (double submit: there is no session yet).
     static let loginCookieName = "pagoda_login"
 
-    static func sessionCookie(_ token: String, _ env: ConsoleEnvironment) -> Cookie {
+    /// The session cookie: `HttpOnly`, `SameSite=Lax` (a link to a ticket from another site, an OA system or
+    /// a mail, opens it logged in; every change needs the CSRF token anyway), `Secure` when the console is
+    /// configured so or the request came over TLS through the proxy.
+    static func sessionCookie(_ token: String, _ env: ConsoleEnvironment, _ context: ConsoleRequestContext) -> Cookie {
         Cookie(
-            name: cookieName, value: token, path: "/", secure: env.configuration.secureCookies, httpOnly: true,
-            sameSite: .strict)
+            name: cookieName, value: token, path: "/", secure: secure(env, context), httpOnly: true, sameSite: .lax)
     }
 
-    static func clearedCookie(_ name: String, _ env: ConsoleEnvironment) -> Cookie {
+    static func clearedCookie(_ name: String, _ env: ConsoleEnvironment, _ context: ConsoleRequestContext) -> Cookie {
         Cookie(
-            name: name, value: "", maxAge: 0, path: "/", secure: env.configuration.secureCookies, httpOnly: true,
-            sameSite: .strict)
+            name: name, value: "", maxAge: 0, path: name == cookieName ? "/" : "/login", secure: secure(env, context),
+            httpOnly: true, sameSite: .lax)
+    }
+
+    static func secure(_ env: ConsoleEnvironment, _ context: ConsoleRequestContext) -> Bool {
+        env.configuration.secureCookies || context.viaHTTPS
     }
 
     /// Where a user goes after login: a worker to its unit's inbox, the centre to its desk, others to the board.
@@ -210,8 +232,8 @@ public enum ConsoleLogin {
         var response = HTML.response(Layout.page(title: "登录", context: context, body: body), status: status)
         response.setCookie(
             Cookie(
-                name: loginCookieName, value: token, path: "/login", secure: env.configuration.secureCookies,
-                httpOnly: true, sameSite: .strict))
+                name: loginCookieName, value: token, path: "/login", secure: secure(env, context), httpOnly: true,
+                sameSite: .strict))
         return response
     }
 
@@ -238,8 +260,8 @@ public enum ConsoleLogin {
                     "console login",
                     metadata: ["console.user": "\(user.name)", "console.role": "\(user.role.rawValue)"])
                 var response = HTML.redirect(next ?? home(user))
-                response.setCookie(sessionCookie(token, env))
-                response.setCookie(clearedCookie(loginCookieName, env))
+                response.setCookie(sessionCookie(token, env, context))
+                response.setCookie(clearedCookie(loginCookieName, env, context))
                 return response
             case .refused:
                 env.logger.notice("console login failed", metadata: ["console.user": "\(name)"])
@@ -267,7 +289,7 @@ public enum ConsoleLogin {
                 try await env.accounts.logout(tokenHash: digest, user: user.name, remote: remote)
             }
             var response = HTML.redirect("/login")
-            response.setCookie(clearedCookie(cookieName, env))
+            response.setCookie(clearedCookie(cookieName, env, context))
             return response
         }
     }

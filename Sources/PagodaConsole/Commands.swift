@@ -209,37 +209,3 @@ public enum ConsoleCommands {
         }
     }
 }
-
-extension ConsoleCommands {
-    /// `POST /tickets/{id}/commands` from a page's form: one command (fields as `object(form:...)`
-    /// reads them). Applied or already handled (a second submit of the same form): 303 back to the
-    /// ticket (`?done=TYPE`, `&duplicate=1`). Refused: 409 with the reason in Chinese. Invalid: 400 with
-    /// the contract's messages.
-    static func registerForm(on group: RouterGroup<ConsoleRequestContext>, _ env: ConsoleEnvironment) {
-        group.post("tickets/:id/commands") { request, context in
-            let user = try context.requireUser
-            let id = try context.parameters.require("id")
-            var request = request
-            let form = try await FormData.read(&request)
-            guard let unit = unit(for: user, rules: env.backend.ruleSet) else {
-                throw ConsoleError(.forbidden, "\(user.role.chinese)只能查看，不能办理工单")
-            }
-            let object = object(form: form, ticketID: id, unit: unit, now: env.clock(), env: env)
-            let result = try await submit(object, ticketID: id, user: user, remote: context.remoteAddress, env: env)
-            let back = "/tickets/" + (id.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed) ?? id)
-            switch result.outcome {
-            case .applied:
-                return HTML.redirect(back + "?done=" + result.command.action.type.rawValue)
-            case .duplicate:
-                return HTML.redirect(back + "?done=" + result.command.action.type.rawValue + "&duplicate=1")
-            case .refused(let code, let reason):
-                let body = """
-                    <section class="card message"><h1>“\(h: typeName(result.command.action.type))”未执行</h1>
-                    <div class="notice error" role="alert">\(h: refusalText(code))</div>
-                    <p class="muted">\(h: reason)</p><p><a href="\(h: back)">返回工单</a></p></section>
-                    """
-                return HTML.response(Layout.page(title: "操作未执行", context: context, body: body), status: .conflict)
-            }
-        }
-    }
-}

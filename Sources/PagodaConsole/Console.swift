@@ -120,7 +120,6 @@ public enum ConsoleApplication {
             store: env.store, logger: env.logger, offsetSeconds: env.configuration.offsetSeconds, clock: env.clock)
         rates.start()
         ConsoleAPI.register(on: authenticated.group("api/v1"), env, rates: rates)
-        ConsoleCommands.registerForm(on: authenticated, env)
         ConsoleAdmin.register(on: authenticated, env)
         PageRoutes.register(on: authenticated, env: env, rates: rates)
         return router

@@ -59,6 +59,9 @@ public struct ConsoleRequestContext: RequestContext {
     /// The client's address, for the audit log: the peer's, or behind a proxy on loopback the one it
     /// reports (`clientAddress`).
     public var remoteAddress: String?
+    /// Whether the client reached the console over TLS: a reverse proxy on loopback said so
+    /// (`X-Forwarded-Proto: https`). Cookies set on such a request are `Secure`.
+    public var viaHTTPS = false
 
     public init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)
@@ -68,11 +71,17 @@ public struct ConsoleRequestContext: RequestContext {
     /// The client's address: the peer's, unless the peer is on loopback (a reverse proxy on this machine,
     /// ops/nginx-console.conf) and sends `X-Forwarded-For`, whose last entry is the address that proxy saw.
     public static func clientAddress(peer: String?, forwardedFor: String?) -> String? {
-        guard let peer, peer == "127.0.0.1" || peer == "::1" || peer.hasPrefix("::ffff:127."),
+        guard let peer, isLoopback(peer),
             let last = forwardedFor?.split(separator: ",").last?.trimmingCharacters(in: .whitespaces),
             !last.isEmpty, last.count <= 64
         else { return peer }
         return last
+    }
+
+    /// Whether a peer address is this machine's (a reverse proxy here is trusted for its forwarded headers).
+    public static func isLoopback(_ peer: String?) -> Bool {
+        guard let peer else { return false }
+        return peer == "127.0.0.1" || peer == "::1" || peer.hasPrefix("::ffff:127.")
     }
 
     /// The authenticated user (routes behind the middleware only).

@@ -195,8 +195,34 @@ import Testing
 
             let sup = try await client.login("sup1")
             #expect(try await get(client, "/api/v1/board", sup).status == .ok)
+            // FS-1 reopened twice by an unsatisfied citizen: under supervision. Its summary is listed for the
+            // centre, not for an administrator, whose board shows no citizen's text.
+            let w1 = try await client.login("w1")
+            for round in 1...2 {
+                for (s, body) in [
+                    (w1, #"{"command_id":"r-\#(round)","type":"reply","outcome":"resolved","text":"已修复"}"#),
+                    (
+                        centre,
+                        #"{"command_id":"cb-\#(round)","type":"callback_result","reached":true,"resolved":false,"satisfaction":"unsatisfied"}"#
+                    ),
+                ] {
+                    w.f.clock.advance(60)
+                    let r = try await client.execute(
+                        uri: "/api/v1/tickets/FS-1/commands", method: .post, headers: s.apiHeaders,
+                        body: ByteBuffer(string: body))
+                    #expect(json(r)?["outcome"] == .string("applied"), "\(String(buffer: r.body))")
+                }
+            }
+            func supervised(_ s: Session) async throws -> [JSONObject] {
+                let board = json(try await get(client, "/api/v1/board", s))
+                return board?["supervised"]?.arrayValue?.compactMap(\.objectValue) ?? []
+            }
+            let seen = try await supervised(centre).first { $0["ticket_id"] == .string("FS-1") }
+            #expect(seen?["summary"]?.stringValue?.contains("路灯") == true)
             let admin = try await client.login("admin1")
             #expect(try await get(client, "/api/v1/board", admin).status == .ok)
+            let adminRow = try await supervised(admin).first { $0["ticket_id"] == .string("FS-1") }
+            #expect(adminRow?["summary"] == .string(""))
             let worker = try await client.login("w1")
             let refused = try await get(client, "/api/v1/board", worker)
             #expect(refused.status == .forbidden)

@@ -96,6 +96,9 @@ import Testing
             #expect(!(try await page(client, "/units/\(w.mineUnit)?q=FS-3", worker).1.contains("data-ticket=\"FS-1\"")))
             #expect(!(try await page(client, "/units/\(w.mineUnit)?light=red", worker).1.contains("data-ticket=")))
             #expect(try await page(client, "/units/\(w.mineUnit)/count", worker).1 == "2")
+            // A page number past the end, however large, is an empty page, not an overflow.
+            let (far, farHTML) = try await page(client, "/units/\(w.mineUnit)?page=9223372036854775807", worker)
+            #expect(far == .ok && !farHTML.contains("data-ticket="))
             let (other, otherHTML) = try await page(client, "/units/\(w.theirUnit)", worker)
             #expect(other == .forbidden)
             #expect(!otherHTML.contains("FS-2"))
@@ -123,13 +126,13 @@ import Testing
             #expect(!html.contains("data-type=\"callback_result\""))
             // The same form sent twice: one sign.
             let fields = [("_csrf", worker.csrf), ("command_id", "web-test-sign-1"), ("type", "sign")]
-            for _ in 0..<2 {
+            for suffix in ["", "&duplicate=1"] {
                 let r = try await client.execute(
                     uri: "/tickets/FS-1", method: .post,
                     headers: [.cookie: worker.cookie, .contentType: "application/x-www-form-urlencoded"],
                     body: form(fields))
                 #expect(r.status == .seeOther)
-                #expect(r.headers[.location] == "/tickets/FS-1?done=sign")
+                #expect(r.headers[.location] == "/tickets/FS-1?done=sign" + suffix)
             }
             let history = try #require(try await w.env.store.ticket(id: "FS-1"))
             #expect(history.events.filter { $0.type == "ticket.signed" }.count == 1)
@@ -156,6 +159,22 @@ import Testing
             let sup = try await client.login("sup1")
             let supHTML = try await page(client, "/tickets/FS-1", sup).1
             #expect(!supHTML.contains("data-type=") && supHTML.contains("138****5678"))
+            // A number written in a note is the centre's to read whole; others read it masked, page and API.
+            let note = try await client.execute(
+                uri: "/tickets/FS-1", method: .post,
+                headers: [.cookie: worker.cookie, .contentType: "application/x-www-form-urlencoded"],
+                body: form([
+                    ("_csrf", worker.csrf), ("command_id", "web-test-progress-1"), ("type", "progress"),
+                    ("note", "已联系市民，另一号码13911112222"),
+                ]))
+            #expect(note.status == .seeOther)
+            #expect(try await page(client, "/tickets/FS-1", centre).1.contains("13911112222"))
+            for s in [sup, worker] {
+                let html = try await page(client, "/tickets/FS-1", s).1
+                #expect(html.contains("另一号码139****2222") && !html.contains("13911112222"))
+                let api = try await page(client, "/api/v1/tickets/FS-1", s).1
+                #expect(api.contains("139****2222") && !api.contains("13911112222"))
+            }
         }
     }
 

@@ -170,7 +170,7 @@ import Testing
             var locations: [String] = []
             for _ in 0..<2 {
                 let r = try await client.execute(
-                    uri: "/tickets/\(w.mine)/commands", method: .post,
+                    uri: "/tickets/\(w.mine)", method: .post,
                     headers: [.cookie: s.cookie, .contentType: "application/x-www-form-urlencoded"], body: body)
                 #expect(r.status == .seeOther)
                 locations.append(r.headers[.location] ?? "")
@@ -178,7 +178,7 @@ import Testing
             #expect(locations == ["/tickets/\(w.mine)?done=reply", "/tickets/\(w.mine)?done=reply&duplicate=1"])
             // Without the CSRF field the form is refused before anything is applied.
             let forged = try await client.execute(
-                uri: "/tickets/\(w.mine)/commands", method: .post,
+                uri: "/tickets/\(w.mine)", method: .post,
                 headers: [.cookie: s.cookie, .contentType: "application/x-www-form-urlencoded"],
                 body: form([("command_id", "web-forged"), ("type", "progress"), ("note", "x")]))
             #expect(forged.status == .forbidden)
@@ -201,17 +201,32 @@ import Testing
                 body: ByteBuffer(string: #"{"command_id":"r-1","type":"reply","outcome":"resolved","text":"已修复"}"#))
             #expect(reply.status == .ok)
             let centre = try await client.login("centre1")
+            // Reached, but whether solved and how satisfied left out: the page again, naming what to fill in,
+            // with the note as typed and a fresh command id.
+            let half = try await client.execute(
+                uri: "/tickets/\(w.mine)", method: .post,
+                headers: [.cookie: centre.cookie, .contentType: "application/x-www-form-urlencoded"],
+                body: form([
+                    ("_csrf", centre.csrf), ("command_id", "cb-0"), ("type", "callback_result"), ("reached", "true"),
+                    ("note", "市民说路灯<仍>不亮"),
+                ]))
+            #expect(half.status == .badRequest)
+            let halfHTML = String(buffer: half.body)
+            #expect(halfHTML.contains("请填写“问题是否解决”") && halfHTML.contains("请填写“满意度”"), "\(halfHTML)")
+            #expect(halfHTML.contains(#"value="市民说路灯&lt;仍&gt;不亮""#))
+            #expect(halfHTML.contains(#"<option value="true" selected>已联系上"#))
+            #expect(!halfHTML.contains(#"value="cb-0""#))
             let body = form([
                 ("_csrf", centre.csrf), ("command_id", "cb-1"), ("type", "callback_result"), ("reached", "true"),
                 ("resolved", "true"), ("satisfaction", "satisfied"),
             ])
             let r = try await client.execute(
-                uri: "/tickets/\(w.mine)/commands", method: .post,
+                uri: "/tickets/\(w.mine)", method: .post,
                 headers: [.cookie: centre.cookie, .contentType: "application/x-www-form-urlencoded"], body: body)
             #expect(r.status == .seeOther)
             // A refused form shows the reason in Chinese (the ticket is closed now).
             let late = try await client.execute(
-                uri: "/tickets/\(w.mine)/commands", method: .post,
+                uri: "/tickets/\(w.mine)", method: .post,
                 headers: [.cookie: centre.cookie, .contentType: "application/x-www-form-urlencoded"],
                 body: form([("_csrf", centre.csrf), ("command_id", "cb-2"), ("type", "reject_return")]))
             #expect(late.status == .conflict)

@@ -114,7 +114,9 @@ enum BoardPage {
         )
     }
 
-    /// The board's script (served at `/static/board.js`): redraws the live part on each `update` event.
+    /// The board's script (served at `/static/board.js`): redraws the live part on each `update` event. When
+    /// the session has ended (401) it reloads the page, which leads to the login page; when the stream is
+    /// closed for good it shows the figures as stale and connects again after 5 s.
     static let script = """
         (function () {
           var busy = false, again = false;
@@ -123,6 +125,7 @@ enum BoardPage {
             busy = true;
             fetch("/board/live", { credentials: "same-origin", cache: "no-store" }).then(function (r) {
               if (r.status === 200) return r.text();
+              if (r.status === 401) location.reload();
               throw new Error("HTTP " + r.status);
             }).then(function (html) {
               document.getElementById("board-live").innerHTML = html;
@@ -139,7 +142,10 @@ enum BoardPage {
           function connect() {
             var source = new EventSource("/board/events");
             source.addEventListener("update", refresh);
-            source.onerror = function () { document.getElementById("live-state").classList.add("stale"); };
+            source.onerror = function () {
+              document.getElementById("live-state").classList.add("stale");
+              if (source.readyState === EventSource.CLOSED) { refresh(); setTimeout(connect, 5000); }
+            };
           }
           if (window.EventSource) connect();
         })();

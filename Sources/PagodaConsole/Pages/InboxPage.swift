@@ -32,7 +32,8 @@ enum InboxPage {
             category = v("category")
             enterprise = v("enterprise").map { $0 == "1" || $0 == "true" }
             search = v("q").map { String($0.prefix(200)) }
-            page = max(1, v("page").flatMap(Int.init) ?? 1)
+            // Bounded as the API's offset is (1,000,000 rows), so that no page number overflows the offset.
+            page = min(max(1, v("page").flatMap(Int.init) ?? 1), 1_000_000 / InboxPage.pageSize + 1)
         }
 
         /// The query string of these filters on another page.
@@ -158,14 +159,14 @@ enum InboxPage {
     }
 
     /// The inbox's script (`/static/inbox.js`): reloads the page when the unit's open count changes,
-    /// unless a form is being filled in.
+    /// unless a form is being filled in, or when the session has ended (401: the reload leads to the login page).
     static let script = """
         (function () {
           var data = document.currentScript.dataset, seen = Number(data.seen), unit = data.unit;
           setInterval(function () {
             if (document.activeElement && document.activeElement.closest && document.activeElement.closest("form")) return;
             fetch("/units/" + encodeURIComponent(unit) + "/count", { credentials: "same-origin", cache: "no-store" })
-              .then(function (r) { return r.ok ? r.text() : null; })
+              .then(function (r) { if (r.status === 401) location.reload(); return r.ok ? r.text() : null; })
               .then(function (t) { if (t !== null && Number(t) !== seen) location.reload(); })
               .catch(function () {});
           }, 3000);

@@ -51,23 +51,55 @@ enum TicketPage {
                 throw ConsoleError(.forbidden, "\(user.role.chinese)只能查看，不能办理工单")
             }
             let object = ConsoleCommands.object(form: form, ticketID: id, unit: unit, now: env.clock(), env: env)
-            let result = try await ConsoleCommands.submit(
-                object, ticketID: id, user: user, remote: context.remoteAddress, env: env)
+            let result: ConsoleCommands.Result
+            do {
+                result = try await ConsoleCommands.submit(
+                    object, ticketID: id, user: user, remote: context.remoteAddress, env: env)
+            } catch let error as ConsoleError where error.code == .badRequest {
+                // Not a valid command (a field left out): the page again, with what to fill in and the form as typed.
+                let data = try await load(id, user: user, env: env)
+                let notice = "<div class=\"notice error\" id=\"notice\">\(HTML.escape(formProblem(error)))</div>"
+                return HTML.response(
+                    page(data, notice: notice, draft: form, env: env, context: context), status: .badRequest)
+            }
             switch result.outcome {
-            case .applied, .duplicate:
+            case .applied:
                 return HTML.redirect("/tickets/\(Path.escape(id))?done=\(result.command.action.type.rawValue)")
+            case .duplicate:
+                return HTML.redirect(
+                    "/tickets/\(Path.escape(id))?done=\(result.command.action.type.rawValue)&duplicate=1")
             case .refused(let code, let reason):
                 let data = try await load(id, user: user, env: env)
                 let notice = """
                     <div class="notice error" id="notice">“\(HTML.escape(ConsoleCommands.typeName(result.command.action.type)))”被拒绝：\
                     \(HTML.escape(ConsoleCommands.refusalText(code)))<span class="muted small">（\(HTML.escape(code))：\(HTML.escape(reason))）</span></div>
                     """
-                return HTML.response(page(data, notice: notice, env: env, context: context), status: .conflict)
+                return HTML.response(
+                    page(data, notice: notice, draft: form, env: env, context: context), status: .conflict)
             }
         }
     }
 
-    static func page(_ data: Data, notice: String, env: ConsoleEnvironment, context: ConsoleRequestContext) -> String {
+    /// What a form lacks or holds wrongly, in Chinese, from the contract's issues (`details.issues`).
+    static func formProblem(_ error: ConsoleError) -> String {
+        let labels = [
+            "resolved": "问题是否解决", "satisfaction": "满意度", "reached": "是否联系上市民", "note": "说明",
+            "text": "内容", "until": "延期至", "reason": "原因", "outcome": "办理结果", "to_unit": "改派单位",
+            "new_unit": "改派单位", "into_ticket": "并入工单号", "suggested_unit": "建议承办单位", "milestone": "节点",
+        ]
+        let issues = error.details?["issues"]?.arrayValue?.compactMap(\.objectValue) ?? []
+        let parts = issues.map { issue -> String in
+            let path = issue["path"]?.stringValue ?? ""
+            let label = labels[path].map { "“\($0)”" } ?? path
+            let message = issue["message"]?.stringValue ?? ""
+            return issue["code"]?.stringValue == "required" ? "请填写\(label)" : "\(label)填写有误（\(message)）"
+        }
+        return parts.isEmpty ? error.message : "未提交：" + parts.joined(separator: "；")
+    }
+
+    static func page(
+        _ data: Data, notice: String, draft: FormData? = nil, env: ConsoleEnvironment, context: ConsoleRequestContext
+    ) -> String {
         let h = data.history
         let state = data.state
         let hierarchy = env.hierarchy
@@ -89,9 +121,10 @@ enum TicketPage {
             "<section class=\"card\" id=\"decision\"><h2>派单决定</h2>\(decision(h.decisions.last, env: env))</section></div>"
         body +=
             "<div class=\"grid grid-2\"><section class=\"card\" id=\"clocks\"><h2>时限与计时</h2>\(clocks(state, history: h, now: now, env: env))</section>"
-        body += "<section class=\"card\" id=\"timeline\"><h2>处理记录</h2>\(timeline(h.events, env: env))</section></div>"
+        body +=
+            "<section class=\"card\" id=\"timeline\"><h2>处理记录</h2>\(timeline(h.events, user: user, env: env))</section></div>"
         if let user, let state {
-            let forms = actions(state, user: user, context: context, env: env)
+            let forms = actions(state, user: user, context: context, env: env, draft: draft)
             if !forms.isEmpty {
                 body +=
                     "<section class=\"card\" id=\"actions\"><h2>办理</h2><div class=\"actions\">\(forms)</div></section>"
@@ -242,11 +275,12 @@ enum TicketPage {
         ][r] ?? r
     }
 
-    static func timeline(_ events: [TicketHistory.Event], env: ConsoleEnvironment) -> String {
+    static func timeline(_ events: [TicketHistory.Event], user: ConsoleUser?, env: ConsoleEnvironment) -> String {
         guard !events.isEmpty else { return "<p class=\"muted\">暂无记录</p>" }
         var out = "<ol class=\"timeline\">"
         for e in events {
-            let o = (try? JSON.parse(e.payloadJSON))?.objectValue ?? JSONObject()
+            let payload = (try? JSON.parse(e.payloadJSON)).map { ConsoleAccess.eventJSON($0, for: user) }
+            let o = payload?.objectValue ?? JSONObject()
             // The intake's own dispatch row repeats the lifecycle's dispatch event: shown as 受理.
             let isIntake = o["event"] == nil && e.type == "ticket.dispatched"
             let cls =
@@ -277,100 +311,116 @@ enum TicketPage {
         return out + "</ol>"
     }
 
-    /// The forms of the actions `user` may take on the ticket now.
+    /// The forms of the actions `user` may take on the ticket now. `draft`, a form sent back (refused or
+    /// not valid), fills the form of its type again with what was typed, under a fresh command id.
     static func actions(
-        _ state: TicketState, user: ConsoleUser, context: ConsoleRequestContext, env: ConsoleEnvironment
+        _ state: TicketState, user: ConsoleUser, context: ConsoleRequestContext, env: ConsoleEnvironment,
+        draft: FormData? = nil
     ) -> String {
         guard !state.phase.isFinal else { return "" }
         let rules = env.backend.ruleSet
-        func form(_ type: CommandType, _ fields: String, button: String? = nil, danger: Bool = false) -> String {
-            """
-            <form method="post" action="/tickets/\(HTML.escape(Path.escape(state.ticketID)))" class="action" data-type="\(type.rawValue)">\
-            <h3>\(HTML.escape(ConsoleCommands.typeName(type)))</h3>\(Layout.csrfField(context))\
-            <input type="hidden" name="command_id" value="\(ConsoleCommands.freshID())">\
-            <input type="hidden" name="type" value="\(type.rawValue)">\(fields)\
-            <button type="submit" name="submit" value="\(type.rawValue)"\(danger ? " class=\"danger\"" : "")>\(HTML.escape(button ?? ConsoleCommands.typeName(type)))</button></form>
-            """
+        // The draft while the form of its type is drawn.
+        var filling: FormData?
+        func typed(_ name: String) -> String? { filling?[name].flatMap { $0.isEmpty ? nil : $0 } }
+        func form(_ type: CommandType, button: String? = nil, danger: Bool = false, _ fields: () -> String) -> String {
+            filling = draft?.text("type") == type.rawValue ? draft : nil
+            defer { filling = nil }
+            return """
+                <form method="post" action="/tickets/\(HTML.escape(Path.escape(state.ticketID)))" class="action" data-type="\(type.rawValue)">\
+                <h3>\(HTML.escape(ConsoleCommands.typeName(type)))</h3>\(Layout.csrfField(context))\
+                <input type="hidden" name="command_id" value="\(ConsoleCommands.freshID())">\
+                <input type="hidden" name="type" value="\(type.rawValue)">\(fields())\
+                <button type="submit" name="submit" value="\(type.rawValue)"\(danger ? " class=\"danger\"" : "")>\(HTML.escape(button ?? ConsoleCommands.typeName(type)))</button></form>
+                """
         }
         func select(_ name: String, _ label: String, _ options: [(String, String)], required: Bool = true) -> String {
-            "<label>\(label)</label><select name=\"\(name)\"\(required ? " required" : "")>"
+            let chosen = typed(name)
+            return "<label>\(label)</label><select name=\"\(name)\"\(required ? " required" : "")>"
                 + (required ? "" : "<option value=\"\">（不指定）</option>")
-                + options.map { "<option value=\"\(HTML.escape($0.0))\">\(HTML.escape($0.1))</option>" }.joined()
+                + options.map {
+                    "<option value=\"\(HTML.escape($0.0))\"\(chosen == $0.0 ? " selected" : "")>\(HTML.escape($0.1))</option>"
+                }.joined()
                 + "</select>"
         }
         func text(_ name: String, _ label: String, area: Bool = false, required: Bool = false, list: String? = nil)
             -> String
         {
-            area
-                ? "<label>\(label)</label><textarea name=\"\(name)\"\(required ? " required" : "")></textarea>"
-                : "<label>\(label)</label><input type=\"text\" name=\"\(name)\"\(required ? " required" : "")\(list.map { " list=\"\($0)\"" } ?? "")>"
+            let value = typed(name) ?? ""
+            return area
+                ? "<label>\(label)</label><textarea name=\"\(name)\"\(required ? " required" : "")>\(HTML.escape(value))</textarea>"
+                : "<label>\(label)</label><input type=\"text\" name=\"\(name)\" value=\"\(HTML.escape(value))\"\(required ? " required" : "")\(list.map { " list=\"\($0)\"" } ?? "")>"
+        }
+        func time(_ name: String, _ label: String, required: Bool) -> String {
+            "<label>\(label)</label><input type=\"datetime-local\" name=\"\(name)\" value=\"\(HTML.escape(typed(name) ?? ""))\"\(required ? " required" : "")>"
         }
         var out = ""
         let holds = state.holder?.unit == user.unit
         if user.role == .worker && holds {
             let pending = state.pendingReturn != nil || state.pendingExtension != nil
-            if state.phase == .assigned { out += form(.sign, "<p class=\"muted small\">确认本单位承办此工单。</p>") }
+            if state.phase == .assigned { out += form(.sign) { "<p class=\"muted small\">确认本单位承办此工单。</p>" } }
             if state.phase == .assigned || state.phase == .signed {
-                out += form(.contact, text("note", "联系情况"))
-                out += form(
-                    .progress,
+                out += form(.contact) { text("note", "联系情况") }
+                out += form(.progress) {
                     text("note", "进展说明", area: true, required: true)
-                        + select("milestone", "节点", [("onsite", "已到场"), ("answer", "已初步答复")], required: false))
-                out += form(
-                    .reply,
+                        + select("milestone", "节点", [("onsite", "已到场"), ("answer", "已初步答复")], required: false)
+                }
+                out += form(.reply) {
                     select(
                         "outcome", "办理结果",
                         [
                             ("resolved", "已解决"), ("partially_resolved", "部分解决"),
                             ("unresolvable", "无法解决（已解释）"), ("answered", "已答复"),
                         ])
-                        + text("text", "办结反馈内容", area: true, required: true))
+                        + text("text", "办结反馈内容", area: true, required: true)
+                }
                 if !pending {
-                    out += form(
-                        .requestReturn,
+                    out += form(.requestReturn, danger: true) {
                         select(
                             "reason", "退单原因",
                             [
                                 ("wrong_area", "非本辖区"), ("not_our_duty", "非本单位职责"),
                                 ("unclear_ownership", "职责不清"), ("incomplete_information", "信息不全"),
                             ])
-                            + text("suggested_unit", "建议承办单位（单位编号）", list: "units") + text("text", "说明", area: true),
-                        danger: true)
-                    out += form(
-                        .requestExtension,
-                        "<label>延期至</label><input type=\"datetime-local\" name=\"until\" required>"
-                            + text("reason", "延期理由", area: true, required: true))
+                            + text("suggested_unit", "建议承办单位（单位编号）", list: "units") + text("text", "说明", area: true)
+                    }
+                    out += form(.requestExtension) {
+                        time("until", "延期至", required: true) + text("reason", "延期理由", area: true, required: true)
+                    }
                 }
             }
         }
         if user.role == .centre {
             if state.pendingReturn != nil || state.phase == .returnRequested {
-                out += form(.approveReturn, text("new_unit", "改派单位（留空则按规则重新派单）", list: "units") + text("note", "审核意见"))
-                out += form(.rejectReturn, text("note", "驳回理由"), danger: true)
+                out += form(.approveReturn) {
+                    text("new_unit", "改派单位（留空则按规则重新派单）", list: "units") + text("note", "审核意见")
+                }
+                out += form(.rejectReturn, danger: true) { text("note", "驳回理由") }
             }
             if state.pendingExtension != nil {
-                out += form(
-                    .approveExtension,
-                    "<label>同意延期至（留空按申请）</label><input type=\"datetime-local\" name=\"until\">"
-                        + text("note", "审核意见"))
-                out += form(.rejectExtension, text("note", "驳回理由"), danger: true)
+                out += form(.approveExtension) {
+                    time("until", "同意延期至（留空按申请）", required: false) + text("note", "审核意见")
+                }
+                out += form(.rejectExtension, danger: true) { text("note", "驳回理由") }
             }
             if state.phase == .replied {
-                out += form(
-                    .callbackResult,
+                // Whether solved and how satisfied are asked when the citizen was reached (the lifecycle
+                // refuses the record without them); left unset for a citizen not reached.
+                out += form(.callbackResult, button: "记录回访") {
                     select("reached", "是否联系上市民", [("true", "已联系上"), ("false", "未联系上")])
-                        + select("resolved", "问题是否解决", [("true", "已解决"), ("false", "未解决")], required: false)
+                        + select("resolved", "问题是否解决（联系上时必填）", [("true", "已解决"), ("false", "未解决")], required: false)
                         + select(
-                            "satisfaction", "满意度",
+                            "satisfaction", "满意度（联系上时必填）",
                             [
                                 ("satisfied", "满意"), ("basically_satisfied", "基本满意"),
                                 ("unsatisfied", "不满意"),
                             ], required: false)
-                        + text("note", "回访记录"), button: "记录回访")
+                        + text("note", "回访记录")
+                }
             }
-            out += form(
-                .redispatch, text("to_unit", "改派至（单位编号，可搜索）", required: true, list: "units") + text("note", "说明"))
-            out += form(.merge, text("into_ticket", "并入工单号", required: true) + text("note", "说明"))
+            out += form(.redispatch) {
+                text("to_unit", "改派至（单位编号，可搜索）", required: true, list: "units") + text("note", "说明")
+            }
+            out += form(.merge) { text("into_ticket", "并入工单号", required: true) + text("note", "说明") }
         }
         if !out.isEmpty && out.contains("list=\"units\"") {
             out +=
