@@ -12,9 +12,14 @@ import ServiceLifecycle
 ///
 /// Batching is natural: while one batch is being written, the next is processed and new deliveries
 /// accumulate for it; the commits stay in delivery order, one at a time. A batch that fails to commit is
-/// retried one delivery at a time, so one bad message cannot hold back the others; a delivery the broker
-/// has redelivered `maxAttempts` times (quorum queues count them) is stored as a poison rejection instead
-/// of being processed again.
+/// retried one delivery at a time, so one bad message cannot hold back the others; a delivery whose own
+/// write still fails on its `maxAttempts`-th delivery (quorum queues count them) is stored as a poison
+/// rejection instead of going back to the queue.
+///
+/// The broker's count also grows for deliveries returned through no fault of theirs (a restart or a lost
+/// lease while the store could not write, a consumer timeout), so a valid ticket delivered many times is
+/// still processed. Only at `crashLimit` deliveries is a message set aside as poison without being
+/// processed: one whose processing stops the process would otherwise stop intake at every start.
 ///
 /// A commit that fails for the store's reasons (disk full, I/O error, read-only, `StoreHealth`) is not the
 /// messages' fault: the batch's deliveries stay unacknowledged (the consumer's prefetch then stops the
@@ -33,6 +38,8 @@ final class IntakeService: Service {
     let logger: Logger
     let maxBatch: Int
     let maxAttempts: Int
+    /// Deliveries after which a message is rejected as poison unprocessed (four times `maxAttempts`).
+    var crashLimit: Int { maxAttempts * 4 }
     let metrics: ServiceMetrics
     let health: StoreHealth
     /// Set at graceful shutdown: a commit waiting for the store gives up.
@@ -133,6 +140,7 @@ final class IntakeService: Service {
                     break
                 } catch {
                     metrics.processingFailures.increment()
+                    if d.earlierAttempts + 1 >= maxAttempts, await setAside(d, error: error) { continue }
                     logger.error(
                         "delivery failed; returned to the queue",
                         metadata: [
@@ -144,6 +152,20 @@ final class IntakeService: Service {
         }
         relay.notify()
         timersChanged()
+    }
+
+    /// Records a delivery whose own write failed on its last allowed attempt as a poison rejection and
+    /// acknowledges it; false (the delivery unsettled) when that cannot be written either.
+    private func setAside(_ d: Delivery, error: any Error) async -> Bool {
+        let attempts = d.earlierAttempts + 1
+        let record = rules.current.processor.poison(
+            body: d.body, messageID: d.messageId, attempts: attempts, error: "\(error)", now: Date())
+        guard let outcomes = try? await write([record]) else { return false }
+        logger.error(
+            "delivery rejected as poison",
+            metadata: ["amqp.message_id": "\(d.messageId ?? "-")", "attempts": "\(attempts)", "error": "\(error)"])
+        settle([d], [record], outcomes)
+        return true
     }
 
     /// Commits `records`, waiting with backoff while the store cannot write; throws a failure of the data
@@ -164,7 +186,7 @@ final class IntakeService: Service {
 
     private func record(for d: Delivery, processor: IntakeProcessor, now: Date) -> IntakeRecord {
         let attempts = d.earlierAttempts
-        if attempts >= maxAttempts {
+        if attempts >= crashLimit {
             return processor.poison(
                 body: d.body, messageID: d.messageId, attempts: attempts, error: "earlier attempts did not complete",
                 now: now)

@@ -70,8 +70,9 @@ import Testing
         #expect(store.attempts("recordDispatches").count > 5)
     }
 
-    /// A message that keeps failing comes back from the queue with its attempts counted; once it reached
-    /// the limit it is recorded as a poison rejection, body byte for byte and the reason, and acknowledged.
+    /// A message that keeps failing comes back from the queue with its attempts counted; when its fifth
+    /// delivery fails too it is recorded as a poison rejection, body byte for byte and the reason, and
+    /// acknowledged.
     @Test func aMessageThatKeepsFailingIsRejectedAsPoison() async throws {
         let source = FakeDeliverySource()
         let store = InMemoryStore()
@@ -83,8 +84,8 @@ import Testing
             #expect(await eventually(timeout: .seconds(30)) { source.settlements.filter(\.acked).count == 2 })
         }
         let bad = source.settlements.filter { $0.messageId == "m-BAD-1" }
-        // Delivered with 0 to 4 earlier attempts, each given back; the sixth (5 earlier) is rejected.
-        #expect(bad.map(\.attempts) == [0, 1, 2, 3, 4, 5])
+        // Delivered with 0 to 3 earlier attempts, each given back; the fifth (4 earlier) fails and is rejected.
+        #expect(bad.map(\.attempts) == [0, 1, 2, 3, 4])
         #expect(bad.dropLast().allSatisfy { !$0.acked && $0.requeued })
         #expect(bad.last?.acked == true)
         let contents = store.contents
@@ -97,6 +98,24 @@ import Testing
         #expect(rejection.amqpMessageID == "m-BAD-1")
         // Its outbox message goes to the rejected queue.
         #expect(contents.outbox.contains { $0.message.routingKey == Names().rejectedQueue })
+    }
+
+    /// The broker counts deliveries returned through no fault of theirs (restarts while the store could not
+    /// write, consumer timeouts): a valid ticket delivered for the tenth time is dispatched. Only from the
+    /// twentieth delivery is a message set aside as poison without being processed, so that one which stops
+    /// the process cannot stop intake at every start.
+    @Test func aTicketReturnedOftenIsStillDispatched() async throws {
+        let source = FakeDeliverySource()
+        let store = InMemoryStore()
+        source.deliver(Self.ticket("R-1"), messageId: "m-R-1", attempts: 9)
+        source.deliver(Self.ticket("R-2"), messageId: "m-R-2", attempts: 20)
+        try await Self.running(source, store) { _ in
+            #expect(await eventually(timeout: .seconds(30)) { source.settlements.filter(\.acked).count == 2 })
+        }
+        let contents = store.contents
+        #expect(contents.inbox.keys.sorted() == ["R-1"])
+        #expect(contents.rejections.map(\.amqpMessageID) == ["m-R-2"])
+        #expect(contents.rejections.first?.reason.contains("earlier attempts did not complete") == true)
     }
 
     /// A message without an id is known by its bytes: delivered again (after a crash, or a commit whose
