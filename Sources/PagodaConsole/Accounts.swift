@@ -227,6 +227,9 @@ public struct ConsoleAccounts: Sendable {
     /// row lock the account for `lockout`; a success clears the count), and at most `concurrentLogins`
     /// checks run at once. Audits every attempt with the name given.
     public func login(name: String, password: String, remote: String?) async throws -> LoginResult {
+        // No account's name holds U+0000 (`checkName`), which PostgreSQL refuses in text: such a name is
+        // an unknown one, audited with U+FFFD in its place.
+        let name = name.replacingOccurrences(of: "\u{0}", with: "\u{FFFD}")
         let admitted = checking.count.withLock { n in
             guard n < configuration.concurrentLogins else { return false }
             n += 1

@@ -284,17 +284,20 @@ extension PostgresStore: ConsoleStore {
 
     public func ticketConcernsUnit(_ ticketID: String, unit: String) async throws(StoreError) -> Bool {
         try await read { [logger] conn in
-            // The payloads are read as `json`, not `jsonb`: a text with an escaped NUL stays readable.
+            // PostgreSQL's JSON functions refuse an escaped NUL anywhere in the text (a payload may quote a
+            // sender's key holding one); it is read as U+FFFD, which no unit id holds.
             let rows = try await conn.query(
                 """
                 SELECT EXISTS (SELECT 1 FROM lifecycle WHERE ticket_id = \(ticketID) AND unit_id = \(unit))
                   OR EXISTS (SELECT 1 FROM decisions WHERE ticket_id = \(ticketID) AND unit_id = \(unit))
                   OR EXISTS (
-                    SELECT 1 FROM events WHERE ticket_id = \(ticketID) AND type <> 'command.rejected' AND (
-                      payload_json::json ->> 'unit' = \(unit) OR payload_json::json ->> 'from_unit' = \(unit)
-                      OR (json_typeof(payload_json::json -> 'co_handlers') = 'array' AND EXISTS (
-                        SELECT 1 FROM json_array_elements(payload_json::json -> 'co_handlers') c
-                        WHERE json_typeof(c) = 'string' AND c #>> '{}' = \(unit)))))
+                    SELECT 1 FROM (
+                      SELECT replace(payload_json, '\\u0000', '\\ufffd')::json AS p FROM events
+                      WHERE ticket_id = \(ticketID) AND type <> 'command.rejected') e
+                    WHERE p ->> 'unit' = \(unit) OR p ->> 'from_unit' = \(unit)
+                      OR (json_typeof(p -> 'co_handlers') = 'array' AND EXISTS (
+                        SELECT 1 FROM json_array_elements(p -> 'co_handlers') c
+                        WHERE json_typeof(c) = 'string' AND c #>> '{}' = \(unit))))
                 """, logger: logger)
             for try await concerns in rows.decode(Bool.self) { return concerns }
             return false
@@ -392,7 +395,8 @@ extension PostgresStore: ConsoleStore {
                 "(l.category = \(st.bind(c)) OR l.category LIKE \(st.bind(Self.likePrefix(c) + ".%")) ESCAPE '\\')")
         }
         if let e = q.enterprise { conditions.append("l.enterprise = \(st.bind(e))") }
-        let search = q.search.flatMap { $0.isEmpty ? nil : $0 }
+        // PostgreSQL refuses U+0000 in text: a search term keeps what is around it (no ticket holds one).
+        let search = q.search.map { $0.replacingOccurrences(of: "\u{0}", with: "") }.flatMap { $0.isEmpty ? nil : $0 }
         if let s = search {
             switch q.searchScope {
             case .wholeTicket:

@@ -107,13 +107,16 @@ extension PostgresStore {
     /// (`ticket(id:)` and the lifecycle state on both sides).
     ///
     /// Nothing may write the SQLite file meanwhile (the caller holds its instance lock). Throws
-    /// `.invalidArgument` when this database already holds tickets, rejections, outbox rows or commands (and
-    /// copies nothing); any store error rolls the whole copy back.
+    /// `.invalidArgument` when this database already holds tickets, rejections, outbox rows, commands or the
+    /// console's users, tokens or audit rows, which the copy brings (and copies nothing); any store error
+    /// rolls the whole copy back.
     public func importSQLite(_ source: DispatchStore, sample: Int = 100, batch: Int = 500) async throws(StoreError)
         -> SQLiteImport
     {
         try await write { conn, logger in
-            for table in ["tickets", "rejections", "outbox", "commands"] {
+            for table in [
+                "tickets", "rejections", "outbox", "commands", "console_users", "console_tokens", "console_audit",
+            ] {
                 if let n = try await Self.one(
                     PostgresQuery(unsafeSQL: "SELECT count(*) FROM \(table)"), Int64.self, conn, logger), n > 0
                 {

@@ -136,8 +136,10 @@ extension PostgresStore {
         }
     }
 
-    /// The timeline's rows with, for the intake's own dispatch row (no `event` member, naming its
-    /// sequence; only the dispatch rows are read as JSON), its decision's unit, level and deadlines.
+    /// The timeline's rows with, for the intake's own dispatch row (not starting `{"event":`, naming its
+    /// sequence), its decision's unit, level and deadlines. Only those rows, which the store writes itself,
+    /// are read as JSON: a lifecycle payload may quote a sender's key holding `\u0000`, which PostgreSQL's
+    /// JSON functions refuse.
     private static let timelineSelect = """
         SELECT e.ticket_id, e.id, e.at, e.payload_json, d.unit_id, d.level, d.id,
           CASE WHEN d.id IS NOT NULL THEN
@@ -146,9 +148,9 @@ extension PostgresStore {
             (SELECT due_at FROM deadlines WHERE ticket_id = e.ticket_id AND clock = 'resolve_by') END
         FROM events e
         LEFT JOIN decisions d ON d.ticket_id = e.ticket_id AND e.type = 'ticket.dispatched'
-          AND (CASE WHEN e.type = 'ticket.dispatched' THEN e.payload_json::jsonb END) ->> 'event' IS NULL
-          AND (CASE WHEN e.type = 'ticket.dispatched' THEN e.payload_json::jsonb END) ->> 'dispatch_seq'
-              = d.dispatch_seq::text
+          AND left(e.payload_json, 9) <> '{"event":'
+          AND (CASE WHEN e.type = 'ticket.dispatched' AND left(e.payload_json, 9) <> '{"event":'
+                 THEN e.payload_json::json END) ->> 'dispatch_seq' = d.dispatch_seq::text
         """
 
     private static func timelineRow(_ row: PostgresRow) throws -> DispatchStore.TimelineRow {

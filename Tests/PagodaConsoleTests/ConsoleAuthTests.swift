@@ -520,6 +520,24 @@ func form(_ pairs: [(String, String)]) -> ByteBuffer {
         }
     }
 
+    /// A NUL in a login name or a search term (which PostgreSQL refuses in text) is an unknown name and a
+    /// search for what is around it, on both stores: not a failed request.
+    @Test(arguments: ConsoleFixture.Backend.allCases)
+    func aNulInANameOrSearchIsAnsweredAsAnyOther(_ backend: ConsoleFixture.Backend) async throws {
+        let w = try await TwoUnitWorld(backend)
+        try await w.f.application(w.env).test(.router) { client in
+            let r = try await client.tryLogin("centre1\\u0000", "correct-horse-1")
+            #expect(r.status == .unauthorized, "\(String(buffer: r.body))")
+            let centre = try await client.login("centre1")
+            let search = try await client.execute(
+                uri: "/units/\(w.mineUnit)?q=FS-%001", method: .get, headers: centre.headers)
+            #expect(search.status == .ok)
+            #expect(String(buffer: search.body).contains("data-ticket=\"FS-1\""))
+        }
+        let audit = try await w.env.store.consoleAudit(userName: "centre1\u{FFFD}", limit: 10)
+        #expect(audit.map(\.outcome) == ["unknown_user"])
+    }
+
     @Test(arguments: ConsoleFixture.Backend.allCases)
     func passwordsAndUnitsAreChecked(_ backend: ConsoleFixture.Backend) async throws {
         let f = try await ConsoleFixture(backend: backend)

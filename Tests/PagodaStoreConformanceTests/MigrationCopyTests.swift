@@ -102,4 +102,28 @@ import Testing
         await lite.close()
         await pg.close()
     }
+
+    /// A database where a user was added before the copy is refused at once, naming the table, rather than
+    /// failing on the accounts' keys after every ticket was copied.
+    @Test func aDatabaseWithUsersAlreadyIsRefusedBeforeCopying() async throws {
+        let lite = try await Backend.sqlite.open()
+        let sqlite = try #require(lite.store as? DispatchStore)
+        let pg = try await Backend.postgres.open()
+        let postgres = try #require(pg.store as? PostgresStore)
+        do {
+            _ = try await sqlite.recordDispatches([.dispatch(dispatch("A"))])
+            try await postgres.addConsoleAccount(
+                ConsoleAccount(name: "admin", role: "admin", unitID: nil, passwordHash: "$2b$a", createdAt: t0),
+                audit: nil)
+            let error = await #expect(throws: StoreError.self) { try await postgres.importSQLite(sqlite) }
+            #expect(error?.code == .invalidArgument && error?.message.contains("console_users") == true)
+            #expect(try await postgres.history("A") == nil)
+        } catch {
+            await lite.close()
+            await pg.close()
+            throw error
+        }
+        await lite.close()
+        await pg.close()
+    }
 }

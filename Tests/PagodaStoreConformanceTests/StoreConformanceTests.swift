@@ -382,6 +382,19 @@ import Testing
             #expect(intake.signBy == deadlines["sign_by"] && intake.resolveBy == deadlines["resolve_by"])
             #expect(rows[1].intakeDispatch?.signBy == t0.addingTimeInterval(3_600))
             #expect(rows[2].intakeDispatch == nil && rows[2].json == bytes(#"{"event":"ticket.assigned"}"#))
+            // The lifecycle's dispatch event quoting a sender's key with an escaped NUL (a warning's path):
+            // read back as written, and the intake's rows still carry their decisions.
+            let nul =
+                #"{"event":"ticket.dispatched","ticket_warnings":[{"path":"caller.a\u0000","code":"unknown_field"}]}"#
+            var warned = change("B", from: 0, to: 1, timer: nil)
+            warned.events = [EventWrite(type: "ticket.dispatched", at: t0, payloadJSON: nul)]
+            _ = try await store.applyLifecycle([warned])
+            let again = try await store.timeline()
+            #expect(again.count == 4 && again[3].json == bytes(nul) && again[3].intakeDispatch == nil)
+            #expect(again[0].intakeDispatch?.unitID == "GZ-HZ-001")
+            let console = try await store.consoleEvents(after: 0, limit: 10)
+            #expect(console.map(\.json) == again.map(\.json))
+            #expect(try await store.ticketConcernsUnit("B", unit: "nobody") == false)
         }
     }
 
