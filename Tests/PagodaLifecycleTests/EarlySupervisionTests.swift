@@ -7,13 +7,19 @@ import Testing
 /// `supervise_at` (issue 22, part 3): a ticket still open at the point of its clock the rules name goes to
 /// supervision (督办) with the reason `supervise_at`.
 @Suite struct EarlySupervisionTests {
-    /// The Foshan rules with a policy that supervises enterprise tickets at half of their resolve clock.
+    /// The Foshan rules with their enterprise policy also supervising at half of the resolve clock.
     static func rules() throws -> RuleSet {
         var files = try RuleSetCompiler.readFiles(in: LC.repositoryRoot.appendingPathComponent("rules").path)
+        files.removeAll { $0.path.hasSuffix("/policies.yaml") }
         files.append(
             RuleFile(
                 path: "zz-policies.yaml",
-                text: "policies:\n  - {id: pol-enterprise, when: {enterprise: true}, supervise_at: 50%}\n"))
+                text: """
+                    policies:
+                      - {id: pol-urgent, when: {urgency: [urgent, emergency]}, escalation: urgent}
+                      - {id: pol-enterprise, when: {enterprise: true}, escalation: enterprise, supervise_at: 50%}
+
+                    """))
         let result = RuleSetCompiler.compile(files)
         return try #require(result.ruleSet, "\(result.diagnostics.filter { $0.severity == .error })")
     }
