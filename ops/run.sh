@@ -11,6 +11,12 @@ ensure_packages
 
 port=${PAGODA_PORT:-5672}
 broker_dir=${PAGODA_BROKER_DIR:-$PWD/.build/broker}
+# Debian's rabbitmq-server package starts the system's own broker on 5672 and 25672 when it is installed:
+# say so rather than fail in the middle of the broker's boot.
+if ! (exit_if_ports_taken "$port" "$((port + 20000))"); then
+  echo "stop the system's broker (systemctl disable --now rabbitmq-server) or choose other ports: PAGODA_PORT=5682 $0" >&2
+  exit 1
+fi
 echo "== starting a private RabbitMQ on 127.0.0.1:$port (state in $broker_dir)"
 ops/broker.sh start "$broker_dir" "$port"
 
@@ -35,6 +41,7 @@ fi
 cat <<INFO
 
 Pagoda is starting.
+  in another shell:  export PAGODA_AMQP_URL=$PAGODA_AMQP_URL   (the commands below read it)
   publish tickets:   $bin publish examples/sample-tickets.jsonl
                      (or any AMQP client: exchange pagoda.intake, or queue pagoda.intake; contract in docs/contract.md)
   watch the queues:  ops/broker.sh ctl $broker_dir list_queues name messages

@@ -10,6 +10,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=ops/lib.sh
 source ops/lib.sh
+ensure_packages
 
 port=${PAGODA_FAILOVER_PORT:-5960}
 export PAGODA_FAILOVER_CLUSTER=${PAGODA_FAILOVER_CLUSTER:-$PWD/.build/failover-cluster}

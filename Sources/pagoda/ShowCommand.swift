@@ -148,8 +148,8 @@ struct TopologyCommand: ParsableCommand {
 
     @OptionGroup var rules: RulesOption
 
-    @Option(help: "Prefix of every exchange and queue name.")
-    var prefix: String = "pagoda"
+    @Option(help: "Prefix of every exchange and queue name, as serve's (default: $PAGODA_PREFIX, else pagoda).")
+    var prefix: String = ProcessInfo.processInfo.environment["PAGODA_PREFIX"] ?? "pagoda"
 
     @Option(help: "The virtual host named in the definitions.")
     var vhost: String = "/"
