@@ -35,6 +35,8 @@ final class LifecycleService: Service {
     let health: StoreHealth
     /// Set at graceful shutdown: a commit waiting for the store gives up.
     let stopping = ShutdownFlag()
+    /// Tickets whose state could not be read at a firing, each logged once (at most 10,000 remembered).
+    private let unreadableSeen = UnreadableTickets()
     /// Whether the last read of due timers failed (logged once until one succeeds).
     private let readFailing = Atomic<Bool>(false)
     let logger: Logger
@@ -302,6 +304,8 @@ final class LifecycleService: Service {
         var due: [DueTimer]
         var changes: [LifecycleChange]
         var stale: Int
+        /// Tickets whose stored state could not be read: left out, their timers still due.
+        var unreadable: [String] = []
         var computed: Duration
     }
 
@@ -337,6 +341,17 @@ final class LifecycleService: Service {
             }
             committing = nil
             if batch.due.isEmpty { break }
+            if !batch.unreadable.isEmpty {
+                // The other tickets' timers fire; these stay due, and the loop waits before it looks again
+                // rather than reading them at once.
+                metrics.timersUnreadable.increment(by: batch.unreadable.count)
+                if unreadableSeen.firstReport(batch.unreadable) {
+                    logger.error(
+                        "cannot read the state of tickets with due timers; their timers wait",
+                        metadata: ["ticket.ids": "\(batch.unreadable.prefix(20).joined(separator: ","))"])
+                }
+                failed = true
+            }
             after = batch.due.last
             committing = Task { await self.commit(batch) }
             more = batch.due.count >= maxBatch
@@ -361,10 +376,12 @@ final class LifecycleService: Service {
         let started = ContinuousClock.now
         let due = try await store.dueTimers(until: now, after: after, limit: maxBatch)
         if due.isEmpty { return TimerBatch(due: [], changes: [], stale: 0, computed: .zero) }
-        let (changes, stale) = try await TimerFiring.changes(
+        let fired = try await TimerFiring.changes(
             firing: due, now: { _ in now }, store: store, lifecycle: lifecycle,
             codec: codec)
-        return TimerBatch(due: due, changes: changes, stale: stale, computed: ContinuousClock.now - started)
+        return TimerBatch(
+            due: due, changes: fired.changes, stale: fired.stale, unreadable: fired.unreadable,
+            computed: ContinuousClock.now - started)
     }
 
     /// Commits a computed batch, waiting with backoff while the store cannot write; false when it could not
@@ -407,11 +424,12 @@ public enum TimerFiring {
     public static func changes(
         firing due: [DueTimer], now: (DueTimer) -> Date, store: DispatchStore, lifecycle: Lifecycle,
         codec: LifecycleCodec
-    ) throws -> (changes: [LifecycleChange], stale: Int) {
+    ) throws -> (changes: [LifecycleChange], stale: Int, unreadable: [String]) {
         let records = try store.lifecycle(due.map(\.ticketID), withTicket: false)
-        let (fired, stale) = try fire(due, records: records, now: now, lifecycle: lifecycle, codec: codec)
+        let (fired, stale, unreadable) = fire(due, records: records, now: now, lifecycle: lifecycle, codec: codec)
         let needing = carryingTicket(fired)
-        return (encode(fired, bodies: needing.isEmpty ? [:] : try store.ticketBodies(needing), codec: codec), stale)
+        let bodies = needing.isEmpty ? [:] : try store.ticketBodies(needing)
+        return (encode(fired, bodies: bodies, codec: codec), stale, unreadable)
     }
 
     /// `changes`, reading through a lifecycle store's async access (the lifecycle loop's way).
@@ -419,32 +437,39 @@ public enum TimerFiring {
         firing due: [DueTimer], now: (DueTimer) -> Date, store: any LifecycleStore,
         lifecycle: Lifecycle, codec: LifecycleCodec
     ) async throws
-        -> (changes: [LifecycleChange], stale: Int)
+        -> (changes: [LifecycleChange], stale: Int, unreadable: [String])
     {
         let records = try await store.lifecycle(due.map(\.ticketID), withTicket: false)
-        let (fired, stale) = try fire(due, records: records, now: now, lifecycle: lifecycle, codec: codec)
+        let (fired, stale, unreadable) = fire(due, records: records, now: now, lifecycle: lifecycle, codec: codec)
         let needing = carryingTicket(fired)
         let bodies = needing.isEmpty ? [:] : try await store.ticketBodies(needing)
-        return (encode(fired, bodies: bodies, codec: codec), stale)
+        return (encode(fired, bodies: bodies, codec: codec), stale, unreadable)
     }
 
     private typealias Fired = (timer: DueTimer, record: LifecycleRecord, transition: Transition, at: Date)
 
+    /// Fires each due timer on its ticket's state. A state that cannot be read (a damaged row) is left out
+    /// and named in `unreadable`, so that one ticket cannot stop every other's timers.
     private static func fire(
         _ due: [DueTimer], records: [String: LifecycleRecord], now: (DueTimer) -> Date,
         lifecycle: Lifecycle, codec: LifecycleCodec
-    ) throws -> (fired: [Fired], stale: Int) {
+    ) -> (fired: [Fired], stale: Int, unreadable: [String]) {
         var fired: [Fired] = []
         fired.reserveCapacity(due.count)
         var stale = 0
+        var unreadable: [String] = []
         for timer in due {
             guard let r = records[timer.ticketID] else { continue }
+            guard let state = try? codec.decode(r.state) else {
+                unreadable.append(timer.ticketID)
+                continue
+            }
             let at = now(timer)
-            let t = lifecycle.fire(try codec.decode(r.state), token: timer.token, now: at)
+            let t = lifecycle.fire(state, token: timer.token, now: at)
             if t.outcome == .staleTimer { stale += 1 }
             fired.append((timer, r, t, at))
         }
-        return (fired, stale)
+        return (fired, stale, unreadable)
     }
 
     /// Only an escalation hands the ticket to a new unit, with the ticket itself: the tickets whose bodies
@@ -470,5 +495,19 @@ public enum TimerFiring {
                     updatesTicket: s.phase.rawValue != r.phase || s.holder?.unit != r.unitID))
         }
         return changes
+    }
+}
+
+/// Tickets already reported as unreadable at a firing, so that each is logged once.
+final class UnreadableTickets: Sendable {
+    private let seen = Mutex<Set<String>>([])
+
+    /// Whether any of `ids` is reported for the first time (at most 10,000 are remembered).
+    func firstReport(_ ids: [String]) -> Bool {
+        seen.withLock { s in
+            let new = ids.filter { !s.contains($0) }
+            if s.count < 10_000 { s.formUnion(new) }
+            return !new.isEmpty
+        }
     }
 }

@@ -23,6 +23,8 @@ public final class ServiceMetrics: Sendable {
     public let commandsDuplicate: CoreMetrics.Counter
     public let timersFired: CoreMetrics.Counter
     public let timersStale: CoreMetrics.Counter
+    /// Due timers left unfired because their ticket's stored state could not be read.
+    public let timersUnreadable: CoreMetrics.Counter
     public let rulesReloaded: CoreMetrics.Counter
     public let rulesReloadFailed: CoreMetrics.Counter
     /// Writes that failed for the store's reasons and were tried again (`StoreHealth`).
@@ -51,6 +53,7 @@ public final class ServiceMetrics: Sendable {
         commandsDuplicate = counter("pagoda_commands_duplicate_total")
         timersFired = counter("pagoda_timers_fired_total")
         timersStale = counter("pagoda_timers_stale_total")
+        timersUnreadable = counter("pagoda_timers_unreadable_total")
         rulesReloaded = counter("pagoda_rules_reloaded_total")
         rulesReloadFailed = counter("pagoda_rules_reload_failed_total")
         storeWriteFailures = counter("pagoda_store_write_failures_total")

@@ -256,6 +256,9 @@ public final class InMemoryStore: IntakeStore, OutboxStore, LifecycleStore {
     /// A snapshot of what is stored.
     public var contents: Contents { state.withLock { $0 } }
 
+    /// Changes what is stored behind the store's back (a damaged row, for tests of how it is met).
+    public func edit(_ body: (inout Contents) -> Void) { state.withLock { body(&$0) } }
+
     /// When an operation named `name` (`"recordDispatches"`, `"markSent"`, ...) was asked for, in order.
     public func attempts(_ name: String) -> [ContinuousClock.Instant] {
         asked.withLock { $0.filter { $0.operation == name }.map(\.at) }

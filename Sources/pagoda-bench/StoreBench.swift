@@ -146,7 +146,7 @@ func storeBench(_ args: [String]) throws {
         if timers.isEmpty { break }
         after = timers.last
         let t1 = clock.now
-        let (changes, s) = try TimerFiring.changes(
+        let (changes, s, _) = try TimerFiring.changes(
             firing: timers, now: { $0.dueAt }, store: store, lifecycle: life, codec: processor.codec)
         let t2 = clock.now
         _ = try store.applyLifecycle(changes)

@@ -65,6 +65,34 @@ import Testing
         #expect(contents.outbox.contains { $0.message.routingKey == "ticket.signed" })
     }
 
+    /// A ticket whose stored state cannot be read (a damaged row) does not stop the other tickets' timers:
+    /// they fire, it stays as it was, its timer still due.
+    @Test func anUnreadableStateStopsNoOtherTimer() async throws {
+        let rules = LiveRules(ruleSet: IntakeUnitTests.rules, names: Names())
+        let store = InMemoryStore()
+        let processor = rules.current.processor
+        for id in ["U-1", "U-2"] {
+            let record = processor.process(body: IntakeUnitTests.ticket(id), messageID: "m-\(id)", now: Date())
+            _ = try await store.recordDispatches([record])
+        }
+        // U-1 sorts first among the due timers; its state is damaged.
+        store.edit { $0.states["U-1"]?.state = [0xFF, 0x00] }
+        let before = try #require(store.contents.states["U-2"]).version
+        let later = Date().addingTimeInterval(3 * 86_400)
+        let source = FakeDeliverySource()
+        let loop = LifecycleService(
+            consumer: source, store: store, rules: rules, codec: processor.codec, relay: Signal(),
+            metrics: ServiceMetrics(factory: PrometheusExport()), health: StoreHealth(logger: Logger(label: "test")),
+            logger: Logger(label: "test"), clock: { later })
+        try await whileRunning(loop.run, over: source) {
+            #expect(await eventually(timeout: .seconds(30)) { (store.contents.states["U-2"]?.version ?? 0) > before })
+        }
+        let contents = store.contents
+        #expect(contents.states["U-1"]?.state == [0xFF, 0x00])
+        #expect(contents.timers["U-1"] != nil)
+        #expect(contents.events["U-2"]?.contains { $0.type == "ticket.overdue" } == true)
+    }
+
     /// A command whose commit keeps failing comes back with its attempts counted and is refused as poison
     /// at the limit: acknowledged, with a `command.rejected` message naming it; the other commands pass.
     @Test func aCommandThatKeepsFailingIsRefusedAsPoison() async throws {
