@@ -98,6 +98,8 @@ final class OutboxRelay: Service {
         // The highest outbox id taken so far; parts whose outcome was unknown are published again from
         // `retry`, so the store is only asked for new rows.
         var cursor: Int64 = 0
+        // Whether the last read of the outbox failed (logged once until one succeeds).
+        var readFailing = false
         var retry: [Part] = []
         var parked: [Part] = []
         // Parts the broker returned because their queue is missing, by queue, while it is declared again.
@@ -165,7 +167,23 @@ final class OutboxRelay: Service {
                 {
                     let after = cursor
                     let limit = window - inFlight.count
-                    let fresh = (try? await store.pendingOutbox(after: after, limit: limit)) ?? []
+                    let fresh: [OutboxEntry]
+                    do {
+                        fresh = try await store.pendingOutbox(after: after, limit: limit)
+                        if readFailing {
+                            readFailing = false
+                            logger.notice("outbox readable again")
+                        }
+                    } catch {
+                        // Said once, not at every tick: nothing after the cursor is published meanwhile.
+                        if !readFailing {
+                            readFailing = true
+                            logger.error(
+                                "cannot read the outbox; publishing waits",
+                                metadata: ["outbox.after": "\(after)", "error": "\(error)"])
+                        }
+                        fresh = []
+                    }
                     if let last = fresh.last { cursor = last.id }
                     for row in fresh {
                         let parts = plan.parts(row.message)
