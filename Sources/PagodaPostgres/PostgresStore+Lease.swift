@@ -47,13 +47,17 @@ extension PostgresStore {
     public func setWriteFence(_ value: WriteFence) { fence.withLock { $0 = value } }
 
     /// Takes the lease for `holder` when it is free, expired, or `holder`'s own (an acquisition whose answer
-    /// the node did not wait for): ONE `UPDATE` that bumps the epoch, so every write under an earlier epoch
-    /// is refused from then on, and sets the expiry `ttl` after the database's now. Returns the new epoch,
-    /// or nil when another node holds it.
+    /// the node did not wait for): ONE `UPDATE` that sets the expiry `ttl` after the database's now and,
+    /// unless `holder` holds it still, bumps the epoch, so every write under an earlier epoch is refused
+    /// from then on. Returns the epoch, or nil when another node holds it. A lease `holder` still holds
+    /// keeps its epoch: an acquisition sent earlier and answered late cannot fence the node's own writes.
+    /// (A holder names one process: host, pid and a random suffix.)
     public func acquireLease(holder: String, ttl: Duration) async throws(StoreError) -> Int64? {
         let ms = Self.milliseconds(ttl)
         let sql = """
-            UPDATE lease SET holder = $1, epoch = epoch + 1, expires_at = \(Self.databaseNowSQL) + $2
+            UPDATE lease SET holder = $1,
+              epoch = CASE WHEN holder = $1 AND expires_at > \(Self.databaseNowSQL) THEN epoch ELSE epoch + 1 END,
+              expires_at = \(Self.databaseNowSQL) + $2
             WHERE id = 1 AND (holder IS NULL OR holder = $1 OR expires_at <= \(Self.databaseNowSQL))
             RETURNING epoch
             """

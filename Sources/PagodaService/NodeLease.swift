@@ -188,22 +188,23 @@ final class NodeLease: Service, Sendable {
     }
 
     /// Runs `operation` and waits at most `limit` for its answer (nil answer: a `.failure` naming the
-    /// timeout); an answer that comes later is dropped, and the operation is not waited for.
+    /// timeout); then the operation is cancelled (a request still queued for a connection is dropped, so it
+    /// cannot run long after, when the node has moved on), and an answer that comes later is dropped.
     static func answer<T: Sendable>(
         within limit: Duration, _ operation: @escaping @Sendable () async throws -> T
     ) async -> Result<T, any Error> {
         let slot = Slot<Result<T, any Error>>()
         return await withCheckedContinuation { continuation in
             slot.set(continuation)
-            let timer = Task {
-                try? await Task.sleep(for: limit)
-                slot.resume(.failure(LeaseTimeout(limit: limit)))
-            }
-            Task {
+            let work = Task {
                 let result: Result<T, any Error>
                 do { result = .success(try await operation()) } catch { result = .failure(error) }
                 slot.resume(result)
-                timer.cancel()
+            }
+            Task {
+                try? await Task.sleep(for: limit)
+                slot.resume(.failure(LeaseTimeout(limit: limit)))
+                work.cancel()
             }
         }
     }

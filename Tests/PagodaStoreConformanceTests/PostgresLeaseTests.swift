@@ -77,6 +77,18 @@ import Testing
         }
     }
 
+    /// An acquisition the holder sent earlier and that runs late (queued while the database was away) keeps
+    /// the epoch of the lease it holds: it cannot fence the node's own writes.
+    @Test func aLateAcquisitionByTheHolderKeepsItsEpoch() async throws {
+        try await withTwoNodes { a, b in
+            let epoch = try #require(try await a.acquireLease(holder: "a", ttl: .seconds(300)))
+            a.setWriteFence(.epoch(epoch))
+            #expect(try await a.acquireLease(holder: "a", ttl: .seconds(300)) == epoch)
+            #expect(try await a.recordDispatches([.dispatch(dispatch("K-1"))]) == [.recorded(dispatchSequence: 1)])
+            #expect(try await b.acquireLease(holder: "b", ttl: .seconds(30)) == nil, "a holds it")
+        }
+    }
+
     @Test func anExpiredLeaseCannotBeRenewedEvenUntaken() async throws {
         try await withTwoNodes { a, _ in
             let epoch = try #require(try await a.acquireLease(holder: "a", ttl: .milliseconds(200)))
