@@ -205,6 +205,7 @@ public enum ConsoleCommands {
         case "unknown_unit": "单位不存在"
         case "same_unit": "不能转给当前承办单位"
         case "invalid_merge": "不能合并到该工单"
+        case "reused_command_id": "命令编号已被另一条命令使用，请刷新页面后重新提交"
         default: "命令被拒绝（\(code)）"
         }
     }

@@ -135,7 +135,12 @@ extension PostgresStore {
                 INSERT INTO commands (command_id, ticket_id, type, outcome, at)
                 VALUES (\(c.id), \(id), \(c.type), \(c.outcome), \(at)) ON CONFLICT DO NOTHING RETURNING 1
                 """, Int32.self, conn, logger)
-            if inserted == nil { return .duplicateCommand }
+            if inserted == nil {
+                let same = try await one(
+                    "SELECT ticket_id = \(id) AND type = \(c.type) FROM commands WHERE command_id = \(c.id)", Bool.self,
+                    conn, logger)
+                return same == false ? .reusedCommandID : .duplicateCommand
+            }
         }
         if let expected = change.expectedVersion {
             // The version check and the update are one statement: it changes the row only if the version is

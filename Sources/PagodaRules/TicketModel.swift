@@ -205,6 +205,8 @@ public enum ValidationCode: String, Sendable, Hashable, CaseIterable, CustomStri
     case duplicate
     /// Processing the message failed repeatedly; it was set aside.
     case poison
+    /// A command's id was recorded before for another ticket or another type of command.
+    case reusedCommandID = "reused_command_id"
 
     /// The raw value, as the wire writes it.
     public var description: String { rawValue }

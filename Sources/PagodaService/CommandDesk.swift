@@ -55,6 +55,11 @@ public final class CommandDesk: ConsoleBackend {
             case .duplicateCommand:
                 metrics.commandsDuplicate.increment()
                 return .duplicate
+            case .reusedCommandID:
+                metrics.commandsRefused.increment()
+                return .refused(
+                    code: ValidationCode.reusedCommandID.rawValue,
+                    reason: "command_id \(command.id) was used before for another command; send it under a new id")
             case .applied:
                 if case .refused = result {
                     metrics.commandsRefused.increment()

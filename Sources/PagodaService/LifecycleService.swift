@@ -228,6 +228,19 @@ final class LifecycleService: Service {
                     metrics.commandsRefused.increment()
                 }
             case .duplicateCommand: metrics.commandsDuplicate.increment()
+            case .reusedCommandID:
+                // Another command under an id used before (another ticket or type): refused, so that its
+                // sender learns it and sends it again under a new id, rather than dropped as a duplicate.
+                do {
+                    try await refuseReusedID(d, result)
+                    metrics.commandsRefused.increment()
+                } catch {
+                    logger.warning(
+                        "cannot record the refusal of a reused command id; returned to the queue",
+                        metadata: ["amqp.message_id": "\(d.messageId ?? "-")", "error": "\(error)"])
+                    consumer.nack(d, requeue: true)
+                    continue
+                }
             case .conflict:
                 // Another writer (the console's command desk, or a node that lost its lease) changed the
                 // state first: the command goes back to the queue and is worked out again.
@@ -239,6 +252,22 @@ final class LifecycleService: Service {
             }
             consumer.ack(d)
         }
+    }
+
+    /// Records `command.rejected` (`reused_command_id`) for a command whose id was recorded before for another
+    /// ticket or type. Its ids come from its bytes, as for an unreadable command, so that a redelivery is a
+    /// duplicate of this refusal.
+    private func refuseReusedID(_ d: Delivery, _ result: Result<Command, CommandValidationError>) async throws {
+        let command = try? result.get()
+        let change = Self.refusal(
+            [
+                ValidationIssue(
+                    path: "command_id", code: .reusedCommandID,
+                    message: "command_id: already used for another command; send this one under a new command_id")
+            ],
+            body: d.body, commandID: command?.id, ticketID: command?.ticketID, now: clock(), codec: codec,
+            replyTo: d.properties.replyTo)
+        _ = try await store.applyLifecycle([change])
     }
 
     private func poison(_ d: Delivery, error: any Error) async throws {

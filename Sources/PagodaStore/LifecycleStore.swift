@@ -113,8 +113,11 @@ public struct LifecycleChange: Sendable {
 /// How `applyLifecycle` treated one change.
 public enum LifecycleOutcome: Sendable, Hashable {
     case applied
-    /// The command id was recorded before: nothing written.
+    /// The command id was recorded before, for this ticket and this type of command: nothing written.
     case duplicateCommand
+    /// The command id was recorded before for another ticket or another type of command: not the same
+    /// command, so not a duplicate; nothing written (the caller refuses it).
+    case reusedCommandID
     /// The stored state moved on since it was read: nothing written; read again and recompute.
     case conflict
 }
@@ -439,7 +442,12 @@ extension DispatchStore {
                 sql: "INSERT OR IGNORE INTO commands (command_id, ticket_id, type, outcome, at) VALUES (?, ?, ?, ?, ?)"
             )
             .execute(arguments: [c.id, change.ticketID, c.type, c.outcome, at])
-            if db.changesCount == 0 { return .duplicateCommand }
+            if db.changesCount == 0 {
+                let same = try Bool.fetchOne(
+                    db.cachedStatement(sql: "SELECT ticket_id = ? AND type = ? FROM commands WHERE command_id = ?"),
+                    arguments: [change.ticketID, c.type, c.id])
+                return same == false ? .reusedCommandID : .duplicateCommand
+            }
         }
         if let expected = change.expectedVersion {
             // The version check and the update are one statement: it changes the row only if the

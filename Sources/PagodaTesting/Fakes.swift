@@ -236,6 +236,8 @@ public final class InMemoryStore: IntakeStore, OutboxStore, LifecycleStore {
         public var states: [String: LifecycleRecord] = [:]
         public var timers: [String: DueTimer] = [:]
         public var commands: Set<String> = []
+        /// The ticket and type each command id was recorded for.
+        public var commandOwners: [String: (ticketID: String, type: String)] = [:]
         public var events: [String: [EventWrite]] = [:]
         /// Repeat key to the tickets that carried it, with when they were received.
         public var repeatKeys: [String: [(ticketID: String, at: Date)]] = [:]
@@ -443,10 +445,12 @@ public final class InMemoryStore: IntakeStore, OutboxStore, LifecycleStore {
                 }
                 if let c = change.command {
                     if s.commands.contains(c.id) {
-                        outcomes.append(.duplicateCommand)
+                        let same = s.commandOwners[c.id].map { $0 == (change.ticketID, c.type) } ?? true
+                        outcomes.append(same ? .duplicateCommand : .reusedCommandID)
                         continue
                     }
                     s.commands.insert(c.id)
+                    s.commandOwners[c.id] = (change.ticketID, c.type)
                 }
                 if let expected = change.expectedVersion {
                     guard s.states[change.ticketID]?.version == expected else {

@@ -65,6 +65,33 @@ import Testing
         #expect(contents.outbox.contains { $0.message.routingKey == "ticket.signed" })
     }
 
+    /// A command whose id was used before for another ticket is not a duplicate: it is refused
+    /// (`reused_command_id`, to the events and its `reply_to`), so that its sender sends it again under a new
+    /// id; the same bytes again are a duplicate of that refusal.
+    @Test func aCommandIdUsedForAnotherTicketIsRefused() async throws {
+        let rules = LiveRules(ruleSet: IntakeUnitTests.rules, names: Names())
+        let (store, unit) = try await Self.storeWithTicket("L-1", rules)
+        let record = rules.current.processor.process(
+            body: IntakeUnitTests.ticket("L-2"), messageID: "m-L-2", now: Date())
+        _ = try await store.recordDispatches([record])
+        let other = try #require(store.contents.states["L-2"]?.unitID)
+        let source = FakeDeliverySource()
+        source.deliver(Self.sign("c-1", ticket: "L-1", unit: unit), messageId: "c-1")
+        let reused = Self.sign("c-1", ticket: "L-2", unit: other)
+        source.deliver(reused, messageId: "c-1b")
+        source.deliver(reused, messageId: "c-1b")
+        try await Self.running(source, store, rules) { _ in
+            #expect(await eventually(timeout: .seconds(30)) { source.settlements.count == 3 })
+        }
+        #expect(source.settlements.map(\.acked) == [true, true, true])
+        let contents = store.contents
+        #expect(contents.states["L-1"]?.phase == "signed" && contents.states["L-2"]?.phase == "assigned")
+        let refusals = contents.outbox.filter { $0.message.routingKey == "command.rejected" }
+        #expect(refusals.count == 1)
+        let body = String(decoding: refusals.first?.message.body ?? [], as: UTF8.self)
+        #expect(body.contains("reused_command_id") && body.contains("L-2"), "\(body)")
+    }
+
     /// A ticket whose stored state cannot be read (a damaged row) does not stop the other tickets' timers:
     /// they fire, it stays as it was, its timer still due.
     @Test func anUnreadableStateStopsNoOtherTimer() async throws {

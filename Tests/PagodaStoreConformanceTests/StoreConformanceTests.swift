@@ -269,6 +269,16 @@ import Testing
             #expect(try await store.applyLifecycle([unknown]) == [.applied])
             #expect(try await store.applyLifecycle([unknown]) == [.duplicateCommand])
             #expect(try await store.pendingOutbox(after: 0, limit: 100).last?.message.messageID == "nobody#0")
+            // The same id for another ticket, or for another type of command, is not the same command: reused,
+            // and nothing is written.
+            #expect(
+                try await store.applyLifecycle([change("A", from: 2, to: 3, timer: nil, command: "c9")]) == [
+                    .reusedCommandID
+                ])
+            var reply = change("A", from: 2, to: 3, timer: nil, command: "c2")
+            reply.command = ("c2", "reply", "applied")
+            #expect(try await store.applyLifecycle([reply]) == [.reusedCommandID])
+            #expect(try await store.lifecycle(["A"], withTicket: false)["A"]?.version == 2)
         }
     }
 
