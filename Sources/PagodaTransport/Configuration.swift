@@ -128,7 +128,12 @@ public struct AMQPConfiguration: Sendable, Equatable {
     public var tls: AMQPTLSConfiguration?
     /// Heartbeat in seconds proposed to the broker (0 disables; not recommended).
     public var heartbeatSeconds: Int
+    /// The largest frame proposed, at least `minimumFrameMax`.
     public var frameMax: Int
+    /// The smallest frame Pagoda works with: a message's headers travel in one frame, and the issue headers
+    /// (`x-pagoda-warnings`, `x-pagoda-errors`) hold up to 16 KiB each. A smaller frame would make such a
+    /// message impossible to publish, and the outbox would stop at it.
+    public static let minimumFrameMax = 65_536
     public var channelMax: Int
     /// Shown in the management UI (client property `connection_name`).
     public var connectionName: String
@@ -302,7 +307,7 @@ public struct AMQPConfiguration: Sendable, Equatable {
         }
         switch name {
         case "heartbeat": heartbeatSeconds = try int(0...65535)
-        case "frame_max": frameMax = try int(4096...Int(Int32.max))
+        case "frame_max": frameMax = try int(Self.minimumFrameMax...Int(Int32.max))
         case "channel_max": channelMax = try int(0...65535)
         case "connection_timeout": connectTimeout = .milliseconds(try int(1...3_600_000))
         case "connection_name": connectionName = value

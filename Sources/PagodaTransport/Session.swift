@@ -97,6 +97,16 @@ final class AMQPSession {
             c.password)
         withExtendedLifetime(arena) {}
         try check(reply, "login to vhost '\(c.vhost)' as '\(c.user)'")
+        // The broker may allow smaller frames than proposed (its own frame_max): too small, and a message
+        // with long issue headers could never be published (`AMQPConfiguration.minimumFrameMax`).
+        let frameMax = Int(amqp_get_frame_max(state))
+        guard frameMax >= AMQPConfiguration.minimumFrameMax else {
+            throw .library(
+                status: 0,
+                message: "the broker allows frames of \(frameMax) bytes; Pagoda needs at least "
+                    + "\(AMQPConfiguration.minimumFrameMax) (frame_max in rabbitmq.conf)",
+                context: "login")
+        }
 
         _ = amqp_channel_open(state, channel)
         try check(amqp_get_rpc_reply(state), "channel.open")

@@ -81,6 +81,10 @@ import Testing
         #expect(throws: AMQPConfigurationError.invalidQueryParameter(name: "heartbeat", value: "-1")) {
             try AMQPConfiguration(url: "amqp://host?heartbeat=-1")
         }
+        // Frames too small for a message's issue headers (16 KiB each) are refused at start.
+        #expect(throws: AMQPConfigurationError.invalidQueryParameter(name: "frame_max", value: "16384")) {
+            try AMQPConfiguration(url: "amqp://host?frame_max=16384")
+        }
         #expect(throws: AMQPConfigurationError.self) { try AMQPConfiguration(url: "amqp://host?cacertfile=/x.pem") }
         #expect(throws: AMQPConfigurationError.self) { try AMQPConfiguration(url: "amqp://host/a/b") }
     }
