@@ -61,7 +61,7 @@ extension PostgresStore {
             WHERE id = 1 AND (holder IS NULL OR holder = $1 OR expires_at <= \(Self.databaseNowSQL))
             RETURNING epoch
             """
-        return try await read { conn in
+        return try await read(onLeaseConnection: true) { conn in
             var bindings = PostgresBindings()
             bindings.append(holder)
             bindings.append(ms)
@@ -84,7 +84,7 @@ extension PostgresStore {
             WHERE id = 1 AND holder = $1 AND epoch = $2 AND expires_at > \(Self.databaseNowSQL)
             RETURNING epoch
             """
-        return try await read { conn in
+        return try await read(onLeaseConnection: true) { conn in
             var bindings = PostgresBindings()
             bindings.append(holder)
             bindings.append(epoch)
@@ -102,7 +102,7 @@ extension PostgresStore {
     /// Changes nothing when `holder` no longer holds it at `epoch`.
     public func releaseLease(holder: String, epoch: Int64) async throws(StoreError) {
         let sql = "UPDATE lease SET expires_at = 0 WHERE id = 1 AND holder = $1 AND epoch = $2"
-        try await read { conn in
+        try await read(onLeaseConnection: true) { conn in
             var bindings = PostgresBindings()
             bindings.append(holder)
             bindings.append(epoch)
@@ -113,7 +113,7 @@ extension PostgresStore {
     /// The lease row and the database's clock now.
     public func lease() async throws(StoreError) -> LeaseRow {
         let sql = "SELECT holder, epoch, expires_at, \(Self.databaseNowSQL) FROM lease WHERE id = 1"
-        return try await read { conn in
+        return try await read(onLeaseConnection: true) { conn in
             for try await (holder, epoch, expires, now) in try await conn.query(
                 PostgresQuery(unsafeSQL: sql), logger: logger
             ).decode((String?, Int64, Int64, Int64).self) {

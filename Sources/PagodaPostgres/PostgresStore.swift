@@ -25,6 +25,9 @@ public final class PostgresStore: Sendable {
     /// The key of the transaction-level advisory lock every write transaction takes first ("Pagoda" in ASCII).
     static let writerLock: Int64 = 0x5061_676F_6461
     let client: PostgresClient
+    /// The lease's own connection (`PostgresStore+Lease`): a renewal never waits for a connection behind
+    /// writes queued on the writer lock or slow console reads, which would let the lease run out under load.
+    let leaseClient: PostgresClient
     private let running: Task<Void, Never>
     let logger: Logger
     /// What every write transaction checks of the lease (`PostgresStore+Lease`): nothing until a node
@@ -43,7 +46,17 @@ public final class PostgresStore: Sendable {
         c.options.connectTimeout = configuration.connectTimeout
         let client = PostgresClient(configuration: c, backgroundLogger: logger)
         self.client = client
-        running = Task { await client.run() }
+        var one = c
+        one.options.minimumConnections = 0
+        one.options.maximumConnections = 1
+        let leaseClient = PostgresClient(configuration: one, backgroundLogger: logger)
+        self.leaseClient = leaseClient
+        running = Task {
+            await withDiscardingTaskGroup { group in
+                group.addTask { await client.run() }
+                group.addTask { await leaseClient.run() }
+            }
+        }
     }
 
     /// Connects to the database `configuration` names and brings its schema up to date.
@@ -214,9 +227,9 @@ public final class PostgresStore: Sendable {
     /// Runs `body` on a pooled connection, outside a transaction (one statement is one snapshot), or in
     /// one REPEATABLE READ, READ ONLY transaction with `snapshot`.
     func read<T: Sendable>(
-        snapshot: Bool = false, _ body: (PostgresConnection) async throws -> T
+        snapshot: Bool = false, onLeaseConnection: Bool = false, _ body: (PostgresConnection) async throws -> T
     ) async throws(StoreError) -> T {
-        let (client, logger) = (self.client, self.logger)
+        let (client, logger) = (onLeaseConnection ? leaseClient : self.client, self.logger)
         do {
             return try await client.withConnection { conn in
                 guard snapshot else { return try await body(conn) }
