@@ -145,6 +145,16 @@ public enum ConsoleCommands {
         guard ConsoleAccess.mayCommand(user, command.action.type) else {
             throw ConsoleError(.forbidden, "\(user.role.chinese)不能执行“\(typeName(command.action.type))”")
         }
+        // A merge closes the ticket for good: the ticket it goes into must exist and be open (a mistyped id
+        // would close it into nothing).
+        if case .merge(let into, _) = command.action {
+            let target = try await store.lifecycle([into], withTicket: false)[into]
+            guard let target, target.phase != Phase.closed.rawValue, target.phase != Phase.handedOff.rawValue else {
+                throw ConsoleError(
+                    .badRequest, "并入工单号 \(into) \(target == nil ? "不存在" : "已办结")，请核对后再提交",
+                    wireCode: "invalid_merge")
+            }
+        }
         let outcome = try await env.backend.apply(command, by: user.name)
         let auditOutcome =
             switch outcome {

@@ -221,6 +221,9 @@ import Testing
             #expect(seen?["summary"]?.stringValue?.contains("路灯") == true)
             let admin = try await client.login("admin1")
             #expect(try await get(client, "/api/v1/board", admin).status == .ok)
+            // The ticket page names the supervision's reason in words, not its code.
+            let page = String(buffer: try await get(client, "/tickets/FS-1", centre).body)
+            #expect(page.contains("市民不满意2次") && !page.contains("unsatisfied_2_times"))
             let adminRow = try await supervised(admin).first { $0["ticket_id"] == .string("FS-1") }
             #expect(adminRow?["summary"] == .string(""))
             let worker = try await client.login("w1")

@@ -98,7 +98,7 @@ import Testing
             #expect(try await page(client, "/units/\(w.mineUnit)/count", worker).1 == "2")
             // A page number past the end, however large, is an empty page, not an overflow.
             let (far, farHTML) = try await page(client, "/units/\(w.mineUnit)?page=9223372036854775807", worker)
-            #expect(far == .ok && !farHTML.contains("data-ticket="))
+            #expect(far == .ok && !farHTML.contains("data-ticket=") && farHTML.contains("回到第 1 页"))
             let (other, otherHTML) = try await page(client, "/units/\(w.theirUnit)", worker)
             #expect(other == .forbidden)
             #expect(!otherHTML.contains("FS-2"))
@@ -138,6 +138,9 @@ import Testing
             #expect(history.events.filter { $0.type == "ticket.signed" }.count == 1)
             let signed = try await page(client, "/tickets/FS-1?done=sign", worker).1
             #expect(signed.contains("已提交") && signed.contains("办理中"))
+            // The form sent again: not "submitted" (the first may have been refused), but said to be a repeat.
+            let repeated = try await page(client, "/tickets/FS-1?done=sign&duplicate=1", worker).1
+            #expect(repeated.contains("这张表单已提交过") && !repeated.contains("已提交：签收"))
             #expect(signed.contains("w1"))  // the timeline names who acted
             // Without the CSRF token: refused before anything happens.
             let forged = try await client.execute(

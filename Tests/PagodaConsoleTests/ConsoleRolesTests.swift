@@ -216,6 +216,16 @@ import Testing
             #expect(halfHTML.contains(#"value="市民说路灯&lt;仍&gt;不亮""#))
             #expect(halfHTML.contains(#"<option value="true" selected>已联系上"#))
             #expect(!halfHTML.contains(#"value="cb-0""#))
+            // A merge into a ticket that does not exist would close this one into nothing: refused first.
+            let merge = try await client.execute(
+                uri: "/tickets/\(w.mine)", method: .post,
+                headers: [.cookie: centre.cookie, .contentType: "application/x-www-form-urlencoded"],
+                body: form([
+                    ("_csrf", centre.csrf), ("command_id", "m-0"), ("type", "merge"), ("into_ticket", "FS-404"),
+                ]))
+            #expect(merge.status == .badRequest)
+            #expect(String(buffer: merge.body).contains("并入工单号 FS-404 不存在"))
+            #expect(try await w.env.store.lifecycle([w.mine], withTicket: false)[w.mine]?.phase == "replied")
             let body = form([
                 ("_csrf", centre.csrf), ("command_id", "cb-1"), ("type", "callback_result"), ("reached", "true"),
                 ("resolved", "true"), ("satisfaction", "satisfied"),

@@ -121,7 +121,14 @@ enum InboxPage {
             </form></section>
             <section class="card"><h2>工单（\(total) 件，按最近时限排序）</h2>
             """
-        if rows.isEmpty {
+        let pages = max(1, (total + pageSize - 1) / pageSize)
+        if rows.isEmpty && total > 0 {
+            // Past the last page (tickets closed since the page was drawn): a link back to the last one.
+            body += """
+                <p class="muted" id="inbox-empty">本页已无工单（共 \(total) 件，\(pages) 页）。\
+                <a href="\(h: query.link(page: pages))">回到第 \(pages) 页</a></p>
+                """
+        } else if rows.isEmpty {
             body += "<p class=\"muted\" id=\"inbox-empty\">没有符合条件的在办工单。</p>"
         } else {
             body += """
@@ -139,7 +146,6 @@ enum InboxPage {
                     """
             }
             body += "</tbody></table>"
-            let pages = max(1, (total + pageSize - 1) / pageSize)
             if pages > 1 {
                 body += "<div class=\"pager\">"
                 if query.page > 1 { body += "<a href=\"\(h: query.link(page: query.page - 1))\">上一页</a>" }

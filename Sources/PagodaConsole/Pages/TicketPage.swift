@@ -34,10 +34,16 @@ enum TicketPage {
             let user = try context.requireUser
             let id = try context.parameters.require("id")
             let data = try await load(id, user: user, env: env)
-            let done = request.uri.queryParameters["done"].map(String.init).flatMap(CommandType.init(rawValue:))
+            let q = request.uri.queryParameters
+            let done = q["done"].map(String.init).flatMap(CommandType.init(rawValue:))
+            // A form sent again has no second effect, whatever the first one came to (perhaps a refusal):
+            // the page says so rather than "submitted", and the timeline shows what happened.
+            let again = q["duplicate"] == "1"
             let notice =
                 done.map {
-                    "<div class=\"notice ok\" id=\"notice\">已提交：\(HTML.escape(ConsoleCommands.typeName($0)))</div>"
+                    again
+                        ? "<div class=\"notice\" id=\"notice\">“\(HTML.escape(ConsoleCommands.typeName($0)))”这张表单已提交过，未再次执行；结果见处理记录</div>"
+                        : "<div class=\"notice ok\" id=\"notice\">已提交：\(HTML.escape(ConsoleCommands.typeName($0)))</div>"
                 } ?? ""
             return HTML.response(page(data, notice: notice, env: env, context: context))
         }
@@ -268,11 +274,23 @@ enum TicketPage {
         }
     }
 
+    /// A `reason` as people read it: a return's, a supervision's, a move's or a closing's; a reason written
+    /// by a unit (an extension's) as written.
     static func returnReason(_ r: String) -> String {
-        [
+        let known = [
             "wrong_area": "非本辖区", "not_our_duty": "非本单位职责", "unclear_ownership": "职责不清",
             "incomplete_information": "信息不全",
-        ][r] ?? r
+            "overdue_at_top": "最高层级仍超时", "supervise_at": "到达督办节点", "enterprise_repeat": "企业重复诉求",
+            "enterprise_unsatisfied": "企业对办理结果不满意", "enterprise_open_7_days": "企业诉求7天未办结",
+            "return_review_overdue": "退单审核超时", "extension_review_overdue": "延期审核超时",
+            "return": "退单后改派", "redispatch": "热线中心改派", "merged": "并入其他工单", "callback": "回访满意后办结",
+        ]
+        if let text = known[r] { return text }
+        for (prefix, word) in [("returned_", "已退单"), ("unsatisfied_", "市民不满意")] where r.hasPrefix(prefix) {
+            let n = r.dropFirst(prefix.count).dropLast("_times".count)
+            if r.hasSuffix("_times"), Int(n) != nil { return "\(word)\(n)次" }
+        }
+        return r
     }
 
     static func timeline(_ events: [TicketHistory.Event], user: ConsoleUser?, env: ConsoleEnvironment) -> String {
@@ -286,7 +304,7 @@ enum TicketPage {
             let cls =
                 switch e.type {
                 case "ticket.overdue", "ticket.supervised", "command.rejected": "red"
-                case "ticket.reminder": "yellow"
+                case "ticket.reminder": o["light"]?.stringValue == "red" ? "red" : "yellow"
                 case "ticket.closed", "ticket.replied": "done"
                 default: ""
                 }
@@ -303,7 +321,7 @@ enum TicketPage {
             if let resolved = o["resolved"]?.boolValue { detail.append(resolved ? "问题已解决" : "问题未解决") }
             let by = o["by"]?.stringValue
             out += """
-                <li class="\(cls)"><span class="when">\(HTML.escape(env.time(e.at)))</span><span class="what">\(isIntake ? "受理" : HTML.escape(Words.event(e.type)))</span>\
+                <li class="\(cls)"><span class="when">\(HTML.escape(env.time(e.at)))</span><span class="what">\(isIntake ? "受理" : HTML.escape(cls == "red" && e.type == "ticket.reminder" ? "督办提醒" : Words.event(e.type)))</span>\
                 \(by.map { " <span class=\"badge by\">\(HTML.escape($0))</span>" } ?? "")\
                 \(detail.isEmpty ? "" : "<div class=\"detail\">\(HTML.escape(detail.joined(separator: "；")))</div>")</li>
                 """
