@@ -24,7 +24,9 @@ extension PostgresStore: ConsoleStore {
     }
 
     public func consoleAccount(_ name: String) async throws(StoreError) -> ConsoleAccount? {
-        try await read { [logger] conn in
+        // No account's name holds U+0000, which PostgreSQL refuses in text.
+        if name.contains("\u{0}") { return nil }
+        return try await read { [logger] conn in
             try await Self.accounts(
                 "\(unescaped: Self.accountColumns) FROM console_users WHERE name = \(name)", conn, logger
             )
@@ -385,6 +387,10 @@ extension PostgresStore: ConsoleStore {
     public func consoleInbox(_ q: ConsoleInboxQuery) async throws(StoreError) -> (
         rows: [ConsoleListRow], total: Int
     ) {
+        // PostgreSQL refuses U+0000 in text; no id, phase, light or category holds one: such a filter
+        // matches nothing, as on SQLite.
+        let filters = [q.unitID, q.phase, q.light, q.category]
+        if filters.contains(where: { $0?.contains("\u{0}") == true }) { return ([], 0) }
         var st = Statement()
         var conditions = ["l.light IS NOT NULL"]
         if let unit = q.unitID { conditions.append("l.unit_id = \(st.bind(unit))") }

@@ -18,8 +18,11 @@ import ServiceLifecycle
 ///
 /// The broker's count also grows for deliveries returned through no fault of theirs (a restart or a lost
 /// lease while the store could not write, a consumer timeout), so a valid ticket delivered many times is
-/// still processed. Only at `crashLimit` deliveries is a message set aside as poison without being
-/// processed: one whose processing stops the process would otherwise stop intake at every start.
+/// still processed. Only after `crashLimit` earlier deliveries is a message set aside as poison without
+/// being processed: one whose processing stops the process would otherwise stop intake at every start.
+/// The deliveries returned with it by each crash reach that count with it and are set aside too; the
+/// limit is high so that an incident of the other kind does not reach it (50 hours of a full disk at the
+/// broker's 30-minute consumer timeout).
 ///
 /// A commit that fails for the store's reasons (disk full, I/O error, read-only, `StoreHealth`) is not the
 /// messages' fault: the batch's deliveries stay unacknowledged (the consumer's prefetch then stops the
@@ -38,8 +41,8 @@ final class IntakeService: Service {
     let logger: Logger
     let maxBatch: Int
     let maxAttempts: Int
-    /// Deliveries after which a message is rejected as poison unprocessed (four times `maxAttempts`).
-    var crashLimit: Int { maxAttempts * 4 }
+    /// Earlier deliveries after which a message is rejected as poison unprocessed (20 times `maxAttempts`).
+    var crashLimit: Int { maxAttempts * 20 }
     let metrics: ServiceMetrics
     let health: StoreHealth
     /// Set at graceful shutdown: a commit waiting for the store gives up.

@@ -90,7 +90,7 @@ final class LifecycleService: Service {
                 var backoff = Backoff()
                 while open {
                     while !buffer.isEmpty { await commands(buffer.drain(max: maxBatch)) }
-                    let (more, failed) = await timers(commandsWaiting: { !buffer.isEmpty })
+                    let (more, failed, unreadable) = await timers(commandsWaiting: { !buffer.isEmpty })
                     if !failed { backoff.reset() }
                     if (more && !failed) || !buffer.isEmpty { continue }
                     // Sleep until the next delivery, or the next due timer (at most `pollInterval`).
@@ -101,6 +101,8 @@ final class LifecycleService: Service {
                         wait = min(wait, .milliseconds(ms))
                     }
                     if failed { wait = backoff.next() }
+                    // A timer whose ticket cannot be read stays due: looked at again after a second, not at once.
+                    if unreadable && !failed { wait = max(wait, .seconds(1)) }
                     if wait > .zero { open = await wake.wait(atMost: wait) }
                 }
                 while !buffer.isEmpty { await commands(buffer.drain(max: maxBatch)) }
@@ -342,11 +344,12 @@ final class LifecycleService: Service {
     /// one commits. Returns whether more may be due, and whether a batch could not be read or written
     /// (the loop then waits before it looks again); stops early (after the commit in flight) when
     /// commands are waiting, so a burst of timers cannot hold them up.
-    private func timers(commandsWaiting: () -> Bool) async -> (more: Bool, failed: Bool) {
+    private func timers(commandsWaiting: () -> Bool) async -> (more: Bool, failed: Bool, unreadable: Bool) {
         var after: DueTimer?
         var committing: Task<Bool, Never>?
         var more = false
         var failed = false
+        var unreadable = false
         while true {
             let batch: TimerBatch
             do {
@@ -371,15 +374,15 @@ final class LifecycleService: Service {
             committing = nil
             if batch.due.isEmpty { break }
             if !batch.unreadable.isEmpty {
-                // The other tickets' timers fire; these stay due, and the loop waits before it looks again
-                // rather than reading them at once.
+                // The other tickets' timers fire; these stay due, and the loop looks at them again a second
+                // later rather than at once.
                 metrics.timersUnreadable.increment(by: batch.unreadable.count)
                 if unreadableSeen.firstReport(batch.unreadable) {
                     logger.error(
                         "cannot read the state of tickets with due timers; their timers wait",
                         metadata: ["ticket.ids": "\(batch.unreadable.prefix(20).joined(separator: ","))"])
                 }
-                failed = true
+                unreadable = true
             }
             after = batch.due.last
             committing = Task { await self.commit(batch) }
@@ -395,7 +398,7 @@ final class LifecycleService: Service {
             priority.backlogEnded()
             relay.notify()
         }
-        return (more, failed)
+        return (more, failed, unreadable)
     }
 
     /// Reads one batch of due timers (after `after`, in due order) and computes their transitions: the
@@ -436,10 +439,11 @@ final class LifecycleService: Service {
                 "batch.commit": "\(ContinuousClock.now - started)",
                 "batch.lateness_ms": "\(Int(committed.timeIntervalSince(batch.due[0].dueAt) * 1000))",
             ])
-        for t in batch.due {
+        let unfired = Set(batch.unreadable)
+        for t in batch.due where !unfired.contains(t.ticketID) {
             metrics.timerLateness.record(milliseconds: Int(committed.timeIntervalSince(t.dueAt) * 1000))
         }
-        metrics.timersFired.increment(by: batch.due.count - batch.stale)
+        metrics.timersFired.increment(by: batch.due.count - batch.stale - batch.unreadable.count)
         metrics.timersStale.increment(by: batch.stale)
         relay.notify()
         return true

@@ -201,10 +201,15 @@ final class NodeLease: Service, Sendable {
                 do { result = .success(try await operation()) } catch { result = .failure(error) }
                 slot.resume(result)
             }
-            Task {
-                try? await Task.sleep(for: limit)
+            let timer = Task {
+                guard (try? await Task.sleep(for: limit)) != nil else { return }
                 slot.resume(.failure(LeaseTimeout(limit: limit)))
                 work.cancel()
+            }
+            // The timer goes when the work ends first.
+            Task {
+                _ = await work.result
+                timer.cancel()
             }
         }
     }

@@ -10,12 +10,12 @@ import PagodaStore
 /// `pagoda user`: the console's accounts in the service's database.
 struct User: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Manage the web console's users: add, list, disable, passwd, token, tokens, revoke-token.",
+        abstract: "Manage the web console's users: add, list, disable, enable, passwd, token, tokens, revoke-token.",
         discussion:
             "Passwords are read from standard input (--password-stdin), never from the command line; they need at least 10 characters and are stored as bcrypt hashes. A worker belongs to one unit of the rule files.",
         subcommands: [
-            UserAdd.self, UserList.self, UserDisable.self, UserPasswd.self, UserToken.self, UserTokens.self,
-            UserRevokeToken.self,
+            UserAdd.self, UserList.self, UserDisable.self, UserEnable.self, UserPasswd.self, UserToken.self,
+            UserTokens.self, UserRevokeToken.self,
         ])
 }
 
@@ -155,6 +155,23 @@ struct UserDisable: AsyncParsableCommand {
             try await refusing("disable") { try await accounts.setDisabled(name: name, true, by: store.actor) }
         }
         print("disabled \(name)")
+    }
+}
+
+struct UserEnable: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "enable", abstract: "Enable a disabled user again (it logs in with its password as before).")
+
+    @Argument(help: "The user name.")
+    var name: String
+
+    @OptionGroup var store: UserStoreOptions
+
+    func run() async throws {
+        try await store.with { accounts in
+            try await refusing("enable") { try await accounts.setDisabled(name: name, false, by: store.actor) }
+        }
+        print("enabled \(name)")
     }
 }
 

@@ -533,6 +533,13 @@ func form(_ pairs: [(String, String)]) -> ByteBuffer {
                 uri: "/units/\(w.mineUnit)?q=FS-%001", method: .get, headers: centre.headers)
             #expect(search.status == .ok)
             #expect(String(buffer: search.body).contains("data-ticket=\"FS-1\""))
+            let category = try await client.execute(
+                uri: "/units/\(w.mineUnit)?category=city%00", method: .get, headers: centre.headers)
+            #expect(category.status == .ok)
+            let admin = try await client.login("admin1")
+            let notice = try await client.execute(
+                uri: "/admin/users?done=added&user=w1%00", method: .get, headers: admin.headers)
+            #expect(notice.status == .ok)
         }
         let audit = try await w.env.store.consoleAudit(userName: "centre1\u{FFFD}", limit: 10)
         #expect(audit.map(\.outcome) == ["unknown_user"])

@@ -103,6 +103,9 @@ import Testing
         let list = try pagoda(["user", "list"] + db)
         #expect(list.1.contains("w1") && list.1.contains("nanhai.shishan") && list.1.contains("disabled"))
         #expect(try pagoda(["user", "disable", "nobody"] + db).0 == 1)
+        #expect(try pagoda(["user", "enable", "w1"] + db).0 == 0)
+        #expect(try await store.consoleAccount("w1")?.disabled == false)
+        #expect(try pagoda(["user", "disable", "w1"] + db).0 == 0)
         if backend == .sqlite {
             let mode = try FileManager.default.attributesOfItem(atPath: f.dbPath)[.posixPermissions] as? Int
             #expect(mode == 0o600)

@@ -101,14 +101,14 @@ import Testing
     }
 
     /// The broker counts deliveries returned through no fault of theirs (restarts while the store could not
-    /// write, consumer timeouts): a valid ticket delivered for the tenth time is dispatched. Only from the
-    /// twentieth delivery is a message set aside as poison without being processed, so that one which stops
-    /// the process cannot stop intake at every start.
+    /// write, consumer timeouts): a valid ticket delivered 100 times is dispatched. Only after 100 earlier
+    /// deliveries is a message set aside as poison without being processed, so that one which stops the
+    /// process cannot stop intake at every start.
     @Test func aTicketReturnedOftenIsStillDispatched() async throws {
         let source = FakeDeliverySource()
         let store = InMemoryStore()
-        source.deliver(Self.ticket("R-1"), messageId: "m-R-1", attempts: 9)
-        source.deliver(Self.ticket("R-2"), messageId: "m-R-2", attempts: 20)
+        source.deliver(Self.ticket("R-1"), messageId: "m-R-1", attempts: 99)
+        source.deliver(Self.ticket("R-2"), messageId: "m-R-2", attempts: 100)
         try await Self.running(source, store) { _ in
             #expect(await eventually(timeout: .seconds(30)) { source.settlements.filter(\.acked).count == 2 })
         }
