@@ -90,6 +90,13 @@ final class LifecycleService: Service {
                 var backoff = Backoff()
                 while open {
                     while !buffer.isEmpty { await commands(buffer.drain(max: maxBatch)) }
+                    if stopping.requested {
+                        // At shutdown a backlog of due timers is left for the next start (or the next active
+                        // node: they stay due); the commands still received are settled until the consumer
+                        // has closed.
+                        open = await wake.wait(atMost: pollInterval)
+                        continue
+                    }
                     let (more, failed, unreadable) = await timers(commandsWaiting: { !buffer.isEmpty })
                     if !failed { backoff.reset() }
                     if (more && !failed) || !buffer.isEmpty { continue }
@@ -388,7 +395,7 @@ final class LifecycleService: Service {
             committing = Task { await self.commit(batch) }
             more = batch.due.count >= maxBatch
             if more { priority?.backlogBegan() }
-            if !more || commandsWaiting() { break }
+            if !more || commandsWaiting() || stopping.requested { break }
         }
         if let committing, await committing.value == false {
             more = false
