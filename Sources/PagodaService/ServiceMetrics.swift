@@ -78,6 +78,7 @@ public final class ServiceMetrics: Sendable {
         "pagoda_commands_duplicate_total": "Worker commands seen before.",
         "pagoda_timers_fired_total": "Timers fired.",
         "pagoda_timers_stale_total": "Timers that were stale when due.",
+        "pagoda_timers_unreadable_total": "Due timers left unfired because their ticket's state could not be read.",
         "pagoda_rules_reloaded_total": "Rule reloads put in force.",
         "pagoda_rules_reload_failed_total": "Rule reloads that failed.",
         "pagoda_store_write_failures_total": "Writes that failed for the store's reasons and were tried again.",

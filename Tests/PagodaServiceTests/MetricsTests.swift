@@ -22,7 +22,8 @@ import Testing
             (\.returned, "pagoda_returned_total"), (\.queuesRedeclared, "pagoda_queue_redeclared_total"),
             (\.commandsApplied, "pagoda_commands_applied_total"), (\.commandsRefused, "pagoda_commands_refused_total"),
             (\.commandsDuplicate, "pagoda_commands_duplicate_total"), (\.timersFired, "pagoda_timers_fired_total"),
-            (\.timersStale, "pagoda_timers_stale_total"), (\.rulesReloaded, "pagoda_rules_reloaded_total"),
+            (\.timersStale, "pagoda_timers_stale_total"), (\.timersUnreadable, "pagoda_timers_unreadable_total"),
+            (\.rulesReloaded, "pagoda_rules_reloaded_total"),
             (\.rulesReloadFailed, "pagoda_rules_reload_failed_total"),
             (\.storeWriteFailures, "pagoda_store_write_failures_total"),
         ]
