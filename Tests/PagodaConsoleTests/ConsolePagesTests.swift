@@ -191,6 +191,25 @@ import Testing
             #expect(html.contains("待人工派单") && html.contains("拒收的受理消息"))
             let search = try await client.execute(uri: "/centre?q=FS-2", method: .get, headers: centre.headers)
             #expect(search.headers[.location] == "/tickets/FS-2")
+            // A return request is listed with what it asks and the centre's own deadline (its review), not
+            // the unit's nearest clock; the ticket page shows the same deadline.
+            let worker1 = try await client.login("w1")
+            let asked = try await client.execute(
+                uri: "/api/v1/tickets/FS-1/commands", method: .post, headers: worker1.apiHeaders,
+                body: ByteBuffer(string: #"{"command_id":"ret-1","type":"request_return","reason":"wrong_area"}"#))
+            #expect(json(asked)?["outcome"] == .string("applied"), "\(String(buffer: asked.body))")
+            let state = try #require(
+                try await w.env.store.lifecycle(["FS-1"], withTicket: false)["FS-1"].flatMap {
+                    try TicketState(encoded: $0.state)
+                })
+            let reviewDue = try #require(state.pendingReturn?.reviewDue)
+            let desk = try await page(client, "/centre", centre).1
+            let returns = try #require(desk.range(of: "id=\"desk-return\"")).lowerBound
+            let row = desk[returns...].prefix(3000)
+            #expect(row.contains("FS-1") && row.contains("非本辖区"))
+            let millis = Int64((reviewDue.timeIntervalSince1970 * 1000).rounded())
+            #expect(row.contains("data-due=\"\(millis)\""), "\(row)")
+            #expect(try await page(client, "/tickets/FS-1", centre).1.contains("审核期限"))
             let (reportStatus, report) = try await page(client, "/reports?level=all&rank_by=response", centre)
             #expect(reportStatus == .ok)
             #expect(report.contains("<svg") && report.contains("id=\"report\""))

@@ -12,11 +12,21 @@ import PagodaStore
 /// for triage, right here (one `redispatch` command). Supervisors and admins see it without the forms.
 enum CentrePage {
     static let listSize = 30
+    /// How many requests and replies a desk reads to order them by the centre's own deadline.
+    static let readSize = 300
 
     struct Data: Sendable {
         var desks: [String: [ConsoleListRow]]
         var counts: [String: Int]
         var rejections: [RejectionEntry]
+        /// For the return and extension desks: each listed ticket's request (what is asked, by when the
+        /// centre decides), from its lifecycle state.
+        var requests: [String: Request] = [:]
+    }
+
+    struct Request: Sendable {
+        var reviewDue: Date?
+        var text: String
     }
 
     static func register(on group: RouterGroup<ConsoleRequestContext>, env: ConsoleEnvironment) {
@@ -30,12 +40,32 @@ enum CentrePage {
             }
             let store = env.store
             var desks: [String: [ConsoleListRow]] = [:]
+            var requests: [String: Request] = [:]
             for d in CentreDesk.allCases {
-                desks[d.rawValue] = try await store.consoleList(.desk(d.rawValue), limit: listSize)
+                switch d {
+                case .returnRequest, .extensionRequest:
+                    // The desk index orders by the unit's nearest clock; the centre's deadline is the
+                    // request's review: read more, and list the nearest reviews first.
+                    let rows = try await store.consoleList(.desk(d.rawValue), limit: readSize)
+                    let states = try await store.lifecycle(rows.map(\.ticketID), withTicket: false)
+                    for r in rows {
+                        guard let s = states[r.ticketID].flatMap({ try? TicketState(encoded: $0.state) }) else {
+                            continue
+                        }
+                        requests[r.ticketID] = Self.request(s, d, env: env)
+                    }
+                    let far = Date.distantFuture
+                    desks[d.rawValue] = Array(
+                        rows.sorted {
+                            (requests[$0.ticketID]?.reviewDue ?? far) < (requests[$1.ticketID]?.reviewDue ?? far)
+                        }.prefix(listSize))
+                default:
+                    desks[d.rawValue] = try await store.consoleList(.desk(d.rawValue), limit: listSize)
+                }
             }
             let data = Data(
                 desks: desks, counts: try await store.consoleDeskCounts(),
-                rejections: try await store.rejections(status: .open, limit: 20))
+                rejections: try await store.rejections(status: .open, limit: 20), requests: requests)
             return HTML.response(page(data, user: user, env: env, context: context))
         }
     }
@@ -96,6 +126,7 @@ enum CentrePage {
         body += "</section><div class=\"grid grid-2\">"
         body += list("return", "退单申请", data, env: env, now: now, dueLabel: "审核期限")
         body += list("extension", "延期申请", data, env: env, now: now, dueLabel: "审核期限")
+        // Replies wait without a deadline of their own, oldest first.
         body += "</div>"
         body += list("callback", "待回访（已办结反馈）", data, env: env, now: now, dueLabel: "—")
 
@@ -134,16 +165,41 @@ enum CentrePage {
         _ desk: String, _ title: String, _ data: Data, env: ConsoleEnvironment, now: Date, dueLabel: String
     ) -> String {
         let rows = data.desks[desk] ?? []
-        var out = "<section class=\"card\" id=\"desk-\(desk)\"><h2>\(title)（\(data.counts[desk, default: 0])）</h2>"
+        let count = data.counts[desk, default: 0]
+        var out = "<section class=\"card\" id=\"desk-\(desk)\"><h2>\(title)（\(count)）</h2>"
         guard !rows.isEmpty else { return out + "<p class=\"muted\">暂无</p></section>" }
+        let isRequest = dueLabel != "—"
         out +=
-            "<table><thead><tr><th>灯</th><th>工单号</th><th>承办单位</th><th>内容</th><th>\(dueLabel == "—" ? "最近时限" : dueLabel)</th></tr></thead><tbody>"
+            "<table><thead><tr><th>灯</th><th>工单号</th><th>承办单位</th><th>内容</th>"
+            + (isRequest ? "<th>申请</th><th>\(dueLabel)</th>" : "<th>最近时限</th>") + "</tr></thead><tbody>"
         for r in rows {
+            let request = data.requests[r.ticketID]
+            let due = isRequest ? request?.reviewDue : r.dueAt
             out += """
                 <tr><td>\(Piece.light(r.light))</td><td>\(Piece.ticketLink(r.ticketID))</td><td>\(HTML.escape(env.hierarchy.name(r.unitID)))</td>\
-                <td class="summary">\(HTML.escape(ConsoleAccess.summary(r.summary)))</td><td>\(Piece.countdown(r.dueAt, now: now))</td></tr>
+                <td class="summary">\(HTML.escape(ConsoleAccess.summary(r.summary)))</td>\
+                \(isRequest ? "<td class=\"small\">\(HTML.escape(request?.text ?? "—"))</td>" : "")<td>\(Piece.countdown(due, now: now))</td></tr>
                 """
         }
-        return out + "</tbody></table></section>"
+        out += "</tbody></table>"
+        if count > rows.count {
+            out += "<p class=\"muted small\">显示 \(rows.count) 件，共 \(count) 件；其余可在各单位的工单列表中查看。</p>"
+        }
+        return out + "</section>"
+    }
+
+    /// What a pending request asks, and by when the centre decides it.
+    static func request(_ s: TicketState, _ desk: CentreDesk, env: ConsoleEnvironment) -> Request? {
+        switch desk {
+        case .returnRequest:
+            guard let p = s.pendingReturn else { return nil }
+            let suggested = p.suggestedUnit.map { "，建议 " + env.hierarchy.name($0) } ?? ""
+            return Request(reviewDue: p.reviewDue, text: TicketPage.returnReason(p.reason.rawValue) + suggested)
+        case .extensionRequest:
+            guard let e = s.pendingExtension else { return nil }
+            return Request(reviewDue: e.reviewDue, text: "延至 " + env.time(e.until))
+        default:
+            return nil
+        }
     }
 }

@@ -249,7 +249,9 @@ enum TicketPage {
             out += "</dd>"
         }
         if let e = state.pendingExtension {
-            out += "<dt>延期申请</dt><dd>至 \(HTML.escape(env.time(e.until)))：\(HTML.escape(e.reason))</dd>"
+            out += "<dt>延期申请</dt><dd>至 \(HTML.escape(env.time(e.until)))：\(HTML.escape(e.reason))"
+            out += e.reviewDue.map { "，审核期限 " + HTML.escape(env.time($0)) } ?? ""
+            out += "</dd>"
         }
         let co = state.coHandlers.map { HTML.escape(env.hierarchy.name($0)) }
         out += "<dt>协办单位</dt><dd id=\"co-handlers\">\(co.isEmpty ? "—" : co.joined(separator: "、"))</dd>"
