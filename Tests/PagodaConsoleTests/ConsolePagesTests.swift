@@ -210,6 +210,10 @@ import Testing
             let millis = Int64((reviewDue.timeIntervalSince1970 * 1000).rounded())
             #expect(row.contains("data-due=\"\(millis)\""), "\(row)")
             #expect(try await page(client, "/tickets/FS-1", centre).1.contains("审核期限"))
+            // While the return waits, the unit may still note its progress, and nothing else.
+            let waiting = try await page(client, "/tickets/FS-1", worker1).1
+            #expect(waiting.contains("data-type=\"progress\"") && !waiting.contains("data-type=\"reply\""))
+            #expect(!waiting.contains("data-type=\"request_return\""))
             let (reportStatus, report) = try await page(client, "/reports?level=all&rank_by=response", centre)
             #expect(reportStatus == .ok)
             #expect(report.contains("<svg") && report.contains("id=\"report\""))

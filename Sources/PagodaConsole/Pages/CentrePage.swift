@@ -8,8 +8,9 @@ import PagodaStore
 /// `/centre`: the hotline centre's desk. The triage queue (dispatched by hand: choose a unit, with
 /// search), pending return (退单) and extension (延期) requests, replies waiting for the callback (回访),
 /// and the intake messages rejected as not tickets, with their reasons. Each list comes from the desk
-/// index (`lifecycle_console_desk`), nearest deadline first; the centre decides on the ticket's page or,
-/// for triage, right here (one `redispatch` command). Supervisors and admins see it without the forms.
+/// index (`lifecycle_console_desk`), nearest deadline first; the requests by their review deadline (the
+/// centre's own), with what they ask. The centre decides on the ticket's page or, for triage, right here
+/// (one `redispatch` command). Supervisors see it without the forms.
 enum CentrePage {
     static let listSize = 30
     /// How many requests and replies a desk reads to order them by the centre's own deadline.

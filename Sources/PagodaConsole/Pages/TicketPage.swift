@@ -376,14 +376,18 @@ enum TicketPage {
         var out = ""
         let holds = state.holder?.unit == user.unit
         if user.role == .worker && holds {
-            let pending = state.pendingReturn != nil || state.pendingExtension != nil
+            // The forms the lifecycle takes in this state (CommandHandling): progress also while a return
+            // waits; a return while an extension waits; an extension only before the resolution deadline.
+            let working = state.phase == .assigned || state.phase == .signed
             if state.phase == .assigned { out += form(.sign) { "<p class=\"muted small\">确认本单位承办此工单。</p>" } }
-            if state.phase == .assigned || state.phase == .signed {
-                out += form(.contact) { text("note", "联系情况") }
+            if working { out += form(.contact) { text("note", "联系情况") } }
+            if working || state.phase == .returnRequested {
                 out += form(.progress) {
                     text("note", "进展说明", area: true, required: true)
                         + select("milestone", "节点", [("onsite", "已到场"), ("answer", "已初步答复")], required: false)
                 }
+            }
+            if working {
                 out += form(.reply) {
                     select(
                         "outcome", "办理结果",
@@ -393,7 +397,7 @@ enum TicketPage {
                         ])
                         + text("text", "办结反馈内容", area: true, required: true)
                 }
-                if !pending {
+                if state.pendingReturn == nil {
                     out += form(.requestReturn, danger: true) {
                         select(
                             "reason", "退单原因",
@@ -403,8 +407,16 @@ enum TicketPage {
                             ])
                             + text("suggested_unit", "建议承办单位（单位编号）", list: "units") + text("text", "说明", area: true)
                     }
-                    out += form(.requestExtension) {
-                        time("until", "延期至", required: true) + text("reason", "延期理由", area: true, required: true)
+                }
+                if state.pendingExtension == nil {
+                    if let resolve = state.clock(.resolve), resolve.isRunning, !resolve.overdue,
+                        env.clock() <= resolve.due
+                    {
+                        out += form(.requestExtension) {
+                            time("until", "延期至", required: true) + text("reason", "延期理由", area: true, required: true)
+                        }
+                    } else {
+                        out += "<p class=\"muted small\" id=\"no-extension\">办结时限已过或未在计时，不能申请延期。</p>"
                     }
                 }
             }
