@@ -122,6 +122,7 @@ import Testing
             #expect(status == .ok)
             #expect(html.contains("138****5678") && !html.contains("13812345678"))
             #expect(html.contains("id=\"rule-place\""))
+            #expect(html.contains("城市管理（city_management）") && html.contains(" / 一般"))
             #expect(html.contains("data-type=\"sign\"") && html.contains("data-type=\"reply\""))
             #expect(!html.contains("data-type=\"callback_result\""))
             // The same form sent twice: one sign.

@@ -154,7 +154,7 @@ enum TicketPage {
             let parts = ["district", "town", "village"].compactMap { r[$0]?.stringValue }
             rows.append(("区域", HTML.escape(parts.joined(separator: " / "))))
         }
-        if let c = s(o["category"]) { rows.append(("类别", HTML.escape(c))) }
+        if let c = s(o["category"]) { rows.append(("类别", HTML.escape(categoryName(c, env)))) }
         if let u = s(o["urgency"]) {
             rows.append(("紧急程度", HTML.escape(u == "urgent" ? "紧急" : u == "emergency" ? "特急" : "一般")))
         }
@@ -183,6 +183,13 @@ enum TicketPage {
         ["consultation": "咨询", "help": "求助", "complaint": "投诉", "report": "举报", "suggestion": "建议"][k] ?? k
     }
 
+    /// A category as people read it: its name and code (`水污染 living_environment.water`), or the code alone
+    /// when the rules do not know it.
+    static func categoryName(_ code: String, _ env: ConsoleEnvironment) -> String {
+        guard let name = env.backend.ruleSet.category(code: code)?.name else { return code }
+        return "\(name)（\(code)）"
+    }
+
     static func decision(_ d: TicketHistory.Decision?, env: ConsoleEnvironment) -> String {
         guard let d else { return "<p class=\"muted\">没有派单记录</p>" }
         let r = d.row
@@ -200,7 +207,9 @@ enum TicketPage {
         out += "<span class=\"mono\" id=\"rule-place\">\(HTML.escape(r.ruleFile)):\(r.ruleLine)</span></dd>"
         out += "<dt>规则版本</dt><dd class=\"mono small\">\(HTML.escape(String(r.rulesHash.prefix(23))))</dd>"
         out += "<dt>时限方案</dt><dd>\(HTML.escape(r.slaProfile ?? "—"))</dd>"
-        out += "<dt>类别 / 紧急</dt><dd>\(HTML.escape(r.category ?? "—")) / \(HTML.escape(r.urgency))</dd>"
+        let urgency = ["normal": "一般", "urgent": "紧急", "emergency": "特急"][r.urgency] ?? r.urgency
+        out +=
+            "<dt>类别 / 紧急</dt><dd>\(HTML.escape(r.category.map { categoryName($0, env) } ?? "—")) / \(HTML.escape(urgency))</dd>"
         out += "<dt>派单时间</dt><dd>\(HTML.escape(env.time(d.createdAt)))</dd></dl>"
         if case .object(let o)? = try? JSON.parse(r.decisionJSON), let steps = o["explanation"]?.arrayValue,
             !steps.isEmpty
