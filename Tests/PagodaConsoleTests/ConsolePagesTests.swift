@@ -192,6 +192,22 @@ import Testing
             #expect(html.contains("待人工派单") && html.contains("拒收的受理消息"))
             let search = try await client.execute(uri: "/centre?q=FS-2", method: .get, headers: centre.headers)
             #expect(search.headers[.location] == "/tickets/FS-2")
+            // A ticket from outside the city waits in triage; dispatched by hand from the desk, the centre is
+            // back at the desk, told where it went.
+            let triaged = try await w.f.dispatch(w.env, id: "FS-T", district: "天河区")
+            #expect(triaged == "triage")
+            let sent = try await client.execute(
+                uri: "/tickets/FS-T", method: .post,
+                headers: [.cookie: centre.cookie, .contentType: "application/x-www-form-urlencoded"],
+                body: form([
+                    ("_csrf", centre.csrf), ("command_id", "web-t-1"), ("type", "redispatch"), ("to_unit", w.mineUnit),
+                    ("back", "centre"),
+                ]))
+            #expect(sent.headers[.location] == "/centre?dispatched=FS-T#desk-triage")
+            let back = try await page(client, "/centre?dispatched=FS-T", centre).1
+            let unitName = try #require(ConsoleFixture.rules.unit(id: w.mineUnit)).name
+            #expect(back.contains("已派单") && back.contains(unitName))
+            #expect(!(try await page(client, "/centre?dispatched=NOPE", centre).1.contains("已派单")))
             // A return request is listed with what it asks and the centre's own deadline (its review), not
             // the unit's nearest clock; the ticket page shows the same deadline.
             let worker1 = try await client.login("w1")
@@ -223,7 +239,7 @@ import Testing
             #expect(csv.headers[.contentType]?.hasPrefix("text/csv") == true)
             let lines = String(buffer: csv.body).split(separator: "\n")
             #expect(lines.first?.hasPrefix("unit,level,assigned,response_rate") == true)
-            #expect(lines.count == 1 + 2 + 1)  // header, two units, the total
+            #expect(lines.count == 1 + 3 + 1)  // header, the two units and triage (FS-T was held there), the total
             #expect(try await page(client, "/reports?from=2026-13-01", centre).0 == .badRequest)
             #expect(try await page(client, "/rules", centre).0 == .forbidden)
             let worker = try await client.login("w1")

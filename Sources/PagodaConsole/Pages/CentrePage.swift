@@ -67,12 +67,24 @@ enum CentrePage {
             let data = Data(
                 desks: desks, counts: try await store.consoleDeskCounts(),
                 rejections: try await store.rejections(status: .open, limit: 20), requests: requests)
-            return HTML.response(page(data, user: user, env: env, context: context))
+            // Back from a dispatch by hand: where the ticket is now, as the store has it (a link cannot
+            // put words of its own on the page).
+            var notice = ""
+            if let id = request.uri.queryParameters["dispatched"].map(String.init),
+                let held = try await store.lifecycle([id], withTicket: false)[id]
+            {
+                notice = """
+                    <div class="notice ok" id="notice">已派单：\(Piece.ticketLink(id)) 现由\
+                    \(HTML.escape(env.hierarchy.name(held.unitID)))承办</div>
+                    """
+            }
+            return HTML.response(page(data, user: user, notice: notice, env: env, context: context))
         }
     }
 
-    static func page(_ data: Data, user: ConsoleUser, env: ConsoleEnvironment, context: ConsoleRequestContext) -> String
-    {
+    static func page(
+        _ data: Data, user: ConsoleUser, notice: String = "", env: ConsoleEnvironment, context: ConsoleRequestContext
+    ) -> String {
         let now = env.clock()
         let hierarchy = env.hierarchy
         let rules = env.backend.ruleSet
@@ -81,7 +93,7 @@ enum CentrePage {
             <div class="page-head"><h1>中心工作台</h1>
             <form method="get" action="/centre" class="filters" style="margin-left:auto"><div class="grow">\
             <input type="search" name="q" placeholder="输入工单号直接打开" aria-label="工单号"></div><div><button type="submit">打开</button></div></form></div>
-            <section class="kpis">
+            \(notice)<section class="kpis">
             """
         for d in CentreDesk.allCases {
             body +=
@@ -106,6 +118,7 @@ enum CentrePage {
                     ? """
                     <form method="post" action="/tickets/\(HTML.escape(Path.escape(r.ticketID)))" class="filters">\(Layout.csrfField(context))\
                     <input type="hidden" name="command_id" value="\(ConsoleCommands.freshID())"><input type="hidden" name="type" value="redispatch">\
+                    <input type="hidden" name="back" value="centre">\
                     <div class="grow"><input type="text" name="to_unit" list="units" required placeholder="搜索单位名称或编号" aria-label="派往单位"></div>\
                     <div><button type="submit">派单</button></div></form>
                     """ : "<a href=\"/tickets/\(HTML.escape(Path.escape(r.ticketID)))\">查看</a>"

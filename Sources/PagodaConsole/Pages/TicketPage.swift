@@ -69,6 +69,9 @@ enum TicketPage {
                     page(data, notice: notice, draft: form, env: env, context: context), status: .badRequest)
             }
             switch result.outcome {
+            case .applied where form["back"] == "centre":
+                // Dispatched by hand from the centre's desk: back to the desk, for the next one.
+                return HTML.redirect("/centre?dispatched=\(Path.escape(id))#desk-triage")
             case .applied:
                 return HTML.redirect("/tickets/\(Path.escape(id))?done=\(result.command.action.type.rawValue)")
             case .duplicate:
