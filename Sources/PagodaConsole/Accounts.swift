@@ -43,6 +43,8 @@ public struct ConsoleAccounts: Sendable {
             case unknownUser = "unknown_user"
             case unknownToken = "unknown_token"
             case lastAdmin = "last_admin"
+            /// A centre user's unit that is neither triage's nor the supervision unit.
+            case centreUnit = "centre_unit"
         }
         public var code: Code
         public var message: String
@@ -104,7 +106,7 @@ public struct ConsoleAccounts: Sendable {
             let ids = centre.map { rules.units[$0].id }
             guard ids.contains(unit) else {
                 throw Refusal(
-                    code: .unit,
+                    code: .centreUnit,
                     message: "the centre's decisions are taken from \(ids.joined(separator: " or ")), not \(unit)",
                     near: ids)
             }

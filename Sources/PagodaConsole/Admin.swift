@@ -116,9 +116,10 @@ enum ConsoleAdmin {
         case .role: return "请选择角色"
         case .unit where unit.isEmpty: return "承办人员须填写所属单位编码"
         case .unit:
-            let known = refusal.message.hasPrefix("no unit")
             let near = refusal.near.isEmpty ? "" : "，可用：" + refusal.near.joined(separator: "、")
-            return (known ? "规则中没有单位“\(unit)”" : "热线中心用户的单位须为派单组或督办组，而不是“\(unit)”") + near
+            return "规则中没有单位“\(unit)”" + near
+        case .centreUnit:
+            return "热线中心用户的单位须为派单组或督办组，而不是“\(unit)”，可用：" + refusal.near.joined(separator: "、")
         case .exists: return "用户“\(name)”已存在"
         case .unknownUser, .unknownToken: return "没有用户“\(name)”"
         case .lastAdmin: return "“\(name)”是最后一个在用的系统管理员，不能停用；请先添加或启用另一个管理员"

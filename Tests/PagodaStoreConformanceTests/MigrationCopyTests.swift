@@ -11,11 +11,7 @@ import Testing
 /// refuses a database that holds data; the copied store goes on where SQLite left off.
 @Suite struct MigrationCopyTests {
     @Test func aSQLiteStoreCopiedToPostgreSQLReadsTheSame() async throws {
-        let lite = try await Backend.sqlite.open()
-        let sqlite = try #require(lite.store as? DispatchStore)
-        let pg = try await Backend.postgres.open()
-        let postgres = try #require(pg.store as? PostgresStore)
-        do {
+        try await withSQLiteAndPostgres { sqlite, postgres in
             let ids = (0..<23).map { String(format: "M-%02d", $0) }
             _ = try await sqlite.recordDispatches(
                 ids.map { started($0, timer: t0.addingTimeInterval(Double($0.suffix(2))! * 60), keys: ["phone:1|c"]) }
@@ -94,23 +90,13 @@ import Testing
             #expect(try await postgres.consoleAudit(userName: nil, limit: 1).map(\.action) == ["logout"])
             let last = try #require(try await postgres.pendingOutbox(after: 0, limit: 1_000).last)
             #expect(last.message.messageID == "NEXT/event" && last.id > pending.map(\.id).max()!)
-        } catch {
-            await lite.close()
-            await pg.close()
-            throw error
         }
-        await lite.close()
-        await pg.close()
     }
 
     /// A database where a user was added before the copy is refused at once, naming the table, rather than
     /// failing on the accounts' keys after every ticket was copied.
     @Test func aDatabaseWithUsersAlreadyIsRefusedBeforeCopying() async throws {
-        let lite = try await Backend.sqlite.open()
-        let sqlite = try #require(lite.store as? DispatchStore)
-        let pg = try await Backend.postgres.open()
-        let postgres = try #require(pg.store as? PostgresStore)
-        do {
+        try await withSQLiteAndPostgres { sqlite, postgres in
             _ = try await sqlite.recordDispatches([.dispatch(dispatch("A"))])
             try await postgres.addConsoleAccount(
                 ConsoleAccount(name: "admin", role: "admin", unitID: nil, passwordHash: "$2b$a", createdAt: t0),
@@ -118,6 +104,16 @@ import Testing
             let error = await #expect(throws: StoreError.self) { try await postgres.importSQLite(sqlite) }
             #expect(error?.code == .invalidArgument && error?.message.contains("console_users") == true)
             #expect(try await postgres.history("A") == nil)
+        }
+    }
+
+    /// Runs `body` on a fresh SQLite store and a fresh PostgreSQL database, both closed afterwards whatever
+    /// `body` did.
+    func withSQLiteAndPostgres(_ body: (DispatchStore, PostgresStore) async throws -> Void) async throws {
+        let lite = try await Backend.sqlite.open()
+        let pg = try await Backend.postgres.open()
+        do {
+            try await body(try #require(lite.store as? DispatchStore), try #require(pg.store as? PostgresStore))
         } catch {
             await lite.close()
             await pg.close()

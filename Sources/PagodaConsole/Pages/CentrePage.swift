@@ -208,7 +208,7 @@ enum CentrePage {
         case .returnRequest:
             guard let p = s.pendingReturn else { return nil }
             let suggested = p.suggestedUnit.map { "，建议 " + env.hierarchy.name($0) } ?? ""
-            return Request(reviewDue: p.reviewDue, text: TicketPage.returnReason(p.reason.rawValue) + suggested)
+            return Request(reviewDue: p.reviewDue, text: TicketPage.reasonText(p.reason.rawValue) + suggested)
         case .extensionRequest:
             guard let e = s.pendingExtension else { return nil }
             return Request(reviewDue: e.reviewDue, text: "延至 " + env.time(e.until))

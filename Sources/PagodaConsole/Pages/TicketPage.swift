@@ -256,7 +256,7 @@ enum TicketPage {
         out += "<dt>转来时间</dt><dd>\(HTML.escape(env.time(state.assignedAt)))</dd>"
         if let p = state.pendingReturn {
             out +=
-                "<dt>退单申请</dt><dd>\(HTML.escape(returnReason(p.reason.rawValue)))\(p.suggestedUnit.map { "，建议 " + HTML.escape(env.hierarchy.name($0)) } ?? "")"
+                "<dt>退单申请</dt><dd>\(HTML.escape(reasonText(p.reason.rawValue)))\(p.suggestedUnit.map { "，建议 " + HTML.escape(env.hierarchy.name($0)) } ?? "")"
             out += p.reviewDue.map { "，审核期限 " + HTML.escape(env.time($0)) } ?? ""
             out += "</dd>"
         }
@@ -280,7 +280,7 @@ enum TicketPage {
     /// A coded value of an event in Chinese (return reasons, reply outcomes, satisfaction); text as it is.
     static func valueText(_ key: String, _ v: String) -> String {
         switch key {
-        case "reason": returnReason(v)
+        case "reason": reasonText(v)
         case "outcome":
             ["resolved": "已解决", "partially_resolved": "部分解决", "unresolvable": "无法解决", "answered": "已答复"][v] ?? v
         case "satisfaction": ["satisfied": "满意", "basically_satisfied": "基本满意", "unsatisfied": "不满意"][v] ?? v
@@ -290,7 +290,7 @@ enum TicketPage {
 
     /// A `reason` as people read it: a return's, a supervision's, a move's or a closing's; a reason written
     /// by a unit (an extension's) as written.
-    static func returnReason(_ r: String) -> String {
+    static func reasonText(_ r: String) -> String {
         let known = [
             "wrong_area": "非本辖区", "not_our_duty": "非本单位职责", "unclear_ownership": "职责不清",
             "incomplete_information": "信息不全",
